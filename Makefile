@@ -1,0 +1,81 @@
+# Tandem - top-level build. `make run` and `make test` are the two commands a
+# user needs; both install missing Debian packages first (tools/deps.sh).
+
+CC      ?= gcc
+CONF    ?= etc
+OPT     ?= -O2
+PKGS    := libosip2 libevent libzmq libprotobuf-c
+CFLAGS  += $(OPT) -g -std=gnu11 -Wall -Wextra -D_GNU_SOURCE \
+           -Ilib -Ibuild/gen -Isignaling -Irouter -Imedia -Itests/fakes \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -losipparser2 -lm
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
+
+GEN      := build/gen/tandem.pb-c.c
+GEN_H    := build/gen/tandem.pb-c.h
+LIB_SRCS := $(wildcard lib/*.c) $(GEN)
+PROGS    := signaling router media
+BINS     := $(PROGS:%=bin/tandem-%)
+
+.PHONY: all deps run test unit integration bench clean
+all: $(BINS)
+
+deps:
+	@bash tools/deps.sh
+
+$(GEN) $(GEN_H): proto/tandem.proto
+	@mkdir -p build/gen
+	protoc-c --proto_path=proto --c_out=build/gen proto/tandem.proto
+
+build/obj/%.o: %.c $(GEN_H) $(wildcard lib/*.h signaling/*.h router/*.h media/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+LIB_OBJS := $(LIB_SRCS:%.c=build/obj/%.o)
+define prog_rule
+bin/tandem-$(1): $$(patsubst %.c,build/obj/%.o,$$(wildcard $(1)/*.c)) $$(LIB_OBJS)
+	@mkdir -p bin
+	$$(CC) $$(CFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
+
+# Unit tests: one cmocka binary per tests/unit/<dir>/test_<class>.c, built
+# with ASan/UBSan from the sources of <dir> (without main.c). Tests of lib/
+# link the real bus; the others link tests/fakes instead of lib/td_bus.c.
+UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/test/%)
+FAKE_SRCS := $(wildcard tests/fakes/*.c)
+LIB_NOBUS := $(filter-out lib/td_bus.c,$(LIB_SRCS))
+
+build/test/lib/%: tests/unit/lib/%.c $(LIB_SRCS) $(GEN_H) $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(LIB_SRCS) $(LDLIBS) -lcmocka
+
+define unit_rule
+build/test/$(1)/%: tests/unit/$(1)/%.c $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)) $$(LIB_NOBUS) $$(FAKE_SRCS) $$(GEN_H) $$(wildcard $(1)/*.h lib/*.h tests/fakes/*.h)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(SAN) -o $$@ $$< $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)) $$(LIB_NOBUS) $$(FAKE_SRCS) $$(LDLIBS) -lcmocka
+endef
+$(foreach p,$(PROGS),$(eval $(call unit_rule,$(p))))
+
+unit: $(UNIT_BINS)
+	@bash tools/run-unit.sh $(UNIT_BINS)
+
+integration: $(BINS)
+	@bash tests/run-integration.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@exec bash tools/run.sh $(CONF)
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/calls.sh
+
+clean:
+	rm -rf build bin

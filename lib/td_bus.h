@@ -1,0 +1,89 @@
+/* td_bus - the only code that speaks ZeroMQ and packs/unpacks protobuf.
+ *
+ * The router binds a ROUTER socket; signaling and media processes connect a
+ * DEALER with a stable identity ("sig-1", "media-3"). Every frame is one
+ * tandem.Envelope (proto/tandem.proto). Every process sends a Hello every
+ * TD_BUS_HEARTBEAT_MS; a peer not heard from for TD_BUS_DEAD_MS is declared
+ * dead (on_peer_down). The router answers each peer's Hello with its own, so
+ * a DEALER also knows whether the router is alive. Processes may start in any
+ * order; ZeroMQ reconnects and the next Hello announces the peer again.
+ *
+ * Business code sends typed messages with td_bus_send_<name>() and receives
+ * them in typed handlers. A handler's message is borrowed until it returns. */
+#ifndef TD_BUS_H
+#define TD_BUS_H
+
+#include <stdint.h>
+#include <event2/event.h>
+#include "tandem.pb-c.h"
+
+#define TD_BUS_HEARTBEAT_MS 500
+#define TD_BUS_DEAD_MS      2000
+
+/* X(name, Type, CASE): one line per business message in the Envelope.
+ * Hello is not here: the bus handles it. */
+#define TD_BUS_MESSAGES(X) \
+    X(channel_new,    ChannelNew,    CHANNEL_NEW) \
+    X(originate,      Originate,     ORIGINATE) \
+    X(progress,       Progress,      PROGRESS) \
+    X(answer,         Answer,        ANSWER) \
+    X(hangup,         Hangup,        HANGUP) \
+    X(media_offer,    MediaOffer,    MEDIA_OFFER) \
+    X(media_offered,  MediaOffered,  MEDIA_OFFERED) \
+    X(media_answer,   MediaAnswer,   MEDIA_ANSWER) \
+    X(media_answered, MediaAnswered, MEDIA_ANSWERED) \
+    X(media_echo,     MediaEcho,     MEDIA_ECHO) \
+    X(media_release,  MediaRelease,  MEDIA_RELEASE) \
+    X(media_error,    MediaError,    MEDIA_ERROR)
+
+typedef struct td_bus td_bus_t;
+
+/* Who sent a message, and for which call. Borrowed until the handler returns. */
+typedef struct {
+    const char *peer;      /* sender's identity ("sig-1", "media-2", "router") */
+    const char *call_id;   /* "" when none */
+    uint32_t leg;
+} td_bus_hdr_t;
+
+typedef struct {
+#define TD_BUS_X_HANDLER(name, Type, CASE) \
+    void (*on_##name)(void *arg, const td_bus_hdr_t *hdr, const Tandem__##Type *msg);
+    TD_BUS_MESSAGES(TD_BUS_X_HANDLER)
+#undef TD_BUS_X_HANDLER
+    /* A peer said Hello for the first time (or again after being dead). */
+    void (*on_peer_up)(void *arg, const char *peer, const char *role, uint32_t capacity);
+    /* A peer fell silent for TD_BUS_DEAD_MS. */
+    void (*on_peer_down)(void *arg, const char *peer, const char *role);
+} td_bus_handlers_t;
+
+typedef enum { TD_BUS_BIND, TD_BUS_CONNECT } td_bus_mode_t;
+
+/* Create the bus. BIND: a ROUTER bound to endpoint (the router process);
+ * CONNECT: a DEALER with this identity connected to endpoint. role and
+ * capacity go into every Hello. handlers is copied; NULL members ignore that
+ * message (it is counted and logged at debug). Returns NULL on failure
+ * (logged). */
+td_bus_t *td_bus_new(struct event_base *base, td_bus_mode_t mode, const char *endpoint,
+                     const char *identity, const char *role, uint32_t capacity,
+                     const td_bus_handlers_t *handlers, void *arg);
+void td_bus_destroy(td_bus_t **self_p);
+
+/* The load reported in the next Hello (calls in progress). */
+void td_bus_set_load(td_bus_t *self, uint32_t load);
+
+/* Is this peer alive? On a DEALER the only peer is the router (pass NULL). */
+int td_bus_peer_alive(td_bus_t *self, const char *peer);
+
+/* Typed sends. peer: the identity to send to on the ROUTER side; ignored
+ * (may be NULL) on a DEALER. The message is borrowed. Return 0, or -1 if the
+ * frame could not be queued (unknown/dead peer, full queue): logged once. */
+#define TD_BUS_X_SEND(name, Type, CASE) \
+    int td_bus_send_##name(td_bus_t *self, const char *peer, const char *call_id, \
+                           uint32_t leg, const Tandem__##Type *msg);
+TD_BUS_MESSAGES(TD_BUS_X_SEND)
+#undef TD_BUS_X_SEND
+
+/* Message counters, for logs and stats: frames received/sent per case. */
+const char *td_bus_msg_name(int body_case);
+
+#endif

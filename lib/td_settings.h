@@ -1,0 +1,31 @@
+/* td_settings - tandem.conf, and the command line every Tandem process takes:
+ *
+ *   tandem-<process> [-c CONFDIR] [-i IDENTITY] [-l LEVEL]
+ *
+ * CONFDIR (default "etc") holds sip.conf, extensions.conf, rtp.conf and the
+ * optional tandem.conf. -i overrides the process's identity on the bus (so
+ * several media workers can share one config), -l the log level. */
+#ifndef TD_SETTINGS_H
+#define TD_SETTINGS_H
+
+#include <stdint.h>
+
+typedef struct {
+    char confdir[512];
+    char identity[64];        /* this process's bus identity */
+    char endpoint[256];       /* [bus] endpoint: tcp://127.0.0.1:5570 */
+    int loglevel;             /* LOG_* */
+    char cdrdir[512];         /* [router] cdrdir: var/cdr-csv */
+    char media_address[64];   /* [media] address put in SDP; "" = detect */
+    uint32_t capacity;        /* [media]/[signaling] capacity */
+} td_settings_t;
+
+/* Parse argv and CONFDIR/tandem.conf for `process` ("signaling", "router",
+ * "media"). On error prints "file:line: reason" (or usage) to stderr and
+ * returns -1; the caller exits 1. */
+int td_settings_load(td_settings_t *out, const char *process, int argc, char **argv);
+
+/* This host's first non-loopback IPv4 address in buf, or "127.0.0.1". */
+char *td_settings_local_ip(char *buf, size_t len);
+
+#endif

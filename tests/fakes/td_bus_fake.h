@@ -1,0 +1,34 @@
+/* The bus fake: a link-time replacement for lib/td_bus.c in unit tests.
+ * It records every typed send and lets a test deliver messages to the
+ * handlers given to td_bus_new(), as if a peer had sent them. */
+#ifndef TD_BUS_FAKE_H
+#define TD_BUS_FAKE_H
+
+#include "td_bus.h"
+
+/* A recorded send. env is an unpacked copy owned by the fake. */
+typedef struct {
+    char peer[64];
+    Tandem__Envelope *env;
+} td_bus_fake_sent_t;
+
+/* Number of sends recorded since the last reset. */
+size_t td_bus_fake_count(void);
+/* The i-th recorded send (0 = oldest), or NULL. */
+const td_bus_fake_sent_t *td_bus_fake_get(size_t i);
+/* The most recent send whose body case is body_case, or NULL. */
+const td_bus_fake_sent_t *td_bus_fake_last(int body_case);
+/* Forget every recorded send. */
+void td_bus_fake_reset(void);
+
+/* Deliver env (borrowed) to the bus's handlers as if `peer` had sent it. */
+void td_bus_fake_deliver(td_bus_t *bus, const char *peer, const Tandem__Envelope *env);
+/* Fire on_peer_up / on_peer_down. */
+void td_bus_fake_peer_up(td_bus_t *bus, const char *peer, const char *role, uint32_t capacity);
+void td_bus_fake_peer_down(td_bus_t *bus, const char *peer, const char *role);
+/* Make td_bus_peer_alive() answer `alive` for every peer (default 1). */
+void td_bus_fake_set_alive(int alive);
+/* Make the next sends fail (-1) while fail is set. */
+void td_bus_fake_set_fail(int fail);
+
+#endif

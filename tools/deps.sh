@@ -1,0 +1,18 @@
+#!/bin/bash
+# Install the Debian packages Tandem needs, if any is missing. Idempotent.
+set -euo pipefail
+pkgs=(build-essential pkg-config libosip2-dev libevent-dev libzmq3-dev
+      libprotobuf-c-dev protobuf-c-compiler libcmocka-dev sip-tester python3)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: missing packages and not root; run as root or install: ${missing[*]}" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

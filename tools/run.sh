@@ -1,0 +1,21 @@
+#!/bin/bash
+# `make run`: start one router, one signaling and one media process in the
+# foreground with the config in $1 (default etc). Ctrl-C stops all three.
+set -u
+conf=${1:-etc}
+[ -d "$conf" ] || { echo "run: config directory '$conf' not found" >&2; exit 1; }
+pids=()
+stop() {
+    trap - INT TERM EXIT
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    exit 0
+}
+trap stop INT TERM EXIT
+bin/tandem-router -c "$conf" & pids+=($!)
+bin/tandem-media -c "$conf" & pids+=($!)
+bin/tandem-signaling -c "$conf" & pids+=($!)
+# If any process exits on its own (a config error, say), stop the others.
+wait -n
+echo "run: a process exited; stopping the others" >&2
+stop
