@@ -8,6 +8,7 @@
 #ifndef TD_SETTINGS_H
 #define TD_SETTINGS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
