@@ -1,0 +1,171 @@
+/* td_bus_fake - see td_bus_fake.h. Links in place of lib/td_bus.c. */
+#include "td_bus_fake.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct td_bus {
+    td_bus_handlers_t h;
+    void *arg;
+    uint32_t load;
+    char identity[64];
+};
+
+static td_bus_fake_sent_t *s_sent;
+static size_t s_count, s_cap;
+static int s_alive = 1, s_fail;
+
+td_bus_t *td_bus_new(struct event_base *base, td_bus_mode_t mode, const char *endpoint,
+                     const char *identity, const char *role, uint32_t capacity,
+                     const td_bus_handlers_t *handlers, void *arg)
+{
+    (void)base; (void)mode; (void)endpoint; (void)role; (void)capacity;
+    td_bus_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    if (handlers)
+        self->h = *handlers;
+    self->arg = arg;
+    snprintf(self->identity, sizeof self->identity, "%s", identity ? identity : "");
+    return self;
+}
+
+void td_bus_destroy(td_bus_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void td_bus_set_load(td_bus_t *self, uint32_t load)
+{
+    self->load = load;
+}
+
+int td_bus_peer_alive(td_bus_t *self, const char *peer)
+{
+    (void)self; (void)peer;
+    return s_alive;
+}
+
+static int s_record(const char *peer, const Tandem__Envelope *env)
+{
+    if (s_fail)
+        return -1;
+    size_t size = protobuf_c_message_get_packed_size(&env->base);
+    uint8_t *buf = malloc(size ? size : 1);
+    if (!buf)
+        return -1;
+    protobuf_c_message_pack(&env->base, buf);
+    Tandem__Envelope *copy = tandem__envelope__unpack(NULL, size, buf);
+    free(buf);
+    if (!copy)
+        return -1;
+    if (s_count == s_cap) {
+        size_t cap = s_cap ? s_cap * 2 : 64;
+        td_bus_fake_sent_t *sent = realloc(s_sent, cap * sizeof *sent);
+        if (!sent) {
+            tandem__envelope__free_unpacked(copy, NULL);
+            return -1;
+        }
+        s_sent = sent;
+        s_cap = cap;
+    }
+    snprintf(s_sent[s_count].peer, sizeof s_sent[s_count].peer, "%s", peer ? peer : "router");
+    s_sent[s_count].env = copy;
+    s_count++;
+    return 0;
+}
+
+#define TD_BUS_X_FAKE_SEND(name, Type, CASE) \
+    int td_bus_send_##name(td_bus_t *self, const char *peer, const char *call_id, \
+                           uint32_t leg, const Tandem__##Type *msg) \
+    { \
+        (void)self; \
+        Tandem__Envelope env = TANDEM__ENVELOPE__INIT; \
+        env.call_id = (char *)(call_id ? call_id : ""); \
+        env.leg = leg; \
+        env.body_case = TANDEM__ENVELOPE__BODY_##CASE; \
+        env.name = (Tandem__##Type *)msg; \
+        return s_record(peer, &env); \
+    }
+TD_BUS_MESSAGES(TD_BUS_X_FAKE_SEND)
+#undef TD_BUS_X_FAKE_SEND
+
+const char *td_bus_msg_name(int body_case)
+{
+    switch (body_case) {
+    case TANDEM__ENVELOPE__BODY_HELLO: return "hello";
+#define TD_BUS_X_NAME(name, Type, CASE) case TANDEM__ENVELOPE__BODY_##CASE: return #name;
+    TD_BUS_MESSAGES(TD_BUS_X_NAME)
+#undef TD_BUS_X_NAME
+    default: return "unknown";
+    }
+}
+
+size_t td_bus_fake_count(void)
+{
+    return s_count;
+}
+
+const td_bus_fake_sent_t *td_bus_fake_get(size_t i)
+{
+    return i < s_count ? &s_sent[i] : NULL;
+}
+
+const td_bus_fake_sent_t *td_bus_fake_last(int body_case)
+{
+    for (size_t i = s_count; i > 0; i--)
+        if ((int)s_sent[i - 1].env->body_case == body_case)
+            return &s_sent[i - 1];
+    return NULL;
+}
+
+void td_bus_fake_reset(void)
+{
+    for (size_t i = 0; i < s_count; i++)
+        tandem__envelope__free_unpacked(s_sent[i].env, NULL);
+    free(s_sent);
+    s_sent = NULL;
+    s_count = s_cap = 0;
+}
+
+void td_bus_fake_deliver(td_bus_t *bus, const char *peer, const Tandem__Envelope *env)
+{
+    td_bus_hdr_t hdr = { peer, env->call_id ? env->call_id : "", env->leg };
+    switch (env->body_case) {
+#define TD_BUS_X_FAKE_DISPATCH(name, Type, CASE) \
+    case TANDEM__ENVELOPE__BODY_##CASE: \
+        if (bus->h.on_##name) \
+            bus->h.on_##name(bus->arg, &hdr, env->name); \
+        break;
+    TD_BUS_MESSAGES(TD_BUS_X_FAKE_DISPATCH)
+#undef TD_BUS_X_FAKE_DISPATCH
+    default:
+        break;
+    }
+}
+
+void td_bus_fake_peer_up(td_bus_t *bus, const char *peer, const char *role, uint32_t capacity)
+{
+    if (bus->h.on_peer_up)
+        bus->h.on_peer_up(bus->arg, peer, role, capacity);
+}
+
+void td_bus_fake_peer_down(td_bus_t *bus, const char *peer, const char *role)
+{
+    if (bus->h.on_peer_down)
+        bus->h.on_peer_down(bus->arg, peer, role);
+}
+
+void td_bus_fake_set_alive(int alive)
+{
+    s_alive = alive;
+}
+
+void td_bus_fake_set_fail(int fail)
+{
+    s_fail = fail;
+}
