@@ -1,0 +1,202 @@
+/* Unit tests for td_bus over a real ZeroMQ ipc endpoint: hello and peer
+ * liveness, typed messages both ways, bursts drained in full (the ZMQ_FD
+ * edge-trigger rule), sends to unknown peers refused, dead peers noticed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "td_bus.h"
+#include "td_log.h"
+
+typedef struct {
+    struct event_base *base;
+    char endpoint[128];
+    int up, down;
+    char up_peer[64], up_role[16];
+    uint32_t up_capacity;
+    int channel_new, hangup, last_leg;
+    char last_call[64], last_exten[64], last_peer[64];
+    int stop_at;                /* loopexit when channel_new+hangup reaches this */
+} t_state_t;
+
+static void s_check_stop(t_state_t *t)
+{
+    if (t->stop_at && t->channel_new + t->hangup >= t->stop_at)
+        event_base_loopbreak(t->base);
+}
+
+static void s_on_channel_new(void *arg, const td_bus_hdr_t *hdr, const Tandem__ChannelNew *m)
+{
+    t_state_t *t = arg;
+    t->channel_new++;
+    t->last_leg = (int)hdr->leg;
+    snprintf(t->last_call, sizeof t->last_call, "%s", hdr->call_id);
+    snprintf(t->last_peer, sizeof t->last_peer, "%s", hdr->peer);
+    snprintf(t->last_exten, sizeof t->last_exten, "%s", m->exten);
+    s_check_stop(t);
+}
+
+static void s_on_hangup(void *arg, const td_bus_hdr_t *hdr, const Tandem__Hangup *m)
+{
+    t_state_t *t = arg;
+    t->hangup++;
+    t->last_leg = (int)m->cause;
+    snprintf(t->last_peer, sizeof t->last_peer, "%s", hdr->peer);
+    s_check_stop(t);
+}
+
+static void s_on_up(void *arg, const char *peer, const char *role, uint32_t capacity)
+{
+    t_state_t *t = arg;
+    t->up++;
+    snprintf(t->up_peer, sizeof t->up_peer, "%s", peer);
+    snprintf(t->up_role, sizeof t->up_role, "%s", role);
+    t->up_capacity = capacity;
+    event_base_loopbreak(t->base);
+}
+
+static void s_on_down(void *arg, const char *peer, const char *role)
+{
+    (void)peer;
+    (void)role;
+    t_state_t *t = arg;
+    t->down++;
+    event_base_loopbreak(t->base);
+}
+
+static const td_bus_handlers_t s_handlers = {
+    .on_channel_new = s_on_channel_new,
+    .on_hangup = s_on_hangup,
+    .on_peer_up = s_on_up,
+    .on_peer_down = s_on_down,
+};
+
+/* Run the loop until a handler breaks it or `ms` pass. */
+static void s_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(arg);
+}
+
+static void s_run(struct event_base *base, int ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    struct event *deadline = evtimer_new(base, s_on_deadline, base);
+    evtimer_add(deadline, &tv);
+    event_base_dispatch(base);
+    event_free(deadline);
+}
+
+static int setup(void **state)
+{
+    static t_state_t t;
+    memset(&t, 0, sizeof t);
+    t.base = event_base_new();
+    snprintf(t.endpoint, sizeof t.endpoint, "ipc:///tmp/td_bus_test.%d", (int)getpid());
+    *state = &t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    t_state_t *t = *state;
+    assert_int_equal(event_base_get_num_events(t->base, EVENT_BASE_COUNT_ADDED), 0);
+    event_base_free(t->base);
+    unlink(t->endpoint + strlen("ipc://"));
+    return 0;
+}
+
+static void test_hello_and_messages(void **state)
+{
+    t_state_t *t = *state, d;
+    memset(&d, 0, sizeof d);
+    d.base = t->base;
+    td_bus_t *router = td_bus_new(t->base, TD_BUS_BIND, t->endpoint, "router", "router", 0,
+                                  &s_handlers, t);
+    assert_non_null(router);
+    td_bus_t *sig = td_bus_new(t->base, TD_BUS_CONNECT, t->endpoint, "sig-1", "signaling", 77,
+                               &s_handlers, &d);
+    assert_non_null(sig);
+
+    s_run(t->base, 3000);
+    assert_int_equal(t->up, 1);
+    assert_string_equal(t->up_peer, "sig-1");
+    assert_string_equal(t->up_role, "signaling");
+    assert_int_equal(t->up_capacity, 77);
+    assert_true(td_bus_peer_alive(router, "sig-1"));
+    if (!d.up)
+        s_run(t->base, 3000);       /* the router's answer reaches the dealer */
+    assert_int_equal(d.up, 1);
+    assert_true(td_bus_peer_alive(sig, NULL));
+
+    /* dealer -> router, typed, with call id and leg */
+    Tandem__ChannelNew cn = TANDEM__CHANNEL_NEW__INIT;
+    cn.exten = "1002";
+    assert_int_equal(td_bus_send_channel_new(sig, NULL, "sig-1-abc-1", 0, &cn), 0);
+    t->stop_at = 1;
+    s_run(t->base, 3000);
+    assert_int_equal(t->channel_new, 1);
+    assert_string_equal(t->last_exten, "1002");
+    assert_string_equal(t->last_call, "sig-1-abc-1");
+    assert_string_equal(t->last_peer, "sig-1");
+
+    /* router -> dealer by identity */
+    Tandem__Hangup h = TANDEM__HANGUP__INIT;
+    h.cause = 17;
+    assert_int_equal(td_bus_send_hangup(router, "sig-1", "sig-1-abc-1", 0, &h), 0);
+    d.stop_at = 1;
+    s_run(t->base, 3000);
+    assert_int_equal(d.hangup, 1);
+    assert_int_equal(d.last_leg, 17);
+    assert_string_equal(d.last_peer, "router");
+
+    /* a peer that never said hello cannot be reached */
+    assert_int_equal(td_bus_send_hangup(router, "nobody", "x", 0, &h), -1);
+    assert_false(td_bus_peer_alive(router, "nobody"));
+
+    /* a burst: every frame arrives although ZMQ_FD only signals edges */
+    enum { BURST = 5000 };
+    for (int i = 0; i < BURST; i++)
+        assert_int_equal(td_bus_send_channel_new(sig, NULL, "burst", (uint32_t)i, &cn), 0);
+    t->channel_new = 0;
+    t->stop_at = BURST;
+    s_run(t->base, 10000);
+    assert_int_equal(t->channel_new, BURST);
+    assert_int_equal(t->last_leg, BURST - 1);   /* in order */
+
+    /* the dealer goes away: the router declares it down within the dead time */
+    td_bus_destroy(&sig);
+    assert_null(sig);
+    s_run(t->base, TD_BUS_DEAD_MS + 2 * TD_BUS_HEARTBEAT_MS + 500);
+    assert_int_equal(t->down, 1);
+    assert_false(td_bus_peer_alive(router, "sig-1"));
+    td_bus_destroy(&router);
+}
+
+static void test_bad_endpoint(void **state)
+{
+    t_state_t *t = *state;
+    td_log_level = LOG_EMERG;     /* the failure is logged; keep test output clean */
+    assert_null(td_bus_new(t->base, TD_BUS_BIND, "tcp://256.0.0.1:1", "router", "router", 0,
+                           &s_handlers, t));
+    assert_null(td_bus_new(t->base, TD_BUS_CONNECT, "nonsense", "sig-1", "signaling", 0,
+                           &s_handlers, t));
+    td_log_level = LOG_INFO;
+}
+
+int main(void)
+{
+    td_log_init("test", LOG_WARNING);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_hello_and_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_endpoint, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("td_bus", tests, NULL, NULL);
+}
