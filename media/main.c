@@ -1,0 +1,73 @@
+/* tandem-media - the media worker: anchors RTP for the router's calls.
+ *
+ *   tandem-media [-c CONFDIR] [-i IDENTITY] [-l LEVEL]
+ *
+ * Reads CONFDIR/tandem.conf ([bus], [media]) and CONFDIR/rtp.conf, dials the
+ * router, and serves MediaOffer/Answer/Echo/Release until SIGINT or SIGTERM. */
+#include <signal.h>
+#include <stdio.h>
+#include <event2/event.h>
+
+#include "rtp_conf.h"
+#include "td_log.h"
+#include "td_settings.h"
+#include "worker.h"
+
+static void s_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct event_base *base = arg;
+    td_log(LOG_NOTICE, "signal %d: stopping", (int)sig);
+    event_base_loopexit(base, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    td_settings_t settings;
+    if (td_settings_load(&settings, "media", argc, argv) < 0)
+        return 1;
+    td_log_init("media", settings.loglevel);
+
+    rtp_conf_t rtp;
+    char err[1024];
+    if (rtp_conf_load(&rtp, settings.confdir, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    struct event_base *base = event_base_new();
+    if (!base) {
+        td_log(LOG_ERR, "cannot create the event loop");
+        return 1;
+    }
+    worker_t *worker = worker_new(base, &settings, &rtp);
+    if (!worker) {
+        event_base_free(base);
+        return 1;
+    }
+    struct event *sigint = evsignal_new(base, SIGINT, s_on_signal, base);
+    struct event *sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
+    if (!sigint || !sigterm || event_add(sigint, NULL) < 0 || event_add(sigterm, NULL) < 0) {
+        td_log(LOG_ERR, "cannot watch SIGINT/SIGTERM");
+        if (sigint)
+            event_free(sigint);
+        if (sigterm)
+            event_free(sigterm);
+        worker_destroy(&worker);
+        event_base_free(base);
+        return 1;
+    }
+
+    event_base_dispatch(base);
+
+    event_free(sigterm);
+    event_free(sigint);
+    worker_destroy(&worker);
+    int left = event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED);
+    if (left > 0)
+        td_log(LOG_WARNING, "%d events still registered at exit", left);
+    event_base_free(base);
+    td_log(LOG_NOTICE, "stopped");
+    return 0;
+}

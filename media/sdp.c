@@ -1,0 +1,319 @@
+/* sdp - read and rewrite SDP bodies; see sdp.h.
+ *
+ * One scanner does both jobs: sdp_parse runs it without an output buffer,
+ * sdp_rewrite with one, so the two can never disagree on what is valid. */
+#include "sdp.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The output buffer; NULL when only parsing. Always leaves room for a NUL. */
+typedef struct {
+    char *buf;
+    size_t cap;
+    size_t len;
+    int overflow;
+} s_out_t;
+
+typedef struct {
+    const char *p;
+    size_t n;
+} s_tok_t;
+
+typedef enum { S_SESSION, S_AUDIO, S_OTHER } s_section_t;
+
+static void s_put(s_out_t *o, const char *p, size_t n)
+{
+    if (!o || o->overflow)
+        return;
+    if (n >= o->cap - o->len) {
+        o->overflow = 1;
+        return;
+    }
+    memcpy(o->buf + o->len, p, n);
+    o->len += n;
+}
+
+static void s_puts(s_out_t *o, const char *s)
+{
+    s_put(o, s, strlen(s));
+}
+
+static void s_putu(s_out_t *o, unsigned v)
+{
+    char tmp[16];
+    int n = snprintf(tmp, sizeof tmp, "%u", v);
+    s_put(o, tmp, (size_t)n);
+}
+
+static int s_fail(char *err, size_t errlen, int lineno, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int s_fail(char *err, size_t errlen, int lineno, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return -1;
+    int n = 0;
+    if (lineno > 0)
+        n = snprintf(err, errlen, "line %d: ", lineno);
+    if (n < 0 || (size_t)n >= errlen)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The next run of non-blank bytes in [*pp, end); advances *pp past it. */
+static int s_token(const char **pp, const char *end, s_tok_t *t)
+{
+    const char *p = *pp;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    const char *start = p;
+    while (p < end && *p != ' ' && *p != '\t')
+        p++;
+    *pp = p;
+    t->p = start;
+    t->n = (size_t)(p - start);
+    return t->n > 0;
+}
+
+static int s_tok_is(const s_tok_t *t, const char *s)
+{
+    return t->n == strlen(s) && memcmp(t->p, s, t->n) == 0;
+}
+
+/* A decimal port 0..65535 (digits only, up to a '/' if slash_ok). */
+static int s_port(const s_tok_t *t, int slash_ok, uint16_t *out)
+{
+    unsigned v = 0;
+    size_t i = 0;
+    for (; i < t->n && t->p[i] != '/'; i++) {
+        if (t->p[i] < '0' || t->p[i] > '9' || i >= 5)
+            return -1;
+        v = v * 10 + (unsigned)(t->p[i] - '0');
+    }
+    if (i == 0 || v > 65535 || (i < t->n && !slash_ok))
+        return -1;
+    *out = (uint16_t)v;
+    return 0;
+}
+
+/* An IPv4 address token, "/ttl" suffix ignored. */
+static int s_ipv4(const s_tok_t *t, struct in_addr *out)
+{
+    char tmp[INET_ADDRSTRLEN];
+    size_t n = 0;
+    while (n < t->n && t->p[n] != '/')
+        n++;
+    if (n == 0 || n >= sizeof tmp)
+        return -1;
+    memcpy(tmp, t->p, n);
+    tmp[n] = '\0';
+    return inet_pton(AF_INET, tmp, out) == 1 ? 0 : -1;
+}
+
+/* Is this a=<name> line one of the ICE attributes? */
+static int s_is_ice(const char *name, size_t n)
+{
+    static const char *const ice[] = {
+        "candidate", "remote-candidates", "end-of-candidates",
+    };
+    if (n > 4 && memcmp(name, "ice-", 4) == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof ice / sizeof ice[0]; i++)
+        if (n == strlen(ice[i]) && memcmp(name, ice[i], n) == 0)
+            return 1;
+    return 0;
+}
+
+static int s_scan(const char *sdp, size_t len, s_out_t *o, const char *addr,
+                  uint16_t port, sdp_media_t *m, char *err, size_t errlen)
+{
+    s_section_t section = S_SESSION;
+    int lineno = 0, seen_v = 0, seen_audio = 0;
+    int have_sess_c = 0, have_audio_c = 0, have_rtcp = 0, have_rtcp_addr = 0;
+    struct in_addr sess_c = { 0 }, audio_c = { 0 }, rtcp_addr = { 0 };
+    uint16_t audio_port = 0, rtcp_port = 0;
+    const char *p = sdp, *end = sdp + len;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *next = nl ? nl + 1 : end;
+        const char *lend = nl ? nl : end;
+        if (lend > p && lend[-1] == '\r')
+            lend--;
+        const char *line = p;
+        size_t n = (size_t)(lend - line);
+        const char *eol = lend;
+        size_t eoln = (size_t)(next - lend);
+        p = next;
+        lineno++;
+
+        if (n == 0) {                    /* blank line: tolerated, kept */
+            s_put(o, eol, eoln);
+            continue;
+        }
+        if (n < 2 || line[0] < 'a' || line[0] > 'z' || line[1] != '=')
+            return s_fail(err, errlen, lineno, "not an SDP line (<letter>=<value>)");
+        for (size_t i = 2; i < n; i++) {
+            unsigned char c = (unsigned char)line[i];
+            if ((c < 0x20 && c != '\t') || c == 0x7f)
+                return s_fail(err, errlen, lineno, "control character 0x%02x", c);
+        }
+        if (!seen_v) {
+            if (line[0] != 'v')
+                return s_fail(err, errlen, lineno, "SDP must start with v=");
+            seen_v = 1;
+        }
+        const char *q = line + 2;
+        s_tok_t t[4];
+
+        switch (line[0]) {
+        case 'o': {
+            /* o=<user> <sess-id> <sess-version> <nettype> <addrtype> <address> */
+            s_tok_t ot[6];
+            const char *after_version = NULL;
+            for (int i = 0; i < 6; i++) {
+                if (!s_token(&q, lend, &ot[i]))
+                    return s_fail(err, errlen, lineno, "o= line needs 6 fields");
+                if (i == 2)
+                    after_version = q;
+            }
+            s_put(o, line, (size_t)(after_version - line));
+            s_puts(o, " IN IP4 ");
+            s_puts(o, addr);
+            s_put(o, eol, eoln);
+            break;
+        }
+        case 'c': {
+            /* c=<nettype> <addrtype> <address>[/ttl] */
+            if (!s_token(&q, lend, &t[0]) || !s_token(&q, lend, &t[1]) ||
+                !s_token(&q, lend, &t[2]) || !s_tok_is(&t[0], "IN"))
+                return s_fail(err, errlen, lineno, "c= line must read c=IN IP4 <address>");
+            struct in_addr a = { 0 };
+            int ip4 = s_tok_is(&t[1], "IP4") && s_ipv4(&t[2], &a) == 0;
+            if (section != S_OTHER && !ip4) {
+                if (!s_tok_is(&t[1], "IP4"))
+                    return s_fail(err, errlen, lineno, "only IPv4 is supported (c=IN %.*s)",
+                                  (int)t[1].n, t[1].p);
+                return s_fail(err, errlen, lineno, "bad IPv4 address in c= line");
+            }
+            if (section == S_SESSION) {
+                sess_c = a;
+                have_sess_c = 1;
+            } else if (section == S_AUDIO) {
+                audio_c = a;
+                have_audio_c = 1;
+            }
+            if (ip4 && a.s_addr == INADDR_ANY) {
+                s_put(o, line, n);       /* c=IN IP4 0.0.0.0: on hold, keep */
+            } else {
+                s_puts(o, "c=IN IP4 ");
+                s_puts(o, addr);
+            }
+            s_put(o, eol, eoln);
+            break;
+        }
+        case 'm': {
+            /* m=<media> <port>[/<count>] <proto> <fmt> ... */
+            if (!s_token(&q, lend, &t[0]) || !s_token(&q, lend, &t[1]))
+                return s_fail(err, errlen, lineno, "m= line needs media, port, proto and formats");
+            const char *rest = q;
+            if (!s_token(&q, lend, &t[2]) || !s_token(&q, lend, &t[3]))
+                return s_fail(err, errlen, lineno, "m= line needs media, port, proto and formats");
+            uint16_t mport;
+            if (s_port(&t[1], 1, &mport) < 0)
+                return s_fail(err, errlen, lineno, "bad port in m= line");
+            s_put(o, line, (size_t)(t[0].p + t[0].n - line));
+            if (!seen_audio && s_tok_is(&t[0], "audio")) {
+                section = S_AUDIO;
+                seen_audio = 1;
+                audio_port = mport;
+                s_puts(o, " ");
+                s_putu(o, mport ? port : 0);
+            } else {
+                section = S_OTHER;
+                s_puts(o, " 0");
+            }
+            s_put(o, rest, (size_t)(lend - rest));
+            s_put(o, eol, eoln);
+            break;
+        }
+        case 'a': {
+            const char *colon = memchr(q, ':', (size_t)(lend - q));
+            size_t name_n = (size_t)((colon ? colon : lend) - q);
+            if (name_n == 4 && memcmp(q, "rtcp", 4) == 0) {
+                if (section != S_AUDIO)
+                    break;               /* dropped: not a stream we relay */
+                /* a=rtcp:<port> [<nettype> <addrtype> <address>] */
+                const char *v = colon ? colon + 1 : lend;
+                if (!s_token(&v, lend, &t[0]) || s_port(&t[0], 0, &rtcp_port) < 0)
+                    return s_fail(err, errlen, lineno, "bad port in a=rtcp");
+                have_rtcp = 1;
+                int with_addr = s_token(&v, lend, &t[1]) && s_token(&v, lend, &t[2]) &&
+                                s_token(&v, lend, &t[3]);
+                if (with_addr && s_tok_is(&t[2], "IP4") && s_ipv4(&t[3], &rtcp_addr) == 0)
+                    have_rtcp_addr = 1;
+                s_puts(o, "a=rtcp:");
+                s_putu(o, port < 65535 ? port + 1u : 0);
+                if (with_addr) {
+                    s_puts(o, " IN IP4 ");
+                    s_puts(o, addr);
+                }
+                s_put(o, eol, eoln);
+                break;
+            }
+            if (s_is_ice(q, name_n))
+                break;                   /* dropped */
+            s_put(o, line, n);
+            s_put(o, eol, eoln);
+            break;
+        }
+        default:
+            s_put(o, line, n);
+            s_put(o, eol, eoln);
+            break;
+        }
+    }
+
+    if (!seen_v)
+        return s_fail(err, errlen, 0, "empty SDP");
+    if (!seen_audio)
+        return s_fail(err, errlen, 0, "no m=audio line");
+    if (!have_audio_c && !have_sess_c)
+        return s_fail(err, errlen, 0, "no c= line for the audio stream");
+    if (o && o->overflow)
+        return s_fail(err, errlen, 0, "rewritten SDP does not fit in %zu bytes", o->cap);
+    if (m) {
+        m->addr = have_audio_c ? audio_c : sess_c;
+        m->port = audio_port;
+        m->rtcp_port = have_rtcp ? rtcp_port
+                     : (audio_port && audio_port < 65535) ? (uint16_t)(audio_port + 1) : 0;
+        m->rtcp_addr = have_rtcp_addr ? rtcp_addr : m->addr;
+    }
+    return 0;
+}
+
+int sdp_parse(const char *sdp, size_t len, sdp_media_t *out, char *err, size_t errlen)
+{
+    return s_scan(sdp, len, NULL, "", 0, out, err, errlen);
+}
+
+int sdp_rewrite(const char *sdp, size_t len, const char *addr, uint16_t port,
+                char *out, size_t outlen, char *err, size_t errlen)
+{
+    if (!out || outlen == 0)
+        return s_fail(err, errlen, 0, "no output buffer");
+    s_out_t o = { .buf = out, .cap = outlen, .len = 0, .overflow = 0 };
+    if (s_scan(sdp, len, &o, addr, port, NULL, err, errlen) < 0) {
+        out[0] = '\0';
+        return -1;
+    }
+    out[o.len] = '\0';
+    return (int)o.len;
+}

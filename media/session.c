@@ -1,0 +1,254 @@
+/* session - one call's media relay; see session.h. */
+#include "session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "td_log.h"
+
+/* One socket of a side: its read event and where its packets go out to. */
+typedef struct {
+    session_t *session;
+    struct event *ev;
+    uint8_t side;              /* SESSION_A or SESSION_B */
+    uint8_t rtcp;              /* 0: the RTP socket, 1: the RTCP socket */
+    uint8_t known;             /* remote is set (from SDP or a packet) */
+    uint8_t latched;           /* remote came from a received packet */
+    struct sockaddr_in remote;
+} s_sock_t;
+
+typedef struct {
+    uint16_t port;             /* RTP port; 0 until allocated */
+    int fds[2];                /* RTP, RTCP; owned */
+    s_sock_t sock[2];
+    session_stats_t stats;
+} s_side_t;
+
+struct session {
+    char *call_id;
+    port_pool_t *pool;         /* borrowed; outlives the session */
+    session_mode_t mode;
+    s_side_t side[2];
+};
+
+/* The receive buffer of the whole process: libevent runs one callback at a
+ * time on this thread, and a packet never outlives its callback. */
+static unsigned char s_buf[65536];
+
+/* XOR applied to the SSRC of echoed RTP (see session.h). */
+#define S_ECHO_SSRC_MASK 0x45434830u   /* "ECH0" */
+
+static void s_on_readable(evutil_socket_t fd, short what, void *arg);
+
+static const char *s_addr_str(char *buf, size_t len, const struct sockaddr_in *sin)
+{
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof ip);
+    snprintf(buf, len, "%s:%u", ip, ntohs(sin->sin_port));
+    return buf;
+}
+
+session_t *session_new(struct event_base *base, port_pool_t *pool,
+                       const struct in_addr *bind_addr, const char *call_id, int *err)
+{
+    session_t *self = calloc(1, sizeof *self);
+    *err = -ENOMEM;
+    if (!self)
+        return NULL;
+    self->pool = pool;
+    self->mode = SESSION_RELAY;
+    for (int s = 0; s < 2; s++)
+        self->side[s].fds[0] = self->side[s].fds[1] = -1;
+    self->call_id = strdup(call_id);
+    if (!self->call_id)
+        goto fail;
+    for (int s = 0; s < 2; s++) {
+        s_side_t *side = &self->side[s];
+        int port = port_pool_open(pool, bind_addr, side->fds);
+        if (port < 0) {
+            *err = port;
+            goto fail;
+        }
+        side->port = (uint16_t)port;
+        for (int k = 0; k < 2; k++) {
+            s_sock_t *sock = &side->sock[k];
+            sock->session = self;
+            sock->side = (uint8_t)s;
+            sock->rtcp = (uint8_t)k;
+            sock->ev = event_new(base, side->fds[k], EV_READ | EV_PERSIST, s_on_readable, sock);
+            if (!sock->ev || event_add(sock->ev, NULL) < 0) {
+                *err = -ENOMEM;
+                goto fail;
+            }
+        }
+    }
+    *err = 0;
+    return self;
+fail:
+    session_destroy(&self);
+    return NULL;
+}
+
+void session_destroy(session_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    session_t *self = *self_p;
+    for (int s = 1; s >= 0; s--) {
+        s_side_t *side = &self->side[s];
+        for (int k = 1; k >= 0; k--)
+            if (side->sock[k].ev)
+                event_free(side->sock[k].ev);
+        if (side->port)
+            port_pool_close(self->pool, side->port, side->fds);
+    }
+    free(self->call_id);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *session_call_id(const session_t *self)
+{
+    return self->call_id;
+}
+
+uint16_t session_port(const session_t *self, session_side_t side)
+{
+    return self->side[side].port;
+}
+
+void session_set_remote(session_t *self, session_side_t side, const sdp_media_t *media)
+{
+    if (media->port == 0 || media->addr.s_addr == INADDR_ANY)
+        return;
+    s_sock_t *rtp = &self->side[side].sock[0];
+    s_sock_t *rtcp = &self->side[side].sock[1];
+    memset(&rtp->remote, 0, sizeof rtp->remote);
+    rtp->remote.sin_family = AF_INET;
+    rtp->remote.sin_addr = media->addr;
+    rtp->remote.sin_port = htons(media->port);
+    rtp->known = 1;
+    rtp->latched = 0;
+    if (media->rtcp_port) {
+        memset(&rtcp->remote, 0, sizeof rtcp->remote);
+        rtcp->remote.sin_family = AF_INET;
+        rtcp->remote.sin_addr = media->rtcp_addr.s_addr ? media->rtcp_addr : media->addr;
+        rtcp->remote.sin_port = htons(media->rtcp_port);
+        rtcp->known = 1;
+        rtcp->latched = 0;
+    }
+}
+
+void session_set_mode(session_t *self, session_mode_t mode)
+{
+    self->mode = mode;
+}
+
+session_mode_t session_mode(const session_t *self)
+{
+    return self->mode;
+}
+
+const session_stats_t *session_stats(const session_t *self, session_side_t side)
+{
+    return &self->side[side].stats;
+}
+
+/* The packet came from src: make src this socket's remote (symmetric RTP). */
+static void s_latch(s_sock_t *sock, const struct sockaddr_in *src)
+{
+    if (sock->known && sock->remote.sin_addr.s_addr == src->sin_addr.s_addr &&
+        sock->remote.sin_port == src->sin_port) {
+        sock->latched = 1;
+        return;
+    }
+    session_t *self = sock->session;
+    char was[32], now[32];
+    if (sock->latched) {
+        self->side[sock->side].stats.relatches++;
+        td_log_limited(LOG_INFO, 10, "%s: side %c %s re-latched from %s to %s",
+                       self->call_id, 'A' + sock->side, sock->rtcp ? "RTCP" : "RTP",
+                       s_addr_str(was, sizeof was, &sock->remote),
+                       s_addr_str(now, sizeof now, src));
+    } else {
+        td_log_limited(LOG_DEBUG, 10, "%s: side %c %s latched to %s",
+                       self->call_id, 'A' + sock->side, sock->rtcp ? "RTCP" : "RTP",
+                       s_addr_str(now, sizeof now, src));
+    }
+    sock->remote = *src;
+    sock->known = 1;
+    sock->latched = 1;
+}
+
+/* Send len bytes of s_buf from out's socket to out's remote. A failure
+ * counts as dropped on the side the packet came in on (from). */
+static void s_send(session_t *self, s_side_t *from, s_sock_t *out, size_t len)
+{
+    s_side_t *side = &self->side[out->side];
+    ssize_t n = sendto(side->fds[out->rtcp], s_buf, len, 0,
+                       (const struct sockaddr *)&out->remote, sizeof out->remote);
+    if (n < 0) {
+        from->stats.dropped++;
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS &&
+            errno != ECONNREFUSED) {
+            char to[32];
+            td_log_limited(LOG_WARNING, 5, "%s: send to %s failed: %s", self->call_id,
+                           s_addr_str(to, sizeof to, &out->remote), strerror(errno));
+        }
+        return;
+    }
+    side->stats.tx_packets++;
+    side->stats.tx_bytes += (uint64_t)n;
+}
+
+static void s_on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    s_sock_t *in = arg;
+    session_t *self = in->session;
+    s_side_t *side = &self->side[in->side];
+
+    for (int i = 0; i < SESSION_BURST; i++) {
+        struct sockaddr_in src;
+        socklen_t srclen = sizeof src;
+        ssize_t n = recvfrom(fd, s_buf, sizeof s_buf, 0, (struct sockaddr *)&src, &srclen);
+        if (n < 0) {
+            if (errno == EINTR || errno == ECONNREFUSED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                td_log_limited(LOG_WARNING, 5, "%s: receive failed: %s", self->call_id,
+                               strerror(errno));
+            return;
+        }
+        if (src.sin_family != AF_INET)
+            continue;
+        side->stats.rx_packets++;
+        side->stats.rx_bytes += (uint64_t)n;
+        s_latch(in, &src);
+
+        if (self->mode == SESSION_ECHO) {
+            if (in->side != SESSION_A || in->rtcp) {
+                side->stats.dropped++;
+                continue;
+            }
+            if (n >= 12 && (s_buf[0] >> 6) == 2) {   /* RTP version 2: new SSRC */
+                s_buf[8] ^= (S_ECHO_SSRC_MASK >> 24) & 0xff;
+                s_buf[9] ^= (S_ECHO_SSRC_MASK >> 16) & 0xff;
+                s_buf[10] ^= (S_ECHO_SSRC_MASK >> 8) & 0xff;
+                s_buf[11] ^= S_ECHO_SSRC_MASK & 0xff;
+            }
+            s_send(self, side, in, (size_t)n);
+            continue;
+        }
+        s_sock_t *out = &self->side[!in->side].sock[in->rtcp];
+        if (!out->known) {
+            side->stats.dropped++;
+            continue;
+        }
+        s_send(self, side, out, (size_t)n);
+    }
+}

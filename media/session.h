@@ -1,0 +1,65 @@
+/* session - one call's media: two sides, each an RTP and an RTCP socket.
+ *
+ * Side A faces the caller, side B the callee. In RELAY mode a packet that
+ * arrives on A's RTP socket leaves from B's RTP socket to B's remote address,
+ * and the other way round; RTCP the same on the RTCP sockets. In ECHO mode
+ * RTP that arrives on A goes back to where it came from (with its SSRC
+ * changed, so the phone does not take its own stream for a loop); RTCP and
+ * anything on B is dropped.
+ *
+ * Symmetric RTP: each socket latches onto the source address of the packets
+ * it receives, so replies go where the phone really is (behind NAT, say),
+ * whatever its SDP said. Until a side's address is known - from its SDP or
+ * from a packet - what would be sent to it is dropped and counted.
+ *
+ * The hot path allocates nothing: one receive buffer per process, a bounded
+ * number of datagrams per readable callback. */
+#ifndef SESSION_H
+#define SESSION_H
+
+#include <stdint.h>
+#include <netinet/in.h>
+#include <event2/event.h>
+
+#include "port_pool.h"
+#include "sdp.h"
+
+typedef struct session session_t;
+
+typedef enum { SESSION_A = 0, SESSION_B = 1 } session_side_t;
+typedef enum { SESSION_RELAY = 0, SESSION_ECHO = 1 } session_mode_t;
+
+/* Datagrams handled per readable callback before yielding to the loop. */
+#define SESSION_BURST 32
+
+typedef struct {
+    uint64_t rx_packets, rx_bytes;   /* received on this side's sockets */
+    uint64_t tx_packets, tx_bytes;   /* sent from this side's sockets */
+    uint64_t dropped;                /* received here, no destination (or send failed) */
+    uint64_t relatches;              /* source address changed */
+} session_stats_t;
+
+/* Open a session for call_id (copied): two port pairs from pool bound to
+ * bind_addr, read events on base. Returns NULL and a negative errno in *err
+ * (-ENOSPC: no free port pair). The pool must outlive the session. */
+session_t *session_new(struct event_base *base, port_pool_t *pool,
+                       const struct in_addr *bind_addr, const char *call_id, int *err);
+/* Close the sockets and give the ports back. */
+void session_destroy(session_t **self_p);
+
+const char *session_call_id(const session_t *self);
+/* The RTP port of a side (RTCP is one above). */
+uint16_t session_port(const session_t *self, session_side_t side);
+
+/* What a side's SDP says: where to send to it until its packets say
+ * otherwise. A held (0.0.0.0) or refused (port 0) stream leaves the address
+ * as it was. */
+void session_set_remote(session_t *self, session_side_t side, const sdp_media_t *media);
+
+void session_set_mode(session_t *self, session_mode_t mode);
+session_mode_t session_mode(const session_t *self);
+
+/* Counters of a side (borrowed while the session lives). */
+const session_stats_t *session_stats(const session_t *self, session_side_t side);
+
+#endif

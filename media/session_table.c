@@ -1,0 +1,139 @@
+/* session_table - sessions by call id; see session_table.h.
+ * Separate chaining; the bucket array doubles when the table holds more
+ * sessions than buckets. */
+#include "session_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct s_node {
+    session_t *session;        /* owned */
+    uint32_t hash;
+    struct s_node *next;
+} s_node_t;
+
+struct session_table {
+    s_node_t **buckets;
+    uint32_t mask;             /* buckets - 1; a power of two minus one */
+    uint32_t size;
+};
+
+#define S_INITIAL_BUCKETS 64
+
+/* FNV-1a, 32 bits. */
+static uint32_t s_hash(const char *key)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+        h ^= *p;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+session_table_t *session_table_new(void)
+{
+    session_table_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->buckets = calloc(S_INITIAL_BUCKETS, sizeof *self->buckets);
+    if (!self->buckets) {
+        free(self);
+        return NULL;
+    }
+    self->mask = S_INITIAL_BUCKETS - 1;
+    return self;
+}
+
+void session_table_destroy(session_table_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    session_table_t *self = *self_p;
+    for (uint32_t i = 0; i <= self->mask; i++) {
+        s_node_t *node = self->buckets[i];
+        while (node) {
+            s_node_t *next = node->next;
+            session_destroy(&node->session);
+            free(node);
+            node = next;
+        }
+    }
+    free(self->buckets);
+    free(self);
+    *self_p = NULL;
+}
+
+static s_node_t **s_slot(session_table_t *self, const char *call_id, uint32_t hash)
+{
+    s_node_t **slot = &self->buckets[hash & self->mask];
+    while (*slot && ((*slot)->hash != hash ||
+                     strcmp(session_call_id((*slot)->session), call_id) != 0))
+        slot = &(*slot)->next;
+    return slot;
+}
+
+/* Double the buckets; on failure keep the old ones (chains just get longer). */
+static void s_grow(session_table_t *self)
+{
+    uint32_t buckets = (self->mask + 1) * 2;
+    s_node_t **grown = calloc(buckets, sizeof *grown);
+    if (!grown)
+        return;
+    for (uint32_t i = 0; i <= self->mask; i++) {
+        s_node_t *node = self->buckets[i];
+        while (node) {
+            s_node_t *next = node->next;
+            node->next = grown[node->hash & (buckets - 1)];
+            grown[node->hash & (buckets - 1)] = node;
+            node = next;
+        }
+    }
+    free(self->buckets);
+    self->buckets = grown;
+    self->mask = buckets - 1;
+}
+
+int session_table_insert(session_table_t *self, session_t **session_p)
+{
+    const char *call_id = session_call_id(*session_p);
+    uint32_t hash = s_hash(call_id);
+    s_node_t **slot = s_slot(self, call_id, hash);
+    if (*slot)
+        return -1;
+    s_node_t *node = malloc(sizeof *node);
+    if (!node)
+        return -1;
+    node->session = *session_p;
+    node->hash = hash;
+    node->next = NULL;
+    *slot = node;
+    *session_p = NULL;
+    if (++self->size > self->mask + 1)
+        s_grow(self);
+    return 0;
+}
+
+session_t *session_table_find(session_table_t *self, const char *call_id)
+{
+    s_node_t *node = *s_slot(self, call_id, s_hash(call_id));
+    return node ? node->session : NULL;
+}
+
+int session_table_remove(session_table_t *self, const char *call_id)
+{
+    s_node_t **slot = s_slot(self, call_id, s_hash(call_id));
+    s_node_t *node = *slot;
+    if (!node)
+        return -1;
+    *slot = node->next;
+    session_destroy(&node->session);
+    free(node);
+    self->size--;
+    return 0;
+}
+
+uint32_t session_table_size(const session_table_t *self)
+{
+    return self->size;
+}

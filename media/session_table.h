@@ -1,0 +1,26 @@
+/* session_table - the worker's sessions by call id, O(1) on average.
+ *
+ * The table owns its sessions: removing one (or destroying the table)
+ * destroys it. Keys are the sessions' own call ids. */
+#ifndef SESSION_TABLE_H
+#define SESSION_TABLE_H
+
+#include <stdint.h>
+#include "session.h"
+
+typedef struct session_table session_table_t;
+
+session_table_t *session_table_new(void);
+/* Destroys every session still in the table. */
+void session_table_destroy(session_table_t **self_p);
+
+/* Take ownership of *session_p (nulled). Returns 0, or -1 if a session with
+ * that call id is already there or memory ran out (*session_p untouched). */
+int session_table_insert(session_table_t *self, session_t **session_p);
+/* The session of call_id, borrowed; NULL if none. */
+session_t *session_table_find(session_table_t *self, const char *call_id);
+/* Destroy the session of call_id. Returns 0, or -1 if there was none. */
+int session_table_remove(session_table_t *self, const char *call_id);
+uint32_t session_table_size(const session_table_t *self);
+
+#endif

@@ -1,0 +1,318 @@
+/* worker - the media worker process object; see worker.h. */
+#include "worker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "port_pool.h"
+#include "sdp.h"
+#include "session_table.h"
+#include "td_log.h"
+
+struct worker {
+    struct event_base *base;     /* borrowed */
+    td_bus_t *bus;
+    port_pool_t *pool;
+    session_table_t *sessions;
+    char address[64];            /* put in SDP */
+    struct in_addr bind_addr;    /* sockets bind here */
+    uint32_t capacity;           /* sessions; 0 = as many as the ports allow */
+    rtp_conf_t rtp;
+    char sdp_a[WORKER_SDP_MAX];  /* reply buffers: no allocation per message */
+    char sdp_b[WORKER_SDP_MAX];
+    char err[256];
+};
+
+static void s_on_media_offer(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaOffer *msg);
+static void s_on_media_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaAnswer *msg);
+static void s_on_media_echo(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaEcho *msg);
+static void s_on_media_release(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaRelease *msg);
+static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity);
+static void s_on_peer_down(void *arg, const char *peer, const char *role);
+
+/* Can a socket bind to addr? 0, or a negative errno. */
+static int s_probe_bind(const struct in_addr *addr)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_addr = *addr;
+    int rc = bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
+                     const rtp_conf_t *rtp)
+{
+    worker_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        td_log(LOG_ERR, "out of memory");
+        return NULL;
+    }
+    self->base = base;
+    self->rtp = *rtp;
+    self->capacity = settings->capacity;
+
+    if (settings->media_address[0])
+        snprintf(self->address, sizeof self->address, "%s", settings->media_address);
+    else
+        td_settings_local_ip(self->address, sizeof self->address);
+    if (inet_pton(AF_INET, self->address, &self->bind_addr) != 1) {
+        td_log(LOG_ERR, "media address '%s' is not an IPv4 address", self->address);
+        goto fail;
+    }
+    int rc = s_probe_bind(&self->bind_addr);
+    if (rc == -EADDRNOTAVAIL) {
+        td_log(LOG_NOTICE, "media address %s is not on this host (a NAT's address?): "
+               "RTP sockets bind 0.0.0.0", self->address);
+        self->bind_addr.s_addr = htonl(INADDR_ANY);
+    } else if (rc < 0) {
+        td_log(LOG_ERR, "cannot bind a UDP socket to %s: %s", self->address, strerror(-rc));
+        goto fail;
+    }
+
+    self->pool = port_pool_new(rtp->start, rtp->end);
+    self->sessions = session_table_new();
+    if (!self->pool || !self->sessions) {
+        td_log(LOG_ERR, "cannot create the port pool %u-%u", rtp->start, rtp->end);
+        goto fail;
+    }
+    /* A session takes two pairs: never promise the router more than that. */
+    uint32_t by_ports = port_pool_size(self->pool) / 2;
+    if (self->capacity == 0 || self->capacity > by_ports) {
+        if (self->capacity)
+            td_log(LOG_WARNING, "capacity %u needs %u port pairs; rtp.conf gives %u: "
+                   "capacity is %u", self->capacity, self->capacity * 2,
+                   port_pool_size(self->pool), by_ports);
+        self->capacity = by_ports;
+    }
+
+    td_bus_handlers_t handlers = {
+        .on_media_offer = s_on_media_offer,
+        .on_media_answer = s_on_media_answer,
+        .on_media_echo = s_on_media_echo,
+        .on_media_release = s_on_media_release,
+        .on_peer_up = s_on_peer_up,
+        .on_peer_down = s_on_peer_down,
+    };
+    self->bus = td_bus_new(base, TD_BUS_CONNECT, settings->endpoint, settings->identity,
+                           "media", self->capacity, &handlers, self);
+    if (!self->bus)
+        goto fail;
+    td_bus_set_load(self->bus, 0);
+    td_log(LOG_NOTICE, "%s: media address %s, RTP ports %u-%u, capacity %u calls, router %s",
+           settings->identity, self->address, rtp->start, rtp->end, self->capacity,
+           settings->endpoint);
+    return self;
+fail:
+    worker_destroy(&self);
+    return NULL;
+}
+
+void worker_destroy(worker_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    worker_t *self = *self_p;
+    if (self->sessions && session_table_size(self->sessions))
+        td_log(LOG_NOTICE, "closing %u media sessions", session_table_size(self->sessions));
+    td_bus_destroy(&self->bus);
+    session_table_destroy(&self->sessions);
+    port_pool_destroy(&self->pool);
+    free(self);
+    *self_p = NULL;
+}
+
+td_bus_t *worker_bus(worker_t *self)
+{
+    return self->bus;
+}
+
+uint32_t worker_session_count(const worker_t *self)
+{
+    return session_table_size(self->sessions);
+}
+
+session_t *worker_session(worker_t *self, const char *call_id)
+{
+    return session_table_find(self->sessions, call_id);
+}
+
+static void s_error(worker_t *self, const td_bus_hdr_t *hdr, uint32_t cause, const char *reason)
+{
+    td_log(LOG_WARNING, "media request failed (cause %u): %s", cause, reason);
+    Tandem__MediaError msg = TANDEM__MEDIA_ERROR__INIT;
+    msg.cause = cause;
+    msg.reason = (char *)reason;
+    td_bus_send_media_error(self->bus, hdr->peer, hdr->call_id, hdr->leg, &msg);
+}
+
+static void s_log_stats(const session_t *session)
+{
+    const session_stats_t *a = session_stats(session, SESSION_A);
+    const session_stats_t *b = session_stats(session, SESSION_B);
+    td_log(LOG_INFO, "media released: A (port %u) rx %llu pkts %llu bytes, tx %llu pkts, dropped %llu; "
+           "B (port %u) rx %llu pkts %llu bytes, tx %llu pkts, dropped %llu; re-latches %llu",
+           session_port(session, SESSION_A),
+           (unsigned long long)a->rx_packets, (unsigned long long)a->rx_bytes,
+           (unsigned long long)a->tx_packets, (unsigned long long)a->dropped,
+           session_port(session, SESSION_B),
+           (unsigned long long)b->rx_packets, (unsigned long long)b->rx_bytes,
+           (unsigned long long)b->tx_packets, (unsigned long long)b->dropped,
+           (unsigned long long)(a->relatches + b->relatches));
+}
+
+static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *sdp)
+{
+    size_t len = strlen(sdp);
+    sdp_media_t media;
+    if (sdp_parse(sdp, len, &media, self->err, sizeof self->err) < 0) {
+        char reason[300];
+        snprintf(reason, sizeof reason, "bad SDP offer: %s", self->err);
+        s_error(self, hdr, WORKER_CAUSE_BAD_SDP, reason);
+        return;
+    }
+    session_t *session = session_table_find(self->sessions, hdr->call_id);
+    int created = 0;
+    if (!session) {
+        if (session_table_size(self->sessions) >= self->capacity) {
+            snprintf(self->err, sizeof self->err, "over capacity (%u calls)", self->capacity);
+            s_error(self, hdr, WORKER_CAUSE_NO_CIRCUIT, self->err);
+            return;
+        }
+        int err;
+        session_t *fresh = session_new(self->base, self->pool, &self->bind_addr,
+                                       hdr->call_id, &err);
+        if (!fresh) {
+            if (err == -ENOSPC)
+                snprintf(self->err, sizeof self->err, "no free RTP port pair in %u-%u",
+                         self->rtp.start, self->rtp.end);
+            else
+                snprintf(self->err, sizeof self->err, "cannot open RTP ports: %s",
+                         strerror(-err));
+            s_error(self, hdr, WORKER_CAUSE_NO_CIRCUIT, self->err);
+            return;
+        }
+        session = fresh;
+        if (session_table_insert(self->sessions, &fresh) < 0) {
+            session_destroy(&fresh);
+            s_error(self, hdr, WORKER_CAUSE_NO_CIRCUIT, "out of memory");
+            return;
+        }
+        created = 1;
+        td_bus_set_load(self->bus, session_table_size(self->sessions));
+    }
+    if (sdp_rewrite(sdp, len, self->address, session_port(session, SESSION_A),
+                    self->sdp_a, sizeof self->sdp_a, self->err, sizeof self->err) < 0 ||
+        sdp_rewrite(sdp, len, self->address, session_port(session, SESSION_B),
+                    self->sdp_b, sizeof self->sdp_b, self->err, sizeof self->err) < 0) {
+        char reason[300];
+        snprintf(reason, sizeof reason, "bad SDP offer: %s", self->err);
+        if (created) {
+            session_table_remove(self->sessions, hdr->call_id);
+            td_bus_set_load(self->bus, session_table_size(self->sessions));
+        }
+        s_error(self, hdr, WORKER_CAUSE_BAD_SDP, reason);
+        return;
+    }
+    session_set_remote(session, SESSION_A, &media);
+    td_log(LOG_DEBUG, "media %s: caller side port %u, callee side port %u",
+           created ? "opened" : "offered again", session_port(session, SESSION_A),
+           session_port(session, SESSION_B));
+    Tandem__MediaOffered reply = TANDEM__MEDIA_OFFERED__INIT;
+    reply.sdp_caller = self->sdp_a;
+    reply.sdp_callee = self->sdp_b;
+    td_bus_send_media_offered(self->bus, hdr->peer, hdr->call_id, hdr->leg, &reply);
+}
+
+static void s_on_media_offer(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaOffer *msg)
+{
+    worker_t *self = arg;
+    td_log_set_context(hdr->call_id);
+    if (!hdr->call_id || !hdr->call_id[0])
+        s_error(self, hdr, WORKER_CAUSE_TEMPORARY, "media offer without a call id");
+    else
+        s_handle_offer(self, hdr, msg->sdp ? msg->sdp : "");
+    td_log_set_context(NULL);
+}
+
+static void s_on_media_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaAnswer *msg)
+{
+    worker_t *self = arg;
+    td_log_set_context(hdr->call_id);
+    const char *sdp = msg->sdp ? msg->sdp : "";
+    size_t len = strlen(sdp);
+    sdp_media_t media;
+    session_t *session = session_table_find(self->sessions, hdr->call_id);
+    if (!session) {
+        s_error(self, hdr, WORKER_CAUSE_TEMPORARY, "no media session for this call");
+    } else if (sdp_parse(sdp, len, &media, self->err, sizeof self->err) < 0 ||
+               sdp_rewrite(sdp, len, self->address, session_port(session, SESSION_A),
+                           self->sdp_a, sizeof self->sdp_a, self->err, sizeof self->err) < 0) {
+        char reason[300];
+        snprintf(reason, sizeof reason, "bad SDP answer: %s", self->err);
+        s_error(self, hdr, WORKER_CAUSE_BAD_SDP, reason);
+    } else {
+        session_set_remote(session, SESSION_B, &media);
+        session_set_mode(session, SESSION_RELAY);
+        td_log(LOG_DEBUG, "media bridged: leg %u answered", hdr->leg);
+        Tandem__MediaAnswered reply = TANDEM__MEDIA_ANSWERED__INIT;
+        reply.sdp_caller = self->sdp_a;
+        td_bus_send_media_answered(self->bus, hdr->peer, hdr->call_id, hdr->leg, &reply);
+    }
+    td_log_set_context(NULL);
+}
+
+static void s_on_media_echo(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaEcho *msg)
+{
+    (void)msg;
+    worker_t *self = arg;
+    td_log_set_context(hdr->call_id);
+    session_t *session = session_table_find(self->sessions, hdr->call_id);
+    if (!session) {
+        s_error(self, hdr, WORKER_CAUSE_TEMPORARY, "no media session for this call");
+    } else {
+        session_set_mode(session, SESSION_ECHO);
+        td_log(LOG_DEBUG, "media echo on port %u", session_port(session, SESSION_A));
+    }
+    td_log_set_context(NULL);
+}
+
+static void s_on_media_release(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaRelease *msg)
+{
+    (void)msg;
+    worker_t *self = arg;
+    td_log_set_context(hdr->call_id);
+    session_t *session = session_table_find(self->sessions, hdr->call_id);
+    if (!session) {
+        td_log(LOG_DEBUG, "release of a call without a media session: ignored");
+    } else {
+        s_log_stats(session);
+        session_table_remove(self->sessions, hdr->call_id);
+        td_bus_set_load(self->bus, session_table_size(self->sessions));
+    }
+    td_log_set_context(NULL);
+}
+
+static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
+{
+    (void)arg;
+    (void)capacity;
+    td_log(LOG_NOTICE, "%s (%s) is up", peer, role);
+}
+
+static void s_on_peer_down(void *arg, const char *peer, const char *role)
+{
+    worker_t *self = arg;
+    td_log(LOG_WARNING, "%s (%s) is silent; keeping %u media sessions", peer, role,
+           session_table_size(self->sessions));
+}

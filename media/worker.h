@@ -1,0 +1,48 @@
+/* worker - the media worker process object: the bus, the port pool and the
+ * sessions, and the handlers for the router's media requests.
+ *
+ *   MediaOffer(sdp)   -> open the call's session (or reuse it) and reply
+ *                        MediaOffered{sdp rewritten for side A, for side B}
+ *   MediaAnswer(sdp)  -> learn side B; reply MediaAnswered{sdp for side A}
+ *   MediaEcho         -> reflect side A's RTP to itself
+ *   MediaRelease      -> log the counters, close the session (no reply)
+ * Failures reply MediaError: cause 58 (bad SDP), 34 (no ports, over
+ * capacity), 41 (no session for the call). Replies go to the sender, with
+ * the request's call id and leg. */
+#ifndef WORKER_H
+#define WORKER_H
+
+#include <stdint.h>
+#include <event2/event.h>
+
+#include "rtp_conf.h"
+#include "session.h"
+#include "td_bus.h"
+#include "td_settings.h"
+
+typedef struct worker worker_t;
+
+/* Q.850 causes the worker answers with. */
+#define WORKER_CAUSE_NO_CIRCUIT   34   /* no free ports, over capacity */
+#define WORKER_CAUSE_TEMPORARY    41   /* no session for this call */
+#define WORKER_CAUSE_BAD_SDP      58   /* bearer capability not available */
+
+/* Biggest SDP the worker writes (bigger input is answered with cause 58). */
+#define WORKER_SDP_MAX 8192
+
+/* Connect to the router at settings->endpoint as settings->identity and
+ * serve sessions on ports from rtp. settings->media_address is put in every
+ * SDP and bound ("" means this host's address); if it is not a local address
+ * (a NAT's public one) the sockets bind 0.0.0.0. Returns NULL on failure
+ * (logged). */
+worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
+                     const rtp_conf_t *rtp);
+/* Close every session and the bus. */
+void worker_destroy(worker_t **self_p);
+
+td_bus_t *worker_bus(worker_t *self);
+uint32_t worker_session_count(const worker_t *self);
+/* The session of call_id, borrowed; NULL if none. */
+session_t *worker_session(worker_t *self, const char *call_id);
+
+#endif
