@@ -1,0 +1,1297 @@
+/* sip_txn - RFC 3261 section 17 transactions over UDP; see sip_txn.h.
+ *
+ * Each transaction is one struct in a chained hash table (FNV-1a over a
+ * text key), with two libevent timers made once in s_txn_new: `retx` for the
+ * doubling retransmission intervals (A, E, G, 2xx) and `life` for the fixed
+ * ones (B, D, F, H, I, J, K, 64*T1 wait for the 2xx ACK), which use a common
+ * timeout queue. Two events rather than one because the two run together in
+ * most states and only the fixed one benefits from the common queue.
+ *
+ * Terminated transactions leave the table at once, go on a dead list and are
+ * freed by one reaper event after on_terminated, so no handler further up the
+ * stack ever holds a freed pointer. */
+#include "sip_txn.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <osipparser2/osip_parser.h>
+
+#include "td_log.h"
+
+#define MAX_DATAGRAM   65535
+#define READ_BURST     64
+#define KEY_MAX        768
+#define MAGIC_COOKIE   "z9hG4bK"
+
+typedef enum {
+    ST_TRYING,      /* NIST, NICT */
+    ST_CALLING,     /* ICT */
+    ST_PROCEEDING,
+    ST_COMPLETED,
+    ST_CONFIRMED,   /* IST after the ACK for a non-2xx */
+    ST_ACCEPTED,    /* IST after a 2xx (RFC 6026) */
+    ST_TERMINATED
+} txn_state_t;
+
+typedef enum {
+    EV_REQUEST,     /* a retransmission of the transaction's request */
+    EV_ACK,         /* an ACK matching an IST */
+    EV_SEND_1XX, EV_SEND_2XX, EV_SEND_FINAL,   /* the TU responds (server) */
+    EV_RECV_1XX, EV_RECV_2XX, EV_RECV_FINAL,   /* a response arrives (client) */
+    EV_TIMER_RETX,
+    EV_TIMER_LIFE,
+    EV_ACKED        /* sip_txn_acked() */
+} txn_event_t;
+
+struct sip_txn {
+    sip_txn_layer_t *layer;
+    sip_txn_t *next;            /* hash chain, or the dead list once terminated */
+    uint64_t hash;
+    sip_txn_kind_t kind;
+    txn_state_t state;
+    int last_status;
+    int retx_ms;                /* the current retransmission interval */
+    unsigned acked : 1;         /* IST: the TU saw the ACK for our 2xx */
+    unsigned cancel_pending : 1;/* ICT: CANCEL waits for a provisional */
+    unsigned cancel_sent : 1;
+    unsigned internal : 1;      /* the layer's own CANCEL: the TU never hears of it */
+    osip_message_t *req;        /* the request, kept for the transaction's life */
+    char *out;                  /* what a retransmission sends: last response, request or ACK */
+    size_t out_len;
+    struct sockaddr_in peer;
+    void *owner;
+    struct event *retx, *life;
+    char key[];
+};
+
+struct sip_txn_layer {
+    struct event_base *base;
+    int fd;
+    struct event *read_ev;
+    struct event *reaper;
+    sip_txn_handlers_t h;
+    void *arg;
+    int t1, t2, t4;
+    const struct timeval *tv_64t1, *tv_t4;   /* common timeouts, or plain ones */
+    struct timeval plain_64t1, plain_t4;
+    sip_txn_t **buckets;
+    size_t nbuckets, count;
+    sip_txn_t *dead;
+    struct sockaddr_in local;
+    struct in_addr route_dst, route_src;     /* one-entry cache for 0.0.0.0 binds */
+    sip_txn_stats_t stats;
+    char rx[MAX_DATAGRAM + 1];
+    char tx[MAX_DATAGRAM + 64];
+};
+
+static void s_fsm(sip_txn_t *t, txn_event_t ev, osip_message_t *msg);
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static uint64_t s_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static uint64_t s_random64(void)
+{
+    static uint64_t state;
+    if (state == 0) {
+        if (getrandom(&state, sizeof state, 0) != (ssize_t)sizeof state || state == 0)
+            state = 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
+    }
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+}
+
+char *sip_txn_branch(char *buf, size_t len)
+{
+    static unsigned counter;
+    if (!buf || len == 0)
+        return NULL;
+    snprintf(buf, len, MAGIC_COOKIE "%016llx%x",
+             (unsigned long long)s_random64(), ++counter);
+    return buf;
+}
+
+static void s_set_timer(struct event *ev, int ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    event_add(ev, &tv);
+}
+
+static void s_stop_timers(sip_txn_t *t)
+{
+    event_del(t->retx);
+    event_del(t->life);
+}
+
+static const char *s_param(osip_list_t *params, const char *name)
+{
+    osip_generic_param_t *p = NULL;
+    if (osip_generic_param_get_byname(params, (char *)name, &p) != 0 || !p)
+        return NULL;
+    return p->gvalue ? p->gvalue : "";
+}
+
+static osip_via_t *s_top_via(const osip_message_t *msg)
+{
+    return (osip_via_t *)osip_list_get(&msg->vias, 0);
+}
+
+static const char *s_branch(osip_via_t *via)
+{
+    return via ? s_param(&via->via_params, "branch") : NULL;
+}
+
+static int s_port_of(const char *s, int dflt)
+{
+    if (!s || !*s)
+        return dflt;
+    char *end;
+    long p = strtol(s, &end, 10);
+    return (*end || p <= 0 || p > 65535) ? dflt : (int)p;
+}
+
+static int s_is_digits(const char *s)
+{
+    if (!s || !*s || strlen(s) > 10)
+        return 0;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+/* ---- hash table --------------------------------------------------------- */
+
+static sip_txn_t *s_table_find(sip_txn_layer_t *self, const char *key)
+{
+    uint64_t h = s_hash(key);
+    for (sip_txn_t *t = self->buckets[h & (self->nbuckets - 1)]; t; t = t->next)
+        if (t->hash == h && strcmp(t->key, key) == 0)
+            return t;
+    return NULL;
+}
+
+static void s_table_grow(sip_txn_layer_t *self)
+{
+    size_t n = self->nbuckets * 2;
+    sip_txn_t **b = calloc(n, sizeof *b);
+    if (!b)
+        return;                 /* keep the old table: slower, still correct */
+    for (size_t i = 0; i < self->nbuckets; i++) {
+        sip_txn_t *t = self->buckets[i];
+        while (t) {
+            sip_txn_t *next = t->next;
+            t->next = b[t->hash & (n - 1)];
+            b[t->hash & (n - 1)] = t;
+            t = next;
+        }
+    }
+    free(self->buckets);
+    self->buckets = b;
+    self->nbuckets = n;
+}
+
+static void s_table_insert(sip_txn_layer_t *self, sip_txn_t *t)
+{
+    if (self->count >= self->nbuckets)
+        s_table_grow(self);
+    sip_txn_t **head = &self->buckets[t->hash & (self->nbuckets - 1)];
+    t->next = *head;
+    *head = t;
+    self->count++;
+}
+
+static void s_table_remove(sip_txn_layer_t *self, sip_txn_t *t)
+{
+    sip_txn_t **pp = &self->buckets[t->hash & (self->nbuckets - 1)];
+    for (; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            t->next = NULL;
+            self->count--;
+            return;
+        }
+}
+
+/* ---- keys (RFC 3261 17.1.3 and 17.2.3) ---------------------------------- */
+
+/* A server key: branch + sent-by + method, ACK folded into INVITE; for a
+ * branch without the magic cookie, Call-ID + CSeq + From-tag + sent-by.
+ * `method` overrides the request's own (find_invite). -1 if unusable. */
+static int s_server_key(const osip_message_t *req, const char *method, char *buf, size_t len)
+{
+    osip_via_t *via = s_top_via(req);
+    if (!via || !via->host)
+        return -1;
+    if (!method)
+        method = req->sip_method;
+    if (!method)
+        return -1;
+    if (strcmp(method, "ACK") == 0)
+        method = "INVITE";
+    char host[256];                         /* sent-by host, compared case-blind */
+    size_t hl = strlen(via->host);
+    if (hl >= sizeof host)
+        return -1;
+    for (size_t i = 0; i <= hl; i++)
+        host[i] = (char)tolower((unsigned char)via->host[i]);
+    const char *port = via->port ? via->port : "5060";
+    const char *branch = s_branch(via);
+    int n;
+    if (branch && strncmp(branch, MAGIC_COOKIE, 7) == 0) {
+        n = snprintf(buf, len, "S|%s|%s:%s|%s", branch, host, port, method);
+    } else {
+        if (!req->call_id || !req->cseq || !req->from)
+            return -1;
+        const char *from_tag = s_param(&req->from->gen_params, "tag");
+        n = snprintf(buf, len, "L|%s@%s|%s|%s|%s:%s|%s",
+                     req->call_id->number ? req->call_id->number : "",
+                     req->call_id->host ? req->call_id->host : "",
+                     req->cseq->number ? req->cseq->number : "",
+                     from_tag ? from_tag : "", host, port, method);
+    }
+    return (n < 0 || (size_t)n >= len) ? -1 : 0;
+}
+
+static int s_client_key(const char *branch, const char *method, char *buf, size_t len)
+{
+    if (!branch || !method)
+        return -1;
+    int n = snprintf(buf, len, "C|%s|%s", branch, method);
+    return (n < 0 || (size_t)n >= len) ? -1 : 0;
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+/* 0, or -1 on a transport error worth reporting (not a full buffer). */
+static int s_send_raw(sip_txn_layer_t *self, const char *buf, size_t len,
+                      const struct sockaddr_in *to)
+{
+    ssize_t n = sendto(self->fd, buf, len, 0, (const struct sockaddr *)to, sizeof *to);
+    if (n >= 0) {
+        self->stats.tx++;
+        return 0;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS || errno == EINTR)
+        return 0;                /* UDP: as good as lost on the wire */
+    td_log_limited(LOG_WARNING, 5, "sip_txn: sendto %s:%d: %s",
+                   inet_ntoa(to->sin_addr), ntohs(to->sin_port), strerror(errno));
+    return -1;
+}
+
+/* Serialize msg; the text is handed to *out (osip_free it) or dropped. */
+static int s_send_msg(sip_txn_layer_t *self, osip_message_t *msg,
+                      const struct sockaddr_in *to, char **out, size_t *out_len)
+{
+    char *text = NULL;
+    size_t len = 0;
+    osip_message_force_update(msg);
+    if (osip_message_to_str(msg, &text, &len) != 0 || !text)
+        return -1;
+    int rc = s_send_raw(self, text, len, to);
+    if (out) {
+        osip_free(*out);
+        *out = text;
+        *out_len = len;
+    } else {
+        osip_free(text);
+    }
+    return rc;
+}
+
+static void s_resend(sip_txn_t *t)
+{
+    if (!t->out)
+        return;
+    t->layer->stats.retransmits++;
+    s_send_raw(t->layer, t->out, t->out_len, &t->peer);
+}
+
+/* The address to put in our own Via for a request to `to`. */
+static struct in_addr s_local_ip_for(sip_txn_layer_t *self, const struct sockaddr_in *to)
+{
+    if (self->local.sin_addr.s_addr != htonl(INADDR_ANY))
+        return self->local.sin_addr;
+    if (self->route_dst.s_addr == to->sin_addr.s_addr && self->route_src.s_addr)
+        return self->route_src;
+    struct sockaddr_in me = { 0 };
+    socklen_t ml = sizeof me;
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    if (s >= 0 && connect(s, (const struct sockaddr *)to, sizeof *to) == 0
+        && getsockname(s, (struct sockaddr *)&me, &ml) == 0) {
+        self->route_dst = to->sin_addr;
+        self->route_src = me.sin_addr;
+    }
+    if (s >= 0)
+        close(s);
+    return me.sin_addr;
+}
+
+/* Fill the top Via of an outgoing request when its sent-by is unset. */
+static void s_fill_via(sip_txn_layer_t *self, osip_message_t *req, const struct sockaddr_in *to)
+{
+    osip_via_t *via = s_top_via(req);
+    if (!via)
+        return;
+    int fill_host = !via->host || !*via->host || strcmp(via->host, "0.0.0.0") == 0;
+    if (fill_host) {
+        char ip[INET_ADDRSTRLEN];
+        struct in_addr a = s_local_ip_for(self, to);
+        inet_ntop(AF_INET, &a, ip, sizeof ip);
+        osip_free(via->host);
+        via->host = osip_strdup(ip);
+    }
+    if ((fill_host && !via->port) || (via->port && strcmp(via->port, "0") == 0)) {
+        char port[8];
+        snprintf(port, sizeof port, "%d", ntohs(self->local.sin_port));
+        osip_free(via->port);
+        via->port = osip_strdup(port);
+    }
+}
+
+/* RFC 3261 18.2.2 and RFC 3581: mark the request's top Via with where it
+ * came from and work out where responses go. */
+static void s_fix_via(osip_message_t *req, const struct sockaddr_in *from, struct sockaddr_in *peer)
+{
+    osip_via_t *via = s_top_via(req);
+    char ip[INET_ADDRSTRLEN], port[8];
+    inet_ntop(AF_INET, &from->sin_addr, ip, sizeof ip);
+    snprintf(port, sizeof port, "%d", ntohs(from->sin_port));
+    *peer = *from;
+    if (!via)
+        return;
+    osip_generic_param_t *rport = NULL, *received = NULL;
+    osip_generic_param_get_byname(&via->via_params, "rport", &rport);
+    osip_generic_param_get_byname(&via->via_params, "received", &received);
+    int need_received = rport || !via->host || strcmp(via->host, ip) != 0;
+    if (need_received) {
+        if (received) {
+            osip_free(received->gvalue);
+            received->gvalue = osip_strdup(ip);
+        } else {
+            osip_via_set_received(via, osip_strdup(ip));
+        }
+    }
+    if (rport) {
+        osip_free(rport->gvalue);
+        rport->gvalue = osip_strdup(port);
+    } else {
+        peer->sin_port = htons((uint16_t)s_port_of(via->port, 5060));
+    }
+    osip_message_force_update(req);
+}
+
+/* A response to req with the headers 8.2.6.2 names; reason NULL = standard. */
+static osip_message_t *s_build_response(const osip_message_t *req, int status,
+                                        const char *reason, const char *to_tag)
+{
+    osip_message_t *r = NULL;
+    if (!req || status < 100 || status > 699 || osip_message_init(&r) != 0)
+        return NULL;
+    const char *std = osip_message_get_reason(status);
+    osip_message_set_version(r, osip_strdup("SIP/2.0"));
+    osip_message_set_status_code(r, status);
+    osip_message_set_reason_phrase(r, osip_strdup(reason ? reason : std ? std : "Unknown"));
+    int bad = osip_list_clone(&req->vias, &r->vias, (int (*)(void *, void **))osip_via_clone) < 0;
+    if (req->from)
+        bad |= osip_from_clone(req->from, &r->from) != 0;
+    if (req->to) {
+        bad |= osip_to_clone(req->to, &r->to) != 0;
+        if (!bad && to_tag && !s_param(&r->to->gen_params, "tag"))
+            osip_to_set_tag(r->to, osip_strdup(to_tag));
+    }
+    if (req->call_id)
+        bad |= osip_call_id_clone(req->call_id, &r->call_id) != 0;
+    if (req->cseq)
+        bad |= osip_cseq_clone(req->cseq, &r->cseq) != 0;
+    if (status > 100 && status < 300)
+        bad |= osip_list_clone(&req->record_routes, &r->record_routes,
+                               (int (*)(void *, void **))osip_record_route_clone) < 0;
+    if (bad) {
+        osip_message_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* ---- transactions: life cycle ------------------------------------------- */
+
+static void s_on_retx(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    s_fsm(arg, EV_TIMER_RETX, NULL);
+}
+
+static void s_on_life(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    s_fsm(arg, EV_TIMER_LIFE, NULL);
+}
+
+/* Takes ownership of req. NULL if out of memory (req freed). */
+static sip_txn_t *s_txn_new(sip_txn_layer_t *self, sip_txn_kind_t kind, const char *key,
+                            osip_message_t *req, const struct sockaddr_in *peer, void *owner)
+{
+    size_t klen = strlen(key);
+    sip_txn_t *t = calloc(1, sizeof *t + klen + 1);
+    if (!t) {
+        osip_message_free(req);
+        return NULL;
+    }
+    t->layer = self;
+    t->kind = kind;
+    t->state = kind == SIP_TXN_ICT ? ST_CALLING
+             : kind == SIP_TXN_IST ? ST_PROCEEDING : ST_TRYING;
+    t->req = req;
+    t->peer = *peer;
+    t->owner = owner;
+    t->retx_ms = self->t1;
+    memcpy(t->key, key, klen + 1);
+    t->hash = s_hash(key);
+    t->retx = event_new(self->base, -1, 0, s_on_retx, t);
+    t->life = event_new(self->base, -1, 0, s_on_life, t);
+    if (!t->retx || !t->life) {
+        if (t->retx) event_free(t->retx);
+        if (t->life) event_free(t->life);
+        osip_message_free(req);
+        free(t);
+        return NULL;
+    }
+    s_table_insert(self, t);
+    self->stats.live++;
+    return t;
+}
+
+static void s_txn_free(sip_txn_t *t)
+{
+    event_free(t->retx);
+    event_free(t->life);
+    osip_message_free(t->req);
+    osip_free(t->out);
+    t->layer->stats.live--;
+    free(t);
+}
+
+/* Out of the table now, freed by the reaper after on_terminated. */
+static void s_terminate(sip_txn_t *t)
+{
+    sip_txn_layer_t *self = t->layer;
+    if (t->state == ST_TERMINATED)
+        return;
+    t->state = ST_TERMINATED;
+    s_stop_timers(t);
+    s_table_remove(self, t);
+    t->next = self->dead;
+    self->dead = t;
+    event_active(self->reaper, EV_TIMEOUT, 0);
+}
+
+static void s_on_reap(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    sip_txn_layer_t *self = arg;
+    sip_txn_t *t = self->dead;
+    self->dead = NULL;                  /* handlers may terminate more: next round */
+    while (t) {
+        sip_txn_t *next = t->next;
+        if (!t->internal && self->h.on_terminated)
+            self->h.on_terminated(self->arg, t);
+        s_txn_free(t);
+        t = next;
+    }
+}
+
+/* ---- the state machines ------------------------------------------------- */
+
+static void s_tu_response(sip_txn_t *t, osip_message_t *msg)
+{
+    if (msg)
+        t->last_status = msg->status_code;
+    if (!t->internal && t->layer->h.on_response)
+        t->layer->h.on_response(t->layer->arg, t, msg);
+}
+
+static void s_tu_timeout(sip_txn_t *t)
+{
+    if (!t->internal && t->layer->h.on_timeout)
+        t->layer->h.on_timeout(t->layer->arg, t);
+}
+
+static void s_retx_double(sip_txn_t *t, int cap)
+{
+    s_resend(t);
+    t->retx_ms *= 2;
+    if (cap && t->retx_ms > cap)
+        t->retx_ms = cap;
+    s_set_timer(t->retx, t->retx_ms);
+}
+
+static void s_ict_send_ack(sip_txn_t *t, osip_message_t *resp);
+static void s_ict_send_cancel(sip_txn_t *t);
+
+static void s_ist(sip_txn_t *t, txn_event_t ev)
+{
+    sip_txn_layer_t *self = t->layer;
+    switch (t->state) {
+    case ST_PROCEEDING:
+        if (ev == EV_REQUEST)
+            s_resend(t);
+        else if (ev == EV_SEND_2XX || ev == EV_SEND_FINAL) {
+            t->state = ev == EV_SEND_2XX ? ST_ACCEPTED : ST_COMPLETED;
+            t->retx_ms = self->t1;
+            s_set_timer(t->retx, t->retx_ms);               /* G, or the 2xx resend */
+            event_add(t->life, self->tv_64t1);              /* H, or the ACK wait */
+        }
+        break;                                              /* 1xx: sent already */
+    case ST_COMPLETED:
+        if (ev == EV_REQUEST)
+            s_resend(t);
+        else if (ev == EV_ACK) {
+            t->state = ST_CONFIRMED;
+            s_stop_timers(t);
+            event_add(t->life, self->tv_t4);                /* I */
+        } else if (ev == EV_TIMER_RETX)
+            s_retx_double(t, self->t2);
+        else if (ev == EV_TIMER_LIFE)
+            s_terminate(t);                                 /* H: no ACK came */
+        break;
+    case ST_CONFIRMED:
+        if (ev == EV_TIMER_LIFE)
+            s_terminate(t);
+        break;                                              /* absorb the rest */
+    case ST_ACCEPTED:
+        if (ev == EV_TIMER_RETX && !t->acked)
+            s_retx_double(t, self->t2);
+        else if (ev == EV_ACKED) {
+            t->acked = 1;
+            event_del(t->retx);
+        } else if (ev == EV_TIMER_LIFE) {
+            if (!t->acked && self->h.on_ack_timeout)
+                self->h.on_ack_timeout(self->arg, t);
+            s_terminate(t);
+        }
+        break;                                              /* INVITE again: absorb */
+    default:
+        break;
+    }
+}
+
+static void s_nist(sip_txn_t *t, txn_event_t ev)
+{
+    switch (t->state) {
+    case ST_TRYING:
+    case ST_PROCEEDING:
+        if (ev == EV_REQUEST && t->state == ST_PROCEEDING)
+            s_resend(t);
+        else if (ev == EV_SEND_1XX)
+            t->state = ST_PROCEEDING;
+        else if (ev == EV_SEND_2XX || ev == EV_SEND_FINAL) {
+            t->state = ST_COMPLETED;
+            event_add(t->life, t->layer->tv_64t1);          /* J */
+        }
+        break;
+    case ST_COMPLETED:
+        if (ev == EV_REQUEST)
+            s_resend(t);
+        else if (ev == EV_TIMER_LIFE)
+            s_terminate(t);
+        break;
+    default:
+        break;
+    }
+}
+
+static void s_ict(sip_txn_t *t, txn_event_t ev, osip_message_t *msg)
+{
+    sip_txn_layer_t *self = t->layer;
+    switch (t->state) {
+    case ST_CALLING:
+    case ST_PROCEEDING:
+        if (ev == EV_TIMER_RETX && t->state == ST_CALLING)
+            s_retx_double(t, 0);                            /* A */
+        else if (ev == EV_TIMER_LIFE) {                     /* B, or no answer to CANCEL */
+            s_terminate(t);
+            s_tu_timeout(t);
+        } else if (ev == EV_RECV_1XX) {
+            if (t->state == ST_CALLING) {
+                t->state = ST_PROCEEDING;
+                s_stop_timers(t);
+            }
+            if (t->cancel_pending)
+                s_ict_send_cancel(t);
+            s_tu_response(t, msg);
+        } else if (ev == EV_RECV_2XX) {
+            s_terminate(t);
+            s_tu_response(t, msg);
+        } else if (ev == EV_RECV_FINAL) {
+            t->state = ST_COMPLETED;
+            t->cancel_pending = 0;
+            s_stop_timers(t);
+            s_ict_send_ack(t, msg);
+            event_add(t->life, self->tv_64t1);              /* D */
+            s_tu_response(t, msg);
+        }
+        break;
+    case ST_COMPLETED:
+        if (ev == EV_RECV_FINAL)
+            s_resend(t);                                    /* the ACK again */
+        else if (ev == EV_TIMER_LIFE)
+            s_terminate(t);
+        break;
+    default:
+        break;
+    }
+}
+
+static void s_nict(sip_txn_t *t, txn_event_t ev, osip_message_t *msg)
+{
+    sip_txn_layer_t *self = t->layer;
+    switch (t->state) {
+    case ST_TRYING:
+    case ST_PROCEEDING:
+        if (ev == EV_TIMER_RETX && t->state == ST_TRYING)
+            s_retx_double(t, self->t2);                     /* E */
+        else if (ev == EV_TIMER_RETX) {                     /* E, at T2 once proceeding */
+            s_resend(t);
+            t->retx_ms = self->t2;
+            s_set_timer(t->retx, t->retx_ms);
+        } else if (ev == EV_TIMER_LIFE) {                     /* F */
+            s_terminate(t);
+            s_tu_timeout(t);
+        } else if (ev == EV_RECV_1XX) {
+            t->state = ST_PROCEEDING;
+            s_tu_response(t, msg);
+        } else if (ev == EV_RECV_2XX || ev == EV_RECV_FINAL) {
+            t->state = ST_COMPLETED;
+            s_stop_timers(t);
+            event_add(t->life, self->tv_t4);                /* K */
+            s_tu_response(t, msg);
+        }
+        break;
+    case ST_COMPLETED:
+        if (ev == EV_TIMER_LIFE)
+            s_terminate(t);
+        break;                                              /* absorb responses */
+    default:
+        break;
+    }
+}
+
+static void s_fsm(sip_txn_t *t, txn_event_t ev, osip_message_t *msg)
+{
+    switch (t->kind) {
+    case SIP_TXN_IST:  s_ist(t, ev); break;
+    case SIP_TXN_NIST: s_nist(t, ev); break;
+    case SIP_TXN_ICT:  s_ict(t, ev, msg); break;
+    case SIP_TXN_NICT: s_nict(t, ev, msg); break;
+    }
+}
+
+/* ---- client side: requests the layer builds (ACK, CANCEL) ---------------- */
+
+/* An ACK or CANCEL for req (17.1.1.3, 9.1): same Request-URI, Call-ID, From,
+ * top Via and CSeq number, `to` as To, and req's Route set. */
+static osip_message_t *s_build_sibling(const osip_message_t *req, const char *method,
+                                       const osip_to_t *to)
+{
+    osip_message_t *m = NULL;
+    osip_via_t *via = s_top_via(req), *via2 = NULL;
+    if (!req->req_uri || !via || !req->call_id || !req->from || !to || !req->cseq
+        || !req->cseq->number || osip_message_init(&m) != 0)
+        return NULL;
+    osip_message_set_version(m, osip_strdup("SIP/2.0"));
+    osip_message_set_method(m, osip_strdup(method));
+    int bad = osip_uri_clone(req->req_uri, &m->req_uri) != 0
+           || osip_via_clone(via, &via2) != 0
+           || osip_list_add(&m->vias, via2, -1) < 0
+           || osip_call_id_clone(req->call_id, &m->call_id) != 0
+           || osip_from_clone(req->from, &m->from) != 0
+           || osip_to_clone(to, &m->to) != 0
+           || osip_cseq_init(&m->cseq) != 0
+           || osip_list_clone(&req->routes, &m->routes,
+                              (int (*)(void *, void **))osip_route_clone) < 0
+           || osip_message_set_max_forwards(m, "70") != 0;
+    if (!bad) {
+        osip_cseq_set_number(m->cseq, osip_strdup(req->cseq->number));
+        osip_cseq_set_method(m->cseq, osip_strdup(method));
+    }
+    if (bad) {
+        osip_message_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void s_ict_send_ack(sip_txn_t *t, osip_message_t *resp)
+{
+    osip_message_t *ack = s_build_sibling(t->req, "ACK", resp && resp->to ? resp->to : t->req->to);
+    if (!ack) {
+        td_log(LOG_WARNING, "sip_txn: cannot build ACK for %d", resp ? resp->status_code : 0);
+        return;
+    }
+    s_send_msg(t->layer, ack, &t->peer, &t->out, &t->out_len);  /* out: resent on retransmits */
+    osip_message_free(ack);
+}
+
+static sip_txn_t *s_client_start(sip_txn_layer_t *self, osip_message_t *msg,
+                                 const struct sockaddr_in *to, void *owner, int internal);
+
+static void s_ict_send_cancel(sip_txn_t *t)
+{
+    t->cancel_pending = 0;
+    t->cancel_sent = 1;
+    osip_message_t *cancel = s_build_sibling(t->req, "CANCEL", t->req->to);
+    if (!cancel || !s_client_start(t->layer, cancel, &t->peer, NULL, 1)) {
+        td_log(LOG_WARNING, "sip_txn: cannot send CANCEL");
+        return;
+    }
+    if (t->state == ST_PROCEEDING)          /* 9.1: no final in 64*T1 -> give up */
+        event_add(t->life, t->layer->tv_64t1);
+}
+
+/* Takes ownership of msg; starts an ICT or NICT. */
+static sip_txn_t *s_client_start(sip_txn_layer_t *self, osip_message_t *msg,
+                                 const struct sockaddr_in *to, void *owner, int internal)
+{
+    char key[KEY_MAX];
+    osip_via_t *via = msg ? s_top_via(msg) : NULL;
+    const char *branch = s_branch(via);
+    if (!self || !to || !via || !MSG_IS_REQUEST(msg) || !msg->sip_method || !msg->req_uri
+        || strcmp(msg->sip_method, "ACK") == 0 || !msg->cseq || !msg->cseq->method
+        || !branch || strncmp(branch, MAGIC_COOKIE, 7) != 0
+        || s_client_key(branch, msg->cseq->method, key, sizeof key) != 0) {
+        td_log(LOG_WARNING, "sip_txn: refusing a request without method, CSeq or z9hG4bK branch");
+        osip_message_free(msg);
+        return NULL;
+    }
+    if (s_table_find(self, key)) {
+        td_log(LOG_WARNING, "sip_txn: branch %s already in use", branch);
+        osip_message_free(msg);
+        return NULL;
+    }
+    s_fill_via(self, msg, to);
+    if (!s_param(&via->via_params, "rport"))
+        osip_generic_param_add(&via->via_params, osip_strdup("rport"), NULL);
+    sip_txn_kind_t kind = strcmp(msg->sip_method, "INVITE") == 0 ? SIP_TXN_ICT : SIP_TXN_NICT;
+    sip_txn_t *t = s_txn_new(self, kind, key, msg, to, owner);
+    if (!t)
+        return NULL;
+    t->internal = internal;
+    int rc = s_send_msg(self, t->req, to, &t->out, &t->out_len);
+    if (!t->out) {                          /* could not even serialize it */
+        s_table_remove(self, t);
+        s_txn_free(t);
+        return NULL;
+    }
+    s_set_timer(t->retx, t->retx_ms);                       /* A or E */
+    event_add(t->life, self->tv_64t1);                      /* B or F */
+    if (rc != 0) {                          /* transport error: time out at once */
+        s_stop_timers(t);
+        event_active(t->life, EV_TIMEOUT, 0);
+    }
+    return t;
+}
+
+/* ---- input -------------------------------------------------------------- */
+
+/* The reason a parsed request cannot be served, or NULL. */
+static const char *s_check_request(const osip_message_t *m)
+{
+    if (!m->req_uri)
+        return "Bad Request-URI";
+    if (!m->call_id || !m->call_id->number || !*m->call_id->number)
+        return "Missing Call-ID Header";
+    if (!m->from)
+        return "Missing From Header";
+    if (!m->to)
+        return "Missing To Header";
+    if (!m->cseq || !m->cseq->method || !m->cseq->number)
+        return "Missing CSeq Header";
+    if (!s_is_digits(m->cseq->number))
+        return "Bad CSeq Number";
+    if (strcmp(m->cseq->method, m->sip_method) != 0)
+        return "CSeq Method Mismatch";
+    return NULL;
+}
+
+static void s_reply_stateless(sip_txn_layer_t *self, osip_message_t *req, int status,
+                              const char *reason, const struct sockaddr_in *from)
+{
+    struct sockaddr_in peer;
+    char tag[40];
+    s_fix_via(req, from, &peer);
+    osip_message_t *r = s_build_response(req, status, reason, sip_txn_branch(tag, sizeof tag) + 7);
+    if (r) {
+        s_send_msg(self, r, &peer, NULL, NULL);
+        osip_message_free(r);
+    }
+}
+
+static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const struct sockaddr_in *from)
+{
+    char key[KEY_MAX];
+    osip_via_t *via = s_top_via(msg);
+    int is_ack = strcmp(msg->sip_method, "ACK") == 0;
+    if (!via || !via->host || !*via->host) {
+        td_log_limited(LOG_NOTICE, 5, "sip_txn: %s from %s without a Via, dropped",
+                       msg->sip_method, inet_ntoa(from->sin_addr));
+        goto drop;
+    }
+    const char *reason = s_check_request(msg);
+    if (reason) {
+        td_log_limited(LOG_NOTICE, 5, "sip_txn: %s from %s: %s", msg->sip_method,
+                       inet_ntoa(from->sin_addr), reason);
+        if (is_ack)
+            goto drop;
+        s_reply_stateless(self, msg, 400, reason, from);
+        self->stats.bad_requests++;
+        osip_message_free(msg);
+        return 0;
+    }
+    if (s_server_key(msg, NULL, key, sizeof key) != 0)
+        goto drop;
+
+    sip_txn_t *t = s_table_find(self, key);
+    if (t && !(is_ack && t->kind == SIP_TXN_IST && t->state == ST_ACCEPTED)) {
+        s_fsm(t, is_ack ? EV_ACK : EV_REQUEST, NULL);   /* a retransmission, or ACK to non-2xx */
+        osip_message_free(msg);
+        return 0;
+    }
+    if (is_ack) {                                       /* ACK for a 2xx: the TU's */
+        if (self->h.on_request)
+            self->h.on_request(self->arg, NULL, msg, from);
+        osip_message_free(msg);
+        return 0;
+    }
+    struct sockaddr_in peer;
+    s_fix_via(msg, from, &peer);
+    int invite = strcmp(msg->sip_method, "INVITE") == 0;
+    t = s_txn_new(self, invite ? SIP_TXN_IST : SIP_TXN_NIST, key, msg, &peer, NULL);
+    if (!t) {
+        self->stats.dropped++;
+        return -1;
+    }
+    if (invite)
+        sip_txn_reply(t, 100, NULL);
+    if (self->h.on_request)
+        self->h.on_request(self->arg, t, t->req, from);
+    return 0;
+drop:
+    self->stats.dropped++;
+    osip_message_free(msg);
+    return -1;
+}
+
+static int s_on_response(sip_txn_layer_t *self, osip_message_t *msg)
+{
+    char key[KEY_MAX];
+    int status = msg->status_code;
+    const char *branch = s_branch(s_top_via(msg));
+    if (status < 100 || status > 699 || !msg->cseq || !msg->cseq->method
+        || s_client_key(branch, msg->cseq->method, key, sizeof key) != 0) {
+        td_log_limited(LOG_NOTICE, 5, "sip_txn: unusable %d response, dropped", status);
+        goto drop;
+    }
+    sip_txn_t *t = s_table_find(self, key);
+    if (!t) {
+        if (status >= 200 && status < 300 && strcmp(msg->cseq->method, "INVITE") == 0) {
+            if (self->h.on_response)
+                self->h.on_response(self->arg, NULL, msg);  /* a 2xx again: the TU ACKs */
+            osip_message_free(msg);
+            return 0;
+        }
+        goto drop;
+    }
+    s_fsm(t, status < 200 ? EV_RECV_1XX : status < 300 ? EV_RECV_2XX : EV_RECV_FINAL, msg);
+    osip_message_free(msg);
+    return 0;
+drop:
+    self->stats.dropped++;
+    osip_message_free(msg);
+    return -1;
+}
+
+/* A header line kept from an unparsable request: where it starts, how long. */
+typedef struct { const char *p; size_t n; } span_t;
+
+static int s_name_is(const char *p, size_t n, const char *full, const char *compact)
+{
+    return (n == strlen(full) && strncasecmp(p, full, n) == 0)
+        || (n == 1 && tolower((unsigned char)*p) == *compact);
+}
+
+/* The parser refused the datagram. If it still looks like a request and has
+ * the headers a response needs, answer 400 from the raw lines. */
+static int s_on_unparsable(sip_txn_layer_t *self, const char *buf, size_t len,
+                           const struct sockaddr_in *from)
+{
+    const char *end = buf + len, *eol = memchr(buf, '\n', len);
+    if (!eol || memchr(buf, '\0', len))
+        goto drop;
+    size_t first = (size_t)(eol - buf) - (eol > buf && eol[-1] == '\r');
+    const char *sp = memchr(buf, ' ', first);
+    if (!sp || sp == buf || first < 8 || strncasecmp(buf + first - 8, " SIP/2.0", 8) != 0
+        || strncasecmp(buf, "SIP/", 4) == 0 || (sp - buf == 3 && strncmp(buf, "ACK", 3) == 0))
+        goto drop;
+    for (const char *c = buf; c < sp; c++)
+        if (!isalpha((unsigned char)*c))
+            goto drop;
+
+    span_t vias[16], callid = { 0 }, cseq = { 0 }, fromh = { 0 }, toh = { 0 }, *last = NULL;
+    size_t nvias = 0;
+    for (const char *line = eol + 1; line < end; ) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        if (!nl)
+            break;                           /* a cut-off last line is not used */
+        size_t n = (size_t)(nl - line) - (nl > line && nl[-1] == '\r');
+        if (n == 0)
+            break;                           /* end of headers */
+        if (*line == ' ' || *line == '\t') { /* folded continuation */
+            if (last && last->p)
+                last->n = (size_t)(line + n - last->p);
+        } else {
+            const char *colon = memchr(line, ':', n);
+            size_t nn = colon ? (size_t)(colon - line) : 0;
+            while (nn && (line[nn - 1] == ' ' || line[nn - 1] == '\t'))
+                nn--;
+            span_t s = { line, n };
+            last = NULL;
+            if (!colon)
+                ;
+            else if (s_name_is(line, nn, "via", "v") && nvias < 16)
+                last = &vias[nvias], vias[nvias++] = s;
+            else if (s_name_is(line, nn, "call-id", "i") && !callid.p)
+                last = &callid, callid = s;
+            else if (s_name_is(line, nn, "cseq", "\x01") && !cseq.p)
+                last = &cseq, cseq = s;
+            else if (s_name_is(line, nn, "from", "f") && !fromh.p)
+                last = &fromh, fromh = s;
+            else if (s_name_is(line, nn, "to", "t") && !toh.p)
+                last = &toh, toh = s;
+        }
+        line = nl + 1;
+    }
+    if (!nvias || !callid.p || !cseq.p || !fromh.p || !toh.p)
+        goto drop;
+
+    static const char head[] = "SIP/2.0 400 Bad Request\r\n";
+    static const char tail[] = "Content-Length: 0\r\n\r\n";
+    span_t keep[20];
+    size_t nkeep = 0, off = 0;
+    for (size_t i = 0; i < nvias; i++)
+        keep[nkeep++] = vias[i];
+    keep[nkeep++] = fromh, keep[nkeep++] = toh, keep[nkeep++] = callid, keep[nkeep++] = cseq;
+    memcpy(self->tx, head, sizeof head - 1);
+    off = sizeof head - 1;
+    for (size_t i = 0; i < nkeep; i++) {     /* the lines are disjoint parts of buf */
+        memcpy(self->tx + off, keep[i].p, keep[i].n);
+        off += keep[i].n;
+        memcpy(self->tx + off, "\r\n", 2);
+        off += 2;
+    }
+    memcpy(self->tx + off, tail, sizeof tail - 1);
+    off += sizeof tail - 1;
+    td_log_limited(LOG_NOTICE, 5, "sip_txn: unparsable request from %s, 400 sent",
+                   inet_ntoa(from->sin_addr));
+    self->stats.bad_requests++;
+    s_send_raw(self, self->tx, off, from);   /* its Via could not be trusted: to the source */
+    return 0;
+drop:
+    td_log_limited(LOG_NOTICE, 5, "sip_txn: %zu unparsable bytes from %s, dropped",
+                   len, inet_ntoa(from->sin_addr));
+    self->stats.dropped++;
+    return -1;
+}
+
+int sip_txn_layer_input(sip_txn_layer_t *self, const char *buf, size_t len,
+                        const struct sockaddr_in *from)
+{
+    if (!self)
+        return -1;
+    self->stats.rx++;
+    if (!buf || !from || len == 0 || len > MAX_DATAGRAM) {
+        self->stats.dropped++;
+        return -1;
+    }
+    size_t i = 0;
+    while (i < len && (buf[i] == '\r' || buf[i] == '\n' || buf[i] == ' '))
+        i++;
+    if (i == len)
+        return 0;                            /* CRLF keep-alive (RFC 5626) */
+
+    osip_message_t *msg = NULL;
+    if (osip_message_init(&msg) != 0) {
+        self->stats.dropped++;
+        return -1;
+    }
+    if (osip_message_parse(msg, buf, len) != 0) {
+        osip_message_free(msg);
+        return s_on_unparsable(self, buf, len, from);
+    }
+    if (msg->call_id && msg->call_id->number)
+        td_log_set_context(msg->call_id->number);
+    int rc;
+    if (MSG_IS_REQUEST(msg) && msg->sip_method)
+        rc = s_on_request(self, msg, from);
+    else if (!MSG_IS_REQUEST(msg))
+        rc = s_on_response(self, msg);
+    else {
+        osip_message_free(msg);
+        self->stats.dropped++;
+        rc = -1;
+    }
+    td_log_set_context(NULL);
+    return rc;
+}
+
+static void s_on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    sip_txn_layer_t *self = arg;
+    for (int i = 0; i < READ_BURST; i++) {
+        struct sockaddr_in from;
+        socklen_t fl = sizeof from;
+        ssize_t n = recvfrom(fd, self->rx, MAX_DATAGRAM, 0, (struct sockaddr *)&from, &fl);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            if (errno == EINTR || errno == ECONNREFUSED || errno == EHOSTUNREACH
+                || errno == ENETUNREACH)
+                continue;                    /* ICMP news from an earlier send */
+            td_log_limited(LOG_WARNING, 1, "sip_txn: recvfrom: %s", strerror(errno));
+            return;
+        }
+        if (fl < sizeof from || from.sin_family != AF_INET)
+            continue;
+        self->rx[n] = '\0';
+        sip_txn_layer_input(self, self->rx, (size_t)n, &from);
+    }
+}
+
+/* ---- the layer ---------------------------------------------------------- */
+
+static void s_on_osip_trace(const char *file, int line, osip_trace_level_t level,
+                            const char *fmt, va_list ap)
+{
+    (void)level;
+    if (LOG_DEBUG > td_log_level)
+        return;
+    char text[256];
+    vsnprintf(text, sizeof text, fmt, ap);
+    text[strcspn(text, "\r\n")] = '\0';
+    td_log_limited(LOG_DEBUG, 10, "osip %s:%d: %s", file, line, text);
+}
+
+sip_txn_layer_t *sip_txn_layer_new(struct event_base *base, int fd,
+                                   const sip_txn_handlers_t *handlers, void *arg)
+{
+    static int osip_ready;
+    if (!osip_ready) {
+        parser_init();
+        osip_trace_initialize_func(OSIP_INFO1, s_on_osip_trace);   /* fatal..warning */
+        osip_ready = 1;
+    }
+    if (!base || fd < 0)
+        return NULL;
+    sip_txn_layer_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->base = base;
+    self->fd = fd;
+    if (handlers)
+        self->h = *handlers;
+    self->arg = arg;
+    socklen_t sl = sizeof self->local;
+    self->nbuckets = 1024;
+    self->buckets = calloc(self->nbuckets, sizeof *self->buckets);
+    self->read_ev = event_new(base, fd, EV_READ | EV_PERSIST, s_on_readable, self);
+    self->reaper = event_new(base, -1, 0, s_on_reap, self);
+    if (getsockname(fd, (struct sockaddr *)&self->local, &sl) != 0
+        || self->local.sin_family != AF_INET || !self->buckets || !self->read_ev
+        || !self->reaper || event_add(self->read_ev, NULL) != 0) {
+        td_log(LOG_ERR, "sip_txn: cannot set up the transaction layer on fd %d", fd);
+        sip_txn_layer_destroy(&self);
+        return NULL;
+    }
+    sip_txn_layer_set_t1(self, 500);
+    return self;
+}
+
+void sip_txn_layer_destroy(sip_txn_layer_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sip_txn_layer_t *self = *self_p;
+    for (size_t i = 0; self->buckets && i < self->nbuckets; i++)
+        while (self->buckets[i]) {
+            sip_txn_t *t = self->buckets[i];
+            self->buckets[i] = t->next;
+            s_txn_free(t);
+        }
+    while (self->dead) {
+        sip_txn_t *t = self->dead;
+        self->dead = t->next;
+        s_txn_free(t);
+    }
+    if (self->reaper)
+        event_free(self->reaper);
+    if (self->read_ev)
+        event_free(self->read_ev);
+    free(self->buckets);
+    free(self);
+    *self_p = NULL;
+}
+
+void sip_txn_layer_set_t1(sip_txn_layer_t *self, int t1_ms)
+{
+    if (!self)
+        return;
+    if (t1_ms <= 0)
+        t1_ms = 500;
+    /* 500 ms gives RFC 3261's T2 = 4 s, T4 = 5 s, D = 32 s; shorter T1s scale. */
+    self->t1 = t1_ms;
+    self->t2 = 8 * t1_ms;
+    self->t4 = 10 * t1_ms;
+    int ms64 = 64 * t1_ms;
+    self->plain_64t1 = (struct timeval){ ms64 / 1000, (ms64 % 1000) * 1000 };
+    self->plain_t4 = (struct timeval){ self->t4 / 1000, (self->t4 % 1000) * 1000 };
+    self->tv_64t1 = event_base_init_common_timeout(self->base, &self->plain_64t1);
+    self->tv_t4 = event_base_init_common_timeout(self->base, &self->plain_t4);
+    if (!self->tv_64t1)
+        self->tv_64t1 = &self->plain_64t1;
+    if (!self->tv_t4)
+        self->tv_t4 = &self->plain_t4;
+}
+
+int sip_txn_layer_send(sip_txn_layer_t *self, osip_message_t *msg, const struct sockaddr_in *to)
+{
+    if (!self || !msg || !to)
+        return -1;
+    if (MSG_IS_REQUEST(msg))
+        s_fill_via(self, msg, to);
+    return s_send_msg(self, msg, to, NULL, NULL);
+}
+
+void sip_txn_layer_stats(sip_txn_layer_t *self, sip_txn_stats_t *out)
+{
+    if (self && out)
+        *out = self->stats;
+}
+
+/* ---- transactions: the TU's side ---------------------------------------- */
+
+int sip_txn_respond(sip_txn_t *t, osip_message_t **resp)
+{
+    osip_message_t *msg = resp ? *resp : NULL;
+    if (resp)
+        *resp = NULL;
+    if (!msg)
+        return -1;
+    int status = msg->status_code;
+    txn_event_t ev = status < 200 ? EV_SEND_1XX : status < 300 ? EV_SEND_2XX : EV_SEND_FINAL;
+    int ok = t && status >= 100 && status <= 699
+        && ((t->kind == SIP_TXN_IST && (t->state == ST_PROCEEDING
+                                        || (t->state == ST_ACCEPTED && ev == EV_SEND_2XX)))
+            || (t->kind == SIP_TXN_NIST && (t->state == ST_TRYING || t->state == ST_PROCEEDING)));
+    if (!ok) {
+        td_log(LOG_WARNING, "sip_txn: %d not sent: the transaction is past that", status);
+        osip_message_free(msg);
+        return -1;
+    }
+    char *old = t->out;
+    t->out = NULL;
+    s_send_msg(t->layer, msg, &t->peer, &t->out, &t->out_len);
+    osip_message_free(msg);
+    if (!t->out) {                           /* could not serialize: keep the old one */
+        t->out = old;
+        return -1;
+    }
+    osip_free(old);
+    t->last_status = status;
+    s_fsm(t, ev, NULL);
+    return 0;
+}
+
+osip_message_t *sip_txn_make_response(sip_txn_t *t, int status, const char *to_tag)
+{
+    if (!t || (t->kind != SIP_TXN_IST && t->kind != SIP_TXN_NIST))
+        return NULL;
+    return s_build_response(t->req, status, NULL, to_tag);
+}
+
+int sip_txn_reply(sip_txn_t *t, int status, const char *to_tag)
+{
+    osip_message_t *r = sip_txn_make_response(t, status, to_tag);
+    return r ? sip_txn_respond(t, &r) : -1;
+}
+
+void sip_txn_acked(sip_txn_t *t)
+{
+    if (t && t->kind == SIP_TXN_IST)
+        s_fsm(t, EV_ACKED, NULL);
+}
+
+sip_txn_t *sip_txn_find_invite(sip_txn_layer_t *self, osip_message_t *cancel)
+{
+    char key[KEY_MAX];
+    if (!self || !cancel || s_server_key(cancel, "INVITE", key, sizeof key) != 0)
+        return NULL;
+    sip_txn_t *t = s_table_find(self, key);
+    return t && t->kind == SIP_TXN_IST ? t : NULL;
+}
+
+sip_txn_t *sip_txn_request(sip_txn_layer_t *self, osip_message_t **req,
+                           const struct sockaddr_in *to, void *owner)
+{
+    osip_message_t *msg = req ? *req : NULL;
+    if (req)
+        *req = NULL;
+    if (!msg)
+        return NULL;
+    if (!self) {
+        osip_message_free(msg);
+        return NULL;
+    }
+    return s_client_start(self, msg, to, owner, 0);
+}
+
+int sip_txn_cancel(sip_txn_t *t)
+{
+    if (!t || t->kind != SIP_TXN_ICT)
+        return -1;
+    if (t->cancel_pending || t->cancel_sent)
+        return 0;
+    if (t->state == ST_CALLING)
+        t->cancel_pending = 1;               /* 9.1: wait for a provisional */
+    else if (t->state == ST_PROCEEDING)
+        s_ict_send_cancel(t);
+    else
+        return -1;                           /* a final response came already */
+    return 0;
+}
+
+sip_txn_kind_t sip_txn_kind(const sip_txn_t *t) { return t->kind; }
+osip_message_t *sip_txn_request_msg(sip_txn_t *t) { return t ? t->req : NULL; }
+const struct sockaddr_in *sip_txn_peer(const sip_txn_t *t) { return t ? &t->peer : NULL; }
+void *sip_txn_owner(const sip_txn_t *t) { return t ? t->owner : NULL; }
+void sip_txn_set_owner(sip_txn_t *t, void *owner) { if (t) t->owner = owner; }
+int sip_txn_last_status(const sip_txn_t *t) { return t ? t->last_status : 0; }
