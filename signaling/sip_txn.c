@@ -1276,16 +1276,15 @@ sip_txn_t *sip_txn_request(sip_txn_layer_t *self, osip_message_t **req,
 
 int sip_txn_cancel(sip_txn_t *t)
 {
-    if (!t || t->kind != SIP_TXN_ICT)
-        return -1;
+    if (!t || t->kind != SIP_TXN_ICT
+        || (t->state != ST_CALLING && t->state != ST_PROCEEDING))
+        return -1;                           /* a final response came already */
     if (t->cancel_pending || t->cancel_sent)
         return 0;
     if (t->state == ST_CALLING)
         t->cancel_pending = 1;               /* 9.1: wait for a provisional */
-    else if (t->state == ST_PROCEEDING)
-        s_ict_send_cancel(t);
     else
-        return -1;                           /* a final response came already */
+        s_ict_send_cancel(t);
     return 0;
 }
 
