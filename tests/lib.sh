@@ -1,0 +1,443 @@
+# tests/lib.sh - shared helpers for the integration tests in tests/sip/*/run.
+#
+# A run script does:
+#     . "$(dirname "$0")/../../lib.sh"
+#     td_init <name>          # temp dir, free ports, cleanup trap
+#     td_conf                 # write the config into $TD_CONF (edit it after)
+#     td_start                # start router, media, signaling; wait for SIP
+#     td_sipp uac -sf uac.xml -s 1002 ...   # or td_sipp_bg, then td_wait
+#     td_expect_rc uac 0
+#     td_pass
+#
+# Everything started here is recorded by PID and stopped by PID on exit, even
+# when the script fails or is interrupted. Ports come from a block claimed
+# with an atomic mkdir under /tmp, so two tests running at once never collide.
+#
+# Port block (TD_BASE .. TD_BASE+127, below the kernel's ephemeral range):
+#   +0 SIP (signaling, UDP)   +1 bus (TCP)      +2 UAS sipp (the `uas` peer)
+#   +3 UAC sipp               +4..+9 more sipp  +10..+19 RTP peers (phones)
+#   +20..+59 sipp media ports (-mp: sipp binds 4 from each, 10 slots, reused
+#   in turn)                                     +64..+127 rtp.conf range
+
+TD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TD_TOOLS=$TD_ROOT/tests/tools
+TD_LOCKS=/tmp/tandem-test-ports
+TD_PIDS=()            # every background process we started
+TD_TANDEM_PIDS=()     # router media signaling, in that order
+TD_NAME=test
+TD_TMP=
+TD_LOCK=
+TD_SIPP_TIMEOUT=${TD_SIPP_TIMEOUT:-30}   # hard cap (s) on any one sipp run
+
+td_log() { echo "[$TD_NAME] $*"; }
+
+# td_ports_free PORT... : 0 if every port can be bound for UDP and TCP.
+td_ports_free() {
+    python3 - "$@" <<'EOF'
+import socket, sys
+for p in map(int, sys.argv[1:]):
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        s = socket.socket(socket.AF_INET, kind)
+        try:
+            s.bind(("0.0.0.0", p))
+        except OSError:
+            sys.exit(1)
+        finally:
+            s.close()
+EOF
+}
+
+# Claim a free block of 128 ports: random start, then walk. Sets TD_BASE.
+s_claim_ports() {
+    mkdir -p "$TD_LOCKS" 2>/dev/null
+    local tries=0 base lock owner
+    base=$(( 20000 + (RANDOM % 94) * 128 ))
+    while [ $tries -lt 94 ]; do
+        lock=$TD_LOCKS/$base
+        if [ -d "$lock" ]; then
+            owner=$(cat "$lock/pid" 2>/dev/null)
+            if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then
+                rm -rf "$lock"          # stale claim of a dead test
+            fi
+        fi
+        if mkdir "$lock" 2>/dev/null; then
+            echo $$ > "$lock/pid"
+            if td_ports_free $(seq "$base" $((base + 127))); then
+                TD_BASE=$base
+                TD_LOCK=$lock
+                return 0
+            fi
+            rm -rf "$lock"
+        fi
+        base=$(( base + 128 ))
+        [ $base -ge 32032 ] && base=20000
+        tries=$((tries + 1))
+    done
+    echo "lib.sh: no free port block found" >&2
+    return 1
+}
+
+# td_init NAME: temp dir, ports, trap. Exits 1 when it cannot.
+td_init() {
+    TD_NAME=${1:-$(basename "$(pwd)")}
+    TD_TMP=$(mktemp -d "/tmp/tandem-$TD_NAME.XXXXXX") || exit 1
+    trap td_cleanup EXIT
+    trap 'td_log "interrupted"; exit 130' INT TERM
+    s_claim_ports || exit 1
+    TD_SIP_PORT=$TD_BASE
+    TD_BUS_PORT=$((TD_BASE + 1))
+    TD_UAS_PORT=$((TD_BASE + 2))
+    TD_UAC_PORT=$((TD_BASE + 3))
+    TD_SIPP_PORT0=$((TD_BASE + 4))       # +4..+9: free for extra sipp
+    TD_RTP_PEER0=$((TD_BASE + 10))       # +10..+19: rtp_peer.py ports
+    TD_MP0=$((TD_BASE + 20))             # +20..+59: sipp -mp, 4 apart
+    TD_RTP_START=$((TD_BASE + 64))
+    TD_RTP_END=$((TD_BASE + 127))
+    TD_CONF=$TD_TMP/etc
+    TD_CDR=$TD_TMP/cdr
+    TD_LOGS=$TD_TMP/log
+    mkdir -p "$TD_CONF" "$TD_CDR" "$TD_LOGS"
+    TD_MP_NEXT=$TD_MP0
+    td_log "tmp $TD_TMP, sip port $TD_SIP_PORT, rtp $TD_RTP_START-$TD_RTP_END"
+}
+
+# td_cleanup: stop every recorded PID (TERM, then KILL after 2 s), drop the
+# port claim and the temp dir (kept when TD_KEEP=1 or the test failed and
+# TD_KEEP_FAILED=1).
+td_cleanup() {
+    local rc=$? p i
+    trap - EXIT INT TERM
+    for p in "${TD_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for i in $(seq 20); do
+        local alive=0
+        for p in "${TD_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ $alive -eq 0 ] && break
+        sleep 0.1
+    done
+    for p in "${TD_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    # rtp_peer.py processes started by sipp's <exec> write pid files here
+    if [ -n "$TD_TMP" ]; then
+        for f in "$TD_TMP"/*.pid; do
+            [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
+        done
+    fi
+    [ -n "$TD_LOCK" ] && rm -rf "$TD_LOCK"
+    if [ -n "$TD_TMP" ]; then
+        if [ "${TD_KEEP:-0}" = 1 ] || { [ $rc -ne 0 ] && [ "${TD_KEEP_FAILED:-0}" = 1 ]; }; then
+            echo "[$TD_NAME] kept $TD_TMP"
+        else
+            rm -rf "$TD_TMP"
+        fi
+    fi
+    exit $rc
+}
+
+# td_conf: write sip.conf, extensions.conf, rtp.conf, tandem.conf into
+# $TD_CONF. Scenarios append to them (td_add_exten) or rewrite a file.
+#   TD_PEER_INSECURE   insecure= of peer `uas` (default "invite": matched by
+#                      address AND port, so the callers' INVITEs from other
+#                      127.0.0.1 ports are still users to challenge)
+td_conf() {
+    cat > "$TD_CONF/sip.conf" <<EOF
+; generated by tests/lib.sh for $TD_NAME
+[general]
+udpbindaddr=127.0.0.1:$TD_SIP_PORT
+realm=tandem
+context=internal
+allowguest=no
+alwaysauthreject=yes
+directmedia=no
+disallow=all
+allow=ulaw
+allow=alaw
+defaultexpiry=120
+minexpiry=60
+maxexpiry=3600
+
+[phone](!)
+type=friend
+host=dynamic
+context=internal
+disallow=all
+allow=ulaw,alaw
+
+[1001](phone)
+secret=1001pass
+callerid="Alice" <1001>
+
+[1002](phone)
+secret=1002pass
+callerid="Bob" <1002>
+
+[uas]
+type=peer
+host=127.0.0.1
+port=$TD_UAS_PORT
+insecure=${TD_PEER_INSECURE:-invite}
+context=internal
+disallow=all
+allow=ulaw
+EOF
+    cat > "$TD_CONF/extensions.conf" <<EOF
+; generated by tests/lib.sh for $TD_NAME
+[general]
+static=yes
+writeprotect=no
+autofallthrough=yes
+
+[globals]
+RINGTIME=20
+
+[internal]
+exten => _1XXX,1,NoOp(Call from \${CALLERID(num)} to \${EXTEN})
+ same => n,Dial(SIP/\${EXTEN},\${RINGTIME})
+ same => n,Hangup()
+
+exten => 600,1,Answer()
+ same => n,Echo()
+ same => n,Hangup()
+
+; ring 1002 for 2 s only
+exten => 700,1,Dial(SIP/1002,2)
+ same => n,Hangup()
+
+; a static peer, no registration
+exten => 5551234,1,Dial(SIP/uas/5551234,10)
+ same => n,Hangup()
+EOF
+    cat > "$TD_CONF/rtp.conf" <<EOF
+[general]
+rtpstart=$TD_RTP_START
+rtpend=$TD_RTP_END
+EOF
+    cat > "$TD_CONF/tandem.conf" <<EOF
+[general]
+loglevel=${TD_LOGLEVEL:-info}
+
+[bus]
+endpoint=tcp://127.0.0.1:$TD_BUS_PORT
+
+[router]
+cdrdir=$TD_CDR
+
+[media]
+address=127.0.0.1
+capacity=100
+EOF
+}
+
+# td_start: start router, media, signaling from $TD_CONF, then wait (at most
+# 10 s) until the SIP port answers OPTIONS with 200.
+td_start() {
+    local p
+    if [ -n "${TD_FAKE_SWITCH:-}" ]; then
+        # For checking the scenarios themselves against a stand-in switch:
+        # a command that takes the config dir as its last argument.
+        $TD_FAKE_SWITCH "$TD_CONF" </dev/null >"$TD_LOGS/signaling.log" 2>&1 &
+        TD_PIDS+=($!)
+        TD_TANDEM_PIDS=($! $! $!)
+    else
+        for p in router media signaling; do
+            [ -x "$TD_ROOT/bin/tandem-$p" ] || td_fail "bin/tandem-$p is not built (make all)"
+        done
+        TD_TANDEM_PIDS=()
+        for p in router media signaling; do
+            "$TD_ROOT/bin/tandem-$p" -c "$TD_CONF" </dev/null >>"$TD_LOGS/$p.log" 2>&1 &
+            TD_PIDS+=($!)
+            TD_TANDEM_PIDS+=($!)
+        done
+    fi
+    if ! python3 "$TD_TOOLS/sip_ping.py" --port "$TD_SIP_PORT" --wait 10 >"$TD_LOGS/ping.log" 2>&1; then
+        td_fail "signaling did not answer OPTIONS with 200 on 127.0.0.1:$TD_SIP_PORT within 10 s (last: $(tail -1 "$TD_LOGS/ping.log"))"
+    fi
+    # Media says hello every 500 ms: let the router hear it before a call.
+    sleep 1
+    td_alive || td_fail "a process died at startup"
+}
+
+# td_stop: SIGTERM the three processes; each must exit within 5 s (a
+# warning otherwise, then SIGKILL). Used to restart with another config.
+td_stop() {
+    local p i names=(router media signaling) n=0
+    for p in "${TD_TANDEM_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "${TD_TANDEM_PIDS[@]}"; do
+        for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$p" 2>/dev/null; then
+            td_log "warning: tandem-${names[$n]} ignored SIGTERM for 5 s; killing it"
+            kill -KILL "$p" 2>/dev/null
+        fi
+        wait "$p" 2>/dev/null
+        n=$((n + 1))
+    done
+    TD_TANDEM_PIDS=()
+}
+
+# td_alive: 0 if router, media and signaling are all still running.
+td_alive() {
+    local p names=(router media signaling) i=0 ok=0
+    for p in "${TD_TANDEM_PIDS[@]}"; do
+        if ! kill -0 "$p" 2>/dev/null; then
+            echo "[$TD_NAME] tandem-${names[$i]} (pid $p) is not running"
+            ok=1
+        fi
+        i=$((i + 1))
+    done
+    return $ok
+}
+
+
+# s_sipp_cmd NAME ARGS...: the sipp command line. Every run logs errors,
+# messages and <log> actions into $TD_LOGS/NAME.*; ARGS must include -sf.
+s_sipp_cmd() {
+    local name=$1; shift
+    local mp=$TD_MP_NEXT
+    TD_MP_NEXT=$((TD_MP_NEXT + 4))
+    [ $TD_MP_NEXT -ge $((TD_MP0 + 40)) ] && TD_MP_NEXT=$TD_MP0
+    SIPP_CMD=(timeout -k 2 "$TD_SIPP_TIMEOUT" sipp 127.0.0.1:"$TD_SIP_PORT"
+        -i 127.0.0.1 -nostdin -mp "$mp"
+        -timeout 20s -timeout_error -recv_timeout 10000 -max_recv_loops 1000
+        -trace_err -error_file "$TD_LOGS/$name.err"
+        -trace_msg -message_file "$TD_LOGS/$name.msg"
+        -trace_logs -log_file "$TD_LOGS/$name.logs"
+        "$@")
+}
+
+# td_sipp NAME ARGS...: run sipp in the foreground; its exit code goes to
+# $TD_LOGS/NAME.rc and is returned.
+td_sipp() {
+    local name=$1 rc
+    s_sipp_cmd "$@"
+    ( cd "$TD_TMP" && exec "${SIPP_CMD[@]}" ) </dev/null >"$TD_LOGS/$name.out" 2>&1
+    rc=$?
+    echo $rc > "$TD_LOGS/$name.rc"
+    return $rc
+}
+
+# td_sipp_bg NAME ARGS...: run sipp in the background; td_wait NAME collects
+# its exit code. Sets TD_BG_PID.
+declare -A TD_BG
+td_sipp_bg() {
+    local name=$1
+    s_sipp_cmd "$@"
+    ( cd "$TD_TMP" && exec "${SIPP_CMD[@]}" ) </dev/null >"$TD_LOGS/$name.out" 2>&1 &
+    TD_BG_PID=$!
+    TD_PIDS+=($TD_BG_PID)
+    TD_BG[$name]=$TD_BG_PID
+}
+
+# td_bg NAME CMD...: run any helper in the background, logged and recorded.
+td_bg() {
+    local name=$1; shift
+    "$@" </dev/null >"$TD_LOGS/$name.out" 2>&1 &
+    TD_BG_PID=$!
+    TD_PIDS+=($TD_BG_PID)
+    TD_BG[$name]=$TD_BG_PID
+}
+
+# td_wait NAME: wait for a td_sipp_bg/td_bg process; return its exit code.
+td_wait() {
+    local name=$1 rc
+    wait "${TD_BG[$name]}"
+    rc=$?
+    echo $rc > "$TD_LOGS/$name.rc"
+    return $rc
+}
+
+# td_wait_ready NAME: wait (at most 5 s) until a background sipp has bound
+# its port, judged by its first screen in NAME.out.
+td_wait_ready() {
+    local name=$1 i
+    for i in $(seq 50); do
+        grep -q -e "Call-rate" -e "Waiting for" -e "Messages" "$TD_LOGS/$name.out" 2>/dev/null && return 0
+        kill -0 "${TD_BG[$name]}" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 0
+}
+
+# td_expect_rc NAME RC [WHAT]: fail unless NAME's sipp exited with RC.
+td_expect_rc() {
+    local name=$1 want=$2 what=${3:-}
+    local got
+    got=$(cat "$TD_LOGS/$name.rc" 2>/dev/null || echo "?")
+    if [ "$got" != "$want" ]; then
+        [ "$got" = 124 ] && got="124 (killed by timeout after ${TD_SIPP_TIMEOUT}s)"
+        td_fail "sipp '$name' exited $got, expected $want${what:+: $what}" "$name"
+    fi
+}
+
+# td_show_sipp NAME: the evidence of one sipp run.
+td_show_sipp() {
+    local name=$1
+    echo "---- sipp $name: errors"
+    tail -n 30 "$TD_LOGS/$name.err" 2>/dev/null
+    echo "---- sipp $name: last messages"
+    tail -n 60 "$TD_LOGS/$name.msg" 2>/dev/null
+}
+
+# td_show_logs: the tails of the three process logs.
+td_show_logs() {
+    local p
+    for p in router media signaling; do
+        echo "---- tandem-$p log (tail)"
+        tail -n 25 "$TD_LOGS/$p.log" 2>/dev/null
+    done
+}
+
+# td_fail MESSAGE [SIPP NAMES...]: print evidence and exit 1.
+td_fail() {
+    local msg=$1; shift
+    echo "[$TD_NAME] FAIL: $msg"
+    local n
+    for n in "$@"; do td_show_sipp "$n"; done
+    [ -d "$TD_LOGS" ] && td_show_logs
+    exit 1
+}
+
+# td_pass: final check that nothing crashed, then exit 0.
+td_pass() {
+    td_alive || td_fail "a Tandem process died during the test"
+    td_log "ok"
+    exit 0
+}
+
+# td_wait_file PATH SECONDS: wait until PATH exists and is not empty.
+td_wait_file() {
+    local f=$1 n=$(( ${2:-5} * 10 )) i
+    for i in $(seq $n); do
+        [ -s "$f" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# td_expect_cdr PATTERN [SECONDS]: wait for a Master.csv line matching PATTERN
+# (an extended regex) in the router's cdrdir.
+td_expect_cdr() {
+    local pat=$1 n=$(( ${2:-5} * 10 )) i
+    for i in $(seq $n); do
+        grep -Eq -- "$pat" "$TD_CDR/Master.csv" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "---- $TD_CDR/Master.csv"
+    cat "$TD_CDR/Master.csv" 2>/dev/null || echo "(missing)"
+    td_fail "no CDR line matching /$pat/ in Master.csv"
+}
+
+# td_rtp_peer NAME PORT [ARGS...]: start tests/tools/rtp_peer.py in the
+# background bound to 127.0.0.1:PORT; results go to $TD_TMP/NAME.json.
+td_rtp_peer() {
+    local name=$1 port=$2; shift 2
+    td_bg "$name" python3 "$TD_TOOLS/rtp_peer.py" --port "$port" \
+        --out "$TD_TMP/$name.json" "$@"
+}
+
+# td_register USER PASS CONTACT_PORT [EXPIRES]: register USER with a contact
+# at 127.0.0.1:CONTACT_PORT (401, then 200). Fails the test if it does not.
+td_register() {
+    local user=$1 pass=$2 cport=$3 exp=${4:-120}
+    td_sipp "reg-$user" -sf "$TD_ROOT/tests/sip/common/register.xml" \
+        -p "$TD_SIPP_PORT0" -m 1 -au "$user" -ap "$pass" \
+        -key user "$user" -key contact_port "$cport" -key expires "$exp"
+    td_expect_rc "reg-$user" 0 "REGISTER $user (401, then 200 with auth)"
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""A tiny RTP phone for the integration tests.
+
+Binds 127.0.0.1:PORT, learns where to send (--target HOST:PORT, or the first
+line "HOST PORT ..." of --target-file, written by sipp once it has read the
+SDP), sends --count PCMU packets every 20 ms with --ssrc, keeps receiving
+while it sends and for --linger seconds after, then writes a JSON report:
+
+  {"target": "127.0.0.1:20040", "sent": 100, "received": 97,
+   "sources": {"127.0.0.1:20040": 97}, "ssrcs": {"0x2222": 97},
+   "echoed": 0, "first_rx_after_ms": 12.5}
+
+"echoed" counts received packets carrying our own SSRC and a sequence
+number we sent (what an echo returns). Always exits 0 after writing the
+report unless it could not bind; a missing target is reported as such."""
+import argparse
+import json
+import os
+import select
+import socket
+import struct
+import sys
+import time
+
+
+def read_target(path):
+    try:
+        with open(path) as f:
+            parts = f.read().split()
+    except OSError:
+        return None
+    if len(parts) < 2:
+        return None
+    return parts[0], int(parts[1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--target")
+    ap.add_argument("--target-file")
+    ap.add_argument("--wait", type=float, default=15.0,
+                    help="seconds to wait for the target")
+    ap.add_argument("--count", type=int, default=100)
+    ap.add_argument("--interval", type=float, default=0.02)
+    ap.add_argument("--linger", type=float, default=1.0)
+    ap.add_argument("--ssrc", type=lambda x: int(x, 0), default=0x1234)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--pidfile")
+    a = ap.parse_args()
+    if a.pidfile:
+        with open(a.pidfile, "w") as f:
+            f.write("%d\n" % os.getpid())
+
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", a.port))
+    s.setblocking(False)
+
+    report = {"port": a.port, "target": None, "sent": 0, "received": 0,
+              "sources": {}, "ssrcs": {}, "echoed": 0,
+              "received_before_target": 0, "first_rx_after_ms": None}
+    sent_seqs = set()
+    t_start = None
+
+    def drain():
+        while True:
+            try:
+                data, src = s.recvfrom(2048)
+            except (BlockingIOError, ConnectionRefusedError):
+                return
+            if t_start is None:
+                report["received_before_target"] += 1
+            report["received"] += 1
+            key = "%s:%d" % src
+            report["sources"][key] = report["sources"].get(key, 0) + 1
+            if len(data) >= 12 and (data[0] >> 6) == 2:
+                seq, = struct.unpack("!H", data[2:4])
+                ssrc, = struct.unpack("!I", data[8:12])
+                k = "0x%x" % ssrc
+                report["ssrcs"][k] = report["ssrcs"].get(k, 0) + 1
+                if ssrc == a.ssrc and seq in sent_seqs:
+                    report["echoed"] += 1
+            if t_start is not None and report["first_rx_after_ms"] is None:
+                report["first_rx_after_ms"] = round((time.time() - t_start) * 1000, 1)
+
+    # 1. the target
+    target = None
+    if a.target:
+        h, p = a.target.rsplit(":", 1)
+        target = (h, int(p))
+    deadline = time.time() + a.wait
+    while target is None and time.time() < deadline:
+        if a.target_file:
+            target = read_target(a.target_file)
+        if target is None:
+            select.select([s], [], [], 0.02)
+            drain()
+    if target is None:
+        report["error"] = "no target within %.1f s" % a.wait
+    else:
+        report["target"] = "%s:%d" % target
+        # 2. send, receiving in between
+        t_start = time.time()
+        seq0 = 1000
+        payload = b"\xff" * 160
+        for i in range(a.count):
+            due = t_start + i * a.interval
+            while True:
+                now = time.time()
+                if now >= due:
+                    break
+                select.select([s], [], [], due - now)
+                drain()
+            seq = (seq0 + i) & 0xffff
+            hdr = struct.pack("!BBHII", 0x80, 0, seq, 160 * i, a.ssrc)
+            try:
+                s.sendto(hdr + payload, target)
+                sent_seqs.add(seq)
+                report["sent"] += 1
+            except OSError as e:
+                report["send_error"] = str(e)
+            drain()
+        # 3. linger
+        end = time.time() + a.linger
+        while time.time() < end:
+            select.select([s], [], [], max(0, end - time.time()))
+            drain()
+
+    tmp = a.out + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(report, f, sort_keys=True)
+    os.rename(tmp, a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
