@@ -1,0 +1,295 @@
+/* test_sdp - SDP rewriting and parsing, table-driven: each row is an input
+ * and the exact output (or error) expected. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sdp.h"
+
+#define ADDR "192.0.2.10"
+#define PORT 10002
+
+typedef struct {
+    const char *name;
+    const char *in;
+    const char *out;       /* expected rewrite, or NULL when an error is expected */
+    const char *error;     /* expected error, exactly */
+} rewrite_row_t;
+
+static const rewrite_row_t s_rewrites[] = {
+    { "session-level c=, LF",
+      "v=0\n"
+      "o=1001 3456 3457 IN IP4 10.0.0.5\n"
+      "s=call\n"
+      "c=IN IP4 10.0.0.5\n"
+      "t=0 0\n"
+      "m=audio 4000 RTP/AVP 0 8 101\n"
+      "a=rtpmap:0 PCMU/8000\n"
+      "a=rtpmap:8 PCMA/8000\n"
+      "a=rtpmap:101 telephone-event/8000\n"
+      "a=fmtp:101 0-16\n"
+      "a=ptime:20\n"
+      "a=sendrecv\n",
+      "v=0\n"
+      "o=1001 3456 3457 IN IP4 " ADDR "\n"
+      "s=call\n"
+      "c=IN IP4 " ADDR "\n"
+      "t=0 0\n"
+      "m=audio 10002 RTP/AVP 0 8 101\n"
+      "a=rtpmap:0 PCMU/8000\n"
+      "a=rtpmap:8 PCMA/8000\n"
+      "a=rtpmap:101 telephone-event/8000\n"
+      "a=fmtp:101 0-16\n"
+      "a=ptime:20\n"
+      "a=sendrecv\n", NULL },
+    { "media-level c=, CRLF",
+      "v=0\r\n"
+      "o=- 1 1 IN IP4 10.0.0.6\r\n"
+      "s=-\r\n"
+      "t=0 0\r\n"
+      "m=audio 5004 RTP/AVP 8\r\n"
+      "c=IN IP4 10.0.0.6\r\n"
+      "a=rtpmap:8 PCMA/8000\r\n",
+      "v=0\r\n"
+      "o=- 1 1 IN IP4 " ADDR "\r\n"
+      "s=-\r\n"
+      "t=0 0\r\n"
+      "m=audio 10002 RTP/AVP 8\r\n"
+      "c=IN IP4 " ADDR "\r\n"
+      "a=rtpmap:8 PCMA/8000\r\n", NULL },
+    { "both levels, last line without an end, mixed ends",
+      "v=0\r\n"
+      "o=alice 2890844526 2890844526 IN IP4 host.example.com\n"
+      "s= \r\n"
+      "c=IN IP4 10.1.1.1/127\r\n"
+      "t=0 0\r\n"
+      "m=audio 49170/2 RTP/AVP 0\r\n"
+      "c=IN IP4 10.1.1.2\r\n"
+      "a=rtpmap:0 PCMU/8000",
+      "v=0\r\n"
+      "o=alice 2890844526 2890844526 IN IP4 " ADDR "\n"
+      "s= \r\n"
+      "c=IN IP4 " ADDR "\r\n"
+      "t=0 0\r\n"
+      "m=audio 10002 RTP/AVP 0\r\n"
+      "c=IN IP4 " ADDR "\r\n"
+      "a=rtpmap:0 PCMU/8000", NULL },
+    { "a=rtcp rewritten in the audio section, with and without address",
+      "v=0\n"
+      "o=- 1 1 IN IP4 10.0.0.5\n"
+      "s=-\n"
+      "c=IN IP4 10.0.0.5\n"
+      "t=0 0\n"
+      "m=audio 4000 RTP/AVP 0\n"
+      "a=rtcp:4001\n"
+      "a=rtcp:4005 IN IP4 10.0.0.9\n"
+      "a=rtcp-mux\n"
+      "a=rtcp-fb:* nack\n",
+      "v=0\n"
+      "o=- 1 1 IN IP4 " ADDR "\n"
+      "s=-\n"
+      "c=IN IP4 " ADDR "\n"
+      "t=0 0\n"
+      "m=audio 10002 RTP/AVP 0\n"
+      "a=rtcp:10003\n"
+      "a=rtcp:10003 IN IP4 " ADDR "\n"
+      "a=rtcp-mux\n"
+      "a=rtcp-fb:* nack\n", NULL },
+    { "video disabled, its a=rtcp and ICE lines dropped",
+      "v=0\n"
+      "o=- 1 1 IN IP4 10.0.0.5\n"
+      "s=-\n"
+      "c=IN IP4 10.0.0.5\n"
+      "t=0 0\n"
+      "a=ice-ufrag:abcd\n"
+      "a=ice-pwd:efghijklmnopqrstuvwxyz12\n"
+      "m=audio 4000 RTP/AVP 0\n"
+      "a=candidate:1 1 UDP 2130706431 10.0.0.5 4000 typ host\n"
+      "a=end-of-candidates\n"
+      "a=ptime:20\n"
+      "m=video 4002 RTP/AVP 96\n"
+      "a=rtcp:4003\n"
+      "a=rtpmap:96 H264/90000\n",
+      "v=0\n"
+      "o=- 1 1 IN IP4 " ADDR "\n"
+      "s=-\n"
+      "c=IN IP4 " ADDR "\n"
+      "t=0 0\n"
+      "m=audio 10002 RTP/AVP 0\n"
+      "a=ptime:20\n"
+      "m=video 0 RTP/AVP 96\n"
+      "a=rtpmap:96 H264/90000\n", NULL },
+    { "refused audio stays refused; hold address kept",
+      "v=0\n"
+      "o=- 1 2 IN IP4 10.0.0.5\n"
+      "s=-\n"
+      "c=IN IP4 0.0.0.0\n"
+      "t=0 0\n"
+      "m=audio 0 RTP/AVP 0\n",
+      "v=0\n"
+      "o=- 1 2 IN IP4 " ADDR "\n"
+      "s=-\n"
+      "c=IN IP4 0.0.0.0\n"
+      "t=0 0\n"
+      "m=audio 0 RTP/AVP 0\n", NULL },
+    { "blank trailing line kept",
+      "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n\r\n",
+      "v=0\r\no=- 1 1 IN IP4 " ADDR "\r\ns=-\r\nc=IN IP4 " ADDR "\r\nt=0 0\r\nm=audio 10002 RTP/AVP 0\r\n\r\n",
+      NULL },
+    { "missing m=audio",
+      "v=0\no=- 1 1 IN IP4 1.2.3.4\ns=-\nc=IN IP4 1.2.3.4\nt=0 0\nm=video 4000 RTP/AVP 96\n",
+      NULL, "no m=audio line" },
+    { "missing c=",
+      "v=0\no=- 1 1 IN IP4 1.2.3.4\ns=-\nt=0 0\nm=audio 4000 RTP/AVP 0\n",
+      NULL, "no c= line for the audio stream" },
+    { "c= only under video",
+      "v=0\no=- 1 1 IN IP4 1.2.3.4\ns=-\nt=0 0\nm=audio 4000 RTP/AVP 0\nm=video 4002 RTP/AVP 96\nc=IN IP4 1.2.3.4\n",
+      NULL, "no c= line for the audio stream" },
+    { "IPv6",
+      "v=0\no=- 1 1 IN IP6 ::1\ns=-\nc=IN IP6 ::1\nt=0 0\nm=audio 4000 RTP/AVP 0\n",
+      NULL, "line 4: only IPv4 is supported (c=IN IP6)" },
+    { "bad address",
+      "v=0\no=- 1 1 IN IP4 1.2.3.4\ns=-\nc=IN IP4 1.2.3\nt=0 0\nm=audio 4000 RTP/AVP 0\n",
+      NULL, "line 4: bad IPv4 address in c= line" },
+    { "bad port",
+      "v=0\no=- 1 1 IN IP4 1.2.3.4\ns=-\nc=IN IP4 1.2.3.4\nt=0 0\nm=audio 70000 RTP/AVP 0\n",
+      NULL, "line 6: bad port in m= line" },
+    { "short m=",
+      "v=0\no=- 1 1 IN IP4 1.2.3.4\ns=-\nc=IN IP4 1.2.3.4\nt=0 0\nm=audio 4000\n",
+      NULL, "line 6: m= line needs media, port, proto and formats" },
+    { "short o=",
+      "v=0\no=- 1 1 IN IP4\ns=-\nc=IN IP4 1.2.3.4\nt=0 0\nm=audio 4000 RTP/AVP 0\n",
+      NULL, "line 2: o= line needs 6 fields" },
+    { "not starting with v=",
+      "o=- 1 1 IN IP4 1.2.3.4\nv=0\n", NULL, "line 1: SDP must start with v=" },
+    { "garbage",
+      "hello world\n", NULL, "line 1: not an SDP line (<letter>=<value>)" },
+    { "upper-case type",
+      "v=0\nO=- 1 1 IN IP4 1.2.3.4\n", NULL, "line 2: not an SDP line (<letter>=<value>)" },
+    { "control character",
+      "v=0\ns=a\001b\n", NULL, "line 2: control character 0x01" },
+    { "lone CR inside a line",
+      "v=0\ns=a\rb\n", NULL, "line 2: control character 0x0d" },
+    { "empty", "", NULL, "empty SDP" },
+    { "blank lines only", "\r\n\n", NULL, "empty SDP" },
+};
+
+static void test_rewrite_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof s_rewrites / sizeof s_rewrites[0]; i++) {
+        const rewrite_row_t *row = &s_rewrites[i];
+        char out[4096], err[256] = "";
+        int n = sdp_rewrite(row->in, strlen(row->in), ADDR, PORT, out, sizeof out,
+                            err, sizeof err);
+        print_message("row %zu: %s\n", i, row->name);
+        if (row->out) {
+            if (n < 0)
+                fail_msg("row '%s': unexpected error: %s", row->name, err);
+            assert_string_equal(out, row->out);
+            assert_int_equal(n, (int)strlen(row->out));
+        } else {
+            assert_int_equal(n, -1);
+            assert_string_equal(err, row->error);
+            assert_string_equal(out, "");
+        }
+    }
+}
+
+static void test_rewrite_overlong(void **state)
+{
+    (void)state;
+    const char *in = "v=0\no=- 1 1 IN IP4 1.2.3.4\ns=-\nc=IN IP4 1.2.3.4\nt=0 0\n"
+                     "m=audio 4000 RTP/AVP 0\n";
+    const char *want = "v=0\no=- 1 1 IN IP4 " ADDR "\ns=-\nc=IN IP4 " ADDR "\nt=0 0\n"
+                       "m=audio 10002 RTP/AVP 0\n";
+    size_t need = strlen(want) + 1;
+    char out[512], err[128];
+    /* Exactly enough (with the NUL) works; one byte less fails cleanly. */
+    assert_int_equal(sdp_rewrite(in, strlen(in), ADDR, PORT, out, need, err, sizeof err),
+                     (int)strlen(want));
+    assert_string_equal(out, want);
+    memset(out, 'x', sizeof out);
+    assert_int_equal(sdp_rewrite(in, strlen(in), ADDR, PORT, out, need - 1, err, sizeof err), -1);
+    char expect[128];
+    snprintf(expect, sizeof expect, "rewritten SDP does not fit in %zu bytes", need - 1);
+    assert_string_equal(err, expect);
+    assert_int_equal(out[0], '\0');
+    assert_int_equal(out[need - 1], 'x');              /* nothing written past the end */
+
+    /* A huge body: each line is fine, the whole is too big. */
+    static char big[20000];
+    size_t len = (size_t)snprintf(big, sizeof big, "%s", in);
+    while (len + 40 < sizeof big)
+        len += (size_t)snprintf(big + len, sizeof big - len, "a=x-padding:0123456789abcdef\n");
+    assert_int_equal(sdp_rewrite(big, len, ADDR, PORT, out, sizeof out, err, sizeof err), -1);
+    assert_string_equal(err, "rewritten SDP does not fit in 512 bytes");
+    /* The error message itself is cut to the buffer, never overrun. */
+    char tiny[8];
+    assert_int_equal(sdp_rewrite("x", 1, ADDR, PORT, out, sizeof out, tiny, sizeof tiny), -1);
+    assert_string_equal(tiny, "line 1:");
+}
+
+typedef struct {
+    const char *name;
+    const char *in;
+    const char *addr;
+    uint16_t port, rtcp_port;
+    const char *rtcp_addr;
+} parse_row_t;
+
+static const parse_row_t s_parses[] = {
+    { "session c=", "v=0\nc=IN IP4 10.0.0.5\nm=audio 4000 RTP/AVP 0\n",
+      "10.0.0.5", 4000, 4001, "10.0.0.5" },
+    { "media c= wins", "v=0\nc=IN IP4 10.0.0.5\nm=audio 4000 RTP/AVP 0\nc=IN IP4 10.0.0.6\n",
+      "10.0.0.6", 4000, 4001, "10.0.0.6" },
+    { "a=rtcp port", "v=0\nc=IN IP4 10.0.0.5\nm=audio 4000 RTP/AVP 0\na=rtcp:5000\n",
+      "10.0.0.5", 4000, 5000, "10.0.0.5" },
+    { "a=rtcp port and address",
+      "v=0\r\nc=IN IP4 10.0.0.5\r\nm=audio 4000 RTP/AVP 0\r\na=rtcp:5000 IN IP4 10.0.0.7\r\n",
+      "10.0.0.5", 4000, 5000, "10.0.0.7" },
+    { "first audio only", "v=0\nc=IN IP4 10.0.0.5\nm=audio 4000 RTP/AVP 0\nm=audio 6000 RTP/AVP 0\n"
+      "c=IN IP4 10.0.0.8\n", "10.0.0.5", 4000, 4001, "10.0.0.5" },
+    { "refused", "v=0\nc=IN IP4 10.0.0.5\nm=audio 0 RTP/AVP 0\n", "10.0.0.5", 0, 0, "10.0.0.5" },
+    { "hold", "v=0\nc=IN IP4 0.0.0.0\nm=audio 4000 RTP/AVP 0\n", "0.0.0.0", 4000, 4001, "0.0.0.0" },
+};
+
+static void test_parse_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof s_parses / sizeof s_parses[0]; i++) {
+        const parse_row_t *row = &s_parses[i];
+        sdp_media_t m;
+        char err[128] = "", addr[INET_ADDRSTRLEN], rtcp_addr[INET_ADDRSTRLEN];
+        print_message("row %zu: %s\n", i, row->name);
+        if (sdp_parse(row->in, strlen(row->in), &m, err, sizeof err) < 0)
+            fail_msg("row '%s': %s", row->name, err);
+        inet_ntop(AF_INET, &m.addr, addr, sizeof addr);
+        inet_ntop(AF_INET, &m.rtcp_addr, rtcp_addr, sizeof rtcp_addr);
+        assert_string_equal(addr, row->addr);
+        assert_int_equal(m.port, row->port);
+        assert_int_equal(m.rtcp_port, row->rtcp_port);
+        assert_string_equal(rtcp_addr, row->rtcp_addr);
+    }
+    /* parse and rewrite agree on what is an error */
+    sdp_media_t m;
+    char err[128];
+    assert_int_equal(sdp_parse("v=0\nm=audio 1 RTP/AVP 0\n", 23, &m, err, sizeof err), -1);
+    assert_string_equal(err, "no c= line for the audio stream");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rewrite_table),
+        cmocka_unit_test(test_rewrite_overlong),
+        cmocka_unit_test(test_parse_table),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
