@@ -1,0 +1,619 @@
+/* call - see call.h. The interpreter, the applications other than Dial
+ * (dial.c), variables, and the end of a call. */
+#include "call_int.h"
+#include "td_log.h"
+#include "vars.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define S_STEP_BUDGET 1000   /* priorities run before yielding to other calls */
+
+static void s_on_timer(evutil_socket_t fd, short what, void *arg);
+static void s_run(call_t *self);
+
+/* --- lifecycle ------------------------------------------------------- */
+
+/* Copy src into dst[size], cut to fit (lastdata is kept short, as Asterisk's). */
+static void s_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+call_t *call_new(call_env_t *env, const char *call_id, const char *sig_peer,
+                 const Tandem__ChannelNew *msg, const char *context, const char *exten,
+                 const dialplan_ext_t *ext)
+{
+    if (strlen(context) >= CALL_MAX_CONTEXT || strlen(exten) >= CALL_MAX_EXTEN)
+        return NULL;
+    call_t *self = malloc(sizeof *self);
+    if (!self)
+        return NULL;
+    memset(self, 0, offsetof(call_t, arena_buf));
+    self->env = env;
+    self->state = CALL_RUNNING;
+    arena_init(&self->arena, self->arena_buf, sizeof self->arena_buf, 2048);
+    self->timer = event_new(env->base, -1, 0, s_on_timer, self);
+    self->id = arena_strdup(&self->arena, call_id);
+    self->sig_peer = arena_strdup(&self->arena, sig_peer);
+    self->channel = arena_strdup(&self->arena, msg->channel ? msg->channel : "");
+    self->caller_num = arena_strdup(&self->arena, msg->caller_num ? msg->caller_num : "");
+    self->caller_name = arena_strdup(&self->arena, msg->caller_name ? msg->caller_name : "");
+    self->sdp_offer = arena_strdup(&self->arena, msg->sdp ? msg->sdp : "");
+    if (!self->timer || !self->id || !self->sig_peer || !self->channel || !self->caller_num
+        || !self->caller_name || !self->sdp_offer) {
+        call_destroy(&self);
+        return NULL;
+    }
+    snprintf(self->context, sizeof self->context, "%s", context);
+    snprintf(self->exten, sizeof self->exten, "%s", exten);
+    self->ext = ext;
+    self->priority = 1;
+    gettimeofday(&self->start, NULL);
+    return self;
+}
+
+void call_destroy(call_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    call_t *self = *self_p;
+    if (self->timer)
+        event_free(self->timer);
+    free(self->legs);
+    arena_clear(&self->arena);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *call_id(const call_t *self) { return self->id; }
+const char *call_sig_peer(const call_t *self) { return self->sig_peer; }
+worker_t *call_worker(const call_t *self) { return self->worker; }
+call_state_t call_state(const call_t *self) { return self->state; }
+
+const char *call_state_name(call_state_t state)
+{
+    static const char *const names[] = {
+        "RUNNING", "WAIT_MEDIA", "DIALING", "CONNECTING", "BRIDGED", "WAITING", "ECHO", "DONE"
+    };
+    return state <= CALL_DONE ? names[state] : "?";
+}
+
+/* --- variables ------------------------------------------------------- */
+
+const char *call_var(call_t *self, const char *name, char *buf, size_t len)
+{
+    size_t n = strlen(name);
+    const char *open = strchr(name, '(');
+    if (open && n && name[n - 1] == ')') {
+        /* A function: FUNC(args). */
+        size_t fl = (size_t)(open - name);
+        char arg[64];
+        snprintf(arg, sizeof arg, "%.*s", (int)(n - fl - 2), open + 1);
+        if (fl == 8 && strncasecmp(name, "CALLERID", 8) == 0) {
+            if (strcasecmp(arg, "num") == 0 || strcasecmp(arg, "number") == 0)
+                return self->caller_num;
+            if (strcasecmp(arg, "name") == 0)
+                return self->caller_name;
+            if (strcasecmp(arg, "all") == 0)
+                return cdr_clid(self->caller_name, self->caller_num, buf, len);
+            td_log_limited(LOG_WARNING, 5, "CALLERID(%s): unknown data type", arg);
+            return NULL;
+        }
+        td_log_limited(LOG_WARNING, 5, "Function %.*s not registered", (int)fl, name);
+        return NULL;
+    }
+    if (strcmp(name, "EXTEN") == 0)
+        return self->exten;
+    if (strcmp(name, "CONTEXT") == 0)
+        return self->context;
+    if (strcmp(name, "PRIORITY") == 0) {
+        snprintf(buf, len, "%d", self->priority);
+        return buf;
+    }
+    if (strcmp(name, "CHANNEL") == 0)
+        return self->channel;
+    if (strcmp(name, "UNIQUEID") == 0)
+        return self->id;
+    if (strcmp(name, "DIALSTATUS") == 0)
+        return self->dialstatus[0] ? self->dialstatus : NULL;
+    if (strcmp(name, "HANGUPCAUSE") == 0) {
+        if (!self->hangup_cause)
+            return NULL;
+        snprintf(buf, len, "%u", self->hangup_cause);
+        return buf;
+    }
+    if (strcmp(name, "EPOCH") == 0) {
+        snprintf(buf, len, "%ld", (long)time(NULL));
+        return buf;
+    }
+    return dialplan_global(self->env->dialplan, name);
+}
+
+static const char *s_lookup(void *arg, const char *name, char *buf, size_t len)
+{
+    return call_var(arg, name, buf, len);
+}
+
+void call_set_dialstatus(call_t *self, const char *status)
+{
+    snprintf(self->dialstatus, sizeof self->dialstatus, "%s", status);
+}
+
+/* --- bus helpers ------------------------------------------------------ */
+
+static void s_send_hangup(call_t *self, uint32_t leg, uint32_t cause)
+{
+    if (self->sig_lost)
+        return;
+    Tandem__Hangup m = TANDEM__HANGUP__INIT;
+    m.cause = cause;
+    td_bus_send_hangup(self->env->bus, self->sig_peer, self->id, leg, &m);
+}
+
+int call_media_offer(call_t *self, dialplan_app_t then)
+{
+    if (!self->worker) {
+        self->worker = workers_choose(self->env->workers);
+        if (!self->worker) {
+            td_log(LOG_WARNING, "No live media worker for '%s'", self->channel);
+            return -1;
+        }
+    }
+    Tandem__MediaOffer m = TANDEM__MEDIA_OFFER__INIT;
+    m.sdp = (char *)self->sdp_offer;
+    if (td_bus_send_media_offer(self->env->bus, worker_identity(self->worker), self->id, 0,
+                                &m) < 0) {
+        workers_release(self->env->workers, self->worker);
+        self->worker = NULL;
+        return -1;
+    }
+    self->state = CALL_WAIT_MEDIA;
+    self->after_media = then;
+    return 0;
+}
+
+void call_answer_caller(call_t *self, const char *sdp)
+{
+    Tandem__Answer m = TANDEM__ANSWER__INIT;
+    m.sdp = (char *)sdp;
+    if (!self->sig_lost)
+        td_bus_send_answer(self->env->bus, self->sig_peer, self->id, 0, &m);
+    self->answered = 1;
+    gettimeofday(&self->answer_time, NULL);
+}
+
+static void s_echo(call_t *self)
+{
+    Tandem__MediaEcho m = TANDEM__MEDIA_ECHO__INIT;
+    td_bus_send_media_echo(self->env->bus, worker_identity(self->worker), self->id, 0, &m);
+    self->state = CALL_ECHO;
+}
+
+void call_arm_timer(call_t *self, unsigned ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    event_add(self->timer, &tv);
+}
+
+/* --- the end ------------------------------------------------------------- */
+
+static const char *s_disposition(const call_t *self)
+{
+    if (self->answered)
+        return "ANSWERED";
+    if (strcmp(self->dialstatus, "BUSY") == 0)
+        return "BUSY";
+    if (strcmp(self->dialstatus, "CONGESTION") == 0)
+        return "CONGESTION";
+    if (strcmp(self->dialstatus, "CHANUNAVAIL") == 0)
+        return "FAILED";
+    return "NO ANSWER";
+}
+
+static void s_write_cdr(call_t *self)
+{
+    if (!self->env->cdr)
+        return;
+    char clid[256];
+    cdr_record_t r = {
+        .accountcode = "",
+        .src = self->caller_num,
+        .dst = self->exten,
+        .dcontext = self->context,
+        .clid = cdr_clid(self->caller_name, self->caller_num, clid, sizeof clid),
+        .channel = self->channel,
+        .dstchannel = self->dstchannel,
+        .lastapp = self->lastapp,
+        .lastdata = self->lastdata,
+        .start = self->start,
+        .answer = self->answer_time,
+        .disposition = s_disposition(self),
+        .amaflags = "DOCUMENTATION",
+    };
+    gettimeofday(&r.end, NULL);
+    cdr_write(self->env->cdr, &r);
+}
+
+/* Hang up leg 0 with cause (unless it is already gone), every other live leg
+ * with legs_cause, release the media session, write the CDR, and hand the
+ * call back to its owner. */
+void call_end(call_t *self, uint32_t cause, uint32_t legs_cause)
+{
+    if (self->state == CALL_DONE)
+        return;
+    event_del(self->timer);
+    for (size_t i = 0; i < self->nlegs; i++) {
+        leg_t *leg = &self->legs[i];
+        if (leg->state == LEG_GONE)
+            continue;
+        s_send_hangup(self, leg->number, legs_cause);
+        leg->state = LEG_GONE;
+        leg->cause = legs_cause;
+    }
+    if (!self->leg0_gone)
+        s_send_hangup(self, 0, cause);
+    self->leg0_gone = 1;
+    if (self->worker) {
+        if (!self->worker_lost) {
+            Tandem__MediaRelease m = TANDEM__MEDIA_RELEASE__INIT;
+            td_bus_send_media_release(self->env->bus, worker_identity(self->worker), self->id, 0,
+                                      &m);
+        }
+        workers_release(self->env->workers, self->worker);
+        self->worker = NULL;
+    }
+    self->hangup_cause = cause;
+    td_log(LOG_INFO, "Hungup '%s' (cause %u)", self->channel, cause);
+    s_write_cdr(self);
+    self->state = CALL_DONE;
+    self->env->on_done(self->env->arg, self);
+}
+
+/* --- applications other than Dial ------------------------------------------ */
+
+static uint32_t s_cause_parse(const char *text)
+{
+    static const struct { const char *name; uint32_t cause; } names[] = {
+        { "UNALLOCATED", 1 }, { "NO_ROUTE_DESTINATION", 3 }, { "NORMAL_CLEARING", 16 },
+        { "USER_BUSY", 17 }, { "BUSY", 17 }, { "NO_USER_RESPONSE", 18 }, { "NO_ANSWER", 19 },
+        { "SUBSCRIBER_ABSENT", 20 }, { "CALL_REJECTED", 21 }, { "NUMBER_CHANGED", 22 },
+        { "DESTINATION_OUT_OF_ORDER", 27 }, { "INVALID_NUMBER_FORMAT", 28 },
+        { "NORMAL_UNSPECIFIED", 31 }, { "NORMAL_CIRCUIT_CONGESTION", 34 }, { "CONGESTION", 34 },
+        { "NETWORK_OUT_OF_ORDER", 38 }, { "NORMAL_TEMPORARY_FAILURE", 41 },
+        { "SWITCH_CONGESTION", 42 }, { "CHANNEL_UNACCEPTABLE", 6 },
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(text, names[i].name) == 0)
+            return names[i].cause;
+    char *end;
+    long n = strtol(text, &end, 10);
+    if (*text && !*end && n > 0 && n < 128)
+        return (uint32_t)n;
+    return 0;
+}
+
+static void s_app_hangup(call_t *self, char *args)
+{
+    char *argv[1];
+    uint32_t cause = 0;
+    if (vars_split_args(args, ',', argv, 1) == 1 && *argv[0]) {
+        cause = s_cause_parse(argv[0]);
+        if (!cause)
+            td_log(LOG_WARNING, "Invalid cause given to Hangup(): \"%s\"", argv[0]);
+    }
+    if (!cause)
+        cause = self->hangup_cause ? self->hangup_cause : 16;
+    call_end(self, cause, 16);
+}
+
+static void s_app_answer(call_t *self, dialplan_app_t then)
+{
+    if (self->answered) {
+        if (then == DIALPLAN_APP_ECHO)
+            s_echo(self);
+        return;
+    }
+    if (self->sdp_caller) {
+        call_answer_caller(self, self->sdp_caller);
+        if (then == DIALPLAN_APP_ECHO)
+            s_echo(self);
+        return;
+    }
+    if (call_media_offer(self, then) < 0)
+        call_end(self, 34, 16);
+}
+
+static void s_app_wait(call_t *self, char *args)
+{
+    char *argv[1];
+    if (vars_split_args(args, ',', argv, 1) < 1)
+        return;
+    char *end;
+    double s = strtod(argv[0], &end);
+    if (end == argv[0] || s <= 0)
+        return;
+    if (s > 86400.0 * 365)
+        s = 86400.0 * 365;
+    self->state = CALL_WAITING;
+    call_arm_timer(self, (unsigned)(s * 1000 + 0.5));
+}
+
+/* Goto([[context,]exten,]priority|label) */
+static void s_app_goto(call_t *self, char *args)
+{
+    char *argv[3];
+    int n = vars_split_args(args, ',', argv, 3);
+    if (n < 1 || !*argv[n - 1]) {
+        td_log(LOG_WARNING, "Goto requires an argument ([[context,]extension,]priority)");
+        call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
+        return;
+    }
+    const char *context = n == 3 ? argv[0] : self->context;
+    const char *exten = n >= 2 ? argv[n - 2] : self->exten;
+    const char *prio = argv[n - 1];
+    if (strlen(context) >= CALL_MAX_CONTEXT || strlen(exten) >= CALL_MAX_EXTEN) {
+        td_log(LOG_WARNING, "Goto (%s,%s,%s): name too long", context, exten, prio);
+        call_end(self, 16, 16);
+        return;
+    }
+    const dialplan_ext_t *ext = dialplan_find(self->env->dialplan, context, exten);
+    char *end;
+    long number = strtol(prio, &end, 10);
+    if (*end || number < 1) {
+        const dialplan_prio_t *p = ext ? dialplan_label(ext, prio) : NULL;
+        if (!p) {
+            td_log(LOG_WARNING, "Priority '%s' must be a number > 0, or valid label", prio);
+            call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
+            return;
+        }
+        number = p->priority;
+    }
+    td_log(LOG_INFO, "Goto (%s,%s,%ld)", context, exten, number);
+    /* context may point into self->context: copy through a buffer. */
+    char ctx[CALL_MAX_CONTEXT], ex[CALL_MAX_EXTEN];
+    snprintf(ctx, sizeof ctx, "%s", context);
+    snprintf(ex, sizeof ex, "%s", exten);
+    memcpy(self->context, ctx, sizeof ctx);
+    memcpy(self->exten, ex, sizeof ex);
+    self->ext = ext;
+    self->priority = (int)number;
+    self->jumped = 1;
+}
+
+static void s_exec(call_t *self, dialplan_app_t app, char *args)
+{
+    switch (app) {
+    case DIALPLAN_APP_NOOP:
+        break;
+    case DIALPLAN_APP_ANSWER:
+        s_app_answer(self, DIALPLAN_APP_ANSWER);
+        break;
+    case DIALPLAN_APP_ECHO:
+        s_app_answer(self, DIALPLAN_APP_ECHO);
+        break;
+    case DIALPLAN_APP_WAIT:
+        s_app_wait(self, args);
+        break;
+    case DIALPLAN_APP_HANGUP:
+        s_app_hangup(self, args);
+        break;
+    case DIALPLAN_APP_GOTO:
+        s_app_goto(self, args);
+        break;
+    case DIALPLAN_APP_DIAL:
+        dial_start(self, args);
+        break;
+    case DIALPLAN_APP_COUNT:
+        break;
+    }
+}
+
+/* --- the interpreter ------------------------------------------------------- */
+
+static void s_fall_off(call_t *self)
+{
+    if (!self->ext) {
+        td_log(LOG_NOTICE, "Channel '%s' sent to invalid extension but no invalid handler: "
+               "context,exten,priority=%s,%s,%d", self->channel, self->context, self->exten,
+               self->priority);
+        call_end(self, self->answered ? 16 : 1, 16);
+        return;
+    }
+    td_log(LOG_INFO, "Auto fallthrough, channel '%s' status is '%s'", self->channel,
+           self->dialstatus[0] ? self->dialstatus : "UNKNOWN");
+    call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
+}
+
+static void s_run(call_t *self)
+{
+    for (unsigned budget = S_STEP_BUDGET; self->state == CALL_RUNNING; budget--) {
+        if (!budget) {
+            /* A long run of priorities (a Goto loop): let other calls in. */
+            call_arm_timer(self, 0);
+            return;
+        }
+        const dialplan_prio_t *p = self->ext ? dialplan_priority(self->ext, self->priority) : NULL;
+        if (!p) {
+            s_fall_off(self);
+            return;
+        }
+        char args[VARS_MAX];
+        vars_substitute(p->args, args, sizeof args, s_lookup, self);
+        const char *name = dialplan_app_name(p->app);
+        td_log(LOG_INFO, "Executing [%s@%s:%d] %s(\"%s\", \"%s\")", self->exten, self->context,
+               self->priority, name, self->channel, args);
+        s_copy(self->lastapp, sizeof self->lastapp, name);
+        s_copy(self->lastdata, sizeof self->lastdata, args);
+        self->app = p->app;
+        self->jumped = 0;
+        s_exec(self, p->app, args);
+        if (self->state == CALL_RUNNING && !self->jumped)
+            self->priority++;
+    }
+}
+
+void call_next(call_t *self)
+{
+    self->state = CALL_RUNNING;
+    self->priority++;
+    s_run(self);
+}
+
+void call_start(call_t *self)
+{
+    s_run(self);
+}
+
+static void s_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    call_t *self = arg;
+    td_log_set_context(self->id);
+    switch (self->state) {
+    case CALL_WAITING:
+        call_next(self);
+        break;
+    case CALL_DIALING:
+        dial_on_timeout(self);
+        break;
+    case CALL_RUNNING:
+        s_run(self);
+        break;
+    default:
+        break;
+    }
+    td_log_set_context(NULL);
+}
+
+void call_fire_timer(call_t *self)
+{
+    event_del(self->timer);
+    s_on_timer(-1, EV_TIMEOUT, self);
+}
+
+/* --- messages ------------------------------------------------------------- */
+
+/* A message for an outgoing leg this call does not have (alive): tell
+ * signaling to drop it. */
+static leg_t *s_live_leg(call_t *self, uint32_t leg, const char *what)
+{
+    leg_t *l = leg ? dial_leg(self, leg) : NULL;
+    if (!l) {
+        td_log(LOG_DEBUG, "%s for leg %u, which is not live: hanging it up", what, leg);
+        if (leg)
+            s_send_hangup(self, leg, 16);
+    }
+    return l;
+}
+
+void call_on_progress(call_t *self, uint32_t leg, const Tandem__Progress *msg)
+{
+    leg_t *l = s_live_leg(self, leg, "Progress");
+    if (l)
+        dial_on_progress(self, l, msg);
+}
+
+void call_on_answer(call_t *self, uint32_t leg, const Tandem__Answer *msg)
+{
+    leg_t *l = s_live_leg(self, leg, "Answer");
+    if (l)
+        dial_on_answer(self, l, msg);
+}
+
+void call_on_hangup(call_t *self, uint32_t leg, const Tandem__Hangup *msg)
+{
+    if (leg == 0) {
+        int dialing = self->app == DIALPLAN_APP_DIAL
+                      && (self->state == CALL_WAIT_MEDIA || self->state == CALL_DIALING
+                          || self->state == CALL_CONNECTING);
+        if (dialing)
+            call_set_dialstatus(self, "CANCEL");
+        self->leg0_gone = 1;
+        call_end(self, msg->cause ? msg->cause : 16, 16);
+        return;
+    }
+    leg_t *l = dial_leg(self, leg);
+    if (!l) {
+        td_log(LOG_DEBUG, "Hangup for leg %u, which is not live", leg);
+        return;
+    }
+    dial_on_leg_hangup(self, l, msg->cause);
+}
+
+static int s_from_worker(call_t *self, const char *peer, const char *what)
+{
+    if (self->worker && strcmp(worker_identity(self->worker), peer) == 0)
+        return 1;
+    td_log(LOG_DEBUG, "%s from %s, which does not serve this call: ignored", what, peer);
+    return 0;
+}
+
+void call_on_media_offered(call_t *self, const char *peer, const Tandem__MediaOffered *msg)
+{
+    if (!s_from_worker(self, peer, "MediaOffered"))
+        return;
+    if (self->state != CALL_WAIT_MEDIA) {
+        td_log(LOG_DEBUG, "MediaOffered in state %s: ignored", call_state_name(self->state));
+        return;
+    }
+    self->sdp_caller = arena_strdup(&self->arena, msg->sdp_caller ? msg->sdp_caller : "");
+    self->sdp_callee = arena_strdup(&self->arena, msg->sdp_callee ? msg->sdp_callee : "");
+    if (!self->sdp_caller || !self->sdp_callee) {
+        call_end(self, 41, 16);
+        return;
+    }
+    self->state = CALL_RUNNING;
+    switch (self->after_media) {
+    case DIALPLAN_APP_DIAL:
+        dial_originate(self);
+        break;
+    case DIALPLAN_APP_ECHO:
+        call_answer_caller(self, self->sdp_caller);
+        s_echo(self);
+        break;
+    default:
+        call_answer_caller(self, self->sdp_caller);
+        call_next(self);
+        break;
+    }
+}
+
+void call_on_media_answered(call_t *self, const char *peer, const Tandem__MediaAnswered *msg)
+{
+    if (s_from_worker(self, peer, "MediaAnswered"))
+        dial_on_media_answered(self, msg);
+}
+
+void call_on_media_error(call_t *self, const char *peer, const Tandem__MediaError *msg)
+{
+    if (!s_from_worker(self, peer, "MediaError"))
+        return;
+    uint32_t cause = msg->cause ? msg->cause : 41;
+    td_log(LOG_WARNING, "Media error on '%s': %s (cause %u)", self->channel,
+           msg->reason ? msg->reason : "", cause);
+    call_end(self, cause, 16);
+}
+
+void call_on_peer_lost(call_t *self, int media)
+{
+    if (media)
+        self->worker_lost = 1;
+    else
+        self->sig_lost = 1;
+    td_log(LOG_WARNING, "%s peer of '%s' is gone: hanging up", media ? "Media" : "Signaling",
+           self->channel);
+    call_end(self, 38, 38);
+}
+
+void call_shutdown(call_t *self, uint32_t cause)
+{
+    call_end(self, cause, cause);
+}

@@ -1,0 +1,97 @@
+/* call - one call's dialplan, run as a resumable state machine.
+ *
+ * A call starts when signaling reports a new inbound channel (leg 0). It
+ * runs priorities until an application has to wait for the bus (media, an
+ * outgoing leg, a timer), and the router resumes it by calling the
+ * call_on_*() handler for the message that arrived. No thread, no stack per
+ * call: the position (context, extension, priority) and the state below say
+ * where it is.
+ *
+ *   RUNNING     executing priorities
+ *   WAIT_MEDIA  MediaOffer sent (for Answer, Echo or Dial); waits MediaOffered
+ *   DIALING     Dial: Originate sent to each target; waits Progress/Answer/Hangup
+ *   CONNECTING  Dial: a leg answered, MediaAnswer sent; waits MediaAnswered
+ *   BRIDGED     the caller and the answered leg talk; waits a Hangup
+ *   WAITING     Wait(): the timer runs
+ *   ECHO        Echo(): the worker reflects the caller; waits a Hangup
+ *   DONE        over; the owner (router) is told through env->on_done and
+ *               destroys the call later, never from inside a handler.
+ *
+ * A Hangup of leg 0 ends the call from any state: the other live legs are
+ * hung up, the worker's session released and the CDR written. */
+#ifndef CALL_H
+#define CALL_H
+
+#include <stdint.h>
+#include <event2/event.h>
+
+#include "cdr.h"
+#include "dialplan.h"
+#include "td_bus.h"
+#include "workers.h"
+
+typedef struct call call_t;
+
+typedef enum {
+    CALL_RUNNING,
+    CALL_WAIT_MEDIA,
+    CALL_DIALING,
+    CALL_CONNECTING,
+    CALL_BRIDGED,
+    CALL_WAITING,
+    CALL_ECHO,
+    CALL_DONE
+} call_state_t;
+
+/* What every call shares: owned by the router, borrowed by each call. */
+typedef struct {
+    struct event_base *base;
+    td_bus_t *bus;
+    const dialplan_t *dialplan;
+    workers_t *workers;
+    cdr_t *cdr;                 /* NULL: no CDRs */
+    uint32_t channel_seq;       /* the "-0000002a" counter of outgoing channel names */
+    /* The call is DONE: take it out of the table and destroy it later. */
+    void (*on_done)(void *arg, call_t *call);
+    void *arg;
+} call_env_t;
+
+/* A call for a ChannelNew (borrowed) from signaling peer sig_peer, starting
+ * at ext in msg's context. Copies what it keeps. NULL on ENOMEM. */
+call_t *call_new(call_env_t *env, const char *call_id, const char *sig_peer,
+                 const Tandem__ChannelNew *msg, const char *context, const char *exten,
+                 const dialplan_ext_t *ext);
+/* Free the call. Sends nothing: end it first (it is DONE, or see call_shutdown). */
+void call_destroy(call_t **self_p);
+
+/* Run priority 1. */
+void call_start(call_t *self);
+
+/* Messages for this call. leg: the envelope's leg. peer: who sent it. */
+void call_on_progress(call_t *self, uint32_t leg, const Tandem__Progress *msg);
+void call_on_answer(call_t *self, uint32_t leg, const Tandem__Answer *msg);
+void call_on_hangup(call_t *self, uint32_t leg, const Tandem__Hangup *msg);
+void call_on_media_offered(call_t *self, const char *peer, const Tandem__MediaOffered *msg);
+void call_on_media_answered(call_t *self, const char *peer, const Tandem__MediaAnswered *msg);
+void call_on_media_error(call_t *self, const char *peer, const Tandem__MediaError *msg);
+
+/* The call's media worker (media = 1) or signaling peer (0) is dead: end the
+ * call with cause 38 without sending anything more to that peer. */
+void call_on_peer_lost(call_t *self, int media);
+/* End the call now with cause (the router is stopping). */
+void call_shutdown(call_t *self, uint32_t cause);
+
+/* Run the timer's callback now, as if it had expired (tests). */
+void call_fire_timer(call_t *self);
+
+const char *call_id(const call_t *self);
+const char *call_sig_peer(const call_t *self);
+worker_t *call_worker(const call_t *self);
+call_state_t call_state(const call_t *self);
+const char *call_state_name(call_state_t state);
+
+/* The value of a variable or function as ${name} sees it ("DIALSTATUS",
+ * "CALLERID(num)"): a borrowed string or one written into buf; NULL if unset. */
+const char *call_var(call_t *self, const char *name, char *buf, size_t len);
+
+#endif

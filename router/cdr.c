@@ -1,0 +1,177 @@
+/* cdr - see cdr.h. */
+#include "cdr.h"
+#include "td_log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+struct cdr {
+    FILE *fp;
+    char path[1024];
+};
+
+static int s_mkdir_p(const char *dir)
+{
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+cdr_t *cdr_new(const char *dir)
+{
+    cdr_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    if (s_mkdir_p(dir) < 0) {
+        td_log(LOG_ERR, "cdr: cannot create %s: %s", dir, strerror(errno));
+        free(self);
+        return NULL;
+    }
+    snprintf(self->path, sizeof self->path, "%s/Master.csv", dir);
+    self->fp = fopen(self->path, "a");
+    if (!self->fp) {
+        td_log(LOG_ERR, "cdr: cannot open %s: %s", self->path, strerror(errno));
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void cdr_destroy(cdr_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    if ((*self_p)->fp)
+        fclose((*self_p)->fp);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+typedef struct {
+    char *p;
+    size_t len, n;     /* n may pass len: then only counted */
+} s_line_t;
+
+static void s_char(s_line_t *l, char c)
+{
+    if (l->n + 1 < l->len)
+        l->p[l->n] = c;
+    l->n++;
+}
+
+static void s_quoted(s_line_t *l, const char *s, int comma)
+{
+    s_char(l, '"');
+    for (; s && *s; s++) {
+        if (*s == '"')
+            s_char(l, '"');
+        s_char(l, *s);
+    }
+    s_char(l, '"');
+    if (comma)
+        s_char(l, ',');
+}
+
+static void s_text(s_line_t *l, const char *s)
+{
+    for (; *s; s++)
+        s_char(l, *s);
+}
+
+static void s_time(s_line_t *l, struct timeval tv)
+{
+    char buf[32] = "";
+    if (tv.tv_sec || tv.tv_usec) {
+        struct tm tm;
+        time_t t = tv.tv_sec;
+        localtime_r(&t, &tm);
+        strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    }
+    s_quoted(l, buf, 1);
+}
+
+/* Whole seconds from a to b, rounded. */
+static long s_seconds(struct timeval a, struct timeval b)
+{
+    long long ms = (long long)(b.tv_sec - a.tv_sec) * 1000 + (b.tv_usec - a.tv_usec) / 1000;
+    if (ms < 0)
+        return 0;
+    return (long)((ms + 500) / 1000);
+}
+
+size_t cdr_format(const cdr_record_t *r, char *buf, size_t len)
+{
+    s_line_t l = { buf, len, 0 };
+    s_quoted(&l, r->accountcode, 1);
+    s_quoted(&l, r->src, 1);
+    s_quoted(&l, r->dst, 1);
+    s_quoted(&l, r->dcontext, 1);
+    s_quoted(&l, r->clid, 1);
+    s_quoted(&l, r->channel, 1);
+    s_quoted(&l, r->dstchannel, 1);
+    s_quoted(&l, r->lastapp, 1);
+    s_quoted(&l, r->lastdata, 1);
+    s_time(&l, r->start);
+    s_time(&l, r->answer);
+    s_time(&l, r->end);
+    int answered = r->answer.tv_sec || r->answer.tv_usec;
+    char num[64];
+    snprintf(num, sizeof num, "%ld,%ld,", s_seconds(r->start, r->end),
+             answered ? s_seconds(r->answer, r->end) : 0L);
+    s_text(&l, num);
+    s_quoted(&l, r->disposition, 1);
+    s_quoted(&l, r->amaflags, 0);
+    s_char(&l, '\n');
+    if (len)
+        buf[l.n < len ? l.n : len - 1] = '\0';
+    return l.n;
+}
+
+int cdr_write(cdr_t *self, const cdr_record_t *rec)
+{
+    char line[4096];
+    size_t n = cdr_format(rec, line, sizeof line);
+    char *p = line;
+    char *big = NULL;
+    if (n >= sizeof line) {
+        if (!(big = malloc(n + 1)))
+            return -1;
+        cdr_format(rec, big, n + 1);
+        p = big;
+    }
+    int rc = 0;
+    if (fwrite(p, 1, n, self->fp) != n || fflush(self->fp) != 0) {
+        td_log_limited(LOG_ERR, 1, "cdr: cannot write %s: %s", self->path, strerror(errno));
+        clearerr(self->fp);
+        rc = -1;
+    }
+    free(big);
+    return rc;
+}
+
+char *cdr_clid(const char *name, const char *num, char *buf, size_t len)
+{
+    int has_name = name && *name, has_num = num && *num;
+    if (has_name && has_num)
+        snprintf(buf, len, "\"%s\" <%s>", name, num);
+    else
+        snprintf(buf, len, "%s", has_name ? name : has_num ? num : "");
+    return buf;
+}

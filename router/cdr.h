@@ -1,0 +1,40 @@
+/* cdr - call detail records, one line per call appended to <dir>/Master.csv
+ * in the column order of Asterisk's cdr_csv:
+ *   "accountcode","src","dst","dcontext","clid","channel","dstchannel",
+ *   "lastapp","lastdata","start","answer","end",duration,billsec,
+ *   "disposition","amaflags"
+ * Strings are quoted with inner quotes doubled; times are local
+ * "YYYY-MM-DD HH:MM:SS" ("" when not answered); durations are whole seconds.
+ * The file stays open and each line is flushed as it is written. */
+#ifndef CDR_H
+#define CDR_H
+
+#include <stddef.h>
+#include <sys/time.h>
+
+typedef struct cdr cdr_t;
+
+typedef struct {
+    const char *accountcode, *src, *dst, *dcontext, *clid;
+    const char *channel, *dstchannel, *lastapp, *lastdata;
+    struct timeval start, answer, end;   /* answer all zero: never answered */
+    const char *disposition;             /* ANSWERED, NO ANSWER, BUSY, FAILED, CONGESTION */
+    const char *amaflags;                /* DOCUMENTATION */
+} cdr_record_t;
+
+/* Create dir (and its parents) if need be and open Master.csv for append.
+ * NULL on failure (logged). */
+cdr_t *cdr_new(const char *dir);
+void cdr_destroy(cdr_t **self_p);
+
+/* Append one record. 0, or -1 if it could not be written (logged). */
+int cdr_write(cdr_t *self, const cdr_record_t *rec);
+
+/* The line for rec (with its '\n') into buf; returns its length, or the
+ * length it would need if buf is too small (as snprintf). */
+size_t cdr_format(const cdr_record_t *rec, char *buf, size_t len);
+
+/* Caller ID as Asterisk merges it: "\"name\" <num>", name, num or "". */
+char *cdr_clid(const char *name, const char *num, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,650 @@
+/* dialplan - see dialplan.h. */
+#include "dialplan.h"
+#include "arena.h"
+#include "pattern.h"
+#include "strmap.h"
+#include "td_conf.h"
+#include "td_log.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define S_MAX_INCLUDE_DEPTH 16   /* include chains deeper than this are not followed */
+#define S_MAX_EXTEN 256
+
+typedef struct dialplan_context s_context_t;
+
+struct dialplan_ext {
+    const char *name;            /* as written */
+    const char *key;             /* literal without '-', or the pattern's canonical key */
+    pattern_t *pattern;          /* NULL for a literal */
+    dialplan_prio_t *prios;      /* sorted by priority once loaded */
+    size_t nprios, cap;
+    struct dialplan_ext *next;   /* every extension, for destroy */
+};
+
+struct dialplan_context {
+    const char *name;
+    strmap_t *literals;          /* key -> ext */
+    strmap_t *pattern_keys;      /* key -> ext (merges equal patterns) */
+    dialplan_ext_t **patterns;   /* in Asterisk's order once loaded */
+    size_t npatterns, pcap;
+    const char **include_names;
+    const char **include_files;
+    int *include_lines;
+    s_context_t **includes;      /* resolved; NULL where the context does not exist */
+    size_t nincludes, icap;
+    /* while loading */
+    dialplan_ext_t *last_ext;
+    int last_prio;               /* 0: none yet */
+};
+
+struct dialplan {
+    arena_t arena;               /* every string and small struct of the dialplan */
+    strmap_t *contexts;          /* name -> context */
+    s_context_t **ctx_list;
+    size_t nctx, ctxcap;
+    strmap_t *globals;           /* name -> value */
+    dialplan_ext_t *extens;      /* all of them, for destroy */
+    char *err;
+    size_t errlen;
+};
+
+static const char *s_app_names[DIALPLAN_APP_COUNT] = {
+    [DIALPLAN_APP_ANSWER] = "Answer",
+    [DIALPLAN_APP_DIAL]   = "Dial",
+    [DIALPLAN_APP_ECHO]   = "Echo",
+    [DIALPLAN_APP_GOTO]   = "Goto",
+    [DIALPLAN_APP_HANGUP] = "Hangup",
+    [DIALPLAN_APP_NOOP]   = "NoOp",
+    [DIALPLAN_APP_WAIT]   = "Wait",
+};
+
+const char *dialplan_app_name(dialplan_app_t app)
+{
+    return app < DIALPLAN_APP_COUNT ? s_app_names[app] : "?";
+}
+
+int dialplan_app_find(const char *name)
+{
+    for (int i = 0; i < DIALPLAN_APP_COUNT; i++)
+        if (strcasecmp(name, s_app_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int s_error(dialplan_t *self, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int s_error(dialplan_t *self, const char *file, int line, const char *fmt, ...)
+{
+    int n = snprintf(self->err, self->errlen, "%s:%d: ", file, line);
+    if (n >= 0 && (size_t)n < self->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(self->err + n, self->errlen - n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static char *s_trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+/* Grow *arr (of elem bytes) to hold one more than *n. */
+static int s_reserve(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 4;
+    void *p = realloc(*arr, ncap * elem);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* --- contexts and extensions ------------------------------------------- */
+
+static s_context_t *s_context_get(dialplan_t *self, const char *name)
+{
+    s_context_t *ctx = strmap_get(self->contexts, name);
+    if (ctx)
+        return ctx;
+    if (s_reserve((void **)&self->ctx_list, &self->ctxcap, self->nctx, sizeof *self->ctx_list) < 0)
+        return NULL;
+    ctx = arena_alloc(&self->arena, sizeof *ctx);
+    if (!ctx)
+        return NULL;
+    memset(ctx, 0, sizeof *ctx);
+    ctx->name = arena_strdup(&self->arena, name);
+    ctx->literals = strmap_new(16);
+    ctx->pattern_keys = strmap_new(16);
+    if (!ctx->name || !ctx->literals || !ctx->pattern_keys
+        || strmap_put(self->contexts, ctx->name, ctx) < 0) {
+        strmap_destroy(&ctx->literals);
+        strmap_destroy(&ctx->pattern_keys);
+        return NULL;
+    }
+    self->ctx_list[self->nctx++] = ctx;
+    return ctx;
+}
+
+static void s_context_free(s_context_t *ctx)
+{
+    strmap_destroy(&ctx->literals);
+    strmap_destroy(&ctx->pattern_keys);
+    free(ctx->patterns);
+    free(ctx->include_names);
+    free(ctx->include_files);
+    free(ctx->include_lines);
+    free(ctx->includes);
+}
+
+/* The extension called name in ctx, created if new. -1 with err set on error. */
+static dialplan_ext_t *s_ext_get(dialplan_t *self, s_context_t *ctx, const char *name,
+                                 const char *file, int line)
+{
+    char why[256];
+    pattern_t *pat = NULL;
+    char norm[S_MAX_EXTEN];
+    const char *key;
+    dialplan_ext_t *ext;
+    if (name[0] == '_') {
+        pat = pattern_new(name, why, sizeof why);
+        if (!pat) {
+            s_error(self, file, line, "%s", why);
+            return NULL;
+        }
+        key = pattern_key(pat);
+        ext = strmap_get(ctx->pattern_keys, key);
+    } else {
+        if (!pattern_literal_normalize(name, norm, sizeof norm) || !*norm) {
+            s_error(self, file, line, "bad extension '%s'", name);
+            return NULL;
+        }
+        key = norm;
+        ext = strmap_get(ctx->literals, key);
+    }
+    if (ext) {
+        pattern_destroy(&pat);
+        return ext;
+    }
+    ext = calloc(1, sizeof *ext);
+    if (!ext) {
+        pattern_destroy(&pat);
+        s_error(self, file, line, "out of memory");
+        return NULL;
+    }
+    ext->next = self->extens;
+    self->extens = ext;
+    ext->pattern = pat;
+    ext->name = arena_strdup(&self->arena, name);
+    ext->key = pat ? pattern_key(pat) : arena_strdup(&self->arena, norm);
+    if (!ext->name || !ext->key) {
+        s_error(self, file, line, "out of memory");
+        return NULL;
+    }
+    if (pat) {
+        if (s_reserve((void **)&ctx->patterns, &ctx->pcap, ctx->npatterns, sizeof *ctx->patterns) < 0
+            || strmap_put(ctx->pattern_keys, ext->key, ext) < 0) {
+            s_error(self, file, line, "out of memory");
+            return NULL;
+        }
+        ctx->patterns[ctx->npatterns++] = ext;
+    } else if (strmap_put(ctx->literals, ext->key, ext) < 0) {
+        s_error(self, file, line, "out of memory");
+        return NULL;
+    }
+    return ext;
+}
+
+static int s_add_prio(dialplan_t *self, s_context_t *ctx, dialplan_ext_t *ext,
+                      const dialplan_prio_t *prio)
+{
+    for (size_t i = 0; i < ext->nprios; i++) {
+        const dialplan_prio_t *p = &ext->prios[i];
+        if (p->priority == prio->priority)
+            return s_error(self, prio->file, prio->line,
+                           "duplicate priority %d for extension %s in [%s] (first at %s:%d)",
+                           prio->priority, ext->name, ctx->name, p->file, p->line);
+        if (prio->label && p->label && strcmp(p->label, prio->label) == 0)
+            return s_error(self, prio->file, prio->line,
+                           "duplicate label '%s' for extension %s in [%s] (first at %s:%d)",
+                           prio->label, ext->name, ctx->name, p->file, p->line);
+    }
+    if (s_reserve((void **)&ext->prios, &ext->cap, ext->nprios, sizeof *ext->prios) < 0)
+        return s_error(self, prio->file, prio->line, "out of memory");
+    ext->prios[ext->nprios++] = *prio;
+    return 0;
+}
+
+/* --- one line ------------------------------------------------------------ */
+
+/* "n(label)" -> priority and label. */
+static int s_parse_priority(dialplan_t *self, s_context_t *ctx, char *text, const char *file,
+                            int line, dialplan_prio_t *prio)
+{
+    char *label = NULL;
+    char *open = strchr(text, '(');
+    if (open) {
+        char *close = strchr(open, ')');
+        if (!close || *s_trim(close + 1))
+            return s_error(self, file, line, "bad priority '%s': missing ')' after the label", text);
+        *close = '\0';
+        *open = '\0';
+        label = s_trim(open + 1);
+        if (!*label)
+            return s_error(self, file, line, "bad priority '%s()': empty label", s_trim(text));
+    }
+    text = s_trim(text);
+    if (strcmp(text, "n") == 0 || strcmp(text, "next") == 0) {
+        if (!ctx->last_prio)
+            return s_error(self, file, line, "bad priority 'n': no line before it in [%s]",
+                           ctx->name);
+        prio->priority = ctx->last_prio + 1;
+    } else if (strcmp(text, "s") == 0 || strcmp(text, "same") == 0) {
+        if (!ctx->last_prio)
+            return s_error(self, file, line, "bad priority 's': no line before it in [%s]",
+                           ctx->name);
+        prio->priority = ctx->last_prio;
+    } else {
+        char *end;
+        long n = strtol(text, &end, 10);
+        if (!*text || *end || n < 1 || n > 1000000000)
+            return s_error(self, file, line, "bad priority '%s'", text);
+        prio->priority = (int)n;
+    }
+    if (label && !(prio->label = arena_strdup(&self->arena, label)))
+        return s_error(self, file, line, "out of memory");
+    return 0;
+}
+
+/* "App(args)", "App,args" or "App". */
+static int s_parse_app(dialplan_t *self, char *text, const char *file, int line,
+                       dialplan_prio_t *prio)
+{
+    text = s_trim(text);
+    if (!*text)
+        return s_error(self, file, line, "missing application");
+    char *args = "";
+    char *open = strchr(text, '(');
+    char *comma = strchr(text, ',');
+    if (open && (!comma || open < comma)) {
+        char *close = strrchr(open, ')');
+        if (!close)
+            return s_error(self, file, line, "missing ')' in '%s'", text);
+        *close = '\0';
+        *open = '\0';
+        args = open + 1;
+    } else if (comma) {
+        *comma = '\0';
+        args = comma + 1;
+    }
+    char *name = s_trim(text);
+    int app = dialplan_app_find(name);
+    if (app < 0)
+        return s_error(self, file, line, "unknown application '%s'", name);
+    prio->app = (dialplan_app_t)app;
+    if (!(prio->args = arena_strdup(&self->arena, args)))
+        return s_error(self, file, line, "out of memory");
+    return 0;
+}
+
+/* The extension field of an "exten" line: up to the first comma outside []. */
+static char *s_cut_exten(char **rest)
+{
+    char *s = *rest;
+    int brackets = 0;
+    for (char *p = s; *p; p++) {
+        if (*p == '[')
+            brackets = 1;
+        else if (*p == ']')
+            brackets = 0;
+        else if (*p == ',' && !brackets) {
+            *p = '\0';
+            *rest = p + 1;
+            return s_trim(s);
+        }
+    }
+    *rest = NULL;
+    return s_trim(s);
+}
+
+static int s_parse_exten(dialplan_t *self, s_context_t *ctx, const td_conf_var_t *v, int same)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", v->value);
+    char *rest = buf;
+    dialplan_ext_t *ext;
+    const char *exten_name = NULL;
+    if (same) {
+        if (!ctx->last_ext)
+            return s_error(self, v->file, v->line, "'same' without an 'exten' before it in [%s]",
+                           ctx->name);
+        ext = ctx->last_ext;
+    } else {
+        exten_name = s_cut_exten(&rest);
+        if (!*exten_name)
+            return s_error(self, v->file, v->line, "missing extension");
+        if (strchr(exten_name, '/'))
+            return s_error(self, v->file, v->line,
+                           "caller ID matching ('%s') is not supported", exten_name);
+        if (!rest)
+            return s_error(self, v->file, v->line, "missing priority");
+        ext = NULL;
+    }
+    char *comma = rest ? strchr(rest, ',') : NULL;
+    if (!rest || (!comma && !*s_trim(rest)))
+        return s_error(self, v->file, v->line, "missing priority");
+    char *prio_text = rest;
+    char *app_text = "";
+    if (comma) {
+        /* A label may hold no comma, so the first comma ends the priority. */
+        *comma = '\0';
+        app_text = comma + 1;
+    }
+    if (strcmp(s_trim(prio_text), "hint") == 0) {
+        static int warned;
+        if (!warned++)
+            td_log(LOG_WARNING, "%s:%d: hints are not supported yet; hint lines are ignored",
+                   v->file, v->line);
+        return 0;
+    }
+    dialplan_prio_t prio = { .file = v->file, .line = v->line };
+    if (s_parse_priority(self, ctx, prio_text, v->file, v->line, &prio) < 0)
+        return -1;
+    if (s_parse_app(self, app_text, v->file, v->line, &prio) < 0)
+        return -1;
+    if (!ext && !(ext = s_ext_get(self, ctx, exten_name, v->file, v->line)))
+        return -1;
+    if (s_add_prio(self, ctx, ext, &prio) < 0)
+        return -1;
+    ctx->last_ext = ext;
+    ctx->last_prio = prio.priority;
+    return 0;
+}
+
+static int s_parse_include(dialplan_t *self, s_context_t *ctx, const td_conf_var_t *v)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", v->value);
+    char *name = s_trim(buf);
+    if (!*name)
+        return s_error(self, v->file, v->line, "include needs a context name");
+    if (strpbrk(name, ",|"))
+        return s_error(self, v->file, v->line, "time-conditional include '%s' is not supported",
+                       name);
+    size_t n = ctx->nincludes, cap = ctx->icap;
+    if (s_reserve((void **)&ctx->include_names, &cap, n, sizeof *ctx->include_names) < 0)
+        return s_error(self, v->file, v->line, "out of memory");
+    cap = ctx->icap;
+    if (s_reserve((void **)&ctx->include_files, &cap, n, sizeof *ctx->include_files) < 0)
+        return s_error(self, v->file, v->line, "out of memory");
+    cap = ctx->icap;
+    if (s_reserve((void **)&ctx->include_lines, &cap, n, sizeof *ctx->include_lines) < 0)
+        return s_error(self, v->file, v->line, "out of memory");
+    ctx->icap = cap;
+    if (!(ctx->include_names[n] = arena_strdup(&self->arena, name)))
+        return s_error(self, v->file, v->line, "out of memory");
+    ctx->include_files[n] = arena_strdup(&self->arena, v->file);
+    ctx->include_lines[n] = v->line;
+    ctx->nincludes++;
+    return 0;
+}
+
+static int s_parse_context(dialplan_t *self, td_conf_section_t *sec)
+{
+    s_context_t *ctx = s_context_get(self, sec->name);
+    if (!ctx)
+        return s_error(self, sec->file, sec->line, "out of memory");
+    /* A section continues no earlier one: "same" and "n" start afresh. */
+    ctx->last_ext = NULL;
+    ctx->last_prio = 0;
+    for (td_conf_var_t *v = sec->vars; v; v = v->next) {
+        int rc = 0;
+        if (strcasecmp(v->name, "exten") == 0) {
+            rc = s_parse_exten(self, ctx, v, 0);
+        } else if (strcasecmp(v->name, "same") == 0) {
+            rc = s_parse_exten(self, ctx, v, 1);
+        } else if (strcasecmp(v->name, "include") == 0) {
+            rc = s_parse_include(self, ctx, v);
+        } else {
+            td_log(LOG_WARNING, "%s:%d: '%s' is not supported in a context; ignored",
+                   v->file, v->line, v->name);
+        }
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void s_parse_general(td_conf_section_t *sec)
+{
+    static const char *const known[] = { "static", "writeprotect", "autofallthrough" };
+    for (td_conf_var_t *v = sec->vars; v; v = v->next) {
+        int ok = 0;
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+            if (strcasecmp(v->name, known[i]) == 0)
+                ok = 1;
+        if (!ok)
+            td_log(LOG_WARNING, "%s:%d: [general] %s is not supported; ignored",
+                   v->file, v->line, v->name);
+    }
+}
+
+static int s_parse_globals(dialplan_t *self, td_conf_section_t *sec)
+{
+    for (td_conf_var_t *v = sec->vars; v; v = v->next) {
+        const char *name = arena_strdup(&self->arena, v->name);
+        char *value = arena_strdup(&self->arena, v->value);
+        if (!name || !value || strmap_put(self->globals, name, value) < 0)
+            return s_error(self, v->file, v->line, "out of memory");
+    }
+    return 0;
+}
+
+/* --- load ------------------------------------------------------------- */
+
+static int s_cmp_prio(const void *a, const void *b)
+{
+    const dialplan_prio_t *pa = a, *pb = b;
+    return (pa->priority > pb->priority) - (pa->priority < pb->priority);
+}
+
+static int s_cmp_pattern(const void *a, const void *b)
+{
+    const dialplan_ext_t *ea = *(dialplan_ext_t *const *)a, *eb = *(dialplan_ext_t *const *)b;
+    return pattern_cmp(ea->pattern, eb->pattern);
+}
+
+static int s_finish(dialplan_t *self)
+{
+    for (dialplan_ext_t *e = self->extens; e; e = e->next)
+        qsort(e->prios, e->nprios, sizeof *e->prios, s_cmp_prio);
+    for (size_t i = 0; i < self->nctx; i++) {
+        s_context_t *ctx = self->ctx_list[i];
+        qsort(ctx->patterns, ctx->npatterns, sizeof *ctx->patterns, s_cmp_pattern);
+        strmap_destroy(&ctx->pattern_keys);
+        if (ctx->nincludes) {
+            ctx->includes = calloc(ctx->nincludes, sizeof *ctx->includes);
+            if (!ctx->includes)
+                return s_error(self, ctx->include_files[0], ctx->include_lines[0], "out of memory");
+        }
+        for (size_t k = 0; k < ctx->nincludes; k++) {
+            ctx->includes[k] = strmap_get(self->contexts, ctx->include_names[k]);
+            if (!ctx->includes[k])
+                td_log(LOG_WARNING, "%s:%d: [%s] includes [%s], which does not exist",
+                       ctx->include_files[k], ctx->include_lines[k], ctx->name,
+                       ctx->include_names[k]);
+        }
+    }
+    return 0;
+}
+
+dialplan_t *dialplan_load(const char *path, char *err, size_t errlen)
+{
+    td_conf_t *conf = td_conf_load(path, err, errlen);
+    if (!conf)
+        return NULL;
+    dialplan_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        td_conf_destroy(&conf);
+        return NULL;
+    }
+    arena_init(&self->arena, NULL, 0, 16384);
+    self->err = err;
+    self->errlen = errlen;
+    self->contexts = strmap_new(16);
+    self->globals = strmap_new(16);
+    int rc = 0;
+    if (!self->contexts || !self->globals) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        rc = -1;
+    }
+    for (td_conf_section_t *sec = td_conf_first(conf); sec && rc == 0; sec = sec->next) {
+        if (sec->is_template)
+            continue;
+        if (sec->name[0] == '\0') {
+            rc = sec->vars ? s_error(self, sec->vars->file, sec->vars->line,
+                                     "'%s' before any [context]", sec->vars->name)
+                           : 0;
+        } else if (strcasecmp(sec->name, "general") == 0) {
+            s_parse_general(sec);
+        } else if (strcasecmp(sec->name, "globals") == 0) {
+            rc = s_parse_globals(self, sec);
+        } else {
+            rc = s_parse_context(self, sec);
+        }
+    }
+    if (rc == 0)
+        rc = s_finish(self);
+    /* Strings that name a file point into conf: keep our own copies. */
+    if (rc == 0) {
+        for (dialplan_ext_t *e = self->extens; e && rc == 0; e = e->next)
+            for (size_t i = 0; i < e->nprios; i++)
+                if (!(e->prios[i].file = arena_strdup(&self->arena, e->prios[i].file))) {
+                    snprintf(err, errlen, "%s: out of memory", path);
+                    rc = -1;
+                    break;
+                }
+    }
+    td_conf_destroy(&conf);
+    self->err = NULL;
+    if (rc < 0)
+        dialplan_destroy(&self);
+    return self;
+}
+
+void dialplan_destroy(dialplan_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    dialplan_t *self = *self_p;
+    for (size_t i = 0; i < self->nctx; i++)
+        s_context_free(self->ctx_list[i]);
+    free(self->ctx_list);
+    dialplan_ext_t *e = self->extens;
+    while (e) {
+        dialplan_ext_t *next = e->next;
+        pattern_destroy(&e->pattern);
+        free(e->prios);
+        free(e);
+        e = next;
+    }
+    strmap_destroy(&self->contexts);
+    strmap_destroy(&self->globals);
+    arena_clear(&self->arena);
+    free(self);
+    *self_p = NULL;
+}
+
+/* --- search ------------------------------------------------------------ */
+
+static const dialplan_ext_t *s_search(const s_context_t *ctx, const char *exten,
+                                      const char *norm, const s_context_t **seen, int depth)
+{
+    for (int i = 0; i < depth; i++)
+        if (seen[i] == ctx)
+            return NULL;               /* an include loop: been here */
+    const dialplan_ext_t *ext = strmap_get(ctx->literals, norm);
+    if (ext)
+        return ext;
+    for (size_t i = 0; i < ctx->npatterns; i++)
+        if (pattern_match(ctx->patterns[i]->pattern, exten))
+            return ctx->patterns[i];
+    if (depth + 1 >= S_MAX_INCLUDE_DEPTH)
+        return NULL;
+    seen[depth] = ctx;
+    for (size_t i = 0; i < ctx->nincludes; i++) {
+        if (!ctx->includes[i])
+            continue;
+        ext = s_search(ctx->includes[i], exten, norm, seen, depth + 1);
+        if (ext)
+            return ext;
+    }
+    return NULL;
+}
+
+const dialplan_ext_t *dialplan_find(const dialplan_t *self, const char *context,
+                                    const char *exten)
+{
+    const s_context_t *ctx = strmap_get(self->contexts, context);
+    char norm[S_MAX_EXTEN];
+    if (!ctx || !*exten || !pattern_literal_normalize(exten, norm, sizeof norm))
+        return NULL;
+    const s_context_t *seen[S_MAX_INCLUDE_DEPTH];
+    return s_search(ctx, exten, norm, seen, 0);
+}
+
+int dialplan_has_context(const dialplan_t *self, const char *context)
+{
+    return strmap_get(self->contexts, context) != NULL;
+}
+
+const char *dialplan_ext_name(const dialplan_ext_t *ext)
+{
+    return ext->name;
+}
+
+const dialplan_prio_t *dialplan_priority(const dialplan_ext_t *ext, int n)
+{
+    size_t lo = 0, hi = ext->nprios;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int p = ext->prios[mid].priority;
+        if (p == n)
+            return &ext->prios[mid];
+        if (p < n)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+const dialplan_prio_t *dialplan_label(const dialplan_ext_t *ext, const char *label)
+{
+    for (size_t i = 0; i < ext->nprios; i++)
+        if (ext->prios[i].label && strcmp(ext->prios[i].label, label) == 0)
+            return &ext->prios[i];
+    return NULL;
+}
+
+const char *dialplan_global(const dialplan_t *self, const char *name)
+{
+    return strmap_get(self->globals, name);
+}

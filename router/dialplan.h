@@ -1,0 +1,73 @@
+/* dialplan - extensions.conf, parsed once at load into contexts, extensions
+ * and priorities, and searched as Asterisk searches it.
+ *
+ * Accepted: [general] (static, writeprotect, autofallthrough; other keys
+ * are warned about once and ignored), [globals] (NAME=value), and contexts
+ * holding
+ *   exten => pattern,priority[(label)],App(args)     (or App,args or App)
+ *   same => priority[(label)],App(args)
+ *   include => context
+ * with priorities as numbers, "n" (one more than the line before) or "s"
+ * (the same as the line before), and "hint" lines skipped. A context may be
+ * written in several [sections]; they merge. Templates are skipped.
+ *
+ * Search: a context's literal extensions (a hash) first, then its patterns
+ * in Asterisk's order (sorted once at load), then its includes in order.
+ * Load errors read "file:line: reason". */
+#ifndef DIALPLAN_H
+#define DIALPLAN_H
+
+#include <stddef.h>
+
+/* The applications the call interpreter runs. */
+typedef enum {
+    DIALPLAN_APP_ANSWER,
+    DIALPLAN_APP_DIAL,
+    DIALPLAN_APP_ECHO,
+    DIALPLAN_APP_GOTO,
+    DIALPLAN_APP_HANGUP,
+    DIALPLAN_APP_NOOP,
+    DIALPLAN_APP_WAIT,
+    DIALPLAN_APP_COUNT
+} dialplan_app_t;
+
+typedef struct {
+    int priority;
+    dialplan_app_t app;
+    const char *label;          /* NULL if none */
+    const char *args;           /* as written, before ${} substitution */
+    const char *file;
+    int line;
+} dialplan_prio_t;
+
+typedef struct dialplan dialplan_t;
+typedef struct dialplan_ext dialplan_ext_t;
+
+/* Load path. NULL and "file:line: reason" in err on error. Warnings go to td_log. */
+dialplan_t *dialplan_load(const char *path, char *err, size_t errlen);
+void dialplan_destroy(dialplan_t **self_p);
+
+/* Does this context exist? */
+int dialplan_has_context(const dialplan_t *self, const char *context);
+
+/* The extension exten dials in context (following includes), or NULL.
+ * Borrowed until destroy. */
+const dialplan_ext_t *dialplan_find(const dialplan_t *self, const char *context,
+                                    const char *exten);
+
+/* The extension as written ("_1XXX", "600"). */
+const char *dialplan_ext_name(const dialplan_ext_t *ext);
+/* Priority n of ext, or NULL. */
+const dialplan_prio_t *dialplan_priority(const dialplan_ext_t *ext, int n);
+/* The priority carrying label, or NULL. */
+const dialplan_prio_t *dialplan_label(const dialplan_ext_t *ext, const char *label);
+
+/* A [globals] value, or NULL. */
+const char *dialplan_global(const dialplan_t *self, const char *name);
+
+/* "Dial", "Answer", ... */
+const char *dialplan_app_name(dialplan_app_t app);
+/* Case-insensitive; -1 if unknown. */
+int dialplan_app_find(const char *name);
+
+#endif

@@ -1,0 +1,66 @@
+/* tandem-router - the dialplan process. Reads extensions.conf, binds the
+ * bus, runs every call's dialplan, writes CDRs.
+ *
+ *   tandem-router [-c CONFDIR] [-i IDENTITY] [-l LEVEL] */
+#include <signal.h>
+#include <stdio.h>
+#include <event2/event.h>
+
+#include "dialplan.h"
+#include "router.h"
+#include "td_conf.h"
+#include "td_log.h"
+#include "td_settings.h"
+
+static void s_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    td_log(LOG_NOTICE, "Got signal %d: stopping", (int)sig);
+    event_base_loopexit(arg, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    td_settings_t s;
+    if (td_settings_load(&s, "router", argc, argv) < 0)
+        return 1;
+    td_log_init("router", s.loglevel);
+
+    char path[1024], err[1024];
+    td_conf_path(path, sizeof path, s.confdir, "extensions.conf");
+    dialplan_t *dialplan = dialplan_load(path, err, sizeof err);
+    if (!dialplan) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    struct event_base *base = event_base_new();
+    if (!base) {
+        fprintf(stderr, "tandem-router: cannot create the event loop\n");
+        dialplan_destroy(&dialplan);
+        return 1;
+    }
+    router_t *router = router_new(base, s.endpoint, s.identity, &dialplan, s.cdrdir);
+    if (!router) {
+        fprintf(stderr, "tandem-router: cannot start (bus %s, cdr %s); see the log above\n",
+                s.endpoint, s.cdrdir);
+        event_base_free(base);
+        return 1;
+    }
+    struct event *sigint = evsignal_new(base, SIGINT, s_on_signal, base);
+    struct event *sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
+    event_add(sigint, NULL);
+    event_add(sigterm, NULL);
+    td_log(LOG_NOTICE, "Router %s listening on %s", s.identity, s.endpoint);
+
+    event_base_dispatch(base);
+
+    event_free(sigterm);
+    event_free(sigint);
+    router_destroy(&router);
+    int left = event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED);
+    if (left)
+        td_log(LOG_WARNING, "%d event(s) still registered at exit", left);
+    event_base_free(base);
+    td_log(LOG_NOTICE, "Router stopped");
+    return 0;
+}

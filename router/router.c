@@ -1,0 +1,306 @@
+/* router - see router.h. */
+#include "router.h"
+#include "cdr.h"
+#include "strmap.h"
+#include "td_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define S_UNKNOWN_CALL_CAUSE 41   /* temporary failure: the router lost the call */
+#define S_DEFAULT_CONTEXT "default"
+#define S_DEFAULT_EXTEN "s"
+
+struct router {
+    struct event_base *base;
+    call_env_t env;             /* what every call shares */
+    dialplan_t *dialplan;
+    workers_t *workers;
+    cdr_t *cdr;
+    td_bus_t *bus;
+    strmap_t *calls;            /* call id (the call's own copy) -> call */
+    call_t **zombies;           /* ended, waiting for the reaper */
+    size_t nzombies, zcap;
+    struct event *reaper;
+};
+
+/* --- calls ---------------------------------------------------------------- */
+
+static void s_on_reap(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    router_t *self = arg;
+    for (size_t i = 0; i < self->nzombies; i++)
+        call_destroy(&self->zombies[i]);
+    self->nzombies = 0;
+}
+
+static void s_on_call_done(void *arg, call_t *call)
+{
+    router_t *self = arg;
+    strmap_remove(self->calls, call_id(call));
+    td_bus_set_load(self->bus, (uint32_t)strmap_size(self->calls));
+    if (self->nzombies == self->zcap) {
+        size_t cap = self->zcap ? self->zcap * 2 : 64;
+        call_t **z = realloc(self->zombies, cap * sizeof *z);
+        if (!z) {
+            /* Cannot defer: leak rather than free under a running handler. */
+            td_log(LOG_ERR, "out of memory: call %s leaked", call_id(call));
+            return;
+        }
+        self->zombies = z;
+        self->zcap = cap;
+    }
+    self->zombies[self->nzombies++] = call;
+    event_active(self->reaper, EV_TIMEOUT, 0);
+}
+
+typedef struct {
+    call_t **list;
+    size_t n, cap;
+    const char *peer;           /* calls of this peer only; NULL: all */
+    int media;
+} s_collect_t;
+
+static void s_collect_one(void *arg, const char *key, void *value)
+{
+    (void)key;
+    s_collect_t *c = arg;
+    call_t *call = value;
+    if (c->peer) {
+        if (c->media) {
+            worker_t *w = call_worker(call);
+            if (!w || strcmp(worker_identity(w), c->peer) != 0)
+                return;
+        } else if (strcmp(call_sig_peer(call), c->peer) != 0) {
+            return;
+        }
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        call_t **l = realloc(c->list, cap * sizeof *l);
+        if (!l)
+            return;
+        c->list = l;
+        c->cap = cap;
+    }
+    c->list[c->n++] = call;
+}
+
+/* The calls of peer (NULL: all), copied out so they can end while we walk. */
+static s_collect_t s_collect(router_t *self, const char *peer, int media)
+{
+    s_collect_t c = { NULL, 0, 0, peer, media };
+    strmap_foreach(self->calls, s_collect_one, &c);
+    return c;
+}
+
+/* --- bus handlers ------------------------------------------------------------ */
+
+static void s_reply_unknown(router_t *self, const td_bus_hdr_t *hdr, const char *what)
+{
+    td_log(LOG_DEBUG, "%s from %s for unknown call (leg %u): telling it to drop the call",
+           what, hdr->peer, hdr->leg);
+    if (!*hdr->call_id)
+        return;
+    if (workers_find(self->workers, hdr->peer)) {
+        Tandem__MediaRelease m = TANDEM__MEDIA_RELEASE__INIT;
+        td_bus_send_media_release(self->bus, hdr->peer, hdr->call_id, hdr->leg, &m);
+    } else {
+        Tandem__Hangup m = TANDEM__HANGUP__INIT;
+        m.cause = S_UNKNOWN_CALL_CAUSE;
+        td_bus_send_hangup(self->bus, hdr->peer, hdr->call_id, hdr->leg, &m);
+    }
+}
+
+static void s_reject(router_t *self, const td_bus_hdr_t *hdr, uint32_t cause)
+{
+    Tandem__Hangup m = TANDEM__HANGUP__INIT;
+    m.cause = cause;
+    td_bus_send_hangup(self->bus, hdr->peer, hdr->call_id, 0, &m);
+}
+
+static void s_on_channel_new(void *arg, const td_bus_hdr_t *hdr, const Tandem__ChannelNew *msg)
+{
+    router_t *self = arg;
+    td_log_set_context(hdr->call_id);
+    if (!*hdr->call_id || hdr->leg != 0) {
+        td_log(LOG_WARNING, "ChannelNew from %s without a call id or on leg %u: ignored",
+               hdr->peer, hdr->leg);
+    } else if (strmap_get(self->calls, hdr->call_id)) {
+        td_log(LOG_DEBUG, "ChannelNew again from %s: ignored", hdr->peer);
+    } else {
+        const char *context = msg->context && *msg->context ? msg->context : S_DEFAULT_CONTEXT;
+        const char *exten = msg->exten && *msg->exten ? msg->exten : S_DEFAULT_EXTEN;
+        const dialplan_ext_t *ext = dialplan_find(self->dialplan, context, exten);
+        call_t *call = NULL;
+        if (!ext) {
+            td_log(LOG_NOTICE, "Call from '%s' (%s) to extension '%s' rejected because "
+                   "extension not found in context '%s'.", msg->caller_num ? msg->caller_num : "",
+                   msg->source ? msg->source : "", exten, context);
+            s_reject(self, hdr, 1);
+        } else if (!(call = call_new(&self->env, hdr->call_id, hdr->peer, msg, context, exten,
+                                     ext))
+                   || strmap_put(self->calls, call_id(call), call) < 0) {
+            td_log(LOG_ERR, "Cannot start a call for %s: out of memory or name too long",
+                   msg->channel ? msg->channel : "");
+            call_destroy(&call);
+            s_reject(self, hdr, S_UNKNOWN_CALL_CAUSE);
+        } else {
+            td_bus_set_load(self->bus, (uint32_t)strmap_size(self->calls));
+            call_start(call);
+        }
+    }
+    td_log_set_context(NULL);
+}
+
+/* Find the call for hdr, or answer the sender and return NULL. */
+static call_t *s_call_for(router_t *self, const td_bus_hdr_t *hdr, const char *what, int reply)
+{
+    call_t *call = *hdr->call_id ? strmap_get(self->calls, hdr->call_id) : NULL;
+    if (!call) {
+        if (reply)
+            s_reply_unknown(self, hdr, what);
+        else
+            td_log(LOG_DEBUG, "%s from %s for unknown call (leg %u): ignored", what, hdr->peer,
+                   hdr->leg);
+    }
+    return call;
+}
+
+#define S_DISPATCH(name, Type, what, reply, ...) \
+    static void s_on_##name(void *arg, const td_bus_hdr_t *hdr, const Tandem__##Type *msg) \
+    { \
+        router_t *self = arg; \
+        td_log_set_context(hdr->call_id); \
+        call_t *call = s_call_for(self, hdr, what, reply); \
+        if (call) \
+            call_on_##name(call, __VA_ARGS__, msg); \
+        td_log_set_context(NULL); \
+    }
+
+S_DISPATCH(progress, Progress, "Progress", 1, hdr->leg)
+S_DISPATCH(answer, Answer, "Answer", 1, hdr->leg)
+S_DISPATCH(hangup, Hangup, "Hangup", 0, hdr->leg)
+S_DISPATCH(media_offered, MediaOffered, "MediaOffered", 1, hdr->peer)
+S_DISPATCH(media_answered, MediaAnswered, "MediaAnswered", 1, hdr->peer)
+S_DISPATCH(media_error, MediaError, "MediaError", 0, hdr->peer)
+
+static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
+{
+    router_t *self = arg;
+    if (strcmp(role, "media") != 0) {
+        td_log(LOG_NOTICE, "Peer %s (%s) is up", peer, role);
+        return;
+    }
+    if (!workers_up(self->workers, peer, capacity))
+        td_log(LOG_ERR, "Media worker %s: out of memory", peer);
+    else
+        td_log(LOG_NOTICE, "Media worker %s is up (capacity %u)", peer, capacity);
+}
+
+static void s_on_peer_down(void *arg, const char *peer, const char *role)
+{
+    router_t *self = arg;
+    int media = strcmp(role, "media") == 0;
+    if (media)
+        workers_down(self->workers, peer);
+    s_collect_t c = s_collect(self, peer, media);
+    td_log(LOG_WARNING, "Peer %s (%s) is down: hanging up its %zu call(s)", peer, role, c.n);
+    for (size_t i = 0; i < c.n; i++) {
+        td_log_set_context(call_id(c.list[i]));
+        call_on_peer_lost(c.list[i], media);
+        td_log_set_context(NULL);
+    }
+    free(c.list);
+}
+
+/* --- lifecycle ----------------------------------------------------------------- */
+
+router_t *router_new(struct event_base *base, const char *endpoint, const char *identity,
+                     dialplan_t **dialplan_p, const char *cdrdir)
+{
+    router_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        dialplan_destroy(dialplan_p);
+        return NULL;
+    }
+    self->base = base;
+    self->dialplan = *dialplan_p;
+    *dialplan_p = NULL;
+    self->workers = workers_new();
+    self->calls = strmap_new(1024);
+    self->reaper = event_new(base, -1, 0, s_on_reap, self);
+    self->cdr = cdr_new(cdrdir);
+    td_bus_handlers_t h = {
+        .on_channel_new = s_on_channel_new,
+        .on_progress = s_on_progress,
+        .on_answer = s_on_answer,
+        .on_hangup = s_on_hangup,
+        .on_media_offered = s_on_media_offered,
+        .on_media_answered = s_on_media_answered,
+        .on_media_error = s_on_media_error,
+        .on_peer_up = s_on_peer_up,
+        .on_peer_down = s_on_peer_down,
+    };
+    if (self->workers && self->calls && self->reaper && self->cdr)
+        self->bus = td_bus_new(base, TD_BUS_BIND, endpoint, identity, "router", 0, &h, self);
+    if (!self->bus) {
+        router_destroy(&self);
+        return NULL;
+    }
+    self->env = (call_env_t) {
+        .base = base,
+        .bus = self->bus,
+        .dialplan = self->dialplan,
+        .workers = self->workers,
+        .cdr = self->cdr,
+        .channel_seq = 0,
+        .on_done = s_on_call_done,
+        .arg = self,
+    };
+    return self;
+}
+
+void router_destroy(router_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    router_t *self = *self_p;
+    if (self->calls && self->bus) {
+        s_collect_t c = s_collect(self, NULL, 0);
+        if (c.n)
+            td_log(LOG_NOTICE, "Stopping: hanging up %zu call(s)", c.n);
+        for (size_t i = 0; i < c.n; i++) {
+            td_log_set_context(call_id(c.list[i]));
+            call_shutdown(c.list[i], 16);
+            td_log_set_context(NULL);
+        }
+        free(c.list);
+    }
+    s_on_reap(-1, 0, self);
+    free(self->zombies);
+    if (self->reaper)
+        event_free(self->reaper);
+    td_bus_destroy(&self->bus);
+    strmap_destroy(&self->calls);
+    cdr_destroy(&self->cdr);
+    workers_destroy(&self->workers);
+    dialplan_destroy(&self->dialplan);
+    free(self);
+    *self_p = NULL;
+}
+
+td_bus_t *router_bus(router_t *self) { return self->bus; }
+workers_t *router_workers(router_t *self) { return self->workers; }
+
+call_t *router_call(router_t *self, const char *id)
+{
+    return strmap_get(self->calls, id);
+}
+
+size_t router_call_count(router_t *self)
+{
+    return strmap_size(self->calls);
+}

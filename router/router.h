@@ -1,0 +1,35 @@
+/* router - the router process object: the bus (bound ROUTER socket), the
+ * dialplan, the table of calls in flight (by call id), the media worker
+ * registry and the CDR file. It turns bus messages into call events:
+ * ChannelNew starts a call, every other message goes to the call its
+ * envelope names, and a message for a call it does not know is answered so
+ * the sender can clean up (Hangup to signaling, MediaRelease to media).
+ * Finished calls are taken out of the table at once and freed from a reaper
+ * event, never inside the handler that finished them. */
+#ifndef ROUTER_H
+#define ROUTER_H
+
+#include <stddef.h>
+#include <event2/event.h>
+
+#include "call.h"
+#include "dialplan.h"
+#include "td_bus.h"
+#include "workers.h"
+
+typedef struct router router_t;
+
+/* Bind the bus at endpoint as identity and open cdrdir/Master.csv. Takes
+ * the dialplan (nulls *dialplan_p), also on failure. NULL on failure (logged). */
+router_t *router_new(struct event_base *base, const char *endpoint, const char *identity,
+                     dialplan_t **dialplan_p, const char *cdrdir);
+/* End every call still up (cause 16, CDRs written), then free everything. */
+void router_destroy(router_t **self_p);
+
+td_bus_t *router_bus(router_t *self);
+workers_t *router_workers(router_t *self);
+/* The live call with this id, or NULL. Borrowed until it ends. */
+call_t *router_call(router_t *self, const char *call_id);
+size_t router_call_count(router_t *self);
+
+#endif
