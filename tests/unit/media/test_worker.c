@@ -1,0 +1,489 @@
+/* test_worker - the media worker end to end on 127.0.0.1: requests arrive
+ * through the bus fake, RTP flows between real UDP sockets standing in for
+ * the caller (A) and the callee (B). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "sdp.h"
+#include "session.h"
+#include "td_bus_fake.h"
+#include "td_log.h"
+#include "worker.h"
+
+#define PAIRS 8                 /* port pairs in the test range: 4 calls */
+
+typedef struct {
+    struct event_base *base;
+    worker_t *worker;
+    uint16_t rtp_start;
+} fixture_t;
+
+/* Our own 16 ports, below Linux's ephemeral range (32768+). */
+static uint16_t s_range_start(void)
+{
+    return (uint16_t)(21016 + (getpid() % 300) * 32);
+}
+
+static int setup(void **state)
+{
+    static fixture_t fx;
+    memset(&fx, 0, sizeof fx);
+    fx.base = event_base_new();
+    fx.rtp_start = s_range_start();
+    td_settings_t settings;
+    memset(&settings, 0, sizeof settings);
+    snprintf(settings.identity, sizeof settings.identity, "media-test");
+    snprintf(settings.endpoint, sizeof settings.endpoint, "inproc://test");
+    snprintf(settings.media_address, sizeof settings.media_address, "127.0.0.1");
+    settings.capacity = 100;
+    rtp_conf_t rtp = { fx.rtp_start, (uint16_t)(fx.rtp_start + 2 * PAIRS - 1) };
+    fx.worker = worker_new(fx.base, &settings, &rtp);
+    if (!fx.base || !fx.worker)
+        return -1;
+    *state = &fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *fx = *state;
+    worker_destroy(&fx->worker);
+    assert_null(fx->worker);
+    /* Every session's events went with it. */
+    assert_int_equal(event_base_get_num_events(fx->base, EVENT_BASE_COUNT_ADDED), 0);
+    event_base_free(fx->base);
+    td_bus_fake_reset();
+    return 0;
+}
+
+/* --- test peers -------------------------------------------------------- */
+
+static int s_udp(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    socklen_t len = sizeof sin;
+    getsockname(fd, (struct sockaddr *)&sin, &len);
+    *port = ntohs(sin.sin_port);
+    return fd;
+}
+
+static int s_can_bind(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    int ok = bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0;
+    close(fd);
+    return ok;
+}
+
+static void s_send(int fd, uint16_t to_port, const void *buf, size_t len)
+{
+    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(to_port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    assert_int_equal(sendto(fd, buf, len, 0, (struct sockaddr *)&to, sizeof to), (ssize_t)len);
+}
+
+/* Run the loop until fd has a datagram (or give up); returns its length and
+ * the port it came from. Waits in poll(), never sleeps blindly. */
+static ssize_t s_recv(fixture_t *fx, int fd, void *buf, size_t len, uint16_t *from_port)
+{
+    for (int i = 0; i < 100; i++) {
+        event_base_loop(fx->base, EVLOOP_NONBLOCK);
+        struct sockaddr_in src;
+        socklen_t srclen = sizeof src;
+        ssize_t n = recvfrom(fd, buf, len, 0, (struct sockaddr *)&src, &srclen);
+        if (n >= 0) {
+            if (from_port)
+                *from_port = ntohs(src.sin_port);
+            return n;
+        }
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        poll(&pfd, 1, 5);
+    }
+    return -1;
+}
+
+/* Run the loop a few times; fd must have received nothing. */
+static void s_expect_silence(fixture_t *fx, int fd)
+{
+    char buf[2048];
+    for (int i = 0; i < 5; i++)
+        event_base_loop(fx->base, EVLOOP_NONBLOCK);
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    poll(&pfd, 1, 20);
+    event_base_loop(fx->base, EVLOOP_NONBLOCK);
+    assert_int_equal(recv(fd, buf, sizeof buf, 0), -1);
+}
+
+/* An RTP packet: version 2, payload type 0, the given SSRC, 160 bytes. */
+static size_t s_rtp(unsigned char *pkt, uint32_t ssrc, uint16_t seq)
+{
+    memset(pkt, 0xd5, 172);
+    pkt[0] = 0x80;
+    pkt[1] = 0;
+    pkt[2] = (unsigned char)(seq >> 8);
+    pkt[3] = (unsigned char)seq;
+    memset(pkt + 4, 0, 4);
+    pkt[8] = (unsigned char)(ssrc >> 24);
+    pkt[9] = (unsigned char)(ssrc >> 16);
+    pkt[10] = (unsigned char)(ssrc >> 8);
+    pkt[11] = (unsigned char)ssrc;
+    return 172;
+}
+
+/* --- bus requests ------------------------------------------------------ */
+
+static const char *s_sdp(char *buf, size_t len, uint16_t port, const char *extra)
+{
+    snprintf(buf, len,
+             "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+             "m=audio %u RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+             "a=rtpmap:101 telephone-event/8000\r\n%s", port, extra ? extra : "");
+    return buf;
+}
+
+static void s_deliver(fixture_t *fx, const char *call_id, uint32_t leg, int body_case, void *msg)
+{
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.call_id = (char *)call_id;
+    env.leg = leg;
+    env.body_case = body_case;
+    switch (body_case) {
+    case TANDEM__ENVELOPE__BODY_MEDIA_OFFER: env.media_offer = msg; break;
+    case TANDEM__ENVELOPE__BODY_MEDIA_ANSWER: env.media_answer = msg; break;
+    case TANDEM__ENVELOPE__BODY_MEDIA_ECHO: env.media_echo = msg; break;
+    case TANDEM__ENVELOPE__BODY_MEDIA_RELEASE: env.media_release = msg; break;
+    default: fail();
+    }
+    td_bus_fake_deliver(worker_bus(fx->worker), "router", &env);
+}
+
+static void s_offer(fixture_t *fx, const char *call_id, const char *sdp)
+{
+    Tandem__MediaOffer msg = TANDEM__MEDIA_OFFER__INIT;
+    msg.sdp = (char *)sdp;
+    s_deliver(fx, call_id, 0, TANDEM__ENVELOPE__BODY_MEDIA_OFFER, &msg);
+}
+
+static void s_answer(fixture_t *fx, const char *call_id, uint32_t leg, const char *sdp)
+{
+    Tandem__MediaAnswer msg = TANDEM__MEDIA_ANSWER__INIT;
+    msg.sdp = (char *)sdp;
+    s_deliver(fx, call_id, leg, TANDEM__ENVELOPE__BODY_MEDIA_ANSWER, &msg);
+}
+
+static void s_echo(fixture_t *fx, const char *call_id)
+{
+    Tandem__MediaEcho msg = TANDEM__MEDIA_ECHO__INIT;
+    s_deliver(fx, call_id, 0, TANDEM__ENVELOPE__BODY_MEDIA_ECHO, &msg);
+}
+
+static void s_release(fixture_t *fx, const char *call_id)
+{
+    Tandem__MediaRelease msg = TANDEM__MEDIA_RELEASE__INIT;
+    s_deliver(fx, call_id, 0, TANDEM__ENVELOPE__BODY_MEDIA_RELEASE, &msg);
+}
+
+/* The port and address an SDP the worker wrote sends audio to. */
+static uint16_t s_sdp_port(const char *sdp)
+{
+    sdp_media_t m;
+    char err[128], addr[INET_ADDRSTRLEN];
+    if (sdp_parse(sdp, strlen(sdp), &m, err, sizeof err) < 0)
+        fail_msg("worker wrote bad SDP: %s\n%s", err, sdp);
+    inet_ntop(AF_INET, &m.addr, addr, sizeof addr);
+    assert_string_equal(addr, "127.0.0.1");
+    return m.port;
+}
+
+/* Offer for call_id with the caller at a_port; the worker's two ports. */
+static void s_open(fixture_t *fx, const char *call_id, uint16_t a_port,
+                   uint16_t *port_a, uint16_t *port_b)
+{
+    char sdp[512];
+    size_t before = td_bus_fake_count();
+    s_offer(fx, call_id, s_sdp(sdp, sizeof sdp, a_port, NULL));
+    assert_int_equal(td_bus_fake_count(), before + 1);
+    const td_bus_fake_sent_t *sent = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_OFFERED);
+    assert_non_null(sent);
+    assert_ptr_equal(sent, td_bus_fake_get(before));
+    assert_string_equal(sent->peer, "router");
+    assert_string_equal(sent->env->call_id, call_id);
+    assert_int_equal(sent->env->leg, 0);
+    *port_a = s_sdp_port(sent->env->media_offered->sdp_caller);
+    *port_b = s_sdp_port(sent->env->media_offered->sdp_callee);
+    /* Codecs pass through untouched. */
+    assert_non_null(strstr(sent->env->media_offered->sdp_callee,
+                           "\r\na=rtpmap:101 telephone-event/8000\r\n"));
+}
+
+static const Tandem__MediaError *s_last_error(size_t before)
+{
+    assert_int_equal(td_bus_fake_count(), before + 1);
+    const td_bus_fake_sent_t *sent = td_bus_fake_get(before);
+    assert_int_equal(sent->env->body_case, TANDEM__ENVELOPE__BODY_MEDIA_ERROR);
+    assert_string_equal(sent->peer, "router");
+    return sent->env->media_error;
+}
+
+/* --- tests ------------------------------------------------------------- */
+
+static void test_call_relays_both_ways(void **state)
+{
+    fixture_t *fx = *state;
+    uint16_t a_port, b_port, b_rtcp_port, a2_port, pa, pb, from;
+    int a = s_udp(&a_port), b = s_udp(&b_port), b_rtcp = s_udp(&b_rtcp_port);
+    unsigned char pkt[200], got[2048];
+    size_t len = s_rtp(pkt, 0x11223344, 1);
+
+    s_open(fx, "call-1", a_port, &pa, &pb);
+    assert_int_not_equal(pa, pb);
+    assert_true(pa >= fx->rtp_start && pa < fx->rtp_start + 2 * PAIRS && pa % 2 == 0);
+    assert_true(pb >= fx->rtp_start && pb < fx->rtp_start + 2 * PAIRS && pb % 2 == 0);
+    assert_int_equal(worker_session_count(fx->worker), 1);
+
+    /* Before the answer B is unknown: A's packets are dropped and counted. */
+    s_send(a, pa, pkt, len);
+    s_expect_silence(fx, b);
+    const session_stats_t *sa = session_stats(worker_session(fx->worker, "call-1"), SESSION_A);
+    const session_stats_t *sb = session_stats(worker_session(fx->worker, "call-1"), SESSION_B);
+    assert_int_equal(sa->rx_packets, 1);
+    assert_int_equal(sa->dropped, 1);
+
+    /* The callee answers on leg 1, with its RTCP on a port of its own. */
+    char sdp[512], rtcp_line[64];
+    snprintf(rtcp_line, sizeof rtcp_line, "a=rtcp:%u\r\n", b_rtcp_port);
+    s_answer(fx, "call-1", 1, s_sdp(sdp, sizeof sdp, b_port, rtcp_line));
+    const td_bus_fake_sent_t *sent = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_ANSWERED);
+    assert_non_null(sent);
+    assert_string_equal(sent->peer, "router");
+    assert_string_equal(sent->env->call_id, "call-1");
+    assert_int_equal(sent->env->leg, 1);
+    assert_int_equal(s_sdp_port(sent->env->media_answered->sdp_caller), pa);
+    char want_rtcp[64];
+    snprintf(want_rtcp, sizeof want_rtcp, "\r\na=rtcp:%u\r\n", pa + 1);
+    assert_non_null(strstr(sent->env->media_answered->sdp_caller, want_rtcp));
+
+    /* A -> worker A port -> out of the worker's B port -> B. */
+    s_send(a, pa, pkt, len);
+    assert_int_equal(s_recv(fx, b, got, sizeof got, &from), (ssize_t)len);
+    assert_int_equal(from, pb);
+    assert_memory_equal(got, pkt, len);
+    /* B -> worker B port -> out of the A port -> A. */
+    pkt[3] = 2;
+    s_send(b, pb, pkt, len);
+    assert_int_equal(s_recv(fx, a, got, sizeof got, &from), (ssize_t)len);
+    assert_int_equal(from, pa);
+    assert_memory_equal(got, pkt, len);
+
+    /* RTCP: A's RTCP socket latches from its first packet, B's from the SDP. */
+    const char rtcp[] = "\x81\xc9\x00\x07rtcp-report-from-a";
+    int a_rtcp = s_udp(&a2_port);
+    s_send(a_rtcp, pa + 1, rtcp, sizeof rtcp);
+    assert_int_equal(s_recv(fx, b_rtcp, got, sizeof got, &from), (ssize_t)sizeof rtcp);
+    assert_int_equal(from, pb + 1);
+    s_send(b_rtcp, pb + 1, rtcp, sizeof rtcp);
+    assert_int_equal(s_recv(fx, a_rtcp, got, sizeof got, &from), (ssize_t)sizeof rtcp);
+    assert_int_equal(from, pa + 1);
+
+    /* The caller moves (a NAT rebinding): the worker follows its packets. */
+    int a2 = s_udp(&a2_port);
+    s_send(a2, pa, pkt, len);
+    assert_int_equal(s_recv(fx, b, got, sizeof got, NULL), (ssize_t)len);
+    s_send(b, pb, pkt, len);
+    assert_int_equal(s_recv(fx, a2, got, sizeof got, &from), (ssize_t)len);
+    assert_int_equal(from, pa);
+    s_expect_silence(fx, a);
+    assert_int_equal(sa->relatches, 1);
+
+    /* Counters: A got 1 dropped + 1 RTP + 1 RTCP + 1 from a2. */
+    assert_int_equal(sa->rx_packets, 4);
+    assert_int_equal(sa->dropped, 1);
+    assert_int_equal(sa->tx_packets, 3);
+    assert_int_equal(sb->rx_packets, 3);
+    assert_int_equal(sb->tx_packets, 3);
+    assert_int_equal(sb->rx_bytes, 2 * len + sizeof rtcp);
+
+    /* Release: no reply, ports closed and bindable again. */
+    size_t before = td_bus_fake_count();
+    s_release(fx, "call-1");
+    assert_int_equal(td_bus_fake_count(), before);
+    assert_int_equal(worker_session_count(fx->worker), 0);
+    assert_null(worker_session(fx->worker, "call-1"));
+    assert_true(s_can_bind(pa) && s_can_bind(pa + 1));
+    assert_true(s_can_bind(pb) && s_can_bind(pb + 1));
+    /* A second release is harmless and silent. */
+    s_release(fx, "call-1");
+    assert_int_equal(td_bus_fake_count(), before);
+
+    close(a);
+    close(a2);
+    close(a_rtcp);
+    close(b);
+    close(b_rtcp);
+}
+
+static void test_echo_reflects_to_caller(void **state)
+{
+    fixture_t *fx = *state;
+    uint16_t a_port, pa, pb, from;
+    int a = s_udp(&a_port);
+    unsigned char pkt[200], got[2048];
+    size_t len = s_rtp(pkt, 0x11223344, 7);
+
+    s_open(fx, "echo-1", a_port, &pa, &pb);
+    size_t before = td_bus_fake_count();
+    s_echo(fx, "echo-1");
+    assert_int_equal(td_bus_fake_count(), before);          /* no reply */
+    assert_int_equal(session_mode(worker_session(fx->worker, "echo-1")), SESSION_ECHO);
+
+    s_send(a, pa, pkt, len);
+    assert_int_equal(s_recv(fx, a, got, sizeof got, &from), (ssize_t)len);
+    assert_int_equal(from, pa);
+    /* Same packet, but not the caller's own SSRC. */
+    assert_memory_equal(got, pkt, 8);
+    assert_memory_not_equal(got + 8, pkt + 8, 4);
+    assert_memory_equal(got + 12, pkt + 12, len - 12);
+
+    /* RTCP is not reflected. */
+    const char rtcp[] = "\x81\xc9\x00\x01rtcp";
+    s_send(a, pa + 1, rtcp, sizeof rtcp);
+    s_expect_silence(fx, a);
+
+    s_release(fx, "echo-1");
+    assert_true(s_can_bind(pa) && s_can_bind(pb));
+    close(a);
+}
+
+static void test_second_offer_same_ports(void **state)
+{
+    fixture_t *fx = *state;
+    uint16_t pa, pb, pa2, pb2;
+    s_open(fx, "again", 4000, &pa, &pb);
+    s_open(fx, "again", 4002, &pa2, &pb2);
+    assert_int_equal(pa, pa2);
+    assert_int_equal(pb, pb2);
+    assert_int_equal(worker_session_count(fx->worker), 1);
+    s_release(fx, "again");
+}
+
+static void test_bad_sdp_is_cause_58(void **state)
+{
+    fixture_t *fx = *state;
+    size_t before = td_bus_fake_count();
+    s_offer(fx, "bad", "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n");
+    const Tandem__MediaError *err = s_last_error(before);
+    assert_int_equal(err->cause, 58);
+    assert_string_equal(err->reason, "bad SDP offer: no c= line for the audio stream");
+    assert_string_equal(td_bus_fake_get(before)->env->call_id, "bad");
+    assert_int_equal(worker_session_count(fx->worker), 0);
+
+    before = td_bus_fake_count();
+    s_offer(fx, "bad", "");
+    assert_int_equal(s_last_error(before)->cause, 58);
+
+    /* A bad answer leaves the session as it was. */
+    uint16_t pa, pb;
+    s_open(fx, "bad-answer", 4000, &pa, &pb);
+    before = td_bus_fake_count();
+    s_answer(fx, "bad-answer", 1, "v=0\r\nc=IN IP4 1.2.3.4\r\n");
+    err = s_last_error(before);
+    assert_int_equal(err->cause, 58);
+    assert_string_equal(err->reason, "bad SDP answer: no m=audio line");
+    assert_int_equal(td_bus_fake_get(before)->env->leg, 1);
+    assert_int_equal(worker_session_count(fx->worker), 1);
+    s_release(fx, "bad-answer");
+}
+
+static void test_unknown_call_is_cause_41(void **state)
+{
+    fixture_t *fx = *state;
+    char sdp[512];
+    size_t before = td_bus_fake_count();
+    s_answer(fx, "nobody", 1, s_sdp(sdp, sizeof sdp, 4000, NULL));
+    assert_int_equal(s_last_error(before)->cause, 41);
+    before = td_bus_fake_count();
+    s_echo(fx, "nobody");
+    assert_int_equal(s_last_error(before)->cause, 41);
+    before = td_bus_fake_count();
+    s_offer(fx, "", s_sdp(sdp, sizeof sdp, 4000, NULL));
+    assert_int_equal(s_last_error(before)->cause, 41);
+    assert_int_equal(worker_session_count(fx->worker), 0);
+}
+
+static void test_capacity_and_ports_are_cause_34(void **state)
+{
+    fixture_t *fx = *state;
+    char id[16];
+    uint16_t pa, pb;
+    /* PAIRS pairs make PAIRS/2 calls; the worker says so, whatever tandem.conf says. */
+    for (int i = 0; i < PAIRS / 2; i++) {
+        snprintf(id, sizeof id, "full-%d", i);
+        s_open(fx, id, 4000, &pa, &pb);
+    }
+    char sdp[512];
+    size_t before = td_bus_fake_count();
+    s_offer(fx, "one-more", s_sdp(sdp, sizeof sdp, 4000, NULL));
+    const Tandem__MediaError *err = s_last_error(before);
+    assert_int_equal(err->cause, 34);
+    assert_string_equal(err->reason, "over capacity (4 calls)");
+
+    /* Free one call, but let another program hold all the free ports. */
+    s_release(fx, "full-0");
+    int blockers[PAIRS], n = 0;
+    for (int p = 0; p < PAIRS; p++) {
+        uint16_t port = (uint16_t)(fx->rtp_start + 2 * p);
+        int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
+                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        if (bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0)
+            blockers[n++] = fd;
+        else
+            close(fd);
+    }
+    assert_int_equal(n, 2);                     /* the two pairs full-0 gave back */
+    before = td_bus_fake_count();
+    s_offer(fx, "one-more", s_sdp(sdp, sizeof sdp, 4000, NULL));
+    err = s_last_error(before);
+    assert_int_equal(err->cause, 34);
+    char want[64];
+    snprintf(want, sizeof want, "no free RTP port pair in %u-%u", fx->rtp_start,
+             fx->rtp_start + 2 * PAIRS - 1);
+    assert_string_equal(err->reason, want);
+    assert_int_equal(worker_session_count(fx->worker), PAIRS / 2 - 1);
+
+    /* The ports come free: the next offer works. */
+    for (int i = 0; i < n; i++)
+        close(blockers[i]);
+    s_open(fx, "one-more", 4000, &pa, &pb);
+    assert_int_equal(worker_session_count(fx->worker), PAIRS / 2);
+    /* Teardown closes the calls still open. */
+}
+
+int main(void)
+{
+    td_log_init("test", LOG_ERR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_call_relays_both_ways, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_echo_reflects_to_caller, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_offer_same_ports, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_sdp_is_cause_58, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_call_is_cause_41, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_capacity_and_ports_are_cause_34, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
