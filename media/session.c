@@ -39,9 +39,6 @@ struct session {
  * time on this thread, and a packet never outlives its callback. */
 static unsigned char s_buf[65536];
 
-/* XOR applied to the SSRC of echoed RTP (see session.h). */
-#define S_ECHO_SSRC_MASK 0x45434830u   /* "ECH0" */
-
 static void s_on_readable(evutil_socket_t fd, short what, void *arg);
 
 static const char *s_addr_str(char *buf, size_t len, const struct sockaddr_in *sin)
@@ -234,12 +231,6 @@ static void s_on_readable(evutil_socket_t fd, short what, void *arg)
             if (in->side != SESSION_A || in->rtcp) {
                 side->stats.dropped++;
                 continue;
-            }
-            if (n >= 12 && (s_buf[0] >> 6) == 2) {   /* RTP version 2: new SSRC */
-                s_buf[8] ^= (S_ECHO_SSRC_MASK >> 24) & 0xff;
-                s_buf[9] ^= (S_ECHO_SSRC_MASK >> 16) & 0xff;
-                s_buf[10] ^= (S_ECHO_SSRC_MASK >> 8) & 0xff;
-                s_buf[11] ^= S_ECHO_SSRC_MASK & 0xff;
             }
             s_send(self, side, in, (size_t)n);
             continue;

@@ -3,9 +3,9 @@
  * Side A faces the caller, side B the callee. In RELAY mode a packet that
  * arrives on A's RTP socket leaves from B's RTP socket to B's remote address,
  * and the other way round; RTCP the same on the RTCP sockets. In ECHO mode
- * RTP that arrives on A goes back to where it came from (with its SSRC
- * changed, so the phone does not take its own stream for a loop); RTCP and
- * anything on B is dropped.
+ * RTP that arrives on A goes back, unchanged, to where it came from (the
+ * integration tests recognise their own SSRC and sequence numbers); RTCP and
+ * anything on B is dropped: reflected reports would only confuse the phone.
  *
  * Symmetric RTP: each socket latches onto the source address of the packets
  * it receives, so replies go where the phone really is (behind NAT, say),

@@ -354,10 +354,7 @@ static void test_echo_reflects_to_caller(void **state)
     s_send(a, pa, pkt, len);
     assert_int_equal(s_recv(fx, a, got, sizeof got, &from), (ssize_t)len);
     assert_int_equal(from, pa);
-    /* Same packet, but not the caller's own SSRC. */
-    assert_memory_equal(got, pkt, 8);
-    assert_memory_not_equal(got + 8, pkt + 8, 4);
-    assert_memory_equal(got + 12, pkt + 12, len - 12);
+    assert_memory_equal(got, pkt, len);                   /* byte for byte */
 
     /* RTCP is not reflected. */
     const char rtcp[] = "\x81\xc9\x00\x01rtcp";
