@@ -298,23 +298,32 @@ static int s_send_raw(sip_txn_layer_t *self, const char *buf, size_t len,
     return -1;
 }
 
-/* Serialize msg; the text is handed to *out (osip_free it) or dropped. */
+/* Serialize msg and send it; when out is given, the text replaces *out
+ * (malloc'd, exact size: osip's own buffer is at least 8 KB). */
 static int s_send_msg(sip_txn_layer_t *self, osip_message_t *msg,
                       const struct sockaddr_in *to, char **out, size_t *out_len)
 {
-    char *text = NULL;
+    char *text = NULL, *copy = NULL;
     size_t len = 0;
     osip_message_force_update(msg);
     if (osip_message_to_str(msg, &text, &len) != 0 || !text)
         return -1;
+    osip_free(msg->message);                 /* osip caches a copy of the text: drop it */
+    msg->message = NULL;
+    msg->message_length = 0;
+    osip_message_force_update(msg);
+    if (out && (copy = malloc(len + 1)) == NULL) {
+        osip_free(text);
+        return -1;
+    }
     int rc = s_send_raw(self, text, len, to);
     if (out) {
-        osip_free(*out);
-        *out = text;
+        memcpy(copy, text, len + 1);
+        free(*out);
+        *out = copy;
         *out_len = len;
-    } else {
-        osip_free(text);
     }
+    osip_free(text);
     return rc;
 }
 
@@ -486,7 +495,7 @@ static void s_txn_free(sip_txn_t *t)
     event_free(t->retx);
     event_free(t->life);
     osip_message_free(t->req);
-    osip_free(t->out);
+    free(t->out);
     t->layer->stats.live--;
     free(t);
 }
@@ -1225,7 +1234,7 @@ int sip_txn_respond(sip_txn_t *t, osip_message_t **resp)
         t->out = old;
         return -1;
     }
-    osip_free(old);
+    free(old);
     t->last_status = status;
     s_fsm(t, ev, NULL);
     return 0;
