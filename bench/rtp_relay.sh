@@ -1,0 +1,52 @@
+#!/bin/bash
+# bench/rtp_relay.sh - packets a second one media worker relays on loopback.
+#
+#   bench/rtp_relay.sh [CALLS] [SECONDS] [WINDOW]     (defaults 50 5 8)
+#
+# Builds bin/tandem-media and build/bench/rtp_relay, starts one worker with a
+# throw-away config (127.0.0.1, a free bus port), lets rtp_relay play the
+# router and the phones (see bench/rtp_relay.c), and stops the worker by PID.
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" || exit 1
+calls=${1:-50}; seconds=${2:-5}; window=${3:-8}
+
+make --no-print-directory -s bin/tandem-media build/gen/tandem.pb-c.h || exit 1
+mkdir -p build/bench
+cc -O2 -g -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Ilib -Ibuild/gen -Imedia \
+    $(pkg-config --cflags libevent libzmq libprotobuf-c) \
+    -o build/bench/rtp_relay bench/rtp_relay.c media/sdp.c lib/*.c build/gen/tandem.pb-c.c \
+    $(pkg-config --libs libevent libzmq libprotobuf-c) || exit 1
+
+tmp=$(mktemp -d /tmp/tandem-rtp-bench.XXXXXX)
+media_pid=
+cleanup() {
+    [ -n "$media_pid" ] && kill -TERM "$media_pid" 2>/dev/null && wait "$media_pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+bus_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+rtp_start=$((21000 + ($$ % 200) * 16 * 4))   # below the ephemeral ports
+cat >"$tmp/rtp.conf" <<CONF
+[general]
+rtpstart=$rtp_start
+rtpend=$((rtp_start + calls * 4 + 63))
+CONF
+cat >"$tmp/tandem.conf" <<CONF
+[general]
+loglevel=notice
+[bus]
+endpoint=tcp://127.0.0.1:$bus_port
+[media]
+identity=media-bench
+address=127.0.0.1
+capacity=$calls
+CONF
+
+bin/tandem-media -c "$tmp" >"$tmp/media.log" 2>&1 &
+media_pid=$!
+build/bench/rtp_relay -e "tcp://127.0.0.1:$bus_port" -n "$calls" -d "$seconds" -w "$window"
+rc=$?
+[ $rc -eq 0 ] || { echo "--- media log"; cat "$tmp/media.log"; }
+exit $rc
