@@ -1,0 +1,65 @@
+/* sip_auth - HTTP digest for SIP (RFC 2617 with qop=auth, RFC 3261 22.4).
+ *
+ * Nonces are stateless: "<time, 8 hex><MD5(time:secret), 32 hex>", where the
+ * secret is random per process. A nonce is good for SIP_AUTH_NONCE_TTL
+ * seconds; an older one whose MAC checks out is "stale" (the client retries
+ * with a fresh one without asking its user). Nothing is stored per client, so
+ * a flood of REGISTERs costs no memory. Nonce counts are not tracked: a
+ * captured response can be replayed within the TTL (documented limit). */
+#ifndef SIP_AUTH_H
+#define SIP_AUTH_H
+
+#include <stddef.h>
+#include <sys/time.h>
+#include <osipparser2/osip_message.h>
+
+#define SIP_AUTH_NONCE_TTL 30
+#define SIP_AUTH_NONCE_LEN 40           /* hex characters, without the NUL */
+
+typedef struct sip_auth sip_auth_t;
+
+typedef enum {
+    SIP_AUTH_OK = 0,
+    SIP_AUTH_MISSING,     /* no credentials for our realm: challenge */
+    SIP_AUTH_STALE,       /* right answer to an expired nonce: challenge, stale=true */
+    SIP_AUTH_FAILED       /* wrong password, unknown user, forged nonce, bad fields */
+} sip_auth_result_t;
+
+/* realm is copied. NULL on failure. */
+sip_auth_t *sip_auth_new(const char *realm);
+void sip_auth_destroy(sip_auth_t **self_p);
+const char *sip_auth_realm(const sip_auth_t *self);
+
+/* HA1 = MD5(user:realm:password), 32 lowercase hex digits. */
+void sip_auth_ha1(const char *user, const char *realm, const char *password, char out[33]);
+
+/* The request-digest (RFC 2617 3.2.2.1) for HA1 ha1. qop "auth" uses nc and
+ * cnonce; qop NULL or "" gives the RFC 2069 form MD5(HA1:nonce:HA2). */
+void sip_auth_response(const char *ha1, const char *nonce, const char *nc,
+                       const char *cnonce, const char *qop, const char *method,
+                       const char *uri, char out[33]);
+
+/* A nonce minted at `now` (seconds) into buf (at least SIP_AUTH_NONCE_LEN+1). */
+void sip_auth_nonce(const sip_auth_t *self, long now, char *buf, size_t len);
+
+/* Add a challenge to the response: Proxy-Authenticate when proxy is set,
+ * else WWW-Authenticate: realm, a fresh nonce, algorithm=MD5, qop="auth",
+ * and stale=true when asked. Returns 0 or -1. */
+int sip_auth_challenge(const sip_auth_t *self, osip_message_t *resp, int proxy,
+                       int stale, long now);
+
+/* The credentials in req for our realm (Proxy-Authorization when proxy is
+ * set, else Authorization), or NULL. The user name, unquoted, goes to user.
+ * Borrowed from req. */
+osip_authorization_t *sip_auth_credentials(const sip_auth_t *self, osip_message_t *req,
+                                           int proxy, char *user, size_t len);
+
+/* Check credentials for `method` against ha1 (NULL: unknown user, which
+ * fails exactly like a wrong password). cred NULL gives SIP_AUTH_MISSING. */
+sip_auth_result_t sip_auth_verify(const sip_auth_t *self, osip_authorization_t *cred,
+                                  const char *method, const char *ha1, long now);
+
+/* Copy a header parameter without its surrounding quotes; "" for NULL. */
+char *sip_auth_unquote(const char *value, char *buf, size_t len);
+
+#endif

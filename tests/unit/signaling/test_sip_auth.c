@@ -1,0 +1,189 @@
+/* Unit tests for sip_auth: RFC 2617's worked example, nonces, verify. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "sip_auth.h"
+#include <osipparser2/osip_parser.h>
+
+#define NOW 1700000000L
+
+static int setup(void **state)
+{
+    (void)state;
+    parser_init();
+    return 0;
+}
+
+/* RFC 2617 section 3.5. */
+static void test_rfc2617_example(void **state)
+{
+    (void)state;
+    char ha1[33], resp[33];
+    sip_auth_ha1("Mufasa", "testrealm@host.com", "Circle Of Life", ha1);
+    assert_string_equal(ha1, "939e7578ed9e3c518a452acee763bce9");
+    sip_auth_response(ha1, "dcd98b7102dd2f0e8b11d0f600bfb0c093", "00000001", "0a4f113b",
+                      "auth", "GET", "/dir/index.html", resp);
+    assert_string_equal(resp, "6629fae49393a05397450978507c4ef1");
+}
+
+/* RFC 2069 form (no qop): MD5(HA1:nonce:HA2). RFC 2069's own example. */
+static void test_rfc2069_form(void **state)
+{
+    (void)state;
+    char ha1[33], resp[33];
+    sip_auth_ha1("Mufasa", "testrealm@host.com", "CircleOfLife", ha1);
+    sip_auth_response(ha1, "dcd98b7102dd2f0e8b11d0f600bfb0c093", NULL, NULL, NULL,
+                      "GET", "/dir/index.html", resp);
+    assert_string_equal(resp, "1949323746fe6a43ef61f9606e7febea");
+}
+
+/* Build an Authorization header the way a phone would, then verify it. */
+static osip_authorization_t *s_cred(const sip_auth_t *auth, const char *user, const char *pass,
+                                    const char *realm, const char *nonce, const char *method,
+                                    int quote_qop)
+{
+    char ha1[33], resp[33], text[1024];
+    const char *uri = "sip:tandem.example";
+    sip_auth_ha1(user, realm, pass, ha1);
+    sip_auth_response(ha1, nonce, "00000001", "0a4f113b", "auth", method, uri, resp);
+    snprintf(text, sizeof text,
+             "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", "
+             "response=\"%s\", algorithm=MD5, qop=%s, nc=00000001, cnonce=\"0a4f113b\"",
+             user, realm, nonce, uri, resp, quote_qop ? "\"auth\"" : "auth");
+    osip_authorization_t *a = NULL;
+    assert_int_equal(osip_authorization_init(&a), 0);
+    assert_int_equal(osip_authorization_parse(a, text), 0);
+    (void)auth;
+    return a;
+}
+
+static void test_verify(void **state)
+{
+    (void)state;
+    sip_auth_t *auth = sip_auth_new("tandem");
+    assert_non_null(auth);
+    char nonce[SIP_AUTH_NONCE_LEN + 1], ha1[33];
+    sip_auth_nonce(auth, NOW, nonce, sizeof nonce);
+    assert_int_equal(strlen(nonce), SIP_AUTH_NONCE_LEN);
+    sip_auth_ha1("1001", "tandem", "1001pass", ha1);
+
+    osip_authorization_t *a = s_cred(auth, "1001", "1001pass", "tandem", nonce, "REGISTER", 0);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW + 5), SIP_AUTH_OK);
+    /* the method is part of the digest */
+    assert_int_equal(sip_auth_verify(auth, a, "INVITE", ha1, NOW + 5), SIP_AUTH_FAILED);
+    /* an unknown user fails exactly like a wrong password */
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", NULL, NOW + 5), SIP_AUTH_FAILED);
+    /* right answer to an old nonce: stale */
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW + SIP_AUTH_NONCE_TTL),
+                     SIP_AUTH_OK);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW + SIP_AUTH_NONCE_TTL + 1),
+                     SIP_AUTH_STALE);
+    osip_authorization_free(a);
+
+    /* quoted qop, as some phones send it */
+    a = s_cred(auth, "1001", "1001pass", "tandem", nonce, "REGISTER", 1);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_OK);
+    osip_authorization_free(a);
+
+    /* wrong password */
+    a = s_cred(auth, "1001", "wrong", "tandem", nonce, "REGISTER", 0);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_FAILED);
+    /* a wrong password with an old nonce is not "stale": it is wrong */
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW + 100), SIP_AUTH_FAILED);
+    osip_authorization_free(a);
+
+    /* wrong realm */
+    char ha1_other[33];
+    sip_auth_ha1("1001", "asterisk", "1001pass", ha1_other);
+    a = s_cred(auth, "1001", "1001pass", "asterisk", nonce, "REGISTER", 0);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1_other, NOW), SIP_AUTH_FAILED);
+    osip_authorization_free(a);
+
+    /* a tampered nonce: a later timestamp with the old MAC */
+    char forged[SIP_AUTH_NONCE_LEN + 1];
+    memcpy(forged, nonce, sizeof forged);
+    forged[7] = forged[7] == 'f' ? 'e' : 'f';
+    a = s_cred(auth, "1001", "1001pass", "tandem", forged, "REGISTER", 0);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_FAILED);
+    osip_authorization_free(a);
+    /* a nonce from someone else entirely (RFC 2617's) */
+    a = s_cred(auth, "1001", "1001pass", "tandem", "dcd98b7102dd2f0e8b11d0f600bfb0c093",
+               "REGISTER", 0);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_FAILED);
+    osip_authorization_free(a);
+
+    /* another process's nonce (another secret) */
+    sip_auth_t *other = sip_auth_new("tandem");
+    char theirs[SIP_AUTH_NONCE_LEN + 1];
+    sip_auth_nonce(other, NOW, theirs, sizeof theirs);
+    a = s_cred(auth, "1001", "1001pass", "tandem", theirs, "REGISTER", 0);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_FAILED);
+    osip_authorization_free(a);
+    sip_auth_destroy(&other);
+
+    assert_int_equal(sip_auth_verify(auth, NULL, "REGISTER", ha1, NOW), SIP_AUTH_MISSING);
+    sip_auth_destroy(&auth);
+    assert_null(auth);
+}
+
+static void test_challenge_and_credentials(void **state)
+{
+    (void)state;
+    sip_auth_t *auth = sip_auth_new("tandem");
+    osip_message_t *m = NULL;
+    assert_int_equal(osip_message_init(&m), 0);
+    assert_int_equal(sip_auth_challenge(auth, m, 0, 1, NOW), 0);
+    assert_int_equal(sip_auth_challenge(auth, m, 1, 0, NOW), 0);
+    osip_www_authenticate_t *w = NULL;
+    assert_int_equal(osip_message_get_www_authenticate(m, 0, &w), 0);
+    char buf[128];
+    assert_string_equal(sip_auth_unquote(osip_www_authenticate_get_realm(w), buf, sizeof buf),
+                        "tandem");
+    assert_string_equal(osip_www_authenticate_get_algorithm(w), "MD5");
+    assert_string_equal(osip_www_authenticate_get_qop_options(w), "\"auth\"");
+    assert_string_equal(osip_www_authenticate_get_stale(w), "true");
+    osip_proxy_authenticate_t *p = NULL;
+    assert_int_equal(osip_message_get_proxy_authenticate(m, 0, &p), 0);
+    assert_null(osip_www_authenticate_get_stale(p));
+    char nonce[64];
+    sip_auth_unquote(osip_www_authenticate_get_nonce(p), nonce, sizeof nonce);
+    assert_int_equal(strlen(nonce), SIP_AUTH_NONCE_LEN);
+    osip_message_free(m);
+
+    /* pick the credentials for our realm among several */
+    assert_int_equal(osip_message_init(&m), 0);
+    osip_message_set_authorization(m, "Digest username=\"x\", realm=\"other\", nonce=\"1\", "
+                                      "uri=\"sip:a\", response=\"0\"");
+    osip_message_set_proxy_authorization(m, "Digest username=\"y\", realm=\"tandem\", "
+                                            "nonce=\"1\", uri=\"sip:a\", response=\"0\"");
+    osip_message_set_authorization(m, "Digest username=\"1001\", realm=\"tandem\", nonce=\"1\", "
+                                      "uri=\"sip:a\", response=\"0\"");
+    char user[64];
+    assert_non_null(sip_auth_credentials(auth, m, 0, user, sizeof user));
+    assert_string_equal(user, "1001");
+    assert_non_null(sip_auth_credentials(auth, m, 1, user, sizeof user));
+    assert_string_equal(user, "y");
+    osip_message_free(m);
+    assert_int_equal(osip_message_init(&m), 0);
+    assert_null(sip_auth_credentials(auth, m, 0, user, sizeof user));
+    assert_string_equal(user, "");
+    osip_message_free(m);
+    sip_auth_destroy(&auth);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rfc2617_example),
+        cmocka_unit_test(test_rfc2069_form),
+        cmocka_unit_test(test_verify),
+        cmocka_unit_test(test_challenge_and_credentials),
+    };
+    return cmocka_run_group_tests_name("sip_auth", tests, setup, NULL);
+}
