@@ -588,6 +588,7 @@ static void test_ict_timer_a_and_b(void **state)
     /* the layer filled in the Via's sent-by */
     snprintf(want, sizeof want, "127.0.0.1:%d", ntohs(fx->layer_addr.sin_port));
     assert_non_null(strstr(s_header(buf, "Via", hdr, sizeof hdr), want));
+    assert_non_null(strstr(hdr, ";rport"));
     s_run(fx, 64 * 4 + 30);
     /* A at 4, 12, 28, 60, 124, 252 ms (no T2 cap for INVITE), B at 256 */
     int n = s_drain(fx, "INVITE ");
@@ -753,6 +754,33 @@ static void test_client_request_rejects_bad(void **state)
     assert_null(msg);
     assert_null(sip_txn_request(fx->layer, &msg, &fx->peer_addr, NULL));
     assert_int_equal(s_stat_live(fx), 0);
+}
+
+static void test_via_filled_on_wildcard_bind(void **state)
+{
+    fx_t *fx = *state;
+    char text[1024], buf[4096], hdr[512], want[64], branch[64];
+    struct sockaddr_in any = { .sin_family = AF_INET };   /* 0.0.0.0, any port */
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    socklen_t len = sizeof any;
+    assert_int_equal(bind(fd, (struct sockaddr *)&any, sizeof any), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&any, &len), 0);
+    sip_txn_handlers_t quiet = { 0 };
+    sip_txn_layer_t *layer = sip_txn_layer_new(fx->base, fd, &quiet, NULL);
+    assert_non_null(layer);
+    snprintf(text, sizeof text,
+             "MESSAGE sip:carol@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 0.0.0.0:0;branch=%s\r\n"
+             "From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:carol@127.0.0.1>\r\n"
+             "Call-ID: any1\r\nCSeq: 1 MESSAGE\r\n\r\n", sip_txn_branch(branch, sizeof branch));
+    osip_message_t *msg = NULL;
+    osip_message_init(&msg);
+    assert_int_equal(osip_message_parse(msg, text, strlen(text)), 0);
+    assert_non_null(sip_txn_request(layer, &msg, &fx->peer_addr, NULL));
+    assert_true(s_recv(fx, buf, sizeof buf, 0) > 0);
+    snprintf(want, sizeof want, "SIP/2.0/UDP 127.0.0.1:%d;", ntohs(any.sin_port));
+    assert_non_null(strstr(s_header(buf, "Via", hdr, sizeof hdr), want));
+    sip_txn_layer_destroy(&layer);
+    close(fd);
 }
 
 /* ---- scale -------------------------------------------------------------- */
@@ -976,6 +1004,7 @@ int main(void)
         T(test_nict_timers),
         T(test_client_cancel),
         T(test_client_request_rejects_bad),
+        T(test_via_filled_on_wildcard_bind),
         T(test_many_live_transactions),
         T(test_malformed_input),
         T(test_mutated_input_never_crashes),
