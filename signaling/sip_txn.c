@@ -9,7 +9,23 @@
  *
  * Terminated transactions leave the table at once, go on a dead list and are
  * freed by one reaper event after on_terminated, so no handler further up the
- * stack ever holds a freed pointer. */
+ * stack ever holds a freed pointer.
+ *
+ * Where sip_txn.h leaves room, this file decides:
+ * - the CANCEL that sip_txn_cancel() sends runs in a layer-internal NICT: the
+ *   TU hears nothing of it (no on_response/on_timeout/on_terminated); once it
+ *   is sent the INVITE gets 64*T1 to end, then on_timeout (RFC 3261 9.1);
+ * - an ACK that matches an IST which sent a 2xx (same branch, RFC 2543
+ *   style) goes to the TU with txn NULL like any 2xx ACK; INVITE
+ *   retransmissions in that state are absorbed, the 2xx timer resends;
+ * - responses go to the packet's source address (the `received` value), to
+ *   the source port with rport, else to the Via's port (5060); maddr is
+ *   ignored. A 400 for an unparsable request goes to the source;
+ * - our own requests get ";rport" in their top Via;
+ * - stats: `retransmits` counts datagrams we sent again, `live` counts
+ *   transactions not yet freed (terminated ones wait for the reaper);
+ * - CRLF keep-alives are accepted silently (0, not counted);
+ * - the layer may not be destroyed from inside one of its own callbacks. */
 #include "sip_txn.h"
 
 #include <ctype.h>
@@ -683,7 +699,7 @@ static void s_nict(sip_txn_t *t, txn_event_t ev, osip_message_t *msg)
             s_resend(t);
             t->retx_ms = self->t2;
             s_set_timer(t->retx, t->retx_ms);
-        } else if (ev == EV_TIMER_LIFE) {                     /* F */
+        } else if (ev == EV_TIMER_LIFE) {                   /* F */
             s_terminate(t);
             s_tu_timeout(t);
         } else if (ev == EV_RECV_1XX) {
