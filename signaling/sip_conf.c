@@ -1,0 +1,713 @@
+/* sip_conf - see sip_conf.h. */
+#include "sip_conf.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "sip_auth.h"
+#include "td_conf.h"
+#include "td_log.h"
+
+/* chan_sip keys Tandem accepts without acting on them (yet). Each is logged
+ * once per load, at the first place it is used. */
+static const char *const s_ignored[] = {
+    "transport", "qualify", "qualifyfreq", "srvlookup", "nat", "useragent", "language",
+    "dtmfmode", "canreinvite", "rtptimeout", "rtpholdtimeout", "rtpkeepalive", "t1min",
+    "session-timers", "session-expires", "session-minse", "session-refresher",
+    "tcpenable", "tcpbindaddr", "tlsenable", "tlsbindaddr", "videosupport", "textsupport",
+    "maxcallbitrate", "musicclass", "musiconhold", "mohinterpret", "mohsuggest",
+    "callcounter", "call-limit", "busylevel", "progressinband", "relaxdtmf", "trustrpid",
+    "sendrpid", "rpid_update", "rpid_immediate", "allowoverlap", "allowsubscribe",
+    "allowtransfer", "notifyringing", "notifyhold", "notifycid", "subscribecontext",
+    "pedantic", "compactheaders", "vmexten", "mailbox", "autocreatepeer",
+    "rtcachefriends", "rtsavesysname", "rtupdate", "rtautoclear", "ignoreregexpire",
+    "registertimeout", "registerattempts", "externip", "externaddr", "externhost",
+    "externrefresh", "localnet", "match_auth_username", "sipdebug", "recordhistory",
+    "dumphistory", "tos_sip", "tos_audio", "tos_video", "tos_text", "cos_sip",
+    "cos_audio", "cos_video", "cos_text", "jbenable", "jbforce", "jbmaxsize",
+    "jbresyncthreshold", "jbimpl", "jblog", "jbtargetextra", "accountcode", "amaflags",
+    "callgroup", "pickupgroup", "namedcallgroup", "namedpickupgroup", "directrtpsetup",
+    "callingpres", "t38pt_udptl", "t38pt_usertpsource", "faxdetect", "outboundproxy",
+    "fullcontact", "regseconds", "ipaddr", "regserver", "useclientcode",
+    "rfc2833compensate", "encryption", "avpf", "force_avp", "icesupport",
+    "constantssrc", "allowexternaldomains", "domain", "autodomain", "g726nonstandard",
+    "keepalive", "timert1", "timerb", "maxforwards", "buggymwi", "shrinkcallerid",
+    "use_q850_reason", "ignoresdpversion", "auth_options_requests", "authfailureevents",
+    "legacy_useroption_parsing", "send_diversion", "preferred_codec_only",
+    "unsolicited_mailbox", "supportpath", "maxexpirey", "defaultexpirey", "mwiexpiry",
+    "mwiexpirey", "minexpirey", "tcpauthtimeout", "tcpauthlimit", "websocket_enabled",
+    "storesipcm", "callerid", "fromdomain", "fromuser",
+    "notifymimetype", "checkmwi", "mwi_from", "parkinglot", "hasvoicemail", "setvar",
+    "cid_number", "cid_name", "description", "subscribemwi", "regcontext",
+    "regexten", "contactacl", "contactdeny", "contactpermit", "directmediaacl",
+    "directmediadeny", "directmediapermit", "autoframing", "rtp_engine", "dtlsenable",
+    "dtlsverify", "dtlscertfile", "dtlsprivatekey", "dtlscafile", "dtlssetup",
+    "sdpsession", "sdpowner", "send_pai", "snom_aoc_enabled", "disallowed_methods",
+    "outofcall_message_context", "hash_user", "hash_peer", "hash_dialog",
+    "callevents", "contactuser", "allow_notify",
+    NULL
+};
+
+/* Asterisk codec names Tandem does not list in its allow mask. Media is
+ * relayed untouched, so they still work end to end; they only warn. */
+static const char *const s_other_codecs[] = {
+    "gsm", "g729", "g723", "g726", "g726aal2", "g722", "ilbc", "speex", "speex16",
+    "speex32", "lpc10", "adpcm", "slin", "slin8", "slin12", "slin16", "slin24", "slin32",
+    "slin44", "slin48", "slin96", "slin192", "g719", "siren7", "siren14", "testlaw",
+    "opus", "h261", "h263", "h263p", "h264", "h265", "vp8", "vp9", "mpeg4", "jpeg",
+    "png", "t140", "t140red", "red", "silk", "silk8", "silk12", "silk16", "silk24",
+    "celt", "codec2", NULL
+};
+
+#define NIGNORED (sizeof s_ignored / sizeof s_ignored[0])
+
+typedef struct s_node {
+    const sip_peer_t *peer;
+    struct s_node *next;
+} s_node_t;
+
+typedef struct {
+    s_node_t **buckets;
+    size_t n;               /* power of two */
+    s_node_t *pool;         /* one node per peer */
+} s_index_t;
+
+struct sip_conf {
+    sip_general_t general;
+    sip_peer_t *peers;
+    size_t npeers;
+    s_index_t by_name, by_user, by_ip;
+    char **files;           /* copies of the file names peers point at */
+    size_t nfiles;
+    unsigned char ignored_logged[NIGNORED];
+    char *err;
+    size_t errlen;
+};
+
+static int s_fail(sip_conf_t *self, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int s_fail(sip_conf_t *self, const char *file, int line, const char *fmt, ...)
+{
+    int n = snprintf(self->err, self->errlen, "%s:%d: ", file, line);
+    if (n >= 0 && (size_t)n < self->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(self->err + n, self->errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* ---- small parsers -------------------------------------------------------- */
+
+static uint64_t s_hash(const char *s, int fold)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)(fold ? tolower((unsigned char)*s) : *s);
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static int s_copy(sip_conf_t *self, char *dst, size_t len, const td_conf_var_t *v)
+{
+    if (strlen(v->value) >= len)
+        return s_fail(self, v->file, v->line, "%s is too long (at most %zu characters)",
+                      v->name, len - 1);
+    memcpy(dst, v->value, strlen(v->value) + 1);
+    return 0;
+}
+
+static int s_bool(sip_conf_t *self, const td_conf_var_t *v, int *out)
+{
+    int b = td_conf_bool(v->value);
+    if (b < 0)
+        return s_fail(self, v->file, v->line, "%s must be yes or no, not '%s'", v->name, v->value);
+    *out = b;
+    return 0;
+}
+
+static int s_int(sip_conf_t *self, const td_conf_var_t *v, long min, long max, int *out)
+{
+    long n;
+    if (td_conf_int(v->value, min, max, &n) < 0)
+        return s_fail(self, v->file, v->line, "%s must be a number from %ld to %ld, not '%s'",
+                      v->name, min, max, v->value);
+    *out = (int)n;
+    return 0;
+}
+
+/* An IPv4 address or a host name resolved now; 0 or -1. */
+static int s_resolve(const char *host, struct in_addr *out)
+{
+    if (inet_pton(AF_INET, host, out) == 1)
+        return 0;
+    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM }, *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+        return -1;
+    *out = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* "addr[:port]" into sa; port stays as it is when not given. */
+static int s_hostport(sip_conf_t *self, const td_conf_var_t *v, struct sockaddr_in *sa, int *has_port)
+{
+    char host[256];
+    const char *colon = strrchr(v->value, ':');
+    *has_port = 0;
+    if (v->value[0] == '[' || (colon && strchr(v->value, ':') != colon))
+        return s_fail(self, v->file, v->line, "%s: IPv6 is not supported yet ('%s')",
+                      v->name, v->value);
+    size_t hl = colon ? (size_t)(colon - v->value) : strlen(v->value);
+    if (hl == 0 || hl >= sizeof host)
+        return s_fail(self, v->file, v->line, "%s: bad address '%s'", v->name, v->value);
+    memcpy(host, v->value, hl);
+    host[hl] = '\0';
+    if (colon) {
+        long port;
+        if (td_conf_int(colon + 1, 1, 65535, &port) < 0)
+            return s_fail(self, v->file, v->line, "%s: port must be a number from 1 to 65535, not '%s'",
+                          v->name, colon + 1);
+        sa->sin_port = htons((uint16_t)port);
+        *has_port = 1;
+    }
+    if (s_resolve(host, &sa->sin_addr) < 0)
+        return s_fail(self, v->file, v->line, "%s: cannot resolve '%s' to an IPv4 address",
+                      v->name, host);
+    return 0;
+}
+
+static int s_in_list(const char *const *list, const char *name)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (strcasecmp(list[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* allow= / disallow= with a comma list, applied to *mask in order. */
+static int s_codecs(sip_conf_t *self, const td_conf_var_t *v, unsigned *mask, int warn)
+{
+    int allow = strcasecmp(v->name, "allow") == 0;
+    char buf[512];
+    if (strlen(v->value) >= sizeof buf)
+        return s_fail(self, v->file, v->line, "%s list is too long", v->name);
+    strcpy(buf, v->value);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (isspace((unsigned char)*tok))
+            tok++;
+        char *end = tok + strlen(tok);
+        while (end > tok && isspace((unsigned char)end[-1]))
+            *--end = '\0';
+        char *colon = strchr(tok, ':');      /* "ulaw:20" packetization */
+        if (colon)
+            *colon = '\0';
+        unsigned bit;
+        if (!*tok)
+            continue;
+        if (strcasecmp(tok, "all") == 0)
+            bit = SIP_CODEC_ALL;
+        else if (strcasecmp(tok, "ulaw") == 0 || strcasecmp(tok, "g711u") == 0)
+            bit = SIP_CODEC_ULAW;
+        else if (strcasecmp(tok, "alaw") == 0 || strcasecmp(tok, "g711a") == 0)
+            bit = SIP_CODEC_ALAW;
+        else if (s_in_list(s_other_codecs, tok) >= 0) {
+            if (warn)
+                td_log(LOG_WARNING, "%s:%d: codec '%s' is not one Tandem lists (ulaw, alaw); "
+                       "ignored", v->file, v->line, tok);
+            continue;
+        } else
+            return s_fail(self, v->file, v->line, "unknown codec '%s'", tok);
+        *mask = allow ? (*mask | bit) : (*mask & ~bit);
+    }
+    return 0;
+}
+
+/* True if the key is one chan_sip knows that Tandem does not act on. */
+static int s_ignored_key(sip_conf_t *self, const td_conf_var_t *v)
+{
+    int i = s_in_list(s_ignored, v->name);
+    if (i < 0)
+        return 0;
+    if (!v->inherited && !self->ignored_logged[i]) {
+        self->ignored_logged[i] = 1;
+        td_log(LOG_NOTICE, "%s:%d: '%s' is accepted but not acted on", v->file, v->line, v->name);
+    }
+    return 1;
+}
+
+static void s_unknown_key(const td_conf_var_t *v, const char *section)
+{
+    if (!v->inherited)
+        td_log(LOG_WARNING, "%s:%d: unknown key '%s' in [%s], ignored",
+               v->file, v->line, v->name, section);
+}
+
+/* ---- [general] ------------------------------------------------------------ */
+
+static int s_general(sip_conf_t *self, td_conf_section_t *sec)
+{
+    sip_general_t *g = &self->general;
+    const td_conf_var_t *udpbind = NULL, *bindaddr = NULL, *bindport = NULL;
+    for (td_conf_var_t *v = sec->vars; v; v = v->next) {
+        const char *k = v->name;
+        int rc = 0;
+        if (!strcasecmp(k, "udpbindaddr"))
+            udpbind = v;
+        else if (!strcasecmp(k, "bindaddr"))
+            bindaddr = v;
+        else if (!strcasecmp(k, "bindport")) {
+            int port;
+            rc = s_int(self, v, 1, 65535, &port);
+            bindport = v;
+        } else if (!strcasecmp(k, "realm")) {
+            rc = !*v->value ? s_fail(self, v->file, v->line, "realm is empty")
+                            : s_copy(self, g->realm, sizeof g->realm, v);
+        } else if (!strcasecmp(k, "context")) {
+            rc = !*v->value ? s_fail(self, v->file, v->line, "context is empty")
+                            : s_copy(self, g->context, sizeof g->context, v);
+        } else if (!strcasecmp(k, "allowguest"))
+            rc = s_bool(self, v, &g->allowguest);
+        else if (!strcasecmp(k, "alwaysauthreject"))
+            rc = s_bool(self, v, &g->alwaysauthreject);
+        else if (!strcasecmp(k, "directmedia")) {
+            static const char *const ok[] = { "nonat", "update", "outgoing", "update,nonat",
+                                              "nonat,update", NULL };
+            if (td_conf_bool(v->value) < 0 && s_in_list(ok, v->value) < 0)
+                rc = s_fail(self, v->file, v->line, "directmedia must be yes, no, nonat, update "
+                            "or outgoing, not '%s'", v->value);
+            else if (td_conf_bool(v->value) != 0 && !v->inherited)
+                td_log(LOG_NOTICE, "%s:%d: directmedia: Tandem always anchors media on a "
+                       "media worker", v->file, v->line);
+        } else if (!strcasecmp(k, "allow") || !strcasecmp(k, "disallow"))
+            rc = s_codecs(self, v, &g->codecs, 1);
+        else if (!strcasecmp(k, "defaultexpiry"))
+            rc = s_int(self, v, 1, 86400 * 7, &g->defaultexpiry);
+        else if (!strcasecmp(k, "minexpiry"))
+            rc = s_int(self, v, 1, 86400 * 7, &g->minexpiry);
+        else if (!strcasecmp(k, "maxexpiry"))
+            rc = s_int(self, v, 1, 86400 * 7, &g->maxexpiry);
+        else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl")) {
+            if (!v->inherited)
+                td_log(LOG_WARNING, "%s:%d: '%s' is not enforced yet", v->file, v->line, k);
+        } else if (!s_ignored_key(self, v))
+            s_unknown_key(v, sec->name);
+        if (rc < 0)
+            return -1;
+    }
+    int has_port;
+    struct sockaddr_in *b = &g->bind;
+    if (bindport)
+        b->sin_port = htons((uint16_t)atoi(bindport->value));
+    if (udpbind) {
+        if (s_hostport(self, udpbind, b, &has_port) < 0)
+            return -1;
+    } else if (bindaddr) {
+        if (s_hostport(self, bindaddr, b, &has_port) < 0)
+            return -1;
+    }
+    if (g->minexpiry > g->maxexpiry)
+        return s_fail(self, sec->file, sec->line, "minexpiry (%d) is greater than maxexpiry (%d)",
+                      g->minexpiry, g->maxexpiry);
+    if (g->defaultexpiry < g->minexpiry)
+        g->defaultexpiry = g->minexpiry;
+    if (g->defaultexpiry > g->maxexpiry)
+        g->defaultexpiry = g->maxexpiry;
+    return 0;
+}
+
+/* ---- peers ---------------------------------------------------------------- */
+
+static int s_insecure(sip_conf_t *self, const td_conf_var_t *v, sip_peer_t *p)
+{
+    char buf[128];
+    if (strlen(v->value) >= sizeof buf)
+        return s_fail(self, v->file, v->line, "insecure value is too long");
+    strcpy(buf, v->value);
+    p->insecure_port = p->insecure_invite = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        if (!strcasecmp(tok, "port"))
+            p->insecure_port = 1;
+        else if (!strcasecmp(tok, "invite"))
+            p->insecure_invite = 1;
+        else if (!strcasecmp(tok, "very"))          /* chan_sip 1.4: both */
+            p->insecure_port = p->insecure_invite = 1;
+        else if (!strcasecmp(tok, "yes"))           /* chan_sip 1.4: port */
+            p->insecure_port = 1;
+        else if (!strcasecmp(tok, "no"))
+            ;
+        else
+            return s_fail(self, v->file, v->line, "insecure: unknown value '%s' "
+                          "(port, invite, or both)", tok);
+    }
+    return 0;
+}
+
+/* callerid = "Name" <num> | Name <num> | <num> | num | Name */
+static int s_callerid(sip_conf_t *self, const td_conf_var_t *v, sip_peer_t *p)
+{
+    const char *s = v->value, *lt = strchr(s, '<');
+    char name[160] = "", num[160] = "";
+    if (lt) {
+        const char *gt = strchr(lt, '>');
+        if (!gt)
+            return s_fail(self, v->file, v->line, "callerid: missing '>' in '%s'", s);
+        snprintf(num, sizeof num, "%.*s", (int)(gt - lt - 1), lt + 1);
+        const char *a = s, *b = lt;
+        while (a < b && isspace((unsigned char)*a))
+            a++;
+        while (b > a && isspace((unsigned char)b[-1]))
+            b--;
+        if (b - a >= 2 && *a == '"' && b[-1] == '"')
+            a++, b--;
+        snprintf(name, sizeof name, "%.*s", (int)(b - a), a);
+    } else {
+        const char *a = s;
+        size_t n = strlen(a);
+        if (n >= 2 && a[0] == '"' && a[n - 1] == '"')
+            snprintf(name, sizeof name, "%.*s", (int)n - 2, a + 1);
+        else if (strspn(a, "0123456789+*#") == n)
+            snprintf(num, sizeof num, "%s", a);
+        else
+            snprintf(name, sizeof name, "%s", a);
+    }
+    if (strlen(name) >= sizeof p->cid_name || strlen(num) >= sizeof p->cid_num)
+        return s_fail(self, v->file, v->line, "callerid is too long");
+    strcpy(p->cid_name, name);
+    strcpy(p->cid_num, num);
+    return 0;
+}
+
+/* One section into *p. Templates are checked the same way (their errors
+ * point at the template), but not required to say type=. Returns 0, -1 on
+ * error, 1 if the section is skipped (no type). */
+static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
+{
+    const sip_general_t *g = &self->general;
+    memset(p, 0, sizeof *p);
+    if (strlen(sec->name) >= sizeof p->name)
+        return s_fail(self, sec->file, sec->line, "section name [%s] is too long", sec->name);
+    strcpy(p->name, sec->name);
+    p->codecs = g->codecs;
+    p->dynamic = 1;
+    p->file = sec->file;
+    p->line = sec->line;
+    const td_conf_var_t *type = NULL, *secret = NULL, *md5secret = NULL, *host = NULL,
+                        *port = NULL, *defaultuser = NULL;
+    for (td_conf_var_t *v = sec->vars; v; v = v->next) {
+        const char *k = v->name;
+        int rc = 0, dummy;
+        if (!strcasecmp(k, "type")) {
+            if (strcasecmp(v->value, "friend") && strcasecmp(v->value, "user")
+                && strcasecmp(v->value, "peer"))
+                rc = s_fail(self, v->file, v->line, "type must be friend, user or peer, not '%s'",
+                            v->value);
+            type = v;
+        } else if (!strcasecmp(k, "secret"))
+            secret = v;
+        else if (!strcasecmp(k, "md5secret")) {
+            if (strlen(v->value) != 32 || strspn(v->value, "0123456789abcdefABCDEF") != 32)
+                rc = s_fail(self, v->file, v->line, "md5secret must be 32 hex digits");
+            md5secret = v;
+        } else if (!strcasecmp(k, "host"))
+            host = v;
+        else if (!strcasecmp(k, "port")) {
+            rc = s_int(self, v, 1, 65535, &dummy);
+            port = v;
+        } else if (!strcasecmp(k, "context")) {
+            rc = !*v->value ? s_fail(self, v->file, v->line, "context is empty")
+                            : s_copy(self, p->context, sizeof p->context, v);
+        } else if (!strcasecmp(k, "insecure"))
+            rc = s_insecure(self, v, p);
+        else if (!strcasecmp(k, "callerid"))
+            rc = s_callerid(self, v, p);
+        else if (!strcasecmp(k, "allow") || !strcasecmp(k, "disallow"))
+            rc = s_codecs(self, v, &p->codecs, !v->inherited);
+        else if (!strcasecmp(k, "defaultuser") || !strcasecmp(k, "username"))
+            defaultuser = v;
+        else if (!strcasecmp(k, "fromuser"))
+            rc = s_copy(self, p->fromuser, sizeof p->fromuser, v);
+        else if (!strcasecmp(k, "fromdomain"))
+            rc = s_copy(self, p->fromdomain, sizeof p->fromdomain, v);
+        else if (!strcasecmp(k, "directmedia") || !strcasecmp(k, "nat")
+                 || !strcasecmp(k, "qualify"))
+            ;                                        /* accepted: media is always anchored */
+        else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl")) {
+            if (!v->inherited)
+                td_log(LOG_WARNING, "%s:%d: '%s' is not enforced yet", v->file, v->line, k);
+        } else if (!s_ignored_key(self, v))
+            s_unknown_key(v, sec->name);
+        if (rc < 0)
+            return -1;
+    }
+    if (!type) {
+        if (!sec->is_template)
+            td_log(LOG_WARNING, "%s:%d: section [%s] lacks type=, skipped",
+                   sec->file, sec->line, sec->name);
+        return 1;
+    }
+    p->type = !strcasecmp(type->value, "user") ? SIP_PEER_USER
+            : !strcasecmp(type->value, "peer") ? SIP_PEER_PEER : SIP_PEER_FRIEND;
+    if (defaultuser && *defaultuser->value) {
+        if (s_copy(self, p->authuser, sizeof p->authuser, defaultuser) < 0)
+            return -1;
+    } else
+        strcpy(p->authuser, p->name);
+    if (md5secret) {
+        for (int i = 0; i < 32; i++)
+            p->ha1[i] = (char)tolower((unsigned char)md5secret->value[i]);
+        p->ha1[32] = '\0';
+        p->has_secret = 1;
+    } else if (secret && *secret->value) {
+        sip_auth_ha1(p->authuser, g->realm, secret->value, p->ha1);
+        p->has_secret = 1;
+    }
+    p->addr.sin_family = AF_INET;
+    p->addr.sin_port = htons(5060);
+    if (port)
+        p->addr.sin_port = htons((uint16_t)atoi(port->value));
+    if (host && strcasecmp(host->value, "dynamic") != 0) {
+        if (s_copy(self, p->host, sizeof p->host, host) < 0)
+            return -1;
+        if (s_resolve(p->host, &p->addr.sin_addr) < 0)
+            return s_fail(self, host->file, host->line, "host: cannot resolve '%s' to an IPv4 "
+                          "address", p->host);
+        p->dynamic = 0;
+    } else
+        strcpy(p->host, "dynamic");
+    if (!p->codecs && !sec->is_template)
+        td_log(LOG_WARNING, "%s:%d: [%s] allows neither ulaw nor alaw", sec->file, sec->line,
+               sec->name);
+    if (!p->has_secret && !sec->is_template && p->type != SIP_PEER_PEER)
+        td_log(LOG_NOTICE, "%s:%d: [%s] has no secret: it is accepted without authentication",
+               sec->file, sec->line, sec->name);
+    return 0;
+}
+
+/* ---- indexes -------------------------------------------------------------- */
+
+static int s_index_init(s_index_t *ix, size_t count)
+{
+    ix->n = 16;
+    while (ix->n < count * 2)
+        ix->n *= 2;
+    ix->buckets = calloc(ix->n, sizeof *ix->buckets);
+    ix->pool = calloc(count ? count : 1, sizeof *ix->pool);
+    return ix->buckets && ix->pool ? 0 : -1;
+}
+
+static void s_index_add(s_index_t *ix, size_t slot, uint64_t h, const sip_peer_t *p)
+{
+    s_node_t *node = &ix->pool[slot];
+    node->peer = p;
+    node->next = ix->buckets[h & (ix->n - 1)];
+    ix->buckets[h & (ix->n - 1)] = node;
+}
+
+static void s_index_free(s_index_t *ix)
+{
+    free(ix->buckets);
+    free(ix->pool);
+}
+
+static const char *s_keep_file(sip_conf_t *self, const char *file)
+{
+    for (size_t i = 0; i < self->nfiles; i++)
+        if (strcmp(self->files[i], file) == 0)
+            return self->files[i];
+    char **f = realloc(self->files, (self->nfiles + 1) * sizeof *f);
+    if (!f)
+        return "sip.conf";
+    self->files = f;
+    f[self->nfiles] = strdup(file);
+    return f[self->nfiles] ? f[self->nfiles++] : "sip.conf";
+}
+
+static int s_build_indexes(sip_conf_t *self)
+{
+    if (s_index_init(&self->by_name, self->npeers) < 0 || s_index_init(&self->by_user, self->npeers) < 0
+        || s_index_init(&self->by_ip, self->npeers) < 0)
+        return -1;
+    size_t nip = 0;
+    for (size_t i = 0; i < self->npeers; i++) {
+        sip_peer_t *p = &self->peers[i];
+        const sip_peer_t *dup = sip_conf_peer(self, p->name);
+        if (dup && strcmp(dup->file, p->file) == 0)
+            return s_fail(self, p->file, p->line, "[%s] is defined twice (first at line %d)",
+                          p->name, dup->line);
+        if (dup)
+            return s_fail(self, p->file, p->line, "[%s] is defined twice (first at %s:%d)",
+                          p->name, dup->file, dup->line);
+        s_index_add(&self->by_name, i, s_hash(p->name, 0), p);
+        s_index_add(&self->by_user, i, s_hash(p->authuser, 0), p);
+        if (!p->dynamic && p->type != SIP_PEER_USER)
+            s_index_add(&self->by_ip, nip++, p->addr.sin_addr.s_addr, p);
+    }
+    return 0;
+}
+
+/* ---- the class ------------------------------------------------------------ */
+
+sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
+{
+    static char scratch[8];
+    sip_conf_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    self->err = err ? err : scratch;
+    self->errlen = err ? errlen : sizeof scratch;
+    sip_general_t *g = &self->general;
+    g->bind.sin_family = AF_INET;
+    g->bind.sin_addr.s_addr = htonl(INADDR_ANY);
+    g->bind.sin_port = htons(5060);
+    strcpy(g->realm, "tandem");
+    strcpy(g->context, "default");
+    g->allowguest = 1;
+    g->alwaysauthreject = 1;
+    g->codecs = SIP_CODEC_ALL;
+    g->defaultexpiry = 120;
+    g->minexpiry = 60;
+    g->maxexpiry = 3600;
+
+    td_conf_t *conf = td_conf_load(path, self->err, self->errlen);
+    if (!conf) {
+        free(self);
+        return NULL;
+    }
+    size_t nsec = 0;
+    td_conf_section_t *gen = td_conf_section(conf, "general");
+    if (gen && s_general(self, gen) < 0)
+        goto fail;
+    for (td_conf_section_t *sec = td_conf_first(conf); sec; sec = sec->next)
+        nsec++;
+    self->peers = calloc(nsec ? nsec : 1, sizeof *self->peers);
+    if (!self->peers) {
+        snprintf(self->err, self->errlen, "%s: out of memory", path);
+        goto fail;
+    }
+    for (td_conf_section_t *sec = td_conf_first(conf); sec; sec = sec->next) {
+        if (sec == gen)
+            continue;
+        if (!strcmp(sec->name, "general")) {
+            s_fail(self, sec->file, sec->line, "[general] appears twice");
+            goto fail;
+        }
+        if (!*sec->name) {
+            for (td_conf_var_t *v = sec->vars; v; v = v->next)
+                td_log(LOG_WARNING, "%s:%d: '%s' outside any section, ignored",
+                       v->file, v->line, v->name);
+            continue;
+        }
+        if (!strcmp(sec->name, "authentication")) {
+            td_log(LOG_NOTICE, "%s:%d: [authentication] (outbound credentials) is not used yet",
+                   sec->file, sec->line);
+            continue;
+        }
+        sip_peer_t *p = &self->peers[self->npeers];
+        int rc = s_peer(self, sec, p);
+        if (rc < 0)
+            goto fail;
+        if (rc == 0 && !sec->is_template) {
+            p->file = s_keep_file(self, sec->file);
+            self->npeers++;
+        }
+    }
+    if (s_build_indexes(self) < 0) {
+        if (!*self->err)
+            snprintf(self->err, self->errlen, "%s: out of memory", path);
+        goto fail;
+    }
+    td_conf_destroy(&conf);
+    self->err = NULL;
+    self->errlen = 0;
+    return self;
+fail:
+    td_conf_destroy(&conf);
+    self->err = NULL;
+    sip_conf_destroy(&self);
+    return NULL;
+}
+
+void sip_conf_destroy(sip_conf_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sip_conf_t *self = *self_p;
+    s_index_free(&self->by_ip);
+    s_index_free(&self->by_user);
+    s_index_free(&self->by_name);
+    for (size_t i = 0; i < self->nfiles; i++)
+        free(self->files[i]);
+    free(self->files);
+    free(self->peers);
+    free(self);
+    *self_p = NULL;
+}
+
+const sip_general_t *sip_conf_general(const sip_conf_t *self)
+{
+    return &self->general;
+}
+
+size_t sip_conf_peer_count(const sip_conf_t *self)
+{
+    return self->npeers;
+}
+
+const sip_peer_t *sip_conf_peer_at(const sip_conf_t *self, size_t i)
+{
+    return i < self->npeers ? &self->peers[i] : NULL;
+}
+
+const sip_peer_t *sip_conf_peer(const sip_conf_t *self, const char *name)
+{
+    if (!name || !self->by_name.buckets)
+        return NULL;
+    for (s_node_t *n = self->by_name.buckets[s_hash(name, 0) & (self->by_name.n - 1)]; n; n = n->next)
+        if (strcmp(n->peer->name, name) == 0)
+            return n->peer;
+    return NULL;
+}
+
+const sip_peer_t *sip_conf_auth_user(const sip_conf_t *self, const char *user)
+{
+    if (!user || !self->by_user.buckets)
+        return NULL;
+    for (s_node_t *n = self->by_user.buckets[s_hash(user, 0) & (self->by_user.n - 1)]; n; n = n->next)
+        if (strcmp(n->peer->authuser, user) == 0)
+            return n->peer;
+    return NULL;
+}
+
+const sip_peer_t *sip_conf_peer_by_addr(const sip_conf_t *self, const struct sockaddr_in *src)
+{
+    if (!src || !self->by_ip.buckets)
+        return NULL;
+    const sip_peer_t *any_port = NULL;
+    uint64_t h = src->sin_addr.s_addr;
+    for (s_node_t *n = self->by_ip.buckets[h & (self->by_ip.n - 1)]; n; n = n->next) {
+        const sip_peer_t *p = n->peer;
+        if (p->addr.sin_addr.s_addr != src->sin_addr.s_addr)
+            continue;
+        if (p->addr.sin_port == src->sin_port)
+            return p;
+        if (p->insecure_port && !any_port)
+            any_port = p;
+    }
+    return any_port;
+}

@@ -1,0 +1,73 @@
+/* sip_conf - reads chan_sip's sip.conf: [general] and one section per
+ * user/peer/friend. td_conf does the syntax (templates included); this class
+ * knows what each key means, checks values, and answers the lookups the
+ * signaling core makes per request: by section name, by authentication user
+ * name, and by source address (for peers with a static host). All three are
+ * hash lookups. Errors are "file:line: reason"; keys chan_sip knows but
+ * Tandem does not act on are accepted and logged once each; unknown keys are
+ * warnings, as in Asterisk. */
+#ifndef SIP_CONF_H
+#define SIP_CONF_H
+
+#include <stddef.h>
+#include <netinet/in.h>
+
+#define SIP_CODEC_ULAW 0x1u
+#define SIP_CODEC_ALAW 0x2u
+#define SIP_CODEC_ALL  (SIP_CODEC_ULAW | SIP_CODEC_ALAW)
+
+typedef enum { SIP_PEER_FRIEND, SIP_PEER_USER, SIP_PEER_PEER } sip_peer_type_t;
+
+typedef struct sip_peer {
+    char name[80];              /* the section name */
+    sip_peer_type_t type;
+    char authuser[80];          /* digest user name: defaultuser, else name */
+    int has_secret;             /* 0: no secret set, accepted unchallenged (as chan_sip) */
+    char ha1[33];               /* MD5(authuser:realm:secret), or md5secret */
+    int dynamic;                /* host=dynamic (or unset): calls go to the registration */
+    char host[256];             /* as written */
+    struct sockaddr_in addr;    /* static host:port, resolved at load */
+    char context[80];
+    int insecure_port;          /* match the source by address, any port */
+    int insecure_invite;        /* no challenge for INVITE from that source */
+    char cid_num[80];
+    char cid_name[80];
+    unsigned codecs;            /* SIP_CODEC_* */
+    char fromuser[80];
+    char fromdomain[128];
+    const char *file;           /* where the section starts; owned by sip_conf_t */
+    int line;
+} sip_peer_t;
+
+typedef struct {
+    struct sockaddr_in bind;    /* udpbindaddr, or bindaddr:bindport; 0.0.0.0:5060 */
+    char realm[128];            /* "tandem" */
+    char context[80];           /* "default" */
+    int allowguest;             /* 1 */
+    int alwaysauthreject;       /* 1 */
+    unsigned codecs;            /* ulaw|alaw */
+    int defaultexpiry;          /* 120 */
+    int minexpiry;              /* 60 */
+    int maxexpiry;              /* 3600 */
+} sip_general_t;
+
+typedef struct sip_conf sip_conf_t;
+
+/* Read path. NULL on error with "file:line: reason" (or "file: reason") in err. */
+sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen);
+void sip_conf_destroy(sip_conf_t **self_p);
+
+const sip_general_t *sip_conf_general(const sip_conf_t *self);
+size_t sip_conf_peer_count(const sip_conf_t *self);
+/* The i-th peer in file order (templates excluded), or NULL. */
+const sip_peer_t *sip_conf_peer_at(const sip_conf_t *self, size_t i);
+
+/* Lookups; every result is borrowed until sip_conf_destroy. */
+const sip_peer_t *sip_conf_peer(const sip_conf_t *self, const char *name);
+/* The section whose digest user name (defaultuser, else its name) is user. */
+const sip_peer_t *sip_conf_auth_user(const sip_conf_t *self, const char *user);
+/* A peer or friend with a static host equal to src's address and, unless it
+ * says insecure=port, src's port. An exact ip:port match wins. */
+const sip_peer_t *sip_conf_peer_by_addr(const sip_conf_t *self, const struct sockaddr_in *src);
+
+#endif

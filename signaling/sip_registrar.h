@@ -1,0 +1,58 @@
+/* sip_registrar - the location table: AOR user -> up to
+ * SIP_REGISTRAR_MAX_CONTACTS contacts, each with the address the REGISTER
+ * came from and an absolute expiry. A hash table keyed by the AOR user keeps
+ * lookups O(1); each AOR is one allocation made when it first registers and
+ * freed when its last binding goes. Time is passed in (seconds), so tests
+ * drive expiry without a clock. A registration is an ephemeral value in the
+ * Clone sense: later, shards replicate these with a TTL. */
+#ifndef SIP_REGISTRAR_H
+#define SIP_REGISTRAR_H
+
+#include <stddef.h>
+#include <netinet/in.h>
+
+#define SIP_REGISTRAR_MAX_CONTACTS 4
+
+typedef struct {
+    char uri[256];                  /* the Contact URI, as registered */
+    struct sockaddr_in received;    /* where the REGISTER came from: calls go here */
+    long expires_at;                /* absolute, seconds */
+    long updated_at;                /* last add or refresh */
+    char call_id[128];              /* RFC 3261 10.3 step 7: ordering of refreshes */
+    unsigned cseq;
+} sip_binding_t;
+
+typedef struct sip_registrar sip_registrar_t;
+
+sip_registrar_t *sip_registrar_new(void);
+void sip_registrar_destroy(sip_registrar_t **self_p);
+
+/* Add, refresh (expires > 0) or remove (expires == 0) aor's binding for
+ * contact. A refresh with the same Call-ID and a CSeq not above the stored
+ * one is stale and ignored (returns 1). When aor already has the maximum,
+ * a new contact replaces the one that expires first. Returns 0, 1, or -1
+ * (too long a string, out of memory). */
+int sip_registrar_update(sip_registrar_t *self, const char *aor, const char *contact,
+                         const struct sockaddr_in *received, int expires, long now,
+                         const char *call_id, unsigned cseq);
+
+/* Remove every binding of aor (Contact: *). */
+void sip_registrar_remove_all(sip_registrar_t *self, const char *aor);
+
+/* Copy pointers to aor's live bindings into out (at most max); the count.
+ * Borrowed until the next update, remove or expire. */
+size_t sip_registrar_bindings(sip_registrar_t *self, const char *aor, long now,
+                              const sip_binding_t **out, size_t max);
+
+/* The binding to call: the most recently refreshed live one, or NULL. */
+const sip_binding_t *sip_registrar_lookup(sip_registrar_t *self, const char *aor, long now);
+
+/* Drop every binding whose expiry is at or before now; the number dropped.
+ * The once-a-second housekeeping tick calls this. */
+size_t sip_registrar_expire(sip_registrar_t *self, long now);
+
+/* Bindings and AORs in the table. */
+size_t sip_registrar_count(const sip_registrar_t *self);
+size_t sip_registrar_aors(const sip_registrar_t *self);
+
+#endif

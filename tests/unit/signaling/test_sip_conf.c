@@ -1,0 +1,304 @@
+/* Unit tests for sip_conf: a table of sip.conf texts and the exact
+ * "file:line: reason" each one gives, then what good files mean. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sip_auth.h"
+#include "sip_conf.h"
+#include "td_log.h"
+
+static char s_dir[128];
+static char s_path[256];
+
+static sip_conf_t *s_load_text(const char *text, char *err, size_t len)
+{
+    FILE *fp = fopen(s_path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    err[0] = '\0';
+    return sip_conf_load(s_path, err, len);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    td_log_init("test", LOG_ERR);
+    snprintf(s_dir, sizeof s_dir, "/tmp/sip_conf_test.XXXXXX");
+    assert_non_null(mkdtemp(s_dir));
+    snprintf(s_path, sizeof s_path, "%s/sip.conf", s_dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(s_path);
+    return rmdir(s_dir);
+}
+
+static void test_error_table(void **state)
+{
+    (void)state;
+    static const struct { const char *text; const char *err; } rows[] = {
+        /* good ones */
+        { "", NULL },
+        { "[general]\nqualify=yes\ntransport=udp\nsrvlookup=yes\nfoo=bar\n", NULL },
+        { "[general]\nallow=g729\n", NULL },                     /* warns, accepted */
+        { "[general]\nudpbindaddr=127.0.0.1:5099\n", NULL },
+        { "[general]\ndirectmedia=nonat\n", NULL },
+        { "[x]\nsecret=s\n", NULL },                             /* no type: skipped */
+        /* [general] */
+        { "[general]\nbindport=70000\n", "sip.conf:2: bindport must be a number from 1 to 65535, not '70000'" },
+        { "[general]\nbindport=abc\n", "sip.conf:2: bindport must be a number from 1 to 65535, not 'abc'" },
+        { "[general]\nudpbindaddr=127.0.0.1:0\n", "sip.conf:2: udpbindaddr: port must be a number from 1 to 65535, not '0'" },
+        { "[general]\nudpbindaddr=[::]:5060\n", "sip.conf:2: udpbindaddr: IPv6 is not supported yet ('[::]:5060')" },
+        { "[general]\nudpbindaddr=no.such.host.invalid\n", "sip.conf:2: udpbindaddr: cannot resolve 'no.such.host.invalid' to an IPv4 address" },
+        { "[general]\nallowguest=maybe\n", "sip.conf:2: allowguest must be yes or no, not 'maybe'" },
+        { "[general]\n\ndefaultexpiry=soon\n", "sip.conf:3: defaultexpiry must be a number from 1 to 604800, not 'soon'" },
+        { "[general]\nminexpiry=-5\n", "sip.conf:2: minexpiry must be a number from 1 to 604800, not '-5'" },
+        { "[general]\nminexpiry=100\nmaxexpiry=50\n", "sip.conf:1: minexpiry (100) is greater than maxexpiry (50)" },
+        { "[general]\nallow=ulaw,speex,foo\n", "sip.conf:2: unknown codec 'foo'" },
+        { "[general]\nrealm=\n", "sip.conf:2: realm is empty" },
+        { "[general]\ndirectmedia=sometimes\n", "sip.conf:2: directmedia must be yes, no, nonat, update or outgoing, not 'sometimes'" },
+        { "[general]\n[general]\n", "sip.conf:2: [general] appears twice" },
+        /* peers */
+        { "[1001]\ntype=foo\n", "sip.conf:2: type must be friend, user or peer, not 'foo'" },
+        { "[1001]\ntype=friend\nport=0\n", "sip.conf:3: port must be a number from 1 to 65535, not '0'" },
+        { "[1001]\ntype=friend\ninsecure=sometimes\n", "sip.conf:3: insecure: unknown value 'sometimes' (port, invite, or both)" },
+        { "[1001]\ntype=friend\nmd5secret=abc\n", "sip.conf:3: md5secret must be 32 hex digits" },
+        { "[1001]\ntype=friend\ncallerid=\"A\" <1001\n", "sip.conf:3: callerid: missing '>' in '\"A\" <1001'" },
+        { "[1001]\ntype=peer\nhost=no.such.host.invalid\n", "sip.conf:3: host: cannot resolve 'no.such.host.invalid' to an IPv4 address" },
+        { "[1001]\ntype=friend\n[1001]\ntype=friend\n", "sip.conf:3: [1001] is defined twice (first at line 1)" },
+        { "[t](!)\ntype=wizard\n[1001](t)\n", "sip.conf:2: type must be friend, user or peer, not 'wizard'" },
+        { "[1001](nosuch)\ntype=friend\n", "sip.conf:1: template [nosuch] is not defined before [1001]" },
+        { "[1001\n", "sip.conf:1: missing ']' in section header" },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char err[512], want[512];
+        print_message("row %zu: %s\n", i, rows[i].text);
+        sip_conf_t *c = s_load_text(rows[i].text, err, sizeof err);
+        if (!rows[i].err) {
+            if (!c)
+                print_message("unexpected error: %s\n", err);
+            assert_non_null(c);
+            sip_conf_destroy(&c);
+            assert_null(c);
+            continue;
+        }
+        assert_null(c);
+        snprintf(want, sizeof want, "%s/%s", s_dir, rows[i].err);
+        assert_string_equal(err, want);
+    }
+}
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    char err[512];
+    assert_null(sip_conf_load("/nonexistent/sip.conf", err, sizeof err));
+    assert_non_null(strstr(err, "/nonexistent/sip.conf"));
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    char err[512];
+    sip_conf_t *c = s_load_text("[general]\n", err, sizeof err);
+    assert_non_null(c);
+    const sip_general_t *g = sip_conf_general(c);
+    assert_int_equal(ntohs(g->bind.sin_port), 5060);
+    assert_int_equal(g->bind.sin_addr.s_addr, htonl(INADDR_ANY));
+    assert_string_equal(g->realm, "tandem");
+    assert_string_equal(g->context, "default");
+    assert_int_equal(g->allowguest, 1);
+    assert_int_equal(g->alwaysauthreject, 1);
+    assert_int_equal(g->codecs, SIP_CODEC_ALL);
+    assert_int_equal(g->defaultexpiry, 120);
+    assert_int_equal(g->minexpiry, 60);
+    assert_int_equal(g->maxexpiry, 3600);
+    assert_int_equal(sip_conf_peer_count(c), 0);
+    sip_conf_destroy(&c);
+}
+
+static void test_bind_forms(void **state)
+{
+    (void)state;
+    char err[512];
+    sip_conf_t *c = s_load_text("[general]\nbindaddr=127.0.0.1\nbindport=5070\n", err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(ntohs(sip_conf_general(c)->bind.sin_port), 5070);
+    assert_int_equal(sip_conf_general(c)->bind.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+    sip_conf_destroy(&c);
+    /* udpbindaddr wins over bindaddr; bindport applies when it has no port */
+    c = s_load_text("[general]\nudpbindaddr=127.0.0.1\nbindaddr=0.0.0.0\nbindport=5071\n",
+                    err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(ntohs(sip_conf_general(c)->bind.sin_port), 5071);
+    assert_int_equal(sip_conf_general(c)->bind.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+    sip_conf_destroy(&c);
+    c = s_load_text("[general]\nbindport=5071\nudpbindaddr=127.0.0.1:5072\n", err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(ntohs(sip_conf_general(c)->bind.sin_port), 5072);
+    sip_conf_destroy(&c);
+}
+
+static void test_peers_and_templates(void **state)
+{
+    (void)state;
+    char err[512];
+    sip_conf_t *c = s_load_text(
+        "[general]\n"
+        "realm=example\n"
+        "context=from-guests\n"
+        "disallow=all\n"
+        "allow=alaw\n"
+        "[phone](!)\n"
+        "type=friend\n"
+        "host=dynamic\n"
+        "context=internal\n"
+        "allow=ulaw\n"
+        "qualify=yes\n"
+        "[1001](phone)\n"
+        "secret=1001pass\n"
+        "callerid=\"Alice Smith\" <1001>\n"
+        "[1002](phone)\n"
+        "secret=1002pass\n"
+        "defaultuser=bob\n"
+        "callerid=<1002>\n"
+        "context=other\n"
+        "disallow=ulaw\n"
+        "[trunk]\n"
+        "type=peer\n"
+        "host=127.0.0.1\n"
+        "port=5080\n"
+        "insecure=port,invite\n"
+        "callerid=5551234\n"
+        "[strict]\n"
+        "type=peer\n"
+        "host=127.0.0.2\n"
+        "insecure=invite\n"
+        "[legacy]\n"
+        "type=user\n"
+        "insecure=very\n"
+        "md5secret=0123456789ABCDEF0123456789abcdef\n"
+        "callerid=Reception\n",
+        err, sizeof err);
+    if (!c)
+        print_message("%s\n", err);
+    assert_non_null(c);
+    assert_int_equal(sip_conf_peer_count(c), 5);   /* the template is not a peer */
+    assert_null(sip_conf_peer(c, "phone"));
+
+    const sip_peer_t *a = sip_conf_peer(c, "1001");
+    assert_non_null(a);
+    assert_int_equal(a->type, SIP_PEER_FRIEND);
+    assert_int_equal(a->dynamic, 1);
+    assert_string_equal(a->context, "internal");
+    assert_string_equal(a->cid_name, "Alice Smith");
+    assert_string_equal(a->cid_num, "1001");
+    assert_string_equal(a->authuser, "1001");
+    assert_int_equal(a->codecs, SIP_CODEC_ALL);     /* general alaw + template ulaw */
+    char ha1[33];
+    sip_auth_ha1("1001", "example", "1001pass", ha1);
+    assert_int_equal(a->has_secret, 1);
+    assert_string_equal(a->ha1, ha1);
+    assert_ptr_equal(sip_conf_auth_user(c, "1001"), a);
+
+    const sip_peer_t *b = sip_conf_peer(c, "1002");
+    assert_string_equal(b->context, "other");
+    assert_string_equal(b->authuser, "bob");
+    assert_string_equal(b->cid_name, "");
+    assert_string_equal(b->cid_num, "1002");
+    assert_int_equal(b->codecs, SIP_CODEC_ALAW);
+    sip_auth_ha1("bob", "example", "1002pass", ha1);
+    assert_string_equal(b->ha1, ha1);
+    assert_ptr_equal(sip_conf_auth_user(c, "bob"), b);
+    assert_null(sip_conf_auth_user(c, "1002"));
+
+    const sip_peer_t *t = sip_conf_peer(c, "trunk");
+    assert_int_equal(t->type, SIP_PEER_PEER);
+    assert_int_equal(t->dynamic, 0);
+    assert_int_equal(t->insecure_port, 1);
+    assert_int_equal(t->insecure_invite, 1);
+    assert_int_equal(ntohs(t->addr.sin_port), 5080);
+    assert_string_equal(t->cid_num, "5551234");
+    assert_string_equal(t->context, "");            /* falls back to [general] at use */
+    assert_int_equal(t->has_secret, 0);
+
+    const sip_peer_t *l = sip_conf_peer(c, "legacy");
+    assert_int_equal(l->type, SIP_PEER_USER);
+    assert_int_equal(l->insecure_port, 1);
+    assert_int_equal(l->insecure_invite, 1);
+    assert_string_equal(l->ha1, "0123456789abcdef0123456789abcdef");
+    assert_string_equal(l->cid_name, "Reception");
+
+    /* address matching */
+    struct sockaddr_in src = { .sin_family = AF_INET };
+    inet_pton(AF_INET, "127.0.0.1", &src.sin_addr);
+    src.sin_port = htons(40000);                    /* insecure=port: any port */
+    assert_ptr_equal(sip_conf_peer_by_addr(c, &src), t);
+    inet_pton(AF_INET, "127.0.0.2", &src.sin_addr);
+    assert_null(sip_conf_peer_by_addr(c, &src));    /* port must match: 5060 */
+    src.sin_port = htons(5060);
+    assert_ptr_equal(sip_conf_peer_by_addr(c, &src), sip_conf_peer(c, "strict"));
+    inet_pton(AF_INET, "127.0.0.3", &src.sin_addr);
+    assert_null(sip_conf_peer_by_addr(c, &src));
+    sip_conf_destroy(&c);
+}
+
+static void test_insecure_forms(void **state)
+{
+    (void)state;
+    static const struct { const char *value; int port, invite; } rows[] = {
+        { "port", 1, 0 }, { "invite", 0, 1 }, { "port,invite", 1, 1 }, { "invite, port", 1, 1 },
+        { "very", 1, 1 }, { "yes", 1, 0 }, { "no", 0, 0 },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char text[128], err[512];
+        snprintf(text, sizeof text, "[p]\ntype=peer\nhost=127.0.0.1\ninsecure=%s\n", rows[i].value);
+        sip_conf_t *c = s_load_text(text, err, sizeof err);
+        assert_non_null(c);
+        assert_int_equal(sip_conf_peer(c, "p")->insecure_port, rows[i].port);
+        assert_int_equal(sip_conf_peer(c, "p")->insecure_invite, rows[i].invite);
+        sip_conf_destroy(&c);
+    }
+}
+
+static void test_shipped_config(void **state)
+{
+    (void)state;
+    char err[512];
+    sip_conf_t *c = sip_conf_load("etc/sip.conf", err, sizeof err);
+    if (!c) {
+        print_message("etc/sip.conf: %s (run from the repo root)\n", err);
+        skip();
+    }
+    assert_int_equal(sip_conf_general(c)->allowguest, 0);
+    assert_non_null(sip_conf_peer(c, "1001"));
+    assert_non_null(sip_conf_peer(c, "1002"));
+    sip_conf_destroy(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_table),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_bind_forms),
+        cmocka_unit_test(test_peers_and_templates),
+        cmocka_unit_test(test_insecure_forms),
+        cmocka_unit_test(test_shipped_config),
+    };
+    return cmocka_run_group_tests_name("sip_conf", tests, setup, teardown);
+}

@@ -1,0 +1,165 @@
+/* Unit tests for sip_registrar: the location table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sip_registrar.h"
+
+#define T0 1000L
+
+static struct sockaddr_in s_addr(const char *ip, int port)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    inet_pton(AF_INET, ip, &a.sin_addr);
+    return a;
+}
+
+static void test_add_refresh_lookup(void **state)
+{
+    (void)state;
+    sip_registrar_t *r = sip_registrar_new();
+    struct sockaddr_in a = s_addr("127.0.0.1", 5061), b = s_addr("127.0.0.1", 5062);
+    assert_null(sip_registrar_lookup(r, "1001", T0));
+    assert_int_equal(sip_registrar_update(r, "1001", "sip:1001@127.0.0.1:5061", &a, 120, T0,
+                                          "cid-a", 1), 0);
+    assert_int_equal(sip_registrar_count(r), 1);
+    assert_int_equal(sip_registrar_aors(r), 1);
+    const sip_binding_t *bd = sip_registrar_lookup(r, "1001", T0);
+    assert_non_null(bd);
+    assert_string_equal(bd->uri, "sip:1001@127.0.0.1:5061");
+    assert_int_equal(ntohs(bd->received.sin_port), 5061);
+    assert_int_equal(bd->expires_at, T0 + 120);
+    assert_null(sip_registrar_lookup(r, "1002", T0));
+
+    /* refresh: same contact, later CSeq, new source port */
+    assert_int_equal(sip_registrar_update(r, "1001", "sip:1001@127.0.0.1:5061", &b, 300, T0 + 10,
+                                          "cid-a", 2), 0);
+    assert_int_equal(sip_registrar_count(r), 1);
+    bd = sip_registrar_lookup(r, "1001", T0 + 10);
+    assert_int_equal(bd->expires_at, T0 + 310);
+    assert_int_equal(ntohs(bd->received.sin_port), 5062);
+    /* a late, older REGISTER of the same Call-ID is ignored */
+    assert_int_equal(sip_registrar_update(r, "1001", "sip:1001@127.0.0.1:5061", &a, 60, T0 + 11,
+                                          "cid-a", 2), 1);
+    assert_int_equal(sip_registrar_lookup(r, "1001", T0 + 11)->expires_at, T0 + 310);
+
+    /* a second contact; lookup gives the most recent */
+    assert_int_equal(sip_registrar_update(r, "1001", "sip:1001@127.0.0.1:6000", &a, 60, T0 + 20,
+                                          "cid-b", 1), 0);
+    assert_int_equal(sip_registrar_count(r), 2);
+    assert_string_equal(sip_registrar_lookup(r, "1001", T0 + 20)->uri, "sip:1001@127.0.0.1:6000");
+    const sip_binding_t *all[8];
+    assert_int_equal(sip_registrar_bindings(r, "1001", T0 + 20, all, 8), 2);
+    sip_registrar_destroy(&r);
+    assert_null(r);
+}
+
+static void test_remove(void **state)
+{
+    (void)state;
+    sip_registrar_t *r = sip_registrar_new();
+    struct sockaddr_in a = s_addr("127.0.0.1", 5061);
+    sip_registrar_update(r, "1001", "sip:a@h", &a, 60, T0, "c", 1);
+    sip_registrar_update(r, "1001", "sip:b@h", &a, 60, T0, "c", 2);
+    sip_registrar_update(r, "1002", "sip:c@h", &a, 60, T0, "d", 1);
+    assert_int_equal(sip_registrar_count(r), 3);
+    /* expires=0 removes that contact only */
+    assert_int_equal(sip_registrar_update(r, "1001", "sip:a@h", &a, 0, T0, "c", 3), 0);
+    assert_int_equal(sip_registrar_count(r), 2);
+    assert_string_equal(sip_registrar_lookup(r, "1001", T0)->uri, "sip:b@h");
+    /* removing what is not there is fine */
+    assert_int_equal(sip_registrar_update(r, "1009", "sip:z@h", &a, 0, T0, "x", 1), 0);
+    /* Contact: * */
+    sip_registrar_remove_all(r, "1001");
+    assert_null(sip_registrar_lookup(r, "1001", T0));
+    assert_int_equal(sip_registrar_count(r), 1);
+    assert_int_equal(sip_registrar_aors(r), 1);
+    sip_registrar_remove_all(r, "nobody");
+    sip_registrar_destroy(&r);
+}
+
+static void test_expiry_on_tick(void **state)
+{
+    (void)state;
+    sip_registrar_t *r = sip_registrar_new();
+    struct sockaddr_in a = s_addr("127.0.0.1", 5061);
+    sip_registrar_update(r, "1001", "sip:a@h", &a, 60, T0, "c", 1);
+    sip_registrar_update(r, "1002", "sip:b@h", &a, 120, T0, "d", 1);
+    assert_int_equal(sip_registrar_expire(r, T0 + 59), 0);
+    assert_non_null(sip_registrar_lookup(r, "1001", T0 + 59));
+    /* between ticks an expired binding is already invisible */
+    assert_null(sip_registrar_lookup(r, "1001", T0 + 60));
+    assert_int_equal(sip_registrar_expire(r, T0 + 60), 1);
+    assert_int_equal(sip_registrar_aors(r), 1);
+    assert_int_equal(sip_registrar_expire(r, T0 + 500), 1);
+    assert_int_equal(sip_registrar_count(r), 0);
+    assert_int_equal(sip_registrar_aors(r), 0);
+    sip_registrar_destroy(&r);
+}
+
+static void test_full_aor_replaces_oldest(void **state)
+{
+    (void)state;
+    sip_registrar_t *r = sip_registrar_new();
+    struct sockaddr_in a = s_addr("127.0.0.1", 5061);
+    char uri[64];
+    for (int i = 0; i < SIP_REGISTRAR_MAX_CONTACTS; i++) {
+        snprintf(uri, sizeof uri, "sip:%d@h", i);
+        sip_registrar_update(r, "1001", uri, &a, 100 + i, T0, "c", (unsigned)i + 1);
+    }
+    assert_int_equal(sip_registrar_count(r), SIP_REGISTRAR_MAX_CONTACTS);
+    sip_registrar_update(r, "1001", "sip:new@h", &a, 100, T0 + 1, "n", 1);
+    assert_int_equal(sip_registrar_count(r), SIP_REGISTRAR_MAX_CONTACTS);
+    const sip_binding_t *all[8];
+    size_t n = sip_registrar_bindings(r, "1001", T0 + 1, all, 8);
+    int has0 = 0, hasnew = 0;
+    for (size_t i = 0; i < n; i++) {
+        has0 |= !strcmp(all[i]->uri, "sip:0@h");
+        hasnew |= !strcmp(all[i]->uri, "sip:new@h");
+    }
+    assert_false(has0);             /* sip:0 expired first: it went */
+    assert_true(hasnew);
+    /* a contact URI longer than the table holds is refused */
+    char big[400];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(sip_registrar_update(r, "1001", big, &a, 100, T0, "c", 9), -1);
+    sip_registrar_destroy(&r);
+}
+
+static void test_many_aors(void **state)
+{
+    (void)state;
+    sip_registrar_t *r = sip_registrar_new();
+    struct sockaddr_in a = s_addr("127.0.0.1", 5061);
+    char aor[32];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(aor, sizeof aor, "u%d", i);
+        assert_int_equal(sip_registrar_update(r, aor, "sip:x@h", &a, 60 + (i % 2) * 60, T0,
+                                              "c", 1), 0);
+    }
+    assert_int_equal(sip_registrar_aors(r), 20000);
+    assert_non_null(sip_registrar_lookup(r, "u19999", T0));
+    assert_int_equal(sip_registrar_expire(r, T0 + 60), 10000);
+    assert_null(sip_registrar_lookup(r, "u0", T0 + 60));
+    assert_non_null(sip_registrar_lookup(r, "u1", T0 + 60));
+    sip_registrar_destroy(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_add_refresh_lookup),
+        cmocka_unit_test(test_remove),
+        cmocka_unit_test(test_expiry_on_tick),
+        cmocka_unit_test(test_full_aor_replaces_oldest),
+        cmocka_unit_test(test_many_aors),
+    };
+    return cmocka_run_group_tests_name("sip_registrar", tests, NULL, NULL);
+}
