@@ -303,23 +303,29 @@ static int s_parse_app(dialplan_t *self, char *text, const char *file, int line,
     return 0;
 }
 
-/* The extension field of an "exten" line: up to the first comma outside []. */
+/* The extension field of an "exten" line: up to the first comma outside
+ * [] (a set may hold a comma); an unclosed '[' is left for the pattern
+ * compiler to report, cut at the first comma. */
 static char *s_cut_exten(char **rest)
 {
-    char *s = *rest;
+    char *s = *rest, *cut = NULL;
     int brackets = 0;
-    for (char *p = s; *p; p++) {
+    for (char *p = s; *p && !cut; p++) {
         if (*p == '[')
             brackets = 1;
         else if (*p == ']')
             brackets = 0;
-        else if (*p == ',' && !brackets) {
-            *p = '\0';
-            *rest = p + 1;
-            return s_trim(s);
-        }
+        else if (*p == ',' && !brackets)
+            cut = p;
     }
-    *rest = NULL;
+    if (!cut)
+        cut = strchr(s, ',');
+    if (cut) {
+        *cut = '\0';
+        *rest = cut + 1;
+    } else {
+        *rest = NULL;
+    }
     return s_trim(s);
 }
 
@@ -473,10 +479,12 @@ static int s_cmp_pattern(const void *a, const void *b)
 static int s_finish(dialplan_t *self)
 {
     for (dialplan_ext_t *e = self->extens; e; e = e->next)
-        qsort(e->prios, e->nprios, sizeof *e->prios, s_cmp_prio);
+        if (e->nprios > 1)
+            qsort(e->prios, e->nprios, sizeof *e->prios, s_cmp_prio);
     for (size_t i = 0; i < self->nctx; i++) {
         s_context_t *ctx = self->ctx_list[i];
-        qsort(ctx->patterns, ctx->npatterns, sizeof *ctx->patterns, s_cmp_pattern);
+        if (ctx->npatterns > 1)
+            qsort(ctx->patterns, ctx->npatterns, sizeof *ctx->patterns, s_cmp_pattern);
         strmap_destroy(&ctx->pattern_keys);
         if (ctx->nincludes) {
             ctx->includes = calloc(ctx->nincludes, sizeof *ctx->includes);

@@ -1,0 +1,121 @@
+/* cdr: Master.csv lines in cdr_csv's column order and quoting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <time.h>
+
+#include "cdr.h"
+#include "td_log.h"
+#include "test_util.h"
+
+static struct timeval s_at(int h, int m, int s, int usec)
+{
+    struct tm tm = { .tm_year = 2024 - 1900, .tm_mon = 2, .tm_mday = 7, .tm_hour = h,
+                     .tm_min = m, .tm_sec = s, .tm_isdst = -1 };
+    struct timeval tv = { mktime(&tm), usec };
+    return tv;
+}
+
+static void test_format_answered(void **state)
+{
+    (void)state;
+    char clid[64], line[1024];
+    cdr_record_t r = {
+        .accountcode = "", .src = "1001", .dst = "1002", .dcontext = "internal",
+        .clid = cdr_clid("Alice", "1001", clid, sizeof clid),
+        .channel = "SIP/1001-00000001", .dstchannel = "SIP/1002-00000002",
+        .lastapp = "Dial", .lastdata = "SIP/1002,30",
+        .start = s_at(10, 0, 0, 0), .answer = s_at(10, 0, 3, 200000),
+        .end = s_at(10, 0, 10, 900000),
+        .disposition = "ANSWERED", .amaflags = "DOCUMENTATION",
+    };
+    size_t n = cdr_format(&r, line, sizeof line);
+    const char *want = "\"\",\"1001\",\"1002\",\"internal\",\"\"\"Alice\"\" <1001>\","
+                       "\"SIP/1001-00000001\",\"SIP/1002-00000002\",\"Dial\",\"SIP/1002,30\","
+                       "\"2024-03-07 10:00:00\",\"2024-03-07 10:00:03\",\"2024-03-07 10:00:10\","
+                       "11,8,\"ANSWERED\",\"DOCUMENTATION\"\n";
+    assert_string_equal(line, want);
+    assert_int_equal(n, strlen(want));
+}
+
+static void test_format_unanswered(void **state)
+{
+    (void)state;
+    char clid[64], line[1024];
+    cdr_record_t r = {
+        .accountcode = "", .src = "", .dst = "1002", .dcontext = "internal",
+        .clid = cdr_clid("", "", clid, sizeof clid),
+        .channel = "SIP/x-1", .dstchannel = "", .lastapp = "Hangup", .lastdata = "",
+        .start = s_at(23, 59, 59, 0), .end = s_at(23, 59, 59, 400000),
+        .disposition = "BUSY", .amaflags = "DOCUMENTATION",
+    };
+    cdr_format(&r, line, sizeof line);
+    assert_string_equal(line, "\"\",\"\",\"1002\",\"internal\",\"\",\"SIP/x-1\",\"\",\"Hangup\",\"\","
+                              "\"2024-03-07 23:59:59\",\"\",\"2024-03-07 23:59:59\",0,0,"
+                              "\"BUSY\",\"DOCUMENTATION\"\n");
+    /* Too small a buffer: cut, terminated, and the full length returned. */
+    char small[10];
+    size_t n = cdr_format(&r, small, sizeof small);
+    assert_int_equal(n, strlen(line));
+    assert_int_equal(strlen(small), 9);
+}
+
+static void test_clid(void **state)
+{
+    (void)state;
+    char buf[64];
+    assert_string_equal(cdr_clid("Alice", "1001", buf, sizeof buf), "\"Alice\" <1001>");
+    assert_string_equal(cdr_clid("Alice", "", buf, sizeof buf), "Alice");
+    assert_string_equal(cdr_clid(NULL, "1001", buf, sizeof buf), "1001");
+    assert_string_equal(cdr_clid("", NULL, buf, sizeof buf), "");
+}
+
+static void test_write_appends(void **state)
+{
+    (void)state;
+    char dir[64], sub[128], path[160], buf[2048];
+    test_tmpdir(dir, sizeof dir);
+    snprintf(sub, sizeof sub, "%s/a/b/cdr-csv", dir);
+    cdr_t *cdr = cdr_new(sub);                 /* mkdir -p */
+    assert_non_null(cdr);
+    cdr_record_t r = {
+        .accountcode = "", .src = "1", .dst = "2", .dcontext = "c", .clid = "",
+        .channel = "ch", .dstchannel = "", .lastapp = "NoOp", .lastdata = "",
+        .start = s_at(1, 2, 3, 0), .end = s_at(1, 2, 4, 0),
+        .disposition = "NO ANSWER", .amaflags = "DOCUMENTATION",
+    };
+    assert_int_equal(cdr_write(cdr, &r), 0);
+    assert_int_equal(cdr_write(cdr, &r), 0);
+    snprintf(path, sizeof path, "%s/Master.csv", sub);
+    test_read(path, buf, sizeof buf);          /* flushed: readable while open */
+    const char *line = "\"\",\"1\",\"2\",\"c\",\"\",\"ch\",\"\",\"NoOp\",\"\",\"2024-03-07 01:02:03\","
+                       "\"\",\"2024-03-07 01:02:04\",1,0,\"NO ANSWER\",\"DOCUMENTATION\"\n";
+    char want[1024];
+    snprintf(want, sizeof want, "%s%s", line, line);
+    assert_string_equal(buf, want);
+    cdr_destroy(&cdr);
+    assert_null(cdr);
+    cdr = cdr_new(sub);                        /* reopened: appends */
+    assert_int_equal(cdr_write(cdr, &r), 0);
+    cdr_destroy(&cdr);
+    test_read(path, buf, sizeof buf);
+    assert_int_equal(strlen(buf), 3 * strlen(line));
+    /* A folder that cannot be made. */
+    assert_null(cdr_new("/proc/no/such/dir"));
+    test_rmdir(dir);
+}
+
+int main(void)
+{
+    td_log_init("test", getenv("VERBOSE") ? LOG_DEBUG : LOG_CRIT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format_answered),
+        cmocka_unit_test(test_format_unanswered),
+        cmocka_unit_test(test_clid),
+        cmocka_unit_test(test_write_appends),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
