@@ -33,6 +33,9 @@ struct session {
     port_pool_t *pool;         /* borrowed; outlives the session */
     session_mode_t mode;
     s_side_t side[2];
+    uint64_t idle_rx;          /* rx packets at the last idle check */
+    uint32_t idle_checks;      /* checks in a row without a packet */
+    uint32_t epoch;            /* the owner's stamp */
 };
 
 /* The receive buffer of the whole process: libevent runs one callback at a
@@ -153,6 +156,28 @@ session_mode_t session_mode(const session_t *self)
 const session_stats_t *session_stats(const session_t *self, session_side_t side)
 {
     return &self->side[side].stats;
+}
+
+uint32_t session_idle_check(session_t *self)
+{
+    uint64_t rx = self->side[0].stats.rx_packets + self->side[1].stats.rx_packets;
+    if (rx != self->idle_rx) {
+        self->idle_rx = rx;
+        self->idle_checks = 0;
+    } else {
+        self->idle_checks++;
+    }
+    return self->idle_checks;
+}
+
+void session_set_epoch(session_t *self, uint32_t epoch)
+{
+    self->epoch = epoch;
+}
+
+uint32_t session_epoch(const session_t *self)
+{
+    return self->epoch;
 }
 
 /* The packet came from src: make src this socket's remote (symmetric RTP). */

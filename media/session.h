@@ -62,4 +62,12 @@ session_mode_t session_mode(const session_t *self);
 /* Counters of a side (borrowed while the session lives). */
 const session_stats_t *session_stats(const session_t *self, session_side_t side);
 
+/* Housekeeping for the owner. session_idle_check() is called once a tick:
+ * it returns how many checks in a row saw no packet arrive on any socket
+ * (0 when something arrived since the last one). The epoch is a number the
+ * owner stamps on the session (the worker: its count of router losses). */
+uint32_t session_idle_check(session_t *self);
+void session_set_epoch(session_t *self, uint32_t epoch);
+uint32_t session_epoch(const session_t *self);
+
 #endif

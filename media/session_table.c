@@ -137,3 +137,24 @@ uint32_t session_table_size(const session_table_t *self)
 {
     return self->size;
 }
+
+uint32_t session_table_sweep(session_table_t *self, session_table_fn *fn, void *arg)
+{
+    uint32_t removed = 0;
+    for (uint32_t i = 0; i <= self->mask; i++) {
+        s_node_t **slot = &self->buckets[i];
+        while (*slot) {
+            s_node_t *node = *slot;
+            if (fn(node->session, arg)) {
+                *slot = node->next;
+                session_destroy(&node->session);
+                free(node);
+                self->size--;
+                removed++;
+            } else {
+                slot = &node->next;
+            }
+        }
+    }
+    return removed;
+}

@@ -23,4 +23,10 @@ session_t *session_table_find(session_table_t *self, const char *call_id);
 int session_table_remove(session_table_t *self, const char *call_id);
 uint32_t session_table_size(const session_table_t *self);
 
+/* Call fn on every session; where it returns non-zero the session is
+ * removed (destroyed) after fn returns. fn must not touch the table.
+ * Returns how many were removed. */
+typedef int (session_table_fn)(session_t *session, void *arg);
+uint32_t session_table_sweep(session_table_t *self, session_table_fn *fn, void *arg);
+
 #endif

@@ -23,6 +23,9 @@ struct worker {
     struct in_addr bind_addr;    /* sockets bind here */
     uint32_t capacity;           /* sessions; 0 = as many as the ports allow */
     rtp_conf_t rtp;
+    uint32_t router_losses;      /* times the router fell silent: sessions' epoch */
+    uint32_t ticks_since_loss;   /* ticks since it last fell silent */
+    struct event *tick;
     char sdp_a[WORKER_SDP_MAX];  /* reply buffers: no allocation per message */
     char sdp_b[WORKER_SDP_MAX];
     char err[256];
@@ -34,6 +37,7 @@ static void s_on_media_echo(void *arg, const td_bus_hdr_t *hdr, const Tandem__Me
 static void s_on_media_release(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaRelease *msg);
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity);
 static void s_on_peer_down(void *arg, const char *peer, const char *role);
+static void s_on_tick(evutil_socket_t fd, short what, void *arg);
 
 /* Can a socket bind to addr? 0, or a negative errno. */
 static int s_probe_bind(const struct in_addr *addr)
@@ -109,6 +113,12 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
     if (!self->bus)
         goto fail;
     td_bus_set_load(self->bus, 0);
+    self->tick = event_new(base, -1, EV_PERSIST, s_on_tick, self);
+    struct timeval every = { WORKER_TICK_S, 0 };
+    if (!self->tick || event_add(self->tick, &every) < 0) {
+        td_log(LOG_ERR, "cannot start the housekeeping timer");
+        goto fail;
+    }
     td_log(LOG_NOTICE, "%s: media address %s, RTP ports %u-%u, capacity %u calls, router %s",
            settings->identity, self->address, rtp->start, rtp->end, self->capacity,
            settings->endpoint);
@@ -125,6 +135,8 @@ void worker_destroy(worker_t **self_p)
     worker_t *self = *self_p;
     if (self->sessions && session_table_size(self->sessions))
         td_log(LOG_NOTICE, "closing %u media sessions", session_table_size(self->sessions));
+    if (self->tick)
+        event_free(self->tick);
     td_bus_destroy(&self->bus);
     session_table_destroy(&self->sessions);
     port_pool_destroy(&self->pool);
@@ -225,6 +237,7 @@ static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *
         return;
     }
     session_set_remote(session, SESSION_A, &media);
+    session_set_epoch(session, self->router_losses);
     td_log(LOG_DEBUG, "media %s: caller side port %u, callee side port %u",
            created ? "opened" : "offered again", session_port(session, SESSION_A),
            session_port(session, SESSION_B));
@@ -264,6 +277,7 @@ static void s_on_media_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__
     } else {
         session_set_remote(session, SESSION_B, &media);
         session_set_mode(session, SESSION_RELAY);
+        session_set_epoch(session, self->router_losses);
         td_log(LOG_DEBUG, "media bridged: leg %u answered", hdr->leg);
         Tandem__MediaAnswered reply = TANDEM__MEDIA_ANSWERED__INIT;
         reply.sdp_caller = self->sdp_a;
@@ -282,6 +296,7 @@ static void s_on_media_echo(void *arg, const td_bus_hdr_t *hdr, const Tandem__Me
         s_error(self, hdr, WORKER_CAUSE_TEMPORARY, "no media session for this call");
     } else {
         session_set_mode(session, SESSION_ECHO);
+        session_set_epoch(session, self->router_losses);
         td_log(LOG_DEBUG, "media echo on port %u", session_port(session, SESSION_A));
     }
     td_log_set_context(NULL);
@@ -313,6 +328,46 @@ static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t
 static void s_on_peer_down(void *arg, const char *peer, const char *role)
 {
     worker_t *self = arg;
-    td_log(LOG_WARNING, "%s (%s) is silent; keeping %u media sessions", peer, role,
-           session_table_size(self->sessions));
+    self->router_losses++;
+    self->ticks_since_loss = 0;
+    td_log(LOG_WARNING, "%s (%s) is silent; %u media sessions keep relaying, and are closed "
+           "if idle for %d s", peer, role, session_table_size(self->sessions),
+           WORKER_ORPHAN_IDLE_S);
+}
+
+/* session_table_sweep callback: close orphans (see worker.h). */
+static int s_orphaned(session_t *session, void *arg)
+{
+    worker_t *self = arg;
+    uint32_t idle = session_idle_check(session);
+    if (idle > self->ticks_since_loss)
+        idle = self->ticks_since_loss;       /* count from the loss only */
+    if (session_epoch(session) == self->router_losses ||
+        idle * WORKER_TICK_S < WORKER_ORPHAN_IDLE_S)
+        return 0;
+    td_log_set_context(session_call_id(session));
+    td_log(LOG_NOTICE, "closing the media session: idle %u s since the router was lost",
+           idle * WORKER_TICK_S);
+    s_log_stats(session);
+    Tandem__MediaError msg = TANDEM__MEDIA_ERROR__INIT;
+    msg.cause = WORKER_CAUSE_TEMPORARY;
+    msg.reason = "media session closed: idle after the router was lost";
+    td_bus_send_media_error(self->bus, "router", session_call_id(session), 0, &msg);
+    td_log_set_context(NULL);
+    return 1;
+}
+
+void worker_tick(worker_t *self)
+{
+    if (self->ticks_since_loss < UINT32_MAX)
+        self->ticks_since_loss++;
+    if (session_table_sweep(self->sessions, s_orphaned, self))
+        td_bus_set_load(self->bus, session_table_size(self->sessions));
+}
+
+static void s_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    worker_tick(arg);
 }

@@ -27,6 +27,15 @@ typedef struct worker worker_t;
 #define WORKER_CAUSE_TEMPORARY    41   /* no session for this call */
 #define WORKER_CAUSE_BAD_SDP      58   /* bearer capability not available */
 
+/* Orphans: a session whose call the router may have forgotten (the router
+ * fell silent after the session's last request: it restarted, or it took
+ * this worker for dead and hung the call up) is closed once no packet has
+ * arrived on it for WORKER_ORPHAN_IDLE_S, with a MediaError(41) to the
+ * router in case it still knows the call. Sessions the router has spoken
+ * about since it came back are never closed for idleness (calls on hold). */
+#define WORKER_TICK_S        10
+#define WORKER_ORPHAN_IDLE_S 60
+
 /* Biggest SDP the worker writes (bigger input is answered with cause 58). */
 #define WORKER_SDP_MAX 8192
 
@@ -41,6 +50,8 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
 void worker_destroy(worker_t **self_p);
 
 td_bus_t *worker_bus(worker_t *self);
+/* The housekeeping tick (every WORKER_TICK_S); public so tests can fire it. */
+void worker_tick(worker_t *self);
 uint32_t worker_session_count(const worker_t *self);
 /* The session of call_id, borrowed; NULL if none. */
 session_t *worker_session(worker_t *self, const char *call_id);

@@ -471,6 +471,64 @@ static void test_capacity_and_ports_are_cause_34(void **state)
     /* Teardown closes the calls still open. */
 }
 
+/* Run the loop until the session has received `want` packets in all. */
+static void s_pump_until_rx(fixture_t *fx, const char *call_id, uint64_t want)
+{
+    session_t *session = worker_session(fx->worker, call_id);
+    for (int i = 0; i < 100; i++) {
+        event_base_loop(fx->base, EVLOOP_NONBLOCK);
+        if (session_stats(session, SESSION_A)->rx_packets +
+            session_stats(session, SESSION_B)->rx_packets >= want)
+            return;
+        poll(NULL, 0, 2);
+    }
+    fail_msg("%s never received %llu packets", call_id, (unsigned long long)want);
+}
+
+static void test_orphans_closed_after_router_loss(void **state)
+{
+    fixture_t *fx = *state;
+    uint16_t a_port, pa, pb;
+    int a = s_udp(&a_port);
+    unsigned char pkt[200];
+    size_t len = s_rtp(pkt, 1, 1);
+
+    s_open(fx, "quiet", 4000, &pa, &pb);
+    s_open(fx, "busy", a_port, &pa, &pb);
+    /* Without a router loss, idleness alone closes nothing (calls on hold). */
+    for (int i = 0; i < 20; i++)
+        worker_tick(fx->worker);
+    assert_int_equal(worker_session_count(fx->worker), 2);
+
+    td_bus_fake_peer_down(worker_bus(fx->worker), "router", "router");
+    uint16_t pa2, pb2;
+    s_open(fx, "after", 4000, &pa2, &pb2);         /* spoken about since: kept */
+    size_t before = td_bus_fake_count();
+    int ticks_to_close = WORKER_ORPHAN_IDLE_S / WORKER_TICK_S;
+    for (int i = 1; i <= ticks_to_close; i++) {
+        s_send(a, pa, pkt, len);                    /* "busy" keeps talking */
+        s_pump_until_rx(fx, "busy", (uint64_t)i);
+        worker_tick(fx->worker);
+        if (i < ticks_to_close)
+            assert_non_null(worker_session(fx->worker, "quiet"));
+    }
+    assert_null(worker_session(fx->worker, "quiet"));
+    assert_non_null(worker_session(fx->worker, "busy"));
+    assert_non_null(worker_session(fx->worker, "after"));
+    /* The router hears about it, in case it still knows the call. */
+    const Tandem__MediaError *err = s_last_error(before);
+    assert_int_equal(err->cause, 41);
+    assert_string_equal(td_bus_fake_get(before)->env->call_id, "quiet");
+    assert_string_equal(td_bus_fake_get(before)->peer, "router");
+
+    /* "busy" goes quiet too: closed WORKER_ORPHAN_IDLE_S later. */
+    for (int i = 0; i < ticks_to_close; i++)
+        worker_tick(fx->worker);
+    assert_null(worker_session(fx->worker, "busy"));
+    assert_int_equal(worker_session_count(fx->worker), 1);
+    close(a);
+}
+
 int main(void)
 {
     td_log_init("test", LOG_ERR);
@@ -481,6 +539,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_sdp_is_cause_58, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_call_is_cause_41, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capacity_and_ports_are_cause_34, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_orphans_closed_after_router_loss, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
