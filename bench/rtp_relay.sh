@@ -6,6 +6,8 @@
 # Builds bin/tandem-media and build/bench/rtp_relay, starts one worker with a
 # throw-away config (127.0.0.1, a free bus port), lets rtp_relay play the
 # router and the phones (see bench/rtp_relay.c), and stops the worker by PID.
+# MEDIA_BIN=path runs another build of the worker (an ASan one, say);
+# LOGLEVEL=info SHOW_LOG=1 prints its log (per-call counters at release).
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
@@ -35,7 +37,7 @@ rtpend=$((rtp_start + calls * 4 + 63))
 CONF
 cat >"$tmp/tandem.conf" <<CONF
 [general]
-loglevel=notice
+loglevel=${LOGLEVEL:-notice}
 [bus]
 endpoint=tcp://127.0.0.1:$bus_port
 [media]
@@ -44,9 +46,11 @@ address=127.0.0.1
 capacity=$calls
 CONF
 
-bin/tandem-media -c "$tmp" >"$tmp/media.log" 2>&1 &
+"${MEDIA_BIN:-bin/tandem-media}" -c "$tmp" >"$tmp/media.log" 2>&1 &
 media_pid=$!
 build/bench/rtp_relay -e "tcp://127.0.0.1:$bus_port" -n "$calls" -d "$seconds" -w "$window"
 rc=$?
-[ $rc -eq 0 ] || { echo "--- media log"; cat "$tmp/media.log"; }
+kill -TERM "$media_pid" 2>/dev/null; wait "$media_pid"; media_rc=$?; media_pid=
+[ $rc -eq 0 ] && [ $media_rc -eq 0 ] || { echo "--- media log (exit $media_rc)"; cat "$tmp/media.log"; rc=1; }
+[ -n "${SHOW_LOG:-}" ] && cat "$tmp/media.log"
 exit $rc

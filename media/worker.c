@@ -322,7 +322,7 @@ static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t
 {
     (void)arg;
     (void)capacity;
-    td_log(LOG_NOTICE, "%s (%s) is up", peer, role);
+    td_log(LOG_DEBUG, "%s (%s) is up", peer, role);   /* the bus logs it at notice */
 }
 
 static void s_on_peer_down(void *arg, const char *peer, const char *role)
