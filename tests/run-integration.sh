@@ -1,0 +1,42 @@
+#!/bin/bash
+# Run every integration scenario, tests/sip/*/run, one after another.
+# Prints NAME PASS/FAIL (with the scenario's output on failure) and ends with
+#   integration: N passed, M failed
+# Exit status 1 if any failed. Pass scenario names to run only those.
+# Each scenario is capped at TD_SCENARIO_TIMEOUT seconds (default 60).
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" || exit 1
+limit=${TD_SCENARIO_TIMEOUT:-60}
+pass=0; fail=0; failed=()
+if [ $# -gt 0 ]; then
+    runs=(); for n in "$@"; do runs+=("tests/sip/$n/run"); done
+else
+    runs=(tests/sip/*/run)
+fi
+out=$(mktemp /tmp/tandem-integration.XXXXXX)
+trap 'rm -f "$out"' EXIT
+start=$SECONDS
+for run in "${runs[@]}"; do
+    name=$(basename "$(dirname "$run")")
+    t0=$SECONDS
+    # A stuck scenario gets TERM (its EXIT trap stops what it started by
+    # PID), then KILL 5 s later.
+    timeout -k 5 "$limit" bash "$run" >"$out" 2>&1
+    rc=$?
+    dt=$((SECONDS - t0))
+    if [ $rc -eq 0 ]; then
+        printf '%-20s PASS (%ds)\n' "$name" "$dt"
+        pass=$((pass + 1))
+    else
+        [ $rc -eq 124 ] && echo "[$name] killed after ${limit}s" >>"$out"
+        printf '%-20s FAIL (%ds, exit %d)\n' "$name" "$dt" "$rc"
+        tail -n 80 "$out" | sed 's/^/    /'
+        fail=$((fail + 1))
+        failed+=("$name")
+    fi
+done
+[ $fail -gt 0 ] && echo "failed: ${failed[*]}"
+echo "took $((SECONDS - start))s"
+echo "integration: $pass passed, $fail failed"
+[ $fail -eq 0 ]
