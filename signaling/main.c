@@ -1,0 +1,119 @@
+/* tandem-signaling: SIP over UDP in front of the router.
+ *
+ *   tandem-signaling [-c CONFDIR] [-i IDENTITY] [-l LEVEL]
+ *
+ * Reads CONFDIR/sip.conf (and tandem.conf through td_settings), binds the
+ * UDP socket, and runs the signaling core on one libevent loop until SIGINT
+ * or SIGTERM. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "sip_conf.h"
+#include "sip_core.h"
+#include "td_conf.h"
+#include "td_log.h"
+#include "td_settings.h"
+
+#define SOCKET_BUFFER (4 * 1024 * 1024)   /* bursts of thousands of calls a second */
+
+static void s_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    td_log(LOG_NOTICE, "signal %d: stopping", (int)sig);
+    event_base_loopexit(arg, NULL);
+}
+
+/* A non-blocking UDP socket bound to addr, with large buffers; -1 on error. */
+static int s_bind(const struct sockaddr_in *addr)
+{
+    char where[32];
+    snprintf(where, sizeof where, "%s:%d", inet_ntoa(addr->sin_addr), ntohs(addr->sin_port));
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fprintf(stderr, "tandem-signaling: socket: %s\n", strerror(errno));
+        return -1;
+    }
+    int size = SOCKET_BUFFER, one = 1;
+    /* The FORCE variants pass net.core.*mem_max when we are root. */
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (const struct sockaddr *)addr, sizeof *addr) != 0) {
+        fprintf(stderr, "tandem-signaling: cannot bind UDP %s: %s\n", where, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int main(int argc, char **argv)
+{
+    td_settings_t s;
+    if (td_settings_load(&s, "signaling", argc, argv) < 0)
+        return 1;
+    td_log_init("signaling", s.loglevel);
+
+    char path[600], err[1024];
+    td_conf_path(path, sizeof path, s.confdir, "sip.conf");
+    sip_conf_t *conf = sip_conf_load(path, err, sizeof err);
+    if (!conf) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int rc = 1;
+    struct event_base *base = NULL;
+    struct event *sigint = NULL, *sigterm = NULL;
+    sip_core_t *core = NULL;
+    int fd = s_bind(&sip_conf_general(conf)->bind);
+    if (fd < 0)
+        goto out;
+    base = event_base_new();
+    if (!base) {
+        fprintf(stderr, "tandem-signaling: cannot create the event loop\n");
+        goto out;
+    }
+    sip_core_opts_t opts = { .identity = s.identity, .endpoint = s.endpoint,
+                             .capacity = s.capacity };
+    core = sip_core_new(base, conf, fd, &opts);
+    if (!core)
+        goto out;
+    sigint = evsignal_new(base, SIGINT, s_on_signal, base);
+    sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
+    if (!sigint || !sigterm || event_add(sigint, NULL) != 0 || event_add(sigterm, NULL) != 0) {
+        fprintf(stderr, "tandem-signaling: cannot watch signals\n");
+        goto out;
+    }
+    struct sockaddr_in bound;
+    socklen_t bl = sizeof bound;
+    getsockname(fd, (struct sockaddr *)&bound, &bl);
+    td_log(LOG_NOTICE, "listening on udp %s:%d as %s, router at %s, %zu peers in %s",
+           inet_ntoa(bound.sin_addr), ntohs(bound.sin_port), s.identity, s.endpoint,
+           sip_conf_peer_count(conf), path);
+    event_base_dispatch(base);
+    rc = 0;
+out:
+    if (sigterm)
+        event_free(sigterm);
+    if (sigint)
+        event_free(sigint);
+    sip_core_destroy(&core);
+    if (base) {
+        int left = event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED);
+        if (left)
+            td_log(LOG_WARNING, "%d event(s) still registered at exit", left);
+        event_base_free(base);
+    }
+    if (fd >= 0)
+        close(fd);
+    sip_conf_destroy(&conf);
+    return rc;
+}

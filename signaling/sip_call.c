@@ -1,0 +1,963 @@
+/* sip_call - see sip_call.h.
+ *
+ * Leg states (one screen each way):
+ *
+ *   incoming (UAS)   INVITING --18x--> EARLY --200--> UP --BYE either way--> ENDED
+ *                    INVITING/EARLY --final 3xx-6xx, CANCEL, BYE--> ENDED
+ *   outgoing (UAC)   INVITING --1xx--> EARLY --2xx+ACK--> UP --BYE--> ENDED
+ *                    INVITING/EARLY --Hangup or ring timeout: CANCEL--> CANCELLING
+ *                    CANCELLING --final--> ENDED (a 2xx: ACK, then BYE)
+ *                    any --3xx-6xx, timeout--> ENDED
+ *
+ * `router_done` says the router has let go of the leg (it sent Hangup, or we
+ * did): after that nothing more about the leg goes on the bus. */
+#include "sip_call.h"
+
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <osipparser2/osip_parser.h>
+
+#include "sip_cause.h"
+#include "sip_dialog.h"
+#include "sip_msg.h"
+#include "td_log.h"
+
+#define LEG_SPACE       1536           /* inline arena: tags, URIs, a small SDP */
+#define TIMER_C_MS      180000         /* RFC 3261 Timer C: > 3 minutes of ringing */
+
+typedef enum { LEG_INVITING, LEG_EARLY, LEG_UP, LEG_CANCELLING, LEG_ENDED } leg_state_t;
+
+static const char *const s_state_name[] = { "inviting", "early", "up", "cancelling", "ended" };
+
+typedef struct sip_leg sip_leg_t;
+
+struct sip_leg {
+    sip_call_t *call;
+    const char *bus_id;            /* the router's call id */
+    uint32_t no;                   /* leg number: 0 = the caller */
+    int outgoing;
+    leg_state_t state;
+    unsigned router_done : 1;      /* no more bus messages about this leg */
+    unsigned timed_out : 1;        /* our ring timer cancelled it */
+    unsigned need_ack : 1;         /* incoming: 2xx sent, its ACK not seen yet */
+    unsigned linked : 1;           /* in both tables */
+    unsigned reaping : 1;
+    sip_dialog_t dlg;
+    sip_txn_t *invite;             /* our IST or ICT, while it matters */
+    sip_txn_t *reinvite;           /* the last re-INVITE's IST, until it is ACKed */
+    uint32_t reinvite_cseq;
+    const char *last_sdp;          /* what we last sent on this leg */
+    const char *channel;
+    const char *contact_user;      /* user part of our Contact on this leg */
+    struct event *timer;           /* outgoing: ring timeout */
+    uint64_t bus_hash, sip_hash;
+    sip_leg_t *bus_next, *sip_next, *reap_next;
+    sip_arena_t arena;
+    char space[LEG_SPACE];
+};
+
+struct sip_call {
+    sip_call_env_t env;
+    sip_leg_t **by_bus, **by_sip;
+    size_t nbuckets;               /* power of two, both tables */
+    sip_leg_t *reap_list;
+    struct event *reaper;
+    long start;                    /* process start time, in call ids */
+    unsigned counter;              /* call ids */
+    unsigned channels;             /* channel name suffixes */
+    sip_call_stats_t stats;
+};
+
+/* ---- tables ---------------------------------------------------------------- */
+
+static uint64_t s_hash(const char *s, uint64_t h)
+{
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static uint64_t s_bus_hash(const char *call_id, uint32_t leg)
+{
+    return s_hash(call_id, 14695981039346656037ULL) ^ ((uint64_t)leg * 0x9e3779b97f4a7c15ULL);
+}
+
+static uint64_t s_sip_hash(const char *call_id, const char *tag)
+{
+    return s_hash(tag, s_hash(call_id, 14695981039346656037ULL) * 31);
+}
+
+static void s_grow(sip_call_t *self)
+{
+    size_t n = self->nbuckets * 2;
+    sip_leg_t **bb = calloc(n, sizeof *bb), **sb = calloc(n, sizeof *sb);
+    if (!bb || !sb) {
+        free(bb);
+        free(sb);
+        return;                            /* longer chains, still correct */
+    }
+    for (size_t i = 0; i < self->nbuckets; i++) {
+        while (self->by_bus[i]) {
+            sip_leg_t *l = self->by_bus[i];
+            self->by_bus[i] = l->bus_next;
+            l->bus_next = bb[l->bus_hash & (n - 1)];
+            bb[l->bus_hash & (n - 1)] = l;
+        }
+        while (self->by_sip[i]) {
+            sip_leg_t *l = self->by_sip[i];
+            self->by_sip[i] = l->sip_next;
+            l->sip_next = sb[l->sip_hash & (n - 1)];
+            sb[l->sip_hash & (n - 1)] = l;
+        }
+    }
+    free(self->by_bus);
+    free(self->by_sip);
+    self->by_bus = bb;
+    self->by_sip = sb;
+    self->nbuckets = n;
+}
+
+static void s_link(sip_leg_t *leg)
+{
+    sip_call_t *self = leg->call;
+    leg->bus_hash = s_bus_hash(leg->bus_id, leg->no);
+    leg->sip_hash = s_sip_hash(leg->dlg.call_id, leg->dlg.local_tag);
+    size_t b = leg->bus_hash & (self->nbuckets - 1), s = leg->sip_hash & (self->nbuckets - 1);
+    leg->bus_next = self->by_bus[b];
+    self->by_bus[b] = leg;
+    leg->sip_next = self->by_sip[s];
+    self->by_sip[s] = leg;
+    leg->linked = 1;
+    if (++self->stats.legs > self->nbuckets)
+        s_grow(self);
+}
+
+static void s_unlink(sip_leg_t *leg)
+{
+    sip_call_t *self = leg->call;
+    if (!leg->linked)
+        return;
+    sip_leg_t **pp = &self->by_bus[leg->bus_hash & (self->nbuckets - 1)];
+    while (*pp && *pp != leg)
+        pp = &(*pp)->bus_next;
+    if (*pp)
+        *pp = leg->bus_next;
+    pp = &self->by_sip[leg->sip_hash & (self->nbuckets - 1)];
+    while (*pp && *pp != leg)
+        pp = &(*pp)->sip_next;
+    if (*pp)
+        *pp = leg->sip_next;
+    leg->linked = 0;
+    self->stats.legs--;
+}
+
+static sip_leg_t *s_find_bus(sip_call_t *self, const char *call_id, uint32_t no)
+{
+    uint64_t h = s_bus_hash(call_id, no);
+    for (sip_leg_t *l = self->by_bus[h & (self->nbuckets - 1)]; l; l = l->bus_next)
+        if (l->bus_hash == h && l->no == no && strcmp(l->bus_id, call_id) == 0)
+            return l;
+    return NULL;
+}
+
+static sip_leg_t *s_find_sip(sip_call_t *self, const char *call_id, const char *tag)
+{
+    if (!call_id || !tag)
+        return NULL;
+    uint64_t h = s_sip_hash(call_id, tag);
+    for (sip_leg_t *l = self->by_sip[h & (self->nbuckets - 1)]; l; l = l->sip_next)
+        if (l->sip_hash == h && strcmp(l->dlg.local_tag, tag) == 0
+            && strcmp(l->dlg.call_id, call_id) == 0)
+            return l;
+    return NULL;
+}
+
+/* ---- leg life cycle -------------------------------------------------------- */
+
+static void s_on_ring_timeout(evutil_socket_t fd, short what, void *arg);
+
+static sip_leg_t *s_leg_new(sip_call_t *self, int outgoing)
+{
+    sip_leg_t *leg = calloc(1, sizeof *leg);
+    if (!leg)
+        return NULL;
+    leg->call = self;
+    leg->outgoing = outgoing;
+    leg->state = LEG_INVITING;
+    sip_arena_init(&leg->arena, leg->space, sizeof leg->space);
+    if (outgoing) {
+        leg->timer = event_new(self->env.base, -1, 0, s_on_ring_timeout, leg);
+        if (!leg->timer) {
+            free(leg);
+            return NULL;
+        }
+    }
+    return leg;
+}
+
+static void s_leg_free(sip_leg_t *leg)
+{
+    if (leg->invite)
+        sip_txn_set_owner(leg->invite, NULL);
+    if (leg->reinvite)
+        sip_txn_set_owner(leg->reinvite, NULL);
+    if (leg->timer)
+        event_free(leg->timer);
+    sip_arena_release(&leg->arena);
+    free(leg);
+}
+
+static void s_detach(sip_txn_t **txn)
+{
+    if (*txn)
+        sip_txn_set_owner(*txn, NULL);
+    *txn = NULL;
+}
+
+/* Free the leg later if it is over and no transaction needs it. */
+static void s_maybe_reap(sip_leg_t *leg)
+{
+    if (leg->state != LEG_ENDED || leg->invite || leg->reinvite || leg->reaping)
+        return;
+    sip_call_t *self = leg->call;
+    s_unlink(leg);
+    leg->reaping = 1;
+    leg->reap_next = self->reap_list;
+    self->reap_list = leg;
+    event_active(self->reaper, EV_TIMEOUT, 0);
+}
+
+static void s_on_reap(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    sip_call_t *self = arg;
+    sip_leg_t *leg = self->reap_list;
+    self->reap_list = NULL;
+    while (leg) {
+        sip_leg_t *next = leg->reap_next;
+        s_leg_free(leg);
+        leg = next;
+    }
+}
+
+static void s_send_hangup(sip_leg_t *leg, unsigned cause, unsigned sip_code)
+{
+    if (leg->router_done)
+        return;
+    leg->router_done = 1;
+    Tandem__Hangup h = TANDEM__HANGUP__INIT;
+    h.cause = cause;
+    h.sip_code = sip_code;
+    leg->call->stats.hangups_out++;
+    td_bus_send_hangup(leg->call->env.bus, NULL, leg->bus_id, leg->no, &h);
+}
+
+/* The dialog is over: tell the router (unless it already knows), stop the
+ * timer, let go of transactions that no longer matter, and reap. */
+static void s_end(sip_leg_t *leg, int tell_router, unsigned cause, unsigned sip_code)
+{
+    if (tell_router)
+        s_send_hangup(leg, cause, sip_code);
+    leg->router_done = 1;
+    if (leg->state != LEG_ENDED && !leg->outgoing)
+        leg->call->stats.calls--;
+    leg->state = LEG_ENDED;
+    if (leg->timer)
+        event_del(leg->timer);
+    if (!leg->need_ack || leg->outgoing)
+        s_detach(&leg->invite);
+    s_detach(&leg->reinvite);
+    s_maybe_reap(leg);
+}
+
+static void s_send_bye(sip_leg_t *leg)
+{
+    osip_message_t *bye = sip_dialog_request(&leg->dlg, "BYE", ++leg->dlg.local_cseq);
+    if (!bye || !sip_txn_request(leg->call->env.layer, &bye, &leg->dlg.peer, NULL))
+        td_log(LOG_WARNING, "%s: cannot send BYE", leg->channel);
+    else
+        td_log(LOG_DEBUG, "%s: BYE sent", leg->channel);
+}
+
+static void s_send_ack(sip_leg_t *leg)
+{
+    osip_message_t *ack = sip_dialog_request(&leg->dlg, "ACK", leg->dlg.invite_cseq);
+    if (!ack || sip_txn_layer_send(leg->call->env.layer, ack, &leg->dlg.peer) != 0)
+        td_log(LOG_WARNING, "%s: cannot send ACK", leg->channel);
+    if (ack)
+        osip_message_free(ack);
+}
+
+/* Our address toward the leg's peer. */
+static void s_local(sip_leg_t *leg, struct sockaddr_in *out)
+{
+    leg->call->env.local_addr(leg->call->env.arg, &leg->dlg.peer, out);
+}
+
+static void s_context(sip_leg_t *leg)
+{
+    td_log_set_context(leg->dlg.call_id);
+}
+
+/* ---- the class ------------------------------------------------------------- */
+
+sip_call_t *sip_call_new(const sip_call_env_t *env)
+{
+    sip_call_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->env = *env;
+    self->nbuckets = 1024;
+    self->by_bus = calloc(self->nbuckets, sizeof *self->by_bus);
+    self->by_sip = calloc(self->nbuckets, sizeof *self->by_sip);
+    self->reaper = event_new(env->base, -1, 0, s_on_reap, self);
+    self->start = (long)time(NULL);
+    if (!self->by_bus || !self->by_sip || !self->reaper) {
+        sip_call_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void sip_call_destroy(sip_call_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sip_call_t *self = *self_p;
+    for (size_t i = 0; self->by_bus && i < self->nbuckets; i++)
+        while (self->by_bus[i]) {
+            sip_leg_t *leg = self->by_bus[i];
+            s_unlink(leg);
+            s_leg_free(leg);
+        }
+    s_on_reap(-1, 0, self);
+    if (self->reaper)
+        event_free(self->reaper);
+    free(self->by_bus);
+    free(self->by_sip);
+    free(self);
+    *self_p = NULL;
+}
+
+void sip_call_stats(const sip_call_t *self, sip_call_stats_t *out)
+{
+    *out = self->stats;
+}
+
+/* ---- incoming calls -------------------------------------------------------- */
+
+/* A display name or user without the characters that would break a quoted
+ * string, into buf. */
+static char *s_clean(const char *in, char *buf, size_t len)
+{
+    size_t n = 0;
+    for (; in && *in && n + 1 < len; in++)
+        if (*in != '"' && *in != '\\' && *in != '\r' && *in != '\n')
+            buf[n++] = *in;
+    buf[n] = '\0';
+    return buf;
+}
+
+static void s_unescape_user(const char *user, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", user ? user : "");
+    __osip_uri_unescape(buf);
+}
+
+void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
+                       const struct sockaddr_in *from, const sip_peer_t *peer)
+{
+    const sip_general_t *g = sip_conf_general(self->env.conf);
+    sip_leg_t *leg = s_leg_new(self, 0);
+    char tag[SIP_MSG_TOKEN_LEN + 1], id[128], name[96], num[96], exten[96], src[32], chan[160];
+    if (!leg) {
+        sip_msg_reply(txn, 500, NULL, "out of memory", NULL, NULL);
+        return;
+    }
+    sip_msg_token(tag, sizeof tag);
+    if (sip_dialog_uas(&leg->dlg, &leg->arena, invite, tag, from) != 0) {
+        sip_msg_reply(txn, 500, tag, "cannot hold the dialog", NULL, NULL);
+        s_leg_free(leg);
+        return;
+    }
+    snprintf(id, sizeof id, "%s-%lx-%x", self->env.identity, self->start, ++self->counter);
+    leg->bus_id = sip_arena_strdup(&leg->arena, id);
+    leg->no = 0;
+    sip_msg_addr(from, src, sizeof src);
+    if (peer)
+        snprintf(chan, sizeof chan, "SIP/%s-%08x", peer->name, ++self->channels);
+    else
+        snprintf(chan, sizeof chan, "SIP/%s-%08x", inet_ntoa(from->sin_addr), ++self->channels);
+    leg->channel = sip_arena_strdup(&leg->arena, chan);
+
+    osip_uri_t *fu = invite->from ? invite->from->url : NULL;
+    char dn[96];
+    snprintf(dn, sizeof dn, "%s", invite->from && invite->from->displayname
+                                  ? invite->from->displayname : "");
+    size_t dl = strlen(dn);
+    if (dl >= 2 && dn[0] == '"' && dn[dl - 1] == '"') {
+        memmove(dn, dn + 1, dl - 2);
+        dn[dl - 2] = '\0';
+    }
+    if (peer && peer->cid_num[0]) {
+        s_clean(peer->cid_num, num, sizeof num);
+        s_clean(peer->cid_name[0] ? peer->cid_name : dn, name, sizeof name);
+    } else {
+        s_unescape_user(fu ? fu->username : NULL, num, sizeof num);
+        s_clean(peer && peer->cid_name[0] ? peer->cid_name : dn, name, sizeof name);
+    }
+    s_unescape_user(invite->req_uri ? invite->req_uri->username : NULL, exten, sizeof exten);
+    if (!exten[0])
+        strcpy(exten, "s");                 /* as chan_sip: no user part -> "s" */
+    leg->contact_user = sip_arena_strdup(&leg->arena, exten);
+
+    leg->invite = txn;
+    sip_txn_set_owner(txn, leg);
+    s_link(leg);
+    self->stats.calls++;
+    self->stats.calls_in++;
+
+    size_t sdp_len = 0;
+    const char *sdp = sip_msg_body(invite, &sdp_len);
+    char *sdp_copy = sip_arena_strndup(&leg->arena, sdp ? sdp : "", sdp_len);
+    Tandem__ChannelNew m = TANDEM__CHANNEL_NEW__INIT;
+    m.channel = (char *)leg->channel;
+    m.caller_num = num;
+    m.caller_name = name;
+    m.exten = exten;
+    m.context = (char *)(peer && peer->context[0] ? peer->context : g->context);
+    m.sdp = sdp_copy ? sdp_copy : "";
+    m.sip_call_id = (char *)leg->dlg.call_id;
+    m.peer = (char *)(peer ? peer->name : "");
+    m.source = src;
+    td_log(LOG_INFO, "%s: call %s from %s <%s> (%s) to %s@%s", leg->channel, leg->bus_id,
+           name, num, src, exten, m.context);
+    if (td_bus_send_channel_new(self->env.bus, NULL, leg->bus_id, 0, &m) != 0) {
+        sip_msg_reply(txn, 503, leg->dlg.local_tag, "the router cannot be reached", NULL, NULL);
+        leg->router_done = 1;
+        s_end(leg, 0, 0, 0);
+    }
+}
+
+/* ---- router -> signaling ------------------------------------------------- */
+
+static void s_reply_unknown(sip_call_t *self, const td_bus_hdr_t *hdr, const char *what)
+{
+    td_log(LOG_DEBUG, "%s for unknown leg %s/%u: answered with Hangup", what, hdr->call_id,
+           hdr->leg);
+    Tandem__Hangup h = TANDEM__HANGUP__INIT;
+    h.cause = SIP_CAUSE_NORMAL_CLEARING;
+    td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &h);
+}
+
+/* Send a 1xx/2xx with our Contact (and SDP) on an incoming leg's INVITE. */
+static int s_respond_invite(sip_leg_t *leg, int status, const char *sdp)
+{
+    struct sockaddr_in me;
+    osip_message_t *r = sip_txn_make_response(leg->invite, status, leg->dlg.local_tag);
+    if (!r)
+        return -1;
+    s_local(leg, &me);
+    sip_msg_add_contact(r, leg->contact_user, &me);
+    if (status >= 200)
+        osip_message_set_header(r, "Allow", SIP_MSG_ALLOW);
+    if (sdp && *sdp) {
+        sip_msg_set_sdp(r, sdp);
+        const char *kept = sip_arena_strdup(&leg->arena, sdp);
+        if (kept)
+            leg->last_sdp = kept;
+    }
+    return sip_txn_respond(leg->invite, &r);
+}
+
+void sip_call_on_progress(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Progress *msg)
+{
+    sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
+    if (!leg) {
+        s_reply_unknown(self, hdr, "Progress");
+        return;
+    }
+    s_context(leg);
+    if (leg->outgoing || !leg->invite || (leg->state != LEG_INVITING && leg->state != LEG_EARLY)) {
+        td_log(LOG_DEBUG, "%s: Progress ignored (leg %s)", leg->channel, s_state_name[leg->state]);
+        return;
+    }
+    int code = (int)msg->code;
+    if (code <= 100 || code >= 200)
+        code = msg->sdp && *msg->sdp ? 183 : 180;
+    if (s_respond_invite(leg, code, msg->sdp) == 0)
+        leg->state = LEG_EARLY;
+}
+
+void sip_call_on_answer(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Answer *msg)
+{
+    sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
+    if (!leg) {
+        s_reply_unknown(self, hdr, "Answer");
+        return;
+    }
+    s_context(leg);
+    if (leg->outgoing || !leg->invite || (leg->state != LEG_INVITING && leg->state != LEG_EARLY)) {
+        td_log(LOG_DEBUG, "%s: Answer ignored (leg %s)", leg->channel, s_state_name[leg->state]);
+        return;
+    }
+    if (s_respond_invite(leg, 200, msg->sdp) != 0) {
+        td_log(LOG_WARNING, "%s: cannot send 200 OK", leg->channel);
+        s_end(leg, 1, SIP_CAUSE_FAILURE, 0);
+        return;
+    }
+    leg->state = LEG_UP;
+    leg->need_ack = 1;
+    td_log(LOG_INFO, "%s: answered", leg->channel);
+}
+
+void sip_call_on_hangup(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Hangup *msg)
+{
+    sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
+    if (!leg) {
+        td_log(LOG_DEBUG, "Hangup for unknown leg %s/%u", hdr->call_id, hdr->leg);
+        return;
+    }
+    s_context(leg);
+    self->stats.hangups_in++;
+    leg->router_done = 1;
+    switch (leg->state) {
+    case LEG_INVITING:
+    case LEG_EARLY:
+        if (!leg->outgoing) {
+            int status = sip_cause_to_status(msg->cause);
+            char why[64];
+            snprintf(why, sizeof why, "the router hung up with cause %u", msg->cause);
+            sip_msg_reply(leg->invite, status, leg->dlg.local_tag, why, NULL, NULL);
+            s_end(leg, 0, 0, 0);
+        } else if (leg->invite && sip_txn_cancel(leg->invite) == 0) {
+            td_log(LOG_DEBUG, "%s: CANCEL (cause %u)", leg->channel, msg->cause);
+            leg->state = LEG_CANCELLING;
+            event_del(leg->timer);
+        } else
+            s_end(leg, 0, 0, 0);
+        break;
+    case LEG_UP:
+        s_send_bye(leg);
+        s_end(leg, 0, 0, 0);
+        break;
+    case LEG_CANCELLING:
+    case LEG_ENDED:
+        break;
+    }
+}
+
+void sip_call_on_other(sip_call_t *self, const td_bus_hdr_t *hdr)
+{
+    if (!s_find_bus(self, hdr->call_id, hdr->leg))
+        s_reply_unknown(self, hdr, "message");
+}
+
+/* ---- outgoing legs ------------------------------------------------------- */
+
+/* The Request-URI for a registered contact, with its user part replaced by
+ * number when the dialplan gave one. */
+static int s_contact_target(const char *contact, const char *number, char *buf, size_t len)
+{
+    if (!number || !*number) {
+        snprintf(buf, len, "%s", contact);
+        return 0;
+    }
+    osip_uri_t *u = NULL;
+    char *text = NULL;
+    if (osip_uri_init(&u) != 0)
+        return -1;
+    if (osip_uri_parse(u, contact) != 0) {
+        osip_uri_free(u);
+        return -1;
+    }
+    osip_free(u->username);
+    u->username = osip_strdup(number);
+    int rc = osip_uri_to_str(u, &text);
+    osip_uri_free(u);
+    if (rc != 0 || !text)
+        return -1;
+    snprintf(buf, len, "%s", text);
+    osip_free(text);
+    return 0;
+}
+
+static int s_valid_user(const char *s)
+{
+    return s && *s && strlen(s) < 64 && strpbrk(s, "<>\"@: ;?\r\n") == NULL;
+}
+
+void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Originate *msg)
+{
+    const sip_conf_t *conf = self->env.conf;
+    const sip_peer_t *peer = sip_conf_peer(conf, msg->user);
+    Tandem__Hangup fail = TANDEM__HANGUP__INIT;
+    char target[512], host[300], buf[700];
+    struct sockaddr_in to, me;
+
+    if (s_find_bus(self, hdr->call_id, hdr->leg)) {
+        td_log(LOG_WARNING, "Originate for leg %s/%u, which exists already: ignored",
+               hdr->call_id, hdr->leg);
+        return;
+    }
+    const char *number = msg->number && *msg->number ? msg->number : NULL;
+    if (number && !s_valid_user(number)) {
+        td_log(LOG_NOTICE, "%s: bad number '%s' to dial", msg->channel, number);
+        fail.cause = SIP_CAUSE_INVALID_NUMBER_FORMAT;
+        td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+        return;
+    }
+    if (!peer || peer->type == SIP_PEER_USER) {
+        td_log(LOG_NOTICE, "%s: no peer '%s' to call in sip.conf", msg->channel, msg->user);
+        fail.cause = SIP_CAUSE_SUBSCRIBER_ABSENT;
+        td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+        return;
+    }
+    if (peer->dynamic) {
+        const sip_binding_t *b = sip_registrar_lookup(self->env.registrar, peer->name,
+                                                      (long)time(NULL));
+        if (!b) {
+            td_log(LOG_INFO, "%s: %s is not registered", msg->channel, peer->name);
+            fail.cause = SIP_CAUSE_SUBSCRIBER_ABSENT;
+            td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+            return;
+        }
+        if (s_contact_target(b->uri, number, target, sizeof target) != 0) {
+            td_log(LOG_WARNING, "%s: unusable contact '%s' for %s", msg->channel, b->uri,
+                   peer->name);
+            fail.cause = SIP_CAUSE_SUBSCRIBER_ABSENT;
+            td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+            return;
+        }
+        to = b->received;
+    } else {
+        to = peer->addr;
+        if (ntohs(to.sin_port) == 5060)
+            snprintf(host, sizeof host, "%s", peer->host);
+        else
+            snprintf(host, sizeof host, "%s:%d", peer->host, ntohs(to.sin_port));
+        snprintf(target, sizeof target, "sip:%s@%s", number ? number : peer->name, host);
+    }
+
+    sip_leg_t *leg = s_leg_new(self, 1);
+    if (!leg) {
+        fail.cause = SIP_CAUSE_FAILURE;
+        td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+        return;
+    }
+    self->env.local_addr(self->env.arg, &to, &me);
+    char myip[INET_ADDRSTRLEN], tag[SIP_MSG_TOKEN_LEN + 1], cid[SIP_MSG_TOKEN_LEN + 1];
+    char name[96], local_uri[400], remote_uri[600], call_id[96];
+    inet_ntop(AF_INET, &me.sin_addr, myip, sizeof myip);
+    const char *from_user = peer->fromuser[0] ? peer->fromuser
+                          : s_valid_user(msg->caller_num) ? msg->caller_num : "anonymous";
+    const char *from_host = peer->fromdomain[0] ? peer->fromdomain : myip;
+    s_clean(msg->caller_name, name, sizeof name);
+    if (name[0])
+        snprintf(local_uri, sizeof local_uri, "\"%s\" <sip:%s@%s>", name, from_user, from_host);
+    else
+        snprintf(local_uri, sizeof local_uri, "<sip:%s@%s>", from_user, from_host);
+    snprintf(remote_uri, sizeof remote_uri, "<%s>", target);
+    snprintf(call_id, sizeof call_id, "%s@%s", sip_msg_token(cid, sizeof cid), myip);
+    sip_msg_token(tag, sizeof tag);
+    leg->bus_id = sip_arena_strdup(&leg->arena, hdr->call_id);
+    leg->no = hdr->leg;
+    leg->channel = sip_arena_strdup(&leg->arena, msg->channel && *msg->channel ? msg->channel
+                                                                               : msg->user);
+    leg->contact_user = sip_arena_strdup(&leg->arena, from_user);
+    leg->last_sdp = msg->sdp && *msg->sdp ? sip_arena_strdup(&leg->arena, msg->sdp) : NULL;
+    osip_message_t *inv = NULL;
+    if (!leg->bus_id || !leg->channel
+        || sip_dialog_uac(&leg->dlg, &leg->arena, call_id, tag, local_uri, remote_uri,
+                          target, &to) != 0
+        || !(inv = sip_dialog_request(&leg->dlg, "INVITE", leg->dlg.invite_cseq))) {
+        td_log(LOG_WARNING, "%s: cannot build the INVITE to %s", msg->channel, target);
+        s_leg_free(leg);
+        fail.cause = SIP_CAUSE_FAILURE;
+        td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+        return;
+    }
+    td_log_set_context(leg->dlg.call_id);
+    sip_msg_add_contact(inv, leg->contact_user, &me);
+    osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
+    sip_msg_set_sdp(inv, msg->sdp);
+    leg->invite = sip_txn_request(self->env.layer, &inv, &to, leg);
+    if (!leg->invite) {
+        td_log(LOG_WARNING, "%s: cannot send the INVITE to %s", msg->channel, target);
+        s_leg_free(leg);
+        fail.cause = SIP_CAUSE_FAILURE;
+        td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+        return;
+    }
+    s_link(leg);
+    self->stats.legs_out++;
+    uint32_t ms = msg->timeout_ms ? msg->timeout_ms : TIMER_C_MS;
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    event_add(leg->timer, &tv);
+    td_log(LOG_INFO, "%s: INVITE %s (%s) for call %s/%u", leg->channel, target,
+           sip_msg_addr(&to, buf, sizeof buf), leg->bus_id, leg->no);
+}
+
+static void s_on_ring_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    sip_leg_t *leg = arg;
+    s_context(leg);
+    if (leg->state == LEG_INVITING || leg->state == LEG_EARLY) {
+        td_log(LOG_INFO, "%s: no answer in time, CANCEL", leg->channel);
+        leg->timed_out = 1;
+        if (leg->invite && sip_txn_cancel(leg->invite) == 0)
+            leg->state = LEG_CANCELLING;
+        else
+            s_end(leg, 1, SIP_CAUSE_NO_ANSWER, 0);
+    }
+    td_log_set_context(NULL);
+}
+
+/* A 2xx whose transaction is gone: ACK it again. */
+static void s_ack_stray(sip_call_t *self, osip_message_t *resp)
+{
+    char cid[256];
+    sip_leg_t *leg = s_find_sip(self, sip_msg_call_id(resp, cid, sizeof cid),
+                                sip_msg_from_tag(resp));
+    if (leg && leg->outgoing && leg->dlg.remote_tag) {
+        s_send_ack(leg);
+        return;
+    }
+    struct sockaddr_in to;
+    osip_message_t *ack = sip_dialog_ack_from_2xx(resp, &to);
+    if (ack) {
+        sip_txn_layer_send(self->env.layer, ack, &to);
+        osip_message_free(ack);
+    } else
+        td_log_limited(LOG_NOTICE, 5, "cannot ACK a stray 2xx (no usable Contact)");
+}
+
+void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
+{
+    if (!txn) {
+        s_ack_stray(self, resp);
+        return;
+    }
+    sip_leg_t *leg = sip_txn_owner(txn);
+    if (!leg || txn != leg->invite)
+        return;
+    int status = resp->status_code;
+    size_t sdp_len = 0;
+    const char *body = sip_msg_body(resp, &sdp_len);
+    char *sdp = body ? sip_arena_strndup(&leg->arena, body, sdp_len) : NULL;
+    if (status < 200) {
+        if (status == 100)
+            return;
+        sip_dialog_update_uac(&leg->dlg, &leg->arena, resp);
+        if (leg->state == LEG_INVITING)
+            leg->state = LEG_EARLY;
+        if (!leg->router_done && leg->state == LEG_EARLY) {
+            Tandem__Progress p = TANDEM__PROGRESS__INIT;
+            p.code = (uint32_t)status;
+            p.sdp = sdp ? sdp : "";
+            td_bus_send_progress(self->env.bus, NULL, leg->bus_id, leg->no, &p);
+        }
+        return;
+    }
+    s_detach(&leg->invite);
+    if (status < 300) {
+        sip_dialog_update_uac(&leg->dlg, &leg->arena, resp);
+        s_send_ack(leg);
+        if (leg->router_done || leg->timed_out || leg->state == LEG_CANCELLING) {
+            td_log(LOG_INFO, "%s: answered after it was given up: BYE", leg->channel);
+            s_send_bye(leg);
+            s_end(leg, 1, SIP_CAUSE_NO_ANSWER, 0);
+            return;
+        }
+        leg->state = LEG_UP;
+        event_del(leg->timer);
+        td_log(LOG_INFO, "%s: answered", leg->channel);
+        Tandem__Answer a = TANDEM__ANSWER__INIT;
+        a.sdp = sdp ? sdp : "";
+        td_bus_send_answer(self->env.bus, NULL, leg->bus_id, leg->no, &a);
+        return;
+    }
+    unsigned cause = leg->timed_out ? SIP_CAUSE_NO_ANSWER : sip_cause_from_status(status);
+    td_log(LOG_INFO, "%s: %d %s (cause %u)", leg->channel, status,
+           resp->reason_phrase ? resp->reason_phrase : "", cause);
+    s_end(leg, 1, cause, (unsigned)status);
+}
+
+void sip_call_timeout(sip_call_t *self, sip_txn_t *txn)
+{
+    (void)self;
+    sip_leg_t *leg = sip_txn_owner(txn);
+    if (!leg || txn != leg->invite)
+        return;
+    s_context(leg);
+    s_detach(&leg->invite);
+    td_log(LOG_INFO, "%s: no response to INVITE", leg->channel);
+    s_end(leg, 1, leg->timed_out ? SIP_CAUSE_NO_ANSWER : SIP_CAUSE_NO_USER_RESPONSE, 408);
+}
+
+void sip_call_ack_timeout(sip_call_t *self, sip_txn_t *txn)
+{
+    (void)self;
+    sip_leg_t *leg = sip_txn_owner(txn);
+    if (!leg)
+        return;
+    if (txn == leg->reinvite) {
+        s_detach(&leg->reinvite);
+        s_maybe_reap(leg);
+        return;
+    }
+    if (txn != leg->invite)
+        return;
+    s_context(leg);
+    leg->need_ack = 0;
+    s_detach(&leg->invite);
+    if (leg->state == LEG_UP) {
+        td_log(LOG_NOTICE, "%s: no ACK for our 200 OK: BYE", leg->channel);
+        s_send_bye(leg);
+    }
+    s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 408);
+}
+
+void sip_call_terminated(sip_call_t *self, sip_txn_t *txn)
+{
+    (void)self;
+    sip_leg_t *leg = sip_txn_owner(txn);
+    if (!leg)
+        return;
+    if (txn == leg->reinvite)
+        leg->reinvite = NULL;
+    if (txn == leg->invite) {
+        leg->invite = NULL;
+        leg->need_ack = 0;
+        if (leg->state != LEG_UP && leg->state != LEG_ENDED) {
+            s_context(leg);
+            td_log(LOG_WARNING, "%s: INVITE transaction ended without an outcome",
+                   leg->channel);
+            s_end(leg, 1, SIP_CAUSE_FAILURE, 0);
+        }
+    }
+    s_maybe_reap(leg);
+}
+
+/* ---- SIP requests on existing dialogs ------------------------------------ */
+
+void sip_call_cancel(sip_call_t *self, sip_txn_t *txn, osip_message_t *cancel)
+{
+    sip_txn_t *inv = sip_txn_find_invite(self->env.layer, cancel);
+    char tag[SIP_MSG_TOKEN_LEN + 1];
+    if (!inv) {
+        sip_msg_reply(txn, 481, sip_msg_token(tag, sizeof tag), "no INVITE to cancel", NULL, NULL);
+        return;
+    }
+    sip_leg_t *leg = sip_txn_owner(inv);
+    const char *ltag = leg ? leg->dlg.local_tag : sip_msg_token(tag, sizeof tag);
+    sip_msg_reply(txn, 200, ltag, NULL, NULL, NULL);
+    if (sip_txn_last_status(inv) >= 200)
+        return;                             /* too late: the INVITE has its answer */
+    sip_msg_reply(inv, 487, ltag, NULL, NULL, NULL);
+    if (leg && !leg->outgoing) {
+        td_log(LOG_INFO, "%s: cancelled by the caller", leg->channel);
+        s_detach(&leg->invite);
+        s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 487);
+    }
+}
+
+static void s_on_ack(sip_call_t *self, osip_message_t *ack)
+{
+    char cid[256];
+    sip_leg_t *leg = s_find_sip(self, sip_msg_call_id(ack, cid, sizeof cid), sip_msg_to_tag(ack));
+    if (!leg)
+        return;                             /* an ACK is never answered */
+    uint32_t cseq = (uint32_t)strtoul(ack->cseq->number, NULL, 10);
+    if (leg->reinvite && cseq == leg->reinvite_cseq) {
+        sip_txn_acked(leg->reinvite);
+        s_detach(&leg->reinvite);
+    } else if (leg->invite && !leg->outgoing && leg->need_ack && cseq == leg->dlg.invite_cseq) {
+        sip_txn_acked(leg->invite);
+        leg->need_ack = 0;
+        if (leg->state == LEG_ENDED)
+            s_detach(&leg->invite);
+    }
+    s_maybe_reap(leg);
+}
+
+static void s_on_bye(sip_leg_t *leg, sip_txn_t *txn)
+{
+    sip_msg_reply(txn, 200, leg->dlg.local_tag, NULL, NULL, NULL);
+    td_log(LOG_INFO, "%s: BYE from the %s", leg->channel, leg->outgoing ? "callee" : "caller");
+    if (!leg->outgoing && leg->invite && (leg->state == LEG_INVITING || leg->state == LEG_EARLY)) {
+        sip_msg_reply(leg->invite, 487, leg->dlg.local_tag, NULL, NULL, NULL);
+        s_detach(&leg->invite);
+    }
+    if (leg->outgoing && leg->invite && leg->state != LEG_UP)
+        sip_txn_cancel(leg->invite);
+    s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 0);
+}
+
+static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req)
+{
+    if (leg->state != LEG_UP) {
+        sip_msg_reply(txn, 491, leg->dlg.local_tag, "re-INVITE before the call is up", NULL, NULL);
+        return;
+    }
+    if (!leg->last_sdp) {
+        sip_msg_reply(txn, 488, leg->dlg.local_tag, "no session description to offer", NULL, NULL);
+        return;
+    }
+    sip_dialog_refresh(&leg->dlg, &leg->arena, req);
+    struct sockaddr_in me;
+    osip_message_t *r = sip_txn_make_response(txn, 200, leg->dlg.local_tag);
+    if (!r)
+        return;
+    s_local(leg, &me);
+    sip_msg_add_contact(r, leg->contact_user, &me);
+    osip_message_set_header(r, "Allow", SIP_MSG_ALLOW);
+    sip_msg_set_sdp(r, leg->last_sdp);
+    if (sip_txn_respond(txn, &r) != 0)
+        return;
+    s_detach(&leg->reinvite);
+    leg->reinvite = txn;
+    leg->reinvite_cseq = (uint32_t)strtoul(req->cseq->number, NULL, 10);
+    sip_txn_set_owner(txn, leg);
+    td_log(LOG_DEBUG, "%s: re-INVITE answered with the current session", leg->channel);
+}
+
+void sip_call_in_dialog(sip_call_t *self, sip_txn_t *txn, osip_message_t *req)
+{
+    const char *method = req->sip_method;
+    if (!txn) {
+        if (strcmp(method, "ACK") == 0)
+            s_on_ack(self, req);
+        return;
+    }
+    char cid[256];
+    sip_leg_t *leg = s_find_sip(self, sip_msg_call_id(req, cid, sizeof cid), sip_msg_to_tag(req));
+    if (!leg || leg->state == LEG_ENDED
+        || (leg->dlg.remote_tag && sip_msg_from_tag(req)
+            && strcmp(leg->dlg.remote_tag, sip_msg_from_tag(req)) != 0)) {
+        sip_msg_reply(txn, 481, NULL, "no such dialog", NULL, NULL);
+        return;
+    }
+    uint32_t cseq = (uint32_t)strtoul(req->cseq->number, NULL, 10);
+    if (cseq < leg->dlg.remote_cseq) {
+        sip_msg_reply(txn, 500, NULL, "CSeq lower than the last one in this dialog",
+                      "Retry-After", "1");
+        return;
+    }
+    leg->dlg.remote_cseq = cseq;
+    if (strcmp(method, "BYE") == 0)
+        s_on_bye(leg, txn);
+    else if (strcmp(method, "INVITE") == 0)
+        s_on_reinvite(leg, txn, req);
+    else if (strcmp(method, "INFO") == 0 || strcmp(method, "OPTIONS") == 0)
+        sip_msg_reply(txn, 200, NULL, NULL, NULL, NULL);
+    else
+        sip_msg_reply(txn, 501, NULL, "method not supported in a dialog", NULL, NULL);
+}

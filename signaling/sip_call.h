@@ -1,0 +1,79 @@
+/* sip_call - the B2BUA: one leg per SIP dialog, tied to the router's call
+ * by (call id, leg number). Leg 0 is the caller's INVITE (a UAS dialog);
+ * legs 1..n are the INVITEs the router asks for with Originate (UAC
+ * dialogs). This class turns SIP events on a leg into bus messages for the
+ * router (ChannelNew, Progress, Answer, Hangup) and the router's messages
+ * into SIP (18x, 200, final responses, INVITE, CANCEL, BYE).
+ *
+ * Legs live in two hash tables: by (call id, leg) for the bus and by
+ * (Call-ID, local tag) for SIP, so both directions find a leg in O(1).
+ * A leg's strings live in its own arena. A leg is freed by one reaper event
+ * once its dialog is over and no transaction it cares about is alive;
+ * transactions it no longer needs are detached (owner NULL) at once.
+ *
+ * The signaling core authenticates and validates; everything it hands over
+ * here is a well-formed request from an accepted caller. */
+#ifndef SIP_CALL_H
+#define SIP_CALL_H
+
+#include <stddef.h>
+#include "sip_conf.h"
+#include "sip_registrar.h"
+#include "sip_txn.h"
+#include "td_bus.h"
+
+typedef struct sip_call sip_call_t;
+
+typedef struct {
+    struct event_base *base;
+    sip_txn_layer_t *layer;
+    td_bus_t *bus;
+    const sip_conf_t *conf;
+    sip_registrar_t *registrar;
+    const char *identity;          /* this process on the bus: call ids start with it */
+    /* Our own address as seen from `to` (for Contact and From). */
+    void (*local_addr)(void *arg, const struct sockaddr_in *to, struct sockaddr_in *out);
+    void *arg;
+} sip_call_env_t;
+
+/* env is copied; the objects it points to must outlive the call table. */
+sip_call_t *sip_call_new(const sip_call_env_t *env);
+/* Frees every leg without sending anything. */
+void sip_call_destroy(sip_call_t **self_p);
+
+/* ---- from SIP (the core's transaction-user callbacks) ---------------------- */
+
+/* A new INVITE from an accepted caller (peer NULL: a guest). Creates leg 0
+ * and sends ChannelNew; or answers the INVITE itself on failure. */
+void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
+                       const struct sockaddr_in *from, const sip_peer_t *peer);
+/* A request with a To-tag (BYE, re-INVITE, INFO, ...), or an ACK (txn NULL). */
+void sip_call_in_dialog(sip_call_t *self, sip_txn_t *txn, osip_message_t *req);
+/* A CANCEL (the layer created txn for it and has not answered). */
+void sip_call_cancel(sip_call_t *self, sip_txn_t *txn, osip_message_t *cancel);
+/* Client transaction events for the transactions this class started. */
+void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp);
+void sip_call_timeout(sip_call_t *self, sip_txn_t *txn);
+void sip_call_ack_timeout(sip_call_t *self, sip_txn_t *txn);
+void sip_call_terminated(sip_call_t *self, sip_txn_t *txn);
+
+/* ---- from the router (bus handlers) --------------------------------------- */
+
+void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Originate *msg);
+void sip_call_on_progress(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Progress *msg);
+void sip_call_on_answer(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Answer *msg);
+void sip_call_on_hangup(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Hangup *msg);
+/* Any other message for a call: answered with Hangup if the leg is unknown. */
+void sip_call_on_other(sip_call_t *self, const td_bus_hdr_t *hdr);
+
+/* ---- counters ------------------------------------------------------------- */
+
+typedef struct {
+    size_t legs;           /* legs alive (including ended ones awaiting reaping) */
+    size_t calls;          /* incoming legs not ended: the load reported on the bus */
+    unsigned long calls_in, legs_out, hangups_in, hangups_out;
+} sip_call_stats_t;
+
+void sip_call_stats(const sip_call_t *self, sip_call_stats_t *out);
+
+#endif

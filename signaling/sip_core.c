@@ -1,0 +1,650 @@
+/* sip_core - see sip_core.h. */
+#include "sip_core.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <osipparser2/osip_parser.h>
+
+#include "sip_auth.h"
+#include "sip_call.h"
+#include "sip_msg.h"
+#include "td_bus.h"
+#include "td_log.h"
+
+#define ROUTE_CACHE 64             /* destination -> our source address, direct mapped */
+#define STATS_EVERY 60             /* ticks between counter lines */
+
+struct sip_core {
+    struct event_base *base;
+    const sip_conf_t *conf;
+    sip_core_opts_t opts;
+    char identity[64];
+    sip_txn_layer_t *layer;
+    td_bus_t *bus;
+    sip_auth_t *auth;
+    sip_registrar_t *registrar;
+    sip_call_t *call;
+    struct event *tick;
+    struct sockaddr_in bound;      /* the socket's own address */
+    int route_fd;                  /* connect()ed to learn our address toward a peer */
+    struct { in_addr_t dst, src; } routes[ROUTE_CACHE];
+    unsigned long ticks;
+    int router_alive;
+};
+
+/* ---- our address ------------------------------------------------------------ */
+
+static void s_local_addr(void *arg, const struct sockaddr_in *to, struct sockaddr_in *out)
+{
+    sip_core_t *self = arg;
+    *out = self->bound;
+    if (self->bound.sin_addr.s_addr != htonl(INADDR_ANY) || !to)
+        return;
+    size_t slot = (ntohl(to->sin_addr.s_addr) * 2654435761u) % ROUTE_CACHE;
+    if (self->routes[slot].dst == to->sin_addr.s_addr && self->routes[slot].src) {
+        out->sin_addr.s_addr = self->routes[slot].src;
+        return;
+    }
+    struct sockaddr_in me = { 0 };
+    socklen_t ml = sizeof me;
+    if (self->route_fd >= 0 && connect(self->route_fd, (const struct sockaddr *)to, sizeof *to) == 0
+        && getsockname(self->route_fd, (struct sockaddr *)&me, &ml) == 0
+        && me.sin_addr.s_addr != htonl(INADDR_ANY)) {
+        self->routes[slot].dst = to->sin_addr.s_addr;
+        self->routes[slot].src = me.sin_addr.s_addr;
+        out->sin_addr = me.sin_addr;
+    } else
+        out->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+/* ---- checks that apply to every request ----------------------------------- */
+
+static int s_digits(const char *s)
+{
+    if (!s)
+        return 0;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (!isdigit((unsigned char)*s))
+        return 0;
+    while (isdigit((unsigned char)*s))
+        s++;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return *s == '\0';
+}
+
+static int s_is(const char *method, const char *name)
+{
+    return strcmp(method, name) == 0;
+}
+
+/* The option tags of every Require header, comma-joined into buf; 0 if none. */
+static int s_required(const osip_message_t *req, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; ; i++) {
+        osip_header_t *h = NULL;
+        if (osip_message_header_get_byname(req, "require", i, &h) < 0 || !h)
+            break;
+        if (!h->hvalue || !*h->hvalue)
+            continue;
+        int w = snprintf(buf + n, len - n, "%s%s", n ? ", " : "", h->hvalue);
+        if (w < 0 || (size_t)w >= len - n)
+            break;
+        n += (size_t)w;
+    }
+    return n > 0;
+}
+
+/* Answer what is wrong with req, if anything; 0 when it may go on. */
+static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
+{
+    (void)self;
+    const char *m = req->sip_method;
+    char buf[256];
+    if (!req->sip_version || strcmp(req->sip_version, "SIP/2.0") != 0) {
+        snprintf(buf, sizeof buf, "version %s", req->sip_version ? req->sip_version : "?");
+        sip_msg_reply(txn, 505, NULL, buf, NULL, NULL);
+        return -1;
+    }
+    if (!req->req_uri->scheme || osip_strcasecmp(req->req_uri->scheme, "sip") != 0) {
+        snprintf(buf, sizeof buf, "Request-URI scheme '%s'",
+                 req->req_uri->scheme ? req->req_uri->scheme : "");
+        sip_msg_reply(txn, 416, NULL, buf, NULL, NULL);
+        return -1;
+    }
+    if (!req->from->url || !req->to->url) {
+        sip_msg_reply(txn, 400, NULL, "From or To without a URI", NULL, NULL);
+        return -1;
+    }
+    if (s_is(m, "CANCEL"))
+        return 0;
+    const char *mf = sip_msg_header(req, "max-forwards");
+    if (mf && !s_digits(mf)) {
+        sip_msg_reply(txn, 400, NULL, "bad Max-Forwards", NULL, NULL);
+        return -1;
+    }
+    if (mf && atol(mf) == 0 && !s_is(m, "OPTIONS") && !s_is(m, "REGISTER")) {
+        sip_msg_reply(txn, 483, NULL, "Max-Forwards is 0", NULL, NULL);
+        return -1;
+    }
+    const char *cl = req->content_length ? req->content_length->value : NULL;
+    size_t body_len = 0;
+    const char *body = sip_msg_body(req, &body_len);
+    if (cl && !s_digits(cl)) {
+        sip_msg_reply(txn, 400, NULL, "bad Content-Length", NULL, NULL);
+        return -1;
+    }
+    if (cl && atol(cl) > 0 && !body) {
+        sip_msg_reply(txn, 400, NULL, "a body without Content-Type", NULL, NULL);
+        return -1;
+    }
+    if (s_required(req, buf, sizeof buf)) {
+        char why[300];
+        snprintf(why, sizeof why, "Require: %s", buf);
+        sip_msg_reply(txn, 420, NULL, why, "Unsupported", buf);
+        return -1;
+    }
+    if (body) {
+        const char *enc = sip_msg_header(req, "content-encoding");
+        if (enc && osip_strcasecmp(enc, "identity") != 0) {
+            sip_msg_reply(txn, 415, NULL, "Content-Encoding", "Accept-Encoding", "identity");
+            return -1;
+        }
+        const osip_content_type_t *ct = req->content_type;
+        if (s_is(m, "INVITE") && (!ct || !ct->type || !ct->subtype
+                                  || osip_strcasecmp(ct->type, "application") != 0
+                                  || osip_strcasecmp(ct->subtype, "sdp") != 0)) {
+            sip_msg_reply(txn, 415, NULL, "INVITE body is not application/sdp",
+                          "Accept", "application/sdp");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- REGISTER ---------------------------------------------------------------- */
+
+static void s_challenge(sip_core_t *self, sip_txn_t *txn, int status, int stale, const char *why)
+{
+    char tag[SIP_MSG_TOKEN_LEN + 1];
+    osip_message_t *r = sip_txn_make_response(txn, status, sip_msg_token(tag, sizeof tag));
+    if (!r)
+        return;
+    sip_auth_challenge(self->auth, r, status == 407, stale, (long)time(NULL));
+    td_log(LOG_DEBUG, "%d: %s", status, why);
+    sip_txn_respond(txn, &r);
+}
+
+/* A contact's expiry: its expires parameter, else the Expires header, else
+ * the default; -1 for "not given". */
+static long s_expiry(const osip_contact_t *c, const char *header)
+{
+    const char *p = sip_msg_param((osip_list_t *)&c->gen_params, "expires");
+    if (p && s_digits(p))
+        return strtol(p, NULL, 10) > 86400L * 365 ? 86400L * 365 : strtol(p, NULL, 10);
+    if (header && s_digits(header))
+        return strtol(header, NULL, 10) > 86400L * 365 ? 86400L * 365 : strtol(header, NULL, 10);
+    return -1;
+}
+
+static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
+                          const struct sockaddr_in *from)
+{
+    const sip_general_t *g = sip_conf_general(self->conf);
+    long now = (long)time(NULL);
+    char tag[SIP_MSG_TOKEN_LEN + 1], user[96], why[400], src[32];
+    sip_msg_token(tag, sizeof tag);
+    sip_msg_addr(from, src, sizeof src);
+    const char *aor = req->to->url->username ? req->to->url->username : "";
+    const sip_peer_t *peer = *aor ? sip_conf_peer(self->conf, aor) : NULL;
+    if (!peer && *aor)
+        peer = sip_conf_auth_user(self->conf, aor);
+    int allowed = peer && peer->dynamic && peer->type != SIP_PEER_USER;
+
+    if (!(allowed && !peer->has_secret)) {
+        osip_authorization_t *cred = sip_auth_credentials(self->auth, req, 0, user, sizeof user);
+        if (!cred) {
+            s_challenge(self, txn, 401, 0, "REGISTER without credentials");
+            return;
+        }
+        const char *ha1 = allowed && strcmp(user, peer->authuser) == 0 ? peer->ha1 : NULL;
+        switch (sip_auth_verify(self->auth, cred, "REGISTER", ha1, now)) {
+        case SIP_AUTH_OK:
+            break;
+        case SIP_AUTH_STALE:
+            s_challenge(self, txn, 401, 1, "stale nonce");
+            return;
+        default:
+            snprintf(why, sizeof why, "REGISTER of '%s' by '%s' from %s: wrong password, "
+                     "unknown user or not allowed to register", aor, user, src);
+            if (g->alwaysauthreject) {
+                td_log(LOG_NOTICE, "401: %s", why);
+                s_challenge(self, txn, 401, 0, why);
+            } else
+                sip_msg_reply(txn, allowed ? 403 : 404, tag, why, NULL, NULL);
+            return;
+        }
+    }
+
+    /* RFC 3261 10.3: Contact: * with Expires: 0 removes all; otherwise check
+     * every expiry before changing anything. */
+    const char *hexp = sip_msg_header(req, "expires");
+    int n = osip_list_size(&req->contacts), star = 0;
+    for (int i = 0; i < n; i++) {
+        osip_contact_t *c = osip_list_get(&req->contacts, i);
+        if (c && !c->url && c->displayname && strcmp(c->displayname, "*") == 0)
+            star = 1;
+    }
+    long granted = -1;
+    if (star) {
+        if (n != 1 || !hexp || !s_digits(hexp) || atol(hexp) != 0) {
+            sip_msg_reply(txn, 400, tag, "Contact: * needs Expires: 0 and no other Contact",
+                          NULL, NULL);
+            return;
+        }
+        sip_registrar_remove_all(self->registrar, peer->name);
+        td_log(LOG_INFO, "%s unregistered every contact (from %s)", peer->name, src);
+        granted = 0;
+    } else {
+        for (int i = 0; i < n; i++) {
+            osip_contact_t *c = osip_list_get(&req->contacts, i);
+            if (!c || !c->url) {
+                sip_msg_reply(txn, 400, tag, "bad Contact", NULL, NULL);
+                return;
+            }
+            long e = s_expiry(c, hexp);
+            if (e > 0 && e < g->minexpiry) {
+                char min[16];
+                snprintf(min, sizeof min, "%d", g->minexpiry);
+                snprintf(why, sizeof why, "%s asked for %ld s, less than minexpiry", peer->name, e);
+                sip_msg_reply(txn, 423, tag, why, "Min-Expires", min);
+                return;
+            }
+        }
+        char cid[256];
+        sip_msg_call_id(req, cid, sizeof cid);
+        unsigned cseq = (unsigned)strtoul(req->cseq->number, NULL, 10);
+        for (int i = 0; i < n; i++) {
+            osip_contact_t *c = osip_list_get(&req->contacts, i);
+            long e = s_expiry(c, hexp);
+            if (e < 0)
+                e = g->defaultexpiry;
+            if (e > g->maxexpiry)
+                e = g->maxexpiry;
+            char *uri = NULL;
+            if (osip_uri_to_str(c->url, &uri) != 0 || !uri)
+                continue;
+            int rc = sip_registrar_update(self->registrar, peer->name, uri, from, (int)e, now,
+                                          cid, cseq);
+            if (rc < 0) {
+                osip_free(uri);
+                sip_msg_reply(txn, 500, tag, "cannot store the binding", NULL, NULL);
+                return;
+            }
+            if (rc == 0 && e)
+                td_log(LOG_INFO, "%s registered %s from %s for %ld s", peer->name, uri, src, e);
+            else if (rc == 0)
+                td_log(LOG_INFO, "%s unregistered %s (from %s)", peer->name, uri, src);
+            osip_free(uri);
+            granted = e;
+        }
+    }
+
+    osip_message_t *r = sip_txn_make_response(txn, 200, tag);
+    if (!r)
+        return;
+    const sip_binding_t *b[SIP_REGISTRAR_MAX_CONTACTS];
+    size_t nb = sip_registrar_bindings(self->registrar, peer->name, now, b,
+                                       SIP_REGISTRAR_MAX_CONTACTS);
+    for (size_t i = 0; i < nb; i++) {
+        char value[400];
+        snprintf(value, sizeof value, "<%s>;expires=%ld", b[i]->uri, b[i]->expires_at - now);
+        osip_message_set_contact(r, value);
+    }
+    if (granted >= 0) {
+        char e[24];
+        snprintf(e, sizeof e, "%ld", granted);
+        osip_message_set_header(r, "Expires", e);
+    }
+    char date[64];
+    time_t t = (time_t)now;
+    struct tm tm;
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&t, &tm));
+    osip_message_set_header(r, "Date", date);
+    sip_txn_respond(txn, &r);
+}
+
+/* ---- INVITE: who is calling ------------------------------------------------ */
+
+static void s_on_invite(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
+                        const struct sockaddr_in *from)
+{
+    const sip_general_t *g = sip_conf_general(self->conf);
+    char user[96], why[400], src[32];
+    sip_msg_addr(from, src, sizeof src);
+    if (osip_list_size(&req->contacts) < 1
+        || !((osip_contact_t *)osip_list_get(&req->contacts, 0))->url) {
+        sip_msg_reply(txn, 400, NULL, "INVITE without a Contact", NULL, NULL);
+        return;
+    }
+
+    /* A peer with insecure=invite is known by its address; anyone else by
+     * digest credentials, or as a guest. */
+    const sip_peer_t *by_addr = sip_conf_peer_by_addr(self->conf, from), *caller = NULL;
+    if (by_addr && by_addr->insecure_invite) {
+        caller = by_addr;
+    } else {
+        osip_authorization_t *cred = sip_auth_credentials(self->auth, req, 1, user, sizeof user);
+        if (cred) {
+            const sip_peer_t *p = sip_conf_auth_user(self->conf, user);
+            switch (sip_auth_verify(self->auth, cred, "INVITE", p && p->has_secret ? p->ha1 : NULL,
+                                    (long)time(NULL))) {
+            case SIP_AUTH_OK:
+                caller = p;
+                break;
+            case SIP_AUTH_STALE:
+                s_challenge(self, txn, 407, 1, "stale nonce");
+                return;
+            default:
+                snprintf(why, sizeof why, "INVITE by '%s' from %s: wrong password or unknown user",
+                         user, src);
+                td_log(LOG_NOTICE, "403: %s", why);
+                sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
+                return;
+            }
+        } else {
+            const char *fu = req->from->url->username;
+            const sip_peer_t *p = fu ? sip_conf_auth_user(self->conf, fu) : NULL;
+            if (!p && fu)
+                p = sip_conf_peer(self->conf, fu);
+            if (p && p->type == SIP_PEER_PEER)
+                p = NULL;                   /* peers are known by address only */
+            if (!p)
+                p = by_addr;
+            if (p && p->has_secret) {
+                s_challenge(self, txn, 407, 0, "INVITE without credentials");
+                return;
+            }
+            if (p)
+                caller = p;                 /* no secret: accepted, as chan_sip does */
+            else if (!g->allowguest) {
+                snprintf(why, sizeof why, "'%s' from %s matches no peer and allowguest=no",
+                         fu ? fu : "", src);
+                sip_msg_reply(txn, 403, NULL, why, NULL, NULL);
+                return;
+            }
+        }
+    }
+
+    if (!td_bus_peer_alive(self->bus, NULL)) {
+        sip_msg_reply(txn, 503, NULL, "the router is not up", "Retry-After", "5");
+        return;
+    }
+    sip_call_stats_t st;
+    sip_call_stats(self->call, &st);
+    if (st.calls >= self->opts.capacity) {
+        sip_msg_reply(txn, 503, NULL, "at capacity", "Retry-After", "1");
+        return;
+    }
+    if (!sip_msg_body(req, NULL)) {
+        sip_msg_reply(txn, 488, NULL, "INVITE without SDP (late offer) is not supported",
+                      NULL, NULL);
+        return;
+    }
+    sip_call_incoming(self->call, txn, req, from, caller);
+}
+
+/* ---- transaction-user callbacks ------------------------------------------- */
+
+static void s_on_request(void *arg, sip_txn_t *txn, osip_message_t *req,
+                         const struct sockaddr_in *from)
+{
+    sip_core_t *self = arg;
+    const char *m = req->sip_method;
+    if (!txn) {                             /* ACK for a 2xx */
+        sip_call_in_dialog(self->call, NULL, req);
+        return;
+    }
+    if (s_check(self, txn, req) != 0)
+        return;
+    if (s_is(m, "CANCEL"))
+        sip_call_cancel(self->call, txn, req);
+    else if (sip_msg_to_tag(req))
+        sip_call_in_dialog(self->call, txn, req);
+    else if (s_is(m, "INVITE"))
+        s_on_invite(self, txn, req, from);
+    else if (s_is(m, "REGISTER"))
+        s_on_register(self, txn, req, from);
+    else if (s_is(m, "OPTIONS")) {
+        char tag[SIP_MSG_TOKEN_LEN + 1];
+        osip_message_t *r = sip_txn_make_response(txn, 200, sip_msg_token(tag, sizeof tag));
+        if (r) {
+            osip_message_set_header(r, "Allow", SIP_MSG_ALLOW);
+            osip_message_set_header(r, "Accept", "application/sdp");
+            sip_txn_respond(txn, &r);
+        }
+    } else if (s_is(m, "BYE"))
+        sip_msg_reply(txn, 481, NULL, "BYE outside a dialog", NULL, NULL);
+    else if (s_is(m, "SUBSCRIBE") || s_is(m, "NOTIFY") || s_is(m, "PUBLISH")
+             || s_is(m, "MESSAGE") || s_is(m, "REFER") || s_is(m, "INFO")
+             || s_is(m, "UPDATE") || s_is(m, "PRACK"))
+        sip_msg_reply(txn, 405, NULL, "method not allowed here", NULL, NULL);
+    else
+        sip_msg_reply(txn, 501, NULL, "unknown method", NULL, NULL);
+}
+
+static void s_on_response(void *arg, sip_txn_t *txn, osip_message_t *resp)
+{
+    sip_call_response(((sip_core_t *)arg)->call, txn, resp);
+}
+
+static void s_on_timeout(void *arg, sip_txn_t *txn)
+{
+    sip_call_timeout(((sip_core_t *)arg)->call, txn);
+}
+
+static void s_on_ack_timeout(void *arg, sip_txn_t *txn)
+{
+    sip_call_ack_timeout(((sip_core_t *)arg)->call, txn);
+}
+
+static void s_on_terminated(void *arg, sip_txn_t *txn)
+{
+    sip_call_terminated(((sip_core_t *)arg)->call, txn);
+}
+
+/* ---- bus handlers --------------------------------------------------------- */
+
+#define BUS_ENTER(hdr) td_log_set_context((hdr)->call_id)
+#define BUS_LEAVE() td_log_set_context(NULL)
+
+static void s_on_originate(void *arg, const td_bus_hdr_t *hdr, const Tandem__Originate *msg)
+{
+    BUS_ENTER(hdr);
+    sip_call_on_originate(((sip_core_t *)arg)->call, hdr, msg);
+    BUS_LEAVE();
+}
+
+static void s_on_progress(void *arg, const td_bus_hdr_t *hdr, const Tandem__Progress *msg)
+{
+    BUS_ENTER(hdr);
+    sip_call_on_progress(((sip_core_t *)arg)->call, hdr, msg);
+    BUS_LEAVE();
+}
+
+static void s_on_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__Answer *msg)
+{
+    BUS_ENTER(hdr);
+    sip_call_on_answer(((sip_core_t *)arg)->call, hdr, msg);
+    BUS_LEAVE();
+}
+
+static void s_on_hangup(void *arg, const td_bus_hdr_t *hdr, const Tandem__Hangup *msg)
+{
+    BUS_ENTER(hdr);
+    sip_call_on_hangup(((sip_core_t *)arg)->call, hdr, msg);
+    BUS_LEAVE();
+}
+
+/* Messages signaling has no business receiving (ChannelNew, media ones):
+ * for a leg we do not know, Hangup lets the router clean up. */
+#define S_OTHER(name, Type) \
+    static void s_on_##name(void *arg, const td_bus_hdr_t *hdr, const Tandem__##Type *msg) \
+    { \
+        (void)msg; \
+        BUS_ENTER(hdr); \
+        if (hdr->call_id && *hdr->call_id) \
+            sip_call_on_other(((sip_core_t *)arg)->call, hdr); \
+        BUS_LEAVE(); \
+    }
+S_OTHER(channel_new, ChannelNew)
+S_OTHER(media_offered, MediaOffered)
+S_OTHER(media_answered, MediaAnswered)
+
+static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
+{
+    sip_core_t *self = arg;
+    td_log(LOG_NOTICE, "bus: %s (%s, capacity %u) is up", peer, role, capacity);
+    if (!strcmp(role, "router"))
+        self->router_alive = 1;
+}
+
+static void s_on_peer_down(void *arg, const char *peer, const char *role)
+{
+    sip_core_t *self = arg;
+    td_log(LOG_WARNING, "bus: %s (%s) is down; new calls get 503 until it is back", peer, role);
+    if (!strcmp(role, "router"))
+        self->router_alive = 0;
+}
+
+/* ---- housekeeping ------------------------------------------------------------ */
+
+void sip_core_tick(sip_core_t *self, long now)
+{
+    size_t gone = sip_registrar_expire(self->registrar, now);
+    if (gone)
+        td_log(LOG_INFO, "%zu registration(s) expired", gone);
+    sip_call_stats_t cs;
+    sip_call_stats(self->call, &cs);
+    td_bus_set_load(self->bus, (uint32_t)cs.calls);
+    if (++self->ticks % STATS_EVERY == 0) {
+        sip_txn_stats_t ts;
+        sip_txn_layer_stats(self->layer, &ts);
+        td_log(LOG_INFO, "stats: calls %zu, legs %zu, registrations %zu; calls in %lu, legs out "
+               "%lu; sip rx %lu tx %lu dropped %lu bad %lu retransmits %lu, transactions %lu",
+               cs.calls, cs.legs, sip_registrar_count(self->registrar), cs.calls_in, cs.legs_out,
+               ts.rx, ts.tx, ts.dropped, ts.bad_requests, ts.retransmits, ts.live);
+    }
+}
+
+static void s_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    sip_core_tick(arg, (long)time(NULL));
+}
+
+/* ---- the class ----------------------------------------------------------------- */
+
+sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd,
+                         const sip_core_opts_t *opts)
+{
+    sip_core_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->base = base;
+    self->conf = conf;
+    self->opts = *opts;
+    self->route_fd = -1;
+    snprintf(self->identity, sizeof self->identity, "%s", opts->identity ? opts->identity : "sig-1");
+    self->opts.identity = self->identity;
+    if (!self->opts.capacity)
+        self->opts.capacity = 2000;
+    socklen_t bl = sizeof self->bound;
+    if (getsockname(fd, (struct sockaddr *)&self->bound, &bl) != 0) {
+        td_log(LOG_ERR, "sip_core: getsockname: not a bound socket");
+        free(self);
+        return NULL;
+    }
+    self->route_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    sip_txn_handlers_t th = {
+        .on_request = s_on_request,
+        .on_response = s_on_response,
+        .on_timeout = s_on_timeout,
+        .on_ack_timeout = s_on_ack_timeout,
+        .on_terminated = s_on_terminated,
+    };
+    td_bus_handlers_t bh = {
+        .on_originate = s_on_originate,
+        .on_progress = s_on_progress,
+        .on_answer = s_on_answer,
+        .on_hangup = s_on_hangup,
+        .on_channel_new = s_on_channel_new,
+        .on_media_offered = s_on_media_offered,
+        .on_media_answered = s_on_media_answered,
+        .on_peer_up = s_on_peer_up,
+        .on_peer_down = s_on_peer_down,
+    };
+    self->auth = sip_auth_new(sip_conf_general(conf)->realm);
+    self->registrar = sip_registrar_new();
+    self->layer = sip_txn_layer_new(base, fd, &th, self);
+    self->bus = td_bus_new(base, TD_BUS_CONNECT, opts->endpoint, self->identity, "signaling",
+                           self->opts.capacity, &bh, self);
+    self->tick = event_new(base, -1, EV_PERSIST, s_on_tick, self);
+    if (!self->auth || !self->registrar || !self->layer || !self->bus || !self->tick) {
+        td_log(LOG_ERR, "sip_core: cannot start (%s)", !self->layer ? "transaction layer"
+                        : !self->bus ? "bus" : "out of memory");
+        sip_core_destroy(&self);
+        return NULL;
+    }
+    sip_call_env_t env = {
+        .base = base, .layer = self->layer, .bus = self->bus, .conf = conf,
+        .registrar = self->registrar, .identity = self->identity,
+        .local_addr = s_local_addr, .arg = self,
+    };
+    self->call = sip_call_new(&env);
+    struct timeval second = { 1, 0 };
+    if (!self->call || event_add(self->tick, &second) != 0) {
+        sip_core_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void sip_core_destroy(sip_core_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sip_core_t *self = *self_p;
+    if (self->tick)
+        event_free(self->tick);
+    sip_call_destroy(&self->call);          /* legs first: they point at transactions */
+    td_bus_destroy(&self->bus);
+    sip_txn_layer_destroy(&self->layer);
+    sip_registrar_destroy(&self->registrar);
+    sip_auth_destroy(&self->auth);
+    if (self->route_fd >= 0)
+        close(self->route_fd);
+    free(self);
+    *self_p = NULL;
+}
+
+sip_txn_layer_t *sip_core_layer(sip_core_t *self)
+{
+    return self->layer;
+}
+
+sip_registrar_t *sip_core_registrar(sip_core_t *self)
+{
+    return self->registrar;
+}

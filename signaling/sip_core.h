@@ -1,0 +1,39 @@
+/* sip_core - the signaling process's transaction user: it owns the
+ * transaction layer, the bus connection, digest auth, the location table and
+ * the call legs, and routes every request the layer hands up: checks that
+ * apply to all requests (version, URI scheme, Max-Forwards, Require,
+ * Content-Length, Content-Type), then REGISTER and OPTIONS here, INVITE after
+ * identifying the caller, and dialog requests to sip_call. One housekeeping
+ * tick a second expires registrations and reports load and counters. */
+#ifndef SIP_CORE_H
+#define SIP_CORE_H
+
+#include <stdint.h>
+#include <event2/event.h>
+#include "sip_conf.h"
+#include "sip_registrar.h"
+#include "sip_txn.h"
+
+typedef struct sip_core sip_core_t;
+
+typedef struct {
+    const char *identity;      /* bus identity ("sig-1"); call ids start with it */
+    const char *endpoint;      /* the router's bus endpoint */
+    uint32_t capacity;         /* calls in progress before new INVITEs get 503 */
+} sip_core_opts_t;
+
+/* Create the core on an already-bound, non-blocking UDP socket (not closed
+ * by the core). conf is borrowed for the core's life. NULL on failure. */
+sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd,
+                         const sip_core_opts_t *opts);
+void sip_core_destroy(sip_core_t **self_p);
+
+/* Housekeeping, once a second from the core's own timer (exposed for tests):
+ * expire registrations, report load on the bus, log counters now and then. */
+void sip_core_tick(sip_core_t *self, long now);
+
+/* Borrowed parts, for tests and stats. */
+sip_txn_layer_t *sip_core_layer(sip_core_t *self);
+sip_registrar_t *sip_core_registrar(sip_core_t *self);
+
+#endif

@@ -1,0 +1,272 @@
+/* sip_dialog - see sip_dialog.h. */
+#include "sip_dialog.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <osipparser2/osip_parser.h>
+
+#include "sip_msg.h"
+
+/* ---- arena -------------------------------------------------------------- */
+
+struct sip_arena_chunk {
+    sip_arena_chunk_t *next;
+    char data[];
+};
+
+#define ARENA_CHUNK 1024
+
+void sip_arena_init(sip_arena_t *a, char *space, size_t size)
+{
+    a->cur = space;
+    a->end = space ? space + size : NULL;
+    a->chunks = NULL;
+}
+
+static char *s_alloc(sip_arena_t *a, size_t n)
+{
+    if (!a->cur || (size_t)(a->end - a->cur) < n) {
+        size_t size = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+        sip_arena_chunk_t *c = malloc(sizeof *c + size);
+        if (!c)
+            return NULL;
+        c->next = a->chunks;
+        a->chunks = c;
+        a->cur = c->data;
+        a->end = c->data + size;
+    }
+    char *p = a->cur;
+    a->cur += n;
+    return p;
+}
+
+char *sip_arena_strndup(sip_arena_t *a, const char *s, size_t n)
+{
+    char *p = s_alloc(a, n + 1);
+    if (!p)
+        return NULL;
+    if (n)
+        memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *sip_arena_strdup(sip_arena_t *a, const char *s)
+{
+    return s ? sip_arena_strndup(a, s, strlen(s)) : sip_arena_strndup(a, "", 0);
+}
+
+void sip_arena_release(sip_arena_t *a)
+{
+    while (a->chunks) {
+        sip_arena_chunk_t *c = a->chunks;
+        a->chunks = c->next;
+        free(c);
+    }
+    a->cur = a->end = NULL;
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+/* osip's to_str output into the arena (and freed), or NULL. */
+static const char *s_keep(sip_arena_t *a, char *text)
+{
+    if (!text)
+        return NULL;
+    const char *p = sip_arena_strdup(a, text);
+    osip_free(text);
+    return p;
+}
+
+const char *sip_dialog_strip_tag(sip_arena_t *a, const osip_from_t *h)
+{
+    osip_from_t *copy = NULL;
+    char *text = NULL;
+    if (!h || osip_from_clone(h, &copy) != 0)
+        return NULL;
+    for (int i = 0; i < osip_list_size(&copy->gen_params); ) {
+        osip_generic_param_t *p = osip_list_get(&copy->gen_params, i);
+        if (p && p->gname && osip_strcasecmp(p->gname, "tag") == 0) {
+            osip_list_remove(&copy->gen_params, i);
+            osip_generic_param_free(p);
+        } else
+            i++;
+    }
+    osip_from_to_str(copy, &text);
+    osip_from_free(copy);
+    return s_keep(a, text);
+}
+
+static const char *s_contact_uri(sip_arena_t *a, const osip_message_t *m)
+{
+    osip_contact_t *c = osip_list_get(&m->contacts, 0);
+    char *text = NULL;
+    if (!c || !c->url || osip_uri_to_str(c->url, &text) != 0)
+        return NULL;
+    return s_keep(a, text);
+}
+
+/* Record-Route of m into the route set, in order or reversed. */
+static int s_routes(sip_dialog_t *d, sip_arena_t *a, const osip_message_t *m, int reverse)
+{
+    int n = osip_list_size(&m->record_routes);
+    d->nroutes = 0;
+    for (int i = 0; i < n && d->nroutes < SIP_DIALOG_MAX_ROUTES; i++) {
+        osip_record_route_t *rr = osip_list_get(&m->record_routes, reverse ? n - 1 - i : i);
+        char *text = NULL;
+        if (!rr || osip_record_route_to_str(rr, &text) != 0)
+            return -1;
+        const char *kept = s_keep(a, text);
+        if (!kept)
+            return -1;
+        d->routes[d->nroutes++] = kept;
+    }
+    return 0;
+}
+
+static uint32_t s_cseq(const osip_message_t *m)
+{
+    return m && m->cseq && m->cseq->number ? (uint32_t)strtoul(m->cseq->number, NULL, 10) : 0;
+}
+
+/* ---- dialogs -------------------------------------------------------------- */
+
+int sip_dialog_uas(sip_dialog_t *d, sip_arena_t *a, const osip_message_t *invite,
+                   const char *local_tag, const struct sockaddr_in *from)
+{
+    char cid[256];
+    memset(d, 0, sizeof *d);
+    const char *rtag = sip_msg_from_tag(invite);
+    d->call_id = sip_arena_strdup(a, sip_msg_call_id(invite, cid, sizeof cid));
+    d->local_tag = sip_arena_strdup(a, local_tag);
+    d->remote_tag = rtag ? sip_arena_strdup(a, rtag) : NULL;
+    d->local_uri = sip_dialog_strip_tag(a, invite->to);
+    d->remote_uri = sip_dialog_strip_tag(a, invite->from);
+    d->remote_target = s_contact_uri(a, invite);
+    d->remote_cseq = d->invite_cseq = s_cseq(invite);
+    d->local_cseq = 1;
+    d->peer = *from;
+    if (!d->call_id || !d->local_tag || !d->local_uri || !d->remote_uri || !d->remote_target)
+        return -1;
+    return s_routes(d, a, invite, 0);
+}
+
+int sip_dialog_uac(sip_dialog_t *d, sip_arena_t *a, const char *call_id,
+                   const char *local_tag, const char *local_uri, const char *remote_uri,
+                   const char *target, const struct sockaddr_in *peer)
+{
+    memset(d, 0, sizeof *d);
+    d->call_id = sip_arena_strdup(a, call_id);
+    d->local_tag = sip_arena_strdup(a, local_tag);
+    d->local_uri = sip_arena_strdup(a, local_uri);
+    d->remote_uri = sip_arena_strdup(a, remote_uri);
+    d->remote_target = sip_arena_strdup(a, target);
+    d->local_cseq = d->invite_cseq = 1;
+    d->peer = *peer;
+    return d->call_id && d->local_tag && d->local_uri && d->remote_uri && d->remote_target
+           ? 0 : -1;
+}
+
+int sip_dialog_update_uac(sip_dialog_t *d, sip_arena_t *a, const osip_message_t *resp)
+{
+    const char *rtag = sip_msg_to_tag(resp);
+    if (!rtag)
+        return 0;
+    if (!d->remote_tag || strcmp(d->remote_tag, rtag) != 0)
+        d->remote_tag = sip_arena_strdup(a, rtag);
+    const char *target = s_contact_uri(a, resp);
+    if (target)
+        d->remote_target = target;
+    if (osip_list_size(&resp->record_routes) > 0 || resp->status_code >= 200)
+        return s_routes(d, a, resp, 1);
+    return 0;
+}
+
+int sip_dialog_refresh(sip_dialog_t *d, sip_arena_t *a, const osip_message_t *req)
+{
+    const char *target = s_contact_uri(a, req);
+    if (target && strcmp(target, d->remote_target) != 0)
+        d->remote_target = target;
+    uint32_t cseq = s_cseq(req);
+    if (cseq > d->remote_cseq)
+        d->remote_cseq = cseq;
+    return 0;
+}
+
+osip_message_t *sip_dialog_request(const sip_dialog_t *d, const char *method, uint32_t cseq)
+{
+    osip_message_t *m = NULL;
+    osip_uri_t *uri = NULL;
+    char buf[1024], branch[48];
+    if (!d->remote_target || osip_message_init(&m) != 0)
+        return NULL;
+    osip_message_set_version(m, osip_strdup("SIP/2.0"));
+    osip_message_set_method(m, osip_strdup(method));
+    if (osip_uri_init(&uri) != 0)
+        goto fail;
+    if (osip_uri_parse(uri, d->remote_target) != 0) {
+        osip_uri_free(uri);
+        goto fail;
+    }
+    osip_message_set_uri(m, uri);
+    snprintf(buf, sizeof buf, "SIP/2.0/UDP 0.0.0.0;branch=%s;rport",
+             sip_txn_branch(branch, sizeof branch));
+    if (osip_message_set_via(m, buf) != 0)
+        goto fail;
+    snprintf(buf, sizeof buf, "%s;tag=%s", d->local_uri, d->local_tag);
+    if (osip_message_set_from(m, buf) != 0)
+        goto fail;
+    if (d->remote_tag)
+        snprintf(buf, sizeof buf, "%s;tag=%s", d->remote_uri, d->remote_tag);
+    else
+        snprintf(buf, sizeof buf, "%s", d->remote_uri);
+    if (osip_message_set_to(m, buf) != 0 || osip_message_set_call_id(m, d->call_id) != 0)
+        goto fail;
+    snprintf(buf, sizeof buf, "%u %s", cseq, method);
+    if (osip_message_set_cseq(m, buf) != 0)
+        goto fail;
+    for (int i = 0; i < d->nroutes; i++)
+        if (osip_message_set_route(m, d->routes[i]) != 0)
+            goto fail;
+    osip_message_set_max_forwards(m, "70");
+    osip_message_set_header(m, "User-Agent", "Tandem");
+    return m;
+fail:
+    osip_message_free(m);
+    return NULL;
+}
+
+osip_message_t *sip_dialog_ack_from_2xx(const osip_message_t *resp, struct sockaddr_in *to)
+{
+    char space[2048];
+    sip_arena_t a;
+    sip_dialog_t d;
+    char cid[256];
+    sip_arena_init(&a, space, sizeof space);
+    memset(&d, 0, sizeof d);
+    osip_contact_t *c = osip_list_get(&resp->contacts, 0);
+    const char *ltag = sip_msg_from_tag(resp), *rtag = sip_msg_to_tag(resp);
+    osip_message_t *ack = NULL;
+    if (!c || !c->url || !c->url->host || !ltag || !rtag || !resp->cseq)
+        goto out;
+    memset(to, 0, sizeof *to);
+    to->sin_family = AF_INET;
+    to->sin_port = htons(c->url->port ? (uint16_t)atoi(c->url->port) : 5060);
+    if (inet_pton(AF_INET, c->url->host, &to->sin_addr) != 1)
+        goto out;
+    d.call_id = sip_arena_strdup(&a, sip_msg_call_id(resp, cid, sizeof cid));
+    d.local_tag = sip_arena_strdup(&a, ltag);
+    d.remote_tag = sip_arena_strdup(&a, rtag);
+    d.local_uri = sip_dialog_strip_tag(&a, resp->from);
+    d.remote_uri = sip_dialog_strip_tag(&a, resp->to);
+    d.remote_target = s_contact_uri(&a, resp);
+    if (!d.call_id || !d.local_uri || !d.remote_uri || !d.remote_target
+        || s_routes(&d, &a, resp, 1) != 0)
+        goto out;
+    ack = sip_dialog_request(&d, "ACK", s_cseq(resp));
+out:
+    sip_arena_release(&a);
+    return ack;
+}

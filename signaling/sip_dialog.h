@@ -1,0 +1,83 @@
+/* sip_dialog - the SIP side of a call leg (RFC 3261 section 12): Call-ID,
+ * tags, URIs, remote target, route set and CSeq counters, and building the
+ * requests that run inside it (the first INVITE of an outgoing leg, ACK for
+ * a 2xx, BYE). Strings live in a small arena owned by whoever embeds the
+ * dialog (a call leg), so a dialog costs no allocations of its own beyond
+ * an occasional overflow chunk. */
+#ifndef SIP_DIALOG_H
+#define SIP_DIALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include "sip_txn.h"
+
+/* ---- arena: bump allocation; chunks are freed together ------------------ */
+
+typedef struct sip_arena_chunk sip_arena_chunk_t;
+
+typedef struct {
+    char *cur, *end;               /* free space in the current chunk */
+    sip_arena_chunk_t *chunks;     /* overflow chunks, newest first */
+} sip_arena_t;
+
+/* Start an arena on caller-provided space (may be NULL/0: all heap). */
+void sip_arena_init(sip_arena_t *a, char *space, size_t size);
+/* A copy of s (NULL gives ""), or NULL when out of memory. */
+char *sip_arena_strdup(sip_arena_t *a, const char *s);
+char *sip_arena_strndup(sip_arena_t *a, const char *s, size_t n);
+/* Free the overflow chunks. The arena is unusable until init again. */
+void sip_arena_release(sip_arena_t *a);
+
+/* ---- dialog ------------------------------------------------------------- */
+
+#define SIP_DIALOG_MAX_ROUTES 8
+
+typedef struct {
+    const char *call_id;           /* "number@host" */
+    const char *local_tag, *remote_tag;   /* remote_tag NULL: not yet known */
+    const char *local_uri;         /* our name-addr, without the tag */
+    const char *remote_uri;
+    const char *remote_target;     /* Request-URI of requests we send */
+    const char *routes[SIP_DIALOG_MAX_ROUTES];   /* Route values, in send order */
+    int nroutes;
+    uint32_t local_cseq;           /* last CSeq we used */
+    uint32_t remote_cseq;          /* last CSeq the other side used */
+    uint32_t invite_cseq;          /* CSeq of the INVITE that made it (our ACK's) */
+    struct sockaddr_in peer;       /* where requests go: the source (UAS) or target (UAC) */
+} sip_dialog_t;
+
+/* A UAS dialog from a received INVITE: remote tag = From tag, remote target
+ * = Contact, route set = Record-Route in order, peer = from. 0 or -1. */
+int sip_dialog_uas(sip_dialog_t *d, sip_arena_t *a, const osip_message_t *invite,
+                   const char *local_tag, const struct sockaddr_in *from);
+
+/* A UAC dialog before its INVITE: everything is given (strings copied). */
+int sip_dialog_uac(sip_dialog_t *d, sip_arena_t *a, const char *call_id,
+                   const char *local_tag, const char *local_uri, const char *remote_uri,
+                   const char *target, const struct sockaddr_in *peer);
+
+/* A UAC dialog learns the other side from a response with a To-tag
+ * (a 1xx makes it early, a 2xx confirms it): remote tag, remote target
+ * (Contact, if any) and route set (Record-Route reversed). 0 or -1. */
+int sip_dialog_update_uac(sip_dialog_t *d, sip_arena_t *a, const osip_message_t *resp);
+
+/* A target refresh (re-INVITE, UPDATE): new remote target from the Contact. */
+int sip_dialog_refresh(sip_dialog_t *d, sip_arena_t *a, const osip_message_t *req);
+
+/* A request in the dialog: Request-URI = remote target, From/To with tags
+ * (no To-tag while remote_tag is NULL), Call-ID, CSeq `cseq method`, Route
+ * set, Max-Forwards 70, and a Via with a fresh branch whose sent-by the
+ * transaction layer fills. Returns a message the caller owns, or NULL. */
+osip_message_t *sip_dialog_request(const sip_dialog_t *d, const char *method, uint32_t cseq);
+
+/* An ACK for a 2xx built from the response alone (for a retransmitted 2xx
+ * whose leg is gone): Request-URI from its Contact, routes from its
+ * Record-Route reversed. *to is set from the Contact's host:port when it is
+ * a numeric IPv4 address (else the function fails). Caller owns it. */
+osip_message_t *sip_dialog_ack_from_2xx(const osip_message_t *resp, struct sockaddr_in *to);
+
+/* The header value of h without its tag parameter, into the arena. */
+const char *sip_dialog_strip_tag(sip_arena_t *a, const osip_from_t *h);
+
+#endif

@@ -1,0 +1,44 @@
+/* sip_msg - small helpers over libosip2 messages that the signaling core,
+ * the call legs and the registrar share: header and parameter access, tags,
+ * bodies, our Contact, and the one way a response is sent for a reason
+ * (logged once, at the place the decision is made). */
+#ifndef SIP_MSG_H
+#define SIP_MSG_H
+
+#include <stddef.h>
+#include "sip_txn.h"
+
+#define SIP_MSG_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO"
+#define SIP_MSG_TOKEN_LEN 16              /* hex characters in a tag */
+
+/* A random token of hex digits (tags, Call-IDs): buf gets SIP_MSG_TOKEN_LEN
+ * characters and a NUL (len must be more than that). Returns buf. */
+char *sip_msg_token(char *buf, size_t len);
+
+/* A generic parameter's value ("" when it has none), or NULL if absent. */
+const char *sip_msg_param(osip_list_t *params, const char *name);
+/* The tag of the From / To header, or NULL. */
+const char *sip_msg_from_tag(const osip_message_t *m);
+const char *sip_msg_to_tag(const osip_message_t *m);
+/* The first value of a header libosip2 keeps in its generic list
+ * ("Max-Forwards", "Expires", "Require" ...), or NULL. */
+const char *sip_msg_header(const osip_message_t *m, const char *name);
+/* "number@host" (or "number") into buf; "" if none. Returns buf. */
+char *sip_msg_call_id(const osip_message_t *m, char *buf, size_t len);
+
+/* The first body and its length, or NULL/0. */
+const char *sip_msg_body(const osip_message_t *m, size_t *len);
+/* Set sdp (if not empty) as the body with Content-Type application/sdp. */
+int sip_msg_set_sdp(osip_message_t *m, const char *sdp);
+/* Add Contact: <sip:user@ip:port> (no user when user is NULL or ""). */
+int sip_msg_add_contact(osip_message_t *m, const char *user, const struct sockaddr_in *addr);
+/* "ip:port" into buf. Returns buf. */
+char *sip_msg_addr(const struct sockaddr_in *a, char *buf, size_t len);
+
+/* Send `status` on txn with to_tag, logging why at LOG_INFO when the status
+ * is 300 or more (why NULL: not logged). An extra header can ride along
+ * (hname NULL: none). Returns 0 or -1. */
+int sip_msg_reply(sip_txn_t *txn, int status, const char *to_tag, const char *why,
+                  const char *hname, const char *hvalue);
+
+#endif
