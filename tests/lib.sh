@@ -434,10 +434,14 @@ td_rtp_peer() {
 
 # td_register USER PASS CONTACT_PORT [EXPIRES]: register USER with a contact
 # at 127.0.0.1:CONTACT_PORT (401, then 200). Fails the test if it does not.
+# The REGISTER is sent from CONTACT_PORT itself, so the phone is reachable
+# whether the registrar uses the Contact or, like Asterisk's default
+# nat=force_rport, the address the REGISTER came from. Run it before the
+# phone's UAS sipp binds that port.
 td_register() {
     local user=$1 pass=$2 cport=$3 exp=${4:-120}
     td_sipp "reg-$user" -sf "$TD_ROOT/tests/sip/common/register.xml" \
-        -p "$TD_SIPP_PORT0" -m 1 -au "$user" -ap "$pass" \
+        -p "$cport" -m 1 -au "$user" -ap "$pass" \
         -key user "$user" -key contact_port "$cport" -key expires "$exp"
     td_expect_rc "reg-$user" 0 "REGISTER $user (401, then 200 with auth)"
 }
