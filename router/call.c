@@ -251,7 +251,7 @@ void call_end(call_t *self, uint32_t cause, uint32_t legs_cause)
     event_del(self->timer);
     for (size_t i = 0; i < self->nlegs; i++) {
         leg_t *leg = &self->legs[i];
-        if (leg->state == LEG_GONE)
+        if (leg->state != LEG_RINGING && leg->state != LEG_UP)
             continue;
         s_send_hangup(self, leg->number, legs_cause);
         leg->state = LEG_GONE;

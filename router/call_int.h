@@ -14,7 +14,8 @@
 #define CALL_MAX_TARGETS 32     /* Dial targets per Dial */
 #define CALL_ARENA_SIZE  1536   /* first arena block, inside the call: ids, caller, SDPs */
 
-typedef enum { LEG_RINGING, LEG_UP, LEG_GONE } leg_state_t;
+/* NEW: parsed from Dial's arguments, not yet originated (no number). */
+typedef enum { LEG_NEW, LEG_RINGING, LEG_UP, LEG_GONE } leg_state_t;
 
 /* An outgoing leg (Dial target). Legs of the latest Dial only. */
 typedef struct {

@@ -30,7 +30,8 @@ leg_t *dial_leg(call_t *self, uint32_t number)
 {
     for (size_t i = 0; i < self->nlegs; i++)
         if (self->legs[i].number == number)
-            return self->legs[i].state == LEG_GONE ? NULL : &self->legs[i];
+            return self->legs[i].state == LEG_RINGING || self->legs[i].state == LEG_UP
+                   ? &self->legs[i] : NULL;
     return NULL;
 }
 
@@ -60,7 +61,7 @@ static int s_add_target(call_t *self, char *target)
     }
     leg_t *leg = &self->legs[self->nlegs++];
     memset(leg, 0, sizeof *leg);
-    leg->state = LEG_RINGING;
+    leg->state = LEG_NEW;
     snprintf(leg->user, sizeof leg->user, "%s", user);
     snprintf(leg->exten, sizeof leg->exten, "%s", exten);
     return 0;
@@ -185,6 +186,7 @@ void dial_start(call_t *self, char *args)
         return;
     }
     if (call_media_offer(self, DIALPLAN_APP_DIAL) < 0) {
+        self->nlegs = 0;
         call_set_dialstatus(self, "CHANUNAVAIL");
         self->hangup_cause = S_CAUSE_CONGESTION;
         call_next(self);
@@ -213,6 +215,7 @@ void dial_originate(call_t *self)
             leg->cause = S_CAUSE_SUBSCRIBER_ABSENT;
             continue;
         }
+        leg->state = LEG_RINGING;
         td_log(LOG_INFO, "Called SIP/%s%s%s", leg->user, *leg->exten ? "/" : "", leg->exten);
     }
     if (!s_any_ringing(self)) {

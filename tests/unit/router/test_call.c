@@ -1,0 +1,814 @@
+/* call + router: the call state machine driven through the bus fake, message
+ * by message, as proto/FLOW.md draws it. Every test checks the exact
+ * sequence of frames the router sends. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <event2/event.h>
+
+#include "router.h"
+#include "td_bus_fake.h"
+#include "td_log.h"
+#include "test_util.h"
+
+#define BODY(CASE) TANDEM__ENVELOPE__BODY_##CASE
+
+static const char *s_conf =
+    "[general]\nstatic=yes\n"
+    "[globals]\nRINGTIME=30\n"
+    "[internal]\n"
+    "exten => _1XXX,1,NoOp(Call from ${CALLERID(num)} to ${EXTEN})\n"
+    " same => n,Dial(SIP/${EXTEN},${RINGTIME})\n"
+    " same => n,Wait(5)\n"
+    " same => n,Hangup()\n"
+    "exten => 2000,1,Dial(SIP/1002&SIP/1003/5551234&IAX2/elsewhere,20)\n"
+    " same => n,Hangup()\n"
+    "exten => 3000,1,Dial(SIP/1002)\n"
+    " same => n,Hangup()\n"
+    "exten => 600,1,Answer()\n"
+    " same => n,Echo()\n"
+    "exten => 700,1,Wait(1.5)\n"
+    " same => n,Goto(internal,710,lbl)\n"
+    "exten => 710,1,NoOp()\n"
+    " same => n(lbl),Hangup(21)\n"
+    "exten => 800,1,NoOp(loop)\n"
+    " same => n,Goto(1)\n"
+    "exten => 900,1,Answer()\n"
+    " same => n,Dial(SIP/1002,10)\n"
+    " same => n,Hangup()\n"
+    "exten => 950,1,NoOp()\n"
+    " same => n,Goto(nowhere,1)\n";
+
+typedef struct {
+    struct event_base *base;
+    router_t *router;
+    td_bus_t *bus;
+    char dir[64];
+    char cdr[160];
+    size_t seen;               /* sends checked so far */
+} fixture_t;
+
+static int s_setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    f->base = event_base_new();
+    test_tmpdir(f->dir, sizeof f->dir);
+    char path[128], err[256], cdrdir[128];
+    test_write(f->dir, "extensions.conf", s_conf, path, sizeof path);
+    dialplan_t *dp = dialplan_load(path, err, sizeof err);
+    if (!dp)
+        fail_msg("%s", err);
+    snprintf(cdrdir, sizeof cdrdir, "%s/cdr", f->dir);
+    snprintf(f->cdr, sizeof f->cdr, "%s/Master.csv", cdrdir);
+    f->router = router_new(f->base, "inproc://test", "router", &dp, cdrdir);
+    assert_non_null(f->router);
+    assert_null(dp);
+    f->bus = router_bus(f->router);
+    td_bus_fake_reset();
+    td_bus_fake_peer_up(f->bus, "media-1", "media", 100);
+    td_bus_fake_peer_up(f->bus, "sig-1", "signaling", 1000);
+    *state = f;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    fixture_t *f = *state;
+    router_destroy(&f->router);
+    assert_null(f->router);
+    assert_int_equal(event_base_get_num_events(f->base, EVENT_BASE_COUNT_ADDED), 0);
+    event_base_free(f->base);
+    td_bus_fake_reset();
+    test_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* --- delivering ------------------------------------------------------------ */
+
+static void s_deliver(fixture_t *f, const char *peer, Tandem__Envelope *env, const char *call,
+                      uint32_t leg)
+{
+    env->call_id = (char *)call;
+    env->leg = leg;
+    td_bus_fake_deliver(f->bus, peer, env);
+}
+
+static void s_channel_new(fixture_t *f, const char *call, const char *exten)
+{
+    Tandem__ChannelNew m = TANDEM__CHANNEL_NEW__INIT;
+    m.channel = "SIP/1001-00000001";
+    m.caller_num = "1001";
+    m.caller_name = "Alice";
+    m.exten = (char *)exten;
+    m.context = "internal";
+    m.sdp = "SDP-A";
+    m.sip_call_id = "abc@127.0.0.1";
+    m.peer = "1001";
+    m.source = "127.0.0.1:5062";
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(CHANNEL_NEW);
+    env.channel_new = &m;
+    s_deliver(f, "sig-1", &env, call, 0);
+}
+
+static void s_progress(fixture_t *f, const char *call, uint32_t leg, uint32_t code, const char *sdp)
+{
+    Tandem__Progress m = TANDEM__PROGRESS__INIT;
+    m.code = code;
+    m.sdp = (char *)sdp;
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(PROGRESS);
+    env.progress = &m;
+    s_deliver(f, "sig-1", &env, call, leg);
+}
+
+static void s_answer(fixture_t *f, const char *call, uint32_t leg, const char *sdp)
+{
+    Tandem__Answer m = TANDEM__ANSWER__INIT;
+    m.sdp = (char *)sdp;
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(ANSWER);
+    env.answer = &m;
+    s_deliver(f, "sig-1", &env, call, leg);
+}
+
+static void s_hangup(fixture_t *f, const char *call, uint32_t leg, uint32_t cause,
+                     uint32_t sip_code)
+{
+    Tandem__Hangup m = TANDEM__HANGUP__INIT;
+    m.cause = cause;
+    m.sip_code = sip_code;
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(HANGUP);
+    env.hangup = &m;
+    s_deliver(f, "sig-1", &env, call, leg);
+}
+
+static void s_media_offered(fixture_t *f, const char *peer, const char *call)
+{
+    Tandem__MediaOffered m = TANDEM__MEDIA_OFFERED__INIT;
+    m.sdp_caller = "SDP-CALLER";
+    m.sdp_callee = "SDP-CALLEE";
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(MEDIA_OFFERED);
+    env.media_offered = &m;
+    s_deliver(f, peer, &env, call, 0);
+}
+
+static void s_media_answered(fixture_t *f, const char *call, uint32_t leg, const char *sdp)
+{
+    Tandem__MediaAnswered m = TANDEM__MEDIA_ANSWERED__INIT;
+    m.sdp_caller = (char *)sdp;
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(MEDIA_ANSWERED);
+    env.media_answered = &m;
+    s_deliver(f, "media-1", &env, call, leg);
+}
+
+static void s_media_error(fixture_t *f, const char *call, uint32_t cause)
+{
+    Tandem__MediaError m = TANDEM__MEDIA_ERROR__INIT;
+    m.cause = cause;
+    m.reason = "no ports";
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(MEDIA_ERROR);
+    env.media_error = &m;
+    s_deliver(f, "media-1", &env, call, 0);
+}
+
+static void s_fire(fixture_t *f, const char *call)
+{
+    call_t *c = router_call(f->router, call);
+    assert_non_null(c);
+    call_fire_timer(c);
+}
+
+static const char *s_var(fixture_t *f, const char *call, const char *name)
+{
+    static char buf[256];
+    call_t *c = router_call(f->router, call);
+    assert_non_null(c);
+    const char *v = call_var(c, name, buf, sizeof buf);
+    return v ? v : "";
+}
+
+static call_state_t s_state(fixture_t *f, const char *call)
+{
+    call_t *c = router_call(f->router, call);
+    assert_non_null(c);
+    return call_state(c);
+}
+
+/* --- checking what was sent ----------------------------------------------------- */
+
+/* The next send must be body_case to peer for call/leg; returns it. */
+static const Tandem__Envelope *s_sent_at(fixture_t *f, const char *peer, int body_case,
+                                         const char *call, uint32_t leg, int line)
+{
+    const td_bus_fake_sent_t *s = td_bus_fake_get(f->seen);
+    if (!s)
+        fail_msg("line %d: expected %s, nothing more was sent", line, td_bus_msg_name(body_case));
+    if ((int)s->env->body_case != body_case || strcmp(s->peer, peer) != 0
+        || strcmp(s->env->call_id, call) != 0 || s->env->leg != leg)
+        fail_msg("line %d: send #%zu: expected %s to %s (%s leg %u), got %s to %s (%s leg %u)",
+                 line, f->seen, td_bus_msg_name(body_case), peer, call, leg,
+                 td_bus_msg_name(s->env->body_case), s->peer, s->env->call_id, s->env->leg);
+    f->seen++;
+    return s->env;
+}
+#define s_sent(f, peer, CASE, call, leg) s_sent_at(f, peer, BODY(CASE), call, leg, __LINE__)
+
+static void s_nothing_more_at(fixture_t *f, int line)
+{
+    if (td_bus_fake_count() != f->seen) {
+        const td_bus_fake_sent_t *s = td_bus_fake_get(f->seen);
+        fail_msg("line %d: unexpected send #%zu: %s to %s (leg %u)", line, f->seen,
+                 td_bus_msg_name(s->env->body_case), s->peer, s->env->leg);
+    }
+}
+#define s_nothing_more(f) s_nothing_more_at(f, __LINE__)
+
+static void s_hangup_sent_at(fixture_t *f, const char *call, uint32_t leg, uint32_t cause, int line)
+{
+    const Tandem__Envelope *e = s_sent_at(f, "sig-1", BODY(HANGUP), call, leg, line);
+    if (e->hangup->cause != cause)
+        fail_msg("line %d: Hangup leg %u with cause %u, expected %u", line, leg, e->hangup->cause,
+                 cause);
+}
+#define s_hangup_sent(f, call, leg, cause) s_hangup_sent_at(f, call, leg, cause, __LINE__)
+
+/* The last CDR line. */
+static const char *s_cdr_last(fixture_t *f)
+{
+    static char buf[8192];
+    test_read(f->cdr, buf, sizeof buf);
+    size_t n = strlen(buf);
+    if (n && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    char *nl = strrchr(buf, '\n');
+    return nl ? nl + 1 : buf;
+}
+
+static int s_cdr_lines(fixture_t *f)
+{
+    FILE *fp = fopen(f->cdr, "r");
+    int n = 0, c;
+    while (fp && (c = getc(fp)) != EOF)
+        n += c == '\n';
+    if (fp)
+        fclose(fp);
+    return n;
+}
+
+/* Up to Originate of leg 1 for a call to 1002 (Dial(SIP/1002,30)). */
+static void s_dial_1002(fixture_t *f, const char *call)
+{
+    s_channel_new(f, call, "1002");
+    const Tandem__Envelope *e = s_sent(f, "media-1", MEDIA_OFFER, call, 0);
+    assert_string_equal(e->media_offer->sdp, "SDP-A");
+    s_nothing_more(f);
+    assert_int_equal(s_state(f, call), CALL_WAIT_MEDIA);
+    s_media_offered(f, "media-1", call);
+    e = s_sent(f, "sig-1", ORIGINATE, call, 1);
+    assert_string_equal(e->originate->user, "1002");
+    assert_string_equal(e->originate->number, "");
+    assert_string_equal(e->originate->caller_num, "1001");
+    assert_string_equal(e->originate->caller_name, "Alice");
+    assert_string_equal(e->originate->sdp, "SDP-CALLEE");
+    assert_int_equal(e->originate->timeout_ms, 30000);
+    assert_int_equal(strncmp(e->originate->channel, "SIP/1002-", 9), 0);
+    assert_int_equal(strlen(e->originate->channel), 17);
+    s_nothing_more(f);
+    assert_int_equal(s_state(f, call), CALL_DIALING);
+}
+
+/* --- tests --------------------------------------------------------------------- */
+
+static void test_unknown_exten(void **state)
+{
+    fixture_t *f = *state;
+    s_channel_new(f, "c1", "9999");
+    s_hangup_sent(f, "c1", 0, 1);
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 0);
+    assert_int_equal(s_cdr_lines(f), 0);       /* rejected before a channel, as chan_sip */
+}
+
+static void test_dial_answered_callee_hangs_up(void **state)
+{
+    fixture_t *f = *state;
+    s_dial_1002(f, "c1");
+    assert_int_equal(worker_assigned(workers_find(router_workers(f->router), "media-1")), 1);
+
+    s_progress(f, "c1", 1, 180, "");
+    const Tandem__Envelope *e = s_sent(f, "sig-1", PROGRESS, "c1", 0);
+    assert_int_equal(e->progress->code, 180);
+    s_progress(f, "c1", 1, 180, "");           /* again: relayed once */
+    s_nothing_more(f);
+
+    s_answer(f, "c1", 1, "SDP-B");
+    e = s_sent(f, "media-1", MEDIA_ANSWER, "c1", 1);
+    assert_string_equal(e->media_answer->sdp, "SDP-B");
+    s_nothing_more(f);
+    assert_int_equal(s_state(f, "c1"), CALL_CONNECTING);
+
+    s_media_answered(f, "c1", 1, "SDP-B-FOR-A");
+    e = s_sent(f, "sig-1", ANSWER, "c1", 0);
+    assert_string_equal(e->answer->sdp, "SDP-B-FOR-A");
+    s_nothing_more(f);
+    assert_int_equal(s_state(f, "c1"), CALL_BRIDGED);
+    assert_string_equal(s_var(f, "c1", "DIALSTATUS"), "ANSWER");
+
+    s_hangup(f, "c1", 1, 16, 0);               /* the callee's BYE */
+    s_hangup_sent(f, "c1", 0, 16);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 0);
+    assert_int_equal(worker_assigned(workers_find(router_workers(f->router), "media-1")), 0);
+
+    const char *cdr = s_cdr_last(f);
+    const char *head = "\"\",\"1001\",\"1002\",\"internal\",\"\"\"Alice\"\" <1001>\","
+                       "\"SIP/1001-00000001\",\"SIP/1002-00000001\",\"Dial\",\"SIP/1002,30\",\"";
+    if (strncmp(cdr, head, strlen(head)) != 0)
+        fail_msg("CDR: %s", cdr);
+    assert_non_null(strstr(cdr, ",\"ANSWERED\",\"DOCUMENTATION\""));
+    assert_int_equal(s_cdr_lines(f), 1);
+
+    /* The reaper frees the call once the loop runs. */
+    event_base_loop(f->base, EVLOOP_NONBLOCK);
+    /* A late message for it is answered with a Hangup. */
+    s_progress(f, "c1", 1, 180, "");
+    s_hangup_sent(f, "c1", 1, 41);
+    s_nothing_more(f);
+}
+
+static void test_dial_caller_hangs_up_bridged(void **state)
+{
+    fixture_t *f = *state;
+    s_dial_1002(f, "c1");
+    s_answer(f, "c1", 1, "SDP-B");
+    s_sent(f, "media-1", MEDIA_ANSWER, "c1", 1);
+    s_media_answered(f, "c1", 1, "SDP-B-FOR-A");
+    s_sent(f, "sig-1", ANSWER, "c1", 0);
+    s_hangup(f, "c1", 0, 16, 0);               /* the caller's BYE */
+    s_hangup_sent(f, "c1", 1, 16);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_non_null(strstr(s_cdr_last(f), "\"ANSWERED\""));
+}
+
+/* Each row: the cause the only leg fails with, DIALSTATUS, the cause leg 0
+ * then gets from Hangup(), and the CDR disposition. */
+static void test_dial_failures_table(void **state)
+{
+    fixture_t *f = *state;
+    static const struct { uint32_t leg_cause, sip; const char *status; uint32_t cause;
+                          const char *disposition; } rows[] = {
+        { 17, 486, "BUSY", 17, "BUSY" },
+        { 19, 480, "NOANSWER", 19, "NO ANSWER" },
+        { 18, 408, "NOANSWER", 18, "NO ANSWER" },
+        { 20, 0, "CHANUNAVAIL", 20, "FAILED" },
+        { 34, 503, "CONGESTION", 34, "CONGESTION" },
+        { 42, 0, "CONGESTION", 42, "CONGESTION" },
+        { 21, 403, "CHANUNAVAIL", 21, "FAILED" },
+        { 0, 0, "CHANUNAVAIL", 20, "FAILED" },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char call[16];
+        snprintf(call, sizeof call, "c%zu", i);
+        s_dial_1002(f, call);
+        s_hangup(f, call, 1, rows[i].leg_cause, rows[i].sip);
+        s_nothing_more(f);                      /* the dialplan goes on: Wait(5) */
+        assert_int_equal(s_state(f, call), CALL_WAITING);
+        if (strcmp(s_var(f, call, "DIALSTATUS"), rows[i].status) != 0)
+            fail_msg("row %zu: DIALSTATUS %s, expected %s", i, s_var(f, call, "DIALSTATUS"),
+                     rows[i].status);
+        s_fire(f, call);                        /* Wait ends; Hangup() */
+        s_hangup_sent(f, call, 0, rows[i].cause);
+        s_sent(f, "media-1", MEDIA_RELEASE, call, 0);
+        s_nothing_more(f);
+        char want[64];
+        snprintf(want, sizeof want, ",\"Hangup\",\"\",");
+        assert_non_null(strstr(s_cdr_last(f), want));
+        snprintf(want, sizeof want, ",\"%s\",\"DOCUMENTATION\"", rows[i].disposition);
+        if (!strstr(s_cdr_last(f), want))
+            fail_msg("row %zu: CDR %s", i, s_cdr_last(f));
+    }
+    assert_int_equal(s_cdr_lines(f), (int)(sizeof rows / sizeof rows[0]));
+}
+
+static void test_dial_timeout(void **state)
+{
+    fixture_t *f = *state;
+    s_dial_1002(f, "c1");
+    s_progress(f, "c1", 1, 180, "");
+    s_sent(f, "sig-1", PROGRESS, "c1", 0);
+    s_fire(f, "c1");                            /* 30 s pass */
+    s_hangup_sent(f, "c1", 1, 16);              /* CANCEL the callee */
+    s_nothing_more(f);
+    assert_string_equal(s_var(f, "c1", "DIALSTATUS"), "NOANSWER");
+    assert_int_equal(s_state(f, "c1"), CALL_WAITING);
+    s_hangup(f, "c1", 1, 16, 487);              /* signaling confirms: nothing to say */
+    s_nothing_more(f);
+    s_fire(f, "c1");
+    s_hangup_sent(f, "c1", 0, 19);              /* -> 480 */
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_non_null(strstr(s_cdr_last(f), "\"NO ANSWER\""));
+}
+
+/* The Dial timeout is a real timer on the loop, and it is gone with the call. */
+static void test_dial_timer_armed(void **state)
+{
+    fixture_t *f = *state;
+    s_channel_new(f, "c1", "900");              /* Answer, Dial(SIP/1002,10), Hangup */
+    s_sent(f, "media-1", MEDIA_OFFER, "c1", 0);
+    s_media_offered(f, "media-1", "c1");
+    s_sent(f, "sig-1", ANSWER, "c1", 0);
+    s_sent(f, "sig-1", ORIGINATE, "c1", 1);
+    s_nothing_more(f);
+    assert_int_equal(event_base_get_num_events(f->base, EVENT_BASE_COUNT_ADDED), 1);
+    s_hangup(f, "c1", 0, 16, 0);
+    s_hangup_sent(f, "c1", 1, 16);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    event_base_loop(f->base, EVLOOP_NONBLOCK);  /* the reaper runs */
+    assert_int_equal(event_base_get_num_events(f->base, EVENT_BASE_COUNT_ADDED), 0);
+}
+
+static void test_parallel_targets(void **state)
+{
+    fixture_t *f = *state;
+    s_channel_new(f, "c1", "2000");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1", 0);
+    s_media_offered(f, "media-1", "c1");
+    const Tandem__Envelope *e = s_sent(f, "sig-1", ORIGINATE, "c1", 1);
+    assert_string_equal(e->originate->user, "1002");
+    assert_int_equal(e->originate->timeout_ms, 20000);
+    e = s_sent(f, "sig-1", ORIGINATE, "c1", 2);
+    assert_string_equal(e->originate->user, "1003");
+    assert_string_equal(e->originate->number, "5551234");
+    s_nothing_more(f);                          /* IAX2/elsewhere: no such channel type */
+
+    s_progress(f, "c1", 2, 183, "");
+    e = s_sent(f, "sig-1", PROGRESS, "c1", 0);
+    assert_int_equal(e->progress->code, 183);
+    s_progress(f, "c1", 1, 180, "");
+    e = s_sent(f, "sig-1", PROGRESS, "c1", 0);
+    assert_int_equal(e->progress->code, 180);
+    s_progress(f, "c1", 2, 180, "");            /* ringing already relayed */
+    s_nothing_more(f);
+
+    s_answer(f, "c1", 2, "SDP-1003");           /* first answer wins */
+    s_hangup_sent(f, "c1", 1, 26);              /* answered elsewhere */
+    e = s_sent(f, "media-1", MEDIA_ANSWER, "c1", 2);
+    assert_string_equal(e->media_answer->sdp, "SDP-1003");
+    s_nothing_more(f);
+
+    s_answer(f, "c1", 1, "SDP-1002");           /* a race: leg 1 answered anyway */
+    s_hangup_sent(f, "c1", 1, 16);
+    s_nothing_more(f);
+
+    s_media_answered(f, "c1", 2, "SDP-1003-FOR-A");
+    s_sent(f, "sig-1", ANSWER, "c1", 0);
+    s_hangup(f, "c1", 1, 16, 0);                /* leg 1's end, late: ignored */
+    s_nothing_more(f);
+
+    s_hangup(f, "c1", 0, 16, 0);
+    s_hangup_sent(f, "c1", 2, 16);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_non_null(strstr(s_cdr_last(f), ",\"SIP/1003-00000002\",\"Dial\","));
+}
+
+static void test_parallel_all_fail(void **state)
+{
+    fixture_t *f = *state;
+    s_channel_new(f, "c1", "2000");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1", 0);
+    s_media_offered(f, "media-1", "c1");
+    s_sent(f, "sig-1", ORIGINATE, "c1", 1);
+    s_sent(f, "sig-1", ORIGINATE, "c1", 2);
+    s_hangup(f, "c1", 2, 20, 0);                /* not registered */
+    s_nothing_more(f);
+    s_hangup(f, "c1", 1, 17, 486);              /* busy beats unavailable */
+    s_hangup_sent(f, "c1", 0, 17);              /* Hangup() takes Dial's cause */
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_non_null(strstr(s_cdr_last(f), "\"BUSY\""));
+}
+
+static void test_caller_cancels(void **state)
+{
+    fixture_t *f = *state;
+    s_dial_1002(f, "c1");
+    s_progress(f, "c1", 1, 180, "");
+    s_sent(f, "sig-1", PROGRESS, "c1", 0);
+    s_hangup(f, "c1", 0, 16, 487);              /* CANCEL */
+    s_hangup_sent(f, "c1", 1, 16);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 0);
+    const char *cdr = s_cdr_last(f);
+    assert_non_null(strstr(cdr, ",\"Dial\",\"SIP/1002,30\","));
+    assert_non_null(strstr(cdr, ",0,\"NO ANSWER\","));
+    /* The callee's end arrives after: for an unknown call, no reply. */
+    s_hangup(f, "c1", 1, 16, 487);
+    s_nothing_more(f);
+}
+
+static void test_caller_cancels_before_media(void **state)
+{
+    fixture_t *f = *state;
+    s_channel_new(f, "c1", "1002");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1", 0);
+    s_hangup(f, "c1", 0, 16, 487);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    s_media_offered(f, "media-1", "c1");        /* late: the worker is told again */
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+}
+
+static void test_worker_down(void **state)
+{
+    fixture_t *f = *state;
+    workers_t *ws = router_workers(f->router);
+    s_dial_1002(f, "c1");
+    td_bus_fake_peer_down(f->bus, "media-1", "media");
+    s_hangup_sent(f, "c1", 1, 38);
+    s_hangup_sent(f, "c1", 0, 38);
+    s_nothing_more(f);                          /* no MediaRelease to a dead worker */
+    assert_int_equal(router_call_count(f->router), 0);
+    assert_int_equal(worker_assigned(workers_find(ws, "media-1")), 0);
+
+    /* No live worker: Dial gives CHANUNAVAIL and the dialplan goes on. */
+    s_channel_new(f, "c2", "1002");
+    s_nothing_more(f);
+    assert_string_equal(s_var(f, "c2", "DIALSTATUS"), "CHANUNAVAIL");
+    s_fire(f, "c2");
+    s_hangup_sent(f, "c2", 0, 34);              /* -> 503 */
+    s_nothing_more(f);
+
+    /* It says Hello again and gets calls again. */
+    td_bus_fake_peer_up(f->bus, "media-1", "media", 100);
+    s_channel_new(f, "c3", "1002");
+    s_sent(f, "media-1", MEDIA_OFFER, "c3", 0);
+    s_nothing_more(f);
+}
+
+static void test_least_loaded_worker(void **state)
+{
+    fixture_t *f = *state;
+    td_bus_fake_peer_up(f->bus, "media-2", "media", 100);
+    s_channel_new(f, "c1", "1002");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1", 0);
+    s_channel_new(f, "c2", "1002");
+    s_sent(f, "media-2", MEDIA_OFFER, "c2", 0);
+    s_channel_new(f, "c3", "1002");
+    s_sent(f, "media-1", MEDIA_OFFER, "c3", 0);
+    s_hangup(f, "c1", 0, 16, 487);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_hangup(f, "c3", 0, 16, 487);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c3", 0);
+    s_channel_new(f, "c4", "1002");             /* media-1 0, media-2 1 */
+    s_sent(f, "media-1", MEDIA_OFFER, "c4", 0);
+    /* A MediaOffered from a worker that does not serve the call is ignored. */
+    s_media_offered(f, "media-1", "c2");
+    s_nothing_more(f);
+    s_media_offered(f, "media-2", "c2");
+    s_sent(f, "sig-1", ORIGINATE, "c2", 1);
+    s_nothing_more(f);
+}
+
+static void test_early_media(void **state)
+{
+    fixture_t *f = *state;
+    s_channel_new(f, "c1", "3000");             /* Dial(SIP/1002): no timeout */
+    s_sent(f, "media-1", MEDIA_OFFER, "c1", 0);
+    s_media_offered(f, "media-1", "c1");
+    const Tandem__Envelope *e = s_sent(f, "sig-1", ORIGINATE, "c1", 1);
+    assert_int_equal(e->originate->timeout_ms, 0);
+    s_progress(f, "c1", 1, 183, "EARLY-B");
+    e = s_sent(f, "media-1", MEDIA_ANSWER, "c1", 1);
+    assert_string_equal(e->media_answer->sdp, "EARLY-B");
+    s_nothing_more(f);
+    s_media_answered(f, "c1", 1, "EARLY-B-FOR-A");
+    e = s_sent(f, "sig-1", PROGRESS, "c1", 0);
+    assert_int_equal(e->progress->code, 183);
+    assert_string_equal(e->progress->sdp, "EARLY-B-FOR-A");
+    s_progress(f, "c1", 1, 183, "EARLY-B");     /* once */
+    s_nothing_more(f);
+    s_answer(f, "c1", 1, "SDP-B");
+    s_sent(f, "media-1", MEDIA_ANSWER, "c1", 1);
+    s_media_answered(f, "c1", 1, "SDP-B-FOR-A");
+    e = s_sent(f, "sig-1", ANSWER, "c1", 0);
+    assert_string_equal(e->answer->sdp, "SDP-B-FOR-A");
+    s_nothing_more(f);
+    s_hangup(f, "c1", 1, 16, 0);
+    s_hangup_sent(f, "c1", 0, 16);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+}
+
+static void test_answer_then_dial(void **state)
+{
+    fixture_t *f = *state;
+    s_channel_new(f, "c1", "900");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1", 0);
+    s_media_offered(f, "media-1", "c1");
+    const Tandem__Envelope *e = s_sent(f, "sig-1", ANSWER, "c1", 0);
+    assert_string_equal(e->answer->sdp, "SDP-CALLER");
+    s_sent(f, "sig-1", ORIGINATE, "c1", 1);     /* the session is reused: no second offer */
+    s_nothing_more(f);
+    s_progress(f, "c1", 1, 180, "");            /* the caller is answered: no ringback */
+    s_answer(f, "c1", 1, "SDP-B");
+    s_sent(f, "media-1", MEDIA_ANSWER, "c1", 1);
+    s_media_answered(f, "c1", 1, "SDP-B-FOR-A");
+    s_nothing_more(f);                          /* already answered */
+    assert_int_equal(s_state(f, "c1"), CALL_BRIDGED);
+    s_hangup(f, "c1", 1, 16, 0);
+    s_hangup_sent(f, "c1", 0, 16);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+}
+
+static void test_echo(void **state)
+{
+    fixture_t *f = *state;
+    s_channel_new(f, "c1", "600");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1", 0);
+    s_nothing_more(f);
+    s_media_offered(f, "media-1", "c1");
+    const Tandem__Envelope *e = s_sent(f, "sig-1", ANSWER, "c1", 0);
+    assert_string_equal(e->answer->sdp, "SDP-CALLER");
+    s_sent(f, "media-1", MEDIA_ECHO, "c1", 0);  /* Answer() went on to Echo() */
+    s_nothing_more(f);
+    assert_int_equal(s_state(f, "c1"), CALL_ECHO);
+    s_hangup(f, "c1", 0, 16, 0);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_non_null(strstr(s_cdr_last(f), ",\"\",\"Echo\",\"\","));
+    assert_non_null(strstr(s_cdr_last(f), "\"ANSWERED\""));
+}
+
+static void test_wait_and_goto_label(void **state)
+{
+    fixture_t *f = *state;
+    s_channel_new(f, "c1", "700");
+    s_nothing_more(f);
+    assert_int_equal(s_state(f, "c1"), CALL_WAITING);
+    assert_string_equal(s_var(f, "c1", "PRIORITY"), "1");
+    s_fire(f, "c1");
+    s_hangup_sent(f, "c1", 0, 21);              /* 710(lbl): Hangup(21) */
+    s_nothing_more(f);                          /* no media session was made */
+    assert_non_null(strstr(s_cdr_last(f), "\"\",\"1001\",\"710\",\"internal\","));
+}
+
+static void test_goto_nowhere(void **state)
+{
+    fixture_t *f = *state;
+    s_channel_new(f, "c1", "950");
+    s_hangup_sent(f, "c1", 0, 1);               /* invalid extension: 404 */
+    s_nothing_more(f);
+}
+
+static void test_goto_loop_yields(void **state)
+{
+    fixture_t *f = *state;
+    s_channel_new(f, "c1", "800");              /* NoOp, Goto(1), forever */
+    s_nothing_more(f);
+    assert_int_equal(s_state(f, "c1"), CALL_RUNNING);
+    event_base_loop(f->base, EVLOOP_ONCE);      /* it runs another slice, and yields again */
+    assert_int_equal(s_state(f, "c1"), CALL_RUNNING);
+    s_hangup(f, "c1", 0, 16, 0);
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 0);
+}
+
+static void test_media_error(void **state)
+{
+    fixture_t *f = *state;
+    s_channel_new(f, "c1", "1002");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1", 0);
+    s_media_error(f, "c1", 34);
+    s_hangup_sent(f, "c1", 0, 34);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    s_media_error(f, "c1", 34);                 /* for an unknown call: no reply */
+    s_nothing_more(f);
+}
+
+static void test_unknown_call(void **state)
+{
+    fixture_t *f = *state;
+    s_progress(f, "nope", 1, 180, "");
+    s_hangup_sent(f, "nope", 1, 41);
+    s_answer(f, "nope", 2, "x");
+    s_hangup_sent(f, "nope", 2, 41);
+    s_hangup(f, "nope", 1, 16, 0);
+    s_nothing_more(f);
+    s_media_answered(f, "nope", 1, "x");
+    s_sent(f, "media-1", MEDIA_RELEASE, "nope", 1);
+    s_nothing_more(f);
+}
+
+static void test_duplicate_channel_new(void **state)
+{
+    fixture_t *f = *state;
+    s_channel_new(f, "c1", "1002");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1", 0);
+    s_channel_new(f, "c1", "1002");
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 1);
+}
+
+static void test_signaling_down(void **state)
+{
+    fixture_t *f = *state;
+    s_dial_1002(f, "c1");
+    td_bus_fake_peer_down(f->bus, "sig-1", "signaling");
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 0);
+}
+
+static void test_shutdown_ends_calls(void **state)
+{
+    fixture_t *f = *state;
+    s_dial_1002(f, "c1");
+    s_channel_new(f, "c2", "700");
+    router_destroy(&f->router);
+    /* Order among calls is the table's; check by content. */
+    int hangups = 0, releases = 0;
+    for (size_t i = f->seen; i < td_bus_fake_count(); i++) {
+        const Tandem__Envelope *e = td_bus_fake_get(i)->env;
+        hangups += e->body_case == BODY(HANGUP);
+        releases += e->body_case == BODY(MEDIA_RELEASE);
+    }
+    assert_int_equal(hangups, 3);               /* c1 legs 1 and 0, c2 leg 0 */
+    assert_int_equal(releases, 1);
+    assert_int_equal(s_cdr_lines(f), 2);
+}
+
+/* Not a benchmark: a smoke check that thousands of calls in flight work and
+ * that the table keeps finding them. */
+static void test_many_calls(void **state)
+{
+    fixture_t *f = *state;
+    enum { N = 3000 };
+    char id[32];
+    td_bus_fake_peer_up(f->bus, "media-1", "media", 0);    /* no capacity limit */
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "sig-1-%x", i);
+        s_channel_new(f, id, "1002");
+        s_media_offered(f, "media-1", id);
+    }
+    assert_int_equal(router_call_count(f->router), N);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "sig-1-%x", i);
+        s_answer(f, id, 1, "B");
+        s_media_answered(f, id, 1, "B-A");
+        s_hangup(f, id, 1, 16, 0);
+    }
+    assert_int_equal(router_call_count(f->router), 0);
+    assert_int_equal(s_cdr_lines(f), N);
+    assert_int_equal(worker_assigned(workers_find(router_workers(f->router), "media-1")), 0);
+    event_base_loop(f->base, EVLOOP_NONBLOCK);
+}
+
+int main(void)
+{
+    td_log_init("test", getenv("VERBOSE") ? LOG_DEBUG : LOG_CRIT);
+#define T(name) cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_unknown_exten),
+        T(test_dial_answered_callee_hangs_up),
+        T(test_dial_caller_hangs_up_bridged),
+        T(test_dial_failures_table),
+        T(test_dial_timeout),
+        T(test_dial_timer_armed),
+        T(test_parallel_targets),
+        T(test_parallel_all_fail),
+        T(test_caller_cancels),
+        T(test_caller_cancels_before_media),
+        T(test_worker_down),
+        T(test_least_loaded_worker),
+        T(test_early_media),
+        T(test_answer_then_dial),
+        T(test_echo),
+        T(test_wait_and_goto_label),
+        T(test_goto_nowhere),
+        T(test_goto_loop_yields),
+        T(test_media_error),
+        T(test_unknown_call),
+        T(test_duplicate_channel_new),
+        T(test_signaling_down),
+        T(test_shutdown_ends_calls),
+        T(test_many_calls),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
