@@ -1,0 +1,252 @@
+#!/bin/bash
+# bench/calls.sh - the highest call rate Tandem sustains for 60 s with no
+# failed call (`make bench`; not part of `make test`).
+#
+#   bench/calls.sh            search 100..1000 calls/s, then hold the best
+#
+# A sipp UAC (matched to the static peer `load`, insecure=port,invite, so no
+# challenge) calls through router + media + signaling, started by
+# tools/run.sh as `make run` does, to a sipp UAS (the static peer `uas`):
+# INVITE, 180, 200, ACK, BENCH_CALL_MS of hold, BYE, 200. Each step restarts
+# the processes. The search raises the rate while a BENCH_STEP-second step
+# has no failed call and sipp keeps the rate; then the best rate must hold
+# BENCH_HOLD seconds (if it does not, the rate below it is tried once).
+# Everything runs on 127.0.0.1 and is stopped by PID; the whole run is
+# bounded (about 10 minutes with the defaults).
+#
+# Environment: BENCH_RATES ("100 200 300 400 500 600 800 1000"),
+# BENCH_STEP (20), BENCH_HOLD (60), BENCH_CALL_MS (1000),
+# BENCH_LOGLEVEL (notice: Asterisk's verbose 0; info logs every step),
+# BENCH_KEEP=1 keeps the work directory.
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" || exit 1
+. tests/lib.sh
+
+rates=${BENCH_RATES:-100 200 300 400 500 600 800 1000}
+step=${BENCH_STEP:-20}
+hold=${BENCH_HOLD:-60}
+call_ms=${BENCH_CALL_MS:-1000}
+loglevel=${BENCH_LOGLEVEL:-notice}
+
+for p in router media signaling; do
+    [ -x "bin/tandem-$p" ] || { echo "bench: bin/tandem-$p missing (make all)" >&2; exit 1; }
+done
+command -v sipp >/dev/null || { echo "bench: sipp missing (apt-get install sip-tester)" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/tandem-bench.XXXXXX)
+switch_pid=; uas_pid=; uac_pid=; children=()
+cleanup() {
+    local p
+    trap - EXIT INT TERM
+    s_stop_all
+    [ -n "${TD_LOCK:-}" ] && rm -rf "$TD_LOCK"
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench: kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted"; exit 130' INT TERM
+
+s_claim_ports || exit 1
+sip=$TD_BASE; bus=$((TD_BASE + 1)); uas=$((TD_BASE + 2)); uac=$((TD_BASE + 3))
+# Media for ~2,500 calls at once (two RTP/RTCP pairs a call). Nothing sends
+# RTP here (the switch still allocates, rewrites and frees the ports).
+rtpstart=10000; rtpend=19999
+td_ports_free $(seq $rtpstart 50 $rtpend) ||
+    echo "bench: warning: some ports in $rtpstart-$rtpend are in use"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+conf=$tmp/etc
+mkdir -p "$conf" "$tmp/cdr"
+cat > "$conf/sip.conf" <<EOF
+[general]
+udpbindaddr=127.0.0.1:$sip
+realm=tandem
+context=bench
+allowguest=no
+alwaysauthreject=yes
+directmedia=no
+disallow=all
+allow=ulaw
+
+[load]                        ; the sipp UAC
+type=peer
+host=127.0.0.1
+port=$uac
+insecure=port,invite
+context=bench
+
+[uas]                         ; the sipp UAS
+type=peer
+host=127.0.0.1
+port=$uas
+insecure=port,invite
+context=bench
+EOF
+cat > "$conf/extensions.conf" <<'EOF'
+[bench]
+exten => _X.,1,Dial(SIP/uas/${EXTEN},10)
+ same => n,Hangup()
+EOF
+cat > "$conf/rtp.conf" <<EOF
+[general]
+rtpstart=$rtpstart
+rtpend=$rtpend
+EOF
+cat > "$conf/tandem.conf" <<EOF
+[general]
+loglevel=$loglevel
+
+[bus]
+endpoint=tcp://127.0.0.1:$bus
+
+[router]
+cdrdir=$tmp/cdr
+
+[media]
+address=127.0.0.1
+capacity=2500
+EOF
+
+# s_cpu PID...: total user+system clock ticks of each PID, space separated.
+s_cpu() {
+    local p
+    for p in "$@"; do
+        awk '{ printf "%d ", $14 + $15 }' "/proc/$p/stat" 2>/dev/null || printf '0 '
+    done
+}
+
+s_stop_all() {
+    local p i
+    for p in $uac_pid $uas_pid; do kill -TERM "$p" 2>/dev/null; done
+    [ -n "$switch_pid" ] && kill -TERM "$switch_pid" 2>/dev/null
+    for i in $(seq 50); do
+        local alive=0
+        for p in $switch_pid "${children[@]}" $uac_pid $uas_pid; do
+            kill -0 "$p" 2>/dev/null && alive=1
+        done
+        [ $alive = 0 ] && break
+        sleep 0.1
+    done
+    for p in $switch_pid "${children[@]}" $uac_pid $uas_pid; do kill -KILL "$p" 2>/dev/null; done
+    for p in $switch_pid $uac_pid $uas_pid; do wait "$p" 2>/dev/null; done
+    switch_pid=; uas_pid=; uac_pid=; children=()
+}
+
+# s_start LABEL SECONDS: the three processes (via tools/run.sh) and the UAS.
+s_start() {
+    local label=$1 secs=$2
+    bash tools/run.sh "$conf" </dev/null >"$tmp/switch-$label.log" 2>&1 &
+    switch_pid=$!
+    if ! python3 tests/tools/sip_ping.py --port "$sip" --wait 10 >/dev/null; then
+        echo "bench: the switch did not answer OPTIONS; its log:" >&2
+        tail -n 20 "$tmp/switch-$label.log" >&2
+        return 1
+    fi
+    # run.sh's children (router, media, signaling), to stop them by PID even
+    # if run.sh itself were gone.
+    mapfile -t children < <(pgrep -P "$switch_pid")
+    sleep 1
+    timeout -k 2 $((secs * 2 + 90)) sipp 127.0.0.1:"$sip" -sf bench/uas.xml \
+        -i 127.0.0.1 -p "$uas" -mp $((TD_BASE + 20)) -nostdin \
+        -trace_stat -stf "$tmp/uas-$label.csv" -fd 1 \
+        -trace_err -error_file "$tmp/uas-$label.err" \
+        </dev/null >/dev/null 2>&1 &
+    uas_pid=$!
+    sleep 0.5
+}
+
+# s_step LABEL RATE SECONDS: one measured run. Prints a result line and
+# returns 0 when every call succeeded at the asked rate.
+s_step() {
+    local label=$1 rate=$2 secs=$3
+    local calls=$((rate * secs)) rc cpu0 cpu1 t0 t1
+    s_start "$label" "$secs" || { s_stop_all; return 1; }
+    cpu0=$(s_cpu "${children[@]}"); t0=$(date +%s.%N)
+    timeout -k 2 $((secs * 2 + 60)) sipp 127.0.0.1:"$sip" -sf bench/uac.xml \
+        -i 127.0.0.1 -p "$uac" -mp $((TD_BASE + 24)) -nostdin \
+        -s 5550000 -r "$rate" -rp 1000 -m "$calls" -l $((rate * 10)) \
+        -d "$call_ms" -recv_timeout 8000 \
+        -max_recv_loops 10000 -max_sched_loops 10000 \
+        -trace_stat -stf "$tmp/uac-$label.csv" -fd 1 \
+        -trace_err -error_file "$tmp/uac-$label.err" \
+        </dev/null >"$tmp/uac-$label.out" 2>&1 &
+    uac_pid=$!
+    wait $uac_pid; rc=$?
+    uac_pid=
+    t1=$(date +%s.%N)
+    cpu1=$(s_cpu "${children[@]}")
+    sleep 1                      # the UAS writes its last stats line
+    s_stop_all
+    python3 - "$tmp/uac-$label.csv" "$tmp/uas-$label.csv" "$rate" "$secs" "$rc" \
+        "$cpu0" "$cpu1" "$t0" "$t1" "$(getconf CLK_TCK)" "$label" <<'PY'
+import sys
+uac, uas, rate, secs, rc = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+cpu0 = [int(x) for x in sys.argv[6].split()]
+cpu1 = [int(x) for x in sys.argv[7].split()]
+wall = float(sys.argv[9]) - float(sys.argv[8])
+tck, label = int(sys.argv[10]), sys.argv[11]
+calls = rate * secs
+
+def rows(path):
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        return []
+    head = lines[0].rstrip(";").split(";") if lines else []
+    return [dict(zip(head, l.rstrip(";").split(";"))) for l in lines[1:] if l.strip()]
+
+def epoch(v):
+    return float(v.split("\t")[-1])
+
+r = rows(uac)
+s = rows(uas)
+last = r[-1] if r else {}
+num = lambda d, k: int(float(d.get(k, "0") or 0))
+ok_calls, failed = num(last, "SuccessfulCall(C)"), num(last, "FailedCall(C)")
+retrans, created = num(last, "Retransmissions(C)"), num(last, "TotalCallCreated")
+uas_failed = num(s[-1], "FailedCall(C)") if s else -1
+# when the last call was created: the first stats line (1 s apart) with all
+t_created = None
+for d in r:
+    if num(d, "TotalCallCreated") >= calls:
+        t_created = epoch(d["CurrentTime"]) - epoch(d["StartTime"])
+        break
+achieved = calls / t_created if t_created else (created / wall if wall else 0)
+cpu = ["%3.0f%%" % (100.0 * (b - a) / tck / wall) for a, b in zip(cpu0, cpu1)] if wall else []
+verdict = (rc == 0 and failed == 0 and ok_calls == calls and uas_failed == 0
+           and achieved >= 0.9 * rate)
+print("%-8s %5d/s %4ds  calls %6d  ok %6d  failed %5d  uas-failed %4d  retrans %6d  "
+      "kept %6.0f/s  cpu router/media/signaling %s  sipp rc %d  %s"
+      % (label, rate, secs, calls, ok_calls, failed, uas_failed, retrans, achieved,
+         "/".join(cpu) or "?", rc, "PASS" if verdict else "FAIL"))
+sys.exit(0 if verdict else 1)
+PY
+}
+
+echo "bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -sr)"
+echo "bench: $(sipp -v 2>&1 | grep -m1 -o 'SIPp v[^ ]*' | sed 's/\.$//'), sipp on the same cores as Tandem"
+echo "bench: calls INVITE/180/200/ACK, ${call_ms} ms hold, BYE/200; steps of ${step}s, then ${hold}s; loglevel=$loglevel"
+best=0; passed=()
+for rate in $rates; do
+    if s_step "step" "$rate" "$step"; then
+        best=$rate; passed+=("$rate")
+    else
+        break
+    fi
+done
+if [ "$best" = 0 ]; then
+    echo "bench: no step passed; see the failures above"
+    echo "bench: sustained 0 calls/s for ${hold}s with no failed call"
+    exit 1
+fi
+sustained=0
+tries=("$best")
+[ ${#passed[@]} -ge 2 ] && tries+=("${passed[$((${#passed[@]} - 2))]}")
+for rate in "${tries[@]}"; do
+    if s_step "hold" "$rate" "$hold"; then sustained=$rate; break; fi
+done
+if [ "$sustained" = 0 ]; then
+    echo "bench: the best step rates did not hold for ${hold}s"
+    exit 1
+fi
+echo "bench: sustained $sustained calls/s for ${hold}s with no failed call ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'))"
