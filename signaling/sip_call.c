@@ -381,7 +381,11 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
         return;
     }
     sip_msg_token(tag, sizeof tag);
-    if (sip_dialog_uas(&leg->dlg, &leg->arena, invite, tag, from) != 0) {
+    struct sockaddr_in target;
+    osip_contact_t *contact = osip_list_get(&invite->contacts, 0);
+    sip_msg_target(invite, contact ? contact->url : NULL, from,
+                   peer ? peer->nat : sip_conf_general(self->env.conf)->nat, &target);
+    if (sip_dialog_uas(&leg->dlg, &leg->arena, invite, tag, &target) != 0) {
         sip_msg_reply(txn, 500, tag, "cannot hold the dialog", NULL, NULL);
         s_leg_free(leg);
         return;
@@ -635,7 +639,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
             td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
             return;
         }
-        to = b->received;
+        to = b->dest;
     } else {
         to = peer->addr;
         if (ntohs(to.sin_port) == 5060)

@@ -19,7 +19,7 @@
 /* chan_sip keys Tandem accepts without acting on them (yet). Each is logged
  * once per load, at the first place it is used. */
 static const char *const s_ignored[] = {
-    "transport", "qualify", "qualifyfreq", "srvlookup", "nat", "useragent", "language",
+    "transport", "qualify", "qualifyfreq", "srvlookup", "useragent", "language",
     "dtmfmode", "canreinvite", "rtptimeout", "rtpholdtimeout", "rtpkeepalive", "t1min",
     "session-timers", "session-expires", "session-minse", "session-refresher",
     "tcpenable", "tcpbindaddr", "tlsenable", "tlsbindaddr", "videosupport", "textsupport",
@@ -235,6 +235,33 @@ static int s_codecs(sip_conf_t *self, const td_conf_var_t *v, unsigned *mask, in
     return 0;
 }
 
+/* nat = no | force_rport | comedia | auto_force_rport | auto_comedia | yes |
+ * never | route, or a comma list of them. comedia only concerns media, which
+ * Tandem always latches anyway. */
+static int s_nat(sip_conf_t *self, const td_conf_var_t *v, sip_nat_t *out)
+{
+    static const char *const known[] = { "no", "never", "force_rport", "comedia",
+                                         "auto_force_rport", "auto_comedia", "yes", "route",
+                                         NULL };
+    char buf[128];
+    if (strlen(v->value) >= sizeof buf)
+        return s_fail(self, v->file, v->line, "nat value is too long");
+    strcpy(buf, v->value);
+    sip_nat_t nat = SIP_NAT_NO;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        int i = s_in_list(known, tok);
+        if (i < 0)
+            return s_fail(self, v->file, v->line, "nat: unknown value '%s'", tok);
+        if (!strcasecmp(tok, "force_rport") || !strcasecmp(tok, "yes") || !strcasecmp(tok, "route"))
+            nat = SIP_NAT_FORCE;
+        else if (!strcasecmp(tok, "auto_force_rport") && nat != SIP_NAT_FORCE)
+            nat = SIP_NAT_AUTO;
+    }
+    *out = nat;
+    return 0;
+}
+
 /* True if the key is one chan_sip knows that Tandem does not act on. */
 static int s_ignored_key(sip_conf_t *self, const td_conf_var_t *v)
 {
@@ -293,6 +320,8 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
                        "media worker", v->file, v->line);
         } else if (!strcasecmp(k, "allow") || !strcasecmp(k, "disallow"))
             rc = s_codecs(self, v, &g->codecs, 1);
+        else if (!strcasecmp(k, "nat"))
+            rc = s_nat(self, v, &g->nat);
         else if (!strcasecmp(k, "defaultexpiry"))
             rc = s_int(self, v, 1, 86400 * 7, &g->defaultexpiry);
         else if (!strcasecmp(k, "minexpiry"))
@@ -402,6 +431,7 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
         return s_fail(self, sec->file, sec->line, "section name [%s] is too long", sec->name);
     strcpy(p->name, sec->name);
     p->codecs = g->codecs;
+    p->nat = g->nat;
     p->dynamic = 1;
     p->file = sec->file;
     p->line = sec->line;
@@ -442,8 +472,9 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
             rc = s_copy(self, p->fromuser, sizeof p->fromuser, v);
         else if (!strcasecmp(k, "fromdomain"))
             rc = s_copy(self, p->fromdomain, sizeof p->fromdomain, v);
-        else if (!strcasecmp(k, "directmedia") || !strcasecmp(k, "nat")
-                 || !strcasecmp(k, "qualify"))
+        else if (!strcasecmp(k, "nat"))
+            rc = s_nat(self, v, &p->nat);
+        else if (!strcasecmp(k, "directmedia") || !strcasecmp(k, "qualify"))
             ;                                        /* accepted: media is always anchored */
         else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl")) {
             if (!v->inherited)

@@ -18,6 +18,12 @@
 
 typedef enum { SIP_PEER_FRIEND, SIP_PEER_USER, SIP_PEER_PEER } sip_peer_type_t;
 
+/* nat=: where requests to a phone go. AUTO (auto_force_rport, Asterisk 13's
+ * default): to its Contact, unless its top Via does not name the address the
+ * packet came from, then to that source. NO: always the Contact. FORCE
+ * (force_rport, yes): always the source. */
+typedef enum { SIP_NAT_AUTO, SIP_NAT_NO, SIP_NAT_FORCE } sip_nat_t;
+
 typedef struct sip_peer {
     char name[80];              /* the section name */
     sip_peer_type_t type;
@@ -30,6 +36,7 @@ typedef struct sip_peer {
     char context[80];
     int insecure_port;          /* match the source by address, any port */
     int insecure_invite;        /* no challenge for INVITE from that source */
+    sip_nat_t nat;
     char cid_num[80];
     char cid_name[80];
     unsigned codecs;            /* SIP_CODEC_* */
@@ -46,6 +53,7 @@ typedef struct {
     int allowguest;             /* 1 */
     int alwaysauthreject;       /* 1 */
     unsigned codecs;            /* ulaw|alaw */
+    sip_nat_t nat;              /* auto: the default for peers */
     int defaultexpiry;          /* 120 */
     int minexpiry;              /* 60 */
     int maxexpiry;              /* 3600 */

@@ -284,7 +284,9 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
             char *uri = NULL;
             if (osip_uri_to_str(c->url, &uri) != 0 || !uri)
                 continue;
-            int rc = sip_registrar_update(self->registrar, peer->name, uri, from, (int)e, now,
+            struct sockaddr_in dest;
+            sip_msg_target(req, c->url, from, peer->nat, &dest);
+            int rc = sip_registrar_update(self->registrar, peer->name, uri, &dest, (int)e, now,
                                           cid, cseq);
             if (rc < 0) {
                 osip_free(uri);

@@ -134,7 +134,7 @@ static uint32_t s_cseq(const osip_message_t *m)
 /* ---- dialogs -------------------------------------------------------------- */
 
 int sip_dialog_uas(sip_dialog_t *d, sip_arena_t *a, const osip_message_t *invite,
-                   const char *local_tag, const struct sockaddr_in *from)
+                   const char *local_tag, const struct sockaddr_in *peer)
 {
     char cid[256];
     memset(d, 0, sizeof *d);
@@ -147,7 +147,7 @@ int sip_dialog_uas(sip_dialog_t *d, sip_arena_t *a, const osip_message_t *invite
     d->remote_target = s_contact_uri(a, invite);
     d->remote_cseq = d->invite_cseq = s_cseq(invite);
     d->local_cseq = 1;
-    d->peer = *from;
+    d->peer = *peer;
     if (!d->call_id || !d->local_tag || !d->local_uri || !d->remote_uri || !d->remote_target)
         return -1;
     return s_routes(d, a, invite, 0);

@@ -48,9 +48,10 @@ typedef struct {
 } sip_dialog_t;
 
 /* A UAS dialog from a received INVITE: remote tag = From tag, remote target
- * = Contact, route set = Record-Route in order, peer = from. 0 or -1. */
+ * = Contact, route set = Record-Route in order, peer = where our requests
+ * go (see sip_msg_target). 0 or -1. */
 int sip_dialog_uas(sip_dialog_t *d, sip_arena_t *a, const osip_message_t *invite,
-                   const char *local_tag, const struct sockaddr_in *from);
+                   const char *local_tag, const struct sockaddr_in *peer);
 
 /* A UAC dialog before its INVITE: everything is given (strings copied). */
 int sip_dialog_uac(sip_dialog_t *d, sip_arena_t *a, const char *call_id,

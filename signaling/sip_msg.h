@@ -6,6 +6,7 @@
 #define SIP_MSG_H
 
 #include <stddef.h>
+#include "sip_conf.h"
 #include "sip_txn.h"
 
 #define SIP_MSG_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO"
@@ -34,6 +35,13 @@ int sip_msg_set_sdp(osip_message_t *m, const char *sdp);
 int sip_msg_add_contact(osip_message_t *m, const char *user, const struct sockaddr_in *addr);
 /* "ip:port" into buf. Returns buf. */
 char *sip_msg_addr(const struct sockaddr_in *a, char *buf, size_t len);
+
+/* Where requests to the sender of req go, by chan_sip's nat= rules (see
+ * sip_nat_t): contact's host:port when it is a numeric IPv4 address and
+ * either nat is NO or (AUTO) req's top Via names the packet's source; else
+ * the source itself (RFC 3581 symmetric response routing). */
+void sip_msg_target(const osip_message_t *req, const osip_uri_t *contact,
+                    const struct sockaddr_in *from, sip_nat_t nat, struct sockaddr_in *out);
 
 /* Send `status` on txn with to_tag, logging why at LOG_INFO when the status
  * is 300 or more (why NULL: not logged). An extra header can ride along

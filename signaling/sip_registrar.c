@@ -103,7 +103,7 @@ static void s_reap(sip_registrar_t *self, s_aor_t **pp)
 }
 
 int sip_registrar_update(sip_registrar_t *self, const char *aor, const char *contact,
-                         const struct sockaddr_in *received, int expires, long now,
+                         const struct sockaddr_in *dest, int expires, long now,
                          const char *call_id, unsigned cseq)
 {
     if (!self || !aor || !contact || strlen(contact) >= sizeof ((sip_binding_t *)0)->uri)
@@ -152,8 +152,8 @@ int sip_registrar_update(sip_registrar_t *self, const char *aor, const char *con
         strcpy(a->b[i].uri, contact);
     }
     sip_binding_t *b = &a->b[i];
-    if (received)
-        b->received = *received;
+    if (dest)
+        b->dest = *dest;
     b->expires_at = now + expires;
     b->updated_at = now;
     size_t cl = strlen(call_id);

@@ -1,6 +1,6 @@
 /* sip_registrar - the location table: AOR user -> up to
- * SIP_REGISTRAR_MAX_CONTACTS contacts, each with the address the REGISTER
- * came from and an absolute expiry. A hash table keyed by the AOR user keeps
+ * SIP_REGISTRAR_MAX_CONTACTS contacts, each with the address requests for it
+ * go to and an absolute expiry. A hash table keyed by the AOR user keeps
  * lookups O(1); each AOR is one allocation made when it first registers and
  * freed when its last binding goes. Time is passed in (seconds), so tests
  * drive expiry without a clock. A registration is an ephemeral value in the
@@ -15,7 +15,8 @@
 
 typedef struct {
     char uri[256];                  /* the Contact URI, as registered */
-    struct sockaddr_in received;    /* where the REGISTER came from: calls go here */
+    struct sockaddr_in dest;        /* where requests for it go: the Contact, or the
+                                       REGISTER's source when the phone is behind NAT */
     long expires_at;                /* absolute, seconds */
     long updated_at;                /* last add or refresh */
     char call_id[128];              /* RFC 3261 10.3 step 7: ordering of refreshes */
@@ -33,7 +34,7 @@ void sip_registrar_destroy(sip_registrar_t **self_p);
  * a new contact replaces the one that expires first. Returns 0, 1, or -1
  * (too long a string, out of memory). */
 int sip_registrar_update(sip_registrar_t *self, const char *aor, const char *contact,
-                         const struct sockaddr_in *received, int expires, long now,
+                         const struct sockaddr_in *dest, int expires, long now,
                          const char *call_id, unsigned cseq);
 
 /* Remove every binding of aor (Contact: *). */

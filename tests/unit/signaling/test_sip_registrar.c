@@ -33,7 +33,7 @@ static void test_add_refresh_lookup(void **state)
     const sip_binding_t *bd = sip_registrar_lookup(r, "1001", T0);
     assert_non_null(bd);
     assert_string_equal(bd->uri, "sip:1001@127.0.0.1:5061");
-    assert_int_equal(ntohs(bd->received.sin_port), 5061);
+    assert_int_equal(ntohs(bd->dest.sin_port), 5061);
     assert_int_equal(bd->expires_at, T0 + 120);
     assert_null(sip_registrar_lookup(r, "1002", T0));
 
@@ -43,7 +43,7 @@ static void test_add_refresh_lookup(void **state)
     assert_int_equal(sip_registrar_count(r), 1);
     bd = sip_registrar_lookup(r, "1001", T0 + 10);
     assert_int_equal(bd->expires_at, T0 + 310);
-    assert_int_equal(ntohs(bd->received.sin_port), 5062);
+    assert_int_equal(ntohs(bd->dest.sin_port), 5062);
     /* a late, older REGISTER of the same Call-ID is ignored */
     assert_int_equal(sip_registrar_update(r, "1001", "sip:1001@127.0.0.1:5061", &a, 60, T0 + 11,
                                           "cid-a", 2), 1);
