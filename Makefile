@@ -52,7 +52,7 @@ build/test/lib/%: tests/unit/lib/%.c $(LIB_SRCS) $(GEN_H) $(wildcard lib/*.h)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(LIB_SRCS) $(LDLIBS) -lcmocka
 
 define unit_rule
-build/test/$(1)/%: tests/unit/$(1)/%.c $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)) $$(LIB_NOBUS) $$(FAKE_SRCS) $$(GEN_H) $$(wildcard $(1)/*.h lib/*.h tests/fakes/*.h)
+build/test/$(1)/%: tests/unit/$(1)/%.c $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)) $$(LIB_NOBUS) $$(FAKE_SRCS) $$(GEN_H) $$(wildcard $(1)/*.h lib/*.h tests/fakes/*.h tests/unit/$(1)/*.h)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS) $$(SAN) -o $$@ $$< $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)) $$(LIB_NOBUS) $$(FAKE_SRCS) $$(LDLIBS) -lcmocka
 endef

@@ -418,8 +418,13 @@ void td_bus_destroy(td_bus_t **self_p)
         event_free(self->ev_tick);
     if (self->ev_read)
         event_free(self->ev_read);
-    if (self->sock)
+    if (self->sock) {
+        /* Give frames sent just before shutdown (final hangups) a moment
+         * to leave, without hanging on a peer that is gone. */
+        int linger = 200;
+        zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
         zmq_close(self->sock);
+    }
     if (self->zctx)
         zmq_ctx_term(self->zctx);
     for (int b = 0; b < S_PEER_BUCKETS; b++) {
