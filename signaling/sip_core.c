@@ -86,14 +86,16 @@ static int s_is(const char *method, const char *name)
     return strcmp(method, name) == 0;
 }
 
-/* The option tags of every Require header, comma-joined into buf; 0 if none. */
+/* The option tags of every Require header (libosip2 splits comma lists into
+ * one header each), comma-joined into buf; 0 if none. */
 static int s_required(const osip_message_t *req, char *buf, size_t len)
 {
     size_t n = 0;
     buf[0] = '\0';
-    for (int i = 0; ; i++) {
+    for (int pos = 0; ; pos++) {
         osip_header_t *h = NULL;
-        if (osip_message_header_get_byname(req, "require", i, &h) < 0 || !h)
+        pos = osip_message_header_get_byname(req, "require", pos, &h);
+        if (pos < 0 || !h)
             break;
         if (!h->hvalue || !*h->hvalue)
             continue;
@@ -649,4 +651,9 @@ sip_txn_layer_t *sip_core_layer(sip_core_t *self)
 sip_registrar_t *sip_core_registrar(sip_core_t *self)
 {
     return self->registrar;
+}
+
+struct td_bus *sip_core_bus(sip_core_t *self)
+{
+    return self->bus;
 }

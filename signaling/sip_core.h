@@ -35,5 +35,6 @@ void sip_core_tick(sip_core_t *self, long now);
 /* Borrowed parts, for tests and stats. */
 sip_txn_layer_t *sip_core_layer(sip_core_t *self);
 sip_registrar_t *sip_core_registrar(sip_core_t *self);
+struct td_bus *sip_core_bus(sip_core_t *self);
 
 #endif

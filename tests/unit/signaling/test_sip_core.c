@@ -1,0 +1,851 @@
+/* Unit tests for the signaling core and call legs: the real transaction
+ * layer on a UDP socket on 127.0.0.1, a "phone" socket the test writes and
+ * reads by hand, and the bus fake in place of the router. Every step sends a
+ * datagram (or delivers a bus message), runs the loop without blocking, and
+ * checks what came back on each side. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <osipparser2/osip_parser.h>
+
+#include "sip_auth.h"
+#include "sip_conf.h"
+#include "sip_core.h"
+#include "td_bus_fake.h"
+#include "td_log.h"
+
+typedef struct {
+    struct event_base *base;
+    int fd, phone;
+    struct sockaddr_in sw, ph;
+    char dir[64], path[128];
+    sip_conf_t *conf;
+    sip_core_t *core;
+    td_bus_t *bus;              /* the fake the core created */
+    int branch;
+    int same_branch;            /* next request reuses the last branch (ACK of a non-2xx) */
+    char last[8192];            /* last datagram the phone got */
+    osip_message_t *msg;        /* ... parsed */
+} fx_t;
+
+static const char *s_conf_text =
+    "[general]\n"
+    "realm=tandem\n"
+    "context=guests\n"
+    "allowguest=no\n"
+    "minexpiry=60\n"
+    "maxexpiry=3600\n"
+    "defaultexpiry=120\n"
+    "[phone](!)\n"
+    "type=friend\n"
+    "host=dynamic\n"
+    "context=internal\n"
+    "[1001](phone)\n"
+    "secret=1001pass\n"
+    "callerid=\"Alice\" <1001>\n"
+    "[1002](phone)\n"
+    "secret=1002pass\n"
+    "[trunk]\n"
+    "type=peer\n"
+    "host=127.0.0.2\n"
+    "insecure=port,invite\n"
+    "context=from-trunk\n";
+
+static const char *s_sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+                           "t=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
+
+/* ---- plumbing -------------------------------------------------------------- */
+
+static int s_udp(struct sockaddr_in *addr)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t l = sizeof a;
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)addr, &l), 0);
+    return fd;
+}
+
+static void s_pump(fx_t *fx)
+{
+    for (int i = 0; i < 5; i++)
+        event_base_loop(fx->base, EVLOOP_NONBLOCK);
+}
+
+static void s_send_raw(fx_t *fx, const char *text)
+{
+    ssize_t n = sendto(fx->phone, text, strlen(text), 0, (struct sockaddr *)&fx->sw, sizeof fx->sw);
+    assert_int_equal(n, (ssize_t)strlen(text));
+    s_pump(fx);
+}
+
+/* Send a request from the phone. to_tag may be NULL; extra is a block of
+ * header lines ending in CRLF (or ""); body may be NULL. */
+static void s_request(fx_t *fx, const char *method, const char *ruri, const char *from_user,
+                      const char *call_id, int cseq, const char *to_tag, const char *extra,
+                      const char *body)
+{
+    char text[8192], to[128];
+    int port = ntohs(fx->ph.sin_port);
+    if (!strcmp(method, "REGISTER"))
+        snprintf(to, sizeof to, "<sip:%s@127.0.0.1>", from_user);
+    else if (to_tag)
+        snprintf(to, sizeof to, "<%s>;tag=%s", ruri, to_tag);
+    else
+        snprintf(to, sizeof to, "<%s>", ruri);
+    snprintf(text, sizeof text,
+             "%s %s SIP/2.0\r\n"
+             "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKtest%d;rport\r\n"
+             "Max-Forwards: 70\r\n"
+             "From: \"Phone\" <sip:%s@127.0.0.1>;tag=ft-%s\r\n"
+             "To: %s\r\n"
+             "Call-ID: %s\r\n"
+             "CSeq: %d %s\r\n"
+             "Contact: <sip:%s@127.0.0.1:%d>\r\n"
+             "%s"
+             "%s"
+             "Content-Length: %zu\r\n\r\n%s",
+             method, ruri, port, fx->same_branch ? fx->branch : ++fx->branch, from_user, call_id, to, call_id, cseq, method,
+             from_user, port, extra ? extra : "",
+             body ? "Content-Type: application/sdp\r\n" : "", body ? strlen(body) : (size_t)0,
+             body ? body : "");
+    s_send_raw(fx, text);
+}
+
+static int s_next(fx_t *fx, int skip_100);
+
+/* ACK the non-2xx final in fx->msg for the INVITE sent last (same branch). */
+static void s_ack_final(fx_t *fx, const char *ruri, const char *from_user, const char *call_id)
+{
+    char tag[64];
+    int cseq = atoi(fx->msg->cseq->number);
+    osip_generic_param_t *p = NULL;
+    osip_to_get_tag(fx->msg->to, &p);
+    snprintf(tag, sizeof tag, "%s", p && p->gvalue ? p->gvalue : "");
+    fx->same_branch = 1;
+    s_request(fx, "ACK", ruri, from_user, call_id, cseq, tag, NULL, NULL);
+    fx->same_branch = 0;
+}
+
+/* The next datagram for the phone, parsed into fx->msg; skip_100 drops
+ * 100 Trying. Returns the status (0 for a request), -1 if nothing came. */
+static int s_next(fx_t *fx, int skip_100)
+{
+    for (;;) {
+        if (fx->msg) {
+            osip_message_free(fx->msg);
+            fx->msg = NULL;
+        }
+        ssize_t n = recv(fx->phone, fx->last, sizeof fx->last - 1, 0);
+        if (n <= 0)
+            return -1;
+        fx->last[n] = '\0';
+        osip_message_init(&fx->msg);
+        assert_int_equal(osip_message_parse(fx->msg, fx->last, (size_t)n), 0);
+        int status = MSG_IS_REQUEST(fx->msg) ? 0 : fx->msg->status_code;
+        if (status == 100 && skip_100)
+            continue;
+        return status;
+    }
+}
+
+static const char *s_hdr(fx_t *fx, const char *name)
+{
+    osip_header_t *h = NULL;
+    if (osip_message_header_get_byname(fx->msg, name, 0, &h) < 0 || !h)
+        return NULL;
+    return h->hvalue;
+}
+
+static const char *s_to_tag(fx_t *fx)
+{
+    osip_generic_param_t *p = NULL;
+    osip_to_get_tag(fx->msg->to, &p);
+    return p ? p->gvalue : NULL;
+}
+
+/* Credentials answering the challenge in fx->msg, as one header line. */
+static void s_credentials(fx_t *fx, const char *hname, const char *user, const char *pass,
+                          const char *method, const char *uri, char *out, size_t len)
+{
+    osip_www_authenticate_t *w = NULL;
+    if (fx->msg->status_code == 407)
+        osip_message_get_proxy_authenticate(fx->msg, 0, &w);
+    else
+        osip_message_get_www_authenticate(fx->msg, 0, &w);
+    assert_non_null(w);
+    char nonce[64], ha1[33], resp[33];
+    sip_auth_unquote(w->nonce, nonce, sizeof nonce);
+    sip_auth_ha1(user, "tandem", pass, ha1);
+    sip_auth_response(ha1, nonce, "00000001", "abcdef", "auth", method, uri, resp);
+    snprintf(out, len, "%s: Digest username=\"%s\", realm=\"tandem\", nonce=\"%s\", "
+             "uri=\"%s\", response=\"%s\", algorithm=MD5, qop=auth, nc=00000001, "
+             "cnonce=\"abcdef\"\r\n", hname, user, nonce, uri, resp);
+}
+
+static const Tandem__Envelope *s_sent(int body_case)
+{
+    const td_bus_fake_sent_t *s = td_bus_fake_last(body_case);
+    return s ? s->env : NULL;
+}
+
+/* Deliver a message to the core as the router would. */
+static void s_deliver(fx_t *fx, Tandem__Envelope *env)
+{
+    td_bus_fake_deliver(fx->bus, "router", env);
+    s_pump(fx);
+}
+
+static int setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    td_log_init("test", getenv("TEST_LOG") ? LOG_DEBUG : LOG_ERR);
+    td_bus_fake_reset();
+    td_bus_fake_set_alive(1);
+    td_bus_fake_set_fail(0);
+    fx->base = event_base_new();
+    fx->fd = s_udp(&fx->sw);
+    fx->phone = s_udp(&fx->ph);
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/sip_core_test.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->path, sizeof fx->path, "%s/sip.conf", fx->dir);
+    FILE *fp = fopen(fx->path, "w");
+    fputs(s_conf_text, fp);
+    fclose(fp);
+    char err[512];
+    fx->conf = sip_conf_load(fx->path, err, sizeof err);
+    assert_non_null(fx->conf);
+    sip_core_opts_t opts = { .identity = "sig-t", .endpoint = "inproc://none", .capacity = 10 };
+    fx->core = sip_core_new(fx->base, fx->conf, fx->fd, &opts);
+    assert_non_null(fx->core);
+    fx->bus = sip_core_bus(fx->core);
+    assert_non_null(fx->bus);
+    sip_txn_layer_set_t1(sip_core_layer(fx->core), 5);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *fx = *state;
+    if (fx->msg)
+        osip_message_free(fx->msg);
+    sip_core_destroy(&fx->core);
+    assert_null(fx->core);
+    s_pump(fx);
+    assert_int_equal(event_base_get_num_events(fx->base, EVENT_BASE_COUNT_ADDED), 0);
+    event_base_free(fx->base);
+    sip_conf_destroy(&fx->conf);
+    close(fx->fd);
+    close(fx->phone);
+    unlink(fx->path);
+    rmdir(fx->dir);
+    td_bus_fake_reset();
+    free(fx);
+    return 0;
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static void test_options(void **state)
+{
+    fx_t *fx = *state;
+    s_request(fx, "OPTIONS", "sip:127.0.0.1", "x", "opt-1", 1, NULL, NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 200);
+    assert_true(osip_list_size(&fx->msg->allows) >= 5);      /* libosip2 keeps Allow apart */
+    assert_non_null(strstr(fx->last, "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS"));
+    assert_non_null(strstr(fx->last, "Accept: application/sdp"));
+    assert_non_null(s_to_tag(fx));
+}
+
+static void s_register(fx_t *fx, const char *user, const char *pass, const char *call_id,
+                       const char *extra, int want)
+{
+    char cred[512], hdrs[1024];
+    s_request(fx, "REGISTER", "sip:127.0.0.1", user, call_id, 1, NULL, extra, NULL);
+    assert_int_equal(s_next(fx, 1), 401);
+    s_credentials(fx, "Authorization", user, pass, "REGISTER", "sip:127.0.0.1", cred, sizeof cred);
+    snprintf(hdrs, sizeof hdrs, "%s%s", extra ? extra : "", cred);
+    s_request(fx, "REGISTER", "sip:127.0.0.1", user, call_id, 2, NULL, hdrs, NULL);
+    assert_int_equal(s_next(fx, 1), want);
+}
+
+static void test_register(void **state)
+{
+    fx_t *fx = *state;
+    sip_registrar_t *reg = sip_core_registrar(fx->core);
+    /* a challenge, then 200 with the binding and its expiry */
+    s_register(fx, "1001", "1001pass", "reg-1", "Expires: 300\r\n", 200);
+    char want[128];
+    snprintf(want, sizeof want, "sip:1001@127.0.0.1:%d", ntohs(fx->ph.sin_port));
+    osip_contact_t *c = osip_list_get(&fx->msg->contacts, 0);
+    assert_non_null(c);
+    assert_string_equal(c->url->username, "1001");
+    assert_string_equal(s_hdr(fx, "expires"), "300");
+    const sip_binding_t *b = sip_registrar_lookup(reg, "1001", (long)time(NULL));
+    assert_non_null(b);
+    assert_string_equal(b->uri, want);
+    /* too brief: 423 with Min-Expires */
+    char cred[512];
+    s_request(fx, "REGISTER", "sip:127.0.0.1", "1001", "reg-2", 1, NULL, "Expires: 10\r\n", NULL);
+    assert_int_equal(s_next(fx, 1), 401);
+    s_credentials(fx, "Authorization", "1001", "1001pass", "REGISTER", "sip:127.0.0.1", cred,
+                  sizeof cred);
+    char hdrs[1024];
+    snprintf(hdrs, sizeof hdrs, "Expires: 10\r\n%s", cred);
+    s_request(fx, "REGISTER", "sip:127.0.0.1", "1001", "reg-2", 2, NULL, hdrs, NULL);
+    assert_int_equal(s_next(fx, 1), 423);
+    assert_string_equal(s_hdr(fx, "min-expires"), "60");
+    /* too long: clamped to maxexpiry */
+    s_register(fx, "1002", "1002pass", "reg-3", "Expires: 99999\r\n", 200);
+    assert_string_equal(s_hdr(fx, "expires"), "3600");
+    /* no Expires at all: defaultexpiry */
+    s_register(fx, "1002", "1002pass", "reg-4", "", 200);
+    assert_string_equal(s_hdr(fx, "expires"), "120");
+    /* Expires: 0 removes it */
+    s_register(fx, "1002", "1002pass", "reg-5", "Expires: 0\r\n", 200);
+    assert_null(sip_registrar_lookup(reg, "1002", (long)time(NULL)));
+    assert_int_equal(osip_list_size(&fx->msg->contacts), 0);
+    /* expiry on the tick */
+    assert_non_null(sip_registrar_lookup(reg, "1001", (long)time(NULL)));
+    sip_core_tick(fx->core, (long)time(NULL) + 301);
+    assert_null(sip_registrar_lookup(reg, "1001", (long)time(NULL)));
+    assert_int_equal(sip_registrar_count(reg), 0);
+}
+
+static void test_register_star(void **state)
+{
+    fx_t *fx = *state;
+    s_register(fx, "1001", "1001pass", "star-1", "Expires: 300\r\n", 200);
+    assert_int_equal(sip_registrar_count(sip_core_registrar(fx->core)), 1);
+    /* "Contact: *" comes after our own Contact line in s_request; use raw text */
+    char cred[512], text[2048];
+    s_request(fx, "REGISTER", "sip:127.0.0.1", "1001", "star-2", 1, NULL, NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 401);
+    s_credentials(fx, "Authorization", "1001", "1001pass", "REGISTER", "sip:127.0.0.1", cred,
+                  sizeof cred);
+    snprintf(text, sizeof text,
+             "REGISTER sip:127.0.0.1 SIP/2.0\r\n"
+             "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKstar%d\r\n"
+             "From: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:1001@127.0.0.1>\r\n"
+             "Call-ID: star-2\r\nCSeq: 2 REGISTER\r\nContact: *\r\nExpires: 0\r\n%s"
+             "Content-Length: 0\r\n\r\n", ntohs(fx->ph.sin_port), ++fx->branch, cred);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 200);
+    assert_int_equal(sip_registrar_count(sip_core_registrar(fx->core)), 0);
+}
+
+static void test_register_rejects_alike(void **state)
+{
+    fx_t *fx = *state;
+    /* wrong password and unknown user: the same fresh 401, never 200 */
+    s_register(fx, "1001", "wrong", "rej-1", NULL, 401);
+    assert_null(s_hdr(fx, "x-nothing"));
+    osip_www_authenticate_t *w = NULL;
+    osip_message_get_www_authenticate(fx->msg, 0, &w);
+    assert_non_null(w);
+    assert_null(w->stale);
+    s_register(fx, "9999", "whatever", "rej-2", NULL, 401);
+    osip_message_get_www_authenticate(fx->msg, 0, &w);
+    assert_non_null(w);
+    assert_null(w->stale);
+    assert_int_equal(sip_registrar_count(sip_core_registrar(fx->core)), 0);
+    /* a static peer may not register */
+    s_register(fx, "trunk", "", "rej-3", NULL, 401);
+}
+
+/* Caller 1001 places a call; returns with leg 0 known to the router. */
+static void s_invite_authenticated(fx_t *fx, const char *call_id, char *bus_id, size_t len)
+{
+    char cred[512];
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", call_id, 1, NULL, NULL, s_sdp);
+    assert_int_equal(s_next(fx, 0), 100);
+    assert_int_equal(s_next(fx, 0), 407);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", call_id);
+    s_credentials(fx, "Proxy-Authorization", "1001", "1001pass", "INVITE", "sip:1002@127.0.0.1",
+                  cred, sizeof cred);
+    td_bus_fake_reset();
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", call_id, 2, NULL, cred, s_sdp);
+    assert_int_equal(s_next(fx, 0), 100);
+    assert_int_equal(s_next(fx, 0), -1);
+    const Tandem__Envelope *e = s_sent(TANDEM__ENVELOPE__BODY_CHANNEL_NEW);
+    assert_non_null(e);
+    assert_int_equal(e->leg, 0);
+    assert_true(strncmp(e->call_id, "sig-t-", 6) == 0);
+    const Tandem__ChannelNew *cn = e->channel_new;
+    assert_true(strncmp(cn->channel, "SIP/1001-", 9) == 0);
+    assert_string_equal(cn->caller_num, "1001");
+    assert_string_equal(cn->caller_name, "Alice");
+    assert_string_equal(cn->exten, "1002");
+    assert_string_equal(cn->context, "internal");
+    assert_string_equal(cn->sdp, s_sdp);
+    assert_string_equal(cn->sip_call_id, call_id);
+    assert_string_equal(cn->peer, "1001");
+    snprintf(bus_id, len, "%s", e->call_id);
+}
+
+static void s_env(Tandem__Envelope *env, const char *call_id, uint32_t leg)
+{
+    tandem__envelope__init(env);
+    env->call_id = (char *)call_id;
+    env->leg = leg;
+}
+
+static void test_incoming_call_answer_bye(void **state)
+{
+    fx_t *fx = *state;
+    char id[96], tag[64];
+    s_invite_authenticated(fx, "call-1", id, sizeof id);
+
+    Tandem__Envelope env;
+    Tandem__Progress pr = TANDEM__PROGRESS__INIT;
+    pr.code = 180;
+    s_env(&env, id, 0);
+    env.body_case = TANDEM__ENVELOPE__BODY_PROGRESS;
+    env.progress = &pr;
+    s_deliver(fx, &env);
+    assert_int_equal(s_next(fx, 1), 180);
+    snprintf(tag, sizeof tag, "%s", s_to_tag(fx));
+    assert_true(strlen(tag) > 0);
+
+    Tandem__Answer an = TANDEM__ANSWER__INIT;
+    an.sdp = (char *)s_sdp;
+    env.body_case = TANDEM__ENVELOPE__BODY_ANSWER;
+    env.answer = &an;
+    s_deliver(fx, &env);
+    assert_int_equal(s_next(fx, 1), 200);
+    assert_string_equal(s_to_tag(fx), tag);
+    assert_true(osip_list_size(&fx->msg->contacts) == 1);
+    osip_body_t *body = osip_list_get(&fx->msg->bodies, 0);
+    assert_non_null(body);
+    assert_memory_equal(body->body, s_sdp, strlen(s_sdp));
+
+    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "call-1", 2, tag, NULL, NULL);
+    td_bus_fake_reset();
+    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 3, tag, NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 200);
+    const Tandem__Envelope *h = s_sent(TANDEM__ENVELOPE__BODY_HANGUP);
+    assert_non_null(h);
+    assert_string_equal(h->call_id, id);
+    assert_int_equal(h->leg, 0);
+    assert_int_equal(h->hangup->cause, 16);
+    /* the dialog is gone: BYE again with a new branch gets 481 */
+    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 4, tag, NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 481);
+    /* and the router's late Hangup for it is ignored quietly */
+    td_bus_fake_reset();
+    Tandem__Hangup hu = TANDEM__HANGUP__INIT;
+    hu.cause = 16;
+    env.body_case = TANDEM__ENVELOPE__BODY_HANGUP;
+    env.hangup = &hu;
+    s_deliver(fx, &env);
+    assert_int_equal(td_bus_fake_count(), 0);
+    assert_int_equal(s_next(fx, 1), -1);
+}
+
+static void test_incoming_router_hangs_up(void **state)
+{
+    fx_t *fx = *state;
+    static const struct { unsigned cause; int status; } rows[] = {
+        { 17, 486 }, { 1, 404 }, { 19, 480 }, { 34, 503 }, { 21, 403 }, { 16, 603 },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char id[96], cid[32];
+        snprintf(cid, sizeof cid, "hup-%zu", i);
+        s_invite_authenticated(fx, cid, id, sizeof id);
+        Tandem__Envelope env;
+        Tandem__Hangup hu = TANDEM__HANGUP__INIT;
+        hu.cause = rows[i].cause;
+        s_env(&env, id, 0);
+        env.body_case = TANDEM__ENVELOPE__BODY_HANGUP;
+        env.hangup = &hu;
+        td_bus_fake_reset();
+        s_deliver(fx, &env);
+        assert_int_equal(s_next(fx, 1), rows[i].status);
+        assert_int_equal(td_bus_fake_count(), 0);        /* no Hangup echoed back */
+        s_ack_final(fx, "sip:1002@127.0.0.1", "1001", cid);
+    }
+}
+
+static void test_cancel(void **state)
+{
+    fx_t *fx = *state;
+    char id[96];
+    s_invite_authenticated(fx, "can-1", id, sizeof id);
+    /* CANCEL: same branch as the INVITE (the last one s_request sent) */
+    char text[1024];
+    int port = ntohs(fx->ph.sin_port);
+    snprintf(text, sizeof text,
+             "CANCEL sip:1002@127.0.0.1 SIP/2.0\r\n"
+             "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKtest%d;rport\r\n"
+             "Max-Forwards: 70\r\nFrom: \"Phone\" <sip:1001@127.0.0.1>;tag=ft-can-1\r\n"
+             "To: <sip:1002@127.0.0.1>\r\nCall-ID: can-1\r\nCSeq: 2 CANCEL\r\n"
+             "Content-Length: 0\r\n\r\n", port, fx->branch);
+    td_bus_fake_reset();
+    s_send_raw(fx, text);
+    int a = s_next(fx, 1), b = s_next(fx, 1);
+    assert_true((a == 200 && b == 487) || (a == 487 && b == 200));
+    const Tandem__Envelope *h = s_sent(TANDEM__ENVELOPE__BODY_HANGUP);
+    assert_non_null(h);
+    assert_int_equal(h->hangup->cause, 16);
+    assert_int_equal(h->hangup->sip_code, 487);
+    /* a CANCEL for nothing: 481 */
+    snprintf(text, sizeof text,
+             "CANCEL sip:1002@127.0.0.1 SIP/2.0\r\n"
+             "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKnothing\r\n"
+             "From: <sip:1001@127.0.0.1>;tag=x\r\nTo: <sip:1002@127.0.0.1>\r\n"
+             "Call-ID: can-2\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n", port);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 481);
+}
+
+static void test_invite_identification(void **state)
+{
+    fx_t *fx = *state;
+    /* an unknown user without credentials, allowguest=no: 403 */
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "stranger", "id-1", 1, NULL, NULL, s_sdp);
+    assert_int_equal(s_next(fx, 1), 403);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "stranger", "id-1");
+    /* a known user with a wrong password: 403 */
+    char cred[512];
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "id-2", 1, NULL, NULL, s_sdp);
+    assert_int_equal(s_next(fx, 1), 407);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "id-2");
+    s_credentials(fx, "Proxy-Authorization", "1001", "nope", "INVITE", "sip:1002@127.0.0.1",
+                  cred, sizeof cred);
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "id-2", 2, NULL, cred, s_sdp);
+    assert_int_equal(s_next(fx, 1), 403);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "id-2");
+    /* the router is down: 503 */
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "id-3", 1, NULL, NULL, s_sdp);
+    assert_int_equal(s_next(fx, 1), 407);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "id-3");
+    s_credentials(fx, "Proxy-Authorization", "1001", "1001pass", "INVITE", "sip:1002@127.0.0.1",
+                  cred, sizeof cred);
+    td_bus_fake_set_alive(0);
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "id-3", 2, NULL, cred, s_sdp);
+    assert_int_equal(s_next(fx, 1), 503);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "id-3");
+    td_bus_fake_set_alive(1);
+    /* no SDP: 488 */
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "id-4", 1, NULL, NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 407);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "id-4");
+    s_credentials(fx, "Proxy-Authorization", "1001", "1001pass", "INVITE", "sip:1002@127.0.0.1",
+                  cred, sizeof cred);
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "id-4", 2, NULL, cred, NULL);
+    assert_int_equal(s_next(fx, 1), 488);
+}
+
+static void test_insecure_peer(void **state)
+{
+    fx_t *fx = *state;
+    /* [trunk] host=127.0.0.1 insecure=port,invite: no challenge, its context */
+    int trunk = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in ta = { .sin_family = AF_INET };
+    socklen_t tl = sizeof ta;
+    inet_pton(AF_INET, "127.0.0.2", &ta.sin_addr);
+    assert_int_equal(bind(trunk, (struct sockaddr *)&ta, sizeof ta), 0);
+    getsockname(trunk, (struct sockaddr *)&ta, &tl);
+    int phone = fx->phone;
+    struct sockaddr_in ph = fx->ph;
+    fx->phone = trunk;                      /* s_request sends from fx->phone */
+    fx->ph = ta;
+    td_bus_fake_reset();
+    s_request(fx, "INVITE", "sip:5551234@127.0.0.1", "carrier", "peer-1", 1, NULL, NULL, s_sdp);
+    assert_int_equal(s_next(fx, 0), 100);
+    assert_int_equal(s_next(fx, 0), -1);
+    fx->phone = phone;
+    fx->ph = ph;
+    close(trunk);
+    const Tandem__Envelope *e = s_sent(TANDEM__ENVELOPE__BODY_CHANNEL_NEW);
+    assert_non_null(e);
+    assert_string_equal(e->channel_new->context, "from-trunk");
+    assert_string_equal(e->channel_new->peer, "trunk");
+    assert_string_equal(e->channel_new->exten, "5551234");
+    assert_string_equal(e->channel_new->caller_num, "carrier");
+}
+
+static void test_bad_requests(void **state)
+{
+    fx_t *fx = *state;
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "bad-1", 1, NULL,
+              "Require: 100rel, foo\r\n", s_sdp);
+    assert_int_equal(s_next(fx, 1), 420);
+    assert_non_null(strstr(fx->last, "Unsupported: 100rel, foo\r\n"));
+    s_request(fx, "OPTIONS", "tel:+15551234", "1001", "bad-2", 1, NULL, NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 416);
+    s_request(fx, "FOO", "sip:127.0.0.1", "1001", "bad-3", 1, NULL, NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 501);
+    assert_true(osip_list_size(&fx->msg->allows) > 0);
+    s_request(fx, "SUBSCRIBE", "sip:127.0.0.1", "1001", "bad-4", 1, NULL, NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 405);
+    s_request(fx, "BYE", "sip:127.0.0.1", "1001", "bad-5", 1, NULL, NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 481);
+    s_request(fx, "BYE", "sip:127.0.0.1", "1001", "bad-6", 1, "nosuchtag", NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 481);
+
+    char text[1024];
+    int port = ntohs(fx->ph.sin_port);
+    snprintf(text, sizeof text,
+             "INVITE sip:1002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKmf0\r\n"
+             "Max-Forwards: 0\r\nFrom: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:1002@127.0.0.1>\r\n"
+             "Call-ID: bad-7\r\nCSeq: 1 INVITE\r\nContact: <sip:1001@127.0.0.1>\r\n"
+             "Content-Length: 0\r\n\r\n", port);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 483);
+    snprintf(text, sizeof text,
+             "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKmf1\r\n"
+             "Max-Forwards: 0\r\nFrom: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:127.0.0.1>\r\n"
+             "Call-ID: bad-8\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", port);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 200);           /* OPTIONS ends here: answered */
+    snprintf(text, sizeof text,
+             "OPTIONS sip:127.0.0.1 SIP/7.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKv7\r\n"
+             "From: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:127.0.0.1>\r\n"
+             "Call-ID: bad-9\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", port);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 505);
+    snprintf(text, sizeof text,
+             "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKcl\r\n"
+             "From: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:127.0.0.1>\r\n"
+             "Call-ID: bad-10\r\nCSeq: 1 OPTIONS\r\nContent-Length: abc\r\n\r\n", port);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 400);
+    snprintf(text, sizeof text,
+             "INVITE sip:1002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKct\r\n"
+             "From: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:1002@127.0.0.1>\r\n"
+             "Call-ID: bad-11\r\nCSeq: 1 INVITE\r\nContact: <sip:1001@127.0.0.1>\r\n"
+             "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello", port);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 415);
+    snprintf(text, sizeof text,
+             "INVITE sip:1002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKnc\r\n"
+             "From: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:1002@127.0.0.1>\r\n"
+             "Call-ID: bad-12\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", port);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 400);           /* INVITE without Contact */
+    /* after all that, a normal OPTIONS still works */
+    s_request(fx, "OPTIONS", "sip:127.0.0.1", "x", "bad-13", 1, NULL, NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 200);
+}
+
+/* The phone registers as 1002; the router asks for a leg to it. */
+static void s_originate(fx_t *fx, const char *id, uint32_t leg, uint32_t timeout_ms)
+{
+    Tandem__Envelope env;
+    Tandem__Originate o = TANDEM__ORIGINATE__INIT;
+    o.channel = "SIP/1002-00000001";
+    o.user = "1002";
+    o.number = "";
+    o.caller_num = "1001";
+    o.caller_name = "Alice";
+    o.sdp = (char *)s_sdp;
+    o.timeout_ms = timeout_ms;
+    s_env(&env, id, leg);
+    env.body_case = TANDEM__ENVELOPE__BODY_ORIGINATE;
+    env.originate = &o;
+    s_deliver(fx, &env);
+}
+
+/* Answer the INVITE in fx->msg from the phone with `status`. */
+static void s_respond(fx_t *fx, int status, const char *tag, const char *body)
+{
+    osip_message_t *inv = fx->msg;
+    char text[4096], via[512], from[256], to[256], *s = NULL;
+    osip_via_to_str(osip_list_get(&inv->vias, 0), &s);
+    snprintf(via, sizeof via, "%s", s);
+    osip_free(s);
+    osip_from_to_str(inv->from, &s);
+    snprintf(from, sizeof from, "%s", s);
+    osip_free(s);
+    osip_to_to_str(inv->to, &s);
+    snprintf(to, sizeof to, "%s", s);
+    osip_free(s);
+    snprintf(text, sizeof text,
+             "SIP/2.0 %d Whatever\r\nVia: %s\r\nFrom: %s\r\nTo: %s;tag=%s\r\nCall-ID: %s@%s\r\n"
+             "CSeq: %s INVITE\r\nContact: <sip:1002@127.0.0.1:%d>\r\n%s"
+             "Content-Length: %zu\r\n\r\n%s",
+             status, via, from, to, tag, inv->call_id->number, inv->call_id->host,
+             inv->cseq->number, ntohs(fx->ph.sin_port),
+             body ? "Content-Type: application/sdp\r\n" : "", body ? strlen(body) : (size_t)0,
+             body ? body : "");
+    ssize_t n = sendto(fx->phone, text, strlen(text), 0, (struct sockaddr *)&fx->sw, sizeof fx->sw);
+    assert_true(n > 0);
+    s_pump(fx);
+}
+
+static void test_outgoing_leg(void **state)
+{
+    fx_t *fx = *state;
+    /* not registered: Hangup cause 20 at once, no SIP */
+    td_bus_fake_reset();
+    s_originate(fx, "c-out", 1, 0);
+    const Tandem__Envelope *h = s_sent(TANDEM__ENVELOPE__BODY_HANGUP);
+    assert_non_null(h);
+    assert_int_equal(h->leg, 1);
+    assert_int_equal(h->hangup->cause, 20);
+    assert_int_equal(s_next(fx, 1), -1);
+
+    s_register(fx, "1002", "1002pass", "o-reg", "Expires: 300\r\n", 200);
+    td_bus_fake_reset();
+    s_originate(fx, "c-out", 1, 0);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "INVITE");
+    assert_string_equal(fx->msg->req_uri->username, "1002");
+    assert_string_equal(fx->msg->from->displayname, "\"Alice\"");
+    assert_string_equal(fx->msg->from->url->username, "1001");
+    osip_body_t *body = osip_list_get(&fx->msg->bodies, 0);
+    assert_non_null(body);
+
+    s_respond(fx, 180, "calleetag", NULL);
+    h = s_sent(TANDEM__ENVELOPE__BODY_PROGRESS);
+    assert_non_null(h);
+    assert_int_equal(h->progress->code, 180);
+    assert_int_equal(h->leg, 1);
+
+    td_bus_fake_reset();
+    s_respond(fx, 200, "calleetag", s_sdp);
+    h = s_sent(TANDEM__ENVELOPE__BODY_ANSWER);
+    assert_non_null(h);
+    assert_string_equal(h->answer->sdp, s_sdp);
+    /* the ACK for the 2xx comes to the phone */
+    osip_message_t *inv = NULL;
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "ACK");
+    (void)inv;
+
+    /* the router hangs the leg up: BYE in the dialog */
+    Tandem__Envelope env;
+    Tandem__Hangup hu = TANDEM__HANGUP__INIT;
+    hu.cause = 16;
+    s_env(&env, "c-out", 1);
+    env.body_case = TANDEM__ENVELOPE__BODY_HANGUP;
+    env.hangup = &hu;
+    td_bus_fake_reset();
+    s_deliver(fx, &env);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "BYE");
+    assert_string_equal(s_to_tag(fx), "calleetag");
+    assert_string_equal(fx->msg->cseq->number, "2");
+    assert_int_equal(td_bus_fake_count(), 0);
+}
+
+static void test_outgoing_busy_and_cancel(void **state)
+{
+    fx_t *fx = *state;
+    s_register(fx, "1002", "1002pass", "b-reg", "Expires: 300\r\n", 200);
+    td_bus_fake_reset();
+    s_originate(fx, "c-busy", 1, 0);
+    assert_int_equal(s_next(fx, 1), 0);
+    s_respond(fx, 486, "busytag", NULL);
+    const Tandem__Envelope *h = s_sent(TANDEM__ENVELOPE__BODY_HANGUP);
+    assert_non_null(h);
+    assert_int_equal(h->hangup->cause, 17);
+    assert_int_equal(h->hangup->sip_code, 486);
+    assert_int_equal(s_next(fx, 1), 0);              /* the layer's ACK */
+    assert_string_equal(fx->msg->sip_method, "ACK");
+
+    /* ringing, then the router gives up: CANCEL; the 487 is not reported */
+    td_bus_fake_reset();
+    s_originate(fx, "c-can", 2, 0);
+    assert_int_equal(s_next(fx, 1), 0);
+    char invite_text[8192];
+    snprintf(invite_text, sizeof invite_text, "%s", fx->last);
+    s_respond(fx, 180, "ringtag", NULL);
+    Tandem__Envelope env;
+    Tandem__Hangup hu = TANDEM__HANGUP__INIT;
+    hu.cause = 16;
+    s_env(&env, "c-can", 2);
+    env.body_case = TANDEM__ENVELOPE__BODY_HANGUP;
+    env.hangup = &hu;
+    td_bus_fake_reset();
+    s_deliver(fx, &env);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "CANCEL");
+    /* put the INVITE back in fx->msg to answer it with 487 */
+    osip_message_free(fx->msg);
+    osip_message_init(&fx->msg);
+    osip_message_parse(fx->msg, invite_text, strlen(invite_text));
+    s_respond(fx, 487, "ringtag", NULL);
+    assert_int_equal(td_bus_fake_count(), 0);
+    while (s_next(fx, 1) == 0 && strcmp(fx->msg->sip_method, "ACK") != 0)
+        ;                                   /* CANCEL retransmissions, then the ACK */
+    assert_non_null(fx->msg);
+    assert_string_equal(fx->msg->sip_method, "ACK");
+
+    /* the ring timer: CANCEL on its own, then NOANSWER (19) */
+    td_bus_fake_reset();
+    s_originate(fx, "c-slow", 1, 20);
+    assert_int_equal(s_next(fx, 1), 0);
+    snprintf(invite_text, sizeof invite_text, "%s", fx->last);
+    s_respond(fx, 180, "slowtag", NULL);
+    struct timeval tv = { 0, 60000 };
+    event_base_loopexit(fx->base, &tv);
+    event_base_dispatch(fx->base);
+    int saw_cancel = 0;
+    while (s_next(fx, 1) >= 0) {
+        if (MSG_IS_REQUEST(fx->msg) && !strcmp(fx->msg->sip_method, "CANCEL"))
+            saw_cancel = 1;
+    }
+    assert_true(saw_cancel);
+    osip_message_init(&fx->msg);
+    osip_message_parse(fx->msg, invite_text, strlen(invite_text));
+    s_respond(fx, 487, "slowtag", NULL);
+    h = s_sent(TANDEM__ENVELOPE__BODY_HANGUP);
+    assert_non_null(h);
+    assert_int_equal(h->hangup->cause, 19);
+}
+
+static void test_unknown_leg_on_bus(void **state)
+{
+    fx_t *fx = *state;
+    Tandem__Envelope env;
+    Tandem__Answer an = TANDEM__ANSWER__INIT;
+    s_env(&env, "nobody", 0);
+    env.body_case = TANDEM__ENVELOPE__BODY_ANSWER;
+    env.answer = &an;
+    td_bus_fake_reset();
+    s_deliver(fx, &env);
+    const Tandem__Envelope *h = s_sent(TANDEM__ENVELOPE__BODY_HANGUP);
+    assert_non_null(h);
+    assert_string_equal(h->call_id, "nobody");
+    /* but a Hangup for an unknown leg is not answered */
+    Tandem__Hangup hu = TANDEM__HANGUP__INIT;
+    env.body_case = TANDEM__ENVELOPE__BODY_HANGUP;
+    env.hangup = &hu;
+    td_bus_fake_reset();
+    s_deliver(fx, &env);
+    assert_int_equal(td_bus_fake_count(), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_options, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_register, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_register_star, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_register_rejects_alike, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incoming_call_answer_bye, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incoming_router_hangs_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invite_identification, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_insecure_peer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outgoing_leg, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outgoing_busy_and_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_leg_on_bus, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("sip_core", tests, NULL, NULL);
+}
