@@ -2,7 +2,7 @@
 # bench/calls.sh - the highest call rate Tandem sustains for 60 s with no
 # failed call (`make bench`; not part of `make test`).
 #
-#   bench/calls.sh            search 100..1000 calls/s, then hold the best
+#   bench/calls.sh            search 100..2000 calls/s, then hold the best
 #
 # A sipp UAC (matched to the static peer `load`, insecure=port,invite, so no
 # challenge) calls through router + media + signaling, started by
@@ -14,7 +14,7 @@
 # Everything runs on 127.0.0.1 and is stopped by PID; the whole run is
 # bounded (about 10 minutes with the defaults).
 #
-# Environment: BENCH_RATES ("100 200 300 400 500 600 800 1000"),
+# Environment: BENCH_RATES ("100 200 ... 1000 1200 1500 2000"),
 # BENCH_STEP (20), BENCH_HOLD (60), BENCH_CALL_MS (1000),
 # BENCH_LOGLEVEL (notice: Asterisk's verbose 0; info logs every step),
 # BENCH_KEEP=1 keeps the work directory.
@@ -23,7 +23,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
 . tests/lib.sh
 
-rates=${BENCH_RATES:-100 200 300 400 500 600 800 1000}
+rates=${BENCH_RATES:-100 200 300 400 500 600 800 1000 1200 1500 2000}
 step=${BENCH_STEP:-20}
 hold=${BENCH_HOLD:-60}
 call_ms=${BENCH_CALL_MS:-1000}
@@ -107,6 +107,11 @@ address=127.0.0.1
 capacity=2500
 EOF
 
+# s_host_busy: "busy total" jiffies of all CPUs, from /proc/stat.
+s_host_busy() {
+    awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+
 # s_cpu PID...: total user+system clock ticks of each PID, space separated.
 s_cpu() {
     local p
@@ -159,9 +164,9 @@ s_start() {
 # returns 0 when every call succeeded at the asked rate.
 s_step() {
     local label=$1 rate=$2 secs=$3
-    local calls=$((rate * secs)) rc cpu0 cpu1 t0 t1
+    local calls=$((rate * secs)) rc cpu0 cpu1 t0 t1 host0 host1
     s_start "$label" "$secs" || { s_stop_all; return 1; }
-    cpu0=$(s_cpu "${children[@]}"); t0=$(date +%s.%N)
+    cpu0=$(s_cpu "${children[@]}"); t0=$(date +%s.%N); host0=$(s_host_busy)
     timeout -k 2 $((secs * 2 + 60)) sipp 127.0.0.1:"$sip" -sf bench/uac.xml \
         -i 127.0.0.1 -p "$uac" -mp $((TD_BASE + 24)) -nostdin \
         -s 5550000 -r "$rate" -rp 1000 -m "$calls" -l $((rate * 10)) \
@@ -174,17 +179,19 @@ s_step() {
     wait $uac_pid; rc=$?
     uac_pid=
     t1=$(date +%s.%N)
-    cpu1=$(s_cpu "${children[@]}")
+    cpu1=$(s_cpu "${children[@]}"); host1=$(s_host_busy)
     sleep 1                      # the UAS writes its last stats line
     s_stop_all
     python3 - "$tmp/uac-$label.csv" "$tmp/uas-$label.csv" "$rate" "$secs" "$rc" \
-        "$cpu0" "$cpu1" "$t0" "$t1" "$(getconf CLK_TCK)" "$label" <<'PY'
+        "$cpu0" "$cpu1" "$t0" "$t1" "$(getconf CLK_TCK)" "$label" "$host0" "$host1" <<'PY'
 import sys
 uac, uas, rate, secs, rc = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 cpu0 = [int(x) for x in sys.argv[6].split()]
 cpu1 = [int(x) for x in sys.argv[7].split()]
 wall = float(sys.argv[9]) - float(sys.argv[8])
 tck, label = int(sys.argv[10]), sys.argv[11]
+h0, h1 = [int(x) for x in sys.argv[12].split()], [int(x) for x in sys.argv[13].split()]
+host = 100.0 * (h1[0] - h0[0]) / max(1, h1[1] - h0[1])
 calls = rate * secs
 
 def rows(path):
@@ -215,10 +222,10 @@ achieved = calls / t_created if t_created else (created / wall if wall else 0)
 cpu = ["%3.0f%%" % (100.0 * (b - a) / tck / wall) for a, b in zip(cpu0, cpu1)] if wall else []
 verdict = (rc == 0 and failed == 0 and ok_calls == calls and uas_failed == 0
            and achieved >= 0.9 * rate)
-print("%-8s %5d/s %4ds  calls %6d  ok %6d  failed %5d  uas-failed %4d  retrans %6d  "
-      "kept %6.0f/s  cpu router/media/signaling %s  sipp rc %d  %s"
+print("%-10s %5d/s %4ds  calls %6d  ok %6d  failed %5d  uas-failed %4d  retrans %6d  "
+      "kept %6.0f/s  cpu router/media/signaling %s  host busy %3.0f%%  sipp rc %d  %s"
       % (label, rate, secs, calls, ok_calls, failed, uas_failed, retrans, achieved,
-         "/".join(cpu) or "?", rc, "PASS" if verdict else "FAIL"))
+         "/".join(cpu) or "?", host, rc, "PASS" if verdict else "FAIL"))
 sys.exit(0 if verdict else 1)
 PY
 }
@@ -228,7 +235,7 @@ echo "bench: $(sipp -v 2>&1 | grep -m1 -o 'SIPp v[^ ]*' | sed 's/\.$//'), sipp o
 echo "bench: calls INVITE/180/200/ACK, ${call_ms} ms hold, BYE/200; steps of ${step}s, then ${hold}s; loglevel=$loglevel"
 best=0; passed=()
 for rate in $rates; do
-    if s_step "step" "$rate" "$step"; then
+    if s_step "step-$rate" "$rate" "$step"; then
         best=$rate; passed+=("$rate")
     else
         break
@@ -243,10 +250,12 @@ sustained=0
 tries=("$best")
 [ ${#passed[@]} -ge 2 ] && tries+=("${passed[$((${#passed[@]} - 2))]}")
 for rate in "${tries[@]}"; do
-    if s_step "hold" "$rate" "$hold"; then sustained=$rate; break; fi
+    if s_step "hold-$rate" "$rate" "$hold"; then sustained=$rate; break; fi
 done
 if [ "$sustained" = 0 ]; then
     echo "bench: the best step rates did not hold for ${hold}s"
     exit 1
 fi
+top=${rates##* }
+[ "$sustained" = "$top" ] && echo "bench: $top calls/s is the top of the ladder; the limit was not reached"
 echo "bench: sustained $sustained calls/s for ${hold}s with no failed call ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'))"

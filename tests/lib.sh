@@ -302,15 +302,12 @@ s_sipp_cmd() {
         "$@")
 }
 
-# td_sipp NAME ARGS...: run sipp in the foreground; its exit code goes to
-# $TD_LOGS/NAME.rc and is returned.
+# td_sipp NAME ARGS...: run sipp and wait for it; its exit code goes to
+# $TD_LOGS/NAME.rc and is returned. (It runs as a background job so that a
+# TERM to this script is handled at once, not after sipp ends.)
 td_sipp() {
-    local name=$1 rc
-    s_sipp_cmd "$@"
-    ( cd "$TD_TMP" && exec "${SIPP_CMD[@]}" ) </dev/null >"$TD_LOGS/$name.out" 2>&1
-    rc=$?
-    echo $rc > "$TD_LOGS/$name.rc"
-    return $rc
+    td_sipp_bg "$@"
+    td_wait "$1"
 }
 
 # td_sipp_bg NAME ARGS...: run sipp in the background; td_wait NAME collects
@@ -343,16 +340,17 @@ td_wait() {
     return $rc
 }
 
-# td_wait_ready NAME: wait (at most 5 s) until a background sipp has bound
-# its port, judged by its first screen in NAME.out.
+# td_wait_ready NAME PORT: wait (at most 5 s) until the background sipp NAME
+# has bound UDP PORT. (sipp draws no screen until it exits when its output
+# is not a terminal, so the port is the sign.)
 td_wait_ready() {
-    local name=$1 i
+    local name=$1 port=$2 i
     for i in $(seq 50); do
-        grep -q -e "Call-rate" -e "Waiting for" -e "Messages" "$TD_LOGS/$name.out" 2>/dev/null && return 0
+        td_ports_free "$port" || return 0
         kill -0 "${TD_BG[$name]}" 2>/dev/null || return 1
         sleep 0.1
     done
-    return 0
+    return 1
 }
 
 # td_expect_rc NAME RC [WHAT]: fail unless NAME's sipp exited with RC.
