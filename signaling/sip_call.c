@@ -563,6 +563,34 @@ void sip_call_on_other(sip_call_t *self, const td_bus_hdr_t *hdr)
         s_reply_unknown(self, hdr, "message");
 }
 
+void sip_call_router_down(sip_call_t *self)
+{
+    size_t ended = 0;
+    for (size_t i = 0; i < self->nbuckets; i++) {
+        sip_leg_t *leg = self->by_bus[i];
+        while (leg) {
+            sip_leg_t *next = leg->bus_next;     /* s_end may unlink leg */
+            if (leg->state == LEG_INVITING || leg->state == LEG_EARLY) {
+                s_context(leg);
+                leg->router_done = 1;
+                if (!leg->outgoing) {
+                    sip_msg_reply(leg->invite, 503, leg->dlg.local_tag, NULL, "Retry-After", "5");
+                    s_end(leg, 0, 0, 0);
+                } else if (leg->invite && sip_txn_cancel(leg->invite) == 0) {
+                    leg->state = LEG_CANCELLING;
+                    event_del(leg->timer);
+                } else
+                    s_end(leg, 0, 0, 0);
+                ended++;
+            }
+            leg = next;
+        }
+    }
+    td_log_set_context(NULL);
+    if (ended)
+        td_log(LOG_WARNING, "router down: %zu call leg(s) being set up were ended", ended);
+}
+
 /* ---- outgoing legs ------------------------------------------------------- */
 
 /* The Request-URI for a registered contact, with its user part replaced by

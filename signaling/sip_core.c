@@ -36,7 +36,6 @@ struct sip_core {
     int route_fd;                  /* connect()ed to learn our address toward a peer */
     struct { in_addr_t dst, src; } routes[ROUTE_CACHE];
     unsigned long ticks;
-    int router_alive;
 };
 
 /* ---- our address ------------------------------------------------------------ */
@@ -515,20 +514,15 @@ S_OTHER(channel_new, ChannelNew)
 S_OTHER(media_offered, MediaOffered)
 S_OTHER(media_answered, MediaAnswered)
 
-static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
-{
-    sip_core_t *self = arg;
-    td_log(LOG_NOTICE, "bus: %s (%s, capacity %u) is up", peer, role, capacity);
-    if (!strcmp(role, "router"))
-        self->router_alive = 1;
-}
-
+/* The bus logs peers coming and going; the core only acts on the router. */
 static void s_on_peer_down(void *arg, const char *peer, const char *role)
 {
     sip_core_t *self = arg;
-    td_log(LOG_WARNING, "bus: %s (%s) is down; new calls get 503 until it is back", peer, role);
-    if (!strcmp(role, "router"))
-        self->router_alive = 0;
+    (void)peer;
+    if (strcmp(role, "router") == 0) {
+        td_log(LOG_WARNING, "the router is down: new calls get 503 until it is back");
+        sip_call_router_down(self->call);
+    }
 }
 
 /* ---- housekeeping ------------------------------------------------------------ */
@@ -596,7 +590,6 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         .on_channel_new = s_on_channel_new,
         .on_media_offered = s_on_media_offered,
         .on_media_answered = s_on_media_answered,
-        .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
     };
     self->auth = sip_auth_new(sip_conf_general(conf)->realm);

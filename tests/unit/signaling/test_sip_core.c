@@ -432,8 +432,32 @@ static void test_incoming_call_answer_bye(void **state)
     assert_memory_equal(body->body, s_sdp, strlen(s_sdp));
 
     s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "call-1", 2, tag, NULL, NULL);
+    int st;
+    while ((st = s_next(fx, 1)) == 200)
+        ;                                           /* retransmitted before our ACK landed */
+    assert_int_equal(st, -1);                       /* ACKed: no more 200s */
     td_bus_fake_reset();
-    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 3, tag, NULL, NULL);
+
+    /* a session refresh: 200 with the SDP we sent last, then its ACK */
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "call-1", 10, tag, NULL, s_sdp);
+    assert_int_equal(s_next(fx, 1), 200);
+    body = osip_list_get(&fx->msg->bodies, 0);
+    assert_non_null(body);
+    assert_memory_equal(body->body, s_sdp, strlen(s_sdp));
+    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "call-1", 10, tag, NULL, NULL);
+    while (s_next(fx, 1) == 200)
+        ;
+    s_request(fx, "INFO", "sip:1002@127.0.0.1", "1001", "call-1", 11, tag, NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 200);
+    s_request(fx, "UPDATE", "sip:1002@127.0.0.1", "1001", "call-1", 12, tag, NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 501);
+    s_request(fx, "INFO", "sip:1002@127.0.0.1", "1001", "call-1", 5, tag, NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 500);           /* CSeq went backwards */
+    assert_int_equal(s_next(fx, 1), -1);
+    assert_int_equal(td_bus_fake_count(), 0);       /* none of it concerns the router */
+
+    td_bus_fake_reset();
+    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 13, tag, NULL, NULL);
     assert_int_equal(s_next(fx, 1), 200);
     const Tandem__Envelope *h = s_sent(TANDEM__ENVELOPE__BODY_HANGUP);
     assert_non_null(h);
@@ -441,7 +465,7 @@ static void test_incoming_call_answer_bye(void **state)
     assert_int_equal(h->leg, 0);
     assert_int_equal(h->hangup->cause, 16);
     /* the dialog is gone: BYE again with a new branch gets 481 */
-    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 4, tag, NULL, NULL);
+    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 14, tag, NULL, NULL);
     assert_int_equal(s_next(fx, 1), 481);
     /* and the router's late Hangup for it is ignored quietly */
     td_bus_fake_reset();
@@ -808,6 +832,32 @@ static void test_outgoing_busy_and_cancel(void **state)
     assert_int_equal(h->hangup->cause, 19);
 }
 
+static void test_router_down(void **state)
+{
+    fx_t *fx = *state;
+    char id[96];
+    s_invite_authenticated(fx, "down-1", id, sizeof id);
+    s_register(fx, "1002", "1002pass", "down-reg", "Expires: 300\r\n", 200);
+    s_originate(fx, id, 1, 0);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "INVITE");
+    s_respond(fx, 180, "downtag", NULL);
+    td_bus_fake_reset();
+    td_bus_fake_peer_down(fx->bus, "router", "router");
+    s_pump(fx);
+    int got503 = 0, gotcancel = 0;
+    for (int i = 0; i < 20; i++) {
+        int st = s_next(fx, 1);
+        if (st < 0)
+            break;
+        got503 |= st == 503;
+        gotcancel |= st == 0 && !strcmp(fx->msg->sip_method, "CANCEL");
+    }
+    assert_true(got503);
+    assert_true(gotcancel);
+    assert_int_equal(td_bus_fake_count(), 0);        /* nobody to tell */
+}
+
 static void test_unknown_leg_on_bus(void **state)
 {
     fx_t *fx = *state;
@@ -845,6 +895,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outgoing_leg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outgoing_busy_and_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_router_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_leg_on_bus, setup, teardown),
     };
     return cmocka_run_group_tests_name("sip_core", tests, NULL, NULL);
