@@ -134,7 +134,10 @@ static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
         sip_msg_reply(txn, 400, NULL, "bad Max-Forwards", NULL, NULL);
         return -1;
     }
-    if (mf && atol(mf) == 0 && !s_is(m, "OPTIONS") && !s_is(m, "REGISTER")) {
+    /* 483 where we would forward: a new INVITE (or other request) that starts
+     * a call leg. OPTIONS and REGISTER end here; dialog requests too. */
+    if (mf && atol(mf) == 0 && !s_is(m, "OPTIONS") && !s_is(m, "REGISTER")
+        && !sip_msg_to_tag(req)) {
         sip_msg_reply(txn, 483, NULL, "Max-Forwards is 0", NULL, NULL);
         return -1;
     }
