@@ -230,23 +230,15 @@ EOF
 # 10 s) until the SIP port answers OPTIONS with 200.
 td_start() {
     local p
-    if [ -n "${TD_FAKE_SWITCH:-}" ]; then
-        # For checking the scenarios themselves against a stand-in switch:
-        # a command that takes the config dir as its last argument.
-        $TD_FAKE_SWITCH "$TD_CONF" </dev/null >"$TD_LOGS/signaling.log" 2>&1 &
+    for p in router media signaling; do
+        [ -x "$TD_ROOT/bin/tandem-$p" ] || td_fail "bin/tandem-$p is not built (make all)"
+    done
+    TD_TANDEM_PIDS=()
+    for p in router media signaling; do
+        "$TD_ROOT/bin/tandem-$p" -c "$TD_CONF" </dev/null >>"$TD_LOGS/$p.log" 2>&1 &
         TD_PIDS+=($!)
-        TD_TANDEM_PIDS=($! $! $!)
-    else
-        for p in router media signaling; do
-            [ -x "$TD_ROOT/bin/tandem-$p" ] || td_fail "bin/tandem-$p is not built (make all)"
-        done
-        TD_TANDEM_PIDS=()
-        for p in router media signaling; do
-            "$TD_ROOT/bin/tandem-$p" -c "$TD_CONF" </dev/null >>"$TD_LOGS/$p.log" 2>&1 &
-            TD_PIDS+=($!)
-            TD_TANDEM_PIDS+=($!)
-        done
-    fi
+        TD_TANDEM_PIDS+=($!)
+    done
     if ! python3 "$TD_TOOLS/sip_ping.py" --port "$TD_SIP_PORT" --wait 10 >"$TD_LOGS/ping.log" 2>&1; then
         td_fail "signaling did not answer OPTIONS with 200 on 127.0.0.1:$TD_SIP_PORT within 10 s (last: $(tail -1 "$TD_LOGS/ping.log"))"
     fi
