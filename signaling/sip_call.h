@@ -66,9 +66,10 @@ void sip_call_on_hangup(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem_
 /* Any other message for a call: answered with Hangup if the leg is unknown. */
 void sip_call_on_other(sip_call_t *self, const td_bus_hdr_t *hdr);
 
-/* The router went silent: nothing will answer, bridge or hang up calls that
- * are still being set up, so end them (503 to callers, CANCEL to callees).
- * Calls already up keep their media; they end when a phone hangs up. */
+/* The router has been silent for a while: nothing will answer, bridge or
+ * hang up calls that are still being set up, so end them (503 to callers,
+ * CANCEL to callees). Calls already up keep their media; they end when a
+ * phone hangs up. */
 void sip_call_router_down(sip_call_t *self);
 
 /* ---- counters ------------------------------------------------------------- */

@@ -20,6 +20,7 @@
 
 #define ROUTE_CACHE 64             /* destination -> our source address, direct mapped */
 #define STATS_EVERY 60             /* ticks between counter lines */
+#define ROUTER_GRACE_S 30          /* a silent router's pending calls wait this long */
 
 struct sip_core {
     struct event_base *base;
@@ -36,6 +37,7 @@ struct sip_core {
     int route_fd;                  /* connect()ed to learn our address toward a peer */
     struct { in_addr_t dst, src; } routes[ROUTE_CACHE];
     unsigned long ticks;
+    long router_down_since;        /* 0: up (or never seen) */
 };
 
 /* ---- our address ------------------------------------------------------------ */
@@ -517,14 +519,25 @@ S_OTHER(channel_new, ChannelNew)
 S_OTHER(media_offered, MediaOffered)
 S_OTHER(media_answered, MediaAnswered)
 
-/* The bus logs peers coming and going; the core only acts on the router. */
+/* The bus logs peers coming and going; the core only acts on the router.
+ * A router declared dead may only be slow (its Hellos queue behind a burst of
+ * calls), so calls being set up are given ROUTER_GRACE_S before the tick
+ * ends them; new calls get 503 meanwhile. */
+static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
+{
+    sip_core_t *self = arg;
+    (void)peer; (void)capacity;
+    if (strcmp(role, "router") == 0)
+        self->router_down_since = 0;
+}
+
 static void s_on_peer_down(void *arg, const char *peer, const char *role)
 {
     sip_core_t *self = arg;
     (void)peer;
     if (strcmp(role, "router") == 0) {
         td_log(LOG_WARNING, "the router is down: new calls get 503 until it is back");
-        sip_call_router_down(self->call);
+        self->router_down_since = (long)time(NULL);
     }
 }
 
@@ -532,6 +545,10 @@ static void s_on_peer_down(void *arg, const char *peer, const char *role)
 
 void sip_core_tick(sip_core_t *self, long now)
 {
+    if (self->router_down_since && now - self->router_down_since >= ROUTER_GRACE_S) {
+        self->router_down_since = 0;        /* once per outage */
+        sip_call_router_down(self->call);
+    }
     size_t gone = sip_registrar_expire(self->registrar, now);
     if (gone)
         td_log(LOG_INFO, "%zu registration(s) expired", gone);
@@ -593,6 +610,7 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         .on_channel_new = s_on_channel_new,
         .on_media_offered = s_on_media_offered,
         .on_media_answered = s_on_media_answered,
+        .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
     };
     self->auth = sip_auth_new(sip_conf_general(conf)->realm);
