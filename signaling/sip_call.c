@@ -300,9 +300,15 @@ static void s_local(sip_leg_t *leg, struct sockaddr_in *out)
     leg->call->env.local_addr(leg->call->env.arg, &leg->dlg.peer, out);
 }
 
+/* Log lines name the SIP Call-ID the way the transaction layer does (without
+ * "@host"); bus handlers keep the router's call id instead. */
 static void s_context(sip_leg_t *leg)
 {
-    td_log_set_context(leg->dlg.call_id);
+    char id[128];
+    const char *at = strchr(leg->dlg.call_id, '@');
+    size_t n = at ? (size_t)(at - leg->dlg.call_id) : strlen(leg->dlg.call_id);
+    snprintf(id, sizeof id, "%.*s", (int)(n < sizeof id ? n : sizeof id - 1), leg->dlg.call_id);
+    td_log_set_context(id);
 }
 
 /* ---- the class ------------------------------------------------------------- */
@@ -487,7 +493,6 @@ void sip_call_on_progress(sip_call_t *self, const td_bus_hdr_t *hdr, const Tande
         s_reply_unknown(self, hdr, "Progress");
         return;
     }
-    s_context(leg);
     if (leg->outgoing || !leg->invite || (leg->state != LEG_INVITING && leg->state != LEG_EARLY)) {
         td_log(LOG_DEBUG, "%s: Progress ignored (leg %s)", leg->channel, s_state_name[leg->state]);
         return;
@@ -506,7 +511,6 @@ void sip_call_on_answer(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem_
         s_reply_unknown(self, hdr, "Answer");
         return;
     }
-    s_context(leg);
     if (leg->outgoing || !leg->invite || (leg->state != LEG_INVITING && leg->state != LEG_EARLY)) {
         td_log(LOG_DEBUG, "%s: Answer ignored (leg %s)", leg->channel, s_state_name[leg->state]);
         return;
@@ -528,7 +532,6 @@ void sip_call_on_hangup(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem_
         td_log(LOG_DEBUG, "Hangup for unknown leg %s/%u", hdr->call_id, hdr->leg);
         return;
     }
-    s_context(leg);
     self->stats.hangups_in++;
     leg->router_done = 1;
     switch (leg->state) {
@@ -715,7 +718,6 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
         td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
         return;
     }
-    td_log_set_context(leg->dlg.call_id);
     sip_msg_add_contact(inv, leg->contact_user, &me);
     osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
     sip_msg_set_sdp(inv, msg->sdp);

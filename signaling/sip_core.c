@@ -459,16 +459,19 @@ static void s_on_response(void *arg, sip_txn_t *txn, osip_message_t *resp)
 static void s_on_timeout(void *arg, sip_txn_t *txn)
 {
     sip_call_timeout(((sip_core_t *)arg)->call, txn);
+    td_log_set_context(NULL);               /* timers run outside any message */
 }
 
 static void s_on_ack_timeout(void *arg, sip_txn_t *txn)
 {
     sip_call_ack_timeout(((sip_core_t *)arg)->call, txn);
+    td_log_set_context(NULL);               /* timers run outside any message */
 }
 
 static void s_on_terminated(void *arg, sip_txn_t *txn)
 {
     sip_call_terminated(((sip_core_t *)arg)->call, txn);
+    td_log_set_context(NULL);               /* timers run outside any message */
 }
 
 /* ---- bus handlers --------------------------------------------------------- */
