@@ -152,6 +152,8 @@ static int s_resolve(const char *host, struct in_addr *out)
 {
     if (inet_pton(AF_INET, host, out) == 1)
         return 0;
+    if (strspn(host, "0123456789.") == strlen(host))
+        return -1;                          /* a bad dotted quad: no DNS for that */
     struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM }, *res = NULL;
     if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
         return -1;
