@@ -385,7 +385,13 @@ static void s_on_invite(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
             }
             if (p)
                 caller = p;                 /* no secret: accepted, as chan_sip does */
-            else if (!g->allowguest) {
+            else if (!g->allowguest && g->alwaysauthreject) {
+                /* As chan_sip's alwaysauthreject: challenge an unknown user
+                 * exactly like a known one, so the answer does not tell
+                 * which users exist; the credentials then get 403. */
+                s_challenge(self, txn, 407, 0, "INVITE by an unknown user (alwaysauthreject)");
+                return;
+            } else if (!g->allowguest) {
                 snprintf(why, sizeof why, "'%s' from %s matches no peer and allowguest=no",
                          fu ? fu : "", src);
                 sip_msg_reply(txn, 403, NULL, why, NULL, NULL);

@@ -540,12 +540,18 @@ static void test_cancel(void **state)
 static void test_invite_identification(void **state)
 {
     fx_t *fx = *state;
-    /* an unknown user without credentials, allowguest=no: 403 */
+    /* an unknown user, allowguest=no, alwaysauthreject (the default): the
+     * same 407 a known user gets, then 403 for whatever credentials */
+    char cred[512];
     s_request(fx, "INVITE", "sip:1002@127.0.0.1", "stranger", "id-1", 1, NULL, NULL, s_sdp);
+    assert_int_equal(s_next(fx, 1), 407);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "stranger", "id-1");
+    s_credentials(fx, "Proxy-Authorization", "stranger", "guess", "INVITE", "sip:1002@127.0.0.1",
+                  cred, sizeof cred);
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "stranger", "id-1", 2, NULL, cred, s_sdp);
     assert_int_equal(s_next(fx, 1), 403);
     s_ack_final(fx, "sip:1002@127.0.0.1", "stranger", "id-1");
     /* a known user with a wrong password: 403 */
-    char cred[512];
     s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "id-2", 1, NULL, NULL, s_sdp);
     assert_int_equal(s_next(fx, 1), 407);
     s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "id-2");
