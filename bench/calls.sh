@@ -181,9 +181,13 @@ s_step() {
     t1=$(date +%s.%N)
     cpu1=$(s_cpu "${children[@]}"); host1=$(s_host_busy)
     sleep 1                      # the UAS writes its last stats line
+    local rss="" p
+    for p in "${children[@]}"; do    # peak resident memory, MiB
+        rss+="$(awk '/^VmHWM/ { printf "%d", $2 / 1024 }' /proc/"$p"/status 2>/dev/null || echo "?")/"
+    done
     s_stop_all
     python3 - "$tmp/uac-$label.csv" "$tmp/uas-$label.csv" "$rate" "$secs" "$rc" \
-        "$cpu0" "$cpu1" "$t0" "$t1" "$(getconf CLK_TCK)" "$label" "$host0" "$host1" <<'PY'
+        "$cpu0" "$cpu1" "$t0" "$t1" "$(getconf CLK_TCK)" "$label" "$host0" "$host1" "${rss%/}" <<'PY'
 import sys
 uac, uas, rate, secs, rc = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 cpu0 = [int(x) for x in sys.argv[6].split()]
@@ -191,6 +195,7 @@ cpu1 = [int(x) for x in sys.argv[7].split()]
 wall = float(sys.argv[9]) - float(sys.argv[8])
 tck, label = int(sys.argv[10]), sys.argv[11]
 h0, h1 = [int(x) for x in sys.argv[12].split()], [int(x) for x in sys.argv[13].split()]
+rss = sys.argv[14]
 host = 100.0 * (h1[0] - h0[0]) / max(1, h1[1] - h0[1])
 calls = rate * secs
 
@@ -223,9 +228,9 @@ cpu = ["%3.0f%%" % (100.0 * (b - a) / tck / wall) for a, b in zip(cpu0, cpu1)] i
 verdict = (rc == 0 and failed == 0 and ok_calls == calls and uas_failed == 0
            and achieved >= 0.9 * rate)
 print("%-10s %5d/s %4ds  calls %6d  ok %6d  failed %5d  uas-failed %4d  retrans %6d  "
-      "kept %6.0f/s  cpu router/media/signaling %s  host busy %3.0f%%  sipp rc %d  %s"
+      "kept %6.0f/s  cpu router/media/signaling %s  peak MiB %s  host busy %3.0f%%  sipp rc %d  %s"
       % (label, rate, secs, calls, ok_calls, failed, uas_failed, retrans, achieved,
-         "/".join(cpu) or "?", host, rc, "PASS" if verdict else "FAIL"))
+         "/".join(cpu) or "?", rss, host, rc, "PASS" if verdict else "FAIL"))
 sys.exit(0 if verdict else 1)
 PY
 }

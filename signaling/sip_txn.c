@@ -570,6 +570,16 @@ static void s_retx_double(sip_txn_t *t, int cap)
     s_set_timer(t->retx, t->retx_ms);
 }
 
+/* Once a transaction only absorbs retransmissions (its last message is in
+ * t->out and its key in t->key), the parsed request is dead weight: a
+ * completed NIST lives 32 s (Timer J), so at a thousand calls a second
+ * freeing it early is most of the layer's memory. */
+static void s_drop_request(sip_txn_t *t)
+{
+    osip_message_free(t->req);
+    t->req = NULL;
+}
+
 static void s_ict_send_ack(sip_txn_t *t, osip_message_t *resp);
 static void s_ict_send_cancel(sip_txn_t *t);
 
@@ -594,6 +604,7 @@ static void s_ist(sip_txn_t *t, txn_event_t ev)
             t->state = ST_CONFIRMED;
             s_stop_timers(t);
             event_add(t->life, self->tv_t4);                /* I */
+            s_drop_request(t);
         } else if (ev == EV_TIMER_RETX)
             s_retx_double(t, self->t2);
         else if (ev == EV_TIMER_LIFE)
@@ -609,6 +620,7 @@ static void s_ist(sip_txn_t *t, txn_event_t ev)
         else if (ev == EV_ACKED) {
             t->acked = 1;
             event_del(t->retx);
+            s_drop_request(t);
         } else if (ev == EV_TIMER_LIFE) {
             if (!t->acked && self->h.on_ack_timeout)
                 self->h.on_ack_timeout(self->arg, t);
@@ -632,6 +644,7 @@ static void s_nist(sip_txn_t *t, txn_event_t ev)
         else if (ev == EV_SEND_2XX || ev == EV_SEND_FINAL) {
             t->state = ST_COMPLETED;
             event_add(t->life, t->layer->tv_64t1);          /* J */
+            s_drop_request(t);
         }
         break;
     case ST_COMPLETED:
@@ -674,6 +687,7 @@ static void s_ict(sip_txn_t *t, txn_event_t ev, osip_message_t *msg)
             s_ict_send_ack(t, msg);
             event_add(t->life, self->tv_64t1);              /* D */
             s_tu_response(t, msg);
+            s_drop_request(t);
         }
         break;
     case ST_COMPLETED:
@@ -710,6 +724,7 @@ static void s_nict(sip_txn_t *t, txn_event_t ev, osip_message_t *msg)
             s_stop_timers(t);
             event_add(t->life, self->tv_t4);                /* K */
             s_tu_response(t, msg);
+            s_drop_request(t);
         }
         break;
     case ST_COMPLETED:
@@ -1260,6 +1275,8 @@ osip_message_t *sip_txn_make_response(sip_txn_t *t, int status, const char *to_t
 {
     if (!t || (t->kind != SIP_TXN_IST && t->kind != SIP_TXN_NIST))
         return NULL;
+    if (!t->req)
+        return NULL;                /* completed: nothing more to answer */
     return s_build_response(t->req, status, NULL, to_tag);
 }
 
