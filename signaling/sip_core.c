@@ -132,7 +132,9 @@ static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
     if (s_is(m, "CANCEL"))
         return 0;
     const char *mf = sip_msg_header(req, "max-forwards");
-    if (mf && !s_digits(mf)) {
+    /* RFC 3261 25.1: Max-Forwards is 1*DIGIT and, being a hop count kept
+     * in one octet by every proxy, above 255 is nonsense (RFC 4475 3.1.2.1). */
+    if (mf && (!s_digits(mf) || strlen(mf) > 3 || atol(mf) > 255)) {
         sip_msg_reply(txn, 400, NULL, "bad Max-Forwards", NULL, NULL);
         return -1;
     }

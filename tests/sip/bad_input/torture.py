@@ -66,7 +66,7 @@ CASES = [
      lambda p, n: req(p, n, method="FROBNICATE", cseq="1 OPTIONS")),
     ("CSeq number beyond 2**31", "400",
      lambda p, n: req(p, n, cseq="36893488147419103232 OPTIONS")),
-    ("Max-Forwards beyond 255", "should400",
+    ("Max-Forwards beyond 255", "400",
      lambda p, n: req(p, n, repl={"Max-Forwards": "300"})),
     ("negative Content-Length", "400",
      lambda p, n: req(p, n, method="INVITE", body=SDP, clen="-999",
