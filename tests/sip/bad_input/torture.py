@@ -76,18 +76,18 @@ CASES = [
                       extra=[("Content-Type", "application/sdp")])),
     ("SIP version 7.0", "505",
      lambda p, n: req(p, n, first="OPTIONS sip:tandem@127.0.0.1:%d SIP/7.0" % a.port)),
-    ("unterminated quote in From display name", "should400",
+    ("unterminated quote in From display name", "400",
      lambda p, n: req(p, n, repl={"From": '"Torture <sip:torture@127.0.0.1>;tag=bad%d' % n})),
-    ("Request-URI in angle brackets", "should400",
+    ("Request-URI in angle brackets", "400",
      lambda p, n: req(p, n, first="OPTIONS <sip:tandem@127.0.0.1:%d> SIP/2.0" % a.port)),
-    ("spaces inside the Request-URI", "should400",
+    ("spaces inside the Request-URI", "400",
      lambda p, n: req(p, n, first="OPTIONS sip:tandem@127.0.0.1:%d; lr=on SIP/2.0" % a.port)),
-    ("several spaces between request-line parts", "should400",
+    ("several spaces between request-line parts", "400",
      lambda p, n: req(p, n, first="OPTIONS  sip:tandem@127.0.0.1:%d  SIP/2.0" % a.port)),
-    ("From without angle brackets but with params in URI", "should400",
+    ("From without angle brackets but with params in URI", "400",
      lambda p, n: req(p, n, repl={"From": "sip:torture@127.0.0.1;user=phone;tag=bad%d" % n,
                                    "To": "Tandem sip:tandem@127.0.0.1"})),
-    ("header line without a colon", "should400",
+    ("header line without a colon", "400",
      lambda p, n: req(p, n, extra=[("X-Broken-No-Colon-Here", "")]).replace(
          b"X-Broken-No-Colon-Here: \r\n", b"X-Broken-No-Colon-Here\r\n")),
     ("NUL and 8-bit bytes in a header", "any",
@@ -113,7 +113,7 @@ CASES = [
                    "From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:b@127.0.0.1>;tag=2\r\n"
                    "Call-ID: stray-%d\r\nCSeq: 7 INVITE\r\nContent-Length: 0\r\n\r\n"
                    % (a.port, n, n)).encode()),
-    ("valid: compact headers, folding, odd case", "should200",
+    ("valid: compact headers, folding, odd case", "200",
      lambda p, n: ("OPTIONS sip:tandem@127.0.0.1:%d SIP/2.0\r\n"
                    "v:  SIP/2.0/UDP 127.0.0.1:%d\r\n   ;branch=z9hG4bK-fold-%d;rport\r\n"
                    "max-FORWARDS: 70\r\n"
@@ -154,7 +154,7 @@ def main():
         finals = [g for g in got if not g.startswith("SIP/2.0 1")]
         code = finals[0].split()[1] if finals and len(finals[0].split()) > 1 else None
         shown = finals[0] if finals else ("only " + got[0] if got else "no answer")
-        if expect in ("400", "505"):
+        if expect in ("200", "400", "505"):
             ok, level = code == expect, "FAIL"
         elif expect == "err":
             ok, level = code is not None and code[:1] in "45", "FAIL"
