@@ -435,3 +435,112 @@ td_register() {
         -key user "$user" -key contact_port "$cport" -key expires "$exp"
     td_expect_rc "reg-$user" 0 "REGISTER $user (401, then 200 with auth)"
 }
+
+# ---- starting processes one by one, and echo calls ------------------------
+# For scenarios that start the processes in another order, run several
+# workers or restart one. Nothing above depends on these.
+
+# td_start_proc LOG PROC [ARGS...]: start bin/tandem-PROC -c $TD_CONF ARGS in
+# the background, its output appended to $TD_LOGS/LOG.log, its PID recorded
+# for cleanup and left in TD_PROC_PID. It does not touch TD_TANDEM_PIDS (what
+# td_alive and td_pass watch): set that to (router media signaling) yourself.
+td_start_proc() {
+    local log=$1 proc=$2; shift 2
+    [ -x "$TD_ROOT/bin/tandem-$proc" ] || td_fail "bin/tandem-$proc is not built (make all)"
+    "$TD_ROOT/bin/tandem-$proc" -c "$TD_CONF" "$@" </dev/null >>"$TD_LOGS/$log.log" 2>&1 &
+    TD_PROC_PID=$!
+    TD_PIDS+=($TD_PROC_PID)
+}
+
+# td_wait_log LOG ERE [SECONDS]: wait (at most SECONDS, default 5) until a
+# line of $TD_LOGS/LOG.log matches the extended regex ERE.
+td_wait_log() {
+    local f=$TD_LOGS/$1.log pat=$2 n=$(( ${3:-5} * 10 )) i
+    for i in $(seq "$n"); do
+        grep -Eq -- "$pat" "$f" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# td_wait_gone PID [SECONDS]: wait (at most SECONDS, default 5) until PID has
+# exited. 0 if it has.
+td_wait_gone() {
+    local pid=$1 n=$(( ${2:-5} * 10 )) i
+    for i in $(seq "$n"); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    ! kill -0 "$pid" 2>/dev/null
+}
+
+# td_echo_start NAME SIP_PORT RTP_PORT [PACKETS]: 1001 calls 600 (Answer,
+# Echo) from sipp on SIP_PORT with tests/sip/echo/uac.xml, while an
+# rtp_peer.py phone on RTP_PORT sends PACKETS (default 50, 20 ms apart) to
+# the address the 200's SDP names. Both run in the background (sipp logs
+# under NAME, the phone under NAME-rtp); td_echo_finish NAME collects them.
+# TD_ECHO_UAC=FILE uses another caller scenario (same keys: rtpport, target).
+declare -A TD_ECHO_COUNT
+td_echo_start() {
+    local name=$1 sport=$2 rport=$3 count=${4:-50}
+    TD_ECHO_COUNT[$name]=$count
+    rm -f "$TD_TMP/$name.target" "$TD_TMP/$name-rtp.json"
+    td_rtp_peer "$name-rtp" "$rport" --target-file "$TD_TMP/$name.target" \
+        --ssrc 0x600 --count "$count" --wait 10 --linger 0.5 \
+        --pidfile "$TD_TMP/$name-rtp.pid"
+    td_sipp_bg "$name" -sf "${TD_ECHO_UAC:-$TD_ROOT/tests/sip/echo/uac.xml}" -p "$sport" -m 1 -s 600 \
+        -d $(( count * 20 + 500 )) -key rtpport "$rport" -key target "$TD_TMP/$name.target"
+}
+
+# td_echo_finish NAME: wait for the call and its phone. 0 when sipp saw the
+# whole call (407, 200, BYE answered) and at least half the packets came back
+# with our SSRC from the worker port the SDP named (127.0.0.1, inside
+# rtp.conf's range), and from nowhere else. Prints the phone's report, and
+# why not; the worker's port is left in $TD_TMP/NAME.port.
+td_echo_finish() {
+    local name=$1 rc
+    td_wait "$name"; rc=$?
+    # A failed call never names a target: do not wait out the phone's 10 s.
+    [ $rc -ne 0 ] && kill -TERM "${TD_BG[$name-rtp]}" 2>/dev/null
+    td_wait "$name-rtp"
+    if [ $rc -ne 0 ]; then
+        echo "[$TD_NAME] $name: sipp exited $rc (expected 0: 407, INVITE with auth, 200, ACK, BYE, 200)"
+        return 1
+    fi
+    python3 - "$name" "$TD_TMP/$name-rtp.json" "$TD_RTP_START" "$TD_RTP_END" \
+        "$(( ${TD_ECHO_COUNT[$name]} / 2 ))" "$TD_TMP/$name.port" <<'PY'
+import json, sys
+name, path, lo, hi, need, portfile = sys.argv[1], sys.argv[2], int(sys.argv[3]), \
+    int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+try:
+    r = json.load(open(path))
+except (OSError, ValueError) as e:
+    print("%s: no report from the phone (%s)" % (name, e))
+    sys.exit(1)
+print("%s: %s" % (name, json.dumps(r, sort_keys=True)))
+bad = []
+t = r.get("target")
+if not t:
+    bad.append("the phone never learned where to send (no SDP in the 200?)")
+else:
+    host, port = t.rsplit(":", 1)
+    if host != "127.0.0.1" or not lo <= int(port) <= hi:
+        bad.append("the 200's SDP names %s, not a worker port (127.0.0.1, %d-%d)" % (t, lo, hi))
+    if r["echoed"] < need:
+        bad.append("%d of %d packets came back; expected at least %d"
+                   % (r["echoed"], r["sent"], need))
+    for src, n in sorted(r["sources"].items()):
+        if src != t:
+            bad.append("%d packets came from %s, not from the worker port %s" % (n, src, t))
+    open(portfile, "w").write(port + "\n")
+for b in bad:
+    print("%s: %s" % (name, b))
+sys.exit(1 if bad else 0)
+PY
+}
+
+# td_echo_call NAME SIP_PORT RTP_PORT [PACKETS]: td_echo_start, then finish.
+td_echo_call() {
+    td_echo_start "$@"
+    td_echo_finish "$1"
+}
