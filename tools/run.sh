@@ -9,13 +9,14 @@ stop() {
     trap - INT TERM EXIT
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    exit 0
+    exit "${1:-0}"
 }
-trap stop INT TERM EXIT
+trap 'stop 0' INT TERM
+trap 'stop 1' EXIT
 bin/tandem-router -c "$conf" & pids+=($!)
 bin/tandem-media -c "$conf" & pids+=($!)
 bin/tandem-signaling -c "$conf" & pids+=($!)
 # If any process exits on its own (a config error, say), stop the others.
 wait -n
 echo "run: a process exited; stopping the others" >&2
-stop
+stop 1
