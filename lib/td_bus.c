@@ -3,6 +3,7 @@
  * [envelope]. */
 #include "td_bus.h"
 #include "td_log.h"
+#include "td_str.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -80,17 +81,9 @@ static void s_arena_free(void *data, void *ptr)
 
 /* --- peers ---------------------------------------------------------------- */
 
-static unsigned s_hash(const char *s)
-{
-    unsigned h = 2166136261u;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h % S_PEER_BUCKETS;
-}
-
 static s_peer_t *s_peer_find(td_bus_t *self, const char *identity)
 {
-    for (s_peer_t *p = self->peers[s_hash(identity)]; p; p = p->next)
+    for (s_peer_t *p = self->peers[(unsigned)(td_str_hash(identity) % S_PEER_BUCKETS)]; p; p = p->next)
         if (strcmp(p->identity, identity) == 0)
             return p;
     return NULL;
@@ -105,7 +98,7 @@ static s_peer_t *s_peer_get(td_bus_t *self, const char *identity)
     if (!p)
         return NULL;
     snprintf(p->identity, sizeof p->identity, "%s", identity);
-    unsigned b = s_hash(identity);
+    unsigned b = (unsigned)(td_str_hash(identity) % S_PEER_BUCKETS);
     p->next = self->peers[b];
     self->peers[b] = p;
     return p;

@@ -1,5 +1,6 @@
 /* td_conf - see td_conf.h. */
 #include "td_conf.h"
+#include "td_str.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -42,16 +43,6 @@ static int s_error(td_conf_t *self, const char *file, int line, const char *fmt,
         }
     }
     return -1;
-}
-
-static char *s_trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    char *end = s + strlen(s);
-    while (end > s && isspace((unsigned char)end[-1]))
-        *--end = '\0';
-    return s;
 }
 
 /* Remove ";" comments (keeping "\;" as ";") and ";-- --;" block comments. */
@@ -163,10 +154,10 @@ static int s_parse_header(td_conf_t *self, char *text, const char *file, int lin
     if (!close)
         return s_error(self, file, line, "missing ']' in section header");
     *close = '\0';
-    char *name = s_trim(text + 1);
+    char *name = td_str_trim(text + 1);
     if (!*name)
         return s_error(self, file, line, "empty section name");
-    char *rest = s_trim(close + 1);
+    char *rest = td_str_trim(close + 1);
     int is_template = 0, append = 0;
     char *opts = NULL;
     if (*rest) {
@@ -176,7 +167,7 @@ static int s_parse_header(td_conf_t *self, char *text, const char *file, int lin
         if (!end)
             return s_error(self, file, line, "missing ')' in section options");
         *end = '\0';
-        if (*s_trim(end + 1))
+        if (*td_str_trim(end + 1))
             return s_error(self, file, line, "unexpected text after section options");
         opts = rest + 1;
     }
@@ -186,7 +177,7 @@ static int s_parse_header(td_conf_t *self, char *text, const char *file, int lin
     if (opts) {
         char *save = NULL;
         for (char *tok = strtok_r(opts, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            tok = s_trim(tok);
+            tok = td_str_trim(tok);
             if (!*tok)
                 continue;
             if (strcmp(tok, "!") == 0)
@@ -239,7 +230,7 @@ static int s_parse_directive(td_conf_t *self, char *text, const char *file, int 
 {
     if (strncmp(text, "#include", 8) != 0 || !(isspace((unsigned char)text[8]) || text[8] == '"'))
         return s_error(self, file, line, "unknown directive: %s", text);
-    char *arg = s_trim(text + 8);
+    char *arg = td_str_trim(text + 8);
     size_t n = strlen(arg);
     if (n >= 2 && ((arg[0] == '"' && arg[n - 1] == '"') || (arg[0] == '<' && arg[n - 1] == '>'))) {
         arg[n - 1] = '\0';
@@ -265,7 +256,7 @@ static int s_parse_line(td_conf_t *self, char *raw, const char *file, int line,
                         int depth, td_conf_section_t **cur)
 {
     s_strip_comments(self, raw);
-    char *text = s_trim(raw);
+    char *text = td_str_trim(raw);
     if (!*text)
         return 0;
     if (*text == '[')
@@ -277,8 +268,8 @@ static int s_parse_line(td_conf_t *self, char *raw, const char *file, int line,
         return s_error(self, file, line, "expected 'key = value' or '[section]', got: %s", text);
     int arrow = eq[1] == '>';
     *eq = '\0';
-    char *name = s_trim(text);
-    char *value = s_trim(eq + (arrow ? 2 : 1));
+    char *name = td_str_trim(text);
+    char *value = td_str_trim(eq + (arrow ? 2 : 1));
     if (!*name)
         return s_error(self, file, line, "missing key before '%s'", arrow ? "=>" : "=");
     if (!*cur) {

@@ -1,6 +1,7 @@
 /* session_table - sessions by call id; see session_table.h.
  * Separate chaining; the bucket array doubles when the table holds more
  * sessions than buckets. */
+#include "td_str.h"
 #include "session_table.h"
 
 #include <stdlib.h>
@@ -19,17 +20,6 @@ struct session_table {
 };
 
 #define S_INITIAL_BUCKETS 64
-
-/* FNV-1a, 32 bits. */
-static uint32_t s_hash(const char *key)
-{
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        h ^= *p;
-        h *= 16777619u;
-    }
-    return h;
-}
 
 session_table_t *session_table_new(void)
 {
@@ -97,7 +87,7 @@ static void s_grow(session_table_t *self)
 int session_table_insert(session_table_t *self, session_t **session_p)
 {
     const char *call_id = session_call_id(*session_p);
-    uint32_t hash = s_hash(call_id);
+    uint32_t hash = (uint32_t)td_str_hash(call_id);
     s_node_t **slot = s_slot(self, call_id, hash);
     if (*slot)
         return -1;
@@ -116,13 +106,13 @@ int session_table_insert(session_table_t *self, session_t **session_p)
 
 session_t *session_table_find(session_table_t *self, const char *call_id)
 {
-    s_node_t *node = *s_slot(self, call_id, s_hash(call_id));
+    s_node_t *node = *s_slot(self, call_id, (uint32_t)td_str_hash(call_id));
     return node ? node->session : NULL;
 }
 
 int session_table_remove(session_table_t *self, const char *call_id)
 {
-    s_node_t **slot = s_slot(self, call_id, s_hash(call_id));
+    s_node_t **slot = s_slot(self, call_id, (uint32_t)td_str_hash(call_id));
     s_node_t *node = *slot;
     if (!node)
         return -1;

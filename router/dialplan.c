@@ -1,4 +1,5 @@
 /* dialplan - see dialplan.h. */
+#include "td_str.h"
 #include "dialplan.h"
 #include "arena.h"
 #include "pattern.h"
@@ -90,16 +91,6 @@ static int s_error(dialplan_t *self, const char *file, int line, const char *fmt
         va_end(ap);
     }
     return -1;
-}
-
-static char *s_trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
 }
 
 /* Grow *arr (of elem bytes) to hold one more than *n. */
@@ -241,15 +232,15 @@ static int s_parse_priority(dialplan_t *self, s_context_t *ctx, char *text, cons
     char *open = strchr(text, '(');
     if (open) {
         char *close = strchr(open, ')');
-        if (!close || *s_trim(close + 1))
+        if (!close || *td_str_trim(close + 1))
             return s_error(self, file, line, "bad priority '%s': missing ')' after the label", text);
         *close = '\0';
         *open = '\0';
-        label = s_trim(open + 1);
+        label = td_str_trim(open + 1);
         if (!*label)
-            return s_error(self, file, line, "bad priority '%s()': empty label", s_trim(text));
+            return s_error(self, file, line, "bad priority '%s()': empty label", td_str_trim(text));
     }
-    text = s_trim(text);
+    text = td_str_trim(text);
     if (strcmp(text, "n") == 0 || strcmp(text, "next") == 0) {
         if (!ctx->last_prio)
             return s_error(self, file, line, "bad priority 'n': no line before it in [%s]",
@@ -276,7 +267,7 @@ static int s_parse_priority(dialplan_t *self, s_context_t *ctx, char *text, cons
 static int s_parse_app(dialplan_t *self, char *text, const char *file, int line,
                        dialplan_prio_t *prio)
 {
-    text = s_trim(text);
+    text = td_str_trim(text);
     if (!*text)
         return s_error(self, file, line, "missing application");
     char *args = "";
@@ -293,7 +284,7 @@ static int s_parse_app(dialplan_t *self, char *text, const char *file, int line,
         *comma = '\0';
         args = comma + 1;
     }
-    char *name = s_trim(text);
+    char *name = td_str_trim(text);
     int app = dialplan_app_find(name);
     if (app < 0)
         return s_error(self, file, line, "unknown application '%s'", name);
@@ -326,7 +317,7 @@ static char *s_cut_exten(char **rest)
     } else {
         *rest = NULL;
     }
-    return s_trim(s);
+    return td_str_trim(s);
 }
 
 static int s_parse_exten(dialplan_t *self, s_context_t *ctx, const td_conf_var_t *v, int same)
@@ -353,7 +344,7 @@ static int s_parse_exten(dialplan_t *self, s_context_t *ctx, const td_conf_var_t
         ext = NULL;
     }
     char *comma = rest ? strchr(rest, ',') : NULL;
-    if (!rest || (!comma && !*s_trim(rest)))
+    if (!rest || (!comma && !*td_str_trim(rest)))
         return s_error(self, v->file, v->line, "missing priority");
     char *prio_text = rest;
     char *app_text = "";
@@ -362,7 +353,7 @@ static int s_parse_exten(dialplan_t *self, s_context_t *ctx, const td_conf_var_t
         *comma = '\0';
         app_text = comma + 1;
     }
-    if (strcmp(s_trim(prio_text), "hint") == 0) {
+    if (strcmp(td_str_trim(prio_text), "hint") == 0) {
         static int warned;
         if (!warned++)
             td_log(LOG_WARNING, "%s:%d: hints are not supported yet; hint lines are ignored",
@@ -387,7 +378,7 @@ static int s_parse_include(dialplan_t *self, s_context_t *ctx, const td_conf_var
 {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", v->value);
-    char *name = s_trim(buf);
+    char *name = td_str_trim(buf);
     if (!*name)
         return s_error(self, v->file, v->line, "include needs a context name");
     if (strpbrk(name, ",|"))

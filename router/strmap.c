@@ -1,4 +1,5 @@
 /* strmap - see strmap.h. */
+#include "td_str.h"
 #include "strmap.h"
 
 #include <stdlib.h>
@@ -18,12 +19,7 @@ struct strmap {
 
 uint32_t strmap_hash(const char *s)
 {
-    uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
+    return (uint32_t)td_str_hash(s);
 }
 
 strmap_t *strmap_new(size_t size_hint)

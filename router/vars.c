@@ -1,4 +1,5 @@
 /* vars - see vars.h. */
+#include "td_str.h"
 #include "vars.h"
 
 #include <ctype.h>
@@ -161,21 +162,11 @@ size_t vars_substitute(const char *in, char *out, size_t outlen, vars_lookup_fn 
     return o.n;
 }
 
-static char *s_trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
-}
-
 int vars_split_args(char *s, char sep, char **argv, int max)
 {
     if (max <= 0)
         return 0;
-    s = s_trim(s);
+    s = td_str_trim(s);
     if (!*s)
         return 0;
     int argc = 0;
@@ -185,7 +176,7 @@ int vars_split_args(char *s, char sep, char **argv, int max)
         char c = *r;
         if (c == '\0' || (c == sep && !quoted && parens == 0 && argc < max - 1)) {
             *w = '\0';
-            argv[argc++] = s_trim(field);
+            argv[argc++] = td_str_trim(field);
             if (c == '\0')
                 break;
             field = w = r + 1;

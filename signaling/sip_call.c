@@ -11,6 +11,7 @@
  *
  * `router_done` says the router has let go of the leg (it sent Hangup, or we
  * did): after that nothing more about the leg goes on the bus. */
+#include "td_str.h"
 #include "sip_call.h"
 
 #include <arpa/inet.h>
@@ -74,23 +75,14 @@ struct sip_call {
 
 /* ---- tables ---------------------------------------------------------------- */
 
-static uint64_t s_hash(const char *s, uint64_t h)
-{
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static uint64_t s_bus_hash(const char *call_id, uint32_t leg)
 {
-    return s_hash(call_id, 14695981039346656037ULL) ^ ((uint64_t)leg * 0x9e3779b97f4a7c15ULL);
+    return td_str_hash(call_id) ^ ((uint64_t)leg * 0x9e3779b97f4a7c15ULL);
 }
 
 static uint64_t s_sip_hash(const char *call_id, const char *tag)
 {
-    return s_hash(tag, s_hash(call_id, 14695981039346656037ULL) * 31);
+    return td_str_hash_from(tag, td_str_hash(call_id) * 31);
 }
 
 static void s_grow(sip_call_t *self)

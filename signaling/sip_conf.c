@@ -1,4 +1,5 @@
 /* sip_conf - see sip_conf.h. */
+#include "td_str.h"
 #include "sip_conf.h"
 
 #include <arpa/inet.h>
@@ -108,16 +109,6 @@ static int s_fail(sip_conf_t *self, const char *file, int line, const char *fmt,
 }
 
 /* ---- small parsers -------------------------------------------------------- */
-
-static uint64_t s_hash(const char *s, int fold)
-{
-    uint64_t h = 14695981039346656037ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)(fold ? tolower((unsigned char)*s) : *s);
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
 
 static int s_copy(sip_conf_t *self, char *dst, size_t len, const td_conf_var_t *v)
 {
@@ -584,8 +575,8 @@ static int s_build_indexes(sip_conf_t *self)
         if (dup)
             return s_fail(self, p->file, p->line, "[%s] is defined twice (first at %s:%d)",
                           p->name, dup->file, dup->line);
-        s_index_add(&self->by_name, i, s_hash(p->name, 0), p);
-        s_index_add(&self->by_user, i, s_hash(p->authuser, 0), p);
+        s_index_add(&self->by_name, i, td_str_hash(p->name), p);
+        s_index_add(&self->by_user, i, td_str_hash(p->authuser), p);
         if (!p->dynamic && p->type != SIP_PEER_USER)
             s_index_add(&self->by_ip, nip++, p->addr.sin_addr.s_addr, p);
     }
@@ -711,7 +702,7 @@ const sip_peer_t *sip_conf_peer(const sip_conf_t *self, const char *name)
 {
     if (!name || !self->by_name.buckets)
         return NULL;
-    for (s_node_t *n = self->by_name.buckets[s_hash(name, 0) & (self->by_name.n - 1)]; n; n = n->next)
+    for (s_node_t *n = self->by_name.buckets[td_str_hash(name) & (self->by_name.n - 1)]; n; n = n->next)
         if (strcmp(n->peer->name, name) == 0)
             return n->peer;
     return NULL;
@@ -721,7 +712,7 @@ const sip_peer_t *sip_conf_auth_user(const sip_conf_t *self, const char *user)
 {
     if (!user || !self->by_user.buckets)
         return NULL;
-    for (s_node_t *n = self->by_user.buckets[s_hash(user, 0) & (self->by_user.n - 1)]; n; n = n->next)
+    for (s_node_t *n = self->by_user.buckets[td_str_hash(user) & (self->by_user.n - 1)]; n; n = n->next)
         if (strcmp(n->peer->authuser, user) == 0)
             return n->peer;
     return NULL;

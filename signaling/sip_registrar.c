@@ -1,4 +1,5 @@
 /* sip_registrar - see sip_registrar.h. */
+#include "td_str.h"
 #include "sip_registrar.h"
 
 #include <stdint.h>
@@ -18,16 +19,6 @@ struct sip_registrar {
     size_t nbuckets;        /* power of two */
     size_t naors, nbindings;
 };
-
-static uint64_t s_hash(const char *s)
-{
-    uint64_t h = 14695981039346656037ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
 
 sip_registrar_t *sip_registrar_new(void)
 {
@@ -110,7 +101,7 @@ int sip_registrar_update(sip_registrar_t *self, const char *aor, const char *con
         return -1;
     if (!call_id)
         call_id = "";
-    uint64_t h = s_hash(aor);
+    uint64_t h = td_str_hash(aor);
     s_aor_t **pp = s_slot(self, aor, h), *a = *pp;
     size_t i = 0;
     if (a)
@@ -171,7 +162,7 @@ void sip_registrar_remove_all(sip_registrar_t *self, const char *aor)
 {
     if (!self || !aor)
         return;
-    s_aor_t **pp = s_slot(self, aor, s_hash(aor));
+    s_aor_t **pp = s_slot(self, aor, td_str_hash(aor));
     if (!*pp)
         return;
     self->nbindings -= (*pp)->n;
@@ -184,7 +175,7 @@ size_t sip_registrar_bindings(sip_registrar_t *self, const char *aor, long now,
 {
     if (!self || !aor)
         return 0;
-    s_aor_t *a = *s_slot(self, aor, s_hash(aor));
+    s_aor_t *a = *s_slot(self, aor, td_str_hash(aor));
     size_t n = 0;
     for (size_t i = 0; a && i < a->n && n < max; i++)
         if (a->b[i].expires_at > now)
@@ -196,7 +187,7 @@ const sip_binding_t *sip_registrar_lookup(sip_registrar_t *self, const char *aor
 {
     if (!self || !aor)
         return NULL;
-    s_aor_t *a = *s_slot(self, aor, s_hash(aor));
+    s_aor_t *a = *s_slot(self, aor, td_str_hash(aor));
     const sip_binding_t *best = NULL;
     for (size_t i = 0; a && i < a->n; i++)
         if (a->b[i].expires_at > now && (!best || a->b[i].updated_at >= best->updated_at))

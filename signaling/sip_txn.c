@@ -26,6 +26,7 @@
  *   transactions not yet freed (terminated ones wait for the reaper);
  * - CRLF keep-alives are accepted silently (0, not counted);
  * - the layer may not be destroyed from inside one of its own callbacks. */
+#include "td_str.h"
 #include "sip_txn.h"
 
 #include <ctype.h>
@@ -113,16 +114,6 @@ static void s_fsm(sip_txn_t *t, txn_event_t ev, osip_message_t *msg);
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static uint64_t s_hash(const char *s)
-{
-    uint64_t h = 14695981039346656037ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static uint64_t s_random64(void)
 {
     static uint64_t state;
@@ -199,7 +190,7 @@ static int s_is_digits(const char *s)
 
 static sip_txn_t *s_table_find(sip_txn_layer_t *self, const char *key)
 {
-    uint64_t h = s_hash(key);
+    uint64_t h = td_str_hash(key);
     for (sip_txn_t *t = self->buckets[h & (self->nbuckets - 1)]; t; t = t->next)
         if (t->hash == h && strcmp(t->key, key) == 0)
             return t;
@@ -491,7 +482,7 @@ static sip_txn_t *s_txn_new(sip_txn_layer_t *self, sip_txn_kind_t kind, const ch
     t->owner = owner;
     t->retx_ms = self->t1;
     memcpy(t->key, key, klen + 1);
-    t->hash = s_hash(key);
+    t->hash = td_str_hash(key);
     t->retx = event_new(self->base, -1, 0, s_on_retx, t);
     t->life = event_new(self->base, -1, 0, s_on_life, t);
     if (!t->retx || !t->life) {
