@@ -34,7 +34,13 @@
     X(media_answered, MediaAnswered, MEDIA_ANSWERED) \
     X(media_echo,     MediaEcho,     MEDIA_ECHO) \
     X(media_release,  MediaRelease,  MEDIA_RELEASE) \
-    X(media_error,    MediaError,    MEDIA_ERROR)
+    X(media_error,    MediaError,    MEDIA_ERROR) \
+    X(media_play,     MediaPlay,     MEDIA_PLAY) \
+    X(media_played,   MediaPlayed,   MEDIA_PLAYED) \
+    X(media_stop,     MediaStop,     MEDIA_STOP) \
+    X(media_dtmf,     MediaDtmf,     MEDIA_DTMF) \
+    X(media_record,   MediaRecord,   MEDIA_RECORD) \
+    X(media_recorded, MediaRecorded, MEDIA_RECORDED)
 
 typedef struct td_bus td_bus_t;
 

@@ -62,6 +62,14 @@ static int s_read_file(td_settings_t *out, const char *process)
                 rc = s_copy(out->endpoint, sizeof out->endpoint, v, "endpoint");
             } else if (!strcmp(s, "router") && !strcasecmp(k, "cdrdir")) {
                 rc = s_copy(out->cdrdir, sizeof out->cdrdir, v, "cdrdir");
+            } else if (!strcmp(s, "media") && !strcasecmp(k, "sounds")) {
+                rc = s_copy(out->sounds_dir, sizeof out->sounds_dir, v, "sounds");
+            } else if (!strcmp(s, "media") && !strcasecmp(k, "moh")) {
+                rc = s_copy(out->moh_dir, sizeof out->moh_dir, v, "moh");
+            } else if (!strcmp(s, "media") && !strcasecmp(k, "recordings")) {
+                rc = s_copy(out->recordings_dir, sizeof out->recordings_dir, v, "recordings");
+            } else if (!strcmp(s, "router") && !strcasecmp(k, "astdb")) {
+                rc = s_copy(out->astdb, sizeof out->astdb, v, "astdb");
             } else if (!strcmp(s, "media") && !strcasecmp(k, "address")) {
                 struct in_addr a;
                 if (inet_pton(AF_INET, v->value, &a) != 1) {
@@ -97,6 +105,10 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
     snprintf(out->confdir, sizeof out->confdir, "etc");
     snprintf(out->endpoint, sizeof out->endpoint, "tcp://127.0.0.1:5570");
     snprintf(out->cdrdir, sizeof out->cdrdir, "var/cdr-csv");
+    snprintf(out->sounds_dir, sizeof out->sounds_dir, "/usr/share/asterisk/sounds/en");
+    snprintf(out->moh_dir, sizeof out->moh_dir, "/usr/share/asterisk/moh");
+    snprintf(out->recordings_dir, sizeof out->recordings_dir, "var/recordings");
+    snprintf(out->astdb, sizeof out->astdb, "var/astdb");
     out->loglevel = LOG_INFO;
     out->capacity = 2000;
     if (!strcmp(process, "router"))

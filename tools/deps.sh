@@ -2,7 +2,8 @@
 # Install the Debian packages Tandem needs, if any is missing. Idempotent.
 set -euo pipefail
 pkgs=(build-essential pkg-config libosip2-dev libevent-dev libzmq3-dev
-      libprotobuf-c-dev protobuf-c-compiler libcmocka-dev sip-tester python3)
+      libprotobuf-c-dev protobuf-c-compiler libcmocka-dev sip-tester python3
+      asterisk-core-sounds-en-wav asterisk-moh-opsound-wav)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
