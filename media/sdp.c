@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* The output buffer; NULL when only parsing. Always leaves room for a NUL. */
 typedef struct {
@@ -139,6 +140,7 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const char *addr,
     int have_sess_c = 0, have_audio_c = 0, have_rtcp = 0, have_rtcp_addr = 0;
     struct in_addr sess_c = { 0 }, audio_c = { 0 }, rtcp_addr = { 0 };
     uint16_t audio_port = 0, rtcp_port = 0;
+    int g711_pt = -1, dtmf_pt = -1;
     const char *p = sdp, *end = sdp + len;
 
     while (p < end) {
@@ -234,6 +236,12 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const char *addr,
                 section = S_AUDIO;
                 seen_audio = 1;
                 audio_port = mport;
+                /* The first format the worker can play: PCMU (0) or PCMA (8). */
+                const char *f = t[3].p;
+                s_tok_t ft;
+                while (g711_pt < 0 && s_token(&f, lend, &ft))
+                    if (s_tok_is(&ft, "0") || s_tok_is(&ft, "8"))
+                        g711_pt = ft.p[0] - '0';
                 s_puts(o, " ");
                 s_putu(o, mport ? port : 0);
             } else {
@@ -270,6 +278,16 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const char *addr,
             }
             if (s_is_ice(q, name_n))
                 break;                   /* dropped */
+            if (section == S_AUDIO && dtmf_pt < 0 && colon && name_n == 6 &&
+                memcmp(q, "rtpmap", 6) == 0) {
+                /* a=rtpmap:<pt> telephone-event/8000 */
+                const char *v = colon + 1;
+                uint16_t pt;
+                if (s_token(&v, lend, &t[0]) && s_port(&t[0], 0, &pt) == 0 && pt < 128 &&
+                    s_token(&v, lend, &t[1]) && t[1].n >= 20 &&
+                    strncasecmp(t[1].p, "telephone-event/8000", 20) == 0)
+                    dtmf_pt = pt;
+            }
             s_put(o, line, n);
             s_put(o, eol, eoln);
             break;
@@ -295,6 +313,8 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const char *addr,
         m->rtcp_port = have_rtcp ? rtcp_port
                      : (audio_port && audio_port < 65535) ? (uint16_t)(audio_port + 1) : 0;
         m->rtcp_addr = have_rtcp_addr ? rtcp_addr : m->addr;
+        m->g711_pt = g711_pt;
+        m->dtmf_pt = dtmf_pt >= 0 ? dtmf_pt : SDP_DTMF_PT_DEFAULT;
     }
     return 0;
 }

@@ -18,7 +18,12 @@ typedef struct {
     uint16_t port;         /* m=audio port; 0 means the stream is refused */
     uint16_t rtcp_port;    /* a=rtcp: port if given, else port + 1 (0 if port is 0) */
     struct in_addr rtcp_addr; /* a=rtcp: address if given, else addr */
+    int g711_pt;           /* first of 0 (PCMU) / 8 (PCMA) in the m=audio list; -1 if neither */
+    int dtmf_pt;           /* a=rtpmap:<pt> telephone-event/8000 of the audio stream,
+                            * else SDP_DTMF_PT_DEFAULT */
 } sdp_media_t;
+
+#define SDP_DTMF_PT_DEFAULT 101
 
 /* Read sdp[0..len). Returns 0, or -1 with the reason in err. */
 int sdp_parse(const char *sdp, size_t len, sdp_media_t *out, char *err, size_t errlen);

@@ -284,12 +284,43 @@ static void test_parse_table(void **state)
     assert_string_equal(err, "no c= line for the audio stream");
 }
 
+/* What the IVR needs from the caller's offer: the law to play in and the
+ * telephone-event payload type. */
+static void test_codec_and_dtmf_table(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *m_and_a;
+        int g711_pt, dtmf_pt;
+    } rows[] = {
+        { "m=audio 4000 RTP/AVP 0 8 101\na=rtpmap:101 telephone-event/8000\n", 0, 101 },
+        { "m=audio 4000 RTP/AVP 18 8 0 96\na=rtpmap:96 TELEPHONE-EVENT/8000\n"
+          "a=fmtp:96 0-15\n", 8, 96 },
+        { "m=audio 4000 RTP/AVP 18 101\na=rtpmap:101 telephone-event/8000\n", -1, 101 },
+        { "m=audio 4000 RTP/AVP 0\n", 0, SDP_DTMF_PT_DEFAULT },
+        /* Only the audio stream's rtpmap counts. */
+        { "m=audio 4000 RTP/AVP 0 100\na=rtpmap:100 telephone-event/16000\n"
+          "m=video 5000 RTP/AVP 97\na=rtpmap:97 telephone-event/8000\n", 0, SDP_DTMF_PT_DEFAULT },
+        { "m=audio 4000 RTP/AVP 80 8\n", 8, SDP_DTMF_PT_DEFAULT },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char sdp[512], err[128];
+        snprintf(sdp, sizeof sdp, "v=0\nc=IN IP4 10.0.0.5\nt=0 0\n%s", rows[i].m_and_a);
+        sdp_media_t m;
+        if (sdp_parse(sdp, strlen(sdp), &m, err, sizeof err) < 0)
+            fail_msg("row %zu: %s", i, err);
+        assert_int_equal(m.g711_pt, rows[i].g711_pt);
+        assert_int_equal(m.dtmf_pt, rows[i].dtmf_pt);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rewrite_table),
         cmocka_unit_test(test_rewrite_overlong),
         cmocka_unit_test(test_parse_table),
+        cmocka_unit_test(test_codec_and_dtmf_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
