@@ -1,4 +1,5 @@
 /* vars - see vars.h. */
+#include "expr.h"
 #include "td_str.h"
 #include "vars.h"
 
@@ -89,6 +90,39 @@ static int s_split_name(char *name, int *offset, int *length)
 }
 
 static void s_expand(const char *in, size_t inlen, s_out_t *o, vars_lookup_fn lookup, void *arg,
+                     int depth);
+
+/* $[...] at in[d]: expand what is inside (${} and nested $[]), evaluate it
+ * and put the result. Brackets nest as in pbx_substitute_variables: every
+ * '[' opens, every ']' closes. Returns the index after the closing ']'; an
+ * unterminated $[ is kept as written. */
+static size_t s_expression(const char *in, size_t inlen, size_t d, s_out_t *o,
+                           vars_lookup_fn lookup, void *arg, int depth)
+{
+    size_t j = d + 2;
+    int brackets = 1;
+    for (; j < inlen; j++) {
+        if (in[j] == '[') {
+            brackets++;
+        } else if (in[j] == ']' && --brackets == 0) {
+            break;
+        }
+    }
+    if (j >= inlen) {
+        s_put(o, in + d, inlen - d);
+        return inlen;
+    }
+    char text[VARS_MAX], result[VARS_MAX];
+    s_out_t sub = { text, sizeof text, 0 };
+    text[0] = '\0';
+    if (depth < S_MAX_DEPTH)
+        s_expand(in + d + 2, j - (d + 2), &sub, lookup, arg, depth + 1);
+    expr_eval(text, result, sizeof result, lookup, arg);
+    s_put(o, result, strlen(result));
+    return j + 1;
+}
+
+static void s_expand(const char *in, size_t inlen, s_out_t *o, vars_lookup_fn lookup, void *arg,
                      int depth)
 {
     size_t i = 0;
@@ -100,6 +134,10 @@ static void s_expand(const char *in, size_t inlen, s_out_t *o, vars_lookup_fn lo
         }
         size_t d = (size_t)(dollar - in);
         s_put(o, in + i, d - i);
+        if (d + 1 < inlen && in[d + 1] == '[') {
+            i = s_expression(in, inlen, d, o, lookup, arg, depth);
+            continue;
+        }
         if (d + 1 >= inlen || in[d + 1] != '{') {
             s_put(o, "$", 1);
             i = d + 1;

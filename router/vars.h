@@ -7,7 +7,9 @@
  * (channel variables, built-ins, functions, globals) and a later dialplan
  * language can add more without touching this file. Values are inserted as
  * they are: a value holding "${" is not expanded again, as in Asterisk.
- * $[expressions] are left as written (not evaluated yet). */
+ * $[expression] has its inside expanded first (${} and nested $[]), then
+ * is evaluated by expr_eval (expr.h), which calls lookup with "FUNC(args)"
+ * for a dialplan function used inside the expression. */
 #ifndef VARS_H
 #define VARS_H
 

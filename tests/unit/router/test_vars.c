@@ -70,7 +70,20 @@ static void test_substitute_table(void **state)
         { "${LEN}", "42" },
         { "${A_B}", "ab" },
         { "${FOO", "${FOO" },               /* unterminated: as written */
-        { "$5 and $[1+1] and $", "$5 and $[1+1] and $" },
+        { "$5 and $[1+1] and $", "$5 and 2 and $" },
+        /* $[...]: the inside is expanded first, nested brackets too */
+        { "$[${N}*${N}]", "4" },
+        { "$[${EXTEN:-2} + 1]", "46" },
+        { "$[${FOO} = hello]", "1" },
+        { "$[$[${N}+1]*2]", "6" },
+        { "$[${LEN}/4]", "10.5" },
+        { "${EXTEN:$[${N}+1]}", "2345" },       /* an expression as an offset */
+        { "${${NAME}:$[0-2]}", "45" },
+        { "$[1+1", "$[1+1" },                   /* unterminated: as written */
+        { "$[ ${UNSET} = \"\" ]", "0" },         /* an empty operand is a syntax error: "0" */
+        { "$[\"${UNSET}\" = \"\"]", "1" },
+        { "$[1+]x", "0x" },                     /* syntax error: "0" */
+        { "a$[]b", "ab" },
         { "Call from ${CALLERID(num)} to ${EXTEN}", "Call from 1001 to 1002345" },
         { "SIP/${EXTEN:-4},${N}0", "SIP/2345,20" },
     };

@@ -1,0 +1,540 @@
+/* func - see func.h. One s_<name> reader (and writer) per function, found
+ * through one table. */
+#include "expr.h"
+#include "func.h"
+#include "td_log.h"
+#include "td_str.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define S_NAME_MAX 32
+
+typedef const char *(*s_read_fn)(func_env_t *env, char *args, char *buf, size_t len);
+typedef int (*s_write_fn)(func_env_t *env, char *args, const char *value);
+
+/* --- helpers ---------------------------------------------------------- */
+
+/* "NAME(args)" -> name (upper-cased into nbuf) and args (into abuf). */
+static int s_parse(const char *call, char *nbuf, size_t nlen, char *abuf, size_t alen)
+{
+    const char *open = strchr(call, '(');
+    size_t n = strlen(call);
+    if (!open || n < 2 || call[n - 1] != ')')
+        return -1;
+    size_t fl = (size_t)(open - call);
+    if (fl == 0 || fl >= nlen)
+        return -1;
+    for (size_t i = 0; i < fl; i++)
+        nbuf[i] = (char)toupper((unsigned char)call[i]);
+    nbuf[fl] = '\0';
+    snprintf(abuf, alen, "%.*s", (int)(n - fl - 2), open + 1);
+    return 0;
+}
+
+/* Split s at the first sep outside quotes and parentheses (Asterisk's
+ * non-standard argument split: quotes are kept). *rest = NULL if none. */
+static char *s_split2(char *s, char sep, char **rest)
+{
+    int quoted = 0, parens = 0;
+    *rest = NULL;
+    for (char *p = s; *p; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+        } else if (*p == '"') {
+            quoted = !quoted;
+        } else if (!quoted && *p == '(') {
+            parens++;
+        } else if (!quoted && *p == ')' && parens > 0) {
+            parens--;
+        } else if (!quoted && !parens && *p == sep) {
+            *p = '\0';
+            *rest = p + 1;
+            break;
+        }
+    }
+    return s;
+}
+
+/* ast_strip_quoted(s, "\"", "\""): trim, then drop one pair of quotes. */
+static char *s_strip_quoted(char *s)
+{
+    s = td_str_trim(s);
+    size_t n = strlen(s);
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+        s[n - 1] = '\0';
+        s++;
+    }
+    return s;
+}
+
+static const char *s_out(char *buf, size_t len, const char *s)
+{
+    snprintf(buf, len, "%s", s);
+    return buf;
+}
+
+/* pbx_checkcondition(): "" false, a leading integer its value, else true. */
+static int s_true(const char *s)
+{
+    int v;
+    if (!s || !*s)
+        return 0;
+    if (sscanf(s, "%30d", &v) == 1)
+        return v != 0;
+    return 1;
+}
+
+/* "family/key" -> the two halves; warns as func_db.c when one is missing. */
+static int s_db_args(const char *fn, char *args, char **family, char **key)
+{
+    char *slash = strchr(args, '/');
+    if (!slash || slash == args || !slash[1]) {
+        td_log(LOG_WARNING, "%s requires an argument, %s(<family>/<key>)", fn, fn);
+        return -1;
+    }
+    *slash = '\0';
+    *family = args;
+    *key = slash + 1;
+    return 0;
+}
+
+const char *func_global(func_env_t *env, const char *name)
+{
+    const char *v = chanvars_get(env->globals, name);
+    if (!v && env->dialplan_global)
+        v = env->dialplan_global(env->dialplan, name);
+    return v;
+}
+
+/* --- readers ---------------------------------------------------------- */
+
+static const char *s_len(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    snprintf(buf, len, "%zu", strlen(args));
+    return buf;
+}
+
+static const char *s_isnull(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    return s_out(buf, len, *args ? "0" : "1");
+}
+
+static const char *s_exists(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    return s_out(buf, len, *args ? "1" : "0");
+}
+
+/* IF(expr?[true][:false]) */
+static const char *s_if(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    char *rest, *iffalse;
+    char *cond = td_str_trim(s_split2(args, '?', &rest));
+    if (!*cond || !rest) {
+        td_log(LOG_WARNING, "Syntax IF(<expr>?[<true>][:<false>])  (expr must be non-null, "
+               "and either <true> or <false> must be non-null)");
+        return NULL;
+    }
+    char *iftrue = s_split2(rest, ':', &iffalse);
+    const char *v = s_true(cond) ? s_strip_quoted(iftrue) : iffalse ? s_strip_quoted(iffalse) : "";
+    return s_out(buf, len, v);
+}
+
+/* CUT(varname,delimiter,fields): fields "2", "2-4", "2-", "-2", joined by &. */
+static const char *s_cut(func_env_t *env, char *args, char *buf, size_t len)
+{
+    char *argv[3] = { NULL, NULL, NULL };
+    int argc = vars_split_args(args, ',', argv, 3);
+    if (argc < 1 || !*argv[0]) {
+        td_log(LOG_ERR, "Syntax: CUT(<varname>,<char-delim>,<range-spec>) - missing argument!");
+        return NULL;
+    }
+    char d = '-';
+    if (argc > 1 && *argv[1])
+        d = argv[1][0] == '\\' && argv[1][1] ? argv[1][1] : argv[1][0];
+    char vbuf[VARS_MAX];
+    vbuf[0] = '\0';
+    const char *v = env->lookup ? env->lookup(env->lookup_arg, argv[0], vbuf, sizeof vbuf) : NULL;
+    if (!v)
+        v = "";
+    /* Fields of v: start offsets, 1-based count. */
+    const char *field[256];
+    size_t flen[256];
+    int nf = 0;
+    for (const char *p = v; nf < 256;) {
+        const char *e = strchr(p, d);
+        field[nf] = p;
+        flen[nf] = e ? (size_t)(e - p) : strlen(p);
+        nf++;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    size_t n = 0;
+    buf[0] = '\0';
+    int first = 1;
+    char spec[256];
+    snprintf(spec, sizeof spec, "%s", argc > 2 ? argv[2] : "1");
+    char *save = NULL;
+    for (char *r = strtok_r(spec, "&", &save); r; r = strtok_r(NULL, "&", &save)) {
+        int from = 1, to;
+        char *dash = strchr(r, '-');
+        if (dash) {
+            *dash = '\0';
+            from = *r ? atoi(r) : 1;
+            to = dash[1] ? atoi(dash + 1) : INT_MAX;
+        } else {
+            from = to = atoi(r);
+        }
+        if (from < 1) {
+            td_log(LOG_WARNING, "CUT: field numbers start at 1");
+            return NULL;
+        }
+        for (int i = from; i <= to && i <= nf; i++) {
+            int k = snprintf(buf + n, len - n, "%s%.*s", first ? "" : (char[]){ d, 0 },
+                             (int)flen[i - 1], field[i - 1]);
+            if (k < 0 || (size_t)k >= len - n)
+                return buf;
+            n += (size_t)k;
+            first = 0;
+        }
+    }
+    return buf;
+}
+
+/* REGEX("regex" string): "1" if string matches (POSIX ERE), else "0". */
+static const char *s_regex(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    char *q1 = strchr(args, '"');
+    char *q2 = q1 ? strchr(q1 + 1, '"') : NULL;
+    if (!q2) {
+        td_log(LOG_ERR, "Unexpected arguments: should have been in the form '\"<regex>\" <string>'");
+        return NULL;
+    }
+    *q2 = '\0';
+    char *str = q2 + 1;
+    if (*str == ' ' || *str == '\t')
+        str++;
+    regex_t re;
+    int rc = regcomp(&re, q1 + 1, REG_EXTENDED | REG_NOSUB);
+    if (rc) {
+        char err[128];
+        regerror(rc, &re, err, sizeof err);
+        td_log(LOG_WARNING, "Malformed input REGEX(%s): %s", args, err);
+        return NULL;
+    }
+    rc = regexec(&re, str, 0, NULL, 0);
+    regfree(&re);
+    return s_out(buf, len, rc ? "0" : "1");
+}
+
+/* STRFTIME([epoch][,timezone][,format]): now, local time, "%c" by default. */
+static const char *s_strftime(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    char *argv[3] = { NULL, NULL, NULL };
+    int argc = vars_split_args(args, ',', argv, 3);
+    time_t t = time(NULL);
+    if (argc > 0 && *argv[0])
+        t = (time_t)strtoll(argv[0], NULL, 10);
+    const char *fmt = argc > 2 && *argv[2] ? argv[2] : "%c";
+    struct tm tm;
+    if (argc > 1 && *argv[1]) {
+        /* Another zone: TZ for this one conversion (the router has one thread). */
+        char *old = getenv("TZ");
+        char saved[128];
+        int had = old != NULL;
+        if (had)
+            snprintf(saved, sizeof saved, "%s", old);
+        setenv("TZ", argv[1], 1);
+        tzset();
+        localtime_r(&t, &tm);
+        if (had)
+            setenv("TZ", saved, 1);
+        else
+            unsetenv("TZ");
+        tzset();
+    } else {
+        localtime_r(&t, &tm);
+    }
+    if (!strftime(buf, len, fmt, &tm))
+        buf[0] = '\0';
+    return buf;
+}
+
+/* RAND([min][,max]): an integer in [min, max], 0 and RAND_MAX by default. */
+static const char *s_rand(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    char *argv[2] = { NULL, NULL };
+    int argc = vars_split_args(args, ',', argv, 2);
+    long lo = 0, hi = RAND_MAX;
+    if (argc > 0 && *argv[0] && sscanf(argv[0], "%ld", &lo) != 1)
+        lo = 0;
+    if (argc > 1 && *argv[1] && sscanf(argv[1], "%ld", &hi) != 1)
+        hi = RAND_MAX;
+    if (lo > hi) {
+        long t = lo;
+        lo = hi;
+        hi = t;
+    }
+    unsigned long span = (unsigned long)(hi - lo) + 1;
+    long r = lo + (long)((unsigned long)random() % (span ? span : 1));
+    snprintf(buf, len, "%ld", r);
+    return buf;
+}
+
+static const char *s_global(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)buf;
+    (void)len;
+    return func_global(env, td_str_trim(args));
+}
+
+/* SET(name=value): sets, and reads as the value. */
+static const char *s_set(func_env_t *env, char *args, char *buf, size_t len)
+{
+    char *value;
+    char *name = td_str_trim(s_split2(args, '=', &value));
+    if (!*name || !value) {
+        td_log(LOG_WARNING, "SET requires an argument, SET(<varname>=[<value>])");
+        return NULL;
+    }
+    func_set(env, name, value);
+    return s_out(buf, len, value);
+}
+
+static const char *s_callerid(func_env_t *env, char *args, char *buf, size_t len)
+{
+    const char *num = env->caller_num && *env->caller_num ? *env->caller_num : "";
+    const char *name = env->caller_name && *env->caller_name ? *env->caller_name : "";
+    char *what = td_str_trim(args);
+    if (strcasecmp(what, "num") == 0 || strcasecmp(what, "number") == 0)
+        return num;
+    if (strcasecmp(what, "name") == 0)
+        return name;
+    if (strcasecmp(what, "all") == 0) {
+        /* "Name" <num>, as ast_callerid_merge writes it. */
+        if (*name && *num)
+            snprintf(buf, len, "\"%s\" <%s>", name, num);
+        else
+            snprintf(buf, len, "%s", *name ? name : num);
+        return buf;
+    }
+    td_log(LOG_ERR, "Unknown callerid data type '%s'.", what);
+    return NULL;
+}
+
+static const char *s_db(func_env_t *env, char *args, char *buf, size_t len)
+{
+    char *family, *key;
+    if (s_db_args("DB", args, &family, &key) < 0)
+        return NULL;
+    const char *v = astdb_get(env->db, family, key);
+    if (v)
+        chanvars_set(env->vars, "DB_RESULT", v);
+    return v ? s_out(buf, len, v) : NULL;
+}
+
+static const char *s_db_exists(func_env_t *env, char *args, char *buf, size_t len)
+{
+    char *family, *key;
+    if (s_db_args("DB_EXISTS", args, &family, &key) < 0)
+        return NULL;
+    const char *v = astdb_get(env->db, family, key);
+    if (v)
+        chanvars_set(env->vars, "DB_RESULT", v);
+    return s_out(buf, len, v ? "1" : "0");
+}
+
+/* DB_DELETE(family/key): reads the value and deletes the key. */
+static const char *s_db_delete(func_env_t *env, char *args, char *buf, size_t len)
+{
+    char *family, *key;
+    if (s_db_args("DB_DELETE", args, &family, &key) < 0)
+        return NULL;
+    const char *v = astdb_get(env->db, family, key);
+    s_out(buf, len, v ? v : "");
+    if (v)
+        astdb_del(env->db, family, key);
+    chanvars_set(env->vars, "DB_RESULT", buf);
+    return buf;
+}
+
+static const char *s_local(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)buf;
+    (void)len;
+    return chanvars_get_local(env->vars, td_str_trim(args));
+}
+
+/* --- writers ---------------------------------------------------------- */
+
+static int s_global_w(func_env_t *env, char *args, const char *value)
+{
+    if (!env->globals)
+        return -1;
+    return chanvars_put(env->globals, td_str_trim(args), value ? value : "");
+}
+
+static int s_callerid_w(func_env_t *env, char *args, const char *value)
+{
+    if (!env->caller_num || !env->caller_name || !env->arena)
+        return -1;
+    char *what = td_str_trim(args);
+    char v[256];
+    snprintf(v, sizeof v, "%s", value ? value : "");
+    if (strcasecmp(what, "num") == 0 || strcasecmp(what, "number") == 0) {
+        const char *c = arena_strdup(env->arena, v);
+        if (!c)
+            return -1;
+        *env->caller_num = c;
+        return 0;
+    }
+    if (strcasecmp(what, "name") == 0) {
+        const char *c = arena_strdup(env->arena, v);
+        if (!c)
+            return -1;
+        *env->caller_name = c;
+        return 0;
+    }
+    if (strcasecmp(what, "all") == 0) {
+        /* "Name" <num>, Name <num>, or a lone number or name. */
+        char *lt = strchr(v, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+        const char *num = "", *name = "";
+        if (lt && gt) {
+            *lt = '\0';
+            *gt = '\0';
+            num = td_str_trim(lt + 1);
+            name = s_strip_quoted(v);
+        } else {
+            char *t = s_strip_quoted(v);
+            if (strspn(t, "0123456789+*#") == strlen(t))
+                num = t;
+            else
+                name = t;
+        }
+        const char *cn = arena_strdup(env->arena, num), *cm = arena_strdup(env->arena, name);
+        if (!cn || !cm)
+            return -1;
+        *env->caller_num = cn;
+        *env->caller_name = cm;
+        return 0;
+    }
+    td_log(LOG_ERR, "Unknown callerid data type '%s'.", what);
+    return -1;
+}
+
+static int s_db_w(func_env_t *env, char *args, const char *value)
+{
+    char *family, *key;
+    if (s_db_args("DB", args, &family, &key) < 0)
+        return -1;
+    if (!env->db) {
+        td_log(LOG_WARNING, "DB: no database open");
+        return -1;
+    }
+    return astdb_put(env->db, family, key, value ? value : "");
+}
+
+static int s_local_w(func_env_t *env, char *args, const char *value)
+{
+    char *name = td_str_trim(args);
+    if (chanvars_set_local(env->vars, name, value) < 0) {
+        td_log(LOG_ERR, "Tried to set LOCAL(%s), but we aren't within a Gosub routine",
+               name);
+        return -1;
+    }
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    s_read_fn read;
+    s_write_fn write;
+} s_funcs[] = {
+    { "LEN", s_len, NULL },
+    { "ISNULL", s_isnull, NULL },
+    { "EXISTS", s_exists, NULL },
+    { "IF", s_if, NULL },
+    { "CUT", s_cut, NULL },
+    { "REGEX", s_regex, NULL },
+    { "STRFTIME", s_strftime, NULL },
+    { "RAND", s_rand, NULL },
+    { "GLOBAL", s_global, s_global_w },
+    { "SET", s_set, NULL },
+    { "CALLERID", s_callerid, s_callerid_w },
+    { "DB", s_db, s_db_w },
+    { "DB_EXISTS", s_db_exists, NULL },
+    { "DB_DELETE", s_db_delete, NULL },
+    { "LOCAL", s_local, s_local_w },
+};
+
+static int s_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof s_funcs / sizeof s_funcs[0]; i++)
+        if (strcmp(name, s_funcs[i].name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* --- API -------------------------------------------------------------- */
+
+int func_is_call(const char *name)
+{
+    size_t n = strlen(name);
+    const char *open = strchr(name, '(');
+    return open && open > name && n && name[n - 1] == ')';
+}
+
+const char *func_read(func_env_t *env, const char *call, char *buf, size_t len)
+{
+    char name[S_NAME_MAX], args[VARS_MAX];
+    if (s_parse(call, name, sizeof name, args, sizeof args) < 0)
+        return NULL;
+    int i = s_find(name);
+    if (i < 0) {
+        td_log(LOG_ERR, "Function %s not registered", name);
+        return NULL;
+    }
+    if (len)
+        buf[0] = '\0';
+    return s_funcs[i].read(env, args, buf, len);
+}
+
+int func_write(func_env_t *env, const char *call, const char *value)
+{
+    char name[S_NAME_MAX], args[VARS_MAX];
+    if (s_parse(call, name, sizeof name, args, sizeof args) < 0)
+        return -1;
+    int i = s_find(name);
+    if (i < 0) {
+        td_log(LOG_ERR, "Function %s not registered", name);
+        return -1;
+    }
+    if (!s_funcs[i].write) {
+        td_log(LOG_ERR, "Function %s cannot be written to", name);
+        return -1;
+    }
+    return s_funcs[i].write(env, args, value);
+}
+
+int func_set(func_env_t *env, const char *name, const char *value)
+{
+    if (func_is_call(name))
+        return func_write(env, name, value);
+    if (!env->vars)
+        return -1;
+    return chanvars_set(env->vars, name, value);
+}

@@ -1,0 +1,57 @@
+/* func - Asterisk's dialplan functions: ${FUNC(args)} reads and
+ * Set(FUNC(args)=value) writes.
+ *
+ * Read: LEN, IF, ISNULL, EXISTS, CUT, REGEX, STRFTIME, RAND, GLOBAL,
+ * SET, CALLERID, DB, DB_EXISTS, DB_DELETE, LOCAL.
+ * Write: GLOBAL, CALLERID, DB, LOCAL.
+ * Arguments arrive with ${} and $[] already expanded (vars_substitute does
+ * that for the whole of "FUNC(args)"). Names are case-insensitive, as
+ * Asterisk's function registry is. */
+#ifndef FUNC_H
+#define FUNC_H
+
+#include <stddef.h>
+
+#include "arena.h"
+#include "astdb.h"
+#include "chanvars.h"
+
+/* What a function may touch: one call's state, borrowed for the duration
+ * of one func_read/func_write. Any pointer may be NULL (that part is then
+ * unset / not writable). */
+typedef struct {
+    chanvars_t *vars;            /* the channel's variables */
+    chanvars_t *globals;         /* runtime globals (GLOBAL() writes), process-wide */
+    /* [globals] of extensions.conf: the fallback when globals has no value */
+    const char *(*dialplan_global)(const void *dialplan, const char *name);
+    const void *dialplan;
+    astdb_t *db;
+    /* caller id: the call's own pointers; writes copy the value into arena */
+    const char **caller_num, **caller_name;
+    arena_t *arena;
+    /* any ${NAME} (CUT() reads a variable by name) */
+    const char *(*lookup)(void *arg, const char *name, char *buf, size_t len);
+    void *lookup_arg;
+} func_env_t;
+
+/* Is name ("LEN(abc)") a function call: NAME(...)? */
+int func_is_call(const char *name);
+
+/* ${name} for a function call "NAME(args)": a string borrowed from env,
+ * or one written into buf (len bytes). NULL means empty. An unknown
+ * function logs "Function NAME not registered" and reads as empty. */
+const char *func_read(func_env_t *env, const char *name, char *buf, size_t len);
+
+/* Set(name=value) for "NAME(args)". 0, or -1 if the function is unknown or
+ * cannot be written (logged, as Asterisk does at runtime). */
+int func_write(func_env_t *env, const char *name, const char *value);
+
+/* Set(name=value) as Asterisk's pbx_builtin_setvar_helper: "NAME(args)"
+ * goes to func_write, anything else is a channel variable (chanvars_set:
+ * "_X"/"__X" are inherited, an empty value deletes). 0, or -1 (logged). */
+int func_set(func_env_t *env, const char *name, const char *value);
+
+/* A global's value: runtime globals first, then [globals]. NULL if unset. */
+const char *func_global(func_env_t *env, const char *name);
+
+#endif

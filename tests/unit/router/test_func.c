@@ -1,0 +1,250 @@
+/* func: each dialplan function read through vars_substitute (so arguments
+ * are expanded first, as in a real dialplan line), and the writes Set()
+ * makes. One table row per input and its exact expansion. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "func.h"
+#include "test_util.h"
+#include "vars.h"
+
+typedef struct {
+    func_env_t env;
+    chanvars_t *vars, *globals;
+    astdb_t *db;
+    arena_t arena;
+    const char *num, *name;
+    char dir[64];
+} fixture_t;
+
+static const char *s_dialplan_global(const void *dialplan, const char *name)
+{
+    (void)dialplan;
+    if (strcmp(name, "TRUNK") == 0)
+        return "SIP/provider";
+    if (strcmp(name, "SHADOWED") == 0)
+        return "from-conf";
+    return NULL;
+}
+
+/* call_var's order: functions, channel variables, then globals. */
+static const char *s_lookup(void *arg, const char *name, char *buf, size_t len)
+{
+    fixture_t *f = arg;
+    if (func_is_call(name))
+        return func_read(&f->env, name, buf, len);
+    const char *v = chanvars_get(f->vars, name);
+    return v ? v : func_global(&f->env, name);
+}
+
+static int s_setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    char path[128];
+    test_tmpdir(f->dir, sizeof f->dir);
+    snprintf(path, sizeof path, "%s/astdb", f->dir);
+    f->vars = chanvars_new();
+    f->globals = chanvars_new();
+    f->db = astdb_open(path);
+    arena_init(&f->arena, NULL, 0, 256);
+    f->num = "1001";
+    f->name = "Alice Smith";
+    f->env = (func_env_t){ .vars = f->vars, .globals = f->globals,
+                           .dialplan_global = s_dialplan_global, .db = f->db,
+                           .caller_num = &f->num, .caller_name = &f->name, .arena = &f->arena,
+                           .lookup = s_lookup, .lookup_arg = f };
+    chanvars_set(f->vars, "FOO", "hello");
+    chanvars_set(f->vars, "LIST", "a-b-c-d-e");
+    chanvars_set(f->vars, "CSV", "x,y,z");
+    chanvars_set(f->vars, "N", "3");
+    chanvars_set(f->vars, "DATE", "2024|06|30");
+    chanvars_put(f->globals, "SHADOWED", "runtime");
+    astdb_put(f->db, "cf", "1001", "5551234");
+    *state = f;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    fixture_t *f = *state;
+    chanvars_destroy(&f->vars);
+    chanvars_destroy(&f->globals);
+    astdb_close(&f->db);
+    arena_clear(&f->arena);
+    test_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static void s_check(fixture_t *f, size_t row, const char *in, const char *want)
+{
+    char out[VARS_MAX];
+    vars_substitute(in, out, sizeof out, s_lookup, f);
+    if (strcmp(out, want) != 0)
+        fail_msg("row %zu: '%s' -> '%s', expected '%s'", row, in, out, want);
+}
+
+static void test_read_table(void **state)
+{
+    fixture_t *f = *state;
+    static const struct { const char *in, *out; } rows[] = {
+        { "${LEN(hello)}", "5" },
+        { "${LEN()}", "0" },
+        { "${LEN(${FOO})}", "5" },
+        { "${LEN(a,b c)}", "5" },             /* the whole argument, commas too */
+        { "${ISNULL()}", "1" },
+        { "${ISNULL(${UNSET})}", "1" },
+        { "${ISNULL(x)}", "0" },
+        { "${EXISTS(${FOO})}", "1" },
+        { "${EXISTS(${UNSET})}", "0" },
+        { "${IF($[${N} > 2]?big:small)}", "big" },
+        { "${IF($[${N} > 5]?big:small)}", "small" },
+        { "${IF(1?yes)}", "yes" },
+        { "${IF(0?yes)}", "" },
+        { "${IF(0?:no)}", "no" },
+        { "${IF(abc?t:f)}", "t" },             /* pbx_checkcondition: text is true */
+        { "${IF( 0 ?t:f)}", "f" },
+        { "${IF(1?\"a:b\":c)}", "a:b" },       /* quotes protect the ':' */
+        { "${IF(1?${LEN(ab)}:x)}", "2" },
+        { "${IF(?a:b)}", "" },                 /* no condition: warning, empty */
+        { "${CUT(LIST,-,2)}", "b" },
+        { "${CUT(LIST,-,2-4)}", "b-c-d" },
+        { "${CUT(LIST,-,4-)}", "d-e" },
+        { "${CUT(LIST,-,-2)}", "a-b" },
+        { "${CUT(LIST,-,1&3&5)}", "a-c-e" },
+        { "${CUT(LIST,-,9)}", "" },
+        { "${CUT(LIST,,2)}", "b" },            /* default delimiter '-' */
+        { "${CUT(CSV,\\,,3)}", "z" },
+        { "${CUT(DATE,|,2)}", "06" },
+        { "${CUT(UNSET,-,1)}", "" },
+        { "${REGEX(\"^[0-9]+$\" 12345)}", "1" },
+        { "${REGEX(\"^[0-9]+$\" 123a)}", "0" },
+        { "${REGEX(\"ell\" ${FOO})}", "1" },
+        { "${REGEX(noquotes)}", "" },
+        { "${REGEX(\"(\" x)}", "" },           /* bad regex: warning, empty */
+        { "${STRFTIME(0,UTC,%Y-%m-%d %H:%M:%S)}", "1970-01-01 00:00:00" },
+        { "${STRFTIME(1700000000,America/New_York,%H)}", "17" },
+        { "${STRFTIME(86400,,%d)}", "02" },
+        { "${RAND(5,5)}", "5" },
+        { "${RAND(7,7)}", "7" },
+        { "${GLOBAL(TRUNK)}", "SIP/provider" },
+        { "${GLOBAL(SHADOWED)}", "runtime" },
+        { "${GLOBAL(NONE)}", "" },
+        { "${TRUNK}", "SIP/provider" },        /* plain ${} falls back to globals */
+        { "${CALLERID(num)}", "1001" },
+        { "${CALLERID(number)}", "1001" },
+        { "${CALLERID(name)}", "Alice Smith" },
+        { "${CALLERID(all)}", "\"Alice Smith\" <1001>" },
+        { "${CALLERID(bogus)}", "" },
+        { "${CALLERID(num):1:2}", "00" },
+        { "${DB(cf/1001)}", "5551234" },
+        { "${DB(cf/9999)}", "" },
+        { "${DB(nokey)}", "" },
+        { "${DB_EXISTS(cf/1001)}", "1" },
+        { "${DB_EXISTS(cf/9999)}", "0" },
+        { "${NOSUCHFUNC(x)}", "" },
+        { "${len(abc)}", "3" },                /* function names ignore case */
+        { "${LOCAL(X)}", "" },                 /* outside a Gosub: nothing */
+        /* nesting: functions in expressions and expressions in functions */
+        { "$[${LEN(${FOO})} * 2]", "10" },
+        { "$[LEN(abcd) + 1]", "5" },
+        { "${LEN($[10 * 10])}", "3" },
+        { "$[${CALLERID(num)} = 1001]", "1" },
+        { "$[\"${CALLERID(name)}\" = \"Alice Smith\"]", "1" },
+        { "$[${N} + $[${N} * 2]]", "9" },
+        { "$[${IF(1?4:5)} - 1]", "3" },
+        { "x$[1+1]y$[2*3]z", "x2y6z" },
+        { "$[$[1+1] = 2]", "1" },
+        { "$[${CALLERID(num)} : \"10(.*)\"]", "01" },
+        { "$[1 +]", "0" },                     /* syntax error: "0" as Asterisk */
+        { "$[1+1", "$[1+1" },                  /* unterminated: as written */
+        { "$[]", "" },
+        { "$[[1]]", "1" },                     /* [ and ] are no tokens: flex drops them */
+        { "${SET(NEWVAR=abc)}-${NEWVAR}", "abc-abc" },
+        { "${DB_DELETE(cf/1001)}|${DB(cf/1001)}", "5551234|" },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        s_check(f, i, rows[i].in, rows[i].out);
+    assert_string_equal(chanvars_get(f->vars, "DB_RESULT"), "5551234");
+}
+
+static void test_rand_range(void **state)
+{
+    fixture_t *f = *state;
+    char buf[32];
+    int seen[11] = { 0 };
+    for (int i = 0; i < 2000; i++) {
+        const char *v = func_read(&f->env, "RAND(10,0)", buf, sizeof buf); /* swapped */
+        int n = atoi(v);
+        assert_true(n >= 0 && n <= 10);
+        seen[n]++;
+    }
+    for (int i = 0; i <= 10; i++)
+        assert_true(seen[i] > 0);
+    int n = atoi(func_read(&f->env, "RAND()", buf, sizeof buf));
+    assert_true(n >= 0);
+}
+
+static void test_write_table(void **state)
+{
+    fixture_t *f = *state;
+    func_env_t *env = &f->env;
+    assert_int_equal(func_write(env, "CALLERID(num)", "123"), 0);
+    assert_string_equal(f->num, "123");
+    assert_int_equal(func_write(env, "CALLERID(name)", "Bob"), 0);
+    assert_string_equal(f->name, "Bob");
+    assert_int_equal(func_write(env, "CALLERID(all)", "\"Carol King\" <555>"), 0);
+    assert_string_equal(f->name, "Carol King");
+    assert_string_equal(f->num, "555");
+    assert_int_equal(func_write(env, "CALLERID(all)", "777"), 0);
+    assert_string_equal(f->num, "777");
+    assert_string_equal(f->name, "");
+    assert_int_equal(func_write(env, "CALLERID(foo)", "1"), -1);
+    s_check(f, 0, "${CALLERID(num)}", "777");
+
+    assert_int_equal(func_write(env, "GLOBAL(G1)", "one"), 0);
+    assert_string_equal(chanvars_get(f->globals, "G1"), "one");
+    s_check(f, 1, "${G1}/${GLOBAL(G1)}", "one/one");
+    assert_int_equal(func_write(env, "GLOBAL(TRUNK)", ""), 0);   /* hides [globals] */
+    s_check(f, 2, "[${TRUNK}]", "[]");
+
+    assert_int_equal(func_write(env, "DB(dnd/1001)", "yes"), 0);
+    assert_string_equal(astdb_get(f->db, "dnd", "1001"), "yes");
+    assert_int_equal(func_write(env, "DB(bad)", "x"), -1);
+    assert_int_equal(func_write(env, "db(dnd/1002)", "lower"), 0);
+    assert_string_equal(astdb_get(f->db, "dnd", "1002"), "lower");
+
+    assert_int_equal(func_write(env, "NOSUCH(x)", "1"), -1);     /* unknown */
+    assert_int_equal(func_write(env, "LEN(x)", "1"), -1);        /* read-only */
+    assert_int_equal(func_write(env, "notacall", "1"), -1);
+
+    /* LOCAL: only inside a Gosub frame */
+    assert_int_equal(func_write(env, "LOCAL(L)", "1"), -1);
+    chanvars_set(f->vars, "L", "outer");
+    chanvars_push_frame(f->vars);
+    assert_int_equal(func_write(env, "LOCAL(L)", "inner"), 0);
+    s_check(f, 3, "${L}=${LOCAL(L)}", "inner=inner");
+    chanvars_pop_frame(f->vars);
+    s_check(f, 4, "${L}|${LOCAL(L)}", "outer|");
+
+    /* func_set: Set()'s rules */
+    assert_int_equal(func_set(env, "__ACCT", "9"), 0);
+    s_check(f, 5, "${ACCT}", "9");
+    assert_int_equal(func_set(env, "ACCT", ""), 0);
+    assert_null(chanvars_get(f->vars, "ACCT"));
+    assert_int_equal(func_set(env, "CALLERID(num)", "42"), 0);
+    assert_string_equal(f->num, "42");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_read_table, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_rand_range, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_write_table, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
