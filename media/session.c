@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "ivr.h"
 #include "td_log.h"
 
 /* One socket of a side: its read event and where its packets go out to. */
@@ -36,6 +37,7 @@ struct session {
     uint64_t idle_rx;          /* rx packets at the last idle check */
     uint32_t idle_checks;      /* checks in a row without a packet */
     uint32_t epoch;            /* the owner's stamp */
+    ivr_t *ivr;                /* owned; NULL until the owner attaches one */
 };
 
 /* The receive buffer of the whole process: libevent runs one callback at a
@@ -98,6 +100,7 @@ void session_destroy(session_t **self_p)
     if (!self_p || !*self_p)
         return;
     session_t *self = *self_p;
+    ivr_destroy(&self->ivr);
     for (int s = 1; s >= 0; s--) {
         s_side_t *side = &self->side[s];
         for (int k = 1; k >= 0; k--)
@@ -141,6 +144,33 @@ void session_set_remote(session_t *self, session_side_t side, const sdp_media_t 
         rtcp->known = 1;
         rtcp->latched = 0;
     }
+}
+
+void session_set_ivr(session_t *self, ivr_t **ivr_p)
+{
+    ivr_destroy(&self->ivr);
+    self->ivr = *ivr_p;
+    *ivr_p = NULL;
+}
+
+ivr_t *session_ivr(session_t *self)
+{
+    return self->ivr;
+}
+
+int session_send_caller(session_t *self, const void *pkt, size_t len)
+{
+    s_side_t *side = &self->side[SESSION_A];
+    s_sock_t *out = &side->sock[0];
+    if (!out->known)
+        return -1;
+    ssize_t n = sendto(side->fds[0], pkt, len, 0, (const struct sockaddr *)&out->remote,
+                       sizeof out->remote);
+    if (n < 0)
+        return -1;
+    side->stats.tx_packets++;
+    side->stats.tx_bytes += (uint64_t)n;
+    return 0;
 }
 
 void session_set_mode(session_t *self, session_mode_t mode)
@@ -251,9 +281,11 @@ static void s_on_readable(evutil_socket_t fd, short what, void *arg)
         side->stats.rx_packets++;
         side->stats.rx_bytes += (uint64_t)n;
         s_latch(in, &src);
+        if (self->ivr && in->side == SESSION_A && !in->rtcp)
+            ivr_on_caller_rtp(self->ivr, s_buf, (size_t)n);
 
         if (self->mode == SESSION_ECHO) {
-            if (in->side != SESSION_A || in->rtcp) {
+            if (in->side != SESSION_A || in->rtcp || ivr_playing(self->ivr)) {
                 side->stats.dropped++;
                 continue;
             }
@@ -261,7 +293,7 @@ static void s_on_readable(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         s_sock_t *out = &self->side[!in->side].sock[in->rtcp];
-        if (!out->known) {
+        if (!out->known || (out->side == SESSION_A && !in->rtcp && ivr_playing(self->ivr))) {
             side->stats.dropped++;
             continue;
         }

@@ -17,6 +17,7 @@
 #ifndef SESSION_H
 #define SESSION_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
 #include <event2/event.h>
@@ -25,6 +26,7 @@
 #include "sdp.h"
 
 typedef struct session session_t;
+typedef struct ivr ivr_t;
 
 typedef enum { SESSION_A = 0, SESSION_B = 1 } session_side_t;
 typedef enum { SESSION_RELAY = 0, SESSION_ECHO = 1 } session_mode_t;
@@ -55,6 +57,15 @@ uint16_t session_port(const session_t *self, session_side_t side);
  * otherwise. A held (0.0.0.0) or refused (port 0) stream leaves the address
  * as it was. */
 void session_set_remote(session_t *self, session_side_t side, const sdp_media_t *media);
+
+/* Attach the call's IVR state (ownership taken, *ivr_p nulled; a previous
+ * one is destroyed). The session hands it every RTP packet from the caller
+ * and holds back audio toward the caller while it plays. */
+void session_set_ivr(session_t *self, ivr_t **ivr_p);
+ivr_t *session_ivr(session_t *self);
+/* Send a packet of our own to the caller from the caller-facing RTP socket.
+ * Returns 0, or -1 if the caller's address is not known yet or send failed. */
+int session_send_caller(session_t *self, const void *pkt, size_t len);
 
 void session_set_mode(session_t *self, session_mode_t mode);
 session_mode_t session_mode(const session_t *self);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include "ivr.h"
 #include "port_pool.h"
 #include "sdp.h"
 #include "session_table.h"
@@ -26,6 +27,7 @@ struct worker {
     uint32_t router_losses;      /* times the router fell silent: sessions' epoch */
     uint32_t ticks_since_loss;   /* ticks since it last fell silent */
     struct event *tick;
+    ivr_env_t *ivr;              /* prompts, keys, recordings: shared by the sessions */
     char sdp_a[WORKER_SDP_MAX];  /* reply buffers: no allocation per message */
     char sdp_b[WORKER_SDP_MAX];
     char err[256];
@@ -35,6 +37,9 @@ static void s_on_media_offer(void *arg, const td_bus_hdr_t *hdr, const Tandem__M
 static void s_on_media_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaAnswer *msg);
 static void s_on_media_echo(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaEcho *msg);
 static void s_on_media_release(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaRelease *msg);
+static void s_on_media_play(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaPlay *msg);
+static void s_on_media_stop(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaStop *msg);
+static void s_on_media_record(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaRecord *msg);
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity);
 static void s_on_peer_down(void *arg, const char *peer, const char *role);
 static void s_on_tick(evutil_socket_t fd, short what, void *arg);
@@ -105,6 +110,9 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
         .on_media_answer = s_on_media_answer,
         .on_media_echo = s_on_media_echo,
         .on_media_release = s_on_media_release,
+        .on_media_play = s_on_media_play,
+        .on_media_stop = s_on_media_stop,
+        .on_media_record = s_on_media_record,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
     };
@@ -113,6 +121,12 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
     if (!self->bus)
         goto fail;
     td_bus_set_load(self->bus, 0);
+    self->ivr = ivr_env_new(base, self->bus, settings->sounds_dir, settings->moh_dir,
+                            settings->recordings_dir);
+    if (!self->ivr) {
+        td_log(LOG_ERR, "out of memory");
+        goto fail;
+    }
     self->tick = event_new(base, -1, EV_PERSIST, s_on_tick, self);
     struct timeval every = { WORKER_TICK_S, 0 };
     if (!self->tick || event_add(self->tick, &every) < 0) {
@@ -139,6 +153,7 @@ void worker_destroy(worker_t **self_p)
         event_free(self->tick);
     td_bus_destroy(&self->bus);
     session_table_destroy(&self->sessions);
+    ivr_env_destroy(&self->ivr);            /* after the sessions' own ivr_t */
     port_pool_destroy(&self->pool);
     free(self);
     *self_p = NULL;
@@ -157,6 +172,11 @@ uint32_t worker_session_count(const worker_t *self)
 session_t *worker_session(worker_t *self, const char *call_id)
 {
     return session_table_find(self->sessions, call_id);
+}
+
+uint32_t worker_ivr_active(const worker_t *self)
+{
+    return ivr_env_active(self->ivr);
 }
 
 static void s_error(worker_t *self, const td_bus_hdr_t *hdr, uint32_t cause, const char *reason)
@@ -238,6 +258,15 @@ static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *
     }
     session_set_remote(session, SESSION_A, &media);
     session_set_epoch(session, self->router_losses);
+    if (!session_ivr(session)) {
+        ivr_t *ivr = ivr_new(self->ivr, session);
+        if (ivr)
+            session_set_ivr(session, &ivr);
+    }
+    if (session_ivr(session)) {
+        ivr_set_caller_codecs(session_ivr(session), media.g711_pt, media.dtmf_pt);
+        ivr_set_peer(session_ivr(session), hdr->peer);
+    }
     td_log(LOG_DEBUG, "media %s: caller side port %u, callee side port %u",
            created ? "opened" : "offered again", session_port(session, SESSION_A),
            session_port(session, SESSION_B));
@@ -315,6 +344,51 @@ static void s_on_media_release(void *arg, const td_bus_hdr_t *hdr, const Tandem_
         session_table_remove(self->sessions, hdr->call_id);
         td_bus_set_load(self->bus, session_table_size(self->sessions));
     }
+    td_log_set_context(NULL);
+}
+
+/* The call's IVR state, or NULL after replying MediaError 41. */
+static ivr_t *s_ivr_for(worker_t *self, const td_bus_hdr_t *hdr)
+{
+    session_t *session = session_table_find(self->sessions, hdr->call_id);
+    if (!session || !session_ivr(session)) {
+        s_error(self, hdr, WORKER_CAUSE_TEMPORARY, "no media session for this call");
+        return NULL;
+    }
+    session_set_epoch(session, self->router_losses);
+    ivr_set_peer(session_ivr(session), hdr->peer);
+    return session_ivr(session);
+}
+
+static void s_on_media_play(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaPlay *msg)
+{
+    worker_t *self = arg;
+    td_log_set_context(hdr->call_id);
+    ivr_t *ivr = s_ivr_for(self, hdr);
+    if (ivr)
+        ivr_play(ivr, msg->id, msg->files, msg->n_files, msg->loop, msg->moh);
+    td_log_set_context(NULL);
+}
+
+static void s_on_media_stop(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaStop *msg)
+{
+    (void)msg;
+    worker_t *self = arg;
+    td_log_set_context(hdr->call_id);
+    ivr_t *ivr = s_ivr_for(self, hdr);
+    if (ivr)
+        ivr_stop(ivr);
+    td_log_set_context(NULL);
+}
+
+static void s_on_media_record(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaRecord *msg)
+{
+    worker_t *self = arg;
+    td_log_set_context(hdr->call_id);
+    ivr_t *ivr = s_ivr_for(self, hdr);
+    if (ivr)
+        ivr_record(ivr, msg->id, msg->path ? msg->path : "", msg->silence_ms, msg->max_ms,
+                   msg->dtmf_ends);
     td_log_set_context(NULL);
 }
 

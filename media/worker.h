@@ -6,6 +6,10 @@
  *   MediaAnswer(sdp)  -> learn side B; reply MediaAnswered{sdp for side A}
  *   MediaEcho         -> reflect side A's RTP to itself
  *   MediaRelease      -> log the counters, close the session (no reply)
+ *   MediaPlay         -> play prompts to the caller; MediaPlayed when done
+ *   MediaRecord       -> record the caller; MediaRecorded when done
+ *   MediaStop         -> end either (reported as stopped)
+ *   (caller's keys)   -> MediaDtmf, unprompted (see ivr.h)
  * Failures reply MediaError: cause 58 (bad SDP), 34 (no ports, over
  * capacity), 41 (no session for the call). Replies go to the sender, with
  * the request's call id and leg. */
@@ -55,5 +59,7 @@ void worker_tick(worker_t *self);
 uint32_t worker_session_count(const worker_t *self);
 /* The session of call_id, borrowed; NULL if none. */
 session_t *worker_session(worker_t *self, const char *call_id);
+/* Sessions that play or record now (tests). */
+uint32_t worker_ivr_active(const worker_t *self);
 
 #endif
