@@ -1,6 +1,7 @@
 /* call - see call.h. The interpreter, the applications other than Dial
  * (dial.c), variables, and the end of a call. */
 #include "call_int.h"
+#include "func.h"
 #include "td_log.h"
 #include "vars.h"
 
@@ -37,6 +38,8 @@ call_t *call_new(call_env_t *env, const char *call_id, const char *sig_peer,
         return NULL;
     memset(self, 0, offsetof(call_t, arena_buf));
     self->env = env;
+    self->dialplan = dialplan_ref(env->dialplan);
+    self->chanvars = chanvars_new();
     self->state = CALL_RUNNING;
     arena_init(&self->arena, self->arena_buf, sizeof self->arena_buf, 2048);
     self->timer = event_new(env->base, -1, 0, s_on_timer, self);
@@ -46,7 +49,7 @@ call_t *call_new(call_env_t *env, const char *call_id, const char *sig_peer,
     self->caller_num = arena_strdup(&self->arena, msg->caller_num ? msg->caller_num : "");
     self->caller_name = arena_strdup(&self->arena, msg->caller_name ? msg->caller_name : "");
     self->sdp_offer = arena_strdup(&self->arena, msg->sdp ? msg->sdp : "");
-    if (!self->timer || !self->id || !self->sig_peer || !self->channel || !self->caller_num
+    if (!self->timer || !self->chanvars || !self->id || !self->sig_peer || !self->channel || !self->caller_num
         || !self->caller_name || !self->sdp_offer) {
         call_destroy(&self);
         return NULL;
@@ -66,6 +69,9 @@ void call_destroy(call_t **self_p)
     call_t *self = *self_p;
     if (self->timer)
         event_free(self->timer);
+    apps_free(self);
+    chanvars_destroy(&self->chanvars);
+    dialplan_destroy(&self->dialplan);
     free(self->legs);
     arena_clear(&self->arena);
     free(self);
@@ -80,35 +86,64 @@ call_state_t call_state(const call_t *self) { return self->state; }
 const char *call_state_name(call_state_t state)
 {
     static const char *const names[] = {
-        "RUNNING", "WAIT_MEDIA", "DIALING", "CONNECTING", "BRIDGED", "WAITING", "ECHO", "DONE"
+        "RUNNING", "WAIT_MEDIA", "DIALING", "CONNECTING", "BRIDGED", "WAITING", "ECHO",
+        "PLAYING", "COLLECTING", "RECORDING", "MOH", "DONE"
     };
     return state <= CALL_DONE ? names[state] : "?";
 }
 
 /* --- variables ------------------------------------------------------- */
 
+static const char *s_lookup(void *arg, const char *name, char *buf, size_t len);
+
+static const char *s_dialplan_global(const void *dialplan, const char *name)
+{
+    return dialplan_global(dialplan, name);
+}
+
+void call_func_env(call_t *self, func_env_t *env)
+{
+    *env = (func_env_t){
+        .vars = self->chanvars,
+        .globals = self->env->globals,
+        .dialplan_global = s_dialplan_global,
+        .dialplan = self->dialplan,
+        .db = self->env->astdb,
+        .caller_num = &self->caller_num,
+        .caller_name = &self->caller_name,
+        .arena = &self->arena,
+        .lookup = s_lookup,
+        .lookup_arg = self,
+    };
+}
+
+int call_set_var(call_t *self, const char *name, const char *value)
+{
+    func_env_t env;
+    call_func_env(self, &env);
+    return func_set(&env, name, value);
+}
+
+/* Whole seconds from a to b (b unset: now), as Dial's time() arithmetic. */
+static const char *s_seconds(const struct timeval *a, const struct timeval *b, char *buf,
+                             size_t len)
+{
+    struct timeval now;
+    if (!b->tv_sec)
+        gettimeofday(&now, NULL);
+    long s = (long)((b->tv_sec ? b->tv_sec : now.tv_sec) - a->tv_sec);
+    snprintf(buf, len, "%ld", s < 0 ? 0 : s);
+    return buf;
+}
+
 const char *call_var(call_t *self, const char *name, char *buf, size_t len)
 {
-    size_t n = strlen(name);
-    const char *open = strchr(name, '(');
-    if (open && n && name[n - 1] == ')') {
-        /* A function: FUNC(args). */
-        size_t fl = (size_t)(open - name);
-        char arg[64];
-        snprintf(arg, sizeof arg, "%.*s", (int)(n - fl - 2), open + 1);
-        if (fl == 8 && strncasecmp(name, "CALLERID", 8) == 0) {
-            if (strcasecmp(arg, "num") == 0 || strcasecmp(arg, "number") == 0)
-                return self->caller_num;
-            if (strcasecmp(arg, "name") == 0)
-                return self->caller_name;
-            if (strcasecmp(arg, "all") == 0)
-                return cdr_clid(self->caller_name, self->caller_num, buf, len);
-            td_log_limited(LOG_WARNING, 5, "CALLERID(%s): unknown data type", arg);
-            return NULL;
-        }
-        td_log_limited(LOG_WARNING, 5, "Function %.*s not registered", (int)fl, name);
-        return NULL;
-    }
+    func_env_t env;
+    call_func_env(self, &env);
+    if (func_is_call(name))
+        return func_read(&env, name, buf, len);
+    /* Asterisk's pbx_retrieve_variable: these built-ins come first, then
+     * the channel's variables, then the globals. */
     if (strcmp(name, "EXTEN") == 0)
         return self->exten;
     if (strcmp(name, "CONTEXT") == 0)
@@ -121,8 +156,6 @@ const char *call_var(call_t *self, const char *name, char *buf, size_t len)
         return self->channel;
     if (strcmp(name, "UNIQUEID") == 0)
         return self->id;
-    if (strcmp(name, "DIALSTATUS") == 0)
-        return self->dialstatus[0] ? self->dialstatus : NULL;
     if (strcmp(name, "HANGUPCAUSE") == 0) {
         if (!self->hangup_cause)
             return NULL;
@@ -133,7 +166,21 @@ const char *call_var(call_t *self, const char *name, char *buf, size_t len)
         snprintf(buf, len, "%ld", (long)time(NULL));
         return buf;
     }
-    return dialplan_global(self->env->dialplan, name);
+    const char *v = chanvars_get(self->chanvars, name);
+    if (v)
+        return v;
+    /* Channel variables Dial sets in Asterisk, kept as call fields here (a
+     * Set() of the same name above wins, as it would in Asterisk).
+     * ANSWEREDTIME and DIALEDTIME exist once a Dial was answered: seconds
+     * from the answer / from the start of Dial to the end of the bridge
+     * (now, while it lasts). */
+    if (strcmp(name, "DIALSTATUS") == 0)
+        return self->dialstatus[0] ? self->dialstatus : NULL;
+    if (strcmp(name, "ANSWEREDTIME") == 0 && self->dial_answer.tv_sec)
+        return s_seconds(&self->dial_answer, &self->dial_end, buf, len);
+    if (strcmp(name, "DIALEDTIME") == 0 && self->dial_answer.tv_sec)
+        return s_seconds(&self->dial_start, &self->dial_end, buf, len);
+    return func_global(&env, name);
 }
 
 static const char *s_lookup(void *arg, const char *name, char *buf, size_t len)
@@ -241,11 +288,34 @@ static void s_write_cdr(call_t *self)
     cdr_write(self->env->cdr, &r);
 }
 
+/* The h extension of the call's context, after the channel is gone, with
+ * the call's variables (HANGUPCAUSE, DIALSTATUS...). Only applications that
+ * need no channel run (apps_instant); the first other one ends the run, as
+ * does a Hangup. The CDR is already written, so h changes nothing in it (as
+ * Asterisk with endbeforehexten=yes). */
+static void s_run_h(call_t *self)
+{
+    const dialplan_ext_t *h = call_find(self, self->context, "h");
+    if (!h || self->in_h)
+        return;
+    self->in_h = 1;
+    self->h_stop = 0;
+    snprintf(self->exten, sizeof self->exten, "h");
+    self->ext = h;
+    self->priority = 1;
+    self->state = CALL_RUNNING;
+    s_run(self);
+}
+
 /* Hang up leg 0 with cause (unless it is already gone), every other live leg
  * with legs_cause, release the media session, write the CDR, and hand the
  * call back to its owner. */
 void call_end(call_t *self, uint32_t cause, uint32_t legs_cause)
 {
+    if (self->in_h) {
+        self->h_stop = 1;      /* Hangup() inside h: the h run ends */
+        return;
+    }
     if (self->state == CALL_DONE)
         return;
     event_del(self->timer);
@@ -272,6 +342,7 @@ void call_end(call_t *self, uint32_t cause, uint32_t legs_cause)
     self->hangup_cause = cause;
     td_log(LOG_INFO, "Hungup '%s' (cause %u)", self->channel, cause);
     s_write_cdr(self);
+    s_run_h(self);
     self->state = CALL_DONE;
     self->env->on_done(self->env->arg, self);
 }
@@ -345,50 +416,70 @@ static void s_app_wait(call_t *self, char *args)
     call_arm_timer(self, (unsigned)(s * 1000 + 0.5));
 }
 
+const dialplan_ext_t *call_find(call_t *self, const char *context, const char *exten)
+{
+    return dialplan_find_cid(self->dialplan, context, exten, self->caller_num);
+}
+
+void call_jump(call_t *self, const char *context, const char *exten, int priority)
+{
+    char ctx[CALL_MAX_CONTEXT], ex[CALL_MAX_EXTEN];
+    snprintf(ctx, sizeof ctx, "%s", context);
+    snprintf(ex, sizeof ex, "%s", exten);
+    memcpy(self->context, ctx, sizeof ctx);
+    memcpy(self->exten, ex, sizeof ex);
+    self->ext = call_find(self, self->context, self->exten);
+    self->priority = priority;
+    self->jumped = 1;
+}
+
 /* Goto([[context,]exten,]priority|label) */
 static void s_app_goto(call_t *self, char *args)
+{
+    if (call_goto(self, args) < 0)
+        call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
+}
+
+int call_goto(call_t *self, char *args)
 {
     char *argv[3];
     int n = vars_split_args(args, ',', argv, 3);
     if (n < 1 || !*argv[n - 1]) {
         td_log(LOG_WARNING, "Goto requires an argument ([[context,]extension,]priority)");
-        call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
-        return;
+        return -1;
     }
     const char *context = n == 3 ? argv[0] : self->context;
     const char *exten = n >= 2 ? argv[n - 2] : self->exten;
     const char *prio = argv[n - 1];
     if (strlen(context) >= CALL_MAX_CONTEXT || strlen(exten) >= CALL_MAX_EXTEN) {
         td_log(LOG_WARNING, "Goto (%s,%s,%s): name too long", context, exten, prio);
-        call_end(self, 16, 16);
-        return;
+        return -1;
     }
-    const dialplan_ext_t *ext = dialplan_find(self->env->dialplan, context, exten);
+    const dialplan_ext_t *ext = call_find(self, context, exten);
     char *end;
     long number = strtol(prio, &end, 10);
     if (*end || number < 1) {
         const dialplan_prio_t *p = ext ? dialplan_label(ext, prio) : NULL;
         if (!p) {
             td_log(LOG_WARNING, "Priority '%s' must be a number > 0, or valid label", prio);
-            call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
-            return;
+            return -1;
         }
         number = p->priority;
     }
     td_log(LOG_INFO, "Goto (%s,%s,%ld)", context, exten, number);
-    /* context may point into self->context: copy through a buffer. */
-    char ctx[CALL_MAX_CONTEXT], ex[CALL_MAX_EXTEN];
-    snprintf(ctx, sizeof ctx, "%s", context);
-    snprintf(ex, sizeof ex, "%s", exten);
-    memcpy(self->context, ctx, sizeof ctx);
-    memcpy(self->exten, ex, sizeof ex);
-    self->ext = ext;
-    self->priority = (int)number;
-    self->jumped = 1;
+    /* context may point into self->context: call_jump copies through a buffer. */
+    call_jump(self, context, exten, (int)number);
+    return 0;
 }
 
 static void s_exec(call_t *self, dialplan_app_t app, char *args)
 {
+    if (self->in_h && !apps_instant(app)) {
+        td_log(LOG_INFO, "%s cannot run in the h extension: it ends here",
+               dialplan_app_name(app));
+        self->h_stop = 1;
+        return;
+    }
     switch (app) {
     case DIALPLAN_APP_NOOP:
         break;
@@ -412,13 +503,33 @@ static void s_exec(call_t *self, dialplan_app_t app, char *args)
         break;
     case DIALPLAN_APP_COUNT:
         break;
+    default:
+        apps_exec(self, app, args);
+        break;
     }
+}
+
+void call_exec(call_t *self, dialplan_app_t app, char *args)
+{
+    s_exec(self, app, args);
 }
 
 /* --- the interpreter ------------------------------------------------------- */
 
 static void s_fall_off(call_t *self)
 {
+    if (self->in_h) {
+        self->h_stop = 1;
+        return;
+    }
+    if (!self->ext && strcmp(self->exten, "i") != 0 && call_find(self, self->context, "i")) {
+        /* As Asterisk: an invalid extension goes to "i" when the context has one. */
+        td_log(LOG_INFO, "Sent into invalid extension '%s' in context '%s' on %s",
+               self->exten, self->context, self->channel);
+        chanvars_set(self->chanvars, "INVALID_EXTEN", self->exten);
+        call_jump(self, self->context, "i", 1);
+        return;
+    }
     if (!self->ext) {
         td_log(LOG_NOTICE, "Channel '%s' sent to invalid extension but no invalid handler: "
                "context,exten,priority=%s,%s,%d", self->channel, self->context, self->exten,
@@ -434,6 +545,8 @@ static void s_fall_off(call_t *self)
 static void s_run(call_t *self)
 {
     for (unsigned budget = S_STEP_BUDGET; self->state == CALL_RUNNING; budget--) {
+        if (self->in_h && (self->h_stop || !budget))
+            return;
         if (!budget) {
             /* A long run of priorities (a Goto loop): let other calls in. */
             call_arm_timer(self, 0);
@@ -442,6 +555,8 @@ static void s_run(call_t *self)
         const dialplan_prio_t *p = self->ext ? dialplan_priority(self->ext, self->priority) : NULL;
         if (!p) {
             s_fall_off(self);
+            if (self->state == CALL_RUNNING && self->jumped && !self->in_h)
+                continue;      /* sent to "i" */
             return;
         }
         char args[VARS_MAX];
@@ -449,8 +564,10 @@ static void s_run(call_t *self)
         const char *name = dialplan_app_name(p->app);
         td_log(LOG_INFO, "Executing [%s@%s:%d] %s(\"%s\", \"%s\")", self->exten, self->context,
                self->priority, name, self->channel, args);
-        s_copy(self->lastapp, sizeof self->lastapp, name);
-        s_copy(self->lastdata, sizeof self->lastdata, args);
+        if (!self->in_h) {
+            s_copy(self->lastapp, sizeof self->lastapp, name);
+            s_copy(self->lastdata, sizeof self->lastdata, args);
+        }
         self->app = p->app;
         self->jumped = 0;
         s_exec(self, p->app, args);
@@ -471,6 +588,12 @@ void call_start(call_t *self)
     s_run(self);
 }
 
+void call_rerun(call_t *self)
+{
+    self->state = CALL_RUNNING;
+    s_run(self);
+}
+
 static void s_on_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -479,13 +602,22 @@ static void s_on_timer(evutil_socket_t fd, short what, void *arg)
     td_log_set_context(self->id);
     switch (self->state) {
     case CALL_WAITING:
-        call_next(self);
+        if (self->ivr.mode == IVR_BUSY)
+            apps_on_timer(self);
+        else
+            call_next(self);
         break;
     case CALL_DIALING:
         dial_on_timeout(self);
         break;
     case CALL_RUNNING:
         s_run(self);
+        break;
+    case CALL_COLLECTING:
+    case CALL_MOH:
+    case CALL_PLAYING:
+    case CALL_RECORDING:
+        apps_on_timer(self);
         break;
     default:
         break;
@@ -579,9 +711,14 @@ void call_on_media_offered(call_t *self, const char *peer, const Tandem__MediaOf
         call_answer_caller(self, self->sdp_caller);
         s_echo(self);
         break;
-    default:
+    case DIALPLAN_APP_ANSWER:
         call_answer_caller(self, self->sdp_caller);
         call_next(self);
+        break;
+    default:
+        /* An application that needed the session (Playback, Progress...):
+         * it runs again and finds it. */
+        call_rerun(self);
         break;
     }
 }
@@ -600,6 +737,24 @@ void call_on_media_error(call_t *self, const char *peer, const Tandem__MediaErro
     td_log(LOG_WARNING, "Media error on '%s': %s (cause %u)", self->channel,
            msg->reason ? msg->reason : "", cause);
     call_end(self, cause, 16);
+}
+
+void call_on_media_played(call_t *self, const char *peer, const Tandem__MediaPlayed *msg)
+{
+    if (s_from_worker(self, peer, "MediaPlayed"))
+        apps_on_played(self, msg);
+}
+
+void call_on_media_dtmf(call_t *self, const char *peer, const Tandem__MediaDtmf *msg)
+{
+    if (s_from_worker(self, peer, "MediaDtmf"))
+        apps_on_dtmf(self, msg);
+}
+
+void call_on_media_recorded(call_t *self, const char *peer, const Tandem__MediaRecorded *msg)
+{
+    if (s_from_worker(self, peer, "MediaRecorded"))
+        apps_on_recorded(self, msg);
 }
 
 void call_on_peer_lost(call_t *self, int media)

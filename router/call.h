@@ -14,6 +14,11 @@
  *   BRIDGED     the caller and the answered leg talk; waits a Hangup
  *   WAITING     Wait(): the timer runs
  *   ECHO        Echo(): the worker reflects the caller; waits a Hangup
+ *   PLAYING     Playback, SayDigits, SayNumber, Record's beep: waits MediaPlayed
+ *   COLLECTING  Background, WaitExten, Read: waits MediaDtmf, MediaPlayed or
+ *               the timer (apps.c)
+ *   RECORDING   Record(): waits MediaRecorded
+ *   MOH         MusicOnHold(): waits the timer (duration) or a Hangup
  *   DONE        over; the owner (router) is told through env->on_done and
  *               destroys the call later, never from inside a handler.
  *
@@ -40,6 +45,10 @@ typedef enum {
     CALL_BRIDGED,
     CALL_WAITING,
     CALL_ECHO,
+    CALL_PLAYING,
+    CALL_COLLECTING,
+    CALL_RECORDING,
+    CALL_MOH,
     CALL_DONE
 } call_state_t;
 
@@ -47,10 +56,12 @@ typedef enum {
 typedef struct {
     struct event_base *base;
     td_bus_t *bus;
-    const dialplan_t *dialplan;
+    dialplan_t *dialplan;       /* the plan new calls start on; each call holds a ref */
     workers_t *workers;
     cdr_t *cdr;                 /* NULL: no CDRs */
     uint32_t channel_seq;       /* the "-0000002a" counter of outgoing channel names */
+    struct chanvars *globals;   /* GLOBAL() writes, above [globals]; NULL: read-only */
+    struct astdb *astdb;        /* DB(); NULL: no store */
     /* The call is DONE: take it out of the table and destroy it later. */
     void (*on_done)(void *arg, call_t *call);
     void *arg;
@@ -74,6 +85,9 @@ void call_on_hangup(call_t *self, uint32_t leg, const Tandem__Hangup *msg);
 void call_on_media_offered(call_t *self, const char *peer, const Tandem__MediaOffered *msg);
 void call_on_media_answered(call_t *self, const char *peer, const Tandem__MediaAnswered *msg);
 void call_on_media_error(call_t *self, const char *peer, const Tandem__MediaError *msg);
+void call_on_media_played(call_t *self, const char *peer, const Tandem__MediaPlayed *msg);
+void call_on_media_dtmf(call_t *self, const char *peer, const Tandem__MediaDtmf *msg);
+void call_on_media_recorded(call_t *self, const char *peer, const Tandem__MediaRecorded *msg);
 
 /* The call's media worker (media = 1) or signaling peer (0) is dead: end the
  * call with cause 38 without sending anything more to that peer. */

@@ -8,6 +8,8 @@
 
 #include "arena.h"
 #include "call.h"
+#include "chanvars.h"
+#include "func.h"
 
 #define CALL_MAX_EXTEN   80     /* AST_MAX_EXTENSION */
 #define CALL_MAX_CONTEXT 80     /* AST_MAX_CONTEXT */
@@ -16,6 +18,37 @@
 
 /* NEW: parsed from Dial's arguments, not yet originated (no number). */
 typedef enum { LEG_NEW, LEG_RINGING, LEG_UP, LEG_GONE } leg_state_t;
+
+/* A Gosub frame: where Return goes. Its LOCAL variables (ARGn) live in
+ * chanvars' frame of the same depth. */
+typedef struct call_frame_s {
+    struct call_frame_s *up;
+    char context[CALL_MAX_CONTEXT];
+    char exten[CALL_MAX_EXTEN];
+    int priority;               /* the priority after the Gosub */
+    int argc;                   /* ARG1..ARGargc set for this frame */
+} call_frame_t;
+
+/* What the IVR application running waits for (apps.c). */
+typedef enum {
+    IVR_NONE, IVR_PLAYBACK, IVR_BACKGROUND, IVR_WAITEXTEN, IVR_READ, IVR_RECORD, IVR_MOH,
+    IVR_BUSY
+} ivr_mode_t;
+
+typedef struct {
+    ivr_mode_t mode;
+    uint32_t play_id;           /* the MediaPlay or MediaRecord we wait for; 0 none */
+    uint32_t next_id;
+    int playing;                /* a MediaPlay runs (Background, Read: a key stops it) */
+    int early;                  /* 183 with SDP sent: media flows before the answer */
+    int set_status;             /* Playback: set PLAYBACKSTATUS (not SayDigits) */
+    char digits[CALL_MAX_EXTEN];
+    unsigned first_ms, digit_ms; /* timeouts: before the first key, between keys */
+    int maxdigits, attempts;
+    char var[80];               /* Read's variable */
+    char file[256];             /* Read's prompt ("a&b"), Record's file (no format) */
+    unsigned silence_ms, max_ms;
+} ivr_t;
 
 /* An outgoing leg (Dial target). Legs of the latest Dial only. */
 typedef struct {
@@ -29,6 +62,7 @@ typedef struct {
 
 struct call {
     call_env_t *env;
+    dialplan_t *dialplan;       /* the plan this call runs on (a held ref) */
     call_state_t state;
     struct event *timer;        /* Wait, Dial timeout, and yielding a long run */
     arena_t arena;
@@ -45,6 +79,13 @@ struct call {
     const dialplan_ext_t *ext;  /* NULL after a Goto to nowhere */
     int jumped;                 /* a Goto set the position: do not step */
     dialplan_app_t app;         /* the application running */
+    int in_h;                   /* running the h extension after the end */
+    int h_stop;                 /* an application that cannot run in h: stop */
+    chanvars_t *chanvars;       /* the channel's variables */
+    /* apps.c: Gosub, IVR */
+    call_frame_t *frames;
+    int nframes;
+    ivr_t ivr;
     /* channel state */
     int answered;               /* leg 0 answered */
     int leg0_gone;              /* signaling said leg 0 is gone */
@@ -62,6 +103,9 @@ struct call {
     int early_pending;          /* MediaAnswers for early media not yet answered */
     /* CDR */
     struct timeval start, answer_time;
+    /* Dial's times for ${ANSWEREDTIME}/${DIALEDTIME} (dial.c sets them;
+     * tv_sec 0 = not yet): Dial started, a leg answered, the bridge ended */
+    struct timeval dial_start, dial_answer, dial_end;
     char lastapp[16];
     char lastdata[256];
     char dstchannel[96];
@@ -75,6 +119,33 @@ int call_media_offer(call_t *self, dialplan_app_t then); /* 0: waiting; -1: no w
 void call_answer_caller(call_t *self, const char *sdp);
 void call_arm_timer(call_t *self, unsigned ms);
 void call_set_dialstatus(call_t *self, const char *status);
+/* Variables (call.c, next to call_var): the function module's view of this
+ * call, and Set(name=value) with Asterisk's rules (FUNC(args) writes the
+ * function, "_X"/"__X" are inherited, "" deletes). 0, or -1 (logged). */
+void call_func_env(call_t *self, func_env_t *env);
+int call_set_var(call_t *self, const char *name, const char *value);
+/* Goto([[context,]exten,]priority|label): 0, or -1 (logged) when the label
+ * is unknown. A missing extension is not an error: the interpreter sends the
+ * call to "i" then. */
+int call_goto(call_t *self, char *args);
+/* Run the current priority again (an application waited for media first). */
+void call_rerun(call_t *self);
+/* Look an extension up in the call's plan with its caller number. */
+const dialplan_ext_t *call_find(call_t *self, const char *context, const char *exten);
+/* Leave the dialplan for extension exten in the current context, priority 1. */
+void call_jump(call_t *self, const char *context, const char *exten, int priority);
+
+/* Run one application now (ExecIf). */
+void call_exec(call_t *self, dialplan_app_t app, char *args);
+
+/* apps.c */
+void apps_exec(call_t *self, dialplan_app_t app, char *args);
+int apps_instant(dialplan_app_t app);               /* runs without waiting (allowed in h) */
+void apps_on_played(call_t *self, const Tandem__MediaPlayed *msg);
+void apps_on_dtmf(call_t *self, const Tandem__MediaDtmf *msg);
+void apps_on_recorded(call_t *self, const Tandem__MediaRecorded *msg);
+void apps_on_timer(call_t *self);
+void apps_free(call_t *self);
 
 /* dial.c */
 void dial_start(call_t *self, char *args);

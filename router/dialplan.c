@@ -20,9 +20,12 @@
 typedef struct dialplan_context s_context_t;
 
 struct dialplan_ext {
-    const char *name;            /* as written */
+    const char *name;            /* as written, with any "/callerid" */
     const char *key;             /* literal without '-', or the pattern's canonical key */
     pattern_t *pattern;          /* NULL for a literal */
+    const char *cid;             /* caller ID to match: NULL none, the literal key, or */
+    pattern_t *cid_pattern;      /* a "_" pattern */
+    struct dialplan_ext *alt;    /* same name, other caller ID: those with one first */
     dialplan_prio_t *prios;      /* sorted by priority once loaded */
     size_t nprios, cap;
     struct dialplan_ext *next;   /* every extension, for destroy */
@@ -45,6 +48,7 @@ struct dialplan_context {
 };
 
 struct dialplan {
+    int refs;                    /* the router and each call on this plan (dialplan_ref) */
     arena_t arena;               /* every string and small struct of the dialplan */
     strmap_t *contexts;          /* name -> context */
     s_context_t **ctx_list;
@@ -56,13 +60,34 @@ struct dialplan {
 };
 
 static const char *s_app_names[DIALPLAN_APP_COUNT] = {
-    [DIALPLAN_APP_ANSWER] = "Answer",
-    [DIALPLAN_APP_DIAL]   = "Dial",
-    [DIALPLAN_APP_ECHO]   = "Echo",
-    [DIALPLAN_APP_GOTO]   = "Goto",
-    [DIALPLAN_APP_HANGUP] = "Hangup",
-    [DIALPLAN_APP_NOOP]   = "NoOp",
-    [DIALPLAN_APP_WAIT]   = "Wait",
+    [DIALPLAN_APP_ANSWER]      = "Answer",
+    [DIALPLAN_APP_BACKGROUND]  = "Background",
+    [DIALPLAN_APP_BUSY]        = "Busy",
+    [DIALPLAN_APP_CONGESTION]  = "Congestion",
+    [DIALPLAN_APP_DIAL]        = "Dial",
+    [DIALPLAN_APP_ECHO]        = "Echo",
+    [DIALPLAN_APP_EXECIF]      = "ExecIf",
+    [DIALPLAN_APP_GOSUB]       = "Gosub",
+    [DIALPLAN_APP_GOTO]        = "Goto",
+    [DIALPLAN_APP_GOTOIF]      = "GotoIf",
+    [DIALPLAN_APP_GOTOIFTIME]  = "GotoIfTime",
+    [DIALPLAN_APP_HANGUP]      = "Hangup",
+    [DIALPLAN_APP_LOG]         = "Log",
+    [DIALPLAN_APP_MSET]        = "MSet",
+    [DIALPLAN_APP_MUSICONHOLD] = "MusicOnHold",
+    [DIALPLAN_APP_NOOP]        = "NoOp",
+    [DIALPLAN_APP_PLAYBACK]    = "Playback",
+    [DIALPLAN_APP_PROGRESS]    = "Progress",
+    [DIALPLAN_APP_READ]        = "Read",
+    [DIALPLAN_APP_RECORD]      = "Record",
+    [DIALPLAN_APP_RETURN]      = "Return",
+    [DIALPLAN_APP_RINGING]     = "Ringing",
+    [DIALPLAN_APP_SAYDIGITS]   = "SayDigits",
+    [DIALPLAN_APP_SAYNUMBER]   = "SayNumber",
+    [DIALPLAN_APP_SET]         = "Set",
+    [DIALPLAN_APP_VERBOSE]     = "Verbose",
+    [DIALPLAN_APP_WAIT]        = "Wait",
+    [DIALPLAN_APP_WAITEXTEN]   = "WaitExten",
 };
 
 const char *dialplan_app_name(dialplan_app_t app)
@@ -144,15 +169,67 @@ static void s_context_free(s_context_t *ctx)
     free(ctx->includes);
 }
 
-/* The extension called name in ctx, created if new. -1 with err set on error. */
-static dialplan_ext_t *s_ext_get(dialplan_t *self, s_context_t *ctx, const char *name,
+/* The caller ID part of "100/1001" or "_1XXX/_2XXX": compiled into ext. */
+static int s_ext_cid(dialplan_t *self, dialplan_ext_t *ext, const char *cid, const char *file,
+                     int line)
+{
+    char why[256], norm[S_MAX_EXTEN];
+    if (cid[0] == '_') {
+        if (!(ext->cid_pattern = pattern_new(cid, why, sizeof why)))
+            return s_error(self, file, line, "%s", why);
+        ext->cid = pattern_key(ext->cid_pattern);
+        return 0;
+    }
+    if (!pattern_literal_normalize(cid, norm, sizeof norm) || !*norm)
+        return s_error(self, file, line, "bad caller ID '%s'", cid);
+    if (!(ext->cid = arena_strdup(&self->arena, norm)))
+        return s_error(self, file, line, "out of memory");
+    return 0;
+}
+
+/* Order within a chain of one name: with a caller ID before without; among
+ * caller IDs, literals before patterns, patterns in pattern order. */
+static int s_cid_cmp(const dialplan_ext_t *a, const dialplan_ext_t *b)
+{
+    if (!a->cid || !b->cid)
+        return (a->cid == NULL) - (b->cid == NULL);
+    if (!a->cid_pattern || !b->cid_pattern)
+        return a->cid_pattern || b->cid_pattern ? (a->cid_pattern != NULL) - (b->cid_pattern != NULL)
+                                                : strcmp(a->cid, b->cid);
+    return pattern_cmp(a->cid_pattern, b->cid_pattern);
+}
+
+/* Does the caller's number match ext's caller ID (if it has one)? */
+static int s_cid_match(const dialplan_ext_t *ext, const char *cid)
+{
+    if (!ext->cid)
+        return 1;
+    if (!cid)
+        cid = "";
+    if (ext->cid_pattern)
+        return pattern_match(ext->cid_pattern, cid);
+    char norm[S_MAX_EXTEN];
+    return pattern_literal_normalize(cid, norm, sizeof norm) && strcmp(norm, ext->cid) == 0;
+}
+
+/* The extension called name (with any "/callerid") in ctx, created if new.
+ * NULL with err set on error. */
+static dialplan_ext_t *s_ext_get(dialplan_t *self, s_context_t *ctx, const char *full,
                                  const char *file, int line)
 {
-    char why[256];
+    char why[256], name[S_MAX_EXTEN];
     pattern_t *pat = NULL;
     char norm[S_MAX_EXTEN];
-    const char *key;
-    dialplan_ext_t *ext;
+    const char *key, *cid = NULL;
+    dialplan_ext_t *head;
+    snprintf(name, sizeof name, "%s", full);
+    char *slash = strchr(name, '/');
+    if (slash) {
+        *slash = '\0';
+        cid = slash + 1;
+        if (!*cid)
+            return s_error(self, file, line, "empty caller ID in '%s'", full), NULL;
+    }
     if (name[0] == '_') {
         pat = pattern_new(name, why, sizeof why);
         if (!pat) {
@@ -160,20 +237,16 @@ static dialplan_ext_t *s_ext_get(dialplan_t *self, s_context_t *ctx, const char 
             return NULL;
         }
         key = pattern_key(pat);
-        ext = strmap_get(ctx->pattern_keys, key);
+        head = strmap_get(ctx->pattern_keys, key);
     } else {
         if (!pattern_literal_normalize(name, norm, sizeof norm) || !*norm) {
             s_error(self, file, line, "bad extension '%s'", name);
             return NULL;
         }
         key = norm;
-        ext = strmap_get(ctx->literals, key);
+        head = strmap_get(ctx->literals, key);
     }
-    if (ext) {
-        pattern_destroy(&pat);
-        return ext;
-    }
-    ext = calloc(1, sizeof *ext);
+    dialplan_ext_t *ext = calloc(1, sizeof *ext);
     if (!ext) {
         pattern_destroy(&pat);
         s_error(self, file, line, "out of memory");
@@ -181,12 +254,43 @@ static dialplan_ext_t *s_ext_get(dialplan_t *self, s_context_t *ctx, const char 
     }
     ext->next = self->extens;
     self->extens = ext;
+    if (cid && s_ext_cid(self, ext, cid, file, line) < 0) {
+        pattern_destroy(&pat);
+        return NULL;
+    }
+    /* The same name and caller ID as an existing one: that one. */
+    for (dialplan_ext_t *e = head; e; e = e->alt)
+        if ((!e->cid && !ext->cid) || (e->cid && ext->cid && s_cid_cmp(e, ext) == 0)) {
+            pattern_destroy(&pat);
+            return e;
+        }
     ext->pattern = pat;
-    ext->name = arena_strdup(&self->arena, name);
+    ext->name = arena_strdup(&self->arena, full);
     ext->key = pat ? pattern_key(pat) : arena_strdup(&self->arena, norm);
     if (!ext->name || !ext->key) {
         s_error(self, file, line, "out of memory");
         return NULL;
+    }
+    if (head) {
+        /* Into the chain in order; a new first one replaces the head. */
+        dialplan_ext_t **pp = &head;
+        while (*pp && s_cid_cmp(*pp, ext) <= 0)
+            pp = &(*pp)->alt;
+        dialplan_ext_t *old_head = head;
+        ext->alt = *pp;
+        *pp = ext;
+        if (head == old_head)
+            return ext;
+        if (pat) {
+            for (size_t i = 0; i < ctx->npatterns; i++)
+                if (ctx->patterns[i] == old_head)
+                    ctx->patterns[i] = head;
+            if (strmap_put(ctx->pattern_keys, head->key, head) < 0)
+                return s_error(self, file, line, "out of memory"), NULL;
+        } else if (strmap_put(ctx->literals, head->key, head) < 0) {
+            return s_error(self, file, line, "out of memory"), NULL;
+        }
+        return ext;
     }
     if (pat) {
         if (s_reserve((void **)&ctx->patterns, &ctx->pcap, ctx->npatterns, sizeof *ctx->patterns) < 0
@@ -336,9 +440,6 @@ static int s_parse_exten(dialplan_t *self, s_context_t *ctx, const td_conf_var_t
         exten_name = s_cut_exten(&rest);
         if (!*exten_name)
             return s_error(self, v->file, v->line, "missing extension");
-        if (strchr(exten_name, '/'))
-            return s_error(self, v->file, v->line,
-                           "caller ID matching ('%s') is not supported", exten_name);
         if (!rest)
             return s_error(self, v->file, v->line, "missing priority");
         ext = NULL;
@@ -505,6 +606,7 @@ dialplan_t *dialplan_load(const char *path, char *err, size_t errlen)
         return NULL;
     }
     arena_init(&self->arena, NULL, 0, 16384);
+    self->refs = 1;
     self->err = err;
     self->errlen = errlen;
     self->contexts = strmap_new(16);
@@ -548,11 +650,20 @@ dialplan_t *dialplan_load(const char *path, char *err, size_t errlen)
     return self;
 }
 
+dialplan_t *dialplan_ref(dialplan_t *self)
+{
+    self->refs++;
+    return self;
+}
+
 void dialplan_destroy(dialplan_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     dialplan_t *self = *self_p;
+    *self_p = NULL;
+    if (--self->refs > 0)
+        return;
     for (size_t i = 0; i < self->nctx; i++)
         s_context_free(self->ctx_list[i]);
     free(self->ctx_list);
@@ -560,6 +671,7 @@ void dialplan_destroy(dialplan_t **self_p)
     while (e) {
         dialplan_ext_t *next = e->next;
         pattern_destroy(&e->pattern);
+        pattern_destroy(&e->cid_pattern);
         free(e->prios);
         free(e);
         e = next;
@@ -568,45 +680,110 @@ void dialplan_destroy(dialplan_t **self_p)
     strmap_destroy(&self->globals);
     arena_clear(&self->arena);
     free(self);
-    *self_p = NULL;
 }
 
 /* --- search ------------------------------------------------------------ */
 
+typedef enum { S_MATCH, S_CANMATCH, S_MATCHMORE } s_mode_t;
+
+/* The first of ext's chain the caller ID matches, or NULL. */
+static const dialplan_ext_t *s_chain(const dialplan_ext_t *ext, const char *cid)
+{
+    for (; ext; ext = ext->alt)
+        if (s_cid_match(ext, cid))
+            return ext;
+    return NULL;
+}
+
+typedef struct {
+    const char *norm, *cid;
+    s_mode_t mode;
+    const dialplan_ext_t *found;
+} s_prefix_t;
+
+static void s_prefix_one(void *arg, const char *key, void *value)
+{
+    s_prefix_t *p = arg;
+    size_t n = strlen(p->norm);
+    if (p->found || strncmp(key, p->norm, n) != 0)
+        return;
+    if (p->mode == S_MATCHMORE && !key[n])
+        return;
+    p->found = s_chain(value, p->cid);
+}
+
 static const dialplan_ext_t *s_search(const s_context_t *ctx, const char *exten,
-                                      const char *norm, const s_context_t **seen, int depth)
+                                      const char *norm, const char *cid, s_mode_t mode,
+                                      const s_context_t **seen, int depth)
 {
     for (int i = 0; i < depth; i++)
         if (seen[i] == ctx)
             return NULL;               /* an include loop: been here */
-    const dialplan_ext_t *ext = strmap_get(ctx->literals, norm);
+    const dialplan_ext_t *ext = NULL;
+    if (mode == S_MATCH) {
+        ext = s_chain(strmap_get(ctx->literals, norm), cid);
+    } else {
+        s_prefix_t p = { norm, cid, mode, NULL };
+        strmap_foreach(ctx->literals, s_prefix_one, &p);
+        ext = p.found;
+    }
     if (ext)
         return ext;
-    for (size_t i = 0; i < ctx->npatterns; i++)
-        if (pattern_match(ctx->patterns[i]->pattern, exten))
-            return ctx->patterns[i];
+    for (size_t i = 0; i < ctx->npatterns; i++) {
+        const pattern_t *pat = ctx->patterns[i]->pattern;
+        int hit = mode == S_MATCH ? pattern_match(pat, exten)
+                  : mode == S_CANMATCH ? pattern_canmatch(pat, exten)
+                  : pattern_matchmore(pat, exten);
+        if (hit && (ext = s_chain(ctx->patterns[i], cid)))
+            return ext;
+    }
     if (depth + 1 >= S_MAX_INCLUDE_DEPTH)
         return NULL;
     seen[depth] = ctx;
     for (size_t i = 0; i < ctx->nincludes; i++) {
         if (!ctx->includes[i])
             continue;
-        ext = s_search(ctx->includes[i], exten, norm, seen, depth + 1);
+        ext = s_search(ctx->includes[i], exten, norm, cid, mode, seen, depth + 1);
         if (ext)
             return ext;
     }
     return NULL;
 }
 
-const dialplan_ext_t *dialplan_find(const dialplan_t *self, const char *context,
-                                    const char *exten)
+static const dialplan_ext_t *s_find(const dialplan_t *self, const char *context,
+                                    const char *exten, const char *cid, s_mode_t mode)
 {
     const s_context_t *ctx = strmap_get(self->contexts, context);
     char norm[S_MAX_EXTEN];
-    if (!ctx || !*exten || !pattern_literal_normalize(exten, norm, sizeof norm))
+    if (!ctx || (mode == S_MATCH && !*exten)
+        || !pattern_literal_normalize(exten, norm, sizeof norm))
         return NULL;
     const s_context_t *seen[S_MAX_INCLUDE_DEPTH];
-    return s_search(ctx, exten, norm, seen, 0);
+    return s_search(ctx, exten, norm, cid, mode, seen, 0);
+}
+
+const dialplan_ext_t *dialplan_find(const dialplan_t *self, const char *context,
+                                    const char *exten)
+{
+    return s_find(self, context, exten, NULL, S_MATCH);
+}
+
+const dialplan_ext_t *dialplan_find_cid(const dialplan_t *self, const char *context,
+                                        const char *exten, const char *cid)
+{
+    return s_find(self, context, exten, cid, S_MATCH);
+}
+
+int dialplan_canmatch(const dialplan_t *self, const char *context, const char *exten,
+                      const char *cid)
+{
+    return s_find(self, context, exten, cid, S_CANMATCH) != NULL;
+}
+
+int dialplan_matchmore(const dialplan_t *self, const char *context, const char *exten,
+                       const char *cid)
+{
+    return s_find(self, context, exten, cid, S_MATCHMORE) != NULL;
 }
 
 int dialplan_has_context(const dialplan_t *self, const char *context)

@@ -4,7 +4,7 @@
  * Accepted: [general] (static, writeprotect, autofallthrough; other keys
  * are warned about once and ignored), [globals] (NAME=value), and contexts
  * holding
- *   exten => pattern,priority[(label)],App(args)     (or App,args or App)
+ *   exten => pattern[/callerid],priority[(label)],App(args)  (or App,args or App)
  *   same => priority[(label)],App(args)
  *   include => context
  * with priorities as numbers, "n" (one more than the line before) or "s"
@@ -13,21 +13,51 @@
  *
  * Search: a context's literal extensions (a hash) first, then its patterns
  * in Asterisk's order (sorted once at load), then its includes in order.
- * Load errors read "file:line: reason". */
+ * An extension written with "/callerid" (a literal or a "_" pattern) matches
+ * only when the caller's number matches that too; among extensions with the
+ * same name, those with a caller ID come first (as Asterisk sorts them).
+ * Load errors read "file:line: reason".
+ *
+ * Lifetime: a plan is shared by the router and by every call that started
+ * on it (a reload swaps the router's plan while older calls finish on
+ * theirs). dialplan_ref() adds a holder; dialplan_destroy() drops one and
+ * frees the plan when the last holder lets go. */
 #ifndef DIALPLAN_H
 #define DIALPLAN_H
 
 #include <stddef.h>
 
-/* The applications the call interpreter runs. */
+/* The applications the call interpreter runs (the table of names is in
+ * dialplan.c, the code in call.c, dial.c and apps.c). */
 typedef enum {
     DIALPLAN_APP_ANSWER,
+    DIALPLAN_APP_BACKGROUND,
+    DIALPLAN_APP_BUSY,
+    DIALPLAN_APP_CONGESTION,
     DIALPLAN_APP_DIAL,
     DIALPLAN_APP_ECHO,
+    DIALPLAN_APP_EXECIF,
+    DIALPLAN_APP_GOSUB,
     DIALPLAN_APP_GOTO,
+    DIALPLAN_APP_GOTOIF,
+    DIALPLAN_APP_GOTOIFTIME,
     DIALPLAN_APP_HANGUP,
+    DIALPLAN_APP_LOG,
+    DIALPLAN_APP_MSET,
+    DIALPLAN_APP_MUSICONHOLD,
     DIALPLAN_APP_NOOP,
+    DIALPLAN_APP_PLAYBACK,
+    DIALPLAN_APP_PROGRESS,
+    DIALPLAN_APP_READ,
+    DIALPLAN_APP_RECORD,
+    DIALPLAN_APP_RETURN,
+    DIALPLAN_APP_RINGING,
+    DIALPLAN_APP_SAYDIGITS,
+    DIALPLAN_APP_SAYNUMBER,
+    DIALPLAN_APP_SET,
+    DIALPLAN_APP_VERBOSE,
     DIALPLAN_APP_WAIT,
+    DIALPLAN_APP_WAITEXTEN,
     DIALPLAN_APP_COUNT
 } dialplan_app_t;
 
@@ -45,15 +75,28 @@ typedef struct dialplan_ext dialplan_ext_t;
 
 /* Load path. NULL and "file:line: reason" in err on error. Warnings go to td_log. */
 dialplan_t *dialplan_load(const char *path, char *err, size_t errlen);
+/* Drop the caller's hold (nulls *self_p); the last one frees the plan. */
 void dialplan_destroy(dialplan_t **self_p);
+/* One more holder; returns self. */
+dialplan_t *dialplan_ref(dialplan_t *self);
 
 /* Does this context exist? */
 int dialplan_has_context(const dialplan_t *self, const char *context);
 
 /* The extension exten dials in context (following includes), or NULL.
- * Borrowed until destroy. */
+ * Borrowed until destroy. dialplan_find() is for a caller without a number
+ * (extensions with a caller ID do not match). */
 const dialplan_ext_t *dialplan_find(const dialplan_t *self, const char *context,
                                     const char *exten);
+const dialplan_ext_t *dialplan_find_cid(const dialplan_t *self, const char *context,
+                                        const char *exten, const char *cid);
+/* As Asterisk's ast_canmatch_extension / ast_matchmore_extension: could
+ * exten (followed by more digits) dial something; would more digits still
+ * dial something. */
+int dialplan_canmatch(const dialplan_t *self, const char *context, const char *exten,
+                      const char *cid);
+int dialplan_matchmore(const dialplan_t *self, const char *context, const char *exten,
+                       const char *cid);
 
 /* The extension as written ("_1XXX", "600"). */
 const char *dialplan_ext_name(const dialplan_ext_t *ext);

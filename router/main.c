@@ -1,7 +1,9 @@
 /* tandem-router - the dialplan process. Reads extensions.conf, binds the
  * bus, runs every call's dialplan, writes CDRs.
  *
- *   tandem-router [-c CONFDIR] [-i IDENTITY] [-l LEVEL] */
+ *   tandem-router [-c CONFDIR] [-i IDENTITY] [-l LEVEL]
+ *
+ * SIGHUP reloads extensions.conf (router_reload). */
 #include <signal.h>
 #include <stdio.h>
 #include <event2/event.h>
@@ -11,6 +13,21 @@
 #include "td_conf.h"
 #include "td_log.h"
 #include "td_settings.h"
+
+typedef struct {
+    router_t *router;
+    const char *path;
+} s_reload_t;
+
+/* SIGHUP: re-read extensions.conf (as Asterisk's "dialplan reload"). */
+static void s_on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    s_reload_t *r = arg;
+    td_log(LOG_NOTICE, "Got SIGHUP: reloading %s", r->path);
+    router_reload(r->router, r->path);
+}
 
 static void s_on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -46,14 +63,19 @@ int main(int argc, char **argv)
         event_base_free(base);
         return 1;
     }
+    router_open_astdb(router, s.astdb);
     struct event *sigint = evsignal_new(base, SIGINT, s_on_signal, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
+    s_reload_t reload = { router, path };
+    struct event *sighup = evsignal_new(base, SIGHUP, s_on_hup, &reload);
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
+    event_add(sighup, NULL);
     td_log(LOG_NOTICE, "Router %s listening on %s", s.identity, s.endpoint);
 
     event_base_dispatch(base);
 
+    event_free(sighup);
     event_free(sigterm);
     event_free(sigint);
     router_destroy(&router);

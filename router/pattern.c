@@ -198,6 +198,38 @@ int pattern_match(const pattern_t *self, const char *exten)
     return self->pos[i].score == S_SCORE_ZERO_OR_MORE;
 }
 
+/* more = 0: can exten (plus anything) match; more = 1: must the match be
+ * longer than exten. */
+static int s_prefix(const pattern_t *self, const char *exten, int more)
+{
+    const unsigned char *d = (const unsigned char *)exten;
+    size_t i = 0;
+    for (;; i++) {
+        while (*d == '-')
+            d++;
+        if (i == self->npos)
+            return !*d && !more;   /* the pattern ended: only an exact match */
+        const s_pos_t *p = &self->pos[i];
+        if (s_is_wild(p))
+            return 1;              /* "." and "!" take any number of digits more */
+        if (!*d)
+            return 1;              /* digits still to come can fill the rest */
+        if (!s_has(p, *d))
+            return 0;
+        d++;
+    }
+}
+
+int pattern_canmatch(const pattern_t *self, const char *exten)
+{
+    return s_prefix(self, exten, 0);
+}
+
+int pattern_matchmore(const pattern_t *self, const char *exten)
+{
+    return s_prefix(self, exten, 1);
+}
+
 int pattern_cmp(const pattern_t *a, const pattern_t *b)
 {
     for (size_t i = 0;; i++) {

@@ -24,6 +24,12 @@ void pattern_destroy(pattern_t **self_p);
 /* 1 if exten matches (E_MATCH: the whole number), else 0. */
 int pattern_match(const pattern_t *self, const char *exten);
 
+/* As Asterisk's E_CANMATCH: 1 if exten, or exten followed by more digits,
+ * matches. As E_MATCHMORE: 1 if exten followed by at least one more digit
+ * matches (WaitExten keeps collecting while this holds). */
+int pattern_canmatch(const pattern_t *self, const char *exten);
+int pattern_matchmore(const pattern_t *self, const char *exten);
+
 /* <0 if a sorts before b (is more specific), 0 if they are the same pattern. */
 int pattern_cmp(const pattern_t *a, const pattern_t *b);
 

@@ -1,5 +1,7 @@
 /* router - see router.h. */
 #include "router.h"
+#include "astdb.h"
+#include "chanvars.h"
 #include "cdr.h"
 #include "strmap.h"
 #include "td_log.h"
@@ -133,7 +135,8 @@ static void s_on_channel_new(void *arg, const td_bus_hdr_t *hdr, const Tandem__C
     } else {
         const char *context = msg->context && *msg->context ? msg->context : S_DEFAULT_CONTEXT;
         const char *exten = msg->exten && *msg->exten ? msg->exten : S_DEFAULT_EXTEN;
-        const dialplan_ext_t *ext = dialplan_find(self->dialplan, context, exten);
+        const dialplan_ext_t *ext = dialplan_find_cid(self->dialplan, context, exten,
+                                                      msg->caller_num);
         call_t *call = NULL;
         if (!ext) {
             td_log(LOG_NOTICE, "Call from '%s' (%s) to extension '%s' rejected because "
@@ -186,6 +189,9 @@ S_DISPATCH(hangup, Hangup, "Hangup", 0, hdr->leg)
 S_DISPATCH(media_offered, MediaOffered, "MediaOffered", 1, hdr->peer)
 S_DISPATCH(media_answered, MediaAnswered, "MediaAnswered", 1, hdr->peer)
 S_DISPATCH(media_error, MediaError, "MediaError", 0, hdr->peer)
+S_DISPATCH(media_played, MediaPlayed, "MediaPlayed", 1, hdr->peer)
+S_DISPATCH(media_dtmf, MediaDtmf, "MediaDtmf", 1, hdr->peer)
+S_DISPATCH(media_recorded, MediaRecorded, "MediaRecorded", 1, hdr->peer)
 
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
 {
@@ -241,6 +247,9 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_media_offered = s_on_media_offered,
         .on_media_answered = s_on_media_answered,
         .on_media_error = s_on_media_error,
+        .on_media_played = s_on_media_played,
+        .on_media_dtmf = s_on_media_dtmf,
+        .on_media_recorded = s_on_media_recorded,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
     };
@@ -260,7 +269,15 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_done = s_on_call_done,
         .arg = self,
     };
+    self->env.globals = chanvars_new();     /* NULL: GLOBAL() writes fail */
     return self;
+}
+
+int router_open_astdb(router_t *self, const char *path)
+{
+    astdb_close(&self->env.astdb);
+    self->env.astdb = astdb_open(path);
+    return self->env.astdb ? 0 : -1;
 }
 
 void router_destroy(router_t **self_p)
@@ -280,6 +297,8 @@ void router_destroy(router_t **self_p)
         free(c.list);
     }
     s_on_reap(-1, 0, self);
+    chanvars_destroy(&self->env.globals);
+    astdb_close(&self->env.astdb);
     free(self->zombies);
     if (self->reaper)
         event_free(self->reaper);
@@ -290,6 +309,23 @@ void router_destroy(router_t **self_p)
     dialplan_destroy(&self->dialplan);
     free(self);
     *self_p = NULL;
+}
+
+int router_reload(router_t *self, const char *path)
+{
+    char err[1024];
+    dialplan_t *dp = dialplan_load(path, err, sizeof err);
+    if (!dp) {
+        td_log(LOG_ERR, "Reload refused, the dialplan in force stays: %s", err);
+        return -1;
+    }
+    /* Calls in flight hold their own reference to the old plan. */
+    dialplan_destroy(&self->dialplan);
+    self->dialplan = dp;
+    self->env.dialplan = dp;
+    td_log(LOG_NOTICE, "Reloaded %s (%zu call(s) finish on the plan they started with)", path,
+           strmap_size(self->calls));
+    return 0;
 }
 
 td_bus_t *router_bus(router_t *self) { return self->bus; }

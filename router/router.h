@@ -26,6 +26,16 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
 /* End every call still up (cause 16, CDRs written), then free everything. */
 void router_destroy(router_t **self_p);
 
+/* Load path as the new dialplan: new calls start on it, calls in flight
+ * finish on the plan they started with (each holds a reference). A plan
+ * with errors is refused (logged with file:line) and the old one stays.
+ * 0 or -1. */
+int router_reload(router_t *self, const char *path);
+
+/* Open the DB() store at path (closing one already open); calls started
+ * later read and write it. 0, or -1 (logged: DB() then reads empty). */
+int router_open_astdb(router_t *self, const char *path);
+
 td_bus_t *router_bus(router_t *self);
 workers_t *router_workers(router_t *self);
 /* The live call with this id, or NULL. Borrowed until it ends. */

@@ -17,7 +17,9 @@ static void test_errors_table(void **state)
     (void)state;
     static const struct { const char *text, *error; } rows[] = {
         { "[internal]\nexten => 100,1,Foo()\n", "2: unknown application 'Foo'" },
-        { "[internal]\nexten => 100,1,Playback(hello)\n", "2: unknown application 'Playback'" },
+        { "[internal]\nexten => 100,1,Playbak(hello)\n", "2: unknown application 'Playbak'" },
+        { "[internal]\nexten => 100,1,NoOp()\n same => n,ExecIf\n same => n,Bogus()\n",
+          "4: unknown application 'Bogus'" },
         { "[internal]\nexten => 100,x,NoOp()\n", "2: bad priority 'x'" },
         { "[internal]\nexten => 100,0,NoOp()\n", "2: bad priority '0'" },
         { "[internal]\nexten => 100,-1,NoOp()\n", "2: bad priority '-1'" },
@@ -41,8 +43,12 @@ static void test_errors_table(void **state)
         { "[internal]\nexten => 100\n", "2: missing priority" },
         { "[internal]\nexten => ,1,NoOp()\n", "2: missing extension" },
         { "[internal]\nexten => _1[23,1,NoOp()\n", "2: bad pattern '_1[23': missing ']'" },
-        { "[internal]\nexten => 1234/100,1,NoOp()\n",
-          "2: caller ID matching ('1234/100') is not supported" },
+        { "[internal]\nexten => 1234/,1,NoOp()\n", "2: empty caller ID in '1234/'" },
+        { "[internal]\nexten => 1234/_1[2,1,NoOp()\n", "2: bad pattern '_1[2': missing ']'" },
+        { "[internal]\nexten => 1234/100,1,NoOp()\nexten => 1234/100,1,NoOp()\n",
+          "3: duplicate priority 1 for extension 1234/100 in [internal] (first at %s:2)" },
+        { "[internal]\nexten => _12X/_1XXX,1,NoOp()\nexten => _12x/_1xxx,1,NoOp()\n",
+          "3: duplicate priority 1 for extension _12X/_1XXX in [internal] (first at %s:2)" },
         { "[internal]\ninclude => other,9:00-17:00,*,*,*\n",
           "2: time-conditional include 'other,9:00-17:00,*,*,*' is not supported" },
         { "exten => 100,1,NoOp()\n", "1: 'exten' before any [context]" },
@@ -171,8 +177,68 @@ static void test_app_names(void **state)
     (void)state;
     assert_int_equal(dialplan_app_find("dial"), DIALPLAN_APP_DIAL);
     assert_int_equal(dialplan_app_find("NOOP"), DIALPLAN_APP_NOOP);
-    assert_int_equal(dialplan_app_find("Set"), -1);
+    assert_int_equal(dialplan_app_find("Set"), DIALPLAN_APP_SET);
+    assert_int_equal(dialplan_app_find("gosub"), DIALPLAN_APP_GOSUB);
+    assert_int_equal(dialplan_app_find("Bogus"), -1);
+    /* Every application has a name, and finds itself. */
+    for (int i = 0; i < DIALPLAN_APP_COUNT; i++)
+        assert_int_equal(dialplan_app_find(dialplan_app_name((dialplan_app_t)i)), i);
     assert_string_equal(dialplan_app_name(DIALPLAN_APP_HANGUP), "Hangup");
+}
+
+/* #include "file": errors point at the included file and its line; its
+ * contexts and extensions join the plan. */
+static void test_include_file(void **state)
+{
+    (void)state;
+    char dir[64], path[128], inc[128], err[512], want[600];
+    test_tmpdir(dir, sizeof dir);
+    test_write(dir, "users.conf", "[users]\nexten => 200,1,NoOp()\n same => n,Hangup(17)\n",
+               inc, sizeof inc);
+    test_write(dir, "extensions.conf",
+               "[internal]\ninclude => users\nexten => 100,1,NoOp()\n#include \"users.conf\"\n",
+               path, sizeof path);
+    dialplan_t *dp = dialplan_load(path, err, sizeof err);
+    if (!dp)
+        fail_msg("%s", err);
+    const dialplan_ext_t *ext = dialplan_find(dp, "internal", "200");
+    assert_non_null(ext);
+    assert_string_equal(dialplan_priority(ext, 2)->file, inc);
+    assert_int_equal(dialplan_priority(ext, 2)->line, 3);
+    dialplan_destroy(&dp);
+
+    test_write(dir, "users.conf", "[users]\nexten => 200,1,NoOp()\n same => n,Hangupp(17)\n",
+               inc, sizeof inc);
+    assert_null(dialplan_load(path, err, sizeof err));
+    snprintf(want, sizeof want, "%s:3: unknown application 'Hangupp'", inc);
+    assert_string_equal(err, want);
+
+    test_write(dir, "extensions.conf", "[internal]\n#include \"nothere.conf\"\n", path,
+               sizeof path);
+    assert_null(dialplan_load(path, err, sizeof err));
+    if (!strstr(err, "nothere.conf"))
+        fail_msg("%s", err);
+    test_rmdir(dir);
+}
+
+/* The plan is shared: destroy drops one holder, the last one frees it
+ * (ASan would report a leak or a use after free). */
+static void test_refcount(void **state)
+{
+    (void)state;
+    char dir[64], path[128], err[256];
+    test_tmpdir(dir, sizeof dir);
+    test_write(dir, "extensions.conf", "[a]\nexten => 1,1,NoOp()\n", path, sizeof path);
+    dialplan_t *dp = dialplan_load(path, err, sizeof err);
+    assert_non_null(dp);
+    dialplan_t *held = dialplan_ref(dp);
+    assert_ptr_equal(held, dp);
+    dialplan_destroy(&dp);
+    assert_null(dp);
+    assert_non_null(dialplan_find(held, "a", "1"));     /* still alive */
+    dialplan_destroy(&held);
+    assert_null(held);
+    test_rmdir(dir);
 }
 
 int main(void)
@@ -184,6 +250,8 @@ int main(void)
         cmocka_unit_test(test_priorities_and_labels),
         cmocka_unit_test(test_default_config),
         cmocka_unit_test(test_app_names),
+        cmocka_unit_test(test_include_file),
+        cmocka_unit_test(test_refcount),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
