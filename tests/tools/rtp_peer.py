@@ -12,7 +12,14 @@ while it sends and for --linger seconds after, then writes a JSON report:
 
 "echoed" counts received packets carrying our own SSRC and a sequence
 number we sent (what an echo returns). Always exits 0 after writing the
-report unless it could not bind; a missing target is reported as such."""
+report unless it could not bind; a missing target is reported as such.
+
+With --foreign-stats the report also has "foreign": what arrived with an
+SSRC other than ours (prompts the media worker plays), e.g.
+  {"packets": 70, "span_ms": 1381.0, "rate_pps": 50.0, "pts": {"0": 70},
+   "sizes": {"172": 70}, "markers": 1, "seq_steps_bad": 0, "ts_steps_bad": 0}
+(seq must go up by 1 and the timestamp by 160 between consecutive packets
+of one SSRC; rate_pps is (packets - 1) / span)."""
 import argparse
 import json
 import os
@@ -47,6 +54,8 @@ def main():
     ap.add_argument("--ssrc", type=lambda x: int(x, 0), default=0x1234)
     ap.add_argument("--out", required=True)
     ap.add_argument("--pidfile")
+    ap.add_argument("--foreign-stats", action="store_true",
+                    help="report on packets with an SSRC other than ours")
     a = ap.parse_args()
     if a.pidfile:
         with open(a.pidfile, "w") as f:
@@ -61,6 +70,27 @@ def main():
               "received_before_target": 0, "first_rx_after_ms": None}
     sent_seqs = set()
     t_start = None
+    foreign = {"packets": 0, "pts": {}, "sizes": {}, "markers": 0,
+               "seq_steps_bad": 0, "ts_steps_bad": 0}
+    last_by_ssrc = {}
+    foreign_times = []
+
+    def note_foreign(data):
+        pt = data[1] & 0x7f
+        seq, ts, ssrc = struct.unpack("!HII", data[2:12])
+        foreign["packets"] += 1
+        foreign["pts"][str(pt)] = foreign["pts"].get(str(pt), 0) + 1
+        foreign["sizes"][str(len(data))] = foreign["sizes"].get(str(len(data)), 0) + 1
+        if data[1] & 0x80:
+            foreign["markers"] += 1
+        prev = last_by_ssrc.get(ssrc)
+        if prev is not None:
+            if seq != (prev[0] + 1) & 0xffff:
+                foreign["seq_steps_bad"] += 1
+            if ts != (prev[1] + 160) & 0xffffffff and not data[1] & 0x80:
+                foreign["ts_steps_bad"] += 1
+        last_by_ssrc[ssrc] = (seq, ts)
+        foreign_times.append(time.time())
 
     def drain():
         while True:
@@ -80,6 +110,8 @@ def main():
                 report["ssrcs"][k] = report["ssrcs"].get(k, 0) + 1
                 if ssrc == a.ssrc and seq in sent_seqs:
                     report["echoed"] += 1
+                elif a.foreign_stats and ssrc != a.ssrc:
+                    note_foreign(data)
             if t_start is not None and report["first_rx_after_ms"] is None:
                 report["first_rx_after_ms"] = round((time.time() - t_start) * 1000, 1)
 
@@ -125,6 +157,13 @@ def main():
         while time.time() < end:
             select.select([s], [], [], max(0, end - time.time()))
             drain()
+
+    if a.foreign_stats:
+        if len(foreign_times) > 1:
+            span = foreign_times[-1] - foreign_times[0]
+            foreign["span_ms"] = round(span * 1000, 1)
+            foreign["rate_pps"] = round((len(foreign_times) - 1) / span, 1) if span > 0 else None
+        report["foreign"] = foreign
 
     tmp = a.out + ".tmp"
     with open(tmp, "w") as f:
