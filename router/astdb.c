@@ -163,11 +163,11 @@ static void s_dump_one(void *arg, const char *key, void *value)
 /* Write the live records to path.tmp, fsync, rename over path. */
 static int s_compact(astdb_t *self)
 {
-    size_t n = strlen(self->path) + 5;
+    size_t n = strlen(self->path) + 32;
     char *tmp = malloc(n);
     if (!tmp)
         return -1;
-    snprintf(tmp, n, "%s.tmp", self->path);
+    snprintf(tmp, n, "%s.tmp.%ld", self->path, (long)getpid());  /* two routers, one file */
     FILE *fp = fopen(tmp, "w");
     if (!fp) {
         td_log(LOG_ERR, "astdb: cannot write %s: %s", tmp, strerror(errno));

@@ -7,7 +7,7 @@
  *     D <family/key>\n               delete
  * with '\\', '\t' and '\n' escaped as \\ \t \n. Every change is appended
  * and flushed at once (write-through). astdb_open replays the log and then
- * compacts it: the live records are written to "<path>.tmp", fsync'd and
+ * compacts it: the live records are written to "<path>.tmp.<pid>", fsync'd and
  * renamed over path, so a crash at any moment leaves either the old file or
  * the new one. A last line cut short by a crash (no '\n') is ignored: the
  * change it held is lost, nothing else is. */
