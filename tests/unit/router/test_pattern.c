@@ -154,6 +154,78 @@ static void test_includes(void **state)
     test_rmdir(dir);
 }
 
+/* E_CANMATCH / E_MATCHMORE, as WaitExten uses them. */
+static void test_canmatch_table(void **state)
+{
+    (void)state;
+    static const struct { const char *pattern, *exten; int can, more; } rows[] = {
+        { "_1XX", "", 1, 1 },       { "_1XX", "1", 1, 1 },      { "_1XX", "12", 1, 1 },
+        { "_1XX", "123", 1, 0 },    { "_1XX", "1234", 0, 0 },   { "_1XX", "2", 0, 0 },
+        { "_X.", "5", 1, 1 },       { "_X.", "55", 1, 1 },      { "_X!", "5", 1, 1 },
+        { "_9", "9", 1, 0 },        { "_NXX-XXXX", "555-12", 1, 1 },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char err[128];
+        pattern_t *p = pattern_new(rows[i].pattern, err, sizeof err);
+        assert_non_null(p);
+        if (pattern_canmatch(p, rows[i].exten) != rows[i].can
+            || pattern_matchmore(p, rows[i].exten) != rows[i].more)
+            fail_msg("row %zu: %s vs '%s': canmatch %d matchmore %d, expected %d %d", i,
+                     rows[i].pattern, rows[i].exten, pattern_canmatch(p, rows[i].exten),
+                     pattern_matchmore(p, rows[i].exten), rows[i].can, rows[i].more);
+        pattern_destroy(&p);
+    }
+}
+
+/* Caller-id extensions: each row is the number dialled, the caller, and the
+ * extension (as written) that wins, or NULL. Through an include too. */
+static void test_callerid_order(void **state)
+{
+    (void)state;
+    char dir[64], path[128], err[256];
+    test_tmpdir(dir, sizeof dir);
+    test_write(dir, "extensions.conf",
+               "[a]\n"
+               "exten => 100,1,NoOp()\n"
+               "exten => 100/1001,1,NoOp()\n"
+               "exten => 100/_2XXX,1,NoOp()\n"
+               "exten => 100/2001,1,NoOp()\n"
+               "exten => _1XX/_3XXX,1,NoOp()\n"
+               "exten => 200/1001,1,NoOp()\n"
+               "include => b\n"
+               "[b]\n"
+               "exten => 200,1,NoOp()\n"
+               "exten => 300/555-1212,1,NoOp()\n",
+               path, sizeof path);
+    dialplan_t *dp = dialplan_load(path, err, sizeof err);
+    if (!dp)
+        fail_msg("%s", err);
+    static const struct { const char *exten, *cid, *want; } rows[] = {
+        { "100", "1001", "100/1001" },   { "100", "2001", "100/2001" },
+        { "100", "2002", "100/_2XXX" },  { "100", "3001", "100" },
+        { "100", "", "100" },            { "100", NULL, "100" },
+        { "101", "3001", "_1XX/_3XXX" }, { "101", "1001", NULL },
+        { "200", "1001", "200/1001" },   { "200", "1002", "200" },
+        { "300", "5551212", "300/555-1212" }, { "300", "1001", NULL },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const dialplan_ext_t *ext = dialplan_find_cid(dp, "a", rows[i].exten, rows[i].cid);
+        const char *got = ext ? dialplan_ext_name(ext) : NULL;
+        if (!got != !rows[i].want || (got && strcmp(got, rows[i].want) != 0))
+            fail_msg("row %zu: %s from %s: got %s, expected %s", i, rows[i].exten,
+                     rows[i].cid ? rows[i].cid : "(none)", got ? got : "(none)",
+                     rows[i].want ? rows[i].want : "(none)");
+    }
+    assert_true(dialplan_canmatch(dp, "a", "1", "1001"));
+    assert_true(dialplan_matchmore(dp, "a", "10", "1001"));
+    assert_false(dialplan_matchmore(dp, "a", "100", "1001"));
+    assert_true(dialplan_canmatch(dp, "a", "30", "5551212"));     /* via the include */
+    assert_false(dialplan_canmatch(dp, "a", "30", "1001"));
+    assert_false(dialplan_canmatch(dp, "a", "9", "1001"));
+    dialplan_destroy(&dp);
+    test_rmdir(dir);
+}
+
 int main(void)
 {
     td_log_init("test", getenv("VERBOSE") ? LOG_DEBUG : LOG_ERR);
@@ -163,6 +235,8 @@ int main(void)
         cmocka_unit_test(test_same_pattern_key),
         cmocka_unit_test(test_order_table),
         cmocka_unit_test(test_includes),
+        cmocka_unit_test(test_canmatch_table),
+        cmocka_unit_test(test_callerid_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
