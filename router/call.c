@@ -340,6 +340,8 @@ void call_end(call_t *self, uint32_t cause, uint32_t legs_cause)
         self->worker = NULL;
     }
     self->hangup_cause = cause;
+    if (self->dial_answer.tv_sec && !self->dial_end.tv_sec)
+        gettimeofday(&self->dial_end, NULL);
     td_log(LOG_INFO, "Hungup '%s' (cause %u)", self->channel, cause);
     s_write_cdr(self);
     s_run_h(self);

@@ -99,6 +99,7 @@ struct call {
     leg_t *winner;
     unsigned timeout_ms;
     int sent_ringing, sent_progress, early_media;
+    int dial_go_on, dial_ring;  /* options g and r */
     uint32_t early_code;
     int early_pending;          /* MediaAnswers for early media not yet answered */
     /* CDR */

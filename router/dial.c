@@ -134,6 +134,36 @@ static void s_hangup_leg(call_t *self, leg_t *leg, uint32_t cause)
     leg->cause = cause;
 }
 
+static void s_send_progress(call_t *self, uint32_t code, const char *sdp);
+
+/* Dial's options: g (go on in the dialplan when the callee hangs up), r
+ * (ring the caller at once), t/T (transfer keys: accepted; no feature codes
+ * here). Others are warned about and ignored, as the issue asks (Asterisk
+ * would apply them). An option's "(args)" is skipped. */
+static void s_options(call_t *self, const char *opts)
+{
+    self->dial_go_on = self->dial_ring = 0;
+    for (const char *o = opts; *o; o++) {
+        switch (*o) {
+        case 'g':
+            self->dial_go_on = 1;
+            break;
+        case 'r':
+            self->dial_ring = 1;
+            break;
+        case 't': case 'T': case ' ':
+            break;
+        default:
+            td_log(LOG_WARNING, "Dial option '%c' is not supported; ignored", *o);
+            break;
+        }
+        if (o[1] == '(') {
+            const char *close = strchr(o + 1, ')');
+            o = close ? close : o + strlen(o) - 1;
+        }
+    }
+}
+
 /* Dial(SIP/a[/num][&SIP/b...][,timeout[,options]]) */
 void dial_start(call_t *self, char *args)
 {
@@ -150,8 +180,9 @@ void dial_start(call_t *self, char *args)
         if (s > 0)
             self->timeout_ms = s > 86400.0 ? 86400000u : (unsigned)(s * 1000 + 0.5);
     }
-    if (argc >= 3 && *argv[2])
-        td_log(LOG_DEBUG, "Dial options '%s' are not supported yet: ignored", argv[2]);
+    s_options(self, argc >= 3 ? argv[2] : "");
+    gettimeofday(&self->dial_start, NULL);
+    self->dial_answer = self->dial_end = (struct timeval) { 0, 0 };
     /* A fresh set of legs: those of an earlier Dial are all gone by now. */
     if (!self->legs) {
         self->legs = calloc(CALL_MAX_TARGETS, sizeof *self->legs);
@@ -223,6 +254,10 @@ void dial_originate(call_t *self)
         return;
     }
     self->state = CALL_DIALING;
+    if (self->dial_ring && !self->sent_ringing) {
+        self->sent_ringing = 1;
+        s_send_progress(self, 180, "");
+    }
     if (self->timeout_ms)
         call_arm_timer(self, self->timeout_ms);
 }
@@ -312,6 +347,7 @@ void dial_on_media_answered(call_t *self, const Tandem__MediaAnswered *msg)
     }
     if (!self->answered)
         call_answer_caller(self, sdp);
+    gettimeofday(&self->dial_answer, NULL);
     call_set_dialstatus(self, "ANSWER");
     self->state = CALL_BRIDGED;
     td_log(LOG_INFO, "Channel %s joined bridge with %s", self->winner->channel, self->channel);
@@ -320,10 +356,17 @@ void dial_on_media_answered(call_t *self, const Tandem__MediaAnswered *msg)
 void dial_on_leg_hangup(call_t *self, leg_t *leg, uint32_t cause)
 {
     if (leg->state == LEG_UP) {
-        /* The answered callee hung up: Dial ends and so does the call. */
+        /* The answered callee hung up: Dial ends and so does the call,
+         * unless option g says to go on. */
         leg->state = LEG_GONE;
         leg->cause = cause;
+        gettimeofday(&self->dial_end, NULL);
         td_log(LOG_INFO, "%s hung up (cause %u)", leg->channel, cause);
+        if (self->dial_go_on && self->state == CALL_BRIDGED) {
+            self->hangup_cause = cause;
+            call_next(self);
+            return;
+        }
         call_end(self, S_CAUSE_NORMAL, S_CAUSE_NORMAL);
         return;
     }

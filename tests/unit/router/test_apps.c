@@ -61,6 +61,9 @@ static const char *s_conf =
     " same => n,Progress()\n"
     " same => n,Busy()\n"
     "exten => 650,1,Congestion(2)\n"
+    "exten => 660,1,Dial(SIP/1002,,grxT)\n"
+    " same => n,Set(AFTER=${DIALSTATUS})\n"
+    " same => n,Wait(1)\n"
     "[sub]\n"
     "exten => s,1,Set(IN=${ARG1}${ARG2})\n"
     " same => n,Gosub(sub2,s,1(q))\n"
@@ -587,6 +590,67 @@ static void test_moh_and_signalling(void **state)
     s_nothing_more(f);
 }
 
+/* The next send must be body_case on leg for call. */
+static const Tandem__Envelope *s_sent_leg(fixture_t *f, int body_case, const char *call,
+                                          uint32_t leg)
+{
+    const td_bus_fake_sent_t *s = td_bus_fake_get(f->seen);
+    if (!s || (int)s->env->body_case != body_case || s->env->leg != leg
+        || strcmp(s->env->call_id, call) != 0)
+        fail_msg("send #%zu: expected %s on leg %u, got %s", f->seen, td_bus_msg_name(body_case),
+                 leg, s ? td_bus_msg_name(s->env->body_case) : "nothing");
+    f->seen++;
+    return s->env;
+}
+
+/* Dial options: r rings the caller at once, g goes on after the callee's
+ * BYE, an unknown one (x) is only warned about. */
+static void test_dial_options(void **state)
+{
+    fixture_t *f = *state;
+    s_call(f, "c1", "internal", "660", "1001");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1");
+    s_offered(f, "c1");
+    const Tandem__Envelope *e = s_sent_leg(f, BODY(ORIGINATE), "c1", 1);
+    assert_int_equal(e->originate->timeout_ms, 0);
+    e = s_sent(f, "sig-1", PROGRESS, "c1");         /* r: 180 at once */
+    assert_int_equal(e->progress->code, 180);
+    s_nothing_more(f);
+    Tandem__Progress p = TANDEM__PROGRESS__INIT;
+    p.code = 180;
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(PROGRESS);
+    env.progress = &p;
+    env.call_id = "c1";
+    env.leg = 1;
+    td_bus_fake_deliver(f->bus, "sig-1", &env);
+    s_nothing_more(f);                               /* the callee's 180: already rung */
+    Tandem__Answer a = TANDEM__ANSWER__INIT;
+    a.sdp = "SDP-B";
+    env.body_case = BODY(ANSWER);
+    env.answer = &a;
+    td_bus_fake_deliver(f->bus, "sig-1", &env);
+    s_sent_leg(f, BODY(MEDIA_ANSWER), "c1", 1);
+    Tandem__MediaAnswered ma = TANDEM__MEDIA_ANSWERED__INIT;
+    ma.sdp_caller = "SDP-B-A";
+    env.body_case = BODY(MEDIA_ANSWERED);
+    env.media_answered = &ma;
+    td_bus_fake_deliver(f->bus, "media-1", &env);
+    s_sent(f, "sig-1", ANSWER, "c1");
+    Tandem__Hangup h = TANDEM__HANGUP__INIT;
+    h.cause = 16;
+    env.body_case = BODY(HANGUP);
+    env.hangup = &h;
+    td_bus_fake_deliver(f->bus, "sig-1", &env);      /* the callee's BYE */
+    s_nothing_more(f);
+    assert_int_equal(s_state(f, "c1"), CALL_WAITING);  /* g: the dialplan goes on */
+    assert_string_equal(s_var(f, "c1", "AFTER"), "ANSWER");
+    s_fire(f, "c1");
+    s_hangup_sent(f, "c1", 16);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1");
+    s_nothing_more(f);
+}
+
 /* --- reload --------------------------------------------------------------------------- */
 
 static void test_reload(void **state)
@@ -631,6 +695,7 @@ int main(void)
         T(test_record),
         T(test_say),
         T(test_moh_and_signalling),
+        T(test_dial_options),
         T(test_reload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
