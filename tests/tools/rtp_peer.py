@@ -19,7 +19,12 @@ SSRC other than ours (prompts the media worker plays), e.g.
   {"packets": 70, "span_ms": 1381.0, "rate_pps": 50.0, "pts": {"0": 70},
    "sizes": {"172": 70}, "markers": 1, "seq_steps_bad": 0, "ts_steps_bad": 0}
 (seq must go up by 1 and the timestamp by 160 between consecutive packets
-of one SSRC; rate_pps is (packets - 1) / span)."""
+of one SSRC; rate_pps is (packets - 1) / span).
+
+With --dtmf DIGITS, RFC 4733 telephone-events (payload type --dtmf-pt)
+replace the audio from --dtmf-at seconds on: per key, 4 packets of the
+event growing, then 3 end packets (same timestamp), then 3 packets of audio
+before the next key. Sequence numbers go on; they count as sent."""
 import argparse
 import json
 import os
@@ -54,6 +59,9 @@ def main():
     ap.add_argument("--ssrc", type=lambda x: int(x, 0), default=0x1234)
     ap.add_argument("--out", required=True)
     ap.add_argument("--pidfile")
+    ap.add_argument("--dtmf", default="", help="keys to send as RFC 4733 events")
+    ap.add_argument("--dtmf-at", type=float, default=1.0)
+    ap.add_argument("--dtmf-pt", type=int, default=101)
     ap.add_argument("--foreign-stats", action="store_true",
                     help="report on packets with an SSRC other than ours")
     a = ap.parse_args()
@@ -135,6 +143,17 @@ def main():
         t_start = time.time()
         seq0 = 1000
         payload = b"\xff" * 160
+        # packet index -> (marker, payload type, timestamp, payload)
+        events = {}
+        first = int(round(a.dtmf_at / a.interval))
+        for k, key in enumerate(a.dtmf):
+            code = "0123456789*#ABCD".index(key.upper())
+            start = first + k * 10
+            for j in range(7):
+                end = j >= 4
+                duration = 160 * min(j + 1, 5)
+                body = struct.pack("!BBH", code, (0x80 if end else 0) | 10, duration)
+                events[start + j] = (j == 0, a.dtmf_pt, 160 * start, body)
         for i in range(a.count):
             due = t_start + i * a.interval
             while True:
@@ -144,9 +163,10 @@ def main():
                 select.select([s], [], [], due - now)
                 drain()
             seq = (seq0 + i) & 0xffff
-            hdr = struct.pack("!BBHII", 0x80, 0, seq, 160 * i, a.ssrc)
+            marker, pt, ts, body = events.get(i, (False, 0, 160 * i, payload))
+            hdr = struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq, ts, a.ssrc)
             try:
-                s.sendto(hdr + payload, target)
+                s.sendto(hdr + body, target)
                 sent_seqs.add(seq)
                 report["sent"] += 1
             except OSError as e:
