@@ -416,6 +416,20 @@ static void s_record_end(ivr_t *self, const char *ended_by, const char *digit, i
     if (!self->rec)
         return;
     uint64_t samples = wav_writer_samples(self->rec);
+    /* As Asterisk's Record: keep one second of the silence that ended it,
+     * and cut the last 250 ms off a recording a key ended (the key's own
+     * beginning may be in it). */
+    uint64_t cut = 0;
+    if (!strcmp(ended_by, "silence") && self->silence_ms > 1000)
+        cut = (uint64_t)(self->silence_ms - 1000) * (WAV_RATE / 1000);
+    else if (!strcmp(ended_by, "dtmf"))
+        cut = 250 * (WAV_RATE / 1000);
+    if (!strcmp(ended_by, "silence") && cut > self->silent_samples)
+        cut = self->silent_samples;              /* never cut into the voice */
+    if (cut > samples)
+        cut = samples;
+    if (cut && wav_writer_truncate(self->rec, samples - cut) == 0)
+        samples -= cut;
     if (wav_writer_close(&self->rec) < 0) {
         td_log(LOG_WARNING, "%s: recording %s: write failed", session_call_id(self->session),
                self->rec_path);

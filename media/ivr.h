@@ -35,7 +35,9 @@
  *    that key is reported in MediaRecorded.digit, not as MediaDtmf);
  *  - stopped: MediaStop, or a new MediaPlay/MediaRecord;
  *  - error: the file cannot be created or written.
- * The trailing silence is kept (Asterisk trims it; not done yet).
+ * As Asterisk's Record, a recording ended by silence keeps one second of
+ * that silence (silence_ms - 1000 ms are cut off), and one ended by a key
+ * loses its last 250 ms; duration_ms is what the file holds.
  * Release of the call ends playback and recording without any report (the
  * router has forgotten the call); the WAV is still closed properly. */
 #ifndef IVR_H

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct wav_writer {
     FILE *file;
@@ -210,6 +211,21 @@ int wav_writer_write(wav_writer_t *self, const int16_t *samples, size_t count)
 uint64_t wav_writer_samples(const wav_writer_t *self)
 {
     return self->samples;
+}
+
+int wav_writer_truncate(wav_writer_t *self, uint64_t samples)
+{
+    if (self->failed)
+        return -1;
+    if (samples >= self->samples)
+        return 0;
+    if (fflush(self->file) != 0 || ftruncate(fileno(self->file), (off_t)(44 + samples * 2)) < 0 ||
+        fseek(self->file, 0, SEEK_END) < 0) {
+        self->failed = 1;
+        return -1;
+    }
+    self->samples = samples;
+    return 0;
 }
 
 int wav_writer_close(wav_writer_t **self_p)

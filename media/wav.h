@@ -37,6 +37,9 @@ wav_writer_t *wav_writer_new(const char *path, char *err, size_t errlen);
 /* Append count samples. Returns 0, or -1 once a write has failed. */
 int wav_writer_write(wav_writer_t *self, const int16_t *samples, size_t count);
 uint64_t wav_writer_samples(const wav_writer_t *self);
+/* Cut the file back to its first `samples` samples (no-op if it holds no
+ * more). Returns 0, or -1 if that failed (the writer is failed then). */
+int wav_writer_truncate(wav_writer_t *self, uint64_t samples);
 /* Fix the RIFF and data sizes, flush and close. Returns 0, or -1 if any
  * write failed. *self_p is nulled either way. */
 int wav_writer_close(wav_writer_t **self_p);

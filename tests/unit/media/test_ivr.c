@@ -564,6 +564,23 @@ static void test_record_ends_on_silence(void **state)
     for (int k = 800; k < 1600; k++)
         assert_int_equal(samples[k], 0);
     free(samples);
+
+    /* A longer silence: one second of it is kept, as Asterisk's Record does. */
+    from = td_bus_fake_count();
+    s_record(fx, 4, "long", 1100, 0, 0);
+    for (int p = 0; p < 5; p++, seq++)
+        s_send_rtp(fx, 0, 0, seq, seq * 160u, voice[p], 160);
+    for (int p = 0; p < 55; p++, seq++)
+        s_send_rtp(fx, 0, 0, seq, seq * 160u, quiet, 160);
+    s_run(fx, 500, from, TANDEM__ENVELOPE__BODY_MEDIA_RECORDED);
+    rec = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_RECORDED)->env->media_recorded;
+    assert_int_equal(rec->id, 4);
+    assert_string_equal(rec->ended_by, "silence");
+    assert_int_equal(rec->duration_ms, 100 + 1000);
+    snprintf(want, sizeof want, "%s/rec/long.wav", fx->dir);
+    assert_int_equal(wav_load(want, &samples, &count, err, sizeof err), 0);
+    assert_int_equal(count, 8800);
+    free(samples);
 }
 
 static void test_record_ends_on_key_max_and_stop(void **state)
@@ -579,16 +596,17 @@ static void test_record_ends_on_key_max_and_stop(void **state)
     char path[256];
     snprintf(path, sizeof path, "%s/abs-msg", fx->dir);
     s_record(fx, 1, path, 0, 0, 1);
-    s_send_rtp(fx, 8, 1, 1, 160, voice, 160);
-    s_send_event(fx, 2, 320, 11, 1, 400);
-    s_send_event(fx, 3, 320, 11, 1, 400);
+    for (uint16_t s = 1; s <= 20; s++)                              /* 400 ms */
+        s_send_rtp(fx, 8, s == 1, s, s * 160u, voice, 160);
+    s_send_event(fx, 21, 21 * 160, 11, 1, 400);
+    s_send_event(fx, 22, 21 * 160, 11, 1, 400);
     s_run(fx, 100, from, TANDEM__ENVELOPE__BODY_MEDIA_RECORDED);
     s_run(fx, 20, 0, 0);
     const Tandem__MediaRecorded *rec =
         td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_RECORDED)->env->media_recorded;
     assert_string_equal(rec->ended_by, "dtmf");
     assert_string_equal(rec->digit, "#");
-    assert_int_equal(rec->duration_ms, 20);
+    assert_int_equal(rec->duration_ms, 400 - 250);                  /* as Asterisk: 250 ms cut */
     char want[300];
     snprintf(want, sizeof want, "%s.wav", path);
     assert_string_equal(rec->path, want);

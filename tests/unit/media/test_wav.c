@@ -189,6 +189,10 @@ static void test_write_then_load(void **state)
         s[i] = (int16_t)(i * 37 - 18000);
     assert_int_equal(wav_writer_write(w, s, 600), 0);
     assert_int_equal(wav_writer_write(w, s + 600, 400), 0);
+    assert_int_equal(wav_writer_write(w, s, 500), 0);
+    assert_int_equal(wav_writer_samples(w), 1500);
+    assert_int_equal(wav_writer_truncate(w, 1000), 0);          /* the last 500 go */
+    assert_int_equal(wav_writer_truncate(w, 2000), 0);          /* nothing to cut */
     assert_int_equal(wav_writer_samples(w), 1000);
     assert_int_equal(wav_writer_close(&w), 0);
     assert_null(w);
