@@ -667,14 +667,20 @@ static void s_app_background(call_t *self, char *args)
     s_play(self, argv[0]);
 }
 
-/* WaitExten([seconds[,options]]) */
+/* WaitExten([seconds[,options]]): option m[(class)] plays music on hold
+ * while it waits (a key stops it). */
 static void s_app_waitexten(call_t *self, char *args)
 {
     char *argv[2] = { "", "" };
     int n = vars_split_args(args, ',', argv, 2);
     double s = n && *argv[0] ? strtod(argv[0], NULL) : 0;
-    if (n > 1 && *argv[1])
-        td_log(LOG_NOTICE, "WaitExten: options '%s' are not supported; ignored", argv[1]);
+    char *opts = n > 1 ? argv[1] : "", *moh = strchr(opts, 'm'), cls[80] = "";
+    if (moh && moh[1] == '(') {
+        char *close = strchr(moh + 2, ')');
+        snprintf(cls, sizeof cls, "%.*s", close ? (int)(close - moh - 2) : 0, moh + 2);
+    }
+    if (*opts && !moh)
+        td_log(LOG_NOTICE, "WaitExten: options '%s' are not supported; ignored", opts);
     if (s_media(self, 0) <= 0)
         return;
     self->ivr.mode = IVR_WAITEXTEN;
@@ -682,6 +688,10 @@ static void s_app_waitexten(call_t *self, char *args)
     self->ivr.playing = 0;
     self->ivr.play_id = 0;
     self->state = CALL_COLLECTING;
+    if (moh) {
+        char *c = cls;
+        s_play_files(self, &c, *cls ? 1 : 0, 1, 1);
+    }
     call_arm_timer(self, s > 0 ? (s > 86400 ? 86400000u : (unsigned)(s * 1000 + 0.5))
                                : S_RESPONSE_TIMEOUT_MS);
 }
@@ -846,6 +856,11 @@ static void s_app_moh(call_t *self, char *args)
 static void s_collect_done(call_t *self)
 {
     event_del(self->timer);
+    if (self->ivr.playing) {
+        s_stop_media(self);
+        self->ivr.playing = 0;
+        self->ivr.play_id = 0;
+    }
     self->ivr.mode = IVR_NONE;
     const char *digits = self->ivr.digits;
     if (call_find(self, self->context, digits)) {
@@ -1009,6 +1024,11 @@ void apps_on_timer(call_t *self)
         break;
     case IVR_BACKGROUND:
     case IVR_WAITEXTEN:
+        if (self->ivr.playing) {
+            s_stop_media(self);        /* WaitExten's music on hold */
+            self->ivr.playing = 0;
+            self->ivr.play_id = 0;
+        }
         if (self->ivr.digits[0]) {
             s_collect_done(self);
         } else if (call_find(self, self->context, "t")) {

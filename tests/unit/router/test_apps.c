@@ -61,6 +61,7 @@ static const char *s_conf =
     " same => n,Progress()\n"
     " same => n,Busy()\n"
     "exten => 650,1,Congestion(2)\n"
+    "exten => 670,1,WaitExten(3,m(jazz))\n"
     "exten => 660,1,Dial(SIP/1002,,grxT)\n"
     " same => n,Set(AFTER=${DIALSTATUS})\n"
     " same => n,Wait(1)\n"
@@ -651,6 +652,36 @@ static void test_dial_options(void **state)
     s_nothing_more(f);
 }
 
+/* WaitExten(3,m(jazz)): music on hold while waiting; a key stops it and
+ * the keys dial an extension of the context (100 from 1001: 100/1001). */
+static void test_waitexten_moh(void **state)
+{
+    fixture_t *f = *state;
+    s_call(f, "c1", "internal", "670", "1001");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1");
+    s_offered(f, "c1");
+    s_sent(f, "sig-1", PROGRESS, "c1");
+    s_play_sent_at(f, "c1", "jazz", 1, __LINE__);
+    s_nothing_more(f);
+    s_dtmf(f, "c1", "1");
+    s_sent(f, "media-1", MEDIA_STOP, "c1");
+    s_dtmf(f, "c1", "00");
+    s_hangup_sent(f, "c1", 21);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1");
+    s_nothing_more(f);
+
+    s_call(f, "c2", "internal", "670", "1001");     /* no key: the music stops, no t: hang up */
+    s_sent(f, "media-1", MEDIA_OFFER, "c2");
+    s_offered(f, "c2");
+    s_sent(f, "sig-1", PROGRESS, "c2");
+    s_play_sent_at(f, "c2", "jazz", 1, __LINE__);
+    s_fire(f, "c2");
+    s_sent(f, "media-1", MEDIA_STOP, "c2");
+    s_hangup_sent(f, "c2", 16);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c2");
+    s_nothing_more(f);
+}
+
 /* --- reload --------------------------------------------------------------------------- */
 
 static void test_reload(void **state)
@@ -696,6 +727,7 @@ int main(void)
         T(test_say),
         T(test_moh_and_signalling),
         T(test_dial_options),
+        T(test_waitexten_moh),
         T(test_reload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
