@@ -534,7 +534,9 @@ int func_set(func_env_t *env, const char *name, const char *value)
 {
     if (func_is_call(name))
         return func_write(env, name, value);
-    if (!env->vars)
+    if (!env->vars || chanvars_set(env->vars, name, value) < 0) {
+        td_log(LOG_WARNING, "Set(%s=...): cannot set the variable", name);
         return -1;
-    return chanvars_set(env->vars, name, value);
+    }
+    return 0;
 }

@@ -7,7 +7,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <event2/event.h>
+
 #include "func.h"
+#include "router.h"
+#include "td_bus_fake.h"
 #include "test_util.h"
 #include "vars.h"
 
@@ -239,12 +243,108 @@ static void test_write_table(void **state)
     assert_string_equal(f->num, "42");
 }
 
+/* The same functions from a real call's dialplan: Set() writes through
+ * call_set_var, ${} reads through call_var (built-ins, channel variables,
+ * globals), and GLOBAL()/DB() outlive the call that wrote them. */
+static void s_new_call(td_bus_t *bus, const char *id, const char *exten)
+{
+    Tandem__ChannelNew m = TANDEM__CHANNEL_NEW__INIT;
+    m.channel = "SIP/1001-00000001";
+    m.caller_num = "1001";
+    m.caller_name = "Alice";
+    m.exten = (char *)exten;
+    m.context = "internal";
+    m.sdp = "SDP-A";
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = TANDEM__ENVELOPE__BODY_CHANNEL_NEW;
+    env.channel_new = &m;
+    env.call_id = (char *)id;
+    td_bus_fake_deliver(bus, "sig-1", &env);
+}
+
+static const char *s_call_lookup(void *arg, const char *name, char *buf, size_t len)
+{
+    return call_var(arg, name, buf, len);
+}
+
+static void test_in_a_call(void **state)
+{
+    (void)state;
+    static const char *conf =
+        "[globals]\nG=fromconf\n"
+        "[internal]\n"
+        "exten => 100,1,Set(CALLERID(num)=555)\n"
+        " same => n,Set(__ACCT=$[6*7])\n"
+        " same => n,Set(GLOBAL(RUNTIME)=${ACCT}-${G})\n"
+        " same => n,Set(DB(test/k)=${CALLERID(num)})\n"
+        " same => n,Set(EXTEN=shadow)\n"
+        " same => n,Set(CALLERID(name)=${IF($[${ACCT} > 40]?Big:Small)} ${CUT(G,o,2)})\n"
+        " same => n,Wait(10)\n"
+        "exten => 200,1,Wait(10)\n";
+    char dir[64], path[128], err[256], db[160];
+    test_tmpdir(dir, sizeof dir);
+    test_write(dir, "extensions.conf", conf, path, sizeof path);
+    snprintf(db, sizeof db, "%s/astdb", dir);
+    struct event_base *base = event_base_new();
+    dialplan_t *dp = dialplan_load(path, err, sizeof err);
+    if (!dp)
+        fail_msg("%s", err);
+    char cdr[128];
+    snprintf(cdr, sizeof cdr, "%s/cdr", dir);
+    router_t *r = router_new(base, "inproc://func", "router", &dp, cdr);
+    assert_non_null(r);
+    assert_int_equal(router_open_astdb(r, db), 0);
+    td_bus_fake_reset();
+    td_bus_fake_peer_up(router_bus(r), "sig-1", "signaling", 100);
+    s_new_call(router_bus(r), "c1", "100");
+    call_t *c = router_call(r, "c1");
+    assert_non_null(c);
+    static const struct { const char *in, *out; } rows[] = {
+        { "${CALLERID(num)}", "555" },
+        { "${CALLERID(all)}", "\"Big mc\" <555>" },
+        { "${ACCT}", "42" },
+        { "${RUNTIME}", "42-fromconf" },
+        { "${GLOBAL(RUNTIME)}", "42-fromconf" },
+        { "${DB(test/k)}", "555" },
+        { "${EXTEN}", "100" },                  /* the built-in wins over Set(EXTEN=) */
+        { "${CONTEXT},${PRIORITY}", "internal,7" },
+        { "$[${LEN(${UNIQUEID})} > 0]", "1" },
+        { "${DIALSTATUS}", "" },
+        { "${ANSWEREDTIME}", "" },              /* no Dial answered */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char out[VARS_MAX];
+        vars_substitute(rows[i].in, out, sizeof out, s_call_lookup, c);
+        if (strcmp(out, rows[i].out) != 0)
+            fail_msg("row %zu: '%s' -> '%s', expected '%s'", i, rows[i].in, out, rows[i].out);
+    }
+    /* A second call shares the globals and the store, not the channel variables. */
+    s_new_call(router_bus(r), "c2", "200");
+    call_t *c2 = router_call(r, "c2");
+    assert_non_null(c2);
+    char buf[64];
+    assert_null(call_var(c2, "ACCT", buf, sizeof buf));
+    assert_string_equal(call_var(c2, "RUNTIME", buf, sizeof buf), "42-fromconf");
+    assert_string_equal(call_var(c2, "DB(test/k)", buf, sizeof buf), "555");
+    assert_string_equal(call_var(c2, "CALLERID(num)", buf, sizeof buf), "1001");
+    router_destroy(&r);
+    assert_int_equal(event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED), 0);
+    event_base_free(base);
+    td_bus_fake_reset();
+    /* DB() survived the router */
+    astdb_t *again = astdb_open(db);
+    assert_string_equal(astdb_get(again, "test", "k"), "555");
+    astdb_close(&again);
+    test_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_read_table, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_rand_range, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_write_table, s_setup, s_teardown),
+        cmocka_unit_test(test_in_a_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
