@@ -504,8 +504,8 @@ const char *func_read(func_env_t *env, const char *call, char *buf, size_t len)
     if (s_parse(call, name, sizeof name, args, sizeof args) < 0)
         return NULL;
     int i = s_find(name);
-    if (i < 0) {
-        td_log(LOG_ERR, "Function %s not registered", name);
+    if (i < 0) {  /* a dialplan loop may read it often: rate-limited */
+        td_log_limited(LOG_ERR, 5, "Function %s not registered", name);
         return NULL;
     }
     if (len)
