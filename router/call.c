@@ -619,7 +619,7 @@ static void s_on_timer(evutil_socket_t fd, short what, void *arg)
     case CALL_MOH:
     case CALL_PLAYING:
     case CALL_RECORDING:
-        apps_on_timer(self);
+        ivr_on_timer(self);
         break;
     default:
         break;
@@ -744,19 +744,19 @@ void call_on_media_error(call_t *self, const char *peer, const Tandem__MediaErro
 void call_on_media_played(call_t *self, const char *peer, const Tandem__MediaPlayed *msg)
 {
     if (s_from_worker(self, peer, "MediaPlayed"))
-        apps_on_played(self, msg);
+        ivr_on_played(self, msg);
 }
 
 void call_on_media_dtmf(call_t *self, const char *peer, const Tandem__MediaDtmf *msg)
 {
     if (s_from_worker(self, peer, "MediaDtmf"))
-        apps_on_dtmf(self, msg);
+        ivr_on_dtmf(self, msg);
 }
 
 void call_on_media_recorded(call_t *self, const char *peer, const Tandem__MediaRecorded *msg)
 {
     if (s_from_worker(self, peer, "MediaRecorded"))
-        apps_on_recorded(self, msg);
+        ivr_on_recorded(self, msg);
 }
 
 void call_on_peer_lost(call_t *self, int media)

@@ -142,11 +142,19 @@ void call_exec(call_t *self, dialplan_app_t app, char *args);
 /* apps.c */
 void apps_exec(call_t *self, dialplan_app_t app, char *args);
 int apps_instant(dialplan_app_t app);               /* runs without waiting (allowed in h) */
-void apps_on_played(call_t *self, const Tandem__MediaPlayed *msg);
-void apps_on_dtmf(call_t *self, const Tandem__MediaDtmf *msg);
-void apps_on_recorded(call_t *self, const Tandem__MediaRecorded *msg);
-void apps_on_timer(call_t *self);
+void apps_on_timer(call_t *self);                   /* Busy/Congestion's wait */
 void apps_free(call_t *self);
+
+/* ivr.c */
+void ivr_exec(call_t *self, dialplan_app_t app, char *args);
+/* 1: media reaches the caller; 0: a session is being made and the
+ * application runs again (call_rerun); -1: the call ended. */
+int ivr_media(call_t *self, int answer);
+void ivr_progress(call_t *self, uint32_t code, const char *sdp);   /* to the caller */
+void ivr_on_played(call_t *self, const Tandem__MediaPlayed *msg);
+void ivr_on_dtmf(call_t *self, const Tandem__MediaDtmf *msg);
+void ivr_on_recorded(call_t *self, const Tandem__MediaRecorded *msg);
+void ivr_on_timer(call_t *self);
 
 /* dial.c */
 void dial_start(call_t *self, char *args);
