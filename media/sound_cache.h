@@ -4,7 +4,9 @@
  * typical IVR touches a few dozen files), so entries are never evicted; each
  * load is logged with the cache's new total. A file that fails to load is
  * not remembered: it may be installed later. Loading reads the whole file
- * on the loop's thread (a few ms for a prompt, ~10 ms for a 4 MB MOH file). */
+ * on the loop's thread, once per file: 0.1 ms for hello-world, ~30 ms for a
+ * 4 MB MOH file (measured); the playback clock then catches up by sending
+ * the one or two late packets at once (see ivr.h). */
 #ifndef SOUND_CACHE_H
 #define SOUND_CACHE_H
 
