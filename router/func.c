@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #define S_NAME_MAX 32
 
@@ -288,6 +289,11 @@ static const char *s_rand(func_env_t *env, char *args, char *buf, size_t len)
         long t = lo;
         lo = hi;
         hi = t;
+    }
+    static int seeded;          /* once per process, as ast_random's pool */
+    if (!seeded) {
+        srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+        seeded = 1;
     }
     unsigned long span = (unsigned long)(hi - lo) + 1;
     long r = lo + (long)((unsigned long)random() % (span ? span : 1));
