@@ -20,6 +20,7 @@
 #include "call_int.h"
 #include "td_log.h"
 #include "td_str.h"
+#include "timing.h"
 #include "vars.h"
 
 #include <ctype.h>
@@ -161,73 +162,8 @@ static void s_app_gotoif(call_t *self, char *args)
         s_branch(self, no);
 }
 
-static const char *const s_days[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
-static const char *const s_months[] = {
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"
-};
-
-/* A day or month by name (names[0..n-1] are 0..n-1, plus base) or number. */
-static int s_unit(const char *text, const char *const *names, int n, int base)
-{
-    for (int i = 0; names && i < n; i++)
-        if (strncasecmp(text, names[i], 3) == 0)
-            return i + base;
-    char *end;
-    long v = strtol(text, &end, 10);
-    return end != text && !*end ? (int)v : -1;
-}
-
-/* Is value in spec ("*", "a-b", "a&b-c&..."), ranges may wrap (fri-mon)? */
-static int s_in_list(const char *spec, int value, const char *const *names, int n, int base)
-{
-    if (!*spec || strcmp(spec, "*") == 0)
-        return 1;
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", spec);
-    char *save = NULL;
-    for (char *item = strtok_r(buf, "&", &save); item; item = strtok_r(NULL, "&", &save)) {
-        item = td_str_trim(item);
-        char *dash = strchr(item, '-');
-        if (dash)
-            *dash = '\0';
-        int lo = s_unit(td_str_trim(item), names, n, base);
-        int hi = dash ? s_unit(td_str_trim(dash + 1), names, n, base) : lo;
-        if (lo < 0 || hi < 0) {
-            td_log(LOG_WARNING, "GotoIfTime: invalid value in '%s'", spec);
-            continue;
-        }
-        if (lo <= hi ? value >= lo && value <= hi : value >= lo || value <= hi)
-            return 1;
-    }
-    return 0;
-}
-
-/* "hh:mm-hh:mm" (both minutes included, may wrap midnight) or "*". */
-static int s_in_times(const char *spec, int minute)
-{
-    if (!*spec || strcmp(spec, "*") == 0)
-        return 1;
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", spec);
-    char *save = NULL;
-    for (char *item = strtok_r(buf, "&", &save); item; item = strtok_r(NULL, "&", &save)) {
-        int h1, m1, h2, m2;
-        if (sscanf(item, "%d:%d-%d:%d", &h1, &m1, &h2, &m2) != 4) {
-            if (sscanf(item, "%d:%d", &h1, &m1) != 2) {
-                td_log(LOG_WARNING, "GotoIfTime: invalid time range '%s'", item);
-                continue;
-            }
-            h2 = h1, m2 = m1;
-        }
-        int lo = h1 * 60 + m1, hi = h2 * 60 + m2;
-        if (lo <= hi ? minute >= lo && minute <= hi : minute >= lo || minute <= hi)
-            return 1;
-    }
-    return 0;
-}
-
 /* GotoIfTime(times,weekdays,mdays,months[,timezone]?[labeliftrue][:labeliffalse]).
- * The timezone is not supported: local time is used (logged). */
+ * The timezone is ignored: local time is used. */
 static void s_app_gotoiftime(call_t *self, char *args)
 {
     char *q = strchr(args, '?');
@@ -240,18 +176,16 @@ static void s_app_gotoiftime(call_t *self, char *args)
     char *yes = q + 1, *no = strchr(yes, ':');
     if (no)
         *no++ = '\0';
-    char *argv[5] = { "*", "*", "*", "*", "" };
-    int n = vars_split_args(args, ',', argv, 5);
-    if (n == 5 && *argv[4])
-        td_log(LOG_NOTICE, "GotoIfTime: timezone '%s' is not supported; local time used",
-               argv[4]);
+    timing_t t;
+    char why[160];
+    if (timing_parse(&t, args, why, sizeof why) < 0) {
+        td_log(LOG_WARNING, "GotoIfTime: %s", why);
+        return;
+    }
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
-    int match = s_in_times(argv[0], tm.tm_hour * 60 + tm.tm_min)
-                && s_in_list(argv[1], tm.tm_wday, s_days, 7, 0)
-                && s_in_list(argv[2], tm.tm_mday, NULL, 0, 0)
-                && s_in_list(argv[3], tm.tm_mon, s_months, 12, 0);
+    int match = timing_match(&t, &tm);
     if (match)
         s_branch(self, yes);
     else if (no)

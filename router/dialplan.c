@@ -6,6 +6,7 @@
 #include "strmap.h"
 #include "td_conf.h"
 #include "td_log.h"
+#include "timing.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -41,6 +42,7 @@ struct dialplan_context {
     const char **include_files;
     int *include_lines;
     s_context_t **includes;      /* resolved; NULL where the context does not exist */
+    timing_t **include_when;     /* NULL: always; else only while the time matches */
     size_t nincludes, icap;
     /* while loading */
     dialplan_ext_t *last_ext;
@@ -167,6 +169,7 @@ static void s_context_free(s_context_t *ctx)
     free(ctx->include_files);
     free(ctx->include_lines);
     free(ctx->includes);
+    free(ctx->include_when);
 }
 
 /* The caller ID part of "100/1001" or "_1XXX/_2XXX": compiled into ext. */
@@ -482,9 +485,24 @@ static int s_parse_include(dialplan_t *self, s_context_t *ctx, const td_conf_var
     char *name = td_str_trim(buf);
     if (!*name)
         return s_error(self, v->file, v->line, "include needs a context name");
-    if (strpbrk(name, ",|"))
-        return s_error(self, v->file, v->line, "time-conditional include '%s' is not supported",
-                       name);
+    timing_t *when = NULL;
+    char *sep = strpbrk(name, ",|");
+    if (sep) {
+        /* include => context,times,weekdays,mdays,months[,tz] ('|' is the old separator) */
+        *sep = '\0';
+        for (char *p = sep + 1; *p; p++)
+            if (*p == '|')
+                *p = ',';
+        char why[200];
+        when = arena_alloc(&self->arena, sizeof *when);
+        if (!when)
+            return s_error(self, v->file, v->line, "out of memory");
+        if (timing_parse(when, sep + 1, why, sizeof why) < 0)
+            return s_error(self, v->file, v->line, "include => %s: %s", td_str_trim(name), why);
+        name = td_str_trim(name);
+        if (!*name)
+            return s_error(self, v->file, v->line, "include needs a context name");
+    }
     size_t n = ctx->nincludes, cap = ctx->icap;
     if (s_reserve((void **)&ctx->include_names, &cap, n, sizeof *ctx->include_names) < 0)
         return s_error(self, v->file, v->line, "out of memory");
@@ -494,7 +512,11 @@ static int s_parse_include(dialplan_t *self, s_context_t *ctx, const td_conf_var
     cap = ctx->icap;
     if (s_reserve((void **)&ctx->include_lines, &cap, n, sizeof *ctx->include_lines) < 0)
         return s_error(self, v->file, v->line, "out of memory");
+    cap = ctx->icap;
+    if (s_reserve((void **)&ctx->include_when, &cap, n, sizeof *ctx->include_when) < 0)
+        return s_error(self, v->file, v->line, "out of memory");
     ctx->icap = cap;
+    ctx->include_when[n] = when;
     if (!(ctx->include_names[n] = arena_strdup(&self->arena, name)))
         return s_error(self, v->file, v->line, "out of memory");
     ctx->include_files[n] = arena_strdup(&self->arena, v->file);
@@ -714,7 +736,7 @@ static void s_prefix_one(void *arg, const char *key, void *value)
 
 static const dialplan_ext_t *s_search(const s_context_t *ctx, const char *exten,
                                       const char *norm, const char *cid, s_mode_t mode,
-                                      const s_context_t **seen, int depth)
+                                      const struct tm *now, const s_context_t **seen, int depth)
 {
     for (int i = 0; i < depth; i++)
         if (seen[i] == ctx)
@@ -741,9 +763,9 @@ static const dialplan_ext_t *s_search(const s_context_t *ctx, const char *exten,
         return NULL;
     seen[depth] = ctx;
     for (size_t i = 0; i < ctx->nincludes; i++) {
-        if (!ctx->includes[i])
+        if (!ctx->includes[i] || (ctx->include_when[i] && !timing_match(ctx->include_when[i], now)))
             continue;
-        ext = s_search(ctx->includes[i], exten, norm, cid, mode, seen, depth + 1);
+        ext = s_search(ctx->includes[i], exten, norm, cid, mode, now, seen, depth + 1);
         if (ext)
             return ext;
     }
@@ -759,7 +781,10 @@ static const dialplan_ext_t *s_find(const dialplan_t *self, const char *context,
         || !pattern_literal_normalize(exten, norm, sizeof norm))
         return NULL;
     const s_context_t *seen[S_MAX_INCLUDE_DEPTH];
-    return s_search(ctx, exten, norm, cid, mode, seen, 0);
+    time_t t = time(NULL);
+    struct tm now;
+    localtime_r(&t, &now);
+    return s_search(ctx, exten, norm, cid, mode, &now, seen, 0);
 }
 
 const dialplan_ext_t *dialplan_find(const dialplan_t *self, const char *context,

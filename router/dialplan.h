@@ -6,7 +6,8 @@
  * holding
  *   exten => pattern[/callerid],priority[(label)],App(args)  (or App,args or App)
  *   same => priority[(label)],App(args)
- *   include => context
+ *   include => context[,times,weekdays,mdays,months]   (timing.h: the
+ *              context is searched only while the local time matches)
  * with priorities as numbers, "n" (one more than the line before) or "s"
  * (the same as the line before), and "hint" lines skipped. A context may be
  * written in several [sections]; they merge. Templates are skipped.

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <time.h>
 
 #include "dialplan.h"
 #include "pattern.h"
@@ -226,6 +227,39 @@ static void test_callerid_order(void **state)
     test_rmdir(dir);
 }
 
+/* include => context,times,weekdays,mdays,months: searched only while the
+ * local time matches (today is left out of the second one's days). */
+static void test_timed_includes(void **state)
+{
+    (void)state;
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    char notoday[32], conf[512], dir[64], path[128], err[256];
+    if (tm.tm_mday == 1)
+        snprintf(notoday, sizeof notoday, "2-31");
+    else if (tm.tm_mday == 31)
+        snprintf(notoday, sizeof notoday, "1-30");
+    else
+        snprintf(notoday, sizeof notoday, "%d-%d", tm.tm_mday + 1, tm.tm_mday - 1);
+    snprintf(conf, sizeof conf,
+             "[a]\ninclude => b,*,*,*,*\ninclude => c,00:00-23:59,sun-sat,%s,jan-dec\n"
+             "include => d|*|mon&tue&wed&thu&fri&sat&sun|*|*\n"
+             "[b]\nexten => 1,1,NoOp()\n[c]\nexten => 2,1,NoOp()\n[d]\nexten => 3,1,NoOp()\n",
+             notoday);
+    test_tmpdir(dir, sizeof dir);
+    test_write(dir, "extensions.conf", conf, path, sizeof path);
+    dialplan_t *dp = dialplan_load(path, err, sizeof err);
+    if (!dp)
+        fail_msg("%s", err);
+    assert_non_null(dialplan_find(dp, "a", "1"));
+    assert_null(dialplan_find(dp, "a", "2"));      /* not today */
+    assert_non_null(dialplan_find(dp, "c", "2"));  /* directly: no condition */
+    assert_non_null(dialplan_find(dp, "a", "3"));  /* the old '|' spelling */
+    dialplan_destroy(&dp);
+    test_rmdir(dir);
+}
+
 int main(void)
 {
     td_log_init("test", getenv("VERBOSE") ? LOG_DEBUG : LOG_ERR);
@@ -237,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_includes),
         cmocka_unit_test(test_canmatch_table),
         cmocka_unit_test(test_callerid_order),
+        cmocka_unit_test(test_timed_includes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
