@@ -219,6 +219,7 @@ endpoint=tcp://127.0.0.1:$TD_BUS_PORT
 
 [router]
 cdrdir=$TD_CDR
+astdb=$TD_TMP/astdb
 
 [media]
 address=127.0.0.1
