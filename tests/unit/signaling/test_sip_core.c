@@ -610,6 +610,24 @@ static void test_insecure_peer(void **state)
     assert_string_equal(e->channel_new->caller_num, "carrier");
 }
 
+/* ACK the non-2xx final in fx->msg for an INVITE sent raw from 1001 to
+ * 1002 with this branch and Call-ID, so the switch stops retransmitting it
+ * (T1 is 5 ms here: an unACKed final would arrive in place of the next
+ * expected answer). */
+static void s_ack_raw(fx_t *fx, const char *branch, const char *call_id)
+{
+    char text[1024];
+    osip_generic_param_t *p = NULL;
+    osip_to_get_tag(fx->msg->to, &p);
+    snprintf(text, sizeof text,
+             "ACK sip:1002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=%s\r\n"
+             "Max-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1>;tag=a\r\n"
+             "To: <sip:1002@127.0.0.1>;tag=%s\r\nCall-ID: %s\r\nCSeq: 1 ACK\r\n"
+             "Content-Length: 0\r\n\r\n",
+             ntohs(fx->ph.sin_port), branch, p && p->gvalue ? p->gvalue : "", call_id);
+    s_send_raw(fx, text);
+}
+
 static void test_bad_requests(void **state)
 {
     fx_t *fx = *state;
@@ -617,6 +635,7 @@ static void test_bad_requests(void **state)
               "Require: 100rel, foo\r\n", s_sdp);
     assert_int_equal(s_next(fx, 1), 420);
     assert_non_null(strstr(fx->last, "Unsupported: 100rel, foo\r\n"));
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "bad-1");
     s_request(fx, "OPTIONS", "tel:+15551234", "1001", "bad-2", 1, NULL, NULL, NULL);
     assert_int_equal(s_next(fx, 1), 416);
     s_request(fx, "FOO", "sip:127.0.0.1", "1001", "bad-3", 1, NULL, NULL, NULL);
@@ -638,6 +657,7 @@ static void test_bad_requests(void **state)
              "Content-Length: 0\r\n\r\n", port);
     s_send_raw(fx, text);
     assert_int_equal(s_next(fx, 1), 483);
+    s_ack_raw(fx, "z9hG4bKmf0", "bad-7");
     snprintf(text, sizeof text,
              "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKmf1\r\n"
              "Max-Forwards: 0\r\nFrom: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:127.0.0.1>\r\n"
@@ -663,12 +683,14 @@ static void test_bad_requests(void **state)
              "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello", port);
     s_send_raw(fx, text);
     assert_int_equal(s_next(fx, 1), 415);
+    s_ack_raw(fx, "z9hG4bKct", "bad-11");
     snprintf(text, sizeof text,
              "INVITE sip:1002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKnc\r\n"
              "From: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:1002@127.0.0.1>\r\n"
              "Call-ID: bad-12\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", port);
     s_send_raw(fx, text);
     assert_int_equal(s_next(fx, 1), 400);           /* INVITE without Contact */
+    s_ack_raw(fx, "z9hG4bKnc", "bad-12");
     /* after all that, a normal OPTIONS still works */
     s_request(fx, "OPTIONS", "sip:127.0.0.1", "x", "bad-13", 1, NULL, NULL, NULL);
     assert_int_equal(s_next(fx, 1), 200);
