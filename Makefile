@@ -39,22 +39,30 @@ bin/tandem-$(1): $$(patsubst %.c,build/obj/%.o,$$(wildcard $(1)/*.c)) $$(LIB_OBJ
 endef
 $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 
-# Unit tests: one cmocka binary per tests/unit/<dir>/test_<class>.c, built
-# with ASan/UBSan from the sources of <dir> (without main.c). Tests of lib/
-# link the real bus; the others link tests/fakes instead of lib/td_bus.c.
+# Unit tests: one cmocka binary per tests/unit/<dir>/test_<class>.c, linked
+# from ASan/UBSan objects (build/asan/, each source compiled once) of <dir>
+# (without main.c). Tests of lib/ link the real bus; the others link
+# tests/fakes instead of lib/td_bus.c.
 UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/test/%)
 FAKE_SRCS := $(wildcard tests/fakes/*.c)
-LIB_NOBUS := $(filter-out lib/td_bus.c,$(LIB_SRCS))
+SAN_LIB   := $(LIB_SRCS:%.c=build/asan/%.o)
+SAN_NOBUS := $(filter-out build/asan/lib/td_bus.o,$(SAN_LIB))
+SAN_FAKES := $(FAKE_SRCS:%.c=build/asan/%.o)
 
-build/test/lib/%: tests/unit/lib/%.c $(LIB_SRCS) $(GEN_H) $(wildcard lib/*.h)
+build/asan/%.o: %.c $(GEN_H) $(wildcard lib/*.h signaling/*.h router/*.h media/*.h tests/fakes/*.h tests/unit/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(LIB_SRCS) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(SAN) -c -o $@ $<
+
+build/test/lib/%: build/asan/tests/unit/lib/%.o $(SAN_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
 
 define unit_rule
-build/test/$(1)/%: tests/unit/$(1)/%.c $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)) $$(LIB_NOBUS) $$(FAKE_SRCS) $$(GEN_H) $$(wildcard $(1)/*.h lib/*.h tests/fakes/*.h tests/unit/$(1)/*.h)
+SAN_$(1) := $$(patsubst %.c,build/asan/%.o,$$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)))
+build/test/$(1)/%: build/asan/tests/unit/$(1)/%.o $$(SAN_$(1)) $$(SAN_NOBUS) $$(SAN_FAKES)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) $$(SAN) -o $$@ $$< $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)) $$(LIB_NOBUS) $$(FAKE_SRCS) $$(LDLIBS) -lcmocka
+	$$(CC) $$(CFLAGS) $$(SAN) -o $$@ $$^ $$(LDLIBS) -lcmocka
 endef
 $(foreach p,$(PROGS),$(eval $(call unit_rule,$(p))))
 
@@ -64,17 +72,19 @@ unit: $(UNIT_BINS)
 integration: $(BINS)
 	@bash tests/run-integration.sh
 
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
 test: deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit
+	@$(MAKE) -j$(JOBS) --no-print-directory all
+	@$(MAKE) -j$(JOBS) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) -j$(JOBS) --no-print-directory all
 	@exec bash tools/run.sh $(CONF)
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) -j$(JOBS) --no-print-directory all
 	@bash bench/calls.sh
 
 clean:
