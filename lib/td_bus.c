@@ -443,14 +443,3 @@ int td_bus_peer_alive(td_bus_t *self, const char *peer)
     s_peer_t *p = s_peer_find(self, self->mode == TD_BUS_CONNECT || !peer ? "router" : peer);
     return p && p->alive;
 }
-
-const char *td_bus_msg_name(int body_case)
-{
-    switch (body_case) {
-    case TANDEM__ENVELOPE__BODY_HELLO: return "hello";
-#define TD_BUS_X_NAME(name, Type, CASE) case TANDEM__ENVELOPE__BODY_##CASE: return #name;
-    TD_BUS_MESSAGES(TD_BUS_X_NAME)
-#undef TD_BUS_X_NAME
-    default: return "unknown";
-    }
-}

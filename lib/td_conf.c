@@ -32,16 +32,10 @@ static int s_error(td_conf_t *self, const char *file, int line, const char *fmt,
 
 static int s_error(td_conf_t *self, const char *file, int line, const char *fmt, ...)
 {
-    if (self->err && self->errlen) {
-        int n = line > 0 ? snprintf(self->err, self->errlen, "%s:%d: ", file, line)
-                         : snprintf(self->err, self->errlen, "%s: ", file);
-        if (n >= 0 && (size_t)n < self->errlen) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(self->err + n, self->errlen - n, fmt, ap);
-            va_end(ap);
-        }
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    td_conf_verror(self->err, self->errlen, file, line, fmt, ap);
+    va_end(ap);
     return -1;
 }
 
@@ -425,6 +419,27 @@ int td_conf_int(const char *value, long min, long max, long *out)
         return -1;
     *out = n;
     return 0;
+}
+
+int td_conf_verror(char *err, size_t len, const char *file, int line, const char *fmt,
+                   va_list ap)
+{
+    if (!err || !len)
+        return -1;
+    int n = line > 0 ? snprintf(err, len, "%s:%d: ", file, line)
+                     : snprintf(err, len, "%s: ", file);
+    if (n >= 0 && (size_t)n < len)
+        vsnprintf(err + n, len - (size_t)n, fmt, ap);
+    return -1;
+}
+
+int td_conf_error(char *err, size_t len, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    td_conf_verror(err, len, file, line, fmt, ap);
+    va_end(ap);
+    return -1;
 }
 
 char *td_conf_path(char *buf, size_t len, const char *dir, const char *name)

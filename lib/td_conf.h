@@ -13,6 +13,7 @@
 #ifndef TD_CONF_H
 #define TD_CONF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 typedef struct td_conf_var {
@@ -53,6 +54,14 @@ const char *td_conf_get(td_conf_section_t *section, const char *key);
  * and a decimal integer in [min,max] (-1 on error, value in *out). */
 int td_conf_bool(const char *value);
 int td_conf_int(const char *value, long min, long max, long *out);
+
+/* Write "file:line: message" into err (len bytes; line <= 0 leaves the line
+ * out). Returns -1, so a reader can `return td_conf_error(...)`. Every
+ * config reader reports through this, so errors read the same everywhere. */
+int td_conf_error(char *err, size_t len, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+int td_conf_verror(char *err, size_t len, const char *file, int line, const char *fmt,
+                   va_list ap);
 
 /* "dir/name" in buf; returns buf. */
 char *td_conf_path(char *buf, size_t len, const char *dir, const char *name);

@@ -98,13 +98,10 @@ static int s_fail(sip_conf_t *self, const char *file, int line, const char *fmt,
 
 static int s_fail(sip_conf_t *self, const char *file, int line, const char *fmt, ...)
 {
-    int n = snprintf(self->err, self->errlen, "%s:%d: ", file, line);
-    if (n >= 0 && (size_t)n < self->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(self->err + n, self->errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    td_conf_verror(self->err, self->errlen, file, line, fmt, ap);
+    va_end(ap);
     return -1;
 }
 

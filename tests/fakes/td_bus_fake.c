@@ -94,17 +94,6 @@ static int s_record(const char *peer, const Tandem__Envelope *env)
 TD_BUS_MESSAGES(TD_BUS_X_FAKE_SEND)
 #undef TD_BUS_X_FAKE_SEND
 
-const char *td_bus_msg_name(int body_case)
-{
-    switch (body_case) {
-    case TANDEM__ENVELOPE__BODY_HELLO: return "hello";
-#define TD_BUS_X_NAME(name, Type, CASE) case TANDEM__ENVELOPE__BODY_##CASE: return #name;
-    TD_BUS_MESSAGES(TD_BUS_X_NAME)
-#undef TD_BUS_X_NAME
-    default: return "unknown";
-    }
-}
-
 size_t td_bus_fake_count(void)
 {
     return s_count;
