@@ -156,9 +156,7 @@ const char *call_var(call_t *self, const char *name, char *buf, size_t len)
         return self->channel;
     if (strcmp(name, "UNIQUEID") == 0)
         return self->id;
-    if (strcmp(name, "HANGUPCAUSE") == 0) {
-        if (!self->hangup_cause)
-            return NULL;
+    if (strcmp(name, "HANGUPCAUSE") == 0) {   /* "0" before any cause, as Asterisk's %d */
         snprintf(buf, len, "%u", self->hangup_cause);
         return buf;
     }

@@ -143,7 +143,10 @@ const char *chanvars_get(const chanvars_t *self, const char *name)
 {
     if (!self)
         return NULL;
-    long i = s_find(self, s_bare(name));
+    /* The stored name loses its underscores, the asked one keeps them
+     * (ast_str_retrieve_variable compares ast_var_name with the name as
+     * written): ${__X} finds nothing. */
+    long i = s_find(self, name);
     return i >= 0 ? self->vars[i].value : NULL;
 }
 

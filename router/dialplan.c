@@ -1,6 +1,8 @@
 /* dialplan - see dialplan.h. */
 #include "td_str.h"
 #include "dialplan.h"
+#include "func.h"
+#include "vars.h"
 #include "arena.h"
 #include "pattern.h"
 #include "strmap.h"
@@ -562,11 +564,27 @@ static void s_parse_general(td_conf_section_t *sec)
     }
 }
 
+/* [globals] load substitution (i6-func): a value's ${NAME} reads the globals
+ * above it and ${FUNC()} runs without a channel, as pbx_config.c runs
+ * pbx_substitute_variables_helper(NULL, ...) on each value in turn. */
+static const char *s_dialplan_global(const void *self, const char *name)
+{
+    return dialplan_global(self, name);
+}
+
+static const char *s_global_lookup(void *arg, const char *name, char *buf, size_t len)
+{
+    func_env_t env = { .dialplan_global = s_dialplan_global, .dialplan = arg };
+    return func_is_call(name) ? func_read(&env, name, buf, len) : dialplan_global(arg, name);
+}
+
 static int s_parse_globals(dialplan_t *self, td_conf_section_t *sec)
 {
     for (td_conf_var_t *v = sec->vars; v; v = v->next) {
+        char real[VARS_MAX];
+        vars_substitute(v->value, real, sizeof real, s_global_lookup, self);
         const char *name = arena_strdup(&self->arena, v->name);
-        char *value = arena_strdup(&self->arena, v->value);
+        char *value = arena_strdup(&self->arena, real);
         if (!name || !value || strmap_put(self->globals, name, value) < 0)
             return s_error(self, v->file, v->line, "out of memory");
     }

@@ -540,7 +540,9 @@ int func_set(func_env_t *env, const char *name, const char *value)
 {
     if (func_is_call(name))
         return func_write(env, name, value);
-    if (!env->vars || chanvars_set(env->vars, name, value) < 0) {
+    /* pbx_builtin_setvar_helper keeps an empty value: it hides a global of
+     * the same name. */
+    if (!env->vars || chanvars_put(env->vars, name, value ? value : "") < 0) {
         td_log(LOG_WARNING, "Set(%s=...): cannot set the variable", name);
         return -1;
     }

@@ -48,7 +48,8 @@ int func_write(func_env_t *env, const char *name, const char *value);
 
 /* Set(name=value) as Asterisk's pbx_builtin_setvar_helper: "NAME(args)"
  * goes to func_write, anything else is a channel variable (chanvars_set:
- * "_X"/"__X" are inherited, an empty value deletes). 0, or -1 (logged). */
+ * "_X"/"__X" are inherited, an empty value is kept and hides a global of
+ * the same name). 0, or -1 (logged). */
 int func_set(func_env_t *env, const char *name, const char *value);
 
 /* A global's value: runtime globals first, then [globals]. NULL if unset. */
