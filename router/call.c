@@ -114,6 +114,22 @@ void call_func_env(call_t *self, func_env_t *env)
         .arena = &self->arena,
         .lookup = s_lookup,
         .lookup_arg = self,
+        .chan_name = self->channel,
+        .uniqueid = self->id,
+        .context = self->context,
+        .exten = self->exten,
+        .peer = self->dstchannel,
+        .lastapp = self->lastapp,
+        .lastdata = self->lastdata,
+        .answered = self->answered,
+        .start = &self->start,
+        .answer = &self->answer_time,
+        .accountcode = self->accountcode,
+        .accountcode_len = sizeof self->accountcode,
+        .userfield = self->userfield,
+        .userfield_len = sizeof self->userfield,
+        .timeout_ms = self->ivr_timeout_ms,
+        .timeout_set = &self->ivr_timeout_set,
     };
 }
 
@@ -268,7 +284,9 @@ static void s_write_cdr(call_t *self)
         return;
     char clid[256];
     cdr_record_t r = {
-        .accountcode = "",
+        .accountcode = self->accountcode,
+        .uniqueid = self->id,
+        .userfield = self->userfield,
         .src = self->caller_num,
         .dst = self->exten,
         .dcontext = self->context,

@@ -110,6 +110,12 @@ struct call {
     char lastapp[16];
     char lastdata[256];
     char dstchannel[96];
+    /* i6-func: CDR(accountcode)/CDR(userfield) for the record, and
+     * TIMEOUT(digit|response) (func.h: ivr_timeout_ms[FUNC_TIMEOUT_*], the bits
+     * set in ivr_timeout_set; unset ones are the defaults) */
+    char accountcode[80];
+    char userfield[256];
+    unsigned ivr_timeout_ms[2], ivr_timeout_set;
     char _Alignas(16) arena_buf[CALL_ARENA_SIZE];
 };
 

@@ -1,7 +1,7 @@
-/* func - see func.h. One s_<name> reader (and writer) per function, found
- * through one table. */
+/* func - see func.h. One reader (and writer) per function, found through
+ * one table (here); the helpers every function file shares (func_int.h). */
 #include "expr.h"
-#include "func.h"
+#include "func_int.h"
 #include "td_log.h"
 #include "td_str.h"
 
@@ -17,10 +17,139 @@
 
 #define S_NAME_MAX 32
 
-typedef const char *(*s_read_fn)(func_env_t *env, char *args, char *buf, size_t len);
-typedef int (*s_write_fn)(func_env_t *env, char *args, const char *value);
-
 /* --- helpers ---------------------------------------------------------- */
+
+int func_args(char *s, char sep, int remove, char **argv, int max)
+{
+    for (int i = 0; i < max; i++)
+        argv[i] = NULL;
+    if (!s || max <= 0)
+        return 0;
+    int argc = 0, paren = 0, bracket = 0, quote = 0;
+    char *scan = s, *wasdelim = NULL;
+    for (; *scan && argc < max - 1; argc++) {
+        argv[argc] = scan;
+        for (; *scan; scan++) {
+            if (*scan == '(') {
+                paren++;
+            } else if (*scan == ')') {
+                if (paren)
+                    paren--;
+            } else if (*scan == '[') {
+                bracket++;
+            } else if (*scan == ']') {
+                if (bracket)
+                    bracket--;
+            } else if (*scan == '"' && sep != '"') {
+                quote = !quote;
+                if (remove) {
+                    memmove(scan, scan + 1, strlen(scan));
+                    scan--;
+                }
+            } else if (*scan == '\\') {
+                if (remove)
+                    memmove(scan, scan + 1, strlen(scan));   /* the next one is literal */
+                else if (scan[1])
+                    scan++;
+            } else if (*scan == sep && !paren && !quote && !bracket) {
+                wasdelim = scan;
+                *scan++ = '\0';
+                break;
+            }
+        }
+    }
+    /* What is left is the last field; a trailing separator makes an empty one. */
+    if (*scan || (scan > s && scan - 1 == wasdelim))
+        argv[argc++] = scan;
+    return argc;
+}
+
+static int s_hex(char c)
+{
+    return c <= '9' ? c - '0' : c <= 'F' ? c - 'A' + 10 : c - 'a' + 10;
+}
+
+int func_encoded_char(const char *s, char *c, size_t *used)
+{
+    *used = 1;
+    *c = 0;
+    if (!s || !*s) {
+        *used = 0;
+        return -1;
+    }
+    if (*s != '\\') {
+        *c = *s;
+        return 0;
+    }
+    *used = 2;
+    switch (s[1]) {
+    case 'n': *c = '\n'; break;
+    case 'r': *c = '\r'; break;
+    case 't': *c = '\t'; break;
+    case 'x':
+        if (!s[2] || !strchr("0123456789ABCDEFabcdef", s[2])) {
+            td_log(LOG_ERR, "Illegal character '%c' in hexadecimal string", s[2]);
+            return -1;
+        }
+        *used = 3;
+        *c = (char)s_hex(s[2]);
+        if (s[3] && strchr("0123456789ABCDEFabcdef", s[3])) {
+            *used = 4;
+            *c = (char)((*c << 4) + s_hex(s[3]));
+        }
+        break;
+    case '0':
+        for (size_t i = 2; s[i] && strchr("01234567", s[i]); i++) {
+            (*used)++;
+            *c = (char)((*c << 3) + (s[i] - '0'));
+        }
+        break;
+    default:
+        *c = s[1];   /* a lone trailing backslash gives 0, as Asterisk's */
+    }
+    return 0;
+}
+
+void func_encoded_str(const char *s, char *out, size_t len)
+{
+    char *cur = out;
+    size_t used;
+    while (cur < out + len - 1 && func_encoded_char(s, cur, &used) == 0) {
+        cur++;
+        s += used;
+    }
+    *cur = '\0';
+}
+
+const char *func_var(func_env_t *env, const char *name, char *buf, size_t len)
+{
+    if (len)
+        buf[0] = '\0';
+    const char *v = NULL;
+    if (env->lookup) {
+        /* "${name}" through the substitution, so "X:1:2" takes a substring
+         * as ast_str_substitute_variables does. */
+        char ref[VARS_MAX];
+        snprintf(ref, sizeof ref, "${%s}", name);
+        vars_substitute(ref, buf, len, env->lookup, env->lookup_arg);
+        v = buf;
+    } else if (func_is_call(name)) {
+        v = func_read(env, name, buf, len);
+    } else {
+        v = chanvars_get(env->vars, name);
+        if (!v)
+            v = func_global(env, name);
+    }
+    return v && *v ? v : NULL;
+}
+
+unsigned func_timeout_ms(const unsigned *ms, unsigned set, int which)
+{
+    if (ms && (set & (1u << which)))
+        return ms[which];
+    return which == FUNC_TIMEOUT_DIGIT ? 5000 : 10000;
+}
+
 
 /* "NAME(args)" -> name (upper-cased into nbuf) and args (into abuf). */
 static int s_parse(const char *call, char *nbuf, size_t nlen, char *abuf, size_t alen)
@@ -82,7 +211,7 @@ static const char *s_out(char *buf, size_t len, const char *s)
 }
 
 /* pbx_checkcondition(): "" false, a leading integer its value, else true. */
-static int s_true(const char *s)
+int func_true(const char *s)
 {
     int v;
     if (!s || !*s)
@@ -147,7 +276,7 @@ static const char *s_if(func_env_t *env, char *args, char *buf, size_t len)
         return NULL;
     }
     char *iftrue = s_split2(rest, ':', &iffalse);
-    const char *v = s_true(cond) ? s_strip_quoted(iftrue) : iffalse ? s_strip_quoted(iffalse) : "";
+    const char *v = func_true(cond) ? s_strip_quoted(iftrue) : iffalse ? s_strip_quoted(iffalse) : "";
     return s_out(buf, len, v);
 }
 
@@ -213,65 +342,34 @@ static const char *s_cut(func_env_t *env, char *args, char *buf, size_t len)
     return buf;
 }
 
-/* REGEX("regex" string): "1" if string matches (POSIX ERE), else "0". */
+/* REGEX("regex" string): "1" if string matches (POSIX ERE), else "0".
+ * Split at the quotes as AST_NONSTANDARD_APP_ARGS(.., '"') does, which also
+ * takes a backslash as "the next character is literal": REGEX("a\.b" x)
+ * compiles "a.b", and "a\\.b" compiles "a\.b". */
 static const char *s_regex(func_env_t *env, char *args, char *buf, size_t len)
 {
     (void)env;
-    char *q1 = strchr(args, '"');
-    char *q2 = q1 ? strchr(q1 + 1, '"') : NULL;
-    if (!q2) {
+    char *argv[3];
+    char whole[VARS_MAX];
+    snprintf(whole, sizeof whole, "%s", args);
+    if (func_args(args, '"', 1, argv, 3) != 3) {
         td_log(LOG_ERR, "Unexpected arguments: should have been in the form '\"<regex>\" <string>'");
         return NULL;
     }
-    *q2 = '\0';
-    char *str = q2 + 1;
+    char *str = argv[2];
     if (*str == ' ' || *str == '\t')
         str++;
     regex_t re;
-    int rc = regcomp(&re, q1 + 1, REG_EXTENDED | REG_NOSUB);
+    int rc = regcomp(&re, argv[1], REG_EXTENDED | REG_NOSUB);
     if (rc) {
         char err[128];
         regerror(rc, &re, err, sizeof err);
-        td_log(LOG_WARNING, "Malformed input REGEX(%s): %s", args, err);
+        td_log(LOG_WARNING, "Malformed input REGEX(%s): %s", whole, err);
         return NULL;
     }
     rc = regexec(&re, str, 0, NULL, 0);
     regfree(&re);
     return s_out(buf, len, rc ? "0" : "1");
-}
-
-/* STRFTIME([epoch][,timezone][,format]): now, local time, "%c" by default. */
-static const char *s_strftime(func_env_t *env, char *args, char *buf, size_t len)
-{
-    (void)env;
-    char *argv[3] = { NULL, NULL, NULL };
-    int argc = vars_split_args(args, ',', argv, 3);
-    time_t t = time(NULL);
-    if (argc > 0 && *argv[0])
-        t = (time_t)strtoll(argv[0], NULL, 10);
-    const char *fmt = argc > 2 && *argv[2] ? argv[2] : "%c";
-    struct tm tm;
-    if (argc > 1 && *argv[1]) {
-        /* Another zone: TZ for this one conversion (the router has one thread). */
-        char *old = getenv("TZ");
-        char saved[128];
-        int had = old != NULL;
-        if (had)
-            snprintf(saved, sizeof saved, "%s", old);
-        setenv("TZ", argv[1], 1);
-        tzset();
-        localtime_r(&t, &tm);
-        if (had)
-            setenv("TZ", saved, 1);
-        else
-            unsetenv("TZ");
-        tzset();
-    } else {
-        localtime_r(&t, &tm);
-    }
-    if (!strftime(buf, len, fmt, &tm))
-        buf[0] = '\0';
-    return buf;
 }
 
 /* RAND([min][,max]): an integer in [min, max], 0 and RAND_MAX by default. */
@@ -467,8 +565,8 @@ static int s_local_w(func_env_t *env, char *args, const char *value)
 
 static const struct {
     const char *name;
-    s_read_fn read;
-    s_write_fn write;
+    func_read_fn read;
+    func_write_fn write;
 } s_funcs[] = {
     { "LEN", s_len, NULL },
     { "ISNULL", s_isnull, NULL },
@@ -476,7 +574,6 @@ static const struct {
     { "IF", s_if, NULL },
     { "CUT", s_cut, NULL },
     { "REGEX", s_regex, NULL },
-    { "STRFTIME", s_strftime, NULL },
     { "RAND", s_rand, NULL },
     { "GLOBAL", s_global, s_global_w },
     { "SET", s_set, NULL },
@@ -485,6 +582,31 @@ static const struct {
     { "DB_EXISTS", s_db_exists, NULL },
     { "DB_DELETE", s_db_delete, NULL },
     { "LOCAL", s_local, s_local_w },
+    /* func_str.c */
+    { "TOUPPER", func_str_toupper, NULL },
+    { "TOLOWER", func_str_tolower, NULL },
+    { "FIELDQTY", func_str_fieldqty, NULL },
+    { "FIELDNUM", func_str_fieldnum, NULL },
+    { "REPLACE", func_str_replace, NULL },
+    { "FILTER", func_str_filter, NULL },
+    { "SHIFT", func_str_shift, NULL },
+    { "POP", func_str_pop, NULL },
+    { "PUSH", NULL, func_str_push_w },
+    { "UNSHIFT", NULL, func_str_unshift_w },
+    { "SPRINTF", func_str_sprintf, NULL },
+    { "MATH", func_str_math, NULL },
+    { "HASH", func_str_hash, func_str_hash_w },
+    { "HASHKEYS", func_str_hashkeys, NULL },
+    /* func_time.c */
+    { "STRFTIME", func_time_strftime, NULL },
+    { "STRPTIME", func_time_strptime, NULL },
+    /* func_chan.c */
+    { "CHANNEL", func_chan_channel, NULL },
+    { "CDR", func_chan_cdr, func_chan_cdr_w },
+    { "TIMEOUT", func_chan_timeout, func_chan_timeout_w },
+    { "DIALPLAN_EXISTS", func_chan_dialplan_exists, NULL },
+    { "DB_KEYS", func_chan_db_keys, NULL },
+    { "SIPPEER", func_chan_sippeer, NULL },
 };
 
 static int s_find(const char *name)
@@ -512,6 +634,10 @@ const char *func_read(func_env_t *env, const char *call, char *buf, size_t len)
     int i = s_find(name);
     if (i < 0) {  /* a dialplan loop may read it often: rate-limited */
         td_log_limited(LOG_ERR, 5, "Function %s not registered", name);
+        return NULL;
+    }
+    if (!s_funcs[i].read) {   /* PUSH, UNSHIFT */
+        td_log(LOG_ERR, "Function %s cannot be read", name);
         return NULL;
     }
     if (len)

@@ -1,9 +1,14 @@
 /* func - Asterisk's dialplan functions: ${FUNC(args)} reads and
  * Set(FUNC(args)=value) writes.
  *
- * Read: LEN, IF, ISNULL, EXISTS, CUT, REGEX, STRFTIME, RAND, GLOBAL,
- * SET, CALLERID, DB, DB_EXISTS, DB_DELETE, LOCAL.
- * Write: GLOBAL, CALLERID, DB, LOCAL.
+ * func.c:      LEN, IF, ISNULL, EXISTS, CUT, REGEX, RAND, GLOBAL, SET,
+ *              CALLERID, DB, DB_EXISTS, DB_DELETE, LOCAL (and the table)
+ * func_str.c:  TOUPPER, TOLOWER, FIELDQTY, FIELDNUM, REPLACE, FILTER, SHIFT,
+ *              POP, PUSH, UNSHIFT, SPRINTF, MATH, HASH, HASHKEYS
+ * func_time.c: STRFTIME (with %q and %1q..%6q), STRPTIME
+ * func_chan.c: CHANNEL, CDR, TIMEOUT, DIALPLAN_EXISTS, DB_KEYS, SIPPEER
+ * Written: GLOBAL, CALLERID, DB, LOCAL, HASH, PUSH, UNSHIFT, CDR
+ * (accountcode, userfield, and custom CDR variables), TIMEOUT.
  * Arguments arrive with ${} and $[] already expanded (vars_substitute does
  * that for the whole of "FUNC(args)"). Names are case-insensitive, as
  * Asterisk's function registry is. */
@@ -11,6 +16,7 @@
 #define FUNC_H
 
 #include <stddef.h>
+#include <sys/time.h>
 
 #include "arena.h"
 #include "astdb.h"
@@ -32,7 +38,30 @@ typedef struct {
     /* any ${NAME} (CUT() reads a variable by name) */
     const char *(*lookup)(void *arg, const char *name, char *buf, size_t len);
     void *lookup_arg;
+    /* The channel, for CHANNEL(), CDR() and DIALPLAN_EXISTS() (borrowed;
+     * chan_name NULL: no channel, as at load time). */
+    const char *chan_name, *uniqueid, *context, *exten, *peer, *lastapp, *lastdata;
+    int answered;
+    const struct timeval *start, *answer;   /* answer tv_sec 0: not answered */
+    /* CDR(accountcode) and CDR(userfield): the call's buffers, written in
+     * place and read by the CDR writer (NULL: not writable). */
+    char *accountcode, *userfield;
+    size_t accountcode_len, userfield_len;
+    /* TIMEOUT(digit) and TIMEOUT(response): the call's values in ms
+     * (timeout_ms[FUNC_TIMEOUT_DIGIT], [FUNC_TIMEOUT_RESPONSE]) and the
+     * bits of those set (1 << which); unset ones are Asterisk's 5 s, 10 s. */
+    unsigned *timeout_ms, *timeout_set;
 } func_env_t;
+
+#define FUNC_TIMEOUT_DIGIT    0
+#define FUNC_TIMEOUT_RESPONSE 1
+
+/* The call's TIMEOUT(which) in ms: set, or the default (5000 / 10000). */
+unsigned func_timeout_ms(const unsigned *ms, unsigned set, int which);
+
+/* The folder holding sip.conf (SIPPEER() reads <dir>/sip.conf). Copied;
+ * the router sets it once at start. "" or never: SIPPEER finds no peer. */
+void func_set_confdir(const char *dir);
 
 /* Is name ("LEN(abc)") a function call: NAME(...)? */
 int func_is_call(const char *name);

@@ -9,6 +9,7 @@
 #include <event2/event.h>
 
 #include "dialplan.h"
+#include "func.h"
 #include "router.h"
 #include "td_conf.h"
 #include "td_log.h"
@@ -64,6 +65,9 @@ int main(int argc, char **argv)
         return 1;
     }
     router_open_astdb(router, s.astdb);
+    char cdrconf[1024];
+    router_cdr_options(router, td_conf_path(cdrconf, sizeof cdrconf, s.confdir, "cdr.conf"));
+    func_set_confdir(s.confdir);   /* SIPPEER() reads sip.conf there */
     struct event *sigint = evsignal_new(base, SIGINT, s_on_signal, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
     s_reload_t reload = { router, path };

@@ -280,6 +280,11 @@ int router_open_astdb(router_t *self, const char *path)
     return self->env.astdb ? 0 : -1;
 }
 
+int router_cdr_options(router_t *self, const char *path)
+{
+    return self->cdr ? cdr_configure(self->cdr, path) : 0;
+}
+
 void router_destroy(router_t **self_p)
 {
     if (!self_p || !*self_p)

@@ -129,6 +129,10 @@ static void test_read_table(void **state)
         { "${REGEX(\"ell\" ${FOO})}", "1" },
         { "${REGEX(noquotes)}", "" },
         { "${REGEX(\"(\" x)}", "" },           /* bad regex: warning, empty */
+        { "${REGEX(\"a\\.b\" axb)}", "1" },       /* "\." is a literal '.' to the split */
+        { "${REGEX(\"a\\\\.b\" axb)}", "0" },     /* "\\." reaches regcomp as "\." */
+        { "${REGEX(\"a\\\\.b\" a.b)}", "1" },
+        { "${REGEX(\"^[0-9]{3}$\" 123)}", "1" },
         { "${STRFTIME(0,UTC,%Y-%m-%d %H:%M:%S)}", "1970-01-01 00:00:00" },
         { "${STRFTIME(1700000000,America/New_York,%H)}", "17" },
         { "${STRFTIME(86400,,%d)}", "02" },
@@ -237,10 +241,242 @@ static void test_write_table(void **state)
     /* func_set: Set()'s rules */
     assert_int_equal(func_set(env, "__ACCT", "9"), 0);
     s_check(f, 5, "${ACCT}", "9");
-    assert_int_equal(func_set(env, "ACCT", ""), 0);
-    assert_null(chanvars_get(f->vars, "ACCT"));
+    assert_int_equal(func_set(env, "ACCT", ""), 0);              /* kept, empty */
+    assert_string_equal(chanvars_get(f->vars, "ACCT"), "");
     assert_int_equal(func_set(env, "CALLERID(num)", "42"), 0);
     assert_string_equal(f->num, "42");
+}
+
+/* The string, time and number functions (func_str.c, func_time.c). */
+static void test_string_table(void **state)
+{
+    fixture_t *f = *state;
+    chanvars_set(f->vars, "Q", "1,2,3");
+    chanvars_set(f->vars, "P", "a|b|c");
+    static const struct { const char *in, *out; } rows[] = {
+        { "${TOUPPER(abc Def)}", "ABC DEF" },
+        { "${TOLOWER(AbC,X)}", "abc,x" },
+        { "${TOUPPER()}", "" },
+        { "${FIELDQTY(LIST,-)}", "5" },
+        { "${FIELDQTY(CSV,\\,)}", "3" },          /* "\," is a literal comma */
+        { "${FIELDQTY(LIST,\\x2d)}", "5" },       /* the last argument is raw: '-' */
+        { "${FIELDQTY(LIST,\\\\x2d)}", "1" },     /* "\\" decodes to '\' */
+        { "${FIELDQTY(UNSET,-)}", "0" },
+        { "${FIELDQTY(FOO)}", "1" },              /* no delimiter: one field */
+        { "${FIELDQTY(FOO,)}", "1" },
+        { "${FIELDNUM(LIST,-,c)}", "3" },
+        { "${FIELDNUM(LIST,-,C)}", "3" },         /* case-insensitive */
+        { "${FIELDNUM(LIST,-,z)}", "0" },
+        { "${FIELDNUM(LIST,,c)}", "0" },
+        { "${FIELDNUM(LIST,-)}", "" },            /* usage error */
+        { "${REPLACE(LIST,-,_)}", "a_b_c_d_e" },
+        { "${REPLACE(LIST,-)}", "abcde" },
+        { "${REPLACE(FOO,lo,L)}", "heLLL" },
+        { "${REPLACE(UNSET,-,_)}", "" },
+        { "${REPLACE(LIST)}", "" },
+        { "${FILTER(0-9,ab12c3)}", "123" },
+        { "${FILTER(a-c,abcdef)}", "abc" },
+        { "${FILTER(\\x30-\\x32,0123)}", "012" },  /* raw: the backslashes stay */
+        { "${FILTER(0-9)}", "" },
+        { "${FILTER(a,)}", "" },
+        { "${SPRINTF(%05d,42)}", "00042" },
+        { "${SPRINTF(%.2f,3.14159)}", "3.14" },
+        { "${SPRINTF(%s-%s,a,b)}", "a-b" },
+        { "${SPRINTF(%x|%X|%o,255,255,8)}", "ff|FF|10" },
+        { "${SPRINTF(100%%)}", "100%" },
+        { "${SPRINTF(%-4s|,ab)}", "ab  |" },
+        { "${SPRINTF(%ld,7)}", "7" },
+        { "${SPRINTF(%d,x)}", "" },               /* not a number: the read fails */
+        { "${SPRINTF(%d)}", "" },
+        { "${SPRINTF(%s)}", "(null)" },
+        { "${SPRINTF(%k,1)}", "" },
+        { "${MATH(3*4)}", "12.000000" },
+        { "${MATH(3*4,i)}", "12" },
+        { "${MATH(7/2)}", "3.500000" },
+        { "${MATH(10/0,i)}", "0" },
+        { "${MATH(7%3,int)}", "1" },
+        { "${MATH(7%0,i)}", "0" },
+        { "${MATH(-2+5,i)}", "3" },
+        { "${MATH(5-7,i)}", "-2" },
+        { "${MATH(2^10,i)}", "1024" },
+        { "${MATH(5>3)}", "TRUE" },
+        { "${MATH(5<=3)}", "FALSE" },
+        { "${MATH(4==4)}", "TRUE" },
+        { "${MATH(4=4)}", "" },
+        { "${MATH(255+0,h)}", "ff" },
+        { "${MATH(65+0,c)}", "A" },
+        { "${MATH(6AND3,i)}", "2" },
+        { "${MATH(6OR3,i)}", "7" },
+        { "${MATH(6XOR3,i)}", "5" },
+        { "${MATH(1<<4,i)}", "16" },
+        { "${MATH(256>>4,i)}", "16" },
+        { "${MATH(3*4,x)}", "" },
+        { "${MATH(255)}", "" },
+        { "${MATH()}", "" },
+        { "${STRFTIME(1700000000,UTC,%Y-%m-%d %H:%M:%S)}", "2023-11-14 22:13:20" },
+        { "${STRFTIME(1700000000.5,UTC,%S.%q)}", "20.500" },
+        { "${STRFTIME(1700000000.25,UTC,%S.%1q|%2q|%6q)}", "20.2|25|250000" },
+        { "${STRFTIME(1700000000,Europe/Paris,%H:%M %Z)}", "23:13 CET" },
+        { "${STRFTIME(1700000000,UTC,)}", "" },
+        { "${STRPTIME(2023-11-14 22:13:20,UTC,%Y-%m-%d %H:%M:%S)}", "1700000000" },
+        { "${STRPTIME(2023-11-14 17:13:20,America/New_York,%Y-%m-%d %H:%M:%S)}",
+          "1700000000" },
+        { "${STRPTIME(garbage,UTC,%Y-%m-%d)}", "" },
+        { "${STRPTIME(2023,UTC)}", "" },
+        /* SHIFT / POP change the variable */
+        { "${SHIFT(Q)}|${Q}", "1|2,3" },
+        { "${POP(Q)}|${Q}", "3|2" },
+        { "${POP(Q)}|${Q}|${EXISTS(${Q})}", "2||0" },
+        { "${SHIFT(Q)}", "" },
+        { "${SHIFT(P,|)}/${POP(P,|)}/${P}", "a/c/b" },
+        { "${SHIFT()}", "" },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        s_check(f, i, rows[i].in, rows[i].out);
+
+    func_env_t *env = &f->env;
+    /* PUSH / UNSHIFT: Set(PUSH(var[,delim])=value) */
+    assert_int_equal(func_write(env, "PUSH(R)", "a"), 0);
+    assert_int_equal(func_write(env, "PUSH(R)", "b"), 0);
+    assert_int_equal(func_write(env, "UNSHIFT(R)", "z"), 0);
+    s_check(f, 100, "${R}", "z,a,b");
+    assert_int_equal(func_write(env, "PUSH(__S,|)", "x"), 0);
+    assert_int_equal(func_write(env, "PUSH(__S,|)", "y"), 0);
+    s_check(f, 101, "${S}", "x|y");
+    char buf[64];
+    assert_null(func_read(env, "PUSH(R)", buf, sizeof buf));     /* write-only */
+    assert_int_equal(func_write(env, "PUSH()", "x"), -1);
+
+    /* HASH: variables ~HASH~name~key~; HASHKEYS newest first */
+    assert_int_equal(func_write(env, "HASH(h,k1)", "v1"), 0);
+    assert_int_equal(func_write(env, "HASH(h,k2)", "v2"), 0);
+    assert_int_equal(func_write(env, "HASH(h,k3)", ""), 0);
+    assert_int_equal(func_write(env, "HASH(__i,k)", "inherited"), 0);
+    s_check(f, 102, "${HASH(h,k1)}|${HASH(h,k2)}|${HASH(h,none)}", "v1|v2|");
+    s_check(f, 103, "${HASHKEYS(h)}", "k3,k2,k1");
+    s_check(f, 104, "${HASH(h)}", ",v2,v1");
+    s_check(f, 105, "${HASHKEYS(i)}|${HASH(i,k)}", "k|inherited");
+    assert_non_null(chanvars_get(f->vars, "~HASH~i~k~"));
+    assert_int_equal(func_write(env, "HASH(h,k1)", "new"), 0);     /* now the newest */
+    s_check(f, 106, "${HASHKEYS(h)}", "k1,k3,k2");
+    s_check(f, 107, "${HASHKEYS(nohash)}", "");
+}
+
+/* CHANNEL(), CDR() reads and writes, TIMEOUT(), DIALPLAN_EXISTS(),
+ * DB_KEYS() and SIPPEER() with a channel in the env. */
+static void test_channel_table(void **state)
+{
+    fixture_t *f = *state;
+    char dir[64], path[128], err[256], sip[128];
+    test_tmpdir(dir, sizeof dir);
+    test_write(dir, "extensions.conf",
+               "[internal]\nexten => 100,1,NoOp()\n same => n(lbl),NoOp()\n"
+               "exten => _2XX,2,NoOp()\nexten => 300/1001,1,NoOp()\n"
+               "exten => 301/9999,1,NoOp()\n[other]\nexten => s,1,NoOp()\n",
+               path, sizeof path);
+    test_write(dir, "sip.conf",
+               "[general]\ncontext=fromgeneral\nlanguage=fr\n"
+               "[phone](!)\ntype=friend\nhost=dynamic\ncontext=phones\n"
+               "[1001](phone)\ncallerid=\"Alice Smith\" <1001>\nsetvar=DEPT=sales\n"
+               "call-limit=2\n"
+               "[trunk]\ntype=peer\nhost=192.0.2.10\nport=5070\nfullname=Provider\n"
+               "cid_number=5550000\nencryption=yes\nlanguage=de\nmaxforwards=30\n"
+               "[olduser]\ntype=user\ncontext=x\n"
+               "[notype]\nhost=1.2.3.4\n",
+               sip, sizeof sip);
+    dialplan_t *dp = dialplan_load(path, err, sizeof err);
+    if (!dp)
+        fail_msg("%s", err);
+    func_set_confdir(dir);
+    struct timeval start, answer = { 0, 0 };
+    gettimeofday(&start, NULL);
+    start.tv_sec -= 3;
+    char acct[80] = "", user[256] = "";
+    unsigned tms[2] = { 0, 0 }, tset = 0;
+    func_env_t *env = &f->env;
+    env->dialplan = dp;
+    env->chan_name = "SIP/1001-0000000a";
+    env->uniqueid = "1700000000.7";
+    env->context = "internal";
+    env->exten = "100";
+    env->peer = "";
+    env->lastapp = "NoOp";
+    env->lastdata = "probe";
+    env->start = &start;
+    env->answer = &answer;
+    env->accountcode = acct;
+    env->accountcode_len = sizeof acct;
+    env->userfield = user;
+    env->userfield_len = sizeof user;
+    env->timeout_ms = tms;
+    env->timeout_set = &tset;
+    astdb_put(f->db, "fam", "a", "1");
+    astdb_put(f->db, "fam", "b/x", "2");
+    astdb_put(f->db, "fam", "b/y", "3");
+    astdb_put(f->db, "fam", "c,d", "4");
+    astdb_put(f->db, "family2", "z", "5");
+
+    assert_int_equal(func_write(env, "CDR(userfield)", "vip"), 0);
+    assert_int_equal(func_write(env, "CDR(accountcode)", "acme"), 0);
+    assert_int_equal(func_write(env, "CDR(MyVar)", "mine"), 0);
+    assert_int_equal(func_write(env, "CDR(src)", "x"), 0);          /* read-only: logged */
+    assert_int_equal(func_write(env, "TIMEOUT(digit)", "2.5"), 0);
+    assert_int_equal(func_write(env, "TIMEOUT(response)", "-1"), 0);
+    assert_string_equal(user, "vip");
+    assert_string_equal(acct, "acme");
+    assert_int_equal(func_timeout_ms(tms, tset, FUNC_TIMEOUT_DIGIT), 2500);
+    assert_int_equal(func_timeout_ms(tms, tset, FUNC_TIMEOUT_RESPONSE), 0);
+    assert_int_equal(func_timeout_ms(tms, 0, FUNC_TIMEOUT_RESPONSE), 10000);
+    static const struct { const char *in, *out; } rows[] = {
+        { "${CHANNEL(name)}|${CHANNEL(channame)}", "SIP/1001-0000000a|SIP/1001-0000000a" },
+        { "${CHANNEL(uniqueid)}|${CHANNEL(linkedid)}", "1700000000.7|1700000000.7" },
+        { "${CHANNEL(context)},${CHANNEL(exten)}", "internal,100" },
+        { "${CHANNEL(state)}|${CHANNEL(language)}|${CHANNEL(channeltype)}", "Ring|en|SIP" },
+        { "${CHANNEL(accountcode)}|${CHANNEL(appname)}|${CHANNEL(appdata)}",
+          "acme|NoOp|probe" },
+        { "${CHANNEL(audioreadformat)}", "" },
+        { "${CDR(userfield)}|${CDR(accountcode)}|${CDR(myvar)}|${CDR(MYVAR)}",
+          "vip|acme|mine|mine" },
+        { "${CDR(src)}|${CDR(dst)}|${CDR(dcontext)}|${CDR(channel)}", "1001|100|internal|SIP/1001-0000000a" },
+        { "${CDR(clid)}", "\"Alice Smith\" <1001>" },
+        { "${CDR(duration)}|${CDR(billsec)}|${CDR(answer)}|${CDR(end)}", "3|0||" },
+        { "${CDR(disposition)}|${CDR(disposition,u)}|${CDR(amaflags)}", "NO ANSWER|1|DOCUMENTATION" },
+        { "${CDR(uniqueid)}|${CDR(lastapp)}|${CDR(nosuch)}", "1700000000.7|NoOp|" },
+        { "${LEN(${CDR(start)})}", "19" },
+        { "${CDR()}", "" },
+        { "${TIMEOUT(digit)}|${TIMEOUT(response)}|${TIMEOUT(absolute)}", "2.500|0.000|0" },
+        { "${TIMEOUT(bogus)}", "" },
+        { "${DIALPLAN_EXISTS(internal)}|${DIALPLAN_EXISTS(nowhere)}", "1|0" },
+        { "${DIALPLAN_EXISTS(internal,100)}|${DIALPLAN_EXISTS(internal,101)}", "1|0" },
+        { "${DIALPLAN_EXISTS(internal,100,2)}|${DIALPLAN_EXISTS(internal,100,3)}", "1|0" },
+        { "${DIALPLAN_EXISTS(internal,100,lbl)}|${DIALPLAN_EXISTS(internal,100,x)}", "1|0" },
+        { "${DIALPLAN_EXISTS(internal,250)}|${DIALPLAN_EXISTS(internal,250,2)}", "0|1" },
+        { "${DIALPLAN_EXISTS(internal,300)}|${DIALPLAN_EXISTS(internal,301)}", "1|0" },
+        { "${DIALPLAN_EXISTS()}", "" },
+        { "${DB_KEYS(fam)}", "a,b,c\\,d" },
+        { "${DB_KEYS(/fam/)}", "a,b,c\\,d" },
+        { "${DB_KEYS(fam/b)}", "x,y" },
+        { "${DB_KEYS(nofam)}", "" },
+        { "${SIPPEER(1001,context)}|${SIPPEER(1001,callerid_name)}|${SIPPEER(1001,callerid_num)}",
+          "phones|Alice Smith|1001" },
+        { "${SIPPEER(1001,dynamic)}|${SIPPEER(1001)}|${SIPPEER(1001,port)}", "yes||0" },
+        { "${SIPPEER(1001,chanvar[DEPT])}|${SIPPEER(1001,limit)}|${SIPPEER(1001,language)}",
+          "sales|2|fr" },
+        { "${SIPPEER(trunk)}|${SIPPEER(trunk,port)}|${SIPPEER(trunk,dynamic)}",
+          "192.0.2.10|5070|no" },
+        { "${SIPPEER(trunk,callerid_name)}|${SIPPEER(trunk,callerid_num)}|${SIPPEER(trunk,encryption)}",
+          "Provider|5550000|1" },
+        { "${SIPPEER(trunk,context)}|${SIPPEER(trunk,limit)}|${SIPPEER(trunk,maxforwards)}",
+          "fromgeneral|2147483647|30" },
+        { "${SIPPEER(trunk,status)}", "" },              /* live state: not supported */
+        { "${SIPPEER(olduser,context)}|${SIPPEER(notype)}|${SIPPEER(nobody)}", "||" },
+        { "${SIPPEER(phone,context)}", "" },             /* a template is no peer */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        s_check(f, i, rows[i].in, rows[i].out);
+    func_set_confdir("");
+    dialplan_destroy(&dp);
+    test_rmdir(dir);
 }
 
 /* The same functions from a real call's dialplan: Set() writes through
@@ -344,6 +580,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_table, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_rand_range, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_write_table, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_string_table, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_channel_table, s_setup, s_teardown),
         cmocka_unit_test(test_in_a_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
