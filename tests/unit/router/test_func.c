@@ -515,6 +515,8 @@ static void test_in_a_call(void **state)
         " same => n,Set(DB(test/k)=${CALLERID(num)})\n"
         " same => n,Set(EXTEN=shadow)\n"
         " same => n,Set(CALLERID(name)=${IF($[${ACCT} > 40]?Big:Small)} ${CUT(G,o,2)})\n"
+        " same => n,Set(CDR(userfield)=vip \"one\")\n"
+        " same => n,Set(CDR(accountcode)=acme)\n"
         " same => n,Wait(10)\n"
         "exten => 200,1,Wait(10)\n";
     char dir[64], path[128], err[256], db[160];
@@ -530,6 +532,10 @@ static void test_in_a_call(void **state)
     router_t *r = router_new(base, "inproc://func", "router", &dp, cdr);
     assert_non_null(r);
     assert_int_equal(router_open_astdb(r, db), 0);
+    char cdrconf[160];
+    test_write(dir, "cdr.conf", "[csv]\nloguniqueid=yes\nloguserfield=yes\n", cdrconf,
+               sizeof cdrconf);
+    assert_int_equal(router_cdr_options(r, cdrconf), 0);
     td_bus_fake_reset();
     td_bus_fake_peer_up(router_bus(r), "sig-1", "signaling", 100);
     s_new_call(router_bus(r), "c1", "100");
@@ -543,7 +549,9 @@ static void test_in_a_call(void **state)
         { "${GLOBAL(RUNTIME)}", "42-fromconf" },
         { "${DB(test/k)}", "555" },
         { "${EXTEN}", "100" },                  /* the built-in wins over Set(EXTEN=) */
-        { "${CONTEXT},${PRIORITY}", "internal,7" },
+        { "${CONTEXT},${PRIORITY}", "internal,9" },
+        { "${CDR(userfield)}|${CDR(accountcode)}|${CHANNEL(name)}", "vip \"one\"|acme|SIP/1001-00000001" },
+        { "${TIMEOUT(digit)}", "5.000" },
         { "$[${LEN(${UNIQUEID})} > 0]", "1" },
         { "${DIALSTATUS}", "" },
         { "${ANSWEREDTIME}", "" },              /* no Dial answered */
@@ -563,10 +571,22 @@ static void test_in_a_call(void **state)
     assert_string_equal(call_var(c2, "RUNTIME", buf, sizeof buf), "42-fromconf");
     assert_string_equal(call_var(c2, "DB(test/k)", buf, sizeof buf), "555");
     assert_string_equal(call_var(c2, "CALLERID(num)", buf, sizeof buf), "1001");
+    char uid[64];
+    snprintf(uid, sizeof uid, "%s", call_var(c, "UNIQUEID", buf, sizeof buf));
     router_destroy(&r);
     assert_int_equal(event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED), 0);
     event_base_free(base);
     td_bus_fake_reset();
+    /* CDR(accountcode) and CDR(userfield) reach Master.csv (cdr.conf asked
+     * for the uniqueid and userfield columns) */
+    char csv[4096], want[256];
+    char master[200];
+    snprintf(master, sizeof master, "%s/Master.csv", cdr);
+    test_read(master, csv, sizeof csv);
+    assert_true(strncmp(csv, "\"acme\",\"555\",\"100\",\"internal\"", 27) == 0);
+    snprintf(want, sizeof want, ",\"DOCUMENTATION\",\"%s\",\"vip \"\"one\"\"\"\n", uid);
+    if (!strstr(csv, want))
+        fail_msg("Master.csv: %s (want ...%s)", csv, want);
     /* DB() survived the router */
     astdb_t *again = astdb_open(db);
     assert_string_equal(astdb_get(again, "test", "k"), "555");
