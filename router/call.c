@@ -176,6 +176,10 @@ const char *call_var(call_t *self, const char *name, char *buf, size_t len)
         snprintf(buf, len, "%u", self->hangup_cause);
         return buf;
     }
+    if (strncmp(name, "CALLING", 7) == 0 && (strcmp(name + 7, "PRES") == 0
+        || strcmp(name + 7, "ANI2") == 0 || strcmp(name + 7, "TON") == 0
+        || strcmp(name + 7, "TNS") == 0))
+        return "0";   /* presentation allowed, no ANI2, unknown plan, no TNS */
     if (strcmp(name, "EPOCH") == 0) {
         snprintf(buf, len, "%ld", (long)time(NULL));
         return buf;

@@ -151,7 +151,7 @@ unsigned func_timeout_ms(const unsigned *ms, unsigned set, int which)
 }
 
 
-/* "NAME(args)" -> name (upper-cased into nbuf) and args (into abuf). */
+/* "NAME(args)" -> name (into nbuf) and args (into abuf). */
 static int s_parse(const char *call, char *nbuf, size_t nlen, char *abuf, size_t alen)
 {
     const char *open = strchr(call, '(');
@@ -162,7 +162,7 @@ static int s_parse(const char *call, char *nbuf, size_t nlen, char *abuf, size_t
     if (fl == 0 || fl >= nlen)
         return -1;
     for (size_t i = 0; i < fl; i++)
-        nbuf[i] = (char)toupper((unsigned char)call[i]);
+        nbuf[i] = call[i];   /* as written: ast_custom_function_find uses strcmp */
     nbuf[fl] = '\0';
     snprintf(abuf, alen, "%.*s", (int)(n - fl - 2), open + 1);
     return 0;
@@ -601,7 +601,7 @@ static const struct {
     { "STRFTIME", func_time_strftime, NULL },
     { "STRPTIME", func_time_strptime, NULL },
     /* func_chan.c */
-    { "CHANNEL", func_chan_channel, NULL },
+    { "CHANNEL", func_chan_channel, func_chan_channel_w },
     { "CDR", func_chan_cdr, func_chan_cdr_w },
     { "TIMEOUT", func_chan_timeout, func_chan_timeout_w },
     { "DIALPLAN_EXISTS", func_chan_dialplan_exists, NULL },

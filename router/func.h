@@ -8,10 +8,12 @@
  * func_time.c: STRFTIME (with %q and %1q..%6q), STRPTIME
  * func_chan.c: CHANNEL, CDR, TIMEOUT, DIALPLAN_EXISTS, DB_KEYS, SIPPEER
  * Written: GLOBAL, CALLERID, DB, LOCAL, HASH, PUSH, UNSHIFT, CDR
- * (accountcode, userfield, and custom CDR variables), TIMEOUT.
+ * (accountcode, userfield, and custom CDR variables), TIMEOUT,
+ * CHANNEL(accountcode).
  * Arguments arrive with ${} and $[] already expanded (vars_substitute does
- * that for the whole of "FUNC(args)"). Names are case-insensitive, as
- * Asterisk's function registry is. */
+ * that for the whole of "FUNC(args)"). Names are case-sensitive, as
+ * Asterisk 20's registry compares them (pbx_functions.c
+ * ast_custom_function_find: strcmp): ${len(x)} is "not registered". */
 #ifndef FUNC_H
 #define FUNC_H
 

@@ -74,6 +74,24 @@ const char *func_chan_channel(func_env_t *env, char *args, char *buf, size_t len
     return NULL;
 }
 
+/* Set(CHANNEL(item)=value): accountcode (the one the CDR takes). The
+ * other writable items of func_channel.c (language, musicclass, amaflags,
+ * ...) change nothing Tandem uses: warned and ignored. */
+int func_chan_channel_w(func_env_t *env, char *args, const char *value)
+{
+    if (!env->chan_name)
+        return -1;
+    if (!strcasecmp(args, "accountcode")) {
+        if (!env->accountcode)
+            return -1;
+        snprintf(env->accountcode, env->accountcode_len, "%s", value ? value : "");
+        return 0;
+    }
+    td_log(LOG_WARNING, "CHANNEL(%s)=%s: not supported by Tandem; ignored", args,
+           value ? value : "");
+    return 0;
+}
+
 /* --- CDR ---------------------------------------------------------------- */
 
 /* CDR variables other than the fields: channel variables under a name no

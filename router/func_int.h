@@ -59,6 +59,7 @@ const char *func_time_strptime(func_env_t *env, char *args, char *buf, size_t le
 
 /* func_chan.c */
 const char *func_chan_channel(func_env_t *env, char *args, char *buf, size_t len);
+int func_chan_channel_w(func_env_t *env, char *args, const char *value);
 const char *func_chan_cdr(func_env_t *env, char *args, char *buf, size_t len);
 int func_chan_cdr_w(func_env_t *env, char *args, const char *value);
 const char *func_chan_timeout(func_env_t *env, char *args, char *buf, size_t len);

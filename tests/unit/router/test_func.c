@@ -154,7 +154,7 @@ static void test_read_table(void **state)
         { "${DB_EXISTS(cf/1001)}", "1" },
         { "${DB_EXISTS(cf/9999)}", "0" },
         { "${NOSUCHFUNC(x)}", "" },
-        { "${len(abc)}", "3" },                /* function names ignore case */
+        { "${len(abc)}", "" },                 /* names are case-sensitive (strcmp) */
         { "${LOCAL(X)}", "" },                 /* outside a Gosub: nothing */
         /* nesting: functions in expressions and expressions in functions */
         { "$[${LEN(${FOO})} * 2]", "10" },
@@ -222,8 +222,8 @@ static void test_write_table(void **state)
     assert_int_equal(func_write(env, "DB(dnd/1001)", "yes"), 0);
     assert_string_equal(astdb_get(f->db, "dnd", "1001"), "yes");
     assert_int_equal(func_write(env, "DB(bad)", "x"), -1);
-    assert_int_equal(func_write(env, "db(dnd/1002)", "lower"), 0);
-    assert_string_equal(astdb_get(f->db, "dnd", "1002"), "lower");
+    assert_int_equal(func_write(env, "db(dnd/1002)", "lower"), -1);  /* no db() */
+    assert_null(astdb_get(f->db, "dnd", "1002"));
 
     assert_int_equal(func_write(env, "NOSUCH(x)", "1"), -1);     /* unknown */
     assert_int_equal(func_write(env, "LEN(x)", "1"), -1);        /* read-only */
@@ -424,6 +424,10 @@ static void test_channel_table(void **state)
     assert_int_equal(func_write(env, "TIMEOUT(response)", "-1"), 0);
     assert_string_equal(user, "vip");
     assert_string_equal(acct, "acme");
+    assert_int_equal(func_write(env, "CHANNEL(accountcode)", "acme2"), 0);
+    assert_string_equal(acct, "acme2");
+    assert_int_equal(func_write(env, "CHANNEL(language)", "fr"), 0);   /* ignored */
+    assert_int_equal(func_write(env, "CHANNEL(accountcode)", "acme"), 0);
     assert_int_equal(func_timeout_ms(tms, tset, FUNC_TIMEOUT_DIGIT), 2500);
     assert_int_equal(func_timeout_ms(tms, tset, FUNC_TIMEOUT_RESPONSE), 0);
     assert_int_equal(func_timeout_ms(tms, 0, FUNC_TIMEOUT_RESPONSE), 10000);
@@ -552,6 +556,7 @@ static void test_in_a_call(void **state)
         { "${CONTEXT},${PRIORITY}", "internal,9" },
         { "${CDR(userfield)}|${CDR(accountcode)}|${CHANNEL(name)}", "vip \"one\"|acme|SIP/1001-00000001" },
         { "${TIMEOUT(digit)}", "5.000" },
+        { "${CALLINGPRES}|${CALLINGTON}|${HANGUPCAUSE}", "0|0|0" },
         { "$[${LEN(${UNIQUEID})} > 0]", "1" },
         { "${DIALSTATUS}", "" },
         { "${ANSWEREDTIME}", "" },              /* no Dial answered */
