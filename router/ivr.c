@@ -25,6 +25,13 @@
 #define S_MAX_FILES 64                  /* files in one MediaPlay */
 /* The call's TIMEOUT(digit) and TIMEOUT(response): 5 s and 10 s unless the
  * dialplan set them (func.h). */
+/* Does the running extension have a priority after this one? */
+static int s_has_next(call_t *self)
+{
+    const dialplan_ext_t *ext = call_find(self, self->context, self->exten);
+    return ext && dialplan_priority(ext, self->priority + 1) != NULL;
+}
+
 static unsigned s_digit_ms(const call_t *self)
 {
     return func_timeout_ms(self->ivr_timeout_ms, self->ivr_timeout_set, FUNC_TIMEOUT_DIGIT);
@@ -627,6 +634,11 @@ void ivr_on_timer(call_t *self)
         }
         if (self->ivr.digits[0]) {
             s_collect_done(self);
+        } else if (self->ivr.mode == IVR_WAITEXTEN && s_has_next(self)) {
+            /* pbx_builtin_waitexten: a next priority goes first, then t */
+            td_log(LOG_INFO, "Timeout on %s, continuing...", self->channel);
+            self->ivr.mode = IVR_NONE;
+            call_next(self);
         } else if (call_find(self, self->context, "t")) {
             td_log(LOG_INFO, "Timeout on %s, going to 't'", self->channel);
             self->ivr.mode = IVR_NONE;
