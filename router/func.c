@@ -597,6 +597,24 @@ static const struct {
     { "MATH", func_str_math, NULL },
     { "HASH", func_str_hash, func_str_hash_w },
     { "HASHKEYS", func_str_hashkeys, NULL },
+    { "TRIM", func_str_trim, NULL },
+    { "LTRIM", func_str_ltrim, NULL },
+    { "RTRIM", func_str_rtrim, NULL },
+    { "STRREPLACE", func_str_strreplace, NULL },
+    { "STRBETWEEN", func_str_strbetween, NULL },
+    { "LISTFILTER", func_str_listfilter, NULL },
+    { "QUOTE", func_str_quote, NULL },
+    { "CSV_QUOTE", func_str_csv_quote, NULL },
+    { "EVAL", func_str_eval, NULL },
+    { "KEYPADHASH", func_str_keypadhash, NULL },
+    { "PASSTHRU", func_str_passthru, NULL },
+    /* func_num.c */
+    { "INC", func_num_inc, NULL },
+    { "DEC", func_num_dec, NULL },
+    { "MIN", func_num_min, NULL },
+    { "MAX", func_num_max, NULL },
+    { "ABS", func_num_abs, NULL },
+    { "SORT", func_num_sort, NULL },
     /* func_time.c */
     { "STRFTIME", func_time_strftime, NULL },
     { "STRPTIME", func_time_strptime, NULL },
@@ -607,6 +625,9 @@ static const struct {
     { "DIALPLAN_EXISTS", func_chan_dialplan_exists, NULL },
     { "DB_KEYS", func_chan_db_keys, NULL },
     { "SIPPEER", func_chan_sippeer, NULL },
+    { "VALID_EXTEN", func_chan_valid_exten, NULL },
+    { "IFTIME", func_chan_iftime, NULL },
+    { "ENV", func_chan_env, NULL },
 };
 
 static int s_find(const char *name)

@@ -4,9 +4,13 @@
  * func.c:      LEN, IF, ISNULL, EXISTS, CUT, REGEX, RAND, GLOBAL, SET,
  *              CALLERID, DB, DB_EXISTS, DB_DELETE, LOCAL (and the table)
  * func_str.c:  TOUPPER, TOLOWER, FIELDQTY, FIELDNUM, REPLACE, FILTER, SHIFT,
- *              POP, PUSH, UNSHIFT, SPRINTF, MATH, HASH, HASHKEYS
+ *              POP, PUSH, UNSHIFT, SPRINTF, MATH, HASH, HASHKEYS, TRIM, LTRIM,
+ *              RTRIM, STRREPLACE, STRBETWEEN, LISTFILTER, QUOTE, CSV_QUOTE,
+ *              EVAL, KEYPADHASH, PASSTHRU
+ * func_num.c:  INC, DEC, MIN, MAX, ABS, SORT
  * func_time.c: STRFTIME (with %q and %1q..%6q), STRPTIME
- * func_chan.c: CHANNEL, CDR, TIMEOUT, DIALPLAN_EXISTS, DB_KEYS, SIPPEER
+ * func_chan.c: CHANNEL, CDR, TIMEOUT, DIALPLAN_EXISTS, DB_KEYS, SIPPEER,
+ *              VALID_EXTEN, IFTIME, ENV
  * Written: GLOBAL, CALLERID, DB, LOCAL, HASH, PUSH, UNSHIFT, CDR
  * (accountcode, userfield, and custom CDR variables), TIMEOUT,
  * CHANNEL(accountcode).

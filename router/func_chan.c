@@ -7,6 +7,7 @@
 #include "func_int.h"
 #include "td_conf.h"
 #include "td_log.h"
+#include "timing.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -626,4 +627,84 @@ const char *func_chan_sippeer(func_env_t *env, char *args, char *buf, size_t len
     td_log_limited(LOG_WARNING, 5, "SIPPEER(%s,%s): not supported by Tandem (needs chan_sip's "
                    "live peer state); read as empty", args, item);
     return s_out(buf, len, "");
+}
+
+/* --- VALID_EXTEN, IFTIME, ENV ------------------------------------------------ */
+
+/* VALID_EXTEN([context],extension[,priority]): "1" if it dials something
+ * (the call's context by default, priority 1 by default). */
+const char *func_chan_valid_exten(func_env_t *env, char *args, char *buf, size_t len)
+{
+    if (!env->chan_name) {
+        td_log(LOG_WARNING, "No channel was provided to VALID_EXTEN function.");
+        return NULL;
+    }
+    char *argv[3];
+    func_args(args, ',', 1, argv, 3);
+    const char *context = argv[0] && *argv[0] ? argv[0] : env->context;
+    if (!argv[1] || !*argv[1]) {
+        td_log(LOG_WARNING, "Syntax: VALID_EXTEN([<context>],<extension>[,<priority>]) - "
+               "missing argument <extension>!");
+        return NULL;
+    }
+    int prio = argv[2] && *argv[2] ? atoi(argv[2]) : 1;
+    const char *cid = env->caller_num && *env->caller_num ? *env->caller_num : NULL;
+    const dialplan_t *plan = env->dialplan;
+    const dialplan_ext_t *ext = plan ? dialplan_find_cid(plan, context, argv[1], cid) : NULL;
+    return s_out(buf, len, ext && dialplan_priority(ext, prio) ? "1" : "0");
+}
+
+/* ast_strip_quoted(s, "\"", "\""): trim, then one pair of quotes off. */
+static char *s_strip_quoted(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+        s[n - 1] = '\0';
+        s++;
+    }
+    return s;
+}
+
+/* IFTIME(times,weekdays,mdays,months?[true][:false]): as GotoIfTime's
+ * condition ('|' separates fields too). A time zone field is not supported
+ * (local time), as in the rest of Tandem's time conditions. */
+const char *func_chan_iftime(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    char *data = s_strip_quoted(args);
+    char *spec = strsep(&data, "?");
+    char *iftrue = data ? strsep(&data, ":") : NULL;
+    char *iffalse = data;
+    if (!spec || !*spec || !(iftrue || iffalse)) {
+        td_log(LOG_WARNING, "Syntax IFTIME(<timespec>?[<true>][:<false>])");
+        return NULL;
+    }
+    for (char *p = spec; *p; p++)
+        if (*p == '|')
+            *p = ',';
+    timing_t t;
+    char err[128];
+    int match = 0;
+    if (timing_parse(&t, spec, err, sizeof err) < 0) {
+        td_log(LOG_WARNING, "IFTIME: %s", err);   /* Asterisk: the bad field never matches */
+    } else {
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        match = timing_match(&t, &tm);
+    }
+    const char *v = match ? (iftrue ? s_strip_quoted(iftrue) : "")
+                          : (iffalse ? s_strip_quoted(iffalse) : "");
+    return s_out(buf, len, v);
+}
+
+/* ENV(name): the router process's environment variable. */
+const char *func_chan_env(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    return s_out(buf, len, getenv(args));
 }

@@ -1,5 +1,5 @@
 /* func_int - what the function files (func.c, func_str.c, func_time.c,
- * func_chan.c) share: the reader/writer shapes, Asterisk's argument
+ * func_num.c, func_chan.c) share: the reader/writer shapes, Asterisk's argument
  * splitting and escape decoding, and every function's entry point. The one
  * table of names lives in func.c. Nothing else includes this. */
 #ifndef FUNC_INT_H
@@ -52,6 +52,25 @@ const char *func_str_math(func_env_t *env, char *args, char *buf, size_t len);
 const char *func_str_hash(func_env_t *env, char *args, char *buf, size_t len);
 int func_str_hash_w(func_env_t *env, char *args, const char *value);
 const char *func_str_hashkeys(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_str_trim(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_str_ltrim(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_str_rtrim(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_str_strreplace(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_str_strbetween(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_str_listfilter(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_str_quote(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_str_csv_quote(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_str_eval(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_str_keypadhash(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_str_passthru(func_env_t *env, char *args, char *buf, size_t len);
+
+/* func_num.c */
+const char *func_num_inc(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_num_dec(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_num_min(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_num_max(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_num_abs(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_num_sort(func_env_t *env, char *args, char *buf, size_t len);
 
 /* func_time.c */
 const char *func_time_strftime(func_env_t *env, char *args, char *buf, size_t len);
@@ -67,5 +86,8 @@ int func_chan_timeout_w(func_env_t *env, char *args, const char *value);
 const char *func_chan_dialplan_exists(func_env_t *env, char *args, char *buf, size_t len);
 const char *func_chan_db_keys(func_env_t *env, char *args, char *buf, size_t len);
 const char *func_chan_sippeer(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_chan_valid_exten(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_chan_iftime(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_chan_env(func_env_t *env, char *args, char *buf, size_t len);
 
 #endif

@@ -645,3 +645,225 @@ int func_str_hash_w(func_env_t *env, char *args, const char *value)
     s_hash_var(name, sizeof name, argv[0], argv[1] ? argv[1] : "");
     return func_set(env, name, value);
 }
+
+/* --- TRIM, LTRIM, RTRIM, STRREPLACE, STRBETWEEN, LISTFILTER ---------------- */
+
+/* rtrim as func_strings.c's macro: it stops one short on a string of only
+ * blanks, so RTRIM("   ") leaves one. */
+static void s_rtrim(char *s)
+{
+    char *back = s + strlen(s);
+    while (back != s && isspace((unsigned char)*--back))
+        ;
+    if (*s)
+        back[1] = '\0';
+}
+
+const char *func_str_trim(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    if (!*args)
+        return NULL;
+    while (isspace((unsigned char)*args))
+        args++;
+    s_rtrim(args);
+    return s_out(buf, len, args);
+}
+
+const char *func_str_ltrim(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    if (!*args)
+        return NULL;
+    while (isspace((unsigned char)*args))
+        args++;
+    return s_out(buf, len, args);
+}
+
+const char *func_str_rtrim(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    if (!*args)
+        return NULL;
+    s_rtrim(args);
+    return s_out(buf, len, args);
+}
+
+/* STRREPLACE(var,find[,replace[,max]]): ${var} with find replaced (max
+ * times; <= 0 or none: all). */
+const char *func_str_strreplace(func_env_t *env, char *args, char *buf, size_t len)
+{
+    char *argv[5];
+    int argc = func_args(args, ',', 1, argv, 5);
+    buf[0] = '\0';
+    if (argc < 2) {
+        td_log(LOG_ERR, "Usage: STRREPLACE(<varname>,<find-string>[,<replace-string>,"
+               "[<max-replacements>]])");
+        return NULL;
+    }
+    if (!*argv[0])
+        return NULL;
+    if (!*argv[1]) {
+        td_log(LOG_ERR, "No <find-string> specified");
+        return NULL;
+    }
+    char vbuf[VARS_MAX];
+    const char *v = func_var(env, argv[0], vbuf, sizeof vbuf);
+    if (!v)
+        v = "";
+    int max = argv[3] ? atoi(argv[3]) : 0;
+    size_t fl = strlen(argv[1]), n = 0;
+    for (int count = 0; max <= 0 || count < max; count++) {
+        const char *hit = strstr(v, argv[1]);
+        if (!hit)
+            break;
+        n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%.*s%s", (int)(hit - v), v,
+                              argv[2] ? argv[2] : "");
+        if (n >= len)
+            return buf;
+        v = hit + fl;
+    }
+    snprintf(buf + n, len - n, "%s", v);
+    return buf;
+}
+
+/* STRBETWEEN(var,insert): insert between every two characters of ${var}. */
+const char *func_str_strbetween(func_env_t *env, char *args, char *buf, size_t len)
+{
+    char *argv[3];
+    int argc = func_args(args, ',', 1, argv, 3);
+    buf[0] = '\0';
+    if (argc != 2 || !*argv[0]) {
+        td_log(LOG_ERR, "Usage: STRBETWEEN(<varname>,<insert-string>)");
+        return NULL;
+    }
+    char vbuf[VARS_MAX];
+    const char *v = func_var(env, argv[0], vbuf, sizeof vbuf);
+    size_t n = 0;
+    for (size_t i = 0; v && v[i] && n + 1 < len; i++) {
+        n += (size_t)snprintf(buf + n, len - n, "%c%s", v[i], v[i + 1] ? argv[1] : "");
+        if (n >= len)
+            break;
+    }
+    return buf;
+}
+
+/* LISTFILTER(var,delimiter,value): ${var} without the items equal to value
+ * (the delimiter may be several characters). */
+const char *func_str_listfilter(func_env_t *env, char *args, char *buf, size_t len)
+{
+    char *argv[3];
+    if (func_args(args, ',', 1, argv, 3) < 3) {
+        td_log(LOG_ERR, "Usage: LISTFILTER(<listname>,<delimiter>,<fieldvalue>)");
+        return NULL;
+    }
+    char vbuf[VARS_MAX];
+    const char *list = func_var(env, argv[0], vbuf, sizeof vbuf);
+    if (!list)
+        return NULL;
+    if (!strstr(list, argv[2]))
+        return s_out(buf, len, list);
+    char delim[256];
+    func_encoded_str(argv[1], delim, sizeof delim);
+    if (!*delim)
+        snprintf(delim, sizeof delim, ",");
+    size_t dl = strlen(delim), fl = strlen(argv[2]), n = 0;
+    int first = 1;
+    buf[0] = '\0';
+    const char *begin = list, *cur, *next = strstr(begin, delim);
+    do {
+        if (next) {
+            cur = next;
+            next = strstr(cur + dl, delim);
+        } else {
+            cur = begin + strlen(begin);
+        }
+        if ((size_t)(cur - begin) == fl && strncmp(begin, argv[2], fl) == 0) {
+            begin += fl + dl;        /* skip the item (sic: past a final one too) */
+        } else {
+            n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%.*s", first ? "" : delim,
+                                  (int)(cur - begin), begin);
+            first = 0;
+            begin = cur + dl;
+        }
+    } while (*cur && n < len);
+    return buf;
+}
+
+/* --- QUOTE, CSV_QUOTE, EVAL, KEYPADHASH, PASSTHRU -------------------------- */
+
+const char *func_str_quote(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    if (len < 3)
+        return NULL;
+    if (!*args) {
+        td_log(LOG_WARNING, "No argument specified!");
+        return s_out(buf, len, "\"\"");
+    }
+    size_t n = 0;
+    buf[n++] = '"';
+    for (const char *p = args; *p && n < len - 3; p++) {
+        if (*p == '\\' || *p == '"')
+            buf[n++] = '\\';
+        buf[n++] = *p;
+    }
+    buf[n++] = '"';
+    buf[n] = '\0';
+    return buf;
+}
+
+const char *func_str_csv_quote(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    if (len < 3)
+        return NULL;
+    size_t n = 0;
+    buf[n++] = '"';
+    for (const char *p = args; *p && n < len - 3; p++) {
+        if (*p == '"')
+            buf[n++] = '"';
+        buf[n++] = *p;
+    }
+    buf[n++] = '"';
+    buf[n] = '\0';
+    return buf;
+}
+
+/* EVAL(text): text substituted once more (a variable holding "${X}"). */
+const char *func_str_eval(func_env_t *env, char *args, char *buf, size_t len)
+{
+    if (!*args) {
+        td_log(LOG_WARNING, "EVAL requires an argument: EVAL(<string>)");
+        return NULL;
+    }
+    if (env->lookup)
+        vars_substitute(args, buf, len, env->lookup, env->lookup_arg);
+    else
+        s_out(buf, len, args);
+    return buf;
+}
+
+const char *func_str_keypadhash(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    static const char *const keys[] = {
+        "0", "1", "AaBbCc2", "DdEeFf3", "GgHhIi4", "JjKkLl5", "MmNnOo6", "PpQqRrSs7",
+        "TtUuVv8", "WwXxYyZz9",
+    };
+    size_t n = 0;
+    for (const char *p = args; *p && n + 1 < len; p++)
+        for (int k = 0; k < 10; k++)
+            if (strchr(keys[k], *p)) {
+                buf[n++] = (char)('0' + k);
+                break;
+            }
+    buf[n] = '\0';
+    return buf;
+}
+
+const char *func_str_passthru(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    return s_out(buf, len, args);
+}

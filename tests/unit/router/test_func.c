@@ -362,6 +362,49 @@ static void test_string_table(void **state)
     s_check(f, 107, "${HASHKEYS(nohash)}", "");
 }
 
+/* The rest of func_strings.c, func_math.c's INC..ABS, SORT, VALID_EXTEN,
+ * IFTIME, ENV. */
+static void test_more_table(void **state)
+{
+    fixture_t *f = *state;
+    chanvars_set(f->vars, "CNT", "41");
+    chanvars_set(f->vars, "BAD", "4x");
+    chanvars_set(f->vars, "REF", "${FOO}!");
+    chanvars_set(f->vars, "L2", "a,bb,a,c,a");
+    setenv("TANDEM_TEST_ENV", "env-value", 1);
+    static const struct { const char *in, *out; } rows[] = {
+        { "[${TRIM(  a b  )}]", "[a b]" },
+        { "[${LTRIM(  a )}][${RTRIM(  a )}]", "[a ][  a]" },
+        { "[${RTRIM(   )}][${TRIM()}]", "[ ][]" },   /* func_strings.c's rtrim stops one short */
+        { "${STRREPLACE(LIST,-,+)}", "a+b+c+d+e" },
+        { "${STRREPLACE(LIST,-,,2)}", "abc-d-e" },
+        { "${STRREPLACE(LIST,b-c,X)}", "a-X-d-e" },
+        { "${STRREPLACE(LIST,)}", "" },
+        { "${STRBETWEEN(FOO,-)}", "h-e-l-l-o" },
+        { "${STRBETWEEN(FOO)}", "" },
+        { "${LISTFILTER(L2,\\,,a)}", "bb,c" },
+        { "${LISTFILTER(L2,\\,,bb)}", "a,a,c,a" },
+        { "${LISTFILTER(L2,\\,,z)}", "a,bb,a,c,a" },
+        { "${QUOTE(say \"hi\" \\o/)}", "\"say \\\"hi\\\" \\\\o/\"" },
+        { "${QUOTE()}", "\"\"" },
+        { "${CSV_QUOTE(a \"b\",c)}", "\"a \"\"b\"\",c\"" },
+        { "${REF}|${EVAL(${REF})}", "${FOO}!|hello!" },
+        { "${KEYPADHASH(Asterisk-1)}", "27837475" "1" },
+        { "${PASSTHRU(a,b)}", "a,b" },
+        { "${INC(CNT)}|${CNT}|${DEC(CNT)}|${CNT}", "42|42|41|41" },
+        { "${INC(BAD)}|${INC(UNSET)}|${INC(TRUNK)}", "||" },
+        { "${MIN(3,2.5)}|${MAX(3,2.5)}|${MIN(,7)}|${MAX(4)}|${MIN()}", "2.500000|3|7|4|" },
+        { "${ABS(-4)}|${ABS(-1.5)}|${ABS(x)}", "4|1.500000|" },
+        { "${SORT(a:3,b:1,c:2.5,junk)}", "b,c,a" },
+        { "${IFTIME(*,*,*,*?yes:no)}", "yes" },
+        { "${IFTIME(*|*|*|*?\"y\")}", "y" },
+        { "${IFTIME(bad,*,*,*?yes:no)}", "no" },
+        { "${ENV(TANDEM_TEST_ENV)}|${ENV(TANDEM_NO_SUCH)}", "env-value|" },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        s_check(f, i, rows[i].in, rows[i].out);
+}
+
 /* CHANNEL(), CDR() reads and writes, TIMEOUT(), DIALPLAN_EXISTS(),
  * DB_KEYS() and SIPPEER() with a channel in the env. */
 static void test_channel_table(void **state)
@@ -457,6 +500,8 @@ static void test_channel_table(void **state)
         { "${DIALPLAN_EXISTS(internal,250)}|${DIALPLAN_EXISTS(internal,250,2)}", "0|1" },
         { "${DIALPLAN_EXISTS(internal,300)}|${DIALPLAN_EXISTS(internal,301)}", "1|0" },
         { "${DIALPLAN_EXISTS()}", "" },
+        { "${VALID_EXTEN(,100)}|${VALID_EXTEN(,100,2)}|${VALID_EXTEN(other,s)}", "1|1|1" },
+        { "${VALID_EXTEN(internal,101)}|${VALID_EXTEN(internal)}", "0|" },
         { "${DB_KEYS(fam)}", "a,b,c\\,d" },
         { "${DB_KEYS(/fam/)}", "a,b,c\\,d" },
         { "${DB_KEYS(fam/b)}", "x,y" },
@@ -607,6 +652,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_table, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_string_table, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_channel_table, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_more_table, s_setup, s_teardown),
         cmocka_unit_test(test_in_a_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
