@@ -608,6 +608,10 @@ static const struct {
     { "EVAL", func_str_eval, NULL },
     { "KEYPADHASH", func_str_keypadhash, NULL },
     { "PASSTHRU", func_str_passthru, NULL },
+    { "URIENCODE", func_str_uriencode, NULL },
+    { "URIDECODE", func_str_uridecode, NULL },
+    { "BASE64_ENCODE", func_str_base64_encode, NULL },
+    { "BASE64_DECODE", func_str_base64_decode, NULL },
     /* func_num.c */
     { "INC", func_num_inc, NULL },
     { "DEC", func_num_dec, NULL },

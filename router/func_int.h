@@ -63,6 +63,10 @@ const char *func_str_csv_quote(func_env_t *env, char *args, char *buf, size_t le
 const char *func_str_eval(func_env_t *env, char *args, char *buf, size_t len);
 const char *func_str_keypadhash(func_env_t *env, char *args, char *buf, size_t len);
 const char *func_str_passthru(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_str_uriencode(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_str_uridecode(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_str_base64_encode(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_str_base64_decode(func_env_t *env, char *args, char *buf, size_t len);
 
 /* func_num.c */
 const char *func_num_inc(func_env_t *env, char *args, char *buf, size_t len);

@@ -867,3 +867,89 @@ const char *func_str_passthru(func_env_t *env, char *args, char *buf, size_t len
     (void)env;
     return s_out(buf, len, args);
 }
+
+/* --- URIENCODE, URIDECODE, BASE64_ENCODE, BASE64_DECODE -------------------- */
+
+/* ast_uri_encode with ast_uri_http: letters, digits and -_.!~*'() stay,
+ * anything else is %XX. */
+const char *func_str_uriencode(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    size_t n = 0;
+    for (const char *p = args; *p && n + 1 < len; p++) {
+        if (isalnum((unsigned char)*p) || strchr("-_.!~*'()", *p)) {
+            buf[n++] = *p;
+        } else {
+            if (n + 3 >= len)
+                break;
+            n += (size_t)snprintf(buf + n, len - n, "%%%02X", (unsigned char)*p);
+        }
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* ast_uri_decode: %XX (two characters that sscanf reads as hex) decoded. */
+const char *func_str_uridecode(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    size_t n = 0;
+    for (const char *p = args; *p && n + 1 < len; p++) {
+        unsigned int c;
+        if (*p == '%' && p[1] && p[2] && sscanf(p + 1, "%2x", &c) == 1) {
+            buf[n++] = (char)c;
+            p += 2;
+        } else {
+            buf[n++] = *p;
+        }
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static const char s_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+const char *func_str_base64_encode(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    if (!*args) {
+        td_log(LOG_WARNING, "Syntax: BASE64_ENCODE(<data>) - missing argument!");
+        return NULL;
+    }
+    const unsigned char *s = (const unsigned char *)args;
+    size_t sl = strlen(args), n = 0;
+    for (size_t i = 0; i < sl && n + 5 <= len; i += 3) {
+        unsigned v = (unsigned)s[i] << 16 | (i + 1 < sl ? (unsigned)s[i + 1] << 8 : 0)
+                     | (i + 2 < sl ? s[i + 2] : 0);
+        buf[n++] = s_b64[v >> 18 & 63];
+        buf[n++] = s_b64[v >> 12 & 63];
+        buf[n++] = i + 1 < sl ? s_b64[v >> 6 & 63] : '=';
+        buf[n++] = i + 2 < sl ? s_b64[v & 63] : '=';
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* ast_base64decode: up to the first '='; a character outside the alphabet
+ * counts as 'A'. The result ends at its first NUL, as a C string does. */
+const char *func_str_base64_decode(func_env_t *env, char *args, char *buf, size_t len)
+{
+    (void)env;
+    if (!*args) {
+        td_log(LOG_WARNING, "Syntax: BASE64_DECODE(<data>) - missing argument!");
+        return NULL;
+    }
+    unsigned byte = 0, bits = 0;
+    size_t n = 0;
+    for (const char *p = args; *p && *p != '=' && n + 1 < len; p++) {
+        const char *at = strchr(s_b64, *p);
+        byte = byte << 6 | (unsigned)(at ? at - s_b64 : 0);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[n++] = (char)(byte >> bits & 0xff);
+        }
+    }
+    buf[n] = '\0';
+    return buf;
+}

@@ -83,6 +83,7 @@ int main(int argc, char **argv)
     event_free(sigterm);
     event_free(sigint);
     router_destroy(&router);
+    func_set_confdir(NULL);   /* drops SIPPEER's copy of sip.conf */
     int left = event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED);
     if (left)
         td_log(LOG_WARNING, "%d event(s) still registered at exit", left);

@@ -400,6 +400,10 @@ static void test_more_table(void **state)
         { "${IFTIME(*|*|*|*?\"y\")}", "y" },
         { "${IFTIME(bad,*,*,*?yes:no)}", "no" },
         { "${ENV(TANDEM_TEST_ENV)}|${ENV(TANDEM_NO_SUCH)}", "env-value|" },
+        { "${URIENCODE(a b&c=d/é~)}", "a%20b%26c%3Dd%2F%C3%A9~" },
+        { "${URIDECODE(a%20b%2fc%zz%4)}", "a b/c%zz%4" },
+        { "${BASE64_ENCODE(hello)}|${BASE64_ENCODE(hi)}|${BASE64_ENCODE(abc)}", "aGVsbG8=|aGk=|YWJj" },
+        { "${BASE64_DECODE(aGVsbG8=)}|${BASE64_DECODE(aGk)}|${BASE64_DECODE()}", "hello|hi|" },
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         s_check(f, i, rows[i].in, rows[i].out);
