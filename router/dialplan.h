@@ -27,6 +27,7 @@
 #define DIALPLAN_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* The applications the call interpreter runs (the table of names is in
  * dialplan.c, the code in call.c, dial.c and apps.c). */
@@ -59,12 +60,26 @@ typedef enum {
     DIALPLAN_APP_VERBOSE,
     DIALPLAN_APP_WAIT,
     DIALPLAN_APP_WAITEXTEN,
-    DIALPLAN_APP_COUNT
+    DIALPLAN_APP_WHILE,
+    DIALPLAN_APP_ENDWHILE,
+    DIALPLAN_APP_EXITWHILE,
+    DIALPLAN_APP_CONTINUEWHILE,
+    DIALPLAN_APP_GOSUBIF,
+    DIALPLAN_APP_STACKPOP,
+    DIALPLAN_APP_EXEC,
+    DIALPLAN_APP_TRYEXEC,
+    DIALPLAN_APP_EXECIFTIME,
+    DIALPLAN_APP_RAISEEXCEPTION,
+    DIALPLAN_APP_COUNT,
+    /* An application Tandem does not have: it loads (with a warning) and a
+     * call that reaches it ends there, as in Asterisk. */
+    DIALPLAN_APP_UNKNOWN = DIALPLAN_APP_COUNT
 } dialplan_app_t;
 
 typedef struct {
     int priority;
     dialplan_app_t app;
+    const char *app_name;       /* as written ("Queue" for DIALPLAN_APP_UNKNOWN) */
     const char *label;          /* NULL if none */
     const char *args;           /* as written, before ${} substitution */
     const char *file;
@@ -74,8 +89,18 @@ typedef struct {
 typedef struct dialplan dialplan_t;
 typedef struct dialplan_ext dialplan_ext_t;
 
-/* Load path. NULL and "file:line: reason" in err on error. Warnings go to td_log. */
+/* Load path. NULL and "file:line: reason" in err on error. Warnings
+ * ("file:line: reason") go to td_log; the plan loads anyway, as Asterisk's
+ * pbx_config loads what it can and warns about the rest. */
 dialplan_t *dialplan_load(const char *path, char *err, size_t errlen);
+/* The strict check (tandem-router --check): load path, write every warning
+ * and the error if any to out, one "file:line: reason" a line. Returns how
+ * many there were (0: clean). */
+int dialplan_check(const char *path, FILE *out);
+/* How many warnings the load gave. */
+int dialplan_warnings(const dialplan_t *self);
+/* [general] autofallthrough (default yes). */
+int dialplan_autofallthrough(const dialplan_t *self);
 /* Drop the caller's hold (nulls *self_p); the last one frees the plan. */
 void dialplan_destroy(dialplan_t **self_p);
 /* One more holder; returns self. */
@@ -84,7 +109,15 @@ dialplan_t *dialplan_ref(dialplan_t *self);
 /* Does this context exist? */
 int dialplan_has_context(const dialplan_t *self, const char *context);
 
-/* The extension exten dials in context (following includes), or NULL.
+/* As Asterisk's pbx_find_extension: the first extension exten dials in
+ * context (literal, patterns in order, then includes) that has priority n,
+ * or, with label, that label. NULL if none. A call looks each priority up
+ * this way, so an extension lacking a priority falls through to the next
+ * match that has it. An extension "exists" when it has priority 1. */
+const dialplan_ext_t *dialplan_find_prio(const dialplan_t *self, const char *context,
+                                         const char *exten, const char *cid, int n,
+                                         const char *label);
+/* The best match for exten whatever its priorities, or NULL.
  * Borrowed until destroy. dialplan_find() is for a caller without a number
  * (extensions with a caller ID do not match). */
 const dialplan_ext_t *dialplan_find(const dialplan_t *self, const char *context,
