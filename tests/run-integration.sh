@@ -3,7 +3,8 @@
 # Prints NAME PASS/FAIL (with the scenario's output on failure) and ends with
 #   integration: N passed, M failed
 # Exit status 1 if any failed. Pass scenario names to run only those.
-# Each scenario is capped at TD_SCENARIO_TIMEOUT seconds (default 60).
+# Each scenario is capped at TD_SCENARIO_TIMEOUT seconds (default 60), or at
+# the number in its own tests/sip/<name>/timeout file (long tables).
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
@@ -20,16 +21,18 @@ start=$SECONDS
 for run in "${runs[@]}"; do
     name=$(basename "$(dirname "$run")")
     t0=$SECONDS
+    cap=$limit
+    [ -f "$(dirname "$run")/timeout" ] && cap=$(cat "$(dirname "$run")/timeout")
     # A stuck scenario gets TERM (its EXIT trap stops what it started by
     # PID), then KILL 5 s later.
-    timeout -k 5 "$limit" bash "$run" >"$out" 2>&1
+    timeout -k 5 "$cap" bash "$run" >"$out" 2>&1
     rc=$?
     dt=$((SECONDS - t0))
     if [ $rc -eq 0 ]; then
         printf '%-20s PASS (%ds)\n' "$name" "$dt"
         pass=$((pass + 1))
     else
-        [ $rc -eq 124 ] && echo "[$name] killed after ${limit}s" >>"$out"
+        [ $rc -eq 124 ] && echo "[$name] killed after ${cap}s" >>"$out"
         printf '%-20s FAIL (%ds, exit %d)\n' "$name" "$dt" "$rc"
         tail -n 80 "$out" | sed 's/^/    /'
         fail=$((fail + 1))
