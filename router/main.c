@@ -78,6 +78,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    if (dialplan_warnings(dialplan))
+        td_log(LOG_WARNING, "%s loaded with %d warning(s) (above; tandem-router --check "
+               "lists them)", path, dialplan_warnings(dialplan));
     struct event_base *base = event_base_new();
     if (!base) {
         fprintf(stderr, "tandem-router: cannot create the event loop\n");
