@@ -1,23 +1,37 @@
 /* dialplan - extensions.conf, parsed once at load into contexts, extensions
  * and priorities, and searched as Asterisk searches it.
  *
- * Accepted: [general] (static, writeprotect, autofallthrough; other keys
- * are warned about once and ignored), [globals] (NAME=value), and contexts
- * holding
- *   exten => pattern[/callerid],priority[(label)],App(args)  (or App,args or App)
+ * Accepted: [general] (static, writeprotect, autofallthrough,
+ * extenpatternmatchnew, clearglobalvars, userscontext; other keys warn),
+ * [globals] (NAME=value), and contexts holding
+ *   exten => pattern[/callerid],priority[(label)],App(args)  (or App)
  *   same => priority[(label)],App(args)
  *   include => context[,times,weekdays,mdays,months]   (timing.h: the
  *              context is searched only while the local time matches)
- * with priorities as numbers, "n" (one more than the line before) or "s"
- * (the same as the line before), and "hint" lines skipped. A context may be
- * written in several [sections]; they merge. Templates are skipped.
+ * with priorities as numbers, "n" (one more than the line before), "s"
+ * (the same as the line before) or a label of the extension, each with an
+ * optional "+N". A context may be written in several [sections]; they
+ * merge. Templates are skipped.
+ *
+ * Lenient, as pbx_config.c: a line Asterisk warns about and skips is a
+ * warning here too ("file:line: reason", counted: dialplan_warnings, and
+ * listed by dialplan_check), and the plan loads: a bad priority, a
+ * priority defined twice (the first stays), a label used twice (the later
+ * one is dropped), "same" with no extension before it, a missing ')',
+ * hints, ignorepat, switch, unknown directives. An application Tandem does
+ * not have loads as DIALPLAN_APP_UNKNOWN with its name (a call reaching it
+ * ends there, as in Asterisk, which does not even warn at load). "App,args"
+ * without parentheses names an application "App,args", as in Asterisk 20.
+ * Only what Asterisk's config reader rejects (td_conf: a '[' without ']',
+ * a missing #include...) and a key before any [section] fail the load.
  *
  * Search: a context's literal extensions (a hash) first, then its patterns
  * in Asterisk's order (sorted once at load), then its includes in order.
  * An extension written with "/callerid" (a literal or a "_" pattern) matches
  * only when the caller's number matches that too; among extensions with the
  * same name, those with a caller ID come first (as Asterisk sorts them).
- * Load errors read "file:line: reason".
+ * A search may ask for a priority or a label (dialplan_find_prio): then the
+ * first extension in that order that has it wins.
  *
  * Lifetime: a plan is shared by the router and by every call that started
  * on it (a reload swaps the router's plan while older calls finish on
