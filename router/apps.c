@@ -1,12 +1,14 @@
 /* apps - the dialplan applications other than Answer, Echo, Wait, Goto,
  * Hangup, NoOp (call.c) and Dial (dial.c): variables (Set, MSet), branches
- * (GotoIf, GotoIfTime, ExecIf), subroutines (Gosub, Return), logging
- * (Verbose, Log), Busy and Congestion; the IVR over the media worker
+ * (GotoIf, GotoIfTime, ExecIf, ExecIfTime, Exec, TryExec), loops (While,
+ * EndWhile, ExitWhile, ContinueWhile), subroutines (Gosub, GosubIf,
+ * Return, StackPop), RaiseException, logging (Verbose, Log), Busy and
+ * Congestion; the IVR over the media worker
  * (Progress, Ringing, Playback, Background, WaitExten, Read, SayDigits,
  * SayNumber, Record, MusicOnHold) is in ivr.c, dispatched from here.
  *
  * Behaviour follows Asterisk's documentation and source (app_playback,
- * app_read, app_record, app_stack, pbx_builtins); where Tandem differs it
+ * app_read, app_record, app_stack, app_while, app_exec, pbx_builtins); where Tandem differs it
  * says so next to the code. The IVR applications wait for the worker:
  *
  *   Playback/Say*   MediaPlay -> PLAYING -> MediaPlayed -> next priority
@@ -458,24 +460,29 @@ static void s_app_continuewhile(call_t *self)
 
 /* --- subroutines ----------------------------------------------------------------- */
 
-/* Split s in place at sep outside quotes and parentheses, keeping quotes
- * and backslashes (Asterisk's RAW arguments). Returns the count. */
+/* Split s in place at sep outside quotes, parentheses and brackets,
+ * keeping quotes and backslashes and spaces (app.c's
+ * __ast_app_separate_args for RAW arguments). Returns the count. */
 static int s_split_raw(char *s, char sep, char **argv, int max)
 {
-    int n = 0, depth = 0, quote = 0;
+    int n = 0, depth = 0, brackets = 0, quote = 0;
     if (!*s)
         return 0;
     argv[n++] = s;
     for (char *p = s; *p; p++) {
         if (*p == '\\' && p[1])
             p++;
-        else if (*p == '"')
+        else if (*p == '"' && sep != '"')
             quote = !quote;
-        else if (*p == '(' && !quote)
+        else if (*p == '(')
             depth++;
-        else if (*p == ')' && !quote && depth > 0)
+        else if (*p == ')' && depth > 0)
             depth--;
-        else if (*p == sep && !quote && !depth && n < max) {
+        else if (*p == '[')
+            brackets++;
+        else if (*p == ']' && brackets > 0)
+            brackets--;
+        else if (*p == sep && !quote && !depth && !brackets && n < max) {
             *p = '\0';
             argv[n++] = p + 1;
         }
