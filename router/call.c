@@ -473,6 +473,7 @@ void call_jump(call_t *self, const char *context, const char *exten, int priorit
     self->ext = dialplan_find_cid(self->dialplan, self->context, self->exten, self->caller_num);
     self->priority = priority;
     self->jumped = 1;
+    self->fall_wait = 0;
 }
 
 int call_raise(call_t *self, const char *reason, int priority)
@@ -649,7 +650,28 @@ static void s_fall_off(call_t *self)
     memset(self->ivr.digits, 0, sizeof self->ivr.digits);
     self->ivr.mode = IVR_WAITEXTEN;
     self->state = CALL_COLLECTING;
+    self->fall_wait = 1;
     call_arm_timer(self, 10000);
+}
+
+/* autofallthrough=no and no digit came: "t", else "e" (RESPONSETIMEOUT),
+ * else the end (__ast_pbx_run's "simple timeout"). */
+static void s_fall_timeout(call_t *self)
+{
+    self->fall_wait = 0;
+    self->ivr.mode = IVR_NONE;
+    self->state = CALL_RUNNING;
+    if (call_find(self, self->context, "t")) {
+        td_log(LOG_INFO, "Timeout on %s", self->channel);
+        call_jump(self, self->context, "t", 1);
+    } else if (call_find(self, self->context, "e")) {
+        call_raise(self, "RESPONSETIMEOUT", 1);
+    } else {
+        td_log(LOG_WARNING, "Timeout, but no rule 't' or 'e' in context '%s'", self->context);
+        call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
+        return;
+    }
+    s_run(self);
 }
 
 static void s_run(call_t *self)
@@ -734,6 +756,11 @@ static void s_on_timer(evutil_socket_t fd, short what, void *arg)
         s_run(self);
         break;
     case CALL_COLLECTING:
+        if (self->fall_wait && !self->ivr.digits[0])
+            s_fall_timeout(self);
+        else
+            ivr_on_timer(self);
+        break;
     case CALL_MOH:
     case CALL_PLAYING:
     case CALL_RECORDING:

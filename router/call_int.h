@@ -79,6 +79,7 @@ struct call {
     const dialplan_ext_t *ext;  /* NULL after a Goto to nowhere */
     int jumped;                 /* a Goto set the position: do not step */
     dialplan_app_t app;         /* the application running */
+    int fall_wait;              /* autofallthrough=no: waiting for digits off the end */
     int in_h;                   /* running the h extension after the end */
     int h_stop;                 /* an application that cannot run in h: stop */
     chanvars_t *chanvars;       /* the channel's variables */
