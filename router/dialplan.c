@@ -7,6 +7,7 @@
 #include "td_conf.h"
 #include "td_log.h"
 #include "timing.h"
+#include "vars.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -375,6 +376,27 @@ static int s_add_prio(dialplan_t *self, s_context_t *ctx, dialplan_ext_t *ext,
 
 /* --- one line ------------------------------------------------------------ */
 
+static const char *s_global_lookup(void *arg, const char *name, char *buf, size_t len)
+{
+    (void)buf;
+    (void)len;
+    return dialplan_global(arg, name);
+}
+
+/* pbx_config substitutes variables in extension names and includes at
+ * load, with no channel: only [globals] are seen. text is rewritten in
+ * place (len bytes). */
+static void s_expand(dialplan_t *self, char *text, size_t len)
+{
+    if (!strstr(text, "${") && !strstr(text, "$["))
+        return;
+    char out[VARS_MAX];
+    vars_substitute(text, out, sizeof out, s_global_lookup, self);
+    size_t n = strnlen(out, len - 1);
+    memcpy(text, out, n);
+    text[n] = '\0';
+}
+
 /* "n(label)" -> priority and label, as pbx_config.c reads them: a number,
  * "n"/"next" (one more than the line before), "s"/"same" (the same), or a
  * label already defined on this extension (its priority: so the line then
@@ -507,7 +529,13 @@ static int s_parse_exten(dialplan_t *self, s_context_t *ctx, const td_conf_var_t
                           "context '%s' to match 'same'; line ignored", ctx->name);
         ext = ctx->last_ext;
     } else {
-        exten_name = s_cut_exten(&rest);
+        char *cut = s_cut_exten(&rest);
+        char expanded[S_MAX_EXTEN];
+        snprintf(expanded, sizeof expanded, "%s", cut);
+        s_expand(self, expanded, sizeof expanded);
+        exten_name = arena_strdup(&self->arena, expanded);
+        if (!exten_name)
+            return s_error(self, v->file, v->line, "out of memory");
         ctx->last_ext = NULL;
         if (!*exten_name)
             return s_warn(self, v->file, v->line, "missing extension; line ignored");
@@ -544,6 +572,7 @@ static int s_parse_include(dialplan_t *self, s_context_t *ctx, const td_conf_var
 {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", v->value);
+    s_expand(self, buf, sizeof buf);
     char *name = td_str_trim(buf);
     if (!*name)
         return s_warn(self, v->file, v->line, "include needs a context name; line ignored");
@@ -715,8 +744,13 @@ static dialplan_t *s_load(const char *path, char *err, size_t errlen, FILE *out)
         snprintf(err, errlen, "%s: out of memory", path);
         rc = -1;
     }
+    /* As pbx_config.c: every [globals] first (extension names and includes
+     * may use them), then the rest in order. */
+    for (td_conf_section_t *sec = td_conf_first(conf); sec && rc == 0; sec = sec->next)
+        if (!sec->is_template && strcasecmp(sec->name, "globals") == 0)
+            rc = s_parse_globals(self, sec);
     for (td_conf_section_t *sec = td_conf_first(conf); sec && rc == 0; sec = sec->next) {
-        if (sec->is_template)
+        if (sec->is_template || strcasecmp(sec->name, "globals") == 0)
             continue;
         if (sec->name[0] == '\0') {
             rc = sec->vars ? s_error(self, sec->vars->file, sec->vars->line,
@@ -724,8 +758,6 @@ static dialplan_t *s_load(const char *path, char *err, size_t errlen, FILE *out)
                            : 0;
         } else if (strcasecmp(sec->name, "general") == 0) {
             s_parse_general(self, sec);
-        } else if (strcasecmp(sec->name, "globals") == 0) {
-            rc = s_parse_globals(self, sec);
         } else {
             rc = s_parse_context(self, sec);
         }

@@ -203,6 +203,27 @@ static void test_find_prio(void **state)
     test_rmdir(dir);
 }
 
+/* Extension names and includes see [globals] at load, even a [globals]
+ * written after them (pbx_config reads every [globals] first). */
+static void test_globals_in_names(void **state)
+{
+    (void)state;
+    char dir[64], path[128], err[256];
+    test_tmpdir(dir, sizeof dir);
+    test_write(dir, "extensions.conf",
+               "[a]\ninclude => ${MORE}\nexten => ${OP},1,NoOp(op)\n"
+               "[b]\nexten => 7,1,NoOp(seven)\n"
+               "[globals]\nOP=0\nMORE=b\n", path, sizeof path);
+    dialplan_t *dp = dialplan_load(path, err, sizeof err);
+    if (!dp)
+        fail_msg("%s", err);
+    assert_int_equal(dialplan_warnings(dp), 0);
+    assert_non_null(dialplan_find(dp, "a", "0"));
+    assert_non_null(dialplan_find(dp, "a", "7"));
+    dialplan_destroy(&dp);
+    test_rmdir(dir);
+}
+
 static void test_missing_file(void **state)
 {
     (void)state;
@@ -389,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_warnings_table),
         cmocka_unit_test(test_lenient),
         cmocka_unit_test(test_find_prio),
+        cmocka_unit_test(test_globals_in_names),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_priorities_and_labels),
         cmocka_unit_test(test_default_config),
