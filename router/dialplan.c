@@ -595,6 +595,10 @@ static int s_parse_include(dialplan_t *self, s_context_t *ctx, const td_conf_var
         if (!*name)
             return s_warn(self, v->file, v->line, "include needs a context name; line ignored");
     }
+    for (size_t i = 0; i < ctx->nincludes; i++)
+        if (strcasecmp(ctx->include_names[i], name) == 0)
+            return s_warn(self, v->file, v->line, "Context '%s' already included in '%s' "
+                          "context; line ignored", name, ctx->name);
     size_t n = ctx->nincludes, cap = ctx->icap;
     if (s_reserve((void **)&ctx->include_names, &cap, n, sizeof *ctx->include_names) < 0)
         return s_error(self, v->file, v->line, "out of memory");

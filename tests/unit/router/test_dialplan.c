@@ -89,6 +89,8 @@ static void test_warnings_table(void **state)
           "2: include => other: invalid time range '25:00-26:00'; line ignored" },
         { "[internal]\ninclude => ,*,*,*,*\n", "2: include needs a context name; line ignored" },
         { "[internal]\ninclude => nowhere\n", "2: [internal] includes [nowhere], which does not exist" },
+        { "[internal]\ninclude => a\ninclude => a,*,*,*,*\n[a]\n",
+          "3: Context 'a' already included in 'internal' context; line ignored" },
         { "[internal]\nexten => 100,hint,SIP/100\n", "2: hints are not supported; line ignored" },
         { "[internal]\nignorepat => 9\n", "2: 'ignorepat' is not supported; ignored" },
         { "[internal]\nswitch => IAX2/box\n", "2: 'switch' is not supported; ignored" },
