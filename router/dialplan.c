@@ -47,7 +47,7 @@ struct dialplan_context {
     size_t nincludes, icap;
     /* while loading */
     dialplan_ext_t *last_ext;
-    int last_prio;               /* 0: none yet */
+    int last_prio;               /* pbx_config's lastpri: -2 none yet, -1 a hint */
 };
 
 struct dialplan {
@@ -421,12 +421,12 @@ static int s_parse_priority(dialplan_t *self, s_context_t *ctx, const dialplan_e
     text = td_str_trim(text);
     int n;
     if (strcmp(text, "n") == 0 || strcmp(text, "next") == 0) {
-        if (!ctx->last_prio)
+        if (ctx->last_prio < -1)
             return s_warn(self, file, line, "Can't use 'next' priority on the first entry; "
                           "line ignored"), -1;
         n = ctx->last_prio + 1;
     } else if (strcmp(text, "s") == 0 || strcmp(text, "same") == 0) {
-        if (!ctx->last_prio)
+        if (ctx->last_prio < -1)
             return s_warn(self, file, line, "Can't use 'same' priority on the first entry; "
                           "line ignored"), -1;
         n = ctx->last_prio;
@@ -440,6 +440,8 @@ static int s_parse_priority(dialplan_t *self, s_context_t *ctx, const dialplan_e
     }
     if (plus)
         n += atoi(plus);
+    if (n < 1)
+        return -1;             /* "n" after a hint: pbx_config skips it silently */
     prio->priority = n;
     ctx->last_prio = n;        /* as pbx_config: even if the line then fails to register */
     if (label && *label && !(prio->label = arena_strdup(&self->arena, label)))
@@ -548,8 +550,10 @@ static int s_parse_exten(dialplan_t *self, s_context_t *ctx, const td_conf_var_t
         *comma = '\0';
         app_text = comma + 1;
     }
-    if (strcmp(td_str_trim(prio_text), "hint") == 0)
+    if (strcmp(td_str_trim(prio_text), "hint") == 0) {
+        ctx->last_prio = -1;
         return s_warn(self, v->file, v->line, "hints are not supported; line ignored");
+    }
     if (!ext) {
         if (!(ext = s_ext_get(self, ctx, exten_name, v->file, v->line)))
             return self->failed ? -1 : 0;
@@ -628,7 +632,7 @@ static int s_parse_context(dialplan_t *self, td_conf_section_t *sec)
         return s_error(self, sec->file, sec->line, "out of memory");
     /* A section continues no earlier one: "same" and "n" start afresh. */
     ctx->last_ext = NULL;
-    ctx->last_prio = 0;
+    ctx->last_prio = -2;
     for (td_conf_var_t *v = sec->vars; v; v = v->next) {
         int rc = 0;
         if (strcasecmp(v->name, "exten") == 0) {
