@@ -65,7 +65,7 @@ void apps_free(call_t *self)
 
 static void s_fail(call_t *self)
 {
-    call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
+    call_fail(self);
 }
 
 /* Asterisk's pbx_checkcondition: empty is false, a number is its value,
@@ -275,9 +275,10 @@ static const char *s_lookup(void *arg, const char *name, char *buf, size_t len)
 
 /* Exec(app(args)) and TryExec(app(args)) (app_exec.c): the arguments are
  * substituted once more. Exec of an unknown application ends the call;
- * TryExec sets TRYSTATUS (SUCCESS, FAILED, NOAPP) and goes on. An
- * application that waits (Playback, Dial) reports SUCCESS when it starts:
- * Tandem's applications do not return a status later. */
+ * TryExec sets TRYSTATUS (SUCCESS, FAILED: the application failed, as a
+ * Goto to an unknown label, NOAPP) and goes on. An application that waits
+ * (Playback, Dial) reports SUCCESS when it starts: Tandem's applications
+ * do not return a status later. */
 static void s_app_exec(call_t *self, char *args, int try)
 {
     if (!*args)
@@ -295,11 +296,18 @@ static void s_app_exec(call_t *self, char *args, int try)
             s_fail(self);
         return;
     }
-    if (try)
-        chanvars_set(self->chanvars, "TRYSTATUS", "SUCCESS");
+    if (!try) {
+        call_exec(self, (dialplan_app_t)app, sub);
+        return;
+    }
+    int was = self->trying;
+    self->trying = 1;
+    self->try_failed = 0;
     call_exec(self, (dialplan_app_t)app, sub);
-    if (try && self->state == CALL_DONE)
-        chanvars_set(self->chanvars, "TRYSTATUS", "FAILED");
+    self->trying = was;
+    chanvars_set(self->chanvars, "TRYSTATUS",
+                 self->try_failed || self->state == CALL_DONE ? "FAILED" : "SUCCESS");
+    self->try_failed = 0;
 }
 
 /* ExecIfTime(times,weekdays,mdays,months[,tz]?app[(args)]) (pbx_builtins.c) */

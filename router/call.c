@@ -486,11 +486,20 @@ int call_raise(call_t *self, const char *reason, int priority)
     return 0;
 }
 
+void call_fail(call_t *self)
+{
+    if (self->trying) {
+        self->try_failed = 1;
+        return;
+    }
+    call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
+}
+
 /* Goto([[context,]exten,]priority|label) */
 static void s_app_goto(call_t *self, char *args)
 {
     if (call_goto(self, args) < 0)
-        call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
+        call_fail(self);
     else
         td_log(LOG_INFO, "Goto (%s,%s,%d)", self->context, self->exten, self->priority);
 }

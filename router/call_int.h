@@ -80,6 +80,7 @@ struct call {
     int jumped;                 /* a Goto set the position: do not step */
     dialplan_app_t app;         /* the application running */
     int fall_wait;              /* autofallthrough=no: waiting for digits off the end */
+    int trying, try_failed;     /* TryExec runs an application: its failure is not the end */
     int in_h;                   /* running the h extension after the end */
     int h_stop;                 /* an application that cannot run in h: stop */
     chanvars_t *chanvars;       /* the channel's variables */
@@ -151,6 +152,9 @@ void call_jump(call_t *self, const char *context, const char *exten, int priorit
 
 /* Run one application now (ExecIf). */
 void call_exec(call_t *self, dialplan_app_t app, char *args);
+/* An application failed (Asterisk: it returned -1): the call ends, unless
+ * TryExec runs it (then TRYSTATUS is FAILED and the call goes on). */
+void call_fail(call_t *self);
 
 /* apps.c */
 void apps_exec(call_t *self, dialplan_app_t app, char *args);

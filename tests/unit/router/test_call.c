@@ -82,8 +82,8 @@ static const char *s_conf =
     " same => n,Set(T1=${TRYSTATUS})\n"
     " same => n,TryExec(Set(Y=1))\n"
     " same => n,Set(T2=${TRYSTATUS})\n"
-    " same => n,NoOp()\n"
-    " same => n,Exec(Set(Z=${T1}))\n"
+    " same => n,TryExec(Goto(nolabel))\n"
+    " same => n,Exec(Set(Z=${T1}${TRYSTATUS}))\n"
     " same => n,RaiseException(MINE)\n";
 
 typedef struct {
@@ -770,7 +770,7 @@ static void test_flow(void **state)
     assert_string_equal(s_var(f, "t1", "T1"), "NOAPP");
     assert_string_equal(s_var(f, "t1", "T2"), "SUCCESS");
     assert_string_equal(s_var(f, "t1", "Y"), "1");
-    assert_string_equal(s_var(f, "t1", "Z"), "NOAPP");
+    assert_string_equal(s_var(f, "t1", "Z"), "NOAPPFAILED");
     assert_string_equal(s_var(f, "t1", "R"), "MINE/t/7");
     s_fire(f, "t1");
     s_hangup_sent(f, "t1", 0, 16);
