@@ -56,7 +56,7 @@ call_t *call_new(call_env_t *env, const char *call_id, const char *sig_peer,
     }
     snprintf(self->context, sizeof self->context, "%s", context);
     snprintf(self->exten, sizeof self->exten, "%s", exten);
-    /* The best match whatever its priorities (s_current looks each priority
+    /* The best match whatever its priorities (call_current looks each priority
      * up from there); ext, the one holding priority 1, may come later. */
     self->ext = dialplan_find_cid(self->dialplan, context, exten, self->caller_num);
     if (!self->ext)
@@ -510,15 +510,15 @@ static void s_app_goto(call_t *self, char *args)
  * target need not exist: the interpreter finds that out ("i", "e"). */
 int call_goto(call_t *self, char *args)
 {
+    if (!args || !*args) {
+        td_log(LOG_WARNING, "Goto requires an argument ([[context,]extension,]priority)");
+        return -1;
+    }
     char *f[3] = { NULL, NULL, NULL };
     char *rest = args;
     for (int i = 0; i < 3 && rest; i++)
         f[i] = strsep(&rest, ",");
     char *context = f[0], *exten = f[1], *pri = f[2];
-    if (!args || !*args) {
-        td_log(LOG_WARNING, "Goto requires an argument ([[context,]extension,]priority)");
-        return -1;
-    }
     if (!exten) {
         pri = context;
         context = exten = NULL;
@@ -652,8 +652,9 @@ static void s_fall_off(call_t *self)
         s_fall_through(self);
         return;
     }
-    /* autofallthrough=no: wait for an extension to be dialled, as WaitExten
-     * with Asterisk's response timeout (10 s); then "t" (ivr.c). */
+    /* autofallthrough=no: wait for an extension to be dialled (ivr.c
+     * collects the digits as for WaitExten) for Asterisk's response timeout
+     * (10 s); no digit: s_fall_timeout. */
     td_log(LOG_INFO, "No more priorities on '%s': waiting 10 s for digits (autofallthrough=no)",
            self->channel);
     memset(self->ivr.digits, 0, sizeof self->ivr.digits);
