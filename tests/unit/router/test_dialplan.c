@@ -164,6 +164,14 @@ static void test_lenient(void **state)
     assert_int_equal(dialplan_autofallthrough(dp), 0);
     assert_int_equal(dialplan_warnings(dp), 0);
     dialplan_destroy(&dp);
+    /* --check: a clean plan prints nothing and counts 0 */
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *fp = open_memstream(&out, &outlen);
+    assert_int_equal(dialplan_check(path, fp), 0);
+    fclose(fp);
+    assert_string_equal(out, "");
+    free(out);
     test_rmdir(dir);
 }
 
