@@ -295,7 +295,7 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
             struct sockaddr_in dest;
             sip_msg_target(req, c->url, from, peer->nat, &dest);
             int rc = sip_registrar_update(self->registrar, peer->name, uri, &dest, (int)e, now,
-                                          cid, cseq);
+                                          cid, cseq, peer->insecure_port);
             if (rc < 0) {
                 osip_free(uri);
                 sip_msg_reply(txn, 500, tag, "cannot store the binding", NULL, NULL);
