@@ -52,6 +52,8 @@ typedef struct {
     char context[80];           /* "default" */
     int allowguest;             /* 1 */
     int alwaysauthreject;       /* 1 */
+    int match_auth_username;    /* 0: find the caller by the digest user name, not the From user */
+    int auth_options_requests;  /* 0: an out-of-dialog OPTIONS is identified and challenged */
     unsigned codecs;            /* ulaw|alaw */
     sip_nat_t nat;              /* auto: the default for peers */
     int defaultexpiry;          /* 120 */
@@ -74,8 +76,12 @@ const sip_peer_t *sip_conf_peer_at(const sip_conf_t *self, size_t i);
 const sip_peer_t *sip_conf_peer(const sip_conf_t *self, const char *name);
 /* The section whose digest user name (defaultuser, else its name) is user. */
 const sip_peer_t *sip_conf_auth_user(const sip_conf_t *self, const char *user);
-/* A peer or friend with a static host equal to src's address and, unless it
- * says insecure=port, src's port. An exact ip:port match wins. */
+/* A peer or friend with a static host whose host:port is src (the first in
+ * file order). Registered addresses are the registrar's (sip_registrar_at);
+ * sip_ident puts both together in chan_sip's order. */
 const sip_peer_t *sip_conf_peer_by_addr(const sip_conf_t *self, const struct sockaddr_in *src);
+/* A peer or friend with a static host and insecure=port whose host is src's
+ * IP, whatever the port (the first in file order). */
+const sip_peer_t *sip_conf_peer_by_ip(const sip_conf_t *self, const struct sockaddr_in *src);
 
 #endif
