@@ -374,7 +374,8 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
          * whatever credentials come back get 403. */
     } else if (p->insecure_invite || !p->has_secret) {
         /* check_peer_ok: insecure=invite "pretend[s] there is no required
-         * authentication", for every method it identifies, not only INVITE;
+         * authentication" for every method it identifies (here OPTIONS too),
+         * where sip.conf.sample says "incoming INVITEs": we follow the code.
          * check_auth: "Always OK if no secret". */
         td_log(LOG_DEBUG, "%s from '%s' at %s: peer %s (by %s), not challenged", m, name, src,
                p->name, sip_ident_how_str(how));

@@ -30,6 +30,14 @@ const sip_peer_t *sip_ident_find(const sip_conf_t *conf, sip_registrar_t *regist
                                  const struct sockaddr_in *src, long now,
                                  sip_ident_how_t *how)
 {
+    /* Source over docs. sip.conf.sample (Asterisk 20, "matching order")
+     * lists three steps: the From user among type=user, the From "address"
+     * among type=peer, then the source address among type=peer; and says a
+     * type=user is "matched by their authorization information". The code
+     * (check_peer_ok) has no second step (a type=peer is never found by a
+     * name), finds a type=user by the From user (the digest user only with
+     * match_auth_username), and its address steps also find friends, static
+     * and registered. We follow the code. */
     sip_ident_how_t dummy;
     if (!how)
         how = &dummy;
