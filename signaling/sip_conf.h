@@ -2,7 +2,8 @@
  * user/peer/friend. td_conf does the syntax (templates included); this class
  * knows what each key means, checks values, and answers the lookups the
  * signaling core makes per request: by section name, by authentication user
- * name, and by source address (for peers with a static host). All three are
+ * name, and by source address for peers with a static host (exact host:port,
+ * and IP alone for insecure=port; see sip_ident for the order). All are
  * hash lookups. Errors are "file:line: reason"; keys chan_sip knows but
  * Tandem does not act on are accepted and logged once each; unknown keys are
  * warnings, as in Asterisk. */
@@ -52,8 +53,8 @@ typedef struct {
     char context[80];           /* "default" */
     int allowguest;             /* 1 */
     int alwaysauthreject;       /* 1 */
-    int match_auth_username;    /* 0: find the caller by the digest user name, not the From user */
-    int auth_options_requests;  /* 0: an out-of-dialog OPTIONS is identified and challenged */
+    int match_auth_username;    /* 0; 1: look the caller up by its digest user, not the From user */
+    int auth_options_requests;  /* 0; 1: identify and challenge an out-of-dialog OPTIONS as an INVITE */
     unsigned codecs;            /* ulaw|alaw */
     sip_nat_t nat;              /* auto: the default for peers */
     int defaultexpiry;          /* 120 */
