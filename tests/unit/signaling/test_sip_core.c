@@ -227,6 +227,7 @@ static const char *s_same_ip_conf_text =
     "callerid=\"Alice\" <1001>\n"
     "[1002](phone)\n"
     "secret=1002pass\n"
+    "[1003](phone)\n"
     "[trunk]\n"
     "type=peer\n"
     "host=127.0.0.1\n"
@@ -413,7 +414,10 @@ static void s_invite_authenticated(fx_t *fx, const char *call_id, char *bus_id, 
                   cred, sizeof cred);
     td_bus_fake_reset();
     s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", call_id, 2, NULL, cred, s_sdp);
-    assert_int_equal(s_next(fx, 0), 100);
+    int st;
+    while ((st = s_next(fx, 0)) == 407)
+        ;                   /* retransmitted (T1 5 ms) before our ACK landed, on a busy machine */
+    assert_int_equal(st, 100);
     assert_int_equal(s_next(fx, 0), -1);
     const Tandem__Envelope *e = s_sent(TANDEM__ENVELOPE__BODY_CHANNEL_NEW);
     assert_non_null(e);
@@ -1023,6 +1027,15 @@ static void test_mutations_never_crash(void **state)
     assert_int_equal(st, 200);
 }
 
+/* Drop what is still queued for the phone (retransmitted finals of
+ * transactions already ACKed: T1 is 5 ms here). */
+static void s_drain(fx_t *fx)
+{
+    s_pump(fx);
+    while (recv(fx->phone, fx->last, sizeof fx->last, 0) > 0)
+        ;
+}
+
 /* Send from another socket: swap it in as fx->phone (and back). */
 static void s_swap(fx_t *fx, int *fd, struct sockaddr_in *addr)
 {
@@ -1105,6 +1118,16 @@ static void test_trunk_and_phones_same_ip(void **state)
     s_request(fx, "INVITE", ruri, "1002", "sip-6", 1, NULL, NULL, s_sdp);
     assert_int_equal(s_next(fx, 1), 407);
     s_ack_final(fx, ruri, "1002", "sip-6");
+    /* a From naming a friend without a secret: that friend, unchallenged
+     * (check_auth: "Always OK if no secret"), in its context */
+    s_drain(fx);
+    td_bus_fake_reset();
+    s_request(fx, "INVITE", ruri, "1003", "sip-6b", 1, NULL, NULL, s_sdp);
+    assert_int_equal(s_next(fx, 0), 100);
+    e = s_sent(TANDEM__ENVELOPE__BODY_CHANNEL_NEW);
+    assert_non_null(e);
+    assert_string_equal(e->channel_new->peer, "1003");
+    assert_string_equal(e->channel_new->context, "internal");
     /* OPTIONS from the trunk's port: insecure=invite, 200 */
     s_request(fx, "OPTIONS", "sip:127.0.0.1", "carrier", "sip-7", 1, NULL, NULL, NULL);
     assert_int_equal(s_next(fx, 1), 200);
@@ -1113,6 +1136,7 @@ static void test_trunk_and_phones_same_ip(void **state)
 
     /* 1001 unregisters: its port is just another port of the trunk's IP */
     s_register(fx, "1001", "1001pass", "sip-unreg", "Expires: 0\r\n", 200);
+    s_drain(fx);
     td_bus_fake_reset();
     s_request(fx, "INVITE", "sip:5551234@127.0.0.1", "nobody", "sip-8", 1, NULL, NULL, s_sdp);
     assert_int_equal(s_next(fx, 0), 100);
