@@ -85,9 +85,9 @@ const sip_peer_t *sip_ident_find(const sip_conf_t *conf, sip_registrar_t *regist
 
 char *sip_ident_name(const osip_message_t *req, int match_auth_username, char *buf, size_t len)
 {
-    buf[0] = '\0';
     if (!len)
         return buf;
+    buf[0] = '\0';
     if (match_auth_username) {
         /* chan_sip: the username="..." of Authorization, else of
          * Proxy-Authorization, when there is one ("experimental"). */
