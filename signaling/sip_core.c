@@ -14,6 +14,7 @@
 
 #include "sip_auth.h"
 #include "sip_call.h"
+#include "sip_ident.h"
 #include "sip_msg.h"
 #include "td_bus.h"
 #include "td_log.h"
@@ -295,7 +296,7 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
             struct sockaddr_in dest;
             sip_msg_target(req, c->url, from, peer->nat, &dest);
             int rc = sip_registrar_update(self->registrar, peer->name, uri, &dest, (int)e, now,
-                                          cid, cseq);
+                                          cid, cseq, peer->insecure_port);
             if (rc < 0) {
                 osip_free(uri);
                 sip_msg_reply(txn, 500, tag, "cannot store the binding", NULL, NULL);
@@ -334,73 +335,101 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     sip_txn_respond(txn, &r);
 }
 
-/* ---- INVITE: who is calling ------------------------------------------------ */
+/* ---- who is calling ------------------------------------------------------------ */
+
+/* Identify the sender of an out-of-dialog INVITE (or OPTIONS, with
+ * auth_options_requests=yes) in chan_sip's order (sip_ident.h) and
+ * authenticate it as check_peer_ok / check_auth do. Returns 1 with *caller
+ * set (NULL: a guest) when the request may go on, 0 when it has been
+ * answered (a challenge or 403). */
+static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
+                      const struct sockaddr_in *from, const sip_peer_t **caller)
+{
+    const sip_general_t *g = sip_conf_general(self->conf);
+    const char *m = req->sip_method;
+    /* An INVITE is challenged with 407, anything else with 401. (chan_sip
+     * 20's check_auth sends 401 for every method, "since we're NOT a
+     * proxy"; Tandem keeps 407 for INVITE, which phones answer alike.) */
+    int proxy = s_is(m, "INVITE");
+    long now = (long)time(NULL);
+    char name[96], user[96], why[400], src[32];
+    sip_msg_addr(from, src, sizeof src);
+    sip_ident_name(req, g->match_auth_username, name, sizeof name);
+    sip_ident_how_t how;
+    const sip_peer_t *p = sip_ident_find(self->conf, self->registrar, s_is(m, "SUBSCRIBE"), name,
+                                         from, now, &how);
+    *caller = NULL;
+    if (!p) {
+        if (g->allowguest) {
+            td_log(LOG_DEBUG, "%s from '%s' at %s: no peer, a guest", m, name, src);
+            return 1;
+        }
+        if (!g->alwaysauthreject) {
+            snprintf(why, sizeof why, "'%s' from %s matches no peer and allowguest=no", name, src);
+            sip_msg_reply(txn, 403, NULL, why, NULL, NULL);
+            return 0;
+        }
+        /* chan_sip's bogus peer: an unknown caller is challenged exactly
+         * like a known one, so the answer does not tell which users exist;
+         * whatever credentials come back get 403. */
+    } else if (p->insecure_invite || !p->has_secret) {
+        /* check_peer_ok: insecure=invite "pretend[s] there is no required
+         * authentication" for every method it identifies (here OPTIONS too),
+         * where sip.conf.sample says "incoming INVITEs": we follow the code.
+         * check_auth: "Always OK if no secret". */
+        td_log(LOG_DEBUG, "%s from '%s' at %s: peer %s (by %s), not challenged", m, name, src,
+               p->name, sip_ident_how_str(how));
+        *caller = p;
+        return 1;
+    }
+    osip_authorization_t *cred = sip_auth_credentials(self->auth, req, proxy, user, sizeof user);
+    if (!cred) {
+        snprintf(why, sizeof why, "%s from '%s' at %s: %s%s%s, challenged", m, name, src,
+                 p ? "peer " : "no peer (alwaysauthreject)", p ? p->name : "",
+                 p ? (how == SIP_IDENT_NAME ? " by name" : " by address") : "");
+        s_challenge(self, txn, proxy ? 407 : 401, 0, why);
+        return 0;
+    }
+    /* check_auth: the digest user must be the device's, else
+     * AUTH_USERNAME_MISMATCH and 403. chan_sip compares with the section
+     * name; Tandem's digest user is defaultuser, else the name, as for
+     * REGISTER (the HA1 is made with it). */
+    if (p && strcmp(user, p->authuser) != 0) {
+        snprintf(why, sizeof why, "%s from %s: peer %s, but the credentials are '%s'", m, src,
+                 p->name, user);
+        td_log(LOG_NOTICE, "403: %s", why);
+        sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
+        return 0;
+    }
+    switch (sip_auth_verify(self->auth, cred, m, p ? p->ha1 : NULL, now)) {
+    case SIP_AUTH_OK:
+        *caller = p;
+        return 1;
+    case SIP_AUTH_STALE:
+        s_challenge(self, txn, proxy ? 407 : 401, 1, "stale nonce");
+        return 0;
+    default:
+        snprintf(why, sizeof why, "%s by '%s' from %s: wrong password or unknown user", m, user,
+                 src);
+        td_log(LOG_NOTICE, "403: %s", why);
+        sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
+        return 0;
+    }
+}
+
+/* ---- INVITE ------------------------------------------------------------------- */
 
 static void s_on_invite(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
                         const struct sockaddr_in *from)
 {
-    const sip_general_t *g = sip_conf_general(self->conf);
-    char user[96], why[400], src[32];
-    sip_msg_addr(from, src, sizeof src);
     if (osip_list_size(&req->contacts) < 1
         || !((osip_contact_t *)osip_list_get(&req->contacts, 0))->url) {
         sip_msg_reply(txn, 400, NULL, "INVITE without a Contact", NULL, NULL);
         return;
     }
-
-    /* A peer with insecure=invite is known by its address; anyone else by
-     * digest credentials, or as a guest. */
-    const sip_peer_t *by_addr = sip_conf_peer_by_addr(self->conf, from), *caller = NULL;
-    if (by_addr && by_addr->insecure_invite) {
-        caller = by_addr;
-    } else {
-        osip_authorization_t *cred = sip_auth_credentials(self->auth, req, 1, user, sizeof user);
-        if (cred) {
-            const sip_peer_t *p = sip_conf_auth_user(self->conf, user);
-            switch (sip_auth_verify(self->auth, cred, "INVITE", p && p->has_secret ? p->ha1 : NULL,
-                                    (long)time(NULL))) {
-            case SIP_AUTH_OK:
-                caller = p;
-                break;
-            case SIP_AUTH_STALE:
-                s_challenge(self, txn, 407, 1, "stale nonce");
-                return;
-            default:
-                snprintf(why, sizeof why, "INVITE by '%s' from %s: wrong password or unknown user",
-                         user, src);
-                td_log(LOG_NOTICE, "403: %s", why);
-                sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
-                return;
-            }
-        } else {
-            const char *fu = req->from->url->username;
-            const sip_peer_t *p = fu ? sip_conf_auth_user(self->conf, fu) : NULL;
-            if (!p && fu)
-                p = sip_conf_peer(self->conf, fu);
-            if (p && p->type == SIP_PEER_PEER)
-                p = NULL;                   /* peers are known by address only */
-            if (!p)
-                p = by_addr;
-            if (p && p->has_secret) {
-                s_challenge(self, txn, 407, 0, "INVITE without credentials");
-                return;
-            }
-            if (p)
-                caller = p;                 /* no secret: accepted, as chan_sip does */
-            else if (!g->allowguest && g->alwaysauthreject) {
-                /* As chan_sip's alwaysauthreject: challenge an unknown user
-                 * exactly like a known one, so the answer does not tell
-                 * which users exist; the credentials then get 403. */
-                s_challenge(self, txn, 407, 0, "INVITE by an unknown user (alwaysauthreject)");
-                return;
-            } else if (!g->allowguest) {
-                snprintf(why, sizeof why, "'%s' from %s matches no peer and allowguest=no",
-                         fu ? fu : "", src);
-                sip_msg_reply(txn, 403, NULL, why, NULL, NULL);
-                return;
-            }
-        }
-    }
+    const sip_peer_t *caller = NULL;
+    if (!s_identify(self, txn, req, from, &caller))
+        return;
 
     if (!td_bus_peer_alive(self->bus, NULL)) {
         sip_msg_reply(txn, 503, NULL, "the router is not up", "Retry-After", "5");
@@ -442,6 +471,10 @@ static void s_on_request(void *arg, sip_txn_t *txn, osip_message_t *req,
     else if (s_is(m, "REGISTER"))
         s_on_register(self, txn, req, from);
     else if (s_is(m, "OPTIONS")) {
+        const sip_peer_t *who;
+        if (sip_conf_general(self->conf)->auth_options_requests
+            && !s_identify(self, txn, req, from, &who))
+            return;
         char tag[SIP_MSG_TOKEN_LEN + 1];
         osip_message_t *r = sip_txn_make_response(txn, 200, sip_msg_token(tag, sizeof tag));
         if (r) {
