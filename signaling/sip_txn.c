@@ -107,7 +107,8 @@ struct sip_txn_layer {
     struct in_addr route_dst, route_src;     /* one-entry cache for 0.0.0.0 binds */
     sip_txn_stats_t stats;
     char rx[MAX_DATAGRAM + 1];
-    char tx[MAX_DATAGRAM + 64];
+    char tx[MAX_DATAGRAM + 256];
+    char fix[MAX_DATAGRAM + 1];             /* a datagram mended for the parser */
 };
 
 static void s_fsm(sip_txn_t *t, txn_event_t ev, osip_message_t *msg);
@@ -127,14 +128,32 @@ static uint64_t s_random64(void)
     return state;
 }
 
+/* Every branch this process makes starts with MAGIC_COOKIE and this stamp,
+ * so a 2xx that matches no transaction can be told apart: ours (a
+ * retransmission after the ICT ended: the TU ACKs it again) or a stray that
+ * was never ours (RFC 4475 3.1.1.12, 3.3.10: dropped, never ACKed). */
+static const char *s_branch_stamp(void)
+{
+    static char stamp[9];
+    if (!stamp[0])
+        snprintf(stamp, sizeof stamp, "%08x", (unsigned)(s_random64() >> 32) | 0x10000000u);
+    return stamp;
+}
+
 char *sip_txn_branch(char *buf, size_t len)
 {
     static unsigned counter;
     if (!buf || len == 0)
         return NULL;
-    snprintf(buf, len, MAGIC_COOKIE "%016llx%x",
+    snprintf(buf, len, MAGIC_COOKIE "%s%016llx%x", s_branch_stamp(),
              (unsigned long long)s_random64(), ++counter);
     return buf;
+}
+
+static int s_branch_is_ours(const char *branch)
+{
+    return branch && strncmp(branch, MAGIC_COOKIE, 7) == 0
+        && strncmp(branch + 7, s_branch_stamp(), 8) == 0;
 }
 
 static void s_set_timer(struct event *ev, int ms)
@@ -178,7 +197,7 @@ static int s_port_of(const char *s, int dflt)
 
 static int s_is_digits(const char *s)
 {
-    if (!s || !*s || strlen(s) > 10)
+    if (!s || !*s)
         return 0;
     for (; *s; s++)
         if (!isdigit((unsigned char)*s))
@@ -242,12 +261,18 @@ static void s_table_remove(sip_txn_layer_t *self, sip_txn_t *t)
 /* ---- keys (RFC 3261 17.1.3 and 17.2.3) ---------------------------------- */
 
 /* A server key: branch + sent-by + method, ACK folded into INVITE; for a
- * branch without the magic cookie, Call-ID + CSeq + From-tag + sent-by.
- * `method` overrides the request's own (find_invite). -1 if unusable. */
+ * branch without the magic cookie (or with nothing after it: RFC 4475 3.2.1,
+ * handled the RFC 2543 way), Call-ID + CSeq + From-tag + sent-by. The
+ * Call-ID goes into the branch key too: RFC 4475's messages (and careless
+ * clients) reuse one branch across calls, and a new request must not be
+ * taken for a retransmission of another call's (a retransmission, CANCEL or
+ * ACK always carries its INVITE's Call-ID). Variable-length parts are hashed
+ * so that no value, however long, makes a request unkeyable. `method`
+ * overrides the request's own (find_invite). -1 if unusable. */
 static int s_server_key(const osip_message_t *req, const char *method, char *buf, size_t len)
 {
     osip_via_t *via = s_top_via(req);
-    if (!via || !via->host)
+    if (!via || !via->host || !req->call_id)
         return -1;
     if (!method)
         method = req->sip_method;
@@ -263,19 +288,28 @@ static int s_server_key(const osip_message_t *req, const char *method, char *buf
         host[i] = (char)tolower((unsigned char)via->host[i]);
     const char *port = via->port ? via->port : "5060";
     const char *branch = s_branch(via);
-    int n;
-    if (branch && strncmp(branch, MAGIC_COOKIE, 7) == 0) {
-        n = snprintf(buf, len, "S|%s|%s:%s|%s", branch, host, port, method);
+    uint64_t h = td_str_hash_from(req->call_id->number ? req->call_id->number : "",
+                                  TD_STR_HASH_SEED);
+    h = td_str_hash_from("@", h);
+    h = td_str_hash_from(req->call_id->host ? req->call_id->host : "", h);
+    char kind = 'S';
+    if (branch && strncmp(branch, MAGIC_COOKIE, 7) == 0 && branch[7]) {
+        h = td_str_hash_from("|", h);
+        h = td_str_hash_from(branch, h);
     } else {
-        if (!req->call_id || !req->cseq || !req->from)
+        if (!req->cseq || !req->from)
             return -1;
         const char *from_tag = s_param(&req->from->gen_params, "tag");
-        n = snprintf(buf, len, "L|%s@%s|%s|%s|%s:%s|%s",
-                     req->call_id->number ? req->call_id->number : "",
-                     req->call_id->host ? req->call_id->host : "",
-                     req->cseq->number ? req->cseq->number : "",
-                     from_tag ? from_tag : "", host, port, method);
+        h = td_str_hash_from("|", h);
+        h = td_str_hash_from(req->cseq->number ? req->cseq->number : "", h);
+        h = td_str_hash_from("|", h);
+        h = td_str_hash_from(from_tag ? from_tag : "", h);
+        kind = 'L';
     }
+    h = td_str_hash_from("|", h);
+    h = td_str_hash_from(method, h);        /* the key shows at most 32 of its characters */
+    int n = snprintf(buf, len, "%c|%016llx|%s:%.16s|%.32s", kind, (unsigned long long)h,
+                     host, port, method);
     return (n < 0 || (size_t)n >= len) ? -1 : 0;
 }
 
@@ -857,9 +891,13 @@ static const char *s_check_request(const osip_message_t *m)
         return "Missing To Header";
     if (!m->cseq || !m->cseq->method || !m->cseq->number)
         return "Missing CSeq Header";
-    if (!s_is_digits(m->cseq->number))
+    /* RFC 3261 8.1.1.5: the number is less than 2**31 (RFC 4475 3.1.2.4) */
+    if (!s_is_digits(m->cseq->number) || strtoull(m->cseq->number, NULL, 10) > 0x7fffffffULL)
         return "Bad CSeq Number";
-    if (strcmp(m->cseq->method, m->sip_method) != 0)
+    /* A CSeq method that differs from the request's is the TU's to answer:
+     * 501 if it does not know the method at all, else 400 (RFC 4475
+     * 3.1.2.17, 3.1.2.18). Only an ACK, which gets no answer, stops here. */
+    if (strcmp(m->cseq->method, m->sip_method) != 0 && strcmp(m->sip_method, "ACK") == 0)
         return "CSeq Method Mismatch";
     return NULL;
 }
@@ -870,14 +908,47 @@ static void s_reply_stateless(sip_txn_layer_t *self, osip_message_t *req, int st
     struct sockaddr_in peer;
     char tag[40];
     s_fix_via(req, from, &peer);
-    osip_message_t *r = s_build_response(req, status, reason, sip_txn_branch(tag, sizeof tag) + 7);
+    osip_message_t *r = s_build_response(req, status, reason, sip_txn_branch(tag, sizeof tag) + 15);
     if (r) {
         s_send_msg(self, r, &peer, NULL, NULL);
         osip_message_free(r);
     }
 }
 
-static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const struct sockaddr_in *from)
+static int s_name_is(const char *p, size_t n, const char *full, const char *compact);
+
+/* RFC 3261 20: a URI with headers ('?') in a From, To or Contact must be in
+ * <> (name-addr). libosip2 takes "Contact: sip:u@h?Route=..." as a URI with
+ * headers all the same, so the raw header lines [buf, buf + len) are looked
+ * at (RFC 4475 3.1.2.13). 1 if such a value is there. */
+static int s_bare_uri_headers(const char *buf, size_t len)
+{
+    const char *end = buf + len, *line = memchr(buf, '\n', len);
+    while (line && ++line < end) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        size_t n = (size_t)((nl ? nl : end) - line);
+        if (n == 0 || (n == 1 && *line == '\r'))
+            break;                                  /* end of headers */
+        const char *colon = memchr(line, ':', n);
+        size_t nn = colon ? (size_t)(colon - line) : 0;
+        while (nn && (line[nn - 1] == ' ' || line[nn - 1] == '\t'))
+            nn--;
+        if (colon && (s_name_is(line, nn, "contact", "m") || s_name_is(line, nn, "from", "f")
+                      || s_name_is(line, nn, "to", "t"))) {
+            const char *v = colon + 1, *ve = line + n;
+            if (!memchr(v, '<', (size_t)(ve - v)) && !memchr(v, '"', (size_t)(ve - v))) {
+                for (; v < ve && *v != ';' && *v != ','; v++)
+                    if (*v == '?')
+                        return 1;
+            }
+        }
+        line = nl;
+    }
+    return 0;
+}
+
+static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const struct sockaddr_in *from,
+                        const char *text, size_t len)
 {
     char key[KEY_MAX];
     osip_via_t *via = s_top_via(msg);
@@ -888,6 +959,8 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const struct
         goto drop;
     }
     const char *reason = s_check_request(msg);
+    if (!reason && s_bare_uri_headers(text, len))
+        reason = "URI Headers Outside <>";
     if (reason) {
         td_log_limited(LOG_NOTICE, 5, "sip_txn: %s from %s: %s", msg->sip_method,
                        inet_ntoa(from->sin_addr), reason);
@@ -944,12 +1017,19 @@ static int s_on_response(sip_txn_layer_t *self, osip_message_t *msg)
     }
     sip_txn_t *t = s_table_find(self, key);
     if (!t) {
-        if (status >= 200 && status < 300 && strcmp(msg->cseq->method, "INVITE") == 0) {
+        /* A 2xx to an INVITE of ours whose transaction has ended goes up to
+         * be ACKed again; one whose branch we never made (RFC 4475 3.1.1.12,
+         * 3.3.10: a stray, or aimed at a broadcast second Via) is dropped:
+         * never ACKed, never forwarded (RFC 3261 18.1.2). */
+        if (status >= 200 && status < 300 && strcmp(msg->cseq->method, "INVITE") == 0
+            && s_branch_is_ours(branch)) {
             if (self->h.on_response)
                 self->h.on_response(self->arg, NULL, msg);  /* a 2xx again: the TU ACKs */
             osip_message_free(msg);
             return 0;
         }
+        td_log_limited(LOG_INFO, 5, "sip_txn: %d response to %s matching no transaction, dropped",
+                       status, msg->cseq->method);
         goto drop;
     }
     s_fsm(t, status < 200 ? EV_RECV_1XX : status < 300 ? EV_RECV_2XX : EV_RECV_FINAL, msg);
@@ -970,22 +1050,75 @@ static int s_name_is(const char *p, size_t n, const char *full, const char *comp
         || (n == 1 && tolower((unsigned char)*p) == *compact);
 }
 
+/* RFC 3261 25.1 token characters (a method). */
+static int s_is_token_char(unsigned char c)
+{
+    return isalnum(c) || (c && strchr("-.!%*_+`'~", c));
+}
+
+/* The status for a request line the parser refused: 416 when the
+ * Request-URI [uri, uri + n) has a scheme that is well formed but not sip or
+ * sips (libosip2 cannot parse some, e.g. "soap.beep://...", RFC 4475 3.3.3),
+ * else 400. */
+static int s_unparsable_status(const char *uri, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (isalnum((unsigned char)uri[i]) || uri[i] == '+' || uri[i] == '-'
+                     || uri[i] == '.'))
+        i++;
+    if (i == 0 || i >= n || uri[i] != ':' || !isalpha((unsigned char)uri[0])
+        || memchr(uri, ' ', n) || memchr(uri, '\t', n))
+        return 400;
+    if ((i == 3 && strncasecmp(uri, "sip", 3) == 0) || (i == 4 && strncasecmp(uri, "sips", 4) == 0))
+        return 400;
+    return 416;
+}
+
+/* Whether the header line [p, p + n) (a To) has a tag parameter. */
+static int s_has_tag(const char *p, size_t n)
+{
+    for (size_t i = 0; i + 4 <= n; i++) {
+        if (p[i] != ';')
+            continue;
+        size_t j = i + 1;
+        while (j < n && (p[j] == ' ' || p[j] == '\t' || p[j] == '\r' || p[j] == '\n'))
+            j++;
+        if (j + 3 <= n && strncasecmp(p + j, "tag", 3) == 0) {
+            j += 3;
+            while (j < n && (p[j] == ' ' || p[j] == '\t' || p[j] == '\r' || p[j] == '\n'))
+                j++;
+            if (j < n && p[j] == '=')
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* The parser refused the datagram. If it still looks like a request and has
- * the headers a response needs, answer 400 from the raw lines. */
+ * the headers a response needs, answer 400 (or 416, see above) from the raw
+ * lines. Trailing white space after the SIP-Version (RFC 4475 3.1.2.10) and
+ * any token characters in the method (3.1.1.2) still make a request. */
 static int s_on_unparsable(sip_txn_layer_t *self, const char *buf, size_t len,
                            const struct sockaddr_in *from)
 {
     const char *end = buf + len, *eol = memchr(buf, '\n', len);
-    if (!eol || memchr(buf, '\0', len))
-        goto drop;
+    const char *hend = memmem(buf, len, "\r\n\r\n", 4);
+    if (!eol || memchr(buf, '\0', hend ? (size_t)(hend - buf) : len))
+        goto drop;                           /* a NUL in the headers: too broken */
     size_t first = (size_t)(eol - buf) - (eol > buf && eol[-1] == '\r');
+    while (first && (buf[first - 1] == ' ' || buf[first - 1] == '\t'))
+        first--;
     const char *sp = memchr(buf, ' ', first);
     if (!sp || sp == buf || first < 8 || strncasecmp(buf + first - 8, " SIP/2.0", 8) != 0
         || strncasecmp(buf, "SIP/", 4) == 0 || (sp - buf == 3 && strncmp(buf, "ACK", 3) == 0))
         goto drop;
     for (const char *c = buf; c < sp; c++)
-        if (!isalpha((unsigned char)*c))
+        if (!s_is_token_char((unsigned char)*c))
             goto drop;
+    const char *uri = sp + 1;
+    while (uri < buf + first - 8 && *uri == ' ')
+        uri++;
+    int status = s_unparsable_status(uri, (size_t)(buf + first - 8 - uri));
 
     span_t vias[16], callid = { 0 }, cseq = { 0 }, fromh = { 0 }, toh = { 0 }, *last = NULL;
     size_t nvias = 0;
@@ -1024,25 +1157,28 @@ static int s_on_unparsable(sip_txn_layer_t *self, const char *buf, size_t len,
     if (!nvias || !callid.p || !cseq.p || !fromh.p || !toh.p)
         goto drop;
 
-    static const char head[] = "SIP/2.0 400 Bad Request\r\n";
     static const char tail[] = "Content-Length: 0\r\n\r\n";
     span_t keep[20];
     size_t nkeep = 0, off = 0;
     for (size_t i = 0; i < nvias; i++)
         keep[nkeep++] = vias[i];
     keep[nkeep++] = fromh, keep[nkeep++] = toh, keep[nkeep++] = callid, keep[nkeep++] = cseq;
-    memcpy(self->tx, head, sizeof head - 1);
-    off = sizeof head - 1;
+    off = (size_t)snprintf(self->tx, 64, "SIP/2.0 %d %s\r\n", status,
+                           status == 416 ? "Unsupported URI Scheme" : "Bad Request");
     for (size_t i = 0; i < nkeep; i++) {     /* the lines are disjoint parts of buf */
         memcpy(self->tx + off, keep[i].p, keep[i].n);
         off += keep[i].n;
+        if (keep[i].p == toh.p && !s_has_tag(toh.p, toh.n)) {
+            char tag[40];                    /* RFC 3261 8.2.6.2: the UAS adds a To tag */
+            off += (size_t)snprintf(self->tx + off, 48, ";tag=%s", sip_txn_branch(tag, sizeof tag) + 15);
+        }
         memcpy(self->tx + off, "\r\n", 2);
         off += 2;
     }
     memcpy(self->tx + off, tail, sizeof tail - 1);
     off += sizeof tail - 1;
-    td_log_limited(LOG_NOTICE, 5, "sip_txn: unparsable request from %s, 400 sent",
-                   inet_ntoa(from->sin_addr));
+    td_log_limited(LOG_NOTICE, 5, "sip_txn: unparsable request from %s, %d sent",
+                   inet_ntoa(from->sin_addr), status);
     self->stats.bad_requests++;
     s_send_raw(self, self->tx, off, from);   /* its Via could not be trusted: to the source */
     return 0;
@@ -1051,6 +1187,38 @@ drop:
                    len, inet_ntoa(from->sin_addr));
     self->stats.dropped++;
     return -1;
+}
+
+/* libosip2 reads header values as C strings, so a NUL byte cuts its parse
+ * short ("Final CRLF is missing") and a valid request goes unanswered. In the
+ * headers RFC 3261 allows a NUL only as a quoted-pair inside a quoted string
+ * (RFC 4475 3.1.1.2: "\<NUL>" in a display name). Such a NUL is turned into
+ * a space in a copy of the datagram (self->fix): it changes a display name
+ * at most, which nothing here relies on, and the copy is made only when a
+ * NUL is there. Returns the text to parse (buf or the copy), or NULL when a
+ * NUL stands anywhere else in the headers (malformed). */
+static const char *s_mend_nul(sip_txn_layer_t *self, const char *buf, size_t len)
+{
+    const char *end = memmem(buf, len, "\r\n\r\n", 4);
+    size_t hlen = end ? (size_t)(end - buf) : len;
+    if (!memchr(buf, '\0', hlen))
+        return buf;
+    memcpy(self->fix, buf, len);
+    self->fix[len] = '\0';
+    int quoted = 0;
+    for (size_t i = 0; i < hlen; i++) {
+        char c = self->fix[i];
+        if (quoted && c == '\\' && i + 1 < hlen) {
+            if (self->fix[++i] == '\0')
+                self->fix[i] = ' ';
+        } else if (c == '"')
+            quoted = !quoted;
+        else if (c == '\0')
+            return NULL;
+        else if (c == '\n' && i + 1 < hlen && self->fix[i + 1] != ' ' && self->fix[i + 1] != '\t')
+            quoted = 0;                     /* a new header line (not a folded one) */
+    }
+    return self->fix;
 }
 
 int sip_txn_layer_input(sip_txn_layer_t *self, const char *buf, size_t len,
@@ -1069,12 +1237,13 @@ int sip_txn_layer_input(sip_txn_layer_t *self, const char *buf, size_t len,
     if (i == len)
         return 0;                            /* CRLF keep-alive (RFC 5626) */
 
+    const char *text = s_mend_nul(self, buf, len);
     osip_message_t *msg = NULL;
     if (osip_message_init(&msg) != 0) {
         self->stats.dropped++;
         return -1;
     }
-    if (osip_message_parse(msg, buf, len) != 0) {
+    if (!text || osip_message_parse(msg, text, len) != 0) {
         osip_message_free(msg);
         return s_on_unparsable(self, buf, len, from);
     }
@@ -1082,7 +1251,7 @@ int sip_txn_layer_input(sip_txn_layer_t *self, const char *buf, size_t len,
         td_log_set_context(msg->call_id->number);
     int rc;
     if (MSG_IS_REQUEST(msg) && msg->sip_method)
-        rc = s_on_request(self, msg, from);
+        rc = s_on_request(self, msg, from, text, len);
     else if (!MSG_IS_REQUEST(msg))
         rc = s_on_response(self, msg);
     else {
