@@ -108,6 +108,7 @@ typedef struct {
     size_t len;              /* 0: strlen (a row with a NUL gives its length) */
     int status;              /* the final answer, 0 = none at all */
     const char *has;         /* text the answer must hold, or NULL */
+    const char *has2;        /* ... and this too */
 } row_t;
 
 #define ROW_VIA(b) "Via: SIP/2.0/UDP 127.0.0.1:$P;branch=" b ";rport\r\n"
@@ -127,65 +128,75 @@ static const char s_intmeth[] =
 static const row_t s_rows[] = {
     { "Max-Forwards with leading zeros (3.1.1.1)",
       "OPTIONS sip:1001@127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKmf") "Max-Forwards: 0068\r\n"
-      DLG("mf", "OPTIONS") "Content-Length: 0\r\n\r\n", 0, 200, NULL },
+      DLG("mf", "OPTIONS") "Content-Length: 0\r\n\r\n", 0, 200, NULL, NULL },
     { "a quoted NUL and token characters in the method (3.1.1.2)",
-      s_intmeth, sizeof s_intmeth - 1, 501, "\r\nAllow: INVITE" },
+      s_intmeth, sizeof s_intmeth - 1, 501, "\r\nAllow: INVITE", NULL },
     { "unknown method, CSeq method differs (3.1.2.18)",
       "NEWMETHOD sip:1001@127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKnm")
-      DLG("newmethod", "INVITE") "Content-Length: 0\r\n\r\n", 0, 501, "\r\nAllow: " },
+      DLG("newmethod", "INVITE") "Content-Length: 0\r\n\r\n", 0, 501, "\r\nAllow: ", NULL },
     { "known method, CSeq method differs (3.1.2.17)",
       "OPTIONS sip:1001@127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKmm")
-      DLG("mismatch", "INVITE") "Content-Length: 0\r\n\r\n", 0, 400, NULL },
+      DLG("mismatch", "INVITE") "Content-Length: 0\r\n\r\n", 0, 400, NULL, NULL },
     { "Request-URI with headers (3.1.2.11)",
       "OPTIONS sip:1001@127.0.0.1?Route=%3Csip:example.com%3E SIP/2.0\r\n" ROW_VIA("z9hG4bKru")
-      DLG("escruri", "OPTIONS") "Content-Length: 0\r\n\r\n", 0, 400, NULL },
+      DLG("escruri", "OPTIONS") "Content-Length: 0\r\n\r\n", 0, 400, NULL, NULL },
     { "Contact URI with headers outside <> (3.1.2.13)",
       "REGISTER sip:127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKbc") DLG("regbadct", "REGISTER")
       "Contact: sip:1001@127.0.0.1?Route=%3Csip:sip.example.com%3E\r\n"
-      "Content-Length: 0\r\n\r\n", 0, 400, NULL },
+      "Content-Length: 0\r\n\r\n", 0, 400, NULL, NULL },
     { "Contact URI with headers inside <> (3.3.14)",
       "REGISTER sip:127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKbc") DLG("regescrt", "REGISTER")
       "m: <sip:1001@127.0.0.1?Route=%3Csip:sip.example.com%3E>\r\n"
-      "Content-Length: 0\r\n\r\n", 0, 401, NULL },
+      "Content-Length: 0\r\n\r\n", 0, 401, NULL, NULL },
     { "the same branch again, another Call-ID: not a retransmission (3.3.13)",
       "REGISTER sip:127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKbc") DLG("cparam02", "REGISTER")
-      "Contact: <sip:1001@127.0.0.1;unknownparam>\r\nContent-Length: 0\r\n\r\n", 0, 401, NULL },
+      "Contact: <sip:1001@127.0.0.1;unknownparam>\r\nContent-Length: 0\r\n\r\n", 0, 401, NULL, NULL },
     { "REGISTER of a non-SIP address of record (3.3.4)",
       "REGISTER sip:127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKsm") "To: isbn:2983792873\r\n"
       "From: <http://www.example.com>;tag=3234233\r\nCall-ID: unksm2\r\nCSeq: 1 REGISTER\r\n"
-      "Contact: <name:John_Smith>\r\nContent-Length: 0\r\n\r\n", 0, 400, NULL },
+      "Contact: <name:John_Smith>\r\nContent-Length: 0\r\n\r\n", 0, 400, NULL, NULL },
     { "INVITE whose Accept leaves out SDP (3.3.15)",
       "INVITE sip:1001@127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKac") DLG("sdp01", "INVITE")
       "Contact: <sip:torture@127.0.0.1:$P>\r\nAccept: text/nobodyKnowsThis\r\n" SDP_HDRS,
-      0, 406, "\r\nWarning: 399 sig-t " },
+      0, 406, "\r\nWarning: 399 sig-t ", "\r\nTo: <sip:1001@127.0.0.1>;tag=" },
     { "INVITE whose Accept has application/*",
       "INVITE sip:1001@127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKac2") DLG("accept-any", "INVITE")
       "Contact: <sip:torture@127.0.0.1:$P>\r\nAccept: text/html, application/*\r\n" SDP_HDRS,
-      0, 407, NULL },
+      0, 407, NULL, NULL },
     { "RFC 2543 INVITE: no branch, From tag, Contact (3.4.1)",
       "INVITE sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:$P;rport\r\n"
       "From: <sip:torture@127.0.0.1>\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: inv2543\r\n"
-      "CSeq: 56 INVITE\r\nContent-Type: application/sdp\r\n\r\n" SDP, 0, 407, NULL },
+      "CSeq: 56 INVITE\r\nContent-Type: application/sdp\r\n\r\n" SDP, 0, 407, NULL, NULL },
     { "RFC 3261 INVITE without Contact",
       "INVITE sip:1001@127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKnc") DLG("no-contact", "INVITE")
-      SDP_HDRS, 0, 400, NULL },
+      SDP_HDRS, 0, 400, NULL, NULL },
     { "a lone magic cookie as branch (3.2.1)",
       "OPTIONS sip:1001@127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bK") DLG("badbranch", "OPTIONS")
-      "Content-Length: 0\r\n\r\n", 0, 200, NULL },
+      "Content-Length: 0\r\n\r\n", 0, 200, NULL, NULL },
     { "... and another request with one: its own transaction",
       "OPTIONS sip:1001@127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bK") DLG("badbranch2", "OPTIONS")
-      "Content-Length: 0\r\n\r\n", 0, 200, NULL },
+      "Content-Length: 0\r\n\r\n", 0, 200, NULL, NULL },
+    { "Require and Proxy-Require (3.3.5): 420, Unsupported has Require's tags only",
+      "OPTIONS sip:1001@127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKbx") DLG("bext01", "OPTIONS")
+      "Require: nothingSupportsThis, nothingSupportsThisEither\r\n"
+      "Proxy-Require: noProxiesSupportThis, norDoAnyProxiesSupportThis\r\n"
+      "Content-Length: 0\r\n\r\n", 0, 420,
+      "\r\nUnsupported: nothingSupportsThis, nothingSupportsThisEither\r\n", ";tag=" },
+    { "REGISTER whose Request-URI user has a ';' (as 3.1.1.9)",
+      "REGISTER sip:user;par=u%40example.net@127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKsu")
+      DLG("semiuri", "REGISTER") "Contact: <sip:1001@127.0.0.1:$P>\r\n"
+      "Content-Length: 0\r\n\r\n", 0, 401, "\r\nWWW-Authenticate: Digest ", NULL },
     { "CSeq number of 2**32 (3.1.2.4)",
       "OPTIONS sip:1001@127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKcs")
       "From: <sip:torture@127.0.0.1>;tag=t1\r\nTo: <sip:1001@127.0.0.1>\r\n"
-      "Call-ID: scalar\r\nCSeq: 4294967296 OPTIONS\r\nContent-Length: 0\r\n\r\n", 0, 400, NULL },
+      "Call-ID: scalar\r\nCSeq: 4294967296 OPTIONS\r\nContent-Length: 0\r\n\r\n", 0, 400, NULL, NULL },
     { "stray 200 for an INVITE we never sent (3.1.1.12)",
       "SIP/2.0 200 OK\r\n" ROW_VIA("z9hG4bK1324923") DLG("unreason", "INVITE")
-      "Contact: <sip:user@127.0.0.1:$P>\r\nContent-Length: 0\r\n\r\n", 0, 0, NULL },
+      "Contact: <sip:user@127.0.0.1:$P>\r\nContent-Length: 0\r\n\r\n", 0, 0, NULL, NULL },
     { "200 with a broadcast second Via (3.3.10)",
       "SIP/2.0 200 OK\r\n" ROW_VIA("z9hG4bK1324923")
       "Via: SIP/2.0/UDP 255.255.255.255;branch=z9hG4bK1saber23\r\n" DLG("bcast", "INVITE")
-      "Contact: <sip:user@127.0.0.1:$P>\r\nContent-Length: 0\r\n\r\n", 0, 0, NULL },
+      "Contact: <sip:user@127.0.0.1:$P>\r\nContent-Length: 0\r\n\r\n", 0, 0, NULL, NULL },
 };
 
 /* row->text with "$P" replaced by the phone's port, into out; its length. */
@@ -223,7 +234,8 @@ static void test_rfc4475_rows(void **state)
                 break;
             status = 0;                         /* a 100 Trying is not the answer */
         }
-        int ok = status == row->status && (!row->has || (status && strstr(got, row->has)));
+        int ok = status == row->status && (!row->has || (status && strstr(got, row->has)))
+              && (!row->has2 || (status && strstr(got, row->has2)));
         print_message("%-4s %-70s want %d got %d\n", ok ? "ok" : "FAIL", row->name,
                       row->status, status);
         if (!ok) {
