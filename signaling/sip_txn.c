@@ -150,6 +150,15 @@ char *sip_txn_branch(char *buf, size_t len)
     return buf;
 }
 
+/* A To tag for a stateless answer: the random part of a fresh branch. */
+static char *s_tag(char *buf, size_t len)
+{
+    char branch[64];
+    sip_txn_branch(branch, sizeof branch);
+    snprintf(buf, len, "%.16s", branch + 7 + 8);  /* the random part, past cookie and stamp */
+    return buf;
+}
+
 static int s_branch_is_ours(const char *branch)
 {
     return branch && strncmp(branch, MAGIC_COOKIE, 7) == 0
@@ -908,7 +917,7 @@ static void s_reply_stateless(sip_txn_layer_t *self, osip_message_t *req, int st
     struct sockaddr_in peer;
     char tag[40];
     s_fix_via(req, from, &peer);
-    osip_message_t *r = s_build_response(req, status, reason, sip_txn_branch(tag, sizeof tag) + 15);
+    osip_message_t *r = s_build_response(req, status, reason, s_tag(tag, sizeof tag));
     if (r) {
         s_send_msg(self, r, &peer, NULL, NULL);
         osip_message_free(r);
@@ -1115,10 +1124,10 @@ static int s_on_unparsable(sip_txn_layer_t *self, const char *buf, size_t len,
     for (const char *c = buf; c < sp; c++)
         if (!s_is_token_char((unsigned char)*c))
             goto drop;
-    const char *uri = sp + 1;
-    while (uri < buf + first - 8 && *uri == ' ')
+    const char *uri = sp + 1, *uri_end = buf + first - 8;
+    while (uri < uri_end && *uri == ' ')
         uri++;
-    int status = s_unparsable_status(uri, (size_t)(buf + first - 8 - uri));
+    int status = uri < uri_end ? s_unparsable_status(uri, (size_t)(uri_end - uri)) : 400;
 
     span_t vias[16], callid = { 0 }, cseq = { 0 }, fromh = { 0 }, toh = { 0 }, *last = NULL;
     size_t nvias = 0;
@@ -1170,7 +1179,7 @@ static int s_on_unparsable(sip_txn_layer_t *self, const char *buf, size_t len,
         off += keep[i].n;
         if (keep[i].p == toh.p && !s_has_tag(toh.p, toh.n)) {
             char tag[40];                    /* RFC 3261 8.2.6.2: the UAS adds a To tag */
-            off += (size_t)snprintf(self->tx + off, 48, ";tag=%s", sip_txn_branch(tag, sizeof tag) + 15);
+            off += (size_t)snprintf(self->tx + off, 48, ";tag=%s", s_tag(tag, sizeof tag));
         }
         memcpy(self->tx + off, "\r\n", 2);
         off += 2;

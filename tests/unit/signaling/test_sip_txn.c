@@ -870,6 +870,8 @@ static const bad_row_t s_bad_rows[] = {
     { "trailing blanks after the version (RFC 4475 3.1.2.10)",
       "OPTIONS sip:b@127.0.0.1 SIP/2.0  \r\n" HDRS
       "Call-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n", 0, 400, "Bad Request" },
+    { "request line without a Request-URI", "OPTIONS SIP/2.0\r\n" HDRS
+      "Call-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n", 0, 400, "Bad Request" },
     { "unparsable non-SIP Request-URI (RFC 4475 3.3.3)",
       "OPTIONS soap.beep://192.0.2.103:3002 SIP/2.0\r\n" HDRS
       "Call-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n", 0, 416, "Unsupported URI" },
