@@ -249,9 +249,11 @@ static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
         char *from_uri = NULL;
         if (!(br && strncmp(br, "z9hG4bK", 7) == 0)
             && osip_uri_to_str(req->from->url, &from_uri) == 0 && from_uri) {
-            snprintf(buf, sizeof buf, "<%s>", from_uri);
+            if (strlen(from_uri) + 3 <= sizeof buf) {
+                snprintf(buf, sizeof buf, "<%s>", from_uri);
+                osip_message_set_contact(req, buf);
+            }
             osip_free(from_uri);
-            osip_message_set_contact(req, buf);
         }
     }
     if (s_is(m, "INVITE") && !s_accepts_sdp(req)) {

@@ -42,7 +42,10 @@ static const char *s_conf_text =
     "[1001]\n"
     "type=friend\n"
     "host=dynamic\n"
-    "secret=1001pass\n";
+    "secret=1001pass\n"
+    "[2001]\n"                       /* registers without a password */
+    "type=friend\n"
+    "host=dynamic\n";
 
 static int s_udp(struct sockaddr_in *addr)
 {
@@ -186,6 +189,22 @@ static const row_t s_rows[] = {
       "REGISTER sip:user;par=u%40example.net@127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKsu")
       DLG("semiuri", "REGISTER") "Contact: <sip:1001@127.0.0.1:$P>\r\n"
       "Content-Length: 0\r\n\r\n", 0, 401, "\r\nWWW-Authenticate: Digest ", NULL },
+    { "unknownparam outside <> is a contact-param, not in the binding (3.3.12)",
+      "REGISTER sip:127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKcp1")
+      "From: <sip:2001@127.0.0.1>;tag=c1\r\nTo: <sip:2001@127.0.0.1>\r\nCall-ID: cparam01\r\n"
+      "CSeq: 2 REGISTER\r\nContact: sip:+19725552222@gw1.example.net;unknownparam\r\n"
+      "l: 0\r\n\r\n", 0, 200, "<sip:+19725552222@gw1.example.net>;expires=", NULL },
+    { "unknownparam inside <> is a uri-param, kept in the binding (3.3.13)",
+      "REGISTER sip:127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKcp2")
+      "From: <sip:2001@127.0.0.1>;tag=c2\r\nTo: <sip:2001@127.0.0.1>\r\nCall-ID: cparam02\r\n"
+      "CSeq: 3 REGISTER\r\nContact: <sip:+19725552222@gw1.example.net;unknownparam>\r\n"
+      "l: 0\r\n\r\n", 0, 200, "<sip:+19725552222@gw1.example.net;unknownparam>;expires=",
+      NULL },
+    /* Not here: RFC 4475 3.1.1.4's two contacts sip:%00@h and sip:%00%00@h.
+     * libosip2 unescapes a user part into a C string, so both come out as
+     * sip:h and make one binding (and a To user "a%00b" is looked up as
+     * "a"). Keeping them apart needs the registrar to store the Contact as
+     * received; the REGISTER itself is answered as any other (401/200). */
     { "CSeq number of 2**32 (3.1.2.4)",
       "OPTIONS sip:1001@127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKcs")
       "From: <sip:torture@127.0.0.1>;tag=t1\r\nTo: <sip:1001@127.0.0.1>\r\n"
