@@ -28,6 +28,7 @@
  * - the layer may not be destroyed from inside one of its own callbacks. */
 #include "td_str.h"
 #include "sip_txn.h"
+#include "sip_raw.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -924,38 +925,6 @@ static void s_reply_stateless(sip_txn_layer_t *self, osip_message_t *req, int st
     }
 }
 
-static int s_name_is(const char *p, size_t n, const char *full, const char *compact);
-
-/* RFC 3261 20: a URI with headers ('?') in a From, To or Contact must be in
- * <> (name-addr). libosip2 takes "Contact: sip:u@h?Route=..." as a URI with
- * headers all the same, so the raw header lines [buf, buf + len) are looked
- * at (RFC 4475 3.1.2.13). 1 if such a value is there. */
-static int s_bare_uri_headers(const char *buf, size_t len)
-{
-    const char *end = buf + len, *line = memchr(buf, '\n', len);
-    while (line && ++line < end) {
-        const char *nl = memchr(line, '\n', (size_t)(end - line));
-        size_t n = (size_t)((nl ? nl : end) - line);
-        if (n == 0 || (n == 1 && *line == '\r'))
-            break;                                  /* end of headers */
-        const char *colon = memchr(line, ':', n);
-        size_t nn = colon ? (size_t)(colon - line) : 0;
-        while (nn && (line[nn - 1] == ' ' || line[nn - 1] == '\t'))
-            nn--;
-        if (colon && (s_name_is(line, nn, "contact", "m") || s_name_is(line, nn, "from", "f")
-                      || s_name_is(line, nn, "to", "t"))) {
-            const char *v = colon + 1, *ve = line + n;
-            if (!memchr(v, '<', (size_t)(ve - v)) && !memchr(v, '"', (size_t)(ve - v))) {
-                for (; v < ve && *v != ';' && *v != ','; v++)
-                    if (*v == '?')
-                        return 1;
-            }
-        }
-        line = nl;
-    }
-    return 0;
-}
-
 static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const struct sockaddr_in *from,
                         const char *text, size_t len)
 {
@@ -968,7 +937,7 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const struct
         goto drop;
     }
     const char *reason = s_check_request(msg);
-    if (!reason && s_bare_uri_headers(text, len))
+    if (!reason && sip_raw_bare_uri_headers(text, len))
         reason = "URI Headers Outside <>";
     if (reason) {
         td_log_limited(LOG_NOTICE, 5, "sip_txn: %s from %s: %s", msg->sip_method,
@@ -1050,184 +1019,26 @@ drop:
     return -1;
 }
 
-/* A header line kept from an unparsable request: where it starts, how long. */
-typedef struct { const char *p; size_t n; } span_t;
-
-static int s_name_is(const char *p, size_t n, const char *full, const char *compact)
-{
-    return (n == strlen(full) && strncasecmp(p, full, n) == 0)
-        || (n == 1 && tolower((unsigned char)*p) == *compact);
-}
-
-/* RFC 3261 25.1 token characters (a method). */
-static int s_is_token_char(unsigned char c)
-{
-    return isalnum(c) || (c && strchr("-.!%*_+`'~", c));
-}
-
-/* The status for a request line the parser refused: 416 when the
- * Request-URI [uri, uri + n) has a scheme that is well formed but not sip or
- * sips (libosip2 cannot parse some, e.g. "soap.beep://...", RFC 4475 3.3.3),
- * else 400. */
-static int s_unparsable_status(const char *uri, size_t n)
-{
-    size_t i = 0;
-    while (i < n && (isalnum((unsigned char)uri[i]) || uri[i] == '+' || uri[i] == '-'
-                     || uri[i] == '.'))
-        i++;
-    if (i == 0 || i >= n || uri[i] != ':' || !isalpha((unsigned char)uri[0])
-        || memchr(uri, ' ', n) || memchr(uri, '\t', n))
-        return 400;
-    if ((i == 3 && strncasecmp(uri, "sip", 3) == 0) || (i == 4 && strncasecmp(uri, "sips", 4) == 0))
-        return 400;
-    return 416;
-}
-
-/* Whether the header line [p, p + n) (a To) has a tag parameter. */
-static int s_has_tag(const char *p, size_t n)
-{
-    for (size_t i = 0; i + 4 <= n; i++) {
-        if (p[i] != ';')
-            continue;
-        size_t j = i + 1;
-        while (j < n && (p[j] == ' ' || p[j] == '\t' || p[j] == '\r' || p[j] == '\n'))
-            j++;
-        if (j + 3 <= n && strncasecmp(p + j, "tag", 3) == 0) {
-            j += 3;
-            while (j < n && (p[j] == ' ' || p[j] == '\t' || p[j] == '\r' || p[j] == '\n'))
-                j++;
-            if (j < n && p[j] == '=')
-                return 1;
-        }
-    }
-    return 0;
-}
-
-/* The parser refused the datagram. If it still looks like a request and has
- * the headers a response needs, answer 400 (or 416, see above) from the raw
- * lines. Trailing white space after the SIP-Version (RFC 4475 3.1.2.10) and
- * any token characters in the method (3.1.1.2) still make a request. */
+/* The parser refused the datagram: answer it from its raw lines if it is a
+ * request that can be answered (sip_raw_answer), else drop it. */
 static int s_on_unparsable(sip_txn_layer_t *self, const char *buf, size_t len,
                            const struct sockaddr_in *from)
 {
-    const char *end = buf + len, *eol = memchr(buf, '\n', len);
-    const char *hend = memmem(buf, len, "\r\n\r\n", 4);
-    if (!eol || memchr(buf, '\0', hend ? (size_t)(hend - buf) : len))
-        goto drop;                           /* a NUL in the headers: too broken */
-    size_t first = (size_t)(eol - buf) - (eol > buf && eol[-1] == '\r');
-    while (first && (buf[first - 1] == ' ' || buf[first - 1] == '\t'))
-        first--;
-    const char *sp = memchr(buf, ' ', first);
-    if (!sp || sp == buf || first < 8 || strncasecmp(buf + first - 8, " SIP/2.0", 8) != 0
-        || strncasecmp(buf, "SIP/", 4) == 0 || (sp - buf == 3 && strncmp(buf, "ACK", 3) == 0))
-        goto drop;
-    for (const char *c = buf; c < sp; c++)
-        if (!s_is_token_char((unsigned char)*c))
-            goto drop;
-    const char *uri = sp + 1, *uri_end = buf + first - 8;
-    while (uri < uri_end && *uri == ' ')
-        uri++;
-    int status = uri < uri_end ? s_unparsable_status(uri, (size_t)(uri_end - uri)) : 400;
-
-    span_t vias[16], callid = { 0 }, cseq = { 0 }, fromh = { 0 }, toh = { 0 }, *last = NULL;
-    size_t nvias = 0;
-    for (const char *line = eol + 1; line < end; ) {
-        const char *nl = memchr(line, '\n', (size_t)(end - line));
-        if (!nl)
-            break;                           /* a cut-off last line is not used */
-        size_t n = (size_t)(nl - line) - (nl > line && nl[-1] == '\r');
-        if (n == 0)
-            break;                           /* end of headers */
-        if (*line == ' ' || *line == '\t') { /* folded continuation */
-            if (last && last->p)
-                last->n = (size_t)(line + n - last->p);
-        } else {
-            const char *colon = memchr(line, ':', n);
-            size_t nn = colon ? (size_t)(colon - line) : 0;
-            while (nn && (line[nn - 1] == ' ' || line[nn - 1] == '\t'))
-                nn--;
-            span_t s = { line, n };
-            last = NULL;
-            if (!colon)
-                ;
-            else if (s_name_is(line, nn, "via", "v") && nvias < 16)
-                last = &vias[nvias], vias[nvias++] = s;
-            else if (s_name_is(line, nn, "call-id", "i") && !callid.p)
-                last = &callid, callid = s;
-            else if (s_name_is(line, nn, "cseq", "\x01") && !cseq.p)
-                last = &cseq, cseq = s;
-            else if (s_name_is(line, nn, "from", "f") && !fromh.p)
-                last = &fromh, fromh = s;
-            else if (s_name_is(line, nn, "to", "t") && !toh.p)
-                last = &toh, toh = s;
-        }
-        line = nl + 1;
+    char tag[40];
+    int status = 0;
+    size_t n = sip_raw_answer(buf, len, s_tag(tag, sizeof tag), self->tx, sizeof self->tx,
+                              &status);
+    if (!n) {
+        td_log_limited(LOG_NOTICE, 5, "sip_txn: %zu unparsable bytes from %s, dropped",
+                       len, inet_ntoa(from->sin_addr));
+        self->stats.dropped++;
+        return -1;
     }
-    if (!nvias || !callid.p || !cseq.p || !fromh.p || !toh.p)
-        goto drop;
-
-    static const char tail[] = "Content-Length: 0\r\n\r\n";
-    span_t keep[20];
-    size_t nkeep = 0, off = 0;
-    for (size_t i = 0; i < nvias; i++)
-        keep[nkeep++] = vias[i];
-    keep[nkeep++] = fromh, keep[nkeep++] = toh, keep[nkeep++] = callid, keep[nkeep++] = cseq;
-    off = (size_t)snprintf(self->tx, 64, "SIP/2.0 %d %s\r\n", status,
-                           status == 416 ? "Unsupported URI Scheme" : "Bad Request");
-    for (size_t i = 0; i < nkeep; i++) {     /* the lines are disjoint parts of buf */
-        memcpy(self->tx + off, keep[i].p, keep[i].n);
-        off += keep[i].n;
-        if (keep[i].p == toh.p && !s_has_tag(toh.p, toh.n)) {
-            char tag[40];                    /* RFC 3261 8.2.6.2: the UAS adds a To tag */
-            off += (size_t)snprintf(self->tx + off, 48, ";tag=%s", s_tag(tag, sizeof tag));
-        }
-        memcpy(self->tx + off, "\r\n", 2);
-        off += 2;
-    }
-    memcpy(self->tx + off, tail, sizeof tail - 1);
-    off += sizeof tail - 1;
     td_log_limited(LOG_NOTICE, 5, "sip_txn: unparsable request from %s, %d sent",
                    inet_ntoa(from->sin_addr), status);
     self->stats.bad_requests++;
-    s_send_raw(self, self->tx, off, from);   /* its Via could not be trusted: to the source */
+    s_send_raw(self, self->tx, n, from);     /* its Via could not be trusted: to the source */
     return 0;
-drop:
-    td_log_limited(LOG_NOTICE, 5, "sip_txn: %zu unparsable bytes from %s, dropped",
-                   len, inet_ntoa(from->sin_addr));
-    self->stats.dropped++;
-    return -1;
-}
-
-/* libosip2 reads header values as C strings, so a NUL byte cuts its parse
- * short ("Final CRLF is missing") and a valid request goes unanswered. In the
- * headers RFC 3261 allows a NUL only as a quoted-pair inside a quoted string
- * (RFC 4475 3.1.1.2: "\<NUL>" in a display name). Such a NUL is turned into
- * a space in a copy of the datagram (self->fix): it changes a display name
- * at most, which nothing here relies on, and the copy is made only when a
- * NUL is there. Returns the text to parse (buf or the copy), or NULL when a
- * NUL stands anywhere else in the headers (malformed). */
-static const char *s_mend_nul(sip_txn_layer_t *self, const char *buf, size_t len)
-{
-    const char *end = memmem(buf, len, "\r\n\r\n", 4);
-    size_t hlen = end ? (size_t)(end - buf) : len;
-    if (!memchr(buf, '\0', hlen))
-        return buf;
-    memcpy(self->fix, buf, len);
-    self->fix[len] = '\0';
-    int quoted = 0;
-    for (size_t i = 0; i < hlen; i++) {
-        char c = self->fix[i];
-        if (quoted && c == '\\' && i + 1 < hlen) {
-            if (self->fix[++i] == '\0')
-                self->fix[i] = ' ';
-        } else if (c == '"')
-            quoted = !quoted;
-        else if (c == '\0')
-            return NULL;
-        else if (c == '\n' && i + 1 < hlen && self->fix[i + 1] != ' ' && self->fix[i + 1] != '\t')
-            quoted = 0;                     /* a new header line (not a folded one) */
-    }
-    return self->fix;
 }
 
 int sip_txn_layer_input(sip_txn_layer_t *self, const char *buf, size_t len,
@@ -1246,7 +1057,7 @@ int sip_txn_layer_input(sip_txn_layer_t *self, const char *buf, size_t len,
     if (i == len)
         return 0;                            /* CRLF keep-alive (RFC 5626) */
 
-    const char *text = s_mend_nul(self, buf, len);
+    const char *text = sip_raw_mend(buf, len, self->fix);
     osip_message_t *msg = NULL;
     if (osip_message_init(&msg) != 0) {
         self->stats.dropped++;
