@@ -25,6 +25,9 @@
  * - stats: `retransmits` counts datagrams we sent again, `live` counts
  *   transactions not yet freed (terminated ones wait for the reaper);
  * - CRLF keep-alives are accepted silently (0, not counted);
+ * - a server transaction's key holds a hash of the Call-ID besides the
+ *   branch, so two calls that reuse a branch (RFC 4475's messages do) are
+ *   two transactions;
  * - the layer may not be destroyed from inside one of its own callbacks. */
 #include "td_str.h"
 #include "sip_txn.h"
