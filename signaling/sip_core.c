@@ -109,10 +109,64 @@ static int s_required(const osip_message_t *req, char *buf, size_t len)
     return n > 0;
 }
 
-/* Answer what is wrong with req, if anything; 0 when it may go on. */
+/* The methods this switch knows (answers or refuses as not allowed here);
+ * any other gets 501 (RFC 3261 8.2.1). */
+static int s_known_method(const char *m)
+{
+    static const char *const known[] = {
+        "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO", "SUBSCRIBE",
+        "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "UPDATE", "PRACK",
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(m, known[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* An unsigned decimal with any number of leading zeros ("0068" is 68,
+ * RFC 4475 3.1.1.1); -1 if not all digits or above max. */
+static long s_number(const char *s, long max)
+{
+    if (!s_digits(s))
+        return -1;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    long v = 0;
+    for (; isdigit((unsigned char)*s); s++)
+        if ((v = v * 10 + (*s - '0')) > max)
+            return -1;
+    return v;
+}
+
+/* Whether an INVITE's Accept headers (if any) let an SDP body through: RFC
+ * 3261 20.1, a media range application/sdp, application/ * or * / *. No
+ * Accept at all means application/sdp. */
+static int s_accepts_sdp(const osip_message_t *req)
+{
+    int n = osip_list_size(&req->accepts), any = 0;
+    for (int i = 0; i < n; i++) {
+        const osip_accept_t *a = osip_list_get(&req->accepts, i);
+        if (!a || !a->type)
+            continue;                       /* an empty Accept: nothing said */
+        any = 1;
+        if ((strcmp(a->type, "*") == 0 && a->subtype && strcmp(a->subtype, "*") == 0)
+            || (osip_strcasecmp(a->type, "application") == 0 && a->subtype
+                && (strcmp(a->subtype, "*") == 0 || osip_strcasecmp(a->subtype, "sdp") == 0)))
+            return 1;
+    }
+    return !any;
+}
+
+static int s_sip_scheme(const osip_uri_t *u)
+{
+    return u && u->scheme && (osip_strcasecmp(u->scheme, "sip") == 0
+                              || osip_strcasecmp(u->scheme, "sips") == 0);
+}
+
+/* Answer what is wrong with req, if anything; 0 when it may go on. The
+ * order is RFC 3261 8.2's: method, then headers, then content. */
 static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
 {
-    (void)self;
     const char *m = req->sip_method;
     char buf[256];
     if (!req->sip_version || strcmp(req->sip_version, "SIP/2.0") != 0) {
@@ -120,10 +174,25 @@ static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
         sip_msg_reply(txn, 505, NULL, buf, NULL, NULL);
         return -1;
     }
+    if (!s_known_method(m)) {               /* RFC 4475 3.1.1.2, 3.1.1.5, 3.1.2.18 */
+        sip_msg_reply(txn, 501, NULL, "unknown method", NULL, NULL);
+        return -1;
+    }
+    if (strcmp(req->cseq->method, m) != 0) {  /* RFC 4475 3.1.2.17 */
+        sip_msg_reply(txn, 400, NULL, "CSeq method differs from the request's", NULL, NULL);
+        return -1;
+    }
     if (!req->req_uri->scheme || osip_strcasecmp(req->req_uri->scheme, "sip") != 0) {
         snprintf(buf, sizeof buf, "Request-URI scheme '%s'",
                  req->req_uri->scheme ? req->req_uri->scheme : "");
         sip_msg_reply(txn, 416, NULL, buf, NULL, NULL);
+        return -1;
+    }
+    /* RFC 3261 19.1.5: headers have no place in a Request-URI. RFC 4475
+     * 3.1.2.11 lets an element ignore them or answer 400; 400 it is, as for
+     * every other malformed Request-Line. */
+    if (osip_list_size(&req->req_uri->url_headers) > 0) {
+        sip_msg_reply(txn, 400, NULL, "Request-URI with headers", NULL, NULL);
         return -1;
     }
     if (!req->from->url || !req->to->url) {
@@ -134,14 +203,16 @@ static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
         return 0;
     const char *mf = sip_msg_header(req, "max-forwards");
     /* RFC 3261 25.1: Max-Forwards is 1*DIGIT and, being a hop count kept
-     * in one octet by every proxy, above 255 is nonsense (RFC 4475 3.1.2.1). */
-    if (mf && (!s_digits(mf) || strlen(mf) > 3 || atol(mf) > 255)) {
+     * in one octet by every proxy, above 255 is nonsense (RFC 4475 3.1.2.4);
+     * leading zeros are fine (3.1.1.1). */
+    long hops = mf ? s_number(mf, 255) : 70;
+    if (hops < 0) {
         sip_msg_reply(txn, 400, NULL, "bad Max-Forwards", NULL, NULL);
         return -1;
     }
     /* 483 where we would forward: a new INVITE (or other request) that starts
      * a call leg. OPTIONS and REGISTER end here; dialog requests too. */
-    if (mf && atol(mf) == 0 && !s_is(m, "OPTIONS") && !s_is(m, "REGISTER")
+    if (hops == 0 && !s_is(m, "OPTIONS") && !s_is(m, "REGISTER")
         && !sip_msg_to_tag(req)) {
         sip_msg_reply(txn, 483, NULL, "Max-Forwards is 0", NULL, NULL);
         return -1;
@@ -161,6 +232,37 @@ static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
         char why[300];
         snprintf(why, sizeof why, "Require: %s", buf);
         sip_msg_reply(txn, 420, NULL, why, "Unsupported", buf);
+        return -1;
+    }
+    /* RFC 4475 3.3.4: an address of record is a SIP or SIPS URI. */
+    if (s_is(m, "REGISTER") && !s_sip_scheme(req->to->url)) {
+        snprintf(buf, sizeof buf, "REGISTER of a '%s' URI", req->to->url->scheme
+                 ? req->to->url->scheme : "");
+        sip_msg_reply(txn, 400, NULL, buf, NULL, NULL);
+        return -1;
+    }
+    if (s_is(m, "INVITE") && osip_list_size(&req->contacts) == 0) {
+        /* RFC 2543 did not require a Contact: its requests come back to the
+         * From address, and RFC 4475 3.4.1 asks that such an INVITE be
+         * taken. An RFC 3261 client (magic-cookie branch) gets 400 later. */
+        osip_via_t *via = osip_list_get(&req->vias, 0);
+        const char *br = via ? sip_msg_param(&via->via_params, "branch") : NULL;
+        char *from_uri = NULL;
+        if (!(br && strncmp(br, "z9hG4bK", 7) == 0)
+            && osip_uri_to_str(req->from->url, &from_uri) == 0 && from_uri) {
+            if (strlen(from_uri) + 3 <= sizeof buf) {
+                snprintf(buf, sizeof buf, "<%s>", from_uri);
+                osip_message_set_contact(req, buf);
+            }
+            osip_free(from_uri);
+        }
+    }
+    if (s_is(m, "INVITE") && !s_accepts_sdp(req)) {
+        /* RFC 4475 3.3.15: our answers to an INVITE carry SDP. */
+        char warn[160];
+        snprintf(warn, sizeof warn, "399 %s \"Only application/sdp bodies are sent\"",
+                 self->identity);
+        sip_msg_reply(txn, 406, NULL, "Accept leaves out application/sdp", "Warning", warn);
         return -1;
     }
     if (body) {
