@@ -17,7 +17,7 @@ LIB_SRCS := $(wildcard lib/*.c) $(GEN)
 PROGS    := signaling router media
 BINS     := $(PROGS:%=bin/tandem-%)
 
-.PHONY: all deps run test unit integration bench clean
+.PHONY: all deps run test unit integration bench clean check
 all: $(BINS)
 
 deps:
@@ -82,6 +82,11 @@ test: deps
 run: deps
 	@$(MAKE) -j$(JOBS) --no-print-directory all
 	@exec bash tools/run.sh $(CONF)
+
+# The strict check of CONF (default etc): every warning and error of the
+# router's config with file:line; fails if there is any. Starts nothing.
+check: bin/tandem-router
+	@bin/tandem-router -c $(CONF) --check
 
 bench: deps
 	@$(MAKE) -j$(JOBS) --no-print-directory all

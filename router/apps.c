@@ -1,12 +1,14 @@
 /* apps - the dialplan applications other than Answer, Echo, Wait, Goto,
  * Hangup, NoOp (call.c) and Dial (dial.c): variables (Set, MSet), branches
- * (GotoIf, GotoIfTime, ExecIf), subroutines (Gosub, Return), logging
- * (Verbose, Log), Busy and Congestion; the IVR over the media worker
+ * (GotoIf, GotoIfTime, ExecIf, ExecIfTime, Exec, TryExec), loops (While,
+ * EndWhile, ExitWhile, ContinueWhile), subroutines (Gosub, GosubIf,
+ * Return, StackPop), RaiseException, logging (Verbose, Log), Busy and
+ * Congestion; the IVR over the media worker
  * (Progress, Ringing, Playback, Background, WaitExten, Read, SayDigits,
  * SayNumber, Record, MusicOnHold) is in ivr.c, dispatched from here.
  *
  * Behaviour follows Asterisk's documentation and source (app_playback,
- * app_read, app_record, app_stack, pbx_builtins); where Tandem differs it
+ * app_read, app_record, app_stack, app_while, app_exec, pbx_builtins); where Tandem differs it
  * says so next to the code. The IVR applications wait for the worker:
  *
  *   Playback/Say*   MediaPlay -> PLAYING -> MediaPlayed -> next priority
@@ -41,6 +43,10 @@ int apps_instant(dialplan_app_t app)
     case DIALPLAN_APP_EXECIF: case DIALPLAN_APP_GOSUB: case DIALPLAN_APP_RETURN:
     case DIALPLAN_APP_VERBOSE: case DIALPLAN_APP_LOG: case DIALPLAN_APP_HANGUP:
     case DIALPLAN_APP_BUSY: case DIALPLAN_APP_CONGESTION:
+    case DIALPLAN_APP_WHILE: case DIALPLAN_APP_ENDWHILE: case DIALPLAN_APP_EXITWHILE:
+    case DIALPLAN_APP_CONTINUEWHILE: case DIALPLAN_APP_GOSUBIF: case DIALPLAN_APP_STACKPOP:
+    case DIALPLAN_APP_EXEC: case DIALPLAN_APP_TRYEXEC: case DIALPLAN_APP_EXECIFTIME:
+    case DIALPLAN_APP_RAISEEXCEPTION:
         return 1;
     default:
         return 0;
@@ -59,7 +65,7 @@ void apps_free(call_t *self)
 
 static void s_fail(call_t *self)
 {
-    call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
+    call_fail(self);
 }
 
 /* Asterisk's pbx_checkcondition: empty is false, a number is its value,
@@ -195,51 +201,311 @@ static void s_app_gotoiftime(call_t *self, char *args)
         s_branch(self, no);
 }
 
-/* ExecIf(expression?appiftrue(args)[:appiffalse(args)]) */
-static void s_app_execif(call_t *self, char *args)
+/* "App(args)" -> app and args (up to the last ')'), in place. */
+static char *s_split_app(char *run, char **data)
 {
-    char *q = strchr(args, '?');
-    if (!q) {
-        td_log(LOG_WARNING, "ExecIf requires an argument: expr?app(args)[:app(args)]");
-        return;
-    }
-    *q = '\0';
-    char *yes = q + 1, *no = s_find_top(yes, ':');
-    if (no)
-        *no++ = '\0';
-    char *run = s_true(td_str_trim(args)) ? yes : no;
-    if (!run)
-        return;
-    run = td_str_trim(run);
-    if (!*run)
-        return;
-    char *data = "", *open = strchr(run, '(');
+    *data = "";
+    char *open = strchr(run, '(');
     if (open) {
         *open = '\0';
-        data = open + 1;
-        char *close = strrchr(data, ')');
+        *data = open + 1;
+        char *close = strrchr(*data, ')');
         if (close)
             *close = '\0';
     }
-    int app = dialplan_app_find(td_str_trim(run));
+    return run;
+}
+
+/* Run application name with data; -1 (warned) if there is none. */
+static int s_run_app(call_t *self, const char *name, char *data)
+{
+    int app = dialplan_app_find(name);
+    if (app < 0)
+        return -1;
+    if (app == DIALPLAN_APP_EXECIF && self->in_h) {
+        self->h_stop = 1;
+        return 0;
+    }
+    call_exec(self, (dialplan_app_t)app, data);
+    return 0;
+}
+
+/* ExecIf(expression?appiftrue(args)[:appiffalse(args)]), or the deprecated
+ * ExecIf(expression,app,args) (app_exec.c: chosen when a comma comes before
+ * the first '?', or there is no '?'). */
+static void s_app_execif(call_t *self, char *args)
+{
+    char *q = strchr(args, '?'), *comma = strchr(args, ',');
+    char *cond, *yes, *no = NULL, *yes_data = "", *no_data = "";
+    if (!q || (comma && comma < q)) {
+        char *argv[3] = { "", "", "" };
+        vars_split_args(args, ',', argv, 3);
+        td_log(LOG_WARNING, "Deprecated syntax found.  Please upgrade to using "
+               "ExecIf(<expr>?%s(%s))", argv[1], argv[2]);
+        cond = argv[0];
+        yes = argv[1];
+        yes_data = argv[2];
+    } else {
+        *q = '\0';
+        cond = args;
+        yes = q + 1;
+        if (!*yes) {
+            td_log(LOG_ERR, "Usage: ExecIf(<expr>?<appiftrue>(<args>)[:<appiffalse>(<args)])");
+            s_fail(self);
+            return;
+        }
+        if ((no = s_find_top(yes, ':')))
+            *no++ = '\0';
+        yes = s_split_app(yes, &yes_data);
+        if (no)
+            no = s_split_app(no, &no_data);
+    }
+    if (s_true(cond)) {
+        if (!*yes || s_run_app(self, yes, yes_data) < 0) {
+            td_log(LOG_WARNING, "Could not find application! (%s)", yes);
+            s_fail(self);
+        }
+    } else if (no && *no && s_run_app(self, no, no_data) < 0) {
+        td_log(LOG_WARNING, "Could not find application! (%s)", no);
+        s_fail(self);
+    }
+}
+
+static const char *s_lookup(void *arg, const char *name, char *buf, size_t len)
+{
+    return call_var(arg, name, buf, len);
+}
+
+/* Exec(app(args)) and TryExec(app(args)) (app_exec.c): the arguments are
+ * substituted once more. Exec of an unknown application ends the call;
+ * TryExec sets TRYSTATUS (SUCCESS, FAILED: the application failed, as a
+ * Goto to an unknown label, NOAPP) and goes on. An application that waits
+ * (Playback, Dial) reports SUCCESS when it starts: Tandem's applications
+ * do not return a status later. */
+static void s_app_exec(call_t *self, char *args, int try)
+{
+    if (!*args)
+        return;
+    char *data;
+    char *name = s_split_app(args, &data);
+    char sub[VARS_MAX];
+    vars_substitute(data, sub, sizeof sub, s_lookup, self);
+    int app = dialplan_app_find(name);
     if (app < 0) {
-        td_log(LOG_WARNING, "Could not find application! (%s)", run);
+        td_log(LOG_WARNING, "Could not find application (%s)", name);
+        if (try)
+            chanvars_set(self->chanvars, "TRYSTATUS", "NOAPP");
+        else
+            s_fail(self);
+        return;
+    }
+    if (!try) {
+        call_exec(self, (dialplan_app_t)app, sub);
+        return;
+    }
+    int was = self->trying;
+    self->trying = 1;
+    self->try_failed = 0;
+    call_exec(self, (dialplan_app_t)app, sub);
+    self->trying = was;
+    chanvars_set(self->chanvars, "TRYSTATUS",
+                 self->try_failed || self->state == CALL_DONE ? "FAILED" : "SUCCESS");
+    self->try_failed = 0;
+}
+
+/* ExecIfTime(times,weekdays,mdays,months[,tz]?app[(args)]) (pbx_builtins.c) */
+static void s_app_execiftime(call_t *self, char *args)
+{
+    static const char usage[] = "ExecIfTime requires an argument:\n  <time range>,<days of "
+        "week>,<days of month>,<months>[,<timezone>]?<appname>[(<appargs>)]";
+    char *q = strchr(args, '?');
+    if (!*args || !q) {
+        td_log(LOG_WARNING, "%s", usage);
         s_fail(self);
         return;
     }
-    if (app == DIALPLAN_APP_EXECIF && self->in_h) {
-        self->h_stop = 1;
+    *q = '\0';
+    timing_t t;
+    char why[160];
+    if (timing_parse(&t, args, why, sizeof why) < 0) {
+        td_log(LOG_WARNING, "Invalid Time Spec: %s\nCorrect usage: %s", args, usage);
+        s_fail(self);
         return;
     }
-    call_exec(self, (dialplan_app_t)app, data);
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    if (!timing_match(&t, &tm))
+        return;
+    char *data;
+    char *name = s_split_app(q + 1, &data);
+    char sub[VARS_MAX];
+    vars_substitute(data, sub, sizeof sub, s_lookup, self);
+    if (s_run_app(self, name, sub) < 0) {
+        td_log(LOG_WARNING, "Could not find application (%s)", name);
+        s_fail(self);
+    }
+}
+
+/* RaiseException(reason): to "e" with EXCEPTION(REASON) = reason. */
+static void s_app_raise(call_t *self, char *args)
+{
+    call_raise(self, args, 1);
+}
+
+/* --- While loops (app_while.c) ------------------------------------------------ */
+
+/* The loop's state lives in channel variables, as in Asterisk:
+ * WHILE_<n> = "context,exten,priority" of an active While (n from 0, the
+ * innermost the highest), "<context>_<exten>_<priority>" = n for each
+ * While, END_WHILE_<n> = "context,exten,priority" after its EndWhile. */
+static int s_while_top(call_t *self)
+{
+    char name[32];
+    int x = 0;
+    for (;; x++) {
+        snprintf(name, sizeof name, "WHILE_%d", x);
+        if (!chanvars_get(self->chanvars, name))
+            break;
+    }
+    return x - 1;
+}
+
+/* The priority of the EndWhile matching the While (or ExitWhile) at the
+ * current priority: nested While/EndWhile counted, up to the first gap. */
+static int s_find_endwhile(call_t *self)
+{
+    int level = 1;
+    for (int n = self->priority + 1;; n++) {
+        const dialplan_ext_t *e = dialplan_find_prio(self->dialplan, self->context, self->exten,
+                                                     self->caller_num, n, NULL);
+        const dialplan_prio_t *p = e ? dialplan_priority(e, n) : NULL;
+        if (!p)
+            return -1;
+        if (p->app == DIALPLAN_APP_WHILE)
+            level++;
+        else if (p->app == DIALPLAN_APP_ENDWHILE)
+            level--;
+        if (level == 0)
+            return n;
+    }
+}
+
+static void s_goto_str(call_t *self, const char *where)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", where);
+    if (call_goto(self, buf) < 0)
+        s_fail(self);
+}
+
+/* end: 0 While, 1 EndWhile, 2 ExitWhile */
+static void s_while(call_t *self, const char *cond, int end)
+{
+    int top = s_while_top(self);
+    char label[16], my_name[CALL_MAX_CONTEXT + CALL_MAX_EXTEN + 16], var[32], end_var[40];
+    char here[CALL_MAX_CONTEXT + CALL_MAX_EXTEN + 16];
+    snprintf(my_name, sizeof my_name, "%s_%s_%d", self->context, self->exten, self->priority);
+    if (end) {
+        snprintf(label, sizeof label, "%d", top);
+    } else {
+        const char *l = chanvars_get(self->chanvars, my_name);
+        if (l) {
+            snprintf(label, sizeof label, "%s", l);
+        } else {
+            snprintf(label, sizeof label, "%d", top + 1);
+            chanvars_set(self->chanvars, my_name, label);
+        }
+    }
+    snprintf(var, sizeof var, "WHILE_%s", label);
+    snprintf(end_var, sizeof end_var, "END_%s", var);
+    char while_pri[256] = "";
+    const char *wp = chanvars_get(self->chanvars, var);
+    if (wp)
+        snprintf(while_pri, sizeof while_pri, "%s", wp);
+    if ((!end && !s_true(cond)) || end == 2) {
+        /* The loop is over: after its EndWhile. */
+        chanvars_set(self->chanvars, var, NULL);
+        chanvars_set(self->chanvars, my_name, NULL);
+        const char *goto_end = chanvars_get(self->chanvars, end_var);
+        if (goto_end) {
+            char where[256];
+            snprintf(where, sizeof where, "%s", goto_end);
+            chanvars_set(self->chanvars, end_var, NULL);
+            s_goto_str(self, where);
+            return;
+        }
+        int pri = s_find_endwhile(self);
+        if (pri > 0) {
+            td_log(LOG_INFO, "Jumping to priority %d", pri);
+            self->priority = pri;       /* then the next one, as any priority */
+        } else {
+            td_log(LOG_WARNING, "Couldn't find matching EndWhile? (While at %s@%s priority %d)",
+                   self->context, self->exten, self->priority);
+        }
+        return;
+    }
+    if (!end && !wp) {
+        snprintf(here, sizeof here, "%s,%s,%d", self->context, self->exten, self->priority);
+        chanvars_set(self->chanvars, var, here);
+    } else if (end && wp) {
+        if (!chanvars_get(self->chanvars, end_var)) {
+            snprintf(here, sizeof here, "%s,%s,%d", self->context, self->exten,
+                     self->priority + 1);
+            chanvars_set(self->chanvars, end_var, here);
+        }
+        s_goto_str(self, while_pri);
+    }
+}
+
+/* ContinueWhile(): back to the innermost While. */
+static void s_app_continuewhile(call_t *self)
+{
+    int top = s_while_top(self);
+    if (top < 0)
+        return;
+    char var[32];
+    snprintf(var, sizeof var, "WHILE_%d", top);
+    s_goto_str(self, chanvars_get(self->chanvars, var));
 }
 
 /* --- subroutines ----------------------------------------------------------------- */
 
-/* Gosub([[context,]exten,]priority[(arg1[,...])]): a frame remembers the
- * priority after this one; ARG1..ARGn are LOCAL to it, and ARGs of the
- * frame before beyond n are hidden (app_stack.c). */
-static void s_app_gosub(call_t *self, char *args)
+/* Split s in place at sep outside quotes, parentheses and brackets,
+ * keeping quotes and backslashes and spaces (app.c's
+ * __ast_app_separate_args for RAW arguments). Returns the count. */
+static int s_split_raw(char *s, char sep, char **argv, int max)
+{
+    int n = 0, depth = 0, brackets = 0, quote = 0;
+    if (!*s)
+        return 0;
+    argv[n++] = s;
+    for (char *p = s; *p; p++) {
+        if (*p == '\\' && p[1])
+            p++;
+        else if (*p == '"' && sep != '"')
+            quote = !quote;
+        else if (*p == '(')
+            depth++;
+        else if (*p == ')' && depth > 0)
+            depth--;
+        else if (*p == '[')
+            brackets++;
+        else if (*p == ']' && brackets > 0)
+            brackets--;
+        else if (*p == sep && !quote && !depth && !brackets && n < max) {
+            *p = '\0';
+            argv[n++] = p + 1;
+        }
+    }
+    return n;
+}
+
+/* Gosub([[context,]exten,]priority[(arg1[,...])]) (app_stack.c): a frame
+ * remembers the priority after this one; ARG1..ARGn and ARGC are LOCAL to
+ * it, and ARGs of outer frames beyond n are hidden (set empty). 0, or -1
+ * when the destination does not exist (the call then ends). */
+static int s_gosub(call_t *self, char *args)
 {
     char *params = NULL, *open = strchr(args, '(');
     if (open) {
@@ -248,62 +514,114 @@ static void s_app_gosub(call_t *self, char *args)
         char *close = strrchr(params, ')');
         if (close)
             *close = '\0';
+        else
+            td_log(LOG_WARNING, "Ouch.  No closing paren: '%s'?", args);
     }
-    if (!*td_str_trim(args)) {
-        td_log(LOG_ERR, "Gosub requires an argument: [[context,]exten,]priority[(arg1[,...])]");
-        s_fail(self);
-        return;
+    if (!*args) {
+        td_log(LOG_ERR, "Gosub requires an argument: Gosub([[context,]exten,]priority"
+               "[(arg1[,...][,argN])])");
+        return -1;
     }
     if (self->nframes >= S_MAX_FRAMES) {
         td_log(LOG_ERR, "Gosub: more than %d nested subroutines", S_MAX_FRAMES);
-        s_fail(self);
-        return;
+        return -1;
     }
     call_frame_t *f = calloc(1, sizeof *f);
-    if (!f) {
-        s_fail(self);
-        return;
-    }
+    if (!f)
+        return -1;
     memcpy(f->context, self->context, sizeof f->context);
     memcpy(f->exten, self->exten, sizeof f->exten);
-    f->priority = self->priority + 1;
+    int orig = self->priority;
+    f->priority = orig + 1;
     char target[VARS_MAX];
     snprintf(target, sizeof target, "%s", args);
-    if (call_goto(self, args) < 0 || !self->ext || !dialplan_priority(self->ext, self->priority)) {
-        td_log(LOG_ERR, "Gosub attempted to reach non-existent destination '%s'", target);
+    if (call_goto(self, args) < 0) {
+        td_log(LOG_ERR, "Gosub address is invalid: '%s'", target);
+        call_jump(self, f->context, f->exten, orig);
         free(f);
-        s_fail(self);
-        return;
+        return -1;
+    }
+    if (!dialplan_find_prio(self->dialplan, self->context, self->exten, self->caller_num,
+                            self->priority, NULL)) {
+        td_log(LOG_ERR, "Gosub attempted to reach non-existent destination '%s,%s,%d' from "
+               "'%s,%s,%d'", self->context, self->exten, self->priority, f->context, f->exten,
+               orig);
+        call_jump(self, f->context, f->exten, orig);
+        free(f);
+        return -1;
     }
     int hide = self->frames ? self->frames->argc : 0;
     f->up = self->frames;
     self->frames = f;
     self->nframes++;
     chanvars_push_frame(self->chanvars);
-    char *argv[64];
-    int argc = params ? vars_split_args(params, ',', argv, 64) : 0;
-    f->argc = argc;
+    char *argv[100];
+    int argc = params ? s_split_raw(params, ',', argv, 100) : 0;
+    f->argc = argc > hide ? argc : hide;
     char name[16];
-    for (int i = 0; i < argc || i < hide; i++) {
+    for (int i = 0; i < f->argc; i++) {
         snprintf(name, sizeof name, "ARG%d", i + 1);
         chanvars_set_local(self->chanvars, name, i < argc ? argv[i] : "");
     }
+    snprintf(name, sizeof name, "%d", argc);
+    chanvars_set_local(self->chanvars, "ARGC", name);
+    return 0;
+}
+
+static void s_app_gosub(call_t *self, char *args)
+{
+    if (s_gosub(self, args) < 0)
+        s_fail(self);
+}
+
+/* GosubIf(condition?labeliftrue[(args)][:labeliffalse[(args)]]) */
+static void s_app_gosubif(call_t *self, char *args)
+{
+    static const char usage[] = "GosubIf requires an argument: "
+        "GosubIf(cond?label1(args):label2(args)";
+    char *cond[2], *label[2] = { NULL, NULL };
+    if (!*args || s_split_raw(args, '?', cond, 2) != 2) {
+        td_log(LOG_WARNING, "%s", usage);
+        return;
+    }
+    s_split_raw(cond[1], ':', label, 2);
+    char *run = s_true(cond[0]) ? label[0] : label[1];
+    if (run && *run && s_gosub(self, run) < 0)
+        s_fail(self);
+}
+
+/* Drop the innermost frame: its LOCAL variables go, the caller's return. */
+static call_frame_t *s_pop(call_t *self)
+{
+    call_frame_t *f = self->frames;
+    if (!f)
+        return NULL;
+    self->frames = f->up;
+    self->nframes--;
+    chanvars_pop_frame(self->chanvars);
+    return f;
 }
 
 /* Return([value]): back after the Gosub, GOSUB_RETVAL set. */
 static void s_app_return(call_t *self, char *args)
 {
-    call_frame_t *f = self->frames;
+    call_frame_t *f = s_pop(self);
     if (!f) {
         td_log(LOG_ERR, "Return without Gosub: stack is empty");
         s_fail(self);
         return;
     }
-    self->frames = f->up;
-    self->nframes--;
-    chanvars_pop_frame(self->chanvars);
-    chanvars_set(self->chanvars, "GOSUB_RETVAL", args);
     call_jump(self, f->context, f->exten, f->priority);
+    free(f);
+    chanvars_set(self->chanvars, "GOSUB_RETVAL", args);
+}
+
+/* StackPop(): forget the innermost return address; the call goes on. */
+static void s_app_stackpop(call_t *self)
+{
+    call_frame_t *f = s_pop(self);
+    if (!f)
+        td_log(LOG_DEBUG, "StackPop called with an empty gosub stack");
     free(f);
 }
 
@@ -355,13 +673,14 @@ static void s_app_log(call_t *self, char *args)
 /* --- signalling ------------------------------------------------------------------------ */
 
 /* Busy([timeout]) and Congestion([timeout]): hang up with 17 or 34 (486 or
- * 503 before an answer), after the timeout if one is given. Asterisk plays
- * the tone to an answered caller meanwhile; Tandem waits in silence. */
-static void s_app_refuse(call_t *self, char *args, uint32_t cause)
+ * 503 before an answer: chan_sip answers the caller at once, so the timeout
+ * only counts once answered). Asterisk plays the tone to an answered caller
+ * meanwhile; Tandem waits in silence. */
+void apps_refuse(call_t *self, char *args, uint32_t cause)
 {
     self->hangup_cause = cause;
     double s = *args ? strtod(args, NULL) : 0;
-    if (s > 0 && !self->in_h) {
+    if (s > 0 && !self->in_h && self->answered) {
         self->ivr.mode = IVR_BUSY;
         self->state = CALL_WAITING;
         call_arm_timer(self, s > 86400 ? 86400000u : (unsigned)(s * 1000 + 0.5));
@@ -392,8 +711,18 @@ void apps_exec(call_t *self, dialplan_app_t app, char *args)
     case DIALPLAN_APP_RETURN:      s_app_return(self, args); break;
     case DIALPLAN_APP_VERBOSE:     s_app_verbose(self, args); break;
     case DIALPLAN_APP_LOG:         s_app_log(self, args); break;
-    case DIALPLAN_APP_BUSY:        s_app_refuse(self, args, 17); break;
-    case DIALPLAN_APP_CONGESTION:  s_app_refuse(self, args, 34); break;
+    case DIALPLAN_APP_BUSY:        apps_refuse(self, args, 17); break;
+    case DIALPLAN_APP_CONGESTION:  apps_refuse(self, args, 34); break;
+    case DIALPLAN_APP_WHILE:       s_while(self, args, 0); break;
+    case DIALPLAN_APP_ENDWHILE:    s_while(self, args, 1); break;
+    case DIALPLAN_APP_EXITWHILE:   s_while(self, args, 2); break;
+    case DIALPLAN_APP_CONTINUEWHILE: s_app_continuewhile(self); break;
+    case DIALPLAN_APP_GOSUBIF:     s_app_gosubif(self, args); break;
+    case DIALPLAN_APP_STACKPOP:    s_app_stackpop(self); break;
+    case DIALPLAN_APP_EXEC:        s_app_exec(self, args, 0); break;
+    case DIALPLAN_APP_TRYEXEC:     s_app_exec(self, args, 1); break;
+    case DIALPLAN_APP_EXECIFTIME:  s_app_execiftime(self, args); break;
+    case DIALPLAN_APP_RAISEEXCEPTION: s_app_raise(self, args); break;
     default:
         ivr_exec(self, app, args);     /* the media applications */
         break;

@@ -56,7 +56,11 @@ call_t *call_new(call_env_t *env, const char *call_id, const char *sig_peer,
     }
     snprintf(self->context, sizeof self->context, "%s", context);
     snprintf(self->exten, sizeof self->exten, "%s", exten);
-    self->ext = ext;
+    /* The best match whatever its priorities (call_current looks each priority
+     * up from there); ext, the one holding priority 1, may come later. */
+    self->ext = dialplan_find_cid(self->dialplan, context, exten, self->caller_num);
+    if (!self->ext)
+        self->ext = ext;
     self->priority = 1;
     gettimeofday(&self->start, NULL);
     return self;
@@ -140,6 +144,30 @@ int call_set_var(call_t *self, const char *name, const char *value)
     return func_set(&env, name, value);
 }
 
+/* EXCEPTION(field): what the last exception (the "e" extension) was about,
+ * as pbx.c's acf_exception_read: REASON, CONTEXT, EXTEN, PRIORITY; nothing
+ * before any exception. arg is "field)". */
+static const char *s_exception(call_t *self, const char *arg, char *buf, size_t len)
+{
+    char field[16];
+    size_t n = strcspn(arg, ")");
+    if (!self->exc_reason[0] || n >= sizeof field)
+        return NULL;
+    memcpy(field, arg, n);
+    field[n] = '\0';
+    if (strcasecmp(field, "REASON") == 0)
+        return self->exc_reason;
+    if (strcasecmp(field, "CONTEXT") == 0)
+        return self->exc_context;
+    if (strncasecmp(field, "EXTEN", 5) == 0)
+        return self->exc_exten;
+    if (strcasecmp(field, "PRIORITY") == 0) {
+        snprintf(buf, len, "%d", self->exc_priority);
+        return buf;
+    }
+    return NULL;
+}
+
 /* Whole seconds from a to b (b unset: now), as Dial's time() arithmetic. */
 static const char *s_seconds(const struct timeval *a, const struct timeval *b, char *buf,
                              size_t len)
@@ -156,6 +184,8 @@ const char *call_var(call_t *self, const char *name, char *buf, size_t len)
 {
     func_env_t env;
     call_func_env(self, &env);
+    if (strncasecmp(name, "EXCEPTION(", 10) == 0)
+        return s_exception(self, name + 10, buf, len);
     if (func_is_call(name))
         return func_read(&env, name, buf, len);
     /* Asterisk's pbx_retrieve_variable: these built-ins come first, then
@@ -321,7 +351,7 @@ static void s_run_h(call_t *self)
     self->in_h = 1;
     self->h_stop = 0;
     snprintf(self->exten, sizeof self->exten, "h");
-    self->ext = h;
+    self->ext = dialplan_find_cid(self->dialplan, self->context, "h", self->caller_num);
     self->priority = 1;
     self->state = CALL_RUNNING;
     s_run(self);
@@ -440,7 +470,17 @@ static void s_app_wait(call_t *self, char *args)
 
 const dialplan_ext_t *call_find(call_t *self, const char *context, const char *exten)
 {
-    return dialplan_find_cid(self->dialplan, context, exten, self->caller_num);
+    return dialplan_find_prio(self->dialplan, context, exten, self->caller_num, 1, NULL);
+}
+
+const dialplan_prio_t *call_current(call_t *self)
+{
+    const dialplan_prio_t *p = self->ext ? dialplan_priority(self->ext, self->priority) : NULL;
+    if (p)
+        return p;              /* the best match has it: it is the first that has it */
+    const dialplan_ext_t *e = dialplan_find_prio(self->dialplan, self->context, self->exten,
+                                                 self->caller_num, self->priority, NULL);
+    return e ? dialplan_priority(e, self->priority) : NULL;
 }
 
 void call_jump(call_t *self, const char *context, const char *exten, int priority)
@@ -450,47 +490,90 @@ void call_jump(call_t *self, const char *context, const char *exten, int priorit
     snprintf(ex, sizeof ex, "%s", exten);
     memcpy(self->context, ctx, sizeof ctx);
     memcpy(self->exten, ex, sizeof ex);
-    self->ext = call_find(self, self->context, self->exten);
+    self->ext = dialplan_find_cid(self->dialplan, self->context, self->exten, self->caller_num);
     self->priority = priority;
     self->jumped = 1;
+    self->fall_wait = 0;
+}
+
+int call_raise(call_t *self, const char *reason, int priority)
+{
+    snprintf(self->exc_reason, sizeof self->exc_reason, "%s", reason);
+    memcpy(self->exc_context, self->context, sizeof self->exc_context);
+    memcpy(self->exc_exten, self->exten, sizeof self->exc_exten);
+    self->exc_priority = self->priority;
+    call_jump(self, self->context, "e", priority);
+    return 0;
+}
+
+void call_fail(call_t *self)
+{
+    if (self->trying) {
+        self->try_failed = 1;
+        return;
+    }
+    call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
 }
 
 /* Goto([[context,]exten,]priority|label) */
 static void s_app_goto(call_t *self, char *args)
 {
     if (call_goto(self, args) < 0)
-        call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
+        call_fail(self);
+    else
+        td_log(LOG_INFO, "Goto (%s,%s,%d)", self->context, self->exten, self->priority);
 }
 
+/* As pbx.c's pbx_parse_location and pbx_parseable_goto: the fields are cut
+ * at commas (no quoting); "+N"/"-N" is relative to the current priority; a
+ * priority that is not a number is a label of the target extension. The
+ * target need not exist: the interpreter finds that out ("i", "e"). */
 int call_goto(call_t *self, char *args)
 {
-    char *argv[3];
-    int n = vars_split_args(args, ',', argv, 3);
-    if (n < 1 || !*argv[n - 1]) {
+    if (!args || !*args) {
         td_log(LOG_WARNING, "Goto requires an argument ([[context,]extension,]priority)");
         return -1;
     }
-    const char *context = n == 3 ? argv[0] : self->context;
-    const char *exten = n >= 2 ? argv[n - 2] : self->exten;
-    const char *prio = argv[n - 1];
+    char *f[3] = { NULL, NULL, NULL };
+    char *rest = args;
+    for (int i = 0; i < 3 && rest; i++)
+        f[i] = strsep(&rest, ",");
+    char *context = f[0], *exten = f[1], *pri = f[2];
+    if (!exten) {
+        pri = context;
+        context = exten = NULL;
+    } else if (!pri) {
+        pri = exten;
+        exten = context;
+        context = NULL;
+    }
+    if (!context || !*context)
+        context = self->context;
+    if (!exten || !*exten)
+        exten = self->exten;
     if (strlen(context) >= CALL_MAX_CONTEXT || strlen(exten) >= CALL_MAX_EXTEN) {
-        td_log(LOG_WARNING, "Goto (%s,%s,%s): name too long", context, exten, prio);
+        td_log(LOG_WARNING, "Goto (%s,%s,%s): name too long", context, exten, pri);
         return -1;
     }
-    const dialplan_ext_t *ext = call_find(self, context, exten);
-    char *end;
-    long number = strtol(prio, &end, 10);
-    if (*end || number < 1) {
-        const dialplan_prio_t *p = ext ? dialplan_label(ext, prio) : NULL;
+    int mode = 0, n;
+    if (*pri == '+' || *pri == '-')
+        mode = *pri++ == '+' ? 1 : -1;
+    char more[2];
+    if (sscanf(pri, "%30d%1s", &n, more) != 1) {
+        const dialplan_ext_t *e = dialplan_find_prio(self->dialplan, context, exten,
+                                                     self->caller_num, 0, pri);
+        const dialplan_prio_t *p = e ? dialplan_label(e, pri) : NULL;
         if (!p) {
-            td_log(LOG_WARNING, "Priority '%s' must be a number > 0, or valid label", prio);
+            td_log(LOG_WARNING, "Priority '%s' must be a number > 0, or valid label", pri);
             return -1;
         }
-        number = p->priority;
+        n = p->priority;
+        mode = 0;
     }
-    td_log(LOG_INFO, "Goto (%s,%s,%ld)", context, exten, number);
+    if (mode)
+        n = self->priority + n * mode;
     /* context may point into self->context: call_jump copies through a buffer. */
-    call_jump(self, context, exten, (int)number);
+    call_jump(self, context, exten, n);
     return 0;
 }
 
@@ -538,30 +621,87 @@ void call_exec(call_t *self, dialplan_app_t app, char *args)
 
 /* --- the interpreter ------------------------------------------------------- */
 
+/* Auto fallthrough (pbx.c __ast_pbx_run): the extension exists but has no
+ * next priority. The last DIALSTATUS (a Set one too) says how the call
+ * ends: BUSY as Busy(10), CONGESTION or CHANUNAVAIL as Congestion(10),
+ * anything else a plain hangup. Unanswered, Busy and Congestion answer the
+ * caller at once (486, 503; chan_sip's indicate), so the 10 s only matter
+ * once answered. */
+static void s_fall_through(call_t *self)
+{
+    char buf[64];
+    const char *status = call_var(self, "DIALSTATUS", buf, sizeof buf);
+    if (!status)
+        status = "UNKNOWN";
+    td_log(LOG_INFO, "Auto fallthrough, channel '%s' status is '%s'", self->channel, status);
+    char ten[] = "10";
+    if (strcasecmp(status, "BUSY") == 0)
+        apps_refuse(self, ten, 17);
+    else if (strcasecmp(status, "CONGESTION") == 0 || strcasecmp(status, "CHANUNAVAIL") == 0)
+        apps_refuse(self, ten, 34);
+    else
+        call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
+}
+
+/* No priority where the call is: what __ast_pbx_run does next. */
 static void s_fall_off(call_t *self)
 {
     if (self->in_h) {
         self->h_stop = 1;
         return;
     }
-    if (!self->ext && strcmp(self->exten, "i") != 0 && call_find(self, self->context, "i")) {
-        /* As Asterisk: an invalid extension goes to "i" when the context has one. */
-        td_log(LOG_INFO, "Sent into invalid extension '%s' in context '%s' on %s",
-               self->exten, self->context, self->channel);
-        chanvars_set(self->chanvars, "INVALID_EXTEN", self->exten);
-        call_jump(self, self->context, "i", 1);
+    if (!call_find(self, self->context, self->exten)) {
+        /* Not a valid extension (no priority 1): "i", else "e", else the end. */
+        if (call_find(self, self->context, "i")) {
+            td_log(LOG_INFO, "Channel '%s' sent to invalid extension: "
+                   "context,exten,priority=%s,%s,%d", self->channel, self->context, self->exten,
+                   self->priority);
+            chanvars_set(self->chanvars, "INVALID_EXTEN", self->exten);
+            call_jump(self, self->context, "i", 1);
+        } else if (call_find(self, self->context, "e")) {
+            call_raise(self, "INVALID", 1);
+        } else {
+            td_log(LOG_WARNING, "Channel '%s' sent to invalid extension but no invalid handler: "
+                   "context,exten,priority=%s,%s,%d", self->channel, self->context, self->exten,
+                   self->priority);
+            call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
+        }
         return;
     }
-    if (!self->ext) {
-        td_log(LOG_NOTICE, "Channel '%s' sent to invalid extension but no invalid handler: "
-               "context,exten,priority=%s,%s,%d", self->channel, self->context, self->exten,
-               self->priority);
-        call_end(self, self->answered ? 16 : 1, 16);
+    if (dialplan_autofallthrough(self->dialplan)) {
+        s_fall_through(self);
         return;
     }
-    td_log(LOG_INFO, "Auto fallthrough, channel '%s' status is '%s'", self->channel,
-           self->dialstatus[0] ? self->dialstatus : "UNKNOWN");
-    call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
+    /* autofallthrough=no: wait for an extension to be dialled (ivr.c
+     * collects the digits as for WaitExten) for Asterisk's response timeout
+     * (10 s); no digit: s_fall_timeout. */
+    td_log(LOG_INFO, "No more priorities on '%s': waiting 10 s for digits (autofallthrough=no)",
+           self->channel);
+    memset(self->ivr.digits, 0, sizeof self->ivr.digits);
+    self->ivr.mode = IVR_WAITEXTEN;
+    self->state = CALL_COLLECTING;
+    self->fall_wait = 1;
+    call_arm_timer(self, 10000);
+}
+
+/* autofallthrough=no and no digit came: "t", else "e" (RESPONSETIMEOUT),
+ * else the end (__ast_pbx_run's "simple timeout"). */
+static void s_fall_timeout(call_t *self)
+{
+    self->fall_wait = 0;
+    self->ivr.mode = IVR_NONE;
+    self->state = CALL_RUNNING;
+    if (call_find(self, self->context, "t")) {
+        td_log(LOG_INFO, "Timeout on %s", self->channel);
+        call_jump(self, self->context, "t", 1);
+    } else if (call_find(self, self->context, "e")) {
+        call_raise(self, "RESPONSETIMEOUT", 1);
+    } else {
+        td_log(LOG_WARNING, "Timeout, but no rule 't' or 'e' in context '%s'", self->context);
+        call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
+        return;
+    }
+    s_run(self);
 }
 
 static void s_run(call_t *self)
@@ -574,11 +714,21 @@ static void s_run(call_t *self)
             call_arm_timer(self, 0);
             return;
         }
-        const dialplan_prio_t *p = self->ext ? dialplan_priority(self->ext, self->priority) : NULL;
+        const dialplan_prio_t *p = call_current(self);
         if (!p) {
             s_fall_off(self);
             if (self->state == CALL_RUNNING && self->jumped && !self->in_h)
-                continue;      /* sent to "i" */
+                continue;      /* sent to "i" or "e" */
+            return;
+        }
+        if (p->app == DIALPLAN_APP_UNKNOWN) {
+            /* pbx_extension_helper: the spawn fails, the call ends (h runs). */
+            td_log(LOG_WARNING, "No application '%s' for extension (%s, %s, %d)", p->app_name,
+                   self->context, self->exten, self->priority);
+            if (self->in_h)
+                self->h_stop = 1;
+            else
+                call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
             return;
         }
         char args[VARS_MAX];
@@ -636,6 +786,11 @@ static void s_on_timer(evutil_socket_t fd, short what, void *arg)
         s_run(self);
         break;
     case CALL_COLLECTING:
+        if (self->fall_wait && !self->ivr.digits[0])
+            s_fall_timeout(self);
+        else
+            ivr_on_timer(self);
+        break;
     case CALL_MOH:
     case CALL_PLAYING:
     case CALL_RECORDING:

@@ -79,6 +79,8 @@ struct call {
     const dialplan_ext_t *ext;  /* NULL after a Goto to nowhere */
     int jumped;                 /* a Goto set the position: do not step */
     dialplan_app_t app;         /* the application running */
+    int fall_wait;              /* autofallthrough=no: waiting for digits off the end */
+    int trying, try_failed;     /* TryExec runs an application: its failure is not the end */
     int in_h;                   /* running the h extension after the end */
     int h_stop;                 /* an application that cannot run in h: stop */
     chanvars_t *chanvars;       /* the channel's variables */
@@ -107,6 +109,11 @@ struct call {
     /* Dial's times for ${ANSWEREDTIME}/${DIALEDTIME} (dial.c sets them;
      * tv_sec 0 = not yet): Dial started, a leg answered, the bridge ended */
     struct timeval dial_start, dial_answer, dial_end;
+    /* the last exception (raise: the "e" extension), for EXCEPTION() */
+    char exc_reason[32];        /* "" none yet */
+    char exc_context[CALL_MAX_CONTEXT];
+    char exc_exten[CALL_MAX_EXTEN];
+    int exc_priority;
     char lastapp[16];
     char lastdata[256];
     char dstchannel[96];
@@ -137,18 +144,30 @@ int call_set_var(call_t *self, const char *name, const char *value);
 int call_goto(call_t *self, char *args);
 /* Run the current priority again (an application waited for media first). */
 void call_rerun(call_t *self);
-/* Look an extension up in the call's plan with its caller number. */
+/* Does exten exist in context for this caller (has priority 1, as
+ * ast_exists_extension)? The extension holding priority 1, or NULL. */
 const dialplan_ext_t *call_find(call_t *self, const char *context, const char *exten);
+/* The priority to run where the call is (pbx_find_extension: the first
+ * matching extension that has it), or NULL. */
+const dialplan_prio_t *call_current(call_t *self);
+/* raise_exception: remember reason and where the call is (EXCEPTION()),
+ * and go to "e" at priority. */
+int call_raise(call_t *self, const char *reason, int priority);
 /* Leave the dialplan for extension exten in the current context, priority 1. */
 void call_jump(call_t *self, const char *context, const char *exten, int priority);
 
 /* Run one application now (ExecIf). */
 void call_exec(call_t *self, dialplan_app_t app, char *args);
+/* An application failed (Asterisk: it returned -1): the call ends, unless
+ * TryExec runs it (then TRYSTATUS is FAILED and the call goes on). */
+void call_fail(call_t *self);
 
 /* apps.c */
 void apps_exec(call_t *self, dialplan_app_t app, char *args);
 int apps_instant(dialplan_app_t app);               /* runs without waiting (allowed in h) */
 void apps_on_timer(call_t *self);                   /* Busy/Congestion's wait */
+/* Busy(args)/Congestion(args): cause 17 or 34. */
+void apps_refuse(call_t *self, char *args, uint32_t cause);
 void apps_free(call_t *self);
 
 /* ivr.c */

@@ -9,6 +9,7 @@
 #include "td_conf.h"
 #include "td_log.h"
 #include "timing.h"
+#include "vars.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -48,7 +49,7 @@ struct dialplan_context {
     size_t nincludes, icap;
     /* while loading */
     dialplan_ext_t *last_ext;
-    int last_prio;               /* 0: none yet */
+    int last_prio;               /* pbx_config's lastpri: -2 none yet, -1 a hint */
 };
 
 struct dialplan {
@@ -59,8 +60,13 @@ struct dialplan {
     size_t nctx, ctxcap;
     strmap_t *globals;           /* name -> value */
     dialplan_ext_t *extens;      /* all of them, for destroy */
+    int autofallthrough;         /* [general] autofallthrough */
+    int nwarnings;
+    /* while loading */
+    int failed;                  /* s_error was called: the load fails */
     char *err;
     size_t errlen;
+    FILE *out;                   /* --check: warnings go here, not to td_log */
 };
 
 static const char *s_app_names[DIALPLAN_APP_COUNT] = {
@@ -92,6 +98,16 @@ static const char *s_app_names[DIALPLAN_APP_COUNT] = {
     [DIALPLAN_APP_VERBOSE]     = "Verbose",
     [DIALPLAN_APP_WAIT]        = "Wait",
     [DIALPLAN_APP_WAITEXTEN]   = "WaitExten",
+    [DIALPLAN_APP_WHILE]       = "While",
+    [DIALPLAN_APP_ENDWHILE]    = "EndWhile",
+    [DIALPLAN_APP_EXITWHILE]   = "ExitWhile",
+    [DIALPLAN_APP_CONTINUEWHILE] = "ContinueWhile",
+    [DIALPLAN_APP_GOSUBIF]     = "GosubIf",
+    [DIALPLAN_APP_STACKPOP]    = "StackPop",
+    [DIALPLAN_APP_EXEC]        = "Exec",
+    [DIALPLAN_APP_TRYEXEC]     = "TryExec",
+    [DIALPLAN_APP_EXECIFTIME]  = "ExecIfTime",
+    [DIALPLAN_APP_RAISEEXCEPTION] = "RaiseException",
 };
 
 const char *dialplan_app_name(dialplan_app_t app)
@@ -116,7 +132,28 @@ static int s_error(dialplan_t *self, const char *file, int line, const char *fmt
     va_start(ap, fmt);
     td_conf_verror(self->err, self->errlen, file, line, fmt, ap);
     va_end(ap);
+    self->failed = 1;
     return -1;
+}
+
+/* A problem Asterisk warns about and loads past: "file:line: reason" to
+ * td_log (or to the --check output), counted. Returns 0: the load goes on. */
+static int s_warn(dialplan_t *self, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int s_warn(dialplan_t *self, const char *file, int line, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    td_conf_verror(text, sizeof text, file, line, fmt, ap);
+    va_end(ap);
+    self->nwarnings++;
+    if (self->out)
+        fprintf(self->out, "%s\n", text);
+    else
+        td_log(LOG_WARNING, "%s", text);
+    return 0;
 }
 
 /* Grow *arr (of elem bytes) to hold one more than *n. */
@@ -178,12 +215,12 @@ static int s_ext_cid(dialplan_t *self, dialplan_ext_t *ext, const char *cid, con
     char why[256], norm[S_MAX_EXTEN];
     if (cid[0] == '_') {
         if (!(ext->cid_pattern = pattern_new(cid, why, sizeof why)))
-            return s_error(self, file, line, "%s", why);
+            return s_warn(self, file, line, "%s; line ignored", why), -1;
         ext->cid = pattern_key(ext->cid_pattern);
         return 0;
     }
     if (!pattern_literal_normalize(cid, norm, sizeof norm) || !*norm)
-        return s_error(self, file, line, "bad caller ID '%s'", cid);
+        return s_warn(self, file, line, "bad caller ID '%s'; line ignored", cid), -1;
     if (!(ext->cid = arena_strdup(&self->arena, norm)))
         return s_error(self, file, line, "out of memory");
     return 0;
@@ -230,19 +267,19 @@ static dialplan_ext_t *s_ext_get(dialplan_t *self, s_context_t *ctx, const char 
         *slash = '\0';
         cid = slash + 1;
         if (!*cid)
-            return s_error(self, file, line, "empty caller ID in '%s'", full), NULL;
+            return s_warn(self, file, line, "empty caller ID in '%s'; line ignored", full), NULL;
     }
     if (name[0] == '_') {
         pat = pattern_new(name, why, sizeof why);
         if (!pat) {
-            s_error(self, file, line, "%s", why);
+            s_warn(self, file, line, "%s; line ignored", why);
             return NULL;
         }
         key = pattern_key(pat);
         head = strmap_get(ctx->pattern_keys, key);
     } else {
         if (!pattern_literal_normalize(name, norm, sizeof norm) || !*norm) {
-            s_error(self, file, line, "bad extension '%s'", name);
+            s_warn(self, file, line, "bad extension '%s'; line ignored", name);
             return NULL;
         }
         key = norm;
@@ -308,19 +345,30 @@ static dialplan_ext_t *s_ext_get(dialplan_t *self, s_context_t *ctx, const char 
     return ext;
 }
 
+/* As pbx.c's add_priority (pbx_config adds with replace = 0): a label
+ * already used at another priority is dropped (the priority stays); a
+ * priority already defined keeps its first definition. Both warn. */
 static int s_add_prio(dialplan_t *self, s_context_t *ctx, dialplan_ext_t *ext,
-                      const dialplan_prio_t *prio)
+                      dialplan_prio_t *prio)
 {
     for (size_t i = 0; i < ext->nprios; i++) {
         const dialplan_prio_t *p = &ext->prios[i];
+        if (prio->label && p->label && p->priority != prio->priority
+            && strcmp(p->label, prio->label) == 0) {
+            s_warn(self, prio->file, prio->line,
+                   "Extension '%s' priority %d in '%s', label '%s' already in use at "
+                   "priority %d (%s:%d); label ignored", ext->name, prio->priority, ctx->name,
+                   prio->label, p->priority, p->file, p->line);
+            prio->label = NULL;
+        }
+    }
+    for (size_t i = 0; i < ext->nprios; i++) {
+        const dialplan_prio_t *p = &ext->prios[i];
         if (p->priority == prio->priority)
-            return s_error(self, prio->file, prio->line,
-                           "duplicate priority %d for extension %s in [%s] (first at %s:%d)",
-                           prio->priority, ext->name, ctx->name, p->file, p->line);
-        if (prio->label && p->label && strcmp(p->label, prio->label) == 0)
-            return s_error(self, prio->file, prio->line,
-                           "duplicate label '%s' for extension %s in [%s] (first at %s:%d)",
-                           prio->label, ext->name, ctx->name, p->file, p->line);
+            return s_warn(self, prio->file, prio->line,
+                          "Unable to register extension '%s' priority %d in '%s', already in "
+                          "use (by %s:%d); line ignored", ext->name, prio->priority, ctx->name,
+                          p->file, p->line);
     }
     if (s_reserve((void **)&ext->prios, &ext->cap, ext->nprios, sizeof *ext->prios) < 0)
         return s_error(self, prio->file, prio->line, "out of memory");
@@ -330,72 +378,118 @@ static int s_add_prio(dialplan_t *self, s_context_t *ctx, dialplan_ext_t *ext,
 
 /* --- one line ------------------------------------------------------------ */
 
-/* "n(label)" -> priority and label. */
-static int s_parse_priority(dialplan_t *self, s_context_t *ctx, char *text, const char *file,
-                            int line, dialplan_prio_t *prio)
+static const char *s_global_lookup(void *arg, const char *name, char *buf, size_t len)
+{
+    (void)buf;
+    (void)len;
+    return dialplan_global(arg, name);
+}
+
+/* pbx_config substitutes variables in extension names and includes at
+ * load, with no channel: only [globals] are seen. text is rewritten in
+ * place (len bytes). */
+static void s_expand(dialplan_t *self, char *text, size_t len)
+{
+    if (!strstr(text, "${") && !strstr(text, "$["))
+        return;
+    char out[VARS_MAX];
+    vars_substitute(text, out, sizeof out, s_global_lookup, self);
+    size_t n = strnlen(out, len - 1);
+    memcpy(text, out, n);
+    text[n] = '\0';
+}
+
+/* "n(label)" -> priority and label, as pbx_config.c reads them: a number,
+ * "n"/"next" (one more than the line before), "s"/"same" (the same), or a
+ * label already defined on this extension (its priority: so the line then
+ * collides with it); "+N" adds N. 0, or -1 when the line is to be skipped
+ * (warned) or the load fails (self->failed). */
+static int s_parse_priority(dialplan_t *self, s_context_t *ctx, const dialplan_ext_t *ext,
+                            char *text, const char *file, int line, dialplan_prio_t *prio)
 {
     char *label = NULL;
     char *open = strchr(text, '(');
     if (open) {
         char *close = strchr(open, ')');
-        if (!close || *td_str_trim(close + 1))
-            return s_error(self, file, line, "bad priority '%s': missing ')' after the label", text);
-        *close = '\0';
+        if (!close)
+            return s_warn(self, file, line, "Label missing trailing ')'; line ignored"), -1;
+        *close = '\0';         /* Asterisk ignores anything after the ')' */
         *open = '\0';
-        label = td_str_trim(open + 1);
-        if (!*label)
-            return s_error(self, file, line, "bad priority '%s()': empty label", td_str_trim(text));
+        label = open + 1;      /* an empty label is no label */
     }
+    char *plus = strchr(text, '+');
+    if (plus)
+        *plus++ = '\0';
     text = td_str_trim(text);
+    int n;
     if (strcmp(text, "n") == 0 || strcmp(text, "next") == 0) {
-        if (!ctx->last_prio)
-            return s_error(self, file, line, "bad priority 'n': no line before it in [%s]",
-                           ctx->name);
-        prio->priority = ctx->last_prio + 1;
+        if (ctx->last_prio < -1)
+            return s_warn(self, file, line, "Can't use 'next' priority on the first entry; "
+                          "line ignored"), -1;
+        n = ctx->last_prio + 1;
     } else if (strcmp(text, "s") == 0 || strcmp(text, "same") == 0) {
-        if (!ctx->last_prio)
-            return s_error(self, file, line, "bad priority 's': no line before it in [%s]",
-                           ctx->name);
-        prio->priority = ctx->last_prio;
-    } else {
-        char *end;
-        long n = strtol(text, &end, 10);
-        if (!*text || *end || n < 1 || n > 1000000000)
-            return s_error(self, file, line, "bad priority '%s'", text);
-        prio->priority = (int)n;
+        if (ctx->last_prio < -1)
+            return s_warn(self, file, line, "Can't use 'same' priority on the first entry; "
+                          "line ignored"), -1;
+        n = ctx->last_prio;
+    } else if (sscanf(text, "%30d", &n) != 1) {
+        const dialplan_prio_t *p = ext && *text ? dialplan_label(ext, text) : NULL;
+        if (!p)
+            return s_warn(self, file, line, "Invalid priority/label '%s'; line ignored", text), -1;
+        n = p->priority;
+    } else if (n < 1) {
+        return s_warn(self, file, line, "Invalid priority '%s'; line ignored", text), -1;
     }
-    if (label && !(prio->label = arena_strdup(&self->arena, label)))
+    if (plus)
+        n += atoi(plus);
+    if (n < 1)
+        return -1;             /* "n" after a hint: pbx_config skips it silently */
+    prio->priority = n;
+    ctx->last_prio = n;        /* as pbx_config: even if the line then fails to register */
+    if (label && *label && !(prio->label = arena_strdup(&self->arena, label)))
         return s_error(self, file, line, "out of memory");
     return 0;
 }
 
-/* "App(args)", "App,args" or "App". */
+/* "App(args)" or "App", as pbx_config.c splits them: the name is up to the
+ * first '(' (everything, with no '('), the arguments up to the last ')'.
+ * An application Tandem does not have loads as DIALPLAN_APP_UNKNOWN with a
+ * warning (Asterisk itself finds out only when a call reaches it). */
 static int s_parse_app(dialplan_t *self, char *text, const char *file, int line,
                        dialplan_prio_t *prio)
 {
-    text = td_str_trim(text);
-    if (!*text)
-        return s_error(self, file, line, "missing application");
+    while (isspace((unsigned char)*text))
+        text++;
     char *args = "";
     char *open = strchr(text, '(');
-    char *comma = strchr(text, ',');
-    if (open && (!comma || open < comma)) {
-        char *close = strrchr(open, ')');
-        if (!close)
-            return s_error(self, file, line, "missing ')' in '%s'", text);
-        *close = '\0';
+    if (open) {
         *open = '\0';
-        args = open + 1;
-    } else if (comma) {
-        *comma = '\0';
-        args = comma + 1;
+        if (strstr(text, "${") || strstr(text, "$[")) {
+            /* A variable before the '(': the whole text is the name. */
+            *open = '(';
+        } else {
+            args = open + 1;
+            char *close = strrchr(args, ')');
+            if (close)
+                *close = '\0';
+            else
+                s_warn(self, file, line, "No closing parenthesis found? '%s(%s'", text, args);
+        }
     }
     char *name = td_str_trim(text);
     int app = dialplan_app_find(name);
-    if (app < 0)
-        return s_error(self, file, line, "unknown application '%s'", name);
+    if (app < 0) {
+        if (!*name)
+            s_warn(self, file, line, "missing application: a call reaching this line ends here");
+        else
+            s_warn(self, file, line, "unknown application '%s': a call reaching this line "
+                   "ends here", name);
+        app = DIALPLAN_APP_UNKNOWN;
+    }
     prio->app = (dialplan_app_t)app;
-    if (!(prio->args = arena_strdup(&self->arena, args)))
+    prio->app_name = app == DIALPLAN_APP_UNKNOWN ? arena_strdup(&self->arena, name)
+                                                 : dialplan_app_name((dialplan_app_t)app);
+    if (!prio->app_name || !(prio->args = arena_strdup(&self->arena, args)))
         return s_error(self, file, line, "out of memory");
     return 0;
 }
@@ -431,25 +525,27 @@ static int s_parse_exten(dialplan_t *self, s_context_t *ctx, const td_conf_var_t
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", v->value);
     char *rest = buf;
-    dialplan_ext_t *ext;
+    dialplan_ext_t *ext = NULL;
     const char *exten_name = NULL;
     if (same) {
         if (!ctx->last_ext)
-            return s_error(self, v->file, v->line, "'same' without an 'exten' before it in [%s]",
-                           ctx->name);
+            return s_warn(self, v->file, v->line, "No previous pattern in the first entry of "
+                          "context '%s' to match 'same'; line ignored", ctx->name);
         ext = ctx->last_ext;
     } else {
-        exten_name = s_cut_exten(&rest);
+        char *cut = s_cut_exten(&rest);
+        char expanded[S_MAX_EXTEN];
+        snprintf(expanded, sizeof expanded, "%s", cut);
+        s_expand(self, expanded, sizeof expanded);
+        exten_name = arena_strdup(&self->arena, expanded);
+        if (!exten_name)
+            return s_error(self, v->file, v->line, "out of memory");
+        ctx->last_ext = NULL;
         if (!*exten_name)
-            return s_error(self, v->file, v->line, "missing extension");
-        if (!rest)
-            return s_error(self, v->file, v->line, "missing priority");
-        ext = NULL;
+            return s_warn(self, v->file, v->line, "missing extension; line ignored");
     }
+    char *prio_text = rest ? rest : "";
     char *comma = rest ? strchr(rest, ',') : NULL;
-    if (!rest || (!comma && !*td_str_trim(rest)))
-        return s_error(self, v->file, v->line, "missing priority");
-    char *prio_text = rest;
     char *app_text = "";
     if (comma) {
         /* A label may hold no comma, so the first comma ends the priority. */
@@ -457,33 +553,35 @@ static int s_parse_exten(dialplan_t *self, s_context_t *ctx, const td_conf_var_t
         app_text = comma + 1;
     }
     if (strcmp(td_str_trim(prio_text), "hint") == 0) {
-        static int warned;
-        if (!warned++)
-            td_log(LOG_WARNING, "%s:%d: hints are not supported yet; hint lines are ignored",
-                   v->file, v->line);
-        return 0;
+        ctx->last_prio = -1;
+        return s_warn(self, v->file, v->line, "hints are not supported; line ignored");
+    }
+    if (!ext) {
+        if (!(ext = s_ext_get(self, ctx, exten_name, v->file, v->line)))
+            return self->failed ? -1 : 0;
+        ctx->last_ext = ext;   /* "same" follows the extension even if this line fails */
+        const char *n = ext->name;
+        if (strcmp(n, "_.") == 0 || strcmp(n, "_!") == 0)
+            s_warn(self, v->file, v->line, "The use of '%s' for an extension is strongly "
+                   "discouraged and can have unexpected behavior.  Please use '_X%c' instead",
+                   n, n[1]);
     }
     dialplan_prio_t prio = { .file = v->file, .line = v->line };
-    if (s_parse_priority(self, ctx, prio_text, v->file, v->line, &prio) < 0)
-        return -1;
+    if (s_parse_priority(self, ctx, ext, prio_text, v->file, v->line, &prio) < 0)
+        return self->failed ? -1 : 0;
     if (s_parse_app(self, app_text, v->file, v->line, &prio) < 0)
         return -1;
-    if (!ext && !(ext = s_ext_get(self, ctx, exten_name, v->file, v->line)))
-        return -1;
-    if (s_add_prio(self, ctx, ext, &prio) < 0)
-        return -1;
-    ctx->last_ext = ext;
-    ctx->last_prio = prio.priority;
-    return 0;
+    return s_add_prio(self, ctx, ext, &prio);
 }
 
 static int s_parse_include(dialplan_t *self, s_context_t *ctx, const td_conf_var_t *v)
 {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", v->value);
+    s_expand(self, buf, sizeof buf);
     char *name = td_str_trim(buf);
     if (!*name)
-        return s_error(self, v->file, v->line, "include needs a context name");
+        return s_warn(self, v->file, v->line, "include needs a context name; line ignored");
     timing_t *when = NULL;
     char *sep = strpbrk(name, ",|");
     if (sep) {
@@ -497,11 +595,16 @@ static int s_parse_include(dialplan_t *self, s_context_t *ctx, const td_conf_var
         if (!when)
             return s_error(self, v->file, v->line, "out of memory");
         if (timing_parse(when, sep + 1, why, sizeof why) < 0)
-            return s_error(self, v->file, v->line, "include => %s: %s", td_str_trim(name), why);
+            return s_warn(self, v->file, v->line, "include => %s: %s; line ignored",
+                          td_str_trim(name), why);
         name = td_str_trim(name);
         if (!*name)
-            return s_error(self, v->file, v->line, "include needs a context name");
+            return s_warn(self, v->file, v->line, "include needs a context name; line ignored");
     }
+    for (size_t i = 0; i < ctx->nincludes; i++)
+        if (strcasecmp(ctx->include_names[i], name) == 0)
+            return s_warn(self, v->file, v->line, "Context '%s' already included in '%s' "
+                          "context; line ignored", name, ctx->name);
     size_t n = ctx->nincludes, cap = ctx->icap;
     if (s_reserve((void **)&ctx->include_names, &cap, n, sizeof *ctx->include_names) < 0)
         return s_error(self, v->file, v->line, "out of memory");
@@ -531,18 +634,21 @@ static int s_parse_context(dialplan_t *self, td_conf_section_t *sec)
         return s_error(self, sec->file, sec->line, "out of memory");
     /* A section continues no earlier one: "same" and "n" start afresh. */
     ctx->last_ext = NULL;
-    ctx->last_prio = 0;
+    ctx->last_prio = -2;
     for (td_conf_var_t *v = sec->vars; v; v = v->next) {
         int rc = 0;
         if (strcasecmp(v->name, "exten") == 0) {
             rc = s_parse_exten(self, ctx, v, 0);
-        } else if (strcasecmp(v->name, "same") == 0) {
+        } else if (strncasecmp(v->name, "same", 4) == 0) {   /* pbx_config's test */
             rc = s_parse_exten(self, ctx, v, 1);
         } else if (strcasecmp(v->name, "include") == 0) {
             rc = s_parse_include(self, ctx, v);
+        } else if (strcasecmp(v->name, "ignorepat") == 0 || strcasecmp(v->name, "switch") == 0
+                   || strcasecmp(v->name, "lswitch") == 0 || strcasecmp(v->name, "eswitch") == 0
+                   || strcasecmp(v->name, "autohints") == 0) {
+            s_warn(self, v->file, v->line, "'%s' is not supported; ignored", v->name);
         } else {
-            td_log(LOG_WARNING, "%s:%d: '%s' is not supported in a context; ignored",
-                   v->file, v->line, v->name);
+            s_warn(self, v->file, v->line, "Unknown directive: %s -- IGNORING", v->name);
         }
         if (rc < 0)
             return -1;
@@ -550,17 +656,26 @@ static int s_parse_context(dialplan_t *self, td_conf_section_t *sec)
     return 0;
 }
 
-static void s_parse_general(td_conf_section_t *sec)
+/* The keys pbx_config.c reads from [general]; it ignores the others
+ * silently, Tandem warns (a typo would otherwise pass unseen). */
+static void s_parse_general(dialplan_t *self, td_conf_section_t *sec)
 {
-    static const char *const known[] = { "static", "writeprotect", "autofallthrough" };
+    static const char *const known[] = {
+        "static", "writeprotect", "autofallthrough", "extenpatternmatchnew", "clearglobalvars",
+        "userscontext",
+    };
     for (td_conf_var_t *v = sec->vars; v; v = v->next) {
         int ok = 0;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             if (strcasecmp(v->name, known[i]) == 0)
                 ok = 1;
-        if (!ok)
-            td_log(LOG_WARNING, "%s:%d: [general] %s is not supported; ignored",
-                   v->file, v->line, v->name);
+        if (strcasecmp(v->name, "autofallthrough") == 0)
+            self->autofallthrough = td_conf_bool(v->value) == 1;   /* ast_true */
+        if (strcasecmp(v->name, "overrideswitch") == 0)
+            s_warn(self, v->file, v->line, "[general] overrideswitch is not supported; ignored");
+        else if (!ok)
+            s_warn(self, v->file, v->line, "[general] %s is not a setting of extensions.conf; "
+                   "ignored", v->name);
     }
 }
 
@@ -623,15 +738,15 @@ static int s_finish(dialplan_t *self)
         for (size_t k = 0; k < ctx->nincludes; k++) {
             ctx->includes[k] = strmap_get(self->contexts, ctx->include_names[k]);
             if (!ctx->includes[k])
-                td_log(LOG_WARNING, "%s:%d: [%s] includes [%s], which does not exist",
-                       ctx->include_files[k], ctx->include_lines[k], ctx->name,
+                s_warn(self, ctx->include_files[k], ctx->include_lines[k],
+                       "[%s] includes [%s], which does not exist", ctx->name,
                        ctx->include_names[k]);
         }
     }
     return 0;
 }
 
-dialplan_t *dialplan_load(const char *path, char *err, size_t errlen)
+static dialplan_t *s_load(const char *path, char *err, size_t errlen, FILE *out)
 {
     td_conf_t *conf = td_conf_load(path, err, errlen);
     if (!conf)
@@ -644,8 +759,10 @@ dialplan_t *dialplan_load(const char *path, char *err, size_t errlen)
     }
     arena_init(&self->arena, NULL, 0, 16384);
     self->refs = 1;
+    self->autofallthrough = 1;   /* pbx_config's default */
     self->err = err;
     self->errlen = errlen;
+    self->out = out;
     self->contexts = strmap_new(16);
     self->globals = strmap_new(16);
     int rc = 0;
@@ -653,17 +770,20 @@ dialplan_t *dialplan_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: out of memory", path);
         rc = -1;
     }
+    /* As pbx_config.c: every [globals] first (extension names and includes
+     * may use them), then the rest in order. */
+    for (td_conf_section_t *sec = td_conf_first(conf); sec && rc == 0; sec = sec->next)
+        if (!sec->is_template && strcasecmp(sec->name, "globals") == 0)
+            rc = s_parse_globals(self, sec);
     for (td_conf_section_t *sec = td_conf_first(conf); sec && rc == 0; sec = sec->next) {
-        if (sec->is_template)
+        if (sec->is_template || strcasecmp(sec->name, "globals") == 0)
             continue;
         if (sec->name[0] == '\0') {
             rc = sec->vars ? s_error(self, sec->vars->file, sec->vars->line,
                                      "'%s' before any [context]", sec->vars->name)
                            : 0;
         } else if (strcasecmp(sec->name, "general") == 0) {
-            s_parse_general(sec);
-        } else if (strcasecmp(sec->name, "globals") == 0) {
-            rc = s_parse_globals(self, sec);
+            s_parse_general(self, sec);
         } else {
             rc = s_parse_context(self, sec);
         }
@@ -682,9 +802,38 @@ dialplan_t *dialplan_load(const char *path, char *err, size_t errlen)
     }
     td_conf_destroy(&conf);
     self->err = NULL;
+    self->out = NULL;
     if (rc < 0)
         dialplan_destroy(&self);
     return self;
+}
+
+dialplan_t *dialplan_load(const char *path, char *err, size_t errlen)
+{
+    return s_load(path, err, errlen, NULL);
+}
+
+int dialplan_check(const char *path, FILE *out)
+{
+    char err[1024] = "";
+    dialplan_t *self = s_load(path, err, sizeof err, out);
+    if (!self) {
+        fprintf(out, "%s\n", err);
+        return 1;
+    }
+    int n = self->nwarnings;
+    dialplan_destroy(&self);
+    return n;
+}
+
+int dialplan_warnings(const dialplan_t *self)
+{
+    return self->nwarnings;
+}
+
+int dialplan_autofallthrough(const dialplan_t *self)
+{
+    return self->autofallthrough;
 }
 
 dialplan_t *dialplan_ref(dialplan_t *self)
@@ -723,11 +872,27 @@ void dialplan_destroy(dialplan_t **self_p)
 
 typedef enum { S_MATCH, S_CANMATCH, S_MATCHMORE } s_mode_t;
 
-/* The first of ext's chain the caller ID matches, or NULL. */
-static const dialplan_ext_t *s_chain(const dialplan_ext_t *ext, const char *cid)
+/* What a search wants of an extension besides its name: nothing (prio 0,
+ * no label), a priority, or a label. */
+typedef struct {
+    int prio;
+    const char *label;
+} s_want_t;
+
+static int s_has(const dialplan_ext_t *ext, const s_want_t *want)
+{
+    if (want->label)
+        return dialplan_label(ext, want->label) != NULL;
+    return !want->prio || dialplan_priority(ext, want->prio) != NULL;
+}
+
+/* The first of ext's chain the caller ID matches and that has what is
+ * wanted, or NULL. */
+static const dialplan_ext_t *s_chain(const dialplan_ext_t *ext, const char *cid,
+                                     const s_want_t *want)
 {
     for (; ext; ext = ext->alt)
-        if (s_cid_match(ext, cid))
+        if (s_cid_match(ext, cid) && s_has(ext, want))
             return ext;
     return NULL;
 }
@@ -746,19 +911,21 @@ static void s_prefix_one(void *arg, const char *key, void *value)
         return;
     if (p->mode == S_MATCHMORE && !key[n])
         return;
-    p->found = s_chain(value, p->cid);
+    static const s_want_t any = { 0, NULL };
+    p->found = s_chain(value, p->cid, &any);
 }
 
 static const dialplan_ext_t *s_search(const s_context_t *ctx, const char *exten,
                                       const char *norm, const char *cid, s_mode_t mode,
-                                      const struct tm *now, const s_context_t **seen, int depth)
+                                      const s_want_t *want, const struct tm *now,
+                                      const s_context_t **seen, int depth)
 {
     for (int i = 0; i < depth; i++)
         if (seen[i] == ctx)
             return NULL;               /* an include loop: been here */
     const dialplan_ext_t *ext = NULL;
     if (mode == S_MATCH) {
-        ext = s_chain(strmap_get(ctx->literals, norm), cid);
+        ext = s_chain(strmap_get(ctx->literals, norm), cid, want);
     } else {
         s_prefix_t p = { norm, cid, mode, NULL };
         strmap_foreach(ctx->literals, s_prefix_one, &p);
@@ -771,7 +938,7 @@ static const dialplan_ext_t *s_search(const s_context_t *ctx, const char *exten,
         int hit = mode == S_MATCH ? pattern_match(pat, exten)
                   : mode == S_CANMATCH ? pattern_canmatch(pat, exten)
                   : pattern_matchmore(pat, exten);
-        if (hit && (ext = s_chain(ctx->patterns[i], cid)))
+        if (hit && (ext = s_chain(ctx->patterns[i], cid, want)))
             return ext;
     }
     if (depth + 1 >= S_MAX_INCLUDE_DEPTH)
@@ -780,7 +947,7 @@ static const dialplan_ext_t *s_search(const s_context_t *ctx, const char *exten,
     for (size_t i = 0; i < ctx->nincludes; i++) {
         if (!ctx->includes[i] || (ctx->include_when[i] && !timing_match(ctx->include_when[i], now)))
             continue;
-        ext = s_search(ctx->includes[i], exten, norm, cid, mode, now, seen, depth + 1);
+        ext = s_search(ctx->includes[i], exten, norm, cid, mode, want, now, seen, depth + 1);
         if (ext)
             return ext;
     }
@@ -788,7 +955,8 @@ static const dialplan_ext_t *s_search(const s_context_t *ctx, const char *exten,
 }
 
 static const dialplan_ext_t *s_find(const dialplan_t *self, const char *context,
-                                    const char *exten, const char *cid, s_mode_t mode)
+                                    const char *exten, const char *cid, s_mode_t mode,
+                                    const s_want_t *want)
 {
     const s_context_t *ctx = strmap_get(self->contexts, context);
     char norm[S_MAX_EXTEN];
@@ -799,31 +967,43 @@ static const dialplan_ext_t *s_find(const dialplan_t *self, const char *context,
     time_t t = time(NULL);
     struct tm now;
     localtime_r(&t, &now);
-    return s_search(ctx, exten, norm, cid, mode, &now, seen, 0);
+    return s_search(ctx, exten, norm, cid, mode, want, &now, seen, 0);
+}
+
+static const s_want_t s_any = { 0, NULL };
+
+const dialplan_ext_t *dialplan_find_prio(const dialplan_t *self, const char *context,
+                                         const char *exten, const char *cid, int n,
+                                         const char *label)
+{
+    s_want_t want = { n, label };
+    if (!label && n < 1)
+        return NULL;
+    return s_find(self, context, exten, cid, S_MATCH, &want);
 }
 
 const dialplan_ext_t *dialplan_find(const dialplan_t *self, const char *context,
                                     const char *exten)
 {
-    return s_find(self, context, exten, NULL, S_MATCH);
+    return s_find(self, context, exten, NULL, S_MATCH, &s_any);
 }
 
 const dialplan_ext_t *dialplan_find_cid(const dialplan_t *self, const char *context,
                                         const char *exten, const char *cid)
 {
-    return s_find(self, context, exten, cid, S_MATCH);
+    return s_find(self, context, exten, cid, S_MATCH, &s_any);
 }
 
 int dialplan_canmatch(const dialplan_t *self, const char *context, const char *exten,
                       const char *cid)
 {
-    return s_find(self, context, exten, cid, S_CANMATCH) != NULL;
+    return s_find(self, context, exten, cid, S_CANMATCH, &s_any) != NULL;
 }
 
 int dialplan_matchmore(const dialplan_t *self, const char *context, const char *exten,
                        const char *cid)
 {
-    return s_find(self, context, exten, cid, S_MATCHMORE) != NULL;
+    return s_find(self, context, exten, cid, S_MATCHMORE, &s_any) != NULL;
 }
 
 int dialplan_has_context(const dialplan_t *self, const char *context)

@@ -1,11 +1,16 @@
 /* tandem-router - the dialplan process. Reads extensions.conf, binds the
  * bus, runs every call's dialplan, writes CDRs.
  *
- *   tandem-router [-c CONFDIR] [-i IDENTITY] [-l LEVEL]
+ *   tandem-router [-c CONFDIR] [-i IDENTITY] [-l LEVEL] [--check]
  *
- * SIGHUP reloads extensions.conf (router_reload). */
+ * SIGHUP reloads extensions.conf (router_reload). The plan loads as
+ * Asterisk loads it: what Asterisk warns about and skips is a warning here
+ * too, and the router runs. --check starts nothing: it reads tandem.conf
+ * and extensions.conf, prints every warning and error ("file:line: reason")
+ * on stderr, a summary on stdout, and exits 1 if there was any, else 0. */
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <event2/event.h>
 
 #include "dialplan.h"
@@ -37,8 +42,29 @@ static void s_on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(arg, NULL);
 }
 
+/* --check: 0 if the plan loads clean, else 1. */
+static int s_check(const char *path)
+{
+    int n = dialplan_check(path, stderr);
+    if (n)
+        printf("%s: %d problem(s)\n", path, n);
+    else
+        printf("%s: OK\n", path);
+    return n ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    /* --check is ours; the rest is every process's command line. */
+    int check = 0, n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && strcmp(argv[i], "--check") == 0)
+            check = 1;
+        else
+            argv[n++] = argv[i];
+    }
+    argc = n;
+    argv[argc] = NULL;
     td_settings_t s;
     if (td_settings_load(&s, "router", argc, argv) < 0)
         return 1;
@@ -46,11 +72,16 @@ int main(int argc, char **argv)
 
     char path[1024], err[1024];
     td_conf_path(path, sizeof path, s.confdir, "extensions.conf");
+    if (check)
+        return s_check(path);
     dialplan_t *dialplan = dialplan_load(path, err, sizeof err);
     if (!dialplan) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    if (dialplan_warnings(dialplan))
+        td_log(LOG_WARNING, "%s loaded with %d warning(s) (above; tandem-router --check "
+               "lists them)", path, dialplan_warnings(dialplan));
     struct event_base *base = event_base_new();
     if (!base) {
         fprintf(stderr, "tandem-router: cannot create the event loop\n");

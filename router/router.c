@@ -135,8 +135,10 @@ static void s_on_channel_new(void *arg, const td_bus_hdr_t *hdr, const Tandem__C
     } else {
         const char *context = msg->context && *msg->context ? msg->context : S_DEFAULT_CONTEXT;
         const char *exten = msg->exten && *msg->exten ? msg->exten : S_DEFAULT_EXTEN;
-        const dialplan_ext_t *ext = dialplan_find_cid(self->dialplan, context, exten,
-                                                      msg->caller_num);
+        /* As chan_sip's ast_exists_extension(..., 1, ...): an extension
+         * without priority 1 does not exist for a new call. */
+        const dialplan_ext_t *ext = dialplan_find_prio(self->dialplan, context, exten,
+                                                       msg->caller_num, 1, NULL);
         call_t *call = NULL;
         if (!ext) {
             td_log(LOG_NOTICE, "Call from '%s' (%s) to extension '%s' rejected because "
@@ -328,8 +330,8 @@ int router_reload(router_t *self, const char *path)
     dialplan_destroy(&self->dialplan);
     self->dialplan = dp;
     self->env.dialplan = dp;
-    td_log(LOG_NOTICE, "Reloaded %s (%zu call(s) finish on the plan they started with)", path,
-           strmap_size(self->calls));
+    td_log(LOG_NOTICE, "Reloaded %s with %d warning(s) (%zu call(s) finish on the plan they "
+           "started with)", path, dialplan_warnings(dp), strmap_size(self->calls));
     return 0;
 }
 

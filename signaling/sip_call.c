@@ -407,6 +407,11 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
         memmove(dn, dn + 1, dl - 2);
         dn[dl - 2] = '\0';
     }
+    /* chan_sip: check_user_full takes the caller ID from the From header
+     * (display name, user); check_peer_ok then puts the matched peer's
+     * callerid= number and name over it, each only when set (trustrpid,
+     * which would let Remote-Party-ID/P-Asserted-Identity win, is not read).
+     * A guest keeps the From's. The context is the peer's, else [general]'s. */
     if (peer && peer->cid_num[0]) {
         s_clean(peer->cid_num, num, sizeof num);
         s_clean(peer->cid_name[0] ? peer->cid_name : dn, name, sizeof name);

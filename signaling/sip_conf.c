@@ -31,7 +31,7 @@ static const char *const s_ignored[] = {
     "pedantic", "compactheaders", "vmexten", "mailbox", "autocreatepeer",
     "rtcachefriends", "rtsavesysname", "rtupdate", "rtautoclear", "ignoreregexpire",
     "registertimeout", "registerattempts", "externip", "externaddr", "externhost",
-    "externrefresh", "localnet", "match_auth_username", "sipdebug", "recordhistory",
+    "externrefresh", "localnet", "sipdebug", "recordhistory",
     "dumphistory", "tos_sip", "tos_audio", "tos_video", "tos_text", "cos_sip",
     "cos_audio", "cos_video", "cos_text", "jbenable", "jbforce", "jbmaxsize",
     "jbresyncthreshold", "jbimpl", "jblog", "jbtargetextra", "accountcode", "amaflags",
@@ -41,7 +41,7 @@ static const char *const s_ignored[] = {
     "rfc2833compensate", "encryption", "avpf", "force_avp", "icesupport",
     "constantssrc", "allowexternaldomains", "domain", "autodomain", "g726nonstandard",
     "keepalive", "timert1", "timerb", "maxforwards", "buggymwi", "shrinkcallerid",
-    "use_q850_reason", "ignoresdpversion", "auth_options_requests", "authfailureevents",
+    "use_q850_reason", "ignoresdpversion", "authfailureevents",
     "legacy_useroption_parsing", "send_diversion", "preferred_codec_only",
     "unsolicited_mailbox", "supportpath", "maxexpirey", "defaultexpirey", "mwiexpiry",
     "mwiexpirey", "minexpirey", "tcpauthtimeout", "tcpauthlimit", "websocket_enabled",
@@ -85,7 +85,9 @@ struct sip_conf {
     sip_general_t general;
     sip_peer_t *peers;
     size_t npeers;
-    s_index_t by_name, by_user, by_ip;
+    s_index_t by_name, by_user;
+    s_index_t by_addr;      /* static peers by host ip:port */
+    s_index_t by_ip;        /* static peers with insecure=port by host ip */
     char **files;           /* copies of the file names peers point at */
     size_t nfiles;
     unsigned char ignored_logged[NIGNORED];
@@ -299,6 +301,10 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
             rc = s_bool(self, v, &g->allowguest);
         else if (!strcasecmp(k, "alwaysauthreject"))
             rc = s_bool(self, v, &g->alwaysauthreject);
+        else if (!strcasecmp(k, "match_auth_username"))
+            rc = s_bool(self, v, &g->match_auth_username);
+        else if (!strcasecmp(k, "auth_options_requests"))
+            rc = s_bool(self, v, &g->auth_options_requests);
         else if (!strcasecmp(k, "directmedia")) {
             static const char *const ok[] = { "nonat", "update", "outgoing", "update,nonat",
                                               "nonat,update", NULL };
@@ -557,12 +563,28 @@ static const char *s_keep_file(sip_conf_t *self, const char *file)
     return f[self->nfiles] ? f[self->nfiles++] : "sip.conf";
 }
 
+static uint64_t s_addr_key(const struct sockaddr_in *a, int with_port)
+{
+    uint64_t k = a->sin_addr.s_addr;
+    if (with_port)
+        k = (k << 16) | a->sin_port;
+    return (k * 0x9e3779b97f4a7c15ull) >> 20;
+}
+
+/* chan_sip links a peer into peers_by_ip when it is a type=peer or friend
+ * with an address (reload_config); a type=user never is, whatever its host=.
+ * Static peers go in at load, in file order; chan_sip's lookup walks that
+ * order, so the first section wins a tie. */
+static int s_static_addr(const sip_peer_t *p)
+{
+    return !p->dynamic && p->type != SIP_PEER_USER;
+}
+
 static int s_build_indexes(sip_conf_t *self)
 {
     if (s_index_init(&self->by_name, self->npeers) < 0 || s_index_init(&self->by_user, self->npeers) < 0
-        || s_index_init(&self->by_ip, self->npeers) < 0)
+        || s_index_init(&self->by_addr, self->npeers) < 0 || s_index_init(&self->by_ip, self->npeers) < 0)
         return -1;
-    size_t nip = 0;
     for (size_t i = 0; i < self->npeers; i++) {
         sip_peer_t *p = &self->peers[i];
         const sip_peer_t *dup = sip_conf_peer(self, p->name);
@@ -574,8 +596,16 @@ static int s_build_indexes(sip_conf_t *self)
                           p->name, dup->file, dup->line);
         s_index_add(&self->by_name, i, td_str_hash(p->name), p);
         s_index_add(&self->by_user, i, td_str_hash(p->authuser), p);
-        if (!p->dynamic && p->type != SIP_PEER_USER)
-            s_index_add(&self->by_ip, nip++, p->addr.sin_addr.s_addr, p);
+    }
+    /* backwards, so that pushing on the chain heads leaves them in file order */
+    size_t naddr = 0, nip = 0;
+    for (size_t i = self->npeers; i-- > 0; ) {
+        const sip_peer_t *p = &self->peers[i];
+        if (!s_static_addr(p))
+            continue;
+        s_index_add(&self->by_addr, naddr++, s_addr_key(&p->addr, 1), p);
+        if (p->insecure_port)
+            s_index_add(&self->by_ip, nip++, s_addr_key(&p->addr, 0), p);
     }
     return 0;
 }
@@ -670,6 +700,7 @@ void sip_conf_destroy(sip_conf_t **self_p)
         return;
     sip_conf_t *self = *self_p;
     s_index_free(&self->by_ip);
+    s_index_free(&self->by_addr);
     s_index_free(&self->by_user);
     s_index_free(&self->by_name);
     for (size_t i = 0; i < self->nfiles; i++)
@@ -717,18 +748,23 @@ const sip_peer_t *sip_conf_auth_user(const sip_conf_t *self, const char *user)
 
 const sip_peer_t *sip_conf_peer_by_addr(const sip_conf_t *self, const struct sockaddr_in *src)
 {
+    if (!src || !self->by_addr.buckets)
+        return NULL;
+    for (s_node_t *n = self->by_addr.buckets[s_addr_key(src, 1) & (self->by_addr.n - 1)]; n;
+         n = n->next)
+        if (n->peer->addr.sin_addr.s_addr == src->sin_addr.s_addr
+            && n->peer->addr.sin_port == src->sin_port)
+            return n->peer;
+    return NULL;
+}
+
+const sip_peer_t *sip_conf_peer_by_ip(const sip_conf_t *self, const struct sockaddr_in *src)
+{
     if (!src || !self->by_ip.buckets)
         return NULL;
-    const sip_peer_t *any_port = NULL;
-    uint64_t h = src->sin_addr.s_addr;
-    for (s_node_t *n = self->by_ip.buckets[h & (self->by_ip.n - 1)]; n; n = n->next) {
-        const sip_peer_t *p = n->peer;
-        if (p->addr.sin_addr.s_addr != src->sin_addr.s_addr)
-            continue;
-        if (p->addr.sin_port == src->sin_port)
-            return p;
-        if (p->insecure_port && !any_port)
-            any_port = p;
-    }
-    return any_port;
+    for (s_node_t *n = self->by_ip.buckets[s_addr_key(src, 0) & (self->by_ip.n - 1)]; n;
+         n = n->next)
+        if (n->peer->addr.sin_addr.s_addr == src->sin_addr.s_addr)
+            return n->peer;
+    return NULL;
 }

@@ -2,7 +2,8 @@
  * user/peer/friend. td_conf does the syntax (templates included); this class
  * knows what each key means, checks values, and answers the lookups the
  * signaling core makes per request: by section name, by authentication user
- * name, and by source address (for peers with a static host). All three are
+ * name, and by source address for peers with a static host (exact host:port,
+ * and IP alone for insecure=port; see sip_ident for the order). All are
  * hash lookups. Errors are "file:line: reason"; keys chan_sip knows but
  * Tandem does not act on are accepted and logged once each; unknown keys are
  * warnings, as in Asterisk. */
@@ -52,6 +53,8 @@ typedef struct {
     char context[80];           /* "default" */
     int allowguest;             /* 1 */
     int alwaysauthreject;       /* 1 */
+    int match_auth_username;    /* 0; 1: look the caller up by its digest user, not the From user */
+    int auth_options_requests;  /* 0; 1: identify and challenge an out-of-dialog OPTIONS as an INVITE */
     unsigned codecs;            /* ulaw|alaw */
     sip_nat_t nat;              /* auto: the default for peers */
     int defaultexpiry;          /* 120 */
@@ -74,8 +77,12 @@ const sip_peer_t *sip_conf_peer_at(const sip_conf_t *self, size_t i);
 const sip_peer_t *sip_conf_peer(const sip_conf_t *self, const char *name);
 /* The section whose digest user name (defaultuser, else its name) is user. */
 const sip_peer_t *sip_conf_auth_user(const sip_conf_t *self, const char *user);
-/* A peer or friend with a static host equal to src's address and, unless it
- * says insecure=port, src's port. An exact ip:port match wins. */
+/* A peer or friend with a static host whose host:port is src (the first in
+ * file order). Registered addresses are the registrar's (sip_registrar_at);
+ * sip_ident puts both together in chan_sip's order. */
 const sip_peer_t *sip_conf_peer_by_addr(const sip_conf_t *self, const struct sockaddr_in *src);
+/* A peer or friend with a static host and insecure=port whose host is src's
+ * IP, whatever the port (the first in file order). */
+const sip_peer_t *sip_conf_peer_by_ip(const sip_conf_t *self, const struct sockaddr_in *src);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "sip_auth.h"
 #include "sip_call.h"
+#include "sip_ident.h"
 #include "sip_msg.h"
 #include "td_bus.h"
 #include "td_log.h"
@@ -108,10 +109,64 @@ static int s_required(const osip_message_t *req, char *buf, size_t len)
     return n > 0;
 }
 
-/* Answer what is wrong with req, if anything; 0 when it may go on. */
+/* The methods this switch knows (answers or refuses as not allowed here);
+ * any other gets 501 (RFC 3261 8.2.1). */
+static int s_known_method(const char *m)
+{
+    static const char *const known[] = {
+        "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO", "SUBSCRIBE",
+        "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "UPDATE", "PRACK",
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(m, known[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* An unsigned decimal with any number of leading zeros ("0068" is 68,
+ * RFC 4475 3.1.1.1); -1 if not all digits or above max. */
+static long s_number(const char *s, long max)
+{
+    if (!s_digits(s))
+        return -1;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    long v = 0;
+    for (; isdigit((unsigned char)*s); s++)
+        if ((v = v * 10 + (*s - '0')) > max)
+            return -1;
+    return v;
+}
+
+/* Whether an INVITE's Accept headers (if any) let an SDP body through: RFC
+ * 3261 20.1, a media range application/sdp, application/ * or * / *. No
+ * Accept at all means application/sdp. */
+static int s_accepts_sdp(const osip_message_t *req)
+{
+    int n = osip_list_size(&req->accepts), any = 0;
+    for (int i = 0; i < n; i++) {
+        const osip_accept_t *a = osip_list_get(&req->accepts, i);
+        if (!a || !a->type)
+            continue;                       /* an empty Accept: nothing said */
+        any = 1;
+        if ((strcmp(a->type, "*") == 0 && a->subtype && strcmp(a->subtype, "*") == 0)
+            || (osip_strcasecmp(a->type, "application") == 0 && a->subtype
+                && (strcmp(a->subtype, "*") == 0 || osip_strcasecmp(a->subtype, "sdp") == 0)))
+            return 1;
+    }
+    return !any;
+}
+
+static int s_sip_scheme(const osip_uri_t *u)
+{
+    return u && u->scheme && (osip_strcasecmp(u->scheme, "sip") == 0
+                              || osip_strcasecmp(u->scheme, "sips") == 0);
+}
+
+/* Answer what is wrong with req, if anything; 0 when it may go on. The
+ * order is RFC 3261 8.2's: method, then headers, then content. */
 static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
 {
-    (void)self;
     const char *m = req->sip_method;
     char buf[256];
     if (!req->sip_version || strcmp(req->sip_version, "SIP/2.0") != 0) {
@@ -119,10 +174,25 @@ static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
         sip_msg_reply(txn, 505, NULL, buf, NULL, NULL);
         return -1;
     }
+    if (!s_known_method(m)) {               /* RFC 4475 3.1.1.2, 3.1.1.5, 3.1.2.18 */
+        sip_msg_reply(txn, 501, NULL, "unknown method", NULL, NULL);
+        return -1;
+    }
+    if (strcmp(req->cseq->method, m) != 0) {  /* RFC 4475 3.1.2.17 */
+        sip_msg_reply(txn, 400, NULL, "CSeq method differs from the request's", NULL, NULL);
+        return -1;
+    }
     if (!req->req_uri->scheme || osip_strcasecmp(req->req_uri->scheme, "sip") != 0) {
         snprintf(buf, sizeof buf, "Request-URI scheme '%s'",
                  req->req_uri->scheme ? req->req_uri->scheme : "");
         sip_msg_reply(txn, 416, NULL, buf, NULL, NULL);
+        return -1;
+    }
+    /* RFC 3261 19.1.5: headers have no place in a Request-URI. RFC 4475
+     * 3.1.2.11 lets an element ignore them or answer 400; 400 it is, as for
+     * every other malformed Request-Line. */
+    if (osip_list_size(&req->req_uri->url_headers) > 0) {
+        sip_msg_reply(txn, 400, NULL, "Request-URI with headers", NULL, NULL);
         return -1;
     }
     if (!req->from->url || !req->to->url) {
@@ -133,14 +203,16 @@ static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
         return 0;
     const char *mf = sip_msg_header(req, "max-forwards");
     /* RFC 3261 25.1: Max-Forwards is 1*DIGIT and, being a hop count kept
-     * in one octet by every proxy, above 255 is nonsense (RFC 4475 3.1.2.1). */
-    if (mf && (!s_digits(mf) || strlen(mf) > 3 || atol(mf) > 255)) {
+     * in one octet by every proxy, above 255 is nonsense (RFC 4475 3.1.2.4);
+     * leading zeros are fine (3.1.1.1). */
+    long hops = mf ? s_number(mf, 255) : 70;
+    if (hops < 0) {
         sip_msg_reply(txn, 400, NULL, "bad Max-Forwards", NULL, NULL);
         return -1;
     }
     /* 483 where we would forward: a new INVITE (or other request) that starts
      * a call leg. OPTIONS and REGISTER end here; dialog requests too. */
-    if (mf && atol(mf) == 0 && !s_is(m, "OPTIONS") && !s_is(m, "REGISTER")
+    if (hops == 0 && !s_is(m, "OPTIONS") && !s_is(m, "REGISTER")
         && !sip_msg_to_tag(req)) {
         sip_msg_reply(txn, 483, NULL, "Max-Forwards is 0", NULL, NULL);
         return -1;
@@ -160,6 +232,37 @@ static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
         char why[300];
         snprintf(why, sizeof why, "Require: %s", buf);
         sip_msg_reply(txn, 420, NULL, why, "Unsupported", buf);
+        return -1;
+    }
+    /* RFC 4475 3.3.4: an address of record is a SIP or SIPS URI. */
+    if (s_is(m, "REGISTER") && !s_sip_scheme(req->to->url)) {
+        snprintf(buf, sizeof buf, "REGISTER of a '%s' URI", req->to->url->scheme
+                 ? req->to->url->scheme : "");
+        sip_msg_reply(txn, 400, NULL, buf, NULL, NULL);
+        return -1;
+    }
+    if (s_is(m, "INVITE") && osip_list_size(&req->contacts) == 0) {
+        /* RFC 2543 did not require a Contact: its requests come back to the
+         * From address, and RFC 4475 3.4.1 asks that such an INVITE be
+         * taken. An RFC 3261 client (magic-cookie branch) gets 400 later. */
+        osip_via_t *via = osip_list_get(&req->vias, 0);
+        const char *br = via ? sip_msg_param(&via->via_params, "branch") : NULL;
+        char *from_uri = NULL;
+        if (!(br && strncmp(br, "z9hG4bK", 7) == 0)
+            && osip_uri_to_str(req->from->url, &from_uri) == 0 && from_uri) {
+            if (strlen(from_uri) + 3 <= sizeof buf) {
+                snprintf(buf, sizeof buf, "<%s>", from_uri);
+                osip_message_set_contact(req, buf);
+            }
+            osip_free(from_uri);
+        }
+    }
+    if (s_is(m, "INVITE") && !s_accepts_sdp(req)) {
+        /* RFC 4475 3.3.15: our answers to an INVITE carry SDP. */
+        char warn[160];
+        snprintf(warn, sizeof warn, "399 %s \"Only application/sdp bodies are sent\"",
+                 self->identity);
+        sip_msg_reply(txn, 406, NULL, "Accept leaves out application/sdp", "Warning", warn);
         return -1;
     }
     if (body) {
@@ -295,7 +398,7 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
             struct sockaddr_in dest;
             sip_msg_target(req, c->url, from, peer->nat, &dest);
             int rc = sip_registrar_update(self->registrar, peer->name, uri, &dest, (int)e, now,
-                                          cid, cseq);
+                                          cid, cseq, peer->insecure_port);
             if (rc < 0) {
                 osip_free(uri);
                 sip_msg_reply(txn, 500, tag, "cannot store the binding", NULL, NULL);
@@ -334,73 +437,101 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     sip_txn_respond(txn, &r);
 }
 
-/* ---- INVITE: who is calling ------------------------------------------------ */
+/* ---- who is calling ------------------------------------------------------------ */
+
+/* Identify the sender of an out-of-dialog INVITE (or OPTIONS, with
+ * auth_options_requests=yes) in chan_sip's order (sip_ident.h) and
+ * authenticate it as check_peer_ok / check_auth do. Returns 1 with *caller
+ * set (NULL: a guest) when the request may go on, 0 when it has been
+ * answered (a challenge or 403). */
+static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
+                      const struct sockaddr_in *from, const sip_peer_t **caller)
+{
+    const sip_general_t *g = sip_conf_general(self->conf);
+    const char *m = req->sip_method;
+    /* An INVITE is challenged with 407, anything else with 401. (chan_sip
+     * 20's check_auth sends 401 for every method, "since we're NOT a
+     * proxy"; Tandem keeps 407 for INVITE, which phones answer alike.) */
+    int proxy = s_is(m, "INVITE");
+    long now = (long)time(NULL);
+    char name[96], user[96], why[400], src[32];
+    sip_msg_addr(from, src, sizeof src);
+    sip_ident_name(req, g->match_auth_username, name, sizeof name);
+    sip_ident_how_t how;
+    const sip_peer_t *p = sip_ident_find(self->conf, self->registrar, s_is(m, "SUBSCRIBE"), name,
+                                         from, now, &how);
+    *caller = NULL;
+    if (!p) {
+        if (g->allowguest) {
+            td_log(LOG_DEBUG, "%s from '%s' at %s: no peer, a guest", m, name, src);
+            return 1;
+        }
+        if (!g->alwaysauthreject) {
+            snprintf(why, sizeof why, "'%s' from %s matches no peer and allowguest=no", name, src);
+            sip_msg_reply(txn, 403, NULL, why, NULL, NULL);
+            return 0;
+        }
+        /* chan_sip's bogus peer: an unknown caller is challenged exactly
+         * like a known one, so the answer does not tell which users exist;
+         * whatever credentials come back get 403. */
+    } else if (p->insecure_invite || !p->has_secret) {
+        /* check_peer_ok: insecure=invite "pretend[s] there is no required
+         * authentication" for every method it identifies (here OPTIONS too),
+         * where sip.conf.sample says "incoming INVITEs": we follow the code.
+         * check_auth: "Always OK if no secret". */
+        td_log(LOG_DEBUG, "%s from '%s' at %s: peer %s (by %s), not challenged", m, name, src,
+               p->name, sip_ident_how_str(how));
+        *caller = p;
+        return 1;
+    }
+    osip_authorization_t *cred = sip_auth_credentials(self->auth, req, proxy, user, sizeof user);
+    if (!cred) {
+        snprintf(why, sizeof why, "%s from '%s' at %s: %s%s%s, challenged", m, name, src,
+                 p ? "peer " : "no peer (alwaysauthreject)", p ? p->name : "",
+                 p ? (how == SIP_IDENT_NAME ? " by name" : " by address") : "");
+        s_challenge(self, txn, proxy ? 407 : 401, 0, why);
+        return 0;
+    }
+    /* check_auth: the digest user must be the device's, else
+     * AUTH_USERNAME_MISMATCH and 403. chan_sip compares with the section
+     * name; Tandem's digest user is defaultuser, else the name, as for
+     * REGISTER (the HA1 is made with it). */
+    if (p && strcmp(user, p->authuser) != 0) {
+        snprintf(why, sizeof why, "%s from %s: peer %s, but the credentials are '%s'", m, src,
+                 p->name, user);
+        td_log(LOG_NOTICE, "403: %s", why);
+        sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
+        return 0;
+    }
+    switch (sip_auth_verify(self->auth, cred, m, p ? p->ha1 : NULL, now)) {
+    case SIP_AUTH_OK:
+        *caller = p;
+        return 1;
+    case SIP_AUTH_STALE:
+        s_challenge(self, txn, proxy ? 407 : 401, 1, "stale nonce");
+        return 0;
+    default:
+        snprintf(why, sizeof why, "%s by '%s' from %s: wrong password or unknown user", m, user,
+                 src);
+        td_log(LOG_NOTICE, "403: %s", why);
+        sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
+        return 0;
+    }
+}
+
+/* ---- INVITE ------------------------------------------------------------------- */
 
 static void s_on_invite(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
                         const struct sockaddr_in *from)
 {
-    const sip_general_t *g = sip_conf_general(self->conf);
-    char user[96], why[400], src[32];
-    sip_msg_addr(from, src, sizeof src);
     if (osip_list_size(&req->contacts) < 1
         || !((osip_contact_t *)osip_list_get(&req->contacts, 0))->url) {
         sip_msg_reply(txn, 400, NULL, "INVITE without a Contact", NULL, NULL);
         return;
     }
-
-    /* A peer with insecure=invite is known by its address; anyone else by
-     * digest credentials, or as a guest. */
-    const sip_peer_t *by_addr = sip_conf_peer_by_addr(self->conf, from), *caller = NULL;
-    if (by_addr && by_addr->insecure_invite) {
-        caller = by_addr;
-    } else {
-        osip_authorization_t *cred = sip_auth_credentials(self->auth, req, 1, user, sizeof user);
-        if (cred) {
-            const sip_peer_t *p = sip_conf_auth_user(self->conf, user);
-            switch (sip_auth_verify(self->auth, cred, "INVITE", p && p->has_secret ? p->ha1 : NULL,
-                                    (long)time(NULL))) {
-            case SIP_AUTH_OK:
-                caller = p;
-                break;
-            case SIP_AUTH_STALE:
-                s_challenge(self, txn, 407, 1, "stale nonce");
-                return;
-            default:
-                snprintf(why, sizeof why, "INVITE by '%s' from %s: wrong password or unknown user",
-                         user, src);
-                td_log(LOG_NOTICE, "403: %s", why);
-                sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
-                return;
-            }
-        } else {
-            const char *fu = req->from->url->username;
-            const sip_peer_t *p = fu ? sip_conf_auth_user(self->conf, fu) : NULL;
-            if (!p && fu)
-                p = sip_conf_peer(self->conf, fu);
-            if (p && p->type == SIP_PEER_PEER)
-                p = NULL;                   /* peers are known by address only */
-            if (!p)
-                p = by_addr;
-            if (p && p->has_secret) {
-                s_challenge(self, txn, 407, 0, "INVITE without credentials");
-                return;
-            }
-            if (p)
-                caller = p;                 /* no secret: accepted, as chan_sip does */
-            else if (!g->allowguest && g->alwaysauthreject) {
-                /* As chan_sip's alwaysauthreject: challenge an unknown user
-                 * exactly like a known one, so the answer does not tell
-                 * which users exist; the credentials then get 403. */
-                s_challenge(self, txn, 407, 0, "INVITE by an unknown user (alwaysauthreject)");
-                return;
-            } else if (!g->allowguest) {
-                snprintf(why, sizeof why, "'%s' from %s matches no peer and allowguest=no",
-                         fu ? fu : "", src);
-                sip_msg_reply(txn, 403, NULL, why, NULL, NULL);
-                return;
-            }
-        }
-    }
+    const sip_peer_t *caller = NULL;
+    if (!s_identify(self, txn, req, from, &caller))
+        return;
 
     if (!td_bus_peer_alive(self->bus, NULL)) {
         sip_msg_reply(txn, 503, NULL, "the router is not up", "Retry-After", "5");
@@ -442,6 +573,10 @@ static void s_on_request(void *arg, sip_txn_t *txn, osip_message_t *req,
     else if (s_is(m, "REGISTER"))
         s_on_register(self, txn, req, from);
     else if (s_is(m, "OPTIONS")) {
+        const sip_peer_t *who;
+        if (sip_conf_general(self->conf)->auth_options_requests
+            && !s_identify(self, txn, req, from, &who))
+            return;
         char tag[SIP_MSG_TOKEN_LEN + 1];
         osip_message_t *r = sip_txn_make_response(txn, 200, sip_msg_token(tag, sizeof tag));
         if (r) {

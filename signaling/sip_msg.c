@@ -129,6 +129,9 @@ void sip_msg_target(const osip_message_t *req, const osip_uri_t *contact,
 int sip_msg_reply(sip_txn_t *txn, int status, const char *to_tag, const char *why,
                   const char *hname, const char *hvalue)
 {
+    char tag[SIP_MSG_TOKEN_LEN + 1];
+    if (!to_tag && status > 100)            /* RFC 3261 8.2.6.2: the UAS adds a To tag */
+        to_tag = sip_msg_token(tag, sizeof tag);
     osip_message_t *r = sip_txn_make_response(txn, status, to_tag);
     if (!r)
         return -1;

@@ -43,9 +43,10 @@ char *sip_msg_addr(const struct sockaddr_in *a, char *buf, size_t len);
 void sip_msg_target(const osip_message_t *req, const osip_uri_t *contact,
                     const struct sockaddr_in *from, sip_nat_t nat, struct sockaddr_in *out);
 
-/* Send `status` on txn with to_tag, logging why at LOG_INFO when the status
- * is 300 or more (why NULL: not logged). An extra header can ride along
- * (hname NULL: none). Returns 0 or -1. */
+/* Send `status` on txn with to_tag (NULL: a fresh one when the request's
+ * To has none, as every response but 100 needs), logging why at LOG_INFO
+ * when the status is 300 or more (why NULL: not logged). An extra header can
+ * ride along (hname NULL: none). Returns 0 or -1. */
 int sip_msg_reply(sip_txn_t *txn, int status, const char *to_tag, const char *why,
                   const char *hname, const char *hvalue);
 

@@ -4,7 +4,14 @@
  * lookups O(1); each AOR is one allocation made when it first registers and
  * freed when its last binding goes. Time is passed in (seconds), so tests
  * drive expiry without a clock. A registration is an ephemeral value in the
- * Clone sense: later, shards replicate these with a TTL. */
+ * Clone sense: later, shards replicate these with a TTL.
+ *
+ * A second index answers "who is registered at this address": every binding
+ * is hashed by its dest (ip:port), and bindings of peers with insecure=port
+ * also by dest's IP alone. This is chan_sip's peers_by_ip for dynamic peers
+ * (parse_register_contact links peer->addr, the Contact unless NAT, on every
+ * REGISTER and expire_register unlinks it); the caller identification in
+ * sip_ident uses it. Both follow every update, removal and expiry. */
 #ifndef SIP_REGISTRAR_H
 #define SIP_REGISTRAR_H
 
@@ -31,11 +38,12 @@ void sip_registrar_destroy(sip_registrar_t **self_p);
 /* Add, refresh (expires > 0) or remove (expires == 0) aor's binding for
  * contact. A refresh with the same Call-ID and a CSeq not above the stored
  * one is stale and ignored (returns 1). When aor already has the maximum,
- * a new contact replaces the one that expires first. Returns 0, 1, or -1
- * (too long a string, out of memory). */
+ * a new contact replaces the one that expires first. any_port: the peer says
+ * insecure=port, so the binding is also found by dest's IP alone. Returns 0,
+ * 1, or -1 (too long a string, out of memory). */
 int sip_registrar_update(sip_registrar_t *self, const char *aor, const char *contact,
                          const struct sockaddr_in *dest, int expires, long now,
-                         const char *call_id, unsigned cseq);
+                         const char *call_id, unsigned cseq, int any_port);
 
 /* Remove every binding of aor (Contact: *). */
 void sip_registrar_remove_all(sip_registrar_t *self, const char *aor);
@@ -51,6 +59,15 @@ const sip_binding_t *sip_registrar_lookup(sip_registrar_t *self, const char *aor
 /* Drop every binding whose expiry is at or before now; the number dropped.
  * The once-a-second housekeeping tick calls this. */
 size_t sip_registrar_expire(sip_registrar_t *self, long now);
+
+/* The AORs with a live binding whose dest is src: exactly (ip and port), or
+ * with ip_only its IP alone among bindings made with any_port. Up to max AOR
+ * names go to out, in the order chan_sip's peers_by_ip container would give
+ * them: the binding (re)registered longest ago first, since every REGISTER
+ * moves it to the end. Returns the count; the names are borrowed until the
+ * next update, remove or expire. */
+size_t sip_registrar_at(sip_registrar_t *self, const struct sockaddr_in *src, int ip_only,
+                        long now, const char **out, size_t max);
 
 /* Bindings and AORs in the table. */
 size_t sip_registrar_count(const sip_registrar_t *self);

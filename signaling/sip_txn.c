@@ -25,9 +25,13 @@
  * - stats: `retransmits` counts datagrams we sent again, `live` counts
  *   transactions not yet freed (terminated ones wait for the reaper);
  * - CRLF keep-alives are accepted silently (0, not counted);
+ * - a server transaction's key holds a hash of the Call-ID besides the
+ *   branch, so two calls that reuse a branch (RFC 4475's messages do) are
+ *   two transactions;
  * - the layer may not be destroyed from inside one of its own callbacks. */
 #include "td_str.h"
 #include "sip_txn.h"
+#include "sip_raw.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -107,7 +111,8 @@ struct sip_txn_layer {
     struct in_addr route_dst, route_src;     /* one-entry cache for 0.0.0.0 binds */
     sip_txn_stats_t stats;
     char rx[MAX_DATAGRAM + 1];
-    char tx[MAX_DATAGRAM + 64];
+    char tx[MAX_DATAGRAM + 256];
+    char fix[MAX_DATAGRAM + 1];             /* a datagram mended for the parser */
 };
 
 static void s_fsm(sip_txn_t *t, txn_event_t ev, osip_message_t *msg);
@@ -127,14 +132,41 @@ static uint64_t s_random64(void)
     return state;
 }
 
+/* Every branch this process makes starts with MAGIC_COOKIE and this stamp,
+ * so a 2xx that matches no transaction can be told apart: ours (a
+ * retransmission after the ICT ended: the TU ACKs it again) or a stray that
+ * was never ours (RFC 4475 3.1.1.12, 3.3.10: dropped, never ACKed). */
+static const char *s_branch_stamp(void)
+{
+    static char stamp[9];
+    if (!stamp[0])
+        snprintf(stamp, sizeof stamp, "%08x", (unsigned)(s_random64() >> 32) | 0x10000000u);
+    return stamp;
+}
+
 char *sip_txn_branch(char *buf, size_t len)
 {
     static unsigned counter;
     if (!buf || len == 0)
         return NULL;
-    snprintf(buf, len, MAGIC_COOKIE "%016llx%x",
+    snprintf(buf, len, MAGIC_COOKIE "%s%016llx%x", s_branch_stamp(),
              (unsigned long long)s_random64(), ++counter);
     return buf;
+}
+
+/* A To tag for a stateless answer: the random part of a fresh branch. */
+static char *s_tag(char *buf, size_t len)
+{
+    char branch[64];
+    sip_txn_branch(branch, sizeof branch);
+    snprintf(buf, len, "%.16s", branch + 7 + 8);  /* the random part, past cookie and stamp */
+    return buf;
+}
+
+static int s_branch_is_ours(const char *branch)
+{
+    return branch && strncmp(branch, MAGIC_COOKIE, 7) == 0
+        && strncmp(branch + 7, s_branch_stamp(), 8) == 0;
 }
 
 static void s_set_timer(struct event *ev, int ms)
@@ -178,7 +210,7 @@ static int s_port_of(const char *s, int dflt)
 
 static int s_is_digits(const char *s)
 {
-    if (!s || !*s || strlen(s) > 10)
+    if (!s || !*s)
         return 0;
     for (; *s; s++)
         if (!isdigit((unsigned char)*s))
@@ -242,12 +274,18 @@ static void s_table_remove(sip_txn_layer_t *self, sip_txn_t *t)
 /* ---- keys (RFC 3261 17.1.3 and 17.2.3) ---------------------------------- */
 
 /* A server key: branch + sent-by + method, ACK folded into INVITE; for a
- * branch without the magic cookie, Call-ID + CSeq + From-tag + sent-by.
- * `method` overrides the request's own (find_invite). -1 if unusable. */
+ * branch without the magic cookie (or with nothing after it: RFC 4475 3.2.1,
+ * handled the RFC 2543 way), Call-ID + CSeq + From-tag + sent-by. The
+ * Call-ID goes into the branch key too: RFC 4475's messages (and careless
+ * clients) reuse one branch across calls, and a new request must not be
+ * taken for a retransmission of another call's (a retransmission, CANCEL or
+ * ACK always carries its INVITE's Call-ID). Variable-length parts are hashed
+ * so that no value, however long, makes a request unkeyable. `method`
+ * overrides the request's own (find_invite). -1 if unusable. */
 static int s_server_key(const osip_message_t *req, const char *method, char *buf, size_t len)
 {
     osip_via_t *via = s_top_via(req);
-    if (!via || !via->host)
+    if (!via || !via->host || !req->call_id)
         return -1;
     if (!method)
         method = req->sip_method;
@@ -263,19 +301,28 @@ static int s_server_key(const osip_message_t *req, const char *method, char *buf
         host[i] = (char)tolower((unsigned char)via->host[i]);
     const char *port = via->port ? via->port : "5060";
     const char *branch = s_branch(via);
-    int n;
-    if (branch && strncmp(branch, MAGIC_COOKIE, 7) == 0) {
-        n = snprintf(buf, len, "S|%s|%s:%s|%s", branch, host, port, method);
+    uint64_t h = td_str_hash_from(req->call_id->number ? req->call_id->number : "",
+                                  TD_STR_HASH_SEED);
+    h = td_str_hash_from("@", h);
+    h = td_str_hash_from(req->call_id->host ? req->call_id->host : "", h);
+    char kind = 'S';
+    if (branch && strncmp(branch, MAGIC_COOKIE, 7) == 0 && branch[7]) {
+        h = td_str_hash_from("|", h);
+        h = td_str_hash_from(branch, h);
     } else {
-        if (!req->call_id || !req->cseq || !req->from)
+        if (!req->cseq || !req->from)
             return -1;
         const char *from_tag = s_param(&req->from->gen_params, "tag");
-        n = snprintf(buf, len, "L|%s@%s|%s|%s|%s:%s|%s",
-                     req->call_id->number ? req->call_id->number : "",
-                     req->call_id->host ? req->call_id->host : "",
-                     req->cseq->number ? req->cseq->number : "",
-                     from_tag ? from_tag : "", host, port, method);
+        h = td_str_hash_from("|", h);
+        h = td_str_hash_from(req->cseq->number ? req->cseq->number : "", h);
+        h = td_str_hash_from("|", h);
+        h = td_str_hash_from(from_tag ? from_tag : "", h);
+        kind = 'L';
     }
+    h = td_str_hash_from("|", h);
+    h = td_str_hash_from(method, h);        /* the key shows at most 32 of its characters */
+    int n = snprintf(buf, len, "%c|%016llx|%s:%.16s|%.32s", kind, (unsigned long long)h,
+                     host, port, method);
     return (n < 0 || (size_t)n >= len) ? -1 : 0;
 }
 
@@ -857,9 +904,13 @@ static const char *s_check_request(const osip_message_t *m)
         return "Missing To Header";
     if (!m->cseq || !m->cseq->method || !m->cseq->number)
         return "Missing CSeq Header";
-    if (!s_is_digits(m->cseq->number))
+    /* RFC 3261 8.1.1.5: the number is less than 2**31 (RFC 4475 3.1.2.4) */
+    if (!s_is_digits(m->cseq->number) || strtoull(m->cseq->number, NULL, 10) > 0x7fffffffULL)
         return "Bad CSeq Number";
-    if (strcmp(m->cseq->method, m->sip_method) != 0)
+    /* A CSeq method that differs from the request's is the TU's to answer:
+     * 501 if it does not know the method at all, else 400 (RFC 4475
+     * 3.1.2.17, 3.1.2.18). Only an ACK, which gets no answer, stops here. */
+    if (strcmp(m->cseq->method, m->sip_method) != 0 && strcmp(m->sip_method, "ACK") == 0)
         return "CSeq Method Mismatch";
     return NULL;
 }
@@ -870,14 +921,15 @@ static void s_reply_stateless(sip_txn_layer_t *self, osip_message_t *req, int st
     struct sockaddr_in peer;
     char tag[40];
     s_fix_via(req, from, &peer);
-    osip_message_t *r = s_build_response(req, status, reason, sip_txn_branch(tag, sizeof tag) + 7);
+    osip_message_t *r = s_build_response(req, status, reason, s_tag(tag, sizeof tag));
     if (r) {
         s_send_msg(self, r, &peer, NULL, NULL);
         osip_message_free(r);
     }
 }
 
-static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const struct sockaddr_in *from)
+static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const struct sockaddr_in *from,
+                        const char *text, size_t len)
 {
     char key[KEY_MAX];
     osip_via_t *via = s_top_via(msg);
@@ -888,6 +940,8 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const struct
         goto drop;
     }
     const char *reason = s_check_request(msg);
+    if (!reason && sip_raw_bare_uri_headers(text, len))
+        reason = "URI Headers Outside <>";
     if (reason) {
         td_log_limited(LOG_NOTICE, 5, "sip_txn: %s from %s: %s", msg->sip_method,
                        inet_ntoa(from->sin_addr), reason);
@@ -944,12 +998,19 @@ static int s_on_response(sip_txn_layer_t *self, osip_message_t *msg)
     }
     sip_txn_t *t = s_table_find(self, key);
     if (!t) {
-        if (status >= 200 && status < 300 && strcmp(msg->cseq->method, "INVITE") == 0) {
+        /* A 2xx to an INVITE of ours whose transaction has ended goes up to
+         * be ACKed again; one whose branch we never made (RFC 4475 3.1.1.12,
+         * 3.3.10: a stray, or aimed at a broadcast second Via) is dropped:
+         * never ACKed, never forwarded (RFC 3261 18.1.2). */
+        if (status >= 200 && status < 300 && strcmp(msg->cseq->method, "INVITE") == 0
+            && s_branch_is_ours(branch)) {
             if (self->h.on_response)
                 self->h.on_response(self->arg, NULL, msg);  /* a 2xx again: the TU ACKs */
             osip_message_free(msg);
             return 0;
         }
+        td_log_limited(LOG_INFO, 5, "sip_txn: %d response to %s matching no transaction, dropped",
+                       status, msg->cseq->method);
         goto drop;
     }
     s_fsm(t, status < 200 ? EV_RECV_1XX : status < 300 ? EV_RECV_2XX : EV_RECV_FINAL, msg);
@@ -961,96 +1022,26 @@ drop:
     return -1;
 }
 
-/* A header line kept from an unparsable request: where it starts, how long. */
-typedef struct { const char *p; size_t n; } span_t;
-
-static int s_name_is(const char *p, size_t n, const char *full, const char *compact)
-{
-    return (n == strlen(full) && strncasecmp(p, full, n) == 0)
-        || (n == 1 && tolower((unsigned char)*p) == *compact);
-}
-
-/* The parser refused the datagram. If it still looks like a request and has
- * the headers a response needs, answer 400 from the raw lines. */
+/* The parser refused the datagram: answer it from its raw lines if it is a
+ * request that can be answered (sip_raw_answer), else drop it. */
 static int s_on_unparsable(sip_txn_layer_t *self, const char *buf, size_t len,
                            const struct sockaddr_in *from)
 {
-    const char *end = buf + len, *eol = memchr(buf, '\n', len);
-    if (!eol || memchr(buf, '\0', len))
-        goto drop;
-    size_t first = (size_t)(eol - buf) - (eol > buf && eol[-1] == '\r');
-    const char *sp = memchr(buf, ' ', first);
-    if (!sp || sp == buf || first < 8 || strncasecmp(buf + first - 8, " SIP/2.0", 8) != 0
-        || strncasecmp(buf, "SIP/", 4) == 0 || (sp - buf == 3 && strncmp(buf, "ACK", 3) == 0))
-        goto drop;
-    for (const char *c = buf; c < sp; c++)
-        if (!isalpha((unsigned char)*c))
-            goto drop;
-
-    span_t vias[16], callid = { 0 }, cseq = { 0 }, fromh = { 0 }, toh = { 0 }, *last = NULL;
-    size_t nvias = 0;
-    for (const char *line = eol + 1; line < end; ) {
-        const char *nl = memchr(line, '\n', (size_t)(end - line));
-        if (!nl)
-            break;                           /* a cut-off last line is not used */
-        size_t n = (size_t)(nl - line) - (nl > line && nl[-1] == '\r');
-        if (n == 0)
-            break;                           /* end of headers */
-        if (*line == ' ' || *line == '\t') { /* folded continuation */
-            if (last && last->p)
-                last->n = (size_t)(line + n - last->p);
-        } else {
-            const char *colon = memchr(line, ':', n);
-            size_t nn = colon ? (size_t)(colon - line) : 0;
-            while (nn && (line[nn - 1] == ' ' || line[nn - 1] == '\t'))
-                nn--;
-            span_t s = { line, n };
-            last = NULL;
-            if (!colon)
-                ;
-            else if (s_name_is(line, nn, "via", "v") && nvias < 16)
-                last = &vias[nvias], vias[nvias++] = s;
-            else if (s_name_is(line, nn, "call-id", "i") && !callid.p)
-                last = &callid, callid = s;
-            else if (s_name_is(line, nn, "cseq", "\x01") && !cseq.p)
-                last = &cseq, cseq = s;
-            else if (s_name_is(line, nn, "from", "f") && !fromh.p)
-                last = &fromh, fromh = s;
-            else if (s_name_is(line, nn, "to", "t") && !toh.p)
-                last = &toh, toh = s;
-        }
-        line = nl + 1;
+    char tag[40];
+    int status = 0;
+    size_t n = sip_raw_answer(buf, len, s_tag(tag, sizeof tag), self->tx, sizeof self->tx,
+                              &status);
+    if (!n) {
+        td_log_limited(LOG_NOTICE, 5, "sip_txn: %zu unparsable bytes from %s, dropped",
+                       len, inet_ntoa(from->sin_addr));
+        self->stats.dropped++;
+        return -1;
     }
-    if (!nvias || !callid.p || !cseq.p || !fromh.p || !toh.p)
-        goto drop;
-
-    static const char head[] = "SIP/2.0 400 Bad Request\r\n";
-    static const char tail[] = "Content-Length: 0\r\n\r\n";
-    span_t keep[20];
-    size_t nkeep = 0, off = 0;
-    for (size_t i = 0; i < nvias; i++)
-        keep[nkeep++] = vias[i];
-    keep[nkeep++] = fromh, keep[nkeep++] = toh, keep[nkeep++] = callid, keep[nkeep++] = cseq;
-    memcpy(self->tx, head, sizeof head - 1);
-    off = sizeof head - 1;
-    for (size_t i = 0; i < nkeep; i++) {     /* the lines are disjoint parts of buf */
-        memcpy(self->tx + off, keep[i].p, keep[i].n);
-        off += keep[i].n;
-        memcpy(self->tx + off, "\r\n", 2);
-        off += 2;
-    }
-    memcpy(self->tx + off, tail, sizeof tail - 1);
-    off += sizeof tail - 1;
-    td_log_limited(LOG_NOTICE, 5, "sip_txn: unparsable request from %s, 400 sent",
-                   inet_ntoa(from->sin_addr));
+    td_log_limited(LOG_NOTICE, 5, "sip_txn: unparsable request from %s, %d sent",
+                   inet_ntoa(from->sin_addr), status);
     self->stats.bad_requests++;
-    s_send_raw(self, self->tx, off, from);   /* its Via could not be trusted: to the source */
+    s_send_raw(self, self->tx, n, from);     /* its Via could not be trusted: to the source */
     return 0;
-drop:
-    td_log_limited(LOG_NOTICE, 5, "sip_txn: %zu unparsable bytes from %s, dropped",
-                   len, inet_ntoa(from->sin_addr));
-    self->stats.dropped++;
-    return -1;
 }
 
 int sip_txn_layer_input(sip_txn_layer_t *self, const char *buf, size_t len,
@@ -1069,12 +1060,13 @@ int sip_txn_layer_input(sip_txn_layer_t *self, const char *buf, size_t len,
     if (i == len)
         return 0;                            /* CRLF keep-alive (RFC 5626) */
 
+    const char *text = sip_raw_mend(buf, len, self->fix);
     osip_message_t *msg = NULL;
     if (osip_message_init(&msg) != 0) {
         self->stats.dropped++;
         return -1;
     }
-    if (osip_message_parse(msg, buf, len) != 0) {
+    if (!text || osip_message_parse(msg, text, len) != 0) {
         osip_message_free(msg);
         return s_on_unparsable(self, buf, len, from);
     }
@@ -1082,7 +1074,7 @@ int sip_txn_layer_input(sip_txn_layer_t *self, const char *buf, size_t len,
         td_log_set_context(msg->call_id->number);
     int rc;
     if (MSG_IS_REQUEST(msg) && msg->sip_method)
-        rc = s_on_request(self, msg, from);
+        rc = s_on_request(self, msg, from, text, len);
     else if (!MSG_IS_REQUEST(msg))
         rc = s_on_response(self, msg);
     else {

@@ -44,7 +44,9 @@ typedef struct {
      * responses arrive once; retransmissions are absorbed. For ICT a non-2xx
      * final is ACKed by the layer itself. A 2xx for an INVITE whose
      * transaction has already terminated (a retransmitted 200) arrives with
-     * txn NULL so the TU can ACK it again. */
+     * txn NULL so the TU can ACK it again, but only when its branch is one
+     * sip_txn_branch() made in this process: any other response matching no
+     * transaction is dropped (RFC 4475 3.1.1.12, 3.3.10). */
     void (*on_response)(void *arg, sip_txn_t *txn, osip_message_t *resp);
     /* A client transaction got no final response (Timer B or F), or the
      * transport failed. The TU treats it as a 408. */
@@ -68,8 +70,11 @@ void sip_txn_layer_set_t1(sip_txn_layer_t *self, int t1_ms);
 
 /* Feed one datagram as if it arrived on the socket (the read callback uses
  * this too). Malformed input: a request that can be parsed far enough gets
- * 400 (with a reason phrase naming the problem), anything else is dropped
- * and counted. Returns 0 if handled, -1 if dropped. */
+ * 400 (with a reason phrase naming the problem; 416 for a Request-URI
+ * scheme the parser cannot take, see sip_raw.h), anything else is dropped
+ * and counted. A request whose CSeq method differs from its own goes to the
+ * TU like any other (it answers 501 or 400); only such an ACK is dropped.
+ * Returns 0 if handled, -1 if dropped. */
 int sip_txn_layer_input(sip_txn_layer_t *self, const char *buf, size_t len,
                         const struct sockaddr_in *from);
 
@@ -117,7 +122,8 @@ sip_txn_t *sip_txn_request(sip_txn_layer_t *self, osip_message_t **req,
  * the CANCEL is held until one does, as 9.1 says. Returns 0 or -1. */
 int sip_txn_cancel(sip_txn_t *invite);
 
-/* A fresh branch "z9hG4bK<random>" in buf (at least 40 bytes). */
+/* A fresh branch "z9hG4bK<stamp><random>" in buf (at least 48 bytes); the
+ * stamp is the same for every branch of this process. */
 char *sip_txn_branch(char *buf, size_t len);
 
 /* Accessors (borrowed). The request is kept for the transaction's life. */

@@ -1,9 +1,19 @@
 #!/usr/bin/env python3
-"""Send malformed SIP to 127.0.0.1:PORT over UDP and check the answers.
+"""Send bad and odd SIP to 127.0.0.1:PORT over UDP and check the answers.
 
-Each case is sent from its own socket, so any answer is known to be for it.
-The expectations, per RFC 3261 and RFC 4475 section 3.1.2 (the messages
-below are modeled on its "invalid messages" but written for this test):
+Part 1, RFC 4475 (rfc4475.py): each of the RFC's 49 torture messages, byte
+for byte, must get exactly the answer its row names (a status, or nothing at
+all for "drop"). Each message goes out from its own address 127.a.b.N,
+bound to the port its top Via names (5060 when none), because the switch
+answers where RFC 3261 18.2.2 says: the packet's source address, the Via's
+port. So every answer is known to be for that message, and nothing is
+rewritten in the message to make the test work. An INVITE's final answer
+is ACKed (built from the answer's own headers) so that it is not resent.
+Prints one line per row and "rfc4475: N/49 as the RFC says"; any mismatch
+fails the run.
+
+Part 2, more cases written for this test (RFC 3261 and RFC 4475 style),
+each from its own 127.0.0.1 port with rport. The expectations:
   400 / 505     must get exactly this status
   err           must get some 4xx or 5xx (a specific one may be better)
   should400     400 is what the RFC asks; anything else is only a warning
@@ -13,13 +23,20 @@ Prints one line per case; exits 1 when a "must" case fails."""
 import argparse
 import os
 import random
+import re
+import select
 import socket
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rfc4475  # noqa: E402
+
 ap = argparse.ArgumentParser()
 ap.add_argument("--port", type=int, required=True)
 ap.add_argument("--wait", type=float, default=0.8)
+ap.add_argument("--rfc-wait", type=float, default=2.0,
+                help="seconds to collect the answers to the RFC 4475 messages")
 a = ap.parse_args()
 DST = ("127.0.0.1", a.port)
 CRLF = "\r\n"
@@ -125,7 +142,113 @@ CASES = [
 ]
 
 
+def s_via_port(data):
+    """The port of the first Via's sent-by (5060 when it has none)."""
+    head = data.split(b"\r\n\r\n", 1)[0]
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() in (b"via", b"v"):
+            m = re.match(rb"\s*SIP\s*/\s*[\d.]+\s*/\s*\S+\s+[^\s;:,]+:(\d+)", value)
+            return int(m.group(1)) if m else 5060
+    return 5060
+
+
+def s_headers(text):
+    """Header lines (unfolded) of a message from the switch, by lower-case name."""
+    head = text.split("\r\n\r\n", 1)[0].split("\r\n")
+    out = {}
+    for line in head[1:]:
+        name, _, value = line.partition(":")
+        out.setdefault(name.strip().lower(), []).append(value.strip())
+    return out
+
+
+def s_ack(request, answer):
+    """An ACK for a non-2xx final answer to an INVITE (RFC 3261 17.1.1.3): the
+    answer's top Via, From, To, Call-ID and CSeq number. None if the answer
+    lacks one of them."""
+    h = s_headers(answer)
+    if not all(k in h for k in ("via", "from", "to", "call-id", "cseq")):
+        return None
+    parts = request.split(b"\r\n", 1)[0].split()
+    ruri = parts[1].decode("latin-1") if len(parts) == 3 and b"<" not in parts[1] \
+        else "sip:tandem@127.0.0.1"
+    return ("ACK %s SIP/2.0\r\nVia: %s\r\nMax-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\n"
+            "Call-ID: %s\r\nCSeq: %s ACK\r\nContent-Length: 0\r\n\r\n"
+            % (ruri, h["via"][0], h["from"][0], h["to"][0], h["call-id"][0],
+               h["cseq"][0].split()[0])).encode("latin-1")
+
+
+def s_cseq_method(data):
+    m = re.search(rb"\r\n(?:cseq)\s*:\s*\d+\s+(\S+)", data.split(b"\r\n\r\n", 1)[0], re.I)
+    return m.group(1).decode("latin-1") if m else None
+
+
+def run_rfc4475():
+    """Send every row at once (from its own address), collect, judge."""
+    net = "127.%d.%d." % (random.randint(1, 254), random.randint(1, 254))
+    socks = {}
+    fails = 0
+    for i, row in enumerate(rfc4475.ROWS, 1):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((net + str(i), s_via_port(row.data)))
+        except OSError as e:
+            print("FAIL  %-22s cannot bind %s%d:%d: %s" % (row.name, net, i, s_via_port(row.data), e))
+            fails += 1
+            s.close()
+            continue
+        socks[s] = (row, [])
+    for s, (row, _) in socks.items():
+        s.sendto(row.data, DST)
+    end = time.time() + a.rfc_wait
+    while time.time() < end:
+        ready, _, _ = select.select(list(socks), [], [], 0.05)
+        for s in ready:
+            try:
+                data = s.recv(65535)
+            except OSError:
+                continue
+            row, got = socks[s]
+            text = data.decode("latin-1")
+            got.append(text)
+            first = text.split("\r\n", 1)[0].split()
+            if len(first) > 1 and first[0] == "SIP/2.0" and first[1] >= "2" \
+                    and s_cseq_method(data) == "INVITE":
+                ack = s_ack(row.data, text)
+                if ack:
+                    s.sendto(ack, DST)
+    for s, (row, got) in socks.items():
+        s.close()
+        statuses = [g.split("\r\n", 1)[0].split()[1] if g.startswith("SIP/2.0 ") else "?"
+                    for g in got]
+        finals = [(st, g) for st, g in zip(statuses, got) if not st.startswith("1")]
+        want = s_cseq_method(row.data)
+        if row.expect == "drop":
+            ok = not got
+            shown = "nothing" if ok else got[0].split("\r\n", 1)[0]
+        else:
+            ok = bool(finals) and all(st == row.expect for st, _ in finals)
+            shown = finals[0][1].split("\r\n", 1)[0] if finals else \
+                ("only " + got[0].split("\r\n", 1)[0] if got else "no answer")
+            stray = [g for g in got if s_cseq_method(g.encode("latin-1")) != want]
+            if ok and stray:
+                ok, shown = False, "an answer to another request: " + stray[0].split("\r\n", 1)[0]
+            if ok and row.check and row.check not in finals[0][1].encode("latin-1"):
+                ok, shown = False, "%s without %r" % (shown, row.check)
+        print("%-5s %-22s expected %-5s got %s" % ("ok" if ok else "FAIL", row.name,
+                                                    row.expect, shown))
+        if not ok:
+            print("      (%s)" % row.why)
+            fails += 1
+    n = len(rfc4475.ROWS)
+    print("rfc4475: %d/%d as the RFC says" % (n - fails, n))
+    return fails
+
+
 def main():
+    rfc_fail = run_rfc4475()
     must_fail = 0
     for n, (name, expect, build) in enumerate(CASES, 1):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -170,8 +293,8 @@ def main():
               % ("ok" if ok else level, name, len(data), expect, shown))
         if not ok and level == "FAIL":
             must_fail += 1
-    print("torture: %d of %d cases failed a MUST" % (must_fail, len(CASES)))
-    return 1 if must_fail else 0
+    print("torture: %d of %d more cases failed a MUST" % (must_fail, len(CASES)))
+    return 1 if must_fail or rfc_fail else 0
 
 
 if __name__ == "__main__":

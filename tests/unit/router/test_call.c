@@ -40,7 +40,51 @@ static const char *s_conf =
     " same => n,Dial(SIP/1002,10)\n"
     " same => n,Hangup()\n"
     "exten => 950,1,NoOp()\n"
-    " same => n,Goto(nowhere,1)\n";
+    " same => n,Goto(nowhere,1)\n"
+    "exten => 41,1,NoOp()\n"
+    " same => n,Queue(support)\n"             /* unknown: the call ends here */
+    " same => n,Hangup(22)\n"
+    "exten => 42,1,NoOp()\n"
+    "exten => _4X,2,Hangup(22)\n"              /* 42 has no 2: the pattern's runs */
+    "exten => 43,2,Hangup(22)\n"               /* no priority 1: no such extension */
+    "exten => 44,1,Goto(+2)\n"
+    " same => n,Hangup(21)\n"
+    " same => n,Goto(-1)\n"
+    "exten => 56,1,Set(DIALSTATUS=BUSY)\n"     /* autofallthrough: Busy */
+    "exten => 57,1,Set(DIALSTATUS=CHANUNAVAIL)\n"
+    "[flow]\n"
+    "exten => s,1,Goto(nowhere,1)\n"
+    "exten => e,1,Set(R=${EXCEPTION(REASON)}/${EXCEPTION(EXTEN)}/${EXCEPTION(PRIORITY)})\n"
+    " same => n,Wait(1)\n"
+    "exten => w,1,MSet(I=0,K=0)\n"
+    " same => n,While($[${I} < 3])\n"
+    " same => n,Set(J=0)\n"
+    " same => n,While($[${J} < 2])\n"
+    " same => n,Set(J=$[${J} + 1])\n"
+    " same => n,Set(K=$[${K} + 1])\n"
+    " same => n,EndWhile()\n"
+    " same => n,Set(I=$[${I} + 1])\n"
+    " same => n,ExecIf($[${I} = 2]?ExitWhile())\n"
+    " same => n,EndWhile()\n"
+    " same => n,Set(W=${I}/${K}/${WHILE_0})\n"
+    " same => n,Wait(1)\n"
+    "exten => g,1,Gosub(sub,1(a,b))\n"
+    " same => n,Set(G=${ARGC}${ARG1}x)\n"
+    " same => n,GosubIf($[1 = 0]?sub,1(c):sub,1(d,e,f))\n"
+    " same => n,Gosub(pop,1)\n"
+    " same => n,Wait(1)\n"
+    "exten => sub,1,Set(N=${N}${ARGC}${ARG1})\n"
+    " same => n,Return()\n"
+    "exten => pop,1,StackPop()\n"
+    " same => n,Set(P=${ARGC}popped)\n"
+    " same => n,Goto(g,5)\n"
+    "exten => t,1,TryExec(Bogus(1))\n"
+    " same => n,Set(T1=${TRYSTATUS})\n"
+    " same => n,TryExec(Set(Y=1))\n"
+    " same => n,Set(T2=${TRYSTATUS})\n"
+    " same => n,TryExec(Goto(nolabel))\n"
+    " same => n,Exec(Set(Z=${T1}${TRYSTATUS}))\n"
+    " same => n,RaiseException(MINE)\n";
 
 typedef struct {
     struct event_base *base;
@@ -97,14 +141,15 @@ static void s_deliver(fixture_t *f, const char *peer, Tandem__Envelope *env, con
     td_bus_fake_deliver(f->bus, peer, env);
 }
 
-static void s_channel_new(fixture_t *f, const char *call, const char *exten)
+static void s_channel_new_in(fixture_t *f, const char *call, const char *context,
+                             const char *exten)
 {
     Tandem__ChannelNew m = TANDEM__CHANNEL_NEW__INIT;
     m.channel = "SIP/1001-00000001";
     m.caller_num = "1001";
     m.caller_name = "Alice";
     m.exten = (char *)exten;
-    m.context = "internal";
+    m.context = (char *)context;
     m.sdp = "SDP-A";
     m.sip_call_id = "abc@127.0.0.1";
     m.peer = "1001";
@@ -113,6 +158,11 @@ static void s_channel_new(fixture_t *f, const char *call, const char *exten)
     env.body_case = BODY(CHANNEL_NEW);
     env.channel_new = &m;
     s_deliver(f, "sig-1", &env, call, 0);
+}
+
+static void s_channel_new(fixture_t *f, const char *call, const char *exten)
+{
+    s_channel_new_in(f, call, "internal", exten);
 }
 
 static void s_progress(fixture_t *f, const char *call, uint32_t leg, uint32_t code, const char *sdp)
@@ -671,8 +721,59 @@ static void test_wait_and_goto_label(void **state)
 static void test_goto_nowhere(void **state)
 {
     fixture_t *f = *state;
+    /* No "i" or "e": __ast_pbx_run ends the call with no cause set, which
+     * chan_sip answers 603 (Tandem's cause 16 maps to 603 too). */
     s_channel_new(f, "c1", "950");
-    s_hangup_sent(f, "c1", 0, 1);               /* invalid extension: 404 */
+    s_hangup_sent(f, "c1", 0, 16);
+    s_nothing_more(f);
+}
+
+/* Part 3 of issue 6: unknown applications, lookup per priority, relative
+ * Goto, autofallthrough, the e extension, loops, Gosub's ARGC, Exec. */
+static void test_flow(void **state)
+{
+    fixture_t *f = *state;
+    s_channel_new(f, "c1", "41");               /* Queue: no such application */
+    s_hangup_sent(f, "c1", 0, 16);
+    s_channel_new(f, "c2", "42");               /* priority 2 from _4X */
+    s_hangup_sent(f, "c2", 0, 22);
+    s_channel_new(f, "c3", "43");               /* no priority 1: 404 */
+    s_hangup_sent(f, "c3", 0, 1);
+    s_channel_new(f, "c4", "44");               /* Goto(+2), Goto(-1) */
+    s_hangup_sent(f, "c4", 0, 21);
+    s_channel_new(f, "c6", "56");               /* DIALSTATUS=BUSY: 486 */
+    s_hangup_sent(f, "c6", 0, 17);
+    s_channel_new(f, "c7", "57");               /* CHANUNAVAIL: 503 */
+    s_hangup_sent(f, "c7", 0, 34);
+    s_nothing_more(f);
+
+    s_channel_new_in(f, "e1", "flow", "s");     /* Goto nowhere: "e" */
+    assert_string_equal(s_var(f, "e1", "R"), "INVALID/nowhere/1");
+    assert_int_equal(s_state(f, "e1"), CALL_WAITING);
+    s_fire(f, "e1");
+    s_hangup_sent(f, "e1", 0, 16);
+
+    s_channel_new_in(f, "w1", "flow", "w");
+    assert_string_equal(s_var(f, "w1", "W"), "2/4/");
+    assert_string_equal(s_var(f, "w1", "flow_w_2"), "0");   /* ExitWhile leaves it */
+    s_fire(f, "w1");
+    s_hangup_sent(f, "w1", 0, 16);
+
+    s_channel_new_in(f, "g1", "flow", "g");
+    assert_string_equal(s_var(f, "g1", "N"), "2a3d");
+    assert_string_equal(s_var(f, "g1", "G"), "x");            /* ARGC, ARG1 gone */
+    assert_string_equal(s_var(f, "g1", "P"), "popped");       /* StackPop: no frame */
+    s_fire(f, "g1");
+    s_hangup_sent(f, "g1", 0, 16);
+
+    s_channel_new_in(f, "t1", "flow", "t");     /* RaiseException: "e" */
+    assert_string_equal(s_var(f, "t1", "T1"), "NOAPP");
+    assert_string_equal(s_var(f, "t1", "T2"), "SUCCESS");
+    assert_string_equal(s_var(f, "t1", "Y"), "1");
+    assert_string_equal(s_var(f, "t1", "Z"), "NOAPPFAILED");
+    assert_string_equal(s_var(f, "t1", "R"), "MINE/t/7");
+    s_fire(f, "t1");
+    s_hangup_sent(f, "t1", 0, 16);
     s_nothing_more(f);
 }
 
@@ -802,6 +903,7 @@ int main(void)
         T(test_echo),
         T(test_wait_and_goto_label),
         T(test_goto_nowhere),
+        T(test_flow),
         T(test_goto_loop_yields),
         T(test_media_error),
         T(test_unknown_call),

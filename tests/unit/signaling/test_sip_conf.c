@@ -64,6 +64,8 @@ static void test_error_table(void **state)
         { "[general]\nudpbindaddr=[::]:5060\n", "sip.conf:2: udpbindaddr: IPv6 is not supported yet ('[::]:5060')" },
         { "[general]\nudpbindaddr=300.1.2.3\n", "sip.conf:2: udpbindaddr: cannot resolve '300.1.2.3' to an IPv4 address" },
         { "[general]\nallowguest=maybe\n", "sip.conf:2: allowguest must be yes or no, not 'maybe'" },
+        { "[general]\nmatch_auth_username=sure\n", "sip.conf:2: match_auth_username must be yes or no, not 'sure'" },
+        { "[general]\nauth_options_requests=2\n", "sip.conf:2: auth_options_requests must be yes or no, not '2'" },
         { "[general]\n\ndefaultexpiry=soon\n", "sip.conf:3: defaultexpiry must be a number from 1 to 604800, not 'soon'" },
         { "[general]\nminexpiry=-5\n", "sip.conf:2: minexpiry must be a number from 1 to 604800, not '-5'" },
         { "[general]\nminexpiry=100\nmaxexpiry=50\n", "sip.conf:1: minexpiry (100) is greater than maxexpiry (50)" },
@@ -122,6 +124,8 @@ static void test_defaults(void **state)
     assert_string_equal(g->context, "default");
     assert_int_equal(g->allowguest, 1);
     assert_int_equal(g->alwaysauthreject, 1);
+    assert_int_equal(g->match_auth_username, 0);
+    assert_int_equal(g->auth_options_requests, 0);
     assert_int_equal(g->codecs, SIP_CODEC_ALL);
     assert_int_equal(g->defaultexpiry, 120);
     assert_int_equal(g->minexpiry, 60);
@@ -245,14 +249,19 @@ static void test_peers_and_templates(void **state)
     /* address matching */
     struct sockaddr_in src = { .sin_family = AF_INET };
     inet_pton(AF_INET, "127.0.0.1", &src.sin_addr);
-    src.sin_port = htons(40000);                    /* insecure=port: any port */
+    src.sin_port = htons(40000);                    /* insecure=port: any port, by IP */
+    assert_null(sip_conf_peer_by_addr(c, &src));
+    assert_ptr_equal(sip_conf_peer_by_ip(c, &src), t);
+    src.sin_port = htons(5080);                     /* its own port: exact too */
     assert_ptr_equal(sip_conf_peer_by_addr(c, &src), t);
     inet_pton(AF_INET, "127.0.0.2", &src.sin_addr);
     assert_null(sip_conf_peer_by_addr(c, &src));    /* port must match: 5060 */
+    assert_null(sip_conf_peer_by_ip(c, &src));      /* not insecure=port */
     src.sin_port = htons(5060);
     assert_ptr_equal(sip_conf_peer_by_addr(c, &src), sip_conf_peer(c, "strict"));
     inet_pton(AF_INET, "127.0.0.3", &src.sin_addr);
     assert_null(sip_conf_peer_by_addr(c, &src));
+    assert_null(sip_conf_peer_by_ip(c, &src));
     sip_conf_destroy(&c);
 }
 

@@ -860,8 +860,27 @@ static const bad_row_t s_bad_rows[] = {
       "CSeq: 1 INVITE\r\n\r\n", 0, 400, "Call-ID" },
     { "missing CSeq", "OPTIONS sip:b@127.0.0.1 SIP/2.0\r\n" HDRS
       "Call-ID: x\r\n\r\n", 0, 400, "CSeq" },
-    { "CSeq method mismatch", "OPTIONS sip:b@127.0.0.1 SIP/2.0\r\n" HDRS
-      "Call-ID: x\r\nCSeq: 1 BYE\r\n\r\n", 0, 400, "Mismatch" },
+    /* (another method with a CSeq mismatch is the TU's to answer: 501 or 400) */
+    { "ACK with a CSeq method mismatch", "ACK sip:b@127.0.0.1 SIP/2.0\r\n" HDRS
+      "Call-ID: x\r\nCSeq: 1 BYE\r\n\r\n", -1, 0, NULL },
+    { "CSeq number of 2**31", "OPTIONS sip:b@127.0.0.1 SIP/2.0\r\n" HDRS
+      "Call-ID: x\r\nCSeq: 2147483648 OPTIONS\r\n\r\n", 0, 400, "CSeq" },
+    { "NUL outside a quoted string", "OPTIONS sip:b@127.0.0.1 SIP/2.0\r\n" HDRS
+      "Call-ID: x\x01\r\nCSeq: 1 OPTIONS\r\n\r\n", -1, 0, NULL },
+    { "trailing blanks after the version (RFC 4475 3.1.2.10)",
+      "OPTIONS sip:b@127.0.0.1 SIP/2.0  \r\n" HDRS
+      "Call-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n", 0, 400, "Bad Request" },
+    { "request line without a Request-URI", "OPTIONS SIP/2.0\r\n" HDRS
+      "Call-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n", 0, 400, "Bad Request" },
+    { "unparsable non-SIP Request-URI (RFC 4475 3.3.3)",
+      "OPTIONS soap.beep://192.0.2.103:3002 SIP/2.0\r\n" HDRS
+      "Call-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n", 0, 416, "Unsupported URI" },
+    { "Contact URI with headers outside <> (RFC 4475 3.1.2.13)",
+      "REGISTER sip:127.0.0.1 SIP/2.0\r\n" HDRS
+      "Call-ID: x\r\nCSeq: 1 REGISTER\r\nContact: sip:a@b?Route=%%3Csip:c%%3E\r\n\r\n",
+      0, 400, "Outside" },
+    { "stray 200 to an INVITE (RFC 4475 3.1.1.12)", "SIP/2.0 200 OK\r\n" HDRS
+      "Call-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", -1, 0, NULL },
     { "CSeq not a number", "OPTIONS sip:b@127.0.0.1 SIP/2.0\r\n" HDRS
       "Call-ID: x\r\nCSeq: abc OPTIONS\r\n\r\n", 0, 400, "CSeq" },
     { "missing To", "OPTIONS sip:b@127.0.0.1 SIP/2.0\r\n"
@@ -904,6 +923,8 @@ static void test_malformed_input(void **state)
             n = snprintf(text, sizeof text, "%s", row->text);
         if (strcmp(row->name, "binary") == 0)
             n = 10;                                   /* with its NUL byte */
+        if (strcmp(row->name, "NUL outside a quoted string") == 0)
+            *strchr(text, '\x01') = '\0';
         sip_txn_layer_stats(fx->layer, &before);
         int rc = sip_txn_layer_input(fx->layer, text, (size_t)n, &fx->peer_addr);
         sip_txn_layer_stats(fx->layer, &after);

@@ -1,0 +1,36 @@
+/* sip_raw - a datagram's own bytes, where libosip2's parser falls short.
+ *
+ * libosip2 is the parser; these functions work on the raw text before or
+ * after it, for the cases RFC 4475 shows it getting wrong: a NUL byte it
+ * cannot read past, a URI with headers outside <> it accepts anyway, and
+ * requests it refuses that must still be answered (RFC 3261 wants a 400, or
+ * 416 for a Request-URI scheme it cannot parse). No allocation: the caller
+ * gives the buffers. */
+#ifndef SIP_RAW_H
+#define SIP_RAW_H
+
+#include <stddef.h>
+
+/* The text to hand the parser for the datagram [buf, buf + len): buf itself
+ * when its headers hold no NUL; else a copy in fix (len + 1 bytes) with
+ * every NUL that is a quoted-pair inside a quoted string (the only place
+ * RFC 3261 allows one in the headers, RFC 4475 3.1.1.2) turned into a
+ * space; NULL when a NUL stands anywhere else in the headers. */
+const char *sip_raw_mend(const char *buf, size_t len, char *fix);
+
+/* 1 when a From, To or Contact line holds a URI with headers ('?') that is
+ * not enclosed in <>, which RFC 3261 20 forbids (RFC 4475 3.1.2.13); 0 if
+ * not. Only the first line of a folded header is looked at. */
+int sip_raw_bare_uri_headers(const char *buf, size_t len);
+
+/* For a datagram the parser refused: if it is a request (not an ACK) with a
+ * Via, From, To, Call-ID and CSeq, the stateless answer built from those raw
+ * lines into out (cap bytes): 416 when its Request-URI has a well-formed
+ * scheme other than sip/sips, else 400, with ";tag=<to_tag>" added to a To
+ * that has none. Returns its length and sets *status, or 0 when it cannot be
+ * answered (then nothing is written). A request line may end in blanks
+ * (RFC 4475 3.1.2.10) and its method may use any token characters. */
+size_t sip_raw_answer(const char *buf, size_t len, const char *to_tag, char *out, size_t cap,
+                      int *status);
+
+#endif

@@ -1,0 +1,100 @@
+/* Unit tests for sip_raw: the raw-byte checks and mends around libosip2
+ * (RFC 4475 3.1.1.2, 3.1.2.10, 3.1.2.13, 3.3.3). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "sip_raw.h"
+
+#define HDRS "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\n" \
+             "Call-ID: c\r\nCSeq: 1 OPTIONS\r\n"
+
+static void test_mend(void **state)
+{
+    (void)state;
+    char fix[256];
+    static const char plain[] = "OPTIONS sip:a@b SIP/2.0\r\n" HDRS "\r\n";
+    assert_ptr_equal(sip_raw_mend(plain, sizeof plain - 1, fix), plain);
+
+    static const char quoted[] = "X sip:a@b SIP/2.0\r\nTo: \"N\\\0L\" <sip:a@b>\r\n\r\nbody\0ok";
+    const char *t = sip_raw_mend(quoted, sizeof quoted - 1, fix);
+    assert_ptr_equal(t, fix);
+    assert_memory_equal(t, "X sip:a@b SIP/2.0\r\nTo: \"N\\ L\" <sip:a@b>\r\n\r\nbody\0ok",
+                        sizeof quoted - 1);        /* the body's NUL stays */
+
+    static const char bare[] = "X sip:a@b SIP/2.0\r\nTo: N\0L <sip:a@b>\r\n\r\n";
+    assert_null(sip_raw_mend(bare, sizeof bare - 1, fix));
+    static const char closed[] = "X sip:a@b SIP/2.0\r\nTo: \"N\" \\\0 <sip:a@b>\r\n\r\n";
+    assert_null(sip_raw_mend(closed, sizeof closed - 1, fix));    /* outside the quotes */
+}
+
+static void test_bare_uri_headers(void **state)
+{
+    (void)state;
+    static const struct { const char *line; int bad; } rows[] = {
+        { "Contact: sip:user@example.com?Route=%3Csip:sip.example.com%3E", 1 },
+        { "m: sip:user@example.com?Route=x", 1 },
+        { "To : sip:user@example.com?Subject=x;tag=1", 1 },
+        { "Contact: <sip:user@example.com?Route=%3Csip:sip.example.com%3E>", 0 },
+        { "Contact: \"A?\" <sip:user@example.com>", 0 },
+        { "Contact: sip:user@example.com;x=\"a?b\"", 0 },   /* a header parameter */
+        { "Route: sip:user@example.com?x", 0 },             /* not one of the three */
+    };
+    char text[512];
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        int n = snprintf(text, sizeof text, "REGISTER sip:b SIP/2.0\r\n%s\r\n" HDRS "\r\n",
+                         rows[i].line);
+        print_message("  %s\n", rows[i].line);
+        assert_int_equal(sip_raw_bare_uri_headers(text, (size_t)n), rows[i].bad);
+    }
+}
+
+static void test_answer(void **state)
+{
+    (void)state;
+    char out[1024];
+    int status = 0;
+    static const char trws[] = "OPTIONS sip:a@b SIP/2.0  \r\n" HDRS "To: <sip:b@c>\r\n\r\n";
+    size_t n = sip_raw_answer(trws, sizeof trws - 1, "tg", out, sizeof out, &status);
+    assert_true(n > 0);
+    out[n] = '\0';
+    assert_int_equal(status, 400);
+    assert_non_null(strstr(out, "SIP/2.0 400 Bad Request\r\n"));
+    assert_non_null(strstr(out, "\r\nTo: <sip:b@c>;tag=tg\r\n"));
+    assert_non_null(strstr(out, "\r\nContent-Length: 0\r\n\r\n"));
+
+    static const char beep[] = "OPTIONS soap.beep://192.0.2.103:3002 SIP/2.0\r\n" HDRS
+                               "t: sip:b@c ; tag = 9\r\n\r\n";
+    n = sip_raw_answer(beep, sizeof beep - 1, "tg", out, sizeof out, &status);
+    assert_true(n > 0);
+    out[n] = '\0';
+    assert_int_equal(status, 416);
+    assert_non_null(strstr(out, "\r\nt: sip:b@c ; tag = 9\r\n"));    /* its own tag kept */
+
+    static const char ltgt[] = "INVITE <sip:a@b> SIP/2.0\r\n" HDRS "To: <sip:b@c>\r\n\r\n";
+    assert_true(sip_raw_answer(ltgt, sizeof ltgt - 1, "tg", out, sizeof out, &status) > 0);
+    assert_int_equal(status, 400);
+
+    assert_int_equal(sip_raw_answer(trws, sizeof trws - 1, "tg", out, 40, &status), 0);
+    static const char ack[] = "ACK soap.beep://x SIP/2.0\r\n" HDRS "To: <sip:b@c>\r\n\r\n";
+    assert_int_equal(sip_raw_answer(ack, sizeof ack - 1, "tg", out, sizeof out, &status), 0);
+    static const char no_to[] = "OPTIONS sip:a@b SIP/2.0\r\n" HDRS "\r\n";
+    assert_int_equal(sip_raw_answer(no_to, sizeof no_to - 1, "tg", out, sizeof out, &status), 0);
+    static const char resp[] = "SIP/2.0 200 OK\r\n" HDRS "To: <sip:b@c>\r\n\r\n";
+    assert_int_equal(sip_raw_answer(resp, sizeof resp - 1, "tg", out, sizeof out, &status), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mend),
+        cmocka_unit_test(test_bare_uri_headers),
+        cmocka_unit_test(test_answer),
+    };
+    return cmocka_run_group_tests_name("sip_raw", tests, NULL, NULL);
+}
