@@ -597,6 +597,7 @@ static const struct {
     { "MATH", func_str_math, NULL },
     { "HASH", func_str_hash, func_str_hash_w },
     { "HASHKEYS", func_str_hashkeys, NULL },
+    { "ARRAY", NULL, func_str_array_w },
     { "TRIM", func_str_trim, NULL },
     { "LTRIM", func_str_ltrim, NULL },
     { "RTRIM", func_str_rtrim, NULL },

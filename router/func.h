@@ -4,7 +4,7 @@
  * func.c:      LEN, IF, ISNULL, EXISTS, CUT, REGEX, RAND, GLOBAL, SET,
  *              CALLERID, DB, DB_EXISTS, DB_DELETE, LOCAL (and the table)
  * func_str.c:  TOUPPER, TOLOWER, FIELDQTY, FIELDNUM, REPLACE, FILTER, SHIFT,
- *              POP, PUSH, UNSHIFT, SPRINTF, MATH, HASH, HASHKEYS, TRIM, LTRIM,
+ *              POP, PUSH, UNSHIFT, SPRINTF, MATH, HASH, HASHKEYS, ARRAY, TRIM, LTRIM,
  *              RTRIM, STRREPLACE, STRBETWEEN, LISTFILTER, QUOTE, CSV_QUOTE,
  *              EVAL, KEYPADHASH, PASSTHRU, URIENCODE, URIDECODE,
  *              BASE64_ENCODE, BASE64_DECODE
@@ -12,7 +12,7 @@
  * func_time.c: STRFTIME (with %q and %1q..%6q), STRPTIME
  * func_chan.c: CHANNEL, CDR, TIMEOUT, DIALPLAN_EXISTS, DB_KEYS, SIPPEER,
  *              VALID_EXTEN, IFTIME, ENV
- * Written: GLOBAL, CALLERID, DB, LOCAL, HASH, PUSH, UNSHIFT, CDR
+ * Written: GLOBAL, CALLERID, DB, LOCAL, HASH, ARRAY, PUSH, UNSHIFT, CDR
  * (accountcode, userfield, and custom CDR variables), TIMEOUT,
  * CHANNEL(accountcode).
  * Arguments arrive with ${} and $[] already expanded (vars_substitute does

@@ -51,6 +51,7 @@ const char *func_str_sprintf(func_env_t *env, char *args, char *buf, size_t len)
 const char *func_str_math(func_env_t *env, char *args, char *buf, size_t len);
 const char *func_str_hash(func_env_t *env, char *args, char *buf, size_t len);
 int func_str_hash_w(func_env_t *env, char *args, const char *value);
+int func_str_array_w(func_env_t *env, char *args, const char *value);
 const char *func_str_hashkeys(func_env_t *env, char *args, char *buf, size_t len);
 const char *func_str_trim(func_env_t *env, char *args, char *buf, size_t len);
 const char *func_str_ltrim(func_env_t *env, char *args, char *buf, size_t len);

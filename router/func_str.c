@@ -646,6 +646,19 @@ int func_str_hash_w(func_env_t *env, char *args, const char *value)
     return func_set(env, name, value);
 }
 
+/* Set(ARRAY(var1,var2,...)=val1,val2,...): each variable its value, ""
+ * for those past the last value (Asterisk's array()). */
+int func_str_array_w(func_env_t *env, char *args, const char *value)
+{
+    char vals[VARS_MAX];
+    snprintf(vals, sizeof vals, "%s", value ? value : "");
+    char *names[100], *vv[100];
+    int nn = func_args(args, ',', 1, names, 100), nv = func_args(vals, ',', 1, vv, 100);
+    for (int i = 0; i < nn; i++)
+        func_set(env, names[i], i < nv ? vv[i] : "");
+    return 0;
+}
+
 /* --- TRIM, LTRIM, RTRIM, STRREPLACE, STRBETWEEN, LISTFILTER ---------------- */
 
 /* rtrim as func_strings.c's macro: it stops one short on a string of only

@@ -347,6 +347,10 @@ static void test_string_table(void **state)
     assert_null(func_read(env, "PUSH(R)", buf, sizeof buf));     /* write-only */
     assert_int_equal(func_write(env, "PUSH()", "x"), -1);
 
+    /* ARRAY: one value each, "" past the last */
+    assert_int_equal(func_write(env, "ARRAY(A1,A2,A3)", "x,\"y,z\""), 0);
+    s_check(f, 108, "${A1}|${A2}|[${A3}]", "x|y,z|[]");
+    assert_null(func_read(env, "ARRAY(A1)", buf, sizeof buf));
     /* HASH: variables ~HASH~name~key~; HASHKEYS newest first */
     assert_int_equal(func_write(env, "HASH(h,k1)", "v1"), 0);
     assert_int_equal(func_write(env, "HASH(h,k2)", "v2"), 0);
