@@ -378,11 +378,18 @@ static int s_add_prio(dialplan_t *self, s_context_t *ctx, dialplan_ext_t *ext,
 
 /* --- one line ------------------------------------------------------------ */
 
+/* Load-time substitution, as pbx_config.c's pbx_substitute_variables_helper
+ * (NULL, ...): no channel, so ${NAME} reads [globals] (those read so far)
+ * and ${FUNC()} runs without a channel. */
+static const char *s_globals_value_get(const void *self, const char *name)
+{
+    return dialplan_global(self, name);
+}
+
 static const char *s_global_lookup(void *arg, const char *name, char *buf, size_t len)
 {
-    (void)buf;
-    (void)len;
-    return dialplan_global(arg, name);
+    func_env_t env = { .dialplan_global = s_globals_value_get, .dialplan = arg };
+    return func_is_call(name) ? func_read(&env, name, buf, len) : dialplan_global(arg, name);
 }
 
 /* pbx_config substitutes variables in extension names and includes at
@@ -679,25 +686,13 @@ static void s_parse_general(dialplan_t *self, td_conf_section_t *sec)
     }
 }
 
-/* [globals] load substitution (i6-func): a value's ${NAME} reads the globals
- * above it and ${FUNC()} runs without a channel, as pbx_config.c runs
- * pbx_substitute_variables_helper(NULL, ...) on each value in turn. */
-static const char *s_globals_value_get(const void *self, const char *name)
-{
-    return dialplan_global(self, name);
-}
-
-static const char *s_globals_value_lookup(void *arg, const char *name, char *buf, size_t len)
-{
-    func_env_t env = { .dialplan_global = s_globals_value_get, .dialplan = arg };
-    return func_is_call(name) ? func_read(&env, name, buf, len) : dialplan_global(arg, name);
-}
-
+/* Each [globals] value is substituted with the globals above it, as
+ * pbx_config.c does value by value. */
 static int s_parse_globals(dialplan_t *self, td_conf_section_t *sec)
 {
     for (td_conf_var_t *v = sec->vars; v; v = v->next) {
         char real[VARS_MAX];
-        vars_substitute(v->value, real, sizeof real, s_globals_value_lookup, self);
+        vars_substitute(v->value, real, sizeof real, s_global_lookup, self);
         const char *name = arena_strdup(&self->arena, v->name);
         char *value = arena_strdup(&self->arena, real);
         if (!name || !value || strmap_put(self->globals, name, value) < 0)
