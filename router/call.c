@@ -111,7 +111,10 @@ void call_func_env(call_t *self, func_env_t *env)
         .vars = self->chanvars,
         .globals = self->env->globals,
         .dialplan_global = s_dialplan_global,
-        .dialplan = self->dialplan,
+        /* the plan in force, not the one the call started on: Asterisk's
+         * globals and dialplan are process-wide, a reload changes them for
+         * calls in flight too */
+        .dialplan = self->env->dialplan ? self->env->dialplan : self->dialplan,
         .db = self->env->astdb,
         .caller_num = &self->caller_num,
         .caller_name = &self->caller_name,

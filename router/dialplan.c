@@ -61,6 +61,7 @@ struct dialplan {
     strmap_t *globals;           /* name -> value */
     dialplan_ext_t *extens;      /* all of them, for destroy */
     int autofallthrough;         /* [general] autofallthrough */
+    int clearglobalvars;         /* [general] clearglobalvars */
     int nwarnings;
     /* while loading */
     int failed;                  /* s_error was called: the load fails */
@@ -678,6 +679,8 @@ static void s_parse_general(dialplan_t *self, td_conf_section_t *sec)
                 ok = 1;
         if (strcasecmp(v->name, "autofallthrough") == 0)
             self->autofallthrough = td_conf_bool(v->value) == 1;   /* ast_true */
+        if (strcasecmp(v->name, "clearglobalvars") == 0)
+            self->clearglobalvars = td_conf_bool(v->value) == 1;
         if (strcasecmp(v->name, "overrideswitch") == 0)
             s_warn(self, v->file, v->line, "[general] overrideswitch is not supported; ignored");
         else if (!ok)
@@ -824,6 +827,30 @@ int dialplan_check(const char *path, FILE *out)
 int dialplan_warnings(const dialplan_t *self)
 {
     return self->nwarnings;
+}
+
+int dialplan_clearglobalvars(const dialplan_t *self)
+{
+    return self->clearglobalvars;
+}
+
+typedef struct {
+    void (*fn)(void *arg, const char *name, const char *value);
+    void *arg;
+} s_globals_visit_t;
+
+static void s_on_global(void *arg, const char *key, void *value)
+{
+    s_globals_visit_t *v = arg;
+    v->fn(v->arg, key, value);
+}
+
+void dialplan_globals_foreach(const dialplan_t *self,
+                              void (*fn)(void *arg, const char *name, const char *value),
+                              void *arg)
+{
+    s_globals_visit_t v = { fn, arg };
+    strmap_foreach(self->globals, s_on_global, &v);
 }
 
 int dialplan_autofallthrough(const dialplan_t *self)

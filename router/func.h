@@ -35,7 +35,9 @@
 typedef struct {
     chanvars_t *vars;            /* the channel's variables */
     chanvars_t *globals;         /* runtime globals (GLOBAL() writes), process-wide */
-    /* [globals] of extensions.conf: the fallback when globals has no value */
+    /* [globals] of extensions.conf: the fallback when globals has no value.
+     * dialplan (a dialplan_t) is also where DIALPLAN_EXISTS and VALID_EXTEN
+     * look: for a call, the plan in force (calls in flight included). */
     const char *(*dialplan_global)(const void *dialplan, const char *name);
     const void *dialplan;
     astdb_t *db;

@@ -652,6 +652,59 @@ static void test_in_a_call(void **state)
     test_rmdir(dir);
 }
 
+/* Globals across a reload (pbx_config.c): the new [globals] names are set
+ * again (a runtime GLOBAL() of that name is gone), other globals stay, old
+ * [globals] the new file dropped included; clearglobalvars=yes in the plan
+ * loaded before empties them first. */
+static void test_reload_globals(void **state)
+{
+    (void)state;
+    char dir[64], path[128], err[256], cdr[128];
+    test_tmpdir(dir, sizeof dir);
+    test_write(dir, "extensions.conf",
+               "[globals]\nKEEP=file1\nSET=file1\nDROPPED=old\n[internal]\nexten => 1,1,Wait(10)\n",
+               path, sizeof path);
+    struct event_base *base = event_base_new();
+    dialplan_t *dp = dialplan_load(path, err, sizeof err);
+    if (!dp)
+        fail_msg("%s", err);
+    snprintf(cdr, sizeof cdr, "%s/cdr", dir);
+    router_t *r = router_new(base, "inproc://func-reload", "router", &dp, cdr);
+    assert_non_null(r);
+    td_bus_fake_reset();
+    td_bus_fake_peer_up(router_bus(r), "sig-1", "signaling", 100);
+    s_new_call(router_bus(r), "c1", "1");
+    call_t *c = router_call(r, "c1");
+    assert_non_null(c);
+    char buf[64];
+    /* runtime writes, through SET() */
+    assert_string_equal(call_var(c, "SET(GLOBAL(SET)=runtime)", buf, sizeof buf), "runtime");
+    assert_string_equal(call_var(c, "SET(GLOBAL(RUN)=runtime)", buf, sizeof buf), "runtime");
+    assert_string_equal(call_var(c, "SET", buf, sizeof buf), "runtime");
+    test_write(dir, "extensions.conf",
+               "[general]\nclearglobalvars=yes\n[globals]\nKEEP=file2\nSET=file2\n"
+               "[internal]\nexten => 1,1,Wait(10)\n", path, sizeof path);
+    assert_int_equal(router_reload(r, path), 0);
+    s_new_call(router_bus(r), "c2", "1");
+    call_t *c2 = router_call(r, "c2");
+    assert_non_null(c2);
+    assert_string_equal(call_var(c2, "KEEP", buf, sizeof buf), "file2");
+    assert_string_equal(call_var(c2, "SET", buf, sizeof buf), "file2");      /* set again */
+    assert_string_equal(call_var(c2, "RUN", buf, sizeof buf), "runtime");    /* stays */
+    assert_string_equal(call_var(c2, "DROPPED", buf, sizeof buf), "old");    /* stays */
+    /* the plan now in force said clearglobalvars=yes: the next reload empties */
+    test_write(dir, "extensions.conf", "[globals]\nKEEP=file3\n[internal]\nexten => 1,1,Wait(10)\n",
+               path, sizeof path);
+    assert_int_equal(router_reload(r, path), 0);
+    assert_string_equal(call_var(c2, "GLOBAL(KEEP)", buf, sizeof buf), "file3");
+    assert_null(call_var(c2, "GLOBAL(RUN)", buf, sizeof buf));
+    assert_null(call_var(c2, "GLOBAL(DROPPED)", buf, sizeof buf));
+    router_destroy(&r);
+    event_base_free(base);
+    td_bus_fake_reset();
+    test_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -662,6 +715,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_channel_table, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_more_table, s_setup, s_teardown),
         cmocka_unit_test(test_in_a_call),
+        cmocka_unit_test(test_reload_globals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
