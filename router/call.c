@@ -48,6 +48,8 @@ call_t *call_new(call_env_t *env, const char *call_id, const char *sig_peer,
     self->channel = arena_strdup(&self->arena, msg->channel ? msg->channel : "");
     self->caller_num = arena_strdup(&self->arena, msg->caller_num ? msg->caller_num : "");
     self->caller_name = arena_strdup(&self->arena, msg->caller_name ? msg->caller_name : "");
+    self->ani = self->caller_num;     /* CALLERID(num)= does not change it */
+    self->dnid = arena_strdup(&self->arena, exten);
     self->sdp_offer = arena_strdup(&self->arena, msg->sdp ? msg->sdp : "");
     if (!self->timer || !self->chanvars || !self->id || !self->sig_peer || !self->channel || !self->caller_num
         || !self->caller_name || !self->sdp_offer) {
@@ -137,6 +139,8 @@ void call_func_env(call_t *self, func_env_t *env)
         .userfield_len = sizeof self->userfield,
         .timeout_ms = self->ivr_timeout_ms,
         .timeout_set = &self->ivr_timeout_set,
+        .ani = self->ani,
+        .dnid = self->dnid,
     };
 }
 

@@ -123,6 +123,9 @@ struct call {
     char accountcode[80];
     char userfield[256];
     unsigned ivr_timeout_ms[2], ivr_timeout_set;
+    /* CALLERID(ani) and CALLERID(dnid): the caller's number and the dialled
+     * extension as the call arrived (arena) */
+    const char *ani, *dnid;
     char _Alignas(16) arena_buf[CALL_ARENA_SIZE];
 };
 

@@ -419,16 +419,76 @@ static const char *s_set(func_env_t *env, char *args, char *buf, size_t len)
     return s_out(buf, len, value);
 }
 
+/* ast_callerid_split: "Name" <num>, Name <num>, <num>, a number, or a name. */
+static void s_callerid_split(const char *value, char *name, size_t nlen, char *num, size_t mlen)
+{
+    char v[256];
+    snprintf(v, sizeof v, "%s", value);
+    name[0] = num[0] = '\0';
+    char *lt = strchr(v, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+    if (lt && gt) {
+        *gt = '\0';
+        snprintf(num, mlen, "%s", lt + 1);
+        *lt = '\0';
+    } else {
+        char *t = td_str_trim(v);
+        if (*t && strspn(t, "0123456789*#+-() .") == strlen(t)) {
+            snprintf(num, mlen, "%s", t);
+            return;
+        }
+    }
+    snprintf(name, nlen, "%s", s_strip_quoted(v));
+}
+
+/* CALLERID(item[,cid]) as func_callerid.c reads it. With cid, the item
+ * (all, name, num...) of that caller ID string. Else from the call: all,
+ * name, num[ber] (any "num..."), ani (ani-num: the number as the call
+ * arrived; ani-name ""), dnid (dnid-num: the extension dialled), rdnis
+ * (""), ani2 and ton ("0"), pres ("allowed_not_screened"), tag (""). */
 static const char *s_callerid(func_env_t *env, char *args, char *buf, size_t len)
 {
+    char whole[256];
+    snprintf(whole, sizeof whole, "%s", args);
+    char *argv[2], *sub[8];
+    int argc = func_args(args, ',', 1, argv, 2);
+    if (argc == 0)
+        return NULL;
+    int n = func_args(argv[0], '-', 1, sub, 8);
+    if (n == 0 || n >= 8)
+        return NULL;
+    char name_buf[128], num_buf[128];
     const char *num = env->caller_num && *env->caller_num ? *env->caller_num : "";
     const char *name = env->caller_name && *env->caller_name ? *env->caller_name : "";
-    char *what = td_str_trim(args);
-    if (strcasecmp(what, "num") == 0 || strcasecmp(what, "number") == 0)
+    if (argc == 2) {
+        s_callerid_split(argv[1], name_buf, sizeof name_buf, num_buf, sizeof num_buf);
+        if (n == 1 && strcasecmp(sub[0], "all") == 0) {
+            snprintf(buf, len, "\"%s\" <%s>", name_buf, num_buf);
+            return buf;
+        }
+        if (n == 1 && strcasecmp(sub[0], "name") == 0)
+            return s_out(buf, len, name_buf);
+        if (n == 1 && strncasecmp(sub[0], "num", 3) == 0)
+            return s_out(buf, len, num_buf);
+        td_log(LOG_ERR, "Unknown callerid data type '%s'.", whole);
+        return buf;
+    }
+    if (!strcasecmp(sub[0], "ani") && (n == 1 || (n == 2 && !strncasecmp(sub[1], "num", 3))))
+        return s_out(buf, len, env->ani ? env->ani : num);
+    if (!strcasecmp(sub[0], "ani") && n == 2 && !strcasecmp(sub[1], "name"))
+        return buf;
+    if (!strcasecmp(sub[0], "dnid") && (n == 1 || (n == 2 && !strncasecmp(sub[1], "num", 3))))
+        return s_out(buf, len, env->dnid);
+    if (n == 1 && (!strcasecmp(sub[0], "rdnis") || !strcasecmp(sub[0], "tag")))
+        return buf;
+    if (n == 1 && (!strcasecmp(sub[0], "ani2") || !strcasecmp(sub[0], "ton")))
+        return s_out(buf, len, "0");
+    if (n == 1 && !strcasecmp(sub[0], "pres"))
+        return s_out(buf, len, "allowed_not_screened");
+    if (n == 1 && strncasecmp(sub[0], "num", 3) == 0)
         return num;
-    if (strcasecmp(what, "name") == 0)
+    if (n == 1 && strcasecmp(sub[0], "name") == 0)
         return name;
-    if (strcasecmp(what, "all") == 0) {
+    if (n == 1 && strcasecmp(sub[0], "all") == 0) {
         /* "Name" <num>, as ast_callerid_merge writes it. */
         if (*name && *num)
             snprintf(buf, len, "\"%s\" <%s>", name, num);
@@ -436,8 +496,8 @@ static const char *s_callerid(func_env_t *env, char *args, char *buf, size_t len
             snprintf(buf, len, "%s", *name ? name : num);
         return buf;
     }
-    td_log(LOG_ERR, "Unknown callerid data type '%s'.", what);
-    return NULL;
+    td_log(LOG_ERR, "Unknown callerid data type '%s'.", whole);
+    return buf;
 }
 
 static const char *s_db(func_env_t *env, char *args, char *buf, size_t len)

@@ -60,6 +60,8 @@ typedef struct {
      * (timeout_ms[FUNC_TIMEOUT_DIGIT], [FUNC_TIMEOUT_RESPONSE]) and the
      * bits of those set (1 << which); unset ones are Asterisk's 5 s, 10 s. */
     unsigned *timeout_ms, *timeout_set;
+    /* CALLERID(ani), CALLERID(dnid): as the call arrived (NULL: "") */
+    const char *ani, *dnid;
 } func_env_t;
 
 #define FUNC_TIMEOUT_DIGIT    0

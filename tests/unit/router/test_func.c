@@ -148,6 +148,10 @@ static void test_read_table(void **state)
         { "${CALLERID(all)}", "\"Alice Smith\" <1001>" },
         { "${CALLERID(bogus)}", "" },
         { "${CALLERID(num):1:2}", "00" },
+        { "${CALLERID(numb)}|${CALLERID(pres)}|${CALLERID(ton)}|[${CALLERID(rdnis)}]",
+          "1001|allowed_not_screened|0|[]" },
+        { "${CALLERID(name,\"Bob B\" <42>)}|${CALLERID(num,Bob <42>)}|${CALLERID(all,555)}",
+          "Bob B|42|\"\" <555>" },
         { "${DB(cf/1001)}", "5551234" },
         { "${DB(cf/9999)}", "" },
         { "${DB(nokey)}", "" },
@@ -601,6 +605,7 @@ static void test_in_a_call(void **state)
     static const struct { const char *in, *out; } rows[] = {
         { "${CALLERID(num)}", "555" },
         { "${CALLERID(all)}", "\"Big mc\" <555>" },
+        { "${CALLERID(ani)}|${CALLERID(ani-num)}|${CALLERID(dnid)}", "1001|1001|100" },
         { "${ACCT}", "42" },
         { "${RUNTIME}", "42-fromconf" },
         { "${GLOBAL(RUNTIME)}", "42-fromconf" },
