@@ -49,7 +49,7 @@ call_t *call_new(call_env_t *env, const char *call_id, const char *sig_peer,
     self->caller_num = arena_strdup(&self->arena, msg->caller_num ? msg->caller_num : "");
     self->caller_name = arena_strdup(&self->arena, msg->caller_name ? msg->caller_name : "");
     self->ani = self->caller_num;     /* CALLERID(num)= does not change it */
-    self->dnid = arena_strdup(&self->arena, exten);
+    self->dnid = arena_strdup(&self->arena, strcmp(exten, "s") ? exten : "");   /* sip_new */
     self->sdp_offer = arena_strdup(&self->arena, msg->sdp ? msg->sdp : "");
     if (!self->timer || !self->chanvars || !self->id || !self->sig_peer || !self->channel || !self->caller_num
         || !self->caller_name || !self->sdp_offer) {
