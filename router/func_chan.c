@@ -344,17 +344,15 @@ const char *func_chan_dialplan_exists(func_env_t *env, char *args, char *buf, si
     const char *cid = env->caller_num && *env->caller_num ? *env->caller_num : NULL;
     const char *context = argv[0] ? argv[0] : "";
     if (argv[2] && *argv[2]) {
-        const dialplan_ext_t *ext = plan ? dialplan_find_cid(plan, context, argv[1], cid) : NULL;
         int n;
         if (sscanf(argv[2], "%30d", &n) == 1 && n > 0) {
-            if (ext && dialplan_priority(ext, n))
+            if (plan && dialplan_find_prio(plan, context, argv[1], cid, n, NULL))
                 s_out(buf, len, "1");
-        } else if (ext && dialplan_label(ext, argv[2])) {
+        } else if (plan && dialplan_find_prio(plan, context, argv[1], cid, 0, argv[2])) {
             s_out(buf, len, "1");
         }
     } else if (argv[1] && *argv[1]) {
-        const dialplan_ext_t *ext = plan ? dialplan_find_cid(plan, context, argv[1], cid) : NULL;
-        if (ext && dialplan_priority(ext, 1))
+        if (plan && dialplan_find_prio(plan, context, argv[1], cid, 1, NULL))
             s_out(buf, len, "1");
     } else if (*context) {
         if (plan && dialplan_has_context(plan, context))
@@ -650,8 +648,8 @@ const char *func_chan_valid_exten(func_env_t *env, char *args, char *buf, size_t
     int prio = argv[2] && *argv[2] ? atoi(argv[2]) : 1;
     const char *cid = env->caller_num && *env->caller_num ? *env->caller_num : NULL;
     const dialplan_t *plan = env->dialplan;
-    const dialplan_ext_t *ext = plan ? dialplan_find_cid(plan, context, argv[1], cid) : NULL;
-    return s_out(buf, len, ext && dialplan_priority(ext, prio) ? "1" : "0");
+    int found = plan && prio > 0 && dialplan_find_prio(plan, context, argv[1], cid, prio, NULL);
+    return s_out(buf, len, found ? "1" : "0");
 }
 
 /* ast_strip_quoted(s, "\"", "\""): trim, then one pair of quotes off. */

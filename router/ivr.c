@@ -23,15 +23,17 @@
 #include <strings.h>
 
 #define S_MAX_FILES 64                  /* files in one MediaPlay */
-/* The call's TIMEOUT(digit) and TIMEOUT(response): 5 s and 10 s unless the
- * dialplan set them (func.h). */
+#define S_READ_MAX 255                  /* Read's maxdigits limit */
+
 /* Does the running extension have a priority after this one? */
 static int s_has_next(call_t *self)
 {
-    const dialplan_ext_t *ext = call_find(self, self->context, self->exten);
-    return ext && dialplan_priority(ext, self->priority + 1) != NULL;
+    return dialplan_find_prio(self->dialplan, self->context, self->exten, self->caller_num,
+                              self->priority + 1, NULL) != NULL;
 }
 
+/* The call's TIMEOUT(digit) and TIMEOUT(response): 5 s and 10 s unless the
+ * dialplan set them (func.h). */
 static unsigned s_digit_ms(const call_t *self)
 {
     return func_timeout_ms(self->ivr_timeout_ms, self->ivr_timeout_set, FUNC_TIMEOUT_DIGIT);
@@ -41,7 +43,6 @@ static unsigned s_response_ms(const call_t *self)
 {
     return func_timeout_ms(self->ivr_timeout_ms, self->ivr_timeout_set, FUNC_TIMEOUT_RESPONSE);
 }
-#define S_READ_MAX 255                  /* Read's maxdigits limit */
 
 static void s_fail(call_t *self)
 {
