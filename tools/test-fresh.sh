@@ -125,12 +125,14 @@ work=$(mktemp -d /var/tmp/tandem-fresh.XXXXXX) || die "mktemp failed"
 root=$work/root
 inner_pid=
 
-# The processes whose root is the copy: they were started by this run.
+# The processes in the root's mount namespace: started by this run. (Their
+# /proc/PID/root does not name the copy once they have pivoted into it.)
+inner_ns=
 s_inside_pids() {
-    local p r
+    [ -n "$inner_ns" ] || return 0
+    local p
     for p in /proc/[0-9]*; do
-        r=$(readlink "$p/root" 2>/dev/null) || continue
-        case $r in "$root"|"$root"/*) echo "${p#/proc/}" ;; esac
+        [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$inner_ns" ] && echo "${p#/proc/}"
     done
 }
 
@@ -138,12 +140,18 @@ s_cleanup() {
     local rc=$? p i
     trap - EXIT INT TERM
     [ -n "$inner_pid" ] && kill -TERM "$inner_pid" 2>/dev/null
-    for i in 1 2 3; do
-        for p in $(s_inside_pids); do kill -TERM "$p" 2>/dev/null; done
+    for i in 1 2 3 4 5; do
         [ -z "$(s_inside_pids)" ] && break
+        for p in $(s_inside_pids); do kill -TERM "$p" 2>/dev/null; done
         sleep 1
     done
-    for p in $(s_inside_pids); do kill -KILL "$p" 2>/dev/null; done
+    # Whatever ignored TERM (dpkg in the middle of an unpack, say) gets KILL;
+    # nothing may still write in the copy when it is removed.
+    for i in $(seq 50); do
+        [ -z "$(s_inside_pids)" ] && break
+        for p in $(s_inside_pids); do kill -KILL "$p" 2>/dev/null; done
+        sleep 0.2
+    done
     [ -n "$inner_pid" ] && wait "$inner_pid" 2>/dev/null
     # The mounts lived in the namespace, which is gone with its processes:
     # in ours the copy is plain files. --one-file-system guards it anyway.
@@ -207,6 +215,13 @@ EOF
 unshare --mount --uts --ipc --propagation private -- \
     bash -c "$inner" inner "$root" "$cache/apt-archives" &
 inner_pid=$!
+# Its mount namespace, once it has entered it: what s_inside_pids looks for.
+host_ns=$(readlink /proc/self/ns/mnt)
+for i in $(seq 100); do
+    ns=$(readlink "/proc/$inner_pid/ns/mnt" 2>/dev/null) || break
+    [ "$ns" != "$host_ns" ] && { inner_ns=$ns; break; }
+    sleep 0.05
+done
 wait "$inner_pid"
 rc=$?
 inner_pid=
