@@ -438,7 +438,8 @@ td_register() {
 }
 
 # td_sounds_dir: the directory tandem-media plays prompts from, as it said
-# at start ("prompts: DIR (N .wav files)"); empty if it found none. After td_start.
+# at start ("prompts: DIR (N .wav files)", a NOTICE: TD_LOGLEVEL must not be
+# warning or error); empty if it found none. After td_start.
 td_sounds_dir() {
     sed -n 's/.* media NOTICE prompts: \(.*\) ([0-9]* \.wav files.*/\1/p' \
         "$TD_LOGS/media.log" 2>/dev/null | tail -n 1
