@@ -17,7 +17,7 @@ LIB_SRCS := $(wildcard lib/*.c) $(GEN)
 PROGS    := signaling router media
 BINS     := $(PROGS:%=bin/tandem-%)
 
-.PHONY: all deps run test unit integration bench clean check
+.PHONY: all deps run test test-fresh unit integration bench clean check
 all: $(BINS)
 
 deps:
@@ -78,6 +78,11 @@ test: deps
 	@$(MAKE) -j$(JOBS) --no-print-directory all
 	@$(MAKE) -j$(JOBS) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+
+# make test from a clean clone of HEAD in a fresh Debian bookworm root
+# (debootstrap, cached in /var/cache/tandem); as root. See tools/test-fresh.sh.
+test-fresh:
+	@bash tools/test-fresh.sh
 
 run: deps
 	@$(MAKE) -j$(JOBS) --no-print-directory all

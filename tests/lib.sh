@@ -437,6 +437,25 @@ td_register() {
     td_expect_rc "reg-$user" 0 "REGISTER $user (401, then 200 with auth)"
 }
 
+# td_sounds_dir: the directory tandem-media plays prompts from, as it said
+# at start ("prompts: DIR (N .wav files)", a NOTICE: TD_LOGLEVEL must not be
+# warning or error); empty if it found none. After td_start.
+td_sounds_dir() {
+    sed -n 's/.* media NOTICE prompts: \(.*\) ([0-9]* \.wav files.*/\1/p' \
+        "$TD_LOGS/media.log" 2>/dev/null | tail -n 1
+}
+
+# td_need_prompt NAME: fail unless the worker's prompt directory (the same
+# search it does, see media/sound_dir.h) holds NAME.wav; sets TD_PROMPT to
+# its path. After td_start.
+td_need_prompt() {
+    local dir
+    dir=$(td_sounds_dir)
+    [ -n "$dir" ] || td_fail "tandem-media found no prompts: $(grep -m 1 'WARNING prompts' "$TD_LOGS/media.log")"
+    TD_PROMPT=$dir/$1.wav
+    [ -r "$TD_PROMPT" ] || td_fail "$TD_PROMPT is missing (asterisk-core-sounds-en-wav)"
+}
+
 # ---- starting processes one by one, and echo calls ------------------------
 # For scenarios that start the processes in another order, run several
 # workers or restart one. Nothing above depends on these.

@@ -125,6 +125,19 @@ static void s_request(fx_t *fx, const char *method, const char *ruri, const char
 
 static int s_next(fx_t *fx, int skip_100);
 
+/* After the ACK of the final in fx->last: under load Timer G (T1 is 5 ms
+ * here) can fire in the same pump as the ACK is read, before it. Drop the
+ * copies of the final already queued, or one would be taken for the next
+ * answer. */
+static void s_drop_resent(fx_t *fx)
+{
+    char copy[sizeof fx->last];
+    ssize_t n;
+    while ((n = recv(fx->phone, copy, sizeof copy - 1, MSG_PEEK)) > 0
+           && (size_t)n == strlen(fx->last) && !memcmp(copy, fx->last, (size_t)n))
+        (void)recv(fx->phone, copy, sizeof copy, 0);
+}
+
 /* ACK the non-2xx final in fx->msg for the INVITE sent last (same branch). */
 static void s_ack_final(fx_t *fx, const char *ruri, const char *from_user, const char *call_id)
 {
@@ -136,6 +149,7 @@ static void s_ack_final(fx_t *fx, const char *ruri, const char *from_user, const
     fx->same_branch = 1;
     s_request(fx, "ACK", ruri, from_user, call_id, cseq, tag, NULL, NULL);
     fx->same_branch = 0;
+    s_drop_resent(fx);
 }
 
 /* The next datagram for the phone, parsed into fx->msg; skip_100 drops
@@ -663,6 +677,7 @@ static void s_ack_raw(fx_t *fx, const char *branch, const char *call_id)
              "Content-Length: 0\r\n\r\n",
              ntohs(fx->ph.sin_port), branch, p && p->gvalue ? p->gvalue : "", call_id);
     s_send_raw(fx, text);
+    s_drop_resent(fx);
 }
 
 static void test_bad_requests(void **state)
