@@ -90,7 +90,8 @@ run: deps
 
 # The strict check of CONF (default etc): every warning and error of the
 # router's config with file:line; fails if there is any. Starts nothing.
-check: bin/tandem-router
+check: deps
+	@$(MAKE) -j$(JOBS) --no-print-directory bin/tandem-router
 	@bin/tandem-router -c $(CONF) --check
 
 bench: deps
