@@ -181,6 +181,16 @@ static const char *s_to_tag(fx_t *fx)
     return p ? p->gvalue : NULL;
 }
 
+/* The answer to the request with CSeq cseq: a retransmission of the
+ * previous request's 401 (T1 is 5 ms here) may come first on a busy machine. */
+static int s_next_for(fx_t *fx, int cseq)
+{
+    int st;
+    while ((st = s_next(fx, 1)) > 0 && fx->msg->cseq && atoi(fx->msg->cseq->number) != cseq)
+        ;
+    return st;
+}
+
 /* Credentials answering the challenge in fx->msg, as one header line. */
 static void s_credentials(fx_t *fx, const char *hname, const char *user, const char *pass,
                           const char *method, const char *uri, char *out, size_t len)
@@ -325,7 +335,7 @@ static void s_register(fx_t *fx, const char *user, const char *pass, const char 
     s_credentials(fx, "Authorization", user, pass, "REGISTER", "sip:127.0.0.1", cred, sizeof cred);
     snprintf(hdrs, sizeof hdrs, "%s%s", extra ? extra : "", cred);
     s_request(fx, "REGISTER", "sip:127.0.0.1", user, call_id, 2, NULL, hdrs, NULL);
-    assert_int_equal(s_next(fx, 1), want);
+    assert_int_equal(s_next_for(fx, 2), want);
 }
 
 static void test_register(void **state)
@@ -352,7 +362,7 @@ static void test_register(void **state)
     char hdrs[1024];
     snprintf(hdrs, sizeof hdrs, "Expires: 10\r\n%s", cred);
     s_request(fx, "REGISTER", "sip:127.0.0.1", "1001", "reg-2", 2, NULL, hdrs, NULL);
-    assert_int_equal(s_next(fx, 1), 423);
+    assert_int_equal(s_next_for(fx, 2), 423);
     assert_string_equal(s_hdr(fx, "min-expires"), "60");
     /* too long: clamped to maxexpiry */
     s_register(fx, "1002", "1002pass", "reg-3", "Expires: 99999\r\n", 200);
@@ -425,7 +435,7 @@ static void test_register_rejects_alike(void **state)
     s_credentials(fx, "Authorization", "alice", "1004pass", "REGISTER", "sip:127.0.0.1", cred,
                   sizeof cred);
     s_request(fx, "REGISTER", "sip:127.0.0.1", "1004", "rej-5", 2, NULL, cred, NULL);
-    assert_int_equal(s_next(fx, 1), 403);
+    assert_int_equal(s_next_for(fx, 2), 403);
     assert_int_equal(sip_registrar_count(sip_core_registrar(fx->core)), 1);
 }
 
@@ -454,7 +464,7 @@ static void test_auth_nonce_and_header(void **state)
     s_credentials(fx, "Proxy-Authorization", "1001", "1001pass", "REGISTER", uri, cred,
                   sizeof cred);
     s_request(fx, "REGISTER", uri, "1001", "n-3", 2, NULL, cred, NULL);
-    assert_int_equal(s_next(fx, 1), 200);
+    assert_int_equal(s_next_for(fx, 2), 200);
 }
 
 /* Caller 1001 places a call; returns with leg 0 known to the router. */
@@ -641,7 +651,7 @@ static void test_invite_identification(void **state)
     s_credentials(fx, "Authorization", "stranger", "guess", "INVITE", "sip:1002@127.0.0.1",
                   cred, sizeof cred);
     s_request(fx, "INVITE", "sip:1002@127.0.0.1", "stranger", "id-1", 2, NULL, cred, s_sdp);
-    assert_int_equal(s_next(fx, 1), 403);
+    assert_int_equal(s_next_for(fx, 2), 403);
     s_ack_final(fx, "sip:1002@127.0.0.1", "stranger", "id-1");
     /* a known user with a wrong password: 403 */
     s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "id-2", 1, NULL, NULL, s_sdp);
@@ -650,7 +660,7 @@ static void test_invite_identification(void **state)
     s_credentials(fx, "Authorization", "1001", "nope", "INVITE", "sip:1002@127.0.0.1",
                   cred, sizeof cred);
     s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "id-2", 2, NULL, cred, s_sdp);
-    assert_int_equal(s_next(fx, 1), 403);
+    assert_int_equal(s_next_for(fx, 2), 403);
     s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "id-2");
     /* the router is down: 503 */
     s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "id-3", 1, NULL, NULL, s_sdp);
@@ -660,7 +670,7 @@ static void test_invite_identification(void **state)
                   cred, sizeof cred);
     td_bus_fake_set_alive(0);
     s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "id-3", 2, NULL, cred, s_sdp);
-    assert_int_equal(s_next(fx, 1), 503);
+    assert_int_equal(s_next_for(fx, 2), 503);
     s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "id-3");
     td_bus_fake_set_alive(1);
     /* no SDP: 488 */
@@ -670,7 +680,7 @@ static void test_invite_identification(void **state)
     s_credentials(fx, "Authorization", "1001", "1001pass", "INVITE", "sip:1002@127.0.0.1",
                   cred, sizeof cred);
     s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "id-4", 2, NULL, cred, NULL);
-    assert_int_equal(s_next(fx, 1), 488);
+    assert_int_equal(s_next_for(fx, 2), 488);
 }
 
 static void test_insecure_peer(void **state)
@@ -1138,7 +1148,7 @@ static void test_trunk_and_phones_same_ip(void **state)
     /* ... and 1002's credentials do not make it 1002: 403 */
     s_credentials(fx, "Authorization", "1002", "1002pass", "INVITE", ruri, cred, sizeof cred);
     s_request(fx, "INVITE", ruri, "nobody", "sip-2", 2, NULL, cred, s_sdp);
-    assert_int_equal(s_next(fx, 1), 403);
+    assert_int_equal(s_next_for(fx, 2), 403);
     s_ack_final(fx, ruri, "nobody", "sip-2");
     /* ... but 1001's do: the call is 1001's, its caller ID the From's
      * number overridden by 1001's callerid= */
@@ -1214,7 +1224,7 @@ static void test_invite_digest_user(void **state)
     s_ack_final(fx, ruri, "1004", "du-1");
     s_credentials(fx, "Authorization", "alice", "1004pass", "INVITE", ruri, cred, sizeof cred);
     s_request(fx, "INVITE", ruri, "1004", "du-1", 2, NULL, cred, s_sdp);
-    assert_int_equal(s_next(fx, 1), 403);
+    assert_int_equal(s_next_for(fx, 2), 403);
     s_ack_final(fx, ruri, "1004", "du-1");
 
     td_bus_fake_reset();
@@ -1278,7 +1288,7 @@ static void test_noreject(void **state)
     s_credentials(fx, "Authorization", "1002", "1002pass", "REGISTER", "sip:127.0.0.1", cred,
                   sizeof cred);
     s_request(fx, "REGISTER", "sip:127.0.0.1", "1001", "nr-3", 2, NULL, cred, NULL);
-    assert_int_equal(s_next(fx, 1), 404);
+    assert_int_equal(s_next_for(fx, 2), 404);
     s_register(fx, "1001", "wrong", "nr-4", NULL, 403);
     s_register(fx, "1001", "1001pass", "nr-5", NULL, 200);
     /* INVITE from a From user that names nobody, from an address that is
