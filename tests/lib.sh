@@ -513,7 +513,7 @@ td_echo_start() {
 }
 
 # td_echo_finish NAME: wait for the call and its phone. 0 when sipp saw the
-# whole call (407, 200, BYE answered) and at least half the packets came back
+# whole call (401, 200, BYE answered) and at least half the packets came back
 # with our SSRC from the worker port the SDP named (127.0.0.1, inside
 # rtp.conf's range), and from nowhere else. Prints the phone's report, and
 # why not; the worker's port is left in $TD_TMP/NAME.port.
@@ -524,7 +524,7 @@ td_echo_finish() {
     [ $rc -ne 0 ] && kill -TERM "${TD_BG[$name-rtp]}" 2>/dev/null
     td_wait "$name-rtp"
     if [ $rc -ne 0 ]; then
-        echo "[$TD_NAME] $name: sipp exited $rc (expected 0: 407, INVITE with auth, 200, ACK, BYE, 200)"
+        echo "[$TD_NAME] $name: sipp exited $rc (expected 0: 401, INVITE with auth, 200, ACK, BYE, 200)"
         return 1
     fi
     python3 - "$name" "$TD_TMP/$name-rtp.json" "$TD_RTP_START" "$TD_RTP_END" \
