@@ -17,7 +17,7 @@ LIB_SRCS := $(wildcard lib/*.c) $(GEN)
 PROGS    := signaling router media
 BINS     := $(PROGS:%=bin/tandem-%)
 
-.PHONY: all deps run test unit integration bench clean check
+.PHONY: all deps run test test-fresh unit integration bench clean check
 all: $(BINS)
 
 deps:
@@ -79,13 +79,19 @@ test: deps
 	@$(MAKE) -j$(JOBS) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 
+# make test from a clean clone of HEAD in a fresh Debian bookworm root
+# (debootstrap, cached in /var/cache/tandem); as root. See tools/test-fresh.sh.
+test-fresh:
+	@bash tools/test-fresh.sh
+
 run: deps
 	@$(MAKE) -j$(JOBS) --no-print-directory all
 	@exec bash tools/run.sh $(CONF)
 
 # The strict check of CONF (default etc): every warning and error of the
 # router's config with file:line; fails if there is any. Starts nothing.
-check: bin/tandem-router
+check: deps
+	@$(MAKE) -j$(JOBS) --no-print-directory bin/tandem-router
 	@bin/tandem-router -c $(CONF) --check
 
 bench: deps

@@ -105,8 +105,8 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
     snprintf(out->confdir, sizeof out->confdir, "etc");
     snprintf(out->endpoint, sizeof out->endpoint, "tcp://127.0.0.1:5570");
     snprintf(out->cdrdir, sizeof out->cdrdir, "var/cdr-csv");
-    snprintf(out->sounds_dir, sizeof out->sounds_dir, "/usr/share/asterisk/sounds/en");
-    snprintf(out->moh_dir, sizeof out->moh_dir, "/usr/share/asterisk/moh");
+    /* sounds_dir and moh_dir stay "" unless set: the media worker then
+     * searches where Debian and Asterisk put them (media/sound_dir.h). */
     snprintf(out->recordings_dir, sizeof out->recordings_dir, "var/recordings");
     snprintf(out->astdb, sizeof out->astdb, "var/astdb");
     out->loglevel = LOG_INFO;

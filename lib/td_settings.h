@@ -19,8 +19,8 @@ typedef struct {
     char cdrdir[512];         /* [router] cdrdir: var/cdr-csv */
     char media_address[64];   /* [media] address put in SDP; "" = detect */
     uint32_t capacity;        /* [media]/[signaling] capacity */
-    char sounds_dir[512];     /* [media] sounds: /usr/share/asterisk/sounds/en */
-    char moh_dir[512];        /* [media] moh: /usr/share/asterisk/moh */
+    char sounds_dir[512];     /* [media] sounds; "" = search (media/sound_dir.h) */
+    char moh_dir[512];        /* [media] moh; "" = search (media/sound_dir.h) */
     char recordings_dir[512]; /* [media] recordings: var/recordings */
     char astdb[512];          /* [router] astdb: var/astdb (DB() store) */
 } td_settings_t;

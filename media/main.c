@@ -9,6 +9,7 @@
 #include <event2/event.h>
 
 #include "rtp_conf.h"
+#include "sound_dir.h"
 #include "td_log.h"
 #include "td_settings.h"
 #include "worker.h"
@@ -35,6 +36,12 @@ int main(int argc, char **argv)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Where Playback() and MusicOnHold() read: said once at start, with a
+     * WARNING naming what to install when they cannot work. */
+    sound_dir_resolve(settings.sounds_dir, sizeof settings.sounds_dir, sound_dir_prompts, 0,
+                      "prompts", "sounds", "asterisk-core-sounds-en-wav asterisk-core-sounds-en");
+    sound_dir_resolve(settings.moh_dir, sizeof settings.moh_dir, sound_dir_moh, 1,
+                      "music on hold", "moh", "asterisk-moh-opsound-wav");
 
     struct event_base *base = event_base_new();
     if (!base) {

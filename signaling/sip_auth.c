@@ -137,16 +137,14 @@ static int s_nonce_check(const sip_auth_t *self, const char *nonce, long now)
     return age <= SIP_AUTH_NONCE_TTL ? 0 : 1;
 }
 
-int sip_auth_challenge(const sip_auth_t *self, osip_message_t *resp, int proxy,
-                       int stale, long now)
+int sip_auth_challenge(const sip_auth_t *self, osip_message_t *resp, int stale, long now)
 {
     char nonce[SIP_AUTH_NONCE_LEN + 1], value[512];
     sip_auth_nonce(self, now, nonce, sizeof nonce);
     snprintf(value, sizeof value,
              "Digest realm=\"%s\", nonce=\"%s\", algorithm=MD5, qop=\"auth\"%s",
              self->realm, nonce, stale ? ", stale=true" : "");
-    return proxy ? osip_message_set_proxy_authenticate(resp, value)
-                 : osip_message_set_www_authenticate(resp, value);
+    return osip_message_set_www_authenticate(resp, value);
 }
 
 char *sip_auth_unquote(const char *value, char *buf, size_t len)
@@ -171,19 +169,21 @@ char *sip_auth_unquote(const char *value, char *buf, size_t len)
 }
 
 osip_authorization_t *sip_auth_credentials(const sip_auth_t *self, osip_message_t *req,
-                                           int proxy, char *user, size_t len)
+                                           char *user, size_t len)
 {
-    osip_list_t *list = proxy ? &req->proxy_authorizations : &req->authorizations;
+    osip_list_t *lists[] = { &req->authorizations, &req->proxy_authorizations };
     char realm[sizeof self->realm + 2];
-    for (int i = 0; i < osip_list_size(list); i++) {
-        osip_authorization_t *a = osip_list_get(list, i);
-        if (!a || !a->auth_type || strcasecmp(a->auth_type, "Digest") != 0)
-            continue;
-        sip_auth_unquote(a->realm, realm, sizeof realm);
-        if (strcmp(realm, self->realm) != 0)
-            continue;
-        sip_auth_unquote(a->username, user, len);
-        return a;
+    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
+        for (int i = 0; i < osip_list_size(lists[l]); i++) {
+            osip_authorization_t *a = osip_list_get(lists[l], i);
+            if (!a || !a->auth_type || strcasecmp(a->auth_type, "Digest") != 0)
+                continue;
+            sip_auth_unquote(a->realm, realm, sizeof realm);
+            if (strcmp(realm, self->realm) != 0)
+                continue;
+            sip_auth_unquote(a->username, user, len);
+            return a;
+        }
     }
     if (len)
         user[0] = '\0';
@@ -205,23 +205,26 @@ sip_auth_result_t sip_auth_verify(const sip_auth_t *self, osip_authorization_t *
     sip_auth_unquote(cred->cnonce, cnonce, sizeof cnonce);
     sip_auth_unquote(cred->algorithm, alg, sizeof alg);
 
-    if (!ha1 || !method || strcmp(realm, self->realm) != 0 || !*uri || strlen(response) != 32)
-        return SIP_AUTH_FAILED;
-    if (*alg && strcasecmp(alg, "MD5") != 0)
-        return SIP_AUTH_FAILED;                 /* MD5-sess and others: not offered */
-    if (*qop && (strcasecmp(qop, "auth") != 0 || !*nc || !*cnonce))
-        return SIP_AUTH_FAILED;
+    /* chan_sip's check_auth looks at the nonce first: one that is not the
+     * current challenge's gets a new challenge (stale=true if the answer
+     * was right), and only a wrong answer to the current one is a failure.
+     * Here "current" is: minted by this process and younger than the TTL. */
     int fresh = s_nonce_check(self, nonce, now);
-    if (fresh < 0)
-        return SIP_AUTH_FAILED;
-    char expect[33], got[33];
-    sip_auth_response(ha1, nonce, nc, cnonce, qop, method, uri, expect);
-    for (int i = 0; i < 32; i++) {               /* hex digits may arrive in upper case */
-        char c = response[i];
-        got[i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
+    int right = ha1 && method && strcmp(realm, self->realm) == 0 && *uri
+                && strlen(response) == 32
+                && (!*alg || strcasecmp(alg, "MD5") == 0)      /* MD5-sess and others: not offered */
+                && (!*qop || (strcasecmp(qop, "auth") == 0 && *nc && *cnonce));
+    if (right) {
+        char expect[33], got[33];
+        sip_auth_response(ha1, nonce, nc, cnonce, qop, method, uri, expect);
+        for (int i = 0; i < 32; i++) {           /* hex digits may arrive in upper case */
+            char c = response[i];
+            got[i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
+        }
+        got[32] = '\0';
+        right = s_equal(expect, got, 32);
     }
-    got[32] = '\0';
-    if (!s_equal(expect, got, 32))
-        return SIP_AUTH_FAILED;
-    return fresh == 0 ? SIP_AUTH_OK : SIP_AUTH_STALE;
+    if (fresh == 0)
+        return right ? SIP_AUTH_OK : SIP_AUTH_FAILED;
+    return right ? SIP_AUTH_STALE : SIP_AUTH_NONCE;
 }

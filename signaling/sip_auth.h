@@ -2,8 +2,10 @@
  *
  * Nonces are stateless: "<time, 8 hex><MD5(time:secret), 32 hex>", where the
  * secret is random per process. A nonce is good for SIP_AUTH_NONCE_TTL
- * seconds; an older one whose MAC checks out is "stale" (the client retries
- * with a fresh one without asking its user). Nothing is stored per client, so
+ * seconds. The right answer to any other nonce (expired, or not ours) is
+ * "stale" (the client retries with a fresh one without asking its user), a
+ * wrong one gets a new challenge, as chan_sip answers a nonce that is not
+ * its current one. Nothing is stored per client, so
  * a flood of REGISTERs costs no memory. Nonce counts are not tracked: a
  * captured response can be replayed within the TTL (documented limit). */
 #ifndef SIP_AUTH_H
@@ -21,8 +23,12 @@ typedef struct sip_auth sip_auth_t;
 typedef enum {
     SIP_AUTH_OK = 0,
     SIP_AUTH_MISSING,     /* no credentials for our realm: challenge */
-    SIP_AUTH_STALE,       /* right answer to an expired nonce: challenge, stale=true */
-    SIP_AUTH_FAILED       /* wrong password, unknown user, forged nonce, bad fields */
+    SIP_AUTH_STALE,       /* the right answer to a nonce that is not current (expired, or
+                           * not ours): challenge again with stale=true */
+    SIP_AUTH_NONCE,       /* a wrong answer to a nonce that is not current: challenge
+                           * again (chan_sip's "one more try with a new challenge") */
+    SIP_AUTH_FAILED       /* a wrong answer to a current nonce (wrong password, unknown
+                           * user, bad fields): 403 */
 } sip_auth_result_t;
 
 /* realm is copied. NULL on failure. */
@@ -42,20 +48,27 @@ void sip_auth_response(const char *ha1, const char *nonce, const char *nc,
 /* A nonce minted at `now` (seconds) into buf (at least SIP_AUTH_NONCE_LEN+1). */
 void sip_auth_nonce(const sip_auth_t *self, long now, char *buf, size_t len);
 
-/* Add a challenge to the response: Proxy-Authenticate when proxy is set,
- * else WWW-Authenticate: realm, a fresh nonce, algorithm=MD5, qop="auth",
- * and stale=true when asked. Returns 0 or -1. */
-int sip_auth_challenge(const sip_auth_t *self, osip_message_t *resp, int proxy,
-                       int stale, long now);
+/* Add a challenge to the response (a 401): WWW-Authenticate with realm, a
+ * fresh nonce, algorithm=MD5, qop="auth", and stale=true when asked.
+ * Never Proxy-Authenticate: chan_sip 20's check_auth "Always auth[s] with
+ * WWW-auth since we're NOT a proxy", for every method. Returns 0 or -1. */
+int sip_auth_challenge(const sip_auth_t *self, osip_message_t *resp, int stale, long now);
 
-/* The credentials in req for our realm (Proxy-Authorization when proxy is
- * set, else Authorization), or NULL. The user name, unquoted, goes to user.
- * Borrowed from req. */
+/* The credentials in req for our realm, or NULL: Authorization first, then
+ * Proxy-Authorization. (chan_sip reads only the header it asked for,
+ * Authorization; a phone that answers a 401 with Proxy-Authorization would
+ * loop on challenges there. Accepting it too is harmless: the digest is
+ * checked the same way whichever header carries it, and we never challenge
+ * as a proxy, so no proxy's credentials are meant for us.) The user name,
+ * unquoted, goes to user. Borrowed from req. */
 osip_authorization_t *sip_auth_credentials(const sip_auth_t *self, osip_message_t *req,
-                                           int proxy, char *user, size_t len);
+                                           char *user, size_t len);
 
 /* Check credentials for `method` against ha1 (NULL: unknown user, which
- * fails exactly like a wrong password). cred NULL gives SIP_AUTH_MISSING. */
+ * fails exactly like a wrong password: chan_sip's bogus peer). The answer
+ * follows chan_sip's check_auth: a nonce that is not current gives STALE or
+ * NONCE (challenge again), a current one OK or FAILED (403). cred NULL gives
+ * SIP_AUTH_MISSING. */
 sip_auth_result_t sip_auth_verify(const sip_auth_t *self, osip_authorization_t *cred,
                                   const char *method, const char *ha1, long now);
 

@@ -674,7 +674,16 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
             snprintf(host, sizeof host, "%s", peer->host);
         else
             snprintf(host, sizeof host, "%s:%d", peer->host, ntohs(to.sin_port));
-        snprintf(target, sizeof target, "sip:%s@%s", number ? number : peer->name, host);
+        /* chan_sip's initreqprep for a peer without a registered contact:
+         * the dialled number, else the peer's defaultuser, else no user
+         * part at all ("sip:host"). */
+        const char *ruser = number                            ? number
+                          : s_valid_user(peer->defaultuser) ? peer->defaultuser
+                                                            : NULL;
+        if (ruser)
+            snprintf(target, sizeof target, "sip:%s@%s", ruser, host);
+        else
+            snprintf(target, sizeof target, "sip:%s", host);
     }
 
     sip_leg_t *leg = s_leg_new(self, 1);

@@ -85,7 +85,7 @@ struct sip_conf {
     sip_general_t general;
     sip_peer_t *peers;
     size_t npeers;
-    s_index_t by_name, by_user;
+    s_index_t by_name;
     s_index_t by_addr;      /* static peers by host ip:port */
     s_index_t by_ip;        /* static peers with insecure=port by host ip */
     char **files;           /* copies of the file names peers point at */
@@ -488,18 +488,15 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
     }
     p->type = !strcasecmp(type->value, "user") ? SIP_PEER_USER
             : !strcasecmp(type->value, "peer") ? SIP_PEER_PEER : SIP_PEER_FRIEND;
-    if (defaultuser && *defaultuser->value) {
-        if (s_copy(self, p->authuser, sizeof p->authuser, defaultuser) < 0)
-            return -1;
-    } else
-        strcpy(p->authuser, p->name);
+    if (defaultuser && s_copy(self, p->defaultuser, sizeof p->defaultuser, defaultuser) < 0)
+        return -1;
     if (md5secret) {
         for (int i = 0; i < 32; i++)
             p->ha1[i] = (char)tolower((unsigned char)md5secret->value[i]);
         p->ha1[32] = '\0';
         p->has_secret = 1;
     } else if (secret && *secret->value) {
-        sip_auth_ha1(p->authuser, g->realm, secret->value, p->ha1);
+        sip_auth_ha1(p->name, g->realm, secret->value, p->ha1);
         p->has_secret = 1;
     }
     p->addr.sin_family = AF_INET;
@@ -582,7 +579,7 @@ static int s_static_addr(const sip_peer_t *p)
 
 static int s_build_indexes(sip_conf_t *self)
 {
-    if (s_index_init(&self->by_name, self->npeers) < 0 || s_index_init(&self->by_user, self->npeers) < 0
+    if (s_index_init(&self->by_name, self->npeers) < 0
         || s_index_init(&self->by_addr, self->npeers) < 0 || s_index_init(&self->by_ip, self->npeers) < 0)
         return -1;
     for (size_t i = 0; i < self->npeers; i++) {
@@ -595,7 +592,6 @@ static int s_build_indexes(sip_conf_t *self)
             return s_fail(self, p->file, p->line, "[%s] is defined twice (first at %s:%d)",
                           p->name, dup->file, dup->line);
         s_index_add(&self->by_name, i, td_str_hash(p->name), p);
-        s_index_add(&self->by_user, i, td_str_hash(p->authuser), p);
     }
     /* backwards, so that pushing on the chain heads leaves them in file order */
     size_t naddr = 0, nip = 0;
@@ -701,7 +697,6 @@ void sip_conf_destroy(sip_conf_t **self_p)
     sip_conf_t *self = *self_p;
     s_index_free(&self->by_ip);
     s_index_free(&self->by_addr);
-    s_index_free(&self->by_user);
     s_index_free(&self->by_name);
     for (size_t i = 0; i < self->nfiles; i++)
         free(self->files[i]);
@@ -732,16 +727,6 @@ const sip_peer_t *sip_conf_peer(const sip_conf_t *self, const char *name)
         return NULL;
     for (s_node_t *n = self->by_name.buckets[td_str_hash(name) & (self->by_name.n - 1)]; n; n = n->next)
         if (strcmp(n->peer->name, name) == 0)
-            return n->peer;
-    return NULL;
-}
-
-const sip_peer_t *sip_conf_auth_user(const sip_conf_t *self, const char *user)
-{
-    if (!user || !self->by_user.buckets)
-        return NULL;
-    for (s_node_t *n = self->by_user.buckets[td_str_hash(user) & (self->by_user.n - 1)]; n; n = n->next)
-        if (strcmp(n->peer->authuser, user) == 0)
             return n->peer;
     return NULL;
 }

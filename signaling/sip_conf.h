@@ -28,9 +28,14 @@ typedef enum { SIP_NAT_AUTO, SIP_NAT_NO, SIP_NAT_FORCE } sip_nat_t;
 typedef struct sip_peer {
     char name[80];              /* the section name */
     sip_peer_type_t type;
-    char authuser[80];          /* digest user name: defaultuser, else name */
+    char defaultuser[80];       /* defaultuser= (or username=): the user part of the
+                                 * Request-URI when Tandem calls a peer that has no
+                                 * registration; "" for none. Not the digest user name:
+                                 * chan_sip authenticates a device by its section name
+                                 * (check_peer_ok and register_verify pass peer->name to
+                                 * check_auth). */
     int has_secret;             /* 0: no secret set, accepted unchallenged (as chan_sip) */
-    char ha1[33];               /* MD5(authuser:realm:secret), or md5secret */
+    char ha1[33];               /* MD5(name:realm:secret), or md5secret */
     int dynamic;                /* host=dynamic (or unset): calls go to the registration */
     char host[256];             /* as written */
     struct sockaddr_in addr;    /* static host:port, resolved at load */
@@ -75,8 +80,6 @@ const sip_peer_t *sip_conf_peer_at(const sip_conf_t *self, size_t i);
 
 /* Lookups; every result is borrowed until sip_conf_destroy. */
 const sip_peer_t *sip_conf_peer(const sip_conf_t *self, const char *name);
-/* The section whose digest user name (defaultuser, else its name) is user. */
-const sip_peer_t *sip_conf_auth_user(const sip_conf_t *self, const char *user);
 /* A peer or friend with a static host whose host:port is src (the first in
  * file order). Registered addresses are the registrar's (sip_registrar_at);
  * sip_ident puts both together in chan_sip's order. */

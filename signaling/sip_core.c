@@ -285,15 +285,32 @@ static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
 
 /* ---- REGISTER ---------------------------------------------------------------- */
 
-static void s_challenge(sip_core_t *self, sip_txn_t *txn, int status, int stale, const char *why)
+/* 401 Unauthorized with WWW-Authenticate, for every method: chan_sip
+ * challenges INVITE as it does REGISTER, never with 407 (check_auth). */
+static void s_challenge(sip_core_t *self, sip_txn_t *txn, int stale, const char *why)
 {
     char tag[SIP_MSG_TOKEN_LEN + 1];
-    osip_message_t *r = sip_txn_make_response(txn, status, sip_msg_token(tag, sizeof tag));
+    osip_message_t *r = sip_txn_make_response(txn, 401, sip_msg_token(tag, sizeof tag));
     if (!r)
         return;
-    sip_auth_challenge(self->auth, r, status == 407, stale, (long)time(NULL));
-    td_log(LOG_DEBUG, "%d: %s", status, why);
+    sip_auth_challenge(self->auth, r, stale, (long)time(NULL));
+    td_log(LOG_DEBUG, "401: %s", why);
     sip_txn_respond(txn, &r);
+}
+
+/* The answer to credentials that did not pass: a new challenge while the
+ * nonce is not current (stale=true when the answer itself was right), else
+ * 403 Forbidden, as chan_sip's check_auth and send_check_user_failure_response
+ * (or register_verify's AUTH_SECRET_FAILED) answer. */
+static void s_auth_failed(sip_core_t *self, sip_txn_t *txn, sip_auth_result_t res,
+                          const char *why)
+{
+    if (res == SIP_AUTH_STALE || res == SIP_AUTH_NONCE) {
+        s_challenge(self, txn, res == SIP_AUTH_STALE, why);
+        return;
+    }
+    td_log(LOG_NOTICE, "403: %s", why);
+    sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
 }
 
 /* A contact's expiry: its expires parameter, else the Expires header, else
@@ -317,32 +334,48 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     sip_msg_token(tag, sizeof tag);
     sip_msg_addr(from, src, sizeof src);
     const char *aor = req->to->url->username ? req->to->url->username : "";
+    /* register_verify: the To user names the peer (sip_find_peer with
+     * FINDPEERS: a type=user section cannot register); the digest user must
+     * be the section's name (check_auth), whatever defaultuser says. */
     const sip_peer_t *peer = *aor ? sip_conf_peer(self->conf, aor) : NULL;
-    if (!peer && *aor)
-        peer = sip_conf_auth_user(self->conf, aor);
-    int allowed = peer && peer->dynamic && peer->type != SIP_PEER_USER;
-
-    if (!(allowed && !peer->has_secret)) {
-        osip_authorization_t *cred = sip_auth_credentials(self->auth, req, 0, user, sizeof user);
+    if (peer && peer->type == SIP_PEER_USER)
+        peer = NULL;
+    osip_authorization_t *cred = sip_auth_credentials(self->auth, req, user, sizeof user);
+    const char *refuse = NULL;   /* why register_verify refuses before any password check */
+    int refusal = 0;
+    if (!peer) {
+        refuse = "no such peer";
+        refusal = 404;                                /* AUTH_NOT_FOUND: "404 Not found" */
+    } else if (!peer->dynamic) {
+        refuse = "not host=dynamic";
+        refusal = 403;                                /* AUTH_PEER_NOT_DYNAMIC */
+    } else if (peer->has_secret && cred && strcmp(user, peer->name) != 0) {
+        refuse = "the digest user is not the peer's name";
+        refusal = 404;                                /* AUTH_USERNAME_MISMATCH */
+    }
+    if (refuse && !g->alwaysauthreject) {
+        snprintf(why, sizeof why, "REGISTER of '%s' by '%s' from %s: %s", aor, user, src, refuse);
+        sip_msg_reply(txn, refusal, tag, why, NULL, NULL);
+        return;
+    }
+    if (refuse || peer->has_secret) {
+        /* With alwaysauthreject every refusal goes through the bogus peer or
+         * transmit_fake_auth_response, which answer exactly as a wrong
+         * password does: a challenge, then 403 to any credentials that
+         * answer it (a NULL HA1 never verifies). */
         if (!cred) {
-            s_challenge(self, txn, 401, 0, "REGISTER without credentials");
+            s_challenge(self, txn, 0, "REGISTER without credentials");
             return;
         }
-        const char *ha1 = allowed && strcmp(user, peer->authuser) == 0 ? peer->ha1 : NULL;
-        switch (sip_auth_verify(self->auth, cred, "REGISTER", ha1, now)) {
-        case SIP_AUTH_OK:
-            break;
-        case SIP_AUTH_STALE:
-            s_challenge(self, txn, 401, 1, "stale nonce");
-            return;
-        default:
-            snprintf(why, sizeof why, "REGISTER of '%s' by '%s' from %s: wrong password, "
-                     "unknown user or not allowed to register", aor, user, src);
-            if (g->alwaysauthreject) {
-                td_log(LOG_NOTICE, "401: %s", why);
-                s_challenge(self, txn, 401, 0, why);
-            } else
-                sip_msg_reply(txn, allowed ? 403 : 404, tag, why, NULL, NULL);
+        sip_auth_result_t res = sip_auth_verify(self->auth, cred, "REGISTER",
+                                                refuse ? NULL : peer->ha1, now);
+        if (res != SIP_AUTH_OK) {
+            snprintf(why, sizeof why, "REGISTER of '%s' by '%s' from %s: %s", aor, user, src,
+                     refuse                   ? refuse
+                     : res == SIP_AUTH_STALE  ? "stale nonce"
+                     : res == SIP_AUTH_NONCE  ? "unknown nonce"
+                                              : "wrong password");
+            s_auth_failed(self, txn, res, why);
             return;
         }
     }
@@ -449,10 +482,6 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
 {
     const sip_general_t *g = sip_conf_general(self->conf);
     const char *m = req->sip_method;
-    /* An INVITE is challenged with 407, anything else with 401. (chan_sip
-     * 20's check_auth sends 401 for every method, "since we're NOT a
-     * proxy"; Tandem keeps 407 for INVITE, which phones answer alike.) */
-    int proxy = s_is(m, "INVITE");
     long now = (long)time(NULL);
     char name[96], user[96], why[400], src[32];
     sip_msg_addr(from, src, sizeof src);
@@ -484,39 +513,38 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         *caller = p;
         return 1;
     }
-    osip_authorization_t *cred = sip_auth_credentials(self->auth, req, proxy, user, sizeof user);
+    /* Every method is challenged with 401 and WWW-Authenticate (s_challenge). */
+    osip_authorization_t *cred = sip_auth_credentials(self->auth, req, user, sizeof user);
     if (!cred) {
         snprintf(why, sizeof why, "%s from '%s' at %s: %s%s%s, challenged", m, name, src,
                  p ? "peer " : "no peer (alwaysauthreject)", p ? p->name : "",
                  p ? (how == SIP_IDENT_NAME ? " by name" : " by address") : "");
-        s_challenge(self, txn, proxy ? 407 : 401, 0, why);
+        s_challenge(self, txn, 0, why);
         return 0;
     }
-    /* check_auth: the digest user must be the device's, else
-     * AUTH_USERNAME_MISMATCH and 403. chan_sip compares with the section
-     * name; Tandem's digest user is defaultuser, else the name, as for
-     * REGISTER (the HA1 is made with it). */
-    if (p && strcmp(user, p->authuser) != 0) {
-        snprintf(why, sizeof why, "%s from %s: peer %s, but the credentials are '%s'", m, src,
-                 p->name, user);
+    /* check_auth: the digest user must be the device's section name (not
+     * its defaultuser), else AUTH_USERNAME_MISMATCH, which
+     * send_check_user_failure_response answers with 403 at once, whatever
+     * the nonce. The bogus peer skips this check. */
+    if (p && strcmp(user, p->name) != 0) {
+        snprintf(why, sizeof why, "%s from %s: peer %s, but the digest user is '%s' "
+                 "(username mismatch)", m, src, p->name, user);
         td_log(LOG_NOTICE, "403: %s", why);
         sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
         return 0;
     }
-    switch (sip_auth_verify(self->auth, cred, m, p ? p->ha1 : NULL, now)) {
-    case SIP_AUTH_OK:
+    sip_auth_result_t res = sip_auth_verify(self->auth, cred, m, p ? p->ha1 : NULL, now);
+    if (res == SIP_AUTH_OK) {
         *caller = p;
         return 1;
-    case SIP_AUTH_STALE:
-        s_challenge(self, txn, proxy ? 407 : 401, 1, "stale nonce");
-        return 0;
-    default:
-        snprintf(why, sizeof why, "%s by '%s' from %s: wrong password or unknown user", m, user,
-                 src);
-        td_log(LOG_NOTICE, "403: %s", why);
-        sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
-        return 0;
     }
+    snprintf(why, sizeof why, "%s by '%s' from %s: %s", m, user, src,
+             res == SIP_AUTH_STALE  ? "stale nonce"
+             : res == SIP_AUTH_NONCE ? "unknown nonce"
+             : p                     ? "wrong password"
+                                     : "unknown user");
+    s_auth_failed(self, txn, res, why);
+    return 0;
 }
 
 /* ---- INVITE ------------------------------------------------------------------- */

@@ -437,6 +437,25 @@ td_register() {
     td_expect_rc "reg-$user" 0 "REGISTER $user (401, then 200 with auth)"
 }
 
+# td_sounds_dir: the directory tandem-media plays prompts from, as it said
+# at start ("prompts: DIR (N .wav files)", a NOTICE: TD_LOGLEVEL must not be
+# warning or error); empty if it found none. After td_start.
+td_sounds_dir() {
+    sed -n 's/.* media NOTICE prompts: \(.*\) ([0-9]* \.wav files.*/\1/p' \
+        "$TD_LOGS/media.log" 2>/dev/null | tail -n 1
+}
+
+# td_need_prompt NAME: fail unless the worker's prompt directory (the same
+# search it does, see media/sound_dir.h) holds NAME.wav; sets TD_PROMPT to
+# its path. After td_start.
+td_need_prompt() {
+    local dir
+    dir=$(td_sounds_dir)
+    [ -n "$dir" ] || td_fail "tandem-media found no prompts: $(grep -m 1 'WARNING prompts' "$TD_LOGS/media.log")"
+    TD_PROMPT=$dir/$1.wav
+    [ -r "$TD_PROMPT" ] || td_fail "$TD_PROMPT is missing (asterisk-core-sounds-en-wav)"
+}
+
 # ---- starting processes one by one, and echo calls ------------------------
 # For scenarios that start the processes in another order, run several
 # workers or restart one. Nothing above depends on these.
@@ -494,7 +513,7 @@ td_echo_start() {
 }
 
 # td_echo_finish NAME: wait for the call and its phone. 0 when sipp saw the
-# whole call (407, 200, BYE answered) and at least half the packets came back
+# whole call (401, 200, BYE answered) and at least half the packets came back
 # with our SSRC from the worker port the SDP named (127.0.0.1, inside
 # rtp.conf's range), and from nowhere else. Prints the phone's report, and
 # why not; the worker's port is left in $TD_TMP/NAME.port.
@@ -505,7 +524,7 @@ td_echo_finish() {
     [ $rc -ne 0 ] && kill -TERM "${TD_BG[$name-rtp]}" 2>/dev/null
     td_wait "$name-rtp"
     if [ $rc -ne 0 ]; then
-        echo "[$TD_NAME] $name: sipp exited $rc (expected 0: 407, INVITE with auth, 200, ACK, BYE, 200)"
+        echo "[$TD_NAME] $name: sipp exited $rc (expected 0: 401, INVITE with auth, 200, ACK, BYE, 200)"
         return 1
     fi
     python3 - "$name" "$TD_TMP/$name-rtp.json" "$TD_RTP_START" "$TD_RTP_END" \

@@ -12,8 +12,9 @@ byte strings split at line ends and at 86 characters.
 
 Where the message is valid, the answer is the one Tandem gives that request
 normally with the test configuration (tests/lib.sh): allowguest=no and
-alwaysauthreject=yes, so an unknown caller's INVITE gets 407 and a REGISTER
-of an unknown address of record gets 401. Tandem answers as a UA/B2BUA
+alwaysauthreject=yes, so an unknown caller's INVITE and a REGISTER of an
+unknown address of record both get 401 with WWW-Authenticate (chan_sip
+challenges every method so, never with 407). Tandem answers as a UA/B2BUA
 (never as a proxy). Responses must be dropped: a UA never ACKs or forwards
 a response that matches none of its transactions."""
 from collections import namedtuple
@@ -78,9 +79,9 @@ ROWS = [
         b"extensionHeader-!.%*+_`'~:\xef\xbb\xbf\xe5\xa4\xa7\xe5\x81\x9c\xe9\x9b\xbb\r\n"
         b"Content-Length: 0\r\n"
         b"\r\n"),
-    Row("3.1.1.3 esc01", "407",
-        'valid INVITE from an unknown caller: the usual challenge (alwaysauthreject)',
-        None,
+    Row("3.1.1.3 esc01", "401",
+        'valid INVITE from an unknown caller: the usual challenge (alwaysauthreject), 401 as chan_sip',
+        b'\r\nWWW-Authenticate: Digest ',
         b"INVITE sip:sips%3Auser%40example.com@example.net SIP/2.0\r\n"
         b"To: sip:%75se%72@example.com\r\n"
         b"From: <sip:I%20have%20spaces@example.net>;tag=938\r\n"
@@ -142,9 +143,9 @@ ROWS = [
         b"Via: SIP/2.0/UDP funky.example.com;branch=z9hG4bKkdjuw\r\n"
         b"l: 0\r\n"
         b"\r\n"),
-    Row("3.1.1.7 longreq", "407",
-        'valid INVITE from an unknown caller: 407',
-        None,
+    Row("3.1.1.7 longreq", "401",
+        'valid INVITE from an unknown caller: 401',
+        b'\r\nWWW-Authenticate: Digest ',
         b"INVITE sip:user@example.com SIP/2.0\r\n"
         b"To: \"I have a user name of extremeextremeextremeextremeextremeextremeextremeextremeex"
         b"tremeextreme proportion\"<sip:user@example.com:6000;unknownparam1=verylonglonglonglong"
@@ -580,9 +581,9 @@ ROWS = [
         b"m=audio 49217 RTP/AVP 0 12\r\n"
         b"m=video 3227 RTP/AVP 31\r\n"
         b"a=rtpmap:31 LPC\r\n"),
-    Row("3.1.2.12 baddate", "407",
-        'RFC: reject only if Date matters (liberal: ignore it); Tandem never reads Date, so the INVITE goes on: 407',
-        None,
+    Row("3.1.2.12 baddate", "401",
+        'RFC: reject only if Date matters (liberal: ignore it); Tandem never reads Date, so the INVITE goes on: 401',
+        b'\r\nWWW-Authenticate: Digest ',
         b"INVITE sip:user@example.com SIP/2.0\r\n"
         b"To: sip:user@example.com\r\n"
         b"From: sip:caller@example.net;tag=2234923\r\n"
@@ -949,9 +950,9 @@ ROWS = [
         b"m=audio 49217 RTP/AVP 0 12\r\n"
         b"m=video 3227 RTP/AVP 31\r\n"
         b"a=rtpmap:31 LPC\r\n"),
-    Row("3.4.1 inv2543", "407",
-        'RFC: accept an RFC 2543 INVITE (no branch, From tag, Content-Length, Max-Forwards or Contact): 407 as any unknown caller',
-        None,
+    Row("3.4.1 inv2543", "401",
+        'RFC: accept an RFC 2543 INVITE (no branch, From tag, Content-Length, Max-Forwards or Contact): 401 as any unknown caller',
+        b'\r\nWWW-Authenticate: Digest ',
         b"INVITE sip:UserB@example.com SIP/2.0\r\n"
         b"Via: SIP/2.0/UDP iftgw.example.com\r\n"
         b"From: <sip:+13035551111@ift.client.example.net;user=phone>\r\n"

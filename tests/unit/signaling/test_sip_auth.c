@@ -79,6 +79,8 @@ static void test_verify(void **state)
     assert_int_equal(sip_auth_verify(auth, a, "INVITE", ha1, NOW + 5), SIP_AUTH_FAILED);
     /* an unknown user fails exactly like a wrong password */
     assert_int_equal(sip_auth_verify(auth, a, "REGISTER", NULL, NOW + 5), SIP_AUTH_FAILED);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", NULL, NOW + SIP_AUTH_NONCE_TTL + 1),
+                     SIP_AUTH_NONCE);
     /* right answer to an old nonce: stale */
     assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW + SIP_AUTH_NONCE_TTL),
                      SIP_AUTH_OK);
@@ -94,8 +96,10 @@ static void test_verify(void **state)
     /* wrong password */
     a = s_cred(auth, "1001", "wrong", "tandem", nonce, "REGISTER", 0);
     assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_FAILED);
-    /* a wrong password with an old nonce is not "stale": it is wrong */
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW + 100), SIP_AUTH_FAILED);
+    /* a wrong password with an old nonce is not "stale", but chan_sip's
+     * check_auth gives "one more try with a new challenge" to any answer
+     * to a nonce that is not its current one */
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW + 100), SIP_AUTH_NONCE);
     osip_authorization_free(a);
 
     /* wrong realm */
@@ -110,12 +114,15 @@ static void test_verify(void **state)
     memcpy(forged, nonce, sizeof forged);
     forged[7] = forged[7] == 'f' ? 'e' : 'f';
     a = s_cred(auth, "1001", "1001pass", "tandem", forged, "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_FAILED);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_STALE);
+    osip_authorization_free(a);
+    a = s_cred(auth, "1001", "wrong", "tandem", forged, "REGISTER", 0);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_NONCE);
     osip_authorization_free(a);
     /* a nonce from someone else entirely (RFC 2617's) */
     a = s_cred(auth, "1001", "1001pass", "tandem", "dcd98b7102dd2f0e8b11d0f600bfb0c093",
                "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_FAILED);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_STALE);
     osip_authorization_free(a);
 
     /* another process's nonce (another secret) */
@@ -123,7 +130,8 @@ static void test_verify(void **state)
     char theirs[SIP_AUTH_NONCE_LEN + 1];
     sip_auth_nonce(other, NOW, theirs, sizeof theirs);
     a = s_cred(auth, "1001", "1001pass", "tandem", theirs, "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_FAILED);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_STALE);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", NULL, NOW), SIP_AUTH_NONCE);
     osip_authorization_free(a);
     sip_auth_destroy(&other);
 
@@ -138,8 +146,8 @@ static void test_challenge_and_credentials(void **state)
     sip_auth_t *auth = sip_auth_new("tandem");
     osip_message_t *m = NULL;
     assert_int_equal(osip_message_init(&m), 0);
-    assert_int_equal(sip_auth_challenge(auth, m, 0, 1, NOW), 0);
-    assert_int_equal(sip_auth_challenge(auth, m, 1, 0, NOW), 0);
+    assert_int_equal(sip_auth_challenge(auth, m, 1, NOW), 0);
+    assert_int_equal(sip_auth_challenge(auth, m, 0, NOW), 0);
     osip_www_authenticate_t *w = NULL;
     assert_int_equal(osip_message_get_www_authenticate(m, 0, &w), 0);
     char buf[128];
@@ -148,8 +156,11 @@ static void test_challenge_and_credentials(void **state)
     assert_string_equal(osip_www_authenticate_get_algorithm(w), "MD5");
     assert_string_equal(osip_www_authenticate_get_qop_options(w), "\"auth\"");
     assert_string_equal(osip_www_authenticate_get_stale(w), "true");
-    osip_proxy_authenticate_t *p = NULL;
-    assert_int_equal(osip_message_get_proxy_authenticate(m, 0, &p), 0);
+    /* never Proxy-Authenticate (chan_sip: "we're NOT a proxy") */
+    assert_int_equal(osip_list_size(&m->proxy_authenticates), 0);
+    assert_int_equal(osip_list_size(&m->www_authenticates), 2);
+    osip_www_authenticate_t *p = osip_list_get(&m->www_authenticates, 1);
+    assert_non_null(p);
     assert_null(osip_www_authenticate_get_stale(p));
     char nonce[64];
     sip_auth_unquote(osip_www_authenticate_get_nonce(p), nonce, sizeof nonce);
@@ -165,13 +176,21 @@ static void test_challenge_and_credentials(void **state)
     osip_message_set_authorization(m, "Digest username=\"1001\", realm=\"tandem\", nonce=\"1\", "
                                       "uri=\"sip:a\", response=\"0\"");
     char user[64];
-    assert_non_null(sip_auth_credentials(auth, m, 0, user, sizeof user));
+    /* Authorization first */
+    assert_non_null(sip_auth_credentials(auth, m, user, sizeof user));
     assert_string_equal(user, "1001");
-    assert_non_null(sip_auth_credentials(auth, m, 1, user, sizeof user));
+    osip_message_free(m);
+    /* Proxy-Authorization is taken when there is no Authorization for us */
+    assert_int_equal(osip_message_init(&m), 0);
+    osip_message_set_authorization(m, "Digest username=\"x\", realm=\"other\", nonce=\"1\", "
+                                      "uri=\"sip:a\", response=\"0\"");
+    osip_message_set_proxy_authorization(m, "Digest username=\"y\", realm=\"tandem\", "
+                                            "nonce=\"1\", uri=\"sip:a\", response=\"0\"");
+    assert_non_null(sip_auth_credentials(auth, m, user, sizeof user));
     assert_string_equal(user, "y");
     osip_message_free(m);
     assert_int_equal(osip_message_init(&m), 0);
-    assert_null(sip_auth_credentials(auth, m, 0, user, sizeof user));
+    assert_null(sip_auth_credentials(auth, m, user, sizeof user));
     assert_string_equal(user, "");
     osip_message_free(m);
     sip_auth_destroy(&auth);

@@ -165,11 +165,12 @@ static const row_t s_rows[] = {
     { "INVITE whose Accept has application/*",
       "INVITE sip:1001@127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKac2") DLG("accept-any", "INVITE")
       "Contact: <sip:torture@127.0.0.1:$P>\r\nAccept: text/html, application/*\r\n" SDP_HDRS,
-      0, 407, NULL, NULL },
+      0, 401, "\r\nWWW-Authenticate: Digest ", NULL },
     { "RFC 2543 INVITE: no branch, From tag, Contact (3.4.1)",
       "INVITE sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:$P;rport\r\n"
       "From: <sip:torture@127.0.0.1>\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: inv2543\r\n"
-      "CSeq: 56 INVITE\r\nContent-Type: application/sdp\r\n\r\n" SDP, 0, 407, NULL, NULL },
+      "CSeq: 56 INVITE\r\nContent-Type: application/sdp\r\n\r\n" SDP, 0, 401,
+      "\r\nWWW-Authenticate: Digest ", NULL },
     { "RFC 3261 INVITE without Contact",
       "INVITE sip:1001@127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKnc") DLG("no-contact", "INVITE")
       SDP_HDRS, 0, 400, NULL, NULL },
