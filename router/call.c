@@ -76,6 +76,7 @@ void call_destroy(call_t **self_p)
     if (self->timer)
         event_free(self->timer);
     apps_free(self);
+    func_group_forget(self->chanvars);   /* GROUP() memberships end with the call */
     chanvars_destroy(&self->chanvars);
     dialplan_destroy(&self->dialplan);
     free(self->legs);

@@ -683,6 +683,11 @@ static const struct {
     /* func_time.c */
     { "STRFTIME", func_time_strftime, NULL },
     { "STRPTIME", func_time_strptime, NULL },
+    /* func_group.c */
+    { "GROUP", func_group_read, func_group_write },
+    { "GROUP_COUNT", func_group_count, NULL },
+    { "GROUP_MATCH_COUNT", func_group_match_count, NULL },
+    { "GROUP_LIST", func_group_list, NULL },
     /* func_chan.c */
     { "CHANNEL", func_chan_channel, func_chan_channel_w },
     { "CDR", func_chan_cdr, func_chan_cdr_w },

@@ -10,11 +10,12 @@
  *              BASE64_ENCODE, BASE64_DECODE
  * func_num.c:  INC, DEC, MIN, MAX, ABS, SORT
  * func_time.c: STRFTIME (with %q and %1q..%6q), STRPTIME
+ * func_group.c: GROUP, GROUP_COUNT, GROUP_MATCH_COUNT, GROUP_LIST
  * func_chan.c: CHANNEL, CDR, TIMEOUT, DIALPLAN_EXISTS, DB_KEYS, SIPPEER,
  *              VALID_EXTEN, IFTIME, ENV
  * Written: GLOBAL, CALLERID, DB, LOCAL, HASH, ARRAY, PUSH, UNSHIFT, CDR
  * (accountcode, userfield, and custom CDR variables), TIMEOUT,
- * CHANNEL(accountcode).
+ * CHANNEL(accountcode), GROUP.
  * Arguments arrive with ${} and $[] already expanded (vars_substitute does
  * that for the whole of "FUNC(args)"). Names are case-sensitive, as
  * Asterisk 20's registry compares them (pbx_functions.c
@@ -69,6 +70,10 @@ typedef struct {
 
 /* The call's TIMEOUT(which) in ms: set, or the default (5000 / 10000). */
 unsigned func_timeout_ms(const unsigned *ms, unsigned set, int which);
+
+/* A call is over: drop its GROUP() memberships (call is its func_env_t
+ * .vars). */
+void func_group_forget(const void *call);
 
 /* The folder holding sip.conf (SIPPEER() reads <dir>/sip.conf). Copied;
  * the router sets it once at start. "" or never: SIPPEER finds no peer. */

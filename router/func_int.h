@@ -1,5 +1,5 @@
 /* func_int - what the function files (func.c, func_str.c, func_time.c,
- * func_num.c, func_chan.c) share: the reader/writer shapes, Asterisk's argument
+ * func_num.c, func_group.c, func_chan.c) share: the reader/writer shapes, Asterisk's argument
  * splitting and escape decoding, and every function's entry point. The one
  * table of names lives in func.c. Nothing else includes this. */
 #ifndef FUNC_INT_H
@@ -80,6 +80,13 @@ const char *func_num_sort(func_env_t *env, char *args, char *buf, size_t len);
 /* func_time.c */
 const char *func_time_strftime(func_env_t *env, char *args, char *buf, size_t len);
 const char *func_time_strptime(func_env_t *env, char *args, char *buf, size_t len);
+
+/* func_group.c */
+const char *func_group_read(func_env_t *env, char *args, char *buf, size_t len);
+int func_group_write(func_env_t *env, char *args, const char *value);
+const char *func_group_count(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_group_match_count(func_env_t *env, char *args, char *buf, size_t len);
+const char *func_group_list(func_env_t *env, char *args, char *buf, size_t len);
 
 /* func_chan.c */
 const char *func_chan_channel(func_env_t *env, char *args, char *buf, size_t len);

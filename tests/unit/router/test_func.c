@@ -417,6 +417,37 @@ static void test_more_table(void **state)
         s_check(f, i, rows[i].in, rows[i].out);
 }
 
+/* GROUP(): memberships across calls (one func_env_t per call). */
+static void test_group_table(void **state)
+{
+    fixture_t *f = *state;
+    func_env_t *a = &f->env;
+    func_env_t b = f->env;
+    b.vars = chanvars_new();
+    b.lookup = NULL;
+    char buf[64];
+    assert_int_equal(func_write(a, "GROUP()", "trunk"), 0);
+    assert_int_equal(func_write(a, "GROUP(region)", "east"), 0);
+    assert_int_equal(func_write(&b, "GROUP()", "TRUNK"), 0);
+    assert_int_equal(func_write(&b, "GROUP(region)", "west"), 0);
+    s_check(f, 0, "${GROUP()}|${GROUP(region)}|${GROUP(none)}", "trunk|east|");
+    s_check(f, 1, "${GROUP_COUNT(trunk)}|${GROUP_COUNT()}|${GROUP_COUNT(east@region)}", "2|2|1");
+    s_check(f, 2, "${GROUP_COUNT(@region)}|${GROUP_COUNT(nobody)}", "1|0");
+    s_check(f, 3, "${GROUP_MATCH_COUNT(^(east|west)$@reg)}|${GROUP_MATCH_COUNT(tr)}", "2|1");
+    s_check(f, 4, "${GROUP_LIST()}", "trunk east@region");
+    assert_string_equal(func_read(&b, "GROUP_COUNT(TRUNK)", buf, sizeof buf), "2");
+    /* a new group in a category replaces the old; "" leaves it */
+    assert_int_equal(func_write(a, "GROUP(region)", "north"), 0);
+    assert_int_equal(func_write(a, "GROUP()", ""), 0);
+    s_check(f, 5, "${GROUP_LIST()}|${GROUP_COUNT(trunk)}", "north@region|1");
+    /* the second call ends */
+    func_group_forget(b.vars);
+    chanvars_destroy(&b.vars);
+    s_check(f, 6, "${GROUP_COUNT(trunk)}|${GROUP_MATCH_COUNT(.)}", "0|1");
+    func_group_forget(f->vars);
+    s_check(f, 7, "[${GROUP_LIST()}]", "[]");
+}
+
 /* CHANNEL(), CDR() reads and writes, TIMEOUT(), DIALPLAN_EXISTS(),
  * DB_KEYS() and SIPPEER() with a channel in the env. */
 static void test_channel_table(void **state)
@@ -719,6 +750,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_string_table, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_channel_table, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_more_table, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_group_table, s_setup, s_teardown),
         cmocka_unit_test(test_in_a_call),
         cmocka_unit_test(test_reload_globals),
     };
