@@ -29,6 +29,22 @@ typedef struct call_frame_s {
     int argc;                   /* ARG1..ARGargc set for this frame */
 } call_frame_t;
 
+/* A Macro frame (app_macro.c): where the macro returns, and the channel
+ * variables it replaced (ARGn, MACRO_EXTEN, ...), put back when it ends. */
+#define CALL_MACRO_ARGS 80      /* app_macro's MAX_ARGS: ARG1..ARG79 */
+typedef struct call_macro_s {
+    struct call_macro_s *up;
+    char name[CALL_MAX_CONTEXT];    /* "macro-<name>" */
+    char context[CALL_MAX_CONTEXT]; /* the caller's position */
+    char exten[CALL_MAX_EXTEN];
+    int priority;
+    int nframes;                /* Gosub frames open at entry */
+    int depth;                  /* MACRO_DEPTH before it */
+    int argc;                   /* ARG1..ARGargc-1 set */
+    char *saved[4];             /* MACRO_EXTEN, _CONTEXT, _PRIORITY, _OFFSET before it */
+    char *oldargs[CALL_MACRO_ARGS];
+} call_macro_t;
+
 /* What the IVR application running waits for (apps.c). */
 typedef enum {
     IVR_NONE, IVR_PLAYBACK, IVR_BACKGROUND, IVR_WAITEXTEN, IVR_READ, IVR_RECORD, IVR_MOH,
@@ -87,6 +103,7 @@ struct call {
     /* apps.c: Gosub, IVR */
     call_frame_t *frames;
     int nframes;
+    call_macro_t *macros;       /* innermost first */
     ivr_t ivr;
     /* channel state */
     int answered;               /* leg 0 answered */
@@ -163,6 +180,16 @@ void apps_on_timer(call_t *self);                   /* Busy/Congestion's wait */
 /* Busy(args)/Congestion(args): cause 17 or 34. */
 void apps_refuse(call_t *self, char *args, uint32_t cause);
 void apps_free(call_t *self);
+/* Macro (apps.c): the interpreter found no priority where the call is; if a
+ * macro runs, it returns to its caller (1), else 0. */
+int apps_macro_fell(call_t *self);
+/* After each application: a Goto out of the innermost macro's context
+ * (with no Gosub of the macro open) leaves the macro, the call staying
+ * where the Goto sent it. */
+void apps_macro_check(call_t *self);
+/* The call ends: every macro ends, as each returns -1 (variables back, and
+ * the position back when still in the macro's context: h runs there). */
+void apps_macro_unwind(call_t *self);
 
 /* ivr.c */
 void ivr_exec(call_t *self, dialplan_app_t app, char *args);

@@ -106,6 +106,10 @@ static const char *s_app_names[DIALPLAN_APP_COUNT] = {
     [DIALPLAN_APP_TRYEXEC]     = "TryExec",
     [DIALPLAN_APP_EXECIFTIME]  = "ExecIfTime",
     [DIALPLAN_APP_RAISEEXCEPTION] = "RaiseException",
+    [DIALPLAN_APP_MACRO]       = "Macro",
+    [DIALPLAN_APP_MACROEXCLUSIVE] = "MacroExclusive",
+    [DIALPLAN_APP_MACROIF]     = "MacroIf",
+    [DIALPLAN_APP_MACROEXIT]   = "MacroExit",
 };
 
 const char *dialplan_app_name(dialplan_app_t app)
