@@ -443,7 +443,9 @@ static void s_app_moh(call_t *self, char *args)
 
 /* --- collecting an extension (Background, WaitExten) ------------------------------------- */
 
-/* The digits are complete: their extension at priority 1, or "i". */
+/* The digits are complete (__ast_pbx_run after collect_digits): their
+ * extension at priority 1, else "i" (INVALID_EXTEN), else "e" (INVALID),
+ * else the call ends. */
 static void s_collect_done(call_t *self)
 {
     event_del(self->timer);
@@ -453,6 +455,7 @@ static void s_collect_done(call_t *self)
         self->ivr.play_id = 0;
     }
     self->ivr.mode = IVR_NONE;
+    self->fall_wait = 0;
     const char *digits = self->ivr.digits;
     if (call_find(self, self->context, digits)) {
         td_log(LOG_INFO, "Goto (%s,%s,1)", self->context, digits);
@@ -468,8 +471,13 @@ static void s_collect_done(call_t *self)
         call_rerun(self);
         return;
     }
-    td_log(LOG_WARNING, "Channel '%s' sent into invalid extension '%s' in context '%s', but "
-           "no invalid handler", self->channel, digits, self->context);
+    if (call_find(self, self->context, "e")) {
+        call_raise(self, "INVALID", 1);
+        call_rerun(self);
+        return;
+    }
+    td_log(LOG_WARNING, "Invalid extension '%s', but no rule 'i' or 'e' in context '%s'", digits,
+           self->context);
     s_fail(self);
 }
 
@@ -550,6 +558,14 @@ void ivr_on_dtmf(call_t *self, const Tandem__MediaDtmf *msg)
     switch (self->ivr.mode) {
     case IVR_BACKGROUND:
     case IVR_WAITEXTEN:
+        if (!self->ivr.digits[0] && self->macros) {
+            /* The key is the application's result: it leaves every macro
+             * (app_macro.c breaks out on a digit, back at the caller's
+             * priority) and the pbx loop collects the extension in the
+             * caller's context. Background looks a one-digit extension up
+             * in MACRO_CONTEXT first: the same context for one level. */
+            apps_macro_unwind(self);
+        }
         s_collect_digit(self, digit);
         break;
     case IVR_READ: {
@@ -618,14 +634,24 @@ void ivr_on_timer(call_t *self)
         }
         if (self->ivr.digits[0]) {
             s_collect_done(self);
+            break;
+        }
+        /* No key (pbx_builtin_waitexten): the next priority if there is
+         * one, else "t", else "e" (RESPONSETIMEOUT), else the call ends. */
+        self->ivr.mode = IVR_NONE;
+        if (dialplan_find_prio(self->dialplan, self->context, self->exten, self->caller_num,
+                               self->priority + 1, NULL)) {
+            td_log(LOG_INFO, "Timeout on %s, continuing...", self->channel);
+            call_next(self);
         } else if (call_find(self, self->context, "t")) {
             td_log(LOG_INFO, "Timeout on %s, going to 't'", self->channel);
-            self->ivr.mode = IVR_NONE;
             call_jump(self, self->context, "t", 1);
             call_rerun(self);
+        } else if (call_find(self, self->context, "e")) {
+            call_raise(self, "RESPONSETIMEOUT", 1);
+            call_rerun(self);
         } else {
-            td_log(LOG_WARNING, "Timeout, but no rule 't' in context '%s'", self->context);
-            self->ivr.mode = IVR_NONE;
+            td_log(LOG_WARNING, "Timeout but no rule 't' or 'e' in context '%s'", self->context);
             s_fail(self);
         }
         break;

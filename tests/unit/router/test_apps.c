@@ -90,6 +90,25 @@ static const char *s_conf =
     "exten => 2,1,Hangup(24)\n"
     "exten => i,1,Hangup(25)\n"
     "exten => t,1,Hangup(26)\n"
+    "[menu2]\n"
+    "exten => s,1,Background(press)\n"
+    "exten => 5,1,Hangup(21)\n"
+    "exten => e,1,Set(GLOBAL(EXC)=${EXCEPTION(REASON)}-${EXCEPTION(EXTEN)})\n"
+    " same => n,Hangup(27)\n"
+    "[mwait]\n"
+    "exten => s,1,Answer()\n"
+    " same => n,Macro(keys,a)\n"
+    " same => n,Set(AFTER=${ARG1}-${MACRO_DEPTH})\n"
+    " same => n,Wait(5)\n"
+    "exten => 7,1,Set(GLOBAL(MK)=${ARG1}-${MACRO_CONTEXT}-${CONTEXT})\n"
+    " same => n,Hangup(29)\n"
+    "exten => 8,1,Macro(keys,b)\n"
+    "exten => h,1,Set(GLOBAL(MH)=${CONTEXT}-${ARG1}-${MACRO_EXTEN})\n"
+    "[macro-keys]\n"
+    "exten => s,1,Set(IN=${ARG1}${MACRO_EXTEN})\n"
+    " same => n,WaitExten(3)\n"
+    " same => n,Set(AFTERWAIT=1)\n"
+    "exten => 7,1,Hangup(30)\n"
     "[reload]\n"
     "exten => 800,1,Wait(1)\n"
     " same => n,Hangup(21)\n";
@@ -461,6 +480,66 @@ static void test_background_waitexten(void **state)
     }
 }
 
+/* Keys that dial nothing, with no i: e with INVALID (__ast_pbx_run). */
+static void test_invalid_to_e(void **state)
+{
+    fixture_t *f = *state;
+    s_call(f, "c1", "menu2", "s", "1001");
+    s_answered(f, "c1");
+    s_play_sent(f, "c1", "press");
+    s_dtmf(f, "c1", "9");
+    s_sent(f, "media-1", MEDIA_STOP, "c1");
+    s_hangup_sent(f, "c1", 27);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1");
+    s_nothing_more(f);
+    s_call(f, "c2", "menu2", "s", "1001");
+    assert_string_equal(s_var(f, "c2", "EXC"), "INVALID-s");
+    s_hangup(f, "c2");
+}
+
+/* Macro: ARGn and MACRO_* inside; WaitExten timing out goes on inside the
+ * macro, which returns after its last priority with the variables put
+ * back; a key during WaitExten leaves the macro and dials in the caller's
+ * context; a hangup inside a macro runs h in the caller's context. */
+static void test_macro(void **state)
+{
+    fixture_t *f = *state;
+    s_call(f, "c1", "mwait", "s", "1001");
+    s_answered(f, "c1");
+    s_nothing_more(f);
+    assert_int_equal(s_state(f, "c1"), CALL_COLLECTING);
+    assert_string_equal(s_var(f, "c1", "IN"), "as");
+    assert_string_equal(s_var(f, "c1", "MACRO_DEPTH"), "1");
+    assert_string_equal(s_var(f, "c1", "CONTEXT"), "macro-keys");
+    s_fire(f, "c1");                                /* no key: on to priority 3, then back */
+    assert_int_equal(s_state(f, "c1"), CALL_WAITING);
+    assert_string_equal(s_var(f, "c1", "AFTERWAIT"), "1");
+    assert_string_equal(s_var(f, "c1", "AFTER"), "-0");
+    assert_string_equal(s_var(f, "c1", "CONTEXT"), "mwait");
+    s_hangup(f, "c1");
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1");
+    s_nothing_more(f);
+
+    s_call(f, "c2", "mwait", "s", "1001");
+    s_answered(f, "c2");
+    s_dtmf(f, "c2", "7");                           /* mwait's 7, not macro-keys' */
+    s_hangup_sent(f, "c2", 29);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c2");
+    s_nothing_more(f);
+    s_call(f, "c3", "mwait", "8", "1001");
+    assert_string_equal(s_var(f, "c3", "MK"), "--mwait");
+    assert_string_equal(s_var(f, "c3", "MH"), "mwait--");   /* h after c2 */
+    s_sent(f, "media-1", MEDIA_OFFER, "c3");
+    s_offered(f, "c3");
+    s_sent(f, "sig-1", PROGRESS, "c3");
+    s_hangup(f, "c3");                              /* the caller hangs up in the macro */
+    s_sent(f, "media-1", MEDIA_RELEASE, "c3");
+    s_nothing_more(f);
+    s_call(f, "c4", "mwait", "s", "1001");
+    assert_string_equal(s_var(f, "c4", "MH"), "mwait--");
+    s_hangup(f, "c4");
+}
+
 static void test_read_app(void **state)
 {
     fixture_t *f = *state;
@@ -723,6 +802,8 @@ int main(void)
         T(test_h_and_i),
         T(test_playback),
         T(test_background_waitexten),
+        T(test_invalid_to_e),
+        T(test_macro),
         T(test_read_app),
         T(test_record),
         T(test_say),
