@@ -178,34 +178,46 @@ static void s_app_gotoif(call_t *self, char *args)
         s_branch(self, no);
 }
 
-/* GotoIfTime(times,weekdays,mdays,months[,timezone]?[labeliftrue][:labeliffalse]).
+/* Log timing_parse's warnings, one a line. */
+static void s_timing_warnings(char *warn)
+{
+    char *save = NULL;
+    for (char *w = strtok_r(warn, "\n", &save); w; w = strtok_r(NULL, "\n", &save))
+        td_log(LOG_WARNING, "%s", w);
+}
+
+/* GotoIfTime(times,weekdays,mdays,months[,timezone]?[labeliftrue][:labeliffalse])
+ * (pbx_builtins.c): an empty spec takes the false branch; a malformed item
+ * matches nothing (timing.h). ${TESTTIME} (epoch seconds) stands for now.
  * The timezone is ignored: local time is used. */
 static void s_app_gotoiftime(call_t *self, char *args)
 {
-    char *q = strchr(args, '?');
-    if (!q) {
+    if (!*args) {
         td_log(LOG_WARNING, "GotoIfTime requires an argument:\n  <time range>,<days of "
                "week>,<days of month>,<months>[,<timezone>]?'labeliftrue':'labeliffalse'");
-        return;
-    }
-    *q = '\0';
-    char *yes = q + 1, *no = strchr(yes, ':');
-    if (no)
-        *no++ = '\0';
-    timing_t t;
-    char why[160];
-    if (timing_parse(&t, args, why, sizeof why) < 0) {
-        td_log(LOG_WARNING, "GotoIfTime: %s", why);
+        s_fail(self);
         return;
     }
     time_t now = time(NULL);
+    const char *testtime = chanvars_get(self->chanvars, "TESTTIME");
+    long secs;
+    if (testtime && sscanf(testtime, "%ld", &secs) == 1) {
+        now = (time_t)secs;
+    } else if (testtime) {
+        td_log(LOG_WARNING, "Using current time to evaluate");
+        chanvars_set(self->chanvars, "TESTTIME", NULL);
+    }
+    char *rest = args, *spec = strsep(&rest, "?");
+    char *yes = strsep(&rest, ":"), *no = rest;
+    timing_t t;
+    char warn[512];
+    int built = timing_parse(&t, spec, warn, sizeof warn);
+    s_timing_warnings(warn);
     struct tm tm;
     localtime_r(&now, &tm);
-    int match = timing_match(&t, &tm);
-    if (match)
-        s_branch(self, yes);
-    else if (no)
-        s_branch(self, no);
+    char *branch = built && timing_match(&t, &tm) ? yes : no;
+    if (branch && *branch && call_goto(self, branch) < 0)
+        s_fail(self);
 }
 
 /* "App(args)" -> app and args (up to the last ')'), in place. */
@@ -333,8 +345,10 @@ static void s_app_execiftime(call_t *self, char *args)
     }
     *q = '\0';
     timing_t t;
-    char why[160];
-    if (timing_parse(&t, args, why, sizeof why) < 0) {
+    char warn[512];
+    int built = timing_parse(&t, args, warn, sizeof warn);
+    s_timing_warnings(warn);
+    if (!built) {
         td_log(LOG_WARNING, "Invalid Time Spec: %s\nCorrect usage: %s", args, usage);
         s_fail(self);
         return;

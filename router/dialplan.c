@@ -592,13 +592,17 @@ static int s_parse_include(dialplan_t *self, s_context_t *ctx, const td_conf_var
         for (char *p = sep + 1; *p; p++)
             if (*p == '|')
                 *p = ',';
-        char why[200];
+        char warn[512];
         when = arena_alloc(&self->arena, sizeof *when);
         if (!when)
             return s_error(self, v->file, v->line, "out of memory");
-        if (timing_parse(when, sep + 1, why, sizeof why) < 0)
-            return s_warn(self, v->file, v->line, "include => %s: %s; line ignored",
-                          td_str_trim(name), why);
+        /* As ast_include_alloc: a malformed item warns and matches nothing,
+         * the include stays; an empty spec is no condition. */
+        if (!timing_parse(when, sep + 1, warn, sizeof warn))
+            when = NULL;
+        char *save = NULL;
+        for (char *w = strtok_r(warn, "\n", &save); w; w = strtok_r(NULL, "\n", &save))
+            s_warn(self, v->file, v->line, "include => %s: %s", td_str_trim(name), w);
         name = td_str_trim(name);
         if (!*name)
             return s_warn(self, v->file, v->line, "include needs a context name; line ignored");
