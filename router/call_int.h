@@ -48,7 +48,7 @@ typedef struct call_macro_s {
 /* What the IVR application running waits for (apps.c). */
 typedef enum {
     IVR_NONE, IVR_PLAYBACK, IVR_BACKGROUND, IVR_WAITEXTEN, IVR_READ, IVR_RECORD, IVR_MOH,
-    IVR_BUSY
+    IVR_BUSY, IVR_READEXTEN
 } ivr_mode_t;
 
 typedef struct {
@@ -61,7 +61,9 @@ typedef struct {
     char digits[CALL_MAX_EXTEN];
     unsigned first_ms, digit_ms; /* timeouts: before the first key, between keys */
     int maxdigits, attempts;
-    char var[80];               /* Read's variable */
+    char var[80];               /* Read's, ReadExten's variable */
+    char context[CALL_MAX_CONTEXT]; /* ReadExten's context */
+    int pound;                  /* ReadExten's p: '#' ends the input */
     char file[256];             /* Read's prompt ("a&b"), Record's file (no format) */
     unsigned silence_ms, max_ms;
 } ivr_t;

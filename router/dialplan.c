@@ -110,6 +110,9 @@ static const char *s_app_names[DIALPLAN_APP_COUNT] = {
     [DIALPLAN_APP_MACROEXCLUSIVE] = "MacroExclusive",
     [DIALPLAN_APP_MACROIF]     = "MacroIf",
     [DIALPLAN_APP_MACROEXIT]   = "MacroExit",
+    [DIALPLAN_APP_SAYALPHA]    = "SayAlpha",
+    [DIALPLAN_APP_SAYALPHACASE] = "SayAlphaCase",
+    [DIALPLAN_APP_READEXTEN]   = "ReadExten",
 };
 
 const char *dialplan_app_name(dialplan_app_t app)

@@ -90,6 +90,15 @@ static const char *s_conf =
     "exten => 2,1,Hangup(24)\n"
     "exten => i,1,Hangup(25)\n"
     "exten => t,1,Hangup(26)\n"
+    "[alpha]\n"
+    "exten => 680,1,SayAlpha(aB1*%)\n"
+    " same => n,SayAlphaCase(u,aB)\n"
+    " same => n,Wait(1)\n"
+    "exten => 690,1,ReadExten(X,prompt,menu,p,4)\n"
+    " same => n,Wait(1)\n"
+    "exten => 691,1,ReadExten(X,,,s)\n"
+    " same => n,ReadExten()\n"
+    " same => n,Wait(1)\n"
     "[menu2]\n"
     "exten => s,1,Background(press)\n"
     "exten => 5,1,Hangup(21)\n"
@@ -480,6 +489,63 @@ static void test_background_waitexten(void **state)
     }
 }
 
+/* SayAlpha/SayAlphaCase: the files say.c names. */
+static void test_sayalpha(void **state)
+{
+    fixture_t *f = *state;
+    s_call(f, "c1", "alpha", "680", "1001");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1");
+    s_offered(f, "c1");
+    s_sent(f, "sig-1", PROGRESS, "c1");
+    uint32_t id = s_play_sent(f, "c1",
+                              "letters/a letters/b digits/1 digits/star letters/ascii37");
+    s_played(f, "c1", id, "");
+    id = s_play_sent(f, "c1", "letters/a uppercase letters/b");
+    s_played(f, "c1", id, "");
+    assert_int_equal(s_state(f, "c1"), CALL_WAITING);
+    s_hangup(f, "c1");
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1");
+    s_nothing_more(f);
+}
+
+/* ReadExten(X,prompt,menu,p,4): each row is the keys pressed during the
+ * prompt, whether the timer then fires, and X and READEXTENSTATUS. */
+static void test_readexten(void **state)
+{
+    fixture_t *f = *state;
+    static const struct { const char *keys; int fire; const char *x, *status, *invalid; } rows[] = {
+        { "2", 0, "2", "OK", "" },
+        { "12", 1, "12", "OK", "" },      /* 12 could become 123: the digit timeout */
+        { "9", 0, "i", "INVALID", "9" },
+        { "", 1, "t", "TIMEOUT", "" },
+        { "1#", 0, "1", "OK", "" },       /* p: '#' ends */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char call[8];
+        snprintf(call, sizeof call, "c%zu", i);
+        s_call(f, call, "alpha", "690", "1001");
+        s_answered(f, call);
+        s_play_sent(f, call, "prompt");
+        s_nothing_more(f);
+        s_dtmf(f, call, rows[i].keys);
+        if (rows[i].fire)
+            s_fire(f, call);
+        s_sent(f, "media-1", MEDIA_STOP, call);     /* a key or the timeout stops the prompt */
+        assert_int_equal(s_state(f, call), CALL_WAITING);
+        assert_string_equal(s_var(f, call, "X"), rows[i].x);
+        assert_string_equal(s_var(f, call, "READEXTENSTATUS"), rows[i].status);
+        assert_string_equal(s_var(f, call, "INVALID_EXTEN"), rows[i].invalid);
+        s_hangup(f, call);
+        s_sent(f, "media-1", MEDIA_RELEASE, call);
+        s_nothing_more(f);
+    }
+    s_call(f, "d1", "alpha", "691", "1001");        /* s: skipped, not answered; () ERROR */
+    assert_int_equal(s_state(f, "d1"), CALL_WAITING);
+    assert_string_equal(s_var(f, "d1", "READEXTENSTATUS"), "ERROR");
+    s_hangup(f, "d1");
+    s_nothing_more(f);
+}
+
 /* Keys that dial nothing, with no i: e with INVALID (__ast_pbx_run). */
 static void test_invalid_to_e(void **state)
 {
@@ -802,6 +868,8 @@ int main(void)
         T(test_h_and_i),
         T(test_playback),
         T(test_background_waitexten),
+        T(test_sayalpha),
+        T(test_readexten),
         T(test_invalid_to_e),
         T(test_macro),
         T(test_read_app),
