@@ -806,7 +806,15 @@ int apps_macro_fell(call_t *self)
 void apps_macro_check(call_t *self)
 {
     call_macro_t *m = self->macros;
-    if (!m || self->nframes != m->nframes || strcasecmp(self->context, m->name) == 0)
+    if (!m)
+        return;
+    /* app_macro.c sets MACRO_DEPTH again before each priority it runs. */
+    char num[16];
+    snprintf(num, sizeof num, "%d", m->depth + 1);
+    const char *depth = chanvars_get(self->chanvars, "MACRO_DEPTH");
+    if (!depth || strcmp(depth, num) != 0)
+        chanvars_set(self->chanvars, "MACRO_DEPTH", num);
+    if (self->nframes != m->nframes || strcasecmp(self->context, m->name) == 0)
         return;
     td_log(LOG_INFO, "Channel '%s' jumping out of macro '%s'", self->channel, m->name + 6);
     s_macro_leave(self, 0);

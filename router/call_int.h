@@ -185,9 +185,9 @@ void apps_free(call_t *self);
 /* Macro (apps.c): the interpreter found no priority where the call is; if a
  * macro runs, it returns to its caller (1), else 0. */
 int apps_macro_fell(call_t *self);
-/* After each application: a Goto out of the innermost macro's context
- * (with no Gosub of the macro open) leaves the macro, the call staying
- * where the Goto sent it. */
+/* After each application: MACRO_DEPTH is the innermost macro's again, and
+ * a Goto out of the innermost macro's context (with no Gosub of the macro
+ * open) leaves the macro, the call staying where the Goto sent it. */
 void apps_macro_check(call_t *self);
 /* The call ends: every macro ends, as each returns -1 (variables back, and
  * the position back when still in the macro's context: h runs there). */

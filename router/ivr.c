@@ -299,8 +299,14 @@ static void s_app_saynumber(call_t *self, char *args)
     s_say(self, files, count);
 }
 
-/* Background(file[&file2...][,options[,langoverride[,context]]]): options
- * s (skip if not answered), n (do not answer). */
+/* Background(file[&file2...][,options[,langoverride[,context]]])
+ * (pbx_builtin_background): options "skip" or s (skip if not answered),
+ * "noanswer" or n (do not answer); m and p are not supported (any key
+ * stops the prompt). A first key that is a whole extension of context
+ * (default ${MACRO_CONTEXT}, else the current one) and the start of no
+ * longer one goes there; any other key starts an extension in the current
+ * context (see s_collect_digit). BACKGROUNDSTATUS: FAILED if a file is
+ * missing, else SUCCESS. */
 static void s_app_background(call_t *self, char *args)
 {
     char *argv[4] = { "", "", "", "" };
@@ -310,13 +316,28 @@ static void s_app_background(call_t *self, char *args)
         s_fail(self);
         return;
     }
-    const char *opts = n > 1 ? argv[1] : "";
-    if (!self->answered && (strchr(opts, 's') || s_option(opts, "skip")))
+    const char *opts = argv[1];
+    int skip = strcasecmp(opts, "skip") == 0, noanswer = strcasecmp(opts, "noanswer") == 0;
+    if (!skip && !noanswer) {
+        skip = strchr(opts, 's') != NULL;
+        noanswer = strchr(opts, 'n') != NULL;
+        if (strpbrk(opts, "mp"))
+            td_log(LOG_NOTICE, "Background: options m and p are not supported; ignored");
+    }
+    if (!self->answered && skip) {
+        chanvars_set(self->chanvars, "BACKGROUNDSTATUS", "SUCCESS");
         return;
-    if (n > 3 && *argv[3])
-        td_log(LOG_NOTICE, "Background: the context argument is not supported; using '%s'",
-               self->context);
-    if (ivr_media(self, !strchr(opts, 'n')) <= 0)
+    }
+    const char *ctx = argv[3];
+    if (!*ctx && !(ctx = chanvars_get(self->chanvars, "MACRO_CONTEXT")))
+        ctx = self->context;
+    if (strlen(ctx) >= sizeof self->ivr.context) {
+        td_log(LOG_WARNING, "Background: context name too long");
+        s_fail(self);
+        return;
+    }
+    snprintf(self->ivr.context, sizeof self->ivr.context, "%s", ctx);
+    if (ivr_media(self, !noanswer) <= 0)
         return;
     self->ivr.mode = IVR_BACKGROUND;
     self->ivr.digits[0] = '\0';
@@ -690,6 +711,7 @@ void ivr_on_played(call_t *self, const Tandem__MediaPlayed *msg)
         call_next(self);
         break;
     case IVR_BACKGROUND:
+        chanvars_set(self->chanvars, "BACKGROUNDSTATUS", failed ? "FAILED" : "SUCCESS");
         self->ivr.mode = IVR_NONE;
         call_next(self);       /* no key during the prompt: the dialplan goes on */
         break;
@@ -729,12 +751,27 @@ void ivr_on_dtmf(call_t *self, const Tandem__MediaDtmf *msg)
     switch (self->ivr.mode) {
     case IVR_BACKGROUND:
     case IVR_WAITEXTEN:
+        if (!self->ivr.digits[0] && self->ivr.mode == IVR_BACKGROUND) {
+            char one[2] = { digit, '\0' };
+            chanvars_set(self->chanvars, "BACKGROUNDSTATUS", "SUCCESS");
+            if (dialplan_canmatch(self->dialplan, self->ivr.context, one, self->caller_num)
+                && !dialplan_matchmore(self->dialplan, self->ivr.context, one,
+                                       self->caller_num)) {
+                /* Background goes there itself; out of the context of the
+                 * innermost macro, that macro ends (app_macro.c). */
+                event_del(self->timer);
+                self->ivr.mode = IVR_NONE;
+                call_jump(self, self->ivr.context, one, 1);
+                apps_macro_check(self);
+                call_rerun(self);
+                break;
+            }
+        }
         if (!self->ivr.digits[0] && self->macros) {
             /* The key is the application's result: it leaves every macro
              * (app_macro.c breaks out on a digit, back at the caller's
              * priority) and the pbx loop collects the extension in the
-             * caller's context. Background looks a one-digit extension up
-             * in MACRO_CONTEXT first: the same context for one level. */
+             * caller's context. */
             apps_macro_unwind(self);
         }
         s_collect_digit(self, digit);

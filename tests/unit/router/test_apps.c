@@ -99,6 +99,17 @@ static const char *s_conf =
     "exten => 691,1,ReadExten(X,,,s)\n"
     " same => n,ReadExten()\n"
     " same => n,Wait(1)\n"
+    "[bgm]\n"
+    "exten => s,1,Answer()\n"
+    " same => n,Macro(bg)\n"
+    " same => n,Hangup(31)\n"
+    "exten => 4,1,Set(GLOBAL(BG)=${CONTEXT}-${MACRO_DEPTH}-${BACKGROUNDSTATUS})\n"
+    " same => n,Hangup(32)\n"
+    "exten => 55,1,Hangup(33)\n"
+    "exten => 6,1,Background(x,noanswer)\n"
+    "[macro-bg]\n"
+    "exten => s,1,Background(menu)\n"
+    "exten => 4,1,Hangup(34)\n"
     "[menu2]\n"
     "exten => s,1,Background(press)\n"
     "exten => 5,1,Hangup(21)\n"
@@ -546,6 +557,42 @@ static void test_readexten(void **state)
     s_nothing_more(f);
 }
 
+/* Background in a macro: a one-key extension of MACRO_CONTEXT is taken
+ * there (the macro ends), a longer one is dialled in the caller's context;
+ * "noanswer" is not "s". */
+static void test_background_macro(void **state)
+{
+    fixture_t *f = *state;
+    static const struct { const char *keys; uint32_t cause; } rows[] = {
+        { "4", 32 }, { "55", 33 }, { "", 31 },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char call[8];
+        snprintf(call, sizeof call, "c%zu", i);
+        s_call(f, call, "bgm", "s", "1001");
+        s_answered(f, call);
+        uint32_t id = s_play_sent(f, call, "menu");
+        if (*rows[i].keys) {
+            s_dtmf(f, call, rows[i].keys);
+            s_sent(f, "media-1", MEDIA_STOP, call);
+        } else {
+            s_played(f, call, id, "");
+        }
+        s_hangup_sent(f, call, rows[i].cause);
+        s_sent(f, "media-1", MEDIA_RELEASE, call);
+        s_nothing_more(f);
+    }
+    s_call(f, "d1", "bgm", "6", "1001");
+    assert_string_equal(s_var(f, "d1", "BG"), "bgm-0-SUCCESS");
+    s_sent(f, "media-1", MEDIA_OFFER, "d1");
+    s_offered(f, "d1");
+    s_sent(f, "sig-1", PROGRESS, "d1");
+    s_play_sent(f, "d1", "x");
+    s_hangup(f, "d1");
+    s_sent(f, "media-1", MEDIA_RELEASE, "d1");
+    s_nothing_more(f);
+}
+
 /* Keys that dial nothing, with no i: e with INVALID (__ast_pbx_run). */
 static void test_invalid_to_e(void **state)
 {
@@ -871,6 +918,7 @@ int main(void)
         T(test_sayalpha),
         T(test_readexten),
         T(test_invalid_to_e),
+        T(test_background_macro),
         T(test_macro),
         T(test_read_app),
         T(test_record),
