@@ -2,10 +2,11 @@
  * Hangup, NoOp (call.c) and Dial (dial.c): variables (Set, MSet), branches
  * (GotoIf, GotoIfTime, ExecIf, ExecIfTime, Exec, TryExec), loops (While,
  * EndWhile, ExitWhile, ContinueWhile), subroutines (Gosub, GosubIf,
- * Return, StackPop), macros (Macro, MacroIf, MacroExclusive, MacroExit), RaiseException, logging (Verbose, Log), Busy and
- * Congestion; the IVR over the media worker
- * (Progress, Ringing, Playback, Background, WaitExten, Read, SayDigits,
- * SayNumber, Record, MusicOnHold) is in ivr.c, dispatched from here.
+ * Return, StackPop), macros (Macro, MacroIf, MacroExclusive, MacroExit),
+ * RaiseException, logging (Verbose, Log), Busy and Congestion; the IVR
+ * over the media worker (Progress, Ringing, Playback, Background,
+ * WaitExten, Read, ReadExten, SayDigits, SayNumber, SayAlpha, SayAlphaCase,
+ * Record, MusicOnHold) is in ivr.c, dispatched from here.
  *
  * Behaviour follows Asterisk's documentation and source (app_playback,
  * app_read, app_record, app_stack, app_while, app_exec, pbx_builtins); where Tandem differs it
