@@ -189,8 +189,7 @@ static void s_timing_warnings(char *warn)
 
 /* GotoIfTime(times,weekdays,mdays,months[,timezone]?[labeliftrue][:labeliffalse])
  * (pbx_builtins.c): an empty spec takes the false branch; a malformed item
- * matches nothing (timing.h). ${TESTTIME} (epoch seconds) stands for now.
- * The timezone is ignored: local time is used. */
+ * matches nothing (timing.h). ${TESTTIME} (epoch seconds) stands for now. */
 static void s_app_gotoiftime(call_t *self, char *args)
 {
     if (!*args) {
@@ -214,9 +213,7 @@ static void s_app_gotoiftime(call_t *self, char *args)
     char warn[512];
     int built = timing_parse(&t, spec, warn, sizeof warn);
     s_timing_warnings(warn);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    char *branch = built && timing_match(&t, &tm) ? yes : no;
+    char *branch = built && timing_check(&t, now) ? yes : no;
     if (branch && *branch && call_goto(self, branch) < 0)
         s_fail(self);
 }
@@ -354,10 +351,7 @@ static void s_app_execiftime(call_t *self, char *args)
         s_fail(self);
         return;
     }
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    if (!timing_match(&t, &tm))
+    if (!timing_check(&t, time(NULL)))
         return;
     char *data;
     char *name = s_split_app(q + 1, &data);

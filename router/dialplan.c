@@ -910,7 +910,7 @@ static void s_prefix_one(void *arg, const char *key, void *value)
 
 static const dialplan_ext_t *s_search(const s_context_t *ctx, const char *exten,
                                       const char *norm, const char *cid, s_mode_t mode,
-                                      const s_want_t *want, const struct tm *now,
+                                      const s_want_t *want, time_t now,
                                       const s_context_t **seen, int depth)
 {
     for (int i = 0; i < depth; i++)
@@ -938,7 +938,7 @@ static const dialplan_ext_t *s_search(const s_context_t *ctx, const char *exten,
         return NULL;
     seen[depth] = ctx;
     for (size_t i = 0; i < ctx->nincludes; i++) {
-        if (!ctx->includes[i] || (ctx->include_when[i] && !timing_match(ctx->include_when[i], now)))
+        if (!ctx->includes[i] || (ctx->include_when[i] && !timing_check(ctx->include_when[i], now)))
             continue;
         ext = s_search(ctx->includes[i], exten, norm, cid, mode, want, now, seen, depth + 1);
         if (ext)
@@ -957,10 +957,7 @@ static const dialplan_ext_t *s_find(const dialplan_t *self, const char *context,
         || !pattern_literal_normalize(exten, norm, sizeof norm))
         return NULL;
     const s_context_t *seen[S_MAX_INCLUDE_DEPTH];
-    time_t t = time(NULL);
-    struct tm now;
-    localtime_r(&t, &now);
-    return s_search(ctx, exten, norm, cid, mode, want, &now, seen, 0);
+    return s_search(ctx, exten, norm, cid, mode, want, time(NULL), seen, 0);
 }
 
 static const s_want_t s_any = { 0, NULL };

@@ -2,6 +2,7 @@
 #include "timing.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -169,4 +170,27 @@ int timing_match(const timing_t *self, const struct tm *tm)
         return 0;
     int half = tm->tm_hour * 2 + (tm->tm_min >= 30), bit = tm->tm_min % 30;
     return (self->minmask[half] >> bit) & 1;
+}
+
+int timing_check(const timing_t *self, time_t t)
+{
+    struct tm tm;
+    if (!self->timezone[0]) {
+        localtime_r(&t, &tm);
+        return timing_match(self, &tm);
+    }
+    const char *old = getenv("TZ");
+    char saved[128];
+    int had = old && strlen(old) < sizeof saved;
+    if (had)
+        snprintf(saved, sizeof saved, "%s", old);
+    setenv("TZ", self->timezone, 1);
+    tzset();
+    localtime_r(&t, &tm);
+    if (had)
+        setenv("TZ", saved, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+    return timing_match(self, &tm);
 }

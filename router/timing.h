@@ -11,7 +11,9 @@
  * "*". A malformed item is skipped with a warning (it matches nothing), as
  * Asterisk does: the condition stays. Names are matched whole ("mon", not
  * "monday") and fields are not trimmed (" mon" is malformed), as in the
- * source. The timezone is kept but not used (local time). */
+ * source. A timezone ("Europe/Paris") is the zone the time is read in; none:
+ * local time; an unknown one reads as UTC (as Asterisk's ast_tzset falls
+ * back to GMT, and glibc does). */
 #ifndef TIMING_H
 #define TIMING_H
 
@@ -34,5 +36,9 @@ typedef struct {
 int timing_parse(timing_t *self, const char *spec, char *warn, size_t warnlen);
 /* 1 if tm falls inside the condition (ast_check_timing2). */
 int timing_match(const timing_t *self, const struct tm *tm);
+/* 1 if the time t, read in the condition's timezone (or local time), falls
+ * inside it. Switches TZ for a moment when a timezone is given: the router
+ * is single-threaded. */
+int timing_check(const timing_t *self, time_t t);
 
 #endif

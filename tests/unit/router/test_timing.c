@@ -65,10 +65,32 @@ static void test_table(void **state)
     assert_string_equal(t.timezone, "America/New_York");
 }
 
+/* The condition's timezone: the time is read there (unknown: UTC). */
+static void test_timezone(void **state)
+{
+    (void)state;
+    static const struct { const char *spec; int match; } rows[] = {
+        { "11:30-12:30,*,*,*,UTC", 1 },
+        { "11:30-12:30,*,*,*,Asia/Tokyo", 0 },     /* 21:00 there */
+        { "20:30-21:30,*,*,*,Asia/Tokyo", 1 },
+        { "20:30-21:30,thu,*,*,Asia/Tokyo", 0 },   /* still Wednesday */
+        { "11:30-12:30,*,*,*,Bogus/Zone", 1 },
+    };
+    time_t t = 1781697600;                          /* Wed 2026-06-17 12:00 UTC */
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        timing_t tm;
+        char warn[64];
+        assert_int_equal(timing_parse(&tm, rows[i].spec, warn, sizeof warn), 1);
+        if (timing_check(&tm, t) != rows[i].match)
+            fail_msg("row %zu '%s': expected %d", i, rows[i].spec, rows[i].match);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_timezone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
