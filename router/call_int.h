@@ -64,6 +64,8 @@ typedef struct {
     char var[80];               /* Read's, ReadExten's variable */
     char context[CALL_MAX_CONTEXT]; /* ReadExten's context */
     int pound;                  /* ReadExten's p: '#' ends the input */
+    char bg_keys;               /* Background's m: only a one-key extension stops
+                                 * the prompt; p: no key does; 0: any key */
     char file[256];             /* Read's prompt ("a&b"), Record's file (no format) */
     unsigned silence_ms, max_ms;
 } ivr_t;

@@ -301,8 +301,9 @@ static void s_app_saynumber(call_t *self, char *args)
 
 /* Background(file[&file2...][,options[,langoverride[,context]]])
  * (pbx_builtin_background): options "skip" or s (skip if not answered),
- * "noanswer" or n (do not answer); m and p are not supported (any key
- * stops the prompt). A first key that is a whole extension of context
+ * "noanswer" or n (do not answer), m (only a key that is a one-key
+ * extension of context stops the prompt: ast_waitstream_exten), p (no key
+ * does: ast_waitstream with none). A first key that is a whole extension of context
  * (default ${MACRO_CONTEXT}, else the current one) and the start of no
  * longer one goes there; any other key starts an extension in the current
  * context (see s_collect_digit). BACKGROUNDSTATUS: FAILED if a file is
@@ -318,11 +319,11 @@ static void s_app_background(call_t *self, char *args)
     }
     const char *opts = argv[1];
     int skip = strcasecmp(opts, "skip") == 0, noanswer = strcasecmp(opts, "noanswer") == 0;
+    char keys = 0;
     if (!skip && !noanswer) {
         skip = strchr(opts, 's') != NULL;
         noanswer = strchr(opts, 'n') != NULL;
-        if (strpbrk(opts, "mp"))
-            td_log(LOG_NOTICE, "Background: options m and p are not supported; ignored");
+        keys = strchr(opts, 'p') ? 'p' : strchr(opts, 'm') ? 'm' : 0;
     }
     if (!self->answered && skip) {
         chanvars_set(self->chanvars, "BACKGROUNDSTATUS", "SUCCESS");
@@ -340,6 +341,7 @@ static void s_app_background(call_t *self, char *args)
     if (ivr_media(self, !noanswer) <= 0)
         return;
     self->ivr.mode = IVR_BACKGROUND;
+    self->ivr.bg_keys = keys;
     self->ivr.digits[0] = '\0';
     self->state = CALL_COLLECTING;
     s_play(self, argv[0]);
@@ -742,6 +744,13 @@ void ivr_on_dtmf(call_t *self, const Tandem__MediaDtmf *msg)
         return;
     }
     td_log(LOG_DEBUG, "DTMF '%c'", digit);
+    if (self->ivr.mode == IVR_BACKGROUND && !self->ivr.digits[0] && self->ivr.bg_keys) {
+        char one[2] = { digit, '\0' };
+        if (self->ivr.bg_keys == 'p' || !call_find(self, self->ivr.context, one)) {
+            td_log(LOG_DEBUG, "DTMF '%c' does not stop this Background: ignored", digit);
+            return;
+        }
+    }
     if (self->ivr.playing) {
         /* A key stops the prompt; its MediaPlayed is not waited for. */
         s_stop_media(self);

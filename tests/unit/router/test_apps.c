@@ -107,6 +107,12 @@ static const char *s_conf =
     " same => n,Hangup(32)\n"
     "exten => 55,1,Hangup(33)\n"
     "exten => 6,1,Background(x,noanswer)\n"
+    "[bgo]\n"
+    "exten => s,1,Answer()\n"
+    " same => n,Background(menu,m)\n"
+    " same => n,Background(menu,p)\n"
+    " same => n,Hangup(35)\n"
+    "exten => 4,1,Hangup(36)\n"
     "[macro-bg]\n"
     "exten => s,1,Background(menu)\n"
     "exten => 4,1,Hangup(34)\n"
@@ -582,6 +588,28 @@ static void test_background_macro(void **state)
         s_sent(f, "media-1", MEDIA_RELEASE, call);
         s_nothing_more(f);
     }
+    /* m: only a one-key extension stops the prompt; p: no key does. */
+    s_call(f, "e1", "bgo", "s", "1001");
+    s_answered(f, "e1");
+    s_play_sent(f, "e1", "menu");
+    s_dtmf(f, "e1", "9");
+    s_nothing_more(f);
+    s_dtmf(f, "e1", "4");
+    s_sent(f, "media-1", MEDIA_STOP, "e1");
+    s_hangup_sent(f, "e1", 36);
+    s_sent(f, "media-1", MEDIA_RELEASE, "e1");
+    s_call(f, "e2", "bgo", "s", "1001");
+    s_answered(f, "e2");
+    uint32_t id = s_play_sent(f, "e2", "menu");
+    s_played(f, "e2", id, "");
+    id = s_play_sent(f, "e2", "menu");
+    s_dtmf(f, "e2", "4");
+    s_nothing_more(f);
+    s_played(f, "e2", id, "");
+    s_hangup_sent(f, "e2", 35);
+    s_sent(f, "media-1", MEDIA_RELEASE, "e2");
+    s_nothing_more(f);
+
     s_call(f, "d1", "bgm", "6", "1001");
     assert_string_equal(s_var(f, "d1", "BG"), "bgm-0-SUCCESS");
     s_sent(f, "media-1", MEDIA_OFFER, "d1");
