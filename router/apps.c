@@ -2,10 +2,11 @@
  * Hangup, NoOp (call.c) and Dial (dial.c): variables (Set, MSet), branches
  * (GotoIf, GotoIfTime, ExecIf, ExecIfTime, Exec, TryExec), loops (While,
  * EndWhile, ExitWhile, ContinueWhile), subroutines (Gosub, GosubIf,
- * Return, StackPop), RaiseException, logging (Verbose, Log), Busy and
- * Congestion; the IVR over the media worker
- * (Progress, Ringing, Playback, Background, WaitExten, Read, SayDigits,
- * SayNumber, Record, MusicOnHold) is in ivr.c, dispatched from here.
+ * Return, StackPop), macros (Macro, MacroIf, MacroExclusive, MacroExit),
+ * RaiseException, logging (Verbose, Log), Busy and Congestion; the IVR
+ * over the media worker (Progress, Ringing, Playback, Background,
+ * WaitExten, Read, ReadExten, SayDigits, SayNumber, SayAlpha, SayAlphaCase,
+ * Record, MusicOnHold) is in ivr.c, dispatched from here.
  *
  * Behaviour follows Asterisk's documentation and source (app_playback,
  * app_read, app_record, app_stack, app_while, app_exec, pbx_builtins); where Tandem differs it
@@ -46,7 +47,8 @@ int apps_instant(dialplan_app_t app)
     case DIALPLAN_APP_WHILE: case DIALPLAN_APP_ENDWHILE: case DIALPLAN_APP_EXITWHILE:
     case DIALPLAN_APP_CONTINUEWHILE: case DIALPLAN_APP_GOSUBIF: case DIALPLAN_APP_STACKPOP:
     case DIALPLAN_APP_EXEC: case DIALPLAN_APP_TRYEXEC: case DIALPLAN_APP_EXECIFTIME:
-    case DIALPLAN_APP_RAISEEXCEPTION:
+    case DIALPLAN_APP_RAISEEXCEPTION: case DIALPLAN_APP_MACRO:
+    case DIALPLAN_APP_MACROEXCLUSIVE: case DIALPLAN_APP_MACROIF: case DIALPLAN_APP_MACROEXIT:
         return 1;
     default:
         return 0;
@@ -61,6 +63,15 @@ void apps_free(call_t *self)
         self->frames = up;
     }
     self->nframes = 0;
+    while (self->macros) {
+        call_macro_t *up = self->macros->up;
+        for (int i = 0; i < 4; i++)
+            free(self->macros->saved[i]);
+        for (int i = 0; i < CALL_MACRO_ARGS; i++)
+            free(self->macros->oldargs[i]);
+        free(self->macros);
+        self->macros = up;
+    }
 }
 
 static void s_fail(call_t *self)
@@ -171,34 +182,43 @@ static void s_app_gotoif(call_t *self, char *args)
         s_branch(self, no);
 }
 
-/* GotoIfTime(times,weekdays,mdays,months[,timezone]?[labeliftrue][:labeliffalse]).
- * The timezone is ignored: local time is used. */
+/* Log timing_parse's warnings, one a line. */
+static void s_timing_warnings(char *warn)
+{
+    char *save = NULL;
+    for (char *w = strtok_r(warn, "\n", &save); w; w = strtok_r(NULL, "\n", &save))
+        td_log(LOG_WARNING, "%s", w);
+}
+
+/* GotoIfTime(times,weekdays,mdays,months[,timezone]?[labeliftrue][:labeliffalse])
+ * (pbx_builtins.c): an empty spec takes the false branch; a malformed item
+ * matches nothing (timing.h). ${TESTTIME} (epoch seconds) stands for now. */
 static void s_app_gotoiftime(call_t *self, char *args)
 {
-    char *q = strchr(args, '?');
-    if (!q) {
+    if (!*args) {
         td_log(LOG_WARNING, "GotoIfTime requires an argument:\n  <time range>,<days of "
                "week>,<days of month>,<months>[,<timezone>]?'labeliftrue':'labeliffalse'");
-        return;
-    }
-    *q = '\0';
-    char *yes = q + 1, *no = strchr(yes, ':');
-    if (no)
-        *no++ = '\0';
-    timing_t t;
-    char why[160];
-    if (timing_parse(&t, args, why, sizeof why) < 0) {
-        td_log(LOG_WARNING, "GotoIfTime: %s", why);
+        s_fail(self);
         return;
     }
     time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    int match = timing_match(&t, &tm);
-    if (match)
-        s_branch(self, yes);
-    else if (no)
-        s_branch(self, no);
+    const char *testtime = chanvars_get(self->chanvars, "TESTTIME");
+    long secs;
+    if (testtime && sscanf(testtime, "%ld", &secs) == 1) {
+        now = (time_t)secs;
+    } else if (testtime) {
+        td_log(LOG_WARNING, "Using current time to evaluate");
+        chanvars_set(self->chanvars, "TESTTIME", NULL);
+    }
+    char *rest = args, *spec = strsep(&rest, "?");
+    char *yes = strsep(&rest, ":"), *no = rest;
+    timing_t t;
+    char warn[512];
+    int built = timing_parse(&t, spec, warn, sizeof warn);
+    s_timing_warnings(warn);
+    char *branch = built && timing_check(&t, now) ? yes : no;
+    if (branch && *branch && call_goto(self, branch) < 0)
+        s_fail(self);
 }
 
 /* "App(args)" -> app and args (up to the last ')'), in place. */
@@ -326,16 +346,15 @@ static void s_app_execiftime(call_t *self, char *args)
     }
     *q = '\0';
     timing_t t;
-    char why[160];
-    if (timing_parse(&t, args, why, sizeof why) < 0) {
+    char warn[512];
+    int built = timing_parse(&t, args, warn, sizeof warn);
+    s_timing_warnings(warn);
+    if (!built) {
         td_log(LOG_WARNING, "Invalid Time Spec: %s\nCorrect usage: %s", args, usage);
         s_fail(self);
         return;
     }
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    if (!timing_match(&t, &tm))
+    if (!timing_check(&t, time(NULL)))
         return;
     char *data;
     char *name = s_split_app(q + 1, &data);
@@ -625,6 +644,220 @@ static void s_app_stackpop(call_t *self)
     free(f);
 }
 
+/* --- macros (app_macro.c) ---------------------------------------------------------- */
+
+static char *s_dup(const char *v)
+{
+    return v ? strdup(v) : NULL;
+}
+
+/* Put a saved value back (NULL deletes) and free it. */
+static void s_restore(call_t *self, const char *name, char **saved)
+{
+    chanvars_set(self->chanvars, name, *saved);
+    free(*saved);
+    *saved = NULL;
+}
+
+static const char *const s_macro_vars[4] = {
+    "MACRO_EXTEN", "MACRO_CONTEXT", "MACRO_PRIORITY", "MACRO_OFFSET"
+};
+
+/* Macro(name[,arg1[,arg2[,...]]]): run context "macro-<name>" from "s"
+ * (or AEL's "~~s~~") priority 1 with ARGn and MACRO_* set, until it runs
+ * out of priorities, MacroExit, a Goto out of its context, or the end of
+ * the call. What cannot start warns and the call goes on. The arguments
+ * are cut at every comma, quotes and parentheses notwithstanding (strsep
+ * in app_macro.c). Asterisk's MacroExclusive also locks the macro against
+ * other channels for the run; Tandem runs it as Macro. */
+static void s_app_macro(call_t *self, char *args)
+{
+    if (!*args) {
+        td_log(LOG_WARNING, "Macro() requires arguments. See \"core show application macro\" "
+               "for help.");
+        s_fail(self);
+        return;
+    }
+    static int deprecation_notice;
+    if (!deprecation_notice) {
+        deprecation_notice = 1;
+        td_log(LOG_WARNING, "Macro() is deprecated and will be removed from a future version "
+               "of Asterisk.");
+        td_log(LOG_WARNING, "Dialplan should be updated to use Gosub instead.");
+    }
+    int maxdepth = 7, depth = 0;
+    const char *v = chanvars_get(self->chanvars, "MACRO_RECURSION");
+    if (v)
+        sscanf(v, "%30d", &maxdepth);
+    if ((v = chanvars_get(self->chanvars, "MACRO_DEPTH")))
+        sscanf(v, "%30d", &depth);
+    if (depth >= maxdepth) {
+        td_log(LOG_ERR, "Macro():  possible infinite loop detected.  Returning early.");
+        return;
+    }
+    char *rest = args, *macro = strsep(&rest, ",");
+    if (!*macro) {
+        td_log(LOG_WARNING, "Invalid macro name specified");
+        return;
+    }
+    char full[CALL_MAX_CONTEXT];
+    if (snprintf(full, sizeof full, "macro-%s", macro) >= (int)sizeof full
+        || !dialplan_has_context(self->dialplan, full)) {
+        td_log(LOG_WARNING, "No such context '%s' for macro '%s'. Was called by %s@%s", full,
+               macro, self->exten, self->context);
+        return;
+    }
+    const char *start = call_find(self, full, "s") ? "s"
+                        : call_find(self, full, "~~s~~") ? "~~s~~" : NULL;
+    if (!start) {
+        td_log(LOG_WARNING, "Context '%s' for macro '%s' lacks 's' extension, priority 1", full,
+               macro);
+        return;
+    }
+    call_macro_t *m = calloc(1, sizeof *m);
+    if (!m) {
+        s_fail(self);
+        return;
+    }
+    memcpy(m->name, full, sizeof m->name);
+    memcpy(m->context, self->context, sizeof m->context);
+    memcpy(m->exten, self->exten, sizeof m->exten);
+    m->priority = self->priority;
+    m->nframes = self->nframes;
+    m->depth = depth;
+    char num[16];
+    for (int i = 0; i < 4; i++)
+        m->saved[i] = s_dup(chanvars_get(self->chanvars, s_macro_vars[i]));
+    chanvars_set(self->chanvars, "MACRO_EXTEN", self->exten);
+    chanvars_set(self->chanvars, "MACRO_CONTEXT", self->context);
+    snprintf(num, sizeof num, "%d", self->priority);
+    chanvars_set(self->chanvars, "MACRO_PRIORITY", num);
+    chanvars_set(self->chanvars, "MACRO_OFFSET", NULL);
+    snprintf(num, sizeof num, "%d", depth + 1);
+    chanvars_set(self->chanvars, "MACRO_DEPTH", num);
+    /* ARGn the macro sets replace the caller's (put back at the end); the
+     * caller's ARGs beyond them stay visible. */
+    m->argc = 1;
+    for (char *cur; (cur = strsep(&rest, ",")) && m->argc < CALL_MACRO_ARGS; m->argc++) {
+        char name[16];
+        snprintf(name, sizeof name, "ARG%d", m->argc);
+        m->oldargs[m->argc] = s_dup(chanvars_get(self->chanvars, name));
+        chanvars_set(self->chanvars, name, cur);
+    }
+    m->up = self->macros;
+    self->macros = m;
+    call_jump(self, full, start, 1);
+}
+
+/* The innermost macro ends: its variables go back; back at the caller's
+ * priority when still in the macro's context (plus MACRO_OFFSET if the
+ * priority after that exists), where the interpreter steps on. */
+static void s_macro_leave(call_t *self, int back)
+{
+    call_macro_t *m = self->macros;
+    self->macros = m->up;
+    char num[16];
+    snprintf(num, sizeof num, "%d", m->depth);
+    chanvars_set(self->chanvars, "MACRO_DEPTH", num);
+    for (int i = 1; i < m->argc; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "ARG%d", i);
+        s_restore(self, name, &m->oldargs[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        s_restore(self, s_macro_vars[i], &m->saved[i]);
+    if (back && strcasecmp(self->context, m->name) == 0) {
+        int pri = m->priority, offset;
+        const char *o = chanvars_get(self->chanvars, "MACRO_OFFSET");
+        if (o && sscanf(o, "%30d", &offset) == 1
+            && dialplan_find_prio(self->dialplan, m->context, m->exten, self->caller_num,
+                                  pri + offset + 1, NULL))
+            pri += offset;
+        call_jump(self, m->context, m->exten, back > 0 ? pri + 1 : pri);
+    }
+    s_restore(self, "MACRO_OFFSET", &m->saved[3]);
+    free(m);
+}
+
+/* Gosubs opened inside the innermost macro and still open when it ends
+ * stay on Asterisk's stack; Tandem drops them with the macro. */
+static void s_macro_drop_gosubs(call_t *self)
+{
+    while (self->nframes > self->macros->nframes) {
+        call_frame_t *f = self->frames;
+        self->frames = f->up;
+        self->nframes--;
+        chanvars_pop_frame(self->chanvars);
+        free(f);
+    }
+}
+
+int apps_macro_fell(call_t *self)
+{
+    if (!self->macros)
+        return 0;
+    s_macro_drop_gosubs(self);
+    s_macro_leave(self, 1);
+    return 1;
+}
+
+void apps_macro_check(call_t *self)
+{
+    call_macro_t *m = self->macros;
+    if (!m)
+        return;
+    /* app_macro.c sets MACRO_DEPTH again before each priority it runs. */
+    char num[16];
+    snprintf(num, sizeof num, "%d", m->depth + 1);
+    const char *depth = chanvars_get(self->chanvars, "MACRO_DEPTH");
+    if (!depth || strcmp(depth, num) != 0)
+        chanvars_set(self->chanvars, "MACRO_DEPTH", num);
+    if (self->nframes != m->nframes || strcasecmp(self->context, m->name) == 0)
+        return;
+    td_log(LOG_INFO, "Channel '%s' jumping out of macro '%s'", self->channel, m->name + 6);
+    s_macro_leave(self, 0);
+}
+
+void apps_macro_unwind(call_t *self)
+{
+    while (self->macros)
+        s_macro_leave(self, -1);
+}
+
+/* MacroExit(): the innermost macro returns now. */
+static void s_app_macroexit(call_t *self)
+{
+    if (!self->macros) {
+        s_fail(self);  /* MACRO_EXIT_RESULT reaches the pbx loop: "exited non-zero" */
+        return;
+    }
+    s_macro_drop_gosubs(self);
+    s_macro_leave(self, 1);
+}
+
+/* MacroIf(expr?macroiftrue[,args][:macroiffalse[,args]]). As app_macro.c's
+ * macroif_exec, the true branch is everything after '?', the ':' and the
+ * false branch included (the source does not cut it there). */
+static void s_app_macroif(call_t *self, char *args)
+{
+    char *a = strchr(args, '?');
+    if (!a) {
+        td_log(LOG_WARNING, "Invalid Syntax.");
+        return;
+    }
+    *a++ = '\0';
+    char *b = strchr(a, ':');
+    if (b)
+        b++;
+    if (s_true(args)) {
+        char buf[VARS_MAX];
+        snprintf(buf, sizeof buf, "%s", a);
+        s_app_macro(self, buf);
+    } else if (b) {
+        s_app_macro(self, b);
+    }
+}
+
 /* --- logging ------------------------------------------------------------------------ */
 
 /* Verbose([level,]message) */
@@ -723,6 +956,10 @@ void apps_exec(call_t *self, dialplan_app_t app, char *args)
     case DIALPLAN_APP_TRYEXEC:     s_app_exec(self, args, 1); break;
     case DIALPLAN_APP_EXECIFTIME:  s_app_execiftime(self, args); break;
     case DIALPLAN_APP_RAISEEXCEPTION: s_app_raise(self, args); break;
+    case DIALPLAN_APP_MACRO:
+    case DIALPLAN_APP_MACROEXCLUSIVE: s_app_macro(self, args); break;
+    case DIALPLAN_APP_MACROIF:     s_app_macroif(self, args); break;
+    case DIALPLAN_APP_MACROEXIT:   s_app_macroexit(self); break;
     default:
         ivr_exec(self, app, args);     /* the media applications */
         break;

@@ -401,6 +401,7 @@ void call_end(call_t *self, uint32_t cause, uint32_t legs_cause)
     if (self->dial_answer.tv_sec && !self->dial_end.tv_sec)
         gettimeofday(&self->dial_end, NULL);
     td_log(LOG_INFO, "Hungup '%s' (cause %u)", self->channel, cause);
+    apps_macro_unwind(self);
     s_write_cdr(self);
     s_run_h(self);
     self->state = CALL_DONE;
@@ -724,6 +725,8 @@ static void s_run(call_t *self)
         }
         const dialplan_prio_t *p = call_current(self);
         if (!p) {
+            if (apps_macro_fell(self))
+                continue;      /* a macro ran out of priorities: back to its caller */
             s_fall_off(self);
             if (self->state == CALL_RUNNING && self->jumped && !self->in_h)
                 continue;      /* sent to "i" or "e" */
@@ -751,6 +754,8 @@ static void s_run(call_t *self)
         self->app = p->app;
         self->jumped = 0;
         s_exec(self, p->app, args);
+        if (self->macros && self->state == CALL_RUNNING)
+            apps_macro_check(self);
         if (self->state == CALL_RUNNING && !self->jumped)
             self->priority++;
     }

@@ -29,10 +29,26 @@ typedef struct call_frame_s {
     int argc;                   /* ARG1..ARGargc set for this frame */
 } call_frame_t;
 
+/* A Macro frame (app_macro.c): where the macro returns, and the channel
+ * variables it replaced (ARGn, MACRO_EXTEN, ...), put back when it ends. */
+#define CALL_MACRO_ARGS 80      /* app_macro's MAX_ARGS: ARG1..ARG79 */
+typedef struct call_macro_s {
+    struct call_macro_s *up;
+    char name[CALL_MAX_CONTEXT];    /* "macro-<name>" */
+    char context[CALL_MAX_CONTEXT]; /* the caller's position */
+    char exten[CALL_MAX_EXTEN];
+    int priority;
+    int nframes;                /* Gosub frames open at entry */
+    int depth;                  /* MACRO_DEPTH before it */
+    int argc;                   /* ARG1..ARGargc-1 set */
+    char *saved[4];             /* MACRO_EXTEN, _CONTEXT, _PRIORITY, _OFFSET before it */
+    char *oldargs[CALL_MACRO_ARGS];
+} call_macro_t;
+
 /* What the IVR application running waits for (apps.c). */
 typedef enum {
     IVR_NONE, IVR_PLAYBACK, IVR_BACKGROUND, IVR_WAITEXTEN, IVR_READ, IVR_RECORD, IVR_MOH,
-    IVR_BUSY
+    IVR_BUSY, IVR_READEXTEN
 } ivr_mode_t;
 
 typedef struct {
@@ -45,7 +61,11 @@ typedef struct {
     char digits[CALL_MAX_EXTEN];
     unsigned first_ms, digit_ms; /* timeouts: before the first key, between keys */
     int maxdigits, attempts;
-    char var[80];               /* Read's variable */
+    char var[80];               /* Read's, ReadExten's variable */
+    char context[CALL_MAX_CONTEXT]; /* ReadExten's context */
+    int pound;                  /* ReadExten's p: '#' ends the input */
+    char bg_keys;               /* Background's m: only a one-key extension stops
+                                 * the prompt; p: no key does; 0: any key */
     char file[256];             /* Read's prompt ("a&b"), Record's file (no format) */
     unsigned silence_ms, max_ms;
 } ivr_t;
@@ -87,6 +107,7 @@ struct call {
     /* apps.c: Gosub, IVR */
     call_frame_t *frames;
     int nframes;
+    call_macro_t *macros;       /* innermost first */
     ivr_t ivr;
     /* channel state */
     int answered;               /* leg 0 answered */
@@ -172,6 +193,16 @@ void apps_on_timer(call_t *self);                   /* Busy/Congestion's wait */
 /* Busy(args)/Congestion(args): cause 17 or 34. */
 void apps_refuse(call_t *self, char *args, uint32_t cause);
 void apps_free(call_t *self);
+/* Macro (apps.c): the interpreter found no priority where the call is; if a
+ * macro runs, it returns to its caller (1), else 0. */
+int apps_macro_fell(call_t *self);
+/* After each application: MACRO_DEPTH is the innermost macro's again, and
+ * a Goto out of the innermost macro's context (with no Gosub of the macro
+ * open) leaves the macro, the call staying where the Goto sent it. */
+void apps_macro_check(call_t *self);
+/* The call ends: every macro ends, as each returns -1 (variables back, and
+ * the position back when still in the macro's context: h runs there). */
+void apps_macro_unwind(call_t *self);
 
 /* ivr.c */
 void ivr_exec(call_t *self, dialplan_app_t app, char *args);

@@ -109,6 +109,13 @@ static const char *s_app_names[DIALPLAN_APP_COUNT] = {
     [DIALPLAN_APP_TRYEXEC]     = "TryExec",
     [DIALPLAN_APP_EXECIFTIME]  = "ExecIfTime",
     [DIALPLAN_APP_RAISEEXCEPTION] = "RaiseException",
+    [DIALPLAN_APP_MACRO]       = "Macro",
+    [DIALPLAN_APP_MACROEXCLUSIVE] = "MacroExclusive",
+    [DIALPLAN_APP_MACROIF]     = "MacroIf",
+    [DIALPLAN_APP_MACROEXIT]   = "MacroExit",
+    [DIALPLAN_APP_SAYALPHA]    = "SayAlpha",
+    [DIALPLAN_APP_SAYALPHACASE] = "SayAlphaCase",
+    [DIALPLAN_APP_READEXTEN]   = "ReadExten",
 };
 
 const char *dialplan_app_name(dialplan_app_t app)
@@ -598,13 +605,17 @@ static int s_parse_include(dialplan_t *self, s_context_t *ctx, const td_conf_var
         for (char *p = sep + 1; *p; p++)
             if (*p == '|')
                 *p = ',';
-        char why[200];
+        char warn[512];
         when = arena_alloc(&self->arena, sizeof *when);
         if (!when)
             return s_error(self, v->file, v->line, "out of memory");
-        if (timing_parse(when, sep + 1, why, sizeof why) < 0)
-            return s_warn(self, v->file, v->line, "include => %s: %s; line ignored",
-                          td_str_trim(name), why);
+        /* As ast_include_alloc: a malformed item warns and matches nothing,
+         * the include stays; an empty spec is no condition. */
+        if (!timing_parse(when, sep + 1, warn, sizeof warn))
+            when = NULL;
+        char *save = NULL;
+        for (char *w = strtok_r(warn, "\n", &save); w; w = strtok_r(NULL, "\n", &save))
+            s_warn(self, v->file, v->line, "include => %s: %s", td_str_trim(name), w);
         name = td_str_trim(name);
         if (!*name)
             return s_warn(self, v->file, v->line, "include needs a context name; line ignored");
@@ -939,7 +950,7 @@ static void s_prefix_one(void *arg, const char *key, void *value)
 
 static const dialplan_ext_t *s_search(const s_context_t *ctx, const char *exten,
                                       const char *norm, const char *cid, s_mode_t mode,
-                                      const s_want_t *want, const struct tm *now,
+                                      const s_want_t *want, time_t now,
                                       const s_context_t **seen, int depth)
 {
     for (int i = 0; i < depth; i++)
@@ -967,7 +978,7 @@ static const dialplan_ext_t *s_search(const s_context_t *ctx, const char *exten,
         return NULL;
     seen[depth] = ctx;
     for (size_t i = 0; i < ctx->nincludes; i++) {
-        if (!ctx->includes[i] || (ctx->include_when[i] && !timing_match(ctx->include_when[i], now)))
+        if (!ctx->includes[i] || (ctx->include_when[i] && !timing_check(ctx->include_when[i], now)))
             continue;
         ext = s_search(ctx->includes[i], exten, norm, cid, mode, want, now, seen, depth + 1);
         if (ext)
@@ -986,10 +997,7 @@ static const dialplan_ext_t *s_find(const dialplan_t *self, const char *context,
         || !pattern_literal_normalize(exten, norm, sizeof norm))
         return NULL;
     const s_context_t *seen[S_MAX_INCLUDE_DEPTH];
-    time_t t = time(NULL);
-    struct tm now;
-    localtime_r(&t, &now);
-    return s_search(ctx, exten, norm, cid, mode, want, &now, seen, 0);
+    return s_search(ctx, exten, norm, cid, mode, want, time(NULL), seen, 0);
 }
 
 static const s_want_t s_any = { 0, NULL };

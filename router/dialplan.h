@@ -84,6 +84,13 @@ typedef enum {
     DIALPLAN_APP_TRYEXEC,
     DIALPLAN_APP_EXECIFTIME,
     DIALPLAN_APP_RAISEEXCEPTION,
+    DIALPLAN_APP_MACRO,
+    DIALPLAN_APP_MACROEXCLUSIVE,
+    DIALPLAN_APP_MACROIF,
+    DIALPLAN_APP_MACROEXIT,
+    DIALPLAN_APP_SAYALPHA,
+    DIALPLAN_APP_SAYALPHACASE,
+    DIALPLAN_APP_READEXTEN,
     DIALPLAN_APP_COUNT,
     /* An application Tandem does not have: it loads (with a warning) and a
      * call that reaches it ends there, as in Asterisk. */

@@ -667,9 +667,8 @@ static char *s_strip_quoted(char *s)
     return s;
 }
 
-/* IFTIME(times,weekdays,mdays,months?[true][:false]): as GotoIfTime's
- * condition ('|' separates fields too). A time zone field is not supported
- * (local time), as in the rest of Tandem's time conditions. */
+/* IFTIME(times,weekdays,mdays,months[,timezone]?[true][:false]): as
+ * GotoIfTime's condition (timing.h, ast_build_timing). */
 const char *func_chan_iftime(func_env_t *env, char *args, char *buf, size_t len)
 {
     (void)env;
@@ -681,20 +680,15 @@ const char *func_chan_iftime(func_env_t *env, char *args, char *buf, size_t len)
         td_log(LOG_WARNING, "Syntax IFTIME(<timespec>?[<true>][:<false>])");
         return NULL;
     }
-    for (char *p = spec; *p; p++)
-        if (*p == '|')
-            *p = ',';
     timing_t t;
-    char err[128];
-    int match = 0;
-    if (timing_parse(&t, spec, err, sizeof err) < 0) {
-        td_log(LOG_WARNING, "IFTIME: %s", err);   /* Asterisk: the bad field never matches */
-    } else {
-        time_t now = time(NULL);
-        struct tm tm;
-        localtime_r(&now, &tm);
-        match = timing_match(&t, &tm);
+    char warn[256];
+    if (!timing_parse(&t, spec, warn, sizeof warn)) {
+        td_log(LOG_WARNING, "Invalid Time Spec.");
+        return NULL;
     }
+    if (*warn)
+        td_log(LOG_WARNING, "IFTIME: %s", warn);   /* a bad item matches nothing */
+    int match = timing_check(&t, time(NULL));
     const char *v = match ? (iftrue ? s_strip_quoted(iftrue) : "")
                           : (iffalse ? s_strip_quoted(iffalse) : "");
     return s_out(buf, len, v);

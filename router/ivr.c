@@ -1,6 +1,7 @@
 /* ivr - the applications that play, listen and record on the caller's
  * side through the media worker (Progress, Ringing, Playback, Background,
- * WaitExten, Read, SayDigits, SayNumber, Record, MusicOnHold), and the
+ * WaitExten, Read, ReadExten, SayDigits, SayNumber, SayAlpha, SayAlphaCase,
+ * Record, MusicOnHold), and the
  * worker's answers (MediaPlayed, MediaDtmf, MediaRecorded). See apps.c for
  * the flows; behaviour follows Asterisk's app_playback, app_read,
  * app_record, pbx_builtins and the pbx loop's digit collection.
@@ -24,13 +25,6 @@
 
 #define S_MAX_FILES 64                  /* files in one MediaPlay */
 #define S_READ_MAX 255                  /* Read's maxdigits limit */
-
-/* Does the running extension have a priority after this one? */
-static int s_has_next(call_t *self)
-{
-    return dialplan_find_prio(self->dialplan, self->context, self->exten, self->caller_num,
-                              self->priority + 1, NULL) != NULL;
-}
 
 /* The call's TIMEOUT(digit) and TIMEOUT(response): 5 s and 10 s unless the
  * dialplan set them (func.h). */
@@ -188,6 +182,71 @@ static void s_app_saydigits(call_t *self, char *args)
     s_say(self, files, n);
 }
 
+/* SayAlpha(string) and SayAlphaCase(a|l|n|u,string), as say.c's
+ * ast_get_character_str: letters/x, digits/N, names for * # ! @ $ - . = + /
+ * and space, letters/asciiNN for other characters (Asterisk plays only the
+ * files that exist: the worker reports the missing ones and goes on);
+ * with case sensitivity, "uppercase"/"lowercase" before each letter of
+ * that case. */
+static void s_say_chars(call_t *self, const char *str, char sensitivity)
+{
+    static char names[S_MAX_FILES][24];
+    static const struct { char c; const char *file; } special[] = {
+        { '*', "digits/star" }, { '#', "digits/pound" }, { '!', "letters/exclaimation-point" },
+        { '@', "letters/at" }, { '$', "letters/dollar" }, { '-', "letters/dash" },
+        { '.', "letters/dot" }, { '=', "letters/equals" }, { '+', "letters/plus" },
+        { '/', "letters/slash" }, { ' ', "letters/space" },
+    };
+    char *files[S_MAX_FILES];
+    size_t n = 0;
+    for (const char *p = str; *p && n + 2 < S_MAX_FILES; p++) {
+        char c = *p;
+        const char *fn = NULL;
+        for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+            if (special[i].c == c)
+                fn = special[i].file;
+        if (fn) {
+            snprintf(names[n], sizeof names[n], "%s", fn);
+        } else if (isdigit((unsigned char)c)) {
+            snprintf(names[n], sizeof names[n], "digits/%c", c);
+        } else if (isalpha((unsigned char)c)) {
+            int up = isupper((unsigned char)c);
+            if ((up && (sensitivity == 'u' || sensitivity == 'a'))
+                || (!up && (sensitivity == 'l' || sensitivity == 'a'))) {
+                snprintf(names[n], sizeof names[n], "%s", up ? "uppercase" : "lowercase");
+                files[n] = names[n];
+                n++;
+            }
+            snprintf(names[n], sizeof names[n], "letters/%c", tolower((unsigned char)c));
+        } else {
+            snprintf(names[n], sizeof names[n], "letters/ascii%d", c);
+        }
+        files[n] = names[n];
+        n++;
+    }
+    if (n)
+        s_say(self, files, n);
+}
+
+static void s_app_sayalphacase(call_t *self, char *args)
+{
+    char *argv[2] = { "", "" };
+    if (!*args) {
+        td_log(LOG_WARNING, "SayAlphaCase requires two arguments (options, characters)");
+        return;
+    }
+    int n = vars_split_args(args, ',', argv, 2);
+    if (n < 1 || strlen(argv[0]) != 1) {
+        td_log(LOG_WARNING, "SayAlphaCase options are mutually exclusive and required");
+        return;
+    }
+    if (!strchr("alnu", argv[0][0])) {
+        td_log(LOG_WARNING, "Invalid option: '%s'", argv[0]);
+        return;
+    }
+    s_say_chars(self, n > 1 ? argv[1] : "", argv[0][0]);
+}
+
 /* English, as Asterisk's ast_say_number_full_en. */
 static void s_number_files(long long num, char names[][24], size_t *n)
 {
@@ -250,8 +309,15 @@ static void s_app_saynumber(call_t *self, char *args)
     s_say(self, files, count);
 }
 
-/* Background(file[&file2...][,options[,langoverride[,context]]]): options
- * s (skip if not answered), n (do not answer). */
+/* Background(file[&file2...][,options[,langoverride[,context]]])
+ * (pbx_builtin_background): options "skip" or s (skip if not answered),
+ * "noanswer" or n (do not answer), m (only a key that is a one-key
+ * extension of context stops the prompt: ast_waitstream_exten), p (no key
+ * does: ast_waitstream with none). A first key that is a whole extension of context
+ * (default ${MACRO_CONTEXT}, else the current one) and the start of no
+ * longer one goes there; any other key starts an extension in the current
+ * context (see s_collect_digit). BACKGROUNDSTATUS: FAILED if a file is
+ * missing, else SUCCESS. */
 static void s_app_background(call_t *self, char *args)
 {
     char *argv[4] = { "", "", "", "" };
@@ -261,15 +327,31 @@ static void s_app_background(call_t *self, char *args)
         s_fail(self);
         return;
     }
-    const char *opts = n > 1 ? argv[1] : "";
-    if (!self->answered && (strchr(opts, 's') || s_option(opts, "skip")))
+    const char *opts = argv[1];
+    int skip = strcasecmp(opts, "skip") == 0, noanswer = strcasecmp(opts, "noanswer") == 0;
+    char keys = 0;
+    if (!skip && !noanswer) {
+        skip = strchr(opts, 's') != NULL;
+        noanswer = strchr(opts, 'n') != NULL;
+        keys = strchr(opts, 'p') ? 'p' : strchr(opts, 'm') ? 'm' : 0;
+    }
+    if (!self->answered && skip) {
+        chanvars_set(self->chanvars, "BACKGROUNDSTATUS", "SUCCESS");
         return;
-    if (n > 3 && *argv[3])
-        td_log(LOG_NOTICE, "Background: the context argument is not supported; using '%s'",
-               self->context);
-    if (ivr_media(self, !strchr(opts, 'n')) <= 0)
+    }
+    const char *ctx = argv[3];
+    if (!*ctx && !(ctx = chanvars_get(self->chanvars, "MACRO_CONTEXT")))
+        ctx = self->context;
+    if (strlen(ctx) >= sizeof self->ivr.context) {
+        td_log(LOG_WARNING, "Background: context name too long");
+        s_fail(self);
+        return;
+    }
+    snprintf(self->ivr.context, sizeof self->ivr.context, "%s", ctx);
+    if (ivr_media(self, !noanswer) <= 0)
         return;
     self->ivr.mode = IVR_BACKGROUND;
+    self->ivr.bg_keys = keys;
     self->ivr.digits[0] = '\0';
     self->state = CALL_COLLECTING;
     s_play(self, argv[0]);
@@ -458,9 +540,116 @@ static void s_app_moh(call_t *self, char *args)
         call_arm_timer(self, s > 86400 ? 86400000u : (unsigned)(s * 1000 + 0.5));
 }
 
+/* --- ReadExten (app_readexten.c) ------------------------------------------------------- */
+
+/* ReadExten(variable[,filename[,context[,options[,timeout]]]]): options s
+ * (skip if not answered), n (read without answering), p ('#' ends the
+ * input); i (the file is an indication) is not supported: the file is
+ * played. The timeout (default 10 s) runs from the start, the prompt
+ * playing meanwhile; then 5 s between keys. The variable gets the
+ * extension if it exists in context, else "i" (INVALID_EXTEN the keys),
+ * or "t" when no key came; READEXTENSTATUS OK, INVALID, TIMEOUT, SKIP or
+ * ERROR. */
+static void s_app_readexten(call_t *self, char *args)
+{
+    char *argv[5] = { "", "", "", "", "" };
+    if (!*args) {
+        td_log(LOG_WARNING, "ReadExten requires at least one argument");
+        chanvars_set(self->chanvars, "READEXTENSTATUS", "ERROR");
+        return;
+    }
+    int n = vars_split_args(args, ',', argv, 5);
+    if (n < 1 || !*argv[0]) {
+        td_log(LOG_WARNING, "Usage: ReadExten(variable[,filename[,context[,options[,timeout]]]])");
+        chanvars_set(self->chanvars, "READEXTENSTATUS", "ERROR");
+        return;
+    }
+    const char *ctx = *argv[2] ? argv[2] : self->context, *opts = argv[3];
+    if (strlen(argv[0]) >= sizeof self->ivr.var || strlen(argv[1]) >= sizeof self->ivr.file
+        || strlen(ctx) >= sizeof self->ivr.context) {
+        td_log(LOG_WARNING, "ReadExten: variable, file or context name too long");
+        chanvars_set(self->chanvars, "READEXTENSTATUS", "ERROR");
+        return;
+    }
+    if (!self->answered && strchr(opts, 's')) {
+        chanvars_set(self->chanvars, argv[0], "");
+        chanvars_set(self->chanvars, "READEXTENSTATUS", "SKIP");
+        return;
+    }
+    if (strchr(opts, 'i'))
+        td_log(LOG_NOTICE, "ReadExten: option i (indications) is not supported; playing '%s'",
+               argv[1]);
+    if (ivr_media(self, !strchr(opts, 'n')) <= 0)
+        return;
+    int t = *argv[4] ? atoi(argv[4]) : 0;
+    self->ivr.first_ms = t > 0 && t < 86400 ? (unsigned)t * 1000 : s_response_ms(self);
+    self->ivr.digit_ms = s_digit_ms(self);
+    self->ivr.pound = strchr(opts, 'p') != NULL;
+    snprintf(self->ivr.var, sizeof self->ivr.var, "%s", argv[0]);
+    snprintf(self->ivr.context, sizeof self->ivr.context, "%s", ctx);
+    self->ivr.digits[0] = '\0';
+    self->ivr.mode = IVR_READEXTEN;
+    self->state = CALL_COLLECTING;
+    self->ivr.playing = 0;
+    self->ivr.play_id = 0;
+    if (*argv[1])
+        s_play(self, argv[1]);
+    call_arm_timer(self, self->ivr.first_ms);
+}
+
+/* The keys are in (or none came: timeout). */
+static void s_readexten_done(call_t *self, int timeout)
+{
+    event_del(self->timer);
+    if (self->ivr.playing) {
+        s_stop_media(self);
+        self->ivr.playing = 0;
+        self->ivr.play_id = 0;
+    }
+    self->ivr.mode = IVR_NONE;
+    const char *digits = self->ivr.digits;
+    if (timeout && !*digits) {
+        chanvars_set(self->chanvars, self->ivr.var, "t");
+        chanvars_set(self->chanvars, "READEXTENSTATUS", "TIMEOUT");
+    } else if (call_find(self, self->ivr.context, digits)) {
+        chanvars_set(self->chanvars, self->ivr.var, digits);
+        chanvars_set(self->chanvars, "READEXTENSTATUS", "OK");
+    } else {
+        chanvars_set(self->chanvars, self->ivr.var, "i");
+        chanvars_set(self->chanvars, "INVALID_EXTEN", digits);
+        chanvars_set(self->chanvars, "READEXTENSTATUS", "INVALID");
+    }
+    call_next(self);
+}
+
+static void s_readexten_digit(call_t *self, char digit)
+{
+    if (self->ivr.pound && digit == '#') {
+        s_readexten_done(self, 0);
+        return;
+    }
+    size_t n = strlen(self->ivr.digits);
+    self->ivr.digits[n] = digit;
+    self->ivr.digits[n + 1] = '\0';
+    if (!dialplan_matchmore(self->dialplan, self->ivr.context, self->ivr.digits,
+                            self->caller_num)) {
+        if (digit == '#' && !call_find(self, self->ivr.context, self->ivr.digits))
+            self->ivr.digits[n] = '\0';
+        s_readexten_done(self, 0);
+        return;
+    }
+    if (n + 2 >= sizeof self->ivr.digits) {
+        s_readexten_done(self, 0);      /* maxdigits */
+        return;
+    }
+    call_arm_timer(self, self->ivr.digit_ms);
+}
+
 /* --- collecting an extension (Background, WaitExten) ------------------------------------- */
 
-/* The digits are complete: their extension at priority 1, or "i". */
+/* The digits are complete (__ast_pbx_run after collect_digits): their
+ * extension at priority 1, else "i" (INVALID_EXTEN), else "e" (INVALID),
+ * else the call ends. */
 static void s_collect_done(call_t *self)
 {
     event_del(self->timer);
@@ -470,6 +659,7 @@ static void s_collect_done(call_t *self)
         self->ivr.play_id = 0;
     }
     self->ivr.mode = IVR_NONE;
+    self->fall_wait = 0;
     const char *digits = self->ivr.digits;
     if (call_find(self, self->context, digits)) {
         td_log(LOG_INFO, "Goto (%s,%s,1)", self->context, digits);
@@ -485,8 +675,13 @@ static void s_collect_done(call_t *self)
         call_rerun(self);
         return;
     }
-    td_log(LOG_WARNING, "Channel '%s' sent into invalid extension '%s' in context '%s', but "
-           "no invalid handler", self->channel, digits, self->context);
+    if (call_find(self, self->context, "e")) {
+        call_raise(self, "INVALID", 1);
+        call_rerun(self);
+        return;
+    }
+    td_log(LOG_WARNING, "Invalid extension '%s', but no rule 'i' or 'e' in context '%s'", digits,
+           self->context);
     s_fail(self);
 }
 
@@ -528,6 +723,7 @@ void ivr_on_played(call_t *self, const Tandem__MediaPlayed *msg)
         call_next(self);
         break;
     case IVR_BACKGROUND:
+        chanvars_set(self->chanvars, "BACKGROUNDSTATUS", failed ? "FAILED" : "SUCCESS");
         self->ivr.mode = IVR_NONE;
         call_next(self);       /* no key during the prompt: the dialplan goes on */
         break;
@@ -558,6 +754,13 @@ void ivr_on_dtmf(call_t *self, const Tandem__MediaDtmf *msg)
         return;
     }
     td_log(LOG_DEBUG, "DTMF '%c'", digit);
+    if (self->ivr.mode == IVR_BACKGROUND && !self->ivr.digits[0] && self->ivr.bg_keys) {
+        char one[2] = { digit, '\0' };
+        if (self->ivr.bg_keys == 'p' || !call_find(self, self->ivr.context, one)) {
+            td_log(LOG_DEBUG, "DTMF '%c' does not stop this Background: ignored", digit);
+            return;
+        }
+    }
     if (self->ivr.playing) {
         /* A key stops the prompt; its MediaPlayed is not waited for. */
         s_stop_media(self);
@@ -567,7 +770,33 @@ void ivr_on_dtmf(call_t *self, const Tandem__MediaDtmf *msg)
     switch (self->ivr.mode) {
     case IVR_BACKGROUND:
     case IVR_WAITEXTEN:
+        if (!self->ivr.digits[0] && self->ivr.mode == IVR_BACKGROUND) {
+            char one[2] = { digit, '\0' };
+            chanvars_set(self->chanvars, "BACKGROUNDSTATUS", "SUCCESS");
+            if (dialplan_canmatch(self->dialplan, self->ivr.context, one, self->caller_num)
+                && !dialplan_matchmore(self->dialplan, self->ivr.context, one,
+                                       self->caller_num)) {
+                /* Background goes there itself; out of the context of the
+                 * innermost macro, that macro ends (app_macro.c). */
+                event_del(self->timer);
+                self->ivr.mode = IVR_NONE;
+                call_jump(self, self->ivr.context, one, 1);
+                apps_macro_check(self);
+                call_rerun(self);
+                break;
+            }
+        }
+        if (!self->ivr.digits[0] && self->macros) {
+            /* The key is the application's result: it leaves every macro
+             * (app_macro.c breaks out on a digit, back at the caller's
+             * priority) and the pbx loop collects the extension in the
+             * caller's context. */
+            apps_macro_unwind(self);
+        }
         s_collect_digit(self, digit);
+        break;
+    case IVR_READEXTEN:
+        s_readexten_digit(self, digit);
         break;
     case IVR_READ: {
         if (digit == '#') {
@@ -626,6 +855,9 @@ void ivr_on_timer(call_t *self)
     case IVR_READ:
         s_read_done(self, 0);
         break;
+    case IVR_READEXTEN:
+        s_readexten_done(self, 1);
+        break;
     case IVR_BACKGROUND:
     case IVR_WAITEXTEN:
         if (self->ivr.playing) {
@@ -635,19 +867,24 @@ void ivr_on_timer(call_t *self)
         }
         if (self->ivr.digits[0]) {
             s_collect_done(self);
-        } else if (self->ivr.mode == IVR_WAITEXTEN && s_has_next(self)) {
-            /* pbx_builtin_waitexten: a next priority goes first, then t */
+            break;
+        }
+        /* No key (pbx_builtin_waitexten): the next priority if there is
+         * one, else "t", else "e" (RESPONSETIMEOUT), else the call ends. */
+        self->ivr.mode = IVR_NONE;
+        if (dialplan_find_prio(self->dialplan, self->context, self->exten, self->caller_num,
+                               self->priority + 1, NULL)) {
             td_log(LOG_INFO, "Timeout on %s, continuing...", self->channel);
-            self->ivr.mode = IVR_NONE;
             call_next(self);
         } else if (call_find(self, self->context, "t")) {
             td_log(LOG_INFO, "Timeout on %s, going to 't'", self->channel);
-            self->ivr.mode = IVR_NONE;
             call_jump(self, self->context, "t", 1);
             call_rerun(self);
+        } else if (call_find(self, self->context, "e")) {
+            call_raise(self, "RESPONSETIMEOUT", 1);
+            call_rerun(self);
         } else {
-            td_log(LOG_WARNING, "Timeout, but no rule 't' in context '%s'", self->context);
-            self->ivr.mode = IVR_NONE;
+            td_log(LOG_WARNING, "Timeout but no rule 't' or 'e' in context '%s'", self->context);
             s_fail(self);
         }
         break;
@@ -674,6 +911,9 @@ void ivr_exec(call_t *self, dialplan_app_t app, char *args)
     case DIALPLAN_APP_READ:        s_app_read(self, args); break;
     case DIALPLAN_APP_SAYDIGITS:   s_app_saydigits(self, args); break;
     case DIALPLAN_APP_SAYNUMBER:   s_app_saynumber(self, args); break;
+    case DIALPLAN_APP_SAYALPHA:    s_say_chars(self, args, 'n'); break;
+    case DIALPLAN_APP_SAYALPHACASE: s_app_sayalphacase(self, args); break;
+    case DIALPLAN_APP_READEXTEN:   s_app_readexten(self, args); break;
     case DIALPLAN_APP_RECORD:      s_app_record(self, args); break;
     case DIALPLAN_APP_MUSICONHOLD: s_app_moh(self, args); break;
     default:

@@ -1,107 +1,196 @@
 /* timing - see timing.h. */
 #include "timing.h"
-#include "td_str.h"
 
-#include <stdio.h>
+#include <ctype.h>
 #include <stdlib.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-static const char *const s_days[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
+static const char *const s_days[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL };
 static const char *const s_months[] = {
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", NULL
 };
 
-/* A day or month by its first three letters (its index + lo), or a number
- * in [lo,hi]. */
-static int s_unit(const char *text, const char *const *names, int n, int lo, int hi)
+static void s_warn(char *warn, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void s_warn(char *warn, size_t len, const char *fmt, ...)
 {
-    for (int i = 0; names && i < n; i++)
-        if (strncasecmp(text, names[i], 3) == 0)
-            return i + lo;
-    char *end;
-    long v = strtol(text, &end, 10);
-    return end != text && !*end && v >= lo && v <= hi ? (int)v : -1;
+    size_t n = strlen(warn);
+    if (n + 2 >= len)
+        return;
+    if (n)
+        warn[n++] = '\n';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(warn + n, len - n, fmt, ap);
+    va_end(ap);
 }
 
-/* Does value fall in spec? -1 if spec is malformed. */
-static int s_in_list(const char *spec, int value, const char *const *names, int n, int lo,
-                     int hi)
+/* A name (whole, any case, when s does not start with a digit) or a number
+ * 1..max: its offset (number - 1), or -1. */
+static int s_lookup(const char *s, const char *const names[], int max)
 {
-    if (!*spec || strcmp(spec, "*") == 0)
-        return 1;
-    char buf[64];
-    snprintf(buf, sizeof buf, "%s", spec);
-    int hit = 0;
-    char *save = NULL;
-    for (char *item = strtok_r(buf, "&", &save); item; item = strtok_r(NULL, "&", &save)) {
-        char *dash = strchr(item, '-');
-        if (dash)
-            *dash = '\0';
-        int a = s_unit(td_str_trim(item), names, n, lo, hi);
-        int b = dash ? s_unit(td_str_trim(dash + 1), names, n, lo, hi) : a;
-        if (a < 0 || b < 0)
-            return -1;
-        if (a <= b ? value >= a && value <= b : value >= a || value <= b)
-            hit = 1;
-    }
-    return hit;
+    int i;
+    if (names && *s > '9')
+        for (i = 0; names[i]; i++)
+            if (strcasecmp(s, names[i]) == 0)
+                return i;
+    if (sscanf(s, "%2d", &i) == 1 && i >= 1 && i <= max)
+        return i - 1;
+    return -1;
 }
 
-static int s_in_times(const char *spec, int minute)
+/* "a-b&c..." over max cyclic values: the mask. */
+static unsigned s_range(char *src, int max, const char *const names[], const char *what,
+                        char *warn, size_t warnlen)
 {
-    if (!*spec || strcmp(spec, "*") == 0)
-        return 1;
-    char buf[64];
-    snprintf(buf, sizeof buf, "%s", spec);
-    int hit = 0;
-    char *save = NULL;
-    for (char *item = strtok_r(buf, "&", &save); item; item = strtok_r(NULL, "&", &save)) {
-        int h1, m1, h2, m2;
-        char tail;
-        if (sscanf(item, "%d:%d-%d:%d%c", &h1, &m1, &h2, &m2, &tail) != 4
-            || h1 < 0 || h1 > 23 || h2 < 0 || h2 > 23 || m1 < 0 || m1 > 59 || m2 < 0 || m2 > 59)
-            return -1;
-        int a = h1 * 60 + m1, b = h2 * 60 + m2;
-        if (a <= b ? minute >= a && minute <= b : minute >= a || minute <= b)
-            hit = 1;
+    if (!src || !*src || strcmp(src, "*") == 0)
+        return (1u << max) - 1;
+    unsigned mask = 0;
+    for (char *part; (part = strsep(&src, "&"));) {
+        char *endpart = strchr(part, '-');
+        if (endpart)
+            *endpart++ = '\0';
+        int start = s_lookup(part, names, max), end;
+        if (start < 0) {
+            s_warn(warn, warnlen, "Invalid %s '%s', skipping element", what, part);
+            continue;
+        }
+        if (endpart) {
+            if ((end = s_lookup(endpart, names, max)) < 0) {
+                s_warn(warn, warnlen, "Invalid end %s '%s', skipping element", what, endpart);
+                continue;
+            }
+        } else {
+            end = start;
+        }
+        mask |= 1u << end;
+        while (start != end) {
+            mask |= 1u << start;
+            if (++start >= max)
+                start = 0;
+        }
     }
-    return hit;
+    return mask;
 }
 
-int timing_parse(timing_t *self, const char *spec, char *err, size_t errlen)
+static int s_hhmm(const char *s, int *minute)
 {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", spec);
-    char *fields[5] = { "*", "*", "*", "*", "" };
-    char *p = buf;
-    for (int i = 0; i < 5 && p; i++) {
-        char *comma = i < 4 ? strchr(p, ',') : NULL;
-        if (comma)
-            *comma = '\0';
-        fields[i] = td_str_trim(p);
-        p = comma ? comma + 1 : NULL;
-    }
-    snprintf(self->times, sizeof self->times, "%s", fields[0]);
-    snprintf(self->weekdays, sizeof self->weekdays, "%s", fields[1]);
-    snprintf(self->mdays, sizeof self->mdays, "%s", fields[2]);
-    snprintf(self->months, sizeof self->months, "%s", fields[3]);
-    static const char *const what[] = { "time range", "days of week", "days of month", "months" };
-    int bad = s_in_times(self->times, 0) < 0 ? 0
-              : s_in_list(self->weekdays, 0, s_days, 7, 0, 6) < 0 ? 1
-              : s_in_list(self->mdays, 1, NULL, 0, 1, 31) < 0 ? 2
-              : s_in_list(self->months, 1, s_months, 12, 1, 12) < 0 ? 3 : -1;
-    if (bad >= 0) {
-        snprintf(err, errlen, "invalid %s '%s'", what[bad], fields[bad]);
+    int h, m;
+    if (sscanf(s, "%2d:%2d", &h, &m) != 2 || h < 0 || h > 23 || m < 0 || m > 59)
         return -1;
-    }
+    *minute = h * 60 + m;
     return 0;
+}
+
+static void s_set_minute(timing_t *self, int x)
+{
+    self->minmask[x / 30] |= 1u << (x % 30);
+}
+
+static void s_times(timing_t *self, char *times, char *warn, size_t warnlen)
+{
+    memset(self->minmask, 0, sizeof self->minmask);
+    if (!times || !*times || strcmp(times, "*") == 0) {
+        for (int x = 0; x < 48; x++)
+            self->minmask[x] = 0x3fffffff;
+        return;
+    }
+    for (char *part; (part = strsep(&times, "&"));) {
+        int a, b;
+        char *endpart = strchr(part, '-');
+        if (!endpart) {
+            if (s_hhmm(part, &a) < 0)
+                s_warn(warn, warnlen, "%s isn't a valid time.", part);
+            else
+                s_set_minute(self, a);
+            continue;
+        }
+        *endpart++ = '\0';
+        while (*endpart && !isdigit((unsigned char)*endpart))
+            endpart++;          /* skips spaces, as Asterisk (and anything else) */
+        if (!*endpart) {
+            s_warn(warn, warnlen, "Invalid time range starting with '%s-'.", part);
+            continue;
+        }
+        if (s_hhmm(part, &a) < 0) {
+            s_warn(warn, warnlen, "'%s' isn't a valid start time.", part);
+            continue;
+        }
+        if (s_hhmm(endpart, &b) < 0) {
+            s_warn(warn, warnlen, "'%s' isn't a valid end time.", endpart);
+            continue;
+        }
+        for (; a != b; a = (a + 1) % (24 * 60))
+            s_set_minute(self, a);
+        s_set_minute(self, a);
+    }
+}
+
+int timing_parse(timing_t *self, const char *spec, char *warn, size_t warnlen)
+{
+    if (warnlen)
+        warn[0] = '\0';
+    memset(self, 0, sizeof *self);
+    if (!spec || !*spec)
+        return 0;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", spec);
+    int fields = 1;
+    char *last = NULL;
+    for (char *p = buf; *p; p++)
+        if (*p == '|' || *p == ',') {
+            last = p;
+            fields++;
+        }
+    if (fields == 5)
+        snprintf(self->timezone, sizeof self->timezone, "%s", last + 1);
+    self->monthmask = 0xfff;
+    self->daymask = 0x7fffffffu;
+    self->dowmask = 0x7f;
+    char *info = buf;
+    s_times(self, strsep(&info, "|,"), warn, warnlen);
+    if (info)
+        self->dowmask = (uint8_t)s_range(strsep(&info, "|,"), 7, s_days, "day of week", warn,
+                                         warnlen);
+    if (info)
+        self->daymask = s_range(strsep(&info, "|,"), 31, NULL, "day", warn, warnlen);
+    if (info)
+        self->monthmask = (uint16_t)s_range(strsep(&info, "|,"), 12, s_months, "month", warn,
+                                            warnlen);
+    return 1;
 }
 
 int timing_match(const timing_t *self, const struct tm *tm)
 {
-    return s_in_times(self->times, tm->tm_hour * 60 + tm->tm_min) == 1
-           && s_in_list(self->weekdays, tm->tm_wday, s_days, 7, 0, 6) == 1
-           && s_in_list(self->mdays, tm->tm_mday, NULL, 0, 1, 31) == 1
-           && s_in_list(self->months, tm->tm_mon + 1, s_months, 12, 1, 12) == 1;
+    if (!(self->monthmask & (1u << tm->tm_mon)) || !(self->daymask & (1u << (tm->tm_mday - 1)))
+        || !(self->dowmask & (1u << tm->tm_wday)) || tm->tm_hour < 0 || tm->tm_hour > 23)
+        return 0;
+    int half = tm->tm_hour * 2 + (tm->tm_min >= 30), bit = tm->tm_min % 30;
+    return (self->minmask[half] >> bit) & 1;
+}
+
+int timing_check(const timing_t *self, time_t t)
+{
+    struct tm tm;
+    if (!self->timezone[0]) {
+        localtime_r(&t, &tm);
+        return timing_match(self, &tm);
+    }
+    const char *old = getenv("TZ");
+    char saved[128];
+    int had = old && strlen(old) < sizeof saved;
+    if (had)
+        snprintf(saved, sizeof saved, "%s", old);
+    setenv("TZ", self->timezone, 1);
+    tzset();
+    localtime_r(&t, &tm);
+    if (had)
+        setenv("TZ", saved, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+    return timing_match(self, &tm);
 }

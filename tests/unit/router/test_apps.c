@@ -90,6 +90,51 @@ static const char *s_conf =
     "exten => 2,1,Hangup(24)\n"
     "exten => i,1,Hangup(25)\n"
     "exten => t,1,Hangup(26)\n"
+    "[alpha]\n"
+    "exten => 680,1,SayAlpha(aB1*%)\n"
+    " same => n,SayAlphaCase(u,aB)\n"
+    " same => n,Wait(1)\n"
+    "exten => 690,1,ReadExten(X,prompt,menu,p,4)\n"
+    " same => n,Wait(1)\n"
+    "exten => 691,1,ReadExten(X,,,s)\n"
+    " same => n,ReadExten()\n"
+    " same => n,Wait(1)\n"
+    "[bgm]\n"
+    "exten => s,1,Answer()\n"
+    " same => n,Macro(bg)\n"
+    " same => n,Hangup(31)\n"
+    "exten => 4,1,Set(GLOBAL(BG)=${CONTEXT}-${MACRO_DEPTH}-${BACKGROUNDSTATUS})\n"
+    " same => n,Hangup(32)\n"
+    "exten => 55,1,Hangup(33)\n"
+    "exten => 6,1,Background(x,noanswer)\n"
+    "[bgo]\n"
+    "exten => s,1,Answer()\n"
+    " same => n,Background(menu,m)\n"
+    " same => n,Background(menu,p)\n"
+    " same => n,Hangup(35)\n"
+    "exten => 4,1,Hangup(36)\n"
+    "[macro-bg]\n"
+    "exten => s,1,Background(menu)\n"
+    "exten => 4,1,Hangup(34)\n"
+    "[menu2]\n"
+    "exten => s,1,Background(press)\n"
+    "exten => 5,1,Hangup(21)\n"
+    "exten => e,1,Set(GLOBAL(EXC)=${EXCEPTION(REASON)}-${EXCEPTION(EXTEN)})\n"
+    " same => n,Hangup(27)\n"
+    "[mwait]\n"
+    "exten => s,1,Answer()\n"
+    " same => n,Macro(keys,a)\n"
+    " same => n,Set(AFTER=${ARG1}-${MACRO_DEPTH})\n"
+    " same => n,Wait(5)\n"
+    "exten => 7,1,Set(GLOBAL(MK)=${ARG1}-${MACRO_CONTEXT}-${CONTEXT})\n"
+    " same => n,Hangup(29)\n"
+    "exten => 8,1,Macro(keys,b)\n"
+    "exten => h,1,Set(GLOBAL(MH)=${CONTEXT}-${ARG1}-${MACRO_EXTEN})\n"
+    "[macro-keys]\n"
+    "exten => s,1,Set(IN=${ARG1}${MACRO_EXTEN})\n"
+    " same => n,WaitExten(3)\n"
+    " same => n,Set(AFTERWAIT=1)\n"
+    "exten => 7,1,Hangup(30)\n"
     "[reload]\n"
     "exten => 800,1,Wait(1)\n"
     " same => n,Hangup(21)\n";
@@ -461,6 +506,181 @@ static void test_background_waitexten(void **state)
     }
 }
 
+/* SayAlpha/SayAlphaCase: the files say.c names. */
+static void test_sayalpha(void **state)
+{
+    fixture_t *f = *state;
+    s_call(f, "c1", "alpha", "680", "1001");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1");
+    s_offered(f, "c1");
+    s_sent(f, "sig-1", PROGRESS, "c1");
+    uint32_t id = s_play_sent(f, "c1",
+                              "letters/a letters/b digits/1 digits/star letters/ascii37");
+    s_played(f, "c1", id, "");
+    id = s_play_sent(f, "c1", "letters/a uppercase letters/b");
+    s_played(f, "c1", id, "");
+    assert_int_equal(s_state(f, "c1"), CALL_WAITING);
+    s_hangup(f, "c1");
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1");
+    s_nothing_more(f);
+}
+
+/* ReadExten(X,prompt,menu,p,4): each row is the keys pressed during the
+ * prompt, whether the timer then fires, and X and READEXTENSTATUS. */
+static void test_readexten(void **state)
+{
+    fixture_t *f = *state;
+    static const struct { const char *keys; int fire; const char *x, *status, *invalid; } rows[] = {
+        { "2", 0, "2", "OK", "" },
+        { "12", 1, "12", "OK", "" },      /* 12 could become 123: the digit timeout */
+        { "9", 0, "i", "INVALID", "9" },
+        { "", 1, "t", "TIMEOUT", "" },
+        { "1#", 0, "1", "OK", "" },       /* p: '#' ends */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char call[8];
+        snprintf(call, sizeof call, "c%zu", i);
+        s_call(f, call, "alpha", "690", "1001");
+        s_answered(f, call);
+        s_play_sent(f, call, "prompt");
+        s_nothing_more(f);
+        s_dtmf(f, call, rows[i].keys);
+        if (rows[i].fire)
+            s_fire(f, call);
+        s_sent(f, "media-1", MEDIA_STOP, call);     /* a key or the timeout stops the prompt */
+        assert_int_equal(s_state(f, call), CALL_WAITING);
+        assert_string_equal(s_var(f, call, "X"), rows[i].x);
+        assert_string_equal(s_var(f, call, "READEXTENSTATUS"), rows[i].status);
+        assert_string_equal(s_var(f, call, "INVALID_EXTEN"), rows[i].invalid);
+        s_hangup(f, call);
+        s_sent(f, "media-1", MEDIA_RELEASE, call);
+        s_nothing_more(f);
+    }
+    s_call(f, "d1", "alpha", "691", "1001");        /* s: skipped, not answered; () ERROR */
+    assert_int_equal(s_state(f, "d1"), CALL_WAITING);
+    assert_string_equal(s_var(f, "d1", "READEXTENSTATUS"), "ERROR");
+    s_hangup(f, "d1");
+    s_nothing_more(f);
+}
+
+/* Background in a macro: a one-key extension of MACRO_CONTEXT is taken
+ * there (the macro ends), a longer one is dialled in the caller's context;
+ * "noanswer" is not "s". */
+static void test_background_macro(void **state)
+{
+    fixture_t *f = *state;
+    static const struct { const char *keys; uint32_t cause; } rows[] = {
+        { "4", 32 }, { "55", 33 }, { "", 31 },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char call[8];
+        snprintf(call, sizeof call, "c%zu", i);
+        s_call(f, call, "bgm", "s", "1001");
+        s_answered(f, call);
+        uint32_t id = s_play_sent(f, call, "menu");
+        if (*rows[i].keys) {
+            s_dtmf(f, call, rows[i].keys);
+            s_sent(f, "media-1", MEDIA_STOP, call);
+        } else {
+            s_played(f, call, id, "");
+        }
+        s_hangup_sent(f, call, rows[i].cause);
+        s_sent(f, "media-1", MEDIA_RELEASE, call);
+        s_nothing_more(f);
+    }
+    /* m: only a one-key extension stops the prompt; p: no key does. */
+    s_call(f, "e1", "bgo", "s", "1001");
+    s_answered(f, "e1");
+    s_play_sent(f, "e1", "menu");
+    s_dtmf(f, "e1", "9");
+    s_nothing_more(f);
+    s_dtmf(f, "e1", "4");
+    s_sent(f, "media-1", MEDIA_STOP, "e1");
+    s_hangup_sent(f, "e1", 36);
+    s_sent(f, "media-1", MEDIA_RELEASE, "e1");
+    s_call(f, "e2", "bgo", "s", "1001");
+    s_answered(f, "e2");
+    uint32_t id = s_play_sent(f, "e2", "menu");
+    s_played(f, "e2", id, "");
+    id = s_play_sent(f, "e2", "menu");
+    s_dtmf(f, "e2", "4");
+    s_nothing_more(f);
+    s_played(f, "e2", id, "");
+    s_hangup_sent(f, "e2", 35);
+    s_sent(f, "media-1", MEDIA_RELEASE, "e2");
+    s_nothing_more(f);
+
+    s_call(f, "d1", "bgm", "6", "1001");
+    assert_string_equal(s_var(f, "d1", "BG"), "bgm-0-SUCCESS");
+    s_sent(f, "media-1", MEDIA_OFFER, "d1");
+    s_offered(f, "d1");
+    s_sent(f, "sig-1", PROGRESS, "d1");
+    s_play_sent(f, "d1", "x");
+    s_hangup(f, "d1");
+    s_sent(f, "media-1", MEDIA_RELEASE, "d1");
+    s_nothing_more(f);
+}
+
+/* Keys that dial nothing, with no i: e with INVALID (__ast_pbx_run). */
+static void test_invalid_to_e(void **state)
+{
+    fixture_t *f = *state;
+    s_call(f, "c1", "menu2", "s", "1001");
+    s_answered(f, "c1");
+    s_play_sent(f, "c1", "press");
+    s_dtmf(f, "c1", "9");
+    s_sent(f, "media-1", MEDIA_STOP, "c1");
+    s_hangup_sent(f, "c1", 27);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1");
+    s_nothing_more(f);
+    s_call(f, "c2", "menu2", "s", "1001");
+    assert_string_equal(s_var(f, "c2", "EXC"), "INVALID-s");
+    s_hangup(f, "c2");
+}
+
+/* Macro: ARGn and MACRO_* inside; WaitExten timing out goes on inside the
+ * macro, which returns after its last priority with the variables put
+ * back; a key during WaitExten leaves the macro and dials in the caller's
+ * context; a hangup inside a macro runs h in the caller's context. */
+static void test_macro(void **state)
+{
+    fixture_t *f = *state;
+    s_call(f, "c1", "mwait", "s", "1001");
+    s_answered(f, "c1");
+    s_nothing_more(f);
+    assert_int_equal(s_state(f, "c1"), CALL_COLLECTING);
+    assert_string_equal(s_var(f, "c1", "IN"), "as");
+    assert_string_equal(s_var(f, "c1", "MACRO_DEPTH"), "1");
+    assert_string_equal(s_var(f, "c1", "CONTEXT"), "macro-keys");
+    s_fire(f, "c1");                                /* no key: on to priority 3, then back */
+    assert_int_equal(s_state(f, "c1"), CALL_WAITING);
+    assert_string_equal(s_var(f, "c1", "AFTERWAIT"), "1");
+    assert_string_equal(s_var(f, "c1", "AFTER"), "-0");
+    assert_string_equal(s_var(f, "c1", "CONTEXT"), "mwait");
+    s_hangup(f, "c1");
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1");
+    s_nothing_more(f);
+
+    s_call(f, "c2", "mwait", "s", "1001");
+    s_answered(f, "c2");
+    s_dtmf(f, "c2", "7");                           /* mwait's 7, not macro-keys' */
+    s_hangup_sent(f, "c2", 29);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c2");
+    s_nothing_more(f);
+    s_call(f, "c3", "mwait", "8", "1001");
+    assert_string_equal(s_var(f, "c3", "MK"), "--mwait");
+    assert_string_equal(s_var(f, "c3", "MH"), "mwait--");   /* h after c2 */
+    s_sent(f, "media-1", MEDIA_OFFER, "c3");
+    s_offered(f, "c3");
+    s_sent(f, "sig-1", PROGRESS, "c3");
+    s_hangup(f, "c3");                              /* the caller hangs up in the macro */
+    s_sent(f, "media-1", MEDIA_RELEASE, "c3");
+    s_nothing_more(f);
+    s_call(f, "c4", "mwait", "s", "1001");
+    assert_string_equal(s_var(f, "c4", "MH"), "mwait--");
+    s_hangup(f, "c4");
+}
+
 static void test_read_app(void **state)
 {
     fixture_t *f = *state;
@@ -723,6 +943,11 @@ int main(void)
         T(test_h_and_i),
         T(test_playback),
         T(test_background_waitexten),
+        T(test_sayalpha),
+        T(test_readexten),
+        T(test_invalid_to_e),
+        T(test_background_macro),
+        T(test_macro),
         T(test_read_app),
         T(test_record),
         T(test_say),

@@ -85,8 +85,12 @@ static void test_warnings_table(void **state)
         { "[internal]\nexten => ,1,NoOp()\n", "2: missing extension; line ignored" },
         { "[internal]\nexten => _1[23,1,NoOp()\n", "2: bad pattern '_1[23': missing ']'; line ignored" },
         { "[internal]\nexten => 1234/,1,NoOp()\n", "2: empty caller ID in '1234/'; line ignored" },
-        { "[internal]\ninclude => other,25:00-26:00,*,*,*\n",
-          "2: include => other: invalid time range '25:00-26:00'; line ignored" },
+        /* A malformed time item warns and matches nothing; the include stays
+         * (ast_build_timing). */
+        { "[internal]\ninclude => other,25:00-26:00,*,*,*\n[other]\n",
+          "2: include => other: '25:00' isn't a valid start time." },
+        { "[internal]\ninclude => other,*,monday,*,*\n[other]\n",
+          "2: include => other: Invalid day of week 'monday', skipping element" },
         { "[internal]\ninclude => ,*,*,*,*\n", "2: include needs a context name; line ignored" },
         { "[internal]\ninclude => nowhere\n", "2: [internal] includes [nowhere], which does not exist" },
         { "[internal]\ninclude => a\ninclude => a,*,*,*,*\n[a]\n",
