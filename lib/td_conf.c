@@ -24,7 +24,7 @@ struct td_conf {
     s_file_t *files;            /* every file read, for var->file */
     char *err;
     size_t errlen;
-    int in_block_comment;
+    int block_depth;            /* open ";--" block comments in the file being read */
 };
 
 static int s_error(td_conf_t *self, const char *file, int line, const char *fmt, ...)
@@ -39,27 +39,29 @@ static int s_error(td_conf_t *self, const char *file, int line, const char *fmt,
     return -1;
 }
 
-/* Remove ";" comments (keeping "\;" as ";") and ";-- --;" block comments. */
+/* Remove comments as main/config.c's config_text_file_load does, one ';'
+ * at a time: "\;" is a literal ';' (the backslash goes), ";--" (but not
+ * ";---") opens a block comment and block comments nest, "--;" closes one,
+ * and any other ';' outside a block ends the line, even inside an
+ * application's parentheses. Text on either side of a block comment on one
+ * line is joined. */
 static void s_strip_comments(td_conf_t *self, char *line)
 {
     char *out = line;
     for (char *p = line; *p; p++) {
-        if (self->in_block_comment) {
-            if (p[0] == '-' && p[1] == '-' && p[2] == ';') {
-                self->in_block_comment = 0;
-                p += 2;
-            }
-            continue;
-        }
         if (p[0] == '\\' && p[1] == ';') {
-            *out++ = ';';
+            if (!self->block_depth)
+                *out++ = ';';
             p++;
+        } else if (p[0] == ';' && p[1] == '-' && p[2] == '-' && p[3] != '-') {
+            self->block_depth++;
+            p += 2;
+        } else if (p[0] == '-' && p[1] == '-' && p[2] == ';' && self->block_depth) {
+            self->block_depth--;
+            p += 2;
+        } else if (self->block_depth) {
+            continue;
         } else if (p[0] == ';') {
-            if (p[1] == '-' && p[2] == '-') {
-                self->in_block_comment = 1;
-                p += 2;
-                continue;
-            }
             break;
         } else {
             *out++ = *p;
@@ -299,6 +301,8 @@ static int s_load_file(td_conf_t *self, const char *path, const char *from_file,
     }
     char buf[TD_CONF_MAX_LINE];
     int line = 0, rc = 0;
+    int outer_depth = self->block_depth;    /* each file has its own comments */
+    self->block_depth = 0;
     while (rc == 0 && fgets(buf, sizeof buf, fp)) {
         line++;
         size_t n = strlen(buf);
@@ -309,6 +313,10 @@ static int s_load_file(td_conf_t *self, const char *path, const char *from_file,
         rc = s_parse_line(self, buf, file, line, depth, cur);
     }
     fclose(fp);
+    /* Asterisk only warns about an unterminated ";--" and ignores the rest
+     * of the file; the reader has no warning channel, so it does the same
+     * silently. */
+    self->block_depth = outer_depth;
     return rc;
 }
 

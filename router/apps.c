@@ -93,15 +93,18 @@ static int s_true(const char *cond)
 
 /* --- variables --------------------------------------------------------------- */
 
-/* name=value. Functions (CALLERID(num)=...) need the function module. */
+/* name=value. Functions (CALLERID(num)=...) need the function module. The
+ * name is kept as written: pbx_builtin_setvar makes "X " of "Set(X =1)"
+ * (and only warns), and the value keeps its leading spaces. */
 static void s_assign(call_t *self, const char *app, char *name, const char *value)
 {
-    name = td_str_trim(name);
     if (!*name) {
         td_log(LOG_WARNING, "%s: empty variable name", app);
         return;
     }
-    (void)app;
+    if (strchr(name, ' '))
+        td_log(LOG_WARNING, "Please avoid unnecessary spaces on variables as it may lead to "
+               "unexpected results ('%s' set to '%s').", name, value);
     call_set_var(self, name, value);   /* logs its own failures */
 }
 

@@ -332,3 +332,23 @@ size_t astdb_count(const astdb_t *self)
 {
     return self ? strmap_size(self->map) : 0;
 }
+
+typedef struct {
+    void (*fn)(void *arg, const char *key, const char *value);
+    void *arg;
+} s_visit_t;
+
+static void s_on_entry(void *arg, const char *key, void *value)
+{
+    s_visit_t *v = arg;
+    v->fn(v->arg, key, ((s_entry_t *)value)->value);
+}
+
+void astdb_foreach(const astdb_t *self, void (*fn)(void *arg, const char *key, const char *value),
+                   void *arg)
+{
+    if (!self)
+        return;
+    s_visit_t v = { fn, arg };
+    strmap_foreach(self->map, s_on_entry, &v);
+}

@@ -30,5 +30,9 @@ int astdb_put(astdb_t *self, const char *family, const char *key, const char *va
 /* Remove family/key. 0, or -1 if it did not exist. */
 int astdb_del(astdb_t *self, const char *family, const char *key);
 size_t astdb_count(const astdb_t *self);
+/* Visit every "family/key" and its value, in no order (DB_KEYS sorts). The
+ * store must not change meanwhile. */
+void astdb_foreach(const astdb_t *self, void (*fn)(void *arg, const char *key, const char *value),
+                   void *arg);
 
 #endif

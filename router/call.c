@@ -48,6 +48,8 @@ call_t *call_new(call_env_t *env, const char *call_id, const char *sig_peer,
     self->channel = arena_strdup(&self->arena, msg->channel ? msg->channel : "");
     self->caller_num = arena_strdup(&self->arena, msg->caller_num ? msg->caller_num : "");
     self->caller_name = arena_strdup(&self->arena, msg->caller_name ? msg->caller_name : "");
+    self->ani = self->caller_num;     /* CALLERID(num)= does not change it */
+    self->dnid = arena_strdup(&self->arena, strcmp(exten, "s") ? exten : "");   /* sip_new */
     self->sdp_offer = arena_strdup(&self->arena, msg->sdp ? msg->sdp : "");
     if (!self->timer || !self->chanvars || !self->id || !self->sig_peer || !self->channel || !self->caller_num
         || !self->caller_name || !self->sdp_offer) {
@@ -74,6 +76,7 @@ void call_destroy(call_t **self_p)
     if (self->timer)
         event_free(self->timer);
     apps_free(self);
+    func_group_forget(self->chanvars);   /* GROUP() memberships end with the call */
     chanvars_destroy(&self->chanvars);
     dialplan_destroy(&self->dialplan);
     free(self->legs);
@@ -111,13 +114,34 @@ void call_func_env(call_t *self, func_env_t *env)
         .vars = self->chanvars,
         .globals = self->env->globals,
         .dialplan_global = s_dialplan_global,
-        .dialplan = self->dialplan,
+        /* the plan in force, not the one the call started on: Asterisk's
+         * globals and dialplan are process-wide, a reload changes them for
+         * calls in flight too */
+        .dialplan = self->env->dialplan ? self->env->dialplan : self->dialplan,
         .db = self->env->astdb,
         .caller_num = &self->caller_num,
         .caller_name = &self->caller_name,
         .arena = &self->arena,
         .lookup = s_lookup,
         .lookup_arg = self,
+        .chan_name = self->channel,
+        .uniqueid = self->id,
+        .context = self->context,
+        .exten = self->exten,
+        .peer = self->dstchannel,
+        .lastapp = self->lastapp,
+        .lastdata = self->lastdata,
+        .answered = self->answered,
+        .start = &self->start,
+        .answer = &self->answer_time,
+        .accountcode = self->accountcode,
+        .accountcode_len = sizeof self->accountcode,
+        .userfield = self->userfield,
+        .userfield_len = sizeof self->userfield,
+        .timeout_ms = self->ivr_timeout_ms,
+        .timeout_set = &self->ivr_timeout_set,
+        .ani = self->ani,
+        .dnid = self->dnid,
     };
 }
 
@@ -186,12 +210,14 @@ const char *call_var(call_t *self, const char *name, char *buf, size_t len)
         return self->channel;
     if (strcmp(name, "UNIQUEID") == 0)
         return self->id;
-    if (strcmp(name, "HANGUPCAUSE") == 0) {
-        if (!self->hangup_cause)
-            return NULL;
+    if (strcmp(name, "HANGUPCAUSE") == 0) {   /* "0" before any cause, as Asterisk's %d */
         snprintf(buf, len, "%u", self->hangup_cause);
         return buf;
     }
+    if (strncmp(name, "CALLING", 7) == 0 && (strcmp(name + 7, "PRES") == 0
+        || strcmp(name + 7, "ANI2") == 0 || strcmp(name + 7, "TON") == 0
+        || strcmp(name + 7, "TNS") == 0))
+        return "0";   /* presentation allowed, no ANI2, unknown plan, no TNS */
     if (strcmp(name, "EPOCH") == 0) {
         snprintf(buf, len, "%ld", (long)time(NULL));
         return buf;
@@ -300,7 +326,9 @@ static void s_write_cdr(call_t *self)
         return;
     char clid[256];
     cdr_record_t r = {
-        .accountcode = "",
+        .accountcode = self->accountcode,
+        .uniqueid = self->id,
+        .userfield = self->userfield,
         .src = self->caller_num,
         .dst = self->exten,
         .dcontext = self->context,

@@ -138,6 +138,15 @@ struct call {
     char lastapp[16];
     char lastdata[256];
     char dstchannel[96];
+    /* i6-func: CDR(accountcode)/CDR(userfield) for the record, and
+     * TIMEOUT(digit|response) (func.h: ivr_timeout_ms[FUNC_TIMEOUT_*], the bits
+     * set in ivr_timeout_set; unset ones are the defaults) */
+    char accountcode[80];
+    char userfield[256];
+    unsigned ivr_timeout_ms[2], ivr_timeout_set;
+    /* CALLERID(ani) and CALLERID(dnid): the caller's number and the dialled
+     * extension as the call arrived (arena) */
+    const char *ani, *dnid;
     char _Alignas(16) arena_buf[CALL_ARENA_SIZE];
 };
 

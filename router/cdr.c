@@ -1,5 +1,6 @@
 /* cdr - see cdr.h. */
 #include "cdr.h"
+#include "td_conf.h"
 #include "td_log.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 struct cdr {
     FILE *fp;
     char path[1024];
+    int log_uniqueid, log_userfield;   /* cdr.conf [csv] */
 };
 
 static int s_mkdir_p(const char *dir)
@@ -118,6 +120,12 @@ static long s_seconds(struct timeval a, struct timeval b)
 
 size_t cdr_format(const cdr_record_t *r, char *buf, size_t len)
 {
+    return cdr_format_columns(r, 0, 0, buf, len);
+}
+
+size_t cdr_format_columns(const cdr_record_t *r, int uniqueid, int userfield, char *buf,
+                          size_t len)
+{
     s_line_t l = { buf, len, 0 };
     s_quoted(&l, r->accountcode, 1);
     s_quoted(&l, r->src, 1);
@@ -137,7 +145,11 @@ size_t cdr_format(const cdr_record_t *r, char *buf, size_t len)
              answered ? s_seconds(r->answer, r->end) : 0L);
     s_text(&l, num);
     s_quoted(&l, r->disposition, 1);
-    s_quoted(&l, r->amaflags, 0);
+    s_quoted(&l, r->amaflags, uniqueid || userfield);
+    if (uniqueid)
+        s_quoted(&l, r->uniqueid, userfield);
+    if (userfield)
+        s_quoted(&l, r->userfield, 0);
     s_char(&l, '\n');
     if (len)
         buf[l.n < len ? l.n : len - 1] = '\0';
@@ -147,13 +159,14 @@ size_t cdr_format(const cdr_record_t *r, char *buf, size_t len)
 int cdr_write(cdr_t *self, const cdr_record_t *rec)
 {
     char line[4096];
-    size_t n = cdr_format(rec, line, sizeof line);
+    int u = self->log_uniqueid, f = self->log_userfield;
+    size_t n = cdr_format_columns(rec, u, f, line, sizeof line);
     char *p = line;
     char *big = NULL;
     if (n >= sizeof line) {
         if (!(big = malloc(n + 1)))
             return -1;
-        cdr_format(rec, big, n + 1);
+        cdr_format_columns(rec, u, f, big, n + 1);
         p = big;
     }
     int rc = 0;
@@ -164,6 +177,26 @@ int cdr_write(cdr_t *self, const cdr_record_t *rec)
     }
     free(big);
     return rc;
+}
+
+int cdr_configure(cdr_t *self, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return 0;
+    char err[512];
+    td_conf_t *conf = td_conf_load(path, err, sizeof err);
+    if (!conf) {
+        td_log(LOG_WARNING, "cdr: %s", err);
+        return -1;
+    }
+    td_conf_section_t *csv = td_conf_section(conf, "csv");
+    const char *u = csv ? td_conf_get(csv, "loguniqueid") : NULL;
+    const char *f = csv ? td_conf_get(csv, "loguserfield") : NULL;
+    self->log_uniqueid = u && td_conf_bool(u) == 1;
+    self->log_userfield = f && td_conf_bool(f) == 1;
+    td_conf_destroy(&conf);
+    return 0;
 }
 
 char *cdr_clid(const char *name, const char *num, char *buf, size_t len)

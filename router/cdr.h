@@ -2,8 +2,10 @@
  * in the column order of Asterisk's cdr_csv:
  *   "accountcode","src","dst","dcontext","clid","channel","dstchannel",
  *   "lastapp","lastdata","start","answer","end",duration,billsec,
- *   "disposition","amaflags"
- * Strings are quoted with inner quotes doubled; times are local
+ *   "disposition","amaflags"[,"uniqueid"][,"userfield"]
+ * (the last two when cdr.conf's [csv] says loguniqueid / loguserfield,
+ * as cdr_csv.c; Debian's stock cdr.conf turns both on, the code's default
+ * is off). Strings are quoted with inner quotes doubled; times are local
  * "YYYY-MM-DD HH:MM:SS" ("" when not answered); durations are whole seconds.
  * The file stays open and each line is flushed as it is written. */
 #ifndef CDR_H
@@ -20,6 +22,7 @@ typedef struct {
     struct timeval start, answer, end;   /* answer all zero: never answered */
     const char *disposition;             /* ANSWERED, NO ANSWER, BUSY, FAILED, CONGESTION */
     const char *amaflags;                /* DOCUMENTATION */
+    const char *uniqueid, *userfield;    /* written if the options say so */
 } cdr_record_t;
 
 /* Create dir (and its parents) if need be and open Master.csv for append.
@@ -27,12 +30,20 @@ typedef struct {
 cdr_t *cdr_new(const char *dir);
 void cdr_destroy(cdr_t **self_p);
 
+/* Read [csv] loguniqueid and loguserfield from cdr.conf at path. A missing
+ * file leaves both off. 0, or -1 if the file is there but unreadable
+ * (logged; the options stay as they were). */
+int cdr_configure(cdr_t *self, const char *path);
+
 /* Append one record. 0, or -1 if it could not be written (logged). */
 int cdr_write(cdr_t *self, const cdr_record_t *rec);
 
 /* The line for rec (with its '\n') into buf; returns its length, or the
  * length it would need if buf is too small (as snprintf). */
 size_t cdr_format(const cdr_record_t *rec, char *buf, size_t len);
+/* As cdr_format, with the uniqueid and userfield columns if asked. */
+size_t cdr_format_columns(const cdr_record_t *rec, int uniqueid, int userfield, char *buf,
+                          size_t len);
 
 /* Caller ID as Asterisk merges it: "\"name\" <num>", name, num or "". */
 char *cdr_clid(const char *name, const char *num, char *buf, size_t len);

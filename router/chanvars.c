@@ -97,7 +97,7 @@ static void s_delete(chanvars_t *self, long i)
 static int s_store(chanvars_t *self, const char *name, const char *value, int keep_empty)
 {
     const char *bare = s_bare(name);
-    if (!*bare)
+    if (!self || !*bare)
         return -1;
     long i = s_find(self, bare);
     if (!value || (!*value && !keep_empty)) {
@@ -108,13 +108,9 @@ static int s_store(chanvars_t *self, const char *name, const char *value, int ke
     char *v = strdup(value);
     if (!v)
         return -1;
-    if (i >= 0 && strcmp(self->vars[i].name, name) == 0) {
-        free(self->vars[i].value);
-        self->vars[i].value = v;
-        return 0;
-    }
-    /* A new variable, or the same bare name written with other underscores
-     * (Set(__X=1) after Set(X=0)): Asterisk deletes and appends. */
+    /* pbx_builtin_setvar_helper deletes the old variable and inserts the new
+     * one as the newest (HASHKEYS lists newest first), whatever underscores
+     * either was written with. */
     char *n = strdup(name);
     if (!n || s_grow((void **)&self->vars, &self->cap, self->n, sizeof *self->vars) < 0) {
         free(n);
@@ -143,7 +139,10 @@ const char *chanvars_get(const chanvars_t *self, const char *name)
 {
     if (!self)
         return NULL;
-    long i = s_find(self, s_bare(name));
+    /* The stored name loses its underscores, the asked one keeps them
+     * (ast_str_retrieve_variable compares ast_var_name with the name as
+     * written): ${__X} finds nothing. */
+    long i = s_find(self, name);
     return i >= 0 ? self->vars[i].value : NULL;
 }
 

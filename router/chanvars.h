@@ -3,7 +3,8 @@
  * Names are case-sensitive. A name may be written with one or two leading
  * underscores (Set(_VAR=x), Set(__VAR=x)): the store keeps the name as
  * written, because that is what inheritance reads, but every lookup and
- * every replacement ignores the underscores, so ${VAR} finds "__VAR".
+ * every replacement ignores the stored name's underscores, so ${VAR} finds
+ * "__VAR" (but ${__VAR} finds nothing, as in Asterisk).
  *
  * Inheritance into a dialled channel (Asterisk's
  * ast_channel_inherit_variables): "_VAR" is copied as plain "VAR" (one
@@ -37,7 +38,8 @@ int chanvars_set(chanvars_t *self, const char *name, const char *value);
  * [globals] X, so an empty value is not the same as no value there). */
 int chanvars_put(chanvars_t *self, const char *name, const char *value);
 
-/* The value of name (leading underscores ignored), or NULL. Borrowed until
+/* The value of name (compared with the stored names' bare forms, so
+ * "__X" finds nothing), or NULL. Borrowed until
  * the variable changes. */
 const char *chanvars_get(const chanvars_t *self, const char *name);
 size_t chanvars_count(const chanvars_t *self);

@@ -1,6 +1,8 @@
 /* dialplan - see dialplan.h. */
 #include "td_str.h"
 #include "dialplan.h"
+#include "func.h"
+#include "vars.h"
 #include "arena.h"
 #include "pattern.h"
 #include "strmap.h"
@@ -59,6 +61,7 @@ struct dialplan {
     strmap_t *globals;           /* name -> value */
     dialplan_ext_t *extens;      /* all of them, for destroy */
     int autofallthrough;         /* [general] autofallthrough */
+    int clearglobalvars;         /* [general] clearglobalvars */
     int nwarnings;
     /* while loading */
     int failed;                  /* s_error was called: the load fails */
@@ -383,11 +386,18 @@ static int s_add_prio(dialplan_t *self, s_context_t *ctx, dialplan_ext_t *ext,
 
 /* --- one line ------------------------------------------------------------ */
 
+/* Load-time substitution, as pbx_config.c's pbx_substitute_variables_helper
+ * (NULL, ...): no channel, so ${NAME} reads [globals] (those read so far)
+ * and ${FUNC()} runs without a channel. */
+static const char *s_globals_value_get(const void *self, const char *name)
+{
+    return dialplan_global(self, name);
+}
+
 static const char *s_global_lookup(void *arg, const char *name, char *buf, size_t len)
 {
-    (void)buf;
-    (void)len;
-    return dialplan_global(arg, name);
+    func_env_t env = { .dialplan_global = s_globals_value_get, .dialplan = arg };
+    return func_is_call(name) ? func_read(&env, name, buf, len) : dialplan_global(arg, name);
 }
 
 /* pbx_config substitutes variables in extension names and includes at
@@ -680,6 +690,8 @@ static void s_parse_general(dialplan_t *self, td_conf_section_t *sec)
                 ok = 1;
         if (strcasecmp(v->name, "autofallthrough") == 0)
             self->autofallthrough = td_conf_bool(v->value) == 1;   /* ast_true */
+        if (strcasecmp(v->name, "clearglobalvars") == 0)
+            self->clearglobalvars = td_conf_bool(v->value) == 1;
         if (strcasecmp(v->name, "overrideswitch") == 0)
             s_warn(self, v->file, v->line, "[general] overrideswitch is not supported; ignored");
         else if (!ok)
@@ -688,11 +700,15 @@ static void s_parse_general(dialplan_t *self, td_conf_section_t *sec)
     }
 }
 
+/* Each [globals] value is substituted with the globals above it, as
+ * pbx_config.c does value by value. */
 static int s_parse_globals(dialplan_t *self, td_conf_section_t *sec)
 {
     for (td_conf_var_t *v = sec->vars; v; v = v->next) {
+        char real[VARS_MAX];
+        vars_substitute(v->value, real, sizeof real, s_global_lookup, self);
         const char *name = arena_strdup(&self->arena, v->name);
-        char *value = arena_strdup(&self->arena, v->value);
+        char *value = arena_strdup(&self->arena, real);
         if (!name || !value || strmap_put(self->globals, name, value) < 0)
             return s_error(self, v->file, v->line, "out of memory");
     }
@@ -822,6 +838,30 @@ int dialplan_check(const char *path, FILE *out)
 int dialplan_warnings(const dialplan_t *self)
 {
     return self->nwarnings;
+}
+
+int dialplan_clearglobalvars(const dialplan_t *self)
+{
+    return self->clearglobalvars;
+}
+
+typedef struct {
+    void (*fn)(void *arg, const char *name, const char *value);
+    void *arg;
+} s_globals_visit_t;
+
+static void s_on_global(void *arg, const char *key, void *value)
+{
+    s_globals_visit_t *v = arg;
+    v->fn(v->arg, key, value);
+}
+
+void dialplan_globals_foreach(const dialplan_t *self,
+                              void (*fn)(void *arg, const char *name, const char *value),
+                              void *arg)
+{
+    s_globals_visit_t v = { fn, arg };
+    strmap_foreach(self->globals, s_on_global, &v);
 }
 
 int dialplan_autofallthrough(const dialplan_t *self)

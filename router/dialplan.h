@@ -162,6 +162,12 @@ const dialplan_prio_t *dialplan_label(const dialplan_ext_t *ext, const char *lab
 
 /* A [globals] value, or NULL. */
 const char *dialplan_global(const dialplan_t *self, const char *name);
+/* Visit every [globals] name and value (after load substitution), in no
+ * order. [general] clearglobalvars=yes: a reload drops the runtime globals. */
+void dialplan_globals_foreach(const dialplan_t *self,
+                              void (*fn)(void *arg, const char *name, const char *value),
+                              void *arg);
+int dialplan_clearglobalvars(const dialplan_t *self);
 
 /* "Dial", "Answer", ... */
 const char *dialplan_app_name(dialplan_app_t app);

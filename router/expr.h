@@ -19,7 +19,11 @@
  * optional .digits) is a number, anything else a string; double-quoted
  * strings keep their quotes except as regex operands; x/0 warns and gives
  * 2147483647 (INT_MAX) and x%0 warns and gives 0. A syntax error logs a
- * warning and the result is "0", as ast_expr() returns. An empty expression
+ * warning and the result is "0", as ast_expr() returns (io.val stays NULL
+ * when the parse fails; ast_expr writes "0" and returns 1, and
+ * pbx_substitute_variables_helper_full copies those bytes into the line;
+ * re-checked against Asterisk 20.9.3, the issue's "empty string" is not
+ * what the source does). An empty expression
  * gives "". ${...} must already be expanded (vars_substitute does that). */
 #ifndef EXPR_H
 #define EXPR_H

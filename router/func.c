@@ -1,7 +1,7 @@
-/* func - see func.h. One s_<name> reader (and writer) per function, found
- * through one table. */
+/* func - see func.h. One reader (and writer) per function, found through
+ * one table (here); the helpers every function file shares (func_int.h). */
 #include "expr.h"
-#include "func.h"
+#include "func_int.h"
 #include "td_log.h"
 #include "td_str.h"
 
@@ -17,12 +17,141 @@
 
 #define S_NAME_MAX 32
 
-typedef const char *(*s_read_fn)(func_env_t *env, char *args, char *buf, size_t len);
-typedef int (*s_write_fn)(func_env_t *env, char *args, const char *value);
-
 /* --- helpers ---------------------------------------------------------- */
 
-/* "NAME(args)" -> name (upper-cased into nbuf) and args (into abuf). */
+int func_args(char *s, char sep, int remove, char **argv, int max)
+{
+    for (int i = 0; i < max; i++)
+        argv[i] = NULL;
+    if (!s || max <= 0)
+        return 0;
+    int argc = 0, paren = 0, bracket = 0, quote = 0;
+    char *scan = s, *wasdelim = NULL;
+    for (; *scan && argc < max - 1; argc++) {
+        argv[argc] = scan;
+        for (; *scan; scan++) {
+            if (*scan == '(') {
+                paren++;
+            } else if (*scan == ')') {
+                if (paren)
+                    paren--;
+            } else if (*scan == '[') {
+                bracket++;
+            } else if (*scan == ']') {
+                if (bracket)
+                    bracket--;
+            } else if (*scan == '"' && sep != '"') {
+                quote = !quote;
+                if (remove) {
+                    memmove(scan, scan + 1, strlen(scan));
+                    scan--;
+                }
+            } else if (*scan == '\\') {
+                if (remove)
+                    memmove(scan, scan + 1, strlen(scan));   /* the next one is literal */
+                else if (scan[1])
+                    scan++;
+            } else if (*scan == sep && !paren && !quote && !bracket) {
+                wasdelim = scan;
+                *scan++ = '\0';
+                break;
+            }
+        }
+    }
+    /* What is left is the last field; a trailing separator makes an empty one. */
+    if (*scan || (scan > s && scan - 1 == wasdelim))
+        argv[argc++] = scan;
+    return argc;
+}
+
+static int s_hex(char c)
+{
+    return c <= '9' ? c - '0' : c <= 'F' ? c - 'A' + 10 : c - 'a' + 10;
+}
+
+int func_encoded_char(const char *s, char *c, size_t *used)
+{
+    *used = 1;
+    *c = 0;
+    if (!s || !*s) {
+        *used = 0;
+        return -1;
+    }
+    if (*s != '\\') {
+        *c = *s;
+        return 0;
+    }
+    *used = 2;
+    switch (s[1]) {
+    case 'n': *c = '\n'; break;
+    case 'r': *c = '\r'; break;
+    case 't': *c = '\t'; break;
+    case 'x':
+        if (!s[2] || !strchr("0123456789ABCDEFabcdef", s[2])) {
+            td_log(LOG_ERR, "Illegal character '%c' in hexadecimal string", s[2]);
+            return -1;
+        }
+        *used = 3;
+        *c = (char)s_hex(s[2]);
+        if (s[3] && strchr("0123456789ABCDEFabcdef", s[3])) {
+            *used = 4;
+            *c = (char)((*c << 4) + s_hex(s[3]));
+        }
+        break;
+    case '0':
+        for (size_t i = 2; s[i] && strchr("01234567", s[i]); i++) {
+            (*used)++;
+            *c = (char)((*c << 3) + (s[i] - '0'));
+        }
+        break;
+    default:
+        *c = s[1];   /* a lone trailing backslash gives 0, as Asterisk's */
+    }
+    return 0;
+}
+
+void func_encoded_str(const char *s, char *out, size_t len)
+{
+    char *cur = out;
+    size_t used;
+    while (cur < out + len - 1 && func_encoded_char(s, cur, &used) == 0) {
+        cur++;
+        s += used;
+    }
+    *cur = '\0';
+}
+
+const char *func_var(func_env_t *env, const char *name, char *buf, size_t len)
+{
+    if (len)
+        buf[0] = '\0';
+    const char *v = NULL;
+    if (env->lookup) {
+        /* "${name}" through the substitution, so "X:1:2" takes a substring
+         * as ast_str_substitute_variables does. */
+        char ref[VARS_MAX];
+        snprintf(ref, sizeof ref, "${%s}", name);
+        vars_substitute(ref, buf, len, env->lookup, env->lookup_arg);
+        v = buf;
+    } else if (func_is_call(name)) {
+        v = func_read(env, name, buf, len);
+    } else {
+        v = chanvars_get(env->vars, name);
+        if (!v)
+            v = func_global(env, name);
+    }
+    return v && *v ? v : NULL;
+}
+
+unsigned func_timeout_ms(const unsigned *ms, unsigned set, int which)
+{
+    if (ms && (set & (1u << which)))
+        return ms[which];
+    return which == FUNC_TIMEOUT_DIGIT ? 5000 : 10000;
+}
+
+
+/* "NAME(args)" -> name (into nbuf) and args (into abuf). */
 static int s_parse(const char *call, char *nbuf, size_t nlen, char *abuf, size_t alen)
 {
     const char *open = strchr(call, '(');
@@ -33,7 +162,7 @@ static int s_parse(const char *call, char *nbuf, size_t nlen, char *abuf, size_t
     if (fl == 0 || fl >= nlen)
         return -1;
     for (size_t i = 0; i < fl; i++)
-        nbuf[i] = (char)toupper((unsigned char)call[i]);
+        nbuf[i] = call[i];   /* as written: ast_custom_function_find uses strcmp */
     nbuf[fl] = '\0';
     snprintf(abuf, alen, "%.*s", (int)(n - fl - 2), open + 1);
     return 0;
@@ -82,7 +211,7 @@ static const char *s_out(char *buf, size_t len, const char *s)
 }
 
 /* pbx_checkcondition(): "" false, a leading integer its value, else true. */
-static int s_true(const char *s)
+int func_true(const char *s)
 {
     int v;
     if (!s || !*s)
@@ -147,7 +276,7 @@ static const char *s_if(func_env_t *env, char *args, char *buf, size_t len)
         return NULL;
     }
     char *iftrue = s_split2(rest, ':', &iffalse);
-    const char *v = s_true(cond) ? s_strip_quoted(iftrue) : iffalse ? s_strip_quoted(iffalse) : "";
+    const char *v = func_true(cond) ? s_strip_quoted(iftrue) : iffalse ? s_strip_quoted(iffalse) : "";
     return s_out(buf, len, v);
 }
 
@@ -213,65 +342,34 @@ static const char *s_cut(func_env_t *env, char *args, char *buf, size_t len)
     return buf;
 }
 
-/* REGEX("regex" string): "1" if string matches (POSIX ERE), else "0". */
+/* REGEX("regex" string): "1" if string matches (POSIX ERE), else "0".
+ * Split at the quotes as AST_NONSTANDARD_APP_ARGS(.., '"') does, which also
+ * takes a backslash as "the next character is literal": REGEX("a\.b" x)
+ * compiles "a.b", and "a\\.b" compiles "a\.b". */
 static const char *s_regex(func_env_t *env, char *args, char *buf, size_t len)
 {
     (void)env;
-    char *q1 = strchr(args, '"');
-    char *q2 = q1 ? strchr(q1 + 1, '"') : NULL;
-    if (!q2) {
+    char *argv[3];
+    char whole[VARS_MAX];
+    snprintf(whole, sizeof whole, "%s", args);
+    if (func_args(args, '"', 1, argv, 3) != 3) {
         td_log(LOG_ERR, "Unexpected arguments: should have been in the form '\"<regex>\" <string>'");
         return NULL;
     }
-    *q2 = '\0';
-    char *str = q2 + 1;
+    char *str = argv[2];
     if (*str == ' ' || *str == '\t')
         str++;
     regex_t re;
-    int rc = regcomp(&re, q1 + 1, REG_EXTENDED | REG_NOSUB);
+    int rc = regcomp(&re, argv[1], REG_EXTENDED | REG_NOSUB);
     if (rc) {
         char err[128];
         regerror(rc, &re, err, sizeof err);
-        td_log(LOG_WARNING, "Malformed input REGEX(%s): %s", args, err);
+        td_log(LOG_WARNING, "Malformed input REGEX(%s): %s", whole, err);
         return NULL;
     }
     rc = regexec(&re, str, 0, NULL, 0);
     regfree(&re);
     return s_out(buf, len, rc ? "0" : "1");
-}
-
-/* STRFTIME([epoch][,timezone][,format]): now, local time, "%c" by default. */
-static const char *s_strftime(func_env_t *env, char *args, char *buf, size_t len)
-{
-    (void)env;
-    char *argv[3] = { NULL, NULL, NULL };
-    int argc = vars_split_args(args, ',', argv, 3);
-    time_t t = time(NULL);
-    if (argc > 0 && *argv[0])
-        t = (time_t)strtoll(argv[0], NULL, 10);
-    const char *fmt = argc > 2 && *argv[2] ? argv[2] : "%c";
-    struct tm tm;
-    if (argc > 1 && *argv[1]) {
-        /* Another zone: TZ for this one conversion (the router has one thread). */
-        char *old = getenv("TZ");
-        char saved[128];
-        int had = old != NULL;
-        if (had)
-            snprintf(saved, sizeof saved, "%s", old);
-        setenv("TZ", argv[1], 1);
-        tzset();
-        localtime_r(&t, &tm);
-        if (had)
-            setenv("TZ", saved, 1);
-        else
-            unsetenv("TZ");
-        tzset();
-    } else {
-        localtime_r(&t, &tm);
-    }
-    if (!strftime(buf, len, fmt, &tm))
-        buf[0] = '\0';
-    return buf;
 }
 
 /* RAND([min][,max]): an integer in [min, max], 0 and RAND_MAX by default. */
@@ -321,16 +419,76 @@ static const char *s_set(func_env_t *env, char *args, char *buf, size_t len)
     return s_out(buf, len, value);
 }
 
+/* ast_callerid_split: "Name" <num>, Name <num>, <num>, a number, or a name. */
+static void s_callerid_split(const char *value, char *name, size_t nlen, char *num, size_t mlen)
+{
+    char v[256];
+    snprintf(v, sizeof v, "%s", value);
+    name[0] = num[0] = '\0';
+    char *lt = strchr(v, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+    if (lt && gt) {
+        *gt = '\0';
+        snprintf(num, mlen, "%s", lt + 1);
+        *lt = '\0';
+    } else {
+        char *t = td_str_trim(v);
+        if (*t && strspn(t, "0123456789*#+-() .") == strlen(t)) {
+            snprintf(num, mlen, "%s", t);
+            return;
+        }
+    }
+    snprintf(name, nlen, "%s", s_strip_quoted(v));
+}
+
+/* CALLERID(item[,cid]) as func_callerid.c reads it. With cid, the item
+ * (all, name, num...) of that caller ID string. Else from the call: all,
+ * name, num[ber] (any "num..."), ani (ani-num: the number as the call
+ * arrived; ani-name ""), dnid (dnid-num: the extension dialled), rdnis
+ * (""), ani2 and ton ("0"), pres ("allowed_not_screened"), tag (""). */
 static const char *s_callerid(func_env_t *env, char *args, char *buf, size_t len)
 {
+    char whole[256];
+    snprintf(whole, sizeof whole, "%s", args);
+    char *argv[2], *sub[8];
+    int argc = func_args(args, ',', 1, argv, 2);
+    if (argc == 0)
+        return NULL;
+    int n = func_args(argv[0], '-', 1, sub, 8);
+    if (n == 0 || n >= 8)
+        return NULL;
+    char name_buf[128], num_buf[128];
     const char *num = env->caller_num && *env->caller_num ? *env->caller_num : "";
     const char *name = env->caller_name && *env->caller_name ? *env->caller_name : "";
-    char *what = td_str_trim(args);
-    if (strcasecmp(what, "num") == 0 || strcasecmp(what, "number") == 0)
+    if (argc == 2) {
+        s_callerid_split(argv[1], name_buf, sizeof name_buf, num_buf, sizeof num_buf);
+        if (n == 1 && strcasecmp(sub[0], "all") == 0) {
+            snprintf(buf, len, "\"%s\" <%s>", name_buf, num_buf);
+            return buf;
+        }
+        if (n == 1 && strcasecmp(sub[0], "name") == 0)
+            return s_out(buf, len, name_buf);
+        if (n == 1 && strncasecmp(sub[0], "num", 3) == 0)
+            return s_out(buf, len, num_buf);
+        td_log(LOG_ERR, "Unknown callerid data type '%s'.", whole);
+        return buf;
+    }
+    if (!strcasecmp(sub[0], "ani") && (n == 1 || (n == 2 && !strncasecmp(sub[1], "num", 3))))
+        return s_out(buf, len, env->ani ? env->ani : num);
+    if (!strcasecmp(sub[0], "ani") && n == 2 && !strcasecmp(sub[1], "name"))
+        return buf;
+    if (!strcasecmp(sub[0], "dnid") && (n == 1 || (n == 2 && !strncasecmp(sub[1], "num", 3))))
+        return s_out(buf, len, env->dnid);
+    if (n == 1 && (!strcasecmp(sub[0], "rdnis") || !strcasecmp(sub[0], "tag")))
+        return buf;
+    if (n == 1 && (!strcasecmp(sub[0], "ani2") || !strcasecmp(sub[0], "ton")))
+        return s_out(buf, len, "0");
+    if (n == 1 && !strcasecmp(sub[0], "pres"))
+        return s_out(buf, len, "allowed_not_screened");
+    if (n == 1 && strncasecmp(sub[0], "num", 3) == 0)
         return num;
-    if (strcasecmp(what, "name") == 0)
+    if (n == 1 && strcasecmp(sub[0], "name") == 0)
         return name;
-    if (strcasecmp(what, "all") == 0) {
+    if (n == 1 && strcasecmp(sub[0], "all") == 0) {
         /* "Name" <num>, as ast_callerid_merge writes it. */
         if (*name && *num)
             snprintf(buf, len, "\"%s\" <%s>", name, num);
@@ -338,8 +496,8 @@ static const char *s_callerid(func_env_t *env, char *args, char *buf, size_t len
             snprintf(buf, len, "%s", *name ? name : num);
         return buf;
     }
-    td_log(LOG_ERR, "Unknown callerid data type '%s'.", what);
-    return NULL;
+    td_log(LOG_ERR, "Unknown callerid data type '%s'.", whole);
+    return buf;
 }
 
 static const char *s_db(func_env_t *env, char *args, char *buf, size_t len)
@@ -467,8 +625,8 @@ static int s_local_w(func_env_t *env, char *args, const char *value)
 
 static const struct {
     const char *name;
-    s_read_fn read;
-    s_write_fn write;
+    func_read_fn read;
+    func_write_fn write;
 } s_funcs[] = {
     { "LEN", s_len, NULL },
     { "ISNULL", s_isnull, NULL },
@@ -476,7 +634,6 @@ static const struct {
     { "IF", s_if, NULL },
     { "CUT", s_cut, NULL },
     { "REGEX", s_regex, NULL },
-    { "STRFTIME", s_strftime, NULL },
     { "RAND", s_rand, NULL },
     { "GLOBAL", s_global, s_global_w },
     { "SET", s_set, NULL },
@@ -485,6 +642,62 @@ static const struct {
     { "DB_EXISTS", s_db_exists, NULL },
     { "DB_DELETE", s_db_delete, NULL },
     { "LOCAL", s_local, s_local_w },
+    /* func_str.c */
+    { "TOUPPER", func_str_toupper, NULL },
+    { "TOLOWER", func_str_tolower, NULL },
+    { "FIELDQTY", func_str_fieldqty, NULL },
+    { "FIELDNUM", func_str_fieldnum, NULL },
+    { "REPLACE", func_str_replace, NULL },
+    { "FILTER", func_str_filter, NULL },
+    { "SHIFT", func_str_shift, NULL },
+    { "POP", func_str_pop, NULL },
+    { "PUSH", NULL, func_str_push_w },
+    { "UNSHIFT", NULL, func_str_unshift_w },
+    { "SPRINTF", func_str_sprintf, NULL },
+    { "MATH", func_str_math, NULL },
+    { "HASH", func_str_hash, func_str_hash_w },
+    { "HASHKEYS", func_str_hashkeys, NULL },
+    { "ARRAY", NULL, func_str_array_w },
+    { "TRIM", func_str_trim, NULL },
+    { "LTRIM", func_str_ltrim, NULL },
+    { "RTRIM", func_str_rtrim, NULL },
+    { "STRREPLACE", func_str_strreplace, NULL },
+    { "STRBETWEEN", func_str_strbetween, NULL },
+    { "LISTFILTER", func_str_listfilter, NULL },
+    { "QUOTE", func_str_quote, NULL },
+    { "CSV_QUOTE", func_str_csv_quote, NULL },
+    { "EVAL", func_str_eval, NULL },
+    { "KEYPADHASH", func_str_keypadhash, NULL },
+    { "PASSTHRU", func_str_passthru, NULL },
+    { "URIENCODE", func_str_uriencode, NULL },
+    { "URIDECODE", func_str_uridecode, NULL },
+    { "BASE64_ENCODE", func_str_base64_encode, NULL },
+    { "BASE64_DECODE", func_str_base64_decode, NULL },
+    /* func_num.c */
+    { "INC", func_num_inc, NULL },
+    { "DEC", func_num_dec, NULL },
+    { "MIN", func_num_min, NULL },
+    { "MAX", func_num_max, NULL },
+    { "ABS", func_num_abs, NULL },
+    { "SORT", func_num_sort, NULL },
+    /* func_time.c */
+    { "STRFTIME", func_time_strftime, NULL },
+    { "STRPTIME", func_time_strptime, NULL },
+    /* func_group.c */
+    { "GROUP", func_group_read, func_group_write },
+    { "GROUP_COUNT", func_group_count, NULL },
+    { "GROUP_MATCH_COUNT", func_group_match_count, NULL },
+    { "GROUP_LIST", func_group_list, NULL },
+    /* func_chan.c */
+    { "CHANNEL", func_chan_channel, func_chan_channel_w },
+    { "CDR", func_chan_cdr, func_chan_cdr_w },
+    { "TIMEOUT", func_chan_timeout, func_chan_timeout_w },
+    { "DIALPLAN_EXISTS", func_chan_dialplan_exists, NULL },
+    { "DB_KEYS", func_chan_db_keys, NULL },
+    { "SIPPEER", func_chan_sippeer, NULL },
+    { "VALID_EXTEN", func_chan_valid_exten, NULL },
+    { "IFTIME", func_chan_iftime, NULL },
+    { "ENV", func_chan_env, NULL },
 };
 
 static int s_find(const char *name)
@@ -514,6 +727,10 @@ const char *func_read(func_env_t *env, const char *call, char *buf, size_t len)
         td_log_limited(LOG_ERR, 5, "Function %s not registered", name);
         return NULL;
     }
+    if (!s_funcs[i].read) {   /* PUSH, UNSHIFT */
+        td_log(LOG_ERR, "Function %s cannot be read", name);
+        return NULL;
+    }
     if (len)
         buf[0] = '\0';
     return s_funcs[i].read(env, args, buf, len);
@@ -540,7 +757,9 @@ int func_set(func_env_t *env, const char *name, const char *value)
 {
     if (func_is_call(name))
         return func_write(env, name, value);
-    if (!env->vars || chanvars_set(env->vars, name, value) < 0) {
+    /* pbx_builtin_setvar_helper keeps an empty value: it hides a global of
+     * the same name. */
+    if (!env->vars || chanvars_put(env->vars, name, value ? value : "") < 0) {
         td_log(LOG_WARNING, "Set(%s=...): cannot set the variable", name);
         return -1;
     }

@@ -24,9 +24,19 @@
 #include <strings.h>
 
 #define S_MAX_FILES 64                  /* files in one MediaPlay */
-#define S_DIGIT_TIMEOUT_MS 5000         /* Asterisk's TIMEOUT(digit) default */
-#define S_RESPONSE_TIMEOUT_MS 10000     /* Asterisk's TIMEOUT(response) default */
 #define S_READ_MAX 255                  /* Read's maxdigits limit */
+
+/* The call's TIMEOUT(digit) and TIMEOUT(response): 5 s and 10 s unless the
+ * dialplan set them (func.h). */
+static unsigned s_digit_ms(const call_t *self)
+{
+    return func_timeout_ms(self->ivr_timeout_ms, self->ivr_timeout_set, FUNC_TIMEOUT_DIGIT);
+}
+
+static unsigned s_response_ms(const call_t *self)
+{
+    return func_timeout_ms(self->ivr_timeout_ms, self->ivr_timeout_set, FUNC_TIMEOUT_RESPONSE);
+}
 
 static void s_fail(call_t *self)
 {
@@ -373,7 +383,7 @@ static void s_app_waitexten(call_t *self, char *args)
         s_play_files(self, &c, *cls ? 1 : 0, 1, 1);
     }
     call_arm_timer(self, s > 0 ? (s > 86400 ? 86400000u : (unsigned)(s * 1000 + 0.5))
-                               : S_RESPONSE_TIMEOUT_MS);
+                               : s_response_ms(self));
 }
 
 static void s_read_attempt(call_t *self)
@@ -423,8 +433,8 @@ static void s_app_read(call_t *self, char *args)
         unsigned ms = s > 86400 ? 86400000u : (unsigned)(s * 1000 + 0.5);
         self->ivr.first_ms = self->ivr.digit_ms = ms;
     } else {
-        self->ivr.first_ms = S_RESPONSE_TIMEOUT_MS;
-        self->ivr.digit_ms = S_DIGIT_TIMEOUT_MS;
+        self->ivr.first_ms = s_response_ms(self);
+        self->ivr.digit_ms = s_digit_ms(self);
     }
     snprintf(self->ivr.var, sizeof self->ivr.var, "%s", argv[0]);
     snprintf(self->ivr.file, sizeof self->ivr.file, "%s", argv[1]);
@@ -572,8 +582,8 @@ static void s_app_readexten(call_t *self, char *args)
     if (ivr_media(self, !strchr(opts, 'n')) <= 0)
         return;
     int t = *argv[4] ? atoi(argv[4]) : 0;
-    self->ivr.first_ms = t > 0 && t < 86400 ? (unsigned)t * 1000 : S_RESPONSE_TIMEOUT_MS;
-    self->ivr.digit_ms = S_DIGIT_TIMEOUT_MS;
+    self->ivr.first_ms = t > 0 && t < 86400 ? (unsigned)t * 1000 : s_response_ms(self);
+    self->ivr.digit_ms = s_digit_ms(self);
     self->ivr.pound = strchr(opts, 'p') != NULL;
     snprintf(self->ivr.var, sizeof self->ivr.var, "%s", argv[0]);
     snprintf(self->ivr.context, sizeof self->ivr.context, "%s", ctx);
@@ -688,7 +698,7 @@ static void s_collect_digit(call_t *self, char digit)
         s_collect_done(self);
         return;
     }
-    call_arm_timer(self, S_DIGIT_TIMEOUT_MS);
+    call_arm_timer(self, s_digit_ms(self));
 }
 
 /* --- events ----------------------------------------------------------------------------- */

@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "dialplan.h"
+#include "func.h"
 #include "router.h"
 #include "td_conf.h"
 #include "td_log.h"
@@ -95,6 +96,9 @@ int main(int argc, char **argv)
         return 1;
     }
     router_open_astdb(router, s.astdb);
+    char cdrconf[1024];
+    router_cdr_options(router, td_conf_path(cdrconf, sizeof cdrconf, s.confdir, "cdr.conf"));
+    func_set_confdir(s.confdir);   /* SIPPEER() reads sip.conf there */
     struct event *sigint = evsignal_new(base, SIGINT, s_on_signal, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
     s_reload_t reload = { router, path };
@@ -110,6 +114,7 @@ int main(int argc, char **argv)
     event_free(sigterm);
     event_free(sigint);
     router_destroy(&router);
+    func_set_confdir(NULL);   /* drops SIPPEER's copy of sip.conf */
     int left = event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED);
     if (left)
         td_log(LOG_WARNING, "%d event(s) still registered at exit", left);

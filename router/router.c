@@ -282,6 +282,11 @@ int router_open_astdb(router_t *self, const char *path)
     return self->env.astdb ? 0 : -1;
 }
 
+int router_cdr_options(router_t *self, const char *path)
+{
+    return self->cdr ? cdr_configure(self->cdr, path) : 0;
+}
+
 void router_destroy(router_t **self_p)
 {
     if (!self_p || !*self_p)
@@ -313,6 +318,48 @@ void router_destroy(router_t **self_p)
     *self_p = NULL;
 }
 
+/* Globals across a reload, as pbx_config.c: Asterisk keeps one list of
+ * globals, and a reload sets each [globals] name of the new file again
+ * (so a GLOBAL() write of that name made at runtime is gone), keeps every
+ * other global (old [globals] the new file dropped included), unless the
+ * plan loaded before said clearglobalvars=yes, which empties the list
+ * first. Here runtime globals shadow the plan's: drop the shadows of the new
+ * names, and carry the old plan's other names over as runtime globals. */
+static void s_drop_global(void *arg, const char *name, const char *value)
+{
+    (void)value;
+    chanvars_set(arg, name, NULL);
+}
+
+typedef struct {
+    chanvars_t *globals;
+    const dialplan_t *next;
+} s_carry_t;
+
+static void s_carry_global(void *arg, const char *name, const char *value)
+{
+    s_carry_t *c = arg;
+    if (!dialplan_global(c->next, name) && !chanvars_get(c->globals, name))
+        chanvars_put(c->globals, name, value);
+}
+
+static void s_reload_globals(router_t *self, const dialplan_t *old, const dialplan_t *next)
+{
+    if (!self->env.globals)
+        return;
+    if (old && dialplan_clearglobalvars(old)) {
+        chanvars_t *fresh = chanvars_new();
+        if (fresh) {
+            chanvars_destroy(&self->env.globals);
+            self->env.globals = fresh;
+        }
+    } else if (old) {
+        s_carry_t c = { self->env.globals, next };
+        dialplan_globals_foreach(old, s_carry_global, &c);
+    }
+    dialplan_globals_foreach(next, s_drop_global, self->env.globals);
+}
+
 int router_reload(router_t *self, const char *path)
 {
     char err[1024];
@@ -321,6 +368,7 @@ int router_reload(router_t *self, const char *path)
         td_log(LOG_ERR, "Reload refused, the dialplan in force stays: %s", err);
         return -1;
     }
+    s_reload_globals(self, self->dialplan, dp);
     /* Calls in flight hold their own reference to the old plan. */
     dialplan_destroy(&self->dialplan);
     self->dialplan = dp;

@@ -35,6 +35,8 @@ int router_reload(router_t *self, const char *path);
 /* Open the DB() store at path (closing one already open); calls started
  * later read and write it. 0, or -1 (logged: DB() then reads empty). */
 int router_open_astdb(router_t *self, const char *path);
+/* CDR options from cdr.conf at path (cdr_configure); 0 without CDRs. */
+int router_cdr_options(router_t *self, const char *path);
 
 td_bus_t *router_bus(router_t *self);
 workers_t *router_workers(router_t *self);

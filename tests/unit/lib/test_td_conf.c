@@ -127,6 +127,54 @@ static void test_include(void **state)
     td_conf_destroy(&conf);
 }
 
+/* Comments as main/config.c strips them. Each row: the value line (in a
+ * section [a], key x), and the value of x after loading. */
+static void test_comments(void **state)
+{
+    (void)state;
+    static const struct { const char *line, *value; } rows[] = {
+        { "x=NoOp(a;b)\n", "NoOp(a" },                  /* even inside parentheses */
+        { "x=NoOp(a\\;b)\n", "NoOp(a;b)" },              /* \; is a literal ; */
+        { "x=a\\\\;b\n", "a\\;b" },                        /* the last backslash escapes */
+        { "x=a;--block--;b\n", "ab" },                   /* joined around a block */
+        { "x=a;--one\ntwo--;\n", "a" },                 /* across lines */
+        { "x=a;--one\ntwo--;y=b\n", "a" },              /* what follows is a line */
+        { "x=a;--1;--2--;still--;b\n", "ab" },           /* blocks nest */
+        { "x=a;---b\n", "a" },                           /* ";---" is a line comment */
+        { "x=a;--b\\;c--;d\n", "ad" },                   /* \; inside a block stays out */
+        { "x=a --; b\n", "a --" },                       /* "--;" outside a block: a ';' */
+        { "x= NoOp( a ) ; c\n", "NoOp( a )" },           /* trimmed around */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "[a]\n%s", rows[i].line);
+        s_write("c.conf", text);
+        char err[256];
+        td_conf_t *conf = s_load("c.conf", err, sizeof err);
+        if (!conf)
+            fail_msg("row %zu: %s", i, err);
+        const char *v = td_conf_get(td_conf_section(conf, "a"), "x");
+        if (!v || strcmp(v, rows[i].value) != 0)
+            fail_msg("row %zu: %s -> '%s', want '%s'", i, rows[i].line, v ? v : "(null)",
+                     rows[i].value);
+        td_conf_destroy(&conf);
+    }
+}
+
+/* An unterminated block comment in an included file ends with that file. */
+static void test_comment_per_file(void **state)
+{
+    (void)state;
+    s_write("inc2.conf", "[b]\nk=1 ;-- never closed\n");
+    s_write("main2.conf", "[a]\n#include \"inc2.conf\"\n[c]\ny=2\n");
+    char err[256];
+    td_conf_t *conf = s_load("main2.conf", err, sizeof err);
+    assert_non_null(conf);
+    assert_string_equal(td_conf_get(td_conf_section(conf, "b"), "k"), "1");
+    assert_string_equal(td_conf_get(td_conf_section(conf, "c"), "y"), "2");
+    td_conf_destroy(&conf);
+}
+
 /* Each row: file text, and the error expected after "<dir>/bad.conf:". */
 static void test_errors(void **state)
 {
@@ -187,6 +235,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_templates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_include, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_comments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_comment_per_file, setup, teardown),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_bool_int),
     };

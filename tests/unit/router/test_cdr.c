@@ -73,6 +73,50 @@ static void test_clid(void **state)
     assert_string_equal(cdr_clid("", NULL, buf, sizeof buf), "");
 }
 
+/* cdr.conf's [csv] loguniqueid / loguserfield add those columns (each row:
+ * the two options, and the end of the line). */
+static void test_extra_columns(void **state)
+{
+    (void)state;
+    char line[1024];
+    cdr_record_t r = {
+        .accountcode = "acme", .src = "1001", .dst = "100", .dcontext = "test", .clid = "",
+        .channel = "SIP/a-1", .dstchannel = "", .lastapp = "NoOp", .lastdata = "",
+        .start = s_at(9, 0, 0, 0), .end = s_at(9, 0, 1, 0),
+        .disposition = "NO ANSWER", .amaflags = "DOCUMENTATION",
+        .uniqueid = "1709800000.1", .userfield = "vip \"x\"",
+    };
+    static const struct { int uniqueid, userfield; const char *tail; } rows[] = {
+        { 0, 0, "\"DOCUMENTATION\"\n" },
+        { 1, 0, "\"DOCUMENTATION\",\"1709800000.1\"\n" },
+        { 0, 1, "\"DOCUMENTATION\",\"vip \"\"x\"\"\"\n" },
+        { 1, 1, "\"DOCUMENTATION\",\"1709800000.1\",\"vip \"\"x\"\"\"\n" },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        size_t n = cdr_format_columns(&r, rows[i].uniqueid, rows[i].userfield, line, sizeof line);
+        assert_int_equal(n, strlen(line));
+        size_t tl = strlen(rows[i].tail);
+        if (n < tl || strcmp(line + n - tl, rows[i].tail) != 0)
+            fail_msg("row %zu: %s", i, line);
+        assert_true(strncmp(line, "\"acme\",", 7) == 0);
+    }
+    /* cdr_configure reads them; a missing file leaves them off */
+    char dir[64], path[128], conf[128], csv[1024];
+    test_tmpdir(dir, sizeof dir);
+    cdr_t *cdr = cdr_new(dir);
+    assert_non_null(cdr);
+    assert_int_equal(cdr_configure(cdr, "/nonexistent/cdr.conf"), 0);
+    test_write(dir, "cdr.conf", "[general]\nenable=yes\n[csv]\nloguserfield=yes\n", conf,
+               sizeof conf);
+    assert_int_equal(cdr_configure(cdr, conf), 0);
+    assert_int_equal(cdr_write(cdr, &r), 0);
+    cdr_destroy(&cdr);
+    snprintf(path, sizeof path, "%s/Master.csv", dir);
+    test_read(path, csv, sizeof csv);
+    assert_non_null(strstr(csv, "\"DOCUMENTATION\",\"vip \"\"x\"\"\"\n"));
+    test_rmdir(dir);
+}
+
 static void test_write_appends(void **state)
 {
     (void)state;
@@ -116,6 +160,7 @@ int main(void)
         cmocka_unit_test(test_format_unanswered),
         cmocka_unit_test(test_clid),
         cmocka_unit_test(test_write_appends),
+        cmocka_unit_test(test_extra_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

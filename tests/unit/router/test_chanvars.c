@@ -52,7 +52,8 @@ static void test_underscores(void **state)
     chanvars_t *v = chanvars_new();
     chanvars_set(v, "__ACCOUNT", "42");
     assert_string_equal(chanvars_get(v, "ACCOUNT"), "42");   /* ${ACCOUNT} finds __ACCOUNT */
-    assert_string_equal(chanvars_get(v, "__ACCOUNT"), "42");
+    assert_null(chanvars_get(v, "__ACCOUNT"));   /* ${__ACCOUNT}: nothing, as Asterisk */
+    assert_null(chanvars_get(v, "_ACCOUNT"));
     chanvars_set(v, "ACCOUNT", "43");                         /* replaces it, no longer inherited */
     assert_int_equal(chanvars_count(v), 1);
     assert_string_equal(chanvars_get(v, "ACCOUNT"), "43");

@@ -416,6 +416,34 @@ static void test_refcount(void **state)
     test_rmdir(dir);
 }
 
+/* [globals]: each value substituted with the globals above it, as
+ * pbx_config.c does at load (a later one is not seen yet; functions run). */
+static void test_globals_substituted(void **state)
+{
+    (void)state;
+    char dir[64], path[128], err[256];
+    test_tmpdir(dir, sizeof dir);
+    test_write(dir, "extensions.conf",
+               "[globals]\nA=1\nB=${A}2\nC=${D}x\nD=4\nE=${LEN(${B})}\nF=$[${A}+1]\n"
+               "A=${A}${A}\nG=  spaced\n"
+               "[internal]\nexten => 100,1,NoOp()\n",
+               path, sizeof path);
+    dialplan_t *dp = dialplan_load(path, err, sizeof err);
+    if (!dp)
+        fail_msg("%s", err);
+    static const struct { const char *name, *value; } rows[] = {
+        { "A", "11" }, { "B", "12" }, { "C", "x" }, { "D", "4" }, { "E", "2" }, { "F", "2" },
+        { "G", "spaced" },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const char *v = dialplan_global(dp, rows[i].name);
+        if (!v || strcmp(v, rows[i].value) != 0)
+            fail_msg("%s = '%s', want '%s'", rows[i].name, v ? v : "(null)", rows[i].value);
+    }
+    dialplan_destroy(&dp);
+    test_rmdir(dir);
+}
+
 int main(void)
 {
     td_log_init("test", getenv("VERBOSE") ? LOG_DEBUG : LOG_ERR);
@@ -431,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_app_names),
         cmocka_unit_test(test_include_file),
         cmocka_unit_test(test_refcount),
+        cmocka_unit_test(test_globals_substituted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,6 +51,17 @@ static void test_expr_table(void **state)
         /* division by zero: Asterisk's INT_MAX; x%0 is 0 */
         { "5/0", "2147483647", 0 },
         { "5%0", "0", 0 },
+        { "1/0 + 1", "2147483648", 0 },  /* INT_MAX is a number like any other */
+        { "5/x", "2147483647", 0 },      /* a non-number divisor: INT_MAX too */
+        { "x/5", "0", 0 },
+        { "7%x", "0", 0 },
+        /* nothing, and syntax errors: ast_expr() gives "" for the empty
+         * rule and "0" when the parse fails (io.val NULL) */
+        { " \t ", "", 0 },
+        { "1 2", "0", -1 },
+        { "(", "0", -1 },
+        { "1 +", "0", -1 },
+        { "* 2", "0", -1 },
         /* non-numbers in arithmetic */
         { "abc+1", "1", 0 },
         { "1+abc", "1", 0 },

@@ -20,7 +20,7 @@ static const char *s_lookup(void *arg, const char *name, char *buf, size_t len)
     static const struct { const char *name, *value; } vars[] = {
         { "EXTEN", "1002345" }, { "FOO", "hello" }, { "N", "2" }, { "NAME", "EXTEN" },
         { "CALLERID(num)", "1001" }, { "CALLERID(name)", "Alice Smith" }, { "EMPTY", "" },
-        { "DOLLAR", "${FOO}" }, { "A_B", "ab" },
+        { "DOLLAR", "${FOO}" }, { "A_B", "ab" }, { "SP ", "trailing" },
     };
     s_lookups++;
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
@@ -86,6 +86,9 @@ static void test_substitute_table(void **state)
         { "a$[]b", "ab" },
         { "Call from ${CALLERID(num)} to ${EXTEN}", "Call from 1001 to 1002345" },
         { "SIP/${EXTEN:-4},${N}0", "SIP/2345,20" },
+        /* the name between the braces is looked up as written: Set(SP =x)
+         * makes "SP " (pbx_builtin_setvar), found by ${SP } only */
+        { "[${SP }][${SP}]", "[trailing][]" },
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         char out[VARS_MAX];
