@@ -1,5 +1,6 @@
 /* td_conf - see td_conf.h. */
 #include "td_conf.h"
+#include "td_log.h"
 #include "td_str.h"
 
 #include <ctype.h>
@@ -25,7 +26,34 @@ struct td_conf {
     char *err;
     size_t errlen;
     int block_depth;            /* open ";--" block comments in the file being read */
+    int block_line;             /* where the outermost open one began */
+    td_conf_warning_t *warnings, *last_warning;
 };
+
+static void s_warn(td_conf_t *self, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void s_warn(td_conf_t *self, const char *file, int line, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    size_t n = strlen(text) + 1;
+    td_conf_warning_t *w = malloc(sizeof *w + n);
+    if (!w)
+        return;
+    w->file = file;
+    w->line = line;
+    w->next = NULL;
+    memcpy(w->text, text, n);
+    if (self->last_warning)
+        self->last_warning->next = w;
+    else
+        self->warnings = w;
+    self->last_warning = w;
+}
 
 static int s_error(td_conf_t *self, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -260,8 +288,11 @@ static int s_parse_line(td_conf_t *self, char *raw, const char *file, int line,
     if (*text == '#')
         return s_parse_directive(self, text, file, line, depth, cur);
     char *eq = strchr(text, '=');
-    if (!eq)
-        return s_error(self, file, line, "expected 'key = value' or '[section]', got: %s", text);
+    if (!eq) {
+        /* main/config.c process_text_line: warned about and skipped. */
+        s_warn(self, file, line, "No '=' (equal sign) in line; ignored: %s", text);
+        return 0;
+    }
     int arrow = eq[1] == '>';
     *eq = '\0';
     char *name = td_str_trim(text);
@@ -302,6 +333,7 @@ static int s_load_file(td_conf_t *self, const char *path, const char *from_file,
     char buf[TD_CONF_MAX_LINE];
     int line = 0, rc = 0;
     int outer_depth = self->block_depth;    /* each file has its own comments */
+    int outer_line = self->block_line;
     self->block_depth = 0;
     while (rc == 0 && fgets(buf, sizeof buf, fp)) {
         line++;
@@ -310,13 +342,19 @@ static int s_load_file(td_conf_t *self, const char *path, const char *from_file,
             rc = s_error(self, file, line, "line longer than %d characters", TD_CONF_MAX_LINE - 2);
             break;
         }
+        int was_open = self->block_depth > 0;
         rc = s_parse_line(self, buf, file, line, depth, cur);
+        if (!was_open && self->block_depth > 0)
+            self->block_line = line;
     }
     fclose(fp);
-    /* Asterisk only warns about an unterminated ";--" and ignores the rest
-     * of the file; the reader has no warning channel, so it does the same
-     * silently. */
+    /* Asterisk warns about an unterminated ";--" and ignores the rest of
+     * the file. */
+    if (rc == 0 && self->block_depth > 0)
+        s_warn(self, file, self->block_line,
+               "Unterminated comment detected beginning on line %d", self->block_line);
     self->block_depth = outer_depth;
+    self->block_line = outer_line;
     return rc;
 }
 
@@ -361,6 +399,12 @@ void td_conf_destroy(td_conf_t **self_p)
         free(sec);
         sec = next_sec;
     }
+    td_conf_warning_t *w = self->warnings;
+    while (w) {
+        td_conf_warning_t *next = w->next;
+        free(w);
+        w = next;
+    }
     s_file_t *f = self->files;
     while (f) {
         s_file_t *next = f->next;
@@ -369,6 +413,17 @@ void td_conf_destroy(td_conf_t **self_p)
     }
     free(self);
     *self_p = NULL;
+}
+
+const td_conf_warning_t *td_conf_warnings(const td_conf_t *self)
+{
+    return self ? self->warnings : NULL;
+}
+
+void td_conf_log_warnings(const td_conf_t *self)
+{
+    for (const td_conf_warning_t *w = td_conf_warnings(self); w; w = w->next)
+        td_log(LOG_WARNING, "%s:%d: %s", w->file, w->line, w->text);
 }
 
 td_conf_section_t *td_conf_first(td_conf_t *self)

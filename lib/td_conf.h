@@ -35,12 +35,28 @@ typedef struct td_conf_section {
     struct td_conf_section *next;
 } td_conf_section_t;
 
+/* What Asterisk's config.c warns about and reads past (a line with no '=',
+ * an unterminated ";--" block): kept in file order for the reader to report
+ * (td_conf_warnings) the way it reports its own. */
+typedef struct td_conf_warning {
+    const char *file;          /* owned by the td_conf_t */
+    int line;
+    struct td_conf_warning *next;
+    char text[];
+} td_conf_warning_t;
+
 typedef struct td_conf td_conf_t;
 
 /* Read `path`. Returns NULL on failure and writes "file:line: reason" into err.
  * Variables before the first section go into a section named "" . */
 td_conf_t *td_conf_load(const char *path, char *err, size_t errlen);
 void td_conf_destroy(td_conf_t **self_p);
+
+/* The warnings of the load, in file order, or NULL. Borrowed until destroy. */
+const td_conf_warning_t *td_conf_warnings(const td_conf_t *self);
+/* Log each warning once as "file:line: text" (td_log, LOG_WARNING): for the
+ * readers that have no warning channel of their own. */
+void td_conf_log_warnings(const td_conf_t *self);
 
 /* The sections in file order (templates included; skip is_template ones). */
 td_conf_section_t *td_conf_first(td_conf_t *self);

@@ -47,6 +47,12 @@ static int s_read_file(td_settings_t *out, const char *process)
         return -1;
     }
     int rc = 0;
+    /* tandem.conf is Tandem's own file: what config.c would only warn
+     * about is an error here, as an unknown setting is. */
+    for (const td_conf_warning_t *w = td_conf_warnings(conf); w; w = w->next) {
+        fprintf(stderr, "%s:%d: %s\n", w->file, w->line, w->text);
+        rc = -1;
+    }
     for (td_conf_section_t *sec = td_conf_first(conf); sec && rc == 0; sec = sec->next) {
         for (td_conf_var_t *v = sec->vars; v && rc == 0; v = v->next) {
             const char *s = sec->name, *k = v->name;

@@ -23,6 +23,7 @@ int rtp_conf_load(rtp_conf_t *out, const char *confdir, char *err, size_t errlen
     td_conf_t *conf = td_conf_load(path, err, errlen);
     if (!conf)
         return -1;
+    td_conf_log_warnings(conf);
 
     int rc = 0;
     td_conf_var_t *start_var = NULL, *end_var = NULL;

@@ -190,6 +190,7 @@ int cdr_configure(cdr_t *self, const char *path)
         td_log(LOG_WARNING, "cdr: %s", err);
         return -1;
     }
+    td_conf_log_warnings(conf);
     td_conf_section_t *csv = td_conf_section(conf, "csv");
     const char *u = csv ? td_conf_get(csv, "loguniqueid") : NULL;
     const char *f = csv ? td_conf_get(csv, "loguserfield") : NULL;

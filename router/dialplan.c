@@ -779,6 +779,8 @@ static dialplan_t *s_load(const char *path, char *err, size_t errlen, FILE *out)
         snprintf(err, errlen, "%s: out of memory", path);
         rc = -1;
     }
+    for (const td_conf_warning_t *w = td_conf_warnings(conf); w && rc == 0; w = w->next)
+        s_warn(self, w->file, w->line, "%s", w->text);
     /* As pbx_config.c: every [globals] first (extension names and includes
      * may use them), then the rest in order. */
     for (td_conf_section_t *sec = td_conf_first(conf); sec && rc == 0; sec = sec->next)

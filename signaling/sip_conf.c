@@ -636,6 +636,7 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
         free(self);
         return NULL;
     }
+    td_conf_log_warnings(conf);
     size_t nsec = 0;
     td_conf_section_t *gen = td_conf_section(conf, "general");
     if (gen && s_general(self, gen) < 0)

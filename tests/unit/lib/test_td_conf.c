@@ -181,7 +181,6 @@ static void test_errors(void **state)
     (void)state;
     static const struct { const char *text, *error; } rows[] = {
         { "[general\nx=1\n", "1: missing ']' in section header" },
-        { "[a]\nthis line has no equals\n", "2: expected 'key = value' or '[section]', got: this line has no equals" },
         { "[a]\n= value\n", "2: missing key before '='" },
         { "[a](nosuch)\n", "1: template [nosuch] is not defined before [a]" },
         { "[a](!\n", "1: missing ')' in section options" },
@@ -204,6 +203,41 @@ static void test_errors(void **state)
         if (strncmp(err, want, strlen(want)) != 0)
             fail_msg("row %zu: got '%s', want '%s'", i, err, want);
     }
+}
+
+/* What config.c only warns about: the file loads, the line is skipped, and
+ * the warning keeps its file and line. */
+static void test_warnings(void **state)
+{
+    (void)state;
+    s_write("inc3.conf", "[b]\nk=1\n;-- opened on line 3\nlost=1\n");
+    s_write("warn.conf", "[a]\nthis line has no equals\nx=1\n#include \"inc3.conf\"\n[c]\ny=2\n");
+    char err[256], want[512];
+    td_conf_t *conf = s_load("warn.conf", err, sizeof err);
+    assert_non_null(conf);
+    assert_string_equal(td_conf_get(td_conf_section(conf, "a"), "x"), "1");
+    assert_null(td_conf_get(td_conf_section(conf, "b"), "lost"));
+    assert_string_equal(td_conf_get(td_conf_section(conf, "c"), "y"), "2");
+    const td_conf_warning_t *w = td_conf_warnings(conf);
+    assert_non_null(w);
+    snprintf(want, sizeof want, "%s/warn.conf", s_dir);
+    assert_string_equal(w->file, want);
+    assert_int_equal(w->line, 2);
+    assert_string_equal(w->text, "No '=' (equal sign) in line; ignored: this line has no equals");
+    w = w->next;
+    assert_non_null(w);
+    snprintf(want, sizeof want, "%s/inc3.conf", s_dir);
+    assert_string_equal(w->file, want);
+    assert_int_equal(w->line, 3);
+    assert_string_equal(w->text, "Unterminated comment detected beginning on line 3");
+    assert_null(w->next);
+    td_conf_destroy(&conf);
+    /* a clean file has none */
+    s_write("clean.conf", "[a]\nx=1\n");
+    conf = s_load("clean.conf", err, sizeof err);
+    assert_non_null(conf);
+    assert_null(td_conf_warnings(conf));
+    td_conf_destroy(&conf);
 }
 
 static void test_missing_file(void **state)
@@ -237,6 +271,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_comments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_comment_per_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_warnings, setup, teardown),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_bool_int),
     };
