@@ -192,8 +192,8 @@ static char *s_split2(char *s, char sep, char **rest)
     return s;
 }
 
-/* ast_strip_quoted(s, "\"", "\""): trim, then drop one pair of quotes. */
-static char *s_strip_quoted(char *s)
+/* See func_int.h. */
+char *func_strip_quoted(char *s)
 {
     s = td_str_trim(s);
     size_t n = strlen(s);
@@ -276,7 +276,7 @@ static const char *s_if(func_env_t *env, char *args, char *buf, size_t len)
         return NULL;
     }
     char *iftrue = s_split2(rest, ':', &iffalse);
-    const char *v = func_true(cond) ? s_strip_quoted(iftrue) : iffalse ? s_strip_quoted(iffalse) : "";
+    const char *v = func_true(cond) ? func_strip_quoted(iftrue) : iffalse ? func_strip_quoted(iffalse) : "";
     return s_out(buf, len, v);
 }
 
@@ -419,8 +419,8 @@ static const char *s_set(func_env_t *env, char *args, char *buf, size_t len)
     return s_out(buf, len, value);
 }
 
-/* ast_callerid_split: "Name" <num>, Name <num>, <num>, a number, or a name. */
-static void s_callerid_split(const char *value, char *name, size_t nlen, char *num, size_t mlen)
+/* See func_int.h. */
+void func_callerid_split(const char *value, char *name, size_t nlen, char *num, size_t mlen)
 {
     char v[256];
     snprintf(v, sizeof v, "%s", value);
@@ -437,7 +437,7 @@ static void s_callerid_split(const char *value, char *name, size_t nlen, char *n
             return;
         }
     }
-    snprintf(name, nlen, "%s", s_strip_quoted(v));
+    snprintf(name, nlen, "%s", func_strip_quoted(v));
 }
 
 /* CALLERID(item[,cid]) as func_callerid.c reads it. With cid, the item
@@ -460,7 +460,7 @@ static const char *s_callerid(func_env_t *env, char *args, char *buf, size_t len
     const char *num = env->caller_num && *env->caller_num ? *env->caller_num : "";
     const char *name = env->caller_name && *env->caller_name ? *env->caller_name : "";
     if (argc == 2) {
-        s_callerid_split(argv[1], name_buf, sizeof name_buf, num_buf, sizeof num_buf);
+        func_callerid_split(argv[1], name_buf, sizeof name_buf, num_buf, sizeof num_buf);
         if (n == 1 && strcasecmp(sub[0], "all") == 0) {
             snprintf(buf, len, "\"%s\" <%s>", name_buf, num_buf);
             return buf;
@@ -581,9 +581,9 @@ static int s_callerid_w(func_env_t *env, char *args, const char *value)
             *lt = '\0';
             *gt = '\0';
             num = td_str_trim(lt + 1);
-            name = s_strip_quoted(v);
+            name = func_strip_quoted(v);
         } else {
-            char *t = s_strip_quoted(v);
+            char *t = func_strip_quoted(v);
             if (strspn(t, "0123456789+*#") == strlen(t))
                 num = t;
             else

@@ -470,40 +470,6 @@ static td_conf_t *s_sip_conf(void)
     return s_sip.conf;
 }
 
-/* ast_callerid_split: "Name" <num>, Name <num>, <num>, a number, or a name. */
-static void s_callerid_split(const char *value, char *name, size_t nlen, char *num, size_t mlen)
-{
-    char v[256];
-    snprintf(v, sizeof v, "%s", value);
-    name[0] = num[0] = '\0';
-    char *lt = strchr(v, '<'), *gt = lt ? strchr(lt, '>') : NULL;
-    if (lt && gt) {
-        *gt = '\0';
-        snprintf(num, mlen, "%s", lt + 1);
-        *lt = '\0';
-    } else {
-        char *t = v;
-        while (*t == ' ')
-            t++;
-        if (*t && strspn(t, "0123456789*#+-() .") == strlen(t)) {
-            snprintf(num, mlen, "%s", t);
-            return;
-        }
-        lt = v + strlen(v);
-    }
-    char *s = v;
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        s[--n] = '\0';
-    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
-        s[n - 1] = '\0';
-        s++;
-    }
-    snprintf(name, nlen, "%s", s);
-}
-
 /* SIPPEER(peer[,item]): a type=peer or type=friend section of sip.conf
  * (templates applied). Items from the file: ip and port (of a static
  * host; "" and "0" for a dynamic one), context, callerid_name,
@@ -560,7 +526,7 @@ const char *func_chan_sippeer(func_env_t *env, char *args, char *buf, size_t len
          * name, cid_number the number, trunkname clears the name. */
         for (td_conf_var_t *v = sec->vars; v; v = v->next) {
             if (!strcasecmp(v->name, "callerid"))
-                s_callerid_split(v->value, name, sizeof name, num, sizeof num);
+                func_callerid_split(v->value, name, sizeof name, num, sizeof num);
             else if (!strcasecmp(v->name, "fullname"))
                 snprintf(name, sizeof name, "%s", v->value);
             else if (!strcasecmp(v->name, "trunkname"))
@@ -652,27 +618,12 @@ const char *func_chan_valid_exten(func_env_t *env, char *args, char *buf, size_t
     return s_out(buf, len, found ? "1" : "0");
 }
 
-/* ast_strip_quoted(s, "\"", "\""): trim, then one pair of quotes off. */
-static char *s_strip_quoted(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        s[--n] = '\0';
-    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
-        s[n - 1] = '\0';
-        s++;
-    }
-    return s;
-}
-
 /* IFTIME(times,weekdays,mdays,months[,timezone]?[true][:false]): as
  * GotoIfTime's condition (timing.h, ast_build_timing). */
 const char *func_chan_iftime(func_env_t *env, char *args, char *buf, size_t len)
 {
     (void)env;
-    char *data = s_strip_quoted(args);
+    char *data = func_strip_quoted(args);
     char *spec = strsep(&data, "?");
     char *iftrue = data ? strsep(&data, ":") : NULL;
     char *iffalse = data;
@@ -689,8 +640,8 @@ const char *func_chan_iftime(func_env_t *env, char *args, char *buf, size_t len)
     if (*warn)
         td_log(LOG_WARNING, "IFTIME: %s", warn);   /* a bad item matches nothing */
     int match = timing_check(&t, time(NULL));
-    const char *v = match ? (iftrue ? s_strip_quoted(iftrue) : "")
-                          : (iffalse ? s_strip_quoted(iffalse) : "");
+    const char *v = match ? (iftrue ? func_strip_quoted(iftrue) : "")
+                          : (iffalse ? func_strip_quoted(iffalse) : "");
     return s_out(buf, len, v);
 }
 

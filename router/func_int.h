@@ -35,6 +35,12 @@ const char *func_var(func_env_t *env, const char *name, char *buf, size_t len);
 
 /* func.c */
 int func_true(const char *s);   /* pbx_checkcondition */
+/* ast_strip_quoted(s, "\"", "\""): trim, then drop one pair of quotes;
+ * returns a pointer into s. */
+char *func_strip_quoted(char *s);
+/* ast_callerid_split: "Name" <num>, Name <num>, <num>, a number, or a name
+ * into name and num ("" when absent). */
+void func_callerid_split(const char *value, char *name, size_t nlen, char *num, size_t mlen);
 
 /* func_str.c */
 const char *func_str_toupper(func_env_t *env, char *args, char *buf, size_t len);
