@@ -88,6 +88,17 @@ static void s_stop_media(call_t *self)
     td_bus_send_media_stop(self->env->bus, worker_identity(self->worker), self->id, 0, &m);
 }
 
+/* Stop the prompt (or music) the application plays, if any; its
+ * MediaPlayed is not waited for. */
+static void s_stop_playing(call_t *self)
+{
+    if (!self->ivr.playing)
+        return;
+    s_stop_media(self);
+    self->ivr.playing = 0;
+    self->ivr.play_id = 0;
+}
+
 /* MediaPlay of files[n]; the id to wait for goes into ivr.play_id. */
 static void s_play_files(call_t *self, char **files, size_t n, int moh, int loop)
 {
@@ -446,11 +457,7 @@ static void s_app_read(call_t *self, char *args)
 static void s_read_done(call_t *self, int complete)
 {
     event_del(self->timer);
-    if (self->ivr.playing) {
-        s_stop_media(self);
-        self->ivr.playing = 0;
-        self->ivr.play_id = 0;
-    }
+    s_stop_playing(self);
     chanvars_set(self->chanvars, "READSTATUS", complete ? "OK" : "TIMEOUT");
     chanvars_set(self->chanvars, self->ivr.var, self->ivr.digits);
     if (self->ivr.digits[0]) {
@@ -601,11 +608,7 @@ static void s_app_readexten(call_t *self, char *args)
 static void s_readexten_done(call_t *self, int timeout)
 {
     event_del(self->timer);
-    if (self->ivr.playing) {
-        s_stop_media(self);
-        self->ivr.playing = 0;
-        self->ivr.play_id = 0;
-    }
+    s_stop_playing(self);
     self->ivr.mode = IVR_NONE;
     const char *digits = self->ivr.digits;
     if (timeout && !*digits) {
@@ -653,11 +656,7 @@ static void s_readexten_digit(call_t *self, char digit)
 static void s_collect_done(call_t *self)
 {
     event_del(self->timer);
-    if (self->ivr.playing) {
-        s_stop_media(self);
-        self->ivr.playing = 0;
-        self->ivr.play_id = 0;
-    }
+    s_stop_playing(self);
     self->ivr.mode = IVR_NONE;
     self->fall_wait = 0;
     const char *digits = self->ivr.digits;
@@ -761,12 +760,7 @@ void ivr_on_dtmf(call_t *self, const Tandem__MediaDtmf *msg)
             return;
         }
     }
-    if (self->ivr.playing) {
-        /* A key stops the prompt; its MediaPlayed is not waited for. */
-        s_stop_media(self);
-        self->ivr.playing = 0;
-        self->ivr.play_id = 0;
-    }
+    s_stop_playing(self);
     switch (self->ivr.mode) {
     case IVR_BACKGROUND:
     case IVR_WAITEXTEN:
@@ -860,11 +854,7 @@ void ivr_on_timer(call_t *self)
         break;
     case IVR_BACKGROUND:
     case IVR_WAITEXTEN:
-        if (self->ivr.playing) {
-            s_stop_media(self);        /* WaitExten's music on hold */
-            self->ivr.playing = 0;
-            self->ivr.play_id = 0;
-        }
+        s_stop_playing(self); /* WaitExten's music on hold */
         if (self->ivr.digits[0]) {
             s_collect_done(self);
             break;
