@@ -1,11 +1,14 @@
 #!/bin/bash
 # deploy/smoke-call.sh PROJECT: a call through a running compose stack, from
 # this host (no container needed): 1002 registers, 1001 calls it with digest
-# auth, both send RTP for 3 s, 1001 hangs up. The phones (sipp, rtp_peer.py)
+# auth, both send RTP for 3 s, 1001 hangs up; meanwhile 1001 has a second
+# call to 600 (Echo) up, so two calls are up at once and the router's
+# least-loaded choice puts them on two workers when there are two. The phones (sipp, rtp_peer.py)
 # bind the stack network's gateway address, so the containers reach them
 # directly; SIP goes to the signaling container's address, port 5060.
-# Passes if both calls legs complete and each phone receives the other's RTP
-# from a media container's address (never from the other phone).
+# Passes if both calls complete, each phone receives the other's RTP from a
+# media container's address (never from the other phone), and the echo comes
+# back from a media container. Prints which workers' addresses were used.
 #
 #   TANDEM_CONF=/copy/of/etc docker-compose -f deploy/docker-compose.yml -p P up -d --scale media=2
 #   bash deploy/smoke-call.sh P [CALLS]
@@ -30,8 +33,8 @@ media=$(docker ps -q --filter "label=com.docker.compose.project=$proj" \
         xargs -r docker inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" | tr '\n' ' ')
 echo "smoke: signaling $sig:5060, phones on $gw, media workers: $media"
 
-base=$(( 40000 + RANDOM % 5000 * 4 ))   # uas, uac, two RTP ports
-uas=$base uac=$((base + 1)) rtp1=$((base + 2)) rtp2=$((base + 4))
+base=$(( 40000 + RANDOM % 2000 * 10 ))  # uas, uac, echo uac, three RTP ports
+uas=$base uac=$((base + 1)) euac=$((base + 2)) rtp1=$((base + 4)) rtp2=$((base + 6)) rtp3=$((base + 8))
 sipp_() {   # sipp_ NAME ARGS...
     local name=$1; shift
     timeout -k 2 40 sipp "$sig:5060" -i "$gw" -nostdin -timeout 20s -timeout_error \
@@ -50,6 +53,11 @@ for n in $(seq "$calls"); do
         --ssrc 0x1111 --count 150 --wait 15 --out "$tmp/rtp-caller.json" & pids+=($!)
     python3 "$root/tests/tools/rtp_peer.py" --bind "$gw" --port "$rtp2" --target-file "$tmp/callee.target" \
         --ssrc 0x2222 --count 150 --wait 15 --out "$tmp/rtp-callee.json" & pids+=($!)
+    python3 "$root/tests/tools/rtp_peer.py" --bind "$gw" --port "$rtp3" --target-file "$tmp/echo.target" \
+        --ssrc 0x600 --count 200 --wait 15 --out "$tmp/rtp-echo.json" & pids+=($!)
+    sipp_ echo -sf "$root/tests/sip/echo/uac.xml" -p "$euac" -m 1 -s 600 -d 5500 \
+        -au 1001 -ap 1001pass -key rtpport "$rtp3" -key target "$tmp/echo.target" & pids+=($!); echopid=$!
+    sleep 0.5
     sipp_ uas -sf "$root/tests/sip/call_basic/uas.xml" -p "$uas" -m 1 \
         -key rtpport "$rtp2" -key target "$tmp/callee.target" & pids+=($!); uaspid=$!
     sleep 0.5
@@ -57,18 +65,20 @@ for n in $(seq "$calls"); do
         -au 1001 -ap 1001pass -key rtpport "$rtp1" -key target "$tmp/caller.target" ||
         fail "call $n: the caller's sipp (401, INVITE with auth, 180, 200, ACK, BYE, 200)"
     wait "$uaspid" || fail "call $n: the callee's sipp (INVITE, 180, 200, ACK, BYE, 200)"
+    wait "$echopid" || fail "call $n: the echo caller's sipp (401, INVITE with auth, 200, ACK, BYE, 200)"
     wait
-    python3 - "$tmp/rtp-caller.json" "$tmp/rtp-callee.json" "$gw" "$media" <<'PY' || fail "call $n: RTP"
+    python3 - "$tmp/rtp-caller.json" "$tmp/rtp-callee.json" "$tmp/rtp-echo.json" "$media" <<'PY' || fail "call $n: RTP"
 import json, sys
-gw, media = sys.argv[3], sys.argv[4].split()
+media = sys.argv[4].split()
 bad = 0
-for name, path in (("caller", sys.argv[1]), ("callee", sys.argv[2])):
+for name, path in (("caller", sys.argv[1]), ("callee", sys.argv[2]), ("echo", sys.argv[3])):
     r = json.load(open(path))
     hosts = {s.split(":")[0] for s in r["sources"]}
     tgt = (r["target"] or "?").split(":")[0]
-    print("smoke: %s: SDP names %s, sent %d, received %d from %s" %
-          (name, r["target"], r["sent"], r["received"], ",".join(sorted(r["sources"]))))
-    if r["received"] < 25 or tgt not in media or not hosts <= set(media):
+    got = r["echoed"] if name == "echo" else r["received"]
+    print("smoke: %s: SDP names %s, sent %d, received %d (echoed %d) from %s" %
+          (name, r["target"], r["sent"], r["received"], r["echoed"], ",".join(sorted(r["sources"]))))
+    if got < 25 or tgt not in media or not hosts <= set(media):
         bad = 1
 sys.exit(bad)
 PY
