@@ -17,7 +17,7 @@ LIB_SRCS := $(wildcard lib/*.c) $(GEN)
 PROGS    := signaling router media
 BINS     := $(PROGS:%=bin/tandem-%)
 
-.PHONY: all deps run test test-fresh unit integration bench clean check
+.PHONY: all deps run test test-fresh unit integration bench clean check images
 all: $(BINS)
 
 deps:
@@ -83,6 +83,11 @@ test: deps
 # (debootstrap, cached in /var/cache/tandem); as root. See tools/test-fresh.sh.
 test-fresh:
 	@bash tools/test-fresh.sh
+
+# Container images (root, Docker): tandem/debian:bookworm once, then
+# tandem:latest from deploy/Dockerfile. See deploy/README.md.
+images:
+	@bash tools/images.sh
 
 run: deps
 	@$(MAKE) -j$(JOBS) --no-print-directory all

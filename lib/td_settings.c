@@ -8,6 +8,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -15,10 +16,17 @@
 
 static void s_usage(const char *process)
 {
-    fprintf(stderr, "usage: tandem-%s [-c CONFDIR] [-i IDENTITY] [-l LEVEL]\n"
-                    "  -c CONFDIR   folder with sip.conf, extensions.conf, rtp.conf, tandem.conf (default etc)\n"
-                    "  -i IDENTITY  this process's name on the bus (default from tandem.conf)\n"
-                    "  -l LEVEL     error, warning, notice, info or debug\n", process);
+    fprintf(stderr, "usage: tandem-%s [-c CONFDIR] [-i IDENTITY] [-l LEVEL] [-b ENDPOINT]\n"
+                    "                 [-s ADDR[:PORT]] [-a ADDR|auto]\n"
+                    "  -c CONFDIR      folder with sip.conf, extensions.conf, rtp.conf, tandem.conf (default etc)\n"
+                    "  -i IDENTITY     this process's name on the bus (default from tandem.conf; %%h = host name)\n"
+                    "  -l LEVEL        error, warning, notice, info or debug\n"
+                    "  -b ENDPOINT     the bus, e.g. tcp://router:5570 (over tandem.conf's [bus] endpoint)\n"
+                    "  -s ADDR[:PORT]  SIP over UDP binds here (over sip.conf's udpbindaddr/bindaddr)\n"
+                    "  -a ADDR|auto    media address put in SDP (over tandem.conf's [media] address)\n"
+                    "environment: TANDEM_IDENTITY, TANDEM_LOGLEVEL, TANDEM_BUS, TANDEM_SIP_BIND,\n"
+                    "TANDEM_MEDIA_ADDRESS; a flag wins over its variable, a variable over the files\n",
+            process);
 }
 
 static int s_copy(char *dst, size_t len, const td_conf_var_t *v, const char *what)
@@ -105,6 +113,70 @@ static int s_read_file(td_settings_t *out, const char *process)
     return rc;
 }
 
+/* ADDR[:PORT] (IPv4) into addr and port (0 if absent); -1 if malformed. */
+static int s_parse_hostport(const char *text, struct in_addr *addr, uint16_t *port)
+{
+    char host[64];
+    const char *colon = strchr(text, ':');
+    size_t n = colon ? (size_t)(colon - text) : strlen(text);
+    if (n == 0 || n >= sizeof host)
+        return -1;
+    memcpy(host, text, n);
+    host[n] = '\0';
+    if (inet_pton(AF_INET, host, addr) != 1)
+        return -1;
+    *port = 0;
+    if (colon) {
+        long p;
+        if (td_conf_int(colon + 1, 1, 65535, &p) < 0)
+            return -1;
+        *port = (uint16_t)p;
+    }
+    return 0;
+}
+
+/* The identity with "%h" replaced by the host name and "%%" by '%'; -1 if
+ * the result is empty or too long, or another '%' sequence is used. */
+static int s_expand_identity(char *out, size_t len, const char *in)
+{
+    char host[256];
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    size_t o = 0;
+    for (const char *p = in; *p; p++) {
+        const char *piece = p;
+        size_t n = 1;
+        if (*p == '%') {
+            if (p[1] == 'h') {
+                piece = host;
+                n = strlen(host);
+            } else if (p[1] != '%')
+                return -1;
+            p++;
+        }
+        if (o + n >= len)
+            return -1;
+        memcpy(out + o, piece, n);
+        o += n;
+    }
+    out[o] = '\0';
+    return o ? 0 : -1;
+}
+
+/* A flag's value if given, else the environment's (NULL or "" = unset);
+ * *from says which, for error messages. */
+static const char *s_pick(const char *flag, const char *env, const char **from)
+{
+    if (flag) {
+        *from = "flag";
+        return flag;
+    }
+    const char *v = getenv(env);
+    *from = env;
+    return v && *v ? v : NULL;
+}
+
 int td_settings_load(td_settings_t *out, const char *process, int argc, char **argv)
 {
     memset(out, 0, sizeof *out);
@@ -123,10 +195,11 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
         snprintf(out->identity, sizeof out->identity, "%s-1",
                  !strcmp(process, "signaling") ? "sig" : process);
 
-    const char *opt_identity = NULL, *opt_level = NULL;
+    const char *opt_identity = NULL, *opt_level = NULL, *opt_bus = NULL, *opt_sip = NULL,
+               *opt_addr = NULL;
     int c;
     optind = 1;
-    while ((c = getopt(argc, argv, "c:i:l:h")) != -1) {
+    while ((c = getopt(argc, argv, "c:i:l:b:s:a:h")) != -1) {
         switch (c) {
         case 'c':
             if (strlen(optarg) >= sizeof out->confdir) {
@@ -137,6 +210,9 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
             break;
         case 'i': opt_identity = optarg; break;
         case 'l': opt_level = optarg; break;
+        case 'b': opt_bus = optarg; break;
+        case 's': opt_sip = optarg; break;
+        case 'a': opt_addr = optarg; break;
         default:
             s_usage(process);
             return -1;
@@ -153,22 +229,68 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
     }
     if (s_read_file(out, process) < 0)
         return -1;
-    if (opt_identity) {
-        if (!*opt_identity || strlen(opt_identity) >= sizeof out->identity) {
-            fprintf(stderr, "tandem-%s: bad identity '%s'\n", process, opt_identity);
+
+    const char *from, *v;
+    if ((v = s_pick(opt_identity, "TANDEM_IDENTITY", &from))) {
+        if (!*v || strlen(v) >= sizeof out->identity) {
+            fprintf(stderr, "tandem-%s: bad identity '%s' (%s)\n", process, v, from);
             return -1;
         }
-        snprintf(out->identity, sizeof out->identity, "%s", opt_identity);
+        snprintf(out->identity, sizeof out->identity, "%s", v);
     }
-    if (opt_level) {
-        int level = td_log_level_parse(opt_level);
+    char expanded[sizeof out->identity];
+    if (s_expand_identity(expanded, sizeof expanded, out->identity) < 0) {
+        fprintf(stderr, "tandem-%s: bad identity '%s' (%%h is the host name, %%%% a '%%')\n",
+                process, out->identity);
+        return -1;
+    }
+    snprintf(out->identity, sizeof out->identity, "%s", expanded);
+    if ((v = s_pick(opt_level, "TANDEM_LOGLEVEL", &from))) {
+        int level = td_log_level_parse(v);
         if (level < 0) {
-            fprintf(stderr, "tandem-%s: unknown log level '%s'\n", process, opt_level);
+            fprintf(stderr, "tandem-%s: unknown log level '%s' (%s)\n", process, v, from);
             return -1;
         }
         out->loglevel = level;
     }
+    if ((v = s_pick(opt_bus, "TANDEM_BUS", &from))) {
+        if (strlen(v) >= sizeof out->endpoint || !strstr(v, "://")) {
+            fprintf(stderr, "tandem-%s: bad bus endpoint '%s' (%s): want e.g. tcp://host:5570\n",
+                    process, v, from);
+            return -1;
+        }
+        snprintf(out->endpoint, sizeof out->endpoint, "%s", v);
+    }
+    if ((v = s_pick(opt_sip, "TANDEM_SIP_BIND", &from))) {
+        if (s_parse_hostport(v, &out->sip_bind_addr, &out->sip_bind_port) < 0) {
+            fprintf(stderr, "tandem-%s: bad SIP bind address '%s' (%s): want IPv4[:PORT]\n",
+                    process, v, from);
+            return -1;
+        }
+        out->has_sip_bind = 1;
+    }
+    if ((v = s_pick(opt_addr, "TANDEM_MEDIA_ADDRESS", &from))) {
+        struct in_addr a;
+        if (!strcasecmp(v, "auto"))
+            out->media_address[0] = '\0';
+        else if (inet_pton(AF_INET, v, &a) != 1) {
+            fprintf(stderr, "tandem-%s: media address '%s' (%s) is not an IPv4 address\n",
+                    process, v, from);
+            return -1;
+        } else
+            snprintf(out->media_address, sizeof out->media_address, "%s", v);
+    }
     return 0;
+}
+
+void td_settings_sip_bind(const td_settings_t *self, struct sockaddr_in *bind)
+{
+    if (!self->has_sip_bind)
+        return;
+    bind->sin_family = AF_INET;
+    bind->sin_addr = self->sip_bind_addr;
+    if (self->sip_bind_port)
+        bind->sin_port = htons(self->sip_bind_port);
 }
 
 char *td_settings_local_ip(char *buf, size_t len)

@@ -1,15 +1,30 @@
 /* td_settings - tandem.conf, and the command line every Tandem process takes:
  *
- *   tandem-<process> [-c CONFDIR] [-i IDENTITY] [-l LEVEL]
+ *   tandem-<process> [-c CONFDIR] [-i IDENTITY] [-l LEVEL] [-b ENDPOINT]
+ *                    [-s ADDR[:PORT]] [-a ADDR|auto]
  *
  * CONFDIR (default "etc") holds sip.conf, extensions.conf, rtp.conf and the
  * optional tandem.conf. -i overrides the process's identity on the bus (so
- * several media workers can share one config), -l the log level. */
+ * several media workers can share one config), -l the log level.
+ *
+ * What a container (or any host other than the one the files were written
+ * for) needs beyond the operator's files, so the files stay unchanged:
+ *   -b ENDPOINT       the bus endpoint ([bus] endpoint)
+ *   -s ADDR[:PORT]    signaling's SIP bind, over sip.conf's udpbindaddr /
+ *                     bindaddr / bindport (no PORT: keep sip.conf's port)
+ *   -a ADDR|auto      media's address in SDP ([media] address); auto = this
+ *                     host's first non-loopback IPv4 even if tandem.conf names one
+ * Each has an environment variable, TANDEM_BUS, TANDEM_SIP_BIND,
+ * TANDEM_MEDIA_ADDRESS, TANDEM_IDENTITY, TANDEM_LOGLEVEL. Precedence: flag,
+ * then environment, then the files, then the defaults. An identity's "%h"
+ * becomes the host name (so `-i media-%h` names each container apart), "%%"
+ * a '%'. */
 #ifndef TD_SETTINGS_H
 #define TD_SETTINGS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 
 typedef struct {
     char confdir[512];
@@ -23,12 +38,19 @@ typedef struct {
     char moh_dir[512];        /* [media] moh; "" = search (media/sound_dir.h) */
     char recordings_dir[512]; /* [media] recordings: var/recordings */
     char astdb[512];          /* [router] astdb: var/astdb (DB() store) */
+    int has_sip_bind;         /* -s / TANDEM_SIP_BIND given: override sip.conf */
+    struct in_addr sip_bind_addr;
+    uint16_t sip_bind_port;   /* host order; 0 = keep sip.conf's port */
 } td_settings_t;
 
 /* Parse argv and CONFDIR/tandem.conf for `process` ("signaling", "router",
  * "media"). On error prints "file:line: reason" (or usage) to stderr and
  * returns -1; the caller exits 1. */
 int td_settings_load(td_settings_t *out, const char *process, int argc, char **argv);
+
+/* Apply -s / TANDEM_SIP_BIND (if given) to a bind address read from
+ * sip.conf. */
+void td_settings_sip_bind(const td_settings_t *self, struct sockaddr_in *bind);
 
 /* This host's first non-loopback IPv4 address in buf, or "127.0.0.1". */
 char *td_settings_local_ip(char *buf, size_t len);

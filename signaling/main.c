@@ -1,9 +1,9 @@
 /* tandem-signaling: SIP over UDP in front of the router.
  *
- *   tandem-signaling [-c CONFDIR] [-i IDENTITY] [-l LEVEL]
+ *   tandem-signaling [-c CONFDIR] [-i IDENTITY] [-l LEVEL] [-b ENDPOINT] [-s ADDR[:PORT]]
  *
  * Reads CONFDIR/sip.conf (and tandem.conf through td_settings), binds the
- * UDP socket, and runs the signaling core on one libevent loop until SIGINT
+ * UDP socket (sip.conf's address, or -s / TANDEM_SIP_BIND's), and runs the signaling core on one libevent loop until SIGINT
  * or SIGTERM. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -73,7 +73,9 @@ int main(int argc, char **argv)
     struct event_base *base = NULL;
     struct event *sigint = NULL, *sigterm = NULL;
     sip_core_t *core = NULL;
-    int fd = s_bind(&sip_conf_general(conf)->bind);
+    struct sockaddr_in bind_to = sip_conf_general(conf)->bind;
+    td_settings_sip_bind(&s, &bind_to);
+    int fd = s_bind(&bind_to);
     if (fd < 0)
         goto out;
     base = event_base_new();

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A tiny RTP phone for the integration tests.
 
-Binds 127.0.0.1:PORT, learns where to send (--target HOST:PORT, or the first
+Binds 127.0.0.1:PORT (or --bind ADDR), learns where to send (--target HOST:PORT, or the first
 line "HOST PORT ..." of --target-file, written by sipp once it has read the
 SDP), sends --count PCMU packets every 20 ms with --ssrc, keeps receiving
 while it sends and for --linger seconds after, then writes a JSON report:
@@ -49,6 +49,8 @@ def read_target(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--bind", default="127.0.0.1",
+                    help="address to bind (a phone outside the switch's host)")
     ap.add_argument("--target")
     ap.add_argument("--target-file")
     ap.add_argument("--wait", type=float, default=15.0,
@@ -70,7 +72,7 @@ def main():
             f.write("%d\n" % os.getpid())
 
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", a.port))
+    s.bind((a.bind, a.port))
     s.setblocking(False)
 
     report = {"port": a.port, "target": None, "sent": 0, "received": 0,

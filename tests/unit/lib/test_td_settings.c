@@ -1,0 +1,188 @@
+/* Unit tests for td_settings: the overrides a container needs, and their
+ * precedence (flag, then TANDEM_* environment, then the files, then the
+ * defaults). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "td_log.h"
+#include "td_settings.h"
+
+static char s_dir[128];
+
+static const char *const s_vars[] = { "TANDEM_IDENTITY", "TANDEM_LOGLEVEL", "TANDEM_BUS",
+                                      "TANDEM_SIP_BIND", "TANDEM_MEDIA_ADDRESS", NULL };
+
+static void s_tandem_conf(const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/tandem.conf", s_dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* td_settings_load(process, "-c", dir, extra...) */
+static int s_load(td_settings_t *out, const char *process, const char *a1, const char *a2,
+                  const char *a3, const char *a4)
+{
+    char *argv[8] = { "tandem-test", "-c", s_dir };
+    int argc = 3;
+    const char *extra[] = { a1, a2, a3, a4 };
+    for (int i = 0; i < 4 && extra[i]; i++)
+        argv[argc++] = (char *)extra[i];
+    argv[argc] = NULL;
+    return td_settings_load(out, process, argc, argv);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(s_dir, sizeof s_dir, "/tmp/td_settings_test.XXXXXX");
+    assert_non_null(mkdtemp(s_dir));
+    for (int i = 0; s_vars[i]; i++)
+        unsetenv(s_vars[i]);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; s_vars[i]; i++)
+        unsetenv(s_vars[i]);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
+    return system(cmd);
+}
+
+static void test_defaults_unchanged(void **state)
+{
+    (void)state;
+    td_settings_t s;
+    assert_int_equal(s_load(&s, "media", NULL, NULL, NULL, NULL), 0);
+    assert_string_equal(s.identity, "media-1");
+    assert_string_equal(s.endpoint, "tcp://127.0.0.1:5570");
+    assert_string_equal(s.media_address, "");
+    assert_int_equal(s.has_sip_bind, 0);
+    assert_int_equal(s.loglevel, LOG_INFO);
+
+    /* No -s: sip.conf's bind stays as it is. */
+    struct sockaddr_in b = { .sin_family = AF_INET, .sin_port = htons(5070) };
+    b.sin_addr.s_addr = htonl(0x7f000001);
+    td_settings_sip_bind(&s, &b);
+    assert_int_equal(ntohs(b.sin_port), 5070);
+    assert_int_equal(ntohl(b.sin_addr.s_addr), 0x7f000001);
+}
+
+static void test_env_over_file_flag_over_env(void **state)
+{
+    (void)state;
+    s_tandem_conf("[bus]\nendpoint=tcp://10.0.0.1:5570\n"
+                  "[media]\nidentity=m-file\naddress=192.0.2.10\n");
+    td_settings_t s;
+    assert_int_equal(s_load(&s, "media", NULL, NULL, NULL, NULL), 0);
+    assert_string_equal(s.endpoint, "tcp://10.0.0.1:5570");
+    assert_string_equal(s.identity, "m-file");
+    assert_string_equal(s.media_address, "192.0.2.10");
+
+    setenv("TANDEM_BUS", "tcp://router:5570", 1);
+    setenv("TANDEM_IDENTITY", "m-env", 1);
+    setenv("TANDEM_MEDIA_ADDRESS", "198.51.100.7", 1);
+    assert_int_equal(s_load(&s, "media", NULL, NULL, NULL, NULL), 0);
+    assert_string_equal(s.endpoint, "tcp://router:5570");
+    assert_string_equal(s.identity, "m-env");
+    assert_string_equal(s.media_address, "198.51.100.7");
+
+    assert_int_equal(s_load(&s, "media", "-b", "tcp://flag:1", "-a", "203.0.113.5"), 0);
+    assert_string_equal(s.endpoint, "tcp://flag:1");
+    assert_string_equal(s.media_address, "203.0.113.5");
+    assert_string_equal(s.identity, "m-env");
+
+    /* auto: detect, even where tandem.conf names an address. */
+    assert_int_equal(s_load(&s, "media", "-a", "auto", NULL, NULL), 0);
+    assert_string_equal(s.media_address, "");
+    /* An empty variable counts as unset. */
+    setenv("TANDEM_MEDIA_ADDRESS", "", 1);
+    assert_int_equal(s_load(&s, "media", NULL, NULL, NULL, NULL), 0);
+    assert_string_equal(s.media_address, "192.0.2.10");
+}
+
+static void test_sip_bind(void **state)
+{
+    (void)state;
+    td_settings_t s;
+    struct sockaddr_in b = { .sin_family = AF_INET, .sin_port = htons(5070) };
+    b.sin_addr.s_addr = htonl(0x7f000001);
+
+    /* Address only: sip.conf's port is kept. */
+    setenv("TANDEM_SIP_BIND", "0.0.0.0", 1);
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), 0);
+    td_settings_sip_bind(&s, &b);
+    assert_int_equal(b.sin_addr.s_addr, htonl(INADDR_ANY));
+    assert_int_equal(ntohs(b.sin_port), 5070);
+
+    /* The flag wins over the variable. */
+    assert_int_equal(s_load(&s, "signaling", "-s", "127.0.0.2:5099", NULL, NULL), 0);
+    td_settings_sip_bind(&s, &b);
+    assert_int_equal(ntohl(b.sin_addr.s_addr), 0x7f000002);
+    assert_int_equal(ntohs(b.sin_port), 5099);
+
+    assert_int_equal(s_load(&s, "signaling", "-s", "0.0.0.0:0", NULL, NULL), -1);
+    assert_int_equal(s_load(&s, "signaling", "-s", "host:5060", NULL, NULL), -1);
+    assert_int_equal(s_load(&s, "signaling", "-s", ":5060", NULL, NULL), -1);
+    setenv("TANDEM_SIP_BIND", "nonsense", 1);
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), -1);
+}
+
+static void test_identity_host_name(void **state)
+{
+    (void)state;
+    char host[256], want[300];
+    assert_int_equal(gethostname(host, sizeof host), 0);
+    td_settings_t s;
+    assert_int_equal(s_load(&s, "media", "-i", "media-%h", NULL, NULL), 0);
+    snprintf(want, sizeof want, "media-%s", host);
+    want[sizeof s.identity - 1] = '\0';
+    if (strlen(want) < sizeof s.identity - 1)
+        assert_string_equal(s.identity, want);
+    setenv("TANDEM_IDENTITY", "%h", 1);
+    assert_int_equal(s_load(&s, "media", NULL, NULL, NULL, NULL), 0);
+    if (strlen(host) < sizeof s.identity)
+        assert_string_equal(s.identity, host);
+    assert_int_equal(s_load(&s, "media", "-i", "a%%b", NULL, NULL), 0);
+    assert_string_equal(s.identity, "a%b");
+    assert_int_equal(s_load(&s, "media", "-i", "a%x", NULL, NULL), -1);
+}
+
+static void test_bad_values(void **state)
+{
+    (void)state;
+    td_settings_t s;
+    assert_int_equal(s_load(&s, "media", "-a", "not-an-ip", NULL, NULL), -1);
+    assert_int_equal(s_load(&s, "router", "-b", "router:5570", NULL, NULL), -1);
+    setenv("TANDEM_LOGLEVEL", "loud", 1);
+    assert_int_equal(s_load(&s, "router", NULL, NULL, NULL, NULL), -1);
+    assert_int_equal(s_load(&s, "router", "-l", "debug", NULL, NULL), 0);
+    assert_int_equal(s.loglevel, LOG_DEBUG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_defaults_unchanged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env_over_file_flag_over_env, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sip_bind, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identity_host_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

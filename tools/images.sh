@@ -1,0 +1,65 @@
+#!/bin/bash
+# `make images`: the Debian 12 base image, once, then Tandem's runtime image.
+#
+#   tandem/debian:bookworm  debootstrap --variant=minbase bookworm, imported
+#                           with `docker import` (built once, kept by its tag;
+#                           the tarball tools/test-fresh.sh caches is reused)
+#   tandem:latest           deploy/Dockerfile: build stage + runtime stage
+#
+# No registry is used: nothing is pulled, the Dockerfile builds FROM the base
+# image made here. If the Docker daemon is not running (and we are root), it
+# is started in the background (log /var/log/dockerd.log) and left running.
+#
+#   TD_IMAGE  runtime image tag (tandem:latest)
+#   TD_BASE   base image tag (tandem/debian:bookworm)
+#   TD_FRESH_CACHE  where the debootstrap tarball is kept (/var/cache/tandem)
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+image=${TD_IMAGE:-tandem:latest}
+base=${TD_BASE:-tandem/debian:bookworm}
+cache=${TD_FRESH_CACHE:-/var/cache/tandem}
+tarball=$cache/debootstrap-bookworm-minbase.tar
+
+say() { echo "images: $*"; }
+die() { echo "images: $*" >&2; exit 1; }
+
+if ! command -v docker >/dev/null; then
+    [ "$(id -u)" = 0 ] || die "docker is not installed (apt-get install docker.io docker-compose)"
+    say "installing docker.io docker-compose"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-compose
+fi
+if ! docker info >/dev/null 2>&1; then
+    [ "$(id -u)" = 0 ] || die "the Docker daemon is not running and we are not root to start it"
+    command -v dockerd >/dev/null || die "dockerd is missing (apt-get install docker.io)"
+    say "starting dockerd (log /var/log/dockerd.log)"
+    setsid dockerd >/var/log/dockerd.log 2>&1 </dev/null &
+    for _ in $(seq 60); do
+        docker info >/dev/null 2>&1 && break
+        sleep 0.5
+    done
+    docker info >/dev/null 2>&1 || die "dockerd did not come up; see /var/log/dockerd.log"
+fi
+
+if docker image inspect "$base" >/dev/null 2>&1; then
+    say "base $base: present"
+else
+    if [ ! -s "$tarball" ]; then
+        [ "$(id -u)" = 0 ] || die "debootstrap needs root"
+        command -v debootstrap >/dev/null ||
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap
+        mkdir -p "$cache"
+        root=$(mktemp -d "$cache/images-root.XXXXXX")
+        trap 'rm -rf "$root"' EXIT
+        say "debootstrap --variant=minbase bookworm (once; cached in $tarball)"
+        debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >/dev/null
+        tar -C "$root" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+        rm -rf "$root"
+        trap - EXIT
+    fi
+    say "importing $tarball as $base"
+    docker import -c 'CMD ["/bin/bash"]' - "$base" <"$tarball" >/dev/null
+fi
+
+say "building $image"
+docker build --build-arg BASE="$base" -f "$src/deploy/Dockerfile" -t "$image" "$src"
+say "$image: $(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}')"
