@@ -8,12 +8,30 @@
 #include <string.h>
 #include <unistd.h>
 
+static inline void test_rmdir(const char *dir);
+
+/* Every folder test_tmpdir made, removed at exit too: a failed assertion
+ * jumps out of a test before its own test_rmdir. */
+static char test_dirs_[64][64];
+static int test_ndirs_;
+
+static inline void test_rmdirs_at_exit(void)
+{
+    for (int i = 0; i < test_ndirs_; i++)
+        if (access(test_dirs_[i], F_OK) == 0)
+            test_rmdir(test_dirs_[i]);
+}
+
 /* A fresh temporary folder into dir[len]. */
 static inline void test_tmpdir(char *dir, size_t len)
 {
     snprintf(dir, len, "/tmp/tandem-router-test-XXXXXX");
     if (!mkdtemp(dir))
         abort();
+    if (test_ndirs_ == 0)
+        atexit(test_rmdirs_at_exit);
+    if (test_ndirs_ < 64 && strlen(dir) < sizeof test_dirs_[0])
+        snprintf(test_dirs_[test_ndirs_++], sizeof test_dirs_[0], "%s", dir);
 }
 
 /* Write text to dir/name; the path into path[len]. */
