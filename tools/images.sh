@@ -3,7 +3,7 @@
 #
 #   tandem/debian:bookworm  debootstrap --variant=minbase bookworm, imported
 #                           with `docker import` (built once, kept by its tag;
-#                           the tarball tools/test-fresh.sh caches is reused)
+#                           the tarball is tools/test-fresh.sh's cached base)
 #   tandem:latest           deploy/Dockerfile: build stage + runtime stage
 #
 # No registry is used: nothing is pulled, the Dockerfile builds FROM the base
@@ -18,7 +18,6 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 image=${TD_IMAGE:-tandem:latest}
 base=${TD_BASE:-tandem/debian:bookworm}
 cache=${TD_FRESH_CACHE:-/var/cache/tandem}
-tarball=$cache/debootstrap-bookworm-minbase.tar
 
 say() { echo "images: $*"; }
 die() { echo "images: $*" >&2; exit 1; }
@@ -43,19 +42,9 @@ fi
 if docker image inspect "$base" >/dev/null 2>&1; then
     say "base $base: present"
 else
-    if [ ! -s "$tarball" ]; then
-        [ "$(id -u)" = 0 ] || die "debootstrap needs root"
-        command -v debootstrap >/dev/null ||
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap
-        mkdir -p "$cache"
-        root=$(mktemp -d "$cache/images-root.XXXXXX")
-        trap 'rm -rf "$root"' EXIT
-        say "debootstrap --variant=minbase bookworm (once; cached in $tarball)"
-        debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >/dev/null
-        tar -C "$root" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
-        rm -rf "$root"
-        trap - EXIT
-    fi
+    [ "$(id -u)" = 0 ] || die "debootstrap needs root"
+    tarball=$(TD_FRESH_CACHE=$cache bash "$src/tools/test-fresh.sh" --base-only | tail -n 1) ||
+        die "could not make the debootstrap base (tools/test-fresh.sh --base-only)"
     say "importing $tarball as $base"
     docker import -c 'CMD ["/bin/bash"]' - "$base" <"$tarball" >/dev/null
 fi

@@ -19,6 +19,8 @@
 # removed on exit, failure or Ctrl-C.
 #
 # Exit status: the inner `make test`'s (1 if the root could not be made).
+# With --base-only it only makes sure the cached base exists and prints its
+# path (tools/images.sh imports it as the containers' base image).
 #
 #   TD_FRESH_SUITE    Debian suite (bookworm)
 #   TD_FRESH_VARIANT  debootstrap variant (minbase: Essential packages and apt)
@@ -119,6 +121,11 @@ if [ ! -s "$base" ]; then
     say "base ready after $((SECONDS - t0))s"
 fi
 flock -u 8
+# tools/images.sh imports the same base: it asks for it alone.
+if [ "${1:-}" = --base-only ]; then
+    echo "$base"
+    exit 0
+fi
 
 # --- a pristine copy ---------------------------------------------------------
 work=$(mktemp -d /var/tmp/tandem-fresh.XXXXXX) || die "mktemp failed"
