@@ -282,6 +282,23 @@ static void s_table_remove(sip_txn_layer_t *self, sip_txn_t *t)
  * ACK always carries its INVITE's Call-ID). Variable-length parts are hashed
  * so that no value, however long, makes a request unkeyable. `method`
  * overrides the request's own (find_invite). -1 if unusable. */
+/* Does a From, To or Contact URI carry "?headers"? libosip2 takes them
+ * whether or not the URI is inside <>; only then is the raw text looked at
+ * (sip_raw_bare_uri_headers), so an ordinary request costs no extra scan. */
+static int s_has_uri_headers(const osip_message_t *msg)
+{
+    if (msg->from && msg->from->url && !osip_list_eol(&msg->from->url->url_headers, 0))
+        return 1;
+    if (msg->to && msg->to->url && !osip_list_eol(&msg->to->url->url_headers, 0))
+        return 1;
+    for (int i = 0; !osip_list_eol(&msg->contacts, i); i++) {
+        const osip_contact_t *c = osip_list_get(&msg->contacts, i);
+        if (c && c->url && !osip_list_eol(&c->url->url_headers, 0))
+            return 1;
+    }
+    return 0;
+}
+
 static int s_server_key(const osip_message_t *req, const char *method, char *buf, size_t len)
 {
     osip_via_t *via = s_top_via(req);
@@ -293,16 +310,27 @@ static int s_server_key(const osip_message_t *req, const char *method, char *buf
         return -1;
     if (strcmp(method, "ACK") == 0)
         method = "INVITE";
-    char host[256];                         /* sent-by host, compared case-blind */
-    size_t hl = strlen(via->host);
-    if (hl >= sizeof host)
-        return -1;
-    for (size_t i = 0; i <= hl; i++)
-        host[i] = (char)tolower((unsigned char)via->host[i]);
+    /* The sent-by host, compared case-blind: hashed whole (however long)
+     * into h, and its first 64 characters shown in the key. */
+    char host[65];
+    uint64_t h = TD_STR_HASH_SEED;
+    for (const char *p = via->host; *p;) {
+        size_t n = 0;
+        while (p[n] && n < sizeof host - 1) {
+            host[n] = (char)tolower((unsigned char)p[n]);
+            n++;
+        }
+        host[n] = '\0';
+        h = td_str_hash_from(host, h);
+        p += n;
+    }
+    snprintf(host, sizeof host, "%s", via->host);
+    for (char *p = host; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
     const char *port = via->port ? via->port : "5060";
     const char *branch = s_branch(via);
-    uint64_t h = td_str_hash_from(req->call_id->number ? req->call_id->number : "",
-                                  TD_STR_HASH_SEED);
+    h = td_str_hash_from("|", h);
+    h = td_str_hash_from(req->call_id->number ? req->call_id->number : "", h);
     h = td_str_hash_from("@", h);
     h = td_str_hash_from(req->call_id->host ? req->call_id->host : "", h);
     char kind = 'S';
@@ -940,7 +968,7 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const struct
         goto drop;
     }
     const char *reason = s_check_request(msg);
-    if (!reason && sip_raw_bare_uri_headers(text, len))
+    if (!reason && s_has_uri_headers(msg) && sip_raw_bare_uri_headers(text, len))
         reason = "URI Headers Outside <>";
     if (reason) {
         td_log_limited(LOG_NOTICE, 5, "sip_txn: %s from %s: %s", msg->sip_method,
@@ -1068,7 +1096,7 @@ int sip_txn_layer_input(sip_txn_layer_t *self, const char *buf, size_t len,
     }
     if (!text || osip_message_parse(msg, text, len) != 0) {
         osip_message_free(msg);
-        return s_on_unparsable(self, buf, len, from);
+        return s_on_unparsable(self, text ? text : buf, len, from);
     }
     if (msg->call_id && msg->call_id->number)
         td_log_set_context(msg->call_id->number);

@@ -128,7 +128,23 @@ static const char s_intmeth[] =
     "From: <sip:torture@127.0.0.1>;tag=t1\r\nCall-ID: intmeth\r\n"
     "CSeq: 1 !interesting-Method0123456789_*+`.%indeed'~\r\nContent-Length: 0\r\n\r\n";
 
+/* A quoted NUL is mended before parsing; a request still unparsable after
+ * that is answered from the mended text. */
+static const char s_nul_badline[] =
+    "INVITE nonsense SIP/2.0\r\n"
+    ROW_VIA("z9hG4bKnbl")
+    "Subject: \"a NUL:\\\0 here\"\r\n"
+    DLG("nulbadline", "INVITE") "Content-Length: 0\r\n\r\n";
+
+#define HOST100 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
 static const row_t s_rows[] = {
+    { "a Via sent-by host of 300+ characters is keyed and answered",
+      "OPTIONS sip:1001@127.0.0.1 SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP " HOST100 HOST100 HOST100 ".example.com:$P;branch=z9hG4bKlonghost;rport\r\n"
+      DLG("longhost", "OPTIONS") "Content-Length: 0\r\n\r\n", 0, 200, NULL, NULL },
+    { "a quoted NUL and a bad Request-URI: 400 from the mended text",
+      s_nul_badline, sizeof s_nul_badline - 1, 400, NULL, NULL },
     { "Max-Forwards with leading zeros (3.1.1.1)",
       "OPTIONS sip:1001@127.0.0.1 SIP/2.0\r\n" ROW_VIA("z9hG4bKmf") "Max-Forwards: 0068\r\n"
       DLG("mf", "OPTIONS") "Content-Length: 0\r\n\r\n", 0, 200, NULL, NULL },
