@@ -35,6 +35,7 @@
 #include <time.h>
 
 #define S_MAX_FRAMES 128                /* Gosub depth (Asterisk has none; memory does) */
+#define S_EXEC_DEPTH 8                  /* Exec/TryExec inside Exec/TryExec */
 
 int apps_instant(dialplan_app_t app)
 {
@@ -306,6 +307,17 @@ static void s_app_exec(call_t *self, char *args, int try)
 {
     if (!*args)
         return;
+    /* Exec(${X}) with X=Exec(${X}) would recurse for ever on the one
+     * thread every call runs on: nesting is bounded. */
+    static int depth;
+    if (depth >= S_EXEC_DEPTH) {
+        td_log_limited(LOG_WARNING, 5, "Exec nested more than %d deep: refused", S_EXEC_DEPTH);
+        if (try)
+            chanvars_set(self->chanvars, "TRYSTATUS", "FAILED");
+        else
+            s_fail(self);
+        return;
+    }
     char *data;
     char *name = s_split_app(args, &data);
     char sub[VARS_MAX];
@@ -319,14 +331,17 @@ static void s_app_exec(call_t *self, char *args, int try)
             s_fail(self);
         return;
     }
+    depth++;
     if (!try) {
         call_exec(self, (dialplan_app_t)app, sub);
+        depth--;
         return;
     }
     int was = self->trying;
     self->trying = 1;
     self->try_failed = 0;
     call_exec(self, (dialplan_app_t)app, sub);
+    depth--;
     self->trying = was;
     chanvars_set(self->chanvars, "TRYSTATUS",
                  self->try_failed || self->state == CALL_DONE ? "FAILED" : "SUCCESS");
@@ -557,6 +572,7 @@ static int s_gosub(call_t *self, char *args)
     if (call_goto(self, args) < 0) {
         td_log(LOG_ERR, "Gosub address is invalid: '%s'", target);
         call_jump(self, f->context, f->exten, orig);
+        self->jumped = 0;          /* back where it was: TryExec goes on from here */
         free(f);
         return -1;
     }
@@ -566,6 +582,7 @@ static int s_gosub(call_t *self, char *args)
                "'%s,%s,%d'", self->context, self->exten, self->priority, f->context, f->exten,
                orig);
         call_jump(self, f->context, f->exten, orig);
+        self->jumped = 0;
         free(f);
         return -1;
     }

@@ -568,7 +568,13 @@ static int s_parse_exten(dialplan_t *self, s_context_t *ctx, const td_conf_var_t
         app_text = comma + 1;
     }
     if (strcmp(td_str_trim(prio_text), "hint") == 0) {
+        /* pbx_config registers the hint on the extension, so "same" lines
+         * after it belong to that extension. */
+        if (!ext && (ext = s_ext_get(self, ctx, exten_name, v->file, v->line)))
+            ctx->last_ext = ext;
         ctx->last_prio = -1;
+        if (self->failed)
+            return -1;
         return s_warn(self, v->file, v->line, "hints are not supported; line ignored");
     }
     if (!ext) {

@@ -206,7 +206,7 @@ char *func_strip_quoted(char *s)
 
 static const char *s_out(char *buf, size_t len, const char *s)
 {
-    snprintf(buf, len, "%s", s);
+    snprintf(buf, len, "%s", s ? s : "");
     return buf;
 }
 

@@ -850,10 +850,19 @@ const char *func_str_eval(func_env_t *env, char *args, char *buf, size_t len)
         td_log(LOG_WARNING, "EVAL requires an argument: EVAL(<string>)");
         return NULL;
     }
+    /* EVAL of a value that EVALs itself would recurse for ever (each
+     * substitution starts its own depth count): bounded here. */
+    static int depth;
+    if (depth >= 8) {
+        td_log_limited(LOG_WARNING, 5, "EVAL nested more than 8 deep: refused");
+        return NULL;
+    }
+    depth++;
     if (env->lookup)
         vars_substitute(args, buf, len, env->lookup, env->lookup_arg);
     else
         s_out(buf, len, args);
+    depth--;
     return buf;
 }
 

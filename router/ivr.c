@@ -40,7 +40,7 @@ static unsigned s_response_ms(const call_t *self)
 
 static void s_fail(call_t *self)
 {
-    call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
+    call_fail(self);            /* ends the call, unless TryExec runs it */
 }
 
 /* --- signalling ------------------------------------------------------------------------ */

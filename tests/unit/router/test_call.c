@@ -84,7 +84,18 @@ static const char *s_conf =
     " same => n,Set(T2=${TRYSTATUS})\n"
     " same => n,TryExec(Goto(nolabel))\n"
     " same => n,Exec(Set(Z=${T1}${TRYSTATUS}))\n"
-    " same => n,RaiseException(MINE)\n";
+    " same => n,RaiseException(MINE)\n"
+    /* a plan that recurses through EVAL and Exec, and a Gosub to nowhere
+     * under TryExec: each is refused and the call goes on */
+    "exten => r,1,Set(D=$)\n"
+    " same => n,Set(X=${D}{EVAL(${D}{X})})\n"
+    " same => n,Set(E=[${EVAL(${X})}])\n"
+    " same => n,Set(Y=Exec(${D}{Y}))\n"
+    " same => n,TryExec(${Y})\n"
+    " same => n,Set(R1=${TRYSTATUS})\n"
+    " same => n,TryExec(Gosub(nowhere,s,1))\n"
+    " same => n,Set(R2=${TRYSTATUS})\n"
+    " same => n,Wait(1)\n";
 
 typedef struct {
     struct event_base *base;
@@ -765,6 +776,14 @@ static void test_flow(void **state)
     assert_string_equal(s_var(f, "g1", "P"), "popped");       /* StackPop: no frame */
     s_fire(f, "g1");
     s_hangup_sent(f, "g1", 0, 16);
+
+    s_channel_new_in(f, "r1", "flow", "r");     /* bounded recursion */
+    assert_string_equal(s_var(f, "r1", "E"), "[]");
+    assert_string_equal(s_var(f, "r1", "R1"), "FAILED");
+    assert_string_equal(s_var(f, "r1", "R2"), "FAILED");
+    assert_int_equal(s_state(f, "r1"), CALL_WAITING);
+    s_fire(f, "r1");
+    s_hangup_sent(f, "r1", 0, 16);
 
     s_channel_new_in(f, "t1", "flow", "t");     /* RaiseException: "e" */
     assert_string_equal(s_var(f, "t1", "T1"), "NOAPP");
