@@ -118,6 +118,7 @@ void call_func_env(call_t *self, func_env_t *env)
          * globals and dialplan are process-wide, a reload changes them for
          * calls in flight too */
         .dialplan = self->env->dialplan ? self->env->dialplan : self->dialplan,
+        .exten_plan = self->dialplan,
         .db = self->env->astdb,
         .caller_num = &self->caller_num,
         .caller_name = &self->caller_name,

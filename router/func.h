@@ -37,10 +37,13 @@ typedef struct {
     chanvars_t *vars;            /* the channel's variables */
     chanvars_t *globals;         /* runtime globals (GLOBAL() writes), process-wide */
     /* [globals] of extensions.conf: the fallback when globals has no value.
-     * dialplan (a dialplan_t) is also where DIALPLAN_EXISTS and VALID_EXTEN
-     * look: for a call, the plan in force (calls in flight included). */
+     * dialplan (a dialplan_t) is the plan in force (calls in flight
+     * included: a reload changes the globals they read). */
     const char *(*dialplan_global)(const void *dialplan, const char *name);
     const void *dialplan;
+    /* Where DIALPLAN_EXISTS and VALID_EXTEN look: the plan the call runs on
+     * (so a test agrees with the Goto that follows it); NULL: dialplan. */
+    const void *exten_plan;
     astdb_t *db;
     /* caller id: the call's own pointers; writes copy the value into arena */
     const char **caller_num, **caller_name;

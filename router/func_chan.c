@@ -338,7 +338,7 @@ const char *func_chan_dialplan_exists(func_env_t *env, char *args, char *buf, si
         td_log(LOG_ERR, "DIALPLAN_EXISTS() requires an argument");
         return NULL;
     }
-    const dialplan_t *plan = env->dialplan;
+    const dialplan_t *plan = env->exten_plan ? env->exten_plan : env->dialplan;
     char *argv[3];
     func_args(args, ',', 1, argv, 3);
     const char *cid = env->caller_num && *env->caller_num ? *env->caller_num : NULL;
@@ -613,7 +613,7 @@ const char *func_chan_valid_exten(func_env_t *env, char *args, char *buf, size_t
     }
     int prio = argv[2] && *argv[2] ? atoi(argv[2]) : 1;
     const char *cid = env->caller_num && *env->caller_num ? *env->caller_num : NULL;
-    const dialplan_t *plan = env->dialplan;
+    const dialplan_t *plan = env->exten_plan ? env->exten_plan : env->dialplan;
     int found = plan && prio > 0 && dialplan_find_prio(plan, context, argv[1], cid, prio, NULL);
     return s_out(buf, len, found ? "1" : "0");
 }
