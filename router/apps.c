@@ -505,36 +505,6 @@ static void s_app_continuewhile(call_t *self)
 
 /* --- subroutines ----------------------------------------------------------------- */
 
-/* Split s in place at sep outside quotes, parentheses and brackets,
- * keeping quotes and backslashes and spaces (app.c's
- * __ast_app_separate_args for RAW arguments). Returns the count. */
-static int s_split_raw(char *s, char sep, char **argv, int max)
-{
-    int n = 0, depth = 0, brackets = 0, quote = 0;
-    if (!*s)
-        return 0;
-    argv[n++] = s;
-    for (char *p = s; *p; p++) {
-        if (*p == '\\' && p[1])
-            p++;
-        else if (*p == '"' && sep != '"')
-            quote = !quote;
-        else if (*p == '(')
-            depth++;
-        else if (*p == ')' && depth > 0)
-            depth--;
-        else if (*p == '[')
-            brackets++;
-        else if (*p == ']' && brackets > 0)
-            brackets--;
-        else if (*p == sep && !quote && !depth && !brackets && n < max) {
-            *p = '\0';
-            argv[n++] = p + 1;
-        }
-    }
-    return n;
-}
-
 /* Gosub([[context,]exten,]priority[(arg1[,...])]) (app_stack.c): a frame
  * remembers the priority after this one; ARG1..ARGn and ARGC are LOCAL to
  * it, and ARGs of outer frames beyond n are hidden (set empty). 0, or -1
@@ -592,7 +562,7 @@ static int s_gosub(call_t *self, char *args)
     self->nframes++;
     chanvars_push_frame(self->chanvars);
     char *argv[100];
-    int argc = params ? s_split_raw(params, ',', argv, 100) : 0;
+    int argc = params ? func_args(params, ',', 0, argv, 100) : 0;
     f->argc = argc > hide ? argc : hide;
     char name[16];
     for (int i = 0; i < f->argc; i++) {
@@ -616,11 +586,11 @@ static void s_app_gosubif(call_t *self, char *args)
     static const char usage[] = "GosubIf requires an argument: "
         "GosubIf(cond?label1(args):label2(args)";
     char *cond[2], *label[2] = { NULL, NULL };
-    if (!*args || s_split_raw(args, '?', cond, 2) != 2) {
+    if (!*args || func_args(args, '?', 0, cond, 2) != 2) {
         td_log(LOG_WARNING, "%s", usage);
         return;
     }
-    s_split_raw(cond[1], ':', label, 2);
+    func_args(cond[1], ':', 0, label, 2);
     char *run = s_true(cond[0]) ? label[0] : label[1];
     if (run && *run && s_gosub(self, run) < 0)
         s_fail(self);

@@ -204,12 +204,6 @@ char *func_strip_quoted(char *s)
     return s;
 }
 
-static const char *s_out(char *buf, size_t len, const char *s)
-{
-    snprintf(buf, len, "%s", s ? s : "");
-    return buf;
-}
-
 /* pbx_checkcondition(): "" false, a leading integer its value, else true. */
 int func_true(const char *s)
 {
@@ -255,13 +249,13 @@ static const char *s_len(func_env_t *env, char *args, char *buf, size_t len)
 static const char *s_isnull(func_env_t *env, char *args, char *buf, size_t len)
 {
     (void)env;
-    return s_out(buf, len, *args ? "0" : "1");
+    return func_out(buf, len, *args ? "0" : "1");
 }
 
 static const char *s_exists(func_env_t *env, char *args, char *buf, size_t len)
 {
     (void)env;
-    return s_out(buf, len, *args ? "1" : "0");
+    return func_out(buf, len, *args ? "1" : "0");
 }
 
 /* IF(expr?[true][:false]) */
@@ -277,7 +271,7 @@ static const char *s_if(func_env_t *env, char *args, char *buf, size_t len)
     }
     char *iftrue = s_split2(rest, ':', &iffalse);
     const char *v = func_true(cond) ? func_strip_quoted(iftrue) : iffalse ? func_strip_quoted(iffalse) : "";
-    return s_out(buf, len, v);
+    return func_out(buf, len, v);
 }
 
 /* CUT(varname,delimiter,fields): fields "2", "2-4", "2-", "-2", joined by &. */
@@ -369,7 +363,7 @@ static const char *s_regex(func_env_t *env, char *args, char *buf, size_t len)
     }
     rc = regexec(&re, str, 0, NULL, 0);
     regfree(&re);
-    return s_out(buf, len, rc ? "0" : "1");
+    return func_out(buf, len, rc ? "0" : "1");
 }
 
 /* RAND([min][,max]): an integer in [min, max], 0 and RAND_MAX by default. */
@@ -416,7 +410,7 @@ static const char *s_set(func_env_t *env, char *args, char *buf, size_t len)
         return NULL;
     }
     func_set(env, name, value);
-    return s_out(buf, len, value);
+    return func_out(buf, len, value);
 }
 
 /* See func_int.h. */
@@ -466,24 +460,24 @@ static const char *s_callerid(func_env_t *env, char *args, char *buf, size_t len
             return buf;
         }
         if (n == 1 && strcasecmp(sub[0], "name") == 0)
-            return s_out(buf, len, name_buf);
+            return func_out(buf, len, name_buf);
         if (n == 1 && strncasecmp(sub[0], "num", 3) == 0)
-            return s_out(buf, len, num_buf);
+            return func_out(buf, len, num_buf);
         td_log(LOG_ERR, "Unknown callerid data type '%s'.", whole);
         return buf;
     }
     if (!strcasecmp(sub[0], "ani") && (n == 1 || (n == 2 && !strncasecmp(sub[1], "num", 3))))
-        return s_out(buf, len, env->ani ? env->ani : num);
+        return func_out(buf, len, env->ani ? env->ani : num);
     if (!strcasecmp(sub[0], "ani") && n == 2 && !strcasecmp(sub[1], "name"))
         return buf;
     if (!strcasecmp(sub[0], "dnid") && (n == 1 || (n == 2 && !strncasecmp(sub[1], "num", 3))))
-        return s_out(buf, len, env->dnid);
+        return func_out(buf, len, env->dnid);
     if (n == 1 && (!strcasecmp(sub[0], "rdnis") || !strcasecmp(sub[0], "tag")))
         return buf;
     if (n == 1 && (!strcasecmp(sub[0], "ani2") || !strcasecmp(sub[0], "ton")))
-        return s_out(buf, len, "0");
+        return func_out(buf, len, "0");
     if (n == 1 && !strcasecmp(sub[0], "pres"))
-        return s_out(buf, len, "allowed_not_screened");
+        return func_out(buf, len, "allowed_not_screened");
     if (n == 1 && strncasecmp(sub[0], "num", 3) == 0)
         return num;
     if (n == 1 && strcasecmp(sub[0], "name") == 0)
@@ -508,7 +502,7 @@ static const char *s_db(func_env_t *env, char *args, char *buf, size_t len)
     const char *v = astdb_get(env->db, family, key);
     if (v)
         chanvars_set(env->vars, "DB_RESULT", v);
-    return v ? s_out(buf, len, v) : NULL;
+    return v ? func_out(buf, len, v) : NULL;
 }
 
 static const char *s_db_exists(func_env_t *env, char *args, char *buf, size_t len)
@@ -519,7 +513,7 @@ static const char *s_db_exists(func_env_t *env, char *args, char *buf, size_t le
     const char *v = astdb_get(env->db, family, key);
     if (v)
         chanvars_set(env->vars, "DB_RESULT", v);
-    return s_out(buf, len, v ? "1" : "0");
+    return func_out(buf, len, v ? "1" : "0");
 }
 
 /* DB_DELETE(family/key): reads the value and deletes the key. */
@@ -529,7 +523,7 @@ static const char *s_db_delete(func_env_t *env, char *args, char *buf, size_t le
     if (s_db_args("DB_DELETE", args, &family, &key) < 0)
         return NULL;
     const char *v = astdb_get(env->db, family, key);
-    s_out(buf, len, v ? v : "");
+    func_out(buf, len, v ? v : "");
     if (v)
         astdb_del(env->db, family, key);
     chanvars_set(env->vars, "DB_RESULT", buf);

@@ -103,4 +103,11 @@ int func_set(func_env_t *env, const char *name, const char *value);
 /* A global's value: runtime globals first, then [globals]. NULL if unset. */
 const char *func_global(func_env_t *env, const char *name);
 
+/* __ast_app_separate_args: split s in place at sep outside (), [] and
+ * (when sep is not '"') double quotes; nothing is trimmed. remove: drop
+ * the quotes and make "\x" a literal x (AST_STANDARD_APP_ARGS), else keep
+ * them (AST_STANDARD_RAW_ARGS). At most max fields: the last one keeps the
+ * rest as written. "" gives 0 fields, "a," two. Missing fields are NULL. */
+int func_args(char *s, char sep, int remove, char **argv, int max);
+
 #endif

@@ -21,12 +21,6 @@
 
 #define S_DB_KEYS_MAX 1024   /* DB_KEYS lists this many keys at most */
 
-static const char *s_out(char *buf, size_t len, const char *s)
-{
-    snprintf(buf, len, "%s", s ? s : "");
-    return buf;
-}
-
 /* --- CHANNEL ------------------------------------------------------------ */
 
 /* CHANNEL(item): the items the router knows. Asterisk's channel has more
@@ -40,37 +34,37 @@ const char *func_chan_channel(func_env_t *env, char *args, char *buf, size_t len
         return NULL;
     }
     if (!strcasecmp(item, "name") || !strcasecmp(item, "channame"))
-        return s_out(buf, len, env->chan_name);
+        return func_out(buf, len, env->chan_name);
     if (!strcasecmp(item, "uniqueid") || !strcasecmp(item, "linkedid"))
-        return s_out(buf, len, env->uniqueid);
+        return func_out(buf, len, env->uniqueid);
     if (!strcasecmp(item, "context"))
-        return s_out(buf, len, env->context);
+        return func_out(buf, len, env->context);
     if (!strcasecmp(item, "exten"))
-        return s_out(buf, len, env->exten);
+        return func_out(buf, len, env->exten);
     if (!strcasecmp(item, "state"))           /* ast_state2str */
-        return s_out(buf, len, env->answered ? "Up" : "Ring");
+        return func_out(buf, len, env->answered ? "Up" : "Ring");
     if (!strcasecmp(item, "channeltype"))
-        return s_out(buf, len, "SIP");
+        return func_out(buf, len, "SIP");
     if (!strcasecmp(item, "language"))        /* Asterisk's default; Tandem has no other */
-        return s_out(buf, len, "en");
+        return func_out(buf, len, "en");
     if (!strcasecmp(item, "musicclass") || !strcasecmp(item, "parkinglot")
         || !strcasecmp(item, "hangupsource") || !strcasecmp(item, "peeraccount")
         || !strcasecmp(item, "userfield"))    /* the channel's own, not the CDR's */
-        return s_out(buf, len, "");
+        return func_out(buf, len, "");
     if (!strcasecmp(item, "accountcode"))
-        return s_out(buf, len, env->accountcode);
+        return func_out(buf, len, env->accountcode);
     if (!strcasecmp(item, "checkhangup"))
-        return s_out(buf, len, "0");
+        return func_out(buf, len, "0");
     if (!strcasecmp(item, "amaflags"))        /* AST_AMA_DOCUMENTATION */
-        return s_out(buf, len, "3");
+        return func_out(buf, len, "3");
     if (!strcasecmp(item, "appname"))
-        return s_out(buf, len, env->lastapp);
+        return func_out(buf, len, env->lastapp);
     if (!strcasecmp(item, "appdata"))
-        return s_out(buf, len, env->lastdata);
+        return func_out(buf, len, env->lastdata);
     if (!strcasecmp(item, "peer"))
-        return s_out(buf, len, env->peer);
+        return func_out(buf, len, env->peer);
     if (!strcasecmp(item, "max_forwards"))
-        return s_out(buf, len, "70");
+        return func_out(buf, len, "70");
     td_log(LOG_WARNING, "Unknown or unavailable item requested: '%s'", item);
     return NULL;
 }
@@ -127,7 +121,7 @@ static const char *s_cdr_span(const struct timeval *a, int fraction, char *buf, 
     struct timeval now;
     gettimeofday(&now, NULL);
     if (!a || !a->tv_sec) {
-        return fraction ? s_out(buf, len, "0.000000") : s_out(buf, len, "0");
+        return fraction ? func_out(buf, len, "0.000000") : func_out(buf, len, "0");
     }
     long long us = (long long)(now.tv_sec - a->tv_sec) * 1000000 + (now.tv_usec - a->tv_usec);
     if (fraction)
@@ -161,19 +155,19 @@ const char *func_chan_cdr(func_env_t *env, char *args, char *buf, size_t len)
     if (!strcasecmp(field, "clid"))
         return cdr_clid(name, num, buf, len);
     if (!strcasecmp(field, "src"))
-        return s_out(buf, len, num);
+        return func_out(buf, len, num);
     if (!strcasecmp(field, "dst"))
-        return s_out(buf, len, env->exten);
+        return func_out(buf, len, env->exten);
     if (!strcasecmp(field, "dcontext"))
-        return s_out(buf, len, env->context);
+        return func_out(buf, len, env->context);
     if (!strcasecmp(field, "channel"))
-        return s_out(buf, len, env->chan_name);
+        return func_out(buf, len, env->chan_name);
     if (!strcasecmp(field, "dstchannel"))
-        return s_out(buf, len, env->peer);
+        return func_out(buf, len, env->peer);
     if (!strcasecmp(field, "lastapp"))
-        return s_out(buf, len, env->lastapp);
+        return func_out(buf, len, env->lastapp);
     if (!strcasecmp(field, "lastdata"))
-        return s_out(buf, len, env->lastdata);
+        return func_out(buf, len, env->lastdata);
     if (!strcasecmp(field, "start"))
         return s_cdr_time(env->start, raw, buf, len);
     if (!strcasecmp(field, "answer"))
@@ -185,20 +179,20 @@ const char *func_chan_cdr(func_env_t *env, char *args, char *buf, size_t len)
     if (!strcasecmp(field, "billsec"))
         return s_cdr_span(env->answer, fraction, buf, len);
     if (!strcasecmp(field, "disposition"))   /* AST_CDR_NULL */
-        return s_out(buf, len, raw ? "1" : "NO ANSWER");
+        return func_out(buf, len, raw ? "1" : "NO ANSWER");
     if (!strcasecmp(field, "amaflags"))      /* AST_AMA_DOCUMENTATION */
-        return s_out(buf, len, raw ? "3" : "DOCUMENTATION");
+        return func_out(buf, len, raw ? "3" : "DOCUMENTATION");
     if (!strcasecmp(field, "accountcode"))
-        return s_out(buf, len, env->accountcode);
+        return func_out(buf, len, env->accountcode);
     if (!strcasecmp(field, "peeraccount"))
-        return s_out(buf, len, "");
+        return func_out(buf, len, "");
     if (!strcasecmp(field, "uniqueid") || !strcasecmp(field, "linkedid"))
-        return s_out(buf, len, env->uniqueid);
+        return func_out(buf, len, env->uniqueid);
     if (!strcasecmp(field, "userfield"))
-        return s_out(buf, len, env->userfield);
+        return func_out(buf, len, env->userfield);
     char var[128];
     s_cdr_var(var, sizeof var, field);
-    return s_out(buf, len, chanvars_get(env->vars, var));
+    return func_out(buf, len, chanvars_get(env->vars, var));
 }
 
 /* Set(CDR(name)=value): userfield; accountcode (deprecated in Asterisk,
@@ -285,7 +279,7 @@ const char *func_chan_timeout(func_env_t *env, char *args, char *buf, size_t len
         return NULL;
     }
     if (which == 2)
-        return s_out(buf, len, "0");
+        return func_out(buf, len, "0");
     unsigned set = env->timeout_set ? *env->timeout_set : 0;
     snprintf(buf, len, "%.3f", func_timeout_ms(env->timeout_ms, set, which) / 1000.0);
     return buf;
@@ -333,7 +327,7 @@ int func_chan_timeout_w(func_env_t *env, char *args, const char *value)
  * match, as ast_exists_extension's callerid. */
 const char *func_chan_dialplan_exists(func_env_t *env, char *args, char *buf, size_t len)
 {
-    s_out(buf, len, "0");
+    func_out(buf, len, "0");
     if (!*args) {
         td_log(LOG_ERR, "DIALPLAN_EXISTS() requires an argument");
         return NULL;
@@ -347,16 +341,16 @@ const char *func_chan_dialplan_exists(func_env_t *env, char *args, char *buf, si
         int n;
         if (sscanf(argv[2], "%30d", &n) == 1 && n > 0) {
             if (plan && dialplan_find_prio(plan, context, argv[1], cid, n, NULL))
-                s_out(buf, len, "1");
+                func_out(buf, len, "1");
         } else if (plan && dialplan_find_prio(plan, context, argv[1], cid, 0, argv[2])) {
-            s_out(buf, len, "1");
+            func_out(buf, len, "1");
         }
     } else if (argv[1] && *argv[1]) {
         if (plan && dialplan_find_prio(plan, context, argv[1], cid, 1, NULL))
-            s_out(buf, len, "1");
+            func_out(buf, len, "1");
     } else if (*context) {
         if (plan && dialplan_has_context(plan, context))
-            s_out(buf, len, "1");
+            func_out(buf, len, "1");
     } else {
         td_log(LOG_ERR, "Invalid arguments provided to DIALPLAN_EXISTS");
         return NULL;
@@ -505,20 +499,20 @@ const char *func_chan_sippeer(func_env_t *env, char *args, char *buf, size_t len
     if (!strcasecmp(item, "ip")) {
         unsigned char a[16];
         if (host && !dynamic && (inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1))
-            return s_out(buf, len, host);
-        return s_out(buf, len, "");
+            return func_out(buf, len, host);
+        return func_out(buf, len, "");
     }
     if (!strcasecmp(item, "port")) {
         const char *port = td_conf_get(sec, "port");
         if (dynamic || !host)
-            return s_out(buf, len, "0");
-        return s_out(buf, len, port ? port : "5060");
+            return func_out(buf, len, "0");
+        return func_out(buf, len, port ? port : "5060");
     }
     if (!strcasecmp(item, "context")) {
         const char *v = td_conf_get(sec, "context");
         if (!v && general)
             v = td_conf_get(general, "context");
-        return s_out(buf, len, v ? v : "default");
+        return func_out(buf, len, v ? v : "default");
     }
     if (!strcasecmp(item, "callerid_name") || !strcasecmp(item, "callerid_num")) {
         char name[128] = "", num[128] = "";
@@ -534,16 +528,16 @@ const char *func_chan_sippeer(func_env_t *env, char *args, char *buf, size_t len
             else if (!strcasecmp(v->name, "cid_number"))
                 snprintf(num, sizeof num, "%s", v->value);
         }
-        return s_out(buf, len, !strcasecmp(item, "callerid_name") ? name : num);
+        return func_out(buf, len, !strcasecmp(item, "callerid_name") ? name : num);
     }
     if (!strcasecmp(item, "language")) {
         const char *v = td_conf_get(sec, "language");
         if (!v && general)
             v = td_conf_get(general, "language");
-        return s_out(buf, len, v);
+        return func_out(buf, len, v);
     }
     if (!strcasecmp(item, "regexten") || !strcasecmp(item, "accountcode"))
-        return s_out(buf, len, td_conf_get(sec, item));
+        return func_out(buf, len, td_conf_get(sec, item));
     if (!strcasecmp(item, "limit")) {
         long limit = INT_MAX;
         for (td_conf_var_t *v = sec->vars; v; v = v->next) {
@@ -566,10 +560,10 @@ const char *func_chan_sippeer(func_env_t *env, char *args, char *buf, size_t len
         return buf;
     }
     if (!strcasecmp(item, "dynamic"))
-        return s_out(buf, len, dynamic ? "yes" : "no");
+        return func_out(buf, len, dynamic ? "yes" : "no");
     if (!strcasecmp(item, "encryption")) {
         const char *v = td_conf_get(sec, "encryption");
-        return s_out(buf, len, v && td_conf_bool(v) == 1 ? "1" : "0");
+        return func_out(buf, len, v && td_conf_bool(v) == 1 ? "1" : "0");
     }
     if (!strncasecmp(item, "chanvar[", 8)) {
         char want[128];
@@ -584,13 +578,13 @@ const char *func_chan_sippeer(func_env_t *env, char *args, char *buf, size_t len
                 continue;
             size_t nl = (size_t)(eq - v->value);
             if (nl == strlen(want) && strncasecmp(v->value, want, nl) == 0)
-                s_out(buf, len, eq + 1);
+                func_out(buf, len, eq + 1);
         }
         return buf;
     }
     td_log_limited(LOG_WARNING, 5, "SIPPEER(%s,%s): not supported by Tandem (needs chan_sip's "
                    "live peer state); read as empty", args, item);
-    return s_out(buf, len, "");
+    return func_out(buf, len, "");
 }
 
 /* --- VALID_EXTEN, IFTIME, ENV ------------------------------------------------ */
@@ -615,7 +609,7 @@ const char *func_chan_valid_exten(func_env_t *env, char *args, char *buf, size_t
     const char *cid = env->caller_num && *env->caller_num ? *env->caller_num : NULL;
     const dialplan_t *plan = env->exten_plan ? env->exten_plan : env->dialplan;
     int found = plan && prio > 0 && dialplan_find_prio(plan, context, argv[1], cid, prio, NULL);
-    return s_out(buf, len, found ? "1" : "0");
+    return func_out(buf, len, found ? "1" : "0");
 }
 
 /* IFTIME(times,weekdays,mdays,months[,timezone]?[true][:false]): as
@@ -642,12 +636,12 @@ const char *func_chan_iftime(func_env_t *env, char *args, char *buf, size_t len)
     int match = timing_check(&t, time(NULL));
     const char *v = match ? (iftrue ? func_strip_quoted(iftrue) : "")
                           : (iffalse ? func_strip_quoted(iffalse) : "");
-    return s_out(buf, len, v);
+    return func_out(buf, len, v);
 }
 
 /* ENV(name): the router process's environment variable. */
 const char *func_chan_env(func_env_t *env, char *args, char *buf, size_t len)
 {
     (void)env;
-    return s_out(buf, len, getenv(args));
+    return func_out(buf, len, getenv(args));
 }

@@ -6,6 +6,7 @@
 #define FUNC_INT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "func.h"
 
@@ -16,12 +17,6 @@
 typedef const char *(*func_read_fn)(func_env_t *env, char *args, char *buf, size_t len);
 typedef int (*func_write_fn)(func_env_t *env, char *args, const char *value);
 
-/* __ast_app_separate_args: split s in place at sep outside (), [] and
- * (when sep is not '"') double quotes; nothing is trimmed. remove: drop
- * the quotes and make "\x" a literal x (AST_STANDARD_APP_ARGS), else keep
- * them (AST_STANDARD_RAW_ARGS). At most max fields: the last one keeps the
- * rest as written. "" gives 0 fields, "a," two. Missing fields are NULL. */
-int func_args(char *s, char sep, int remove, char **argv, int max);
 
 /* ast_get_encoded_char: one character of s, with \n \r \t \xHH \0ooo and
  * \<c> decoded, into *c; *used is how many bytes it took. -1 on "" or a bad
@@ -32,6 +27,13 @@ void func_encoded_str(const char *s, char *out, size_t len);
 /* ${name} as the dialplan would expand it (variables, built-ins, globals,
  * functions); NULL if empty. */
 const char *func_var(func_env_t *env, const char *name, char *buf, size_t len);
+
+/* s (NULL reads as "") copied into buf; returns buf: a reader's usual end. */
+static inline const char *func_out(char *buf, size_t len, const char *s)
+{
+    snprintf(buf, len, "%s", s ? s : "");
+    return buf;
+}
 
 /* func.c */
 int func_true(const char *s);   /* pbx_checkcondition */

@@ -15,12 +15,6 @@
 
 #define S_HASH_KEYS_MAX 256   /* HASHKEYS lists this many keys at most */
 
-static const char *s_out(char *buf, size_t len, const char *s)
-{
-    snprintf(buf, len, "%s", s);
-    return buf;
-}
-
 /* --- TOUPPER, TOLOWER ------------------------------------------------- */
 
 const char *func_str_toupper(func_env_t *env, char *args, char *buf, size_t len)
@@ -207,12 +201,12 @@ static const char *s_shift_pop(func_env_t *env, const char *fn, int first, char 
     snprintf(list, sizeof list, "%s", v);
     char *after = first ? strchr(list, delim[0]) : strrchr(list, delim[0]);
     if (!after) {
-        s_out(buf, len, list);
+        func_out(buf, len, list);
         func_set(env, argv[0], "");
         return buf;
     }
     *after++ = '\0';
-    s_out(buf, len, first ? list : after);
+    func_out(buf, len, first ? list : after);
     func_set(env, argv[0], first ? after : list);
     return buf;
 }
@@ -504,11 +498,11 @@ const char *func_str_math(func_env_t *env, char *args, char *buf, size_t len)
     case M_AND: r = ia & ib; break;
     case M_XOR: r = ia ^ ib; break;
     case M_OR:  r = ia | ib; break;
-    case M_GT: return s_out(buf, len, a > b ? "TRUE" : "FALSE");
-    case M_LT: return s_out(buf, len, a < b ? "TRUE" : "FALSE");
-    case M_GE: return s_out(buf, len, a >= b ? "TRUE" : "FALSE");
-    case M_LE: return s_out(buf, len, a <= b ? "TRUE" : "FALSE");
-    case M_EQ: return s_out(buf, len, a == b ? "TRUE" : "FALSE");
+    case M_GT: return func_out(buf, len, a > b ? "TRUE" : "FALSE");
+    case M_LT: return func_out(buf, len, a < b ? "TRUE" : "FALSE");
+    case M_GE: return func_out(buf, len, a >= b ? "TRUE" : "FALSE");
+    case M_LE: return func_out(buf, len, a <= b ? "TRUE" : "FALSE");
+    case M_EQ: return func_out(buf, len, a == b ? "TRUE" : "FALSE");
     default:
         td_log(LOG_WARNING, "Something happened that neither of us should be proud of %d",
                action);
@@ -590,7 +584,7 @@ const char *func_str_hash(func_env_t *env, char *args, char *buf, size_t len)
         const char *v = chanvars_get(env->vars, name);
         if (!v)
             v = func_global(env, name);
-        return s_out(buf, len, v ? v : "");
+        return func_out(buf, len, v ? v : "");
     }
     if (argc != 1)
         return buf;
@@ -680,7 +674,7 @@ const char *func_str_trim(func_env_t *env, char *args, char *buf, size_t len)
     while (isspace((unsigned char)*args))
         args++;
     s_rtrim(args);
-    return s_out(buf, len, args);
+    return func_out(buf, len, args);
 }
 
 const char *func_str_ltrim(func_env_t *env, char *args, char *buf, size_t len)
@@ -690,7 +684,7 @@ const char *func_str_ltrim(func_env_t *env, char *args, char *buf, size_t len)
         return NULL;
     while (isspace((unsigned char)*args))
         args++;
-    return s_out(buf, len, args);
+    return func_out(buf, len, args);
 }
 
 const char *func_str_rtrim(func_env_t *env, char *args, char *buf, size_t len)
@@ -699,7 +693,7 @@ const char *func_str_rtrim(func_env_t *env, char *args, char *buf, size_t len)
     if (!*args)
         return NULL;
     s_rtrim(args);
-    return s_out(buf, len, args);
+    return func_out(buf, len, args);
 }
 
 /* STRREPLACE(var,find[,replace[,max]]): ${var} with find replaced (max
@@ -775,7 +769,7 @@ const char *func_str_listfilter(func_env_t *env, char *args, char *buf, size_t l
     if (!list)
         return NULL;
     if (!strstr(list, argv[2]))
-        return s_out(buf, len, list);
+        return func_out(buf, len, list);
     char delim[256];
     func_encoded_str(argv[1], delim, sizeof delim);
     if (!*delim)
@@ -812,7 +806,7 @@ const char *func_str_quote(func_env_t *env, char *args, char *buf, size_t len)
         return NULL;
     if (!*args) {
         td_log(LOG_WARNING, "No argument specified!");
-        return s_out(buf, len, "\"\"");
+        return func_out(buf, len, "\"\"");
     }
     size_t n = 0;
     buf[n++] = '"';
@@ -861,7 +855,7 @@ const char *func_str_eval(func_env_t *env, char *args, char *buf, size_t len)
     if (env->lookup)
         vars_substitute(args, buf, len, env->lookup, env->lookup_arg);
     else
-        s_out(buf, len, args);
+        func_out(buf, len, args);
     depth--;
     return buf;
 }
@@ -887,7 +881,7 @@ const char *func_str_keypadhash(func_env_t *env, char *args, char *buf, size_t l
 const char *func_str_passthru(func_env_t *env, char *args, char *buf, size_t len)
 {
     (void)env;
-    return s_out(buf, len, args);
+    return func_out(buf, len, args);
 }
 
 /* --- URIENCODE, URIDECODE, BASE64_ENCODE, BASE64_DECODE -------------------- */
