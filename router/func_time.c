@@ -1,43 +1,13 @@
 /* func_time - STRFTIME and STRPTIME, as func_strings.c's acf_strftime and
  * acf_strptime with main/stdtime/localtime.c's ast_strftime (its %q). */
 #include "func_int.h"
+#include "timing.h"
 #include "td_log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* Run the conversion in another time zone: TZ for the length of one call
- * (the router has one thread). zone NULL or "": the local zone. */
-typedef struct {
-    int active, had;
-    char saved[256];
-} s_zone_t;
-
-static void s_zone_enter(s_zone_t *z, const char *zone)
-{
-    z->active = zone && *zone;
-    if (!z->active)
-        return;
-    const char *old = getenv("TZ");
-    z->had = old != NULL;
-    if (z->had)
-        snprintf(z->saved, sizeof z->saved, "%s", old);
-    setenv("TZ", zone, 1);
-    tzset();
-}
-
-static void s_zone_leave(s_zone_t *z)
-{
-    if (!z->active)
-        return;
-    if (z->had)
-        setenv("TZ", z->saved, 1);
-    else
-        unsetenv("TZ");
-    tzset();
-}
 
 /* ast_strftime: "%q" is the milliseconds, "%1q".."%6q" that many digits of
  * the fraction of a second; the rest goes to strftime(3). */
@@ -85,13 +55,13 @@ const char *func_time_strftime(func_env_t *env, char *args, char *buf, size_t le
         when.tv_usec = (suseconds_t)((t - (long double)when.tv_sec) * 1000000.0L);
     }
     const char *fmt = argv[2] ? argv[2] : "%c";
-    s_zone_t z;
-    s_zone_enter(&z, argv[1]);
+    timing_zone_t z;
+    timing_zone_enter(&z, argv[1]);
     struct tm tm;
     localtime_r(&when.tv_sec, &tm);
     if (s_strftime(buf, len, fmt, &tm, (long)when.tv_usec) == 0)
         td_log(LOG_WARNING, "C function strftime() output nothing?!!");
-    s_zone_leave(&z);
+    timing_zone_leave(&z);
     return buf;
 }
 
@@ -113,10 +83,10 @@ const char *func_time_strptime(func_env_t *env, char *args, char *buf, size_t le
         return buf;
     }
     tm.tm_isdst = -1;   /* strptime does not set it: let mktime decide */
-    s_zone_t z;
-    s_zone_enter(&z, argv[1]);
+    timing_zone_t z;
+    timing_zone_enter(&z, argv[1]);
     time_t t = mktime(&tm);
-    s_zone_leave(&z);
+    timing_zone_leave(&z);
     snprintf(buf, len, "%d", (int)t);
     return buf;
 }

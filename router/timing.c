@@ -172,25 +172,36 @@ int timing_match(const timing_t *self, const struct tm *tm)
     return (self->minmask[half] >> bit) & 1;
 }
 
-int timing_check(const timing_t *self, time_t t)
+void timing_zone_enter(timing_zone_t *z, const char *zone)
 {
-    struct tm tm;
-    if (!self->timezone[0]) {
-        localtime_r(&t, &tm);
-        return timing_match(self, &tm);
-    }
+    z->active = zone && *zone;
+    if (!z->active)
+        return;
     const char *old = getenv("TZ");
-    char saved[128];
-    int had = old && strlen(old) < sizeof saved;
-    if (had)
-        snprintf(saved, sizeof saved, "%s", old);
-    setenv("TZ", self->timezone, 1);
+    z->had = old && strlen(old) < sizeof z->saved;
+    if (z->had)
+        snprintf(z->saved, sizeof z->saved, "%s", old);
+    setenv("TZ", zone, 1);
     tzset();
-    localtime_r(&t, &tm);
-    if (had)
-        setenv("TZ", saved, 1);
+}
+
+void timing_zone_leave(timing_zone_t *z)
+{
+    if (!z->active)
+        return;
+    if (z->had)
+        setenv("TZ", z->saved, 1);
     else
         unsetenv("TZ");
     tzset();
+}
+
+int timing_check(const timing_t *self, time_t t)
+{
+    struct tm tm;
+    timing_zone_t z;
+    timing_zone_enter(&z, self->timezone);
+    localtime_r(&t, &tm);
+    timing_zone_leave(&z);
     return timing_match(self, &tm);
 }

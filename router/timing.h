@@ -41,4 +41,14 @@ int timing_match(const timing_t *self, const struct tm *tm);
  * is single-threaded. */
 int timing_check(const timing_t *self, time_t t);
 
+/* Local time in another zone: TZ is set for the length of one conversion
+ * and put back (the router has one thread). zone NULL or "": the local
+ * zone, nothing is changed. */
+typedef struct {
+    int active, had;
+    char saved[256];
+} timing_zone_t;
+void timing_zone_enter(timing_zone_t *z, const char *zone);
+void timing_zone_leave(timing_zone_t *z);
+
 #endif
