@@ -42,6 +42,7 @@ typedef struct {
 typedef struct {
     s_chain_t *chains;
     size_t n;                       /* power of two */
+    size_t count;                   /* bindings linked in (what sizes it) */
 } s_addrix_t;
 
 struct sip_registrar {
@@ -67,6 +68,7 @@ static int s_ix_init(s_addrix_t *ix, size_t n)
     if (!ix->chains)
         return -1;
     ix->n = n;
+    ix->count = 0;
     for (size_t i = 0; i < n; i++)
         ix->chains[i].tailp = &ix->chains[i].head;
     return 0;
@@ -85,6 +87,7 @@ static void s_ix_append(sip_registrar_t *self, s_bind_t *b, int which)
     l->pprev = c->tailp;
     *c->tailp = b;
     c->tailp = &l->next;
+    self->ix[which].count++;
 }
 
 static void s_ix_remove(sip_registrar_t *self, s_bind_t *b, int which)
@@ -92,6 +95,7 @@ static void s_ix_remove(sip_registrar_t *self, s_bind_t *b, int which)
     s_link_t *l = &b->link[which];
     if (!l->pprev)
         return;
+    self->ix[which].count--;
     *l->pprev = l->next;
     if (l->next)
         l->next->link[which].pprev = l->pprev;
@@ -299,10 +303,9 @@ int sip_registrar_update(sip_registrar_t *self, const char *aor, const char *con
     b->cseq = cseq;
     if (self->naors > self->nbuckets * 2)
         s_grow(self);
-    if (self->nbindings > self->ix[S_EXACT].n * 2)
-        s_ix_grow(self, S_EXACT);
-    if (any_port && self->nbindings > self->ix[S_IP].n * 2)
-        s_ix_grow(self, S_IP);
+    for (int w = S_EXACT; w <= S_IP; w++)
+        if (self->ix[w].count > self->ix[w].n * 2)
+            s_ix_grow(self, w);
     return 0;
 }
 
