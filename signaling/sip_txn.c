@@ -157,9 +157,7 @@ char *sip_txn_branch(char *buf, size_t len)
 /* A To tag for a stateless answer: the random part of a fresh branch. */
 static char *s_tag(char *buf, size_t len)
 {
-    char branch[64];
-    sip_txn_branch(branch, sizeof branch);
-    snprintf(buf, len, "%.16s", branch + 7 + 8);  /* the random part, past cookie and stamp */
+    snprintf(buf, len, "%016llx", (unsigned long long)s_random64());
     return buf;
 }
 
