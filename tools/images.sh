@@ -22,10 +22,18 @@ cache=${TD_FRESH_CACHE:-/var/cache/tandem}
 say() { echo "images: $*"; }
 die() { echo "images: $*" >&2; exit 1; }
 
-if ! command -v docker >/dev/null; then
-    [ "$(id -u)" = 0 ] || die "docker is not installed (apt-get install docker.io docker-compose)"
-    say "installing docker.io docker-compose"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-compose
+# What is missing of Debian's docker.io (docker, dockerd) and docker-compose
+# is installed (with its Recommends: apparmor, which the daemon needs on a
+# kernel with AppArmor on), after an `apt-get update`.
+missing=()
+{ command -v docker && command -v dockerd; } >/dev/null || missing+=(docker.io)
+command -v docker-compose >/dev/null || missing+=(docker-compose)
+if [ ${#missing[@]} -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || die "${missing[*]} not installed (apt-get install ${missing[*]})"
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 if ! docker info >/dev/null 2>&1; then
     [ "$(id -u)" = 0 ] || die "the Docker daemon is not running and we are not root to start it"

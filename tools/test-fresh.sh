@@ -94,8 +94,10 @@ mkdir -p "$cache/apt-archives/partial" || die "cannot create $cache"
 s_make_base() {
     if ! command -v debootstrap >/dev/null; then
         say "installing debootstrap on the host"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap \
-            >/dev/null || return 1
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq --no-install-recommends debootstrap >/dev/null 2>&1 ||
+            { apt-get update -qq && apt-get install -y -qq --no-install-recommends debootstrap \
+                >/dev/null; } || return 1
     fi
     local tmp
     tmp=$(mktemp -d "$cache/build.XXXXXX") || return 1
@@ -189,7 +191,11 @@ mkdir -p /tmp/tandem-test-ports
 
 # Inside the new namespaces: mount what a machine has, pivot into the copy,
 # then, with a clean environment, install make (the one package a user
-# installs by hand, with git to clone) and run `make test`.
+# installs by hand, with git to clone) and run `make test`. TD_FRESH_ROOT=1
+# tells the tests they run in this root: tests/sip/compose skips there (a
+# Docker daemon started in a root sharing the host's network namespace would
+# take over the host's docker0 bridge and iptables; the host's `make test`
+# runs it).
 inner=$(cat <<'EOF'
 set -e
 R=$1; ARCHIVES=$2
@@ -212,7 +218,7 @@ cd /
 umount -l /.oldroot
 rmdir /.oldroot
 exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" CI="${CI:-}" \
+    HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" CI="${CI:-}" TD_FRESH_ROOT=1 \
     bash -c 'echo "test-fresh: apt-get install make (what a user installs by hand before make test)"
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
             --no-install-recommends make >/dev/null || exit 1
