@@ -38,8 +38,12 @@ fi
 if ! docker info >/dev/null 2>&1; then
     [ "$(id -u)" = 0 ] || die "the Docker daemon is not running and we are not root to start it"
     command -v dockerd >/dev/null || die "dockerd is missing (apt-get install docker.io)"
+    # One that runs but does not answer us (DOCKER_HOST elsewhere, a hung
+    # daemon) is not started twice: a second would fail on its pid file.
+    pid=$(cat /var/run/docker.pid 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
+        die "dockerd (pid $pid) runs but 'docker info' fails${DOCKER_HOST:+ with DOCKER_HOST=$DOCKER_HOST}"
     say "starting dockerd (log /var/log/dockerd.log)"
-    setsid dockerd >/var/log/dockerd.log 2>&1 </dev/null &
+    setsid dockerd >>/var/log/dockerd.log 2>&1 </dev/null &
     for _ in $(seq 60); do
         docker info >/dev/null 2>&1 && break
         sleep 0.5
