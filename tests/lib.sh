@@ -106,7 +106,12 @@ td_init() {
 # TD_KEEP_FAILED=1).
 td_cleanup() {
     local rc=$? p i
-    trap - EXIT INT TERM
+    # INT and TERM are ignored, not reset: `timeout` (run-integration.sh)
+    # sends TERM twice, to the script and to its process group, and with the
+    # default action back the second one kills the shell in the middle of
+    # this clean-up.
+    trap - EXIT
+    trap '' INT TERM
     for p in "${TD_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for i in $(seq 20); do
         local alive=0
