@@ -52,7 +52,11 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
  * sip.conf. */
 void td_settings_sip_bind(const td_settings_t *self, struct sockaddr_in *bind);
 
-/* This host's first non-loopback IPv4 address in buf, or "127.0.0.1". */
-char *td_settings_local_ip(char *buf, size_t len);
+/* This host's address for `-a auto`, in buf: the non-loopback address it
+ * reaches the bus endpoint `toward` from (tcp://HOST:PORT; NULL skips it),
+ * else the default route's source address, else the first non-loopback
+ * interface that is up, else "127.0.0.1". With host networking on a Docker
+ * host this is the LAN address, not docker0's. */
+char *td_settings_local_ip(char *buf, size_t len, const char *toward);
 
 #endif

@@ -74,7 +74,7 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
     if (settings->media_address[0])
         snprintf(self->address, sizeof self->address, "%s", settings->media_address);
     else
-        td_settings_local_ip(self->address, sizeof self->address);
+        td_settings_local_ip(self->address, sizeof self->address, settings->endpoint);
     if (inet_pton(AF_INET, self->address, &self->bind_addr) != 1) {
         td_log(LOG_ERR, "media address '%s' is not an IPv4 address", self->address);
         goto fail;
