@@ -12,8 +12,8 @@
  *   -b ENDPOINT       the bus endpoint ([bus] endpoint)
  *   -s ADDR[:PORT]    signaling's SIP bind, over sip.conf's udpbindaddr /
  *                     bindaddr / bindport (no PORT: keep sip.conf's port)
- *   -a ADDR|auto      media's address in SDP ([media] address); auto = this
- *                     host's first non-loopback IPv4 even if tandem.conf names one
+ *   -a ADDR|auto      media's address in SDP ([media] address); auto = as if
+ *                     tandem.conf named none (td_settings_local_ip)
  * Each has an environment variable, TANDEM_BUS, TANDEM_SIP_BIND,
  * TANDEM_MEDIA_ADDRESS, TANDEM_IDENTITY, TANDEM_LOGLEVEL. Precedence: flag,
  * then environment, then the files, then the defaults. An identity's "%h"
