@@ -597,8 +597,11 @@ td_echo_call() {
 # (tests/sip/multihost). Every namespace made here is deleted by td_cleanup
 # after the recorded PIDs are stopped; so are the veths and bridges in it (a
 # veth dies with either end's namespace), and nothing is made in the root
-# namespace. `ip netns exec NS CMD` execs CMD in place, so the PID of
-# `TD_NS=NS td_bg ...` is CMD's own.
+# namespace. Commands enter a namespace with `nsenter --net=/run/netns/NS`
+# (what `ip netns exec NS` does, minus its private mount namespace and /sys:
+# so make test-fresh, which finds its processes by mount namespace, still
+# finds them). It execs CMD in place, so the PID of `TD_NS=NS td_bg ...` is
+# CMD's own.
 TD_NETNS=()
 
 # s_ns_prefix: sets TD_NS_PRE to the command prefix that runs in $TD_NS
@@ -606,20 +609,28 @@ TD_NETNS=()
 TD_NS_PRE=()
 s_ns_prefix() {
     TD_NS_PRE=()
-    [ -n "${TD_NS:-}" ] && TD_NS_PRE=(ip netns exec "$TD_NS")
+    [ -n "${TD_NS:-}" ] && TD_NS_PRE=(nsenter "--net=/run/netns/$TD_NS")
     return 0
 }
 
-# td_netns_check: 0 if this machine can make network namespaces; else prints
-# why not (for a SKIP).
+# td_netns_check: 0 if this machine can make network namespaces; else 1 with
+# the reason in TD_NETNS_WHY (for td_skip). After td_init: the probe
+# namespace it makes is deleted on exit even if the test is interrupted here.
 td_netns_check() {
-    local probe=tdprobe$$ err
+    local probe=td$$-probe err
+    TD_NETNS_WHY=
     if [ "$(id -u)" != 0 ]; then
-        echo "network namespaces need root (running as uid $(id -u))"; return 1
+        TD_NETNS_WHY="network namespaces need root (running as uid $(id -u))"
+        return 1
     fi
-    command -v ip >/dev/null || { echo "ip (iproute2) is not installed"; return 1; }
+    if ! command -v ip >/dev/null; then
+        TD_NETNS_WHY="ip (iproute2) is not installed"
+        return 1
+    fi
+    TD_NETNS+=("$probe")
     if ! err=$(ip netns add "$probe" 2>&1); then
-        echo "ip netns add failed: $err"; return 1
+        TD_NETNS_WHY="ip netns add failed: $err"
+        return 1
     fi
     ip netns del "$probe" 2>/dev/null
     return 0
