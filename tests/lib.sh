@@ -10,9 +10,10 @@
 #     td_pass
 #
 # Everything started here is recorded by PID and stopped by PID on exit, even
-# when the script fails or is interrupted; so is every network namespace made
-# with td_netns_add (deleted on exit, with the veths and bridges in it). Ports come from a block claimed
-# with an atomic mkdir under /tmp, so two tests running at once never collide.
+# when the script fails or is interrupted; every network namespace made with
+# td_netns_add is deleted then, with the veths and bridges in it. Ports come
+# from a block claimed with an atomic mkdir under /tmp, so two tests running
+# at once never collide.
 #
 # Port block (TD_BASE .. TD_BASE+127, below the kernel's ephemeral range):
 #   +0 SIP (signaling, UDP)   +1 bus (TCP)      +2 UAS sipp (the `uas` peer)
