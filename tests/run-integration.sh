@@ -1,7 +1,9 @@
 #!/bin/bash
 # Run every integration scenario, tests/sip/*/run, one after another.
-# Prints NAME PASS/FAIL (with the scenario's output on failure) and ends with
-#   integration: N passed, M failed
+# Prints NAME PASS/FAIL (with the scenario's output on failure), or SKIP with
+# the reason when a scenario exits 0 after a line "SKIP: reason" (td_skip:
+# this machine cannot run it), and ends with
+#   integration: N passed, M failed[, K skipped]
 # Exit status 1 if any failed. Pass scenario names to run only those.
 # Each scenario is capped at TD_SCENARIO_TIMEOUT seconds (default 60), or at
 # the number in its own tests/sip/<name>/timeout file (long tables).
@@ -9,7 +11,7 @@ set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
 limit=${TD_SCENARIO_TIMEOUT:-60}
-pass=0; fail=0; failed=()
+pass=0; fail=0; skip=0; failed=()
 if [ $# -gt 0 ]; then
     runs=(); for n in "$@"; do runs+=("tests/sip/$n/run"); done
 else
@@ -28,7 +30,10 @@ for run in "${runs[@]}"; do
     timeout -k 5 "$cap" bash "$run" >"$out" 2>&1
     rc=$?
     dt=$((SECONDS - t0))
-    if [ $rc -eq 0 ]; then
+    if [ $rc -eq 0 ] && grep -q '^SKIP: ' "$out"; then
+        printf '%-20s SKIP (%s)\n' "$name" "$(sed -n 's/^SKIP: //p' "$out" | head -n 1)"
+        skip=$((skip + 1))
+    elif [ $rc -eq 0 ]; then
         printf '%-20s PASS (%ds)\n' "$name" "$dt"
         pass=$((pass + 1))
     else
@@ -41,5 +46,5 @@ for run in "${runs[@]}"; do
 done
 [ $fail -gt 0 ] && echo "failed: ${failed[*]}"
 echo "took $((SECONDS - start))s"
-echo "integration: $pass passed, $fail failed"
+echo "integration: $pass passed, $fail failed$([ $skip -gt 0 ] && echo ", $skip skipped")"
 [ $fail -eq 0 ]
