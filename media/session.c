@@ -26,7 +26,6 @@ typedef struct {
 typedef struct {
     int16_t codec;             /* 0 PCMU, 8 PCMA; -1 until known */
     int16_t dtmf_pt;           /* telephone-event payload type; -1 none */
-    const uint8_t *xlat;       /* this side's law to the other's; NULL: same law */
     uint16_t port;             /* RTP port; 0 until allocated */
     int fds[2];                /* RTP, RTCP; owned */
     s_sock_t sock[2];
@@ -37,7 +36,8 @@ struct session {
     char *call_id;
     port_pool_t *pool;         /* borrowed; outlives the session */
     session_mode_t mode;
-    int rewrite;               /* the sides' codecs differ: RTP is rewritten */
+    int rewrite;               /* RTP is rewritten: the sides' codecs differ, or the
+                                * callee has not answered which law it sends */
     s_side_t side[2];
     uint64_t idle_rx;          /* rx packets at the last idle check */
     uint32_t idle_checks;      /* checks in a row without a packet */
@@ -49,18 +49,25 @@ struct session {
  * time on this thread, and a packet never outlives its callback. */
 static unsigned char s_buf[65536];
 
-/* Rewrite the RTP packet in s_buf[0..len), received on side `from`, for the
- * other side: audio in from's law through from's table, with the other
- * side's payload type; an event with the other side's event payload type.
- * A packet that is not RTP version 2, or whose header runs past its end,
- * passes as it is. */
-static void s_rewrite(session_t *self, s_side_t *from, size_t len)
+/* µ-law -> A-law and A-law -> µ-law (g711_table's, set at the first
+ * session_set_codec). */
+static const uint8_t *s_to_alaw, *s_to_ulaw;
+
+/* Rewrite the RTP packet in s_buf[0..len), received on side `from`, for
+ * side `to`, once to's law is known: audio in the other law (payload type 0
+ * or 8: the worker offers callees both, so one that has not answered yet may
+ * send either) through the table, with to's payload type; an event on
+ * from's event payload type (101, the worker's offer, before from's answer)
+ * takes to's. A packet that is not RTP version 2, or whose header runs past
+ * its end, passes as it is. */
+static void s_rewrite(s_side_t *from, const s_side_t *to, size_t len)
 {
-    const s_side_t *to = &self->side[from == &self->side[SESSION_A] ? SESSION_B : SESSION_A];
-    if (len < 12 || (s_buf[0] & 0xC0) != 0x80)
+    if (to->codec < 0 || len < 12 || (s_buf[0] & 0xC0) != 0x80)
         return;
     int pt = s_buf[1] & 0x7F;
-    if (pt == from->codec) {
+    if (pt == 0 || pt == 8) {
+        if (pt == to->codec)
+            return;
         size_t off = 12 + 4u * (s_buf[0] & 0x0F), end = len;
         if (s_buf[0] & 0x10) {             /* header extension */
             if (off + 4 > len)
@@ -74,12 +81,13 @@ static void s_rewrite(session_t *self, s_side_t *from, size_t len)
         }
         if (off > end)
             return;
-        if (from->xlat)
-            for (size_t i = off; i < end; i++)
-                s_buf[i] = from->xlat[s_buf[i]];
+        const uint8_t *table = pt == 0 ? s_to_alaw : s_to_ulaw;
+        for (size_t i = off; i < end; i++)
+            s_buf[i] = table[s_buf[i]];
         s_buf[1] = (uint8_t)((s_buf[1] & 0x80) | to->codec);
         from->stats.transcoded++;
-    } else if (pt == from->dtmf_pt && to->dtmf_pt >= 0) {
+    } else if (to->dtmf_pt >= 0 && pt != to->dtmf_pt &&
+               pt == (from->codec >= 0 ? from->dtmf_pt : SDP_DTMF_PT_DEFAULT)) {
         s_buf[1] = (uint8_t)((s_buf[1] & 0x80) | to->dtmf_pt);
         from->stats.transcoded++;
     }
@@ -193,17 +201,20 @@ void session_set_codec(session_t *self, session_side_t side, int pt, int dtmf_pt
 {
     self->side[side].codec = (int16_t)(pt == 0 || pt == 8 ? pt : -1);
     self->side[side].dtmf_pt = (int16_t)(dtmf_pt >= 0 && dtmf_pt < 128 ? dtmf_pt : -1);
-    s_side_t *a = &self->side[SESSION_A], *b = &self->side[SESSION_B];
-    self->rewrite = a->codec >= 0 && b->codec >= 0 &&
-                    (a->codec != b->codec || (a->dtmf_pt >= 0 && b->dtmf_pt >= 0 &&
-                                              a->dtmf_pt != b->dtmf_pt));
-    a->xlat = self->rewrite ? g711_table(a->codec, b->codec) : NULL;
-    b->xlat = self->rewrite ? g711_table(b->codec, a->codec) : NULL;
+    const s_side_t *a = &self->side[SESSION_A], *b = &self->side[SESSION_B];
+    self->rewrite = (a->codec >= 0 && b->codec < 0) ||
+                    (a->codec >= 0 && b->codec >= 0 &&
+                     (a->codec != b->codec || (a->dtmf_pt >= 0 && b->dtmf_pt >= 0 &&
+                                               a->dtmf_pt != b->dtmf_pt)));
+    if (!s_to_alaw) {
+        s_to_alaw = g711_table(G711_PT_PCMU, G711_PT_PCMA);
+        s_to_ulaw = g711_table(G711_PT_PCMA, G711_PT_PCMU);
+    }
 }
 
 int session_transcodes(const session_t *self)
 {
-    return self->rewrite;
+    return self->rewrite && self->side[SESSION_B].codec >= 0;
 }
 
 void session_set_ivr(session_t *self, ivr_t **ivr_p)
@@ -358,7 +369,7 @@ static void s_on_readable(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         if (self->rewrite && !in->rtcp)
-            s_rewrite(self, side, (size_t)n);
+            s_rewrite(side, &self->side[out->side], (size_t)n);
         s_send(self, side, out, (size_t)n);
     }
 }

@@ -16,8 +16,10 @@
  * payload type. When the sides differ, RTP relayed from one to the other is
  * rewritten in the receive buffer: audio of the sender's law goes through a
  * 256-byte table to the receiver's and takes its payload type; events take
- * the receiver's event payload type; anything else passes as it is. When
- * they agree (or a side is not known yet) packets pass untouched.
+ * the receiver's event payload type; anything else passes as it is. Until
+ * the callee answers, its packets are converted by their own payload type
+ * (the worker offered it both laws). When the sides agree, packets pass
+ * untouched, at the cost of one test.
  *
  * The hot path allocates nothing: one receive buffer per process, a bounded
  * number of datagrams per readable callback. */
@@ -69,7 +71,8 @@ void session_set_remote(session_t *self, session_side_t side, const sdp_media_t 
 /* The law (0 PCMU, 8 PCMA) a side's phone sends and expects, and its
  * telephone-event payload type (-1: none negotiated). */
 void session_set_codec(session_t *self, session_side_t side, int pt, int dtmf_pt);
-/* Whether relayed RTP is rewritten (the sides' codecs differ). */
+/* Whether relayed RTP is converted: both sides' codecs are known and differ
+ * (in law or event payload type). */
 int session_transcodes(const session_t *self);
 
 /* Attach the call's IVR state (ownership taken, *ivr_p nulled; a previous
