@@ -1,10 +1,14 @@
-/* sdp - read and rewrite the SDP bodies the worker anchors (IPv4, audio).
+/* sdp - read and rewrite the SDP bodies the worker anchors (IPv4, audio),
+ * and the offer/answer of RFC 3264 over the codecs it carries (PCMU, PCMA,
+ * telephone-event/8000). Signaling links it too, to check offers against a
+ * peer's allow= list.
  *
- * Both functions walk the body line by line (LF or CRLF, kept per line) and
- * check the same rules: the body starts with v=, every non-empty line is
- * "<letter>=<value>" without control characters, the first m=audio line has
- * a numeric port, and a c= line (media-level, else session-level) names an
- * IPv4 address for it. Errors read "line N: reason" or "no m=audio line". */
+ * Every function but sdp_offer and sdp_keep walks the body line by line (LF
+ * or CRLF, kept per line) and checks the same rules: the body starts with
+ * v=, every non-empty line is "<letter>=<value>" without control
+ * characters, the first m=audio line has a numeric port, and a c= line
+ * (media-level, else session-level) names an IPv4 address for it. Errors
+ * read "line N: reason" or "no m=audio line". */
 #ifndef SDP_H
 #define SDP_H
 

@@ -28,7 +28,7 @@
 #include "sip_msg.h"
 #include "td_log.h"
 
-#define SIP_CALL_SDP_MAX 8192         /* an offer cut for a callee (the worker's WORKER_SDP_MAX) */
+#define OFFER_MAX       8192           /* an offer cut for a callee (the worker's WORKER_SDP_MAX) */
 #define LEG_SPACE       1536           /* inline arena: tags, URIs, a small SDP */
 #define TIMER_C_MS      180000         /* RFC 3261 Timer C: > 3 minutes of ringing */
 
@@ -721,7 +721,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     /* The worker offers PCMU, PCMA and telephone-event: the peer gets those
      * its allow= list permits, in its order. None: the leg is unavailable
      * (cause 58, Dial's CHANUNAVAIL). */
-    char offer[SIP_CALL_SDP_MAX];
+    char offer[OFFER_MAX];
     const char *sdp = msg->sdp && *msg->sdp ? msg->sdp : NULL;
     if (sdp && !(sdp = s_offer_for(peer, sdp, offer, sizeof offer))) {
         td_log(LOG_NOTICE, "%s: %s allows neither ulaw nor alaw: no codec to offer",
