@@ -194,14 +194,16 @@ static void s_log_stats(const session_t *session)
     const session_stats_t *a = session_stats(session, SESSION_A);
     const session_stats_t *b = session_stats(session, SESSION_B);
     td_log(LOG_INFO, "media released: A (port %u) rx %llu pkts %llu bytes, tx %llu pkts, dropped %llu; "
-           "B (port %u) rx %llu pkts %llu bytes, tx %llu pkts, dropped %llu; re-latches %llu",
+           "B (port %u) rx %llu pkts %llu bytes, tx %llu pkts, dropped %llu; re-latches %llu, "
+           "transcoded %llu",
            session_port(session, SESSION_A),
            (unsigned long long)a->rx_packets, (unsigned long long)a->rx_bytes,
            (unsigned long long)a->tx_packets, (unsigned long long)a->dropped,
            session_port(session, SESSION_B),
            (unsigned long long)b->rx_packets, (unsigned long long)b->rx_bytes,
            (unsigned long long)b->tx_packets, (unsigned long long)b->dropped,
-           (unsigned long long)(a->relatches + b->relatches));
+           (unsigned long long)(a->relatches + b->relatches),
+           (unsigned long long)(a->transcoded + b->transcoded));
 }
 
 /* The codecs the caller may use, from MediaOffer (payload types, preferred
