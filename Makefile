@@ -32,8 +32,11 @@ build/obj/%.o: %.c $(GEN_H) $(wildcard lib/*.h signaling/*.h router/*.h media/*.
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 LIB_OBJS := $(LIB_SRCS:%.c=build/obj/%.o)
+# A class of one process that another also needs: media's SDP reader, which
+# signaling uses to check offers against a peer's allow= list.
+SHARED_signaling := media/sdp.c
 define prog_rule
-bin/tandem-$(1): $$(patsubst %.c,build/obj/%.o,$$(wildcard $(1)/*.c)) $$(LIB_OBJS)
+bin/tandem-$(1): $$(patsubst %.c,build/obj/%.o,$$(wildcard $(1)/*.c) $$(SHARED_$(1))) $$(LIB_OBJS)
 	@mkdir -p bin
 	$$(CC) $$(CFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
@@ -59,7 +62,7 @@ build/test/lib/%: build/asan/tests/unit/lib/%.o $(SAN_LIB)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
 
 define unit_rule
-SAN_$(1) := $$(patsubst %.c,build/asan/%.o,$$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)))
+SAN_$(1) := $$(patsubst %.c,build/asan/%.o,$$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)) $$(SHARED_$(1)))
 build/test/$(1)/%: build/asan/tests/unit/$(1)/%.o $$(SAN_$(1)) $$(SAN_NOBUS) $$(SAN_FAKES)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS) $$(SAN) -o $$@ $$^ $$(LDLIBS) -lcmocka

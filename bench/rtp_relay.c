@@ -1,13 +1,15 @@
 /* rtp_relay - how many RTP packets a second one tandem-media relays.
  *
- *   rtp_relay -e ENDPOINT [-n CALLS] [-d SECONDS] [-w WINDOW]
+ *   rtp_relay -e ENDPOINT [-n CALLS] [-d SECONDS] [-w WINDOW] [-p CALLEE_PT]
  *
  * Plays the router: binds ENDPOINT, waits for a media worker's Hello, opens
  * CALLS calls (MediaOffer, MediaAnswer) whose caller and callee are UDP
  * sockets on 127.0.0.1, then keeps WINDOW 172-byte packets per call in
  * flight from each caller to the worker's caller-facing port, counting what
  * arrives at the callees (closed loop: every arrival sends the next packet).
- * Prints the relayed packets per second, then releases the calls.
+ * Prints the relayed packets per second, then releases the calls. The
+ * callers send PCMU; -p 8 makes the callees answer PCMA, so that every
+ * packet is transcoded on its way.
  * Loopback only. Run through bench/rtp_relay.sh, which starts the worker. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,6 +39,7 @@ typedef struct {
     char worker[64];
     call_t *calls;
     int n, window, seconds;
+    int callee_pt;                   /* the callees' answer: 0 (as the callers) or 8 */
     int offered, answered, started;
     uint64_t received, sent, last_received;
     uint64_t mark_received;
@@ -68,10 +71,11 @@ static int s_udp(uint16_t *port)
     return fd;
 }
 
-static void s_sdp(char *buf, size_t len, uint16_t port)
+static void s_sdp(char *buf, size_t len, uint16_t port, int pt)
 {
     snprintf(buf, len, "v=0\r\no=bench 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
-             "t=0 0\r\nm=audio %u RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n", port);
+             "t=0 0\r\nm=audio %u RTP/AVP %d\r\na=rtpmap:%d %s/8000\r\n", port, pt, pt,
+             pt == 8 ? "PCMA" : "PCMU");
 }
 
 static void s_send(bench_t *self, call_t *call)
@@ -171,7 +175,7 @@ static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t
     for (int i = 0; i < self->n; i++) {
         char id[32], sdp[256];
         snprintf(id, sizeof id, "bench-%d", i);
-        s_sdp(sdp, sizeof sdp, self->calls[i].caller_port);
+        s_sdp(sdp, sizeof sdp, self->calls[i].caller_port, 0);
         Tandem__MediaOffer offer = TANDEM__MEDIA_OFFER__INIT;
         offer.sdp = sdp;
         td_bus_send_media_offer(self->bus, peer, id, 0, &offer);
@@ -193,7 +197,7 @@ static void s_on_media_offered(void *arg, const td_bus_hdr_t *hdr, const Tandem_
     call->worker_a.sin_addr = m.addr;
     call->worker_a.sin_port = htons(m.port);
     self->offered++;
-    s_sdp(sdp, sizeof sdp, call->callee_port);
+    s_sdp(sdp, sizeof sdp, call->callee_port, self->callee_pt);
     Tandem__MediaAnswer answer = TANDEM__MEDIA_ANSWER__INIT;
     answer.sdp = sdp;
     td_bus_send_media_answer(self->bus, hdr->peer, hdr->call_id, 1, &answer);
@@ -226,19 +230,20 @@ int main(int argc, char **argv)
     bench_t self = { .n = 50, .window = 8, .seconds = 5 };
     const char *endpoint = NULL;
     int c;
-    while ((c = getopt(argc, argv, "e:n:d:w:")) != -1) {
+    while ((c = getopt(argc, argv, "e:n:d:w:p:")) != -1) {
         switch (c) {
         case 'e': endpoint = optarg; break;
         case 'n': self.n = atoi(optarg); break;
         case 'd': self.seconds = atoi(optarg); break;
         case 'w': self.window = atoi(optarg); break;
+        case 'p': self.callee_pt = atoi(optarg) == 8 ? 8 : 0; break;
         default:
-            fprintf(stderr, "usage: rtp_relay -e ENDPOINT [-n CALLS] [-d SECONDS] [-w WINDOW]\n");
+            fprintf(stderr, "usage: rtp_relay -e ENDPOINT [-n CALLS] [-d SECONDS] [-w WINDOW] [-p 0|8]\n");
             return 1;
         }
     }
     if (!endpoint || self.n < 1 || self.seconds < 1 || self.window < 1) {
-        fprintf(stderr, "usage: rtp_relay -e ENDPOINT [-n CALLS] [-d SECONDS] [-w WINDOW]\n");
+        fprintf(stderr, "usage: rtp_relay -e ENDPOINT [-n CALLS] [-d SECONDS] [-w WINDOW] [-p 0|8]\n");
         return 1;
     }
     td_log_init("bench", LOG_WARNING);

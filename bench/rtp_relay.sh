@@ -6,6 +6,8 @@
 # Builds bin/tandem-media and build/bench/rtp_relay, starts one worker with a
 # throw-away config (127.0.0.1, a free bus port), lets rtp_relay play the
 # router and the phones (see bench/rtp_relay.c), and stops the worker by PID.
+# CALLEE_PT=8 makes the callees answer PCMA to the callers' PCMU, so every
+# relayed packet is transcoded (default 0: the same codec, no conversion).
 # MEDIA_BIN=path runs another build of the worker (an ASan one, say);
 # LOGLEVEL=info SHOW_LOG=1 prints its log (per-call counters at release).
 set -u
@@ -48,7 +50,8 @@ CONF
 
 "${MEDIA_BIN:-bin/tandem-media}" -c "$tmp" >"$tmp/media.log" 2>&1 &
 media_pid=$!
-build/bench/rtp_relay -e "tcp://127.0.0.1:$bus_port" -n "$calls" -d "$seconds" -w "$window"
+build/bench/rtp_relay -e "tcp://127.0.0.1:$bus_port" -n "$calls" -d "$seconds" -w "$window" \
+    -p "${CALLEE_PT:-0}"
 rc=$?
 kill -TERM "$media_pid" 2>/dev/null; wait "$media_pid"; media_rc=$?; media_pid=
 [ $rc -eq 0 ] && [ $media_rc -eq 0 ] || { echo "--- media log (exit $media_rc)"; cat "$tmp/media.log"; rc=1; }

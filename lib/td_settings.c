@@ -5,12 +5,14 @@
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <netdb.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -293,9 +295,50 @@ void td_settings_sip_bind(const td_settings_t *self, struct sockaddr_in *bind)
         bind->sin_port = htons(self->sip_bind_port);
 }
 
-char *td_settings_local_ip(char *buf, size_t len)
+/* The local address the kernel picks to reach host:port (a UDP connect()
+ * sends nothing), if it is not a loopback one. */
+static int s_route_source(const char *host, const char *port, char *buf, size_t len)
+{
+    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM }, *res = NULL;
+    if (getaddrinfo(host, port, &hints, &res) != 0 || !res)
+        return -1;
+    int rc = -1, fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in me;
+    socklen_t mlen = sizeof me;
+    if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) == 0
+        && getsockname(fd, (struct sockaddr *)&me, &mlen) == 0
+        && (ntohl(me.sin_addr.s_addr) >> 24) != 127 && me.sin_addr.s_addr != htonl(INADDR_ANY)) {
+        inet_ntop(AF_INET, &me.sin_addr, buf, (socklen_t)len);
+        rc = 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return rc;
+}
+
+char *td_settings_local_ip(char *buf, size_t len, const char *toward)
 {
     snprintf(buf, len, "127.0.0.1");
+    /* 1. the address this host reaches the router from (tcp://HOST:PORT) */
+    const char *h = toward ? strstr(toward, "://") : NULL;
+    if (h && strncmp(toward, "tcp", 3) == 0) {
+        char host[256];
+        h += 3;
+        const char *colon = strrchr(h, ':');
+        size_t n = colon ? (size_t)(colon - h) : strlen(h);
+        if (n > 0 && n < sizeof host && strcmp(h, "*") != 0) {
+            memcpy(host, h, n);
+            host[n] = '\0';
+            if (s_route_source(host, colon ? colon + 1 : "5570", buf, len) == 0)
+                return buf;
+        }
+    }
+    /* 2. the address of the default route (192.0.2.1 is TEST-NET-1: only a
+     * route lookup, no packet) */
+    if (s_route_source("192.0.2.1", "9", buf, len) == 0)
+        return buf;
+    /* 3. the first non-loopback interface that is up */
     struct ifaddrs *ifs;
     if (getifaddrs(&ifs) != 0)
         return buf;

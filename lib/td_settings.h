@@ -12,8 +12,8 @@
  *   -b ENDPOINT       the bus endpoint ([bus] endpoint)
  *   -s ADDR[:PORT]    signaling's SIP bind, over sip.conf's udpbindaddr /
  *                     bindaddr / bindport (no PORT: keep sip.conf's port)
- *   -a ADDR|auto      media's address in SDP ([media] address); auto = this
- *                     host's first non-loopback IPv4 even if tandem.conf names one
+ *   -a ADDR|auto      media's address in SDP ([media] address); auto = as if
+ *                     tandem.conf named none (td_settings_local_ip)
  * Each has an environment variable, TANDEM_BUS, TANDEM_SIP_BIND,
  * TANDEM_MEDIA_ADDRESS, TANDEM_IDENTITY, TANDEM_LOGLEVEL. Precedence: flag,
  * then environment, then the files, then the defaults. An identity's "%h"
@@ -52,7 +52,11 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
  * sip.conf. */
 void td_settings_sip_bind(const td_settings_t *self, struct sockaddr_in *bind);
 
-/* This host's first non-loopback IPv4 address in buf, or "127.0.0.1". */
-char *td_settings_local_ip(char *buf, size_t len);
+/* This host's address for `-a auto`, in buf: the non-loopback address it
+ * reaches the bus endpoint `toward` from (tcp://HOST:PORT; NULL skips it),
+ * else the default route's source address, else the first non-loopback
+ * interface that is up, else "127.0.0.1". With host networking on a Docker
+ * host this is the LAN address, not docker0's. */
+char *td_settings_local_ip(char *buf, size_t len, const char *toward);
 
 #endif

@@ -13,6 +13,8 @@ static uint8_t s_ulaw_enc[65536];
 static uint8_t s_alaw_enc[65536];
 static int16_t s_ulaw_dec[256];
 static int16_t s_alaw_dec[256];
+static uint8_t s_ulaw_to_alaw[256];
+static uint8_t s_alaw_to_ulaw[256];
 static int s_ready;
 
 /* Index of the highest set bit of v (v > 0). */
@@ -93,6 +95,10 @@ void g711_init(void)
         s_ulaw_dec[i] = g711_ulaw_decode((uint8_t)i);
         s_alaw_dec[i] = g711_alaw_decode((uint8_t)i);
     }
+    for (int i = 0; i < 256; i++) {
+        s_ulaw_to_alaw[i] = g711_alaw_encode(s_ulaw_dec[i]);
+        s_alaw_to_ulaw[i] = g711_ulaw_encode(s_alaw_dec[i]);
+    }
     s_ready = 1;
 }
 
@@ -114,4 +120,14 @@ void g711_decode(int pt, const uint8_t *in, int16_t *out, size_t n)
     const int16_t *table = pt == G711_PT_PCMA ? s_alaw_dec : s_ulaw_dec;
     for (size_t i = 0; i < n; i++)
         out[i] = table[in[i]];
+}
+
+const uint8_t *g711_table(int from_pt, int to_pt)
+{
+    g711_init();
+    if (from_pt == G711_PT_PCMU && to_pt == G711_PT_PCMA)
+        return s_ulaw_to_alaw;
+    if (from_pt == G711_PT_PCMA && to_pt == G711_PT_PCMU)
+        return s_alaw_to_ulaw;
+    return NULL;
 }

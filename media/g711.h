@@ -21,6 +21,13 @@ int16_t g711_alaw_decode(uint8_t code);
 /* Build the lookup tables (done once). */
 void g711_init(void);
 
+/* The 256-entry code-to-code table from one law to the other, as Asterisk's
+ * codec_a_mu builds its own (decode to linear, encode in the other law), for
+ * relaying G.711 between phones that chose different laws: out = t[in], in
+ * place, no allocation. NULL when from_pt and to_pt are the same law (or
+ * either is not 0 or 8). Calls g711_init(). */
+const uint8_t *g711_table(int from_pt, int to_pt);
+
 /* Encode n samples to n bytes for payload type pt (0 or 8; anything else is
  * treated as 0). */
 void g711_encode(int pt, const int16_t *in, uint8_t *out, size_t n);

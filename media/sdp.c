@@ -132,15 +132,74 @@ static int s_is_ice(const char *name, size_t n)
     return 0;
 }
 
-static int s_scan(const char *sdp, size_t len, s_out_t *o, const char *addr,
-                  uint16_t port, sdp_media_t *m, char *err, size_t errlen)
+/* What a scan changes: addresses and ports (addr not NULL), the audio
+ * formats (keep not NULL). Neither: a parse. */
+typedef struct {
+    const char *addr;
+    uint16_t port;
+    const uint8_t *keep;
+    size_t nkeep;
+} s_edit_t;
+
+static int s_kept(const s_edit_t *e, unsigned pt)
+{
+    for (size_t i = 0; i < e->nkeep; i++)
+        if (e->keep[i] == pt)
+            return 1;
+    return 0;
+}
+
+/* A payload type: a decimal below 128. */
+static int s_pt(const s_tok_t *t, unsigned *out)
+{
+    unsigned v = 0;
+    if (t->n == 0 || t->n > 3)
+        return -1;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->p[i] < '0' || t->p[i] > '9')
+            return -1;
+        v = v * 10 + (unsigned)(t->p[i] - '0');
+    }
+    if (v > 127)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* The payload type an a=rtpmap/fmtp/rtcp-fb value starts with; -1 if it
+ * starts with something else ("*" in rtcp-fb). */
+static int s_attr_pt(const char *v, const char *end)
+{
+    s_tok_t t;
+    unsigned pt;
+    if (!s_token(&v, end, &t) || s_pt(&t, &pt) < 0)
+        return -1;
+    return (int)pt;
+}
+
+/* Is this an a=rtpmap value "<pt> telephone-event/8000[/1]"? */
+static int s_rtpmap_dtmf(const char *v, const char *end)
+{
+    s_tok_t t;
+    if (!s_token(&v, end, &t) || !s_token(&v, end, &t))
+        return 0;
+    if (t.n < 20 || strncasecmp(t.p, "telephone-event/8000", 20) != 0)
+        return 0;
+    return t.n == 20 || t.p[20] == '/';
+}
+
+static int s_scan(const char *sdp, size_t len, s_out_t *o, const s_edit_t *e,
+                  sdp_media_t *m, char *err, size_t errlen)
 {
     s_section_t section = S_SESSION;
     int lineno = 0, seen_v = 0, seen_audio = 0;
     int have_sess_c = 0, have_audio_c = 0, have_rtcp = 0, have_rtcp_addr = 0;
     struct in_addr sess_c = { 0 }, audio_c = { 0 }, rtcp_addr = { 0 };
     uint16_t audio_port = 0, rtcp_port = 0;
-    int g711_pt = -1, dtmf_pt = -1;
+    int g711_pt = -1;
+    uint8_t nfmt = 0, fmt[SDP_MAX_FORMATS];
+    uint8_t dtmf_map[128 / 8] = { 0 };   /* pt -> rtpmap says telephone-event/8000 */
+    const char *addr = e->addr;
     const char *p = sdp, *end = sdp + len;
 
     while (p < end) {
@@ -186,9 +245,13 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const char *addr,
                 if (i == 2)
                     after_version = q;
             }
-            s_put(o, line, (size_t)(after_version - line));
-            s_puts(o, " IN IP4 ");
-            s_puts(o, addr);
+            if (addr) {
+                s_put(o, line, (size_t)(after_version - line));
+                s_puts(o, " IN IP4 ");
+                s_puts(o, addr);
+            } else {
+                s_put(o, line, n);
+            }
             s_put(o, eol, eoln);
             break;
         }
@@ -212,7 +275,7 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const char *addr,
                 audio_c = a;
                 have_audio_c = 1;
             }
-            if (ip4 && a.s_addr == INADDR_ANY) {
+            if (!addr || (ip4 && a.s_addr == INADDR_ANY)) {
                 s_put(o, line, n);       /* c=IN IP4 0.0.0.0: on hold, keep */
             } else {
                 s_puts(o, "c=IN IP4 ");
@@ -231,31 +294,57 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const char *addr,
             uint16_t mport;
             if (s_port(&t[1], 1, &mport) < 0)
                 return s_fail(err, errlen, lineno, "bad port in m= line");
-            s_put(o, line, (size_t)(t[0].p + t[0].n - line));
             if (!seen_audio && s_tok_is(&t[0], "audio")) {
                 section = S_AUDIO;
                 seen_audio = 1;
                 audio_port = mport;
-                /* The first format the worker can play: PCMU (0) or PCMA (8). */
+                /* Every numeric format; the first the worker can play: PCMU (0)
+                 * or PCMA (8). */
                 const char *f = t[3].p;
                 s_tok_t ft;
-                while (g711_pt < 0 && s_token(&f, lend, &ft))
-                    if (s_tok_is(&ft, "0") || s_tok_is(&ft, "8"))
-                        g711_pt = ft.p[0] - '0';
-                s_puts(o, " ");
-                s_putu(o, mport ? port : 0);
+                unsigned pt;
+                while (s_token(&f, lend, &ft)) {
+                    if (s_pt(&ft, &pt) < 0)
+                        continue;
+                    if (g711_pt < 0 && (pt == 0 || pt == 8))
+                        g711_pt = (int)pt;
+                    if (nfmt < SDP_MAX_FORMATS)
+                        fmt[nfmt++] = (uint8_t)pt;
+                }
+                if (addr) {
+                    s_put(o, line, (size_t)(t[0].p + t[0].n - line));
+                    s_puts(o, " ");
+                    s_putu(o, mport ? e->port : 0);
+                } else {
+                    s_put(o, line, (size_t)(rest - line));
+                }
+                if (e->keep) {
+                    s_puts(o, " ");
+                    s_put(o, t[2].p, t[2].n);
+                    for (size_t i = 0; i < e->nkeep; i++) {
+                        s_puts(o, " ");
+                        s_putu(o, e->keep[i]);
+                    }
+                } else {
+                    s_put(o, rest, (size_t)(lend - rest));
+                }
             } else {
                 section = S_OTHER;
-                s_puts(o, " 0");
+                if (addr) {
+                    s_put(o, line, (size_t)(t[0].p + t[0].n - line));
+                    s_puts(o, " 0");
+                    s_put(o, rest, (size_t)(lend - rest));
+                } else {
+                    s_put(o, line, n);
+                }
             }
-            s_put(o, rest, (size_t)(lend - rest));
             s_put(o, eol, eoln);
             break;
         }
         case 'a': {
             const char *colon = memchr(q, ':', (size_t)(lend - q));
             size_t name_n = (size_t)((colon ? colon : lend) - q);
-            if (name_n == 4 && memcmp(q, "rtcp", 4) == 0) {
+            if (addr && name_n == 4 && memcmp(q, "rtcp", 4) == 0) {
                 if (section != S_AUDIO)
                     break;               /* dropped: not a stream we relay */
                 /* a=rtcp:<port> [<nettype> <addrtype> <address>] */
@@ -268,7 +357,7 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const char *addr,
                 if (with_addr && s_tok_is(&t[2], "IP4") && s_ipv4(&t[3], &rtcp_addr) == 0)
                     have_rtcp_addr = 1;
                 s_puts(o, "a=rtcp:");
-                s_putu(o, port < 65535 ? port + 1u : 0);
+                s_putu(o, e->port < 65535 ? e->port + 1u : 0);
                 if (with_addr) {
                     s_puts(o, " IN IP4 ");
                     s_puts(o, addr);
@@ -276,17 +365,28 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const char *addr,
                 s_put(o, eol, eoln);
                 break;
             }
-            if (s_is_ice(q, name_n))
+            if (!addr && name_n == 4 && memcmp(q, "rtcp", 4) == 0 && section == S_AUDIO) {
+                /* Parse only: a=rtcp:<port> [IN IP4 <address>] is still read. */
+                const char *v = colon ? colon + 1 : lend;
+                if (!s_token(&v, lend, &t[0]) || s_port(&t[0], 0, &rtcp_port) < 0)
+                    return s_fail(err, errlen, lineno, "bad port in a=rtcp");
+                have_rtcp = 1;
+                if (s_token(&v, lend, &t[1]) && s_token(&v, lend, &t[2]) &&
+                    s_token(&v, lend, &t[3]) && s_tok_is(&t[2], "IP4") &&
+                    s_ipv4(&t[3], &rtcp_addr) == 0)
+                    have_rtcp_addr = 1;
+            }
+            if (addr && s_is_ice(q, name_n))
                 break;                   /* dropped */
-            if (section == S_AUDIO && dtmf_pt < 0 && colon && name_n == 6 &&
-                memcmp(q, "rtpmap", 6) == 0) {
-                /* a=rtpmap:<pt> telephone-event/8000 */
-                const char *v = colon + 1;
-                uint16_t pt;
-                if (s_token(&v, lend, &t[0]) && s_port(&t[0], 0, &pt) == 0 && pt < 128 &&
-                    s_token(&v, lend, &t[1]) && t[1].n >= 20 &&
-                    strncasecmp(t[1].p, "telephone-event/8000", 20) == 0)
-                    dtmf_pt = pt;
+            if (section == S_AUDIO && colon) {
+                int is_rtpmap = name_n == 6 && memcmp(q, "rtpmap", 6) == 0;
+                int is_fmtp = name_n == 4 && memcmp(q, "fmtp", 4) == 0;
+                int is_fb = name_n == 7 && memcmp(q, "rtcp-fb", 7) == 0;
+                int pt = is_rtpmap || is_fmtp || is_fb ? s_attr_pt(colon + 1, lend) : -1;
+                if (is_rtpmap && pt >= 0 && s_rtpmap_dtmf(colon + 1, lend))
+                    dtmf_map[pt / 8] |= (uint8_t)(1u << (pt % 8));
+                if (e->keep && pt >= 0 && !s_kept(e, (unsigned)pt))
+                    break;               /* a format the answer leaves out */
             }
             s_put(o, line, n);
             s_put(o, eol, eoln);
@@ -314,26 +414,113 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const char *addr,
                      : (audio_port && audio_port < 65535) ? (uint16_t)(audio_port + 1) : 0;
         m->rtcp_addr = have_rtcp_addr ? rtcp_addr : m->addr;
         m->g711_pt = g711_pt;
-        m->dtmf_pt = dtmf_pt >= 0 ? dtmf_pt : SDP_DTMF_PT_DEFAULT;
+        m->dtmf_pt = -1;
+        m->nfmt = nfmt;
+        for (uint8_t i = 0; i < nfmt; i++) {
+            unsigned pt = fmt[i];
+            m->fmt[i] = (uint8_t)pt;
+            m->kind[i] = pt == 0 ? SDP_KIND_PCMU
+                       : pt == 8 ? SDP_KIND_PCMA
+                       : (dtmf_map[pt / 8] & (1u << (pt % 8))) ? SDP_KIND_DTMF
+                                                             : SDP_KIND_OTHER;
+            if (m->kind[i] == SDP_KIND_DTMF && m->dtmf_pt < 0)
+                m->dtmf_pt = (int)pt;
+        }
+        m->dtmf_offered = m->dtmf_pt >= 0;
+        if (m->dtmf_pt < 0)
+            m->dtmf_pt = SDP_DTMF_PT_DEFAULT;
     }
     return 0;
 }
 
 int sdp_parse(const char *sdp, size_t len, sdp_media_t *out, char *err, size_t errlen)
 {
-    return s_scan(sdp, len, NULL, "", 0, out, err, errlen);
+    s_edit_t e = { 0 };
+    return s_scan(sdp, len, NULL, &e, out, err, errlen);
 }
 
-int sdp_rewrite(const char *sdp, size_t len, const char *addr, uint16_t port,
-                char *out, size_t outlen, char *err, size_t errlen)
+static int s_edit(const char *sdp, size_t len, const s_edit_t *e, char *out, size_t outlen,
+                  char *err, size_t errlen)
 {
     if (!out || outlen == 0)
         return s_fail(err, errlen, 0, "no output buffer");
     s_out_t o = { .buf = out, .cap = outlen, .len = 0, .overflow = 0 };
-    if (s_scan(sdp, len, &o, addr, port, NULL, err, errlen) < 0) {
+    if (s_scan(sdp, len, &o, e, NULL, err, errlen) < 0) {
         out[0] = '\0';
         return -1;
     }
     out[o.len] = '\0';
     return (int)o.len;
+}
+
+int sdp_rewrite(const char *sdp, size_t len, const char *addr, uint16_t port,
+                char *out, size_t outlen, char *err, size_t errlen)
+{
+    s_edit_t e = { .addr = addr, .port = port };
+    return s_edit(sdp, len, &e, out, outlen, err, errlen);
+}
+
+int sdp_answer(const char *sdp, size_t len, const char *addr, uint16_t port,
+               const uint8_t *keep, size_t nkeep, char *out, size_t outlen,
+               char *err, size_t errlen)
+{
+    s_edit_t e = { .addr = addr, .port = port, .keep = keep, .nkeep = nkeep };
+    return s_edit(sdp, len, &e, out, outlen, err, errlen);
+}
+
+int sdp_filter(const char *sdp, size_t len, const uint8_t *keep, size_t nkeep,
+               char *out, size_t outlen, char *err, size_t errlen)
+{
+    s_edit_t e = { .keep = keep, .nkeep = nkeep };
+    return s_edit(sdp, len, &e, out, outlen, err, errlen);
+}
+
+size_t sdp_keep(const sdp_media_t *offer, const uint8_t *codecs, size_t ncodecs,
+                size_t max_audio, uint8_t *keep)
+{
+    size_t n = 0;
+    for (size_t c = 0; c < ncodecs && n < max_audio; c++) {
+        int dup = 0;
+        for (size_t k = 0; k < n; k++)
+            dup |= keep[k] == codecs[c];
+        if (dup || (codecs[c] != 0 && codecs[c] != 8))
+            continue;
+        for (uint8_t i = 0; i < offer->nfmt; i++)
+            if (offer->fmt[i] == codecs[c]) {
+                keep[n++] = codecs[c];
+                break;
+            }
+    }
+    if (n && offer->dtmf_offered)
+        keep[n++] = (uint8_t)offer->dtmf_pt;
+    return n;
+}
+
+int sdp_offer(const char *addr, uint16_t port, unsigned long sess_id, int first_pt,
+              char *out, size_t outlen)
+{
+    int first = first_pt == 8 ? 8 : 0;
+    int second = first == 8 ? 0 : 8;
+    int n = snprintf(out, outlen,
+                     "v=0\r\n"
+                     "o=tandem %lu %lu IN IP4 %s\r\n"
+                     "s=Tandem\r\n"
+                     "c=IN IP4 %s\r\n"
+                     "t=0 0\r\n"
+                     "m=audio %u RTP/AVP %d %d %d\r\n"
+                     "a=rtpmap:%d %s/8000\r\n"
+                     "a=rtpmap:%d %s/8000\r\n"
+                     "a=rtpmap:%d telephone-event/8000\r\n"
+                     "a=fmtp:%d 0-16\r\n"
+                     "a=ptime:20\r\n"
+                     "a=sendrecv\r\n",
+                     sess_id, sess_id, addr, addr, port, first, second, SDP_DTMF_PT_DEFAULT,
+                     first, first == 8 ? "PCMA" : "PCMU", second, second == 8 ? "PCMA" : "PCMU",
+                     SDP_DTMF_PT_DEFAULT, SDP_DTMF_PT_DEFAULT);
+    if (n < 0 || (size_t)n >= outlen) {
+        if (outlen)
+            out[0] = '\0';
+        return -1;
+    }
+    return n;
 }

@@ -1,16 +1,28 @@
-/* sdp - read and rewrite the SDP bodies the worker anchors (IPv4, audio).
+/* sdp - read and rewrite the SDP bodies the worker anchors (IPv4, audio),
+ * and the offer/answer of RFC 3264 over the codecs it carries (PCMU, PCMA,
+ * telephone-event/8000). Signaling links it too, to check offers against a
+ * peer's allow= list.
  *
- * Both functions walk the body line by line (LF or CRLF, kept per line) and
- * check the same rules: the body starts with v=, every non-empty line is
- * "<letter>=<value>" without control characters, the first m=audio line has
- * a numeric port, and a c= line (media-level, else session-level) names an
- * IPv4 address for it. Errors read "line N: reason" or "no m=audio line". */
+ * Every function but sdp_offer and sdp_keep walks the body line by line (LF
+ * or CRLF, kept per line) and checks the same rules: the body starts with
+ * v=, every non-empty line is "<letter>=<value>" without control
+ * characters, the first m=audio line has a numeric port, and a c= line
+ * (media-level, else session-level) names an IPv4 address for it. Errors
+ * read "line N: reason" or "no m=audio line". */
 #ifndef SDP_H
 #define SDP_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
+
+#define SDP_DTMF_PT_DEFAULT 101
+#define SDP_MAX_FORMATS 32
+
+/* What a payload type of the m=audio line carries, as far as the worker
+ * cares: 0 and 8 are PCMU and PCMA by RFC 3551 whatever an rtpmap says;
+ * another number is telephone-event/8000 if its a=rtpmap says so. */
+typedef enum { SDP_KIND_OTHER = 0, SDP_KIND_PCMU, SDP_KIND_PCMA, SDP_KIND_DTMF } sdp_kind_t;
 
 /* Where a side asks for its audio (the first m=audio stream). */
 typedef struct {
@@ -19,11 +31,14 @@ typedef struct {
     uint16_t rtcp_port;    /* a=rtcp: port if given, else port + 1 (0 if port is 0) */
     struct in_addr rtcp_addr; /* a=rtcp: address if given, else addr */
     int g711_pt;           /* first of 0 (PCMU) / 8 (PCMA) in the m=audio list; -1 if neither */
-    int dtmf_pt;           /* a=rtpmap:<pt> telephone-event/8000 of the audio stream,
+    int dtmf_pt;           /* the first telephone-event/8000 format of the m=audio list,
                             * else SDP_DTMF_PT_DEFAULT */
+    int dtmf_offered;      /* 1 if the m=audio list has a telephone-event/8000 */
+    uint8_t nfmt;          /* formats of the m=audio line (the first SDP_MAX_FORMATS
+                            * numeric ones below 128, in order) */
+    uint8_t fmt[SDP_MAX_FORMATS];
+    uint8_t kind[SDP_MAX_FORMATS];  /* sdp_kind_t of each */
 } sdp_media_t;
-
-#define SDP_DTMF_PT_DEFAULT 101
 
 /* Read sdp[0..len). Returns 0, or -1 with the reason in err. */
 int sdp_parse(const char *sdp, size_t len, sdp_media_t *out, char *err, size_t errlen);
@@ -44,5 +59,36 @@ int sdp_parse(const char *sdp, size_t len, sdp_media_t *out, char *err, size_t e
  * or out too small). No allocation. */
 int sdp_rewrite(const char *sdp, size_t len, const char *addr, uint16_t port,
                 char *out, size_t outlen, char *err, size_t errlen);
+
+/* The formats to keep from a parsed offer (RFC 3264 section 6): the
+ * payload types of codecs[0..ncodecs) (0 and 8, in the order of preference
+ * of the peer's allow list) that the offer lists, at most max_audio of them,
+ * then the offer's telephone-event/8000 payload type if it has one. keep
+ * needs room for ncodecs + 1. Returns how many were written; 0 when the offer
+ * has none of the codecs (then no telephone-event either): no joint codec. */
+size_t sdp_keep(const sdp_media_t *offer, const uint8_t *codecs, size_t ncodecs,
+                size_t max_audio, uint8_t *keep);
+
+/* sdp_rewrite, and the m=audio line lists exactly keep[0..nkeep) (in that
+ * order); in the audio section a=rtpmap, a=fmtp and a=rtcp-fb lines of other
+ * payload types are dropped. This is the answer to an offer (keep from
+ * sdp_keep with max_audio 1). */
+int sdp_answer(const char *sdp, size_t len, const char *addr, uint16_t port,
+               const uint8_t *keep, size_t nkeep, char *out, size_t outlen,
+               char *err, size_t errlen);
+
+/* Only the format filtering of sdp_answer: addresses, ports, ICE and RTCP
+ * lines stay as they are. For an offer sent on to a peer that allows fewer
+ * codecs than the worker offers. */
+int sdp_filter(const char *sdp, size_t len, const uint8_t *keep, size_t nkeep,
+               char *out, size_t outlen, char *err, size_t errlen);
+
+/* The worker's offer to an outgoing leg, written from scratch into out (CRLF
+ * lines, NUL-terminated): audio to addr:port, PCMU and PCMA with first_pt
+ * (0 or 8; anything else means 0) first, telephone-event/8000 on
+ * SDP_DTMF_PT_DEFAULT, o= with session id and version sess_id. Returns the
+ * length, or -1 if out is too small. */
+int sdp_offer(const char *addr, uint16_t port, unsigned long sess_id, int first_pt,
+              char *out, size_t outlen);
 
 #endif

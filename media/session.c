@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "g711.h"
 #include "ivr.h"
 #include "td_log.h"
 
@@ -23,6 +24,8 @@ typedef struct {
 } s_sock_t;
 
 typedef struct {
+    int16_t codec;             /* 0 PCMU, 8 PCMA; -1 until known */
+    int16_t dtmf_pt;           /* telephone-event payload type; -1 none */
     uint16_t port;             /* RTP port; 0 until allocated */
     int fds[2];                /* RTP, RTCP; owned */
     s_sock_t sock[2];
@@ -33,6 +36,8 @@ struct session {
     char *call_id;
     port_pool_t *pool;         /* borrowed; outlives the session */
     session_mode_t mode;
+    int rewrite;               /* RTP is rewritten: the sides' codecs differ, or the
+                                * callee has not answered which law it sends */
     s_side_t side[2];
     uint64_t idle_rx;          /* rx packets at the last idle check */
     uint32_t idle_checks;      /* checks in a row without a packet */
@@ -43,6 +48,50 @@ struct session {
 /* The receive buffer of the whole process: libevent runs one callback at a
  * time on this thread, and a packet never outlives its callback. */
 static unsigned char s_buf[65536];
+
+/* µ-law -> A-law and A-law -> µ-law (g711_table's, set at the first
+ * session_set_codec). */
+static const uint8_t *s_to_alaw, *s_to_ulaw;
+
+/* Rewrite the RTP packet in s_buf[0..len), received on side `from`, for
+ * side `to`, once to's law is known: audio in the other law (payload type 0
+ * or 8: the worker offers callees both, so one that has not answered yet may
+ * send either) through the table, with to's payload type; an event on
+ * from's event payload type (101, the worker's offer, before from's answer)
+ * takes to's. A packet that is not RTP version 2, or whose header runs past
+ * its end, passes as it is. */
+static void s_rewrite(s_side_t *from, const s_side_t *to, size_t len)
+{
+    if (to->codec < 0 || len < 12 || (s_buf[0] & 0xC0) != 0x80)
+        return;
+    int pt = s_buf[1] & 0x7F;
+    if (pt == 0 || pt == 8) {
+        if (pt == to->codec)
+            return;
+        size_t off = 12 + 4u * (s_buf[0] & 0x0F), end = len;
+        if (s_buf[0] & 0x10) {             /* header extension */
+            if (off + 4 > len)
+                return;
+            off += 4 + 4u * (size_t)((s_buf[off + 2] << 8) | s_buf[off + 3]);
+        }
+        if (s_buf[0] & 0x20) {             /* padding: its count is the last byte */
+            if (s_buf[len - 1] > len)
+                return;
+            end -= s_buf[len - 1];
+        }
+        if (off > end)
+            return;
+        const uint8_t *table = pt == 0 ? s_to_alaw : s_to_ulaw;
+        for (size_t i = off; i < end; i++)
+            s_buf[i] = table[s_buf[i]];
+        s_buf[1] = (uint8_t)((s_buf[1] & 0x80) | to->codec);
+        from->stats.transcoded++;
+    } else if (to->dtmf_pt >= 0 && pt != to->dtmf_pt &&
+               pt == (from->codec >= 0 ? from->dtmf_pt : SDP_DTMF_PT_DEFAULT)) {
+        s_buf[1] = (uint8_t)((s_buf[1] & 0x80) | to->dtmf_pt);
+        from->stats.transcoded++;
+    }
+}
 
 static void s_on_readable(evutil_socket_t fd, short what, void *arg);
 
@@ -63,8 +112,10 @@ session_t *session_new(struct event_base *base, port_pool_t *pool,
         return NULL;
     self->pool = pool;
     self->mode = SESSION_RELAY;
-    for (int s = 0; s < 2; s++)
+    for (int s = 0; s < 2; s++) {
         self->side[s].fds[0] = self->side[s].fds[1] = -1;
+        self->side[s].codec = self->side[s].dtmf_pt = -1;
+    }
     self->call_id = strdup(call_id);
     if (!self->call_id)
         goto fail;
@@ -144,6 +195,26 @@ void session_set_remote(session_t *self, session_side_t side, const sdp_media_t 
         rtcp->known = 1;
         rtcp->latched = 0;
     }
+}
+
+void session_set_codec(session_t *self, session_side_t side, int pt, int dtmf_pt)
+{
+    self->side[side].codec = (int16_t)(pt == 0 || pt == 8 ? pt : -1);
+    self->side[side].dtmf_pt = (int16_t)(dtmf_pt >= 0 && dtmf_pt < 128 ? dtmf_pt : -1);
+    const s_side_t *a = &self->side[SESSION_A], *b = &self->side[SESSION_B];
+    self->rewrite = (a->codec >= 0 && b->codec < 0) ||
+                    (a->codec >= 0 && b->codec >= 0 &&
+                     (a->codec != b->codec || (a->dtmf_pt >= 0 && b->dtmf_pt >= 0 &&
+                                               a->dtmf_pt != b->dtmf_pt)));
+    if (!s_to_alaw) {
+        s_to_alaw = g711_table(G711_PT_PCMU, G711_PT_PCMA);
+        s_to_ulaw = g711_table(G711_PT_PCMA, G711_PT_PCMU);
+    }
+}
+
+int session_transcodes(const session_t *self)
+{
+    return self->rewrite && self->side[SESSION_B].codec >= 0;
 }
 
 void session_set_ivr(session_t *self, ivr_t **ivr_p)
@@ -297,6 +368,8 @@ static void s_on_readable(evutil_socket_t fd, short what, void *arg)
             side->stats.dropped++;
             continue;
         }
+        if (self->rewrite && !in->rtcp)
+            s_rewrite(side, &self->side[out->side], (size_t)n);
         s_send(self, side, out, (size_t)n);
     }
 }

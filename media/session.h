@@ -12,6 +12,15 @@
  * whatever its SDP said. Until a side's address is known - from its SDP or
  * from a packet - what would be sent to it is dropped and counted.
  *
+ * Codecs: each side has the G.711 law its phone chose and its telephone-event
+ * payload type. When the sides differ, RTP relayed from one to the other is
+ * rewritten in the receive buffer: audio of the sender's law goes through a
+ * 256-byte table to the receiver's and takes its payload type; events take
+ * the receiver's event payload type; anything else passes as it is. Until
+ * the callee answers, its packets are converted by their own payload type
+ * (the worker offered it both laws). When the sides agree, packets pass
+ * untouched, at the cost of one test.
+ *
  * The hot path allocates nothing: one receive buffer per process, a bounded
  * number of datagrams per readable callback. */
 #ifndef SESSION_H
@@ -39,6 +48,7 @@ typedef struct {
     uint64_t tx_packets, tx_bytes;   /* sent from this side's sockets */
     uint64_t dropped;                /* received here, no destination (or send failed) */
     uint64_t relatches;              /* source address changed */
+    uint64_t transcoded;             /* received here, rewritten for the other side */
 } session_stats_t;
 
 /* Open a session for call_id (copied): two port pairs from pool bound to
@@ -57,6 +67,13 @@ uint16_t session_port(const session_t *self, session_side_t side);
  * otherwise. A held (0.0.0.0) or refused (port 0) stream leaves the address
  * as it was. */
 void session_set_remote(session_t *self, session_side_t side, const sdp_media_t *media);
+
+/* The law (0 PCMU, 8 PCMA) a side's phone sends and expects, and its
+ * telephone-event payload type (-1: none negotiated). */
+void session_set_codec(session_t *self, session_side_t side, int pt, int dtmf_pt);
+/* Whether relayed RTP is converted: both sides' codecs are known and differ
+ * (in law or event payload type). */
+int session_transcodes(const session_t *self);
 
 /* Attach the call's IVR state (ownership taken, *ivr_p nulled; a previous
  * one is destroyed). The session hands it every RTP packet from the caller

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "ivr.h"
 #include "port_pool.h"
@@ -74,7 +75,7 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
     if (settings->media_address[0])
         snprintf(self->address, sizeof self->address, "%s", settings->media_address);
     else
-        td_settings_local_ip(self->address, sizeof self->address);
+        td_settings_local_ip(self->address, sizeof self->address, settings->endpoint);
     if (inet_pton(AF_INET, self->address, &self->bind_addr) != 1) {
         td_log(LOG_ERR, "media address '%s' is not an IPv4 address", self->address);
         goto fail;
@@ -193,17 +194,35 @@ static void s_log_stats(const session_t *session)
     const session_stats_t *a = session_stats(session, SESSION_A);
     const session_stats_t *b = session_stats(session, SESSION_B);
     td_log(LOG_INFO, "media released: A (port %u) rx %llu pkts %llu bytes, tx %llu pkts, dropped %llu; "
-           "B (port %u) rx %llu pkts %llu bytes, tx %llu pkts, dropped %llu; re-latches %llu",
+           "B (port %u) rx %llu pkts %llu bytes, tx %llu pkts, dropped %llu; re-latches %llu, "
+           "transcoded %llu",
            session_port(session, SESSION_A),
            (unsigned long long)a->rx_packets, (unsigned long long)a->rx_bytes,
            (unsigned long long)a->tx_packets, (unsigned long long)a->dropped,
            session_port(session, SESSION_B),
            (unsigned long long)b->rx_packets, (unsigned long long)b->rx_bytes,
            (unsigned long long)b->tx_packets, (unsigned long long)b->dropped,
-           (unsigned long long)(a->relatches + b->relatches));
+           (unsigned long long)(a->relatches + b->relatches),
+           (unsigned long long)(a->transcoded + b->transcoded));
 }
 
-static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *sdp)
+/* The codecs the caller may use, from MediaOffer (payload types, preferred
+ * first), cut to what the worker carries; none given means PCMU then PCMA. */
+static size_t s_codecs(const uint32_t *codecs, size_t n, uint8_t *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < 2; i++)
+        if (codecs[i] == 0 || codecs[i] == 8)
+            out[k++] = (uint8_t)codecs[i];
+    if (n == 0) {
+        out[k++] = 0;
+        out[k++] = 8;
+    }
+    return k;
+}
+
+static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *sdp,
+                           const uint32_t *codecs, size_t ncodecs)
 {
     size_t len = strlen(sdp);
     sdp_media_t media;
@@ -211,6 +230,15 @@ static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *
         char reason[300];
         snprintf(reason, sizeof reason, "bad SDP offer: %s", self->err);
         s_error(self, hdr, WORKER_CAUSE_BAD_SDP, reason);
+        return;
+    }
+    /* RFC 3264 6.1: answer with one codec, the caller's first preference the
+     * offer has, and the offer's telephone-event/8000. */
+    uint8_t allowed[2], keep[3];
+    size_t nkeep = sdp_keep(&media, allowed, s_codecs(codecs, ncodecs, allowed), 1, keep);
+    if (nkeep == 0) {
+        s_error(self, hdr, WORKER_CAUSE_BAD_SDP,
+                "bad SDP offer: no codec both the caller's allow= list and the worker have");
         return;
     }
     session_t *session = session_table_find(self->sessions, hdr->call_id);
@@ -243,10 +271,12 @@ static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *
         created = 1;
         td_bus_set_load(self->bus, session_table_size(self->sessions));
     }
-    if (sdp_rewrite(sdp, len, self->address, session_port(session, SESSION_A),
-                    self->sdp_a, sizeof self->sdp_a, self->err, sizeof self->err) < 0 ||
-        sdp_rewrite(sdp, len, self->address, session_port(session, SESSION_B),
-                    self->sdp_b, sizeof self->sdp_b, self->err, sizeof self->err) < 0) {
+    uint16_t port_b = session_port(session, SESSION_B);
+    unsigned long sess_id = ((unsigned long)time(NULL) << 16) | port_b;
+    if (sdp_answer(sdp, len, self->address, session_port(session, SESSION_A), keep, nkeep,
+                   self->sdp_a, sizeof self->sdp_a, self->err, sizeof self->err) < 0 ||
+        sdp_offer(self->address, port_b, sess_id, keep[0], self->sdp_b,
+                  sizeof self->sdp_b) < 0) {
         char reason[300];
         snprintf(reason, sizeof reason, "bad SDP offer: %s", self->err);
         if (created) {
@@ -257,6 +287,7 @@ static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *
         return;
     }
     session_set_remote(session, SESSION_A, &media);
+    session_set_codec(session, SESSION_A, keep[0], media.dtmf_offered ? media.dtmf_pt : -1);
     session_set_epoch(session, self->router_losses);
     if (!session_ivr(session)) {
         ivr_t *ivr = ivr_new(self->ivr, session);
@@ -264,12 +295,12 @@ static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *
             session_set_ivr(session, &ivr);
     }
     if (session_ivr(session)) {
-        ivr_set_caller_codecs(session_ivr(session), media.g711_pt, media.dtmf_pt);
+        ivr_set_caller_codecs(session_ivr(session), keep[0], media.dtmf_pt);
         ivr_set_peer(session_ivr(session), hdr->peer);
     }
-    td_log(LOG_DEBUG, "media %s: caller side port %u, callee side port %u",
+    td_log(LOG_DEBUG, "media %s: caller side port %u (%s, events on %d), callee side port %u",
            created ? "opened" : "offered again", session_port(session, SESSION_A),
-           session_port(session, SESSION_B));
+           keep[0] == 8 ? "PCMA" : "PCMU", media.dtmf_offered ? media.dtmf_pt : -1, port_b);
     Tandem__MediaOffered reply = TANDEM__MEDIA_OFFERED__INIT;
     reply.sdp_caller = self->sdp_a;
     reply.sdp_callee = self->sdp_b;
@@ -283,10 +314,13 @@ static void s_on_media_offer(void *arg, const td_bus_hdr_t *hdr, const Tandem__M
     if (!hdr->call_id || !hdr->call_id[0])
         s_error(self, hdr, WORKER_CAUSE_TEMPORARY, "media offer without a call id");
     else
-        s_handle_offer(self, hdr, msg->sdp ? msg->sdp : "");
+        s_handle_offer(self, hdr, msg->sdp ? msg->sdp : "", msg->codecs, msg->n_codecs);
     td_log_set_context(NULL);
 }
 
+/* A callee's answer (or early media SDP) to the worker's offer: where to
+ * send to it, and the codec it chose, the first of its m=audio line that the
+ * worker offered (RFC 3264 6.1: the answerer's preference order). */
 static void s_on_media_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaAnswer *msg)
 {
     worker_t *self = arg;
@@ -297,19 +331,25 @@ static void s_on_media_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__
     session_t *session = session_table_find(self->sessions, hdr->call_id);
     if (!session) {
         s_error(self, hdr, WORKER_CAUSE_TEMPORARY, "no media session for this call");
-    } else if (sdp_parse(sdp, len, &media, self->err, sizeof self->err) < 0 ||
-               sdp_rewrite(sdp, len, self->address, session_port(session, SESSION_A),
-                           self->sdp_a, sizeof self->sdp_a, self->err, sizeof self->err) < 0) {
+    } else if (sdp_parse(sdp, len, &media, self->err, sizeof self->err) < 0) {
         char reason[300];
         snprintf(reason, sizeof reason, "bad SDP answer: %s", self->err);
         s_error(self, hdr, WORKER_CAUSE_BAD_SDP, reason);
+    } else if (media.g711_pt < 0 && media.port != 0) {
+        s_error(self, hdr, WORKER_CAUSE_BAD_SDP,
+                "bad SDP answer: neither PCMU nor PCMA, which were offered");
     } else {
         session_set_remote(session, SESSION_B, &media);
+        if (media.g711_pt >= 0)
+            session_set_codec(session, SESSION_B, media.g711_pt,
+                              media.dtmf_offered ? media.dtmf_pt : -1);
         session_set_mode(session, SESSION_RELAY);
         session_set_epoch(session, self->router_losses);
-        td_log(LOG_DEBUG, "media bridged: leg %u answered", hdr->leg);
+        td_log(LOG_DEBUG, "media bridged: leg %u answered with %s, events on %d%s", hdr->leg,
+               media.g711_pt == 8 ? "PCMA" : "PCMU", media.dtmf_offered ? media.dtmf_pt : -1,
+               session_transcodes(session) ? ": transcoding" : "");
         Tandem__MediaAnswered reply = TANDEM__MEDIA_ANSWERED__INIT;
-        reply.sdp_caller = self->sdp_a;
+        reply.sdp_caller = "";
         td_bus_send_media_answered(self->bus, hdr->peer, hdr->call_id, hdr->leg, &reply);
     }
     td_log_set_context(NULL);

@@ -51,6 +51,8 @@ call_t *call_new(call_env_t *env, const char *call_id, const char *sig_peer,
     self->ani = self->caller_num;     /* CALLERID(num)= does not change it */
     self->dnid = arena_strdup(&self->arena, strcmp(exten, "s") ? exten : "");   /* sip_new */
     self->sdp_offer = arena_strdup(&self->arena, msg->sdp ? msg->sdp : "");
+    for (size_t i = 0; i < msg->n_codecs && self->ncodecs < CALL_MAX_CODECS; i++)
+        self->codecs[self->ncodecs++] = msg->codecs[i];
     if (!self->timer || !self->chanvars || !self->id || !self->sig_peer || !self->channel || !self->caller_num
         || !self->caller_name || !self->sdp_offer) {
         call_destroy(&self);
@@ -272,6 +274,8 @@ int call_media_offer(call_t *self, dialplan_app_t then)
     }
     Tandem__MediaOffer m = TANDEM__MEDIA_OFFER__INIT;
     m.sdp = (char *)self->sdp_offer;
+    m.codecs = self->codecs;
+    m.n_codecs = self->ncodecs;
     if (td_bus_send_media_offer(self->env->bus, worker_identity(self->worker), self->id, 0,
                                 &m) < 0) {
         workers_release(self->env->workers, self->worker);

@@ -14,6 +14,7 @@
 #define CALL_MAX_EXTEN   80     /* AST_MAX_EXTENSION */
 #define CALL_MAX_CONTEXT 80     /* AST_MAX_CONTEXT */
 #define CALL_MAX_TARGETS 32     /* Dial targets per Dial */
+#define CALL_MAX_CODECS  4      /* ChannelNew codecs kept (0 and 8 today) */
 #define CALL_ARENA_SIZE  1536   /* first arena block, inside the call: ids, caller, SDPs */
 
 /* NEW: parsed from Dial's arguments, not yet originated (no number). */
@@ -88,6 +89,8 @@ struct call {
     arena_t arena;
     /* who, from ChannelNew (arena) */
     const char *id, *sig_peer, *channel, *caller_num, *caller_name, *sdp_offer;
+    uint32_t codecs[CALL_MAX_CODECS];   /* payload types the caller may use, preferred first */
+    size_t ncodecs;
     /* media session (arena): answer for the caller, offer for outgoing legs */
     worker_t *worker;
     const char *sdp_caller, *sdp_callee;

@@ -333,7 +333,11 @@ void dial_on_answer(call_t *self, leg_t *leg, const Tandem__Answer *msg)
 
 void dial_on_media_answered(call_t *self, const Tandem__MediaAnswered *msg)
 {
-    const char *sdp = msg->sdp_caller ? msg->sdp_caller : "";
+    /* The caller's answer is the worker's from MediaOffered, whatever codec
+     * the callee chose (the worker transcodes); a worker that still rewrites
+     * the callee's answer sends it here. */
+    const char *sdp = msg->sdp_caller && *msg->sdp_caller ? msg->sdp_caller
+                    : self->sdp_caller ? self->sdp_caller : "";
     if (self->early_pending > 0) {
         /* The worker answers in order: this one is for the early media. */
         self->early_pending--;

@@ -22,11 +22,13 @@
 #include <time.h>
 #include <osipparser2/osip_parser.h>
 
+#include "sdp.h"
 #include "sip_cause.h"
 #include "sip_dialog.h"
 #include "sip_msg.h"
 #include "td_log.h"
 
+#define OFFER_MAX       8192           /* an offer cut for a callee (the worker's WORKER_SDP_MAX) */
 #define LEG_SPACE       1536           /* inline arena: tags, URIs, a small SDP */
 #define TIMER_C_MS      180000         /* RFC 3261 Timer C: > 3 minutes of ringing */
 
@@ -443,6 +445,12 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
     m.sip_call_id = (char *)leg->dlg.call_id;
     m.peer = (char *)(peer ? peer->name : "");
     m.source = src;
+    const sip_codec_order_t *allow = peer ? &peer->codec_order : &g->codec_order;
+    uint32_t codecs[2];
+    for (size_t i = 0; i < allow->n; i++)
+        codecs[i] = allow->pt[i];
+    m.codecs = codecs;
+    m.n_codecs = allow->n;
     td_log(LOG_INFO, "%s: call %s from %s <%s> (%s) to %s@%s", leg->channel, leg->bus_id,
            name, num, src, exten, m.context);
     if (td_bus_send_channel_new(self->env.bus, NULL, leg->bus_id, 0, &m) != 0) {
@@ -625,6 +633,30 @@ static int s_valid_user(const char *s)
     return s && *s && strlen(s) < 64 && strpbrk(s, "<>\"@: ;?\r\n") == NULL;
 }
 
+/* The worker's offer cut to the formats peer's allow= list permits, in its
+ * order: out, or sdp itself if it does not parse (or out is too small).
+ * NULL when none of its codecs is allowed. */
+static const char *s_offer_for(const sip_peer_t *peer, const char *sdp, char *out,
+                               size_t outlen)
+{
+    sdp_media_t m;
+    char err[128];
+    uint8_t keep[3];
+    size_t len = strlen(sdp);
+    if (sdp_parse(sdp, len, &m, err, sizeof err) < 0) {
+        td_log(LOG_WARNING, "the media worker's offer does not parse (%s): sent as it is", err);
+        return sdp;
+    }
+    size_t n = sdp_keep(&m, peer->codec_order.pt, peer->codec_order.n, peer->codec_order.n, keep);
+    if (n == 0)
+        return NULL;
+    if (sdp_filter(sdp, len, keep, n, out, outlen, err, sizeof err) < 0) {
+        td_log(LOG_WARNING, "cannot cut the media worker's offer (%s): sent as it is", err);
+        return sdp;
+    }
+    return out;
+}
+
 void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Originate *msg)
 {
     const sip_conf_t *conf = self->env.conf;
@@ -686,6 +718,19 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
             snprintf(target, sizeof target, "sip:%s", host);
     }
 
+    /* The worker offers PCMU, PCMA and telephone-event: the peer gets those
+     * its allow= list permits, in its order. None: the leg is unavailable
+     * (cause 58, Dial's CHANUNAVAIL). */
+    char offer[OFFER_MAX];
+    const char *sdp = msg->sdp && *msg->sdp ? msg->sdp : NULL;
+    if (sdp && !(sdp = s_offer_for(peer, sdp, offer, sizeof offer))) {
+        td_log(LOG_NOTICE, "%s: %s allows neither ulaw nor alaw: no codec to offer",
+               msg->channel, peer->name);
+        fail.cause = SIP_CAUSE_BEARERCAPABILITY_NOTAVAIL;
+        td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+        return;
+    }
+
     sip_leg_t *leg = s_leg_new(self, 1);
     if (!leg) {
         fail.cause = SIP_CAUSE_FAILURE;
@@ -712,7 +757,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     leg->channel = sip_arena_strdup(&leg->arena, msg->channel && *msg->channel ? msg->channel
                                                                                : msg->user);
     leg->contact_user = sip_arena_strdup(&leg->arena, from_user);
-    leg->last_sdp = msg->sdp && *msg->sdp ? sip_arena_strdup(&leg->arena, msg->sdp) : NULL;
+    leg->last_sdp = sdp ? sip_arena_strdup(&leg->arena, sdp) : NULL;
     osip_message_t *inv = NULL;
     if (!leg->bus_id || !leg->channel
         || sip_dialog_uac(&leg->dlg, &leg->arena, call_id, tag, local_uri, remote_uri,
@@ -726,7 +771,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     }
     sip_msg_add_contact(inv, leg->contact_user, &me);
     osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
-    sip_msg_set_sdp(inv, msg->sdp);
+    sip_msg_set_sdp(inv, sdp ? sdp : "");
     leg->invite = sip_txn_request(self->env.layer, &inv, &to, leg);
     if (!leg->invite) {
         td_log(LOG_WARNING, "%s: cannot send the INVITE to %s", msg->channel, target);

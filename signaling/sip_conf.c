@@ -188,8 +188,31 @@ static int s_in_list(const char *const *list, const char *name)
     return -1;
 }
 
-/* allow= / disallow= with a comma list, applied to *mask in order. */
-static int s_codecs(sip_conf_t *self, const td_conf_var_t *v, unsigned *mask, int warn)
+/* Apply allow (or disallow) of one SIP_CODEC_* bit to the order. */
+static void s_codec_order(sip_codec_order_t *order, unsigned bit, int allow)
+{
+    static const struct {
+        unsigned bit;
+        uint8_t pt;
+    } codecs[] = { { SIP_CODEC_ULAW, 0 }, { SIP_CODEC_ALAW, 8 } };
+    for (size_t c = 0; c < sizeof codecs / sizeof codecs[0]; c++) {
+        if (!(bit & codecs[c].bit))
+            continue;
+        size_t at = 0;
+        while (at < order->n && order->pt[at] != codecs[c].pt)
+            at++;
+        if (allow && at == order->n)
+            order->pt[order->n++] = codecs[c].pt;
+        else if (!allow && at < order->n) {
+            memmove(order->pt + at, order->pt + at + 1, order->n - at - 1);
+            order->n--;
+        }
+    }
+}
+
+/* allow= / disallow= with a comma list, applied to *mask and *order in order. */
+static int s_codecs(sip_conf_t *self, const td_conf_var_t *v, unsigned *mask,
+                    sip_codec_order_t *order, int warn)
 {
     int allow = strcasecmp(v->name, "allow") == 0;
     char buf[512];
@@ -223,6 +246,7 @@ static int s_codecs(sip_conf_t *self, const td_conf_var_t *v, unsigned *mask, in
         } else
             return s_fail(self, v->file, v->line, "unknown codec '%s'", tok);
         *mask = allow ? (*mask | bit) : (*mask & ~bit);
+        s_codec_order(order, bit, allow);
     }
     return 0;
 }
@@ -315,7 +339,7 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
                 td_log(LOG_NOTICE, "%s:%d: directmedia: Tandem always anchors media on a "
                        "media worker", v->file, v->line);
         } else if (!strcasecmp(k, "allow") || !strcasecmp(k, "disallow"))
-            rc = s_codecs(self, v, &g->codecs, 1);
+            rc = s_codecs(self, v, &g->codecs, &g->codec_order, 1);
         else if (!strcasecmp(k, "nat"))
             rc = s_nat(self, v, &g->nat);
         else if (!strcasecmp(k, "defaultexpiry"))
@@ -427,6 +451,7 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
         return s_fail(self, sec->file, sec->line, "section name [%s] is too long", sec->name);
     strcpy(p->name, sec->name);
     p->codecs = g->codecs;
+    p->codec_order = g->codec_order;
     p->nat = g->nat;
     p->dynamic = 1;
     p->file = sec->file;
@@ -461,7 +486,7 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
         else if (!strcasecmp(k, "callerid"))
             rc = s_callerid(self, v, p);
         else if (!strcasecmp(k, "allow") || !strcasecmp(k, "disallow"))
-            rc = s_codecs(self, v, &p->codecs, !v->inherited);
+            rc = s_codecs(self, v, &p->codecs, &p->codec_order, !v->inherited);
         else if (!strcasecmp(k, "defaultuser") || !strcasecmp(k, "username"))
             defaultuser = v;
         else if (!strcasecmp(k, "fromuser"))
@@ -627,6 +652,7 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
     g->allowguest = 1;
     g->alwaysauthreject = 1;
     g->codecs = SIP_CODEC_ALL;
+    g->codec_order = (sip_codec_order_t){ { 0, 8 }, 2 };
     g->defaultexpiry = 120;
     g->minexpiry = 60;
     g->maxexpiry = 3600;

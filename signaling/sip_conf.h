@@ -11,11 +11,22 @@
 #define SIP_CONF_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <netinet/in.h>
 
 #define SIP_CODEC_ULAW 0x1u
 #define SIP_CODEC_ALAW 0x2u
 #define SIP_CODEC_ALL  (SIP_CODEC_ULAW | SIP_CODEC_ALAW)
+
+/* The codecs a section allows as RTP payload types (0 PCMU, 8 PCMA) in the
+ * order its allow= lines name them: Asterisk's preference order (a codec
+ * allowed again keeps its place, disallow= takes it out; "all" appends
+ * ulaw then alaw, as Asterisk's format list has them). Always the same set
+ * as the SIP_CODEC_* mask beside it. */
+typedef struct {
+    uint8_t pt[2];
+    uint8_t n;
+} sip_codec_order_t;
 
 typedef enum { SIP_PEER_FRIEND, SIP_PEER_USER, SIP_PEER_PEER } sip_peer_type_t;
 
@@ -46,6 +57,7 @@ typedef struct sip_peer {
     char cid_num[80];
     char cid_name[80];
     unsigned codecs;            /* SIP_CODEC_* */
+    sip_codec_order_t codec_order;
     char fromuser[80];
     char fromdomain[128];
     const char *file;           /* where the section starts; owned by sip_conf_t */
@@ -61,6 +73,7 @@ typedef struct {
     int match_auth_username;    /* 0; 1: look the caller up by its digest user, not the From user */
     int auth_options_requests;  /* 0; 1: identify and challenge an out-of-dialog OPTIONS as an INVITE */
     unsigned codecs;            /* ulaw|alaw */
+    sip_codec_order_t codec_order;  /* ulaw, alaw */
     sip_nat_t nat;              /* auto: the default for peers */
     int defaultexpiry;          /* 120 */
     int minexpiry;              /* 60 */

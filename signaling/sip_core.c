@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <osipparser2/osip_parser.h>
 
+#include "sdp.h"
 #include "sip_auth.h"
 #include "sip_call.h"
 #include "sip_ident.h"
@@ -549,6 +550,32 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
 
 /* ---- INVITE ------------------------------------------------------------------- */
 
+/* Whether the offer has a codec the caller's allow= list (or [general]'s for
+ * a guest) permits and the worker carries. If not, 488 (chan_sip's process_sdp
+ * finds no joint capability: "No compatible codecs, not accepting this
+ * offer!", then "488 Not Acceptable Here"), with RFC 3261's Warning 304. An
+ * offer that does not parse goes on: the worker refuses it (cause 58, 488). */
+static int s_joint_codec(sip_core_t *self, const sip_peer_t *caller, const char *body,
+                         size_t len, sip_txn_t *txn)
+{
+    const sip_codec_order_t *allow = caller ? &caller->codec_order
+                                            : &sip_conf_general(self->conf)->codec_order;
+    sdp_media_t offer;
+    char err[128];
+    uint8_t keep[4];
+    if (sdp_parse(body, len, &offer, err, sizeof err) < 0
+        || sdp_keep(&offer, allow->pt, allow->n, 1, keep) > 0)
+        return 1;
+    td_log(LOG_NOTICE, "No compatible codecs, not accepting this offer! (%s allows %s%s%s)",
+           caller ? caller->name : "[general]", allow->n ? "" : "none",
+           allow->n ? (allow->pt[0] == 0 ? "ulaw" : "alaw") : "",
+           allow->n > 1 ? (allow->pt[1] == 0 ? ",ulaw" : ",alaw") : "");
+    char warn[160];
+    snprintf(warn, sizeof warn, "304 %s \"Media type not available\"", self->identity);
+    sip_msg_reply(txn, 488, NULL, NULL, "Warning", warn);
+    return 0;
+}
+
 static void s_on_invite(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
                         const struct sockaddr_in *from)
 {
@@ -571,11 +598,15 @@ static void s_on_invite(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         sip_msg_reply(txn, 503, NULL, "at capacity", "Retry-After", "1");
         return;
     }
-    if (!sip_msg_body(req, NULL)) {
+    size_t len = 0;
+    const char *body = sip_msg_body(req, &len);
+    if (!body) {
         sip_msg_reply(txn, 488, NULL, "INVITE without SDP (late offer) is not supported",
                       NULL, NULL);
         return;
     }
+    if (!s_joint_codec(self, caller, body, len, txn))
+        return;
     sip_call_incoming(self->call, txn, req, from, caller);
 }
 

@@ -10,8 +10,10 @@
 #     td_pass
 #
 # Everything started here is recorded by PID and stopped by PID on exit, even
-# when the script fails or is interrupted. Ports come from a block claimed
-# with an atomic mkdir under /tmp, so two tests running at once never collide.
+# when the script fails or is interrupted; every network namespace made with
+# td_netns_add is deleted then, with the veths and bridges in it. Ports come
+# from a block claimed with an atomic mkdir under /tmp, so two tests running
+# at once never collide.
 #
 # Port block (TD_BASE .. TD_BASE+127, below the kernel's ephemeral range):
 #   +0 SIP (signaling, UDP)   +1 bus (TCP)      +2 UAS sipp (the `uas` peer)
@@ -31,9 +33,11 @@ TD_SIPP_TIMEOUT=${TD_SIPP_TIMEOUT:-30}   # hard cap (s) on any one sipp run
 
 td_log() { echo "[$TD_NAME] $*"; }
 
-# td_ports_free PORT... : 0 if every port can be bound for UDP and TCP.
+# td_ports_free PORT... : 0 if every port can be bound for UDP and TCP (in
+# the network namespace TD_NS, if set).
 td_ports_free() {
-    python3 - "$@" <<'EOF'
+    s_ns_prefix
+    "${TD_NS_PRE[@]}" python3 - "$@" <<'EOF'
 import socket, sys
 for p in map(int, sys.argv[1:]):
     for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
@@ -82,7 +86,9 @@ td_init() {
     TD_NAME=${1:-$(basename "$(pwd)")}
     TD_TMP=$(mktemp -d "/tmp/tandem-$TD_NAME.XXXXXX") || exit 1
     trap td_cleanup EXIT
-    trap 'td_log "interrupted"; exit 130' INT TERM
+    # A function name, not a command string: bash 5.2 can lose a signal whose
+    # trap string it has to parse while it is parsing a $(...).
+    trap s_interrupted INT TERM
     s_claim_ports || exit 1
     TD_SIP_PORT=$TD_BASE
     TD_BUS_PORT=$((TD_BASE + 1))
@@ -99,6 +105,11 @@ td_init() {
     mkdir -p "$TD_CONF" "$TD_CDR" "$TD_LOGS"
     TD_MP_NEXT=$TD_MP0
     td_log "tmp $TD_TMP, sip port $TD_SIP_PORT, rtp $TD_RTP_START-$TD_RTP_END"
+}
+
+s_interrupted() {
+    td_log "interrupted"
+    exit 130
 }
 
 # td_cleanup: stop every recorded PID (TERM, then KILL after 2 s), drop the
@@ -126,6 +137,7 @@ td_cleanup() {
             [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
         done
     fi
+    s_netns_cleanup
     [ -n "$TD_LOCK" ] && rm -rf "$TD_LOCK"
     if [ -n "$TD_TMP" ]; then
         if [ "${TD_KEEP:-0}" = 1 ] || { [ $rc -ne 0 ] && [ "${TD_KEEP_FAILED:-0}" = 1 ]; }; then
@@ -286,13 +298,18 @@ td_alive() {
 
 # s_sipp_cmd NAME ARGS...: the sipp command line. Every run logs errors,
 # messages and <log> actions into $TD_LOGS/NAME.*; ARGS must include -sf.
+# For a phone on another host (tests/sip/multihost), set for the call:
+#   TD_SIP_HOST  the switch's SIP address (default 127.0.0.1)
+#   TD_SIPP_IP   sipp's own address, -i (default 127.0.0.1)
+#   TD_NS        a network namespace (td_netns_add) to run sipp in
 s_sipp_cmd() {
     local name=$1; shift
     local mp=$TD_MP_NEXT
     TD_MP_NEXT=$((TD_MP_NEXT + 4))
     [ $TD_MP_NEXT -ge $((TD_MP0 + 40)) ] && TD_MP_NEXT=$TD_MP0
-    SIPP_CMD=(timeout -k 2 "$TD_SIPP_TIMEOUT" sipp 127.0.0.1:"$TD_SIP_PORT"
-        -i 127.0.0.1 -nostdin -mp "$mp"
+    s_ns_prefix
+    SIPP_CMD=("${TD_NS_PRE[@]}" timeout -k 2 "$TD_SIPP_TIMEOUT" sipp "${TD_SIP_HOST:-127.0.0.1}:$TD_SIP_PORT"
+        -i "${TD_SIPP_IP:-127.0.0.1}" -nostdin -mp "$mp"
         -timeout 20s -timeout_error -recv_timeout 10000 -max_recv_loops 1000
         -trace_err -error_file "$TD_LOGS/$name.err"
         -trace_msg -message_file "$TD_LOGS/$name.msg"
@@ -320,10 +337,12 @@ td_sipp_bg() {
     TD_BG[$name]=$TD_BG_PID
 }
 
-# td_bg NAME CMD...: run any helper in the background, logged and recorded.
+# td_bg NAME CMD...: run any helper in the background, logged and recorded
+# (in the network namespace TD_NS, if set).
 td_bg() {
     local name=$1; shift
-    "$@" </dev/null >"$TD_LOGS/$name.out" 2>&1 &
+    s_ns_prefix
+    "${TD_NS_PRE[@]}" "$@" </dev/null >"$TD_LOGS/$name.out" 2>&1 &
     TD_BG_PID=$!
     TD_PIDS+=($TD_BG_PID)
     TD_BG[$name]=$TD_BG_PID
@@ -388,6 +407,13 @@ td_fail() {
     for n in "$@"; do td_show_sipp "$n"; done
     [ -d "$TD_LOGS" ] && td_show_logs
     exit 1
+}
+
+# td_skip REASON: this machine cannot run the test: say so and exit 0.
+# tests/run-integration.sh reports the scenario as SKIP with the reason.
+td_skip() {
+    echo "SKIP: $*"
+    exit 0
 }
 
 # td_pass: final check that nothing crashed, then exit 0.
@@ -466,13 +492,15 @@ td_need_prompt() {
 # workers or restart one. Nothing above depends on these.
 
 # td_start_proc LOG PROC [ARGS...]: start bin/tandem-PROC -c $TD_CONF ARGS in
-# the background, its output appended to $TD_LOGS/LOG.log, its PID recorded
-# for cleanup and left in TD_PROC_PID. It does not touch TD_TANDEM_PIDS (what
-# td_alive and td_pass watch): set that to (router media signaling) yourself.
+# the background (in the network namespace TD_NS, if set), its output
+# appended to $TD_LOGS/LOG.log, its PID recorded for cleanup and left in
+# TD_PROC_PID. It does not touch TD_TANDEM_PIDS (what td_alive and td_pass
+# watch): set that to (router media signaling) yourself.
 td_start_proc() {
     local log=$1 proc=$2; shift 2
     [ -x "$TD_ROOT/bin/tandem-$proc" ] || td_fail "bin/tandem-$proc is not built (make all)"
-    "$TD_ROOT/bin/tandem-$proc" -c "$TD_CONF" "$@" </dev/null >>"$TD_LOGS/$log.log" 2>&1 &
+    s_ns_prefix
+    "${TD_NS_PRE[@]}" "$TD_ROOT/bin/tandem-$proc" -c "$TD_CONF" "$@" </dev/null >>"$TD_LOGS/$log.log" 2>&1 &
     TD_PROC_PID=$!
     TD_PIDS+=($TD_PROC_PID)
 }
@@ -568,4 +596,98 @@ PY
 td_echo_call() {
     td_echo_start "$@"
     td_echo_finish "$1"
+}
+
+# ---- network namespaces: several hosts on one machine ----------------------
+# For scenarios that put the processes on different addresses
+# (tests/sip/multihost). Every namespace made here is deleted by td_cleanup
+# after the recorded PIDs are stopped; so are the veths and bridges in it (a
+# veth dies with either end's namespace), and nothing is made in the root
+# namespace. Commands enter a namespace with `nsenter --net=/run/netns/NS`
+# (what `ip netns exec NS` does, minus its private mount namespace and /sys:
+# so make test-fresh, which finds its processes by mount namespace, still
+# finds them). It execs CMD in place, so the PID of `TD_NS=NS td_bg ...` is
+# CMD's own.
+TD_NETNS=()
+
+# s_ns_prefix: sets TD_NS_PRE to the command prefix that runs in $TD_NS
+# (empty when TD_NS is unset).
+TD_NS_PRE=()
+s_ns_prefix() {
+    TD_NS_PRE=()
+    [ -n "${TD_NS:-}" ] && TD_NS_PRE=(nsenter "--net=/run/netns/$TD_NS")
+    return 0
+}
+
+# td_netns_check: 0 if this machine can make network namespaces; else 1 with
+# the reason in TD_NETNS_WHY (for td_skip). After td_init: the probe
+# namespace it makes is deleted on exit even if the test is interrupted here.
+td_netns_check() {
+    local probe=td$$-probe err
+    TD_NETNS_WHY=
+    if [ "$(id -u)" != 0 ]; then
+        TD_NETNS_WHY="network namespaces need root (running as uid $(id -u))"
+        return 1
+    fi
+    if ! command -v ip >/dev/null; then
+        TD_NETNS_WHY="ip (iproute2) is not installed"
+        return 1
+    fi
+    TD_NETNS+=("$probe")
+    if ! err=$(ip netns add "$probe" 2>&1); then
+        TD_NETNS_WHY="ip netns add failed: $err"
+        return 1
+    fi
+    ip netns del "$probe" 2>/dev/null
+    return 0
+}
+
+# td_netns_add NAME: make network namespace NAME (recorded for clean-up) with
+# lo up. Fails the test if it cannot.
+td_netns_add() {
+    local ns=$1 err
+    err=$(ip netns add "$ns" 2>&1) || td_fail "ip netns add $ns: $err"
+    TD_NETNS+=("$ns")
+    ip -n "$ns" link set lo up || td_fail "cannot bring up lo in $ns"
+}
+
+# td_netns_bridge NS: a bridge br0 in namespace NS, up (the switch hosts
+# plug into).
+td_netns_bridge() {
+    ip -n "$1" link add br0 type bridge &&
+        ip -n "$1" link set br0 up || td_fail "cannot make a bridge in $1"
+}
+
+# td_netns_plug NS SWITCH_NS PORT ADDR/LEN...: a veth pair between namespace
+# NS (eth0, with the addresses given) and SWITCH_NS's bridge (port PORT, at
+# most 15 characters), both ends up.
+td_netns_plug() {
+    local ns=$1 sw=$2 port=$3 a; shift 3
+    ip -n "$sw" link add "$port" type veth peer name eth0 netns "$ns" &&
+        ip -n "$sw" link set "$port" master br0 up &&
+        ip -n "$ns" link set eth0 up || td_fail "cannot plug $ns into $sw (veth $port)"
+    for a in "$@"; do
+        ip -n "$ns" addr add "$a" dev eth0 || td_fail "cannot add $a to eth0 in $ns"
+    done
+}
+
+# s_netns_cleanup: stop whatever still runs in our namespaces (by PID: all
+# of them were started by this test), then delete the namespaces.
+s_netns_cleanup() {
+    local ns p i left
+    [ ${#TD_NETNS[@]} -eq 0 ] && return 0
+    for ns in "${TD_NETNS[@]}"; do
+        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$p" 2>/dev/null; done
+    done
+    for i in $(seq 20); do
+        left=
+        for ns in "${TD_NETNS[@]}"; do left=$left$(ip netns pids "$ns" 2>/dev/null); done
+        [ -z "$left" ] && break
+        sleep 0.1
+    done
+    for ns in "${TD_NETNS[@]}"; do
+        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+        ip netns del "$ns" 2>/dev/null
+    done
+    TD_NETNS=()
 }

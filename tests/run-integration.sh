@@ -1,8 +1,8 @@
 #!/bin/bash
 # Run every integration scenario, tests/sip/*/run, one after another.
-# Prints NAME PASS/FAIL (with the scenario's output on failure), or SKIP
-# with the reason when a scenario exited 0 after a line "SKIP: reason" (it
-# cannot run on this machine: tests/sip/compose without Docker), and ends with
+# Prints NAME PASS/FAIL (with the scenario's output on failure), or SKIP with
+# the reason when a scenario exits 0 after a line "SKIP: reason" (td_skip:
+# this machine cannot run it), and ends with
 #   integration: N passed, M failed[, K skipped]
 # Exit status 1 if any failed. Pass scenario names to run only those.
 # Each scenario is capped at TD_SCENARIO_TIMEOUT seconds (default 60), or at
@@ -31,7 +31,7 @@ for run in "${runs[@]}"; do
     rc=$?
     dt=$((SECONDS - t0))
     if [ $rc -eq 0 ] && grep -q '^SKIP: ' "$out"; then
-        printf '%-20s SKIP (%ds) %s\n' "$name" "$dt" "$(grep -m 1 '^SKIP: ' "$out" | cut -c7-)"
+        printf '%-20s SKIP (%s)\n' "$name" "$(sed -n 's/^SKIP: //p' "$out" | head -n 1)"
         skip=$((skip + 1))
     elif [ $rc -eq 0 ]; then
         printf '%-20s PASS (%ds)\n' "$name" "$dt"

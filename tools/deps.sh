@@ -7,6 +7,7 @@ pkgs=(build-essential pkg-config libosip2-dev libevent-dev libzmq3-dev
       asterisk-core-sounds-en-wav asterisk-core-sounds-en asterisk-moh-opsound-wav)
 # iproute2 (ip) and procps (pgrep) are used by the integration tests; a
 # standard install has them, a minimal root (make test-fresh) does not.
+# (tests/sip/multihost also uses nsenter, from util-linux, which is Essential.)
 # asterisk-core-sounds-en-wav puts the prompts in sounds/en_US_f_Allison;
 # asterisk-core-sounds-en (a Recommends, skipped with --no-install-recommends)
 # makes the sounds/en link to it. tandem-media finds either (media/sound_dir.h).

@@ -24,7 +24,14 @@ of one SSRC; rate_pps is (packets - 1) / span).
 With --dtmf DIGITS, RFC 4733 telephone-events (payload type --dtmf-pt)
 replace the audio from --dtmf-at seconds on: per key, 4 packets of the
 event growing, then 3 end packets (same timestamp), then 3 packets of audio
-before the next key. Sequence numbers go on; they count as sent."""
+before the next key. Sequence numbers go on; they count as sent.
+
+--pt N sends the audio with payload type N (default 0, PCMU) and --payload
+HEX fills each 160-byte payload with that byte pattern, repeated (default
+ff, µ-law silence). With --payload-stats the report also has "rx_pts" (RTP
+received with an SSRC other than ours, by payload type) and "rx_payloads"
+(the same packets by the hex of their first 16 payload bytes, at most 8
+distinct kept), e.g. {"rx_pts": {"8": 150}, "rx_payloads": {"d5aa...": 150}}."""
 import argparse
 import json
 import os
@@ -64,6 +71,11 @@ def main():
     ap.add_argument("--dtmf", default="", help="keys to send as RFC 4733 events")
     ap.add_argument("--dtmf-at", type=float, default=1.0)
     ap.add_argument("--dtmf-pt", type=int, default=101)
+    ap.add_argument("--pt", type=int, default=0, help="payload type of the audio sent")
+    ap.add_argument("--payload", default="ff",
+                    help="hex bytes repeated to fill each 160-byte audio payload")
+    ap.add_argument("--payload-stats", action="store_true",
+                    help="report payload types and payloads received from others")
     ap.add_argument("--foreign-stats", action="store_true",
                     help="report on packets with an SSRC other than ours")
     a = ap.parse_args()
@@ -84,6 +96,16 @@ def main():
                "seq_steps_bad": 0, "ts_steps_bad": 0}
     last_by_ssrc = {}
     foreign_times = []
+    if a.payload_stats:
+        report["rx_pts"] = {}
+        report["rx_payloads"] = {}
+
+    def note_payload(data):
+        pt = str(data[1] & 0x7f)
+        report["rx_pts"][pt] = report["rx_pts"].get(pt, 0) + 1
+        key = data[12 + 4 * (data[0] & 0x0f):][:16].hex()
+        if key in report["rx_payloads"] or len(report["rx_payloads"]) < 8:
+            report["rx_payloads"][key] = report["rx_payloads"].get(key, 0) + 1
 
     def note_foreign(data):
         pt = data[1] & 0x7f
@@ -122,6 +144,8 @@ def main():
                     report["echoed"] += 1
                 elif a.foreign_stats and ssrc != a.ssrc:
                     note_foreign(data)
+                if a.payload_stats and ssrc != a.ssrc:
+                    note_payload(data)
             if t_start is not None and report["first_rx_after_ms"] is None:
                 report["first_rx_after_ms"] = round((time.time() - t_start) * 1000, 1)
 
@@ -144,7 +168,8 @@ def main():
         # 2. send, receiving in between
         t_start = time.time()
         seq0 = 1000
-        payload = b"\xff" * 160
+        pattern = bytes.fromhex(a.payload) or b"\xff"
+        payload = (pattern * (160 // len(pattern) + 1))[:160]
         # packet index -> (marker, payload type, timestamp, payload)
         events = {}
         first = int(round(a.dtmf_at / a.interval))
@@ -165,7 +190,7 @@ def main():
                 select.select([s], [], [], due - now)
                 drain()
             seq = (seq0 + i) & 0xffff
-            marker, pt, ts, body = events.get(i, (False, 0, 160 * i, payload))
+            marker, pt, ts, body = events.get(i, (False, a.pt, 160 * i, payload))
             hdr = struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq, ts, a.ssrc)
             try:
                 s.sendto(hdr + body, target)

@@ -2,6 +2,8 @@
 """Send SIP OPTIONS over UDP to 127.0.0.1:PORT until a 200 comes back.
 
 sip_ping.py --port 5060 [--wait 10]   exit 0 on 200, 1 otherwise.
+--host ADDR pings another address, --bind ADDR sends from that address
+(default: 127.0.0.1 for 127.0.0.1, else the one the route picks).
 Prints the status line of the last response (or "no response")."""
 import argparse
 import os
@@ -11,18 +13,19 @@ import sys
 import time
 
 
-def options(lport, rport, n):
+def options(lhost, lport, rhost, rport, n):
     tag = "%08x" % random.getrandbits(32)
-    return ("OPTIONS sip:127.0.0.1:%d SIP/2.0\r\n"
-            "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-ping-%s-%d;rport\r\n"
+    return ("OPTIONS sip:%s:%d SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK-ping-%s-%d;rport\r\n"
             "Max-Forwards: 70\r\n"
-            "From: <sip:ping@127.0.0.1:%d>;tag=%s\r\n"
-            "To: <sip:127.0.0.1:%d>\r\n"
-            "Call-ID: ping-%s-%d@127.0.0.1\r\n"
+            "From: <sip:ping@%s:%d>;tag=%s\r\n"
+            "To: <sip:%s:%d>\r\n"
+            "Call-ID: ping-%s-%d@%s\r\n"
             "CSeq: %d OPTIONS\r\n"
             "Accept: application/sdp\r\n"
             "Content-Length: 0\r\n\r\n"
-            % (rport, lport, tag, n, lport, tag, rport, tag, os.getpid(), n)
+            % (rhost, rport, lhost, lport, tag, n, lhost, lport, tag, rhost, rport,
+               tag, os.getpid(), lhost, n)
             ).encode()
 
 
@@ -30,16 +33,35 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--wait", type=float, default=10.0)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--bind")
     a = ap.parse_args()
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
+    if a.bind is None and a.host == "127.0.0.1":
+        a.bind = "127.0.0.1"
+    s.bind((a.bind or "", 0))
     lport = s.getsockname()[1]
+    lhost = a.bind
+    if not lhost:
+        # the address the route to the switch picks (connect sends nothing)
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            probe.connect((a.host, a.port))
+            lhost = probe.getsockname()[0]
+        except OSError:
+            lhost = "127.0.0.1"
+        probe.close()
     deadline = time.time() + a.wait
     last = "no response"
     n = 0
     while time.time() < deadline:
         n += 1
-        s.sendto(options(lport, a.port, n), ("127.0.0.1", a.port))
+        try:
+            s.sendto(options(lhost, lport, a.host, a.port, n), (a.host, a.port))
+        except OSError as e:       # no route yet, or an ICMP error reported late
+            last = "send: %s" % e
+            time.sleep(0.3)
+            continue
         end = min(deadline, time.time() + 0.3)
         while time.time() < end:
             s.settimeout(max(0.01, end - time.time()))

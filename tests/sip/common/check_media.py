@@ -2,7 +2,8 @@
 """Check the reports of two rtp_peer.py phones in one bridged call.
 
 --side NAME:REPORT:OTHER_PHONE_PORT:OTHER_SSRC (twice). For each side:
-  * the SDP it received (its rtp_peer target) names 127.0.0.1 and a port in
+  * the SDP it received (its rtp_peer target) names a worker address
+    (--hosts, a comma-separated list; default 127.0.0.1) and a port in
     --range, and not the other phone's own port;
   * it received at least --min packets carrying the other phone's SSRC;
   * every packet came from the address and port that SDP named (the worker).
@@ -17,7 +18,10 @@ def main():
     ap.add_argument("--range", required=True)
     ap.add_argument("--side", action="append", required=True)
     ap.add_argument("--min", type=int, default=25)
+    ap.add_argument("--hosts", default="127.0.0.1",
+                    help="the workers' SDP addresses, comma-separated")
     a = ap.parse_args()
+    hosts = a.hosts.split(",")
     lo, hi = map(int, a.range.split("-"))
     bad = []
     targets = []
@@ -37,8 +41,8 @@ def main():
         host, port = t.rsplit(":", 1)
         port = int(port)
         targets.append(port)
-        if host != "127.0.0.1":
-            bad.append("%s: SDP c= is %s, expected the worker's 127.0.0.1" % (name, host))
+        if host not in hosts:
+            bad.append("%s: SDP c= is %s, expected a worker's (%s)" % (name, host, a.hosts))
         if port == int(other_port):
             bad.append("%s: SDP names the other phone's port %d, not the worker" % (name, port))
         elif not lo <= port <= hi:

@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +177,43 @@ static void test_bad_values(void **state)
     assert_int_equal(s.loglevel, LOG_DEBUG);
 }
 
+/* `-a auto`: the address the router is reached from, never a loopback one
+ * while the host has another; a router on 127.0.0.1 falls back to the
+ * default route / first interface, like no router at all. */
+static void test_auto_address(void **state)
+{
+    (void)state;
+    char mine[64] = "", got[64], fallback[64];
+    struct ifaddrs *ifs, *i;
+    assert_int_equal(getifaddrs(&ifs), 0);
+    for (i = ifs; i; i = i->ifa_next)
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && !(i->ifa_flags & IFF_LOOPBACK)
+            && (i->ifa_flags & IFF_UP)) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, mine, sizeof mine);
+            break;
+        }
+    freeifaddrs(ifs);
+
+    td_settings_local_ip(fallback, sizeof fallback, NULL);
+    td_settings_local_ip(got, sizeof got, "tcp://127.0.0.1:5570");
+    assert_string_equal(got, fallback);
+    td_settings_local_ip(got, sizeof got, "ipc:///tmp/x");
+    assert_string_equal(got, fallback);
+    if (!mine[0]) {               /* only lo (a bare network namespace) */
+        assert_string_equal(fallback, "127.0.0.1");
+        return;
+    }
+    assert_int_not_equal(strncmp(fallback, "127.", 4), 0);
+    /* a router at one of our own addresses is reached from that address */
+    char ep[96];
+    snprintf(ep, sizeof ep, "tcp://%s:5570", mine);
+    td_settings_local_ip(got, sizeof got, ep);
+    assert_string_equal(got, mine);
+    /* an unresolvable router name falls back */
+    td_settings_local_ip(got, sizeof got, "tcp://no-such-host.invalid:5570");
+    assert_string_equal(got, fallback);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +222,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sip_bind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identity_host_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+        cmocka_unit_test(test_auto_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

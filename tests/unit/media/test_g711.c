@@ -90,6 +90,65 @@ static void test_blocks_match_samples(void **state)
         assert_int_equal(back[i], g711_alaw_decode(a[i]));
 }
 
+/* The farther of a code's two neighbouring levels in its law: a value
+ * within this of the code's level is the level itself or a neighbour. */
+static int s_gap(int pt, int code)
+{
+    int v = pt == G711_PT_PCMA ? g711_alaw_decode((uint8_t)code) : g711_ulaw_decode((uint8_t)code);
+    int below = 1 << 16, above = 1 << 16;
+    for (int c = 0; c < 256; c++) {
+        int w = pt == G711_PT_PCMA ? g711_alaw_decode((uint8_t)c) : g711_ulaw_decode((uint8_t)c);
+        if (w < v && v - w < below)
+            below = v - w;
+        if (w > v && w - v < above)
+            above = w - v;
+    }
+    below = below == 1 << 16 ? 0 : below;
+    above = above == 1 << 16 ? 0 : above;
+    return below > above ? below : above;
+}
+
+/* The law-to-law tables: every one of the 256 codes as Asterisk's
+ * codec_a_mu converts it (decode, encode in the other law; Asterisk does
+ * not use G.711's direct conversion tables, which make A -> µ -> A exact); a
+ * round trip through the other law comes back to the code (240 of 256) or
+ * to a neighbouring level; silence stays silence. */
+static void test_law_to_law_tables(void **state)
+{
+    (void)state;
+    const uint8_t *u2a = g711_table(G711_PT_PCMU, G711_PT_PCMA);
+    const uint8_t *a2u = g711_table(G711_PT_PCMA, G711_PT_PCMU);
+    assert_non_null(u2a);
+    assert_non_null(a2u);
+    assert_null(g711_table(G711_PT_PCMU, G711_PT_PCMU));
+    assert_null(g711_table(G711_PT_PCMA, G711_PT_PCMA));
+    assert_null(g711_table(18, G711_PT_PCMA));
+    int same_a = 0, same_u = 0;
+    for (int c = 0; c < 256; c++) {
+        assert_int_equal(u2a[c], g711_alaw_encode(g711_ulaw_decode((uint8_t)c)));
+        assert_int_equal(a2u[c], g711_ulaw_encode(g711_alaw_decode((uint8_t)c)));
+        int a = u2a[a2u[c]], u = a2u[u2a[c]];
+        same_a += a == c;
+        same_u += u == c;
+        assert_true(abs(g711_alaw_decode((uint8_t)a) - g711_alaw_decode((uint8_t)c))
+                    <= s_gap(G711_PT_PCMA, c));
+        assert_true(abs(g711_ulaw_decode((uint8_t)u) - g711_ulaw_decode((uint8_t)c))
+                    <= s_gap(G711_PT_PCMU, c));
+        /* The sign survives (µ-law's two zeros become A-law's +8 / -8). */
+        if (g711_ulaw_decode((uint8_t)c) != 0)
+            assert_int_equal(g711_ulaw_decode((uint8_t)c) > 0, g711_alaw_decode(u2a[c]) > 0);
+        assert_int_equal(g711_alaw_decode((uint8_t)c) > 0, g711_ulaw_decode(a2u[c]) > 0);
+    }
+    assert_int_equal(same_a, 240);
+    assert_int_equal(same_u, 240);
+    assert_int_equal(u2a[0xFF], 0xD5);            /* silence */
+    assert_int_equal(a2u[0xD5], 0xFE);            /* +8: the level next to zero */
+    assert_int_equal(u2a[0x80], 0xAA);            /* full scale */
+    assert_int_equal(a2u[0xAA], 0x80);
+    assert_int_equal(u2a[0x00], 0x2A);
+    assert_int_equal(a2u[0x2A], 0x00);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -97,6 +156,7 @@ int main(void)
         cmocka_unit_test(test_every_code_round_trips),
         cmocka_unit_test(test_round_trip_error_is_bounded),
         cmocka_unit_test(test_blocks_match_samples),
+        cmocka_unit_test(test_law_to_law_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -348,7 +348,7 @@ static void test_play_paces_rtp_in_the_callers_law(void **state)
 static void test_play_pcma_and_missing_files(void **state)
 {
     fixture_t *fx = *state;
-    s_open(fx, "18 8 0 101");
+    s_open(fx, "18 8 101");                   /* G.729 and PCMA: PCMA */
     size_t from = td_bus_fake_count();
     const char *files[] = { "nope", "tone", "also-nope" };
     s_play(fx, 1, files, 3, 0, 0);

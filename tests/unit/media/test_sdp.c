@@ -314,6 +314,247 @@ static void test_codec_and_dtmf_table(void **state)
     }
 }
 
+/* --- offer/answer (RFC 3264) ------------------------------------------- */
+
+/* linphone's default offer: opus first, speex, PCMU, PCMA, G.729 and
+ * telephone-event at three rates (8000 on 100 here). */
+#define LINPHONE_OFFER \
+    "v=0\r\n" \
+    "o=1001 1234 5678 IN IP4 192.168.1.20\r\n" \
+    "s=Talk\r\n" \
+    "c=IN IP4 192.168.1.20\r\n" \
+    "t=0 0\r\n" \
+    "a=rtcp-xr:rcvr-rtt=all:10000 stat-summary=loss,dup,jitt,TTL voip-metrics\r\n" \
+    "m=audio 7078 RTP/AVP 96 97 98 0 8 18 101 99 100\r\n" \
+    "a=rtpmap:96 opus/48000/2\r\n" \
+    "a=fmtp:96 useinbandfec=1\r\n" \
+    "a=rtpmap:97 speex/16000\r\n" \
+    "a=fmtp:97 vbr=on\r\n" \
+    "a=rtpmap:98 speex/8000\r\n" \
+    "a=fmtp:98 vbr=on\r\n" \
+    "a=fmtp:18 annexb=yes\r\n" \
+    "a=rtpmap:101 telephone-event/48000\r\n" \
+    "a=rtpmap:99 telephone-event/16000\r\n" \
+    "a=rtpmap:100 telephone-event/8000\r\n" \
+    "a=rtcp-fb:* trr-int 1000\r\n" \
+    "a=rtcp-fb:96 nack\r\n" \
+    "m=video 9078 RTP/AVP 102\r\n" \
+    "a=rtpmap:102 VP8/90000\r\n"
+
+static void test_formats_of_linphone(void **state)
+{
+    (void)state;
+    sdp_media_t m;
+    char err[128];
+    assert_int_equal(sdp_parse(LINPHONE_OFFER, strlen(LINPHONE_OFFER), &m, err, sizeof err), 0);
+    static const uint8_t want_fmt[] = { 96, 97, 98, 0, 8, 18, 101, 99, 100 };
+    static const uint8_t want_kind[] = {
+        SDP_KIND_OTHER, SDP_KIND_OTHER, SDP_KIND_OTHER, SDP_KIND_PCMU, SDP_KIND_PCMA,
+        SDP_KIND_OTHER, SDP_KIND_OTHER, SDP_KIND_OTHER, SDP_KIND_DTMF,
+    };
+    assert_int_equal(m.nfmt, sizeof want_fmt);
+    assert_memory_equal(m.fmt, want_fmt, sizeof want_fmt);
+    assert_memory_equal(m.kind, want_kind, sizeof want_kind);
+    assert_int_equal(m.g711_pt, 0);
+    assert_int_equal(m.dtmf_pt, 100);
+    assert_int_equal(m.dtmf_offered, 1);
+}
+
+typedef struct {
+    const char *name;
+    const char *m_and_a;       /* after a fixed session part */
+    uint8_t codecs[3];
+    size_t ncodecs, max_audio;
+    uint8_t keep[4];
+    size_t nkeep;
+} keep_row_t;
+
+static const keep_row_t s_keeps[] = {
+    { "PCMU preferred, one codec", "m=audio 4000 RTP/AVP 96 0 8 101\n"
+      "a=rtpmap:96 opus/48000/2\na=rtpmap:101 telephone-event/8000\n",
+      { 0, 8 }, 2, 1, { 0, 101 }, 2 },
+    { "PCMA preferred (allow=alaw,ulaw)", "m=audio 4000 RTP/AVP 96 0 8 101\n"
+      "a=rtpmap:101 telephone-event/8000\n", { 8, 0 }, 2, 1, { 8, 101 }, 2 },
+    { "every allowed one, in the allow order", "m=audio 4000 RTP/AVP 0 8 101\n"
+      "a=rtpmap:101 telephone-event/8000\n", { 8, 0 }, 2, 2, { 8, 0, 101 }, 3 },
+    { "a phone that offers only PCMA", "m=audio 4000 RTP/AVP 8\n", { 0, 8 }, 2, 1, { 8 }, 1 },
+    { "only PCMA offered, only ulaw allowed", "m=audio 4000 RTP/AVP 8 101\n"
+      "a=rtpmap:101 telephone-event/8000\n", { 0 }, 1, 1, { 0 }, 0 },
+    { "nothing allowed offered (G.729 and a 16 kHz event)", "m=audio 4000 RTP/AVP 18 100\n"
+      "a=rtpmap:18 G729/8000\na=rtpmap:100 telephone-event/16000\n", { 0, 8 }, 2, 1, { 0 }, 0 },
+    { "no allowed codecs at all", "m=audio 4000 RTP/AVP 0 8\n", { 0 }, 0, 1, { 0 }, 0 },
+    { "a codec the worker cannot carry in the allow list", "m=audio 4000 RTP/AVP 18 8\n",
+      { 18, 8 }, 2, 1, { 8 }, 1 },
+    { "telephone-event/8000 listed but without its rtpmap", "m=audio 4000 RTP/AVP 0 101\n",
+      { 0 }, 1, 1, { 0 }, 1 },
+    { "telephone-event/80000 is not 8000", "m=audio 4000 RTP/AVP 0 101\n"
+      "a=rtpmap:101 telephone-event/80000\n", { 0 }, 1, 1, { 0 }, 1 },
+    { "rtpmap of a format the m= line does not list", "m=audio 4000 RTP/AVP 0\n"
+      "a=rtpmap:101 telephone-event/8000\n", { 0 }, 1, 1, { 0 }, 1 },
+    { "malformed formats are skipped", "m=audio 4000 RTP/AVP x 300 -1 8 101x 101\n"
+      "a=rtpmap:101 telephone-event/8000/1\n", { 0, 8 }, 2, 1, { 8, 101 }, 2 },
+};
+
+static void test_keep_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof s_keeps / sizeof s_keeps[0]; i++) {
+        const keep_row_t *row = &s_keeps[i];
+        char sdp[512], err[128];
+        snprintf(sdp, sizeof sdp, "v=0\nc=IN IP4 10.0.0.5\nt=0 0\n%s", row->m_and_a);
+        sdp_media_t m;
+        print_message("row %zu: %s\n", i, row->name);
+        if (sdp_parse(sdp, strlen(sdp), &m, err, sizeof err) < 0)
+            fail_msg("row '%s': %s", row->name, err);
+        uint8_t keep[8];
+        size_t n = sdp_keep(&m, row->codecs, row->ncodecs, row->max_audio, keep);
+        assert_int_equal(n, row->nkeep);
+        assert_memory_equal(keep, row->keep, n);
+    }
+}
+
+static void test_answer_linphone(void **state)
+{
+    (void)state;
+    sdp_media_t m;
+    char out[4096], err[128];
+    const uint8_t allow[] = { 0, 8 };
+    uint8_t keep[3];
+    assert_int_equal(sdp_parse(LINPHONE_OFFER, strlen(LINPHONE_OFFER), &m, err, sizeof err), 0);
+    size_t n = sdp_keep(&m, allow, 2, 1, keep);
+    assert_int_equal(n, 2);
+    int len = sdp_answer(LINPHONE_OFFER, strlen(LINPHONE_OFFER), ADDR, PORT, keep, n,
+                         out, sizeof out, err, sizeof err);
+    const char *want =
+        "v=0\r\n"
+        "o=1001 1234 5678 IN IP4 " ADDR "\r\n"
+        "s=Talk\r\n"
+        "c=IN IP4 " ADDR "\r\n"
+        "t=0 0\r\n"
+        "a=rtcp-xr:rcvr-rtt=all:10000 stat-summary=loss,dup,jitt,TTL voip-metrics\r\n"
+        "m=audio 10002 RTP/AVP 0 100\r\n"
+        "a=rtpmap:100 telephone-event/8000\r\n"
+        "a=rtcp-fb:* trr-int 1000\r\n"
+        "m=video 0 RTP/AVP 102\r\n"
+        "a=rtpmap:102 VP8/90000\r\n";
+    assert_string_equal(out, want);
+    assert_int_equal(len, (int)strlen(want));
+    /* The answer reads back as one codec and one event. */
+    assert_int_equal(sdp_parse(out, (size_t)len, &m, err, sizeof err), 0);
+    assert_int_equal(m.nfmt, 2);
+    assert_int_equal(m.g711_pt, 0);
+    assert_int_equal(m.dtmf_pt, 100);
+
+    /* allow=alaw: the same offer is answered with PCMA. */
+    const uint8_t alaw[] = { 8 };
+    assert_int_equal(sdp_parse(LINPHONE_OFFER, strlen(LINPHONE_OFFER), &m, err, sizeof err), 0);
+    n = sdp_keep(&m, alaw, 1, 1, keep);
+    assert_true(sdp_answer(LINPHONE_OFFER, strlen(LINPHONE_OFFER), ADDR, PORT, keep, n,
+                           out, sizeof out, err, sizeof err) > 0);
+    assert_non_null(strstr(out, "\r\nm=audio 10002 RTP/AVP 8 100\r\n"));
+    assert_null(strstr(out, "opus"));
+    assert_null(strstr(out, "a=fmtp:18"));
+}
+
+static void test_answer_errors(void **state)
+{
+    (void)state;
+    const uint8_t keep[] = { 0 };
+    char out[64], err[128];
+    /* Malformed lines are refused as sdp_rewrite refuses them. */
+    static const struct {
+        const char *in, *error;
+    } bad[] = {
+        { "v=0\nc=IN IP4 1.2.3.4\nm=audio x RTP/AVP 0\n", "line 3: bad port in m= line" },
+        { "v=0\nc=IN IP4 1.2.3.4\nm=audio 4000\n",
+          "line 3: m= line needs media, port, proto and formats" },
+        { "v=0\nc=IN IP4 1.2.3.4\nm=audio 4000 RTP/AVP 0\nbogus\n",
+          "line 4: not an SDP line (<letter>=<value>)" },
+        { "v=0\nc=IN IP6 ::1\nm=audio 4000 RTP/AVP 0\n", "line 2: only IPv4 is supported (c=IN IP6)" },
+        { "v=0\nc=IN IP4 1.2.3.4\nm=audio 4000 RTP/AVP 0\na=rtcp:x\n", "line 4: bad port in a=rtcp" },
+        { "v=0\nm=video 4000 RTP/AVP 0\n", "no m=audio line" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(sdp_answer(bad[i].in, strlen(bad[i].in), ADDR, PORT, keep, 1, out,
+                                    sizeof out, err, sizeof err), -1);
+        assert_string_equal(err, bad[i].error);
+        assert_int_equal(sdp_filter(bad[i].in, strlen(bad[i].in), keep, 1, out, sizeof out,
+                                    err, sizeof err), -1);
+        assert_string_equal(err, bad[i].error);
+    }
+    /* Too small an output buffer. */
+    const char *in = LINPHONE_OFFER;
+    assert_int_equal(sdp_answer(in, strlen(in), ADDR, PORT, keep, 1, out, sizeof out,
+                                err, sizeof err), -1);
+    assert_string_equal(err, "rewritten SDP does not fit in 64 bytes");
+    assert_string_equal(out, "");
+}
+
+static void test_offer_and_filter(void **state)
+{
+    (void)state;
+    char offer[512], out[512], err[128];
+    int n = sdp_offer(ADDR, PORT, 42, 8, offer, sizeof offer);
+    const char *want =
+        "v=0\r\n"
+        "o=tandem 42 42 IN IP4 " ADDR "\r\n"
+        "s=Tandem\r\n"
+        "c=IN IP4 " ADDR "\r\n"
+        "t=0 0\r\n"
+        "m=audio 10002 RTP/AVP 8 0 101\r\n"
+        "a=rtpmap:8 PCMA/8000\r\n"
+        "a=rtpmap:0 PCMU/8000\r\n"
+        "a=rtpmap:101 telephone-event/8000\r\n"
+        "a=fmtp:101 0-16\r\n"
+        "a=ptime:20\r\n"
+        "a=sendrecv\r\n";
+    assert_string_equal(offer, want);
+    assert_int_equal(n, (int)strlen(want));
+    assert_int_equal(sdp_offer(ADDR, PORT, 42, 0, out, sizeof out), n);
+    assert_non_null(strstr(out, "m=audio 10002 RTP/AVP 0 8 101\r\n"));
+    assert_int_equal(sdp_offer(ADDR, PORT, 42, 0, out, 20), -1);
+    assert_string_equal(out, "");
+
+    /* A callee that allows ulaw only: the offer keeps PCMU and the event. */
+    sdp_media_t m;
+    assert_int_equal(sdp_parse(offer, (size_t)n, &m, err, sizeof err), 0);
+    const uint8_t ulaw[] = { 0 };
+    uint8_t keep[3];
+    size_t k = sdp_keep(&m, ulaw, 1, 2, keep);
+    assert_int_equal(k, 2);
+    int len = sdp_filter(offer, (size_t)n, keep, k, out, sizeof out, err, sizeof err);
+    const char *filtered =
+        "v=0\r\n"
+        "o=tandem 42 42 IN IP4 " ADDR "\r\n"
+        "s=Tandem\r\n"
+        "c=IN IP4 " ADDR "\r\n"
+        "t=0 0\r\n"
+        "m=audio 10002 RTP/AVP 0 101\r\n"
+        "a=rtpmap:0 PCMU/8000\r\n"
+        "a=rtpmap:101 telephone-event/8000\r\n"
+        "a=fmtp:101 0-16\r\n"
+        "a=ptime:20\r\n"
+        "a=sendrecv\r\n";
+    assert_string_equal(out, filtered);
+    assert_int_equal(len, (int)strlen(filtered));
+    /* allow=alaw,ulaw: both, PCMA first. */
+    const uint8_t both[] = { 8, 0 };
+    k = sdp_keep(&m, both, 2, 2, keep);
+    assert_true(sdp_filter(offer, (size_t)n, keep, k, out, sizeof out, err, sizeof err) > 0);
+    assert_non_null(strstr(out, "m=audio 10002 RTP/AVP 8 0 101\r\n"));
+    /* A peer that allows neither: nothing to offer. */
+    const uint8_t none[] = { 18 };
+    assert_int_equal(sdp_keep(&m, none, 1, 2, keep), 0);
+    /* Filtering leaves addresses, ports and RTCP alone. */
+    const char *other = "v=0\nc=IN IP4 10.0.0.5\nm=audio 4000 RTP/AVP 8 0\na=rtcp:4009\n"
+                        "a=candidate:1 1 UDP 1 10.0.0.5 4000 typ host\nm=video 5000 RTP/AVP 96\n";
+    const uint8_t pcmu[] = { 0 };
+    assert_true(sdp_filter(other, strlen(other), pcmu, 1, out, sizeof out, err, sizeof err) > 0);
+    assert_string_equal(out, "v=0\nc=IN IP4 10.0.0.5\nm=audio 4000 RTP/AVP 0\na=rtcp:4009\n"
+                             "a=candidate:1 1 UDP 1 10.0.0.5 4000 typ host\n"
+                             "m=video 5000 RTP/AVP 96\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +562,11 @@ int main(void)
         cmocka_unit_test(test_rewrite_overlong),
         cmocka_unit_test(test_parse_table),
         cmocka_unit_test(test_codec_and_dtmf_table),
+        cmocka_unit_test(test_formats_of_linphone),
+        cmocka_unit_test(test_keep_table),
+        cmocka_unit_test(test_answer_linphone),
+        cmocka_unit_test(test_answer_errors),
+        cmocka_unit_test(test_offer_and_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

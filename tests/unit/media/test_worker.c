@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include "g711.h"
 #include "sdp.h"
 #include "session.h"
 #include "td_bus_fake.h"
@@ -226,7 +227,10 @@ static void s_open(fixture_t *fx, const char *call_id, uint16_t a_port,
     assert_int_equal(sent->env->leg, 0);
     *port_a = s_sdp_port(sent->env->media_offered->sdp_caller);
     *port_b = s_sdp_port(sent->env->media_offered->sdp_callee);
-    /* Codecs pass through untouched. */
+    /* The caller's answer: one codec and the offer's telephone-event; the
+     * callees' offer: both laws (the caller's first) and telephone-event. */
+    assert_non_null(strstr(sent->env->media_offered->sdp_caller, " RTP/AVP 0 101\r\n"));
+    assert_non_null(strstr(sent->env->media_offered->sdp_callee, " RTP/AVP 0 8 101\r\n"));
     assert_non_null(strstr(sent->env->media_offered->sdp_callee,
                            "\r\na=rtpmap:101 telephone-event/8000\r\n"));
 }
@@ -273,10 +277,9 @@ static void test_call_relays_both_ways(void **state)
     assert_string_equal(sent->peer, "router");
     assert_string_equal(sent->env->call_id, "call-1");
     assert_int_equal(sent->env->leg, 1);
-    assert_int_equal(s_sdp_port(sent->env->media_answered->sdp_caller), pa);
-    char want_rtcp[64];
-    snprintf(want_rtcp, sizeof want_rtcp, "\r\na=rtcp:%u\r\n", pa + 1);
-    assert_non_null(strstr(sent->env->media_answered->sdp_caller, want_rtcp));
+    /* The caller's answer was MediaOffered's; the same law both ways. */
+    assert_string_equal(sent->env->media_answered->sdp_caller, "");
+    assert_false(session_transcodes(worker_session(fx->worker, "call-1")));
 
     /* A -> worker A port -> out of the worker's B port -> B. */
     s_send(a, pa, pkt, len);
@@ -529,6 +532,149 @@ static void test_orphans_closed_after_router_loss(void **state)
     close(a);
 }
 
+/* The caller chose PCMU with events on 101, the callee answers PCMA with
+ * events on 96: audio is converted by G.711's law-to-law table both ways
+ * with the payload type of the receiver, events take its event type, and
+ * RTCP and unknown payload types pass untouched. */
+static void test_transcodes_between_laws(void **state)
+{
+    fixture_t *fx = *state;
+    uint16_t a_port, b_port, pa, pb, from;
+    int a = s_udp(&a_port), b = s_udp(&b_port);
+    unsigned char pkt[200], got[2048];
+    const uint8_t *u2a = g711_table(G711_PT_PCMU, G711_PT_PCMA);
+    const uint8_t *a2u = g711_table(G711_PT_PCMA, G711_PT_PCMU);
+
+    s_open(fx, "call-x", a_port, &pa, &pb);
+    /* Before its answer the callee may send either law it was offered. */
+    size_t len = s_rtp(pkt, 0xBBBB0000, 1);
+    pkt[1] = 8;
+    s_send(b, pb, pkt, len);
+    assert_int_equal(s_recv(fx, a, got, sizeof got, &from), (ssize_t)len);
+    assert_int_equal(got[1], 0);
+    assert_int_equal(got[12], a2u[0xd5]);
+    pkt[1] = 0;
+    s_send(b, pb, pkt, len);
+    assert_int_equal(s_recv(fx, a, got, sizeof got, &from), (ssize_t)len);
+    assert_memory_equal(got, pkt, len);
+    assert_false(session_transcodes(worker_session(fx->worker, "call-x")));
+
+    char sdp[512];
+    snprintf(sdp, sizeof sdp,
+             "v=0\r\no=callee 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+             "m=audio %u RTP/AVP 8 96\r\na=rtpmap:8 PCMA/8000\r\n"
+             "a=rtpmap:96 telephone-event/8000\r\n", b_port);
+    s_answer(fx, "call-x", 1, sdp);
+    assert_non_null(td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_ANSWERED));
+    session_t *session = worker_session(fx->worker, "call-x");
+    assert_true(session_transcodes(session));
+
+    /* µ-law from A, every code once (and one CSRC), arrives as A-law at B. */
+    len = s_rtp(pkt, 0xAAAA0001, 1);
+    pkt[0] = 0x81;                                   /* one CSRC: payload at 16 */
+    pkt[1] = 0x80;                                   /* marker, PCMU */
+    for (int i = 0; i < 156; i++)
+        pkt[16 + i] = (unsigned char)(i * 37 + 11);
+    s_send(a, pa, pkt, len);
+    assert_int_equal(s_recv(fx, b, got, sizeof got, &from), (ssize_t)len);
+    assert_int_equal(got[1], 0x80 | 8);              /* marker kept, PCMA */
+    assert_memory_equal(got + 2, pkt + 2, 14);       /* header and CSRC untouched */
+    for (int i = 0; i < 156; i++)
+        assert_int_equal(got[16 + i], u2a[pkt[16 + i]]);
+
+    /* A-law from B arrives as µ-law at A, padding left alone. */
+    len = s_rtp(pkt, 0xBBBB0001, 1);
+    pkt[0] = 0xA0;                                   /* padding: the last 4 bytes */
+    pkt[1] = 8;
+    pkt[len - 1] = 4;
+    s_send(b, pb, pkt, len);
+    assert_int_equal(s_recv(fx, a, got, sizeof got, &from), (ssize_t)len);
+    assert_int_equal(got[1], 0);
+    for (size_t i = 12; i < len - 4; i++)
+        assert_int_equal(got[i], a2u[0xd5]);
+    assert_memory_equal(got + len - 4, pkt + len - 4, 4);
+
+    /* A key from A (101) reaches B on 96, and one from B on 101. */
+    len = s_rtp(pkt, 0xAAAA0001, 2);
+    pkt[1] = 101;
+    len = 16;
+    s_send(a, pa, pkt, len);
+    assert_int_equal(s_recv(fx, b, got, sizeof got, &from), (ssize_t)len);
+    assert_int_equal(got[1], 96);
+    assert_int_equal(got[12], 0xd5);                 /* the event itself untouched */
+    pkt[1] = 0x80 | 96;
+    s_send(b, pb, pkt, len);
+    assert_int_equal(s_recv(fx, a, got, sizeof got, &from), (ssize_t)len);
+    assert_int_equal(got[1], 0x80 | 101);
+
+    /* Comfort noise (13) and a short non-RTP datagram pass as they are. */
+    pkt[1] = 13;
+    s_send(a, pa, pkt, len);
+    assert_int_equal(s_recv(fx, b, got, sizeof got, &from), (ssize_t)len);
+    assert_memory_equal(got, pkt, len);
+    s_send(a, pa, "\x80\x00", 2);
+    assert_int_equal(s_recv(fx, b, got, sizeof got, &from), 2);
+    /* A CSRC count longer than the packet: passed, not read past the end. */
+    len = s_rtp(pkt, 0xAAAA0001, 3);
+    pkt[0] = 0x8F;
+    len = 20;
+    s_send(a, pa, pkt, len);
+    assert_int_equal(s_recv(fx, b, got, sizeof got, &from), (ssize_t)len);
+    assert_memory_equal(got, pkt, len);
+
+    const session_stats_t *sa = session_stats(session, SESSION_A);
+    const session_stats_t *sb = session_stats(session, SESSION_B);
+    assert_int_equal(sa->transcoded, 2);
+    assert_int_equal(sb->transcoded, 3);
+    close(a);
+    close(b);
+}
+
+/* An offer with nothing the caller's allow= list permits is refused with
+ * cause 58; allow=alaw,ulaw makes the answer PCMA and the callees' offer
+ * PCMA first. */
+static void test_offer_follows_the_allow_list(void **state)
+{
+    fixture_t *fx = *state;
+    const char *g729 = "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+                       "t=0 0\r\nm=audio 4000 RTP/AVP 18 101\r\na=rtpmap:18 G729/8000\r\n"
+                       "a=rtpmap:101 telephone-event/8000\r\n";
+    size_t before = td_bus_fake_count();
+    s_offer(fx, "g729", g729);
+    const Tandem__MediaError *err = s_last_error(before);
+    assert_int_equal(err->cause, 58);
+    assert_null(worker_session(fx->worker, "g729"));
+
+    const char *both = "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+                       "t=0 0\r\nm=audio 4000 RTP/AVP 0 8 101\r\n"
+                       "a=rtpmap:101 telephone-event/8000\r\n";
+    Tandem__MediaOffer msg = TANDEM__MEDIA_OFFER__INIT;
+    uint32_t codecs[] = { 8, 0 };
+    msg.sdp = (char *)both;
+    msg.codecs = codecs;
+    msg.n_codecs = 2;
+    s_deliver(fx, "alaw-first", 0, TANDEM__ENVELOPE__BODY_MEDIA_OFFER, &msg);
+    const td_bus_fake_sent_t *sent = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_OFFERED);
+    assert_non_null(sent);
+    assert_non_null(strstr(sent->env->media_offered->sdp_caller, " RTP/AVP 8 101\r\n"));
+    assert_non_null(strstr(sent->env->media_offered->sdp_callee, " RTP/AVP 8 0 101\r\n"));
+
+    /* ulaw only, offered PCMA only: refused. */
+    uint32_t ulaw[] = { 0 };
+    const char *pcma = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 8\r\n";
+    msg.sdp = (char *)pcma;
+    msg.codecs = ulaw;
+    msg.n_codecs = 1;
+    before = td_bus_fake_count();
+    s_deliver(fx, "ulaw-only", 0, TANDEM__ENVELOPE__BODY_MEDIA_OFFER, &msg);
+    assert_int_equal(s_last_error(before)->cause, 58);
+
+    /* An answer without either law is refused too. */
+    before = td_bus_fake_count();
+    s_answer(fx, "alaw-first", 1, g729);
+    assert_int_equal(s_last_error(before)->cause, 58);
+}
+
 int main(void)
 {
     td_log_init("test", LOG_ERR);
@@ -540,6 +686,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_call_is_cause_41, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capacity_and_ports_are_cause_34, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphans_closed_after_router_loss, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transcodes_between_laws, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_offer_follows_the_allow_list, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

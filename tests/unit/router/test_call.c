@@ -165,6 +165,9 @@ static void s_channel_new_in(fixture_t *f, const char *call, const char *context
     m.sip_call_id = "abc@127.0.0.1";
     m.peer = "1001";
     m.source = "127.0.0.1:5062";
+    uint32_t codecs[] = { 8, 0 };              /* allow=alaw,ulaw */
+    m.codecs = codecs;
+    m.n_codecs = 2;
     Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
     env.body_case = BODY(CHANNEL_NEW);
     env.channel_new = &m;
@@ -331,6 +334,9 @@ static void s_dial_1002(fixture_t *f, const char *call)
     s_channel_new(f, call, "1002");
     const Tandem__Envelope *e = s_sent(f, "media-1", MEDIA_OFFER, call, 0);
     assert_string_equal(e->media_offer->sdp, "SDP-A");
+    assert_int_equal(e->media_offer->n_codecs, 2);   /* the caller's allow= order */
+    assert_int_equal(e->media_offer->codecs[0], 8);
+    assert_int_equal(e->media_offer->codecs[1], 0);
     s_nothing_more(f);
     assert_int_equal(s_state(f, call), CALL_WAIT_MEDIA);
     s_media_offered(f, "media-1", call);
@@ -413,8 +419,9 @@ static void test_dial_caller_hangs_up_bridged(void **state)
     s_dial_1002(f, "c1");
     s_answer(f, "c1", 1, "SDP-B");
     s_sent(f, "media-1", MEDIA_ANSWER, "c1", 1);
-    s_media_answered(f, "c1", 1, "SDP-B-FOR-A");
-    s_sent(f, "sig-1", ANSWER, "c1", 0);
+    s_media_answered(f, "c1", 1, "");           /* the worker's answer: MediaOffered's */
+    const Tandem__Envelope *e = s_sent(f, "sig-1", ANSWER, "c1", 0);
+    assert_string_equal(e->answer->sdp, "SDP-CALLER");
     s_hangup(f, "c1", 0, 16, 0);               /* the caller's BYE */
     s_hangup_sent(f, "c1", 1, 16);
     s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);

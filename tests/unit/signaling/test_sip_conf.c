@@ -127,6 +127,9 @@ static void test_defaults(void **state)
     assert_int_equal(g->match_auth_username, 0);
     assert_int_equal(g->auth_options_requests, 0);
     assert_int_equal(g->codecs, SIP_CODEC_ALL);
+    assert_int_equal(g->codec_order.n, 2);
+    assert_int_equal(g->codec_order.pt[0], 0);
+    assert_int_equal(g->codec_order.pt[1], 8);
     assert_int_equal(g->defaultexpiry, 120);
     assert_int_equal(g->minexpiry, 60);
     assert_int_equal(g->maxexpiry, 3600);
@@ -212,6 +215,9 @@ static void test_peers_and_templates(void **state)
     assert_string_equal(a->cid_num, "1001");
     assert_string_equal(a->defaultuser, "");
     assert_int_equal(a->codecs, SIP_CODEC_ALL);     /* general alaw + template ulaw */
+    assert_int_equal(a->codec_order.n, 2);          /* in that order of preference */
+    assert_int_equal(a->codec_order.pt[0], 8);
+    assert_int_equal(a->codec_order.pt[1], 0);
     char ha1[33];
     sip_auth_ha1("1001", "example", "1001pass", ha1);
     assert_int_equal(a->has_secret, 1);
@@ -223,6 +229,8 @@ static void test_peers_and_templates(void **state)
     assert_string_equal(b->cid_name, "");
     assert_string_equal(b->cid_num, "1002");
     assert_int_equal(b->codecs, SIP_CODEC_ALAW);
+    assert_int_equal(b->codec_order.n, 1);
+    assert_int_equal(b->codec_order.pt[0], 8);
     /* chan_sip's digest user is the section name; defaultuser is only
      * the user Tandem calls the peer as. */
     sip_auth_ha1("1002", "example", "1002pass", ha1);
@@ -297,6 +305,45 @@ static void test_shipped_config(void **state)
     sip_conf_destroy(&c);
 }
 
+/* allow=/disallow= keep Asterisk's preference order: the order codecs are
+ * first allowed in; allowed again keeps the place; disallow takes out. */
+static void test_codec_order(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *lines;
+        uint8_t n, pt0, pt1;
+    } rows[] = {
+        { "", 2, 0, 8 },
+        { "disallow=all\nallow=alaw,ulaw\n", 2, 8, 0 },
+        { "disallow=all\nallow=alaw\nallow=ulaw\nallow=alaw\n", 2, 8, 0 },
+        { "allow=alaw\n", 2, 0, 8 },
+        { "disallow=ulaw\nallow=ulaw\n", 2, 8, 0 },
+        { "disallow=all\nallow=g729,alaw\n", 1, 8, 0 },
+        { "disallow=all\nallow=all\n", 2, 0, 8 },
+        { "disallow=all\n", 0, 0, 0 },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char text[256], err[256];
+        snprintf(text, sizeof text, "[general]\n[p]\ntype=peer\nhost=127.0.0.1\n%s", rows[i].lines);
+        sip_conf_t *c = s_load_text(text, err, sizeof err);
+        if (!c)
+            fail_msg("row %zu: %s", i, err);
+        const sip_peer_t *p = sip_conf_peer(c, "p");
+        assert_non_null(p);
+        assert_int_equal(p->codec_order.n, rows[i].n);
+        if (rows[i].n > 0)
+            assert_int_equal(p->codec_order.pt[0], rows[i].pt0);
+        if (rows[i].n > 1)
+            assert_int_equal(p->codec_order.pt[1], rows[i].pt1);
+        unsigned mask = 0;
+        for (size_t k = 0; k < p->codec_order.n; k++)
+            mask |= p->codec_order.pt[k] == 0 ? SIP_CODEC_ULAW : SIP_CODEC_ALAW;
+        assert_int_equal(mask, p->codecs);
+        sip_conf_destroy(&c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_bind_forms),
         cmocka_unit_test(test_peers_and_templates),
+        cmocka_unit_test(test_codec_order),
         cmocka_unit_test(test_insecure_forms),
         cmocka_unit_test(test_shipped_config),
     };

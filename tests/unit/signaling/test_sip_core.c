@@ -58,6 +58,15 @@ static const char *s_conf_text =
     "[1004](phone)\n"
     "secret=1004pass\n"
     "defaultuser=alice\n"
+    "[1005](phone)\n"
+    "secret=1005pass\n"
+    "disallow=all\n"
+    "allow=alaw\n"
+    "[g729]\n"
+    "type=peer\n"
+    "host=127.0.0.3\n"
+    "disallow=all\n"
+    "allow=g729\n"
     "[trunk]\n"
     "type=peer\n"
     "host=127.0.0.2\n"
@@ -1352,6 +1361,89 @@ static void test_static_peer_request_uri(void **state)
     }
 }
 
+/* Offer/answer by allow=: an offer with nothing allowed is 488 with a
+ * Warning and starts no call; ChannelNew carries the allowed codecs in
+ * order; the worker's offer to a callee is cut to its allow= list, and a
+ * callee that allows neither law is not called (cause 58). */
+static void test_codecs(void **state)
+{
+    fx_t *fx = *state;
+    static const char *g729 = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+                              "t=0 0\r\nm=audio 40000 RTP/AVP 18 101\r\n"
+                              "a=rtpmap:18 G729/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+    static const char *worker = "v=0\r\no=tandem 7 7 IN IP4 127.0.0.1\r\ns=Tandem\r\n"
+                                "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 8 101\r\n"
+                                "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+                                "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n";
+    /* From the trunk (no challenge): G.729 only is refused. */
+    int trunk = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in ta = { .sin_family = AF_INET };
+    socklen_t tl = sizeof ta;
+    inet_pton(AF_INET, "127.0.0.2", &ta.sin_addr);
+    assert_int_equal(bind(trunk, (struct sockaddr *)&ta, sizeof ta), 0);
+    getsockname(trunk, (struct sockaddr *)&ta, &tl);
+    int phone = fx->phone;
+    struct sockaddr_in ph = fx->ph;
+    fx->phone = trunk;
+    fx->ph = ta;
+    td_bus_fake_reset();
+    s_request(fx, "INVITE", "sip:5551234@127.0.0.1", "carrier", "codec-1", 1, NULL, NULL, g729);
+    assert_int_equal(s_next(fx, 1), 488);
+    osip_header_t *w = NULL;
+    assert_true(osip_message_header_get_byname(fx->msg, "warning", 0, &w) >= 0);
+    assert_non_null(w);
+    assert_int_equal(strncmp(w->hvalue, "304 ", 4), 0);
+    assert_null(s_sent(TANDEM__ENVELOPE__BODY_CHANNEL_NEW));
+    s_ack_final(fx, "sip:5551234@127.0.0.1", "carrier", "codec-1");
+    /* PCMU is fine; the codecs go to the router in [general]'s order. */
+    s_request(fx, "INVITE", "sip:5551234@127.0.0.1", "carrier", "codec-2", 1, NULL, NULL, s_sdp);
+    assert_int_equal(s_next(fx, 0), 100);
+    const Tandem__Envelope *e = s_sent(TANDEM__ENVELOPE__BODY_CHANNEL_NEW);
+    assert_non_null(e);
+    assert_int_equal(e->channel_new->n_codecs, 2);
+    assert_int_equal(e->channel_new->codecs[0], 0);
+    assert_int_equal(e->channel_new->codecs[1], 8);
+    fx->phone = phone;
+    fx->ph = ph;
+    close(trunk);
+
+    /* 1005 allows alaw only: its INVITE offers PCMA and the event. */
+    s_register(fx, "1005", "1005pass", "codec-reg", "Expires: 300\r\n", 200);
+    td_bus_fake_reset();
+    Tandem__Envelope env;
+    Tandem__Originate o = TANDEM__ORIGINATE__INIT;
+    o.channel = "SIP/1005-00000001";
+    o.user = "1005";
+    o.number = "";
+    o.caller_num = "1001";
+    o.caller_name = "Alice";
+    o.sdp = (char *)worker;
+    s_env(&env, "c-codec", 1);
+    env.body_case = TANDEM__ENVELOPE__BODY_ORIGINATE;
+    env.originate = &o;
+    s_deliver(fx, &env);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "INVITE");
+    osip_body_t *body = osip_list_get(&fx->msg->bodies, 0);
+    assert_non_null(body);
+    assert_non_null(strstr(body->body, "\r\nm=audio 40000 RTP/AVP 8 101\r\n"));
+    assert_null(strstr(body->body, "PCMU"));
+    assert_non_null(strstr(body->body, "a=rtpmap:101 telephone-event/8000\r\n"));
+    s_respond(fx, 486, "busytag", NULL);
+
+    /* [g729] allows neither law: Hangup cause 58 at once, no SIP. */
+    td_bus_fake_reset();
+    o.user = "g729";
+    s_env(&env, "c-g729", 1);
+    env.body_case = TANDEM__ENVELOPE__BODY_ORIGINATE;
+    env.originate = &o;
+    s_deliver(fx, &env);
+    const Tandem__Envelope *h = s_sent(TANDEM__ENVELOPE__BODY_HANGUP);
+    assert_non_null(h);
+    assert_int_equal(h->leg, 1);
+    assert_int_equal(h->hangup->cause, 58);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1375,6 +1467,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_router_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_leg_on_bus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mutations_never_crash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_codecs, setup, teardown),
     };
     return cmocka_run_group_tests_name("sip_core", tests, NULL, NULL);
 }
