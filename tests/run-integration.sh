@@ -39,6 +39,8 @@ for run in "${runs[@]}"; do
     else
         [ $rc -eq 124 ] && echo "[$name] killed after ${cap}s" >>"$out"
         printf '%-20s FAIL (%ds, exit %d)\n' "$name" "$dt" "$rc"
+        # The reason first (td_fail's line can be far above the logs' tail).
+        grep -m 3 '^\[[^]]*\] FAIL: ' "$out" | sed 's/^/    /'
         tail -n 80 "$out" | sed 's/^/    /'
         fail=$((fail + 1))
         failed+=("$name")
