@@ -374,6 +374,8 @@ if "loss" in r:
         why.append("loss %.3f%% >= %g%%" % (loss, max_loss))
     if p99 >= max_p99:
         why.append("p99 %.0f us >= %g us" % (p99, max_p99))
+    if float(r.get("offered", 0)) < 99:
+        why.append("the generator sent only %s%% of the packets due" % r.get("offered"))
     if int(r.get("misrouted", 0)):
         why.append("%s misrouted" % r["misrouted"])
 # calls per worker: the socket count (processes) or the SDP addresses (containers)
@@ -387,10 +389,11 @@ if ok and nw > 1 and calls >= 10 * nw and any(int(x) == 0 for x in per if x.isdi
     why.append("a worker got no call")
     ok = False
 wcpu = "/".join("%.0f" % float(cpu[w]) for w in sorted(held) if w in cpu)
-print("  W=%d C=%-5d %s  loss %s%% (fwd %s, back %s)  rtt p50 %s p99 %s max %s us  "
+print("  W=%d C=%-5d %s  loss %s%% (fwd %s, back %s)  rtt p50 %s p99 %s max %s us (raw p99 %s)  "
       "calls/worker %s  cpu%% workers %s router %s sig %s gen %s host %s%%  %ds%s"
       % (nw, calls, "PASS" if ok else "FAIL", r.get("loss", "-"), r.get("loss_fwd", "-"),
          r.get("loss_back", "-"), r.get("p50_us", "-"), r.get("p99_us", "-"), r.get("max_us", "-"),
+         r.get("raw_p99_us", "-"),
          workers or "-", wcpu or "-", cpu.get("router", "-")[:5], cpu.get("signaling", "-")[:5],
          cpu.get("generator", "-"), cpu.get("host_busy", "-"), secs,
          "" if ok else "  (" + "; ".join(why) + ")"))
