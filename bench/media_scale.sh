@@ -22,7 +22,8 @@
 # hung up (BYE from the UAC). A step passes when every call was set up and
 # torn down, loss < BENCH_MAX_LOSS % and p99 < BENCH_MAX_P99_US. The ladder
 # stops at the first failing step, then one step halfway between the last
-# pass and the failure is tried. A step is only started if it fits in W's
+# pass and the failure is tried (if the first step fails, half of it, twice
+# at most). A step is only started if it fits in W's
 # share of the time budget. Per step it prints loss, p50/p99 round trip, the
 # CPU of each process over the window (% of one core), and the calls each
 # worker held (its socket descriptors over 4 in process mode; the addresses
@@ -365,7 +366,13 @@ if grc != 0 or "loss" not in r:
     why.append("calls not all up in %ss (%s)" % (r.get("setup_timeout", "?"), r.get("up", "?"))
                if "setup_timeout" in r else "rtp_load exit %d" % grc)
 if urc != 0:
-    why.append("sipp UAC exit %d" % urc)
+    stat = {}
+    try:
+        lines = open(d + "/uac.csv").read().splitlines()
+        stat = dict(zip(lines[0].split(";"), lines[-1].split(";")))
+    except (OSError, IndexError):
+        pass
+    why.append("sipp UAC exit %d: %s of %d calls failed" % (urc, stat.get("FailedCall(C)", "?"), calls))
 if src != 0:
     why.append("sipp UAS exit %d" % src)
 loss = float(r.get("loss", 100)); p99 = float(r.get("p99_us", 1e9))
@@ -434,6 +441,14 @@ for idx in "${!nws[@]}"; do
             say "  W=$nw C=$c: skipped (about ${est}s, beyond this search's time share)"; fail=-1; break
         fi
         if s_step "$nw" "$c"; then best[$nw]=$c; else fail=$c; break; fi
+    done
+    # the first step failed: halve it, twice at most
+    tries=0
+    while [ "$fail" -gt 0 ] && [ "${best[$nw]}" = 0 ] && [ $tries -lt 2 ] && [ $((fail / 2)) -ge 10 ]; do
+        tries=$((tries + 1)); c=$((fail / 2))
+        est=$(( c * 22 / rate / 10 + settle + window + 12 ))
+        [ $(( SECONDS + est )) -le "$w_end" ] || break
+        if s_step "$nw" "$c"; then best[$nw]=$c; else fail=$c; fi
     done
     if [ "$fail" -gt 0 ] && [ "${best[$nw]}" -gt 0 ]; then
         mid=$(( (best[$nw] + fail) / 2 / 50 * 50 ))
