@@ -19,16 +19,22 @@
 # callee reflects each back through the worker, and the caller takes the
 # round trip and the loss per direction over a BENCH_WINDOW-second window
 # once all C calls are up (and BENCH_SETTLE seconds more). Then the calls are
-# hung up (BYE from the UAC). A step passes when every call was set up and
-# torn down, loss < BENCH_MAX_LOSS % and p99 < BENCH_MAX_P99_US. The ladder
-# stops at the first failing step, then one step halfway between the last
-# pass and the failure is tried (if the first step fails, half of it, twice
-# at most). A step is only started if it fits in W's
-# share of the time budget. Per step it prints loss, p50/p99 round trip, the
-# CPU of each process over the window (% of one core), and the calls each
-# worker held (its socket descriptors over 4 in process mode; the addresses
-# the SDPs named in container mode, where each worker has its own); at the
-# end, a table and the ratio max C (3 workers) / max C (1 worker).
+# hung up (BYE from the UAC). The round trip is the switch's: from the send
+# to the kernel's arrival time at the caller, less the time the callee held
+# the packet (see bench/rtp_load.c; the raw one is printed too).
+#
+# A step passes when every call was set up and torn down, loss <
+# BENCH_MAX_LOSS %, p99 < BENCH_MAX_P99_US and the generator sent 99 % of
+# the packets due. The ladder stops at the first failing step (a step that
+# failed on p99 alone runs once more, once per W), then one step halfway
+# between the last pass and the failure is tried (if the first step fails,
+# half of it, twice at most); for W > 1 the ladder starts at half the best of
+# the W before. A step only starts if it fits in W's share of the time
+# budget. Per step it prints loss, p50/p99 round trip, the CPU of each
+# process over the window (% of one core), and the calls each worker held
+# (its socket descriptors over 4 in process mode; the addresses the SDPs
+# named in container mode, where each worker has its own); at the end, a
+# table and the ratio max C (3 workers) / max C (1 worker).
 #
 # Everything runs on 127.0.0.1 (processes) or on the compose network (the
 # phones bind its gateway address on the host, as deploy/smoke-call.sh
@@ -304,7 +310,8 @@ s_containers_scale() {    # s_containers_scale W
 declare -A waddr
 
 # ---- one step --------------------------------------------------------------
-# s_step W C: one measured step; prints its line, records it, returns 0 on pass.
+# s_step W C: one measured step; prints its line, records it, returns 0 on
+# pass, 3 when only the p99 round trip failed, 1 otherwise.
 declare -A res
 s_step() {
     local nw=$1 calls=$2 d=$tmp/w$1-c$2
@@ -409,7 +416,8 @@ with open(d + "/summary", "w") as f:
             r.get("p50_us", "-"), r.get("p99_us", "-"), wcpu or "-", cpu.get("router", "-"),
             cpu.get("signaling", "-"), cpu.get("generator", "-"), workers or "-",
             cpu.get("host_busy", "-")))
-sys.exit(0 if ok else 1)
+# 3: only the round trip failed (other load on the host can do that)
+sys.exit(0 if ok else 3 if all(w.startswith("p99") for w in why) else 1)
 PY
 }
 
@@ -432,7 +440,7 @@ for idx in "${!nws[@]}"; do
     w_end=$(( SECONDS + share ))
     if [ $mode = processes ]; then s_proc_start "$nw"; else s_containers_scale "$nw"; fi
     say "$nw worker(s): ${names[*]} (pids $(for w in "${names[@]}"; do printf '%s ' "${wpid[$w]}"; done)); ${share}s for this search"
-    best[$nw]=0; fail=0
+    best[$nw]=0; fail=0; retried=0
     for c in $ladder; do
         # more workers hold at least as much: start near half the last best
         if [ "$c" -lt $(( prev_best / 2 )) ]; then continue; fi
@@ -440,7 +448,13 @@ for idx in "${!nws[@]}"; do
         if [ $(( SECONDS + est )) -gt "$w_end" ]; then
             say "  W=$nw C=$c: skipped (about ${est}s, beyond this search's time share)"; fail=-1; break
         fi
-        if s_step "$nw" "$c"; then best[$nw]=$c; else fail=$c; break; fi
+        s_step "$nw" "$c"; rc=$?
+        # once per worker count, a step that failed on p99 alone runs again
+        if [ $rc = 3 ] && [ $retried = 0 ] && [ $(( SECONDS + est )) -le "$w_end" ]; then
+            retried=1; say "  W=$nw C=$c: once more (only p99 failed)"
+            s_step "$nw" "$c"; rc=$?
+        fi
+        if [ $rc = 0 ]; then best[$nw]=$c; else fail=$c; break; fi
     done
     # the first step failed: halve it, twice at most
     tries=0
