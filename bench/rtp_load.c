@@ -15,27 +15,36 @@
  * Each caller sends a 172-byte RTP packet (12-byte header, 160-byte PCMU
  * payload) every 20 ms to its target, carrying its index, a sequence number
  * and the send time; each callee sends every packet it gets back to its own
- * target (the worker's other side) unchanged; the caller takes the round
- * trip. Sends are spread over 40 slots of 0.5 ms, so CALLS/40 packets leave
- * together. After a stall the slots missed are caught up at no more than
- * twice the rate (one extra slot a tick; at most 100 ms of them, the rest
- * are dropped), so a stall of ours does not become a burst at the worker;
- * "offered" is the % of the window's due packets that were sent. The round
- * trip (p50_us, p99_us) runs from the send to the kernel's arrival time at
- * the caller (SO_TIMESTAMPNS) less the callee's own time from arrival to its
- * send back, so this process's scheduling delays (it shares the cores) are
- * not counted; raw_p50_us/raw_p99_us are send to our reading it back. Once every call has both targets (at most SETUP_S seconds, else
- * it fails), it lets SETTLE_S seconds pass, then counts the packets sent in
- * a WINDOW_S-second window: how many reached a callee (forward loss), how
- * many of those came back (return loss), and the round trips (a histogram
- * in 10 us buckets: no allocation after start). It stops sending at the
- * window's end, waits 0.5 s for the last packets, and prints one "result"
- * line, the CPU (utime+stime over the window, % of one core) of itself and
- * of each -p NAME=PID, and how busy the host's cores were (% of all), and for each NAME starting with "media" the calls it
- * held (its socket descriptors at the window's start less those at our
- * start, over 4: a relayed call holds two RTP/RTCP pairs) plus the calls
- * per worker address (the targets' addresses).
- * Exit 0 when it measured, 2 when the calls did not come up in time. */
+ * target (the worker's other side); the caller takes the round trip. Sends
+ * are spread over 40 slots of 0.5 ms, so CALLS/40 packets leave together.
+ * After a stall the slots missed are caught up at no more than twice the
+ * rate (one extra slot a tick; at most 100 ms of them, the rest are
+ * dropped), so a stall of ours does not become a burst at the worker.
+ *
+ * The round trip (p50_us, p99_us) runs from the send to the kernel's arrival
+ * time at the caller (SO_TIMESTAMPNS) less the callee's time from arrival to
+ * its send back (carried in the packet), so this process's own scheduling
+ * delays (it shares the cores) are not counted; raw_p50_us/raw_p99_us run
+ * from the send to our reading it back.
+ *
+ * Once every call has both targets (within SETUP_S seconds, else it fails),
+ * it lets SETTLE_S seconds pass, then counts the packets sent in a
+ * WINDOW_S-second window: how many reached a callee (forward loss), how many
+ * of those came back (return loss), and their round trips (histograms in
+ * 10 us buckets: nothing is allocated after start). It stops sending at the
+ * window's end, waits 0.5 s for the last packets, and prints:
+ *   result ...     counts, losses (%), round trips (us), offered (% of the
+ *                  packets due that were sent)
+ *   cpu ...        utime+stime over the window, % of one core, of itself and
+ *                  of each -p NAME=PID, and how busy the host was (% of all)
+ *   held ...       for each NAME starting with "media": the calls it held
+ *                  (its socket descriptors at the window's start less those
+ *                  at our start, over 4: a call holds two RTP/RTCP pairs)
+ *   addresses ...  calls per worker address (the callers' targets)
+ * Exit 0 when it measured, 2 when the calls did not come up in time.
+ *
+ * One process, one epoll loop (no libevent: one timerfd and the sockets are
+ * all it waits on), one socket per leg, no allocation per packet. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dirent.h>
