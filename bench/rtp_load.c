@@ -353,7 +353,10 @@ static void s_readable(load_t *self, int side, int i)
         char buf[CMSG_SPACE(sizeof(struct timespec))];
         struct cmsghdr align;
     } ctl;
-    for (int k = 0; k < 32; k++) {
+    /* One packet a wake-up: a leg gets one each 20 ms, and a second recvmsg
+     * would mostly cost a syscall for EAGAIN (epoll is level-triggered, so a
+     * second packet, if any, wakes us again). */
+    for (int k = 0; k < 1; k++) {
         struct iovec iov = { pkt, sizeof pkt };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
                              .msg_controllen = sizeof ctl.buf };
