@@ -91,7 +91,7 @@ typedef struct {                         /* our payload, after the RTP header */
 typedef struct {
     char name[32];
     int pid;
-    unsigned long long cpu0;
+    unsigned long long cpu0, cpu1;
     int sockets_start, sockets_w0;
 } watch_t;
 
@@ -130,7 +130,8 @@ typedef struct {
     int nwatch;
     int done;
     uint64_t ticks;
-    unsigned long long self_cpu0, host_busy0, host_total0;
+    unsigned long long self_cpu0, self_cpu1, idle0, idle1;
+    uint64_t cpu_t0, cpu_t1;             /* when the CPU counters were read */
     addr_count_t addrs[LOAD_ADDRS];
     int naddrs;
 } load_t;
@@ -175,20 +176,19 @@ static unsigned long long s_cpu(int pid)
     return ut + st;
 }
 
-/* Busy and total jiffies of all CPUs (/proc/stat's first line). */
-static void s_host(unsigned long long *busy, unsigned long long *total)
+/* Idle (and iowait) clock ticks of all CPUs, /proc/stat's first line. The
+ * busy share is 1 - idle / elapsed: under a tickless kernel the idle time is
+ * exact, while the busy counters are sampled at ticks and miss the short
+ * wake-ups that packet work is made of. */
+static unsigned long long s_host_idle(void)
 {
-    unsigned long long v[10] = { 0 };
-    *busy = *total = 0;
+    unsigned long long v[5] = { 0 };
     FILE *fp = fopen("/proc/stat", "r");
     if (!fp)
-        return;
-    int n = fscanf(fp, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
-                   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+        return 0;
+    int n = fscanf(fp, "cpu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4]);
     fclose(fp);
-    for (int i = 0; i < n && i < 8; i++)      /* guest time is already in user */
-        *total += v[i];
-    *busy = *total - v[3] - v[4];             /* less idle and iowait */
+    return n == 5 ? v[3] + v[4] : 0;
 }
 
 static int s_sockets(int pid)
@@ -424,19 +424,30 @@ static double s_percentile(const load_t *self, const uint64_t *hist, uint64_t ma
 
 static void s_window_start(load_t *self)
 {
+    self->cpu_t0 = s_now();
     self->self_cpu0 = s_cpu(0);
-    s_host(&self->host_busy0, &self->host_total0);
+    self->idle0 = s_host_idle();
     for (int k = 0; k < self->nwatch; k++) {
         self->watch[k].cpu0 = s_cpu(self->watch[k].pid);
         self->watch[k].sockets_w0 = s_sockets(self->watch[k].pid);
     }
 }
 
+static void s_window_end(load_t *self)
+{
+    self->cpu_t1 = s_now();
+    self->self_cpu1 = s_cpu(0);
+    self->idle1 = s_host_idle();
+    for (int k = 0; k < self->nwatch; k++)
+        self->watch[k].cpu1 = s_cpu(self->watch[k].pid);
+}
+
 static void s_report(load_t *self)
 {
     double wall = (double)(self->w1 - self->w0) / 1e9;
-    long tck = sysconf(_SC_CLK_TCK);
-    unsigned long long self_cpu = s_cpu(0) - self->self_cpu0;
+    double tck = (double)sysconf(_SC_CLK_TCK);
+    double cpu_wall = (double)(self->cpu_t1 - self->cpu_t0) / 1e9;
+    double cores = (double)sysconf(_SC_NPROCESSORS_ONLN);
     double lf = self->sent ? 100.0 * (double)(self->sent - self->fwd) / (double)self->sent : 100;
     double lb = self->fwd ? 100.0 * (double)(self->fwd - self->back) / (double)self->fwd : 100;
     double lt = self->sent ? 100.0 * (double)(self->sent - self->back) / (double)self->sent : 100;
@@ -453,16 +464,13 @@ static void s_report(load_t *self)
            s_percentile(self, self->raw, self->raw_max, 0.99), (double)self->raw_max / 1000.0,
            offered, (unsigned long long)self->misrouted, (unsigned long long)self->bad,
            (unsigned long long)self->send_err, (unsigned long long)self->late_target);
-    unsigned long long busy, total;
-    s_host(&busy, &total);
-    printf("cpu host_busy=%.1f generator=%.1f",
-           total > self->host_total0 ? 100.0 * (double)(busy - self->host_busy0) /
-                                       (double)(total - self->host_total0) : -1.0,
-           100.0 * (double)self_cpu / (double)tck / wall);
+    double idle = (double)(self->idle1 - self->idle0) / tck / cpu_wall / cores;
+    printf("cpu host_busy=%.1f generator=%.1f", self->idle1 ? 100.0 * (1.0 - idle) : -1.0,
+           100.0 * (double)(self->self_cpu1 - self->self_cpu0) / tck / cpu_wall);
     for (int k = 0; k < self->nwatch; k++) {
-        unsigned long long c = s_cpu(self->watch[k].pid);
-        printf(" %s=%.1f", self->watch[k].name,
-               c ? 100.0 * (double)(c - self->watch[k].cpu0) / (double)tck / wall : -1.0);
+        watch_t *w = &self->watch[k];
+        printf(" %s=%.1f", w->name,
+               w->cpu1 ? 100.0 * (double)(w->cpu1 - w->cpu0) / tck / cpu_wall : -1.0);
     }
     printf("\n");
     printf("held");
@@ -528,8 +536,10 @@ static void s_tick(load_t *self, uint64_t expirations)
         }
         break;
     case PH_MEASURE:
-        if (now >= self->w1)
+        if (now >= self->w1) {
+            s_window_end(self);
             self->phase = PH_GRACE;
+        }
         break;
     case PH_GRACE:
         if (now >= self->w1 + 500000000ull) {
