@@ -17,7 +17,7 @@ LIB_SRCS := $(wildcard lib/*.c) $(GEN)
 PROGS    := signaling router media
 BINS     := $(PROGS:%=bin/tandem-%)
 
-.PHONY: all deps run test test-fresh unit integration bench clean check images
+.PHONY: all deps run test test-fresh unit integration bench bench-media clean check images
 all: $(BINS)
 
 deps:
@@ -105,6 +105,15 @@ check: deps
 bench: deps
 	@$(MAKE) -j$(JOBS) --no-print-directory all
 	@bash bench/calls.sh
+
+# Relayed calls with RTP on 1, 2, 3 media workers: processes on 127.0.0.1,
+# then containers (docker-compose --scale media=W; builds the images). Not in
+# `make test`. bench/media_scale.sh [--containers] runs one mode.
+bench-media: deps
+	@$(MAKE) -j$(JOBS) --no-print-directory all
+	@bash bench/media_scale.sh
+	@bash tools/images.sh >/dev/null
+	@bash bench/media_scale.sh --containers
 
 clean:
 	rm -rf build bin
