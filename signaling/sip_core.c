@@ -17,6 +17,7 @@
 #include "sip_call.h"
 #include "sip_ident.h"
 #include "sip_msg.h"
+#include "sip_outreg.h"
 #include "td_bus.h"
 #include "td_log.h"
 
@@ -34,6 +35,7 @@ struct sip_core {
     sip_auth_t *auth;
     sip_registrar_t *registrar;
     sip_call_t *call;
+    sip_outreg_t *outreg;          /* register => lines */
     struct event *tick;
     struct sockaddr_in bound;      /* the socket's own address */
     int route_fd;                  /* connect()ed to learn our address toward a peer */
@@ -653,14 +655,29 @@ static void s_on_request(void *arg, sip_txn_t *txn, osip_message_t *req,
         sip_msg_reply(txn, 501, NULL, "unknown method", NULL, NULL);
 }
 
+/* Client transactions belong to a call leg or to an outbound registration
+ * (or to nobody any more): the owner says which. */
+static int s_outreg_txn(sip_core_t *self, sip_txn_t *txn)
+{
+    return txn && sip_outreg_owns(self->outreg, sip_txn_owner(txn));
+}
+
 static void s_on_response(void *arg, sip_txn_t *txn, osip_message_t *resp)
 {
-    sip_call_response(((sip_core_t *)arg)->call, txn, resp);
+    sip_core_t *self = arg;
+    if (s_outreg_txn(self, txn))
+        sip_outreg_response(self->outreg, txn, resp);
+    else
+        sip_call_response(self->call, txn, resp);
 }
 
 static void s_on_timeout(void *arg, sip_txn_t *txn)
 {
-    sip_call_timeout(((sip_core_t *)arg)->call, txn);
+    sip_core_t *self = arg;
+    if (s_outreg_txn(self, txn))
+        sip_outreg_timeout(self->outreg, txn);
+    else
+        sip_call_timeout(self->call, txn);
     td_log_set_context(NULL);               /* timers run outside any message */
 }
 
@@ -672,7 +689,11 @@ static void s_on_ack_timeout(void *arg, sip_txn_t *txn)
 
 static void s_on_terminated(void *arg, sip_txn_t *txn)
 {
-    sip_call_terminated(((sip_core_t *)arg)->call, txn);
+    sip_core_t *self = arg;
+    if (s_outreg_txn(self, txn))
+        sip_outreg_terminated(self->outreg, txn);
+    else
+        sip_call_terminated(self->call, txn);
     td_log_set_context(NULL);               /* timers run outside any message */
 }
 
@@ -767,6 +788,7 @@ void sip_core_tick(sip_core_t *self, long now)
                "%lu; sip rx %lu tx %lu dropped %lu bad %lu retransmits %lu, transactions %lu",
                cs.calls, cs.legs, sip_registrar_count(self->registrar), cs.calls_in, cs.legs_out,
                ts.rx, ts.tx, ts.dropped, ts.bad_requests, ts.retransmits, ts.live);
+        sip_outreg_log(self->outreg);
     }
 }
 
@@ -836,11 +858,17 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         .local_addr = s_local_addr, .arg = self,
     };
     self->call = sip_call_new(&env);
+    sip_outreg_env_t renv = {
+        .base = base, .layer = self->layer, .conf = conf, .local_addr = s_local_addr,
+        .arg = self,
+    };
+    self->outreg = sip_outreg_new(&renv);
     struct timeval second = { 1, 0 };
-    if (!self->call || event_add(self->tick, &second) != 0) {
+    if (!self->call || !self->outreg || event_add(self->tick, &second) != 0) {
         sip_core_destroy(&self);
         return NULL;
     }
+    sip_outreg_start(self->outreg);
     return self;
 }
 
@@ -852,6 +880,7 @@ void sip_core_destroy(sip_core_t **self_p)
     if (self->tick)
         event_free(self->tick);
     sip_call_destroy(&self->call);          /* legs first: they point at transactions */
+    sip_outreg_destroy(&self->outreg);
     td_bus_destroy(&self->bus);
     sip_txn_layer_destroy(&self->layer);
     sip_registrar_destroy(&self->registrar);
@@ -860,6 +889,16 @@ void sip_core_destroy(sip_core_t **self_p)
         close(self->route_fd);
     free(self);
     *self_p = NULL;
+}
+
+size_t sip_core_unregister(sip_core_t *self)
+{
+    return sip_outreg_unregister(self->outreg);
+}
+
+sip_outreg_t *sip_core_outreg(sip_core_t *self)
+{
+    return self->outreg;
 }
 
 sip_txn_layer_t *sip_core_layer(sip_core_t *self)
