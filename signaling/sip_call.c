@@ -687,6 +687,13 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
         td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
         return;
     }
+    if (self->env.usable && !self->env.usable(self->env.arg, peer)) {
+        /* chan_sip: create_addr fails, "target device not registered" */
+        td_log(LOG_INFO, "%s: %s is not reachable (qualify)", msg->channel, peer->name);
+        fail.cause = SIP_CAUSE_SUBSCRIBER_ABSENT;
+        td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+        return;
+    }
     if (peer->dynamic) {
         const sip_binding_t *b = sip_registrar_lookup(self->env.registrar, peer->name,
                                                       (long)time(NULL));

@@ -20,7 +20,7 @@
 /* chan_sip keys Tandem accepts without acting on them (yet). Each is logged
  * once per load, at the first place it is used. */
 static const char *const s_ignored[] = {
-    "transport", "qualify", "qualifyfreq", "srvlookup", "useragent", "language",
+    "transport", "srvlookup", "useragent", "language",
     "dtmfmode", "canreinvite", "rtptimeout", "rtpholdtimeout", "rtpkeepalive", "t1min",
     "session-timers", "session-expires", "session-minse", "session-refresher",
     "tcpenable", "tcpbindaddr", "tlsenable", "tlsbindaddr", "videosupport", "textsupport",
@@ -438,6 +438,23 @@ static int s_register(sip_conf_t *self, const td_conf_var_t *v)
     return 0;
 }
 
+/* qualify = yes | no | milliseconds (chan_sip: yes is [general]'s qualify=,
+ * else DEFAULT_MAXMS, 2000). */
+static int s_qualify(sip_conf_t *self, const td_conf_var_t *v, int yes_ms, int *out)
+{
+    long ms;
+    if (!strcasecmp(v->value, "no"))
+        *out = 0;
+    else if (!strcasecmp(v->value, "yes"))
+        *out = yes_ms ? yes_ms : 2000;
+    else if (td_conf_int(v->value, 0, 3600000, &ms) == 0)
+        *out = (int)ms;
+    else
+        return s_fail(self, v->file, v->line, "qualify must be yes, no or a number of "
+                      "milliseconds, not '%s'", v->value);
+    return 0;
+}
+
 /* ---- [general] ------------------------------------------------------------ */
 
 static int s_general(sip_conf_t *self, td_conf_section_t *sec)
@@ -494,6 +511,10 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
             rc = s_int(self, v, 0, 1000000, &g->registerattempts);
         else if (!strcasecmp(k, "register"))
             rc = s_register(self, v);
+        else if (!strcasecmp(k, "qualify"))
+            rc = s_qualify(self, v, 0, &g->qualify);
+        else if (!strcasecmp(k, "qualifyfreq"))
+            rc = s_int(self, v, 1, 86400, &g->qualifyfreq);
         else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl")) {
             if (!v->inherited)
                 td_log(LOG_WARNING, "%s:%d: '%s' is not enforced yet", v->file, v->line, k);
@@ -600,6 +621,8 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
     p->codec_order = g->codec_order;
     p->nat = g->nat;
     p->dynamic = 1;
+    p->qualifyfreq = g->qualifyfreq;
+    p->maxms = g->qualify;                  /* chan_sip's default_qualify */
     p->file = sec->file;
     p->line = sec->line;
     const td_conf_var_t *type = NULL, *secret = NULL, *md5secret = NULL, *host = NULL,
@@ -660,7 +683,11 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
             rc = s_copy(self, p->fromdomain, sizeof p->fromdomain, v);
         else if (!strcasecmp(k, "nat"))
             rc = s_nat(self, v, &p->nat);
-        else if (!strcasecmp(k, "directmedia") || !strcasecmp(k, "qualify"))
+        else if (!strcasecmp(k, "qualify"))
+            rc = s_qualify(self, v, g->qualify, &p->maxms);
+        else if (!strcasecmp(k, "qualifyfreq"))
+            rc = s_int(self, v, 1, 86400, &p->qualifyfreq);
+        else if (!strcasecmp(k, "directmedia"))
             ;                                        /* accepted: media is always anchored */
         else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl")) {
             if (!v->inherited)
@@ -822,6 +849,7 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
     g->minexpiry = 60;
     g->maxexpiry = 3600;
     g->registertimeout = 20;
+    g->qualifyfreq = 60;
 
     td_conf_t *conf = td_conf_load(path, self->err, self->errlen);
     if (!conf) {

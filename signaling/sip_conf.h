@@ -64,6 +64,8 @@ typedef struct sip_peer {
                                  * peer (chan_sip's do_proxy_auth uses it, or remotesecret=
                                  * when set); "" for none */
     char remotesecret[80];
+    int maxms;                  /* qualify=: 0 no; yes 2000 (or [general]'s qualify=); or ms */
+    int qualifyfreq;            /* seconds between OPTIONS to a reachable peer (60) */
     int has_proxy;              /* outboundproxy= given: requests to the peer go there */
     struct sockaddr_in proxy;   /* outboundproxy host:port (5060), resolved at load */
     const char *file;           /* where the section starts; owned by sip_conf_t */
@@ -86,6 +88,9 @@ typedef struct {
     int maxexpiry;              /* 3600 */
     int registertimeout;        /* 20: seconds before an unanswered REGISTER is sent again */
     int registerattempts;       /* 0: retry forever; else give up (Failed) after that many */
+    int qualify;                /* qualify= here (0): every peer's default maxms, and what
+                                 * a peer's qualify=yes means (2000 when this is 0) */
+    int qualifyfreq;            /* 60 */
 } sip_general_t;
 
 /* One `register =>` line of [general] (chan_sip's sip_register):

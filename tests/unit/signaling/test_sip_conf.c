@@ -443,12 +443,44 @@ static void test_register_lines(void **state)
     sip_conf_destroy(&c);
 }
 
+/* qualify= (chan_sip: yes is [general]'s qualify= or 2000 ms, a number is
+ * ms, peers default to [general]'s) and qualifyfreq= (60 s). */
+static void test_qualify(void **state)
+{
+    (void)state;
+    char err[256];
+    sip_conf_t *c = s_load_text("[a]\ntype=peer\nhost=127.0.0.1\nqualify=yes\n"
+                                "[b]\ntype=peer\nhost=127.0.0.1\nqualify=500\nqualifyfreq=5\n"
+                                "[c]\ntype=peer\nhost=127.0.0.1\n", err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(sip_conf_peer(c, "a")->maxms, 2000);
+    assert_int_equal(sip_conf_peer(c, "a")->qualifyfreq, 60);
+    assert_int_equal(sip_conf_peer(c, "b")->maxms, 500);
+    assert_int_equal(sip_conf_peer(c, "b")->qualifyfreq, 5);
+    assert_int_equal(sip_conf_peer(c, "c")->maxms, 0);
+    sip_conf_destroy(&c);
+    c = s_load_text("[general]\nqualify=1000\nqualifyfreq=30\n[a]\ntype=peer\nhost=127.0.0.1\n"
+                    "qualify=yes\n[c]\ntype=peer\nhost=127.0.0.1\n[d]\ntype=peer\n"
+                    "host=127.0.0.1\nqualify=no\n", err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(sip_conf_peer(c, "a")->maxms, 1000);
+    assert_int_equal(sip_conf_peer(c, "c")->maxms, 1000);
+    assert_int_equal(sip_conf_peer(c, "c")->qualifyfreq, 30);
+    assert_int_equal(sip_conf_peer(c, "d")->maxms, 0);
+    sip_conf_destroy(&c);
+    c = s_load_text("[a]\ntype=peer\nhost=127.0.0.1\nqualify=sometimes\n", err, sizeof err);
+    assert_null(c);
+    assert_non_null(strstr(err, "sip.conf:4: qualify must be yes, no or a number of "
+                                "milliseconds, not 'sometimes'"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_table),
         cmocka_unit_test(test_register_parse),
         cmocka_unit_test(test_register_lines),
+        cmocka_unit_test(test_qualify),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_bind_forms),
