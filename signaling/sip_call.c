@@ -755,7 +755,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     }
     self->env.local_addr(self->env.arg, &to, &me);
     char myip[INET_ADDRSTRLEN], tag[SIP_MSG_TOKEN_LEN + 1], cid[SIP_MSG_TOKEN_LEN + 1];
-    char name[96], local_uri[400], remote_uri[600], call_id[96];
+    char name[96], local_uri[400], remote_uri[600], call_id[160];
     inet_ntop(AF_INET, &me.sin_addr, myip, sizeof myip);
     const char *from_user = peer->fromuser[0] ? peer->fromuser
                           : s_valid_user(msg->caller_num) ? msg->caller_num : "anonymous";
@@ -766,7 +766,8 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     else
         snprintf(local_uri, sizeof local_uri, "<sip:%s@%s>", from_user, from_host);
     snprintf(remote_uri, sizeof remote_uri, "<%s>", target);
-    snprintf(call_id, sizeof call_id, "%s@%s", sip_msg_token(cid, sizeof cid), myip);
+    /* create_addr_from_peer: with fromdomain= the Call-ID ends "@fromdomain" */
+    snprintf(call_id, sizeof call_id, "%s@%s", sip_msg_token(cid, sizeof cid), from_host);
     sip_msg_token(tag, sizeof tag);
     leg->bus_id = sip_arena_strdup(&leg->arena, hdr->call_id);
     leg->no = hdr->leg;
