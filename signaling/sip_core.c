@@ -448,8 +448,10 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
                 sip_msg_reply(txn, 500, tag, "cannot store the binding", NULL, NULL);
                 return;
             }
-            if (rc == 0 && e)
+            if (rc == 0 && e) {
                 td_log(LOG_INFO, "%s registered %s from %s for %ld s", peer->name, uri, src, e);
+                sip_qualify_registered(self->qualify, peer);
+            }
             else if (rc == 0)
                 td_log(LOG_INFO, "%s unregistered %s (from %s)", peer->name, uri, src);
             osip_free(uri);

@@ -174,6 +174,15 @@ static const s_poke_t *s_find(const sip_qualify_t *self, const sip_peer_t *peer)
     return p->peer == peer ? p : NULL;
 }
 
+void sip_qualify_registered(sip_qualify_t *self, const sip_peer_t *peer)
+{
+    s_poke_t *p = (s_poke_t *)s_find(self, peer);
+    if (!p || p->waiting || p->lastms != 0)
+        return;
+    event_del(p->timer);
+    s_arm(p, 0);
+}
+
 int sip_qualify_lastms(const sip_qualify_t *self, const sip_peer_t *peer)
 {
     const s_poke_t *p = s_find(self, peer);

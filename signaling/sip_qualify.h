@@ -44,6 +44,11 @@ int sip_qualify_lastms(const sip_qualify_t *self, const sip_peer_t *peer);
 /* 0 when peer is qualified and Lagged or Unreachable; 1 otherwise. */
 int sip_qualify_usable(const sip_qualify_t *self, const sip_peer_t *peer);
 
+/* A dynamic peer registered: poke it at once if its state is unknown (its
+ * first registration, or it had none at the last round), instead of at the
+ * next round. */
+void sip_qualify_registered(sip_qualify_t *self, const sip_peer_t *peer);
+
 int sip_qualify_owns(const sip_qualify_t *self, const void *owner);
 void sip_qualify_response(sip_qualify_t *self, sip_txn_t *txn, osip_message_t *resp);
 void sip_qualify_terminated(sip_qualify_t *self, sip_txn_t *txn);

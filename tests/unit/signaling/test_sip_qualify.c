@@ -215,12 +215,38 @@ static void test_unreachable(void **state)
     s_stop(fx);
 }
 
+/* A dynamic peer is poked at its registered contact as soon as it registers
+ * (state unknown), not at the next round; a refresh does not poke again. */
+static void test_registered_peer(void **state)
+{
+    (void)state;
+    fx_t *fx = s_start("");
+    const sip_peer_t *phone = sip_conf_peer(fx->conf, "phone");
+    assert_false(s_recv(fx, 200));
+    char uri[64];
+    snprintf(uri, sizeof uri, "sip:phone@127.0.0.1:%d", ntohs(fx->pa.sin_port));
+    assert_int_equal(sip_registrar_update(fx->registrar, "phone", uri, &fx->pa, 120,
+                                          (long)time(NULL), "c1", 1, 0), 0);
+    sip_qualify_registered(fx->q, phone);
+    assert_true(s_recv(fx, 200));
+    char *ruri = NULL;
+    osip_uri_to_str(fx->msg->req_uri, &ruri);
+    assert_string_equal(ruri, uri);
+    osip_free(ruri);
+    s_reply(fx, 200);
+    assert_true(sip_qualify_lastms(fx->q, phone) > 0);
+    sip_qualify_registered(fx->q, phone);
+    assert_false(s_recv(fx, 200));
+    s_stop(fx);
+}
+
 int main(void)
 {
     td_log_init("test", LOG_ERR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reachable_then_lagged),
         cmocka_unit_test(test_unreachable),
+        cmocka_unit_test(test_registered_peer),
     };
     return cmocka_run_group_tests_name("sip_qualify", tests, NULL, NULL);
 }
