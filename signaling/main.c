@@ -97,10 +97,13 @@ int main(int argc, char **argv)
     struct sockaddr_in bound;
     socklen_t bl = sizeof bound;
     getsockname(fd, (struct sockaddr *)&bound, &bl);
-    td_log(LOG_NOTICE, "listening on udp %s:%d as %s, router at %s, %zu peers in %s",
-           inet_ntoa(bound.sin_addr), ntohs(bound.sin_port), s.identity, s.endpoint,
-           sip_conf_peer_count(conf), path);
+    td_log(LOG_NOTICE, "listening on udp %s:%d as %s, router at %s, %zu peers and %zu "
+           "registrations in %s", inet_ntoa(bound.sin_addr), ntohs(bound.sin_port), s.identity,
+           s.endpoint, sip_conf_peer_count(conf), sip_conf_register_count(conf), path);
     event_base_dispatch(base);
+    size_t unreg = core ? sip_core_unregister(core) : 0;
+    if (unreg)
+        td_log(LOG_NOTICE, "unregistered %zu outbound registration(s)", unreg);
     rc = 0;
 out:
     if (sigterm)

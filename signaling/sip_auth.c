@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 #include <osipparser2/osip_md5.h>
 #include <osipparser2/osip_parser.h>
@@ -227,4 +228,85 @@ sip_auth_result_t sip_auth_verify(const sip_auth_t *self, osip_authorization_t *
     if (fresh == 0)
         return right ? SIP_AUTH_OK : SIP_AUTH_FAILED;
     return right ? SIP_AUTH_STALE : SIP_AUTH_NONCE;
+}
+
+/* ---- the client side --------------------------------------------------------- */
+
+int sip_auth_remote_read(const osip_message_t *resp, sip_auth_remote_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->proxy = resp->status_code == 407;
+    const osip_list_t *list = out->proxy ? &resp->proxy_authenticates : &resp->www_authenticates;
+    for (int i = 0; i < osip_list_size(list); i++) {
+        osip_www_authenticate_t *w = osip_list_get(list, i);
+        char alg[32], qop[128];
+        if (!w || !w->auth_type || strcasecmp(w->auth_type, "Digest") != 0)
+            continue;
+        sip_auth_unquote(w->algorithm, alg, sizeof alg);
+        if (*alg && strcasecmp(alg, "MD5") != 0)
+            continue;                        /* MD5-sess, SHA-256: not answered (yet) */
+        sip_auth_unquote(w->realm, out->realm, sizeof out->realm);
+        sip_auth_unquote(w->nonce, out->nonce, sizeof out->nonce);
+        sip_auth_unquote(w->opaque, out->opaque, sizeof out->opaque);
+        if (!out->realm[0] || !out->nonce[0])
+            continue;
+        /* qop="auth,auth-int": look for the auth token itself */
+        sip_auth_unquote(w->qop_options, qop, sizeof qop);
+        char *save = NULL;
+        for (char *t = strtok_r(qop, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save))
+            if (strcasecmp(t, "auth") == 0)
+                out->qop_auth = 1;
+        return 0;
+    }
+    return -1;
+}
+
+int sip_auth_remote_value(sip_auth_remote_t *ch, const char *method, const char *uri,
+                          const char *user, const char *secret, const char *cnonce,
+                          char *buf, size_t len)
+{
+    char ha1[33], resp[33], nc[9] = "", cn[33] = "", opaque[300] = "";
+    sip_auth_ha1(user, ch->realm, secret ? secret : "", ha1);
+    if (ch->qop_auth) {
+        snprintf(nc, sizeof nc, "%08x", ++ch->nc);
+        if (cnonce)
+            snprintf(cn, sizeof cn, "%s", cnonce);
+        else {
+            unsigned char r[8];
+            if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+                unsigned long v = (unsigned long)getpid() ^ (unsigned long)time(NULL);
+                memcpy(r, &v, sizeof r < sizeof v ? sizeof r : sizeof v);
+            }
+            s_hex(r, sizeof r, cn);
+        }
+    } else
+        ch->nc++;
+    sip_auth_response(ha1, ch->nonce, nc, cn, ch->qop_auth ? "auth" : NULL, method, uri, resp);
+    if (ch->opaque[0])
+        snprintf(opaque, sizeof opaque, ", opaque=\"%s\"", ch->opaque);
+    int n;
+    if (ch->qop_auth)
+        n = snprintf(buf, len, "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", "
+                     "response=\"%s\", algorithm=MD5, cnonce=\"%s\", qop=auth, nc=%s%s",
+                     user, ch->realm, ch->nonce, uri, resp, cn, nc, opaque);
+    else
+        n = snprintf(buf, len, "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", "
+                     "response=\"%s\", algorithm=MD5%s", user, ch->realm, ch->nonce, uri, resp,
+                     opaque);
+    return n >= 0 && (size_t)n < len ? 0 : -1;
+}
+
+int sip_auth_remote_answer(sip_auth_remote_t *ch, osip_message_t *req, const char *user,
+                           const char *secret)
+{
+    char *uri = NULL, value[1400];
+    if (!req->req_uri || osip_uri_to_str(req->req_uri, &uri) != 0 || !uri)
+        return -1;
+    int rc = sip_auth_remote_value(ch, req->sip_method, uri, user, secret, NULL, value,
+                                   sizeof value);
+    osip_free(uri);
+    if (rc < 0)
+        return -1;
+    return ch->proxy ? osip_message_set_proxy_authorization(req, value)
+                     : osip_message_set_authorization(req, value);
 }

@@ -72,6 +72,40 @@ osip_authorization_t *sip_auth_credentials(const sip_auth_t *self, osip_message_
 sip_auth_result_t sip_auth_verify(const sip_auth_t *self, osip_authorization_t *cred,
                                   const char *method, const char *ha1, long now);
 
+/* ---- the client side: answering a server's challenge -------------------- */
+
+/* A challenge from a server we send requests to: a 401's WWW-Authenticate
+ * or a 407's Proxy-Authenticate (chan_sip's do_proxy_auth / reply_digest
+ * keep the same fields). nc counts the requests answered with this nonce
+ * (chan_sip's noncecount), so a registration refreshed with the stored
+ * nonce sends nc=00000002 and so on. */
+typedef struct {
+    char realm[128];
+    char nonce[256];
+    char opaque[256];
+    int qop_auth;               /* qop offered and it lists "auth": answer with qop, nc, cnonce */
+    int proxy;                  /* from a 407: answer in Proxy-Authorization */
+    unsigned nc;
+} sip_auth_remote_t;
+
+/* Read the first Digest challenge of resp (407: Proxy-Authenticate, else
+ * WWW-Authenticate) into out, nc 0. -1 when there is none we can answer
+ * (no realm or nonce, or an algorithm other than MD5). */
+int sip_auth_remote_read(const osip_message_t *resp, sip_auth_remote_t *out);
+
+/* The credentials for method and uri as a header value into buf ("Digest
+ * username=..., response=..."): HA1 from user, the challenge's realm and
+ * secret; with qop=auth, nc is incremented first and cnonce used (NULL: a
+ * random one). Returns 0, or -1 if buf is too small. */
+int sip_auth_remote_value(sip_auth_remote_t *ch, const char *method, const char *uri,
+                          const char *user, const char *secret, const char *cnonce,
+                          char *buf, size_t len);
+
+/* The same, added to req as Authorization (or Proxy-Authorization for a
+ * 407) for req's method and Request-URI. 0 or -1. */
+int sip_auth_remote_answer(sip_auth_remote_t *ch, osip_message_t *req, const char *user,
+                           const char *secret);
+
 /* Copy a header parameter without its surrounding quotes; "" for NULL. */
 char *sip_auth_unquote(const char *value, char *buf, size_t len);
 

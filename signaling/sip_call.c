@@ -23,6 +23,7 @@
 #include <osipparser2/osip_parser.h>
 
 #include "sdp.h"
+#include "sip_auth.h"
 #include "sip_cause.h"
 #include "sip_dialog.h"
 #include "sip_msg.h"
@@ -56,6 +57,9 @@ struct sip_leg {
     const char *last_sdp;          /* what we last sent on this leg */
     const char *channel;
     const char *contact_user;      /* user part of our Contact on this leg */
+    const char *peer;              /* outgoing: the sip.conf section called (looked up again
+                                    * when it challenges us) */
+    unsigned authtries;            /* outgoing: challenges to our INVITE answered */
     struct event *timer;           /* outgoing: ring timeout */
     uint64_t bus_hash, sip_hash;
     sip_leg_t *bus_next, *sip_next, *reap_next;
@@ -683,6 +687,13 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
         td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
         return;
     }
+    if (self->env.usable && !self->env.usable(self->env.arg, peer)) {
+        /* chan_sip: create_addr fails, "target device not registered" */
+        td_log(LOG_INFO, "%s: %s is not reachable (qualify)", msg->channel, peer->name);
+        fail.cause = SIP_CAUSE_SUBSCRIBER_ABSENT;
+        td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+        return;
+    }
     if (peer->dynamic) {
         const sip_binding_t *b = sip_registrar_lookup(self->env.registrar, peer->name,
                                                       (long)time(NULL));
@@ -718,6 +729,11 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
             snprintf(target, sizeof target, "sip:%s", host);
     }
 
+    /* outboundproxy=: every request to the peer goes to the proxy, with the
+     * peer still in the Request-URI (chan_sip's obproxy_get). */
+    if (peer->has_proxy)
+        to = peer->proxy;
+
     /* The worker offers PCMU, PCMA and telephone-event: the peer gets those
      * its allow= list permits, in its order. None: the leg is unavailable
      * (cause 58, Dial's CHANUNAVAIL). */
@@ -739,7 +755,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     }
     self->env.local_addr(self->env.arg, &to, &me);
     char myip[INET_ADDRSTRLEN], tag[SIP_MSG_TOKEN_LEN + 1], cid[SIP_MSG_TOKEN_LEN + 1];
-    char name[96], local_uri[400], remote_uri[600], call_id[96];
+    char name[96], local_uri[400], remote_uri[600], call_id[160];
     inet_ntop(AF_INET, &me.sin_addr, myip, sizeof myip);
     const char *from_user = peer->fromuser[0] ? peer->fromuser
                           : s_valid_user(msg->caller_num) ? msg->caller_num : "anonymous";
@@ -750,13 +766,15 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     else
         snprintf(local_uri, sizeof local_uri, "<sip:%s@%s>", from_user, from_host);
     snprintf(remote_uri, sizeof remote_uri, "<%s>", target);
-    snprintf(call_id, sizeof call_id, "%s@%s", sip_msg_token(cid, sizeof cid), myip);
+    /* create_addr_from_peer: with fromdomain= the Call-ID ends "@fromdomain" */
+    snprintf(call_id, sizeof call_id, "%s@%s", sip_msg_token(cid, sizeof cid), from_host);
     sip_msg_token(tag, sizeof tag);
     leg->bus_id = sip_arena_strdup(&leg->arena, hdr->call_id);
     leg->no = hdr->leg;
     leg->channel = sip_arena_strdup(&leg->arena, msg->channel && *msg->channel ? msg->channel
                                                                                : msg->user);
     leg->contact_user = sip_arena_strdup(&leg->arena, from_user);
+    leg->peer = sip_arena_strdup(&leg->arena, peer->name);
     leg->last_sdp = sdp ? sip_arena_strdup(&leg->arena, sdp) : NULL;
     osip_message_t *inv = NULL;
     if (!leg->bus_id || !leg->channel
@@ -803,6 +821,54 @@ static void s_on_ring_timeout(evutil_socket_t fd, short what, void *arg)
             s_end(leg, 1, SIP_CAUSE_NO_ANSWER, 0);
     }
     td_log_set_context(NULL);
+}
+
+/* chan_sip's MAX_AUTHTRIES: challenges answered on one INVITE. */
+#define MAX_AUTHTRIES 3
+
+/* A 401/407 to our INVITE (the layer has ACKed it): send the INVITE again
+ * with credentials, as chan_sip's do_proxy_auth: CSeq+1, the same Call-ID
+ * and From tag, a new branch; user the peer's defaultuser (else its name),
+ * secret its remotesecret (else secret). 0 when sent; -1 when the leg is to
+ * end (no usable challenge, or MAX_AUTHTRIES answered already). */
+static int s_invite_auth(sip_leg_t *leg, osip_message_t *resp)
+{
+    sip_call_t *self = leg->call;
+    const sip_peer_t *peer = leg->peer ? sip_conf_peer(self->env.conf, leg->peer) : NULL;
+    sip_auth_remote_t ch;
+    if (!peer || leg->authtries >= MAX_AUTHTRIES || sip_auth_remote_read(resp, &ch) < 0) {
+        td_log(LOG_NOTICE, "%s: Failed to authenticate on INVITE to '%s'", leg->channel,
+               leg->dlg.local_uri);
+        return -1;
+    }
+    leg->authtries++;
+    const char *user = peer->defaultuser[0] ? peer->defaultuser : peer->name;
+    const char *secret = peer->remotesecret[0] ? peer->remotesecret : peer->secret;
+    uint32_t cseq = ++leg->dlg.local_cseq;
+    leg->dlg.remote_tag = NULL;              /* chan_sip forgets their tag */
+    osip_message_t *inv = sip_dialog_request(&leg->dlg, "INVITE", cseq);
+    struct sockaddr_in me;
+    s_local(leg, &me);
+    if (!inv || sip_msg_add_contact(inv, leg->contact_user, &me) != 0
+        || sip_auth_remote_answer(&ch, inv, user, secret) != 0) {
+        if (inv)
+            osip_message_free(inv);
+        td_log(LOG_WARNING, "%s: cannot build the authenticated INVITE", leg->channel);
+        return -1;
+    }
+    osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
+    sip_msg_set_sdp(inv, leg->last_sdp ? leg->last_sdp : "");
+    leg->dlg.invite_cseq = cseq;
+    leg->invite = sip_txn_request(self->env.layer, &inv, &leg->dlg.peer, leg);
+    if (!leg->invite) {
+        td_log(LOG_WARNING, "%s: cannot send the authenticated INVITE", leg->channel);
+        return -1;
+    }
+    leg->state = LEG_INVITING;
+    td_log(LOG_INFO, "%s: %d %s: INVITE again with %s as '%s' (try %u)", leg->channel,
+           resp->status_code, resp->reason_phrase ? resp->reason_phrase : "",
+           ch.proxy ? "Proxy-Authorization" : "Authorization", user, leg->authtries);
+    return 0;
 }
 
 /* A 2xx whose transaction is gone: ACK it again. */
@@ -870,6 +936,13 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
         return;
     }
     unsigned cause = leg->timed_out ? SIP_CAUSE_NO_ANSWER : sip_cause_from_status(status);
+    if ((status == 401 || status == 407) && leg->outgoing && !leg->timed_out
+        && !leg->router_done && leg->state != LEG_CANCELLING) {
+        if (s_invite_auth(leg, resp) == 0)
+            return;
+        /* chan_sip queues AST_CONTROL_CONGESTION: Dial's CONGESTION */
+        cause = SIP_CAUSE_CONGESTION;
+    }
     td_log(LOG_INFO, "%s: %d %s (cause %u)", leg->channel, status,
            resp->reason_phrase ? resp->reason_phrase : "", cause);
     s_end(leg, 1, cause, (unsigned)status);

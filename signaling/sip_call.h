@@ -33,6 +33,10 @@ typedef struct {
     const char *identity;          /* this process on the bus: call ids start with it */
     /* Our own address as seen from `to` (for Contact and From). */
     void (*local_addr)(void *arg, const struct sockaddr_in *to, struct sockaddr_in *out);
+    /* Whether a peer may be called now (qualify= keeps Lagged and
+     * Unreachable peers out, as chan_sip's create_addr_from_peer); NULL:
+     * always. */
+    int (*usable)(void *arg, const sip_peer_t *peer);
     void *arg;
 } sip_call_env_t;
 

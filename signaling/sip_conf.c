@@ -20,7 +20,7 @@
 /* chan_sip keys Tandem accepts without acting on them (yet). Each is logged
  * once per load, at the first place it is used. */
 static const char *const s_ignored[] = {
-    "transport", "qualify", "qualifyfreq", "srvlookup", "useragent", "language",
+    "transport", "srvlookup", "useragent", "language",
     "dtmfmode", "canreinvite", "rtptimeout", "rtpholdtimeout", "rtpkeepalive", "t1min",
     "session-timers", "session-expires", "session-minse", "session-refresher",
     "tcpenable", "tcpbindaddr", "tlsenable", "tlsbindaddr", "videosupport", "textsupport",
@@ -30,13 +30,13 @@ static const char *const s_ignored[] = {
     "allowtransfer", "notifyringing", "notifyhold", "notifycid", "subscribecontext",
     "pedantic", "compactheaders", "vmexten", "mailbox", "autocreatepeer",
     "rtcachefriends", "rtsavesysname", "rtupdate", "rtautoclear", "ignoreregexpire",
-    "registertimeout", "registerattempts", "externip", "externaddr", "externhost",
+    "externip", "externaddr", "externhost",
     "externrefresh", "localnet", "sipdebug", "recordhistory",
     "dumphistory", "tos_sip", "tos_audio", "tos_video", "tos_text", "cos_sip",
     "cos_audio", "cos_video", "cos_text", "jbenable", "jbforce", "jbmaxsize",
     "jbresyncthreshold", "jbimpl", "jblog", "jbtargetextra", "accountcode", "amaflags",
     "callgroup", "pickupgroup", "namedcallgroup", "namedpickupgroup", "directrtpsetup",
-    "callingpres", "t38pt_udptl", "t38pt_usertpsource", "faxdetect", "outboundproxy",
+    "callingpres", "t38pt_udptl", "t38pt_usertpsource", "faxdetect",
     "fullcontact", "regseconds", "ipaddr", "regserver", "useclientcode",
     "rfc2833compensate", "encryption", "avpf", "force_avp", "icesupport",
     "constantssrc", "allowexternaldomains", "domain", "autodomain", "g726nonstandard",
@@ -88,6 +88,8 @@ struct sip_conf {
     s_index_t by_name;
     s_index_t by_addr;      /* static peers by host ip:port */
     s_index_t by_ip;        /* static peers with insecure=port by host ip */
+    sip_register_t *regs;   /* register => lines */
+    size_t nregs;
     char **files;           /* copies of the file names peers point at */
     size_t nfiles;
     unsigned char ignored_logged[NIGNORED];
@@ -298,6 +300,161 @@ static void s_unknown_key(const td_conf_var_t *v, const char *section)
                v->file, v->line, v->name, section);
 }
 
+/* ---- register => ----------------------------------------------------------- */
+
+static int s_why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int s_why(char *why, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, len, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Copy [a, a+n) into dst[size]; -1 if it does not fit. */
+static int s_part(char *dst, size_t size, const char *a, size_t n)
+{
+    if (n >= size)
+        return -1;
+    memcpy(dst, a, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+/* chan_sip's sip_register / sip_parse_register_line_*: the ~expiry comes off
+ * the end first, then the last '@' splits the credentials from where to
+ * send, '/' the Contact extension off the host, ':' the port; on the left,
+ * ':' separates user[@domain], secret and authuser. */
+int sip_conf_parse_register(const char *value, sip_register_t *out, char *why, size_t len)
+{
+    char buf[512];
+    memset(out, 0, sizeof *out);
+    while (isspace((unsigned char)*value))
+        value++;
+    if (s_part(buf, sizeof buf, value, strlen(value)) < 0)
+        return s_why(why, len, "register line is too long");
+    for (char *e = buf + strlen(buf); e > buf && isspace((unsigned char)e[-1]); )
+        *--e = '\0';
+    if (!*buf)
+        return s_why(why, len, "register => is empty");
+    char *s = buf;
+    char *q = strchr(s, '?');
+    if (q) {
+        if (q == s || s_part(out->peer, sizeof out->peer, s, (size_t)(q - s)) < 0)
+            return s_why(why, len, "bad peer name before '?'");
+        s = q + 1;
+    }
+    char *scheme = strstr(s, "://");
+    if (scheme) {
+        *scheme = '\0';
+        if (strcasecmp(s, "udp") != 0)
+            return s_why(why, len, "transport '%s' is not supported (udp only)", s);
+        s = scheme + 3;
+    }
+    char *tilde = strrchr(s, '~');
+    if (tilde) {
+        long e;
+        *tilde = '\0';
+        if (td_conf_int(tilde + 1, 1, 86400 * 7, &e) < 0)
+            return s_why(why, len, "expiry after '~' must be a number of seconds, not '%s'",
+                         tilde + 1);
+        out->expiry = (int)e;
+    }
+    char *at = strrchr(s, '@');
+    if (!at)
+        return s_why(why, len, "no '@host' in '%s'", value);
+    *at = '\0';
+    char *hostpart = at + 1, *slash = strchr(hostpart, '/');
+    if (slash) {
+        *slash = '\0';
+        if (!slash[1] || s_part(out->extension, sizeof out->extension, slash + 1,
+                                strlen(slash + 1)) < 0)
+            return s_why(why, len, "bad extension after '/'");
+    }
+    char *colon = strchr(hostpart, ':');
+    if (colon) {
+        long port;
+        *colon = '\0';
+        if (td_conf_int(colon + 1, 1, 65535, &port) < 0)
+            return s_why(why, len, "port must be a number from 1 to 65535, not '%s'", colon + 1);
+        out->port = (int)port;
+    }
+    if (!*hostpart || s_part(out->host, sizeof out->host, hostpart, strlen(hostpart)) < 0)
+        return s_why(why, len, "bad host in '%s'", value);
+    /* user[@domain][:secret[:authuser]] */
+    char *c1 = strchr(s, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (c1)
+        *c1 = '\0';
+    if (c2) {
+        *c2 = '\0';
+        if (s_part(out->authuser, sizeof out->authuser, c2 + 1, strlen(c2 + 1)) < 0)
+            return s_why(why, len, "authuser is too long");
+    }
+    if (c1 && s_part(out->secret, sizeof out->secret, c1 + 1, strlen(c1 + 1)) < 0)
+        return s_why(why, len, "secret is too long");
+    char *dom = strchr(s, '@');
+    if (dom) {
+        *dom = '\0';
+        if (!dom[1] || s_part(out->domain, sizeof out->domain, dom + 1, strlen(dom + 1)) < 0)
+            return s_why(why, len, "bad domain after 'user@'");
+    }
+    if (!*s || s_part(out->user, sizeof out->user, s, strlen(s)) < 0)
+        return s_why(why, len, "no user before '@host' in '%s'", value);
+    if (strpbrk(out->user, "<>\" ;") || strpbrk(out->host, "<>\" ;@")
+        || strpbrk(out->extension, "<>\" ;@:"))
+        return s_why(why, len, "a character that has no place in a SIP URI in '%s'", value);
+    return 0;
+}
+
+static const char *s_keep_file(sip_conf_t *self, const char *file);
+
+/* One register => line: parsed and resolved, or a warning naming file:line
+ * and the line is skipped, as chan_sip skips a register line it cannot use. */
+static int s_register(sip_conf_t *self, const td_conf_var_t *v)
+{
+    sip_register_t r;
+    char why[200];
+    if (sip_conf_parse_register(v->value, &r, why, sizeof why) < 0) {
+        td_log(LOG_WARNING, "%s:%d: register => %s: skipped", v->file, v->line, why);
+        return 0;
+    }
+    memset(&r.addr, 0, sizeof r.addr);
+    r.addr.sin_family = AF_INET;
+    r.addr.sin_port = htons((uint16_t)(r.port ? r.port : 5060));
+    if (s_resolve(r.host, &r.addr.sin_addr) < 0) {
+        td_log(LOG_WARNING, "%s:%d: register => cannot resolve '%s' to an IPv4 address: skipped",
+               v->file, v->line, r.host);
+        return 0;
+    }
+    sip_register_t *regs = realloc(self->regs, (self->nregs + 1) * sizeof *regs);
+    if (!regs)
+        return s_fail(self, v->file, v->line, "out of memory");
+    self->regs = regs;
+    r.file = s_keep_file(self, v->file);
+    r.line = v->line;
+    regs[self->nregs++] = r;
+    return 0;
+}
+
+/* qualify = yes | no | milliseconds (chan_sip: yes is [general]'s qualify=,
+ * else DEFAULT_MAXMS, 2000). */
+static int s_qualify(sip_conf_t *self, const td_conf_var_t *v, int yes_ms, int *out)
+{
+    long ms;
+    if (!strcasecmp(v->value, "no"))
+        *out = 0;
+    else if (!strcasecmp(v->value, "yes"))
+        *out = yes_ms ? yes_ms : 2000;
+    else if (td_conf_int(v->value, 0, 3600000, &ms) == 0)
+        *out = (int)ms;
+    else
+        return s_fail(self, v->file, v->line, "qualify must be yes, no or a number of "
+                      "milliseconds, not '%s'", v->value);
+    return 0;
+}
+
 /* ---- [general] ------------------------------------------------------------ */
 
 static int s_general(sip_conf_t *self, td_conf_section_t *sec)
@@ -348,6 +505,16 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
             rc = s_int(self, v, 1, 86400 * 7, &g->minexpiry);
         else if (!strcasecmp(k, "maxexpiry"))
             rc = s_int(self, v, 1, 86400 * 7, &g->maxexpiry);
+        else if (!strcasecmp(k, "registertimeout"))
+            rc = s_int(self, v, 1, 3600, &g->registertimeout);
+        else if (!strcasecmp(k, "registerattempts"))
+            rc = s_int(self, v, 0, 1000000, &g->registerattempts);
+        else if (!strcasecmp(k, "register"))
+            rc = s_register(self, v);
+        else if (!strcasecmp(k, "qualify"))
+            rc = s_qualify(self, v, 0, &g->qualify);
+        else if (!strcasecmp(k, "qualifyfreq"))
+            rc = s_int(self, v, 1, 86400, &g->qualifyfreq);
         else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl")) {
             if (!v->inherited)
                 td_log(LOG_WARNING, "%s:%d: '%s' is not enforced yet", v->file, v->line, k);
@@ -454,6 +621,8 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
     p->codec_order = g->codec_order;
     p->nat = g->nat;
     p->dynamic = 1;
+    p->qualifyfreq = g->qualifyfreq;
+    p->maxms = g->qualify;                  /* chan_sip's default_qualify */
     p->file = sec->file;
     p->line = sec->line;
     const td_conf_var_t *type = NULL, *secret = NULL, *md5secret = NULL, *host = NULL,
@@ -467,8 +636,27 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
                 rc = s_fail(self, v->file, v->line, "type must be friend, user or peer, not '%s'",
                             v->value);
             type = v;
-        } else if (!strcasecmp(k, "secret"))
+        } else if (!strcasecmp(k, "secret")) {
             secret = v;
+            rc = s_copy(self, p->secret, sizeof p->secret, v);
+        } else if (!strcasecmp(k, "remotesecret"))
+            rc = s_copy(self, p->remotesecret, sizeof p->remotesecret, v);
+        else if (!strcasecmp(k, "outboundproxy")) {
+            /* "host[:port]", optionally "sip:host[:port]" and ",force" (chan_sip's
+             * proxy_update); only the address is used. */
+            td_conf_var_t tmp = *v;
+            char pbuf[256];
+            const char *val = v->value;
+            if (!strncasecmp(val, "sip:", 4))
+                val += 4;
+            snprintf(pbuf, sizeof pbuf, "%.*s", (int)strcspn(val, ",;"), val);
+            tmp.value = pbuf;
+            p->proxy.sin_family = AF_INET;
+            p->proxy.sin_port = htons(5060);
+            int hp;
+            rc = s_hostport(self, &tmp, &p->proxy, &hp);
+            p->has_proxy = rc == 0;
+        }
         else if (!strcasecmp(k, "md5secret")) {
             if (strlen(v->value) != 32 || strspn(v->value, "0123456789abcdefABCDEF") != 32)
                 rc = s_fail(self, v->file, v->line, "md5secret must be 32 hex digits");
@@ -495,7 +683,11 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
             rc = s_copy(self, p->fromdomain, sizeof p->fromdomain, v);
         else if (!strcasecmp(k, "nat"))
             rc = s_nat(self, v, &p->nat);
-        else if (!strcasecmp(k, "directmedia") || !strcasecmp(k, "qualify"))
+        else if (!strcasecmp(k, "qualify"))
+            rc = s_qualify(self, v, g->qualify, &p->maxms);
+        else if (!strcasecmp(k, "qualifyfreq"))
+            rc = s_int(self, v, 1, 86400, &p->qualifyfreq);
+        else if (!strcasecmp(k, "directmedia"))
             ;                                        /* accepted: media is always anchored */
         else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl")) {
             if (!v->inherited)
@@ -656,6 +848,8 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
     g->defaultexpiry = 120;
     g->minexpiry = 60;
     g->maxexpiry = 3600;
+    g->registertimeout = 20;
+    g->qualifyfreq = 60;
 
     td_conf_t *conf = td_conf_load(path, self->err, self->errlen);
     if (!conf) {
@@ -728,6 +922,7 @@ void sip_conf_destroy(sip_conf_t **self_p)
     for (size_t i = 0; i < self->nfiles; i++)
         free(self->files[i]);
     free(self->files);
+    free(self->regs);
     free(self->peers);
     free(self);
     *self_p = NULL;
@@ -779,4 +974,14 @@ const sip_peer_t *sip_conf_peer_by_ip(const sip_conf_t *self, const struct socka
         if (n->peer->addr.sin_addr.s_addr == src->sin_addr.s_addr)
             return n->peer;
     return NULL;
+}
+
+size_t sip_conf_register_count(const sip_conf_t *self)
+{
+    return self->nregs;
+}
+
+const sip_register_t *sip_conf_register_at(const sip_conf_t *self, size_t i)
+{
+    return i < self->nregs ? &self->regs[i] : NULL;
 }

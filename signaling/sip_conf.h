@@ -60,6 +60,14 @@ typedef struct sip_peer {
     sip_codec_order_t codec_order;
     char fromuser[80];
     char fromdomain[128];
+    char secret[80];            /* secret= as written: our answer to a challenge from the
+                                 * peer (chan_sip's do_proxy_auth uses it, or remotesecret=
+                                 * when set); "" for none */
+    char remotesecret[80];
+    int maxms;                  /* qualify=: 0 no; yes 2000 (or [general]'s qualify=); or ms */
+    int qualifyfreq;            /* seconds between OPTIONS to a reachable peer (60) */
+    int has_proxy;              /* outboundproxy= given: requests to the peer go there */
+    struct sockaddr_in proxy;   /* outboundproxy host:port (5060), resolved at load */
     const char *file;           /* where the section starts; owned by sip_conf_t */
     int line;
 } sip_peer_t;
@@ -78,7 +86,34 @@ typedef struct {
     int defaultexpiry;          /* 120 */
     int minexpiry;              /* 60 */
     int maxexpiry;              /* 3600 */
+    int registertimeout;        /* 20: seconds before an unanswered REGISTER is sent again */
+    int registerattempts;       /* 0: retry forever; else give up (Failed) after that many */
+    int qualify;                /* qualify= here (0): every peer's default maxms, and what
+                                 * a peer's qualify=yes means (2000 when this is 0) */
+    int qualifyfreq;            /* 60 */
 } sip_general_t;
+
+/* One `register =>` line of [general] (chan_sip's sip_register):
+ *   [peer?][transport://]user[@domain][:secret[:authuser]]@host[:port][/extension][~expiry]
+ * Strings are "" when not given. */
+typedef struct {
+    char peer[80];              /* peer?: the section whose secret= fills a missing secret */
+    char user[80];              /* the AOR user (From/To) */
+    char domain[128];           /* user@domain: the AOR host; "" means host */
+    char secret[80];
+    char authuser[80];          /* the digest user name; "" means user */
+    char host[128];             /* where REGISTER goes */
+    int port;                   /* 0: 5060 */
+    char extension[80];         /* Contact user; "" means "s", as chan_sip */
+    int expiry;                 /* ~expiry; 0 means [general] defaultexpiry */
+    struct sockaddr_in addr;    /* host:port resolved at load */
+    const char *file;           /* owned by sip_conf_t */
+    int line;
+} sip_register_t;
+
+/* Parse the value of a `register =>` line into out (cleared first; addr,
+ * file and line stay zero). 0, or -1 with the reason in why. No DNS. */
+int sip_conf_parse_register(const char *value, sip_register_t *out, char *why, size_t len);
 
 typedef struct sip_conf sip_conf_t;
 
@@ -90,6 +125,10 @@ const sip_general_t *sip_conf_general(const sip_conf_t *self);
 size_t sip_conf_peer_count(const sip_conf_t *self);
 /* The i-th peer in file order (templates excluded), or NULL. */
 const sip_peer_t *sip_conf_peer_at(const sip_conf_t *self, size_t i);
+
+/* The register => lines that parsed and resolved, in file order. */
+size_t sip_conf_register_count(const sip_conf_t *self);
+const sip_register_t *sip_conf_register_at(const sip_conf_t *self, size_t i);
 
 /* Lookups; every result is borrowed until sip_conf_destroy. */
 const sip_peer_t *sip_conf_peer(const sip_conf_t *self, const char *name);

@@ -17,6 +17,8 @@
 #include "sip_call.h"
 #include "sip_ident.h"
 #include "sip_msg.h"
+#include "sip_outreg.h"
+#include "sip_qualify.h"
 #include "td_bus.h"
 #include "td_log.h"
 
@@ -34,6 +36,8 @@ struct sip_core {
     sip_auth_t *auth;
     sip_registrar_t *registrar;
     sip_call_t *call;
+    sip_outreg_t *outreg;          /* register => lines */
+    sip_qualify_t *qualify;        /* qualify= keepalives */
     struct event *tick;
     struct sockaddr_in bound;      /* the socket's own address */
     int route_fd;                  /* connect()ed to learn our address toward a peer */
@@ -65,6 +69,12 @@ static void s_local_addr(void *arg, const struct sockaddr_in *to, struct sockadd
         out->sin_addr = me.sin_addr;
     } else
         out->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+static int s_usable(void *arg, const sip_peer_t *peer)
+{
+    sip_core_t *self = arg;
+    return !self->qualify || sip_qualify_usable(self->qualify, peer);
 }
 
 /* ---- checks that apply to every request ----------------------------------- */
@@ -438,8 +448,10 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
                 sip_msg_reply(txn, 500, tag, "cannot store the binding", NULL, NULL);
                 return;
             }
-            if (rc == 0 && e)
+            if (rc == 0 && e) {
                 td_log(LOG_INFO, "%s registered %s from %s for %ld s", peer->name, uri, src, e);
+                sip_qualify_registered(self->qualify, peer);
+            }
             else if (rc == 0)
                 td_log(LOG_INFO, "%s unregistered %s (from %s)", peer->name, uri, src);
             osip_free(uri);
@@ -653,14 +665,38 @@ static void s_on_request(void *arg, sip_txn_t *txn, osip_message_t *req,
         sip_msg_reply(txn, 501, NULL, "unknown method", NULL, NULL);
 }
 
+/* Client transactions belong to a call leg or to an outbound registration
+ * (or to nobody any more): the owner says which. */
+static int s_outreg_txn(sip_core_t *self, sip_txn_t *txn)
+{
+    return txn && sip_outreg_owns(self->outreg, sip_txn_owner(txn));
+}
+
+static int s_qualify_txn(sip_core_t *self, sip_txn_t *txn)
+{
+    return txn && sip_qualify_owns(self->qualify, sip_txn_owner(txn));
+}
+
 static void s_on_response(void *arg, sip_txn_t *txn, osip_message_t *resp)
 {
-    sip_call_response(((sip_core_t *)arg)->call, txn, resp);
+    sip_core_t *self = arg;
+    if (s_outreg_txn(self, txn))
+        sip_outreg_response(self->outreg, txn, resp);
+    else if (s_qualify_txn(self, txn))
+        sip_qualify_response(self->qualify, txn, resp);
+    else
+        sip_call_response(self->call, txn, resp);
 }
 
 static void s_on_timeout(void *arg, sip_txn_t *txn)
 {
-    sip_call_timeout(((sip_core_t *)arg)->call, txn);
+    sip_core_t *self = arg;
+    if (s_outreg_txn(self, txn))
+        sip_outreg_timeout(self->outreg, txn);
+    else if (s_qualify_txn(self, txn))
+        sip_qualify_terminated(self->qualify, txn);
+    else
+        sip_call_timeout(self->call, txn);
     td_log_set_context(NULL);               /* timers run outside any message */
 }
 
@@ -672,7 +708,13 @@ static void s_on_ack_timeout(void *arg, sip_txn_t *txn)
 
 static void s_on_terminated(void *arg, sip_txn_t *txn)
 {
-    sip_call_terminated(((sip_core_t *)arg)->call, txn);
+    sip_core_t *self = arg;
+    if (s_outreg_txn(self, txn))
+        sip_outreg_terminated(self->outreg, txn);
+    else if (s_qualify_txn(self, txn))
+        sip_qualify_terminated(self->qualify, txn);
+    else
+        sip_call_terminated(self->call, txn);
     td_log_set_context(NULL);               /* timers run outside any message */
 }
 
@@ -767,6 +809,8 @@ void sip_core_tick(sip_core_t *self, long now)
                "%lu; sip rx %lu tx %lu dropped %lu bad %lu retransmits %lu, transactions %lu",
                cs.calls, cs.legs, sip_registrar_count(self->registrar), cs.calls_in, cs.legs_out,
                ts.rx, ts.tx, ts.dropped, ts.bad_requests, ts.retransmits, ts.live);
+        sip_outreg_log(self->outreg);
+        sip_qualify_log(self->qualify);
     }
 }
 
@@ -833,14 +877,25 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
     sip_call_env_t env = {
         .base = base, .layer = self->layer, .bus = self->bus, .conf = conf,
         .registrar = self->registrar, .identity = self->identity,
-        .local_addr = s_local_addr, .arg = self,
+        .local_addr = s_local_addr, .usable = s_usable, .arg = self,
     };
     self->call = sip_call_new(&env);
+    sip_outreg_env_t renv = {
+        .base = base, .layer = self->layer, .conf = conf, .local_addr = s_local_addr,
+        .arg = self,
+    };
+    self->outreg = sip_outreg_new(&renv);
+    sip_qualify_env_t qenv = {
+        .base = base, .layer = self->layer, .conf = conf, .registrar = self->registrar,
+        .local_addr = s_local_addr, .arg = self,
+    };
+    self->qualify = sip_qualify_new(&qenv);
     struct timeval second = { 1, 0 };
-    if (!self->call || event_add(self->tick, &second) != 0) {
+    if (!self->call || !self->outreg || !self->qualify || event_add(self->tick, &second) != 0) {
         sip_core_destroy(&self);
         return NULL;
     }
+    sip_outreg_start(self->outreg);
     return self;
 }
 
@@ -852,6 +907,8 @@ void sip_core_destroy(sip_core_t **self_p)
     if (self->tick)
         event_free(self->tick);
     sip_call_destroy(&self->call);          /* legs first: they point at transactions */
+    sip_outreg_destroy(&self->outreg);
+    sip_qualify_destroy(&self->qualify);
     td_bus_destroy(&self->bus);
     sip_txn_layer_destroy(&self->layer);
     sip_registrar_destroy(&self->registrar);
@@ -860,6 +917,16 @@ void sip_core_destroy(sip_core_t **self_p)
         close(self->route_fd);
     free(self);
     *self_p = NULL;
+}
+
+size_t sip_core_unregister(sip_core_t *self)
+{
+    return sip_outreg_unregister(self->outreg);
+}
+
+sip_outreg_t *sip_core_outreg(sip_core_t *self)
+{
+    return self->outreg;
 }
 
 sip_txn_layer_t *sip_core_layer(sip_core_t *self)

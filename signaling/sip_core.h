@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <event2/event.h>
 #include "sip_conf.h"
+#include "sip_outreg.h"
 #include "sip_registrar.h"
 #include "sip_txn.h"
 
@@ -32,7 +33,12 @@ void sip_core_destroy(sip_core_t **self_p);
  * expire registrations, report load on the bus, log counters now and then. */
 void sip_core_tick(sip_core_t *self, long now);
 
+/* Clean shutdown: REGISTER with Expires: 0 for every registration that
+ * is Registered (sent at once, not waited for). Returns how many. */
+size_t sip_core_unregister(sip_core_t *self);
+
 /* Borrowed parts, for tests and stats. */
+sip_outreg_t *sip_core_outreg(sip_core_t *self);
 sip_txn_layer_t *sip_core_layer(sip_core_t *self);
 sip_registrar_t *sip_core_registrar(sip_core_t *self);
 struct td_bus *sip_core_bus(sip_core_t *self);

@@ -196,6 +196,86 @@ static void test_challenge_and_credentials(void **state)
     sip_auth_destroy(&auth);
 }
 
+/* The client side: RFC 2617 3.5's challenge read from a 401 and answered
+ * for GET /dir/index.html with its cnonce gives its response value. */
+static void test_remote_rfc2617(void **state)
+{
+    (void)state;
+    osip_message_t *m = NULL;
+    assert_int_equal(osip_message_init(&m), 0);
+    osip_message_set_status_code(m, 401);
+    osip_message_set_www_authenticate(m, "Digest realm=\"testrealm@host.com\", "
+                                         "qop=\"auth,auth-int\", "
+                                         "nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", "
+                                         "opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"");
+    sip_auth_remote_t ch;
+    assert_int_equal(sip_auth_remote_read(m, &ch), 0);
+    assert_string_equal(ch.realm, "testrealm@host.com");
+    assert_int_equal(ch.qop_auth, 1);
+    assert_int_equal(ch.proxy, 0);
+    char v[1024];
+    assert_int_equal(sip_auth_remote_value(&ch, "GET", "/dir/index.html", "Mufasa",
+                                           "Circle Of Life", "0a4f113b", v, sizeof v), 0);
+    assert_non_null(strstr(v, "response=\"6629fae49393a05397450978507c4ef1\""));
+    assert_non_null(strstr(v, "nc=00000001"));
+    assert_non_null(strstr(v, "cnonce=\"0a4f113b\""));
+    assert_non_null(strstr(v, "opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""));
+    /* the same nonce again: nc counts */
+    assert_int_equal(sip_auth_remote_value(&ch, "GET", "/dir/index.html", "Mufasa",
+                                           "Circle Of Life", "0a4f113b", v, sizeof v), 0);
+    assert_non_null(strstr(v, "nc=00000002"));
+    osip_message_free(m);
+
+    /* no challenge, or one we cannot answer */
+    assert_int_equal(osip_message_init(&m), 0);
+    osip_message_set_status_code(m, 401);
+    assert_int_equal(sip_auth_remote_read(m, &ch), -1);
+    osip_message_set_www_authenticate(m, "Digest realm=\"r\", nonce=\"n\", algorithm=SHA-256");
+    assert_int_equal(sip_auth_remote_read(m, &ch), -1);
+    osip_message_free(m);
+}
+
+/* Round trip: our own server's challenge in a 407, answered on a REGISTER
+ * in Proxy-Authorization, passes our own verify; a wrong secret does not. */
+static void test_remote_round_trip(void **state)
+{
+    (void)state;
+    sip_auth_t *auth = sip_auth_new("tandem");
+    osip_message_t *c = NULL, *req = NULL;
+    assert_int_equal(osip_message_init(&c), 0);
+    assert_int_equal(sip_auth_challenge(auth, c, 0, NOW), 0);
+    /* move the challenge to Proxy-Authenticate as a proxy would send it */
+    char *w = NULL;
+    osip_www_authenticate_t *wa = osip_list_get(&c->www_authenticates, 0);
+    assert_int_equal(osip_www_authenticate_to_str(wa, &w), 0);
+    osip_message_set_proxy_authenticate(c, w);
+    osip_free(w);
+    osip_message_set_status_code(c, 407);
+    sip_auth_remote_t ch;
+    assert_int_equal(sip_auth_remote_read(c, &ch), 0);
+    assert_int_equal(ch.proxy, 1);
+    for (int wrong = 0; wrong < 2; wrong++) {
+        assert_int_equal(osip_message_init(&req), 0);
+        osip_message_set_method(req, osip_strdup("REGISTER"));
+        osip_uri_t *u = NULL;
+        osip_uri_init(&u);
+        osip_uri_parse(u, "sip:carrier.example");
+        osip_message_set_uri(req, u);
+        assert_int_equal(sip_auth_remote_answer(&ch, req, "1001", wrong ? "nope" : "pw"), 0);
+        assert_int_equal(osip_list_size(&req->proxy_authorizations), 1);
+        char user[64], ha1[33];
+        osip_authorization_t *cred = sip_auth_credentials(auth, req, user, sizeof user);
+        assert_non_null(cred);
+        assert_string_equal(user, "1001");
+        sip_auth_ha1("1001", "tandem", "pw", ha1);
+        assert_int_equal(sip_auth_verify(auth, cred, "REGISTER", ha1, NOW),
+                         wrong ? SIP_AUTH_FAILED : SIP_AUTH_OK);
+        osip_message_free(req);
+    }
+    osip_message_free(c);
+    sip_auth_destroy(&auth);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +283,8 @@ int main(void)
         cmocka_unit_test(test_rfc2069_form),
         cmocka_unit_test(test_verify),
         cmocka_unit_test(test_challenge_and_credentials),
+        cmocka_unit_test(test_remote_rfc2617),
+        cmocka_unit_test(test_remote_round_trip),
     };
     return cmocka_run_group_tests_name("sip_auth", tests, setup, NULL);
 }

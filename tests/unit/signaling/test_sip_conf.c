@@ -344,10 +344,143 @@ static void test_codec_order(void **state)
     }
 }
 
+/* register => lines: chan_sip's forms, then malformed ones with their reason. */
+static void test_register_parse(void **state)
+{
+    (void)state;
+    sip_register_t r;
+    char why[200];
+    assert_int_equal(sip_conf_parse_register("alice:pw@carrier.example", &r, why, sizeof why), 0);
+    assert_string_equal(r.user, "alice");
+    assert_string_equal(r.secret, "pw");
+    assert_string_equal(r.authuser, "");
+    assert_string_equal(r.host, "carrier.example");
+    assert_int_equal(r.port, 0);
+    assert_string_equal(r.extension, "");
+    assert_int_equal(r.expiry, 0);
+
+    assert_int_equal(sip_conf_parse_register("1234:s3cret:auth99@10.0.0.1:5070/7000", &r, why,
+                                             sizeof why), 0);
+    assert_string_equal(r.user, "1234");
+    assert_string_equal(r.secret, "s3cret");
+    assert_string_equal(r.authuser, "auth99");
+    assert_string_equal(r.host, "10.0.0.1");
+    assert_int_equal(r.port, 5070);
+    assert_string_equal(r.extension, "7000");
+
+    assert_int_equal(sip_conf_parse_register("trunk?udp://bob@sip.example.org:pw@10.0.0.2/9~60",
+                                             &r, why, sizeof why), 0);
+    assert_string_equal(r.peer, "trunk");
+    assert_string_equal(r.user, "bob");
+    assert_string_equal(r.domain, "sip.example.org");
+    assert_string_equal(r.secret, "pw");
+    assert_string_equal(r.host, "10.0.0.2");
+    assert_string_equal(r.extension, "9");
+    assert_int_equal(r.expiry, 60);
+
+    assert_int_equal(sip_conf_parse_register("  carol@10.0.0.3  ", &r, why, sizeof why), 0);
+    assert_string_equal(r.user, "carol");
+    assert_string_equal(r.secret, "");
+
+    static const struct { const char *line, *why; } bad[] = {
+        { "", "register => is empty" },
+        { "alice:pw", "no '@host' in 'alice:pw'" },
+        { ":pw@host", "no user before '@host' in ':pw@host'" },
+        { "alice:pw@", "bad host in 'alice:pw@'" },
+        { "alice@host:99999", "port must be a number from 1 to 65535, not '99999'" },
+        { "alice@host~soon", "expiry after '~' must be a number of seconds, not 'soon'" },
+        { "tcp://alice@host", "transport 'tcp' is not supported (udp only)" },
+        { "alice@host/", "bad extension after '/'" },
+        { "?alice@host", "bad peer name before '?'" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why[0] = '\0';
+        assert_int_equal(sip_conf_parse_register(bad[i].line, &r, why, sizeof why), -1);
+        assert_string_equal(why, bad[i].why);
+    }
+}
+
+/* In a file: good lines are kept in order with their file:line, a bad one
+ * is skipped (a warning, not an error), registertimeout/attempts are read,
+ * and a peer's secret, remotesecret and outboundproxy are kept. */
+static void test_register_lines(void **state)
+{
+    (void)state;
+    char err[256];
+    sip_conf_t *c = s_load_text("[general]\nregistertimeout=5\nregisterattempts=3\n"
+                                "register => a:pw@127.0.0.1:5999/100~30\n"
+                                "register => broken\n"
+                                "register => b@127.0.0.2\n"
+                                "[trunk]\ntype=peer\nhost=127.0.0.1\nsecret=xyz\n"
+                                "remotesecret=abc\noutboundproxy=127.0.0.9:5088\n",
+                                err, sizeof err);
+    assert_non_null(c);
+    const sip_general_t *g = sip_conf_general(c);
+    assert_int_equal(g->registertimeout, 5);
+    assert_int_equal(g->registerattempts, 3);
+    assert_int_equal(sip_conf_register_count(c), 2);
+    const sip_register_t *r = sip_conf_register_at(c, 0);
+    assert_string_equal(r->user, "a");
+    assert_int_equal(r->line, 4);
+    assert_non_null(strstr(r->file, "sip.conf"));
+    assert_int_equal(ntohs(r->addr.sin_port), 5999);
+    assert_int_equal(r->expiry, 30);
+    r = sip_conf_register_at(c, 1);
+    assert_string_equal(r->user, "b");
+    assert_int_equal(r->line, 6);
+    assert_int_equal(ntohs(r->addr.sin_port), 5060);
+    assert_null(sip_conf_register_at(c, 2));
+    const sip_peer_t *p = sip_conf_peer(c, "trunk");
+    assert_string_equal(p->secret, "xyz");
+    assert_string_equal(p->remotesecret, "abc");
+    assert_int_equal(p->has_proxy, 1);
+    assert_int_equal(ntohs(p->proxy.sin_port), 5088);
+    assert_int_equal(sip_conf_general(c)->registertimeout, 5);
+    sip_conf_destroy(&c);
+    c = s_load_text("[general]\n", err, sizeof err);
+    assert_int_equal(sip_conf_general(c)->registertimeout, 20);
+    assert_int_equal(sip_conf_general(c)->registerattempts, 0);
+    sip_conf_destroy(&c);
+}
+
+/* qualify= (chan_sip: yes is [general]'s qualify= or 2000 ms, a number is
+ * ms, peers default to [general]'s) and qualifyfreq= (60 s). */
+static void test_qualify(void **state)
+{
+    (void)state;
+    char err[256];
+    sip_conf_t *c = s_load_text("[a]\ntype=peer\nhost=127.0.0.1\nqualify=yes\n"
+                                "[b]\ntype=peer\nhost=127.0.0.1\nqualify=500\nqualifyfreq=5\n"
+                                "[c]\ntype=peer\nhost=127.0.0.1\n", err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(sip_conf_peer(c, "a")->maxms, 2000);
+    assert_int_equal(sip_conf_peer(c, "a")->qualifyfreq, 60);
+    assert_int_equal(sip_conf_peer(c, "b")->maxms, 500);
+    assert_int_equal(sip_conf_peer(c, "b")->qualifyfreq, 5);
+    assert_int_equal(sip_conf_peer(c, "c")->maxms, 0);
+    sip_conf_destroy(&c);
+    c = s_load_text("[general]\nqualify=1000\nqualifyfreq=30\n[a]\ntype=peer\nhost=127.0.0.1\n"
+                    "qualify=yes\n[c]\ntype=peer\nhost=127.0.0.1\n[d]\ntype=peer\n"
+                    "host=127.0.0.1\nqualify=no\n", err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(sip_conf_peer(c, "a")->maxms, 1000);
+    assert_int_equal(sip_conf_peer(c, "c")->maxms, 1000);
+    assert_int_equal(sip_conf_peer(c, "c")->qualifyfreq, 30);
+    assert_int_equal(sip_conf_peer(c, "d")->maxms, 0);
+    sip_conf_destroy(&c);
+    c = s_load_text("[a]\ntype=peer\nhost=127.0.0.1\nqualify=sometimes\n", err, sizeof err);
+    assert_null(c);
+    assert_non_null(strstr(err, "sip.conf:4: qualify must be yes, no or a number of "
+                                "milliseconds, not 'sometimes'"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_table),
+        cmocka_unit_test(test_register_parse),
+        cmocka_unit_test(test_register_lines),
+        cmocka_unit_test(test_qualify),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_bind_forms),
