@@ -53,6 +53,13 @@ struct sip_leg {
     sip_txn_t *invite;             /* our IST or ICT, while it matters */
     sip_txn_t *reinvite;           /* the last re-INVITE's IST, until it is ACKed */
     uint32_t reinvite_cseq;
+    sip_txn_t *reinvite_in;        /* a re-INVITE from the phone the router has not answered */
+    sip_txn_t *reinvite_out;       /* our re-INVITE (the router's), until its final response */
+    uint32_t reinvite_out_cseq;
+    uint32_t ack_cseq;             /* outgoing: CSeq of the INVITE our last ACK is for */
+    const char *reoffer;           /* the router's offer, kept for a 491 retry */
+    struct event *retry;           /* RFC 3261 14.1: re-INVITE again after a 491 */
+    sip_codec_order_t allow;       /* the peer's allow= list (re-offers are cut to it) */
     const char *last_sdp;          /* what we last sent on this leg */
     const char *channel;
     const char *contact_user;      /* user part of our Contact on this leg */
@@ -175,6 +182,8 @@ static sip_leg_t *s_find_sip(sip_call_t *self, const char *call_id, const char *
 /* ---- leg life cycle -------------------------------------------------------- */
 
 static void s_on_ring_timeout(evutil_socket_t fd, short what, void *arg);
+static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp);
+static void s_reinvite_result(sip_leg_t *leg, unsigned status, const char *sdp);
 
 static sip_leg_t *s_leg_new(sip_call_t *self, int outgoing)
 {
@@ -201,8 +210,14 @@ static void s_leg_free(sip_leg_t *leg)
         sip_txn_set_owner(leg->invite, NULL);
     if (leg->reinvite)
         sip_txn_set_owner(leg->reinvite, NULL);
+    if (leg->reinvite_in)
+        sip_txn_set_owner(leg->reinvite_in, NULL);
+    if (leg->reinvite_out)
+        sip_txn_set_owner(leg->reinvite_out, NULL);
     if (leg->timer)
         event_free(leg->timer);
+    if (leg->retry)
+        event_free(leg->retry);
     sip_arena_release(&leg->arena);
     free(leg);
 }
@@ -217,7 +232,8 @@ static void s_detach(sip_txn_t **txn)
 /* Free the leg later if it is over and no transaction needs it. */
 static void s_maybe_reap(sip_leg_t *leg)
 {
-    if (leg->state != LEG_ENDED || leg->invite || leg->reinvite || leg->reaping)
+    if (leg->state != LEG_ENDED || leg->invite || leg->reinvite || leg->reinvite_in
+        || leg->reinvite_out || leg->reaping)
         return;
     sip_call_t *self = leg->call;
     s_unlink(leg);
@@ -264,6 +280,12 @@ static void s_end(sip_leg_t *leg, int tell_router, unsigned cause, unsigned sip_
     leg->state = LEG_ENDED;
     if (leg->timer)
         event_del(leg->timer);
+    if (leg->retry)
+        event_del(leg->retry);
+    if (leg->reinvite_in)
+        sip_msg_reply(leg->reinvite_in, 487, leg->dlg.local_tag, NULL, NULL, NULL);
+    s_detach(&leg->reinvite_in);
+    s_detach(&leg->reinvite_out);
     if (!leg->need_ack || leg->outgoing)
         s_detach(&leg->invite);
     s_detach(&leg->reinvite);
@@ -281,7 +303,8 @@ static void s_send_bye(sip_leg_t *leg)
 
 static void s_send_ack(sip_leg_t *leg)
 {
-    osip_message_t *ack = sip_dialog_request(&leg->dlg, "ACK", leg->dlg.invite_cseq);
+    osip_message_t *ack = sip_dialog_request(&leg->dlg, "ACK",
+                                             leg->ack_cseq ? leg->ack_cseq : leg->dlg.invite_cseq);
     if (!ack || sip_txn_layer_send(leg->call->env.layer, ack, &leg->dlg.peer) != 0)
         td_log(LOG_WARNING, "%s: cannot send ACK", leg->channel);
     if (ack)
@@ -446,6 +469,7 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
     m.peer = (char *)(peer ? peer->name : "");
     m.source = src;
     const sip_codec_order_t *allow = peer ? &peer->codec_order : &g->codec_order;
+    leg->allow = *allow;
     uint32_t codecs[2];
     for (size_t i = 0; i < allow->n; i++)
         codecs[i] = allow->pt[i];
@@ -758,6 +782,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
                                                                                : msg->user);
     leg->contact_user = sip_arena_strdup(&leg->arena, from_user);
     leg->last_sdp = sdp ? sip_arena_strdup(&leg->arena, sdp) : NULL;
+    leg->allow = peer->codec_order;
     osip_message_t *inv = NULL;
     if (!leg->bus_id || !leg->channel
         || sip_dialog_uac(&leg->dlg, &leg->arena, call_id, tag, local_uri, remote_uri,
@@ -831,6 +856,10 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
         return;
     }
     sip_leg_t *leg = sip_txn_owner(txn);
+    if (leg && txn == leg->reinvite_out) {
+        s_reinvite_response(leg, resp);
+        return;
+    }
     if (!leg || txn != leg->invite)
         return;
     int status = resp->status_code;
@@ -879,6 +908,13 @@ void sip_call_timeout(sip_call_t *self, sip_txn_t *txn)
 {
     (void)self;
     sip_leg_t *leg = sip_txn_owner(txn);
+    if (leg && txn == leg->reinvite_out) {
+        s_detach(&leg->reinvite_out);
+        td_log(LOG_INFO, "%s: no response to our re-INVITE", leg->channel);
+        s_reinvite_result(leg, 408, NULL);
+        s_maybe_reap(leg);
+        return;
+    }
     if (!leg || txn != leg->invite)
         return;
     s_context(leg);
@@ -918,6 +954,12 @@ void sip_call_terminated(sip_call_t *self, sip_txn_t *txn)
         return;
     if (txn == leg->reinvite)
         leg->reinvite = NULL;
+    if (txn == leg->reinvite_in)
+        leg->reinvite_in = NULL;
+    if (txn == leg->reinvite_out) {
+        leg->reinvite_out = NULL;
+        s_reinvite_result(leg, 500, NULL);
+    }
     if (txn == leg->invite) {
         leg->invite = NULL;
         leg->need_ack = 0;
@@ -986,17 +1028,11 @@ static void s_on_bye(sip_leg_t *leg, sip_txn_t *txn)
     s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 0);
 }
 
-static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req)
+/* A re-INVITE without SDP (RFC 3264 section 5, RFC 3261 14.2): our 200
+ * repeats the session we last sent (unchanged, so its o= version too), and
+ * the phone's answer comes in the ACK. */
+static void s_reinvite_no_sdp(sip_leg_t *leg, sip_txn_t *txn)
 {
-    if (leg->state != LEG_UP) {
-        sip_msg_reply(txn, 491, leg->dlg.local_tag, "re-INVITE before the call is up", NULL, NULL);
-        return;
-    }
-    if (!leg->last_sdp) {
-        sip_msg_reply(txn, 488, leg->dlg.local_tag, "no session description to offer", NULL, NULL);
-        return;
-    }
-    sip_dialog_refresh(&leg->dlg, &leg->arena, req);
     struct sockaddr_in me;
     osip_message_t *r = sip_txn_make_response(txn, 200, leg->dlg.local_tag);
     if (!r)
@@ -1009,9 +1045,225 @@ static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req)
         return;
     s_detach(&leg->reinvite);
     leg->reinvite = txn;
-    leg->reinvite_cseq = (uint32_t)strtoul(req->cseq->number, NULL, 10);
+    leg->reinvite_cseq = leg->dlg.remote_cseq;
     sip_txn_set_owner(txn, leg);
-    td_log(LOG_DEBUG, "%s: re-INVITE answered with the current session", leg->channel);
+    td_log(LOG_DEBUG, "%s: re-INVITE without SDP answered with the current session",
+           leg->channel);
+}
+
+/* A re-INVITE (RFC 3261 14.2) on an established leg. With SDP, the offer
+ * goes to the router (Reinvite); its ReinviteAnswer answers it. A re-INVITE
+ * while one of ours is pending on the dialog (or waits to be sent again
+ * after a 491) is glare: 491; while the phone's previous one is
+ * unanswered: 500 with Retry-After. */
+static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req)
+{
+    if (leg->state != LEG_UP) {
+        sip_msg_reply(txn, 491, leg->dlg.local_tag, "re-INVITE before the call is up", NULL, NULL);
+        return;
+    }
+    if (leg->reinvite_out || (leg->retry && evtimer_pending(leg->retry, NULL))) {
+        td_log(LOG_INFO, "%s: re-INVITE while ours is pending: 491", leg->channel);
+        sip_msg_reply(txn, 491, leg->dlg.local_tag, NULL, NULL, NULL);
+        return;
+    }
+    if (leg->reinvite_in) {
+        sip_msg_reply(txn, 500, leg->dlg.local_tag, "a previous INVITE is in progress",
+                      "Retry-After", "1");
+        return;
+    }
+    sip_dialog_refresh(&leg->dlg, &leg->arena, req);
+    size_t sdp_len = 0;
+    const char *body = sip_msg_body(req, &sdp_len);
+    if (!body || !sdp_len) {
+        if (!leg->last_sdp)
+            sip_msg_reply(txn, 488, leg->dlg.local_tag, "no session description to offer",
+                          NULL, NULL);
+        else
+            s_reinvite_no_sdp(leg, txn);
+        return;
+    }
+    char *sdp = leg->router_done ? NULL : sip_arena_strndup(&leg->arena, body, sdp_len);
+    if (!sdp) {
+        sip_msg_reply(txn, leg->router_done ? 488 : 500, leg->dlg.local_tag, NULL, NULL, NULL);
+        return;
+    }
+    leg->reinvite_in = txn;
+    leg->reinvite_cseq = leg->dlg.remote_cseq;
+    sip_txn_set_owner(txn, leg);
+    Tandem__Reinvite m = TANDEM__REINVITE__INIT;
+    uint32_t codecs[2];
+    for (size_t i = 0; i < leg->allow.n && i < 2; i++)
+        codecs[i] = leg->allow.pt[i];
+    m.sdp = sdp;
+    m.codecs = codecs;
+    m.n_codecs = leg->allow.n < 2 ? leg->allow.n : 2;
+    td_bus_send_reinvite(leg->call->env.bus, NULL, leg->bus_id, leg->no, &m);
+    td_log(LOG_INFO, "%s: re-INVITE from the %s: offer to the router", leg->channel,
+           leg->outgoing ? "callee" : "caller");
+}
+
+/* router -> signaling: the answer to the phone's pending re-INVITE. */
+void sip_call_on_reinvite_answer(sip_call_t *self, const td_bus_hdr_t *hdr,
+                                 const Tandem__ReinviteAnswer *msg)
+{
+    sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
+    if (!leg) {
+        s_reply_unknown(self, hdr, "ReinviteAnswer");
+        return;
+    }
+    sip_txn_t *txn = leg->reinvite_in;
+    if (!txn) {
+        td_log(LOG_DEBUG, "%s: ReinviteAnswer without a re-INVITE: ignored", leg->channel);
+        return;
+    }
+    leg->reinvite_in = NULL;
+    unsigned status = msg->status ? msg->status : 500;
+    if (status < 200 || status >= 300 || !msg->sdp || !*msg->sdp) {
+        if (status < 300)
+            status = 500;
+        td_log(LOG_INFO, "%s: re-INVITE refused: %u", leg->channel, status);
+        sip_msg_reply(txn, (int)status, leg->dlg.local_tag, NULL, NULL, NULL);
+        sip_txn_set_owner(txn, NULL);
+        s_maybe_reap(leg);
+        return;
+    }
+    struct sockaddr_in me;
+    osip_message_t *r = sip_txn_make_response(txn, 200, leg->dlg.local_tag);
+    if (!r) {
+        sip_txn_set_owner(txn, NULL);
+        return;
+    }
+    s_local(leg, &me);
+    sip_msg_add_contact(r, leg->contact_user, &me);
+    osip_message_set_header(r, "Allow", SIP_MSG_ALLOW);
+    sip_msg_set_sdp(r, msg->sdp);
+    const char *kept = sip_arena_strdup(&leg->arena, msg->sdp);
+    if (kept)
+        leg->last_sdp = kept;
+    if (sip_txn_respond(txn, &r) != 0) {
+        sip_txn_set_owner(txn, NULL);
+        return;
+    }
+    s_detach(&leg->reinvite);
+    leg->reinvite = txn;                    /* until its ACK */
+    td_log(LOG_INFO, "%s: re-INVITE answered", leg->channel);
+}
+
+/* Tell the router how our re-INVITE ended. */
+static void s_reinvite_result(sip_leg_t *leg, unsigned status, const char *sdp)
+{
+    if (leg->router_done)
+        return;
+    Tandem__ReinviteAnswer a = TANDEM__REINVITE_ANSWER__INIT;
+    a.status = status;
+    a.sdp = (char *)(sdp ? sdp : "");
+    td_bus_send_reinvite_answer(leg->call->env.bus, NULL, leg->bus_id, leg->no, &a);
+}
+
+/* Send the router's offer in a re-INVITE on the leg's dialog. 0 or -1. */
+static int s_send_reinvite(sip_leg_t *leg)
+{
+    struct sockaddr_in me;
+    osip_message_t *inv = sip_dialog_request(&leg->dlg, "INVITE", ++leg->dlg.local_cseq);
+    if (!inv)
+        return -1;
+    s_local(leg, &me);
+    sip_msg_add_contact(inv, leg->contact_user, &me);
+    osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
+    sip_msg_set_sdp(inv, leg->reoffer);
+    leg->reinvite_out = sip_txn_request(leg->call->env.layer, &inv, &leg->dlg.peer, leg);
+    if (!leg->reinvite_out)
+        return -1;
+    leg->reinvite_out_cseq = leg->dlg.local_cseq;
+    td_log(LOG_INFO, "%s: re-INVITE sent", leg->channel);
+    return 0;
+}
+
+static void s_on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    sip_leg_t *leg = arg;
+    if (leg->state != LEG_UP)
+        return;
+    if (leg->reinvite_in || s_send_reinvite(leg) != 0)
+        s_reinvite_result(leg, 491, NULL);
+}
+
+/* router -> signaling: re-INVITE this leg with the worker's offer. */
+void sip_call_on_reinvite(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Reinvite *msg)
+{
+    sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
+    if (!leg) {
+        s_reply_unknown(self, hdr, "Reinvite");
+        return;
+    }
+    if (leg->state != LEG_UP || leg->router_done) {
+        s_reinvite_result(leg, 481, NULL);
+        return;
+    }
+    if (leg->reinvite_out || leg->reinvite_in) {
+        td_log(LOG_INFO, "%s: the router's re-INVITE meets one in progress: 491", leg->channel);
+        s_reinvite_result(leg, 491, NULL);
+        return;
+    }
+    const char *sdp = msg->sdp ? msg->sdp : "";
+    char cut[OFFER_MAX];
+    if (leg->allow.n) {
+        sip_peer_t p;
+        memset(&p, 0, sizeof p);
+        p.codec_order = leg->allow;
+        const char *o = s_offer_for(&p, sdp, cut, sizeof cut);
+        if (o)
+            sdp = o;
+    }
+    leg->reoffer = sip_arena_strdup(&leg->arena, sdp);
+    if (!leg->reoffer || s_send_reinvite(leg) != 0) {
+        td_log(LOG_WARNING, "%s: cannot send the re-INVITE", leg->channel);
+        s_reinvite_result(leg, 500, NULL);
+    }
+}
+
+/* The phone answered our re-INVITE. */
+static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp)
+{
+    int status = resp->status_code;
+    if (status < 200)
+        return;
+    s_detach(&leg->reinvite_out);
+    if (status < 300) {
+        leg->ack_cseq = leg->reinvite_out_cseq;
+        s_send_ack(leg);
+        size_t sdp_len = 0;
+        const char *body = sip_msg_body(resp, &sdp_len);
+        char *sdp = body ? sip_arena_strndup(&leg->arena, body, sdp_len) : NULL;
+        if (sdp) {
+            leg->last_sdp = leg->reoffer;
+            td_log(LOG_INFO, "%s: our re-INVITE answered", leg->channel);
+            s_reinvite_result(leg, 200, sdp);
+        } else {
+            td_log(LOG_NOTICE, "%s: 2xx to our re-INVITE without SDP", leg->channel);
+            s_reinvite_result(leg, 488, NULL);
+        }
+        return;
+    }
+    if (status == 491 && leg->state == LEG_UP) {
+        /* RFC 3261 14.1: the owner of the Call-ID (the dialog's UAC: our
+         * outgoing legs) waits 2.1-4 s, the other side 0-2 s, in 10 ms units. */
+        if (!leg->retry)
+            leg->retry = evtimer_new(leg->call->env.base, s_on_retry, leg);
+        if (leg->retry) {
+            unsigned ms = leg->outgoing ? 2100 + (unsigned)(random() % 191) * 10
+                                        : (unsigned)(random() % 201) * 10;
+            struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+            evtimer_add(leg->retry, &tv);
+            td_log(LOG_INFO, "%s: 491 to our re-INVITE: again in %u ms", leg->channel, ms);
+            return;
+        }
+    }
+    td_log(LOG_INFO, "%s: our re-INVITE refused: %d", leg->channel, status);
+    s_reinvite_result(leg, (unsigned)status, NULL);
+    s_maybe_reap(leg);
 }
 
 void sip_call_in_dialog(sip_call_t *self, sip_txn_t *txn, osip_message_t *req)

@@ -210,6 +210,7 @@ def main():
             span = foreign_times[-1] - foreign_times[0]
             foreign["span_ms"] = round(span * 1000, 1)
             foreign["rate_pps"] = round((len(foreign_times) - 1) / span, 1) if span > 0 else None
+            foreign["max_gap_ms"] = round(max(b - a for a, b in zip(foreign_times, foreign_times[1:])) * 1000, 1)
         report["foreign"] = foreign
 
     tmp = a.out + ".tmp"
