@@ -56,7 +56,7 @@ struct sip_leg {
     sip_txn_t *reinvite_in;        /* a re-INVITE from the phone the router has not answered */
     sip_txn_t *reinvite_out;       /* our re-INVITE (the router's), until its final response */
     uint32_t reinvite_out_cseq;
-    uint32_t ack_cseq;             /* outgoing: CSeq of the INVITE our last ACK is for */
+    uint32_t ack_cseq;             /* CSeq of our last re-INVITE answered with a 2xx */
     const char *reoffer;           /* the router's offer, kept for a 491 retry */
     struct event *retry;           /* RFC 3261 14.1: re-INVITE again after a 491 */
     sip_codec_order_t allow;       /* the peer's allow= list (re-offers are cut to it) */
@@ -301,10 +301,10 @@ static void s_send_bye(sip_leg_t *leg)
         td_log(LOG_DEBUG, "%s: BYE sent", leg->channel);
 }
 
-static void s_send_ack(sip_leg_t *leg)
+/* ACK the 2xx to our INVITE with CSeq cseq (0: the dialog's first). */
+static void s_send_ack(sip_leg_t *leg, uint32_t cseq)
 {
-    osip_message_t *ack = sip_dialog_request(&leg->dlg, "ACK",
-                                             leg->ack_cseq ? leg->ack_cseq : leg->dlg.invite_cseq);
+    osip_message_t *ack = sip_dialog_request(&leg->dlg, "ACK", cseq ? cseq : leg->dlg.invite_cseq);
     if (!ack || sip_txn_layer_send(leg->call->env.layer, ack, &leg->dlg.peer) != 0)
         td_log(LOG_WARNING, "%s: cannot send ACK", leg->channel);
     if (ack)
@@ -836,8 +836,8 @@ static void s_ack_stray(sip_call_t *self, osip_message_t *resp)
     char cid[256];
     sip_leg_t *leg = s_find_sip(self, sip_msg_call_id(resp, cid, sizeof cid),
                                 sip_msg_from_tag(resp));
-    if (leg && leg->outgoing && leg->dlg.remote_tag) {
-        s_send_ack(leg);
+    if (leg && (leg->outgoing || leg->ack_cseq) && leg->dlg.remote_tag && resp->cseq) {
+        s_send_ack(leg, (uint32_t)strtoul(resp->cseq->number, NULL, 10));
         return;
     }
     struct sockaddr_in to;
@@ -883,7 +883,7 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
     s_detach(&leg->invite);
     if (status < 300) {
         sip_dialog_update_uac(&leg->dlg, &leg->arena, resp);
-        s_send_ack(leg);
+        s_send_ack(leg, 0);
         if (leg->router_done || leg->timed_out || leg->state == LEG_CANCELLING) {
             td_log(LOG_INFO, "%s: answered after it was given up: BYE", leg->channel);
             s_send_bye(leg);
@@ -1233,7 +1233,7 @@ static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp)
     s_detach(&leg->reinvite_out);
     if (status < 300) {
         leg->ack_cseq = leg->reinvite_out_cseq;
-        s_send_ack(leg);
+        s_send_ack(leg, leg->ack_cseq);
         size_t sdp_len = 0;
         const char *body = sip_msg_body(resp, &sdp_len);
         char *sdp = body ? sip_arena_strndup(&leg->arena, body, sdp_len) : NULL;
