@@ -84,6 +84,7 @@ typedef struct {
     session_side_t side;       /* who offered */
     sdp_media_t media;         /* its offer */
     int codec;                 /* the law chosen for it */
+    int no_answer;             /* it gets no SDP back: its o= version stays */
     char *answer;
 } session_reoffer_t;
 

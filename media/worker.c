@@ -443,6 +443,8 @@ static void s_on_media_reoffer(void *arg, const td_bus_hdr_t *hdr, const Tandem_
             goto done;
         }
         s_apply(session, side, &media, keep[0], dir & SDP_DIR_SEND);
+        if (msg->no_answer)
+            session_origin(session, side)->version--;       /* nothing was sent */
         td_log(LOG_DEBUG, "re-offer on leg %u answered: port %u, %s, %s", hdr->leg, media.port,
                keep[0] == 8 ? "PCMA" : "PCMU", sdp_dir_name(dir));
         s_reoffered(self, hdr, 200, self->sdp_b, 1);
@@ -462,6 +464,7 @@ static void s_on_media_reoffer(void *arg, const td_bus_hdr_t *hdr, const Tandem_
         goto done;
     }
     ro->active = 1;
+    ro->no_answer = msg->no_answer;
     ro->side = side;
     ro->media = media;
     ro->codec = keep[0];
@@ -504,6 +507,8 @@ static void s_on_media_reanswer(void *arg, const td_bus_hdr_t *hdr, const Tandem
         } else {
             s_apply(session, other, &ans, ans.g711_pt, (ans.dir & SDP_DIR_RECV) != 0);
             s_apply(session, side, &ro->media, ro->codec, (dir & SDP_DIR_SEND) != 0);
+            if (ro->no_answer)
+                session_origin(session, side)->version--;   /* nothing was sent */
             td_log(LOG_DEBUG, "re-offer done: side %c %s, side %c %s%s", 'A' + side,
                    sdp_dir_name(dir), 'A' + other, sdp_dir_name(ans.dir),
                    session_transcodes(session) ? ", transcoding" : "");

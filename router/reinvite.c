@@ -67,6 +67,7 @@ void call_on_reinvite(call_t *self, uint32_t leg, const Tandem__Reinvite *msg)
     m.sdp = msg->sdp ? msg->sdp : "";
     m.codecs = msg->codecs;
     m.n_codecs = msg->n_codecs;
+    m.no_answer = msg->no_answer;
     if (leg == 0 && !m.n_codecs) {
         m.codecs = self->codecs;
         m.n_codecs = self->ncodecs;

@@ -53,7 +53,13 @@ struct sip_leg {
     sip_txn_t *invite;             /* our IST or ICT, while it matters */
     sip_txn_t *reinvite;           /* the last re-INVITE's IST, until it is ACKed */
     uint32_t reinvite_cseq;
-    sip_txn_t *reinvite_in;        /* a re-INVITE from the phone the router has not answered */
+    sip_txn_t *reinvite_in;        /* a re-INVITE (or UPDATE) from the phone the router has
+                                    * not answered */
+    unsigned in_update : 1;        /* reinvite_in is an UPDATE (no ACK follows its 200) */
+    unsigned nosdp_cseq_valid : 1; /* `reinvite` was a re-INVITE without SDP: its ACK has
+                                    * the phone's answer */
+    const char *remote_sdp;        /* the phone's last SDP on this leg */
+    const char *remote_offer;      /* the offer of reinvite_in */
     sip_txn_t *reinvite_out;       /* our re-INVITE (the router's), until its final response */
     uint32_t reinvite_out_cseq;
     uint32_t ack_cseq;             /* CSeq of our last re-INVITE answered with a 2xx */
@@ -458,6 +464,7 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
     size_t sdp_len = 0;
     const char *sdp = sip_msg_body(invite, &sdp_len);
     char *sdp_copy = sip_arena_strndup(&leg->arena, sdp ? sdp : "", sdp_len);
+    leg->remote_sdp = sdp_copy;
     Tandem__ChannelNew m = TANDEM__CHANNEL_NEW__INIT;
     m.channel = (char *)leg->channel;
     m.caller_num = num;
@@ -891,6 +898,7 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
             return;
         }
         leg->state = LEG_UP;
+        leg->remote_sdp = sdp;
         event_del(leg->timer);
         td_log(LOG_INFO, "%s: answered", leg->channel);
         Tandem__Answer a = TANDEM__ANSWER__INIT;
@@ -996,6 +1004,35 @@ void sip_call_cancel(sip_call_t *self, sip_txn_t *txn, osip_message_t *cancel)
     }
 }
 
+/* The ACK to our 200 for a re-INVITE without SDP carries the phone's
+ * answer to the session we offered (the one we last sent). Unchanged, it
+ * needs nothing; changed (a new port, hold), it goes to the router as an
+ * offer that wants no answer, so the other leg follows. */
+static void s_ack_answer(sip_leg_t *leg, osip_message_t *ack)
+{
+    size_t len = 0;
+    const char *body = sip_msg_body(ack, &len);
+    if (!body || !len || leg->router_done || leg->state != LEG_UP)
+        return;
+    if (leg->remote_sdp && strlen(leg->remote_sdp) == len
+        && memcmp(leg->remote_sdp, body, len) == 0)
+        return;
+    char *sdp = sip_arena_strndup(&leg->arena, body, len);
+    if (!sdp)
+        return;
+    leg->remote_sdp = sdp;
+    Tandem__Reinvite m = TANDEM__REINVITE__INIT;
+    uint32_t codecs[2];
+    for (size_t i = 0; i < leg->allow.n && i < 2; i++)
+        codecs[i] = leg->allow.pt[i];
+    m.sdp = sdp;
+    m.codecs = codecs;
+    m.n_codecs = leg->allow.n < 2 ? leg->allow.n : 2;
+    m.no_answer = 1;
+    td_bus_send_reinvite(leg->call->env.bus, NULL, leg->bus_id, leg->no, &m);
+    td_log(LOG_INFO, "%s: a new session in the ACK: to the router", leg->channel);
+}
+
 static void s_on_ack(sip_call_t *self, osip_message_t *ack)
 {
     char cid[256];
@@ -1006,6 +1043,9 @@ static void s_on_ack(sip_call_t *self, osip_message_t *ack)
     if (leg->reinvite && cseq == leg->reinvite_cseq) {
         sip_txn_acked(leg->reinvite);
         s_detach(&leg->reinvite);
+        if (leg->nosdp_cseq_valid)
+            s_ack_answer(leg, ack);
+        leg->nosdp_cseq_valid = 0;
     } else if (leg->invite && !leg->outgoing && leg->need_ack && cseq == leg->dlg.invite_cseq) {
         sip_txn_acked(leg->invite);
         leg->need_ack = 0;
@@ -1046,6 +1086,7 @@ static void s_reinvite_no_sdp(sip_leg_t *leg, sip_txn_t *txn)
     s_detach(&leg->reinvite);
     leg->reinvite = txn;
     leg->reinvite_cseq = leg->dlg.remote_cseq;
+    leg->nosdp_cseq_valid = 1;
     sip_txn_set_owner(txn, leg);
     td_log(LOG_DEBUG, "%s: re-INVITE without SDP answered with the current session",
            leg->channel);
@@ -1056,10 +1097,13 @@ static void s_reinvite_no_sdp(sip_leg_t *leg, sip_txn_t *txn)
  * while one of ours is pending on the dialog (or waits to be sent again
  * after a 491) is glare: 491; while the phone's previous one is
  * unanswered: 500 with Retry-After. */
-static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req)
+static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req, int update)
 {
     if (leg->state != LEG_UP) {
-        sip_msg_reply(txn, 491, leg->dlg.local_tag, "re-INVITE before the call is up", NULL, NULL);
+        /* RFC 3311 allows an UPDATE in an early dialog; we do not take one. */
+        sip_msg_reply(txn, update ? 500 : 491, leg->dlg.local_tag,
+                      "offer before the call is up", update ? "Retry-After" : NULL,
+                      update ? "1" : NULL);
         return;
     }
     if (leg->reinvite_out || (leg->retry && evtimer_pending(leg->retry, NULL))) {
@@ -1076,7 +1120,9 @@ static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req)
     size_t sdp_len = 0;
     const char *body = sip_msg_body(req, &sdp_len);
     if (!body || !sdp_len) {
-        if (!leg->last_sdp)
+        if (update)
+            sip_msg_reply(txn, 200, leg->dlg.local_tag, NULL, NULL, NULL);   /* a refresh */
+        else if (!leg->last_sdp)
             sip_msg_reply(txn, 488, leg->dlg.local_tag, "no session description to offer",
                           NULL, NULL);
         else
@@ -1089,7 +1135,10 @@ static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req)
         return;
     }
     leg->reinvite_in = txn;
-    leg->reinvite_cseq = leg->dlg.remote_cseq;
+    leg->in_update = update ? 1 : 0;
+    leg->remote_offer = sdp;
+    if (!update)
+        leg->reinvite_cseq = leg->dlg.remote_cseq;
     sip_txn_set_owner(txn, leg);
     Tandem__Reinvite m = TANDEM__REINVITE__INIT;
     uint32_t codecs[2];
@@ -1099,8 +1148,8 @@ static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req)
     m.codecs = codecs;
     m.n_codecs = leg->allow.n < 2 ? leg->allow.n : 2;
     td_bus_send_reinvite(leg->call->env.bus, NULL, leg->bus_id, leg->no, &m);
-    td_log(LOG_INFO, "%s: re-INVITE from the %s: offer to the router", leg->channel,
-           leg->outgoing ? "callee" : "caller");
+    td_log(LOG_INFO, "%s: %s from the %s: offer to the router", leg->channel,
+           update ? "UPDATE" : "re-INVITE", leg->outgoing ? "callee" : "caller");
 }
 
 /* router -> signaling: the answer to the phone's pending re-INVITE. */
@@ -1119,10 +1168,11 @@ void sip_call_on_reinvite_answer(sip_call_t *self, const td_bus_hdr_t *hdr,
     }
     leg->reinvite_in = NULL;
     unsigned status = msg->status ? msg->status : 500;
+    const char *what = leg->in_update ? "UPDATE" : "re-INVITE";
     if (status < 200 || status >= 300 || !msg->sdp || !*msg->sdp) {
         if (status < 300)
             status = 500;
-        td_log(LOG_INFO, "%s: re-INVITE refused: %u", leg->channel, status);
+        td_log(LOG_INFO, "%s: %s refused: %u", leg->channel, what, status);
         sip_msg_reply(txn, (int)status, leg->dlg.local_tag, NULL, NULL, NULL);
         sip_txn_set_owner(txn, NULL);
         s_maybe_reap(leg);
@@ -1145,9 +1195,15 @@ void sip_call_on_reinvite_answer(sip_call_t *self, const td_bus_hdr_t *hdr,
         sip_txn_set_owner(txn, NULL);
         return;
     }
+    leg->remote_sdp = leg->remote_offer;
+    td_log(LOG_INFO, "%s: %s answered", leg->channel, what);
+    if (leg->in_update) {
+        sip_txn_set_owner(txn, NULL);       /* a non-INVITE transaction: no ACK */
+        return;
+    }
     s_detach(&leg->reinvite);
     leg->reinvite = txn;                    /* until its ACK */
-    td_log(LOG_INFO, "%s: re-INVITE answered", leg->channel);
+    leg->nosdp_cseq_valid = 0;
 }
 
 /* Tell the router how our re-INVITE ended. */
@@ -1239,6 +1295,7 @@ static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp)
         char *sdp = body ? sip_arena_strndup(&leg->arena, body, sdp_len) : NULL;
         if (sdp) {
             leg->last_sdp = leg->reoffer;
+            leg->remote_sdp = sdp;
             td_log(LOG_INFO, "%s: our re-INVITE answered", leg->channel);
             s_reinvite_result(leg, 200, sdp);
         } else {
@@ -1292,7 +1349,9 @@ void sip_call_in_dialog(sip_call_t *self, sip_txn_t *txn, osip_message_t *req)
     if (strcmp(method, "BYE") == 0)
         s_on_bye(leg, txn);
     else if (strcmp(method, "INVITE") == 0)
-        s_on_reinvite(leg, txn, req);
+        s_on_reinvite(leg, txn, req, 0);
+    else if (strcmp(method, "UPDATE") == 0)
+        s_on_reinvite(leg, txn, req, 1);
     else if (strcmp(method, "INFO") == 0 || strcmp(method, "OPTIONS") == 0)
         sip_msg_reply(txn, 200, NULL, NULL, NULL, NULL);
     else

@@ -530,6 +530,16 @@ static void s_env(Tandem__Envelope *env, const char *call_id, uint32_t leg)
     env->leg = leg;
 }
 
+/* s_next, past the retransmissions of a 488 whose ACK (sent with a new
+ * branch by s_request) its transaction did not take. */
+static int s_next_no488(fx_t *fx)
+{
+    int st;
+    while ((st = s_next(fx, 1)) == 488)
+        ;
+    return st;
+}
+
 static void test_incoming_call_answer_bye(void **state)
 {
     fx_t *fx = *state;
@@ -590,48 +600,53 @@ static void test_incoming_call_answer_bye(void **state)
     ra.status = 200;
     ra.sdp = (char *)s_sdp;
     s_deliver(fx, &env);
-    while ((rs = s_next(fx, 1)) == 100 || rs == 488)
+    while ((rs = s_next_no488(fx)) == 100)
         ;
     assert_int_equal(rs, 200);
     s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "call-1", 9, tag, NULL, NULL);
-    while (s_next(fx, 1) == 200)
+    while (s_next_no488(fx) == 200)
         ;
     td_bus_fake_reset();
 
+    /* an UPDATE with SDP (RFC 3311) goes to the router like a re-INVITE */
+    s_request(fx, "UPDATE", "sip:1002@127.0.0.1", "1001", "call-1", 10, tag, NULL, s_sdp);
+    assert_non_null(s_sent(TANDEM__ENVELOPE__BODY_REINVITE));
+    s_deliver(fx, &env);
+    assert_int_equal(s_next_no488(fx), 200);
+    assert_non_null(osip_list_get(&fx->msg->bodies, 0));
+    td_bus_fake_reset();
+
     /* a re-INVITE without SDP: 200 with the SDP we sent last, then its ACK */
-    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "call-1", 10, tag, NULL, NULL);
-    while ((rs = s_next(fx, 1)) == 100)
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "call-1", 11, tag, NULL, NULL);
+    while ((rs = s_next_no488(fx)) == 100)
         ;
     assert_int_equal(rs, 200);
     body = osip_list_get(&fx->msg->bodies, 0);
     assert_non_null(body);
     assert_memory_equal(body->body, s_sdp, strlen(s_sdp));
-    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "call-1", 10, tag, NULL, NULL);
-    while (s_next(fx, 1) == 200)
+    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "call-1", 11, tag, NULL, NULL);
+    while (s_next_no488(fx) == 200)
         ;
-    s_request(fx, "INFO", "sip:1002@127.0.0.1", "1001", "call-1", 11, tag, NULL, NULL);
-    assert_int_equal(s_next(fx, 1), 200);
-    s_request(fx, "UPDATE", "sip:1002@127.0.0.1", "1001", "call-1", 12, tag, NULL, NULL);
-    assert_int_equal(s_next(fx, 1), 501);
+    s_request(fx, "INFO", "sip:1002@127.0.0.1", "1001", "call-1", 12, tag, NULL, NULL);
+    assert_int_equal(s_next_no488(fx), 200);
+    s_request(fx, "UPDATE", "sip:1002@127.0.0.1", "1001", "call-1", 13, tag, NULL, NULL);
+    assert_int_equal(s_next_no488(fx), 200);            /* no SDP: a refresh */
     s_request(fx, "INFO", "sip:1002@127.0.0.1", "1001", "call-1", 5, tag, NULL, NULL);
-    assert_int_equal(s_next(fx, 1), 500);           /* CSeq went backwards */
-    assert_int_equal(s_next(fx, 1), -1);
+    assert_int_equal(s_next_no488(fx), 500);           /* CSeq went backwards */
+    assert_int_equal(s_next_no488(fx), -1);
     assert_int_equal(td_bus_fake_count(), 0);       /* none of it concerns the router */
 
     td_bus_fake_reset();
-    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 13, tag, NULL, NULL);
-    assert_int_equal(s_next(fx, 1), 200);
+    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 14, tag, NULL, NULL);
+    assert_int_equal(s_next_no488(fx), 200);
     const Tandem__Envelope *h = s_sent(TANDEM__ENVELOPE__BODY_HANGUP);
     assert_non_null(h);
     assert_string_equal(h->call_id, id);
     assert_int_equal(h->leg, 0);
     assert_int_equal(h->hangup->cause, 16);
     /* the dialog is gone: BYE again with a new branch gets 481 */
-    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 14, tag, NULL, NULL);
-    while ((rs = s_next(fx, 1)) == 488)
-        ;                                           /* the 488's retransmissions (its ACK
-                                                     * above had a new branch) */
-    assert_int_equal(rs, 481);
+    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 15, tag, NULL, NULL);
+    assert_int_equal(s_next_no488(fx), 481);
     /* and the router's late Hangup for it is ignored quietly */
     td_bus_fake_reset();
     Tandem__Hangup hu = TANDEM__HANGUP__INIT;
@@ -944,8 +959,43 @@ static void test_outgoing_leg(void **state)
     assert_string_equal(fx->msg->sip_method, "ACK");
     (void)inv;
 
-    /* the router hangs the leg up: BYE in the dialog */
+    /* the router re-INVITEs the leg with the worker's offer: same dialog,
+     * CSeq 2; the 200's SDP goes back as ReinviteAnswer and is ACKed */
     Tandem__Envelope env;
+    Tandem__Reinvite ri = TANDEM__REINVITE__INIT;
+    ri.sdp = (char *)s_sdp;
+    s_env(&env, "c-out", 1);
+    env.body_case = TANDEM__ENVELOPE__BODY_REINVITE;
+    env.reinvite = &ri;
+    td_bus_fake_reset();
+    s_deliver(fx, &env);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "INVITE");
+    assert_string_equal(fx->msg->cseq->number, "2");
+    assert_string_equal(s_to_tag(fx), "calleetag");
+    assert_non_null(osip_list_get(&fx->msg->bodies, 0));
+    s_respond(fx, 200, "calleetag", s_sdp);
+    h = s_sent(TANDEM__ENVELOPE__BODY_REINVITE_ANSWER);
+    assert_non_null(h);
+    assert_int_equal(h->leg, 1);
+    assert_int_equal(h->reinvite_answer->status, 200);
+    assert_string_equal(h->reinvite_answer->sdp, s_sdp);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "ACK");
+    assert_string_equal(fx->msg->cseq->number, "2");
+    /* refused: the status goes back */
+    td_bus_fake_reset();
+    s_deliver(fx, &env);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->cseq->number, "3");
+    s_respond(fx, 488, "calleetag", NULL);
+    h = s_sent(TANDEM__ENVELOPE__BODY_REINVITE_ANSWER);
+    assert_non_null(h);
+    assert_int_equal(h->reinvite_answer->status, 488);
+    assert_int_equal(s_next(fx, 1), 0);              /* the layer's ACK */
+    assert_string_equal(fx->msg->sip_method, "ACK");
+
+    /* the router hangs the leg up: BYE in the dialog */
     Tandem__Hangup hu = TANDEM__HANGUP__INIT;
     hu.cause = 16;
     s_env(&env, "c-out", 1);
@@ -956,7 +1006,7 @@ static void test_outgoing_leg(void **state)
     assert_int_equal(s_next(fx, 1), 0);
     assert_string_equal(fx->msg->sip_method, "BYE");
     assert_string_equal(s_to_tag(fx), "calleetag");
-    assert_string_equal(fx->msg->cseq->number, "2");
+    assert_string_equal(fx->msg->cseq->number, "4");
     assert_int_equal(td_bus_fake_count(), 0);
 }
 
