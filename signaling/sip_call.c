@@ -66,6 +66,11 @@ struct sip_leg {
     const char *reoffer;           /* the router's offer, kept for a 491 retry */
     struct event *retry;           /* RFC 3261 14.1: re-INVITE again after a 491 */
     sip_codec_order_t allow;       /* the peer's allow= list (re-offers are cut to it) */
+    /* RFC 4028 session timer (incoming legs whose INVITE asked for one) */
+    int st_interval;               /* seconds; 0: none */
+    unsigned st_us : 1;            /* we refresh (refresher=uas); else the phone does */
+    unsigned st_refreshing : 1;    /* reinvite_out is our refresh, not the router's */
+    struct event *st_timer;
     const char *last_sdp;          /* what we last sent on this leg */
     const char *channel;
     const char *contact_user;      /* user part of our Contact on this leg */
@@ -190,6 +195,8 @@ static sip_leg_t *s_find_sip(sip_call_t *self, const char *call_id, const char *
 static void s_on_ring_timeout(evutil_socket_t fd, short what, void *arg);
 static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp);
 static void s_reinvite_result(sip_leg_t *leg, unsigned status, const char *sdp);
+static void s_st_headers(const sip_leg_t *leg, osip_message_t *r);
+static void s_st_arm(sip_leg_t *leg);
 
 static sip_leg_t *s_leg_new(sip_call_t *self, int outgoing)
 {
@@ -224,6 +231,8 @@ static void s_leg_free(sip_leg_t *leg)
         event_free(leg->timer);
     if (leg->retry)
         event_free(leg->retry);
+    if (leg->st_timer)
+        event_free(leg->st_timer);
     sip_arena_release(&leg->arena);
     free(leg);
 }
@@ -288,6 +297,8 @@ static void s_end(sip_leg_t *leg, int tell_router, unsigned cause, unsigned sip_
         event_del(leg->timer);
     if (leg->retry)
         event_del(leg->retry);
+    if (leg->st_timer)
+        event_del(leg->st_timer);
     if (leg->reinvite_in)
         sip_msg_reply(leg->reinvite_in, 487, leg->dlg.local_tag, NULL, NULL, NULL);
     s_detach(&leg->reinvite_in);
@@ -399,6 +410,144 @@ static void s_unescape_user(const char *user, char *buf, size_t len)
     __osip_uri_unescape(buf);
 }
 
+/* ---- session timers (RFC 4028; chan_sip's session-timers=accept) ---------- */
+
+/* Does the comma-separated list hdr have token tok? */
+static int s_has_token(const char *hdr, const char *tok)
+{
+    size_t n = strlen(tok);
+    for (const char *p = hdr; p && *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ' && *e != '\t')
+            e++;
+        if ((size_t)(e - p) == n && strncasecmp(p, tok, n) == 0)
+            return 1;
+        p = e;
+    }
+    return 0;
+}
+
+/* "<seconds>[;refresher=uac|uas][;...]": the seconds, *uac 1/0/-1 (absent). */
+static long s_st_parse(const char *v, int *uac)
+{
+    char *end;
+    *uac = -1;
+    while (*v == ' ')
+        v++;
+    if (*v < '0' || *v > '9')
+        return -1;
+    long n = strtol(v, &end, 10);
+    if (n <= 0 || n > 86400 * 7)
+        return -1;
+    const char *r = strcasestr(end, "refresher=");
+    if (r) {
+        r += 10;
+        *uac = strncasecmp(r, "uac", 3) == 0 ? 1 : strncasecmp(r, "uas", 3) == 0 ? 0 : -1;
+    }
+    return n;
+}
+
+/* The caller's INVITE asks for a session timer (Supported: timer and maybe
+ * Session-Expires / Min-SE): take the interval and the refresher as chan_sip's
+ * handle_request_invite_st does in accept mode. 0 (with or without a timer),
+ * -1: Session-Expires below our Min-SE (422), -2: a malformed header (400). */
+static int s_st_incoming(sip_leg_t *leg, const osip_message_t *inv, const sip_general_t *g)
+{
+    const char *sup = sip_msg_header(inv, "supported");
+    if (!g->session_timers || !(s_has_token(sup, "timer")
+                                || s_has_token(sip_msg_header(inv, "k"), "timer")))
+        return 0;
+    const char *se = sip_msg_header(inv, "session-expires");
+    if (!se)
+        se = sip_msg_header(inv, "x");
+    const char *mse = sip_msg_header(inv, "min-se");
+    long uac_se = -1, uac_min = -1;
+    int uac = -1, ignored;
+    if (se && (uac_se = s_st_parse(se, &uac)) < 0)
+        return -2;
+    if (mse && (uac_min = s_st_parse(mse, &ignored)) < 0)
+        return -2;
+    if (uac_se > 0 && uac_se < g->session_minse)
+        return -1;
+    long max_se = g->session_expires, interval;
+    if (uac_se > 0)
+        interval = max_se >= uac_min ? (uac_se < max_se ? uac_se : max_se) : uac_se;
+    else if (uac_min > 0)
+        interval = uac_min > max_se ? uac_min : max_se;
+    else
+        interval = max_se;
+    leg->st_interval = (int)interval;
+    leg->st_us = uac != 1;                  /* chan_sip's session-refresher default: uas */
+    return 0;
+}
+
+/* Require: timer and Session-Expires on a 2xx to an INVITE or UPDATE. */
+static void s_st_headers(const sip_leg_t *leg, osip_message_t *r)
+{
+    if (!leg->st_interval)
+        return;
+    char v[48];
+    snprintf(v, sizeof v, "%d;refresher=%s", leg->st_interval, leg->st_us ? "uas" : "uac");
+    osip_message_set_header(r, "Require", "timer");
+    osip_message_set_header(r, "Session-Expires", v);
+}
+
+static void s_on_st(evutil_socket_t fd, short what, void *arg);
+
+/* (Re)start the session timer: half the interval when we refresh; else the
+ * interval less min(32 s, a third) (RFC 4028 section 10), then BYE. */
+static void s_st_arm(sip_leg_t *leg)
+{
+    if (!leg->st_interval || leg->state != LEG_UP)
+        return;
+    if (!leg->st_timer)
+        leg->st_timer = evtimer_new(leg->call->env.base, s_on_st, leg);
+    if (!leg->st_timer)
+        return;
+    long ms = leg->st_interval * 1000L;
+    if (leg->st_us)
+        ms /= 2;
+    else
+        ms -= ms / 3 < 32000 ? ms / 3 : 32000;
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    evtimer_add(leg->st_timer, &tv);
+}
+
+static int s_send_reinvite(sip_leg_t *leg);
+
+static void s_on_st(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    sip_leg_t *leg = arg;
+    if (leg->state != LEG_UP)
+        return;
+    s_context(leg);
+    if (!leg->st_us) {
+        td_log(LOG_WARNING, "%s: session timer expired (no refresh in %d s): BYE", leg->channel,
+               leg->st_interval);
+        s_send_bye(leg);
+        s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 0);
+        td_log_set_context(NULL);
+        return;
+    }
+    s_st_arm(leg);
+    if (leg->reinvite_out || leg->reinvite_in || !leg->last_sdp
+        || (leg->retry && evtimer_pending(leg->retry, NULL))) {
+        td_log_set_context(NULL);
+        return;                             /* an offer in progress refreshes it anyway */
+    }
+    leg->reoffer = leg->last_sdp;           /* unchanged: the same o= version */
+    leg->st_refreshing = 1;
+    if (s_send_reinvite(leg) != 0) {
+        leg->st_refreshing = 0;
+        td_log(LOG_WARNING, "%s: cannot send the session refresh", leg->channel);
+    } else
+        td_log(LOG_INFO, "%s: session refresh (re-INVITE)", leg->channel);
+    td_log_set_context(NULL);
+}
+
 void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
                        const struct sockaddr_in *from, const sip_peer_t *peer)
 {
@@ -416,6 +565,17 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
                    peer ? peer->nat : sip_conf_general(self->env.conf)->nat, &target);
     if (sip_dialog_uas(&leg->dlg, &leg->arena, invite, tag, &target) != 0) {
         sip_msg_reply(txn, 500, tag, "cannot hold the dialog", NULL, NULL);
+        s_leg_free(leg);
+        return;
+    }
+    int st = s_st_incoming(leg, invite, g);
+    if (st < 0) {
+        char minse[16];
+        snprintf(minse, sizeof minse, "%d", g->session_minse);
+        if (st == -1)
+            sip_msg_reply(txn, 422, tag, "Session Interval Too Small", "Min-SE", minse);
+        else
+            sip_msg_reply(txn, 400, tag, "Session-Expires Invalid Syntax", NULL, NULL);
         s_leg_free(leg);
         return;
     }
@@ -513,6 +673,8 @@ static int s_respond_invite(sip_leg_t *leg, int status, const char *sdp)
     sip_msg_add_contact(r, leg->contact_user, &me);
     if (status >= 200)
         osip_message_set_header(r, "Allow", SIP_MSG_ALLOW);
+    if (status >= 200 && status < 300)
+        s_st_headers(leg, r);
     if (sdp && *sdp) {
         sip_msg_set_sdp(r, sdp);
         const char *kept = sip_arena_strdup(&leg->arena, sdp);
@@ -558,6 +720,7 @@ void sip_call_on_answer(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem_
     }
     leg->state = LEG_UP;
     leg->need_ack = 1;
+    s_st_arm(leg);
     td_log(LOG_INFO, "%s: answered", leg->channel);
 }
 
@@ -919,6 +1082,12 @@ void sip_call_timeout(sip_call_t *self, sip_txn_t *txn)
     if (leg && txn == leg->reinvite_out) {
         s_detach(&leg->reinvite_out);
         td_log(LOG_INFO, "%s: no response to our re-INVITE", leg->channel);
+        if (leg->st_refreshing) {
+            leg->st_refreshing = 0;
+            s_send_bye(leg);                /* RFC 4028 section 10 */
+            s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 408);
+            return;
+        }
         s_reinvite_result(leg, 408, NULL);
         s_maybe_reap(leg);
         return;
@@ -966,7 +1135,9 @@ void sip_call_terminated(sip_call_t *self, sip_txn_t *txn)
         leg->reinvite_in = NULL;
     if (txn == leg->reinvite_out) {
         leg->reinvite_out = NULL;
-        s_reinvite_result(leg, 500, NULL);
+        if (!leg->st_refreshing)
+            s_reinvite_result(leg, 500, NULL);
+        leg->st_refreshing = 0;
     }
     if (txn == leg->invite) {
         leg->invite = NULL;
@@ -1080,6 +1251,7 @@ static void s_reinvite_no_sdp(sip_leg_t *leg, sip_txn_t *txn)
     s_local(leg, &me);
     sip_msg_add_contact(r, leg->contact_user, &me);
     osip_message_set_header(r, "Allow", SIP_MSG_ALLOW);
+    s_st_headers(leg, r);
     sip_msg_set_sdp(r, leg->last_sdp);
     if (sip_txn_respond(txn, &r) != 0)
         return;
@@ -1117,11 +1289,17 @@ static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req, i
         return;
     }
     sip_dialog_refresh(&leg->dlg, &leg->arena, req);
+    s_st_arm(leg);                          /* any re-INVITE or UPDATE refreshes the session */
     size_t sdp_len = 0;
     const char *body = sip_msg_body(req, &sdp_len);
     if (!body || !sdp_len) {
-        if (update)
-            sip_msg_reply(txn, 200, leg->dlg.local_tag, NULL, NULL, NULL);   /* a refresh */
+        if (update) {                       /* a refresh */
+            osip_message_t *r = sip_txn_make_response(txn, 200, leg->dlg.local_tag);
+            if (r) {
+                s_st_headers(leg, r);
+                sip_txn_respond(txn, &r);
+            }
+        }
         else if (!leg->last_sdp)
             sip_msg_reply(txn, 488, leg->dlg.local_tag, "no session description to offer",
                           NULL, NULL);
@@ -1187,6 +1365,7 @@ void sip_call_on_reinvite_answer(sip_call_t *self, const td_bus_hdr_t *hdr,
     s_local(leg, &me);
     sip_msg_add_contact(r, leg->contact_user, &me);
     osip_message_set_header(r, "Allow", SIP_MSG_ALLOW);
+    s_st_headers(leg, r);
     sip_msg_set_sdp(r, msg->sdp);
     const char *kept = sip_arena_strdup(&leg->arena, msg->sdp);
     if (kept)
@@ -1227,6 +1406,12 @@ static int s_send_reinvite(sip_leg_t *leg)
     s_local(leg, &me);
     sip_msg_add_contact(inv, leg->contact_user, &me);
     osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
+    if (leg->st_interval) {
+        char v[48];
+        snprintf(v, sizeof v, "%d;refresher=%s", leg->st_interval, leg->st_us ? "uac" : "uas");
+        osip_message_set_header(inv, "Supported", "timer");
+        osip_message_set_header(inv, "Session-Expires", v);
+    }
     sip_msg_set_sdp(inv, leg->reoffer);
     leg->reinvite_out = sip_txn_request(leg->call->env.layer, &inv, &leg->dlg.peer, leg);
     if (!leg->reinvite_out)
@@ -1287,6 +1472,22 @@ static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp)
     if (status < 200)
         return;
     s_detach(&leg->reinvite_out);
+    if (leg->st_refreshing) {
+        leg->st_refreshing = 0;
+        if (status < 300) {
+            leg->ack_cseq = leg->reinvite_out_cseq;
+            s_send_ack(leg, leg->ack_cseq);
+            td_log(LOG_DEBUG, "%s: session refreshed", leg->channel);
+        } else if (status == 408 || status == 481) {
+            td_log(LOG_NOTICE, "%s: session refresh answered %d: BYE", leg->channel, status);
+            s_send_bye(leg);                /* RFC 4028 section 10 */
+            s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, (unsigned)status);
+        } else {
+            td_log(LOG_NOTICE, "%s: session refresh answered %d", leg->channel, status);
+            s_maybe_reap(leg);
+        }
+        return;
+    }
     if (status < 300) {
         leg->ack_cseq = leg->reinvite_out_cseq;
         s_send_ack(leg, leg->ack_cseq);

@@ -348,6 +348,18 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
             rc = s_int(self, v, 1, 86400 * 7, &g->minexpiry);
         else if (!strcasecmp(k, "maxexpiry"))
             rc = s_int(self, v, 1, 86400 * 7, &g->maxexpiry);
+        else if (!strcasecmp(k, "session-timers")) {
+            if (!strcasecmp(v->value, "accept") || !strcasecmp(v->value, "originate"))
+                g->session_timers = 1;
+            else if (!strcasecmp(v->value, "refuse"))
+                g->session_timers = 0;
+            else
+                rc = s_fail(self, v->file, v->line, "session-timers must be accept, originate "
+                            "or refuse, not '%s'", v->value);
+        } else if (!strcasecmp(k, "session-expires"))
+            rc = s_int(self, v, 1, 86400, &g->session_expires);
+        else if (!strcasecmp(k, "session-minse"))
+            rc = s_int(self, v, 1, 86400, &g->session_minse);
         else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl")) {
             if (!v->inherited)
                 td_log(LOG_WARNING, "%s:%d: '%s' is not enforced yet", v->file, v->line, k);
@@ -656,6 +668,9 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
     g->defaultexpiry = 120;
     g->minexpiry = 60;
     g->maxexpiry = 3600;
+    g->session_timers = 1;
+    g->session_expires = 1800;
+    g->session_minse = 90;
 
     td_conf_t *conf = td_conf_load(path, self->err, self->errlen);
     if (!conf) {

@@ -78,6 +78,11 @@ typedef struct {
     int defaultexpiry;          /* 120 */
     int minexpiry;              /* 60 */
     int maxexpiry;              /* 3600 */
+    /* RFC 4028 session timers for callers (chan_sip's session-* options in
+     * [general]; originate is taken as accept: we do not ask for them) */
+    int session_timers;         /* session-timers: 1 accept (default), 0 refuse */
+    int session_expires;        /* session-expires: 1800 (DEFAULT_MAX_SE) */
+    int session_minse;          /* session-minse: 90 (DEFAULT_MIN_SE) */
 } sip_general_t;
 
 typedef struct sip_conf sip_conf_t;

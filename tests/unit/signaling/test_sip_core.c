@@ -46,6 +46,8 @@ static const char *s_conf_text =
     "minexpiry=60\n"
     "maxexpiry=3600\n"
     "defaultexpiry=120\n"
+    "session-minse=2\n"
+    "session-expires=1800\n"
     "[phone](!)\n"
     "type=friend\n"
     "host=dynamic\n"
@@ -530,8 +532,7 @@ static void s_env(Tandem__Envelope *env, const char *call_id, uint32_t leg)
     env->leg = leg;
 }
 
-/* s_next, past the retransmissions of a 488 whose ACK (sent with a new
- * branch by s_request) its transaction did not take. */
+/* s_next, past retransmissions of the 488 sent before its ACK landed. */
 static int s_next_no488(fx_t *fx)
 {
     int st;
@@ -592,7 +593,7 @@ static void test_incoming_call_answer_bye(void **state)
     while ((rs = s_next(fx, 1)) == 100)
         ;
     assert_int_equal(rs, 488);
-    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "call-1", 8, tag, NULL, NULL);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "call-1");
     td_bus_fake_reset();
     /* accepted: 200 with the router's answer */
     s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "call-1", 9, tag, NULL, s_sdp);
@@ -1531,6 +1532,143 @@ static void test_codecs(void **state)
     assert_int_equal(h->hangup->cause, 58);
 }
 
+
+/* Answer the request in fx->msg as it is (its To tag, if any, kept). */
+static void s_reply_as_is(fx_t *fx, int status, const char *body)
+{
+    char text[4096], *via = NULL, *from = NULL, *to = NULL, *cid = NULL, *cseq = NULL;
+    osip_via_to_str(osip_list_get(&fx->msg->vias, 0), &via);
+    osip_from_to_str(fx->msg->from, &from);
+    osip_to_to_str(fx->msg->to, &to);
+    osip_call_id_to_str(fx->msg->call_id, &cid);
+    osip_cseq_to_str(fx->msg->cseq, &cseq);
+    snprintf(text, sizeof text,
+             "SIP/2.0 %d Whatever\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n"
+             "CSeq: %s\r\nContact: <sip:1001@127.0.0.1:%d>\r\n%sContent-Length: %zu\r\n\r\n%s",
+             status, via, from, to, cid, cseq, ntohs(fx->ph.sin_port),
+             body ? "Content-Type: application/sdp\r\n" : "", body ? strlen(body) : (size_t)0,
+             body ? body : "");
+    osip_free(via); osip_free(from); osip_free(to); osip_free(cid); osip_free(cseq);
+    s_send_raw(fx, text);
+}
+
+/* Run the loop for ms milliseconds (timers fire). */
+static void s_run_for(fx_t *fx, long ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    event_base_loopexit(fx->base, &tv);
+    event_base_dispatch(fx->base);
+}
+
+/* An authenticated INVITE from 1001 with extra headers; returns the final
+ * status (or 0 if ChannelNew went to the router, id set). */
+static int s_invite_with(fx_t *fx, const char *call_id, const char *headers, char *id, size_t len)
+{
+    char cred[512], extra[1024];
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", call_id, 1, NULL, headers, s_sdp);
+    int first = s_next(fx, 1);
+    if (first != 401)
+        fail_msg("%s: got %d:\n%s", call_id, first, fx->last);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", call_id);
+    s_credentials(fx, "Authorization", "1001", "1001pass", "INVITE", "sip:1002@127.0.0.1",
+                  cred, sizeof cred);
+    snprintf(extra, sizeof extra, "%s%s", cred, headers);
+    td_bus_fake_reset();
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", call_id, 2, NULL, extra, s_sdp);
+    int st;
+    while ((st = s_next(fx, 1)) == 401)
+        ;
+    const Tandem__Envelope *e = s_sent(TANDEM__ENVELOPE__BODY_CHANNEL_NEW);
+    if (e)
+        snprintf(id, len, "%s", e->call_id);
+    return e ? 0 : st;
+}
+
+static void s_answer_leg0(fx_t *fx, const char *id)
+{
+    Tandem__Envelope env;
+    Tandem__Answer an = TANDEM__ANSWER__INIT;
+    an.sdp = (char *)s_sdp;
+    s_env(&env, id, 0);
+    env.body_case = TANDEM__ENVELOPE__BODY_ANSWER;
+    env.answer = &an;
+    s_deliver(fx, &env);
+}
+
+/* RFC 4028 as chan_sip's session-timers=accept: Session-Expires below our
+ * Min-SE gets 422 with Min-SE; accepted, the 200 says Require: timer and
+ * the interval and refresher; a phone that refreshes and does not is hung
+ * up (BYE) an interval less a third later; when we refresh, a re-INVITE
+ * with the session we sent goes out at half the interval. */
+static void test_session_timer(void **state)
+{
+    fx_t *fx = *state;
+    char id[96], tag[64];
+    assert_int_equal(s_invite_with(fx, "st-1", "Supported: timer\r\nSession-Expires: 1\r\n",
+                                   id, sizeof id), 422);
+    assert_string_equal(s_hdr(fx, "min-se"), "2");
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "st-1");
+    assert_int_equal(s_invite_with(fx, "st-0", "Supported: timer\r\nSession-Expires: x\r\n",
+                                   id, sizeof id), 400);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "st-0");
+
+    /* the phone refreshes (refresher=uac) but never does: BYE after 3 - 1 s */
+    assert_int_equal(s_invite_with(fx, "st-2",
+                                   "Supported: timer\r\nSession-Expires: 3;refresher=uac\r\n",
+                                   id, sizeof id), 0);
+    s_answer_leg0(fx, id);
+    assert_int_equal(s_next(fx, 1), 200);
+    assert_string_equal(s_hdr(fx, "require"), "timer");
+    assert_string_equal(s_hdr(fx, "session-expires"), "3;refresher=uac");
+    snprintf(tag, sizeof tag, "%s", s_to_tag(fx));
+    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "st-2", 2, tag, NULL, NULL);
+    td_bus_fake_reset();
+    s_run_for(fx, 1500);
+    while (s_next(fx, 1) == 200)
+        ;                                           /* retransmissions before the ACK */
+    assert_null(s_sent(TANDEM__ENVELOPE__BODY_HANGUP));
+    s_run_for(fx, 800);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "BYE");
+    s_reply_as_is(fx, 200, NULL);
+    s_run_for(fx, 50);
+    while (s_next(fx, 1) == 0)
+        ;                                           /* BYEs resent before our 200 landed */
+    const Tandem__Envelope *h = s_sent(TANDEM__ENVELOPE__BODY_HANGUP);
+    assert_non_null(h);
+    assert_string_equal(h->call_id, id);
+
+    /* we refresh (no refresher given: uas, chan_sip's default) */
+    assert_int_equal(s_invite_with(fx, "st-3", "Supported: timer\r\nSession-Expires: 2\r\n",
+                                   id, sizeof id), 0);
+    s_answer_leg0(fx, id);
+    assert_int_equal(s_next(fx, 1), 200);
+    assert_string_equal(s_hdr(fx, "session-expires"), "2;refresher=uas");
+    snprintf(tag, sizeof tag, "%s", s_to_tag(fx));
+    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "st-3", 2, tag, NULL, NULL);
+    td_bus_fake_reset();
+    s_run_for(fx, 1200);
+    int st;
+    while ((st = s_next(fx, 1)) == 200)
+        ;
+    assert_int_equal(st, 0);
+    assert_string_equal(fx->msg->sip_method, "INVITE");
+    assert_string_equal(s_hdr(fx, "session-expires"), "2;refresher=uac");
+    osip_body_t *body = osip_list_get(&fx->msg->bodies, 0);
+    assert_non_null(body);
+    assert_memory_equal(body->body, s_sdp, strlen(s_sdp));
+    s_reply_as_is(fx, 200, s_sdp);
+    while (s_next(fx, 1) == 0 && !strcmp(fx->msg->sip_method, "INVITE"))
+        ;                                           /* resent before our 200 landed */
+    assert_non_null(fx->msg);
+    assert_string_equal(fx->msg->sip_method, "ACK");
+    assert_int_equal(td_bus_fake_count(), 0);        /* a refresh is not the router's business */
+    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "st-3", 3, tag, NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 200);
+    /* no Supported: timer, no timer */
+    assert_int_equal(s_invite_with(fx, "st-4", "Session-Expires: 1\r\n", id, sizeof id), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1555,6 +1693,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_leg_on_bus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mutations_never_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_codecs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_timer, setup, teardown),
     };
     return cmocka_run_group_tests_name("sip_core", tests, NULL, NULL);
 }
