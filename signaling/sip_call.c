@@ -1168,6 +1168,13 @@ void sip_call_cancel(sip_call_t *self, sip_txn_t *txn, osip_message_t *cancel)
     if (sip_txn_last_status(inv) >= 200)
         return;                             /* too late: the INVITE has its answer */
     sip_msg_reply(inv, 487, ltag, NULL, NULL, NULL);
+    if (leg && inv == leg->reinvite_in) {
+        /* A cancelled re-INVITE leaves the call up (RFC 3261 section 9.2);
+         * the router's answer to it, when it comes, is dropped. */
+        td_log(LOG_INFO, "%s: re-INVITE cancelled", leg->channel);
+        s_detach(&leg->reinvite_in);
+        return;
+    }
     if (leg && !leg->outgoing) {
         td_log(LOG_INFO, "%s: cancelled by the caller", leg->channel);
         s_detach(&leg->invite);

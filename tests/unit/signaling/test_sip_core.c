@@ -595,8 +595,26 @@ static void test_incoming_call_answer_bye(void **state)
     assert_int_equal(rs, 488);
     s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "call-1");
     td_bus_fake_reset();
-    /* accepted: 200 with the router's answer */
+    /* a cancelled re-INVITE: 487, the call stays, the router's late answer is dropped */
     s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "call-1", 9, tag, NULL, s_sdp);
+    assert_non_null(s_sent(TANDEM__ENVELOPE__BODY_REINVITE));
+    fx->same_branch = 1;
+    s_request(fx, "CANCEL", "sip:1002@127.0.0.1", "1001", "call-1", 9, tag, NULL, NULL);
+    fx->same_branch = 0;
+    while ((rs = s_next_no488(fx)) == 100)
+        ;
+    assert_int_equal(rs, 200);                      /* to the CANCEL */
+    assert_int_equal(s_next_no488(fx), 487);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "call-1");
+    assert_null(s_sent(TANDEM__ENVELOPE__BODY_HANGUP));
+    ra.status = 200;
+    ra.sdp = (char *)s_sdp;
+    s_deliver(fx, &env);
+    assert_int_equal(s_next_no488(fx), -1);
+    td_bus_fake_reset();
+
+    /* accepted: 200 with the router's answer */
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "call-1", 10, tag, NULL, s_sdp);
     assert_non_null(s_sent(TANDEM__ENVELOPE__BODY_REINVITE));
     ra.status = 200;
     ra.sdp = (char *)s_sdp;
@@ -604,13 +622,13 @@ static void test_incoming_call_answer_bye(void **state)
     while ((rs = s_next_no488(fx)) == 100)
         ;
     assert_int_equal(rs, 200);
-    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "call-1", 9, tag, NULL, NULL);
+    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "call-1", 10, tag, NULL, NULL);
     while (s_next_no488(fx) == 200)
         ;
     td_bus_fake_reset();
 
     /* an UPDATE with SDP (RFC 3311) goes to the router like a re-INVITE */
-    s_request(fx, "UPDATE", "sip:1002@127.0.0.1", "1001", "call-1", 10, tag, NULL, s_sdp);
+    s_request(fx, "UPDATE", "sip:1002@127.0.0.1", "1001", "call-1", 11, tag, NULL, s_sdp);
     assert_non_null(s_sent(TANDEM__ENVELOPE__BODY_REINVITE));
     s_deliver(fx, &env);
     assert_int_equal(s_next_no488(fx), 200);
@@ -618,19 +636,19 @@ static void test_incoming_call_answer_bye(void **state)
     td_bus_fake_reset();
 
     /* a re-INVITE without SDP: 200 with the SDP we sent last, then its ACK */
-    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "call-1", 11, tag, NULL, NULL);
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "call-1", 12, tag, NULL, NULL);
     while ((rs = s_next_no488(fx)) == 100)
         ;
     assert_int_equal(rs, 200);
     body = osip_list_get(&fx->msg->bodies, 0);
     assert_non_null(body);
     assert_memory_equal(body->body, s_sdp, strlen(s_sdp));
-    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "call-1", 11, tag, NULL, NULL);
+    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "call-1", 12, tag, NULL, NULL);
     while (s_next_no488(fx) == 200)
         ;
-    s_request(fx, "INFO", "sip:1002@127.0.0.1", "1001", "call-1", 12, tag, NULL, NULL);
+    s_request(fx, "INFO", "sip:1002@127.0.0.1", "1001", "call-1", 13, tag, NULL, NULL);
     assert_int_equal(s_next_no488(fx), 200);
-    s_request(fx, "UPDATE", "sip:1002@127.0.0.1", "1001", "call-1", 13, tag, NULL, NULL);
+    s_request(fx, "UPDATE", "sip:1002@127.0.0.1", "1001", "call-1", 14, tag, NULL, NULL);
     assert_int_equal(s_next_no488(fx), 200);            /* no SDP: a refresh */
     s_request(fx, "INFO", "sip:1002@127.0.0.1", "1001", "call-1", 5, tag, NULL, NULL);
     assert_int_equal(s_next_no488(fx), 500);           /* CSeq went backwards */
@@ -638,7 +656,7 @@ static void test_incoming_call_answer_bye(void **state)
     assert_int_equal(td_bus_fake_count(), 0);       /* none of it concerns the router */
 
     td_bus_fake_reset();
-    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 14, tag, NULL, NULL);
+    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 15, tag, NULL, NULL);
     assert_int_equal(s_next_no488(fx), 200);
     const Tandem__Envelope *h = s_sent(TANDEM__ENVELOPE__BODY_HANGUP);
     assert_non_null(h);
@@ -646,7 +664,7 @@ static void test_incoming_call_answer_bye(void **state)
     assert_int_equal(h->leg, 0);
     assert_int_equal(h->hangup->cause, 16);
     /* the dialog is gone: BYE again with a new branch gets 481 */
-    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 15, tag, NULL, NULL);
+    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 16, tag, NULL, NULL);
     assert_int_equal(s_next_no488(fx), 481);
     /* and the router's late Hangup for it is ignored quietly */
     td_bus_fake_reset();
