@@ -434,8 +434,10 @@ static void s_on_media_reoffer(void *arg, const td_bus_hdr_t *hdr, const Tandem_
         goto done;
     }
     session_set_epoch(session, self->router_losses);
-    /* Echo, or an IVR call (nobody answered on B): the offerer is alone. */
-    int one_leg = session_mode(session) != SESSION_RELAY || session_codec(session, SESSION_B) < 0;
+    /* The router says so (Echo, IVR, a Dial that went on without the callee),
+     * or nobody ever answered on B: the offerer is alone. */
+    int one_leg = msg->alone || session_mode(session) != SESSION_RELAY
+                  || session_codec(session, SESSION_B) < 0;
     if (one_leg) {
         int dir = sdp_dir_answer(media.dir);
         if (s_stamp(session, side, self->sdp_a, dir, self->sdp_b) < 0) {

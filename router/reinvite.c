@@ -68,6 +68,7 @@ void call_on_reinvite(call_t *self, uint32_t leg, const Tandem__Reinvite *msg)
     m.codecs = msg->codecs;
     m.n_codecs = msg->n_codecs;
     m.no_answer = msg->no_answer;
+    m.alone = s_other(self, leg) == UINT32_MAX;
     if (leg == 0 && !m.n_codecs) {
         m.codecs = self->codecs;
         m.n_codecs = self->ncodecs;

@@ -397,6 +397,7 @@ static void test_reinvite_relay(void **state)
     s_reinvite_in(f, "c1", 0, "HOLD-A");
     const Tandem__Envelope *e = s_sent(f, "media-1", MEDIA_REOFFER, "c1", 0);
     assert_string_equal(e->media_reoffer->sdp, "HOLD-A");
+    assert_false(e->media_reoffer->alone);
     assert_int_equal(e->media_reoffer->n_codecs, 2);        /* ChannelNew's */
     s_nothing_more(f);
 
@@ -487,7 +488,7 @@ static void test_reinvite_echo(void **state)
     s_sent(f, "media-1", MEDIA_ECHO, "c1", 0);
     s_nothing_more(f);
     s_reinvite_in(f, "c1", 0, "HOLD");
-    s_sent(f, "media-1", MEDIA_REOFFER, "c1", 0);
+    assert_true(s_sent(f, "media-1", MEDIA_REOFFER, "c1", 0)->media_reoffer->alone);
     Tandem__MediaReoffered ro = TANDEM__MEDIA_REOFFERED__INIT;
     ro.status = 200;
     ro.sdp = "ANSWER";
