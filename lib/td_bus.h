@@ -40,7 +40,13 @@
     X(media_stop,     MediaStop,     MEDIA_STOP) \
     X(media_dtmf,     MediaDtmf,     MEDIA_DTMF) \
     X(media_record,   MediaRecord,   MEDIA_RECORD) \
-    X(media_recorded, MediaRecorded, MEDIA_RECORDED)
+    X(media_recorded, MediaRecorded, MEDIA_RECORDED) \
+    X(reinvite,       Reinvite,      REINVITE) \
+    X(reinvite_answer, ReinviteAnswer, REINVITE_ANSWER) \
+    X(media_reoffer,  MediaReoffer,  MEDIA_REOFFER) \
+    X(media_reoffered, MediaReoffered, MEDIA_REOFFERED) \
+    X(media_reanswer, MediaReanswer, MEDIA_REANSWER) \
+    X(media_reanswered, MediaReanswered, MEDIA_REANSWERED)
 
 typedef struct td_bus td_bus_t;
 

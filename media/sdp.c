@@ -188,6 +188,27 @@ static int s_rtpmap_dtmf(const char *v, const char *end)
     return t.n == 20 || t.p[20] == '/';
 }
 
+static const char *const s_dir_names[4] = { "inactive", "sendonly", "recvonly", "sendrecv" };
+
+/* SDP_DIR_* for a direction attribute's name, else -1. */
+static int s_dir_attr(const char *name, size_t n)
+{
+    for (int d = 0; d < 4; d++)
+        if (n == 8 && memcmp(name, s_dir_names[d], 8) == 0)
+            return d;
+    return -1;
+}
+
+const char *sdp_dir_name(int dir)
+{
+    return s_dir_names[dir & SDP_DIR_SENDRECV];
+}
+
+int sdp_dir_answer(int offer)
+{
+    return ((offer & SDP_DIR_SEND) ? SDP_DIR_RECV : 0) | ((offer & SDP_DIR_RECV) ? SDP_DIR_SEND : 0);
+}
+
 static int s_scan(const char *sdp, size_t len, s_out_t *o, const s_edit_t *e,
                   sdp_media_t *m, char *err, size_t errlen)
 {
@@ -201,6 +222,7 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const s_edit_t *e,
     uint8_t dtmf_map[128 / 8] = { 0 };   /* pt -> rtpmap says telephone-event/8000 */
     const char *addr = e->addr;
     const char *p = sdp, *end = sdp + len;
+    int sess_dir = -1, audio_dir = -1;
 
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -378,6 +400,13 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const s_edit_t *e,
             }
             if (addr && s_is_ice(q, name_n))
                 break;                   /* dropped */
+            if (!colon && section != S_OTHER) {
+                int d = s_dir_attr(q, name_n);
+                if (d >= 0 && section == S_SESSION)
+                    sess_dir = d;
+                else if (d >= 0)
+                    audio_dir = d;
+            }
             if (section == S_AUDIO && colon) {
                 int is_rtpmap = name_n == 6 && memcmp(q, "rtpmap", 6) == 0;
                 int is_fmtp = name_n == 4 && memcmp(q, "fmtp", 4) == 0;
@@ -427,6 +456,9 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const s_edit_t *e,
                 m->dtmf_pt = (int)pt;
         }
         m->dtmf_offered = m->dtmf_pt >= 0;
+        m->dir = audio_dir >= 0 ? audio_dir : sess_dir >= 0 ? sess_dir : SDP_DIR_SENDRECV;
+        if (m->addr.s_addr == INADDR_ANY)
+            m->dir &= ~SDP_DIR_RECV;
         if (m->dtmf_pt < 0)
             m->dtmf_pt = SDP_DTMF_PT_DEFAULT;
     }
@@ -523,4 +555,107 @@ int sdp_offer(const char *addr, uint16_t port, unsigned long sess_id, int first_
         return -1;
     }
     return n;
+}
+
+/* ---- origin and direction (RFC 3264 section 8) ---------------------------- */
+
+/* The o= line of sdp[0..len): its value in [*v, *vend). */
+static int s_find_o(const char *sdp, size_t len, const char **v, const char **vend)
+{
+    const char *p = sdp, *end = sdp + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *lend = nl ? nl : end;
+        if (lend > p && lend[-1] == '\r')
+            lend--;
+        if (lend - p >= 2 && p[0] == 'o' && p[1] == '=') {
+            *v = p + 2;
+            *vend = lend;
+            return 0;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    return -1;
+}
+
+static int s_ull(const s_tok_t *t, unsigned long long *out)
+{
+    unsigned long long v = 0;
+    if (t->n == 0 || t->n > 19)
+        return -1;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->p[i] < '0' || t->p[i] > '9')
+            return -1;
+        v = v * 10 + (unsigned)(t->p[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int sdp_origin(const char *sdp, size_t len, sdp_origin_t *out)
+{
+    const char *v, *vend;
+    s_tok_t user, id, ver;
+    if (s_find_o(sdp, len, &v, &vend) < 0 || !s_token(&v, vend, &user) ||
+        !s_token(&v, vend, &id) || !s_token(&v, vend, &ver) || user.n >= sizeof out->user ||
+        s_ull(&id, &out->id) < 0 || s_ull(&ver, &out->version) < 0)
+        return -1;
+    memcpy(out->user, user.p, user.n);
+    out->user[user.n] = '\0';
+    return 0;
+}
+
+int sdp_restamp(const char *sdp, size_t len, const sdp_origin_t *origin, int dir,
+                char *out, size_t outlen)
+{
+    if (!outlen)
+        return -1;
+    s_out_t o = { out, outlen, 0, 0 };
+    const char *p = sdp, *end = sdp + len;
+    int in_audio = 0, seen_audio = 0, seen_o = 0;
+    char tmp[80];
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *next = nl ? nl + 1 : end;
+        const char *lend = nl ? nl : end;
+        if (lend > p && lend[-1] == '\r')
+            lend--;
+        size_t n = (size_t)(lend - p);
+        if (n >= 2 && p[0] == 'm' && p[1] == '=') {
+            if (in_audio) {
+                s_puts(&o, "a=");
+                s_puts(&o, sdp_dir_name(dir));
+                s_puts(&o, "\r\n");
+            }
+            in_audio = !seen_audio && n >= 8 && memcmp(p, "m=audio ", 8) == 0;
+            seen_audio |= in_audio;
+        }
+        if (n >= 2 && p[0] == 'o' && p[1] == '=' && !seen_o) {
+            const char *q = p + 2;
+            s_tok_t t;
+            for (int i = 0; i < 3; i++)
+                if (!s_token(&q, lend, &t))
+                    return -1;
+            snprintf(tmp, sizeof tmp, "o=%s %llu %llu", origin->user, origin->id,
+                     origin->version);
+            s_puts(&o, tmp);
+            s_put(&o, q, (size_t)(lend - q));
+            s_put(&o, lend, (size_t)(next - lend));
+            seen_o = 1;
+        } else if (!(n >= 2 && p[0] == 'a' && p[1] == '=' && s_dir_attr(p + 2, n - 2) >= 0)) {
+            s_put(&o, p, (size_t)(next - p));
+        }
+        p = next;
+    }
+    if (in_audio) {
+        if (o.len && out[o.len - 1] != '\n')
+            s_puts(&o, "\r\n");
+        s_puts(&o, "a=");
+        s_puts(&o, sdp_dir_name(dir));
+        s_puts(&o, "\r\n");
+    }
+    if (!seen_o || o.overflow)
+        return -1;
+    out[o.len] = '\0';
+    return (int)o.len;
 }

@@ -24,6 +24,16 @@
  * another number is telephone-event/8000 if its a=rtpmap says so. */
 typedef enum { SDP_KIND_OTHER = 0, SDP_KIND_PCMU, SDP_KIND_PCMA, SDP_KIND_DTMF } sdp_kind_t;
 
+/* The direction of a stream (RFC 3264 section 6.1), as bits from the point
+ * of view of whoever wrote the SDP: it sends, it receives. */
+enum { SDP_DIR_INACTIVE = 0, SDP_DIR_SEND = 1, SDP_DIR_RECV = 2, SDP_DIR_SENDRECV = 3 };
+
+/* "sendrecv", "sendonly", "recvonly", "inactive" (dir & 3). */
+const char *sdp_dir_name(int dir);
+/* The direction the answerer writes for an offer of `offer` (RFC 3264 6.1):
+ * sendonly <-> recvonly, sendrecv and inactive stay. */
+int sdp_dir_answer(int offer);
+
 /* Where a side asks for its audio (the first m=audio stream). */
 typedef struct {
     struct in_addr addr;   /* effective c= address; 0.0.0.0 means on hold */
@@ -38,6 +48,10 @@ typedef struct {
                             * numeric ones below 128, in order) */
     uint8_t fmt[SDP_MAX_FORMATS];
     uint8_t kind[SDP_MAX_FORMATS];  /* sdp_kind_t of each */
+    int dir;               /* SDP_DIR_*: a=sendrecv/sendonly/recvonly/inactive of the
+                            * audio section, else of the session, else sendrecv; an
+                            * address of 0.0.0.0 (RFC 2543 hold, RFC 3264 8.4) takes
+                            * the receive bit away */
 } sdp_media_t;
 
 /* Read sdp[0..len). Returns 0, or -1 with the reason in err. */
@@ -90,5 +104,25 @@ int sdp_filter(const char *sdp, size_t len, const uint8_t *keep, size_t nkeep,
  * length, or -1 if out is too small. */
 int sdp_offer(const char *addr, uint16_t port, unsigned long sess_id, int first_pt,
               char *out, size_t outlen);
+
+/* The o= line of an SDP we send on a leg: RFC 3264 section 8 wants every
+ * later SDP on the leg to repeat user and session id, with the version one
+ * higher each time the body changes. */
+typedef struct {
+    char user[32];
+    unsigned long long id, version;
+} sdp_origin_t;
+
+/* Read the o= line of sdp[0..len) into out. 0, or -1 if there is none or
+ * it is malformed. */
+int sdp_origin(const char *sdp, size_t len, sdp_origin_t *out);
+
+/* Copy sdp[0..len) into out (NUL-terminated) with its o= line's user,
+ * session id and version taken from origin (the rest of the line stays),
+ * every a=sendrecv/sendonly/recvonly/inactive line dropped and one
+ * a=<dir> written at the end of the first m=audio section. Returns the
+ * length, or -1 if sdp has no o= line or out is too small. */
+int sdp_restamp(const char *sdp, size_t len, const sdp_origin_t *origin, int dir,
+                char *out, size_t outlen);
 
 #endif

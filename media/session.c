@@ -26,6 +26,8 @@ typedef struct {
 typedef struct {
     int16_t codec;             /* 0 PCMU, 8 PCMA; -1 until known */
     int16_t dtmf_pt;           /* telephone-event payload type; -1 none */
+    uint8_t held;              /* RTP toward this side is held back (its direction) */
+    sdp_origin_t origin;       /* the o= line of the last SDP sent to this side */
     uint16_t port;             /* RTP port; 0 until allocated */
     int fds[2];                /* RTP, RTCP; owned */
     s_sock_t sock[2];
@@ -43,6 +45,7 @@ struct session {
     uint32_t idle_checks;      /* checks in a row without a packet */
     uint32_t epoch;            /* the owner's stamp */
     ivr_t *ivr;                /* owned; NULL until the owner attaches one */
+    session_reoffer_t reoffer;
 };
 
 /* The receive buffer of the whole process: libevent runs one callback at a
@@ -152,6 +155,7 @@ void session_destroy(session_t **self_p)
         return;
     session_t *self = *self_p;
     ivr_destroy(&self->ivr);
+    free(self->reoffer.answer);
     for (int s = 1; s >= 0; s--) {
         s_side_t *side = &self->side[s];
         for (int k = 1; k >= 0; k--)
@@ -212,6 +216,27 @@ void session_set_codec(session_t *self, session_side_t side, int pt, int dtmf_pt
     }
 }
 
+int session_codec(const session_t *self, session_side_t side)
+{
+    return self->side[side].codec;
+}
+
+int session_dtmf_pt(const session_t *self, session_side_t side)
+{
+    return self->side[side].dtmf_pt;
+}
+
+session_reoffer_t *session_reoffer(session_t *self)
+{
+    return &self->reoffer;
+}
+
+void session_reoffer_clear(session_t *self)
+{
+    free(self->reoffer.answer);
+    memset(&self->reoffer, 0, sizeof self->reoffer);
+}
+
 int session_transcodes(const session_t *self)
 {
     return self->rewrite && self->side[SESSION_B].codec >= 0;
@@ -229,11 +254,26 @@ ivr_t *session_ivr(session_t *self)
     return self->ivr;
 }
 
+void session_set_send(session_t *self, session_side_t side, int on)
+{
+    self->side[side].held = !on;
+}
+
+int session_sends(const session_t *self, session_side_t side)
+{
+    return !self->side[side].held;
+}
+
+sdp_origin_t *session_origin(session_t *self, session_side_t side)
+{
+    return &self->side[side].origin;
+}
+
 int session_send_caller(session_t *self, const void *pkt, size_t len)
 {
     s_side_t *side = &self->side[SESSION_A];
     s_sock_t *out = &side->sock[0];
-    if (!out->known)
+    if (!out->known || side->held)
         return -1;
     ssize_t n = sendto(side->fds[0], pkt, len, 0, (const struct sockaddr *)&out->remote,
                        sizeof out->remote);
@@ -356,7 +396,7 @@ static void s_on_readable(evutil_socket_t fd, short what, void *arg)
             ivr_on_caller_rtp(self->ivr, s_buf, (size_t)n);
 
         if (self->mode == SESSION_ECHO) {
-            if (in->side != SESSION_A || in->rtcp || ivr_playing(self->ivr)) {
+            if (in->side != SESSION_A || in->rtcp || ivr_playing(self->ivr) || side->held) {
                 side->stats.dropped++;
                 continue;
             }
@@ -364,7 +404,8 @@ static void s_on_readable(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         s_sock_t *out = &self->side[!in->side].sock[in->rtcp];
-        if (!out->known || (out->side == SESSION_A && !in->rtcp && ivr_playing(self->ivr))) {
+        if (!out->known || (!in->rtcp && self->side[out->side].held) ||
+            (out->side == SESSION_A && !in->rtcp && ivr_playing(self->ivr))) {
             side->stats.dropped++;
             continue;
         }

@@ -71,6 +71,27 @@ void session_set_remote(session_t *self, session_side_t side, const sdp_media_t 
 /* The law (0 PCMU, 8 PCMA) a side's phone sends and expects, and its
  * telephone-event payload type (-1: none negotiated). */
 void session_set_codec(session_t *self, session_side_t side, int pt, int dtmf_pt);
+/* A side's law (0, 8; -1 unknown) and event payload type (-1 none). */
+int session_codec(const session_t *self, session_side_t side);
+int session_dtmf_pt(const session_t *self, session_side_t side);
+
+/* A re-offer (re-INVITE) from one side waiting for the other side's
+ * answer: what the offerer asked for, applied only once the other side
+ * accepts. `answer` is the offerer's answer before its o= and direction are
+ * set (malloc'd: a re-INVITE is rare; freed with the session or when done). */
+typedef struct {
+    int active;
+    session_side_t side;       /* who offered */
+    sdp_media_t media;         /* its offer */
+    int codec;                 /* the law chosen for it */
+    int no_answer;             /* it gets no SDP back: its o= version stays */
+    char *answer;
+} session_reoffer_t;
+
+session_reoffer_t *session_reoffer(session_t *self);
+/* Forget the pending re-offer (frees its answer). */
+void session_reoffer_clear(session_t *self);
+
 /* Whether relayed RTP is converted: both sides' codecs are known and differ
  * (in law or event payload type). */
 int session_transcodes(const session_t *self);
@@ -83,6 +104,14 @@ ivr_t *session_ivr(session_t *self);
 /* Send a packet of our own to the caller from the caller-facing RTP socket.
  * Returns 0, or -1 if the caller's address is not known yet or send failed. */
 int session_send_caller(session_t *self, const void *pkt, size_t len);
+
+/* Whether RTP may be sent toward a side (its negotiated direction lets it
+ * receive; RFC 3264 section 8.4: hold). Off, what would go there (relayed,
+ * echoed or played) is dropped; RTCP still flows. On by default. */
+void session_set_send(session_t *self, session_side_t side, int on);
+int session_sends(const session_t *self, session_side_t side);
+/* The o= line the worker last sent to a side (its owner keeps it current). */
+sdp_origin_t *session_origin(session_t *self, session_side_t side);
 
 void session_set_mode(session_t *self, session_mode_t mode);
 session_mode_t session_mode(const session_t *self);

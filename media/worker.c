@@ -41,6 +41,8 @@ static void s_on_media_release(void *arg, const td_bus_hdr_t *hdr, const Tandem_
 static void s_on_media_play(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaPlay *msg);
 static void s_on_media_stop(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaStop *msg);
 static void s_on_media_record(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaRecord *msg);
+static void s_on_media_reoffer(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaReoffer *msg);
+static void s_on_media_reanswer(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaReanswer *msg);
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity);
 static void s_on_peer_down(void *arg, const char *peer, const char *role);
 static void s_on_tick(evutil_socket_t fd, short what, void *arg);
@@ -114,6 +116,8 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
         .on_media_play = s_on_media_play,
         .on_media_stop = s_on_media_stop,
         .on_media_record = s_on_media_record,
+        .on_media_reoffer = s_on_media_reoffer,
+        .on_media_reanswer = s_on_media_reanswer,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
     };
@@ -288,6 +292,9 @@ static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *
     }
     session_set_remote(session, SESSION_A, &media);
     session_set_codec(session, SESSION_A, keep[0], media.dtmf_offered ? media.dtmf_pt : -1);
+    if (sdp_origin(self->sdp_a, strlen(self->sdp_a), session_origin(session, SESSION_A)) < 0)
+        strcpy(session_origin(session, SESSION_A)->user, "-");
+    sdp_origin(self->sdp_b, strlen(self->sdp_b), session_origin(session, SESSION_B));
     session_set_epoch(session, self->router_losses);
     if (!session_ivr(session)) {
         ivr_t *ivr = ivr_new(self->ivr, session);
@@ -351,6 +358,165 @@ static void s_on_media_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__
         Tandem__MediaAnswered reply = TANDEM__MEDIA_ANSWERED__INIT;
         reply.sdp_caller = "";
         td_bus_send_media_answered(self->bus, hdr->peer, hdr->call_id, hdr->leg, &reply);
+    }
+    td_log_set_context(NULL);
+}
+
+/* ---- re-offers (re-INVITE, UPDATE) ----------------------------------------- */
+
+static void s_reoffered(worker_t *self, const td_bus_hdr_t *hdr, uint32_t status,
+                        const char *sdp, int final)
+{
+    Tandem__MediaReoffered r = TANDEM__MEDIA_REOFFERED__INIT;
+    r.status = status;
+    r.sdp = (char *)(sdp ? sdp : "");
+    r.final = final;
+    td_bus_send_media_reoffered(self->bus, hdr->peer, hdr->call_id, hdr->leg, &r);
+}
+
+static void s_reanswered(worker_t *self, const td_bus_hdr_t *hdr, uint32_t status, const char *sdp)
+{
+    Tandem__MediaReanswered r = TANDEM__MEDIA_REANSWERED__INIT;
+    r.status = status;
+    r.sdp = (char *)(sdp ? sdp : "");
+    td_bus_send_media_reanswered(self->bus, hdr->peer, hdr->call_id, hdr->leg, &r);
+}
+
+/* Take a side's accepted offer: where it is, its law, whether we send to it. */
+static void s_apply(session_t *session, session_side_t side, const sdp_media_t *media,
+                    int codec, int send)
+{
+    session_set_remote(session, side, media);
+    if (codec >= 0)
+        session_set_codec(session, side, codec, media->dtmf_offered ? media->dtmf_pt : -1);
+    session_set_send(session, side, send);
+    if (side == SESSION_A && session_ivr(session) && codec >= 0)
+        ivr_set_caller_codecs(session_ivr(session), codec, media->dtmf_pt);
+}
+
+/* The next SDP on a side: o= as before with the version one up (RFC 3264 8). */
+static int s_stamp(session_t *session, session_side_t side, const char *sdp, int dir, char *out)
+{
+    sdp_origin_t *o = session_origin(session, side);
+    o->version++;
+    return sdp_restamp(sdp, strlen(sdp), o, dir, out, WORKER_SDP_MAX);
+}
+
+/* A leg offers anew. One-leg sessions (Echo, IVR) answer at once; a
+ * bridged one makes the offer for the other side and waits for its answer
+ * (MediaReanswer) before it changes anything. */
+static void s_on_media_reoffer(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaReoffer *msg)
+{
+    worker_t *self = arg;
+    td_log_set_context(hdr->call_id);
+    const char *sdp = msg->sdp ? msg->sdp : "";
+    size_t len = strlen(sdp);
+    session_side_t side = hdr->leg == 0 ? SESSION_A : SESSION_B;
+    session_t *session = session_table_find(self->sessions, hdr->call_id);
+    sdp_media_t media;
+    uint8_t allowed[2], keep[3];
+    size_t nkeep = 0;
+    if (!session) {
+        s_reoffered(self, hdr, 500, NULL, 0);
+        goto done;
+    }
+    if (sdp_parse(sdp, len, &media, self->err, sizeof self->err) < 0) {
+        td_log(LOG_NOTICE, "re-offer on leg %u refused: %s", hdr->leg, self->err);
+        s_reoffered(self, hdr, 488, NULL, 0);
+        goto done;
+    }
+    nkeep = sdp_keep(&media, allowed, s_codecs(msg->codecs, msg->n_codecs, allowed), 1, keep);
+    if (nkeep == 0 || sdp_answer(sdp, len, self->address, session_port(session, side), keep,
+                                 nkeep, self->sdp_a, sizeof self->sdp_a, self->err,
+                                 sizeof self->err) < 0) {
+        td_log(LOG_NOTICE, "re-offer on leg %u refused: no codec of its allow= list", hdr->leg);
+        s_reoffered(self, hdr, 488, NULL, 0);
+        goto done;
+    }
+    session_set_epoch(session, self->router_losses);
+    /* The router says so (Echo, IVR, a Dial that went on without the callee),
+     * or nobody ever answered on B: the offerer is alone. */
+    int one_leg = msg->alone || session_mode(session) != SESSION_RELAY
+                  || session_codec(session, SESSION_B) < 0;
+    if (one_leg) {
+        int dir = sdp_dir_answer(media.dir);
+        if (s_stamp(session, side, self->sdp_a, dir, self->sdp_b) < 0) {
+            s_reoffered(self, hdr, 500, NULL, 0);
+            goto done;
+        }
+        s_apply(session, side, &media, keep[0], dir & SDP_DIR_SEND);
+        if (msg->no_answer)
+            session_origin(session, side)->version--;       /* nothing was sent */
+        td_log(LOG_DEBUG, "re-offer on leg %u answered: port %u, %s, %s", hdr->leg, media.port,
+               keep[0] == 8 ? "PCMA" : "PCMU", sdp_dir_name(dir));
+        s_reoffered(self, hdr, 200, self->sdp_b, 1);
+        goto done;
+    }
+    session_side_t other = !side;
+    session_reoffer_clear(session);
+    session_reoffer_t *ro = session_reoffer(session);
+    ro->answer = strdup(self->sdp_a);
+    int first = session_codec(session, other);
+    if (!ro->answer ||
+        sdp_offer(self->address, session_port(session, other), 0, first, self->sdp_a,
+                  sizeof self->sdp_a) < 0 ||
+        s_stamp(session, other, self->sdp_a, media.dir, self->sdp_b) < 0) {
+        session_reoffer_clear(session);
+        s_reoffered(self, hdr, 500, NULL, 0);
+        goto done;
+    }
+    ro->active = 1;
+    ro->no_answer = msg->no_answer;
+    ro->side = side;
+    ro->media = media;
+    ro->codec = keep[0];
+    td_log(LOG_DEBUG, "re-offer on leg %u (%s, port %u): offering %s to the other side",
+           hdr->leg, sdp_dir_name(media.dir), media.port, sdp_dir_name(media.dir));
+    s_reoffered(self, hdr, 200, self->sdp_b, 0);
+done:
+    td_log_set_context(NULL);
+}
+
+/* The other side answered the re-offer (or refused it). */
+static void s_on_media_reanswer(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaReanswer *msg)
+{
+    worker_t *self = arg;
+    td_log_set_context(hdr->call_id);
+    session_t *session = session_table_find(self->sessions, hdr->call_id);
+    session_reoffer_t *ro = session ? session_reoffer(session) : NULL;
+    const char *sdp = msg->sdp ? msg->sdp : "";
+    sdp_media_t ans;
+    if (!ro || !ro->active) {
+        s_reanswered(self, hdr, 500, NULL);
+    } else if (msg->status < 200 || msg->status >= 300) {
+        td_log(LOG_INFO, "re-offer refused by the other side (%u): session unchanged",
+               msg->status);
+        session_reoffer_clear(session);
+        s_reanswered(self, hdr, msg->status, NULL);
+    } else if (sdp_parse(sdp, strlen(sdp), &ans, self->err, sizeof self->err) < 0) {
+        td_log(LOG_NOTICE, "bad SDP answer to a re-offer: %s", self->err);
+        session_reoffer_clear(session);
+        s_reanswered(self, hdr, 488, NULL);
+    } else {
+        session_side_t side = ro->side, other = !side;
+        /* We send to the offerer what the other side sends us, and take from
+         * the offerer what the other side will receive. */
+        int dir = ((ro->media.dir & SDP_DIR_RECV) && (ans.dir & SDP_DIR_SEND) ? SDP_DIR_SEND : 0)
+                | ((ro->media.dir & SDP_DIR_SEND) && (ans.dir & SDP_DIR_RECV) ? SDP_DIR_RECV : 0);
+        if (s_stamp(session, side, ro->answer, dir, self->sdp_b) < 0) {
+            session_reoffer_clear(session);
+            s_reanswered(self, hdr, 500, NULL);
+        } else {
+            s_apply(session, other, &ans, ans.g711_pt, (ans.dir & SDP_DIR_RECV) != 0);
+            s_apply(session, side, &ro->media, ro->codec, (dir & SDP_DIR_SEND) != 0);
+            if (ro->no_answer)
+                session_origin(session, side)->version--;   /* nothing was sent */
+            td_log(LOG_DEBUG, "re-offer done: side %c %s, side %c %s%s", 'A' + side,
+                   sdp_dir_name(dir), 'A' + other, sdp_dir_name(ans.dir),
+                   session_transcodes(session) ? ", transcoding" : "");
+            session_reoffer_clear(session);
+            s_reanswered(self, hdr, 200, self->sdp_b);
+        }
     }
     td_log_set_context(NULL);
 }

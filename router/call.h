@@ -88,6 +88,13 @@ void call_on_media_error(call_t *self, const char *peer, const Tandem__MediaErro
 void call_on_media_played(call_t *self, const char *peer, const Tandem__MediaPlayed *msg);
 void call_on_media_dtmf(call_t *self, const char *peer, const Tandem__MediaDtmf *msg);
 void call_on_media_recorded(call_t *self, const char *peer, const Tandem__MediaRecorded *msg);
+/* In-dialog offers (reinvite.c): a leg's re-INVITE goes to the worker, the
+ * worker's offer to the other leg, its answer back through the worker to the
+ * offerer. One at a time per call: another meanwhile gets 491. */
+void call_on_reinvite(call_t *self, uint32_t leg, const Tandem__Reinvite *msg);
+void call_on_reinvite_answer(call_t *self, uint32_t leg, const Tandem__ReinviteAnswer *msg);
+void call_on_media_reoffered(call_t *self, const char *peer, const Tandem__MediaReoffered *msg);
+void call_on_media_reanswered(call_t *self, const char *peer, const Tandem__MediaReanswered *msg);
 
 /* The call's media worker (media = 1) or signaling peer (0) is dead: end the
  * call with cause 38 without sending anything more to that peer. */

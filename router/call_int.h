@@ -128,6 +128,12 @@ struct call {
     int dial_go_on, dial_ring;  /* options g and r */
     uint32_t early_code;
     int early_pending;          /* MediaAnswers for early media not yet answered */
+    /* re-INVITE relay (reinvite.c): one offer at a time per call */
+    int reinvite;               /* an offer is on its way */
+    uint32_t reinvite_from;     /* the leg that offered */
+    uint32_t reinvite_to;       /* the leg we re-INVITE with the worker's offer; its
+                                 * ReinviteAnswer is awaited when reinvite_sent */
+    int reinvite_sent;
     /* CDR */
     struct timeval start, answer_time;
     /* Dial's times for ${ANSWEREDTIME}/${DIALEDTIME} (dial.c sets them;

@@ -194,6 +194,10 @@ S_DISPATCH(media_error, MediaError, "MediaError", 0, hdr->peer)
 S_DISPATCH(media_played, MediaPlayed, "MediaPlayed", 1, hdr->peer)
 S_DISPATCH(media_dtmf, MediaDtmf, "MediaDtmf", 1, hdr->peer)
 S_DISPATCH(media_recorded, MediaRecorded, "MediaRecorded", 1, hdr->peer)
+S_DISPATCH(reinvite, Reinvite, "Reinvite", 1, hdr->leg)
+S_DISPATCH(reinvite_answer, ReinviteAnswer, "ReinviteAnswer", 1, hdr->leg)
+S_DISPATCH(media_reoffered, MediaReoffered, "MediaReoffered", 0, hdr->peer)
+S_DISPATCH(media_reanswered, MediaReanswered, "MediaReanswered", 0, hdr->peer)
 
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
 {
@@ -252,6 +256,10 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_media_played = s_on_media_played,
         .on_media_dtmf = s_on_media_dtmf,
         .on_media_recorded = s_on_media_recorded,
+        .on_reinvite = s_on_reinvite,
+        .on_reinvite_answer = s_on_reinvite_answer,
+        .on_media_reoffered = s_on_media_reoffered,
+        .on_media_reanswered = s_on_media_reanswered,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
     };

@@ -54,6 +54,24 @@ struct sip_leg {
     sip_txn_t *invite;             /* our IST or ICT, while it matters */
     sip_txn_t *reinvite;           /* the last re-INVITE's IST, until it is ACKed */
     uint32_t reinvite_cseq;
+    sip_txn_t *reinvite_in;        /* a re-INVITE (or UPDATE) from the phone the router has
+                                    * not answered */
+    unsigned in_update : 1;        /* reinvite_in is an UPDATE (no ACK follows its 200) */
+    unsigned nosdp_cseq_valid : 1; /* `reinvite` was a re-INVITE without SDP: its ACK has
+                                    * the phone's answer */
+    const char *remote_sdp;        /* the phone's last SDP on this leg */
+    const char *remote_offer;      /* the offer of reinvite_in */
+    sip_txn_t *reinvite_out;       /* our re-INVITE (the router's), until its final response */
+    uint32_t reinvite_out_cseq;
+    uint32_t ack_cseq;             /* CSeq of our last re-INVITE answered with a 2xx */
+    const char *reoffer;           /* the router's offer, kept for a 491 retry */
+    struct event *retry;           /* RFC 3261 14.1: re-INVITE again after a 491 */
+    sip_codec_order_t allow;       /* the peer's allow= list (re-offers are cut to it) */
+    /* RFC 4028 session timer (incoming legs whose INVITE asked for one) */
+    int st_interval;               /* seconds; 0: none */
+    unsigned st_us : 1;            /* we refresh (refresher=uas); else the phone does */
+    unsigned st_refreshing : 1;    /* reinvite_out is our refresh, not the router's */
+    struct event *st_timer;
     const char *last_sdp;          /* what we last sent on this leg */
     const char *channel;
     const char *contact_user;      /* user part of our Contact on this leg */
@@ -179,6 +197,10 @@ static sip_leg_t *s_find_sip(sip_call_t *self, const char *call_id, const char *
 /* ---- leg life cycle -------------------------------------------------------- */
 
 static void s_on_ring_timeout(evutil_socket_t fd, short what, void *arg);
+static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp);
+static void s_reinvite_result(sip_leg_t *leg, unsigned status, const char *sdp);
+static void s_st_headers(const sip_leg_t *leg, osip_message_t *r);
+static void s_st_arm(sip_leg_t *leg);
 
 static sip_leg_t *s_leg_new(sip_call_t *self, int outgoing)
 {
@@ -205,8 +227,16 @@ static void s_leg_free(sip_leg_t *leg)
         sip_txn_set_owner(leg->invite, NULL);
     if (leg->reinvite)
         sip_txn_set_owner(leg->reinvite, NULL);
+    if (leg->reinvite_in)
+        sip_txn_set_owner(leg->reinvite_in, NULL);
+    if (leg->reinvite_out)
+        sip_txn_set_owner(leg->reinvite_out, NULL);
     if (leg->timer)
         event_free(leg->timer);
+    if (leg->retry)
+        event_free(leg->retry);
+    if (leg->st_timer)
+        event_free(leg->st_timer);
     sip_arena_release(&leg->arena);
     free(leg);
 }
@@ -221,7 +251,8 @@ static void s_detach(sip_txn_t **txn)
 /* Free the leg later if it is over and no transaction needs it. */
 static void s_maybe_reap(sip_leg_t *leg)
 {
-    if (leg->state != LEG_ENDED || leg->invite || leg->reinvite || leg->reaping)
+    if (leg->state != LEG_ENDED || leg->invite || leg->reinvite || leg->reinvite_in
+        || leg->reinvite_out || leg->reaping)
         return;
     sip_call_t *self = leg->call;
     s_unlink(leg);
@@ -268,6 +299,14 @@ static void s_end(sip_leg_t *leg, int tell_router, unsigned cause, unsigned sip_
     leg->state = LEG_ENDED;
     if (leg->timer)
         event_del(leg->timer);
+    if (leg->retry)
+        event_del(leg->retry);
+    if (leg->st_timer)
+        event_del(leg->st_timer);
+    if (leg->reinvite_in)
+        sip_msg_reply(leg->reinvite_in, 487, leg->dlg.local_tag, NULL, NULL, NULL);
+    s_detach(&leg->reinvite_in);
+    s_detach(&leg->reinvite_out);
     if (!leg->need_ack || leg->outgoing)
         s_detach(&leg->invite);
     s_detach(&leg->reinvite);
@@ -283,9 +322,10 @@ static void s_send_bye(sip_leg_t *leg)
         td_log(LOG_DEBUG, "%s: BYE sent", leg->channel);
 }
 
-static void s_send_ack(sip_leg_t *leg)
+/* ACK the 2xx to our INVITE with CSeq cseq (0: the dialog's first). */
+static void s_send_ack(sip_leg_t *leg, uint32_t cseq)
 {
-    osip_message_t *ack = sip_dialog_request(&leg->dlg, "ACK", leg->dlg.invite_cseq);
+    osip_message_t *ack = sip_dialog_request(&leg->dlg, "ACK", cseq ? cseq : leg->dlg.invite_cseq);
     if (!ack || sip_txn_layer_send(leg->call->env.layer, ack, &leg->dlg.peer) != 0)
         td_log(LOG_WARNING, "%s: cannot send ACK", leg->channel);
     if (ack)
@@ -374,6 +414,144 @@ static void s_unescape_user(const char *user, char *buf, size_t len)
     __osip_uri_unescape(buf);
 }
 
+/* ---- session timers (RFC 4028; chan_sip's session-timers=accept) ---------- */
+
+/* Does the comma-separated list hdr have token tok? */
+static int s_has_token(const char *hdr, const char *tok)
+{
+    size_t n = strlen(tok);
+    for (const char *p = hdr; p && *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ' && *e != '\t')
+            e++;
+        if ((size_t)(e - p) == n && strncasecmp(p, tok, n) == 0)
+            return 1;
+        p = e;
+    }
+    return 0;
+}
+
+/* "<seconds>[;refresher=uac|uas][;...]": the seconds, *uac 1/0/-1 (absent). */
+static long s_st_parse(const char *v, int *uac)
+{
+    char *end;
+    *uac = -1;
+    while (*v == ' ')
+        v++;
+    if (*v < '0' || *v > '9')
+        return -1;
+    long n = strtol(v, &end, 10);
+    if (n <= 0 || n > 86400 * 7)
+        return -1;
+    const char *r = strcasestr(end, "refresher=");
+    if (r) {
+        r += 10;
+        *uac = strncasecmp(r, "uac", 3) == 0 ? 1 : strncasecmp(r, "uas", 3) == 0 ? 0 : -1;
+    }
+    return n;
+}
+
+/* The caller's INVITE asks for a session timer (Supported: timer and maybe
+ * Session-Expires / Min-SE): take the interval and the refresher as chan_sip's
+ * handle_request_invite_st does in accept mode. 0 (with or without a timer),
+ * -1: Session-Expires below our Min-SE (422), -2: a malformed header (400). */
+static int s_st_incoming(sip_leg_t *leg, const osip_message_t *inv, const sip_general_t *g)
+{
+    const char *sup = sip_msg_header(inv, "supported");
+    if (!g->session_timers || !(s_has_token(sup, "timer")
+                                || s_has_token(sip_msg_header(inv, "k"), "timer")))
+        return 0;
+    const char *se = sip_msg_header(inv, "session-expires");
+    if (!se)
+        se = sip_msg_header(inv, "x");
+    const char *mse = sip_msg_header(inv, "min-se");
+    long uac_se = -1, uac_min = -1;
+    int uac = -1, ignored;
+    if (se && (uac_se = s_st_parse(se, &uac)) < 0)
+        return -2;
+    if (mse && (uac_min = s_st_parse(mse, &ignored)) < 0)
+        return -2;
+    if (uac_se > 0 && uac_se < g->session_minse)
+        return -1;
+    long max_se = g->session_expires, interval;
+    if (uac_se > 0)
+        interval = max_se >= uac_min ? (uac_se < max_se ? uac_se : max_se) : uac_se;
+    else if (uac_min > 0)
+        interval = uac_min > max_se ? uac_min : max_se;
+    else
+        interval = max_se;
+    leg->st_interval = (int)interval;
+    leg->st_us = uac != 1;                  /* chan_sip's session-refresher default: uas */
+    return 0;
+}
+
+/* Require: timer and Session-Expires on a 2xx to an INVITE or UPDATE. */
+static void s_st_headers(const sip_leg_t *leg, osip_message_t *r)
+{
+    if (!leg->st_interval)
+        return;
+    char v[48];
+    snprintf(v, sizeof v, "%d;refresher=%s", leg->st_interval, leg->st_us ? "uas" : "uac");
+    osip_message_set_header(r, "Require", "timer");
+    osip_message_set_header(r, "Session-Expires", v);
+}
+
+static void s_on_st(evutil_socket_t fd, short what, void *arg);
+
+/* (Re)start the session timer: half the interval when we refresh; else the
+ * interval less min(32 s, a third) (RFC 4028 section 10), then BYE. */
+static void s_st_arm(sip_leg_t *leg)
+{
+    if (!leg->st_interval || leg->state != LEG_UP)
+        return;
+    if (!leg->st_timer)
+        leg->st_timer = evtimer_new(leg->call->env.base, s_on_st, leg);
+    if (!leg->st_timer)
+        return;
+    long ms = leg->st_interval * 1000L;
+    if (leg->st_us)
+        ms /= 2;
+    else
+        ms -= ms / 3 < 32000 ? ms / 3 : 32000;
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    evtimer_add(leg->st_timer, &tv);
+}
+
+static int s_send_reinvite(sip_leg_t *leg);
+
+static void s_on_st(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    sip_leg_t *leg = arg;
+    if (leg->state != LEG_UP)
+        return;
+    s_context(leg);
+    if (!leg->st_us) {
+        td_log(LOG_WARNING, "%s: session timer expired (no refresh in %d s): BYE", leg->channel,
+               leg->st_interval);
+        s_send_bye(leg);
+        s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 0);
+        td_log_set_context(NULL);
+        return;
+    }
+    s_st_arm(leg);
+    if (leg->reinvite_out || leg->reinvite_in || !leg->last_sdp
+        || (leg->retry && evtimer_pending(leg->retry, NULL))) {
+        td_log_set_context(NULL);
+        return;                             /* an offer in progress refreshes it anyway */
+    }
+    leg->reoffer = leg->last_sdp;           /* unchanged: the same o= version */
+    leg->st_refreshing = 1;
+    if (s_send_reinvite(leg) != 0) {
+        leg->st_refreshing = 0;
+        td_log(LOG_WARNING, "%s: cannot send the session refresh", leg->channel);
+    } else
+        td_log(LOG_INFO, "%s: session refresh (re-INVITE)", leg->channel);
+    td_log_set_context(NULL);
+}
+
 void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
                        const struct sockaddr_in *from, const sip_peer_t *peer)
 {
@@ -391,6 +569,17 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
                    peer ? peer->nat : sip_conf_general(self->env.conf)->nat, &target);
     if (sip_dialog_uas(&leg->dlg, &leg->arena, invite, tag, &target) != 0) {
         sip_msg_reply(txn, 500, tag, "cannot hold the dialog", NULL, NULL);
+        s_leg_free(leg);
+        return;
+    }
+    int st = s_st_incoming(leg, invite, g);
+    if (st < 0) {
+        char minse[16];
+        snprintf(minse, sizeof minse, "%d", g->session_minse);
+        if (st == -1)
+            sip_msg_reply(txn, 422, tag, "Session Interval Too Small", "Min-SE", minse);
+        else
+            sip_msg_reply(txn, 400, tag, "Session-Expires Invalid Syntax", NULL, NULL);
         s_leg_free(leg);
         return;
     }
@@ -439,6 +628,7 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
     size_t sdp_len = 0;
     const char *sdp = sip_msg_body(invite, &sdp_len);
     char *sdp_copy = sip_arena_strndup(&leg->arena, sdp ? sdp : "", sdp_len);
+    leg->remote_sdp = sdp_copy;
     Tandem__ChannelNew m = TANDEM__CHANNEL_NEW__INIT;
     m.channel = (char *)leg->channel;
     m.caller_num = num;
@@ -450,6 +640,7 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
     m.peer = (char *)(peer ? peer->name : "");
     m.source = src;
     const sip_codec_order_t *allow = peer ? &peer->codec_order : &g->codec_order;
+    leg->allow = *allow;
     uint32_t codecs[2];
     for (size_t i = 0; i < allow->n; i++)
         codecs[i] = allow->pt[i];
@@ -486,6 +677,8 @@ static int s_respond_invite(sip_leg_t *leg, int status, const char *sdp)
     sip_msg_add_contact(r, leg->contact_user, &me);
     if (status >= 200)
         osip_message_set_header(r, "Allow", SIP_MSG_ALLOW);
+    if (status >= 200 && status < 300)
+        s_st_headers(leg, r);
     if (sdp && *sdp) {
         sip_msg_set_sdp(r, sdp);
         const char *kept = sip_arena_strdup(&leg->arena, sdp);
@@ -531,6 +724,7 @@ void sip_call_on_answer(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem_
     }
     leg->state = LEG_UP;
     leg->need_ack = 1;
+    s_st_arm(leg);
     td_log(LOG_INFO, "%s: answered", leg->channel);
 }
 
@@ -776,6 +970,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     leg->contact_user = sip_arena_strdup(&leg->arena, from_user);
     leg->peer = sip_arena_strdup(&leg->arena, peer->name);
     leg->last_sdp = sdp ? sip_arena_strdup(&leg->arena, sdp) : NULL;
+    leg->allow = peer->codec_order;
     osip_message_t *inv = NULL;
     if (!leg->bus_id || !leg->channel
         || sip_dialog_uac(&leg->dlg, &leg->arena, call_id, tag, local_uri, remote_uri,
@@ -877,8 +1072,8 @@ static void s_ack_stray(sip_call_t *self, osip_message_t *resp)
     char cid[256];
     sip_leg_t *leg = s_find_sip(self, sip_msg_call_id(resp, cid, sizeof cid),
                                 sip_msg_from_tag(resp));
-    if (leg && leg->outgoing && leg->dlg.remote_tag) {
-        s_send_ack(leg);
+    if (leg && (leg->outgoing || leg->ack_cseq) && leg->dlg.remote_tag && resp->cseq) {
+        s_send_ack(leg, (uint32_t)strtoul(resp->cseq->number, NULL, 10));
         return;
     }
     struct sockaddr_in to;
@@ -897,6 +1092,10 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
         return;
     }
     sip_leg_t *leg = sip_txn_owner(txn);
+    if (leg && txn == leg->reinvite_out) {
+        s_reinvite_response(leg, resp);
+        return;
+    }
     if (!leg || txn != leg->invite)
         return;
     int status = resp->status_code;
@@ -920,7 +1119,7 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
     s_detach(&leg->invite);
     if (status < 300) {
         sip_dialog_update_uac(&leg->dlg, &leg->arena, resp);
-        s_send_ack(leg);
+        s_send_ack(leg, 0);
         if (leg->router_done || leg->timed_out || leg->state == LEG_CANCELLING) {
             td_log(LOG_INFO, "%s: answered after it was given up: BYE", leg->channel);
             s_send_bye(leg);
@@ -928,6 +1127,7 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
             return;
         }
         leg->state = LEG_UP;
+        leg->remote_sdp = sdp;
         event_del(leg->timer);
         td_log(LOG_INFO, "%s: answered", leg->channel);
         Tandem__Answer a = TANDEM__ANSWER__INIT;
@@ -952,6 +1152,19 @@ void sip_call_timeout(sip_call_t *self, sip_txn_t *txn)
 {
     (void)self;
     sip_leg_t *leg = sip_txn_owner(txn);
+    if (leg && txn == leg->reinvite_out) {
+        s_detach(&leg->reinvite_out);
+        td_log(LOG_INFO, "%s: no response to our re-INVITE", leg->channel);
+        if (leg->st_refreshing) {
+            leg->st_refreshing = 0;
+            s_send_bye(leg);                /* RFC 4028 section 10 */
+            s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 408);
+            return;
+        }
+        s_reinvite_result(leg, 408, NULL);
+        s_maybe_reap(leg);
+        return;
+    }
     if (!leg || txn != leg->invite)
         return;
     s_context(leg);
@@ -991,6 +1204,14 @@ void sip_call_terminated(sip_call_t *self, sip_txn_t *txn)
         return;
     if (txn == leg->reinvite)
         leg->reinvite = NULL;
+    if (txn == leg->reinvite_in)
+        leg->reinvite_in = NULL;
+    if (txn == leg->reinvite_out) {
+        leg->reinvite_out = NULL;
+        if (!leg->st_refreshing)
+            s_reinvite_result(leg, 500, NULL);
+        leg->st_refreshing = 0;
+    }
     if (txn == leg->invite) {
         leg->invite = NULL;
         leg->need_ack = 0;
@@ -1020,11 +1241,47 @@ void sip_call_cancel(sip_call_t *self, sip_txn_t *txn, osip_message_t *cancel)
     if (sip_txn_last_status(inv) >= 200)
         return;                             /* too late: the INVITE has its answer */
     sip_msg_reply(inv, 487, ltag, NULL, NULL, NULL);
+    if (leg && inv == leg->reinvite_in) {
+        /* A cancelled re-INVITE leaves the call up (RFC 3261 section 9.2);
+         * the router's answer to it, when it comes, is dropped. */
+        td_log(LOG_INFO, "%s: re-INVITE cancelled", leg->channel);
+        s_detach(&leg->reinvite_in);
+        return;
+    }
     if (leg && !leg->outgoing) {
         td_log(LOG_INFO, "%s: cancelled by the caller", leg->channel);
         s_detach(&leg->invite);
         s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 487);
     }
+}
+
+/* The ACK to our 200 for a re-INVITE without SDP carries the phone's
+ * answer to the session we offered (the one we last sent). Unchanged, it
+ * needs nothing; changed (a new port, hold), it goes to the router as an
+ * offer that wants no answer, so the other leg follows. */
+static void s_ack_answer(sip_leg_t *leg, osip_message_t *ack)
+{
+    size_t len = 0;
+    const char *body = sip_msg_body(ack, &len);
+    if (!body || !len || leg->router_done || leg->state != LEG_UP)
+        return;
+    if (leg->remote_sdp && strlen(leg->remote_sdp) == len
+        && memcmp(leg->remote_sdp, body, len) == 0)
+        return;
+    char *sdp = sip_arena_strndup(&leg->arena, body, len);
+    if (!sdp)
+        return;
+    leg->remote_sdp = sdp;
+    Tandem__Reinvite m = TANDEM__REINVITE__INIT;
+    uint32_t codecs[2];
+    for (size_t i = 0; i < leg->allow.n && i < 2; i++)
+        codecs[i] = leg->allow.pt[i];
+    m.sdp = sdp;
+    m.codecs = codecs;
+    m.n_codecs = leg->allow.n < 2 ? leg->allow.n : 2;
+    m.no_answer = 1;
+    td_bus_send_reinvite(leg->call->env.bus, NULL, leg->bus_id, leg->no, &m);
+    td_log(LOG_INFO, "%s: a new session in the ACK: to the router", leg->channel);
 }
 
 static void s_on_ack(sip_call_t *self, osip_message_t *ack)
@@ -1037,6 +1294,9 @@ static void s_on_ack(sip_call_t *self, osip_message_t *ack)
     if (leg->reinvite && cseq == leg->reinvite_cseq) {
         sip_txn_acked(leg->reinvite);
         s_detach(&leg->reinvite);
+        if (leg->nosdp_cseq_valid)
+            s_ack_answer(leg, ack);
+        leg->nosdp_cseq_valid = 0;
     } else if (leg->invite && !leg->outgoing && leg->need_ack && cseq == leg->dlg.invite_cseq) {
         sip_txn_acked(leg->invite);
         leg->need_ack = 0;
@@ -1059,17 +1319,11 @@ static void s_on_bye(sip_leg_t *leg, sip_txn_t *txn)
     s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 0);
 }
 
-static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req)
+/* A re-INVITE without SDP (RFC 3264 section 5, RFC 3261 14.2): our 200
+ * repeats the session we last sent (unchanged, so its o= version too), and
+ * the phone's answer comes in the ACK. */
+static void s_reinvite_no_sdp(sip_leg_t *leg, sip_txn_t *txn)
 {
-    if (leg->state != LEG_UP) {
-        sip_msg_reply(txn, 491, leg->dlg.local_tag, "re-INVITE before the call is up", NULL, NULL);
-        return;
-    }
-    if (!leg->last_sdp) {
-        sip_msg_reply(txn, 488, leg->dlg.local_tag, "no session description to offer", NULL, NULL);
-        return;
-    }
-    sip_dialog_refresh(&leg->dlg, &leg->arena, req);
     struct sockaddr_in me;
     osip_message_t *r = sip_txn_make_response(txn, 200, leg->dlg.local_tag);
     if (!r)
@@ -1077,14 +1331,277 @@ static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req)
     s_local(leg, &me);
     sip_msg_add_contact(r, leg->contact_user, &me);
     osip_message_set_header(r, "Allow", SIP_MSG_ALLOW);
+    s_st_headers(leg, r);
     sip_msg_set_sdp(r, leg->last_sdp);
     if (sip_txn_respond(txn, &r) != 0)
         return;
     s_detach(&leg->reinvite);
     leg->reinvite = txn;
-    leg->reinvite_cseq = (uint32_t)strtoul(req->cseq->number, NULL, 10);
+    leg->reinvite_cseq = leg->dlg.remote_cseq;
+    leg->nosdp_cseq_valid = 1;
     sip_txn_set_owner(txn, leg);
-    td_log(LOG_DEBUG, "%s: re-INVITE answered with the current session", leg->channel);
+    td_log(LOG_DEBUG, "%s: re-INVITE without SDP answered with the current session",
+           leg->channel);
+}
+
+/* A re-INVITE (RFC 3261 14.2) on an established leg. With SDP, the offer
+ * goes to the router (Reinvite); its ReinviteAnswer answers it. A re-INVITE
+ * while one of ours is pending on the dialog (or waits to be sent again
+ * after a 491) is glare: 491; while the phone's previous one is
+ * unanswered: 500 with Retry-After. */
+static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req, int update)
+{
+    if (leg->state != LEG_UP) {
+        /* RFC 3311 allows an UPDATE in an early dialog; we do not take one. */
+        sip_msg_reply(txn, update ? 500 : 491, leg->dlg.local_tag,
+                      "offer before the call is up", update ? "Retry-After" : NULL,
+                      update ? "1" : NULL);
+        return;
+    }
+    if (leg->reinvite_out || (leg->retry && evtimer_pending(leg->retry, NULL))) {
+        td_log(LOG_INFO, "%s: re-INVITE while ours is pending: 491", leg->channel);
+        sip_msg_reply(txn, 491, leg->dlg.local_tag, NULL, NULL, NULL);
+        return;
+    }
+    if (leg->reinvite_in) {
+        sip_msg_reply(txn, 500, leg->dlg.local_tag, "a previous INVITE is in progress",
+                      "Retry-After", "1");
+        return;
+    }
+    sip_dialog_refresh(&leg->dlg, &leg->arena, req);
+    s_st_arm(leg);                          /* any re-INVITE or UPDATE refreshes the session */
+    size_t sdp_len = 0;
+    const char *body = sip_msg_body(req, &sdp_len);
+    if (!body || !sdp_len) {
+        if (update) {                       /* a refresh */
+            osip_message_t *r = sip_txn_make_response(txn, 200, leg->dlg.local_tag);
+            if (r) {
+                s_st_headers(leg, r);
+                sip_txn_respond(txn, &r);
+            }
+        }
+        else if (!leg->last_sdp)
+            sip_msg_reply(txn, 488, leg->dlg.local_tag, "no session description to offer",
+                          NULL, NULL);
+        else
+            s_reinvite_no_sdp(leg, txn);
+        return;
+    }
+    char *sdp = leg->router_done ? NULL : sip_arena_strndup(&leg->arena, body, sdp_len);
+    if (!sdp) {
+        sip_msg_reply(txn, leg->router_done ? 488 : 500, leg->dlg.local_tag, NULL, NULL, NULL);
+        return;
+    }
+    leg->reinvite_in = txn;
+    leg->in_update = update ? 1 : 0;
+    leg->remote_offer = sdp;
+    if (!update)
+        leg->reinvite_cseq = leg->dlg.remote_cseq;
+    sip_txn_set_owner(txn, leg);
+    Tandem__Reinvite m = TANDEM__REINVITE__INIT;
+    uint32_t codecs[2];
+    for (size_t i = 0; i < leg->allow.n && i < 2; i++)
+        codecs[i] = leg->allow.pt[i];
+    m.sdp = sdp;
+    m.codecs = codecs;
+    m.n_codecs = leg->allow.n < 2 ? leg->allow.n : 2;
+    td_bus_send_reinvite(leg->call->env.bus, NULL, leg->bus_id, leg->no, &m);
+    td_log(LOG_INFO, "%s: %s from the %s: offer to the router", leg->channel,
+           update ? "UPDATE" : "re-INVITE", leg->outgoing ? "callee" : "caller");
+}
+
+/* router -> signaling: the answer to the phone's pending re-INVITE. */
+void sip_call_on_reinvite_answer(sip_call_t *self, const td_bus_hdr_t *hdr,
+                                 const Tandem__ReinviteAnswer *msg)
+{
+    sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
+    if (!leg) {
+        s_reply_unknown(self, hdr, "ReinviteAnswer");
+        return;
+    }
+    sip_txn_t *txn = leg->reinvite_in;
+    if (!txn) {
+        td_log(LOG_DEBUG, "%s: ReinviteAnswer without a re-INVITE: ignored", leg->channel);
+        return;
+    }
+    leg->reinvite_in = NULL;
+    unsigned status = msg->status ? msg->status : 500;
+    const char *what = leg->in_update ? "UPDATE" : "re-INVITE";
+    if (status < 200 || status >= 300 || !msg->sdp || !*msg->sdp) {
+        if (status < 300)
+            status = 500;
+        td_log(LOG_INFO, "%s: %s refused: %u", leg->channel, what, status);
+        sip_msg_reply(txn, (int)status, leg->dlg.local_tag, NULL, NULL, NULL);
+        sip_txn_set_owner(txn, NULL);
+        s_maybe_reap(leg);
+        return;
+    }
+    struct sockaddr_in me;
+    osip_message_t *r = sip_txn_make_response(txn, 200, leg->dlg.local_tag);
+    if (!r) {
+        sip_txn_set_owner(txn, NULL);
+        return;
+    }
+    s_local(leg, &me);
+    sip_msg_add_contact(r, leg->contact_user, &me);
+    osip_message_set_header(r, "Allow", SIP_MSG_ALLOW);
+    s_st_headers(leg, r);
+    sip_msg_set_sdp(r, msg->sdp);
+    const char *kept = sip_arena_strdup(&leg->arena, msg->sdp);
+    if (kept)
+        leg->last_sdp = kept;
+    if (sip_txn_respond(txn, &r) != 0) {
+        sip_txn_set_owner(txn, NULL);
+        return;
+    }
+    leg->remote_sdp = leg->remote_offer;
+    td_log(LOG_INFO, "%s: %s answered", leg->channel, what);
+    if (leg->in_update) {
+        sip_txn_set_owner(txn, NULL);       /* a non-INVITE transaction: no ACK */
+        return;
+    }
+    s_detach(&leg->reinvite);
+    leg->reinvite = txn;                    /* until its ACK */
+    leg->nosdp_cseq_valid = 0;
+}
+
+/* Tell the router how our re-INVITE ended. */
+static void s_reinvite_result(sip_leg_t *leg, unsigned status, const char *sdp)
+{
+    if (leg->router_done)
+        return;
+    Tandem__ReinviteAnswer a = TANDEM__REINVITE_ANSWER__INIT;
+    a.status = status;
+    a.sdp = (char *)(sdp ? sdp : "");
+    td_bus_send_reinvite_answer(leg->call->env.bus, NULL, leg->bus_id, leg->no, &a);
+}
+
+/* Send the router's offer in a re-INVITE on the leg's dialog. 0 or -1. */
+static int s_send_reinvite(sip_leg_t *leg)
+{
+    struct sockaddr_in me;
+    osip_message_t *inv = sip_dialog_request(&leg->dlg, "INVITE", ++leg->dlg.local_cseq);
+    if (!inv)
+        return -1;
+    s_local(leg, &me);
+    sip_msg_add_contact(inv, leg->contact_user, &me);
+    osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
+    if (leg->st_interval) {
+        char v[48];
+        snprintf(v, sizeof v, "%d;refresher=%s", leg->st_interval, leg->st_us ? "uac" : "uas");
+        osip_message_set_header(inv, "Supported", "timer");
+        osip_message_set_header(inv, "Session-Expires", v);
+    }
+    sip_msg_set_sdp(inv, leg->reoffer);
+    leg->reinvite_out = sip_txn_request(leg->call->env.layer, &inv, &leg->dlg.peer, leg);
+    if (!leg->reinvite_out)
+        return -1;
+    leg->reinvite_out_cseq = leg->dlg.local_cseq;
+    td_log(LOG_INFO, "%s: re-INVITE sent", leg->channel);
+    return 0;
+}
+
+static void s_on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    sip_leg_t *leg = arg;
+    if (leg->state != LEG_UP)
+        return;
+    if (leg->reinvite_in || s_send_reinvite(leg) != 0)
+        s_reinvite_result(leg, 491, NULL);
+}
+
+/* router -> signaling: re-INVITE this leg with the worker's offer. */
+void sip_call_on_reinvite(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Reinvite *msg)
+{
+    sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
+    if (!leg) {
+        s_reply_unknown(self, hdr, "Reinvite");
+        return;
+    }
+    if (leg->state != LEG_UP || leg->router_done) {
+        s_reinvite_result(leg, 481, NULL);
+        return;
+    }
+    if (leg->reinvite_out || leg->reinvite_in) {
+        td_log(LOG_INFO, "%s: the router's re-INVITE meets one in progress: 491", leg->channel);
+        s_reinvite_result(leg, 491, NULL);
+        return;
+    }
+    const char *sdp = msg->sdp ? msg->sdp : "";
+    char cut[OFFER_MAX];
+    if (leg->allow.n) {
+        sip_peer_t p;
+        memset(&p, 0, sizeof p);
+        p.codec_order = leg->allow;
+        const char *o = s_offer_for(&p, sdp, cut, sizeof cut);
+        if (o)
+            sdp = o;
+    }
+    leg->reoffer = sip_arena_strdup(&leg->arena, sdp);
+    if (!leg->reoffer || s_send_reinvite(leg) != 0) {
+        td_log(LOG_WARNING, "%s: cannot send the re-INVITE", leg->channel);
+        s_reinvite_result(leg, 500, NULL);
+    }
+}
+
+/* The phone answered our re-INVITE. */
+static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp)
+{
+    int status = resp->status_code;
+    if (status < 200)
+        return;
+    s_detach(&leg->reinvite_out);
+    if (leg->st_refreshing) {
+        leg->st_refreshing = 0;
+        if (status < 300) {
+            leg->ack_cseq = leg->reinvite_out_cseq;
+            s_send_ack(leg, leg->ack_cseq);
+            td_log(LOG_DEBUG, "%s: session refreshed", leg->channel);
+        } else if (status == 408 || status == 481) {
+            td_log(LOG_NOTICE, "%s: session refresh answered %d: BYE", leg->channel, status);
+            s_send_bye(leg);                /* RFC 4028 section 10 */
+            s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, (unsigned)status);
+        } else {
+            td_log(LOG_NOTICE, "%s: session refresh answered %d", leg->channel, status);
+            s_maybe_reap(leg);
+        }
+        return;
+    }
+    if (status < 300) {
+        leg->ack_cseq = leg->reinvite_out_cseq;
+        s_send_ack(leg, leg->ack_cseq);
+        size_t sdp_len = 0;
+        const char *body = sip_msg_body(resp, &sdp_len);
+        char *sdp = body ? sip_arena_strndup(&leg->arena, body, sdp_len) : NULL;
+        if (sdp) {
+            leg->last_sdp = leg->reoffer;
+            leg->remote_sdp = sdp;
+            td_log(LOG_INFO, "%s: our re-INVITE answered", leg->channel);
+            s_reinvite_result(leg, 200, sdp);
+        } else {
+            td_log(LOG_NOTICE, "%s: 2xx to our re-INVITE without SDP", leg->channel);
+            s_reinvite_result(leg, 488, NULL);
+        }
+        return;
+    }
+    if (status == 491 && leg->state == LEG_UP) {
+        /* RFC 3261 14.1: the owner of the Call-ID (the dialog's UAC: our
+         * outgoing legs) waits 2.1-4 s, the other side 0-2 s, in 10 ms units. */
+        if (!leg->retry)
+            leg->retry = evtimer_new(leg->call->env.base, s_on_retry, leg);
+        if (leg->retry) {
+            unsigned ms = leg->outgoing ? 2100 + (unsigned)(random() % 191) * 10
+                                        : (unsigned)(random() % 201) * 10;
+            struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+            evtimer_add(leg->retry, &tv);
+            td_log(LOG_INFO, "%s: 491 to our re-INVITE: again in %u ms", leg->channel, ms);
+            return;
+        }
+    }
+    td_log(LOG_INFO, "%s: our re-INVITE refused: %d", leg->channel, status);
+    s_reinvite_result(leg, (unsigned)status, NULL);
+    s_maybe_reap(leg);
 }
 
 void sip_call_in_dialog(sip_call_t *self, sip_txn_t *txn, osip_message_t *req)
@@ -1113,7 +1630,9 @@ void sip_call_in_dialog(sip_call_t *self, sip_txn_t *txn, osip_message_t *req)
     if (strcmp(method, "BYE") == 0)
         s_on_bye(leg, txn);
     else if (strcmp(method, "INVITE") == 0)
-        s_on_reinvite(leg, txn, req);
+        s_on_reinvite(leg, txn, req, 0);
+    else if (strcmp(method, "UPDATE") == 0)
+        s_on_reinvite(leg, txn, req, 1);
     else if (strcmp(method, "INFO") == 0 || strcmp(method, "OPTIONS") == 0)
         sip_msg_reply(txn, 200, NULL, NULL, NULL, NULL);
     else

@@ -67,6 +67,12 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
 void sip_call_on_progress(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Progress *msg);
 void sip_call_on_answer(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Answer *msg);
 void sip_call_on_hangup(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Hangup *msg);
+/* The router's in-dialog offers: re-INVITE this leg with msg->sdp (its
+ * outcome goes back as ReinviteAnswer), and the answer to a phone's
+ * re-INVITE that signaling passed on as Reinvite. */
+void sip_call_on_reinvite(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Reinvite *msg);
+void sip_call_on_reinvite_answer(sip_call_t *self, const td_bus_hdr_t *hdr,
+                                 const Tandem__ReinviteAnswer *msg);
 /* Any other message for a call: answered with Hangup if the leg is unknown. */
 void sip_call_on_other(sip_call_t *self, const td_bus_hdr_t *hdr);
 

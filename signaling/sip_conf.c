@@ -515,6 +515,18 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
             rc = s_qualify(self, v, 0, &g->qualify);
         else if (!strcasecmp(k, "qualifyfreq"))
             rc = s_int(self, v, 1, 86400, &g->qualifyfreq);
+        else if (!strcasecmp(k, "session-timers")) {
+            if (!strcasecmp(v->value, "accept") || !strcasecmp(v->value, "originate"))
+                g->session_timers = 1;
+            else if (!strcasecmp(v->value, "refuse"))
+                g->session_timers = 0;
+            else
+                rc = s_fail(self, v->file, v->line, "session-timers must be accept, originate "
+                            "or refuse, not '%s'", v->value);
+        } else if (!strcasecmp(k, "session-expires"))
+            rc = s_int(self, v, 1, 86400, &g->session_expires);
+        else if (!strcasecmp(k, "session-minse"))
+            rc = s_int(self, v, 1, 86400, &g->session_minse);
         else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl")) {
             if (!v->inherited)
                 td_log(LOG_WARNING, "%s:%d: '%s' is not enforced yet", v->file, v->line, k);
@@ -850,6 +862,9 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
     g->maxexpiry = 3600;
     g->registertimeout = 20;
     g->qualifyfreq = 60;
+    g->session_timers = 1;
+    g->session_expires = 1800;
+    g->session_minse = 90;
 
     td_conf_t *conf = td_conf_load(path, self->err, self->errlen);
     if (!conf) {

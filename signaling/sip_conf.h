@@ -91,6 +91,11 @@ typedef struct {
     int qualify;                /* qualify= here (0): every peer's default maxms, and what
                                  * a peer's qualify=yes means (2000 when this is 0) */
     int qualifyfreq;            /* 60 */
+    /* RFC 4028 session timers for callers (chan_sip's session-* options in
+     * [general]; originate is taken as accept: we do not ask for them) */
+    int session_timers;         /* session-timers: 1 accept (default), 0 refuse */
+    int session_expires;        /* session-expires: 1800 (DEFAULT_MAX_SE) */
+    int session_minse;          /* session-minse: 90 (DEFAULT_MIN_SE) */
 } sip_general_t;
 
 /* One `register =>` line of [general] (chan_sip's sip_register):

@@ -737,6 +737,21 @@ static void s_on_progress(void *arg, const td_bus_hdr_t *hdr, const Tandem__Prog
     BUS_LEAVE();
 }
 
+static void s_on_reinvite(void *arg, const td_bus_hdr_t *hdr, const Tandem__Reinvite *msg)
+{
+    BUS_ENTER(hdr);
+    sip_call_on_reinvite(((sip_core_t *)arg)->call, hdr, msg);
+    BUS_LEAVE();
+}
+
+static void s_on_reinvite_answer(void *arg, const td_bus_hdr_t *hdr,
+                                 const Tandem__ReinviteAnswer *msg)
+{
+    BUS_ENTER(hdr);
+    sip_call_on_reinvite_answer(((sip_core_t *)arg)->call, hdr, msg);
+    BUS_LEAVE();
+}
+
 static void s_on_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__Answer *msg)
 {
     BUS_ENTER(hdr);
@@ -855,6 +870,8 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         .on_originate = s_on_originate,
         .on_progress = s_on_progress,
         .on_answer = s_on_answer,
+        .on_reinvite = s_on_reinvite,
+        .on_reinvite_answer = s_on_reinvite_answer,
         .on_hangup = s_on_hangup,
         .on_channel_new = s_on_channel_new,
         .on_media_offered = s_on_media_offered,

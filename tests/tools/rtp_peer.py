@@ -96,6 +96,7 @@ def main():
                "seq_steps_bad": 0, "ts_steps_bad": 0}
     last_by_ssrc = {}
     foreign_times = []
+    echo_times = []
     if a.payload_stats:
         report["rx_pts"] = {}
         report["rx_payloads"] = {}
@@ -142,6 +143,7 @@ def main():
                 report["ssrcs"][k] = report["ssrcs"].get(k, 0) + 1
                 if ssrc == a.ssrc and seq in sent_seqs:
                     report["echoed"] += 1
+                    echo_times.append(time.time())
                 elif a.foreign_stats and ssrc != a.ssrc:
                     note_foreign(data)
                 if a.payload_stats and ssrc != a.ssrc:
@@ -205,11 +207,14 @@ def main():
             select.select([s], [], [], max(0, end - time.time()))
             drain()
 
+    if len(echo_times) > 1:
+        report["echo_max_gap_ms"] = round(max(y - x for x, y in zip(echo_times, echo_times[1:])) * 1000, 1)
     if a.foreign_stats:
         if len(foreign_times) > 1:
             span = foreign_times[-1] - foreign_times[0]
             foreign["span_ms"] = round(span * 1000, 1)
             foreign["rate_pps"] = round((len(foreign_times) - 1) / span, 1) if span > 0 else None
+            foreign["max_gap_ms"] = round(max(b - a for a, b in zip(foreign_times, foreign_times[1:])) * 1000, 1)
         report["foreign"] = foreign
 
     tmp = a.out + ".tmp"

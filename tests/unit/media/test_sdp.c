@@ -555,6 +555,78 @@ static void test_offer_and_filter(void **state)
                              "m=video 5000 RTP/AVP 96\n");
 }
 
+
+/* a=sendonly/recvonly/inactive, session or media level; c=0.0.0.0 is hold. */
+static void test_direction_table(void **state)
+{
+    (void)state;
+    static const struct { const char *sdp; int dir; } t[] = {
+        { "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n", SDP_DIR_SENDRECV },
+        { "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n", SDP_DIR_SEND },
+        { "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\na=recvonly\r\n", SDP_DIR_RECV },
+        { "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\na=inactive\r\n", SDP_DIR_INACTIVE },
+        { "v=0\r\na=sendonly\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n", SDP_DIR_SEND },
+        /* media level wins over session level */
+        { "v=0\r\na=inactive\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n",
+          SDP_DIR_SENDRECV },
+        /* RFC 2543 hold */
+        { "v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n", SDP_DIR_SEND },
+        { "v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\na=recvonly\r\n", SDP_DIR_INACTIVE },
+        /* another stream's direction is not the audio's */
+        { "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\nm=video 0 RTP/AVP 31\r\n"
+          "a=inactive\r\n", SDP_DIR_SENDRECV },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        sdp_media_t m;
+        char err[128];
+        assert_int_equal(sdp_parse(t[i].sdp, strlen(t[i].sdp), &m, err, sizeof err), 0);
+        if (m.dir != t[i].dir)
+            fail_msg("case %zu: dir %d, want %d", i, m.dir, t[i].dir);
+    }
+    assert_int_equal(sdp_dir_answer(SDP_DIR_SEND), SDP_DIR_RECV);
+    assert_int_equal(sdp_dir_answer(SDP_DIR_RECV), SDP_DIR_SEND);
+    assert_int_equal(sdp_dir_answer(SDP_DIR_INACTIVE), SDP_DIR_INACTIVE);
+    assert_int_equal(sdp_dir_answer(SDP_DIR_SENDRECV), SDP_DIR_SENDRECV);
+    assert_string_equal(sdp_dir_name(SDP_DIR_SEND), "sendonly");
+    assert_string_equal(sdp_dir_name(SDP_DIR_RECV), "recvonly");
+    assert_string_equal(sdp_dir_name(SDP_DIR_INACTIVE), "inactive");
+    assert_string_equal(sdp_dir_name(SDP_DIR_SENDRECV), "sendrecv");
+}
+
+/* o= read, then written back with the version one up and one direction
+ * line at the end of the audio section (RFC 3264 section 8). */
+static void test_origin_and_restamp(void **state)
+{
+    (void)state;
+    const char *in = "v=0\r\no=alice 42 7 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\n"
+                     "t=0 0\r\na=sendrecv\r\nm=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+                     "a=sendonly\r\nm=video 0 RTP/AVP 31\r\na=inactive\r\n";
+    sdp_origin_t o;
+    assert_int_equal(sdp_origin(in, strlen(in), &o), 0);
+    assert_string_equal(o.user, "alice");
+    assert_true(o.id == 42 && o.version == 7);
+    o.version++;
+    char out[512];
+    int n = sdp_restamp(in, strlen(in), &o, SDP_DIR_RECV, out, sizeof out);
+    assert_true(n > 0);
+    assert_string_equal(out, "v=0\r\no=alice 42 8 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\n"
+                             "t=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+                             "a=recvonly\r\nm=video 0 RTP/AVP 31\r\n");
+    /* audio last, no final line end */
+    const char *last = "v=0\no=- 1 1 IN IP4 1.2.3.4\nc=IN IP4 1.2.3.4\nm=audio 1 RTP/AVP 8";
+    sdp_origin_t o2 = { "tandem", 99, 3 };
+    assert_true(sdp_restamp(last, strlen(last), &o2, SDP_DIR_SENDRECV, out, sizeof out) > 0);
+    assert_string_equal(out, "v=0\no=tandem 99 3 IN IP4 1.2.3.4\nc=IN IP4 1.2.3.4\n"
+                             "m=audio 1 RTP/AVP 8\r\na=sendrecv\r\n");
+    /* errors: no o=, malformed o=, no room */
+    const char *no_o = "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP 0\r\n";
+    assert_int_equal(sdp_origin(no_o, strlen(no_o), &o), -1);
+    assert_int_equal(sdp_restamp(no_o, strlen(no_o), &o, SDP_DIR_SEND, out, sizeof out), -1);
+    const char *bad_o = "v=0\r\no=x y 1 IN IP4 1.2.3.4\r\n";
+    assert_int_equal(sdp_origin(bad_o, strlen(bad_o), &o), -1);
+    assert_int_equal(sdp_restamp(in, strlen(in), &o, SDP_DIR_SEND, out, 20), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -567,6 +639,8 @@ int main(void)
         cmocka_unit_test(test_answer_linphone),
         cmocka_unit_test(test_answer_errors),
         cmocka_unit_test(test_offer_and_filter),
+        cmocka_unit_test(test_direction_table),
+        cmocka_unit_test(test_origin_and_restamp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

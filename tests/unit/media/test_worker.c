@@ -168,6 +168,8 @@ static void s_deliver(fixture_t *fx, const char *call_id, uint32_t leg, int body
     case TANDEM__ENVELOPE__BODY_MEDIA_ANSWER: env.media_answer = msg; break;
     case TANDEM__ENVELOPE__BODY_MEDIA_ECHO: env.media_echo = msg; break;
     case TANDEM__ENVELOPE__BODY_MEDIA_RELEASE: env.media_release = msg; break;
+    case TANDEM__ENVELOPE__BODY_MEDIA_REOFFER: env.media_reoffer = msg; break;
+    case TANDEM__ENVELOPE__BODY_MEDIA_REANSWER: env.media_reanswer = msg; break;
     default: fail();
     }
     td_bus_fake_deliver(worker_bus(fx->worker), "router", &env);
@@ -675,6 +677,164 @@ static void test_offer_follows_the_allow_list(void **state)
     assert_int_equal(s_last_error(before)->cause, 58);
 }
 
+
+/* The last MediaReoffered / MediaReanswered, sent as the one reply. */
+static const Tandem__Envelope *s_reply(size_t before, int body_case)
+{
+    assert_int_equal(td_bus_fake_count(), before + 1);
+    const td_bus_fake_sent_t *sent = td_bus_fake_get(before);
+    assert_int_equal(sent->env->body_case, body_case);
+    return sent->env;
+}
+
+static const Tandem__MediaReoffered *s_reoffer(fixture_t *fx, const char *call_id, uint32_t leg,
+                                               const char *sdp)
+{
+    Tandem__MediaReoffer msg = TANDEM__MEDIA_REOFFER__INIT;
+    msg.sdp = (char *)sdp;
+    size_t before = td_bus_fake_count();
+    s_deliver(fx, call_id, leg, TANDEM__ENVELOPE__BODY_MEDIA_REOFFER, &msg);
+    const Tandem__Envelope *e = s_reply(before, TANDEM__ENVELOPE__BODY_MEDIA_REOFFERED);
+    assert_int_equal(e->leg, leg);
+    return e->media_reoffered;
+}
+
+static const Tandem__MediaReanswered *s_reanswer(fixture_t *fx, const char *call_id, uint32_t leg,
+                                                 uint32_t status, const char *sdp)
+{
+    Tandem__MediaReanswer msg = TANDEM__MEDIA_REANSWER__INIT;
+    msg.status = status;
+    msg.sdp = (char *)sdp;
+    size_t before = td_bus_fake_count();
+    s_deliver(fx, call_id, leg, TANDEM__ENVELOPE__BODY_MEDIA_REANSWER, &msg);
+    return s_reply(before, TANDEM__ENVELOPE__BODY_MEDIA_REANSWERED)->media_reanswered;
+}
+
+static unsigned long long s_version(const char *sdp)
+{
+    sdp_origin_t o;
+    assert_int_equal(sdp_origin(sdp, strlen(sdp), &o), 0);
+    return o.version;
+}
+
+/* Hold from the caller (a=sendonly): the callee is offered sendonly, the
+ * caller answered recvonly, and RTP toward the caller stops; resume brings
+ * it back. A refusal leaves the session as it was. o= versions go up by one
+ * per SDP sent on a leg. */
+static void test_reoffer_hold_and_resume(void **state)
+{
+    fixture_t *fx = *state;
+    uint16_t a_port, b_port, b2_port, pa, pb, from;
+    int a = s_udp(&a_port), b = s_udp(&b_port), b2 = s_udp(&b2_port);
+    unsigned char pkt[200], got[2048];
+    size_t len = s_rtp(pkt, 0x11223344, 1);
+    char sdp[512], sdp2[512];
+
+    s_open(fx, "call-h", a_port, &pa, &pb);
+    unsigned long long va = 1, vb;
+    {
+        const td_bus_fake_sent_t *o = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_OFFERED);
+        vb = s_version(o->env->media_offered->sdp_callee);
+        assert_int_equal(s_version(o->env->media_offered->sdp_caller), va);
+    }
+    s_answer(fx, "call-h", 1, s_sdp(sdp, sizeof sdp, b_port, NULL));
+
+    /* hold */
+    const Tandem__MediaReoffered *ro = s_reoffer(fx, "call-h", 0,
+                                                 s_sdp(sdp, sizeof sdp, a_port, "a=sendonly\r\n"));
+    assert_int_equal(ro->status, 200);
+    assert_false(ro->final);
+    assert_non_null(strstr(ro->sdp, "\r\na=sendonly\r\n"));
+    assert_int_equal(s_sdp_port(ro->sdp), pb);                /* the worker's B port */
+    assert_int_equal(s_version(ro->sdp), ++vb);
+    const Tandem__MediaReanswered *ra = s_reanswer(fx, "call-h", 1, 200,
+                                                   s_sdp(sdp2, sizeof sdp2, b_port, "a=recvonly\r\n"));
+    assert_int_equal(ra->status, 200);
+    assert_non_null(strstr(ra->sdp, "\r\na=recvonly\r\n"));
+    assert_int_equal(s_sdp_port(ra->sdp), pa);
+    assert_int_equal(s_version(ra->sdp), ++va);
+    session_t *ses = worker_session(fx->worker, "call-h");
+    assert_false(session_sends(ses, SESSION_A));
+    assert_true(session_sends(ses, SESSION_B));
+    /* B's audio is held back from A; A's still reaches B */
+    s_send(a, pa, pkt, len);
+    assert_int_equal(s_recv(fx, b, got, sizeof got, &from), (ssize_t)len);
+    s_send(b, pb, pkt, len);
+    s_expect_silence(fx, a);
+
+    /* the callee refuses the next offer: nothing changes */
+    ro = s_reoffer(fx, "call-h", 0, s_sdp(sdp, sizeof sdp, a_port, NULL));
+    assert_int_equal(ro->status, 200);
+    assert_int_equal(s_version(ro->sdp), ++vb);
+    ra = s_reanswer(fx, "call-h", 1, 486, "");
+    assert_int_equal(ra->status, 486);
+    assert_false(session_sends(ses, SESSION_A));
+
+    /* resume, and the callee moves to a new port in its answer */
+    ro = s_reoffer(fx, "call-h", 0, s_sdp(sdp, sizeof sdp, a_port, "a=sendrecv\r\n"));
+    assert_non_null(strstr(ro->sdp, "\r\na=sendrecv\r\n"));
+    ra = s_reanswer(fx, "call-h", 1, 200, s_sdp(sdp2, sizeof sdp2, b2_port, NULL));
+    assert_int_equal(ra->status, 200);
+    assert_non_null(strstr(ra->sdp, "\r\na=sendrecv\r\n"));
+    assert_int_equal(s_version(ra->sdp), ++va);
+    assert_true(session_sends(ses, SESSION_A));
+    s_send(b2, pb, pkt, len);
+    assert_int_equal(s_recv(fx, a, got, sizeof got, &from), (ssize_t)len);
+    s_send(a, pa, pkt, len);
+    assert_int_equal(s_recv(fx, b2, got, sizeof got, &from), (ssize_t)len);
+
+    /* c=0.0.0.0 from the callee: the old hold; the caller is offered sendonly */
+    ro = s_reoffer(fx, "call-h", 1,
+                   "v=0\r\no=phone 1 5 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+                   "m=audio 4000 RTP/AVP 0\r\n");
+    assert_non_null(strstr(ro->sdp, "\r\na=sendonly\r\n"));
+    assert_int_equal(s_sdp_port(ro->sdp), pa);
+    assert_int_equal(s_version(ro->sdp), va + 1);
+
+    /* a bad offer and an unknown call: refused, nothing pending */
+    ro = s_reoffer(fx, "call-h", 0, "v=0\r\nm=video 1 RTP/AVP 31\r\n");
+    assert_int_equal(ro->status, 488);
+    ro = s_reoffer(fx, "no-call", 0, sdp);
+    assert_int_equal(ro->status, 500);
+    ra = s_reanswer(fx, "no-call", 1, 200, sdp);
+    assert_int_equal(ra->status, 500);
+    s_release(fx, "call-h");
+    close(a);
+    close(b);
+    close(b2);
+}
+
+/* Echo: one leg; hold is answered at once (final) and stops the echo. */
+static void test_reoffer_echo(void **state)
+{
+    fixture_t *fx = *state;
+    uint16_t a_port, pa, pb, from;
+    int a = s_udp(&a_port);
+    unsigned char pkt[200], got[2048];
+    size_t len = s_rtp(pkt, 0x11223344, 1);
+    char sdp[512];
+    s_open(fx, "call-e", a_port, &pa, &pb);
+    s_echo(fx, "call-e");
+    s_send(a, pa, pkt, len);
+    assert_int_equal(s_recv(fx, a, got, sizeof got, &from), (ssize_t)len);
+    const Tandem__MediaReoffered *ro = s_reoffer(fx, "call-e", 0,
+                                                 s_sdp(sdp, sizeof sdp, a_port, "a=sendonly\r\n"));
+    assert_int_equal(ro->status, 200);
+    assert_true(ro->final);
+    assert_non_null(strstr(ro->sdp, "\r\na=recvonly\r\n"));
+    assert_int_equal(s_sdp_port(ro->sdp), pa);
+    assert_int_equal(s_version(ro->sdp), 2);
+    s_send(a, pa, pkt, len);
+    s_expect_silence(fx, a);
+    ro = s_reoffer(fx, "call-e", 0, s_sdp(sdp, sizeof sdp, a_port, NULL));
+    assert_non_null(strstr(ro->sdp, "\r\na=sendrecv\r\n"));
+    assert_int_equal(s_version(ro->sdp), 3);
+    s_send(a, pa, pkt, len);
+    assert_int_equal(s_recv(fx, a, got, sizeof got, &from), (ssize_t)len);
+    s_release(fx, "call-e");
+    close(a);
+}
+
 int main(void)
 {
     td_log_init("test", LOG_ERR);
@@ -688,6 +848,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_orphans_closed_after_router_loss, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transcodes_between_laws, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offer_follows_the_allow_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reoffer_hold_and_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reoffer_echo, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

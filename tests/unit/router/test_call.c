@@ -353,6 +353,153 @@ static void s_dial_1002(fixture_t *f, const char *call)
     assert_int_equal(s_state(f, call), CALL_DIALING);
 }
 
+
+/* --- re-INVITE relay ------------------------------------------------------------ */
+
+static void s_bus_msg(fixture_t *f, const char *peer, const char *call, uint32_t leg,
+                      int body_case, void *msg)
+{
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = body_case;
+    switch (body_case) {
+    case BODY(REINVITE): env.reinvite = msg; break;
+    case BODY(REINVITE_ANSWER): env.reinvite_answer = msg; break;
+    case BODY(MEDIA_REOFFERED): env.media_reoffered = msg; break;
+    case BODY(MEDIA_REANSWERED): env.media_reanswered = msg; break;
+    default: fail_msg("no such message");
+    }
+    s_deliver(f, peer, &env, call, leg);
+}
+
+static void s_reinvite_in(fixture_t *f, const char *call, uint32_t leg, const char *sdp)
+{
+    Tandem__Reinvite m = TANDEM__REINVITE__INIT;
+    m.sdp = (char *)sdp;
+    s_bus_msg(f, "sig-1", call, leg, BODY(REINVITE), &m);
+}
+
+static void s_bridge_1002(fixture_t *f, const char *call)
+{
+    s_dial_1002(f, call);
+    s_answer(f, call, 1, "SDP-B");
+    s_sent(f, "media-1", MEDIA_ANSWER, call, 1);
+    s_media_answered(f, call, 1, "");
+    s_sent(f, "sig-1", ANSWER, call, 0);
+    s_nothing_more(f);
+}
+
+/* The caller holds: its offer goes to the worker, the worker's offer to the
+ * callee, the callee's answer back through the worker to the caller. */
+static void test_reinvite_relay(void **state)
+{
+    fixture_t *f = *state;
+    s_bridge_1002(f, "c1");
+    s_reinvite_in(f, "c1", 0, "HOLD-A");
+    const Tandem__Envelope *e = s_sent(f, "media-1", MEDIA_REOFFER, "c1", 0);
+    assert_string_equal(e->media_reoffer->sdp, "HOLD-A");
+    assert_false(e->media_reoffer->alone);
+    assert_int_equal(e->media_reoffer->n_codecs, 2);        /* ChannelNew's */
+    s_nothing_more(f);
+
+    Tandem__MediaReoffered ro = TANDEM__MEDIA_REOFFERED__INIT;
+    ro.status = 200;
+    ro.sdp = "OFFER-B";
+    s_bus_msg(f, "media-1", "c1", 0, BODY(MEDIA_REOFFERED), &ro);
+    e = s_sent(f, "sig-1", REINVITE, "c1", 1);
+    assert_string_equal(e->reinvite->sdp, "OFFER-B");
+    s_nothing_more(f);
+
+    /* the callee re-INVITEs meanwhile: glare inside the call, 491 */
+    s_reinvite_in(f, "c1", 1, "OTHER");
+    e = s_sent(f, "sig-1", REINVITE_ANSWER, "c1", 1);
+    assert_int_equal(e->reinvite_answer->status, 491);
+    s_nothing_more(f);
+
+    Tandem__ReinviteAnswer ra = TANDEM__REINVITE_ANSWER__INIT;
+    ra.status = 200;
+    ra.sdp = "ANSWER-B";
+    s_bus_msg(f, "sig-1", "c1", 1, BODY(REINVITE_ANSWER), &ra);
+    e = s_sent(f, "media-1", MEDIA_REANSWER, "c1", 1);
+    assert_int_equal(e->media_reanswer->status, 200);
+    assert_string_equal(e->media_reanswer->sdp, "ANSWER-B");
+    s_nothing_more(f);
+
+    Tandem__MediaReanswered rd = TANDEM__MEDIA_REANSWERED__INIT;
+    rd.status = 200;
+    rd.sdp = "ANSWER-A";
+    s_bus_msg(f, "media-1", "c1", 1, BODY(MEDIA_REANSWERED), &rd);
+    e = s_sent(f, "sig-1", REINVITE_ANSWER, "c1", 0);
+    assert_int_equal(e->reinvite_answer->status, 200);
+    assert_string_equal(e->reinvite_answer->sdp, "ANSWER-A");
+    s_nothing_more(f);
+
+    /* done: the next offer (from the callee) goes through */
+    s_reinvite_in(f, "c1", 1, "MOVE-B");
+    e = s_sent(f, "media-1", MEDIA_REOFFER, "c1", 1);
+    assert_string_equal(e->media_reoffer->sdp, "MOVE-B");
+    s_nothing_more(f);
+}
+
+/* The other leg refuses (486 here, 408 for a timeout): the offerer gets the
+ * same status through the worker, which keeps the session. A worker refusal
+ * (488) goes straight back. */
+static void test_reinvite_rejected(void **state)
+{
+    fixture_t *f = *state;
+    s_bridge_1002(f, "c1");
+    s_reinvite_in(f, "c1", 1, "B-OFFER");
+    s_sent(f, "media-1", MEDIA_REOFFER, "c1", 1);
+    Tandem__MediaReoffered ro = TANDEM__MEDIA_REOFFERED__INIT;
+    ro.status = 200;
+    ro.sdp = "OFFER-A";
+    s_bus_msg(f, "media-1", "c1", 1, BODY(MEDIA_REOFFERED), &ro);
+    s_sent(f, "sig-1", REINVITE, "c1", 0);
+    Tandem__ReinviteAnswer ra = TANDEM__REINVITE_ANSWER__INIT;
+    ra.status = 486;
+    s_bus_msg(f, "sig-1", "c1", 0, BODY(REINVITE_ANSWER), &ra);
+    const Tandem__Envelope *e = s_sent(f, "media-1", MEDIA_REANSWER, "c1", 0);
+    assert_int_equal(e->media_reanswer->status, 486);
+    Tandem__MediaReanswered rd = TANDEM__MEDIA_REANSWERED__INIT;
+    rd.status = 486;
+    s_bus_msg(f, "media-1", "c1", 0, BODY(MEDIA_REANSWERED), &rd);
+    e = s_sent(f, "sig-1", REINVITE_ANSWER, "c1", 1);
+    assert_int_equal(e->reinvite_answer->status, 486);
+    s_nothing_more(f);
+
+    s_reinvite_in(f, "c1", 0, "BAD");
+    s_sent(f, "media-1", MEDIA_REOFFER, "c1", 0);
+    ro.status = 488;
+    ro.sdp = "";
+    s_bus_msg(f, "media-1", "c1", 0, BODY(MEDIA_REOFFERED), &ro);
+    e = s_sent(f, "sig-1", REINVITE_ANSWER, "c1", 0);
+    assert_int_equal(e->reinvite_answer->status, 488);
+    s_nothing_more(f);
+    assert_int_equal(s_state(f, "c1"), CALL_BRIDGED);
+}
+
+/* Echo: one leg, the worker answers it at once (final). */
+static void test_reinvite_echo(void **state)
+{
+    fixture_t *f = *state;
+    s_channel_new(f, "c1", "600");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1", 0);
+    s_media_offered(f, "media-1", "c1");
+    s_sent(f, "sig-1", ANSWER, "c1", 0);
+    s_sent(f, "media-1", MEDIA_ECHO, "c1", 0);
+    s_nothing_more(f);
+    s_reinvite_in(f, "c1", 0, "HOLD");
+    assert_true(s_sent(f, "media-1", MEDIA_REOFFER, "c1", 0)->media_reoffer->alone);
+    Tandem__MediaReoffered ro = TANDEM__MEDIA_REOFFERED__INIT;
+    ro.status = 200;
+    ro.sdp = "ANSWER";
+    ro.final = 1;
+    s_bus_msg(f, "media-1", "c1", 0, BODY(MEDIA_REOFFERED), &ro);
+    const Tandem__Envelope *e = s_sent(f, "sig-1", REINVITE_ANSWER, "c1", 0);
+    assert_int_equal(e->reinvite_answer->status, 200);
+    assert_string_equal(e->reinvite_answer->sdp, "ANSWER");
+    s_nothing_more(f);
+}
+
 /* --- tests --------------------------------------------------------------------- */
 
 static void test_unknown_exten(void **state)
@@ -912,6 +1059,9 @@ int main(void)
     td_log_init("test", getenv("VERBOSE") ? LOG_DEBUG : LOG_CRIT);
 #define T(name) cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
     const struct CMUnitTest tests[] = {
+        T(test_reinvite_relay),
+        T(test_reinvite_rejected),
+        T(test_reinvite_echo),
         T(test_unknown_exten),
         T(test_dial_answered_callee_hangs_up),
         T(test_dial_caller_hangs_up_bridged),

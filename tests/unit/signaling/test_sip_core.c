@@ -46,6 +46,8 @@ static const char *s_conf_text =
     "minexpiry=60\n"
     "maxexpiry=3600\n"
     "defaultexpiry=120\n"
+    "session-minse=2\n"
+    "session-expires=1800\n"
     "[phone](!)\n"
     "type=friend\n"
     "host=dynamic\n"
@@ -530,6 +532,15 @@ static void s_env(Tandem__Envelope *env, const char *call_id, uint32_t leg)
     env->leg = leg;
 }
 
+/* s_next, past retransmissions of the 488 sent before its ACK landed. */
+static int s_next_no488(fx_t *fx)
+{
+    int st;
+    while ((st = s_next(fx, 1)) == 488)
+        ;
+    return st;
+}
+
 static void test_incoming_call_answer_bye(void **state)
 {
     fx_t *fx = *state;
@@ -566,35 +577,95 @@ static void test_incoming_call_answer_bye(void **state)
     assert_int_equal(st, -1);                       /* ACKed: no more 200s */
     td_bus_fake_reset();
 
-    /* a session refresh: 200 with the SDP we sent last, then its ACK */
+    /* a re-INVITE with SDP goes to the router; a refusal goes back as it is */
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "call-1", 8, tag, NULL, s_sdp);
+    const Tandem__Envelope *ri = s_sent(TANDEM__ENVELOPE__BODY_REINVITE);
+    assert_non_null(ri);
+    assert_int_equal(ri->leg, 0);
+    assert_memory_equal(ri->reinvite->sdp, s_sdp, strlen(s_sdp));
+    Tandem__ReinviteAnswer ra = TANDEM__REINVITE_ANSWER__INIT;
+    ra.status = 488;
+    s_env(&env, id, 0);
+    env.body_case = TANDEM__ENVELOPE__BODY_REINVITE_ANSWER;
+    env.reinvite_answer = &ra;
+    s_deliver(fx, &env);
+    int rs;
+    while ((rs = s_next(fx, 1)) == 100)
+        ;
+    assert_int_equal(rs, 488);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "call-1");
+    td_bus_fake_reset();
+    /* a cancelled re-INVITE: 487, the call stays, the router's late answer is dropped */
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "call-1", 9, tag, NULL, s_sdp);
+    assert_non_null(s_sent(TANDEM__ENVELOPE__BODY_REINVITE));
+    fx->same_branch = 1;
+    s_request(fx, "CANCEL", "sip:1002@127.0.0.1", "1001", "call-1", 9, tag, NULL, NULL);
+    fx->same_branch = 0;
+    while ((rs = s_next_no488(fx)) == 100)
+        ;
+    assert_int_equal(rs, 200);                      /* to the CANCEL */
+    assert_int_equal(s_next_no488(fx), 487);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "call-1");
+    assert_null(s_sent(TANDEM__ENVELOPE__BODY_HANGUP));
+    ra.status = 200;
+    ra.sdp = (char *)s_sdp;
+    s_deliver(fx, &env);
+    assert_int_equal(s_next_no488(fx), -1);
+    td_bus_fake_reset();
+
+    /* accepted: 200 with the router's answer */
     s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "call-1", 10, tag, NULL, s_sdp);
-    assert_int_equal(s_next(fx, 1), 200);
+    assert_non_null(s_sent(TANDEM__ENVELOPE__BODY_REINVITE));
+    ra.status = 200;
+    ra.sdp = (char *)s_sdp;
+    s_deliver(fx, &env);
+    while ((rs = s_next_no488(fx)) == 100)
+        ;
+    assert_int_equal(rs, 200);
+    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "call-1", 10, tag, NULL, NULL);
+    while (s_next_no488(fx) == 200)
+        ;
+    td_bus_fake_reset();
+
+    /* an UPDATE with SDP (RFC 3311) goes to the router like a re-INVITE */
+    s_request(fx, "UPDATE", "sip:1002@127.0.0.1", "1001", "call-1", 11, tag, NULL, s_sdp);
+    assert_non_null(s_sent(TANDEM__ENVELOPE__BODY_REINVITE));
+    s_deliver(fx, &env);
+    assert_int_equal(s_next_no488(fx), 200);
+    assert_non_null(osip_list_get(&fx->msg->bodies, 0));
+    td_bus_fake_reset();
+
+    /* a re-INVITE without SDP: 200 with the SDP we sent last, then its ACK */
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "call-1", 12, tag, NULL, NULL);
+    while ((rs = s_next_no488(fx)) == 100)
+        ;
+    assert_int_equal(rs, 200);
     body = osip_list_get(&fx->msg->bodies, 0);
     assert_non_null(body);
     assert_memory_equal(body->body, s_sdp, strlen(s_sdp));
-    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "call-1", 10, tag, NULL, NULL);
-    while (s_next(fx, 1) == 200)
+    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "call-1", 12, tag, NULL, NULL);
+    while (s_next_no488(fx) == 200)
         ;
-    s_request(fx, "INFO", "sip:1002@127.0.0.1", "1001", "call-1", 11, tag, NULL, NULL);
-    assert_int_equal(s_next(fx, 1), 200);
-    s_request(fx, "UPDATE", "sip:1002@127.0.0.1", "1001", "call-1", 12, tag, NULL, NULL);
-    assert_int_equal(s_next(fx, 1), 501);
+    s_request(fx, "INFO", "sip:1002@127.0.0.1", "1001", "call-1", 13, tag, NULL, NULL);
+    assert_int_equal(s_next_no488(fx), 200);
+    s_request(fx, "UPDATE", "sip:1002@127.0.0.1", "1001", "call-1", 14, tag, NULL, NULL);
+    assert_int_equal(s_next_no488(fx), 200);            /* no SDP: a refresh */
     s_request(fx, "INFO", "sip:1002@127.0.0.1", "1001", "call-1", 5, tag, NULL, NULL);
-    assert_int_equal(s_next(fx, 1), 500);           /* CSeq went backwards */
-    assert_int_equal(s_next(fx, 1), -1);
+    assert_int_equal(s_next_no488(fx), 500);           /* CSeq went backwards */
+    assert_int_equal(s_next_no488(fx), -1);
     assert_int_equal(td_bus_fake_count(), 0);       /* none of it concerns the router */
 
     td_bus_fake_reset();
-    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 13, tag, NULL, NULL);
-    assert_int_equal(s_next(fx, 1), 200);
+    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 15, tag, NULL, NULL);
+    assert_int_equal(s_next_no488(fx), 200);
     const Tandem__Envelope *h = s_sent(TANDEM__ENVELOPE__BODY_HANGUP);
     assert_non_null(h);
     assert_string_equal(h->call_id, id);
     assert_int_equal(h->leg, 0);
     assert_int_equal(h->hangup->cause, 16);
     /* the dialog is gone: BYE again with a new branch gets 481 */
-    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 14, tag, NULL, NULL);
-    assert_int_equal(s_next(fx, 1), 481);
+    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-1", 16, tag, NULL, NULL);
+    assert_int_equal(s_next_no488(fx), 481);
     /* and the router's late Hangup for it is ignored quietly */
     td_bus_fake_reset();
     Tandem__Hangup hu = TANDEM__HANGUP__INIT;
@@ -907,8 +978,43 @@ static void test_outgoing_leg(void **state)
     assert_string_equal(fx->msg->sip_method, "ACK");
     (void)inv;
 
-    /* the router hangs the leg up: BYE in the dialog */
+    /* the router re-INVITEs the leg with the worker's offer: same dialog,
+     * CSeq 2; the 200's SDP goes back as ReinviteAnswer and is ACKed */
     Tandem__Envelope env;
+    Tandem__Reinvite ri = TANDEM__REINVITE__INIT;
+    ri.sdp = (char *)s_sdp;
+    s_env(&env, "c-out", 1);
+    env.body_case = TANDEM__ENVELOPE__BODY_REINVITE;
+    env.reinvite = &ri;
+    td_bus_fake_reset();
+    s_deliver(fx, &env);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "INVITE");
+    assert_string_equal(fx->msg->cseq->number, "2");
+    assert_string_equal(s_to_tag(fx), "calleetag");
+    assert_non_null(osip_list_get(&fx->msg->bodies, 0));
+    s_respond(fx, 200, "calleetag", s_sdp);
+    h = s_sent(TANDEM__ENVELOPE__BODY_REINVITE_ANSWER);
+    assert_non_null(h);
+    assert_int_equal(h->leg, 1);
+    assert_int_equal(h->reinvite_answer->status, 200);
+    assert_string_equal(h->reinvite_answer->sdp, s_sdp);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "ACK");
+    assert_string_equal(fx->msg->cseq->number, "2");
+    /* refused: the status goes back */
+    td_bus_fake_reset();
+    s_deliver(fx, &env);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->cseq->number, "3");
+    s_respond(fx, 488, "calleetag", NULL);
+    h = s_sent(TANDEM__ENVELOPE__BODY_REINVITE_ANSWER);
+    assert_non_null(h);
+    assert_int_equal(h->reinvite_answer->status, 488);
+    assert_int_equal(s_next(fx, 1), 0);              /* the layer's ACK */
+    assert_string_equal(fx->msg->sip_method, "ACK");
+
+    /* the router hangs the leg up: BYE in the dialog */
     Tandem__Hangup hu = TANDEM__HANGUP__INIT;
     hu.cause = 16;
     s_env(&env, "c-out", 1);
@@ -919,7 +1025,7 @@ static void test_outgoing_leg(void **state)
     assert_int_equal(s_next(fx, 1), 0);
     assert_string_equal(fx->msg->sip_method, "BYE");
     assert_string_equal(s_to_tag(fx), "calleetag");
-    assert_string_equal(fx->msg->cseq->number, "2");
+    assert_string_equal(fx->msg->cseq->number, "4");
     assert_int_equal(td_bus_fake_count(), 0);
 }
 
@@ -1444,6 +1550,143 @@ static void test_codecs(void **state)
     assert_int_equal(h->hangup->cause, 58);
 }
 
+
+/* Answer the request in fx->msg as it is (its To tag, if any, kept). */
+static void s_reply_as_is(fx_t *fx, int status, const char *body)
+{
+    char text[4096], *via = NULL, *from = NULL, *to = NULL, *cid = NULL, *cseq = NULL;
+    osip_via_to_str(osip_list_get(&fx->msg->vias, 0), &via);
+    osip_from_to_str(fx->msg->from, &from);
+    osip_to_to_str(fx->msg->to, &to);
+    osip_call_id_to_str(fx->msg->call_id, &cid);
+    osip_cseq_to_str(fx->msg->cseq, &cseq);
+    snprintf(text, sizeof text,
+             "SIP/2.0 %d Whatever\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n"
+             "CSeq: %s\r\nContact: <sip:1001@127.0.0.1:%d>\r\n%sContent-Length: %zu\r\n\r\n%s",
+             status, via, from, to, cid, cseq, ntohs(fx->ph.sin_port),
+             body ? "Content-Type: application/sdp\r\n" : "", body ? strlen(body) : (size_t)0,
+             body ? body : "");
+    osip_free(via); osip_free(from); osip_free(to); osip_free(cid); osip_free(cseq);
+    s_send_raw(fx, text);
+}
+
+/* Run the loop for ms milliseconds (timers fire). */
+static void s_run_for(fx_t *fx, long ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    event_base_loopexit(fx->base, &tv);
+    event_base_dispatch(fx->base);
+}
+
+/* An authenticated INVITE from 1001 with extra headers; returns the final
+ * status (or 0 if ChannelNew went to the router, id set). */
+static int s_invite_with(fx_t *fx, const char *call_id, const char *headers, char *id, size_t len)
+{
+    char cred[512], extra[1024];
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", call_id, 1, NULL, headers, s_sdp);
+    int first = s_next(fx, 1);
+    if (first != 401)
+        fail_msg("%s: got %d:\n%s", call_id, first, fx->last);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", call_id);
+    s_credentials(fx, "Authorization", "1001", "1001pass", "INVITE", "sip:1002@127.0.0.1",
+                  cred, sizeof cred);
+    snprintf(extra, sizeof extra, "%s%s", cred, headers);
+    td_bus_fake_reset();
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", call_id, 2, NULL, extra, s_sdp);
+    int st;
+    while ((st = s_next(fx, 1)) == 401)
+        ;
+    const Tandem__Envelope *e = s_sent(TANDEM__ENVELOPE__BODY_CHANNEL_NEW);
+    if (e)
+        snprintf(id, len, "%s", e->call_id);
+    return e ? 0 : st;
+}
+
+static void s_answer_leg0(fx_t *fx, const char *id)
+{
+    Tandem__Envelope env;
+    Tandem__Answer an = TANDEM__ANSWER__INIT;
+    an.sdp = (char *)s_sdp;
+    s_env(&env, id, 0);
+    env.body_case = TANDEM__ENVELOPE__BODY_ANSWER;
+    env.answer = &an;
+    s_deliver(fx, &env);
+}
+
+/* RFC 4028 as chan_sip's session-timers=accept: Session-Expires below our
+ * Min-SE gets 422 with Min-SE; accepted, the 200 says Require: timer and
+ * the interval and refresher; a phone that refreshes and does not is hung
+ * up (BYE) an interval less a third later; when we refresh, a re-INVITE
+ * with the session we sent goes out at half the interval. */
+static void test_session_timer(void **state)
+{
+    fx_t *fx = *state;
+    char id[96], tag[64];
+    assert_int_equal(s_invite_with(fx, "st-1", "Supported: timer\r\nSession-Expires: 1\r\n",
+                                   id, sizeof id), 422);
+    assert_string_equal(s_hdr(fx, "min-se"), "2");
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "st-1");
+    assert_int_equal(s_invite_with(fx, "st-0", "Supported: timer\r\nSession-Expires: x\r\n",
+                                   id, sizeof id), 400);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "st-0");
+
+    /* the phone refreshes (refresher=uac) but never does: BYE after 3 - 1 s */
+    assert_int_equal(s_invite_with(fx, "st-2",
+                                   "Supported: timer\r\nSession-Expires: 3;refresher=uac\r\n",
+                                   id, sizeof id), 0);
+    s_answer_leg0(fx, id);
+    assert_int_equal(s_next(fx, 1), 200);
+    assert_string_equal(s_hdr(fx, "require"), "timer");
+    assert_string_equal(s_hdr(fx, "session-expires"), "3;refresher=uac");
+    snprintf(tag, sizeof tag, "%s", s_to_tag(fx));
+    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "st-2", 2, tag, NULL, NULL);
+    td_bus_fake_reset();
+    s_run_for(fx, 1500);
+    while (s_next(fx, 1) == 200)
+        ;                                           /* retransmissions before the ACK */
+    assert_null(s_sent(TANDEM__ENVELOPE__BODY_HANGUP));
+    s_run_for(fx, 800);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "BYE");
+    s_reply_as_is(fx, 200, NULL);
+    s_run_for(fx, 50);
+    while (s_next(fx, 1) == 0)
+        ;                                           /* BYEs resent before our 200 landed */
+    const Tandem__Envelope *h = s_sent(TANDEM__ENVELOPE__BODY_HANGUP);
+    assert_non_null(h);
+    assert_string_equal(h->call_id, id);
+
+    /* we refresh (no refresher given: uas, chan_sip's default) */
+    assert_int_equal(s_invite_with(fx, "st-3", "Supported: timer\r\nSession-Expires: 2\r\n",
+                                   id, sizeof id), 0);
+    s_answer_leg0(fx, id);
+    assert_int_equal(s_next(fx, 1), 200);
+    assert_string_equal(s_hdr(fx, "session-expires"), "2;refresher=uas");
+    snprintf(tag, sizeof tag, "%s", s_to_tag(fx));
+    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "st-3", 2, tag, NULL, NULL);
+    td_bus_fake_reset();
+    s_run_for(fx, 1200);
+    int st;
+    while ((st = s_next(fx, 1)) == 200)
+        ;
+    assert_int_equal(st, 0);
+    assert_string_equal(fx->msg->sip_method, "INVITE");
+    assert_string_equal(s_hdr(fx, "session-expires"), "2;refresher=uac");
+    osip_body_t *body = osip_list_get(&fx->msg->bodies, 0);
+    assert_non_null(body);
+    assert_memory_equal(body->body, s_sdp, strlen(s_sdp));
+    s_reply_as_is(fx, 200, s_sdp);
+    while (s_next(fx, 1) == 0 && !strcmp(fx->msg->sip_method, "INVITE"))
+        ;                                           /* resent before our 200 landed */
+    assert_non_null(fx->msg);
+    assert_string_equal(fx->msg->sip_method, "ACK");
+    assert_int_equal(td_bus_fake_count(), 0);        /* a refresh is not the router's business */
+    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "st-3", 3, tag, NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 200);
+    /* no Supported: timer, no timer */
+    assert_int_equal(s_invite_with(fx, "st-4", "Session-Expires: 1\r\n", id, sizeof id), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1468,6 +1711,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_leg_on_bus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mutations_never_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_codecs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_timer, setup, teardown),
     };
     return cmocka_run_group_tests_name("sip_core", tests, NULL, NULL);
 }
