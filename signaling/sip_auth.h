@@ -128,8 +128,8 @@ int sip_auth_remote_read(const osip_message_t *resp, sip_auth_remote_t *out);
 
 /* The credentials for method and uri as a header value into buf ("Digest
  * username=..., response=..."): HA1 from user, the challenge's realm and
- * secret, hashed with the challenge's algorithm; with qop=auth, nc is incremented first and cnonce used (NULL: a
- * random one). Returns 0, or -1 if buf is too small. */
+ * secret, hashed with the challenge's algorithm; with qop=auth, nc is
+ * incremented first and cnonce used (NULL: a random one). Returns 0, or -1 if buf is too small. */
 int sip_auth_remote_value(sip_auth_remote_t *ch, const char *method, const char *uri,
                           const char *user, const char *secret, const char *cnonce,
                           char *buf, size_t len);

@@ -502,7 +502,8 @@ static void test_remote_sha256(void **state)
                                            "Circle of Life",
                                            "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",
                                            v, sizeof v), 0);
-    assert_non_null(strstr(v, "response=\"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1\""));
+    assert_non_null(strstr(v, "response=\"753927fa0e85d155564e2e272a28d1802ca10daf"
+                              "4496794697cf8db5856cb6c1\""));
     assert_non_null(strstr(v, "algorithm=SHA-256"));
     osip_message_free(m);
 }
