@@ -396,8 +396,8 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         if (res != SIP_AUTH_OK) {
             snprintf(why, sizeof why, "REGISTER of '%s' by '%s' from %s: %s", aor, user, src,
                      refuse                   ? refuse
-                     : res == SIP_AUTH_STALE  ? "stale nonce"
-                     : res == SIP_AUTH_NONCE  ? "unknown nonce"
+                     : res == SIP_AUTH_STALE  ? "stale nonce (expired, used or replayed)"
+                     : res == SIP_AUTH_NONCE  ? "not the current nonce"
                                               : "wrong password");
             s_auth_failed(self, txn, refuse ? NULL : peer, res, why);
             return;
@@ -566,8 +566,8 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         return 1;
     }
     snprintf(why, sizeof why, "%s by '%s' from %s: %s", m, user, src,
-             res == SIP_AUTH_STALE  ? "stale nonce"
-             : res == SIP_AUTH_NONCE ? "unknown nonce"
+             res == SIP_AUTH_STALE  ? "stale nonce (expired, used or replayed)"
+             : res == SIP_AUTH_NONCE ? "not the current nonce"
              : p                     ? "wrong password"
                                      : "unknown user");
     s_auth_failed(self, txn, p, res, why);
