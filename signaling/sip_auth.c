@@ -1,6 +1,7 @@
 /* sip_auth - see sip_auth.h. */
 #include "sip_auth.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +12,122 @@
 #include <osipparser2/osip_md5.h>
 #include <osipparser2/osip_parser.h>
 
+/* One minted nonce. serial 0: an empty slot. nc is the highest nonce count
+ * accepted with qop=auth, 0 for none yet, and NC_SPENT once the nonce has
+ * answered a request without qop (RFC 2069 form: good for one request). */
+#define NC_SPENT 0xffffffffu
+typedef struct {
+    uint64_t serial;
+    long minted;
+    uint32_t nc;
+    unsigned offered;          /* SIP_AUTH_* bits: the algorithms challenged with it */
+} s_slot_t;
+
 struct sip_auth {
     char realm[128];
     char secret[33];           /* 16 random bytes as hex */
+    uint64_t next;             /* the serial of the next nonce; slot = serial % SIP_AUTH_NONCES */
+    s_slot_t slots[SIP_AUTH_NONCES];
 };
+
+/* ---- SHA-256 (FIPS 180-4), for RFC 7616 digests --------------------------- */
+
+typedef struct {
+    uint32_t h[8];
+    uint64_t len;              /* bytes hashed so far */
+    unsigned char buf[64];
+    size_t fill;
+} s_sha256_t;
+
+static const uint32_t s_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+    0xc67178f2
+};
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void s_sha256_block(s_sha256_t *c, const unsigned char *p)
+{
+    uint32_t w[64];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16
+               | (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = c->h[0], b = c->h[1], cc = c->h[2], d = c->h[3];
+    uint32_t e = c->h[4], f = c->h[5], g = c->h[6], h = c->h[7];
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + s_k[i]
+                      + w[i];
+        uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & cc) ^ (b & cc));
+        h = g;
+        g = f;
+        f = e;
+        e = d + t1;
+        d = cc;
+        cc = b;
+        b = a;
+        a = t1 + t2;
+    }
+    c->h[0] += a; c->h[1] += b; c->h[2] += cc; c->h[3] += d;
+    c->h[4] += e; c->h[5] += f; c->h[6] += g; c->h[7] += h;
+}
+
+static void s_sha256_init(s_sha256_t *c)
+{
+    static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+    memcpy(c->h, iv, sizeof iv);
+    c->len = 0;
+    c->fill = 0;
+}
+
+static void s_sha256_update(s_sha256_t *c, const unsigned char *p, size_t n)
+{
+    c->len += n;
+    while (n) {
+        size_t take = 64 - c->fill < n ? 64 - c->fill : n;
+        memcpy(c->buf + c->fill, p, take);
+        c->fill += take;
+        p += take;
+        n -= take;
+        if (c->fill == 64) {
+            s_sha256_block(c, c->buf);
+            c->fill = 0;
+        }
+    }
+}
+
+static void s_sha256_final(s_sha256_t *c, unsigned char out[32])
+{
+    uint64_t bits = c->len * 8;
+    unsigned char pad = 0x80, zero = 0, lenb[8];
+    s_sha256_update(c, &pad, 1);
+    while (c->fill != 56)
+        s_sha256_update(c, &zero, 1);
+    for (int i = 0; i < 8; i++)
+        lenb[i] = (unsigned char)(bits >> (56 - 8 * i));
+    s_sha256_update(c, lenb, 8);
+    for (int i = 0; i < 8; i++) {
+        out[4 * i] = (unsigned char)(c->h[i] >> 24);
+        out[4 * i + 1] = (unsigned char)(c->h[i] >> 16);
+        out[4 * i + 2] = (unsigned char)(c->h[i] >> 8);
+        out[4 * i + 3] = (unsigned char)c->h[i];
+    }
+}
+
+/* ---- helpers -------------------------------------------------------------- */
 
 static void s_hex(const unsigned char *in, size_t n, char *out)
 {
@@ -26,9 +139,23 @@ static void s_hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* MD5 over the parts joined by ':' (NULL ends the list), as 32 hex digits. */
-static void s_md5_join(char out[33], const char *const *parts)
+/* H(parts joined by ':') (NULL ends the list) as lowercase hex: 32 digits
+ * for MD5, 64 for SHA-256. */
+static void s_hash_join(sip_auth_alg_t alg, char *out, const char *const *parts)
 {
+    if (alg == SIP_AUTH_SHA256) {
+        s_sha256_t c;
+        unsigned char digest[32];
+        s_sha256_init(&c);
+        for (size_t i = 0; parts[i]; i++) {
+            if (i)
+                s_sha256_update(&c, (const unsigned char *)":", 1);
+            s_sha256_update(&c, (const unsigned char *)parts[i], strlen(parts[i]));
+        }
+        s_sha256_final(&c, digest);
+        s_hex(digest, 32, out);
+        return;
+    }
     osip_MD5_CTX ctx;
     unsigned char digest[16];
     osip_MD5Init(&ctx);
@@ -39,6 +166,30 @@ static void s_md5_join(char out[33], const char *const *parts)
     }
     osip_MD5Final(digest, &ctx);
     s_hex(digest, 16, out);
+}
+
+static void s_md5_join(char out[33], const char *const *parts)
+{
+    s_hash_join(SIP_AUTH_MD5, out, parts);
+}
+
+static size_t s_hexlen(sip_auth_alg_t alg)
+{
+    return alg == SIP_AUTH_SHA256 ? 64 : 32;
+}
+
+const char *sip_auth_alg_name(sip_auth_alg_t alg)
+{
+    return alg == SIP_AUTH_SHA256 ? "SHA-256" : "MD5";
+}
+
+sip_auth_alg_t sip_auth_alg_parse(const char *name)
+{
+    if (!name || !*name || strcasecmp(name, "MD5") == 0)
+        return SIP_AUTH_MD5;              /* RFC 2617 3.2.1: absent means MD5 */
+    if (strcasecmp(name, "SHA-256") == 0)
+        return SIP_AUTH_SHA256;
+    return 0;                             /* MD5-sess, SHA-512-256, ...: not offered */
 }
 
 /* Compare without an early exit, so timing says nothing about where two
@@ -67,6 +218,7 @@ sip_auth_t *sip_auth_new(const char *realm)
         memcpy(seed, v, sizeof seed < sizeof v ? sizeof seed : sizeof v);
     }
     s_hex(seed, sizeof seed, self->secret);
+    self->next = 1;
     return self;
 }
 
@@ -83,69 +235,109 @@ const char *sip_auth_realm(const sip_auth_t *self)
     return self->realm;
 }
 
-void sip_auth_ha1(const char *user, const char *realm, const char *password, char out[33])
+void sip_auth_ha1_alg(sip_auth_alg_t alg, const char *user, const char *realm,
+                      const char *password, char *out)
 {
     const char *parts[] = { user, realm, password, NULL };
-    s_md5_join(out, parts);
+    s_hash_join(alg, out, parts);
+}
+
+void sip_auth_ha1(const char *user, const char *realm, const char *password, char out[33])
+{
+    sip_auth_ha1_alg(SIP_AUTH_MD5, user, realm, password, out);
+}
+
+void sip_auth_response_alg(sip_auth_alg_t alg, const char *ha1, const char *nonce,
+                           const char *nc, const char *cnonce, const char *qop,
+                           const char *method, const char *uri, char *out)
+{
+    char ha2[65];
+    const char *a2[] = { method, uri, NULL };
+    s_hash_join(alg, ha2, a2);
+    if (qop && *qop) {
+        const char *parts[] = { ha1, nonce, nc ? nc : "", cnonce ? cnonce : "", qop, ha2, NULL };
+        s_hash_join(alg, out, parts);
+    } else {
+        const char *parts[] = { ha1, nonce, ha2, NULL };
+        s_hash_join(alg, out, parts);
+    }
 }
 
 void sip_auth_response(const char *ha1, const char *nonce, const char *nc,
                        const char *cnonce, const char *qop, const char *method,
                        const char *uri, char out[33])
 {
-    char ha2[33];
-    const char *a2[] = { method, uri, NULL };
-    s_md5_join(ha2, a2);
-    if (qop && *qop) {
-        const char *parts[] = { ha1, nonce, nc ? nc : "", cnonce ? cnonce : "", qop, ha2, NULL };
-        s_md5_join(out, parts);
-    } else {
-        const char *parts[] = { ha1, nonce, ha2, NULL };
-        s_md5_join(out, parts);
-    }
+    sip_auth_response_alg(SIP_AUTH_MD5, ha1, nonce, nc, cnonce, qop, method, uri, out);
 }
 
-static void s_nonce_mac(const sip_auth_t *self, const char *stamp, char out[33])
+static void s_nonce_mac(const sip_auth_t *self, const char *serial, char out[33])
 {
-    const char *parts[] = { stamp, self->secret, NULL };
+    const char *parts[] = { serial, self->secret, NULL };
     s_md5_join(out, parts);
 }
 
-void sip_auth_nonce(const sip_auth_t *self, long now, char *buf, size_t len)
+void sip_auth_nonce(sip_auth_t *self, long now, unsigned offered, char *buf, size_t len)
 {
-    char stamp[9], mac[33];
-    snprintf(stamp, sizeof stamp, "%08lx", (unsigned long)now & 0xffffffffUL);
-    s_nonce_mac(self, stamp, mac);
-    snprintf(buf, len, "%s%s", stamp, mac);
+    char serial[17], mac[33];
+    uint64_t n = self->next++;
+    if (!self->next)
+        self->next = 1;                          /* 0 marks an empty slot */
+    s_slot_t *s = &self->slots[n % SIP_AUTH_NONCES];  /* the oldest nonce gives way */
+    s->serial = n;
+    s->minted = now;
+    s->nc = 0;
+    s->offered = offered ? offered : SIP_AUTH_MD5;
+    snprintf(serial, sizeof serial, "%016llx", (unsigned long long)n);
+    s_nonce_mac(self, serial, mac);
+    snprintf(buf, len, "%s%s", serial, mac);
 }
 
-/* -1: forged or malformed; 0: good; 1: well formed but too old. */
-static int s_nonce_check(const sip_auth_t *self, const char *nonce, long now)
+/* The slot of a nonce we minted and still hold, or NULL (forged, malformed,
+ * another process's, or evicted by newer ones). *expired: older than the TTL. */
+static s_slot_t *s_nonce_find(sip_auth_t *self, const char *nonce, long now, int *expired)
 {
+    *expired = 0;
     if (strlen(nonce) != SIP_AUTH_NONCE_LEN)
-        return -1;
-    char stamp[9], mac[33];
-    memcpy(stamp, nonce, 8);
-    stamp[8] = '\0';
-    for (int i = 0; i < 8; i++)
-        if (!strchr("0123456789abcdef", stamp[i]))
-            return -1;
-    s_nonce_mac(self, stamp, mac);
-    if (!s_equal(mac, nonce + 8, 32))
-        return -1;
-    long minted = (long)strtoul(stamp, NULL, 16);
-    long age = (long)(((unsigned long)now - (unsigned long)minted) & 0xffffffffUL);
-    return age <= SIP_AUTH_NONCE_TTL ? 0 : 1;
+        return NULL;
+    char serial[17], mac[33];
+    memcpy(serial, nonce, 16);
+    serial[16] = '\0';
+    for (int i = 0; i < 16; i++)
+        if (!strchr("0123456789abcdef", serial[i]))
+            return NULL;
+    s_nonce_mac(self, serial, mac);
+    if (!s_equal(mac, nonce + 16, 32))
+        return NULL;
+    uint64_t n = strtoull(serial, NULL, 16);
+    s_slot_t *s = &self->slots[n % SIP_AUTH_NONCES];
+    if (!n || s->serial != n)
+        return NULL;
+    *expired = now - s->minted > SIP_AUTH_NONCE_TTL || now < s->minted;
+    return s;
 }
 
-int sip_auth_challenge(const sip_auth_t *self, osip_message_t *resp, int stale, long now)
+int sip_auth_challenge(sip_auth_t *self, osip_message_t *resp, int stale, long now,
+                       const unsigned char *algs)
 {
+    static const unsigned char md5_only[] = { SIP_AUTH_MD5, 0 };
+    if (!algs || !algs[0])
+        algs = md5_only;
+    unsigned offered = 0;
+    for (size_t i = 0; algs[i]; i++)
+        offered |= algs[i];
     char nonce[SIP_AUTH_NONCE_LEN + 1], value[512];
-    sip_auth_nonce(self, now, nonce, sizeof nonce);
-    snprintf(value, sizeof value,
-             "Digest realm=\"%s\", nonce=\"%s\", algorithm=MD5, qop=\"auth\"%s",
-             self->realm, nonce, stale ? ", stale=true" : "");
-    return osip_message_set_www_authenticate(resp, value);
+    sip_auth_nonce(self, now, offered, nonce, sizeof nonce);
+    /* One nonce for every algorithm offered: it is one challenge the phone
+     * answers once, with the algorithm it picks (RFC 8760 2.4: one header
+     * per algorithm, the preferred first). */
+    for (size_t i = 0; algs[i]; i++) {
+        snprintf(value, sizeof value,
+                 "Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s",
+                 self->realm, nonce, sip_auth_alg_name(algs[i]), stale ? ", stale=true" : "");
+        if (osip_message_set_www_authenticate(resp, value) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 char *sip_auth_unquote(const char *value, char *buf, size_t len)
@@ -191,12 +383,24 @@ osip_authorization_t *sip_auth_credentials(const sip_auth_t *self, osip_message_
     return NULL;
 }
 
-sip_auth_result_t sip_auth_verify(const sip_auth_t *self, osip_authorization_t *cred,
-                                  const char *method, const char *ha1, long now)
+/* nc: exactly 8 hex digits (RFC 7616 3.4), not 0. 0 when malformed. */
+static uint32_t s_nc(const char *nc)
+{
+    if (strlen(nc) != 8)
+        return 0;
+    for (int i = 0; i < 8; i++)
+        if (!strchr("0123456789abcdefABCDEF", nc[i]))
+            return 0;
+    return (uint32_t)strtoul(nc, NULL, 16);
+}
+
+sip_auth_result_t sip_auth_verify(sip_auth_t *self, osip_authorization_t *cred,
+                                  const char *method, const char *ha1_md5,
+                                  const char *ha1_sha256, long now)
 {
     if (!cred)
         return SIP_AUTH_MISSING;
-    char realm[160], nonce[64], uri[512], response[64], qop[16], nc[16], cnonce[128], alg[16];
+    char realm[160], nonce[80], uri[512], response[80], qop[16], nc[16], cnonce[128], alg[16];
     sip_auth_unquote(cred->realm, realm, sizeof realm);
     sip_auth_unquote(cred->nonce, nonce, sizeof nonce);
     sip_auth_unquote(cred->uri, uri, sizeof uri);
@@ -209,25 +413,44 @@ sip_auth_result_t sip_auth_verify(const sip_auth_t *self, osip_authorization_t *
     /* chan_sip's check_auth looks at the nonce first: one that is not the
      * current challenge's gets a new challenge (stale=true if the answer
      * was right), and only a wrong answer to the current one is a failure.
-     * Here "current" is: minted by this process and younger than the TTL. */
-    int fresh = s_nonce_check(self, nonce, now);
-    int right = ha1 && method && strcmp(realm, self->realm) == 0 && *uri
-                && strlen(response) == 32
-                && (!*alg || strcasecmp(alg, "MD5") == 0)      /* MD5-sess and others: not offered */
-                && (!*qop || (strcasecmp(qop, "auth") == 0 && *nc && *cnonce));
+     * Here "current" is: minted by this process, still in the table,
+     * younger than the TTL, and not used up (RFC 7616 3.4.5: a nonce
+     * answers one request, or with qop=auth one per increasing nc). */
+    int expired = 0;
+    s_slot_t *slot = s_nonce_find(self, nonce, now, &expired);
+    sip_auth_alg_t a = sip_auth_alg_parse(alg);
+    if (slot && !(slot->offered & a))
+        a = 0;                                   /* an algorithm this nonce was not offered with */
+    const char *ha1 = a == SIP_AUTH_SHA256 ? ha1_sha256 : ha1_md5;
+    uint32_t ncv = *qop ? s_nc(nc) : 0;
+    int right = a && ha1 && *ha1 && method && strcmp(realm, self->realm) == 0 && *uri
+                && strlen(response) == s_hexlen(a)
+                && (!*qop || (strcasecmp(qop, "auth") == 0 && ncv && *cnonce));
     if (right) {
-        char expect[33], got[33];
-        sip_auth_response(ha1, nonce, nc, cnonce, qop, method, uri, expect);
-        for (int i = 0; i < 32; i++) {           /* hex digits may arrive in upper case */
+        char expect[65], got[65];
+        size_t n = s_hexlen(a);
+        sip_auth_response_alg(a, ha1, nonce, nc, cnonce, qop, method, uri, expect);
+        for (size_t i = 0; i < n; i++) {         /* hex digits may arrive in upper case */
             char c = response[i];
             got[i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
         }
-        got[32] = '\0';
-        right = s_equal(expect, got, 32);
+        got[n] = '\0';
+        right = s_equal(expect, got, n);
     }
-    if (fresh == 0)
-        return right ? SIP_AUTH_OK : SIP_AUTH_FAILED;
-    return right ? SIP_AUTH_STALE : SIP_AUTH_NONCE;
+    int current = slot && !expired;
+    if (current) {
+        /* a replay: the nonce already answered a request without qop, or
+         * this nc is not above the last one accepted */
+        int replay = slot->nc == NC_SPENT || (*qop ? ncv <= slot->nc : slot->nc != 0);
+        if (replay)
+            current = 0;
+    }
+    if (!current)
+        return right ? SIP_AUTH_STALE : SIP_AUTH_NONCE;
+    if (!right)
+        return SIP_AUTH_FAILED;
+    slot->nc = *qop ? ncv : NC_SPENT;
+    return SIP_AUTH_OK;
 }
 
 /* ---- the client side --------------------------------------------------------- */
@@ -235,29 +458,39 @@ sip_auth_result_t sip_auth_verify(const sip_auth_t *self, osip_authorization_t *
 int sip_auth_remote_read(const osip_message_t *resp, sip_auth_remote_t *out)
 {
     memset(out, 0, sizeof *out);
-    out->proxy = resp->status_code == 407;
-    const osip_list_t *list = out->proxy ? &resp->proxy_authenticates : &resp->www_authenticates;
-    for (int i = 0; i < osip_list_size(list); i++) {
-        osip_www_authenticate_t *w = osip_list_get(list, i);
-        char alg[32], qop[128];
-        if (!w || !w->auth_type || strcasecmp(w->auth_type, "Digest") != 0)
-            continue;
-        sip_auth_unquote(w->algorithm, alg, sizeof alg);
-        if (*alg && strcasecmp(alg, "MD5") != 0)
-            continue;                        /* MD5-sess, SHA-256: not answered (yet) */
-        sip_auth_unquote(w->realm, out->realm, sizeof out->realm);
-        sip_auth_unquote(w->nonce, out->nonce, sizeof out->nonce);
-        sip_auth_unquote(w->opaque, out->opaque, sizeof out->opaque);
-        if (!out->realm[0] || !out->nonce[0])
-            continue;
-        /* qop="auth,auth-int": look for the auth token itself */
-        sip_auth_unquote(w->qop_options, qop, sizeof qop);
-        char *save = NULL;
-        for (char *t = strtok_r(qop, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save))
-            if (strcasecmp(t, "auth") == 0)
-                out->qop_auth = 1;
-        return 0;
+    int proxy = resp->status_code == 407;
+    const osip_list_t *list = proxy ? &resp->proxy_authenticates : &resp->www_authenticates;
+    /* RFC 8760 2.4 lists the server's preference first; we answer with
+     * SHA-256 whenever it is offered (the stronger hash), else with the
+     * first MD5 challenge. */
+    for (int pass = 0; pass < 2; pass++) {
+        sip_auth_alg_t want = pass == 0 ? SIP_AUTH_SHA256 : SIP_AUTH_MD5;
+        for (int i = 0; i < osip_list_size(list); i++) {
+            osip_www_authenticate_t *w = osip_list_get(list, i);
+            char alg[32], qop[128];
+            if (!w || !w->auth_type || strcasecmp(w->auth_type, "Digest") != 0)
+                continue;
+            sip_auth_unquote(w->algorithm, alg, sizeof alg);
+            if (sip_auth_alg_parse(alg) != want)
+                continue;                    /* MD5-sess, SHA-512-256: not answered */
+            memset(out, 0, sizeof *out);
+            out->proxy = proxy;
+            out->alg = want;
+            sip_auth_unquote(w->realm, out->realm, sizeof out->realm);
+            sip_auth_unquote(w->nonce, out->nonce, sizeof out->nonce);
+            sip_auth_unquote(w->opaque, out->opaque, sizeof out->opaque);
+            if (!out->realm[0] || !out->nonce[0])
+                continue;
+            /* qop="auth,auth-int": look for the auth token itself */
+            sip_auth_unquote(w->qop_options, qop, sizeof qop);
+            char *save = NULL;
+            for (char *t = strtok_r(qop, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save))
+                if (strcasecmp(t, "auth") == 0)
+                    out->qop_auth = 1;
+            return 0;
+        }
     }
+    memset(out, 0, sizeof *out);
     return -1;
 }
 
@@ -265,8 +498,9 @@ int sip_auth_remote_value(sip_auth_remote_t *ch, const char *method, const char 
                           const char *user, const char *secret, const char *cnonce,
                           char *buf, size_t len)
 {
-    char ha1[33], resp[33], nc[9] = "", cn[33] = "", opaque[300] = "";
-    sip_auth_ha1(user, ch->realm, secret ? secret : "", ha1);
+    sip_auth_alg_t alg = ch->alg ? ch->alg : SIP_AUTH_MD5;
+    char ha1[65], resp[65], nc[9] = "", cn[129] = "", opaque[300] = "";
+    sip_auth_ha1_alg(alg, user, ch->realm, secret ? secret : "", ha1);
     if (ch->qop_auth) {
         snprintf(nc, sizeof nc, "%08x", ++ch->nc);
         if (cnonce)
@@ -281,18 +515,20 @@ int sip_auth_remote_value(sip_auth_remote_t *ch, const char *method, const char 
         }
     } else
         ch->nc++;
-    sip_auth_response(ha1, ch->nonce, nc, cn, ch->qop_auth ? "auth" : NULL, method, uri, resp);
+    sip_auth_response_alg(alg, ha1, ch->nonce, nc, cn, ch->qop_auth ? "auth" : NULL, method, uri,
+                          resp);
     if (ch->opaque[0])
         snprintf(opaque, sizeof opaque, ", opaque=\"%s\"", ch->opaque);
     int n;
     if (ch->qop_auth)
         n = snprintf(buf, len, "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", "
-                     "response=\"%s\", algorithm=MD5, cnonce=\"%s\", qop=auth, nc=%s%s",
-                     user, ch->realm, ch->nonce, uri, resp, cn, nc, opaque);
+                     "response=\"%s\", algorithm=%s, cnonce=\"%s\", qop=auth, nc=%s%s",
+                     user, ch->realm, ch->nonce, uri, resp, sip_auth_alg_name(alg), cn, nc,
+                     opaque);
     else
         n = snprintf(buf, len, "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", "
-                     "response=\"%s\", algorithm=MD5%s", user, ch->realm, ch->nonce, uri, resp,
-                     opaque);
+                     "response=\"%s\", algorithm=%s%s", user, ch->realm, ch->nonce, uri, resp,
+                     sip_auth_alg_name(alg), opaque);
     return n >= 0 && (size_t)n < len ? 0 : -1;
 }
 

@@ -1,13 +1,16 @@
-/* sip_auth - HTTP digest for SIP (RFC 2617 with qop=auth, RFC 3261 22.4).
+/* sip_auth - HTTP digest for SIP (RFC 2617 with qop=auth, RFC 3261 22.4),
+ * with SHA-256 beside MD5 (RFC 7616, RFC 8760).
  *
- * Nonces are stateless: "<time, 8 hex><MD5(time:secret), 32 hex>", where the
- * secret is random per process. A nonce is good for SIP_AUTH_NONCE_TTL
- * seconds. The right answer to any other nonce (expired, or not ours) is
- * "stale" (the client retries with a fresh one without asking its user), a
- * wrong one gets a new challenge, as chan_sip answers a nonce that is not
- * its current one. Nothing is stored per client, so
- * a flood of REGISTERs costs no memory. Nonce counts are not tracked: a
- * captured response can be replayed within the TTL (documented limit). */
+ * Nonces are "<serial, 16 hex><MD5(serial:secret), 32 hex>", where the
+ * secret is random per process, and each is kept in a fixed table of
+ * SIP_AUTH_NONCES slots (slot = serial % SIP_AUTH_NONCES: O(1) lookup, the
+ * oldest nonce gives way to a new one, memory never grows). A nonce is good
+ * for SIP_AUTH_NONCE_TTL seconds and for one request, or with qop=auth for
+ * one request per increasing nc (RFC 7616 3.4.5): a replayed Authorization
+ * is not current. The right answer to a nonce that is not current (expired,
+ * used up, evicted, or not ours) is "stale" (the client retries with a
+ * fresh one without asking its user), a wrong one gets a new challenge, as
+ * chan_sip answers a nonce that is not its current one. */
 #ifndef SIP_AUTH_H
 #define SIP_AUTH_H
 
@@ -15,8 +18,19 @@
 #include <sys/time.h>
 #include <osipparser2/osip_message.h>
 
-#define SIP_AUTH_NONCE_TTL 30
-#define SIP_AUTH_NONCE_LEN 40           /* hex characters, without the NUL */
+#define SIP_AUTH_NONCE_TTL 30           /* seconds a challenge waits for its answer */
+#define SIP_AUTH_NONCE_LEN 48           /* hex characters, without the NUL */
+#define SIP_AUTH_NONCES 4096            /* nonces outstanding at once (about 100 kB) */
+
+/* Digest algorithms, as bits (a nonce's set) and as ids (a 0-terminated
+ * preference list, e.g. { SIP_AUTH_SHA256, SIP_AUTH_MD5, 0 }). */
+typedef enum { SIP_AUTH_MD5 = 1, SIP_AUTH_SHA256 = 2 } sip_auth_alg_t;
+#define SIP_AUTH_ALGS_MAX 2
+
+/* "MD5" / "SHA-256"; and back: "" or NULL is MD5 (RFC 2617 3.2.1), 0 for an
+ * algorithm we do not do (MD5-sess, SHA-512-256, ...). */
+const char *sip_auth_alg_name(sip_auth_alg_t alg);
+sip_auth_alg_t sip_auth_alg_parse(const char *name);
 
 typedef struct sip_auth sip_auth_t;
 
@@ -38,21 +52,34 @@ const char *sip_auth_realm(const sip_auth_t *self);
 
 /* HA1 = MD5(user:realm:password), 32 lowercase hex digits. */
 void sip_auth_ha1(const char *user, const char *realm, const char *password, char out[33]);
+/* HA1 = H(user:realm:password) for alg: 32 hex digits (MD5) or 64 (SHA-256);
+ * out holds at least 65 bytes for SHA-256. */
+void sip_auth_ha1_alg(sip_auth_alg_t alg, const char *user, const char *realm,
+                      const char *password, char *out);
 
 /* The request-digest (RFC 2617 3.2.2.1) for HA1 ha1. qop "auth" uses nc and
  * cnonce; qop NULL or "" gives the RFC 2069 form MD5(HA1:nonce:HA2). */
 void sip_auth_response(const char *ha1, const char *nonce, const char *nc,
                        const char *cnonce, const char *qop, const char *method,
                        const char *uri, char out[33]);
+/* The same with alg's hash (RFC 7616 3.4.1): out holds 65 bytes for SHA-256. */
+void sip_auth_response_alg(sip_auth_alg_t alg, const char *ha1, const char *nonce,
+                           const char *nc, const char *cnonce, const char *qop,
+                           const char *method, const char *uri, char *out);
 
-/* A nonce minted at `now` (seconds) into buf (at least SIP_AUTH_NONCE_LEN+1). */
-void sip_auth_nonce(const sip_auth_t *self, long now, char *buf, size_t len);
+/* A nonce minted at `now` (seconds), to be answered with one of the
+ * algorithms in `offered` (SIP_AUTH_* bits; 0: MD5), into buf (at least
+ * SIP_AUTH_NONCE_LEN+1). It takes the table's oldest slot. */
+void sip_auth_nonce(sip_auth_t *self, long now, unsigned offered, char *buf, size_t len);
 
-/* Add a challenge to the response (a 401): WWW-Authenticate with realm, a
- * fresh nonce, algorithm=MD5, qop="auth", and stale=true when asked.
- * Never Proxy-Authenticate: chan_sip 20's check_auth "Always auth[s] with
- * WWW-auth since we're NOT a proxy", for every method. Returns 0 or -1. */
-int sip_auth_challenge(const sip_auth_t *self, osip_message_t *resp, int stale, long now);
+/* Add a challenge to the response (a 401): one WWW-Authenticate per
+ * algorithm of algs (a 0-terminated preference list; NULL or empty: MD5
+ * only), in that order (RFC 8760 2.4), all with realm, the same fresh
+ * nonce, qop="auth", and stale=true when asked. Never Proxy-Authenticate:
+ * chan_sip 20's check_auth "Always auth[s] with WWW-auth since we're NOT a
+ * proxy", for every method. Returns 0 or -1. */
+int sip_auth_challenge(sip_auth_t *self, osip_message_t *resp, int stale, long now,
+                       const unsigned char *algs);
 
 /* The credentials in req for our realm, or NULL: Authorization first, then
  * Proxy-Authorization. (chan_sip reads only the header it asked for,
@@ -64,13 +91,17 @@ int sip_auth_challenge(const sip_auth_t *self, osip_message_t *resp, int stale, 
 osip_authorization_t *sip_auth_credentials(const sip_auth_t *self, osip_message_t *req,
                                            char *user, size_t len);
 
-/* Check credentials for `method` against ha1 (NULL: unknown user, which
- * fails exactly like a wrong password: chan_sip's bogus peer). The answer
- * follows chan_sip's check_auth: a nonce that is not current gives STALE or
- * NONCE (challenge again), a current one OK or FAILED (403). cred NULL gives
- * SIP_AUTH_MISSING. */
-sip_auth_result_t sip_auth_verify(const sip_auth_t *self, osip_authorization_t *cred,
-                                  const char *method, const char *ha1, long now);
+/* Check credentials for `method` against the HA1 of the algorithm they use
+ * (ha1_md5 or ha1_sha256; NULL or "": unknown user or no such HA1, which
+ * fails exactly like a wrong password: chan_sip's bogus peer). An algorithm
+ * the nonce was not offered with fails too. The answer follows chan_sip's
+ * check_auth: a nonce that is not current (expired, evicted, not ours, or
+ * already used: a replay) gives STALE or NONCE (challenge again), a current
+ * one OK or FAILED (403). OK uses the nonce up (or its nc with qop=auth).
+ * cred NULL gives SIP_AUTH_MISSING. */
+sip_auth_result_t sip_auth_verify(sip_auth_t *self, osip_authorization_t *cred,
+                                  const char *method, const char *ha1_md5,
+                                  const char *ha1_sha256, long now);
 
 /* ---- the client side: answering a server's challenge -------------------- */
 
@@ -85,18 +116,20 @@ typedef struct {
     char opaque[256];
     int qop_auth;               /* qop offered and it lists "auth": answer with qop, nc, cnonce */
     int proxy;                  /* from a 407: answer in Proxy-Authorization */
+    sip_auth_alg_t alg;         /* the algorithm answered (0 is MD5) */
     unsigned nc;
 } sip_auth_remote_t;
 
-/* Read the first Digest challenge of resp (407: Proxy-Authenticate, else
- * WWW-Authenticate) into out, nc 0. -1 when there is none we can answer
- * (no realm or nonce, or an algorithm other than MD5). */
+/* Read the Digest challenge of resp we answer (407: Proxy-Authenticate,
+ * else WWW-Authenticate) into out, nc 0: the first SHA-256 one if any,
+ * else the first MD5 one. -1 when there is none we can answer (no realm or
+ * nonce, or only other algorithms). */
 int sip_auth_remote_read(const osip_message_t *resp, sip_auth_remote_t *out);
 
 /* The credentials for method and uri as a header value into buf ("Digest
  * username=..., response=..."): HA1 from user, the challenge's realm and
- * secret; with qop=auth, nc is incremented first and cnonce used (NULL: a
- * random one). Returns 0, or -1 if buf is too small. */
+ * secret, hashed with the challenge's algorithm; with qop=auth, nc is
+ * incremented first and cnonce used (NULL: a random one). Returns 0, or -1 if buf is too small. */
 int sip_auth_remote_value(sip_auth_remote_t *ch, const char *method, const char *uri,
                           const char *user, const char *secret, const char *cnonce,
                           char *buf, size_t len);

@@ -129,6 +129,31 @@ static int s_bool(sip_conf_t *self, const td_conf_var_t *v, int *out)
     return 0;
 }
 
+/* auth_algorithms_uas = SHA-256, MD5 (pjsip's name: chan_sip has MD5 only):
+ * the algorithms a 401 offers, preferred first, into out (0-terminated). */
+static int s_auth_algs(sip_conf_t *self, const td_conf_var_t *v, unsigned char out[3])
+{
+    char list[128];
+    size_t n = 0;
+    snprintf(list, sizeof list, "%s", v->value);
+    char *save = NULL;
+    for (char *t = strtok_r(list, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+        sip_auth_alg_t a = sip_auth_alg_parse(t);
+        if (!a || !*t)
+            return s_fail(self, v->file, v->line, "auth_algorithms_uas: '%s' is not MD5 or "
+                          "SHA-256", t);
+        int dup = 0;
+        for (size_t i = 0; i < n; i++)
+            dup |= out[i] == a;
+        if (!dup)
+            out[n++] = (unsigned char)a;
+    }
+    if (!n)
+        return s_fail(self, v->file, v->line, "auth_algorithms_uas is empty");
+    out[n] = 0;
+    return 0;
+}
+
 static int s_int(sip_conf_t *self, const td_conf_var_t *v, long min, long max, int *out)
 {
     long n;
@@ -486,6 +511,8 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
             rc = s_bool(self, v, &g->match_auth_username);
         else if (!strcasecmp(k, "auth_options_requests"))
             rc = s_bool(self, v, &g->auth_options_requests);
+        else if (!strcasecmp(k, "auth_algorithms_uas"))
+            rc = s_auth_algs(self, v, g->auth_algs);
         else if (!strcasecmp(k, "directmedia")) {
             static const char *const ok[] = { "nonat", "update", "outgoing", "update,nonat",
                                               "nonat,update", NULL };
@@ -723,9 +750,11 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
         for (int i = 0; i < 32; i++)
             p->ha1[i] = (char)tolower((unsigned char)md5secret->value[i]);
         p->ha1[32] = '\0';
+        p->ha1_sha256[0] = '\0';                /* MD5 only: SHA-256 is not challenged */
         p->has_secret = 1;
     } else if (secret && *secret->value) {
         sip_auth_ha1(p->name, g->realm, secret->value, p->ha1);
+        sip_auth_ha1_alg(SIP_AUTH_SHA256, p->name, g->realm, secret->value, p->ha1_sha256);
         p->has_secret = 1;
     }
     p->addr.sin_family = AF_INET;
@@ -855,6 +884,9 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
     strcpy(g->context, "default");
     g->allowguest = 1;
     g->alwaysauthreject = 1;
+    g->auth_algs[0] = SIP_AUTH_SHA256;
+    g->auth_algs[1] = SIP_AUTH_MD5;
+    g->auth_algs[2] = 0;
     g->codecs = SIP_CODEC_ALL;
     g->codec_order = (sip_codec_order_t){ { 0, 8 }, 2 };
     g->defaultexpiry = 120;

@@ -47,6 +47,7 @@ typedef struct sip_peer {
                                  * check_auth). */
     int has_secret;             /* 0: no secret set, accepted unchallenged (as chan_sip) */
     char ha1[33];               /* MD5(name:realm:secret), or md5secret */
+    char ha1_sha256[65];        /* SHA-256(name:realm:secret); "" with md5secret only */
     int dynamic;                /* host=dynamic (or unset): calls go to the registration */
     char host[256];             /* as written */
     struct sockaddr_in addr;    /* static host:port, resolved at load */
@@ -80,6 +81,9 @@ typedef struct {
     int alwaysauthreject;       /* 1 */
     int match_auth_username;    /* 0; 1: look the caller up by its digest user, not the From user */
     int auth_options_requests;  /* 0; 1: identify and challenge an out-of-dialog OPTIONS as an INVITE */
+    unsigned char auth_algs[3]; /* auth_algorithms_uas: the digest algorithms challenged
+                                 * with, preferred first, 0-terminated SIP_AUTH_* ids
+                                 * (sip_auth.h); SHA-256, MD5 */
     unsigned codecs;            /* ulaw|alaw */
     sip_codec_order_t codec_order;  /* ulaw, alaw */
     sip_nat_t nat;              /* auto: the default for peers */

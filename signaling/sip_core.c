@@ -298,13 +298,25 @@ static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
 
 /* 401 Unauthorized with WWW-Authenticate, for every method: chan_sip
  * challenges INVITE as it does REGISTER, never with 407 (check_auth). */
-static void s_challenge(sip_core_t *self, sip_txn_t *txn, int stale, const char *why)
+static void s_challenge(sip_core_t *self, sip_txn_t *txn, const sip_peer_t *peer, int stale,
+                        const char *why)
 {
+    /* auth_algorithms_uas, less SHA-256 for a peer that has only an
+     * md5secret (no SHA-256 HA1 to check an answer against) */
+    const unsigned char *conf_algs = sip_conf_general(self->conf)->auth_algs;
+    unsigned char algs[SIP_AUTH_ALGS_MAX + 1];
+    size_t n = 0;
+    for (size_t i = 0; conf_algs[i] && n < SIP_AUTH_ALGS_MAX; i++)
+        if (conf_algs[i] != SIP_AUTH_SHA256 || !peer || peer->ha1_sha256[0])
+            algs[n++] = conf_algs[i];
+    if (!n)
+        algs[n++] = SIP_AUTH_MD5;
+    algs[n] = 0;
     char tag[SIP_MSG_TOKEN_LEN + 1];
     osip_message_t *r = sip_txn_make_response(txn, 401, sip_msg_token(tag, sizeof tag));
     if (!r)
         return;
-    sip_auth_challenge(self->auth, r, stale, (long)time(NULL));
+    sip_auth_challenge(self->auth, r, stale, (long)time(NULL), algs);
     td_log(LOG_DEBUG, "401: %s", why);
     sip_txn_respond(txn, &r);
 }
@@ -313,11 +325,11 @@ static void s_challenge(sip_core_t *self, sip_txn_t *txn, int stale, const char 
  * nonce is not current (stale=true when the answer itself was right), else
  * 403 Forbidden, as chan_sip's check_auth and send_check_user_failure_response
  * (or register_verify's AUTH_SECRET_FAILED) answer. */
-static void s_auth_failed(sip_core_t *self, sip_txn_t *txn, sip_auth_result_t res,
-                          const char *why)
+static void s_auth_failed(sip_core_t *self, sip_txn_t *txn, const sip_peer_t *peer,
+                          sip_auth_result_t res, const char *why)
 {
     if (res == SIP_AUTH_STALE || res == SIP_AUTH_NONCE) {
-        s_challenge(self, txn, res == SIP_AUTH_STALE, why);
+        s_challenge(self, txn, peer, res == SIP_AUTH_STALE, why);
         return;
     }
     td_log(LOG_NOTICE, "403: %s", why);
@@ -375,18 +387,19 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
          * password does: a challenge, then 403 to any credentials that
          * answer it (a NULL HA1 never verifies). */
         if (!cred) {
-            s_challenge(self, txn, 0, "REGISTER without credentials");
+            s_challenge(self, txn, refuse ? NULL : peer, 0, "REGISTER without credentials");
             return;
         }
         sip_auth_result_t res = sip_auth_verify(self->auth, cred, "REGISTER",
-                                                refuse ? NULL : peer->ha1, now);
+                                                refuse ? NULL : peer->ha1,
+                                                refuse ? NULL : peer->ha1_sha256, now);
         if (res != SIP_AUTH_OK) {
             snprintf(why, sizeof why, "REGISTER of '%s' by '%s' from %s: %s", aor, user, src,
                      refuse                   ? refuse
-                     : res == SIP_AUTH_STALE  ? "stale nonce"
-                     : res == SIP_AUTH_NONCE  ? "unknown nonce"
+                     : res == SIP_AUTH_STALE  ? "stale nonce (expired, used or replayed)"
+                     : res == SIP_AUTH_NONCE  ? "not the current nonce"
                                               : "wrong password");
-            s_auth_failed(self, txn, res, why);
+            s_auth_failed(self, txn, refuse ? NULL : peer, res, why);
             return;
         }
     }
@@ -532,7 +545,7 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         snprintf(why, sizeof why, "%s from '%s' at %s: %s%s%s, challenged", m, name, src,
                  p ? "peer " : "no peer (alwaysauthreject)", p ? p->name : "",
                  p ? (how == SIP_IDENT_NAME ? " by name" : " by address") : "");
-        s_challenge(self, txn, 0, why);
+        s_challenge(self, txn, p, 0, why);
         return 0;
     }
     /* check_auth: the digest user must be the device's section name (not
@@ -546,17 +559,18 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
         return 0;
     }
-    sip_auth_result_t res = sip_auth_verify(self->auth, cred, m, p ? p->ha1 : NULL, now);
+    sip_auth_result_t res = sip_auth_verify(self->auth, cred, m, p ? p->ha1 : NULL,
+                                            p ? p->ha1_sha256 : NULL, now);
     if (res == SIP_AUTH_OK) {
         *caller = p;
         return 1;
     }
     snprintf(why, sizeof why, "%s by '%s' from %s: %s", m, user, src,
-             res == SIP_AUTH_STALE  ? "stale nonce"
-             : res == SIP_AUTH_NONCE ? "unknown nonce"
+             res == SIP_AUTH_STALE  ? "stale nonce (expired, used or replayed)"
+             : res == SIP_AUTH_NONCE ? "not the current nonce"
              : p                     ? "wrong password"
                                      : "unknown user");
-    s_auth_failed(self, txn, res, why);
+    s_auth_failed(self, txn, p, res, why);
     return 0;
 }
 

@@ -43,101 +43,264 @@ static void test_rfc2069_form(void **state)
     assert_string_equal(resp, "1949323746fe6a43ef61f9606e7febea");
 }
 
-/* Build an Authorization header the way a phone would, then verify it. */
+/* RFC 7616 3.9.1: the same request answered with SHA-256 and with MD5. */
+static void test_rfc7616_example(void **state)
+{
+    (void)state;
+    const char *nonce = "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v";
+    const char *cnonce = "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ";
+    char ha1[65], resp[65];
+    sip_auth_ha1_alg(SIP_AUTH_SHA256, "Mufasa", "http-auth@example.org", "Circle of Life", ha1);
+    sip_auth_response_alg(SIP_AUTH_SHA256, ha1, nonce, "00000001", cnonce, "auth", "GET",
+                          "/dir/index.html", resp);
+    assert_string_equal(resp, "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1");
+    sip_auth_ha1_alg(SIP_AUTH_MD5, "Mufasa", "http-auth@example.org", "Circle of Life", ha1);
+    sip_auth_response_alg(SIP_AUTH_MD5, ha1, nonce, "00000001", cnonce, "auth", "GET",
+                          "/dir/index.html", resp);
+    assert_string_equal(resp, "8ca523f5e9506fed4657c9700eebdbec");
+    /* SHA-256 over two blocks, and at 55 bytes (the longest one-block padding) */
+    char x[101], y[52];
+    memset(x, 'x', 100);
+    x[100] = '\0';
+    memset(y, 'y', 51);
+    y[51] = '\0';
+    sip_auth_ha1_alg(SIP_AUTH_SHA256, x, "r", "p", ha1);
+    assert_string_equal(ha1, "5df4a6f3ec1e985dabd9d8ee99b17b04c1dbd87485ef71ab7e264dfa36d6483a");
+    sip_auth_ha1_alg(SIP_AUTH_SHA256, y, "r", "p", ha1);
+    assert_string_equal(ha1, "d172873c622cbfb34f8b0a27ac3e7681e577b7d83ae4c3f05ebfeb64b82a8988");
+    assert_int_equal(sip_auth_alg_parse("sha-256"), SIP_AUTH_SHA256);
+    assert_int_equal(sip_auth_alg_parse(""), SIP_AUTH_MD5);
+    assert_int_equal(sip_auth_alg_parse("MD5-sess"), 0);
+}
+
+/* Build an Authorization header the way a phone would, then verify it.
+ * nc NULL: the RFC 2069 form (no qop). */
+static osip_authorization_t *s_cred_alg(sip_auth_alg_t alg, const char *user, const char *pass,
+                                        const char *realm, const char *nonce,
+                                        const char *method, const char *nc, int quote_qop)
+{
+    char ha1[65], resp[65], text[1024];
+    const char *uri = "sip:tandem.example";
+    sip_auth_ha1_alg(alg, user, realm, pass, ha1);
+    sip_auth_response_alg(alg, ha1, nonce, nc, "0a4f113b", nc ? "auth" : NULL, method, uri,
+                          resp);
+    if (nc)
+        snprintf(text, sizeof text,
+                 "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", "
+                 "response=\"%s\", algorithm=%s, qop=%s, nc=%s, cnonce=\"0a4f113b\"",
+                 user, realm, nonce, uri, resp, sip_auth_alg_name(alg),
+                 quote_qop ? "\"auth\"" : "auth", nc);
+    else
+        snprintf(text, sizeof text,
+                 "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", "
+                 "response=\"%s\", algorithm=%s", user, realm, nonce, uri, resp,
+                 sip_auth_alg_name(alg));
+    osip_authorization_t *a = NULL;
+    assert_int_equal(osip_authorization_init(&a), 0);
+    assert_int_equal(osip_authorization_parse(a, text), 0);
+    return a;
+}
+
 static osip_authorization_t *s_cred(const sip_auth_t *auth, const char *user, const char *pass,
                                     const char *realm, const char *nonce, const char *method,
                                     int quote_qop)
 {
-    char ha1[33], resp[33], text[1024];
-    const char *uri = "sip:tandem.example";
-    sip_auth_ha1(user, realm, pass, ha1);
-    sip_auth_response(ha1, nonce, "00000001", "0a4f113b", "auth", method, uri, resp);
-    snprintf(text, sizeof text,
-             "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", "
-             "response=\"%s\", algorithm=MD5, qop=%s, nc=00000001, cnonce=\"0a4f113b\"",
-             user, realm, nonce, uri, resp, quote_qop ? "\"auth\"" : "auth");
-    osip_authorization_t *a = NULL;
-    assert_int_equal(osip_authorization_init(&a), 0);
-    assert_int_equal(osip_authorization_parse(a, text), 0);
     (void)auth;
-    return a;
+    return s_cred_alg(SIP_AUTH_MD5, user, pass, realm, nonce, method, "00000001", quote_qop);
 }
+
+static const unsigned char ALGS_BOTH[] = { SIP_AUTH_SHA256, SIP_AUTH_MD5, 0 };
 
 static void test_verify(void **state)
 {
     (void)state;
     sip_auth_t *auth = sip_auth_new("tandem");
     assert_non_null(auth);
-    char nonce[SIP_AUTH_NONCE_LEN + 1], ha1[33];
-    sip_auth_nonce(auth, NOW, nonce, sizeof nonce);
-    assert_int_equal(strlen(nonce), SIP_AUTH_NONCE_LEN);
+    char nonce[SIP_AUTH_NONCE_LEN + 1], ha1[33], ha1s[65];
     sip_auth_ha1("1001", "tandem", "1001pass", ha1);
+    sip_auth_ha1_alg(SIP_AUTH_SHA256, "1001", "tandem", "1001pass", ha1s);
 
+    sip_auth_nonce(auth, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
+    assert_int_equal(strlen(nonce), SIP_AUTH_NONCE_LEN);
     osip_authorization_t *a = s_cred(auth, "1001", "1001pass", "tandem", nonce, "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW + 5), SIP_AUTH_OK);
     /* the method is part of the digest */
-    assert_int_equal(sip_auth_verify(auth, a, "INVITE", ha1, NOW + 5), SIP_AUTH_FAILED);
+    assert_int_equal(sip_auth_verify(auth, a, "INVITE", ha1, ha1s, NOW + 5), SIP_AUTH_FAILED);
     /* an unknown user fails exactly like a wrong password */
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", NULL, NOW + 5), SIP_AUTH_FAILED);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", NULL, NOW + SIP_AUTH_NONCE_TTL + 1),
-                     SIP_AUTH_NONCE);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", NULL, NULL, NOW + 5), SIP_AUTH_FAILED);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", NULL, NULL,
+                                     NOW + SIP_AUTH_NONCE_TTL + 1), SIP_AUTH_NONCE);
     /* right answer to an old nonce: stale */
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW + SIP_AUTH_NONCE_TTL),
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s,
+                                     NOW + SIP_AUTH_NONCE_TTL + 1), SIP_AUTH_STALE);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW + SIP_AUTH_NONCE_TTL),
                      SIP_AUTH_OK);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW + SIP_AUTH_NONCE_TTL + 1),
-                     SIP_AUTH_STALE);
     osip_authorization_free(a);
 
     /* quoted qop, as some phones send it */
+    sip_auth_nonce(auth, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
     a = s_cred(auth, "1001", "1001pass", "tandem", nonce, "REGISTER", 1);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_OK);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_OK);
     osip_authorization_free(a);
 
     /* wrong password */
+    sip_auth_nonce(auth, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
     a = s_cred(auth, "1001", "wrong", "tandem", nonce, "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_FAILED);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_FAILED);
     /* a wrong password with an old nonce is not "stale", but chan_sip's
      * check_auth gives "one more try with a new challenge" to any answer
      * to a nonce that is not its current one */
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW + 100), SIP_AUTH_NONCE);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW + 100), SIP_AUTH_NONCE);
     osip_authorization_free(a);
 
     /* wrong realm */
     char ha1_other[33];
     sip_auth_ha1("1001", "asterisk", "1001pass", ha1_other);
     a = s_cred(auth, "1001", "1001pass", "asterisk", nonce, "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1_other, NOW), SIP_AUTH_FAILED);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1_other, NULL, NOW), SIP_AUTH_FAILED);
     osip_authorization_free(a);
 
-    /* a tampered nonce: a later timestamp with the old MAC */
+    /* a tampered nonce: another serial with the old MAC */
     char forged[SIP_AUTH_NONCE_LEN + 1];
     memcpy(forged, nonce, sizeof forged);
-    forged[7] = forged[7] == 'f' ? 'e' : 'f';
+    forged[15] = forged[15] == 'f' ? 'e' : 'f';
     a = s_cred(auth, "1001", "1001pass", "tandem", forged, "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_STALE);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_STALE);
     osip_authorization_free(a);
     a = s_cred(auth, "1001", "wrong", "tandem", forged, "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_NONCE);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_NONCE);
     osip_authorization_free(a);
     /* a nonce from someone else entirely (RFC 2617's) */
     a = s_cred(auth, "1001", "1001pass", "tandem", "dcd98b7102dd2f0e8b11d0f600bfb0c093",
                "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_STALE);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_STALE);
     osip_authorization_free(a);
 
     /* another process's nonce (another secret) */
     sip_auth_t *other = sip_auth_new("tandem");
     char theirs[SIP_AUTH_NONCE_LEN + 1];
-    sip_auth_nonce(other, NOW, theirs, sizeof theirs);
+    sip_auth_nonce(other, NOW, SIP_AUTH_MD5, theirs, sizeof theirs);
     a = s_cred(auth, "1001", "1001pass", "tandem", theirs, "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NOW), SIP_AUTH_STALE);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", NULL, NOW), SIP_AUTH_NONCE);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_STALE);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", NULL, NULL, NOW), SIP_AUTH_NONCE);
     osip_authorization_free(a);
     sip_auth_destroy(&other);
 
-    assert_int_equal(sip_auth_verify(auth, NULL, "REGISTER", ha1, NOW), SIP_AUTH_MISSING);
+    assert_int_equal(sip_auth_verify(auth, NULL, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_MISSING);
     sip_auth_destroy(&auth);
     assert_null(auth);
+}
+
+/* SHA-256 and MD5 offered with one nonce: either answers; an algorithm the
+ * nonce was not offered with does not; no SHA-256 HA1 (md5secret) fails. */
+static void test_verify_sha256(void **state)
+{
+    (void)state;
+    sip_auth_t *auth = sip_auth_new("tandem");
+    char nonce[SIP_AUTH_NONCE_LEN + 1], ha1[33], ha1s[65];
+    sip_auth_ha1("1001", "tandem", "1001pass", ha1);
+    sip_auth_ha1_alg(SIP_AUTH_SHA256, "1001", "tandem", "1001pass", ha1s);
+    for (int alg = SIP_AUTH_MD5; alg <= SIP_AUTH_SHA256; alg++) {
+        sip_auth_nonce(auth, NOW, SIP_AUTH_MD5 | SIP_AUTH_SHA256, nonce, sizeof nonce);
+        osip_authorization_t *a = s_cred_alg(alg, "1001", "1001pass", "tandem", nonce,
+                                             "REGISTER", "00000001", 0);
+        assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_OK);
+        osip_authorization_free(a);
+    }
+    /* SHA-256 was not offered with this nonce */
+    sip_auth_nonce(auth, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
+    osip_authorization_t *a = s_cred_alg(SIP_AUTH_SHA256, "1001", "1001pass", "tandem", nonce,
+                                         "REGISTER", "00000001", 0);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_FAILED);
+    osip_authorization_free(a);
+    /* offered, but the peer has only an MD5 HA1 */
+    sip_auth_nonce(auth, NOW, SIP_AUTH_MD5 | SIP_AUTH_SHA256, nonce, sizeof nonce);
+    a = s_cred_alg(SIP_AUTH_SHA256, "1001", "1001pass", "tandem", nonce, "REGISTER", "00000001",
+                   0);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, "", NOW), SIP_AUTH_FAILED);
+    /* an MD5 HA1 does not answer a SHA-256 response */
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1, NOW), SIP_AUTH_FAILED);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_OK);
+    osip_authorization_free(a);
+    sip_auth_destroy(&auth);
+}
+
+/* Single use (RFC 7616 3.4.5): without qop a nonce answers one request; with
+ * qop=auth one per increasing nc. A replay of a right answer is stale, of a
+ * wrong one a new challenge. */
+static void test_replay(void **state)
+{
+    (void)state;
+    sip_auth_t *auth = sip_auth_new("tandem");
+    char nonce[SIP_AUTH_NONCE_LEN + 1], ha1[33], ha1s[65];
+    sip_auth_ha1("1001", "tandem", "1001pass", ha1);
+    sip_auth_ha1_alg(SIP_AUTH_SHA256, "1001", "tandem", "1001pass", ha1s);
+
+    /* no qop */
+    sip_auth_nonce(auth, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
+    osip_authorization_t *a = s_cred_alg(SIP_AUTH_MD5, "1001", "1001pass", "tandem", nonce,
+                                         "REGISTER", NULL, 0);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_OK);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW + 1), SIP_AUTH_STALE);
+    osip_authorization_free(a);
+    /* ... nor with qop after that */
+    a = s_cred_alg(SIP_AUTH_MD5, "1001", "1001pass", "tandem", nonce, "REGISTER", "00000002", 0);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW + 1), SIP_AUTH_STALE);
+    osip_authorization_free(a);
+
+    /* qop=auth: nc 1, 2, then 2 again (replay), 1 (older), 5 (a gap is fine) */
+    sip_auth_nonce(auth, NOW, SIP_AUTH_MD5 | SIP_AUTH_SHA256, nonce, sizeof nonce);
+    static const struct { const char *nc; int want; } steps[] = {
+        { "00000001", SIP_AUTH_OK }, { "00000002", SIP_AUTH_OK }, { "00000002", SIP_AUTH_STALE },
+        { "00000001", SIP_AUTH_STALE }, { "00000005", SIP_AUTH_OK }, { "00000005", SIP_AUTH_STALE },
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        a = s_cred_alg(SIP_AUTH_SHA256, "1001", "1001pass", "tandem", nonce, "INVITE",
+                       steps[i].nc, 0);
+        assert_int_equal(sip_auth_verify(auth, a, "INVITE", ha1, ha1s, NOW + 2), steps[i].want);
+        osip_authorization_free(a);
+    }
+    /* a wrong password on a used nc: a new challenge, not 403 */
+    a = s_cred_alg(SIP_AUTH_SHA256, "1001", "nope", "tandem", nonce, "INVITE", "00000005", 0);
+    assert_int_equal(sip_auth_verify(auth, a, "INVITE", ha1, ha1s, NOW + 2), SIP_AUTH_NONCE);
+    osip_authorization_free(a);
+    /* a malformed nc is never right (and never above the last one) */
+    a = s_cred_alg(SIP_AUTH_SHA256, "1001", "1001pass", "tandem", nonce, "INVITE", "6", 0);
+    assert_int_equal(sip_auth_verify(auth, a, "INVITE", ha1, ha1s, NOW + 2), SIP_AUTH_NONCE);
+    osip_authorization_free(a);
+    /* and the next nc, once the nonce has expired: stale */
+    a = s_cred_alg(SIP_AUTH_SHA256, "1001", "1001pass", "tandem", nonce, "INVITE", "00000006", 0);
+    assert_int_equal(sip_auth_verify(auth, a, "INVITE", ha1, ha1s, NOW + SIP_AUTH_NONCE_TTL + 1),
+                     SIP_AUTH_STALE);
+    assert_int_equal(sip_auth_verify(auth, a, "INVITE", ha1, ha1s, NOW + 3), SIP_AUTH_OK);
+    osip_authorization_free(a);
+    sip_auth_destroy(&auth);
+}
+
+/* The table is bounded: after SIP_AUTH_NONCES newer nonces the oldest is
+ * gone (its right answer is stale), a newer one still works. */
+static void test_table_bound(void **state)
+{
+    (void)state;
+    sip_auth_t *auth = sip_auth_new("tandem");
+    char first[SIP_AUTH_NONCE_LEN + 1], mid[SIP_AUTH_NONCE_LEN + 1], n[SIP_AUTH_NONCE_LEN + 1];
+    char ha1[33];
+    sip_auth_ha1("1001", "tandem", "1001pass", ha1);
+    sip_auth_nonce(auth, NOW, SIP_AUTH_MD5, first, sizeof first);
+    for (int i = 0; i < SIP_AUTH_NONCES; i++) {
+        sip_auth_nonce(auth, NOW, SIP_AUTH_MD5, n, sizeof n);
+        if (i == SIP_AUTH_NONCES / 2)
+            memcpy(mid, n, sizeof mid);
+    }
+    osip_authorization_t *a = s_cred(auth, "1001", "1001pass", "tandem", first, "REGISTER", 0);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NULL, NOW), SIP_AUTH_STALE);
+    osip_authorization_free(a);
+    a = s_cred(auth, "1001", "1001pass", "tandem", mid, "REGISTER", 0);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NULL, NOW), SIP_AUTH_OK);
+    osip_authorization_free(a);
+    a = s_cred(auth, "1001", "1001pass", "tandem", n, "REGISTER", 0);
+    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NULL, NOW), SIP_AUTH_OK);
+    osip_authorization_free(a);
+    sip_auth_destroy(&auth);
 }
 
 static void test_challenge_and_credentials(void **state)
@@ -146,8 +309,8 @@ static void test_challenge_and_credentials(void **state)
     sip_auth_t *auth = sip_auth_new("tandem");
     osip_message_t *m = NULL;
     assert_int_equal(osip_message_init(&m), 0);
-    assert_int_equal(sip_auth_challenge(auth, m, 1, NOW), 0);
-    assert_int_equal(sip_auth_challenge(auth, m, 0, NOW), 0);
+    assert_int_equal(sip_auth_challenge(auth, m, 1, NOW, NULL), 0);
+    assert_int_equal(sip_auth_challenge(auth, m, 0, NOW, NULL), 0);
     osip_www_authenticate_t *w = NULL;
     assert_int_equal(osip_message_get_www_authenticate(m, 0, &w), 0);
     char buf[128];
@@ -230,7 +393,7 @@ static void test_remote_rfc2617(void **state)
     assert_int_equal(osip_message_init(&m), 0);
     osip_message_set_status_code(m, 401);
     assert_int_equal(sip_auth_remote_read(m, &ch), -1);
-    osip_message_set_www_authenticate(m, "Digest realm=\"r\", nonce=\"n\", algorithm=SHA-256");
+    osip_message_set_www_authenticate(m, "Digest realm=\"r\", nonce=\"n\", algorithm=MD5-sess");
     assert_int_equal(sip_auth_remote_read(m, &ch), -1);
     osip_message_free(m);
 }
@@ -243,7 +406,7 @@ static void test_remote_round_trip(void **state)
     sip_auth_t *auth = sip_auth_new("tandem");
     osip_message_t *c = NULL, *req = NULL;
     assert_int_equal(osip_message_init(&c), 0);
-    assert_int_equal(sip_auth_challenge(auth, c, 0, NOW), 0);
+    assert_int_equal(sip_auth_challenge(auth, c, 0, NOW, NULL), 0);
     /* move the challenge to Proxy-Authenticate as a proxy would send it */
     char *w = NULL;
     osip_www_authenticate_t *wa = osip_list_get(&c->www_authenticates, 0);
@@ -268,7 +431,7 @@ static void test_remote_round_trip(void **state)
         assert_non_null(cred);
         assert_string_equal(user, "1001");
         sip_auth_ha1("1001", "tandem", "pw", ha1);
-        assert_int_equal(sip_auth_verify(auth, cred, "REGISTER", ha1, NOW),
+        assert_int_equal(sip_auth_verify(auth, cred, "REGISTER", ha1, NULL, NOW),
                          wrong ? SIP_AUTH_FAILED : SIP_AUTH_OK);
         osip_message_free(req);
     }
@@ -276,12 +439,87 @@ static void test_remote_round_trip(void **state)
     sip_auth_destroy(&auth);
 }
 
+/* Our challenge offers SHA-256 then MD5 with one nonce (RFC 8760 2.4); the
+ * client side picks SHA-256 and its answer passes verify; a second answer
+ * with the same nonce and nc (a replay) is stale. */
+static void test_challenge_two_algorithms(void **state)
+{
+    (void)state;
+    sip_auth_t *auth = sip_auth_new("tandem");
+    osip_message_t *c = NULL, *req = NULL;
+    assert_int_equal(osip_message_init(&c), 0);
+    assert_int_equal(sip_auth_challenge(auth, c, 0, NOW, ALGS_BOTH), 0);
+    osip_message_set_status_code(c, 401);
+    assert_int_equal(osip_list_size(&c->www_authenticates), 2);
+    osip_www_authenticate_t *w0 = osip_list_get(&c->www_authenticates, 0);
+    osip_www_authenticate_t *w1 = osip_list_get(&c->www_authenticates, 1);
+    assert_string_equal(osip_www_authenticate_get_algorithm(w0), "SHA-256");
+    assert_string_equal(osip_www_authenticate_get_algorithm(w1), "MD5");
+    assert_string_equal(osip_www_authenticate_get_nonce(w0), osip_www_authenticate_get_nonce(w1));
+    sip_auth_remote_t ch;
+    assert_int_equal(sip_auth_remote_read(c, &ch), 0);
+    assert_int_equal(ch.alg, SIP_AUTH_SHA256);
+    assert_int_equal(osip_message_init(&req), 0);
+    osip_message_set_method(req, osip_strdup("REGISTER"));
+    osip_uri_t *u = NULL;
+    osip_uri_init(&u);
+    osip_uri_parse(u, "sip:tandem.example");
+    osip_message_set_uri(req, u);
+    assert_int_equal(sip_auth_remote_answer(&ch, req, "1001", "pw"), 0);
+    char user[64], ha1[33], ha1s[65];
+    sip_auth_ha1("1001", "tandem", "pw", ha1);
+    sip_auth_ha1_alg(SIP_AUTH_SHA256, "1001", "tandem", "pw", ha1s);
+    osip_authorization_t *cred = sip_auth_credentials(auth, req, user, sizeof user);
+    assert_non_null(cred);
+    assert_string_equal(cred->algorithm, "SHA-256");
+    assert_int_equal(strlen(cred->response), 66);           /* 64 hex digits, quoted */
+    assert_int_equal(sip_auth_verify(auth, cred, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_OK);
+    assert_int_equal(sip_auth_verify(auth, cred, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_STALE);
+    osip_message_free(req);
+    osip_message_free(c);
+    sip_auth_destroy(&auth);
+}
+
+/* The client side: a carrier offering MD5 first and SHA-256 second is
+ * answered with SHA-256 (RFC 7616 3.9.1's values); MD5 alone still works. */
+static void test_remote_sha256(void **state)
+{
+    (void)state;
+    osip_message_t *m = NULL;
+    assert_int_equal(osip_message_init(&m), 0);
+    osip_message_set_status_code(m, 401);
+    osip_message_set_www_authenticate(m, "Digest realm=\"http-auth@example.org\", qop=\"auth\", "
+                                         "algorithm=MD5, "
+                                         "nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\"");
+    osip_message_set_www_authenticate(m, "Digest realm=\"http-auth@example.org\", qop=\"auth\", "
+                                         "algorithm=SHA-256, "
+                                         "nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\"");
+    sip_auth_remote_t ch;
+    assert_int_equal(sip_auth_remote_read(m, &ch), 0);
+    assert_int_equal(ch.alg, SIP_AUTH_SHA256);
+    char v[1024];
+    assert_int_equal(sip_auth_remote_value(&ch, "GET", "/dir/index.html", "Mufasa",
+                                           "Circle of Life",
+                                           "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",
+                                           v, sizeof v), 0);
+    assert_non_null(strstr(v, "response=\"753927fa0e85d155564e2e272a28d1802ca10daf"
+                              "4496794697cf8db5856cb6c1\""));
+    assert_non_null(strstr(v, "algorithm=SHA-256"));
+    osip_message_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rfc2617_example),
         cmocka_unit_test(test_rfc2069_form),
+        cmocka_unit_test(test_rfc7616_example),
         cmocka_unit_test(test_verify),
+        cmocka_unit_test(test_verify_sha256),
+        cmocka_unit_test(test_replay),
+        cmocka_unit_test(test_table_bound),
+        cmocka_unit_test(test_challenge_two_algorithms),
+        cmocka_unit_test(test_remote_sha256),
         cmocka_unit_test(test_challenge_and_credentials),
         cmocka_unit_test(test_remote_rfc2617),
         cmocka_unit_test(test_remote_round_trip),

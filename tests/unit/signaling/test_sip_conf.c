@@ -66,6 +66,8 @@ static void test_error_table(void **state)
         { "[general]\nallowguest=maybe\n", "sip.conf:2: allowguest must be yes or no, not 'maybe'" },
         { "[general]\nmatch_auth_username=sure\n", "sip.conf:2: match_auth_username must be yes or no, not 'sure'" },
         { "[general]\nauth_options_requests=2\n", "sip.conf:2: auth_options_requests must be yes or no, not '2'" },
+        { "[general]\nauth_algorithms_uas=SHA-256,MD5-sess\n", "sip.conf:2: auth_algorithms_uas: 'MD5-sess' is not MD5 or SHA-256" },
+        { "[general]\nauth_algorithms_uas= , \n", "sip.conf:2: auth_algorithms_uas is empty" },
         { "[general]\n\ndefaultexpiry=soon\n", "sip.conf:3: defaultexpiry must be a number from 1 to 604800, not 'soon'" },
         { "[general]\nminexpiry=-5\n", "sip.conf:2: minexpiry must be a number from 1 to 604800, not '-5'" },
         { "[general]\nminexpiry=100\nmaxexpiry=50\n", "sip.conf:1: minexpiry (100) is greater than maxexpiry (50)" },
@@ -126,6 +128,9 @@ static void test_defaults(void **state)
     assert_int_equal(g->alwaysauthreject, 1);
     assert_int_equal(g->match_auth_username, 0);
     assert_int_equal(g->auth_options_requests, 0);
+    assert_int_equal(g->auth_algs[0], SIP_AUTH_SHA256);
+    assert_int_equal(g->auth_algs[1], SIP_AUTH_MD5);
+    assert_int_equal(g->auth_algs[2], 0);
     assert_int_equal(g->codecs, SIP_CODEC_ALL);
     assert_int_equal(g->codec_order.n, 2);
     assert_int_equal(g->codec_order.pt[0], 0);
@@ -134,6 +139,33 @@ static void test_defaults(void **state)
     assert_int_equal(g->minexpiry, 60);
     assert_int_equal(g->maxexpiry, 3600);
     assert_int_equal(sip_conf_peer_count(c), 0);
+    sip_conf_destroy(&c);
+}
+
+/* auth_algorithms_uas: an order, duplicates dropped; a secret gives both
+ * HA1s, md5secret the MD5 one only. */
+static void test_auth_algorithms(void **state)
+{
+    (void)state;
+    char err[512];
+    sip_conf_t *c = s_load_text("[general]\nauth_algorithms_uas=md5, SHA-256,MD5\n"
+                                "[1001]\ntype=friend\nhost=dynamic\nsecret=pw\n"
+                                "[1002]\ntype=friend\nhost=dynamic\n"
+                                "md5secret=0123456789abcdef0123456789abcdef\n", err, sizeof err);
+    assert_non_null(c);
+    const sip_general_t *g = sip_conf_general(c);
+    assert_int_equal(g->auth_algs[0], SIP_AUTH_MD5);
+    assert_int_equal(g->auth_algs[1], SIP_AUTH_SHA256);
+    assert_int_equal(g->auth_algs[2], 0);
+    char ha1s[65];
+    sip_auth_ha1_alg(SIP_AUTH_SHA256, "1001", "tandem", "pw", ha1s);
+    assert_string_equal(sip_conf_peer(c, "1001")->ha1_sha256, ha1s);
+    assert_string_equal(sip_conf_peer(c, "1002")->ha1_sha256, "");
+    sip_conf_destroy(&c);
+    c = s_load_text("[general]\nauth_algorithms_uas=MD5\n", err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(sip_conf_general(c)->auth_algs[0], SIP_AUTH_MD5);
+    assert_int_equal(sip_conf_general(c)->auth_algs[1], 0);
     sip_conf_destroy(&c);
 }
 
@@ -483,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_qualify),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_auth_algorithms),
         cmocka_unit_test(test_bind_forms),
         cmocka_unit_test(test_peers_and_templates),
         cmocka_unit_test(test_codec_order),
