@@ -884,8 +884,11 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
     strcpy(g->context, "default");
     g->allowguest = 1;
     g->alwaysauthreject = 1;
-    g->auth_algs[0] = SIP_AUTH_SHA256;
-    g->auth_algs[1] = SIP_AUTH_MD5;
+    /* MD5 alone, as chan_sip challenges: phones and tools that read only
+     * the first WWW-Authenticate and know only MD5 (sipp 3.6.1, older desk
+     * phones) fail on a SHA-256 one first. SHA-256 is opt-in. */
+    g->auth_algs[0] = SIP_AUTH_MD5;
+    g->auth_algs[1] = 0;
     g->auth_algs[2] = 0;
     g->codecs = SIP_CODEC_ALL;
     g->codec_order = (sip_codec_order_t){ { 0, 8 }, 2 };

@@ -83,7 +83,7 @@ typedef struct {
     int auth_options_requests;  /* 0; 1: identify and challenge an out-of-dialog OPTIONS as an INVITE */
     unsigned char auth_algs[3]; /* auth_algorithms_uas: the digest algorithms challenged
                                  * with, preferred first, 0-terminated SIP_AUTH_* ids
-                                 * (sip_auth.h); SHA-256, MD5 */
+                                 * (sip_auth.h); default MD5 alone, as chan_sip */
     unsigned codecs;            /* ulaw|alaw */
     sip_codec_order_t codec_order;  /* ulaw, alaw */
     sip_nat_t nat;              /* auto: the default for peers */

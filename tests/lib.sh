@@ -151,8 +151,8 @@ td_cleanup() {
 
 # td_conf: write sip.conf, extensions.conf, rtp.conf, tandem.conf into
 # $TD_CONF. Scenarios append to them (td_add_exten) or rewrite a file.
-#   TD_AUTH_ALGS       auth_algorithms_uas= (default "MD5": sipp 3.6.1 cannot
-#                      answer SHA-256; "SHA-256,MD5" is the switch's default)
+#   TD_AUTH_ALGS       auth_algorithms_uas= (unset: no line, the switch's
+#                      default, MD5 alone; sipp 3.6.1 cannot answer SHA-256)
 #   TD_PEER_INSECURE   insecure= of peer `uas` (default "invite": matched by
 #                      address AND port, so the callers' INVITEs from other
 #                      127.0.0.1 ports are still users to challenge)
@@ -165,9 +165,7 @@ realm=tandem
 context=internal
 allowguest=no
 alwaysauthreject=yes
-; sipp 3.6.1 answers only MD5 (and reads the first challenge of a 401): a
-; SHA-256 challenge first stops it, so scenarios offer MD5 unless they ask
-auth_algorithms_uas=${TD_AUTH_ALGS:-MD5}
+${TD_AUTH_ALGS:+auth_algorithms_uas=$TD_AUTH_ALGS}
 directmedia=no
 disallow=all
 allow=ulaw

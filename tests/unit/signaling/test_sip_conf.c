@@ -128,9 +128,8 @@ static void test_defaults(void **state)
     assert_int_equal(g->alwaysauthreject, 1);
     assert_int_equal(g->match_auth_username, 0);
     assert_int_equal(g->auth_options_requests, 0);
-    assert_int_equal(g->auth_algs[0], SIP_AUTH_SHA256);
-    assert_int_equal(g->auth_algs[1], SIP_AUTH_MD5);
-    assert_int_equal(g->auth_algs[2], 0);
+    assert_int_equal(g->auth_algs[0], SIP_AUTH_MD5);   /* chan_sip's: MD5 alone */
+    assert_int_equal(g->auth_algs[1], 0);
     assert_int_equal(g->codecs, SIP_CODEC_ALL);
     assert_int_equal(g->codec_order.n, 2);
     assert_int_equal(g->codec_order.pt[0], 0);
