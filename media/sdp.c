@@ -149,20 +149,28 @@ static int s_kept(const s_edit_t *e, unsigned pt)
     return 0;
 }
 
-/* A payload type: a decimal below 128. */
-static int s_pt(const s_tok_t *t, unsigned *out)
+/* A decimal of at most 19 digits. */
+static int s_ull(const s_tok_t *t, unsigned long long *out)
 {
-    unsigned v = 0;
-    if (t->n == 0 || t->n > 3)
+    unsigned long long v = 0;
+    if (t->n == 0 || t->n > 19)
         return -1;
     for (size_t i = 0; i < t->n; i++) {
         if (t->p[i] < '0' || t->p[i] > '9')
             return -1;
         v = v * 10 + (unsigned)(t->p[i] - '0');
     }
-    if (v > 127)
-        return -1;
     *out = v;
+    return 0;
+}
+
+/* A payload type: a decimal below 128. */
+static int s_pt(const s_tok_t *t, unsigned *out)
+{
+    unsigned long long v;
+    if (t->n > 3 || s_ull(t, &v) < 0 || v > 127)
+        return -1;
+    *out = (unsigned)v;
     return 0;
 }
 
@@ -576,20 +584,6 @@ static int s_find_o(const char *sdp, size_t len, const char **v, const char **ve
         p = nl ? nl + 1 : end;
     }
     return -1;
-}
-
-static int s_ull(const s_tok_t *t, unsigned long long *out)
-{
-    unsigned long long v = 0;
-    if (t->n == 0 || t->n > 19)
-        return -1;
-    for (size_t i = 0; i < t->n; i++) {
-        if (t->p[i] < '0' || t->p[i] > '9')
-            return -1;
-        v = v * 10 + (unsigned)(t->p[i] - '0');
-    }
-    *out = v;
-    return 0;
 }
 
 int sdp_origin(const char *sdp, size_t len, sdp_origin_t *out)

@@ -1255,6 +1255,22 @@ void sip_call_cancel(sip_call_t *self, sip_txn_t *txn, osip_message_t *cancel)
     }
 }
 
+/* Pass a leg's new session description to the router (Reinvite), with the
+ * leg's allow= codecs; no_answer: it came in an ACK, nobody waits for an
+ * answer. */
+static void s_reinvite_to_router(sip_leg_t *leg, const char *sdp, int no_answer)
+{
+    Tandem__Reinvite m = TANDEM__REINVITE__INIT;
+    uint32_t codecs[2];
+    for (size_t i = 0; i < leg->allow.n && i < 2; i++)
+        codecs[i] = leg->allow.pt[i];
+    m.sdp = (char *)sdp;
+    m.codecs = codecs;
+    m.n_codecs = leg->allow.n < 2 ? leg->allow.n : 2;
+    m.no_answer = no_answer ? 1 : 0;
+    td_bus_send_reinvite(leg->call->env.bus, NULL, leg->bus_id, leg->no, &m);
+}
+
 /* The ACK to our 200 for a re-INVITE without SDP carries the phone's
  * answer to the session we offered (the one we last sent). Unchanged, it
  * needs nothing; changed (a new port, hold), it goes to the router as an
@@ -1272,15 +1288,7 @@ static void s_ack_answer(sip_leg_t *leg, osip_message_t *ack)
     if (!sdp)
         return;
     leg->remote_sdp = sdp;
-    Tandem__Reinvite m = TANDEM__REINVITE__INIT;
-    uint32_t codecs[2];
-    for (size_t i = 0; i < leg->allow.n && i < 2; i++)
-        codecs[i] = leg->allow.pt[i];
-    m.sdp = sdp;
-    m.codecs = codecs;
-    m.n_codecs = leg->allow.n < 2 ? leg->allow.n : 2;
-    m.no_answer = 1;
-    td_bus_send_reinvite(leg->call->env.bus, NULL, leg->bus_id, leg->no, &m);
+    s_reinvite_to_router(leg, sdp, 1);
     td_log(LOG_INFO, "%s: a new session in the ACK: to the router", leg->channel);
 }
 
@@ -1398,14 +1406,7 @@ static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req, i
     if (!update)
         leg->reinvite_cseq = leg->dlg.remote_cseq;
     sip_txn_set_owner(txn, leg);
-    Tandem__Reinvite m = TANDEM__REINVITE__INIT;
-    uint32_t codecs[2];
-    for (size_t i = 0; i < leg->allow.n && i < 2; i++)
-        codecs[i] = leg->allow.pt[i];
-    m.sdp = sdp;
-    m.codecs = codecs;
-    m.n_codecs = leg->allow.n < 2 ? leg->allow.n : 2;
-    td_bus_send_reinvite(leg->call->env.bus, NULL, leg->bus_id, leg->no, &m);
+    s_reinvite_to_router(leg, sdp, 0);
     td_log(LOG_INFO, "%s: %s from the %s: offer to the router", leg->channel,
            update ? "UPDATE" : "re-INVITE", leg->outgoing ? "callee" : "caller");
 }
