@@ -565,12 +565,17 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
     sip_msg_token(tag, sizeof tag);
     struct sockaddr_in target;
     osip_contact_t *contact = osip_list_get(&invite->contacts, 0);
-    sip_msg_target(invite, contact ? contact->url : NULL, from,
-                   peer ? peer->nat : sip_conf_general(self->env.conf)->nat, &target);
+    int natted = sip_msg_target(invite, contact ? contact->url : NULL, from,
+                                peer ? peer->nat : sip_conf_general(self->env.conf)->nat,
+                                &target);
     if (sip_dialog_uas(&leg->dlg, &leg->arena, invite, tag, &target) != 0) {
         sip_msg_reply(txn, 500, tag, "cannot hold the dialog", NULL, NULL);
         s_leg_free(leg);
         return;
+    }
+    if (natted) {                 /* chan_sip: force_rport sends to the source, routes or not */
+        leg->dlg.pinned = 1;
+        leg->dlg.peer = target;
     }
     int st = s_st_incoming(leg, invite, g);
     if (st < 0) {
@@ -982,6 +987,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
         td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
         return;
     }
+    leg->dlg.pinned = peer->nat == SIP_NAT_FORCE;   /* chan_sip: force_rport ignores routes */
     sip_msg_add_contact(inv, leg->contact_user, &me);
     osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
     sip_msg_set_sdp(inv, sdp ? sdp : "");

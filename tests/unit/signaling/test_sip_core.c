@@ -36,6 +36,7 @@ typedef struct {
     int same_branch;            /* next request reuses the last branch (ACK of a non-2xx) */
     char last[8192];            /* last datagram the phone got */
     osip_message_t *msg;        /* ... parsed */
+    const char *rr;             /* a Record-Route line s_respond adds (CRLF-ended), or NULL */
 } fx_t;
 
 static const char *s_conf_text =
@@ -927,10 +928,10 @@ static void s_respond(fx_t *fx, int status, const char *tag, const char *body)
     osip_free(s);
     snprintf(text, sizeof text,
              "SIP/2.0 %d Whatever\r\nVia: %s\r\nFrom: %s\r\nTo: %s;tag=%s\r\nCall-ID: %s@%s\r\n"
-             "CSeq: %s INVITE\r\nContact: <sip:1002@127.0.0.1:%d>\r\n%s"
+             "CSeq: %s INVITE\r\nContact: <sip:1002@127.0.0.1:%d>\r\n%s%s"
              "Content-Length: %zu\r\n\r\n%s",
              status, via, from, to, tag, inv->call_id->number, inv->call_id->host,
-             inv->cseq->number, ntohs(fx->ph.sin_port),
+             inv->cseq->number, ntohs(fx->ph.sin_port), fx->rr ? fx->rr : "",
              body ? "Content-Type: application/sdp\r\n" : "", body ? strlen(body) : (size_t)0,
              body ? body : "");
     ssize_t n = sendto(fx->phone, text, strlen(text), 0, (struct sockaddr *)&fx->sw, sizeof fx->sw);
@@ -1027,6 +1028,52 @@ static void test_outgoing_leg(void **state)
     assert_string_equal(s_to_tag(fx), "calleetag");
     assert_string_equal(fx->msg->cseq->number, "4");
     assert_int_equal(td_bus_fake_count(), 0);
+}
+
+/* RFC 3261 12.2.1.1: a callee behind a record-routing proxy. The ACK for
+ * the 2xx and the BYE go to the first Route (a second socket here), with the
+ * callee's Contact as Request-URI. */
+static void test_outgoing_record_route(void **state)
+{
+    fx_t *fx = *state;
+    struct sockaddr_in pa;
+    int proxy = s_udp(&pa);
+    char rr[128];
+    s_register(fx, "1002", "1002pass", "rr-reg", "Expires: 300\r\n", 200);
+    td_bus_fake_reset();
+    s_originate(fx, "c-rr", 1, 0);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "INVITE");
+    snprintf(rr, sizeof rr, "Record-Route: <sip:127.0.0.1:%d;lr>\r\n", ntohs(pa.sin_port));
+    fx->rr = rr;
+    s_respond(fx, 200, "rrtag", s_sdp);
+    fx->rr = NULL;
+    assert_non_null(s_sent(TANDEM__ENVELOPE__BODY_ANSWER));
+    assert_int_equal(s_next(fx, 1), -1);            /* nothing straight to the phone */
+    int phone = fx->phone;
+    fx->phone = proxy;                              /* read what the proxy gets */
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "ACK");
+    assert_string_equal(fx->msg->req_uri->username, "1002");
+    assert_int_equal(atoi(fx->msg->req_uri->port), ntohs(fx->ph.sin_port));
+    assert_int_equal(osip_list_size(&fx->msg->routes), 1);
+
+    Tandem__Envelope env;
+    Tandem__Hangup hu = TANDEM__HANGUP__INIT;
+    hu.cause = 16;
+    s_env(&env, "c-rr", 1);
+    env.body_case = TANDEM__ENVELOPE__BODY_HANGUP;
+    env.hangup = &hu;
+    s_deliver(fx, &env);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "BYE");
+    assert_string_equal(fx->msg->req_uri->username, "1002");
+    osip_route_t *r = osip_list_get(&fx->msg->routes, 0);
+    assert_non_null(r);
+    assert_int_equal(atoi(r->url->port), ntohs(pa.sin_port));
+    fx->phone = phone;
+    assert_int_equal(s_next(fx, 1), -1);
+    close(proxy);
 }
 
 static void test_outgoing_busy_and_cancel(void **state)
@@ -1706,6 +1753,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trunk_and_phones_same_ip, setup_same_ip, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outgoing_leg, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outgoing_record_route, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outgoing_busy_and_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_router_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_leg_on_bus, setup, teardown),
