@@ -336,6 +336,27 @@ static long s_expiry(const osip_contact_t *c, const char *header)
     return -1;
 }
 
+/* Every Path header value of req (RFC 3327), comma-joined in order into
+ * buf; "" if none. -1 when they do not fit. */
+static int s_path(const osip_message_t *req, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int pos = 0; ; pos++) {
+        osip_header_t *h = NULL;
+        pos = osip_message_header_get_byname(req, "path", pos, &h);
+        if (pos < 0 || !h)
+            break;
+        if (!h->hvalue || !*h->hvalue)
+            continue;
+        int w = snprintf(buf + n, len - n, "%s%s", n ? "," : "", h->hvalue);
+        if (w < 0 || (size_t)w >= len - n)
+            return -1;
+        n += (size_t)w;
+    }
+    return 0;
+}
+
 static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
                           const struct sockaddr_in *from)
 {
@@ -389,6 +410,15 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
             s_auth_failed(self, txn, res, why);
             return;
         }
+    }
+
+    /* supportpath=yes (chan_sip's build_path): the Path is kept with the
+     * binding and echoed in the 200; no: Path is ignored. */
+    char path[sizeof ((sip_binding_t *)0)->path];
+    path[0] = '\0';
+    if (peer->supportpath && s_path(req, path, sizeof path) != 0) {
+        sip_msg_reply(txn, 500, tag, "Path too long to keep", NULL, NULL);
+        return;
     }
 
     /* RFC 3261 10.3: Contact: * with Expires: 0 removes all; otherwise check
@@ -448,8 +478,11 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
                 sip_msg_reply(txn, 500, tag, "cannot store the binding", NULL, NULL);
                 return;
             }
+            if (rc == 0 && e)
+                sip_registrar_set_path(self->registrar, peer->name, uri, path);
             if (rc == 0 && e) {
-                td_log(LOG_INFO, "%s registered %s from %s for %ld s", peer->name, uri, src, e);
+                td_log(LOG_INFO, "%s registered %s from %s for %ld s%s%s", peer->name, uri, src,
+                       e, path[0] ? " through " : "", path);
                 sip_qualify_registered(self->qualify, peer);
             }
             else if (rc == 0)
@@ -474,6 +507,11 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         char e[24];
         snprintf(e, sizeof e, "%ld", granted);
         osip_message_set_header(r, "Expires", e);
+    }
+    if (peer->supportpath) {                      /* RFC 3327 5.3: the stored path back */
+        if (path[0])
+            osip_message_set_header(r, "Path", path);
+        osip_message_set_header(r, "Supported", "path");
     }
     char date[64];
     time_t t = (time_t)now;

@@ -65,6 +65,9 @@ static const char *s_conf_text =
     "secret=1005pass\n"
     "disallow=all\n"
     "allow=alaw\n"
+    "[1006](phone)\n"
+    "secret=1006pass\n"
+    "supportpath=yes\n"
     "[g729]\n"
     "type=peer\n"
     "host=127.0.0.3\n"
@@ -1076,6 +1079,59 @@ static void test_outgoing_record_route(void **state)
     close(proxy);
 }
 
+/* RFC 3327 with supportpath=yes (1006): the REGISTER's Path is kept and
+ * echoed with Supported: path; the INVITE to that contact goes to the first
+ * Path hop with the Path as Route. Without it (1002) Path is ignored, as
+ * chan_sip does. */
+static void test_register_path(void **state)
+{
+    fx_t *fx = *state;
+    struct sockaddr_in pa;
+    int proxy = s_udp(&pa);
+    char extra[256], want[64];
+    snprintf(want, sizeof want, "<sip:127.0.0.1:%d;lr>", ntohs(pa.sin_port));
+    snprintf(extra, sizeof extra, "Expires: 300\r\nPath: %s\r\nSupported: path\r\n", want);
+    s_register(fx, "1002", "1002pass", "p-reg2", extra, 200);
+    assert_null(s_hdr(fx, "path"));
+    const sip_binding_t *b = sip_registrar_lookup(sip_core_registrar(fx->core), "1002",
+                                                  (long)time(NULL));
+    assert_non_null(b);
+    assert_string_equal(b->path, "");
+
+    s_register(fx, "1006", "1006pass", "p-reg6", extra, 200);
+    assert_non_null(s_hdr(fx, "path"));
+    assert_non_null(strstr(s_hdr(fx, "path"), want + 1));
+    assert_string_equal(s_hdr(fx, "supported"), "path");
+    b = sip_registrar_lookup(sip_core_registrar(fx->core), "1006", (long)time(NULL));
+    assert_non_null(b);
+    assert_non_null(strstr(b->path, want + 1));
+
+    Tandem__Envelope env;
+    Tandem__Originate o = TANDEM__ORIGINATE__INIT;
+    o.channel = "SIP/1006-00000001";
+    o.user = "1006";
+    o.number = "";
+    o.caller_num = "1001";
+    o.sdp = (char *)s_sdp;
+    s_env(&env, "c-path", 1);
+    env.body_case = TANDEM__ENVELOPE__BODY_ORIGINATE;
+    env.originate = &o;
+    td_bus_fake_reset();
+    s_deliver(fx, &env);
+    assert_int_equal(s_next(fx, 1), -1);            /* not straight to the contact */
+    int phone = fx->phone;
+    fx->phone = proxy;
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "INVITE");
+    assert_string_equal(fx->msg->req_uri->username, "1006");
+    assert_int_equal(atoi(fx->msg->req_uri->port), ntohs(fx->ph.sin_port));
+    osip_route_t *r = osip_list_get(&fx->msg->routes, 0);
+    assert_non_null(r);
+    assert_int_equal(atoi(r->url->port), ntohs(pa.sin_port));
+    fx->phone = phone;
+    close(proxy);
+}
+
 static void test_outgoing_busy_and_cancel(void **state)
 {
     fx_t *fx = *state;
@@ -1754,6 +1810,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outgoing_leg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outgoing_record_route, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_register_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outgoing_busy_and_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_router_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_leg_on_bus, setup, teardown),
