@@ -22,7 +22,6 @@
 #include "td_bus.h"
 #include "td_log.h"
 
-#define ROUTE_CACHE 64             /* destination -> our source address, direct mapped */
 #define STATS_EVERY 60             /* ticks between counter lines */
 #define ROUTER_GRACE_S 30          /* a silent router's pending calls wait this long */
 
@@ -40,8 +39,6 @@ struct sip_core {
     sip_qualify_t *qualify;        /* qualify= keepalives */
     struct event *tick;
     struct sockaddr_in bound;      /* the socket's own address */
-    int route_fd;                  /* connect()ed to learn our address toward a peer */
-    struct { in_addr_t dst, src; } routes[ROUTE_CACHE];
     unsigned long ticks;
     long router_down_since;        /* 0: up (or never seen) */
 };
@@ -51,24 +48,7 @@ struct sip_core {
 static void s_local_addr(void *arg, const struct sockaddr_in *to, struct sockaddr_in *out)
 {
     sip_core_t *self = arg;
-    *out = self->bound;
-    if (self->bound.sin_addr.s_addr != htonl(INADDR_ANY) || !to)
-        return;
-    size_t slot = (ntohl(to->sin_addr.s_addr) * 2654435761u) % ROUTE_CACHE;
-    if (self->routes[slot].dst == to->sin_addr.s_addr && self->routes[slot].src) {
-        out->sin_addr.s_addr = self->routes[slot].src;
-        return;
-    }
-    struct sockaddr_in me = { 0 };
-    socklen_t ml = sizeof me;
-    if (self->route_fd >= 0 && connect(self->route_fd, (const struct sockaddr *)to, sizeof *to) == 0
-        && getsockname(self->route_fd, (struct sockaddr *)&me, &ml) == 0
-        && me.sin_addr.s_addr != htonl(INADDR_ANY)) {
-        self->routes[slot].dst = to->sin_addr.s_addr;
-        self->routes[slot].src = me.sin_addr.s_addr;
-        out->sin_addr = me.sin_addr;
-    } else
-        out->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sip_txn_layer_local_addr(self->layer, to, out);   /* the one cache, in the transport */
 }
 
 static int s_usable(void *arg, const sip_peer_t *peer)
@@ -884,7 +864,6 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
     self->base = base;
     self->conf = conf;
     self->opts = *opts;
-    self->route_fd = -1;
     snprintf(self->identity, sizeof self->identity, "%s", opts->identity ? opts->identity : "sig-1");
     self->opts.identity = self->identity;
     if (!self->opts.capacity)
@@ -895,7 +874,6 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         free(self);
         return NULL;
     }
-    self->route_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
     sip_txn_handlers_t th = {
         .on_request = s_on_request,
@@ -968,8 +946,6 @@ void sip_core_destroy(sip_core_t **self_p)
     sip_txn_layer_destroy(&self->layer);
     sip_registrar_destroy(&self->registrar);
     sip_auth_destroy(&self->auth);
-    if (self->route_fd >= 0)
-        close(self->route_fd);
     free(self);
     *self_p = NULL;
 }
