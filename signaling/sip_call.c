@@ -860,43 +860,13 @@ static const char *s_offer_for(const sip_peer_t *peer, const char *sdp, char *ou
     return out;
 }
 
-/* Split a comma-joined list of name-addrs (a stored Path) in place: commas
- * inside <> or quotes do not split. Up to max values into out; the count. */
-static int s_split_routes(char *list, const char **out, int max)
-{
-    int n = 0, angle = 0, quote = 0;
-    char *start = list;
-    for (char *p = list; ; p++) {
-        if (*p == '"' && !angle)
-            quote = !quote;
-        else if (*p == '<' && !quote)
-            angle = 1;
-        else if (*p == '>' && !quote)
-            angle = 0;
-        else if ((*p == ',' && !angle && !quote) || *p == '\0') {
-            int end = *p == '\0';
-            *p = '\0';
-            while (*start == ' ' || *start == '\t')
-                start++;
-            if (*start && n < max)
-                out[n++] = start;
-            if (end)
-                break;
-            start = p + 1;
-        }
-    }
-    return n;
-}
-
 void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Originate *msg)
 {
     const sip_conf_t *conf = self->env.conf;
     const sip_peer_t *peer = sip_conf_peer(conf, msg->user);
     Tandem__Hangup fail = TANDEM__HANGUP__INIT;
     char target[512], host[300], buf[700];
-    char path[sizeof ((sip_binding_t *)0)->path];
-    const char *routes[SIP_DIALOG_MAX_ROUTES];
-    int nroutes = 0;
+    const char *path = NULL;           /* the binding's Path (supportpath=yes), or NULL */
     struct sockaddr_in to, me;
 
     if (s_find_bus(self, hdr->call_id, hdr->leg)) {
@@ -945,11 +915,15 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
          * create_addr_from_peer: the route set from peer->path, the first hop
          * as the address) */
         if (b->path[0]) {
-            snprintf(path, sizeof path, "%s", b->path);
-            nroutes = s_split_routes(path, routes, SIP_DIALOG_MAX_ROUTES);
-            sip_dialog_t hop = { .nroutes = nroutes };
-            memcpy(hop.routes, routes, sizeof routes);
-            sip_dialog_first_hop(&hop, &to);
+            char space[sizeof b->path + 64];
+            sip_arena_t a;
+            sip_dialog_t hop = { .peer = to };
+            sip_arena_init(&a, space, sizeof space);
+            if (sip_dialog_set_routes(&hop, &a, b->path) == 0 && hop.nroutes > 0) {
+                path = b->path;
+                to = hop.peer;
+            }
+            sip_arena_release(&a);
         }
     } else {
         to = peer->addr;
@@ -1021,7 +995,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     if (!leg->bus_id || !leg->channel
         || sip_dialog_uac(&leg->dlg, &leg->arena, call_id, tag, local_uri, remote_uri,
                           target, &to) != 0
-        || (nroutes > 0 && sip_dialog_set_routes(&leg->dlg, &leg->arena, routes, nroutes) != 0)
+        || (path && sip_dialog_set_routes(&leg->dlg, &leg->arena, path) != 0)
         || !(inv = sip_dialog_request(&leg->dlg, "INVITE", leg->dlg.invite_cseq))) {
         td_log(LOG_WARNING, "%s: cannot build the INVITE to %s", msg->channel, target);
         s_leg_free(leg);
@@ -1030,8 +1004,8 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
         return;
     }
     leg->dlg.peer = to;                   /* the Path's first hop; outboundproxy= still wins */
-    leg->dlg.pinned = peer->nat == SIP_NAT_FORCE && nroutes == 0;   /* chan_sip: force_rport
-                                                                      * ignores routes */
+    leg->dlg.pinned = peer->nat == SIP_NAT_FORCE && !path;   /* chan_sip: force_rport
+                                                              * ignores routes */
     sip_msg_add_contact(inv, leg->contact_user, &me);
     osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
     sip_msg_set_sdp(inv, sdp ? sdp : "");

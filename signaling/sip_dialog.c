@@ -158,14 +158,34 @@ static void s_follow_routes(sip_dialog_t *d)
         d->peer = hop;
 }
 
-int sip_dialog_set_routes(sip_dialog_t *d, sip_arena_t *a, const char *const *routes, int n)
+int sip_dialog_set_routes(sip_dialog_t *d, sip_arena_t *a, const char *list)
 {
+    int angle = 0, quote = 0;
+    const char *start = list ? list : "";
     d->nroutes = 0;
-    for (int i = 0; i < n && d->nroutes < SIP_DIALOG_MAX_ROUTES; i++) {
-        const char *kept = sip_arena_strdup(a, routes[i]);
-        if (!kept)
-            return -1;
-        d->routes[d->nroutes++] = kept;
+    for (const char *p = start; ; p++) {
+        if (*p == '"' && !angle)
+            quote = !quote;
+        else if (*p == '<' && !quote)
+            angle = 1;
+        else if (*p == '>' && !quote)
+            angle = 0;
+        else if ((*p == ',' && !angle && !quote) || *p == '\0') {
+            while (start < p && (*start == ' ' || *start == '\t'))
+                start++;
+            const char *end = p;
+            while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+                end--;
+            if (end > start && d->nroutes < SIP_DIALOG_MAX_ROUTES) {
+                const char *kept = sip_arena_strndup(a, start, (size_t)(end - start));
+                if (!kept)
+                    return -1;
+                d->routes[d->nroutes++] = kept;
+            }
+            if (*p == '\0')
+                break;
+            start = p + 1;
+        }
     }
     s_follow_routes(d);
     return 0;

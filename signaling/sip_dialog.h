@@ -77,10 +77,12 @@ int sip_dialog_refresh(sip_dialog_t *d, sip_arena_t *a, const osip_message_t *re
  * (the dialog's peer then stays what it was). */
 int sip_dialog_first_hop(const sip_dialog_t *d, struct sockaddr_in *out);
 
-/* Pre-load a route set (RFC 3327 Path of a registered contact: values in
- * order, each a name-addr) before the first request, and point peer at its
- * first hop. 0 or -1. */
-int sip_dialog_set_routes(sip_dialog_t *d, sip_arena_t *a, const char *const *routes, int n);
+/* Pre-load a route set before the first request (RFC 3327: the Path of a
+ * registered contact, sip_binding_t.path): `list` is name-addrs joined by
+ * commas (a comma inside <> or quotes does not split), at most
+ * SIP_DIALOG_MAX_ROUTES kept. peer becomes its first hop (see
+ * sip_dialog_first_hop; unchanged when that is not numeric). 0 or -1. */
+int sip_dialog_set_routes(sip_dialog_t *d, sip_arena_t *a, const char *list);
 
 /* A request in the dialog: Request-URI = remote target, From/To with tags
  * (no To-tag while remote_tag is NULL), Call-ID, CSeq `cseq method`, Route

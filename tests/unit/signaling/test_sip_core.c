@@ -681,6 +681,68 @@ static void test_incoming_call_answer_bye(void **state)
     assert_int_equal(s_next(fx, 1), -1);
 }
 
+/* A caller behind a record-routing proxy (its top Via names its source, so
+ * nat=auto would send to its Contact): the 200 echoes the Record-Route and
+ * the router's hangup goes out as a BYE to the proxy (RFC 3261 12.2.1.1). */
+static void test_incoming_record_route(void **state)
+{
+    fx_t *fx = *state;
+    struct sockaddr_in pa;
+    int proxy = s_udp(&pa);
+    char cred[512], extra[700], rr[128];
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "rr-in", 1, NULL, NULL, s_sdp);
+    assert_int_equal(s_next(fx, 0), 100);
+    assert_int_equal(s_next(fx, 0), 401);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "rr-in");
+    s_credentials(fx, "Authorization", "1001", "1001pass", "INVITE", "sip:1002@127.0.0.1",
+                  cred, sizeof cred);
+    snprintf(rr, sizeof rr, "<sip:127.0.0.1:%d;lr>", ntohs(pa.sin_port));
+    snprintf(extra, sizeof extra, "Record-Route: %s\r\n%s", rr, cred);
+    td_bus_fake_reset();
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "rr-in", 2, NULL, extra, s_sdp);
+    const Tandem__Envelope *e = s_sent(TANDEM__ENVELOPE__BODY_CHANNEL_NEW);
+    assert_non_null(e);
+    char id[96];
+    snprintf(id, sizeof id, "%s", e->call_id);
+
+    Tandem__Envelope env;
+    Tandem__Answer an = TANDEM__ANSWER__INIT;
+    an.sdp = (char *)s_sdp;
+    s_env(&env, id, 0);
+    env.body_case = TANDEM__ENVELOPE__BODY_ANSWER;
+    env.answer = &an;
+    s_deliver(fx, &env);
+    int st;
+    while ((st = s_next(fx, 1)) == 401)
+        ;
+    assert_int_equal(st, 200);
+    assert_int_equal(osip_list_size(&fx->msg->record_routes), 1);
+    char tag[64];
+    snprintf(tag, sizeof tag, "%s", s_to_tag(fx));
+    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "rr-in", 2, tag, NULL, NULL);
+    while (s_next(fx, 1) == 200)
+        ;
+
+    Tandem__Hangup hu = TANDEM__HANGUP__INIT;
+    hu.cause = 16;
+    s_env(&env, id, 0);
+    env.body_case = TANDEM__ENVELOPE__BODY_HANGUP;
+    env.hangup = &hu;
+    s_deliver(fx, &env);
+    assert_int_equal(s_next(fx, 1), -1);            /* not to the phone itself */
+    int phone = fx->phone;
+    fx->phone = proxy;
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "BYE");
+    assert_string_equal(fx->msg->req_uri->username, "1001");
+    assert_int_equal(atoi(fx->msg->req_uri->port), ntohs(fx->ph.sin_port));
+    osip_route_t *r = osip_list_get(&fx->msg->routes, 0);
+    assert_non_null(r);
+    assert_int_equal(atoi(r->url->port), ntohs(pa.sin_port));
+    fx->phone = phone;
+    close(proxy);
+}
+
 static void test_incoming_router_hangs_up(void **state)
 {
     fx_t *fx = *state;
@@ -1800,6 +1862,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auth_nonce_and_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incoming_call_answer_bye, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incoming_router_hangs_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incoming_record_route, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invite_identification, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invite_digest_user, setup, teardown),

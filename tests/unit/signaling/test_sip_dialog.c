@@ -172,13 +172,15 @@ static void test_preloaded_path(void **state)
     sip_arena_t a;
     sip_dialog_t d;
     s_uac(&d, &a, space, sizeof space);
-    const char *path[] = { "<sip:10.0.0.5:5080;lr>", "<sip:10.0.0.7;lr>" };
-    assert_int_equal(sip_dialog_set_routes(&d, &a, path, 2), 0);
+    assert_int_equal(sip_dialog_set_routes(&d, &a, " <sip:10.0.0.5:5080;lr> ,"
+                                                  "\"a, b\" <sip:10.0.0.7;lr>"), 0);
+    assert_int_equal(d.nroutes, 2);
     assert_int_equal(ntohs(d.peer.sin_port), 5080);
     osip_message_t *inv = sip_dialog_request(&d, "INVITE", 1);
     assert_string_equal(s_ruri(inv), "sip:1002@10.0.0.9:5062");
     assert_int_equal(osip_list_size(&inv->routes), 2);
-    assert_string_equal(s_route(inv, 1), "<sip:10.0.0.7;lr>");
+    assert_string_equal(s_route(inv, 0), "<sip:10.0.0.5:5080;lr>");
+    assert_non_null(strstr(s_route(inv, 1), "<sip:10.0.0.7;lr>"));
     osip_message_free(inv);
     sip_arena_release(&a);
 }
