@@ -565,12 +565,17 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
     sip_msg_token(tag, sizeof tag);
     struct sockaddr_in target;
     osip_contact_t *contact = osip_list_get(&invite->contacts, 0);
-    sip_msg_target(invite, contact ? contact->url : NULL, from,
-                   peer ? peer->nat : sip_conf_general(self->env.conf)->nat, &target);
+    int natted = sip_msg_target(invite, contact ? contact->url : NULL, from,
+                                peer ? peer->nat : sip_conf_general(self->env.conf)->nat,
+                                &target);
     if (sip_dialog_uas(&leg->dlg, &leg->arena, invite, tag, &target) != 0) {
         sip_msg_reply(txn, 500, tag, "cannot hold the dialog", NULL, NULL);
         s_leg_free(leg);
         return;
+    }
+    if (natted) {                 /* chan_sip: force_rport sends to the source, routes or not */
+        leg->dlg.pinned = 1;
+        leg->dlg.peer = target;
     }
     int st = s_st_incoming(leg, invite, g);
     if (st < 0) {
@@ -861,6 +866,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     const sip_peer_t *peer = sip_conf_peer(conf, msg->user);
     Tandem__Hangup fail = TANDEM__HANGUP__INIT;
     char target[512], host[300], buf[700];
+    const char *path = NULL;           /* the binding's Path (supportpath=yes), or NULL */
     struct sockaddr_in to, me;
 
     if (s_find_bus(self, hdr->call_id, hdr->leg)) {
@@ -905,6 +911,20 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
             return;
         }
         to = b->dest;
+        /* supportpath: the contact is reached through its Path (chan_sip's
+         * create_addr_from_peer: the route set from peer->path, the first hop
+         * as the address) */
+        if (b->path[0]) {
+            char space[sizeof b->path + 64];
+            sip_arena_t a;
+            sip_dialog_t hop = { .peer = to };
+            sip_arena_init(&a, space, sizeof space);
+            if (sip_dialog_set_routes(&hop, &a, b->path) == 0 && hop.nroutes > 0) {
+                path = b->path;
+                to = hop.peer;
+            }
+            sip_arena_release(&a);
+        }
     } else {
         to = peer->addr;
         if (ntohs(to.sin_port) == 5060)
@@ -975,6 +995,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     if (!leg->bus_id || !leg->channel
         || sip_dialog_uac(&leg->dlg, &leg->arena, call_id, tag, local_uri, remote_uri,
                           target, &to) != 0
+        || (path && sip_dialog_set_routes(&leg->dlg, &leg->arena, path) != 0)
         || !(inv = sip_dialog_request(&leg->dlg, "INVITE", leg->dlg.invite_cseq))) {
         td_log(LOG_WARNING, "%s: cannot build the INVITE to %s", msg->channel, target);
         s_leg_free(leg);
@@ -982,6 +1003,9 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
         td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
         return;
     }
+    leg->dlg.peer = to;                   /* the Path's first hop; outboundproxy= still wins */
+    leg->dlg.pinned = peer->nat == SIP_NAT_FORCE && !path;   /* chan_sip: force_rport
+                                                              * ignores routes */
     sip_msg_add_contact(inv, leg->contact_user, &me);
     osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
     sip_msg_set_sdp(inv, sdp ? sdp : "");

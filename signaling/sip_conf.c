@@ -43,7 +43,7 @@ static const char *const s_ignored[] = {
     "keepalive", "timert1", "timerb", "maxforwards", "buggymwi", "shrinkcallerid",
     "use_q850_reason", "ignoresdpversion", "authfailureevents",
     "legacy_useroption_parsing", "send_diversion", "preferred_codec_only",
-    "unsolicited_mailbox", "supportpath", "maxexpirey", "defaultexpirey", "mwiexpiry",
+    "unsolicited_mailbox", "maxexpirey", "defaultexpirey", "mwiexpiry",
     "mwiexpirey", "minexpirey", "tcpauthtimeout", "tcpauthlimit", "websocket_enabled",
     "storesipcm", "callerid", "fromdomain", "fromuser",
     "notifymimetype", "checkmwi", "mwi_from", "parkinglot", "hasvoicemail", "setvar",
@@ -505,6 +505,8 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
                             : s_copy(self, g->context, sizeof g->context, v);
         } else if (!strcasecmp(k, "allowguest"))
             rc = s_bool(self, v, &g->allowguest);
+        else if (!strcasecmp(k, "supportpath"))
+            rc = s_bool(self, v, &g->supportpath);
         else if (!strcasecmp(k, "alwaysauthreject"))
             rc = s_bool(self, v, &g->alwaysauthreject);
         else if (!strcasecmp(k, "match_auth_username"))
@@ -659,6 +661,7 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
     p->codecs = g->codecs;
     p->codec_order = g->codec_order;
     p->nat = g->nat;
+    p->supportpath = g->supportpath;
     p->dynamic = 1;
     p->qualifyfreq = g->qualifyfreq;
     p->maxms = g->qualify;                  /* chan_sip's default_qualify */
@@ -722,6 +725,8 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
             rc = s_copy(self, p->fromdomain, sizeof p->fromdomain, v);
         else if (!strcasecmp(k, "nat"))
             rc = s_nat(self, v, &p->nat);
+        else if (!strcasecmp(k, "supportpath"))
+            rc = s_bool(self, v, &p->supportpath);
         else if (!strcasecmp(k, "qualify"))
             rc = s_qualify(self, v, g->qualify, &p->maxms);
         else if (!strcasecmp(k, "qualifyfreq"))

@@ -55,6 +55,9 @@ typedef struct sip_peer {
     int insecure_port;          /* match the source by address, any port */
     int insecure_invite;        /* no challenge for INVITE from that source */
     sip_nat_t nat;
+    int supportpath;            /* supportpath=yes: a REGISTER's Path (RFC 3327) is kept with
+                                 * the binding and calls to it go through that path; no (the
+                                 * default, as chan_sip): Path is ignored */
     char cid_num[80];
     char cid_name[80];
     unsigned codecs;            /* SIP_CODEC_* */
@@ -87,6 +90,7 @@ typedef struct {
     unsigned codecs;            /* ulaw|alaw */
     sip_codec_order_t codec_order;  /* ulaw, alaw */
     sip_nat_t nat;              /* auto: the default for peers */
+    int supportpath;            /* 0: the default for peers' supportpath= */
     int defaultexpiry;          /* 120 */
     int minexpiry;              /* 60 */
     int maxexpiry;              /* 3600 */

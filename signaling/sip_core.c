@@ -22,7 +22,6 @@
 #include "td_bus.h"
 #include "td_log.h"
 
-#define ROUTE_CACHE 64             /* destination -> our source address, direct mapped */
 #define STATS_EVERY 60             /* ticks between counter lines */
 #define ROUTER_GRACE_S 30          /* a silent router's pending calls wait this long */
 
@@ -40,8 +39,6 @@ struct sip_core {
     sip_qualify_t *qualify;        /* qualify= keepalives */
     struct event *tick;
     struct sockaddr_in bound;      /* the socket's own address */
-    int route_fd;                  /* connect()ed to learn our address toward a peer */
-    struct { in_addr_t dst, src; } routes[ROUTE_CACHE];
     unsigned long ticks;
     long router_down_since;        /* 0: up (or never seen) */
 };
@@ -51,24 +48,7 @@ struct sip_core {
 static void s_local_addr(void *arg, const struct sockaddr_in *to, struct sockaddr_in *out)
 {
     sip_core_t *self = arg;
-    *out = self->bound;
-    if (self->bound.sin_addr.s_addr != htonl(INADDR_ANY) || !to)
-        return;
-    size_t slot = (ntohl(to->sin_addr.s_addr) * 2654435761u) % ROUTE_CACHE;
-    if (self->routes[slot].dst == to->sin_addr.s_addr && self->routes[slot].src) {
-        out->sin_addr.s_addr = self->routes[slot].src;
-        return;
-    }
-    struct sockaddr_in me = { 0 };
-    socklen_t ml = sizeof me;
-    if (self->route_fd >= 0 && connect(self->route_fd, (const struct sockaddr *)to, sizeof *to) == 0
-        && getsockname(self->route_fd, (struct sockaddr *)&me, &ml) == 0
-        && me.sin_addr.s_addr != htonl(INADDR_ANY)) {
-        self->routes[slot].dst = to->sin_addr.s_addr;
-        self->routes[slot].src = me.sin_addr.s_addr;
-        out->sin_addr = me.sin_addr;
-    } else
-        out->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sip_txn_layer_local_addr(self->layer, to, out);   /* the one cache, in the transport */
 }
 
 static int s_usable(void *arg, const sip_peer_t *peer)
@@ -348,6 +328,27 @@ static long s_expiry(const osip_contact_t *c, const char *header)
     return -1;
 }
 
+/* Every Path header value of req (RFC 3327), comma-joined in order into
+ * buf; "" if none. -1 when they do not fit. */
+static int s_path(const osip_message_t *req, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int pos = 0; ; pos++) {
+        osip_header_t *h = NULL;
+        pos = osip_message_header_get_byname(req, "path", pos, &h);
+        if (pos < 0 || !h)
+            break;
+        if (!h->hvalue || !*h->hvalue)
+            continue;
+        int w = snprintf(buf + n, len - n, "%s%s", n ? "," : "", h->hvalue);
+        if (w < 0 || (size_t)w >= len - n)
+            return -1;
+        n += (size_t)w;
+    }
+    return 0;
+}
+
 static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
                           const struct sockaddr_in *from)
 {
@@ -402,6 +403,15 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
             s_auth_failed(self, txn, refuse ? NULL : peer, res, why);
             return;
         }
+    }
+
+    /* supportpath=yes (chan_sip's build_path): the Path is kept with the
+     * binding and echoed in the 200; no: Path is ignored. */
+    char path[sizeof ((sip_binding_t *)0)->path];
+    path[0] = '\0';
+    if (peer->supportpath && s_path(req, path, sizeof path) != 0) {
+        sip_msg_reply(txn, 500, tag, "Path too long to keep", NULL, NULL);
+        return;
     }
 
     /* RFC 3261 10.3: Contact: * with Expires: 0 removes all; otherwise check
@@ -461,8 +471,11 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
                 sip_msg_reply(txn, 500, tag, "cannot store the binding", NULL, NULL);
                 return;
             }
+            if (rc == 0 && e)
+                sip_registrar_set_path(self->registrar, peer->name, uri, path);
             if (rc == 0 && e) {
-                td_log(LOG_INFO, "%s registered %s from %s for %ld s", peer->name, uri, src, e);
+                td_log(LOG_INFO, "%s registered %s from %s for %ld s%s%s", peer->name, uri, src,
+                       e, path[0] ? " through " : "", path);
                 sip_qualify_registered(self->qualify, peer);
             }
             else if (rc == 0)
@@ -487,6 +500,11 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         char e[24];
         snprintf(e, sizeof e, "%ld", granted);
         osip_message_set_header(r, "Expires", e);
+    }
+    if (peer->supportpath) {                      /* RFC 3327 5.3: the stored path back */
+        if (path[0])
+            osip_message_set_header(r, "Path", path);
+        osip_message_set_header(r, "Supported", "path");
     }
     char date[64];
     time_t t = (time_t)now;
@@ -860,7 +878,6 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
     self->base = base;
     self->conf = conf;
     self->opts = *opts;
-    self->route_fd = -1;
     snprintf(self->identity, sizeof self->identity, "%s", opts->identity ? opts->identity : "sig-1");
     self->opts.identity = self->identity;
     if (!self->opts.capacity)
@@ -871,7 +888,6 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         free(self);
         return NULL;
     }
-    self->route_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
     sip_txn_handlers_t th = {
         .on_request = s_on_request,
@@ -944,8 +960,6 @@ void sip_core_destroy(sip_core_t **self_p)
     sip_txn_layer_destroy(&self->layer);
     sip_registrar_destroy(&self->registrar);
     sip_auth_destroy(&self->auth);
-    if (self->route_fd >= 0)
-        close(self->route_fd);
     free(self);
     *self_p = NULL;
 }

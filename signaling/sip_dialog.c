@@ -108,6 +108,89 @@ static const char *s_contact_uri(sip_arena_t *a, const osip_message_t *m)
     return s_keep(a, text);
 }
 
+/* The URI of a route value (a name-addr), parsed; the caller frees it with
+ * osip_route_free. NULL when it does not parse. */
+static osip_route_t *s_route_parse(const char *value)
+{
+    osip_route_t *r = NULL;
+    if (!value || osip_route_init(&r) != 0)
+        return NULL;
+    if (osip_route_parse(r, value) != 0 || !r->url || !r->url->host) {
+        osip_route_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static int s_route_is_loose(const char *value)
+{
+    osip_route_t *r = s_route_parse(value);
+    osip_uri_param_t *lr = NULL;
+    int loose = r && osip_uri_uparam_get_byname(r->url, "lr", &lr) == 0 && lr;
+    if (r)
+        osip_route_free(r);
+    return loose;
+}
+
+int sip_dialog_first_hop(const sip_dialog_t *d, struct sockaddr_in *out)
+{
+    if (d->nroutes <= 0)
+        return -1;
+    osip_route_t *r = s_route_parse(d->routes[0]);
+    if (!r)
+        return -1;
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    long port = r->url->port ? strtol(r->url->port, NULL, 10) : 5060;
+    int ok = inet_pton(AF_INET, r->url->host, &a.sin_addr) == 1 && port > 0 && port <= 65535;
+    osip_route_free(r);
+    if (!ok)
+        return -1;
+    a.sin_port = htons((uint16_t)port);
+    *out = a;
+    return 0;
+}
+
+/* RFC 3261 12.2.1.1 / 8.1.2: with a route set, requests go to its first hop. */
+static void s_follow_routes(sip_dialog_t *d)
+{
+    struct sockaddr_in hop;
+    if (!d->pinned && sip_dialog_first_hop(d, &hop) == 0)
+        d->peer = hop;
+}
+
+int sip_dialog_set_routes(sip_dialog_t *d, sip_arena_t *a, const char *list)
+{
+    int angle = 0, quote = 0;
+    const char *start = list ? list : "";
+    d->nroutes = 0;
+    for (const char *p = start; ; p++) {
+        if (*p == '"' && !angle)
+            quote = !quote;
+        else if (*p == '<' && !quote)
+            angle = 1;
+        else if (*p == '>' && !quote)
+            angle = 0;
+        else if ((*p == ',' && !angle && !quote) || *p == '\0') {
+            while (start < p && (*start == ' ' || *start == '\t'))
+                start++;
+            const char *end = p;
+            while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+                end--;
+            if (end > start && d->nroutes < SIP_DIALOG_MAX_ROUTES) {
+                const char *kept = sip_arena_strndup(a, start, (size_t)(end - start));
+                if (!kept)
+                    return -1;
+                d->routes[d->nroutes++] = kept;
+            }
+            if (*p == '\0')
+                break;
+            start = p + 1;
+        }
+    }
+    s_follow_routes(d);
+    return 0;
+}
+
 /* Record-Route of m into the route set, in order or reversed. */
 static int s_routes(sip_dialog_t *d, sip_arena_t *a, const osip_message_t *m, int reverse)
 {
@@ -123,6 +206,7 @@ static int s_routes(sip_dialog_t *d, sip_arena_t *a, const osip_message_t *m, in
             return -1;
         d->routes[d->nroutes++] = kept;
     }
+    s_follow_routes(d);
     return 0;
 }
 
@@ -204,9 +288,14 @@ osip_message_t *sip_dialog_request(const sip_dialog_t *d, const char *method, ui
         return NULL;
     osip_message_set_version(m, osip_strdup("SIP/2.0"));
     osip_message_set_method(m, osip_strdup(method));
-    if (osip_uri_init(&uri) != 0)
-        goto fail;
-    if (osip_uri_parse(uri, d->remote_target) != 0) {
+    /* a strict router first: it is the Request-URI, the target rides last */
+    int strict = d->nroutes > 0 && !s_route_is_loose(d->routes[0]);
+    osip_route_t *first = strict ? s_route_parse(d->routes[0]) : NULL;
+    int bad = strict ? !first || osip_uri_clone(first->url, &uri) != 0
+                     : osip_uri_init(&uri) != 0 || osip_uri_parse(uri, d->remote_target) != 0;
+    if (first)
+        osip_route_free(first);
+    if (bad) {
         osip_uri_free(uri);
         goto fail;
     }
@@ -227,9 +316,14 @@ osip_message_t *sip_dialog_request(const sip_dialog_t *d, const char *method, ui
     snprintf(buf, sizeof buf, "%u %s", cseq, method);
     if (osip_message_set_cseq(m, buf) != 0)
         goto fail;
-    for (int i = 0; i < d->nroutes; i++)
+    for (int i = strict ? 1 : 0; i < d->nroutes; i++)
         if (osip_message_set_route(m, d->routes[i]) != 0)
             goto fail;
+    if (strict) {
+        snprintf(buf, sizeof buf, "<%s>", d->remote_target);
+        if (osip_message_set_route(m, buf) != 0)
+            goto fail;
+    }
     osip_message_set_max_forwards(m, "70");
     osip_message_set_header(m, "User-Agent", "Tandem");
     return m;
@@ -254,8 +348,7 @@ osip_message_t *sip_dialog_ack_from_2xx(const osip_message_t *resp, struct socka
     memset(to, 0, sizeof *to);
     to->sin_family = AF_INET;
     to->sin_port = htons(c->url->port ? (uint16_t)atoi(c->url->port) : 5060);
-    if (inet_pton(AF_INET, c->url->host, &to->sin_addr) != 1)
-        goto out;
+    int numeric = inet_pton(AF_INET, c->url->host, &to->sin_addr) == 1;
     d.call_id = sip_arena_strdup(&a, sip_msg_call_id(resp, cid, sizeof cid));
     d.local_tag = sip_arena_strdup(&a, ltag);
     d.remote_tag = sip_arena_strdup(&a, rtag);
@@ -264,6 +357,8 @@ osip_message_t *sip_dialog_ack_from_2xx(const osip_message_t *resp, struct socka
     d.remote_target = s_contact_uri(&a, resp);
     if (!d.call_id || !d.local_uri || !d.remote_uri || !d.remote_target
         || s_routes(&d, &a, resp, 1) != 0)
+        goto out;
+    if (sip_dialog_first_hop(&d, to) != 0 && (d.nroutes > 0 || !numeric))
         goto out;
     ack = sip_dialog_request(&d, "ACK", s_cseq(resp));
 out:

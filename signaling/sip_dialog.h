@@ -44,7 +44,11 @@ typedef struct {
     uint32_t local_cseq;           /* last CSeq we used */
     uint32_t remote_cseq;          /* last CSeq the other side used */
     uint32_t invite_cseq;          /* CSeq of the INVITE that made it (our ACK's) */
-    struct sockaddr_in peer;       /* where requests go: the source (UAS) or target (UAC) */
+    struct sockaddr_in peer;       /* where requests go: the source (UAS) or target (UAC),
+                                    * or the first route's address once a route set is
+                                    * learned (RFC 3261 12.2.1.1, 8.1.2) */
+    int pinned;                    /* peer stays put whatever the route set (nat=force_rport:
+                                    * chan_sip's reqprep sends to the received-from address) */
 } sip_dialog_t;
 
 /* A UAS dialog from a received INVITE: remote tag = From tag, remote target
@@ -66,16 +70,33 @@ int sip_dialog_update_uac(sip_dialog_t *d, sip_arena_t *a, const osip_message_t 
 /* A target refresh (re-INVITE, UPDATE): new remote target from the Contact. */
 int sip_dialog_refresh(sip_dialog_t *d, sip_arena_t *a, const osip_message_t *req);
 
+/* The route set's first hop as an address: the first Route URI's host:port
+ * (5060 when it has none) when it is a numeric IPv4 address. A loose router
+ * (;lr) and a strict one are reached alike; they differ in the request's
+ * shape (see sip_dialog_request). 0, or -1 when there is no numeric first hop
+ * (the dialog's peer then stays what it was). */
+int sip_dialog_first_hop(const sip_dialog_t *d, struct sockaddr_in *out);
+
+/* Pre-load a route set before the first request (RFC 3327: the Path of a
+ * registered contact, sip_binding_t.path): `list` is name-addrs joined by
+ * commas (a comma inside <> or quotes does not split), at most
+ * SIP_DIALOG_MAX_ROUTES kept. peer becomes its first hop (see
+ * sip_dialog_first_hop; unchanged when that is not numeric). 0 or -1. */
+int sip_dialog_set_routes(sip_dialog_t *d, sip_arena_t *a, const char *list);
+
 /* A request in the dialog: Request-URI = remote target, From/To with tags
  * (no To-tag while remote_tag is NULL), Call-ID, CSeq `cseq method`, Route
- * set, Max-Forwards 70, and a Via with a fresh branch whose sent-by the
+ * set (RFC 3261 12.2.1.1: when the first route is a strict router, no ;lr,
+ * the Request-URI is that route's URI and the remote target goes last in
+ * the Route headers), Max-Forwards 70, and a Via with a fresh branch whose sent-by the
  * transaction layer fills. Returns a message the caller owns, or NULL. */
 osip_message_t *sip_dialog_request(const sip_dialog_t *d, const char *method, uint32_t cseq);
 
 /* An ACK for a 2xx built from the response alone (for a retransmitted 2xx
  * whose leg is gone): Request-URI from its Contact, routes from its
- * Record-Route reversed. *to is set from the Contact's host:port when it is
- * a numeric IPv4 address (else the function fails). Caller owns it. */
+ * Record-Route reversed. *to is the first route's address when there is a
+ * route set, else the Contact's host:port, and must be a numeric IPv4
+ * address (else the function fails). Caller owns it. */
 osip_message_t *sip_dialog_ack_from_2xx(const osip_message_t *resp, struct sockaddr_in *to);
 
 /* The header value of h without its tag parameter, into the arena. */

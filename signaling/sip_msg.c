@@ -104,16 +104,18 @@ int sip_msg_add_contact(osip_message_t *m, const char *user, const struct sockad
     return osip_message_set_contact(m, value) == 0 ? 0 : -1;
 }
 
-void sip_msg_target(const osip_message_t *req, const osip_uri_t *contact,
-                    const struct sockaddr_in *from, sip_nat_t nat, struct sockaddr_in *out)
+int sip_msg_target(const osip_message_t *req, const osip_uri_t *contact,
+                   const struct sockaddr_in *from, sip_nat_t nat, struct sockaddr_in *out)
 {
     *out = *from;
-    if (nat == SIP_NAT_FORCE || !contact || !contact->host)
-        return;
+    if (nat == SIP_NAT_FORCE)
+        return 1;
+    if (!contact || !contact->host)
+        return 0;
     struct sockaddr_in c = { .sin_family = AF_INET };
     long port = contact->port ? strtol(contact->port, NULL, 10) : 5060;
     if (inet_pton(AF_INET, contact->host, &c.sin_addr) != 1 || port <= 0 || port > 65535)
-        return;
+        return 0;
     c.sin_port = htons((uint16_t)port);
     if (nat == SIP_NAT_AUTO) {
         osip_via_t *via = req ? osip_list_get(&req->vias, 0) : NULL;
@@ -121,9 +123,10 @@ void sip_msg_target(const osip_message_t *req, const osip_uri_t *contact,
         long vport = via && via->port ? strtol(via->port, NULL, 10) : 5060;
         if (!via || !via->host || inet_pton(AF_INET, via->host, &vip) != 1
             || vip.s_addr != from->sin_addr.s_addr || vport != ntohs(from->sin_port))
-            return;                         /* behind NAT: the source it is */
+            return 1;                       /* behind NAT: the source it is */
     }
     *out = c;
+    return 0;
 }
 
 int sip_msg_reply(sip_txn_t *txn, int status, const char *to_tag, const char *why,

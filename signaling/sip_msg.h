@@ -39,8 +39,11 @@ char *sip_msg_addr(const struct sockaddr_in *a, char *buf, size_t len);
 /* Where requests to the sender of req go, by chan_sip's nat= rules (see
  * sip_nat_t): contact's host:port when it is a numeric IPv4 address and
  * either nat is NO or (AUTO) req's top Via names the packet's source; else
- * the source itself (RFC 3581 symmetric response routing). */
-void sip_msg_target(const osip_message_t *req, const osip_uri_t *contact,
+ * the source itself (RFC 3581 symmetric response routing). Returns 1 when
+ * the source was chosen because of NAT (nat=force_rport, or auto with a Via
+ * that does not name the source: the dialog then ignores its route set for
+ * the destination, as chan_sip's reqprep), else 0. */
+int sip_msg_target(const osip_message_t *req, const osip_uri_t *contact,
                     const struct sockaddr_in *from, sip_nat_t nat, struct sockaddr_in *out);
 
 /* Send `status` on txn with to_tag (NULL: a fresh one when the request's

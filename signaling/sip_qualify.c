@@ -49,9 +49,11 @@ static void s_drop_txn(s_poke_t *p)
 }
 
 /* Where the peer is: its static host, or its registered contact. */
-static int s_where(s_poke_t *p, struct sockaddr_in *to, char *uri, size_t len)
+static int s_where(s_poke_t *p, struct sockaddr_in *to, char *uri, size_t len,
+                   const char **path)
 {
     const sip_peer_t *peer = p->peer;
+    *path = NULL;
     if (!peer->dynamic) {
         *to = peer->addr;
         if (ntohs(to->sin_port) == 5060)
@@ -66,6 +68,7 @@ static int s_where(s_poke_t *p, struct sockaddr_in *to, char *uri, size_t len)
         return -1;
     *to = b->dest;
     snprintf(uri, len, "%s", b->uri);
+    *path = b->path[0] ? b->path : NULL;     /* supportpath=yes: through its Path */
     return 0;
 }
 
@@ -77,12 +80,18 @@ static void s_poke(s_poke_t *p)
     char uri[300], from[200], call_id[96], cid[SIP_MSG_TOKEN_LEN + 1], tag[SIP_MSG_TOKEN_LEN + 1];
     char myip[INET_ADDRSTRLEN], touri[320];
     s_drop_txn(p);
-    if (s_where(p, &to, uri, sizeof uri) < 0) {
+    const char *path = NULL;
+    if (s_where(p, &to, uri, sizeof uri, &path) < 0) {
         p->lastms = 0;                      /* not registered: unknown, try next round */
         p->waiting = 0;
         s_arm(p, (long)p->peer->qualifyfreq * 1000);
         return;
     }
+    sip_arena_release(&p->arena);
+    sip_arena_init(&p->arena, p->space, sizeof p->space);
+    sip_dialog_t d = { .peer = to };
+    if (path && sip_dialog_set_routes(&d, &p->arena, path) == 0)
+        to = d.peer;                        /* sip_poke_peer: the route set from the Path */
     if (p->peer->has_proxy)
         to = p->peer->proxy;
     self->env.local_addr(self->env.arg, &to, &me);
@@ -91,12 +100,10 @@ static void s_poke(s_poke_t *p)
                                                                      : "asterisk", myip);
     snprintf(touri, sizeof touri, "<%s>", uri);
     snprintf(call_id, sizeof call_id, "%s@%s", sip_msg_token(cid, sizeof cid), myip);
-    sip_arena_release(&p->arena);
-    sip_arena_init(&p->arena, p->space, sizeof p->space);
-    sip_dialog_t d;
     osip_message_t *req = NULL;
     if (sip_dialog_uac(&d, &p->arena, call_id, sip_msg_token(tag, sizeof tag), from, touri,
-                       uri, &to) == 0)
+                       uri, &to) == 0
+        && (!path || sip_dialog_set_routes(&d, &p->arena, path) == 0))
         req = sip_dialog_request(&d, "OPTIONS", 102);
     if (req) {
         sip_msg_add_contact(req, p->peer->fromuser[0] ? p->peer->fromuser : "asterisk", &me);

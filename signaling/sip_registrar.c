@@ -233,6 +233,27 @@ static void s_reap(sip_registrar_t *self, s_aor_t **pp)
     }
 }
 
+int sip_registrar_set_path(sip_registrar_t *self, const char *aor, const char *contact,
+                           const char *path)
+{
+    if (!self || !aor || !contact)
+        return -1;
+    s_aor_t *a = *s_slot(self, aor, td_str_hash(aor));
+    for (size_t i = 0; a && i < a->n; i++) {
+        sip_binding_t *b = &a->b[i].pub;
+        if (strcmp(b->uri, contact) != 0)
+            continue;
+        size_t len = path ? strlen(path) : 0;
+        if (len >= sizeof b->path) {
+            b->path[0] = '\0';
+            return -1;
+        }
+        memcpy(b->path, path ? path : "", len + 1);
+        return 0;
+    }
+    return -1;
+}
+
 int sip_registrar_update(sip_registrar_t *self, const char *aor, const char *contact,
                          const struct sockaddr_in *dest, int expires, long now,
                          const char *call_id, unsigned cseq, int any_port)

@@ -27,6 +27,8 @@ typedef struct {
     long expires_at;                /* absolute, seconds */
     long updated_at;                /* last add or refresh */
     char call_id[128];              /* RFC 3261 10.3 step 7: ordering of refreshes */
+    char path[512];                 /* RFC 3327 Path values in order, comma-joined name-addrs
+                                       ("" none): the route set to reach the contact */
     unsigned cseq;
 } sip_binding_t;
 
@@ -44,6 +46,12 @@ void sip_registrar_destroy(sip_registrar_t **self_p);
 int sip_registrar_update(sip_registrar_t *self, const char *aor, const char *contact,
                          const struct sockaddr_in *dest, int expires, long now,
                          const char *call_id, unsigned cseq, int any_port);
+
+/* Set (path "" or NULL: clear) the Path of aor's binding for contact, after
+ * sip_registrar_update. 0, or -1 when there is no such binding or the path
+ * is too long (the binding then keeps no path). */
+int sip_registrar_set_path(sip_registrar_t *self, const char *aor, const char *contact,
+                           const char *path);
 
 /* Remove every binding of aor (Contact: *). */
 void sip_registrar_remove_all(sip_registrar_t *self, const char *aor);

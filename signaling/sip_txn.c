@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/random.h>
@@ -52,6 +53,8 @@
 #define READ_BURST     64
 #define KEY_MAX        768
 #define MAGIC_COOKIE   "z9hG4bK"
+#define SRC_CACHE      64           /* destination IP -> our source address, direct mapped */
+#define SRC_TTL_S      60           /* a cached source is looked up again after this long */
 
 typedef enum {
     ST_TRYING,      /* NIST, NICT */
@@ -108,7 +111,10 @@ struct sip_txn_layer {
     size_t nbuckets, count;
     sip_txn_t *dead;
     struct sockaddr_in local;
-    struct in_addr route_dst, route_src;     /* one-entry cache for 0.0.0.0 binds */
+    struct {                                 /* for 0.0.0.0 binds: the kernel's choice */
+        in_addr_t dst, src;
+        time_t at;
+    } src_cache[SRC_CACHE];
     sip_txn_stats_t stats;
     char rx[MAX_DATAGRAM + 1];
     char tx[MAX_DATAGRAM + 256];
@@ -415,24 +421,46 @@ static void s_resend(sip_txn_t *t)
     s_send_raw(t->layer, t->out, t->out_len, &t->peer);
 }
 
-/* The address to put in our own Via for a request to `to`. */
-static struct in_addr s_local_ip_for(sip_txn_layer_t *self, const struct sockaddr_in *to)
+/* The source address the kernel picks toward `to`: a fresh unconnected
+ * socket connect()ed once. (One socket reused for every lookup would keep
+ * the source of the first destination: a connected UDP socket's local
+ * address is fixed by its first connect.) 0 when there is no route. */
+static in_addr_t s_route_source(const struct sockaddr_in *to)
 {
-    if (self->local.sin_addr.s_addr != htonl(INADDR_ANY))
-        return self->local.sin_addr;
-    if (self->route_dst.s_addr == to->sin_addr.s_addr && self->route_src.s_addr)
-        return self->route_src;
     struct sockaddr_in me = { 0 };
     socklen_t ml = sizeof me;
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    if (s >= 0 && connect(s, (const struct sockaddr *)to, sizeof *to) == 0
-        && getsockname(s, (struct sockaddr *)&me, &ml) == 0) {
-        self->route_dst = to->sin_addr;
-        self->route_src = me.sin_addr;
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return 0;
+    in_addr_t src = 0;
+    if (connect(s, (const struct sockaddr *)to, sizeof *to) == 0
+        && getsockname(s, (struct sockaddr *)&me, &ml) == 0)
+        src = me.sin_addr.s_addr;
+    close(s);
+    return src;
+}
+
+void sip_txn_layer_local_addr(sip_txn_layer_t *self, const struct sockaddr_in *to,
+                              struct sockaddr_in *out)
+{
+    *out = self->local;
+    if (self->local.sin_addr.s_addr != htonl(INADDR_ANY) || !to)
+        return;
+    size_t slot = (ntohl(to->sin_addr.s_addr) * 2654435761u) % SRC_CACHE;
+    time_t now = time(NULL);
+    if (self->src_cache[slot].dst == to->sin_addr.s_addr && self->src_cache[slot].src
+        && now - self->src_cache[slot].at < SRC_TTL_S) {
+        out->sin_addr.s_addr = self->src_cache[slot].src;
+        return;
     }
-    if (s >= 0)
-        close(s);
-    return me.sin_addr;
+    in_addr_t src = s_route_source(to);
+    if (src && src != htonl(INADDR_ANY)) {
+        self->src_cache[slot].dst = to->sin_addr.s_addr;
+        self->src_cache[slot].src = src;
+        self->src_cache[slot].at = now;
+        out->sin_addr.s_addr = src;
+    } else
+        out->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 }
 
 /* Fill the top Via of an outgoing request when its sent-by is unset. */
@@ -444,8 +472,9 @@ static void s_fill_via(sip_txn_layer_t *self, osip_message_t *req, const struct 
     int fill_host = !via->host || !*via->host || strcmp(via->host, "0.0.0.0") == 0;
     if (fill_host) {
         char ip[INET_ADDRSTRLEN];
-        struct in_addr a = s_local_ip_for(self, to);
-        inet_ntop(AF_INET, &a, ip, sizeof ip);
+        struct sockaddr_in me;
+        sip_txn_layer_local_addr(self, to, &me);
+        inet_ntop(AF_INET, &me.sin_addr, ip, sizeof ip);
         osip_free(via->host);
         via->host = osip_strdup(ip);
     }

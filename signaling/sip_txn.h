@@ -83,6 +83,16 @@ int sip_txn_layer_input(sip_txn_layer_t *self, const char *buf, size_t len,
 int sip_txn_layer_send(sip_txn_layer_t *self, osip_message_t *msg,
                        const struct sockaddr_in *to);
 
+/* Our address toward `to`, for Via and Contact: the socket's own when it is
+ * bound to one address; on a 0.0.0.0 bind the source the kernel's routing
+ * picks for that destination (each interface's own address toward the peers
+ * behind it), looked up once and cached per destination IP (O(1), 64 slots,
+ * refreshed after a minute); 127.0.0.1 when there is no route. The port is
+ * always the socket's. This is the one source-address cache: the layer's
+ * Via filling and the TU's Contacts use it alike. */
+void sip_txn_layer_local_addr(sip_txn_layer_t *self, const struct sockaddr_in *to,
+                              struct sockaddr_in *out);
+
 typedef struct {
     unsigned long rx, tx, dropped, bad_requests, retransmits, live;
 } sip_txn_stats_t;

@@ -662,15 +662,15 @@ td_netns_bridge() {
 }
 
 # td_netns_plug NS SWITCH_NS PORT ADDR/LEN...: a veth pair between namespace
-# NS (eth0, with the addresses given) and SWITCH_NS's bridge (port PORT, at
-# most 15 characters), both ends up.
+# NS (eth0, or $TD_NETNS_IF for a host's second interface, with the addresses
+# given) and SWITCH_NS's bridge (port PORT, at most 15 characters), both ends up.
 td_netns_plug() {
-    local ns=$1 sw=$2 port=$3 a; shift 3
-    ip -n "$sw" link add "$port" type veth peer name eth0 netns "$ns" &&
+    local ns=$1 sw=$2 port=$3 a ifn=${TD_NETNS_IF:-eth0}; shift 3
+    ip -n "$sw" link add "$port" type veth peer name "$ifn" netns "$ns" &&
         ip -n "$sw" link set "$port" master br0 up &&
-        ip -n "$ns" link set eth0 up || td_fail "cannot plug $ns into $sw (veth $port)"
+        ip -n "$ns" link set "$ifn" up || td_fail "cannot plug $ns into $sw (veth $port)"
     for a in "$@"; do
-        ip -n "$ns" addr add "$a" dev eth0 || td_fail "cannot add $a to eth0 in $ns"
+        ip -n "$ns" addr add "$a" dev "$ifn" || td_fail "cannot add $a to $ifn in $ns"
     done
 }
 

@@ -36,6 +36,7 @@ typedef struct {
     int same_branch;            /* next request reuses the last branch (ACK of a non-2xx) */
     char last[8192];            /* last datagram the phone got */
     osip_message_t *msg;        /* ... parsed */
+    const char *rr;             /* a Record-Route line s_respond adds (CRLF-ended), or NULL */
 } fx_t;
 
 static const char *s_conf_text =
@@ -64,6 +65,9 @@ static const char *s_conf_text =
     "secret=1005pass\n"
     "disallow=all\n"
     "allow=alaw\n"
+    "[1006](phone)\n"
+    "secret=1006pass\n"
+    "supportpath=yes\n"
     "[g729]\n"
     "type=peer\n"
     "host=127.0.0.3\n"
@@ -677,6 +681,68 @@ static void test_incoming_call_answer_bye(void **state)
     assert_int_equal(s_next(fx, 1), -1);
 }
 
+/* A caller behind a record-routing proxy (its top Via names its source, so
+ * nat=auto would send to its Contact): the 200 echoes the Record-Route and
+ * the router's hangup goes out as a BYE to the proxy (RFC 3261 12.2.1.1). */
+static void test_incoming_record_route(void **state)
+{
+    fx_t *fx = *state;
+    struct sockaddr_in pa;
+    int proxy = s_udp(&pa);
+    char cred[512], extra[700], rr[128];
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "rr-in", 1, NULL, NULL, s_sdp);
+    assert_int_equal(s_next(fx, 0), 100);
+    assert_int_equal(s_next(fx, 0), 401);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "rr-in");
+    s_credentials(fx, "Authorization", "1001", "1001pass", "INVITE", "sip:1002@127.0.0.1",
+                  cred, sizeof cred);
+    snprintf(rr, sizeof rr, "<sip:127.0.0.1:%d;lr>", ntohs(pa.sin_port));
+    snprintf(extra, sizeof extra, "Record-Route: %s\r\n%s", rr, cred);
+    td_bus_fake_reset();
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "rr-in", 2, NULL, extra, s_sdp);
+    const Tandem__Envelope *e = s_sent(TANDEM__ENVELOPE__BODY_CHANNEL_NEW);
+    assert_non_null(e);
+    char id[96];
+    snprintf(id, sizeof id, "%s", e->call_id);
+
+    Tandem__Envelope env;
+    Tandem__Answer an = TANDEM__ANSWER__INIT;
+    an.sdp = (char *)s_sdp;
+    s_env(&env, id, 0);
+    env.body_case = TANDEM__ENVELOPE__BODY_ANSWER;
+    env.answer = &an;
+    s_deliver(fx, &env);
+    int st;
+    while ((st = s_next(fx, 1)) == 401)
+        ;
+    assert_int_equal(st, 200);
+    assert_int_equal(osip_list_size(&fx->msg->record_routes), 1);
+    char tag[64];
+    snprintf(tag, sizeof tag, "%s", s_to_tag(fx));
+    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "rr-in", 2, tag, NULL, NULL);
+    while (s_next(fx, 1) == 200)
+        ;
+
+    Tandem__Hangup hu = TANDEM__HANGUP__INIT;
+    hu.cause = 16;
+    s_env(&env, id, 0);
+    env.body_case = TANDEM__ENVELOPE__BODY_HANGUP;
+    env.hangup = &hu;
+    s_deliver(fx, &env);
+    assert_int_equal(s_next(fx, 1), -1);            /* not to the phone itself */
+    int phone = fx->phone;
+    fx->phone = proxy;
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "BYE");
+    assert_string_equal(fx->msg->req_uri->username, "1001");
+    assert_int_equal(atoi(fx->msg->req_uri->port), ntohs(fx->ph.sin_port));
+    osip_route_t *r = osip_list_get(&fx->msg->routes, 0);
+    assert_non_null(r);
+    assert_int_equal(atoi(r->url->port), ntohs(pa.sin_port));
+    fx->phone = phone;
+    close(proxy);
+}
+
 static void test_incoming_router_hangs_up(void **state)
 {
     fx_t *fx = *state;
@@ -927,10 +993,10 @@ static void s_respond(fx_t *fx, int status, const char *tag, const char *body)
     osip_free(s);
     snprintf(text, sizeof text,
              "SIP/2.0 %d Whatever\r\nVia: %s\r\nFrom: %s\r\nTo: %s;tag=%s\r\nCall-ID: %s@%s\r\n"
-             "CSeq: %s INVITE\r\nContact: <sip:1002@127.0.0.1:%d>\r\n%s"
+             "CSeq: %s INVITE\r\nContact: <sip:1002@127.0.0.1:%d>\r\n%s%s"
              "Content-Length: %zu\r\n\r\n%s",
              status, via, from, to, tag, inv->call_id->number, inv->call_id->host,
-             inv->cseq->number, ntohs(fx->ph.sin_port),
+             inv->cseq->number, ntohs(fx->ph.sin_port), fx->rr ? fx->rr : "",
              body ? "Content-Type: application/sdp\r\n" : "", body ? strlen(body) : (size_t)0,
              body ? body : "");
     ssize_t n = sendto(fx->phone, text, strlen(text), 0, (struct sockaddr *)&fx->sw, sizeof fx->sw);
@@ -1027,6 +1093,105 @@ static void test_outgoing_leg(void **state)
     assert_string_equal(s_to_tag(fx), "calleetag");
     assert_string_equal(fx->msg->cseq->number, "4");
     assert_int_equal(td_bus_fake_count(), 0);
+}
+
+/* RFC 3261 12.2.1.1: a callee behind a record-routing proxy. The ACK for
+ * the 2xx and the BYE go to the first Route (a second socket here), with the
+ * callee's Contact as Request-URI. */
+static void test_outgoing_record_route(void **state)
+{
+    fx_t *fx = *state;
+    struct sockaddr_in pa;
+    int proxy = s_udp(&pa);
+    char rr[128];
+    s_register(fx, "1002", "1002pass", "rr-reg", "Expires: 300\r\n", 200);
+    td_bus_fake_reset();
+    s_originate(fx, "c-rr", 1, 0);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "INVITE");
+    snprintf(rr, sizeof rr, "Record-Route: <sip:127.0.0.1:%d;lr>\r\n", ntohs(pa.sin_port));
+    fx->rr = rr;
+    s_respond(fx, 200, "rrtag", s_sdp);
+    fx->rr = NULL;
+    assert_non_null(s_sent(TANDEM__ENVELOPE__BODY_ANSWER));
+    assert_int_equal(s_next(fx, 1), -1);            /* nothing straight to the phone */
+    int phone = fx->phone;
+    fx->phone = proxy;                              /* read what the proxy gets */
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "ACK");
+    assert_string_equal(fx->msg->req_uri->username, "1002");
+    assert_int_equal(atoi(fx->msg->req_uri->port), ntohs(fx->ph.sin_port));
+    assert_int_equal(osip_list_size(&fx->msg->routes), 1);
+
+    Tandem__Envelope env;
+    Tandem__Hangup hu = TANDEM__HANGUP__INIT;
+    hu.cause = 16;
+    s_env(&env, "c-rr", 1);
+    env.body_case = TANDEM__ENVELOPE__BODY_HANGUP;
+    env.hangup = &hu;
+    s_deliver(fx, &env);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "BYE");
+    assert_string_equal(fx->msg->req_uri->username, "1002");
+    osip_route_t *r = osip_list_get(&fx->msg->routes, 0);
+    assert_non_null(r);
+    assert_int_equal(atoi(r->url->port), ntohs(pa.sin_port));
+    fx->phone = phone;
+    assert_int_equal(s_next(fx, 1), -1);
+    close(proxy);
+}
+
+/* RFC 3327 with supportpath=yes (1006): the REGISTER's Path is kept and
+ * echoed with Supported: path; the INVITE to that contact goes to the first
+ * Path hop with the Path as Route. Without it (1002) Path is ignored, as
+ * chan_sip does. */
+static void test_register_path(void **state)
+{
+    fx_t *fx = *state;
+    struct sockaddr_in pa;
+    int proxy = s_udp(&pa);
+    char extra[256], want[64];
+    snprintf(want, sizeof want, "<sip:127.0.0.1:%d;lr>", ntohs(pa.sin_port));
+    snprintf(extra, sizeof extra, "Expires: 300\r\nPath: %s\r\nSupported: path\r\n", want);
+    s_register(fx, "1002", "1002pass", "p-reg2", extra, 200);
+    assert_null(s_hdr(fx, "path"));
+    const sip_binding_t *b = sip_registrar_lookup(sip_core_registrar(fx->core), "1002",
+                                                  (long)time(NULL));
+    assert_non_null(b);
+    assert_string_equal(b->path, "");
+
+    s_register(fx, "1006", "1006pass", "p-reg6", extra, 200);
+    assert_non_null(s_hdr(fx, "path"));
+    assert_non_null(strstr(s_hdr(fx, "path"), want + 1));
+    assert_string_equal(s_hdr(fx, "supported"), "path");
+    b = sip_registrar_lookup(sip_core_registrar(fx->core), "1006", (long)time(NULL));
+    assert_non_null(b);
+    assert_non_null(strstr(b->path, want + 1));
+
+    Tandem__Envelope env;
+    Tandem__Originate o = TANDEM__ORIGINATE__INIT;
+    o.channel = "SIP/1006-00000001";
+    o.user = "1006";
+    o.number = "";
+    o.caller_num = "1001";
+    o.sdp = (char *)s_sdp;
+    s_env(&env, "c-path", 1);
+    env.body_case = TANDEM__ENVELOPE__BODY_ORIGINATE;
+    env.originate = &o;
+    td_bus_fake_reset();
+    s_deliver(fx, &env);
+    assert_int_equal(s_next(fx, 1), -1);            /* not straight to the contact */
+    int phone = fx->phone;
+    fx->phone = proxy;
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "INVITE");
+    assert_string_equal(fx->msg->req_uri->username, "1006");
+    assert_int_equal(atoi(fx->msg->req_uri->port), ntohs(fx->ph.sin_port));
+    osip_route_t *r = osip_list_get(&fx->msg->routes, 0);
+    assert_non_null(r);
+    assert_int_equal(atoi(r->url->port), ntohs(pa.sin_port));
+    fx->phone = phone;
+    close(proxy);
 }
 
 static void test_outgoing_busy_and_cancel(void **state)
@@ -1697,6 +1862,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auth_nonce_and_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incoming_call_answer_bye, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incoming_router_hangs_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incoming_record_route, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invite_identification, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invite_digest_user, setup, teardown),
@@ -1706,6 +1872,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trunk_and_phones_same_ip, setup_same_ip, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outgoing_leg, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outgoing_record_route, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_register_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outgoing_busy_and_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_router_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_leg_on_bus, setup, teardown),

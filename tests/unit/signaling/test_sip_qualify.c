@@ -240,6 +240,36 @@ static void test_registered_peer(void **state)
     s_stop(fx);
 }
 
+/* A phone registered through a proxy (supportpath=yes stored its Path): the
+ * OPTIONS goes to the Path's first hop with the Path as Route, the contact
+ * in the Request-URI (chan_sip's sip_poke_peer copies peer->path). */
+static void test_registered_through_path(void **state)
+{
+    (void)state;
+    fx_t *fx = s_start("");
+    const sip_peer_t *phone = sip_conf_peer(fx->conf, "phone");
+    struct sockaddr_in away = fx->pa;
+    away.sin_port = htons(9);                      /* nothing there: only the proxy hears */
+    const char *uri = "sip:phone@127.0.0.1:9";
+    char path[64];
+    snprintf(path, sizeof path, "<sip:127.0.0.1:%d;lr>", ntohs(fx->pa.sin_port));
+    assert_int_equal(sip_registrar_update(fx->registrar, "phone", uri, &away, 120,
+                                          (long)time(NULL), "c1", 1, 0), 0);
+    assert_int_equal(sip_registrar_set_path(fx->registrar, "phone", uri, path), 0);
+    sip_qualify_registered(fx->q, phone);
+    assert_true(s_recv(fx, 200));
+    char *ruri = NULL;
+    osip_uri_to_str(fx->msg->req_uri, &ruri);
+    assert_string_equal(ruri, uri);
+    osip_free(ruri);
+    osip_route_t *r = osip_list_get(&fx->msg->routes, 0);
+    assert_non_null(r);
+    assert_int_equal(atoi(r->url->port), ntohs(fx->pa.sin_port));
+    s_reply(fx, 200);
+    assert_true(sip_qualify_lastms(fx->q, phone) > 0);
+    s_stop(fx);
+}
+
 int main(void)
 {
     td_log_init("test", LOG_ERR);
@@ -247,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_reachable_then_lagged),
         cmocka_unit_test(test_unreachable),
         cmocka_unit_test(test_registered_peer),
+        cmocka_unit_test(test_registered_through_path),
     };
     return cmocka_run_group_tests_name("sip_qualify", tests, NULL, NULL);
 }

@@ -60,6 +60,29 @@ static void test_add_refresh_lookup(void **state)
     assert_null(r);
 }
 
+static void test_path(void **state)
+{
+    (void)state;
+    sip_registrar_t *r = sip_registrar_new();
+    struct sockaddr_in a = s_addr("127.0.0.1", 5061);
+    assert_int_equal(sip_registrar_set_path(r, "1001", "sip:1001@127.0.0.1:5061", "<sip:p;lr>"),
+                     -1);                                   /* no binding yet */
+    assert_int_equal(sip_registrar_update(r, "1001", "sip:1001@127.0.0.1:5061", &a, 60, 100,
+                                          "c1", 1, 0), 0);
+    const sip_binding_t *b = sip_registrar_lookup(r, "1001", 100);
+    assert_string_equal(b->path, "");
+    assert_int_equal(sip_registrar_set_path(r, "1001", "sip:1001@127.0.0.1:5061",
+                                            "<sip:10.0.0.1;lr>,<sip:10.0.0.2;lr>"), 0);
+    assert_string_equal(b->path, "<sip:10.0.0.1;lr>,<sip:10.0.0.2;lr>");
+    char big[600];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(sip_registrar_set_path(r, "1001", "sip:1001@127.0.0.1:5061", big), -1);
+    assert_string_equal(b->path, "");                      /* too long: none kept */
+    assert_int_equal(sip_registrar_set_path(r, "1001", "sip:1001@127.0.0.1:5061", NULL), 0);
+    sip_registrar_destroy(&r);
+}
+
 static void test_remove(void **state)
 {
     (void)state;
@@ -261,6 +284,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_add_refresh_lookup),
         cmocka_unit_test(test_remove),
+        cmocka_unit_test(test_path),
         cmocka_unit_test(test_expiry_on_tick),
         cmocka_unit_test(test_full_aor_replaces_oldest),
         cmocka_unit_test(test_many_aors),

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <ifaddrs.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
@@ -779,6 +780,31 @@ static void test_via_filled_on_wildcard_bind(void **state)
     assert_true(s_recv(fx, buf, sizeof buf, 0) > 0);
     snprintf(want, sizeof want, "SIP/2.0/UDP 127.0.0.1:%d;", ntohs(any.sin_port));
     assert_non_null(strstr(s_header(buf, "Via", hdr, sizeof hdr), want));
+
+    /* Per destination, not the first one ever: toward each of this host's
+     * own addresses the kernel's source is that address (a local route), so
+     * alternating between them and loopback must give each its own. (One
+     * socket connect()ed again and again kept the first source.) */
+    struct ifaddrs *ifs = NULL, *i;
+    assert_int_equal(getifaddrs(&ifs), 0);
+    int checked = 0;
+    for (int round = 0; round < 2; round++)
+        for (i = ifs; i; i = i->ifa_next) {
+            if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+                continue;
+            struct sockaddr_in to = *(struct sockaddr_in *)i->ifa_addr, me, lo = to;
+            to.sin_port = htons(5060);
+            lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            lo.sin_port = htons(5060);
+            sip_txn_layer_local_addr(layer, &to, &me);
+            assert_int_equal(me.sin_addr.s_addr, to.sin_addr.s_addr);
+            assert_int_equal(me.sin_port, any.sin_port);
+            sip_txn_layer_local_addr(layer, &lo, &me);
+            assert_int_equal(me.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+            checked++;
+        }
+    freeifaddrs(ifs);
+    assert_true(checked > 0);
     sip_txn_layer_destroy(&layer);
     close(fd);
 }
