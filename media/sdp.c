@@ -217,6 +217,23 @@ int sdp_dir_answer(int offer)
     return ((offer & SDP_DIR_SEND) ? SDP_DIR_RECV : 0) | ((offer & SDP_DIR_RECV) ? SDP_DIR_SEND : 0);
 }
 
+/* The line at *pp (below end): its text in [*line, *lend) without the CR LF
+ * or LF, which stays in [*lend, the new *pp). 0 when there is none left. */
+static int s_line(const char **pp, const char *end, const char **line, const char **lend)
+{
+    const char *p = *pp;
+    if (p >= end)
+        return 0;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *e = nl ? nl : end;
+    if (e > p && e[-1] == '\r')
+        e--;
+    *line = p;
+    *lend = e;
+    *pp = nl ? nl + 1 : end;
+    return 1;
+}
+
 static int s_scan(const char *sdp, size_t len, s_out_t *o, const s_edit_t *e,
                   sdp_media_t *m, char *err, size_t errlen)
 {
@@ -232,17 +249,11 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const s_edit_t *e,
     const char *p = sdp, *end = sdp + len;
     int sess_dir = -1, audio_dir = -1;
 
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *next = nl ? nl + 1 : end;
-        const char *lend = nl ? nl : end;
-        if (lend > p && lend[-1] == '\r')
-            lend--;
-        const char *line = p;
+    const char *line, *lend;
+    while (s_line(&p, end, &line, &lend)) {
         size_t n = (size_t)(lend - line);
         const char *eol = lend;
-        size_t eoln = (size_t)(next - lend);
-        p = next;
+        size_t eoln = (size_t)(p - lend);
         lineno++;
 
         if (n == 0) {                    /* blank line: tolerated, kept */
@@ -570,19 +581,13 @@ int sdp_offer(const char *addr, uint16_t port, unsigned long sess_id, int first_
 /* The o= line of sdp[0..len): its value in [*v, *vend). */
 static int s_find_o(const char *sdp, size_t len, const char **v, const char **vend)
 {
-    const char *p = sdp, *end = sdp + len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *lend = nl ? nl : end;
-        if (lend > p && lend[-1] == '\r')
-            lend--;
-        if (lend - p >= 2 && p[0] == 'o' && p[1] == '=') {
-            *v = p + 2;
+    const char *p = sdp, *end = sdp + len, *line, *lend;
+    while (s_line(&p, end, &line, &lend))
+        if (lend - line >= 2 && line[0] == 'o' && line[1] == '=') {
+            *v = line + 2;
             *vend = lend;
             return 0;
         }
-        p = nl ? nl + 1 : end;
-    }
     return -1;
 }
 
@@ -605,15 +610,10 @@ int sdp_restamp(const char *sdp, size_t len, const sdp_origin_t *origin, int dir
     if (!outlen)
         return -1;
     s_out_t o = { out, outlen, 0, 0 };
-    const char *p = sdp, *end = sdp + len;
+    const char *next = sdp, *end = sdp + len, *p, *lend;
     int in_audio = 0, seen_audio = 0, seen_o = 0;
     char tmp[80];
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *next = nl ? nl + 1 : end;
-        const char *lend = nl ? nl : end;
-        if (lend > p && lend[-1] == '\r')
-            lend--;
+    while (s_line(&next, end, &p, &lend)) {
         size_t n = (size_t)(lend - p);
         if (n >= 2 && p[0] == 'm' && p[1] == '=') {
             if (in_audio) {
@@ -639,7 +639,6 @@ int sdp_restamp(const char *sdp, size_t len, const sdp_origin_t *origin, int dir
         } else if (!(n >= 2 && p[0] == 'a' && p[1] == '=' && s_dir_attr(p + 2, n - 2) >= 0)) {
             s_put(&o, p, (size_t)(next - p));
         }
-        p = next;
     }
     if (in_audio) {
         if (o.len && out[o.len - 1] != '\n')
