@@ -99,6 +99,11 @@ void call_on_media_reanswered(call_t *self, const char *peer, const Tandem__Medi
 /* The call's media worker (media = 1) or signaling peer (0) is dead: end the
  * call with cause 38 without sending anything more to that peer. */
 void call_on_peer_lost(call_t *self, int media);
+/* The call's media worker died and another is alive: move the call's media
+ * there (MediaAdopt, then a re-INVITE of each phone). Without a live worker
+ * the call ends as on call_on_peer_lost. */
+void call_on_worker_lost(call_t *self);
+void call_on_media_adopted(call_t *self, const char *peer, const Tandem__MediaAdopted *msg);
 /* End the call now with cause (the router is stopping). */
 void call_shutdown(call_t *self, uint32_t cause);
 

@@ -198,6 +198,7 @@ S_DISPATCH(reinvite, Reinvite, "Reinvite", 1, hdr->leg)
 S_DISPATCH(reinvite_answer, ReinviteAnswer, "ReinviteAnswer", 1, hdr->leg)
 S_DISPATCH(media_reoffered, MediaReoffered, "MediaReoffered", 0, hdr->peer)
 S_DISPATCH(media_reanswered, MediaReanswered, "MediaReanswered", 0, hdr->peer)
+S_DISPATCH(media_adopted, MediaAdopted, "MediaAdopted", 1, hdr->peer)
 
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
 {
@@ -219,10 +220,16 @@ static void s_on_peer_down(void *arg, const char *peer, const char *role)
     if (media)
         workers_down(self->workers, peer);
     s_collect_t c = s_collect(self, peer, media);
-    td_log(LOG_WARNING, "Peer %s (%s) is down: hanging up its %zu call(s)", peer, role, c.n);
+    if (media)
+        td_log(LOG_WARNING, "Media worker %s is down: moving its %zu call(s)", peer, c.n);
+    else
+        td_log(LOG_WARNING, "Peer %s (%s) is down: hanging up its %zu call(s)", peer, role, c.n);
     for (size_t i = 0; i < c.n; i++) {
         td_log_set_context(call_id(c.list[i]));
-        call_on_peer_lost(c.list[i], media);
+        if (media)
+            call_on_worker_lost(c.list[i]);
+        else
+            call_on_peer_lost(c.list[i], 0);
         td_log_set_context(NULL);
     }
     free(c.list);
@@ -260,6 +267,7 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_reinvite_answer = s_on_reinvite_answer,
         .on_media_reoffered = s_on_media_reoffered,
         .on_media_reanswered = s_on_media_reanswered,
+        .on_media_adopted = s_on_media_adopted,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
     };
