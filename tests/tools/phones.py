@@ -90,6 +90,7 @@ class Side:
         self.refuse = False
         self.up = False
         self.last_rx = None
+        self.bye = False             # the switch sent this side a BYE
         self.rx = 0
         self.gaps = []               # [silence start, end, packets before it] over 100 ms
 
@@ -298,6 +299,11 @@ class Phones:
             call["callee"] = side
             self.by_callid[callid] = (call, "callee")
             side.remote = sdp_target(msg["body"])
+            side.invite = msg
+            if self.a.answer_delay > 0:
+                self.reply(msg, 180, "Ringing", side.tag)
+                side.answer_at = time.time() + self.a.answer_delay
+                return
             side.up = True
             self.reply(msg, 200, "OK", side.tag, side.sdp())
             return
@@ -306,6 +312,9 @@ class Phones:
             return
         call, role = got
         side = call[role]
+        if method == "INVITE" and not side.up and getattr(side, "answer_at", None):
+            self.reply(msg, 180, "Ringing", side.tag)      # a retransmission while ringing
+            return
         if method == "INVITE":                      # re-INVITE
             side.reinvites.append(time.time())
             if side.refuse:
@@ -318,6 +327,7 @@ class Phones:
         elif method == "BYE":
             self.reply(msg, 200, "OK")
             side.up = False
+            side.bye = True
             other = call["callee"] if role == "caller" else call["caller"]
             if call["ended_by"] is None:
                 call["ended_by"] = "switch-" + role
@@ -366,6 +376,12 @@ class Phones:
                     self.hangup(c)
             if stopping is not None and now - stopping > 2:
                 break
+            for c in self.calls:
+                side = c["callee"]
+                if side and getattr(side, "answer_at", None) and not side.up and now >= side.answer_at:
+                    side.up = True
+                    side.answered_at = now
+                    self.reply(side.invite, 200, "OK", side.tag, side.sdp())
             if now >= next_rtp:
                 for c in self.calls:
                     for role in ("caller", "callee"):
@@ -409,7 +425,7 @@ class Phones:
                 if not s:
                     continue
                 srcs = sorted(([k] + v for k, v in s.sources.items()), key=lambda x: x[1])
-                e["sides"][role] = {"sources": srcs, "reinvites": s.reinvites,
+                e["sides"][role] = {"sources": srcs, "reinvites": s.reinvites, "rx": s.rx, "bye": s.bye,
                                     "gaps": [[round(x, 3) for x in g] for g in s.gaps],
                                     "remote": "%s:%d" % s.remote if s.remote else None}
                 if mark is not None:
@@ -445,6 +461,8 @@ def main():
     ap.add_argument("--stop")
     ap.add_argument("--mark")
     ap.add_argument("--refuse", type=int, default=-1)
+    ap.add_argument("--answer-delay", type=float, default=0.0,
+                    help="the callee rings (180) this long before it answers")
     ap.add_argument("--max-time", type=float, default=60.0)
     ap.add_argument("--out")
     a = ap.parse_args()
