@@ -48,7 +48,8 @@
     X(media_reanswer, MediaReanswer, MEDIA_REANSWER) \
     X(media_reanswered, MediaReanswered, MEDIA_REANSWERED) \
     X(media_adopt,    MediaAdopt,    MEDIA_ADOPT) \
-    X(media_adopted,  MediaAdopted,  MEDIA_ADOPTED)
+    X(media_adopted,  MediaAdopted,  MEDIA_ADOPTED) \
+    X(media_drain,    MediaDrain,    MEDIA_DRAIN)
 
 typedef struct td_bus td_bus_t;
 

@@ -25,6 +25,8 @@ struct worker {
     struct in_addr bind_addr;    /* sockets bind here */
     uint32_t capacity;           /* sessions; 0 = as many as the ports allow */
     rtp_conf_t rtp;
+    struct event *drain;         /* draining: MediaDrain and the exit check, every second */
+    int drain_ticks;
     uint32_t router_losses;      /* times the router fell silent: sessions' epoch */
     uint32_t ticks_since_loss;   /* ticks since it last fell silent */
     struct event *tick;
@@ -158,6 +160,8 @@ void worker_destroy(worker_t **self_p)
         td_log(LOG_NOTICE, "closing %u media sessions", session_table_size(self->sessions));
     if (self->tick)
         event_free(self->tick);
+    if (self->drain)
+        event_free(self->drain);
     td_bus_destroy(&self->bus);
     session_table_destroy(&self->sessions);
     ivr_env_destroy(&self->ivr);            /* after the sessions' own ivr_t */
@@ -767,4 +771,37 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     worker_tick(arg);
+}
+
+static void s_on_drain(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    worker_t *self = arg;
+    uint32_t left = session_table_size(self->sessions);
+    if (left == 0 && self->drain_ticks > 0) {
+        td_log(LOG_NOTICE, "drained: no media session left, exiting");
+        event_base_loopexit(self->base, NULL);
+        return;
+    }
+    self->drain_ticks++;
+    Tandem__MediaDrain m = TANDEM__MEDIA_DRAIN__INIT;
+    m.sessions = left;
+    td_bus_send_media_drain(self->bus, "router", "", 0, &m);
+    td_log(LOG_INFO, "draining: %u media session(s) left", left);
+}
+
+void worker_drain(worker_t *self)
+{
+    if (self->drain)
+        return;
+    td_log(LOG_NOTICE, "drain: taking no new calls; the router moves the %u call(s) here "
+           "elsewhere, then this worker exits", session_table_size(self->sessions));
+    self->drain = event_new(self->base, -1, EV_PERSIST, s_on_drain, self);
+    struct timeval every = { 1, 0 };
+    if (!self->drain || event_add(self->drain, &every) < 0) {
+        td_log(LOG_ERR, "cannot start draining");
+        return;
+    }
+    s_on_drain(-1, 0, self);
 }

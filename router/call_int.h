@@ -144,6 +144,10 @@ struct call {
                                  * answers to the re-INVITEs are awaited */
     unsigned move_wait;         /* bits (1 << side): re-INVITE answers awaited */
     int move_tries[2];          /* re-INVITEs sent per side (491: again, up to 5) */
+    worker_t *move_from;        /* a drain: the live worker the call leaves, released
+                                 * once both phones moved (NULL after a death) */
+    unsigned move_done;         /* bits (1 << side): phones that accepted the move */
+    int move_refused;           /* a drain move was refused: the call stays */
     int move_after_answer;      /* the callee was ringing at the move: re-INVITE the
                                  * winner once it answers */
     struct event *move_timer;   /* a 491 answered a move: try again */

@@ -87,8 +87,35 @@ static int s_side_up(const call_t *self, int side)
     return self->winner && self->winner->state == LEG_UP;
 }
 
+/* A drain move that cannot finish: back to the worker it never left. */
+static void s_undo(call_t *self)
+{
+    worker_t *to = self->worker;
+    if (!worker_alive(to) || self->sig_lost) {
+        ;
+    } else {
+        Tandem__MediaRelease m = TANDEM__MEDIA_RELEASE__INIT;
+        td_bus_send_media_release(self->env->bus, worker_identity(to), self->id, 0, &m);
+    }
+    workers_release(self->env->workers, to);
+    self->worker = self->move_from;
+    workers_hold(self->env->workers, self->worker);
+    self->move_from = NULL;
+    self->moving = 0;
+    self->move_wait = 0;
+    self->move_refused = 1;
+    td_log(LOG_NOTICE, "drain: '%s' stays on %s", self->channel, worker_identity(self->worker));
+}
+
 static void s_done_if_settled(call_t *self)
 {
+    if (self->moving && !self->move_wait && self->move_from) {
+        /* A drain: the phones left the old worker; it lets the call go. */
+        Tandem__MediaRelease m = TANDEM__MEDIA_RELEASE__INIT;
+        td_bus_send_media_release(self->env->bus, worker_identity(self->move_from), self->id, 0,
+                                  &m);
+        self->move_from = NULL;
+    }
     if (self->moving && !self->move_wait) {
         struct timeval now, d;
         gettimeofday(&now, NULL);
@@ -127,6 +154,30 @@ static void s_on_retry(evutil_socket_t fd, short what, void *arg)
     td_log_set_context(NULL);
 }
 
+/* MediaAdopt to the call's (new) worker with what each phone was told and
+ * said. 0, or -1 if the bus refused it. */
+static int s_adopt(call_t *self)
+{
+    int up_b = self->winner && self->winner->state == LEG_UP;
+    Tandem__MediaAdopt m = TANDEM__MEDIA_ADOPT__INIT;
+    m.local_a = self->sdp_sent[0] ? self->sdp_sent[0] : (char *)self->sdp_caller;
+    m.remote_a = self->sdp_heard[0] ? self->sdp_heard[0] : (char *)self->sdp_offer;
+    m.local_b = up_b && self->sdp_sent[1] ? self->sdp_sent[1]
+                                          : (char *)(self->sdp_callee ? self->sdp_callee : "");
+    m.remote_b = up_b && self->sdp_heard[1] ? self->sdp_heard[1] : "";
+    m.echo = self->state == CALL_ECHO;
+    m.codecs = self->codecs;
+    m.n_codecs = self->ncodecs;
+    self->moving = 1;
+    self->move_wait = 0;
+    self->move_done = 0;
+    self->move_tries[0] = self->move_tries[1] = 0;
+    self->early_pending = 0;    /* the old worker's answers are not waited for */
+    gettimeofday(&self->move_start, NULL);
+    return td_bus_send_media_adopt(self->env->bus, worker_identity(self->worker), self->id, 0,
+                                   &m);
+}
+
 void call_on_worker_lost(call_t *self)
 {
     worker_t *old = self->worker;
@@ -137,6 +188,20 @@ void call_on_worker_lost(call_t *self)
     }
     workers_release(self->env->workers, old);
     self->worker = w;
+    if (self->move_from == old) {
+        self->move_from = NULL; /* a drain in flight: nothing to release there now */
+    } else if (self->moving && self->move_from) {
+        /* The worker it was moving to died: the drained one still has it,
+         * and the drain tries again later. */
+        workers_release(self->env->workers, w);
+        self->worker = self->move_from;
+        self->move_from = NULL;
+        self->moving = 0;
+        self->move_wait = 0;
+        td_log(LOG_WARNING, "Media worker %s died while '%s' moved to it: it stays on %s",
+               worker_identity(old), self->channel, worker_identity(self->worker));
+        return;
+    }
     td_log(LOG_WARNING, "Media worker %s of '%s' is gone: moving the call to %s",
            worker_identity(old), self->channel, worker_identity(w));
     if (self->reinvite) {
@@ -156,26 +221,47 @@ void call_on_worker_lost(call_t *self)
             call_end(self, 38, 38);
         return;
     }
-    if (!self->sdp_caller) {
+    if (!self->sdp_caller)
         return;                 /* no session yet */
-    }
-    Tandem__MediaAdopt m = TANDEM__MEDIA_ADOPT__INIT;
-    m.local_a = self->sdp_sent[0] ? self->sdp_sent[0] : (char *)self->sdp_caller;
-    m.remote_a = self->sdp_heard[0] ? self->sdp_heard[0] : (char *)self->sdp_offer;
-    m.local_b = self->winner && self->winner->state == LEG_UP && self->sdp_sent[1]
-                    ? self->sdp_sent[1] : (char *)(self->sdp_callee ? self->sdp_callee : "");
-    m.remote_b = self->winner && self->winner->state == LEG_UP && self->sdp_heard[1]
-                     ? self->sdp_heard[1] : "";
-    m.echo = self->state == CALL_ECHO;
-    m.codecs = self->codecs;
-    m.n_codecs = self->ncodecs;
-    self->moving = 1;
-    self->move_wait = 0;
-    self->move_tries[0] = self->move_tries[1] = 0;
-    self->early_pending = 0;    /* the lost worker's answers will not come */
-    gettimeofday(&self->move_start, NULL);
-    if (td_bus_send_media_adopt(self->env->bus, worker_identity(w), self->id, 0, &m) < 0)
+    if (s_adopt(self) < 0)
         call_end(self, 38, 38);
+}
+
+int call_movable(const call_t *self)
+{
+    if (self->moving || self->reinvite || self->move_refused || !self->sdp_caller ||
+        !self->answered || self->leg0_gone || self->sig_lost)
+        return 0;
+    switch (self->state) {
+    case CALL_BRIDGED:
+    case CALL_ECHO:
+    case CALL_WAITING:
+        return 1;
+    case CALL_PLAYING:
+    case CALL_COLLECTING:
+    case CALL_MOH:
+        /* music starts again; a prompt or a recording is waited out */
+        return self->ivr.mode == IVR_MOH || !self->ivr.play_id;
+    default:
+        return 0;
+    }
+}
+
+int call_move(call_t *self)
+{
+    worker_t *w = workers_choose(self->env->workers);
+    if (!w)
+        return -1;
+    self->move_from = self->worker;
+    workers_release(self->env->workers, self->worker);
+    self->worker = w;
+    td_log(LOG_INFO, "drain: moving '%s' from %s to %s", self->channel,
+           worker_identity(self->move_from), worker_identity(w));
+    if (s_adopt(self) < 0) {
+        s_undo(self);
+        return -1;
+    }
+    return 0;
 }
 
 /* The application that plays or records runs again on the new worker. */
@@ -254,7 +340,16 @@ int move_on_reinvite_answer(call_t *self, uint32_t leg, const Tandem__ReinviteAn
     if (!self->moving || side < 0 || !(self->move_wait & (1u << side)))
         return 0;
     if (msg->status >= 200 && msg->status < 300) {
+        if (self->move_refused && self->move_from) {
+            /* A drain where the other phone refused: the two would be on
+             * two workers. Rare enough to end the call. */
+            td_log(LOG_WARNING, "move: one phone moved, the other refused: hanging up");
+            self->moving = 0;
+            call_end(self, 38, 38);
+            return 1;
+        }
         self->move_wait &= ~(1u << side);
+        self->move_done |= 1u << side;
         call_sdp_heard(self, side, msg->sdp);
         Tandem__MediaAnswer m = TANDEM__MEDIA_ANSWER__INIT;
         m.sdp = msg->sdp ? msg->sdp : "";
@@ -274,6 +369,16 @@ int move_on_reinvite_answer(call_t *self, uint32_t leg, const Tandem__ReinviteAn
             td_log(LOG_INFO, "move: leg %u answered 491: again in %d ms", leg, MOVE_RETRY_MS);
             return 1;
         }
+    }
+    if (self->move_from && !self->move_done) {
+        /* A drain, and no phone moved yet: the call stays where it is. */
+        td_log(LOG_NOTICE, "move: leg %u refused the re-INVITE to the new worker (%u)", leg,
+               msg->status);
+        self->move_wait &= ~(1u << side);
+        self->move_refused = 1;
+        if (!self->move_wait)
+            s_undo(self);
+        return 1;
     }
     td_log(LOG_WARNING, "move: leg %u refused the re-INVITE to the new worker (%u): hanging up",
            leg, msg->status);
