@@ -144,6 +144,7 @@ struct call {
                                  * answers to the re-INVITEs are awaited */
     unsigned move_wait;         /* bits (1 << side): re-INVITE answers awaited */
     int move_tries[2];          /* re-INVITEs sent per side (491: again, up to 5) */
+    unsigned move_retry;        /* bits (1 << side): answered 491, sent again on move_timer */
     worker_t *move_from;        /* a drain: the live worker the call leaves, released
                                  * once both phones moved (NULL after a death) */
     unsigned move_done;         /* bits (1 << side): phones that accepted the move */

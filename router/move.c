@@ -146,11 +146,15 @@ static void s_on_retry(evutil_socket_t fd, short what, void *arg)
     (void)what;
     call_t *self = arg;
     td_log_set_context(self->id);
-    for (int side = 0; side < 2; side++)
-        if ((self->move_wait & (1u << side)) && self->state != CALL_DONE && s_side_up(self, side)) {
-            self->move_wait &= ~(1u << side);
+    for (int side = 0; side < 2; side++) {
+        if (!(self->move_retry & (1u << side)))
+            continue;
+        self->move_retry &= ~(1u << side);
+        self->move_wait &= ~(1u << side);
+        if (self->state != CALL_DONE && self->moving && s_side_up(self, side))
             s_reinvite(self, side);
-        }
+    }
+    s_done_if_settled(self);
     td_log_set_context(NULL);
 }
 
@@ -170,6 +174,7 @@ static int s_adopt(call_t *self)
     m.n_codecs = self->ncodecs;
     self->moving = 1;
     self->move_wait = 0;
+    self->move_retry = 0;
     self->move_done = 0;
     self->move_tries[0] = self->move_tries[1] = 0;
     self->early_pending = 0;    /* the old worker's answers are not waited for */
@@ -364,6 +369,7 @@ int move_on_reinvite_answer(call_t *self, uint32_t leg, const Tandem__ReinviteAn
         if (!self->move_timer)
             self->move_timer = evtimer_new(self->env->base, s_on_retry, self);
         if (self->move_timer) {
+            self->move_retry |= 1u << side;
             struct timeval tv = { MOVE_RETRY_MS / 1000, (MOVE_RETRY_MS % 1000) * 1000 };
             evtimer_add(self->move_timer, &tv);
             td_log(LOG_INFO, "move: leg %u answered 491: again in %d ms", leg, MOVE_RETRY_MS);
