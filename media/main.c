@@ -3,7 +3,8 @@
  *   tandem-media [-c CONFDIR] [-i IDENTITY] [-l LEVEL]
  *
  * Reads CONFDIR/tandem.conf ([bus], [media]) and CONFDIR/rtp.conf, dials the
- * router, and serves MediaOffer/Answer/Echo/Release until SIGINT or SIGTERM. */
+ * router, and serves MediaOffer/Answer/Echo/Release until SIGINT or SIGTERM; SIGUSR1
+ * drains it (worker_drain): its calls move elsewhere, then it exits. */
 #include <signal.h>
 #include <stdio.h>
 #include <event2/event.h>

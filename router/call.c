@@ -933,6 +933,8 @@ void call_on_media_error(call_t *self, const char *peer, const Tandem__MediaErro
 {
     if (!s_from_worker(self, peer, "MediaError"))
         return;
+    if (move_on_media_error(self, msg))
+        return;
     uint32_t cause = msg->cause ? msg->cause : 41;
     td_log(LOG_WARNING, "Media error on '%s': %s (cause %u)", self->channel,
            msg->reason ? msg->reason : "", cause);

@@ -225,6 +225,9 @@ int move_on_reinvite_answer(call_t *self, uint32_t leg, const Tandem__ReinviteAn
 /* The winner answered and is bridged: a callee that rang during a move is
  * re-INVITEd to the new worker now. */
 void move_on_bridged(call_t *self);
+/* A MediaError from the worker a drain moves the call to: the call stays
+ * where it is, to be tried again (1); anything else is not the move's (0). */
+int move_on_media_error(call_t *self, const Tandem__MediaError *msg);
 void move_free(call_t *self);
 
 /* apps.c */

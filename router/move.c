@@ -339,6 +339,18 @@ void move_on_bridged(call_t *self)
     s_done_if_settled(self);
 }
 
+int move_on_media_error(call_t *self, const Tandem__MediaError *msg)
+{
+    if (!self->moving || !self->move_from || self->move_done)
+        return 0;
+    td_log(LOG_NOTICE, "drain: %s cannot take '%s' now (%s): it stays on %s for a while",
+           worker_identity(self->worker), self->channel, msg->reason ? msg->reason : "",
+           worker_identity(self->move_from));
+    s_undo(self);
+    self->move_refused = 0;     /* the drain tries it again */
+    return 1;
+}
+
 int move_on_reinvite_answer(call_t *self, uint32_t leg, const Tandem__ReinviteAnswer *msg)
 {
     int side = call_leg_side(self, leg);

@@ -265,8 +265,10 @@ static void s_on_drain_tick(evutil_socket_t fd, short what, void *arg)
             moved++;
         td_log_set_context(NULL);
     }
-    if (c.n == 0)
-        event_del(self->drain);
+    if (c.n > 0) {
+        struct timeval tv = { 0, DRAIN_EVERY_MS * 1000 };
+        event_add(self->drain, &tv);
+    }
     free(c.list);
 }
 

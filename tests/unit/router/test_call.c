@@ -990,6 +990,32 @@ static void test_drain_refused(void **state)
     s_nothing_more(f);
 }
 
+/* The worker a drain picks has no room (MediaError 34): the call stays on
+ * the draining worker and the next tick tries again; nothing is hung up. */
+static void test_drain_target_full(void **state)
+{
+    fixture_t *f = *state;
+    s_bridge_1002(f, "c1");
+    td_bus_fake_peer_up(f->bus, "media-2", "media", 100);
+    s_drain(f, "media-1");
+    event_base_loop(f->base, EVLOOP_ONCE);
+    s_sent(f, "media-2", MEDIA_ADOPT, "c1", 0);
+    Tandem__MediaError m = TANDEM__MEDIA_ERROR__INIT;
+    m.cause = 34;
+    m.reason = "no free RTP port pair";
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(MEDIA_ERROR);
+    env.media_error = &m;
+    s_deliver(f, "media-2", &env, "c1", 0);
+    s_sent(f, "media-2", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_int_equal(s_state(f, "c1"), CALL_BRIDGED);
+    event_base_loop(f->base, EVLOOP_ONCE);
+    s_sent(f, "media-2", MEDIA_ADOPT, "c1", 0);
+    s_nothing_more(f);
+}
+
+
 static void test_least_loaded_worker(void **state)
 
 {
@@ -1294,6 +1320,7 @@ int main(void)
         T(test_worker_dies_during_setup),
         T(test_drain),
         T(test_drain_refused),
+        T(test_drain_target_full),
         T(test_least_loaded_worker),
         T(test_early_media),
         T(test_answer_then_dial),
