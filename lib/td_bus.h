@@ -17,8 +17,8 @@
 #include <event2/event.h>
 #include "tandem.pb-c.h"
 
-#define TD_BUS_HEARTBEAT_MS 500
-#define TD_BUS_DEAD_MS      2000
+#define TD_BUS_HEARTBEAT_MS 250
+#define TD_BUS_DEAD_MS      1000
 
 /* X(name, Type, CASE): one line per business message in the Envelope.
  * Hello is not here: the bus handles it. */
@@ -46,7 +46,10 @@
     X(media_reoffer,  MediaReoffer,  MEDIA_REOFFER) \
     X(media_reoffered, MediaReoffered, MEDIA_REOFFERED) \
     X(media_reanswer, MediaReanswer, MEDIA_REANSWER) \
-    X(media_reanswered, MediaReanswered, MEDIA_REANSWERED)
+    X(media_reanswered, MediaReanswered, MEDIA_REANSWERED) \
+    X(media_adopt,    MediaAdopt,    MEDIA_ADOPT) \
+    X(media_adopted,  MediaAdopted,  MEDIA_ADOPTED) \
+    X(media_drain,    MediaDrain,    MEDIA_DRAIN)
 
 typedef struct td_bus td_bus_t;
 

@@ -3,7 +3,8 @@
  *   tandem-media [-c CONFDIR] [-i IDENTITY] [-l LEVEL]
  *
  * Reads CONFDIR/tandem.conf ([bus], [media]) and CONFDIR/rtp.conf, dials the
- * router, and serves MediaOffer/Answer/Echo/Release until SIGINT or SIGTERM. */
+ * router, and serves MediaOffer/Answer/Echo/Release until SIGINT or SIGTERM; SIGUSR1
+ * drains it (worker_drain): its calls move elsewhere, then it exits. */
 #include <signal.h>
 #include <stdio.h>
 #include <event2/event.h>
@@ -13,6 +14,13 @@
 #include "td_log.h"
 #include "td_settings.h"
 #include "worker.h"
+
+static void s_on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    worker_drain(arg);
+}
 
 static void s_on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -55,8 +63,12 @@ int main(int argc, char **argv)
     }
     struct event *sigint = evsignal_new(base, SIGINT, s_on_signal, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
-    if (!sigint || !sigterm || event_add(sigint, NULL) < 0 || event_add(sigterm, NULL) < 0) {
-        td_log(LOG_ERR, "cannot watch SIGINT/SIGTERM");
+    struct event *sigusr1 = evsignal_new(base, SIGUSR1, s_on_usr1, worker);
+    if (!sigint || !sigterm || !sigusr1 || event_add(sigint, NULL) < 0 ||
+        event_add(sigterm, NULL) < 0 || event_add(sigusr1, NULL) < 0) {
+        td_log(LOG_ERR, "cannot watch SIGINT/SIGTERM/SIGUSR1");
+        if (sigusr1)
+            event_free(sigusr1);
         if (sigint)
             event_free(sigint);
         if (sigterm)
@@ -68,6 +80,7 @@ int main(int argc, char **argv)
 
     event_base_dispatch(base);
 
+    event_free(sigusr1);
     event_free(sigterm);
     event_free(sigint);
     worker_destroy(&worker);

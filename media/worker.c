@@ -25,6 +25,8 @@ struct worker {
     struct in_addr bind_addr;    /* sockets bind here */
     uint32_t capacity;           /* sessions; 0 = as many as the ports allow */
     rtp_conf_t rtp;
+    struct event *drain;         /* draining: MediaDrain and the exit check, every second */
+    int drain_ticks;
     uint32_t router_losses;      /* times the router fell silent: sessions' epoch */
     uint32_t ticks_since_loss;   /* ticks since it last fell silent */
     struct event *tick;
@@ -44,6 +46,7 @@ static void s_on_media_record(void *arg, const td_bus_hdr_t *hdr, const Tandem__
 static void s_on_media_reoffer(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaReoffer *msg);
 static void s_on_media_reanswer(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaReanswer *msg);
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity);
+static void s_on_media_adopt(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaAdopt *msg);
 static void s_on_peer_down(void *arg, const char *peer, const char *role);
 static void s_on_tick(evutil_socket_t fd, short what, void *arg);
 
@@ -118,6 +121,7 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
         .on_media_record = s_on_media_record,
         .on_media_reoffer = s_on_media_reoffer,
         .on_media_reanswer = s_on_media_reanswer,
+        .on_media_adopt = s_on_media_adopt,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
     };
@@ -156,6 +160,8 @@ void worker_destroy(worker_t **self_p)
         td_log(LOG_NOTICE, "closing %u media sessions", session_table_size(self->sessions));
     if (self->tick)
         event_free(self->tick);
+    if (self->drain)
+        event_free(self->drain);
     td_bus_destroy(&self->bus);
     session_table_destroy(&self->sessions);
     ivr_env_destroy(&self->ivr);            /* after the sessions' own ivr_t */
@@ -225,6 +231,41 @@ static size_t s_codecs(const uint32_t *codecs, size_t n, uint8_t *out)
     return k;
 }
 
+/* The call's session, opened if it has none (*created says which). NULL
+ * after a MediaError (over capacity, no ports, no memory). */
+static session_t *s_session_get(worker_t *self, const td_bus_hdr_t *hdr, int *created)
+{
+    session_t *session = session_table_find(self->sessions, hdr->call_id);
+    *created = 0;
+    if (session)
+        return session;
+    if (session_table_size(self->sessions) >= self->capacity) {
+        snprintf(self->err, sizeof self->err, "over capacity (%u calls)", self->capacity);
+        s_error(self, hdr, WORKER_CAUSE_NO_CIRCUIT, self->err);
+        return NULL;
+    }
+    int err;
+    session_t *fresh = session_new(self->base, self->pool, &self->bind_addr, hdr->call_id, &err);
+    if (!fresh) {
+        if (err == -ENOSPC)
+            snprintf(self->err, sizeof self->err, "no free RTP port pair in %u-%u",
+                     self->rtp.start, self->rtp.end);
+        else
+            snprintf(self->err, sizeof self->err, "cannot open RTP ports: %s", strerror(-err));
+        s_error(self, hdr, WORKER_CAUSE_NO_CIRCUIT, self->err);
+        return NULL;
+    }
+    session = fresh;
+    if (session_table_insert(self->sessions, &fresh) < 0) {
+        session_destroy(&fresh);
+        s_error(self, hdr, WORKER_CAUSE_NO_CIRCUIT, "out of memory");
+        return NULL;
+    }
+    *created = 1;
+    td_bus_set_load(self->bus, session_table_size(self->sessions));
+    return session;
+}
+
 static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *sdp,
                            const uint32_t *codecs, size_t ncodecs)
 {
@@ -245,36 +286,10 @@ static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *
                 "bad SDP offer: no codec both the caller's allow= list and the worker have");
         return;
     }
-    session_t *session = session_table_find(self->sessions, hdr->call_id);
     int created = 0;
-    if (!session) {
-        if (session_table_size(self->sessions) >= self->capacity) {
-            snprintf(self->err, sizeof self->err, "over capacity (%u calls)", self->capacity);
-            s_error(self, hdr, WORKER_CAUSE_NO_CIRCUIT, self->err);
-            return;
-        }
-        int err;
-        session_t *fresh = session_new(self->base, self->pool, &self->bind_addr,
-                                       hdr->call_id, &err);
-        if (!fresh) {
-            if (err == -ENOSPC)
-                snprintf(self->err, sizeof self->err, "no free RTP port pair in %u-%u",
-                         self->rtp.start, self->rtp.end);
-            else
-                snprintf(self->err, sizeof self->err, "cannot open RTP ports: %s",
-                         strerror(-err));
-            s_error(self, hdr, WORKER_CAUSE_NO_CIRCUIT, self->err);
-            return;
-        }
-        session = fresh;
-        if (session_table_insert(self->sessions, &fresh) < 0) {
-            session_destroy(&fresh);
-            s_error(self, hdr, WORKER_CAUSE_NO_CIRCUIT, "out of memory");
-            return;
-        }
-        created = 1;
-        td_bus_set_load(self->bus, session_table_size(self->sessions));
-    }
+    session_t *session = s_session_get(self, hdr, &created);
+    if (!session)
+        return;
     uint16_t port_b = session_port(session, SESSION_B);
     unsigned long sess_id = ((unsigned long)time(NULL) << 16) | port_b;
     if (sdp_answer(sdp, len, self->address, session_port(session, SESSION_A), keep, nkeep,
@@ -325,9 +340,14 @@ static void s_on_media_offer(void *arg, const td_bus_hdr_t *hdr, const Tandem__M
     td_log_set_context(NULL);
 }
 
+static void s_apply(session_t *session, session_side_t side, const sdp_media_t *media,
+                    int codec, int send);
+
 /* A callee's answer (or early media SDP) to the worker's offer: where to
  * send to it, and the codec it chose, the first of its m=audio line that the
- * worker offered (RFC 3264 6.1: the answerer's preference order). */
+ * worker offered (RFC 3264 6.1: the answerer's preference order). With
+ * `adopt`, the answer of a phone (leg 0: the caller, side A) to the re-INVITE
+ * that moved it here (MediaAdopt): applied to its side without a reply. */
 static void s_on_media_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaAnswer *msg)
 {
     worker_t *self = arg;
@@ -335,6 +355,7 @@ static void s_on_media_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__
     const char *sdp = msg->sdp ? msg->sdp : "";
     size_t len = strlen(sdp);
     sdp_media_t media;
+    session_side_t side = msg->adopt && hdr->leg == 0 ? SESSION_A : SESSION_B;
     session_t *session = session_table_find(self->sessions, hdr->call_id);
     if (!session) {
         s_error(self, hdr, WORKER_CAUSE_TEMPORARY, "no media session for this call");
@@ -345,6 +366,11 @@ static void s_on_media_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__
     } else if (media.g711_pt < 0 && media.port != 0) {
         s_error(self, hdr, WORKER_CAUSE_BAD_SDP,
                 "bad SDP answer: neither PCMU nor PCMA, which were offered");
+    } else if (msg->adopt) {
+        s_apply(session, side, &media, media.g711_pt, (media.dir & SDP_DIR_RECV) != 0);
+        session_set_epoch(session, self->router_losses);
+        td_log(LOG_DEBUG, "moved: side %c answered with %s, port %u, %s", 'A' + side,
+               media.g711_pt == 8 ? "PCMA" : "PCMU", media.port, sdp_dir_name(media.dir));
     } else {
         session_set_remote(session, SESSION_B, &media);
         if (media.g711_pt >= 0)
@@ -521,6 +547,101 @@ static void s_on_media_reanswer(void *arg, const td_bus_hdr_t *hdr, const Tandem
     td_log_set_context(NULL);
 }
 
+/* ---- adoption: a call whose worker died ------------------------------------- */
+
+/* One side of an adopted call. remote (the phone's last SDP) says where it
+ * listens and, with local (the last SDP it was sent), which law the two
+ * agreed on: the first of remote's formats that local lists too. local
+ * moved to this worker's address and port, its o= version one up, is the
+ * offer of the re-INVITE that moves the phone here; written to out. 0, or
+ * -1 with the reason in self->err. A side without local is left empty. */
+static int s_adopt_side(worker_t *self, session_t *session, session_side_t side,
+                        const char *local, const char *remote, char *out)
+{
+    out[0] = '\0';
+    if (!*local)
+        return 0;
+    sdp_media_t lm, rm;
+    size_t llen = strlen(local);
+    if (sdp_parse(local, llen, &lm, self->err, sizeof self->err) < 0)
+        return -1;
+    if (*remote && sdp_parse(remote, strlen(remote), &rm, self->err, sizeof self->err) == 0) {
+        int codec = -1;
+        for (size_t i = 0; i < rm.nfmt && codec < 0; i++) {
+            if (rm.kind[i] != SDP_KIND_PCMU && rm.kind[i] != SDP_KIND_PCMA)
+                continue;
+            for (size_t j = 0; j < lm.nfmt; j++)
+                if (lm.fmt[j] == rm.fmt[i])
+                    codec = rm.fmt[i];
+        }
+        s_apply(session, side, &rm, codec,
+                (rm.dir & SDP_DIR_RECV) && (lm.dir & SDP_DIR_SEND));
+    }
+    char moved[WORKER_SDP_MAX];
+    if (sdp_rewrite(local, llen, self->address, session_port(session, side), moved,
+                    sizeof moved, self->err, sizeof self->err) < 0)
+        return -1;
+    sdp_origin_t *o = session_origin(session, side);
+    if (sdp_origin(local, llen, o) < 0) {
+        snprintf(self->err, sizeof self->err, "no o= line");
+        return -1;
+    }
+    o->version++;
+    if (sdp_restamp(moved, strlen(moved), o, lm.dir, out, WORKER_SDP_MAX) < 0) {
+        snprintf(self->err, sizeof self->err, "SDP too long");
+        return -1;
+    }
+    return 0;
+}
+
+/* The router moves a call here from a worker that died: open its session
+ * with what each phone's SDPs say, and reply with the offers that move the
+ * phones (MediaAdopted). */
+static void s_on_media_adopt(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaAdopt *msg)
+{
+    worker_t *self = arg;
+    td_log_set_context(hdr->call_id);
+    int created = 0;
+    session_t *session = hdr->call_id && *hdr->call_id ? s_session_get(self, hdr, &created)
+                                                        : NULL;
+    if (!session)
+        goto done;
+    if (s_adopt_side(self, session, SESSION_A, msg->local_a ? msg->local_a : "",
+                     msg->remote_a ? msg->remote_a : "", self->sdp_a) < 0 ||
+        s_adopt_side(self, session, SESSION_B, msg->local_b ? msg->local_b : "",
+                     msg->remote_b ? msg->remote_b : "", self->sdp_b) < 0) {
+        char reason[300];
+        snprintf(reason, sizeof reason, "cannot adopt the call: %s", self->err);
+        session_table_remove(self->sessions, hdr->call_id);
+        td_bus_set_load(self->bus, session_table_size(self->sessions));
+        s_error(self, hdr, WORKER_CAUSE_BAD_SDP, reason);
+        goto done;
+    }
+    session_set_mode(session, msg->echo ? SESSION_ECHO : SESSION_RELAY);
+    session_set_epoch(session, self->router_losses);
+    if (!session_ivr(session)) {
+        ivr_t *ivr = ivr_new(self->ivr, session);
+        if (ivr)
+            session_set_ivr(session, &ivr);
+    }
+    if (session_ivr(session)) {
+        int law = session_codec(session, SESSION_A);
+        ivr_set_caller_codecs(session_ivr(session), law >= 0 ? law : 0,
+                              session_dtmf_pt(session, SESSION_A) >= 0
+                                  ? session_dtmf_pt(session, SESSION_A) : SDP_DTMF_PT_DEFAULT);
+        ivr_set_peer(session_ivr(session), hdr->peer);
+    }
+    td_log(LOG_NOTICE, "call adopted from a lost worker: side A port %u%s, side B port %u%s",
+           session_port(session, SESSION_A), self->sdp_a[0] ? "" : " (unused)",
+           session_port(session, SESSION_B), self->sdp_b[0] ? "" : " (unused)");
+    Tandem__MediaAdopted reply = TANDEM__MEDIA_ADOPTED__INIT;
+    reply.sdp_a = self->sdp_a;
+    reply.sdp_b = self->sdp_b;
+    td_bus_send_media_adopted(self->bus, hdr->peer, hdr->call_id, hdr->leg, &reply);
+done:
+    td_log_set_context(NULL);
+}
+
 static void s_on_media_echo(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaEcho *msg)
 {
     (void)msg;
@@ -650,4 +771,37 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     worker_tick(arg);
+}
+
+static void s_on_drain(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    worker_t *self = arg;
+    uint32_t left = session_table_size(self->sessions);
+    if (left == 0 && self->drain_ticks > 0) {
+        td_log(LOG_NOTICE, "drained: no media session left, exiting");
+        event_base_loopexit(self->base, NULL);
+        return;
+    }
+    self->drain_ticks++;
+    Tandem__MediaDrain m = TANDEM__MEDIA_DRAIN__INIT;
+    m.sessions = left;
+    td_bus_send_media_drain(self->bus, "router", "", 0, &m);
+    td_log(LOG_INFO, "draining: %u media session(s) left", left);
+}
+
+void worker_drain(worker_t *self)
+{
+    if (self->drain)
+        return;
+    td_log(LOG_NOTICE, "drain: taking no new calls; the router moves the %u call(s) here "
+           "elsewhere, then this worker exits", session_table_size(self->sessions));
+    self->drain = event_new(self->base, -1, EV_PERSIST, s_on_drain, self);
+    struct timeval every = { 1, 0 };
+    if (!self->drain || event_add(self->drain, &every) < 0) {
+        td_log(LOG_ERR, "cannot start draining");
+        return;
+    }
+    s_on_drain(-1, 0, self);
 }

@@ -57,6 +57,11 @@ td_bus_t *worker_bus(worker_t *self);
 /* The housekeeping tick (every WORKER_TICK_S); public so tests can fire it. */
 void worker_tick(worker_t *self);
 uint32_t worker_session_count(const worker_t *self);
+/* Drain (SIGUSR1): tell the router (MediaDrain, every second) to give this
+ * worker no new calls and to move its calls away; once no session is left
+ * (and at least a second has passed, for offers already on their way) the
+ * event loop is left and the process exits. */
+void worker_drain(worker_t *self);
 /* The session of call_id, borrowed; NULL if none. */
 session_t *worker_session(worker_t *self, const char *call_id);
 /* Sessions that play or record now (tests). */

@@ -78,6 +78,7 @@ void call_destroy(call_t **self_p)
     if (self->timer)
         event_free(self->timer);
     apps_free(self);
+    move_free(self);
     func_group_forget(self->chanvars);   /* GROUP() memberships end with the call */
     chanvars_destroy(&self->chanvars);
     dialplan_destroy(&self->dialplan);
@@ -293,6 +294,7 @@ void call_answer_caller(call_t *self, const char *sdp)
     m.sdp = (char *)sdp;
     if (!self->sig_lost)
         td_bus_send_answer(self->env->bus, self->sig_peer, self->id, 0, &m);
+    call_sdp_sent(self, 0, sdp);
     self->answered = 1;
     gettimeofday(&self->answer_time, NULL);
 }
@@ -382,6 +384,9 @@ void call_end(call_t *self, uint32_t cause, uint32_t legs_cause)
     if (self->state == CALL_DONE)
         return;
     event_del(self->timer);
+    if (self->move_timer)
+        event_del(self->move_timer);
+    self->moving = 0;
     for (size_t i = 0; i < self->nlegs; i++) {
         leg_t *leg = &self->legs[i];
         if (leg->state != LEG_RINGING && leg->state != LEG_UP)
@@ -927,6 +932,8 @@ void call_on_media_answered(call_t *self, const char *peer, const Tandem__MediaA
 void call_on_media_error(call_t *self, const char *peer, const Tandem__MediaError *msg)
 {
     if (!s_from_worker(self, peer, "MediaError"))
+        return;
+    if (move_on_media_error(self, msg))
         return;
     uint32_t cause = msg->cause ? msg->cause : 41;
     td_log(LOG_WARNING, "Media error on '%s': %s (cause %u)", self->channel,

@@ -99,6 +99,19 @@ void call_on_media_reanswered(call_t *self, const char *peer, const Tandem__Medi
 /* The call's media worker (media = 1) or signaling peer (0) is dead: end the
  * call with cause 38 without sending anything more to that peer. */
 void call_on_peer_lost(call_t *self, int media);
+/* The call's media worker died and another is alive: move the call's media
+ * there (MediaAdopt, then a re-INVITE of each phone). Without a live worker
+ * the call ends as on call_on_peer_lost. */
+void call_on_worker_lost(call_t *self);
+void call_on_media_adopted(call_t *self, const char *peer, const Tandem__MediaAdopted *msg);
+/* Drain: can the call's media move now without a phone noticing more than
+ * the re-INVITE (up, not ringing, no prompt or recording on its way, no
+ * other re-INVITE, not refused before)? */
+int call_movable(const call_t *self);
+/* Drain: move the call from its live worker to another one (as on a death,
+ * but the old worker keeps relaying until both phones have moved; a phone
+ * that refuses leaves the call where it was). 0, or -1 if no worker has room. */
+int call_move(call_t *self);
 /* End the call now with cause (the router is stopping). */
 void call_shutdown(call_t *self, uint32_t cause);
 

@@ -134,6 +134,25 @@ struct call {
     uint32_t reinvite_to;       /* the leg we re-INVITE with the worker's offer; its
                                  * ReinviteAnswer is awaited when reinvite_sent */
     int reinvite_sent;
+    char *ri_offer;             /* the offer of that re-INVITE (the offerer's, then the
+                                 * worker's to reinvite_to), malloc'd */
+    /* What a new worker needs if this one dies (move.c): per side (0: the
+     * caller, 1: the bridged callee) the last SDP the phone was sent and the
+     * last it sent us, malloc'd; NULL when none. */
+    char *sdp_sent[2], *sdp_heard[2];
+    int moving;                 /* a move is under way: MediaAdopted, then the phones'
+                                 * answers to the re-INVITEs are awaited */
+    unsigned move_wait;         /* bits (1 << side): re-INVITE answers awaited */
+    int move_tries[2];          /* re-INVITEs sent per side (491: again, up to 5) */
+    unsigned move_retry;        /* bits (1 << side): answered 491, sent again on move_timer */
+    worker_t *move_from;        /* a drain: the live worker the call leaves, released
+                                 * once both phones moved (NULL after a death) */
+    unsigned move_done;         /* bits (1 << side): phones that accepted the move */
+    int move_refused;           /* a drain move was refused: the call stays */
+    int move_after_answer;      /* the callee was ringing at the move: re-INVITE the
+                                 * winner once it answers */
+    struct event *move_timer;   /* a 491 answered a move: try again */
+    struct timeval move_start;
     /* CDR */
     struct timeval start, answer_time;
     /* Dial's times for ${ANSWEREDTIME}/${DIALEDTIME} (dial.c sets them;
@@ -194,6 +213,22 @@ void call_exec(call_t *self, dialplan_app_t app, char *args);
 /* An application failed (Asterisk: it returned -1): the call ends, unless
  * TryExec runs it (then TRYSTATUS is FAILED and the call goes on). */
 void call_fail(call_t *self);
+
+/* move.c: the call's media moves to another worker */
+/* Remember the last SDP sent to / heard from a side (0 caller, 1 callee). */
+void call_sdp_sent(call_t *self, int side, const char *sdp);
+void call_sdp_heard(call_t *self, int side, const char *sdp);
+/* The side (0, 1) of a leg, or -1 if the leg is neither the caller nor the winner. */
+int call_leg_side(const call_t *self, uint32_t leg);
+/* A ReinviteAnswer for a move's re-INVITE: handled (1) or not one (0). */
+int move_on_reinvite_answer(call_t *self, uint32_t leg, const Tandem__ReinviteAnswer *msg);
+/* The winner answered and is bridged: a callee that rang during a move is
+ * re-INVITEd to the new worker now. */
+void move_on_bridged(call_t *self);
+/* A MediaError from the worker a drain moves the call to: the call stays
+ * where it is, to be tried again (1); anything else is not the move's (0). */
+int move_on_media_error(call_t *self, const Tandem__MediaError *msg);
+void move_free(call_t *self);
 
 /* apps.c */
 void apps_exec(call_t *self, dialplan_app_t app, char *args);

@@ -270,6 +270,7 @@ static void s_send_progress(call_t *self, uint32_t code, const char *sdp)
     m.code = code;
     m.sdp = (char *)sdp;
     td_bus_send_progress(self->env->bus, self->sig_peer, self->id, 0, &m);
+    call_sdp_sent(self, 0, sdp);
 }
 
 /* The first ringing (180-182) and the first other provisional (183) of any
@@ -325,6 +326,8 @@ void dial_on_answer(call_t *self, leg_t *leg, const Tandem__Answer *msg)
     td_log(LOG_INFO, "%s answered %s", leg->channel, self->channel);
     snprintf(self->dstchannel, sizeof self->dstchannel, "%s", leg->channel);
     self->state = CALL_CONNECTING;
+    call_sdp_sent(self, 1, self->sdp_callee);
+    call_sdp_heard(self, 1, msg->sdp);
     Tandem__MediaAnswer m = TANDEM__MEDIA_ANSWER__INIT;
     m.sdp = msg->sdp;
     td_bus_send_media_answer(self->env->bus, worker_identity(self->worker), self->id,
@@ -355,6 +358,7 @@ void dial_on_media_answered(call_t *self, const Tandem__MediaAnswered *msg)
     call_set_dialstatus(self, "ANSWER");
     self->state = CALL_BRIDGED;
     td_log(LOG_INFO, "Channel %s joined bridge with %s", self->winner->channel, self->channel);
+    move_on_bridged(self);
 }
 
 void dial_on_leg_hangup(call_t *self, leg_t *leg, uint32_t cause)

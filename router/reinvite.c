@@ -11,6 +11,7 @@
  * status; the worker keeps the session as it was. */
 #include "call_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "td_log.h"
@@ -51,9 +52,16 @@ static int s_media_ok(const call_t *self, const char *peer)
            strcmp(worker_identity(self->worker), peer) == 0);
 }
 
+/* The offer of the re-INVITE in flight, for the sides' SDPs once it is done. */
+static void s_keep_offer(call_t *self, const char *sdp)
+{
+    free(self->ri_offer);
+    self->ri_offer = sdp && *sdp ? strdup(sdp) : NULL;
+}
+
 void call_on_reinvite(call_t *self, uint32_t leg, const Tandem__Reinvite *msg)
 {
-    if (self->reinvite) {
+    if (self->reinvite || self->moving) {
         td_log(LOG_INFO, "re-INVITE on leg %u while another is in progress: 491", leg);
         s_answer(self, leg, 491, NULL);
         return;
@@ -81,6 +89,7 @@ void call_on_reinvite(call_t *self, uint32_t leg, const Tandem__Reinvite *msg)
     self->reinvite = 1;
     self->reinvite_from = leg;
     self->reinvite_sent = 0;
+    s_keep_offer(self, msg->no_answer ? NULL : msg->sdp);
     td_log(LOG_DEBUG, "re-INVITE on leg %u: offer sent to the worker", leg);
 }
 
@@ -93,6 +102,10 @@ void call_on_media_reoffered(call_t *self, const char *peer, const Tandem__Media
     uint32_t from = self->reinvite_from;
     if (msg->status != 200 || msg->final) {
         self->reinvite = 0;
+        if (msg->status == 200) {
+            call_sdp_heard(self, call_leg_side(self, from), self->ri_offer);
+            call_sdp_sent(self, call_leg_side(self, from), msg->sdp);
+        }
         s_answer(self, from, msg->status ? msg->status : 500, msg->sdp);
         return;
     }
@@ -108,6 +121,8 @@ void call_on_media_reoffered(call_t *self, const char *peer, const Tandem__Media
     Tandem__Reinvite m = TANDEM__REINVITE__INIT;
     m.sdp = msg->sdp ? msg->sdp : "";
     td_bus_send_reinvite(self->env->bus, self->sig_peer, self->id, other, &m);
+    call_sdp_heard(self, call_leg_side(self, from), self->ri_offer);
+    s_keep_offer(self, m.sdp);
     self->reinvite_to = other;
     self->reinvite_sent = 1;
     td_log(LOG_DEBUG, "re-INVITE on leg %u: offering leg %u", from, other);
@@ -115,6 +130,8 @@ void call_on_media_reoffered(call_t *self, const char *peer, const Tandem__Media
 
 void call_on_reinvite_answer(call_t *self, uint32_t leg, const Tandem__ReinviteAnswer *msg)
 {
+    if (move_on_reinvite_answer(self, leg, msg))
+        return;
     if (!self->reinvite || !self->reinvite_sent || leg != self->reinvite_to) {
         td_log(LOG_DEBUG, "ReinviteAnswer on leg %u without our re-INVITE: ignored", leg);
         return;
@@ -125,6 +142,10 @@ void call_on_reinvite_answer(call_t *self, uint32_t leg, const Tandem__ReinviteA
         self->reinvite = 0;
         s_answer(self, self->reinvite_from, 500, NULL);
         return;
+    }
+    if (msg->status >= 200 && msg->status < 300) {
+        call_sdp_sent(self, call_leg_side(self, leg), self->ri_offer);
+        call_sdp_heard(self, call_leg_side(self, leg), msg->sdp);
     }
     Tandem__MediaReanswer m = TANDEM__MEDIA_REANSWER__INIT;
     m.status = msg->status;
@@ -140,5 +161,7 @@ void call_on_media_reanswered(call_t *self, const char *peer, const Tandem__Medi
     }
     self->reinvite = 0;
     td_log(LOG_DEBUG, "re-INVITE on leg %u: %u", self->reinvite_from, msg->status);
+    if (msg->status == 200)
+        call_sdp_sent(self, call_leg_side(self, self->reinvite_from), msg->sdp);
     s_answer(self, self->reinvite_from, msg->status ? msg->status : 500, msg->sdp);
 }

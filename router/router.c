@@ -24,7 +24,11 @@ struct router {
     call_t **zombies;           /* ended, waiting for the reaper */
     size_t nzombies, zcap;
     struct event *reaper;
+    struct event *drain;        /* moves calls off draining workers, DRAIN_BATCH a tick */
 };
+
+#define DRAIN_EVERY_MS 200
+#define DRAIN_BATCH    4        /* calls moved per tick: 20 a second */
 
 /* --- calls ---------------------------------------------------------------- */
 
@@ -63,6 +67,7 @@ typedef struct {
     size_t n, cap;
     const char *peer;           /* calls of this peer only; NULL: all */
     int media;
+    int draining;               /* calls on draining workers only */
 } s_collect_t;
 
 static void s_collect_one(void *arg, const char *key, void *value)
@@ -70,6 +75,11 @@ static void s_collect_one(void *arg, const char *key, void *value)
     (void)key;
     s_collect_t *c = arg;
     call_t *call = value;
+    if (c->draining) {
+        worker_t *w = call_worker(call);
+        if (!w || !worker_draining(w) || call_state(call) == CALL_DONE)
+            return;
+    }
     if (c->peer) {
         if (c->media) {
             worker_t *w = call_worker(call);
@@ -93,7 +103,7 @@ static void s_collect_one(void *arg, const char *key, void *value)
 /* The calls of peer (NULL: all), copied out so they can end while we walk. */
 static s_collect_t s_collect(router_t *self, const char *peer, int media)
 {
-    s_collect_t c = { NULL, 0, 0, peer, media };
+    s_collect_t c = { NULL, 0, 0, peer, media, 0 };
     strmap_foreach(self->calls, s_collect_one, &c);
     return c;
 }
@@ -198,6 +208,7 @@ S_DISPATCH(reinvite, Reinvite, "Reinvite", 1, hdr->leg)
 S_DISPATCH(reinvite_answer, ReinviteAnswer, "ReinviteAnswer", 1, hdr->leg)
 S_DISPATCH(media_reoffered, MediaReoffered, "MediaReoffered", 0, hdr->peer)
 S_DISPATCH(media_reanswered, MediaReanswered, "MediaReanswered", 0, hdr->peer)
+S_DISPATCH(media_adopted, MediaAdopted, "MediaAdopted", 1, hdr->peer)
 
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
 {
@@ -219,13 +230,63 @@ static void s_on_peer_down(void *arg, const char *peer, const char *role)
     if (media)
         workers_down(self->workers, peer);
     s_collect_t c = s_collect(self, peer, media);
-    td_log(LOG_WARNING, "Peer %s (%s) is down: hanging up its %zu call(s)", peer, role, c.n);
+    if (media)
+        td_log(LOG_WARNING, "Media worker %s is down: moving its %zu call(s)", peer, c.n);
+    else
+        td_log(LOG_WARNING, "Peer %s (%s) is down: hanging up its %zu call(s)", peer, role, c.n);
     for (size_t i = 0; i < c.n; i++) {
         td_log_set_context(call_id(c.list[i]));
-        call_on_peer_lost(c.list[i], media);
+        if (media)
+            call_on_worker_lost(c.list[i]);
+        else
+            call_on_peer_lost(c.list[i], 0);
         td_log_set_context(NULL);
     }
     free(c.list);
+}
+
+/* A worker drains (SIGUSR1 on it): no new calls for it, and its calls move
+ * to others at DRAIN_BATCH per DRAIN_EVERY_MS, each when it is movable (a
+ * prompt or a ringing Dial is waited out). It exits once it has none. */
+static void s_on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    router_t *self = arg;
+    s_collect_t c = { NULL, 0, 0, NULL, 1, 1 };
+    strmap_foreach(self->calls, s_collect_one, &c);
+    size_t moved = 0;
+    for (size_t i = 0; i < c.n && moved < DRAIN_BATCH; i++) {
+        call_t *call = c.list[i];
+        if (!call_movable(call))
+            continue;
+        td_log_set_context(call_id(call));
+        if (call_move(call) == 0)
+            moved++;
+        td_log_set_context(NULL);
+    }
+    if (c.n > 0) {
+        struct timeval tv = { 0, DRAIN_EVERY_MS * 1000 };
+        event_add(self->drain, &tv);
+    }
+    free(c.list);
+}
+
+static void s_on_media_drain(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaDrain *msg)
+{
+    router_t *self = arg;
+    worker_t *w = workers_find(self->workers, hdr->peer);
+    if (!w)
+        return;
+    if (!worker_draining(w)) {
+        worker_set_draining(w);
+        td_log(LOG_NOTICE, "Media worker %s drains: moving its %u call(s) to other workers",
+               hdr->peer, msg->sessions);
+    }
+    if (!evtimer_pending(self->drain, NULL)) {
+        struct timeval tv = { 0, DRAIN_EVERY_MS * 1000 };
+        event_add(self->drain, &tv);
+    }
 }
 
 /* --- lifecycle ----------------------------------------------------------------- */
@@ -244,6 +305,7 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
     self->workers = workers_new();
     self->calls = strmap_new(1024);
     self->reaper = event_new(base, -1, 0, s_on_reap, self);
+    self->drain = evtimer_new(base, s_on_drain_tick, self);
     self->cdr = cdr_new(cdrdir);
     td_bus_handlers_t h = {
         .on_channel_new = s_on_channel_new,
@@ -260,10 +322,12 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_reinvite_answer = s_on_reinvite_answer,
         .on_media_reoffered = s_on_media_reoffered,
         .on_media_reanswered = s_on_media_reanswered,
+        .on_media_adopted = s_on_media_adopted,
+        .on_media_drain = s_on_media_drain,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
     };
-    if (self->workers && self->calls && self->reaper && self->cdr)
+    if (self->workers && self->calls && self->reaper && self->drain && self->cdr)
         self->bus = td_bus_new(base, TD_BUS_BIND, endpoint, identity, "router", 0, &h, self);
     if (!self->bus) {
         router_destroy(&self);
@@ -317,6 +381,8 @@ void router_destroy(router_t **self_p)
     free(self->zombies);
     if (self->reaper)
         event_free(self->reaper);
+    if (self->drain)
+        event_free(self->drain);
     td_bus_destroy(&self->bus);
     strmap_destroy(&self->calls);
     cdr_destroy(&self->cdr);

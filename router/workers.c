@@ -11,6 +11,7 @@ struct worker {
     uint32_t capacity;     /* 0: no limit */
     uint32_t assigned;     /* calls given and not released */
     int alive;
+    int draining;          /* said MediaDrain: no new calls */
 };
 
 struct workers {
@@ -61,6 +62,8 @@ worker_t *workers_up(workers_t *self, const char *identity, uint32_t capacity)
         self->list[self->n++] = w;
     }
     w->capacity = capacity;
+    if (!w->alive)
+        w->draining = 0;   /* a new process under the same name */
     w->alive = 1;
     return w;
 }
@@ -78,7 +81,7 @@ worker_t *workers_choose(workers_t *self)
     worker_t *best = NULL;
     for (size_t i = 0; i < self->n; i++) {
         worker_t *w = self->list[i];
-        if (!w->alive || (w->capacity && w->assigned >= w->capacity))
+        if (!w->alive || w->draining || (w->capacity && w->assigned >= w->capacity))
             continue;
         if (!best || w->assigned < best->assigned)
             best = w;
@@ -86,6 +89,13 @@ worker_t *workers_choose(workers_t *self)
     if (best)
         best->assigned++;
     return best;
+}
+
+void workers_hold(workers_t *self, worker_t *w)
+{
+    (void)self;
+    if (w)
+        w->assigned++;
 }
 
 void workers_release(workers_t *self, worker_t *w)
@@ -103,6 +113,16 @@ const char *worker_identity(const worker_t *w)
 int worker_alive(const worker_t *w)
 {
     return w->alive;
+}
+
+int worker_draining(const worker_t *w)
+{
+    return w->draining;
+}
+
+void worker_set_draining(worker_t *w)
+{
+    w->draining = 1;
 }
 
 uint32_t worker_assigned(const worker_t *w)

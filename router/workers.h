@@ -4,7 +4,8 @@
  *
  * A worker appears when the bus reports its first Hello (workers_up), dies
  * when the bus reports it silent (workers_down) and comes back with its next
- * Hello. Worker records live until the registry is destroyed, so a call may
+ * Hello; one that drains (MediaDrain) gets no new calls. Worker records
+ * live until the registry is destroyed, so a call may
  * keep a pointer to its worker for its whole life. */
 #ifndef WORKERS_H
 #define WORKERS_H
@@ -30,9 +31,15 @@ worker_t *workers_find(workers_t *self, const char *identity);
 worker_t *workers_choose(workers_t *self);
 /* The call chosen for w is over. */
 void workers_release(workers_t *self, worker_t *w);
+/* Count a call against w again (a move to another worker was undone). */
+void workers_hold(workers_t *self, worker_t *w);
 
 const char *worker_identity(const worker_t *w);
 int worker_alive(const worker_t *w);
+/* A draining worker (MediaDrain) is chosen for no new call; it stops
+ * draining when it comes back after being down (a new process). */
+int worker_draining(const worker_t *w);
+void worker_set_draining(worker_t *w);
 uint32_t worker_assigned(const worker_t *w);
 
 #endif

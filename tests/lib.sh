@@ -81,6 +81,18 @@ s_claim_ports() {
     return 1
 }
 
+# td_more_ports: claim one more free block of 128 ports (for a test that needs
+# a wide RTP range); sets TD_MORE_BASE. Released by td_cleanup.
+TD_EXTRA_LOCKS=()
+td_more_ports() {
+    local base=$TD_BASE lock=$TD_LOCK
+    s_claim_ports || td_fail "no second free port block"
+    TD_MORE_BASE=$TD_BASE
+    TD_EXTRA_LOCKS+=("$TD_LOCK")
+    TD_BASE=$base
+    TD_LOCK=$lock
+}
+
 # td_init NAME: temp dir, ports, trap. Exits 1 when it cannot.
 td_init() {
     TD_NAME=${1:-$(basename "$(pwd)")}
@@ -139,6 +151,7 @@ td_cleanup() {
     fi
     s_netns_cleanup
     [ -n "$TD_LOCK" ] && rm -rf "$TD_LOCK"
+    for i in "${TD_EXTRA_LOCKS[@]}"; do rm -rf "$i"; done
     if [ -n "$TD_TMP" ]; then
         if [ "${TD_KEEP:-0}" = 1 ] || { [ $rc -ne 0 ] && [ "${TD_KEEP_FAILED:-0}" = 1 ]; }; then
             echo "[$TD_NAME] kept $TD_TMP"

@@ -170,6 +170,7 @@ static void s_deliver(fixture_t *fx, const char *call_id, uint32_t leg, int body
     case TANDEM__ENVELOPE__BODY_MEDIA_RELEASE: env.media_release = msg; break;
     case TANDEM__ENVELOPE__BODY_MEDIA_REOFFER: env.media_reoffer = msg; break;
     case TANDEM__ENVELOPE__BODY_MEDIA_REANSWER: env.media_reanswer = msg; break;
+    case TANDEM__ENVELOPE__BODY_MEDIA_ADOPT: env.media_adopt = msg; break;
     default: fail();
     }
     td_bus_fake_deliver(worker_bus(fx->worker), "router", &env);
@@ -835,11 +836,88 @@ static void test_reoffer_echo(void **state)
     close(a);
 }
 
+/* A call adopted from a dead worker: each side's moved SDP names this
+ * worker's port, keeps the codec list the phone was sent, and has its o=
+ * version one up; RTP from each phone is relayed to where the other's last
+ * SDP says, before any re-INVITE is answered. */
+static void test_adopt_moves_a_bridged_call(void **state)
+{
+    fixture_t *fx = *state;
+    uint16_t a_port, b_port, from;
+    int a = s_udp(&a_port), b = s_udp(&b_port);
+    unsigned char pkt[200], got[2048];
+    size_t len = s_rtp(pkt, 0x55667788, 7);
+    char la[512], ra[512], lb[512], rb[512];
+    /* what the dead worker had sent (its ports 4000/4002, o= version 3) */
+    snprintf(la, sizeof la, "v=0\r\no=tandem 77 3 IN IP4 10.0.0.9\r\ns=-\r\n"
+             "c=IN IP4 10.0.0.9\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 101\r\n"
+             "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n");
+    snprintf(lb, sizeof lb, "v=0\r\no=tandem 78 1 IN IP4 10.0.0.9\r\ns=-\r\n"
+             "c=IN IP4 10.0.0.9\r\nt=0 0\r\nm=audio 4002 RTP/AVP 0 8 101\r\n"
+             "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+             "a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n");
+    s_sdp(ra, sizeof ra, a_port, NULL);
+    snprintf(rb, sizeof rb, "v=0\r\no=bob 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+             "t=0 0\r\nm=audio %u RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n", b_port);
+    Tandem__MediaAdopt msg = TANDEM__MEDIA_ADOPT__INIT;
+    msg.local_a = la;
+    msg.remote_a = ra;
+    msg.local_b = lb;
+    msg.remote_b = rb;
+    size_t before = td_bus_fake_count();
+    s_deliver(fx, "moved-1", 0, TANDEM__ENVELOPE__BODY_MEDIA_ADOPT, &msg);
+    const Tandem__Envelope *e = s_reply(before, TANDEM__ENVELOPE__BODY_MEDIA_ADOPTED);
+    const char *sa = e->media_adopted->sdp_a, *sb = e->media_adopted->sdp_b;
+    uint16_t pa = s_sdp_port(sa), pb = s_sdp_port(sb);
+    assert_int_not_equal(pa, 4000);
+    assert_int_not_equal(pa, pb);
+    assert_int_equal(s_version(sa), 4);
+    assert_int_equal(s_version(sb), 2);
+    assert_non_null(strstr(sa, "o=tandem 77 4 "));
+    assert_non_null(strstr(sa, " RTP/AVP 0 101\r\n"));
+    assert_non_null(strstr(sb, " RTP/AVP 0 8 101\r\n"));
+    /* caller (PCMU) -> callee (PCMA): relayed and transcoded at once */
+    s_send(a, pa, pkt, len);
+    assert_int_equal(s_recv(fx, b, got, sizeof got, &from), (ssize_t)len);
+    assert_int_equal(from, pb);
+    assert_int_equal(got[1] & 0x7f, 8);
+    s_send(b, pb, pkt, len);
+    assert_int_equal(s_recv(fx, a, got, sizeof got, &from), (ssize_t)len);
+    assert_int_equal(from, pa);
+
+    /* the caller's answer to the move: applied, no reply */
+    Tandem__MediaAnswer ans = TANDEM__MEDIA_ANSWER__INIT;
+    ans.sdp = ra;
+    ans.adopt = 1;
+    before = td_bus_fake_count();
+    s_deliver(fx, "moved-1", 0, TANDEM__ENVELOPE__BODY_MEDIA_ANSWER, &ans);
+    assert_int_equal(td_bus_fake_count(), before);
+    close(a);
+    close(b);
+}
+
+/* An SDP it cannot read: cause 58, and no session is left behind. */
+static void test_adopt_bad_sdp(void **state)
+{
+    fixture_t *fx = *state;
+    Tandem__MediaAdopt msg = TANDEM__MEDIA_ADOPT__INIT;
+    msg.local_a = "v=0\r\nm=audio x RTP/AVP 0\r\n";
+    msg.remote_a = "";
+    msg.local_b = "";
+    msg.remote_b = "";
+    size_t before = td_bus_fake_count();
+    s_deliver(fx, "moved-2", 0, TANDEM__ENVELOPE__BODY_MEDIA_ADOPT, &msg);
+    assert_int_equal(s_last_error(before)->cause, 58);
+    assert_int_equal(worker_session_count(fx->worker), 0);
+}
+
 int main(void)
 {
     td_log_init("test", LOG_ERR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_call_relays_both_ways, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_adopt_moves_a_bridged_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_adopt_bad_sdp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_echo_reflects_to_caller, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_offer_same_ports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_sdp_is_cause_58, setup, teardown),

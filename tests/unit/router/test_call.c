@@ -775,7 +775,249 @@ static void test_worker_down(void **state)
     s_nothing_more(f);
 }
 
+/* --- moving calls off a worker (move.c) ------------------------------------------ */
+
+static void s_adopted(fixture_t *f, const char *peer, const char *call, const char *a,
+                      const char *b)
+{
+    Tandem__MediaAdopted m = TANDEM__MEDIA_ADOPTED__INIT;
+    m.sdp_a = (char *)a;
+    m.sdp_b = (char *)b;
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(MEDIA_ADOPTED);
+    env.media_adopted = &m;
+    s_deliver(f, peer, &env, call, 0);
+}
+
+static void s_reinvite_answer_in(fixture_t *f, const char *call, uint32_t leg, uint32_t status,
+                                 const char *sdp)
+{
+    Tandem__ReinviteAnswer ra = TANDEM__REINVITE_ANSWER__INIT;
+    ra.status = status;
+    ra.sdp = (char *)sdp;
+    s_bus_msg(f, "sig-1", call, leg, BODY(REINVITE_ANSWER), &ra);
+}
+
+static void s_drain(fixture_t *f, const char *peer)
+{
+    Tandem__MediaDrain d = TANDEM__MEDIA_DRAIN__INIT;
+    d.sessions = 1;
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(MEDIA_DRAIN);
+    env.media_drain = &d;
+    s_deliver(f, peer, &env, "", 0);
+}
+
+/* A bridged call whose worker dies moves: the new worker gets what each
+ * phone was told and said, both phones are re-INVITEd with its offers, and
+ * their answers go to it; the call is not hung up and writes no CDR yet. */
+static void test_worker_dies_bridged_call_moves(void **state)
+{
+    fixture_t *f = *state;
+    workers_t *ws = router_workers(f->router);
+    td_bus_fake_peer_up(f->bus, "media-2", "media", 100);
+    s_bridge_1002(f, "c1");
+    td_bus_fake_peer_down(f->bus, "media-1", "media");
+    const Tandem__Envelope *e = s_sent(f, "media-2", MEDIA_ADOPT, "c1", 0);
+    assert_string_equal(e->media_adopt->local_a, "SDP-CALLER");
+    assert_string_equal(e->media_adopt->remote_a, "SDP-A");
+    assert_string_equal(e->media_adopt->local_b, "SDP-CALLEE");
+    assert_string_equal(e->media_adopt->remote_b, "SDP-B");
+    assert_false(e->media_adopt->echo);
+    s_nothing_more(f);
+    assert_int_equal(worker_assigned(workers_find(ws, "media-1")), 0);
+    assert_int_equal(worker_assigned(workers_find(ws, "media-2")), 1);
+
+    /* a phone's own re-INVITE meanwhile: 491, it tries again later */
+    s_reinvite_in(f, "c1", 0, "HOLD");
+    e = s_sent(f, "sig-1", REINVITE_ANSWER, "c1", 0);
+    assert_int_equal(e->reinvite_answer->status, 491);
+
+    s_adopted(f, "media-2", "c1", "MOVED-A", "MOVED-B");
+    e = s_sent(f, "sig-1", REINVITE, "c1", 0);
+    assert_string_equal(e->reinvite->sdp, "MOVED-A");
+    e = s_sent(f, "sig-1", REINVITE, "c1", 1);
+    assert_string_equal(e->reinvite->sdp, "MOVED-B");
+    s_nothing_more(f);
+
+    s_reinvite_answer_in(f, "c1", 1, 200, "B-AGAIN");
+    e = s_sent(f, "media-2", MEDIA_ANSWER, "c1", 1);
+    assert_true(e->media_answer->adopt);
+    assert_string_equal(e->media_answer->sdp, "B-AGAIN");
+    s_reinvite_answer_in(f, "c1", 0, 200, "A-AGAIN");
+    e = s_sent(f, "media-2", MEDIA_ANSWER, "c1", 0);
+    assert_true(e->media_answer->adopt);
+    s_nothing_more(f);
+    assert_int_equal(s_state(f, "c1"), CALL_BRIDGED);
+    assert_int_equal(s_cdr_lines(f), 0);
+
+    /* a second death: the next worker is told the moved SDPs */
+    td_bus_fake_peer_up(f->bus, "media-1", "media", 100);
+    td_bus_fake_peer_down(f->bus, "media-2", "media");
+    e = s_sent(f, "media-1", MEDIA_ADOPT, "c1", 0);
+    assert_string_equal(e->media_adopt->local_a, "MOVED-A");
+    assert_string_equal(e->media_adopt->remote_a, "A-AGAIN");
+    assert_string_equal(e->media_adopt->local_b, "MOVED-B");
+    assert_string_equal(e->media_adopt->remote_b, "B-AGAIN");
+    s_nothing_more(f);
+
+    /* the caller hangs up: one call, one CDR line */
+    s_hangup(f, "c1", 0, 16, 0);
+    s_hangup_sent(f, "c1", 1, 16);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_int_equal(s_cdr_lines(f), 1);
+}
+
+/* A phone that refuses the move (488) ends its call only; a 491 is tried
+ * again a second later. */
+static void test_worker_dies_phone_refuses(void **state)
+{
+    fixture_t *f = *state;
+    td_bus_fake_peer_up(f->bus, "media-2", "media", 100);
+    s_bridge_1002(f, "c1");
+    td_bus_fake_peer_down(f->bus, "media-1", "media");
+    s_sent(f, "media-2", MEDIA_ADOPT, "c1", 0);
+    s_adopted(f, "media-2", "c1", "MOVED-A", "MOVED-B");
+    s_sent(f, "sig-1", REINVITE, "c1", 0);
+    s_sent(f, "sig-1", REINVITE, "c1", 1);
+    s_reinvite_answer_in(f, "c1", 0, 491, "");
+    s_nothing_more(f);
+    event_base_loop(f->base, EVLOOP_ONCE);     /* the retry, a second later */
+    const Tandem__Envelope *e = s_sent(f, "sig-1", REINVITE, "c1", 0);
+    assert_string_equal(e->reinvite->sdp, "MOVED-A");
+    s_reinvite_answer_in(f, "c1", 1, 488, "");
+    s_hangup_sent(f, "c1", 1, 38);
+    s_hangup_sent(f, "c1", 0, 38);
+    s_sent(f, "media-2", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 0);
+}
+
+/* A call waiting for its first MediaOffered asks the new worker; a ringing
+ * Dial's new legs get the new worker's offer and the winner is re-INVITEd
+ * once it answers. */
+static void test_worker_dies_during_setup(void **state)
+{
+    fixture_t *f = *state;
+    td_bus_fake_peer_up(f->bus, "media-2", "media", 100);
+    s_channel_new(f, "c1", "1002");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1", 0);
+    td_bus_fake_peer_down(f->bus, "media-1", "media");
+    const Tandem__Envelope *e = s_sent(f, "media-2", MEDIA_OFFER, "c1", 0);
+    assert_string_equal(e->media_offer->sdp, "SDP-A");
+    s_nothing_more(f);
+    s_media_offered(f, "media-2", "c1");
+    s_sent(f, "sig-1", ORIGINATE, "c1", 1);
+    s_nothing_more(f);
+
+    /* ringing: media-2 dies, media-1 is back */
+    td_bus_fake_peer_up(f->bus, "media-1", "media", 100);
+    td_bus_fake_peer_down(f->bus, "media-2", "media");
+    e = s_sent(f, "media-1", MEDIA_ADOPT, "c1", 0);
+    assert_string_equal(e->media_adopt->local_b, "SDP-CALLEE");
+    assert_string_equal(e->media_adopt->remote_b, "");
+    s_adopted(f, "media-1", "c1", "MOVED-A", "MOVED-B");
+    s_nothing_more(f);                          /* nobody is up to re-INVITE */
+    s_answer(f, "c1", 1, "SDP-B");
+    e = s_sent(f, "media-1", MEDIA_ANSWER, "c1", 1);
+    assert_false(e->media_answer->adopt);
+    s_media_answered(f, "c1", 1, "");
+    e = s_sent(f, "sig-1", ANSWER, "c1", 0);
+    assert_string_equal(e->answer->sdp, "MOVED-A");   /* the caller's answer: media-1's */
+    e = s_sent(f, "sig-1", REINVITE, "c1", 1);
+    assert_string_equal(e->reinvite->sdp, "MOVED-B");
+    s_nothing_more(f);
+}
+
+/* Drain: no new calls for the worker; its calls move on the drain tick and
+ * it releases each once both phones moved. */
+static void test_drain(void **state)
+{
+    fixture_t *f = *state;
+    workers_t *ws = router_workers(f->router);
+    s_bridge_1002(f, "c1");
+    td_bus_fake_peer_up(f->bus, "media-2", "media", 100);
+    s_drain(f, "media-1");
+    assert_true(worker_draining(workers_find(ws, "media-1")));
+    s_nothing_more(f);
+    event_base_loop(f->base, EVLOOP_ONCE);      /* the drain tick */
+    const Tandem__Envelope *e = s_sent(f, "media-2", MEDIA_ADOPT, "c1", 0);
+    assert_string_equal(e->media_adopt->remote_b, "SDP-B");
+    s_adopted(f, "media-2", "c1", "MOVED-A", "MOVED-B");
+    s_sent(f, "sig-1", REINVITE, "c1", 0);
+    s_sent(f, "sig-1", REINVITE, "c1", 1);
+    s_reinvite_answer_in(f, "c1", 0, 200, "A-AGAIN");
+    s_sent(f, "media-2", MEDIA_ANSWER, "c1", 0);
+    s_nothing_more(f);                          /* media-1 still relays for B */
+    s_reinvite_answer_in(f, "c1", 1, 200, "B-AGAIN");
+    s_sent(f, "media-2", MEDIA_ANSWER, "c1", 1);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_int_equal(worker_assigned(workers_find(ws, "media-1")), 0);
+
+    /* a new call goes to media-2 */
+    s_channel_new(f, "c2", "1002");
+    s_sent(f, "media-2", MEDIA_OFFER, "c2", 0);
+    s_nothing_more(f);
+}
+
+/* Both phones refuse the drain's re-INVITE: the call stays on the old
+ * worker (no call is dropped by a drain) and is not tried again. */
+static void test_drain_refused(void **state)
+{
+    fixture_t *f = *state;
+    workers_t *ws = router_workers(f->router);
+    s_bridge_1002(f, "c1");
+    td_bus_fake_peer_up(f->bus, "media-2", "media", 100);
+    s_drain(f, "media-1");
+    event_base_loop(f->base, EVLOOP_ONCE);
+    s_sent(f, "media-2", MEDIA_ADOPT, "c1", 0);
+    s_adopted(f, "media-2", "c1", "MOVED-A", "MOVED-B");
+    s_sent(f, "sig-1", REINVITE, "c1", 0);
+    s_sent(f, "sig-1", REINVITE, "c1", 1);
+    s_reinvite_answer_in(f, "c1", 0, 488, "");
+    s_nothing_more(f);
+    s_reinvite_answer_in(f, "c1", 1, 488, "");
+    s_sent(f, "media-2", MEDIA_RELEASE, "c1", 0);   /* back to media-1 */
+    s_nothing_more(f);
+    assert_int_equal(s_state(f, "c1"), CALL_BRIDGED);
+    assert_int_equal(worker_assigned(workers_find(ws, "media-1")), 1);
+    assert_int_equal(worker_assigned(workers_find(ws, "media-2")), 0);
+    s_hangup(f, "c1", 0, 16, 0);
+    s_hangup_sent(f, "c1", 1, 16);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+}
+
+/* The worker a drain picks has no room (MediaError 34): the call stays on
+ * the draining worker and the next tick tries again; nothing is hung up. */
+static void test_drain_target_full(void **state)
+{
+    fixture_t *f = *state;
+    s_bridge_1002(f, "c1");
+    td_bus_fake_peer_up(f->bus, "media-2", "media", 100);
+    s_drain(f, "media-1");
+    event_base_loop(f->base, EVLOOP_ONCE);
+    s_sent(f, "media-2", MEDIA_ADOPT, "c1", 0);
+    Tandem__MediaError m = TANDEM__MEDIA_ERROR__INIT;
+    m.cause = 34;
+    m.reason = "no free RTP port pair";
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(MEDIA_ERROR);
+    env.media_error = &m;
+    s_deliver(f, "media-2", &env, "c1", 0);
+    s_sent(f, "media-2", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_int_equal(s_state(f, "c1"), CALL_BRIDGED);
+    event_base_loop(f->base, EVLOOP_ONCE);
+    s_sent(f, "media-2", MEDIA_ADOPT, "c1", 0);
+    s_nothing_more(f);
+}
+
+
 static void test_least_loaded_worker(void **state)
+
 {
     fixture_t *f = *state;
     td_bus_fake_peer_up(f->bus, "media-2", "media", 100);
@@ -1073,6 +1315,12 @@ int main(void)
         T(test_caller_cancels),
         T(test_caller_cancels_before_media),
         T(test_worker_down),
+        T(test_worker_dies_bridged_call_moves),
+        T(test_worker_dies_phone_refuses),
+        T(test_worker_dies_during_setup),
+        T(test_drain),
+        T(test_drain_refused),
+        T(test_drain_target_full),
         T(test_least_loaded_worker),
         T(test_early_media),
         T(test_answer_then_dial),

@@ -68,12 +68,40 @@ static void test_capacity(void **state)
     workers_destroy(&ws);
 }
 
+/* A draining worker gets no new call, even as the least loaded; it drains
+ * until it is down and a new process comes up under its name. */
+static void test_draining(void **state)
+{
+    (void)state;
+    workers_t *ws = workers_new();
+    worker_t *a = workers_up(ws, "media-1", 0);
+    worker_t *b = workers_up(ws, "media-2", 0);
+    assert_ptr_equal(workers_choose(ws), a);
+    assert_ptr_equal(workers_choose(ws), b);
+    assert_ptr_equal(workers_choose(ws), a);
+    worker_set_draining(a);
+    assert_ptr_equal(workers_choose(ws), b);
+    workers_release(ws, a);
+    workers_release(ws, a);
+    assert_ptr_equal(workers_choose(ws), b);                /* a 0, but draining */
+    assert_ptr_equal(workers_up(ws, "media-1", 0), a);     /* its own Hello again */
+    assert_true(worker_draining(a));
+    workers_down(ws, "media-1");
+    workers_up(ws, "media-1", 0);                          /* a new process */
+    assert_false(worker_draining(a));
+    assert_ptr_equal(workers_choose(ws), a);
+    workers_hold(ws, a);
+    assert_int_equal(worker_assigned(a), 2);
+    workers_destroy(&ws);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_choose),
         cmocka_unit_test(test_down_and_back),
         cmocka_unit_test(test_capacity),
+        cmocka_unit_test(test_draining),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,479 @@
+#!/usr/bin/env python3
+"""Two phones in one process, for tests of calls that must survive what
+happens to the switch's media: a callee that registers and answers, and a
+caller that places N calls, both sending RTP every 20 ms for the whole call
+to wherever the latest SDP says, answering re-INVITEs, and logging where
+each side's RTP comes from and when.
+
+  phones.py --port SWITCH_PORT --calls 20 [--exten 1002] [--caller 1001]
+            [--callee 1002] [--ready FILE] [--stop FILE] [--mark FILE]
+            [--refuse K] [--max-time 60] [--out FILE]
+
+--exten 1002 calls the callee (registered first, with digest); an exten the
+callee does not answer (600, Echo) makes one-sided calls. Once every call is
+answered the --ready file is written; when the --stop file appears the
+caller hangs up every call that is still up (BYE) and the tool stops.
+--refuse K: call number K (0-based) answers re-INVITEs with 488.
+--mark FILE holds an epoch time (the moment a worker was killed): the
+summary then says, per side, when the first packet from a new source
+address came after it.
+
+Prints (and writes to --out) one JSON object: {"calls": [{"status",
+"ended_by", "sides": {"caller"|"callee": {"sources": [[addr, first, last,
+count]...], "reinvites": [t...]}}}...], "moved": {...}}. Exit status 0 when
+the tool ran to the end, whatever it saw."""
+import argparse
+import hashlib
+import json
+import os
+import random
+import re
+import select
+import socket
+import struct
+import sys
+import time
+
+
+def rand(n=8):
+    return "%0*x" % (n, random.getrandbits(4 * n))
+
+
+def parse(data):
+    text = data.decode("latin-1")
+    head, _, body = text.partition("\r\n\r\n")
+    lines = head.split("\r\n")
+    first = lines[0].split(" ", 2)
+    msg = {"body": body, "headers": []}
+    if first[0] == "SIP/2.0":
+        msg["status"] = int(first[1])
+    else:
+        msg["method"], msg["ruri"] = first[0], first[1]
+    for line in lines[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            msg["headers"].append((k.strip().lower(), v.strip()))
+    return msg
+
+
+def hdr(msg, name, all_=False):
+    vals = [v for k, v in msg["headers"] if k == name]
+    return vals if all_ else (vals[0] if vals else "")
+
+
+def sdp_target(body):
+    c = re.search(r"^c=IN IP4 (\S+)", body, re.M)
+    m = re.search(r"^m=audio (\d+)", body, re.M)
+    if not c or not m:
+        return None
+    if c.group(1) == "0.0.0.0" or re.search(r"^a=(sendonly|inactive)", body, re.M):
+        return None
+    return (c.group(1), int(m.group(1)))
+
+
+class Side:
+    """One end of one call: a dialog, an RTP socket, what it received."""
+
+    def __init__(self, name):
+        self.name = name
+        self.rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.rtp.bind(("127.0.0.1", 0))
+        self.rtp.setblocking(False)
+        self.port = self.rtp.getsockname()[1]
+        self.remote = None
+        self.seq = random.randint(0, 1000)
+        self.ts = 0
+        self.ssrc = random.getrandbits(32)
+        self.version = 1
+        self.sources = {}            # "ip:port" -> [first, last, count]
+        self.reinvites = []
+        self.refuse = False
+        self.up = False
+        self.last_rx = None
+        self.bye = False             # the switch sent this side a BYE
+        self.rx = 0
+        self.gaps = []               # [silence start, end, packets before it] over 100 ms
+
+    def sdp(self):
+        return ("v=0\r\no=phone 42 %d IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+                "t=0 0\r\nm=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+                "a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n" % (self.version, self.port))
+
+    def send_rtp(self):
+        if not self.up or not self.remote:
+            return
+        pkt = struct.pack("!BBHII", 0x80, 0, self.seq & 0xFFFF, self.ts & 0xFFFFFFFF,
+                          self.ssrc) + b"\xff" * 160
+        self.seq += 1
+        self.ts += 160
+        try:
+            self.rtp.sendto(pkt, self.remote)
+        except OSError:
+            pass
+
+    def read_rtp(self, now):
+        while True:
+            try:
+                data, src = self.rtp.recvfrom(2048)
+            except (BlockingIOError, OSError):
+                return
+            if len(data) < 12:
+                continue
+            if self.last_rx is not None and now - self.last_rx > 0.1:
+                self.gaps.append([self.last_rx, now, self.rx])
+            self.last_rx = now
+            self.rx += 1
+            key = "%s:%d" % src
+            s = self.sources.setdefault(key, [now, now, 0])
+            s[1] = now
+            s[2] += 1
+
+
+class Phones:
+    def __init__(self, a):
+        self.a = a
+        self.sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sip.bind(("127.0.0.1", 0))
+        self.lport = self.sip.getsockname()[1]
+        self.dst = ("127.0.0.1", a.port)
+        self.calls = []              # dicts: caller Side, callee Side, ids
+        self.by_callid = {}          # Call-ID -> (call, "caller"|"callee")
+        self.pending = {}            # Call-ID of our requests -> handler
+
+    def send(self, text, dst=None):
+        self.sip.sendto(text.encode("latin-1"), dst or self.dst)
+
+    def request(self, method, ruri, callid, cseq, frm, to, extra="", body="", branch=None):
+        ctype = "Content-Type: application/sdp\r\n" if body else ""
+        self.send("%s %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
+                  "Max-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d %s\r\n"
+                  "Contact: <sip:%s@127.0.0.1:%d>\r\n%s%sContent-Length: %d\r\n\r\n%s"
+                  % (method, ruri, self.lport, branch or rand(10), frm, to, callid, cseq, method,
+                     self.a.caller if "tag=c" in frm else self.a.callee, self.lport,
+                     extra, ctype, len(body), body))
+
+    def reply(self, req, status, reason, to_tag=None, body=""):
+        to = hdr(req, "to")
+        if to_tag and "tag=" not in to:
+            to += ";tag=" + to_tag
+        vias = "".join("Via: %s\r\n" % v for v in hdr(req, "via", True))
+        ctype = "Content-Type: application/sdp\r\n" if body else ""
+        self.send("SIP/2.0 %d %s\r\n%sFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
+                  "Contact: <sip:%s@127.0.0.1:%d>\r\n%sContent-Length: %d\r\n\r\n%s"
+                  % (status, reason, vias, hdr(req, "from"), to, hdr(req, "call-id"),
+                     hdr(req, "cseq"), self.a.callee, self.lport, ctype, len(body), body))
+
+    def auth(self, resp, method, ruri, user, password):
+        ch = hdr(resp, "www-authenticate") or hdr(resp, "proxy-authenticate")
+        p = dict((m.group(1).lower(), m.group(3) if m.group(3) is not None else m.group(2))
+                 for m in re.finditer(r'([A-Za-z-]+)\s*=\s*("([^"]*)"|[^,\s]+)', ch))
+        ha1 = hashlib.md5(("%s:%s:%s" % (user, p["realm"], password)).encode()).hexdigest()
+        ha2 = hashlib.md5(("%s:%s" % (method, ruri)).encode()).hexdigest()
+        name = "Proxy-Authorization" if resp["status"] == 407 else "Authorization"
+        if "qop" in p:
+            cnonce = rand()
+            r = hashlib.md5(("%s:%s:00000001:%s:auth:%s" % (ha1, p["nonce"], cnonce, ha2))
+                            .encode()).hexdigest()
+            return ('%s: Digest username="%s", realm="%s", nonce="%s", uri="%s", '
+                    'response="%s", algorithm=MD5, qop=auth, nc=00000001, cnonce="%s"\r\n'
+                    % (name, user, p["realm"], p["nonce"], ruri, r, cnonce))
+        r = hashlib.md5(("%s:%s:%s" % (ha1, p["nonce"], ha2)).encode()).hexdigest()
+        return ('%s: Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", '
+                'algorithm=MD5\r\n' % (name, user, p["realm"], p["nonce"], ruri, r))
+
+    def recv(self, timeout):
+        r, _, _ = select.select([self.sip], [], [], timeout)
+        if not r:
+            return None, None
+        data, src = self.sip.recvfrom(65535)
+        return parse(data), src
+
+    # --- registration ---------------------------------------------------
+
+    def register(self):
+        ruri = "sip:127.0.0.1:%d" % self.a.port
+        callid = "reg-%s" % rand(12)
+        frm = "<sip:%s@127.0.0.1>;tag=r%s" % (self.a.callee, rand())
+        to = "<sip:%s@127.0.0.1>" % self.a.callee
+        extra = "Expires: 300\r\n"
+        for cseq in (1, 2, 3):
+            self.request("REGISTER", ruri, callid, cseq, frm, to, extra)
+            end = time.time() + 5
+            while time.time() < end:
+                msg, _ = self.recv(0.5)
+                if not msg or hdr(msg, "call-id") != callid or "status" not in msg:
+                    continue
+                if msg["status"] < 200:
+                    continue
+                if msg["status"] == 200:
+                    return True
+                if msg["status"] in (401, 407):
+                    extra = "Expires: 300\r\n" + self.auth(msg, "REGISTER", ruri, self.a.callee,
+                                                         self.a.callee + "pass")
+                    break
+                return False
+        return False
+
+    # --- calls ------------------------------------------------------------
+
+    def place(self, k):
+        call = {"k": k, "caller": Side("caller"), "callee": None, "status": 0,
+                "ended_by": None, "callid": "phones-%d-%s" % (k, rand(10)),
+                "ftag": "c" + rand(), "cseq": 1, "to": None, "auth": ""}
+        call["ruri"] = "sip:%s@127.0.0.1:%d" % (self.a.exten, self.a.port)
+        self.calls.append(call)
+        self.by_callid[call["callid"]] = (call, "caller")
+        self.invite(call)
+
+    def invite(self, call):
+        frm = '"Caller" <sip:%s@127.0.0.1>;tag=%s' % (self.a.caller, call["ftag"])
+        call["branch"] = rand(10)
+        self.request("INVITE", call["ruri"], call["callid"], call["cseq"], frm,
+                     "<%s>" % call["ruri"], call["auth"], call["caller"].sdp(), call["branch"])
+
+    def ack(self, call, resp, ruri, same_branch=False):
+        """ACK of a final response: a non-2xx one in the INVITE's transaction
+        (its branch), a 2xx one in a new transaction to the Contact."""
+        frm = '"Caller" <sip:%s@127.0.0.1>;tag=%s' % (self.a.caller, call["ftag"])
+        self.request("ACK", ruri, call["callid"], int(hdr(resp, "cseq").split()[0]), frm,
+                     hdr(resp, "to"), branch=call["branch"] if same_branch else None)
+
+    def on_response(self, msg):
+        got = self.by_callid.get(hdr(msg, "call-id"))
+        if not got:
+            return
+        call, role = got
+        method = hdr(msg, "cseq").split()[-1]
+        st = msg["status"]
+        if role != "caller" or st < 200:
+            return
+        if method == "INVITE":
+            cseq = int(hdr(msg, "cseq").split()[0])
+            if st >= 300:
+                self.ack(call, msg, call["ruri"], True)
+            if cseq in call.setdefault("finals", set()):
+                if st < 300:                    # 2xx retransmitted: our ACK was lost
+                    self.ack(call, msg, call.get("contact", call["ruri"]))
+                return
+            call["finals"].add(cseq)
+            if st in (401, 407) and not call["auth"]:
+                call["auth"] = self.auth(msg, "INVITE", call["ruri"], self.a.caller,
+                                         self.a.caller + "pass")
+                call["cseq"] += 1
+                self.invite(call)
+                return
+            m = re.search(r"<([^>]+)>", hdr(msg, "contact"))
+            call["contact"] = m.group(1) if m else call["ruri"]
+            call["to"] = hdr(msg, "to")
+            if st >= 300:
+                call["status"] = st
+                return
+            self.ack(call, msg, call["contact"])
+            if call["status"] == 0:
+                call["status"] = st
+                side = call["caller"]
+                side.remote = sdp_target(msg["body"])
+                side.up = True
+        elif method == "BYE":
+            call["bye_answered"] = st
+
+    def on_request(self, msg, src):
+        method = msg["method"]
+        callid = hdr(msg, "call-id")
+        got = self.by_callid.get(callid)
+        if method == "ACK":
+            return
+        if method == "OPTIONS":
+            self.reply(msg, 200, "OK")
+            return
+        if method == "INVITE" and not got:
+            # A new call to the callee: the newest caller call without one.
+            call = next((c for c in self.calls if c["callee"] is None and c["status"] == 0),
+                        None)
+            if call is None:
+                self.reply(msg, 486, "Busy Here")
+                return
+            side = Side("callee")
+            side.tag = "e" + rand()
+            side.refuse = call["k"] == self.a.refuse
+            call["callee"] = side
+            self.by_callid[callid] = (call, "callee")
+            side.remote = sdp_target(msg["body"])
+            side.invite = msg
+            if self.a.answer_delay > 0:
+                self.reply(msg, 180, "Ringing", side.tag)
+                side.answer_at = time.time() + self.a.answer_delay
+                return
+            side.up = True
+            self.reply(msg, 200, "OK", side.tag, side.sdp())
+            return
+        if not got:
+            self.reply(msg, 481, "Call/Transaction Does Not Exist")
+            return
+        call, role = got
+        side = call[role]
+        if method == "INVITE" and not side.up and getattr(side, "answer_at", None):
+            self.reply(msg, 180, "Ringing", side.tag)      # a retransmission while ringing
+            return
+        if method == "INVITE":                      # re-INVITE
+            side.reinvites.append(time.time())
+            if side.refuse:
+                self.reply(msg, 488, "Not Acceptable Here", getattr(side, "tag", None))
+                return
+            if msg["body"]:
+                side.remote = sdp_target(msg["body"])
+            side.version += 1
+            self.reply(msg, 200, "OK", getattr(side, "tag", None), side.sdp())
+        elif method == "BYE":
+            self.reply(msg, 200, "OK")
+            side.up = False
+            side.bye = True
+            other = call["callee"] if role == "caller" else call["caller"]
+            if call["ended_by"] is None:
+                call["ended_by"] = "switch-" + role
+            if role == "caller":
+                call["caller"].up = False
+        else:
+            self.reply(msg, 200, "OK")
+
+    def hangup(self, call):
+        if not call["caller"].up:
+            return
+        call["cseq"] += 1
+        frm = '"Caller" <sip:%s@127.0.0.1>;tag=%s' % (self.a.caller, call["ftag"])
+        self.request("BYE", call["contact"], call["callid"], call["cseq"], frm, call["to"])
+        call["caller"].up = False
+        call["ended_by"] = call["ended_by"] or "caller"
+
+    def run(self):
+        a = self.a
+        if a.exten == a.callee and not self.register():
+            print("phones: the callee could not register", file=sys.stderr)
+            return 1
+        start = time.time()
+        placed = 0
+        next_rtp = time.time()
+        ready = False
+        stopping = None
+        while time.time() - start < a.max_time:
+            now = time.time()
+            if placed < a.calls and (placed == 0 or self.calls[-1]["status"] != 0 or
+                                     now - start > placed * 0.5):
+                self.place(placed)
+                placed += 1
+            if not ready and placed == a.calls and all(
+                    c["status"] == 200 and (c["callee"] or a.exten != a.callee)
+                    for c in self.calls):
+                ready = True
+                if a.ready:
+                    open(a.ready, "w").write("%f\n" % now)
+            if any(c["status"] >= 300 for c in self.calls) and a.ready and not ready:
+                ready = True
+                open(a.ready, "w").write("failed\n")
+            if stopping is None and a.stop and os.path.exists(a.stop):
+                stopping = now
+                for c in self.calls:
+                    self.hangup(c)
+            if stopping is not None and now - stopping > 2:
+                break
+            for c in self.calls:
+                side = c["callee"]
+                if side and getattr(side, "answer_at", None) and not side.up and now >= side.answer_at:
+                    side.up = True
+                    side.answered_at = now
+                    self.reply(side.invite, 200, "OK", side.tag, side.sdp())
+            if now >= next_rtp:
+                for c in self.calls:
+                    for role in ("caller", "callee"):
+                        if c[role]:
+                            c[role].send_rtp()
+                next_rtp += 0.02
+                if next_rtp < now:
+                    next_rtp = now + 0.02
+            socks = [self.sip] + [c[r].rtp for c in self.calls for r in ("caller", "callee")
+                                  if c[r]]
+            rd, _, _ = select.select(socks, [], [], max(0.0, min(0.02, next_rtp - time.time())))
+            now = time.time()
+            for s in rd:
+                if s is self.sip:
+                    data, src = self.sip.recvfrom(65535)
+                    try:
+                        msg = parse(data)
+                    except (IndexError, ValueError):
+                        continue
+                    if "status" in msg:
+                        self.on_response(msg)
+                    else:
+                        self.on_request(msg, src)
+            for c in self.calls:
+                for role in ("caller", "callee"):
+                    if c[role]:
+                        c[role].read_rtp(now)
+        return 0
+
+    def summary(self):
+        mark = None
+        if self.a.mark and os.path.exists(self.a.mark):
+            mark = float(open(self.a.mark).read().split()[0])
+        out = {"calls": []}
+        delays = []
+        unmoved = 0
+        for c in self.calls:
+            e = {"k": c["k"], "status": c["status"], "ended_by": c["ended_by"], "sides": {}}
+            for role in ("caller", "callee"):
+                s = c[role]
+                if not s:
+                    continue
+                srcs = sorted(([k] + v for k, v in s.sources.items()), key=lambda x: x[1])
+                e["sides"][role] = {"sources": srcs, "reinvites": s.reinvites, "rx": s.rx, "bye": s.bye,
+                                    "gaps": [[round(x, 3) for x in g] for g in s.gaps],
+                                    "remote": "%s:%d" % s.remote if s.remote else None}
+                if mark is not None:
+                    # The silence the kill caused: the first gap that ends after
+                    # it (the new worker may reuse the dead one's port numbers,
+                    # so a new source address is not required).
+                    gap = next((g for g in s.gaps if g[1] >= mark and g[0] <= mark + 0.05),
+                               None)
+                    if gap:
+                        d = gap[1] - mark
+                        e["sides"][role]["moved_after"] = round(d, 3)
+                        e["sides"][role]["new_packets"] = s.rx - gap[2]
+                        delays.append(d)
+                    else:
+                        unmoved += 1
+            out["calls"].append(e)
+        if mark is not None:
+            delays.sort()
+            out["moved"] = {"sides": len(delays), "unmoved": unmoved,
+                            "median": round(delays[len(delays) // 2], 3) if delays else None,
+                            "max": round(delays[-1], 3) if delays else None}
+        return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--calls", type=int, default=1)
+    ap.add_argument("--exten", default="1002")
+    ap.add_argument("--caller", default="1001")
+    ap.add_argument("--callee", default="1002")
+    ap.add_argument("--ready")
+    ap.add_argument("--stop")
+    ap.add_argument("--mark")
+    ap.add_argument("--refuse", type=int, default=-1)
+    ap.add_argument("--answer-delay", type=float, default=0.0,
+                    help="the callee rings (180) this long before it answers")
+    ap.add_argument("--max-time", type=float, default=60.0)
+    ap.add_argument("--out")
+    a = ap.parse_args()
+    p = Phones(a)
+    rc = p.run()
+    out = json.dumps(p.summary(), indent=1)
+    if a.out:
+        open(a.out, "w").write(out + "\n")
+    print(out)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
