@@ -49,7 +49,9 @@
     X(media_reanswered, MediaReanswered, MEDIA_REANSWERED) \
     X(media_adopt,    MediaAdopt,    MEDIA_ADOPT) \
     X(media_adopted,  MediaAdopted,  MEDIA_ADOPTED) \
-    X(media_drain,    MediaDrain,    MEDIA_DRAIN)
+    X(media_drain,    MediaDrain,    MEDIA_DRAIN) \
+    X(media_timeouts, MediaTimeouts, MEDIA_TIMEOUTS) \
+    X(media_timeout,  MediaTimeout,  MEDIA_TIMEOUT)
 
 typedef struct td_bus td_bus_t;
 

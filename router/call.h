@@ -104,6 +104,8 @@ void call_on_peer_lost(call_t *self, int media);
  * the call ends as on call_on_peer_lost. */
 void call_on_worker_lost(call_t *self);
 void call_on_media_adopted(call_t *self, const char *peer, const Tandem__MediaAdopted *msg);
+/* The worker heard nothing from a phone past its rtptimeout: the call ends (44). */
+void call_on_media_timeout(call_t *self, const char *peer, const Tandem__MediaTimeout *msg);
 /* Drain: can the call's media move now without a phone noticing more than
  * the re-INVITE (up, not ringing, no prompt or recording on its way, no
  * other re-INVITE, not refused before)? */

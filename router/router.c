@@ -209,6 +209,7 @@ S_DISPATCH(reinvite_answer, ReinviteAnswer, "ReinviteAnswer", 1, hdr->leg)
 S_DISPATCH(media_reoffered, MediaReoffered, "MediaReoffered", 0, hdr->peer)
 S_DISPATCH(media_reanswered, MediaReanswered, "MediaReanswered", 0, hdr->peer)
 S_DISPATCH(media_adopted, MediaAdopted, "MediaAdopted", 1, hdr->peer)
+S_DISPATCH(media_timeout, MediaTimeout, "MediaTimeout", 1, hdr->peer)
 
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
 {
@@ -323,6 +324,7 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_media_reoffered = s_on_media_reoffered,
         .on_media_reanswered = s_on_media_reanswered,
         .on_media_adopted = s_on_media_adopted,
+        .on_media_timeout = s_on_media_timeout,
         .on_media_drain = s_on_media_drain,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,

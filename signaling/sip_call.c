@@ -67,6 +67,7 @@ struct sip_leg {
     const char *reoffer;           /* the router's offer, kept for a 491 retry */
     struct event *retry;           /* RFC 3261 14.1: re-INVITE again after a 491 */
     sip_codec_order_t allow;       /* the peer's allow= list (re-offers are cut to it) */
+    uint32_t rtptimeout, rtpholdtimeout;   /* the peer's (sip.conf), for the router */
     /* RFC 4028 session timer (incoming legs whose INVITE asked for one) */
     int st_interval;               /* seconds; 0: none */
     unsigned st_us : 1;            /* we refresh (refresher=uas); else the phone does */
@@ -651,6 +652,8 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
         codecs[i] = allow->pt[i];
     m.codecs = codecs;
     m.n_codecs = allow->n;
+    m.rtp_timeout = (uint32_t)(peer ? peer->rtptimeout : g->rtptimeout);
+    m.rtp_hold_timeout = (uint32_t)(peer ? peer->rtpholdtimeout : g->rtpholdtimeout);
     td_log(LOG_INFO, "%s: call %s from %s <%s> (%s) to %s@%s", leg->channel, leg->bus_id,
            name, num, src, exten, m.context);
     if (td_bus_send_channel_new(self->env.bus, NULL, leg->bus_id, 0, &m) != 0) {
@@ -991,6 +994,8 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     leg->peer = sip_arena_strdup(&leg->arena, peer->name);
     leg->last_sdp = sdp ? sip_arena_strdup(&leg->arena, sdp) : NULL;
     leg->allow = peer->codec_order;
+    leg->rtptimeout = (uint32_t)peer->rtptimeout;
+    leg->rtpholdtimeout = (uint32_t)peer->rtpholdtimeout;
     osip_message_t *inv = NULL;
     if (!leg->bus_id || !leg->channel
         || sip_dialog_uac(&leg->dlg, &leg->arena, call_id, tag, local_uri, remote_uri,
@@ -1156,6 +1161,8 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
         td_log(LOG_INFO, "%s: answered", leg->channel);
         Tandem__Answer a = TANDEM__ANSWER__INIT;
         a.sdp = sdp ? sdp : "";
+        a.rtp_timeout = leg->rtptimeout;
+        a.rtp_hold_timeout = leg->rtpholdtimeout;
         td_bus_send_answer(self->env.bus, NULL, leg->bus_id, leg->no, &a);
         return;
     }
