@@ -48,6 +48,8 @@ struct sip_leg {
     unsigned router_done : 1;      /* no more bus messages about this leg */
     unsigned timed_out : 1;        /* our ring timer cancelled it */
     unsigned need_ack : 1;         /* incoming: 2xx sent, its ACK not seen yet */
+    unsigned bye_after_ack : 1;    /* hung up before that ACK: the BYE waits for it
+                                    * (RFC 3261 15: not before the ACK or timer H) */
     unsigned linked : 1;           /* in both tables */
     unsigned reaping : 1;
     sip_dialog_t dlg;
@@ -762,7 +764,13 @@ void sip_call_on_hangup(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem_
             s_end(leg, 0, 0, 0);
         break;
     case LEG_UP:
-        s_send_bye(leg);
+        if (!leg->outgoing && leg->need_ack) {
+            leg->bye_after_ack = 1;
+            td_log(LOG_DEBUG, "%s: hung up before the ACK of our 200: BYE once it comes",
+                   leg->channel);
+        } else {
+            s_send_bye(leg);
+        }
         s_end(leg, 0, 0, 0);
         break;
     case LEG_CANCELLING:
@@ -1220,8 +1228,9 @@ void sip_call_ack_timeout(sip_call_t *self, sip_txn_t *txn)
     s_context(leg);
     leg->need_ack = 0;
     s_detach(&leg->invite);
-    if (leg->state == LEG_UP) {
+    if (leg->state == LEG_UP || leg->bye_after_ack) {
         td_log(LOG_NOTICE, "%s: no ACK for our 200 OK: BYE", leg->channel);
+        leg->bye_after_ack = 0;
         s_send_bye(leg);
     }
     s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 408);
@@ -1339,6 +1348,10 @@ static void s_on_ack(sip_call_t *self, osip_message_t *ack)
     } else if (leg->invite && !leg->outgoing && leg->need_ack && cseq == leg->dlg.invite_cseq) {
         sip_txn_acked(leg->invite);
         leg->need_ack = 0;
+        if (leg->bye_after_ack) {
+            leg->bye_after_ack = 0;
+            s_send_bye(leg);
+        }
         if (leg->state == LEG_ENDED)
             s_detach(&leg->invite);
     }
