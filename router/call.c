@@ -95,6 +95,13 @@ const char *call_sig_peer(const call_t *self) { return self->sig_peer; }
 worker_t *call_worker(const call_t *self) { return self->worker; }
 call_state_t call_state(const call_t *self) { return self->state; }
 
+uint32_t call_age_s(const call_t *self)
+{
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    return now.tv_sec > self->start.tv_sec ? (uint32_t)(now.tv_sec - self->start.tv_sec) : 0;
+}
+
 const char *call_state_name(call_state_t state)
 {
     static const char *const names[] = {

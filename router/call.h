@@ -124,6 +124,8 @@ const char *call_id(const call_t *self);
 const char *call_sig_peer(const call_t *self);
 worker_t *call_worker(const call_t *self);
 call_state_t call_state(const call_t *self);
+/* Seconds since the call arrived (ChannelNew). */
+uint32_t call_age_s(const call_t *self);
 const char *call_state_name(call_state_t state);
 
 /* The value of a variable or function as ${name} sees it ("DIALSTATUS",

@@ -25,6 +25,8 @@ struct router {
     size_t nzombies, zcap;
     struct event *reaper;
     struct event *drain;        /* moves calls off draining workers, DRAIN_BATCH a tick */
+    struct event *max_call;     /* ends calls older than max_call_s */
+    uint32_t max_call_s;
 };
 
 #define DRAIN_EVERY_MS 200
@@ -290,6 +292,39 @@ static void s_on_media_drain(void *arg, const td_bus_hdr_t *hdr, const Tandem__M
     }
 }
 
+static void s_on_max_call(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    router_t *self = arg;
+    s_collect_t c = s_collect(self, NULL, 0);
+    for (size_t i = 0; i < c.n; i++) {
+        call_t *call = c.list[i];
+        uint32_t age = call_age_s(call);
+        if (call_state(call) == CALL_DONE || age < self->max_call_s)
+            continue;
+        td_log_set_context(call_id(call));
+        td_log(LOG_NOTICE, "Call up for %u s, longer than [router] max_call_duration (%u s): "
+               "hanging up", age, self->max_call_s);
+        call_shutdown(call, 16);
+        td_log_set_context(NULL);
+    }
+    free(c.list);
+}
+
+void router_set_max_call(router_t *self, uint32_t seconds)
+{
+    self->max_call_s = seconds;
+    if (!self->max_call)
+        self->max_call = event_new(self->base, -1, EV_PERSIST, s_on_max_call, self);
+    if (!self->max_call)
+        return;
+    event_del(self->max_call);
+    struct timeval every = { ROUTER_MAX_CALL_CHECK_S, 0 };
+    if (seconds)
+        event_add(self->max_call, &every);
+}
+
 /* --- lifecycle ----------------------------------------------------------------- */
 
 router_t *router_new(struct event_base *base, const char *endpoint, const char *identity,
@@ -385,6 +420,8 @@ void router_destroy(router_t **self_p)
         event_free(self->reaper);
     if (self->drain)
         event_free(self->drain);
+    if (self->max_call)
+        event_free(self->max_call);
     td_bus_destroy(&self->bus);
     strmap_destroy(&self->calls);
     cdr_destroy(&self->cdr);
