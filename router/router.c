@@ -325,6 +325,28 @@ void router_set_max_call(router_t *self, uint32_t seconds)
         event_add(self->max_call, &every);
 }
 
+/* A peer restarted faster than TD_BUS_DEAD_MS: a media worker's calls move
+ * (possibly onto the new process: it is alive, and empty); a signaling
+ * process's calls end as if it had been silent. */
+static void s_on_peer_restart(void *arg, const char *peer, const char *role, uint32_t capacity)
+{
+    router_t *self = arg;
+    if (strcmp(role, "media") != 0) {
+        s_on_peer_down(arg, peer, role);
+        s_on_peer_up(arg, peer, role, capacity);
+        return;
+    }
+    workers_up(self->workers, peer, capacity);
+    s_collect_t c = s_collect(self, peer, 1);
+    td_log(LOG_WARNING, "Media worker %s restarted: moving its %zu call(s)", peer, c.n);
+    for (size_t i = 0; i < c.n; i++) {
+        td_log_set_context(call_id(c.list[i]));
+        call_on_worker_lost(c.list[i]);
+        td_log_set_context(NULL);
+    }
+    free(c.list);
+}
+
 /* --- lifecycle ----------------------------------------------------------------- */
 
 router_t *router_new(struct event_base *base, const char *endpoint, const char *identity,
@@ -363,6 +385,7 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_media_drain = s_on_media_drain,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
+        .on_peer_restart = s_on_peer_restart,
     };
     if (self->workers && self->calls && self->reaper && self->drain && self->cdr)
         self->bus = td_bus_new(base, TD_BUS_BIND, endpoint, identity, "router", 0, &h, self);
