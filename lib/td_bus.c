@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -23,6 +24,7 @@ typedef struct s_peer {
     char role[16];
     uint32_t capacity, load;
     uint64_t last_seen_ms;
+    uint64_t boot;                    /* its Hello's boot: another one means a restart */
     int alive;
     struct s_peer *next;              /* hash chain */
 } s_peer_t;
@@ -36,6 +38,7 @@ struct td_bus {
     char identity[64];
     char role[16];
     uint32_t capacity, load;
+    uint64_t boot;                    /* random, this process's start: in every Hello */
     td_bus_handlers_t h;
     void *arg;
     s_peer_t *peers[S_PEER_BUCKETS];  /* BIND: every peer heard; CONNECT: the router */
@@ -167,6 +170,7 @@ static int s_send_hello(td_bus_t *self, const char *peer)
     hello.capacity = self->capacity;
     hello.load = self->load;
     hello.pid = (uint32_t)getpid();
+    hello.boot = self->boot;
     Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
     env.body_case = TANDEM__ENVELOPE__BODY_HELLO;
     env.hello = &hello;
@@ -195,6 +199,23 @@ static void s_on_hello(td_bus_t *self, const char *from, const Tandem__Hello *he
     if (!p)
         return;
     p->last_seen_ms = s_now_ms();
+    if (p->alive && hello->boot && p->boot && hello->boot != p->boot) {
+        /* Restarted within TD_BUS_DEAD_MS: it knows nothing of what it had. */
+        td_log(LOG_WARNING, "bus: %s (%s) restarted (now pid %u)", p->identity, p->role,
+               hello->pid);
+        p->boot = hello->boot;
+        if (self->h.on_peer_restart) {
+            p->capacity = hello->capacity;
+            self->h.on_peer_restart(self->arg, p->identity, p->role, p->capacity);
+            if (self->mode == TD_BUS_BIND)
+                s_send_hello(self, from);
+            return;
+        }
+        p->alive = 0;
+        if (self->h.on_peer_down)
+            self->h.on_peer_down(self->arg, p->identity, p->role);
+    }
+    p->boot = hello->boot;
     p->capacity = hello->capacity;
     p->load = hello->load;
     snprintf(p->role, sizeof p->role, "%s", hello->role ? hello->role : "");
@@ -345,6 +366,10 @@ td_bus_t *td_bus_new(struct event_base *base, td_bus_mode_t mode, const char *en
     snprintf(self->identity, sizeof self->identity, "%s", identity);
     snprintf(self->role, sizeof self->role, "%s", role);
     self->capacity = capacity;
+    while (!self->boot && getrandom(&self->boot, sizeof self->boot, 0) < 0 && errno == EINTR)
+        ;
+    if (!self->boot)
+        self->boot = s_now_ms() ^ ((uint64_t)getpid() << 32) ^ 1;
     if (handlers)
         self->h = *handlers;
     self->arg = arg;

@@ -49,7 +49,9 @@
     X(media_reanswered, MediaReanswered, MEDIA_REANSWERED) \
     X(media_adopt,    MediaAdopt,    MEDIA_ADOPT) \
     X(media_adopted,  MediaAdopted,  MEDIA_ADOPTED) \
-    X(media_drain,    MediaDrain,    MEDIA_DRAIN)
+    X(media_drain,    MediaDrain,    MEDIA_DRAIN) \
+    X(media_timeouts, MediaTimeouts, MEDIA_TIMEOUTS) \
+    X(media_timeout,  MediaTimeout,  MEDIA_TIMEOUT)
 
 typedef struct td_bus td_bus_t;
 
@@ -69,6 +71,10 @@ typedef struct {
     void (*on_peer_up)(void *arg, const char *peer, const char *role, uint32_t capacity);
     /* A peer fell silent for TD_BUS_DEAD_MS. */
     void (*on_peer_down)(void *arg, const char *peer, const char *role);
+    /* A live peer said Hello from a new process (its boot changed: it
+     * restarted faster than TD_BUS_DEAD_MS and knows nothing it had). NULL:
+     * on_peer_down, then on_peer_up. */
+    void (*on_peer_restart)(void *arg, const char *peer, const char *role, uint32_t capacity);
 } td_bus_handlers_t;
 
 typedef enum { TD_BUS_BIND, TD_BUS_CONNECT } td_bus_mode_t;

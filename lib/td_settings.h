@@ -38,6 +38,8 @@ typedef struct {
     char moh_dir[512];        /* [media] moh; "" = search (media/sound_dir.h) */
     char recordings_dir[512]; /* [media] recordings: var/recordings */
     char astdb[512];          /* [router] astdb: var/astdb (DB() store) */
+    uint32_t max_call_s;      /* [router] max_call_duration: seconds a call may last
+                               * (43200, Kamailio's dialog default; 0: no limit) */
     int has_sip_bind;         /* -s / TANDEM_SIP_BIND given: override sip.conf */
     struct in_addr sip_bind_addr;
     uint16_t sip_bind_port;   /* host order; 0 = keep sip.conf's port */

@@ -22,6 +22,16 @@ static void s_on_usr1(evutil_socket_t sig, short what, void *arg)
     worker_drain(arg);
 }
 
+/* SIGHUP (logrotate): logs go to stderr, rtp.conf is read at start only;
+ * the worker goes on (SIGHUP's default action would end every call). */
+static void s_on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    (void)arg;
+    td_log(LOG_NOTICE, "Got SIGHUP: nothing to reopen (logs go to stderr); the worker goes on");
+}
+
 static void s_on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -64,11 +74,16 @@ int main(int argc, char **argv)
     struct event *sigint = evsignal_new(base, SIGINT, s_on_signal, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
     struct event *sigusr1 = evsignal_new(base, SIGUSR1, s_on_usr1, worker);
-    if (!sigint || !sigterm || !sigusr1 || event_add(sigint, NULL) < 0 ||
-        event_add(sigterm, NULL) < 0 || event_add(sigusr1, NULL) < 0) {
+    struct event *sighup = evsignal_new(base, SIGHUP, s_on_hup, NULL);
+    if (!sigint || !sigterm || !sigusr1 || !sighup || event_add(sigint, NULL) < 0 ||
+        event_add(sigterm, NULL) < 0 || event_add(sigusr1, NULL) < 0 ||
+        event_add(sighup, NULL) < 0) {
+        if (sighup)
+            event_free(sighup);
         td_log(LOG_ERR, "cannot watch SIGINT/SIGTERM/SIGUSR1");
         if (sigusr1)
-            event_free(sigusr1);
+            event_free(sighup);
+    event_free(sigusr1);
         if (sigint)
             event_free(sigint);
         if (sigterm)

@@ -32,6 +32,12 @@ typedef struct {
     int fds[2];                /* RTP, RTCP; owned */
     s_sock_t sock[2];
     session_stats_t stats;
+    /* rtptimeout (session_rtp_timed_out): seconds, 0 none */
+    uint32_t rtp_timeout, rtp_hold_timeout;
+    uint32_t last_rx_s;        /* when a packet (or an SDP) last came from it */
+    uint64_t rx_seen;          /* stats.rx_packets then */
+    uint8_t rx_reset;          /* an SDP came: count from the next check */
+    uint8_t holds;             /* its last SDP holds the call (sends nothing) */
 } s_side_t;
 
 struct session {
@@ -181,6 +187,10 @@ uint16_t session_port(const session_t *self, session_side_t side)
 
 void session_set_remote(session_t *self, session_side_t side, const sdp_media_t *media)
 {
+    /* chan_sip: an SDP restarts the RTP timeout; sendonly, inactive and
+     * c=0.0.0.0 put the call on hold (rtpholdtimeout then) */
+    self->side[side].rx_reset = 1;
+    self->side[side].holds = !(media->dir & SDP_DIR_SEND) || media->addr.s_addr == INADDR_ANY;
     if (media->port == 0 || media->addr.s_addr == INADDR_ANY)
         return;
     s_sock_t *rtp = &self->side[side].sock[0];
@@ -297,6 +307,39 @@ session_mode_t session_mode(const session_t *self)
 const session_stats_t *session_stats(const session_t *self, session_side_t side)
 {
     return &self->side[side].stats;
+}
+
+void session_set_rtp_timeout(session_t *self, session_side_t side, uint32_t timeout_s,
+                             uint32_t hold_s)
+{
+    s_side_t *s = &self->side[side];
+    s->rtp_timeout = timeout_s;
+    s->rtp_hold_timeout = hold_s;
+    s->rx_reset = 1;
+}
+
+int session_rtp_timed_out(session_t *self, uint32_t now_s, uint32_t *silent_s)
+{
+    for (int i = 0; i < 2; i++) {
+        s_side_t *s = &self->side[i];
+        if (!s->rtp_timeout)
+            continue;          /* chan_sip: rtpholdtimeout alone does nothing */
+        if (s->rx_reset || s->stats.rx_packets != s->rx_seen) {
+            s->rx_reset = 0;
+            s->rx_seen = s->stats.rx_packets;
+            s->last_rx_s = now_s;
+            continue;
+        }
+        uint32_t silent = now_s - s->last_rx_s;
+        if (silent <= s->rtp_timeout)
+            continue;
+        if (s->holds && (!s->rtp_hold_timeout || silent <= s->rtp_hold_timeout))
+            continue;
+        s->rtp_timeout = s->rtp_hold_timeout = 0;   /* said once */
+        *silent_s = silent;
+        return i;
+    }
+    return -1;
 }
 
 uint32_t session_idle_check(session_t *self)

@@ -124,6 +124,17 @@ const session_stats_t *session_stats(const session_t *self, session_side_t side)
  * (0 when something arrived since the last one). The epoch is a number the
  * owner stamps on the session (the worker: its count of router losses). */
 uint32_t session_idle_check(session_t *self);
+
+/* sip.conf's rtptimeout / rtpholdtimeout for a side whose phone is up
+ * (seconds; 0 none), counted from now. */
+void session_set_rtp_timeout(session_t *self, session_side_t side, uint32_t timeout_s,
+                             uint32_t hold_s);
+/* Called about once a second with a monotonic clock in seconds: the side
+ * (0, 1) whose phone has sent nothing for longer than its timeout (its hold
+ * timeout while its last SDP holds the call; chan_sip's check_rtp_timeout),
+ * with the silence in *silent_s; that side's timeouts are then off. -1 when
+ * none. A packet received or an SDP applied restarts the count. */
+int session_rtp_timed_out(session_t *self, uint32_t now_s, uint32_t *silent_s);
 void session_set_epoch(session_t *self, uint32_t epoch);
 uint32_t session_epoch(const session_t *self);
 

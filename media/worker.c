@@ -26,6 +26,8 @@ struct worker {
     uint32_t capacity;           /* sessions; 0 = as many as the ports allow */
     rtp_conf_t rtp;
     struct event *drain;         /* draining: MediaDrain and the exit check, every second */
+    struct event *rtp_check;     /* rtptimeout: every second */
+    uint32_t now_s;              /* CLOCK_MONOTONIC seconds at the last check */
     int drain_ticks;
     uint32_t router_losses;      /* times the router fell silent: sessions' epoch */
     uint32_t ticks_since_loss;   /* ticks since it last fell silent */
@@ -49,6 +51,8 @@ static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t
 static void s_on_media_adopt(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaAdopt *msg);
 static void s_on_peer_down(void *arg, const char *peer, const char *role);
 static void s_on_tick(evutil_socket_t fd, short what, void *arg);
+static void s_on_rtp_check(evutil_socket_t fd, short what, void *arg);
+static void s_on_media_timeouts(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaTimeouts *msg);
 
 /* Can a socket bind to addr? 0, or a negative errno. */
 static int s_probe_bind(const struct in_addr *addr)
@@ -122,6 +126,7 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
         .on_media_reoffer = s_on_media_reoffer,
         .on_media_reanswer = s_on_media_reanswer,
         .on_media_adopt = s_on_media_adopt,
+        .on_media_timeouts = s_on_media_timeouts,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
     };
@@ -138,7 +143,10 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
     }
     self->tick = event_new(base, -1, EV_PERSIST, s_on_tick, self);
     struct timeval every = { WORKER_TICK_S, 0 };
-    if (!self->tick || event_add(self->tick, &every) < 0) {
+    self->rtp_check = event_new(base, -1, EV_PERSIST, s_on_rtp_check, self);
+    struct timeval second = { 1, 0 };
+    if (!self->tick || event_add(self->tick, &every) < 0 || !self->rtp_check ||
+        event_add(self->rtp_check, &second) < 0) {
         td_log(LOG_ERR, "cannot start the housekeeping timer");
         goto fail;
     }
@@ -160,6 +168,8 @@ void worker_destroy(worker_t **self_p)
         td_log(LOG_NOTICE, "closing %u media sessions", session_table_size(self->sessions));
     if (self->tick)
         event_free(self->tick);
+    if (self->rtp_check)
+        event_free(self->rtp_check);
     if (self->drain)
         event_free(self->drain);
     td_bus_destroy(&self->bus);
@@ -771,6 +781,47 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     worker_tick(arg);
+}
+
+/* ---- rtptimeout ------------------------------------------------------------ */
+
+static void s_on_media_timeouts(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaTimeouts *msg)
+{
+    worker_t *self = arg;
+    session_t *session = session_table_find(self->sessions, hdr->call_id);
+    if (!session)
+        return;                 /* it ended meanwhile */
+    session_set_rtp_timeout(session, hdr->leg == 0 ? SESSION_A : SESSION_B, msg->rtp_timeout,
+                            msg->rtp_hold_timeout);
+}
+
+/* session_table_sweep callback: report the sides silent past their timeout. */
+static int s_rtp_silent(session_t *session, void *arg)
+{
+    worker_t *self = arg;
+    uint32_t silent;
+    int side = session_rtp_timed_out(session, self->now_s, &silent);
+    if (side >= 0) {
+        td_log_set_context(session_call_id(session));
+        td_log(LOG_NOTICE, "no RTP from side %c for %u s", 'A' + side, silent);
+        Tandem__MediaTimeout m = TANDEM__MEDIA_TIMEOUT__INIT;
+        m.seconds = silent;
+        td_bus_send_media_timeout(self->bus, "router", session_call_id(session),
+                                  (uint32_t)side, &m);
+        td_log_set_context(NULL);
+    }
+    return 0;
+}
+
+static void s_on_rtp_check(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    worker_t *self = arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    self->now_s = (uint32_t)ts.tv_sec;
+    session_table_sweep(self->sessions, s_rtp_silent, self);
 }
 
 static void s_on_drain(evutil_socket_t fd, short what, void *arg)

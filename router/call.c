@@ -53,6 +53,8 @@ call_t *call_new(call_env_t *env, const char *call_id, const char *sig_peer,
     self->sdp_offer = arena_strdup(&self->arena, msg->sdp ? msg->sdp : "");
     for (size_t i = 0; i < msg->n_codecs && self->ncodecs < CALL_MAX_CODECS; i++)
         self->codecs[self->ncodecs++] = msg->codecs[i];
+    self->rtp_timeout[0] = msg->rtp_timeout;
+    self->rtp_hold_timeout[0] = msg->rtp_hold_timeout;
     if (!self->timer || !self->chanvars || !self->id || !self->sig_peer || !self->channel || !self->caller_num
         || !self->caller_name || !self->sdp_offer) {
         call_destroy(&self);
@@ -92,6 +94,13 @@ const char *call_id(const call_t *self) { return self->id; }
 const char *call_sig_peer(const call_t *self) { return self->sig_peer; }
 worker_t *call_worker(const call_t *self) { return self->worker; }
 call_state_t call_state(const call_t *self) { return self->state; }
+
+uint32_t call_age_s(const call_t *self)
+{
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    return now.tv_sec > self->start.tv_sec ? (uint32_t)(now.tv_sec - self->start.tv_sec) : 0;
+}
 
 const char *call_state_name(call_state_t state)
 {
@@ -296,7 +305,19 @@ void call_answer_caller(call_t *self, const char *sdp)
         td_bus_send_answer(self->env->bus, self->sig_peer, self->id, 0, &m);
     call_sdp_sent(self, 0, sdp);
     self->answered = 1;
+    call_rtp_timeouts(self, 0);
     gettimeofday(&self->answer_time, NULL);
+}
+
+void call_rtp_timeouts(call_t *self, int side)
+{
+    if (!self->rtp_timeout[side] || !self->worker || self->worker_lost)
+        return;
+    uint32_t leg = side == 0 ? 0 : self->winner ? self->winner->number : 1;
+    Tandem__MediaTimeouts m = TANDEM__MEDIA_TIMEOUTS__INIT;
+    m.rtp_timeout = self->rtp_timeout[side];
+    m.rtp_hold_timeout = self->rtp_hold_timeout[side];
+    td_bus_send_media_timeouts(self->env->bus, worker_identity(self->worker), self->id, leg, &m);
 }
 
 static void s_echo(call_t *self)
@@ -939,6 +960,18 @@ void call_on_media_error(call_t *self, const char *peer, const Tandem__MediaErro
     td_log(LOG_WARNING, "Media error on '%s': %s (cause %u)", self->channel,
            msg->reason ? msg->reason : "", cause);
     call_end(self, cause, 16);
+}
+
+/* chan_sip's check_rtp_timeout: "Disconnecting call ... for lack of RTP
+ * activity", the channel hung up with cause 44 (AST_CAUSE_REQUESTED_CHAN_UNAVAIL,
+ * as Cisco does for RTP timeouts); the other leg goes with it. */
+void call_on_media_timeout(call_t *self, const char *peer, const Tandem__MediaTimeout *msg)
+{
+    if (!s_from_worker(self, peer, "MediaTimeout") || self->state == CALL_DONE)
+        return;
+    td_log(LOG_NOTICE, "Disconnecting call '%s' for lack of RTP activity in %u seconds",
+           self->channel, msg->seconds);
+    call_end(self, 44, 44);
 }
 
 void call_on_media_played(call_t *self, const char *peer, const Tandem__MediaPlayed *msg)

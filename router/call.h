@@ -104,6 +104,8 @@ void call_on_peer_lost(call_t *self, int media);
  * the call ends as on call_on_peer_lost. */
 void call_on_worker_lost(call_t *self);
 void call_on_media_adopted(call_t *self, const char *peer, const Tandem__MediaAdopted *msg);
+/* The worker heard nothing from a phone past its rtptimeout: the call ends (44). */
+void call_on_media_timeout(call_t *self, const char *peer, const Tandem__MediaTimeout *msg);
 /* Drain: can the call's media move now without a phone noticing more than
  * the re-INVITE (up, not ringing, no prompt or recording on its way, no
  * other re-INVITE, not refused before)? */
@@ -122,6 +124,8 @@ const char *call_id(const call_t *self);
 const char *call_sig_peer(const call_t *self);
 worker_t *call_worker(const call_t *self);
 call_state_t call_state(const call_t *self);
+/* Seconds since the call arrived (ChannelNew). */
+uint32_t call_age_s(const call_t *self);
 const char *call_state_name(call_state_t state);
 
 /* The value of a variable or function as ${name} sees it ("DIALSTATUS",

@@ -140,6 +140,9 @@ struct call {
      * caller, 1: the bridged callee) the last SDP the phone was sent and the
      * last it sent us, malloc'd; NULL when none. */
     char *sdp_sent[2], *sdp_heard[2];
+    /* sip.conf rtptimeout / rtpholdtimeout per side (ChannelNew, the winner's
+     * Answer), given to the worker once the side is up */
+    uint32_t rtp_timeout[2], rtp_hold_timeout[2];
     int moving;                 /* a move is under way: MediaAdopted, then the phones'
                                  * answers to the re-INVITEs are awaited */
     unsigned move_wait;         /* bits (1 << side): re-INVITE answers awaited */
@@ -183,6 +186,8 @@ void call_next(call_t *self);                       /* step to the next priority
 void call_end(call_t *self, uint32_t cause, uint32_t legs_cause);
 int call_media_offer(call_t *self, dialplan_app_t then); /* 0: waiting; -1: no worker */
 void call_answer_caller(call_t *self, const char *sdp);
+/* Side 0 (caller) or 1 (callee) is up: its RTP timeouts go to the worker. */
+void call_rtp_timeouts(call_t *self, int side);
 void call_arm_timer(call_t *self, unsigned ms);
 void call_set_dialstatus(call_t *self, const char *status);
 /* Variables (call.c, next to call_var): the function module's view of this

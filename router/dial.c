@@ -328,6 +328,8 @@ void dial_on_answer(call_t *self, leg_t *leg, const Tandem__Answer *msg)
     self->state = CALL_CONNECTING;
     call_sdp_sent(self, 1, self->sdp_callee);
     call_sdp_heard(self, 1, msg->sdp);
+    self->rtp_timeout[1] = msg->rtp_timeout;
+    self->rtp_hold_timeout[1] = msg->rtp_hold_timeout;
     Tandem__MediaAnswer m = TANDEM__MEDIA_ANSWER__INIT;
     m.sdp = msg->sdp;
     td_bus_send_media_answer(self->env->bus, worker_identity(self->worker), self->id,
@@ -358,6 +360,7 @@ void dial_on_media_answered(call_t *self, const Tandem__MediaAnswered *msg)
     call_set_dialstatus(self, "ANSWER");
     self->state = CALL_BRIDGED;
     td_log(LOG_INFO, "Channel %s joined bridge with %s", self->winner->channel, self->channel);
+    call_rtp_timeouts(self, 1);
     move_on_bridged(self);
 }
 

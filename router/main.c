@@ -96,6 +96,7 @@ int main(int argc, char **argv)
         return 1;
     }
     router_open_astdb(router, s.astdb);
+    router_set_max_call(router, s.max_call_s);
     char cdrconf[1024];
     router_cdr_options(router, td_conf_path(cdrconf, sizeof cdrconf, s.confdir, "cdr.conf"));
     func_set_confdir(s.confdir);   /* SIPPEER() reads sip.conf there */

@@ -320,6 +320,9 @@ void call_on_media_adopted(call_t *self, const char *peer, const Tandem__MediaAd
         done.sdp_caller = "";
         dial_on_media_answered(self, &done);
     }
+    for (int side = 0; side < 2; side++)
+        if (s_side_up(self, side))
+            call_rtp_timeouts(self, side);  /* the new worker counts from now */
     s_restart_ivr(self);
     s_done_if_settled(self);
 }

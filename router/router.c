@@ -25,6 +25,8 @@ struct router {
     size_t nzombies, zcap;
     struct event *reaper;
     struct event *drain;        /* moves calls off draining workers, DRAIN_BATCH a tick */
+    struct event *max_call;     /* ends calls older than max_call_s */
+    uint32_t max_call_s;
 };
 
 #define DRAIN_EVERY_MS 200
@@ -209,6 +211,7 @@ S_DISPATCH(reinvite_answer, ReinviteAnswer, "ReinviteAnswer", 1, hdr->leg)
 S_DISPATCH(media_reoffered, MediaReoffered, "MediaReoffered", 0, hdr->peer)
 S_DISPATCH(media_reanswered, MediaReanswered, "MediaReanswered", 0, hdr->peer)
 S_DISPATCH(media_adopted, MediaAdopted, "MediaAdopted", 1, hdr->peer)
+S_DISPATCH(media_timeout, MediaTimeout, "MediaTimeout", 1, hdr->peer)
 
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
 {
@@ -289,6 +292,61 @@ static void s_on_media_drain(void *arg, const td_bus_hdr_t *hdr, const Tandem__M
     }
 }
 
+static void s_on_max_call(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    router_t *self = arg;
+    s_collect_t c = s_collect(self, NULL, 0);
+    for (size_t i = 0; i < c.n; i++) {
+        call_t *call = c.list[i];
+        uint32_t age = call_age_s(call);
+        if (call_state(call) == CALL_DONE || age < self->max_call_s)
+            continue;
+        td_log_set_context(call_id(call));
+        td_log(LOG_NOTICE, "Call up for %u s, longer than [router] max_call_duration (%u s): "
+               "hanging up", age, self->max_call_s);
+        call_shutdown(call, 16);
+        td_log_set_context(NULL);
+    }
+    free(c.list);
+}
+
+void router_set_max_call(router_t *self, uint32_t seconds)
+{
+    self->max_call_s = seconds;
+    if (!self->max_call)
+        self->max_call = event_new(self->base, -1, EV_PERSIST, s_on_max_call, self);
+    if (!self->max_call)
+        return;
+    event_del(self->max_call);
+    struct timeval every = { ROUTER_MAX_CALL_CHECK_S, 0 };
+    if (seconds)
+        event_add(self->max_call, &every);
+}
+
+/* A peer restarted faster than TD_BUS_DEAD_MS: a media worker's calls move
+ * (possibly onto the new process: it is alive, and empty); a signaling
+ * process's calls end as if it had been silent. */
+static void s_on_peer_restart(void *arg, const char *peer, const char *role, uint32_t capacity)
+{
+    router_t *self = arg;
+    if (strcmp(role, "media") != 0) {
+        s_on_peer_down(arg, peer, role);
+        s_on_peer_up(arg, peer, role, capacity);
+        return;
+    }
+    workers_up(self->workers, peer, capacity);
+    s_collect_t c = s_collect(self, peer, 1);
+    td_log(LOG_WARNING, "Media worker %s restarted: moving its %zu call(s)", peer, c.n);
+    for (size_t i = 0; i < c.n; i++) {
+        td_log_set_context(call_id(c.list[i]));
+        call_on_worker_lost(c.list[i]);
+        td_log_set_context(NULL);
+    }
+    free(c.list);
+}
+
 /* --- lifecycle ----------------------------------------------------------------- */
 
 router_t *router_new(struct event_base *base, const char *endpoint, const char *identity,
@@ -323,9 +381,11 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_media_reoffered = s_on_media_reoffered,
         .on_media_reanswered = s_on_media_reanswered,
         .on_media_adopted = s_on_media_adopted,
+        .on_media_timeout = s_on_media_timeout,
         .on_media_drain = s_on_media_drain,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
+        .on_peer_restart = s_on_peer_restart,
     };
     if (self->workers && self->calls && self->reaper && self->drain && self->cdr)
         self->bus = td_bus_new(base, TD_BUS_BIND, endpoint, identity, "router", 0, &h, self);
@@ -383,6 +443,8 @@ void router_destroy(router_t **self_p)
         event_free(self->reaper);
     if (self->drain)
         event_free(self->drain);
+    if (self->max_call)
+        event_free(self->max_call);
     td_bus_destroy(&self->bus);
     strmap_destroy(&self->calls);
     cdr_destroy(&self->cdr);

@@ -35,6 +35,11 @@ int router_reload(router_t *self, const char *path);
 /* Open the DB() store at path (closing one already open); calls started
  * later read and write it. 0, or -1 (logged: DB() then reads empty). */
 int router_open_astdb(router_t *self, const char *path);
+/* The longest a call may last (seconds; 0: no limit): a backstop for calls
+ * nothing else ends (a phone gone without BYE, no rtptimeout). Checked every
+ * ROUTER_MAX_CALL_CHECK_S; such a call ends with cause 16 and its CDR. */
+#define ROUTER_MAX_CALL_CHECK_S 5
+void router_set_max_call(router_t *self, uint32_t seconds);
 /* CDR options from cdr.conf at path (cdr_configure); 0 without CDRs. */
 int router_cdr_options(router_t *self, const char *path);
 

@@ -29,6 +29,18 @@ static void s_on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(arg, NULL);
 }
 
+/* SIGHUP (logrotate sends it to every process): logs go to stderr, so there
+ * is nothing to reopen; sip.conf is read at start only. Before, SIGHUP's
+ * default action ended the process and every call with it. */
+static void s_on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    (void)arg;
+    td_log(LOG_NOTICE, "Got SIGHUP: nothing to reopen (logs go to stderr); sip.conf changes "
+           "take effect when signaling restarts");
+}
+
 /* A non-blocking UDP socket bound to addr, with large buffers; -1 on error. */
 static int s_bind(const struct sockaddr_in *addr)
 {
@@ -71,7 +83,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     int rc = 1;
     struct event_base *base = NULL;
-    struct event *sigint = NULL, *sigterm = NULL;
+    struct event *sigint = NULL, *sigterm = NULL, *sighup = NULL;
     sip_core_t *core = NULL;
     struct sockaddr_in bind_to = sip_conf_general(conf)->bind;
     td_settings_sip_bind(&s, &bind_to);
@@ -90,7 +102,9 @@ int main(int argc, char **argv)
         goto out;
     sigint = evsignal_new(base, SIGINT, s_on_signal, base);
     sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
-    if (!sigint || !sigterm || event_add(sigint, NULL) != 0 || event_add(sigterm, NULL) != 0) {
+    sighup = evsignal_new(base, SIGHUP, s_on_hup, NULL);
+    if (!sigint || !sigterm || !sighup || event_add(sigint, NULL) != 0 ||
+        event_add(sigterm, NULL) != 0 || event_add(sighup, NULL) != 0) {
         fprintf(stderr, "tandem-signaling: cannot watch signals\n");
         goto out;
     }
@@ -106,6 +120,8 @@ int main(int argc, char **argv)
         td_log(LOG_NOTICE, "unregistered %zu outbound registration(s)", unreg);
     rc = 0;
 out:
+    if (sighup)
+        event_free(sighup);
     if (sigterm)
         event_free(sigterm);
     if (sigint)

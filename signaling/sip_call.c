@@ -48,6 +48,8 @@ struct sip_leg {
     unsigned router_done : 1;      /* no more bus messages about this leg */
     unsigned timed_out : 1;        /* our ring timer cancelled it */
     unsigned need_ack : 1;         /* incoming: 2xx sent, its ACK not seen yet */
+    unsigned bye_after_ack : 1;    /* hung up before that ACK: the BYE waits for it
+                                    * (RFC 3261 15: not before the ACK or timer H) */
     unsigned linked : 1;           /* in both tables */
     unsigned reaping : 1;
     sip_dialog_t dlg;
@@ -67,6 +69,7 @@ struct sip_leg {
     const char *reoffer;           /* the router's offer, kept for a 491 retry */
     struct event *retry;           /* RFC 3261 14.1: re-INVITE again after a 491 */
     sip_codec_order_t allow;       /* the peer's allow= list (re-offers are cut to it) */
+    uint32_t rtptimeout, rtpholdtimeout;   /* the peer's (sip.conf), for the router */
     /* RFC 4028 session timer (incoming legs whose INVITE asked for one) */
     int st_interval;               /* seconds; 0: none */
     unsigned st_us : 1;            /* we refresh (refresher=uas); else the phone does */
@@ -651,6 +654,8 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
         codecs[i] = allow->pt[i];
     m.codecs = codecs;
     m.n_codecs = allow->n;
+    m.rtp_timeout = (uint32_t)(peer ? peer->rtptimeout : g->rtptimeout);
+    m.rtp_hold_timeout = (uint32_t)(peer ? peer->rtpholdtimeout : g->rtpholdtimeout);
     td_log(LOG_INFO, "%s: call %s from %s <%s> (%s) to %s@%s", leg->channel, leg->bus_id,
            name, num, src, exten, m.context);
     if (td_bus_send_channel_new(self->env.bus, NULL, leg->bus_id, 0, &m) != 0) {
@@ -759,7 +764,13 @@ void sip_call_on_hangup(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem_
             s_end(leg, 0, 0, 0);
         break;
     case LEG_UP:
-        s_send_bye(leg);
+        if (!leg->outgoing && leg->need_ack) {
+            leg->bye_after_ack = 1;
+            td_log(LOG_DEBUG, "%s: hung up before the ACK of our 200: BYE once it comes",
+                   leg->channel);
+        } else {
+            s_send_bye(leg);
+        }
         s_end(leg, 0, 0, 0);
         break;
     case LEG_CANCELLING:
@@ -991,6 +1002,8 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     leg->peer = sip_arena_strdup(&leg->arena, peer->name);
     leg->last_sdp = sdp ? sip_arena_strdup(&leg->arena, sdp) : NULL;
     leg->allow = peer->codec_order;
+    leg->rtptimeout = (uint32_t)peer->rtptimeout;
+    leg->rtpholdtimeout = (uint32_t)peer->rtpholdtimeout;
     osip_message_t *inv = NULL;
     if (!leg->bus_id || !leg->channel
         || sip_dialog_uac(&leg->dlg, &leg->arena, call_id, tag, local_uri, remote_uri,
@@ -1156,6 +1169,8 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
         td_log(LOG_INFO, "%s: answered", leg->channel);
         Tandem__Answer a = TANDEM__ANSWER__INIT;
         a.sdp = sdp ? sdp : "";
+        a.rtp_timeout = leg->rtptimeout;
+        a.rtp_hold_timeout = leg->rtpholdtimeout;
         td_bus_send_answer(self->env.bus, NULL, leg->bus_id, leg->no, &a);
         return;
     }
@@ -1213,8 +1228,9 @@ void sip_call_ack_timeout(sip_call_t *self, sip_txn_t *txn)
     s_context(leg);
     leg->need_ack = 0;
     s_detach(&leg->invite);
-    if (leg->state == LEG_UP) {
+    if (leg->state == LEG_UP || leg->bye_after_ack) {
         td_log(LOG_NOTICE, "%s: no ACK for our 200 OK: BYE", leg->channel);
+        leg->bye_after_ack = 0;
         s_send_bye(leg);
     }
     s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 408);
@@ -1332,6 +1348,10 @@ static void s_on_ack(sip_call_t *self, osip_message_t *ack)
     } else if (leg->invite && !leg->outgoing && leg->need_ack && cseq == leg->dlg.invite_cseq) {
         sip_txn_acked(leg->invite);
         leg->need_ack = 0;
+        if (leg->bye_after_ack) {
+            leg->bye_after_ack = 0;
+            s_send_bye(leg);
+        }
         if (leg->state == LEG_ENDED)
             s_detach(&leg->invite);
     }

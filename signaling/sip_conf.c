@@ -21,7 +21,7 @@
  * once per load, at the first place it is used. */
 static const char *const s_ignored[] = {
     "transport", "srvlookup", "useragent", "language",
-    "dtmfmode", "canreinvite", "rtptimeout", "rtpholdtimeout", "rtpkeepalive", "t1min",
+    "dtmfmode", "canreinvite", "rtpkeepalive", "t1min",
     "session-timers", "session-expires", "session-minse", "session-refresher",
     "tcpenable", "tcpbindaddr", "tlsenable", "tlsbindaddr", "videosupport", "textsupport",
     "maxcallbitrate", "musicclass", "musiconhold", "mohinterpret", "mohsuggest",
@@ -152,6 +152,20 @@ static int s_auth_algs(sip_conf_t *self, const td_conf_var_t *v, unsigned char o
         return s_fail(self, v->file, v->line, "auth_algorithms_uas is empty");
     out[n] = 0;
     return 0;
+}
+
+/* rtptimeout / rtpholdtimeout as chan_sip reads them: a number of seconds
+ * (sscanf's %d: leading digits count), anything else or a negative one is
+ * warned about and the default (dflt) kept. Never a load error. */
+static void s_rtp_time(const td_conf_var_t *v, int dflt, int *out)
+{
+    int n;
+    if (sscanf(v->value, "%30d", &n) != 1 || n < 0) {
+        td_log(LOG_WARNING, "%s:%d: '%s' is not a valid RTP hold time at line %d.  Using default.",
+               v->file, v->line, v->value, v->line);
+        n = dflt;
+    }
+    *out = n;
 }
 
 static int s_int(sip_conf_t *self, const td_conf_var_t *v, long min, long max, int *out)
@@ -528,6 +542,10 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
             rc = s_codecs(self, v, &g->codecs, &g->codec_order, 1);
         else if (!strcasecmp(k, "nat"))
             rc = s_nat(self, v, &g->nat);
+        else if (!strcasecmp(k, "rtptimeout"))
+            s_rtp_time(v, 0, &g->rtptimeout);
+        else if (!strcasecmp(k, "rtpholdtimeout"))
+            s_rtp_time(v, 0, &g->rtpholdtimeout);
         else if (!strcasecmp(k, "defaultexpiry"))
             rc = s_int(self, v, 1, 86400 * 7, &g->defaultexpiry);
         else if (!strcasecmp(k, "minexpiry"))
@@ -661,6 +679,8 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
     p->codecs = g->codecs;
     p->codec_order = g->codec_order;
     p->nat = g->nat;
+    p->rtptimeout = g->rtptimeout;
+    p->rtpholdtimeout = g->rtpholdtimeout;
     p->supportpath = g->supportpath;
     p->dynamic = 1;
     p->qualifyfreq = g->qualifyfreq;
@@ -725,6 +745,10 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
             rc = s_copy(self, p->fromdomain, sizeof p->fromdomain, v);
         else if (!strcasecmp(k, "nat"))
             rc = s_nat(self, v, &p->nat);
+        else if (!strcasecmp(k, "rtptimeout"))
+            s_rtp_time(v, g->rtptimeout, &p->rtptimeout);
+        else if (!strcasecmp(k, "rtpholdtimeout"))
+            s_rtp_time(v, g->rtpholdtimeout, &p->rtpholdtimeout);
         else if (!strcasecmp(k, "supportpath"))
             rc = s_bool(self, v, &p->supportpath);
         else if (!strcasecmp(k, "qualify"))

@@ -70,6 +70,9 @@ typedef struct sip_peer {
     char remotesecret[80];
     int maxms;                  /* qualify=: 0 no; yes 2000 (or [general]'s qualify=); or ms */
     int qualifyfreq;            /* seconds between OPTIONS to a reachable peer (60) */
+    int rtptimeout;             /* rtptimeout= seconds without RTP that end an answered call
+                                 * (0: never; [general]'s by default) */
+    int rtpholdtimeout;         /* rtpholdtimeout=: the same while the peer holds the call */
     int has_proxy;              /* outboundproxy= given: requests to the peer go there */
     struct sockaddr_in proxy;   /* outboundproxy host:port (5060), resolved at load */
     const char *file;           /* where the section starts; owned by sip_conf_t */
@@ -99,6 +102,8 @@ typedef struct {
     int qualify;                /* qualify= here (0): every peer's default maxms, and what
                                  * a peer's qualify=yes means (2000 when this is 0) */
     int qualifyfreq;            /* 60 */
+    int rtptimeout;             /* 0: every peer's default */
+    int rtpholdtimeout;         /* 0 */
     /* RFC 4028 session timers for callers (chan_sip's session-* options in
      * [general]; originate is taken as accept: we do not ask for them) */
     int session_timers;         /* session-timers: 1 accept (default), 0 refuse */

@@ -91,6 +91,8 @@ class Side:
         self.up = False
         self.last_rx = None
         self.bye = False             # the switch sent this side a BYE
+        self.bye_at = None
+        self.mute_at = None          # stops sending RTP then (--mute)
         self.rx = 0
         self.gaps = []               # [silence start, end, packets before it] over 100 ms
 
@@ -102,6 +104,8 @@ class Side:
     def send_rtp(self):
         if not self.up or not self.remote:
             return
+        if self.mute_at is not None and time.time() >= self.mute_at:
+            return                   # a phone that lost power: nothing more
         pkt = struct.pack("!BBHII", 0x80, 0, self.seq & 0xFFFF, self.ts & 0xFFFFFFFF,
                           self.ssrc) + b"\xff" * 160
         self.seq += 1
@@ -274,6 +278,7 @@ class Phones:
                 side = call["caller"]
                 side.remote = sdp_target(msg["body"])
                 side.up = True
+                self.arm_mute(side)
         elif method == "BYE":
             call["bye_answered"] = st
 
@@ -305,6 +310,7 @@ class Phones:
                 side.answer_at = time.time() + self.a.answer_delay
                 return
             side.up = True
+            self.arm_mute(side)
             self.reply(msg, 200, "OK", side.tag, side.sdp())
             return
         if not got:
@@ -328,6 +334,7 @@ class Phones:
             self.reply(msg, 200, "OK")
             side.up = False
             side.bye = True
+            side.bye_at = time.time()
             other = call["callee"] if role == "caller" else call["caller"]
             if call["ended_by"] is None:
                 call["ended_by"] = "switch-" + role
@@ -335,6 +342,12 @@ class Phones:
                 call["caller"].up = False
         else:
             self.reply(msg, 200, "OK")
+
+    def arm_mute(self, side):
+        for m in self.a.mute:
+            role, _, secs = m.partition(":")
+            if role == side.name:
+                side.mute_at = time.time() + float(secs)
 
     def hangup(self, call):
         if not call["caller"].up:
@@ -381,6 +394,7 @@ class Phones:
                 if side and getattr(side, "answer_at", None) and not side.up and now >= side.answer_at:
                     side.up = True
                     side.answered_at = now
+                    self.arm_mute(side)
                     self.reply(side.invite, 200, "OK", side.tag, side.sdp())
             if now >= next_rtp:
                 for c in self.calls:
@@ -426,6 +440,7 @@ class Phones:
                     continue
                 srcs = sorted(([k] + v for k, v in s.sources.items()), key=lambda x: x[1])
                 e["sides"][role] = {"sources": srcs, "reinvites": s.reinvites, "rx": s.rx, "bye": s.bye,
+                                    "bye_at": s.bye_at, "muted_at": s.mute_at,
                                     "gaps": [[round(x, 3) for x in g] for g in s.gaps],
                                     "remote": "%s:%d" % s.remote if s.remote else None}
                 if mark is not None:
@@ -461,6 +476,9 @@ def main():
     ap.add_argument("--stop")
     ap.add_argument("--mark")
     ap.add_argument("--refuse", type=int, default=-1)
+    ap.add_argument("--mute", action="append", default=[],
+                    help="ROLE:SECONDS (caller or callee): that phone stops sending RTP "
+                         "SECONDS after its call is answered")
     ap.add_argument("--answer-delay", type=float, default=0.0,
                     help="the callee rings (180) this long before it answers")
     ap.add_argument("--max-time", type=float, default=60.0)

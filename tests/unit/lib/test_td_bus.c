@@ -17,7 +17,7 @@
 typedef struct {
     struct event_base *base;
     char endpoint[128];
-    int up, down;
+    int up, down, restart;
     char up_peer[64], up_role[16];
     uint32_t up_capacity;
     int channel_new, hangup, last_leg;
@@ -67,6 +67,16 @@ static void s_on_down(void *arg, const char *peer, const char *role)
     (void)role;
     t_state_t *t = arg;
     t->down++;
+    event_base_loopbreak(t->base);
+}
+
+static void s_on_restart(void *arg, const char *peer, const char *role, uint32_t capacity)
+{
+    (void)role;
+    t_state_t *t = arg;
+    t->restart++;
+    snprintf(t->up_peer, sizeof t->up_peer, "%s", peer);
+    t->up_capacity = capacity;
     event_base_loopbreak(t->base);
 }
 
@@ -180,6 +190,49 @@ static void test_hello_and_messages(void **state)
     td_bus_destroy(&router);
 }
 
+/* A peer that restarts faster than TD_BUS_DEAD_MS (its Hello's boot
+ * changes) is reported at once as restarted, not down; without an
+ * on_peer_restart handler, as down then up. */
+static void test_restart_is_noticed(void **state)
+{
+    t_state_t *t = *state;
+    static const td_bus_handlers_t none = { 0 };   /* the workers count nothing */
+    td_bus_handlers_t h = s_handlers;
+    h.on_peer_restart = s_on_restart;
+    td_bus_t *router = td_bus_new(t->base, TD_BUS_BIND, t->endpoint, "router", "router", 0, &h, t);
+    td_bus_t *w = td_bus_new(t->base, TD_BUS_CONNECT, t->endpoint, "media-1", "media", 5,
+                             &none, t);
+    assert_non_null(router);
+    assert_non_null(w);
+    s_run(t->base, 3000);
+    assert_int_equal(t->up, 1);
+    td_bus_destroy(&w);
+    w = td_bus_new(t->base, TD_BUS_CONNECT, t->endpoint, "media-1", "media", 9, &none, t);
+    assert_non_null(w);
+    s_run(t->base, TD_BUS_DEAD_MS / 2);
+    assert_int_equal(t->restart, 1);
+    assert_int_equal(t->down, 0);
+    assert_int_equal(t->up_capacity, 9);
+    assert_true(td_bus_peer_alive(router, "media-1"));
+    td_bus_destroy(&w);
+    td_bus_destroy(&router);
+
+    /* no on_peer_restart: down, then up */
+    t->up = t->down = t->restart = 0;
+    router = td_bus_new(t->base, TD_BUS_BIND, t->endpoint, "router", "router", 0, &s_handlers, t);
+    w = td_bus_new(t->base, TD_BUS_CONNECT, t->endpoint, "media-1", "media", 5, &none, t);
+    s_run(t->base, 3000);
+    assert_int_equal(t->up, 1);
+    td_bus_destroy(&w);
+    w = td_bus_new(t->base, TD_BUS_CONNECT, t->endpoint, "media-1", "media", 9, &none, t);
+    for (int i = 0; i < 4 && t->up < 2; i++)
+        s_run(t->base, TD_BUS_DEAD_MS / 4);
+    assert_int_equal(t->down, 1);
+    assert_int_equal(t->up, 2);
+    td_bus_destroy(&w);
+    td_bus_destroy(&router);
+}
+
 static void test_bad_endpoint(void **state)
 {
     t_state_t *t = *state;
@@ -196,6 +249,7 @@ int main(void)
     td_log_init("test", LOG_WARNING);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hello_and_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_is_noticed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_endpoint, setup, teardown),
     };
     return cmocka_run_group_tests_name("td_bus", tests, NULL, NULL);

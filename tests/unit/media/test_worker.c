@@ -911,11 +911,56 @@ static void test_adopt_bad_sdp(void **state)
     assert_int_equal(worker_session_count(fx->worker), 0);
 }
 
+/* rtptimeout as chan_sip's check_rtp_timeout: counted from the last packet
+ * or SDP, past the timeout once; while the phone's SDP holds the call only
+ * rtpholdtimeout counts, and without it nothing does. */
+static void test_rtp_timeout(void **state)
+{
+    fixture_t *fx = *state;
+    uint16_t a_port, pa, pb;
+    int a = s_udp(&a_port);
+    s_open(fx, "quiet", a_port, &pa, &pb);
+    session_t *s = worker_session(fx->worker, "quiet");
+    assert_non_null(s);
+    uint32_t silent = 0;
+    assert_int_equal(session_rtp_timed_out(s, 100, &silent), -1);   /* none set */
+    session_set_rtp_timeout(s, SESSION_A, 2, 0);
+    assert_int_equal(session_rtp_timed_out(s, 100, &silent), -1);   /* counts from now */
+    assert_int_equal(session_rtp_timed_out(s, 102, &silent), -1);
+    assert_int_equal(session_rtp_timed_out(s, 103, &silent), 0);
+    assert_int_equal(silent, 3);
+    assert_int_equal(session_rtp_timed_out(s, 200, &silent), -1);   /* said once */
+
+    /* on hold (a=sendonly from the phone): rtpholdtimeout, not rtptimeout */
+    char sdp[512];
+    sdp_media_t m;
+    char err[128];
+    s_sdp(sdp, sizeof sdp, a_port, "a=sendonly\r\n");
+    assert_int_equal(sdp_parse(sdp, strlen(sdp), &m, err, sizeof err), 0);
+    m.dir = SDP_DIR_RECV;                   /* recvonly: the phone sends nothing */
+    session_set_remote(s, SESSION_A, &m);
+    session_set_rtp_timeout(s, SESSION_A, 2, 5);
+    assert_int_equal(session_rtp_timed_out(s, 300, &silent), -1);
+    assert_int_equal(session_rtp_timed_out(s, 304, &silent), -1);
+    assert_int_equal(session_rtp_timed_out(s, 306, &silent), 0);
+    assert_int_equal(silent, 6);
+    session_set_rtp_timeout(s, SESSION_A, 2, 0);                    /* no hold timeout */
+    assert_int_equal(session_rtp_timed_out(s, 400, &silent), -1);
+    assert_int_equal(session_rtp_timed_out(s, 900, &silent), -1);
+    session_set_rtp_timeout(s, SESSION_A, 0, 5);                    /* hold one alone */
+    m.dir = SDP_DIR_SENDRECV;
+    session_set_remote(s, SESSION_A, &m);
+    assert_int_equal(session_rtp_timed_out(s, 1000, &silent), -1);
+    assert_int_equal(session_rtp_timed_out(s, 1900, &silent), -1);
+    close(a);
+}
+
 int main(void)
 {
     td_log_init("test", LOG_ERR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_call_relays_both_ways, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rtp_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adopt_moves_a_bridged_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adopt_bad_sdp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_echo_reflects_to_caller, setup, teardown),
