@@ -200,7 +200,7 @@ static void s_log_stats(const session_t *session)
     const session_stats_t *b = session_stats(session, SESSION_B);
     td_log(LOG_INFO, "media released: A (port %u) rx %llu pkts %llu bytes, tx %llu pkts, dropped %llu; "
            "B (port %u) rx %llu pkts %llu bytes, tx %llu pkts, dropped %llu; re-latches %llu, "
-           "transcoded %llu",
+           "transcoded %llu, srtp failed %llu",
            session_port(session, SESSION_A),
            (unsigned long long)a->rx_packets, (unsigned long long)a->rx_bytes,
            (unsigned long long)a->tx_packets, (unsigned long long)a->dropped,
@@ -208,7 +208,8 @@ static void s_log_stats(const session_t *session)
            (unsigned long long)b->rx_packets, (unsigned long long)b->rx_bytes,
            (unsigned long long)b->tx_packets, (unsigned long long)b->dropped,
            (unsigned long long)(a->relatches + b->relatches),
-           (unsigned long long)(a->transcoded + b->transcoded));
+           (unsigned long long)(a->transcoded + b->transcoded),
+           (unsigned long long)(a->srtp_failed + b->srtp_failed));
 }
 
 /* SRTP in the SDP buf (WORKER_SDP_MAX, rewritten in place) the worker sends
