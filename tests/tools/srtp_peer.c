@@ -17,7 +17,9 @@
  * Every payload byte is a function of the packet's SSRC and sequence
  * number, so a receiver checks each packet it gets, whoever sent it. At the
  * end (1 s after the last send) it writes JSON: sent, bad_sent, received
- * (RTP that unprotected and checked out), unprotect_failed, payload_bad,
+ * (RTP that unprotected and checked out), decrypted (RTP that unprotected,
+ * whatever its payload: the switch's own prompts too), unprotect_failed,
+ * payload_bad, ssrcs (decrypted packets per SSRC),
  * bad_echoed (packets with our SSRC and the sequence number of a spoiled
  * one: must be 0), rtcp_received, ssrcs seen, and target. Exit 0 when it
  * ran (the test judges the numbers), 1 on a usage or setup error. */
@@ -193,7 +195,7 @@ int main(int argc, char **argv)
         error = "libsrtp setup failed";
 
     int sent = 0, bad_sent = 0, received = 0, unprotect_failed = 0, payload_bad = 0;
-    int bad_echoed = 0, rtcp_received = 0, rtcp_failed = 0, nssrc = 0;
+    int bad_echoed = 0, decrypted = 0, rtcp_received = 0, rtcp_failed = 0, nssrc = 0;
     uint32_t ssrcs[MAX_SSRCS];
     int per_ssrc[MAX_SSRCS];
     static uint8_t bad_seq[65536 / 8];
@@ -281,23 +283,23 @@ int main(int argc, char **argv)
                     unprotect_failed++;
                     continue;
                 }
-                if (len != 12 + PAYLOAD || (buf[0] & 0xC0) != 0x80) {
+                if (len < 12 || (buf[0] & 0xC0) != 0x80) {
                     payload_bad++;
                     continue;
                 }
+                decrypted++;
                 uint16_t rseq = (uint16_t)(buf[2] << 8 | buf[3]);
                 uint32_t rssrc = (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 |
                                  (uint32_t)buf[10] << 8 | buf[11];
-                int okp = 1;
+                int okp = len == 12 + PAYLOAD;
                 for (int i = 0; i < PAYLOAD && okp; i++)
                     okp = buf[12 + i] == s_byte(rssrc, rseq, i);
-                if (!okp) {
+                if (!okp)
                     payload_bad++;
-                    continue;
-                }
-                if (rssrc == ssrc && (bad_seq[rseq / 8] & (1u << (rseq % 8))))
+                else
+                    received++;
+                if (okp && rssrc == ssrc && (bad_seq[rseq / 8] & (1u << (rseq % 8))))
                     bad_echoed++;
-                received++;
                 int s = 0;
                 while (s < nssrc && ssrcs[s] != rssrc)
                     s++;
@@ -314,11 +316,12 @@ int main(int argc, char **argv)
     if (!o)
         return 1;
     fprintf(o, "{\"error\": \"%s\", \"target\": \"%s:%d\", \"srtp\": %s, \"taglen\": %d, "
-               "\"sent\": %d, \"bad_sent\": %d, \"received\": %d, \"unprotect_failed\": %d, "
+               "\"sent\": %d, \"bad_sent\": %d, \"received\": %d, \"decrypted\": %d, "
+               "\"unprotect_failed\": %d, "
                "\"payload_bad\": %d, \"bad_echoed\": %d, \"rtcp_received\": %d, "
                "\"rtcp_failed\": %d, \"ssrcs\": {",
             error ? error : "", ip, tport, plain ? "false" : "true", plain ? 0 : taglen, sent,
-            bad_sent, received, unprotect_failed, payload_bad, bad_echoed, rtcp_received,
+            bad_sent, received, decrypted, unprotect_failed, payload_bad, bad_echoed, rtcp_received,
             rtcp_failed);
     for (int s = 0; s < nssrc; s++)
         fprintf(o, "%s\"0x%x\": %d", s ? ", " : "", ssrcs[s], per_ssrc[s]);
