@@ -7,8 +7,17 @@
 
 #include "td_log.h"
 
+/* libsrtp makes a stream per SSRC it protects, cloned from the policy.
+ * What the worker protects comes partly from the other side, which may be
+ * anyone: at most this many outbound SSRCs are kept, the oldest dropped
+ * for a new one (a stream of 50 packets/s keeps its place easily). Inbound
+ * streams are only made for packets that authenticate. */
+#define SDES_TX_SSRCS 8
+
 struct sdes {
     srtp_t tx;                         /* protects toward the side: local key */
+    uint32_t tx_ssrc[SDES_TX_SSRCS];   /* the streams tx holds (network order) */
+    uint8_t ntx, tx_next;
     srtp_t rx;                         /* unprotects from the side: its key */
     int taglen;                        /* 0 when inactive */
     uint8_t local[SDP_CRYPTO_KEY_LEN];
@@ -46,6 +55,7 @@ void sdes_stop(sdes_t *self)
         srtp_dealloc(self->rx);
     self->tx = self->rx = NULL;
     self->taglen = 0;
+    self->ntx = self->tx_next = 0;
 }
 
 void sdes_destroy(sdes_t **self_p)
@@ -96,8 +106,19 @@ static int s_create(srtp_t *ctx, int taglen, const uint8_t *key, int inbound)
 int sdes_start(sdes_t *self, int taglen, const uint8_t remote_key[SDP_CRYPTO_KEY_LEN])
 {
     taglen = taglen == 32 ? 32 : 80;
-    if (self->taglen == taglen && memcmp(self->remote, remote_key, sizeof self->remote) == 0)
+    if (self->taglen == taglen) {
+        if (memcmp(self->remote, remote_key, sizeof self->remote) == 0)
+            return 0;
+        /* A new key from the side (a re-INVITE): only what it sends
+         * changes; our streams to it go on as they were. */
+        srtp_t rx;
+        if (s_create(&rx, taglen, remote_key, 1) < 0)
+            return -1;
+        srtp_dealloc(self->rx);
+        self->rx = rx;
+        memcpy(self->remote, remote_key, sizeof self->remote);
         return 0;
+    }
     sdes_stop(self);
     if (s_create(&self->tx, taglen, self->local, 0) < 0 ||
         s_create(&self->rx, taglen, remote_key, 1) < 0) {
@@ -109,10 +130,29 @@ int sdes_start(sdes_t *self, int taglen, const uint8_t remote_key[SDP_CRYPTO_KEY
     return 0;
 }
 
+/* Make room for the stream of ssrc (network order) in tx: see SDES_TX_SSRCS. */
+static void s_tx_admit(sdes_t *self, uint32_t ssrc)
+{
+    for (uint8_t i = 0; i < self->ntx; i++)
+        if (self->tx_ssrc[i] == ssrc)
+            return;
+    if (self->ntx < SDES_TX_SSRCS) {
+        self->tx_ssrc[self->ntx++] = ssrc;
+        return;
+    }
+    srtp_remove_stream(self->tx, self->tx_ssrc[self->tx_next]);
+    self->tx_ssrc[self->tx_next] = ssrc;
+    self->tx_next = (uint8_t)((self->tx_next + 1) % SDES_TX_SSRCS);
+}
+
 int sdes_protect(sdes_t *self, uint8_t *buf, size_t *len, size_t cap, int rtcp)
 {
-    if (!self->tx || *len + SDES_TRAILER_MAX > cap || *len > 0x7fffffff)
+    if (!self->tx || *len + SDES_TRAILER_MAX > cap || *len > 0x7fffffff ||
+        *len < (rtcp ? 8u : 12u))
         return -1;
+    uint32_t ssrc;
+    memcpy(&ssrc, buf + (rtcp ? 4 : 8), sizeof ssrc);
+    s_tx_admit(self, ssrc);
     int n = (int)*len;
     srtp_err_status_t st = rtcp ? srtp_protect_rtcp(self->tx, buf, &n)
                                 : srtp_protect(self->tx, buf, &n);

@@ -33,7 +33,10 @@ const uint8_t *sdes_local_key(const sdes_t *self);
 
 /* Start (or restart) with the suite (taglen 80 or 32) and the side's key.
  * Nothing is redone when both are as before (the same answer seen twice:
- * 183 then 200), so replay state survives. 0, or -1 (logged) and inactive. */
+ * 183 then 200), so replay state survives; a new key with the same suite
+ * only replaces the unprotecting context. 0, or -1 (logged): on a first
+ * start or a new suite the side is then plain, on a new key it keeps the
+ * old one. */
 int sdes_start(sdes_t *self, int taglen, const uint8_t remote_key[SDP_CRYPTO_KEY_LEN]);
 /* Back to plain RTP (the contexts are freed; the local key stays). */
 void sdes_stop(sdes_t *self);

@@ -427,11 +427,12 @@ static void s_reanswered(worker_t *self, const td_bus_hdr_t *hdr, uint32_t statu
     td_bus_send_media_reanswered(self->bus, hdr->peer, hdr->call_id, hdr->leg, &r);
 }
 
-/* Take a side's accepted offer: where it is, its law, whether we send to it. */
+/* Take a side's accepted offer: where it is, its law, whether we send to it,
+ * and its SRTP key if srtp (else it is plain). */
 static void s_apply(session_t *session, session_side_t side, const sdp_media_t *media,
-                    int codec, int send)
+                    int codec, int send, int srtp)
 {
-    if (session_set_srtp(session, side, media->crypto_ok ? &media->crypto : NULL) < 0)
+    if (session_set_srtp(session, side, srtp && media->crypto_ok ? &media->crypto : NULL) < 0)
         td_log(LOG_WARNING, "side %c: cannot start SRTP: its packets will be dropped",
                'A' + side);
     session_set_remote(session, side, media);
@@ -494,7 +495,7 @@ static void s_on_media_reoffer(void *arg, const td_bus_hdr_t *hdr, const Tandem_
             s_reoffered(self, hdr, 500, NULL, 0);
             goto done;
         }
-        s_apply(session, side, &media, keep[0], dir & SDP_DIR_SEND);
+        s_apply(session, side, &media, keep[0], dir & SDP_DIR_SEND, 1);
         if (msg->no_answer)
             session_origin(session, side)->version--;       /* nothing was sent */
         td_log(LOG_DEBUG, "re-offer on leg %u answered: port %u, %s, %s", hdr->leg, media.port,
@@ -562,8 +563,10 @@ static void s_on_media_reanswer(void *arg, const td_bus_hdr_t *hdr, const Tandem
             session_reoffer_clear(session);
             s_reanswered(self, hdr, 500, NULL);
         } else {
-            s_apply(session, other, &ans, ans.g711_pt, (ans.dir & SDP_DIR_RECV) != 0);
-            s_apply(session, side, &ro->media, ro->codec, (dir & SDP_DIR_SEND) != 0);
+            /* the other side's a=crypto counts only if our offer had one */
+            s_apply(session, other, &ans, ans.g711_pt, (ans.dir & SDP_DIR_RECV) != 0,
+                    session_srtp(session, other) != 0);
+            s_apply(session, side, &ro->media, ro->codec, (dir & SDP_DIR_SEND) != 0, 1);
             if (ro->no_answer)
                 session_origin(session, side)->version--;   /* nothing was sent */
             td_log(LOG_DEBUG, "re-offer done: side %c %s, side %c %s%s", 'A' + side,
