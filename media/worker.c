@@ -480,7 +480,8 @@ static void s_on_media_reoffer(void *arg, const td_bus_hdr_t *hdr, const Tandem_
                                  sizeof self->err) < 0 ||
         s_secure(self, session, side, media.crypto_ok, media.crypto_ok ? &media.crypto : NULL,
                  self->sdp_a) < 0) {
-        td_log(LOG_NOTICE, "re-offer on leg %u refused: no codec of its allow= list", hdr->leg);
+        td_log(LOG_NOTICE, "re-offer on leg %u refused: %s", hdr->leg,
+               nkeep == 0 ? "no codec of its allow= list" : "cannot write the answer (SDP, SRTP key)");
         s_reoffered(self, hdr, 488, NULL, 0);
         goto done;
     }
