@@ -95,6 +95,21 @@ static void test_line_table(void **state)
         int rc = sdp_crypto_parse(r->line, strlen(r->line), &c, &why);
         if ((rc == 0) != r->ok)
             fail_msg("row %zu '%s': %s", i, r->line, rc == 0 ? "taken" : why);
+        /* what chan_sip answers an offer with this line alone: a usable
+         * line is taken (SRTP), an unusable one is ignored, and then the
+         * offer is refused with 488 under RTP/SAVP and under RTP/AVP alike
+         * (its SRTP state was made at the line: see sdp_crypto_offer_status) */
+        for (int savp = 0; savp < 2; savp++) {
+            char sdp[512], err[128];
+            snprintf(sdp, sizeof sdp, "v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\n"
+                     "c=IN IP4 10.0.0.5\r\nt=0 0\r\nm=audio 4000 %s 0\r\na=crypto:%s\r\n",
+                     savp ? "RTP/SAVP" : "RTP/AVP", r->line);
+            sdp_media_t m;
+            assert_int_equal(sdp_parse(sdp, strlen(sdp), &m, err, sizeof err), 0);
+            if (sdp_crypto_offer_status(&m, 0) != (r->ok ? 0 : 488) || m.crypto_ok != r->ok)
+                fail_msg("row %zu '%s' under %s: status %d", i, r->line,
+                         savp ? "RTP/SAVP" : "RTP/AVP", sdp_crypto_offer_status(&m, 0));
+        }
         if (!r->ok) {
             assert_non_null(why);
             continue;
