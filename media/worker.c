@@ -474,6 +474,17 @@ static void s_on_media_reoffer(void *arg, const td_bus_hdr_t *hdr, const Tandem_
         s_reoffered(self, hdr, 488, NULL, 0);
         goto done;
     }
+    /* chan_sip's process_sdp on a re-INVITE: the same SRTP checks as on the
+     * first offer, and a call with SRTP keeps it ("Failed to receive SDP
+     * offer/answer with required SRTP crypto attributes"): 488, and the
+     * call goes on as it was. */
+    if (sdp_crypto_offer_status(&media, session_srtp(session, side) != 0) != 0) {
+        td_log(LOG_NOTICE, "re-offer on leg %u refused: %s", hdr->leg,
+               session_srtp(session, side) && !media.ncrypto
+               ? "its SRTP call offers no a=crypto" : "no usable a=crypto");
+        s_reoffered(self, hdr, 488, NULL, 0);
+        goto done;
+    }
     nkeep = sdp_keep(&media, allowed, s_codecs(msg->codecs, msg->n_codecs, allowed), 1, keep);
     if (nkeep == 0 || sdp_answer(sdp, len, self->address, session_port(session, side), keep,
                                  nkeep, self->sdp_a, sizeof self->sdp_a, self->err,
@@ -552,6 +563,10 @@ static void s_on_media_reanswer(void *arg, const td_bus_hdr_t *hdr, const Tandem
         s_reanswered(self, hdr, msg->status, NULL);
     } else if (sdp_parse(sdp, strlen(sdp), &ans, self->err, sizeof self->err) < 0) {
         td_log(LOG_NOTICE, "bad SDP answer to a re-offer: %s", self->err);
+        session_reoffer_clear(session);
+        s_reanswered(self, hdr, 488, NULL);
+    } else if (session_srtp(session, !ro->side) && !ans.crypto_ok) {
+        td_log(LOG_NOTICE, "answer to a re-offer without the SRTP the call has: session unchanged");
         session_reoffer_clear(session);
         s_reanswered(self, hdr, 488, NULL);
     } else {

@@ -964,7 +964,25 @@ static void test_srtp_caller_plain_callee(void **state)
     assert_int_equal(s_recv(fx, b, got, sizeof got, NULL), (ssize_t)plen);
     assert_memory_equal(got, plain, plen);
 
-    /* re-INVITE from B (plain): A is offered RTP/SAVP with the worker's key */
+    /* re-INVITEs that would drop SRTP, or whose a=crypto is unusable: 488,
+     * nothing changes (chan_sip) */
+    ro = s_reoffer(fx, "srtp-1", 0, s_sdp(sdp, sizeof sdp, a_port, "a=sendonly\r\n"));
+    assert_int_equal(ro->status, 488);
+    ro = s_reoffer(fx, "srtp-1", 1, s_sdp(sdp2, sizeof sdp2, b_port,
+                                          "a=crypto:1 F8_128_HMAC_SHA1_80 inline:x\r\n"));
+    assert_int_equal(ro->status, 488);
+    assert_int_equal(session_srtp(ses, SESSION_A), 80);
+    assert_true(session_sends(ses, SESSION_A));
+
+    /* re-INVITE from B (plain): A is offered RTP/SAVP with the worker's key;
+     * an answer from A without a=crypto is refused, the session kept */
+    ro = s_reoffer(fx, "srtp-1", 1, s_sdp(sdp2, sizeof sdp2, b_port, "a=sendonly\r\n"));
+    assert_int_equal(ro->status, 200);
+    ra = s_reanswer(fx, "srtp-1", 0, 200, s_sdp(sdp, sizeof sdp, a_port, "a=recvonly\r\n"));
+    assert_int_equal(ra->status, 488);
+    assert_int_equal(session_srtp(ses, SESSION_A), 80);
+    assert_true(session_sends(ses, SESSION_A));
+
     ro = s_reoffer(fx, "srtp-1", 1, s_sdp(sdp2, sizeof sdp2, b_port, "a=sendonly\r\n"));
     assert_int_equal(ro->status, 200);
     assert_non_null(strstr(ro->sdp, " RTP/SAVP "));
