@@ -1,7 +1,7 @@
 /* srtp_peer - a phone's media side for the SRTP integration tests (libsrtp2).
  *
  *   srtp_peer --port P --target-file F --out JSON [--key B64] [--plain]
- *             [--ssrc N] [--count N] [--bad N] [--wait S] [--pidfile F]
+ *             [--ssrc N] [--count N] [--bad N] [--replay N] [--wait S] [--pidfile F]
  *
  * Binds 127.0.0.1:P (RTP) and P+1 (RTCP). Waits (at most --wait s) for the
  * file F, written by sipp from the other side's SDP:
@@ -12,7 +12,8 @@
  * a=crypto) and the suite of the file (the other side's answer), and what
  * arrives is unprotected with the file's key. --bad N makes N more packets
  * whose auth tag is spoiled, spread among the good ones: the switch must
- * drop them.
+ * drop them. --replay N sends N of the good packets twice, byte for byte
+ * (a replay: the switch must drop the copy).
  *
  * Every payload byte is a function of the packet's SSRC and sequence
  * number, so a receiver checks each packet it gets, whoever sent it. At the
@@ -21,7 +22,8 @@
  * whatever its payload: the switch's own prompts too), unprotect_failed,
  * payload_bad, ssrcs (decrypted packets per SSRC),
  * bad_echoed (packets with our SSRC and the sequence number of a spoiled
- * one: must be 0), rtcp_received, ssrcs seen, and target. Exit 0 when it
+ * one: must be 0), replay_sent, dup_received (packets of our SSRC whose
+ * sequence number came back before), rtcp_received, ssrcs seen, and target. Exit 0 when it
  * ran (the test judges the numbers), 1 on a usage or setup error. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -98,7 +100,7 @@ static int s_create(srtp_t *ctx, int taglen, uint8_t *key, int inbound)
 
 int main(int argc, char **argv)
 {
-    int port = 0, plain = 0, count = 100, bad = 0, wait_s = 15;
+    int port = 0, plain = 0, count = 100, bad = 0, replay = 0, wait_s = 15;
     uint32_t ssrc = 0x5150;
     const char *target_file = NULL, *out_file = NULL, *key64 = NULL, *pidfile = NULL;
     for (int i = 1; i < argc; i++) {
@@ -126,6 +128,8 @@ int main(int argc, char **argv)
             count = atoi(v);
         else if (!strcmp(a, "--bad"))
             bad = atoi(v);
+        else if (!strcmp(a, "--replay"))
+            replay = atoi(v);
         else if (!strcmp(a, "--wait"))
             wait_s = atoi(v);
         else if (!strcmp(a, "--pidfile"))
@@ -138,7 +142,8 @@ int main(int argc, char **argv)
     if (!port || !target_file || !out_file || (!plain && !key64) || count <= 0 ||
         count > 30000 || bad < 0 || bad > count) {
         fprintf(stderr, "usage: srtp_peer --port P --target-file F --out JSON "
-                        "(--key B64 | --plain) [--ssrc N] [--count N] [--bad N] [--wait S]\n");
+                        "(--key B64 | --plain) [--ssrc N] [--count N] [--bad N] [--replay N] "
+                        "[--wait S]\n");
         return 1;
     }
     if (pidfile) {
@@ -195,10 +200,11 @@ int main(int argc, char **argv)
         error = "libsrtp setup failed";
 
     int sent = 0, bad_sent = 0, received = 0, unprotect_failed = 0, payload_bad = 0;
-    int bad_echoed = 0, decrypted = 0, rtcp_received = 0, rtcp_failed = 0, nssrc = 0;
+    int bad_echoed = 0, decrypted = 0, replay_sent = 0, dup_received = 0;
+    int rtcp_received = 0, rtcp_failed = 0, nssrc = 0;
     uint32_t ssrcs[MAX_SSRCS];
     int per_ssrc[MAX_SSRCS];
-    static uint8_t bad_seq[65536 / 8];
+    static uint8_t bad_seq[65536 / 8], seen_seq[65536 / 8];
     if (!error) {
         struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)tport) };
         inet_pton(AF_INET, ip, &to.sin_addr);
@@ -239,6 +245,10 @@ int main(int argc, char **argv)
                     sent++;
                 }
                 sendto(fd[0], pkt, (size_t)len, 0, (struct sockaddr *)&to, sizeof to);
+                if (!spoil && replay_sent < replay && n % 20 == 10) {
+                    sendto(fd[0], pkt, (size_t)len, 0, (struct sockaddr *)&to, sizeof to);
+                    replay_sent++;
+                }
                 if (n % 25 == 24) {               /* an RTCP SR, no report blocks */
                     uint8_t sr[28 + 64] = { 0x80, 200, 0, 6 };
                     sr[4] = pkt[8];
@@ -300,6 +310,11 @@ int main(int argc, char **argv)
                     received++;
                 if (okp && rssrc == ssrc && (bad_seq[rseq / 8] & (1u << (rseq % 8))))
                     bad_echoed++;
+                if (okp && rssrc == ssrc) {
+                    if (seen_seq[rseq / 8] & (1u << (rseq % 8)))
+                        dup_received++;
+                    seen_seq[rseq / 8] |= (uint8_t)(1u << (rseq % 8));
+                }
                 int s = 0;
                 while (s < nssrc && ssrcs[s] != rssrc)
                     s++;
@@ -318,10 +333,12 @@ int main(int argc, char **argv)
     fprintf(o, "{\"error\": \"%s\", \"target\": \"%s:%d\", \"srtp\": %s, \"taglen\": %d, "
                "\"sent\": %d, \"bad_sent\": %d, \"received\": %d, \"decrypted\": %d, "
                "\"unprotect_failed\": %d, "
-               "\"payload_bad\": %d, \"bad_echoed\": %d, \"rtcp_received\": %d, "
+               "\"payload_bad\": %d, \"bad_echoed\": %d, \"replay_sent\": %d, "
+               "\"dup_received\": %d, \"rtcp_received\": %d, "
                "\"rtcp_failed\": %d, \"ssrcs\": {",
             error ? error : "", ip, tport, plain ? "false" : "true", plain ? 0 : taglen, sent,
-            bad_sent, received, decrypted, unprotect_failed, payload_bad, bad_echoed, rtcp_received,
+            bad_sent, received, decrypted, unprotect_failed, payload_bad, bad_echoed, replay_sent,
+            dup_received, rtcp_received,
             rtcp_failed);
     for (int s = 0; s < nssrc; s++)
         fprintf(o, "%s\"0x%x\": %d", s ? ", " : "", ssrcs[s], per_ssrc[s]);
