@@ -34,11 +34,14 @@ build/obj/%.o: %.c $(GEN_H) $(wildcard lib/*.h signaling/*.h router/*.h media/*.
 LIB_OBJS := $(LIB_SRCS:%.c=build/obj/%.o)
 # A class of one process that another also needs: media's SDP reader, which
 # signaling uses to check offers against a peer's allow= list.
-SHARED_signaling := media/sdp.c
+# (and its a=crypto reader, for sip.conf encryption=).
+SHARED_signaling := media/sdp.c media/sdp_crypto.c
+# Libraries only one process links: the worker's SRTP (libsrtp2-dev).
+LDLIBS_media := $(shell pkg-config --libs libsrtp2 2>/dev/null || echo -lsrtp2)
 define prog_rule
 bin/tandem-$(1): $$(patsubst %.c,build/obj/%.o,$$(wildcard $(1)/*.c) $$(SHARED_$(1))) $$(LIB_OBJS)
 	@mkdir -p bin
-	$$(CC) $$(CFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$$(CC) $$(CFLAGS) -o $$@ $$^ $$(LDLIBS) $$(LDLIBS_$(1))
 endef
 $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 
@@ -65,14 +68,21 @@ define unit_rule
 SAN_$(1) := $$(patsubst %.c,build/asan/%.o,$$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)) $$(SHARED_$(1)))
 build/test/$(1)/%: build/asan/tests/unit/$(1)/%.o $$(SAN_$(1)) $$(SAN_NOBUS) $$(SAN_FAKES)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) $$(SAN) -o $$@ $$^ $$(LDLIBS) -lcmocka
+	$$(CC) $$(CFLAGS) $$(SAN) -o $$@ $$^ $$(LDLIBS) $$(LDLIBS_$(1)) -lcmocka
 endef
 $(foreach p,$(PROGS),$(eval $(call unit_rule,$(p))))
 
 unit: $(UNIT_BINS)
 	@bash tools/run-unit.sh $(UNIT_BINS)
 
-integration: $(BINS)
+# Test tools in C (tests/tools/*.c): one binary each, for the integration
+# tests. srtp_peer plays a phone's SRTP side (libsrtp2).
+TOOL_BINS := $(patsubst tests/tools/%.c,build/tools/%,$(wildcard tests/tools/*.c))
+build/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS_media)
+
+integration: $(BINS) $(TOOL_BINS)
 	@bash tests/run-integration.sh
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)

@@ -248,6 +248,10 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const s_edit_t *e,
     const char *addr = e->addr;
     const char *p = sdp, *end = sdp + len;
     int sess_dir = -1, audio_dir = -1;
+    int secure = 0, crypto_ok = 0;
+    unsigned ncrypto = 0;
+    sdp_crypto_t crypto;
+    memset(&crypto, 0, sizeof crypto);
 
     const char *line, *lend;
     while (s_line(&p, end, &line, &lend)) {
@@ -339,6 +343,7 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const s_edit_t *e,
                 section = S_AUDIO;
                 seen_audio = 1;
                 audio_port = mport;
+                secure = t[2].n >= 4 && memmem(t[2].p, t[2].n, "SAVP", 4) != NULL;
                 /* Every numeric format; the first the worker can play: PCMU (0)
                  * or PCMA (8). */
                 const char *f = t[3].p;
@@ -419,6 +424,16 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const s_edit_t *e,
             }
             if (addr && s_is_ice(q, name_n))
                 break;                   /* dropped */
+            if (name_n == 6 && memcmp(q, "crypto", 6) == 0 && colon) {
+                if (section == S_AUDIO) {
+                    ncrypto += ncrypto < 255;
+                    if (!crypto_ok &&
+                        sdp_crypto_parse(colon + 1, (size_t)(lend - colon - 1), &crypto, NULL) == 0)
+                        crypto_ok = 1;
+                }
+                if (addr)
+                    break;               /* dropped: the other side's key */
+            }
             if (!colon && section != S_OTHER) {
                 int d = s_dir_attr(q, name_n);
                 if (d >= 0 && section == S_SESSION)
@@ -480,6 +495,10 @@ static int s_scan(const char *sdp, size_t len, s_out_t *o, const s_edit_t *e,
             m->dir &= ~SDP_DIR_RECV;
         if (m->dtmf_pt < 0)
             m->dtmf_pt = SDP_DTMF_PT_DEFAULT;
+        m->secure = secure;
+        m->ncrypto = (uint8_t)ncrypto;
+        m->crypto_ok = crypto_ok;
+        m->crypto = crypto;
     }
     return 0;
 }
@@ -651,4 +670,81 @@ int sdp_restamp(const char *sdp, size_t len, const sdp_origin_t *origin, int dir
         return -1;
     out[o.len] = '\0';
     return (int)o.len;
+}
+
+/* ---- SRTP (SDES) ------------------------------------------------------------- */
+
+int sdp_set_crypto(const char *sdp, size_t len, int secure, const char *crypto,
+                   char *out, size_t outlen)
+{
+    if (!outlen)
+        return -1;
+    s_out_t o = { out, outlen, 0, 0 };
+    const char *next = sdp, *end = sdp + len, *p, *lend;
+    int in_audio = 0, seen_audio = 0;
+    while (s_line(&next, end, &p, &lend)) {
+        size_t n = (size_t)(lend - p);
+        if (n >= 2 && p[0] == 'm' && p[1] == '=') {
+            if (in_audio && crypto) {
+                s_puts(&o, "a=crypto:");
+                s_puts(&o, crypto);
+                s_puts(&o, "\r\n");
+            }
+            in_audio = !seen_audio && n >= 8 && memcmp(p, "m=audio ", 8) == 0;
+            seen_audio |= in_audio;
+            if (in_audio) {
+                /* m=audio <port> <proto> <fmt>...: swap the profile */
+                const char *q = p + 2;
+                s_tok_t media, port, proto;
+                if (!s_token(&q, lend, &media) || !s_token(&q, lend, &port) ||
+                    !s_token(&q, lend, &proto))
+                    return -1;
+                const char *now = NULL;
+                if (secure && s_tok_is(&proto, "RTP/AVP"))
+                    now = "RTP/SAVP";
+                else if (secure && s_tok_is(&proto, "RTP/AVPF"))
+                    now = "RTP/SAVPF";
+                else if (!secure && s_tok_is(&proto, "RTP/SAVP"))
+                    now = "RTP/AVP";
+                else if (!secure && s_tok_is(&proto, "RTP/SAVPF"))
+                    now = "RTP/AVPF";
+                if (now) {
+                    s_put(&o, p, (size_t)(proto.p - p));
+                    s_puts(&o, now);
+                    s_put(&o, q, (size_t)(next - q));
+                    continue;
+                }
+            }
+        }
+        if (in_audio && n > 9 && memcmp(p, "a=crypto:", 9) == 0)
+            continue;
+        s_put(&o, p, (size_t)(next - p));
+    }
+    if (in_audio && crypto) {
+        if (o.len && out[o.len - 1] != '\n')
+            s_puts(&o, "\r\n");
+        s_puts(&o, "a=crypto:");
+        s_puts(&o, crypto);
+        s_puts(&o, "\r\n");
+    }
+    if (!seen_audio || o.overflow)
+        return -1;
+    out[o.len] = '\0';
+    return (int)o.len;
+}
+
+int sdp_crypto_offer_status(const sdp_media_t *offer, int encryption)
+{
+    if (offer->crypto_ok)
+        return 0;
+    if (offer->secure || offer->ncrypto || encryption)
+        return 488;
+    return 0;
+}
+
+int sdp_crypto_answer_status(const sdp_media_t *answer, int offered)
+{
+    if (!offered)
+        return answer->secure ? -1 : 0;
+    return answer->crypto_ok ? 0 : -1;
 }

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include "sdp_crypto.h"
+
 #define SDP_DTMF_PT_DEFAULT 101
 #define SDP_MAX_FORMATS 32
 
@@ -52,6 +54,12 @@ typedef struct {
                             * audio section, else of the session, else sendrecv; an
                             * address of 0.0.0.0 (RFC 2543 hold, RFC 3264 8.4) takes
                             * the receive bit away */
+    int secure;            /* the m=audio profile is a secure one (RTP/SAVP, RTP/SAVPF) */
+    uint8_t ncrypto;       /* a=crypto lines in the audio section (up to 255) */
+    int crypto_ok;         /* one of them is usable (sdp_crypto_parse): the first such
+                            * is `crypto` (chan_sip takes the first it can use, in the
+                            * order of the offer, not by suite) */
+    sdp_crypto_t crypto;
 } sdp_media_t;
 
 /* Read sdp[0..len). Returns 0, or -1 with the reason in err. */
@@ -68,6 +76,8 @@ int sdp_parse(const char *sdp, size_t len, sdp_media_t *out, char *err, size_t e
  *    elsewhere it is dropped;
  *  - ICE lines (a=candidate, a=ice-*, a=remote-candidates,
  *    a=end-of-candidates) are dropped: they name the other side's addresses;
+ *  - a=crypto lines are dropped: they hold the other side's SRTP keys (the
+ *    worker writes its own with sdp_set_crypto);
  *  - every other line, and every line end, is copied byte for byte.
  * Returns the length written, or -1 with the reason in err (a malformed body,
  * or out too small). No allocation. */
@@ -104,6 +114,37 @@ int sdp_filter(const char *sdp, size_t len, const uint8_t *keep, size_t nkeep,
  * length, or -1 if out is too small. */
 int sdp_offer(const char *addr, uint16_t port, unsigned long sess_id, int first_pt,
               char *out, size_t outlen);
+
+/* SRTP (SDES) in an SDP the worker or signaling sends: the m=audio
+ * profile becomes RTP/SAVP (secure; RTP/AVPF -> RTP/SAVPF) or RTP/AVP (not;
+ * RTP/SAVPF -> RTP/AVPF), every a=crypto line of the audio section is
+ * dropped and, if crypto is not NULL, "a=crypto:<crypto>" written at the end
+ * of the first m=audio section. Returns the length written to out
+ * (NUL-terminated), or -1 if sdp has no m=audio line or out is too small. */
+int sdp_set_crypto(const char *sdp, size_t len, int secure, const char *crypto,
+                   char *out, size_t outlen);
+
+/* What chan_sip's process_sdp answers an offer with, as far as SRTP goes,
+ * for a peer with encryption= on or off: 0 (acceptable: SRTP if the offer
+ * has a usable a=crypto line, else plain RTP) or 488:
+ *  - a secure profile without a usable a=crypto line ("Rejecting secure
+ *    audio stream without encryption details");
+ *  - a=crypto lines of which none is usable, whatever the profile (chan_sip
+ *    allocates its SRTP state at the first line and then finds "Failed to
+ *    receive SDP offer/answer with required SRTP crypto attributes");
+ *  - encryption=yes and no usable a=crypto ("Matched device setup to use
+ *    SRTP, but request was not!").
+ * A usable line with RTP/AVP is taken ("Processed audio crypto attribute
+ * without SAVP specified; accepting anyway"). chan_sip does not ask for TLS:
+ * SDES over UDP works, keys in the clear. */
+int sdp_crypto_offer_status(const sdp_media_t *offer, int encryption);
+
+/* The same for an answer to our offer: offered is whether our offer had
+ * a=crypto (encryption=yes). 0 acceptable, -1 not (chan_sip ACKs the 200,
+ * then sends BYE with cause 58). Not offered: a=crypto lines are ignored
+ * ("Ignoring unexpected crypto attribute in SDP answer") but a secure
+ * profile is refused; offered: a usable line is needed. */
+int sdp_crypto_answer_status(const sdp_media_t *answer, int offered);
 
 /* The o= line of an SDP we send on a leg: RFC 3264 section 8 wants every
  * later SDP on the leg to repeat user and session id, with the version one

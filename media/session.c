@@ -10,6 +10,7 @@
 
 #include "g711.h"
 #include "ivr.h"
+#include "sdes.h"
 #include "td_log.h"
 
 /* One socket of a side: its read event and where its packets go out to. */
@@ -30,6 +31,7 @@ typedef struct {
     sdp_origin_t origin;       /* the o= line of the last SDP sent to this side */
     uint16_t port;             /* RTP port; 0 until allocated */
     int fds[2];                /* RTP, RTCP; owned */
+    sdes_t *srtp;              /* owned; NULL until the side needs a key */
     s_sock_t sock[2];
     session_stats_t stats;
     /* rtptimeout (session_rtp_timed_out): seconds, 0 none */
@@ -57,6 +59,8 @@ struct session {
 /* The receive buffer of the whole process: libevent runs one callback at a
  * time on this thread, and a packet never outlives its callback. */
 static unsigned char s_buf[65536];
+/* Packets of our own (IVR) protected for an SRTP caller. */
+static unsigned char s_tx[2048];
 
 /* µ-law -> A-law and A-law -> µ-law (g711_table's, set at the first
  * session_set_codec). */
@@ -167,6 +171,7 @@ void session_destroy(session_t **self_p)
         for (int k = 1; k >= 0; k--)
             if (side->sock[k].ev)
                 event_free(side->sock[k].ev);
+        sdes_destroy(&side->srtp);
         if (side->port)
             port_pool_close(self->pool, side->port, side->fds);
     }
@@ -279,12 +284,47 @@ sdp_origin_t *session_origin(session_t *self, session_side_t side)
     return &self->side[side].origin;
 }
 
+const uint8_t *session_srtp_key(session_t *self, session_side_t side)
+{
+    s_side_t *s = &self->side[side];
+    if (!s->srtp)
+        s->srtp = sdes_new();
+    return s->srtp ? sdes_local_key(s->srtp) : NULL;
+}
+
+int session_set_srtp(session_t *self, session_side_t side, const sdp_crypto_t *remote)
+{
+    s_side_t *s = &self->side[side];
+    if (!remote) {
+        if (s->srtp)
+            sdes_stop(s->srtp);
+        return 0;
+    }
+    if (!session_srtp_key(self, side))
+        return -1;
+    return sdes_start(s->srtp, remote->taglen, remote->key);
+}
+
+int session_srtp(const session_t *self, session_side_t side)
+{
+    const s_side_t *s = &self->side[side];
+    return s->srtp ? sdes_active(s->srtp) : 0;
+}
+
 int session_send_caller(session_t *self, const void *pkt, size_t len)
 {
     s_side_t *side = &self->side[SESSION_A];
     s_sock_t *out = &side->sock[0];
     if (!out->known || side->held)
         return -1;
+    if (side->srtp && sdes_active(side->srtp)) {
+        if (len > sizeof s_tx)
+            return -1;
+        memcpy(s_tx, pkt, len);
+        if (sdes_protect(side->srtp, s_tx, &len, sizeof s_tx, 0) < 0)
+            return -1;
+        pkt = s_tx;
+    }
     ssize_t n = sendto(side->fds[0], pkt, len, 0, (const struct sockaddr *)&out->remote,
                        sizeof out->remote);
     if (n < 0)
@@ -395,6 +435,13 @@ static void s_latch(s_sock_t *sock, const struct sockaddr_in *src)
 static void s_send(session_t *self, s_side_t *from, s_sock_t *out, size_t len)
 {
     s_side_t *side = &self->side[out->side];
+    if (side->srtp && sdes_active(side->srtp) &&
+        sdes_protect(side->srtp, s_buf, &len, sizeof s_buf, out->rtcp) < 0) {
+        from->stats.dropped++;
+        td_log_limited(LOG_WARNING, 5, "%s: cannot protect a packet for side %c",
+                       self->call_id, 'A' + out->side);
+        return;
+    }
     ssize_t n = sendto(side->fds[out->rtcp], s_buf, len, 0,
                        (const struct sockaddr *)&out->remote, sizeof out->remote);
     if (n < 0) {
@@ -421,7 +468,9 @@ static void s_on_readable(evutil_socket_t fd, short what, void *arg)
     for (int i = 0; i < SESSION_BURST; i++) {
         struct sockaddr_in src;
         socklen_t srclen = sizeof src;
-        ssize_t n = recvfrom(fd, s_buf, sizeof s_buf, 0, (struct sockaddr *)&src, &srclen);
+        /* room left for the SRTP trailer when it is relayed to a secure side */
+        ssize_t n = recvfrom(fd, s_buf, sizeof s_buf - SDES_TRAILER_MAX, 0,
+                             (struct sockaddr *)&src, &srclen);
         if (n < 0) {
             if (errno == EINTR || errno == ECONNREFUSED)
                 continue;
@@ -434,6 +483,20 @@ static void s_on_readable(evutil_socket_t fd, short what, void *arg)
             continue;
         side->stats.rx_packets++;
         side->stats.rx_bytes += (uint64_t)n;
+        if (side->srtp && sdes_active(side->srtp)) {
+            size_t plain = (size_t)n;
+            int why;
+            if (sdes_unprotect(side->srtp, s_buf, &plain, in->rtcp, &why) < 0) {
+                side->stats.dropped++;
+                side->stats.srtp_failed++;
+                td_log_limited(LOG_NOTICE, 10, "%s: side %c %s packet dropped: %s",
+                               self->call_id, 'A' + in->side, in->rtcp ? "SRTCP" : "SRTP",
+                               why == 1 ? "authentication failed"
+                               : why == 2 ? "replayed" : "malformed");
+                continue;
+            }
+            n = (ssize_t)plain;
+        }
         s_latch(in, &src);
         if (self->ivr && in->side == SESSION_A && !in->rtcp)
             ivr_on_caller_rtp(self->ivr, s_buf, (size_t)n);

@@ -21,6 +21,13 @@
  * (the worker offered it both laws). When the sides agree, packets pass
  * untouched, at the cost of one test.
  *
+ * SRTP (SDES): a side whose SDP carried a usable a=crypto line is secure
+ * (sdes.h): what arrives on it is unprotected (SRTP/SRTCP) before anything
+ * else looks at it, and what leaves toward it is protected last, so a call
+ * between an SRTP phone and a plain one bridges, and Echo and the IVR work
+ * on either. A packet that fails authentication or is a replay is dropped
+ * and counted (srtp_failed) and does not move the latched address.
+ *
  * The hot path allocates nothing: one receive buffer per process, a bounded
  * number of datagrams per readable callback. */
 #ifndef SESSION_H
@@ -49,6 +56,8 @@ typedef struct {
     uint64_t dropped;                /* received here, no destination (or send failed) */
     uint64_t relatches;              /* source address changed */
     uint64_t transcoded;             /* received here, rewritten for the other side */
+    uint64_t srtp_failed;            /* received here, failed SRTP authentication or
+                                      * replay check (also counted in dropped) */
 } session_stats_t;
 
 /* Open a session for call_id (copied): two port pairs from pool bound to
@@ -112,6 +121,16 @@ void session_set_send(session_t *self, session_side_t side, int on);
 int session_sends(const session_t *self, session_side_t side);
 /* The o= line the worker last sent to a side (its owner keeps it current). */
 sdp_origin_t *session_origin(session_t *self, session_side_t side);
+
+/* The worker's SRTP master key for a side (SDP_CRYPTO_KEY_LEN bytes, made
+ * at the first call from the CSPRNG, kept for the session), or NULL if no
+ * key can be made. */
+const uint8_t *session_srtp_key(session_t *self, session_side_t side);
+/* The side is secure with the suite and key of its a=crypto (remote), or
+ * plain (NULL). 0, or -1 (no SRTP context could be made: the side is plain). */
+int session_set_srtp(session_t *self, session_side_t side, const sdp_crypto_t *remote);
+/* 0 if a side is plain, else its suite's tag length (80 or 32). */
+int session_srtp(const session_t *self, session_side_t side);
 
 void session_set_mode(session_t *self, session_mode_t mode);
 session_mode_t session_mode(const session_t *self);

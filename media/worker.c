@@ -35,6 +35,7 @@ struct worker {
     ivr_env_t *ivr;              /* prompts, keys, recordings: shared by the sessions */
     char sdp_a[WORKER_SDP_MAX];  /* reply buffers: no allocation per message */
     char sdp_b[WORKER_SDP_MAX];
+    char sdp_tmp[WORKER_SDP_MAX];
     char err[256];
 };
 
@@ -215,7 +216,7 @@ static void s_log_stats(const session_t *session)
     const session_stats_t *b = session_stats(session, SESSION_B);
     td_log(LOG_INFO, "media released: A (port %u) rx %llu pkts %llu bytes, tx %llu pkts, dropped %llu; "
            "B (port %u) rx %llu pkts %llu bytes, tx %llu pkts, dropped %llu; re-latches %llu, "
-           "transcoded %llu",
+           "transcoded %llu, srtp failed %llu",
            session_port(session, SESSION_A),
            (unsigned long long)a->rx_packets, (unsigned long long)a->rx_bytes,
            (unsigned long long)a->tx_packets, (unsigned long long)a->dropped,
@@ -223,7 +224,34 @@ static void s_log_stats(const session_t *session)
            (unsigned long long)b->rx_packets, (unsigned long long)b->rx_bytes,
            (unsigned long long)b->tx_packets, (unsigned long long)b->dropped,
            (unsigned long long)(a->relatches + b->relatches),
-           (unsigned long long)(a->transcoded + b->transcoded));
+           (unsigned long long)(a->transcoded + b->transcoded),
+           (unsigned long long)(a->srtp_failed + b->srtp_failed));
+}
+
+/* SRTP in the SDP buf (WORKER_SDP_MAX, rewritten in place) the worker sends
+ * to a side: with crypto, an a=crypto line with the worker's key for the
+ * side and crypto's tag and suite (the line of an offer it answers, or its
+ * own); without, none. secure: the m=audio profile is RTP/SAVP, else
+ * RTP/AVP. 0, or -1 (no key, or no room). */
+static int s_secure(worker_t *self, session_t *session, session_side_t side, int secure,
+                    const sdp_crypto_t *crypto, char *buf)
+{
+    char line[SDP_CRYPTO_LINE_MAX];
+    if (crypto) {
+        const uint8_t *key = session_srtp_key(session, side);
+        if (!key)
+            return -1;
+        sdp_crypto_t mine = *crypto;
+        memcpy(mine.key, key, sizeof mine.key);
+        if (sdp_crypto_format(&mine, line, sizeof line) < 0)
+            return -1;
+    }
+    int n = sdp_set_crypto(buf, strlen(buf), secure, crypto ? line : NULL, self->sdp_tmp,
+                           sizeof self->sdp_tmp);
+    if (n < 0)
+        return -1;
+    memcpy(buf, self->sdp_tmp, (size_t)n + 1);
+    return 0;
 }
 
 /* The codecs the caller may use, from MediaOffer (payload types, preferred
@@ -302,12 +330,24 @@ static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *
         return;
     uint16_t port_b = session_port(session, SESSION_B);
     unsigned long sess_id = ((unsigned long)time(NULL) << 16) | port_b;
+    /* SRTP: the caller's side is secure if its offer has a usable a=crypto
+     * (signaling refused the offers chan_sip refuses); the answer carries
+     * the worker's key for it. The offer for callees always carries one,
+     * under RTP/AVP: signaling keeps it, as RTP/SAVP, for encryption=yes
+     * peers and drops it for the others. */
+    const sdp_crypto_t callee_crypto = { .tag = 1, .taglen = 80 };
+    self->err[0] = '\0';
     if (sdp_answer(sdp, len, self->address, session_port(session, SESSION_A), keep, nkeep,
                    self->sdp_a, sizeof self->sdp_a, self->err, sizeof self->err) < 0 ||
         sdp_offer(self->address, port_b, sess_id, keep[0], self->sdp_b,
-                  sizeof self->sdp_b) < 0) {
+                  sizeof self->sdp_b) < 0 ||
+        s_secure(self, session, SESSION_A, media.crypto_ok,
+                 media.crypto_ok ? &media.crypto : NULL, self->sdp_a) < 0 ||
+        s_secure(self, session, SESSION_B, 0, &callee_crypto, self->sdp_b) < 0 ||
+        session_set_srtp(session, SESSION_A, media.crypto_ok ? &media.crypto : NULL) < 0) {
         char reason[300];
-        snprintf(reason, sizeof reason, "bad SDP offer: %s", self->err);
+        snprintf(reason, sizeof reason, "bad SDP offer: %s",
+                 self->err[0] ? self->err : "no SRTP key or context");
         if (created) {
             session_table_remove(self->sessions, hdr->call_id);
             td_bus_set_load(self->bus, session_table_size(self->sessions));
@@ -330,9 +370,10 @@ static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *
         ivr_set_caller_codecs(session_ivr(session), keep[0], media.dtmf_pt);
         ivr_set_peer(session_ivr(session), hdr->peer);
     }
-    td_log(LOG_DEBUG, "media %s: caller side port %u (%s, events on %d), callee side port %u",
+    td_log(LOG_DEBUG, "media %s: caller side port %u (%s, events on %d%s), callee side port %u",
            created ? "opened" : "offered again", session_port(session, SESSION_A),
-           keep[0] == 8 ? "PCMA" : "PCMU", media.dtmf_offered ? media.dtmf_pt : -1, port_b);
+           keep[0] == 8 ? "PCMA" : "PCMU", media.dtmf_offered ? media.dtmf_pt : -1,
+           media.crypto_ok ? ", SRTP" : "", port_b);
     Tandem__MediaOffered reply = TANDEM__MEDIA_OFFERED__INIT;
     reply.sdp_caller = self->sdp_a;
     reply.sdp_callee = self->sdp_b;
@@ -351,7 +392,7 @@ static void s_on_media_offer(void *arg, const td_bus_hdr_t *hdr, const Tandem__M
 }
 
 static void s_apply(session_t *session, session_side_t side, const sdp_media_t *media,
-                    int codec, int send);
+                    int codec, int send, int srtp);
 
 /* A callee's answer (or early media SDP) to the worker's offer: where to
  * send to it, and the codec it chose, the first of its m=audio line that the
@@ -377,10 +418,14 @@ static void s_on_media_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__
         s_error(self, hdr, WORKER_CAUSE_BAD_SDP,
                 "bad SDP answer: neither PCMU nor PCMA, which were offered");
     } else if (msg->adopt) {
-        s_apply(session, side, &media, media.g711_pt, (media.dir & SDP_DIR_RECV) != 0);
+        s_apply(session, side, &media, media.g711_pt, (media.dir & SDP_DIR_RECV) != 0, 1);
         session_set_epoch(session, self->router_losses);
-        td_log(LOG_DEBUG, "moved: side %c answered with %s, port %u, %s", 'A' + side,
-               media.g711_pt == 8 ? "PCMA" : "PCMU", media.port, sdp_dir_name(media.dir));
+        td_log(LOG_DEBUG, "moved: side %c answered with %s, port %u, %s%s", 'A' + side,
+               media.g711_pt == 8 ? "PCMA" : "PCMU", media.port, sdp_dir_name(media.dir),
+               session_srtp(session, side) ? ", SRTP" : "");
+    } else if (session_set_srtp(session, SESSION_B,
+                                media.crypto_ok ? &media.crypto : NULL) < 0) {
+        s_error(self, hdr, WORKER_CAUSE_BAD_SDP, "cannot start SRTP toward the callee");
     } else {
         session_set_remote(session, SESSION_B, &media);
         if (media.g711_pt >= 0)
@@ -388,8 +433,9 @@ static void s_on_media_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__
                               media.dtmf_offered ? media.dtmf_pt : -1);
         session_set_mode(session, SESSION_RELAY);
         session_set_epoch(session, self->router_losses);
-        td_log(LOG_DEBUG, "media bridged: leg %u answered with %s, events on %d%s", hdr->leg,
+        td_log(LOG_DEBUG, "media bridged: leg %u answered with %s, events on %d%s%s", hdr->leg,
                media.g711_pt == 8 ? "PCMA" : "PCMU", media.dtmf_offered ? media.dtmf_pt : -1,
+               media.crypto_ok ? ", SRTP" : "",
                session_transcodes(session) ? ": transcoding" : "");
         Tandem__MediaAnswered reply = TANDEM__MEDIA_ANSWERED__INIT;
         reply.sdp_caller = "";
@@ -418,10 +464,14 @@ static void s_reanswered(worker_t *self, const td_bus_hdr_t *hdr, uint32_t statu
     td_bus_send_media_reanswered(self->bus, hdr->peer, hdr->call_id, hdr->leg, &r);
 }
 
-/* Take a side's accepted offer: where it is, its law, whether we send to it. */
+/* Take a side's accepted offer: where it is, its law, whether we send to it,
+ * and its SRTP key if srtp (else it is plain). */
 static void s_apply(session_t *session, session_side_t side, const sdp_media_t *media,
-                    int codec, int send)
+                    int codec, int send, int srtp)
 {
+    if (session_set_srtp(session, side, srtp && media->crypto_ok ? &media->crypto : NULL) < 0)
+        td_log(LOG_WARNING, "side %c: cannot start SRTP: its packets will be dropped",
+               'A' + side);
     session_set_remote(session, side, media);
     if (codec >= 0)
         session_set_codec(session, side, codec, media->dtmf_offered ? media->dtmf_pt : -1);
@@ -461,11 +511,25 @@ static void s_on_media_reoffer(void *arg, const td_bus_hdr_t *hdr, const Tandem_
         s_reoffered(self, hdr, 488, NULL, 0);
         goto done;
     }
+    /* chan_sip's process_sdp on a re-INVITE: the same SRTP checks as on the
+     * first offer, and a call with SRTP keeps it ("Failed to receive SDP
+     * offer/answer with required SRTP crypto attributes"): 488, and the
+     * call goes on as it was. */
+    if (sdp_crypto_offer_status(&media, session_srtp(session, side) != 0) != 0) {
+        td_log(LOG_NOTICE, "re-offer on leg %u refused: %s", hdr->leg,
+               session_srtp(session, side) && !media.ncrypto
+               ? "its SRTP call offers no a=crypto" : "no usable a=crypto");
+        s_reoffered(self, hdr, 488, NULL, 0);
+        goto done;
+    }
     nkeep = sdp_keep(&media, allowed, s_codecs(msg->codecs, msg->n_codecs, allowed), 1, keep);
     if (nkeep == 0 || sdp_answer(sdp, len, self->address, session_port(session, side), keep,
                                  nkeep, self->sdp_a, sizeof self->sdp_a, self->err,
-                                 sizeof self->err) < 0) {
-        td_log(LOG_NOTICE, "re-offer on leg %u refused: no codec of its allow= list", hdr->leg);
+                                 sizeof self->err) < 0 ||
+        s_secure(self, session, side, media.crypto_ok, media.crypto_ok ? &media.crypto : NULL,
+                 self->sdp_a) < 0) {
+        td_log(LOG_NOTICE, "re-offer on leg %u refused: %s", hdr->leg,
+               nkeep == 0 ? "no codec of its allow= list" : "cannot write the answer (SDP, SRTP key)");
         s_reoffered(self, hdr, 488, NULL, 0);
         goto done;
     }
@@ -480,7 +544,7 @@ static void s_on_media_reoffer(void *arg, const td_bus_hdr_t *hdr, const Tandem_
             s_reoffered(self, hdr, 500, NULL, 0);
             goto done;
         }
-        s_apply(session, side, &media, keep[0], dir & SDP_DIR_SEND);
+        s_apply(session, side, &media, keep[0], dir & SDP_DIR_SEND, 1);
         if (msg->no_answer)
             session_origin(session, side)->version--;       /* nothing was sent */
         td_log(LOG_DEBUG, "re-offer on leg %u answered: port %u, %s, %s", hdr->leg, media.port,
@@ -493,9 +557,14 @@ static void s_on_media_reoffer(void *arg, const td_bus_hdr_t *hdr, const Tandem_
     session_reoffer_t *ro = session_reoffer(session);
     ro->answer = strdup(self->sdp_a);
     int first = session_codec(session, other);
+    /* The other side stays as secure as it is, with the worker's key for it. */
+    sdp_crypto_t other_crypto = { .tag = 1, .taglen = (uint8_t)session_srtp(session, other) };
+    int other_secure = other_crypto.taglen != 0;
     if (!ro->answer ||
         sdp_offer(self->address, session_port(session, other), 0, first, self->sdp_a,
                   sizeof self->sdp_a) < 0 ||
+        s_secure(self, session, other, other_secure, other_secure ? &other_crypto : NULL,
+                 self->sdp_a) < 0 ||
         s_stamp(session, other, self->sdp_a, media.dir, self->sdp_b) < 0) {
         session_reoffer_clear(session);
         s_reoffered(self, hdr, 500, NULL, 0);
@@ -533,6 +602,10 @@ static void s_on_media_reanswer(void *arg, const td_bus_hdr_t *hdr, const Tandem
         td_log(LOG_NOTICE, "bad SDP answer to a re-offer: %s", self->err);
         session_reoffer_clear(session);
         s_reanswered(self, hdr, 488, NULL);
+    } else if (session_srtp(session, !ro->side) && !ans.crypto_ok) {
+        td_log(LOG_NOTICE, "answer to a re-offer without the SRTP the call has: session unchanged");
+        session_reoffer_clear(session);
+        s_reanswered(self, hdr, 488, NULL);
     } else {
         session_side_t side = ro->side, other = !side;
         /* We send to the offerer what the other side sends us, and take from
@@ -543,8 +616,10 @@ static void s_on_media_reanswer(void *arg, const td_bus_hdr_t *hdr, const Tandem
             session_reoffer_clear(session);
             s_reanswered(self, hdr, 500, NULL);
         } else {
-            s_apply(session, other, &ans, ans.g711_pt, (ans.dir & SDP_DIR_RECV) != 0);
-            s_apply(session, side, &ro->media, ro->codec, (dir & SDP_DIR_SEND) != 0);
+            /* the other side's a=crypto counts only if our offer had one */
+            s_apply(session, other, &ans, ans.g711_pt, (ans.dir & SDP_DIR_RECV) != 0,
+                    session_srtp(session, other) != 0);
+            s_apply(session, side, &ro->media, ro->codec, (dir & SDP_DIR_SEND) != 0, 1);
             if (ro->no_answer)
                 session_origin(session, side)->version--;   /* nothing was sent */
             td_log(LOG_DEBUG, "re-offer done: side %c %s, side %c %s%s", 'A' + side,
@@ -585,7 +660,7 @@ static int s_adopt_side(worker_t *self, session_t *session, session_side_t side,
                     codec = rm.fmt[i];
         }
         s_apply(session, side, &rm, codec,
-                (rm.dir & SDP_DIR_RECV) && (lm.dir & SDP_DIR_SEND));
+                (rm.dir & SDP_DIR_RECV) && (lm.dir & SDP_DIR_SEND), lm.crypto_ok);
     }
     char moved[WORKER_SDP_MAX];
     if (sdp_rewrite(local, llen, self->address, session_port(session, side), moved,
@@ -599,6 +674,12 @@ static int s_adopt_side(worker_t *self, session_t *session, session_side_t side,
     o->version++;
     if (sdp_restamp(moved, strlen(moved), o, lm.dir, out, WORKER_SDP_MAX) < 0) {
         snprintf(self->err, sizeof self->err, "SDP too long");
+        return -1;
+    }
+    /* SRTP: the phone keeps its key (we decrypt with it at once); ours is
+     * new, in the moved SDP's a=crypto, with the tag and suite it had */
+    if (lm.crypto_ok && s_secure(self, session, side, 1, &lm.crypto, out) < 0) {
+        snprintf(self->err, sizeof self->err, "cannot make an SRTP key");
         return -1;
     }
     return 0;

@@ -864,11 +864,57 @@ static const char *s_offer_for(const sip_peer_t *peer, const char *sdp, char *ou
     size_t n = sdp_keep(&m, peer->codec_order.pt, peer->codec_order.n, peer->codec_order.n, keep);
     if (n == 0)
         return NULL;
-    if (sdp_filter(sdp, len, keep, n, out, outlen, err, sizeof err) < 0) {
+    char cut[OFFER_MAX], line[SDP_CRYPTO_LINE_MAX];
+    int cutlen = sdp_filter(sdp, len, keep, n, cut, sizeof cut, err, sizeof err);
+    if (cutlen < 0) {
         td_log(LOG_WARNING, "cannot cut the media worker's offer (%s): sent as it is", err);
         return sdp;
     }
+    /* SRTP: the worker's offer carries its key for the callee under RTP/AVP;
+     * an encryption=yes peer gets RTP/SAVP and that key with the suite of its
+     * encryption_taglen=, the others no a=crypto (as chan_sip's add_sdp). */
+    int secure = peer->encryption && m.crypto_ok;
+    if (secure) {
+        sdp_crypto_t c = m.crypto;
+        c.taglen = (uint8_t)peer->srtp_taglen;
+        secure = sdp_crypto_format(&c, line, sizeof line) > 0;
+    }
+    if (peer->encryption && !secure)
+        td_log(LOG_WARNING, "%s has encryption=yes but the media worker offered no SRTP key",
+               peer->name);
+    if (sdp_set_crypto(cut, (size_t)cutlen, secure, secure ? line : NULL, out, outlen) < 0) {
+        td_log(LOG_WARNING, "cannot set SRTP in the media worker's offer: sent as it is");
+        return sdp;
+    }
     return out;
+}
+
+/* SRTP in an outgoing leg's answer (or early media SDP), as chan_sip takes
+ * it (sdp_crypto_answer_status): 0 and *sdp as the worker should see it
+ * (a=crypto dropped when the peer was not offered SRTP: chan_sip ignores
+ * them), or -1 when chan_sip would refuse it. */
+static int s_answer_srtp(sip_leg_t *leg, char **sdp)
+{
+    const sip_peer_t *peer = leg->peer ? sip_conf_peer(leg->call->env.conf, leg->peer) : NULL;
+    int offered = peer && peer->encryption;
+    sdp_media_t m;
+    char err[128];
+    if (!*sdp || sdp_parse(*sdp, strlen(*sdp), &m, err, sizeof err) < 0)
+        return 0;                      /* the worker refuses it, as before */
+    if (sdp_crypto_answer_status(&m, offered) < 0) {
+        td_log(LOG_NOTICE, "%s: %s", leg->channel, offered
+               ? "Failed to receive SDP offer/answer with required SRTP crypto attributes"
+               : "secure (RTP/SAVP) answer to an offer without SRTP");
+        return -1;
+    }
+    if (!offered && m.ncrypto) {
+        td_log(LOG_NOTICE, "%s: Ignoring unexpected crypto attribute in SDP answer", leg->channel);
+        size_t len = strlen(*sdp);
+        char *plain = sip_arena_strndup(&leg->arena, *sdp, len);   /* room: it only shrinks */
+        if (plain && sdp_set_crypto(*sdp, len, 0, NULL, plain, len + 1) >= 0)
+            *sdp = plain;
+    }
+    return 0;
 }
 
 void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Originate *msg)
@@ -1147,6 +1193,8 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
             leg->state = LEG_EARLY;
         if (!leg->router_done && leg->state == LEG_EARLY) {
             Tandem__Progress p = TANDEM__PROGRESS__INIT;
+            if (s_answer_srtp(leg, &sdp) < 0)
+                sdp = NULL;            /* early media the worker could not use */
             p.code = (uint32_t)status;
             p.sdp = sdp ? sdp : "";
             td_bus_send_progress(self->env.bus, NULL, leg->bus_id, leg->no, &p);
@@ -1161,6 +1209,13 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
             td_log(LOG_INFO, "%s: answered after it was given up: BYE", leg->channel);
             s_send_bye(leg);
             s_end(leg, 1, SIP_CAUSE_NO_ANSWER, 0);
+            return;
+        }
+        if (s_answer_srtp(leg, &sdp) < 0) {
+            /* chan_sip: "This 200 OK's SDP is not acceptable, so we need to
+             * ack, then hangup", cause 58 */
+            s_send_bye(leg);
+            s_end(leg, 1, SIP_CAUSE_BEARERCAPABILITY_NOTAVAIL, 0);
             return;
         }
         leg->state = LEG_UP;

@@ -682,6 +682,7 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
     p->rtptimeout = g->rtptimeout;
     p->rtpholdtimeout = g->rtpholdtimeout;
     p->supportpath = g->supportpath;
+    p->srtp_taglen = 80;
     p->dynamic = 1;
     p->qualifyfreq = g->qualifyfreq;
     p->maxms = g->qualify;                  /* chan_sip's default_qualify */
@@ -751,6 +752,10 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
             s_rtp_time(v, g->rtpholdtimeout, &p->rtpholdtimeout);
         else if (!strcasecmp(k, "supportpath"))
             rc = s_bool(self, v, &p->supportpath);
+        else if (!strcasecmp(k, "encryption"))
+            rc = s_bool(self, v, &p->encryption);
+        else if (!strcasecmp(k, "encryption_taglen"))
+            p->srtp_taglen = !strcmp(v->value, "32") ? 32 : 80;   /* chan_sip: "32" or 80 */
         else if (!strcasecmp(k, "qualify"))
             rc = s_qualify(self, v, g->qualify, &p->maxms);
         else if (!strcasecmp(k, "qualifyfreq"))

@@ -55,6 +55,12 @@ typedef struct sip_peer {
     int insecure_port;          /* match the source by address, any port */
     int insecure_invite;        /* no challenge for INVITE from that source */
     sip_nat_t nat;
+    int encryption;             /* encryption=yes: SRTP (SDES) only, as chan_sip: offers to
+                                 * it are RTP/SAVP with a=crypto, and its offers and answers
+                                 * without a usable a=crypto are refused (488, or BYE with
+                                 * cause 58). Per peer only: chan_sip's build_peer reads it,
+                                 * its [general] does not (the sample sip.conf lists it there) */
+    int srtp_taglen;            /* encryption_taglen=: 32, else 80 (the default) */
     int supportpath;            /* supportpath=yes: a REGISTER's Path (RFC 3327) is kept with
                                  * the binding and calls to it go through that path; no (the
                                  * default, as chan_sip): Path is ignored */

@@ -620,6 +620,26 @@ static int s_joint_codec(sip_core_t *self, const sip_peer_t *caller, const char 
     return 0;
 }
 
+/* SRTP (SDES) as chan_sip's process_sdp takes it (sdp_crypto_offer_status):
+ * a secure offer needs a usable a=crypto line, an offer whose a=crypto lines
+ * are all unusable is refused, and a caller with encryption=yes must offer
+ * one; else 488 ("488 Not acceptable here" in chan_sip's handle_request_invite).
+ * A guest is never encryption=yes. An offer that does not parse goes on. */
+static int s_crypto_ok(const sip_peer_t *caller, const char *body, size_t len, sip_txn_t *txn)
+{
+    sdp_media_t offer;
+    char err[128];
+    if (sdp_parse(body, len, &offer, err, sizeof err) < 0 ||
+        sdp_crypto_offer_status(&offer, caller && caller->encryption) == 0)
+        return 1;
+    td_log(LOG_NOTICE, "%s: %s", caller ? caller->name : "guest",
+           offer.secure && !offer.crypto_ok ? "Rejecting secure audio stream without encryption details"
+           : offer.ncrypto && !offer.crypto_ok ? "no usable a=crypto line (suite, key or parameters)"
+           : "Matched device setup to use SRTP, but request was not!");
+    sip_msg_reply(txn, 488, NULL, NULL, NULL, NULL);
+    return 0;
+}
+
 static void s_on_invite(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
                         const struct sockaddr_in *from)
 {
@@ -649,7 +669,7 @@ static void s_on_invite(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
                       NULL, NULL);
         return;
     }
-    if (!s_joint_codec(self, caller, body, len, txn))
+    if (!s_joint_codec(self, caller, body, len, txn) || !s_crypto_ok(caller, body, len, txn))
         return;
     sip_call_incoming(self->call, txn, req, from, caller);
 }

@@ -2,7 +2,7 @@
 # Install the Debian packages Tandem needs, if any is missing. Idempotent.
 set -euo pipefail
 pkgs=(build-essential pkg-config libosip2-dev libevent-dev libzmq3-dev
-      libprotobuf-c-dev protobuf-c-compiler libcmocka-dev sip-tester python3
+      libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libsrtp2-dev sip-tester python3
       iproute2 procps
       asterisk-core-sounds-en-wav asterisk-core-sounds-en asterisk-moh-opsound-wav)
 # iproute2 (ip) and procps (pgrep) are used by the integration tests; a

@@ -17,6 +17,7 @@
 
 #include "g711.h"
 #include "sdp.h"
+#include "sdes.h"
 #include "session.h"
 #include "td_bus_fake.h"
 #include "td_log.h"
@@ -896,6 +897,216 @@ static void test_adopt_moves_a_bridged_call(void **state)
     close(b);
 }
 
+/* --- SRTP (SDES) ----------------------------------------------------------- */
+
+/* The a=crypto an SDP the worker wrote carries (it must have one). */
+static void s_crypto_of(const char *sdp, sdp_crypto_t *out)
+{
+    sdp_media_t m;
+    char err[128];
+    if (sdp_parse(sdp, strlen(sdp), &m, err, sizeof err) < 0 || !m.crypto_ok)
+        fail_msg("no usable a=crypto in\n%s", sdp);
+    *out = m.crypto;
+}
+
+/* A phone's SAVP offer with its key (sdes_local_key(phone)) on tag 1. */
+static const char *s_srtp_sdp(char *buf, size_t len, uint16_t port, const sdes_t *phone,
+                              const char *extra)
+{
+    sdp_crypto_t c = { .tag = 1, .taglen = 80 };
+    memcpy(c.key, sdes_local_key(phone), sizeof c.key);
+    char line[SDP_CRYPTO_LINE_MAX], more[256];
+    assert_true(sdp_crypto_format(&c, line, sizeof line) > 0);
+    snprintf(more, sizeof more, "a=crypto:%s\r\n%s", line, extra ? extra : "");
+    s_sdp(buf, len, port, more);
+    char *avp = strstr(buf, " RTP/AVP ");
+    assert_non_null(avp);
+    memmove(avp + 10, avp + 9, strlen(avp + 9) + 1);
+    memcpy(avp, " RTP/SAVP ", 10);
+    return buf;
+}
+
+/* An SRTP caller and a plain callee: the answer to the caller has the
+ * worker's own key; RTP is decrypted toward the callee and encrypted
+ * toward the caller; a packet that fails authentication is dropped,
+ * counted and does not move the latch; a re-INVITE with a new key keeps the
+ * worker's key and the plain side plain, and one from the plain side offers
+ * the SRTP caller RTP/SAVP again. */
+static void test_srtp_caller_plain_callee(void **state)
+{
+    fixture_t *fx = *state;
+    uint16_t a_port, a2_port, b_port, pa, pb, from;
+    int a = s_udp(&a_port), a2 = s_udp(&a2_port), b = s_udp(&b_port);
+    unsigned char pkt[256], plain[256], got[2048];
+    char sdp[768], sdp2[768];
+    sdes_t *phone = sdes_new();
+    assert_non_null(phone);
+
+    size_t before = td_bus_fake_count();
+    s_offer(fx, "srtp-1", s_srtp_sdp(sdp, sizeof sdp, a_port, phone, NULL));
+    const Tandem__Envelope *e = s_reply(before, TANDEM__ENVELOPE__BODY_MEDIA_OFFERED);
+    const char *ans = e->media_offered->sdp_caller, *callee = e->media_offered->sdp_callee;
+    assert_non_null(strstr(ans, " RTP/SAVP 0 101\r\n"));
+    sdp_crypto_t wk_a, wk_b;
+    s_crypto_of(ans, &wk_a);
+    assert_int_equal(wk_a.tag, 1);
+    assert_int_equal(wk_a.taglen, 80);
+    assert_memory_not_equal(wk_a.key, sdes_local_key(phone), 30);
+    assert_null(strstr(strstr(ans, "a=crypto") + 1, "a=crypto"));          /* one line */
+    /* the callees' offer: RTP/AVP with the worker's key for B (signaling
+     * keeps it for encryption=yes peers only) */
+    assert_non_null(strstr(callee, " RTP/AVP 0 8 101\r\n"));
+    s_crypto_of(callee, &wk_b);
+    assert_memory_not_equal(wk_b.key, wk_a.key, 30);
+    pa = s_sdp_port(ans);
+    pb = s_sdp_port(callee);
+    session_t *ses = worker_session(fx->worker, "srtp-1");
+    assert_int_equal(session_srtp(ses, SESSION_A), 80);
+    assert_int_equal(sdes_start(phone, 80, wk_a.key), 0);
+
+    s_answer(fx, "srtp-1", 1, s_sdp(sdp2, sizeof sdp2, b_port, NULL));
+    assert_int_equal(session_srtp(ses, SESSION_B), 0);
+
+    /* A (SRTP) -> B (plain) */
+    size_t len = s_rtp(pkt, 0xA1A1A1A1, 1), plen = len;
+    memcpy(plain, pkt, len);
+    assert_int_equal(sdes_protect(phone, pkt, &len, sizeof pkt, 0), 0);
+    s_send(a, pa, pkt, len);
+    assert_int_equal(s_recv(fx, b, got, sizeof got, &from), (ssize_t)plen);
+    assert_memory_equal(got, plain, plen);
+    /* B (plain) -> A (SRTP) */
+    len = s_rtp(pkt, 0xB2B2B2B2, 7);
+    memcpy(plain, pkt, len);
+    s_send(b, pb, pkt, len);
+    ssize_t n = s_recv(fx, a, got, sizeof got, &from);
+    assert_int_equal(n, (ssize_t)(plen + 10));
+    size_t glen = (size_t)n;
+    int why;
+    assert_int_equal(sdes_unprotect(phone, got, &glen, 0, &why), 0);
+    assert_int_equal(glen, plen);
+    assert_memory_equal(got, plain, plen);
+    /* a spoiled packet from elsewhere: dropped, counted, no re-latch */
+    const session_stats_t *sa = session_stats(ses, SESSION_A);
+    uint64_t failed = sa->srtp_failed, relatches = sa->relatches;
+    len = s_rtp(pkt, 0xA1A1A1A1, 2);
+    assert_int_equal(sdes_protect(phone, pkt, &len, sizeof pkt, 0), 0);
+    pkt[len - 1] ^= 1;
+    s_send(a2, pa, pkt, len);
+    s_expect_silence(fx, b);
+    assert_int_equal(sa->srtp_failed, failed + 1);
+    assert_int_equal(sa->relatches, relatches);
+    len = s_rtp(pkt, 0xB2B2B2B2, 8);
+    s_send(b, pb, pkt, len);
+    assert_true(s_recv(fx, a, got, sizeof got, NULL) > 0);   /* still to a, not a2 */
+    s_expect_silence(fx, a2);
+
+    /* re-INVITE from A with a new key: B is offered plain RTP/AVP; A's
+     * answer keeps the worker's key */
+    sdes_t *phone2 = sdes_new();
+    assert_non_null(phone2);
+    const Tandem__MediaReoffered *ro = s_reoffer(fx, "srtp-1", 0,
+                                                 s_srtp_sdp(sdp, sizeof sdp, a_port, phone2, NULL));
+    assert_int_equal(ro->status, 200);
+    assert_non_null(strstr(ro->sdp, " RTP/AVP "));
+    assert_null(strstr(ro->sdp, "a=crypto"));
+    const Tandem__MediaReanswered *ra = s_reanswer(fx, "srtp-1", 1, 200,
+                                                   s_sdp(sdp2, sizeof sdp2, b_port, NULL));
+    assert_int_equal(ra->status, 200);
+    assert_non_null(strstr(ra->sdp, " RTP/SAVP "));
+    sdp_crypto_t again;
+    s_crypto_of(ra->sdp, &again);
+    assert_memory_equal(again.key, wk_a.key, 30);
+    assert_int_equal(sdes_start(phone2, 80, wk_a.key), 0);
+    len = s_rtp(pkt, 0xA1A1A1A1, 3);
+    memcpy(plain, pkt, len);
+    plen = len;
+    assert_int_equal(sdes_protect(phone2, pkt, &len, sizeof pkt, 0), 0);
+    s_send(a, pa, pkt, len);
+    assert_int_equal(s_recv(fx, b, got, sizeof got, NULL), (ssize_t)plen);
+    assert_memory_equal(got, plain, plen);
+
+    /* re-INVITEs that would drop SRTP, or whose a=crypto is unusable: 488,
+     * nothing changes (chan_sip) */
+    ro = s_reoffer(fx, "srtp-1", 0, s_sdp(sdp, sizeof sdp, a_port, "a=sendonly\r\n"));
+    assert_int_equal(ro->status, 488);
+    ro = s_reoffer(fx, "srtp-1", 1, s_sdp(sdp2, sizeof sdp2, b_port,
+                                          "a=crypto:1 F8_128_HMAC_SHA1_80 inline:x\r\n"));
+    assert_int_equal(ro->status, 488);
+    assert_int_equal(session_srtp(ses, SESSION_A), 80);
+    assert_true(session_sends(ses, SESSION_A));
+
+    /* re-INVITE from B (plain): A is offered RTP/SAVP with the worker's key;
+     * an answer from A without a=crypto is refused, the session kept */
+    ro = s_reoffer(fx, "srtp-1", 1, s_sdp(sdp2, sizeof sdp2, b_port, "a=sendonly\r\n"));
+    assert_int_equal(ro->status, 200);
+    ra = s_reanswer(fx, "srtp-1", 0, 200, s_sdp(sdp, sizeof sdp, a_port, "a=recvonly\r\n"));
+    assert_int_equal(ra->status, 488);
+    assert_int_equal(session_srtp(ses, SESSION_A), 80);
+    assert_true(session_sends(ses, SESSION_A));
+
+    ro = s_reoffer(fx, "srtp-1", 1, s_sdp(sdp2, sizeof sdp2, b_port, "a=sendonly\r\n"));
+    assert_int_equal(ro->status, 200);
+    assert_non_null(strstr(ro->sdp, " RTP/SAVP "));
+    s_crypto_of(ro->sdp, &again);
+    assert_memory_equal(again.key, wk_a.key, 30);
+    ra = s_reanswer(fx, "srtp-1", 0, 200,
+                    s_srtp_sdp(sdp, sizeof sdp, a_port, phone2, "a=recvonly\r\n"));
+    assert_int_equal(ra->status, 200);
+    assert_null(strstr(ra->sdp, "a=crypto"));
+    assert_int_equal(session_srtp(ses, SESSION_A), 80);
+    assert_int_equal(session_srtp(ses, SESSION_B), 0);
+
+    s_release(fx, "srtp-1");
+    sdes_destroy(&phone);
+    sdes_destroy(&phone2);
+    close(a);
+    close(a2);
+    close(b);
+}
+
+/* A plain caller and a callee that answered with a=crypto (an
+ * encryption=yes peer, offered the worker's key): its SRTP is decrypted
+ * toward the caller. */
+static void test_plain_caller_srtp_callee(void **state)
+{
+    fixture_t *fx = *state;
+    uint16_t a_port, b_port, pa, pb;
+    int a = s_udp(&a_port), b = s_udp(&b_port);
+    unsigned char pkt[256], plain[256], got[2048];
+    char sdp[768];
+    s_open(fx, "srtp-2", a_port, &pa, &pb);
+    const td_bus_fake_sent_t *o = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_OFFERED);
+    assert_null(strstr(o->env->media_offered->sdp_caller, "a=crypto"));
+    sdp_crypto_t wk_b;
+    s_crypto_of(o->env->media_offered->sdp_callee, &wk_b);
+    sdes_t *phone = sdes_new();
+    assert_non_null(phone);
+    assert_int_equal(sdes_start(phone, 80, wk_b.key), 0);
+    s_answer(fx, "srtp-2", 1, s_srtp_sdp(sdp, sizeof sdp, b_port, phone, NULL));
+    session_t *ses = worker_session(fx->worker, "srtp-2");
+    assert_int_equal(session_srtp(ses, SESSION_A), 0);
+    assert_int_equal(session_srtp(ses, SESSION_B), 80);
+    size_t len = s_rtp(pkt, 0xB3B3B3B3, 1), plen = len;
+    memcpy(plain, pkt, len);
+    assert_int_equal(sdes_protect(phone, pkt, &len, sizeof pkt, 0), 0);
+    s_send(b, pb, pkt, len);
+    assert_int_equal(s_recv(fx, a, got, sizeof got, NULL), (ssize_t)plen);
+    assert_memory_equal(got, plain, plen);
+    len = s_rtp(pkt, 0xA3A3A3A3, 1);
+    memcpy(plain, pkt, len);
+    s_send(a, pa, pkt, len);
+    ssize_t n = s_recv(fx, b, got, sizeof got, NULL);
+    assert_true(n > 0);
+    size_t glen = (size_t)n;
+    int why;
+    assert_int_equal(sdes_unprotect(phone, got, &glen, 0, &why), 0);
+    assert_memory_equal(got, plain, plen);
+    s_release(fx, "srtp-2");
+    sdes_destroy(&phone);
+    close(a);
+    close(b);
+}
+
 /* An SDP it cannot read: cause 58, and no session is left behind. */
 static void test_adopt_bad_sdp(void **state)
 {
@@ -973,6 +1184,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_offer_follows_the_allow_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reoffer_hold_and_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reoffer_echo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_srtp_caller_plain_callee, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_caller_srtp_callee, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

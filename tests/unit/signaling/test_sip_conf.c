@@ -476,6 +476,30 @@ static void test_register_lines(void **state)
 
 /* qualify= (chan_sip: yes is [general]'s qualify= or 2000 ms, a number is
  * ms, peers default to [general]'s) and qualifyfreq= (60 s). */
+/* encryption= and encryption_taglen= per peer, as chan_sip's build_peer;
+ * [general] has neither (chan_sip does not read them there). */
+static void test_encryption(void **state)
+{
+    (void)state;
+    char err[256];
+    sip_conf_t *c = s_load_text("[general]\nencryption=yes\n"
+                                "[srtp](!)\ntype=friend\nencryption=yes\n"
+                                "[a](srtp)\nencryption_taglen=32\n"
+                                "[b](srtp)\nencryption_taglen=80\n"
+                                "[c]\ntype=friend\nencryption_taglen=33\n", err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(sip_conf_peer(c, "a")->encryption, 1);
+    assert_int_equal(sip_conf_peer(c, "a")->srtp_taglen, 32);
+    assert_int_equal(sip_conf_peer(c, "b")->encryption, 1);
+    assert_int_equal(sip_conf_peer(c, "b")->srtp_taglen, 80);
+    assert_int_equal(sip_conf_peer(c, "c")->encryption, 0);     /* not from [general] */
+    assert_int_equal(sip_conf_peer(c, "c")->srtp_taglen, 80);   /* chan_sip: "32" or 80 */
+    sip_conf_destroy(&c);
+    c = s_load_text("[a]\ntype=friend\nencryption=maybe\n", err, sizeof err);
+    assert_null(c);
+    assert_non_null(strstr(err, "sip.conf:3: encryption must be yes or no, not 'maybe'"));
+}
+
 static void test_qualify(void **state)
 {
     (void)state;
@@ -520,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_codec_order),
         cmocka_unit_test(test_insecure_forms),
         cmocka_unit_test(test_shipped_config),
+        cmocka_unit_test(test_encryption),
     };
     return cmocka_run_group_tests_name("sip_conf", tests, setup, teardown);
 }
