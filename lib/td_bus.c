@@ -199,21 +199,25 @@ static void s_on_hello(td_bus_t *self, const char *from, const Tandem__Hello *he
     if (!p)
         return;
     p->last_seen_ms = s_now_ms();
-    if (p->alive && hello->boot && p->boot && hello->boot != p->boot) {
-        /* Restarted within TD_BUS_DEAD_MS: it knows nothing of what it had. */
+    if (hello->boot && p->boot && hello->boot != p->boot) {
+        /* A new process under that name (restarted, within TD_BUS_DEAD_MS
+         * or after being declared dead): it knows nothing of what it had. */
         td_log(LOG_WARNING, "bus: %s (%s) restarted (now pid %u)", p->identity, p->role,
                hello->pid);
         p->boot = hello->boot;
         if (self->h.on_peer_restart) {
             p->capacity = hello->capacity;
+            p->alive = 1;
             self->h.on_peer_restart(self->arg, p->identity, p->role, p->capacity);
             if (self->mode == TD_BUS_BIND)
                 s_send_hello(self, from);
             return;
         }
-        p->alive = 0;
-        if (self->h.on_peer_down)
-            self->h.on_peer_down(self->arg, p->identity, p->role);
+        if (p->alive) {
+            p->alive = 0;
+            if (self->h.on_peer_down)
+                self->h.on_peer_down(self->arg, p->identity, p->role);
+        }
     }
     p->boot = hello->boot;
     p->capacity = hello->capacity;

@@ -51,7 +51,8 @@
     X(media_adopted,  MediaAdopted,  MEDIA_ADOPTED) \
     X(media_drain,    MediaDrain,    MEDIA_DRAIN) \
     X(media_timeouts, MediaTimeouts, MEDIA_TIMEOUTS) \
-    X(media_timeout,  MediaTimeout,  MEDIA_TIMEOUT)
+    X(media_timeout,  MediaTimeout,  MEDIA_TIMEOUT) \
+    X(media_forget,   MediaForget,   MEDIA_FORGET)
 
 typedef struct td_bus td_bus_t;
 
@@ -71,9 +72,10 @@ typedef struct {
     void (*on_peer_up)(void *arg, const char *peer, const char *role, uint32_t capacity);
     /* A peer fell silent for TD_BUS_DEAD_MS. */
     void (*on_peer_down)(void *arg, const char *peer, const char *role);
-    /* A live peer said Hello from a new process (its boot changed: it
-     * restarted faster than TD_BUS_DEAD_MS and knows nothing it had). NULL:
-     * on_peer_down, then on_peer_up. */
+    /* A peer said Hello from a new process (its boot changed: it restarted,
+     * faster than TD_BUS_DEAD_MS or after being declared down, and knows
+     * nothing it had); instead of on_peer_up. NULL: on_peer_down (if it was
+     * alive), then on_peer_up. */
     void (*on_peer_restart)(void *arg, const char *peer, const char *role, uint32_t capacity);
 } td_bus_handlers_t;
 

@@ -84,6 +84,13 @@ static int s_read_file(td_settings_t *out, const char *process)
                 rc = s_copy(out->moh_dir, sizeof out->moh_dir, v, "moh");
             } else if (!strcmp(s, "media") && !strcasecmp(k, "recordings")) {
                 rc = s_copy(out->recordings_dir, sizeof out->recordings_dir, v, "recordings");
+            } else if (!strcmp(s, "router") && !strcasecmp(k, "signaling_grace")) {
+                if (td_conf_int(v->value, 0, 3600, &n) < 0) {
+                    fprintf(stderr, "%s:%d: signaling_grace must be a number of seconds "
+                            "from 0 to 3600\n", v->file, v->line);
+                    rc = -1;
+                } else
+                    out->sig_grace_s = (uint32_t)n;
             } else if (!strcmp(s, "router") && !strcasecmp(k, "max_call_duration")) {
                 if (td_conf_int(v->value, 0, 86400 * 365, &n) < 0) {
                     fprintf(stderr, "%s:%d: max_call_duration must be a number of seconds "
@@ -197,6 +204,7 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
     snprintf(out->recordings_dir, sizeof out->recordings_dir, "var/recordings");
     snprintf(out->astdb, sizeof out->astdb, "var/astdb");
     out->max_call_s = 43200;
+    out->sig_grace_s = 30;
     out->loglevel = LOG_INFO;
     out->capacity = 2000;
     if (!strcmp(process, "router"))

@@ -38,6 +38,8 @@ typedef struct {
     char moh_dir[512];        /* [media] moh; "" = search (media/sound_dir.h) */
     char recordings_dir[512]; /* [media] recordings: var/recordings */
     char astdb[512];          /* [router] astdb: var/astdb (DB() store) */
+    uint32_t sig_grace_s;     /* [router] signaling_grace: seconds answered calls wait for
+                               * a silent signaling process (30) */
     uint32_t max_call_s;      /* [router] max_call_duration: seconds a call may last
                                * (43200, Kamailio's dialog default; 0: no limit) */
     int has_sip_bind;         /* -s / TANDEM_SIP_BIND given: override sip.conf */

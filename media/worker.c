@@ -54,6 +54,7 @@ static void s_on_peer_down(void *arg, const char *peer, const char *role);
 static void s_on_tick(evutil_socket_t fd, short what, void *arg);
 static void s_on_rtp_check(evutil_socket_t fd, short what, void *arg);
 static void s_on_media_timeouts(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaTimeouts *msg);
+static void s_on_media_forget(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaForget *msg);
 
 /* Can a socket bind to addr? 0, or a negative errno. */
 static int s_probe_bind(const struct in_addr *addr)
@@ -128,6 +129,7 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
         .on_media_reanswer = s_on_media_reanswer,
         .on_media_adopt = s_on_media_adopt,
         .on_media_timeouts = s_on_media_timeouts,
+        .on_media_forget = s_on_media_forget,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
     };
@@ -862,6 +864,33 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     worker_tick(arg);
+}
+
+/* ---- the router took this worker for dead ---------------------------------- */
+
+static int s_forget_one(session_t *session, void *arg)
+{
+    (void)arg;
+    td_log_set_context(session_call_id(session));
+    s_log_stats(session);
+    td_log_set_context(NULL);
+    return 1;
+}
+
+/* It moved or ended every call here while we were silent (a stall): drop
+ * them all. */
+static void s_on_media_forget(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaForget *msg)
+{
+    (void)hdr;
+    (void)msg;
+    worker_t *self = arg;
+    uint32_t n = session_table_size(self->sessions);
+    if (n) {
+        td_log(LOG_WARNING, "the router took this worker for dead: closing its %u stale media "
+               "session(s)", n);
+        session_table_sweep(self->sessions, s_forget_one, self);
+        td_bus_set_load(self->bus, session_table_size(self->sessions));
+    }
 }
 
 /* ---- rtptimeout ------------------------------------------------------------ */

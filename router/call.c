@@ -95,6 +95,11 @@ const char *call_sig_peer(const call_t *self) { return self->sig_peer; }
 worker_t *call_worker(const call_t *self) { return self->worker; }
 call_state_t call_state(const call_t *self) { return self->state; }
 
+int call_answered(const call_t *self)
+{
+    return self->answered && !self->leg0_gone && self->state != CALL_DONE;
+}
+
 uint32_t call_age_s(const call_t *self)
 {
     struct timeval now;
@@ -1000,6 +1005,12 @@ void call_on_peer_lost(call_t *self, int media)
         self->sig_lost = 1;
     td_log(LOG_WARNING, "%s peer of '%s' is gone: hanging up", media ? "Media" : "Signaling",
            self->channel);
+    call_end(self, 38, 38);
+}
+
+void call_on_sig_silent(call_t *self)
+{
+    td_log(LOG_WARNING, "Signaling peer of '%s' stayed silent: hanging up", self->channel);
     call_end(self, 38, 38);
 }
 

@@ -126,6 +126,11 @@ worker_t *call_worker(const call_t *self);
 call_state_t call_state(const call_t *self);
 /* Seconds since the call arrived (ChannelNew). */
 uint32_t call_age_s(const call_t *self);
+/* Its signaling process stayed silent past the grace: end the call, and
+ * tell signaling anyway (it may only be stalled, and would keep the legs). */
+void call_on_sig_silent(call_t *self);
+/* Whether the caller has been answered and is still there. */
+int call_answered(const call_t *self);
 const char *call_state_name(call_state_t state);
 
 /* The value of a variable or function as ${name} sees it ("DIALSTATUS",

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define S_UNKNOWN_CALL_CAUSE 41   /* temporary failure: the router lost the call */
 #define S_DEFAULT_CONTEXT "default"
@@ -27,6 +28,10 @@ struct router {
     struct event *drain;        /* moves calls off draining workers, DRAIN_BATCH a tick */
     struct event *max_call;     /* ends calls older than max_call_s */
     uint32_t max_call_s;
+    struct event *sig_grace;    /* ends the calls of a signaling silent for sig_grace_s */
+    uint32_t sig_grace_s;
+    struct { char name[64]; time_t since; } sig_down[16];   /* silent signaling peers */
+    size_t nsig_down;
 };
 
 #define DRAIN_EVERY_MS 200
@@ -213,17 +218,92 @@ S_DISPATCH(media_reanswered, MediaReanswered, "MediaReanswered", 0, hdr->peer)
 S_DISPATCH(media_adopted, MediaAdopted, "MediaAdopted", 1, hdr->peer)
 S_DISPATCH(media_timeout, MediaTimeout, "MediaTimeout", 1, hdr->peer)
 
+/* --- peers that fall silent ------------------------------------------------------------ */
+
+static int s_sig_down_find(const router_t *self, const char *peer)
+{
+    for (size_t i = 0; i < self->nsig_down; i++)
+        if (strcmp(self->sig_down[i].name, peer) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void s_sig_down_forget(router_t *self, const char *peer)
+{
+    int i = s_sig_down_find(self, peer);
+    if (i >= 0)
+        self->sig_down[i] = self->sig_down[--self->nsig_down];
+}
+
+/* End every call of a signaling peer (it is gone, or restarted). */
+static void s_end_sig_calls(router_t *self, const char *peer)
+{
+    s_collect_t c = s_collect(self, peer, 0);
+    for (size_t i = 0; i < c.n; i++) {
+        td_log_set_context(call_id(c.list[i]));
+        call_on_peer_lost(c.list[i], 0);
+        td_log_set_context(NULL);
+    }
+    free(c.list);
+}
+
+static void s_on_sig_grace(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    router_t *self = arg;
+    time_t now = time(NULL);
+    for (size_t i = 0; i < self->nsig_down;) {
+        if (now - self->sig_down[i].since < (time_t)self->sig_grace_s) {
+            i++;
+            continue;
+        }
+        char peer[64];
+        snprintf(peer, sizeof peer, "%s", self->sig_down[i].name);
+        self->sig_down[i] = self->sig_down[--self->nsig_down];
+        td_log(LOG_WARNING, "Signaling %s silent for %u s: hanging up its calls", peer,
+               self->sig_grace_s);
+        s_collect_t c = s_collect(self, peer, 0);
+        for (size_t k = 0; k < c.n; k++) {
+            td_log_set_context(call_id(c.list[k]));
+            call_on_sig_silent(c.list[k]);
+            td_log_set_context(NULL);
+        }
+        free(c.list);
+    }
+    if (self->nsig_down) {
+        struct timeval tv = { 1, 0 };
+        event_add(self->sig_grace, &tv);
+    }
+}
+
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
 {
     router_t *self = arg;
     if (strcmp(role, "media") != 0) {
-        td_log(LOG_NOTICE, "Peer %s (%s) is up", peer, role);
+        if (s_sig_down_find(self, peer) >= 0) {
+            s_sig_down_forget(self, peer);
+            s_collect_t c = s_collect(self, peer, 0);
+            td_log(LOG_NOTICE, "Peer %s (%s) is back: its %zu call(s) go on", peer, role, c.n);
+            free(c.list);
+        } else {
+            td_log(LOG_NOTICE, "Peer %s (%s) is up", peer, role);
+        }
         return;
     }
-    if (!workers_up(self->workers, peer, capacity))
+    worker_t *known = workers_find(self->workers, peer);
+    int comeback = known && !worker_alive(known);
+    if (!workers_up(self->workers, peer, capacity)) {
         td_log(LOG_ERR, "Media worker %s: out of memory", peer);
-    else
-        td_log(LOG_NOTICE, "Media worker %s is up (capacity %u)", peer, capacity);
+        return;
+    }
+    td_log(LOG_NOTICE, "Media worker %s is up (capacity %u)", peer, capacity);
+    if (comeback) {
+        /* Its calls were moved or ended when it was declared dead: whatever
+         * sessions it still holds (it only stalled) are stale. */
+        Tandem__MediaForget m = TANDEM__MEDIA_FORGET__INIT;
+        td_bus_send_media_forget(self->bus, peer, "", 0, &m);
+    }
 }
 
 static void s_on_peer_down(void *arg, const char *peer, const char *role)
@@ -233,19 +313,44 @@ static void s_on_peer_down(void *arg, const char *peer, const char *role)
     if (media)
         workers_down(self->workers, peer);
     s_collect_t c = s_collect(self, peer, media);
-    if (media)
+    if (media) {
         td_log(LOG_WARNING, "Media worker %s is down: moving its %zu call(s)", peer, c.n);
-    else
+    } else if (self->sig_grace_s && self->nsig_down < sizeof self->sig_down / sizeof self->sig_down[0]) {
+        /* It may only be stalled: answered calls (their RTP flows) wait for
+         * it; calls being set up cannot, they end now. */
+        size_t kept = 0;
+        for (size_t i = 0; i < c.n; i++)
+            kept += call_answered(c.list[i]) ? 1 : 0;
+        td_log(LOG_WARNING, "Peer %s (%s) is down: hanging up its %zu call(s) in set-up; its %zu "
+               "answered call(s) wait %u s for it", peer, role, c.n - kept, kept,
+               self->sig_grace_s);
+        if (s_sig_down_find(self, peer) < 0) {
+            size_t k = self->nsig_down++;
+            snprintf(self->sig_down[k].name, sizeof self->sig_down[k].name, "%s", peer);
+            self->sig_down[k].since = time(NULL);
+        }
+        if (!evtimer_pending(self->sig_grace, NULL)) {
+            struct timeval tv = { 1, 0 };
+            event_add(self->sig_grace, &tv);
+        }
+    } else {
         td_log(LOG_WARNING, "Peer %s (%s) is down: hanging up its %zu call(s)", peer, role, c.n);
+    }
     for (size_t i = 0; i < c.n; i++) {
         td_log_set_context(call_id(c.list[i]));
         if (media)
             call_on_worker_lost(c.list[i]);
-        else
+        else if (!self->sig_grace_s || s_sig_down_find(self, peer) < 0 ||
+                 !call_answered(c.list[i]))
             call_on_peer_lost(c.list[i], 0);
         td_log_set_context(NULL);
     }
     free(c.list);
+}
+
+void router_set_signaling_grace(router_t *self, uint32_t seconds)
+{
+    self->sig_grace_s = seconds;
 }
 
 /* A worker drains (SIGUSR1 on it): no new calls for it, and its calls move
@@ -332,8 +437,10 @@ static void s_on_peer_restart(void *arg, const char *peer, const char *role, uin
 {
     router_t *self = arg;
     if (strcmp(role, "media") != 0) {
-        s_on_peer_down(arg, peer, role);
-        s_on_peer_up(arg, peer, role, capacity);
+        /* a new process knows nothing of the calls: they end now */
+        s_sig_down_forget(self, peer);
+        td_log(LOG_WARNING, "Peer %s (%s) restarted: hanging up its calls", peer, role);
+        s_end_sig_calls(self, peer);
         return;
     }
     workers_up(self->workers, peer, capacity);
@@ -364,6 +471,8 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
     self->calls = strmap_new(1024);
     self->reaper = event_new(base, -1, 0, s_on_reap, self);
     self->drain = evtimer_new(base, s_on_drain_tick, self);
+    self->sig_grace = evtimer_new(base, s_on_sig_grace, self);
+    self->sig_grace_s = 30;
     self->cdr = cdr_new(cdrdir);
     td_bus_handlers_t h = {
         .on_channel_new = s_on_channel_new,
@@ -387,7 +496,7 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_peer_down = s_on_peer_down,
         .on_peer_restart = s_on_peer_restart,
     };
-    if (self->workers && self->calls && self->reaper && self->drain && self->cdr)
+    if (self->workers && self->calls && self->reaper && self->drain && self->sig_grace && self->cdr)
         self->bus = td_bus_new(base, TD_BUS_BIND, endpoint, identity, "router", 0, &h, self);
     if (!self->bus) {
         router_destroy(&self);
@@ -443,6 +552,8 @@ void router_destroy(router_t **self_p)
         event_free(self->reaper);
     if (self->drain)
         event_free(self->drain);
+    if (self->sig_grace)
+        event_free(self->sig_grace);
     if (self->max_call)
         event_free(self->max_call);
     td_bus_destroy(&self->bus);

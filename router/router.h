@@ -40,6 +40,11 @@ int router_open_astdb(router_t *self, const char *path);
  * ROUTER_MAX_CALL_CHECK_S; such a call ends with cause 16 and its CDR. */
 #define ROUTER_MAX_CALL_CHECK_S 5
 void router_set_max_call(router_t *self, uint32_t seconds);
+/* How long answered calls wait for a signaling process that fell silent
+ * (seconds, 30 by default): it may only be stalled, and their RTP still
+ * flows. Calls still being set up end at once (cause 38); a signaling that
+ * restarted (a new boot in its Hello) ends all of its calls at once. */
+void router_set_signaling_grace(router_t *self, uint32_t seconds);
 /* CDR options from cdr.conf at path (cdr_configure); 0 without CDRs. */
 int router_cdr_options(router_t *self, const char *path);
 

@@ -768,8 +768,10 @@ static void test_worker_down(void **state)
     s_hangup_sent(f, "c2", 0, 34);              /* -> 503 */
     s_nothing_more(f);
 
-    /* It says Hello again and gets calls again. */
+    /* It says Hello again (it was only stalled): it is told to forget
+     * what it held, and gets calls again. */
     td_bus_fake_peer_up(f->bus, "media-1", "media", 100);
+    s_sent(f, "media-1", MEDIA_FORGET, "", 0);
     s_channel_new(f, "c3", "1002");
     s_sent(f, "media-1", MEDIA_OFFER, "c3", 0);
     s_nothing_more(f);
@@ -853,6 +855,7 @@ static void test_worker_dies_bridged_call_moves(void **state)
 
     /* a second death: the next worker is told the moved SDPs */
     td_bus_fake_peer_up(f->bus, "media-1", "media", 100);
+    s_sent(f, "media-1", MEDIA_FORGET, "", 0);        /* it was declared dead */
     td_bus_fake_peer_down(f->bus, "media-2", "media");
     e = s_sent(f, "media-1", MEDIA_ADOPT, "c1", 0);
     assert_string_equal(e->media_adopt->local_a, "MOVED-A");
@@ -913,6 +916,7 @@ static void test_worker_dies_during_setup(void **state)
 
     /* ringing: media-2 dies, media-1 is back */
     td_bus_fake_peer_up(f->bus, "media-1", "media", 100);
+    s_sent(f, "media-1", MEDIA_FORGET, "", 0);
     td_bus_fake_peer_down(f->bus, "media-2", "media");
     e = s_sent(f, "media-1", MEDIA_ADOPT, "c1", 0);
     assert_string_equal(e->media_adopt->local_b, "SDP-CALLEE");
@@ -1252,6 +1256,37 @@ static void test_signaling_down(void **state)
     assert_int_equal(router_call_count(f->router), 0);
 }
 
+/* A signaling process that stalls: an answered call waits for it (grace),
+ * goes on when it is back, and ends past the grace with Hangups sent to it
+ * anyway (it may only be stalled). A call being set up ends at once. */
+static void test_signaling_stall(void **state)
+{
+    fixture_t *f = *state;
+    router_set_signaling_grace(f->router, 1);
+    s_bridge_1002(f, "c1");
+    td_bus_fake_peer_down(f->bus, "sig-1", "signaling");
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 1);
+    td_bus_fake_peer_up(f->bus, "sig-1", "signaling", 1000);
+    s_nothing_more(f);
+    event_base_loop(f->base, EVLOOP_ONCE);      /* the grace tick: nothing to end */
+    assert_int_equal(router_call_count(f->router), 1);
+
+    s_channel_new(f, "c2", "1002");             /* a call in set-up */
+    s_sent(f, "media-1", MEDIA_OFFER, "c2", 0);
+    td_bus_fake_peer_down(f->bus, "sig-1", "signaling");
+    s_sent(f, "media-1", MEDIA_RELEASE, "c2", 0);   /* ended at once, nothing to sig-1 */
+    s_nothing_more(f);
+    for (int i = 0; i < 4 && router_call_count(f->router) > 0; i++)
+        event_base_loop(f->base, EVLOOP_ONCE);
+    s_hangup_sent(f, "c1", 1, 38);
+    s_hangup_sent(f, "c1", 0, 38);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 0);
+    assert_int_equal(s_cdr_lines(f), 2);
+}
+
 static void test_shutdown_ends_calls(void **state)
 {
     fixture_t *f = *state;
@@ -1333,6 +1368,7 @@ int main(void)
         T(test_unknown_call),
         T(test_duplicate_channel_new),
         T(test_signaling_down),
+        T(test_signaling_stall),
         T(test_shutdown_ends_calls),
         T(test_many_calls),
     };
