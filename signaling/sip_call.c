@@ -338,6 +338,15 @@ static void s_local(sip_leg_t *leg, struct sockaddr_in *out)
     leg->call->env.local_addr(leg->call->env.arg, &leg->dlg.peer, out);
 }
 
+/* Set sdp as m's body as the leg's peer must see it (externaddr, sip_extern). */
+static int s_set_sdp(sip_leg_t *leg, osip_message_t *m, const char *sdp)
+{
+    const sip_call_env_t *env = &leg->call->env;
+    if (env->sdp_for && sdp && *sdp)
+        sdp = env->sdp_for(env->arg, &leg->dlg.peer, sdp);
+    return sip_msg_set_sdp(m, sdp);
+}
+
 /* Log lines name the SIP Call-ID the way the transaction layer does (without
  * "@host"); bus handlers keep the router's call id instead. */
 static void s_context(sip_leg_t *leg)
@@ -685,7 +694,7 @@ static int s_respond_invite(sip_leg_t *leg, int status, const char *sdp)
     if (status >= 200 && status < 300)
         s_st_headers(leg, r);
     if (sdp && *sdp) {
-        sip_msg_set_sdp(r, sdp);
+        s_set_sdp(leg, r, sdp);
         const char *kept = sip_arena_strdup(&leg->arena, sdp);
         if (kept)
             leg->last_sdp = kept;
@@ -1008,7 +1017,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
                                                               * ignores routes */
     sip_msg_add_contact(inv, leg->contact_user, &me);
     osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
-    sip_msg_set_sdp(inv, sdp ? sdp : "");
+    s_set_sdp(leg, inv, sdp ? sdp : "");
     leg->invite = sip_txn_request(self->env.layer, &inv, &to, leg);
     if (!leg->invite) {
         td_log(LOG_WARNING, "%s: cannot send the INVITE to %s", msg->channel, target);
@@ -1076,7 +1085,7 @@ static int s_invite_auth(sip_leg_t *leg, osip_message_t *resp)
         return -1;
     }
     osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
-    sip_msg_set_sdp(inv, leg->last_sdp ? leg->last_sdp : "");
+    s_set_sdp(leg, inv, leg->last_sdp ? leg->last_sdp : "");
     leg->dlg.invite_cseq = cseq;
     leg->invite = sip_txn_request(self->env.layer, &inv, &leg->dlg.peer, leg);
     if (!leg->invite) {
@@ -1364,7 +1373,7 @@ static void s_reinvite_no_sdp(sip_leg_t *leg, sip_txn_t *txn)
     sip_msg_add_contact(r, leg->contact_user, &me);
     osip_message_set_header(r, "Allow", SIP_MSG_ALLOW);
     s_st_headers(leg, r);
-    sip_msg_set_sdp(r, leg->last_sdp);
+    s_set_sdp(leg, r, leg->last_sdp);
     if (sip_txn_respond(txn, &r) != 0)
         return;
     s_detach(&leg->reinvite);
@@ -1471,7 +1480,7 @@ void sip_call_on_reinvite_answer(sip_call_t *self, const td_bus_hdr_t *hdr,
     sip_msg_add_contact(r, leg->contact_user, &me);
     osip_message_set_header(r, "Allow", SIP_MSG_ALLOW);
     s_st_headers(leg, r);
-    sip_msg_set_sdp(r, msg->sdp);
+    s_set_sdp(leg, r, msg->sdp);
     const char *kept = sip_arena_strdup(&leg->arena, msg->sdp);
     if (kept)
         leg->last_sdp = kept;
@@ -1517,7 +1526,7 @@ static int s_send_reinvite(sip_leg_t *leg)
         osip_message_set_header(inv, "Supported", "timer");
         osip_message_set_header(inv, "Session-Expires", v);
     }
-    sip_msg_set_sdp(inv, leg->reoffer);
+    s_set_sdp(leg, inv, leg->reoffer);
     leg->reinvite_out = sip_txn_request(leg->call->env.layer, &inv, &leg->dlg.peer, leg);
     if (!leg->reinvite_out)
         return -1;

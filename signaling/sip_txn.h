@@ -93,6 +93,15 @@ int sip_txn_layer_send(sip_txn_layer_t *self, osip_message_t *msg,
 void sip_txn_layer_local_addr(sip_txn_layer_t *self, const struct sockaddr_in *to,
                               struct sockaddr_in *out);
 
+/* NAT (chan_sip's nat= in [general], externaddr/localnet): with force_rport
+ * every request's top Via is treated as if it carried ";rport" (received and
+ * rport are filled in and responses go to the source address and port);
+ * remap (NULL: none) may replace our address toward `to` after the kernel's
+ * choice, for Via and every sip_txn_layer_local_addr caller. */
+void sip_txn_layer_set_nat(sip_txn_layer_t *self, int force_rport,
+                           void (*remap)(void *arg, const struct sockaddr_in *to,
+                                         struct sockaddr_in *inout), void *arg);
+
 typedef struct {
     unsigned long rx, tx, dropped, bad_requests, retransmits, live;
 } sip_txn_stats_t;
