@@ -53,6 +53,7 @@ call_t *call_new(call_env_t *env, const char *call_id, const char *sig_peer,
     self->sdp_offer = arena_strdup(&self->arena, msg->sdp ? msg->sdp : "");
     for (size_t i = 0; i < msg->n_codecs && self->ncodecs < CALL_MAX_CODECS; i++)
         self->codecs[self->ncodecs++] = msg->codecs[i];
+    self->comedia = msg->comedia;
     if (!self->timer || !self->chanvars || !self->id || !self->sig_peer || !self->channel || !self->caller_num
         || !self->caller_name || !self->sdp_offer) {
         call_destroy(&self);
@@ -276,6 +277,7 @@ int call_media_offer(call_t *self, dialplan_app_t then)
     m.sdp = (char *)self->sdp_offer;
     m.codecs = self->codecs;
     m.n_codecs = self->ncodecs;
+    m.comedia = self->comedia;
     if (td_bus_send_media_offer(self->env->bus, worker_identity(self->worker), self->id, 0,
                                 &m) < 0) {
         workers_release(self->env->workers, self->worker);

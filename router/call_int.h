@@ -91,6 +91,7 @@ struct call {
     const char *id, *sig_peer, *channel, *caller_num, *caller_name, *sdp_offer;
     uint32_t codecs[CALL_MAX_CODECS];   /* payload types the caller may use, preferred first */
     size_t ncodecs;
+    int comedia;                        /* ChannelNew's: the worker latches leg 0's RTP */
     /* media session (arena): answer for the caller, offer for outgoing legs */
     worker_t *worker;
     const char *sdp_caller, *sdp_callee;

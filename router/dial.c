@@ -299,6 +299,7 @@ void dial_on_progress(call_t *self, leg_t *leg, const Tandem__Progress *msg)
         self->early_pending++;
         Tandem__MediaAnswer m = TANDEM__MEDIA_ANSWER__INIT;
         m.sdp = msg->sdp;
+        m.comedia = msg->comedia;
         td_bus_send_media_answer(self->env->bus, worker_identity(self->worker), self->id,
                                  leg->number, &m);
         return;
@@ -327,6 +328,7 @@ void dial_on_answer(call_t *self, leg_t *leg, const Tandem__Answer *msg)
     self->state = CALL_CONNECTING;
     Tandem__MediaAnswer m = TANDEM__MEDIA_ANSWER__INIT;
     m.sdp = msg->sdp;
+    m.comedia = msg->comedia;
     td_bus_send_media_answer(self->env->bus, worker_identity(self->worker), self->id,
                              leg->number, &m);
 }

@@ -50,6 +50,8 @@ struct sip_leg {
     unsigned need_ack : 1;         /* incoming: 2xx sent, its ACK not seen yet */
     unsigned linked : 1;           /* in both tables */
     unsigned reaping : 1;
+    unsigned comedia : 1;          /* nat=comedia (or auto_comedia behind NAT): the worker
+                                    * latches this leg's RTP (ChannelNew/Progress/Answer) */
     sip_dialog_t dlg;
     sip_txn_t *invite;             /* our IST or ICT, while it matters */
     sip_txn_t *reinvite;           /* the last re-INVITE's IST, until it is ACKed */
@@ -586,6 +588,9 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
         leg->dlg.pinned = 1;
         leg->dlg.peer = target;
     }
+    sip_comedia_t comedia = peer ? peer->comedia : g->comedia;
+    leg->comedia = comedia == SIP_COMEDIA_YES
+                || (comedia == SIP_COMEDIA_AUTO && sip_msg_behind_nat(invite, from));
     int st = s_st_incoming(leg, invite, g);
     if (st < 0) {
         char minse[16];
@@ -660,6 +665,7 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
         codecs[i] = allow->pt[i];
     m.codecs = codecs;
     m.n_codecs = allow->n;
+    m.comedia = leg->comedia;
     td_log(LOG_INFO, "%s: call %s from %s <%s> (%s) to %s@%s", leg->channel, leg->bus_id,
            name, num, src, exten, m.context);
     if (td_bus_send_channel_new(self->env.bus, NULL, leg->bus_id, 0, &m) != 0) {
@@ -840,6 +846,21 @@ static int s_contact_target(const char *contact, const char *number, char *buf, 
     return 0;
 }
 
+/* 1 when a binding's destination is not its Contact's host:port: the REGISTER
+ * came through NAT (auto_comedia's test for the legs we place to it). */
+static int s_binding_natted(const sip_binding_t *b)
+{
+    osip_uri_t *u = NULL;
+    if (osip_uri_init(&u) != 0)
+        return 0;
+    struct in_addr a;
+    int natted = osip_uri_parse(u, b->uri) == 0 && u->host
+              && (inet_pton(AF_INET, u->host, &a) != 1 || a.s_addr != b->dest.sin_addr.s_addr
+                  || (u->port ? atoi(u->port) : 5060) != ntohs(b->dest.sin_port));
+    osip_uri_free(u);
+    return natted;
+}
+
 static int s_valid_user(const char *s)
 {
     return s && *s && strlen(s) < 64 && strpbrk(s, "<>\"@: ;?\r\n") == NULL;
@@ -877,6 +898,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     char target[512], host[300], buf[700];
     const char *path = NULL;           /* the binding's Path (supportpath=yes), or NULL */
     struct sockaddr_in to, me;
+    int natted = 0;                    /* the binding came through NAT */
 
     if (s_find_bus(self, hdr->call_id, hdr->leg)) {
         td_log(LOG_WARNING, "Originate for leg %s/%u, which exists already: ignored",
@@ -920,6 +942,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
             return;
         }
         to = b->dest;
+        natted = s_binding_natted(b);
         /* supportpath: the contact is reached through its Path (chan_sip's
          * create_addr_from_peer: the route set from peer->path, the first hop
          * as the address) */
@@ -1015,6 +1038,8 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     leg->dlg.peer = to;                   /* the Path's first hop; outboundproxy= still wins */
     leg->dlg.pinned = peer->nat == SIP_NAT_FORCE && !path;   /* chan_sip: force_rport
                                                               * ignores routes */
+    leg->comedia = peer->comedia == SIP_COMEDIA_YES
+                || (peer->comedia == SIP_COMEDIA_AUTO && natted);
     sip_msg_add_contact(inv, leg->contact_user, &me);
     osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
     s_set_sdp(leg, inv, sdp ? sdp : "");
@@ -1145,6 +1170,7 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
             Tandem__Progress p = TANDEM__PROGRESS__INIT;
             p.code = (uint32_t)status;
             p.sdp = sdp ? sdp : "";
+            p.comedia = leg->comedia;
             td_bus_send_progress(self->env.bus, NULL, leg->bus_id, leg->no, &p);
         }
         return;
@@ -1165,6 +1191,7 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
         td_log(LOG_INFO, "%s: answered", leg->channel);
         Tandem__Answer a = TANDEM__ANSWER__INIT;
         a.sdp = sdp ? sdp : "";
+        a.comedia = leg->comedia;
         td_bus_send_answer(self->env.bus, NULL, leg->bus_id, leg->no, &a);
         return;
     }
