@@ -1688,6 +1688,8 @@ void sip_call_in_dialog(sip_call_t *self, sip_txn_t *txn, osip_message_t *req)
         return;
     }
     leg->dlg.remote_cseq = cseq;
+    if (leg->dlg.pinned)          /* nat=force_rport: answers go where the dialog's requests go */
+        sip_txn_force_rport(txn, &leg->dlg.peer);
     if (strcmp(method, "BYE") == 0)
         s_on_bye(leg, txn);
     else if (strcmp(method, "INVITE") == 0)

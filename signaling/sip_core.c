@@ -379,6 +379,8 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     const sip_peer_t *peer = *aor ? sip_conf_peer(self->conf, aor) : NULL;
     if (peer && peer->type == SIP_PEER_USER)
         peer = NULL;
+    if (peer && peer->nat == SIP_NAT_FORCE)     /* chan_sip: the peer's flags, then responses */
+        sip_txn_force_rport(txn, from);
     osip_authorization_t *cred = sip_auth_credentials(self->auth, req, user, sizeof user);
     const char *refuse = NULL;   /* why register_verify refuses before any password check */
     int refusal = 0;
@@ -549,6 +551,8 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     const sip_peer_t *p = sip_ident_find(self->conf, self->registrar, s_is(m, "SUBSCRIBE"), name,
                                          from, now, &how);
     *caller = NULL;
+    if (p && p->nat == SIP_NAT_FORCE)           /* check_peer_ok copies the peer's nat flags */
+        sip_txn_force_rport(txn, from);
     if (!p) {
         if (g->allowguest) {
             td_log(LOG_DEBUG, "%s from '%s' at %s: no peer, a guest", m, name, src);

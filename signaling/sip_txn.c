@@ -1399,6 +1399,18 @@ int sip_txn_cancel(sip_txn_t *t)
 
 sip_txn_kind_t sip_txn_kind(const sip_txn_t *t) { return t->kind; }
 osip_message_t *sip_txn_request_msg(sip_txn_t *t) { return t ? t->req : NULL; }
+void sip_txn_force_rport(sip_txn_t *t, const struct sockaddr_in *src)
+{
+    osip_via_t *via = t && t->req ? s_top_via(t->req) : NULL;
+    if (!via || (t->kind != SIP_TXN_IST && t->kind != SIP_TXN_NIST)
+        || s_param(&via->via_params, "rport"))
+        return;                 /* rport asked: s_fix_via has done it all */
+    char port[8];
+    snprintf(port, sizeof port, "%d", ntohs(src->sin_port));
+    osip_generic_param_add(&via->via_params, osip_strdup("rport"), osip_strdup(port));
+    t->peer = *src;
+}
+
 const struct sockaddr_in *sip_txn_peer(const sip_txn_t *t) { return t ? &t->peer : NULL; }
 void *sip_txn_owner(const sip_txn_t *t) { return t ? t->owner : NULL; }
 void sip_txn_set_owner(sip_txn_t *t, void *owner) { if (t) t->owner = owner; }

@@ -145,6 +145,12 @@ int sip_txn_cancel(sip_txn_t *invite);
  * stamp is the same for every branch of this process. */
 char *sip_txn_branch(char *buf, size_t len);
 
+/* A server transaction whose sender turned out to be a nat=force_rport peer
+ * (chan_sip's copy_via_headers): when its top Via had no ";rport", add
+ * rport=<src's port> (received is there when the address differed) and send
+ * its responses to src, the packet's source. */
+void sip_txn_force_rport(sip_txn_t *txn, const struct sockaddr_in *src);
+
 /* Accessors (borrowed). The request is kept for the transaction's life. */
 sip_txn_kind_t sip_txn_kind(const sip_txn_t *txn);
 osip_message_t *sip_txn_request_msg(sip_txn_t *txn);
