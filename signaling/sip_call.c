@@ -774,6 +774,10 @@ void sip_call_on_hangup(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem_
             s_end(leg, 0, 0, 0);
         break;
     case LEG_UP:
+        if (leg->reinvite_in) {   /* its final response before our BYE */
+            sip_msg_reply(leg->reinvite_in, 487, leg->dlg.local_tag, NULL, NULL, NULL);
+            s_detach(&leg->reinvite_in);
+        }
         s_send_bye(leg);
         s_end(leg, 0, 0, 0);
         break;
@@ -1221,8 +1225,10 @@ void sip_call_timeout(sip_call_t *self, sip_txn_t *txn)
             s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 408);
             return;
         }
-        s_reinvite_result(leg, 408, NULL);
-        s_maybe_reap(leg);
+        /* chan_sip's retrans_pkt: no reply to a critical packet hangs the
+         * call up with NO_USER_RESPONSE and no BYE (SIP_ALREADYGONE). */
+        td_log(LOG_NOTICE, "%s: hanging up: no reply to our re-INVITE", leg->channel);
+        s_end(leg, 1, SIP_CAUSE_NO_USER_RESPONSE, 408);
         return;
     }
     if (!leg || txn != leg->invite)
@@ -1659,6 +1665,17 @@ static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp)
             td_log(LOG_INFO, "%s: 491 to our re-INVITE: again in %u ms", leg->channel, ms);
             return;
         }
+    }
+    if (status == 481 || status == 408) {
+        /* RFC 5057 section 5.1: both end the dialog usage. chan_sip's
+         * handle_response_invite queues a hangup with hangup_sip2cause
+         * (481: INTERWORKING, 408: NO_USER_RESPONSE). No BYE after a 481,
+         * whose dialog is gone; a BYE after a 408, as chan_sip's hangup. */
+        td_log(LOG_NOTICE, "%s: our re-INVITE answered %d: hanging up", leg->channel, status);
+        if (status == 408)
+            s_send_bye(leg);
+        s_end(leg, 1, sip_cause_from_status(status), (unsigned)status);
+        return;
     }
     td_log(LOG_INFO, "%s: our re-INVITE refused: %d", leg->channel, status);
     s_reinvite_result(leg, (unsigned)status, NULL);
