@@ -39,6 +39,9 @@ static const char *const s_state_name[] = { "inviting", "early", "up", "cancelli
 
 typedef struct sip_leg sip_leg_t;
 
+/* chan_sip's MAX_AUTHTRIES: challenges answered on one dialog's requests in a row. */
+#define MAX_AUTHTRIES 3
+
 struct sip_leg {
     sip_call_t *call;
     const char *bus_id;            /* the router's call id */
@@ -79,7 +82,10 @@ struct sip_leg {
     const char *contact_user;      /* user part of our Contact on this leg */
     const char *peer;              /* outgoing: the sip.conf section called (looked up again
                                     * when it challenges us) */
-    unsigned authtries;            /* outgoing: challenges to our INVITE answered */
+    unsigned authtries;            /* outgoing: challenges to our INVITE answered (and, from
+                                    * 0 again once it is answered, to our in-dialog ones) */
+    sip_txn_t *bye;                /* our BYE, until its final response (a trunk may
+                                    * challenge it) */
     struct event *timer;           /* outgoing: ring timeout */
     uint64_t bus_hash, sip_hash;
     sip_leg_t *bus_next, *sip_next, *reap_next;
@@ -233,6 +239,8 @@ static void s_leg_free(sip_leg_t *leg)
         sip_txn_set_owner(leg->reinvite_in, NULL);
     if (leg->reinvite_out)
         sip_txn_set_owner(leg->reinvite_out, NULL);
+    if (leg->bye)
+        sip_txn_set_owner(leg->bye, NULL);
     if (leg->timer)
         event_free(leg->timer);
     if (leg->retry)
@@ -254,7 +262,7 @@ static void s_detach(sip_txn_t **txn)
 static void s_maybe_reap(sip_leg_t *leg)
 {
     if (leg->state != LEG_ENDED || leg->invite || leg->reinvite || leg->reinvite_in
-        || leg->reinvite_out || leg->reaping)
+        || leg->reinvite_out || leg->bye || leg->reaping)
         return;
     sip_call_t *self = leg->call;
     s_unlink(leg);
@@ -318,10 +326,20 @@ static void s_end(sip_leg_t *leg, int tell_router, unsigned cause, unsigned sip_
 static void s_send_bye(sip_leg_t *leg)
 {
     osip_message_t *bye = sip_dialog_request(&leg->dlg, "BYE", ++leg->dlg.local_cseq);
-    if (!bye || !sip_txn_request(leg->call->env.layer, &bye, &leg->dlg.peer, NULL))
+    /* An outgoing leg keeps its BYE: a trunk may challenge it (s_indialog_auth). */
+    sip_txn_t *t = bye ? sip_txn_request(leg->call->env.layer, &bye, &leg->dlg.peer,
+                                         leg->outgoing ? leg : NULL) : NULL;
+    if (!t) {
+        if (bye)
+            osip_message_free(bye);
         td_log(LOG_WARNING, "%s: cannot send BYE", leg->channel);
-    else
-        td_log(LOG_DEBUG, "%s: BYE sent", leg->channel);
+        return;
+    }
+    td_log(LOG_DEBUG, "%s: BYE sent", leg->channel);
+    if (leg->outgoing) {
+        s_detach(&leg->bye);
+        leg->bye = t;
+    }
 }
 
 /* ACK the 2xx to our INVITE with CSeq cseq (0: the dialog's first). */
@@ -530,7 +548,8 @@ static void s_st_arm(sip_leg_t *leg)
     evtimer_add(leg->st_timer, &tv);
 }
 
-static int s_send_reinvite(sip_leg_t *leg);
+static int s_send_reinvite(sip_leg_t *leg, sip_auth_remote_t *ch);
+static int s_creds(sip_leg_t *leg, const char **user, const char **secret);
 
 static void s_on_st(evutil_socket_t fd, short what, void *arg)
 {
@@ -555,7 +574,7 @@ static void s_on_st(evutil_socket_t fd, short what, void *arg)
     }
     leg->reoffer = leg->last_sdp;           /* unchanged: the same o= version */
     leg->st_refreshing = 1;
-    if (s_send_reinvite(leg) != 0) {
+    if (s_send_reinvite(leg, NULL) != 0) {
         leg->st_refreshing = 0;
         td_log(LOG_WARNING, "%s: cannot send the session refresh", leg->channel);
     } else
@@ -1080,8 +1099,6 @@ static void s_on_ring_timeout(evutil_socket_t fd, short what, void *arg)
     td_log_set_context(NULL);
 }
 
-/* chan_sip's MAX_AUTHTRIES: challenges answered on one INVITE. */
-#define MAX_AUTHTRIES 3
 
 /* A 401/407 to our INVITE (the layer has ACKed it): send the INVITE again
  * with credentials, as chan_sip's do_proxy_auth: CSeq+1, the same Call-ID
@@ -1147,6 +1164,37 @@ static void s_ack_stray(sip_call_t *self, osip_message_t *resp)
         td_log_limited(LOG_NOTICE, 5, "cannot ACK a stray 2xx (no usable Contact)");
 }
 
+/* The final response to our BYE: a 401/407 from the peer (a trunk) is
+ * answered with a new BYE with credentials, as chan_sip's handle_response
+ * (do_proxy_auth with SIP_BYE); anything else ends it. */
+static void s_bye_response(sip_leg_t *leg, osip_message_t *resp)
+{
+    int status = resp->status_code;
+    if (status < 200)
+        return;
+    s_detach(&leg->bye);
+    const char *user = NULL, *secret = NULL;
+    sip_auth_remote_t ch;
+    if ((status == 401 || status == 407) && s_creds(leg, &user, &secret) == 0
+        && sip_auth_remote_read(resp, &ch) == 0) {
+        osip_message_t *bye = sip_dialog_request(&leg->dlg, "BYE", ++leg->dlg.local_cseq);
+        if (bye && sip_auth_remote_answer(&ch, bye, user, secret) == 0) {
+            leg->bye = sip_txn_request(leg->call->env.layer, &bye, &leg->dlg.peer, leg);
+            if (leg->bye) {
+                leg->authtries++;
+                td_log(LOG_INFO, "%s: %d to our BYE: again with credentials (try %u)",
+                       leg->channel, status, leg->authtries);
+                return;
+            }
+        }
+        if (bye)
+            osip_message_free(bye);
+    }
+    if (status == 401 || status == 407)
+        td_log(LOG_NOTICE, "%s: Failed to authenticate on BYE", leg->channel);
+    s_maybe_reap(leg);
+}
+
 void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
 {
     if (!txn) {
@@ -1156,6 +1204,10 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
     sip_leg_t *leg = sip_txn_owner(txn);
     if (leg && txn == leg->reinvite_out) {
         s_reinvite_response(leg, resp);
+        return;
+    }
+    if (leg && txn == leg->bye) {
+        s_bye_response(leg, resp);
         return;
     }
     if (!leg || txn != leg->invite)
@@ -1190,6 +1242,7 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
             return;
         }
         leg->state = LEG_UP;
+        leg->authtries = 0;                 /* in-dialog challenges count afresh */
         leg->remote_sdp = sdp;
         event_del(leg->timer);
         td_log(LOG_INFO, "%s: answered", leg->channel);
@@ -1229,6 +1282,11 @@ void sip_call_timeout(sip_call_t *self, sip_txn_t *txn)
          * call up with NO_USER_RESPONSE and no BYE (SIP_ALREADYGONE). */
         td_log(LOG_NOTICE, "%s: hanging up: no reply to our re-INVITE", leg->channel);
         s_end(leg, 1, SIP_CAUSE_NO_USER_RESPONSE, 408);
+        return;
+    }
+    if (leg && txn == leg->bye) {
+        s_detach(&leg->bye);
+        s_maybe_reap(leg);
         return;
     }
     if (!leg || txn != leg->invite)
@@ -1272,6 +1330,8 @@ void sip_call_terminated(sip_call_t *self, sip_txn_t *txn)
         leg->reinvite = NULL;
     if (txn == leg->reinvite_in)
         leg->reinvite_in = NULL;
+    if (txn == leg->bye)
+        leg->bye = NULL;
     if (txn == leg->reinvite_out) {
         leg->reinvite_out = NULL;
         if (!leg->st_refreshing)
@@ -1543,13 +1603,35 @@ static void s_reinvite_result(sip_leg_t *leg, unsigned status, const char *sdp)
     td_bus_send_reinvite_answer(leg->call->env.bus, NULL, leg->bus_id, leg->no, &a);
 }
 
-/* Send the router's offer in a re-INVITE on the leg's dialog. 0 or -1. */
-static int s_send_reinvite(sip_leg_t *leg)
+/* The credentials for an outgoing leg's peer (chan_sip's do_proxy_auth:
+ * defaultuser or the section name, remotesecret or secret). 0, or -1 when
+ * the leg has no such peer or has answered MAX_AUTHTRIES challenges. */
+static int s_creds(sip_leg_t *leg, const char **user, const char **secret)
+{
+    const sip_peer_t *peer = leg->outgoing && leg->peer
+                           ? sip_conf_peer(leg->call->env.conf, leg->peer) : NULL;
+    if (!peer || leg->authtries >= MAX_AUTHTRIES)
+        return -1;
+    *user = peer->defaultuser[0] ? peer->defaultuser : peer->name;
+    *secret = peer->remotesecret[0] ? peer->remotesecret : peer->secret;
+    return 0;
+}
+
+/* Send the router's offer in a re-INVITE on the leg's dialog, answering the
+ * challenge ch when not NULL. 0 or -1. */
+static int s_send_reinvite(sip_leg_t *leg, sip_auth_remote_t *ch)
 {
     struct sockaddr_in me;
+    const char *user = NULL, *secret = NULL;
+    if (ch && s_creds(leg, &user, &secret) != 0)
+        return -1;
     osip_message_t *inv = sip_dialog_request(&leg->dlg, "INVITE", ++leg->dlg.local_cseq);
     if (!inv)
         return -1;
+    if (ch && sip_auth_remote_answer(ch, inv, user, secret) != 0) {
+        osip_message_free(inv);
+        return -1;
+    }
     s_local(leg, &me);
     sip_msg_add_contact(inv, leg->contact_user, &me);
     osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
@@ -1574,7 +1656,7 @@ static void s_on_retry(evutil_socket_t fd, short what, void *arg)
     sip_leg_t *leg = arg;
     if (leg->state != LEG_UP)
         return;
-    if (leg->reinvite_in || s_send_reinvite(leg) != 0)
+    if (leg->reinvite_in || s_send_reinvite(leg, NULL) != 0)
         s_reinvite_result(leg, 491, NULL);
 }
 
@@ -1606,7 +1688,7 @@ void sip_call_on_reinvite(sip_call_t *self, const td_bus_hdr_t *hdr, const Tande
             sdp = o;
     }
     leg->reoffer = sip_arena_strdup(&leg->arena, sdp);
-    if (!leg->reoffer || s_send_reinvite(leg) != 0) {
+    if (!leg->reoffer || s_send_reinvite(leg, NULL) != 0) {
         td_log(LOG_WARNING, "%s: cannot send the re-INVITE", leg->channel);
         s_reinvite_result(leg, 500, NULL);
     }
@@ -1619,6 +1701,18 @@ static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp)
     if (status < 200)
         return;
     s_detach(&leg->reinvite_out);
+    sip_auth_remote_t ch;
+    if ((status == 401 || status == 407) && leg->state == LEG_UP
+        && sip_auth_remote_read(resp, &ch) == 0 && s_send_reinvite(leg, &ch) == 0) {
+        leg->authtries++;                   /* chan_sip's do_proxy_auth on a re-INVITE */
+        td_log(LOG_INFO, "%s: %d to our re-INVITE: again with credentials (try %u)",
+               leg->channel, status, leg->authtries);
+        return;
+    }
+    if (status == 401 || status == 407)
+        td_log(LOG_NOTICE, "%s: Failed to authenticate on re-INVITE", leg->channel);
+    else
+        leg->authtries = 0;
     if (leg->st_refreshing) {
         leg->st_refreshing = 0;
         if (status < 300) {
