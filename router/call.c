@@ -78,6 +78,8 @@ void call_destroy(call_t **self_p)
     call_t *self = *self_p;
     if (self->timer)
         event_free(self->timer);
+    if (self->reinvite_timer)
+        event_free(self->reinvite_timer);
     apps_free(self);
     func_group_forget(self->chanvars);   /* GROUP() memberships end with the call */
     chanvars_destroy(&self->chanvars);

@@ -135,6 +135,8 @@ struct call {
     uint32_t reinvite_to;       /* the leg we re-INVITE with the worker's offer; its
                                  * ReinviteAnswer is awaited when reinvite_sent */
     int reinvite_sent;
+    struct event *reinvite_timer;   /* the worker's answer to a step is overdue; made at
+                                     * the first re-INVITE, freed with the call */
     /* CDR */
     struct timeval start, answer_time;
     /* Dial's times for ${ANSWEREDTIME}/${DIALEDTIME} (dial.c sets them;
