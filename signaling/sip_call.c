@@ -1478,6 +1478,37 @@ static void s_reinvite_no_sdp(sip_leg_t *leg, sip_txn_t *txn)
            leg->channel);
 }
 
+/* A re-INVITE or UPDATE in an early dialog (the INVITE not answered yet).
+ * Tandem answers the first offer only in the 200 (no reliable provisionals),
+ * so the INVITE's offer/answer is never complete here:
+ *  - on a caller's leg (we are the INVITE's UAS, its offer unanswered): a
+ *    second INVITE gets 500 with Retry-After (RFC 3261 14.2), so does an
+ *    UPDATE with an offer (RFC 3311 5.2);
+ *  - on a callee's leg (our INVITE is in progress, our offer unanswered):
+ *    491 for either (RFC 3261 14.2, RFC 3311 5.2);
+ *  - an UPDATE without a body (a session refresh, RFC 4028) gets 200.
+ * chan_sip answers every UPDATE 501 (it takes them only for connected-line
+ * updates) and a second INVITE 491/500 as above; we follow the RFCs for
+ * UPDATE, which Tandem supports once the call is up. The Retry-After is 0-10
+ * s at random, as 14.2 says. */
+static void s_early_offer(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req, int update)
+{
+    size_t len = 0;
+    if (update && !sip_msg_body(req, &len)) {
+        sip_msg_reply(txn, 200, leg->dlg.local_tag, NULL, NULL, NULL);
+        return;
+    }
+    if (leg->outgoing) {
+        sip_msg_reply(txn, 491, leg->dlg.local_tag, "offer while our INVITE is in progress",
+                      NULL, NULL);
+        return;
+    }
+    char after[8];
+    snprintf(after, sizeof after, "%ld", random() % 11);
+    sip_msg_reply(txn, 500, leg->dlg.local_tag, "offer before the INVITE is answered",
+                  "Retry-After", after);
+}
+
 /* A re-INVITE (RFC 3261 14.2) on an established leg. With SDP, the offer
  * goes to the router (Reinvite); its ReinviteAnswer answers it. A re-INVITE
  * while one of ours is pending on the dialog (or waits to be sent again
@@ -1486,10 +1517,7 @@ static void s_reinvite_no_sdp(sip_leg_t *leg, sip_txn_t *txn)
 static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req, int update)
 {
     if (leg->state != LEG_UP) {
-        /* RFC 3311 allows an UPDATE in an early dialog; we do not take one. */
-        sip_msg_reply(txn, update ? 500 : 491, leg->dlg.local_tag,
-                      "offer before the call is up", update ? "Retry-After" : NULL,
-                      update ? "1" : NULL);
+        s_early_offer(leg, txn, req, update);
         return;
     }
     if (leg->reinvite_out || (leg->retry && evtimer_pending(leg->retry, NULL))) {
