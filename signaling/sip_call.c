@@ -76,6 +76,8 @@ struct sip_leg {
     int st_interval;               /* seconds; 0: none */
     unsigned st_us : 1;            /* we refresh (refresher=uas); else the phone does */
     unsigned st_refreshing : 1;    /* reinvite_out is our refresh, not the router's */
+    unsigned st_peer : 1;          /* the phone runs timers too: our requests and 2xx carry
+                                    * Session-Expires (chan_sip's st_active_peer_ua) */
     struct event *st_timer;
     const char *last_sdp;          /* what we last sent on this leg */
     const char *channel;
@@ -512,14 +514,67 @@ static int s_st_incoming(sip_leg_t *leg, const osip_message_t *inv, const sip_ge
     else
         interval = max_se;
     leg->st_interval = (int)interval;
-    leg->st_us = uac != 1;                  /* chan_sip's session-refresher default: uas */
+    leg->st_peer = 1;
+    /* unsaid: session-refresher= decides (uas, chan_sip's default: us) */
+    leg->st_us = uac == 1 ? 0 : uac == 0 ? 1 : g->session_refresher_uas != 0;
+    return 0;
+}
+
+/* An INVITE to a callee (chan_sip's transmit_invite): Supported: timer
+ * unless session-timers=refuse; with originate, Session-Expires (ours, no
+ * refresher: the callee chooses) and Min-SE; with accept, Min-SE only when
+ * it is not the default 90. */
+static void s_st_offer(osip_message_t *inv, const sip_general_t *g)
+{
+    char v[16];
+    if (!g->session_timers)
+        return;
+    osip_message_set_header(inv, "Supported", "timer");
+    if (g->session_timers == 2) {
+        snprintf(v, sizeof v, "%d", g->session_expires);
+        osip_message_set_header(inv, "Session-Expires", v);
+    }
+    if (g->session_timers == 2 || g->session_minse != 90) {
+        snprintf(v, sizeof v, "%d", g->session_minse);
+        osip_message_set_header(inv, "Min-SE", v);
+    }
+}
+
+/* The callee's 2xx (chan_sip's handle_response_invite): a Session-Expires
+ * starts the timer with its interval and refresher (uac: us); none, under
+ * originate, makes us the refresher with our interval toward a callee that
+ * knows nothing of timers (our refreshes then carry no timer headers).
+ * Returns -1 when the interval is below our Min-SE or unreadable (chan_sip
+ * then hangs up), else 0. */
+static int s_st_answered(sip_leg_t *leg, const osip_message_t *resp, const sip_general_t *g)
+{
+    if (!g->session_timers)
+        return 0;
+    const char *se = sip_msg_header(resp, "session-expires");
+    if (!se)
+        se = sip_msg_header(resp, "x");
+    if (!se) {
+        if (g->session_timers == 2) {
+            leg->st_interval = g->session_expires;
+            leg->st_us = 1;
+            leg->st_peer = 0;
+        }
+        return 0;
+    }
+    int uac;
+    long n = s_st_parse(se, &uac);
+    if (n < 0 || n < g->session_minse)
+        return -1;
+    leg->st_interval = (int)n;
+    leg->st_us = uac != 0;                  /* uac (or unsaid: chan_sip warns) is us */
+    leg->st_peer = 1;
     return 0;
 }
 
 /* Require: timer and Session-Expires on a 2xx to an INVITE or UPDATE. */
 static void s_st_headers(const sip_leg_t *leg, osip_message_t *r)
 {
-    if (!leg->st_interval)
+    if (!leg->st_interval || !leg->st_peer)
         return;
     char v[48];
     snprintf(v, sizeof v, "%d;refresher=%s", leg->st_interval, leg->st_us ? "uas" : "uac");
@@ -1065,6 +1120,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
                 || (peer->comedia == SIP_COMEDIA_AUTO && natted);
     sip_msg_add_contact(inv, leg->contact_user, &me);
     osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
+    s_st_offer(inv, sip_conf_general(conf));
     s_set_sdp(leg, inv, sdp ? sdp : "");
     leg->invite = sip_txn_request(self->env.layer, &inv, &to, leg);
     if (!leg->invite) {
@@ -1131,6 +1187,7 @@ static int s_invite_auth(sip_leg_t *leg, osip_message_t *resp)
         return -1;
     }
     osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
+    s_st_offer(inv, sip_conf_general(self->env.conf));
     s_set_sdp(leg, inv, leg->last_sdp ? leg->last_sdp : "");
     leg->dlg.invite_cseq = cseq;
     leg->invite = sip_txn_request(self->env.layer, &inv, &leg->dlg.peer, leg);
@@ -1245,6 +1302,14 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
         leg->authtries = 0;                 /* in-dialog challenges count afresh */
         leg->remote_sdp = sdp;
         event_del(leg->timer);
+        if (s_st_answered(leg, resp, sip_conf_general(self->env.conf)) != 0) {
+            td_log(LOG_WARNING, "%s: Session-Expires in the 200 below our Min-SE (or "
+                   "unreadable): BYE", leg->channel);
+            s_send_bye(leg);
+            s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 0);
+            return;
+        }
+        s_st_arm(leg);
         td_log(LOG_INFO, "%s: answered", leg->channel);
         Tandem__Answer a = TANDEM__ANSWER__INIT;
         a.sdp = sdp ? sdp : "";
@@ -1663,7 +1728,7 @@ static int s_send_reinvite(sip_leg_t *leg, sip_auth_remote_t *ch)
     s_local(leg, &me);
     sip_msg_add_contact(inv, leg->contact_user, &me);
     osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
-    if (leg->st_interval) {
+    if (leg->st_interval && leg->st_peer) {
         char v[48];
         snprintf(v, sizeof v, "%d;refresher=%s", leg->st_interval, leg->st_us ? "uac" : "uas");
         osip_message_set_header(inv, "Supported", "timer");

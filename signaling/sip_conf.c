@@ -588,13 +588,21 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
         else if (!strcasecmp(k, "qualifyfreq"))
             rc = s_int(self, v, 1, 86400, &g->qualifyfreq);
         else if (!strcasecmp(k, "session-timers")) {
-            if (!strcasecmp(v->value, "accept") || !strcasecmp(v->value, "originate"))
+            if (!strcasecmp(v->value, "accept"))
                 g->session_timers = 1;
+            else if (!strcasecmp(v->value, "originate"))
+                g->session_timers = 2;
             else if (!strcasecmp(v->value, "refuse"))
                 g->session_timers = 0;
             else
                 rc = s_fail(self, v->file, v->line, "session-timers must be accept, originate "
                             "or refuse, not '%s'", v->value);
+        } else if (!strcasecmp(k, "session-refresher")) {
+            if (!strcasecmp(v->value, "uas") || !strcasecmp(v->value, "uac"))
+                g->session_refresher_uas = !strcasecmp(v->value, "uas");
+            else
+                rc = s_fail(self, v->file, v->line, "session-refresher must be uac or uas, "
+                            "not '%s'", v->value);
         } else if (!strcasecmp(k, "session-expires"))
             rc = s_int(self, v, 1, 86400, &g->session_expires);
         else if (!strcasecmp(k, "session-minse"))
@@ -967,6 +975,7 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
     g->session_timers = 1;
     g->session_expires = 1800;
     g->session_minse = 90;
+    g->session_refresher_uas = 1;
     g->externrefresh = 10;
 
     td_conf_t *conf = td_conf_load(path, self->err, self->errlen);

@@ -120,9 +120,11 @@ typedef struct {
     int qualify;                /* qualify= here (0): every peer's default maxms, and what
                                  * a peer's qualify=yes means (2000 when this is 0) */
     int qualifyfreq;            /* 60 */
-    /* RFC 4028 session timers for callers (chan_sip's session-* options in
-     * [general]; originate is taken as accept: we do not ask for them) */
-    int session_timers;         /* session-timers: 1 accept (default), 0 refuse */
+    /* RFC 4028 session timers (chan_sip's session-* options in [general]) */
+    int session_timers;         /* session-timers: 1 accept (default), 0 refuse,
+                                 * 2 originate (we ask callees for them) */
+    int session_refresher_uas;  /* session-refresher: 1 uas (default: we refresh when
+                                 * a caller leaves it open), 0 uac */
     int session_expires;        /* session-expires: 1800 (DEFAULT_MAX_SE) */
     int session_minse;          /* session-minse: 90 (DEFAULT_MIN_SE) */
 } sip_general_t;
