@@ -553,6 +553,42 @@ static void test_rport_and_received(void **state)
     assert_null(strstr(s_header(buf, "Via", hdr, sizeof hdr), "received"));
 }
 
+/* nat=force_rport: a request without ;rport is answered at its source port
+ * anyway, with received= and rport= in the Via (chan_sip's copy_via_headers):
+ * per transaction once the TU knows the peer (sip_txn_force_rport), or for
+ * every request with [general]'s setting (sip_txn_layer_set_nat). */
+static void test_force_rport(void **state)
+{
+    fx_t *fx = *state;
+    char buf[4096], hdr[512], want[64];
+    const char *fmt = "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\n"
+                      "Via: SIP/2.0/UDP 192.0.2.8:%d;branch=%s\r\n"
+                      "From: <sip:alice@192.0.2.8>;tag=a\r\nTo: <sip:bob@127.0.0.1>\r\n"
+                      "Call-ID: %s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    snprintf(want, sizeof want, "rport=%d", ntohs(fx->peer_addr.sin_port));
+    /* the Via names peer2's port; the packet comes from peer's */
+    snprintf(buf, sizeof buf, fmt, ntohs(fx->peer2_addr.sin_port), "z9hG4bKfr1", "fr1");
+    s_peer_send(fx, buf);
+    s_pump(fx);
+    sip_txn_force_rport(fx->txn, &fx->peer_addr);
+    assert_int_equal(sip_txn_reply(fx->txn, 200, "t"), 0);
+    assert_int_equal(s_recv_on(fx, fx->peer2, buf, sizeof buf, 0), -1);
+    assert_true(s_recv(fx, buf, sizeof buf, 0) > 0);
+    s_header(buf, "Via", hdr, sizeof hdr);
+    assert_non_null(strstr(hdr, "received=127.0.0.1"));
+    assert_non_null(strstr(hdr, want));
+    /* the layer-wide setting */
+    sip_txn_layer_set_nat(fx->layer, 1, NULL, NULL);
+    snprintf(buf, sizeof buf, fmt, ntohs(fx->peer2_addr.sin_port), "z9hG4bKfr2", "fr2");
+    s_peer_send(fx, buf);
+    s_pump(fx);
+    assert_int_equal(sip_txn_reply(fx->txn, 200, "t"), 0);
+    assert_int_equal(s_recv_on(fx, fx->peer2, buf, sizeof buf, 0), -1);
+    assert_true(s_recv(fx, buf, sizeof buf, 0) > 0);
+    assert_non_null(strstr(s_header(buf, "Via", hdr, sizeof hdr), want));
+    sip_txn_layer_set_nat(fx->layer, 0, NULL, NULL);
+}
+
 static void test_rfc2543_request_matching(void **state)
 {
     fx_t *fx = *state;
@@ -1044,6 +1080,7 @@ int main(void)
         T(test_nist_absorbs_retransmission),
         T(test_cancel_finds_invite),
         T(test_rport_and_received),
+        T(test_force_rport),
         T(test_rfc2543_request_matching),
         T(test_ict_timer_a_and_b),
         T(test_ict_non2xx_is_acked),
