@@ -493,9 +493,9 @@ static void s_fill_via(sip_txn_layer_t *self, osip_message_t *req, const struct 
     if (!via)
         return;
     int fill_host = !via->host || !*via->host || strcmp(via->host, "0.0.0.0") == 0;
+    struct sockaddr_in me = self->local;     /* externaddr may bring its own port */
     if (fill_host) {
         char ip[INET_ADDRSTRLEN];
-        struct sockaddr_in me;
         sip_txn_layer_local_addr(self, to, &me);
         inet_ntop(AF_INET, &me.sin_addr, ip, sizeof ip);
         osip_free(via->host);
@@ -503,7 +503,7 @@ static void s_fill_via(sip_txn_layer_t *self, osip_message_t *req, const struct 
     }
     if ((fill_host && !via->port) || (via->port && strcmp(via->port, "0") == 0)) {
         char port[8];
-        snprintf(port, sizeof port, "%d", ntohs(self->local.sin_port));
+        snprintf(port, sizeof port, "%d", ntohs(me.sin_port));
         osip_free(via->port);
         via->port = osip_strdup(port);
     }
