@@ -78,6 +78,8 @@ struct sip_leg {
     unsigned st_refreshing : 1;    /* reinvite_out is our refresh, not the router's */
     unsigned st_peer : 1;          /* the phone runs timers too: our requests and 2xx carry
                                     * Session-Expires (chan_sip's st_active_peer_ua) */
+    unsigned st_422 : 1;           /* outgoing: our INVITE got a 422 once already */
+    int st_min;                    /* outgoing: the callee's Min-SE from its 422; 0 none */
     struct event *st_timer;
     const char *last_sdp;          /* what we last sent on this leg */
     const char *channel;
@@ -524,18 +526,20 @@ static int s_st_incoming(sip_leg_t *leg, const osip_message_t *inv, const sip_ge
  * unless session-timers=refuse; with originate, Session-Expires (ours, no
  * refresher: the callee chooses) and Min-SE; with accept, Min-SE only when
  * it is not the default 90. */
-static void s_st_offer(osip_message_t *inv, const sip_general_t *g)
+static void s_st_offer(const sip_leg_t *leg, osip_message_t *inv, const sip_general_t *g)
 {
     char v[16];
     if (!g->session_timers)
         return;
+    int minse = leg->st_min > g->session_minse ? leg->st_min : g->session_minse;
+    int se = minse > g->session_expires ? minse : g->session_expires;
     osip_message_set_header(inv, "Supported", "timer");
     if (g->session_timers == 2) {
-        snprintf(v, sizeof v, "%d", g->session_expires);
+        snprintf(v, sizeof v, "%d", se);
         osip_message_set_header(inv, "Session-Expires", v);
     }
-    if (g->session_timers == 2 || g->session_minse != 90) {
-        snprintf(v, sizeof v, "%d", g->session_minse);
+    if (g->session_timers == 2 || minse != 90) {
+        snprintf(v, sizeof v, "%d", minse);
         osip_message_set_header(inv, "Min-SE", v);
     }
 }
@@ -1120,7 +1124,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
                 || (peer->comedia == SIP_COMEDIA_AUTO && natted);
     sip_msg_add_contact(inv, leg->contact_user, &me);
     osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
-    s_st_offer(inv, sip_conf_general(conf));
+    s_st_offer(leg, inv, sip_conf_general(conf));
     s_set_sdp(leg, inv, sdp ? sdp : "");
     leg->invite = sip_txn_request(self->env.layer, &inv, &to, leg);
     if (!leg->invite) {
@@ -1156,11 +1160,43 @@ static void s_on_ring_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 
+/* Send the leg's INVITE again in the same dialog (CSeq+1, the same Call-ID
+ * and From tag, a new branch, their tag forgotten as chan_sip does), with
+ * credentials for ch when not NULL. 0 when sent, else -1 (logged). */
+static int s_invite_again(sip_leg_t *leg, sip_auth_remote_t *ch, const char *user,
+                          const char *secret)
+{
+    sip_call_t *self = leg->call;
+    uint32_t cseq = ++leg->dlg.local_cseq;
+    leg->dlg.remote_tag = NULL;              /* chan_sip forgets their tag */
+    osip_message_t *inv = sip_dialog_request(&leg->dlg, "INVITE", cseq);
+    struct sockaddr_in me;
+    s_local(leg, &me);
+    if (!inv || sip_msg_add_contact(inv, leg->contact_user, &me) != 0
+        || (ch && sip_auth_remote_answer(ch, inv, user, secret) != 0)) {
+        if (inv)
+            osip_message_free(inv);
+        td_log(LOG_WARNING, "%s: cannot build the INVITE again", leg->channel);
+        return -1;
+    }
+    osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
+    s_st_offer(leg, inv, sip_conf_general(self->env.conf));
+    s_set_sdp(leg, inv, leg->last_sdp ? leg->last_sdp : "");
+    leg->dlg.invite_cseq = cseq;
+    leg->invite = sip_txn_request(self->env.layer, &inv, &leg->dlg.peer, leg);
+    if (!leg->invite) {
+        td_log(LOG_WARNING, "%s: cannot send the INVITE again", leg->channel);
+        return -1;
+    }
+    leg->state = LEG_INVITING;
+    return 0;
+}
+
 /* A 401/407 to our INVITE (the layer has ACKed it): send the INVITE again
- * with credentials, as chan_sip's do_proxy_auth: CSeq+1, the same Call-ID
- * and From tag, a new branch; user the peer's defaultuser (else its name),
- * secret its remotesecret (else secret). 0 when sent; -1 when the leg is to
- * end (no usable challenge, or MAX_AUTHTRIES answered already). */
+ * with credentials, as chan_sip's do_proxy_auth; user the peer's
+ * defaultuser (else its name), secret its remotesecret (else secret). 0 when
+ * sent; -1 when the leg is to end (no usable challenge, or MAX_AUTHTRIES
+ * answered already). */
 static int s_invite_auth(sip_leg_t *leg, osip_message_t *resp)
 {
     sip_call_t *self = leg->call;
@@ -1174,31 +1210,33 @@ static int s_invite_auth(sip_leg_t *leg, osip_message_t *resp)
     leg->authtries++;
     const char *user = peer->defaultuser[0] ? peer->defaultuser : peer->name;
     const char *secret = peer->remotesecret[0] ? peer->remotesecret : peer->secret;
-    uint32_t cseq = ++leg->dlg.local_cseq;
-    leg->dlg.remote_tag = NULL;              /* chan_sip forgets their tag */
-    osip_message_t *inv = sip_dialog_request(&leg->dlg, "INVITE", cseq);
-    struct sockaddr_in me;
-    s_local(leg, &me);
-    if (!inv || sip_msg_add_contact(inv, leg->contact_user, &me) != 0
-        || sip_auth_remote_answer(&ch, inv, user, secret) != 0) {
-        if (inv)
-            osip_message_free(inv);
-        td_log(LOG_WARNING, "%s: cannot build the authenticated INVITE", leg->channel);
+    if (s_invite_again(leg, &ch, user, secret) != 0)
         return -1;
-    }
-    osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
-    s_st_offer(inv, sip_conf_general(self->env.conf));
-    s_set_sdp(leg, inv, leg->last_sdp ? leg->last_sdp : "");
-    leg->dlg.invite_cseq = cseq;
-    leg->invite = sip_txn_request(self->env.layer, &inv, &leg->dlg.peer, leg);
-    if (!leg->invite) {
-        td_log(LOG_WARNING, "%s: cannot send the authenticated INVITE", leg->channel);
-        return -1;
-    }
-    leg->state = LEG_INVITING;
     td_log(LOG_INFO, "%s: %d %s: INVITE again with %s as '%s' (try %u)", leg->channel,
            resp->status_code, resp->reason_phrase ? resp->reason_phrase : "",
            ch.proxy ? "Proxy-Authorization" : "Authorization", user, leg->authtries);
+    return 0;
+}
+
+/* A 422 (Session Interval Too Small) to our INVITE: once, INVITE again with
+ * its Min-SE as our Min-SE and (under originate) as the least
+ * Session-Expires, as chan_sip's proc_422_rsp (which retries without a
+ * limit). 0 when sent, else -1. */
+static int s_invite_422(sip_leg_t *leg, osip_message_t *resp)
+{
+    int ignored;
+    const char *mse = sip_msg_header(resp, "min-se");
+    long n = mse ? s_st_parse(mse, &ignored) : -1;
+    if (leg->st_422 || n <= 0) {
+        td_log(LOG_NOTICE, "%s: 422 %s", leg->channel,
+               leg->st_422 ? "again" : "without a usable Min-SE");
+        return -1;
+    }
+    leg->st_422 = 1;
+    leg->st_min = (int)n;
+    if (s_invite_again(leg, NULL, NULL, NULL) != 0)
+        return -1;
+    td_log(LOG_INFO, "%s: 422: INVITE again with Min-SE %ld", leg->channel, n);
     return 0;
 }
 
@@ -1318,6 +1356,9 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
         return;
     }
     unsigned cause = leg->timed_out ? SIP_CAUSE_NO_ANSWER : sip_cause_from_status(status);
+    if (status == 422 && leg->outgoing && !leg->timed_out && !leg->router_done
+        && leg->state != LEG_CANCELLING && s_invite_422(leg, resp) == 0)
+        return;
     if ((status == 401 || status == 407) && leg->outgoing && !leg->timed_out
         && !leg->router_done && leg->state != LEG_CANCELLING) {
         if (s_invite_auth(leg, resp) == 0)
