@@ -30,7 +30,7 @@ static const char *const s_ignored[] = {
     "allowtransfer", "notifyringing", "notifyhold", "notifycid", "subscribecontext",
     "pedantic", "compactheaders", "vmexten", "mailbox", "autocreatepeer",
     "rtcachefriends", "rtsavesysname", "rtupdate", "rtautoclear", "ignoreregexpire",
-    "sipdebug", "recordhistory",
+    "externtcpport", "externtlsport", "sipdebug", "recordhistory",
     "dumphistory", "tos_sip", "tos_audio", "tos_video", "tos_text", "cos_sip",
     "cos_audio", "cos_video", "cos_text", "jbenable", "jbforce", "jbmaxsize",
     "jbresyncthreshold", "jbimpl", "jblog", "jbtargetextra", "accountcode", "amaflags",
