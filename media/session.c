@@ -28,6 +28,7 @@ typedef struct {
     int16_t codec;             /* 0 PCMU, 8 PCMA; -1 until known */
     int16_t dtmf_pt;           /* telephone-event payload type; -1 none */
     uint8_t held;              /* RTP toward this side is held back (its direction) */
+    uint8_t symmetric;         /* comedia: send to where its packets come from */
     sdp_origin_t origin;       /* the o= line of the last SDP sent to this side */
     uint16_t port;             /* RTP port; 0 until allocated */
     int fds[2];                /* RTP, RTCP; owned */
@@ -404,7 +405,17 @@ uint32_t session_epoch(const session_t *self)
     return self->epoch;
 }
 
-/* The packet came from src: make src this socket's remote (symmetric RTP). */
+void session_set_symmetric(session_t *self, session_side_t side, int on)
+{
+    self->side[side].symmetric = on ? 1 : 0;
+}
+
+/* The packet came from src: make src this socket's remote (symmetric RTP)
+ * when the side is comedia, or when nothing (no SDP address) says where it
+ * is. Without comedia the SDP's address stays, as res_rtp_asterisk sends to
+ * the SDP address unless chan_sip set AST_RTP_PROPERTY_NAT (nat=comedia,
+ * or auto_comedia behind NAT: do_setnat); strictrtp's source learning only
+ * filters what it accepts, it never moves where it sends. */
 static void s_latch(s_sock_t *sock, const struct sockaddr_in *src)
 {
     if (sock->known && sock->remote.sin_addr.s_addr == src->sin_addr.s_addr &&
@@ -413,6 +424,8 @@ static void s_latch(s_sock_t *sock, const struct sockaddr_in *src)
         return;
     }
     session_t *self = sock->session;
+    if (sock->known && !self->side[sock->side].symmetric)
+        return;
     char was[32], now[32];
     if (sock->latched) {
         self->side[sock->side].stats.relatches++;

@@ -7,10 +7,13 @@
  * integration tests recognise their own SSRC and sequence numbers); RTCP and
  * anything on B is dropped: reflected reports would only confuse the phone.
  *
- * Symmetric RTP: each socket latches onto the source address of the packets
- * it receives, so replies go where the phone really is (behind NAT, say),
- * whatever its SDP said. Until a side's address is known - from its SDP or
- * from a packet - what would be sent to it is dropped and counted.
+ * Symmetric RTP (comedia, session_set_symmetric): a side's sockets latch
+ * onto the source address of the packets they receive, so replies go where
+ * the phone really is (behind NAT, say), whatever its SDP said. Other sides
+ * are sent to at their SDP address, as Asterisk does without nat=comedia; a
+ * packet sets it only while no SDP has. Until a side's address is known -
+ * from its SDP or from a packet - what would be sent to it is dropped and
+ * counted.
  *
  * Codecs: each side has the G.711 law its phone chose and its telephone-event
  * payload type. When the sides differ, RTP relayed from one to the other is
@@ -76,6 +79,11 @@ uint16_t session_port(const session_t *self, session_side_t side);
  * otherwise. A held (0.0.0.0) or refused (port 0) stream leaves the address
  * as it was. */
 void session_set_remote(session_t *self, session_side_t side, const sdp_media_t *media);
+
+/* comedia for a side (off by default): its RTP and RTCP go to where its
+ * packets come from, whatever its SDP says (symmetric RTP). Off, a packet
+ * sets the address only while no SDP has given one. */
+void session_set_symmetric(session_t *self, session_side_t side, int on);
 
 /* The law (0 PCMU, 8 PCMA) a side's phone sends and expects, and its
  * telephone-event payload type (-1: none negotiated). */

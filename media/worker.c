@@ -307,7 +307,7 @@ static session_t *s_session_get(worker_t *self, const td_bus_hdr_t *hdr, int *cr
 }
 
 static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *sdp,
-                           const uint32_t *codecs, size_t ncodecs)
+                           const uint32_t *codecs, size_t ncodecs, int comedia)
 {
     size_t len = strlen(sdp);
     sdp_media_t media;
@@ -358,6 +358,7 @@ static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *
         return;
     }
     session_set_remote(session, SESSION_A, &media);
+    session_set_symmetric(session, SESSION_A, comedia);
     session_set_codec(session, SESSION_A, keep[0], media.dtmf_offered ? media.dtmf_pt : -1);
     if (sdp_origin(self->sdp_a, strlen(self->sdp_a), session_origin(session, SESSION_A)) < 0)
         strcpy(session_origin(session, SESSION_A)->user, "-");
@@ -389,7 +390,8 @@ static void s_on_media_offer(void *arg, const td_bus_hdr_t *hdr, const Tandem__M
     if (!hdr->call_id || !hdr->call_id[0])
         s_error(self, hdr, WORKER_CAUSE_TEMPORARY, "media offer without a call id");
     else
-        s_handle_offer(self, hdr, msg->sdp ? msg->sdp : "", msg->codecs, msg->n_codecs);
+        s_handle_offer(self, hdr, msg->sdp ? msg->sdp : "", msg->codecs, msg->n_codecs,
+                       msg->comedia);
     td_log_set_context(NULL);
 }
 
@@ -430,6 +432,7 @@ static void s_on_media_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__
         s_error(self, hdr, WORKER_CAUSE_BAD_SDP, "cannot start SRTP toward the callee");
     } else {
         session_set_remote(session, SESSION_B, &media);
+        session_set_symmetric(session, SESSION_B, msg->comedia);
         if (media.g711_pt >= 0)
             session_set_codec(session, SESSION_B, media.g711_pt,
                               media.dtmf_offered ? media.dtmf_pt : -1);
@@ -711,6 +714,8 @@ static void s_on_media_adopt(void *arg, const td_bus_hdr_t *hdr, const Tandem__M
         goto done;
     }
     session_set_mode(session, msg->echo ? SESSION_ECHO : SESSION_RELAY);
+    session_set_symmetric(session, SESSION_A, msg->comedia_a);
+    session_set_symmetric(session, SESSION_B, msg->comedia_b);
     session_set_epoch(session, self->router_losses);
     if (!session_ivr(session)) {
         ivr_t *ivr = ivr_new(self->ivr, session);

@@ -55,6 +55,7 @@ call_t *call_new(call_env_t *env, const char *call_id, const char *sig_peer,
         self->codecs[self->ncodecs++] = msg->codecs[i];
     self->rtp_timeout[0] = msg->rtp_timeout;
     self->rtp_hold_timeout[0] = msg->rtp_hold_timeout;
+    self->comedia = msg->comedia;
     if (!self->timer || !self->chanvars || !self->id || !self->sig_peer || !self->channel || !self->caller_num
         || !self->caller_name || !self->sdp_offer) {
         call_destroy(&self);
@@ -79,6 +80,8 @@ void call_destroy(call_t **self_p)
     call_t *self = *self_p;
     if (self->timer)
         event_free(self->timer);
+    if (self->reinvite_timer)
+        event_free(self->reinvite_timer);
     apps_free(self);
     move_free(self);
     func_group_forget(self->chanvars);   /* GROUP() memberships end with the call */
@@ -291,6 +294,7 @@ int call_media_offer(call_t *self, dialplan_app_t then)
     m.sdp = (char *)self->sdp_offer;
     m.codecs = self->codecs;
     m.n_codecs = self->ncodecs;
+    m.comedia = self->comedia;
     if (td_bus_send_media_offer(self->env->bus, worker_identity(self->worker), self->id, 0,
                                 &m) < 0) {
         workers_release(self->env->workers, self->worker);

@@ -119,6 +119,9 @@ void call_shutdown(call_t *self, uint32_t cause);
 
 /* Run the timer's callback now, as if it had expired (tests). */
 void call_fire_timer(call_t *self);
+/* The same for the re-INVITE relay's wait on the media worker (tests): 1 if
+ * it was armed. */
+int call_fire_reinvite_timer(call_t *self);
 
 const char *call_id(const call_t *self);
 const char *call_sig_peer(const call_t *self);

@@ -91,6 +91,7 @@ struct call {
     const char *id, *sig_peer, *channel, *caller_num, *caller_name, *sdp_offer;
     uint32_t codecs[CALL_MAX_CODECS];   /* payload types the caller may use, preferred first */
     size_t ncodecs;
+    int comedia;                        /* ChannelNew's: the worker latches leg 0's RTP */
     /* media session (arena): answer for the caller, offer for outgoing legs */
     worker_t *worker;
     const char *sdp_caller, *sdp_callee;
@@ -143,6 +144,7 @@ struct call {
     /* sip.conf rtptimeout / rtpholdtimeout per side (ChannelNew, the winner's
      * Answer), given to the worker once the side is up */
     uint32_t rtp_timeout[2], rtp_hold_timeout[2];
+    int comedia_b;              /* the winner's Answer said comedia (for a move) */
     int moving;                 /* a move is under way: MediaAdopted, then the phones'
                                  * answers to the re-INVITEs are awaited */
     unsigned move_wait;         /* bits (1 << side): re-INVITE answers awaited */
@@ -156,6 +158,8 @@ struct call {
                                  * winner once it answers */
     struct event *move_timer;   /* a 491 answered a move: try again */
     struct timeval move_start;
+    struct event *reinvite_timer;   /* the worker's answer to a step is overdue; made at
+                                     * the first re-INVITE, freed with the call */
     /* CDR */
     struct timeval start, answer_time;
     /* Dial's times for ${ANSWEREDTIME}/${DIALEDTIME} (dial.c sets them;

@@ -300,6 +300,7 @@ void dial_on_progress(call_t *self, leg_t *leg, const Tandem__Progress *msg)
         self->early_pending++;
         Tandem__MediaAnswer m = TANDEM__MEDIA_ANSWER__INIT;
         m.sdp = msg->sdp;
+        m.comedia = msg->comedia;
         td_bus_send_media_answer(self->env->bus, worker_identity(self->worker), self->id,
                                  leg->number, &m);
         return;
@@ -330,8 +331,10 @@ void dial_on_answer(call_t *self, leg_t *leg, const Tandem__Answer *msg)
     call_sdp_heard(self, 1, msg->sdp);
     self->rtp_timeout[1] = msg->rtp_timeout;
     self->rtp_hold_timeout[1] = msg->rtp_hold_timeout;
+    self->comedia_b = msg->comedia;
     Tandem__MediaAnswer m = TANDEM__MEDIA_ANSWER__INIT;
     m.sdp = msg->sdp;
+    m.comedia = msg->comedia;
     td_bus_send_media_answer(self->env->bus, worker_identity(self->worker), self->id,
                              leg->number, &m);
 }

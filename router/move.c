@@ -170,6 +170,8 @@ static int s_adopt(call_t *self)
                                           : (char *)(self->sdp_callee ? self->sdp_callee : "");
     m.remote_b = up_b && self->sdp_heard[1] ? self->sdp_heard[1] : "";
     m.echo = self->state == CALL_ECHO;
+    m.comedia_a = self->comedia;
+    m.comedia_b = up_b && self->comedia_b;
     m.codecs = self->codecs;
     m.n_codecs = self->ncodecs;
     self->moving = 1;

@@ -8,10 +8,19 @@
  *
  * A one-leg call (Echo, IVR) stops at the first step: MediaReoffered is
  * `final`, the answer for leg k. Any failure goes back to leg k as its
- * status; the worker keeps the session as it was. */
+ * status; the worker keeps the session as it was.
+ *
+ * A worker that does not answer a step (MediaReoffered, MediaReanswered)
+ * within REOFFER_WAIT_MS must not leave the call refusing every later offer
+ * with 491: the offerer gets 500 (chan_sip's answer when it cannot take an
+ * offer) and the relay is free again. A late answer is then ignored. The
+ * other phone's own answer is bounded by signaling's transaction timers. */
+
+#define REOFFER_WAIT_MS 5000
 #include "call_int.h"
 
 #include <stdlib.h>
+#include <event2/event.h>
 #include <string.h>
 
 #include "td_log.h"
@@ -44,6 +53,45 @@ static void s_answer(call_t *self, uint32_t leg, uint32_t status, const char *sd
     m.status = status;
     m.sdp = (char *)(sdp ? sdp : "");
     td_bus_send_reinvite_answer(self->env->bus, self->sig_peer, self->id, leg, &m);
+}
+
+static void s_on_reoffer_overdue(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    call_t *self = arg;
+    call_fire_reinvite_timer(self);
+}
+
+int call_fire_reinvite_timer(call_t *self)
+{
+    int armed = self->reinvite_timer && evtimer_pending(self->reinvite_timer, NULL);
+    if (self->reinvite_timer)
+        evtimer_del(self->reinvite_timer);
+    if (!self->reinvite || self->reinvite_sent)
+        return armed;
+    td_log_set_context(self->id);
+    td_log(LOG_WARNING, "re-INVITE on leg %u: no answer from media worker %s in %d ms: 500",
+           self->reinvite_from, self->worker ? worker_identity(self->worker) : "?",
+           REOFFER_WAIT_MS);
+    self->reinvite = 0;
+    s_answer(self, self->reinvite_from, 500, NULL);
+    td_log_set_context(NULL);
+    return armed;
+}
+
+/* Wait for the worker's answer to a step (on = 1), or stop waiting. */
+static void s_wait_worker(call_t *self, int on)
+{
+    if (!on) {
+        if (self->reinvite_timer)
+            evtimer_del(self->reinvite_timer);
+        return;
+    }
+    if (!self->reinvite_timer)
+        self->reinvite_timer = evtimer_new(self->env->base, s_on_reoffer_overdue, self);
+    struct timeval tv = { REOFFER_WAIT_MS / 1000, (REOFFER_WAIT_MS % 1000) * 1000 };
+    if (self->reinvite_timer)
+        evtimer_add(self->reinvite_timer, &tv);
 }
 
 static int s_media_ok(const call_t *self, const char *peer)
@@ -90,6 +138,7 @@ void call_on_reinvite(call_t *self, uint32_t leg, const Tandem__Reinvite *msg)
     self->reinvite_from = leg;
     self->reinvite_sent = 0;
     s_keep_offer(self, msg->no_answer ? NULL : msg->sdp);
+    s_wait_worker(self, 1);
     td_log(LOG_DEBUG, "re-INVITE on leg %u: offer sent to the worker", leg);
 }
 
@@ -99,6 +148,7 @@ void call_on_media_reoffered(call_t *self, const char *peer, const Tandem__Media
         td_log(LOG_DEBUG, "MediaReoffered without a re-INVITE waiting for it: ignored");
         return;
     }
+    s_wait_worker(self, 0);
     uint32_t from = self->reinvite_from;
     if (msg->status != 200 || msg->final) {
         self->reinvite = 0;
@@ -116,6 +166,7 @@ void call_on_media_reoffered(call_t *self, const char *peer, const Tandem__Media
         m.status = 500;
         td_bus_send_media_reanswer(self->env->bus, worker_identity(self->worker), self->id,
                                    from == 0 ? 1 : 0, &m);
+        s_wait_worker(self, 1);
         return;                 /* MediaReanswered(500) answers the offerer */
     }
     Tandem__Reinvite m = TANDEM__REINVITE__INIT;
@@ -151,6 +202,7 @@ void call_on_reinvite_answer(call_t *self, uint32_t leg, const Tandem__ReinviteA
     m.status = msg->status;
     m.sdp = msg->sdp ? msg->sdp : "";
     td_bus_send_media_reanswer(self->env->bus, worker_identity(self->worker), self->id, leg, &m);
+    s_wait_worker(self, 1);
 }
 
 void call_on_media_reanswered(call_t *self, const char *peer, const Tandem__MediaReanswered *msg)
@@ -160,6 +212,7 @@ void call_on_media_reanswered(call_t *self, const char *peer, const Tandem__Medi
         return;
     }
     self->reinvite = 0;
+    s_wait_worker(self, 0);
     td_log(LOG_DEBUG, "re-INVITE on leg %u: %u", self->reinvite_from, msg->status);
     if (msg->status == 200)
         call_sdp_sent(self, call_leg_side(self, self->reinvite_from), msg->sdp);

@@ -39,6 +39,9 @@ static const char *const s_state_name[] = { "inviting", "early", "up", "cancelli
 
 typedef struct sip_leg sip_leg_t;
 
+/* chan_sip's MAX_AUTHTRIES: challenges answered on one dialog's requests in a row. */
+#define MAX_AUTHTRIES 3
+
 struct sip_leg {
     sip_call_t *call;
     const char *bus_id;            /* the router's call id */
@@ -52,6 +55,8 @@ struct sip_leg {
                                     * (RFC 3261 15: not before the ACK or timer H) */
     unsigned linked : 1;           /* in both tables */
     unsigned reaping : 1;
+    unsigned comedia : 1;          /* nat=comedia (or auto_comedia behind NAT): the worker
+                                    * latches this leg's RTP (ChannelNew/Progress/Answer) */
     sip_dialog_t dlg;
     sip_txn_t *invite;             /* our IST or ICT, while it matters */
     sip_txn_t *reinvite;           /* the last re-INVITE's IST, until it is ACKed */
@@ -74,13 +79,20 @@ struct sip_leg {
     int st_interval;               /* seconds; 0: none */
     unsigned st_us : 1;            /* we refresh (refresher=uas); else the phone does */
     unsigned st_refreshing : 1;    /* reinvite_out is our refresh, not the router's */
+    unsigned st_peer : 1;          /* the phone runs timers too: our requests and 2xx carry
+                                    * Session-Expires (chan_sip's st_active_peer_ua) */
+    unsigned st_422 : 1;           /* outgoing: our INVITE got a 422 once already */
+    int st_min;                    /* outgoing: the callee's Min-SE from its 422; 0 none */
     struct event *st_timer;
     const char *last_sdp;          /* what we last sent on this leg */
     const char *channel;
     const char *contact_user;      /* user part of our Contact on this leg */
     const char *peer;              /* outgoing: the sip.conf section called (looked up again
                                     * when it challenges us) */
-    unsigned authtries;            /* outgoing: challenges to our INVITE answered */
+    unsigned authtries;            /* outgoing: challenges to our INVITE answered (and, from
+                                    * 0 again once it is answered, to our in-dialog ones) */
+    sip_txn_t *bye;                /* our BYE, until its final response (a trunk may
+                                    * challenge it) */
     struct event *timer;           /* outgoing: ring timeout */
     uint64_t bus_hash, sip_hash;
     sip_leg_t *bus_next, *sip_next, *reap_next;
@@ -234,6 +246,8 @@ static void s_leg_free(sip_leg_t *leg)
         sip_txn_set_owner(leg->reinvite_in, NULL);
     if (leg->reinvite_out)
         sip_txn_set_owner(leg->reinvite_out, NULL);
+    if (leg->bye)
+        sip_txn_set_owner(leg->bye, NULL);
     if (leg->timer)
         event_free(leg->timer);
     if (leg->retry)
@@ -255,7 +269,7 @@ static void s_detach(sip_txn_t **txn)
 static void s_maybe_reap(sip_leg_t *leg)
 {
     if (leg->state != LEG_ENDED || leg->invite || leg->reinvite || leg->reinvite_in
-        || leg->reinvite_out || leg->reaping)
+        || leg->reinvite_out || leg->bye || leg->reaping)
         return;
     sip_call_t *self = leg->call;
     s_unlink(leg);
@@ -319,10 +333,20 @@ static void s_end(sip_leg_t *leg, int tell_router, unsigned cause, unsigned sip_
 static void s_send_bye(sip_leg_t *leg)
 {
     osip_message_t *bye = sip_dialog_request(&leg->dlg, "BYE", ++leg->dlg.local_cseq);
-    if (!bye || !sip_txn_request(leg->call->env.layer, &bye, &leg->dlg.peer, NULL))
+    /* An outgoing leg keeps its BYE: a trunk may challenge it (s_indialog_auth). */
+    sip_txn_t *t = bye ? sip_txn_request(leg->call->env.layer, &bye, &leg->dlg.peer,
+                                         leg->outgoing ? leg : NULL) : NULL;
+    if (!t) {
+        if (bye)
+            osip_message_free(bye);
         td_log(LOG_WARNING, "%s: cannot send BYE", leg->channel);
-    else
-        td_log(LOG_DEBUG, "%s: BYE sent", leg->channel);
+        return;
+    }
+    td_log(LOG_DEBUG, "%s: BYE sent", leg->channel);
+    if (leg->outgoing) {
+        s_detach(&leg->bye);
+        leg->bye = t;
+    }
 }
 
 /* ACK the 2xx to our INVITE with CSeq cseq (0: the dialog's first). */
@@ -339,6 +363,15 @@ static void s_send_ack(sip_leg_t *leg, uint32_t cseq)
 static void s_local(sip_leg_t *leg, struct sockaddr_in *out)
 {
     leg->call->env.local_addr(leg->call->env.arg, &leg->dlg.peer, out);
+}
+
+/* Set sdp as m's body as the leg's peer must see it (externaddr, sip_extern). */
+static int s_set_sdp(sip_leg_t *leg, osip_message_t *m, const char *sdp)
+{
+    const sip_call_env_t *env = &leg->call->env;
+    if (env->sdp_for && sdp && *sdp)
+        sdp = env->sdp_for(env->arg, &leg->dlg.peer, sdp);
+    return sip_msg_set_sdp(m, sdp);
 }
 
 /* Log lines name the SIP Call-ID the way the transaction layer does (without
@@ -486,14 +519,69 @@ static int s_st_incoming(sip_leg_t *leg, const osip_message_t *inv, const sip_ge
     else
         interval = max_se;
     leg->st_interval = (int)interval;
-    leg->st_us = uac != 1;                  /* chan_sip's session-refresher default: uas */
+    leg->st_peer = 1;
+    /* unsaid: session-refresher= decides (uas, chan_sip's default: us) */
+    leg->st_us = uac == 1 ? 0 : uac == 0 ? 1 : g->session_refresher_uas != 0;
+    return 0;
+}
+
+/* An INVITE to a callee (chan_sip's transmit_invite): Supported: timer
+ * unless session-timers=refuse; with originate, Session-Expires (ours, no
+ * refresher: the callee chooses) and Min-SE; with accept, Min-SE only when
+ * it is not the default 90. */
+static void s_st_offer(const sip_leg_t *leg, osip_message_t *inv, const sip_general_t *g)
+{
+    char v[16];
+    if (!g->session_timers)
+        return;
+    int minse = leg->st_min > g->session_minse ? leg->st_min : g->session_minse;
+    int se = minse > g->session_expires ? minse : g->session_expires;
+    osip_message_set_header(inv, "Supported", "timer");
+    if (g->session_timers == 2) {
+        snprintf(v, sizeof v, "%d", se);
+        osip_message_set_header(inv, "Session-Expires", v);
+    }
+    if (g->session_timers == 2 || minse != 90) {
+        snprintf(v, sizeof v, "%d", minse);
+        osip_message_set_header(inv, "Min-SE", v);
+    }
+}
+
+/* The callee's 2xx (chan_sip's handle_response_invite): a Session-Expires
+ * starts the timer with its interval and refresher (uac: us); none, under
+ * originate, makes us the refresher with our interval toward a callee that
+ * knows nothing of timers (our refreshes then carry no timer headers).
+ * Returns -1 when the interval is below our Min-SE or unreadable (chan_sip
+ * then hangs up), else 0. */
+static int s_st_answered(sip_leg_t *leg, const osip_message_t *resp, const sip_general_t *g)
+{
+    if (!g->session_timers)
+        return 0;
+    const char *se = sip_msg_header(resp, "session-expires");
+    if (!se)
+        se = sip_msg_header(resp, "x");
+    if (!se) {
+        if (g->session_timers == 2) {
+            leg->st_interval = g->session_expires;
+            leg->st_us = 1;
+            leg->st_peer = 0;
+        }
+        return 0;
+    }
+    int uac;
+    long n = s_st_parse(se, &uac);
+    if (n < 0 || n < g->session_minse)
+        return -1;
+    leg->st_interval = (int)n;
+    leg->st_us = uac != 0;                  /* uac (or unsaid: chan_sip warns) is us */
+    leg->st_peer = 1;
     return 0;
 }
 
 /* Require: timer and Session-Expires on a 2xx to an INVITE or UPDATE. */
 static void s_st_headers(const sip_leg_t *leg, osip_message_t *r)
 {
-    if (!leg->st_interval)
+    if (!leg->st_interval || !leg->st_peer)
         return;
     char v[48];
     snprintf(v, sizeof v, "%d;refresher=%s", leg->st_interval, leg->st_us ? "uas" : "uac");
@@ -522,7 +610,8 @@ static void s_st_arm(sip_leg_t *leg)
     evtimer_add(leg->st_timer, &tv);
 }
 
-static int s_send_reinvite(sip_leg_t *leg);
+static int s_send_reinvite(sip_leg_t *leg, sip_auth_remote_t *ch);
+static int s_creds(sip_leg_t *leg, const char **user, const char **secret);
 
 static void s_on_st(evutil_socket_t fd, short what, void *arg)
 {
@@ -547,7 +636,7 @@ static void s_on_st(evutil_socket_t fd, short what, void *arg)
     }
     leg->reoffer = leg->last_sdp;           /* unchanged: the same o= version */
     leg->st_refreshing = 1;
-    if (s_send_reinvite(leg) != 0) {
+    if (s_send_reinvite(leg, NULL) != 0) {
         leg->st_refreshing = 0;
         td_log(LOG_WARNING, "%s: cannot send the session refresh", leg->channel);
     } else
@@ -580,6 +669,9 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
         leg->dlg.pinned = 1;
         leg->dlg.peer = target;
     }
+    sip_comedia_t comedia = peer ? peer->comedia : g->comedia;
+    leg->comedia = comedia == SIP_COMEDIA_YES
+                || (comedia == SIP_COMEDIA_AUTO && sip_msg_behind_nat(invite, from));
     int st = s_st_incoming(leg, invite, g);
     if (st < 0) {
         char minse[16];
@@ -656,6 +748,7 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
     m.n_codecs = allow->n;
     m.rtp_timeout = (uint32_t)(peer ? peer->rtptimeout : g->rtptimeout);
     m.rtp_hold_timeout = (uint32_t)(peer ? peer->rtpholdtimeout : g->rtpholdtimeout);
+    m.comedia = leg->comedia;
     td_log(LOG_INFO, "%s: call %s from %s <%s> (%s) to %s@%s", leg->channel, leg->bus_id,
            name, num, src, exten, m.context);
     if (td_bus_send_channel_new(self->env.bus, NULL, leg->bus_id, 0, &m) != 0) {
@@ -690,7 +783,7 @@ static int s_respond_invite(sip_leg_t *leg, int status, const char *sdp)
     if (status >= 200 && status < 300)
         s_st_headers(leg, r);
     if (sdp && *sdp) {
-        sip_msg_set_sdp(r, sdp);
+        s_set_sdp(leg, r, sdp);
         const char *kept = sip_arena_strdup(&leg->arena, sdp);
         if (kept)
             leg->last_sdp = kept;
@@ -764,6 +857,10 @@ void sip_call_on_hangup(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem_
             s_end(leg, 0, 0, 0);
         break;
     case LEG_UP:
+        if (leg->reinvite_in) {   /* its final response before our BYE */
+            sip_msg_reply(leg->reinvite_in, 487, leg->dlg.local_tag, NULL, NULL, NULL);
+            s_detach(&leg->reinvite_in);
+        }
         if (!leg->outgoing && leg->need_ack) {
             leg->bye_after_ack = 1;
             td_log(LOG_DEBUG, "%s: hung up before the ACK of our 200: BYE once it comes",
@@ -840,6 +937,21 @@ static int s_contact_target(const char *contact, const char *number, char *buf, 
     snprintf(buf, len, "%s", text);
     osip_free(text);
     return 0;
+}
+
+/* 1 when a binding's destination is not its Contact's host:port: the REGISTER
+ * came through NAT (auto_comedia's test for the legs we place to it). */
+static int s_binding_natted(const sip_binding_t *b)
+{
+    osip_uri_t *u = NULL;
+    if (osip_uri_init(&u) != 0)
+        return 0;
+    struct in_addr a;
+    int natted = osip_uri_parse(u, b->uri) == 0 && u->host
+              && (inet_pton(AF_INET, u->host, &a) != 1 || a.s_addr != b->dest.sin_addr.s_addr
+                  || (u->port ? atoi(u->port) : 5060) != ntohs(b->dest.sin_port));
+    osip_uri_free(u);
+    return natted;
 }
 
 static int s_valid_user(const char *s)
@@ -925,6 +1037,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     char target[512], host[300], buf[700];
     const char *path = NULL;           /* the binding's Path (supportpath=yes), or NULL */
     struct sockaddr_in to, me;
+    int natted = 0;                    /* the binding came through NAT */
 
     if (s_find_bus(self, hdr->call_id, hdr->leg)) {
         td_log(LOG_WARNING, "Originate for leg %s/%u, which exists already: ignored",
@@ -968,6 +1081,7 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
             return;
         }
         to = b->dest;
+        natted = s_binding_natted(b);
         /* supportpath: the contact is reached through its Path (chan_sip's
          * create_addr_from_peer: the route set from peer->path, the first hop
          * as the address) */
@@ -1065,9 +1179,12 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     leg->dlg.peer = to;                   /* the Path's first hop; outboundproxy= still wins */
     leg->dlg.pinned = peer->nat == SIP_NAT_FORCE && !path;   /* chan_sip: force_rport
                                                               * ignores routes */
+    leg->comedia = peer->comedia == SIP_COMEDIA_YES
+                || (peer->comedia == SIP_COMEDIA_AUTO && natted);
     sip_msg_add_contact(inv, leg->contact_user, &me);
     osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
-    sip_msg_set_sdp(inv, sdp ? sdp : "");
+    s_st_offer(leg, inv, sip_conf_general(conf));
+    s_set_sdp(leg, inv, sdp ? sdp : "");
     leg->invite = sip_txn_request(self->env.layer, &inv, &to, leg);
     if (!leg->invite) {
         td_log(LOG_WARNING, "%s: cannot send the INVITE to %s", msg->channel, target);
@@ -1101,14 +1218,44 @@ static void s_on_ring_timeout(evutil_socket_t fd, short what, void *arg)
     td_log_set_context(NULL);
 }
 
-/* chan_sip's MAX_AUTHTRIES: challenges answered on one INVITE. */
-#define MAX_AUTHTRIES 3
+
+/* Send the leg's INVITE again in the same dialog (CSeq+1, the same Call-ID
+ * and From tag, a new branch, their tag forgotten as chan_sip does), with
+ * credentials for ch when not NULL. 0 when sent, else -1 (logged). */
+static int s_invite_again(sip_leg_t *leg, sip_auth_remote_t *ch, const char *user,
+                          const char *secret)
+{
+    sip_call_t *self = leg->call;
+    uint32_t cseq = ++leg->dlg.local_cseq;
+    leg->dlg.remote_tag = NULL;              /* chan_sip forgets their tag */
+    osip_message_t *inv = sip_dialog_request(&leg->dlg, "INVITE", cseq);
+    struct sockaddr_in me;
+    s_local(leg, &me);
+    if (!inv || sip_msg_add_contact(inv, leg->contact_user, &me) != 0
+        || (ch && sip_auth_remote_answer(ch, inv, user, secret) != 0)) {
+        if (inv)
+            osip_message_free(inv);
+        td_log(LOG_WARNING, "%s: cannot build the INVITE again", leg->channel);
+        return -1;
+    }
+    osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
+    s_st_offer(leg, inv, sip_conf_general(self->env.conf));
+    s_set_sdp(leg, inv, leg->last_sdp ? leg->last_sdp : "");
+    leg->dlg.invite_cseq = cseq;
+    leg->invite = sip_txn_request(self->env.layer, &inv, &leg->dlg.peer, leg);
+    if (!leg->invite) {
+        td_log(LOG_WARNING, "%s: cannot send the INVITE again", leg->channel);
+        return -1;
+    }
+    leg->state = LEG_INVITING;
+    return 0;
+}
 
 /* A 401/407 to our INVITE (the layer has ACKed it): send the INVITE again
- * with credentials, as chan_sip's do_proxy_auth: CSeq+1, the same Call-ID
- * and From tag, a new branch; user the peer's defaultuser (else its name),
- * secret its remotesecret (else secret). 0 when sent; -1 when the leg is to
- * end (no usable challenge, or MAX_AUTHTRIES answered already). */
+ * with credentials, as chan_sip's do_proxy_auth; user the peer's
+ * defaultuser (else its name), secret its remotesecret (else secret). 0 when
+ * sent; -1 when the leg is to end (no usable challenge, or MAX_AUTHTRIES
+ * answered already). */
 static int s_invite_auth(sip_leg_t *leg, osip_message_t *resp)
 {
     sip_call_t *self = leg->call;
@@ -1122,30 +1269,33 @@ static int s_invite_auth(sip_leg_t *leg, osip_message_t *resp)
     leg->authtries++;
     const char *user = peer->defaultuser[0] ? peer->defaultuser : peer->name;
     const char *secret = peer->remotesecret[0] ? peer->remotesecret : peer->secret;
-    uint32_t cseq = ++leg->dlg.local_cseq;
-    leg->dlg.remote_tag = NULL;              /* chan_sip forgets their tag */
-    osip_message_t *inv = sip_dialog_request(&leg->dlg, "INVITE", cseq);
-    struct sockaddr_in me;
-    s_local(leg, &me);
-    if (!inv || sip_msg_add_contact(inv, leg->contact_user, &me) != 0
-        || sip_auth_remote_answer(&ch, inv, user, secret) != 0) {
-        if (inv)
-            osip_message_free(inv);
-        td_log(LOG_WARNING, "%s: cannot build the authenticated INVITE", leg->channel);
+    if (s_invite_again(leg, &ch, user, secret) != 0)
         return -1;
-    }
-    osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
-    sip_msg_set_sdp(inv, leg->last_sdp ? leg->last_sdp : "");
-    leg->dlg.invite_cseq = cseq;
-    leg->invite = sip_txn_request(self->env.layer, &inv, &leg->dlg.peer, leg);
-    if (!leg->invite) {
-        td_log(LOG_WARNING, "%s: cannot send the authenticated INVITE", leg->channel);
-        return -1;
-    }
-    leg->state = LEG_INVITING;
     td_log(LOG_INFO, "%s: %d %s: INVITE again with %s as '%s' (try %u)", leg->channel,
            resp->status_code, resp->reason_phrase ? resp->reason_phrase : "",
            ch.proxy ? "Proxy-Authorization" : "Authorization", user, leg->authtries);
+    return 0;
+}
+
+/* A 422 (Session Interval Too Small) to our INVITE: once, INVITE again with
+ * its Min-SE as our Min-SE and (under originate) as the least
+ * Session-Expires, as chan_sip's proc_422_rsp (which retries without a
+ * limit). 0 when sent, else -1. */
+static int s_invite_422(sip_leg_t *leg, osip_message_t *resp)
+{
+    int ignored;
+    const char *mse = sip_msg_header(resp, "min-se");
+    long n = mse ? s_st_parse(mse, &ignored) : -1;
+    if (leg->st_422 || n <= 0) {
+        td_log(LOG_NOTICE, "%s: 422 %s", leg->channel,
+               leg->st_422 ? "again" : "without a usable Min-SE");
+        return -1;
+    }
+    leg->st_422 = 1;
+    leg->st_min = (int)n;
+    if (s_invite_again(leg, NULL, NULL, NULL) != 0)
+        return -1;
+    td_log(LOG_INFO, "%s: 422: INVITE again with Min-SE %ld", leg->channel, n);
     return 0;
 }
 
@@ -1168,6 +1318,37 @@ static void s_ack_stray(sip_call_t *self, osip_message_t *resp)
         td_log_limited(LOG_NOTICE, 5, "cannot ACK a stray 2xx (no usable Contact)");
 }
 
+/* The final response to our BYE: a 401/407 from the peer (a trunk) is
+ * answered with a new BYE with credentials, as chan_sip's handle_response
+ * (do_proxy_auth with SIP_BYE); anything else ends it. */
+static void s_bye_response(sip_leg_t *leg, osip_message_t *resp)
+{
+    int status = resp->status_code;
+    if (status < 200)
+        return;
+    s_detach(&leg->bye);
+    const char *user = NULL, *secret = NULL;
+    sip_auth_remote_t ch;
+    if ((status == 401 || status == 407) && s_creds(leg, &user, &secret) == 0
+        && sip_auth_remote_read(resp, &ch) == 0) {
+        osip_message_t *bye = sip_dialog_request(&leg->dlg, "BYE", ++leg->dlg.local_cseq);
+        if (bye && sip_auth_remote_answer(&ch, bye, user, secret) == 0) {
+            leg->bye = sip_txn_request(leg->call->env.layer, &bye, &leg->dlg.peer, leg);
+            if (leg->bye) {
+                leg->authtries++;
+                td_log(LOG_INFO, "%s: %d to our BYE: again with credentials (try %u)",
+                       leg->channel, status, leg->authtries);
+                return;
+            }
+        }
+        if (bye)
+            osip_message_free(bye);
+    }
+    if (status == 401 || status == 407)
+        td_log(LOG_NOTICE, "%s: Failed to authenticate on BYE", leg->channel);
+    s_maybe_reap(leg);
+}
+
 void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
 {
     if (!txn) {
@@ -1177,6 +1358,10 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
     sip_leg_t *leg = sip_txn_owner(txn);
     if (leg && txn == leg->reinvite_out) {
         s_reinvite_response(leg, resp);
+        return;
+    }
+    if (leg && txn == leg->bye) {
+        s_bye_response(leg, resp);
         return;
     }
     if (!leg || txn != leg->invite)
@@ -1197,6 +1382,7 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
                 sdp = NULL;            /* early media the worker could not use */
             p.code = (uint32_t)status;
             p.sdp = sdp ? sdp : "";
+            p.comedia = leg->comedia;
             td_bus_send_progress(self->env.bus, NULL, leg->bus_id, leg->no, &p);
         }
         return;
@@ -1219,17 +1405,30 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
             return;
         }
         leg->state = LEG_UP;
+        leg->authtries = 0;                 /* in-dialog challenges count afresh */
         leg->remote_sdp = sdp;
         event_del(leg->timer);
+        if (s_st_answered(leg, resp, sip_conf_general(self->env.conf)) != 0) {
+            td_log(LOG_WARNING, "%s: Session-Expires in the 200 below our Min-SE (or "
+                   "unreadable): BYE", leg->channel);
+            s_send_bye(leg);
+            s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 0);
+            return;
+        }
+        s_st_arm(leg);
         td_log(LOG_INFO, "%s: answered", leg->channel);
         Tandem__Answer a = TANDEM__ANSWER__INIT;
         a.sdp = sdp ? sdp : "";
         a.rtp_timeout = leg->rtptimeout;
         a.rtp_hold_timeout = leg->rtpholdtimeout;
+        a.comedia = leg->comedia;
         td_bus_send_answer(self->env.bus, NULL, leg->bus_id, leg->no, &a);
         return;
     }
     unsigned cause = leg->timed_out ? SIP_CAUSE_NO_ANSWER : sip_cause_from_status(status);
+    if (status == 422 && leg->outgoing && !leg->timed_out && !leg->router_done
+        && leg->state != LEG_CANCELLING && s_invite_422(leg, resp) == 0)
+        return;
     if ((status == 401 || status == 407) && leg->outgoing && !leg->timed_out
         && !leg->router_done && leg->state != LEG_CANCELLING) {
         if (s_invite_auth(leg, resp) == 0)
@@ -1255,7 +1454,14 @@ void sip_call_timeout(sip_call_t *self, sip_txn_t *txn)
             s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 408);
             return;
         }
-        s_reinvite_result(leg, 408, NULL);
+        /* chan_sip's retrans_pkt: no reply to a critical packet hangs the
+         * call up with NO_USER_RESPONSE and no BYE (SIP_ALREADYGONE). */
+        td_log(LOG_NOTICE, "%s: hanging up: no reply to our re-INVITE", leg->channel);
+        s_end(leg, 1, SIP_CAUSE_NO_USER_RESPONSE, 408);
+        return;
+    }
+    if (leg && txn == leg->bye) {
+        s_detach(&leg->bye);
         s_maybe_reap(leg);
         return;
     }
@@ -1301,6 +1507,8 @@ void sip_call_terminated(sip_call_t *self, sip_txn_t *txn)
         leg->reinvite = NULL;
     if (txn == leg->reinvite_in)
         leg->reinvite_in = NULL;
+    if (txn == leg->bye)
+        leg->bye = NULL;
     if (txn == leg->reinvite_out) {
         leg->reinvite_out = NULL;
         if (!leg->st_refreshing)
@@ -1439,7 +1647,7 @@ static void s_reinvite_no_sdp(sip_leg_t *leg, sip_txn_t *txn)
     sip_msg_add_contact(r, leg->contact_user, &me);
     osip_message_set_header(r, "Allow", SIP_MSG_ALLOW);
     s_st_headers(leg, r);
-    sip_msg_set_sdp(r, leg->last_sdp);
+    s_set_sdp(leg, r, leg->last_sdp);
     if (sip_txn_respond(txn, &r) != 0)
         return;
     s_detach(&leg->reinvite);
@@ -1451,6 +1659,37 @@ static void s_reinvite_no_sdp(sip_leg_t *leg, sip_txn_t *txn)
            leg->channel);
 }
 
+/* A re-INVITE or UPDATE in an early dialog (the INVITE not answered yet).
+ * Tandem answers the first offer only in the 200 (no reliable provisionals),
+ * so the INVITE's offer/answer is never complete here:
+ *  - on a caller's leg (we are the INVITE's UAS, its offer unanswered): a
+ *    second INVITE gets 500 with Retry-After (RFC 3261 14.2), so does an
+ *    UPDATE with an offer (RFC 3311 5.2);
+ *  - on a callee's leg (our INVITE is in progress, our offer unanswered):
+ *    491 for either (RFC 3261 14.2, RFC 3311 5.2);
+ *  - an UPDATE without a body (a session refresh, RFC 4028) gets 200.
+ * chan_sip answers every UPDATE 501 (it takes them only for connected-line
+ * updates) and a second INVITE 491/500 as above; we follow the RFCs for
+ * UPDATE, which Tandem supports once the call is up. The Retry-After is 0-10
+ * s at random, as 14.2 says. */
+static void s_early_offer(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req, int update)
+{
+    size_t len = 0;
+    if (update && !sip_msg_body(req, &len)) {
+        sip_msg_reply(txn, 200, leg->dlg.local_tag, NULL, NULL, NULL);
+        return;
+    }
+    if (leg->outgoing) {
+        sip_msg_reply(txn, 491, leg->dlg.local_tag, "offer while our INVITE is in progress",
+                      NULL, NULL);
+        return;
+    }
+    char after[8];
+    snprintf(after, sizeof after, "%ld", random() % 11);
+    sip_msg_reply(txn, 500, leg->dlg.local_tag, "offer before the INVITE is answered",
+                  "Retry-After", after);
+}
+
 /* A re-INVITE (RFC 3261 14.2) on an established leg. With SDP, the offer
  * goes to the router (Reinvite); its ReinviteAnswer answers it. A re-INVITE
  * while one of ours is pending on the dialog (or waits to be sent again
@@ -1459,10 +1698,7 @@ static void s_reinvite_no_sdp(sip_leg_t *leg, sip_txn_t *txn)
 static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req, int update)
 {
     if (leg->state != LEG_UP) {
-        /* RFC 3311 allows an UPDATE in an early dialog; we do not take one. */
-        sip_msg_reply(txn, update ? 500 : 491, leg->dlg.local_tag,
-                      "offer before the call is up", update ? "Retry-After" : NULL,
-                      update ? "1" : NULL);
+        s_early_offer(leg, txn, req, update);
         return;
     }
     if (leg->reinvite_out || (leg->retry && evtimer_pending(leg->retry, NULL))) {
@@ -1546,7 +1782,7 @@ void sip_call_on_reinvite_answer(sip_call_t *self, const td_bus_hdr_t *hdr,
     sip_msg_add_contact(r, leg->contact_user, &me);
     osip_message_set_header(r, "Allow", SIP_MSG_ALLOW);
     s_st_headers(leg, r);
-    sip_msg_set_sdp(r, msg->sdp);
+    s_set_sdp(leg, r, msg->sdp);
     const char *kept = sip_arena_strdup(&leg->arena, msg->sdp);
     if (kept)
         leg->last_sdp = kept;
@@ -1576,23 +1812,45 @@ static void s_reinvite_result(sip_leg_t *leg, unsigned status, const char *sdp)
     td_bus_send_reinvite_answer(leg->call->env.bus, NULL, leg->bus_id, leg->no, &a);
 }
 
-/* Send the router's offer in a re-INVITE on the leg's dialog. 0 or -1. */
-static int s_send_reinvite(sip_leg_t *leg)
+/* The credentials for an outgoing leg's peer (chan_sip's do_proxy_auth:
+ * defaultuser or the section name, remotesecret or secret). 0, or -1 when
+ * the leg has no such peer or has answered MAX_AUTHTRIES challenges. */
+static int s_creds(sip_leg_t *leg, const char **user, const char **secret)
+{
+    const sip_peer_t *peer = leg->outgoing && leg->peer
+                           ? sip_conf_peer(leg->call->env.conf, leg->peer) : NULL;
+    if (!peer || leg->authtries >= MAX_AUTHTRIES)
+        return -1;
+    *user = peer->defaultuser[0] ? peer->defaultuser : peer->name;
+    *secret = peer->remotesecret[0] ? peer->remotesecret : peer->secret;
+    return 0;
+}
+
+/* Send the router's offer in a re-INVITE on the leg's dialog, answering the
+ * challenge ch when not NULL. 0 or -1. */
+static int s_send_reinvite(sip_leg_t *leg, sip_auth_remote_t *ch)
 {
     struct sockaddr_in me;
+    const char *user = NULL, *secret = NULL;
+    if (ch && s_creds(leg, &user, &secret) != 0)
+        return -1;
     osip_message_t *inv = sip_dialog_request(&leg->dlg, "INVITE", ++leg->dlg.local_cseq);
     if (!inv)
         return -1;
+    if (ch && sip_auth_remote_answer(ch, inv, user, secret) != 0) {
+        osip_message_free(inv);
+        return -1;
+    }
     s_local(leg, &me);
     sip_msg_add_contact(inv, leg->contact_user, &me);
     osip_message_set_header(inv, "Allow", SIP_MSG_ALLOW);
-    if (leg->st_interval) {
+    if (leg->st_interval && leg->st_peer) {
         char v[48];
         snprintf(v, sizeof v, "%d;refresher=%s", leg->st_interval, leg->st_us ? "uac" : "uas");
         osip_message_set_header(inv, "Supported", "timer");
         osip_message_set_header(inv, "Session-Expires", v);
     }
-    sip_msg_set_sdp(inv, leg->reoffer);
+    s_set_sdp(leg, inv, leg->reoffer);
     leg->reinvite_out = sip_txn_request(leg->call->env.layer, &inv, &leg->dlg.peer, leg);
     if (!leg->reinvite_out)
         return -1;
@@ -1607,7 +1865,7 @@ static void s_on_retry(evutil_socket_t fd, short what, void *arg)
     sip_leg_t *leg = arg;
     if (leg->state != LEG_UP)
         return;
-    if (leg->reinvite_in || s_send_reinvite(leg) != 0)
+    if (leg->reinvite_in || s_send_reinvite(leg, NULL) != 0)
         s_reinvite_result(leg, 491, NULL);
 }
 
@@ -1639,7 +1897,7 @@ void sip_call_on_reinvite(sip_call_t *self, const td_bus_hdr_t *hdr, const Tande
             sdp = o;
     }
     leg->reoffer = sip_arena_strdup(&leg->arena, sdp);
-    if (!leg->reoffer || s_send_reinvite(leg) != 0) {
+    if (!leg->reoffer || s_send_reinvite(leg, NULL) != 0) {
         td_log(LOG_WARNING, "%s: cannot send the re-INVITE", leg->channel);
         s_reinvite_result(leg, 500, NULL);
     }
@@ -1652,6 +1910,18 @@ static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp)
     if (status < 200)
         return;
     s_detach(&leg->reinvite_out);
+    sip_auth_remote_t ch;
+    if ((status == 401 || status == 407) && leg->state == LEG_UP
+        && sip_auth_remote_read(resp, &ch) == 0 && s_send_reinvite(leg, &ch) == 0) {
+        leg->authtries++;                   /* chan_sip's do_proxy_auth on a re-INVITE */
+        td_log(LOG_INFO, "%s: %d to our re-INVITE: again with credentials (try %u)",
+               leg->channel, status, leg->authtries);
+        return;
+    }
+    if (status == 401 || status == 407)
+        td_log(LOG_NOTICE, "%s: Failed to authenticate on re-INVITE", leg->channel);
+    else
+        leg->authtries = 0;
     if (leg->st_refreshing) {
         leg->st_refreshing = 0;
         if (status < 300) {
@@ -1699,6 +1969,17 @@ static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp)
             return;
         }
     }
+    if (status == 481 || status == 408) {
+        /* RFC 5057 section 5.1: both end the dialog usage. chan_sip's
+         * handle_response_invite queues a hangup with hangup_sip2cause
+         * (481: INTERWORKING, 408: NO_USER_RESPONSE). No BYE after a 481,
+         * whose dialog is gone; a BYE after a 408, as chan_sip's hangup. */
+        td_log(LOG_NOTICE, "%s: our re-INVITE answered %d: hanging up", leg->channel, status);
+        if (status == 408)
+            s_send_bye(leg);
+        s_end(leg, 1, sip_cause_from_status(status), (unsigned)status);
+        return;
+    }
     td_log(LOG_INFO, "%s: our re-INVITE refused: %d", leg->channel, status);
     s_reinvite_result(leg, (unsigned)status, NULL);
     s_maybe_reap(leg);
@@ -1727,6 +2008,8 @@ void sip_call_in_dialog(sip_call_t *self, sip_txn_t *txn, osip_message_t *req)
         return;
     }
     leg->dlg.remote_cseq = cseq;
+    if (leg->dlg.pinned)          /* nat=force_rport: answers go where the dialog's requests go */
+        sip_txn_force_rport(txn, &leg->dlg.peer);
     if (strcmp(method, "BYE") == 0)
         s_on_bye(leg, txn);
     else if (strcmp(method, "INVITE") == 0)

@@ -37,6 +37,9 @@ typedef struct {
      * Unreachable peers out, as chan_sip's create_addr_from_peer); NULL:
      * always. */
     int (*usable)(void *arg, const sip_peer_t *peer);
+    /* The SDP to send toward `to` (externaddr for a peer outside localnet):
+     * sdp itself or a copy valid until the next call; NULL: sdp as is. */
+    const char *(*sdp_for)(void *arg, const struct sockaddr_in *to, const char *sdp);
     void *arg;
 } sip_call_env_t;
 

@@ -30,8 +30,7 @@ static const char *const s_ignored[] = {
     "allowtransfer", "notifyringing", "notifyhold", "notifycid", "subscribecontext",
     "pedantic", "compactheaders", "vmexten", "mailbox", "autocreatepeer",
     "rtcachefriends", "rtsavesysname", "rtupdate", "rtautoclear", "ignoreregexpire",
-    "externip", "externaddr", "externhost",
-    "externrefresh", "localnet", "sipdebug", "recordhistory",
+    "externtcpport", "externtlsport", "sipdebug", "recordhistory",
     "dumphistory", "tos_sip", "tos_audio", "tos_video", "tos_text", "cos_sip",
     "cos_audio", "cos_video", "cos_text", "jbenable", "jbforce", "jbmaxsize",
     "jbresyncthreshold", "jbimpl", "jblog", "jbtargetextra", "accountcode", "amaflags",
@@ -293,9 +292,10 @@ static int s_codecs(sip_conf_t *self, const td_conf_var_t *v, unsigned *mask,
 }
 
 /* nat = no | force_rport | comedia | auto_force_rport | auto_comedia | yes |
- * never | route, or a comma list of them. comedia only concerns media, which
- * Tandem always latches anyway. */
-static int s_nat(sip_conf_t *self, const td_conf_var_t *v, sip_nat_t *out)
+ * never | route, or a comma list of them (chan_sip's set_insecure_flags
+ * sibling, handle_common_options "nat"): force_rport/auto_force_rport set the
+ * signaling half, comedia/auto_comedia the media half, yes both, no neither. */
+static int s_nat(sip_conf_t *self, const td_conf_var_t *v, sip_nat_t *out, sip_comedia_t *media)
 {
     static const char *const known[] = { "no", "never", "force_rport", "comedia",
                                          "auto_force_rport", "auto_comedia", "yes", "route",
@@ -305,6 +305,7 @@ static int s_nat(sip_conf_t *self, const td_conf_var_t *v, sip_nat_t *out)
         return s_fail(self, v->file, v->line, "nat value is too long");
     strcpy(buf, v->value);
     sip_nat_t nat = SIP_NAT_NO;
+    sip_comedia_t comedia = SIP_COMEDIA_NO;
     char *save = NULL;
     for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
         int i = s_in_list(known, tok);
@@ -314,8 +315,13 @@ static int s_nat(sip_conf_t *self, const td_conf_var_t *v, sip_nat_t *out)
             nat = SIP_NAT_FORCE;
         else if (!strcasecmp(tok, "auto_force_rport") && nat != SIP_NAT_FORCE)
             nat = SIP_NAT_AUTO;
+        if (!strcasecmp(tok, "comedia") || !strcasecmp(tok, "yes") || !strcasecmp(tok, "route"))
+            comedia = SIP_COMEDIA_YES;
+        else if (!strcasecmp(tok, "auto_comedia") && comedia != SIP_COMEDIA_YES)
+            comedia = SIP_COMEDIA_AUTO;
     }
     *out = nat;
+    *media = comedia;
     return 0;
 }
 
@@ -496,6 +502,43 @@ static int s_qualify(sip_conf_t *self, const td_conf_var_t *v, int yes_ms, int *
 
 /* ---- [general] ------------------------------------------------------------ */
 
+/* localnet = ip/mask (dotted) or ip/prefix, or a bare ip (/32), as chan_sip's
+ * ast_append_ha; repeatable. */
+static int s_localnet(sip_conf_t *self, const td_conf_var_t *v)
+{
+    sip_general_t *g = &self->general;
+    char ip[64];
+    const char *slash = strchr(v->value, '/');
+    size_t il = slash ? (size_t)(slash - v->value) : strlen(v->value);
+    struct in_addr net, mask = { .s_addr = 0xffffffffu };
+    if (il == 0 || il >= sizeof ip)
+        return s_fail(self, v->file, v->line, "localnet: bad network '%s'", v->value);
+    memcpy(ip, v->value, il);
+    ip[il] = '\0';
+    if (inet_pton(AF_INET, ip, &net) != 1)
+        return s_fail(self, v->file, v->line, "localnet: '%s' is not an IPv4 address", ip);
+    if (slash && strchr(slash + 1, '.')) {
+        if (inet_pton(AF_INET, slash + 1, &mask) != 1)
+            return s_fail(self, v->file, v->line, "localnet: bad mask '%s'", slash + 1);
+        uint32_t m = ntohl(mask.s_addr);
+        if (m & (~m >> 1))          /* not contiguous: ones then zeros */
+            return s_fail(self, v->file, v->line, "localnet: mask '%s' is not contiguous",
+                          slash + 1);
+    } else if (slash) {
+        long bits;
+        if (td_conf_int(slash + 1, 0, 32, &bits) < 0)
+            return s_fail(self, v->file, v->line, "localnet: prefix must be 0 to 32, not '%s'",
+                          slash + 1);
+        mask.s_addr = bits ? htonl(0xffffffffu << (32 - bits)) : 0;
+    }
+    if (g->nlocalnet >= SIP_LOCALNET_MAX)
+        return s_fail(self, v->file, v->line, "localnet: more than %d lines", SIP_LOCALNET_MAX);
+    g->localnet[g->nlocalnet].net.s_addr = net.s_addr & mask.s_addr;
+    g->localnet[g->nlocalnet].mask = mask;
+    g->nlocalnet++;
+    return 0;
+}
+
 static int s_general(sip_conf_t *self, td_conf_section_t *sec)
 {
     sip_general_t *g = &self->general;
@@ -541,7 +584,7 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
         } else if (!strcasecmp(k, "allow") || !strcasecmp(k, "disallow"))
             rc = s_codecs(self, v, &g->codecs, &g->codec_order, 1);
         else if (!strcasecmp(k, "nat"))
-            rc = s_nat(self, v, &g->nat);
+            rc = s_nat(self, v, &g->nat, &g->comedia);
         else if (!strcasecmp(k, "rtptimeout"))
             s_rtp_time(v, 0, &g->rtptimeout);
         else if (!strcasecmp(k, "rtpholdtimeout"))
@@ -563,17 +606,43 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
         else if (!strcasecmp(k, "qualifyfreq"))
             rc = s_int(self, v, 1, 86400, &g->qualifyfreq);
         else if (!strcasecmp(k, "session-timers")) {
-            if (!strcasecmp(v->value, "accept") || !strcasecmp(v->value, "originate"))
+            if (!strcasecmp(v->value, "accept"))
                 g->session_timers = 1;
+            else if (!strcasecmp(v->value, "originate"))
+                g->session_timers = 2;
             else if (!strcasecmp(v->value, "refuse"))
                 g->session_timers = 0;
             else
                 rc = s_fail(self, v->file, v->line, "session-timers must be accept, originate "
                             "or refuse, not '%s'", v->value);
+        } else if (!strcasecmp(k, "session-refresher")) {
+            if (!strcasecmp(v->value, "uas") || !strcasecmp(v->value, "uac"))
+                g->session_refresher_uas = !strcasecmp(v->value, "uas");
+            else
+                rc = s_fail(self, v->file, v->line, "session-refresher must be uac or uas, "
+                            "not '%s'", v->value);
         } else if (!strcasecmp(k, "session-expires"))
             rc = s_int(self, v, 1, 86400, &g->session_expires);
         else if (!strcasecmp(k, "session-minse"))
             rc = s_int(self, v, 1, 86400, &g->session_minse);
+        else if (!strcasecmp(k, "externaddr") || !strcasecmp(k, "externip")) {
+            int has;
+            g->externaddr.sin_port = 0;
+            g->externhost[0] = '\0';
+            rc = s_hostport(self, v, &g->externaddr, &has);
+        } else if (!strcasecmp(k, "externhost")) {
+            int has;
+            g->externaddr.sin_port = 0;
+            rc = s_hostport(self, v, &g->externaddr, &has);
+            if (rc == 0) {
+                const char *colon = strrchr(v->value, ':');
+                size_t hl = colon ? (size_t)(colon - v->value) : strlen(v->value);
+                snprintf(g->externhost, sizeof g->externhost, "%.*s", (int)hl, v->value);
+            }
+        } else if (!strcasecmp(k, "externrefresh"))
+            rc = s_int(self, v, 1, 86400, &g->externrefresh);
+        else if (!strcasecmp(k, "localnet"))
+            rc = s_localnet(self, v);
         else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl")) {
             if (!v->inherited)
                 td_log(LOG_WARNING, "%s:%d: '%s' is not enforced yet", v->file, v->line, k);
@@ -681,6 +750,7 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
     p->nat = g->nat;
     p->rtptimeout = g->rtptimeout;
     p->rtpholdtimeout = g->rtpholdtimeout;
+    p->comedia = g->comedia;
     p->supportpath = g->supportpath;
     p->srtp_taglen = 80;
     p->dynamic = 1;
@@ -745,7 +815,7 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
         else if (!strcasecmp(k, "fromdomain"))
             rc = s_copy(self, p->fromdomain, sizeof p->fromdomain, v);
         else if (!strcasecmp(k, "nat"))
-            rc = s_nat(self, v, &p->nat);
+            rc = s_nat(self, v, &p->nat, &p->comedia);
         else if (!strcasecmp(k, "rtptimeout"))
             s_rtp_time(v, g->rtptimeout, &p->rtptimeout);
         else if (!strcasecmp(k, "rtpholdtimeout"))
@@ -934,6 +1004,8 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
     g->session_timers = 1;
     g->session_expires = 1800;
     g->session_minse = 90;
+    g->session_refresher_uas = 1;
+    g->externrefresh = 10;
 
     td_conf_t *conf = td_conf_load(path, self->err, self->errlen);
     if (!conf) {

@@ -36,6 +36,14 @@ typedef enum { SIP_PEER_FRIEND, SIP_PEER_USER, SIP_PEER_PEER } sip_peer_type_t;
  * (force_rport, yes): always the source. */
 typedef enum { SIP_NAT_AUTO, SIP_NAT_NO, SIP_NAT_FORCE } sip_nat_t;
 
+/* nat='s media half: where the media worker sends a leg's RTP. NO: to the
+ * address its SDP names. YES (comedia): to where its RTP comes from
+ * (symmetric RTP, chan_sip's SIP_PAGE2_SYMMETRICRTP). AUTO (auto_comedia):
+ * YES when the leg's top Via does not name the packet's source. */
+typedef enum { SIP_COMEDIA_NO, SIP_COMEDIA_YES, SIP_COMEDIA_AUTO } sip_comedia_t;
+
+#define SIP_LOCALNET_MAX 16
+
 typedef struct sip_peer {
     char name[80];              /* the section name */
     sip_peer_type_t type;
@@ -61,6 +69,7 @@ typedef struct sip_peer {
                                  * cause 58). Per peer only: chan_sip's build_peer reads it,
                                  * its [general] does not (the sample sip.conf lists it there) */
     int srtp_taglen;            /* encryption_taglen=: 32, else 80 (the default) */
+    sip_comedia_t comedia;
     int supportpath;            /* supportpath=yes: a REGISTER's Path (RFC 3327) is kept with
                                  * the binding and calls to it go through that path; no (the
                                  * default, as chan_sip): Path is ignored */
@@ -99,6 +108,18 @@ typedef struct {
     unsigned codecs;            /* ulaw|alaw */
     sip_codec_order_t codec_order;  /* ulaw, alaw */
     sip_nat_t nat;              /* auto: the default for peers */
+    sip_comedia_t comedia;      /* no: the default for peers */
+    /* externaddr= (or externip=) host[:port], or externhost= (resolved at load
+     * and again every externrefresh seconds): the address Via, Contact and SDP
+     * name toward peers outside every localnet= (chan_sip's
+     * ast_sip_ouraddrfor). sin_addr 0: none. Port 0: the bound port. */
+    struct sockaddr_in externaddr;
+    char externhost[256];       /* "" unless externhost= */
+    int externrefresh;          /* 10 */
+    struct {
+        struct in_addr net, mask;   /* network byte order, net already masked */
+    } localnet[SIP_LOCALNET_MAX];
+    int nlocalnet;
     int supportpath;            /* 0: the default for peers' supportpath= */
     int defaultexpiry;          /* 120 */
     int minexpiry;              /* 60 */
@@ -110,9 +131,11 @@ typedef struct {
     int qualifyfreq;            /* 60 */
     int rtptimeout;             /* 0: every peer's default */
     int rtpholdtimeout;         /* 0 */
-    /* RFC 4028 session timers for callers (chan_sip's session-* options in
-     * [general]; originate is taken as accept: we do not ask for them) */
-    int session_timers;         /* session-timers: 1 accept (default), 0 refuse */
+    /* RFC 4028 session timers (chan_sip's session-* options in [general]) */
+    int session_timers;         /* session-timers: 1 accept (default), 0 refuse,
+                                 * 2 originate (we ask callees for them) */
+    int session_refresher_uas;  /* session-refresher: 1 uas (default: we refresh when
+                                 * a caller leaves it open), 0 uac */
     int session_expires;        /* session-expires: 1800 (DEFAULT_MAX_SE) */
     int session_minse;          /* session-minse: 90 (DEFAULT_MIN_SE) */
 } sip_general_t;

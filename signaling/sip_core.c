@@ -15,6 +15,7 @@
 #include "sdp.h"
 #include "sip_auth.h"
 #include "sip_call.h"
+#include "sip_extern.h"
 #include "sip_ident.h"
 #include "sip_msg.h"
 #include "sip_outreg.h"
@@ -37,6 +38,7 @@ struct sip_core {
     sip_call_t *call;
     sip_outreg_t *outreg;          /* register => lines */
     sip_qualify_t *qualify;        /* qualify= keepalives */
+    sip_extern_t *ext;             /* externaddr / localnet */
     struct event *tick;
     struct sockaddr_in bound;      /* the socket's own address */
     unsigned long ticks;
@@ -49,6 +51,19 @@ static void s_local_addr(void *arg, const struct sockaddr_in *to, struct sockadd
 {
     sip_core_t *self = arg;
     sip_txn_layer_local_addr(self->layer, to, out);   /* the one cache, in the transport */
+}
+
+/* The layer's hook: externaddr toward peers outside localnet. */
+static void s_remap(void *arg, const struct sockaddr_in *to, struct sockaddr_in *inout)
+{
+    sip_core_t *self = arg;
+    sip_extern_remap(self->ext, to, inout);
+}
+
+static const char *s_sdp_for(void *arg, const struct sockaddr_in *to, const char *sdp)
+{
+    sip_core_t *self = arg;
+    return sip_extern_sdp(self->ext, to, sdp);
 }
 
 static int s_usable(void *arg, const sip_peer_t *peer)
@@ -364,6 +379,8 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     const sip_peer_t *peer = *aor ? sip_conf_peer(self->conf, aor) : NULL;
     if (peer && peer->type == SIP_PEER_USER)
         peer = NULL;
+    if (peer && peer->nat == SIP_NAT_FORCE)     /* chan_sip: the peer's flags, then responses */
+        sip_txn_force_rport(txn, from);
     osip_authorization_t *cred = sip_auth_credentials(self->auth, req, user, sizeof user);
     const char *refuse = NULL;   /* why register_verify refuses before any password check */
     int refusal = 0;
@@ -534,6 +551,8 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     const sip_peer_t *p = sip_ident_find(self->conf, self->registrar, s_is(m, "SUBSCRIBE"), name,
                                          from, now, &how);
     *caller = NULL;
+    if (p && p->nat == SIP_NAT_FORCE)           /* check_peer_ok copies the peer's nat flags */
+        sip_txn_force_rport(txn, from);
     if (!p) {
         if (g->allowguest) {
             td_log(LOG_DEBUG, "%s from '%s' at %s: no peer, a guest", m, name, src);
@@ -932,10 +951,14 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
     self->auth = sip_auth_new(sip_conf_general(conf)->realm);
     self->registrar = sip_registrar_new();
     self->layer = sip_txn_layer_new(base, fd, &th, self);
+    self->ext = sip_extern_new(sip_conf_general(conf));
+    if (self->layer && self->ext)
+        sip_txn_layer_set_nat(self->layer, sip_conf_general(conf)->nat == SIP_NAT_FORCE,
+                              s_remap, self);
     self->bus = td_bus_new(base, TD_BUS_CONNECT, opts->endpoint, self->identity, "signaling",
                            self->opts.capacity, &bh, self);
     self->tick = event_new(base, -1, EV_PERSIST, s_on_tick, self);
-    if (!self->auth || !self->registrar || !self->layer || !self->bus || !self->tick) {
+    if (!self->auth || !self->registrar || !self->layer || !self->ext || !self->bus || !self->tick) {
         td_log(LOG_ERR, "sip_core: cannot start (%s)", !self->layer ? "transaction layer"
                         : !self->bus ? "bus" : "out of memory");
         sip_core_destroy(&self);
@@ -944,7 +967,7 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
     sip_call_env_t env = {
         .base = base, .layer = self->layer, .bus = self->bus, .conf = conf,
         .registrar = self->registrar, .identity = self->identity,
-        .local_addr = s_local_addr, .usable = s_usable, .arg = self,
+        .local_addr = s_local_addr, .usable = s_usable, .sdp_for = s_sdp_for, .arg = self,
     };
     self->call = sip_call_new(&env);
     sip_outreg_env_t renv = {
@@ -978,6 +1001,7 @@ void sip_core_destroy(sip_core_t **self_p)
     sip_qualify_destroy(&self->qualify);
     td_bus_destroy(&self->bus);
     sip_txn_layer_destroy(&self->layer);
+    sip_extern_destroy(&self->ext);
     sip_registrar_destroy(&self->registrar);
     sip_auth_destroy(&self->auth);
     free(self);

@@ -2,9 +2,13 @@
 #include "sip_dialog.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <osipparser2/osip_parser.h>
 
 #include "sip_msg.h"
@@ -132,6 +136,51 @@ static int s_route_is_loose(const char *value)
     return loose;
 }
 
+/* Route hosts given by name (a front proxy's Record-Route, a Path): looked
+ * up with getaddrinfo (A records; no RFC 3263 SRV/NAPTR) once and kept for
+ * HOST_TTL_S seconds in a small table shared by every dialog of the process,
+ * so a proxy's name costs one lookup a minute, not one per dialog or message.
+ * Failures are kept as well (the route then stays unresolved: the dialog's
+ * peer is left as it was). The lookup blocks, as chan_sip's does. */
+#define HOST_SLOTS 16
+#define HOST_TTL_S 60
+
+static struct {
+    char name[128];
+    struct in_addr addr;
+    int ok;
+    time_t at;
+} s_hosts[HOST_SLOTS];
+
+static int s_host_addr(const char *host, struct in_addr *out)
+{
+    if (inet_pton(AF_INET, host, out) == 1)
+        return 0;
+    size_t len = strlen(host);
+    if (len == 0 || len >= sizeof s_hosts[0].name || strspn(host, "0123456789.") == len)
+        return -1;
+    unsigned h = 5381;
+    for (size_t i = 0; i < len; i++)
+        h = h * 33 + (unsigned char)(host[i] | 0x20);
+    size_t slot = h % HOST_SLOTS;
+    time_t now = time(NULL);
+    if (s_hosts[slot].at && now - s_hosts[slot].at < HOST_TTL_S
+        && strcasecmp(s_hosts[slot].name, host) == 0) {
+        *out = s_hosts[slot].addr;
+        return s_hosts[slot].ok ? 0 : -1;
+    }
+    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM }, *res = NULL;
+    int ok = getaddrinfo(host, NULL, &hints, &res) == 0 && res;
+    snprintf(s_hosts[slot].name, sizeof s_hosts[slot].name, "%s", host);
+    s_hosts[slot].ok = ok;
+    s_hosts[slot].at = now;
+    s_hosts[slot].addr.s_addr = ok ? ((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr : 0;
+    if (res)
+        freeaddrinfo(res);
+    *out = s_hosts[slot].addr;
+    return ok ? 0 : -1;
+}
+
 int sip_dialog_first_hop(const sip_dialog_t *d, struct sockaddr_in *out)
 {
     if (d->nroutes <= 0)
@@ -141,7 +190,8 @@ int sip_dialog_first_hop(const sip_dialog_t *d, struct sockaddr_in *out)
         return -1;
     struct sockaddr_in a = { .sin_family = AF_INET };
     long port = r->url->port ? strtol(r->url->port, NULL, 10) : 5060;
-    int ok = inet_pton(AF_INET, r->url->host, &a.sin_addr) == 1 && port > 0 && port <= 65535;
+    int ok = r->url->host && s_host_addr(r->url->host, &a.sin_addr) == 0
+          && port > 0 && port <= 65535;
     osip_route_free(r);
     if (!ok)
         return -1;

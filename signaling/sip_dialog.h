@@ -71,17 +71,18 @@ int sip_dialog_update_uac(sip_dialog_t *d, sip_arena_t *a, const osip_message_t 
 int sip_dialog_refresh(sip_dialog_t *d, sip_arena_t *a, const osip_message_t *req);
 
 /* The route set's first hop as an address: the first Route URI's host:port
- * (5060 when it has none) when it is a numeric IPv4 address. A loose router
- * (;lr) and a strict one are reached alike; they differ in the request's
- * shape (see sip_dialog_request). 0, or -1 when there is no numeric first hop
- * (the dialog's peer then stays what it was). */
+ * (5060 when it has none), a numeric IPv4 address or a name (looked up once
+ * a minute for the whole process, A records only). A loose router (;lr) and
+ * a strict one are reached alike; they differ in the request's shape (see
+ * sip_dialog_request). 0, or -1 when there is no usable first hop (the
+ * dialog's peer then stays what it was). */
 int sip_dialog_first_hop(const sip_dialog_t *d, struct sockaddr_in *out);
 
 /* Pre-load a route set before the first request (RFC 3327: the Path of a
  * registered contact, sip_binding_t.path): `list` is name-addrs joined by
  * commas (a comma inside <> or quotes does not split), at most
  * SIP_DIALOG_MAX_ROUTES kept. peer becomes its first hop (see
- * sip_dialog_first_hop; unchanged when that is not numeric). 0 or -1. */
+ * sip_dialog_first_hop; unchanged when that cannot be resolved). 0 or -1. */
 int sip_dialog_set_routes(sip_dialog_t *d, sip_arena_t *a, const char *list);
 
 /* A request in the dialog: Request-URI = remote target, From/To with tags

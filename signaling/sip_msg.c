@@ -117,16 +117,19 @@ int sip_msg_target(const osip_message_t *req, const osip_uri_t *contact,
     if (inet_pton(AF_INET, contact->host, &c.sin_addr) != 1 || port <= 0 || port > 65535)
         return 0;
     c.sin_port = htons((uint16_t)port);
-    if (nat == SIP_NAT_AUTO) {
-        osip_via_t *via = req ? osip_list_get(&req->vias, 0) : NULL;
-        struct in_addr vip;
-        long vport = via && via->port ? strtol(via->port, NULL, 10) : 5060;
-        if (!via || !via->host || inet_pton(AF_INET, via->host, &vip) != 1
-            || vip.s_addr != from->sin_addr.s_addr || vport != ntohs(from->sin_port))
-            return 1;                       /* behind NAT: the source it is */
-    }
+    if (nat == SIP_NAT_AUTO && sip_msg_behind_nat(req, from))
+        return 1;                           /* behind NAT: the source it is */
     *out = c;
     return 0;
+}
+
+int sip_msg_behind_nat(const osip_message_t *req, const struct sockaddr_in *from)
+{
+    osip_via_t *via = req ? osip_list_get(&req->vias, 0) : NULL;
+    struct in_addr vip;
+    long vport = via && via->port ? strtol(via->port, NULL, 10) : 5060;
+    return !via || !via->host || inet_pton(AF_INET, via->host, &vip) != 1
+        || vip.s_addr != from->sin_addr.s_addr || vport != ntohs(from->sin_port);
 }
 
 int sip_msg_reply(sip_txn_t *txn, int status, const char *to_tag, const char *why,

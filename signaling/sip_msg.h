@@ -46,6 +46,10 @@ char *sip_msg_addr(const struct sockaddr_in *a, char *buf, size_t len);
 int sip_msg_target(const osip_message_t *req, const osip_uri_t *contact,
                     const struct sockaddr_in *from, sip_nat_t nat, struct sockaddr_in *out);
 
+/* 1 when req's top Via does not name from (address and port, 5060 when
+ * none): the sender is behind NAT (chan_sip's check_via/check_for_nat). */
+int sip_msg_behind_nat(const osip_message_t *req, const struct sockaddr_in *from);
+
 /* Send `status` on txn with to_tag (NULL: a fresh one when the request's
  * To has none, as every response but 100 needs), logging why at LOG_INFO
  * when the status is 300 or more (why NULL: not logged). An extra header can

@@ -116,6 +116,9 @@ struct sip_txn_layer {
         time_t at;
     } src_cache[SRC_CACHE];
     sip_txn_stats_t stats;
+    void (*remap)(void *arg, const struct sockaddr_in *to, struct sockaddr_in *inout);
+    void *remap_arg;
+    int force_rport;                         /* [general] nat=force_rport */
     char rx[MAX_DATAGRAM + 1];
     char tx[MAX_DATAGRAM + 256];
     char fix[MAX_DATAGRAM + 1];             /* a datagram mended for the parser */
@@ -440,8 +443,28 @@ static in_addr_t s_route_source(const struct sockaddr_in *to)
     return src;
 }
 
+static void s_kernel_addr(sip_txn_layer_t *self, const struct sockaddr_in *to,
+                          struct sockaddr_in *out);
+
 void sip_txn_layer_local_addr(sip_txn_layer_t *self, const struct sockaddr_in *to,
                               struct sockaddr_in *out)
+{
+    s_kernel_addr(self, to, out);
+    if (self->remap && to)
+        self->remap(self->remap_arg, to, out);
+}
+
+void sip_txn_layer_set_nat(sip_txn_layer_t *self, int force_rport,
+                           void (*remap)(void *arg, const struct sockaddr_in *to,
+                                         struct sockaddr_in *inout), void *arg)
+{
+    self->force_rport = force_rport;
+    self->remap = remap;
+    self->remap_arg = arg;
+}
+
+static void s_kernel_addr(sip_txn_layer_t *self, const struct sockaddr_in *to,
+                          struct sockaddr_in *out)
 {
     *out = self->local;
     if (self->local.sin_addr.s_addr != htonl(INADDR_ANY) || !to)
@@ -470,9 +493,9 @@ static void s_fill_via(sip_txn_layer_t *self, osip_message_t *req, const struct 
     if (!via)
         return;
     int fill_host = !via->host || !*via->host || strcmp(via->host, "0.0.0.0") == 0;
+    struct sockaddr_in me = self->local;     /* externaddr may bring its own port */
     if (fill_host) {
         char ip[INET_ADDRSTRLEN];
-        struct sockaddr_in me;
         sip_txn_layer_local_addr(self, to, &me);
         inet_ntop(AF_INET, &me.sin_addr, ip, sizeof ip);
         osip_free(via->host);
@@ -480,7 +503,7 @@ static void s_fill_via(sip_txn_layer_t *self, osip_message_t *req, const struct 
     }
     if ((fill_host && !via->port) || (via->port && strcmp(via->port, "0") == 0)) {
         char port[8];
-        snprintf(port, sizeof port, "%d", ntohs(self->local.sin_port));
+        snprintf(port, sizeof port, "%d", ntohs(me.sin_port));
         osip_free(via->port);
         via->port = osip_strdup(port);
     }
@@ -488,7 +511,8 @@ static void s_fill_via(sip_txn_layer_t *self, osip_message_t *req, const struct 
 
 /* RFC 3261 18.2.2 and RFC 3581: mark the request's top Via with where it
  * came from and work out where responses go. */
-static void s_fix_via(osip_message_t *req, const struct sockaddr_in *from, struct sockaddr_in *peer)
+static void s_fix_via(osip_message_t *req, const struct sockaddr_in *from, struct sockaddr_in *peer,
+                      int force_rport)
 {
     osip_via_t *via = s_top_via(req);
     char ip[INET_ADDRSTRLEN], port[8];
@@ -500,6 +524,11 @@ static void s_fix_via(osip_message_t *req, const struct sockaddr_in *from, struc
     osip_generic_param_t *rport = NULL, *received = NULL;
     osip_generic_param_get_byname(&via->via_params, "rport", &rport);
     osip_generic_param_get_byname(&via->via_params, "received", &received);
+    if (!rport && force_rport) {    /* chan_sip's copy_via_headers: received and rport
+                                     * as if asked, and the answer goes to the source */
+        osip_generic_param_add(&via->via_params, osip_strdup("rport"), NULL);
+        osip_generic_param_get_byname(&via->via_params, "rport", &rport);
+    }
     int need_received = rport || !via->host || strcmp(via->host, ip) != 0;
     if (need_received) {
         if (received) {
@@ -975,7 +1004,7 @@ static void s_reply_stateless(sip_txn_layer_t *self, osip_message_t *req, int st
 {
     struct sockaddr_in peer;
     char tag[40];
-    s_fix_via(req, from, &peer);
+    s_fix_via(req, from, &peer, self->force_rport);
     osip_message_t *r = s_build_response(req, status, reason, s_tag(tag, sizeof tag));
     if (r) {
         s_send_msg(self, r, &peer, NULL, NULL);
@@ -1023,7 +1052,7 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const struct
         return 0;
     }
     struct sockaddr_in peer;
-    s_fix_via(msg, from, &peer);
+    s_fix_via(msg, from, &peer, self->force_rport);
     int invite = strcmp(msg->sip_method, "INVITE") == 0;
     t = s_txn_new(self, invite ? SIP_TXN_IST : SIP_TXN_NIST, key, msg, &peer, NULL);
     if (!t) {
@@ -1370,6 +1399,18 @@ int sip_txn_cancel(sip_txn_t *t)
 
 sip_txn_kind_t sip_txn_kind(const sip_txn_t *t) { return t->kind; }
 osip_message_t *sip_txn_request_msg(sip_txn_t *t) { return t ? t->req : NULL; }
+void sip_txn_force_rport(sip_txn_t *t, const struct sockaddr_in *src)
+{
+    osip_via_t *via = t && t->req ? s_top_via(t->req) : NULL;
+    if (!via || (t->kind != SIP_TXN_IST && t->kind != SIP_TXN_NIST)
+        || s_param(&via->via_params, "rport"))
+        return;                 /* rport asked: s_fix_via has done it all */
+    char port[8];
+    snprintf(port, sizeof port, "%d", ntohs(src->sin_port));
+    osip_generic_param_add(&via->via_params, osip_strdup("rport"), osip_strdup(port));
+    t->peer = *src;
+}
+
 const struct sockaddr_in *sip_txn_peer(const sip_txn_t *t) { return t ? &t->peer : NULL; }
 void *sip_txn_owner(const sip_txn_t *t) { return t ? t->owner : NULL; }
 void sip_txn_set_owner(sip_txn_t *t, void *owner) { if (t) t->owner = owner; }

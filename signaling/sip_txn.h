@@ -93,6 +93,15 @@ int sip_txn_layer_send(sip_txn_layer_t *self, osip_message_t *msg,
 void sip_txn_layer_local_addr(sip_txn_layer_t *self, const struct sockaddr_in *to,
                               struct sockaddr_in *out);
 
+/* NAT (chan_sip's nat= in [general], externaddr/localnet): with force_rport
+ * every request's top Via is treated as if it carried ";rport" (received and
+ * rport are filled in and responses go to the source address and port);
+ * remap (NULL: none) may replace our address toward `to` after the kernel's
+ * choice, for Via and every sip_txn_layer_local_addr caller. */
+void sip_txn_layer_set_nat(sip_txn_layer_t *self, int force_rport,
+                           void (*remap)(void *arg, const struct sockaddr_in *to,
+                                         struct sockaddr_in *inout), void *arg);
+
 typedef struct {
     unsigned long rx, tx, dropped, bad_requests, retransmits, live;
 } sip_txn_stats_t;
@@ -135,6 +144,12 @@ int sip_txn_cancel(sip_txn_t *invite);
 /* A fresh branch "z9hG4bK<stamp><random>" in buf (at least 48 bytes); the
  * stamp is the same for every branch of this process. */
 char *sip_txn_branch(char *buf, size_t len);
+
+/* A server transaction whose sender turned out to be a nat=force_rport peer
+ * (chan_sip's copy_via_headers): when its top Via had no ";rport", add
+ * rport=<src's port> (received is there when the address differed) and send
+ * its responses to src, the packet's source. */
+void sip_txn_force_rport(sip_txn_t *txn, const struct sockaddr_in *src);
 
 /* Accessors (borrowed). The request is kept for the transaction's life. */
 sip_txn_kind_t sip_txn_kind(const sip_txn_t *txn);

@@ -3,10 +3,11 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config libosip2-dev libevent-dev libzmq3-dev
       libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libsrtp2-dev sip-tester python3
-      iproute2 procps
+      iproute2 procps nftables
       asterisk-core-sounds-en-wav asterisk-core-sounds-en asterisk-moh-opsound-wav)
 # iproute2 (ip) and procps (pgrep) are used by the integration tests; a
 # standard install has them, a minimal root (make test-fresh) does not.
+# nftables (nft) makes the NAT of tests/sip/nat_phone and nat_extern.
 # (tests/sip/multihost also uses nsenter, from util-linux, which is Essential.)
 # asterisk-core-sounds-en-wav puts the prompts in sounds/en_US_f_Allison;
 # asterisk-core-sounds-en (a Recommends, skipped with --no-install-recommends)

@@ -177,10 +177,13 @@ static void s_deliver(fixture_t *fx, const char *call_id, uint32_t leg, int body
     td_bus_fake_deliver(worker_bus(fx->worker), "router", &env);
 }
 
+static int s_comedia;            /* MediaOffer/MediaAnswer's comedia for the next ones */
+
 static void s_offer(fixture_t *fx, const char *call_id, const char *sdp)
 {
     Tandem__MediaOffer msg = TANDEM__MEDIA_OFFER__INIT;
     msg.sdp = (char *)sdp;
+    msg.comedia = s_comedia;
     s_deliver(fx, call_id, 0, TANDEM__ENVELOPE__BODY_MEDIA_OFFER, &msg);
 }
 
@@ -188,6 +191,7 @@ static void s_answer(fixture_t *fx, const char *call_id, uint32_t leg, const cha
 {
     Tandem__MediaAnswer msg = TANDEM__MEDIA_ANSWER__INIT;
     msg.sdp = (char *)sdp;
+    msg.comedia = s_comedia;
     s_deliver(fx, call_id, leg, TANDEM__ENVELOPE__BODY_MEDIA_ANSWER, &msg);
 }
 
@@ -258,6 +262,7 @@ static void test_call_relays_both_ways(void **state)
     unsigned char pkt[200], got[2048];
     size_t len = s_rtp(pkt, 0x11223344, 1);
 
+    s_comedia = 1;                   /* nat=comedia on both legs: the worker latches */
     s_open(fx, "call-1", a_port, &pa, &pb);
     assert_int_not_equal(pa, pb);
     assert_true(pa >= fx->rtp_start && pa < fx->rtp_start + 2 * PAIRS && pa % 2 == 0);
@@ -325,6 +330,7 @@ static void test_call_relays_both_ways(void **state)
     assert_int_equal(sb->tx_packets, 3);
     assert_int_equal(sb->rx_bytes, 2 * len + sizeof rtcp);
 
+    s_comedia = 0;
     /* Release: no reply, ports closed and bindable again. */
     size_t before = td_bus_fake_count();
     s_release(fx, "call-1");
@@ -342,6 +348,36 @@ static void test_call_relays_both_ways(void **state)
     close(a_rtcp);
     close(b);
     close(b_rtcp);
+}
+
+/* Without comedia (nat=no, or auto_comedia not behind NAT) RTP goes to the
+ * SDP's address, wherever packets come from, as res_rtp_asterisk without
+ * AST_RTP_PROPERTY_NAT. */
+static void test_no_comedia_keeps_sdp_address(void **state)
+{
+    fixture_t *fx = *state;
+    uint16_t a_port, b_port, other_port, pa, pb, from;
+    int a = s_udp(&a_port), b = s_udp(&b_port), other = s_udp(&other_port);
+    unsigned char pkt[200], got[2048];
+    size_t len = s_rtp(pkt, 0x55667788, 1);
+    char sdp[512];
+
+    s_open(fx, "call-nc", a_port, &pa, &pb);
+    s_answer(fx, "call-nc", 1, s_sdp(sdp, sizeof sdp, b_port, NULL));
+    /* The caller sends from another port than its SDP's: B still gets it,
+     * and B's answer goes to the SDP port, not to the sender. */
+    s_send(other, pa, pkt, len);
+    assert_int_equal(s_recv(fx, b, got, sizeof got, NULL), (ssize_t)len);
+    s_send(b, pb, pkt, len);
+    assert_int_equal(s_recv(fx, a, got, sizeof got, &from), (ssize_t)len);
+    assert_int_equal(from, pa);
+    s_expect_silence(fx, other);
+    const session_stats_t *sa = session_stats(worker_session(fx->worker, "call-nc"), SESSION_A);
+    assert_int_equal(sa->relatches, 0);
+    s_release(fx, "call-nc");
+    close(a);
+    close(b);
+    close(other);
 }
 
 static void test_echo_reflects_to_caller(void **state)
@@ -1174,6 +1210,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rtp_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adopt_moves_a_bridged_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adopt_bad_sdp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_comedia_keeps_sdp_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_echo_reflects_to_caller, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_offer_same_ports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_sdp_is_cause_58, setup, teardown),

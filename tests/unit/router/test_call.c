@@ -440,6 +440,52 @@ static void test_reinvite_relay(void **state)
     s_nothing_more(f);
 }
 
+/* A worker that never answers the offer: after the wait the offerer gets
+ * 500 and the next offer is relayed again (not 491 for ever); the worker's
+ * late answer is ignored. The same for a silent MediaReanswer. */
+static void test_reinvite_worker_silent(void **state)
+{
+    fixture_t *f = *state;
+    s_bridge_1002(f, "c1");
+    s_reinvite_in(f, "c1", 0, "HOLD-A");
+    s_sent(f, "media-1", MEDIA_REOFFER, "c1", 0);
+    s_nothing_more(f);
+    call_t *c = router_call(f->router, "c1");
+    assert_non_null(c);
+    assert_int_equal(call_fire_reinvite_timer(c), 1);      /* it was waiting */
+    const Tandem__Envelope *e = s_sent(f, "sig-1", REINVITE_ANSWER, "c1", 0);
+    assert_int_equal(e->reinvite_answer->status, 500);
+    s_nothing_more(f);
+    Tandem__MediaReoffered late = TANDEM__MEDIA_REOFFERED__INIT;
+    late.status = 200;
+    late.sdp = "LATE";
+    s_bus_msg(f, "media-1", "c1", 0, BODY(MEDIA_REOFFERED), &late);
+    s_nothing_more(f);
+
+    /* the next one is relayed; this time the worker's MediaReanswered is missing */
+    s_reinvite_in(f, "c1", 1, "MOVE-B");
+    s_sent(f, "media-1", MEDIA_REOFFER, "c1", 1);
+    Tandem__MediaReoffered ro = TANDEM__MEDIA_REOFFERED__INIT;
+    ro.status = 200;
+    ro.sdp = "OFFER-A";
+    s_bus_msg(f, "media-1", "c1", 1, BODY(MEDIA_REOFFERED), &ro);
+    s_sent(f, "sig-1", REINVITE, "c1", 0);
+    assert_int_equal(call_fire_reinvite_timer(c), 0);      /* waiting on the phone, not the worker */
+    s_nothing_more(f);
+    Tandem__ReinviteAnswer ra = TANDEM__REINVITE_ANSWER__INIT;
+    ra.status = 200;
+    ra.sdp = "ANSWER-A";
+    s_bus_msg(f, "sig-1", "c1", 0, BODY(REINVITE_ANSWER), &ra);
+    s_sent(f, "media-1", MEDIA_REANSWER, "c1", 0);
+    assert_int_equal(call_fire_reinvite_timer(c), 1);
+    e = s_sent(f, "sig-1", REINVITE_ANSWER, "c1", 1);
+    assert_int_equal(e->reinvite_answer->status, 500);
+    s_nothing_more(f);
+    s_reinvite_in(f, "c1", 0, "AGAIN");
+    s_sent(f, "media-1", MEDIA_REOFFER, "c1", 0);
+    s_nothing_more(f);
+}
+
 /* The other leg refuses (486 here, 408 for a timeout): the offerer gets the
  * same status through the worker, which keeps the session. A worker refusal
  * (488) goes straight back. */
@@ -1338,6 +1384,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_reinvite_relay),
         T(test_reinvite_rejected),
+        T(test_reinvite_worker_silent),
         T(test_reinvite_echo),
         T(test_unknown_exten),
         T(test_dial_answered_callee_hangs_up),

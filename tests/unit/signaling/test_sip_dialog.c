@@ -156,9 +156,19 @@ static void test_pinned_and_hostname(void **state)
     assert_int_equal(osip_list_size(&bye->routes), 1);   /* but the Route is there */
     osip_message_free(bye);
     osip_message_free(ok);
-    /* a first hop by name is not resolved here: the peer stays */
+    /* a first hop by name is looked up (once, then from the cache) */
     s_uac(&d, &a, space, sizeof space);
-    ok = s_parse("Record-Route: <sip:proxy.example.com;lr>\r\n");
+    ok = s_parse("Record-Route: <sip:localhost:5090;lr>\r\n");
+    assert_int_equal(sip_dialog_update_uac(&d, &a, ok), 0);
+    assert_int_equal(ntohs(d.peer.sin_port), 5090);
+    assert_int_equal(d.peer.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+    osip_message_free(ok);
+    struct sockaddr_in hop;
+    assert_int_equal(sip_dialog_first_hop(&d, &hop), 0);   /* the cached answer */
+    assert_int_equal(hop.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+    /* a name that does not resolve: the peer stays */
+    s_uac(&d, &a, space, sizeof space);
+    ok = s_parse("Record-Route: <sip:no-such-proxy.invalid;lr>\r\n");
     assert_int_equal(sip_dialog_update_uac(&d, &a, ok), 0);
     assert_int_equal(ntohs(d.peer.sin_port), 5062);
     osip_message_free(ok);

@@ -553,6 +553,42 @@ static void test_rport_and_received(void **state)
     assert_null(strstr(s_header(buf, "Via", hdr, sizeof hdr), "received"));
 }
 
+/* nat=force_rport: a request without ;rport is answered at its source port
+ * anyway, with received= and rport= in the Via (chan_sip's copy_via_headers):
+ * per transaction once the TU knows the peer (sip_txn_force_rport), or for
+ * every request with [general]'s setting (sip_txn_layer_set_nat). */
+static void test_force_rport(void **state)
+{
+    fx_t *fx = *state;
+    char buf[4096], hdr[512], want[64];
+    const char *fmt = "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\n"
+                      "Via: SIP/2.0/UDP 192.0.2.8:%d;branch=%s\r\n"
+                      "From: <sip:alice@192.0.2.8>;tag=a\r\nTo: <sip:bob@127.0.0.1>\r\n"
+                      "Call-ID: %s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    snprintf(want, sizeof want, "rport=%d", ntohs(fx->peer_addr.sin_port));
+    /* the Via names peer2's port; the packet comes from peer's */
+    snprintf(buf, sizeof buf, fmt, ntohs(fx->peer2_addr.sin_port), "z9hG4bKfr1", "fr1");
+    s_peer_send(fx, buf);
+    s_pump(fx);
+    sip_txn_force_rport(fx->txn, &fx->peer_addr);
+    assert_int_equal(sip_txn_reply(fx->txn, 200, "t"), 0);
+    assert_int_equal(s_recv_on(fx, fx->peer2, buf, sizeof buf, 0), -1);
+    assert_true(s_recv(fx, buf, sizeof buf, 0) > 0);
+    s_header(buf, "Via", hdr, sizeof hdr);
+    assert_non_null(strstr(hdr, "received=127.0.0.1"));
+    assert_non_null(strstr(hdr, want));
+    /* the layer-wide setting */
+    sip_txn_layer_set_nat(fx->layer, 1, NULL, NULL);
+    snprintf(buf, sizeof buf, fmt, ntohs(fx->peer2_addr.sin_port), "z9hG4bKfr2", "fr2");
+    s_peer_send(fx, buf);
+    s_pump(fx);
+    assert_int_equal(sip_txn_reply(fx->txn, 200, "t"), 0);
+    assert_int_equal(s_recv_on(fx, fx->peer2, buf, sizeof buf, 0), -1);
+    assert_true(s_recv(fx, buf, sizeof buf, 0) > 0);
+    assert_non_null(strstr(s_header(buf, "Via", hdr, sizeof hdr), want));
+    sip_txn_layer_set_nat(fx->layer, 0, NULL, NULL);
+}
+
 static void test_rfc2543_request_matching(void **state)
 {
     fx_t *fx = *state;
@@ -809,6 +845,37 @@ static void test_via_filled_on_wildcard_bind(void **state)
     close(fd);
 }
 
+/* externaddr (sip_extern, through the layer's remap hook): the Via of our
+ * requests names the remapped address and its port. */
+static void s_remap_to_public(void *arg, const struct sockaddr_in *to, struct sockaddr_in *inout)
+{
+    (void)arg; (void)to;
+    inet_pton(AF_INET, "198.51.100.7", &inout->sin_addr);
+    inout->sin_port = htons(5080);
+}
+
+static void test_via_remapped(void **state)
+{
+    fx_t *fx = *state;
+    char text[1024], buf[4096], hdr[512], branch[64];
+    sip_txn_layer_set_nat(fx->layer, 0, s_remap_to_public, NULL);
+    snprintf(text, sizeof text,
+             "MESSAGE sip:carol@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 0.0.0.0:0;branch=%s\r\n"
+             "From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:carol@127.0.0.1>\r\n"
+             "Call-ID: ext1\r\nCSeq: 1 MESSAGE\r\n\r\n", sip_txn_branch(branch, sizeof branch));
+    osip_message_t *msg = NULL;
+    osip_message_init(&msg);
+    assert_int_equal(osip_message_parse(msg, text, strlen(text)), 0);
+    assert_non_null(sip_txn_request(fx->layer, &msg, &fx->peer_addr, NULL));
+    assert_true(s_recv(fx, buf, sizeof buf, 0) > 0);
+    assert_non_null(strstr(s_header(buf, "Via", hdr, sizeof hdr),
+                           "SIP/2.0/UDP 198.51.100.7:5080;"));
+    struct sockaddr_in me;
+    sip_txn_layer_local_addr(fx->layer, &fx->peer_addr, &me);
+    assert_int_equal(ntohs(me.sin_port), 5080);
+    sip_txn_layer_set_nat(fx->layer, 0, NULL, NULL);
+}
+
 /* ---- scale -------------------------------------------------------------- */
 
 #define MANY 10000
@@ -1044,6 +1111,8 @@ int main(void)
         T(test_nist_absorbs_retransmission),
         T(test_cancel_finds_invite),
         T(test_rport_and_received),
+        T(test_force_rport),
+        T(test_via_remapped),
         T(test_rfc2543_request_matching),
         T(test_ict_timer_a_and_b),
         T(test_ict_non2xx_is_acked),
