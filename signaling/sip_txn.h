@@ -1,4 +1,4 @@
-/* sip_txn - the RFC 3261 section 17 transaction layer, over UDP.
+/* sip_txn - the RFC 3261 section 17 transaction layer, over sip_transport
  *
  * Built on libosip2's parser and builder only (not its FSMs): transactions
  * live in a hash table keyed by the top Via branch (plus the method for
@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <osip2/osip.h>      /* only for osip_message_t and the parser */
 #include <event2/event.h>
+#include "sip_transport.h"
 
 typedef struct sip_txn sip_txn_t;
 typedef struct sip_txn_layer sip_txn_layer_t;
@@ -58,12 +59,17 @@ typedef struct {
     void (*on_terminated)(void *arg, sip_txn_t *txn);
 } sip_txn_handlers_t;
 
-/* Create the layer on an already-bound, non-blocking UDP socket (the layer
- * adds the read event; it does not close fd). Returns NULL on failure. */
+/* Create the layer on an already-bound, non-blocking UDP socket (its
+ * transport, sip_transport.h, adds the read event; it does not close fd).
+ * TCP and TLS listeners are added on sip_txn_layer_transport(). Returns NULL
+ * on failure. */
 sip_txn_layer_t *sip_txn_layer_new(struct event_base *base, int fd,
                                    const sip_txn_handlers_t *handlers, void *arg);
 /* Destroys every live transaction without calling handlers. */
 void sip_txn_layer_destroy(sip_txn_layer_t **self_p);
+
+/* The transport under the layer (owned by the layer). */
+sip_transport_t *sip_txn_layer_transport(sip_txn_layer_t *self);
 
 /* Timer T1 (default 500 ms); tests shorten it. T2 = 8*T1... as RFC 3261. */
 void sip_txn_layer_set_t1(sip_txn_layer_t *self, int t1_ms);
@@ -140,6 +146,7 @@ char *sip_txn_branch(char *buf, size_t len);
 sip_txn_kind_t sip_txn_kind(const sip_txn_t *txn);
 osip_message_t *sip_txn_request_msg(sip_txn_t *txn);
 const struct sockaddr_in *sip_txn_peer(const sip_txn_t *txn);  /* where responses/requests go */
+sip_tp_t sip_txn_transport(const sip_txn_t *txn);  /* the transport it came in or went out on */
 void *sip_txn_owner(const sip_txn_t *txn);
 void sip_txn_set_owner(sip_txn_t *txn, void *owner);
 int sip_txn_last_status(const sip_txn_t *txn);   /* last response sent/received, 0 if none */
