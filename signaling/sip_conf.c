@@ -20,10 +20,10 @@
 /* chan_sip keys Tandem accepts without acting on them (yet). Each is logged
  * once per load, at the first place it is used. */
 static const char *const s_ignored[] = {
-    "transport", "srvlookup", "useragent", "language",
+    "srvlookup", "useragent", "language",
     "dtmfmode", "canreinvite", "rtptimeout", "rtpholdtimeout", "rtpkeepalive", "t1min",
     "session-timers", "session-expires", "session-minse", "session-refresher",
-    "tcpenable", "tcpbindaddr", "tlsenable", "tlsbindaddr", "videosupport", "textsupport",
+    "videosupport", "textsupport",
     "maxcallbitrate", "musicclass", "musiconhold", "mohinterpret", "mohsuggest",
     "callcounter", "call-limit", "busylevel", "progressinband", "relaxdtmf", "trustrpid",
     "sendrpid", "rpid_update", "rpid_immediate", "allowoverlap", "allowsubscribe",
@@ -44,7 +44,7 @@ static const char *const s_ignored[] = {
     "use_q850_reason", "ignoresdpversion", "authfailureevents",
     "legacy_useroption_parsing", "send_diversion", "preferred_codec_only",
     "unsolicited_mailbox", "maxexpirey", "defaultexpirey", "mwiexpiry",
-    "mwiexpirey", "minexpirey", "tcpauthtimeout", "tcpauthlimit", "websocket_enabled",
+    "mwiexpirey", "minexpirey", "tcpauthlimit", "websocket_enabled",
     "storesipcm", "callerid", "fromdomain", "fromuser",
     "notifymimetype", "checkmwi", "mwi_from", "parkinglot", "hasvoicemail", "setvar",
     "cid_number", "cid_name", "description", "subscribemwi", "regcontext",
@@ -482,6 +482,94 @@ static int s_qualify(sip_conf_t *self, const td_conf_var_t *v, int yes_ms, int *
 
 /* ---- [general] ------------------------------------------------------------ */
 
+/* ---- transports ----------------------------------------------------------- */
+
+/* transport=udp,tcp,tls as chan_sip reads it: a mask and its first value
+ * (the transport requests go out on). In a peer, tcp and tls count only
+ * when [general] enables them (else a warning, as chan_sip); an unknown
+ * word is a notice; nothing usable leaves the defaults. */
+static int s_transports(const td_conf_var_t *v, const sip_general_t *g, int peer,
+                        unsigned *mask, unsigned *first)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", v->value);
+    unsigned m = 0, f = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+        unsigned bit = !strncasecmp(t, "udp", 3) ? SIP_TRANSPORT_UDP
+                     : !strncasecmp(t, "tcp", 3) ? SIP_TRANSPORT_TCP
+                     : !strncasecmp(t, "tls", 3) ? SIP_TRANSPORT_TLS : 0;
+        if (peer && ((bit == SIP_TRANSPORT_TCP && !g->tcpenable)
+                     || (bit == SIP_TRANSPORT_TLS && !g->tlsenable))) {
+            if (!v->inherited)
+                td_log(LOG_WARNING, "%s:%d: '%.3s' is not a valid transport type when "
+                       "%.3senable=no", v->file, v->line, t, t);
+            bit = 0;
+        } else if (!bit && !v->inherited)
+            td_log(LOG_NOTICE, "%s:%d: '%s' is not a valid transport type (udp, tcp or tls)",
+                   v->file, v->line, t);
+        m |= bit;
+        if (!f)
+            f = bit;
+    }
+    if (m) {
+        *mask = m;
+        *first = f ? f : (m & SIP_TRANSPORT_UDP ? SIP_TRANSPORT_UDP : m & SIP_TRANSPORT_TCP
+                          ? SIP_TRANSPORT_TCP : SIP_TRANSPORT_TLS);
+    }
+    return 0;
+}
+
+/* [general]'s tcp* and tls* keys: 1 if k is one (rc set), 0 if not. */
+static int s_stream_key(sip_conf_t *self, const td_conf_var_t *v, sip_general_t *g, int *rc)
+{
+    const char *k = v->name;
+    int has_port = 0;
+    if (!strcasecmp(k, "tcpenable"))
+        *rc = s_bool(self, v, &g->tcpenable);
+    else if (!strcasecmp(k, "tcpbindaddr")) {
+        g->tcpbind.sin_family = AF_INET;
+        g->tcpbind.sin_port = 0;
+        *rc = s_hostport(self, v, &g->tcpbind, &has_port);
+        if (*rc == 0 && !has_port)
+            g->tcpbind.sin_port = htons(5060);              /* STANDARD_SIP_PORT */
+    } else if (!strcasecmp(k, "tcpauthtimeout"))
+        *rc = s_int(self, v, 1, 86400, &g->tcpauthtimeout);
+    else if (!strcasecmp(k, "tlsenable") || !strcasecmp(k, "sslenable"))
+        *rc = s_bool(self, v, &g->tlsenable);
+    else if (!strcasecmp(k, "tlsbindaddr") || !strcasecmp(k, "sslbindaddr")) {
+        g->tlsbind.sin_family = AF_INET;
+        g->tlsbind.sin_port = 0;
+        *rc = s_hostport(self, v, &g->tlsbind, &has_port);
+        if (*rc == 0 && !has_port)
+            g->tlsbind.sin_port = htons(5061);              /* STANDARD_TLS_PORT */
+    } else if (!strcasecmp(k, "tlscertfile") || !strcasecmp(k, "sslcert")
+               || !strcasecmp(k, "tlscert"))
+        *rc = s_copy(self, g->tlscertfile, sizeof g->tlscertfile, v);
+    else if (!strcasecmp(k, "tlsprivatekey") || !strcasecmp(k, "sslprivatekey"))
+        *rc = s_copy(self, g->tlsprivatekey, sizeof g->tlsprivatekey, v);
+    else if (!strcasecmp(k, "tlscafile"))
+        *rc = s_copy(self, g->tlscafile, sizeof g->tlscafile, v);
+    else if (!strcasecmp(k, "tlscapath") || !strcasecmp(k, "tlscadir"))
+        *rc = s_copy(self, g->tlscapath, sizeof g->tlscapath, v);
+    else if (!strcasecmp(k, "tlscipher") || !strcasecmp(k, "sslcipher"))
+        *rc = s_copy(self, g->tlscipher, sizeof g->tlscipher, v);
+    else if (!strcasecmp(k, "tlsverifyclient"))
+        *rc = s_bool(self, v, &g->tlsverifyclient);
+    else if (!strcasecmp(k, "tlsdontverifyserver"))
+        *rc = s_bool(self, v, &g->tlsdontverifyserver);
+    else if (!strcasecmp(k, "tlsclientmethod") || !strcasecmp(k, "sslclientmethod")) {
+        /* tlsv1, sslv3, sslv2: OpenSSL 3 negotiates TLS 1.2 or 1.3 whatever is asked */
+        if (!v->inherited)
+            td_log(LOG_NOTICE, "%s:%d: %s: Tandem always negotiates TLS 1.2 or later",
+                   v->file, v->line, k);
+    } else if (!strcasecmp(k, "transport"))
+        *rc = s_transports(v, g, 0, &g->transports, &g->transport);
+    else
+        return 0;
+    return 1;
+}
+
 static int s_general(sip_conf_t *self, td_conf_section_t *sec)
 {
     sip_general_t *g = &self->general;
@@ -559,11 +647,25 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
         else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl")) {
             if (!v->inherited)
                 td_log(LOG_WARNING, "%s:%d: '%s' is not enforced yet", v->file, v->line, k);
-        } else if (!s_ignored_key(self, v))
+        } else if (s_stream_key(self, v, g, &rc))
+            ;
+        else if (!s_ignored_key(self, v))
             s_unknown_key(v, sec->name);
         if (rc < 0)
             return -1;
     }
+    /* chan_sip drops from transport= what is not enabled (udp if nothing is left) */
+    if (!g->tcpenable)
+        g->transports &= ~SIP_TRANSPORT_TCP;
+    if (!g->tlsenable)
+        g->transports &= ~SIP_TRANSPORT_TLS;
+    if (!g->transports)
+        g->transports = SIP_TRANSPORT_UDP;
+    if (!(g->transport & g->transports))
+        g->transport = g->transports & SIP_TRANSPORT_UDP ? SIP_TRANSPORT_UDP
+                     : g->transports & SIP_TRANSPORT_TCP ? SIP_TRANSPORT_TCP : SIP_TRANSPORT_TLS;
+    if (g->tlsenable && !*g->tlscertfile)
+        return s_fail(self, sec->file, sec->line, "tlsenable=yes needs tlscertfile");
     int has_port;
     struct sockaddr_in *b = &g->bind;
     if (bindport)
@@ -665,6 +767,8 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
     p->dynamic = 1;
     p->qualifyfreq = g->qualifyfreq;
     p->maxms = g->qualify;                  /* chan_sip's default_qualify */
+    p->transports = g->transports;
+    p->transport = g->transport;
     p->file = sec->file;
     p->line = sec->line;
     const td_conf_var_t *type = NULL, *secret = NULL, *md5secret = NULL, *host = NULL,
@@ -733,6 +837,8 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
             rc = s_int(self, v, 1, 86400, &p->qualifyfreq);
         else if (!strcasecmp(k, "directmedia"))
             ;                                        /* accepted: media is always anchored */
+        else if (!strcasecmp(k, "transport"))
+            rc = s_transports(v, g, 1, &p->transports, &p->transport);
         else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl")) {
             if (!v->inherited)
                 td_log(LOG_WARNING, "%s:%d: '%s' is not enforced yet", v->file, v->line, k);
@@ -905,6 +1011,8 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
     g->session_timers = 1;
     g->session_expires = 1800;
     g->session_minse = 90;
+    g->transports = g->transport = SIP_TRANSPORT_UDP;
+    g->tcpauthtimeout = 30;                 /* DEFAULT_AUTHTIMEOUT */
 
     td_conf_t *conf = td_conf_load(path, self->err, self->errlen);
     if (!conf) {

@@ -16,6 +16,7 @@
 #include "sip_auth.h"
 #include "sip_call.h"
 #include "sip_ident.h"
+#include "sip_listen.h"
 #include "sip_msg.h"
 #include "sip_outreg.h"
 #include "sip_qualify.h"
@@ -915,6 +916,11 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
     self->bus = td_bus_new(base, TD_BUS_CONNECT, opts->endpoint, self->identity, "signaling",
                            self->opts.capacity, &bh, self);
     self->tick = event_new(base, -1, EV_PERSIST, s_on_tick, self);
+    if (self->layer && sip_listen_streams(sip_txn_layer_transport(self->layer), conf,
+                                          &self->bound) != 0) {
+        sip_core_destroy(&self);
+        return NULL;
+    }
     if (!self->auth || !self->registrar || !self->layer || !self->bus || !self->tick) {
         td_log(LOG_ERR, "sip_core: cannot start (%s)", !self->layer ? "transaction layer"
                         : !self->bus ? "bus" : "out of memory");

@@ -368,6 +368,27 @@ static int s_send_raw(sip_txn_layer_t *self, const char *buf, size_t len, sip_tp
     return 0;
 }
 
+/* Over TCP or TLS our Contact says so (";transport=tcp|tls"), so the far
+ * end's requests in the dialog come back the same way. Every Contact in a
+ * message we send is ours except in a REGISTER response (the registered
+ * ones) and in a 3xx; a Contact that names a transport is left alone. */
+static void s_mark_contacts(osip_message_t *msg, sip_tp_t tp)
+{
+    if (!MSG_IS_REQUEST(msg)
+        && ((msg->cseq && msg->cseq->method && strcmp(msg->cseq->method, "REGISTER") == 0)
+            || (msg->status_code >= 300 && msg->status_code < 400)))
+        return;
+    for (int i = 0; !osip_list_eol(&msg->contacts, i); i++) {
+        osip_contact_t *c = osip_list_get(&msg->contacts, i);
+        osip_uri_param_t *p = NULL;
+        if (!c || !c->url || (c->url->scheme && strcasecmp(c->url->scheme, "sips") == 0)
+            || (osip_uri_uparam_get_byname(c->url, "transport", &p) == 0 && p))
+            continue;
+        osip_uri_uparam_add(c->url, osip_strdup("transport"),
+                            osip_strdup(sip_transport_param(tp)));
+    }
+}
+
 /* Serialize msg and send it; when out is given, the text replaces *out
  * (malloc'd, exact size: osip's own buffer is at least 8 KB). */
 static int s_send_msg(sip_txn_layer_t *self, osip_message_t *msg,
@@ -375,6 +396,8 @@ static int s_send_msg(sip_txn_layer_t *self, osip_message_t *msg,
 {
     char *text = NULL, *copy = NULL;
     size_t len = 0;
+    if (to->tp != SIP_TP_UDP)
+        s_mark_contacts(msg, to->tp);
     osip_message_force_update(msg);
     if (osip_message_to_str(msg, &text, &len) != 0 || !text)
         return -1;
@@ -453,6 +476,11 @@ static void s_fill_via(sip_txn_layer_t *self, osip_message_t *req, const sip_tp_
         return;
     struct sockaddr_in me;
     sip_transport_local_addr(self->tp, &to->addr, to->tp, &me);
+    const char *proto = sip_transport_name(to->tp);
+    if (!via->protocol || strcasecmp(via->protocol, proto) != 0) {
+        osip_free(via->protocol);
+        via->protocol = osip_strdup(proto);
+    }
     int fill_host = !via->host || !*via->host || strcmp(via->host, "0.0.0.0") == 0;
     if (fill_host) {
         char ip[INET_ADDRSTRLEN];
@@ -668,7 +696,8 @@ static void s_ist(sip_txn_t *t, txn_event_t ev)
         else if (ev == EV_SEND_2XX || ev == EV_SEND_FINAL) {
             t->state = ev == EV_SEND_2XX ? ST_ACCEPTED : ST_COMPLETED;
             t->retx_ms = self->t1;
-            s_set_timer(t->retx, t->retx_ms);               /* G, or the 2xx resend */
+            if (!sip_transport_reliable(t->dest.tp))        /* as chan_sip: none on a stream */
+                s_set_timer(t->retx, t->retx_ms);           /* G, or the 2xx resend */
             event_add(t->life, self->tv_64t1);              /* H, or the ACK wait */
         }
         break;                                              /* 1xx: sent already */
@@ -917,7 +946,8 @@ static sip_txn_t *s_client_start(sip_txn_layer_t *self, osip_message_t *msg,
         s_txn_free(t);
         return NULL;
     }
-    s_set_timer(t->retx, t->retx_ms);                       /* A or E */
+    if (!sip_transport_reliable(t->dest.tp))
+        s_set_timer(t->retx, t->retx_ms);                   /* A or E (none on TCP/TLS) */
     event_add(t->life, self->tv_64t1);                      /* B or F */
     if (rc != 0) {                          /* transport error: time out at once */
         s_stop_timers(t);
@@ -1142,6 +1172,25 @@ static void s_on_transport_input(void *arg, const char *buf, size_t len, const s
     s_input(arg, buf, len, from);
 }
 
+/* A stream connection is gone: a client transaction still waiting for its
+ * final response on it will not get one (RFC 3261 8.1.3.1, a transport
+ * error): its Timer B/F fires now, from the loop, so the TU hears a
+ * timeout. Server transactions stay: their next response reconnects.
+ * This walks the table, once per closed connection, which is rare next to
+ * messages. */
+static void s_on_conn_closed(void *arg, uint32_t conn)
+{
+    sip_txn_layer_t *self = arg;
+    for (size_t i = 0; i < self->nbuckets; i++)
+        for (sip_txn_t *t = self->buckets[i]; t; t = t->next)
+            if (t->dest.conn == conn && (t->kind == SIP_TXN_ICT || t->kind == SIP_TXN_NICT)
+                && (t->state == ST_CALLING || t->state == ST_TRYING
+                    || t->state == ST_PROCEEDING)) {
+                event_del(t->retx);
+                event_active(t->life, EV_TIMEOUT, 0);
+            }
+}
+
 /* ---- the layer ---------------------------------------------------------- */
 
 static void s_on_osip_trace(const char *file, int line, osip_trace_level_t level,
@@ -1178,7 +1227,7 @@ sip_txn_layer_t *sip_txn_layer_new(struct event_base *base, int fd,
     self->buckets = calloc(self->nbuckets, sizeof *self->buckets);
     self->reaper = event_new(base, -1, 0, s_on_reap, self);
     sip_transport_handlers_t th = {
-        .on_input = s_on_transport_input,
+        .on_input = s_on_transport_input, .on_conn_closed = s_on_conn_closed,
     };
     self->tp = sip_transport_new(base, fd, &th, self);
     if (!self->buckets || !self->reaper || !self->tp) {
