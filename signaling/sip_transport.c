@@ -36,6 +36,7 @@
 #define SRC_CACHE      64           /* destination IP -> our source address, direct mapped */
 #define SRC_TTL_S      60           /* a cached source is looked up again after this long */
 #define CONN_BUCKETS   4096         /* per table; chains past that */
+#define STICKY_SLOTS   4096         /* address -> the stream transport it last used */
 
 typedef struct conn conn_t;
 struct conn {
@@ -71,6 +72,12 @@ struct sip_transport {
         in_addr_t dst, src;
         time_t at;
     } src_cache[SRC_CACHE];
+    struct {                        /* direct mapped; a collision forgets (UDP then) */
+        in_addr_t ip;
+        in_port_t port;
+        uint8_t tp;
+        time_t at;
+    } sticky[STICKY_SLOTS];
     sip_transport_stats_t stats;
     char rx[SIP_TRANSPORT_MAX + 1];
     char tx[SIP_TRANSPORT_MAX + 256];
@@ -300,6 +307,28 @@ static size_t s_addr_slot(sip_tp_t tp, const struct sockaddr_in *a)
     return h & (CONN_BUCKETS - 1);
 }
 
+/* An address that spoke TCP or TLS keeps that transport after its
+ * connection closes, for the idle time: chan_sip keeps a dialog on the
+ * socket type it began on, so a BYE to a phone whose Contact names no
+ * transport goes over TCP again (a new connection), not UDP. */
+static void s_remember(sip_transport_t *self, sip_tp_t tp, const struct sockaddr_in *a)
+{
+    size_t i = s_addr_slot(SIP_TP_UDP, a) & (STICKY_SLOTS - 1);
+    self->sticky[i].ip = a->sin_addr.s_addr;
+    self->sticky[i].port = a->sin_port;
+    self->sticky[i].tp = (uint8_t)tp;
+    self->sticky[i].at = time(NULL);
+}
+
+static sip_tp_t s_remembered(sip_transport_t *self, const struct sockaddr_in *a)
+{
+    size_t i = s_addr_slot(SIP_TP_UDP, a) & (STICKY_SLOTS - 1);
+    if (self->sticky[i].at && self->sticky[i].ip == a->sin_addr.s_addr
+        && self->sticky[i].port == a->sin_port && time(NULL) - self->sticky[i].at < self->idle_s)
+        return (sip_tp_t)self->sticky[i].tp;
+    return SIP_TP_UDP;
+}
+
 static conn_t *s_conn_by_id(sip_transport_t *self, uint32_t id)
 {
     for (conn_t *c = self->by_id[id & (CONN_BUCKETS - 1)]; c; c = c->next_id)
@@ -340,6 +369,7 @@ static void s_conn_close(conn_t *c, const char *why)
         return;
     c->closing = 1;
     s_conn_unlink(self, c);
+    s_remember(self, c->tp, &c->peer);
     bufferevent_disable(c->bev, EV_READ | EV_WRITE);
     self->stats.conns--;
     self->stats.closed++;
@@ -508,6 +538,7 @@ static conn_t *s_conn_add(sip_transport_t *self, sip_tp_t tp, struct bufferevent
     c->next_id = self->by_id[c->id & (CONN_BUCKETS - 1)];
     self->by_id[c->id & (CONN_BUCKETS - 1)] = c;
     self->stats.conns++;
+    s_remember(self, tp, peer);
     bufferevent_setcb(bev, s_on_conn_read, s_on_conn_write, s_on_conn_event, c);
     /* Reading stops while twice the largest message waits: a message always fits. */
     bufferevent_setwatermark(bev, EV_READ, 0, 2 * (SIP_TRANSPORT_MAX + 8));
@@ -690,6 +721,9 @@ sip_tp_t sip_transport_choose(sip_transport_t *self, const struct sockaddr_in *t
             return SIP_TP_TLS;
     if (s_conn_by_addr(self, SIP_TP_TCP, to))
         return SIP_TP_TCP;
+    sip_tp_t tp = s_remembered(self, to);
+    if (tp != SIP_TP_UDP)
+        return tp;
     if (self->preferred)
         return self->preferred(self->preferred_arg, to);
     return SIP_TP_UDP;

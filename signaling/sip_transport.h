@@ -85,8 +85,9 @@ void sip_transport_set_timeouts(sip_transport_t *self, int first_message_s, int 
 int sip_transport_send(sip_transport_t *self, const char *buf, size_t len, sip_tp_dest_t *to);
 
 /* The transport toward `to` when the message does not name one: an open
- * stream connection to exactly that address, else the preferred callback,
- * else UDP. */
+ * stream connection to exactly that address; else the stream transport that
+ * address last used (for the idle time, as chan_sip keeps a dialog on its
+ * socket's type); else the preferred callback; else UDP. */
 sip_tp_t sip_transport_choose(sip_transport_t *self, const struct sockaddr_in *to);
 
 /* Our address toward `to` on transport tp, for Via and Contact: the bound

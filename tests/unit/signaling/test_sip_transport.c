@@ -252,7 +252,11 @@ static void test_tcp_two_in_one_write_and_bytewise(void **state)
     close(c);
     RUN_UNTIL(fx, fx->n_closed == 1);
     assert_int_equal(fx->n_closed, 1);
-    assert_int_equal(sip_transport_choose(fx->tp, &fx->from.addr), SIP_TP_UDP);
+    /* closed, the address keeps its transport (a BYE reconnects over TCP) */
+    assert_int_equal(sip_transport_choose(fx->tp, &fx->from.addr), SIP_TP_TCP);
+    struct sockaddr_in other = fx->from.addr;
+    other.sin_port = htons(ntohs(other.sin_port) ^ 1);
+    assert_int_equal(sip_transport_choose(fx->tp, &other), SIP_TP_UDP);
 }
 
 /* A request without Content-Length: 400 on the wire, then EOF. */
