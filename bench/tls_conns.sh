@@ -51,7 +51,7 @@ mkdir -p "$tmp/etc" "$tmp/cdr"
         flag=
     fi
     for i in $(seq -f %04g 1 "$n"); do
-        printf '[phone%s]\ntype=friend\nhost=dynamic\n' "$i"
+        printf '[phone%s]\ntype=friend\nhost=dynamic\ntransport=%s\n' "$i" "$transport"
     done
 } > "$tmp/etc/sip.conf"
 printf '[default]\nexten => 1,1,Hangup()\n' > "$tmp/etc/extensions.conf"

@@ -406,6 +406,18 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         }
     }
 
+    /* check_request_transport: a REGISTER over a transport the peer's
+     * transport= does not list gets 403 once authenticated, as chan_sip. */
+    sip_tp_t tp = sip_txn_transport(txn);
+    unsigned bit = tp == SIP_TP_TCP ? SIP_TRANSPORT_TCP
+                 : tp == SIP_TP_TLS ? SIP_TRANSPORT_TLS : SIP_TRANSPORT_UDP;
+    if (!(peer->transports & bit)) {
+        snprintf(why, sizeof why, "REGISTER of '%s' from %s: %s is not in its transport=",
+                 aor, src, sip_transport_name(tp));
+        sip_msg_reply(txn, 403, tag, why, NULL, NULL);
+        return;
+    }
+
     /* supportpath=yes (chan_sip's build_path): the Path is kept with the
      * binding and echoed in the 200; no: Path is ignored. */
     char path[sizeof ((sip_binding_t *)0)->path];
