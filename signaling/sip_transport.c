@@ -457,6 +457,8 @@ static void s_on_conn_read(struct bufferevent *bev, void *arg)
             break;
         }
         sip_frame_t f = sip_transport_frame(p, look, SIP_TRANSPORT_MAX, &skip, &n);
+        if (skip >= 4 && memmem(p, skip, "\r\n\r\n", 4))
+            bufferevent_write(c->bev, "\r\n", 2);     /* RFC 5626 3.5.1: ping, pong */
         if (f == SIP_FRAME_WAIT) {
             evbuffer_drain(in, skip);
             break;

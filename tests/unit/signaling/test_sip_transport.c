@@ -223,6 +223,12 @@ static void test_tcp_two_in_one_write_and_bytewise(void **state)
     assert_int_equal(send(c, two, strlen(two), 0), (ssize_t)strlen(two));
     RUN_UNTIL(fx, fx->n_input == 2);
     assert_int_equal(fx->n_input, 2);
+    char pong[8] = "";
+    for (int i = 0; i < 2000 && s_read(c, pong, sizeof pong) <= 0; i++) {
+        event_base_loop(fx->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+        usleep(1000);
+    }
+    assert_string_equal(pong, "\r\n");                /* the double-CRLF ping's pong */
     assert_string_equal(fx->last, m);
     assert_int_equal(fx->from.tp, SIP_TP_TCP);
     assert_int_not_equal(fx->from.conn, 0);
