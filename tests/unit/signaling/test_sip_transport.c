@@ -2,7 +2,8 @@
  * input and the exact verdict), every split point of good messages, and the
  * TCP path end to end on loopback: two messages in one write, a message in
  * one-byte writes, a bad Content-Length answered 400 then closed, non-SIP
- * bytes closed, a refused connect reported. */
+ * bytes closed, a partial message closed after the timeout, a refused
+ * connect reported. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -316,6 +317,30 @@ static void test_tcp_garbage_closed(void **state)
     assert_int_equal(fx->n_input, 0);
 }
 
+/* A partial message that never completes does not hold the connection:
+ * it is closed after the first-message timeout (1 s here). */
+static void test_tcp_partial_times_out(void **state)
+{
+    fx_t *fx = *state;
+    sip_transport_set_timeouts(fx->tp, 1, 1);
+    int c = s_client(fx);
+    const char *part = "INVITE sip:1002@example.com SIP/2.0\r\nVia: SIP/2.0/TCP h\r\n";
+    assert_int_equal(send(c, part, strlen(part), 0), (ssize_t)strlen(part));
+    char buf[64];
+    ssize_t n = -1;
+    for (int i = 0; i < 3000 && n != 0; i++) {
+        event_base_loop(fx->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+        n = s_read(c, buf, sizeof buf);
+        if (n != 0)
+            usleep(1000);
+    }
+    assert_int_equal(n, 0);
+    assert_int_equal(fx->n_input, 0);
+    close(c);
+    RUN_UNTIL(fx, fx->n_closed == 1);
+    assert_int_equal(fx->n_closed, 1);
+}
+
 /* A connect that is refused is reported as a closed connection. */
 static void test_tcp_refused(void **state)
 {
@@ -347,6 +372,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tcp_two_in_one_write_and_bytewise, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_bad_length_gets_400_and_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_garbage_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_partial_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
