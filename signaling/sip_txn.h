@@ -94,8 +94,10 @@ int sip_txn_layer_send(sip_txn_layer_t *self, osip_message_t *msg,
  * picks for that destination (each interface's own address toward the peers
  * behind it), looked up once and cached per destination IP (O(1), 64 slots,
  * refreshed after a minute); 127.0.0.1 when there is no route. The port is
- * always the socket's. This is the one source-address cache: the layer's
- * Via filling and the TU's Contacts use it alike. */
+ * the listener's of the transport requests to `to` would take when their
+ * URI names none (sip_transport_choose: the UDP socket's, or the TCP/TLS
+ * listener's). This is the one source-address cache, in sip_transport: the
+ * layer's Via filling and the TU's Contacts use it alike. */
 void sip_txn_layer_local_addr(sip_txn_layer_t *self, const struct sockaddr_in *to,
                               struct sockaddr_in *out);
 
