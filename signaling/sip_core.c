@@ -871,6 +871,7 @@ void sip_core_tick(sip_core_t *self, long now)
                ts.rx, ts.tx, ts.dropped, ts.bad_requests, ts.retransmits, ts.live);
         sip_outreg_log(self->outreg);
         sip_qualify_log(self->qualify);
+        sip_listen_log(sip_txn_layer_transport(self->layer));
     }
 }
 

@@ -15,6 +15,16 @@ sip_tp_t sip_listen_preferred(void *conf, const struct sockaddr_in *to)
          : p->transport == SIP_TRANSPORT_TLS ? SIP_TP_TLS : SIP_TP_UDP;
 }
 
+void sip_listen_log(sip_transport_t *tp)
+{
+    sip_transport_stats_t st;
+    sip_transport_stats(tp, &st);
+    if (st.accepted || st.connected)
+        td_log(LOG_INFO, "stats: tcp/tls connections open %lu (accepted %lu, connected %lu, "
+               "closed %lu), messages out %lu, framing errors %lu", st.conns, st.accepted,
+               st.connected, st.closed, st.stream_tx, st.framing_errors);
+}
+
 int sip_listen_streams(sip_transport_t *tp, const sip_conf_t *conf, const struct sockaddr_in *udp)
 {
     const sip_general_t *g = sip_conf_general(conf);

@@ -15,6 +15,10 @@
  * logged (a listener that cannot bind, an unreadable certificate). */
 int sip_listen_streams(sip_transport_t *tp, const sip_conf_t *conf, const struct sockaddr_in *udp);
 
+/* The stream counters for the core's stats line (nothing when no TCP or TLS
+ * connection was ever made). */
+void sip_listen_log(sip_transport_t *tp);
+
 /* The transport a peer's transport= names first, for requests to `to`
  * (a static peer's host:port); UDP for anything else. arg is the conf. */
 sip_tp_t sip_listen_preferred(void *conf, const struct sockaddr_in *to);
