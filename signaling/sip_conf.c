@@ -88,6 +88,7 @@ struct sip_conf {
     s_index_t by_name;
     s_index_t by_addr;      /* static peers by host ip:port */
     s_index_t by_ip;        /* static peers with insecure=port by host ip */
+    s_index_t by_stream_ip; /* static peers whose transport= has tcp or tls, by host ip */
     sip_register_t *regs;   /* register => lines */
     size_t nregs;
     char **files;           /* copies of the file names peers point at */
@@ -949,7 +950,8 @@ static int s_static_addr(const sip_peer_t *p)
 static int s_build_indexes(sip_conf_t *self)
 {
     if (s_index_init(&self->by_name, self->npeers) < 0
-        || s_index_init(&self->by_addr, self->npeers) < 0 || s_index_init(&self->by_ip, self->npeers) < 0)
+        || s_index_init(&self->by_addr, self->npeers) < 0 || s_index_init(&self->by_ip, self->npeers) < 0
+        || s_index_init(&self->by_stream_ip, self->npeers) < 0)
         return -1;
     for (size_t i = 0; i < self->npeers; i++) {
         sip_peer_t *p = &self->peers[i];
@@ -963,7 +965,7 @@ static int s_build_indexes(sip_conf_t *self)
         s_index_add(&self->by_name, i, td_str_hash(p->name), p);
     }
     /* backwards, so that pushing on the chain heads leaves them in file order */
-    size_t naddr = 0, nip = 0;
+    size_t naddr = 0, nip = 0, nstream = 0;
     for (size_t i = self->npeers; i-- > 0; ) {
         const sip_peer_t *p = &self->peers[i];
         if (!s_static_addr(p))
@@ -971,6 +973,8 @@ static int s_build_indexes(sip_conf_t *self)
         s_index_add(&self->by_addr, naddr++, s_addr_key(&p->addr, 1), p);
         if (p->insecure_port)
             s_index_add(&self->by_ip, nip++, s_addr_key(&p->addr, 0), p);
+        if (p->transports & (SIP_TRANSPORT_TCP | SIP_TRANSPORT_TLS))
+            s_index_add(&self->by_stream_ip, nstream++, s_addr_key(&p->addr, 0), p);
     }
     return 0;
 }
@@ -1079,6 +1083,7 @@ void sip_conf_destroy(sip_conf_t **self_p)
     if (!self_p || !*self_p)
         return;
     sip_conf_t *self = *self_p;
+    s_index_free(&self->by_stream_ip);
     s_index_free(&self->by_ip);
     s_index_free(&self->by_addr);
     s_index_free(&self->by_name);
@@ -1135,6 +1140,19 @@ const sip_peer_t *sip_conf_peer_by_ip(const sip_conf_t *self, const struct socka
     for (s_node_t *n = self->by_ip.buckets[s_addr_key(src, 0) & (self->by_ip.n - 1)]; n;
          n = n->next)
         if (n->peer->addr.sin_addr.s_addr == src->sin_addr.s_addr)
+            return n->peer;
+    return NULL;
+}
+
+const sip_peer_t *sip_conf_peer_by_stream_ip(const sip_conf_t *self, const struct sockaddr_in *src,
+                                             unsigned transport)
+{
+    if (!src || !self->by_stream_ip.buckets)
+        return NULL;
+    for (s_node_t *n = self->by_stream_ip.buckets[s_addr_key(src, 0) & (self->by_stream_ip.n - 1)];
+         n; n = n->next)
+        if (n->peer->addr.sin_addr.s_addr == src->sin_addr.s_addr
+            && (n->peer->transports & transport))
             return n->peer;
     return NULL;
 }

@@ -174,5 +174,11 @@ const sip_peer_t *sip_conf_peer_by_addr(const sip_conf_t *self, const struct soc
 /* A peer or friend with a static host and insecure=port whose host is src's
  * IP, whatever the port (the first in file order). */
 const sip_peer_t *sip_conf_peer_by_ip(const sip_conf_t *self, const struct sockaddr_in *src);
+/* A peer or friend with a static host whose host is src's IP and whose
+ * transport= includes `transport` (SIP_TRANSPORT_TCP or _TLS), whatever the
+ * port: chan_sip's second pass for a request over TCP/TLS, whose source
+ * port is the connection's own (the first in file order). */
+const sip_peer_t *sip_conf_peer_by_stream_ip(const sip_conf_t *self, const struct sockaddr_in *src,
+                                             unsigned transport);
 
 #endif

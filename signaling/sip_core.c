@@ -544,8 +544,11 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     sip_msg_addr(from, src, sizeof src);
     sip_ident_name(req, g->match_auth_username, name, sizeof name);
     sip_ident_how_t how;
-    const sip_peer_t *p = sip_ident_find(self->conf, self->registrar, s_is(m, "SUBSCRIBE"), name,
-                                         from, now, &how);
+    sip_tp_t tp = sip_txn_transport(txn);
+    const sip_peer_t *p = sip_ident_find_on(self->conf, self->registrar, s_is(m, "SUBSCRIBE"), name,
+                                            from, tp == SIP_TP_TCP ? SIP_TRANSPORT_TCP
+                                            : tp == SIP_TP_TLS ? SIP_TRANSPORT_TLS
+                                            : SIP_TRANSPORT_UDP, now, &how);
     *caller = NULL;
     if (!p) {
         if (g->allowguest) {
