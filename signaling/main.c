@@ -1,4 +1,5 @@
-/* tandem-signaling: SIP over UDP in front of the router.
+/* tandem-signaling: SIP over UDP (and TCP/TLS when sip.conf enables them,
+ * sip_listen.h) in front of the router.
  *
  *   tandem-signaling [-c CONFDIR] [-i IDENTITY] [-l LEVEL] [-b ENDPOINT] [-s ADDR[:PORT]]
  *
