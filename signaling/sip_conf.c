@@ -357,6 +357,7 @@ int sip_conf_parse_register(const char *value, sip_register_t *out, char *why, s
 {
     char buf[512];
     memset(out, 0, sizeof *out);
+    out->transport = SIP_TRANSPORT_UDP;
     while (isspace((unsigned char)*value))
         value++;
     if (s_part(buf, sizeof buf, value, strlen(value)) < 0)
@@ -375,8 +376,12 @@ int sip_conf_parse_register(const char *value, sip_register_t *out, char *why, s
     char *scheme = strstr(s, "://");
     if (scheme) {
         *scheme = '\0';
-        if (strcasecmp(s, "udp") != 0)
-            return s_why(why, len, "transport '%s' is not supported (udp only)", s);
+        if (!strcasecmp(s, "tcp"))
+            out->transport = SIP_TRANSPORT_TCP;
+        else if (!strcasecmp(s, "tls"))
+            out->transport = SIP_TRANSPORT_TLS;
+        else if (strcasecmp(s, "udp") != 0)
+            return s_why(why, len, "transport '%s' is not supported (udp, tcp or tls)", s);
         s = scheme + 3;
     }
     char *tilde = strrchr(s, '~');

@@ -142,6 +142,7 @@ typedef struct {
     char extension[80];         /* Contact user; "" means "s", as chan_sip */
     int expiry;                 /* ~expiry; 0 means [general] defaultexpiry */
     struct sockaddr_in addr;    /* host:port resolved at load */
+    unsigned transport;         /* tcp:// or tls://: SIP_TRANSPORT_TCP/TLS; else UDP */
     const char *file;           /* owned by sip_conf_t */
     int line;
 } sip_register_t;

@@ -9,8 +9,18 @@
 sip_tp_t sip_listen_preferred(void *conf, const struct sockaddr_in *to)
 {
     const sip_peer_t *p = sip_conf_peer_by_addr(conf, to);
-    if (!p)
+    if (!p) {
+        /* a register => tcp:// or tls:// line's registrar (its first
+         * REGISTER's Contact needs that listener's port): the lines are a
+         * handful of trunks, walked in order */
+        for (size_t i = 0; i < sip_conf_register_count(conf); i++) {
+            const sip_register_t *r = sip_conf_register_at(conf, i);
+            if (r->transport != SIP_TRANSPORT_UDP && r->addr.sin_port == to->sin_port
+                && r->addr.sin_addr.s_addr == to->sin_addr.s_addr)
+                return r->transport == SIP_TRANSPORT_TCP ? SIP_TP_TCP : SIP_TP_TLS;
+        }
         return SIP_TP_UDP;
+    }
     return p->transport == SIP_TRANSPORT_TCP ? SIP_TP_TCP
          : p->transport == SIP_TRANSPORT_TLS ? SIP_TP_TLS : SIP_TP_UDP;
 }

@@ -409,6 +409,13 @@ static void test_register_parse(void **state)
     assert_string_equal(r.extension, "9");
     assert_int_equal(r.expiry, 60);
 
+    assert_int_equal(r.transport, SIP_TRANSPORT_UDP);
+    assert_int_equal(sip_conf_parse_register("tcp://dave@10.0.0.4", &r, why, sizeof why), 0);
+    assert_int_equal(r.transport, SIP_TRANSPORT_TCP);
+    assert_int_equal(sip_conf_parse_register("TLS://erin@10.0.0.5:5061", &r, why, sizeof why), 0);
+    assert_int_equal(r.transport, SIP_TRANSPORT_TLS);
+    assert_int_equal(r.port, 5061);
+
     assert_int_equal(sip_conf_parse_register("  carol@10.0.0.3  ", &r, why, sizeof why), 0);
     assert_string_equal(r.user, "carol");
     assert_string_equal(r.secret, "");
@@ -420,7 +427,7 @@ static void test_register_parse(void **state)
         { "alice:pw@", "bad host in 'alice:pw@'" },
         { "alice@host:99999", "port must be a number from 1 to 65535, not '99999'" },
         { "alice@host~soon", "expiry after '~' must be a number of seconds, not 'soon'" },
-        { "tcp://alice@host", "transport 'tcp' is not supported (udp only)" },
+        { "sctp://alice@host", "transport 'sctp' is not supported (udp, tcp or tls)" },
         { "alice@host/", "bad extension after '/'" },
         { "?alice@host", "bad peer name before '?'" },
     };
