@@ -4,7 +4,7 @@
 CC      ?= gcc
 CONF    ?= etc
 OPT     ?= -O2
-PKGS    := libosip2 libevent libzmq libprotobuf-c
+PKGS    := libosip2 libevent libevent_openssl openssl libzmq libprotobuf-c
 CFLAGS  += $(OPT) -g -std=gnu11 -Wall -Wextra -D_GNU_SOURCE \
            -Ilib -Ibuild/gen -Isignaling -Irouter -Imedia -Itests/fakes \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -14,6 +14,14 @@
 # Everything runs on 127.0.0.1 and is stopped by PID; the whole run is
 # bounded (about 10 minutes with the defaults).
 #
+# BENCH_TRANSPORT=tcp runs both sipps over TCP (sipp -t t1: one connection
+# each way; the peers get transport=tcp); BENCH_TRANSPORT=tls does the same
+# over TLS through two stunnels (Debian's sipp has no TLS): the UAC's TCP
+# goes into a TLS connection to the switch, and the switch's TLS connection
+# to the peer `uas` ends in a stunnel in front of the UAS. The stunnels run
+# on the same cores, so TLS figures include their CPU. A self-signed
+# certificate is made at run time.
+#
 # Environment: BENCH_RATES ("100 200 ... 1000 1200 1500 2000"),
 # BENCH_STEP (20), BENCH_HOLD (60), BENCH_CALL_MS (1000),
 # BENCH_LOGLEVEL (notice: Asterisk's verbose 0; info logs every step),
@@ -28,6 +36,12 @@ step=${BENCH_STEP:-20}
 hold=${BENCH_HOLD:-60}
 call_ms=${BENCH_CALL_MS:-1000}
 loglevel=${BENCH_LOGLEVEL:-notice}
+transport=${BENCH_TRANSPORT:-udp}
+case $transport in
+    udp) tflag=u1 ;;
+    tcp|tls) tflag=t1 ;;
+    *) echo "bench: BENCH_TRANSPORT must be udp, tcp or tls" >&2; exit 1 ;;
+esac
 
 for p in router media signaling; do
     [ -x "bin/tandem-$p" ] || { echo "bench: bin/tandem-$p missing (make all)" >&2; exit 1; }
@@ -35,7 +49,7 @@ done
 command -v sipp >/dev/null || { echo "bench: sipp missing (apt-get install sip-tester)" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/tandem-bench.XXXXXX)
-switch_pid=; uas_pid=; uac_pid=; children=()
+switch_pid=; uas_pid=; uac_pid=; children=(); tunnel_pids=()
 cleanup() {
     local p
     trap - EXIT INT TERM
@@ -48,6 +62,37 @@ trap 'echo "bench: interrupted"; exit 130' INT TERM
 
 s_claim_ports || exit 1
 sip=$TD_BASE; bus=$((TD_BASE + 1)); uas=$((TD_BASE + 2)); uac=$((TD_BASE + 3))
+tls=$((TD_BASE + 4)); uac_tunnel=$((TD_BASE + 5)); uas_tunnel=$((TD_BASE + 6))
+target=$sip; uas_peer_port=$uas; general_extra=""; peer_extra=""
+if [ "$transport" = tcp ]; then
+    general_extra="tcpenable=yes"; peer_extra="transport=tcp"
+elif [ "$transport" = tls ]; then
+    stunnel=$(command -v stunnel4 || command -v stunnel) ||
+        { echo "bench: stunnel4 missing (tools/deps.sh)" >&2; exit 1; }
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=127.0.0.1" \
+        -keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1 ||
+        { echo "bench: openssl could not make a certificate" >&2; exit 1; }
+    general_extra="tlsenable=yes
+tlsbindaddr=127.0.0.1:$tls
+tlscertfile=$tmp/cert.pem
+tlsprivatekey=$tmp/key.pem
+tlsdontverifyserver=yes"
+    peer_extra="transport=tls"
+    target=$uac_tunnel; uas_peer_port=$uas_tunnel
+    cat > "$tmp/stunnel.conf" <<EOF
+foreground = yes
+pid =
+[uac]
+client = yes
+accept = 127.0.0.1:$uac_tunnel
+connect = 127.0.0.1:$tls
+[uas]
+cert = $tmp/cert.pem
+key = $tmp/key.pem
+accept = 127.0.0.1:$uas_tunnel
+connect = 127.0.0.1:$uas
+EOF
+fi
 # Media for ~2,500 calls at once (two RTP/RTCP pairs a call). Nothing sends
 # RTP here (the switch still allocates, rewrites and frees the ports).
 rtpstart=10000; rtpend=19999
@@ -67,6 +112,7 @@ alwaysauthreject=yes
 directmedia=no
 disallow=all
 allow=ulaw
+$general_extra
 
 [load]                        ; the sipp UAC
 type=peer
@@ -74,13 +120,15 @@ host=127.0.0.1
 port=$uac
 insecure=port,invite
 context=bench
+$peer_extra
 
 [uas]                         ; the sipp UAS
 type=peer
 host=127.0.0.1
-port=$uas
+port=$uas_peer_port
 insecure=port,invite
 context=bench
+$peer_extra
 EOF
 cat > "$conf/extensions.conf" <<'EOF'
 [bench]
@@ -133,8 +181,9 @@ s_stop_all() {
         sleep 0.1
     done
     for p in $switch_pid "${children[@]}" $uac_pid $uas_pid; do kill -KILL "$p" 2>/dev/null; done
+    for p in "${tunnel_pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     for p in $switch_pid $uac_pid $uas_pid; do wait "$p" 2>/dev/null; done
-    switch_pid=; uas_pid=; uac_pid=; children=()
+    switch_pid=; uas_pid=; uac_pid=; children=(); tunnel_pids=()
 }
 
 # s_start LABEL SECONDS: the three processes (via tools/run.sh) and the UAS.
@@ -150,8 +199,13 @@ s_start() {
     # run.sh's children (router, media, signaling), to stop them by PID even
     # if run.sh itself were gone.
     mapfile -t children < <(pgrep -P "$switch_pid")
+    if [ "$transport" = tls ]; then
+        "$stunnel" "$tmp/stunnel.conf" </dev/null >"$tmp/stunnel-$label.log" 2>&1 &
+        tunnel_pids=($!)
+    fi
     sleep 1
-    timeout -k 2 $((secs * 2 + 90)) sipp 127.0.0.1:"$sip" -sf bench/uas.xml \
+    timeout -k 2 $((secs * 2 + 90)) sipp 127.0.0.1:"$sip" -sf bench/uas.xml -t "$tflag" \
+        -key contact_port "$uas_peer_port" \
         -i 127.0.0.1 -p "$uas" -mp $((TD_BASE + 20)) -nostdin \
         -trace_stat -stf "$tmp/uas-$label.csv" -fd 1 \
         -trace_err -error_file "$tmp/uas-$label.err" \
@@ -167,7 +221,7 @@ s_step() {
     local calls=$((rate * secs)) rc cpu0 cpu1 t0 t1 host0 host1
     s_start "$label" "$secs" || { s_stop_all; return 1; }
     cpu0=$(s_cpu "${children[@]}"); t0=$(date +%s.%N); host0=$(s_host_busy)
-    timeout -k 2 $((secs * 2 + 60)) sipp 127.0.0.1:"$sip" -sf bench/uac.xml \
+    timeout -k 2 $((secs * 2 + 60)) sipp 127.0.0.1:"$target" -sf bench/uac.xml -t "$tflag" \
         -i 127.0.0.1 -p "$uac" -mp $((TD_BASE + 24)) -nostdin \
         -s 5550000 -r "$rate" -rp 1000 -m "$calls" -l $((rate * 10)) \
         -d "$call_ms" -recv_timeout 8000 \
@@ -237,7 +291,7 @@ PY
 
 echo "bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -sr)"
 echo "bench: $(sipp -v 2>&1 | grep -m1 -o 'SIPp v[^ ]*' | sed 's/\.$//'), sipp on the same cores as Tandem"
-echo "bench: calls INVITE/180/200/ACK, ${call_ms} ms hold, BYE/200; steps of ${step}s, then ${hold}s; loglevel=$loglevel"
+echo "bench: calls INVITE/180/200/ACK, ${call_ms} ms hold, BYE/200; steps of ${step}s, then ${hold}s; loglevel=$loglevel; transport=$transport"
 best=0; passed=()
 for rate in $rates; do
     if s_step "step-$rate" "$rate" "$step"; then
@@ -263,4 +317,4 @@ if [ "$sustained" = 0 ]; then
 fi
 top=${rates##* }
 [ "$sustained" = "$top" ] && echo "bench: $top calls/s is the top of the ladder; the limit was not reached"
-echo "bench: sustained $sustained calls/s for ${hold}s with no failed call ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'))"
+echo "bench: sustained $sustained calls/s over $transport for ${hold}s with no failed call ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'))"

@@ -1,4 +1,5 @@
-/* tandem-signaling: SIP over UDP in front of the router.
+/* tandem-signaling: SIP over UDP (and TCP/TLS when sip.conf enables them,
+ * sip_listen.h) in front of the router.
  *
  *   tandem-signaling [-c CONFDIR] [-i IDENTITY] [-l LEVEL] [-b ENDPOINT] [-s ADDR[:PORT]]
  *
@@ -116,8 +117,14 @@ int main(int argc, char **argv)
            s.endpoint, sip_conf_peer_count(conf), sip_conf_register_count(conf), path);
     event_base_dispatch(base);
     size_t unreg = core ? sip_core_unregister(core) : 0;
-    if (unreg)
+    if (unreg) {
         td_log(LOG_NOTICE, "unregistered %zu outbound registration(s)", unreg);
+        /* over TCP/TLS the REGISTERs wait in a connection's buffer (or its
+         * connect): give the loop a moment to write them */
+        struct timeval grace = { 0, 300000 };
+        event_base_loopexit(base, &grace);
+        event_base_dispatch(base);
+    }
     rc = 0;
 out:
     if (sighup)

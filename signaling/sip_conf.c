@@ -20,10 +20,10 @@
 /* chan_sip keys Tandem accepts without acting on them (yet). Each is logged
  * once per load, at the first place it is used. */
 static const char *const s_ignored[] = {
-    "transport", "srvlookup", "useragent", "language",
+    "srvlookup", "useragent", "language",
     "dtmfmode", "canreinvite", "rtpkeepalive", "t1min",
     "session-timers", "session-expires", "session-minse", "session-refresher",
-    "tcpenable", "tcpbindaddr", "tlsenable", "tlsbindaddr", "videosupport", "textsupport",
+    "videosupport", "textsupport",
     "maxcallbitrate", "musicclass", "musiconhold", "mohinterpret", "mohsuggest",
     "callcounter", "call-limit", "busylevel", "progressinband", "relaxdtmf", "trustrpid",
     "sendrpid", "rpid_update", "rpid_immediate", "allowoverlap", "allowsubscribe",
@@ -43,7 +43,7 @@ static const char *const s_ignored[] = {
     "use_q850_reason", "ignoresdpversion", "authfailureevents",
     "legacy_useroption_parsing", "send_diversion", "preferred_codec_only",
     "unsolicited_mailbox", "maxexpirey", "defaultexpirey", "mwiexpiry",
-    "mwiexpirey", "minexpirey", "tcpauthtimeout", "tcpauthlimit", "websocket_enabled",
+    "mwiexpirey", "minexpirey", "tcpauthlimit", "websocket_enabled",
     "storesipcm", "callerid", "fromdomain", "fromuser",
     "notifymimetype", "checkmwi", "mwi_from", "parkinglot", "hasvoicemail", "setvar",
     "cid_number", "cid_name", "description", "subscribemwi", "regcontext",
@@ -87,6 +87,7 @@ struct sip_conf {
     s_index_t by_name;
     s_index_t by_addr;      /* static peers by host ip:port */
     s_index_t by_ip;        /* static peers with insecure=port by host ip */
+    s_index_t by_stream_ip; /* static peers whose transport= has tcp or tls, by host ip */
     sip_register_t *regs;   /* register => lines */
     size_t nregs;
     char **files;           /* copies of the file names peers point at */
@@ -376,6 +377,7 @@ int sip_conf_parse_register(const char *value, sip_register_t *out, char *why, s
 {
     char buf[512];
     memset(out, 0, sizeof *out);
+    out->transport = SIP_TRANSPORT_UDP;
     while (isspace((unsigned char)*value))
         value++;
     if (s_part(buf, sizeof buf, value, strlen(value)) < 0)
@@ -394,8 +396,12 @@ int sip_conf_parse_register(const char *value, sip_register_t *out, char *why, s
     char *scheme = strstr(s, "://");
     if (scheme) {
         *scheme = '\0';
-        if (strcasecmp(s, "udp") != 0)
-            return s_why(why, len, "transport '%s' is not supported (udp only)", s);
+        if (!strcasecmp(s, "tcp"))
+            out->transport = SIP_TRANSPORT_TCP;
+        else if (!strcasecmp(s, "tls"))
+            out->transport = SIP_TRANSPORT_TLS;
+        else if (strcasecmp(s, "udp") != 0)
+            return s_why(why, len, "transport '%s' is not supported (udp, tcp or tls)", s);
         s = scheme + 3;
     }
     char *tilde = strrchr(s, '~');
@@ -539,6 +545,94 @@ static int s_localnet(sip_conf_t *self, const td_conf_var_t *v)
     return 0;
 }
 
+/* ---- transports ----------------------------------------------------------- */
+
+/* transport=udp,tcp,tls as chan_sip reads it: a mask and its first value
+ * (the transport requests go out on). In a peer, tcp and tls count only
+ * when [general] enables them (else a warning, as chan_sip); an unknown
+ * word is a notice; nothing usable leaves the defaults. */
+static int s_transports(const td_conf_var_t *v, const sip_general_t *g, int peer,
+                        unsigned *mask, unsigned *first)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", v->value);
+    unsigned m = 0, f = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+        unsigned bit = !strncasecmp(t, "udp", 3) ? SIP_TRANSPORT_UDP
+                     : !strncasecmp(t, "tcp", 3) ? SIP_TRANSPORT_TCP
+                     : !strncasecmp(t, "tls", 3) ? SIP_TRANSPORT_TLS : 0;
+        if (peer && ((bit == SIP_TRANSPORT_TCP && !g->tcpenable)
+                     || (bit == SIP_TRANSPORT_TLS && !g->tlsenable))) {
+            if (!v->inherited)
+                td_log(LOG_WARNING, "%s:%d: '%.3s' is not a valid transport type when "
+                       "%.3senable=no", v->file, v->line, t, t);
+            bit = 0;
+        } else if (!bit && !v->inherited)
+            td_log(LOG_NOTICE, "%s:%d: '%s' is not a valid transport type (udp, tcp or tls)",
+                   v->file, v->line, t);
+        m |= bit;
+        if (!f)
+            f = bit;
+    }
+    if (m) {
+        *mask = m;
+        *first = f ? f : (m & SIP_TRANSPORT_UDP ? SIP_TRANSPORT_UDP : m & SIP_TRANSPORT_TCP
+                          ? SIP_TRANSPORT_TCP : SIP_TRANSPORT_TLS);
+    }
+    return 0;
+}
+
+/* [general]'s tcp* and tls* keys: 1 if k is one (rc set), 0 if not. */
+static int s_stream_key(sip_conf_t *self, const td_conf_var_t *v, sip_general_t *g, int *rc)
+{
+    const char *k = v->name;
+    int has_port = 0;
+    if (!strcasecmp(k, "tcpenable"))
+        *rc = s_bool(self, v, &g->tcpenable);
+    else if (!strcasecmp(k, "tcpbindaddr")) {
+        g->tcpbind.sin_family = AF_INET;
+        g->tcpbind.sin_port = 0;
+        *rc = s_hostport(self, v, &g->tcpbind, &has_port);
+        if (*rc == 0 && !has_port)
+            g->tcpbind.sin_port = htons(5060);              /* STANDARD_SIP_PORT */
+    } else if (!strcasecmp(k, "tcpauthtimeout"))
+        *rc = s_int(self, v, 1, 86400, &g->tcpauthtimeout);
+    else if (!strcasecmp(k, "tlsenable") || !strcasecmp(k, "sslenable"))
+        *rc = s_bool(self, v, &g->tlsenable);
+    else if (!strcasecmp(k, "tlsbindaddr") || !strcasecmp(k, "sslbindaddr")) {
+        g->tlsbind.sin_family = AF_INET;
+        g->tlsbind.sin_port = 0;
+        *rc = s_hostport(self, v, &g->tlsbind, &has_port);
+        if (*rc == 0 && !has_port)
+            g->tlsbind.sin_port = htons(5061);              /* STANDARD_TLS_PORT */
+    } else if (!strcasecmp(k, "tlscertfile") || !strcasecmp(k, "sslcert")
+               || !strcasecmp(k, "tlscert"))
+        *rc = s_copy(self, g->tlscertfile, sizeof g->tlscertfile, v);
+    else if (!strcasecmp(k, "tlsprivatekey") || !strcasecmp(k, "sslprivatekey"))
+        *rc = s_copy(self, g->tlsprivatekey, sizeof g->tlsprivatekey, v);
+    else if (!strcasecmp(k, "tlscafile"))
+        *rc = s_copy(self, g->tlscafile, sizeof g->tlscafile, v);
+    else if (!strcasecmp(k, "tlscapath") || !strcasecmp(k, "tlscadir"))
+        *rc = s_copy(self, g->tlscapath, sizeof g->tlscapath, v);
+    else if (!strcasecmp(k, "tlscipher") || !strcasecmp(k, "sslcipher"))
+        *rc = s_copy(self, g->tlscipher, sizeof g->tlscipher, v);
+    else if (!strcasecmp(k, "tlsverifyclient"))
+        *rc = s_bool(self, v, &g->tlsverifyclient);
+    else if (!strcasecmp(k, "tlsdontverifyserver"))
+        *rc = s_bool(self, v, &g->tlsdontverifyserver);
+    else if (!strcasecmp(k, "tlsclientmethod") || !strcasecmp(k, "sslclientmethod")) {
+        /* tlsv1, sslv3, sslv2: OpenSSL 3 negotiates TLS 1.2 or 1.3 whatever is asked */
+        if (!v->inherited)
+            td_log(LOG_NOTICE, "%s:%d: %s: Tandem always negotiates TLS 1.2 or later",
+                   v->file, v->line, k);
+    } else if (!strcasecmp(k, "transport"))
+        *rc = s_transports(v, g, 0, &g->transports, &g->transport);
+    else
+        return 0;
+    return 1;
+}
+
 static int s_general(sip_conf_t *self, td_conf_section_t *sec)
 {
     sip_general_t *g = &self->general;
@@ -646,11 +740,25 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
         else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl")) {
             if (!v->inherited)
                 td_log(LOG_WARNING, "%s:%d: '%s' is not enforced yet", v->file, v->line, k);
-        } else if (!s_ignored_key(self, v))
+        } else if (s_stream_key(self, v, g, &rc))
+            ;
+        else if (!s_ignored_key(self, v))
             s_unknown_key(v, sec->name);
         if (rc < 0)
             return -1;
     }
+    /* chan_sip drops from transport= what is not enabled (udp if nothing is left) */
+    if (!g->tcpenable)
+        g->transports &= ~SIP_TRANSPORT_TCP;
+    if (!g->tlsenable)
+        g->transports &= ~SIP_TRANSPORT_TLS;
+    if (!g->transports)
+        g->transports = SIP_TRANSPORT_UDP;
+    if (!(g->transport & g->transports))
+        g->transport = g->transports & SIP_TRANSPORT_UDP ? SIP_TRANSPORT_UDP
+                     : g->transports & SIP_TRANSPORT_TCP ? SIP_TRANSPORT_TCP : SIP_TRANSPORT_TLS;
+    if (g->tlsenable && !*g->tlscertfile)
+        return s_fail(self, sec->file, sec->line, "tlsenable=yes needs tlscertfile");
     int has_port;
     struct sockaddr_in *b = &g->bind;
     if (bindport)
@@ -756,6 +864,8 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
     p->dynamic = 1;
     p->qualifyfreq = g->qualifyfreq;
     p->maxms = g->qualify;                  /* chan_sip's default_qualify */
+    p->transports = g->transports;
+    p->transport = g->transport;
     p->file = sec->file;
     p->line = sec->line;
     const td_conf_var_t *type = NULL, *secret = NULL, *md5secret = NULL, *host = NULL,
@@ -832,6 +942,8 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
             rc = s_int(self, v, 1, 86400, &p->qualifyfreq);
         else if (!strcasecmp(k, "directmedia"))
             ;                                        /* accepted: media is always anchored */
+        else if (!strcasecmp(k, "transport"))
+            rc = s_transports(v, g, 1, &p->transports, &p->transport);
         else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl")) {
             if (!v->inherited)
                 td_log(LOG_WARNING, "%s:%d: '%s' is not enforced yet", v->file, v->line, k);
@@ -942,7 +1054,8 @@ static int s_static_addr(const sip_peer_t *p)
 static int s_build_indexes(sip_conf_t *self)
 {
     if (s_index_init(&self->by_name, self->npeers) < 0
-        || s_index_init(&self->by_addr, self->npeers) < 0 || s_index_init(&self->by_ip, self->npeers) < 0)
+        || s_index_init(&self->by_addr, self->npeers) < 0 || s_index_init(&self->by_ip, self->npeers) < 0
+        || s_index_init(&self->by_stream_ip, self->npeers) < 0)
         return -1;
     for (size_t i = 0; i < self->npeers; i++) {
         sip_peer_t *p = &self->peers[i];
@@ -956,7 +1069,7 @@ static int s_build_indexes(sip_conf_t *self)
         s_index_add(&self->by_name, i, td_str_hash(p->name), p);
     }
     /* backwards, so that pushing on the chain heads leaves them in file order */
-    size_t naddr = 0, nip = 0;
+    size_t naddr = 0, nip = 0, nstream = 0;
     for (size_t i = self->npeers; i-- > 0; ) {
         const sip_peer_t *p = &self->peers[i];
         if (!s_static_addr(p))
@@ -964,6 +1077,8 @@ static int s_build_indexes(sip_conf_t *self)
         s_index_add(&self->by_addr, naddr++, s_addr_key(&p->addr, 1), p);
         if (p->insecure_port)
             s_index_add(&self->by_ip, nip++, s_addr_key(&p->addr, 0), p);
+        if (p->transports & (SIP_TRANSPORT_TCP | SIP_TRANSPORT_TLS))
+            s_index_add(&self->by_stream_ip, nstream++, s_addr_key(&p->addr, 0), p);
     }
     return 0;
 }
@@ -1006,6 +1121,9 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
     g->session_minse = 90;
     g->session_refresher_uas = 1;
     g->externrefresh = 10;
+
+    g->transports = g->transport = SIP_TRANSPORT_UDP;
+    g->tcpauthtimeout = 30;                 /* DEFAULT_AUTHTIMEOUT */
 
     td_conf_t *conf = td_conf_load(path, self->err, self->errlen);
     if (!conf) {
@@ -1072,6 +1190,7 @@ void sip_conf_destroy(sip_conf_t **self_p)
     if (!self_p || !*self_p)
         return;
     sip_conf_t *self = *self_p;
+    s_index_free(&self->by_stream_ip);
     s_index_free(&self->by_ip);
     s_index_free(&self->by_addr);
     s_index_free(&self->by_name);
@@ -1128,6 +1247,19 @@ const sip_peer_t *sip_conf_peer_by_ip(const sip_conf_t *self, const struct socka
     for (s_node_t *n = self->by_ip.buckets[s_addr_key(src, 0) & (self->by_ip.n - 1)]; n;
          n = n->next)
         if (n->peer->addr.sin_addr.s_addr == src->sin_addr.s_addr)
+            return n->peer;
+    return NULL;
+}
+
+const sip_peer_t *sip_conf_peer_by_stream_ip(const sip_conf_t *self, const struct sockaddr_in *src,
+                                             unsigned transport)
+{
+    if (!src || !self->by_stream_ip.buckets)
+        return NULL;
+    for (s_node_t *n = self->by_stream_ip.buckets[s_addr_key(src, 0) & (self->by_stream_ip.n - 1)];
+         n; n = n->next)
+        if (n->peer->addr.sin_addr.s_addr == src->sin_addr.s_addr
+            && (n->peer->transports & transport))
             return n->peer;
     return NULL;
 }

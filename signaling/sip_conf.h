@@ -30,6 +30,11 @@ typedef struct {
 
 typedef enum { SIP_PEER_FRIEND, SIP_PEER_USER, SIP_PEER_PEER } sip_peer_type_t;
 
+/* transport= values, a mask (chan_sip's AST_TRANSPORT_*). */
+#define SIP_TRANSPORT_UDP 0x1u
+#define SIP_TRANSPORT_TCP 0x2u
+#define SIP_TRANSPORT_TLS 0x4u
+
 /* nat=: where requests to a phone go. AUTO (auto_force_rport, Asterisk 13's
  * default): to its Contact, unless its top Via does not name the address the
  * packet came from, then to that source. NO: always the Contact. FORCE
@@ -90,6 +95,8 @@ typedef struct sip_peer {
     int rtpholdtimeout;         /* rtpholdtimeout=: the same while the peer holds the call */
     int has_proxy;              /* outboundproxy= given: requests to the peer go there */
     struct sockaddr_in proxy;   /* outboundproxy host:port (5060), resolved at load */
+    unsigned transports;        /* transport=udp,tcp,tls: SIP_TRANSPORT_* the peer may use */
+    unsigned transport;         /* the first one listed: what requests to it go over */
     const char *file;           /* where the section starts; owned by sip_conf_t */
     int line;
 } sip_peer_t;
@@ -138,6 +145,21 @@ typedef struct {
                                  * a caller leaves it open), 0 uac */
     int session_expires;        /* session-expires: 1800 (DEFAULT_MAX_SE) */
     int session_minse;          /* session-minse: 90 (DEFAULT_MIN_SE) */
+    /* TCP and TLS, as chan_sip reads them ([general]) */
+    unsigned transports;        /* transport=: peers' default (udp) */
+    unsigned transport;         /* its first value: peers' default outgoing transport */
+    int tcpenable;              /* 0 */
+    struct sockaddr_in tcpbind; /* tcpbindaddr; unset (port 0): the UDP bind address */
+    int tcpauthtimeout;         /* 30: seconds a new connection has to send a whole message */
+    int tlsenable;              /* 0 */
+    struct sockaddr_in tlsbind; /* tlsbindaddr; unset: the UDP bind's address, port 5061 */
+    char tlscertfile[256];      /* PEM certificate (chain); the key too when no tlsprivatekey */
+    char tlsprivatekey[256];
+    char tlscafile[256];
+    char tlscapath[256];
+    char tlscipher[256];        /* OpenSSL cipher list; "" for its default */
+    int tlsverifyclient;        /* 0: ask TLS clients for no certificate */
+    int tlsdontverifyserver;    /* 0: check the certificate of servers we connect to */
 } sip_general_t;
 
 /* One `register =>` line of [general] (chan_sip's sip_register):
@@ -154,6 +176,7 @@ typedef struct {
     char extension[80];         /* Contact user; "" means "s", as chan_sip */
     int expiry;                 /* ~expiry; 0 means [general] defaultexpiry */
     struct sockaddr_in addr;    /* host:port resolved at load */
+    unsigned transport;         /* tcp:// or tls://: SIP_TRANSPORT_TCP/TLS; else UDP */
     const char *file;           /* owned by sip_conf_t */
     int line;
 } sip_register_t;
@@ -186,5 +209,11 @@ const sip_peer_t *sip_conf_peer_by_addr(const sip_conf_t *self, const struct soc
 /* A peer or friend with a static host and insecure=port whose host is src's
  * IP, whatever the port (the first in file order). */
 const sip_peer_t *sip_conf_peer_by_ip(const sip_conf_t *self, const struct sockaddr_in *src);
+/* A peer or friend with a static host whose host is src's IP and whose
+ * transport= includes `transport` (SIP_TRANSPORT_TCP or _TLS), whatever the
+ * port: chan_sip's second pass for a request over TCP/TLS, whose source
+ * port is the connection's own (the first in file order). */
+const sip_peer_t *sip_conf_peer_by_stream_ip(const sip_conf_t *self, const struct sockaddr_in *src,
+                                             unsigned transport);
 
 #endif

@@ -17,6 +17,7 @@
 #include "sip_call.h"
 #include "sip_extern.h"
 #include "sip_ident.h"
+#include "sip_listen.h"
 #include "sip_msg.h"
 #include "sip_outreg.h"
 #include "sip_qualify.h"
@@ -422,6 +423,18 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         }
     }
 
+    /* check_request_transport: a REGISTER over a transport the peer's
+     * transport= does not list gets 403 once authenticated, as chan_sip. */
+    sip_tp_t tp = sip_txn_transport(txn);
+    unsigned bit = tp == SIP_TP_TCP ? SIP_TRANSPORT_TCP
+                 : tp == SIP_TP_TLS ? SIP_TRANSPORT_TLS : SIP_TRANSPORT_UDP;
+    if (!(peer->transports & bit)) {
+        snprintf(why, sizeof why, "REGISTER of '%s' from %s: %s is not in its transport=",
+                 aor, src, sip_transport_name(tp));
+        sip_msg_reply(txn, 403, tag, why, NULL, NULL);
+        return;
+    }
+
     /* supportpath=yes (chan_sip's build_path): the Path is kept with the
      * binding and echoed in the 200; no: Path is ignored. */
     char path[sizeof ((sip_binding_t *)0)->path];
@@ -548,8 +561,11 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     sip_msg_addr(from, src, sizeof src);
     sip_ident_name(req, g->match_auth_username, name, sizeof name);
     sip_ident_how_t how;
-    const sip_peer_t *p = sip_ident_find(self->conf, self->registrar, s_is(m, "SUBSCRIBE"), name,
-                                         from, now, &how);
+    sip_tp_t tp = sip_txn_transport(txn);
+    const sip_peer_t *p = sip_ident_find_on(self->conf, self->registrar, s_is(m, "SUBSCRIBE"), name,
+                                            from, tp == SIP_TP_TCP ? SIP_TRANSPORT_TCP
+                                            : tp == SIP_TP_TLS ? SIP_TRANSPORT_TLS
+                                            : SIP_TRANSPORT_UDP, now, &how);
     *caller = NULL;
     if (p && p->nat == SIP_NAT_FORCE)           /* check_peer_ok copies the peer's nat flags */
         sip_txn_force_rport(txn, from);
@@ -897,6 +913,7 @@ void sip_core_tick(sip_core_t *self, long now)
                ts.rx, ts.tx, ts.dropped, ts.bad_requests, ts.retransmits, ts.live);
         sip_outreg_log(self->outreg);
         sip_qualify_log(self->qualify);
+        sip_listen_log(sip_txn_layer_transport(self->layer));
     }
 }
 
@@ -958,6 +975,11 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
     self->bus = td_bus_new(base, TD_BUS_CONNECT, opts->endpoint, self->identity, "signaling",
                            self->opts.capacity, &bh, self);
     self->tick = event_new(base, -1, EV_PERSIST, s_on_tick, self);
+    if (self->layer && sip_listen_streams(sip_txn_layer_transport(self->layer), conf,
+                                          &self->bound) != 0) {
+        sip_core_destroy(&self);
+        return NULL;
+    }
     if (!self->auth || !self->registrar || !self->layer || !self->ext || !self->bus || !self->tick) {
         td_log(LOG_ERR, "sip_core: cannot start (%s)", !self->layer ? "transaction layer"
                         : !self->bus ? "bus" : "out of memory");

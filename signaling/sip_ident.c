@@ -83,6 +83,26 @@ const sip_peer_t *sip_ident_find(const sip_conf_t *conf, sip_registrar_t *regist
     return p;
 }
 
+const sip_peer_t *sip_ident_find_on(const sip_conf_t *conf, sip_registrar_t *registrar,
+                                    int subscribe, const char *name,
+                                    const struct sockaddr_in *src, unsigned transport, long now,
+                                    sip_ident_how_t *how)
+{
+    sip_ident_how_t dummy;
+    if (!how)
+        how = &dummy;
+    const sip_peer_t *p = sip_ident_find(conf, registrar, subscribe, name, src, now, how);
+    if (p || subscribe || !src || transport == SIP_TRANSPORT_UDP)
+        return p;
+    /* peer_ipcmp_cb_full's second pass for non-UDP: "the source port won't
+     * typically be controlled", so a static (not dynamic) peer matches on
+     * its IP when the transports overlap. */
+    p = sip_conf_peer_by_stream_ip(conf, src, transport);
+    if (p)
+        *how = SIP_IDENT_IP;
+    return p;
+}
+
 char *sip_ident_name(const osip_message_t *req, int match_auth_username, char *buf, size_t len)
 {
     if (!len)

@@ -11,7 +11,10 @@
  *        host:port, or the REGISTER's source when nat= says so), the one
  *        registered longest ago first;
  *     3. else by the source IP alone among peers with insecure=port (static
- *        first, then registered), as chan_sip's second pass does for UDP.
+ *        first, then registered), as chan_sip's second pass does for UDP;
+ *        over TCP/TLS (sip_ident_find_on) also among static peers whose
+ *        transport= has that transport, insecure=port or not, as that pass
+ *        does for a stream (its source port is the connection's).
  *   No device: the caller applies allowguest / alwaysauthreject.
  *
  * Every step is a hash lookup (sip_conf's and the registrar's indexes). What
@@ -41,6 +44,13 @@ const sip_peer_t *sip_ident_find(const sip_conf_t *conf, sip_registrar_t *regist
                                  int subscribe, const char *name,
                                  const struct sockaddr_in *src, long now,
                                  sip_ident_how_t *how);
+
+/* The same for a request that came over `transport` (SIP_TRANSPORT_*):
+ * over TCP or TLS, step 3 also finds a static peer by IP alone. */
+const sip_peer_t *sip_ident_find_on(const sip_conf_t *conf, sip_registrar_t *registrar,
+                                    int subscribe, const char *name,
+                                    const struct sockaddr_in *src, unsigned transport, long now,
+                                    sip_ident_how_t *how);
 
 /* The name chan_sip looks devices up by: the From URI's user, URI-decoded
  * (pedantic=yes, chan_sip's default), or its host when it has no user; with

@@ -330,7 +330,11 @@ static int s_reg_init(sip_outreg_t *self, s_reg_t *r, const sip_register_t *c)
     /* transmit_register: From and To are user@(domain or host), the
      * Request-URI sip:(domain or host[:port]). */
     snprintf(aor, sizeof aor, "<sip:%s@%s>", c->user, c->domain[0] ? c->domain : c->host);
-    snprintf(target, sizeof target, "sip:%s", c->domain[0] ? c->domain : hostport);
+    /* tcp:// and tls:// (chan_sip's registry transport): the Request-URI
+     * says so, which is what puts the REGISTER on that transport (sip_txn) */
+    snprintf(target, sizeof target, "sip:%s%s", c->domain[0] ? c->domain : hostport,
+             c->transport == SIP_TRANSPORT_TCP ? ";transport=tcp"
+             : c->transport == SIP_TRANSPORT_TLS ? ";transport=tls" : "");
     self->env.local_addr(self->env.arg, &c->addr, &me);
     inet_ntop(AF_INET, &me.sin_addr, myip, sizeof myip);
     snprintf(call_id, sizeof call_id, "%s@%s", sip_msg_token(cid, sizeof cid), myip);

@@ -1,4 +1,4 @@
-/* sip_txn - RFC 3261 section 17 transactions over UDP; see sip_txn.h.
+/* sip_txn - RFC 3261 section 17 transactions over sip_transport (UDP, TCP, TLS); see sip_txn.h.
  *
  * Each transaction is one struct in a chained hash table (FNV-1a over a
  * text key), with two libevent timers made once in s_txn_new: `retx` for the
@@ -32,6 +32,7 @@
 #include "td_str.h"
 #include "sip_txn.h"
 #include "sip_raw.h"
+#include "sip_transport.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -49,12 +50,9 @@
 
 #include "td_log.h"
 
-#define MAX_DATAGRAM   65535
-#define READ_BURST     64
+#define MAX_DATAGRAM   SIP_TRANSPORT_MAX
 #define KEY_MAX        768
 #define MAGIC_COOKIE   "z9hG4bK"
-#define SRC_CACHE      64           /* destination IP -> our source address, direct mapped */
-#define SRC_TTL_S      60           /* a cached source is looked up again after this long */
 
 typedef enum {
     ST_TRYING,      /* NIST, NICT */
@@ -91,7 +89,7 @@ struct sip_txn {
     osip_message_t *req;        /* the request, kept for the transaction's life */
     char *out;                  /* what a retransmission sends: last response, request or ACK */
     size_t out_len;
-    struct sockaddr_in peer;
+    sip_tp_dest_t dest;         /* where responses/requests go, and on which transport */
     void *owner;
     struct event *retx, *life;
     char key[];
@@ -99,8 +97,7 @@ struct sip_txn {
 
 struct sip_txn_layer {
     struct event_base *base;
-    int fd;
-    struct event *read_ev;
+    sip_transport_t *tp;                     /* owned: the bytes below the layer */
     struct event *reaper;
     sip_txn_handlers_t h;
     void *arg;
@@ -110,16 +107,10 @@ struct sip_txn_layer {
     sip_txn_t **buckets;
     size_t nbuckets, count;
     sip_txn_t *dead;
-    struct sockaddr_in local;
-    struct {                                 /* for 0.0.0.0 binds: the kernel's choice */
-        in_addr_t dst, src;
-        time_t at;
-    } src_cache[SRC_CACHE];
     sip_txn_stats_t stats;
     void (*remap)(void *arg, const struct sockaddr_in *to, struct sockaddr_in *inout);
     void *remap_arg;
     int force_rport;                         /* [general] nat=force_rport */
-    char rx[MAX_DATAGRAM + 1];
     char tx[MAX_DATAGRAM + 256];
     char fix[MAX_DATAGRAM + 1];             /* a datagram mended for the parser */
 };
@@ -372,28 +363,44 @@ static int s_client_key(const char *branch, const char *method, char *buf, size_
 /* ---- sending ------------------------------------------------------------ */
 
 /* 0, or -1 on a transport error worth reporting (not a full buffer). */
-static int s_send_raw(sip_txn_layer_t *self, const char *buf, size_t len,
-                      const struct sockaddr_in *to)
+static int s_send_raw(sip_txn_layer_t *self, const char *buf, size_t len, sip_tp_dest_t *to)
 {
-    ssize_t n = sendto(self->fd, buf, len, 0, (const struct sockaddr *)to, sizeof *to);
-    if (n >= 0) {
-        self->stats.tx++;
-        return 0;
+    if (sip_transport_send(self->tp, buf, len, to) != 0)
+        return -1;
+    self->stats.tx++;
+    return 0;
+}
+
+/* Over TCP or TLS our Contact says so (";transport=tcp|tls"), so the far
+ * end's requests in the dialog come back the same way. Every Contact in a
+ * message we send is ours except in a REGISTER response (the registered
+ * ones) and in a 3xx; a Contact that names a transport is left alone. */
+static void s_mark_contacts(osip_message_t *msg, sip_tp_t tp)
+{
+    if (!MSG_IS_REQUEST(msg)
+        && ((msg->cseq && msg->cseq->method && strcmp(msg->cseq->method, "REGISTER") == 0)
+            || (msg->status_code >= 300 && msg->status_code < 400)))
+        return;
+    for (int i = 0; !osip_list_eol(&msg->contacts, i); i++) {
+        osip_contact_t *c = osip_list_get(&msg->contacts, i);
+        osip_uri_param_t *p = NULL;
+        if (!c || !c->url || (c->url->scheme && strcasecmp(c->url->scheme, "sips") == 0)
+            || (osip_uri_uparam_get_byname(c->url, "transport", &p) == 0 && p))
+            continue;
+        osip_uri_uparam_add(c->url, osip_strdup("transport"),
+                            osip_strdup(sip_transport_param(tp)));
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS || errno == EINTR)
-        return 0;                /* UDP: as good as lost on the wire */
-    td_log_limited(LOG_WARNING, 5, "sip_txn: sendto %s:%d: %s",
-                   inet_ntoa(to->sin_addr), ntohs(to->sin_port), strerror(errno));
-    return -1;
 }
 
 /* Serialize msg and send it; when out is given, the text replaces *out
  * (malloc'd, exact size: osip's own buffer is at least 8 KB). */
 static int s_send_msg(sip_txn_layer_t *self, osip_message_t *msg,
-                      const struct sockaddr_in *to, char **out, size_t *out_len)
+                      sip_tp_dest_t *to, char **out, size_t *out_len)
 {
     char *text = NULL, *copy = NULL;
     size_t len = 0;
+    if (to->tp != SIP_TP_UDP)
+        s_mark_contacts(msg, to->tp);
     osip_message_force_update(msg);
     if (osip_message_to_str(msg, &text, &len) != 0 || !text)
         return -1;
@@ -421,35 +428,13 @@ static void s_resend(sip_txn_t *t)
     if (!t->out)
         return;
     t->layer->stats.retransmits++;
-    s_send_raw(t->layer, t->out, t->out_len, &t->peer);
+    s_send_raw(t->layer, t->out, t->out_len, &t->dest);
 }
-
-/* The source address the kernel picks toward `to`: a fresh unconnected
- * socket connect()ed once. (One socket reused for every lookup would keep
- * the source of the first destination: a connected UDP socket's local
- * address is fixed by its first connect.) 0 when there is no route. */
-static in_addr_t s_route_source(const struct sockaddr_in *to)
-{
-    struct sockaddr_in me = { 0 };
-    socklen_t ml = sizeof me;
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return 0;
-    in_addr_t src = 0;
-    if (connect(s, (const struct sockaddr *)to, sizeof *to) == 0
-        && getsockname(s, (struct sockaddr *)&me, &ml) == 0)
-        src = me.sin_addr.s_addr;
-    close(s);
-    return src;
-}
-
-static void s_kernel_addr(sip_txn_layer_t *self, const struct sockaddr_in *to,
-                          struct sockaddr_in *out);
 
 void sip_txn_layer_local_addr(sip_txn_layer_t *self, const struct sockaddr_in *to,
                               struct sockaddr_in *out)
 {
-    s_kernel_addr(self, to, out);
+    sip_transport_local_addr(self->tp, to, sip_transport_choose(self->tp, to), out);
     if (self->remap && to)
         self->remap(self->remap_arg, to, out);
 }
@@ -463,40 +448,58 @@ void sip_txn_layer_set_nat(sip_txn_layer_t *self, int force_rport,
     self->remap_arg = arg;
 }
 
-static void s_kernel_addr(sip_txn_layer_t *self, const struct sockaddr_in *to,
-                          struct sockaddr_in *out)
+/* The transport of a request's next hop (RFC 3263 4.1, without DNS): the
+ * top Route's URI when there is one, else the Request-URI; sips: or
+ * ;transport=tls is TLS, ;transport=tcp TCP, ;transport=udp UDP; a URI
+ * that names none leaves the choice to sip_transport_choose (an open
+ * connection to that address, the peer's transport=, else UDP). A response
+ * or a request whose URI is unusable goes the same way as no URI. */
+static void s_route(sip_txn_layer_t *self, const osip_message_t *msg,
+                    const struct sockaddr_in *to, sip_tp_dest_t *d)
 {
-    *out = self->local;
-    if (self->local.sin_addr.s_addr != htonl(INADDR_ANY) || !to)
-        return;
-    size_t slot = (ntohl(to->sin_addr.s_addr) * 2654435761u) % SRC_CACHE;
-    time_t now = time(NULL);
-    if (self->src_cache[slot].dst == to->sin_addr.s_addr && self->src_cache[slot].src
-        && now - self->src_cache[slot].at < SRC_TTL_S) {
-        out->sin_addr.s_addr = self->src_cache[slot].src;
-        return;
+    d->addr = *to;
+    d->conn = 0;
+    const osip_uri_t *uri = NULL;
+    if (MSG_IS_REQUEST(msg)) {
+        const osip_route_t *r = osip_list_get(&msg->routes, 0);
+        uri = r && r->url ? r->url : msg->req_uri;
     }
-    in_addr_t src = s_route_source(to);
-    if (src && src != htonl(INADDR_ANY)) {
-        self->src_cache[slot].dst = to->sin_addr.s_addr;
-        self->src_cache[slot].src = src;
-        self->src_cache[slot].at = now;
-        out->sin_addr.s_addr = src;
-    } else
-        out->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const char *tp = NULL;
+    if (uri) {
+        osip_uri_param_t *p = NULL;
+        if (osip_uri_uparam_get_byname((osip_uri_t *)uri, "transport", &p) == 0 && p && p->gvalue)
+            tp = p->gvalue;
+        if (uri->scheme && strcasecmp(uri->scheme, "sips") == 0)
+            tp = "tls";
+    }
+    if (tp && strcasecmp(tp, "tls") == 0)
+        d->tp = SIP_TP_TLS;
+    else if (tp && strcasecmp(tp, "tcp") == 0)
+        d->tp = SIP_TP_TCP;
+    else if (tp && strcasecmp(tp, "udp") == 0)
+        d->tp = SIP_TP_UDP;
+    else
+        d->tp = sip_transport_choose(self->tp, to);
 }
 
 /* Fill the top Via of an outgoing request when its sent-by is unset. */
-static void s_fill_via(sip_txn_layer_t *self, osip_message_t *req, const struct sockaddr_in *to)
+static void s_fill_via(sip_txn_layer_t *self, osip_message_t *req, const sip_tp_dest_t *to)
 {
     osip_via_t *via = s_top_via(req);
     if (!via)
         return;
+    struct sockaddr_in me;                   /* externaddr may bring its own port */
+    sip_transport_local_addr(self->tp, &to->addr, to->tp, &me);
+    if (self->remap)
+        self->remap(self->remap_arg, &to->addr, &me);
+    const char *proto = sip_transport_name(to->tp);
+    if (!via->protocol || strcasecmp(via->protocol, proto) != 0) {
+        osip_free(via->protocol);
+        via->protocol = osip_strdup(proto);
+    }
     int fill_host = !via->host || !*via->host || strcmp(via->host, "0.0.0.0") == 0;
-    struct sockaddr_in me = self->local;     /* externaddr may bring its own port */
     if (fill_host) {
         char ip[INET_ADDRSTRLEN];
-        sip_txn_layer_local_addr(self, to, &me);
         inet_ntop(AF_INET, &me.sin_addr, ip, sizeof ip);
         osip_free(via->host);
         via->host = osip_strdup(ip);
@@ -596,7 +599,7 @@ static void s_on_life(evutil_socket_t fd, short what, void *arg)
 
 /* Takes ownership of req. NULL if out of memory (req freed). */
 static sip_txn_t *s_txn_new(sip_txn_layer_t *self, sip_txn_kind_t kind, const char *key,
-                            osip_message_t *req, const struct sockaddr_in *peer, void *owner)
+                            osip_message_t *req, const sip_tp_dest_t *dest, void *owner)
 {
     size_t klen = strlen(key);
     sip_txn_t *t = calloc(1, sizeof *t + klen + 1);
@@ -609,7 +612,7 @@ static sip_txn_t *s_txn_new(sip_txn_layer_t *self, sip_txn_kind_t kind, const ch
     t->state = kind == SIP_TXN_ICT ? ST_CALLING
              : kind == SIP_TXN_IST ? ST_PROCEEDING : ST_TRYING;
     t->req = req;
-    t->peer = *peer;
+    t->dest = *dest;
     t->owner = owner;
     t->retx_ms = self->t1;
     memcpy(t->key, key, klen + 1);
@@ -715,7 +718,8 @@ static void s_ist(sip_txn_t *t, txn_event_t ev)
         else if (ev == EV_SEND_2XX || ev == EV_SEND_FINAL) {
             t->state = ev == EV_SEND_2XX ? ST_ACCEPTED : ST_COMPLETED;
             t->retx_ms = self->t1;
-            s_set_timer(t->retx, t->retx_ms);               /* G, or the 2xx resend */
+            if (!sip_transport_reliable(t->dest.tp))        /* as chan_sip: none on a stream */
+                s_set_timer(t->retx, t->retx_ms);           /* G, or the 2xx resend */
             event_add(t->life, self->tv_64t1);              /* H, or the ACK wait */
         }
         break;                                              /* 1xx: sent already */
@@ -910,19 +914,19 @@ static void s_ict_send_ack(sip_txn_t *t, osip_message_t *resp)
         td_log(LOG_WARNING, "sip_txn: cannot build ACK for %d", resp ? resp->status_code : 0);
         return;
     }
-    s_send_msg(t->layer, ack, &t->peer, &t->out, &t->out_len);  /* out: resent on retransmits */
+    s_send_msg(t->layer, ack, &t->dest, &t->out, &t->out_len);  /* out: resent on retransmits */
     osip_message_free(ack);
 }
 
 static sip_txn_t *s_client_start(sip_txn_layer_t *self, osip_message_t *msg,
-                                 const struct sockaddr_in *to, void *owner, int internal);
+                                 const sip_tp_dest_t *to, void *owner, int internal);
 
 static void s_ict_send_cancel(sip_txn_t *t)
 {
     t->cancel_pending = 0;
     t->cancel_sent = 1;
     osip_message_t *cancel = s_build_sibling(t->req, "CANCEL", t->req->to);
-    if (!cancel || !s_client_start(t->layer, cancel, &t->peer, NULL, 1)) {
+    if (!cancel || !s_client_start(t->layer, cancel, &t->dest, NULL, 1)) {
         td_log(LOG_WARNING, "sip_txn: cannot send CANCEL");
         return;
     }
@@ -932,7 +936,7 @@ static void s_ict_send_cancel(sip_txn_t *t)
 
 /* Takes ownership of msg; starts an ICT or NICT. */
 static sip_txn_t *s_client_start(sip_txn_layer_t *self, osip_message_t *msg,
-                                 const struct sockaddr_in *to, void *owner, int internal)
+                                 const sip_tp_dest_t *to, void *owner, int internal)
 {
     char key[KEY_MAX];
     osip_via_t *via = msg ? s_top_via(msg) : NULL;
@@ -958,13 +962,14 @@ static sip_txn_t *s_client_start(sip_txn_layer_t *self, osip_message_t *msg,
     if (!t)
         return NULL;
     t->internal = internal;
-    int rc = s_send_msg(self, t->req, to, &t->out, &t->out_len);
+    int rc = s_send_msg(self, t->req, &t->dest, &t->out, &t->out_len);
     if (!t->out) {                          /* could not even serialize it */
         s_table_remove(self, t);
         s_txn_free(t);
         return NULL;
     }
-    s_set_timer(t->retx, t->retx_ms);                       /* A or E */
+    if (!sip_transport_reliable(t->dest.tp))
+        s_set_timer(t->retx, t->retx_ms);                   /* A or E (none on TCP/TLS) */
     event_add(t->life, self->tv_64t1);                      /* B or F */
     if (rc != 0) {                          /* transport error: time out at once */
         s_stop_timers(t);
@@ -1000,11 +1005,11 @@ static const char *s_check_request(const osip_message_t *m)
 }
 
 static void s_reply_stateless(sip_txn_layer_t *self, osip_message_t *req, int status,
-                              const char *reason, const struct sockaddr_in *from)
+                              const char *reason, const sip_tp_dest_t *from)
 {
-    struct sockaddr_in peer;
+    sip_tp_dest_t peer = *from;
     char tag[40];
-    s_fix_via(req, from, &peer, self->force_rport);
+    s_fix_via(req, &from->addr, &peer.addr, self->force_rport);
     osip_message_t *r = s_build_response(req, status, reason, s_tag(tag, sizeof tag));
     if (r) {
         s_send_msg(self, r, &peer, NULL, NULL);
@@ -1012,10 +1017,11 @@ static void s_reply_stateless(sip_txn_layer_t *self, osip_message_t *req, int st
     }
 }
 
-static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const struct sockaddr_in *from,
+static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const sip_tp_dest_t *src,
                         const char *text, size_t len)
 {
     char key[KEY_MAX];
+    const struct sockaddr_in *from = &src->addr;
     osip_via_t *via = s_top_via(msg);
     int is_ack = strcmp(msg->sip_method, "ACK") == 0;
     if (!via || !via->host || !*via->host) {
@@ -1031,7 +1037,7 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const struct
                        inet_ntoa(from->sin_addr), reason);
         if (is_ack)
             goto drop;
-        s_reply_stateless(self, msg, 400, reason, from);
+        s_reply_stateless(self, msg, 400, reason, src);
         self->stats.bad_requests++;
         osip_message_free(msg);
         return 0;
@@ -1051,8 +1057,8 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const struct
         osip_message_free(msg);
         return 0;
     }
-    struct sockaddr_in peer;
-    s_fix_via(msg, from, &peer, self->force_rport);
+    sip_tp_dest_t peer = *src;               /* a stream response goes back on its connection */
+    s_fix_via(msg, from, &peer.addr, self->force_rport);
     int invite = strcmp(msg->sip_method, "INVITE") == 0;
     t = s_txn_new(self, invite ? SIP_TXN_IST : SIP_TXN_NIST, key, msg, &peer, NULL);
     if (!t) {
@@ -1109,8 +1115,10 @@ drop:
 /* The parser refused the datagram: answer it from its raw lines if it is a
  * request that can be answered (sip_raw_answer), else drop it. */
 static int s_on_unparsable(sip_txn_layer_t *self, const char *buf, size_t len,
-                           const struct sockaddr_in *from)
+                           const sip_tp_dest_t *src)
 {
+    const struct sockaddr_in *from = &src->addr;
+    sip_tp_dest_t to = *src;
     char tag[40];
     int status = 0;
     size_t n = sip_raw_answer(buf, len, s_tag(tag, sizeof tag), self->tx, sizeof self->tx,
@@ -1124,17 +1132,14 @@ static int s_on_unparsable(sip_txn_layer_t *self, const char *buf, size_t len,
     td_log_limited(LOG_NOTICE, 5, "sip_txn: unparsable request from %s, %d sent",
                    inet_ntoa(from->sin_addr), status);
     self->stats.bad_requests++;
-    s_send_raw(self, self->tx, n, from);     /* its Via could not be trusted: to the source */
+    s_send_raw(self, self->tx, n, &to);      /* its Via could not be trusted: to the source */
     return 0;
 }
 
-int sip_txn_layer_input(sip_txn_layer_t *self, const char *buf, size_t len,
-                        const struct sockaddr_in *from)
+static int s_input(sip_txn_layer_t *self, const char *buf, size_t len, const sip_tp_dest_t *from)
 {
-    if (!self)
-        return -1;
     self->stats.rx++;
-    if (!buf || !from || len == 0 || len > MAX_DATAGRAM) {
+    if (!buf || len == 0 || len > MAX_DATAGRAM) {
         self->stats.dropped++;
         return -1;
     }
@@ -1170,28 +1175,42 @@ int sip_txn_layer_input(sip_txn_layer_t *self, const char *buf, size_t len,
     return rc;
 }
 
-static void s_on_readable(evutil_socket_t fd, short what, void *arg)
+int sip_txn_layer_input(sip_txn_layer_t *self, const char *buf, size_t len,
+                        const struct sockaddr_in *from)
 {
-    (void)what;
-    sip_txn_layer_t *self = arg;
-    for (int i = 0; i < READ_BURST; i++) {
-        struct sockaddr_in from;
-        socklen_t fl = sizeof from;
-        ssize_t n = recvfrom(fd, self->rx, MAX_DATAGRAM, 0, (struct sockaddr *)&from, &fl);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return;
-            if (errno == EINTR || errno == ECONNREFUSED || errno == EHOSTUNREACH
-                || errno == ENETUNREACH)
-                continue;                    /* ICMP news from an earlier send */
-            td_log_limited(LOG_WARNING, 1, "sip_txn: recvfrom: %s", strerror(errno));
-            return;
-        }
-        if (fl < sizeof from || from.sin_family != AF_INET)
-            continue;
-        self->rx[n] = '\0';
-        sip_txn_layer_input(self, self->rx, (size_t)n, &from);
+    if (!self)
+        return -1;
+    if (!from) {
+        self->stats.rx++;
+        self->stats.dropped++;
+        return -1;
     }
+    sip_tp_dest_t d = { .addr = *from, .tp = SIP_TP_UDP, .conn = 0 };
+    return s_input(self, buf, len, &d);
+}
+
+static void s_on_transport_input(void *arg, const char *buf, size_t len, const sip_tp_dest_t *from)
+{
+    s_input(arg, buf, len, from);
+}
+
+/* A stream connection is gone: a client transaction still waiting for its
+ * final response on it will not get one (RFC 3261 8.1.3.1, a transport
+ * error): its Timer B/F fires now, from the loop, so the TU hears a
+ * timeout. Server transactions stay: their next response reconnects.
+ * This walks the table, once per closed connection, which is rare next to
+ * messages. */
+static void s_on_conn_closed(void *arg, uint32_t conn)
+{
+    sip_txn_layer_t *self = arg;
+    for (size_t i = 0; i < self->nbuckets; i++)
+        for (sip_txn_t *t = self->buckets[i]; t; t = t->next)
+            if (t->dest.conn == conn && (t->kind == SIP_TXN_ICT || t->kind == SIP_TXN_NICT)
+                && (t->state == ST_CALLING || t->state == ST_TRYING
+                    || t->state == ST_PROCEEDING)) {
+                event_del(t->retx);
+                event_active(t->life, EV_TIMEOUT, 0);
+            }
 }
 
 /* ---- the layer ---------------------------------------------------------- */
@@ -1223,18 +1242,17 @@ sip_txn_layer_t *sip_txn_layer_new(struct event_base *base, int fd,
     if (!self)
         return NULL;
     self->base = base;
-    self->fd = fd;
     if (handlers)
         self->h = *handlers;
     self->arg = arg;
-    socklen_t sl = sizeof self->local;
     self->nbuckets = 1024;
     self->buckets = calloc(self->nbuckets, sizeof *self->buckets);
-    self->read_ev = event_new(base, fd, EV_READ | EV_PERSIST, s_on_readable, self);
     self->reaper = event_new(base, -1, 0, s_on_reap, self);
-    if (getsockname(fd, (struct sockaddr *)&self->local, &sl) != 0
-        || self->local.sin_family != AF_INET || !self->buckets || !self->read_ev
-        || !self->reaper || event_add(self->read_ev, NULL) != 0) {
+    sip_transport_handlers_t th = {
+        .on_input = s_on_transport_input, .on_conn_closed = s_on_conn_closed,
+    };
+    self->tp = sip_transport_new(base, fd, &th, self);
+    if (!self->buckets || !self->reaper || !self->tp) {
         td_log(LOG_ERR, "sip_txn: cannot set up the transaction layer on fd %d", fd);
         sip_txn_layer_destroy(&self);
         return NULL;
@@ -1261,8 +1279,7 @@ void sip_txn_layer_destroy(sip_txn_layer_t **self_p)
     }
     if (self->reaper)
         event_free(self->reaper);
-    if (self->read_ev)
-        event_free(self->read_ev);
+    sip_transport_destroy(&self->tp);
     free(self->buckets);
     free(self);
     *self_p = NULL;
@@ -1293,9 +1310,16 @@ int sip_txn_layer_send(sip_txn_layer_t *self, osip_message_t *msg, const struct 
 {
     if (!self || !msg || !to)
         return -1;
+    sip_tp_dest_t d;
+    s_route(self, msg, to, &d);
     if (MSG_IS_REQUEST(msg))
-        s_fill_via(self, msg, to);
-    return s_send_msg(self, msg, to, NULL, NULL);
+        s_fill_via(self, msg, &d);
+    return s_send_msg(self, msg, &d, NULL, NULL);
+}
+
+sip_transport_t *sip_txn_layer_transport(sip_txn_layer_t *self)
+{
+    return self ? self->tp : NULL;
 }
 
 void sip_txn_layer_stats(sip_txn_layer_t *self, sip_txn_stats_t *out)
@@ -1326,7 +1350,7 @@ int sip_txn_respond(sip_txn_t *t, osip_message_t **resp)
     }
     char *old = t->out;
     t->out = NULL;
-    s_send_msg(t->layer, msg, &t->peer, &t->out, &t->out_len);
+    s_send_msg(t->layer, msg, &t->dest, &t->out, &t->out_len);
     osip_message_free(msg);
     if (!t->out) {                           /* could not serialize: keep the old one */
         t->out = old;
@@ -1380,7 +1404,13 @@ sip_txn_t *sip_txn_request(sip_txn_layer_t *self, osip_message_t **req,
         osip_message_free(msg);
         return NULL;
     }
-    return s_client_start(self, msg, to, owner, 0);
+    if (!to) {
+        osip_message_free(msg);
+        return NULL;
+    }
+    sip_tp_dest_t d;
+    s_route(self, msg, to, &d);
+    return s_client_start(self, msg, &d, owner, 0);
 }
 
 int sip_txn_cancel(sip_txn_t *t)
@@ -1408,10 +1438,11 @@ void sip_txn_force_rport(sip_txn_t *t, const struct sockaddr_in *src)
     char port[8];
     snprintf(port, sizeof port, "%d", ntohs(src->sin_port));
     osip_generic_param_add(&via->via_params, osip_strdup("rport"), osip_strdup(port));
-    t->peer = *src;
+    t->dest.addr = *src;
 }
 
-const struct sockaddr_in *sip_txn_peer(const sip_txn_t *t) { return t ? &t->peer : NULL; }
+const struct sockaddr_in *sip_txn_peer(const sip_txn_t *t) { return t ? &t->dest.addr : NULL; }
+sip_tp_t sip_txn_transport(const sip_txn_t *t) { return t ? t->dest.tp : SIP_TP_UDP; }
 void *sip_txn_owner(const sip_txn_t *t) { return t ? t->owner : NULL; }
 void sip_txn_set_owner(sip_txn_t *t, void *owner) { if (t) t->owner = owner; }
 int sip_txn_last_status(const sip_txn_t *t) { return t ? t->last_status : 0; }

@@ -1,4 +1,4 @@
-/* sip_txn - the RFC 3261 section 17 transaction layer, over UDP.
+/* sip_txn - the RFC 3261 section 17 transaction layer, over sip_transport
  *
  * Built on libosip2's parser and builder only (not its FSMs): transactions
  * live in a hash table keyed by the top Via branch (plus the method for
@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <osip2/osip.h>      /* only for osip_message_t and the parser */
 #include <event2/event.h>
+#include "sip_transport.h"
 
 typedef struct sip_txn sip_txn_t;
 typedef struct sip_txn_layer sip_txn_layer_t;
@@ -58,12 +59,17 @@ typedef struct {
     void (*on_terminated)(void *arg, sip_txn_t *txn);
 } sip_txn_handlers_t;
 
-/* Create the layer on an already-bound, non-blocking UDP socket (the layer
- * adds the read event; it does not close fd). Returns NULL on failure. */
+/* Create the layer on an already-bound, non-blocking UDP socket (its
+ * transport, sip_transport.h, adds the read event; it does not close fd).
+ * TCP and TLS listeners are added on sip_txn_layer_transport(). Returns NULL
+ * on failure. */
 sip_txn_layer_t *sip_txn_layer_new(struct event_base *base, int fd,
                                    const sip_txn_handlers_t *handlers, void *arg);
 /* Destroys every live transaction without calling handlers. */
 void sip_txn_layer_destroy(sip_txn_layer_t **self_p);
+
+/* The transport under the layer (owned by the layer). */
+sip_transport_t *sip_txn_layer_transport(sip_txn_layer_t *self);
 
 /* Timer T1 (default 500 ms); tests shorten it. T2 = 8*T1... as RFC 3261. */
 void sip_txn_layer_set_t1(sip_txn_layer_t *self, int t1_ms);
@@ -88,8 +94,10 @@ int sip_txn_layer_send(sip_txn_layer_t *self, osip_message_t *msg,
  * picks for that destination (each interface's own address toward the peers
  * behind it), looked up once and cached per destination IP (O(1), 64 slots,
  * refreshed after a minute); 127.0.0.1 when there is no route. The port is
- * always the socket's. This is the one source-address cache: the layer's
- * Via filling and the TU's Contacts use it alike. */
+ * the listener's of the transport requests to `to` would take when their
+ * URI names none (sip_transport_choose: the UDP socket's, or the TCP/TLS
+ * listener's). This is the one source-address cache, in sip_transport: the
+ * layer's Via filling and the TU's Contacts use it alike. */
 void sip_txn_layer_local_addr(sip_txn_layer_t *self, const struct sockaddr_in *to,
                               struct sockaddr_in *out);
 
@@ -155,6 +163,7 @@ void sip_txn_force_rport(sip_txn_t *txn, const struct sockaddr_in *src);
 sip_txn_kind_t sip_txn_kind(const sip_txn_t *txn);
 osip_message_t *sip_txn_request_msg(sip_txn_t *txn);
 const struct sockaddr_in *sip_txn_peer(const sip_txn_t *txn);  /* where responses/requests go */
+sip_tp_t sip_txn_transport(const sip_txn_t *txn);  /* the transport it came in or went out on */
 void *sip_txn_owner(const sip_txn_t *txn);
 void sip_txn_set_owner(sip_txn_t *txn, void *owner);
 int sip_txn_last_status(const sip_txn_t *txn);   /* last response sent/received, 0 if none */

@@ -3,6 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config libosip2-dev libevent-dev libzmq3-dev
       libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libsrtp2-dev sip-tester python3
+      libssl-dev openssl stunnel4
       iproute2 procps nftables
       asterisk-core-sounds-en-wav asterisk-core-sounds-en asterisk-moh-opsound-wav)
 # iproute2 (ip) and procps (pgrep) are used by the integration tests; a

@@ -409,6 +409,13 @@ static void test_register_parse(void **state)
     assert_string_equal(r.extension, "9");
     assert_int_equal(r.expiry, 60);
 
+    assert_int_equal(r.transport, SIP_TRANSPORT_UDP);
+    assert_int_equal(sip_conf_parse_register("tcp://dave@10.0.0.4", &r, why, sizeof why), 0);
+    assert_int_equal(r.transport, SIP_TRANSPORT_TCP);
+    assert_int_equal(sip_conf_parse_register("TLS://erin@10.0.0.5:5061", &r, why, sizeof why), 0);
+    assert_int_equal(r.transport, SIP_TRANSPORT_TLS);
+    assert_int_equal(r.port, 5061);
+
     assert_int_equal(sip_conf_parse_register("  carol@10.0.0.3  ", &r, why, sizeof why), 0);
     assert_string_equal(r.user, "carol");
     assert_string_equal(r.secret, "");
@@ -420,7 +427,7 @@ static void test_register_parse(void **state)
         { "alice:pw@", "bad host in 'alice:pw@'" },
         { "alice@host:99999", "port must be a number from 1 to 65535, not '99999'" },
         { "alice@host~soon", "expiry after '~' must be a number of seconds, not 'soon'" },
-        { "tcp://alice@host", "transport 'tcp' is not supported (udp only)" },
+        { "sctp://alice@host", "transport 'sctp' is not supported (udp, tcp or tls)" },
         { "alice@host/", "bad extension after '/'" },
         { "?alice@host", "bad peer name before '?'" },
     };
@@ -529,6 +536,73 @@ static void test_qualify(void **state)
                                 "milliseconds, not 'sometimes'"));
 }
 
+/* transport=, tcpenable, tcpbindaddr and the tls* keys, as chan_sip reads them. */
+static void test_transports(void **state)
+{
+    (void)state;
+    char err[512];
+    sip_conf_t *c = s_load_text("[general]\n", err, sizeof err);
+    assert_non_null(c);
+    const sip_general_t *g = sip_conf_general(c);
+    assert_int_equal(g->transports, SIP_TRANSPORT_UDP);
+    assert_int_equal(g->transport, SIP_TRANSPORT_UDP);
+    assert_int_equal(g->tcpenable, 0);
+    assert_int_equal(g->tlsenable, 0);
+    assert_int_equal(g->tcpbind.sin_family, 0);          /* unset: the UDP bind */
+    assert_int_equal(g->tcpauthtimeout, 30);
+    sip_conf_destroy(&c);
+
+    c = s_load_text("[general]\ntcpenable=yes\ntcpbindaddr=127.0.0.2\ntransport=tcp,udp\n"
+                    "tcpauthtimeout=5\n"
+                    "[p]\ntype=peer\nhost=127.0.0.1\ntransport=tls,tcp\n"
+                    "[q]\ntype=peer\nhost=127.0.0.1\nport=5070\n"
+                    "[r]\ntype=peer\nhost=127.0.0.1\nport=5080\ntransport=udp,tcp\n", err, sizeof err);
+    assert_non_null(c);
+    g = sip_conf_general(c);
+    assert_int_equal(g->transports, SIP_TRANSPORT_TCP | SIP_TRANSPORT_UDP);
+    assert_int_equal(g->transport, SIP_TRANSPORT_TCP);
+    assert_int_equal(ntohs(g->tcpbind.sin_port), 5060);
+    assert_int_equal(g->tcpbind.sin_addr.s_addr, inet_addr("127.0.0.2"));
+    assert_int_equal(g->tcpauthtimeout, 5);
+    const sip_peer_t *p = sip_conf_peer(c, "p");         /* tls without tlsenable: dropped */
+    assert_int_equal(p->transports, SIP_TRANSPORT_TCP);
+    assert_int_equal(p->transport, SIP_TRANSPORT_TCP);
+    assert_int_equal(sip_conf_peer(c, "q")->transport, SIP_TRANSPORT_TCP);   /* [general]'s */
+    assert_int_equal(sip_conf_peer(c, "r")->transport, SIP_TRANSPORT_UDP);
+    assert_int_equal(sip_conf_peer(c, "r")->transports, SIP_TRANSPORT_UDP | SIP_TRANSPORT_TCP);
+    sip_conf_destroy(&c);
+
+    c = s_load_text("[general]\ntransport=tcp\n[p]\ntype=peer\nhost=127.0.0.1\ntransport=tcp\n",
+                    err, sizeof err);
+    assert_non_null(c);                                  /* tcp without tcpenable: udp */
+    assert_int_equal(sip_conf_general(c)->transport, SIP_TRANSPORT_UDP);
+    assert_int_equal(sip_conf_peer(c, "p")->transport, SIP_TRANSPORT_UDP);
+    sip_conf_destroy(&c);
+
+    c = s_load_text("[general]\ntlsenable=yes\n", err, sizeof err);
+    assert_null(c);
+    assert_non_null(strstr(err, "tlsenable=yes needs tlscertfile"));
+
+    c = s_load_text("[general]\nbindaddr=10.0.0.1\ntlsenable=yes\ntlscertfile=/etc/x.pem\n"
+                    "tlsprivatekey=/etc/x.key\ntlscafile=/etc/ca.pem\ntlscapath=/etc/ssl/certs\n"
+                    "tlscipher=HIGH\ntlsverifyclient=yes\ntlsdontverifyserver=yes\n"
+                    "tlsclientmethod=tlsv1\ntlsbindaddr=127.0.0.1\n"
+                    "[p]\ntype=peer\nhost=127.0.0.1\ntransport=tls\n", err, sizeof err);
+    assert_non_null(c);
+    g = sip_conf_general(c);
+    assert_int_equal(g->tlsenable, 1);
+    assert_int_equal(ntohs(g->tlsbind.sin_port), 5061);
+    assert_string_equal(g->tlscertfile, "/etc/x.pem");
+    assert_string_equal(g->tlsprivatekey, "/etc/x.key");
+    assert_string_equal(g->tlscafile, "/etc/ca.pem");
+    assert_string_equal(g->tlscapath, "/etc/ssl/certs");
+    assert_string_equal(g->tlscipher, "HIGH");
+    assert_int_equal(g->tlsverifyclient, 1);
+    assert_int_equal(g->tlsdontverifyserver, 1);
+    assert_int_equal(sip_conf_peer(c, "p")->transport, SIP_TRANSPORT_TLS);
+    sip_conf_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -545,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_insecure_forms),
         cmocka_unit_test(test_shipped_config),
         cmocka_unit_test(test_encryption),
+        cmocka_unit_test(test_transports),
     };
     return cmocka_run_group_tests_name("sip_conf", tests, setup, teardown);
 }

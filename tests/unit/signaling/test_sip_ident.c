@@ -256,6 +256,41 @@ static void test_name(void **state)
     }
 }
 
+/* Over TCP/TLS a static peer whose transport= has that transport is found
+ * by IP alone (the source port is the connection's), insecure=port or not;
+ * over UDP it is not, and a UDP-only peer is not found that way. */
+static void test_stream_ip(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/sip_ident_stream.XXXXXX", err[256];
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "[general]\ntcpenable=yes\n"
+                       "[tcptrunk]\ntype=peer\nhost=10.1.1.1\ntransport=tcp\ncontext=t\n"
+                       "[udptrunk]\ntype=peer\nhost=10.2.2.2\ncontext=u\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    sip_conf_t *conf = sip_conf_load(path, err, sizeof err);
+    unlink(path);
+    assert_non_null(conf);
+    sip_registrar_t *reg = sip_registrar_new();
+    sip_ident_how_t how;
+    struct sockaddr_in a = s_addr("10.1.1.1", 40000), b = s_addr("10.2.2.2", 40000),
+                       exact = s_addr("10.1.1.1", 5060);
+    const sip_peer_t *p = sip_ident_find_on(conf, reg, 0, "x", &a, SIP_TRANSPORT_TCP, T0, &how);
+    assert_non_null(p);
+    assert_string_equal(p->name, "tcptrunk");
+    assert_int_equal(how, SIP_IDENT_IP);
+    assert_null(sip_ident_find_on(conf, reg, 0, "x", &a, SIP_TRANSPORT_UDP, T0, &how));
+    assert_null(sip_ident_find_on(conf, reg, 0, "x", &a, SIP_TRANSPORT_TLS, T0, &how));
+    assert_null(sip_ident_find_on(conf, reg, 0, "x", &b, SIP_TRANSPORT_TCP, T0, &how));
+    p = sip_ident_find_on(conf, reg, 0, "x", &exact, SIP_TRANSPORT_UDP, T0, &how);
+    assert_non_null(p);
+    assert_int_equal(how, SIP_IDENT_ADDR);
+    sip_registrar_destroy(&reg);
+    sip_conf_destroy(&conf);
+}
+
 int main(void)
 {
     parser_init();
@@ -263,6 +298,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registration_moves_and_expires, setup, teardown),
         cmocka_unit_test(test_name),
+        cmocka_unit_test(test_stream_ip),
     };
     return cmocka_run_group_tests_name("sip_ident", tests, NULL, NULL);
 }
