@@ -46,7 +46,9 @@
     X(media_reoffer,  MediaReoffer,  MEDIA_REOFFER) \
     X(media_reoffered, MediaReoffered, MEDIA_REOFFERED) \
     X(media_reanswer, MediaReanswer, MEDIA_REANSWER) \
-    X(media_reanswered, MediaReanswered, MEDIA_REANSWERED)
+    X(media_reanswered, MediaReanswered, MEDIA_REANSWERED) \
+    X(transfer,       Transfer,      TRANSFER) \
+    X(transfer_result, TransferResult, TRANSFER_RESULT)
 
 typedef struct td_bus td_bus_t;
 

@@ -198,6 +198,7 @@ S_DISPATCH(reinvite, Reinvite, "Reinvite", 1, hdr->leg)
 S_DISPATCH(reinvite_answer, ReinviteAnswer, "ReinviteAnswer", 1, hdr->leg)
 S_DISPATCH(media_reoffered, MediaReoffered, "MediaReoffered", 0, hdr->peer)
 S_DISPATCH(media_reanswered, MediaReanswered, "MediaReanswered", 0, hdr->peer)
+S_DISPATCH(transfer, Transfer, "Transfer", 1, hdr->leg)
 
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
 {
@@ -260,6 +261,7 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_reinvite_answer = s_on_reinvite_answer,
         .on_media_reoffered = s_on_media_reoffered,
         .on_media_reanswered = s_on_media_reanswered,
+        .on_transfer = s_on_transfer,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
     };

@@ -27,6 +27,7 @@
 #include "sip_cause.h"
 #include "sip_dialog.h"
 #include "sip_msg.h"
+#include "sip_refer.h"
 #include "td_log.h"
 
 #define OFFER_MAX       8192           /* an offer cut for a callee (the worker's WORKER_SDP_MAX) */
@@ -83,6 +84,14 @@ struct sip_leg {
     sip_leg_t *bus_next, *sip_next, *reap_next;
     sip_arena_t arena;
     char space[LEG_SPACE];
+    /* transfer (REFER; the end of this file, sip_refer.c) */
+    unsigned refer_pending : 1;    /* our Transfer waits for the router's TransferResult */
+    unsigned xfer_media : 1;       /* transferee: the new call's first SDP goes out in a
+                                    * re-INVITE (the dialog is up already) */
+    unsigned xfer_reinvite : 1;    /* reinvite_out is that re-INVITE: its answer stays here */
+    uint32_t refer_cseq;           /* the REFER's CSeq: Event: refer;id= */
+    const char *cid_num, *cid_name;    /* incoming: the caller ID of its ChannelNew */
+    struct event *xfer_timer;      /* transferor: BYE if it does not hang up itself */
 };
 
 struct sip_call {
@@ -201,6 +210,9 @@ static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp);
 static void s_reinvite_result(sip_leg_t *leg, unsigned status, const char *sdp);
 static void s_st_headers(const sip_leg_t *leg, osip_message_t *r);
 static void s_st_arm(sip_leg_t *leg);
+static void s_xfer_media(sip_leg_t *leg, const char *sdp);
+static int s_xfer_answered(sip_leg_t *leg, osip_message_t *resp);
+static void s_on_refer(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req);
 
 static sip_leg_t *s_leg_new(sip_call_t *self, int outgoing)
 {
@@ -237,6 +249,8 @@ static void s_leg_free(sip_leg_t *leg)
         event_free(leg->retry);
     if (leg->st_timer)
         event_free(leg->st_timer);
+    if (leg->xfer_timer)
+        event_free(leg->xfer_timer);
     sip_arena_release(&leg->arena);
     free(leg);
 }
@@ -303,6 +317,8 @@ static void s_end(sip_leg_t *leg, int tell_router, unsigned cause, unsigned sip_
         event_del(leg->retry);
     if (leg->st_timer)
         event_del(leg->st_timer);
+    if (leg->xfer_timer)
+        event_del(leg->xfer_timer);
     if (leg->reinvite_in)
         sip_msg_reply(leg->reinvite_in, 487, leg->dlg.local_tag, NULL, NULL, NULL);
     s_detach(&leg->reinvite_in);
@@ -623,6 +639,10 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
     if (!exten[0])
         strcpy(exten, "s");                 /* as chan_sip: no user part -> "s" */
     leg->contact_user = sip_arena_strdup(&leg->arena, exten);
+    leg->cid_num = sip_arena_strdup(&leg->arena, num);
+    leg->cid_name = sip_arena_strdup(&leg->arena, name);
+    if (peer)
+        leg->peer = sip_arena_strdup(&leg->arena, peer->name);
 
     leg->invite = txn;
     sip_txn_set_owner(txn, leg);
@@ -700,6 +720,10 @@ void sip_call_on_progress(sip_call_t *self, const td_bus_hdr_t *hdr, const Tande
         s_reply_unknown(self, hdr, "Progress");
         return;
     }
+    if (leg->xfer_media) {
+        s_xfer_media(leg, msg->sdp);
+        return;
+    }
     if (leg->outgoing || !leg->invite || (leg->state != LEG_INVITING && leg->state != LEG_EARLY)) {
         td_log(LOG_DEBUG, "%s: Progress ignored (leg %s)", leg->channel, s_state_name[leg->state]);
         return;
@@ -716,6 +740,10 @@ void sip_call_on_answer(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem_
     sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
     if (!leg) {
         s_reply_unknown(self, hdr, "Answer");
+        return;
+    }
+    if (leg->xfer_media) {
+        s_xfer_media(leg, msg->sdp);
         return;
     }
     if (leg->outgoing || !leg->invite || (leg->state != LEG_INVITING && leg->state != LEG_EARLY)) {
@@ -1178,6 +1206,7 @@ void sip_call_timeout(sip_call_t *self, sip_txn_t *txn)
     sip_leg_t *leg = sip_txn_owner(txn);
     if (leg && txn == leg->reinvite_out) {
         s_detach(&leg->reinvite_out);
+        leg->xfer_reinvite = 0;
         td_log(LOG_INFO, "%s: no response to our re-INVITE", leg->channel);
         if (leg->st_refreshing) {
             leg->st_refreshing = 0;
@@ -1577,6 +1606,8 @@ static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp)
     if (status < 200)
         return;
     s_detach(&leg->reinvite_out);
+    if (s_xfer_answered(leg, resp))
+        return;
     if (leg->st_refreshing) {
         leg->st_refreshing = 0;
         if (status < 300) {
@@ -1658,8 +1689,263 @@ void sip_call_in_dialog(sip_call_t *self, sip_txn_t *txn, osip_message_t *req)
         s_on_reinvite(leg, txn, req, 0);
     else if (strcmp(method, "UPDATE") == 0)
         s_on_reinvite(leg, txn, req, 1);
+    else if (strcmp(method, "REFER") == 0)
+        s_on_refer(leg, txn, req);
     else if (strcmp(method, "INFO") == 0 || strcmp(method, "OPTIONS") == 0)
         sip_msg_reply(txn, 200, NULL, NULL, NULL, NULL);
     else
         sip_msg_reply(txn, 501, NULL, "method not supported in a dialog", NULL, NULL);
+}
+
+/* ---- transfer (REFER) ------------------------------------------------------
+ *
+ * Blind transfer, as chan_sip's handle_request_refer: checks (603 for a
+ * REFER from a leg that is not up or whose peer has allowtransfer=no, 491
+ * while one is pending, 400/603 from sip_refer_parse), then 202 Accepted,
+ * a NOTIFY "100 Trying" (RFC 3515 2.4.4; chan_sip sends only the final
+ * one), and Transfer to the router, which checks the extension and answers
+ * with TransferResult. On 200 the transferee's dialog becomes leg 0 of a
+ * new call (ChannelNew; its media follows in a re-INVITE with the new
+ * session, s_xfer_media), the transferor gets NOTIFY "200 OK" and is
+ * expected to hang up: chan_sip sets SIP_DEFER_BYE_ON_TRANSFER and sends no
+ * BYE of its own. Unlike chan_sip, which forgets the dialog silently after
+ * 32 s, a transferor still up then gets a BYE, so it does not stay in a
+ * call without media. */
+
+#define XFER_BYE_MS 32000          /* chan_sip: sip_scheddestroy(DEFAULT_TRANS_TIMEOUT) */
+
+static void s_reply_reason(sip_leg_t *leg, sip_txn_t *txn, int status, const char *reason)
+{
+    osip_message_t *r = sip_txn_make_response(txn, status, leg->dlg.local_tag);
+    if (!r)
+        return;
+    if (reason) {
+        osip_free(r->reason_phrase);
+        r->reason_phrase = osip_strdup(reason);
+    }
+    if (status >= 300)
+        td_log(LOG_INFO, "%s: REFER refused: %d %s", leg->channel, status, reason ? reason : "");
+    sip_txn_respond(txn, &r);
+}
+
+static void s_notify(sip_leg_t *leg, const char *status, int terminated)
+{
+    struct sockaddr_in me;
+    s_local(leg, &me);
+    osip_message_t *n = sip_refer_notify(&leg->dlg, leg->refer_cseq, status, terminated,
+                                         leg->contact_user, &me);
+    if (!n || !sip_txn_request(leg->call->env.layer, &n, &leg->dlg.peer, NULL))
+        td_log(LOG_WARNING, "%s: cannot send NOTIFY (%s)", leg->channel, status);
+    else
+        td_log(LOG_DEBUG, "%s: NOTIFY %s", leg->channel, status);
+}
+
+void sip_call_refer_outside(sip_call_t *self, sip_txn_t *txn)
+{
+    (void)self;
+    char tag[SIP_MSG_TOKEN_LEN + 1];
+    osip_message_t *r = sip_txn_make_response(txn, 603, sip_msg_token(tag, sizeof tag));
+    if (!r)
+        return;
+    osip_free(r->reason_phrase);
+    r->reason_phrase = osip_strdup("Declined (No dialog)");
+    td_log(LOG_INFO, "REFER outside a dialog: 603");
+    sip_txn_respond(txn, &r);
+}
+
+static void s_on_refer(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req)
+{
+    sip_call_t *self = leg->call;
+    const sip_peer_t *peer = leg->peer ? sip_conf_peer(self->env.conf, leg->peer) : NULL;
+    const sip_general_t *g = sip_conf_general(self->env.conf);
+    if (leg->state != LEG_UP || leg->router_done) {
+        s_reply_reason(leg, txn, 603, "Declined (No dialog)");
+        return;
+    }
+    if (!(peer ? peer->allowtransfer : g->allowtransfer)) {
+        s_reply_reason(leg, txn, 603, "Declined (policy)");
+        return;
+    }
+    if (leg->refer_pending) {
+        s_reply_reason(leg, txn, 491, "Request pending");
+        return;
+    }
+    sip_refer_t r;
+    int st = sip_refer_parse(req, &r);
+    if (st == 603) {
+        s_reply_reason(leg, txn, 603, "Declined (Non sip: uri)");
+        return;
+    }
+    if (st) {
+        s_reply_reason(leg, txn, 400, "Bad Request (Refer-to missing or malformed)");
+        return;
+    }
+    leg->refer_cseq = leg->dlg.remote_cseq;
+    if (r.attended) {
+        /* chan_sip's local_attended_transfer bridges the transferee with the
+         * dialog Replaces names; not done here yet: fake a failed transfer
+         * (202, NOTIFY 501), the call going on as before. */
+        s_reply_reason(leg, txn, 202, "Accepted");
+        s_notify(leg, "501 Not Implemented", 1);
+        return;
+    }
+    s_reply_reason(leg, txn, 202, "Accepted");
+    s_notify(leg, "100 Trying", 0);
+    leg->refer_pending = 1;
+    Tandem__Transfer m = TANDEM__TRANSFER__INIT;
+    m.exten = r.exten;
+    m.context = (char *)(peer && peer->context[0] ? peer->context : g->context);
+    m.referred_by = r.referred_by;
+    td_log(LOG_INFO, "%s: REFER to %s@%s: to the router", leg->channel, r.exten, r.domain);
+    td_bus_send_transfer(self->env.bus, NULL, leg->bus_id, leg->no, &m);
+}
+
+static void s_on_xfer_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    sip_leg_t *leg = arg;
+    s_context(leg);
+    if (leg->state == LEG_UP) {
+        td_log(LOG_INFO, "%s: transferred and still up after %d s: BYE", leg->channel,
+               XFER_BYE_MS / 1000);
+        s_send_bye(leg);
+        s_end(leg, 0, 0, 0);
+    }
+    td_log_set_context(NULL);
+}
+
+/* The transferee's dialog becomes leg 0 of a new call in (context, exten). */
+static void s_xfer_start(sip_leg_t *leg, const char *exten, const char *context)
+{
+    sip_call_t *self = leg->call;
+    char id[128], num[96], name[96], src[32], sdp[OFFER_MAX];
+    const sip_peer_t *peer = leg->peer ? sip_conf_peer(self->env.conf, leg->peer) : NULL;
+    s_unlink(leg);
+    snprintf(id, sizeof id, "%s-%lx-%x", self->env.identity, self->start, ++self->counter);
+    const char *old = leg->bus_id;
+    leg->bus_id = sip_arena_strdup(&leg->arena, id);
+    if (!leg->bus_id)
+        leg->bus_id = old;
+    leg->no = 0;
+    s_link(leg);
+    if (leg->cid_num) {                     /* the caller: its caller ID as it called */
+        snprintf(num, sizeof num, "%s", leg->cid_num);
+        snprintf(name, sizeof name, "%s", leg->cid_name ? leg->cid_name : "");
+    } else {                                /* a callee: its peer's callerid, else its name */
+        snprintf(num, sizeof num, "%s", peer && peer->cid_num[0] ? peer->cid_num
+                                        : leg->peer ? leg->peer : "");
+        snprintf(name, sizeof name, "%s", peer ? peer->cid_name : "");
+    }
+    if (!leg->remote_sdp || sip_refer_sendrecv(leg->remote_sdp, sdp, sizeof sdp) < 0)
+        snprintf(sdp, sizeof sdp, "%s", leg->remote_sdp ? leg->remote_sdp : "");
+    sip_msg_addr(&leg->dlg.peer, src, sizeof src);
+    leg->xfer_media = 1;
+    Tandem__ChannelNew m = TANDEM__CHANNEL_NEW__INIT;
+    m.channel = (char *)leg->channel;
+    m.caller_num = num;
+    m.caller_name = name;
+    m.exten = (char *)exten;
+    m.context = (char *)context;
+    m.sdp = sdp;
+    m.sip_call_id = (char *)leg->dlg.call_id;
+    m.peer = (char *)(leg->peer ? leg->peer : "");
+    m.source = src;
+    uint32_t codecs[2];
+    size_t nc = leg->allow.n < 2 ? leg->allow.n : 2;
+    for (size_t i = 0; i < nc; i++)
+        codecs[i] = leg->allow.pt[i];
+    m.codecs = codecs;
+    m.n_codecs = nc;
+    td_log(LOG_INFO, "%s: transferred: call %s to %s@%s", leg->channel, leg->bus_id, exten,
+           context);
+    if (td_bus_send_channel_new(self->env.bus, NULL, leg->bus_id, 0, &m) != 0) {
+        s_send_bye(leg);
+        s_end(leg, 0, 0, 0);
+    }
+}
+
+void sip_call_on_transfer_result(sip_call_t *self, const td_bus_hdr_t *hdr,
+                                 const Tandem__TransferResult *msg)
+{
+    sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
+    if (!leg || !leg->refer_pending) {
+        td_log(LOG_DEBUG, "TransferResult for %s/%u without a REFER: ignored", hdr->call_id,
+               hdr->leg);
+        return;
+    }
+    leg->refer_pending = 0;
+    if (msg->status != 200) {
+        const char *frag = msg->status == 404 ? "404 Not found"
+                         : msg->status == 503 ? "503 Service Unavailable (can't handle one-legged xfers)"
+                         : msg->status == 403 ? "403 Forbidden" : "500 Internal Server Error";
+        td_log(LOG_INFO, "%s: transfer failed: %s", leg->channel, frag);
+        if (leg->state == LEG_UP)
+            s_notify(leg, frag, 1);
+        return;
+    }
+    sip_leg_t *t = s_find_bus(self, hdr->call_id, msg->transferee);
+    /* The router let go of both legs: the transferor is ours to release. */
+    leg->router_done = 1;
+    if (leg->state == LEG_UP) {
+        s_notify(leg, "200 OK", 1);
+        if (!leg->xfer_timer)
+            leg->xfer_timer = evtimer_new(self->env.base, s_on_xfer_timer, leg);
+        if (leg->xfer_timer) {
+            struct timeval tv = { XFER_BYE_MS / 1000, (XFER_BYE_MS % 1000) * 1000 };
+            evtimer_add(leg->xfer_timer, &tv);
+        }
+    }
+    if (!t || t->state != LEG_UP) {
+        td_log(LOG_NOTICE, "%s: transferee leg %u is gone", leg->channel, msg->transferee);
+        if (t)
+            t->router_done = 1;
+        return;
+    }
+    s_xfer_start(t, msg->exten ? msg->exten : "", msg->context ? msg->context : "");
+}
+
+/* The new call's first SDP for a transferee: a re-INVITE on its dialog
+ * (o= continuing the dialog's, RFC 3264 8). Later Answer/Progress pass. */
+static void s_xfer_media(sip_leg_t *leg, const char *sdp)
+{
+    if (!sdp || !*sdp || leg->state != LEG_UP)
+        return;
+    leg->xfer_media = 0;
+    char out[OFFER_MAX];
+    if (sip_refer_restamp(leg->last_sdp, sdp, out, sizeof out) < 0)
+        snprintf(out, sizeof out, "%s", sdp);
+    if (leg->reinvite_out || leg->reinvite_in) {
+        td_log(LOG_NOTICE, "%s: a re-INVITE is in progress: the transferee keeps its media",
+               leg->channel);
+        return;
+    }
+    leg->reoffer = sip_arena_strdup(&leg->arena, out);
+    leg->xfer_reinvite = 1;
+    if (!leg->reoffer || s_send_reinvite(leg) != 0) {
+        leg->xfer_reinvite = 0;
+        td_log(LOG_WARNING, "%s: cannot re-INVITE the transferee", leg->channel);
+    }
+}
+
+/* A final response to the transferee's re-INVITE: 1 when it was that. */
+static int s_xfer_answered(sip_leg_t *leg, osip_message_t *resp)
+{
+    if (!leg->xfer_reinvite)
+        return 0;
+    leg->xfer_reinvite = 0;
+    int status = resp->status_code;
+    if (status < 300) {
+        leg->ack_cseq = leg->reinvite_out_cseq;
+        s_send_ack(leg, leg->ack_cseq);
+        size_t len = 0;
+        const char *body = sip_msg_body(resp, &len);
+        char *sdp = body ? sip_arena_strndup(&leg->arena, body, len) : NULL;
+        leg->last_sdp = leg->reoffer;
+        if (sdp)
+            leg->remote_sdp = sdp;
+        td_log(LOG_INFO, "%s: transferee's media moved", leg->channel);
+    } else
+        td_log(LOG_NOTICE, "%s: transferee refused the new session: %d", leg->channel, status);
+    s_maybe_reap(leg);
+    return 1;
 }
