@@ -89,6 +89,9 @@ struct sip_leg {
     unsigned xfer_media : 1;       /* transferee: the new call's first SDP goes out in a
                                     * re-INVITE (the dialog is up already) */
     unsigned xfer_reinvite : 1;    /* reinvite_out is that re-INVITE: its answer stays here */
+    unsigned xfer_tell : 1;        /* ... and goes to the router as Reinvite(no_answer) */
+    unsigned replacing : 1;        /* an INVITE with Replaces: its offer went to the router as
+                                    * a re-INVITE of the leg it took over */
     uint32_t refer_cseq;           /* the REFER's CSeq: Event: refer;id= */
     const char *cid_num, *cid_name;    /* incoming: the caller ID of its ChannelNew */
     struct event *xfer_timer;      /* transferor: BYE if it does not hang up itself */
@@ -213,6 +216,7 @@ static void s_st_arm(sip_leg_t *leg);
 static void s_xfer_media(sip_leg_t *leg, const char *sdp);
 static int s_xfer_answered(sip_leg_t *leg, osip_message_t *resp);
 static void s_on_refer(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req);
+static int s_replaces(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *invite);
 
 static sip_leg_t *s_leg_new(sip_call_t *self, int outgoing)
 {
@@ -671,6 +675,8 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
         codecs[i] = allow->pt[i];
     m.codecs = codecs;
     m.n_codecs = allow->n;
+    if (s_replaces(leg, txn, invite))
+        return;                             /* RFC 3891: it takes over a dialog instead */
     td_log(LOG_INFO, "%s: call %s from %s <%s> (%s) to %s@%s", leg->channel, leg->bus_id,
            name, num, src, exten, m.context);
     if (td_bus_send_channel_new(self->env.bus, NULL, leg->bus_id, 0, &m) != 0) {
@@ -1487,8 +1493,18 @@ void sip_call_on_reinvite_answer(sip_call_t *self, const td_bus_hdr_t *hdr,
         td_log(LOG_INFO, "%s: %s refused: %u", leg->channel, what, status);
         sip_msg_reply(txn, (int)status, leg->dlg.local_tag, NULL, NULL, NULL);
         sip_txn_set_owner(txn, NULL);
+        if (leg->replacing) {               /* the leg it took over is gone already */
+            leg->replacing = 0;
+            s_end(leg, 1, sip_cause_from_status((int)status), status);
+            return;
+        }
         s_maybe_reap(leg);
         return;
+    }
+    if (leg->replacing) {
+        leg->replacing = 0;
+        leg->state = LEG_UP;
+        td_log(LOG_INFO, "%s: answered (it replaces a dialog)", leg->channel);
     }
     struct sockaddr_in me;
     osip_message_t *r = sip_txn_make_response(txn, 200, leg->dlg.local_tag);
@@ -1753,6 +1769,8 @@ void sip_call_refer_outside(sip_call_t *self, sip_txn_t *txn)
     sip_txn_respond(txn, &r);
 }
 
+static void s_refer_attended(sip_leg_t *leg, const sip_replaces_t *rep);
+
 static void s_on_refer(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req)
 {
     sip_call_t *self = leg->call;
@@ -1782,11 +1800,9 @@ static void s_on_refer(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req)
     }
     leg->refer_cseq = leg->dlg.remote_cseq;
     if (r.attended) {
-        /* chan_sip's local_attended_transfer bridges the transferee with the
-         * dialog Replaces names; not done here yet: fake a failed transfer
-         * (202, NOTIFY 501), the call going on as before. */
         s_reply_reason(leg, txn, 202, "Accepted");
-        s_notify(leg, "501 Not Implemented", 1);
+        s_notify(leg, "100 Trying", 0);
+        s_refer_attended(leg, &r.replaces);
         return;
     }
     s_reply_reason(leg, txn, 202, "Accepted");
@@ -1933,6 +1949,7 @@ static int s_xfer_answered(sip_leg_t *leg, osip_message_t *resp)
     if (!leg->xfer_reinvite)
         return 0;
     leg->xfer_reinvite = 0;
+    leg->xfer_tell = leg->xfer_tell && resp->status_code < 300;
     int status = resp->status_code;
     if (status < 300) {
         leg->ack_cseq = leg->reinvite_out_cseq;
@@ -1944,8 +1961,163 @@ static int s_xfer_answered(sip_leg_t *leg, osip_message_t *resp)
         if (sdp)
             leg->remote_sdp = sdp;
         td_log(LOG_INFO, "%s: transferee's media moved", leg->channel);
+        if (leg->xfer_tell && sdp && !leg->router_done)
+            s_reinvite_to_router(leg, sdp, 1);  /* the worker learns where it is */
     } else
         td_log(LOG_NOTICE, "%s: transferee refused the new session: %d", leg->channel, status);
     s_maybe_reap(leg);
+    return 1;
+}
+
+/* ---- attended transfer (REFER with Replaces) and INVITE with Replaces -------
+ *
+ * Both come down to one move: a dialog takes the place of another in the
+ * router's call. The router is not asked: the new dialog gets the old one's
+ * (call id, leg) on the bus, the old one a BYE, and the media worker learns
+ * the new phone's address and codec from a re-offer on that leg, which the
+ * router relays to the other party as any re-INVITE. */
+
+/* The dialog a Replaces names (RFC 3891 section 3: the to-tag is our local
+ * tag, the from-tag the remote one; the remote tag is not checked on an
+ * early dialog, whose forks may differ), or NULL. */
+static sip_leg_t *s_replaced(sip_call_t *self, const sip_replaces_t *rep)
+{
+    sip_leg_t *l = s_find_sip(self, rep->call_id, rep->to_tag);
+    if (!l || l->state == LEG_ENDED)
+        return l;
+    if (l->dlg.remote_tag && l->state == LEG_UP && strcmp(l->dlg.remote_tag, rep->from_tag) != 0)
+        return NULL;
+    return l;
+}
+
+/* leg takes old's (call id, leg number) on the bus; old is released with a
+ * BYE and forgotten by both tables. */
+static void s_take_place(sip_leg_t *leg, sip_leg_t *old)
+{
+    s_unlink(old);
+    s_unlink(leg);
+    const char *id = sip_arena_strdup(&leg->arena, old->bus_id);
+    if (id)
+        leg->bus_id = id;
+    leg->no = old->no;
+    leg->router_done = 0;
+    s_link(leg);
+    old->router_done = 1;
+    if (old->state == LEG_UP)
+        s_send_bye(old);
+    s_end(old, 0, 0, 0);
+}
+
+/* The other live leg of leg's call (the bridged party), or NULL. */
+static sip_leg_t *s_other_leg(sip_leg_t *leg)
+{
+    if (leg->no != 0) {
+        sip_leg_t *l = s_find_bus(leg->call, leg->bus_id, 0);
+        return l && l->state == LEG_UP && !l->router_done ? l : NULL;
+    }
+    for (uint32_t k = 1; k <= 64; k++) {
+        sip_leg_t *l = s_find_bus(leg->call, leg->bus_id, k);
+        if (l && l->state == LEG_UP && !l->router_done)
+            return l;
+    }
+    return NULL;
+}
+
+/* chan_sip's local_attended_transfer: the transferee (the other party of
+ * the REFER's call) takes the place of the dialog Replaces names, the
+ * transferor's other call; the transferor gets NOTIFY 200 and hangs up (as
+ * for a blind transfer), the replaced dialog a BYE, and the REFER's call
+ * ends on the router (Hangup of the transferor's leg: nothing is sent to the
+ * transferee, which has moved). */
+static void s_refer_attended(sip_leg_t *leg, const sip_replaces_t *rep)
+{
+    sip_call_t *self = leg->call;
+    sip_leg_t *target = s_replaced(self, rep);
+    if (target == leg) {
+        /* get_refer_info: "Got an attempt to replace own Call-ID": 404 */
+        s_notify(leg, "404 Not found", 1);
+        return;
+    }
+    if (!target || target->state == LEG_ENDED || target->router_done) {
+        s_notify(leg, "481 Call leg/transaction does not exist", 1);
+        return;
+    }
+    sip_leg_t *t = s_other_leg(leg);
+    if (!t || target->state != LEG_UP || t == target) {
+        /* no bridged transferee, or a target still ringing (Asterisk would
+         * hand the ringing call over; not here) */
+        s_notify(leg, "503 Service Unavailable", 1);
+        return;
+    }
+    const char *sdp = target->last_sdp;
+    td_log(LOG_INFO, "%s: attended transfer: %s takes the place of %s in call %s/%u",
+           leg->channel, t->channel, target->channel, target->bus_id, target->no);
+    /* The REFER's call is over for the router: the transferor "hangs up". */
+    s_send_hangup(leg, SIP_CAUSE_NORMAL_CLEARING, 0);
+    s_take_place(t, target);                /* out of the old call before the router's Hangup */
+    s_notify(leg, "200 OK", 1);
+    if (!leg->xfer_timer)
+        leg->xfer_timer = evtimer_new(self->env.base, s_on_xfer_timer, leg);
+    if (leg->xfer_timer) {
+        struct timeval tv = { XFER_BYE_MS / 1000, (XFER_BYE_MS % 1000) * 1000 };
+        evtimer_add(leg->xfer_timer, &tv);
+    }
+    /* The transferee's media: the session the replaced phone had. */
+    if (sdp && *sdp) {
+        t->xfer_tell = 1;
+        s_xfer_media(t, sdp);
+    }
+}
+
+/* An incoming INVITE (leg, linked, no ChannelNew sent yet) with Replaces
+ * (RFC 3891, chan_sip's handle_invite_replaces): 0 when it has none (a new
+ * call as any), else 1 and it was answered or it took the named dialog's
+ * place, its offer going to the router as a re-offer of that leg. */
+static int s_replaces(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *invite)
+{
+    sip_call_t *self = leg->call;
+    sip_replaces_t rep;
+    int rc = sip_refer_invite_replaces(invite, &rep);
+    if (rc == 1)
+        return 0;
+    sip_leg_t *old = rc == 0 ? s_replaced(self, &rep) : NULL;
+    int status = 0;
+    const char *why = NULL;
+    if (rc)
+        status = 400, why = "Bad Request (Replaces)";
+    else if (!old || old->router_done || old->state == LEG_CANCELLING)
+        status = 481, why = "Call Leg Does Not Exist (Replaces)";
+    else if (old->state == LEG_ENDED)
+        status = 603, why = "Declined (Replaces)";
+    else if (old->state == LEG_UP && rep.early_only)
+        status = 486, why = "Busy Here";    /* RFC 3891 3: early-only, but confirmed */
+    else if (old->state != LEG_UP && old->outgoing)
+        status = 481, why = "Call Leg Does Not Exist (Replaces)";  /* RFC 3891 3: our early dialog */
+    else if (old->state != LEG_UP)
+        status = 603, why = "Declined (Replaces)";  /* a ringing caller: no pickup here */
+    if (status) {
+        osip_message_t *r = sip_txn_make_response(txn, status, leg->dlg.local_tag);
+        if (r) {
+            osip_free(r->reason_phrase);
+            r->reason_phrase = osip_strdup(why);
+            sip_txn_respond(txn, &r);
+        }
+        td_log(LOG_INFO, "%s: INVITE with Replaces refused: %d %s", leg->channel, status, why);
+        leg->invite = NULL;
+        sip_txn_set_owner(txn, NULL);
+        leg->router_done = 1;
+        s_end(leg, 0, 0, 0);
+        return 1;
+    }
+    td_log(LOG_INFO, "%s: INVITE with Replaces: takes the place of %s in call %s/%u",
+           leg->channel, old->channel, old->bus_id, old->no);
+    s_take_place(leg, old);
+    leg->invite = NULL;                     /* the INVITE is answered as a re-INVITE is */
+    leg->reinvite_in = txn;
+    leg->in_update = 0;
+    leg->remote_offer = leg->remote_sdp;
+    leg->reinvite_cseq = leg->dlg.remote_cseq;
+    leg->replacing = 1;
+    s_reinvite_to_router(leg, leg->remote_sdp ? leg->remote_sdp : "", 0);
     return 1;
 }
