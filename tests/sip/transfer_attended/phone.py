@@ -16,6 +16,11 @@ SCRIPT is one of
             (481), early-only on a confirmed dialog (486); then naming dialog 1:
             200 with the media worker's SDP (its address goes to --target-file
             for rtp_peer.py), ACK; dialog 1 gets BYE; after --talk s BYE.
+  refused   REFERs that must be refused, as chan_sip refuses them: on a call to
+            600 (Echo): no Refer-To, two, an unparsable one (400), a tel: URI
+            (603); a good one gets 202 and NOTIFY 503 (not a two-party bridge);
+            outside a dialog 603, with an unknown To-tag 481; then as
+            --user2 (allowtransfer=no) on a call to 600: 603.
 Prints one line per step; exit 1 at the first unexpected answer."""
 import argparse
 import hashlib
@@ -245,6 +250,45 @@ def replaces(a, ua):
     print("BYE of the new phone: %s" % r.split("\r\n")[0])
 
 
+def refused(a, ua):
+    d, _ = ua.invite("600")
+    print("call to 600 (Echo) up")
+    for extra, code in (("", 400),
+                        ("Refer-To: <sip:1002@127.0.0.1>\r\nRefer-To: <sip:1003@127.0.0.1>\r\n", 400),
+                        ("Refer-To: <sip:1002@127.0.0.1\r\n", 400),
+                        ("Refer-To: <sip:127.0.0.1>\r\n", 400),
+                        ("Refer-To: <tel:+15551234>\r\n", 603)):
+        cseq = ua.request(d, "REFER", extra=extra)
+        r = ua.recv(ua.is_resp(cseq, "REFER"))
+        print("REFER with %r: %s" % (extra.strip(), r.split("\r\n")[0]))
+        if not r.startswith("SIP/2.0 %d" % code):
+            raise Fail("expected %d" % code)
+    ua.refer(d, "<sip:1002@127.0.0.1>")
+    ua.expect_notify(d, "100 Trying", "active")
+    ua.expect_notify(d, "503", "terminated")
+    # outside a dialog: no To-tag (603), an unknown To-tag (481)
+    for rtag, code in ((None, 603), ("nosuchtag", 481)):
+        x = {"ruri": "sip:600@127.0.0.1:%d" % a.switch, "callid": "%s@127.0.0.1" % rand(16),
+             "ltag": rand(), "cseq": 0, "from": "<sip:%s@127.0.0.1>" % ua.user,
+             "to": "<sip:600@127.0.0.1>", "rtag": rtag}
+        cseq = ua.request(x, "REFER", extra="Refer-To: <sip:1002@127.0.0.1>\r\n")
+        r = ua.recv(ua.is_resp(cseq, "REFER"))
+        print("REFER outside a dialog (To-tag %s): %s" % (rtag, r.split("\r\n")[0]))
+        if not r.startswith("SIP/2.0 %d" % code):
+            raise Fail("expected %d" % code)
+    cseq = ua.request(d, "BYE")
+    ua.recv(ua.is_resp(cseq, "BYE"))
+    other = UA(a.switch, 0, a.user2, a.password2, 9)
+    d2, _ = other.invite("600")
+    cseq = other.request(d2, "REFER", extra="Refer-To: <sip:1002@127.0.0.1>\r\n")
+    r = other.recv(other.is_resp(cseq, "REFER"))
+    print("REFER from %s (allowtransfer=no): %s" % (a.user2, r.split("\r\n")[0]))
+    if not r.startswith("SIP/2.0 603"):
+        raise Fail("expected 603")
+    cseq = other.request(d2, "BYE")
+    other.recv(other.is_resp(cseq, "BYE"))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--switch", type=int, required=True)
@@ -257,11 +301,11 @@ def main():
     ap.add_argument("--rtp-port2", type=int, default=9)
     ap.add_argument("--target-file", default="/dev/null")
     ap.add_argument("--talk", type=float, default=3.0)
-    ap.add_argument("script", choices=("attended", "replaces"))
+    ap.add_argument("script", choices=("attended", "replaces", "refused"))
     a = ap.parse_args()
     ua = UA(a.switch, a.port, a.user, a.password, a.rtp_port)
     try:
-        (attended if a.script == "attended" else replaces)(a, ua)
+        {"attended": attended, "replaces": replaces, "refused": refused}[a.script](a, ua)
     except Fail as e:
         print("FAIL: %s" % e)
         return 1
