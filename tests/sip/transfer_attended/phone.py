@@ -6,7 +6,8 @@ UDP that holds several dialogs at once (sipp keeps one Call-ID per scenario).
            --target-file F SCRIPT
 
 SCRIPT is one of
-  attended  call 1002 (dialog 1), call 1003 (dialog 2); REFER on dialog 1 with
+  attended  call 1002 (dialog 1), hold it (re-INVITE sendonly: 200 recvonly),
+            call 1003 (dialog 2); REFER on dialog 1 with
             a Replaces naming a dialog that does not exist (202, NOTIFY 100,
             NOTIFY 481); then REFER with Replaces naming dialog 2 (202, NOTIFY
             100 Trying, NOTIFY 200 OK); hang up dialog 1 (200), and get the
@@ -201,6 +202,15 @@ def attended(a, ua):
     d1, _ = ua.invite("1002")
     print("dialog 1 (to 1002) up")
     time.sleep(0.5)
+    cseq = ua.request(d1, "INVITE", body=ua.sdp("sendonly"))     # hold 1002
+    while True:
+        r = ua.recv(ua.is_resp(cseq, "INVITE"))
+        if int(r.split()[1]) >= 200:
+            break
+    ua.request(d1, "ACK", cseq=cseq)
+    print("hold: %s, %s" % (r.split("\r\n")[0], "recvonly" if "a=recvonly" in r else "?"))
+    if not r.startswith("SIP/2.0 200") or "a=recvonly" not in r:
+        raise Fail("hold refused")
     d2, _ = ua.invite("1003")
     print("dialog 2 (to 1003) up")
     time.sleep(1.0)
