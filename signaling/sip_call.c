@@ -93,6 +93,8 @@ struct sip_leg {
     unsigned replacing : 1;        /* an INVITE with Replaces: its offer went to the router as
                                     * a re-INVITE of the leg it took over */
     uint32_t refer_cseq;           /* the REFER's CSeq: Event: refer;id= */
+    const char *xfer_sdp;          /* transferee: the new session, waiting for our re-INVITE
+                                    * in progress to end */
     const char *cid_num, *cid_name;    /* incoming: the caller ID of its ChannelNew */
     struct event *xfer_timer;      /* transferor: BYE if it does not hang up itself */
 };
@@ -1544,6 +1546,11 @@ static void s_reinvite_result(sip_leg_t *leg, unsigned status, const char *sdp)
     a.status = status;
     a.sdp = (char *)(sdp ? sdp : "");
     td_bus_send_reinvite_answer(leg->call->env.bus, NULL, leg->bus_id, leg->no, &a);
+    if (leg->xfer_sdp && !leg->reinvite_out) {     /* a transferee's new session waited */
+        const char *next = leg->xfer_sdp;
+        leg->xfer_sdp = NULL;
+        s_xfer_media(leg, next);
+    }
 }
 
 /* Send the router's offer in a re-INVITE on the leg's dialog. 0 or -1. */
@@ -1855,6 +1862,13 @@ static void s_xfer_start(sip_leg_t *leg, const char *exten, const char *context)
     if (!leg->remote_sdp || sip_refer_sendrecv(leg->remote_sdp, sdp, sizeof sdp) < 0)
         snprintf(sdp, sizeof sdp, "%s", leg->remote_sdp ? leg->remote_sdp : "");
     sip_msg_addr(&leg->dlg.peer, src, sizeof src);
+    if (leg->reinvite_in) {
+        /* the phone's own offer went to the old call, which will not answer
+         * it: RFC 3261 14.1, it may try again (on the new call) */
+        sip_msg_reply(leg->reinvite_in, 491, leg->dlg.local_tag, "the call was transferred",
+                      NULL, NULL);
+        s_detach(&leg->reinvite_in);
+    }
     leg->xfer_media = 1;
     Tandem__ChannelNew m = TANDEM__CHANNEL_NEW__INIT;
     m.channel = (char *)leg->channel;
@@ -1930,8 +1944,11 @@ static void s_xfer_media(sip_leg_t *leg, const char *sdp)
     char out[OFFER_MAX];
     if (sip_refer_restamp(leg->last_sdp, sdp, out, sizeof out) < 0)
         snprintf(out, sizeof out, "%s", sdp);
-    if (leg->reinvite_out || leg->reinvite_in) {
-        td_log(LOG_NOTICE, "%s: a re-INVITE is in progress: the transferee keeps its media",
+    if (leg->reinvite_out) {
+        /* the old call's re-INVITE (a relayed hold, say) is still out: ours
+         * goes when it ends (s_reinvite_result) */
+        leg->xfer_sdp = sip_arena_strdup(&leg->arena, sdp);
+        td_log(LOG_INFO, "%s: the transferee's new session waits for a re-INVITE in progress",
                leg->channel);
         return;
     }
