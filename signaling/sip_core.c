@@ -80,7 +80,8 @@ static int s_is(const char *method, const char *name)
 }
 
 /* The option tags of every Require header (libosip2 splits comma lists into
- * one header each), comma-joined into buf; 0 if none. */
+ * one header each) that we do not support, comma-joined into buf; 0 if
+ * none. We support "replaces" (RFC 3891, sip_refer.h), as chan_sip. */
 static int s_required(const osip_message_t *req, char *buf, size_t len)
 {
     size_t n = 0;
@@ -90,7 +91,7 @@ static int s_required(const osip_message_t *req, char *buf, size_t len)
         pos = osip_message_header_get_byname(req, "require", pos, &h);
         if (pos < 0 || !h)
             break;
-        if (!h->hvalue || !*h->hvalue)
+        if (!h->hvalue || !*h->hvalue || osip_strcasecmp(h->hvalue, "replaces") == 0)
             continue;
         int w = snprintf(buf + n, len - n, "%s%s", n ? ", " : "", h->hvalue);
         if (w < 0 || (size_t)w >= len - n)

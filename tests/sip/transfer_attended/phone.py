@@ -14,7 +14,8 @@ SCRIPT is one of
             switch's BYE on dialog 2.
   replaces  call 1002 (dialog 1); then, as another phone (--user2/--password2,
             a new port), INVITE with Replaces: malformed (400), unknown dialog
-            (481), early-only on a confirmed dialog (486); then naming dialog 1:
+            (481), early-only on a confirmed dialog (486); then naming dialog 1
+            (with Require: replaces):
             200 with the media worker's SDP (its address goes to --target-file
             for rtp_peer.py), ACK; dialog 1 gets BYE; after --talk s BYE.
   refused   REFERs that must be refused, as chan_sip refuses them: on a call to
@@ -242,7 +243,8 @@ def replaces(a, ua):
                         (replaces_param(d1) + ";early-only", 486)):
         other.invite("1002", extra="Replaces: %s\r\n" % value, expect=code)
         print("INVITE with Replaces: %s -> %d" % (value, code))
-    d3, r = other.invite("1002", extra="Replaces: %s\r\n" % replaces_param(d1))
+    d3, r = other.invite("1002", extra="Require: replaces\r\nReplaces: %s\r\n"
+                         % replaces_param(d1))
     print("INVITE with Replaces of dialog 1: 200")
     sdp = body_of(r)
     c = re.search(r"c=IN IP4 ([0-9.]+)", sdp).group(1)
