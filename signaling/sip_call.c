@@ -1899,8 +1899,14 @@ void sip_call_on_transfer_result(sip_call_t *self, const td_bus_hdr_t *hdr,
 {
     sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
     if (!leg || !leg->refer_pending) {
-        td_log(LOG_DEBUG, "TransferResult for %s/%u without a REFER: ignored", hdr->call_id,
-               hdr->leg);
+        /* The transferor hung up meanwhile: the router has let go of the
+         * call all the same, and the transferee still goes on. */
+        sip_leg_t *t = msg->status == 200 ? s_find_bus(self, hdr->call_id, msg->transferee)
+                                          : NULL;
+        td_log(LOG_INFO, "TransferResult %u for %s/%u, whose REFER is gone", msg->status,
+               hdr->call_id, hdr->leg);
+        if (t && t->state == LEG_UP && !t->router_done)
+            s_xfer_start(t, msg->exten ? msg->exten : "", msg->context ? msg->context : "");
         return;
     }
     leg->refer_pending = 0;
