@@ -2108,10 +2108,10 @@ static int s_replaces(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *invite)
     const char *why = NULL;
     if (rc)
         status = 400, why = "Bad Request (Replaces)";
-    else if (!old || old->router_done || old->state == LEG_CANCELLING)
+    else if (!old)
         status = 481, why = "Call Leg Does Not Exist (Replaces)";
-    else if (old->state == LEG_ENDED)
-        status = 603, why = "Declined (Replaces)";
+    else if (old->state == LEG_ENDED || old->state == LEG_CANCELLING || old->router_done)
+        status = 603, why = "Declined (Replaces)";  /* RFC 3891 3: already terminated */
     else if (old->state == LEG_UP && rep.early_only)
         status = 486, why = "Busy Here";    /* RFC 3891 3: early-only, but confirmed */
     else if (old->state != LEG_UP && old->outgoing)
