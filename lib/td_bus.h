@@ -52,7 +52,9 @@
     X(media_drain,    MediaDrain,    MEDIA_DRAIN) \
     X(media_timeouts, MediaTimeouts, MEDIA_TIMEOUTS) \
     X(media_timeout,  MediaTimeout,  MEDIA_TIMEOUT) \
-    X(media_forget,   MediaForget,   MEDIA_FORGET)
+    X(media_forget,   MediaForget,   MEDIA_FORGET) \
+    X(transfer,       Transfer,      TRANSFER) \
+    X(transfer_result, TransferResult, TRANSFER_RESULT)
 
 typedef struct td_bus td_bus_t;
 

@@ -96,6 +96,12 @@ void call_on_reinvite_answer(call_t *self, uint32_t leg, const Tandem__ReinviteA
 void call_on_media_reoffered(call_t *self, const char *peer, const Tandem__MediaReoffered *msg);
 void call_on_media_reanswered(call_t *self, const char *peer, const Tandem__MediaReanswered *msg);
 
+/* Blind transfer (transfer.c): leg sent REFER. The other party goes to the
+ * dialplan at (TRANSFER_CONTEXT or msg->context, msg->exten, 1) as a new call
+ * that signaling starts; this call ends without hanging up either leg. The
+ * outcome goes back to leg as TransferResult. */
+void call_on_transfer(call_t *self, uint32_t leg, const Tandem__Transfer *msg);
+
 /* The call's media worker (media = 1) or signaling peer (0) is dead: end the
  * call with cause 38 without sending anything more to that peer. */
 void call_on_peer_lost(call_t *self, int media);

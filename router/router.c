@@ -276,6 +276,7 @@ static void s_on_sig_grace(evutil_socket_t fd, short what, void *arg)
         event_add(self->sig_grace, &tv);
     }
 }
+S_DISPATCH(transfer, Transfer, "Transfer", 1, hdr->leg)
 
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
 {
@@ -492,6 +493,7 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_media_adopted = s_on_media_adopted,
         .on_media_timeout = s_on_media_timeout,
         .on_media_drain = s_on_media_drain,
+        .on_transfer = s_on_transfer,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
         .on_peer_restart = s_on_peer_restart,

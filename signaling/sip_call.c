@@ -27,6 +27,7 @@
 #include "sip_cause.h"
 #include "sip_dialog.h"
 #include "sip_msg.h"
+#include "sip_refer.h"
 #include "td_log.h"
 
 #define OFFER_MAX       8192           /* an offer cut for a callee (the worker's WORKER_SDP_MAX) */
@@ -98,6 +99,19 @@ struct sip_leg {
     sip_leg_t *bus_next, *sip_next, *reap_next;
     sip_arena_t arena;
     char space[LEG_SPACE];
+    /* transfer (REFER; the end of this file, sip_refer.c) */
+    unsigned refer_pending : 1;    /* our Transfer waits for the router's TransferResult */
+    unsigned xfer_media : 1;       /* transferee: the new call's first SDP goes out in a
+                                    * re-INVITE (the dialog is up already) */
+    unsigned xfer_reinvite : 1;    /* reinvite_out is that re-INVITE: its answer stays here */
+    unsigned xfer_tell : 1;        /* ... and goes to the router as Reinvite(no_answer) */
+    unsigned replacing : 1;        /* an INVITE with Replaces: its offer went to the router as
+                                    * a re-INVITE of the leg it took over */
+    uint32_t refer_cseq;           /* the REFER's CSeq: Event: refer;id= */
+    const char *xfer_sdp;          /* transferee: the new session, waiting for our re-INVITE
+                                    * in progress to end */
+    const char *cid_num, *cid_name;    /* incoming: the caller ID of its ChannelNew */
+    struct event *xfer_timer;      /* transferor: BYE if it does not hang up itself */
 };
 
 struct sip_call {
@@ -216,6 +230,10 @@ static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp);
 static void s_reinvite_result(sip_leg_t *leg, unsigned status, const char *sdp);
 static void s_st_headers(const sip_leg_t *leg, osip_message_t *r);
 static void s_st_arm(sip_leg_t *leg);
+static void s_xfer_media(sip_leg_t *leg, const char *sdp);
+static int s_xfer_answered(sip_leg_t *leg, osip_message_t *resp);
+static void s_on_refer(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req);
+static int s_replaces(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *invite);
 
 static sip_leg_t *s_leg_new(sip_call_t *self, int outgoing)
 {
@@ -254,6 +272,8 @@ static void s_leg_free(sip_leg_t *leg)
         event_free(leg->retry);
     if (leg->st_timer)
         event_free(leg->st_timer);
+    if (leg->xfer_timer)
+        event_free(leg->xfer_timer);
     sip_arena_release(&leg->arena);
     free(leg);
 }
@@ -320,6 +340,8 @@ static void s_end(sip_leg_t *leg, int tell_router, unsigned cause, unsigned sip_
         event_del(leg->retry);
     if (leg->st_timer)
         event_del(leg->st_timer);
+    if (leg->xfer_timer)
+        event_del(leg->xfer_timer);
     if (leg->reinvite_in)
         sip_msg_reply(leg->reinvite_in, 487, leg->dlg.local_tag, NULL, NULL, NULL);
     s_detach(&leg->reinvite_in);
@@ -718,6 +740,10 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
     if (!exten[0])
         strcpy(exten, "s");                 /* as chan_sip: no user part -> "s" */
     leg->contact_user = sip_arena_strdup(&leg->arena, exten);
+    leg->cid_num = sip_arena_strdup(&leg->arena, num);
+    leg->cid_name = sip_arena_strdup(&leg->arena, name);
+    if (peer)
+        leg->peer = sip_arena_strdup(&leg->arena, peer->name);
 
     leg->invite = txn;
     sip_txn_set_owner(txn, leg);
@@ -749,6 +775,8 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
     m.rtp_timeout = (uint32_t)(peer ? peer->rtptimeout : g->rtptimeout);
     m.rtp_hold_timeout = (uint32_t)(peer ? peer->rtpholdtimeout : g->rtpholdtimeout);
     m.comedia = leg->comedia;
+    if (s_replaces(leg, txn, invite))
+        return;                             /* RFC 3891: it takes over a dialog instead */
     td_log(LOG_INFO, "%s: call %s from %s <%s> (%s) to %s@%s", leg->channel, leg->bus_id,
            name, num, src, exten, m.context);
     if (td_bus_send_channel_new(self->env.bus, NULL, leg->bus_id, 0, &m) != 0) {
@@ -798,6 +826,10 @@ void sip_call_on_progress(sip_call_t *self, const td_bus_hdr_t *hdr, const Tande
         s_reply_unknown(self, hdr, "Progress");
         return;
     }
+    if (leg->xfer_media) {
+        s_xfer_media(leg, msg->sdp);
+        return;
+    }
     if (leg->outgoing || !leg->invite || (leg->state != LEG_INVITING && leg->state != LEG_EARLY)) {
         td_log(LOG_DEBUG, "%s: Progress ignored (leg %s)", leg->channel, s_state_name[leg->state]);
         return;
@@ -814,6 +846,10 @@ void sip_call_on_answer(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem_
     sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
     if (!leg) {
         s_reply_unknown(self, hdr, "Answer");
+        return;
+    }
+    if (leg->xfer_media) {
+        s_xfer_media(leg, msg->sdp);
         return;
     }
     if (leg->outgoing || !leg->invite || (leg->state != LEG_INVITING && leg->state != LEG_EARLY)) {
@@ -1447,6 +1483,7 @@ void sip_call_timeout(sip_call_t *self, sip_txn_t *txn)
     sip_leg_t *leg = sip_txn_owner(txn);
     if (leg && txn == leg->reinvite_out) {
         s_detach(&leg->reinvite_out);
+        leg->xfer_reinvite = 0;
         td_log(LOG_INFO, "%s: no response to our re-INVITE", leg->channel);
         if (leg->st_refreshing) {
             leg->st_refreshing = 0;
@@ -1769,8 +1806,18 @@ void sip_call_on_reinvite_answer(sip_call_t *self, const td_bus_hdr_t *hdr,
         td_log(LOG_INFO, "%s: %s refused: %u", leg->channel, what, status);
         sip_msg_reply(txn, (int)status, leg->dlg.local_tag, NULL, NULL, NULL);
         sip_txn_set_owner(txn, NULL);
+        if (leg->replacing) {               /* the leg it took over is gone already */
+            leg->replacing = 0;
+            s_end(leg, 1, sip_cause_from_status((int)status), status);
+            return;
+        }
         s_maybe_reap(leg);
         return;
+    }
+    if (leg->replacing) {
+        leg->replacing = 0;
+        leg->state = LEG_UP;
+        td_log(LOG_INFO, "%s: answered (it replaces a dialog)", leg->channel);
     }
     struct sockaddr_in me;
     osip_message_t *r = sip_txn_make_response(txn, 200, leg->dlg.local_tag);
@@ -1810,6 +1857,11 @@ static void s_reinvite_result(sip_leg_t *leg, unsigned status, const char *sdp)
     a.status = status;
     a.sdp = (char *)(sdp ? sdp : "");
     td_bus_send_reinvite_answer(leg->call->env.bus, NULL, leg->bus_id, leg->no, &a);
+    if (leg->xfer_sdp && !leg->reinvite_out) {     /* a transferee's new session waited */
+        const char *next = leg->xfer_sdp;
+        leg->xfer_sdp = NULL;
+        s_xfer_media(leg, next);
+    }
 }
 
 /* The credentials for an outgoing leg's peer (chan_sip's do_proxy_auth:
@@ -1922,6 +1974,8 @@ static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp)
         td_log(LOG_NOTICE, "%s: Failed to authenticate on re-INVITE", leg->channel);
     else
         leg->authtries = 0;
+    if (s_xfer_answered(leg, resp))
+        return;
     if (leg->st_refreshing) {
         leg->st_refreshing = 0;
         if (status < 300) {
@@ -2016,8 +2070,435 @@ void sip_call_in_dialog(sip_call_t *self, sip_txn_t *txn, osip_message_t *req)
         s_on_reinvite(leg, txn, req, 0);
     else if (strcmp(method, "UPDATE") == 0)
         s_on_reinvite(leg, txn, req, 1);
+    else if (strcmp(method, "REFER") == 0)
+        s_on_refer(leg, txn, req);
     else if (strcmp(method, "INFO") == 0 || strcmp(method, "OPTIONS") == 0)
         sip_msg_reply(txn, 200, NULL, NULL, NULL, NULL);
     else
         sip_msg_reply(txn, 501, NULL, "method not supported in a dialog", NULL, NULL);
+}
+
+/* ---- transfer (REFER) ------------------------------------------------------
+ *
+ * Blind transfer, as chan_sip's handle_request_refer: checks (603 for a
+ * REFER from a leg that is not up or whose peer has allowtransfer=no, 491
+ * while one is pending, 400/603 from sip_refer_parse), then 202 Accepted,
+ * a NOTIFY "100 Trying" (RFC 3515 2.4.4; chan_sip sends only the final
+ * one), and Transfer to the router, which checks the extension and answers
+ * with TransferResult. On 200 the transferee's dialog becomes leg 0 of a
+ * new call (ChannelNew; its media follows in a re-INVITE with the new
+ * session, s_xfer_media), the transferor gets NOTIFY "200 OK" and is
+ * expected to hang up: chan_sip sets SIP_DEFER_BYE_ON_TRANSFER and sends no
+ * BYE of its own. Unlike chan_sip, which forgets the dialog silently after
+ * 32 s, a transferor still up then gets a BYE, so it does not stay in a
+ * call without media. */
+
+#define XFER_BYE_MS 32000          /* chan_sip: sip_scheddestroy(DEFAULT_TRANS_TIMEOUT) */
+
+static void s_reply_reason(sip_leg_t *leg, sip_txn_t *txn, int status, const char *reason)
+{
+    osip_message_t *r = sip_txn_make_response(txn, status, leg->dlg.local_tag);
+    if (!r)
+        return;
+    if (reason) {
+        osip_free(r->reason_phrase);
+        r->reason_phrase = osip_strdup(reason);
+    }
+    if (status >= 300)
+        td_log(LOG_INFO, "%s: REFER refused: %d %s", leg->channel, status, reason ? reason : "");
+    sip_txn_respond(txn, &r);
+}
+
+static void s_notify(sip_leg_t *leg, const char *status, int terminated)
+{
+    struct sockaddr_in me;
+    s_local(leg, &me);
+    osip_message_t *n = sip_refer_notify(&leg->dlg, leg->refer_cseq, status, terminated,
+                                         leg->contact_user, &me);
+    if (!n || !sip_txn_request(leg->call->env.layer, &n, &leg->dlg.peer, NULL))
+        td_log(LOG_WARNING, "%s: cannot send NOTIFY (%s)", leg->channel, status);
+    else
+        td_log(LOG_DEBUG, "%s: NOTIFY %s", leg->channel, status);
+}
+
+void sip_call_refer_outside(sip_call_t *self, sip_txn_t *txn)
+{
+    (void)self;
+    char tag[SIP_MSG_TOKEN_LEN + 1];
+    osip_message_t *r = sip_txn_make_response(txn, 603, sip_msg_token(tag, sizeof tag));
+    if (!r)
+        return;
+    osip_free(r->reason_phrase);
+    r->reason_phrase = osip_strdup("Declined (No dialog)");
+    td_log(LOG_INFO, "REFER outside a dialog: 603");
+    sip_txn_respond(txn, &r);
+}
+
+static void s_refer_attended(sip_leg_t *leg, const sip_replaces_t *rep);
+
+static void s_on_refer(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req)
+{
+    sip_call_t *self = leg->call;
+    const sip_peer_t *peer = leg->peer ? sip_conf_peer(self->env.conf, leg->peer) : NULL;
+    const sip_general_t *g = sip_conf_general(self->env.conf);
+    if (leg->state != LEG_UP || leg->router_done) {
+        s_reply_reason(leg, txn, 603, "Declined (No dialog)");
+        return;
+    }
+    if (!(peer ? peer->allowtransfer : g->allowtransfer)) {
+        s_reply_reason(leg, txn, 603, "Declined (policy)");
+        return;
+    }
+    if (leg->refer_pending) {
+        s_reply_reason(leg, txn, 491, "Request pending");
+        return;
+    }
+    sip_refer_t r;
+    int st = sip_refer_parse(req, &r);
+    if (st == 603) {
+        s_reply_reason(leg, txn, 603, "Declined (Non sip: uri)");
+        return;
+    }
+    if (st) {
+        s_reply_reason(leg, txn, 400, "Bad Request (Refer-to missing or malformed)");
+        return;
+    }
+    leg->refer_cseq = leg->dlg.remote_cseq;
+    if (r.attended) {
+        s_reply_reason(leg, txn, 202, "Accepted");
+        s_notify(leg, "100 Trying", 0);
+        s_refer_attended(leg, &r.replaces);
+        return;
+    }
+    s_reply_reason(leg, txn, 202, "Accepted");
+    s_notify(leg, "100 Trying", 0);
+    leg->refer_pending = 1;
+    Tandem__Transfer m = TANDEM__TRANSFER__INIT;
+    m.exten = r.exten;
+    m.context = (char *)(peer && peer->context[0] ? peer->context : g->context);
+    m.referred_by = r.referred_by;
+    td_log(LOG_INFO, "%s: REFER to %s@%s: to the router", leg->channel, r.exten, r.domain);
+    td_bus_send_transfer(self->env.bus, NULL, leg->bus_id, leg->no, &m);
+}
+
+static void s_on_xfer_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    sip_leg_t *leg = arg;
+    s_context(leg);
+    if (leg->state == LEG_UP) {
+        td_log(LOG_INFO, "%s: transferred and still up after %d s: BYE", leg->channel,
+               XFER_BYE_MS / 1000);
+        s_send_bye(leg);
+        s_end(leg, 0, 0, 0);
+    }
+    td_log_set_context(NULL);
+}
+
+/* The transferee's dialog becomes leg 0 of a new call in (context, exten). */
+static void s_xfer_start(sip_leg_t *leg, const char *exten, const char *context)
+{
+    sip_call_t *self = leg->call;
+    char id[128], num[96], name[96], src[32], sdp[OFFER_MAX];
+    const sip_peer_t *peer = leg->peer ? sip_conf_peer(self->env.conf, leg->peer) : NULL;
+    s_unlink(leg);
+    snprintf(id, sizeof id, "%s-%lx-%x", self->env.identity, self->start, ++self->counter);
+    const char *old = leg->bus_id;
+    leg->bus_id = sip_arena_strdup(&leg->arena, id);
+    if (!leg->bus_id)
+        leg->bus_id = old;
+    leg->no = 0;
+    s_link(leg);
+    if (leg->cid_num) {                     /* the caller: its caller ID as it called */
+        snprintf(num, sizeof num, "%s", leg->cid_num);
+        snprintf(name, sizeof name, "%s", leg->cid_name ? leg->cid_name : "");
+    } else {                                /* a callee: its peer's callerid, else its name */
+        snprintf(num, sizeof num, "%s", peer && peer->cid_num[0] ? peer->cid_num
+                                        : leg->peer ? leg->peer : "");
+        snprintf(name, sizeof name, "%s", peer ? peer->cid_name : "");
+    }
+    if (!leg->remote_sdp || sip_refer_sendrecv(leg->remote_sdp, sdp, sizeof sdp) < 0)
+        snprintf(sdp, sizeof sdp, "%s", leg->remote_sdp ? leg->remote_sdp : "");
+    sip_msg_addr(&leg->dlg.peer, src, sizeof src);
+    if (leg->reinvite_in) {
+        /* the phone's own offer went to the old call, which will not answer
+         * it: RFC 3261 14.1, it may try again (on the new call) */
+        sip_msg_reply(leg->reinvite_in, 491, leg->dlg.local_tag, "the call was transferred",
+                      NULL, NULL);
+        s_detach(&leg->reinvite_in);
+    }
+    leg->xfer_media = 1;
+    Tandem__ChannelNew m = TANDEM__CHANNEL_NEW__INIT;
+    m.channel = (char *)leg->channel;
+    m.caller_num = num;
+    m.caller_name = name;
+    m.exten = (char *)exten;
+    m.context = (char *)context;
+    m.sdp = sdp;
+    m.sip_call_id = (char *)leg->dlg.call_id;
+    m.peer = (char *)(leg->peer ? leg->peer : "");
+    m.source = src;
+    uint32_t codecs[2];
+    size_t nc = leg->allow.n < 2 ? leg->allow.n : 2;
+    for (size_t i = 0; i < nc; i++)
+        codecs[i] = leg->allow.pt[i];
+    m.codecs = codecs;
+    m.n_codecs = nc;
+    td_log(LOG_INFO, "%s: transferred: call %s to %s@%s", leg->channel, leg->bus_id, exten,
+           context);
+    if (td_bus_send_channel_new(self->env.bus, NULL, leg->bus_id, 0, &m) != 0) {
+        s_send_bye(leg);
+        s_end(leg, 0, 0, 0);
+    }
+}
+
+void sip_call_on_transfer_result(sip_call_t *self, const td_bus_hdr_t *hdr,
+                                 const Tandem__TransferResult *msg)
+{
+    sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
+    if (!leg || !leg->refer_pending) {
+        /* The transferor hung up meanwhile: the router has let go of the
+         * call all the same, and the transferee still goes on. */
+        sip_leg_t *t = msg->status == 200 ? s_find_bus(self, hdr->call_id, msg->transferee)
+                                          : NULL;
+        td_log(LOG_INFO, "TransferResult %u for %s/%u, whose REFER is gone", msg->status,
+               hdr->call_id, hdr->leg);
+        if (t && t->state == LEG_UP && !t->router_done)
+            s_xfer_start(t, msg->exten ? msg->exten : "", msg->context ? msg->context : "");
+        return;
+    }
+    leg->refer_pending = 0;
+    if (msg->status != 200) {
+        const char *frag = msg->status == 404 ? "404 Not found"
+                         : msg->status == 503 ? "503 Service Unavailable (can't handle one-legged xfers)"
+                         : msg->status == 403 ? "403 Forbidden" : "500 Internal Server Error";
+        td_log(LOG_INFO, "%s: transfer failed: %s", leg->channel, frag);
+        if (leg->state == LEG_UP)
+            s_notify(leg, frag, 1);
+        return;
+    }
+    sip_leg_t *t = s_find_bus(self, hdr->call_id, msg->transferee);
+    /* The router let go of both legs: the transferor is ours to release. */
+    leg->router_done = 1;
+    if (leg->state == LEG_UP) {
+        s_notify(leg, "200 OK", 1);
+        if (!leg->xfer_timer)
+            leg->xfer_timer = evtimer_new(self->env.base, s_on_xfer_timer, leg);
+        if (leg->xfer_timer) {
+            struct timeval tv = { XFER_BYE_MS / 1000, (XFER_BYE_MS % 1000) * 1000 };
+            evtimer_add(leg->xfer_timer, &tv);
+        }
+    }
+    if (!t || t->state != LEG_UP) {
+        td_log(LOG_NOTICE, "%s: transferee leg %u is gone", leg->channel, msg->transferee);
+        if (t)
+            t->router_done = 1;
+        return;
+    }
+    s_xfer_start(t, msg->exten ? msg->exten : "", msg->context ? msg->context : "");
+}
+
+/* The new call's first SDP for a transferee: a re-INVITE on its dialog
+ * (o= continuing the dialog's, RFC 3264 8). Later Answer/Progress pass. */
+static void s_xfer_media(sip_leg_t *leg, const char *sdp)
+{
+    if (!sdp || !*sdp || leg->state != LEG_UP)
+        return;
+    leg->xfer_media = 0;
+    char out[OFFER_MAX];
+    if (sip_refer_restamp(leg->last_sdp, sdp, out, sizeof out) < 0)
+        snprintf(out, sizeof out, "%s", sdp);
+    if (leg->reinvite_out) {
+        /* the old call's re-INVITE (a relayed hold, say) is still out: ours
+         * goes when it ends (s_reinvite_result) */
+        leg->xfer_sdp = sip_arena_strdup(&leg->arena, sdp);
+        td_log(LOG_INFO, "%s: the transferee's new session waits for a re-INVITE in progress",
+               leg->channel);
+        return;
+    }
+    leg->reoffer = sip_arena_strdup(&leg->arena, out);
+    leg->xfer_reinvite = 1;
+    if (!leg->reoffer || s_send_reinvite(leg, NULL) != 0) {
+        leg->xfer_reinvite = 0;
+        td_log(LOG_WARNING, "%s: cannot re-INVITE the transferee", leg->channel);
+    }
+}
+
+/* A final response to the transferee's re-INVITE: 1 when it was that. */
+static int s_xfer_answered(sip_leg_t *leg, osip_message_t *resp)
+{
+    if (!leg->xfer_reinvite)
+        return 0;
+    leg->xfer_reinvite = 0;
+    leg->xfer_tell = leg->xfer_tell && resp->status_code < 300;
+    int status = resp->status_code;
+    if (status < 300) {
+        leg->ack_cseq = leg->reinvite_out_cseq;
+        s_send_ack(leg, leg->ack_cseq);
+        size_t len = 0;
+        const char *body = sip_msg_body(resp, &len);
+        char *sdp = body ? sip_arena_strndup(&leg->arena, body, len) : NULL;
+        leg->last_sdp = leg->reoffer;
+        if (sdp)
+            leg->remote_sdp = sdp;
+        td_log(LOG_INFO, "%s: transferee's media moved", leg->channel);
+        if (leg->xfer_tell && sdp && !leg->router_done)
+            s_reinvite_to_router(leg, sdp, 1);  /* the worker learns where it is */
+    } else
+        td_log(LOG_NOTICE, "%s: transferee refused the new session: %d", leg->channel, status);
+    s_maybe_reap(leg);
+    return 1;
+}
+
+/* ---- attended transfer (REFER with Replaces) and INVITE with Replaces -------
+ *
+ * Both come down to one move: a dialog takes the place of another in the
+ * router's call. The router is not asked: the new dialog gets the old one's
+ * (call id, leg) on the bus, the old one a BYE, and the media worker learns
+ * the new phone's address and codec from a re-offer on that leg, which the
+ * router relays to the other party as any re-INVITE. */
+
+/* The dialog a Replaces names (RFC 3891 section 3: the to-tag is our local
+ * tag, the from-tag the remote one; the remote tag is not checked on an
+ * early dialog, whose forks may differ), or NULL. */
+static sip_leg_t *s_replaced(sip_call_t *self, const sip_replaces_t *rep)
+{
+    sip_leg_t *l = s_find_sip(self, rep->call_id, rep->to_tag);
+    if (!l || l->state == LEG_ENDED)
+        return l;
+    if (l->dlg.remote_tag && l->state == LEG_UP && strcmp(l->dlg.remote_tag, rep->from_tag) != 0)
+        return NULL;
+    return l;
+}
+
+/* leg takes old's (call id, leg number) on the bus; old is released with a
+ * BYE and forgotten by both tables. */
+static void s_take_place(sip_leg_t *leg, sip_leg_t *old)
+{
+    s_unlink(old);
+    s_unlink(leg);
+    const char *id = sip_arena_strdup(&leg->arena, old->bus_id);
+    if (id)
+        leg->bus_id = id;
+    leg->no = old->no;
+    leg->router_done = 0;
+    s_link(leg);
+    old->router_done = 1;
+    if (old->state == LEG_UP)
+        s_send_bye(old);
+    s_end(old, 0, 0, 0);
+}
+
+/* The other live leg of leg's call (the bridged party), or NULL. */
+static sip_leg_t *s_other_leg(sip_leg_t *leg)
+{
+    if (leg->no != 0) {
+        sip_leg_t *l = s_find_bus(leg->call, leg->bus_id, 0);
+        return l && l->state == LEG_UP && !l->router_done ? l : NULL;
+    }
+    for (uint32_t k = 1; k <= 64; k++) {
+        sip_leg_t *l = s_find_bus(leg->call, leg->bus_id, k);
+        if (l && l->state == LEG_UP && !l->router_done)
+            return l;
+    }
+    return NULL;
+}
+
+/* chan_sip's local_attended_transfer: the transferee (the other party of
+ * the REFER's call) takes the place of the dialog Replaces names, the
+ * transferor's other call; the transferor gets NOTIFY 200 and hangs up (as
+ * for a blind transfer), the replaced dialog a BYE, and the REFER's call
+ * ends on the router (Hangup of the transferor's leg: nothing is sent to the
+ * transferee, which has moved). */
+static void s_refer_attended(sip_leg_t *leg, const sip_replaces_t *rep)
+{
+    sip_call_t *self = leg->call;
+    sip_leg_t *target = s_replaced(self, rep);
+    if (target == leg) {
+        /* get_refer_info: "Got an attempt to replace own Call-ID": 404 */
+        s_notify(leg, "404 Not found", 1);
+        return;
+    }
+    if (!target || target->state == LEG_ENDED || target->router_done) {
+        s_notify(leg, "481 Call leg/transaction does not exist", 1);
+        return;
+    }
+    sip_leg_t *t = s_other_leg(leg);
+    if (!t || target->state != LEG_UP || t == target) {
+        /* no bridged transferee, or a target still ringing (Asterisk would
+         * hand the ringing call over; not here) */
+        s_notify(leg, "503 Service Unavailable", 1);
+        return;
+    }
+    const char *sdp = target->last_sdp;
+    td_log(LOG_INFO, "%s: attended transfer: %s takes the place of %s in call %s/%u",
+           leg->channel, t->channel, target->channel, target->bus_id, target->no);
+    /* The REFER's call is over for the router: the transferor "hangs up". */
+    s_send_hangup(leg, SIP_CAUSE_NORMAL_CLEARING, 0);
+    s_take_place(t, target);                /* out of the old call before the router's Hangup */
+    s_notify(leg, "200 OK", 1);
+    if (!leg->xfer_timer)
+        leg->xfer_timer = evtimer_new(self->env.base, s_on_xfer_timer, leg);
+    if (leg->xfer_timer) {
+        struct timeval tv = { XFER_BYE_MS / 1000, (XFER_BYE_MS % 1000) * 1000 };
+        evtimer_add(leg->xfer_timer, &tv);
+    }
+    /* The transferee's media: the session the replaced phone had. */
+    if (sdp && *sdp) {
+        t->xfer_tell = 1;
+        s_xfer_media(t, sdp);
+    }
+}
+
+/* An incoming INVITE (leg, linked, no ChannelNew sent yet) with Replaces
+ * (RFC 3891, chan_sip's handle_invite_replaces): 0 when it has none (a new
+ * call as any), else 1 and it was answered or it took the named dialog's
+ * place, its offer going to the router as a re-offer of that leg. */
+static int s_replaces(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *invite)
+{
+    sip_call_t *self = leg->call;
+    sip_replaces_t rep;
+    int rc = sip_refer_invite_replaces(invite, &rep);
+    if (rc == 1)
+        return 0;
+    sip_leg_t *old = rc == 0 ? s_replaced(self, &rep) : NULL;
+    int status = 0;
+    const char *why = NULL;
+    if (rc)
+        status = 400, why = "Bad Request (Replaces)";
+    else if (!old)
+        status = 481, why = "Call Leg Does Not Exist (Replaces)";
+    else if (old->state == LEG_ENDED || old->state == LEG_CANCELLING || old->router_done)
+        status = 603, why = "Declined (Replaces)";  /* RFC 3891 3: already terminated */
+    else if (old->state == LEG_UP && rep.early_only)
+        status = 486, why = "Busy Here";    /* RFC 3891 3: early-only, but confirmed */
+    else if (old->state != LEG_UP && old->outgoing)
+        status = 481, why = "Call Leg Does Not Exist (Replaces)";  /* RFC 3891 3: our early dialog */
+    else if (old->state != LEG_UP)
+        status = 603, why = "Declined (Replaces)";  /* a ringing caller: no pickup here */
+    if (status) {
+        osip_message_t *r = sip_txn_make_response(txn, status, leg->dlg.local_tag);
+        if (r) {
+            osip_free(r->reason_phrase);
+            r->reason_phrase = osip_strdup(why);
+            sip_txn_respond(txn, &r);
+        }
+        td_log(LOG_INFO, "%s: INVITE with Replaces refused: %d %s", leg->channel, status, why);
+        leg->invite = NULL;
+        sip_txn_set_owner(txn, NULL);
+        leg->router_done = 1;
+        s_end(leg, 0, 0, 0);
+        return 1;
+    }
+    td_log(LOG_INFO, "%s: INVITE with Replaces: takes the place of %s in call %s/%u",
+           leg->channel, old->channel, old->bus_id, old->no);
+    s_take_place(leg, old);
+    leg->invite = NULL;                     /* the INVITE is answered as a re-INVITE is */
+    leg->reinvite_in = txn;
+    leg->in_update = 0;
+    leg->remote_offer = leg->remote_sdp;
+    leg->reinvite_cseq = leg->dlg.remote_cseq;
+    leg->replacing = 1;
+    s_reinvite_to_router(leg, leg->remote_sdp ? leg->remote_sdp : "", 0);
+    return 1;
 }

@@ -76,6 +76,12 @@ void sip_call_on_hangup(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem_
 void sip_call_on_reinvite(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Reinvite *msg);
 void sip_call_on_reinvite_answer(sip_call_t *self, const td_bus_hdr_t *hdr,
                                  const Tandem__ReinviteAnswer *msg);
+/* Transfer (REFER, sip_refer.h): the router's answer to a leg's Transfer. */
+void sip_call_on_transfer_result(sip_call_t *self, const td_bus_hdr_t *hdr,
+                                 const Tandem__TransferResult *msg);
+/* A REFER without a To-tag: no call to transfer (chan_sip: 603 Declined (No
+ * dialog)). A REFER with an unknown To-tag gets 481 like any request. */
+void sip_call_refer_outside(sip_call_t *self, sip_txn_t *txn);
 /* Any other message for a call: answered with Hangup if the leg is unknown. */
 void sip_call_on_other(sip_call_t *self, const td_bus_hdr_t *hdr);
 

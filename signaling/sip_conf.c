@@ -27,7 +27,7 @@ static const char *const s_ignored[] = {
     "maxcallbitrate", "musicclass", "musiconhold", "mohinterpret", "mohsuggest",
     "callcounter", "call-limit", "busylevel", "progressinband", "relaxdtmf", "trustrpid",
     "sendrpid", "rpid_update", "rpid_immediate", "allowoverlap", "allowsubscribe",
-    "allowtransfer", "notifyringing", "notifyhold", "notifycid", "subscribecontext",
+    "notifyringing", "notifyhold", "notifycid", "subscribecontext",
     "pedantic", "compactheaders", "vmexten", "mailbox", "autocreatepeer",
     "rtcachefriends", "rtsavesysname", "rtupdate", "rtautoclear", "ignoreregexpire",
     "externtcpport", "externtlsport", "sipdebug", "recordhistory",
@@ -656,6 +656,8 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
                             : s_copy(self, g->context, sizeof g->context, v);
         } else if (!strcasecmp(k, "allowguest"))
             rc = s_bool(self, v, &g->allowguest);
+        else if (!strcasecmp(k, "allowtransfer"))
+            rc = s_bool(self, v, &g->allowtransfer);
         else if (!strcasecmp(k, "supportpath"))
             rc = s_bool(self, v, &g->supportpath);
         else if (!strcasecmp(k, "alwaysauthreject"))
@@ -861,6 +863,7 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
     p->comedia = g->comedia;
     p->supportpath = g->supportpath;
     p->srtp_taglen = 80;
+    p->allowtransfer = g->allowtransfer;
     p->dynamic = 1;
     p->qualifyfreq = g->qualifyfreq;
     p->maxms = g->qualify;                  /* chan_sip's default_qualify */
@@ -936,6 +939,8 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
             rc = s_bool(self, v, &p->encryption);
         else if (!strcasecmp(k, "encryption_taglen"))
             p->srtp_taglen = !strcmp(v->value, "32") ? 32 : 80;   /* chan_sip: "32" or 80 */
+        else if (!strcasecmp(k, "allowtransfer"))
+            rc = s_bool(self, v, &p->allowtransfer);
         else if (!strcasecmp(k, "qualify"))
             rc = s_qualify(self, v, g->qualify, &p->maxms);
         else if (!strcasecmp(k, "qualifyfreq"))
@@ -1102,6 +1107,7 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
     strcpy(g->realm, "tandem");
     strcpy(g->context, "default");
     g->allowguest = 1;
+    g->allowtransfer = 1;
     g->alwaysauthreject = 1;
     /* MD5 alone, as chan_sip challenges: phones and tools that read only
      * the first WWW-Authenticate and know only MD5 (sipp 3.6.1, older desk

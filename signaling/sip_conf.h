@@ -80,6 +80,7 @@ typedef struct sip_peer {
                                  * default, as chan_sip): Path is ignored */
     char cid_num[80];
     char cid_name[80];
+    int allowtransfer;          /* allowtransfer=: REFER from this peer's calls (else 603) */
     unsigned codecs;            /* SIP_CODEC_* */
     sip_codec_order_t codec_order;
     char fromuser[80];
@@ -106,6 +107,7 @@ typedef struct {
     char realm[128];            /* "tandem" */
     char context[80];           /* "default" */
     int allowguest;             /* 1 */
+    int allowtransfer;          /* 1: the default for peers and guests */
     int alwaysauthreject;       /* 1 */
     int match_auth_username;    /* 0; 1: look the caller up by its digest user, not the From user */
     int auth_options_requests;  /* 0; 1: identify and challenge an out-of-dialog OPTIONS as an INVITE */

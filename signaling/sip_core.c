@@ -96,7 +96,8 @@ static int s_is(const char *method, const char *name)
 }
 
 /* The option tags of every Require header (libosip2 splits comma lists into
- * one header each), comma-joined into buf; 0 if none. */
+ * one header each) that we do not support, comma-joined into buf; 0 if
+ * none. We support "replaces" (RFC 3891, sip_refer.h), as chan_sip. */
 static int s_required(const osip_message_t *req, char *buf, size_t len)
 {
     size_t n = 0;
@@ -106,7 +107,7 @@ static int s_required(const osip_message_t *req, char *buf, size_t len)
         pos = osip_message_header_get_byname(req, "require", pos, &h);
         if (pos < 0 || !h)
             break;
-        if (!h->hvalue || !*h->hvalue)
+        if (!h->hvalue || !*h->hvalue || osip_strcasecmp(h->hvalue, "replaces") == 0)
             continue;
         int w = snprintf(buf + n, len - n, "%s%s", n ? ", " : "", h->hvalue);
         if (w < 0 || (size_t)w >= len - n)
@@ -744,8 +745,10 @@ static void s_on_request(void *arg, sip_txn_t *txn, osip_message_t *req,
         }
     } else if (s_is(m, "BYE"))
         sip_msg_reply(txn, 481, NULL, "BYE outside a dialog", NULL, NULL);
+    else if (s_is(m, "REFER"))
+        sip_call_refer_outside(self->call, txn);
     else if (s_is(m, "SUBSCRIBE") || s_is(m, "NOTIFY") || s_is(m, "PUBLISH")
-             || s_is(m, "MESSAGE") || s_is(m, "REFER") || s_is(m, "INFO")
+             || s_is(m, "MESSAGE") || s_is(m, "INFO")
              || s_is(m, "UPDATE") || s_is(m, "PRACK"))
         sip_msg_reply(txn, 405, NULL, "method not allowed here", NULL, NULL);
     else
@@ -836,6 +839,14 @@ static void s_on_reinvite_answer(void *arg, const td_bus_hdr_t *hdr,
 {
     BUS_ENTER(hdr);
     sip_call_on_reinvite_answer(((sip_core_t *)arg)->call, hdr, msg);
+    BUS_LEAVE();
+}
+
+static void s_on_transfer_result(void *arg, const td_bus_hdr_t *hdr,
+                                 const Tandem__TransferResult *msg)
+{
+    BUS_ENTER(hdr);
+    sip_call_on_transfer_result(((sip_core_t *)arg)->call, hdr, msg);
     BUS_LEAVE();
 }
 
@@ -958,6 +969,7 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         .on_answer = s_on_answer,
         .on_reinvite = s_on_reinvite,
         .on_reinvite_answer = s_on_reinvite_answer,
+        .on_transfer_result = s_on_transfer_result,
         .on_hangup = s_on_hangup,
         .on_channel_new = s_on_channel_new,
         .on_media_offered = s_on_media_offered,

@@ -9,7 +9,7 @@
 #include "sip_conf.h"
 #include "sip_txn.h"
 
-#define SIP_MSG_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE"
+#define SIP_MSG_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER"
 #define SIP_MSG_TOKEN_LEN 16              /* hex characters in a tag */
 
 /* A random token of hex digits (tags, Call-IDs): buf gets SIP_MSG_TOKEN_LEN

@@ -76,6 +76,10 @@ def main():
                     help="hex bytes repeated to fill each 160-byte audio payload")
     ap.add_argument("--payload-stats", action="store_true",
                     help="report payload types and payloads received from others")
+    ap.add_argument("--follow", action="store_true",
+                    help="read --target-file again every 10 packets "
+                         "and send to its new target (media moved by a re-INVITE); "
+                         "the report lists every target in \"targets\"")
     ap.add_argument("--foreign-stats", action="store_true",
                     help="report on packets with an SSRC other than ours")
     a = ap.parse_args()
@@ -167,6 +171,7 @@ def main():
         report["error"] = "no target within %.1f s" % a.wait
     else:
         report["target"] = "%s:%d" % target
+        report["targets"] = [report["target"]]
         # 2. send, receiving in between
         t_start = time.time()
         seq0 = 1000
@@ -191,6 +196,11 @@ def main():
                     break
                 select.select([s], [], [], due - now)
                 drain()
+            if a.follow and a.target_file and i % 10 == 0:
+                t = read_target(a.target_file)
+                if t and t != target:
+                    target = t
+                    report["targets"].append("%s:%d" % target)
             seq = (seq0 + i) & 0xffff
             marker, pt, ts, body = events.get(i, (False, a.pt, 160 * i, payload))
             hdr = struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq, ts, a.ssrc)

@@ -30,6 +30,10 @@ static const char *s_conf =
     " same => n,Hangup()\n"
     "exten => 600,1,Answer()\n"
     " same => n,Echo()\n"
+    "exten => 3001,1,Set(__TRANSFER_CONTEXT=flow)\n"   /* inherited by the callee */
+    " same => n,Dial(SIP/1002)\n"
+    "exten => 3002,1,Set(TRANSFER_CONTEXT=flow)\n"     /* the caller's own */
+    " same => n,Dial(SIP/1002)\n"
     "exten => 700,1,Wait(1.5)\n"
     " same => n,Goto(internal,710,lbl)\n"
     "exten => 710,1,NoOp()\n"
@@ -543,6 +547,121 @@ static void test_reinvite_echo(void **state)
     const Tandem__Envelope *e = s_sent(f, "sig-1", REINVITE_ANSWER, "c1", 0);
     assert_int_equal(e->reinvite_answer->status, 200);
     assert_string_equal(e->reinvite_answer->sdp, "ANSWER");
+    s_nothing_more(f);
+}
+
+/* --- blind transfer (transfer.c) -------------------------------------------------- */
+
+static void s_transfer_in(fixture_t *f, const char *call, uint32_t leg, const char *exten,
+                          const char *context)
+{
+    Tandem__Transfer m = TANDEM__TRANSFER__INIT;
+    m.exten = (char *)exten;
+    m.context = (char *)context;
+    m.referred_by = "<sip:x@h>";
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(TRANSFER);
+    env.transfer = &m;
+    s_deliver(f, "sig-1", &env, call, leg);
+}
+
+static const Tandem__TransferResult *s_result_at(fixture_t *f, const char *call, uint32_t leg,
+                                                 uint32_t status, int line)
+{
+    const Tandem__Envelope *e = s_sent_at(f, "sig-1", BODY(TRANSFER_RESULT), call, leg, line);
+    if (e->transfer_result->status != status)
+        fail_msg("line %d: TransferResult %u, expected %u", line, e->transfer_result->status,
+                 status);
+    return e->transfer_result;
+}
+#define s_result(f, call, leg, status) s_result_at(f, call, leg, status, __LINE__)
+
+/* A bridged call whose callee (leg 1) transfers the caller to 1003: 200
+ * naming leg 0, the call ends with no Hangup to either leg (signaling keeps
+ * them), the worker's session is released and the CDR written. */
+static void test_transfer_blind(void **state)
+{
+    fixture_t *f = *state;
+    s_bridge_1002(f, "c1");
+    s_transfer_in(f, "c1", 1, "1003", "internal");
+    const Tandem__TransferResult *r = s_result(f, "c1", 1, 200);
+    assert_int_equal(r->transferee, 0);
+    assert_string_equal(r->exten, "1003");
+    assert_string_equal(r->context, "internal");
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 0);
+    assert_non_null(strstr(s_cdr_last(f), "\"ANSWERED\""));
+
+    /* the caller transfers: the callee (leg 1) is the transferee */
+    s_bridge_1002(f, "c2");
+    s_transfer_in(f, "c2", 0, "1004", "internal");
+    r = s_result(f, "c2", 0, 200);
+    assert_int_equal(r->transferee, 1);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c2", 0);
+    s_nothing_more(f);
+}
+
+/* chan_sip: an extension not in the transfer context is "404 Not found" in
+ * the NOTIFY; a leg not in a two-party bridge 503; the call goes on. */
+static void test_transfer_refused(void **state)
+{
+    fixture_t *f = *state;
+    s_bridge_1002(f, "c1");
+    s_transfer_in(f, "c1", 1, "9999", "internal");
+    s_result(f, "c1", 1, 404);
+    s_transfer_in(f, "c1", 0, "1003", "nosuchcontext");
+    s_result(f, "c1", 0, 404);
+    s_transfer_in(f, "c1", 7, "1003", "internal");     /* not a leg of the bridge */
+    s_result(f, "c1", 7, 503);
+    s_nothing_more(f);
+    assert_int_equal(s_state(f, "c1"), CALL_BRIDGED);
+
+    s_channel_new(f, "c2", "600");                     /* Echo: one leg */
+    s_sent(f, "media-1", MEDIA_OFFER, "c2", 0);
+    s_media_offered(f, "media-1", "c2");
+    s_sent(f, "sig-1", ANSWER, "c2", 0);
+    s_sent(f, "media-1", MEDIA_ECHO, "c2", 0);
+    s_transfer_in(f, "c2", 0, "1003", "internal");
+    s_result(f, "c2", 0, 503);
+    s_nothing_more(f);
+    assert_int_equal(s_state(f, "c2"), CALL_ECHO);
+}
+
+static void s_bridge_exten(fixture_t *f, const char *call, const char *exten)
+{
+    s_channel_new(f, call, exten);
+    s_sent(f, "media-1", MEDIA_OFFER, call, 0);
+    s_media_offered(f, "media-1", call);
+    s_sent(f, "sig-1", ORIGINATE, call, 1);
+    s_answer(f, call, 1, "SDP-B");
+    s_sent(f, "media-1", MEDIA_ANSWER, call, 1);
+    s_media_answered(f, call, 1, "");
+    s_sent(f, "sig-1", ANSWER, call, 0);
+    s_nothing_more(f);
+}
+
+/* TRANSFER_CONTEXT is the transferor channel's: the caller's own variable
+ * counts for the caller; the callee has only what it inherited (__). */
+static void test_transfer_context(void **state)
+{
+    fixture_t *f = *state;
+    s_bridge_exten(f, "c1", "3001");                   /* __TRANSFER_CONTEXT=flow */
+    s_transfer_in(f, "c1", 1, "1003", "internal");     /* 1003 is not in [flow] */
+    s_result(f, "c1", 1, 404);
+    s_transfer_in(f, "c1", 1, "w", "internal");
+    assert_string_equal(s_result(f, "c1", 1, 200)->context, "flow");
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+
+    s_bridge_exten(f, "c2", "3002");                   /* TRANSFER_CONTEXT=flow, not inherited */
+    s_transfer_in(f, "c2", 1, "1003", "internal");     /* the callee: its own context */
+    assert_string_equal(s_result(f, "c2", 1, 200)->context, "internal");
+    s_sent(f, "media-1", MEDIA_RELEASE, "c2", 0);
+    s_bridge_exten(f, "c3", "3002");
+    s_transfer_in(f, "c3", 0, "w", "internal");        /* the caller: [flow] */
+    assert_string_equal(s_result(f, "c3", 0, 200)->context, "flow");
+    s_sent(f, "media-1", MEDIA_RELEASE, "c3", 0);
     s_nothing_more(f);
 }
 
@@ -1386,6 +1505,9 @@ int main(void)
         T(test_reinvite_rejected),
         T(test_reinvite_worker_silent),
         T(test_reinvite_echo),
+        T(test_transfer_blind),
+        T(test_transfer_refused),
+        T(test_transfer_context),
         T(test_unknown_exten),
         T(test_dial_answered_callee_hangs_up),
         T(test_dial_caller_hangs_up_bridged),

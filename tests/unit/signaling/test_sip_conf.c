@@ -64,6 +64,7 @@ static void test_error_table(void **state)
         { "[general]\nudpbindaddr=[::]:5060\n", "sip.conf:2: udpbindaddr: IPv6 is not supported yet ('[::]:5060')" },
         { "[general]\nudpbindaddr=300.1.2.3\n", "sip.conf:2: udpbindaddr: cannot resolve '300.1.2.3' to an IPv4 address" },
         { "[general]\nallowguest=maybe\n", "sip.conf:2: allowguest must be yes or no, not 'maybe'" },
+        { "[general]\nallowtransfer=maybe\n", "sip.conf:2: allowtransfer must be yes or no, not 'maybe'" },
         { "[general]\nmatch_auth_username=sure\n", "sip.conf:2: match_auth_username must be yes or no, not 'sure'" },
         { "[general]\nauth_options_requests=2\n", "sip.conf:2: auth_options_requests must be yes or no, not '2'" },
         { "[general]\nauth_algorithms_uas=SHA-256,MD5-sess\n", "sip.conf:2: auth_algorithms_uas: 'MD5-sess' is not MD5 or SHA-256" },
@@ -125,6 +126,7 @@ static void test_defaults(void **state)
     assert_string_equal(g->realm, "tandem");
     assert_string_equal(g->context, "default");
     assert_int_equal(g->allowguest, 1);
+    assert_int_equal(g->allowtransfer, 1);
     assert_int_equal(g->alwaysauthreject, 1);
     assert_int_equal(g->match_auth_username, 0);
     assert_int_equal(g->auth_options_requests, 0);
@@ -138,6 +140,24 @@ static void test_defaults(void **state)
     assert_int_equal(g->minexpiry, 60);
     assert_int_equal(g->maxexpiry, 3600);
     assert_int_equal(sip_conf_peer_count(c), 0);
+    sip_conf_destroy(&c);
+}
+
+/* allowtransfer= (chan_sip): [general]'s is every peer's default. */
+static void test_allowtransfer(void **state)
+{
+    (void)state;
+    char err[512];
+    sip_conf_t *c = s_load_text("[general]\nallowtransfer=no\n[a]\ntype=friend\n"
+                                "[b]\ntype=friend\nallowtransfer=yes\n", err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(sip_conf_general(c)->allowtransfer, 0);
+    assert_int_equal(sip_conf_peer(c, "a")->allowtransfer, 0);
+    assert_int_equal(sip_conf_peer(c, "b")->allowtransfer, 1);
+    sip_conf_destroy(&c);
+    c = s_load_text("[general]\n[a]\ntype=friend\nallowtransfer=no\n", err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(sip_conf_peer(c, "a")->allowtransfer, 0);
     sip_conf_destroy(&c);
 }
 
@@ -612,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_qualify),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_allowtransfer),
         cmocka_unit_test(test_auth_algorithms),
         cmocka_unit_test(test_bind_forms),
         cmocka_unit_test(test_peers_and_templates),
