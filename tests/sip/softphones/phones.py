@@ -1,0 +1,689 @@
+#!/usr/bin/env python3
+"""phones.py - drive real SIP phones from Debian against a running Tandem.
+
+Used by tests/sip/softphones/run, which builds the network namespaces,
+starts Tandem (and kamailio) and a tcpdump capture, then runs
+
+    phones.py STEPS.json
+
+STEPS.json names the namespaces, addresses and files (see the run script).
+Phone A is baresip (1001), controlled through its ctrl_tcp module (JSON in
+netstrings); phone B is linphone-daemon (1002), controlled through its unix
+socket (--pipe). Both run headless in their own namespace with a config
+directory of their own under the test's temp dir (HOME points there too), a
+sine tone (baresip's ausine) or silence as the microphone and no speaker.
+
+RTP and SDP are judged from the capture the run script started in the
+switch's namespace (tcpdump -U -w, pcap): RTP packets (and their payload
+types) between each phone's address and the worker's RTP port range, counted
+over a window of wall-clock time, and the SDP of the INVITEs and 200s.
+Every wait is a bounded poll; on any failure the script says what it waited
+for and exits 1 (the run script prints the logs and cleans up).
+"""
+import ctypes
+import json
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+T0 = time.time()
+
+
+def log(msg):
+    print("[softphones %5.1fs] %s" % (time.time() - T0, msg), flush=True)
+
+
+class Fail(Exception):
+    pass
+
+
+def ns_socket(ns, family, kind):
+    """A socket made inside network namespace NS (the calling thread goes
+    there and back; the socket stays in NS)."""
+    own = os.open("/proc/self/ns/net", os.O_RDONLY)
+    target = os.open("/run/netns/" + ns, os.O_RDONLY)
+    try:
+        if _libc.setns(target, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns " + ns)
+        return socket.socket(family, kind)
+    finally:
+        _libc.setns(own, CLONE_NEWNET)
+        os.close(own)
+        os.close(target)
+
+
+def poll(what, fn, timeout, step=0.1):
+    """Call fn until it returns a true value (returned); Fail after timeout."""
+    end = time.time() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.time() >= end:
+            raise Fail("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(step)
+
+
+def spawn(ns, argv, logpath, env=None):
+    out = open(logpath, "ab")
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    return subprocess.Popen(["ip", "netns", "exec", ns] + argv, stdin=subprocess.DEVNULL,
+                            stdout=out, stderr=subprocess.STDOUT, env=e,
+                            start_new_session=True)
+
+
+class Baresip:
+    """baresip 1.0 with ctrl_tcp: commands are {"command", "params", "token"}
+    netstrings; responses carry the token, events arrive unasked."""
+
+    def __init__(self, name, ns, cfg, dir_):
+        self.name, self.ns, self.cfg, self.dir = name, ns, cfg, dir_
+        self.proc = None
+        self.sock = None
+        self.events = []
+        self.responses = {}
+        self.lock = threading.Lock()
+        self.token = 0
+
+    def write_config(self, account):
+        c = self.cfg
+        os.makedirs(self.dir, exist_ok=True)
+        with open(os.path.join(self.dir, "config"), "w") as f:
+            f.write("""# written by tests/sip/softphones/phones.py
+poll_method\tepoll
+sip_listen\t{ip}:{sip_port}
+sip_trans_def\tudp
+audio_source\tausine,440
+audio_player\taubridge,nowhere
+audio_alert\taubridge,nowhere
+ausrc_srate\t48000
+auplay_srate\t48000
+ausrc_channels\t2
+auplay_channels\t2
+rtp_ports\t{rtp_lo}-{rtp_hi}
+rtp_stats\tyes
+module_path\t/usr/lib/baresip/modules
+module\tg711.so
+module\topus.so
+module\tausine.so
+module\taubridge.so
+module_app\taccount.so
+module_app\tmenu.so
+module_app\tctrl_tcp.so
+ctrl_tcp_listen\t127.0.0.1:{ctrl}
+""".format(ip=c["ip"], sip_port=c["sip_port"], rtp_lo=c["rtp_port"],
+                rtp_hi=c["rtp_port"] + 3, ctrl=c["ctrl_port"]))
+        with open(os.path.join(self.dir, "accounts"), "w") as f:
+            f.write(account + "\n")
+        open(os.path.join(self.dir, "contacts"), "w").close()
+
+    def start(self):
+        self.events = []
+        self.proc = spawn(self.ns, ["baresip", "-f", self.dir],
+                          os.path.join(self.dir, "baresip.log"),
+                          env={"HOME": self.dir})
+
+        def connect():
+            if self.proc.poll() is not None:
+                raise Fail("%s: baresip exited %s at start (see %s/baresip.log)"
+                           % (self.name, self.proc.returncode, self.dir))
+            s = ns_socket(self.ns, socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                s.connect(("127.0.0.1", self.cfg["ctrl_port"]))
+                return s
+            except OSError:
+                s.close()
+                return None
+        self.sock = poll("%s: baresip's ctrl_tcp" % self.name, connect, 10)
+        threading.Thread(target=self._reader, daemon=True).start()
+
+    def _reader(self):
+        buf = b""
+        while True:
+            try:
+                d = self.sock.recv(65536)
+            except OSError:
+                return
+            if not d:
+                return
+            buf += d
+            while True:
+                m = re.match(rb"(\d+):", buf)
+                if not m:
+                    break
+                n = int(m.group(1))
+                start = m.end()
+                if len(buf) < start + n + 1:
+                    break
+                msg = json.loads(buf[start:start + n].decode("utf-8", "replace"))
+                buf = buf[start + n + 1:]
+                with self.lock:
+                    if msg.get("response"):
+                        self.responses[msg.get("token")] = msg
+                    elif msg.get("event"):
+                        self.events.append(msg)
+
+    def cmd(self, command, params=""):
+        self.token += 1
+        tok = str(self.token)
+        j = json.dumps({"command": command, "params": params, "token": tok}).encode()
+        self.sock.sendall(b"%d:%s," % (len(j), j))
+        r = poll("%s: answer to '%s %s'" % (self.name, command, params),
+                 lambda: self.responses.get(tok), 5, 0.02)
+        if not r.get("ok"):
+            raise Fail("%s: '%s %s' refused: %s" % (self.name, command, params, r.get("data")))
+        return r.get("data", "")
+
+    def mark(self):
+        with self.lock:
+            return len(self.events)
+
+    def wait_event(self, types, since, timeout=10):
+        types = types if isinstance(types, (list, tuple)) else [types]
+
+        def seen():
+            with self.lock:
+                for e in self.events[since:]:
+                    if e.get("type") in types:
+                        return e
+            return None
+        return poll("%s: baresip event %s" % (self.name, "/".join(types)), seen, timeout, 0.05)
+
+    def registered(self):
+        # REGISTER_OK may come before ctrl_tcp is connected: ask instead.
+        text = re.sub(r"\x1b\[[0-9;]*m", " ", self.cmd("reginfo"))
+        return re.search(r"\bOK\b", text) is not None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.cmd("quit")
+            except (Fail, OSError):
+                pass
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.sock:
+            self.sock.close()
+            self.sock = None
+
+
+class Linphone:
+    """linphone-daemon (liblinphone 5.1) through its unix socket: one line
+    per command, a "Status: Ok|Error" block back."""
+
+    def __init__(self, name, ns, cfg, dir_, pipe):
+        self.name, self.ns, self.cfg, self.dir, self.pipe = name, ns, cfg, dir_, pipe
+        self.proc = None
+        self.sock = None
+
+    def write_config(self, proxy, identity, route=None):
+        c = self.cfg
+        os.makedirs(os.path.join(self.dir, ".local/share/linphone"), exist_ok=True)
+        # No [audio_codec_N] sections: linphone's own default list (opus,
+        # speex, PCMU, PCMA, ...) is what the switch must negotiate down.
+        with open(os.path.join(self.dir, "linphonerc"), "w") as f:
+            f.write("""# written by tests/sip/softphones/phones.py
+[sip]
+sip_port={sip_port}
+sip_tcp_port=-1
+sip_tls_port=-1
+bind_address={ip}
+default_proxy=0
+register_only_when_network_is_up=0
+[net]
+mtu=1300
+[rtp]
+audio_rtp_port={rtp_port}
+[sound]
+echocancellation=0
+[proxy_0]
+reg_proxy={proxy}
+{route}reg_identity={identity}
+reg_expires=120
+reg_sendregister=1
+[auth_info_0]
+username={user}
+passwd={secret}
+realm=tandem
+""".format(sip_port=c["sip_port"], ip=c["ip"], rtp_port=c["rtp_port"], proxy=proxy,
+                identity=identity, user=c["user"], secret=c["secret"],
+                route=("reg_route=%s\n" % route) if route else ""))
+
+    def start(self):
+        path = "/tmp/" + self.pipe
+        self.proc = spawn(self.ns, ["linphone-daemon", "--config",
+                                    os.path.join(self.dir, "linphonerc"),
+                                    "--pipe", self.pipe, "--disable-stats-events",
+                                    "--log", os.path.join(self.dir, "linphone.log")],
+                          os.path.join(self.dir, "daemon.out"), env={"HOME": self.dir})
+
+        def connect():
+            if self.proc.poll() is not None:
+                raise Fail("%s: linphone-daemon exited %s at start (see %s)"
+                           % (self.name, self.proc.returncode, self.dir))
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(path)
+                return s
+            except OSError:
+                s.close()
+                return None
+        self.sock = poll("%s: linphone-daemon's socket %s" % (self.name, path), connect, 10)
+
+    def cmd(self, line):
+        self.sock.settimeout(5)
+        self.sock.sendall(line.encode() + b"\n")
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            raise Fail("%s: no answer to '%s'" % (self.name, line))
+        self.sock.settimeout(0.05)
+        while True:
+            try:
+                d = self.sock.recv(65536)
+            except socket.timeout:
+                break
+            if not d:
+                break
+            data += d
+        return data.decode("utf-8", "replace")
+
+    def ok(self, line):
+        r = self.cmd(line)
+        if "Status: Ok" not in r:
+            raise Fail("%s: '%s' failed: %r" % (self.name, line, r))
+        return r
+
+    def call_state(self):
+        r = self.cmd("call-status")
+        m = re.search(r"^State: (\S+)", r, re.M)
+        return m.group(1) if m else None
+
+    def wait_state(self, states, timeout=10):
+        states = states if isinstance(states, (list, tuple)) else [states]
+        return poll("%s: linphone call state %s (last: %s)"
+                    % (self.name, "/".join(states), self.call_state()),
+                    lambda: self.call_state() in states, timeout, 0.1)
+
+    def wait_no_call(self, timeout=10):
+        return poll("%s: linphone's call to end (state %s)" % (self.name, self.call_state()),
+                    lambda: self.call_state() is None, timeout, 0.1)
+
+    def play(self, wav):
+        """No sound card here: linphone sends nothing unless a file plays
+        into the call."""
+        self.ok("incall-player-start " + wav)
+
+    def registered(self):
+        r = self.cmd("register-status ALL")
+        return "LinphoneRegistrationOk" in r
+
+    def stats(self):
+        r = self.ok("call-stats")
+        return dict(re.findall(r"^(Audio-[A-Za-z-]+): (.*)$", r, re.M))
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.cmd("quit")
+            except (Fail, OSError):
+                pass
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.sock:
+            self.sock.close()
+            self.sock = None
+
+
+class Capture:
+    """The run script's tcpdump capture (pcap, -i any, written per packet
+    with -U): UDP packets seen by the switch, RTP (to or from a port of the
+    worker's range) and SIP (the text of every other datagram)."""
+
+    def __init__(self, path, lo, hi, switch_ips):
+        self.path, self.lo, self.hi = path, lo, hi
+        self.switch = set(switch_ips)
+        self.pos = 0
+        self.link = None
+        self.pkts = []          # (time, src, sport, dst, dport, payload)
+
+    def _read(self):
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return
+        if self.link is None:
+            if len(data) < 24:
+                return
+            self.link = struct.unpack("<I", data[20:24])[0]
+            self.pos = 24
+        hdr = {113: 16, 276: 20, 1: 14, 12: 0}.get(self.link)
+        if hdr is None:
+            raise Fail("capture: unknown link type %d" % self.link)
+        pos = self.pos
+        while pos + 16 <= len(data):
+            sec, usec, incl, _ = struct.unpack("<IIII", data[pos:pos + 16])
+            if pos + 16 + incl > len(data):
+                break
+            pkt = data[pos + 16:pos + 16 + incl]
+            pos += 16 + incl
+            ip = pkt[hdr:]
+            if len(ip) < 28 or ip[0] >> 4 != 4 or ip[9] != 17:
+                continue
+            ihl = (ip[0] & 15) * 4
+            sp, dp = struct.unpack("!HH", ip[ihl:ihl + 4])
+            self.pkts.append((sec + usec / 1e6, socket.inet_ntoa(ip[12:16]), sp,
+                              socket.inet_ntoa(ip[16:20]), dp, ip[ihl + 8:]))
+        self.pos = pos
+
+    def rtp(self, phone_ip, t0, t1):
+        """{"up": n, "down": n, "pt_up": {pt: n}, "pt_down": {pt: n}}: RTP
+        between PHONE_IP and the worker in [t0, t1)."""
+        self._read()
+        r = {"up": 0, "down": 0, "pt_up": {}, "pt_down": {}}
+        for t, s, sp, d, dp, pl in self.pkts:
+            if not t0 <= t < t1 or len(pl) < 12 or pl[0] >> 6 != 2 or 200 <= pl[1] <= 207:
+                continue        # not RTP, or RTCP
+            if s == phone_ip and self.lo <= dp <= self.hi:
+                way = "up"
+            elif d == phone_ip and self.lo <= sp <= self.hi:
+                way = "down"
+            else:
+                continue
+            r[way] += 1
+            pt = pl[1] & 0x7f
+            r["pt_" + way][pt] = r["pt_" + way].get(pt, 0) + 1
+        return r
+
+    def sip(self, since, first_line, header_re, sent_by_switch):
+        """The first SIP message after SINCE whose first line starts with
+        FIRST_LINE, with a header line matching HEADER_RE, sent by (or to)
+        the switch: (text) or None."""
+        self._read()
+        for t, s, sp, d, dp, pl in self.pkts:
+            if t < since or not pl.startswith(first_line.encode()):
+                continue
+            if (s in self.switch) != sent_by_switch or (d in self.switch) == sent_by_switch:
+                continue
+            text = pl.decode("utf-8", "replace")
+            if re.search(header_re, text, re.M | re.I):
+                return text
+        return None
+
+    @staticmethod
+    def window(secs):
+        """Sleep SECS; the window [start, end) to count in (then a little
+        more, for the capture to be written)."""
+        t0 = time.time()
+        time.sleep(secs)
+        t1 = time.time()
+        time.sleep(0.2)
+        return t0, t1
+
+
+def sdp_audio(msg):
+    """[(pt, "name/rate")] of a SIP message's m=audio line, in order."""
+    body = msg.split("\r\n\r\n", 1)[-1]
+    m = re.search(r"^m=audio \d+ \S+ ([\d ]+)", body, re.M)
+    if not m:
+        return []
+    names = dict(re.findall(r"^a=rtpmap:(\d+) (\S+)", body, re.M))
+    static = {"0": "PCMU/8000", "8": "PCMA/8000", "3": "GSM/8000", "9": "G722/8000",
+              "18": "G729/8000", "13": "CN/8000"}
+    return [(int(pt), names.get(pt, static.get(pt, "?"))) for pt in m.group(1).split()]
+
+
+def only_g711(fmts):
+    """Audio codecs other than G.711 (telephone-event and CN aside)."""
+    return [n for _, n in fmts if not re.match(r"(PCMU|PCMA|telephone-event|CN)/", n, re.I)]
+
+
+def write_tone(path, secs):
+    """An 8 kHz mono 16-bit WAV of a 300 Hz tone (linphone's microphone)."""
+    import math
+    import wave
+    w = wave.open(path, "wb")
+    w.setnchannels(1)
+    w.setsampwidth(2)
+    w.setframerate(8000)
+    w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 300 * i / 8000)))
+                           for i in range(8000 * secs)))
+    w.close()
+
+
+G711 = {0, 8}
+QUIET = {13, 101}       # CN and telephone-event may come along
+
+
+class Run:
+    def __init__(self, conf):
+        self.c = conf
+        self.switch = [conf["a"]["switch"], conf["b"]["switch"]]
+        self.cap = Capture(conf["capture"], conf["rtp_lo"], conf["rtp_hi"], self.switch)
+        self.a = Baresip("A(baresip 1001)", conf["a"]["ns"], conf["a"],
+                         os.path.join(conf["tmp"], "baresip-a"))
+        self.b = Linphone("B(linphone 1002)", conf["b"]["ns"], conf["b"],
+                          os.path.join(conf["tmp"], "linphone-b"), conf["b"]["pipe"])
+        self.tone = os.path.join(conf["tmp"], "tone.wav")
+        write_tone(self.tone, 30)
+        self.win = conf.get("window", 1.5)
+        self.min_pkts = conf.get("min_packets", 25)   # of 75 in 1.5 s at 20 ms
+
+    # --- checks ---------------------------------------------------------
+    def audio_both_ways(self, what):
+        """Both phones send G.711 to the worker and get G.711 from it."""
+        t0, t1 = self.cap.window(self.win)
+        bad = []
+        for who, ip in (("A", self.c["a"]["ip"]), ("B", self.c["b"]["ip"])):
+            r = self.cap.rtp(ip, t0, t1)
+            log("%s: RTP at %s in %.1f s: sent %d %s, received %d %s"
+                % (what, who, t1 - t0, r["up"], r["pt_up"], r["down"], r["pt_down"]))
+            for way in ("up", "down"):
+                if r[way] < self.min_pkts:
+                    bad.append("phone %s %s %d RTP packets; expected at least %d"
+                               % (who, "sent" if way == "up" else "received", r[way],
+                                  self.min_pkts))
+                other = set(r["pt_" + way]) - G711 - QUIET
+                if other:
+                    bad.append("phone %s %s payload types %s, not G.711"
+                               % (who, "sent" if way == "up" else "received", sorted(other)))
+        if bad:
+            raise Fail("%s: %s" % (what, "; ".join(bad)))
+
+    def quiet_at_b(self, what):
+        """No RTP from B (it was told not to send) and none to it."""
+        t0, t1 = self.cap.window(self.win)
+        rb = self.cap.rtp(self.c["b"]["ip"], t0, t1)
+        ra = self.cap.rtp(self.c["a"]["ip"], t0, t1)
+        log("%s: RTP in %.1f s: A sent %d received %d, B sent %d received %d"
+            % (what, t1 - t0, ra["up"], ra["down"], rb["up"], rb["down"]))
+        if rb["up"] > 2 or ra["down"] > 2:
+            raise Fail("%s: B still sends (%d packets to the worker, %d reach A in %.1f s)"
+                       % (what, rb["up"], ra["down"], t1 - t0))
+        if rb["down"] > 2:
+            raise Fail("%s: the worker still sends %d packets to B in %.1f s"
+                       % (what, rb["down"], t1 - t0))
+
+    def sdp_to_b(self, since, what):
+        """The switch's offer to B and B's answer carry G.711 only."""
+        offer = poll("%s: the switch's INVITE to 1002 in the capture" % what,
+                     lambda: self.cap.sip(since, "INVITE ", r"^(To|t):.*sip:1002@", True), 3)
+        answer = poll("%s: the 200 for it in the capture" % what,
+                      lambda: self.cap.sip(since, "SIP/2.0 200",
+                                           r"^(CSeq):\s*\d+ INVITE", False) and
+                      self.cap.sip(since, "SIP/2.0 200", r"^(To|t):.*sip:1002@", False), 3)
+        o, a = sdp_audio(offer), sdp_audio(answer)
+        log("%s: the switch offers B %s; B answers %s" % (what, o, a))
+        if not o or only_g711(o):
+            raise Fail("%s: the switch offered B %s (only G.711 and telephone-event expected)"
+                       % (what, o))
+        if not a or a[0][0] not in G711:
+            raise Fail("%s: B answered %s" % (what, a))
+
+    def sdp_from_b(self, since, what):
+        """B's own offer (opus first) is answered with G.711 only."""
+        offer = poll("%s: B's INVITE in the capture" % what,
+                     lambda: self.cap.sip(since, "INVITE ", r"^(To|t):.*sip:1001@", False), 3)
+        answer = poll("%s: the switch's 200 to B in the capture" % what,
+                      lambda: self.cap.sip(since, "SIP/2.0 200", r"^(To|t):.*sip:1001@", True), 10)
+        o, a = sdp_audio(offer), sdp_audio(answer)
+        log("%s: B offers %s; the switch answers %s" % (what, o, a))
+        if not o or not o[0][1].lower().startswith("opus/"):
+            raise Fail("%s: linphone's offer %s does not start with opus: not its default list"
+                       % (what, o))
+        audio = [f for f in a if not re.match(r"(telephone-event|CN)/", f[1], re.I)]
+        if len(audio) != 1 or audio[0][0] not in G711:
+            raise Fail("%s: the switch answered %s; expected one G.711 codec "
+                       "(and telephone-event)" % (what, a))
+
+    # --- steps ----------------------------------------------------------
+    def start_phones(self, via_proxy):
+        c = self.c
+        a, b = c["a"], c["b"]
+        if via_proxy:
+            # Outbound proxy: REGISTER and every request go to kamailio, which
+            # adds Path / Record-Route and relays to the switch.
+            acc = "<sip:1001@%s:%d>;auth_pass=1001pass;regint=120;outbound=\"sip:%s:%d;lr\"" % (
+                a["switch"], c["sip_port"], a["proxy"], c["proxy_port"])
+            self.b.write_config("<sip:%s:%d;transport=udp>" % (b["proxy"], c["proxy_port"]),
+                                "sip:1002@%s:%d" % (b["switch"], c["sip_port"]),
+                                route="<sip:%s:%d;lr>" % (b["proxy"], c["proxy_port"]))
+        else:
+            acc = "<sip:1001@%s:%d>;auth_pass=1001pass;regint=120" % (a["switch"], c["sip_port"])
+            self.b.write_config("<sip:%s:%d;transport=udp>" % (b["switch"], c["sip_port"]),
+                                "sip:1002@%s:%d" % (b["switch"], c["sip_port"]))
+        self.a.write_config(acc)
+        self.a.start()
+        self.b.start()
+        poll("A(baresip 1001) registered", self.a.registered, 10, 0.2)
+        poll("B(linphone 1002) registered", self.b.registered, 10, 0.2)
+        log("both phones registered%s" % (" through kamailio" if via_proxy else ""))
+
+    def stop_phones(self):
+        self.a.stop()
+        self.b.stop()
+
+    def call_a_to_b(self, hold=True, hangup_by="B"):
+        a, b = self.a, self.b
+        m = a.mark()
+        t = time.time()
+        a.cmd("dial", "1002")
+        b.wait_state("LinphoneCallIncomingReceived")
+        log("B rings")
+        b.ok("answer")
+        a.wait_event("CALL_ESTABLISHED", m)
+        b.wait_state("LinphoneCallStreamsRunning")
+        b.play(self.tone)
+        log("A -> B answered")
+        self.sdp_to_b(t, "A->B")
+        self.audio_both_ways("A->B talking")
+        if hold:
+            a.cmd("hold")
+            b.wait_state("LinphoneCallPausedByRemote")
+            log("A holds: B is PausedByRemote")
+            time.sleep(0.3)      # packets already on their way
+            self.quiet_at_b("A->B on hold")
+            a.cmd("resume")
+            b.wait_state("LinphoneCallStreamsRunning")
+            log("A resumes: B is StreamsRunning")
+            b.play(self.tone)
+            self.audio_both_ways("A->B resumed")
+        # TRANSFER: the REFER step (A transfers B blindly to another
+        # extension, NOTIFY sipfrag, A released) goes here once the switch
+        # relays REFER (another part of issue 8).
+        m = a.mark()
+        if hangup_by == "B":
+            b.ok("terminate")
+        else:
+            a.cmd("hangup")
+        a.wait_event("CALL_CLOSED", m)
+        b.wait_no_call()
+        log("A -> B hung up by %s" % hangup_by)
+
+    def call_b_to_a(self, hangup_by="A"):
+        a, b = self.a, self.b
+        m = a.mark()
+        t = time.time()
+        b.ok("call sip:1001@%s:%d" % (self.c["b"]["switch"], self.c["sip_port"]))
+        a.wait_event("CALL_INCOMING", m)
+        log("A rings")
+        a.cmd("accept")
+        a.wait_event("CALL_ESTABLISHED", m)
+        b.wait_state("LinphoneCallStreamsRunning")
+        b.play(self.tone)
+        log("B -> A answered")
+        self.sdp_from_b(t, "B->A")
+        self.audio_both_ways("B->A talking")
+        m = a.mark()
+        if hangup_by == "A":
+            a.cmd("hangup")
+        else:
+            b.ok("terminate")
+        a.wait_event("CALL_CLOSED", m)
+        b.wait_no_call()
+        log("B -> A hung up by %s" % hangup_by)
+
+    def ivr_dtmf(self):
+        """A calls the IVR and presses the digit once it is answered; the
+        dialplan's branch for it sets CDR(userfield) and hangs up (the run
+        script checks Master.csv)."""
+        a = self.a
+        m = a.mark()
+        a.cmd("dial", self.c["ivr_exten"])
+        a.wait_event("CALL_ESTABLISHED", m)
+        log("A -> IVR %s answered" % self.c["ivr_exten"])
+        time.sleep(0.5)
+        a.cmd("sndcode", self.c["ivr_digit"])
+        log("A pressed %s" % self.c["ivr_digit"])
+        a.wait_event("CALL_CLOSED", m, 10)
+        log("the IVR hung up")
+
+    def main(self):
+        for p in self.c.get("passes", ["direct", "proxy"]):
+            via = p == "proxy"
+            log("==== pass: %s" % ("through kamailio" if via else "straight to the switch"))
+            self.start_phones(via)
+            self.call_a_to_b(hold=True, hangup_by="B")
+            self.call_b_to_a(hangup_by="A")
+            if not via:
+                self.ivr_dtmf()
+            self.stop_phones()
+        log("all steps passed")
+
+
+def main():
+    conf = json.load(open(sys.argv[1]))
+    run = Run(conf)
+    rc = 1
+    try:
+        run.main()
+        rc = 0
+    except Fail as e:
+        log("FAIL: %s" % e)
+    finally:
+        for ph in (run.a, run.b):
+            try:
+                ph.stop()
+            except Exception:
+                pass
+    sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main()
