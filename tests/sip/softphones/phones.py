@@ -225,6 +225,7 @@ class Linphone:
 
     def __init__(self, name, ns, cfg, dir_, pipe):
         self.name, self.ns, self.cfg, self.dir, self.pipe = name, ns, cfg, dir_, pipe
+        self.cid = None         # the daemon's id of our own outgoing call
         self.proc = None
         self.sock = None
 
@@ -306,8 +307,17 @@ realm=tandem
             raise Fail("%s: '%s' failed: %r" % (self.name, line, r))
         return r
 
+    def call(self, uri):
+        """Call URI; later commands name this call (a paused call is no
+        longer the daemon's "current call")."""
+        r = self.ok("call " + uri)
+        m = re.search(r"^Id: (\d+)", r, re.M)
+        if not m:
+            raise Fail("%s: no call id in %r" % (self.name, r))
+        self.cid = m.group(1)
+
     def call_state(self):
-        r = self.cmd("call-status")
+        r = self.cmd("call-status" + (" " + self.cid if self.cid else ""))
         m = re.search(r"^State: (\S+)", r, re.M)
         return m.group(1) if m else None
 
@@ -318,8 +328,10 @@ realm=tandem
                     lambda: self.call_state() in states, timeout, 0.1)
 
     def wait_no_call(self, timeout=10):
-        return poll("%s: linphone's call to end (state %s)" % (self.name, self.call_state()),
-                    lambda: self.call_state() is None, timeout, 0.1)
+        poll("%s: linphone's call to end (state %s)" % (self.name, self.call_state()),
+             lambda: self.call_state() in (None, "LinphoneCallEnd", "LinphoneCallReleased"),
+             timeout, 0.1)
+        self.cid = None
 
     def play(self, wav):
         """No sound card here: linphone sends nothing unless a file plays
@@ -483,7 +495,7 @@ class Run:
         self.tone = os.path.join(conf["tmp"], "tone.wav")
         write_tone(self.tone, 30)
         self.win = conf.get("window", 1.5)
-        self.min_pkts = conf.get("min_packets", 25)   # of 75 in 1.5 s at 20 ms
+        self.min_pkts = conf.get("min_packets", 40)   # of 75 in 1.5 s at 20 ms
 
     # --- checks ---------------------------------------------------------
     def audio_both_ways(self, what):
@@ -506,19 +518,22 @@ class Run:
         if bad:
             raise Fail("%s: %s" % (what, "; ".join(bad)))
 
-    def quiet_at_b(self, what):
-        """No RTP from B (it was told not to send) and none to it."""
+    def quiet_at(self, held, what):
+        """No RTP from the held phone HELD ("A" or "B": it was told not to
+        send), none toward it, and none from the other one reaches it."""
         t0, t1 = self.cap.window(self.win)
-        rb = self.cap.rtp(self.c["b"]["ip"], t0, t1)
         ra = self.cap.rtp(self.c["a"]["ip"], t0, t1)
+        rb = self.cap.rtp(self.c["b"]["ip"], t0, t1)
         log("%s: RTP in %.1f s: A sent %d received %d, B sent %d received %d"
             % (what, t1 - t0, ra["up"], ra["down"], rb["up"], rb["down"]))
-        if rb["up"] > 2 or ra["down"] > 2:
-            raise Fail("%s: B still sends (%d packets to the worker, %d reach A in %.1f s)"
-                       % (what, rb["up"], ra["down"], t1 - t0))
-        if rb["down"] > 2:
-            raise Fail("%s: the worker still sends %d packets to B in %.1f s"
-                       % (what, rb["down"], t1 - t0))
+        h, o = (ra, rb) if held == "A" else (rb, ra)
+        other = "B" if held == "A" else "A"
+        if h["up"] > 2 or o["down"] > 2:
+            raise Fail("%s: %s still sends (%d packets to the worker, %d reach %s in %.1f s)"
+                       % (what, held, h["up"], o["down"], other, t1 - t0))
+        if h["down"] > 2:
+            raise Fail("%s: the worker still sends %d packets to %s in %.1f s"
+                       % (what, h["down"], held, t1 - t0))
 
     def sdp_to_b(self, since, what):
         """The switch's offer to B and B's answer carry G.711 only."""
@@ -598,7 +613,7 @@ class Run:
             b.wait_state("LinphoneCallPausedByRemote")
             log("A holds: B is PausedByRemote")
             time.sleep(0.3)      # packets already on their way
-            self.quiet_at_b("A->B on hold")
+            self.quiet_at("B", "A->B on hold")
             a.cmd("resume")
             b.wait_state("LinphoneCallStreamsRunning")
             log("A resumes: B is StreamsRunning")
@@ -616,11 +631,11 @@ class Run:
         b.wait_no_call()
         log("A -> B hung up by %s" % hangup_by)
 
-    def call_b_to_a(self, hangup_by="A"):
+    def call_b_to_a(self, hold=True, hangup_by="A"):
         a, b = self.a, self.b
         m = a.mark()
         t = time.time()
-        b.ok("call sip:1001@%s:%d" % (self.c["b"]["switch"], self.c["sip_port"]))
+        b.call("sip:1001@%s:%d" % (self.c["b"]["switch"], self.c["sip_port"]))
         a.wait_event("CALL_INCOMING", m)
         log("A rings")
         a.cmd("accept")
@@ -630,6 +645,19 @@ class Run:
         log("B -> A answered")
         self.sdp_from_b(t, "B->A")
         self.audio_both_ways("B->A talking")
+        if hold:
+            # linphone's hold: a=sendonly toward the switch; A must be told
+            # not to send (recvonly), and nothing flows to or from A.
+            b.ok("call-pause " + b.cid)
+            b.wait_state("LinphoneCallPaused")
+            log("B holds: B is Paused")
+            time.sleep(0.3)
+            self.quiet_at("A", "B->A on hold")
+            b.ok("call-resume " + b.cid)
+            b.wait_state("LinphoneCallStreamsRunning")
+            b.play(self.tone)
+            log("B resumes: B is StreamsRunning")
+            self.audio_both_ways("B->A resumed")
         m = a.mark()
         if hangup_by == "A":
             a.cmd("hangup")
@@ -639,7 +667,16 @@ class Run:
         b.wait_no_call()
         log("B -> A hung up by %s" % hangup_by)
 
-    def ivr_dtmf(self):
+    def dtmf_sent(self, ip, since, what):
+        """RFC 2833 / 4733 events (telephone-event, PT 101 here) from IP."""
+        r = self.cap.rtp(ip, since, time.time())
+        n = r["pt_up"].get(101, 0)
+        log("%s: %d telephone-event packets to the worker" % (what, n))
+        if n < 3:
+            raise Fail("%s: the key went out as %s, not as telephone-event"
+                       % (what, r["pt_up"]))
+
+    def ivr_a(self):
         """A calls the IVR and presses the digit once it is answered; the
         dialplan's branch for it sets CDR(userfield) and hangs up (the run
         script checks Master.csv)."""
@@ -649,10 +686,26 @@ class Run:
         a.wait_event("CALL_ESTABLISHED", m)
         log("A -> IVR %s answered" % self.c["ivr_exten"])
         time.sleep(0.5)
+        t = time.time()
         a.cmd("sndcode", self.c["ivr_digit"])
         log("A pressed %s" % self.c["ivr_digit"])
         a.wait_event("CALL_CLOSED", m, 10)
-        log("the IVR hung up")
+        log("the IVR hung up on A")
+        self.dtmf_sent(self.c["a"]["ip"], t, "A's key")
+
+    def ivr_b(self):
+        """The same from linphone (its own telephone-event/8000)."""
+        b = self.b
+        b.call("sip:%s@%s:%d" % (self.c["ivr_exten"], self.c["b"]["switch"], self.c["sip_port"]))
+        b.wait_state("LinphoneCallStreamsRunning")
+        log("B -> IVR %s answered" % self.c["ivr_exten"])
+        time.sleep(0.5)
+        t = time.time()
+        b.ok("dtmf " + self.c["ivr_digit"])
+        log("B pressed %s" % self.c["ivr_digit"])
+        b.wait_no_call(10)
+        log("the IVR hung up on B")
+        self.dtmf_sent(self.c["b"]["ip"], t, "B's key")
 
     def main(self):
         for p in self.c.get("passes", ["direct", "proxy"]):
@@ -660,9 +713,11 @@ class Run:
             log("==== pass: %s" % ("through kamailio" if via else "straight to the switch"))
             self.start_phones(via)
             self.call_a_to_b(hold=True, hangup_by="B")
-            self.call_b_to_a(hangup_by="A")
-            if not via:
-                self.ivr_dtmf()
+            self.call_b_to_a(hold=True, hangup_by="A")
+            if via:
+                self.ivr_b()
+            else:
+                self.ivr_a()
             self.stop_phones()
         log("all steps passed")
 
