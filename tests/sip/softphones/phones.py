@@ -667,6 +667,50 @@ class Run:
         b.wait_no_call()
         log("B -> A hung up by %s" % hangup_by)
 
+    def hangup_on_hold(self, by):
+        """A holds B, then BY ("A", the holder, or "B", the held one) hangs
+        up: the other side's call ends too."""
+        a, b = self.a, self.b
+        m = a.mark()
+        a.cmd("dial", "1002")
+        b.wait_state("LinphoneCallIncomingReceived")
+        b.ok("answer")
+        a.wait_event("CALL_ESTABLISHED", m)
+        b.wait_state("LinphoneCallStreamsRunning")
+        a.cmd("hold")
+        b.wait_state("LinphoneCallPausedByRemote")
+        m = a.mark()
+        if by == "A":
+            a.cmd("hangup")
+        else:
+            b.ok("terminate")
+        a.wait_event("CALL_CLOSED", m)
+        b.wait_no_call()
+        log("A -> B, A holds, %s hangs up during the hold: both calls ended" % by)
+
+    def cancel_a_to_b(self):
+        """A gives up while B rings (CANCEL): B stops ringing."""
+        a, b = self.a, self.b
+        m = a.mark()
+        a.cmd("dial", "1002")
+        b.wait_state("LinphoneCallIncomingReceived")
+        a.wait_event("CALL_RINGING", m)
+        a.cmd("hangup")
+        a.wait_event("CALL_CLOSED", m)
+        b.wait_no_call()
+        log("A -> B cancelled while ringing: B stopped ringing")
+
+    def reject_b_to_a(self):
+        """A declines B's call: B's call ends with the rejection."""
+        a, b = self.a, self.b
+        m = a.mark()
+        b.call("sip:1001@%s:%d" % (self.c["b"]["switch"], self.c["sip_port"]))
+        a.wait_event("CALL_INCOMING", m)
+        a.cmd("hangup")
+        a.wait_event("CALL_CLOSED", m)
+        b.wait_no_call()
+        log("B -> A declined by A: B's call ended")
+
     def dtmf_sent(self, ip, since, what):
         """RFC 2833 / 4733 events (telephone-event, PT 101 here) from IP."""
         r = self.cap.rtp(ip, since, time.time())
@@ -714,6 +758,9 @@ class Run:
             self.start_phones(via)
             self.call_a_to_b(hold=True, hangup_by="B")
             self.call_b_to_a(hold=True, hangup_by="A")
+            self.hangup_on_hold("B" if via else "A")
+            self.cancel_a_to_b()
+            self.reject_b_to_a()
             if via:
                 self.ivr_b()
             else:
