@@ -488,7 +488,9 @@ class Run:
         self.c = conf
         self.switch = [conf["a"]["switch"], conf["b"]["switch"]]
         self.cap = Capture(conf["capture"], conf["rtp_lo"], conf["rtp_hi"], self.switch)
-        self.a = Baresip("A(baresip 1001)", conf["a"]["ns"], conf["a"],
+        self.a_user, self.a_secret = "1001", "1001pass"
+        self.a_pt = self.b_pt = None    # payload types the phones must use, if fixed
+        self.a = Baresip("A(baresip)", conf["a"]["ns"], conf["a"],
                          os.path.join(conf["tmp"], "baresip-a"))
         self.b = Linphone("B(linphone 1002)", conf["b"]["ns"], conf["b"],
                           os.path.join(conf["tmp"], "linphone-b"), conf["b"]["pipe"])
@@ -512,6 +514,11 @@ class Run:
                                % (who, "sent" if way == "up" else "received", r[way],
                                   self.min_pkts))
                 other = set(r["pt_" + way]) - G711 - QUIET
+                want = self.a_pt if who == "A" else self.b_pt
+                if want is not None and set(r["pt_" + way]) - QUIET - {want}:
+                    bad.append("phone %s %s payload types %s; expected only %d"
+                               % (who, "sent" if way == "up" else "received",
+                                  sorted(r["pt_" + way]), want))
                 if other:
                     bad.append("phone %s %s payload types %s, not G.711"
                                % (who, "sent" if way == "up" else "received", sorted(other)))
@@ -554,9 +561,9 @@ class Run:
     def sdp_from_b(self, since, what):
         """B's own offer (opus first) is answered with G.711 only."""
         offer = poll("%s: B's INVITE in the capture" % what,
-                     lambda: self.cap.sip(since, "INVITE ", r"^(To|t):.*sip:1001@", False), 3)
+                     lambda: self.cap.sip(since, "INVITE ", r"^(To|t):.*sip:%s@" % self.a_user, False), 3)
         answer = poll("%s: the switch's 200 to B in the capture" % what,
-                      lambda: self.cap.sip(since, "SIP/2.0 200", r"^(To|t):.*sip:1001@", True), 10)
+                      lambda: self.cap.sip(since, "SIP/2.0 200", r"^(To|t):.*sip:%s@" % self.a_user, True), 10)
         o, a = sdp_audio(offer), sdp_audio(answer)
         log("%s: B offers %s; the switch answers %s" % (what, o, a))
         if not o or not o[0][1].lower().startswith("opus/"):
@@ -574,19 +581,21 @@ class Run:
         if via_proxy:
             # Outbound proxy: REGISTER and every request go to kamailio, which
             # adds Path / Record-Route and relays to the switch.
-            acc = "<sip:1001@%s:%d>;auth_pass=1001pass;regint=120;outbound=\"sip:%s:%d;lr\"" % (
-                a["switch"], c["sip_port"], a["proxy"], c["proxy_port"])
+            acc = "<sip:%s@%s:%d>;auth_pass=%s;regint=120;outbound=\"sip:%s:%d;lr\"" % (
+                self.a_user, a["switch"], c["sip_port"], self.a_secret, a["proxy"],
+                c["proxy_port"])
             self.b.write_config("<sip:%s:%d;transport=udp>" % (b["proxy"], c["proxy_port"]),
                                 "sip:1002@%s:%d" % (b["switch"], c["sip_port"]),
                                 route="<sip:%s:%d;lr>" % (b["proxy"], c["proxy_port"]))
         else:
-            acc = "<sip:1001@%s:%d>;auth_pass=1001pass;regint=120" % (a["switch"], c["sip_port"])
+            acc = "<sip:%s@%s:%d>;auth_pass=%s;regint=120" % (self.a_user, a["switch"],
+                                                               c["sip_port"], self.a_secret)
             self.b.write_config("<sip:%s:%d;transport=udp>" % (b["switch"], c["sip_port"]),
                                 "sip:1002@%s:%d" % (b["switch"], c["sip_port"]))
         self.a.write_config(acc)
         self.a.start()
         self.b.start()
-        poll("A(baresip 1001) registered", self.a.registered, 10, 0.2)
+        poll("A(baresip %s) registered" % self.a_user, self.a.registered, 10, 0.2)
         poll("B(linphone 1002) registered", self.b.registered, 10, 0.2)
         log("both phones registered%s" % (" through kamailio" if via_proxy else ""))
 
@@ -635,7 +644,7 @@ class Run:
         a, b = self.a, self.b
         m = a.mark()
         t = time.time()
-        b.call("sip:1001@%s:%d" % (self.c["b"]["switch"], self.c["sip_port"]))
+        b.call("sip:%s@%s:%d" % (self.a_user, self.c["b"]["switch"], self.c["sip_port"]))
         a.wait_event("CALL_INCOMING", m)
         log("A rings")
         a.cmd("accept")
@@ -704,7 +713,7 @@ class Run:
         """A declines B's call: B's call ends with the rejection."""
         a, b = self.a, self.b
         m = a.mark()
-        b.call("sip:1001@%s:%d" % (self.c["b"]["switch"], self.c["sip_port"]))
+        b.call("sip:%s@%s:%d" % (self.a_user, self.c["b"]["switch"], self.c["sip_port"]))
         a.wait_event("CALL_INCOMING", m)
         a.cmd("hangup")
         a.wait_event("CALL_CLOSED", m)
@@ -755,6 +764,14 @@ class Run:
         for p in self.c.get("passes", ["direct", "proxy"]):
             via = p == "proxy"
             log("==== pass: %s" % ("through kamailio" if via else "straight to the switch"))
+            if via:
+                # A is 1003 now, allow=alaw only in sip.conf: its leg is
+                # A-law, linphone's is µ-law, the worker transcodes.
+                self.a_user, self.a_secret = "1003", "1003pass"
+                self.a_pt, self.b_pt = 8, 0
+            else:
+                self.a_user, self.a_secret = "1001", "1001pass"
+                self.a_pt = self.b_pt = None
             self.start_phones(via)
             self.call_a_to_b(hold=True, hangup_by="B")
             self.call_b_to_a(hold=True, hangup_by="A")
