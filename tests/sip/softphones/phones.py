@@ -408,7 +408,7 @@ class Capture:
         """{"up": n, "down": n, "pt_up": {pt: n}, "pt_down": {pt: n}}: RTP
         between PHONE_IP and the worker in [t0, t1)."""
         self._read()
-        r = {"up": 0, "down": 0, "pt_up": {}, "pt_down": {}}
+        r = {"up": 0, "down": 0, "pt_up": {}, "pt_down": {}, "audio_down": []}
         for t, s, sp, d, dp, pl in self.pkts:
             if not t0 <= t < t1 or len(pl) < 12 or pl[0] >> 6 != 2 or 200 <= pl[1] <= 207:
                 continue        # not RTP, or RTCP
@@ -420,6 +420,9 @@ class Capture:
                 continue
             r[way] += 1
             pt = pl[1] & 0x7f
+            if way == "down":
+                cc = pl[0] & 0x0f
+                r["audio_down"].append((pt, pl[12 + 4 * cc:]))
             r["pt_" + way][pt] = r["pt_" + way].get(pt, 0) + 1
         return r
 
@@ -466,6 +469,42 @@ def only_g711(fmts):
     return [n for _, n in fmts if not re.match(r"(PCMU|PCMA|telephone-event|CN)/", n, re.I)]
 
 
+def s_ulaw(b):
+    b = ~b & 0xff
+    x = ((((b & 0x0f) << 3) + 0x84) << ((b >> 4) & 7)) - 0x84
+    return -x if b & 0x80 else x
+
+
+def s_alaw(b):
+    b ^= 0x55
+    e, m = (b >> 4) & 7, b & 0x0f
+    x = (m << 4) + 8 if e == 0 else ((m << 4) + 0x108) << (e - 1)
+    return x if b & 0x80 else -x
+
+
+G711_DECODE = {0: [s_ulaw(i) for i in range(256)], 8: [s_alaw(i) for i in range(256)]}
+
+
+def tone_hz(payloads):
+    """The frequency of the tone in [(pt, bytes)] of G.711, from its
+    zero crossings (0 when silent)."""
+    samples = []
+    for pt, data in payloads:
+        table = G711_DECODE.get(pt)
+        if table:
+            samples.extend(table[b] for b in data)
+    if len(samples) < 800 or max(abs(x) for x in samples) < 500:
+        return 0.0
+    cross, last = 0, 0
+    for x in samples:
+        sign = 1 if x > 200 else -1 if x < -200 else 0
+        if sign and last and sign != last:
+            cross += 1
+        if sign:
+            last = sign
+    return cross / 2.0 / (len(samples) / 8000.0)
+
+
 def write_tone(path, secs):
     """An 8 kHz mono 16-bit WAV of a 300 Hz tone (linphone's microphone)."""
     import math
@@ -501,13 +540,18 @@ class Run:
 
     # --- checks ---------------------------------------------------------
     def audio_both_ways(self, what):
-        """Both phones send G.711 to the worker and get G.711 from it."""
+        """Both phones send G.711 to the worker and get G.711 from it, and
+        each hears the other's tone (A's 440 Hz sine, B's 300 Hz file)."""
         t0, t1 = self.cap.window(self.win)
         bad = []
-        for who, ip in (("A", self.c["a"]["ip"]), ("B", self.c["b"]["ip"])):
+        for who, ip, hz in (("A", self.c["a"]["ip"], 300), ("B", self.c["b"]["ip"], 440)):
             r = self.cap.rtp(ip, t0, t1)
-            log("%s: RTP at %s in %.1f s: sent %d %s, received %d %s"
-                % (what, who, t1 - t0, r["up"], r["pt_up"], r["down"], r["pt_down"]))
+            got = tone_hz(r["audio_down"])
+            log("%s: RTP at %s in %.1f s: sent %d %s, received %d %s, hears %.0f Hz"
+                % (what, who, t1 - t0, r["up"], r["pt_up"], r["down"], r["pt_down"], got))
+            if abs(got - hz) > hz * 0.1:
+                bad.append("phone %s hears %.0f Hz, not the other phone's %d Hz tone"
+                           % (who, got, hz))
             for way in ("up", "down"):
                 if r[way] < self.min_pkts:
                     bad.append("phone %s %s %d RTP packets; expected at least %d"
