@@ -764,6 +764,36 @@ class Run:
         b.wait_no_call()
         log("B -> A declined by A: B's call ended")
 
+    def echo_b(self):
+        """B calls the echo test (Answer, Echo) with its opus-first offer:
+        the switch answers G.711 alone and B hears its own 300 Hz tone."""
+        b = self.b
+        t = time.time()
+        b.call("sip:600@%s:%d" % (self.c["b"]["switch"], self.c["sip_port"]))
+        b.wait_state("LinphoneCallStreamsRunning")
+        b.play(self.tone)
+        log("B -> echo 600 answered")
+        offer = poll("B's INVITE to 600 in the capture",
+                     lambda: self.cap.sip(t, "INVITE sip:600@", r"^(To|t):", False), 3)
+        answer = poll("the switch's 200 to it in the capture",
+                      lambda: self.cap.sip(t, "SIP/2.0 200", r"^(To|t):.*sip:600@", True), 3)
+        a = sdp_audio(answer)
+        log("echo: B offers %s; the switch answers %s" % ([n for _, n in sdp_audio(offer)], a))
+        audio = [f for f in a if not re.match(r"(telephone-event|CN)/", f[1], re.I)]
+        if len(audio) != 1 or audio[0][0] not in G711:
+            raise Fail("echo: the switch answered %s; expected one G.711 codec" % a)
+        t0, t1 = self.cap.window(self.win)
+        r = self.cap.rtp(self.c["b"]["ip"], t0, t1)
+        got = tone_hz(r["audio_down"])
+        log("echo: B sent %d %s, received %d %s, hears %.0f Hz"
+            % (r["up"], r["pt_up"], r["down"], r["pt_down"], got))
+        if r["down"] < self.min_pkts or abs(got - 300) > 30:
+            raise Fail("echo: B got %d packets back, hearing %.0f Hz (its own tone is 300 Hz)"
+                       % (r["down"], got))
+        b.ok("terminate")
+        b.wait_no_call()
+        log("B hung up on the echo test")
+
     def dtmf_sent(self, ip, since, what):
         """RFC 2833 / 4733 events (telephone-event, PT 101 here) from IP."""
         r = self.cap.rtp(ip, since, time.time())
@@ -825,6 +855,7 @@ class Run:
             if via:
                 self.ivr_b()
             else:
+                self.echo_b()
                 self.ivr_a()
             self.stop_phones()
         log("all steps passed")
