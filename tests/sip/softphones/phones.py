@@ -720,6 +720,41 @@ class Run:
         b.wait_no_call()
         log("B -> A hung up by %s" % hangup_by)
 
+    def double_hold(self):
+        """B calls A; B holds, then A holds too (both on hold: nothing
+        flows), B resumes (A still holds: still nothing), A resumes (both
+        ways again)."""
+        a, b = self.a, self.b
+        m = a.mark()
+        b.call("sip:%s@%s:%d" % (self.a_user, self.c["b"]["switch"], self.c["sip_port"]))
+        a.wait_event("CALL_INCOMING", m)
+        a.cmd("accept")
+        a.wait_event("CALL_ESTABLISHED", m)
+        b.wait_state("LinphoneCallStreamsRunning")
+        b.play(self.tone)
+        b.ok("call-pause " + b.cid)
+        b.wait_state("LinphoneCallPaused")
+        time.sleep(0.3)
+        a.cmd("hold")
+        time.sleep(0.5)
+        self.quiet_at("A", "both on hold")
+        self.quiet_at("B", "both on hold")
+        b.ok("call-resume " + b.cid)
+        b.wait_state("LinphoneCallPausedByRemote")
+        b.play(self.tone)
+        log("B resumed while A holds: B is PausedByRemote")
+        time.sleep(0.3)
+        self.quiet_at("B", "A still holds")
+        a.cmd("resume")
+        b.wait_state("LinphoneCallStreamsRunning")
+        b.play(self.tone)
+        log("A resumed too: B is StreamsRunning")
+        self.audio_both_ways("after the double hold")
+        m = a.mark()
+        a.cmd("hangup")
+        a.wait_event("CALL_CLOSED", m)
+        b.wait_no_call()
+
     def hangup_on_hold(self, by):
         """A holds B, then BY ("A", the holder, or "B", the held one) hangs
         up: the other side's call ends too."""
@@ -849,6 +884,8 @@ class Run:
             self.start_phones(via)
             self.call_a_to_b(hold=True, hangup_by="B")
             self.call_b_to_a(hold=True, hangup_by="A")
+            if not via:
+                self.double_hold()
             self.hangup_on_hold("B" if via else "A")
             self.cancel_a_to_b()
             self.reject_b_to_a()
