@@ -672,9 +672,7 @@ class Run:
             log("A resumes: B is StreamsRunning")
             b.play(self.tone)
             self.audio_both_ways("A->B resumed")
-        # TRANSFER: the REFER step (A transfers B blindly to another
-        # extension, NOTIFY sipfrag, A released) goes here once the switch
-        # relays REFER (another part of issue 8).
+        # Transfer is its own call: see transfer_a_to_b.
         m = a.mark()
         if hangup_by == "B":
             b.ok("terminate")
@@ -719,6 +717,41 @@ class Run:
         a.wait_event("CALL_CLOSED", m)
         b.wait_no_call()
         log("B -> A hung up by %s" % hangup_by)
+
+    def transfer_a_to_b(self):
+        """TRANSFER (off unless "transfer": true in the json, as the switch
+        does not take REFER yet; another part of issue 8 adds it): A calls
+        B, then transfers B blindly to the echo test. A's call ends (the
+        switch releases the transferor after the NOTIFY), B stays up and
+        hears its own tone from the echo."""
+        a, b = self.a, self.b
+        m = a.mark()
+        a.cmd("dial", "1002")
+        b.wait_state("LinphoneCallIncomingReceived")
+        b.ok("answer")
+        a.wait_event("CALL_ESTABLISHED", m)
+        b.wait_state("LinphoneCallStreamsRunning")
+        b.play(self.tone)
+        m = a.mark()
+        a.cmd("transfer", "sip:600@%s:%d" % (self.c["a"]["switch"], self.c["sip_port"]))
+        log("A transfers B to 600 (REFER)")
+        e = a.wait_event(["CALL_CLOSED", "TRANSFER_FAILED"], m, 10)
+        if e.get("type") != "CALL_CLOSED":
+            raise Fail("transfer: baresip reports %s: %s" % (e.get("type"), e.get("param")))
+        log("A released: %s" % e.get("param"))
+        b.wait_state("LinphoneCallStreamsRunning")
+        time.sleep(0.5)
+        b.play(self.tone)
+        t0, t1 = self.cap.window(self.win)
+        r = self.cap.rtp(self.c["b"]["ip"], t0, t1)
+        got = tone_hz(r["audio_down"])
+        log("transfer: B sent %d, received %d, hears %.0f Hz" % (r["up"], r["down"], got))
+        if r["down"] < self.min_pkts or abs(got - 300) > 30:
+            raise Fail("transfer: B is not on the echo test (%d packets back, %.0f Hz)"
+                       % (r["down"], got))
+        b.ok("terminate")
+        b.wait_no_call()
+        log("B hung up on the echo test it was transferred to")
 
     def double_hold(self):
         """B calls A; B holds, then A holds too (both on hold: nothing
@@ -884,6 +917,8 @@ class Run:
             self.start_phones(via)
             self.call_a_to_b(hold=True, hangup_by="B")
             self.call_b_to_a(hold=True, hangup_by="A")
+            if self.c.get("transfer"):
+                self.transfer_a_to_b()
             if not via:
                 self.double_hold()
             self.hangup_on_hold("B" if via else "A")
