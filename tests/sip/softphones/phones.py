@@ -535,8 +535,8 @@ class Run:
                           os.path.join(conf["tmp"], "linphone-b"), conf["b"]["pipe"])
         self.tone = os.path.join(conf["tmp"], "tone.wav")
         write_tone(self.tone, 30)
-        self.win = conf.get("window", 1.5)
-        self.min_pkts = conf.get("min_packets", 40)   # of 75 in 1.5 s at 20 ms
+        self.win = conf.get("window", 1.2)
+        self.min_pkts = conf.get("min_packets", 30)   # of 60 in 1.2 s at 20 ms
 
     # --- checks ---------------------------------------------------------
     def audio_both_ways(self, what):
@@ -570,21 +570,21 @@ class Run:
             raise Fail("%s: %s" % (what, "; ".join(bad)))
 
     def quiet_at(self, held, what):
-        """No RTP from the held phone HELD ("A" or "B": it was told not to
-        send), none toward it, and none from the other one reaches it."""
+        """No RTP from each held phone in HELD ("A", "B" or "AB": it was told
+        not to send), none toward it, and none from the other one reaches it."""
         t0, t1 = self.cap.window(self.win)
-        ra = self.cap.rtp(self.c["a"]["ip"], t0, t1)
-        rb = self.cap.rtp(self.c["b"]["ip"], t0, t1)
+        r = {"A": self.cap.rtp(self.c["a"]["ip"], t0, t1),
+             "B": self.cap.rtp(self.c["b"]["ip"], t0, t1)}
         log("%s: RTP in %.1f s: A sent %d received %d, B sent %d received %d"
-            % (what, t1 - t0, ra["up"], ra["down"], rb["up"], rb["down"]))
-        h, o = (ra, rb) if held == "A" else (rb, ra)
-        other = "B" if held == "A" else "A"
-        if h["up"] > 2 or o["down"] > 2:
-            raise Fail("%s: %s still sends (%d packets to the worker, %d reach %s in %.1f s)"
-                       % (what, held, h["up"], o["down"], other, t1 - t0))
-        if h["down"] > 2:
-            raise Fail("%s: the worker still sends %d packets to %s in %.1f s"
-                       % (what, h["down"], held, t1 - t0))
+            % (what, t1 - t0, r["A"]["up"], r["A"]["down"], r["B"]["up"], r["B"]["down"]))
+        for h in held:
+            o = "B" if h == "A" else "A"
+            if r[h]["up"] > 2 or r[o]["down"] > 2:
+                raise Fail("%s: %s still sends (%d packets to the worker, %d reach %s in %.1f s)"
+                           % (what, h, r[h]["up"], r[o]["down"], o, t1 - t0))
+            if r[h]["down"] > 2:
+                raise Fail("%s: the worker still sends %d packets to %s in %.1f s"
+                           % (what, r[h]["down"], h, t1 - t0))
 
     def sdp_to_b(self, since, what):
         """The switch's offer to B and B's answer carry G.711 only."""
@@ -770,8 +770,7 @@ class Run:
         time.sleep(0.3)
         a.cmd("hold")
         time.sleep(0.5)
-        self.quiet_at("A", "both on hold")
-        self.quiet_at("B", "both on hold")
+        self.quiet_at("AB", "both on hold")
         b.ok("call-resume " + b.cid)
         b.wait_state("LinphoneCallPausedByRemote")
         b.play(self.tone)
