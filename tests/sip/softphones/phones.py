@@ -861,6 +861,36 @@ class Run:
         b.wait_no_call()
         log("B hung up on the echo test")
 
+    def early_media_b(self):
+        """B calls 832: Progress(), a 1.4 s prompt as early media (183 with
+        SDP), then Answer() and Echo(): B sees early media with RTP before
+        the 200, then hears its own tone."""
+        b = self.b
+        t = time.time()
+        b.call("sip:832@%s:%d" % (self.c["b"]["switch"], self.c["sip_port"]))
+        b.wait_state(["LinphoneCallOutgoingEarlyMedia", "LinphoneCallStreamsRunning"])
+        b.wait_state("LinphoneCallStreamsRunning")
+        b.play(self.tone)
+        ok = poll("the switch's 200 to B's call to 832",
+                  lambda: self.cap.sip(t, "SIP/2.0 200", r"^(To|t):.*sip:832@", True), 3)
+        p183 = self.cap.sip(t, "SIP/2.0 183", r"^(To|t):.*sip:832@", True)
+        t200 = [p[0] for p in self.cap.pkts if p[0] >= t and p[5].startswith(ok[:40].encode())]
+        early = self.cap.rtp(self.c["b"]["ip"], t, t200[0] if t200 else t)
+        log("early media: 183 %s, %d RTP packets to B before the 200"
+            % ("with SDP" if p183 and sdp_audio(p183) else "MISSING or without SDP",
+               early["down"]))
+        if not p183 or not sdp_audio(p183) or early["down"] < 30:
+            raise Fail("early media: no 183 with SDP, or too little RTP (%d) before the 200"
+                       % early["down"])
+        t0, t1 = self.cap.window(self.win)
+        r = self.cap.rtp(self.c["b"]["ip"], t0, t1)
+        got = tone_hz(r["audio_down"])
+        log("early media, then echo: B hears %.0f Hz" % got)
+        if abs(got - 300) > 30:
+            raise Fail("after the answer B hears %.0f Hz, not its own 300 Hz tone" % got)
+        b.ok("terminate")
+        b.wait_no_call()
+
     def dtmf_sent(self, ip, since, what):
         """RFC 2833 / 4733 events (telephone-event, PT 101 here) from IP."""
         r = self.cap.rtp(ip, since, time.time())
@@ -927,6 +957,7 @@ class Run:
                 self.ivr_b()
             else:
                 self.echo_b()
+                self.early_media_b()
                 self.ivr_a()
             self.stop_phones()
         log("all steps passed")
