@@ -891,6 +891,30 @@ class Run:
         b.ok("terminate")
         b.wait_no_call()
 
+    def addresses_face_phones(self):
+        """Every request the switch sent to a phone names, in its Via and
+        Contact, the switch's address on that phone's network."""
+        bad, n = [], 0
+        for who in ("a", "b"):
+            ip, sw = self.c[who]["ip"], self.c[who]["switch"]
+            for t, s, sp, d, dp, pl in self.cap.pkts:
+                if d != ip or s not in self.switch or pl[:8] == b"SIP/2.0 ":
+                    continue
+                text = pl.decode("utf-8", "replace")
+                if not re.match(r"[A-Z]+ sip:", text):
+                    continue
+                n += 1
+                via = re.search(r"^(?:Via|v):\s*SIP/2.0/UDP ([\d.]+)", text, re.M | re.I)
+                con = re.search(r"^(?:Contact|m):[^\n]*@([\d.]+)", text, re.M | re.I)
+                for name, m in (("Via", via), ("Contact", con)):
+                    if m and m.group(1) != sw:
+                        bad.append("%s to %s: %s %s" % (text.split(" ", 1)[0], ip, name,
+                                                       m.group(1)))
+        log("%d requests from the switch to the phones: Via and Contact face their network"
+            % n if not bad else "addresses: %s" % bad[:3])
+        if bad or n == 0:
+            raise Fail("the switch named the other network's address: %s" % "; ".join(bad[:5]))
+
     def dtmf_sent(self, ip, since, what):
         """RFC 2833 / 4733 events (telephone-event, PT 101 here) from IP."""
         r = self.cap.rtp(ip, since, time.time())
@@ -959,6 +983,7 @@ class Run:
                 self.echo_b()
                 self.early_media_b()
                 self.ivr_a()
+                self.addresses_face_phones()
             self.stop_phones()
         log("all steps passed")
 
