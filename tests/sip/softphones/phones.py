@@ -198,6 +198,14 @@ ctrl_tcp_listen\t127.0.0.1:{ctrl}
             return None
         return poll("%s: baresip event %s" % (self.name, "/".join(types)), seen, timeout, 0.05)
 
+    def crash(self):
+        """SIGKILL: no un-REGISTER; its binding stays at the switch."""
+        self.proc.kill()
+        self.proc.wait()
+        self.sock.close()
+        self.sock = None
+        self.responses = {}
+
     def registered(self):
         # REGISTER_OK may come before ctrl_tcp is connected: ask instead.
         text = re.sub(r"\x1b\[[0-9;]*m", " ", self.cmd("reginfo"))
@@ -787,6 +795,27 @@ class Run:
         a.wait_event("CALL_CLOSED", m)
         b.wait_no_call()
 
+    def a_restarts(self):
+        """baresip dies without un-registering and starts again: its new
+        Contact (baresip puts a fresh token in the user part) replaces the
+        stale one, as chan_sip keeps one contact per peer; B's call rings
+        the new A."""
+        a, b = self.a, self.b
+        a.crash()
+        a.start()
+        poll("A(baresip %s) registered again" % self.a_user, a.registered, 10, 0.2)
+        m = a.mark()
+        b.call("sip:%s@%s:%d" % (self.a_user, self.c["b"]["switch"], self.c["sip_port"]))
+        a.wait_event("CALL_INCOMING", m, 5)
+        a.cmd("accept")
+        a.wait_event("CALL_ESTABLISHED", m)
+        b.wait_state("LinphoneCallStreamsRunning")
+        m = a.mark()
+        b.ok("terminate")
+        a.wait_event("CALL_CLOSED", m)
+        b.wait_no_call()
+        log("A restarted without un-registering: B's call rang the new A")
+
     def hangup_on_hold(self, by):
         """A holds B, then BY ("A", the holder, or "B", the held one) hangs
         up: the other side's call ends too."""
@@ -974,6 +1003,7 @@ class Run:
                 self.transfer_a_to_b()
             if not via:
                 self.double_hold()
+                self.a_restarts()
             self.hangup_on_hold("B" if via else "A")
             self.cancel_a_to_b()
             self.reject_b_to_a()
