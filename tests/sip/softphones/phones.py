@@ -890,6 +890,28 @@ class Run:
         b.wait_no_call()
         log("B hung up on the echo test")
 
+    def ivr_menu_a(self):
+        """etc/extensions.conf's voice menu 800: A presses 2 during the
+        prompt (Background), the menu dials 1002: B rings, answers, they
+        talk, A hangs up."""
+        a, b = self.a, self.b
+        m = a.mark()
+        a.cmd("dial", "800")
+        a.wait_event("CALL_ESTABLISHED", m)
+        time.sleep(0.7)
+        a.cmd("sndcode", "2")
+        log("A -> menu 800 answered, A pressed 2 during the prompt")
+        b.wait_state("LinphoneCallIncomingReceived", 8)
+        log("the menu rings B")
+        b.ok("answer")
+        b.wait_state("LinphoneCallStreamsRunning")
+        b.play(self.tone)
+        self.audio_both_ways("menu 800 -> 2 -> B")
+        m = a.mark()
+        a.cmd("hangup")
+        a.wait_event("CALL_CLOSED", m)
+        b.wait_no_call()
+
     def early_media_b(self):
         """B calls 832: Progress(), a 1.4 s prompt as early media (183 with
         SDP), then Answer() and Echo(): B sees early media with RTP before
@@ -1013,6 +1035,7 @@ class Run:
                 self.echo_b()
                 self.early_media_b()
                 self.ivr_a()
+                self.ivr_menu_a()
                 self.addresses_face_phones()
             self.stop_phones()
         log("all steps passed")
