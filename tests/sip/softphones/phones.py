@@ -350,10 +350,6 @@ realm=tandem
         r = self.cmd("register-status ALL")
         return "LinphoneRegistrationOk" in r
 
-    def stats(self):
-        r = self.ok("call-stats")
-        return dict(re.findall(r"^(Audio-[A-Za-z-]+): (.*)$", r, re.M))
-
     def stop(self):
         if self.proc and self.proc.poll() is None:
             try:
@@ -436,18 +432,28 @@ class Capture:
 
     def sip(self, since, first_line, header_re, sent_by_switch):
         """The first SIP message after SINCE whose first line starts with
-        FIRST_LINE, with a header line matching HEADER_RE, sent by (or to)
-        the switch: (text) or None."""
+        FIRST_LINE, with a line matching HEADER_RE (each of them, if a
+        list), sent by (or to) the switch: its text, or None."""
         self._read()
+        res = header_re if isinstance(header_re, list) else [header_re]
         for t, s, sp, d, dp, pl in self.pkts:
             if t < since or not pl.startswith(first_line.encode()):
                 continue
             if (s in self.switch) != sent_by_switch or (d in self.switch) == sent_by_switch:
                 continue
             text = pl.decode("utf-8", "replace")
-            if re.search(header_re, text, re.M | re.I):
+            if all(re.search(r, text, re.M | re.I) for r in res):
                 return text
         return None
+
+    def sip_between(self, since, ips):
+        """SIP datagrams after SINCE between the switch and any of IPS."""
+        self._read()
+        return [pl.split(b"\r\n", 1)[0].decode("utf-8", "replace")
+                for t, s, sp, d, dp, pl in self.pkts
+                if t >= since and ((s in self.switch and d in ips) or
+                                   (d in self.switch and s in ips))
+                and (pl.startswith(b"SIP/2.0 ") or re.match(rb"[A-Z]+ sip:", pl))]
 
     @staticmethod
     def window(secs):
@@ -600,8 +606,8 @@ class Run:
                      lambda: self.cap.sip(since, "INVITE ", r"^(To|t):.*sip:1002@", True), 3)
         answer = poll("%s: the 200 for it in the capture" % what,
                       lambda: self.cap.sip(since, "SIP/2.0 200",
-                                           r"^(CSeq):\s*\d+ INVITE", False) and
-                      self.cap.sip(since, "SIP/2.0 200", r"^(To|t):.*sip:1002@", False), 3)
+                                           [r"^CSeq:\s*\d+ INVITE", r"^(To|t):.*sip:1002@"],
+                                           False), 3)
         o, a = sdp_audio(offer), sdp_audio(answer)
         log("%s: the switch offers B %s; B answers %s" % (what, o, a))
         if not o or only_g711(o):
@@ -613,9 +619,12 @@ class Run:
     def sdp_from_b(self, since, what):
         """B's own offer (opus first) is answered with G.711 only."""
         offer = poll("%s: B's INVITE in the capture" % what,
-                     lambda: self.cap.sip(since, "INVITE ", r"^(To|t):.*sip:%s@" % self.a_user, False), 3)
+                     lambda: self.cap.sip(since, "INVITE ", r"^(To|t):.*sip:%s@" % self.a_user,
+                                          False), 3)
         answer = poll("%s: the switch's 200 to B in the capture" % what,
-                      lambda: self.cap.sip(since, "SIP/2.0 200", r"^(To|t):.*sip:%s@" % self.a_user, True), 10)
+                      lambda: self.cap.sip(since, "SIP/2.0 200",
+                                           [r"^CSeq:\s*\d+ INVITE",
+                                            r"^(To|t):.*sip:%s@" % self.a_user], True), 10)
         o, a = sdp_audio(offer), sdp_audio(answer)
         log("%s: B offers %s; the switch answers %s" % (what, o, a))
         if not o or not o[0][1].lower().startswith("opus/"):
@@ -872,7 +881,9 @@ class Run:
         offer = poll("B's INVITE to 600 in the capture",
                      lambda: self.cap.sip(t, "INVITE sip:600@", r"^(To|t):", False), 3)
         answer = poll("the switch's 200 to it in the capture",
-                      lambda: self.cap.sip(t, "SIP/2.0 200", r"^(To|t):.*sip:600@", True), 3)
+                      lambda: self.cap.sip(t, "SIP/2.0 200",
+                                           [r"^CSeq:\s*\d+ INVITE", r"^(To|t):.*sip:600@"],
+                                           True), 3)
         a = sdp_audio(answer)
         log("echo: B offers %s; the switch answers %s" % ([n for _, n in sdp_audio(offer)], a))
         audio = [f for f in a if not re.match(r"(telephone-event|CN)/", f[1], re.I)]
@@ -923,7 +934,8 @@ class Run:
         b.wait_state("LinphoneCallStreamsRunning")
         b.play(self.tone)
         ok = poll("the switch's 200 to B's call to 832",
-                  lambda: self.cap.sip(t, "SIP/2.0 200", r"^(To|t):.*sip:832@", True), 3)
+                  lambda: self.cap.sip(t, "SIP/2.0 200",
+                                       [r"^CSeq:\s*\d+ INVITE", r"^(To|t):.*sip:832@"], True), 3)
         p183 = self.cap.sip(t, "SIP/2.0 183", r"^(To|t):.*sip:832@", True)
         t200 = [p[0] for p in self.cap.pkts if p[0] >= t and p[5].startswith(ok[:40].encode())]
         early = self.cap.rtp(self.c["b"]["ip"], t, t200[0] if t200 else t)
@@ -1018,6 +1030,7 @@ class Run:
             else:
                 self.a_user, self.a_secret = "1001", "1001pass"
                 self.a_pt = self.b_pt = None
+            t_pass = time.time()
             self.start_phones(via)
             self.call_a_to_b(hold=True, hangup_by="B")
             self.call_b_to_a(hold=True, hangup_by="A")
@@ -1037,6 +1050,14 @@ class Run:
                 self.ivr_a()
                 self.ivr_menu_a()
                 self.addresses_face_phones()
+            if via:
+                # Path and Record-Route: not one datagram of SIP went
+                # straight between the switch and a phone.
+                direct = self.cap.sip_between(t_pass, [self.c["a"]["ip"], self.c["b"]["ip"]])
+                log("through kamailio: %d SIP messages went straight between the switch "
+                    "and a phone" % len(direct))
+                if direct:
+                    raise Fail("SIP bypassed kamailio: %s" % direct[:5])
             self.stop_phones()
         log("all steps passed")
 
