@@ -324,6 +324,19 @@ realm=tandem
             raise Fail("%s: no call id in %r" % (self.name, r))
         self.cid = m.group(1)
 
+    def incoming_id(self):
+        """The daemon's id of the call that rang last, from its event
+        queue (pop-event): an answered incoming call has no other name."""
+        found = None
+        for _ in range(100):
+            r = self.cmd("pop-event")
+            if re.search(r"^Size: 0", r, re.M) or "Status: Ok" not in r:
+                break
+            if "IncomingReceived" in r:
+                m = re.search(r"^Id: (\d+)", r, re.M)
+                found = m.group(1) if m else found
+        return found
+
     def call_state(self):
         r = self.cmd("call-status" + (" " + self.cid if self.cid else ""))
         m = re.search(r"^State: (\S+)", r, re.M)
@@ -344,7 +357,7 @@ realm=tandem
     def play(self, wav):
         """No sound card here: linphone sends nothing unless a file plays
         into the call."""
-        self.ok("incall-player-start " + wav)
+        self.ok("incall-player-start " + wav + (" " + self.cid if self.cid else ""))
 
     def registered(self):
         r = self.cmd("register-status ALL")
@@ -770,6 +783,46 @@ class Run:
         b.wait_no_call()
         log("B hung up on the echo test it was transferred to")
 
+    def call_waiting_b(self):
+        """A calls B; B, in that call, calls the echo test: linphone holds
+        A's call by itself first. B hears its own tone from the echo while
+        nothing flows between A and the worker; B hangs up the echo and
+        resumes A: both ways again."""
+        a, b = self.a, self.b
+        m = a.mark()
+        a.cmd("dial", "1002")
+        b.wait_state("LinphoneCallIncomingReceived")
+        b.ok("answer")
+        a.wait_event("CALL_ESTABLISHED", m)
+        b.wait_state("LinphoneCallStreamsRunning")
+        first = b.incoming_id()
+        if not first:
+            raise Fail("call waiting: no id for the call from A in linphone's events")
+        b.call("sip:600@%s:%d" % (self.c["b"]["switch"], self.c["sip_port"]))
+        b.wait_state("LinphoneCallStreamsRunning")
+        b.play(self.tone)
+        log("B put A on hold (call %s) and called the echo test" % first)
+        t0, t1 = self.cap.window(self.win)
+        ra = self.cap.rtp(self.c["a"]["ip"], t0, t1)
+        rb = self.cap.rtp(self.c["b"]["ip"], t0, t1)
+        got = tone_hz(rb["audio_down"])
+        log("call waiting: A sent %d received %d; B hears %.0f Hz from the echo"
+            % (ra["up"], ra["down"], got))
+        if ra["up"] > 2 or ra["down"] > 2 or abs(got - 300) > 30:
+            raise Fail("call waiting: A still sends or gets RTP (%d, %d), or B does not hear "
+                       "itself (%.0f Hz)" % (ra["up"], ra["down"], got))
+        b.ok("terminate " + b.cid)
+        b.cid = first
+        b.wait_state("LinphoneCallPaused")
+        b.ok("call-resume " + first)
+        b.wait_state("LinphoneCallStreamsRunning")
+        b.play(self.tone)
+        self.audio_both_ways("A's call resumed after the echo")
+        m = a.mark()
+        a.cmd("hangup")
+        a.wait_event("CALL_CLOSED", m)
+        b.wait_no_call()
+
     def double_hold(self):
         """B calls A; B holds, then A holds too (both on hold: nothing
         flows), B resumes (A still holds: still nothing), A resumes (both
@@ -1038,6 +1091,7 @@ class Run:
                 self.transfer_a_to_b()
             if not via:
                 self.double_hold()
+                self.call_waiting_b()
                 self.a_restarts()
             self.hangup_on_hold("B" if via else "A")
             self.cancel_a_to_b()
