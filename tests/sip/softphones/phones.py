@@ -7,16 +7,19 @@ starts Tandem (and kamailio) and a tcpdump capture, then runs
     phones.py STEPS.json
 
 STEPS.json names the namespaces, addresses and files (see the run script).
-Phone A is baresip (1001), controlled through its ctrl_tcp module (JSON in
-netstrings); phone B is linphone-daemon (1002), controlled through its unix
-socket (--pipe). Both run headless in their own namespace with a config
-directory of their own under the test's temp dir (HOME points there too), a
-sine tone (baresip's ausine) or silence as the microphone and no speaker.
+Phone A is baresip (1001; 1003 in the kamailio pass), controlled through its
+ctrl_tcp module (JSON in netstrings); phone B is linphone-daemon (1002),
+controlled through its unix socket (--pipe). Both run headless in their own
+namespace with a config directory of their own under the test's temp dir
+(HOME points there too): baresip's microphone is a 440 Hz sine (ausine),
+linphone's a 300 Hz WAV played into each call (it has no sound card);
+neither has a speaker.
 
 RTP and SDP are judged from the capture the run script started in the
-switch's namespace (tcpdump -U -w, pcap): RTP packets (and their payload
-types) between each phone's address and the worker's RTP port range, counted
-over a window of wall-clock time, and the SDP of the INVITEs and 200s.
+switch's namespace (tcpdump -U --immediate-mode -w, pcap): RTP packets, their
+payload types and the tone they carry, between each phone's address and the
+worker's RTP port range, counted over a window of wall-clock time; and the
+SIP messages (SDP of INVITEs and 200s, Via and Contact).
 Every wait is a bounded poll; on any failure the script says what it waited
 for and exits 1 (the run script prints the logs and cleans up).
 """
