@@ -1077,8 +1077,8 @@ class Run:
     def sha256_b(self):
         """The run script restarted signaling with auth_algorithms_uas=
         SHA-256,MD5 (RFC 8760): linphone answers the SHA-256 challenge, on
-        REGISTER and on INVITE, then talks to the echo test. (baresip 1.0
-        answers only the first challenge and knows only MD5: not run.)"""
+        REGISTER and on INVITE, then talks to the echo test. (baresip 1.0 is
+        not run: offered SHA-256 first, it sends nothing after the 401.)"""
         b, c = self.b, self.c
         t = time.time()
         b.write_config("<sip:%s:%d;transport=udp>" % (c["b"]["switch"], c["sip_port"]),
