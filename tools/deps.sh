@@ -5,11 +5,16 @@ pkgs=(build-essential pkg-config libosip2-dev libevent-dev libzmq3-dev
       libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libsrtp2-dev sip-tester python3
       libssl-dev openssl stunnel4
       iproute2 procps nftables
+      baresip-core linphone-cli kamailio tcpdump
       asterisk-core-sounds-en-wav asterisk-core-sounds-en asterisk-moh-opsound-wav)
 # iproute2 (ip) and procps (pgrep) are used by the integration tests; a
 # standard install has them, a minimal root (make test-fresh) does not.
 # nftables (nft) makes the NAT of tests/sip/nat_phone and nat_extern.
+# libssl-dev: TLS (libevent-openssl); openssl makes the TLS tests' certificate;
+# stunnel4 puts TLS under the tests' phones (Debian's sipp has no TLS).
 # (tests/sip/multihost also uses nsenter, from util-linux, which is Essential.)
+# baresip-core, linphone-cli (linphone-daemon), kamailio and tcpdump are the
+# real phones, the front proxy and the capture of tests/sip/softphones.
 # asterisk-core-sounds-en-wav puts the prompts in sounds/en_US_f_Allison;
 # asterisk-core-sounds-en (a Recommends, skipped with --no-install-recommends)
 # makes the sounds/en link to it. tandem-media finds either (media/sound_dir.h).

@@ -337,6 +337,16 @@ static void test_default_config(void **state)
     assert_int_equal(dialplan_priority(ext, 2)->app, DIALPLAN_APP_DIAL);
     ext = dialplan_find(dp, "internal", "600");
     assert_int_equal(dialplan_priority(ext, 2)->app, DIALPLAN_APP_ECHO);
+    /* 800: the voice menu, 1 for the echo test, 2 rings 1002 */
+    ext = dialplan_find(dp, "internal", "800");
+    assert_int_equal(dialplan_priority(ext, 1)->app, DIALPLAN_APP_GOTO);
+    ext = dialplan_find(dp, "ivr-demo", "s");
+    assert_int_equal(dialplan_priority(ext, 2)->app, DIALPLAN_APP_BACKGROUND);
+    assert_int_equal(dialplan_priority(ext, 3)->app, DIALPLAN_APP_WAITEXTEN);
+    assert_int_equal(dialplan_priority(dialplan_find(dp, "ivr-demo", "1"), 2)->app,
+                     DIALPLAN_APP_ECHO);
+    assert_int_equal(dialplan_priority(dialplan_find(dp, "ivr-demo", "2"), 1)->app,
+                     DIALPLAN_APP_DIAL);
     assert_null(dialplan_find(dp, "internal", "9999"));
     dialplan_destroy(&dp);
 }
