@@ -28,9 +28,10 @@
 # BENCH_IDLE seconds first and taken off each run by its wall time, as the
 # two kinds of run last differently long.
 #
-# Environment: BENCH_CALLS (1000), BENCH_PAIRS (10), BENCH_IDLE (3), BENCH_RATE (100 calls/s),
-# BENCH_ROUNDS (3), BENCH_LOGLEVEL (notice), BENCH_KEEP=1 keeps the work
-# directory. With the defaults a run takes about a minute.
+# Environment: BENCH_CALLS (1000), BENCH_PAIRS (10), BENCH_RATE (100
+# calls/s; at most 30 calls up at once, the RTP range claimed holds 32),
+# BENCH_ROUNDS (3), BENCH_IDLE (3 s), BENCH_LOGLEVEL (notice), BENCH_KEEP=1
+# keeps the work directory. With the defaults a run takes about 70 s.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
