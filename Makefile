@@ -17,7 +17,7 @@ LIB_SRCS := $(wildcard lib/*.c) $(GEN)
 PROGS    := signaling router media
 BINS     := $(PROGS:%=bin/tandem-%)
 
-.PHONY: all deps run test test-fresh unit integration bench bench-media bench-failover clean check images
+.PHONY: all deps run test test-fresh unit integration bench bench-media bench-failover bench-hold clean check images
 all: $(BINS)
 
 deps:
@@ -130,6 +130,13 @@ bench-media: deps
 bench-failover: deps
 	@$(MAKE) -j$(JOBS) --no-print-directory all
 	@bash bench/failover.sh
+
+# The CPU cost of a hold/resume pair: bridged calls with and without
+# re-INVITEs (a=sendonly, a=sendrecv) through the three processes; per
+# process, in microseconds. Not in `make test`.
+bench-hold: deps
+	@$(MAKE) -j$(JOBS) --no-print-directory all
+	@bash bench/hold.sh
 
 clean:
 	rm -rf build bin

@@ -752,8 +752,7 @@ class Run:
         log("B -> A hung up by %s" % hangup_by)
 
     def transfer_a_to_b(self):
-        """TRANSFER (off unless "transfer": true in the json, as the switch
-        does not take REFER yet; another part of issue 8 adds it): A calls
+        """TRANSFER (on unless "transfer": false in the json): A calls
         B, then transfers B blindly to the echo test. A's call ends (the
         switch releases the transferor after the NOTIFY), B stays up and
         hears its own tone from the echo."""
