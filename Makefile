@@ -78,9 +78,9 @@ unit: $(UNIT_BINS)
 # Test tools in C (tests/tools/*.c): one binary each, for the integration
 # tests. srtp_peer plays a phone's SRTP side (libsrtp2).
 TOOL_BINS := $(patsubst tests/tools/%.c,build/tools/%,$(wildcard tests/tools/*.c))
-build/tools/%: tests/tools/%.c
+build/tools/%: tests/tools/%.c media/sdp_crypto.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS_media)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_media)
 
 integration: $(BINS) $(TOOL_BINS)
 	@bash tests/run-integration.sh

@@ -306,6 +306,22 @@ static session_t *s_session_get(worker_t *self, const td_bus_hdr_t *hdr, int *cr
     return session;
 }
 
+/* Give the session its IVR state (prompts, keys, recording) if it has none,
+ * with the caller's law and event payload type and the router to answer. */
+static void s_ivr_attach(worker_t *self, session_t *session, int law, int dtmf_pt,
+                         const char *router)
+{
+    if (!session_ivr(session)) {
+        ivr_t *ivr = ivr_new(self->ivr, session);
+        if (ivr)
+            session_set_ivr(session, &ivr);
+    }
+    if (session_ivr(session)) {
+        ivr_set_caller_codecs(session_ivr(session), law, dtmf_pt);
+        ivr_set_peer(session_ivr(session), router);
+    }
+}
+
 static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *sdp,
                            const uint32_t *codecs, size_t ncodecs, int comedia)
 {
@@ -364,15 +380,7 @@ static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *
         strcpy(session_origin(session, SESSION_A)->user, "-");
     sdp_origin(self->sdp_b, strlen(self->sdp_b), session_origin(session, SESSION_B));
     session_set_epoch(session, self->router_losses);
-    if (!session_ivr(session)) {
-        ivr_t *ivr = ivr_new(self->ivr, session);
-        if (ivr)
-            session_set_ivr(session, &ivr);
-    }
-    if (session_ivr(session)) {
-        ivr_set_caller_codecs(session_ivr(session), keep[0], media.dtmf_pt);
-        ivr_set_peer(session_ivr(session), hdr->peer);
-    }
+    s_ivr_attach(self, session, keep[0], media.dtmf_pt, hdr->peer);
     td_log(LOG_DEBUG, "media %s: caller side port %u (%s, events on %d%s), callee side port %u",
            created ? "opened" : "offered again", session_port(session, SESSION_A),
            keep[0] == 8 ? "PCMA" : "PCMU", media.dtmf_offered ? media.dtmf_pt : -1,
@@ -717,18 +725,9 @@ static void s_on_media_adopt(void *arg, const td_bus_hdr_t *hdr, const Tandem__M
     session_set_symmetric(session, SESSION_A, msg->comedia_a);
     session_set_symmetric(session, SESSION_B, msg->comedia_b);
     session_set_epoch(session, self->router_losses);
-    if (!session_ivr(session)) {
-        ivr_t *ivr = ivr_new(self->ivr, session);
-        if (ivr)
-            session_set_ivr(session, &ivr);
-    }
-    if (session_ivr(session)) {
-        int law = session_codec(session, SESSION_A);
-        ivr_set_caller_codecs(session_ivr(session), law >= 0 ? law : 0,
-                              session_dtmf_pt(session, SESSION_A) >= 0
-                                  ? session_dtmf_pt(session, SESSION_A) : SDP_DTMF_PT_DEFAULT);
-        ivr_set_peer(session_ivr(session), hdr->peer);
-    }
+    int law = session_codec(session, SESSION_A), dtmf = session_dtmf_pt(session, SESSION_A);
+    s_ivr_attach(self, session, law >= 0 ? law : 0, dtmf >= 0 ? dtmf : SDP_DTMF_PT_DEFAULT,
+                 hdr->peer);
     td_log(LOG_NOTICE, "call adopted from a lost worker: side A port %u%s, side B port %u%s",
            session_port(session, SESSION_A), self->sdp_a[0] ? "" : " (unused)",
            session_port(session, SESSION_B), self->sdp_b[0] ? "" : " (unused)");

@@ -2195,6 +2195,20 @@ static void s_on_xfer_timer(evutil_socket_t fd, short what, void *arg)
     td_log_set_context(NULL);
 }
 
+/* The transfer succeeded: NOTIFY 200 to the transferor, which is expected
+ * to hang up itself (chan_sip's SIP_DEFER_BYE_ON_TRANSFER); if it is still
+ * up XFER_BYE_MS later, our BYE. */
+static void s_xfer_done(sip_leg_t *leg)
+{
+    s_notify(leg, "200 OK", 1);
+    if (!leg->xfer_timer)
+        leg->xfer_timer = evtimer_new(leg->call->env.base, s_on_xfer_timer, leg);
+    if (leg->xfer_timer) {
+        struct timeval tv = { XFER_BYE_MS / 1000, (XFER_BYE_MS % 1000) * 1000 };
+        evtimer_add(leg->xfer_timer, &tv);
+    }
+}
+
 /* The transferee's dialog becomes leg 0 of a new call in (context, exten). */
 static void s_xfer_start(sip_leg_t *leg, const char *exten, const char *context)
 {
@@ -2281,13 +2295,7 @@ void sip_call_on_transfer_result(sip_call_t *self, const td_bus_hdr_t *hdr,
     /* The router let go of both legs: the transferor is ours to release. */
     leg->router_done = 1;
     if (leg->state == LEG_UP) {
-        s_notify(leg, "200 OK", 1);
-        if (!leg->xfer_timer)
-            leg->xfer_timer = evtimer_new(self->env.base, s_on_xfer_timer, leg);
-        if (leg->xfer_timer) {
-            struct timeval tv = { XFER_BYE_MS / 1000, (XFER_BYE_MS % 1000) * 1000 };
-            evtimer_add(leg->xfer_timer, &tv);
-        }
+        s_xfer_done(leg);
     }
     if (!t || t->state != LEG_UP) {
         td_log(LOG_NOTICE, "%s: transferee leg %u is gone", leg->channel, msg->transferee);
@@ -2436,13 +2444,7 @@ static void s_refer_attended(sip_leg_t *leg, const sip_replaces_t *rep)
     /* The REFER's call is over for the router: the transferor "hangs up". */
     s_send_hangup(leg, SIP_CAUSE_NORMAL_CLEARING, 0);
     s_take_place(t, target);                /* out of the old call before the router's Hangup */
-    s_notify(leg, "200 OK", 1);
-    if (!leg->xfer_timer)
-        leg->xfer_timer = evtimer_new(self->env.base, s_on_xfer_timer, leg);
-    if (leg->xfer_timer) {
-        struct timeval tv = { XFER_BYE_MS / 1000, (XFER_BYE_MS % 1000) * 1000 };
-        evtimer_add(leg->xfer_timer, &tv);
-    }
+    s_xfer_done(leg);
     /* The transferee's media: the session the replaced phone had. */
     if (sdp && *sdp) {
         t->xfer_tell = 1;

@@ -36,40 +36,10 @@
 #include <unistd.h>
 #include <srtp2/srtp.h>
 
+#include "sdp_crypto.h"           /* the worker's base64: unit-tested against RFC 4648 */
+
 #define PAYLOAD 160
 #define MAX_SSRCS 8
-
-static int s_b64(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* Base64 into out (30 bytes wanted); returns the byte count or -1. */
-static int s_unbase64(const char *s, uint8_t *out, int cap)
-{
-    unsigned acc = 0;
-    int bits = 0, n = 0;
-    for (; *s && *s != '='; s++) {
-        int v = s_b64(*s);
-        if (v < 0)
-            return -1;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n >= cap)
-                return -1;
-            out[n++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return n;
-}
 
 static double s_now(void)
 {
@@ -154,7 +124,7 @@ int main(int argc, char **argv)
         }
     }
     uint8_t our_key[64], their_key[64];
-    if (!plain && s_unbase64(key64, our_key, sizeof our_key) != 30) {
+    if (!plain && sdp_base64_decode(key64, strlen(key64), our_key, sizeof our_key) != 30) {
         fprintf(stderr, "srtp_peer: --key is not 30 bytes of base64\n");
         return 1;
     }
@@ -193,7 +163,7 @@ int main(int argc, char **argv)
         error = "no target file";
     else if (!plain && got < 4)
         error = "the other side's SDP had no a=crypto";
-    else if (!plain && s_unbase64(their64, their_key, sizeof their_key) != 30)
+    else if (!plain && sdp_base64_decode(their64, strlen(their64), their_key, sizeof their_key) != 30)
         error = "the other side's key is not 30 bytes of base64";
     else if (!plain && (srtp_init() != srtp_err_status_ok || s_create(&tx, taglen, our_key, 0) < 0 ||
                         s_create(&rx, taglen, their_key, 1) < 0))

@@ -84,7 +84,25 @@ def spawn(ns, argv, logpath, env=None):
                             start_new_session=True)
 
 
-class Baresip:
+class Client:
+    """What both phones share: a process driven by `cmd` over a socket."""
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.cmd("quit")
+            except (Fail, OSError):
+                pass
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.sock:
+            self.sock.close()
+            self.sock = None
+
+
+class Baresip(Client):
     """baresip 1.0 with ctrl_tcp: commands are {"command", "params", "token"}
     netstrings; responses carry the token, events arrive unasked."""
 
@@ -214,23 +232,8 @@ ctrl_tcp_listen\t127.0.0.1:{ctrl}
         text = re.sub(r"\x1b\[[0-9;]*m", " ", self.cmd("reginfo"))
         return re.search(r"\bOK\b", text) is not None
 
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            try:
-                self.cmd("quit")
-            except (Fail, OSError):
-                pass
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.sock:
-            self.sock.close()
-            self.sock = None
 
-
-class Linphone:
+class Linphone(Client):
     """linphone-daemon (liblinphone 5.1) through its unix socket: one line
     per command, a "Status: Ok|Error" block back."""
 
@@ -365,21 +368,6 @@ realm=tandem
     def registered(self):
         r = self.cmd("register-status ALL")
         return "LinphoneRegistrationOk" in r
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            try:
-                self.cmd("quit")
-            except (Fail, OSError):
-                pass
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.sock:
-            self.sock.close()
-            self.sock = None
 
 
 class Capture:
