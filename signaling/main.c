@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <event2/event.h>
 
+#include "sip_call.h"
 #include "sip_conf.h"
 #include "sip_core.h"
 #include "td_conf.h"
@@ -23,11 +24,47 @@
 
 #define SOCKET_BUFFER (4 * 1024 * 1024)   /* bursts of thousands of calls a second */
 
+#define STOP_WAIT_MS 2000     /* SIGTERM: the longest we wait for BYEs to be answered */
+
+static sip_core_t *s_core;
+static struct event *s_stop_timer;
+static int s_stop_ticks;
+
+/* While stopping: leave once every leg is gone (its BYE or CANCEL answered)
+ * or after STOP_WAIT_MS. */
+static void s_on_stop_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sip_call_stats_t st;
+    sip_call_stats(sip_core_call(s_core), &st);
+    if (st.legs == 0 || ++s_stop_ticks * 100 >= STOP_WAIT_MS) {
+        if (st.legs)
+            td_log(LOG_NOTICE, "stopping with %zu leg(s) not yet answered", (size_t)st.legs);
+        event_base_loopexit(arg, NULL);
+        return;
+    }
+    struct timeval tv = { 0, 100000 };
+    evtimer_add(s_stop_timer, &tv);
+}
+
+/* SIGTERM / SIGINT: new calls get 503; every leg is ended as SIP ends it
+ * (503, CANCEL, BYE) and the router told, then we wait (bounded) for the
+ * answers. A second signal stops at once. */
 static void s_on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
-    td_log(LOG_NOTICE, "signal %d: stopping", (int)sig);
-    event_base_loopexit(arg, NULL);
+    if (!s_core || s_stop_timer) {
+        td_log(LOG_NOTICE, "signal %d: stopping now", (int)sig);
+        event_base_loopexit(arg, NULL);
+        return;
+    }
+    size_t ended = sip_core_shutdown(s_core);
+    td_log(LOG_NOTICE, "signal %d: stopping: new calls get 503, %zu leg(s) ended", (int)sig, ended);
+    s_stop_timer = evtimer_new(arg, s_on_stop_tick, arg);
+    struct timeval tv = { 0, ended ? 100000 : 0 };
+    if (!s_stop_timer || evtimer_add(s_stop_timer, &tv) != 0)
+        event_base_loopexit(arg, NULL);
 }
 
 /* SIGHUP (logrotate sends it to every process): logs go to stderr, so there
@@ -101,6 +138,7 @@ int main(int argc, char **argv)
     core = sip_core_new(base, conf, fd, &opts);
     if (!core)
         goto out;
+    s_core = core;
     sigint = evsignal_new(base, SIGINT, s_on_signal, base);
     sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
     sighup = evsignal_new(base, SIGHUP, s_on_hup, NULL);
@@ -127,6 +165,8 @@ int main(int argc, char **argv)
     }
     rc = 0;
 out:
+    if (s_stop_timer)
+        event_free(s_stop_timer);
     if (sighup)
         event_free(sighup);
     if (sigterm)

@@ -946,6 +946,49 @@ void sip_call_router_down(sip_call_t *self)
         td_log(LOG_WARNING, "router down: %zu call leg(s) being set up were ended", ended);
 }
 
+size_t sip_call_shutdown(sip_call_t *self)
+{
+    size_t ended = 0;
+    for (size_t i = 0; i < self->nbuckets; i++) {
+        sip_leg_t *leg = self->by_bus[i];
+        while (leg) {
+            sip_leg_t *next = leg->bus_next;     /* s_end may unlink leg */
+            s_context(leg);
+            switch (leg->state) {
+            case LEG_INVITING:
+            case LEG_EARLY:
+                if (!leg->outgoing) {
+                    sip_msg_reply(leg->invite, 503, leg->dlg.local_tag, "shutting down",
+                                  "Retry-After", "30");
+                    s_end(leg, 1, SIP_CAUSE_FAILURE, 503);
+                } else if (leg->invite && sip_txn_cancel(leg->invite) == 0) {
+                    s_send_hangup(leg, SIP_CAUSE_FAILURE, 0);
+                    leg->router_done = 1;
+                    leg->state = LEG_CANCELLING;
+                    event_del(leg->timer);
+                } else {
+                    s_end(leg, 1, SIP_CAUSE_FAILURE, 0);
+                }
+                ended++;
+                break;
+            case LEG_UP:
+                if (!leg->outgoing && leg->need_ack)
+                    leg->bye_after_ack = 1;      /* RFC 3261 15: after its ACK */
+                else
+                    s_send_bye(leg);
+                s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 0);
+                ended++;
+                break;
+            default:
+                break;
+            }
+            leg = next;
+        }
+    }
+    td_log_set_context(NULL);
+    return ended;
+}
+
 /* ---- outgoing legs ------------------------------------------------------- */
 
 /* The Request-URI for a registered contact, with its user part replaced by

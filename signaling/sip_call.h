@@ -90,6 +90,11 @@ void sip_call_on_other(sip_call_t *self, const td_bus_hdr_t *hdr);
  * CANCEL to callees). Calls already up keep their media; they end when a
  * phone hangs up. */
 void sip_call_router_down(sip_call_t *self);
+/* Signaling is stopping (SIGTERM): end every leg the way SIP ends it - a
+ * caller still ringing gets 503, a callee still ringing a CANCEL, a leg
+ * that is up a BYE - and tell the router each leg is gone, so it ends its
+ * calls and writes their CDRs. Returns how many legs it ended. */
+size_t sip_call_shutdown(sip_call_t *self);
 
 /* ---- counters ------------------------------------------------------------- */
 

@@ -44,6 +44,7 @@ struct sip_core {
     struct sockaddr_in bound;      /* the socket's own address */
     unsigned long ticks;
     long router_down_since;        /* 0: up (or never seen) */
+    int stopping;                  /* SIGTERM: new calls get 503 */
 };
 
 /* ---- our address ------------------------------------------------------------ */
@@ -688,6 +689,10 @@ static void s_on_invite(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     if (!s_identify(self, txn, req, from, &caller))
         return;
 
+    if (self->stopping) {
+        sip_msg_reply(txn, 503, NULL, "shutting down", "Retry-After", "30");
+        return;
+    }
     if (!td_bus_peer_alive(self->bus, NULL)) {
         sip_msg_reply(txn, 503, NULL, "the router is not up", "Retry-After", "5");
         return;
@@ -1040,6 +1045,17 @@ void sip_core_destroy(sip_core_t **self_p)
     sip_auth_destroy(&self->auth);
     free(self);
     *self_p = NULL;
+}
+
+size_t sip_core_shutdown(sip_core_t *self)
+{
+    self->stopping = 1;
+    return sip_call_shutdown(self->call);
+}
+
+sip_call_t *sip_core_call(sip_core_t *self)
+{
+    return self->call;
 }
 
 size_t sip_core_unregister(sip_core_t *self)

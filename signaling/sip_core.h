@@ -36,6 +36,12 @@ void sip_core_tick(sip_core_t *self, long now);
 /* Clean shutdown: REGISTER with Expires: 0 for every registration that
  * is Registered (sent at once, not waited for). Returns how many. */
 size_t sip_core_unregister(sip_core_t *self);
+/* SIGTERM: refuse new calls (503 with Retry-After) and end every leg
+ * properly (sip_call_shutdown). Returns the legs ended. */
+size_t sip_core_shutdown(sip_core_t *self);
+struct sip_call;
+struct sip_call *sip_core_call(sip_core_t *self);
+
 
 /* Borrowed parts, for tests and stats. */
 sip_outreg_t *sip_core_outreg(sip_core_t *self);

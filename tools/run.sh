@@ -5,10 +5,14 @@ set -u
 conf=${1:-etc}
 [ -d "$conf" ] || { echo "run: config directory '$conf' not found" >&2; exit 1; }
 pids=()
+# Signaling first: it ends every call properly (BYE, CANCEL, 503) and tells
+# the router, which writes the CDRs; then the router and the media worker.
 stop() {
     trap - INT TERM EXIT
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    kill -TERM "${pids[2]}" 2>/dev/null
+    wait "${pids[2]}" 2>/dev/null
+    for p in "${pids[@]:0:2}"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "${pids[@]:0:2}"; do wait "$p" 2>/dev/null; done
     exit "${1:-0}"
 }
 trap 'stop 0' INT TERM

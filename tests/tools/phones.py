@@ -92,6 +92,7 @@ class Side:
         self.last_rx = None
         self.bye = False             # the switch sent this side a BYE
         self.bye_at = None
+        self.cancelled = False       # the switch CANCELled its INVITE to this side
         self.mute_at = None          # stops sending RTP then (--mute)
         self.rx = 0
         self.gaps = []               # [silence start, end, packets before it] over 100 ms
@@ -318,6 +319,13 @@ class Phones:
             return
         call, role = got
         side = call[role]
+        if method == "CANCEL":
+            self.reply(msg, 200, "OK", getattr(side, "tag", None))
+            if not side.up and getattr(side, "invite", None):
+                self.reply(side.invite, 487, "Request Terminated", side.tag)
+                side.answer_at = None
+                side.cancelled = True
+            return
         if method == "INVITE" and not side.up and getattr(side, "answer_at", None):
             self.reply(msg, 180, "Ringing", side.tag)      # a retransmission while ringing
             return
@@ -441,6 +449,7 @@ class Phones:
                 srcs = sorted(([k] + v for k, v in s.sources.items()), key=lambda x: x[1])
                 e["sides"][role] = {"sources": srcs, "reinvites": s.reinvites, "rx": s.rx, "bye": s.bye,
                                     "bye_at": s.bye_at, "muted_at": s.mute_at,
+                                    "cancelled": s.cancelled,
                                     "gaps": [[round(x, 3) for x in g] for g in s.gaps],
                                     "remote": "%s:%d" % s.remote if s.remote else None}
                 if mark is not None:
