@@ -18,7 +18,7 @@ PROGS    := signaling router media
 BINS     := $(PROGS:%=bin/tandem-%)
 
 .PHONY: all deps run test test-fresh unit integration bench bench-media bench-failover bench-hold clean check images
-all: $(BINS)
+all: $(BINS) bin/tandemctl
 
 deps:
 	@bash tools/deps.sh
@@ -44,6 +44,10 @@ bin/tandem-$(1): $$(patsubst %.c,build/obj/%.o,$$(wildcard $(1)/*.c) $$(SHARED_$
 	$$(CC) $$(CFLAGS) -o $$@ $$^ $$(LDLIBS) $$(LDLIBS_$(1))
 endef
 $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
+# tandemctl: the operator's CLI (ctl/), a bus client of the router.
+bin/tandemctl: $(patsubst %.c,build/obj/%.o,$(wildcard ctl/*.c)) $(LIB_OBJS)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests: one cmocka binary per tests/unit/<dir>/test_<class>.c, linked
 # from ASan/UBSan objects (build/asan/, each source compiled once) of <dir>

@@ -467,6 +467,15 @@ void td_bus_set_load(td_bus_t *self, uint32_t load)
     self->load = load;
 }
 
+void td_bus_peers_foreach(td_bus_t *self, td_bus_peer_fn *fn, void *arg)
+{
+    uint64_t now = s_now_ms();
+    for (int b = 0; b < S_PEER_BUCKETS; b++)
+        for (s_peer_t *p = self->peers[b]; p; p = p->next)
+            fn(arg, p->identity, p->role, p->alive, p->capacity, p->load,
+               now - p->last_seen_ms);
+}
+
 int td_bus_peer_alive(td_bus_t *self, const char *peer)
 {
     s_peer_t *p = s_peer_find(self, self->mode == TD_BUS_CONNECT || !peer ? "router" : peer);

@@ -54,7 +54,9 @@
     X(media_timeout,  MediaTimeout,  MEDIA_TIMEOUT) \
     X(media_forget,   MediaForget,   MEDIA_FORGET) \
     X(transfer,       Transfer,      TRANSFER) \
-    X(transfer_result, TransferResult, TRANSFER_RESULT)
+    X(transfer_result, TransferResult, TRANSFER_RESULT) \
+    X(cli_request,    CliRequest,    CLI_REQUEST) \
+    X(cli_reply,      CliReply,      CLI_REPLY)
 
 typedef struct td_bus td_bus_t;
 
@@ -98,6 +100,12 @@ void td_bus_set_load(td_bus_t *self, uint32_t load);
 
 /* Is this peer alive? On a DEALER the only peer is the router (pass NULL). */
 int td_bus_peer_alive(td_bus_t *self, const char *peer);
+
+/* Every peer heard (BIND: each process; CONNECT: the router), alive or not,
+ * in no particular order. */
+typedef void td_bus_peer_fn(void *arg, const char *identity, const char *role, int alive,
+                            uint32_t capacity, uint32_t load, uint64_t silent_ms);
+void td_bus_peers_foreach(td_bus_t *self, td_bus_peer_fn *fn, void *arg);
 
 /* Typed sends. peer: the identity to send to on the ROUTER side; ignored
  * (may be NULL) on a DEALER. The message is borrowed. Return 0, or -1 if the

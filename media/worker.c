@@ -55,6 +55,7 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg);
 static void s_on_rtp_check(evutil_socket_t fd, short what, void *arg);
 static void s_on_media_timeouts(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaTimeouts *msg);
 static void s_on_media_forget(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaForget *msg);
+static void s_on_media_drain(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaDrain *msg);
 
 /* Can a socket bind to addr? 0, or a negative errno. */
 static int s_probe_bind(const struct in_addr *addr)
@@ -130,6 +131,7 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
         .on_media_adopt = s_on_media_adopt,
         .on_media_timeouts = s_on_media_timeouts,
         .on_media_forget = s_on_media_forget,
+        .on_media_drain = s_on_media_drain,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
     };
@@ -954,6 +956,14 @@ static void s_on_drain(evutil_socket_t fd, short what, void *arg)
     m.sessions = left;
     td_bus_send_media_drain(self->bus, "router", "", 0, &m);
     td_log(LOG_INFO, "draining: %u media session(s) left", left);
+}
+
+/* The router asks for a drain (tandemctl's `media drain`): as SIGUSR1. */
+static void s_on_media_drain(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaDrain *msg)
+{
+    (void)hdr;
+    (void)msg;
+    worker_drain(arg);
 }
 
 void worker_drain(worker_t *self)

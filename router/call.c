@@ -98,6 +98,32 @@ const char *call_sig_peer(const call_t *self) { return self->sig_peer; }
 worker_t *call_worker(const call_t *self) { return self->worker; }
 call_state_t call_state(const call_t *self) { return self->state; }
 
+void call_describe(const call_t *self, call_desc_t *out)
+{
+    out->channel = self->channel;
+    out->callee = self->winner && self->winner->state == LEG_UP ? self->winner->channel : "";
+    out->context = self->context;
+    out->exten = self->exten;
+    out->priority = self->priority;
+    out->app = self->lastapp;
+    out->data = self->lastdata;
+    out->caller_num = self->caller_num;
+    out->answered = self->answered && !self->leg0_gone;
+    out->seconds = call_age_s(self);
+    out->worker = self->worker ? worker_identity(self->worker) : "";
+}
+
+int call_has_channel(const call_t *self, const char *channel)
+{
+    if (strcmp(self->channel, channel) == 0)
+        return 1;
+    for (size_t i = 0; i < self->nlegs; i++)
+        if ((self->legs[i].state == LEG_UP || self->legs[i].state == LEG_RINGING)
+            && strcmp(self->legs[i].channel, channel) == 0)
+            return 1;
+    return 0;
+}
+
 int call_answered(const call_t *self)
 {
     return self->answered && !self->leg0_gone && self->state != CALL_DONE;

@@ -133,6 +133,23 @@ const char *call_id(const call_t *self);
 const char *call_sig_peer(const call_t *self);
 worker_t *call_worker(const call_t *self);
 call_state_t call_state(const call_t *self);
+/* What `core show channels` shows of a call (borrowed strings, valid while
+ * the call lives and nothing runs on it). */
+typedef struct {
+    const char *channel;        /* the caller's, "SIP/1001-0000002a" */
+    const char *callee;         /* the bridged callee's channel, or "" */
+    const char *context, *exten;
+    int priority;
+    const char *app, *data;     /* the application running (its last), "" none */
+    const char *caller_num;
+    int answered;
+    uint32_t seconds;           /* since it arrived */
+    const char *worker;         /* media worker identity, or "" */
+} call_desc_t;
+void call_describe(const call_t *self, call_desc_t *out);
+/* Whether the call has this channel (the caller's, or a leg's). */
+int call_has_channel(const call_t *self, const char *channel);
+
 /* Seconds since the call arrived (ChannelNew). */
 uint32_t call_age_s(const call_t *self);
 /* Its signaling process stayed silent past the grace: end the call, and

@@ -31,6 +31,9 @@ struct router {
     struct event *sig_grace;    /* ends the calls of a signaling silent for sig_grace_s */
     uint32_t sig_grace_s;
     struct { char name[64]; time_t since; } sig_down[16];   /* silent signaling peers */
+    unsigned long calls_processed;
+    time_t started, reloaded;   /* reloaded 0: never */
+    char plan_path[512];        /* extensions.conf, for `dialplan reload` */
     size_t nsig_down;
 };
 
@@ -171,6 +174,7 @@ static void s_on_channel_new(void *arg, const td_bus_hdr_t *hdr, const Tandem__C
             s_reject(self, hdr, S_UNKNOWN_CALL_CAUSE);
         } else {
             td_bus_set_load(self->bus, (uint32_t)strmap_size(self->calls));
+            self->calls_processed++;
             call_start(call);
         }
     }
@@ -278,9 +282,29 @@ static void s_on_sig_grace(evutil_socket_t fd, short what, void *arg)
 }
 S_DISPATCH(transfer, Transfer, "Transfer", 1, hdr->leg)
 
+static void s_on_cli_request(void *arg, const td_bus_hdr_t *hdr, const Tandem__CliRequest *msg)
+{
+    router_t *self = arg;
+    char *text = NULL;
+    Tandem__CliReply r = TANDEM__CLI_REPLY__INIT;
+    r.id = msg->id;
+    r.status = (uint32_t)router_cli(self, msg->command ? msg->command : "", &text);
+    r.text = text ? text : "";
+    td_bus_send_cli_reply(self->bus, hdr->peer, "", 0, &r);
+    free(text);
+}
+
+/* tandemctl connects as a peer of role "ctl": it has no calls. */
+static int s_is_ctl(const char *role)
+{
+    return strcmp(role, "ctl") == 0;
+}
+
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
 {
     router_t *self = arg;
+    if (s_is_ctl(role))
+        return;
     if (strcmp(role, "media") != 0) {
         if (s_sig_down_find(self, peer) >= 0) {
             s_sig_down_forget(self, peer);
@@ -310,6 +334,8 @@ static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t
 static void s_on_peer_down(void *arg, const char *peer, const char *role)
 {
     router_t *self = arg;
+    if (s_is_ctl(role))
+        return;
     int media = strcmp(role, "media") == 0;
     if (media)
         workers_down(self->workers, peer);
@@ -437,6 +463,8 @@ void router_set_max_call(router_t *self, uint32_t seconds)
 static void s_on_peer_restart(void *arg, const char *peer, const char *role, uint32_t capacity)
 {
     router_t *self = arg;
+    if (s_is_ctl(role))
+        return;
     if (strcmp(role, "media") != 0) {
         /* a new process knows nothing of the calls: they end now */
         s_sig_down_forget(self, peer);
@@ -470,6 +498,7 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
     *dialplan_p = NULL;
     self->workers = workers_new();
     self->calls = strmap_new(1024);
+    self->started = time(NULL);
     self->reaper = event_new(base, -1, 0, s_on_reap, self);
     self->drain = evtimer_new(base, s_on_drain_tick, self);
     self->sig_grace = evtimer_new(base, s_on_sig_grace, self);
@@ -496,6 +525,7 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_transfer = s_on_transfer,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
+        .on_cli_request = s_on_cli_request,
         .on_peer_restart = s_on_peer_restart,
     };
     if (self->workers && self->calls && self->reaper && self->drain && self->sig_grace && self->cdr)
@@ -624,8 +654,41 @@ int router_reload(router_t *self, const char *path)
     self->env.dialplan = dp;
     td_log(LOG_NOTICE, "Reloaded %s with %d warning(s) (%zu call(s) finish on the plan they "
            "started with)", path, dialplan_warnings(dp), strmap_size(self->calls));
+    self->reloaded = time(NULL);
     return 0;
 }
+
+typedef struct {
+    void (*fn)(void *arg, call_t *call);
+    void *arg;
+} s_each_t;
+
+static void s_each(void *arg, const char *key, void *value)
+{
+    (void)key;
+    s_each_t *e = arg;
+    e->fn(e->arg, value);
+}
+
+void router_calls_foreach(router_t *self, void (*fn)(void *arg, call_t *call), void *arg)
+{
+    s_each_t e = { fn, arg };
+    strmap_foreach(self->calls, s_each, &e);
+}
+
+unsigned long router_calls_processed(router_t *self) { return self->calls_processed; }
+long router_uptime_s(router_t *self) { return (long)(time(NULL) - self->started); }
+long router_reload_age_s(router_t *self)
+{
+    return self->reloaded ? (long)(time(NULL) - self->reloaded) : -1;
+}
+
+void router_set_plan_path(router_t *self, const char *path)
+{
+    snprintf(self->plan_path, sizeof self->plan_path, "%s", path ? path : "");
+}
+
+const char *router_plan_path(router_t *self) { return self->plan_path; }
 
 td_bus_t *router_bus(router_t *self) { return self->bus; }
 workers_t *router_workers(router_t *self) { return self->workers; }

@@ -53,5 +53,17 @@ workers_t *router_workers(router_t *self);
 /* The live call with this id, or NULL. Borrowed until it ends. */
 call_t *router_call(router_t *self, const char *call_id);
 size_t router_call_count(router_t *self);
+/* Every call in flight, in no order; fn must not end calls. */
+void router_calls_foreach(router_t *self, void (*fn)(void *arg, call_t *call), void *arg);
+/* Calls taken since start; seconds since start and since the last reload
+ * (-1: never reloaded); the extensions.conf path reloads read. */
+unsigned long router_calls_processed(router_t *self);
+long router_uptime_s(router_t *self);
+long router_reload_age_s(router_t *self);
+void router_set_plan_path(router_t *self, const char *path);
+const char *router_plan_path(router_t *self);
+/* A `tandemctl` command (cli.c): the reply's text, malloc'd, in *text;
+ * returns the CliReply status. */
+int router_cli(router_t *self, const char *command, char **text);
 
 #endif

@@ -105,6 +105,17 @@ void workers_release(workers_t *self, worker_t *w)
         w->assigned--;
 }
 
+void workers_foreach(workers_t *self, void (*fn)(void *arg, const worker_t *w), void *arg)
+{
+    for (size_t i = 0; i < self->n; i++)
+        fn(arg, self->list[i]);
+}
+
+uint32_t worker_capacity(const worker_t *w)
+{
+    return w->capacity;
+}
+
 const char *worker_identity(const worker_t *w)
 {
     return w->identity;

@@ -34,6 +34,10 @@ void workers_release(workers_t *self, worker_t *w);
 /* Count a call against w again (a move to another worker was undone). */
 void workers_hold(workers_t *self, worker_t *w);
 
+/* Every worker known, in the order first heard. */
+void workers_foreach(workers_t *self, void (*fn)(void *arg, const worker_t *w), void *arg);
+uint32_t worker_capacity(const worker_t *w);
+
 const char *worker_identity(const worker_t *w);
 int worker_alive(const worker_t *w);
 /* A draining worker (MediaDrain) is chosen for no new call; it stops

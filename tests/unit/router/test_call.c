@@ -1185,6 +1185,45 @@ static void test_drain_target_full(void **state)
 }
 
 
+/* tandemctl's commands, answered by router_cli. */
+static void test_cli(void **state)
+{
+    fixture_t *f = *state;
+    char *text = NULL;
+    s_bridge_1002(f, "c1");
+    assert_int_equal(router_cli(f->router, "core show channels", &text), 0);
+    assert_non_null(strstr(text, "Channel              Location             State   Application(Data)"));
+    assert_non_null(strstr(text, "SIP/1001-00000001    1002@internal:2      Up      Dial(SIP/1002,30)"));
+    assert_non_null(strstr(text, "(None)               Up      AppDial((Outgoing Line))"));
+    assert_non_null(strstr(text, "2 active channels\n1 active call\n1 call processed\n"));
+    free(text);
+    assert_int_equal(router_cli(f->router, "media show workers", &text), 0);
+    assert_non_null(strstr(text, "media-1"));
+    free(text);
+    assert_int_equal(router_cli(f->router, "core show uptime", &text), 0);
+    assert_int_equal(strncmp(text, "System uptime: ", 15), 0);
+    free(text);
+    assert_int_equal(router_cli(f->router, "show me everything", &text), 1);
+    assert_non_null(strstr(text, "No such command"));
+    free(text);
+    assert_int_equal(router_cli(f->router, "channel request hangup SIP/9999-1", &text), 2);
+    free(text);
+    s_nothing_more(f);
+    assert_int_equal(router_cli(f->router, "channel request hangup SIP/1001-00000001", &text), 0);
+    assert_string_equal(text, "Requested Hangup on channel 'SIP/1001-00000001'\n");
+    free(text);
+    s_hangup_sent(f, "c1", 1, 16);
+    s_hangup_sent(f, "c1", 0, 16);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 0);
+    assert_int_equal(router_cli(f->router, "media drain media-1", &text), 0);
+    free(text);
+    s_sent(f, "media-1", MEDIA_DRAIN, "", 0);
+    assert_int_equal(router_cli(f->router, "media drain media-9", &text), 2);
+    free(text);
+}
+
 static void test_least_loaded_worker(void **state)
 
 {
@@ -1538,6 +1577,7 @@ int main(void)
         T(test_duplicate_channel_new),
         T(test_signaling_down),
         T(test_signaling_stall),
+        T(test_cli),
         T(test_shutdown_ends_calls),
         T(test_many_calls),
     };

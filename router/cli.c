@@ -1,0 +1,278 @@
+/* cli - the commands tandemctl sends the router (CliRequest), in Asterisk's
+ * words so that `asterisk -rx` habits carry over; see router.h. Not a hot
+ * path: the reply is built in a malloc'd buffer. */
+#include "router.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "call.h"
+#include "td_bus.h"
+#include "td_log.h"
+#include "workers.h"
+
+enum { CLI_OK = 0, CLI_USAGE = 1, CLI_FAILED = 2 };
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} s_out_t;
+
+static void s_printf(s_out_t *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (o->len + (size_t)n + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap : 1024;
+        while (o->len + (size_t)n + 1 > cap)
+            cap *= 2;
+        char *b = realloc(o->buf, cap);
+        if (!b)
+            return;
+        o->buf = b;
+        o->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+    va_end(ap);
+    o->len += (size_t)n;
+}
+
+/* "1 week, 2 days, 3 hours, 4 minutes, 5 seconds", as Asterisk's
+ * ast_cli_print_timestr_fromseconds. */
+static void s_duration(s_out_t *o, long secs)
+{
+    static const struct { long len; const char *name; } units[] = {
+        { 365L * 86400, "year" }, { 7L * 86400, "week" }, { 86400, "day" },
+        { 3600, "hour" }, { 60, "minute" },
+    };
+    int any = 0;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        long n = secs / units[i].len;
+        if (!n)
+            continue;
+        secs -= n * units[i].len;
+        s_printf(o, "%s%ld %s%s", any ? ", " : "", n, units[i].name, n == 1 ? "" : "s");
+        any = 1;
+    }
+    if (secs || !any)
+        s_printf(o, "%s%ld second%s", any ? ", " : "", secs, secs == 1 ? "" : "s");
+}
+
+/* --- core show channels ------------------------------------------------------------ */
+
+typedef struct {
+    s_out_t *o;
+    int verbose;
+    int channels, calls;
+} s_chan_t;
+
+static void s_chan_one(void *arg, call_t *call)
+{
+    s_chan_t *c = arg;
+    if (call_state(call) == CALL_DONE)
+        return;
+    call_desc_t d;
+    call_describe(call, &d);
+    char loc[160], app[320];
+    snprintf(loc, sizeof loc, "%s@%s:%d", d.exten, d.context, d.priority);
+    snprintf(app, sizeof app, "%s(%s)", *d.app ? d.app : "(None)", d.data);
+    const char *state = d.answered ? "Up" : "Ring";
+    if (c->verbose) {
+        char dur[16], prio[8];
+        snprintf(dur, sizeof dur, "%02u:%02u:%02u", d.seconds / 3600, d.seconds / 60 % 60,
+                 d.seconds % 60);
+        snprintf(prio, sizeof prio, "%d", d.priority);
+        s_printf(c->o, "%-20.20s %-20.20s %-20.20s %-4.4s %-7.7s %-12.12s %-25.25s %-15.15s "
+                 "%8.8s %-12.12s\n", d.channel, d.context, d.exten, prio, state,
+                 *d.app ? d.app : "(None)", d.data, d.caller_num, dur, d.worker);
+        if (*d.callee)
+            s_printf(c->o, "%-20.20s %-20.20s %-20.20s %-4.4s %-7.7s %-12.12s %-25.25s %-15.15s "
+                     "%8.8s %-12.12s\n", d.callee, "(None)", "s", "1", "Up", "AppDial",
+                     "(Outgoing Line)", "", dur, d.worker);
+    } else {
+        s_printf(c->o, "%-20.20s %-20.20s %-7.7s %-30.30s\n", d.channel, loc, state, app);
+        if (*d.callee)
+            s_printf(c->o, "%-20.20s %-20.20s %-7.7s %-30.30s\n", d.callee, "(None)", "Up",
+                     "AppDial((Outgoing Line))");
+    }
+    c->channels += 1 + (*d.callee != '\0');
+    c->calls++;
+}
+
+static int s_show_channels(router_t *self, s_out_t *o, int verbose)
+{
+    s_chan_t c = { o, verbose, 0, 0 };
+    if (verbose)
+        s_printf(o, "%-20.20s %-20.20s %-20.20s %-4.4s %-7.7s %-12.12s %-25.25s %-15.15s %8.8s "
+                 "%-12.12s\n", "Channel", "Context", "Extension", "Prio", "State", "Application",
+                 "Data", "CallerID", "Duration", "MediaWorker");
+    else
+        s_printf(o, "%-20.20s %-20.20s %-7.7s %-30.30s\n", "Channel", "Location", "State",
+                 "Application(Data)");
+    router_calls_foreach(self, s_chan_one, &c);
+    unsigned long done = router_calls_processed(self);
+    s_printf(o, "%d active channel%s\n%d active call%s\n%lu call%s processed\n", c.channels,
+             c.channels == 1 ? "" : "s", c.calls, c.calls == 1 ? "" : "s", done,
+             done == 1 ? "" : "s");
+    return CLI_OK;
+}
+
+/* --- channel request hangup -------------------------------------------------------- */
+
+typedef struct {
+    const char *channel;        /* NULL: all */
+    call_t **list;
+    size_t n, cap;
+} s_find_t;
+
+static void s_find_one(void *arg, call_t *call)
+{
+    s_find_t *f = arg;
+    if (call_state(call) == CALL_DONE || (f->channel && !call_has_channel(call, f->channel)))
+        return;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 16;
+        call_t **l = realloc(f->list, cap * sizeof *l);
+        if (!l)
+            return;
+        f->list = l;
+        f->cap = cap;
+    }
+    f->list[f->n++] = call;
+}
+
+static int s_hangup(router_t *self, s_out_t *o, const char *what)
+{
+    s_find_t f = { strcmp(what, "all") == 0 ? NULL : what, NULL, 0, 0 };
+    router_calls_foreach(self, s_find_one, &f);
+    if (!f.n && f.channel) {
+        s_printf(o, "%s is not a known channel\n", what);
+        return CLI_FAILED;
+    }
+    for (size_t i = 0; i < f.n; i++) {
+        call_desc_t d;
+        call_describe(f.list[i], &d);
+        s_printf(o, "Requested Hangup on channel '%s'\n", f.channel ? f.channel : d.channel);
+        td_log_set_context(call_id(f.list[i]));
+        td_log(LOG_NOTICE, "Hangup of '%s' requested from the CLI", d.channel);
+        call_shutdown(f.list[i], 16);
+        td_log_set_context(NULL);
+    }
+    free(f.list);
+    return CLI_OK;
+}
+
+/* --- the cluster ------------------------------------------------------------------- */
+
+static void s_worker_one(void *arg, const worker_t *w)
+{
+    s_out_t *o = arg;
+    const char *state = !worker_alive(w) ? "down" : worker_draining(w) ? "draining" : "up";
+    char cap[16];
+    snprintf(cap, sizeof cap, "%u", worker_capacity(w));
+    s_printf(o, "%-24.24s %-9s %6u %9s\n", worker_identity(w), state, worker_assigned(w),
+             worker_capacity(w) ? cap : "-");
+}
+
+static void s_process_one(void *arg, const char *identity, const char *role, int alive,
+                          uint32_t capacity, uint32_t load, uint64_t silent_ms)
+{
+    s_out_t *o = arg;
+    if (strcmp(role, "ctl") == 0)
+        return;
+    s_printf(o, "%-24.24s %-10s %-5s %6u %9u %8llu ms\n", identity, role, alive ? "up" : "down",
+             load, capacity, (unsigned long long)silent_ms);
+}
+
+static int s_drain(router_t *self, s_out_t *o, const char *id)
+{
+    worker_t *w = workers_find(router_workers(self), id);
+    if (!w || !worker_alive(w)) {
+        s_printf(o, "No live media worker '%s'\n", id);
+        return CLI_FAILED;
+    }
+    Tandem__MediaDrain m = TANDEM__MEDIA_DRAIN__INIT;
+    if (td_bus_send_media_drain(router_bus(self), id, "", 0, &m) < 0) {
+        s_printf(o, "Cannot reach media worker '%s'\n", id);
+        return CLI_FAILED;
+    }
+    s_printf(o, "Media worker %s drains: it takes no new calls, its %u call(s) move to other "
+             "workers, then it exits\n", id, worker_assigned(w));
+    return CLI_OK;
+}
+
+/* --- dispatch -------------------------------------------------------------------- */
+
+static const char *const s_help =
+    "core show channels [verbose]      calls in progress (channel, place, state, application)\n"
+    "core show uptime                  how long the router has run, and its last reload\n"
+    "core show processes               signaling, media and router processes on the bus\n"
+    "channel request hangup <chan|all> hang up a call by channel name\n"
+    "dialplan reload                   re-read extensions.conf\n"
+    "media show workers                media workers: state, calls, capacity\n"
+    "media drain <worker>              move a worker's calls elsewhere, then it exits\n"
+    "help                              this list\n";
+
+int router_cli(router_t *self, const char *command, char **text)
+{
+    s_out_t o = { NULL, 0, 0 };
+    char line[512], *w[8];
+    int n = 0, rc = CLI_OK;
+    snprintf(line, sizeof line, "%s", command);
+    char *save = NULL;
+    for (char *t = strtok_r(line, " \t\r\n", &save); t && n < 8; t = strtok_r(NULL, " \t\r\n", &save))
+        w[n++] = t;
+#define IS(i, word) (n > (i) && strcasecmp(w[i], word) == 0)
+    if (n == 0) {
+        ;
+    } else if (IS(0, "help") || IS(0, "?")) {
+        s_printf(&o, "%s", s_help);
+    } else if (IS(0, "core") && IS(1, "show") && IS(2, "channels") && n <= 4) {
+        rc = n == 4 && !IS(3, "verbose") ? CLI_USAGE : s_show_channels(self, &o, n == 4);
+    } else if (IS(0, "core") && IS(1, "show") && IS(2, "uptime") && n == 3) {
+        s_printf(&o, "System uptime: ");
+        s_duration(&o, router_uptime_s(self));
+        s_printf(&o, "\n");
+        long r = router_reload_age_s(self);
+        if (r >= 0) {
+            s_printf(&o, "Last reload: ");
+            s_duration(&o, r);
+            s_printf(&o, "\n");
+        }
+    } else if (IS(0, "core") && IS(1, "show") && IS(2, "processes") && n == 3) {
+        s_printf(&o, "%-24.24s %-10s %-5s %6s %9s %11s\n", "Process", "Role", "State", "Load",
+                 "Capacity", "Last heard");
+        s_printf(&o, "%-24.24s %-10s %-5s %6zu %9s %8d ms\n", "router (this one)", "router", "up",
+                 router_call_count(self), "-", 0);
+        td_bus_peers_foreach(router_bus(self), s_process_one, &o);
+    } else if (IS(0, "channel") && IS(1, "request") && IS(2, "hangup") && n == 4) {
+        rc = s_hangup(self, &o, w[3]);
+    } else if (IS(0, "dialplan") && IS(1, "reload") && n == 2) {
+        if (!*router_plan_path(self) || router_reload(self, router_plan_path(self)) < 0) {
+            s_printf(&o, "Dialplan reload failed: the plan in force stays (see the log)\n");
+            rc = CLI_FAILED;
+        } else {
+            s_printf(&o, "Dialplan reloaded.\n");
+        }
+    } else if (IS(0, "media") && IS(1, "show") && IS(2, "workers") && n == 3) {
+        s_printf(&o, "%-24.24s %-9s %6s %9s\n", "Worker", "State", "Calls", "Capacity");
+        workers_foreach(router_workers(self), s_worker_one, &o);
+    } else if (IS(0, "media") && IS(1, "drain") && n == 3) {
+        rc = s_drain(self, &o, w[2]);
+    } else {
+        s_printf(&o, "No such command '%s' (type 'help' for the commands)\n", command);
+        rc = CLI_USAGE;
+    }
+#undef IS
+    if (!o.buf)
+        s_printf(&o, "%s", "");
+    *text = o.buf;
+    return rc;
+}
