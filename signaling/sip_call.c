@@ -918,6 +918,24 @@ void sip_call_on_other(sip_call_t *self, const td_bus_hdr_t *hdr)
         s_reply_unknown(self, hdr, "message");
 }
 
+/* End a leg still being set up: a caller gets 503 (Retry-After: retry), a
+ * callee a CANCEL; tell_router: the router hears the leg is gone. */
+static void s_end_setup(sip_leg_t *leg, const char *why, const char *retry, int tell_router)
+{
+    if (!leg->outgoing) {
+        sip_msg_reply(leg->invite, 503, leg->dlg.local_tag, why, "Retry-After", retry);
+        s_end(leg, tell_router, SIP_CAUSE_FAILURE, 503);
+    } else if (leg->invite && sip_txn_cancel(leg->invite) == 0) {
+        if (tell_router)
+            s_send_hangup(leg, SIP_CAUSE_FAILURE, 0);
+        leg->router_done = 1;
+        leg->state = LEG_CANCELLING;
+        event_del(leg->timer);
+    } else {
+        s_end(leg, tell_router, SIP_CAUSE_FAILURE, 0);
+    }
+}
+
 void sip_call_router_down(sip_call_t *self)
 {
     size_t ended = 0;
@@ -927,15 +945,7 @@ void sip_call_router_down(sip_call_t *self)
             sip_leg_t *next = leg->bus_next;     /* s_end may unlink leg */
             if (leg->state == LEG_INVITING || leg->state == LEG_EARLY) {
                 s_context(leg);
-                leg->router_done = 1;
-                if (!leg->outgoing) {
-                    sip_msg_reply(leg->invite, 503, leg->dlg.local_tag, NULL, "Retry-After", "5");
-                    s_end(leg, 0, 0, 0);
-                } else if (leg->invite && sip_txn_cancel(leg->invite) == 0) {
-                    leg->state = LEG_CANCELLING;
-                    event_del(leg->timer);
-                } else
-                    s_end(leg, 0, 0, 0);
+                s_end_setup(leg, NULL, "5", 0);
                 ended++;
             }
             leg = next;
@@ -957,18 +967,7 @@ size_t sip_call_shutdown(sip_call_t *self)
             switch (leg->state) {
             case LEG_INVITING:
             case LEG_EARLY:
-                if (!leg->outgoing) {
-                    sip_msg_reply(leg->invite, 503, leg->dlg.local_tag, "shutting down",
-                                  "Retry-After", "30");
-                    s_end(leg, 1, SIP_CAUSE_FAILURE, 503);
-                } else if (leg->invite && sip_txn_cancel(leg->invite) == 0) {
-                    s_send_hangup(leg, SIP_CAUSE_FAILURE, 0);
-                    leg->router_done = 1;
-                    leg->state = LEG_CANCELLING;
-                    event_del(leg->timer);
-                } else {
-                    s_end(leg, 1, SIP_CAUSE_FAILURE, 0);
-                }
+                s_end_setup(leg, "shutting down", "30", 1);
                 ended++;
                 break;
             case LEG_UP:
