@@ -115,6 +115,19 @@ static int s_read_file(td_settings_t *out, const char *process)
                     rc = -1;
                 } else if (!strcmp(s, process))
                     out->capacity = (uint32_t)n;
+            } else if (!strcmp(s, "signaling") && (!strcasecmp(k, "overload_lag_ms")
+                                                   || !strcasecmp(k, "max_cps")
+                                                   || !strcasecmp(k, "max_ringing"))) {
+                if (td_conf_int(v->value, 0, 1000000, &n) < 0) {
+                    fprintf(stderr, "%s:%d: %s must be a number from 0 to 1000000\n",
+                            v->file, v->line, k);
+                    rc = -1;
+                } else if (!strcasecmp(k, "overload_lag_ms"))
+                    out->overload_lag_ms = (uint32_t)n;
+                else if (!strcasecmp(k, "max_cps"))
+                    out->max_cps = (uint32_t)n;
+                else
+                    out->max_ringing = (uint32_t)n;
             } else if ((!strcmp(s, "media") || !strcmp(s, "signaling") || !strcmp(s, "router"))
                        && !strcasecmp(k, "identity")) {
                 if (!strcmp(s, process))
@@ -207,6 +220,7 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
     out->sig_grace_s = 30;
     out->loglevel = LOG_INFO;
     out->capacity = 2000;
+    out->overload_lag_ms = 20;
     if (!strcmp(process, "router"))
         snprintf(out->identity, sizeof out->identity, "router");
     else

@@ -42,6 +42,11 @@ typedef struct {
                                * a silent signaling process (30) */
     uint32_t max_call_s;      /* [router] max_call_duration: seconds a call may last
                                * (43200, Kamailio's dialog default; 0: no limit) */
+    uint32_t overload_lag_ms; /* [signaling] overload_lag_ms: load above which new calls are
+                               * shed with 503 (20; 0: never by load; sip_load.h) */
+    uint32_t max_cps;         /* [signaling] max_cps: new calls a second at most (0: none) */
+    uint32_t max_ringing;     /* [signaling] max_ringing: calls being set up at most
+                               * (0: 2 x capacity); capacity counts answered calls */
     int has_sip_bind;         /* -s / TANDEM_SIP_BIND given: override sip.conf */
     struct in_addr sip_bind_addr;
     uint16_t sip_bind_port;   /* host order; 0 = keep sip.conf's port */

@@ -134,7 +134,8 @@ int main(int argc, char **argv)
         goto out;
     }
     sip_core_opts_t opts = { .identity = s.identity, .endpoint = s.endpoint,
-                             .capacity = s.capacity };
+                             .capacity = s.capacity, .max_ringing = s.max_ringing,
+                             .overload_lag_ms = s.overload_lag_ms, .max_cps = s.max_cps };
     core = sip_core_new(base, conf, fd, &opts);
     if (!core)
         goto out;

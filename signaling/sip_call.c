@@ -50,6 +50,7 @@ struct sip_leg {
     int outgoing;
     leg_state_t state;
     unsigned router_done : 1;      /* no more bus messages about this leg */
+    unsigned counted_up : 1;       /* incoming, answered: in stats.calls_up */
     unsigned timed_out : 1;        /* our ring timer cancelled it */
     unsigned need_ack : 1;         /* incoming: 2xx sent, its ACK not seen yet */
     unsigned bye_after_ack : 1;    /* hung up before that ACK: the BYE waits for it
@@ -333,6 +334,10 @@ static void s_end(sip_leg_t *leg, int tell_router, unsigned cause, unsigned sip_
     leg->router_done = 1;
     if (leg->state != LEG_ENDED && !leg->outgoing)
         leg->call->stats.calls--;
+    if (leg->counted_up) {
+        leg->counted_up = 0;
+        leg->call->stats.calls_up--;
+    }
     leg->state = LEG_ENDED;
     if (leg->timer)
         event_del(leg->timer);
@@ -863,6 +868,8 @@ void sip_call_on_answer(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem_
     }
     leg->state = LEG_UP;
     leg->need_ack = 1;
+    leg->counted_up = 1;
+    leg->call->stats.calls_up++;
     s_st_arm(leg);
     td_log(LOG_INFO, "%s: answered", leg->channel);
 }

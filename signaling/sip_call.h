@@ -101,6 +101,8 @@ size_t sip_call_shutdown(sip_call_t *self);
 typedef struct {
     size_t legs;           /* legs alive (including ended ones awaiting reaping) */
     size_t calls;          /* incoming legs not ended: the load reported on the bus */
+    size_t calls_up;       /* ... of them answered; calls - calls_up are being set up
+                            * (ringing), which [signaling] capacity does not count */
     unsigned long calls_in, legs_out, hangups_in, hangups_out;
 } sip_call_stats_t;
 

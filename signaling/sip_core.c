@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <malloc.h>
 #include <unistd.h>
 #include <osipparser2/osip_parser.h>
 
@@ -18,6 +19,7 @@
 #include "sip_extern.h"
 #include "sip_ident.h"
 #include "sip_listen.h"
+#include "sip_load.h"
 #include "sip_msg.h"
 #include "sip_outreg.h"
 #include "sip_qualify.h"
@@ -26,6 +28,9 @@
 
 #define STATS_EVERY 60             /* ticks between counter lines */
 #define ROUTER_GRACE_S 30          /* a silent router's pending calls wait this long */
+#define SAMPLE_BUSY_MS 10          /* load samples while datagrams come in */
+#define SAMPLE_IDLE_MS 100         /* ... and while none do */
+#define TRIM_MIN_TXNS 2000         /* malloc_trim once transactions fall below half a peak this big */
 
 struct sip_core {
     struct event_base *base;
@@ -45,7 +50,67 @@ struct sip_core {
     unsigned long ticks;
     long router_down_since;        /* 0: up (or never seen) */
     int stopping;                  /* SIGTERM: new calls get 503 */
+    sip_load_t *load;              /* admission control */
+    struct event *sampler;         /* its samples: a timer whose lateness is the loop's lag */
+    uint64_t sample_due_us;
+    unsigned long txn_peak;        /* live transactions' peak since the last malloc_trim */
 };
+
+/* ---- load and admission control (sip_load.h) --------------------------- */
+
+static uint64_t s_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint64_t s_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* The layer asks about each new INVITE before it makes a transaction. */
+static int s_admit(void *arg)
+{
+    sip_core_t *self = arg;
+    int retry = sip_load_admit(self->load, s_now_us());
+    if (retry > 0 && !self->opts.overload_lag_ms)
+        td_log_limited(LOG_NOTICE, 1, "new call over max_cps=%u: 503", self->opts.max_cps);
+    return retry;
+}
+
+static void s_sample_arm(sip_core_t *self, int ms)
+{
+    struct timeval tv = { 0, ms * 1000 };
+    self->sample_due_us = s_now_us() + (uint64_t)ms * 1000;
+    event_add(self->sampler, &tv);
+}
+
+static void s_on_sample(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    sip_core_t *self = arg;
+    uint64_t now = s_now_us();
+    uint64_t lag = now > self->sample_due_us ? now - self->sample_due_us : 0;
+    uint64_t queue = sip_transport_queue_delay(sip_txn_layer_transport(self->layer));
+    sip_load_event_t ev = sip_load_sample(self->load, now, lag, queue, s_cpu_us());
+    sip_load_stats_t st;
+    if (ev != SIP_LOAD_SAME)
+        sip_load_stats(self->load, &st);
+    if (ev == SIP_LOAD_STARTED)
+        td_log(LOG_WARNING, "overload: loop lag %u ms, queue delay %u ms, busy %u%%: new calls "
+               "limited to %u/s, the others get 503 with Retry-After", st.lag_us / 1000,
+               st.queue_us / 1000, st.busy_pct, st.limit_cps);
+    else if (ev == SIP_LOAD_ENDED)
+        td_log(LOG_NOTICE, "overload over: %llu new call(s) shed with 503 (%llu in all)",
+               (unsigned long long)st.episode_shed, (unsigned long long)st.shed);
+    sip_load_stats(self->load, &st);
+    s_sample_arm(self, queue || st.overloaded ? SAMPLE_BUSY_MS : SAMPLE_IDLE_MS);
+}
+
 
 /* ---- our address ------------------------------------------------------------ */
 
@@ -697,10 +762,17 @@ static void s_on_invite(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         sip_msg_reply(txn, 503, NULL, "the router is not up", "Retry-After", "5");
         return;
     }
+    /* capacity counts answered calls; calls being set up (ringing a callee
+     * that may never answer) have their own bound, so they cannot lock out
+     * every new call (issue 11) */
     sip_call_stats_t st;
     sip_call_stats(self->call, &st);
-    if (st.calls >= self->opts.capacity) {
+    if (st.calls_up >= self->opts.capacity) {
         sip_msg_reply(txn, 503, NULL, "at capacity", "Retry-After", "1");
+        return;
+    }
+    if (st.calls - st.calls_up >= self->opts.max_ringing) {
+        sip_msg_reply(txn, 503, NULL, "too many calls being set up", "Retry-After", "1");
         return;
     }
     size_t len = 0;
@@ -920,13 +992,31 @@ void sip_core_tick(sip_core_t *self, long now)
     sip_call_stats_t cs;
     sip_call_stats(self->call, &cs);
     td_bus_set_load(self->bus, (uint32_t)cs.calls);
+    sip_txn_stats_t ts;
+    sip_txn_layer_stats(self->layer, &ts);
+    /* Transactions outlive their calls by up to 64*T1, so signaling's heap
+     * follows the peak offered rate; once they are gone, give the memory
+     * back to the system (glibc keeps freed memory otherwise). */
+    if (ts.live > self->txn_peak)
+        self->txn_peak = ts.live;
+    if (self->txn_peak >= TRIM_MIN_TXNS && ts.live < self->txn_peak / 2) {
+        malloc_trim(0);
+        td_log(LOG_INFO, "transactions down from %lu to %lu: memory returned to the system",
+               self->txn_peak, ts.live);
+        self->txn_peak = ts.live;
+    }
     if (++self->ticks % STATS_EVERY == 0) {
-        sip_txn_stats_t ts;
-        sip_txn_layer_stats(self->layer, &ts);
+        sip_load_stats_t ls;
+        sip_load_stats(self->load, &ls);
         td_log(LOG_INFO, "stats: calls %zu, legs %zu, registrations %zu; calls in %lu, legs out "
                "%lu; sip rx %lu tx %lu dropped %lu bad %lu retransmits %lu, transactions %lu",
                cs.calls, cs.legs, sip_registrar_count(self->registrar), cs.calls_in, cs.legs_out,
                ts.rx, ts.tx, ts.dropped, ts.bad_requests, ts.retransmits, ts.live);
+        td_log(LOG_INFO, "stats: load: loop lag %u ms, busy %u%%; new calls offered %llu, "
+               "admitted %llu, shed %llu (503), overload episodes %llu",
+               ls.lag_us / 1000, ls.busy_pct, (unsigned long long)ls.offered,
+               (unsigned long long)ls.admitted, (unsigned long long)ls.shed,
+               (unsigned long long)ls.episodes);
         sip_outreg_log(self->outreg);
         sip_qualify_log(self->qualify);
         sip_listen_log(sip_txn_layer_transport(self->layer));
@@ -954,6 +1044,8 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
     self->opts.identity = self->identity;
     if (!self->opts.capacity)
         self->opts.capacity = 2000;
+    if (!self->opts.max_ringing)
+        self->opts.max_ringing = 2 * self->opts.capacity;
     socklen_t bl = sizeof self->bound;
     if (getsockname(fd, (struct sockaddr *)&self->bound, &bl) != 0) {
         td_log(LOG_ERR, "sip_core: getsockname: not a bound socket");
@@ -992,12 +1084,16 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
     self->bus = td_bus_new(base, TD_BUS_CONNECT, opts->endpoint, self->identity, "signaling",
                            self->opts.capacity, &bh, self);
     self->tick = event_new(base, -1, EV_PERSIST, s_on_tick, self);
+    sip_load_opts_t lo = { .lag_ms = self->opts.overload_lag_ms, .max_cps = self->opts.max_cps };
+    self->load = sip_load_new(&lo, s_now_us(), s_cpu_us());
+    self->sampler = evtimer_new(base, s_on_sample, self);
     if (self->layer && sip_listen_streams(sip_txn_layer_transport(self->layer), conf,
                                           &self->bound) != 0) {
         sip_core_destroy(&self);
         return NULL;
     }
-    if (!self->auth || !self->registrar || !self->layer || !self->ext || !self->bus || !self->tick) {
+    if (!self->auth || !self->registrar || !self->layer || !self->ext || !self->bus || !self->tick
+        || !self->load || !self->sampler) {
         td_log(LOG_ERR, "sip_core: cannot start (%s)", !self->layer ? "transaction layer"
                         : !self->bus ? "bus" : "out of memory");
         sip_core_destroy(&self);
@@ -1024,6 +1120,10 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         sip_core_destroy(&self);
         return NULL;
     }
+    if (self->opts.overload_lag_ms || self->opts.max_cps) {
+        sip_txn_layer_set_admit(self->layer, s_admit, self);
+        s_sample_arm(self, SAMPLE_IDLE_MS);
+    }
     sip_outreg_start(self->outreg);
     return self;
 }
@@ -1035,6 +1135,9 @@ void sip_core_destroy(sip_core_t **self_p)
     sip_core_t *self = *self_p;
     if (self->tick)
         event_free(self->tick);
+    if (self->sampler)
+        event_free(self->sampler);
+    sip_load_destroy(&self->load);
     sip_call_destroy(&self->call);          /* legs first: they point at transactions */
     sip_outreg_destroy(&self->outreg);
     sip_qualify_destroy(&self->qualify);

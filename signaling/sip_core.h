@@ -20,7 +20,10 @@ typedef struct sip_core sip_core_t;
 typedef struct {
     const char *identity;      /* bus identity ("sig-1"); call ids start with it */
     const char *endpoint;      /* the router's bus endpoint */
-    uint32_t capacity;         /* calls in progress before new INVITEs get 503 */
+    uint32_t capacity;         /* answered calls before new INVITEs get 503 */
+    uint32_t max_ringing;      /* calls being set up before new INVITEs get 503 (0: 2 x capacity) */
+    uint32_t overload_lag_ms;  /* admission control (sip_load.h): 0 never sheds by load */
+    uint32_t max_cps;          /* ... and a fixed limit of new calls a second (0: none) */
 } sip_core_opts_t;
 
 /* Create the core on an already-bound, non-blocking UDP socket (not closed

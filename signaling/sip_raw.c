@@ -7,7 +7,7 @@
 #include <strings.h>
 
 /* A header line kept from an unparsable request: where it starts, how long. */
-typedef struct { const char *p; size_t n; } span_t;
+typedef sip_raw_span_t span_t;
 
 static int s_name_is(const char *p, size_t n, const char *full, const char *compact)
 {
@@ -111,6 +111,223 @@ int sip_raw_bare_uri_headers(const char *buf, size_t len)
     return 0;
 }
 
+/* The header lines a stateless answer copies, found in one pass over the
+ * lines [line, end) that follow the request line. */
+typedef struct {
+    span_t vias[16], callid, cseq, fromh, toh;
+    size_t nvias;
+    int folded;                              /* a folded line continued one of them */
+} raw_lines_t;
+
+/* 0 when Via, Call-ID, CSeq, From and To were all found, else -1. */
+static int s_scan(const char *line, const char *end, raw_lines_t *l)
+{
+    span_t *last = NULL;
+    memset(l, 0, sizeof *l);
+    while (line < end) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        if (!nl)
+            break;                           /* a cut-off last line is not used */
+        size_t n = (size_t)(nl - line) - (nl > line && nl[-1] == '\r');
+        if (n == 0)
+            break;                           /* end of headers */
+        if (*line == ' ' || *line == '\t') { /* folded continuation */
+            if (last && last->p) {
+                last->n = (size_t)(line + n - last->p);
+                l->folded = 1;
+            }
+        } else {
+            const char *colon = memchr(line, ':', n);
+            size_t nn = colon ? (size_t)(colon - line) : 0;
+            while (nn && (line[nn - 1] == ' ' || line[nn - 1] == '\t'))
+                nn--;
+            span_t s = { line, n };
+            last = NULL;
+            if (!colon)
+                ;
+            else if (s_name_is(line, nn, "via", "v") && l->nvias < 16)
+                last = &l->vias[l->nvias], l->vias[l->nvias++] = s;
+            else if (s_name_is(line, nn, "call-id", "i") && !l->callid.p)
+                last = &l->callid, l->callid = s;
+            else if (s_name_is(line, nn, "cseq", "\x01") && !l->cseq.p)
+                last = &l->cseq, l->cseq = s;
+            else if (s_name_is(line, nn, "from", "f") && !l->fromh.p)
+                last = &l->fromh, l->fromh = s;
+            else if (s_name_is(line, nn, "to", "t") && !l->toh.p)
+                last = &l->toh, l->toh = s;
+        }
+        line = nl + 1;
+    }
+    return l->nvias && l->callid.p && l->cseq.p && l->fromh.p && l->toh.p ? 0 : -1;
+}
+
+/* A response from the lines l into out: the status line, the Vias, From,
+ * To (with ";tag=<to_tag>" when it has none, RFC 3261 8.2.6.2), Call-ID,
+ * CSeq, the extra line (without CRLF; NULL: none), Content-Length: 0. Its
+ * length, or 0 when it does not fit. */
+static size_t s_build(const raw_lines_t *l, int code, const char *reason, const char *extra,
+                      const char *to_tag, char *out, size_t cap, int *status)
+{
+    static const char tail[] = "Content-Length: 0\r\n\r\n";
+    span_t keep[20];
+    size_t nkeep = 0, need = 64 + sizeof tail + strlen(to_tag) + 8
+                             + (extra ? strlen(extra) + 2 : 0) + strlen(reason);
+    for (size_t i = 0; i < l->nvias; i++)
+        keep[nkeep++] = l->vias[i];
+    keep[nkeep++] = l->fromh, keep[nkeep++] = l->toh, keep[nkeep++] = l->callid;
+    keep[nkeep++] = l->cseq;
+    for (size_t i = 0; i < nkeep; i++)
+        need += keep[i].n + 2;
+    if (need > cap)
+        return 0;
+    size_t off = (size_t)snprintf(out, 64 + strlen(reason), "SIP/2.0 %d %s\r\n", code, reason);
+    for (size_t i = 0; i < nkeep; i++) {     /* the lines are disjoint parts of buf */
+        memcpy(out + off, keep[i].p, keep[i].n);
+        off += keep[i].n;
+        if (keep[i].p == l->toh.p && !s_has_tag(l->toh.p, l->toh.n))
+            off += (size_t)sprintf(out + off, ";tag=%s", to_tag);
+        memcpy(out + off, "\r\n", 2);
+        off += 2;
+    }
+    if (extra) {
+        size_t n = strlen(extra);
+        memcpy(out + off, extra, n);
+        memcpy(out + off + n, "\r\n", 2);
+        off += n + 2;
+    }
+    memcpy(out + off, tail, sizeof tail - 1);
+    off += sizeof tail - 1;
+    *status = code;
+    return off;
+}
+
+/* [p, e) without blanks at either end. */
+static void s_trim(const char **p, const char **e)
+{
+    while (*p < *e && (**p == ' ' || **p == '\t'))
+        (*p)++;
+    while (*e > *p && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
+        (*e)--;
+}
+
+/* The value of parameter `name` (";name=value" or ";name") in [p, e), up
+ * to the next ';' or ','; *found says whether it was there at all. */
+static span_t s_param(const char *p, const char *e, const char *name, int *found)
+{
+    size_t nl = strlen(name);
+    span_t v = { NULL, 0 };
+    *found = 0;
+    for (const char *q = p; q < e; q++) {
+        if (*q == ',')
+            break;
+        if (*q != ';')
+            continue;
+        const char *k = q + 1;
+        while (k < e && *k == ' ')
+            k++;
+        if ((size_t)(e - k) < nl || strncasecmp(k, name, nl) != 0)
+            continue;
+        const char *a = k + nl;
+        while (a < e && *a == ' ')
+            a++;
+        if (a < e && *a != '=' && *a != ';' && *a != ',')
+            continue;                        /* a longer name that starts alike */
+        *found = 1;
+        if (a < e && *a == '=') {
+            a++;
+            while (a < e && *a == ' ')
+                a++;
+            const char *z = a;
+            while (z < e && *z != ';' && *z != ',' && *z != ' ' && *z != '\t')
+                z++;
+            v.p = a;
+            v.n = (size_t)(z - a);
+        }
+        return v;
+    }
+    return v;
+}
+
+int sip_raw_head(const char *buf, size_t len, sip_raw_head_t *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *end = buf + len, *eol = memchr(buf, '\n', len);
+    if (!eol)
+        return -1;
+    const char *sp = memchr(buf, ' ', (size_t)(eol - buf));
+    if (!sp || sp == buf || (size_t)(sp - buf) >= sizeof out->method)
+        return -1;
+    memcpy(out->method, buf, (size_t)(sp - buf));
+    out->method[sp - buf] = '\0';
+    raw_lines_t l;
+    if (s_scan(eol + 1, end, &l) != 0 || l.folded)
+        return -1;
+    /* the top Via: "SIP/2.0/UDP host[:port];params", the first of its line */
+    const char *v = memchr(l.vias[0].p, ':', l.vias[0].n) + 1, *ve = l.vias[0].p + l.vias[0].n;
+    s_trim(&v, &ve);
+    if (ve - v < 8 || strncasecmp(v, "SIP/2.0/", 8) != 0)
+        return -1;
+    const char *h = v + 8;
+    while (h < ve && *h != ' ' && *h != '\t')
+        h++;                                 /* the transport */
+    while (h < ve && (*h == ' ' || *h == '\t'))
+        h++;
+    const char *he = h;
+    while (he < ve && (isalnum((unsigned char)*he) || *he == '.' || *he == '-' || *he == '_'))
+        he++;
+    if (he == h || he - h > 64)
+        return -1;                           /* an IPv6 reference or odd host: not simple */
+    out->host.p = h, out->host.n = (size_t)(he - h);
+    const char *pe = he;
+    if (pe < ve && *pe == ':') {
+        const char *ps = ++pe;
+        while (pe < ve && isdigit((unsigned char)*pe))
+            pe++;
+        if (pe == ps || pe - ps > 5)
+            return -1;
+        out->port.p = ps, out->port.n = (size_t)(pe - ps);
+    }
+    if (pe < ve && *pe != ';' && *pe != ',')
+        return -1;                           /* blanks or other text before the params */
+    int found;
+    out->branch = s_param(pe, ve, "branch", &found);
+    if (!out->branch.p || out->branch.n <= 7 || strncmp(out->branch.p, "z9hG4bK", 7) != 0)
+        return -1;                           /* RFC 2543 keys: the parser's business */
+    s_param(pe, ve, "rport", &out->rport);
+    /* Call-ID: number@host, split at the first '@' as libosip2 does */
+    const char *c = memchr(l.callid.p, ':', l.callid.n) + 1, *ce = l.callid.p + l.callid.n;
+    s_trim(&c, &ce);
+    if (c == ce || memchr(c, ' ', (size_t)(ce - c)) || memchr(c, '\t', (size_t)(ce - c)))
+        return -1;
+    const char *at = memchr(c, '@', (size_t)(ce - c));
+    out->callid_number.p = c;
+    out->callid_number.n = (size_t)((at ? at : ce) - c);
+    if (at)
+        out->callid_host.p = at + 1, out->callid_host.n = (size_t)(ce - at - 1);
+    /* the To tag */
+    const char *t = memchr(l.toh.p, ':', l.toh.n) + 1, *te = l.toh.p + l.toh.n;
+    const char *gt = memchr(t, '>', (size_t)(te - t));   /* params after the name-addr */
+    if (!gt && memchr(t, '<', (size_t)(te - t)))
+        return -1;
+    out->to_tag = s_param(gt ? gt + 1 : t, te, "tag", &found);
+    if (found && !out->to_tag.p)
+        return -1;                           /* ";tag" without a value */
+    out->lines = l.vias[0].p;                /* for sip_raw_reply */
+    out->buf = buf, out->len = len;
+    return 0;
+}
+
+size_t sip_raw_reply(const sip_raw_head_t *head, int code, const char *reason,
+                     const char *extra, const char *to_tag, char *out, size_t cap)
+{
+    const char *eol = memchr(head->buf, '\n', head->len);
+    raw_lines_t l;
+    int status;
+    if (!eol || s_scan(eol + 1, head->buf + head->len, &l) != 0)
+        return 0;
+    return s_build(&l, code, reason, extra, to_tag, out, cap, &status);
+}
+
 size_t sip_raw_answer(const char *buf, size_t len, const char *to_tag, char *out, size_t cap,
                       int *status)
 {
@@ -133,65 +350,10 @@ size_t sip_raw_answer(const char *buf, size_t len, const char *to_tag, char *out
         uri++;
     int code = uri < uri_end ? s_unparsable_status(uri, (size_t)(uri_end - uri)) : 400;
 
-    span_t vias[16], callid = { 0 }, cseq = { 0 }, fromh = { 0 }, toh = { 0 }, *last = NULL;
-    size_t nvias = 0;
-    for (const char *line = eol + 1; line < end; ) {
-        const char *nl = memchr(line, '\n', (size_t)(end - line));
-        if (!nl)
-            break;                           /* a cut-off last line is not used */
-        size_t n = (size_t)(nl - line) - (nl > line && nl[-1] == '\r');
-        if (n == 0)
-            break;                           /* end of headers */
-        if (*line == ' ' || *line == '\t') { /* folded continuation */
-            if (last && last->p)
-                last->n = (size_t)(line + n - last->p);
-        } else {
-            const char *colon = memchr(line, ':', n);
-            size_t nn = colon ? (size_t)(colon - line) : 0;
-            while (nn && (line[nn - 1] == ' ' || line[nn - 1] == '\t'))
-                nn--;
-            span_t s = { line, n };
-            last = NULL;
-            if (!colon)
-                ;
-            else if (s_name_is(line, nn, "via", "v") && nvias < 16)
-                last = &vias[nvias], vias[nvias++] = s;
-            else if (s_name_is(line, nn, "call-id", "i") && !callid.p)
-                last = &callid, callid = s;
-            else if (s_name_is(line, nn, "cseq", "\x01") && !cseq.p)
-                last = &cseq, cseq = s;
-            else if (s_name_is(line, nn, "from", "f") && !fromh.p)
-                last = &fromh, fromh = s;
-            else if (s_name_is(line, nn, "to", "t") && !toh.p)
-                last = &toh, toh = s;
-        }
-        line = nl + 1;
-    }
-    if (!nvias || !callid.p || !cseq.p || !fromh.p || !toh.p)
+    raw_lines_t l;
+    if (s_scan(eol + 1, end, &l) != 0)
         return 0;
-
-    static const char tail[] = "Content-Length: 0\r\n\r\n";
-    span_t keep[20];
-    size_t nkeep = 0, need = 64 + sizeof tail + strlen(to_tag) + 8;
-    for (size_t i = 0; i < nvias; i++)
-        keep[nkeep++] = vias[i];
-    keep[nkeep++] = fromh, keep[nkeep++] = toh, keep[nkeep++] = callid, keep[nkeep++] = cseq;
-    for (size_t i = 0; i < nkeep; i++)
-        need += keep[i].n + 2;
-    if (need > cap)
-        return 0;
-    size_t off = (size_t)snprintf(out, 64, "SIP/2.0 %d %s\r\n", code,
-                                  code == 416 ? "Unsupported URI Scheme" : "Bad Request");
-    for (size_t i = 0; i < nkeep; i++) {     /* the lines are disjoint parts of buf */
-        memcpy(out + off, keep[i].p, keep[i].n);
-        off += keep[i].n;
-        if (keep[i].p == toh.p && !s_has_tag(toh.p, toh.n))
-            off += (size_t)sprintf(out + off, ";tag=%s", to_tag);   /* RFC 3261 8.2.6.2 */
-        memcpy(out + off, "\r\n", 2);
-        off += 2;
-    }
-    memcpy(out + off, tail, sizeof tail - 1);
-    off += sizeof tail - 1;
-    *status = code;
-    return off;
+    return s_build(&l, code, code == 416 ? "Unsupported URI Scheme" : "Bad Request", NULL,
+                   to_tag, out, cap, status);
 }
+

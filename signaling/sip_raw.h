@@ -33,4 +33,36 @@ int sip_raw_bare_uri_headers(const char *buf, size_t len);
 size_t sip_raw_answer(const char *buf, size_t len, const char *to_tag, char *out, size_t cap,
                       int *status);
 
+/* Part of a datagram: where it starts, how long (not NUL-terminated). */
+typedef struct { const char *p; size_t n; } sip_raw_span_t;
+
+/* What admission control reads of a request before (instead of) parsing
+ * it: the method, the top Via's sent-by and branch, the Call-ID split as
+ * libosip2 splits it, the To tag. Spans point into the datagram. */
+typedef struct {
+    char method[16];
+    sip_raw_span_t host, port;              /* the top Via's sent-by; port.p NULL: none */
+    sip_raw_span_t branch;                  /* starts with z9hG4bK and has more */
+    int rport;                              /* the top Via has ;rport */
+    sip_raw_span_t callid_number, callid_host;   /* host.p NULL: no '@' */
+    sip_raw_span_t to_tag;                  /* p NULL: no tag */
+    const char *lines, *buf;                /* for sip_raw_reply */
+    size_t len;
+} sip_raw_head_t;
+
+/* Read the head of a request [buf, buf + len) the cheap way: 0 when it is
+ * simple enough that the fields above are exactly what libosip2 would
+ * make of it (no folded lines, an RFC 3261 branch, a host name or IPv4
+ * sent-by, one-word Call-ID, Via, From, To, Call-ID and CSeq present); -1
+ * when it is not, and the parser must decide. */
+int sip_raw_head(const char *buf, size_t len, sip_raw_head_t *out);
+
+/* A stateless response to the request read by sip_raw_head, into out (cap
+ * bytes): status line "SIP/2.0 <code> <reason>", its Vias, From, To (with
+ * ";tag=<to_tag>" when it has none), Call-ID and CSeq, then extra (one
+ * header line without CRLF, or NULL) and Content-Length: 0. Its length, 0
+ * when it does not fit. No allocation. */
+size_t sip_raw_reply(const sip_raw_head_t *head, int code, const char *reason,
+                     const char *extra, const char *to_tag, char *out, size_t cap);
+
 #endif

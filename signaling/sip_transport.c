@@ -60,6 +60,8 @@ struct sip_transport {
     void *preferred_arg;
     int udp_fd;
     struct event *udp_ev;
+    uint64_t queue_min_us;          /* smallest queue delay since sip_transport_queue_delay */
+    int stamped;                    /* SO_TIMESTAMPNS is on */
     struct sockaddr_in local[3];    /* per transport: bound address; port 0 = no listener */
     struct evconnlistener *listener[3];
     SSL_CTX *tls_server, *tls_client;
@@ -171,14 +173,34 @@ void sip_transport_input_udp(sip_transport_t *self, const char *buf, size_t len,
         self->h.on_input(self->arg, buf, len, &d);
 }
 
+/* How long [ts] waited in the socket: now (CLOCK_REALTIME, as the kernel's
+ * stamp) minus it, in microseconds; 0 if the clock stepped back. */
+static uint64_t s_waited_us(const struct timespec *ts)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t us = (int64_t)(now.tv_sec - ts->tv_sec) * 1000000
+               + (now.tv_nsec - ts->tv_nsec) / 1000;
+    return us > 0 ? (uint64_t)us : 1;
+}
+
 static void s_on_udp_readable(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     sip_transport_t *self = arg;
     for (int i = 0; i < READ_BURST; i++) {
         struct sockaddr_in from;
-        socklen_t fl = sizeof from;
-        ssize_t n = recvfrom(fd, self->rx, SIP_TRANSPORT_MAX, 0, (struct sockaddr *)&from, &fl);
+        union {                              /* the kernel's receive time (SO_TIMESTAMPNS) */
+            char buf[CMSG_SPACE(sizeof(struct timespec))];
+            struct cmsghdr align;
+        } ctl;
+        struct iovec iov = { self->rx, SIP_TRANSPORT_MAX };
+        struct msghdr mh = {
+            .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1,
+            .msg_control = self->stamped ? ctl.buf : NULL,
+            .msg_controllen = self->stamped ? sizeof ctl.buf : 0,
+        };
+        ssize_t n = recvmsg(fd, &mh, 0);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return;
@@ -188,11 +210,28 @@ static void s_on_udp_readable(evutil_socket_t fd, short what, void *arg)
             td_log_limited(LOG_WARNING, 1, "sip_transport: recvfrom: %s", strerror(errno));
             return;
         }
-        if (fl < sizeof from || from.sin_family != AF_INET)
+        if (mh.msg_namelen < sizeof from || from.sin_family != AF_INET)
             continue;
+        if (self->stamped) {
+            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+            if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+                struct timespec ts;
+                memcpy(&ts, CMSG_DATA(c), sizeof ts);
+                uint64_t w = s_waited_us(&ts);
+                if (!self->queue_min_us || w < self->queue_min_us)
+                    self->queue_min_us = w;
+            }
+        }
         self->rx[n] = '\0';
         sip_transport_input_udp(self, self->rx, (size_t)n, &from);
     }
+}
+
+uint64_t sip_transport_queue_delay(sip_transport_t *self)
+{
+    uint64_t d = self->queue_min_us;
+    self->queue_min_us = 0;
+    return d;
 }
 
 /* ---- the stream framer ----------------------------------------------------- */
@@ -782,6 +821,8 @@ sip_transport_t *sip_transport_new(struct event_base *base, int udp_fd,
     self->first_s = 30;
     self->idle_s = 3600;
     socklen_t sl = sizeof self->local[0];
+    int one = 1;
+    self->stamped = setsockopt(udp_fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) == 0;
     self->udp_ev = event_new(base, udp_fd, EV_READ | EV_PERSIST, s_on_udp_readable, self);
     self->reaper = event_new(base, -1, 0, s_on_reap, self);
     if (!self->reaper || getsockname(udp_fd, (struct sockaddr *)&self->local[SIP_TP_UDP], &sl) != 0

@@ -123,4 +123,9 @@ void sip_transport_stats(sip_transport_t *self, sip_transport_stats_t *out);
 typedef enum { SIP_FRAME_WAIT, SIP_FRAME_MESSAGE, SIP_FRAME_REJECT, SIP_FRAME_CLOSE } sip_frame_t;
 sip_frame_t sip_transport_frame(const char *buf, size_t len, size_t max, size_t *skip, size_t *n);
 
+/* The smallest time a UDP datagram read since the last call waited in the
+ * socket's queue (the kernel's receive timestamp to our read), in
+ * microseconds; 0 when none was read. For admission control (sip_load.h). */
+uint64_t sip_transport_queue_delay(sip_transport_t *self);
+
 #endif

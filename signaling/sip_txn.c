@@ -111,6 +111,9 @@ struct sip_txn_layer {
     void (*remap)(void *arg, const struct sockaddr_in *to, struct sockaddr_in *inout);
     void *remap_arg;
     int force_rport;                         /* [general] nat=force_rport */
+    int (*admit)(void *arg);                 /* admission control, or NULL */
+    void *admit_arg;
+    int admitted;                            /* this datagram was admitted before parsing */
     char tx[MAX_DATAGRAM + 256];
     char fix[MAX_DATAGRAM + 1];             /* a datagram mended for the parser */
 };
@@ -158,6 +161,16 @@ char *sip_txn_branch(char *buf, size_t len)
 static char *s_tag(char *buf, size_t len)
 {
     snprintf(buf, len, "%016llx", (unsigned long long)s_random64());
+    return buf;
+}
+
+/* The To tag of a 503 from admission control: SHED_TAG and a counter, so
+ * that the ACK to it is known without any state. */
+#define SHED_TAG "td503x"
+static char *s_shed_tag(char *buf, size_t len)
+{
+    static unsigned counter;
+    snprintf(buf, len, SHED_TAG "%x", ++counter);
     return buf;
 }
 
@@ -297,6 +310,44 @@ static int s_has_uri_headers(const osip_message_t *msg)
     return 0;
 }
 
+/* FNV-1a (td_str_hash_from) over [p, p + n), lowercased if `lower`. */
+static uint64_t s_hash_span(const char *p, size_t n, int lower, uint64_t h)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= lower ? (unsigned char)tolower((unsigned char)p[i]) : (unsigned char)p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The key of a request with an RFC 3261 branch, from its parts (spans, so
+ * that sip_raw_head's can be used before any parsing): see s_server_key. */
+static int s_key_cookie(const char *host, size_t host_n, const char *port, size_t port_n,
+                        const char *cid, size_t cid_n, const char *cid_host, size_t cid_host_n,
+                        const char *branch, size_t branch_n, const char *method,
+                        char *buf, size_t len)
+{
+    uint64_t h = s_hash_span(host, host_n, 1, TD_STR_HASH_SEED);
+    h = td_str_hash_from("|", h);
+    h = s_hash_span(cid, cid_n, 0, h);
+    h = td_str_hash_from("@", h);
+    h = s_hash_span(cid_host, cid_host_n, 0, h);
+    h = td_str_hash_from("|", h);
+    h = s_hash_span(branch, branch_n, 0, h);
+    h = td_str_hash_from("|", h);
+    h = td_str_hash_from(method, h);        /* the key shows at most 32 of its characters */
+    char lhost[65];
+    size_t n = host_n < sizeof lhost - 1 ? host_n : sizeof lhost - 1;
+    for (size_t i = 0; i < n; i++)
+        lhost[i] = (char)tolower((unsigned char)host[i]);
+    lhost[n] = '\0';
+    if (!port)
+        port = "5060", port_n = 4;
+    int w = snprintf(buf, len, "S|%016llx|%s:%.*s|%.32s", (unsigned long long)h, lhost,
+                     (int)(port_n < 16 ? port_n : 16), port, method);
+    return (w < 0 || (size_t)w >= len) ? -1 : 0;
+}
+
 static int s_server_key(const osip_message_t *req, const char *method, char *buf, size_t len)
 {
     osip_via_t *via = s_top_via(req);
@@ -308,46 +359,36 @@ static int s_server_key(const osip_message_t *req, const char *method, char *buf
         return -1;
     if (strcmp(method, "ACK") == 0)
         method = "INVITE";
-    /* The sent-by host, compared case-blind: hashed whole (however long)
-     * into h, and its first 64 characters shown in the key. */
+    const char *branch = s_branch(via);
+    const char *cid = req->call_id->number ? req->call_id->number : "";
+    const char *cid_host = req->call_id->host ? req->call_id->host : "";
+    if (branch && strncmp(branch, MAGIC_COOKIE, 7) == 0 && branch[7])
+        return s_key_cookie(via->host, strlen(via->host), via->port,
+                            via->port ? strlen(via->port) : 0, cid, strlen(cid),
+                            cid_host, strlen(cid_host), branch, strlen(branch), method,
+                            buf, len);
+    if (!req->cseq || !req->from)
+        return -1;
+    /* The sent-by host, compared case-blind: hashed whole (however long),
+     * its first 64 characters shown in the key. */
+    uint64_t h = s_hash_span(via->host, strlen(via->host), 1, TD_STR_HASH_SEED);
     char host[65];
-    uint64_t h = TD_STR_HASH_SEED;
-    for (const char *p = via->host; *p;) {
-        size_t n = 0;
-        while (p[n] && n < sizeof host - 1) {
-            host[n] = (char)tolower((unsigned char)p[n]);
-            n++;
-        }
-        host[n] = '\0';
-        h = td_str_hash_from(host, h);
-        p += n;
-    }
     snprintf(host, sizeof host, "%s", via->host);
     for (char *p = host; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     const char *port = via->port ? via->port : "5060";
-    const char *branch = s_branch(via);
     h = td_str_hash_from("|", h);
-    h = td_str_hash_from(req->call_id->number ? req->call_id->number : "", h);
+    h = td_str_hash_from(cid, h);
     h = td_str_hash_from("@", h);
-    h = td_str_hash_from(req->call_id->host ? req->call_id->host : "", h);
-    char kind = 'S';
-    if (branch && strncmp(branch, MAGIC_COOKIE, 7) == 0 && branch[7]) {
-        h = td_str_hash_from("|", h);
-        h = td_str_hash_from(branch, h);
-    } else {
-        if (!req->cseq || !req->from)
-            return -1;
-        const char *from_tag = s_param(&req->from->gen_params, "tag");
-        h = td_str_hash_from("|", h);
-        h = td_str_hash_from(req->cseq->number ? req->cseq->number : "", h);
-        h = td_str_hash_from("|", h);
-        h = td_str_hash_from(from_tag ? from_tag : "", h);
-        kind = 'L';
-    }
+    h = td_str_hash_from(cid_host, h);
+    const char *from_tag = s_param(&req->from->gen_params, "tag");
     h = td_str_hash_from("|", h);
-    h = td_str_hash_from(method, h);        /* the key shows at most 32 of its characters */
-    int n = snprintf(buf, len, "%c|%016llx|%s:%.16s|%.32s", kind, (unsigned long long)h,
+    h = td_str_hash_from(req->cseq->number ? req->cseq->number : "", h);
+    h = td_str_hash_from("|", h);
+    h = td_str_hash_from(from_tag ? from_tag : "", h);
+    h = td_str_hash_from("|", h);
+    h = td_str_hash_from(method, h);
+    int n = snprintf(buf, len, "L|%016llx|%s:%.16s|%.32s", (unsigned long long)h,
                      host, port, method);
     return (n < 0 || (size_t)n >= len) ? -1 : 0;
 }
@@ -1057,9 +1098,37 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const sip_tp
         osip_message_free(msg);
         return 0;
     }
+    if (is_ack && msg->to) {                            /* the ACK to a shed INVITE's 503 */
+        const char *tt = s_param(&msg->to->gen_params, "tag");
+        if (tt && strncmp(tt, SHED_TAG, sizeof SHED_TAG - 1) == 0) {
+            self->stats.shed_acks++;
+            osip_message_free(msg);
+            return 0;
+        }
+    }
+    int invite = strcmp(msg->sip_method, "INVITE") == 0;
+    if (invite && self->admit && !self->admitted && msg->to
+        && !s_param(&msg->to->gen_params, "tag")) {
+        int retry = self->admit(self->admit_arg);
+        if (retry > 0) {                                /* shed: stateless 503 */
+            char extra[32], tag[24];
+            snprintf(extra, sizeof extra, "%d", retry);
+            sip_tp_dest_t peer = *src;
+            s_fix_via(msg, from, &peer.addr, self->force_rport);
+            osip_message_t *r = s_build_response(msg, 503, "Service Unavailable",
+                                                 s_shed_tag(tag, sizeof tag));
+            if (r) {
+                osip_message_set_header(r, "Retry-After", extra);
+                s_send_msg(self, r, &peer, NULL, NULL);
+                osip_message_free(r);
+            }
+            self->stats.shed++;
+            osip_message_free(msg);
+            return 0;
+        }
+    }
     sip_tp_dest_t peer = *src;               /* a stream response goes back on its connection */
     s_fix_via(msg, from, &peer.addr, self->force_rport);
-    int invite = strcmp(msg->sip_method, "INVITE") == 0;
     t = s_txn_new(self, invite ? SIP_TXN_IST : SIP_TXN_NIST, key, msg, &peer, NULL);
     if (!t) {
         self->stats.dropped++;
@@ -1136,6 +1205,63 @@ static int s_on_unparsable(sip_txn_layer_t *self, const char *buf, size_t len,
     return 0;
 }
 
+/* Admission control before parsing, for a datagram simple enough for
+ * sip_raw_head: a new INVITE (no To tag) that no live transaction
+ * absorbs is admitted (self->admitted, so it is not asked again after
+ * parsing) or shed with a stateless 503 from its raw lines; the ACK to
+ * such a 503 is dropped. 0 when the datagram is dealt with, -1 when it goes
+ * on to the parser. */
+static int s_admit_raw(sip_txn_layer_t *self, const char *buf, size_t len,
+                       const sip_tp_dest_t *src)
+{
+    int ack = len > 4 && memcmp(buf, "ACK ", 4) == 0;
+    if (!ack && (len < 7 || memcmp(buf, "INVITE ", 7) != 0))
+        return -1;
+    sip_raw_head_t head;
+    if (memchr(buf, '\0', len) || sip_raw_head(buf, len, &head) != 0)
+        return -1;
+    if (ack) {
+        if (head.to_tag.p && head.to_tag.n >= sizeof SHED_TAG - 1
+            && memcmp(head.to_tag.p, SHED_TAG, sizeof SHED_TAG - 1) == 0) {
+            self->stats.shed_acks++;
+            return 0;
+        }
+        return -1;
+    }
+    if (head.to_tag.p)
+        return -1;                           /* a re-INVITE: never shed */
+    char key[KEY_MAX];
+    if (s_key_cookie(head.host.p, head.host.n, head.port.p, head.port.n,
+                     head.callid_number.p, head.callid_number.n,
+                     head.callid_host.p ? head.callid_host.p : "", head.callid_host.n,
+                     head.branch.p, head.branch.n, "INVITE", key, sizeof key) != 0
+        || s_table_find(self, key))
+        return -1;                           /* a retransmission: its transaction answers */
+    int retry = self->admit(self->admit_arg);
+    if (retry <= 0) {
+        self->admitted = 1;
+        return -1;
+    }
+    char extra[32], tag[24];
+    snprintf(extra, sizeof extra, "Retry-After: %d", retry);
+    size_t n = sip_raw_reply(&head, 503, "Service Unavailable", extra,
+                             s_shed_tag(tag, sizeof tag), self->tx, sizeof self->tx);
+    if (!n)
+        return -1;
+    /* RFC 3261 18.2.2: to the source address; over UDP to the sent-by
+     * port unless rport asks for the source port */
+    sip_tp_dest_t to = *src;
+    if (src->tp == SIP_TP_UDP && !head.rport && !self->force_rport) {
+        int port = 0;
+        for (size_t i = 0; i < head.port.n; i++)
+            port = port * 10 + (head.port.p[i] - '0');
+        to.addr.sin_port = htons((uint16_t)(head.port.p && port > 0 && port < 65536 ? port : 5060));
+    }
+    s_send_raw(self, self->tx, n, &to);
+    self->stats.shed++;
+    return 0;
+}
+
 static int s_input(sip_txn_layer_t *self, const char *buf, size_t len, const sip_tp_dest_t *from)
 {
     self->stats.rx++;
@@ -1149,6 +1275,9 @@ static int s_input(sip_txn_layer_t *self, const char *buf, size_t len, const sip
     if (i == len)
         return 0;                            /* CRLF keep-alive (RFC 5626) */
 
+    self->admitted = 0;
+    if (self->admit && s_admit_raw(self, buf, len, from) == 0)
+        return 0;                            /* shed, or the ACK to a shed INVITE's 503 */
     const char *text = sip_raw_mend(buf, len, self->fix);
     osip_message_t *msg = NULL;
     if (osip_message_init(&msg) != 0) {
@@ -1315,6 +1444,14 @@ int sip_txn_layer_send(sip_txn_layer_t *self, osip_message_t *msg, const struct 
     if (MSG_IS_REQUEST(msg))
         s_fill_via(self, msg, &d);
     return s_send_msg(self, msg, &d, NULL, NULL);
+}
+
+void sip_txn_layer_set_admit(sip_txn_layer_t *self, int (*admit)(void *arg), void *arg)
+{
+    if (!self)
+        return;
+    self->admit = admit;
+    self->admit_arg = arg;
 }
 
 sip_transport_t *sip_txn_layer_transport(sip_txn_layer_t *self)

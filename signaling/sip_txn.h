@@ -112,8 +112,19 @@ void sip_txn_layer_set_nat(sip_txn_layer_t *self, int force_rport,
 
 typedef struct {
     unsigned long rx, tx, dropped, bad_requests, retransmits, live;
+    unsigned long shed;        /* new INVITEs answered 503 by admission control */
+    unsigned long shed_acks;   /* ACKs to those 503s, dropped */
 } sip_txn_stats_t;
 void sip_txn_layer_stats(sip_txn_layer_t *self, sip_txn_stats_t *out);
+
+/* Admission control (sip_load.h): admit is asked about every new
+ * dialog-creating INVITE (no To tag, and not a retransmission of a live
+ * transaction) before a transaction is made for it; it returns 0 to let it
+ * in, or the seconds of Retry-After for a stateless 503 that sheds it, with
+ * no transaction and no allocation. A simple datagram (sip_raw_head) is
+ * decided before it is parsed at all; any other after parsing. The ACK to
+ * such a 503 is recognised by its To tag and dropped. NULL: no control. */
+void sip_txn_layer_set_admit(sip_txn_layer_t *self, int (*admit)(void *arg), void *arg);
 
 /* Server side: send a response on txn (provisional or final), taking
  * ownership. It is retransmitted as RFC 3261 says: a non-2xx final on IST
