@@ -36,6 +36,7 @@ sip_load_t *sip_load_new(const sip_load_opts_t *opts, uint64_t now_us, uint64_t 
     self->win_start_us = now_us;
     self->win_cpu_us = cpu_us;
     self->bucket_us = now_us;
+    self->tokens = UNIT;
     return self;
 }
 
@@ -61,7 +62,8 @@ static uint32_t s_rate(const sip_load_t *self)
 static sip_load_event_t s_control(sip_load_t *self, uint64_t now_us, uint64_t cpu_us)
 {
     uint64_t wall = now_us - self->win_start_us;
-    self->busy_pct = wall ? (uint32_t)((cpu_us - self->win_cpu_us) * 100 / wall) : 0;
+    self->busy_pct = wall && cpu_us >= self->win_cpu_us
+                     ? (uint32_t)((cpu_us - self->win_cpu_us) * 100 / wall) : 0;
     self->queue_us = self->queue_min_us == UINT64_MAX ? 0 : self->queue_min_us;
     uint64_t delay = self->lag_us > self->queue_us ? self->lag_us : self->queue_us;
     uint64_t target = (uint64_t)self->opts.lag_ms * 1000;

@@ -1092,12 +1092,6 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const sip_tp
         osip_message_free(msg);
         return 0;
     }
-    if (is_ack) {                                       /* ACK for a 2xx: the TU's */
-        if (self->h.on_request)
-            self->h.on_request(self->arg, NULL, msg, from);
-        osip_message_free(msg);
-        return 0;
-    }
     if (is_ack && msg->to) {                            /* the ACK to a shed INVITE's 503 */
         const char *tt = s_param(&msg->to->gen_params, "tag");
         if (tt && strncmp(tt, SHED_TAG, sizeof SHED_TAG - 1) == 0) {
@@ -1105,6 +1099,12 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const sip_tp
             osip_message_free(msg);
             return 0;
         }
+    }
+    if (is_ack) {                                       /* ACK for a 2xx: the TU's */
+        if (self->h.on_request)
+            self->h.on_request(self->arg, NULL, msg, from);
+        osip_message_free(msg);
+        return 0;
     }
     int invite = strcmp(msg->sip_method, "INVITE") == 0;
     if (invite && self->admit && !self->admitted && msg->to

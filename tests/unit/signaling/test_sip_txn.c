@@ -1098,6 +1098,154 @@ static void test_mutated_input_never_crashes(void **state)
     sip_txn_layer_destroy(&layer);
 }
 
+/* ---- admission control (sip_txn_layer_set_admit) ------------------------- */
+
+static int s_admit_answer;               /* what the admit hook returns */
+static int s_admit_asked;
+
+static int s_admit(void *arg)
+{
+    (void)arg;
+    s_admit_asked++;
+    return s_admit_answer;
+}
+
+static void test_admit_sheds_new_invite_stateless(void **state)
+{
+    fx_t *fx = *state;
+    char buf[4096], hdr[256], tag[64];
+    sip_txn_layer_set_admit(fx->layer, s_admit, fx);
+    s_admit_answer = 3;
+    s_admit_asked = 0;
+    s_request(fx, "INVITE", "z9hG4bKshed1", "shed1@host", 1, NULL, NULL);
+    s_pump(fx);
+    assert_int_equal(s_admit_asked, 1);
+    assert_int_equal(fx->n_request, 0);              /* the TU never hears of it */
+    assert_int_equal(s_stat_live(fx), 0);            /* no transaction */
+    assert_true(s_recv(fx, buf, sizeof buf, 0) > 0);
+    assert_int_equal(s_status(buf), 503);            /* no 100 first */
+    assert_string_equal(s_header(buf, "Retry-After", hdr, sizeof hdr), "3");
+    assert_string_equal(s_header(buf, "Call-ID", hdr, sizeof hdr), "shed1@host");
+    assert_string_equal(s_header(buf, "CSeq", hdr, sizeof hdr), "1 INVITE");
+    assert_non_null(strstr(s_header(buf, "Via", hdr, sizeof hdr), "branch=z9hG4bKshed1"));
+    const char *t = strstr(s_header(buf, "To", hdr, sizeof hdr), ";tag=");
+    assert_non_null(t);
+    snprintf(tag, sizeof tag, "%s", t + 5);
+    assert_int_equal(s_recv(fx, buf, sizeof buf, 0), -1);
+    /* its ACK is dropped without the TU */
+    s_request(fx, "ACK", "z9hG4bKshed1", "shed1@host", 1, tag, NULL);
+    s_pump(fx);
+    assert_int_equal(fx->n_request, 0);
+    sip_txn_stats_t st;
+    sip_txn_layer_stats(fx->layer, &st);
+    assert_int_equal(st.shed, 1);
+    assert_int_equal(st.shed_acks, 1);
+    /* in-dialog requests and other methods are never asked about */
+    s_request(fx, "INVITE", "z9hG4bKre1", "dlg1", 2, "theirtag", NULL);
+    s_request(fx, "BYE", "z9hG4bKbye1", "dlg1", 3, "theirtag", NULL);
+    s_request(fx, "OPTIONS", "z9hG4bKopt1", "opt1", 1, NULL, NULL);
+    s_pump(fx);
+    assert_int_equal(s_admit_asked, 1);
+    assert_int_equal(fx->n_request, 3);
+}
+
+/* An admitted INVITE's retransmission finds its transaction, whatever the
+ * hook would say now: the raw key is the parsed one. */
+static void s_admitted_then_retransmitted(fx_t *fx, const char *text)
+{
+    char buf[4096];
+    int before = fx->n_request;
+    s_admit_answer = 0;
+    s_admit_asked = 0;
+    s_peer_send(fx, text);
+    s_pump(fx);
+    assert_int_equal(s_admit_asked, 1);              /* asked once, before or after parsing */
+    assert_int_equal(fx->n_request, before + 1);
+    assert_int_equal(s_drain(fx, "SIP/2.0 100"), 1);
+    s_admit_answer = 2;
+    s_peer_send(fx, text);
+    s_pump(fx);
+    assert_int_equal(s_admit_asked, 1);              /* a retransmission: not asked */
+    assert_int_equal(fx->n_request, before + 1);
+    assert_true(s_recv(fx, buf, sizeof buf, 0) > 0);
+    assert_int_equal(s_status(buf), 100);            /* the transaction's last answer */
+    sip_txn_stats_t st;
+    sip_txn_layer_stats(fx->layer, &st);
+    assert_int_equal(st.shed, 0);
+}
+
+static void test_admit_keeps_retransmissions(void **state)
+{
+    fx_t *fx = *state;
+    char text[2048];
+    int port = ntohs(fx->peer_addr.sin_port);
+    sip_txn_layer_set_admit(fx->layer, s_admit, fx);
+    /* plain */
+    snprintf(text, sizeof text,
+             "INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKr1\r\n"
+             "From: <sip:a@h>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: r1@Host.Example\r\n"
+             "CSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1>\r\nContent-Length: 0\r\n\r\n", port);
+    s_admitted_then_retransmitted(fx, text);
+    /* compact names, an upper-case host, a Call-ID without '@', rport, two Vias in one line */
+    snprintf(text, sizeof text,
+             "INVITE sip:bob@127.0.0.1 SIP/2.0\r\n"
+             "v: SIP/2.0/UDP LocalHost:%d ; rport;branch=z9hG4bKr2 , SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKx\r\n"
+             "f: <sip:a@h>;tag=1\r\nt: sip:bob@127.0.0.1\r\ni:  r2 \r\n"
+             "CSeq: 1 INVITE\r\nm: <sip:a@127.0.0.1>\r\nl: 0\r\n\r\n", port);
+    s_admitted_then_retransmitted(fx, text);
+    /* no port in the Via (5060) and a To tag-like URI parameter */
+    snprintf(text, sizeof text,
+             "INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKr3;rport\r\n"
+             "From: <sip:a@h>;tag=1\r\nTo: <sip:bob@127.0.0.1;tag=x>\r\nCall-ID: r3@h\r\n"
+             "CSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1>\r\nContent-Length: 0\r\n\r\n");
+    s_admitted_then_retransmitted(fx, text);
+    /* a folded header: decided after parsing, still once */
+    snprintf(text, sizeof text,
+             "INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKr4\r\n"
+             "From: <sip:a@h>;tag=1\r\nTo:\r\n <sip:bob@127.0.0.1>\r\nCall-ID: r4@h\r\n"
+             "CSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1>\r\nContent-Length: 0\r\n\r\n", port);
+    s_admitted_then_retransmitted(fx, text);
+}
+
+/* A request sip_raw_head leaves to the parser is shed after parsing, with
+ * the same stateless 503, and its ACK is dropped too. */
+static void test_admit_sheds_after_parsing(void **state)
+{
+    fx_t *fx = *state;
+    char buf[4096], hdr[256], text[2048];
+    sip_txn_layer_set_admit(fx->layer, s_admit, fx);
+    s_admit_answer = 4;
+    s_admit_asked = 0;
+    snprintf(text, sizeof text,
+             "INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKp1\r\n"
+             "From: <sip:a@h>;tag=1\r\nTo:\r\n <sip:bob@127.0.0.1>\r\nCall-ID: p1@h\r\n"
+             "CSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1>\r\nContent-Length: 0\r\n\r\n",
+             ntohs(fx->peer_addr.sin_port));
+    s_peer_send(fx, text);
+    s_pump(fx);
+    assert_int_equal(s_admit_asked, 1);
+    assert_int_equal(fx->n_request, 0);
+    assert_int_equal(s_stat_live(fx), 0);
+    assert_true(s_recv(fx, buf, sizeof buf, 0) > 0);
+    assert_int_equal(s_status(buf), 503);
+    assert_string_equal(s_header(buf, "Retry-After", hdr, sizeof hdr), "4");
+    const char *t = strstr(s_header(buf, "To", hdr, sizeof hdr), ";tag=td503x");
+    assert_non_null(t);
+    char tag[64];
+    snprintf(tag, sizeof tag, "%s", t + 5);
+    snprintf(text, sizeof text,
+             "ACK sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKp1\r\n"
+             "From: <sip:a@h>;tag=1\r\nTo:\r\n <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: p1@h\r\n"
+             "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", ntohs(fx->peer_addr.sin_port), tag);
+    s_peer_send(fx, text);
+    s_pump(fx);
+    assert_int_equal(fx->n_request, 0);
+    sip_txn_stats_t st;
+    sip_txn_layer_stats(fx->layer, &st);
+    assert_int_equal(st.shed, 1);
+    assert_int_equal(st.shed_acks, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1124,6 +1272,9 @@ int main(void)
         T(test_many_live_transactions),
         T(test_malformed_input),
         T(test_mutated_input_never_crashes),
+        T(test_admit_sheds_new_invite_stateless),
+        T(test_admit_keeps_retransmissions),
+        T(test_admit_sheds_after_parsing),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
