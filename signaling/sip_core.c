@@ -77,8 +77,12 @@ static int s_admit(void *arg)
 {
     sip_core_t *self = arg;
     int retry = sip_load_admit(self->load, s_now_us());
-    if (retry > 0 && !self->opts.overload_lag_ms)
-        td_log_limited(LOG_NOTICE, 1, "new call over max_cps=%u: 503", self->opts.max_cps);
+    if (retry > 0 && self->opts.max_cps) {
+        sip_load_stats_t st;
+        sip_load_stats(self->load, &st);
+        if (!st.overloaded)                 /* load episodes are logged once each */
+            td_log_limited(LOG_NOTICE, 1, "new call over max_cps=%u: 503", self->opts.max_cps);
+    }
     return retry;
 }
 
