@@ -112,6 +112,11 @@ static void s_on_sample(evutil_socket_t fd, short what, void *arg)
         td_log(LOG_NOTICE, "overload over: %llu new call(s) shed with 503 (%llu in all)",
                (unsigned long long)st.episode_shed, (unsigned long long)st.shed);
     sip_load_stats(self->load, &st);
+    if (st.overloaded)
+        td_log_limited(LOG_DEBUG, 10, "load: lag %u ms, queue delay %u ms, busy %u%%, limit %u/s; "
+                       "new calls admitted %llu, shed %llu", st.lag_us / 1000, st.queue_us / 1000,
+                       st.busy_pct, st.limit_cps, (unsigned long long)st.admitted,
+                       (unsigned long long)st.shed);
     s_sample_arm(self, queue || st.overloaded ? SAMPLE_BUSY_MS : SAMPLE_IDLE_MS);
 }
 

@@ -16,7 +16,7 @@ struct sip_load {
     uint64_t queue_us;          /* ... of the last window */
     uint64_t win_start_us, win_cpu_us;
     uint32_t busy_pct;
-    uint64_t win_admitted, win_shed;
+    uint64_t win_admitted, win_shed, win_offered;
     uint32_t limit_cps;         /* 0: none */
     int overloaded;
     unsigned calm;              /* windows in a row without shedding */
@@ -68,11 +68,14 @@ static sip_load_event_t s_control(sip_load_t *self, uint64_t now_us, uint64_t cp
     uint64_t delay = self->lag_us > self->queue_us ? self->lag_us : self->queue_us;
     uint64_t target = (uint64_t)self->opts.lag_ms * 1000;
     uint64_t rate = wall ? self->win_admitted * 1000000ULL / wall : 0;
+    uint64_t offered = wall ? self->win_offered * 1000000ULL / wall : 0;
     sip_load_event_t ev = SIP_LOAD_SAME;
     int hot = target && (delay > target || self->busy_pct >= BUSY_PCT);
     if (hot) {
-        /* cut to what got in, scaled by how far over the target we are */
-        uint64_t base = self->limit_cps && self->limit_cps < rate ? self->limit_cps : rate;
+        /* cut the limit (at the start: what got in) by how far over the
+         * target we are; a window's own admitted rate is too noisy to cut
+         * from later (a stalled loop admits next to nothing) */
+        uint64_t base = self->limit_cps ? self->limit_cps : rate;
         uint64_t permille = delay > target ? target * 1000 / delay : 900;
         if (permille > 900)
             permille = 900;
@@ -88,8 +91,13 @@ static sip_load_event_t s_control(sip_load_t *self, uint64_t now_us, uint64_t cp
             ev = SIP_LOAD_STARTED;
         }
     } else if (self->limit_cps) {
-        uint32_t step = self->limit_cps / 16;
-        self->limit_cps += step ? step : 1;
+        /* grow back, but not past twice what is offered: a limit far above
+         * the offered rate would only make the next cut start too high */
+        uint32_t step = self->limit_cps / 16, cap = (uint32_t)(2 * offered);
+        uint32_t next = self->limit_cps + (step ? step : 1);
+        if (next > cap)
+            next = cap > self->limit_cps ? cap : self->limit_cps;
+        self->limit_cps = next;
         self->calm = self->win_shed ? 0 : self->calm + 1;
         if (self->calm >= CALM_WINDOWS) {
             self->limit_cps = 0;
@@ -100,7 +108,7 @@ static sip_load_event_t s_control(sip_load_t *self, uint64_t now_us, uint64_t cp
     }
     self->win_start_us = now_us;
     self->win_cpu_us = cpu_us;
-    self->win_admitted = self->win_shed = 0;
+    self->win_admitted = self->win_shed = self->win_offered = 0;
     self->queue_min_us = UINT64_MAX;
     return ev;
 }
@@ -123,6 +131,7 @@ sip_load_event_t sip_load_sample(sip_load_t *self, uint64_t now_us, uint64_t lag
 int sip_load_admit(sip_load_t *self, uint64_t now_us)
 {
     self->offered++;
+    self->win_offered++;
     uint32_t rate = s_rate(self);
     if (rate) {
         uint64_t depth = (uint64_t)rate * UNIT / 10;    /* a tenth of a second */

@@ -15,9 +15,10 @@
  * The control law, every CONTROL_US (100 ms): overloaded when the delay
  * (the larger of the smoothed lag and the smallest queue delay) is above
  * opts.lag_ms, or the busy fraction is at BUSY_PCT or more. While
- * overloaded the admitted rate is cut multiplicatively (to what was
- * admitted, times lag_ms / delay, between 0.5 and 0.9); while not, and calls
- * are being shed, it grows by 1/16 a window. An episode ends after
+ * overloaded the admitted rate is cut multiplicatively (at an episode's
+ * start what was admitted, later the limit itself, times lag_ms / delay,
+ * between 0.5 and 0.9); while not, it grows by 1/16 a window, up to twice
+ * the offered rate. An episode ends after
  * CALM_WINDOWS windows in a row without shedding; then there is no limit
  * again. opts.max_cps is a fixed limit on top (0: none). Admission is a
  * token bucket at the smaller limit, a tenth of a second deep.
