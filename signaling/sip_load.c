@@ -70,7 +70,10 @@ static sip_load_event_t s_control(sip_load_t *self, uint64_t now_us, uint64_t cp
     uint64_t rate = wall ? self->win_admitted * 1000000ULL / wall : 0;
     uint64_t offered = wall ? self->win_offered * 1000000ULL / wall : 0;
     sip_load_event_t ev = SIP_LOAD_SAME;
-    int hot = target && (delay > target || self->busy_pct >= BUSY_PCT);
+    /* a late loop with (next to) no new calls is not theirs to pay for:
+     * an episode starts only when calls are coming in */
+    int hot = target && (delay > target || self->busy_pct >= BUSY_PCT)
+              && (self->limit_cps || offered > MIN_CPS);
     if (hot) {
         /* cut the limit (at the start: what got in) by how far over the
          * target we are; a window's own admitted rate is too noisy to cut

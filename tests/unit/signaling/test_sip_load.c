@@ -185,6 +185,19 @@ static void test_queue_and_busy(void **state)
     sip_load_destroy(&r.load);
 }
 
+/* A late loop with no calls coming in (timers expiring after a burst, a
+ * busy host) starts no episode: it would only throttle the next calls. */
+static void test_late_but_idle(void **state)
+{
+    (void)state;
+    run_t r = s_start(20, 0);
+    s_run(&r, 1000, 60 * MS, 0, 95, 0);
+    assert_int_equal(r.started, 0);
+    s_run(&r, 100, 60 * MS, 0, 95, 1000);
+    assert_int_equal(r.started, 1);         /* calls came: now it is theirs */
+    sip_load_destroy(&r.load);
+}
+
 /* overload_lag_ms=0: never shed by load, however late. */
 static void test_lag_zero_is_off(void **state)
 {
@@ -204,6 +217,7 @@ int main(void)
         cmocka_unit_test(test_lag_episode),
         cmocka_unit_test(test_limit_grows_back),
         cmocka_unit_test(test_queue_and_busy),
+        cmocka_unit_test(test_late_but_idle),
         cmocka_unit_test(test_lag_zero_is_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
