@@ -30,6 +30,7 @@
 #define ROUTER_GRACE_S 30          /* a silent router's pending calls wait this long */
 #define SAMPLE_BUSY_MS 10          /* load samples while datagrams come in */
 #define SAMPLE_IDLE_MS 100         /* ... and while none do */
+#define TXN_BOUND 200000           /* live transactions past which every new call is shed */
 #define TRIM_MIN_TXNS 2000         /* malloc_trim once transactions fall below half a peak this big */
 
 struct sip_core {
@@ -76,6 +77,14 @@ static uint64_t s_cpu_us(void)
 static int s_admit(void *arg)
 {
     sip_core_t *self = arg;
+    /* Signaling's memory is mostly transactions, which outlive their calls
+     * by 32 s (64*T1): bound them, whatever the measured load says. */
+    sip_txn_stats_t ts;
+    sip_txn_layer_stats(self->layer, &ts);
+    if (ts.live >= TXN_BOUND) {
+        td_log_limited(LOG_WARNING, 1, "%lu transactions live: new calls get 503", ts.live);
+        return 5;
+    }
     int retry = sip_load_admit(self->load, s_now_us());
     if (retry > 0 && self->opts.max_cps) {
         sip_load_stats_t st;
