@@ -89,12 +89,96 @@ static void test_answer(void **state)
     assert_int_equal(sip_raw_answer(resp, sizeof resp - 1, "tg", out, sizeof out, &status), 0);
 }
 
+/* sip_raw_head: the parts admission control reads without parsing, and
+ * the cases it leaves to the parser. */
+static int s_span_is(sip_raw_span_t sp, const char *want)
+{
+    return want ? sp.p && sp.n == strlen(want) && memcmp(sp.p, want, sp.n) == 0 : !sp.p;
+}
+
+static void test_head(void **state)
+{
+    (void)state;
+    sip_raw_head_t h;
+    static const char inv[] =
+        "INVITE sip:bob@example.com SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP Host.Example:5062;rport;branch=z9hG4bKabc , SIP/2.0/UDP 10.0.0.1\r\n"
+        "Via: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bKdef\r\n"
+        "From: \"A, B\" <sip:a@b>;tag=ft\r\n"
+        "To: <sip:bob@example.com;tag=uri>\r\n"
+        "Call-ID: num@host@more\r\n"
+        "CSeq: 1 INVITE\r\n\r\n";
+    assert_int_equal(sip_raw_head(inv, sizeof inv - 1, &h), 0);
+    assert_string_equal(h.method, "INVITE");
+    assert_true(s_span_is(h.host, "Host.Example"));
+    assert_true(s_span_is(h.port, "5062"));
+    assert_true(s_span_is(h.branch, "z9hG4bKabc"));
+    assert_true(h.rport);
+    assert_true(s_span_is(h.callid_number, "num"));
+    assert_true(s_span_is(h.callid_host, "host@more"));
+    assert_true(s_span_is(h.to_tag, NULL));     /* a URI parameter is no tag */
+
+    static const char ack[] =
+        "ACK sip:bob@example.com SIP/2.0\r\nv: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\r\n"
+        "f: <sip:a@b>;tag=1\r\nt: sip:bob@example.com ; tag = td503x1\r\ni: c\r\n"
+        "CSeq: 1 ACK\r\n\r\n";
+    assert_int_equal(sip_raw_head(ack, sizeof ack - 1, &h), 0);
+    assert_string_equal(h.method, "ACK");
+    assert_true(s_span_is(h.port, NULL));
+    assert_false(h.rport);
+    assert_true(s_span_is(h.callid_number, "c"));
+    assert_true(s_span_is(h.callid_host, NULL));
+    assert_true(s_span_is(h.to_tag, "td503x1"));
+
+    /* left to the parser: RFC 2543 branch, IPv6 sent-by, folded lines,
+     * a Call-ID with blanks, a missing header */
+    static const char *const hard[] = {
+        "INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=1234\r\n" HDRS "To: <sip:b@h>\r\n\r\n",
+        "INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP [::1]:5060;branch=z9hG4bKa\r\nFrom: <sip:a@b>;tag=1\r\n"
+        "Call-ID: c\r\nCSeq: 1 INVITE\r\nTo: <sip:b@h>\r\n\r\n",
+        "INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKa\r\nFrom: <sip:a@b>;tag=1\r\n"
+        "Call-ID: c\r\nCSeq: 1 INVITE\r\nTo:\r\n <sip:b@h>\r\n\r\n",
+        "INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKa\r\nFrom: <sip:a@b>;tag=1\r\n"
+        "Call-ID: c d\r\nCSeq: 1 INVITE\r\nTo: <sip:b@h>\r\n\r\n",
+        "INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKa\r\nFrom: <sip:a@b>;tag=1\r\n"
+        "CSeq: 1 INVITE\r\nTo: <sip:b@h>\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof hard / sizeof hard[0]; i++)
+        assert_int_equal(sip_raw_head(hard[i], strlen(hard[i]), &h), -1);
+}
+
+static void test_reply(void **state)
+{
+    (void)state;
+    sip_raw_head_t h;
+    char out[1024];
+    static const char inv[] =
+        "INVITE sip:bob@example.com SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKabc\r\n"
+        "Max-Forwards: 70\r\n"
+        "From: <sip:a@b>;tag=ft\r\nTo: <sip:bob@example.com>\r\n"
+        "Call-ID: c@h\r\nCSeq: 7 INVITE\r\nContent-Length: 0\r\n\r\n";
+    assert_int_equal(sip_raw_head(inv, sizeof inv - 1, &h), 0);
+    size_t n = sip_raw_reply(&h, 503, "Service Unavailable", "Retry-After: 3", "td503x9",
+                             out, sizeof out);
+    assert_true(n > 0);
+    out[n] = '\0';
+    assert_string_equal(out,
+        "SIP/2.0 503 Service Unavailable\r\n"
+        "Via: SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKabc\r\n"
+        "From: <sip:a@b>;tag=ft\r\nTo: <sip:bob@example.com>;tag=td503x9\r\n"
+        "Call-ID: c@h\r\nCSeq: 7 INVITE\r\nRetry-After: 3\r\nContent-Length: 0\r\n\r\n");
+    assert_int_equal(sip_raw_reply(&h, 503, "Service Unavailable", NULL, "t", out, 40), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mend),
         cmocka_unit_test(test_bare_uri_headers),
         cmocka_unit_test(test_answer),
+        cmocka_unit_test(test_head),
+        cmocka_unit_test(test_reply),
     };
     return cmocka_run_group_tests_name("sip_raw", tests, NULL, NULL);
 }
