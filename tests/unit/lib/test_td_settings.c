@@ -180,6 +180,27 @@ static void test_bad_values(void **state)
 /* `-a auto`: the address the router is reached from, never a loopback one
  * while the host has another; a router on 127.0.0.1 falls back to the
  * default route / first interface, like no router at all. */
+/* [signaling] overload_lag_ms, max_cps, max_ringing (sip_load.h). */
+static void test_overload_settings(void **state)
+{
+    (void)state;
+    td_settings_t s;
+    s_tandem_conf("[general]\nloglevel=info\n");
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), 0);
+    assert_int_equal(s.overload_lag_ms, 20);
+    assert_int_equal(s.max_cps, 0);
+    assert_int_equal(s.max_ringing, 0);
+    s_tandem_conf("[signaling]\noverload_lag_ms=0\nmax_cps=150\nmax_ringing=900\n");
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), 0);
+    assert_int_equal(s.overload_lag_ms, 0);
+    assert_int_equal(s.max_cps, 150);
+    assert_int_equal(s.max_ringing, 900);
+    s_tandem_conf("[signaling]\nmax_cps=lots\n");
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), -1);
+    s_tandem_conf("[media]\nmax_cps=5\n");             /* signaling's only */
+    assert_int_equal(s_load(&s, "media", NULL, NULL, NULL, NULL), -1);
+}
+
 static void test_auto_address(void **state)
 {
     (void)state;
@@ -222,6 +243,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sip_bind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identity_host_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_overload_settings, setup, teardown),
         cmocka_unit_test(test_auto_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
