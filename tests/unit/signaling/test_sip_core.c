@@ -20,6 +20,7 @@
 
 #include "sip_auth.h"
 #include "sip_conf.h"
+#include "sip_call.h"
 #include "sip_core.h"
 #include "td_bus_fake.h"
 #include "td_log.h"
@@ -277,6 +278,8 @@ static const char *s_same_ip_conf_text =
 
 static const char *s_setup_text = NULL;     /* NULL: s_conf_text */
 
+static const sip_core_opts_t *s_setup_opts;   /* setup's options, when not the default */
+
 static int setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
@@ -305,6 +308,8 @@ static int setup(void **state)
     fx->conf = sip_conf_load(fx->path, err, sizeof err);
     assert_non_null(fx->conf);
     sip_core_opts_t opts = { .identity = "sig-t", .endpoint = "inproc://none", .capacity = 10 };
+    if (s_setup_opts)
+        opts = *s_setup_opts;
     fx->core = sip_core_new(fx->base, fx->conf, fx->fd, &opts);
     assert_non_null(fx->core);
     fx->bus = sip_core_bus(fx->core);
@@ -1852,6 +1857,91 @@ static void test_session_timer(void **state)
     assert_int_equal(s_invite_with(fx, "st-4", "Session-Expires: 1\r\n", id, sizeof id), 0);
 }
 
+/* From the trunk (127.0.0.2, insecure=port,invite: no challenge). */
+/* The last answer to the INVITE (100 if nothing followed it); *first is
+ * the first answer. */
+static int s_trunk_invite(fx_t *fx, const char *call_id, int *first)
+{
+    int trunk = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in ta = { .sin_family = AF_INET };
+    socklen_t tl = sizeof ta;
+    inet_pton(AF_INET, "127.0.0.2", &ta.sin_addr);
+    assert_int_equal(bind(trunk, (struct sockaddr *)&ta, sizeof ta), 0);
+    getsockname(trunk, (struct sockaddr *)&ta, &tl);
+    int phone = fx->phone;
+    struct sockaddr_in ph = fx->ph;
+    fx->phone = trunk;
+    fx->ph = ta;
+    s_request(fx, "INVITE", "sip:5551234@127.0.0.1", "carrier", call_id, 1, NULL, NULL, s_sdp);
+    int status = s_next(fx, 0), next;
+    *first = status;
+    if (status == 100 && (next = s_next(fx, 0)) != -1)
+        status = next;
+    fx->phone = phone;
+    fx->ph = ph;
+    close(trunk);
+    return status;
+}
+
+/* capacity counts answered calls; calls being set up count against
+ * max_ringing (issue 11: callees that never answer must not lock every new
+ * call out). */
+static const sip_core_opts_t s_ringing_opts = {
+    .identity = "sig-t", .endpoint = "inproc://none", .capacity = 1, .max_ringing = 2,
+};
+
+static int setup_ringing(void **state)
+{
+    s_setup_opts = &s_ringing_opts;
+    int rc = setup(state);
+    s_setup_opts = NULL;
+    return rc;
+}
+
+static void test_ringing_counted_apart(void **state)
+{
+    fx_t *fx = *state;
+    int first;
+    assert_int_equal(s_trunk_invite(fx, "ring-1", &first), 100);
+    assert_int_equal(s_trunk_invite(fx, "ring-2", &first), 100);   /* capacity=1: ringing is apart */
+    assert_int_equal(s_trunk_invite(fx, "ring-3", &first), 503);   /* max_ringing=2 */
+    assert_int_equal(first, 100);
+    sip_call_stats_t st;
+    sip_call_stats(sip_core_call(fx->core), &st);
+    assert_int_equal(st.calls, 2);
+    assert_int_equal(st.calls_up, 0);
+}
+
+/* max_cps: over it a new INVITE gets a stateless 503 with Retry-After, no
+ * 100 first and no leg. */
+static const sip_core_opts_t s_cps_opts = {
+    .identity = "sig-t", .endpoint = "inproc://none", .capacity = 10, .max_cps = 1,
+};
+
+static int setup_cps(void **state)
+{
+    s_setup_opts = &s_cps_opts;
+    int rc = setup(state);
+    s_setup_opts = NULL;
+    return rc;
+}
+
+static void test_max_cps_sheds(void **state)
+{
+    fx_t *fx = *state;
+    int first;
+    assert_int_equal(s_trunk_invite(fx, "cps-1", &first), 100);
+    assert_int_equal(s_trunk_invite(fx, "cps-2", &first), 503);
+    assert_int_equal(first, 503);                            /* no 100: no transaction */
+    assert_non_null(strstr(fx->last, "\r\nRetry-After: "));
+    sip_call_stats_t st;
+    sip_call_stats(sip_core_call(fx->core), &st);
+    assert_int_equal(st.calls, 1);
+    sip_txn_stats_t ts;
+    sip_txn_layer_stats(sip_core_layer(fx->core), &ts);
+    assert_int_equal(ts.shed, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1880,6 +1970,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mutations_never_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_codecs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_timer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ringing_counted_apart, setup_ringing, teardown),
+        cmocka_unit_test_setup_teardown(test_max_cps_sheds, setup_cps, teardown),
     };
     return cmocka_run_group_tests_name("sip_core", tests, NULL, NULL);
 }
