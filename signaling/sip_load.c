@@ -6,7 +6,10 @@
 #define CONTROL_US   100000ULL  /* one control window */
 #define BUSY_PCT     90         /* CPU share of a core that counts as overloaded */
 #define CALM_WINDOWS 20         /* windows without shedding that end an episode (2 s) */
-#define MIN_CPS      10         /* the admitted rate is never cut below this */
+#define MIN_CPS      50         /* the admitted rate is never cut below this */
+#define START_CPS    200        /* new calls a second below which no episode starts: a
+                                 * core that sustains 1,000+ is not saturated by them,
+                                 * a late loop then is the host's doing */
 #define UNIT         1000000ULL /* one token, in millionths */
 
 struct sip_load {
@@ -73,7 +76,7 @@ static sip_load_event_t s_control(sip_load_t *self, uint64_t now_us, uint64_t cp
     /* a late loop with (next to) no new calls is not theirs to pay for:
      * an episode starts only when calls are coming in */
     int hot = target && (delay > target || self->busy_pct >= BUSY_PCT)
-              && (self->limit_cps || offered > MIN_CPS);
+              && (self->limit_cps || offered >= START_CPS);
     if (hot) {
         /* cut the limit (at the start: what got in) by how far over the
          * target we are; a window's own admitted rate is too noisy to cut

@@ -18,9 +18,9 @@
  * overloaded the admitted rate is cut multiplicatively (at an episode's
  * start what was admitted, later the limit itself, times lag_ms / delay,
  * between 0.5 and 0.9); while not, it grows by 1/16 a window, up to twice
- * the offered rate. An episode starts only while more than MIN_CPS new
- * calls a second come in (a late loop with no calls is not theirs to pay
- * for). An episode ends after
+ * the offered rate, never below MIN_CPS (50). An episode starts only
+ * while START_CPS (200) new calls a second or more come in: a late loop
+ * with few calls is the host's doing, not theirs to pay for. An episode ends after
  * CALM_WINDOWS windows in a row without shedding; then there is no limit
  * again. opts.max_cps is a fixed limit on top (0: none). Admission is a
  * token bucket at the smaller limit, a tenth of a second deep.
