@@ -5,6 +5,7 @@
 
 #define CONTROL_US   100000ULL  /* one control window */
 #define BUSY_PCT     90         /* CPU share of a core that counts as overloaded */
+#define HOT_WINDOWS  2          /* windows in a row over the target that start an episode */
 #define CALM_WINDOWS 20         /* windows without shedding that end an episode (2 s) */
 #define MIN_CPS      50         /* the admitted rate is never cut below this */
 #define START_CPS    200        /* new calls a second below which no episode starts: a
@@ -23,6 +24,7 @@ struct sip_load {
     uint32_t limit_cps;         /* 0: none */
     int overloaded;
     unsigned calm;              /* windows in a row without shedding */
+    unsigned hot;               /* windows in a row over the target, outside an episode */
     uint64_t tokens;            /* millionths of a call */
     uint64_t bucket_us;         /* when tokens were last added */
     uint64_t offered, admitted, shed, episodes, episode_shed;
@@ -77,7 +79,14 @@ static sip_load_event_t s_control(sip_load_t *self, uint64_t now_us, uint64_t cp
      * an episode starts only when calls are coming in */
     int hot = target && (delay > target || self->busy_pct >= BUSY_PCT)
               && (self->limit_cps || offered >= START_CPS);
+    /* outside an episode, one late window may be the host descheduling us
+     * once: it takes HOT_WINDOWS in a row to start one */
+    if (hot && !self->overloaded && ++self->hot < HOT_WINDOWS)
+        hot = 0;
+    else if (!hot)
+        self->hot = 0;
     if (hot) {
+        self->hot = 0;
         /* cut the limit (at the start: what got in) by how far over the
          * target we are; a window's own admitted rate is too noisy to cut
          * from later (a stalled loop admits next to nothing) */

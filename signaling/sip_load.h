@@ -14,7 +14,8 @@
  *
  * The control law, every CONTROL_US (100 ms): overloaded when the delay
  * (the larger of the smoothed lag and the smallest queue delay) is above
- * opts.lag_ms, or the busy fraction is at BUSY_PCT or more. While
+ * opts.lag_ms, or the busy fraction is at BUSY_PCT or more, in HOT_WINDOWS
+ * (2) windows in a row to start an episode, in any one window during it. While
  * overloaded the admitted rate is cut multiplicatively (at an episode's
  * start what was admitted, later the limit itself, times lag_ms / delay,
  * between 0.5 and 0.9); while not, it grows by 1/16 a window, up to twice

@@ -104,12 +104,14 @@ static void test_lag_episode(void **state)
     (void)state;
     run_t r = s_start(20, 0);
     s_run(&r, 100, 40 * MS, 0, 50, 1000);
+    assert_int_equal(r.started, 0);         /* one late window is not enough */
+    s_run(&r, 100, 40 * MS, 0, 50, 1000);
     assert_int_equal(r.started, 1);
-    assert_int_equal(r.admitted, 100);     /* the first window let everything in */
+    assert_int_equal(r.admitted, 200);     /* the first two windows let everything in */
     sip_load_stats_t st;
     sip_load_stats(r.load, &st);
     assert_true(st.overloaded);
-    /* EWMA of 40 ms over ten samples from 0: 37.7 ms; 1000/s * 20/37.7 */
+    /* EWMA of 40 ms over twenty samples from 0: 39.9 ms; 1000/s * 20/39.9 */
     assert_true(st.limit_cps >= 500 && st.limit_cps <= 560);
     uint32_t first = st.limit_cps;
     s_run(&r, 500, 40 * MS, 0, 50, 1000);
@@ -139,7 +141,7 @@ static void test_limit_grows_back(void **state)
 {
     (void)state;
     run_t r = s_start(20, 0);
-    s_run(&r, 100, 40 * MS, 0, 50, 1000);
+    s_run(&r, 200, 40 * MS, 0, 50, 1000);
     sip_load_stats_t st;
     sip_load_stats(r.load, &st);
     uint32_t cut = st.limit_cps;
@@ -160,7 +162,7 @@ static void test_queue_and_busy(void **state)
 {
     (void)state;
     run_t r = s_start(20, 0);
-    s_run(&r, 100, 0, 30 * MS, 50, 1000);
+    s_run(&r, 200, 0, 30 * MS, 50, 1000);
     assert_int_equal(r.started, 1);
     sip_load_stats_t st;
     sip_load_stats(r.load, &st);
@@ -168,11 +170,20 @@ static void test_queue_and_busy(void **state)
     sip_load_destroy(&r.load);
 
     r = s_start(20, 0);
-    s_run(&r, 100, 0, 0, 95, 1000);
+    s_run(&r, 200, 0, 0, 95, 1000);
     assert_int_equal(r.started, 1);
     sip_load_stats(r.load, &st);
     assert_int_equal(st.busy_pct, 95);
     assert_int_equal(st.limit_cps, 900);    /* busy alone: cut by a tenth */
+    sip_load_destroy(&r.load);
+
+    r = s_start(20, 0);                     /* late windows apart start nothing */
+    for (int i = 0; i < 5; i++) {
+        s_run(&r, 100, 0, 30 * MS, 50, 1000);
+        s_run(&r, 100, 0, 1 * MS, 50, 1000);
+    }
+    assert_int_equal(r.started, 0);
+    assert_int_equal(r.shed, 0);
     sip_load_destroy(&r.load);
 
     r = s_start(20, 0);
@@ -196,7 +207,7 @@ static void test_late_but_idle(void **state)
     s_run(&r, 1000, 60 * MS, 0, 95, 100);  /* a few calls: the host's lag, not theirs */
     assert_int_equal(r.started, 0);
     assert_int_equal(r.shed, 0);
-    s_run(&r, 100, 60 * MS, 0, 95, 1000);
+    s_run(&r, 200, 60 * MS, 0, 95, 1000);
     assert_int_equal(r.started, 1);         /* calls came: now it is theirs */
     sip_load_destroy(&r.load);
 }
