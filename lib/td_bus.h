@@ -56,7 +56,9 @@
     X(transfer,       Transfer,      TRANSFER) \
     X(transfer_result, TransferResult, TRANSFER_RESULT) \
     X(cli_request,    CliRequest,    CLI_REQUEST) \
-    X(cli_reply,      CliReply,      CLI_REPLY)
+    X(cli_reply,      CliReply,      CLI_REPLY) \
+    X(exten_query,    ExtenQuery,    EXTEN_QUERY) \
+    X(exten_reply,    ExtenReply,    EXTEN_REPLY)
 
 typedef struct td_bus td_bus_t;
 

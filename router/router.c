@@ -294,6 +294,22 @@ static void s_on_cli_request(void *arg, const td_bus_hdr_t *hdr, const Tandem__C
     free(text);
 }
 
+/* An out-of-dialog OPTIONS (sip_options.h): does the extension exist at
+ * priority 1, as chan_sip's get_destination asks ast_exists_extension, with
+ * the raw user part first and then the URI-decoded one. */
+static void s_on_exten_query(void *arg, const td_bus_hdr_t *hdr, const Tandem__ExtenQuery *msg)
+{
+    router_t *self = arg;
+    const char *ctx = msg->context ? msg->context : "";
+    const char *cid = msg->caller && *msg->caller ? msg->caller : NULL;
+    Tandem__ExtenReply r = TANDEM__EXTEN_REPLY__INIT;
+    r.id = msg->id;
+    r.exists = (msg->exten && dialplan_find_prio(self->dialplan, ctx, msg->exten, cid, 1, NULL))
+            || (msg->exten_decoded
+                && dialplan_find_prio(self->dialplan, ctx, msg->exten_decoded, cid, 1, NULL));
+    td_bus_send_exten_reply(self->bus, hdr->peer, "", 0, &r);
+}
+
 /* tandemctl connects as a peer of role "ctl": it has no calls. */
 static int s_is_ctl(const char *role)
 {
@@ -526,6 +542,7 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
         .on_cli_request = s_on_cli_request,
+        .on_exten_query = s_on_exten_query,
         .on_peer_restart = s_on_peer_restart,
     };
     if (self->workers && self->calls && self->reaper && self->drain && self->sig_grace && self->cdr)

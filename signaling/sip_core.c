@@ -20,6 +20,7 @@
 #include "sip_listen.h"
 #include "sip_msg.h"
 #include "sip_outreg.h"
+#include "sip_options.h"
 #include "sip_qualify.h"
 #include "td_bus.h"
 #include "td_log.h"
@@ -39,6 +40,7 @@ struct sip_core {
     sip_call_t *call;
     sip_outreg_t *outreg;          /* register => lines */
     sip_qualify_t *qualify;        /* qualify= keepalives */
+    sip_options_t *options;        /* out-of-dialog OPTIONS waiting for the dialplan */
     sip_extern_t *ext;             /* externaddr / localnet */
     struct event *tick;
     struct sockaddr_in bound;      /* the socket's own address */
@@ -737,17 +739,14 @@ static void s_on_request(void *arg, sip_txn_t *txn, osip_message_t *req,
     else if (s_is(m, "REGISTER"))
         s_on_register(self, txn, req, from);
     else if (s_is(m, "OPTIONS")) {
-        const sip_peer_t *who;
-        if (sip_conf_general(self->conf)->auth_options_requests
-            && !s_identify(self, txn, req, from, &who))
+        const sip_peer_t *who = NULL;
+        const sip_general_t *g = sip_conf_general(self->conf);
+        if (g->auth_options_requests && !s_identify(self, txn, req, from, &who))
             return;
-        char tag[SIP_MSG_TOKEN_LEN + 1];
-        osip_message_t *r = sip_txn_make_response(txn, 200, sip_msg_token(tag, sizeof tag));
-        if (r) {
-            osip_message_set_header(r, "Allow", SIP_MSG_ALLOW);
-            osip_message_set_header(r, "Accept", "application/sdp");
-            sip_txn_respond(txn, &r);
-        }
+        if (self->stopping)                 /* chan_sip: ast_shutting_down() */
+            sip_msg_reply(txn, 503, NULL, "OPTIONS while shutting down", NULL, NULL);
+        else
+            sip_options_request(self->options, txn, req, who ? who->context : g->context);
     } else if (s_is(m, "BYE"))
         sip_msg_reply(txn, 481, NULL, "BYE outside a dialog", NULL, NULL);
     else if (s_is(m, "REFER"))
@@ -804,7 +803,9 @@ static void s_on_ack_timeout(void *arg, sip_txn_t *txn)
 static void s_on_terminated(void *arg, sip_txn_t *txn)
 {
     sip_core_t *self = arg;
-    if (s_outreg_txn(self, txn))
+    if (sip_options_owns(self->options, txn))
+        sip_options_terminated(self->options, txn);
+    else if (s_outreg_txn(self, txn))
         sip_outreg_terminated(self->outreg, txn);
     else if (s_qualify_txn(self, txn))
         sip_qualify_terminated(self->qualify, txn);
@@ -817,6 +818,12 @@ static void s_on_terminated(void *arg, sip_txn_t *txn)
 
 #define BUS_ENTER(hdr) td_log_set_context((hdr)->call_id)
 #define BUS_LEAVE() td_log_set_context(NULL)
+
+static void s_on_exten_reply(void *arg, const td_bus_hdr_t *hdr, const Tandem__ExtenReply *msg)
+{
+    (void)hdr;
+    sip_options_reply(((sip_core_t *)arg)->options, msg);
+}
 
 static void s_on_originate(void *arg, const td_bus_hdr_t *hdr, const Tandem__Originate *msg)
 {
@@ -981,6 +988,7 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         .on_media_answered = s_on_media_answered,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
+        .on_exten_reply = s_on_exten_reply,
     };
     self->auth = sip_auth_new(sip_conf_general(conf)->realm);
     self->registrar = sip_registrar_new();
@@ -1019,8 +1027,9 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         .local_addr = s_local_addr, .arg = self,
     };
     self->qualify = sip_qualify_new(&qenv);
+    self->options = sip_options_new(base, self->bus);
     struct timeval second = { 1, 0 };
-    if (!self->call || !self->outreg || !self->qualify || event_add(self->tick, &second) != 0) {
+    if (!self->call || !self->outreg || !self->qualify || !self->options || event_add(self->tick, &second) != 0) {
         sip_core_destroy(&self);
         return NULL;
     }
@@ -1038,6 +1047,7 @@ void sip_core_destroy(sip_core_t **self_p)
     sip_call_destroy(&self->call);          /* legs first: they point at transactions */
     sip_outreg_destroy(&self->outreg);
     sip_qualify_destroy(&self->qualify);
+    sip_options_destroy(&self->options);
     td_bus_destroy(&self->bus);
     sip_txn_layer_destroy(&self->layer);
     sip_extern_destroy(&self->ext);

@@ -14,7 +14,7 @@ struct td_bus {
 
 static td_bus_fake_sent_t *s_sent;
 static size_t s_count, s_cap;
-static int s_alive = 1, s_fail;
+static int s_alive = 1, s_fail, s_exten_answer = 1;
 
 td_bus_t *td_bus_new(struct event_base *base, td_bus_mode_t mode, const char *endpoint,
                      const char *identity, const char *role, uint32_t capacity,
@@ -85,6 +85,18 @@ static int s_record(const char *peer, const Tandem__Envelope *env)
     return 0;
 }
 
+static void s_after_send(td_bus_t *self, const Tandem__Envelope *env)
+{
+    if (env->body_case != TANDEM__ENVELOPE__BODY_EXTEN_QUERY || s_exten_answer < 0
+        || !self->h.on_exten_reply)
+        return;
+    Tandem__ExtenReply r = TANDEM__EXTEN_REPLY__INIT;
+    r.id = env->exten_query->id;
+    r.exists = s_exten_answer != 0;
+    td_bus_hdr_t hdr = { .peer = "router", .call_id = "", .leg = 0 };
+    self->h.on_exten_reply(self->arg, &hdr, &r);
+}
+
 #define TD_BUS_X_FAKE_SEND(name, Type, CASE) \
     int td_bus_send_##name(td_bus_t *self, const char *peer, const char *call_id, \
                            uint32_t leg, const Tandem__##Type *msg) \
@@ -95,10 +107,18 @@ static int s_record(const char *peer, const Tandem__Envelope *env)
         env.leg = leg; \
         env.body_case = TANDEM__ENVELOPE__BODY_##CASE; \
         env.name = (Tandem__##Type *)msg; \
-        return s_record(peer, &env); \
+        int rc = s_record(peer, &env); \
+        if (rc == 0) \
+            s_after_send(self, &env); \
+        return rc; \
     }
 TD_BUS_MESSAGES(TD_BUS_X_FAKE_SEND)
 #undef TD_BUS_X_FAKE_SEND
+
+void td_bus_fake_set_exten_answer(int exists)
+{
+    s_exten_answer = exists;
+}
 
 size_t td_bus_fake_count(void)
 {

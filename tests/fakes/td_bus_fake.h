@@ -28,6 +28,10 @@ void td_bus_fake_peer_up(td_bus_t *bus, const char *peer, const char *role, uint
 void td_bus_fake_peer_down(td_bus_t *bus, const char *peer, const char *role);
 /* Make td_bus_peer_alive() answer `alive` for every peer (default 1). */
 void td_bus_fake_set_alive(int alive);
+/* Play the router for out-of-dialog OPTIONS: an ExtenQuery sent is answered
+ * at once with ExtenReply exists=`exists` (default 1: every extension
+ * exists); -1 records it and leaves it unanswered. */
+void td_bus_fake_set_exten_answer(int exists);
 /* Make the next sends fail (-1) while fail is set. */
 void td_bus_fake_set_fail(int fail);
 

@@ -284,6 +284,7 @@ static int setup(void **state)
     td_bus_fake_reset();
     td_bus_fake_set_alive(1);
     td_bus_fake_set_fail(0);
+    td_bus_fake_set_exten_answer(1);
     fx->base = event_base_new();
     fx->fd = s_udp(&fx->sw);
     fx->phone = s_udp(&fx->ph);
@@ -353,6 +354,62 @@ static void test_options(void **state)
     assert_non_null(strstr(fx->last, "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS"));
     assert_non_null(strstr(fx->last, "Accept: application/sdp"));
     assert_non_null(s_to_tag(fx));
+}
+
+/* chan_sip's handle_request_options: the dialplan decides. The question
+ * goes to the router with [general]'s context, the raw and the decoded user
+ * part ("s" without one) and the From user; its answer makes 200 or 404. */
+static const Tandem__ExtenQuery *s_exten_query(void)
+{
+    const td_bus_fake_sent_t *q = td_bus_fake_last(TANDEM__ENVELOPE__BODY_EXTEN_QUERY);
+    assert_non_null(q);
+    return q->env->exten_query;
+}
+
+static void s_exten_reply(fx_t *fx, uint32_t id, int exists)
+{
+    Tandem__ExtenReply r = TANDEM__EXTEN_REPLY__INIT;
+    r.id = id;
+    r.exists = exists;
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.call_id = "";
+    env.body_case = TANDEM__ENVELOPE__BODY_EXTEN_REPLY;
+    env.exten_reply = &r;
+    s_deliver(fx, &env);
+}
+
+static void test_options_dialplan(void **state)
+{
+    fx_t *fx = *state;
+    td_bus_fake_set_exten_answer(-1);
+    /* libosip2 unescapes the user part once, as chan_sip's pedantic
+     * checking does; chan_sip then also tries it decoded once more. */
+    s_request(fx, "OPTIONS", "sip:%2536%2530%2530@127.0.0.1", "alice", "opt-d1", 1, NULL, NULL, NULL);
+    s_pump(fx);
+    const Tandem__ExtenQuery *q = s_exten_query();
+    assert_string_equal(q->context, "guests");
+    assert_string_equal(q->exten, "%36%30%30");
+    assert_string_equal(q->exten_decoded, "600");
+    assert_string_equal(q->caller, "alice");
+    uint32_t id = q->id;
+    s_exten_reply(fx, id + 1, 1);           /* a stale id is ignored */
+    s_exten_reply(fx, id, 0);
+    assert_int_equal(s_next(fx, 1), 404);
+    assert_non_null(strstr(fx->last, "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS"));
+    assert_non_null(strstr(fx->last, "Accept: application/sdp"));
+    s_exten_reply(fx, id, 1);               /* answered already: nothing more */
+
+    s_request(fx, "OPTIONS", "sip:127.0.0.1", "alice", "opt-d2", 1, NULL, NULL, NULL);
+    s_pump(fx);
+    q = s_exten_query();
+    assert_string_equal(q->exten, "s");
+    s_exten_reply(fx, q->id, 1);
+    assert_int_equal(s_next(fx, 1), 200);
+
+    td_bus_fake_set_alive(0);               /* no router: nobody to ask */
+    s_request(fx, "OPTIONS", "sip:600@127.0.0.1", "alice", "opt-d3", 1, NULL, NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 503);
+    assert_non_null(s_hdr(fx, "retry-after"));
 }
 
 static void s_register(fx_t *fx, const char *user, const char *pass, const char *call_id,
@@ -1856,6 +1913,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_options, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_options_dialplan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register_star, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register_rejects_alike, setup, teardown),
