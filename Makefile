@@ -113,8 +113,9 @@ run: deps
 # The strict check of CONF (default etc): every warning and error of the
 # router's config with file:line; fails if there is any. Starts nothing.
 check: deps
-	@$(MAKE) -j$(JOBS) --no-print-directory bin/tandem-router
-	@bin/tandem-router -c $(CONF) --check
+	@$(MAKE) -j$(JOBS) --no-print-directory bin/tandem-router bin/tandem-signaling
+	@rc=0; bin/tandem-signaling -c $(CONF) --check || rc=1; \
+	 bin/tandem-router -c $(CONF) --check || rc=1; exit $$rc
 
 bench: deps
 	@$(MAKE) -j$(JOBS) --no-print-directory all

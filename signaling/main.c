@@ -2,6 +2,12 @@
  * sip_listen.h) in front of the router.
  *
  *   tandem-signaling [-c CONFDIR] [-i IDENTITY] [-l LEVEL] [-b ENDPOINT] [-s ADDR[:PORT]]
+ *                    [--check]
+ *
+ * sip.conf loads as chan_sip loads it: a bad value chan_sip warns about and
+ * loads past is a warning naming file:line here too, and signaling runs.
+ * --check starts nothing: it reads sip.conf, prints every warning and error
+ * on stderr, a summary on stdout, and exits 1 if there was any, else 0.
  *
  * Reads CONFDIR/sip.conf (and tandem.conf through td_settings), binds the
  * UDP socket (sip.conf's address, or -s / TANDEM_SIP_BIND's), and runs the signaling core on one libevent loop until SIGINT
@@ -106,6 +112,16 @@ static int s_bind(const struct sockaddr_in *addr)
 
 int main(int argc, char **argv)
 {
+    /* --check is ours; the rest is every process's command line. */
+    int check = 0, n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && strcmp(argv[i], "--check") == 0)
+            check = 1;
+        else
+            argv[n++] = argv[i];
+    }
+    argc = n;
+    argv[argc] = NULL;
     td_settings_t s;
     if (td_settings_load(&s, "signaling", argc, argv) < 0)
         return 1;
@@ -116,8 +132,22 @@ int main(int argc, char **argv)
     sip_conf_t *conf = sip_conf_load(path, err, sizeof err);
     if (!conf) {
         fprintf(stderr, "%s\n", err);
+        if (check)
+            printf("%s: 1 problem(s)\n", path);
         return 1;
     }
+    if (check) {
+        int bad = sip_conf_warnings(conf);
+        if (bad)
+            printf("%s: %d problem(s)\n", path, bad);
+        else
+            printf("%s: OK\n", path);
+        sip_conf_destroy(&conf);
+        return bad ? 1 : 0;
+    }
+    if (sip_conf_warnings(conf))
+        td_log(LOG_WARNING, "%s loaded with %d warning(s) (above; tandem-signaling --check "
+               "lists them)", path, sip_conf_warnings(conf));
     signal(SIGPIPE, SIG_IGN);
     int rc = 1;
     struct event_base *base = NULL;
