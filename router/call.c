@@ -378,8 +378,11 @@ static const char *s_disposition(const call_t *self)
         return "BUSY";
     if (strcmp(self->dialstatus, "CONGESTION") == 0)
         return "CONGESTION";
+    /* A Dial whose every ast_call failed publishes no dial status: the CDR
+     * takes the caller's hangup cause (cdr.c's hangup_cause_to_cdr_disposition),
+     * USER_BUSY for a peer at its call-limit. */
     if (strcmp(self->dialstatus, "CHANUNAVAIL") == 0)
-        return "FAILED";
+        return self->hangup_cause == 17 ? "BUSY" : "FAILED";
     return "NO ANSWER";
 }
 
@@ -933,6 +936,7 @@ void call_on_hangup(call_t *self, uint32_t leg, const Tandem__Hangup *msg)
         td_log(LOG_DEBUG, "Hangup for leg %u, which is not live", leg);
         return;
     }
+    l->not_called = msg->not_called;
     dial_on_leg_hangup(self, l, msg->cause);
 }
 

@@ -76,6 +76,7 @@ typedef struct {
     uint32_t number;            /* the envelope's leg number, 1.. per call */
     leg_state_t state;
     uint32_t cause;             /* why it went, if GONE */
+    unsigned not_called : 1;    /* signaling never called it (call-limit): CHANUNAVAIL */
     char user[64];              /* sip.conf section */
     char exten[64];             /* Request-URI user, "" = user */
     char channel[96];           /* "SIP/1002-0000002a" */

@@ -77,6 +77,10 @@ static void s_fail(call_t *self, uint32_t nochan_cause)
     int nbusy = 0, ncong = 0, nnoans = 0, nnochan = nochan_cause ? 1 : 0;
     for (size_t i = 0; i < self->nlegs; i++) {
         uint32_t c = self->legs[i].cause;
+        if (self->legs[i].not_called) {     /* app_dial: "Couldn't call", CHANUNAVAIL */
+            nochan = c ? c : S_CAUSE_SUBSCRIBER_ABSENT, nnochan++;
+            continue;
+        }
         switch (c) {
         case S_CAUSE_BUSY:
             busy = c, nbusy++;

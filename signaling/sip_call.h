@@ -105,5 +105,7 @@ typedef struct {
 } sip_call_stats_t;
 
 void sip_call_stats(const sip_call_t *self, sip_call_stats_t *out);
+/* Calls in and out of sip.conf section `peer` counted against its call-limit. */
+int sip_call_inuse(sip_call_t *self, const char *peer);
 
 #endif

@@ -25,7 +25,7 @@ static const char *const s_ignored[] = {
     "session-timers", "session-expires", "session-minse", "session-refresher",
     "videosupport", "textsupport",
     "maxcallbitrate", "musicclass", "musiconhold", "mohinterpret", "mohsuggest",
-    "callcounter", "call-limit", "busylevel", "progressinband", "relaxdtmf", "trustrpid",
+    "callcounter", "busylevel", "progressinband", "relaxdtmf", "trustrpid",
     "sendrpid", "rpid_update", "rpid_immediate", "allowoverlap", "allowsubscribe",
     "notifyringing", "notifyhold", "notifycid", "subscribecontext",
     "pedantic", "compactheaders", "vmexten", "mailbox", "autocreatepeer",
@@ -1021,6 +1021,12 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
             rc = s_qualify(self, v, g->qualify, &p->maxms);
         else if (!strcasecmp(k, "qualifyfreq"))
             rc = s_int(self, v, 1, 86400, &p->qualifyfreq);
+        else if (!strcasecmp(k, "call-limit")) {
+            /* build_peer: atoi(), a negative one is 0 (no limit) */
+            p->call_limit = atoi(v->value);
+            if (p->call_limit < 0)
+                p->call_limit = 0;
+        }
         else if (!strcasecmp(k, "directmedia"))
             ;                                        /* accepted: media is always anchored */
         else if (!strcasecmp(k, "transport"))

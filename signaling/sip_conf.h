@@ -90,6 +90,8 @@ typedef struct sip_peer {
                                  * when set); "" for none */
     char remotesecret[80];
     int maxms;                  /* qualify=: 0 no; yes 2000 (or [general]'s qualify=); or ms */
+    int call_limit;             /* call-limit=: calls in and out at once (0: no limit);
+                                 * chan_sip's update_call_counter */
     int qualifyfreq;            /* seconds between OPTIONS to a reachable peer (60) */
     int rtptimeout;             /* rtptimeout= seconds without RTP that end an answered call
                                  * (0: never; [general]'s by default) */
