@@ -33,6 +33,7 @@ typedef struct {
     int refresh;                     /* seconds from a 200 to the next REGISTER */
     int attempts;                    /* timed-out attempts since the last 200 */
     int authtries;                   /* challenges answered for this REGISTER */
+    time_t regtime;                  /* the last 200 (0: none): `sip show registry` */
     char display[300];               /* user@host, chan_sip's wording in logs */
     sip_arena_t arena;
     char space[REG_SPACE];
@@ -282,6 +283,7 @@ void sip_outreg_response(sip_outreg_t *self, sip_txn_t *txn, osip_message_t *res
     long ms = sip_outreg_refresh_ms(expires);
     r->refresh = (int)(ms / 1000);
     r->attempts = 0;
+    r->regtime = time(NULL);
     s_set_state(r, SIP_OUTREG_REGISTERED);
     td_log(LOG_INFO, "Outbound Registration: Expiry for %s is %d sec (Scheduling reregistration "
            "in %d s)", r->display, expires, r->refresh);
@@ -427,6 +429,16 @@ size_t sip_outreg_count(const sip_outreg_t *self)
 sip_outreg_state_t sip_outreg_state(const sip_outreg_t *self, size_t i)
 {
     return i < self->n ? self->regs[i].state : SIP_OUTREG_UNREGISTERED;
+}
+
+const sip_register_t *sip_outreg_conf(const sip_outreg_t *self, size_t i)
+{
+    return i < self->n ? self->regs[i].conf : NULL;
+}
+
+time_t sip_outreg_regtime(const sip_outreg_t *self, size_t i)
+{
+    return i < self->n ? self->regs[i].regtime : 0;
 }
 
 int sip_outreg_refresh(const sip_outreg_t *self, size_t i)
