@@ -84,7 +84,7 @@ static int s_status(const sip_cli_env_t *env, const sip_peer_t *p, char *out, si
         snprintf(out, len, "Unmonitored");
         return -1;
     }
-    int lastms = env->qualify ? sip_qualify_lastms(env->qualify, p) : 0;
+    int lastms = env->lastms ? env->lastms(env->arg, p) : 0;
     if (lastms < 0) {
         snprintf(out, len, "UNREACHABLE");
         return 0;

@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include "sip_conf.h"
 #include "sip_outreg.h"
-#include "sip_qualify.h"
 #include "sip_registrar.h"
 
 /* The reply statuses, as the router's CLI: Asterisk's CLI_SUCCESS,
@@ -22,7 +21,9 @@ enum { SIP_CLI_OK = 0, SIP_CLI_USAGE = 1, SIP_CLI_FAILED = 2 };
 typedef struct {
     const sip_conf_t *conf;
     sip_registrar_t *registrar;
-    const sip_qualify_t *qualify;   /* NULL: nobody qualified */
+    /* The peer's last qualify round trip (sip_qualify_lastms): 0 unknown,
+     * -1 unreachable. NULL: always 0. */
+    int (*lastms)(void *arg, const sip_peer_t *peer);
     const sip_outreg_t *outreg;     /* NULL: no register => lines */
     long now;                       /* seconds, the registrar's clock */
     /* `sip reload`: 0 done (a one-line summary in why), or -1 with the

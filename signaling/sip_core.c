@@ -1038,13 +1038,19 @@ static int s_cli_reload(void *arg, char *why, size_t len)
     return sip_core_reload(arg, why, len);
 }
 
+static int s_cli_lastms(void *arg, const sip_peer_t *peer)
+{
+    sip_core_t *self = arg;
+    return sip_qualify_lastms(self->qualify, peer);
+}
+
 /* A `sip ...` command that the router relays from tandemctl. */
 static void s_on_cli_request(void *arg, const td_bus_hdr_t *hdr, const Tandem__CliRequest *msg)
 {
     (void)hdr;
     sip_core_t *self = arg;
     sip_cli_env_t env = {
-        .conf = self->conf, .registrar = self->registrar, .qualify = self->qualify,
+        .conf = self->conf, .registrar = self->registrar, .lastms = s_cli_lastms,
         .outreg = self->outreg, .now = (long)time(NULL), .reload = s_cli_reload, .arg = self,
     };
     char *text = NULL;
