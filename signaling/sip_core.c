@@ -35,7 +35,6 @@ struct sip_core {
     sip_core_opts_t opts;
     char identity[64];
     char conf_path[600];           /* "" : sip reload cannot work */
-    unsigned long reloads;
     sip_txn_layer_t *layer;
     td_bus_t *bus;
     sip_auth_t *auth;
@@ -1019,7 +1018,6 @@ int sip_core_reload(sip_core_t *self, char *why, size_t len)
     self->conf = next;
     sip_conf_destroy(&self->owned);
     self->owned = next;
-    self->reloads++;
     sip_outreg_start(self->outreg);
     snprintf(why, len, "Reloaded %s: %zu peers, %zu registrations; %zu binding(s) of removed "
              "peers dropped", self->conf_path, sip_conf_peer_count(next),
