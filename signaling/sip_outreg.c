@@ -323,6 +323,7 @@ static int s_reg_init(sip_outreg_t *self, s_reg_t *r, const sip_register_t *c)
     r->conf = c;
     r->state = SIP_OUTREG_UNREGISTERED;
     r->expiry = c->expiry ? c->expiry : g->defaultexpiry;
+    r->refresh = r->expiry;                 /* chan_sip's sip_register, until a 200 */
     sip_arena_init(&r->arena, r->space, sizeof r->space);
     if (c->port && c->port != 5060)
         snprintf(hostport, sizeof hostport, "%s:%d", c->host, c->port);
