@@ -44,10 +44,12 @@ bin/tandem-$(1): $$(patsubst %.c,build/obj/%.o,$$(wildcard $(1)/*.c) $$(SHARED_$
 	$$(CC) $$(CFLAGS) -o $$@ $$^ $$(LDLIBS) $$(LDLIBS_$(1))
 endef
 $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
-# tandemctl: the operator's CLI (ctl/), a bus client of the router.
+# tandemctl: the operator's CLI (ctl/), a bus client of the router; its
+# prompt edits lines and keeps history with libedit (libedit-dev, BSD).
+LDLIBS_ctl := $(shell pkg-config --libs libedit 2>/dev/null || echo -ledit)
 bin/tandemctl: $(patsubst %.c,build/obj/%.o,$(wildcard ctl/*.c)) $(LIB_OBJS)
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(LDLIBS_ctl)
 
 # Unit tests: one cmocka binary per tests/unit/<dir>/test_<class>.c, linked
 # from ASan/UBSan objects (build/asan/, each source compiled once) of <dir>

@@ -218,6 +218,9 @@ static const char *const s_help =
     "dialplan reload                   re-read extensions.conf\n"
     "media show workers                media workers: state, calls, capacity\n"
     "media drain <worker>              move a worker's calls elsewhere, then it exits\n"
+    "sip show peers|users|registry     SIP peers, users, outbound registrations (signaling)\n"
+    "sip show peer <name>              one SIP peer's settings and registration (signaling)\n"
+    "sip reload                        re-read sip.conf in every signaling process\n"
     "help                              this list\n";
 
 int router_cli(router_t *self, const char *command, char **text)

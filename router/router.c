@@ -2,6 +2,7 @@
 #include "router.h"
 #include "astdb.h"
 #include "chanvars.h"
+#include "cli_relay.h"
 #include "cdr.h"
 #include "strmap.h"
 #include "td_log.h"
@@ -21,6 +22,7 @@ struct router {
     workers_t *workers;
     cdr_t *cdr;
     td_bus_t *bus;
+    cli_relay_t *relay;         /* `sip ...` commands, answered by signaling */
     strmap_t *calls;            /* call id (the call's own copy) -> call */
     call_t **zombies;           /* ended, waiting for the reaper */
     size_t nzombies, zcap;
@@ -288,7 +290,16 @@ static void s_on_cli_request(void *arg, const td_bus_hdr_t *hdr, const Tandem__C
     char *text = NULL;
     Tandem__CliReply r = TANDEM__CLI_REPLY__INIT;
     r.id = msg->id;
-    r.status = (uint32_t)router_cli(self, msg->command ? msg->command : "", &text);
+    const char *command = msg->command ? msg->command : "";
+    if (cli_relay_wants(command)) {
+        if (self->relay && cli_relay_forward(self->relay, hdr->peer, msg->id, command) == 0)
+            return;                 /* the relay answers when signaling has */
+        r.status = 2;
+        r.text = "No signaling process is up: the sip commands are answered there\n";
+        td_bus_send_cli_reply(self->bus, hdr->peer, "", 0, &r);
+        return;
+    }
+    r.status = (uint32_t)router_cli(self, command, &text);
     r.text = text ? text : "";
     td_bus_send_cli_reply(self->bus, hdr->peer, "", 0, &r);
     free(text);
@@ -308,6 +319,14 @@ static void s_on_exten_query(void *arg, const td_bus_hdr_t *hdr, const Tandem__E
             || (msg->exten_decoded
                 && dialplan_find_prio(self->dialplan, ctx, msg->exten_decoded, cid, 1, NULL));
     td_bus_send_exten_reply(self->bus, hdr->peer, "", 0, &r);
+}
+
+/* Signaling's answer to a command the relay passed on. */
+static void s_on_cli_reply(void *arg, const td_bus_hdr_t *hdr, const Tandem__CliReply *msg)
+{
+    router_t *self = arg;
+    if (self->relay)
+        cli_relay_reply(self->relay, hdr, msg);
 }
 
 /* tandemctl connects as a peer of role "ctl": it has no calls. */
@@ -543,11 +562,14 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_peer_down = s_on_peer_down,
         .on_cli_request = s_on_cli_request,
         .on_exten_query = s_on_exten_query,
+        .on_cli_reply = s_on_cli_reply,
         .on_peer_restart = s_on_peer_restart,
     };
     if (self->workers && self->calls && self->reaper && self->drain && self->sig_grace && self->cdr)
         self->bus = td_bus_new(base, TD_BUS_BIND, endpoint, identity, "router", 0, &h, self);
-    if (!self->bus) {
+    if (self->bus)
+        self->relay = cli_relay_new(base, self->bus);
+    if (!self->bus || !self->relay) {
         router_destroy(&self);
         return NULL;
     }
@@ -605,6 +627,7 @@ void router_destroy(router_t **self_p)
         event_free(self->sig_grace);
     if (self->max_call)
         event_free(self->max_call);
+    cli_relay_destroy(&self->relay);
     td_bus_destroy(&self->bus);
     strmap_destroy(&self->calls);
     cdr_destroy(&self->cdr);

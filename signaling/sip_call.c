@@ -479,6 +479,11 @@ static void s_context(sip_leg_t *leg)
 
 /* ---- the class ------------------------------------------------------------- */
 
+void sip_call_set_conf(sip_call_t *self, const sip_conf_t *conf)
+{
+    self->env.conf = conf;
+}
+
 sip_call_t *sip_call_new(const sip_call_env_t *env)
 {
     sip_call_t *self = calloc(1, sizeof *self);

@@ -45,6 +45,9 @@ typedef struct {
 
 /* env is copied; the objects it points to must outlive the call table. */
 sip_call_t *sip_call_new(const sip_call_env_t *env);
+/* sip reload: look peers up in conf from now on (legs keep peer names, not
+ * pointers, so calls in progress carry on). */
+void sip_call_set_conf(sip_call_t *self, const sip_conf_t *conf);
 /* Frees every leg without sending anything. */
 void sip_call_destroy(sip_call_t **self_p);
 

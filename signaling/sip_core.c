@@ -15,6 +15,7 @@
 #include "sdp.h"
 #include "sip_auth.h"
 #include "sip_call.h"
+#include "sip_cli.h"
 #include "sip_extern.h"
 #include "sip_ident.h"
 #include "sip_listen.h"
@@ -30,9 +31,11 @@
 
 struct sip_core {
     struct event_base *base;
-    const sip_conf_t *conf;
+    const sip_conf_t *conf;        /* in force: the caller's, or `owned` after a reload */
+    sip_conf_t *owned;             /* the last reload's conf, NULL before one */
     sip_core_opts_t opts;
     char identity[64];
+    char conf_path[600];           /* "" : sip reload cannot work */
     sip_txn_layer_t *layer;
     td_bus_t *bus;
     sip_auth_t *auth;
@@ -946,6 +949,124 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
     sip_core_tick(arg, (long)time(NULL));
 }
 
+/* ---- sip reload and the CLI ------------------------------------------------- */
+
+static int s_keep_aor(void *arg, const char *aor)
+{
+    const sip_peer_t *p = sip_conf_peer(arg, aor);
+    return p && p->dynamic;
+}
+
+static int s_bind_differs(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+    return a->sin_addr.s_addr != b->sin_addr.s_addr || a->sin_port != b->sin_port;
+}
+
+int sip_core_reload(sip_core_t *self, char *why, size_t len)
+{
+    if (!self->conf_path[0]) {
+        snprintf(why, len, "no sip.conf path known to this process");
+        return -1;
+    }
+    char err[1024];
+    sip_conf_t *next = sip_conf_load(self->conf_path, err, sizeof err);
+    if (!next) {
+        snprintf(why, len, "%s", err);
+        td_log(LOG_ERR, "sip reload refused, the configuration in force stays: %s", err);
+        return -1;
+    }
+    const sip_general_t *was = sip_conf_general(self->conf), *g = sip_conf_general(next);
+    /* The new parts first: if one cannot be made, nothing changed. */
+    int realm_changed = strcmp(was->realm, g->realm) != 0;
+    sip_auth_t *auth = realm_changed ? sip_auth_new(g->realm) : NULL;
+    sip_extern_t *ext = sip_extern_new(g);
+    sip_outreg_env_t renv = {
+        .base = self->base, .layer = self->layer, .conf = next, .local_addr = s_local_addr,
+        .arg = self,
+    };
+    sip_outreg_t *outreg = sip_outreg_new(&renv);
+    sip_qualify_env_t qenv = {
+        .base = self->base, .layer = self->layer, .conf = next, .registrar = self->registrar,
+        .local_addr = s_local_addr, .arg = self,
+    };
+    sip_qualify_t *qualify = sip_qualify_new(&qenv);
+    if ((realm_changed && !auth) || !ext || !outreg || !qualify) {
+        sip_qualify_destroy(&qualify);
+        sip_outreg_destroy(&outreg);
+        sip_extern_destroy(&ext);
+        sip_auth_destroy(&auth);
+        sip_conf_destroy(&next);
+        snprintf(why, len, "out of memory");
+        td_log(LOG_ERR, "sip reload failed (out of memory), the configuration in force stays");
+        return -1;
+    }
+    if (s_bind_differs(&was->bind, &g->bind) || was->tcpenable != g->tcpenable
+        || was->tlsenable != g->tlsenable || s_bind_differs(&was->tcpbind, &g->tcpbind)
+        || s_bind_differs(&was->tlsbind, &g->tlsbind))
+        td_log(LOG_WARNING, "sip reload: bind addresses and the TCP/TLS listeners stay as they "
+               "are until signaling restarts");
+    /* Put it in force: everything that looks into the conf moves to next. */
+    sip_qualify_adopt(qualify, self->qualify);
+    sip_qualify_destroy(&self->qualify);
+    self->qualify = qualify;
+    sip_outreg_destroy(&self->outreg);      /* chan_sip's cleanup_all_regs: no un-REGISTER */
+    self->outreg = outreg;
+    sip_extern_destroy(&self->ext);
+    self->ext = ext;
+    sip_txn_layer_set_nat(self->layer, g->nat == SIP_NAT_FORCE, s_remap, self);
+    if (auth) {
+        sip_auth_destroy(&self->auth);      /* nonces of the old realm are no use */
+        self->auth = auth;
+    }
+    sip_transport_set_preferred(sip_txn_layer_transport(self->layer), sip_listen_preferred,
+                                (void *)next);
+    sip_call_set_conf(self->call, next);
+    size_t dropped = sip_registrar_prune(self->registrar, s_keep_aor, next);
+    self->conf = next;
+    sip_conf_destroy(&self->owned);
+    self->owned = next;
+    sip_outreg_start(self->outreg);
+    snprintf(why, len, "Reloaded %s: %zu peers, %zu registrations; %zu binding(s) of removed "
+             "peers dropped", self->conf_path, sip_conf_peer_count(next),
+             sip_conf_register_count(next), dropped);
+    td_log(LOG_NOTICE, "%s", why);
+    return 0;
+}
+
+const sip_conf_t *sip_core_conf(sip_core_t *self)
+{
+    return self->conf;
+}
+
+static int s_cli_reload(void *arg, char *why, size_t len)
+{
+    return sip_core_reload(arg, why, len);
+}
+
+static int s_cli_lastms(void *arg, const sip_peer_t *peer)
+{
+    sip_core_t *self = arg;
+    return sip_qualify_lastms(self->qualify, peer);
+}
+
+/* A `sip ...` command that the router relays from tandemctl. */
+static void s_on_cli_request(void *arg, const td_bus_hdr_t *hdr, const Tandem__CliRequest *msg)
+{
+    (void)hdr;
+    sip_core_t *self = arg;
+    sip_cli_env_t env = {
+        .conf = self->conf, .registrar = self->registrar, .lastms = s_cli_lastms,
+        .outreg = self->outreg, .now = (long)time(NULL), .reload = s_cli_reload, .arg = self,
+    };
+    char *text = NULL;
+    Tandem__CliReply r = TANDEM__CLI_REPLY__INIT;
+    r.id = msg->id;
+    r.status = (uint32_t)sip_cli_run(&env, msg->command ? msg->command : "", &text);
+    r.text = text ? text : "";
+    td_bus_send_cli_reply(self->bus, NULL, "", 0, &r);
+    free(text);
+}
+
 /* ---- the class ----------------------------------------------------------------- */
 
 sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd,
@@ -959,6 +1080,8 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
     self->opts = *opts;
     snprintf(self->identity, sizeof self->identity, "%s", opts->identity ? opts->identity : "sig-1");
     self->opts.identity = self->identity;
+    snprintf(self->conf_path, sizeof self->conf_path, "%s", opts->conf_path ? opts->conf_path : "");
+    self->opts.conf_path = self->conf_path;
     if (!self->opts.capacity)
         self->opts.capacity = 2000;
     socklen_t bl = sizeof self->bound;
@@ -989,6 +1112,7 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
         .on_exten_reply = s_on_exten_reply,
+        .on_cli_request = s_on_cli_request,
     };
     self->auth = sip_auth_new(sip_conf_general(conf)->realm);
     self->registrar = sip_registrar_new();
@@ -1053,6 +1177,7 @@ void sip_core_destroy(sip_core_t **self_p)
     sip_extern_destroy(&self->ext);
     sip_registrar_destroy(&self->registrar);
     sip_auth_destroy(&self->auth);
+    sip_conf_destroy(&self->owned);
     free(self);
     *self_p = NULL;
 }

@@ -202,6 +202,18 @@ int sip_qualify_usable(const sip_qualify_t *self, const sip_peer_t *peer)
     return !p || (p->lastms >= 0 && p->lastms <= p->peer->maxms);
 }
 
+void sip_qualify_adopt(sip_qualify_t *self, const sip_qualify_t *old)
+{
+    for (size_t i = 0; old && i < self->n; i++) {
+        s_poke_t *p = &self->pokes[i];
+        if (!p->peer)
+            continue;
+        const s_poke_t *was = s_find(old, sip_conf_peer(old->env.conf, p->peer->name));
+        if (was)
+            p->lastms = was->lastms;
+    }
+}
+
 void sip_qualify_log(const sip_qualify_t *self)
 {
     for (size_t i = 0; i < self->n; i++) {

@@ -50,10 +50,27 @@ int td_bus_peer_alive(td_bus_t *self, const char *peer)
     return s_alive;
 }
 
-/* The fake knows no peers of its own: router code that lists them sees none. */
+/* The peers td_bus_fake_add_peer listed (none by default). */
+static struct {
+    char identity[64], role[32];
+    int alive;
+} s_peers[16];
+static size_t s_npeers;
+
 void td_bus_peers_foreach(td_bus_t *self, td_bus_peer_fn *fn, void *arg)
 {
-    (void)self; (void)fn; (void)arg;
+    (void)self;
+    for (size_t i = 0; i < s_npeers; i++)
+        fn(arg, s_peers[i].identity, s_peers[i].role, s_peers[i].alive, 0, 0, 0);
+}
+
+void td_bus_fake_add_peer(const char *identity, const char *role, int alive)
+{
+    if (s_npeers == sizeof s_peers / sizeof s_peers[0])
+        return;
+    snprintf(s_peers[s_npeers].identity, sizeof s_peers[0].identity, "%s", identity);
+    snprintf(s_peers[s_npeers].role, sizeof s_peers[0].role, "%s", role);
+    s_peers[s_npeers++].alive = alive;
 }
 
 static int s_record(const char *peer, const Tandem__Envelope *env)
@@ -145,6 +162,7 @@ void td_bus_fake_reset(void)
     free(s_sent);
     s_sent = NULL;
     s_count = s_cap = 0;
+    s_npeers = 0;
 }
 
 void td_bus_fake_deliver(td_bus_t *bus, const char *peer, const Tandem__Envelope *env)

@@ -18,7 +18,7 @@ size_t td_bus_fake_count(void);
 const td_bus_fake_sent_t *td_bus_fake_get(size_t i);
 /* The most recent send whose body case is body_case, or NULL. */
 const td_bus_fake_sent_t *td_bus_fake_last(int body_case);
-/* Forget every recorded send. */
+/* Forget every recorded send (and the peers td_bus_fake_add_peer listed). */
 void td_bus_fake_reset(void);
 
 /* Deliver env (borrowed) to the bus's handlers as if `peer` had sent it. */
@@ -26,6 +26,8 @@ void td_bus_fake_deliver(td_bus_t *bus, const char *peer, const Tandem__Envelope
 /* Fire on_peer_up / on_peer_down. */
 void td_bus_fake_peer_up(td_bus_t *bus, const char *peer, const char *role, uint32_t capacity);
 void td_bus_fake_peer_down(td_bus_t *bus, const char *peer, const char *role);
+/* List a peer in td_bus_peers_foreach (until td_bus_fake_reset). */
+void td_bus_fake_add_peer(const char *identity, const char *role, int alive);
 /* Make td_bus_peer_alive() answer `alive` for every peer (default 1). */
 void td_bus_fake_set_alive(int alive);
 /* Play the router for out-of-dialog OPTIONS: an ExtenQuery sent is answered

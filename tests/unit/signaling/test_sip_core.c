@@ -305,7 +305,8 @@ static int setup(void **state)
     char err[512];
     fx->conf = sip_conf_load(fx->path, err, sizeof err);
     assert_non_null(fx->conf);
-    sip_core_opts_t opts = { .identity = "sig-t", .endpoint = "inproc://none", .capacity = 10 };
+    sip_core_opts_t opts = { .identity = "sig-t", .endpoint = "inproc://none", .capacity = 10,
+                             .conf_path = fx->path };
     fx->core = sip_core_new(fx->base, fx->conf, fx->fd, &opts);
     assert_non_null(fx->core);
     fx->bus = sip_core_bus(fx->core);
@@ -501,6 +502,43 @@ static void s_is_challenge(fx_t *fx, int stale)
         assert_string_equal(w->stale, "true");
     else
         assert_null(w->stale);
+}
+
+/* sip reload (SIGHUP): a changed secret counts from the next REGISTER, a
+ * new peer can register, a removed peer's registration is dropped while
+ * the others stay; a broken file changes nothing and says file:line. */
+static void test_reload(void **state)
+{
+    fx_t *fx = *state;
+    sip_registrar_t *reg = sip_core_registrar(fx->core);
+    s_register(fx, "1001", "1001pass", "rl-1", "Expires: 300\r\n", 200);
+    s_register(fx, "1002", "1002pass", "rl-2", "Expires: 300\r\n", 200);
+    FILE *fp = fopen(fx->path, "w");
+    fputs("[general]\nrealm=tandem\nallowguest=no\n"
+          "[phone](!)\ntype=friend\nhost=dynamic\ncontext=internal\n"
+          "[1001](phone)\nsecret=1001new\n"
+          "[1007](phone)\nsecret=1007pass\n", fp);
+    fclose(fp);
+    char why[1024];
+    assert_int_equal(sip_core_reload(fx->core, why, sizeof why), 0);
+    assert_non_null(strstr(why, "2 peers"));
+    assert_int_equal(sip_conf_peer_count(sip_core_conf(fx->core)), 2);
+    long now = (long)time(NULL);
+    assert_non_null(sip_registrar_lookup(reg, "1001", now));      /* stays */
+    assert_null(sip_registrar_lookup(reg, "1002", now));          /* removed peer */
+    s_register(fx, "1001", "1001pass", "rl-3", NULL, 403);
+    s_register(fx, "1001", "1001new", "rl-4", NULL, 200);
+    s_register(fx, "1002", "1002pass", "rl-5", NULL, 403);
+    s_register(fx, "1007", "1007pass", "rl-6", NULL, 200);
+
+    const sip_conf_t *before = sip_core_conf(fx->core);
+    fp = fopen(fx->path, "a");
+    fputs("[1008](nosuch)\nsecret=x\n", fp);
+    fclose(fp);
+    assert_int_equal(sip_core_reload(fx->core, why, sizeof why), -1);
+    assert_non_null(strstr(why, "sip.conf:12: template [nosuch]"));
+    assert_ptr_equal(sip_core_conf(fx->core), before);
+    s_register(fx, "1007", "1007pass", "rl-7", NULL, 200);
 }
 
 static void test_register_rejects_alike(void **state)
@@ -1934,6 +1972,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_register_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outgoing_busy_and_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_router_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_leg_on_bus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mutations_never_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_codecs, setup, teardown),
