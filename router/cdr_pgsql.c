@@ -1,0 +1,1342 @@
+/* cdr_pgsql - see cdr_pgsql.h.
+ *
+ * One connection, one statement at a time, records strictly in order:
+ * the record in flight (cur), then the memory queue, then the spool. A
+ * record enters the memory queue only while the spool holds nothing
+ * pending, so everything in memory is older than everything spooled. When
+ * the connection goes, cur and the memory queue are put in front of the
+ * spool (appended when it is empty, else the spool is rewritten), so the
+ * spool alone holds the whole backlog in order.
+ *
+ * Connection states: DOWN (retry timer armed) -> CONNECTING (PQconnectPoll)
+ * -> COLUMNS (the catalog query) -> READY <-> INSERTING; any failure goes
+ * back to DOWN, with the retry delay doubling from S_BACKOFF_MIN_MS to
+ * S_BACKOFF_MAX_MS. */
+#include "cdr_pgsql.h"
+#include "td_conf.h"
+#include "td_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_QUEUE_MAX       1000        /* records in memory; the rest spool */
+#define S_LINE_MAX        32768       /* > 14 fields * 2 * CDR_PGSQL_FIELD_MAX */
+#define S_BACKOFF_MIN_MS  500
+#define S_BACKOFF_MAX_MS  5000
+#define S_CONNECT_TIMEOUT_S 10        /* connect and catalog query, together */
+#define S_SYNC_MS         1000        /* spool appends reach the disk within */
+#define S_COMPACT_BYTES   (4 << 20)   /* rewrite the spool past this many done bytes */
+
+typedef enum { S_DOWN, S_CONNECTING, S_COLUMNS, S_READY, S_INSERTING } s_state_t;
+
+/* What a column is filled from (ast_cdr_format_var's names). */
+typedef enum {
+    F_OTHER, F_START, F_ANSWER, F_END, F_CLID, F_SRC, F_DST, F_DCONTEXT, F_CHANNEL,
+    F_DSTCHANNEL, F_LASTAPP, F_LASTDATA, F_DURATION, F_BILLSEC, F_DISPOSITION, F_AMAFLAGS,
+    F_ACCOUNTCODE, F_PEERACCOUNT, F_UNIQUEID, F_LINKEDID, F_USERFIELD, F_SEQUENCE
+} s_field_t;
+
+static const struct { const char *name; s_field_t field; } s_fields[] = {
+    { "calldate", F_START }, { "start", F_START }, { "answer", F_ANSWER }, { "end", F_END },
+    { "clid", F_CLID }, { "src", F_SRC }, { "dst", F_DST }, { "dcontext", F_DCONTEXT },
+    { "channel", F_CHANNEL }, { "dstchannel", F_DSTCHANNEL }, { "lastapp", F_LASTAPP },
+    { "lastdata", F_LASTDATA }, { "duration", F_DURATION }, { "billsec", F_BILLSEC },
+    { "disposition", F_DISPOSITION }, { "amaflags", F_AMAFLAGS },
+    { "accountcode", F_ACCOUNTCODE }, { "peeraccount", F_PEERACCOUNT },
+    { "uniqueid", F_UNIQUEID }, { "linkedid", F_LINKEDID }, { "userfield", F_USERFIELD },
+    { "sequence", F_SEQUENCE },
+};
+
+typedef struct {
+    char *name;                 /* as the catalog has it */
+    Oid type;                   /* the parameter's type: the column's */
+    char typname[64];
+    int maxchars;               /* varchar(n)/char(n): n; else 0 */
+    int notnull, hasdefault;
+    s_field_t field;
+} s_column_t;
+
+struct cdr_pgsql {
+    struct event_base *base;
+    cdr_pgsql_conf_t conf;
+    char schema[128], table[256];   /* table split from "schema.table" */
+    PGconn *conn;
+    s_state_t state;
+    struct event *io;           /* PQsocket, re-assigned when fd or interest changes */
+    evutil_socket_t io_fd;
+    short io_what;
+    struct event *retry;        /* DOWN: next attempt; CONNECTING/COLUMNS: timeout */
+    struct event *sync;         /* fdatasync of the spool after appends */
+    int backoff_ms;
+    int down_logged;            /* "lost/cannot connect" said for this outage */
+    time_t connected_at;
+    s_column_t *cols;
+    size_t ncols;
+    int uniqueid_col;           /* index in cols, -1: none */
+    /* memory queue: a ring of malloc'd lines */
+    char *q[S_QUEUE_MAX];
+    size_t qhead, qlen;
+    /* the record in flight */
+    char cur[S_LINE_MAX];
+    size_t cur_len;             /* 0: none */
+    off_t cur_off;              /* its spool offset; -1: it came from memory */
+    char work[S_LINE_MAX];      /* cur decoded */
+    char *arena;                /* the statement's values */
+    size_t arena_len, arena_used;
+    const char **values;
+    Oid *types;
+    char *sql;
+    size_t sqlcap;
+    PGresult *res;              /* the statement's result, until the end of it */
+    /* the spool */
+    char spool_path[1024];
+    int spool_fd;
+    off_t spool_end, spool_read;
+    size_t spool_pending;
+    int spool_dirty;
+    char rbuf[S_LINE_MAX];
+    unsigned long sequence, written, rejected;
+};
+
+static void s_kick(cdr_pgsql_t *self);
+static void s_go_down(cdr_pgsql_t *self, int uncertain, const char *why);
+
+/* --- configuration --------------------------------------------------------- */
+
+static void s_copy(char *dst, size_t len, const char *v, const char *dflt)
+{
+    snprintf(dst, len, "%s", v ? v : dflt);
+}
+
+int cdr_pgsql_conf_read(cdr_pgsql_conf_t *c, const char *path, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return 0;
+    td_conf_t *conf = td_conf_load(path, err, errlen);
+    if (!conf)
+        return -1;
+    td_conf_log_warnings(conf);
+    td_conf_section_t *g = td_conf_section(conf, "global");
+    if (!g || !g->vars) {
+        /* ast_variable_browse(cfg, "global") NULL: also an empty [global] */
+        td_log(LOG_NOTICE, "cdr_pgsql: %s has no [global] section; CDRs not sent to PostgreSQL",
+               path);
+        td_conf_destroy(&conf);
+        return 0;
+    }
+    /* The defaults of cdr_pgsql.c's config_module (it warns for each). */
+    s_copy(c->hostname, sizeof c->hostname, td_conf_get(g, "hostname"), "");
+    s_copy(c->port, sizeof c->port, td_conf_get(g, "port"), "5432");
+    s_copy(c->dbname, sizeof c->dbname, td_conf_get(g, "dbname"), "asteriskcdrdb");
+    s_copy(c->user, sizeof c->user, td_conf_get(g, "user"), "asterisk");
+    s_copy(c->password, sizeof c->password, td_conf_get(g, "password"), "");
+    s_copy(c->appname, sizeof c->appname, td_conf_get(g, "appname"), "");
+    s_copy(c->table, sizeof c->table, td_conf_get(g, "table"), "cdr");
+    s_copy(c->encoding, sizeof c->encoding, td_conf_get(g, "encoding"), "LATIN9");
+    s_copy(c->timezone, sizeof c->timezone, td_conf_get(g, "timezone"), "");
+    /* cdr_pgsql.c has no schema key (table=schema.table names one);
+     * cel_pgsql.c reads schema=, and so do we when table has no dot. */
+    s_copy(c->schema, sizeof c->schema, td_conf_get(g, "schema"), "");
+    td_conf_destroy(&conf);
+    return 1;
+}
+
+/* --- spool lines ----------------------------------------------------------- */
+
+typedef struct {
+    char *p;
+    size_t len, n;
+} s_out_t;
+
+static void s_put(s_out_t *o, char c)
+{
+    if (o->n + 1 < o->len)
+        o->p[o->n] = c;
+    o->n++;
+}
+
+static void s_put_field(s_out_t *o, const char *s)
+{
+    s_put(o, '\t');
+    size_t n = s ? strlen(s) : 0;
+    if (n > CDR_PGSQL_FIELD_MAX) {
+        n = CDR_PGSQL_FIELD_MAX;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;                /* not inside a UTF-8 character */
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
+            s_put(o, '\\');
+            c = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\';
+        }
+        s_put(o, c);
+    }
+}
+
+static void s_put_text(s_out_t *o, const char *s)
+{
+    for (; *s; s++)
+        s_put(o, *s);
+}
+
+#define S_TEXT_FIELDS(r) \
+    &(r)->accountcode, &(r)->src, &(r)->dst, &(r)->dcontext, &(r)->clid, &(r)->channel, \
+    &(r)->dstchannel, &(r)->lastapp, &(r)->lastdata, &(r)->disposition, &(r)->amaflags, \
+    &(r)->uniqueid, &(r)->userfield
+
+size_t cdr_pgsql_encode(const cdr_record_t *r, unsigned long sequence, char *buf, size_t len)
+{
+    s_out_t o = { buf, len, 0 };
+    char num[128];
+    snprintf(num, sizeof num, "P\t%lu\t%lld.%06ld\t%lld.%06ld\t%lld.%06ld", sequence,
+             (long long)r->start.tv_sec, (long)r->start.tv_usec,
+             (long long)r->answer.tv_sec, (long)r->answer.tv_usec,
+             (long long)r->end.tv_sec, (long)r->end.tv_usec);
+    s_put_text(&o, num);
+    const char *const *fields[] = { S_TEXT_FIELDS(r) };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        s_put_field(&o, *fields[i]);
+    s_put(&o, '\n');
+    if (len)
+        buf[o.n < len ? o.n : len - 1] = '\0';
+    return o.n;
+}
+
+static int s_parse_tv(const char *s, struct timeval *tv)
+{
+    char *end;
+    long long sec = strtoll(s, &end, 10);
+    if (*end != '.')
+        return -1;
+    long usec = strtol(end + 1, &end, 10);
+    if (*end || usec < 0 || usec > 999999)
+        return -1;
+    tv->tv_sec = (time_t)sec;
+    tv->tv_usec = usec;
+    return 0;
+}
+
+/* Undo s_put_field's escapes in place. */
+static void s_unescape(char *s)
+{
+    char *w = s;
+    for (; *s; s++) {
+        if (*s == '\\' && s[1]) {
+            s++;
+            *w++ = *s == 't' ? '\t' : *s == 'n' ? '\n' : *s == 'r' ? '\r' : *s;
+        } else {
+            *w++ = *s;
+        }
+    }
+    *w = '\0';
+}
+
+int cdr_pgsql_decode(char *line, cdr_record_t *r, unsigned long *sequence)
+{
+    memset(r, 0, sizeof *r);
+    size_t n = strlen(line);
+    if (n && line[n - 1] == '\n')
+        line[--n] = '\0';
+    char *part[18];
+    size_t np = 0;
+    for (char *p = line;; p++) {
+        if (np == sizeof part / sizeof part[0])
+            return -1;
+        part[np++] = p;
+        p = strchr(p, '\t');
+        if (!p)
+            break;
+        *p = '\0';
+    }
+    const char **fields[] = { S_TEXT_FIELDS(r) };
+    size_t nf = sizeof fields / sizeof fields[0];
+    if (np != 5 + nf || strlen(part[0]) != 1 || !strchr("PUD", part[0][0]))
+        return -1;
+    char *end;
+    *sequence = strtoul(part[1], &end, 10);
+    if (*end || !*part[1])
+        return -1;
+    if (s_parse_tv(part[2], &r->start) < 0 || s_parse_tv(part[3], &r->answer) < 0 ||
+        s_parse_tv(part[4], &r->end) < 0)
+        return -1;
+    for (size_t i = 0; i < nf; i++) {
+        s_unescape(part[5 + i]);
+        *fields[i] = part[5 + i];
+    }
+    return 0;
+}
+
+/* --- the spool file ------------------------------------------------------- */
+
+static void s_on_sync(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    cdr_pgsql_t *self = arg;
+    if (self->spool_dirty && self->spool_fd >= 0 && fdatasync(self->spool_fd) < 0)
+        td_log_limited(LOG_ERR, 1, "cdr_pgsql: fdatasync %s: %s", self->spool_path,
+                       strerror(errno));
+    self->spool_dirty = 0;
+}
+
+static void s_dirty(cdr_pgsql_t *self)
+{
+    if (self->spool_dirty)
+        return;
+    self->spool_dirty = 1;
+    struct timeval tv = { S_SYNC_MS / 1000, (S_SYNC_MS % 1000) * 1000 };
+    evtimer_add(self->sync, &tv);
+}
+
+static int s_write_all(int fd, const char *p, size_t n, off_t at)
+{
+    while (n) {
+        ssize_t w = pwrite(fd, p, n, at);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+        at += w;
+    }
+    return 0;
+}
+
+/* Append one line (with its '\n') at the end of the spool. */
+static int s_spool_append(cdr_pgsql_t *self, const char *line, size_t n)
+{
+    if (s_write_all(self->spool_fd, line, n, self->spool_end) < 0) {
+        td_log_limited(LOG_ERR, 1, "cdr_pgsql: cannot write %s: %s; a CDR is only in Master.csv",
+                       self->spool_path, strerror(errno));
+        return -1;
+    }
+    self->spool_end += (off_t)n;
+    self->spool_pending++;
+    s_dirty(self);
+    return 0;
+}
+
+/* The next line at or after *off whose state is not 'D': into rbuf, its
+ * length (with '\n') in *len; *off moves to it. 0, or -1 at the end. */
+static int s_spool_next(cdr_pgsql_t *self, off_t *off, size_t *len)
+{
+    while (*off < self->spool_end) {
+        size_t want = sizeof self->rbuf - 1;
+        if ((off_t)want > self->spool_end - *off)
+            want = (size_t)(self->spool_end - *off);
+        ssize_t n = pread(self->spool_fd, self->rbuf, want, *off);
+        if (n <= 0)
+            return -1;
+        self->rbuf[n] = '\0';
+        char *nl = memchr(self->rbuf, '\n', (size_t)n);
+        if (!nl) {
+            /* no line fits the buffer: not ours; skip it (to rejected would
+             * need the whole of it) */
+            td_log(LOG_ERR, "cdr_pgsql: %s: an over-long line at offset %lld skipped",
+                   self->spool_path, (long long)*off);
+            *off += n;
+            continue;
+        }
+        size_t l = (size_t)(nl - self->rbuf) + 1;
+        if (self->rbuf[0] != 'D') {
+            nl[1] = '\0';
+            *len = l;
+            return 0;
+        }
+        *off += (off_t)l;
+    }
+    return -1;
+}
+
+/* Read what a previous run left: count the pending lines, drop a torn last
+ * line, and truncate a file with nothing pending. */
+static int s_spool_open(cdr_pgsql_t *self)
+{
+    self->spool_fd = open(self->spool_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (self->spool_fd < 0) {
+        td_log(LOG_ERR, "cdr_pgsql: cannot open %s: %s", self->spool_path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(self->spool_fd, &st) < 0)
+        return -1;
+    self->spool_end = st.st_size;
+    off_t off = 0, last_end = 0, first = -1;
+    size_t len;
+    self->spool_pending = 0;
+    while (off < self->spool_end) {
+        ssize_t want = (ssize_t)sizeof self->rbuf;
+        if (want > self->spool_end - off)
+            want = (ssize_t)(self->spool_end - off);
+        ssize_t n = pread(self->spool_fd, self->rbuf, (size_t)want, off);
+        if (n <= 0)
+            break;
+        char *nl = memchr(self->rbuf, '\n', (size_t)n);
+        if (!nl) {
+            if (n < (ssize_t)sizeof self->rbuf)
+                break;              /* a torn last line */
+            off += n;
+            last_end = off;
+            continue;
+        }
+        len = (size_t)(nl - self->rbuf) + 1;
+        if (self->rbuf[0] != 'D') {
+            self->spool_pending++;
+            if (first < 0)
+                first = off;
+        }
+        off += (off_t)len;
+        last_end = off;
+    }
+    if (last_end < self->spool_end) {
+        td_log(LOG_WARNING, "cdr_pgsql: %s: dropping a torn last line (%lld bytes)",
+               self->spool_path, (long long)(self->spool_end - last_end));
+        self->spool_end = last_end;
+    }
+    if (!self->spool_pending)
+        self->spool_end = 0;
+    if (ftruncate(self->spool_fd, self->spool_end) < 0)
+        td_log(LOG_WARNING, "cdr_pgsql: truncate %s: %s", self->spool_path, strerror(errno));
+    self->spool_read = first < 0 ? 0 : first;
+    if (self->spool_pending)
+        td_log(LOG_NOTICE, "cdr_pgsql: %zu CDR(s) spooled in %s by an earlier run, to replay",
+               self->spool_pending, self->spool_path);
+    return 0;
+}
+
+/* Replace the spool with: head (nhead lines) + the pending lines of the
+ * old one, synced, renamed over it. Used when records in memory must go in
+ * front of a spool with pending lines, and to compact. 0 or -1 (logged;
+ * the old spool then stays and head is appended instead). */
+static int s_spool_rewrite(cdr_pgsql_t *self, char **head, size_t nhead)
+{
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", self->spool_path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    off_t at = 0;
+    size_t pending = 0;
+    int ok = fd >= 0;
+    for (size_t i = 0; ok && i < nhead; i++) {
+        size_t n = strlen(head[i]);
+        ok = s_write_all(fd, head[i], n, at) == 0;
+        at += (off_t)n;
+        pending++;
+    }
+    off_t off = self->spool_read;
+    size_t len;
+    while (ok && s_spool_next(self, &off, &len) == 0) {
+        ok = s_write_all(fd, self->rbuf, len, at) == 0;
+        at += (off_t)len;
+        off += (off_t)len;
+        pending++;
+    }
+    if (ok)
+        ok = fdatasync(fd) == 0 && rename(tmp, self->spool_path) == 0;
+    if (!ok) {
+        td_log(LOG_ERR, "cdr_pgsql: cannot rewrite %s: %s", self->spool_path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        for (size_t i = 0; i < nhead; i++)
+            s_spool_append(self, head[i], strlen(head[i]));
+        return -1;
+    }
+    close(self->spool_fd);
+    self->spool_fd = fd;
+    /* the new file was opened write-only: reopen it for reading too */
+    int rw = open(self->spool_path, O_RDWR | O_CLOEXEC);
+    if (rw >= 0) {
+        close(fd);
+        self->spool_fd = rw;
+    }
+    self->spool_end = at;
+    self->spool_read = 0;
+    self->spool_pending = pending;
+    return 0;
+}
+
+/* Everything not yet written (cur, then the memory queue) goes in front of
+ * the spool's pending lines. uncertain: cur may have reached the table. */
+static void s_spool_backlog(cdr_pgsql_t *self, int uncertain)
+{
+    char *head[S_QUEUE_MAX + 1];
+    size_t nhead = 0;
+    if (self->cur_len) {
+        if (self->cur_off >= 0) {
+            /* cur is the spool's first pending line: mark it in place */
+            if (uncertain && s_write_all(self->spool_fd, "U", 1, self->cur_off) == 0)
+                s_dirty(self);
+        } else {
+            if (uncertain)
+                self->cur[0] = 'U';
+            head[nhead++] = self->cur;
+        }
+        self->cur_len = 0;
+    }
+    for (size_t i = 0; i < self->qlen; i++)
+        head[nhead++] = self->q[(self->qhead + i) % S_QUEUE_MAX];
+    if (nhead) {
+        if (self->spool_pending == 0) {
+            self->spool_read = self->spool_end;
+            for (size_t i = 0; i < nhead; i++)
+                s_spool_append(self, head[i], strlen(head[i]));
+        } else {
+            s_spool_rewrite(self, head, nhead);
+        }
+    }
+    for (size_t i = 0; i < self->qlen; i++)
+        free(self->q[(self->qhead + i) % S_QUEUE_MAX]);
+    self->qhead = self->qlen = 0;
+}
+
+/* cur is in the table (or refused for good): forget it. */
+static void s_done(cdr_pgsql_t *self)
+{
+    if (self->cur_len && self->cur_off >= 0) {
+        if (s_write_all(self->spool_fd, "D", 1, self->cur_off) == 0)
+            s_dirty(self);
+        self->spool_read = self->cur_off + (off_t)self->cur_len;
+        if (self->spool_pending)
+            self->spool_pending--;
+        if (!self->spool_pending) {
+            if (ftruncate(self->spool_fd, 0) == 0) {
+                self->spool_end = self->spool_read = 0;
+                td_log(LOG_NOTICE, "cdr_pgsql: spool replayed; %s emptied", self->spool_path);
+            }
+        } else if (self->spool_read > S_COMPACT_BYTES) {
+            s_spool_rewrite(self, NULL, 0);
+        }
+    }
+    self->cur_len = 0;
+}
+
+static void s_reject(cdr_pgsql_t *self, const char *why)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s.rejected", self->spool_path);
+    td_log(LOG_WARNING, "cdr_pgsql: the database refused a CDR (%s); kept in %s", why, path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd >= 0) {
+        if (write(fd, self->cur, self->cur_len) < 0)
+            td_log(LOG_ERR, "cdr_pgsql: cannot write %s: %s", path, strerror(errno));
+        close(fd);
+    }
+    self->rejected++;
+    s_done(self);
+}
+
+/* --- values and the statement --------------------------------------------- */
+
+static char *s_arena(cdr_pgsql_t *self, size_t n)
+{
+    if (self->arena_used + n > self->arena_len)
+        return NULL;
+    char *p = self->arena + self->arena_used;
+    self->arena_used += n;
+    return p;
+}
+
+static int s_is_utc(const char *tz)
+{
+    return !strcasecmp(tz, "UTC") || !strcasecmp(tz, "GMT") || !strcasecmp(tz, "UTC0") ||
+           !strcasecmp(tz, "Etc/UTC") || !strcasecmp(tz, "Etc/GMT") || !strcasecmp(tz, "Z");
+}
+
+/* tv as "%Y-%m-%d %T" in the configured timezone (ast_localtime with tz). */
+static void s_time(const cdr_pgsql_t *self, struct timeval tv, char *buf, size_t len)
+{
+    struct tm tm;
+    time_t t = tv.tv_sec;
+    const char *tz = self->conf.timezone;
+    if (!*tz) {
+        localtime_r(&t, &tm);
+    } else if (s_is_utc(tz)) {
+        gmtime_r(&t, &tm);
+    } else {
+        /* Any other zone: TZ for the one conversion (one CDR, one thread). */
+        const char *old = getenv("TZ");
+        char saved[256] = "";
+        if (old)
+            snprintf(saved, sizeof saved, "%s", old);
+        setenv("TZ", tz, 1);
+        tzset();
+        localtime_r(&t, &tm);
+        if (old)
+            setenv("TZ", saved, 1);
+        else
+            unsetenv("TZ");
+        tzset();
+    }
+    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static int s_is_int(const s_column_t *c)
+{
+    return strncmp(c->typname, "int", 3) == 0;
+}
+
+static int s_is_float(const s_column_t *c)
+{
+    return strncmp(c->typname, "float", 5) == 0;
+}
+
+static double s_span(struct timeval a, struct timeval b)
+{
+    return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_usec - a.tv_usec) / 1e6;
+}
+
+/* Asterisk's numbers for -raw- disposition and amaflags (cdr.h, channel.h). */
+static long s_disposition_num(const char *d)
+{
+    static const struct { const char *s; long n; } m[] = {
+        { "NO ANSWER", 0 }, { "FAILED", 2 }, { "BUSY", 4 }, { "ANSWERED", 8 },
+        { "CONGESTION", 16 },
+    };
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (!strcmp(d, m[i].s))
+            return m[i].n;
+    return 1;   /* AST_CDR_NULL */
+}
+
+static long s_amaflags_num(const char *a)
+{
+    if (!strcasecmp(a, "OMIT"))
+        return 1;
+    if (!strcasecmp(a, "BILLING"))
+        return 2;
+    if (!strcasecmp(a, "DOCUMENTATION"))
+        return 3;
+    return 0;
+}
+
+/* The value for column c as cdr_pgsql.c's pgsql_log picks it; NULL: leave
+ * the column out of the INSERT (the field is empty). */
+static const char *s_value(cdr_pgsql_t *self, const s_column_t *c, const cdr_record_t *r,
+                           unsigned long seq)
+{
+    char *num = s_arena(self, 64);
+    if (!num)
+        return NULL;
+    const char *text = NULL;
+    switch (c->field) {
+    case F_START:
+    case F_ANSWER:
+    case F_END: {
+        struct timeval tv = c->field == F_START ? r->start : c->field == F_ANSWER ? r->answer
+                                                                                  : r->end;
+        if (!tv.tv_sec)
+            return NULL;
+        if (s_is_int(c))
+            snprintf(num, 64, "%lld", (long long)tv.tv_sec);
+        else if (s_is_float(c))
+            snprintf(num, 64, "%f", (double)tv.tv_sec + (double)tv.tv_usec / 1e6);
+        else
+            s_time(self, tv, num, 64);
+        return num;
+    }
+    case F_DURATION:
+    case F_BILLSEC: {
+        int dur = c->field == F_DURATION;
+        if (c->typname[0] == 'i') {
+            snprintf(num, 64, "%ld", dur ? cdr_duration(r) : cdr_billsec(r));
+        } else {
+            int answered = r->answer.tv_sec || r->answer.tv_usec;
+            struct timeval from = dur ? r->start : answered ? r->answer : r->end;
+            snprintf(num, 64, "%f", s_span(from, r->end));
+        }
+        return num;
+    }
+    case F_DISPOSITION:
+    case F_AMAFLAGS: {
+        const char *v = c->field == F_DISPOSITION ? r->disposition : r->amaflags;
+        if (s_is_int(c)) {
+            snprintf(num, 64, "%ld", c->field == F_DISPOSITION ? s_disposition_num(v ? v : "")
+                                                               : s_amaflags_num(v ? v : ""));
+            return num;
+        }
+        text = v;
+        break;
+    }
+    case F_SEQUENCE:
+        snprintf(num, 64, "%lu", seq);
+        text = num;
+        break;
+    case F_CLID: text = r->clid; break;
+    case F_SRC: text = r->src; break;
+    case F_DST: text = r->dst; break;
+    case F_DCONTEXT: text = r->dcontext; break;
+    case F_CHANNEL: text = r->channel; break;
+    case F_DSTCHANNEL: text = r->dstchannel; break;
+    case F_LASTAPP: text = r->lastapp; break;
+    case F_LASTDATA: text = r->lastdata; break;
+    case F_ACCOUNTCODE: text = r->accountcode; break;
+    case F_PEERACCOUNT: text = NULL; break;   /* not kept by the router */
+    case F_UNIQUEID: text = r->uniqueid; break;
+    /* One call, one record: the call's own id links it (Asterisk's
+     * linkedid is the first channel's uniqueid). */
+    case F_LINKEDID: text = r->uniqueid; break;
+    case F_USERFIELD: text = r->userfield; break;
+    case F_OTHER: text = NULL; break;        /* a CDR variable: none kept */
+    }
+    if (!text || !*text)
+        return NULL;
+    if (s_is_int(c)) {
+        long long v;
+        snprintf(num, 64, "%lld", sscanf(text, "%30lld", &v) == 1 ? v : 0LL);
+        return num;
+    }
+    if (s_is_float(c)) {
+        double v;
+        snprintf(num, 64, "%f", sscanf(text, "%30lf", &v) == 1 ? v : 0.0);
+        return num;
+    }
+    if (!c->maxchars)
+        return text;
+    /* Cut to the column's width (in characters) rather than have the
+     * INSERT refused ("value too long"), which Asterisk does. */
+    size_t bytes = 0;
+    int chars = 0;
+    while (text[bytes] && chars < c->maxchars) {
+        bytes++;
+        while (((unsigned char)text[bytes] & 0xC0) == 0x80)
+            bytes++;
+        chars++;
+    }
+    if (!text[bytes])
+        return text;
+    char *cut = s_arena(self, bytes + 1);
+    if (!cut)
+        return NULL;
+    memcpy(cut, text, bytes);
+    cut[bytes] = '\0';
+    return cut;
+}
+
+static int s_sql(cdr_pgsql_t *self, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int s_sql(cdr_pgsql_t *self, size_t *used, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(self->sql + *used, self->sqlcap - *used, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return -1;
+        if (*used + (size_t)n < self->sqlcap) {
+            *used += (size_t)n;
+            return 0;
+        }
+        size_t cap = (self->sqlcap + (size_t)n) * 2;
+        char *p = realloc(self->sql, cap);
+        if (!p)
+            return -1;
+        self->sql = p;
+        self->sqlcap = cap;
+    }
+}
+
+/* A quoted identifier ("a""b") into the statement. */
+static int s_sql_ident(cdr_pgsql_t *self, size_t *used, const char *name)
+{
+    if (s_sql(self, used, "\"") < 0)
+        return -1;
+    for (const char *p = name; *p; p++)
+        if (s_sql(self, used, *p == '"' ? "\"\"" : "%c", *p) < 0)
+            return -1;
+    return s_sql(self, used, "\"");
+}
+
+static int s_sql_table(cdr_pgsql_t *self, size_t *used)
+{
+    if (*self->schema && (s_sql_ident(self, used, self->schema) < 0 ||
+                          s_sql(self, used, ".") < 0))
+        return -1;
+    return s_sql_ident(self, used, self->table);
+}
+
+/* Send cur. 0, or -1 (cur refused or the connection gone: handled). */
+static int s_send(cdr_pgsql_t *self)
+{
+    memcpy(self->work, self->cur, self->cur_len + 1);
+    cdr_record_t r;
+    unsigned long seq;
+    if (cdr_pgsql_decode(self->work, &r, &seq) < 0) {
+        s_reject(self, "not a spool line");
+        return -1;
+    }
+    int guarded = self->cur[0] == 'U' && self->uniqueid_col >= 0;
+    self->arena_used = 0;
+    size_t used = 0;
+    int n = 0, uniq = 0;
+    int rc = s_sql(self, &used, "INSERT INTO ");
+    rc |= s_sql_table(self, &used);
+    rc |= s_sql(self, &used, " (");
+    for (size_t i = 0; i < self->ncols; i++) {
+        const s_column_t *c = &self->cols[i];
+        const char *v = s_value(self, c, &r, seq);
+        if (!v) {
+            if (!c->notnull || c->hasdefault)
+                continue;
+            v = "";   /* NOT NULL without a default: '' as Asterisk */
+        }
+        if ((int)i == self->uniqueid_col)
+            uniq = n + 1;
+        self->values[n] = v;
+        self->types[n] = c->type;
+        rc |= s_sql(self, &used, "%s", n ? ", " : "");
+        rc |= s_sql_ident(self, &used, c->name);
+        n++;
+    }
+    if (!uniq)
+        guarded = 0;
+    rc |= s_sql(self, &used, guarded ? ") SELECT " : ") VALUES (");
+    for (int i = 0; i < n; i++)
+        rc |= s_sql(self, &used, "%s$%d", i ? ", " : "", i + 1);
+    if (guarded) {
+        /* its answer was lost with a connection: maybe it is in already */
+        rc |= s_sql(self, &used, " WHERE NOT EXISTS (SELECT 1 FROM ");
+        rc |= s_sql_table(self, &used);
+        rc |= s_sql(self, &used, " WHERE ");
+        rc |= s_sql_ident(self, &used, self->cols[self->uniqueid_col].name);
+        rc |= s_sql(self, &used, " = $%d)", uniq);
+    } else {
+        rc |= s_sql(self, &used, ")");
+    }
+    if (rc) {
+        s_go_down(self, 0, "out of memory");
+        return -1;
+    }
+    if (!n) {
+        s_reject(self, "no column of the table takes a value");
+        return -1;
+    }
+    td_log(LOG_DEBUG, "cdr_pgsql: %s", self->sql);
+    if (!PQsendQueryParams(self->conn, self->sql, n, self->types, self->values, NULL, NULL, 0)) {
+        s_go_down(self, 0, PQerrorMessage(self->conn));
+        return -1;
+    }
+    self->state = S_INSERTING;
+    return 0;
+}
+
+/* --- the connection ------------------------------------------------------- */
+
+static void s_on_io(evutil_socket_t fd, short what, void *arg);
+
+/* Wait for what (EV_READ, EV_WRITE) on the connection's socket. */
+static void s_watch(cdr_pgsql_t *self, short what)
+{
+    evutil_socket_t fd = PQsocket(self->conn);
+    if (fd == self->io_fd && what == self->io_what)
+        return;
+    event_del(self->io);
+    self->io_fd = fd;
+    self->io_what = what;
+    if (fd < 0)
+        return;
+    event_assign(self->io, self->base, fd, what | EV_PERSIST, s_on_io, self);
+    event_add(self->io, NULL);
+}
+
+static void s_unwatch(cdr_pgsql_t *self)
+{
+    event_del(self->io);
+    self->io_fd = -1;
+    self->io_what = 0;
+}
+
+/* After a send: flush what libpq could not write yet. */
+static void s_flush(cdr_pgsql_t *self)
+{
+    int r = PQflush(self->conn);
+    if (r < 0)
+        s_go_down(self, 1, PQerrorMessage(self->conn));
+    else
+        s_watch(self, r ? EV_READ | EV_WRITE : EV_READ);
+}
+
+static void s_arm_retry(cdr_pgsql_t *self, int ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    evtimer_add(self->retry, &tv);
+}
+
+static const char *s_where(const cdr_pgsql_t *self, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s@%s:%s", self->conf.dbname,
+             *self->conf.hostname ? self->conf.hostname : "(socket)", self->conf.port);
+    return buf;
+}
+
+/* The connection failed or went away: put the backlog in the spool, close,
+ * and try again later. uncertain: cur may have been inserted. */
+static void s_go_down(cdr_pgsql_t *self, int uncertain, const char *why)
+{
+    char where[512];
+    char reason[512];
+    snprintf(reason, sizeof reason, "%s", why && *why ? why : "unknown");
+    size_t rl = strlen(reason);
+    while (rl && (reason[rl - 1] == '\n' || reason[rl - 1] == ' '))
+        reason[--rl] = '\0';
+    for (char *p = reason; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    s_spool_backlog(self, uncertain);
+    if (!self->down_logged) {
+        td_log(LOG_WARNING, "cdr_pgsql: %s %s (%s); spooling CDRs to %s",
+               self->connected_at ? "lost the connection to" : "cannot connect to",
+               s_where(self, where, sizeof where), reason, self->spool_path);
+        self->down_logged = 1;
+    } else {
+        td_log(LOG_DEBUG, "cdr_pgsql: %s: %s", s_where(self, where, sizeof where), reason);
+    }
+    s_unwatch(self);
+    PQclear(self->res);
+    self->res = NULL;
+    if (self->conn)
+        PQfinish(self->conn);
+    self->conn = NULL;
+    self->connected_at = 0;
+    self->state = S_DOWN;
+    evtimer_del(self->retry);
+    s_arm_retry(self, self->backoff_ms);
+    self->backoff_ms = self->backoff_ms * 2 > S_BACKOFF_MAX_MS ? S_BACKOFF_MAX_MS
+                                                                : self->backoff_ms * 2;
+}
+
+static void s_on_notice(void *arg, const char *message)
+{
+    (void)arg;
+    td_log(LOG_DEBUG, "cdr_pgsql: server says: %s", message);
+}
+
+static const char s_columns_sql[] =
+    "SELECT a.attname, t.typname, a.attlen, a.attnotnull,"
+    " pg_catalog.pg_get_expr(d.adbin, d.adrelid), a.atttypmod, a.atttypid"
+    " FROM pg_catalog.pg_class c"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0"
+    " AND NOT a.attisdropped"
+    " JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
+    " LEFT JOIN pg_catalog.pg_attrdef d ON a.atthasdef AND d.adrelid = a.attrelid"
+    " AND d.adnum = a.attnum"
+    " WHERE c.relname::text = $1"
+    " AND n.nspname::text = COALESCE(NULLIF($2, ''), current_schema()::text)"
+    " ORDER BY a.attnum";
+
+static void s_connected(cdr_pgsql_t *self)
+{
+    PQsetnonblocking(self->conn, 1);
+    PQsetNoticeProcessor(self->conn, s_on_notice, self);
+    const char *params[2] = { self->table, self->schema };
+    if (!PQsendQueryParams(self->conn, s_columns_sql, 2, NULL, params, NULL, NULL, 0)) {
+        s_go_down(self, 0, PQerrorMessage(self->conn));
+        return;
+    }
+    self->state = S_COLUMNS;
+    s_flush(self);
+}
+
+static void s_columns_free(cdr_pgsql_t *self)
+{
+    for (size_t i = 0; i < self->ncols; i++)
+        free(self->cols[i].name);
+    free(self->cols);
+    free(self->values);
+    free(self->types);
+    free(self->arena);
+    self->cols = NULL;
+    self->values = NULL;
+    self->types = NULL;
+    self->arena = NULL;
+    self->ncols = 0;
+}
+
+/* The catalog's answer: the table's columns, as config_module reads them. */
+static int s_columns(cdr_pgsql_t *self, PGresult *res)
+{
+    s_columns_free(self);
+    int rows = PQntuples(res);
+    self->cols = calloc((size_t)rows, sizeof *self->cols);
+    self->values = calloc((size_t)rows, sizeof *self->values);
+    self->types = calloc((size_t)rows, sizeof *self->types);
+    self->arena_len = S_LINE_MAX + (size_t)rows * 64;
+    self->arena = malloc(self->arena_len);
+    if (!self->cols || !self->values || !self->types || !self->arena)
+        return -1;
+    self->uniqueid_col = -1;
+    for (int i = 0; i < rows; i++) {
+        s_column_t *c = &self->cols[self->ncols];
+        c->name = strdup(PQgetvalue(res, i, 0));
+        if (!c->name)
+            return -1;
+        snprintf(c->typname, sizeof c->typname, "%s", PQgetvalue(res, i, 1));
+        c->notnull = PQgetvalue(res, i, 3)[0] == 't';
+        c->hasdefault = PQgetvalue(res, i, 4)[0] != '\0';
+        int typmod = atoi(PQgetvalue(res, i, 5));
+        if ((!strcmp(c->typname, "varchar") || !strcmp(c->typname, "bpchar")) && typmod > 4)
+            c->maxchars = typmod - 4;
+        c->type = (Oid)strtoul(PQgetvalue(res, i, 6), NULL, 10);
+        c->field = F_OTHER;
+        for (size_t f = 0; f < sizeof s_fields / sizeof s_fields[0]; f++)
+            if (!strcasecmp(c->name, s_fields[f].name))
+                c->field = s_fields[f].field;
+        if (c->field == F_UNIQUEID && self->uniqueid_col < 0)
+            self->uniqueid_col = (int)self->ncols;
+        self->ncols++;
+    }
+    return 0;
+}
+
+/* A query's results are all in: act on them. */
+static void s_on_result(cdr_pgsql_t *self, PGresult *res)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorMessage(res) : "no result";
+    char where[512];
+    if (self->state == S_COLUMNS) {
+        if (st != PGRES_TUPLES_OK) {
+            s_go_down(self, 0, msg);
+            return;
+        }
+        if (PQntuples(res) == 0) {
+            /* "does the table exist?" Retried: it may be made later. */
+            s_go_down(self, 0, "the table has no columns; does it exist?");
+            return;
+        }
+        if (s_columns(self, res) < 0) {
+            s_go_down(self, 0, "out of memory");
+            return;
+        }
+        evtimer_del(self->retry);           /* the connect timeout */
+        self->state = S_READY;
+        self->backoff_ms = S_BACKOFF_MIN_MS;
+        self->connected_at = time(NULL);
+        size_t backlog = self->spool_pending + self->qlen;
+        td_log(self->down_logged ? LOG_NOTICE : LOG_INFO,
+               "cdr_pgsql: connected to %s, table %s%s%s (%zu columns); %zu CDR(s) to replay",
+               s_where(self, where, sizeof where), self->schema, *self->schema ? "." : "",
+               self->table, self->ncols, backlog);
+        self->down_logged = 0;
+        s_watch(self, EV_READ);
+        s_kick(self);
+        return;
+    }
+    /* S_INSERTING */
+    if (st == PGRES_COMMAND_OK) {
+        self->written++;
+        s_done(self);
+        self->state = S_READY;
+        s_kick(self);
+        return;
+    }
+    if (!state || !*state) {
+        /* no SQLSTATE: libpq's own error (the connection broke) */
+        s_go_down(self, 1, msg);
+        return;
+    }
+    if (!strcmp(state, "23505")) {
+        /* unique_violation: the table has this record already */
+        self->written++;
+        s_done(self);
+        self->state = S_READY;
+        s_kick(self);
+        return;
+    }
+    if (!strncmp(state, "22", 2) || !strncmp(state, "23", 2)) {
+        /* data exception, integrity constraint: retrying will not help */
+        char why[600];
+        snprintf(why, sizeof why, "SQLSTATE %s: %s", state, msg);
+        size_t l = strlen(why);
+        while (l && why[l - 1] == '\n')
+            why[--l] = '\0';
+        s_reject(self, why);
+        self->state = S_READY;
+        s_kick(self);
+        return;
+    }
+    /* the server refused the statement (the table changed, shutting down,
+     * out of space...): not inserted; reconnect, re-read the columns */
+    s_go_down(self, 0, msg);
+}
+
+static void s_on_io(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    cdr_pgsql_t *self = arg;
+    if (self->state == S_CONNECTING) {
+        switch (PQconnectPoll(self->conn)) {
+        case PGRES_POLLING_READING: s_watch(self, EV_READ); break;
+        case PGRES_POLLING_WRITING: s_watch(self, EV_WRITE); break;
+        case PGRES_POLLING_OK: s_connected(self); break;
+        default: s_go_down(self, 0, PQerrorMessage(self->conn)); break;
+        }
+        return;
+    }
+    if (what & EV_WRITE) {
+        s_flush(self);
+        if (self->state == S_DOWN)
+            return;
+    }
+    if (!(what & EV_READ))
+        return;
+    if (!PQconsumeInput(self->conn)) {
+        s_go_down(self, self->state == S_INSERTING, PQerrorMessage(self->conn));
+        return;
+    }
+    if (self->state == S_READY) {
+        /* nothing asked: the server closing (a restart) or a notice */
+        PGresult *res;
+        while (!PQisBusy(self->conn) && (res = PQgetResult(self->conn)))
+            PQclear(res);
+        if (PQstatus(self->conn) == CONNECTION_BAD)
+            s_go_down(self, 0, PQerrorMessage(self->conn));
+        return;
+    }
+    /* COLUMNS or INSERTING: collect until PQgetResult says the end (it
+     * may take more reads). One statement gives one result; should there
+     * be more, an error wins. */
+    for (;;) {
+        if (PQisBusy(self->conn))
+            return;
+        PGresult *res = PQgetResult(self->conn);
+        if (!res)
+            break;
+        if (!self->res) {
+            self->res = res;
+        } else if (PQresultStatus(res) == PGRES_FATAL_ERROR &&
+                   PQresultStatus(self->res) != PGRES_FATAL_ERROR) {
+            PQclear(self->res);
+            self->res = res;
+        } else {
+            PQclear(res);
+        }
+    }
+    PGresult *res = self->res;
+    self->res = NULL;
+    s_on_result(self, res);
+    PQclear(res);
+}
+
+static void s_connect(cdr_pgsql_t *self)
+{
+    const char *kw[9], *val[9];
+    int n = 0;
+    const cdr_pgsql_conf_t *c = &self->conf;
+#define S_KW(k, v) do { if (*(v)) { kw[n] = (k); val[n] = (v); n++; } } while (0)
+    S_KW("host", c->hostname);
+    S_KW("port", c->port);
+    S_KW("dbname", c->dbname);
+    S_KW("user", c->user);
+    S_KW("password", c->password);
+    S_KW("application_name", c->appname);
+    /* client_encoding at connect: PQsetClientEncoding would block */
+    S_KW("client_encoding", c->encoding);
+#undef S_KW
+    kw[n] = val[n] = NULL;
+    self->conn = PQconnectStartParams(kw, val, 0);
+    if (!self->conn) {
+        s_go_down(self, 0, "out of memory");
+        return;
+    }
+    if (PQstatus(self->conn) == CONNECTION_BAD) {
+        s_go_down(self, 0, PQerrorMessage(self->conn));
+        return;
+    }
+    self->state = S_CONNECTING;
+    s_arm_retry(self, S_CONNECT_TIMEOUT_S * 1000);   /* the connect timeout */
+    s_watch(self, EV_WRITE);
+}
+
+static void s_on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    cdr_pgsql_t *self = arg;
+    if (self->state == S_DOWN)
+        s_connect(self);
+    else if (self->state == S_CONNECTING || self->state == S_COLUMNS)
+        s_go_down(self, 0, "timed out");
+}
+
+/* --- the queue ------------------------------------------------------------ */
+
+/* Connected and idle: send the oldest record, if any. */
+static void s_kick(cdr_pgsql_t *self)
+{
+    while (self->state == S_READY && !self->cur_len) {
+        if (self->qlen) {
+            char *line = self->q[self->qhead];
+            self->qhead = (self->qhead + 1) % S_QUEUE_MAX;
+            self->qlen--;
+            size_t n = strlen(line);
+            memcpy(self->cur, line, n + 1);
+            free(line);
+            self->cur_len = n;
+            self->cur_off = -1;
+        } else if (self->spool_pending) {
+            off_t off = self->spool_read;
+            size_t len;
+            if (s_spool_next(self, &off, &len) < 0) {
+                td_log(LOG_ERR, "cdr_pgsql: %s: %zu pending record(s) not found; spool reset",
+                       self->spool_path, self->spool_pending);
+                self->spool_pending = 0;
+                if (ftruncate(self->spool_fd, 0) == 0)
+                    self->spool_end = self->spool_read = 0;
+                return;
+            }
+            memcpy(self->cur, self->rbuf, len + 1);
+            self->cur_len = len;
+            self->cur_off = off;
+            self->spool_read = off;
+        } else {
+            return;
+        }
+        if (s_send(self) == 0) {
+            s_flush(self);
+            return;
+        }
+        /* refused (loop for the next) or gone down (the loop ends) */
+    }
+}
+
+void cdr_pgsql_write(cdr_pgsql_t *self, const cdr_record_t *rec)
+{
+    char line[S_LINE_MAX];
+    size_t n = cdr_pgsql_encode(rec, self->sequence++, line, sizeof line);
+    if (n >= sizeof line)
+        return;     /* cannot happen: fields are cut at CDR_PGSQL_FIELD_MAX */
+    if (self->state != S_DOWN && !self->spool_pending && self->qlen < S_QUEUE_MAX) {
+        char *copy = strdup(line);
+        if (copy) {
+            self->q[(self->qhead + self->qlen) % S_QUEUE_MAX] = copy;
+            self->qlen++;
+            s_kick(self);
+            return;
+        }
+    }
+    s_spool_append(self, line, n);
+    s_kick(self);
+}
+
+void cdr_pgsql_backend(void *arg, const cdr_record_t *rec)
+{
+    cdr_pgsql_write(arg, rec);
+}
+
+size_t cdr_pgsql_pending(const cdr_pgsql_t *self)
+{
+    return self->qlen + self->spool_pending + (self->cur_len && self->cur_off < 0 ? 1 : 0);
+}
+
+unsigned long cdr_pgsql_written(const cdr_pgsql_t *self)
+{
+    return self->written;
+}
+
+size_t cdr_pgsql_status(const cdr_pgsql_t *self, char *buf, size_t len)
+{
+    char where[512];
+    s_where(self, where, sizeof where);
+    int n;
+    if (self->state == S_READY || self->state == S_INSERTING)
+        n = snprintf(buf, len, "Connected to %s using table %s%s%s for %ld seconds\n"
+                     "  Wrote %lu records since start; %zu waiting (%zu in the spool %s); "
+                     "%lu rejected\n",
+                     where, self->schema, *self->schema ? "." : "", self->table,
+                     (long)(time(NULL) - self->connected_at), self->written,
+                     cdr_pgsql_pending(self), self->spool_pending, self->spool_path,
+                     self->rejected);
+    else
+        n = snprintf(buf, len, "Not currently connected to a PgSQL server (%s).\n"
+                     "  Wrote %lu records since start; %zu waiting (%zu in the spool %s); "
+                     "%lu rejected\n",
+                     where, self->written, cdr_pgsql_pending(self), self->spool_pending,
+                     self->spool_path, self->rejected);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* --- lifecycle ------------------------------------------------------------ */
+
+cdr_pgsql_t *cdr_pgsql_new(struct event_base *base, const cdr_pgsql_conf_t *conf,
+                           const char *spool_path)
+{
+    cdr_pgsql_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->base = base;
+    self->conf = *conf;
+    self->spool_fd = -1;
+    self->io_fd = -1;
+    self->uniqueid_col = -1;
+    self->backoff_ms = S_BACKOFF_MIN_MS;
+    const char *dot = strchr(conf->table, '.');
+    if (dot) {
+        snprintf(self->schema, sizeof self->schema, "%.*s", (int)(dot - conf->table),
+                 conf->table);
+        snprintf(self->table, sizeof self->table, "%s", dot + 1);
+    } else {
+        snprintf(self->schema, sizeof self->schema, "%s", conf->schema);
+        snprintf(self->table, sizeof self->table, "%s", conf->table);
+    }
+    snprintf(self->spool_path, sizeof self->spool_path, "%s", spool_path);
+    self->io = event_new(base, -1, 0, s_on_io, self);
+    self->retry = evtimer_new(base, s_on_retry, self);
+    self->sync = evtimer_new(base, s_on_sync, self);
+    self->sqlcap = 1024;
+    self->sql = malloc(self->sqlcap);
+    if (!self->io || !self->retry || !self->sync || !self->sql || s_spool_open(self) < 0) {
+        cdr_pgsql_destroy(&self);
+        return NULL;
+    }
+    s_connect(self);
+    return self;
+}
+
+void cdr_pgsql_destroy(cdr_pgsql_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cdr_pgsql_t *self = *self_p;
+    if (self->spool_fd >= 0) {
+        s_spool_backlog(self, self->state == S_INSERTING);
+        if (self->spool_pending)
+            td_log(LOG_NOTICE, "cdr_pgsql: %zu CDR(s) left in %s for the next start",
+                   self->spool_pending, self->spool_path);
+        if (fdatasync(self->spool_fd) < 0)
+            td_log(LOG_ERR, "cdr_pgsql: fdatasync %s: %s", self->spool_path, strerror(errno));
+        close(self->spool_fd);
+    }
+    for (size_t i = 0; i < self->qlen; i++)
+        free(self->q[(self->qhead + i) % S_QUEUE_MAX]);
+    PQclear(self->res);
+    if (self->conn)
+        PQfinish(self->conn);
+    if (self->io)
+        event_free(self->io);
+    if (self->retry)
+        event_free(self->retry);
+    if (self->sync)
+        event_free(self->sync);
+    s_columns_free(self);
+    free(self->sql);
+    free(self);
+    *self_p = NULL;
+}
