@@ -894,9 +894,14 @@ static void s_go_down(cdr_pgsql_t *self, int uncertain, const char *why)
     size_t rl = strlen(reason);
     while (rl && (reason[rl - 1] == '\n' || reason[rl - 1] == ' '))
         reason[--rl] = '\0';
-    for (char *p = reason; *p; p++)
-        if (*p == '\n')
-            *p = ' ';
+    /* libpq's messages are several lines, tab-indented: one line here */
+    char *w = reason;
+    for (char *p = reason; *p; p++) {
+        char c = *p == '\n' || *p == '\t' ? ' ' : *p;
+        if (c != ' ' || (w > reason && w[-1] != ' '))
+            *w++ = c;
+    }
+    *w = '\0';
     s_spool_backlog(self, uncertain);
     if (!self->down_logged) {
         td_log(LOG_WARNING, "cdr_pgsql: %s %s (%s); spooling CDRs to %s",
