@@ -19,6 +19,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <arpa/inet.h>
+#include <event2/dns.h>
+#include <event2/util.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +39,7 @@
 #define S_SYNC_MS         1000        /* spool appends reach the disk within */
 #define S_COMPACT_BYTES   (4 << 20)   /* rewrite the spool past this many done bytes */
 
-typedef enum { S_DOWN, S_CONNECTING, S_COLUMNS, S_READY, S_INSERTING } s_state_t;
+typedef enum { S_DOWN, S_RESOLVING, S_CONNECTING, S_COLUMNS, S_READY, S_INSERTING } s_state_t;
 
 /* What a column is filled from (ast_cdr_format_var's names). */
 typedef enum {
@@ -74,7 +77,11 @@ struct cdr_pgsql {
     struct event *io;           /* PQsocket, re-assigned when fd or interest changes */
     evutil_socket_t io_fd;
     short io_what;
-    struct event *retry;        /* DOWN: next attempt; CONNECTING/COLUMNS: timeout */
+    struct event *retry;        /* DOWN: next attempt; RESOLVING..COLUMNS: timeout */
+    struct evdns_base *dns;     /* made at the first hostname that is a name */
+    struct evdns_getaddrinfo_request *dns_req;
+    char hostaddr[256];         /* hostname's addresses, "a,b"; "": libpq's own */
+    char hostlist[1100];        /* hostname as often as hostaddr has addresses */
     struct event *sync;         /* fdatasync of the spool after appends */
     int backoff_ms;
     int down_logged;            /* "lost/cannot connect" said for this outage */
@@ -903,6 +910,10 @@ static void s_go_down(cdr_pgsql_t *self, int uncertain, const char *why)
     }
     *w = '\0';
     s_spool_backlog(self, uncertain);
+    if (self->dns_req) {
+        evdns_getaddrinfo_cancel(self->dns_req);   /* its callback ignores the cancel */
+        self->dns_req = NULL;
+    }
     if (!self->down_logged) {
         td_log(LOG_WARNING, "cdr_pgsql: %s %s (%s); spooling CDRs to %s",
                self->connected_at ? "lost the connection to" : "cannot connect to",
@@ -1140,13 +1151,15 @@ static void s_on_io(evutil_socket_t fd, short what, void *arg)
     PQclear(res);
 }
 
-static void s_connect(cdr_pgsql_t *self)
+/* Connect to hostaddr if set (the resolved hostname), else as libpq would. */
+static void s_connect_addr(cdr_pgsql_t *self)
 {
-    const char *kw[9], *val[9];
+    const char *kw[10], *val[10];
     int n = 0;
     const cdr_pgsql_conf_t *c = &self->conf;
 #define S_KW(k, v) do { if (*(v)) { kw[n] = (k); val[n] = (v); n++; } } while (0)
-    S_KW("host", c->hostname);
+    S_KW("host", *self->hostaddr ? self->hostlist : c->hostname);
+    S_KW("hostaddr", self->hostaddr);
     S_KW("port", c->port);
     S_KW("dbname", c->dbname);
     S_KW("user", c->user);
@@ -1166,8 +1179,84 @@ static void s_connect(cdr_pgsql_t *self)
         return;
     }
     self->state = S_CONNECTING;
-    s_arm_retry(self, S_CONNECT_TIMEOUT_S * 1000);   /* the connect timeout */
     s_watch(self, EV_WRITE);
+}
+
+static void s_on_resolved(int result, struct evutil_addrinfo *ai, void *arg)
+{
+    cdr_pgsql_t *self = arg;
+    if (result == EVUTIL_EAI_CANCEL)
+        return;                 /* gone down or destroyed meanwhile */
+    self->dns_req = NULL;
+    if (result || !ai) {
+        char why[300];
+        snprintf(why, sizeof why, "cannot resolve %s: %s", self->conf.hostname,
+                 evutil_gai_strerror(result));
+        if (ai)
+            evutil_freeaddrinfo(ai);
+        s_go_down(self, 0, why);
+        return;
+    }
+    /* every address (up to 4), libpq tries them in turn: host and hostaddr
+     * are lists of the same length */
+    size_t na = 0, hl = 0, al = 0;
+    self->hostaddr[0] = self->hostlist[0] = '\0';
+    for (struct evutil_addrinfo *p = ai; p && na < 4; p = p->ai_next) {
+        char ip[64];
+        const void *a = p->ai_family == AF_INET6
+                        ? (const void *)&((struct sockaddr_in6 *)p->ai_addr)->sin6_addr
+                        : (const void *)&((struct sockaddr_in *)p->ai_addr)->sin_addr;
+        if ((p->ai_family != AF_INET && p->ai_family != AF_INET6) ||
+            !evutil_inet_ntop(p->ai_family, a, ip, sizeof ip))
+            continue;
+        int n1 = snprintf(self->hostaddr + al, sizeof self->hostaddr - al, "%s%s",
+                          na ? "," : "", ip);
+        int n2 = snprintf(self->hostlist + hl, sizeof self->hostlist - hl, "%s%s",
+                          na ? "," : "", self->conf.hostname);
+        if (n1 < 0 || n2 < 0 || al + (size_t)n1 >= sizeof self->hostaddr ||
+            hl + (size_t)n2 >= sizeof self->hostlist) {
+            self->hostaddr[al] = self->hostlist[hl] = '\0';
+            break;
+        }
+        al += (size_t)n1;
+        hl += (size_t)n2;
+        na++;
+    }
+    evutil_freeaddrinfo(ai);
+    s_connect_addr(self);
+}
+
+/* libpq resolves a host name with getaddrinfo inside PQconnectPoll, which
+ * blocks; so a hostname that is a name (not an address, not a socket
+ * directory) is resolved here with evdns first and handed over as hostaddr
+ * (host stays, for TLS and the password file). */
+static void s_connect(cdr_pgsql_t *self)
+{
+    const char *h = self->conf.hostname;
+    unsigned char bin[16];
+    self->hostaddr[0] = self->hostlist[0] = '\0';
+    s_arm_retry(self, S_CONNECT_TIMEOUT_S * 1000);   /* the connect timeout */
+    if (!*h || *h == '/' || strchr(h, ',') || inet_pton(AF_INET, h, bin) == 1 ||
+        inet_pton(AF_INET6, h, bin) == 1) {
+        s_connect_addr(self);
+        return;
+    }
+    if (!self->dns)
+        self->dns = evdns_base_new(self->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+    if (!self->dns) {
+        s_connect_addr(self);   /* no resolver: libpq's own */
+        return;
+    }
+    struct evutil_addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    self->state = S_RESOLVING;
+    struct evdns_getaddrinfo_request *req =
+        evdns_getaddrinfo(self->dns, h, NULL, &hints, s_on_resolved, self);
+    if (self->state == S_RESOLVING)   /* else answered already (/etc/hosts) */
+        self->dns_req = req;
 }
 
 static void s_on_retry(evutil_socket_t fd, short what, void *arg)
@@ -1177,7 +1266,8 @@ static void s_on_retry(evutil_socket_t fd, short what, void *arg)
     cdr_pgsql_t *self = arg;
     if (self->state == S_DOWN)
         s_connect(self);
-    else if (self->state == S_CONNECTING || self->state == S_COLUMNS)
+    else if (self->state == S_RESOLVING || self->state == S_CONNECTING ||
+             self->state == S_COLUMNS)
         s_go_down(self, 0, "timed out");
 }
 
@@ -1334,6 +1424,10 @@ void cdr_pgsql_destroy(cdr_pgsql_t **self_p)
     PQclear(self->res);
     if (self->conn)
         PQfinish(self->conn);
+    if (self->dns_req)
+        evdns_getaddrinfo_cancel(self->dns_req);
+    if (self->dns)
+        evdns_base_free(self->dns, 0);
     if (self->io)
         event_free(self->io);
     if (self->retry)
