@@ -13,6 +13,7 @@
  * back to DOWN, with the retry delay doubling from S_BACKOFF_MIN_MS to
  * S_BACKOFF_MAX_MS. */
 #include "cdr_pgsql.h"
+#include "cdr_spool.h"
 #include "td_conf.h"
 #include "td_log.h"
 
@@ -32,12 +33,10 @@
 #include <unistd.h>
 
 #define S_QUEUE_MAX       1000        /* records in memory; the rest spool */
-#define S_LINE_MAX        32768       /* > 14 fields * 2 * CDR_PGSQL_FIELD_MAX */
+#define S_LINE_MAX        CDR_SPOOL_LINE_MAX
 #define S_BACKOFF_MIN_MS  500
 #define S_BACKOFF_MAX_MS  5000
 #define S_CONNECT_TIMEOUT_S 10        /* connect and catalog query, together */
-#define S_SYNC_MS         1000        /* spool appends reach the disk within */
-#define S_COMPACT_BYTES   (4 << 20)   /* rewrite the spool past this many done bytes */
 
 typedef enum { S_DOWN, S_RESOLVING, S_CONNECTING, S_COLUMNS, S_READY, S_INSERTING } s_state_t;
 
@@ -82,7 +81,6 @@ struct cdr_pgsql {
     struct evdns_getaddrinfo_request *dns_req;
     char hostaddr[256];         /* hostname's addresses, "a,b"; "": libpq's own */
     char hostlist[1100];        /* hostname as often as hostaddr has addresses */
-    struct event *sync;         /* fdatasync of the spool after appends */
     int backoff_ms;
     int down_logged;            /* "lost/cannot connect" said for this outage */
     time_t connected_at;
@@ -104,13 +102,7 @@ struct cdr_pgsql {
     char *sql;
     size_t sqlcap;
     PGresult *res;              /* the statement's result, until the end of it */
-    /* the spool */
-    char spool_path[1024];
-    int spool_fd;
-    off_t spool_end, spool_read;
-    size_t spool_pending;
-    int spool_dirty;
-    char rbuf[S_LINE_MAX];
+    cdr_spool_t *spool;
     unsigned long sequence, written, rejected;
 };
 
@@ -159,323 +151,6 @@ int cdr_pgsql_conf_read(cdr_pgsql_conf_t *c, const char *path, char *err, size_t
     return 1;
 }
 
-/* --- spool lines ----------------------------------------------------------- */
-
-typedef struct {
-    char *p;
-    size_t len, n;
-} s_out_t;
-
-static void s_put(s_out_t *o, char c)
-{
-    if (o->n + 1 < o->len)
-        o->p[o->n] = c;
-    o->n++;
-}
-
-static void s_put_field(s_out_t *o, const char *s)
-{
-    s_put(o, '\t');
-    size_t n = s ? strlen(s) : 0;
-    if (n > CDR_PGSQL_FIELD_MAX) {
-        n = CDR_PGSQL_FIELD_MAX;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;                /* not inside a UTF-8 character */
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
-            s_put(o, '\\');
-            c = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\';
-        }
-        s_put(o, c);
-    }
-}
-
-static void s_put_text(s_out_t *o, const char *s)
-{
-    for (; *s; s++)
-        s_put(o, *s);
-}
-
-#define S_TEXT_FIELDS(r) \
-    &(r)->accountcode, &(r)->src, &(r)->dst, &(r)->dcontext, &(r)->clid, &(r)->channel, \
-    &(r)->dstchannel, &(r)->lastapp, &(r)->lastdata, &(r)->disposition, &(r)->amaflags, \
-    &(r)->uniqueid, &(r)->userfield
-
-size_t cdr_pgsql_encode(const cdr_record_t *r, unsigned long sequence, char *buf, size_t len)
-{
-    s_out_t o = { buf, len, 0 };
-    char num[128];
-    snprintf(num, sizeof num, "P\t%lu\t%lld.%06ld\t%lld.%06ld\t%lld.%06ld", sequence,
-             (long long)r->start.tv_sec, (long)r->start.tv_usec,
-             (long long)r->answer.tv_sec, (long)r->answer.tv_usec,
-             (long long)r->end.tv_sec, (long)r->end.tv_usec);
-    s_put_text(&o, num);
-    const char *const *fields[] = { S_TEXT_FIELDS(r) };
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        s_put_field(&o, *fields[i]);
-    s_put(&o, '\n');
-    if (len)
-        buf[o.n < len ? o.n : len - 1] = '\0';
-    return o.n;
-}
-
-static int s_parse_tv(const char *s, struct timeval *tv)
-{
-    char *end;
-    long long sec = strtoll(s, &end, 10);
-    if (*end != '.')
-        return -1;
-    long usec = strtol(end + 1, &end, 10);
-    if (*end || usec < 0 || usec > 999999)
-        return -1;
-    tv->tv_sec = (time_t)sec;
-    tv->tv_usec = usec;
-    return 0;
-}
-
-/* Undo s_put_field's escapes in place. */
-static void s_unescape(char *s)
-{
-    char *w = s;
-    for (; *s; s++) {
-        if (*s == '\\' && s[1]) {
-            s++;
-            *w++ = *s == 't' ? '\t' : *s == 'n' ? '\n' : *s == 'r' ? '\r' : *s;
-        } else {
-            *w++ = *s;
-        }
-    }
-    *w = '\0';
-}
-
-int cdr_pgsql_decode(char *line, cdr_record_t *r, unsigned long *sequence)
-{
-    memset(r, 0, sizeof *r);
-    size_t n = strlen(line);
-    if (n && line[n - 1] == '\n')
-        line[--n] = '\0';
-    char *part[18];
-    size_t np = 0;
-    for (char *p = line;; p++) {
-        if (np == sizeof part / sizeof part[0])
-            return -1;
-        part[np++] = p;
-        p = strchr(p, '\t');
-        if (!p)
-            break;
-        *p = '\0';
-    }
-    const char **fields[] = { S_TEXT_FIELDS(r) };
-    size_t nf = sizeof fields / sizeof fields[0];
-    if (np != 5 + nf || strlen(part[0]) != 1 || !strchr("PUD", part[0][0]))
-        return -1;
-    char *end;
-    *sequence = strtoul(part[1], &end, 10);
-    if (*end || !*part[1])
-        return -1;
-    if (s_parse_tv(part[2], &r->start) < 0 || s_parse_tv(part[3], &r->answer) < 0 ||
-        s_parse_tv(part[4], &r->end) < 0)
-        return -1;
-    for (size_t i = 0; i < nf; i++) {
-        s_unescape(part[5 + i]);
-        *fields[i] = part[5 + i];
-    }
-    return 0;
-}
-
-/* --- the spool file ------------------------------------------------------- */
-
-static void s_on_sync(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    cdr_pgsql_t *self = arg;
-    if (self->spool_dirty && self->spool_fd >= 0 && fdatasync(self->spool_fd) < 0)
-        td_log_limited(LOG_ERR, 1, "cdr_pgsql: fdatasync %s: %s", self->spool_path,
-                       strerror(errno));
-    self->spool_dirty = 0;
-}
-
-static void s_dirty(cdr_pgsql_t *self)
-{
-    if (self->spool_dirty)
-        return;
-    self->spool_dirty = 1;
-    struct timeval tv = { S_SYNC_MS / 1000, (S_SYNC_MS % 1000) * 1000 };
-    evtimer_add(self->sync, &tv);
-}
-
-static int s_write_all(int fd, const char *p, size_t n, off_t at)
-{
-    while (n) {
-        ssize_t w = pwrite(fd, p, n, at);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-        at += w;
-    }
-    return 0;
-}
-
-/* Append one line (with its '\n') at the end of the spool. */
-static int s_spool_append(cdr_pgsql_t *self, const char *line, size_t n)
-{
-    if (s_write_all(self->spool_fd, line, n, self->spool_end) < 0) {
-        td_log_limited(LOG_ERR, 1, "cdr_pgsql: cannot write %s: %s; a CDR is only in Master.csv",
-                       self->spool_path, strerror(errno));
-        return -1;
-    }
-    self->spool_end += (off_t)n;
-    self->spool_pending++;
-    s_dirty(self);
-    return 0;
-}
-
-/* The next line at or after *off whose state is not 'D': into rbuf, its
- * length (with '\n') in *len; *off moves to it. 0, or -1 at the end. */
-static int s_spool_next(cdr_pgsql_t *self, off_t *off, size_t *len)
-{
-    while (*off < self->spool_end) {
-        size_t want = sizeof self->rbuf - 1;
-        if ((off_t)want > self->spool_end - *off)
-            want = (size_t)(self->spool_end - *off);
-        ssize_t n = pread(self->spool_fd, self->rbuf, want, *off);
-        if (n <= 0)
-            return -1;
-        self->rbuf[n] = '\0';
-        char *nl = memchr(self->rbuf, '\n', (size_t)n);
-        if (!nl) {
-            /* no line fits the buffer: not ours; skip it (to rejected would
-             * need the whole of it) */
-            td_log(LOG_ERR, "cdr_pgsql: %s: an over-long line at offset %lld skipped",
-                   self->spool_path, (long long)*off);
-            *off += n;
-            continue;
-        }
-        size_t l = (size_t)(nl - self->rbuf) + 1;
-        if (self->rbuf[0] != 'D') {
-            nl[1] = '\0';
-            *len = l;
-            return 0;
-        }
-        *off += (off_t)l;
-    }
-    return -1;
-}
-
-/* Read what a previous run left: count the pending lines, drop a torn last
- * line, and truncate a file with nothing pending. */
-static int s_spool_open(cdr_pgsql_t *self)
-{
-    self->spool_fd = open(self->spool_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-    if (self->spool_fd < 0) {
-        td_log(LOG_ERR, "cdr_pgsql: cannot open %s: %s", self->spool_path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat(self->spool_fd, &st) < 0)
-        return -1;
-    self->spool_end = st.st_size;
-    off_t off = 0, last_end = 0, first = -1;
-    size_t len;
-    self->spool_pending = 0;
-    while (off < self->spool_end) {
-        ssize_t want = (ssize_t)sizeof self->rbuf;
-        if (want > self->spool_end - off)
-            want = (ssize_t)(self->spool_end - off);
-        ssize_t n = pread(self->spool_fd, self->rbuf, (size_t)want, off);
-        if (n <= 0)
-            break;
-        char *nl = memchr(self->rbuf, '\n', (size_t)n);
-        if (!nl) {
-            if (n < (ssize_t)sizeof self->rbuf)
-                break;              /* a torn last line */
-            off += n;
-            last_end = off;
-            continue;
-        }
-        len = (size_t)(nl - self->rbuf) + 1;
-        if (self->rbuf[0] != 'D') {
-            self->spool_pending++;
-            if (first < 0)
-                first = off;
-        }
-        off += (off_t)len;
-        last_end = off;
-    }
-    if (last_end < self->spool_end) {
-        td_log(LOG_WARNING, "cdr_pgsql: %s: dropping a torn last line (%lld bytes)",
-               self->spool_path, (long long)(self->spool_end - last_end));
-        self->spool_end = last_end;
-    }
-    if (!self->spool_pending)
-        self->spool_end = 0;
-    if (ftruncate(self->spool_fd, self->spool_end) < 0)
-        td_log(LOG_WARNING, "cdr_pgsql: truncate %s: %s", self->spool_path, strerror(errno));
-    self->spool_read = first < 0 ? 0 : first;
-    if (self->spool_pending)
-        td_log(LOG_NOTICE, "cdr_pgsql: %zu CDR(s) spooled in %s by an earlier run, to replay",
-               self->spool_pending, self->spool_path);
-    return 0;
-}
-
-/* Replace the spool with: head (nhead lines) + the pending lines of the
- * old one, synced, renamed over it. Used when records in memory must go in
- * front of a spool with pending lines, and to compact. 0 or -1 (logged;
- * the old spool then stays and head is appended instead). */
-static int s_spool_rewrite(cdr_pgsql_t *self, char **head, size_t nhead)
-{
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", self->spool_path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    off_t at = 0;
-    size_t pending = 0;
-    int ok = fd >= 0;
-    for (size_t i = 0; ok && i < nhead; i++) {
-        size_t n = strlen(head[i]);
-        ok = s_write_all(fd, head[i], n, at) == 0;
-        at += (off_t)n;
-        pending++;
-    }
-    off_t off = self->spool_read;
-    size_t len;
-    while (ok && s_spool_next(self, &off, &len) == 0) {
-        ok = s_write_all(fd, self->rbuf, len, at) == 0;
-        at += (off_t)len;
-        off += (off_t)len;
-        pending++;
-    }
-    if (ok)
-        ok = fdatasync(fd) == 0 && rename(tmp, self->spool_path) == 0;
-    if (!ok) {
-        td_log(LOG_ERR, "cdr_pgsql: cannot rewrite %s: %s", self->spool_path, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        for (size_t i = 0; i < nhead; i++)
-            s_spool_append(self, head[i], strlen(head[i]));
-        return -1;
-    }
-    close(self->spool_fd);
-    self->spool_fd = fd;
-    /* the new file was opened write-only: reopen it for reading too */
-    int rw = open(self->spool_path, O_RDWR | O_CLOEXEC);
-    if (rw >= 0) {
-        close(fd);
-        self->spool_fd = rw;
-    }
-    self->spool_end = at;
-    self->spool_read = 0;
-    self->spool_pending = pending;
-    return 0;
-}
-
 /* Everything not yet written (cur, then the memory queue) goes in front of
  * the spool's pending lines. uncertain: cur may have reached the table. */
 static void s_spool_backlog(cdr_pgsql_t *self, int uncertain)
@@ -485,8 +160,8 @@ static void s_spool_backlog(cdr_pgsql_t *self, int uncertain)
     if (self->cur_len) {
         if (self->cur_off >= 0) {
             /* cur is the spool's first pending line: mark it in place */
-            if (uncertain && s_write_all(self->spool_fd, "U", 1, self->cur_off) == 0)
-                s_dirty(self);
+            if (uncertain)
+                cdr_spool_mark(self->spool, self->cur_off, 'U');
         } else {
             if (uncertain)
                 self->cur[0] = 'U';
@@ -496,15 +171,7 @@ static void s_spool_backlog(cdr_pgsql_t *self, int uncertain)
     }
     for (size_t i = 0; i < self->qlen; i++)
         head[nhead++] = self->q[(self->qhead + i) % S_QUEUE_MAX];
-    if (nhead) {
-        if (self->spool_pending == 0) {
-            self->spool_read = self->spool_end;
-            for (size_t i = 0; i < nhead; i++)
-                s_spool_append(self, head[i], strlen(head[i]));
-        } else {
-            s_spool_rewrite(self, head, nhead);
-        }
-    }
+    cdr_spool_put_front(self->spool, head, nhead);
     for (size_t i = 0; i < self->qlen; i++)
         free(self->q[(self->qhead + i) % S_QUEUE_MAX]);
     self->qhead = self->qlen = 0;
@@ -513,28 +180,15 @@ static void s_spool_backlog(cdr_pgsql_t *self, int uncertain)
 /* cur is in the table (or refused for good): forget it. */
 static void s_done(cdr_pgsql_t *self)
 {
-    if (self->cur_len && self->cur_off >= 0) {
-        if (s_write_all(self->spool_fd, "D", 1, self->cur_off) == 0)
-            s_dirty(self);
-        self->spool_read = self->cur_off + (off_t)self->cur_len;
-        if (self->spool_pending)
-            self->spool_pending--;
-        if (!self->spool_pending) {
-            if (ftruncate(self->spool_fd, 0) == 0) {
-                self->spool_end = self->spool_read = 0;
-                td_log(LOG_NOTICE, "cdr_pgsql: spool replayed; %s emptied", self->spool_path);
-            }
-        } else if (self->spool_read > S_COMPACT_BYTES) {
-            s_spool_rewrite(self, NULL, 0);
-        }
-    }
+    if (self->cur_len && self->cur_off >= 0)
+        cdr_spool_done(self->spool, self->cur_off, self->cur_len);
     self->cur_len = 0;
 }
 
 static void s_reject(cdr_pgsql_t *self, const char *why)
 {
     char path[1100];
-    snprintf(path, sizeof path, "%s.rejected", self->spool_path);
+    snprintf(path, sizeof path, "%s.rejected", cdr_spool_path(self->spool));
     td_log(LOG_WARNING, "cdr_pgsql: the database refused a CDR (%s); kept in %s", why, path);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (fd >= 0) {
@@ -783,7 +437,7 @@ static int s_send(cdr_pgsql_t *self)
     memcpy(self->work, self->cur, self->cur_len + 1);
     cdr_record_t r;
     unsigned long seq;
-    if (cdr_pgsql_decode(self->work, &r, &seq) < 0) {
+    if (cdr_spool_decode(self->work, &r, &seq) < 0) {
         s_reject(self, "not a spool line");
         return -1;
     }
@@ -917,7 +571,7 @@ static void s_go_down(cdr_pgsql_t *self, int uncertain, const char *why)
     if (!self->down_logged) {
         td_log(LOG_WARNING, "cdr_pgsql: %s %s (%s); spooling CDRs to %s",
                self->connected_at ? "lost the connection to" : "cannot connect to",
-               s_where(self, where, sizeof where), reason, self->spool_path);
+               s_where(self, where, sizeof where), reason, cdr_spool_path(self->spool));
         self->down_logged = 1;
     } else {
         td_log(LOG_DEBUG, "cdr_pgsql: %s: %s", s_where(self, where, sizeof where), reason);
@@ -1045,7 +699,7 @@ static void s_on_result(cdr_pgsql_t *self, PGresult *res)
         self->state = S_READY;
         self->backoff_ms = S_BACKOFF_MIN_MS;
         self->connected_at = time(NULL);
-        size_t backlog = self->spool_pending + self->qlen;
+        size_t backlog = cdr_spool_pending(self->spool) + self->qlen;
         td_log(self->down_logged ? LOG_NOTICE : LOG_INFO,
                "cdr_pgsql: connected to %s, table %s%s%s (%zu columns); %zu CDR(s) to replay",
                s_where(self, where, sizeof where), self->schema, *self->schema ? "." : "",
@@ -1286,21 +940,15 @@ static void s_kick(cdr_pgsql_t *self)
             free(line);
             self->cur_len = n;
             self->cur_off = -1;
-        } else if (self->spool_pending) {
-            off_t off = self->spool_read;
+        } else if (cdr_spool_pending(self->spool)) {
+            off_t off;
             size_t len;
-            if (s_spool_next(self, &off, &len) < 0) {
-                td_log(LOG_ERR, "cdr_pgsql: %s: %zu pending record(s) not found; spool reset",
-                       self->spool_path, self->spool_pending);
-                self->spool_pending = 0;
-                if (ftruncate(self->spool_fd, 0) == 0)
-                    self->spool_end = self->spool_read = 0;
+            const char *line = cdr_spool_first(self->spool, &off, &len);
+            if (!line)
                 return;
-            }
-            memcpy(self->cur, self->rbuf, len + 1);
+            memcpy(self->cur, line, len + 1);
             self->cur_len = len;
             self->cur_off = off;
-            self->spool_read = off;
         } else {
             return;
         }
@@ -1315,10 +963,10 @@ static void s_kick(cdr_pgsql_t *self)
 void cdr_pgsql_write(cdr_pgsql_t *self, const cdr_record_t *rec)
 {
     char line[S_LINE_MAX];
-    size_t n = cdr_pgsql_encode(rec, self->sequence++, line, sizeof line);
+    size_t n = cdr_spool_encode(rec, self->sequence++, line, sizeof line);
     if (n >= sizeof line)
         return;     /* cannot happen: fields are cut at CDR_PGSQL_FIELD_MAX */
-    if (self->state != S_DOWN && !self->spool_pending && self->qlen < S_QUEUE_MAX) {
+    if (self->state != S_DOWN && !cdr_spool_pending(self->spool) && self->qlen < S_QUEUE_MAX) {
         char *copy = strdup(line);
         if (copy) {
             self->q[(self->qhead + self->qlen) % S_QUEUE_MAX] = copy;
@@ -1327,7 +975,7 @@ void cdr_pgsql_write(cdr_pgsql_t *self, const cdr_record_t *rec)
             return;
         }
     }
-    s_spool_append(self, line, n);
+    cdr_spool_append(self->spool, line, n);
     s_kick(self);
 }
 
@@ -1338,7 +986,8 @@ void cdr_pgsql_backend(void *arg, const cdr_record_t *rec)
 
 size_t cdr_pgsql_pending(const cdr_pgsql_t *self)
 {
-    return self->qlen + self->spool_pending + (self->cur_len && self->cur_off < 0 ? 1 : 0);
+    return self->qlen + cdr_spool_pending(self->spool) +
+           (self->cur_len && self->cur_off < 0 ? 1 : 0);
 }
 
 unsigned long cdr_pgsql_written(const cdr_pgsql_t *self)
@@ -1357,14 +1006,15 @@ size_t cdr_pgsql_status(const cdr_pgsql_t *self, char *buf, size_t len)
                      "%lu rejected\n",
                      where, self->schema, *self->schema ? "." : "", self->table,
                      (long)(time(NULL) - self->connected_at), self->written,
-                     cdr_pgsql_pending(self), self->spool_pending, self->spool_path,
-                     self->rejected);
+                     cdr_pgsql_pending(self), cdr_spool_pending(self->spool),
+                     cdr_spool_path(self->spool), self->rejected);
     else
         n = snprintf(buf, len, "Not currently connected to a PgSQL server (%s).\n"
                      "  Wrote %lu records since start; %zu waiting (%zu in the spool %s); "
                      "%lu rejected\n",
-                     where, self->written, cdr_pgsql_pending(self), self->spool_pending,
-                     self->spool_path, self->rejected);
+                     where, self->written, cdr_pgsql_pending(self),
+                     cdr_spool_pending(self->spool), cdr_spool_path(self->spool),
+                     self->rejected);
     return n < 0 ? 0 : (size_t)n;
 }
 
@@ -1378,7 +1028,6 @@ cdr_pgsql_t *cdr_pgsql_new(struct event_base *base, const cdr_pgsql_conf_t *conf
         return NULL;
     self->base = base;
     self->conf = *conf;
-    self->spool_fd = -1;
     self->io_fd = -1;
     self->uniqueid_col = -1;
     self->backoff_ms = S_BACKOFF_MIN_MS;
@@ -1391,13 +1040,12 @@ cdr_pgsql_t *cdr_pgsql_new(struct event_base *base, const cdr_pgsql_conf_t *conf
         snprintf(self->schema, sizeof self->schema, "%s", conf->schema);
         snprintf(self->table, sizeof self->table, "%s", conf->table);
     }
-    snprintf(self->spool_path, sizeof self->spool_path, "%s", spool_path);
     self->io = event_new(base, -1, 0, s_on_io, self);
     self->retry = evtimer_new(base, s_on_retry, self);
-    self->sync = evtimer_new(base, s_on_sync, self);
     self->sqlcap = 1024;
     self->sql = malloc(self->sqlcap);
-    if (!self->io || !self->retry || !self->sync || !self->sql || s_spool_open(self) < 0) {
+    self->spool = cdr_spool_new(base, spool_path);
+    if (!self->io || !self->retry || !self->sql || !self->spool) {
         cdr_pgsql_destroy(&self);
         return NULL;
     }
@@ -1410,14 +1058,12 @@ void cdr_pgsql_destroy(cdr_pgsql_t **self_p)
     if (!self_p || !*self_p)
         return;
     cdr_pgsql_t *self = *self_p;
-    if (self->spool_fd >= 0) {
+    if (self->spool) {
         s_spool_backlog(self, self->state == S_INSERTING);
-        if (self->spool_pending)
+        if (cdr_spool_pending(self->spool))
             td_log(LOG_NOTICE, "cdr_pgsql: %zu CDR(s) left in %s for the next start",
-                   self->spool_pending, self->spool_path);
-        if (fdatasync(self->spool_fd) < 0)
-            td_log(LOG_ERR, "cdr_pgsql: fdatasync %s: %s", self->spool_path, strerror(errno));
-        close(self->spool_fd);
+                   cdr_spool_pending(self->spool), cdr_spool_path(self->spool));
+        cdr_spool_destroy(&self->spool);
     }
     for (size_t i = 0; i < self->qlen; i++)
         free(self->q[(self->qhead + i) % S_QUEUE_MAX]);
@@ -1432,8 +1078,6 @@ void cdr_pgsql_destroy(cdr_pgsql_t **self_p)
         event_free(self->io);
     if (self->retry)
         event_free(self->retry);
-    if (self->sync)
-        event_free(self->sync);
     s_columns_free(self);
     free(self->sql);
     free(self);

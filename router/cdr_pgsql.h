@@ -11,12 +11,12 @@
  * seconds, an int disposition is Asterisk's number), as cdr_pgsql.c does.
  *
  * Unlike Asterisk it never blocks: libpq's asynchronous calls are driven by
- * libevent events on the connection's socket, and every value is a query
- * parameter. Records wait in a bounded memory queue; while the database is
- * away (or the queue is full) they go to a spool file, one line each, which
- * is replayed in order once the connection is back (reconnect with backoff)
- * and on the next start. A line replayed is marked done in place; the file
- * is truncated when all are done. An INSERT whose answer was lost with the
+ * libevent events on the connection's socket (a hostname that is a name is
+ * resolved with evdns first), and every value is a query parameter.
+ * Records wait in a bounded memory queue; while the database is away (or
+ * the queue is full) they go to a spool file (cdr_spool), which is replayed
+ * in order once the connection is back (reconnect with backoff) and on the
+ * next start. An INSERT whose answer was lost with the
  * connection is replayed with "WHERE NOT EXISTS (same uniqueid)", so the
  * table gets each record once. A record the database refuses for its data
  * (SQLSTATE class 22 or 23) goes to <spool>.rejected and is logged. */
@@ -66,16 +66,5 @@ size_t cdr_pgsql_status(const cdr_pgsql_t *self, char *buf, size_t len);
 /* Records waiting (memory and spool) and written since start. */
 size_t cdr_pgsql_pending(const cdr_pgsql_t *self);
 unsigned long cdr_pgsql_written(const cdr_pgsql_t *self);
-
-/* The spool's line for rec: a state byte ('P' pending), then sequence,
- * start, answer, end (seconds.microseconds) and the text fields, separated
- * by tabs, with '\\', tab, CR and LF escaped; each text field cut at
- * CDR_PGSQL_FIELD_MAX bytes. Returns the length (with the '\n'), or what it
- * would need if len is too small (as snprintf). */
-#define CDR_PGSQL_FIELD_MAX 1024
-size_t cdr_pgsql_encode(const cdr_record_t *rec, unsigned long sequence, char *buf, size_t len);
-/* Parse a line made by cdr_pgsql_encode in place (line is changed; rec's
- * strings point into it). 0, or -1 if it is not such a line. */
-int cdr_pgsql_decode(char *line, cdr_record_t *rec, unsigned long *sequence);
 
 #endif

@@ -1,5 +1,4 @@
-/* cdr_pgsql: cdr_pgsql.conf as Asterisk reads it, the spool line codec,
- * the spool kept while the database is away (a port nothing listens on) and
+/* cdr_pgsql: cdr_pgsql.conf as Asterisk reads it, the spool kept while the database is away (a port nothing listens on) and
  * taken up by the next start; cdr.conf's [general] enable and the backend
  * hook of cdr_write. No database here: tests/sip/cdr_pgsql has a real one. */
 #include <setjmp.h>
@@ -14,6 +13,7 @@
 
 #include "cdr.h"
 #include "cdr_pgsql.h"
+#include "cdr_spool.h"
 #include "td_log.h"
 #include "test_util.h"
 
@@ -102,93 +102,6 @@ static cdr_record_t s_record(void)
         .uniqueid = "c0ffee-1", .userfield = "",
     };
     return r;
-}
-
-static void test_encode_decode(void **state)
-{
-    (void)state;
-    cdr_record_t r = s_record();
-    char line[4096];
-    size_t n = cdr_pgsql_encode(&r, 42, line, sizeof line);
-    assert_int_equal(n, strlen(line));
-    assert_string_equal(line, "P\t42\t1700000000.250000\t1700000003.000000\t1700000010.999999"
-                              "\tacct\t1001\t1002\tinternal\t\"Alice\" <1001>\tSIP/1001-00000001"
-                              "\tSIP/1002-00000002\tDial\tSIP/1002,30\tANSWERED\tDOCUMENTATION"
-                              "\tc0ffee-1\t\n");
-    cdr_record_t d;
-    unsigned long seq = 0;
-    assert_int_equal(cdr_pgsql_decode(line, &d, &seq), 0);
-    assert_int_equal(seq, 42);
-    assert_int_equal(d.start.tv_sec, 1700000000);
-    assert_int_equal(d.start.tv_usec, 250000);
-    assert_int_equal(d.answer.tv_sec, 1700000003);
-    assert_int_equal(d.end.tv_usec, 999999);
-    assert_string_equal(d.clid, "\"Alice\" <1001>");
-    assert_string_equal(d.lastdata, "SIP/1002,30");
-    assert_string_equal(d.uniqueid, "c0ffee-1");
-    assert_string_equal(d.userfield, "");
-    assert_string_equal(d.disposition, "ANSWERED");
-    assert_int_equal(cdr_duration(&d), 11);
-    assert_int_equal(cdr_billsec(&d), 8);
-}
-
-static void test_encode_escapes_and_cuts(void **state)
-{
-    (void)state;
-    cdr_record_t r = s_record();
-    r.userfield = "a\tb\nc\\d\re";
-    r.src = NULL;                       /* a field never set: empty */
-    r.answer = (struct timeval) { 0, 0 };
-    char big[CDR_PGSQL_FIELD_MAX + 100];
-    memset(big, 'x', sizeof big - 1);
-    big[sizeof big - 1] = '\0';
-    big[CDR_PGSQL_FIELD_MAX - 1] = (char)0xc3;   /* an é across the cut */
-    big[CDR_PGSQL_FIELD_MAX] = (char)0xa9;
-    r.lastdata = big;
-    char line[8192];
-    size_t n = cdr_pgsql_encode(&r, 7, line, sizeof line);
-    assert_int_equal(n, strlen(line));
-    assert_null(strchr(line, '\r'));
-    assert_ptr_equal(strchr(line, '\n'), line + n - 1);   /* one line */
-    assert_non_null(strstr(line, "\ta\\tb\\nc\\\\d\\re\n"));
-    cdr_record_t d;
-    unsigned long seq;
-    assert_int_equal(cdr_pgsql_decode(line, &d, &seq), 0);
-    assert_string_equal(d.userfield, "a\tb\nc\\d\re");
-    assert_string_equal(d.src, "");
-    assert_int_equal(d.answer.tv_sec, 0);
-    assert_int_equal(cdr_billsec(&d), 0);
-    assert_int_equal(strlen(d.lastdata), CDR_PGSQL_FIELD_MAX - 1);   /* not inside the é */
-    /* too small a buffer: terminated, the full length returned */
-    char small[16];
-    assert_int_equal(cdr_pgsql_encode(&r, 7, small, sizeof small), n);
-    assert_int_equal(strlen(small), sizeof small - 1);
-}
-
-static void test_decode_refuses(void **state)
-{
-    (void)state;
-    static const char *bad[] = {
-        "",
-        "garbage\n",
-        "X\t1\t1.0\t0.0\t2.0\ta\tb\tc\td\te\tf\tg\th\ti\tj\tk\tl\tm\n",    /* state */
-        "P\t1\t1.0\t0.0\t2.0\ta\tb\tc\td\te\tf\tg\th\ti\tj\tk\tl\n",       /* a field short */
-        "P\t1\t1.0\t0.0\t2.0\ta\tb\tc\td\te\tf\tg\th\ti\tj\tk\tl\tm\tn\n", /* one too many */
-        "P\tx\t1.0\t0.0\t2.0\ta\tb\tc\td\te\tf\tg\th\ti\tj\tk\tl\tm\n",    /* sequence */
-        "P\t1\t1\t0.0\t2.0\ta\tb\tc\td\te\tf\tg\th\ti\tj\tk\tl\tm\n",      /* a time */
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char line[256];
-        snprintf(line, sizeof line, "%s", bad[i]);
-        cdr_record_t d;
-        unsigned long seq;
-        assert_int_equal(cdr_pgsql_decode(line, &d, &seq), -1);
-    }
-    char ok[] = "U\t1\t1.0\t0.0\t2.0\ta\tb\tc\td\te\tf\tg\th\ti\tj\tk\tl\tm\n";
-    cdr_record_t d;
-    unsigned long seq;
-    assert_int_equal(cdr_pgsql_decode(ok, &d, &seq), 0);
-    assert_string_equal(d.userfield, "m");
 }
 
 static int s_count_lines(const char *path, char state)
@@ -317,9 +230,6 @@ int main(void)
         cmocka_unit_test(test_conf_missing_or_no_global),
         cmocka_unit_test(test_conf_defaults),
         cmocka_unit_test(test_conf_values),
-        cmocka_unit_test(test_encode_decode),
-        cmocka_unit_test(test_encode_escapes_and_cuts),
-        cmocka_unit_test(test_decode_refuses),
         cmocka_unit_test(test_spool_while_down),
         cmocka_unit_test(test_cdr_enable_and_backend),
     };
