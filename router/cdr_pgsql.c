@@ -37,6 +37,7 @@
 #define S_BACKOFF_MIN_MS  500
 #define S_BACKOFF_MAX_MS  5000
 #define S_CONNECT_TIMEOUT_S 10        /* connect and catalog query, together */
+#define S_INSERT_TIMEOUT_S  10        /* an INSERT unanswered this long: the link is dead */
 
 typedef enum { S_DOWN, S_RESOLVING, S_CONNECTING, S_COLUMNS, S_READY, S_INSERTING } s_state_t;
 
@@ -107,6 +108,7 @@ struct cdr_pgsql {
 };
 
 static void s_kick(cdr_pgsql_t *self);
+static void s_arm_retry(cdr_pgsql_t *self, int ms);
 static void s_go_down(cdr_pgsql_t *self, int uncertain, const char *why);
 
 /* --- configuration --------------------------------------------------------- */
@@ -493,6 +495,8 @@ static int s_send(cdr_pgsql_t *self)
         return -1;
     }
     self->state = S_INSERTING;
+    evtimer_del(self->retry);
+    s_arm_retry(self, S_INSERT_TIMEOUT_S * 1000);
     return 0;
 }
 
@@ -710,6 +714,7 @@ static void s_on_result(cdr_pgsql_t *self, PGresult *res)
         return;
     }
     /* S_INSERTING */
+    evtimer_del(self->retry);           /* the INSERT's timeout */
     if (st == PGRES_COMMAND_OK) {
         self->written++;
         s_done(self);
@@ -808,7 +813,7 @@ static void s_on_io(evutil_socket_t fd, short what, void *arg)
 /* Connect to hostaddr if set (the resolved hostname), else as libpq would. */
 static void s_connect_addr(cdr_pgsql_t *self)
 {
-    const char *kw[10], *val[10];
+    const char *kw[13], *val[13];
     int n = 0;
     const cdr_pgsql_conf_t *c = &self->conf;
 #define S_KW(k, v) do { if (*(v)) { kw[n] = (k); val[n] = (v); n++; } } while (0)
@@ -821,6 +826,11 @@ static void s_connect_addr(cdr_pgsql_t *self)
     S_KW("application_name", c->appname);
     /* client_encoding at connect: PQsetClientEncoding would block */
     S_KW("client_encoding", c->encoding);
+    /* a peer gone without a word (a cable, a firewall) is noticed in ~1 min
+     * rather than the kernel's 2 h */
+    S_KW("keepalives_idle", "30");
+    S_KW("keepalives_interval", "10");
+    S_KW("keepalives_count", "3");
 #undef S_KW
     kw[n] = val[n] = NULL;
     self->conn = PQconnectStartParams(kw, val, 0);
@@ -923,6 +933,8 @@ static void s_on_retry(evutil_socket_t fd, short what, void *arg)
     else if (self->state == S_RESOLVING || self->state == S_CONNECTING ||
              self->state == S_COLUMNS)
         s_go_down(self, 0, "timed out");
+    else if (self->state == S_INSERTING)
+        s_go_down(self, 1, "no answer to an INSERT");
 }
 
 /* --- the queue ------------------------------------------------------------ */
