@@ -131,7 +131,7 @@ int cdr_pgsql_conf_read(cdr_pgsql_conf_t *c, const char *path, char *err, size_t
     td_conf_section_t *g = td_conf_section(conf, "global");
     if (!g || !g->vars) {
         /* ast_variable_browse(cfg, "global") NULL: also an empty [global] */
-        td_log(LOG_NOTICE, "cdr_pgsql: %s has no [global] settings; CDRs not sent to PostgreSQL",
+        td_log(LOG_INFO, "cdr_pgsql: %s has no [global] settings; CDRs not sent to PostgreSQL",
                path);
         td_conf_destroy(&conf);
         return 0;
