@@ -7,7 +7,8 @@ OPT     ?= -O2
 PKGS    := libosip2 libevent libevent_openssl openssl libzmq libprotobuf-c
 CFLAGS  += $(OPT) -g -std=gnu11 -Wall -Wextra -D_GNU_SOURCE \
            -Ilib -Ibuild/gen -Isignaling -Irouter -Imedia -Itests/fakes \
-           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+           $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -losipparser2 -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
 
@@ -38,6 +39,8 @@ LIB_OBJS := $(LIB_SRCS:%.c=build/obj/%.o)
 SHARED_signaling := media/sdp.c media/sdp_crypto.c
 # Libraries only one process links: the worker's SRTP (libsrtp2-dev).
 LDLIBS_media := $(shell pkg-config --libs libsrtp2 2>/dev/null || echo -lsrtp2)
+# ...and the router's CDRs to PostgreSQL (libpq-dev; router/cdr_pgsql.c).
+LDLIBS_router := $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
 define prog_rule
 bin/tandem-$(1): $$(patsubst %.c,build/obj/%.o,$$(wildcard $(1)/*.c) $$(SHARED_$(1))) $$(LIB_OBJS)
 	@mkdir -p bin

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "call.h"
+#include "cdr_pgsql.h"
 #include "td_bus.h"
 #include "td_log.h"
 #include "workers.h"
@@ -221,6 +222,7 @@ static const char *const s_help =
     "sip show peers|users|registry     SIP peers, users, outbound registrations (signaling)\n"
     "sip show peer <name>              one SIP peer's settings and registration (signaling)\n"
     "sip reload                        re-read sip.conf in every signaling process\n"
+    "cdr show pgsql status             the PostgreSQL CDR backend: connection, backlog\n"
     "help                              this list\n";
 
 int router_cli(router_t *self, const char *command, char **text)
@@ -269,6 +271,13 @@ int router_cli(router_t *self, const char *command, char **text)
         workers_foreach(router_workers(self), s_worker_one, &o);
     } else if (IS(0, "media") && IS(1, "drain") && n == 3) {
         rc = s_drain(self, &o, w[2]);
+    } else if (IS(0, "cdr") && IS(1, "show") && IS(2, "pgsql") && IS(3, "status") && n == 4) {
+        char buf[2048];
+        if (router_pgsql(self))
+            cdr_pgsql_status(router_pgsql(self), buf, sizeof buf);
+        else
+            snprintf(buf, sizeof buf, "cdr_pgsql is not loaded (no cdr_pgsql.conf [global])\n");
+        s_printf(&o, "%s", buf);
     } else {
         s_printf(&o, "No such command '%s' (type 'help' for the commands)\n", command);
         rc = CLI_USAGE;

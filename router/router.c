@@ -4,6 +4,7 @@
 #include "chanvars.h"
 #include "cli_relay.h"
 #include "cdr.h"
+#include "cdr_pgsql.h"
 #include "strmap.h"
 #include "td_log.h"
 
@@ -21,6 +22,7 @@ struct router {
     dialplan_t *dialplan;
     workers_t *workers;
     cdr_t *cdr;
+    cdr_pgsql_t *pgsql;         /* NULL: no cdr_pgsql.conf [global] */
     td_bus_t *bus;
     cli_relay_t *relay;         /* `sip ...` commands, answered by signaling */
     strmap_t *calls;            /* call id (the call's own copy) -> call */
@@ -599,6 +601,35 @@ int router_cdr_options(router_t *self, const char *path)
     return self->cdr ? cdr_configure(self->cdr, path) : 0;
 }
 
+int router_cdr_pgsql(router_t *self, const char *conf_path, const char *spool_path)
+{
+    if (!self->cdr || self->pgsql)
+        return 0;
+    cdr_pgsql_conf_t conf;
+    char err[512];
+    int on = cdr_pgsql_conf_read(&conf, conf_path, err, sizeof err);
+    if (on < 0) {
+        td_log(LOG_ERR, "cdr_pgsql: %s; CDRs not sent to PostgreSQL", err);
+        return -1;
+    }
+    if (!on)
+        return 0;
+    if (!cdr_enabled(self->cdr)) {
+        td_log(LOG_NOTICE, "cdr_pgsql: CDRs are off (cdr.conf [general] enable)");
+        return 0;
+    }
+    self->pgsql = cdr_pgsql_new(self->base, &conf, spool_path);
+    if (!self->pgsql)
+        return -1;
+    cdr_set_backend(self->cdr, cdr_pgsql_backend, self->pgsql);
+    return 0;
+}
+
+cdr_pgsql_t *router_pgsql(router_t *self)
+{
+    return self->pgsql;
+}
+
 void router_destroy(router_t **self_p)
 {
     if (!self_p || !*self_p)
@@ -630,6 +661,9 @@ void router_destroy(router_t **self_p)
     cli_relay_destroy(&self->relay);
     td_bus_destroy(&self->bus);
     strmap_destroy(&self->calls);
+    if (self->cdr)
+        cdr_set_backend(self->cdr, NULL, NULL);
+    cdr_pgsql_destroy(&self->pgsql);     /* after the last CDR: it spools the rest */
     cdr_destroy(&self->cdr);
     workers_destroy(&self->workers);
     dialplan_destroy(&self->dialplan);

@@ -47,6 +47,13 @@ void router_set_max_call(router_t *self, uint32_t seconds);
 void router_set_signaling_grace(router_t *self, uint32_t seconds);
 /* CDR options from cdr.conf at path (cdr_configure); 0 without CDRs. */
 int router_cdr_options(router_t *self, const char *path);
+/* CDRs also to PostgreSQL when cdr_pgsql.conf at conf_path has [global]
+ * (and cdr.conf did not turn CDRs off), spooled at spool_path while the
+ * database is away. Call after router_cdr_options. 0 (also when off), or -1
+ * (logged; Master.csv goes on). */
+int router_cdr_pgsql(router_t *self, const char *conf_path, const char *spool_path);
+/* The PostgreSQL backend, or NULL. */
+struct cdr_pgsql *router_pgsql(router_t *self);
 
 td_bus_t *router_bus(router_t *self);
 workers_t *router_workers(router_t *self);
