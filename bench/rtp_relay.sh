@@ -19,7 +19,7 @@ make --no-print-directory -s bin/tandem-media build/gen/tandem.pb-c.h || exit 1
 mkdir -p build/bench
 cc -O2 -g -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Ilib -Ibuild/gen -Imedia \
     $(pkg-config --cflags libevent libzmq libprotobuf-c) \
-    -o build/bench/rtp_relay bench/rtp_relay.c media/sdp.c lib/*.c build/gen/tandem.pb-c.c \
+    -o build/bench/rtp_relay bench/rtp_relay.c media/sdp.c media/sdp_crypto.c lib/*.c build/gen/tandem.pb-c.c \
     $(pkg-config --libs libevent libzmq libprotobuf-c) || exit 1
 
 tmp=$(mktemp -d /tmp/tandem-rtp-bench.XXXXXX)
