@@ -56,7 +56,9 @@
     X(transfer,       Transfer,      TRANSFER) \
     X(transfer_result, TransferResult, TRANSFER_RESULT) \
     X(cli_request,    CliRequest,    CLI_REQUEST) \
-    X(cli_reply,      CliReply,      CLI_REPLY)
+    X(cli_reply,      CliReply,      CLI_REPLY) \
+    X(media_stats_request, MediaStatsRequest, MEDIA_STATS_REQUEST) \
+    X(media_stats,    MediaStats,    MEDIA_STATS)
 
 typedef struct td_bus td_bus_t;
 

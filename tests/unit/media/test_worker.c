@@ -331,10 +331,42 @@ static void test_call_relays_both_ways(void **state)
     assert_int_equal(sb->rx_bytes, 2 * len + sizeof rtcp);
 
     s_comedia = 0;
-    /* Release: no reply, ports closed and bindable again. */
+    /* Live quality (tandemctl): every session, or one. */
+    Tandem__MediaStatsRequest q = TANDEM__MEDIA_STATS_REQUEST__INIT;
+    q.id = 77;
+    Tandem__Envelope qe = TANDEM__ENVELOPE__INIT;
+    qe.call_id = "";
+    qe.body_case = TANDEM__ENVELOPE__BODY_MEDIA_STATS_REQUEST;
+    qe.media_stats_request = &q;
+    td_bus_fake_deliver(worker_bus(fx->worker), "router", &qe);
+    const td_bus_fake_sent_t *st = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_STATS);
+    assert_non_null(st);
+    assert_int_equal(st->env->media_stats->id, 77);
+    assert_false(st->env->media_stats->final);
+    assert_int_equal(st->env->media_stats->n_sessions, 1);
+    assert_string_equal(st->env->media_stats->sessions[0]->call_id, "call-1");
+    assert_int_equal(st->env->media_stats->sessions[0]->a->rx_packets, 4);
+    qe.call_id = "no-such-call";
+    td_bus_fake_deliver(worker_bus(fx->worker), "router", &qe);
+    st = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_STATS);
+    assert_int_equal(st->env->media_stats->n_sessions, 0);
+    /* Release: the session's quality (MediaStats final), ports closed and
+     * bindable again. */
     size_t before = td_bus_fake_count();
     s_release(fx, "call-1");
-    assert_int_equal(td_bus_fake_count(), before);
+    assert_int_equal(td_bus_fake_count(), before + 1);
+    st = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_STATS);
+    assert_ptr_equal(st, td_bus_fake_get(before));
+    assert_string_equal(st->env->call_id, "call-1");
+    assert_true(st->env->media_stats->final);
+    assert_int_equal(st->env->media_stats->n_sessions, 1);
+    const Tandem__MediaSessionStats *ss = st->env->media_stats->sessions[0];
+    assert_int_equal(ss->a->rx_packets, 4);
+    assert_int_equal(ss->b->rx_packets, 3);
+    assert_int_equal(ss->a->rtcp_packets, 1);
+    assert_true(ss->a->mos_x100 > 400 && ss->a->mos_x100 <= 450);
+    assert_true(strncmp(ss->b->remote, "127.0.0.1:", 10) == 0);
+    before = td_bus_fake_count();
     assert_int_equal(worker_session_count(fx->worker), 0);
     assert_null(worker_session(fx->worker, "call-1"));
     assert_true(s_can_bind(pa) && s_can_bind(pa + 1));
