@@ -359,6 +359,13 @@ static void s_log_stats(const session_t *session)
            (unsigned long long)(a->relatches + b->relatches),
            (unsigned long long)(a->transcoded + b->transcoded),
            (unsigned long long)(a->srtp_failed + b->srtp_failed));
+    const rtp_stats_t *qa = session_quality(session, SESSION_A);
+    const rtp_stats_t *qb = session_quality(session, SESSION_B);
+    td_log(LOG_INFO, "media quality: A lost %lld (%.2f %%), jitter %.2f ms, its RTCP says lost "
+           "%d; B lost %lld (%.2f %%), jitter %.2f ms, its RTCP says lost %d",
+           (long long)rtp_stats_lost(qa), rtp_stats_loss_pct(qa), rtp_stats_jitter_ms(qa),
+           qa->far_lost, (long long)rtp_stats_lost(qb), rtp_stats_loss_pct(qb),
+           rtp_stats_jitter_ms(qb), qb->far_lost);
 }
 
 /* SRTP in the SDP buf (WORKER_SDP_MAX, rewritten in place) the worker sends
