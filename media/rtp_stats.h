@@ -53,6 +53,7 @@ typedef struct {
     uint32_t jitter;            /* RFC 3550 A.8: clock units * 16 */
     uint32_t jitter_max;        /* the highest jitter seen (same units) */
     uint64_t packets;           /* RTP packets looked at (also bad ones) */
+    uint64_t sent;              /* RTP packets sent to this phone (the session counts) */
     /* RTCP from the phone */
     uint64_t rtcp_packets;      /* compound packets received */
     uint64_t rtcp_bad;          /* malformed ones (ignored) */

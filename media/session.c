@@ -336,6 +336,7 @@ int session_send_caller(session_t *self, const void *pkt, size_t len)
         return -1;
     side->stats.tx_packets++;
     side->stats.tx_bytes += (uint64_t)n;
+    side->quality.sent++;
     return 0;
 }
 
@@ -487,6 +488,8 @@ static void s_send(session_t *self, s_side_t *from, s_sock_t *out, size_t len)
     }
     side->stats.tx_packets++;
     side->stats.tx_bytes += (uint64_t)n;
+    if (!out->rtcp)
+        side->quality.sent++;
 }
 
 /* Quality counts of a packet received (and unprotected) on in: loss and

@@ -46,7 +46,8 @@ static void s_on_media_echo(void *arg, const td_bus_hdr_t *hdr, const Tandem__Me
 /* ---- call quality (rtp_stats.h) ------------------------------------------- */
 
 /* One side's quality for the bus; remote is the buffer its address goes in
- * (INET_ADDRSTRLEN + 6). The MOS takes the worse direction: the loss and
+ * (INET_ADDRSTRLEN + 6). Packets are RTP only, received ones counted after
+ * SRTP unprotect (those that failed it are not); bytes are every datagram. The MOS takes the worse direction: the loss and
  * jitter of what we receive from the phone, or of what it reports receiving
  * from us (its cumulative loss over what we sent it, as Asterisk's txploss). */
 static void s_side_stats(const session_t *session, session_side_t side, Tandem__MediaSideStats *o,
@@ -62,9 +63,9 @@ static void s_side_stats(const session_t *session, session_side_t side, Tandem__
         snprintf(remote, INET_ADDRSTRLEN + 6, "%s:%u", ip, ntohs(sin.sin_port));
     }
     o->remote = remote;
-    o->rx_packets = st->rx_packets;
+    o->rx_packets = rtp_stats_received(q);
     o->rx_bytes = st->rx_bytes;
-    o->tx_packets = st->tx_packets;
+    o->tx_packets = q->sent;
     o->tx_bytes = st->tx_bytes;
     o->expected = rtp_stats_expected(q);
     o->lost = rtp_stats_lost(q);
@@ -78,8 +79,7 @@ static void s_side_stats(const session_t *session, session_side_t side, Tandem__
     o->rtcp_packets = q->rtcp_packets;
     double loss = rtp_stats_loss_pct(q), jitter = rtp_stats_jitter_ms(q);
     if (q->far_valid) {
-        double far = st->tx_packets && q->far_lost > 0
-                     ? 100.0 * q->far_lost / (double)st->tx_packets : 0.0;
+        double far = q->sent && q->far_lost > 0 ? 100.0 * q->far_lost / (double)q->sent : 0.0;
         if (far > loss)
             loss = far;
         if (rtp_stats_far_jitter_ms(q) > jitter)
