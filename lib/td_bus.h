@@ -58,7 +58,9 @@
     X(cli_request,    CliRequest,    CLI_REQUEST) \
     X(cli_reply,      CliReply,      CLI_REPLY) \
     X(exten_query,    ExtenQuery,    EXTEN_QUERY) \
-    X(exten_reply,    ExtenReply,    EXTEN_REPLY)
+    X(exten_reply,    ExtenReply,    EXTEN_REPLY) \
+    X(media_stats_request, MediaStatsRequest, MEDIA_STATS_REQUEST) \
+    X(media_stats,    MediaStats,    MEDIA_STATS)
 
 typedef struct td_bus td_bus_t;
 

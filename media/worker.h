@@ -5,7 +5,10 @@
  *                        MediaOffered{sdp rewritten for side A, for side B}
  *   MediaAnswer(sdp)  -> learn side B; reply MediaAnswered{sdp for side A}
  *   MediaEcho         -> reflect side A's RTP to itself
- *   MediaRelease      -> log the counters, close the session (no reply)
+ *   MediaRelease      -> log the counters, reply MediaStats{final: the
+ *                        session's quality, for quality.csv}, close it
+ *   MediaStatsRequest -> MediaStats{id, the quality of the envelope's
+ *                        session, or of every one for call id ""}
  *   MediaPlay         -> play prompts to the caller; MediaPlayed when done
  *   MediaRecord       -> record the caller; MediaRecorded when done
  *   MediaStop         -> end either (reported as stopped)

@@ -217,6 +217,7 @@ static const char *const s_help =
     "core show processes               signaling, media and router processes on the bus\n"
     "channel request hangup <chan|all> hang up a call by channel name\n"
     "dialplan reload                   re-read extensions.conf\n"
+    "sip show channelstats             RTP of each call's phones: packets, loss, jitter\n"
     "media show workers                media workers: state, calls, capacity\n"
     "media drain <worker>              move a worker's calls elsewhere, then it exits\n"
     "sip show peers|users|registry     SIP peers, users, outbound registrations (signaling)\n"

@@ -5,6 +5,8 @@
 #include "cli_relay.h"
 #include "cdr.h"
 #include "cdr_pgsql.h"
+#include "chanstats.h"
+#include "quality.h"
 #include "strmap.h"
 #include "td_log.h"
 
@@ -23,6 +25,8 @@ struct router {
     workers_t *workers;
     cdr_t *cdr;
     cdr_pgsql_t *pgsql;         /* NULL: no cdr_pgsql.conf [global] */
+    quality_t *quality;         /* quality.csv; NULL if it cannot be opened */
+    chanstats_t *chanstats;     /* `sip show channelstats` in flight */
     td_bus_t *bus;
     cli_relay_t *relay;         /* `sip ...` commands, answered by signaling */
     strmap_t *calls;            /* call id (the call's own copy) -> call */
@@ -286,9 +290,25 @@ static void s_on_sig_grace(evutil_socket_t fd, short what, void *arg)
 }
 S_DISPATCH(transfer, Transfer, "Transfer", 1, hdr->leg)
 
+/* A worker's call quality: at the end of a session for quality.csv, or the
+ * answer to a `sip show channelstats`. */
+static void s_on_media_stats(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaStats *msg)
+{
+    router_t *self = arg;
+    if (!msg->final)
+        chanstats_on_stats(self->chanstats, hdr->peer, msg);
+    else if (self->quality)
+        for (size_t i = 0; i < msg->n_sessions; i++)
+            quality_write(self->quality, hdr->peer, msg->sessions[i]);
+}
+
 static void s_on_cli_request(void *arg, const td_bus_hdr_t *hdr, const Tandem__CliRequest *msg)
 {
     router_t *self = arg;
+    if (msg->command && chanstats_handles(msg->command)) {
+        chanstats_ask(self->chanstats, hdr->peer, msg->id, msg->command);   /* replies later */
+        return;
+    }
     char *text = NULL;
     Tandem__CliReply r = TANDEM__CLI_REPLY__INIT;
     r.id = msg->id;
@@ -541,6 +561,8 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
     self->sig_grace = evtimer_new(base, s_on_sig_grace, self);
     self->sig_grace_s = 30;
     self->cdr = cdr_new(cdrdir);
+    self->quality = self->cdr ? quality_new(cdrdir) : NULL;   /* none: no quality lines */
+    self->chanstats = chanstats_new(base, self);
     td_bus_handlers_t h = {
         .on_channel_new = s_on_channel_new,
         .on_progress = s_on_progress,
@@ -565,9 +587,11 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_cli_request = s_on_cli_request,
         .on_exten_query = s_on_exten_query,
         .on_cli_reply = s_on_cli_reply,
+        .on_media_stats = s_on_media_stats,
         .on_peer_restart = s_on_peer_restart,
     };
-    if (self->workers && self->calls && self->reaper && self->drain && self->sig_grace && self->cdr)
+    if (self->workers && self->calls && self->reaper && self->drain && self->sig_grace && self->cdr &&
+        self->chanstats)
         self->bus = td_bus_new(base, TD_BUS_BIND, endpoint, identity, "router", 0, &h, self);
     if (self->bus)
         self->relay = cli_relay_new(base, self->bus);
@@ -659,11 +683,13 @@ void router_destroy(router_t **self_p)
     if (self->max_call)
         event_free(self->max_call);
     cli_relay_destroy(&self->relay);
+    chanstats_destroy(&self->chanstats);
     td_bus_destroy(&self->bus);
     strmap_destroy(&self->calls);
     if (self->cdr)
         cdr_set_backend(self->cdr, NULL, NULL);
     cdr_pgsql_destroy(&self->pgsql);     /* after the last CDR: it spools the rest */
+    quality_destroy(&self->quality);
     cdr_destroy(&self->cdr);
     workers_destroy(&self->workers);
     dialplan_destroy(&self->dialplan);
