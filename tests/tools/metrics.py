@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """metrics.py - read a Tandem process's /metrics and /healthz (for tests).
 
-  metrics.py dump PORT FILE          scrape http://127.0.0.1:PORT/metrics, check
+  metrics.py dump [HOST:]PORT FILE   scrape http://HOST:PORT/metrics (HOST default
+                                     127.0.0.1), check
                                      the text format 0.0.4 (HELP and TYPE before
                                      each family's samples, counters end in
                                      _total, well-formed samples) and save the
@@ -13,7 +14,7 @@
                                      exit 0 if value(AFTER) - value(BEFORE) OP N,
                                      with OP one of == >= > <=; BEFORE may be "-"
                                      (then the value itself is compared)
-  metrics.py health PORT [PATH]      print "CODE BODY" of GET PATH (default
+  metrics.py health [HOST:]PORT [PATH]  print "CODE BODY" of GET PATH (default
                                      /healthz); exit 0 whatever the code
 """
 import json
@@ -28,8 +29,9 @@ SAMPLE = re.compile(r"^(%s)(\{(?:%s)(?:,%s)*\})? (\S+)$" % (NAME, LABEL, LABEL))
 LABEL_ONE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\.)*)"')
 
 
-def fetch(port, path):
-    url = "http://127.0.0.1:%d%s" % (port, path)
+def fetch(where, path):
+    host, _, port = where.rpartition(":")
+    url = "http://%s:%d%s" % (host or "127.0.0.1", int(port), path)
     try:
         with urllib.request.urlopen(url, timeout=5) as r:
             return r.status, r.headers.get("Content-Type", ""), r.read().decode()
@@ -101,7 +103,7 @@ def value(samples, series):
 
 def main(argv):
     if len(argv) >= 3 and argv[0] == "dump":
-        status, ctype, body = fetch(int(argv[1]), "/metrics")
+        status, ctype, body = fetch(argv[1], "/metrics")
         if status != 200:
             print("GET /metrics: %d %s" % (status, body.strip()))
             return 1
@@ -141,7 +143,7 @@ def main(argv):
         return 0 if ok else 1
     if len(argv) in (2, 3) and argv[0] == "health":
         try:
-            status, _, body = fetch(int(argv[1]), argv[2] if len(argv) == 3 else "/healthz")
+            status, _, body = fetch(argv[1], argv[2] if len(argv) == 3 else "/healthz")
         except OSError as e:
             print("000 %s" % e)
             return 0
