@@ -1,7 +1,7 @@
 /* td_settings - tandem.conf, and the command line every Tandem process takes:
  *
  *   tandem-<process> [-c CONFDIR] [-i IDENTITY] [-l LEVEL] [-b ENDPOINT]
- *                    [-s ADDR[:PORT]] [-a ADDR|auto]
+ *                    [-s ADDR[:PORT]] [-a ADDR|auto] [-m ADDR:PORT|off]
  *
  * CONFDIR (default "etc") holds sip.conf, extensions.conf, rtp.conf and the
  * optional tandem.conf. -i overrides the process's identity on the bus (so
@@ -14,8 +14,10 @@
  *                     bindaddr / bindport (no PORT: keep sip.conf's port)
  *   -a ADDR|auto      media's address in SDP ([media] address); auto = as if
  *                     tandem.conf named none (td_settings_local_ip)
+ *   -m ADDR:PORT|off  where this process serves /metrics and /healthz
+ *                     ([<process>] metrics; port 0: any free one; off: none)
  * Each has an environment variable, TANDEM_BUS, TANDEM_SIP_BIND,
- * TANDEM_MEDIA_ADDRESS, TANDEM_IDENTITY, TANDEM_LOGLEVEL. Precedence: flag,
+ * TANDEM_MEDIA_ADDRESS, TANDEM_METRICS, TANDEM_IDENTITY, TANDEM_LOGLEVEL. Precedence: flag,
  * then environment, then the files, then the defaults. An identity's "%h"
  * becomes the host name (so `-i media-%h` names each container apart), "%%"
  * a '%'. */
@@ -45,6 +47,10 @@ typedef struct {
     int has_sip_bind;         /* -s / TANDEM_SIP_BIND given: override sip.conf */
     struct in_addr sip_bind_addr;
     uint16_t sip_bind_port;   /* host order; 0 = keep sip.conf's port */
+    int has_metrics;          /* [<process>] metrics= / -m / TANDEM_METRICS: serve HTTP; 0: off
+                               * (the default when none names an address) */
+    char metrics_addr[64];    /* IPv4 address to listen on */
+    uint16_t metrics_port;    /* host order; 0 = any free port */
 } td_settings_t;
 
 /* Parse argv and CONFDIR/tandem.conf for `process` ("signaling", "router",

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "rtp_conf.h"
+#include "media_metrics.h"
 #include "sound_dir.h"
 #include "td_log.h"
 #include "td_settings.h"
@@ -71,6 +72,12 @@ int main(int argc, char **argv)
         event_base_free(base);
         return 1;
     }
+    td_metrics_t *metrics = NULL;
+    if (media_metrics_start(base, worker, &settings, &metrics) < 0) {
+        worker_destroy(&worker);
+        event_base_free(base);
+        return 1;
+    }
     struct event *sigint = evsignal_new(base, SIGINT, s_on_signal, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
     struct event *sigusr1 = evsignal_new(base, SIGUSR1, s_on_usr1, worker);
@@ -88,6 +95,7 @@ int main(int argc, char **argv)
             event_free(sigint);
         if (sigterm)
             event_free(sigterm);
+        td_metrics_destroy(&metrics);
         worker_destroy(&worker);
         event_base_free(base);
         return 1;
@@ -98,6 +106,7 @@ int main(int argc, char **argv)
     event_free(sigusr1);
     event_free(sigterm);
     event_free(sigint);
+    td_metrics_destroy(&metrics);
     worker_destroy(&worker);
     int left = event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED);
     if (left > 0)

@@ -324,6 +324,22 @@ uint32_t worker_session_count(const worker_t *self)
     return session_table_size(self->sessions);
 }
 
+void worker_rtp_totals(const worker_t *self, session_stats_t *out)
+{
+    session_table_totals(self->sessions, out);
+}
+
+void worker_port_pairs(const worker_t *self, uint32_t *in_use, uint32_t *all)
+{
+    *all = port_pool_size(self->pool);
+    *in_use = *all - port_pool_free_count(self->pool);
+}
+
+uint32_t worker_capacity(const worker_t *self)
+{
+    return self->capacity;
+}
+
 session_t *worker_session(worker_t *self, const char *call_id)
 {
     return session_table_find(self->sessions, call_id);

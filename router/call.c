@@ -370,24 +370,33 @@ void call_arm_timer(call_t *self, unsigned ms)
 
 /* --- the end ------------------------------------------------------------- */
 
-static const char *s_disposition(const call_t *self)
+const char *call_disp_name(call_disp_t disp)
+{
+    static const char *const names[] = { "ANSWERED", "NO ANSWER", "BUSY", "FAILED",
+                                         "CONGESTION" };
+    return (unsigned)disp < CALL_DISP_COUNT ? names[disp] : "NO ANSWER";
+}
+
+static call_disp_t s_disposition(const call_t *self)
 {
     if (self->answered)
-        return "ANSWERED";
+        return CALL_DISP_ANSWERED;
     if (strcmp(self->dialstatus, "BUSY") == 0)
-        return "BUSY";
+        return CALL_DISP_BUSY;
     if (strcmp(self->dialstatus, "CONGESTION") == 0)
-        return "CONGESTION";
+        return CALL_DISP_CONGESTION;
     /* A Dial whose every ast_call failed publishes no dial status: the CDR
      * takes the caller's hangup cause (cdr.c's hangup_cause_to_cdr_disposition),
      * USER_BUSY for a peer at its call-limit. */
     if (strcmp(self->dialstatus, "CHANUNAVAIL") == 0)
-        return self->hangup_cause == 17 ? "BUSY" : "FAILED";
-    return "NO ANSWER";
+        return self->hangup_cause == 17 ? CALL_DISP_BUSY : CALL_DISP_FAILED;
+    return CALL_DISP_NO_ANSWER;
 }
 
 static void s_write_cdr(call_t *self)
 {
+    call_disp_t disp = s_disposition(self);
+    self->env->counts.ended[disp]++;
     if (!self->env->cdr)
         return;
     char clid[256];
@@ -405,11 +414,14 @@ static void s_write_cdr(call_t *self)
         .lastdata = self->lastdata,
         .start = self->start,
         .answer = self->answer_time,
-        .disposition = s_disposition(self),
+        .disposition = call_disp_name(disp),
         .amaflags = "DOCUMENTATION",
     };
     gettimeofday(&r.end, NULL);
-    cdr_write(self->env->cdr, &r);
+    if (cdr_write(self->env->cdr, &r) == 0)
+        self->env->counts.cdrs_written++;
+    else
+        self->env->counts.cdr_failures++;
 }
 
 /* The h extension of the call's context, after the channel is gone, with

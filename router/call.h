@@ -52,6 +52,20 @@ typedef enum {
     CALL_DONE
 } call_state_t;
 
+/* How calls ended, as the CDR's disposition says (cdr.h). */
+typedef enum {
+    CALL_DISP_ANSWERED, CALL_DISP_NO_ANSWER, CALL_DISP_BUSY, CALL_DISP_FAILED,
+    CALL_DISP_CONGESTION, CALL_DISP_COUNT
+} call_disp_t;
+/* "ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION". */
+const char *call_disp_name(call_disp_t disp);
+
+/* What calls count as they end, for metrics (router_metrics.c). */
+typedef struct {
+    uint64_t ended[CALL_DISP_COUNT];   /* calls ended, by disposition */
+    uint64_t cdrs_written, cdr_failures;
+} call_counts_t;
+
 /* What every call shares: owned by the router, borrowed by each call. */
 typedef struct {
     struct event_base *base;
@@ -65,6 +79,7 @@ typedef struct {
     /* The call is DONE: take it out of the table and destroy it later. */
     void (*on_done)(void *arg, call_t *call);
     void *arg;
+    call_counts_t counts;       /* bumped by every call as it ends */
 } call_env_t;
 
 /* A call for a ChannelNew (borrowed) from signaling peer sig_peer, starting

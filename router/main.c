@@ -16,6 +16,7 @@
 #include "dialplan.h"
 #include "func.h"
 #include "router.h"
+#include "router_metrics.h"
 #include "td_conf.h"
 #include "td_log.h"
 #include "td_settings.h"
@@ -106,6 +107,13 @@ int main(int argc, char **argv)
     router_cdr_pgsql(router, td_conf_path(pgconf, sizeof pgconf, s.confdir, "cdr_pgsql.conf"),
                      spool);
     func_set_confdir(s.confdir);   /* SIPPEER() reads sip.conf there */
+    td_metrics_t *metrics = NULL;
+    if (router_metrics_start(base, router, &s, &metrics) < 0) {
+        router_destroy(&router);
+        func_set_confdir(NULL);
+        event_base_free(base);
+        return 1;
+    }
     struct event *sigint = evsignal_new(base, SIGINT, s_on_signal, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
     s_reload_t reload = { router, path };
@@ -120,6 +128,7 @@ int main(int argc, char **argv)
     event_free(sighup);
     event_free(sigterm);
     event_free(sigint);
+    td_metrics_destroy(&metrics);
     router_destroy(&router);
     func_set_confdir(NULL);   /* drops SIPPEER's copy of sip.conf */
     int left = event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED);

@@ -40,6 +40,7 @@ struct router {
     uint32_t sig_grace_s;
     struct { char name[64]; time_t since; } sig_down[16];   /* silent signaling peers */
     unsigned long calls_processed;
+    uint64_t reloads, reload_failures;   /* metrics */
     time_t started, reloaded;   /* reloaded 0: never */
     char plan_path[512];        /* extensions.conf, for `dialplan reload` */
     size_t nsig_down;
@@ -745,8 +746,10 @@ int router_reload(router_t *self, const char *path)
     dialplan_t *dp = dialplan_load(path, err, sizeof err);
     if (!dp) {
         td_log(LOG_ERR, "Reload refused, the dialplan in force stays: %s", err);
+        self->reload_failures++;
         return -1;
     }
+    self->reloads++;
     s_reload_globals(self, self->dialplan, dp);
     /* Calls in flight hold their own reference to the old plan. */
     dialplan_destroy(&self->dialplan);
@@ -777,6 +780,12 @@ void router_calls_foreach(router_t *self, void (*fn)(void *arg, call_t *call), v
 }
 
 unsigned long router_calls_processed(router_t *self) { return self->calls_processed; }
+const call_counts_t *router_call_counts(router_t *self) { return &self->env.counts; }
+void router_reload_counts(router_t *self, uint64_t *done, uint64_t *refused)
+{
+    *done = self->reloads;
+    *refused = self->reload_failures;
+}
 long router_uptime_s(router_t *self) { return (long)(time(NULL) - self->started); }
 long router_reload_age_s(router_t *self)
 {

@@ -65,6 +65,10 @@ void router_calls_foreach(router_t *self, void (*fn)(void *arg, call_t *call), v
 /* Calls taken since start; seconds since start and since the last reload
  * (-1: never reloaded); the extensions.conf path reloads read. */
 unsigned long router_calls_processed(router_t *self);
+/* For metrics: how calls ended and CDRs went (borrowed for the router's
+ * life), and dialplan reloads done and refused. */
+const call_counts_t *router_call_counts(router_t *self);
+void router_reload_counts(router_t *self, uint64_t *done, uint64_t *refused);
 long router_uptime_s(router_t *self);
 long router_reload_age_s(router_t *self);
 void router_set_plan_path(router_t *self, const char *path);

@@ -24,6 +24,7 @@
 #include "sip_call.h"
 #include "sip_conf.h"
 #include "sip_core.h"
+#include "sip_metrics.h"
 #include "td_conf.h"
 #include "td_log.h"
 #include "td_settings.h"
@@ -161,6 +162,7 @@ int main(int argc, char **argv)
     struct event_base *base = NULL;
     struct event *sigint = NULL, *sigterm = NULL, *sighup = NULL;
     sip_core_t *core = NULL;
+    td_metrics_t *metrics = NULL;
     struct sockaddr_in bind_to = sip_conf_general(conf)->bind;
     td_settings_sip_bind(&s, &bind_to);
     int fd = s_bind(&bind_to);
@@ -177,6 +179,8 @@ int main(int argc, char **argv)
     if (!core)
         goto out;
     s_core = core;
+    if (sip_metrics_start(base, core, &s, &metrics) < 0)
+        goto out;
     sigint = evsignal_new(base, SIGINT, s_on_signal, base);
     sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
     sighup = evsignal_new(base, SIGHUP, s_on_hup, NULL);
@@ -211,6 +215,7 @@ out:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    td_metrics_destroy(&metrics);
     sip_core_destroy(&core);
     if (base) {
         int left = event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED);

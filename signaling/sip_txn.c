@@ -108,6 +108,7 @@ struct sip_txn_layer {
     size_t nbuckets, count;
     sip_txn_t *dead;
     sip_txn_stats_t stats;
+    sip_counts_t counts;                     /* by method and code, for metrics */
     void (*remap)(void *arg, const struct sockaddr_in *to, struct sockaddr_in *inout);
     void *remap_arg;
     int force_rport;                         /* [general] nat=force_rport */
@@ -392,6 +393,28 @@ static void s_mark_contacts(osip_message_t *msg, sip_tp_t tp)
     }
 }
 
+/* Count a message received (in) or sent: a request by its method, a
+ * response by its CSeq's method and its code. */
+static void s_count(sip_counts_t *c, const osip_message_t *msg, int in)
+{
+    if (MSG_IS_REQUEST(msg)) {
+        sip_method_t m = sip_method_index(msg->sip_method);
+        if (in)
+            c->requests_in[m]++;
+        else
+            c->requests_out[m]++;
+        return;
+    }
+    int code = msg->status_code;
+    if (code < SIP_CODE_MIN || code >= SIP_CODE_MIN + SIP_CODE_COUNT)
+        return;
+    sip_method_t m = sip_method_index(msg->cseq ? msg->cseq->method : NULL);
+    if (in)
+        c->responses_in[m][code - SIP_CODE_MIN]++;
+    else
+        c->responses_out[m][code - SIP_CODE_MIN]++;
+}
+
 /* Serialize msg and send it; when out is given, the text replaces *out
  * (malloc'd, exact size: osip's own buffer is at least 8 KB). */
 static int s_send_msg(sip_txn_layer_t *self, osip_message_t *msg,
@@ -413,6 +436,8 @@ static int s_send_msg(sip_txn_layer_t *self, osip_message_t *msg,
         return -1;
     }
     int rc = s_send_raw(self, text, len, to);
+    if (rc == 0)
+        s_count(&self->counts, msg, 0);
     if (out) {
         memcpy(copy, text, len + 1);
         free(*out);
@@ -428,6 +453,7 @@ static void s_resend(sip_txn_t *t)
     if (!t->out)
         return;
     t->layer->stats.retransmits++;
+    t->layer->counts.retransmits_out++;
     s_send_raw(t->layer, t->out, t->out_len, &t->dest);
 }
 
@@ -1047,6 +1073,8 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const sip_tp
 
     sip_txn_t *t = s_table_find(self, key);
     if (t && !(is_ack && t->kind == SIP_TXN_IST && t->state == ST_ACCEPTED)) {
+        if (!is_ack)
+            self->counts.retransmits_in++;
         s_fsm(t, is_ack ? EV_ACK : EV_REQUEST, NULL);   /* a retransmission, or ACK to non-2xx */
         osip_message_free(msg);
         return 0;
@@ -1131,6 +1159,8 @@ static int s_on_unparsable(sip_txn_layer_t *self, const char *buf, size_t len,
     }
     td_log_limited(LOG_NOTICE, 5, "sip_txn: unparsable request from %s, %d sent",
                    inet_ntoa(from->sin_addr), status);
+    if (status >= SIP_CODE_MIN && status < SIP_CODE_MIN + SIP_CODE_COUNT)
+        self->counts.responses_out[SIP_METHOD_OTHER][status - SIP_CODE_MIN]++;
     self->stats.bad_requests++;
     s_send_raw(self, self->tx, n, &to);      /* its Via could not be trusted: to the source */
     return 0;
@@ -1161,6 +1191,7 @@ static int s_input(sip_txn_layer_t *self, const char *buf, size_t len, const sip
     }
     if (msg->call_id && msg->call_id->number)
         td_log_set_context(msg->call_id->number);
+    s_count(&self->counts, msg, 1);
     int rc;
     if (MSG_IS_REQUEST(msg) && msg->sip_method)
         rc = s_on_request(self, msg, from, text, len);
@@ -1326,6 +1357,36 @@ void sip_txn_layer_stats(sip_txn_layer_t *self, sip_txn_stats_t *out)
 {
     if (self && out)
         *out = self->stats;
+}
+
+const sip_counts_t *sip_txn_layer_counts(const sip_txn_layer_t *self)
+{
+    return &self->counts;
+}
+
+sip_method_t sip_method_index(const char *method)
+{
+    static const char *const names[] = {
+#define SIP_X_NAME(name) #name,
+        SIP_METHODS(SIP_X_NAME)
+#undef SIP_X_NAME
+    };
+    if (!method)
+        return SIP_METHOD_OTHER;
+    for (int i = 0; i < SIP_METHOD_OTHER; i++)
+        if (method[0] == names[i][0] && strcmp(method, names[i]) == 0)
+            return (sip_method_t)i;
+    return SIP_METHOD_OTHER;
+}
+
+const char *sip_method_name(sip_method_t m)
+{
+    static const char *const names[] = {
+#define SIP_X_NAME(name) #name,
+        SIP_METHODS(SIP_X_NAME)
+#undef SIP_X_NAME
+    };
+    return (unsigned)m < SIP_METHOD_COUNT ? names[m] : "OTHER";
 }
 
 /* ---- transactions: the TU's side ---------------------------------------- */

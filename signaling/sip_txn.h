@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <osip2/osip.h>      /* only for osip_message_t and the parser */
 #include <event2/event.h>
+#include "sip_counts.h"
 #include "sip_transport.h"
 
 typedef struct sip_txn sip_txn_t;
@@ -114,6 +115,9 @@ typedef struct {
     unsigned long rx, tx, dropped, bad_requests, retransmits, live;
 } sip_txn_stats_t;
 void sip_txn_layer_stats(sip_txn_layer_t *self, sip_txn_stats_t *out);
+/* Messages by method and code (sip_counts.h), for metrics; borrowed for the
+ * layer's life. */
+const sip_counts_t *sip_txn_layer_counts(const sip_txn_layer_t *self);
 
 /* Server side: send a response on txn (provisional or final), taking
  * ownership. It is retransmitted as RFC 3261 says: a non-2xx final on IST

@@ -10,6 +10,7 @@ struct td_bus {
     void *arg;
     uint32_t load;
     char identity[64];
+    td_bus_counts_t counts;          /* stays zero: the fake counts nothing */
 };
 
 static td_bus_fake_sent_t *s_sent;
@@ -37,6 +38,11 @@ void td_bus_destroy(td_bus_t **self_p)
         return;
     free(*self_p);
     *self_p = NULL;
+}
+
+const td_bus_counts_t *td_bus_counts(const td_bus_t *self)
+{
+    return &self->counts;
 }
 
 void td_bus_set_load(td_bus_t *self, uint32_t load)

@@ -330,6 +330,19 @@ static void test_call_relays_both_ways(void **state)
     assert_int_equal(sb->tx_packets, 3);
     assert_int_equal(sb->rx_bytes, 2 * len + sizeof rtcp);
 
+    /* The metrics' view: both sides added, two port pairs in use. */
+    session_stats_t total;
+    uint32_t in_use, pairs;
+    worker_rtp_totals(fx->worker, &total);
+    assert_int_equal(total.rx_packets, 7);
+    assert_int_equal(total.tx_packets, 6);
+    assert_int_equal(total.dropped, 1);
+    assert_int_equal(total.relatches, 1);
+    assert_int_equal(total.rx_bytes, sa->rx_bytes + sb->rx_bytes);
+    worker_port_pairs(fx->worker, &in_use, &pairs);
+    assert_int_equal(in_use, 2);
+    assert_int_equal(pairs, PAIRS);
+
     s_comedia = 0;
     /* Live quality (tandemctl): every session, or one. */
     Tandem__MediaStatsRequest q = TANDEM__MEDIA_STATS_REQUEST__INIT;
@@ -370,6 +383,12 @@ static void test_call_relays_both_ways(void **state)
     assert_true(strncmp(ss->b->remote, "127.0.0.1:", 10) == 0);
     before = td_bus_fake_count();
     assert_int_equal(worker_session_count(fx->worker), 0);
+    /* The closed session's counters stay in the totals; its ports are free. */
+    session_stats_t after;
+    worker_rtp_totals(fx->worker, &after);
+    assert_memory_equal(&after, &total, sizeof total);
+    worker_port_pairs(fx->worker, &in_use, &pairs);
+    assert_int_equal(in_use, 0);
     assert_null(worker_session(fx->worker, "call-1"));
     assert_true(s_can_bind(pa) && s_can_bind(pa + 1));
     assert_true(s_can_bind(pb) && s_can_bind(pb + 1));

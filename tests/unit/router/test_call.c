@@ -779,6 +779,16 @@ static void test_dial_failures_table(void **state)
             fail_msg("row %zu: CDR %s", i, s_cdr_last(f));
     }
     assert_int_equal(s_cdr_lines(f), (int)(sizeof rows / sizeof rows[0]));
+    /* The metrics' counts agree with the CDRs. */
+    const call_counts_t *c = router_call_counts(f->router);
+    assert_int_equal(c->ended[CALL_DISP_BUSY], 1);
+    assert_int_equal(c->ended[CALL_DISP_NO_ANSWER], 2);
+    assert_int_equal(c->ended[CALL_DISP_FAILED], 3);
+    assert_int_equal(c->ended[CALL_DISP_CONGESTION], 2);
+    assert_int_equal(c->ended[CALL_DISP_ANSWERED], 0);
+    assert_int_equal(c->cdrs_written, sizeof rows / sizeof rows[0]);
+    assert_int_equal(c->cdr_failures, 0);
+    assert_string_equal(call_disp_name(CALL_DISP_NO_ANSWER), "NO ANSWER");
 }
 
 static void test_dial_timeout(void **state)

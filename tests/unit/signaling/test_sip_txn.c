@@ -478,6 +478,20 @@ static void test_nist_absorbs_retransmission(void **state)
     s_request(fx, "OPTIONS", "z9hG4bKopt1", "callo", 7, NULL, NULL);
     s_pump(fx);
     assert_int_equal(fx->n_request, 2);               /* a new transaction now */
+
+    /* The metrics' counts: four OPTIONS in (two of them again for the first
+     * transaction), one 200 sent (its resend is a retransmission). */
+    const sip_counts_t *c = sip_txn_layer_counts(fx->layer);
+    assert_int_equal(c->requests_in[SIP_METHOD_OPTIONS], 4);
+    assert_int_equal(c->requests_in[SIP_METHOD_INVITE], 0);
+    assert_int_equal(c->retransmits_in, 2);
+    assert_int_equal(c->responses_out[SIP_METHOD_OPTIONS][200 - SIP_CODE_MIN], 1);
+    assert_int_equal(c->retransmits_out, 1);
+    assert_int_equal(sip_method_index("OPTIONS"), SIP_METHOD_OPTIONS);
+    assert_int_equal(sip_method_index("options"), SIP_METHOD_OTHER);
+    assert_int_equal(sip_method_index("FOO"), SIP_METHOD_OTHER);
+    assert_int_equal(sip_method_index(NULL), SIP_METHOD_OTHER);
+    assert_string_equal(sip_method_name(SIP_METHOD_PUBLISH), "PUBLISH");
 }
 
 static void test_cancel_finds_invite(void **state)
