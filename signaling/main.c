@@ -67,15 +67,16 @@ static void s_on_signal(evutil_socket_t sig, short what, void *arg)
         event_base_loopexit(arg, NULL);
 }
 
-/* SIGHUP (logrotate sends it to every process): logs go to stderr, so there
- * is nothing to reopen; sip.conf is read at start only. Before, SIGHUP's
+/* SIGHUP (logrotate sends it to every process): the log file is reopened;
+ * sip.conf is read at start only. Before, SIGHUP's
  * default action ended the process and every call with it. */
 static void s_on_hup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
     (void)what;
     (void)arg;
-    td_log(LOG_NOTICE, "Got SIGHUP: nothing to reopen (logs go to stderr); sip.conf changes "
+    td_log_reopen();
+    td_log(LOG_NOTICE, "Got SIGHUP: log reopened; sip.conf changes "
            "take effect when signaling restarts");
 }
 
@@ -109,7 +110,8 @@ int main(int argc, char **argv)
     td_settings_t s;
     if (td_settings_load(&s, "signaling", argc, argv) < 0)
         return 1;
-    td_log_init("signaling", s.loglevel);
+    if (td_settings_log_init(&s, "signaling") < 0)
+        return 1;
 
     char path[600], err[1024];
     td_conf_path(path, sizeof path, s.confdir, "sip.conf");
@@ -133,6 +135,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tandem-signaling: cannot create the event loop\n");
         goto out;
     }
+    td_log_attach(base);
     sip_core_opts_t opts = { .identity = s.identity, .endpoint = s.endpoint,
                              .capacity = s.capacity };
     core = sip_core_new(base, conf, fd, &opts);
@@ -175,6 +178,7 @@ out:
         event_free(sigint);
     sip_core_destroy(&core);
     if (base) {
+        td_log_detach();     /* flushes the log; frees its write event */
         int left = event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED);
         if (left)
             td_log(LOG_WARNING, "%d event(s) still registered at exit", left);

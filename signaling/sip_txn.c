@@ -1025,7 +1025,7 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const sip_tp
     osip_via_t *via = s_top_via(msg);
     int is_ack = strcmp(msg->sip_method, "ACK") == 0;
     if (!via || !via->host || !*via->host) {
-        td_log_limited(LOG_NOTICE, 5, "sip_txn: %s from %s without a Via, dropped",
+        td_logs_limited(TD_LOG_TXN, LOG_NOTICE, 5, "sip_txn: %s from %s without a Via, dropped",
                        msg->sip_method, inet_ntoa(from->sin_addr));
         goto drop;
     }
@@ -1033,7 +1033,7 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const sip_tp
     if (!reason && s_has_uri_headers(msg) && sip_raw_bare_uri_headers(text, len))
         reason = "URI Headers Outside <>";
     if (reason) {
-        td_log_limited(LOG_NOTICE, 5, "sip_txn: %s from %s: %s", msg->sip_method,
+        td_logs_limited(TD_LOG_TXN, LOG_NOTICE, 5, "sip_txn: %s from %s: %s", msg->sip_method,
                        inet_ntoa(from->sin_addr), reason);
         if (is_ack)
             goto drop;
@@ -1083,7 +1083,7 @@ static int s_on_response(sip_txn_layer_t *self, osip_message_t *msg)
     const char *branch = s_branch(s_top_via(msg));
     if (status < 100 || status > 699 || !msg->cseq || !msg->cseq->method
         || s_client_key(branch, msg->cseq->method, key, sizeof key) != 0) {
-        td_log_limited(LOG_NOTICE, 5, "sip_txn: unusable %d response, dropped", status);
+        td_logs_limited(TD_LOG_TXN, LOG_NOTICE, 5, "sip_txn: unusable %d response, dropped", status);
         goto drop;
     }
     sip_txn_t *t = s_table_find(self, key);
@@ -1099,7 +1099,7 @@ static int s_on_response(sip_txn_layer_t *self, osip_message_t *msg)
             osip_message_free(msg);
             return 0;
         }
-        td_log_limited(LOG_INFO, 5, "sip_txn: %d response to %s matching no transaction, dropped",
+        td_logs_limited(TD_LOG_TXN, LOG_INFO, 5, "sip_txn: %d response to %s matching no transaction, dropped",
                        status, msg->cseq->method);
         goto drop;
     }
@@ -1124,12 +1124,12 @@ static int s_on_unparsable(sip_txn_layer_t *self, const char *buf, size_t len,
     size_t n = sip_raw_answer(buf, len, s_tag(tag, sizeof tag), self->tx, sizeof self->tx,
                               &status);
     if (!n) {
-        td_log_limited(LOG_NOTICE, 5, "sip_txn: %zu unparsable bytes from %s, dropped",
+        td_logs_limited(TD_LOG_TXN, LOG_NOTICE, 5, "sip_txn: %zu unparsable bytes from %s, dropped",
                        len, inet_ntoa(from->sin_addr));
         self->stats.dropped++;
         return -1;
     }
-    td_log_limited(LOG_NOTICE, 5, "sip_txn: unparsable request from %s, %d sent",
+    td_logs_limited(TD_LOG_TXN, LOG_NOTICE, 5, "sip_txn: unparsable request from %s, %d sent",
                    inet_ntoa(from->sin_addr), status);
     self->stats.bad_requests++;
     s_send_raw(self, self->tx, n, &to);      /* its Via could not be trusted: to the source */
@@ -1219,12 +1219,12 @@ static void s_on_osip_trace(const char *file, int line, osip_trace_level_t level
                             const char *fmt, va_list ap)
 {
     (void)level;
-    if (LOG_DEBUG > td_log_level)
+    if (LOG_DEBUG > td_log_levels[TD_LOG_TXN])
         return;
     char text[256];
     vsnprintf(text, sizeof text, fmt, ap);
     text[strcspn(text, "\r\n")] = '\0';
-    td_log_limited(LOG_DEBUG, 10, "osip %s:%d: %s", file, line, text);
+    td_logs_limited(TD_LOG_TXN, LOG_DEBUG, 10, "osip %s:%d: %s", file, line, text);
 }
 
 sip_txn_layer_t *sip_txn_layer_new(struct event_base *base, int fd,
