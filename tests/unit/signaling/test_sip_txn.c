@@ -492,14 +492,17 @@ static void test_ist_non2xx_timer_h(void **state)
 static void test_ist_2xx_until_acked(void **state)
 {
     fx_t *fx = *state;
-    sip_txn_layer_set_t1(fx->layer, 4);
+    uint64_t at[16];
+    s_fake_clock(fx);
     s_request(fx, "INVITE", "z9hG4bKinv4", "call4", 1, NULL, NULL);
     s_pump(fx);
     assert_int_equal(s_drain(fx, "SIP/2.0 100"), 1);
     sip_txn_t *t = fx->txn;
+    assert_non_null(t);
     assert_int_equal(sip_txn_reply(t, 200, "uastag"), 0);
-    s_run(fx, 20);                                    /* 4, 12 */
-    assert_true(s_drain(fx, "SIP/2.0 200") >= 3);
+    assert_int_equal(s_drain(fx, "SIP/2.0 200"), 1);
+    int n = s_advance_to(fx, 2000, "SIP/2.0 200", at, 16);
+    s_expect_times("2xx", at, n, (const uint64_t[]){ 500, 1500 }, 2);
     s_request(fx, "INVITE", "z9hG4bKinv4", "call4", 1, NULL, NULL);
     event_base_loop(fx->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     assert_int_equal(s_drain(fx, "SIP/2.0 100"), 0); /* absorbed, no 100 again */
@@ -512,11 +515,13 @@ static void test_ist_2xx_until_acked(void **state)
     assert_string_equal(fx->method, "ACK");
     sip_txn_acked(t);
     s_drain(fx, NULL);
-    s_run(fx, 40);
-    assert_int_equal(s_drain(fx, NULL), 0);
-    s_run(fx, 64 * 4);
+    n = s_advance_to(fx, 64 * RFC_T1 - 1, "SIP/2.0", at, 16);
+    assert_int_equal(n, 0);                           /* acked: no more 2xx */
+    assert_int_equal(fx->n_terminated, 0);
+    s_advance_to(fx, 64 * RFC_T1, "SIP/2.0", at, 16);
     assert_int_equal(fx->n_ack_timeout, 0);
     assert_int_equal(fx->n_terminated, 1);
+    assert_int_equal(fx->terminated_at, 32000);
     assert_int_equal(s_stat_live(fx), 0);
 }
 
@@ -544,7 +549,8 @@ static void test_nist_absorbs_retransmission(void **state)
 {
     fx_t *fx = *state;
     char buf[4096];
-    sip_txn_layer_set_t1(fx->layer, 3);
+    uint64_t at[4];
+    s_fake_clock(fx);
     s_request(fx, "OPTIONS", "z9hG4bKopt1", "callo", 7, NULL, NULL);
     s_pump(fx);
     assert_int_equal(fx->n_request, 1);
@@ -564,8 +570,11 @@ static void test_nist_absorbs_retransmission(void **state)
     assert_int_equal(s_status(buf), 200);
     assert_int_equal(fx->n_request, 1);
     assert_int_equal(sip_txn_reply(t, 404, NULL), -1);
-    s_run(fx, 64 * 3 + 30);                          /* Timer J */
+    s_advance_to(fx, 64 * RFC_T1 - 1, "SIP/2.0", at, 4);
+    assert_int_equal(fx->n_terminated, 0);
+    s_advance_to(fx, 64 * RFC_T1, "SIP/2.0", at, 4);  /* Timer J */
     assert_int_equal(fx->n_terminated, 1);
+    assert_int_equal(fx->terminated_at, 32000);
     s_request(fx, "OPTIONS", "z9hG4bKopt1", "callo", 7, NULL, NULL);
     s_pump(fx);
     assert_int_equal(fx->n_request, 2);               /* a new transaction now */
@@ -739,7 +748,8 @@ static void test_ict_non2xx_is_acked(void **state)
 {
     fx_t *fx = *state;
     char inv[4096], buf[4096], hdr[512], branch[128];
-    sip_txn_layer_set_t1(fx->layer, 3);
+    uint64_t at[8];
+    s_fake_clock(fx);
     sip_txn_t *t = s_start_client(fx, "INVITE", "Route: <sip:proxy.example;lr>\r\n", NULL);
     assert_true(s_recv(fx, inv, sizeof inv, 0) > 0);
     snprintf(branch, sizeof branch, "%s", strstr(s_header(inv, "Via", hdr, sizeof hdr), "branch="));
@@ -750,8 +760,8 @@ static void test_ict_non2xx_is_acked(void **state)
     assert_int_equal(fx->status, 100);
     assert_ptr_equal(fx->response_txn, t);
     s_drain(fx, NULL);
-    s_run(fx, 4 * 3);
-    assert_int_equal(s_drain(fx, "INVITE "), 0);      /* Proceeding: no more Timer A */
+    int n = s_advance_to(fx, 5000, "INVITE ", at, 8);
+    assert_int_equal(n, 0);                           /* Proceeding: no more Timer A */
     s_respond_to(fx, inv, 486, "busytag");
     s_pump(fx);
     assert_int_equal(fx->n_response, 2);
@@ -770,8 +780,11 @@ static void test_ict_non2xx_is_acked(void **state)
     assert_int_equal(fx->n_response, 2);
     assert_true(s_recv(fx, buf, sizeof buf, 0) > 0);
     assert_int_equal(strncmp(buf, "ACK ", 4), 0);
-    s_run(fx, 64 * 3 + 30);                          /* Timer D */
+    s_advance_to(fx, 5000 + 32000 - 1, "ACK ", at, 8);
+    assert_int_equal(fx->n_terminated, 0);
+    s_advance_to(fx, 5000 + 32000, "ACK ", at, 8);    /* Timer D: 32 s on UDP */
     assert_int_equal(fx->n_terminated, 1);
+    assert_int_equal(fx->terminated_at, 37000);
     assert_int_equal(fx->n_timeout, 0);
 }
 
@@ -842,7 +855,8 @@ static void test_client_cancel(void **state)
 {
     fx_t *fx = *state;
     char inv[4096], buf[4096], hdr[512], branch[128];
-    sip_txn_layer_set_t1(fx->layer, 3);
+    uint64_t at[8];
+    s_fake_clock(fx);
     sip_txn_t *t = s_start_client(fx, "INVITE", "Route: <sip:proxy.example;lr>\r\n", NULL);
     assert_true(s_recv(fx, inv, sizeof inv, 0) > 0);
     snprintf(branch, sizeof branch, "%s", strstr(s_header(inv, "Via", hdr, sizeof hdr), "branch="));
@@ -880,8 +894,9 @@ static void test_client_cancel(void **state)
     assert_int_equal(fx->status, 487);
     assert_int_equal(s_drain(fx, "ACK "), 1);
     assert_int_equal(sip_txn_cancel(t), -1);         /* too late now */
-    s_run(fx, 64 * 3 + 30);
+    s_advance_to(fx, 64 * RFC_T1, "INVITE ", at, 8);  /* Timer D (and the CANCEL's K) */
     assert_int_equal(fx->n_terminated, 1);            /* only the INVITE's is reported */
+    assert_int_equal(fx->terminated_at, 32000);
     assert_int_equal(s_stat_live(fx), 0);
 }
 
