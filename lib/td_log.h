@@ -18,9 +18,10 @@
  * once there is room again. At exit (td_log_detach, or atexit) what is left is
  * flushed for at most a second. Single-threaded, like the processes.
  *
- * Levels are per subsystem (rtpengine's ll()): td_log() logs under
- * TD_LOG_CORE, td_logs(TD_LOG_SIP, ...) under sip, each with its own level
- * ([logging] in tandem.conf). */
+ * Levels are per subsystem (rtpengine's ll()): td_log() logs under the
+ * file's TD_LOG_SUBSYS (core unless the file says otherwise, below),
+ * td_logs(TD_LOG_SIP, ...) under sip, each with its own level ([logging] in
+ * tandem.conf). */
 #ifndef TD_LOG_H
 #define TD_LOG_H
 
@@ -110,7 +111,13 @@ size_t td_log_escape(char *out, size_t len, const char *in, size_t n);
 #define td_logs(subsys, level, ...) \
     do { if ((level) <= td_log_levels[(subsys)]) td_log_write((level), __VA_ARGS__); } while (0)
 
-#define td_log(level, ...) td_logs(TD_LOG_CORE, (level), __VA_ARGS__)
+/* A file may name the subsystem its td_log() lines belong to, before its
+ * first #include:  #define TD_LOG_SUBSYS TD_LOG_SIP  (default: core). */
+#ifndef TD_LOG_SUBSYS
+#define TD_LOG_SUBSYS TD_LOG_CORE
+#endif
+
+#define td_log(level, ...) td_logs(TD_LOG_SUBSYS, (level), __VA_ARGS__)
 
 /* At most `per_second` lines a second from one call site; the rest are counted
  * and the count is reported with the next line that gets through. Use it for
@@ -127,7 +134,7 @@ size_t td_log_escape(char *out, size_t len, const char *in, size_t n);
         } } while (0)
 
 #define td_log_limited(level, per_second, ...) \
-    td_logs_limited(TD_LOG_CORE, (level), (per_second), __VA_ARGS__)
+    td_logs_limited(TD_LOG_SUBSYS, (level), (per_second), __VA_ARGS__)
 
 long td_log_now_sec(void);
 

@@ -1,4 +1,5 @@
 /* session - one call's media relay; see session.h. */
+#define TD_LOG_SUBSYS TD_LOG_MEDIA   /* td_log() here: [logging] media= */
 #include "session.h"
 
 #include <arpa/inet.h>

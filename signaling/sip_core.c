@@ -1,4 +1,5 @@
 /* sip_core - see sip_core.h. */
+#define TD_LOG_SUBSYS TD_LOG_SIP   /* td_log() here: [logging] sip= */
 #include "sip_core.h"
 
 #include <arpa/inet.h>

@@ -8,6 +8,7 @@
  * transaction finds nothing rather than another phone's connection.
  * Connections are closed by marking them and leaving the tables at once;
  * one reaper event frees them after the callback that closed them returns. */
+#define TD_LOG_SUBSYS TD_LOG_SIP   /* td_log() here: [logging] sip= */
 #include "sip_transport.h"
 #include "sip_raw.h"
 

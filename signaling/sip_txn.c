@@ -29,6 +29,7 @@
  *   branch, so two calls that reuse a branch (RFC 4475's messages do) are
  *   two transactions;
  * - the layer may not be destroyed from inside one of its own callbacks. */
+#define TD_LOG_SUBSYS TD_LOG_TXN   /* td_log() here: [logging] txn= */
 #include "td_clock.h"
 #include "td_str.h"
 #include "sip_txn.h"
