@@ -14,6 +14,7 @@
  * (CliRequest) and prints the router's answer (CliReply). `help` lists the
  * commands. Exit status with -x: 0 done, 1 unknown command or bad
  * arguments, 2 the command failed, 3 no answer from the router. */
+#define TD_LOG_SUBSYS TD_LOG_CLI   /* td_log() here: [logging] cli= */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,7 @@
 /* td_bus - see td_bus.h. The only file that includes zmq.h and packs or
  * unpacks protobuf. Frames: ROUTER side [identity][envelope], DEALER side
  * [envelope]. */
+#define TD_LOG_SUBSYS TD_LOG_BUS   /* td_log() here: [logging] bus= */
 #include "td_bus.h"
 #include "td_log.h"
 #include "td_str.h"

@@ -4,6 +4,7 @@
 #include "td_log.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <net/if.h>
@@ -60,7 +61,7 @@ static int s_read_file(td_settings_t *out, const char *process)
         fprintf(stderr, "%s\n", err);
         return -1;
     }
-    int rc = 0;
+    int rc = 0, own_logfile = 0;
     /* tandem.conf is Tandem's own file: what config.c would only warn
      * about is an error here, as an unknown setting is. */
     for (const td_conf_warning_t *w = td_conf_warnings(conf); w; w = w->next) {
@@ -78,6 +79,29 @@ static int s_read_file(td_settings_t *out, const char *process)
                     rc = -1;
                 } else
                     out->loglevel = level;
+            } else if (!strcmp(s, "logging") && !strcasecmp(k, "level")) {
+                int level = td_log_level_parse(v->value);
+                if (level < 0) {
+                    fprintf(stderr, "%s:%d: unknown level '%s'\n", v->file, v->line, v->value);
+                    rc = -1;
+                } else
+                    out->loglevel = level;
+            } else if (!strcmp(s, "logging") && td_log_subsys_parse(k) >= 0) {
+                int level = td_log_level_parse(v->value);
+                if (level < 0) {
+                    fprintf(stderr, "%s:%d: unknown level '%s' for %s\n", v->file, v->line,
+                            v->value, k);
+                    rc = -1;
+                } else
+                    out->sublevels[td_log_subsys_parse(k)] = level;
+            } else if ((!strcmp(s, "general") || !strcmp(s, "media") || !strcmp(s, "signaling")
+                        || !strcmp(s, "router")) && !strcasecmp(k, "logfile")) {
+                /* the process's own section wins over [general], in any order */
+                if (!strcmp(s, process)) {
+                    rc = s_copy(out->logfile, sizeof out->logfile, v, "logfile");
+                    own_logfile = 1;
+                } else if (!strcmp(s, "general") && !own_logfile)
+                    rc = s_copy(out->logfile, sizeof out->logfile, v, "logfile");
             } else if (!strcmp(s, "bus") && !strcasecmp(k, "endpoint")) {
                 rc = s_copy(out->endpoint, sizeof out->endpoint, v, "endpoint");
             } else if (!strcmp(s, "router") && !strcasecmp(k, "cdrdir")) {
@@ -244,6 +268,8 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
     out->max_call_s = 43200;
     out->sig_grace_s = 30;
     out->loglevel = LOG_INFO;
+    for (int i = 0; i < TD_LOG_SUBSYS_COUNT; i++)
+        out->sublevels[i] = -1;
     out->capacity = 2000;
     if (!strcmp(process, "router"))
         snprintf(out->identity, sizeof out->identity, "router");
@@ -340,6 +366,20 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
     if ((v = s_pick(opt_metrics, "TANDEM_METRICS", &from)) && s_parse_metrics(out, v) < 0) {
         fprintf(stderr, "tandem-%s: bad metrics address '%s' (%s): want IPv4:PORT (port 0: "
                 "any free one) or off\n", process, v, from);
+        return -1;
+    }
+    return 0;
+}
+
+int td_settings_log_init(const td_settings_t *self, const char *process)
+{
+    td_log_init(process, self->loglevel);
+    for (int i = 0; i < TD_LOG_SUBSYS_COUNT; i++)
+        if (self->sublevels[i] >= 0)
+            td_log_set_level(i, self->sublevels[i]);
+    if (self->logfile[0] && td_log_open(self->logfile) < 0) {
+        fprintf(stderr, "tandem-%s: cannot open the log file %s: %s\n", process, self->logfile,
+                strerror(errno));
         return -1;
     }
     return 0;

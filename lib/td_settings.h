@@ -28,11 +28,16 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include "td_log.h"
+
 typedef struct {
     char confdir[512];
     char identity[64];        /* this process's bus identity */
     char endpoint[256];       /* [bus] endpoint: tcp://127.0.0.1:5570 */
-    int loglevel;             /* LOG_* */
+    int loglevel;             /* LOG_*: [general] loglevel, [logging] level, -l */
+    int sublevels[TD_LOG_SUBSYS_COUNT]; /* [logging] sip=debug ...; -1 = loglevel */
+    char logfile[512];        /* [general] logfile, or the process's section's: "" = stderr,
+                               * "-" or "stdout" = stdout, else a file (reopened on SIGHUP) */
     char cdrdir[512];         /* [router] cdrdir: var/cdr-csv */
     char media_address[64];   /* [media] address put in SDP; "" = detect */
     uint32_t capacity;        /* [media]/[signaling] capacity */
@@ -57,6 +62,11 @@ typedef struct {
  * "media"). On error prints "file:line: reason" (or usage) to stderr and
  * returns -1; the caller exits 1. */
 int td_settings_load(td_settings_t *out, const char *process, int argc, char **argv);
+
+/* Start logging as configured: td_log_init(process, loglevel), the
+ * per-subsystem levels, the log file. On error prints the reason to stderr
+ * and returns -1; the caller exits 1. */
+int td_settings_log_init(const td_settings_t *self, const char *process);
 
 /* Apply -s / TANDEM_SIP_BIND (if given) to a bind address read from
  * sip.conf. */

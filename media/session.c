@@ -1,4 +1,5 @@
 /* session - one call's media relay; see session.h. */
+#define TD_LOG_SUBSYS TD_LOG_MEDIA   /* td_log() here: [logging] media= */
 #include "session.h"
 
 #include <arpa/inet.h>
@@ -448,12 +449,12 @@ static void s_latch(s_sock_t *sock, const struct sockaddr_in *src)
     char was[32], now[32];
     if (sock->latched) {
         self->side[sock->side].stats.relatches++;
-        td_log_limited(LOG_INFO, 10, "%s: side %c %s re-latched from %s to %s",
+        td_logs_limited(TD_LOG_RTP, LOG_INFO, 10, "%s: side %c %s re-latched from %s to %s",
                        self->call_id, 'A' + sock->side, sock->rtcp ? "RTCP" : "RTP",
                        s_addr_str(was, sizeof was, &sock->remote),
                        s_addr_str(now, sizeof now, src));
     } else {
-        td_log_limited(LOG_DEBUG, 10, "%s: side %c %s latched to %s",
+        td_logs_limited(TD_LOG_RTP, LOG_DEBUG, 10, "%s: side %c %s latched to %s",
                        self->call_id, 'A' + sock->side, sock->rtcp ? "RTCP" : "RTP",
                        s_addr_str(now, sizeof now, src));
     }
@@ -470,7 +471,7 @@ static void s_send(session_t *self, s_side_t *from, s_sock_t *out, size_t len)
     if (side->srtp && sdes_active(side->srtp) &&
         sdes_protect(side->srtp, s_buf, &len, sizeof s_buf, out->rtcp) < 0) {
         from->stats.dropped++;
-        td_log_limited(LOG_WARNING, 5, "%s: cannot protect a packet for side %c",
+        td_logs_limited(TD_LOG_RTP, LOG_WARNING, 5, "%s: cannot protect a packet for side %c",
                        self->call_id, 'A' + out->side);
         return;
     }
@@ -481,7 +482,7 @@ static void s_send(session_t *self, s_side_t *from, s_sock_t *out, size_t len)
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS &&
             errno != ECONNREFUSED) {
             char to[32];
-            td_log_limited(LOG_WARNING, 5, "%s: send to %s failed: %s", self->call_id,
+            td_logs_limited(TD_LOG_RTP, LOG_WARNING, 5, "%s: send to %s failed: %s", self->call_id,
                            s_addr_str(to, sizeof to, &out->remote), strerror(errno));
         }
         return;
@@ -528,7 +529,7 @@ static void s_on_readable(evutil_socket_t fd, short what, void *arg)
             if (errno == EINTR || errno == ECONNREFUSED)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
-                td_log_limited(LOG_WARNING, 5, "%s: receive failed: %s", self->call_id,
+                td_logs_limited(TD_LOG_RTP, LOG_WARNING, 5, "%s: receive failed: %s", self->call_id,
                                strerror(errno));
             return;
         }
@@ -542,7 +543,7 @@ static void s_on_readable(evutil_socket_t fd, short what, void *arg)
             if (sdes_unprotect(side->srtp, s_buf, &plain, in->rtcp, &why) < 0) {
                 side->stats.dropped++;
                 side->stats.srtp_failed++;
-                td_log_limited(LOG_NOTICE, 10, "%s: side %c %s packet dropped: %s",
+                td_logs_limited(TD_LOG_RTP, LOG_NOTICE, 10, "%s: side %c %s packet dropped: %s",
                                self->call_id, 'A' + in->side, in->rtcp ? "SRTCP" : "SRTP",
                                why == 1 ? "authentication failed"
                                : why == 2 ? "replayed" : "malformed");

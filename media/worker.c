@@ -1,4 +1,5 @@
 /* worker - the media worker process object; see worker.h. */
+#define TD_LOG_SUBSYS TD_LOG_MEDIA   /* td_log() here: [logging] media= */
 #include "worker.h"
 
 #include <arpa/inet.h>

@@ -1,4 +1,5 @@
 /* cdr - see cdr.h. */
+#define TD_LOG_SUBSYS TD_LOG_CDR   /* td_log() here: [logging] cdr= */
 #include "cdr.h"
 #include "td_conf.h"
 #include "td_log.h"

@@ -1,6 +1,7 @@
 /* cli - the commands tandemctl sends the router (CliRequest), in Asterisk's
  * words so that `asterisk -rx` habits carry over; see router.h. Not a hot
  * path: the reply is built in a malloc'd buffer. */
+#define TD_LOG_SUBSYS TD_LOG_CLI   /* td_log() here: [logging] cli= */
 #include "router.h"
 
 #include <stdarg.h>

@@ -10,6 +10,7 @@
  *   Hangup (leg k)     ringing: note why; when none is left, DIALSTATUS from
  *                      the causes and the dialplan goes on. Bridged: the call ends.
  *   timer              NOANSWER: hang up the ringing legs, the dialplan goes on */
+#define TD_LOG_SUBSYS TD_LOG_DIALPLAN   /* td_log() here: [logging] dialplan= */
 #include "call_int.h"
 #include "td_log.h"
 #include "vars.h"

@@ -26,12 +26,14 @@ typedef struct {
     const char *path;
 } s_reload_t;
 
-/* SIGHUP: re-read extensions.conf (as Asterisk's "dialplan reload"). */
+/* SIGHUP: reopen the log file (logrotate), re-read extensions.conf (as
+ * Asterisk's "dialplan reload"). */
 static void s_on_hup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
     (void)what;
     s_reload_t *r = arg;
+    td_log_reopen();
     td_log(LOG_NOTICE, "Got SIGHUP: reloading %s", r->path);
     router_reload(r->router, r->path);
 }
@@ -69,7 +71,8 @@ int main(int argc, char **argv)
     td_settings_t s;
     if (td_settings_load(&s, "router", argc, argv) < 0)
         return 1;
-    td_log_init("router", s.loglevel);
+    if (td_settings_log_init(&s, "router") < 0)
+        return 1;
 
     char path[1024], err[1024];
     td_conf_path(path, sizeof path, s.confdir, "extensions.conf");
@@ -89,10 +92,12 @@ int main(int argc, char **argv)
         dialplan_destroy(&dialplan);
         return 1;
     }
+    td_log_attach(base);
     router_t *router = router_new(base, s.endpoint, s.identity, &dialplan, s.cdrdir);
     if (!router) {
         fprintf(stderr, "tandem-router: cannot start (bus %s, cdr %s); see the log above\n",
                 s.endpoint, s.cdrdir);
+        td_log_detach();
         event_base_free(base);
         return 1;
     }
@@ -131,6 +136,7 @@ int main(int argc, char **argv)
     td_metrics_destroy(&metrics);
     router_destroy(&router);
     func_set_confdir(NULL);   /* drops SIPPEER's copy of sip.conf */
+    td_log_detach();     /* flushes the log; frees its write event */
     int left = event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED);
     if (left)
         td_log(LOG_WARNING, "%d event(s) still registered at exit", left);

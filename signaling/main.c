@@ -83,8 +83,8 @@ static void s_on_hup(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     (void)arg;
-    /* Logs first, so that what the reload says goes to the new file. The
-     * log reopen (td_log's, issue 11's `logs` part) belongs here. */
+    /* Logs first, so that what the reload says goes to the new file. */
+    td_log_reopen();
     if (!s_core)
         return;
     char why[1024];
@@ -134,7 +134,8 @@ int main(int argc, char **argv)
     td_settings_t s;
     if (td_settings_load(&s, "signaling", argc, argv) < 0)
         return 1;
-    td_log_init("signaling", s.loglevel);
+    if (td_settings_log_init(&s, "signaling") < 0)
+        return 1;
 
     char path[600], err[1024];
     td_conf_path(path, sizeof path, s.confdir, "sip.conf");
@@ -173,6 +174,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tandem-signaling: cannot create the event loop\n");
         goto out;
     }
+    td_log_attach(base);
     sip_core_opts_t opts = { .identity = s.identity, .endpoint = s.endpoint,
                              .capacity = s.capacity, .conf_path = path };
     core = sip_core_new(base, conf, fd, &opts);
@@ -218,6 +220,7 @@ out:
     td_metrics_destroy(&metrics);
     sip_core_destroy(&core);
     if (base) {
+        td_log_detach();     /* flushes the log; frees its write event */
         int left = event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED);
         if (left)
             td_log(LOG_WARNING, "%d event(s) still registered at exit", left);

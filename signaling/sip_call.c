@@ -11,6 +11,7 @@
  *
  * `router_done` says the router has let go of the leg (it sent Hangup, or we
  * did): after that nothing more about the leg goes on the bus. */
+#define TD_LOG_SUBSYS TD_LOG_SIP   /* td_log() here: [logging] sip= */
 #include "td_str.h"
 #include "sip_call.h"
 

@@ -1,4 +1,5 @@
 /* sip_core - see sip_core.h. */
+#define TD_LOG_SUBSYS TD_LOG_SIP   /* td_log() here: [logging] sip= */
 #include "sip_core.h"
 
 #include <arpa/inet.h>
@@ -320,7 +321,7 @@ static void s_challenge(sip_core_t *self, sip_txn_t *txn, const sip_peer_t *peer
     if (!r)
         return;
     sip_auth_challenge(self->auth, r, stale, (long)time(NULL), algs);
-    td_log(LOG_DEBUG, "401: %s", why);
+    td_logs_limited(TD_LOG_SIP, LOG_DEBUG, 10, "401: %s", why);
     sip_txn_respond(txn, &r);
 }
 
@@ -335,7 +336,7 @@ static void s_auth_failed(sip_core_t *self, sip_txn_t *txn, const sip_peer_t *pe
         s_challenge(self, txn, peer, res == SIP_AUTH_STALE, why);
         return;
     }
-    td_log(LOG_NOTICE, "403: %s", why);
+    td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 10, "403: %s", why);
     sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
 }
 
@@ -578,7 +579,7 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         sip_txn_force_rport(txn, from);
     if (!p) {
         if (g->allowguest) {
-            td_log(LOG_DEBUG, "%s from '%s' at %s: no peer, a guest", m, name, src);
+            td_logs_limited(TD_LOG_SIP, LOG_DEBUG, 10, "%s from '%s' at %s: no peer, a guest", m, name, src);
             return 1;
         }
         if (!g->alwaysauthreject) {
@@ -594,7 +595,7 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
          * authentication" for every method it identifies (here OPTIONS too),
          * where sip.conf.sample says "incoming INVITEs": we follow the code.
          * check_auth: "Always OK if no secret". */
-        td_log(LOG_DEBUG, "%s from '%s' at %s: peer %s (by %s), not challenged", m, name, src,
+        td_logs_limited(TD_LOG_SIP, LOG_DEBUG, 10, "%s from '%s' at %s: peer %s (by %s), not challenged", m, name, src,
                p->name, sip_ident_how_str(how));
         *caller = p;
         return 1;
@@ -615,7 +616,7 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     if (p && strcmp(user, p->name) != 0) {
         snprintf(why, sizeof why, "%s from %s: peer %s, but the digest user is '%s' "
                  "(username mismatch)", m, src, p->name, user);
-        td_log(LOG_NOTICE, "403: %s", why);
+        td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 10, "403: %s", why);
         sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
         return 0;
     }
@@ -652,7 +653,7 @@ static int s_joint_codec(sip_core_t *self, const sip_peer_t *caller, const char 
     if (sdp_parse(body, len, &offer, err, sizeof err) < 0
         || sdp_keep(&offer, allow->pt, allow->n, 1, keep) > 0)
         return 1;
-    td_log(LOG_NOTICE, "No compatible codecs, not accepting this offer! (%s allows %s%s%s)",
+    td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 10, "No compatible codecs, not accepting this offer! (%s allows %s%s%s)",
            caller ? caller->name : "[general]", allow->n ? "" : "none",
            allow->n ? (allow->pt[0] == 0 ? "ulaw" : "alaw") : "",
            allow->n > 1 ? (allow->pt[1] == 0 ? ",ulaw" : ",alaw") : "");
@@ -674,7 +675,7 @@ static int s_crypto_ok(const sip_peer_t *caller, const char *body, size_t len, s
     if (sdp_parse(body, len, &offer, err, sizeof err) < 0 ||
         sdp_crypto_offer_status(&offer, caller && caller->encryption) == 0)
         return 1;
-    td_log(LOG_NOTICE, "%s: %s", caller ? caller->name : "guest",
+    td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 10, "%s: %s", caller ? caller->name : "guest",
            offer.secure && !offer.crypto_ok ? "Rejecting secure audio stream without encryption details"
            : offer.ncrypto && !offer.crypto_ok ? "no usable a=crypto line (suite, key or parameters)"
            : "Matched device setup to use SRTP, but request was not!");

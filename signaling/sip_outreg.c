@@ -1,4 +1,5 @@
 /* sip_outreg - see sip_outreg.h. */
+#define TD_LOG_SUBSYS TD_LOG_SIP   /* td_log() here: [logging] sip= */
 #include "sip_outreg.h"
 
 #include <arpa/inet.h>

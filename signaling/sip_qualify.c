@@ -1,4 +1,5 @@
 /* sip_qualify - see sip_qualify.h. */
+#define TD_LOG_SUBSYS TD_LOG_SIP   /* td_log() here: [logging] sip= */
 #include "sip_qualify.h"
 
 #include <arpa/inet.h>

@@ -52,18 +52,14 @@ static sip_conf_t *s_load_logged(const char *text, char *err, size_t len, char *
 {
     char logpath[300];
     snprintf(logpath, sizeof logpath, "%s/log", s_dir);
-    fflush(stderr);
-    int saved = dup(2);
     FILE *lf = fopen(logpath, "w+");
     assert_non_null(lf);
-    dup2(fileno(lf), 2);
-    int level = td_log_level;
-    td_log_level = LOG_WARNING;
+    td_log_set_fd(fileno(lf));
+    td_log_set_level(-1, LOG_WARNING);
     sip_conf_t *c = s_load_text(text, err, len);
-    td_log_level = level;
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
+    td_log_flush();
+    td_log_set_level(-1, LOG_ERR);
+    td_log_open(NULL);                      /* stderr again */
     rewind(lf);
     size_t n = fread(log, 1, loglen - 1, lf);
     log[n] = '\0';
