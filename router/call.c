@@ -342,6 +342,7 @@ void call_answer_caller(call_t *self, const char *sdp)
     self->answered = 1;
     call_rtp_timeouts(self, 0);
     gettimeofday(&self->answer_time, NULL);
+    call_journal(self);
 }
 
 void call_rtp_timeouts(call_t *self, int side)
@@ -383,11 +384,9 @@ static const char *s_disposition(const call_t *self)
     return "NO ANSWER";
 }
 
-static void s_write_cdr(call_t *self)
+/* The CDR fields as they stand (end left zero); clid is their buffer. */
+static void s_cdr_record(const call_t *self, cdr_record_t *out, char *clid, size_t len)
 {
-    if (!self->env->cdr)
-        return;
-    char clid[256];
     cdr_record_t r = {
         .accountcode = self->accountcode,
         .uniqueid = self->id,
@@ -395,7 +394,7 @@ static void s_write_cdr(call_t *self)
         .src = self->caller_num,
         .dst = self->exten,
         .dcontext = self->context,
-        .clid = cdr_clid(self->caller_name, self->caller_num, clid, sizeof clid),
+        .clid = cdr_clid(self->caller_name, self->caller_num, clid, len),
         .channel = self->channel,
         .dstchannel = self->dstchannel,
         .lastapp = self->lastapp,
@@ -405,6 +404,27 @@ static void s_write_cdr(call_t *self)
         .disposition = s_disposition(self),
         .amaflags = "DOCUMENTATION",
     };
+    *out = r;
+}
+
+void call_journal(call_t *self)
+{
+    if (!self->env->journal || self->in_h)
+        return;
+    char clid[256];
+    cdr_record_t r;
+    s_cdr_record(self, &r, clid, sizeof clid);
+    journal_update(self->env->journal, &r);
+}
+
+static void s_write_cdr(call_t *self)
+{
+    journal_end(self->env->journal, self->id);
+    if (!self->env->cdr)
+        return;
+    char clid[256];
+    cdr_record_t r;
+    s_cdr_record(self, &r, clid, sizeof clid);
     gettimeofday(&r.end, NULL);
     cdr_write(self->env->cdr, &r);
 }
@@ -816,6 +836,7 @@ static void s_run(call_t *self)
         if (!self->in_h) {
             s_copy(self->lastapp, sizeof self->lastapp, name);
             s_copy(self->lastdata, sizeof self->lastdata, args);
+            call_journal(self);
         }
         self->app = p->app;
         self->jumped = 0;

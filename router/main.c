@@ -101,6 +101,7 @@ int main(int argc, char **argv)
     router_set_plan_path(router, path);
     char cdrconf[1024];
     router_cdr_options(router, td_conf_path(cdrconf, sizeof cdrconf, s.confdir, "cdr.conf"));
+    router_open_journal(router, s.cdrdir);
     func_set_confdir(s.confdir);   /* SIPPEER() reads sip.conf there */
     struct event *sigint = evsignal_new(base, SIGINT, s_on_signal, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);

@@ -47,6 +47,10 @@ void router_set_max_call(router_t *self, uint32_t seconds);
 void router_set_signaling_grace(router_t *self, uint32_t seconds);
 /* CDR options from cdr.conf at path (cdr_configure); 0 without CDRs. */
 int router_cdr_options(router_t *self, const char *path);
+/* Open cdrdir/calls.journal (journal.h), after router_cdr_options: write a
+ * CDR for each call the previous run left live (it was killed), then
+ * journal this run's live calls. 0, or -1 without CDRs or on failure. */
+int router_open_journal(router_t *self, const char *cdrdir);
 
 td_bus_t *router_bus(router_t *self);
 workers_t *router_workers(router_t *self);
