@@ -19,7 +19,8 @@ summary then says, per side, when the first packet from a new source
 address came after it.
 
 Prints (and writes to --out) one JSON object: {"calls": [{"status",
-"ended_by", "sides": {"caller"|"callee": {"sources": [[addr, first, last,
+"ended_by", "bye_answered" (the final status to the caller's own BYE, None
+if it sent none or heard nothing), "sides": {"caller"|"callee": {"sources": [[addr, first, last,
 count]...], "reinvites": [t...]}}}...], "moved": {...}}. Exit status 0 when
 the tool ran to the end, whatever it saw."""
 import argparse
@@ -441,7 +442,8 @@ class Phones:
         delays = []
         unmoved = 0
         for c in self.calls:
-            e = {"k": c["k"], "status": c["status"], "ended_by": c["ended_by"], "sides": {}}
+            e = {"k": c["k"], "status": c["status"], "ended_by": c["ended_by"],
+                 "bye_answered": c.get("bye_answered"), "sides": {}}
             for role in ("caller", "callee"):
                 s = c[role]
                 if not s:
