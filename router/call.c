@@ -417,16 +417,20 @@ void call_journal(call_t *self)
     journal_update(self->env->journal, &r);
 }
 
+/* The CDR line, then at once its end in the journal: a router killed
+ * between the two writes writes this line again when it restarts (it never
+ * loses one); killed any later, it does not. */
 static void s_write_cdr(call_t *self)
 {
+    if (self->env->cdr) {
+        char clid[256];
+        cdr_record_t r;
+        s_cdr_record(self, &r, clid, sizeof clid);
+        gettimeofday(&r.end, NULL);
+        cdr_write(self->env->cdr, &r);
+    }
     journal_end(self->env->journal, self->id);
-    if (!self->env->cdr)
-        return;
-    char clid[256];
-    cdr_record_t r;
-    s_cdr_record(self, &r, clid, sizeof clid);
-    gettimeofday(&r.end, NULL);
-    cdr_write(self->env->cdr, &r);
+    journal_flush(self->env->journal);
 }
 
 /* The h extension of the call's context, after the channel is gone, with

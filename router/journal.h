@@ -7,7 +7,8 @@
  *                                  newest state; the last U of an id wins
  *   E <tab> uniqueid                                           - it ended
  * Fields are escaped (\\, \t, \n, \r), times are "sec.usec". Records are
- * buffered and written with one write(2) per event-loop pass (never fsync:
+ * buffered and written with one write(2) per event-loop pass, or at once
+ * with journal_flush (the caller does after a CDR line) (never fsync:
  * the page cache outlives the process, and a host crash loses the CDRs of
  * calls that also lost their phones' dialogs). The file is emptied whenever
  * no call is live, and rewritten with the live calls only once it passes
