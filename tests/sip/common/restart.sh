@@ -4,7 +4,8 @@
 # restart must pass, read through tandemctl and the OS, not log wording:
 #   - the router lists no call (`core show channels`: 0 active calls);
 #   - the media worker reports no session (its load in `core show
-#     processes`), the router holds none for it (`media show workers`), and
+#     processes`, its Sessions in `media show workers`), the router has no
+#     call on it (Calls in `media show workers`), and
 #     every port of rtp.conf's range can be bound again (none leaked);
 #   - Master.csv has exactly one line per call.
 # Source it after lib.sh; then rs_start, rs_calls N, rs_restart PROC, ...
@@ -74,7 +75,7 @@ rs_until() {
 rs_no_calls() { rs_ctl -x 'core show channels' 2>/dev/null | grep -q "^0 active calls$"; }
 rs_no_sessions() {
     rs_ctl -x 'core show processes' 2>/dev/null | grep -Eq "^media-1 +media +up +0 " &&
-        rs_ctl -x 'media show workers' 2>/dev/null | grep -Eq "^media-1 +up +0 "
+        rs_ctl -x 'media show workers' 2>/dev/null | grep -Eq "^media-1 +up +0 +[0-9]+ +0$"
 }
 rs_ctl_ringing() { rs_ctl -x 'core show channels' 2>/dev/null | grep -Eq "^SIP/1001-[0-9a-f]+ .* Ring "; }
 rs_cdr_lines() { cat "$TD_CDR/Master.csv" 2>/dev/null | grep -c .; }
