@@ -26,6 +26,10 @@ void td_bus_fake_deliver(td_bus_t *bus, const char *peer, const Tandem__Envelope
 /* Fire on_peer_up / on_peer_down. */
 void td_bus_fake_peer_up(td_bus_t *bus, const char *peer, const char *role, uint32_t capacity);
 void td_bus_fake_peer_down(td_bus_t *bus, const char *peer, const char *role);
+/* Fire on_peer_restart (the peer's Hello came from a new process), or
+ * on_peer_down then on_peer_up when the handler is NULL, as the bus does. */
+void td_bus_fake_peer_restart(td_bus_t *bus, const char *peer, const char *role,
+                              uint32_t capacity);
 /* Make td_bus_peer_alive() answer `alive` for every peer (default 1). */
 void td_bus_fake_set_alive(int alive);
 /* Make the next sends fail (-1) while fail is set. */
