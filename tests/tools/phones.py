@@ -7,12 +7,13 @@ each side's RTP comes from and when.
 
   phones.py --port SWITCH_PORT --calls 20 [--exten 1002] [--caller 1001]
             [--callee 1002] [--ready FILE] [--stop FILE] [--mark FILE]
-            [--refuse K] [--max-time 60] [--out FILE]
+            [--refuse K] [--max-time 60] [--linger 2] [--out FILE]
 
 --exten 1002 calls the callee (registered first, with digest); an exten the
 callee does not answer (600, Echo) makes one-sided calls. Once every call is
 answered the --ready file is written; when the --stop file appears the
-caller hangs up every call that is still up (BYE) and the tool stops.
+caller hangs up every call that is still up (BYE) and the tool stops
+--linger seconds later (2), answering what comes meanwhile.
 --refuse K: call number K (0-based) answers re-INVITEs with 488.
 --mark FILE holds an epoch time (the moment a worker was killed): the
 summary then says, per side, when the first packet from a new source
@@ -396,7 +397,7 @@ class Phones:
                 stopping = now
                 for c in self.calls:
                     self.hangup(c)
-            if stopping is not None and now - stopping > 2:
+            if stopping is not None and now - stopping > a.linger:
                 break
             for c in self.calls:
                 side = c["callee"]
@@ -493,6 +494,8 @@ def main():
     ap.add_argument("--answer-delay", type=float, default=0.0,
                     help="the callee rings (180) this long before it answers")
     ap.add_argument("--max-time", type=float, default=60.0)
+    ap.add_argument("--linger", type=float, default=2.0,
+                    help="seconds the tool still answers (BYEs, re-INVITEs) after --stop")
     ap.add_argument("--out")
     a = ap.parse_args()
     p = Phones(a)

@@ -52,17 +52,34 @@ rs_calls() {
 # rs_restart PROC [DELAY]: SIGKILL tandem-PROC and start it again at once
 # (or DELAY seconds later); its new output goes to $TD_LOGS/PROC-2.log.
 rs_restart() {
-    local proc=$1 i
-    for i in 0 1 2; do [ "${RS_NAMES[$i]}" = "$proc" ] && break; done
-    local old=${TD_TANDEM_PIDS[$i]}
-    date +%s.%N > "$TD_TMP/calls.mark"
-    disown "$old" 2>/dev/null            # no "Killed" notice from bash
-    kill -KILL "$old"
-    td_wait_gone "$old" 2 || rs_fail "tandem-$proc survived SIGKILL"
+    rs_kill "$1"
     [ -n "${2:-}" ] && sleep "$2"
+    rs_revive "$1"
+}
+
+s_index() {
+    local i
+    for i in 0 1 2; do [ "${RS_NAMES[$i]}" = "$1" ] && { echo $i; return; }; done
+}
+
+# rs_kill PROC: SIGKILL tandem-PROC (rs_revive starts it again).
+rs_kill() {
+    local proc=$1 i
+    i=$(s_index "$proc")
+    RS_OLD=${TD_TANDEM_PIDS[$i]}
+    date +%s.%N > "$TD_TMP/calls.mark"
+    disown "$RS_OLD" 2>/dev/null         # no "Killed" notice from bash
+    kill -KILL "$RS_OLD"
+    td_wait_gone "$RS_OLD" 2 || rs_fail "tandem-$proc survived SIGKILL"
+}
+
+# rs_revive PROC: start tandem-PROC again, same config.
+rs_revive() {
+    local proc=$1 i
+    i=$(s_index "$proc")
     td_start_proc "$proc-2" "$proc"
     TD_TANDEM_PIDS[$i]=$TD_PROC_PID
-    td_log "tandem-$proc killed (pid $old) and started again (pid $TD_PROC_PID)"
+    td_log "tandem-$proc killed (pid $RS_OLD) and started again (pid $TD_PROC_PID)"
 }
 
 # rs_until SECONDS CMD...: run CMD every 200 ms until it succeeds.
