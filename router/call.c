@@ -409,7 +409,7 @@ static void s_cdr_record(const call_t *self, cdr_record_t *out, char *clid, size
 
 void call_journal(call_t *self)
 {
-    if (!self->env->journal || self->in_h)
+    if (!self->env->journal || self->in_h || self->cdr_done)
         return;
     char clid[256];
     cdr_record_t r;
@@ -429,6 +429,7 @@ static void s_write_cdr(call_t *self)
         gettimeofday(&r.end, NULL);
         cdr_write(self->env->cdr, &r);
     }
+    self->cdr_done = 1;
     journal_end(self->env->journal, self->id);
     journal_flush(self->env->journal);
 }
