@@ -178,6 +178,7 @@ static void s_on_media_reanswer(void *arg, const td_bus_hdr_t *hdr, const Tandem
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity);
 static void s_on_media_adopt(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaAdopt *msg);
 static void s_on_peer_down(void *arg, const char *peer, const char *role);
+static void s_on_peer_restart(void *arg, const char *peer, const char *role, uint32_t capacity);
 static void s_on_tick(evutil_socket_t fd, short what, void *arg);
 static void s_on_rtp_check(evutil_socket_t fd, short what, void *arg);
 static void s_on_media_timeouts(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaTimeouts *msg);
@@ -264,6 +265,7 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
         .on_media_stats_request = s_on_media_stats_request,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
+        .on_peer_restart = s_on_peer_restart,
     };
     self->bus = td_bus_new(base, TD_BUS_CONNECT, settings->endpoint, settings->identity,
                            "media", self->capacity, &handlers, self);
@@ -1048,6 +1050,23 @@ static void s_on_media_forget(void *arg, const td_bus_hdr_t *hdr, const Tandem__
     if (n) {
         td_log(LOG_WARNING, "the router took this worker for dead: closing its %u stale media "
                "session(s)", n);
+        session_table_sweep(self->sessions, s_forget_one, self);
+        td_bus_set_load(self->bus, session_table_size(self->sessions));
+    }
+}
+
+/* The router restarted (a new boot in its Hello): it knows none of the
+ * sessions here and will never release them; signaling ends their calls
+ * (BYE) on the same news. Close them all now rather than after
+ * WORKER_ORPHAN_IDLE_S of silence, so their ports are free at once. */
+static void s_on_peer_restart(void *arg, const char *peer, const char *role, uint32_t capacity)
+{
+    (void)capacity;
+    worker_t *self = arg;
+    uint32_t n = session_table_size(self->sessions);
+    td_log(LOG_WARNING, "%s (%s) restarted and knows none of our sessions: closing %u", peer,
+           role, n);
+    if (n) {
         session_table_sweep(self->sessions, s_forget_one, self);
         td_bus_set_load(self->bus, session_table_size(self->sessions));
     }

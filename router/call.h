@@ -32,6 +32,7 @@
 
 #include "cdr.h"
 #include "dialplan.h"
+#include "journal.h"
 #include "td_bus.h"
 #include "workers.h"
 
@@ -73,6 +74,7 @@ typedef struct {
     dialplan_t *dialplan;       /* the plan new calls start on; each call holds a ref */
     workers_t *workers;
     cdr_t *cdr;                 /* NULL: no CDRs */
+    journal_t *journal;         /* live calls' CDR fields, for a restart; NULL: none */
     uint32_t channel_seq;       /* the "-0000002a" counter of outgoing channel names */
     struct chanvars *globals;   /* GLOBAL() writes, above [globals]; NULL: read-only */
     struct astdb *astdb;        /* DB(); NULL: no store */
@@ -137,6 +139,9 @@ int call_movable(const call_t *self);
 int call_move(call_t *self);
 /* End the call now with cause (the router is stopping). */
 void call_shutdown(call_t *self, uint32_t cause);
+/* Record the call's CDR fields as they stand in the journal (if any), so a
+ * router that dies now still writes its CDR when it starts again. */
+void call_journal(call_t *self);
 
 /* Run the timer's callback now, as if it had expired (tests). */
 void call_fire_timer(call_t *self);

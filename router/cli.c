@@ -173,14 +173,38 @@ static int s_hangup(router_t *self, s_out_t *o, const char *what)
 
 /* --- the cluster ------------------------------------------------------------------- */
 
+/* Calls: what the router gave the worker; Sessions: what the worker itself
+ * holds, from its latest Hello (they differ while a call is set up or
+ * moved, and a session the router forgot shows here). */
+typedef struct {
+    s_out_t *o;
+    td_bus_t *bus;
+    const char *identity;       /* s_load_one: the worker looked for */
+    long load;                  /* its Hello's load, -1: not heard */
+} s_workers_t;
+
+static void s_load_one(void *arg, const char *identity, const char *role, int alive,
+                       uint32_t capacity, uint32_t load, uint64_t silent_ms)
+{
+    (void)role; (void)alive; (void)capacity; (void)silent_ms;
+    s_workers_t *ws = arg;
+    if (strcmp(identity, ws->identity) == 0)
+        ws->load = load;
+}
+
 static void s_worker_one(void *arg, const worker_t *w)
 {
-    s_out_t *o = arg;
+    s_workers_t *ws = arg;
     const char *state = !worker_alive(w) ? "down" : worker_draining(w) ? "draining" : "up";
-    char cap[16];
+    char cap[16], sessions[24] = "-";
     snprintf(cap, sizeof cap, "%u", worker_capacity(w));
-    s_printf(o, "%-24.24s %-9s %6u %9s\n", worker_identity(w), state, worker_assigned(w),
-             worker_capacity(w) ? cap : "-");
+    ws->identity = worker_identity(w);
+    ws->load = -1;
+    td_bus_peers_foreach(ws->bus, s_load_one, ws);
+    if (ws->load >= 0)
+        snprintf(sessions, sizeof sessions, "%ld", ws->load);
+    s_printf(ws->o, "%-24.24s %-9s %6u %9s %8s\n", worker_identity(w), state,
+             worker_assigned(w), worker_capacity(w) ? cap : "-", sessions);
 }
 
 static void s_process_one(void *arg, const char *identity, const char *role, int alive,
@@ -219,7 +243,7 @@ static const char *const s_help =
     "channel request hangup <chan|all> hang up a call by channel name\n"
     "dialplan reload                   re-read extensions.conf\n"
     "sip show channelstats             RTP of each call's phones: packets, loss, jitter\n"
-    "media show workers                media workers: state, calls, capacity\n"
+    "media show workers                media workers: state, calls, capacity, sessions\n"
     "media drain <worker>              move a worker's calls elsewhere, then it exits\n"
     "sip show peers|users|registry     SIP peers, users, outbound registrations (signaling)\n"
     "sip show peer <name>              one SIP peer's settings and registration (signaling)\n"
@@ -269,8 +293,10 @@ int router_cli(router_t *self, const char *command, char **text)
             s_printf(&o, "Dialplan reloaded.\n");
         }
     } else if (IS(0, "media") && IS(1, "show") && IS(2, "workers") && n == 3) {
-        s_printf(&o, "%-24.24s %-9s %6s %9s\n", "Worker", "State", "Calls", "Capacity");
-        workers_foreach(router_workers(self), s_worker_one, &o);
+        s_printf(&o, "%-24.24s %-9s %6s %9s %8s\n", "Worker", "State", "Calls", "Capacity",
+                 "Sessions");
+        s_workers_t ws = { &o, router_bus(self), NULL, -1 };
+        workers_foreach(router_workers(self), s_worker_one, &ws);
     } else if (IS(0, "media") && IS(1, "drain") && n == 3) {
         rc = s_drain(self, &o, w[2]);
     } else if (IS(0, "cdr") && IS(1, "show") && IS(2, "pgsql") && IS(3, "status") && n == 4) {

@@ -259,6 +259,7 @@ void dial_originate(call_t *self)
         return;
     }
     self->state = CALL_DIALING;
+    call_journal(self);          /* the dstchannel, should the router die now */
     if (self->dial_ring && !self->sent_ringing) {
         self->sent_ringing = 1;
         s_send_progress(self, 180, "");

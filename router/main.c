@@ -111,6 +111,7 @@ int main(int argc, char **argv)
     snprintf(spool, sizeof spool, "%s/cdr_pgsql.spool", s.cdrdir);
     router_cdr_pgsql(router, td_conf_path(pgconf, sizeof pgconf, s.confdir, "cdr_pgsql.conf"),
                      spool);
+    router_open_journal(router, s.cdrdir);
     func_set_confdir(s.confdir);   /* SIPPEER() reads sip.conf there */
     td_metrics_t *metrics = NULL;
     if (router_metrics_start(base, router, &s, &metrics) < 0) {

@@ -7,6 +7,7 @@
 #include "cdr_pgsql.h"
 #include "chanstats.h"
 #include "quality.h"
+#include "journal.h"
 #include "strmap.h"
 #include "td_log.h"
 
@@ -27,6 +28,7 @@ struct router {
     cdr_pgsql_t *pgsql;         /* NULL: no cdr_pgsql.conf [global] */
     quality_t *quality;         /* quality.csv; NULL if it cannot be opened */
     chanstats_t *chanstats;     /* `sip show channelstats` in flight */
+    journal_t *journal;         /* NULL until router_open_journal */
     td_bus_t *bus;
     cli_relay_t *relay;         /* `sip ...` commands, answered by signaling */
     strmap_t *calls;            /* call id (the call's own copy) -> call */
@@ -61,11 +63,33 @@ static void s_on_reap(evutil_socket_t fd, short what, void *arg)
     self->nzombies = 0;
 }
 
+static void s_journal_one(void *arg, const char *key, void *value)
+{
+    (void)arg;
+    (void)key;
+    call_journal(value);
+}
+
+/* Keep the journal small: empty when no call is live, else rewritten with
+ * the live calls once it is too big. */
+static void s_journal_trim(router_t *self)
+{
+    if (!self->journal)
+        return;
+    if (strmap_size(self->calls) == 0) {
+        journal_clear(self->journal);
+    } else if (journal_too_big(self->journal) && journal_rewrite_begin(self->journal) == 0) {
+        strmap_foreach(self->calls, s_journal_one, NULL);
+        journal_rewrite_end(self->journal);
+    }
+}
+
 static void s_on_call_done(void *arg, call_t *call)
 {
     router_t *self = arg;
     strmap_remove(self->calls, call_id(call));
     td_bus_set_load(self->bus, (uint32_t)strmap_size(self->calls));
+    s_journal_trim(self);
     if (self->nzombies == self->zcap) {
         size_t cap = self->zcap ? self->zcap * 2 : 64;
         call_t **z = realloc(self->zombies, cap * sizeof *z);
@@ -621,6 +645,17 @@ int router_open_astdb(router_t *self, const char *path)
     return self->env.astdb ? 0 : -1;
 }
 
+int router_open_journal(router_t *self, const char *cdrdir)
+{
+    if (!self->cdr || self->journal)
+        return self->journal ? 0 : -1;
+    size_t n = 0;
+    self->journal = journal_new(self->base, cdrdir, self->cdr, &n);
+    self->env.journal = self->journal;
+    s_journal_trim(self);
+    return self->journal ? 0 : -1;
+}
+
 int router_cdr_options(router_t *self, const char *path)
 {
     return self->cdr ? cdr_configure(self->cdr, path) : 0;
@@ -691,6 +726,7 @@ void router_destroy(router_t **self_p)
         cdr_set_backend(self->cdr, NULL, NULL);
     cdr_pgsql_destroy(&self->pgsql);     /* after the last CDR: it spools the rest */
     quality_destroy(&self->quality);
+    journal_destroy(&self->journal);
     cdr_destroy(&self->cdr);
     workers_destroy(&self->workers);
     dialplan_destroy(&self->dialplan);

@@ -54,6 +54,10 @@ int router_cdr_options(router_t *self, const char *path);
 int router_cdr_pgsql(router_t *self, const char *conf_path, const char *spool_path);
 /* The PostgreSQL backend, or NULL. */
 struct cdr_pgsql *router_pgsql(router_t *self);
+/* Open cdrdir/calls.journal (journal.h), after router_cdr_options: write a
+ * CDR for each call the previous run left live (it was killed), then
+ * journal this run's live calls. 0, or -1 without CDRs or on failure. */
+int router_open_journal(router_t *self, const char *cdrdir);
 
 td_bus_t *router_bus(router_t *self);
 workers_t *router_workers(router_t *self);

@@ -1049,7 +1049,9 @@ void sip_call_router_down(sip_call_t *self)
         td_log(LOG_WARNING, "router down: %zu call leg(s) being set up were ended", ended);
 }
 
-size_t sip_call_shutdown(sip_call_t *self)
+/* End every leg the way SIP ends it, and tell the router; why: the 503's
+ * reason phrase, retry its Retry-After. */
+static size_t s_end_all(sip_call_t *self, const char *why, const char *retry)
 {
     size_t ended = 0;
     for (size_t i = 0; i < self->nbuckets; i++) {
@@ -1060,7 +1062,7 @@ size_t sip_call_shutdown(sip_call_t *self)
             switch (leg->state) {
             case LEG_INVITING:
             case LEG_EARLY:
-                s_end_setup(leg, "shutting down", "30", 1);
+                s_end_setup(leg, why, retry, 1);
                 ended++;
                 break;
             case LEG_UP:
@@ -1079,6 +1081,18 @@ size_t sip_call_shutdown(sip_call_t *self)
     }
     td_log_set_context(NULL);
     return ended;
+}
+
+size_t sip_call_shutdown(sip_call_t *self)
+{
+    return s_end_all(self, "shutting down", "30");
+}
+
+size_t sip_call_router_restarted(sip_call_t *self)
+{
+    /* The new router may know a call placed since it came up: the Hangups
+     * let it end those, and it ignores the others. */
+    return s_end_all(self, "the router restarted", "5");
 }
 
 /* ---- outgoing legs ------------------------------------------------------- */

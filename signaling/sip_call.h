@@ -98,6 +98,11 @@ void sip_call_router_down(sip_call_t *self);
  * that is up a BYE - and tell the router each leg is gone, so it ends its
  * calls and writes their CDRs. Returns how many legs it ended. */
 size_t sip_call_shutdown(sip_call_t *self);
+/* The router restarted (a new process, its boot changed): it knows none of
+ * the calls, so nothing would bridge, move or end them. End every leg as
+ * sip_call_shutdown does (BYE, CANCEL, 503), so each phone hears its call
+ * end instead of keeping a dialog nobody will close. Returns how many. */
+size_t sip_call_router_restarted(sip_call_t *self);
 
 /* ---- counters ------------------------------------------------------------- */
 

@@ -917,6 +917,19 @@ static void s_on_peer_down(void *arg, const char *peer, const char *role)
     }
 }
 
+/* The router restarted (its Hello carries a new boot), faster than the bus
+ * notices silence or after: the new process knows none of our calls. */
+static void s_on_peer_restart(void *arg, const char *peer, const char *role, uint32_t capacity)
+{
+    sip_core_t *self = arg;
+    (void)capacity;
+    if (strcmp(role, "router") != 0)
+        return;
+    self->router_down_since = 0;
+    size_t n = sip_call_router_restarted(self->call);
+    td_log(LOG_WARNING, "%s restarted and knows none of our calls: %zu leg(s) ended", peer, n);
+}
+
 /* ---- housekeeping ------------------------------------------------------------ */
 
 void sip_core_tick(sip_core_t *self, long now)
@@ -1114,6 +1127,7 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         .on_peer_down = s_on_peer_down,
         .on_exten_reply = s_on_exten_reply,
         .on_cli_request = s_on_cli_request,
+        .on_peer_restart = s_on_peer_restart,
     };
     self->auth = sip_auth_new(sip_conf_general(conf)->realm);
     self->registrar = sip_registrar_new();

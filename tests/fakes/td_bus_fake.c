@@ -199,6 +199,17 @@ void td_bus_fake_peer_down(td_bus_t *bus, const char *peer, const char *role)
         bus->h.on_peer_down(bus->arg, peer, role);
 }
 
+void td_bus_fake_peer_restart(td_bus_t *bus, const char *peer, const char *role,
+                              uint32_t capacity)
+{
+    if (bus->h.on_peer_restart) {
+        bus->h.on_peer_restart(bus->arg, peer, role, capacity);
+        return;
+    }
+    td_bus_fake_peer_down(bus, peer, role);
+    td_bus_fake_peer_up(bus, peer, role, capacity);
+}
+
 void td_bus_fake_set_alive(int alive)
 {
     s_alive = alive;

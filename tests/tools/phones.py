@@ -7,13 +7,14 @@ each side's RTP comes from and when.
 
   phones.py --port SWITCH_PORT --calls 20 [--exten 1002] [--caller 1001]
             [--callee 1002] [--ready FILE] [--stop FILE] [--mark FILE]
-            [--refuse K] [--max-time 60] [--out FILE]
+            [--refuse K] [--max-time 60] [--linger 2] [--out FILE]
             [--mute ROLE:SECS] [--drop ROLE:N] [--rtcp ROLE]
 
 --exten 1002 calls the callee (registered first, with digest); an exten the
 callee does not answer (600, Echo) makes one-sided calls. Once every call is
 answered the --ready file is written; when the --stop file appears the
-caller hangs up every call that is still up (BYE) and the tool stops.
+caller hangs up every call that is still up (BYE) and the tool stops
+--linger seconds later (2), answering what comes meanwhile.
 --refuse K: call number K (0-based) answers re-INVITEs with 488.
 --drop ROLE:N: that phone skips every Nth RTP packet (a known loss the
 switch should count); --rtcp ROLE: that phone sends an RTCP RR each second
@@ -23,7 +24,8 @@ summary then says, per side, when the first packet from a new source
 address came after it.
 
 Prints (and writes to --out) one JSON object: {"calls": [{"status",
-"ended_by", "sides": {"caller"|"callee": {"sources": [[addr, first, last,
+"ended_by", "bye_answered" (the final status to the caller's own BYE, None
+if it sent none or heard nothing), "sides": {"caller"|"callee": {"sources": [[addr, first, last,
 count]...], "reinvites": [t...]}}}...], "moved": {...}}. Exit status 0 when
 the tool ran to the end, whatever it saw."""
 import argparse
@@ -468,7 +470,7 @@ class Phones:
                 stopping = now
                 for c in self.calls:
                     self.hangup(c)
-            if stopping is not None and now - stopping > 2:
+            if stopping is not None and now - stopping > a.linger:
                 break
             for c in self.calls:
                 side = c["callee"]
@@ -515,7 +517,8 @@ class Phones:
         delays = []
         unmoved = 0
         for c in self.calls:
-            e = {"k": c["k"], "status": c["status"], "ended_by": c["ended_by"], "sides": {}}
+            e = {"k": c["k"], "status": c["status"], "ended_by": c["ended_by"],
+                 "bye_answered": c.get("bye_answered"), "sides": {}}
             for role in ("caller", "callee"):
                 s = c[role]
                 if not s:
@@ -576,6 +579,8 @@ def main():
     ap.add_argument("--answer-delay", type=float, default=0.0,
                     help="the callee rings (180) this long before it answers")
     ap.add_argument("--max-time", type=float, default=60.0)
+    ap.add_argument("--linger", type=float, default=2.0,
+                    help="seconds the tool still answers (BYEs, re-INVITEs) after --stop")
     ap.add_argument("--out")
     a = ap.parse_args()
     p = Phones(a)

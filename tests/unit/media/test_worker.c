@@ -625,6 +625,27 @@ static void test_orphans_closed_after_router_loss(void **state)
     close(a);
 }
 
+/* The router restarted (a new boot in its Hello): it knows none of the
+ * sessions, so they all close at once and their ports are free again. */
+static void test_router_restart_closes_sessions(void **state)
+{
+    fixture_t *fx = *state;
+    uint16_t pa, pb, pa2, pb2;
+    s_open(fx, "one", 4000, &pa, &pb);
+    s_open(fx, "two", 4002, &pa2, &pb2);
+    assert_int_equal(worker_session_count(fx->worker), 2);
+    td_bus_fake_peer_restart(worker_bus(fx->worker), "router", "router", 0);
+    assert_int_equal(worker_session_count(fx->worker), 0);
+    assert_null(worker_session(fx->worker, "one"));
+    /* The ports are back in the pool: PAIRS / 2 new calls fit again. */
+    char id[16];
+    for (int i = 0; i < PAIRS / 2; i++) {
+        snprintf(id, sizeof id, "new-%d", i);
+        s_open(fx, id, (uint16_t)(4004 + 2 * i), &pa, &pb);
+    }
+    assert_int_equal(worker_session_count(fx->worker), PAIRS / 2);
+}
+
 /* The caller chose PCMU with events on 101, the callee answers PCMA with
  * events on 96: audio is converted by G.711's law-to-law table both ways
  * with the payload type of the receiver, events take its event type, and
@@ -1275,6 +1296,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_call_is_cause_41, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capacity_and_ports_are_cause_34, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphans_closed_after_router_loss, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_router_restart_closes_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transcodes_between_laws, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offer_follows_the_allow_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reoffer_hold_and_resume, setup, teardown),

@@ -1389,6 +1389,39 @@ static void test_router_down(void **state)
     assert_int_equal(td_bus_fake_count(), 0);        /* nobody to tell */
 }
 
+/* The router restarted (a new boot in its Hello): it knows none of the
+ * calls, so at once - no grace - the ringing caller gets 503, its callee a
+ * CANCEL, and the new router hears a Hangup for each leg (it ends any call
+ * it does know, and ignores the rest). */
+static void test_router_restart(void **state)
+{
+    fx_t *fx = *state;
+    char id[96];
+    s_invite_authenticated(fx, "restart-1", id, sizeof id);
+    s_register(fx, "1002", "1002pass", "restart-reg", "Expires: 300\r\n", 200);
+    s_originate(fx, id, 1, 0);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "INVITE");
+    s_respond(fx, 180, "restarttag", NULL);
+    td_bus_fake_reset();
+    td_bus_fake_peer_restart(fx->bus, "router", "router", 0);
+    s_pump(fx);
+    int got503 = 0, gotcancel = 0;
+    for (int i = 0; i < 20; i++) {
+        int st = s_next(fx, 1);
+        if (st < 0)
+            break;
+        got503 |= st == 503;
+        gotcancel |= st == 0 && !strcmp(fx->msg->sip_method, "CANCEL");
+    }
+    assert_true(got503);
+    assert_true(gotcancel);
+    size_t hangups = 0;
+    for (size_t i = 0; i < td_bus_fake_count(); i++)
+        hangups += td_bus_fake_get(i)->env->body_case == TANDEM__ENVELOPE__BODY_HANGUP;
+    assert_int_equal(hangups, 2);
+}
+
 static void test_unknown_leg_on_bus(void **state)
 {
     fx_t *fx = *state;
@@ -1973,6 +2006,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outgoing_busy_and_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_router_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_router_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_leg_on_bus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mutations_never_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_codecs, setup, teardown),
