@@ -7,7 +7,8 @@ OPT     ?= -O2
 PKGS    := libosip2 libevent libevent_openssl openssl libzmq libprotobuf-c
 CFLAGS  += $(OPT) -g -std=gnu11 -Wall -Wextra -D_GNU_SOURCE \
            -Ilib -Ibuild/gen -Isignaling -Irouter -Imedia -Itests/fakes \
-           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+           $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -losipparser2 -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
 
@@ -38,16 +39,20 @@ LIB_OBJS := $(LIB_SRCS:%.c=build/obj/%.o)
 SHARED_signaling := media/sdp.c media/sdp_crypto.c
 # Libraries only one process links: the worker's SRTP (libsrtp2-dev).
 LDLIBS_media := $(shell pkg-config --libs libsrtp2 2>/dev/null || echo -lsrtp2)
+# ...and the router's CDRs to PostgreSQL (libpq-dev; router/cdr_pgsql.c).
+LDLIBS_router := $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
 define prog_rule
 bin/tandem-$(1): $$(patsubst %.c,build/obj/%.o,$$(wildcard $(1)/*.c) $$(SHARED_$(1))) $$(LIB_OBJS)
 	@mkdir -p bin
 	$$(CC) $$(CFLAGS) -o $$@ $$^ $$(LDLIBS) $$(LDLIBS_$(1))
 endef
 $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
-# tandemctl: the operator's CLI (ctl/), a bus client of the router.
+# tandemctl: the operator's CLI (ctl/), a bus client of the router; its
+# prompt edits lines and keeps history with libedit (libedit-dev, BSD).
+LDLIBS_ctl := $(shell pkg-config --libs libedit 2>/dev/null || echo -ledit)
 bin/tandemctl: $(patsubst %.c,build/obj/%.o,$(wildcard ctl/*.c)) $(LIB_OBJS)
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(LDLIBS_ctl)
 
 # Unit tests: one cmocka binary per tests/unit/<dir>/test_<class>.c, linked
 # from ASan/UBSan objects (build/asan/, each source compiled once) of <dir>
@@ -113,8 +118,9 @@ run: deps
 # The strict check of CONF (default etc): every warning and error of the
 # router's config with file:line; fails if there is any. Starts nothing.
 check: deps
-	@$(MAKE) -j$(JOBS) --no-print-directory bin/tandem-router
-	@bin/tandem-router -c $(CONF) --check
+	@$(MAKE) -j$(JOBS) --no-print-directory bin/tandem-router bin/tandem-signaling
+	@rc=0; bin/tandem-signaling -c $(CONF) --check || rc=1; \
+	 bin/tandem-router -c $(CONF) --check || rc=1; exit $$rc
 
 bench: deps
 	@$(MAKE) -j$(JOBS) --no-print-directory all

@@ -200,7 +200,7 @@ while time.time() < end:
            % (host, port, host, n, host, n, host, n))
     try:
         s.sendto(msg.encode(), (host, port))
-        if s.recv(4096).startswith(b"SIP/2.0 200"):
+        if s.recv(4096)[:11] in (b"SIP/2.0 200", b"SIP/2.0 404"):  # the router answered
             sys.exit(0)
     except OSError:
         time.sleep(0.3)

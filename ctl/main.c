@@ -4,22 +4,32 @@
  *   tandemctl [-c CONFDIR] [-b ENDPOINT] -x 'core show channels'
  *   tandemctl [-c CONFDIR] [-b ENDPOINT]          (a prompt; `quit` ends it)
  *
+ * The prompt (stdin a terminal) edits lines and keeps a history with
+ * libedit (BSD), in ~/.tandemctl_history as Asterisk keeps
+ * ~/.asterisk_history; Tab completes the command words. Without a terminal
+ * it reads commands line by line (scripts pipe them in).
+ *
  * It connects to the router named by tandem.conf's [bus] endpoint (or -b,
  * or TANDEM_BUS) as a peer of role "ctl", sends each command line
  * (CliRequest) and prints the router's answer (CliReply). `help` lists the
  * commands. Exit status with -x: 0 done, 1 unknown command or bad
  * arguments, 2 the command failed, 3 no answer from the router. */
+#define TD_LOG_SUBSYS TD_LOG_CLI   /* td_log() here: [logging] cli= */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <strings.h>
 #include <event2/event.h>
+#include <editline/readline.h>
 
 #include "td_bus.h"
 #include "td_log.h"
 #include "td_settings.h"
 
 #define ANSWER_WAIT_S 5
+#define HISTORY_LINES 500
+#define PROMPT "tandem*CLI> "
 
 typedef struct {
     struct event_base *base;
@@ -99,6 +109,104 @@ static int s_ask(ctl_t *self, const char *endpoint, const char *command)
     return (int)self->status;
 }
 
+/* --- the prompt: completion and history ----------------------------------------- */
+
+/* The command phrases Tab completes, word by word. */
+static const char *const s_phrases[] = {
+    "core show channels verbose", "core show uptime", "core show processes",
+    "channel request hangup", "dialplan reload", "media show workers",
+    "media drain", "sip show peers", "sip show peer", "sip show users", "sip show registry",
+    "sip show channelstats", "sip reload", "help", "quit", "exit",
+};
+
+/* The n-th word of phrase into out ("" when it has fewer); its length. */
+static size_t s_word(const char *phrase, int n, char *out, size_t len)
+{
+    const char *p = phrase;
+    for (; n > 0 && *p; n--) {
+        p += strcspn(p, " ");
+        p += strspn(p, " ");
+    }
+    size_t w = strcspn(p, " ");
+    if (w >= len)
+        w = len - 1;
+    memcpy(out, p, w);
+    out[w] = '\0';
+    return w;
+}
+
+static struct {
+    char before[256];           /* the line up to the word being completed */
+    int nwords;                 /* whole words in it */
+    size_t next;                /* the phrase to look at next */
+    char given[32][64];         /* words offered in this round */
+    size_t ngiven;
+} s_comp;
+
+/* rl_completion_matches's generator: the next distinct word that fits. */
+static char *s_complete_word(const char *text, int state)
+{
+    if (!state)
+        s_comp.next = s_comp.ngiven = 0;
+    size_t tl = strlen(text);
+    while (s_comp.next < sizeof s_phrases / sizeof s_phrases[0]) {
+        const char *ph = s_phrases[s_comp.next++];
+        char word[64], mine[64];
+        int ok = 1;
+        const char *b = s_comp.before;
+        for (int i = 0; ok && i < s_comp.nwords; i++) {
+            b += strspn(b, " \t");
+            size_t l = strcspn(b, " \t");
+            snprintf(mine, sizeof mine, "%.*s", (int)(l < 63 ? l : 63), b);
+            b += l;
+            s_word(ph, i, word, sizeof word);
+            ok = strcasecmp(word, mine) == 0;
+        }
+        if (!ok || !s_word(ph, s_comp.nwords, word, sizeof word) || strncasecmp(word, text, tl))
+            continue;
+        int seen = 0;               /* "sip show ..." offers "sip" once */
+        for (size_t k = 0; k < s_comp.ngiven && !seen; k++)
+            seen = strcmp(s_comp.given[k], word) == 0;
+        if (seen || s_comp.ngiven == sizeof s_comp.given / sizeof s_comp.given[0])
+            continue;
+        snprintf(s_comp.given[s_comp.ngiven++], sizeof s_comp.given[0], "%s", word);
+        return strdup(word);
+    }
+    return NULL;
+}
+
+static char **s_complete(const char *text, int start, int end)
+{
+    (void)end;
+    snprintf(s_comp.before, sizeof s_comp.before, "%.*s", start, rl_line_buffer);
+    s_comp.nwords = 0;
+    for (const char *p = s_comp.before; *(p += strspn(p, " \t")); p += strcspn(p, " \t"))
+        s_comp.nwords++;
+    rl_attempted_completion_over = 1;        /* never file names */
+    return rl_completion_matches(text, s_complete_word);
+}
+
+static const char *s_history_path(char *buf, size_t len)
+{
+    const char *home = getenv("HOME");
+    if (!home || !*home)
+        return NULL;
+    snprintf(buf, len, "%s/.tandemctl_history", home);
+    return buf;
+}
+
+/* One line from the prompt (malloc'd, newline gone), or NULL at the end. */
+static char *s_read_line(int tty)
+{
+    if (tty)
+        return readline(PROMPT);
+    char buf[512];
+    if (!fgets(buf, sizeof buf, stdin))
+        return NULL;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return strdup(buf);
+}
+
 static void s_usage(void)
 {
     fprintf(stderr, "usage: tandemctl [-c CONFDIR] [-b ENDPOINT] [-x COMMAND]\n"
@@ -148,21 +256,38 @@ int main(int argc, char **argv)
         rc = s_ask(&self, s.endpoint, command);
     } else {
         int tty = isatty(STDIN_FILENO);
-        char line[512];
-        for (;;) {
-            if (tty) {
-                fputs("tandem*CLI> ", stdout);
-                fflush(stdout);
-            }
-            if (!fgets(line, sizeof line, stdin))
-                break;
-            line[strcspn(line, "\r\n")] = '\0';
-            const char *p = line + strspn(line, " \t");
-            if (!*p)
+        char hist[600];
+        const char *hpath = tty ? s_history_path(hist, sizeof hist) : NULL;
+        if (tty) {
+            rl_readline_name = "tandemctl";
+            rl_attempted_completion_function = s_complete;
+            using_history();
+            stifle_history(HISTORY_LINES);
+            if (hpath)
+                read_history(hpath);        /* none yet: fine */
+        }
+        char *line;
+        while ((line = s_read_line(tty)) != NULL) {
+            char *p = line + strspn(line, " \t");
+            p[strcspn(p, "\r\n")] = '\0';
+            if (!*p) {
+                free(line);
                 continue;
-            if (!strcmp(p, "quit") || !strcmp(p, "exit"))
+            }
+            if (tty) {
+                HIST_ENTRY *last = history_length > 0 ? history_get(history_base + history_length - 1)
+                                                      : NULL;
+                if (!last || strcmp(last->line, p) != 0)
+                    add_history(p);
+                if (hpath)
+                    write_history(hpath);
+            }
+            if (!strcmp(p, "quit") || !strcmp(p, "exit")) {
+                free(line);
                 break;
+            }
             rc = s_ask(&self, s.endpoint, p);
+            free(line);
             if (rc == 3)
                 break;
         }

@@ -1,6 +1,7 @@
 /* td_bus - see td_bus.h. The only file that includes zmq.h and packs or
  * unpacks protobuf. Frames: ROUTER side [identity][envelope], DEALER side
  * [envelope]. */
+#define TD_LOG_SUBSYS TD_LOG_BUS   /* td_log() here: [logging] bus= */
 #include "td_bus.h"
 #include "td_log.h"
 #include "td_str.h"
@@ -16,7 +17,7 @@
 #define S_PEER_BUCKETS   64
 #define S_ARENA_SIZE     (64 * 1024)
 #define S_DRAIN_BUDGET   512          /* frames per read callback before yielding */
-#define S_MAX_CASE       64
+#define S_MAX_CASE       TD_BUS_MAX_CASE
 #define S_HWM            100000
 
 typedef struct s_peer {
@@ -49,7 +50,7 @@ struct td_bus {
     uint8_t arena[S_ARENA_SIZE];
     size_t arena_used;
     ProtobufCAllocator alloc;
-    unsigned long rx_count[S_MAX_CASE], tx_count[S_MAX_CASE], tx_failed, rx_bad;
+    td_bus_counts_t counts;           /* frames by case, for metrics */
 };
 
 static uint64_t s_now_ms(void)
@@ -148,7 +149,7 @@ static int s_send(td_bus_t *self, const char *peer, const Tandem__Envelope *env)
         rc = -1;
     }
     if (rc < 0) {
-        self->tx_failed++;
+        self->counts.tx_failed++;
         if (env->body_case != TANDEM__ENVELOPE__BODY_HELLO)
             td_log_limited(LOG_WARNING, 5, "bus: cannot send %s to %s: %s",
                            td_bus_msg_name(env->body_case),
@@ -157,7 +158,7 @@ static int s_send(td_bus_t *self, const char *peer, const Tandem__Envelope *env)
                            : errno == EAGAIN ? "peer not connected or queue full"
                            : zmq_strerror(errno));
     } else if ((unsigned)env->body_case < S_MAX_CASE) {
-        self->tx_count[env->body_case]++;
+        self->counts.tx[env->body_case]++;
     }
     s_kick_reader(self);
     return rc;
@@ -238,7 +239,7 @@ static void s_dispatch(td_bus_t *self, const char *from, const Tandem__Envelope 
 {
     td_bus_hdr_t hdr = { from, env->call_id ? env->call_id : "", env->leg };
     if ((unsigned)env->body_case < S_MAX_CASE)
-        self->rx_count[env->body_case]++;
+        self->counts.rx[env->body_case]++;
     if (env->body_case != TANDEM__ENVELOPE__BODY_HELLO) {
         /* Any frame proves the peer is alive. */
         s_peer_t *p = s_peer_find(self, from);
@@ -259,7 +260,7 @@ static void s_dispatch(td_bus_t *self, const char *from, const Tandem__Envelope 
     TD_BUS_MESSAGES(TD_BUS_X_DISPATCH)
 #undef TD_BUS_X_DISPATCH
     default:
-        self->rx_bad++;
+        self->counts.rx_bad++;
         td_log_limited(LOG_WARNING, 5, "bus: frame from %s with unknown body %d", from,
                        (int)env->body_case);
         break;
@@ -300,7 +301,7 @@ static int s_recv_one(td_bus_t *self)
                                                      zmq_msg_data(&msg));
     zmq_msg_close(&msg);
     if (!env) {
-        self->rx_bad++;
+        self->counts.rx_bad++;
         td_log_limited(LOG_WARNING, 5, "bus: undecodable frame from %s dropped", from);
         return 0;
     }
@@ -460,6 +461,11 @@ void td_bus_destroy(td_bus_t **self_p)
     free(self->tx);
     free(self);
     *self_p = NULL;
+}
+
+const td_bus_counts_t *td_bus_counts(const td_bus_t *self)
+{
+    return &self->counts;
 }
 
 void td_bus_set_load(td_bus_t *self, uint32_t load)

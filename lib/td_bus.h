@@ -56,7 +56,11 @@
     X(transfer,       Transfer,      TRANSFER) \
     X(transfer_result, TransferResult, TRANSFER_RESULT) \
     X(cli_request,    CliRequest,    CLI_REQUEST) \
-    X(cli_reply,      CliReply,      CLI_REPLY)
+    X(cli_reply,      CliReply,      CLI_REPLY) \
+    X(exten_query,    ExtenQuery,    EXTEN_QUERY) \
+    X(exten_reply,    ExtenReply,    EXTEN_REPLY) \
+    X(media_stats_request, MediaStatsRequest, MEDIA_STATS_REQUEST) \
+    X(media_stats,    MediaStats,    MEDIA_STATS)
 
 typedef struct td_bus td_bus_t;
 
@@ -118,5 +122,15 @@ TD_BUS_MESSAGES(TD_BUS_X_SEND)
 
 /* Message counters, for logs and stats: frames received/sent per case. */
 const char *td_bus_msg_name(int body_case);
+
+/* Frames counted since start, for metrics (lib/td_bus_metrics.c): by
+ * envelope case (Hello included), frames that could not be sent, frames that
+ * could not be decoded. Borrowed for the bus's life. */
+#define TD_BUS_MAX_CASE 64
+typedef struct {
+    uint64_t rx[TD_BUS_MAX_CASE], tx[TD_BUS_MAX_CASE];
+    uint64_t tx_failed, rx_bad;
+} td_bus_counts_t;
+const td_bus_counts_t *td_bus_counts(const td_bus_t *self);
 
 #endif

@@ -4,6 +4,7 @@
 #include "td_log.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <net/if.h>
@@ -19,17 +20,21 @@
 static void s_usage(const char *process)
 {
     fprintf(stderr, "usage: tandem-%s [-c CONFDIR] [-i IDENTITY] [-l LEVEL] [-b ENDPOINT]\n"
-                    "                 [-s ADDR[:PORT]] [-a ADDR|auto]\n"
+                    "                 [-s ADDR[:PORT]] [-a ADDR|auto] [-m ADDR:PORT|off]\n"
                     "  -c CONFDIR      folder with sip.conf, extensions.conf, rtp.conf, tandem.conf (default etc)\n"
                     "  -i IDENTITY     this process's name on the bus (default from tandem.conf; %%h = host name)\n"
                     "  -l LEVEL        error, warning, notice, info or debug\n"
                     "  -b ENDPOINT     the bus, e.g. tcp://router:5570 (over tandem.conf's [bus] endpoint)\n"
                     "  -s ADDR[:PORT]  SIP over UDP binds here (over sip.conf's udpbindaddr/bindaddr)\n"
                     "  -a ADDR|auto    media address put in SDP (over tandem.conf's [media] address)\n"
+                    "  -m ADDR:PORT|off  serve /metrics and /healthz there (port 0: any; over metrics=)\n"
                     "environment: TANDEM_IDENTITY, TANDEM_LOGLEVEL, TANDEM_BUS, TANDEM_SIP_BIND,\n"
-                    "TANDEM_MEDIA_ADDRESS; a flag wins over its variable, a variable over the files\n",
+                    "TANDEM_MEDIA_ADDRESS, TANDEM_METRICS; a flag wins over its variable, a variable\n"
+                    "over the files\n",
             process);
 }
+
+static int s_parse_metrics(td_settings_t *out, const char *text);
 
 static int s_copy(char *dst, size_t len, const td_conf_var_t *v, const char *what)
 {
@@ -56,7 +61,7 @@ static int s_read_file(td_settings_t *out, const char *process)
         fprintf(stderr, "%s\n", err);
         return -1;
     }
-    int rc = 0;
+    int rc = 0, own_logfile = 0;
     /* tandem.conf is Tandem's own file: what config.c would only warn
      * about is an error here, as an unknown setting is. */
     for (const td_conf_warning_t *w = td_conf_warnings(conf); w; w = w->next) {
@@ -74,6 +79,29 @@ static int s_read_file(td_settings_t *out, const char *process)
                     rc = -1;
                 } else
                     out->loglevel = level;
+            } else if (!strcmp(s, "logging") && !strcasecmp(k, "level")) {
+                int level = td_log_level_parse(v->value);
+                if (level < 0) {
+                    fprintf(stderr, "%s:%d: unknown level '%s'\n", v->file, v->line, v->value);
+                    rc = -1;
+                } else
+                    out->loglevel = level;
+            } else if (!strcmp(s, "logging") && td_log_subsys_parse(k) >= 0) {
+                int level = td_log_level_parse(v->value);
+                if (level < 0) {
+                    fprintf(stderr, "%s:%d: unknown level '%s' for %s\n", v->file, v->line,
+                            v->value, k);
+                    rc = -1;
+                } else
+                    out->sublevels[td_log_subsys_parse(k)] = level;
+            } else if ((!strcmp(s, "general") || !strcmp(s, "media") || !strcmp(s, "signaling")
+                        || !strcmp(s, "router")) && !strcasecmp(k, "logfile")) {
+                /* the process's own section wins over [general], in any order */
+                if (!strcmp(s, process)) {
+                    rc = s_copy(out->logfile, sizeof out->logfile, v, "logfile");
+                    own_logfile = 1;
+                } else if (!strcmp(s, "general") && !own_logfile)
+                    rc = s_copy(out->logfile, sizeof out->logfile, v, "logfile");
             } else if (!strcmp(s, "bus") && !strcasecmp(k, "endpoint")) {
                 rc = s_copy(out->endpoint, sizeof out->endpoint, v, "endpoint");
             } else if (!strcmp(s, "router") && !strcasecmp(k, "cdrdir")) {
@@ -129,6 +157,15 @@ static int s_read_file(td_settings_t *out, const char *process)
                 else
                     out->max_ringing = (uint32_t)n;
             } else if ((!strcmp(s, "media") || !strcmp(s, "signaling") || !strcmp(s, "router"))
+                       && !strcasecmp(k, "metrics")) {
+                td_settings_t tmp = *out;
+                if (s_parse_metrics(&tmp, v->value) < 0) {
+                    fprintf(stderr, "%s:%d: metrics must be ADDR:PORT (IPv4, port 0 for any "
+                            "free one) or off\n", v->file, v->line);
+                    rc = -1;
+                } else if (!strcmp(s, process))
+                    *out = tmp;
+            } else if ((!strcmp(s, "media") || !strcmp(s, "signaling") || !strcmp(s, "router"))
                        && !strcasecmp(k, "identity")) {
                 if (!strcmp(s, process))
                     rc = s_copy(out->identity, sizeof out->identity, v, "identity");
@@ -161,6 +198,31 @@ static int s_parse_hostport(const char *text, struct in_addr *addr, uint16_t *po
             return -1;
         *port = (uint16_t)p;
     }
+    return 0;
+}
+
+/* A metrics address: "off", "no" or "" (none), or IPv4:PORT with PORT
+ * 0..65535 (0: any free port). 0, or -1 if malformed. */
+static int s_parse_metrics(td_settings_t *out, const char *text)
+{
+    if (!*text || !strcasecmp(text, "off") || !strcasecmp(text, "no")) {
+        out->has_metrics = 0;
+        return 0;
+    }
+    const char *colon = strrchr(text, ':');
+    struct in_addr a;
+    long port;
+    size_t n = colon ? (size_t)(colon - text) : 0;
+    if (!colon || n == 0 || n >= sizeof out->metrics_addr)
+        return -1;
+    char host[sizeof out->metrics_addr];
+    memcpy(host, text, n);
+    host[n] = '\0';
+    if (inet_pton(AF_INET, host, &a) != 1 || td_conf_int(colon + 1, 0, 65535, &port) < 0)
+        return -1;
+    snprintf(out->metrics_addr, sizeof out->metrics_addr, "%s", host);
+    out->metrics_port = (uint16_t)port;
+    out->has_metrics = 1;
     return 0;
 }
 
@@ -219,6 +281,8 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
     out->max_call_s = 43200;
     out->sig_grace_s = 30;
     out->loglevel = LOG_INFO;
+    for (int i = 0; i < TD_LOG_SUBSYS_COUNT; i++)
+        out->sublevels[i] = -1;
     out->capacity = 2000;
     out->overload_lag_ms = 20;
     if (!strcmp(process, "router"))
@@ -228,10 +292,10 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
                  !strcmp(process, "signaling") ? "sig" : process);
 
     const char *opt_identity = NULL, *opt_level = NULL, *opt_bus = NULL, *opt_sip = NULL,
-               *opt_addr = NULL;
+               *opt_addr = NULL, *opt_metrics = NULL;
     int c;
     optind = 1;
-    while ((c = getopt(argc, argv, "c:i:l:b:s:a:h")) != -1) {
+    while ((c = getopt(argc, argv, "c:i:l:b:s:a:m:h")) != -1) {
         switch (c) {
         case 'c':
             if (strlen(optarg) >= sizeof out->confdir) {
@@ -245,6 +309,7 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
         case 'b': opt_bus = optarg; break;
         case 's': opt_sip = optarg; break;
         case 'a': opt_addr = optarg; break;
+        case 'm': opt_metrics = optarg; break;
         default:
             s_usage(process);
             return -1;
@@ -311,6 +376,25 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
             return -1;
         } else
             snprintf(out->media_address, sizeof out->media_address, "%s", v);
+    }
+    if ((v = s_pick(opt_metrics, "TANDEM_METRICS", &from)) && s_parse_metrics(out, v) < 0) {
+        fprintf(stderr, "tandem-%s: bad metrics address '%s' (%s): want IPv4:PORT (port 0: "
+                "any free one) or off\n", process, v, from);
+        return -1;
+    }
+    return 0;
+}
+
+int td_settings_log_init(const td_settings_t *self, const char *process)
+{
+    td_log_init(process, self->loglevel);
+    for (int i = 0; i < TD_LOG_SUBSYS_COUNT; i++)
+        if (self->sublevels[i] >= 0)
+            td_log_set_level(i, self->sublevels[i]);
+    if (self->logfile[0] && td_log_open(self->logfile) < 0) {
+        fprintf(stderr, "tandem-%s: cannot open the log file %s: %s\n", process, self->logfile,
+                strerror(errno));
+        return -1;
     }
     return 0;
 }

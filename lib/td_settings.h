@@ -1,7 +1,7 @@
 /* td_settings - tandem.conf, and the command line every Tandem process takes:
  *
  *   tandem-<process> [-c CONFDIR] [-i IDENTITY] [-l LEVEL] [-b ENDPOINT]
- *                    [-s ADDR[:PORT]] [-a ADDR|auto]
+ *                    [-s ADDR[:PORT]] [-a ADDR|auto] [-m ADDR:PORT|off]
  *
  * CONFDIR (default "etc") holds sip.conf, extensions.conf, rtp.conf and the
  * optional tandem.conf. -i overrides the process's identity on the bus (so
@@ -14,8 +14,10 @@
  *                     bindaddr / bindport (no PORT: keep sip.conf's port)
  *   -a ADDR|auto      media's address in SDP ([media] address); auto = as if
  *                     tandem.conf named none (td_settings_local_ip)
+ *   -m ADDR:PORT|off  where this process serves /metrics and /healthz
+ *                     ([<process>] metrics; port 0: any free one; off: none)
  * Each has an environment variable, TANDEM_BUS, TANDEM_SIP_BIND,
- * TANDEM_MEDIA_ADDRESS, TANDEM_IDENTITY, TANDEM_LOGLEVEL. Precedence: flag,
+ * TANDEM_MEDIA_ADDRESS, TANDEM_METRICS, TANDEM_IDENTITY, TANDEM_LOGLEVEL. Precedence: flag,
  * then environment, then the files, then the defaults. An identity's "%h"
  * becomes the host name (so `-i media-%h` names each container apart), "%%"
  * a '%'. */
@@ -26,11 +28,16 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include "td_log.h"
+
 typedef struct {
     char confdir[512];
     char identity[64];        /* this process's bus identity */
     char endpoint[256];       /* [bus] endpoint: tcp://127.0.0.1:5570 */
-    int loglevel;             /* LOG_* */
+    int loglevel;             /* LOG_*: [general] loglevel, [logging] level, -l */
+    int sublevels[TD_LOG_SUBSYS_COUNT]; /* [logging] sip=debug ...; -1 = loglevel */
+    char logfile[512];        /* [general] logfile, or the process's section's: "" = stderr,
+                               * "-" or "stdout" = stdout, else a file (reopened on SIGHUP) */
     char cdrdir[512];         /* [router] cdrdir: var/cdr-csv */
     char media_address[64];   /* [media] address put in SDP; "" = detect */
     uint32_t capacity;        /* [media]/[signaling] capacity */
@@ -50,12 +57,21 @@ typedef struct {
     int has_sip_bind;         /* -s / TANDEM_SIP_BIND given: override sip.conf */
     struct in_addr sip_bind_addr;
     uint16_t sip_bind_port;   /* host order; 0 = keep sip.conf's port */
+    int has_metrics;          /* [<process>] metrics= / -m / TANDEM_METRICS: serve HTTP; 0: off
+                               * (the default when none names an address) */
+    char metrics_addr[64];    /* IPv4 address to listen on */
+    uint16_t metrics_port;    /* host order; 0 = any free port */
 } td_settings_t;
 
 /* Parse argv and CONFDIR/tandem.conf for `process` ("signaling", "router",
  * "media"). On error prints "file:line: reason" (or usage) to stderr and
  * returns -1; the caller exits 1. */
 int td_settings_load(td_settings_t *out, const char *process, int argc, char **argv);
+
+/* Start logging as configured: td_log_init(process, loglevel), the
+ * per-subsystem levels, the log file. On error prints the reason to stderr
+ * and returns -1; the caller exits 1. */
+int td_settings_log_init(const td_settings_t *self, const char *process);
 
 /* Apply -s / TANDEM_SIP_BIND (if given) to a bind address read from
  * sip.conf. */

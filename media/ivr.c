@@ -1,4 +1,5 @@
 /* ivr - prompts, keys and recordings on the caller's side; see ivr.h. */
+#define TD_LOG_SUBSYS TD_LOG_MEDIA   /* td_log() here: [logging] media= */
 #include "ivr.h"
 
 #include <dirent.h>

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "rtp_conf.h"
+#include "media_metrics.h"
 #include "sound_dir.h"
 #include "td_log.h"
 #include "td_settings.h"
@@ -22,14 +23,15 @@ static void s_on_usr1(evutil_socket_t sig, short what, void *arg)
     worker_drain(arg);
 }
 
-/* SIGHUP (logrotate): logs go to stderr, rtp.conf is read at start only;
+/* SIGHUP (logrotate): the log file is reopened, rtp.conf is read at start only;
  * the worker goes on (SIGHUP's default action would end every call). */
 static void s_on_hup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
     (void)what;
     (void)arg;
-    td_log(LOG_NOTICE, "Got SIGHUP: nothing to reopen (logs go to stderr); the worker goes on");
+    td_log_reopen();
+    td_log(LOG_NOTICE, "Got SIGHUP: log reopened; the worker goes on");
 }
 
 static void s_on_signal(evutil_socket_t sig, short what, void *arg)
@@ -45,7 +47,8 @@ int main(int argc, char **argv)
     td_settings_t settings;
     if (td_settings_load(&settings, "media", argc, argv) < 0)
         return 1;
-    td_log_init("media", settings.loglevel);
+    if (td_settings_log_init(&settings, "media") < 0)
+        return 1;
 
     rtp_conf_t rtp;
     char err[1024];
@@ -66,8 +69,16 @@ int main(int argc, char **argv)
         td_log(LOG_ERR, "cannot create the event loop");
         return 1;
     }
+    td_log_attach(base);
     worker_t *worker = worker_new(base, &settings, &rtp);
     if (!worker) {
+        td_log_detach();
+        event_base_free(base);
+        return 1;
+    }
+    td_metrics_t *metrics = NULL;
+    if (media_metrics_start(base, worker, &settings, &metrics) < 0) {
+        worker_destroy(&worker);
         event_base_free(base);
         return 1;
     }
@@ -88,7 +99,9 @@ int main(int argc, char **argv)
             event_free(sigint);
         if (sigterm)
             event_free(sigterm);
+        td_metrics_destroy(&metrics);
         worker_destroy(&worker);
+        td_log_detach();
         event_base_free(base);
         return 1;
     }
@@ -98,7 +111,9 @@ int main(int argc, char **argv)
     event_free(sigusr1);
     event_free(sigterm);
     event_free(sigint);
+    td_metrics_destroy(&metrics);
     worker_destroy(&worker);
+    td_log_detach();     /* flushes the log; frees its write event */
     int left = event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED);
     if (left > 0)
         td_log(LOG_WARNING, "%d events still registered at exit", left);

@@ -1,4 +1,5 @@
 /* sdes - one side's SRTP on libsrtp2; see sdes.h. */
+#define TD_LOG_SUBSYS TD_LOG_MEDIA   /* td_log() here: [logging] media= */
 #include "sdes.h"
 
 #include <stdlib.h>

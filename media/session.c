@@ -1,4 +1,5 @@
 /* session - one call's media relay; see session.h. */
+#define TD_LOG_SUBSYS TD_LOG_MEDIA   /* td_log() here: [logging] media= */
 #include "session.h"
 
 #include <arpa/inet.h>
@@ -7,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "g711.h"
 #include "ivr.h"
+#include "rtp_stats.h"
 #include "sdes.h"
 #include "td_log.h"
 
@@ -35,6 +38,7 @@ typedef struct {
     sdes_t *srtp;              /* owned; NULL until the side needs a key */
     s_sock_t sock[2];
     session_stats_t stats;
+    rtp_stats_t quality;       /* loss, jitter, RTCP reports of this side's phone */
     /* rtptimeout (session_rtp_timed_out): seconds, 0 none */
     uint32_t rtp_timeout, rtp_hold_timeout;
     uint32_t last_rx_s;        /* when a packet (or an SDP) last came from it */
@@ -129,6 +133,7 @@ session_t *session_new(struct event_base *base, port_pool_t *pool,
     for (int s = 0; s < 2; s++) {
         self->side[s].fds[0] = self->side[s].fds[1] = -1;
         self->side[s].codec = self->side[s].dtmf_pt = -1;
+        rtp_stats_init(&self->side[s].quality);
     }
     self->call_id = strdup(call_id);
     if (!self->call_id)
@@ -332,6 +337,7 @@ int session_send_caller(session_t *self, const void *pkt, size_t len)
         return -1;
     side->stats.tx_packets++;
     side->stats.tx_bytes += (uint64_t)n;
+    side->quality.sent++;
     return 0;
 }
 
@@ -348,6 +354,20 @@ session_mode_t session_mode(const session_t *self)
 const session_stats_t *session_stats(const session_t *self, session_side_t side)
 {
     return &self->side[side].stats;
+}
+
+const rtp_stats_t *session_quality(const session_t *self, session_side_t side)
+{
+    return &self->side[side].quality;
+}
+
+int session_remote(const session_t *self, session_side_t side, struct sockaddr_in *out)
+{
+    const s_sock_t *rtp = &self->side[side].sock[0];
+    if (!rtp->known)
+        return -1;
+    *out = rtp->remote;
+    return 0;
 }
 
 void session_set_rtp_timeout(session_t *self, session_side_t side, uint32_t timeout_s,
@@ -429,12 +449,12 @@ static void s_latch(s_sock_t *sock, const struct sockaddr_in *src)
     char was[32], now[32];
     if (sock->latched) {
         self->side[sock->side].stats.relatches++;
-        td_log_limited(LOG_INFO, 10, "%s: side %c %s re-latched from %s to %s",
+        td_logs_limited(TD_LOG_RTP, LOG_INFO, 10, "%s: side %c %s re-latched from %s to %s",
                        self->call_id, 'A' + sock->side, sock->rtcp ? "RTCP" : "RTP",
                        s_addr_str(was, sizeof was, &sock->remote),
                        s_addr_str(now, sizeof now, src));
     } else {
-        td_log_limited(LOG_DEBUG, 10, "%s: side %c %s latched to %s",
+        td_logs_limited(TD_LOG_RTP, LOG_DEBUG, 10, "%s: side %c %s latched to %s",
                        self->call_id, 'A' + sock->side, sock->rtcp ? "RTCP" : "RTP",
                        s_addr_str(now, sizeof now, src));
     }
@@ -451,7 +471,7 @@ static void s_send(session_t *self, s_side_t *from, s_sock_t *out, size_t len)
     if (side->srtp && sdes_active(side->srtp) &&
         sdes_protect(side->srtp, s_buf, &len, sizeof s_buf, out->rtcp) < 0) {
         from->stats.dropped++;
-        td_log_limited(LOG_WARNING, 5, "%s: cannot protect a packet for side %c",
+        td_logs_limited(TD_LOG_RTP, LOG_WARNING, 5, "%s: cannot protect a packet for side %c",
                        self->call_id, 'A' + out->side);
         return;
     }
@@ -462,13 +482,34 @@ static void s_send(session_t *self, s_side_t *from, s_sock_t *out, size_t len)
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS &&
             errno != ECONNREFUSED) {
             char to[32];
-            td_log_limited(LOG_WARNING, 5, "%s: send to %s failed: %s", self->call_id,
+            td_logs_limited(TD_LOG_RTP, LOG_WARNING, 5, "%s: send to %s failed: %s", self->call_id,
                            s_addr_str(to, sizeof to, &out->remote), strerror(errno));
         }
         return;
     }
     side->stats.tx_packets++;
     side->stats.tx_bytes += (uint64_t)n;
+    if (!out->rtcp)
+        side->quality.sent++;
+}
+
+/* Quality counts of a packet received (and unprotected) on in: loss and
+ * jitter of RTP, the reports in RTCP. The far end reports on the stream we
+ * send it: the other side's (its own when echoed). */
+static void s_quality(session_t *self, const s_sock_t *in, size_t len)
+{
+    s_side_t *side = &self->side[in->side];
+    s_side_t *other = self->mode == SESSION_ECHO ? side : &self->side[!in->side];
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    if (!in->rtcp) {
+        int events = side->dtmf_pt >= 0 ? side->dtmf_pt : SDP_DTMF_PT_DEFAULT;
+        rtp_stats_rtp(&side->quality, s_buf, len, now_ns,
+                      len < 2 || (s_buf[1] & 0x7F) != events);
+    } else if (rtp_stats_rtcp(&side->quality, s_buf, len, other->quality.ssrc, now_ns) == 0) {
+        rtp_stats_rtt(&side->quality, &other->quality);
+    }
 }
 
 static void s_on_readable(evutil_socket_t fd, short what, void *arg)
@@ -488,7 +529,7 @@ static void s_on_readable(evutil_socket_t fd, short what, void *arg)
             if (errno == EINTR || errno == ECONNREFUSED)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
-                td_log_limited(LOG_WARNING, 5, "%s: receive failed: %s", self->call_id,
+                td_logs_limited(TD_LOG_RTP, LOG_WARNING, 5, "%s: receive failed: %s", self->call_id,
                                strerror(errno));
             return;
         }
@@ -502,7 +543,7 @@ static void s_on_readable(evutil_socket_t fd, short what, void *arg)
             if (sdes_unprotect(side->srtp, s_buf, &plain, in->rtcp, &why) < 0) {
                 side->stats.dropped++;
                 side->stats.srtp_failed++;
-                td_log_limited(LOG_NOTICE, 10, "%s: side %c %s packet dropped: %s",
+                td_logs_limited(TD_LOG_RTP, LOG_NOTICE, 10, "%s: side %c %s packet dropped: %s",
                                self->call_id, 'A' + in->side, in->rtcp ? "SRTCP" : "SRTP",
                                why == 1 ? "authentication failed"
                                : why == 2 ? "replayed" : "malformed");
@@ -510,6 +551,7 @@ static void s_on_readable(evutil_socket_t fd, short what, void *arg)
             }
             n = (ssize_t)plain;
         }
+        s_quality(self, in, (size_t)n);
         s_latch(in, &src);
         if (self->ivr && in->side == SESSION_A && !in->rtcp)
             ivr_on_caller_rtp(self->ivr, s_buf, (size_t)n);

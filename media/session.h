@@ -42,6 +42,7 @@
 #include <event2/event.h>
 
 #include "port_pool.h"
+#include "rtp_stats.h"
 #include "sdp.h"
 
 typedef struct session session_t;
@@ -145,6 +146,12 @@ session_mode_t session_mode(const session_t *self);
 
 /* Counters of a side (borrowed while the session lives). */
 const session_stats_t *session_stats(const session_t *self, session_side_t side);
+/* Quality of a side (borrowed while the session lives): loss and jitter of
+ * the RTP its phone sends, counted after SRTP unprotect, and what its phone's
+ * RTCP reports say of the RTP it receives (rtp_stats.h). */
+const rtp_stats_t *session_quality(const session_t *self, session_side_t side);
+/* Where a side's RTP goes (its SDP or latched address): 0, or -1 unknown. */
+int session_remote(const session_t *self, session_side_t side, struct sockaddr_in *out);
 
 /* Housekeeping for the owner. session_idle_check() is called once a tick:
  * it returns how many checks in a row saw no packet arrive on any socket

@@ -17,7 +17,31 @@ struct session_table {
     s_node_t **buckets;
     uint32_t mask;             /* buckets - 1; a power of two minus one */
     uint32_t size;
+    session_stats_t closed;    /* both sides of every session destroyed */
 };
+
+static void s_add(session_stats_t *sum, const session_t *session)
+{
+    for (int side = SESSION_A; side <= SESSION_B; side++) {
+        const session_stats_t *st = session_stats(session, (session_side_t)side);
+        sum->rx_packets += st->rx_packets;
+        sum->rx_bytes += st->rx_bytes;
+        sum->tx_packets += st->tx_packets;
+        sum->tx_bytes += st->tx_bytes;
+        sum->dropped += st->dropped;
+        sum->relatches += st->relatches;
+        sum->transcoded += st->transcoded;
+        sum->srtp_failed += st->srtp_failed;
+    }
+}
+
+/* Destroy a node's session, its counters kept in the totals. */
+static void s_node_free(session_table_t *self, s_node_t *node)
+{
+    s_add(&self->closed, node->session);
+    session_destroy(&node->session);
+    free(node);
+}
 
 #define S_INITIAL_BUCKETS 64
 
@@ -117,8 +141,7 @@ int session_table_remove(session_table_t *self, const char *call_id)
     if (!node)
         return -1;
     *slot = node->next;
-    session_destroy(&node->session);
-    free(node);
+    s_node_free(self, node);
     self->size--;
     return 0;
 }
@@ -126,6 +149,14 @@ int session_table_remove(session_table_t *self, const char *call_id)
 uint32_t session_table_size(const session_table_t *self)
 {
     return self->size;
+}
+
+void session_table_totals(const session_table_t *self, session_stats_t *out)
+{
+    *out = self->closed;
+    for (uint32_t i = 0; i <= self->mask; i++)
+        for (const s_node_t *node = self->buckets[i]; node; node = node->next)
+            s_add(out, node->session);
 }
 
 uint32_t session_table_sweep(session_table_t *self, session_table_fn *fn, void *arg)
@@ -137,8 +168,7 @@ uint32_t session_table_sweep(session_table_t *self, session_table_fn *fn, void *
             s_node_t *node = *slot;
             if (fn(node->session, arg)) {
                 *slot = node->next;
-                session_destroy(&node->session);
-                free(node);
+                s_node_free(self, node);
                 self->size--;
                 removed++;
             } else {

@@ -22,6 +22,10 @@ session_t *session_table_find(session_table_t *self, const char *call_id);
 /* Destroy the session of call_id. Returns 0, or -1 if there was none. */
 int session_table_remove(session_table_t *self, const char *call_id);
 uint32_t session_table_size(const session_table_t *self);
+/* RTP counters (session_stats_t, both sides added) of every session the
+ * table has held: the ones it destroyed and the ones it holds now. For
+ * metrics; walks the table. */
+void session_table_totals(const session_table_t *self, session_stats_t *out);
 
 /* Call fn on every session; where it returns non-zero the session is
  * removed (destroyed) after fn returns. fn must not touch the table.

@@ -1,4 +1,5 @@
 /* sound_cache - decoded sound files by path; see sound_cache.h. */
+#define TD_LOG_SUBSYS TD_LOG_MEDIA   /* td_log() here: [logging] media= */
 #include "sound_cache.h"
 
 #include <stdlib.h>

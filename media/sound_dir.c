@@ -1,4 +1,5 @@
 /* sound_dir - see sound_dir.h. */
+#define TD_LOG_SUBSYS TD_LOG_MEDIA   /* td_log() here: [logging] media= */
 #include "sound_dir.h"
 
 #include <dirent.h>

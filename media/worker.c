@@ -1,4 +1,5 @@
 /* worker - the media worker process object; see worker.h. */
+#define TD_LOG_SUBSYS TD_LOG_MEDIA   /* td_log() here: [logging] media= */
 #include "worker.h"
 
 #include <arpa/inet.h>
@@ -12,6 +13,7 @@
 
 #include "ivr.h"
 #include "port_pool.h"
+#include "rtp_stats.h"
 #include "sdp.h"
 #include "session_table.h"
 #include "td_log.h"
@@ -42,6 +44,131 @@ struct worker {
 static void s_on_media_offer(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaOffer *msg);
 static void s_on_media_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaAnswer *msg);
 static void s_on_media_echo(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaEcho *msg);
+/* ---- call quality (rtp_stats.h) ------------------------------------------- */
+
+/* One side's quality for the bus; remote is the buffer its address goes in
+ * (INET_ADDRSTRLEN + 6). Packets are RTP only, received ones counted after
+ * SRTP unprotect (those that failed it are not); bytes are every datagram. The MOS takes the worse direction: the loss and
+ * jitter of what we receive from the phone, or of what it reports receiving
+ * from us (its cumulative loss over what we sent it, as Asterisk's txploss). */
+static void s_side_stats(const session_t *session, session_side_t side, Tandem__MediaSideStats *o,
+                         char *remote)
+{
+    const session_stats_t *st = session_stats(session, side);
+    const rtp_stats_t *q = session_quality(session, side);
+    struct sockaddr_in sin;
+    remote[0] = '\0';
+    if (session_remote(session, side, &sin) == 0) {
+        char ip[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &sin.sin_addr, ip, sizeof ip);
+        snprintf(remote, INET_ADDRSTRLEN + 6, "%s:%u", ip, ntohs(sin.sin_port));
+    }
+    o->remote = remote;
+    o->rx_packets = rtp_stats_received(q);
+    o->rx_bytes = st->rx_bytes;
+    o->tx_packets = q->sent;
+    o->tx_bytes = st->tx_bytes;
+    o->expected = rtp_stats_expected(q);
+    o->lost = rtp_stats_lost(q);
+    o->jitter_us = (uint32_t)(rtp_stats_jitter_ms(q) * 1000.0);
+    o->jitter_max_us = (uint32_t)(q->jitter_max / 16.0 * 1e6 / q->clock_hz);
+    o->far_valid = q->far_valid;
+    o->far_fraction = q->far_fraction;
+    o->far_lost = q->far_lost;
+    o->far_jitter_us = (uint32_t)(rtp_stats_far_jitter_ms(q) * 1000.0);
+    o->rtt_us = (uint32_t)(rtp_stats_rtt_ms(q) * 1000.0);
+    o->rtcp_packets = q->rtcp_packets;
+    double loss = rtp_stats_loss_pct(q), jitter = rtp_stats_jitter_ms(q);
+    if (q->far_valid) {
+        double far = q->sent && q->far_lost > 0 ? 100.0 * q->far_lost / (double)q->sent : 0.0;
+        if (far > loss)
+            loss = far;
+        if (rtp_stats_far_jitter_ms(q) > jitter)
+            jitter = rtp_stats_far_jitter_ms(q);
+    }
+    o->mos_x100 = (uint32_t)(rtp_stats_mos(loss, jitter, rtp_stats_rtt_ms(q)) * 100.0 + 0.5);
+}
+
+typedef struct {
+    Tandem__MediaSessionStats s;
+    Tandem__MediaSideStats a, b;
+    char remote_a[INET_ADDRSTRLEN + 6], remote_b[INET_ADDRSTRLEN + 6];
+} s_stats_t;
+
+static void s_session_stats(const session_t *session, s_stats_t *o)
+{
+    tandem__media_session_stats__init(&o->s);
+    tandem__media_side_stats__init(&o->a);
+    tandem__media_side_stats__init(&o->b);
+    o->s.call_id = (char *)session_call_id(session);
+    s_side_stats(session, SESSION_A, &o->a, o->remote_a);
+    s_side_stats(session, SESSION_B, &o->b, o->remote_b);
+    o->s.a = &o->a;
+    o->s.b = &o->b;
+}
+
+/* A session ends: its quality to the router (MediaStats final), for quality.csv. */
+static void s_send_stats(worker_t *self, const char *peer, const session_t *session)
+{
+    s_stats_t one;
+    s_session_stats(session, &one);
+    Tandem__MediaSessionStats *list[1] = { &one.s };
+    Tandem__MediaStats m = TANDEM__MEDIA_STATS__INIT;
+    m.final = 1;
+    m.n_sessions = 1;
+    m.sessions = list;
+    td_bus_send_media_stats(self->bus, peer, session_call_id(session), 0, &m);
+}
+
+typedef struct {
+    s_stats_t *all;
+    Tandem__MediaSessionStats **list;
+    size_t n, cap;
+} s_collect_t;
+
+static int s_collect_one(session_t *session, void *arg)
+{
+    s_collect_t *c = arg;
+    if (c->n < c->cap) {
+        s_session_stats(session, &c->all[c->n]);
+        c->list[c->n] = &c->all[c->n].s;
+        c->n++;
+    }
+    return 0;
+}
+
+/* The router asks how live calls go (tandemctl): one session, or all. Not a
+ * hot path: the reply is built in memory allocated for it. */
+static void s_on_media_stats_request(void *arg, const td_bus_hdr_t *hdr,
+                                     const Tandem__MediaStatsRequest *msg)
+{
+    worker_t *self = arg;
+    Tandem__MediaStats m = TANDEM__MEDIA_STATS__INIT;
+    m.id = msg->id;
+    s_collect_t c = { NULL, NULL, 0, 0 };
+    if (hdr->call_id && *hdr->call_id) {
+        session_t *session = session_table_find(self->sessions, hdr->call_id);
+        c.cap = session ? 1 : 0;
+        c.all = calloc(1, sizeof *c.all);
+        c.list = calloc(1, sizeof *c.list);
+        if (session && c.all && c.list)
+            s_collect_one(session, &c);
+    } else {
+        c.cap = session_table_size(self->sessions);
+        c.all = calloc(c.cap ? c.cap : 1, sizeof *c.all);
+        c.list = calloc(c.cap ? c.cap : 1, sizeof *c.list);
+        if (c.all && c.list)
+            session_table_sweep(self->sessions, s_collect_one, &c);
+        else
+            c.n = 0;
+    }
+    m.n_sessions = c.n;
+    m.sessions = c.list;
+    td_bus_send_media_stats(self->bus, hdr->peer, hdr->call_id ? hdr->call_id : "", 0, &m);
+    free(c.list);
+    free(c.all);
+}
+
 static void s_on_media_release(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaRelease *msg);
 static void s_on_media_play(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaPlay *msg);
 static void s_on_media_stop(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaStop *msg);
@@ -51,11 +178,14 @@ static void s_on_media_reanswer(void *arg, const td_bus_hdr_t *hdr, const Tandem
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity);
 static void s_on_media_adopt(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaAdopt *msg);
 static void s_on_peer_down(void *arg, const char *peer, const char *role);
+static void s_on_peer_restart(void *arg, const char *peer, const char *role, uint32_t capacity);
 static void s_on_tick(evutil_socket_t fd, short what, void *arg);
 static void s_on_rtp_check(evutil_socket_t fd, short what, void *arg);
 static void s_on_media_timeouts(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaTimeouts *msg);
 static void s_on_media_forget(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaForget *msg);
 static void s_on_media_drain(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaDrain *msg);
+static void s_on_media_stats_request(void *arg, const td_bus_hdr_t *hdr,
+                                     const Tandem__MediaStatsRequest *msg);
 
 /* Can a socket bind to addr? 0, or a negative errno. */
 static int s_probe_bind(const struct in_addr *addr)
@@ -132,8 +262,10 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
         .on_media_timeouts = s_on_media_timeouts,
         .on_media_forget = s_on_media_forget,
         .on_media_drain = s_on_media_drain,
+        .on_media_stats_request = s_on_media_stats_request,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
+        .on_peer_restart = s_on_peer_restart,
     };
     self->bus = td_bus_new(base, TD_BUS_CONNECT, settings->endpoint, settings->identity,
                            "media", self->capacity, &handlers, self);
@@ -195,6 +327,22 @@ uint32_t worker_session_count(const worker_t *self)
     return session_table_size(self->sessions);
 }
 
+void worker_rtp_totals(const worker_t *self, session_stats_t *out)
+{
+    session_table_totals(self->sessions, out);
+}
+
+void worker_port_pairs(const worker_t *self, uint32_t *in_use, uint32_t *all)
+{
+    *all = port_pool_size(self->pool);
+    *in_use = *all - port_pool_free_count(self->pool);
+}
+
+uint32_t worker_capacity(const worker_t *self)
+{
+    return self->capacity;
+}
+
 session_t *worker_session(worker_t *self, const char *call_id)
 {
     return session_table_find(self->sessions, call_id);
@@ -230,6 +378,13 @@ static void s_log_stats(const session_t *session)
            (unsigned long long)(a->relatches + b->relatches),
            (unsigned long long)(a->transcoded + b->transcoded),
            (unsigned long long)(a->srtp_failed + b->srtp_failed));
+    const rtp_stats_t *qa = session_quality(session, SESSION_A);
+    const rtp_stats_t *qb = session_quality(session, SESSION_B);
+    td_log(LOG_INFO, "media quality: A lost %lld (%.2f %%), jitter %.2f ms, its RTCP says lost "
+           "%d; B lost %lld (%.2f %%), jitter %.2f ms, its RTCP says lost %d",
+           (long long)rtp_stats_lost(qa), rtp_stats_loss_pct(qa), rtp_stats_jitter_ms(qa),
+           qa->far_lost, (long long)rtp_stats_lost(qb), rtp_stats_loss_pct(qb),
+           rtp_stats_jitter_ms(qb), qb->far_lost);
 }
 
 /* SRTP in the SDP buf (WORKER_SDP_MAX, rewritten in place) the worker sends
@@ -767,6 +922,7 @@ static void s_on_media_release(void *arg, const td_bus_hdr_t *hdr, const Tandem_
         td_log(LOG_DEBUG, "release of a call without a media session: ignored");
     } else {
         s_log_stats(session);
+        s_send_stats(self, hdr->peer, session);
         session_table_remove(self->sessions, hdr->call_id);
         td_bus_set_load(self->bus, session_table_size(self->sessions));
     }
@@ -894,6 +1050,23 @@ static void s_on_media_forget(void *arg, const td_bus_hdr_t *hdr, const Tandem__
     if (n) {
         td_log(LOG_WARNING, "the router took this worker for dead: closing its %u stale media "
                "session(s)", n);
+        session_table_sweep(self->sessions, s_forget_one, self);
+        td_bus_set_load(self->bus, session_table_size(self->sessions));
+    }
+}
+
+/* The router restarted (a new boot in its Hello): it knows none of the
+ * sessions here and will never release them; signaling ends their calls
+ * (BYE) on the same news. Close them all now rather than after
+ * WORKER_ORPHAN_IDLE_S of silence, so their ports are free at once. */
+static void s_on_peer_restart(void *arg, const char *peer, const char *role, uint32_t capacity)
+{
+    (void)capacity;
+    worker_t *self = arg;
+    uint32_t n = session_table_size(self->sessions);
+    td_log(LOG_WARNING, "%s (%s) restarted and knows none of our sessions: closing %u", peer,
+           role, n);
+    if (n) {
         session_table_sweep(self->sessions, s_forget_one, self);
         td_bus_set_load(self->bus, session_table_size(self->sessions));
     }

@@ -5,7 +5,10 @@
  *                        MediaOffered{sdp rewritten for side A, for side B}
  *   MediaAnswer(sdp)  -> learn side B; reply MediaAnswered{sdp for side A}
  *   MediaEcho         -> reflect side A's RTP to itself
- *   MediaRelease      -> log the counters, close the session (no reply)
+ *   MediaRelease      -> log the counters, reply MediaStats{final: the
+ *                        session's quality, for quality.csv}, close it
+ *   MediaStatsRequest -> MediaStats{id, the quality of the envelope's
+ *                        session, or of every one for call id ""}
  *   MediaPlay         -> play prompts to the caller; MediaPlayed when done
  *   MediaRecord       -> record the caller; MediaRecorded when done
  *   MediaStop         -> end either (reported as stopped)
@@ -57,6 +60,12 @@ td_bus_t *worker_bus(worker_t *self);
 /* The housekeeping tick (every WORKER_TICK_S); public so tests can fire it. */
 void worker_tick(worker_t *self);
 uint32_t worker_session_count(const worker_t *self);
+/* For metrics: RTP counters of every session this worker has had (both
+ * sides added; session_table_totals), and its RTP port pairs in use and in
+ * all (rtp.conf's range). */
+void worker_rtp_totals(const worker_t *self, session_stats_t *out);
+void worker_port_pairs(const worker_t *self, uint32_t *in_use, uint32_t *all);
+uint32_t worker_capacity(const worker_t *self);
 /* Drain (SIGUSR1): tell the router (MediaDrain, every second) to give this
  * worker no new calls and to move its calls away; once no session is left
  * (and at least a second has passed, for offers already on their way) the

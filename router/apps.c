@@ -20,6 +20,7 @@
  *   Read            prompt, keys until '#', maxdigits or the timeout
  *   Record          beep (MediaPlay), MediaRecord -> RECORDING -> MediaRecorded
  *   MusicOnHold     MediaPlay(moh, loop) -> MOH until the duration or a Hangup */
+#define TD_LOG_SUBSYS TD_LOG_DIALPLAN   /* td_log() here: [logging] dialplan= */
 #include "call_int.h"
 #include "td_log.h"
 #include "td_str.h"

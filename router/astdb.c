@@ -1,4 +1,5 @@
 /* astdb - see astdb.h. */
+#define TD_LOG_SUBSYS TD_LOG_DIALPLAN   /* td_log() here: [logging] dialplan= */
 #include "astdb.h"
 #include "strmap.h"
 #include "td_log.h"

@@ -342,6 +342,7 @@ void call_answer_caller(call_t *self, const char *sdp)
     self->answered = 1;
     call_rtp_timeouts(self, 0);
     gettimeofday(&self->answer_time, NULL);
+    call_journal(self);
 }
 
 void call_rtp_timeouts(call_t *self, int side)
@@ -370,24 +371,33 @@ void call_arm_timer(call_t *self, unsigned ms)
 
 /* --- the end ------------------------------------------------------------- */
 
-static const char *s_disposition(const call_t *self)
+const char *call_disp_name(call_disp_t disp)
 {
-    if (self->answered)
-        return "ANSWERED";
-    if (strcmp(self->dialstatus, "BUSY") == 0)
-        return "BUSY";
-    if (strcmp(self->dialstatus, "CONGESTION") == 0)
-        return "CONGESTION";
-    if (strcmp(self->dialstatus, "CHANUNAVAIL") == 0)
-        return "FAILED";
-    return "NO ANSWER";
+    static const char *const names[] = { "ANSWERED", "NO ANSWER", "BUSY", "FAILED",
+                                         "CONGESTION" };
+    return (unsigned)disp < CALL_DISP_COUNT ? names[disp] : "NO ANSWER";
 }
 
-static void s_write_cdr(call_t *self)
+static call_disp_t s_disposition(const call_t *self)
 {
-    if (!self->env->cdr)
-        return;
-    char clid[256];
+    if (self->answered)
+        return CALL_DISP_ANSWERED;
+    if (strcmp(self->dialstatus, "BUSY") == 0)
+        return CALL_DISP_BUSY;
+    if (strcmp(self->dialstatus, "CONGESTION") == 0)
+        return CALL_DISP_CONGESTION;
+    /* A Dial whose every ast_call failed publishes no dial status: the CDR
+     * takes the caller's hangup cause (cdr.c's hangup_cause_to_cdr_disposition),
+     * USER_BUSY for a peer at its call-limit. */
+    if (strcmp(self->dialstatus, "CHANUNAVAIL") == 0)
+        return self->hangup_cause == 17 ? CALL_DISP_BUSY : CALL_DISP_FAILED;
+    return CALL_DISP_NO_ANSWER;
+}
+
+/* The CDR fields as they stand (end left zero); clid is their buffer. */
+static void s_cdr_record(const call_t *self, cdr_record_t *out, char *clid, size_t len)
+{
+    call_disp_t disp = s_disposition(self);
     cdr_record_t r = {
         .accountcode = self->accountcode,
         .uniqueid = self->id,
@@ -395,18 +405,48 @@ static void s_write_cdr(call_t *self)
         .src = self->caller_num,
         .dst = self->exten,
         .dcontext = self->context,
-        .clid = cdr_clid(self->caller_name, self->caller_num, clid, sizeof clid),
+        .clid = cdr_clid(self->caller_name, self->caller_num, clid, len),
         .channel = self->channel,
         .dstchannel = self->dstchannel,
         .lastapp = self->lastapp,
         .lastdata = self->lastdata,
         .start = self->start,
         .answer = self->answer_time,
-        .disposition = s_disposition(self),
+        .disposition = call_disp_name(disp),
         .amaflags = "DOCUMENTATION",
     };
-    gettimeofday(&r.end, NULL);
-    cdr_write(self->env->cdr, &r);
+    *out = r;
+}
+
+void call_journal(call_t *self)
+{
+    if (!self->env->journal || self->in_h || self->cdr_done)
+        return;
+    char clid[256];
+    cdr_record_t r;
+    s_cdr_record(self, &r, clid, sizeof clid);
+    journal_update(self->env->journal, &r);
+}
+
+/* The CDR line, then at once its end in the journal: a router killed
+ * between the two writes writes this line again when it restarts (it never
+ * loses one); killed any later, it does not. */
+static void s_write_cdr(call_t *self)
+{
+    self->env->counts.ended[s_disposition(self)]++;
+    if (self->env->cdr) {
+        char clid[256];
+        cdr_record_t r;
+        s_cdr_record(self, &r, clid, sizeof clid);
+        gettimeofday(&r.end, NULL);
+        if (cdr_write(self->env->cdr, &r) == 0)
+            self->env->counts.cdrs_written++;
+        else
+            self->env->counts.cdr_failures++;
+    }
+    self->cdr_done = 1;
+    journal_end(self->env->journal, self->id);
+    journal_flush(self->env->journal);
 }
 
 /* The h extension of the call's context, after the channel is gone, with
@@ -816,6 +856,7 @@ static void s_run(call_t *self)
         if (!self->in_h) {
             s_copy(self->lastapp, sizeof self->lastapp, name);
             s_copy(self->lastdata, sizeof self->lastdata, args);
+            call_journal(self);
         }
         self->app = p->app;
         self->jumped = 0;
@@ -933,6 +974,7 @@ void call_on_hangup(call_t *self, uint32_t leg, const Tandem__Hangup *msg)
         td_log(LOG_DEBUG, "Hangup for leg %u, which is not live", leg);
         return;
     }
+    l->not_called = msg->not_called;
     dial_on_leg_hangup(self, l, msg->cause);
 }
 

@@ -32,6 +32,7 @@
 
 #include "cdr.h"
 #include "dialplan.h"
+#include "journal.h"
 #include "td_bus.h"
 #include "workers.h"
 
@@ -52,6 +53,20 @@ typedef enum {
     CALL_DONE
 } call_state_t;
 
+/* How calls ended, as the CDR's disposition says (cdr.h). */
+typedef enum {
+    CALL_DISP_ANSWERED, CALL_DISP_NO_ANSWER, CALL_DISP_BUSY, CALL_DISP_FAILED,
+    CALL_DISP_CONGESTION, CALL_DISP_COUNT
+} call_disp_t;
+/* "ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION". */
+const char *call_disp_name(call_disp_t disp);
+
+/* What calls count as they end, for metrics (router_metrics.c). */
+typedef struct {
+    uint64_t ended[CALL_DISP_COUNT];   /* calls ended, by disposition */
+    uint64_t cdrs_written, cdr_failures;
+} call_counts_t;
+
 /* What every call shares: owned by the router, borrowed by each call. */
 typedef struct {
     struct event_base *base;
@@ -59,12 +74,14 @@ typedef struct {
     dialplan_t *dialplan;       /* the plan new calls start on; each call holds a ref */
     workers_t *workers;
     cdr_t *cdr;                 /* NULL: no CDRs */
+    journal_t *journal;         /* live calls' CDR fields, for a restart; NULL: none */
     uint32_t channel_seq;       /* the "-0000002a" counter of outgoing channel names */
     struct chanvars *globals;   /* GLOBAL() writes, above [globals]; NULL: read-only */
     struct astdb *astdb;        /* DB(); NULL: no store */
     /* The call is DONE: take it out of the table and destroy it later. */
     void (*on_done)(void *arg, call_t *call);
     void *arg;
+    call_counts_t counts;       /* bumped by every call as it ends */
 } call_env_t;
 
 /* A call for a ChannelNew (borrowed) from signaling peer sig_peer, starting
@@ -122,6 +139,9 @@ int call_movable(const call_t *self);
 int call_move(call_t *self);
 /* End the call now with cause (the router is stopping). */
 void call_shutdown(call_t *self, uint32_t cause);
+/* Record the call's CDR fields as they stand in the journal (if any), so a
+ * router that dies now still writes its CDR when it starts again. */
+void call_journal(call_t *self);
 
 /* Run the timer's callback now, as if it had expired (tests). */
 void call_fire_timer(call_t *self);

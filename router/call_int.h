@@ -76,6 +76,7 @@ typedef struct {
     uint32_t number;            /* the envelope's leg number, 1.. per call */
     leg_state_t state;
     uint32_t cause;             /* why it went, if GONE */
+    unsigned not_called : 1;    /* signaling never called it (call-limit): CHANUNAVAIL */
     char user[64];              /* sip.conf section */
     char exten[64];             /* Request-URI user, "" = user */
     char channel[96];           /* "SIP/1002-0000002a" */
@@ -106,6 +107,7 @@ struct call {
     int fall_wait;              /* autofallthrough=no: waiting for digits off the end */
     int trying, try_failed;     /* TryExec runs an application: its failure is not the end */
     int in_h;                   /* running the h extension after the end */
+    int cdr_done;               /* CDR written: the journal has its end */
     int h_stop;                 /* an application that cannot run in h: stop */
     chanvars_t *chanvars;       /* the channel's variables */
     /* apps.c: Gosub, IVR */

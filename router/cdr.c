@@ -1,4 +1,5 @@
 /* cdr - see cdr.h. */
+#define TD_LOG_SUBSYS TD_LOG_CDR   /* td_log() here: [logging] cdr= */
 #include "cdr.h"
 #include "td_conf.h"
 #include "td_log.h"
@@ -14,6 +15,9 @@ struct cdr {
     FILE *fp;
     char path[1024];
     int log_uniqueid, log_userfield;   /* cdr.conf [csv] */
+    int disabled;                      /* cdr.conf [general] enable=no */
+    cdr_backend_fn *backend;
+    void *backend_arg;
 };
 
 static int s_mkdir_p(const char *dir)
@@ -118,6 +122,17 @@ static long s_seconds(struct timeval a, struct timeval b)
     return (long)((ms + 500) / 1000);
 }
 
+long cdr_duration(const cdr_record_t *r)
+{
+    return s_seconds(r->start, r->end);
+}
+
+long cdr_billsec(const cdr_record_t *r)
+{
+    int answered = r->answer.tv_sec || r->answer.tv_usec;
+    return answered ? s_seconds(r->answer, r->end) : 0L;
+}
+
 size_t cdr_format(const cdr_record_t *r, char *buf, size_t len)
 {
     return cdr_format_columns(r, 0, 0, buf, len);
@@ -139,10 +154,8 @@ size_t cdr_format_columns(const cdr_record_t *r, int uniqueid, int userfield, ch
     s_time(&l, r->start);
     s_time(&l, r->answer);
     s_time(&l, r->end);
-    int answered = r->answer.tv_sec || r->answer.tv_usec;
     char num[64];
-    snprintf(num, sizeof num, "%ld,%ld,", s_seconds(r->start, r->end),
-             answered ? s_seconds(r->answer, r->end) : 0L);
+    snprintf(num, sizeof num, "%ld,%ld,", cdr_duration(r), cdr_billsec(r));
     s_text(&l, num);
     s_quoted(&l, r->disposition, 1);
     s_quoted(&l, r->amaflags, uniqueid || userfield);
@@ -156,8 +169,21 @@ size_t cdr_format_columns(const cdr_record_t *r, int uniqueid, int userfield, ch
     return l.n;
 }
 
+int cdr_enabled(const cdr_t *self)
+{
+    return !self->disabled;
+}
+
+void cdr_set_backend(cdr_t *self, cdr_backend_fn *fn, void *arg)
+{
+    self->backend = fn;
+    self->backend_arg = arg;
+}
+
 int cdr_write(cdr_t *self, const cdr_record_t *rec)
 {
+    if (self->disabled)
+        return 0;
     char line[4096];
     int u = self->log_uniqueid, f = self->log_userfield;
     size_t n = cdr_format_columns(rec, u, f, line, sizeof line);
@@ -176,6 +202,8 @@ int cdr_write(cdr_t *self, const cdr_record_t *rec)
         rc = -1;
     }
     free(big);
+    if (self->backend)
+        self->backend(self->backend_arg, rec);
     return rc;
 }
 
@@ -191,6 +219,11 @@ int cdr_configure(cdr_t *self, const char *path)
         return -1;
     }
     td_conf_log_warnings(conf);
+    td_conf_section_t *general = td_conf_section(conf, "general");
+    const char *enable = general ? td_conf_get(general, "enable") : NULL;
+    /* An aco OPT_BOOL_T in main/cdr.c: ast_true, so anything but a yes
+     * word turns CDRs off. */
+    self->disabled = enable && td_conf_bool(enable) != 1;
     td_conf_section_t *csv = td_conf_section(conf, "csv");
     const char *u = csv ? td_conf_get(csv, "loguniqueid") : NULL;
     const char *f = csv ? td_conf_get(csv, "loguserfield") : NULL;

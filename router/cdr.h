@@ -30,10 +30,19 @@ typedef struct {
 cdr_t *cdr_new(const char *dir);
 void cdr_destroy(cdr_t **self_p);
 
-/* Read [csv] loguniqueid and loguserfield from cdr.conf at path. A missing
- * file leaves both off. 0, or -1 if the file is there but unreadable
- * (logged; the options stay as they were). */
+/* Read [general] enable and [csv] loguniqueid and loguserfield from
+ * cdr.conf at path. A missing file leaves CDRs on and both columns off;
+ * enable=no turns every CDR off (Master.csv and the backend), as Asterisk's
+ * main/cdr.c. 0, or -1 if the file is there but unreadable (logged; the
+ * options stay as they were). */
 int cdr_configure(cdr_t *self, const char *path);
+/* 0 when cdr.conf said [general] enable=no, else 1. */
+int cdr_enabled(const cdr_t *self);
+
+/* A second backend (cdr_pgsql): cdr_write hands it every record after the
+ * Master.csv line, borrowed until fn returns. One at most; fn NULL removes it. */
+typedef void (cdr_backend_fn)(void *arg, const cdr_record_t *rec);
+void cdr_set_backend(cdr_t *self, cdr_backend_fn *fn, void *arg);
 
 /* Append one record. 0, or -1 if it could not be written (logged). */
 int cdr_write(cdr_t *self, const cdr_record_t *rec);
@@ -44,6 +53,11 @@ size_t cdr_format(const cdr_record_t *rec, char *buf, size_t len);
 /* As cdr_format, with the uniqueid and userfield columns if asked. */
 size_t cdr_format_columns(const cdr_record_t *rec, int uniqueid, int userfield, char *buf,
                           size_t len);
+
+/* The record's duration (start to end) and billsec (answer to end, 0 when
+ * not answered) in whole seconds, rounded, as Master.csv writes them. */
+long cdr_duration(const cdr_record_t *rec);
+long cdr_billsec(const cdr_record_t *rec);
 
 /* Caller ID as Asterisk merges it: "\"name\" <num>", name, num or "". */
 char *cdr_clid(const char *name, const char *num, char *buf, size_t len);

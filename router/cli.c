@@ -1,6 +1,7 @@
 /* cli - the commands tandemctl sends the router (CliRequest), in Asterisk's
  * words so that `asterisk -rx` habits carry over; see router.h. Not a hot
  * path: the reply is built in a malloc'd buffer. */
+#define TD_LOG_SUBSYS TD_LOG_CLI   /* td_log() here: [logging] cli= */
 #include "router.h"
 
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "call.h"
+#include "cdr_pgsql.h"
 #include "td_bus.h"
 #include "td_log.h"
 #include "workers.h"
@@ -171,14 +173,38 @@ static int s_hangup(router_t *self, s_out_t *o, const char *what)
 
 /* --- the cluster ------------------------------------------------------------------- */
 
+/* Calls: what the router gave the worker; Sessions: what the worker itself
+ * holds, from its latest Hello (they differ while a call is set up or
+ * moved, and a session the router forgot shows here). */
+typedef struct {
+    s_out_t *o;
+    td_bus_t *bus;
+    const char *identity;       /* s_load_one: the worker looked for */
+    long load;                  /* its Hello's load, -1: not heard */
+} s_workers_t;
+
+static void s_load_one(void *arg, const char *identity, const char *role, int alive,
+                       uint32_t capacity, uint32_t load, uint64_t silent_ms)
+{
+    (void)role; (void)alive; (void)capacity; (void)silent_ms;
+    s_workers_t *ws = arg;
+    if (strcmp(identity, ws->identity) == 0)
+        ws->load = load;
+}
+
 static void s_worker_one(void *arg, const worker_t *w)
 {
-    s_out_t *o = arg;
+    s_workers_t *ws = arg;
     const char *state = !worker_alive(w) ? "down" : worker_draining(w) ? "draining" : "up";
-    char cap[16];
+    char cap[16], sessions[24] = "-";
     snprintf(cap, sizeof cap, "%u", worker_capacity(w));
-    s_printf(o, "%-24.24s %-9s %6u %9s\n", worker_identity(w), state, worker_assigned(w),
-             worker_capacity(w) ? cap : "-");
+    ws->identity = worker_identity(w);
+    ws->load = -1;
+    td_bus_peers_foreach(ws->bus, s_load_one, ws);
+    if (ws->load >= 0)
+        snprintf(sessions, sizeof sessions, "%ld", ws->load);
+    s_printf(ws->o, "%-24.24s %-9s %6u %9s %8s\n", worker_identity(w), state,
+             worker_assigned(w), worker_capacity(w) ? cap : "-", sessions);
 }
 
 static void s_process_one(void *arg, const char *identity, const char *role, int alive,
@@ -216,8 +242,13 @@ static const char *const s_help =
     "core show processes               signaling, media and router processes on the bus\n"
     "channel request hangup <chan|all> hang up a call by channel name\n"
     "dialplan reload                   re-read extensions.conf\n"
-    "media show workers                media workers: state, calls, capacity\n"
+    "sip show channelstats             RTP of each call's phones: packets, loss, jitter\n"
+    "media show workers                media workers: state, calls, capacity, sessions\n"
     "media drain <worker>              move a worker's calls elsewhere, then it exits\n"
+    "sip show peers|users|registry     SIP peers, users, outbound registrations (signaling)\n"
+    "sip show peer <name>              one SIP peer's settings and registration (signaling)\n"
+    "sip reload                        re-read sip.conf in every signaling process\n"
+    "cdr show pgsql status             the PostgreSQL CDR backend: connection, backlog\n"
     "help                              this list\n";
 
 int router_cli(router_t *self, const char *command, char **text)
@@ -262,10 +293,19 @@ int router_cli(router_t *self, const char *command, char **text)
             s_printf(&o, "Dialplan reloaded.\n");
         }
     } else if (IS(0, "media") && IS(1, "show") && IS(2, "workers") && n == 3) {
-        s_printf(&o, "%-24.24s %-9s %6s %9s\n", "Worker", "State", "Calls", "Capacity");
-        workers_foreach(router_workers(self), s_worker_one, &o);
+        s_printf(&o, "%-24.24s %-9s %6s %9s %8s\n", "Worker", "State", "Calls", "Capacity",
+                 "Sessions");
+        s_workers_t ws = { &o, router_bus(self), NULL, -1 };
+        workers_foreach(router_workers(self), s_worker_one, &ws);
     } else if (IS(0, "media") && IS(1, "drain") && n == 3) {
         rc = s_drain(self, &o, w[2]);
+    } else if (IS(0, "cdr") && IS(1, "show") && IS(2, "pgsql") && IS(3, "status") && n == 4) {
+        char buf[2048];
+        if (router_pgsql(self))
+            cdr_pgsql_status(router_pgsql(self), buf, sizeof buf);
+        else
+            snprintf(buf, sizeof buf, "cdr_pgsql is not loaded (no cdr_pgsql.conf [global])\n");
+        s_printf(&o, "%s", buf);
     } else {
         s_printf(&o, "No such command '%s' (type 'help' for the commands)\n", command);
         rc = CLI_USAGE;

@@ -10,6 +10,7 @@
  *   Hangup (leg k)     ringing: note why; when none is left, DIALSTATUS from
  *                      the causes and the dialplan goes on. Bridged: the call ends.
  *   timer              NOANSWER: hang up the ringing legs, the dialplan goes on */
+#define TD_LOG_SUBSYS TD_LOG_DIALPLAN   /* td_log() here: [logging] dialplan= */
 #include "call_int.h"
 #include "td_log.h"
 #include "vars.h"
@@ -77,6 +78,10 @@ static void s_fail(call_t *self, uint32_t nochan_cause)
     int nbusy = 0, ncong = 0, nnoans = 0, nnochan = nochan_cause ? 1 : 0;
     for (size_t i = 0; i < self->nlegs; i++) {
         uint32_t c = self->legs[i].cause;
+        if (self->legs[i].not_called) {     /* app_dial: "Couldn't call", CHANUNAVAIL */
+            nochan = c ? c : S_CAUSE_SUBSCRIBER_ABSENT, nnochan++;
+            continue;
+        }
         switch (c) {
         case S_CAUSE_BUSY:
             busy = c, nbusy++;
@@ -254,6 +259,7 @@ void dial_originate(call_t *self)
         return;
     }
     self->state = CALL_DIALING;
+    call_journal(self);          /* the dstchannel, should the router die now */
     if (self->dial_ring && !self->sent_ringing) {
         self->sent_ringing = 1;
         s_send_progress(self, 180, "");

@@ -1,4 +1,5 @@
 /* dialplan - see dialplan.h. */
+#define TD_LOG_SUBSYS TD_LOG_DIALPLAN   /* td_log() here: [logging] dialplan= */
 #include "td_str.h"
 #include "dialplan.h"
 #include "func.h"

@@ -1,6 +1,7 @@
 /* expr - see expr.h. A recursive-descent parser with one function per
  * precedence level of ast_expr2.y; it evaluates as it parses. Values live
  * in an arena that dies with the evaluation. */
+#define TD_LOG_SUBSYS TD_LOG_DIALPLAN   /* td_log() here: [logging] dialplan= */
 #include "arena.h"
 #include "expr.h"
 #include "td_log.h"

@@ -1,5 +1,6 @@
 /* func - see func.h. One reader (and writer) per function, found through
  * one table (here); the helpers every function file shares (func_int.h). */
+#define TD_LOG_SUBSYS TD_LOG_DIALPLAN   /* td_log() here: [logging] dialplan= */
 #include "expr.h"
 #include "func_int.h"
 #include "td_log.h"

@@ -2,6 +2,7 @@
  * (func_channel.c), CDR() (func_cdr.c, main/cdr.c), TIMEOUT()
  * (func_timeout.c), DIALPLAN_EXISTS() (func_dialplan.c), DB_KEYS()
  * (func_db.c) and SIPPEER() (chan_sip.c's function_sippeer, from sip.conf). */
+#define TD_LOG_SUBSYS TD_LOG_DIALPLAN   /* td_log() here: [logging] dialplan= */
 #include "cdr.h"
 #include "dialplan.h"
 #include "func_int.h"

@@ -4,6 +4,7 @@
  * (func_env_t.vars, one per call); call_destroy drops its entries through
  * func_group_forget. Counting walks the list, as Asterisk does: a router
  * has hundreds of calls, not millions. */
+#define TD_LOG_SUBSYS TD_LOG_DIALPLAN   /* td_log() here: [logging] dialplan= */
 #include "func_int.h"
 #include "td_log.h"
 

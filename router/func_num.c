@@ -1,5 +1,6 @@
 /* func_num - the small number functions of funcs/func_math.c (INC, DEC,
  * MIN, MAX, ABS) and SORT of funcs/func_cut.c. */
+#define TD_LOG_SUBSYS TD_LOG_DIALPLAN   /* td_log() here: [logging] dialplan= */
 #include "func_int.h"
 #include "td_log.h"
 

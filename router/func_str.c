@@ -2,6 +2,7 @@
  * func_sprintf.c and func_math.c (see func.h for the list). Each follows
  * its Asterisk reader: a read that fails there (returns -1) returns NULL
  * here, which expands to "". */
+#define TD_LOG_SUBSYS TD_LOG_DIALPLAN   /* td_log() here: [logging] dialplan= */
 #include "func_int.h"
 #include "td_log.h"
 #include "vars.h"

@@ -1,5 +1,6 @@
 /* func_time - STRFTIME and STRPTIME, as func_strings.c's acf_strftime and
  * acf_strptime with main/stdtime/localtime.c's ast_strftime (its %q). */
+#define TD_LOG_SUBSYS TD_LOG_DIALPLAN   /* td_log() here: [logging] dialplan= */
 #include "func_int.h"
 #include "timing.h"
 #include "td_log.h"

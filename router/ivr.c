@@ -11,6 +11,7 @@
  * Progress, WaitExten, SayDigits, SayNumber and MusicOnHold do not answer,
  * so they send 183 with the session's SDP (early media) instead: without
  * it the caller would hear nothing. */
+#define TD_LOG_SUBSYS TD_LOG_DIALPLAN   /* td_log() here: [logging] dialplan= */
 #include "call_int.h"
 #include "td_log.h"
 #include "td_str.h"

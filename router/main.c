@@ -16,6 +16,7 @@
 #include "dialplan.h"
 #include "func.h"
 #include "router.h"
+#include "router_metrics.h"
 #include "td_conf.h"
 #include "td_log.h"
 #include "td_settings.h"
@@ -25,12 +26,14 @@ typedef struct {
     const char *path;
 } s_reload_t;
 
-/* SIGHUP: re-read extensions.conf (as Asterisk's "dialplan reload"). */
+/* SIGHUP: reopen the log file (logrotate), re-read extensions.conf (as
+ * Asterisk's "dialplan reload"). */
 static void s_on_hup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
     (void)what;
     s_reload_t *r = arg;
+    td_log_reopen();
     td_log(LOG_NOTICE, "Got SIGHUP: reloading %s", r->path);
     router_reload(r->router, r->path);
 }
@@ -68,7 +71,8 @@ int main(int argc, char **argv)
     td_settings_t s;
     if (td_settings_load(&s, "router", argc, argv) < 0)
         return 1;
-    td_log_init("router", s.loglevel);
+    if (td_settings_log_init(&s, "router") < 0)
+        return 1;
 
     char path[1024], err[1024];
     td_conf_path(path, sizeof path, s.confdir, "extensions.conf");
@@ -88,10 +92,12 @@ int main(int argc, char **argv)
         dialplan_destroy(&dialplan);
         return 1;
     }
+    td_log_attach(base);
     router_t *router = router_new(base, s.endpoint, s.identity, &dialplan, s.cdrdir);
     if (!router) {
         fprintf(stderr, "tandem-router: cannot start (bus %s, cdr %s); see the log above\n",
                 s.endpoint, s.cdrdir);
+        td_log_detach();
         event_base_free(base);
         return 1;
     }
@@ -101,7 +107,19 @@ int main(int argc, char **argv)
     router_set_plan_path(router, path);
     char cdrconf[1024];
     router_cdr_options(router, td_conf_path(cdrconf, sizeof cdrconf, s.confdir, "cdr.conf"));
+    char pgconf[1024], spool[1024];
+    snprintf(spool, sizeof spool, "%s/cdr_pgsql.spool", s.cdrdir);
+    router_cdr_pgsql(router, td_conf_path(pgconf, sizeof pgconf, s.confdir, "cdr_pgsql.conf"),
+                     spool);
+    router_open_journal(router, s.cdrdir);
     func_set_confdir(s.confdir);   /* SIPPEER() reads sip.conf there */
+    td_metrics_t *metrics = NULL;
+    if (router_metrics_start(base, router, &s, &metrics) < 0) {
+        router_destroy(&router);
+        func_set_confdir(NULL);
+        event_base_free(base);
+        return 1;
+    }
     struct event *sigint = evsignal_new(base, SIGINT, s_on_signal, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
     s_reload_t reload = { router, path };
@@ -116,8 +134,10 @@ int main(int argc, char **argv)
     event_free(sighup);
     event_free(sigterm);
     event_free(sigint);
+    td_metrics_destroy(&metrics);
     router_destroy(&router);
     func_set_confdir(NULL);   /* drops SIPPEER's copy of sip.conf */
+    td_log_detach();     /* flushes the log; frees its write event */
     int left = event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED);
     if (left)
         td_log(LOG_WARNING, "%d event(s) still registered at exit", left);

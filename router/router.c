@@ -2,7 +2,12 @@
 #include "router.h"
 #include "astdb.h"
 #include "chanvars.h"
+#include "cli_relay.h"
 #include "cdr.h"
+#include "cdr_pgsql.h"
+#include "chanstats.h"
+#include "quality.h"
+#include "journal.h"
 #include "strmap.h"
 #include "td_log.h"
 
@@ -20,7 +25,12 @@ struct router {
     dialplan_t *dialplan;
     workers_t *workers;
     cdr_t *cdr;
+    cdr_pgsql_t *pgsql;         /* NULL: no cdr_pgsql.conf [global] */
+    quality_t *quality;         /* quality.csv; NULL if it cannot be opened */
+    chanstats_t *chanstats;     /* `sip show channelstats` in flight */
+    journal_t *journal;         /* NULL until router_open_journal */
     td_bus_t *bus;
+    cli_relay_t *relay;         /* `sip ...` commands, answered by signaling */
     strmap_t *calls;            /* call id (the call's own copy) -> call */
     call_t **zombies;           /* ended, waiting for the reaper */
     size_t nzombies, zcap;
@@ -32,6 +42,7 @@ struct router {
     uint32_t sig_grace_s;
     struct { char name[64]; time_t since; } sig_down[16];   /* silent signaling peers */
     unsigned long calls_processed;
+    uint64_t reloads, reload_failures;   /* metrics */
     time_t started, reloaded;   /* reloaded 0: never */
     char plan_path[512];        /* extensions.conf, for `dialplan reload` */
     size_t nsig_down;
@@ -52,11 +63,33 @@ static void s_on_reap(evutil_socket_t fd, short what, void *arg)
     self->nzombies = 0;
 }
 
+static void s_journal_one(void *arg, const char *key, void *value)
+{
+    (void)arg;
+    (void)key;
+    call_journal(value);
+}
+
+/* Keep the journal small: empty when no call is live, else rewritten with
+ * the live calls once it is too big. */
+static void s_journal_trim(router_t *self)
+{
+    if (!self->journal)
+        return;
+    if (strmap_size(self->calls) == 0) {
+        journal_clear(self->journal);
+    } else if (journal_too_big(self->journal) && journal_rewrite_begin(self->journal) == 0) {
+        strmap_foreach(self->calls, s_journal_one, NULL);
+        journal_rewrite_end(self->journal);
+    }
+}
+
 static void s_on_call_done(void *arg, call_t *call)
 {
     router_t *self = arg;
     strmap_remove(self->calls, call_id(call));
     td_bus_set_load(self->bus, (uint32_t)strmap_size(self->calls));
+    s_journal_trim(self);
     if (self->nzombies == self->zcap) {
         size_t cap = self->zcap ? self->zcap * 2 : 64;
         call_t **z = realloc(self->zombies, cap * sizeof *z);
@@ -282,16 +315,65 @@ static void s_on_sig_grace(evutil_socket_t fd, short what, void *arg)
 }
 S_DISPATCH(transfer, Transfer, "Transfer", 1, hdr->leg)
 
+/* A worker's call quality: at the end of a session for quality.csv, or the
+ * answer to a `sip show channelstats`. */
+static void s_on_media_stats(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaStats *msg)
+{
+    router_t *self = arg;
+    if (!msg->final)
+        chanstats_on_stats(self->chanstats, hdr->peer, msg);
+    else if (self->quality)
+        for (size_t i = 0; i < msg->n_sessions; i++)
+            quality_write(self->quality, hdr->peer, msg->sessions[i]);
+}
+
 static void s_on_cli_request(void *arg, const td_bus_hdr_t *hdr, const Tandem__CliRequest *msg)
 {
     router_t *self = arg;
+    if (msg->command && chanstats_handles(msg->command)) {
+        chanstats_ask(self->chanstats, hdr->peer, msg->id, msg->command);   /* replies later */
+        return;
+    }
     char *text = NULL;
     Tandem__CliReply r = TANDEM__CLI_REPLY__INIT;
     r.id = msg->id;
-    r.status = (uint32_t)router_cli(self, msg->command ? msg->command : "", &text);
+    const char *command = msg->command ? msg->command : "";
+    if (cli_relay_wants(command)) {
+        if (self->relay && cli_relay_forward(self->relay, hdr->peer, msg->id, command) == 0)
+            return;                 /* the relay answers when signaling has */
+        r.status = 2;
+        r.text = "No signaling process is up: the sip commands are answered there\n";
+        td_bus_send_cli_reply(self->bus, hdr->peer, "", 0, &r);
+        return;
+    }
+    r.status = (uint32_t)router_cli(self, command, &text);
     r.text = text ? text : "";
     td_bus_send_cli_reply(self->bus, hdr->peer, "", 0, &r);
     free(text);
+}
+
+/* An out-of-dialog OPTIONS (sip_options.h): does the extension exist at
+ * priority 1, as chan_sip's get_destination asks ast_exists_extension, with
+ * the raw user part first and then the URI-decoded one. */
+static void s_on_exten_query(void *arg, const td_bus_hdr_t *hdr, const Tandem__ExtenQuery *msg)
+{
+    router_t *self = arg;
+    const char *ctx = msg->context ? msg->context : "";
+    const char *cid = msg->caller && *msg->caller ? msg->caller : NULL;
+    Tandem__ExtenReply r = TANDEM__EXTEN_REPLY__INIT;
+    r.id = msg->id;
+    r.exists = (msg->exten && dialplan_find_prio(self->dialplan, ctx, msg->exten, cid, 1, NULL))
+            || (msg->exten_decoded
+                && dialplan_find_prio(self->dialplan, ctx, msg->exten_decoded, cid, 1, NULL));
+    td_bus_send_exten_reply(self->bus, hdr->peer, "", 0, &r);
+}
+
+/* Signaling's answer to a command the relay passed on. */
+static void s_on_cli_reply(void *arg, const td_bus_hdr_t *hdr, const Tandem__CliReply *msg)
+{
+    router_t *self = arg;
+    if (self->relay)
+        cli_relay_reply(self->relay, hdr, msg);
 }
 
 /* tandemctl connects as a peer of role "ctl": it has no calls. */
@@ -504,6 +586,8 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
     self->sig_grace = evtimer_new(base, s_on_sig_grace, self);
     self->sig_grace_s = 30;
     self->cdr = cdr_new(cdrdir);
+    self->quality = self->cdr ? quality_new(cdrdir) : NULL;   /* none: no quality lines */
+    self->chanstats = chanstats_new(base, self);
     td_bus_handlers_t h = {
         .on_channel_new = s_on_channel_new,
         .on_progress = s_on_progress,
@@ -526,11 +610,17 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
         .on_cli_request = s_on_cli_request,
+        .on_exten_query = s_on_exten_query,
+        .on_cli_reply = s_on_cli_reply,
+        .on_media_stats = s_on_media_stats,
         .on_peer_restart = s_on_peer_restart,
     };
-    if (self->workers && self->calls && self->reaper && self->drain && self->sig_grace && self->cdr)
+    if (self->workers && self->calls && self->reaper && self->drain && self->sig_grace && self->cdr &&
+        self->chanstats)
         self->bus = td_bus_new(base, TD_BUS_BIND, endpoint, identity, "router", 0, &h, self);
-    if (!self->bus) {
+    if (self->bus)
+        self->relay = cli_relay_new(base, self->bus);
+    if (!self->bus || !self->relay) {
         router_destroy(&self);
         return NULL;
     }
@@ -555,9 +645,49 @@ int router_open_astdb(router_t *self, const char *path)
     return self->env.astdb ? 0 : -1;
 }
 
+int router_open_journal(router_t *self, const char *cdrdir)
+{
+    if (!self->cdr || self->journal)
+        return self->journal ? 0 : -1;
+    size_t n = 0;
+    self->journal = journal_new(self->base, cdrdir, self->cdr, &n);
+    self->env.journal = self->journal;
+    s_journal_trim(self);
+    return self->journal ? 0 : -1;
+}
+
 int router_cdr_options(router_t *self, const char *path)
 {
     return self->cdr ? cdr_configure(self->cdr, path) : 0;
+}
+
+int router_cdr_pgsql(router_t *self, const char *conf_path, const char *spool_path)
+{
+    if (!self->cdr || self->pgsql)
+        return 0;
+    cdr_pgsql_conf_t conf;
+    char err[512];
+    int on = cdr_pgsql_conf_read(&conf, conf_path, err, sizeof err);
+    if (on < 0) {
+        td_log(LOG_ERR, "cdr_pgsql: %s; CDRs not sent to PostgreSQL", err);
+        return -1;
+    }
+    if (!on)
+        return 0;
+    if (!cdr_enabled(self->cdr)) {
+        td_log(LOG_NOTICE, "cdr_pgsql: CDRs are off (cdr.conf [general] enable)");
+        return 0;
+    }
+    self->pgsql = cdr_pgsql_new(self->base, &conf, spool_path);
+    if (!self->pgsql)
+        return -1;
+    cdr_set_backend(self->cdr, cdr_pgsql_backend, self->pgsql);
+    return 0;
+}
+
+cdr_pgsql_t *router_pgsql(router_t *self)
+{
+    return self->pgsql;
 }
 
 void router_destroy(router_t **self_p)
@@ -588,8 +718,15 @@ void router_destroy(router_t **self_p)
         event_free(self->sig_grace);
     if (self->max_call)
         event_free(self->max_call);
+    cli_relay_destroy(&self->relay);
+    chanstats_destroy(&self->chanstats);
     td_bus_destroy(&self->bus);
     strmap_destroy(&self->calls);
+    if (self->cdr)
+        cdr_set_backend(self->cdr, NULL, NULL);
+    cdr_pgsql_destroy(&self->pgsql);     /* after the last CDR: it spools the rest */
+    quality_destroy(&self->quality);
+    journal_destroy(&self->journal);
     cdr_destroy(&self->cdr);
     workers_destroy(&self->workers);
     dialplan_destroy(&self->dialplan);
@@ -645,8 +782,10 @@ int router_reload(router_t *self, const char *path)
     dialplan_t *dp = dialplan_load(path, err, sizeof err);
     if (!dp) {
         td_log(LOG_ERR, "Reload refused, the dialplan in force stays: %s", err);
+        self->reload_failures++;
         return -1;
     }
+    self->reloads++;
     s_reload_globals(self, self->dialplan, dp);
     /* Calls in flight hold their own reference to the old plan. */
     dialplan_destroy(&self->dialplan);
@@ -677,6 +816,12 @@ void router_calls_foreach(router_t *self, void (*fn)(void *arg, call_t *call), v
 }
 
 unsigned long router_calls_processed(router_t *self) { return self->calls_processed; }
+const call_counts_t *router_call_counts(router_t *self) { return &self->env.counts; }
+void router_reload_counts(router_t *self, uint64_t *done, uint64_t *refused)
+{
+    *done = self->reloads;
+    *refused = self->reload_failures;
+}
 long router_uptime_s(router_t *self) { return (long)(time(NULL) - self->started); }
 long router_reload_age_s(router_t *self)
 {

@@ -47,6 +47,17 @@ void router_set_max_call(router_t *self, uint32_t seconds);
 void router_set_signaling_grace(router_t *self, uint32_t seconds);
 /* CDR options from cdr.conf at path (cdr_configure); 0 without CDRs. */
 int router_cdr_options(router_t *self, const char *path);
+/* CDRs also to PostgreSQL when cdr_pgsql.conf at conf_path has [global]
+ * (and cdr.conf did not turn CDRs off), spooled at spool_path while the
+ * database is away. Call after router_cdr_options. 0 (also when off), or -1
+ * (logged; Master.csv goes on). */
+int router_cdr_pgsql(router_t *self, const char *conf_path, const char *spool_path);
+/* The PostgreSQL backend, or NULL. */
+struct cdr_pgsql *router_pgsql(router_t *self);
+/* Open cdrdir/calls.journal (journal.h), after router_cdr_options: write a
+ * CDR for each call the previous run left live (it was killed), then
+ * journal this run's live calls. 0, or -1 without CDRs or on failure. */
+int router_open_journal(router_t *self, const char *cdrdir);
 
 td_bus_t *router_bus(router_t *self);
 workers_t *router_workers(router_t *self);
@@ -58,6 +69,10 @@ void router_calls_foreach(router_t *self, void (*fn)(void *arg, call_t *call), v
 /* Calls taken since start; seconds since start and since the last reload
  * (-1: never reloaded); the extensions.conf path reloads read. */
 unsigned long router_calls_processed(router_t *self);
+/* For metrics: how calls ended and CDRs went (borrowed for the router's
+ * life), and dialplan reloads done and refused. */
+const call_counts_t *router_call_counts(router_t *self);
+void router_reload_counts(router_t *self, uint64_t *done, uint64_t *refused);
 long router_uptime_s(router_t *self);
 long router_reload_age_s(router_t *self);
 void router_set_plan_path(router_t *self, const char *path);

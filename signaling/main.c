@@ -2,10 +2,16 @@
  * sip_listen.h) in front of the router.
  *
  *   tandem-signaling [-c CONFDIR] [-i IDENTITY] [-l LEVEL] [-b ENDPOINT] [-s ADDR[:PORT]]
+ *                    [--check]
+ *
+ * sip.conf loads as chan_sip loads it: a bad value chan_sip warns about and
+ * loads past is a warning naming file:line here too, and signaling runs.
+ * --check starts nothing: it reads sip.conf, prints every warning and error
+ * on stderr, a summary on stdout, and exits 1 if there was any, else 0.
  *
  * Reads CONFDIR/sip.conf (and tandem.conf through td_settings), binds the
  * UDP socket (sip.conf's address, or -s / TANDEM_SIP_BIND's), and runs the signaling core on one libevent loop until SIGINT
- * or SIGTERM. */
+ * or SIGTERM. SIGHUP re-reads sip.conf (as `sip reload`). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
@@ -18,6 +24,7 @@
 #include "sip_call.h"
 #include "sip_conf.h"
 #include "sip_core.h"
+#include "sip_metrics.h"
 #include "td_conf.h"
 #include "td_log.h"
 #include "td_settings.h"
@@ -67,16 +74,24 @@ static void s_on_signal(evutil_socket_t sig, short what, void *arg)
         event_base_loopexit(arg, NULL);
 }
 
-/* SIGHUP (logrotate sends it to every process): logs go to stderr, so there
- * is nothing to reopen; sip.conf is read at start only. Before, SIGHUP's
- * default action ended the process and every call with it. */
+/* SIGHUP (logrotate sends it to every process): reopen the logs, then
+ * re-read sip.conf as `sip reload` does (sip_core_reload: calls in
+ * progress go on; a broken file is refused and the config in force stays).
+ * Before, SIGHUP's default action ended the process and every call. */
 static void s_on_hup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
     (void)what;
     (void)arg;
-    td_log(LOG_NOTICE, "Got SIGHUP: nothing to reopen (logs go to stderr); sip.conf changes "
-           "take effect when signaling restarts");
+    /* Logs first, so that what the reload says goes to the new file. */
+    td_log_reopen();
+    if (!s_core)
+        return;
+    char why[1024];
+    if (sip_core_reload(s_core, why, sizeof why) < 0)
+        td_log(LOG_WARNING, "Got SIGHUP: sip.conf not reloaded: %s", why);
+    else
+        td_log(LOG_NOTICE, "Got SIGHUP: %s", why);
 }
 
 /* A non-blocking UDP socket bound to addr, with large buffers; -1 on error. */
@@ -106,23 +121,49 @@ static int s_bind(const struct sockaddr_in *addr)
 
 int main(int argc, char **argv)
 {
+    /* --check is ours; the rest is every process's command line. */
+    int check = 0, n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && strcmp(argv[i], "--check") == 0)
+            check = 1;
+        else
+            argv[n++] = argv[i];
+    }
+    argc = n;
+    argv[argc] = NULL;
     td_settings_t s;
     if (td_settings_load(&s, "signaling", argc, argv) < 0)
         return 1;
-    td_log_init("signaling", s.loglevel);
+    if (td_settings_log_init(&s, "signaling") < 0)
+        return 1;
 
     char path[600], err[1024];
     td_conf_path(path, sizeof path, s.confdir, "sip.conf");
     sip_conf_t *conf = sip_conf_load(path, err, sizeof err);
     if (!conf) {
         fprintf(stderr, "%s\n", err);
+        if (check)
+            printf("%s: 1 problem(s)\n", path);
         return 1;
     }
+    if (check) {
+        int bad = sip_conf_warnings(conf);
+        if (bad)
+            printf("%s: %d problem(s)\n", path, bad);
+        else
+            printf("%s: OK\n", path);
+        sip_conf_destroy(&conf);
+        return bad ? 1 : 0;
+    }
+    if (sip_conf_warnings(conf))
+        td_log(LOG_WARNING, "%s loaded with %d warning(s) (above; tandem-signaling --check "
+               "lists them)", path, sip_conf_warnings(conf));
     signal(SIGPIPE, SIG_IGN);
     int rc = 1;
     struct event_base *base = NULL;
     struct event *sigint = NULL, *sigterm = NULL, *sighup = NULL;
     sip_core_t *core = NULL;
+    td_metrics_t *metrics = NULL;
     struct sockaddr_in bind_to = sip_conf_general(conf)->bind;
     td_settings_sip_bind(&s, &bind_to);
     int fd = s_bind(&bind_to);
@@ -133,13 +174,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "tandem-signaling: cannot create the event loop\n");
         goto out;
     }
+    td_log_attach(base);
     sip_core_opts_t opts = { .identity = s.identity, .endpoint = s.endpoint,
                              .capacity = s.capacity, .max_ringing = s.max_ringing,
-                             .overload_lag_ms = s.overload_lag_ms, .max_cps = s.max_cps };
+                             .overload_lag_ms = s.overload_lag_ms, .max_cps = s.max_cps,
+                             .conf_path = path };
     core = sip_core_new(base, conf, fd, &opts);
     if (!core)
         goto out;
     s_core = core;
+    if (sip_metrics_start(base, core, &s, &metrics) < 0)
+        goto out;
     sigint = evsignal_new(base, SIGINT, s_on_signal, base);
     sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
     sighup = evsignal_new(base, SIGHUP, s_on_hup, NULL);
@@ -174,8 +219,10 @@ out:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    td_metrics_destroy(&metrics);
     sip_core_destroy(&core);
     if (base) {
+        td_log_detach();     /* flushes the log; frees its write event */
         int left = event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED);
         if (left)
             td_log(LOG_WARNING, "%d event(s) still registered at exit", left);

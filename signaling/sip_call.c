@@ -11,6 +11,7 @@
  *
  * `router_done` says the router has let go of the leg (it sent Hangup, or we
  * did): after that nothing more about the leg goes on the bus. */
+#define TD_LOG_SUBSYS TD_LOG_SIP   /* td_log() here: [logging] sip= */
 #include "td_str.h"
 #include "sip_call.h"
 
@@ -39,6 +40,16 @@ typedef enum { LEG_INVITING, LEG_EARLY, LEG_UP, LEG_CANCELLING, LEG_ENDED } leg_
 static const char *const s_state_name[] = { "inviting", "early", "up", "cancelling", "ended" };
 
 typedef struct sip_leg sip_leg_t;
+
+/* call-limit: the calls in and out of one sip.conf section at once (chan_sip's
+ * peer->inuse). One entry per section that has a limit, made the first time
+ * it is counted and kept (by name, so a sip.conf reload keeps the counts). */
+typedef struct s_inuse {
+    struct s_inuse *next;
+    int n;
+    char name[80];
+} s_inuse_t;
+#define INUSE_BUCKETS 256
 
 /* chan_sip's MAX_AUTHTRIES: challenges answered on one dialog's requests in a row. */
 #define MAX_AUTHTRIES 3
@@ -113,6 +124,7 @@ struct sip_leg {
                                     * in progress to end */
     const char *cid_num, *cid_name;    /* incoming: the caller ID of its ChannelNew */
     struct event *xfer_timer;      /* transferor: BYE if it does not hang up itself */
+    s_inuse_t *inuse;              /* counted against its section's call-limit until it ends */
 };
 
 struct sip_call {
@@ -125,6 +137,7 @@ struct sip_call {
     unsigned counter;              /* call ids */
     unsigned channels;             /* channel name suffixes */
     sip_call_stats_t stats;
+    s_inuse_t *inuse[INUSE_BUCKETS];
 };
 
 /* ---- tables ---------------------------------------------------------------- */
@@ -255,8 +268,11 @@ static sip_leg_t *s_leg_new(sip_call_t *self, int outgoing)
     return leg;
 }
 
+static void s_inuse_give(sip_leg_t *leg);
+
 static void s_leg_free(sip_leg_t *leg)
 {
+    s_inuse_give(leg);
     if (leg->invite)
         sip_txn_set_owner(leg->invite, NULL);
     if (leg->reinvite)
@@ -325,10 +341,65 @@ static void s_send_hangup(sip_leg_t *leg, unsigned cause, unsigned sip_code)
     td_bus_send_hangup(leg->call->env.bus, NULL, leg->bus_id, leg->no, &h);
 }
 
+/* ---- call-limit ------------------------------------------------------------- */
+
+static s_inuse_t *s_inuse_find(sip_call_t *self, const char *name, int make)
+{
+    s_inuse_t **head = &self->inuse[td_str_hash(name) & (INUSE_BUCKETS - 1)];
+    for (s_inuse_t *e = *head; e; e = e->next)
+        if (strcmp(e->name, name) == 0)
+            return e;
+    if (!make)
+        return NULL;
+    s_inuse_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->next = *head;
+    *head = e;
+    return e;
+}
+
+/* chan_sip's update_call_counter(INC_CALL_LIMIT / INC_CALL_RINGING): a peer
+ * with call-limit=N takes no (N+1)th call, in or out. 0 counted (or no limit),
+ * -1 at the limit. */
+static int s_inuse_take(sip_call_t *self, sip_leg_t *leg, const sip_peer_t *peer)
+{
+    if (!peer || peer->call_limit <= 0)
+        return 0;
+    s_inuse_t *e = s_inuse_find(self, peer->name, 1);
+    if (!e)
+        return 0;
+    if (e->n >= peer->call_limit) {
+        td_log(LOG_NOTICE, "Call %s peer '%s' rejected due to usage limit of %d",
+               leg && leg->outgoing ? "to" : "from", peer->name, peer->call_limit);
+        return -1;
+    }
+    if (leg) {
+        e->n++;
+        leg->inuse = e;
+    }
+    return 0;
+}
+
+static void s_inuse_give(sip_leg_t *leg)
+{
+    if (leg->inuse && leg->inuse->n > 0)
+        leg->inuse->n--;
+    leg->inuse = NULL;
+}
+
+int sip_call_inuse(sip_call_t *self, const char *peer)
+{
+    const s_inuse_t *e = s_inuse_find(self, peer, 0);
+    return e ? e->n : 0;
+}
+
 /* The dialog is over: tell the router (unless it already knows), stop the
  * timer, let go of transactions that no longer matter, and reap. */
 static void s_end(sip_leg_t *leg, int tell_router, unsigned cause, unsigned sip_code)
 {
+    s_inuse_give(leg);
     if (tell_router)
         s_send_hangup(leg, cause, sip_code);
     leg->router_done = 1;
@@ -414,6 +485,11 @@ static void s_context(sip_leg_t *leg)
 
 /* ---- the class ------------------------------------------------------------- */
 
+void sip_call_set_conf(sip_call_t *self, const sip_conf_t *conf)
+{
+    self->env.conf = conf;
+}
+
 sip_call_t *sip_call_new(const sip_call_env_t *env)
 {
     sip_call_t *self = calloc(1, sizeof *self);
@@ -448,6 +524,12 @@ void sip_call_destroy(sip_call_t **self_p)
         event_free(self->reaper);
     free(self->by_bus);
     free(self->by_sip);
+    for (size_t i = 0; i < INUSE_BUCKETS; i++)
+        while (self->inuse[i]) {
+            s_inuse_t *e = self->inuse[i];
+            self->inuse[i] = e->next;
+            free(e);
+        }
     free(self);
     *self_p = NULL;
 }
@@ -675,12 +757,23 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
                        const struct sockaddr_in *from, const sip_peer_t *peer)
 {
     const sip_general_t *g = sip_conf_general(self->env.conf);
+    if (s_inuse_take(self, NULL, peer) < 0) {
+        /* handle_request_invite: "Failed to place call for device %s, too many calls" */
+        char tag0[SIP_MSG_TOKEN_LEN + 1];
+        osip_message_t *r = sip_txn_make_response(txn, 480, sip_msg_token(tag0, sizeof tag0));
+        if (r) {
+            osip_message_set_reason_phrase(r, osip_strdup("Temporarily Unavailable (Call limit)"));
+            sip_txn_respond(txn, &r);
+        }
+        return;
+    }
     sip_leg_t *leg = s_leg_new(self, 0);
     char tag[SIP_MSG_TOKEN_LEN + 1], id[128], name[96], num[96], exten[96], src[32], chan[160];
     if (!leg) {
         sip_msg_reply(txn, 500, NULL, "out of memory", NULL, NULL);
         return;
     }
+    s_inuse_take(self, leg, peer);
     sip_msg_token(tag, sizeof tag);
     struct sockaddr_in target;
     osip_contact_t *contact = osip_list_get(&invite->contacts, 0);
@@ -963,7 +1056,9 @@ void sip_call_router_down(sip_call_t *self)
         td_log(LOG_WARNING, "router down: %zu call leg(s) being set up were ended", ended);
 }
 
-size_t sip_call_shutdown(sip_call_t *self)
+/* End every leg the way SIP ends it, and tell the router; why: the 503's
+ * reason phrase, retry its Retry-After. */
+static size_t s_end_all(sip_call_t *self, const char *why, const char *retry)
 {
     size_t ended = 0;
     for (size_t i = 0; i < self->nbuckets; i++) {
@@ -974,7 +1069,7 @@ size_t sip_call_shutdown(sip_call_t *self)
             switch (leg->state) {
             case LEG_INVITING:
             case LEG_EARLY:
-                s_end_setup(leg, "shutting down", "30", 1);
+                s_end_setup(leg, why, retry, 1);
                 ended++;
                 break;
             case LEG_UP:
@@ -993,6 +1088,18 @@ size_t sip_call_shutdown(sip_call_t *self)
     }
     td_log_set_context(NULL);
     return ended;
+}
+
+size_t sip_call_shutdown(sip_call_t *self)
+{
+    return s_end_all(self, "shutting down", "30");
+}
+
+size_t sip_call_router_restarted(sip_call_t *self)
+{
+    /* The new router may know a call placed since it came up: the Hangups
+     * let it end those, and it ignores the others. */
+    return s_end_all(self, "the router restarted", "5");
 }
 
 /* ---- outgoing legs ------------------------------------------------------- */
@@ -1220,6 +1327,15 @@ void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tand
     sip_leg_t *leg = s_leg_new(self, 1);
     if (!leg) {
         fail.cause = SIP_CAUSE_FAILURE;
+        td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+        return;
+    }
+    if (s_inuse_take(self, leg, peer) < 0) {
+        /* sip_call: update_call_counter(INC_CALL_RINGING) fails, cause
+         * USER_BUSY, and ast_call fails: Dial never rang it */
+        s_leg_free(leg);
+        fail.cause = SIP_CAUSE_USER_BUSY;
+        fail.not_called = 1;
         td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
         return;
     }

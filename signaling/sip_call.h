@@ -45,6 +45,9 @@ typedef struct {
 
 /* env is copied; the objects it points to must outlive the call table. */
 sip_call_t *sip_call_new(const sip_call_env_t *env);
+/* sip reload: look peers up in conf from now on (legs keep peer names, not
+ * pointers, so calls in progress carry on). */
+void sip_call_set_conf(sip_call_t *self, const sip_conf_t *conf);
 /* Frees every leg without sending anything. */
 void sip_call_destroy(sip_call_t **self_p);
 
@@ -95,6 +98,11 @@ void sip_call_router_down(sip_call_t *self);
  * that is up a BYE - and tell the router each leg is gone, so it ends its
  * calls and writes their CDRs. Returns how many legs it ended. */
 size_t sip_call_shutdown(sip_call_t *self);
+/* The router restarted (a new process, its boot changed): it knows none of
+ * the calls, so nothing would bridge, move or end them. End every leg as
+ * sip_call_shutdown does (BYE, CANCEL, 503), so each phone hears its call
+ * end instead of keeping a dialog nobody will close. Returns how many. */
+size_t sip_call_router_restarted(sip_call_t *self);
 
 /* ---- counters ------------------------------------------------------------- */
 
@@ -107,5 +115,7 @@ typedef struct {
 } sip_call_stats_t;
 
 void sip_call_stats(const sip_call_t *self, sip_call_stats_t *out);
+/* Calls in and out of sip.conf section `peer` counted against its call-limit. */
+int sip_call_inuse(sip_call_t *self, const char *peer);
 
 #endif

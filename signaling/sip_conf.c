@@ -25,7 +25,7 @@ static const char *const s_ignored[] = {
     "session-timers", "session-expires", "session-minse", "session-refresher",
     "videosupport", "textsupport",
     "maxcallbitrate", "musicclass", "musiconhold", "mohinterpret", "mohsuggest",
-    "callcounter", "call-limit", "busylevel", "progressinband", "relaxdtmf", "trustrpid",
+    "callcounter", "busylevel", "progressinband", "relaxdtmf", "trustrpid",
     "sendrpid", "rpid_update", "rpid_immediate", "allowoverlap", "allowsubscribe",
     "notifyringing", "notifyhold", "notifycid", "subscribecontext",
     "pedantic", "compactheaders", "vmexten", "mailbox", "autocreatepeer",
@@ -95,6 +95,7 @@ struct sip_conf {
     unsigned char ignored_logged[NIGNORED];
     char *err;
     size_t errlen;
+    int warnings;           /* values loaded past with a fallback */
 };
 
 static int s_fail(sip_conf_t *self, const char *file, int line, const char *fmt, ...)
@@ -109,13 +110,35 @@ static int s_fail(sip_conf_t *self, const char *file, int line, const char *fmt,
     return -1;
 }
 
+/* A value chan_sip loads past: it warns (or says nothing) and goes on with a
+ * fallback, so one typo never takes the whole switch down. Here: a warning
+ * naming the file and line (once, at a template's own line), counted for
+ * tandem-signaling --check; the caller's fallback applies. Returns 0. */
+static int s_bad(sip_conf_t *self, const td_conf_var_t *v, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int s_bad(sip_conf_t *self, const td_conf_var_t *v, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!v->inherited) {
+        self->warnings++;
+        td_log(LOG_WARNING, "%s:%d: %s", v->file, v->line, msg);
+    }
+    return 0;
+}
+
 /* ---- small parsers -------------------------------------------------------- */
 
 static int s_copy(sip_conf_t *self, char *dst, size_t len, const td_conf_var_t *v)
 {
-    if (strlen(v->value) >= len)
-        return s_fail(self, v->file, v->line, "%s is too long (at most %zu characters)",
-                      v->name, len - 1);
+    if (strlen(v->value) >= len) {             /* ast_copy_string cuts it */
+        snprintf(dst, len, "%s", v->value);
+        return s_bad(self, v, "%s is too long (at most %zu characters): cut", v->name, len - 1);
+    }
     memcpy(dst, v->value, strlen(v->value) + 1);
     return 0;
 }
@@ -123,8 +146,10 @@ static int s_copy(sip_conf_t *self, char *dst, size_t len, const td_conf_var_t *
 static int s_bool(sip_conf_t *self, const td_conf_var_t *v, int *out)
 {
     int b = td_conf_bool(v->value);
-    if (b < 0)
-        return s_fail(self, v->file, v->line, "%s must be yes or no, not '%s'", v->name, v->value);
+    if (b < 0) {                                /* chan_sip's ast_true(): not true is false */
+        *out = 0;
+        return s_bad(self, v, "%s must be yes or no, not '%s': taken as no", v->name, v->value);
+    }
     *out = b;
     return 0;
 }
@@ -171,9 +196,9 @@ static void s_rtp_time(const td_conf_var_t *v, int dflt, int *out)
 static int s_int(sip_conf_t *self, const td_conf_var_t *v, long min, long max, int *out)
 {
     long n;
-    if (td_conf_int(v->value, min, max, &n) < 0)
-        return s_fail(self, v->file, v->line, "%s must be a number from %ld to %ld, not '%s'",
-                      v->name, min, max, v->value);
+    if (td_conf_int(v->value, min, max, &n) < 0)    /* chan_sip: a warning, the default */
+        return s_bad(self, v, "%s must be a number from %ld to %ld, not '%s': default kept",
+                     v->name, min, max, v->value);
     *out = (int)n;
     return 0;
 }
@@ -221,6 +246,23 @@ static int s_hostport(sip_conf_t *self, const td_conf_var_t *v, struct sockaddr_
     return 0;
 }
 
+/* As s_hostport for an address chan_sip only warns about ("Invalid address
+ * for externaddr keyword"): the line is ignored (sa zeroed). */
+static int s_soft_hostport(sip_conf_t *self, const td_conf_var_t *v, struct sockaddr_in *sa,
+                           int *has_port)
+{
+    struct sockaddr_in keep = *sa;
+    if (s_hostport(self, v, sa, has_port) == 0)
+        return 0;
+    char msg[512];                          /* s_hostport said "FILE:LINE: why" */
+    const char *why = strstr(self->err, ": ");
+    snprintf(msg, sizeof msg, "%s", why ? why + 2 : self->err);
+    self->err[0] = '\0';
+    *sa = keep;
+    sa->sin_addr.s_addr = 0;
+    return s_bad(self, v, "%s: ignored", msg);
+}
+
 static int s_in_list(const char *const *list, const char *name)
 {
     for (size_t i = 0; list[i]; i++)
@@ -258,7 +300,7 @@ static int s_codecs(sip_conf_t *self, const td_conf_var_t *v, unsigned *mask,
     int allow = strcasecmp(v->name, "allow") == 0;
     char buf[512];
     if (strlen(v->value) >= sizeof buf)
-        return s_fail(self, v->file, v->line, "%s list is too long", v->name);
+        return s_bad(self, v, "%s list is too long: ignored", v->name);
     strcpy(buf, v->value);
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -284,8 +326,11 @@ static int s_codecs(sip_conf_t *self, const td_conf_var_t *v, unsigned *mask,
                 td_log(LOG_WARNING, "%s:%d: codec '%s' is not one Tandem lists (ulaw, alaw); "
                        "ignored", v->file, v->line, tok);
             continue;
-        } else
-            return s_fail(self, v->file, v->line, "unknown codec '%s'", tok);
+        } else {                    /* ast_format_cap_update_by_allow_disallow warns */
+            if (s_bad(self, v, "unknown codec '%s': ignored", tok) < 0)
+                return -1;
+            continue;
+        }
         *mask = allow ? (*mask | bit) : (*mask & ~bit);
         s_codec_order(order, bit, allow);
     }
@@ -303,15 +348,18 @@ static int s_nat(sip_conf_t *self, const td_conf_var_t *v, sip_nat_t *out, sip_c
                                          NULL };
     char buf[128];
     if (strlen(v->value) >= sizeof buf)
-        return s_fail(self, v->file, v->line, "nat value is too long");
+        return s_bad(self, v, "nat value is too long: ignored");
     strcpy(buf, v->value);
     sip_nat_t nat = SIP_NAT_NO;
     sip_comedia_t comedia = SIP_COMEDIA_NO;
     char *save = NULL;
     for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
         int i = s_in_list(known, tok);
-        if (i < 0)
-            return s_fail(self, v->file, v->line, "nat: unknown value '%s'", tok);
+        if (i < 0) {                        /* chan_sip skips a word it does not know */
+            if (s_bad(self, v, "nat: unknown value '%s': ignored", tok) < 0)
+                return -1;
+            continue;
+        }
         if (!strcasecmp(tok, "force_rport") || !strcasecmp(tok, "yes") || !strcasecmp(tok, "route"))
             nat = SIP_NAT_FORCE;
         else if (!strcasecmp(tok, "auto_force_rport") && nat != SIP_NAT_FORCE)
@@ -339,9 +387,9 @@ static int s_ignored_key(sip_conf_t *self, const td_conf_var_t *v)
     return 1;
 }
 
-static void s_unknown_key(const td_conf_var_t *v, const char *section)
+static void s_unknown_key(sip_conf_t *self, const td_conf_var_t *v, const char *section)
 {
-    if (!v->inherited)
+    if (!v->inherited && ++self->warnings)
         td_log(LOG_WARNING, "%s:%d: unknown key '%s' in [%s], ignored",
                v->file, v->line, v->name, section);
 }
@@ -500,9 +548,11 @@ static int s_qualify(sip_conf_t *self, const td_conf_var_t *v, int yes_ms, int *
         *out = yes_ms ? yes_ms : 2000;
     else if (td_conf_int(v->value, 0, 3600000, &ms) == 0)
         *out = (int)ms;
-    else
-        return s_fail(self, v->file, v->line, "qualify must be yes, no or a number of "
-                      "milliseconds, not '%s'", v->value);
+    else {                                  /* chan_sip: a warning, maxms 0 */
+        *out = 0;
+        return s_bad(self, v, "qualify must be yes, no or a number of milliseconds, not '%s': "
+                     "taken as no", v->value);
+    }
     return 0;
 }
 
@@ -518,27 +568,26 @@ static int s_localnet(sip_conf_t *self, const td_conf_var_t *v)
     size_t il = slash ? (size_t)(slash - v->value) : strlen(v->value);
     struct in_addr net, mask = { .s_addr = 0xffffffffu };
     if (il == 0 || il >= sizeof ip)
-        return s_fail(self, v->file, v->line, "localnet: bad network '%s'", v->value);
+        return s_bad(self, v, "localnet: bad network '%s': ignored", v->value);
     memcpy(ip, v->value, il);
     ip[il] = '\0';
     if (inet_pton(AF_INET, ip, &net) != 1)
-        return s_fail(self, v->file, v->line, "localnet: '%s' is not an IPv4 address", ip);
+        return s_bad(self, v, "localnet: '%s' is not an IPv4 address: ignored", ip);
     if (slash && strchr(slash + 1, '.')) {
         if (inet_pton(AF_INET, slash + 1, &mask) != 1)
-            return s_fail(self, v->file, v->line, "localnet: bad mask '%s'", slash + 1);
+            return s_bad(self, v, "localnet: bad mask '%s': ignored", slash + 1);
         uint32_t m = ntohl(mask.s_addr);
         if (m & (~m >> 1))          /* not contiguous: ones then zeros */
-            return s_fail(self, v->file, v->line, "localnet: mask '%s' is not contiguous",
-                          slash + 1);
+            return s_bad(self, v, "localnet: mask '%s' is not contiguous: ignored", slash + 1);
     } else if (slash) {
         long bits;
         if (td_conf_int(slash + 1, 0, 32, &bits) < 0)
-            return s_fail(self, v->file, v->line, "localnet: prefix must be 0 to 32, not '%s'",
-                          slash + 1);
+            return s_bad(self, v, "localnet: prefix must be 0 to 32, not '%s': ignored",
+                         slash + 1);
         mask.s_addr = bits ? htonl(0xffffffffu << (32 - bits)) : 0;
     }
     if (g->nlocalnet >= SIP_LOCALNET_MAX)
-        return s_fail(self, v->file, v->line, "localnet: more than %d lines", SIP_LOCALNET_MAX);
+        return s_bad(self, v, "localnet: more than %d lines: ignored", SIP_LOCALNET_MAX);
     g->localnet[g->nlocalnet].net.s_addr = net.s_addr & mask.s_addr;
     g->localnet[g->nlocalnet].mask = mask;
     g->nlocalnet++;
@@ -645,14 +694,14 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
         else if (!strcasecmp(k, "bindaddr"))
             bindaddr = v;
         else if (!strcasecmp(k, "bindport")) {
-            int port;
+            int port = 0;
             rc = s_int(self, v, 1, 65535, &port);
-            bindport = v;
+            bindport = port ? v : NULL;
         } else if (!strcasecmp(k, "realm")) {
-            rc = !*v->value ? s_fail(self, v->file, v->line, "realm is empty")
+            rc = !*v->value ? s_bad(self, v, "realm is empty: '%s' kept", g->realm)
                             : s_copy(self, g->realm, sizeof g->realm, v);
         } else if (!strcasecmp(k, "context")) {
-            rc = !*v->value ? s_fail(self, v->file, v->line, "context is empty")
+            rc = !*v->value ? s_bad(self, v, "context is empty: '%s' kept", g->context)
                             : s_copy(self, g->context, sizeof g->context, v);
         } else if (!strcasecmp(k, "allowguest"))
             rc = s_bool(self, v, &g->allowguest);
@@ -672,8 +721,8 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
             static const char *const ok[] = { "nonat", "update", "outgoing", "update,nonat",
                                               "nonat,update", NULL };
             if (td_conf_bool(v->value) < 0 && s_in_list(ok, v->value) < 0)
-                rc = s_fail(self, v->file, v->line, "directmedia must be yes, no, nonat, update "
-                            "or outgoing, not '%s'", v->value);
+                rc = s_bad(self, v, "directmedia must be yes, no, nonat, update or outgoing, "
+                           "not '%s': taken as no", v->value);
             else if (td_conf_bool(v->value) != 0 && !v->inherited)
                 td_log(LOG_NOTICE, "%s:%d: directmedia: Tandem always anchors media on a "
                        "media worker", v->file, v->line);
@@ -709,14 +758,20 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
             else if (!strcasecmp(v->value, "refuse"))
                 g->session_timers = 0;
             else
-                rc = s_fail(self, v->file, v->line, "session-timers must be accept, originate "
-                            "or refuse, not '%s'", v->value);
+            {
+                g->session_timers = 1;      /* chan_sip: "Invalid session-timers", accept */
+                rc = s_bad(self, v, "session-timers must be accept, originate or refuse, "
+                           "not '%s': accept", v->value);
+            }
         } else if (!strcasecmp(k, "session-refresher")) {
             if (!strcasecmp(v->value, "uas") || !strcasecmp(v->value, "uac"))
                 g->session_refresher_uas = !strcasecmp(v->value, "uas");
             else
-                rc = s_fail(self, v->file, v->line, "session-refresher must be uac or uas, "
-                            "not '%s'", v->value);
+            {
+                g->session_refresher_uas = 1;
+                rc = s_bad(self, v, "session-refresher must be uac or uas, not '%s': uas",
+                           v->value);
+            }
         } else if (!strcasecmp(k, "session-expires"))
             rc = s_int(self, v, 1, 86400, &g->session_expires);
         else if (!strcasecmp(k, "session-minse"))
@@ -725,12 +780,12 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
             int has;
             g->externaddr.sin_port = 0;
             g->externhost[0] = '\0';
-            rc = s_hostport(self, v, &g->externaddr, &has);
+            rc = s_soft_hostport(self, v, &g->externaddr, &has);
         } else if (!strcasecmp(k, "externhost")) {
             int has;
             g->externaddr.sin_port = 0;
-            rc = s_hostport(self, v, &g->externaddr, &has);
-            if (rc == 0) {
+            rc = s_soft_hostport(self, v, &g->externaddr, &has);
+            if (rc == 0 && g->externaddr.sin_addr.s_addr) {
                 const char *colon = strrchr(v->value, ':');
                 size_t hl = colon ? (size_t)(colon - v->value) : strlen(v->value);
                 snprintf(g->externhost, sizeof g->externhost, "%.*s", (int)hl, v->value);
@@ -745,7 +800,7 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
         } else if (s_stream_key(self, v, g, &rc))
             ;
         else if (!s_ignored_key(self, v))
-            s_unknown_key(v, sec->name);
+            s_unknown_key(self, v, sec->name);
         if (rc < 0)
             return -1;
     }
@@ -759,8 +814,19 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
     if (!(g->transport & g->transports))
         g->transport = g->transports & SIP_TRANSPORT_UDP ? SIP_TRANSPORT_UDP
                      : g->transports & SIP_TRANSPORT_TCP ? SIP_TRANSPORT_TCP : SIP_TRANSPORT_TLS;
-    if (g->tlsenable && !*g->tlscertfile)
-        return s_fail(self, sec->file, sec->line, "tlsenable=yes needs tlscertfile");
+    if (g->tlsenable && !*g->tlscertfile) {
+        /* chan_sip: "SIP TLS server did not load because of errors", and goes on */
+        td_conf_var_t at = { .name = "tlsenable", .value = "yes", .file = sec->file,
+                             .line = sec->line };
+        g->tlsenable = 0;
+        g->transports &= ~SIP_TRANSPORT_TLS;
+        if (!g->transports)
+            g->transports = SIP_TRANSPORT_UDP;
+        if (g->transport == SIP_TRANSPORT_TLS)
+            g->transport = SIP_TRANSPORT_UDP;
+        if (s_bad(self, &at, "tlsenable=yes needs tlscertfile: TLS is off") < 0)
+            return -1;
+    }
     int has_port;
     struct sockaddr_in *b = &g->bind;
     if (bindport)
@@ -788,7 +854,7 @@ static int s_insecure(sip_conf_t *self, const td_conf_var_t *v, sip_peer_t *p)
 {
     char buf[128];
     if (strlen(v->value) >= sizeof buf)
-        return s_fail(self, v->file, v->line, "insecure value is too long");
+        return s_bad(self, v, "insecure value is too long: ignored");
     strcpy(buf, v->value);
     p->insecure_port = p->insecure_invite = 0;
     char *save = NULL;
@@ -803,9 +869,9 @@ static int s_insecure(sip_conf_t *self, const td_conf_var_t *v, sip_peer_t *p)
             p->insecure_port = 1;
         else if (!strcasecmp(tok, "no"))
             ;
-        else
-            return s_fail(self, v->file, v->line, "insecure: unknown value '%s' "
-                          "(port, invite, or both)", tok);
+        else if (s_bad(self, v, "insecure: unknown value '%s' (port, invite, or both): "
+                       "ignored", tok) < 0)   /* set_insecure_flags: "Unknown insecure mode" */
+            return -1;
     }
     return 0;
 }
@@ -818,7 +884,7 @@ static int s_callerid(sip_conf_t *self, const td_conf_var_t *v, sip_peer_t *p)
     if (lt) {
         const char *gt = strchr(lt, '>');
         if (!gt)
-            return s_fail(self, v->file, v->line, "callerid: missing '>' in '%s'", s);
+            return s_bad(self, v, "callerid: missing '>' in '%s': ignored", s);
         snprintf(num, sizeof num, "%.*s", (int)(gt - lt - 1), lt + 1);
         const char *a = s, *b = lt;
         while (a < b && isspace((unsigned char)*a))
@@ -839,7 +905,7 @@ static int s_callerid(sip_conf_t *self, const td_conf_var_t *v, sip_peer_t *p)
             snprintf(name, sizeof name, "%s", a);
     }
     if (strlen(name) >= sizeof p->cid_name || strlen(num) >= sizeof p->cid_num)
-        return s_fail(self, v->file, v->line, "callerid is too long");
+        return s_bad(self, v, "callerid is too long: ignored");
     strcpy(p->cid_name, name);
     strcpy(p->cid_num, num);
     return 0;
@@ -873,15 +939,20 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
     p->line = sec->line;
     const td_conf_var_t *type = NULL, *secret = NULL, *md5secret = NULL, *host = NULL,
                         *port = NULL, *defaultuser = NULL;
+    int bad_type = 0, md5secret_bad = 0;
     for (td_conf_var_t *v = sec->vars; v; v = v->next) {
         const char *k = v->name;
         int rc = 0, dummy;
         if (!strcasecmp(k, "type")) {
-            if (strcasecmp(v->value, "friend") && strcasecmp(v->value, "user")
-                && strcasecmp(v->value, "peer"))
-                rc = s_fail(self, v->file, v->line, "type must be friend, user or peer, not '%s'",
-                            v->value);
             type = v;
+            if (strcasecmp(v->value, "friend") && strcasecmp(v->value, "user")
+                && strcasecmp(v->value, "peer")) {
+                /* reload_config: "Unknown type", and the section is skipped */
+                if (s_bad(self, v, "type must be friend, user or peer, not '%s': [%s] skipped",
+                          v->value, sec->name) < 0)
+                    return -1;
+                bad_type = 1;
+            }
         } else if (!strcasecmp(k, "secret")) {
             secret = v;
             rc = s_copy(self, p->secret, sizeof p->secret, v);
@@ -900,20 +971,25 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
             p->proxy.sin_family = AF_INET;
             p->proxy.sin_port = htons(5060);
             int hp;
-            rc = s_hostport(self, &tmp, &p->proxy, &hp);
-            p->has_proxy = rc == 0;
+            rc = s_soft_hostport(self, &tmp, &p->proxy, &hp);
+            p->has_proxy = rc == 0 && p->proxy.sin_addr.s_addr != 0;
         }
         else if (!strcasecmp(k, "md5secret")) {
-            if (strlen(v->value) != 32 || strspn(v->value, "0123456789abcdefABCDEF") != 32)
-                rc = s_fail(self, v->file, v->line, "md5secret must be 32 hex digits");
             md5secret = v;
+            if (strlen(v->value) != 32 || strspn(v->value, "0123456789abcdefABCDEF") != 32) {
+                /* chan_sip takes it as it is: no answer can match it */
+                rc = s_bad(self, v, "md5secret must be 32 hex digits: every login of [%s] "
+                           "will fail", sec->name);
+                md5secret_bad = 1;
+            }
         } else if (!strcasecmp(k, "host"))
             host = v;
         else if (!strcasecmp(k, "port")) {
+            dummy = 0;
             rc = s_int(self, v, 1, 65535, &dummy);
-            port = v;
+            port = dummy ? v : NULL;                /* a bad one: 5060 stays */
         } else if (!strcasecmp(k, "context")) {
-            rc = !*v->value ? s_fail(self, v->file, v->line, "context is empty")
+            rc = !*v->value ? s_bad(self, v, "context is empty: [general]'s kept")
                             : s_copy(self, p->context, sizeof p->context, v);
         } else if (!strcasecmp(k, "insecure"))
             rc = s_insecure(self, v, p);
@@ -945,6 +1021,12 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
             rc = s_qualify(self, v, g->qualify, &p->maxms);
         else if (!strcasecmp(k, "qualifyfreq"))
             rc = s_int(self, v, 1, 86400, &p->qualifyfreq);
+        else if (!strcasecmp(k, "call-limit")) {
+            /* build_peer: atoi(), a negative one is 0 (no limit) */
+            p->call_limit = atoi(v->value);
+            if (p->call_limit < 0)
+                p->call_limit = 0;
+        }
         else if (!strcasecmp(k, "directmedia"))
             ;                                        /* accepted: media is always anchored */
         else if (!strcasecmp(k, "transport"))
@@ -953,10 +1035,12 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
             if (!v->inherited)
                 td_log(LOG_WARNING, "%s:%d: '%s' is not enforced yet", v->file, v->line, k);
         } else if (!s_ignored_key(self, v))
-            s_unknown_key(v, sec->name);
+            s_unknown_key(self, v, sec->name);
         if (rc < 0)
             return -1;
     }
+    if (bad_type)
+        return 1;
     if (!type) {
         if (!sec->is_template)
             td_log(LOG_WARNING, "%s:%d: section [%s] lacks type=, skipped",
@@ -967,7 +1051,12 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
             : !strcasecmp(type->value, "peer") ? SIP_PEER_PEER : SIP_PEER_FRIEND;
     if (defaultuser && s_copy(self, p->defaultuser, sizeof p->defaultuser, defaultuser) < 0)
         return -1;
-    if (md5secret) {
+    if (md5secret && md5secret_bad) {
+        memset(p->ha1, 'x', 32);                /* not hex: no digest ever matches it */
+        p->ha1[32] = '\0';
+        p->ha1_sha256[0] = '\0';
+        p->has_secret = 1;
+    } else if (md5secret) {
         for (int i = 0; i < 32; i++)
             p->ha1[i] = (char)tolower((unsigned char)md5secret->value[i]);
         p->ha1[32] = '\0';
@@ -985,9 +1074,13 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
     if (host && strcasecmp(host->value, "dynamic") != 0) {
         if (s_copy(self, p->host, sizeof p->host, host) < 0)
             return -1;
-        if (s_resolve(p->host, &p->addr.sin_addr) < 0)
-            return s_fail(self, host->file, host->line, "host: cannot resolve '%s' to an IPv4 "
-                          "address", p->host);
+        if (s_resolve(p->host, &p->addr.sin_addr) < 0) {
+            /* build_peer: "srvlookup failed for host: %s, on peer %s, removing peer" */
+            if (s_bad(self, host, "host: cannot resolve '%s' to an IPv4 address: [%s] skipped",
+                      p->host, sec->name) < 0)
+                return -1;
+            return 1;
+        }
         p->dynamic = 0;
     } else
         strcpy(p->host, "dynamic");
@@ -1090,9 +1183,14 @@ static int s_build_indexes(sip_conf_t *self)
 
 /* ---- the class ------------------------------------------------------------ */
 
+int sip_conf_warnings(const sip_conf_t *self)
+{
+    return self->warnings;
+}
+
 sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
 {
-    static char scratch[8];
+    static char scratch[512];
     sip_conf_t *self = calloc(1, sizeof *self);
     if (!self) {
         snprintf(err, errlen, "%s: out of memory", path);
@@ -1100,6 +1198,7 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
     }
     self->err = err ? err : scratch;
     self->errlen = err ? errlen : sizeof scratch;
+    self->err[0] = '\0';
     sip_general_t *g = &self->general;
     g->bind.sin_family = AF_INET;
     g->bind.sin_addr.s_addr = htonl(INADDR_ANY);

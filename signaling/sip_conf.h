@@ -90,6 +90,8 @@ typedef struct sip_peer {
                                  * when set); "" for none */
     char remotesecret[80];
     int maxms;                  /* qualify=: 0 no; yes 2000 (or [general]'s qualify=); or ms */
+    int call_limit;             /* call-limit=: calls in and out at once (0: no limit);
+                                 * chan_sip's update_call_counter */
     int qualifyfreq;            /* seconds between OPTIONS to a reachable peer (60) */
     int rtptimeout;             /* rtptimeout= seconds without RTP that end an answered call
                                  * (0: never; [general]'s by default) */
@@ -189,8 +191,16 @@ int sip_conf_parse_register(const char *value, sip_register_t *out, char *why, s
 
 typedef struct sip_conf sip_conf_t;
 
-/* Read path. NULL on error with "file:line: reason" (or "file: reason") in err. */
+/* Read path. NULL on error with "file:line: reason" (or "file: reason") in err.
+ * A value chan_sip loads past with a warning (a bad yes/no, number, codec,
+ * nat or insecure word, qualify, localnet, externaddr, a too long value, an
+ * unresolvable host= that drops its peer, an unknown type= that drops its
+ * section) is logged as "file:line: reason: fallback" and the load goes on.
+ * What chan_sip cannot load past either (a template not defined, a bind
+ * address that does not parse, a section defined twice) fails the load. */
 sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen);
+/* How many values were loaded past with a fallback (tandem-signaling --check). */
+int sip_conf_warnings(const sip_conf_t *self);
 void sip_conf_destroy(sip_conf_t **self_p);
 
 const sip_general_t *sip_conf_general(const sip_conf_t *self);

@@ -1,4 +1,5 @@
 /* sip_core - see sip_core.h. */
+#define TD_LOG_SUBSYS TD_LOG_SIP   /* td_log() here: [logging] sip= */
 #include "sip_core.h"
 
 #include <arpa/inet.h>
@@ -16,12 +17,14 @@
 #include "sdp.h"
 #include "sip_auth.h"
 #include "sip_call.h"
+#include "sip_cli.h"
 #include "sip_extern.h"
 #include "sip_ident.h"
 #include "sip_listen.h"
 #include "sip_load.h"
 #include "sip_msg.h"
 #include "sip_outreg.h"
+#include "sip_options.h"
 #include "sip_qualify.h"
 #include "td_bus.h"
 #include "td_log.h"
@@ -35,9 +38,11 @@
 
 struct sip_core {
     struct event_base *base;
-    const sip_conf_t *conf;
+    const sip_conf_t *conf;        /* in force: the caller's, or `owned` after a reload */
+    sip_conf_t *owned;             /* the last reload's conf, NULL before one */
     sip_core_opts_t opts;
     char identity[64];
+    char conf_path[600];           /* "" : sip reload cannot work */
     sip_txn_layer_t *layer;
     td_bus_t *bus;
     sip_auth_t *auth;
@@ -45,6 +50,7 @@ struct sip_core {
     sip_call_t *call;
     sip_outreg_t *outreg;          /* register => lines */
     sip_qualify_t *qualify;        /* qualify= keepalives */
+    sip_options_t *options;        /* out-of-dialog OPTIONS waiting for the dialplan */
     sip_extern_t *ext;             /* externaddr / localnet */
     struct event *tick;
     struct sockaddr_in bound;      /* the socket's own address */
@@ -398,7 +404,7 @@ static void s_challenge(sip_core_t *self, sip_txn_t *txn, const sip_peer_t *peer
     if (!r)
         return;
     sip_auth_challenge(self->auth, r, stale, (long)time(NULL), algs);
-    td_log(LOG_DEBUG, "401: %s", why);
+    td_logs_limited(TD_LOG_SIP, LOG_DEBUG, 10, "401: %s", why);
     sip_txn_respond(txn, &r);
 }
 
@@ -413,7 +419,7 @@ static void s_auth_failed(sip_core_t *self, sip_txn_t *txn, const sip_peer_t *pe
         s_challenge(self, txn, peer, res == SIP_AUTH_STALE, why);
         return;
     }
-    td_log(LOG_NOTICE, "403: %s", why);
+    td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 10, "403: %s", why);
     sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
 }
 
@@ -656,7 +662,7 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         sip_txn_force_rport(txn, from);
     if (!p) {
         if (g->allowguest) {
-            td_log(LOG_DEBUG, "%s from '%s' at %s: no peer, a guest", m, name, src);
+            td_logs_limited(TD_LOG_SIP, LOG_DEBUG, 10, "%s from '%s' at %s: no peer, a guest", m, name, src);
             return 1;
         }
         if (!g->alwaysauthreject) {
@@ -672,7 +678,7 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
          * authentication" for every method it identifies (here OPTIONS too),
          * where sip.conf.sample says "incoming INVITEs": we follow the code.
          * check_auth: "Always OK if no secret". */
-        td_log(LOG_DEBUG, "%s from '%s' at %s: peer %s (by %s), not challenged", m, name, src,
+        td_logs_limited(TD_LOG_SIP, LOG_DEBUG, 10, "%s from '%s' at %s: peer %s (by %s), not challenged", m, name, src,
                p->name, sip_ident_how_str(how));
         *caller = p;
         return 1;
@@ -693,7 +699,7 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     if (p && strcmp(user, p->name) != 0) {
         snprintf(why, sizeof why, "%s from %s: peer %s, but the digest user is '%s' "
                  "(username mismatch)", m, src, p->name, user);
-        td_log(LOG_NOTICE, "403: %s", why);
+        td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 10, "403: %s", why);
         sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
         return 0;
     }
@@ -730,7 +736,7 @@ static int s_joint_codec(sip_core_t *self, const sip_peer_t *caller, const char 
     if (sdp_parse(body, len, &offer, err, sizeof err) < 0
         || sdp_keep(&offer, allow->pt, allow->n, 1, keep) > 0)
         return 1;
-    td_log(LOG_NOTICE, "No compatible codecs, not accepting this offer! (%s allows %s%s%s)",
+    td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 10, "No compatible codecs, not accepting this offer! (%s allows %s%s%s)",
            caller ? caller->name : "[general]", allow->n ? "" : "none",
            allow->n ? (allow->pt[0] == 0 ? "ulaw" : "alaw") : "",
            allow->n > 1 ? (allow->pt[1] == 0 ? ",ulaw" : ",alaw") : "");
@@ -752,7 +758,7 @@ static int s_crypto_ok(const sip_peer_t *caller, const char *body, size_t len, s
     if (sdp_parse(body, len, &offer, err, sizeof err) < 0 ||
         sdp_crypto_offer_status(&offer, caller && caller->encryption) == 0)
         return 1;
-    td_log(LOG_NOTICE, "%s: %s", caller ? caller->name : "guest",
+    td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 10, "%s: %s", caller ? caller->name : "guest",
            offer.secure && !offer.crypto_ok ? "Rejecting secure audio stream without encryption details"
            : offer.ncrypto && !offer.crypto_ok ? "no usable a=crypto line (suite, key or parameters)"
            : "Matched device setup to use SRTP, but request was not!");
@@ -827,17 +833,14 @@ static void s_on_request(void *arg, sip_txn_t *txn, osip_message_t *req,
     else if (s_is(m, "REGISTER"))
         s_on_register(self, txn, req, from);
     else if (s_is(m, "OPTIONS")) {
-        const sip_peer_t *who;
-        if (sip_conf_general(self->conf)->auth_options_requests
-            && !s_identify(self, txn, req, from, &who))
+        const sip_peer_t *who = NULL;
+        const sip_general_t *g = sip_conf_general(self->conf);
+        if (g->auth_options_requests && !s_identify(self, txn, req, from, &who))
             return;
-        char tag[SIP_MSG_TOKEN_LEN + 1];
-        osip_message_t *r = sip_txn_make_response(txn, 200, sip_msg_token(tag, sizeof tag));
-        if (r) {
-            osip_message_set_header(r, "Allow", SIP_MSG_ALLOW);
-            osip_message_set_header(r, "Accept", "application/sdp");
-            sip_txn_respond(txn, &r);
-        }
+        if (self->stopping)                 /* chan_sip: ast_shutting_down() */
+            sip_msg_reply(txn, 503, NULL, "OPTIONS while shutting down", NULL, NULL);
+        else
+            sip_options_request(self->options, txn, req, who ? who->context : g->context);
     } else if (s_is(m, "BYE"))
         sip_msg_reply(txn, 481, NULL, "BYE outside a dialog", NULL, NULL);
     else if (s_is(m, "REFER"))
@@ -894,7 +897,9 @@ static void s_on_ack_timeout(void *arg, sip_txn_t *txn)
 static void s_on_terminated(void *arg, sip_txn_t *txn)
 {
     sip_core_t *self = arg;
-    if (s_outreg_txn(self, txn))
+    if (sip_options_owns(self->options, txn))
+        sip_options_terminated(self->options, txn);
+    else if (s_outreg_txn(self, txn))
         sip_outreg_terminated(self->outreg, txn);
     else if (s_qualify_txn(self, txn))
         sip_qualify_terminated(self->qualify, txn);
@@ -907,6 +912,12 @@ static void s_on_terminated(void *arg, sip_txn_t *txn)
 
 #define BUS_ENTER(hdr) td_log_set_context((hdr)->call_id)
 #define BUS_LEAVE() td_log_set_context(NULL)
+
+static void s_on_exten_reply(void *arg, const td_bus_hdr_t *hdr, const Tandem__ExtenReply *msg)
+{
+    (void)hdr;
+    sip_options_reply(((sip_core_t *)arg)->options, msg);
+}
 
 static void s_on_originate(void *arg, const td_bus_hdr_t *hdr, const Tandem__Originate *msg)
 {
@@ -996,6 +1007,19 @@ static void s_on_peer_down(void *arg, const char *peer, const char *role)
     }
 }
 
+/* The router restarted (its Hello carries a new boot), faster than the bus
+ * notices silence or after: the new process knows none of our calls. */
+static void s_on_peer_restart(void *arg, const char *peer, const char *role, uint32_t capacity)
+{
+    sip_core_t *self = arg;
+    (void)capacity;
+    if (strcmp(role, "router") != 0)
+        return;
+    self->router_down_since = 0;
+    size_t n = sip_call_router_restarted(self->call);
+    td_log(LOG_WARNING, "%s restarted and knows none of our calls: %zu leg(s) ended", peer, n);
+}
+
 /* ---- housekeeping ------------------------------------------------------------ */
 
 void sip_core_tick(sip_core_t *self, long now)
@@ -1047,6 +1071,124 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
     sip_core_tick(arg, (long)time(NULL));
 }
 
+/* ---- sip reload and the CLI ------------------------------------------------- */
+
+static int s_keep_aor(void *arg, const char *aor)
+{
+    const sip_peer_t *p = sip_conf_peer(arg, aor);
+    return p && p->dynamic;
+}
+
+static int s_bind_differs(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+    return a->sin_addr.s_addr != b->sin_addr.s_addr || a->sin_port != b->sin_port;
+}
+
+int sip_core_reload(sip_core_t *self, char *why, size_t len)
+{
+    if (!self->conf_path[0]) {
+        snprintf(why, len, "no sip.conf path known to this process");
+        return -1;
+    }
+    char err[1024];
+    sip_conf_t *next = sip_conf_load(self->conf_path, err, sizeof err);
+    if (!next) {
+        snprintf(why, len, "%s", err);
+        td_log(LOG_ERR, "sip reload refused, the configuration in force stays: %s", err);
+        return -1;
+    }
+    const sip_general_t *was = sip_conf_general(self->conf), *g = sip_conf_general(next);
+    /* The new parts first: if one cannot be made, nothing changed. */
+    int realm_changed = strcmp(was->realm, g->realm) != 0;
+    sip_auth_t *auth = realm_changed ? sip_auth_new(g->realm) : NULL;
+    sip_extern_t *ext = sip_extern_new(g);
+    sip_outreg_env_t renv = {
+        .base = self->base, .layer = self->layer, .conf = next, .local_addr = s_local_addr,
+        .arg = self,
+    };
+    sip_outreg_t *outreg = sip_outreg_new(&renv);
+    sip_qualify_env_t qenv = {
+        .base = self->base, .layer = self->layer, .conf = next, .registrar = self->registrar,
+        .local_addr = s_local_addr, .arg = self,
+    };
+    sip_qualify_t *qualify = sip_qualify_new(&qenv);
+    if ((realm_changed && !auth) || !ext || !outreg || !qualify) {
+        sip_qualify_destroy(&qualify);
+        sip_outreg_destroy(&outreg);
+        sip_extern_destroy(&ext);
+        sip_auth_destroy(&auth);
+        sip_conf_destroy(&next);
+        snprintf(why, len, "out of memory");
+        td_log(LOG_ERR, "sip reload failed (out of memory), the configuration in force stays");
+        return -1;
+    }
+    if (s_bind_differs(&was->bind, &g->bind) || was->tcpenable != g->tcpenable
+        || was->tlsenable != g->tlsenable || s_bind_differs(&was->tcpbind, &g->tcpbind)
+        || s_bind_differs(&was->tlsbind, &g->tlsbind))
+        td_log(LOG_WARNING, "sip reload: bind addresses and the TCP/TLS listeners stay as they "
+               "are until signaling restarts");
+    /* Put it in force: everything that looks into the conf moves to next. */
+    sip_qualify_adopt(qualify, self->qualify);
+    sip_qualify_destroy(&self->qualify);
+    self->qualify = qualify;
+    sip_outreg_destroy(&self->outreg);      /* chan_sip's cleanup_all_regs: no un-REGISTER */
+    self->outreg = outreg;
+    sip_extern_destroy(&self->ext);
+    self->ext = ext;
+    sip_txn_layer_set_nat(self->layer, g->nat == SIP_NAT_FORCE, s_remap, self);
+    if (auth) {
+        sip_auth_destroy(&self->auth);      /* nonces of the old realm are no use */
+        self->auth = auth;
+    }
+    sip_transport_set_preferred(sip_txn_layer_transport(self->layer), sip_listen_preferred,
+                                (void *)next);
+    sip_call_set_conf(self->call, next);
+    size_t dropped = sip_registrar_prune(self->registrar, s_keep_aor, next);
+    self->conf = next;
+    sip_conf_destroy(&self->owned);
+    self->owned = next;
+    sip_outreg_start(self->outreg);
+    snprintf(why, len, "Reloaded %s: %zu peers, %zu registrations; %zu binding(s) of removed "
+             "peers dropped", self->conf_path, sip_conf_peer_count(next),
+             sip_conf_register_count(next), dropped);
+    td_log(LOG_NOTICE, "%s", why);
+    return 0;
+}
+
+const sip_conf_t *sip_core_conf(sip_core_t *self)
+{
+    return self->conf;
+}
+
+static int s_cli_reload(void *arg, char *why, size_t len)
+{
+    return sip_core_reload(arg, why, len);
+}
+
+static int s_cli_lastms(void *arg, const sip_peer_t *peer)
+{
+    sip_core_t *self = arg;
+    return sip_qualify_lastms(self->qualify, peer);
+}
+
+/* A `sip ...` command that the router relays from tandemctl. */
+static void s_on_cli_request(void *arg, const td_bus_hdr_t *hdr, const Tandem__CliRequest *msg)
+{
+    (void)hdr;
+    sip_core_t *self = arg;
+    sip_cli_env_t env = {
+        .conf = self->conf, .registrar = self->registrar, .lastms = s_cli_lastms,
+        .outreg = self->outreg, .now = (long)time(NULL), .reload = s_cli_reload, .arg = self,
+    };
+    char *text = NULL;
+    Tandem__CliReply r = TANDEM__CLI_REPLY__INIT;
+    r.id = msg->id;
+    r.status = (uint32_t)sip_cli_run(&env, msg->command ? msg->command : "", &text);
+    r.text = text ? text : "";
+    td_bus_send_cli_reply(self->bus, NULL, "", 0, &r);
+    free(text);
+}
+
 /* ---- the class ----------------------------------------------------------------- */
 
 sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd,
@@ -1060,6 +1202,8 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
     self->opts = *opts;
     snprintf(self->identity, sizeof self->identity, "%s", opts->identity ? opts->identity : "sig-1");
     self->opts.identity = self->identity;
+    snprintf(self->conf_path, sizeof self->conf_path, "%s", opts->conf_path ? opts->conf_path : "");
+    self->opts.conf_path = self->conf_path;
     if (!self->opts.capacity)
         self->opts.capacity = 2000;
     if (!self->opts.max_ringing)
@@ -1091,6 +1235,9 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         .on_media_answered = s_on_media_answered,
         .on_peer_up = s_on_peer_up,
         .on_peer_down = s_on_peer_down,
+        .on_exten_reply = s_on_exten_reply,
+        .on_cli_request = s_on_cli_request,
+        .on_peer_restart = s_on_peer_restart,
     };
     self->auth = sip_auth_new(sip_conf_general(conf)->realm);
     self->registrar = sip_registrar_new();
@@ -1133,8 +1280,9 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         .local_addr = s_local_addr, .arg = self,
     };
     self->qualify = sip_qualify_new(&qenv);
+    self->options = sip_options_new(base, self->bus);
     struct timeval second = { 1, 0 };
-    if (!self->call || !self->outreg || !self->qualify || event_add(self->tick, &second) != 0) {
+    if (!self->call || !self->outreg || !self->qualify || !self->options || event_add(self->tick, &second) != 0) {
         sip_core_destroy(&self);
         return NULL;
     }
@@ -1159,11 +1307,13 @@ void sip_core_destroy(sip_core_t **self_p)
     sip_call_destroy(&self->call);          /* legs first: they point at transactions */
     sip_outreg_destroy(&self->outreg);
     sip_qualify_destroy(&self->qualify);
+    sip_options_destroy(&self->options);
     td_bus_destroy(&self->bus);
     sip_txn_layer_destroy(&self->layer);
     sip_extern_destroy(&self->ext);
     sip_registrar_destroy(&self->registrar);
     sip_auth_destroy(&self->auth);
+    sip_conf_destroy(&self->owned);
     free(self);
     *self_p = NULL;
 }

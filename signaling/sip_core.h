@@ -24,10 +24,13 @@ typedef struct {
     uint32_t max_ringing;      /* calls being set up before new INVITEs get 503 (0: 2 x capacity) */
     uint32_t overload_lag_ms;  /* admission control (sip_load.h): 0 never sheds by load */
     uint32_t max_cps;          /* ... and a fixed limit of new calls a second (0: none) */
+    const char *conf_path;     /* sip.conf, re-read by sip_core_reload (NULL: none) */
 } sip_core_opts_t;
 
 /* Create the core on an already-bound, non-blocking UDP socket (not closed
- * by the core). conf is borrowed for the core's life. NULL on failure. */
+ * by the core). conf is borrowed for the core's life (a reload makes the
+ * core use a conf of its own from then on; conf stays the caller's). NULL
+ * on failure. */
 sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd,
                          const sip_core_opts_t *opts);
 void sip_core_destroy(sip_core_t **self_p);
@@ -42,6 +45,21 @@ size_t sip_core_unregister(sip_core_t *self);
 /* SIGTERM: refuse new calls (503 with Retry-After) and end every leg
  * properly (sip_call_shutdown). Returns the legs ended. */
 size_t sip_core_shutdown(sip_core_t *self);
+/* `sip reload` and SIGHUP: read opts.conf_path again and put it in force,
+ * as chan_sip's reload: peers and users as the file now says (a changed
+ * secret counts from the next REGISTER or INVITE, new peers can register,
+ * removed peers' registrations are dropped, the registrations of peers that
+ * remain stay), qualify goes on with what it knew of each remaining peer,
+ * outbound registrations are made again from the register => lines (chan_sip
+ * drops and re-sends them too), externaddr/localnet/realm and the [general]
+ * call settings take effect; calls in progress go on. Bind addresses and
+ * the TCP/TLS listeners need a restart (a warning says so). A file that
+ * does not load changes nothing: -1 with "file:line: reason" in why (also
+ * logged). 0 with a one-line summary in why. */
+int sip_core_reload(sip_core_t *self, char *why, size_t len);
+/* The conf in force (borrowed until the next reload). */
+const sip_conf_t *sip_core_conf(sip_core_t *self);
+
 struct sip_call;
 struct sip_call *sip_core_call(sip_core_t *self);
 

@@ -1,4 +1,5 @@
 /* sip_extern - see sip_extern.h. */
+#define TD_LOG_SUBSYS TD_LOG_SIP   /* td_log() here: [logging] sip= */
 #include "sip_extern.h"
 
 #include <arpa/inet.h>

@@ -1,4 +1,5 @@
 /* sip_listen - see sip_listen.h. */
+#define TD_LOG_SUBSYS TD_LOG_SIP   /* td_log() here: [logging] sip= */
 #include "sip_listen.h"
 
 #include <string.h>

@@ -1,4 +1,5 @@
 /* sip_msg - see sip_msg.h. */
+#define TD_LOG_SUBSYS TD_LOG_SIP   /* td_log() here: [logging] sip= */
 #include "sip_msg.h"
 
 #include <arpa/inet.h>

@@ -1,4 +1,5 @@
 /* sip_outreg - see sip_outreg.h. */
+#define TD_LOG_SUBSYS TD_LOG_SIP   /* td_log() here: [logging] sip= */
 #include "sip_outreg.h"
 
 #include <arpa/inet.h>
@@ -33,6 +34,7 @@ typedef struct {
     int refresh;                     /* seconds from a 200 to the next REGISTER */
     int attempts;                    /* timed-out attempts since the last 200 */
     int authtries;                   /* challenges answered for this REGISTER */
+    time_t regtime;                  /* the last 200 (0: none): `sip show registry` */
     char display[300];               /* user@host, chan_sip's wording in logs */
     sip_arena_t arena;
     char space[REG_SPACE];
@@ -282,6 +284,7 @@ void sip_outreg_response(sip_outreg_t *self, sip_txn_t *txn, osip_message_t *res
     long ms = sip_outreg_refresh_ms(expires);
     r->refresh = (int)(ms / 1000);
     r->attempts = 0;
+    r->regtime = time(NULL);
     s_set_state(r, SIP_OUTREG_REGISTERED);
     td_log(LOG_INFO, "Outbound Registration: Expiry for %s is %d sec (Scheduling reregistration "
            "in %d s)", r->display, expires, r->refresh);
@@ -321,6 +324,7 @@ static int s_reg_init(sip_outreg_t *self, s_reg_t *r, const sip_register_t *c)
     r->conf = c;
     r->state = SIP_OUTREG_UNREGISTERED;
     r->expiry = c->expiry ? c->expiry : g->defaultexpiry;
+    r->refresh = r->expiry;                 /* chan_sip's sip_register, until a 200 */
     sip_arena_init(&r->arena, r->space, sizeof r->space);
     if (c->port && c->port != 5060)
         snprintf(hostport, sizeof hostport, "%s:%d", c->host, c->port);
@@ -427,6 +431,16 @@ size_t sip_outreg_count(const sip_outreg_t *self)
 sip_outreg_state_t sip_outreg_state(const sip_outreg_t *self, size_t i)
 {
     return i < self->n ? self->regs[i].state : SIP_OUTREG_UNREGISTERED;
+}
+
+const sip_register_t *sip_outreg_conf(const sip_outreg_t *self, size_t i)
+{
+    return i < self->n ? self->regs[i].conf : NULL;
+}
+
+time_t sip_outreg_regtime(const sip_outreg_t *self, size_t i)
+{
+    return i < self->n ? self->regs[i].regtime : 0;
 }
 
 int sip_outreg_refresh(const sip_outreg_t *self, size_t i)

@@ -20,6 +20,7 @@
 #define SIP_OUTREG_H
 
 #include <stddef.h>
+#include <time.h>
 #include <event2/event.h>
 #include "sip_conf.h"
 #include "sip_txn.h"
@@ -69,6 +70,10 @@ void sip_outreg_log(const sip_outreg_t *self);
 
 size_t sip_outreg_count(const sip_outreg_t *self);
 sip_outreg_state_t sip_outreg_state(const sip_outreg_t *self, size_t i);
+/* The register => line of registration i (borrowed from env->conf), or NULL. */
+const sip_register_t *sip_outreg_conf(const sip_outreg_t *self, size_t i);
+/* When registration i last got a 200 (0: never). */
+time_t sip_outreg_regtime(const sip_outreg_t *self, size_t i);
 /* Seconds between a 200 and the next REGISTER (chan_sip's refresh). */
 int sip_outreg_refresh(const sip_outreg_t *self, size_t i);
 /* chan_sip's regstate2str wording. */

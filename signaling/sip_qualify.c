@@ -1,4 +1,5 @@
 /* sip_qualify - see sip_qualify.h. */
+#define TD_LOG_SUBSYS TD_LOG_SIP   /* td_log() here: [logging] sip= */
 #include "sip_qualify.h"
 
 #include <arpa/inet.h>
@@ -200,6 +201,18 @@ int sip_qualify_usable(const sip_qualify_t *self, const sip_peer_t *peer)
 {
     const s_poke_t *p = s_find(self, peer);
     return !p || (p->lastms >= 0 && p->lastms <= p->peer->maxms);
+}
+
+void sip_qualify_adopt(sip_qualify_t *self, const sip_qualify_t *old)
+{
+    for (size_t i = 0; old && i < self->n; i++) {
+        s_poke_t *p = &self->pokes[i];
+        if (!p->peer)
+            continue;
+        const s_poke_t *was = s_find(old, sip_conf_peer(old->env.conf, p->peer->name));
+        if (was)
+            p->lastms = was->lastms;
+    }
 }
 
 void sip_qualify_log(const sip_qualify_t *self)

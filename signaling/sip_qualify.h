@@ -49,6 +49,12 @@ int sip_qualify_usable(const sip_qualify_t *self, const sip_peer_t *peer);
  * next round. */
 void sip_qualify_registered(sip_qualify_t *self, const sip_peer_t *peer);
 
+/* sip reload: self was made for the new sip.conf; take the last round trip
+ * of every peer that old (made for the previous one) qualified too, so a
+ * reload does not forget who is reachable (chan_sip keeps the peer objects
+ * of the peers that remain). old is only read. */
+void sip_qualify_adopt(sip_qualify_t *self, const sip_qualify_t *old);
+
 int sip_qualify_owns(const sip_qualify_t *self, const void *owner);
 void sip_qualify_response(sip_qualify_t *self, sip_txn_t *txn, osip_message_t *resp);
 void sip_qualify_terminated(sip_qualify_t *self, sip_txn_t *txn);

@@ -414,6 +414,28 @@ size_t sip_registrar_expire(sip_registrar_t *self, long now)
     return dropped;
 }
 
+size_t sip_registrar_prune(sip_registrar_t *self, int (*keep)(void *arg, const char *aor),
+                           void *arg)
+{
+    size_t dropped = 0;
+    for (size_t k = 0; self && k < self->nbuckets; k++) {
+        s_aor_t **pp = &self->buckets[k];
+        while (*pp) {
+            s_aor_t *a = *pp;
+            if (keep(arg, a->name)) {
+                pp = &a->next;
+                continue;
+            }
+            for (size_t i = a->n; i-- > 0; ) {
+                s_drop(self, a, i);
+                dropped++;
+            }
+            s_reap(self, pp);
+        }
+    }
+    return dropped;
+}
+
 size_t sip_registrar_count(const sip_registrar_t *self)
 {
     return self ? self->nbindings : 0;

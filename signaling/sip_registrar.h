@@ -77,6 +77,11 @@ size_t sip_registrar_expire(sip_registrar_t *self, long now);
 size_t sip_registrar_at(sip_registrar_t *self, const struct sockaddr_in *src, int ip_only,
                         long now, const char **out, size_t max);
 
+/* Drop every binding of each AOR for which keep() returns 0 (sip reload:
+ * the peers gone from sip.conf); the number of bindings dropped. */
+size_t sip_registrar_prune(sip_registrar_t *self, int (*keep)(void *arg, const char *aor),
+                           void *arg);
+
 /* Bindings and AORs in the table. */
 size_t sip_registrar_count(const sip_registrar_t *self);
 size_t sip_registrar_aors(const sip_registrar_t *self);

@@ -8,6 +8,7 @@
  * transaction finds nothing rather than another phone's connection.
  * Connections are closed by marking them and leaving the tables at once;
  * one reaper event frees them after the callback that closed them returns. */
+#define TD_LOG_SUBSYS TD_LOG_SIP   /* td_log() here: [logging] sip= */
 #include "sip_transport.h"
 #include "sip_raw.h"
 
@@ -160,7 +161,7 @@ static int s_send_udp(sip_transport_t *self, const char *buf, size_t len,
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS || errno == EINTR)
         return 0;                /* UDP: as good as lost on the wire */
-    td_log_limited(LOG_WARNING, 5, "sip_transport: sendto %s:%d: %s",
+    td_logs_limited(TD_LOG_SIP, LOG_WARNING, 5, "sip_transport: sendto %s:%d: %s",
                    inet_ntoa(to->sin_addr), ntohs(to->sin_port), strerror(errno));
     return -1;
 }
@@ -207,7 +208,7 @@ static void s_on_udp_readable(evutil_socket_t fd, short what, void *arg)
             if (errno == EINTR || errno == ECONNREFUSED || errno == EHOSTUNREACH
                 || errno == ENETUNREACH)
                 continue;                    /* ICMP news from an earlier send */
-            td_log_limited(LOG_WARNING, 1, "sip_transport: recvfrom: %s", strerror(errno));
+            td_logs_limited(TD_LOG_SIP, LOG_WARNING, 1, "sip_transport: recvfrom: %s", strerror(errno));
             return;
         }
         if (mh.msg_namelen < sizeof from || from.sin_family != AF_INET)
@@ -466,7 +467,7 @@ static void s_conn_reject(conn_t *c, const char *p, size_t n)
     snprintf(tag, sizeof tag, "%08x", c->id * 2654435761u);
     size_t out = sip_raw_answer(p, n, tag, self->tx, sizeof self->tx, &status);
     self->stats.framing_errors++;
-    td_log_limited(LOG_NOTICE, 5, "sip_transport: %s from %s:%d without a usable Content-Length%s",
+    td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 5, "sip_transport: %s from %s:%d without a usable Content-Length%s",
                    sip_transport_name(c->tp), inet_ntoa(c->peer.sin_addr),
                    ntohs(c->peer.sin_port), out ? ", 400 sent, closing" : ", closing");
     if (!out) {
@@ -504,7 +505,7 @@ static void s_on_conn_read(struct bufferevent *bev, void *arg)
         }
         if (f == SIP_FRAME_CLOSE) {
             self->stats.framing_errors++;
-            td_log_limited(LOG_NOTICE, 5, "sip_transport: %s from %s:%d is not SIP or too long, "
+            td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 5, "sip_transport: %s from %s:%d is not SIP or too long, "
                            "closing", sip_transport_name(c->tp), inet_ntoa(c->peer.sin_addr),
                            ntohs(c->peer.sin_port));
             s_conn_close(c, "not SIP");
@@ -548,7 +549,7 @@ static void s_on_conn_event(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_ERROR) {
         unsigned long e = c->tp == SIP_TP_TLS ? bufferevent_get_openssl_error(c->bev) : 0;
         int err = EVUTIL_SOCKET_ERROR();
-        td_log_limited(LOG_NOTICE, 5, "sip_transport: %s connection with %s:%d: %s",
+        td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 5, "sip_transport: %s connection with %s:%d: %s",
                        sip_transport_name(c->tp), inet_ntoa(c->peer.sin_addr),
                        ntohs(c->peer.sin_port),
                        e ? ERR_reason_error_string(e) : err ? strerror(err) : "failed");
@@ -614,7 +615,7 @@ static conn_t *s_connect(sip_transport_t *self, sip_tp_t tp, const struct sockad
     if (!bev)
         return NULL;
     if (bufferevent_socket_connect(bev, (const struct sockaddr *)to, sizeof *to) != 0) {
-        td_log_limited(LOG_NOTICE, 5, "sip_transport: cannot connect %s to %s:%d",
+        td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 5, "sip_transport: cannot connect %s to %s:%d",
                        sip_transport_name(tp), inet_ntoa(to->sin_addr), ntohs(to->sin_port));
         bufferevent_free(bev);
         return NULL;

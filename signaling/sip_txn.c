@@ -29,6 +29,8 @@
  *   branch, so two calls that reuse a branch (RFC 4475's messages do) are
  *   two transactions;
  * - the layer may not be destroyed from inside one of its own callbacks. */
+#define TD_LOG_SUBSYS TD_LOG_TXN   /* td_log() here: [logging] txn= */
+#include "td_clock.h"
 #include "td_str.h"
 #include "sip_txn.h"
 #include "sip_raw.h"
@@ -91,7 +93,7 @@ struct sip_txn {
     size_t out_len;
     sip_tp_dest_t dest;         /* where responses/requests go, and on which transport */
     void *owner;
-    struct event *retx, *life;
+    td_timer_t *retx, *life;    /* on the layer's clock (td_clock.h) */
     char key[];
 };
 
@@ -99,15 +101,16 @@ struct sip_txn_layer {
     struct event_base *base;
     sip_transport_t *tp;                     /* owned: the bytes below the layer */
     struct event *reaper;
+    td_clock_t *clock;                       /* the timers' clock: own_clock or a test's */
+    td_clock_t *own_clock;
     sip_txn_handlers_t h;
     void *arg;
     int t1, t2, t4;
-    const struct timeval *tv_64t1, *tv_t4;   /* common timeouts, or plain ones */
-    struct timeval plain_64t1, plain_t4;
     sip_txn_t **buckets;
     size_t nbuckets, count;
     sip_txn_t *dead;
     sip_txn_stats_t stats;
+    sip_counts_t counts;                     /* by method and code, for metrics */
     void (*remap)(void *arg, const struct sockaddr_in *to, struct sockaddr_in *inout);
     void *remap_arg;
     int force_rport;                         /* [general] nat=force_rport */
@@ -180,16 +183,15 @@ static int s_branch_is_ours(const char *branch)
         && strncmp(branch + 7, s_branch_stamp(), 8) == 0;
 }
 
-static void s_set_timer(struct event *ev, int ms)
+static void s_set_timer(td_timer_t *timer, int ms)
 {
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-    event_add(ev, &tv);
+    td_timer_start(timer, (uint32_t)ms);
 }
 
 static void s_stop_timers(sip_txn_t *t)
 {
-    event_del(t->retx);
-    event_del(t->life);
+    td_timer_stop(t->retx);
+    td_timer_stop(t->life);
 }
 
 static const char *s_param(osip_list_t *params, const char *name)
@@ -433,6 +435,28 @@ static void s_mark_contacts(osip_message_t *msg, sip_tp_t tp)
     }
 }
 
+/* Count a message received (in) or sent: a request by its method, a
+ * response by its CSeq's method and its code. */
+static void s_count(sip_counts_t *c, const osip_message_t *msg, int in)
+{
+    if (MSG_IS_REQUEST(msg)) {
+        sip_method_t m = sip_method_index(msg->sip_method);
+        if (in)
+            c->requests_in[m]++;
+        else
+            c->requests_out[m]++;
+        return;
+    }
+    int code = msg->status_code;
+    if (code < SIP_CODE_MIN || code >= SIP_CODE_MIN + SIP_CODE_COUNT)
+        return;
+    sip_method_t m = sip_method_index(msg->cseq ? msg->cseq->method : NULL);
+    if (in)
+        c->responses_in[m][code - SIP_CODE_MIN]++;
+    else
+        c->responses_out[m][code - SIP_CODE_MIN]++;
+}
+
 /* Serialize msg and send it; when out is given, the text replaces *out
  * (malloc'd, exact size: osip's own buffer is at least 8 KB). */
 static int s_send_msg(sip_txn_layer_t *self, osip_message_t *msg,
@@ -454,6 +478,8 @@ static int s_send_msg(sip_txn_layer_t *self, osip_message_t *msg,
         return -1;
     }
     int rc = s_send_raw(self, text, len, to);
+    if (rc == 0)
+        s_count(&self->counts, msg, 0);
     if (out) {
         memcpy(copy, text, len + 1);
         free(*out);
@@ -469,6 +495,7 @@ static void s_resend(sip_txn_t *t)
     if (!t->out)
         return;
     t->layer->stats.retransmits++;
+    t->layer->counts.retransmits_out++;
     s_send_raw(t->layer, t->out, t->out_len, &t->dest);
 }
 
@@ -626,15 +653,13 @@ static osip_message_t *s_build_response(const osip_message_t *req, int status,
 
 /* ---- transactions: life cycle ------------------------------------------- */
 
-static void s_on_retx(evutil_socket_t fd, short what, void *arg)
+static void s_on_retx(void *arg)
 {
-    (void)fd; (void)what;
     s_fsm(arg, EV_TIMER_RETX, NULL);
 }
 
-static void s_on_life(evutil_socket_t fd, short what, void *arg)
+static void s_on_life(void *arg)
 {
-    (void)fd; (void)what;
     s_fsm(arg, EV_TIMER_LIFE, NULL);
 }
 
@@ -658,11 +683,11 @@ static sip_txn_t *s_txn_new(sip_txn_layer_t *self, sip_txn_kind_t kind, const ch
     t->retx_ms = self->t1;
     memcpy(t->key, key, klen + 1);
     t->hash = td_str_hash(key);
-    t->retx = event_new(self->base, -1, 0, s_on_retx, t);
-    t->life = event_new(self->base, -1, 0, s_on_life, t);
+    t->retx = td_timer_new(self->clock, s_on_retx, t);
+    t->life = td_timer_new(self->clock, s_on_life, t);
     if (!t->retx || !t->life) {
-        if (t->retx) event_free(t->retx);
-        if (t->life) event_free(t->life);
+        td_timer_destroy(&t->retx);
+        td_timer_destroy(&t->life);
         osip_message_free(req);
         free(t);
         return NULL;
@@ -674,8 +699,8 @@ static sip_txn_t *s_txn_new(sip_txn_layer_t *self, sip_txn_kind_t kind, const ch
 
 static void s_txn_free(sip_txn_t *t)
 {
-    event_free(t->retx);
-    event_free(t->life);
+    td_timer_destroy(&t->retx);
+    td_timer_destroy(&t->life);
     osip_message_free(t->req);
     free(t->out);
     t->layer->stats.live--;
@@ -761,7 +786,7 @@ static void s_ist(sip_txn_t *t, txn_event_t ev)
             t->retx_ms = self->t1;
             if (!sip_transport_reliable(t->dest.tp))        /* as chan_sip: none on a stream */
                 s_set_timer(t->retx, t->retx_ms);           /* G, or the 2xx resend */
-            event_add(t->life, self->tv_64t1);              /* H, or the ACK wait */
+            s_set_timer(t->life, 64 * self->t1);              /* H, or the ACK wait */
         }
         break;                                              /* 1xx: sent already */
     case ST_COMPLETED:
@@ -770,7 +795,7 @@ static void s_ist(sip_txn_t *t, txn_event_t ev)
         else if (ev == EV_ACK) {
             t->state = ST_CONFIRMED;
             s_stop_timers(t);
-            event_add(t->life, self->tv_t4);                /* I */
+            s_set_timer(t->life, self->t4);                /* I */
             s_drop_request(t);
         } else if (ev == EV_TIMER_RETX)
             s_retx_double(t, self->t2);
@@ -786,7 +811,7 @@ static void s_ist(sip_txn_t *t, txn_event_t ev)
             s_retx_double(t, self->t2);
         else if (ev == EV_ACKED) {
             t->acked = 1;
-            event_del(t->retx);
+            td_timer_stop(t->retx);
             s_drop_request(t);
         } else if (ev == EV_TIMER_LIFE) {
             if (!t->acked && self->h.on_ack_timeout)
@@ -810,7 +835,7 @@ static void s_nist(sip_txn_t *t, txn_event_t ev)
             t->state = ST_PROCEEDING;
         else if (ev == EV_SEND_2XX || ev == EV_SEND_FINAL) {
             t->state = ST_COMPLETED;
-            event_add(t->life, t->layer->tv_64t1);          /* J */
+            s_set_timer(t->life, 64 * t->layer->t1);          /* J */
             s_drop_request(t);
         }
         break;
@@ -852,7 +877,7 @@ static void s_ict(sip_txn_t *t, txn_event_t ev, osip_message_t *msg)
             t->cancel_pending = 0;
             s_stop_timers(t);
             s_ict_send_ack(t, msg);
-            event_add(t->life, self->tv_64t1);              /* D */
+            s_set_timer(t->life, 64 * self->t1);              /* D */
             s_tu_response(t, msg);
             s_drop_request(t);
         }
@@ -889,7 +914,7 @@ static void s_nict(sip_txn_t *t, txn_event_t ev, osip_message_t *msg)
         } else if (ev == EV_RECV_2XX || ev == EV_RECV_FINAL) {
             t->state = ST_COMPLETED;
             s_stop_timers(t);
-            event_add(t->life, self->tv_t4);                /* K */
+            s_set_timer(t->life, self->t4);                /* K */
             s_tu_response(t, msg);
             s_drop_request(t);
         }
@@ -972,7 +997,7 @@ static void s_ict_send_cancel(sip_txn_t *t)
         return;
     }
     if (t->state == ST_PROCEEDING)          /* 9.1: no final in 64*T1 -> give up */
-        event_add(t->life, t->layer->tv_64t1);
+        s_set_timer(t->life, 64 * t->layer->t1);
 }
 
 /* Takes ownership of msg; starts an ICT or NICT. */
@@ -1011,10 +1036,10 @@ static sip_txn_t *s_client_start(sip_txn_layer_t *self, osip_message_t *msg,
     }
     if (!sip_transport_reliable(t->dest.tp))
         s_set_timer(t->retx, t->retx_ms);                   /* A or E (none on TCP/TLS) */
-    event_add(t->life, self->tv_64t1);                      /* B or F */
+    s_set_timer(t->life, 64 * self->t1);                      /* B or F */
     if (rc != 0) {                          /* transport error: time out at once */
         s_stop_timers(t);
-        event_active(t->life, EV_TIMEOUT, 0);
+        s_set_timer(t->life, 0);            /* on the next turn of the loop */
     }
     return t;
 }
@@ -1066,7 +1091,7 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const sip_tp
     osip_via_t *via = s_top_via(msg);
     int is_ack = strcmp(msg->sip_method, "ACK") == 0;
     if (!via || !via->host || !*via->host) {
-        td_log_limited(LOG_NOTICE, 5, "sip_txn: %s from %s without a Via, dropped",
+        td_logs_limited(TD_LOG_TXN, LOG_NOTICE, 5, "sip_txn: %s from %s without a Via, dropped",
                        msg->sip_method, inet_ntoa(from->sin_addr));
         goto drop;
     }
@@ -1074,7 +1099,7 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const sip_tp
     if (!reason && s_has_uri_headers(msg) && sip_raw_bare_uri_headers(text, len))
         reason = "URI Headers Outside <>";
     if (reason) {
-        td_log_limited(LOG_NOTICE, 5, "sip_txn: %s from %s: %s", msg->sip_method,
+        td_logs_limited(TD_LOG_TXN, LOG_NOTICE, 5, "sip_txn: %s from %s: %s", msg->sip_method,
                        inet_ntoa(from->sin_addr), reason);
         if (is_ack)
             goto drop;
@@ -1088,6 +1113,8 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const sip_tp
 
     sip_txn_t *t = s_table_find(self, key);
     if (t && !(is_ack && t->kind == SIP_TXN_IST && t->state == ST_ACCEPTED)) {
+        if (!is_ack)
+            self->counts.retransmits_in++;
         s_fsm(t, is_ack ? EV_ACK : EV_REQUEST, NULL);   /* a retransmission, or ACK to non-2xx */
         osip_message_free(msg);
         return 0;
@@ -1152,7 +1179,7 @@ static int s_on_response(sip_txn_layer_t *self, osip_message_t *msg)
     const char *branch = s_branch(s_top_via(msg));
     if (status < 100 || status > 699 || !msg->cseq || !msg->cseq->method
         || s_client_key(branch, msg->cseq->method, key, sizeof key) != 0) {
-        td_log_limited(LOG_NOTICE, 5, "sip_txn: unusable %d response, dropped", status);
+        td_logs_limited(TD_LOG_TXN, LOG_NOTICE, 5, "sip_txn: unusable %d response, dropped", status);
         goto drop;
     }
     sip_txn_t *t = s_table_find(self, key);
@@ -1168,7 +1195,7 @@ static int s_on_response(sip_txn_layer_t *self, osip_message_t *msg)
             osip_message_free(msg);
             return 0;
         }
-        td_log_limited(LOG_INFO, 5, "sip_txn: %d response to %s matching no transaction, dropped",
+        td_logs_limited(TD_LOG_TXN, LOG_INFO, 5, "sip_txn: %d response to %s matching no transaction, dropped",
                        status, msg->cseq->method);
         goto drop;
     }
@@ -1193,13 +1220,15 @@ static int s_on_unparsable(sip_txn_layer_t *self, const char *buf, size_t len,
     size_t n = sip_raw_answer(buf, len, s_tag(tag, sizeof tag), self->tx, sizeof self->tx,
                               &status);
     if (!n) {
-        td_log_limited(LOG_NOTICE, 5, "sip_txn: %zu unparsable bytes from %s, dropped",
+        td_logs_limited(TD_LOG_TXN, LOG_NOTICE, 5, "sip_txn: %zu unparsable bytes from %s, dropped",
                        len, inet_ntoa(from->sin_addr));
         self->stats.dropped++;
         return -1;
     }
-    td_log_limited(LOG_NOTICE, 5, "sip_txn: unparsable request from %s, %d sent",
+    td_logs_limited(TD_LOG_TXN, LOG_NOTICE, 5, "sip_txn: unparsable request from %s, %d sent",
                    inet_ntoa(from->sin_addr), status);
+    if (status >= SIP_CODE_MIN && status < SIP_CODE_MIN + SIP_CODE_COUNT)
+        self->counts.responses_out[SIP_METHOD_OTHER][status - SIP_CODE_MIN]++;
     self->stats.bad_requests++;
     s_send_raw(self, self->tx, n, &to);      /* its Via could not be trusted: to the source */
     return 0;
@@ -1290,6 +1319,7 @@ static int s_input(sip_txn_layer_t *self, const char *buf, size_t len, const sip
     }
     if (msg->call_id && msg->call_id->number)
         td_log_set_context(msg->call_id->number);
+    s_count(&self->counts, msg, 1);
     int rc;
     if (MSG_IS_REQUEST(msg) && msg->sip_method)
         rc = s_on_request(self, msg, from, text, len);
@@ -1337,8 +1367,8 @@ static void s_on_conn_closed(void *arg, uint32_t conn)
             if (t->dest.conn == conn && (t->kind == SIP_TXN_ICT || t->kind == SIP_TXN_NICT)
                 && (t->state == ST_CALLING || t->state == ST_TRYING
                     || t->state == ST_PROCEEDING)) {
-                event_del(t->retx);
-                event_active(t->life, EV_TIMEOUT, 0);
+                td_timer_stop(t->retx);
+                s_set_timer(t->life, 0);            /* on the next turn of the loop */
             }
 }
 
@@ -1348,12 +1378,12 @@ static void s_on_osip_trace(const char *file, int line, osip_trace_level_t level
                             const char *fmt, va_list ap)
 {
     (void)level;
-    if (LOG_DEBUG > td_log_level)
+    if (LOG_DEBUG > td_log_levels[TD_LOG_TXN])
         return;
     char text[256];
     vsnprintf(text, sizeof text, fmt, ap);
     text[strcspn(text, "\r\n")] = '\0';
-    td_log_limited(LOG_DEBUG, 10, "osip %s:%d: %s", file, line, text);
+    td_logs_limited(TD_LOG_TXN, LOG_DEBUG, 10, "osip %s:%d: %s", file, line, text);
 }
 
 sip_txn_layer_t *sip_txn_layer_new(struct event_base *base, int fd,
@@ -1377,11 +1407,12 @@ sip_txn_layer_t *sip_txn_layer_new(struct event_base *base, int fd,
     self->nbuckets = 1024;
     self->buckets = calloc(self->nbuckets, sizeof *self->buckets);
     self->reaper = event_new(base, -1, 0, s_on_reap, self);
+    self->clock = self->own_clock = td_clock_new(base);
     sip_transport_handlers_t th = {
         .on_input = s_on_transport_input, .on_conn_closed = s_on_conn_closed,
     };
     self->tp = sip_transport_new(base, fd, &th, self);
-    if (!self->buckets || !self->reaper || !self->tp) {
+    if (!self->buckets || !self->reaper || !self->clock || !self->tp) {
         td_log(LOG_ERR, "sip_txn: cannot set up the transaction layer on fd %d", fd);
         sip_txn_layer_destroy(&self);
         return NULL;
@@ -1409,6 +1440,7 @@ void sip_txn_layer_destroy(sip_txn_layer_t **self_p)
     if (self->reaper)
         event_free(self->reaper);
     sip_transport_destroy(&self->tp);
+    td_clock_destroy(&self->own_clock);
     free(self->buckets);
     free(self);
     *self_p = NULL;
@@ -1424,15 +1456,17 @@ void sip_txn_layer_set_t1(sip_txn_layer_t *self, int t1_ms)
     self->t1 = t1_ms;
     self->t2 = 8 * t1_ms;
     self->t4 = 10 * t1_ms;
-    int ms64 = 64 * t1_ms;
-    self->plain_64t1 = (struct timeval){ ms64 / 1000, (ms64 % 1000) * 1000 };
-    self->plain_t4 = (struct timeval){ self->t4 / 1000, (self->t4 % 1000) * 1000 };
-    self->tv_64t1 = event_base_init_common_timeout(self->base, &self->plain_64t1);
-    self->tv_t4 = event_base_init_common_timeout(self->base, &self->plain_t4);
-    if (!self->tv_64t1)
-        self->tv_64t1 = &self->plain_64t1;
-    if (!self->tv_t4)
-        self->tv_t4 = &self->plain_t4;
+    /* thousands of transactions wait 64*T1 (B, F, H, J) or T4 (I, K) */
+    td_clock_common(self->clock, (uint32_t)(64 * t1_ms));
+    td_clock_common(self->clock, (uint32_t)self->t4);
+}
+
+void sip_txn_layer_set_clock(sip_txn_layer_t *self, td_clock_t *clock)
+{
+    if (!self || self->count || self->dead)
+        return;
+    self->clock = clock ? clock : self->own_clock;
+    sip_txn_layer_set_t1(self, self->t1);
 }
 
 int sip_txn_layer_send(sip_txn_layer_t *self, osip_message_t *msg, const struct sockaddr_in *to)
@@ -1463,6 +1497,36 @@ void sip_txn_layer_stats(sip_txn_layer_t *self, sip_txn_stats_t *out)
 {
     if (self && out)
         *out = self->stats;
+}
+
+const sip_counts_t *sip_txn_layer_counts(const sip_txn_layer_t *self)
+{
+    return &self->counts;
+}
+
+sip_method_t sip_method_index(const char *method)
+{
+    static const char *const names[] = {
+#define SIP_X_NAME(name) #name,
+        SIP_METHODS(SIP_X_NAME)
+#undef SIP_X_NAME
+    };
+    if (!method)
+        return SIP_METHOD_OTHER;
+    for (int i = 0; i < SIP_METHOD_OTHER; i++)
+        if (method[0] == names[i][0] && strcmp(method, names[i]) == 0)
+            return (sip_method_t)i;
+    return SIP_METHOD_OTHER;
+}
+
+const char *sip_method_name(sip_method_t m)
+{
+    static const char *const names[] = {
+#define SIP_X_NAME(name) #name,
+        SIP_METHODS(SIP_X_NAME)
+#undef SIP_X_NAME
+    };
+    return (unsigned)m < SIP_METHOD_COUNT ? names[m] : "OTHER";
 }
 
 /* ---- transactions: the TU's side ---------------------------------------- */

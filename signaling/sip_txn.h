@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <osip2/osip.h>      /* only for osip_message_t and the parser */
 #include <event2/event.h>
+#include "sip_counts.h"
 #include "sip_transport.h"
 
 typedef struct sip_txn sip_txn_t;
@@ -74,6 +75,12 @@ sip_transport_t *sip_txn_layer_transport(sip_txn_layer_t *self);
 /* Timer T1 (default 500 ms); tests shorten it. T2 = 8*T1... as RFC 3261. */
 void sip_txn_layer_set_t1(sip_txn_layer_t *self, int t1_ms);
 
+/* Run the transaction timers on `clock` (borrowed, td_clock.h; NULL: the
+ * layer's own, on the event base) - a test's fake clock. Only while no
+ * transaction exists (else ignored). */
+struct td_clock;
+void sip_txn_layer_set_clock(sip_txn_layer_t *self, struct td_clock *clock);
+
 /* Feed one datagram as if it arrived on the socket (the read callback uses
  * this too). Malformed input: a request that can be parsed far enough gets
  * 400 (with a reason phrase naming the problem; 416 for a Request-URI
@@ -116,6 +123,9 @@ typedef struct {
     unsigned long shed_acks;   /* ACKs to those 503s, dropped */
 } sip_txn_stats_t;
 void sip_txn_layer_stats(sip_txn_layer_t *self, sip_txn_stats_t *out);
+/* Messages by method and code (sip_counts.h), for metrics; borrowed for the
+ * layer's life. */
+const sip_counts_t *sip_txn_layer_counts(const sip_txn_layer_t *self);
 
 /* Admission control (sip_load.h): admit is asked about every new
  * dialog-creating INVITE (no To tag, and not a retransmission of a live

@@ -10,11 +10,12 @@ struct td_bus {
     void *arg;
     uint32_t load;
     char identity[64];
+    td_bus_counts_t counts;          /* stays zero: the fake counts nothing */
 };
 
 static td_bus_fake_sent_t *s_sent;
 static size_t s_count, s_cap;
-static int s_alive = 1, s_fail;
+static int s_alive = 1, s_fail, s_exten_answer = 1;
 
 td_bus_t *td_bus_new(struct event_base *base, td_bus_mode_t mode, const char *endpoint,
                      const char *identity, const char *role, uint32_t capacity,
@@ -39,6 +40,11 @@ void td_bus_destroy(td_bus_t **self_p)
     *self_p = NULL;
 }
 
+const td_bus_counts_t *td_bus_counts(const td_bus_t *self)
+{
+    return &self->counts;
+}
+
 void td_bus_set_load(td_bus_t *self, uint32_t load)
 {
     self->load = load;
@@ -50,10 +56,27 @@ int td_bus_peer_alive(td_bus_t *self, const char *peer)
     return s_alive;
 }
 
-/* The fake knows no peers of its own: router code that lists them sees none. */
+/* The peers td_bus_fake_add_peer listed (none by default). */
+static struct {
+    char identity[64], role[32];
+    int alive;
+} s_peers[16];
+static size_t s_npeers;
+
 void td_bus_peers_foreach(td_bus_t *self, td_bus_peer_fn *fn, void *arg)
 {
-    (void)self; (void)fn; (void)arg;
+    (void)self;
+    for (size_t i = 0; i < s_npeers; i++)
+        fn(arg, s_peers[i].identity, s_peers[i].role, s_peers[i].alive, 0, 0, 0);
+}
+
+void td_bus_fake_add_peer(const char *identity, const char *role, int alive)
+{
+    if (s_npeers == sizeof s_peers / sizeof s_peers[0])
+        return;
+    snprintf(s_peers[s_npeers].identity, sizeof s_peers[0].identity, "%s", identity);
+    snprintf(s_peers[s_npeers].role, sizeof s_peers[0].role, "%s", role);
+    s_peers[s_npeers++].alive = alive;
 }
 
 static int s_record(const char *peer, const Tandem__Envelope *env)
@@ -85,6 +108,18 @@ static int s_record(const char *peer, const Tandem__Envelope *env)
     return 0;
 }
 
+static void s_after_send(td_bus_t *self, const Tandem__Envelope *env)
+{
+    if (env->body_case != TANDEM__ENVELOPE__BODY_EXTEN_QUERY || s_exten_answer < 0
+        || !self->h.on_exten_reply)
+        return;
+    Tandem__ExtenReply r = TANDEM__EXTEN_REPLY__INIT;
+    r.id = env->exten_query->id;
+    r.exists = s_exten_answer != 0;
+    td_bus_hdr_t hdr = { .peer = "router", .call_id = "", .leg = 0 };
+    self->h.on_exten_reply(self->arg, &hdr, &r);
+}
+
 #define TD_BUS_X_FAKE_SEND(name, Type, CASE) \
     int td_bus_send_##name(td_bus_t *self, const char *peer, const char *call_id, \
                            uint32_t leg, const Tandem__##Type *msg) \
@@ -95,10 +130,18 @@ static int s_record(const char *peer, const Tandem__Envelope *env)
         env.leg = leg; \
         env.body_case = TANDEM__ENVELOPE__BODY_##CASE; \
         env.name = (Tandem__##Type *)msg; \
-        return s_record(peer, &env); \
+        int rc = s_record(peer, &env); \
+        if (rc == 0) \
+            s_after_send(self, &env); \
+        return rc; \
     }
 TD_BUS_MESSAGES(TD_BUS_X_FAKE_SEND)
 #undef TD_BUS_X_FAKE_SEND
+
+void td_bus_fake_set_exten_answer(int exists)
+{
+    s_exten_answer = exists;
+}
 
 size_t td_bus_fake_count(void)
 {
@@ -125,6 +168,7 @@ void td_bus_fake_reset(void)
     free(s_sent);
     s_sent = NULL;
     s_count = s_cap = 0;
+    s_npeers = 0;
 }
 
 void td_bus_fake_deliver(td_bus_t *bus, const char *peer, const Tandem__Envelope *env)
@@ -153,6 +197,17 @@ void td_bus_fake_peer_down(td_bus_t *bus, const char *peer, const char *role)
 {
     if (bus->h.on_peer_down)
         bus->h.on_peer_down(bus->arg, peer, role);
+}
+
+void td_bus_fake_peer_restart(td_bus_t *bus, const char *peer, const char *role,
+                              uint32_t capacity)
+{
+    if (bus->h.on_peer_restart) {
+        bus->h.on_peer_restart(bus->arg, peer, role, capacity);
+        return;
+    }
+    td_bus_fake_peer_down(bus, peer, role);
+    td_bus_fake_peer_up(bus, peer, role, capacity);
 }
 
 void td_bus_fake_set_alive(int alive)

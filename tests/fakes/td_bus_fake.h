@@ -18,7 +18,7 @@ size_t td_bus_fake_count(void);
 const td_bus_fake_sent_t *td_bus_fake_get(size_t i);
 /* The most recent send whose body case is body_case, or NULL. */
 const td_bus_fake_sent_t *td_bus_fake_last(int body_case);
-/* Forget every recorded send. */
+/* Forget every recorded send (and the peers td_bus_fake_add_peer listed). */
 void td_bus_fake_reset(void);
 
 /* Deliver env (borrowed) to the bus's handlers as if `peer` had sent it. */
@@ -26,8 +26,18 @@ void td_bus_fake_deliver(td_bus_t *bus, const char *peer, const Tandem__Envelope
 /* Fire on_peer_up / on_peer_down. */
 void td_bus_fake_peer_up(td_bus_t *bus, const char *peer, const char *role, uint32_t capacity);
 void td_bus_fake_peer_down(td_bus_t *bus, const char *peer, const char *role);
+/* List a peer in td_bus_peers_foreach (until td_bus_fake_reset). */
+void td_bus_fake_add_peer(const char *identity, const char *role, int alive);
+/* Fire on_peer_restart (the peer's Hello came from a new process), or
+ * on_peer_down then on_peer_up when the handler is NULL, as the bus does. */
+void td_bus_fake_peer_restart(td_bus_t *bus, const char *peer, const char *role,
+                              uint32_t capacity);
 /* Make td_bus_peer_alive() answer `alive` for every peer (default 1). */
 void td_bus_fake_set_alive(int alive);
+/* Play the router for out-of-dialog OPTIONS: an ExtenQuery sent is answered
+ * at once with ExtenReply exists=`exists` (default 1: every extension
+ * exists); -1 records it and leaves it unanswered. */
+void td_bus_fake_set_exten_answer(int exists);
 /* Make the next sends fail (-1) while fail is set. */
 void td_bus_fake_set_fail(int fail);
 

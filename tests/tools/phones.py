@@ -7,19 +7,25 @@ each side's RTP comes from and when.
 
   phones.py --port SWITCH_PORT --calls 20 [--exten 1002] [--caller 1001]
             [--callee 1002] [--ready FILE] [--stop FILE] [--mark FILE]
-            [--refuse K] [--max-time 60] [--out FILE]
+            [--refuse K] [--max-time 60] [--linger 2] [--out FILE]
+            [--mute ROLE:SECS] [--drop ROLE:N] [--rtcp ROLE]
 
 --exten 1002 calls the callee (registered first, with digest); an exten the
 callee does not answer (600, Echo) makes one-sided calls. Once every call is
 answered the --ready file is written; when the --stop file appears the
-caller hangs up every call that is still up (BYE) and the tool stops.
+caller hangs up every call that is still up (BYE) and the tool stops
+--linger seconds later (2), answering what comes meanwhile.
 --refuse K: call number K (0-based) answers re-INVITEs with 488.
+--drop ROLE:N: that phone skips every Nth RTP packet (a known loss the
+switch should count); --rtcp ROLE: that phone sends an RTCP RR each second
+about the RTP it receives (summary: sent, dropped, rx_lost, rx_jitter_ms).
 --mark FILE holds an epoch time (the moment a worker was killed): the
 summary then says, per side, when the first packet from a new source
 address came after it.
 
 Prints (and writes to --out) one JSON object: {"calls": [{"status",
-"ended_by", "sides": {"caller"|"callee": {"sources": [[addr, first, last,
+"ended_by", "bye_answered" (the final status to the caller's own BYE, None
+if it sent none or heard nothing), "sides": {"caller"|"callee": {"sources": [[addr, first, last,
 count]...], "reinvites": [t...]}}}...], "moved": {...}}. Exit status 0 when
 the tool ran to the end, whatever it saw."""
 import argparse
@@ -96,6 +102,18 @@ class Side:
         self.mute_at = None          # stops sending RTP then (--mute)
         self.rx = 0
         self.gaps = []               # [silence start, end, packets before it] over 100 ms
+        self.drop_every = 0          # --drop: every Nth packet is not sent (its seq is used)
+        self.sent = 0
+        self.dropped = 0
+        self.rtcp = False            # --rtcp: an RR about what it receives, every second
+        self.next_rr = 0
+        self.rx_ssrc = None          # the stream it receives: RFC 3550 A.1/A.8, simply
+        self.rx_base = self.rx_max = 0
+        self.rx_count = 0
+        self.rx_transit = None
+        self.rx_jitter = 0.0
+        self.rr_prior = (0, 0)       # expected, received at the last RR
+        self.rr_sent = 0
 
     def sdp(self):
         return ("v=0\r\no=phone 42 %d IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
@@ -111,10 +129,57 @@ class Side:
                           self.ssrc) + b"\xff" * 160
         self.seq += 1
         self.ts += 160
+        if self.drop_every and self.seq % self.drop_every == 0:
+            self.dropped += 1        # lost on the way: the switch sees a gap
+            return
         try:
             self.rtp.sendto(pkt, self.remote)
+            self.sent += 1
         except OSError:
             pass
+
+    def send_rr(self, now):
+        """An RTCP RR (RFC 3550 6.4.2) about the stream it receives, to the
+        port above the remote's RTP port, from its RTP socket."""
+        if not self.rtcp or not self.up or not self.remote or self.rx_ssrc is None:
+            return
+        if now < self.next_rr:
+            return
+        self.next_rr = now + 1.0
+        expected = self.rx_max - self.rx_base + 1
+        lost = expected - self.rx_count
+        e0, r0 = self.rr_prior
+        de, dr = expected - e0, self.rx_count - r0
+        fraction = (256 * (de - dr) // de) if de > 0 and de > dr else 0
+        self.rr_prior = (expected, self.rx_count)
+        lost24 = max(min(lost, 0x7FFFFF), -0x800000) & 0xFFFFFF
+        pkt = struct.pack("!BBHI", 0x81, 201, 7, self.ssrc) + struct.pack(
+            "!IIIIII", self.rx_ssrc, (fraction & 0xFF) << 24 | lost24, self.rx_max & 0xFFFFFFFF,
+            int(self.rx_jitter) & 0xFFFFFFFF, 0, 0)
+        try:
+            self.rtp.sendto(pkt, (self.remote[0], self.remote[1] + 1))
+            self.rr_sent += 1
+        except OSError:
+            pass
+
+    def count_rx(self, data, now):
+        seq, ts, ssrc = struct.unpack("!HII", data[2:12])
+        if self.rx_ssrc != ssrc:
+            self.rx_ssrc, self.rx_base, self.rx_max, self.rx_count = ssrc, seq, seq, 0
+            self.rx_transit = None
+            self.rr_prior = (0, 0)
+        else:
+            ext = (self.rx_max & ~0xFFFF) | seq
+            if ext < self.rx_max - 0x8000:
+                ext += 0x10000
+            elif ext > self.rx_max + 0x8000:
+                ext -= 0x10000
+            self.rx_max = max(self.rx_max, ext)
+        self.rx_count += 1
+        transit = now * 8000 - ts
+        if self.rx_transit is not None:
+            self.rx_jitter += (abs(transit - self.rx_transit) - self.rx_jitter) / 16
+        self.rx_transit = transit
 
     def read_rtp(self, now):
         while True:
@@ -124,6 +189,7 @@ class Side:
                 return
             if len(data) < 12:
                 continue
+            self.count_rx(data, now)
             if self.last_rx is not None and now - self.last_rx > 0.1:
                 self.gaps.append([self.last_rx, now, self.rx])
             self.last_rx = now
@@ -226,6 +292,7 @@ class Phones:
                 "ended_by": None, "callid": "phones-%d-%s" % (k, rand(10)),
                 "ftag": "c" + rand(), "cseq": 1, "to": None, "auth": ""}
         call["ruri"] = "sip:%s@127.0.0.1:%d" % (self.a.exten, self.a.port)
+        self.arm_quality(call["caller"])
         self.calls.append(call)
         self.by_callid[call["callid"]] = (call, "caller")
         self.invite(call)
@@ -300,6 +367,7 @@ class Phones:
                 self.reply(msg, 486, "Busy Here")
                 return
             side = Side("callee")
+            self.arm_quality(side)
             side.tag = "e" + rand()
             side.refuse = call["k"] == self.a.refuse
             call["callee"] = side
@@ -351,6 +419,13 @@ class Phones:
         else:
             self.reply(msg, 200, "OK")
 
+    def arm_quality(self, side):
+        for d in self.a.drop:
+            role, _, n = d.partition(":")
+            if role == side.name:
+                side.drop_every = int(n)
+        side.rtcp = side.name in self.a.rtcp
+
     def arm_mute(self, side):
         for m in self.a.mute:
             role, _, secs = m.partition(":")
@@ -395,7 +470,7 @@ class Phones:
                 stopping = now
                 for c in self.calls:
                     self.hangup(c)
-            if stopping is not None and now - stopping > 2:
+            if stopping is not None and now - stopping > a.linger:
                 break
             for c in self.calls:
                 side = c["callee"]
@@ -409,6 +484,7 @@ class Phones:
                     for role in ("caller", "callee"):
                         if c[role]:
                             c[role].send_rtp()
+                            c[role].send_rr(now)
                 next_rtp += 0.02
                 if next_rtp < now:
                     next_rtp = now + 0.02
@@ -441,7 +517,8 @@ class Phones:
         delays = []
         unmoved = 0
         for c in self.calls:
-            e = {"k": c["k"], "status": c["status"], "ended_by": c["ended_by"], "sides": {}}
+            e = {"k": c["k"], "status": c["status"], "ended_by": c["ended_by"],
+                 "bye_answered": c.get("bye_answered"), "sides": {}}
             for role in ("caller", "callee"):
                 s = c[role]
                 if not s:
@@ -450,6 +527,11 @@ class Phones:
                 e["sides"][role] = {"sources": srcs, "reinvites": s.reinvites, "rx": s.rx, "bye": s.bye,
                                     "bye_at": s.bye_at, "muted_at": s.mute_at,
                                     "cancelled": s.cancelled,
+                                    "sent": s.sent, "dropped": s.dropped,
+                                    "rx_lost": (s.rx_max - s.rx_base + 1 - s.rx_count
+                                                if s.rx_ssrc is not None else 0),
+                                    "rx_jitter_ms": round(s.rx_jitter / 8.0, 2),
+                                    "rr_sent": s.rr_sent,
                                     "gaps": [[round(x, 3) for x in g] for g in s.gaps],
                                     "remote": "%s:%d" % s.remote if s.remote else None}
                 if mark is not None:
@@ -488,9 +570,17 @@ def main():
     ap.add_argument("--mute", action="append", default=[],
                     help="ROLE:SECONDS (caller or callee): that phone stops sending RTP "
                          "SECONDS after its call is answered")
+    ap.add_argument("--drop", action="append", default=[],
+                    help="ROLE:N (caller or callee): that phone does not send every Nth "
+                         "RTP packet (its sequence number is used: the switch sees it lost)")
+    ap.add_argument("--rtcp", action="append", default=[],
+                    help="ROLE: that phone sends an RTCP receiver report every second "
+                         "(loss and jitter of what it receives) to the port above the RTP one")
     ap.add_argument("--answer-delay", type=float, default=0.0,
                     help="the callee rings (180) this long before it answers")
     ap.add_argument("--max-time", type=float, default=60.0)
+    ap.add_argument("--linger", type=float, default=2.0,
+                    help="seconds the tool still answers (BYEs, re-INVITEs) after --stop")
     ap.add_argument("--out")
     a = ap.parse_args()
     p = Phones(a)

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-"""Send SIP OPTIONS over UDP to 127.0.0.1:PORT until a 200 comes back.
+"""Send SIP OPTIONS over UDP to 127.0.0.1:PORT until the switch is ready.
 
-sip_ping.py --port 5060 [--wait 10]   exit 0 on 200, 1 otherwise.
+sip_ping.py --port 5060 [--wait 10]   exit 0 on 200 or 404, 1 otherwise.
+The OPTIONS has no user part, so it asks for extension "s": as chan_sip, the
+switch answers 200 when that exists in [general]'s context and 404 when not;
+either way signaling and the router are both up (without a router: 503).
+--any takes any final response (signaling is up, whatever the router).
 --host ADDR pings another address, --bind ADDR sends from that address
 (default: 127.0.0.1 for 127.0.0.1, else the one the route picks).
 Prints the status line of the last response (or "no response")."""
@@ -35,6 +39,7 @@ def main():
     ap.add_argument("--wait", type=float, default=10.0)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--bind")
+    ap.add_argument("--any", action="store_true")
     a = ap.parse_args()
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     if a.bind is None and a.host == "127.0.0.1":
@@ -71,7 +76,8 @@ def main():
                 continue
             line = data.split(b"\r\n", 1)[0].decode("latin-1")
             last = line
-            if line.startswith("SIP/2.0 200"):
+            if (line.startswith("SIP/2.0 200") or line.startswith("SIP/2.0 404")
+                    or (a.any and not line.startswith("SIP/2.0 1"))):
                 print(line)
                 return 0
     print(last)

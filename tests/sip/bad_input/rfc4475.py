@@ -131,8 +131,8 @@ ROWS = [
         b"Contact: <sip:alias3@host3.example.com>\r\n"
         b"l: 0\r\n"
         b"\r\n"),
-    Row("3.1.1.6 lwsdisp", "200",
-        'valid OPTIONS: 200',
+    Row("3.1.1.6 lwsdisp", "404",
+        "valid OPTIONS; chan_sip (handle_request_options) answers 404: 'user' is no extension in the context",
         None,
         b"OPTIONS sip:user@example.com SIP/2.0\r\n"
         b"To: sip:user@example.com\r\n"
@@ -252,8 +252,8 @@ ROWS = [
         b"m =video 3227 RTP/AVP 31\r\n"
         b"a=rtpmap:31 LPC\r\n"
         b"\r\n"),
-    Row("3.1.1.9 semiuri", "200",
-        "valid OPTIONS (user part 'user;par=u@example.net'): 200",
+    Row("3.1.1.9 semiuri", "404",
+        "valid OPTIONS (user part 'user;par=u@example.net'); chan_sip (handle_request_options) answers 404: 'user;par=u@example.net' is no extension in the context",
         None,
         b"OPTIONS sip:user;par=u%40example.net@example.com SIP/2.0\r\n"
         b"To: sip:j_user@example.com\r\n"
@@ -267,8 +267,8 @@ ROWS = [
         b"Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKkdjuw\r\n"
         b"l: 0\r\n"
         b"\r\n"),
-    Row("3.1.1.10 transports", "200",
-        'valid OPTIONS: 200',
+    Row("3.1.1.10 transports", "404",
+        "valid OPTIONS; chan_sip (handle_request_options) answers 404: 'user' is no extension in the context",
         None,
         b"OPTIONS sip:user@example.com SIP/2.0\r\n"
         b"To: sip:user@example.com\r\n"
@@ -698,8 +698,8 @@ ROWS = [
         b"Content-Length: 0\r\n"
         b"Contact: <sip:user@host105.example.com>\r\n"
         b"\r\n"),
-    Row("3.2.1 badbranch", "200",
-        'RFC: 400, or fall back to RFC 2543 matching; Tandem falls back (a lone magic cookie is no identifier), so OPTIONS gets 200',
+    Row("3.2.1 badbranch", "404",
+        "RFC: 400, or fall back to RFC 2543 matching; Tandem falls back (a lone magic cookie is no identifier), so the OPTIONS is processed; chan_sip (handle_request_options) answers 404: 'user' is no extension in the context",
         None,
         b"OPTIONS sip:user@example.com SIP/2.0\r\n"
         b"To: sip:user@example.com\r\n"
@@ -876,8 +876,8 @@ ROWS = [
         b"m=audio 49217 RTP/AVP 0 12\r\n"
         b"m=video 3227 RTP/AVP 31\r\n"
         b"a=rtpmap:31 LPC\r\n"),
-    Row("3.3.11 zeromf", "200",
-        'RFC: an endpoint processes it as if Max-Forwards were positive: 200',
+    Row("3.3.11 zeromf", "404",
+        "RFC: an endpoint processes it as if Max-Forwards were positive; chan_sip (handle_request_options) answers 404: 'user' is no extension in the context",
         None,
         b"OPTIONS sip:user@example.com SIP/2.0\r\n"
         b"To: sip:user@example.com\r\n"

@@ -236,12 +236,12 @@ static void test_restart_is_noticed(void **state)
 static void test_bad_endpoint(void **state)
 {
     t_state_t *t = *state;
-    td_log_level = LOG_EMERG;     /* the failure is logged; keep test output clean */
+    td_log_set_level(TD_LOG_BUS, LOG_EMERG);     /* the failure is logged; keep test output clean */
     assert_null(td_bus_new(t->base, TD_BUS_BIND, "tcp://256.0.0.1:1", "router", "router", 0,
                            &s_handlers, t));
     assert_null(td_bus_new(t->base, TD_BUS_CONNECT, "nonsense", "sig-1", "signaling", 0,
                            &s_handlers, t));
-    td_log_level = LOG_INFO;
+    td_log_set_level(TD_LOG_BUS, LOG_INFO);
 }
 
 int main(void)

@@ -21,7 +21,8 @@
 static char s_dir[128];
 
 static const char *const s_vars[] = { "TANDEM_IDENTITY", "TANDEM_LOGLEVEL", "TANDEM_BUS",
-                                      "TANDEM_SIP_BIND", "TANDEM_MEDIA_ADDRESS", NULL };
+                                      "TANDEM_SIP_BIND", "TANDEM_MEDIA_ADDRESS", "TANDEM_METRICS",
+                                      NULL };
 
 static void s_tandem_conf(const char *text)
 {
@@ -177,6 +178,41 @@ static void test_bad_values(void **state)
     assert_int_equal(s.loglevel, LOG_DEBUG);
 }
 
+/* metrics=: off unless named; each process reads its own section; port 0
+ * allowed; env over file, flag over env; "off" turns it off again. */
+static void test_metrics(void **state)
+{
+    (void)state;
+    td_settings_t s;
+    s_tandem_conf("[signaling]\nmetrics=127.0.0.1:9101\n[router]\nmetrics=0.0.0.0:0\n"
+                  "[media]\nmetrics=off\n");
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), 0);
+    assert_true(s.has_metrics);
+    assert_string_equal(s.metrics_addr, "127.0.0.1");
+    assert_int_equal(s.metrics_port, 9101);
+    assert_int_equal(s_load(&s, "router", NULL, NULL, NULL, NULL), 0);
+    assert_true(s.has_metrics);
+    assert_string_equal(s.metrics_addr, "0.0.0.0");
+    assert_int_equal(s.metrics_port, 0);
+    assert_int_equal(s_load(&s, "media", NULL, NULL, NULL, NULL), 0);
+    assert_false(s.has_metrics);
+    setenv("TANDEM_METRICS", "127.0.0.2:9200", 1);
+    assert_int_equal(s_load(&s, "media", NULL, NULL, NULL, NULL), 0);
+    assert_true(s.has_metrics);
+    assert_int_equal(s.metrics_port, 9200);
+    assert_int_equal(s_load(&s, "signaling", "-m", "off", NULL, NULL), 0);
+    assert_false(s.has_metrics);
+    assert_int_equal(s_load(&s, "signaling", "-m", "127.0.0.1", NULL, NULL), -1);
+    assert_int_equal(s_load(&s, "signaling", "-m", "localhost:9101", NULL, NULL), -1);
+    assert_int_equal(s_load(&s, "signaling", "-m", "127.0.0.1:65536", NULL, NULL), -1);
+    unsetenv("TANDEM_METRICS");
+    s_tandem_conf("[media]\nmetrics=127.0.0.1:x\n");
+    assert_int_equal(s_load(&s, "router", NULL, NULL, NULL, NULL), -1);   /* any section */
+    s_tandem_conf("");
+    assert_int_equal(s_load(&s, "router", NULL, NULL, NULL, NULL), 0);
+    assert_false(s.has_metrics);                                          /* the default */
+}
+
 /* `-a auto`: the address the router is reached from, never a loopback one
  * while the host has another; a router on 127.0.0.1 falls back to the
  * default route / first interface, like no router at all. */
@@ -244,6 +280,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_identity_host_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overload_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test(test_auto_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -330,12 +330,65 @@ static void test_call_relays_both_ways(void **state)
     assert_int_equal(sb->tx_packets, 3);
     assert_int_equal(sb->rx_bytes, 2 * len + sizeof rtcp);
 
+    /* The metrics' view: both sides added, two port pairs in use. */
+    session_stats_t total;
+    uint32_t in_use, pairs;
+    worker_rtp_totals(fx->worker, &total);
+    assert_int_equal(total.rx_packets, 7);
+    assert_int_equal(total.tx_packets, 6);
+    assert_int_equal(total.dropped, 1);
+    assert_int_equal(total.relatches, 1);
+    assert_int_equal(total.rx_bytes, sa->rx_bytes + sb->rx_bytes);
+    worker_port_pairs(fx->worker, &in_use, &pairs);
+    assert_int_equal(in_use, 2);
+    assert_int_equal(pairs, PAIRS);
+
     s_comedia = 0;
-    /* Release: no reply, ports closed and bindable again. */
+    /* Live quality (tandemctl): every session, or one. */
+    Tandem__MediaStatsRequest q = TANDEM__MEDIA_STATS_REQUEST__INIT;
+    q.id = 77;
+    Tandem__Envelope qe = TANDEM__ENVELOPE__INIT;
+    qe.call_id = "";
+    qe.body_case = TANDEM__ENVELOPE__BODY_MEDIA_STATS_REQUEST;
+    qe.media_stats_request = &q;
+    td_bus_fake_deliver(worker_bus(fx->worker), "router", &qe);
+    const td_bus_fake_sent_t *st = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_STATS);
+    assert_non_null(st);
+    assert_int_equal(st->env->media_stats->id, 77);
+    assert_false(st->env->media_stats->final);
+    assert_int_equal(st->env->media_stats->n_sessions, 1);
+    assert_string_equal(st->env->media_stats->sessions[0]->call_id, "call-1");
+    /* RTP only: 1 dropped before the answer + 1 relayed + 1 from a2 */
+    assert_int_equal(st->env->media_stats->sessions[0]->a->rx_packets, 3);
+    qe.call_id = "no-such-call";
+    td_bus_fake_deliver(worker_bus(fx->worker), "router", &qe);
+    st = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_STATS);
+    assert_int_equal(st->env->media_stats->n_sessions, 0);
+    /* Release: the session's quality (MediaStats final), ports closed and
+     * bindable again. */
     size_t before = td_bus_fake_count();
     s_release(fx, "call-1");
-    assert_int_equal(td_bus_fake_count(), before);
+    assert_int_equal(td_bus_fake_count(), before + 1);
+    st = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_STATS);
+    assert_ptr_equal(st, td_bus_fake_get(before));
+    assert_string_equal(st->env->call_id, "call-1");
+    assert_true(st->env->media_stats->final);
+    assert_int_equal(st->env->media_stats->n_sessions, 1);
+    const Tandem__MediaSessionStats *ss = st->env->media_stats->sessions[0];
+    assert_int_equal(ss->a->rx_packets, 3);
+    assert_int_equal(ss->b->rx_packets, 2);
+    assert_int_equal(ss->a->tx_packets, 2);
+    assert_int_equal(ss->a->rtcp_packets, 1);
+    assert_true(ss->a->mos_x100 > 400 && ss->a->mos_x100 <= 450);
+    assert_true(strncmp(ss->b->remote, "127.0.0.1:", 10) == 0);
+    before = td_bus_fake_count();
     assert_int_equal(worker_session_count(fx->worker), 0);
+    /* The closed session's counters stay in the totals; its ports are free. */
+    session_stats_t after;
+    worker_rtp_totals(fx->worker, &after);
+    assert_memory_equal(&after, &total, sizeof total);
+    worker_port_pairs(fx->worker, &in_use, &pairs);
+    assert_int_equal(in_use, 0);
     assert_null(worker_session(fx->worker, "call-1"));
     assert_true(s_can_bind(pa) && s_can_bind(pa + 1));
     assert_true(s_can_bind(pb) && s_can_bind(pb + 1));
@@ -570,6 +623,27 @@ static void test_orphans_closed_after_router_loss(void **state)
     assert_null(worker_session(fx->worker, "busy"));
     assert_int_equal(worker_session_count(fx->worker), 1);
     close(a);
+}
+
+/* The router restarted (a new boot in its Hello): it knows none of the
+ * sessions, so they all close at once and their ports are free again. */
+static void test_router_restart_closes_sessions(void **state)
+{
+    fixture_t *fx = *state;
+    uint16_t pa, pb, pa2, pb2;
+    s_open(fx, "one", 4000, &pa, &pb);
+    s_open(fx, "two", 4002, &pa2, &pb2);
+    assert_int_equal(worker_session_count(fx->worker), 2);
+    td_bus_fake_peer_restart(worker_bus(fx->worker), "router", "router", 0);
+    assert_int_equal(worker_session_count(fx->worker), 0);
+    assert_null(worker_session(fx->worker, "one"));
+    /* The ports are back in the pool: PAIRS / 2 new calls fit again. */
+    char id[16];
+    for (int i = 0; i < PAIRS / 2; i++) {
+        snprintf(id, sizeof id, "new-%d", i);
+        s_open(fx, id, (uint16_t)(4004 + 2 * i), &pa, &pb);
+    }
+    assert_int_equal(worker_session_count(fx->worker), PAIRS / 2);
 }
 
 /* The caller chose PCMU with events on 101, the callee answers PCMA with
@@ -1024,6 +1098,8 @@ static void test_srtp_caller_plain_callee(void **state)
     /* a spoiled packet from elsewhere: dropped, counted, no re-latch */
     const session_stats_t *sa = session_stats(ses, SESSION_A);
     uint64_t failed = sa->srtp_failed, relatches = sa->relatches;
+    const rtp_stats_t *qa = session_quality(ses, SESSION_A);
+    uint64_t received = rtp_stats_received(qa);
     len = s_rtp(pkt, 0xA1A1A1A1, 2);
     assert_int_equal(sdes_protect(phone, pkt, &len, sizeof pkt, 0), 0);
     pkt[len - 1] ^= 1;
@@ -1031,6 +1107,9 @@ static void test_srtp_caller_plain_callee(void **state)
     s_expect_silence(fx, b);
     assert_int_equal(sa->srtp_failed, failed + 1);
     assert_int_equal(sa->relatches, relatches);
+    /* quality counts only what unprotects: the spoiled packet is not RTP received */
+    assert_int_equal(rtp_stats_received(qa), received);
+    assert_int_equal(received, 1);
     len = s_rtp(pkt, 0xB2B2B2B2, 8);
     s_send(b, pb, pkt, len);
     assert_true(s_recv(fx, a, got, sizeof got, NULL) > 0);   /* still to a, not a2 */
@@ -1217,6 +1296,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_call_is_cause_41, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capacity_and_ports_are_cause_34, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphans_closed_after_router_loss, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_router_restart_closes_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transcodes_between_laws, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offer_follows_the_allow_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reoffer_hold_and_resume, setup, teardown),

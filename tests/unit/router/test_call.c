@@ -779,6 +779,16 @@ static void test_dial_failures_table(void **state)
             fail_msg("row %zu: CDR %s", i, s_cdr_last(f));
     }
     assert_int_equal(s_cdr_lines(f), (int)(sizeof rows / sizeof rows[0]));
+    /* The metrics' counts agree with the CDRs. */
+    const call_counts_t *c = router_call_counts(f->router);
+    assert_int_equal(c->ended[CALL_DISP_BUSY], 1);
+    assert_int_equal(c->ended[CALL_DISP_NO_ANSWER], 2);
+    assert_int_equal(c->ended[CALL_DISP_FAILED], 3);
+    assert_int_equal(c->ended[CALL_DISP_CONGESTION], 2);
+    assert_int_equal(c->ended[CALL_DISP_ANSWERED], 0);
+    assert_int_equal(c->cdrs_written, sizeof rows / sizeof rows[0]);
+    assert_int_equal(c->cdr_failures, 0);
+    assert_string_equal(call_disp_name(CALL_DISP_NO_ANSWER), "NO ANSWER");
 }
 
 static void test_dial_timeout(void **state)
@@ -1224,6 +1234,104 @@ static void test_cli(void **state)
     free(text);
 }
 
+/* A worker's MediaStats: one session of call with side A at a_remote. */
+static void s_media_stats(fixture_t *f, const char *peer, const char *call, uint32_t id, int final,
+                          int nsessions)
+{
+    Tandem__MediaSideStats a = TANDEM__MEDIA_SIDE_STATS__INIT, b = TANDEM__MEDIA_SIDE_STATS__INIT;
+    a.remote = "10.0.0.1:4000";
+    a.rx_packets = 450;
+    a.expected = 500;
+    a.lost = 50;
+    a.tx_packets = 500;
+    a.mos_x100 = 339;
+    b.remote = "10.0.0.2:5000";
+    b.rx_packets = 500;
+    b.expected = 500;
+    b.tx_packets = 450;
+    b.far_valid = 1;
+    b.far_lost = 45;
+    b.mos_x100 = 339;
+    Tandem__MediaSessionStats ss = TANDEM__MEDIA_SESSION_STATS__INIT;
+    ss.call_id = (char *)call;
+    ss.a = &a;
+    ss.b = &b;
+    Tandem__MediaSessionStats *list[1] = { &ss };
+    Tandem__MediaStats m = TANDEM__MEDIA_STATS__INIT;
+    m.id = id;
+    m.final = final;
+    m.n_sessions = (size_t)nsessions;
+    m.sessions = list;
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(MEDIA_STATS);
+    env.media_stats = &m;
+    s_deliver(f, peer, &env, final ? call : "", 0);
+}
+
+/* `sip show channelstats`: the router asks every live worker and answers
+ * tandemctl once all have; a session's final stats go to quality.csv. */
+static void test_channelstats(void **state)
+{
+    fixture_t *f = *state;
+    s_bridge_1002(f, "c1");
+    td_bus_fake_peer_up(f->bus, "media-2", "media", 100);
+    Tandem__CliRequest q = TANDEM__CLI_REQUEST__INIT;
+    q.id = 5;
+    q.command = "sip show channelstats";
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(CLI_REQUEST);
+    env.cli_request = &q;
+    s_deliver(f, "ctl-1", &env, "", 0);
+    /* one request per worker, in no particular order */
+    const td_bus_fake_sent_t *s1 = td_bus_fake_get(f->seen), *s2 = td_bus_fake_get(f->seen + 1);
+    assert_non_null(s1);
+    assert_non_null(s2);
+    const Tandem__Envelope *r1 = s1->env, *r2 = s2->env;
+    assert_int_equal(r1->body_case, BODY(MEDIA_STATS_REQUEST));
+    assert_int_equal(r2->body_case, BODY(MEDIA_STATS_REQUEST));
+    uint32_t id = r1->media_stats_request->id;
+    assert_int_equal(r2->media_stats_request->id, id);
+    f->seen += 2;
+    s_nothing_more(f);
+    s_media_stats(f, "media-1", "c1", id, 0, 1);
+    s_nothing_more(f);                           /* media-2 has not answered */
+    s_media_stats(f, "media-1", "c1", id, 0, 1); /* twice: ignored */
+    s_nothing_more(f);
+    s_media_stats(f, "media-2", "c1", id, 0, 0);
+    const Tandem__Envelope *e = s_sent(f, "ctl-1", CLI_REPLY, "", 0);
+    assert_int_equal(e->cli_reply->id, 5);
+    assert_int_equal(e->cli_reply->status, 0);
+    const char *t = e->cli_reply->text;
+    assert_int_equal(strncmp(t, "Peer             Call ID      Duration Recv: Pack  Lost       "
+                                "(     %) Jitter Send: Pack  Lost       (     %) Jitter\n", 109), 0);
+    assert_non_null(strstr(t, "\n10.0.0.1         c1           00:00:00 0000000450  0000000050 "
+                              "(10.00%) 0.0000 0000000500  0000000000 ( 0.00%) 0.0000\n"));
+    assert_non_null(strstr(t, "\n10.0.0.2         c1           00:00:00 0000000500  0000000000 "
+                              "( 0.00%) 0.0000 0000000450  0000000045 (10.00%) 0.0000\n"));
+    assert_non_null(strstr(t, "\n2 active SIP channels\n"));
+    /* a late answer to a request already answered: nothing */
+    s_media_stats(f, "media-2", "c1", id, 0, 1);
+    s_nothing_more(f);
+    /* no worker alive: answered at once */
+    td_bus_fake_peer_down(f->bus, "media-1", "media");
+    td_bus_fake_peer_down(f->bus, "media-2", "media");
+    f->seen = td_bus_fake_count();
+    q.id = 6;
+    s_deliver(f, "ctl-1", &env, "", 0);
+    e = s_sent(f, "ctl-1", CLI_REPLY, "", 0);
+    assert_int_equal(e->cli_reply->id, 6);
+    assert_non_null(strstr(e->cli_reply->text, "\n0 active SIP channels\n"));
+    /* the session's end: a line in quality.csv next to Master.csv */
+    s_media_stats(f, "media-1", "c1", 0, 1, 1);
+    s_nothing_more(f);
+    char path[200], buf[4096];
+    snprintf(path, sizeof path, "%s/cdr/quality.csv", f->dir);
+    test_read(path, buf, sizeof buf);
+    assert_non_null(strstr(buf, "uniqueid,linkedid,end,worker,a_remote,"));
+    assert_non_null(strstr(buf, "\n\"c1\",\"c1\",\""));
+    assert_non_null(strstr(buf, "\"media-1\",\"10.0.0.1:4000\",450,500,50,10.00,"));
+}
+
 static void test_least_loaded_worker(void **state)
 
 {
@@ -1578,6 +1686,7 @@ int main(void)
         T(test_signaling_down),
         T(test_signaling_stall),
         T(test_cli),
+        T(test_channelstats),
         T(test_shutdown_ends_calls),
         T(test_many_calls),
     };

@@ -46,45 +46,50 @@ static int teardown(void **state)
     return rmdir(s_dir);
 }
 
+/* Load text with warnings captured: stderr goes to a file meanwhile. The
+ * log is returned in log (NUL-terminated). */
+static sip_conf_t *s_load_logged(const char *text, char *err, size_t len, char *log, size_t loglen)
+{
+    char logpath[300];
+    snprintf(logpath, sizeof logpath, "%s/log", s_dir);
+    FILE *lf = fopen(logpath, "w+");
+    assert_non_null(lf);
+    td_log_set_fd(fileno(lf));
+    td_log_set_level(-1, LOG_WARNING);
+    sip_conf_t *c = s_load_text(text, err, len);
+    td_log_flush();
+    td_log_set_level(-1, LOG_ERR);
+    td_log_open(NULL);                      /* stderr again */
+    rewind(lf);
+    size_t n = fread(log, 1, loglen - 1, lf);
+    log[n] = '\0';
+    fclose(lf);
+    unlink(logpath);
+    return c;
+}
+
 static void test_error_table(void **state)
 {
     (void)state;
+    /* What chan_sip cannot load past either: the load fails, naming the line. */
     static const struct { const char *text; const char *err; } rows[] = {
         /* good ones */
         { "", NULL },
-        { "[general]\nqualify=yes\ntransport=udp\nsrvlookup=yes\nfoo=bar\n", NULL },
-        { "[general]\nallow=g729\n", NULL },                     /* warns, accepted */
+        { "[general]\nqualify=yes\ntransport=udp\nsrvlookup=yes\n", NULL },
+        { "[general]\nallow=g729\n", NULL },                     /* notice, accepted */
         { "[general]\nudpbindaddr=127.0.0.1:5099\n", NULL },
         { "[general]\ndirectmedia=nonat\n", NULL },
         { "[x]\nsecret=s\n", NULL },                             /* no type: skipped */
         /* [general] */
-        { "[general]\nbindport=70000\n", "sip.conf:2: bindport must be a number from 1 to 65535, not '70000'" },
-        { "[general]\nbindport=abc\n", "sip.conf:2: bindport must be a number from 1 to 65535, not 'abc'" },
         { "[general]\nudpbindaddr=127.0.0.1:0\n", "sip.conf:2: udpbindaddr: port must be a number from 1 to 65535, not '0'" },
         { "[general]\nudpbindaddr=[::]:5060\n", "sip.conf:2: udpbindaddr: IPv6 is not supported yet ('[::]:5060')" },
         { "[general]\nudpbindaddr=300.1.2.3\n", "sip.conf:2: udpbindaddr: cannot resolve '300.1.2.3' to an IPv4 address" },
-        { "[general]\nallowguest=maybe\n", "sip.conf:2: allowguest must be yes or no, not 'maybe'" },
-        { "[general]\nallowtransfer=maybe\n", "sip.conf:2: allowtransfer must be yes or no, not 'maybe'" },
-        { "[general]\nmatch_auth_username=sure\n", "sip.conf:2: match_auth_username must be yes or no, not 'sure'" },
-        { "[general]\nauth_options_requests=2\n", "sip.conf:2: auth_options_requests must be yes or no, not '2'" },
         { "[general]\nauth_algorithms_uas=SHA-256,MD5-sess\n", "sip.conf:2: auth_algorithms_uas: 'MD5-sess' is not MD5 or SHA-256" },
         { "[general]\nauth_algorithms_uas= , \n", "sip.conf:2: auth_algorithms_uas is empty" },
-        { "[general]\n\ndefaultexpiry=soon\n", "sip.conf:3: defaultexpiry must be a number from 1 to 604800, not 'soon'" },
-        { "[general]\nminexpiry=-5\n", "sip.conf:2: minexpiry must be a number from 1 to 604800, not '-5'" },
         { "[general]\nminexpiry=100\nmaxexpiry=50\n", "sip.conf:1: minexpiry (100) is greater than maxexpiry (50)" },
-        { "[general]\nallow=ulaw,speex,foo\n", "sip.conf:2: unknown codec 'foo'" },
-        { "[general]\nrealm=\n", "sip.conf:2: realm is empty" },
-        { "[general]\ndirectmedia=sometimes\n", "sip.conf:2: directmedia must be yes, no, nonat, update or outgoing, not 'sometimes'" },
         { "[general]\n[general]\n", "sip.conf:2: [general] appears twice" },
         /* peers */
-        { "[1001]\ntype=foo\n", "sip.conf:2: type must be friend, user or peer, not 'foo'" },
-        { "[1001]\ntype=friend\nport=0\n", "sip.conf:3: port must be a number from 1 to 65535, not '0'" },
-        { "[1001]\ntype=friend\ninsecure=sometimes\n", "sip.conf:3: insecure: unknown value 'sometimes' (port, invite, or both)" },
-        { "[1001]\ntype=friend\nmd5secret=abc\n", "sip.conf:3: md5secret must be 32 hex digits" },
-        { "[1001]\ntype=friend\ncallerid=\"A\" <1001\n", "sip.conf:3: callerid: missing '>' in '\"A\" <1001'" },
-        { "[1001]\ntype=peer\nhost=10.0.0.256\n", "sip.conf:3: host: cannot resolve '10.0.0.256' to an IPv4 address" },
         { "[1001]\ntype=friend\n[1001]\ntype=friend\n", "sip.conf:3: [1001] is defined twice (first at line 1)" },
-        { "[t](!)\ntype=wizard\n[1001](t)\n", "sip.conf:2: type must be friend, user or peer, not 'wizard'" },
         { "[1001](nosuch)\ntype=friend\n", "sip.conf:1: template [nosuch] is not defined before [1001]" },
         { "[1001\n", "sip.conf:1: missing ']' in section header" },
     };
@@ -96,6 +101,7 @@ static void test_error_table(void **state)
             if (!c)
                 print_message("unexpected error: %s\n", err);
             assert_non_null(c);
+            assert_int_equal(sip_conf_warnings(c), 0);
             sip_conf_destroy(&c);
             assert_null(c);
             continue;
@@ -104,6 +110,86 @@ static void test_error_table(void **state)
         snprintf(want, sizeof want, "%s/%s", s_dir, rows[i].err);
         assert_string_equal(err, want);
     }
+}
+
+/* What chan_sip warns about and loads past: the load goes on with chan_sip's
+ * fallback, the warning names the file and line, and --check counts it. */
+static void test_warning_table(void **state)
+{
+    (void)state;
+    static const struct { const char *text; const char *warn; } rows[] = {
+        { "[general]\nfoo=bar\n", "sip.conf:2: unknown key 'foo' in [general], ignored" },
+        { "[general]\nbindport=70000\n", "sip.conf:2: bindport must be a number from 1 to 65535, not '70000': default kept" },
+        { "[general]\nbindport=abc\n", "sip.conf:2: bindport must be a number from 1 to 65535, not 'abc': default kept" },
+        { "[general]\nallowguest=maybe\n", "sip.conf:2: allowguest must be yes or no, not 'maybe': taken as no" },
+        { "[general]\nallowtransfer=maybe\n", "sip.conf:2: allowtransfer must be yes or no, not 'maybe': taken as no" },
+        { "[general]\nmatch_auth_username=sure\n", "sip.conf:2: match_auth_username must be yes or no, not 'sure': taken as no" },
+        { "[general]\n\ndefaultexpiry=soon\n", "sip.conf:3: defaultexpiry must be a number from 1 to 604800, not 'soon': default kept" },
+        { "[general]\nminexpiry=-5\n", "sip.conf:2: minexpiry must be a number from 1 to 604800, not '-5': default kept" },
+        { "[general]\nallow=ulaw,speex,foo\n", "sip.conf:2: unknown codec 'foo': ignored" },
+        { "[general]\nrealm=\n", "sip.conf:2: realm is empty: 'tandem' kept" },
+        { "[general]\ndirectmedia=sometimes\n", "sip.conf:2: directmedia must be yes, no, nonat, update or outgoing, not 'sometimes': taken as no" },
+        { "[general]\nsession-timers=maybe\n", "sip.conf:2: session-timers must be accept, originate or refuse, not 'maybe': accept" },
+        { "[general]\nlocalnet=10.0.0.0/33\n", "sip.conf:2: localnet: prefix must be 0 to 32, not '33': ignored" },
+        { "[general]\nexternaddr=300.1.1.1\n", "sip.conf:2: externaddr: cannot resolve '300.1.1.1' to an IPv4 address: ignored" },
+        { "[general]\ntlsenable=yes\n", "sip.conf:1: tlsenable=yes needs tlscertfile: TLS is off" },
+        { "[1001]\ntype=foo\n", "sip.conf:2: type must be friend, user or peer, not 'foo': [1001] skipped" },
+        { "[1001]\ntype=friend\nport=0\n", "sip.conf:3: port must be a number from 1 to 65535, not '0': default kept" },
+        { "[1001]\ntype=friend\ninsecure=sometimes\n", "sip.conf:3: insecure: unknown value 'sometimes' (port, invite, or both): ignored" },
+        { "[1001]\ntype=friend\nnat=bogus,force_rport\n", "sip.conf:3: nat: unknown value 'bogus': ignored" },
+        { "[1001]\ntype=friend\nmd5secret=abc\n", "sip.conf:3: md5secret must be 32 hex digits: every login of [1001] will fail" },
+        { "[1001]\ntype=friend\ncallerid=\"A\" <1001\n", "sip.conf:3: callerid: missing '>' in '\"A\" <1001': ignored" },
+        { "[1001]\ntype=peer\nhost=10.0.0.256\n", "sip.conf:3: host: cannot resolve '10.0.0.256' to an IPv4 address: [1001] skipped" },
+        { "[1001]\ntype=friend\nqualify=sometimes\n", "sip.conf:3: qualify must be yes, no or a number of milliseconds, not 'sometimes': taken as no" },
+        { "[1001]\ntype=friend\nencryption=maybe\n", "sip.conf:3: encryption must be yes or no, not 'maybe': taken as no" },
+        { "[t](!)\ntype=wizard\n[1001](t)\n", "sip.conf:2: type must be friend, user or peer, not 'wizard': [t] skipped" },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char err[512], want[512], log[4096];
+        print_message("row %zu: %s\n", i, rows[i].text);
+        sip_conf_t *c = s_load_logged(rows[i].text, err, sizeof err, log, sizeof log);
+        if (!c)
+            print_message("unexpected error: %s\n", err);
+        assert_non_null(c);
+        snprintf(want, sizeof want, "%s/%s", s_dir, rows[i].warn);
+        if (!strstr(log, want))
+            print_message("want '%s' in the log:\n%s", want, log);
+        assert_non_null(strstr(log, want));
+        assert_true(sip_conf_warnings(c) >= 1);
+        sip_conf_destroy(&c);
+    }
+}
+
+/* The fallbacks themselves, as chan_sip applies them. */
+static void test_warning_fallbacks(void **state)
+{
+    (void)state;
+    char err[512], log[4096];
+    sip_conf_t *c = s_load_logged("[general]\nallowguest=maybe\nbindport=abc\ntlsenable=yes\n"
+                                  "transport=tls,udp\n"
+                                  "[a]\ntype=foo\n"
+                                  "[b]\ntype=peer\nhost=10.0.0.256\n"
+                                  "[c]\ntype=friend\nport=abc\nqualify=x\nmd5secret=abc\n"
+                                  "nat=bogus,force_rport\n"
+                                  "[d]\ntype=friend\nsecret=d\n", err, sizeof err, log, sizeof log);
+    assert_non_null(c);
+    const sip_general_t *g = sip_conf_general(c);
+    assert_int_equal(g->allowguest, 0);                     /* ast_true("maybe") */
+    assert_int_equal(ntohs(g->bind.sin_port), 5060);
+    assert_int_equal(g->tlsenable, 0);
+    assert_int_equal(g->transports & SIP_TRANSPORT_TLS, 0);
+    assert_null(sip_conf_peer(c, "a"));                     /* unknown type: skipped */
+    assert_null(sip_conf_peer(c, "b"));                     /* no address: removed */
+    const sip_peer_t *p = sip_conf_peer(c, "c");
+    assert_non_null(p);
+    assert_int_equal(ntohs(p->addr.sin_port), 5060);
+    assert_int_equal(p->maxms, 0);
+    assert_int_equal(p->has_secret, 1);                     /* challenged, never matched */
+    assert_string_equal(p->ha1, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    assert_int_equal(p->nat, SIP_NAT_FORCE);
+    assert_non_null(sip_conf_peer(c, "d"));
+    assert_int_equal(sip_conf_warnings(c), 9);
+    sip_conf_destroy(&c);
 }
 
 static void test_missing_file(void **state)
@@ -523,8 +609,9 @@ static void test_encryption(void **state)
     assert_int_equal(sip_conf_peer(c, "c")->srtp_taglen, 80);   /* chan_sip: "32" or 80 */
     sip_conf_destroy(&c);
     c = s_load_text("[a]\ntype=friend\nencryption=maybe\n", err, sizeof err);
-    assert_null(c);
-    assert_non_null(strstr(err, "sip.conf:3: encryption must be yes or no, not 'maybe'"));
+    assert_non_null(c);                                 /* warned: ast_true("maybe") is no */
+    assert_int_equal(sip_conf_peer(c, "a")->encryption, 0);
+    sip_conf_destroy(&c);
 }
 
 static void test_qualify(void **state)
@@ -551,9 +638,9 @@ static void test_qualify(void **state)
     assert_int_equal(sip_conf_peer(c, "d")->maxms, 0);
     sip_conf_destroy(&c);
     c = s_load_text("[a]\ntype=peer\nhost=127.0.0.1\nqualify=sometimes\n", err, sizeof err);
-    assert_null(c);
-    assert_non_null(strstr(err, "sip.conf:4: qualify must be yes, no or a number of "
-                                "milliseconds, not 'sometimes'"));
+    assert_non_null(c);                                 /* warned, as chan_sip: maxms 0 */
+    assert_int_equal(sip_conf_peer(c, "a")->maxms, 0);
+    sip_conf_destroy(&c);
 }
 
 /* transport=, tcpenable, tcpbindaddr and the tls* keys, as chan_sip reads them. */
@@ -600,8 +687,9 @@ static void test_transports(void **state)
     sip_conf_destroy(&c);
 
     c = s_load_text("[general]\ntlsenable=yes\n", err, sizeof err);
-    assert_null(c);
-    assert_non_null(strstr(err, "tlsenable=yes needs tlscertfile"));
+    assert_non_null(c);                                 /* warned: TLS off, as chan_sip */
+    assert_int_equal(sip_conf_general(c)->tlsenable, 0);
+    sip_conf_destroy(&c);
 
     c = s_load_text("[general]\nbindaddr=10.0.0.1\ntlsenable=yes\ntlscertfile=/etc/x.pem\n"
                     "tlsprivatekey=/etc/x.key\ntlscafile=/etc/ca.pem\ntlscapath=/etc/ssl/certs\n"
@@ -627,6 +715,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_table),
+        cmocka_unit_test(test_warning_table),
+        cmocka_unit_test(test_warning_fallbacks),
         cmocka_unit_test(test_register_parse),
         cmocka_unit_test(test_register_lines),
         cmocka_unit_test(test_qualify),

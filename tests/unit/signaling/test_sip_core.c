@@ -287,6 +287,7 @@ static int setup(void **state)
     td_bus_fake_reset();
     td_bus_fake_set_alive(1);
     td_bus_fake_set_fail(0);
+    td_bus_fake_set_exten_answer(1);
     fx->base = event_base_new();
     fx->fd = s_udp(&fx->sw);
     fx->phone = s_udp(&fx->ph);
@@ -307,9 +308,12 @@ static int setup(void **state)
     char err[512];
     fx->conf = sip_conf_load(fx->path, err, sizeof err);
     assert_non_null(fx->conf);
-    sip_core_opts_t opts = { .identity = "sig-t", .endpoint = "inproc://none", .capacity = 10 };
-    if (s_setup_opts)
+    sip_core_opts_t opts = { .identity = "sig-t", .endpoint = "inproc://none", .capacity = 10,
+                             .conf_path = fx->path };
+    if (s_setup_opts) {
         opts = *s_setup_opts;
+        opts.conf_path = fx->path;
+    }
     fx->core = sip_core_new(fx->base, fx->conf, fx->fd, &opts);
     assert_non_null(fx->core);
     fx->bus = sip_core_bus(fx->core);
@@ -358,6 +362,62 @@ static void test_options(void **state)
     assert_non_null(strstr(fx->last, "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS"));
     assert_non_null(strstr(fx->last, "Accept: application/sdp"));
     assert_non_null(s_to_tag(fx));
+}
+
+/* chan_sip's handle_request_options: the dialplan decides. The question
+ * goes to the router with [general]'s context, the raw and the decoded user
+ * part ("s" without one) and the From user; its answer makes 200 or 404. */
+static const Tandem__ExtenQuery *s_exten_query(void)
+{
+    const td_bus_fake_sent_t *q = td_bus_fake_last(TANDEM__ENVELOPE__BODY_EXTEN_QUERY);
+    assert_non_null(q);
+    return q->env->exten_query;
+}
+
+static void s_exten_reply(fx_t *fx, uint32_t id, int exists)
+{
+    Tandem__ExtenReply r = TANDEM__EXTEN_REPLY__INIT;
+    r.id = id;
+    r.exists = exists;
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.call_id = "";
+    env.body_case = TANDEM__ENVELOPE__BODY_EXTEN_REPLY;
+    env.exten_reply = &r;
+    s_deliver(fx, &env);
+}
+
+static void test_options_dialplan(void **state)
+{
+    fx_t *fx = *state;
+    td_bus_fake_set_exten_answer(-1);
+    /* libosip2 unescapes the user part once, as chan_sip's pedantic
+     * checking does; chan_sip then also tries it decoded once more. */
+    s_request(fx, "OPTIONS", "sip:%2536%2530%2530@127.0.0.1", "alice", "opt-d1", 1, NULL, NULL, NULL);
+    s_pump(fx);
+    const Tandem__ExtenQuery *q = s_exten_query();
+    assert_string_equal(q->context, "guests");
+    assert_string_equal(q->exten, "%36%30%30");
+    assert_string_equal(q->exten_decoded, "600");
+    assert_string_equal(q->caller, "alice");
+    uint32_t id = q->id;
+    s_exten_reply(fx, id + 1, 1);           /* a stale id is ignored */
+    s_exten_reply(fx, id, 0);
+    assert_int_equal(s_next(fx, 1), 404);
+    assert_non_null(strstr(fx->last, "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS"));
+    assert_non_null(strstr(fx->last, "Accept: application/sdp"));
+    s_exten_reply(fx, id, 1);               /* answered already: nothing more */
+
+    s_request(fx, "OPTIONS", "sip:127.0.0.1", "alice", "opt-d2", 1, NULL, NULL, NULL);
+    s_pump(fx);
+    q = s_exten_query();
+    assert_string_equal(q->exten, "s");
+    s_exten_reply(fx, q->id, 1);
+    assert_int_equal(s_next(fx, 1), 200);
+
+    td_bus_fake_set_alive(0);               /* no router: nobody to ask */
+    s_request(fx, "OPTIONS", "sip:600@127.0.0.1", "alice", "opt-d3", 1, NULL, NULL, NULL);
+    assert_int_equal(s_next(fx, 1), 503);
+    assert_non_null(s_hdr(fx, "retry-after"));
 }
 
 static void s_register(fx_t *fx, const char *user, const char *pass, const char *call_id,
@@ -449,6 +509,43 @@ static void s_is_challenge(fx_t *fx, int stale)
         assert_string_equal(w->stale, "true");
     else
         assert_null(w->stale);
+}
+
+/* sip reload (SIGHUP): a changed secret counts from the next REGISTER, a
+ * new peer can register, a removed peer's registration is dropped while
+ * the others stay; a broken file changes nothing and says file:line. */
+static void test_reload(void **state)
+{
+    fx_t *fx = *state;
+    sip_registrar_t *reg = sip_core_registrar(fx->core);
+    s_register(fx, "1001", "1001pass", "rl-1", "Expires: 300\r\n", 200);
+    s_register(fx, "1002", "1002pass", "rl-2", "Expires: 300\r\n", 200);
+    FILE *fp = fopen(fx->path, "w");
+    fputs("[general]\nrealm=tandem\nallowguest=no\n"
+          "[phone](!)\ntype=friend\nhost=dynamic\ncontext=internal\n"
+          "[1001](phone)\nsecret=1001new\n"
+          "[1007](phone)\nsecret=1007pass\n", fp);
+    fclose(fp);
+    char why[1024];
+    assert_int_equal(sip_core_reload(fx->core, why, sizeof why), 0);
+    assert_non_null(strstr(why, "2 peers"));
+    assert_int_equal(sip_conf_peer_count(sip_core_conf(fx->core)), 2);
+    long now = (long)time(NULL);
+    assert_non_null(sip_registrar_lookup(reg, "1001", now));      /* stays */
+    assert_null(sip_registrar_lookup(reg, "1002", now));          /* removed peer */
+    s_register(fx, "1001", "1001pass", "rl-3", NULL, 403);
+    s_register(fx, "1001", "1001new", "rl-4", NULL, 200);
+    s_register(fx, "1002", "1002pass", "rl-5", NULL, 403);
+    s_register(fx, "1007", "1007pass", "rl-6", NULL, 200);
+
+    const sip_conf_t *before = sip_core_conf(fx->core);
+    fp = fopen(fx->path, "a");
+    fputs("[1008](nosuch)\nsecret=x\n", fp);
+    fclose(fp);
+    assert_int_equal(sip_core_reload(fx->core, why, sizeof why), -1);
+    assert_non_null(strstr(why, "sip.conf:12: template [nosuch]"));
+    assert_ptr_equal(sip_core_conf(fx->core), before);
+    s_register(fx, "1007", "1007pass", "rl-7", NULL, 200);
 }
 
 static void test_register_rejects_alike(void **state)
@@ -1299,6 +1396,39 @@ static void test_router_down(void **state)
     assert_int_equal(td_bus_fake_count(), 0);        /* nobody to tell */
 }
 
+/* The router restarted (a new boot in its Hello): it knows none of the
+ * calls, so at once - no grace - the ringing caller gets 503, its callee a
+ * CANCEL, and the new router hears a Hangup for each leg (it ends any call
+ * it does know, and ignores the rest). */
+static void test_router_restart(void **state)
+{
+    fx_t *fx = *state;
+    char id[96];
+    s_invite_authenticated(fx, "restart-1", id, sizeof id);
+    s_register(fx, "1002", "1002pass", "restart-reg", "Expires: 300\r\n", 200);
+    s_originate(fx, id, 1, 0);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "INVITE");
+    s_respond(fx, 180, "restarttag", NULL);
+    td_bus_fake_reset();
+    td_bus_fake_peer_restart(fx->bus, "router", "router", 0);
+    s_pump(fx);
+    int got503 = 0, gotcancel = 0;
+    for (int i = 0; i < 20; i++) {
+        int st = s_next(fx, 1);
+        if (st < 0)
+            break;
+        got503 |= st == 503;
+        gotcancel |= st == 0 && !strcmp(fx->msg->sip_method, "CANCEL");
+    }
+    assert_true(got503);
+    assert_true(gotcancel);
+    size_t hangups = 0;
+    for (size_t i = 0; i < td_bus_fake_count(); i++)
+        hangups += td_bus_fake_get(i)->env->body_case == TANDEM__ENVELOPE__BODY_HANGUP;
+    assert_int_equal(hangups, 2);
+}
+
 static void test_unknown_leg_on_bus(void **state)
 {
     fx_t *fx = *state;
@@ -1946,6 +2076,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_options, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_options_dialplan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register_star, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register_rejects_alike, setup, teardown),
@@ -1966,6 +2097,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_register_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outgoing_busy_and_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_router_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_router_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_leg_on_bus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mutations_never_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_codecs, setup, teardown),

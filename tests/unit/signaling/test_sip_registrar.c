@@ -279,10 +279,44 @@ static void test_source_index_churn(void **state)
     sip_registrar_destroy(&r);
 }
 
+static int s_keep_100x(void *arg, const char *aor)
+{
+    (void)arg;
+    return strncmp(aor, "100", 3) == 0;
+}
+
+/* sip reload: the AORs of peers gone from sip.conf go, with their address
+ * index entries; the others stay as they were. */
+static void test_prune(void **state)
+{
+    (void)state;
+    sip_registrar_t *r = sip_registrar_new();
+    struct sockaddr_in a = s_addr("127.0.0.1", 5061), b = s_addr("127.0.0.1", 5062),
+                       c = s_addr("127.0.0.1", 5063);
+    assert_int_equal(sip_registrar_update(r, "1001", "sip:1001@127.0.0.1:5061", &a, 120, T0,
+                                          "c1", 1, 0), 0);
+    assert_int_equal(sip_registrar_update(r, "2001", "sip:2001@127.0.0.1:5062", &b, 120, T0,
+                                          "c2", 1, 1), 0);
+    assert_int_equal(sip_registrar_update(r, "2001", "sip:2001@127.0.0.1:5063", &c, 120, T0,
+                                          "c3", 1, 1), 0);
+    assert_int_equal(sip_registrar_prune(r, s_keep_100x, NULL), 2);
+    assert_int_equal(sip_registrar_count(r), 1);
+    assert_int_equal(sip_registrar_aors(r), 1);
+    assert_null(sip_registrar_lookup(r, "2001", T0));
+    assert_non_null(sip_registrar_lookup(r, "1001", T0));
+    const char *out[4];
+    assert_int_equal(sip_registrar_at(r, &b, 0, T0, out, 4), 0);
+    assert_int_equal(sip_registrar_at(r, &c, 1, T0, out, 4), 0);
+    assert_int_equal(sip_registrar_at(r, &a, 0, T0, out, 4), 1);
+    assert_int_equal(sip_registrar_prune(r, s_keep_100x, NULL), 0);
+    sip_registrar_destroy(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_add_refresh_lookup),
+        cmocka_unit_test(test_prune),
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_path),
         cmocka_unit_test(test_expiry_on_tick),

@@ -1,6 +1,9 @@
 /* Unit tests for sip_txn: a real event_base, the layer on one UDP socket on
- * 127.0.0.1 and a "peer" socket the test reads and writes by hand. T1 is a
- * few milliseconds so every timer runs in well under a second. */
+ * 127.0.0.1 and a "peer" socket the test reads and writes by hand. The timer
+ * tests run the layer on a fake clock (td_clock.h) with RFC 3261's T1 of
+ * 500 ms and assert the exact times of every retransmission and timeout
+ * (libuv test-timer.c style); the others use a T1 of a few milliseconds on
+ * the real clock. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "sip_txn.h"
+#include "td_clock.h"
 #include "td_log.h"
 
 #define T1 5
@@ -41,6 +45,8 @@ typedef struct {
     int find_ran;
     sip_txn_t **by_index;                /* test_many: txn per Call-ID number */
     size_t n_index;
+    td_clock_t *clock;                   /* fake; the layer uses it after s_fake_clock */
+    uint64_t timeout_at, ack_timeout_at, terminated_at;   /* its now() in the handlers */
 } fx_t;
 
 /* ---- handlers ----------------------------------------------------------- */
@@ -89,6 +95,7 @@ static void s_on_timeout(void *arg, sip_txn_t *txn)
     fx_t *fx = arg;
     fx->n_timeout++;
     fx->timeout_txn = txn;
+    fx->timeout_at = td_clock_now_ms(fx->clock);
 }
 
 static void s_on_ack_timeout(void *arg, sip_txn_t *txn)
@@ -96,6 +103,7 @@ static void s_on_ack_timeout(void *arg, sip_txn_t *txn)
     fx_t *fx = arg;
     (void)txn;
     fx->n_ack_timeout++;
+    fx->ack_timeout_at = td_clock_now_ms(fx->clock);
 }
 
 static void s_on_terminated(void *arg, sip_txn_t *txn)
@@ -103,6 +111,7 @@ static void s_on_terminated(void *arg, sip_txn_t *txn)
     fx_t *fx = arg;
     fx->n_terminated++;
     fx->terminated_txn = txn;
+    fx->terminated_at = td_clock_now_ms(fx->clock);
     if (fx->txn == txn)
         fx->txn = NULL;
 }
@@ -131,7 +140,7 @@ static int setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    td_log_level = LOG_ERR;
+    td_log_set_level(-1, LOG_ERR);    /* every subsystem: sip_txn logs under txn */
     fx->base = event_base_new();
     assert_non_null(fx->base);
     fx->fd = s_udp(&fx->layer_addr);
@@ -140,6 +149,8 @@ static int setup(void **state)
     fx->layer = sip_txn_layer_new(fx->base, fx->fd, &s_handlers, fx);
     assert_non_null(fx->layer);
     sip_txn_layer_set_t1(fx->layer, T1);
+    fx->clock = td_clock_new_fake();
+    assert_non_null(fx->clock);
     *state = fx;
     return 0;
 }
@@ -149,6 +160,8 @@ static int teardown(void **state)
     fx_t *fx = *state;
     sip_txn_layer_destroy(&fx->layer);
     assert_null(fx->layer);
+    assert_int_equal(td_clock_timers(fx->clock), 0);     /* every timer was freed */
+    td_clock_destroy(&fx->clock);
     assert_int_equal(event_base_get_num_events(fx->base, EVENT_BASE_COUNT_ADDED), 0);
     close(fx->fd);
     close(fx->peer);
@@ -314,6 +327,65 @@ static unsigned long s_stat_live(fx_t *fx)
     return st.live;
 }
 
+/* ---- the fake clock (timer tests) --------------------------------------- */
+
+#define RFC_T1 500                       /* RFC 3261: T2 = 4 s, T4 = 5 s */
+
+/* Run the layer's timers on fx->clock, with T1 = 500 ms. */
+static void s_fake_clock(fx_t *fx)
+{
+    sip_txn_layer_set_clock(fx->layer, fx->clock);
+    sip_txn_layer_set_t1(fx->layer, RFC_T1);
+}
+
+/* Everything queued at the peer: the time (now) of each datagram starting
+ * with prefix goes to at[*n] (at most max). */
+static void s_collect(fx_t *fx, const char *prefix, uint64_t *at, int *n, int max)
+{
+    char buf[70000];
+    ssize_t len;
+    while ((len = recv(fx->peer, buf, sizeof buf - 1, 0)) >= 0) {
+        buf[len] = '\0';
+        if (strncmp(buf, prefix, strlen(prefix)) != 0)
+            continue;
+        assert_true(*n < max);           /* more than the test expects at all */
+        at[(*n)++] = td_clock_now_ms(fx->clock);
+    }
+}
+
+/* Advance the fake clock to `until` (ms since it started), one due timer at
+ * a time, letting the loop run (responses, the reaper) after each; returns
+ * the datagrams starting with prefix that the peer got meanwhile, with the
+ * time each was sent, in at[]. */
+static int s_advance_to(fx_t *fx, uint64_t until, const char *prefix, uint64_t *at, int max)
+{
+    int n = 0;
+    uint64_t due;
+    assert_true(until >= td_clock_now_ms(fx->clock));
+    while (td_clock_next_due(fx->clock, &due) == 0 && due <= until) {
+        td_clock_advance(fx->clock, due - td_clock_now_ms(fx->clock));
+        s_pump(fx);
+        s_collect(fx, prefix, at, &n, max);
+    }
+    td_clock_advance(fx->clock, until - td_clock_now_ms(fx->clock));
+    s_pump(fx);
+    s_collect(fx, prefix, at, &n, max);
+    return n;
+}
+
+/* at[0..n) == want[0..n), with a message naming the first difference. */
+static void s_expect_times(const char *what, const uint64_t *at, int n, const uint64_t *want,
+                           int nwant)
+{
+    for (int i = 0; i < n && i < nwant; i++)
+        if (at[i] != want[i])
+            fail_msg("%s #%d sent at %llu ms, expected %llu ms", what, i + 1,
+                     (unsigned long long)at[i], (unsigned long long)want[i]);
+    if (n != nwant)
+        fail_msg("%s sent %d times, expected %d (last at %llu ms)", what, n, nwant,
+                 n ? (unsigned long long)at[n - 1] : 0ULL);
+}
+
 /* ---- server transactions ------------------------------------------------ */
 
 static void test_invite_gets_trying_then_tu(void **state)
@@ -362,58 +434,75 @@ static void test_invite_retransmission_resends_last(void **state)
     assert_int_equal(st.live, 1);
 }
 
+/* IST, a non-2xx final: Timer G resends it at T1, 2T1, 4T1 ... (RFC 3261
+ * 17.2.1) until the ACK; then Timer I (T4) ends the transaction. */
 static void test_ist_non2xx_until_ack(void **state)
 {
     fx_t *fx = *state;
+    uint64_t at[16];
+    s_fake_clock(fx);
     s_request(fx, "INVITE", "z9hG4bKinv3", "call3", 1, NULL, NULL);
     s_pump(fx);
     assert_int_equal(s_drain(fx, "SIP/2.0 100"), 1);
     sip_txn_t *t = fx->txn;
+    assert_non_null(t);
     assert_int_equal(sip_txn_reply(t, 486, "uastag"), 0);
     assert_int_equal(sip_txn_last_status(t), 486);
-    s_run(fx, 5 * T1);                                /* G at T1, 3*T1 */
-    int n486 = s_drain(fx, "SIP/2.0 486");
-    assert_true(n486 >= 3);
+    assert_int_equal(s_drain(fx, "SIP/2.0 486"), 1);
+    int n = s_advance_to(fx, 2000, "SIP/2.0 486", at, 16);
+    s_expect_times("486", at, n, (const uint64_t[]){ 500, 1500 }, 2);
     assert_int_equal(sip_txn_reply(t, 200, "uastag"), -1);   /* past that */
     s_request(fx, "ACK", "z9hG4bKinv3", "call3", 1, "uastag", NULL);
     s_pump(fx);
-    s_drain(fx, NULL);
     assert_int_equal(fx->n_request, 1);               /* the ACK was absorbed */
+    n = s_advance_to(fx, 2000 + 5000 - 1, "SIP/2.0 486", at, 16);
+    assert_int_equal(n, 0);                           /* no more 486 */
     assert_int_equal(fx->n_terminated, 0);
-    s_run(fx, 10 * T1 + 20);                          /* Timer I = T4 */
-    assert_int_equal(s_drain(fx, NULL), 0);           /* no more 486 */
+    s_advance_to(fx, 2000 + 5000, "SIP/2.0", at, 16); /* Timer I = T4 */
     assert_int_equal(fx->n_request, 1);
     assert_int_equal(fx->n_terminated, 1);
+    assert_int_equal(fx->terminated_at, 7000);
     assert_ptr_equal(fx->terminated_txn, t);
     assert_int_equal(s_stat_live(fx), 0);
 }
 
+/* IST, a non-2xx nobody ACKs: G doubles up to T2 (4 s), H ends it at 64*T1. */
 static void test_ist_non2xx_timer_h(void **state)
 {
     fx_t *fx = *state;
-    sip_txn_layer_set_t1(fx->layer, 3);
+    uint64_t at[32];
+    s_fake_clock(fx);
     s_request(fx, "INVITE", "z9hG4bKinvh", "callh", 1, NULL, NULL);
     s_pump(fx);
+    assert_non_null(fx->txn);
     assert_int_equal(sip_txn_reply(fx->txn, 603, "uastag"), 0);
-    s_run(fx, 64 * 3 + 30);
+    s_drain(fx, NULL);
+    int n = s_advance_to(fx, 64 * RFC_T1 - 1, "SIP/2.0 603", at, 32);
+    s_expect_times("603", at, n, (const uint64_t[]){ 500, 1500, 3500, 7500, 11500, 15500,
+                                                      19500, 23500, 27500, 31500 }, 10);
+    assert_int_equal(fx->n_terminated, 0);
+    n = s_advance_to(fx, 64 * RFC_T1, "SIP/2.0 603", at, 32);
+    assert_int_equal(n, 0);
     assert_int_equal(fx->n_terminated, 1);
+    assert_int_equal(fx->terminated_at, 32000);
     assert_int_equal(fx->n_ack_timeout, 0);
-    /* G doubles to T2 = 24 ms: 3, 9, 21, 45, 69, ... about 9 in 192 ms */
-    int n = s_drain(fx, "SIP/2.0 603");
-    assert_true(n >= 4 && n <= 12);
+    assert_int_equal(s_stat_live(fx), 0);
 }
 
 static void test_ist_2xx_until_acked(void **state)
 {
     fx_t *fx = *state;
-    sip_txn_layer_set_t1(fx->layer, 4);
+    uint64_t at[16];
+    s_fake_clock(fx);
     s_request(fx, "INVITE", "z9hG4bKinv4", "call4", 1, NULL, NULL);
     s_pump(fx);
     assert_int_equal(s_drain(fx, "SIP/2.0 100"), 1);
     sip_txn_t *t = fx->txn;
+    assert_non_null(t);
     assert_int_equal(sip_txn_reply(t, 200, "uastag"), 0);
-    s_run(fx, 20);                                    /* 4, 12 */
-    assert_true(s_drain(fx, "SIP/2.0 200") >= 3);
+    assert_int_equal(s_drain(fx, "SIP/2.0 200"), 1);
+    int n = s_advance_to(fx, 2000, "SIP/2.0 200", at, 16);
+    s_expect_times("2xx", at, n, (const uint64_t[]){ 500, 1500 }, 2);
     s_request(fx, "INVITE", "z9hG4bKinv4", "call4", 1, NULL, NULL);
     event_base_loop(fx->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     assert_int_equal(s_drain(fx, "SIP/2.0 100"), 0); /* absorbed, no 100 again */
@@ -426,34 +515,42 @@ static void test_ist_2xx_until_acked(void **state)
     assert_string_equal(fx->method, "ACK");
     sip_txn_acked(t);
     s_drain(fx, NULL);
-    s_run(fx, 40);
-    assert_int_equal(s_drain(fx, NULL), 0);
-    s_run(fx, 64 * 4);
+    n = s_advance_to(fx, 64 * RFC_T1 - 1, "SIP/2.0", at, 16);
+    assert_int_equal(n, 0);                           /* acked: no more 2xx */
+    assert_int_equal(fx->n_terminated, 0);
+    s_advance_to(fx, 64 * RFC_T1, "SIP/2.0", at, 16);
     assert_int_equal(fx->n_ack_timeout, 0);
     assert_int_equal(fx->n_terminated, 1);
+    assert_int_equal(fx->terminated_at, 32000);
     assert_int_equal(s_stat_live(fx), 0);
 }
 
+/* IST, a 2xx whose ACK never comes: resent at T1, 2T1 ... capped at T2,
+ * on_ack_timeout and the end at 64*T1. */
 static void test_ist_2xx_ack_timeout(void **state)
 {
     fx_t *fx = *state;
-    sip_txn_layer_set_t1(fx->layer, 4);
+    uint64_t at[32];
+    s_fake_clock(fx);
     fx->auto_reply = 200;
     s_request(fx, "INVITE", "z9hG4bKinv5", "call5", 1, NULL, NULL);
     s_pump(fx);
-    s_run(fx, 64 * 4 + 30);
+    assert_int_equal(s_drain(fx, "SIP/2.0 200"), 1);
+    int n = s_advance_to(fx, 64 * RFC_T1, "SIP/2.0 200", at, 32);
+    s_expect_times("2xx", at, n, (const uint64_t[]){ 500, 1500, 3500, 7500, 11500, 15500,
+                                                      19500, 23500, 27500, 31500 }, 10);
     assert_int_equal(fx->n_ack_timeout, 1);
+    assert_int_equal(fx->ack_timeout_at, 32000);
     assert_int_equal(fx->n_terminated, 1);
-    /* 2xx every 4, 8, 16, 32 (=T2) ms: 4, 12, 28, 60, 92, ... about 8 in 256 ms */
-    int n = s_drain(fx, "SIP/2.0 200");
-    assert_true(n >= 4 && n <= 12);
+    assert_int_equal(fx->terminated_at, 32000);
 }
 
 static void test_nist_absorbs_retransmission(void **state)
 {
     fx_t *fx = *state;
     char buf[4096];
-    sip_txn_layer_set_t1(fx->layer, 3);
+    uint64_t at[4];
+    s_fake_clock(fx);
     s_request(fx, "OPTIONS", "z9hG4bKopt1", "callo", 7, NULL, NULL);
     s_pump(fx);
     assert_int_equal(fx->n_request, 1);
@@ -473,11 +570,28 @@ static void test_nist_absorbs_retransmission(void **state)
     assert_int_equal(s_status(buf), 200);
     assert_int_equal(fx->n_request, 1);
     assert_int_equal(sip_txn_reply(t, 404, NULL), -1);
-    s_run(fx, 64 * 3 + 30);                          /* Timer J */
+    s_advance_to(fx, 64 * RFC_T1 - 1, "SIP/2.0", at, 4);
+    assert_int_equal(fx->n_terminated, 0);
+    s_advance_to(fx, 64 * RFC_T1, "SIP/2.0", at, 4);  /* Timer J */
     assert_int_equal(fx->n_terminated, 1);
+    assert_int_equal(fx->terminated_at, 32000);
     s_request(fx, "OPTIONS", "z9hG4bKopt1", "callo", 7, NULL, NULL);
     s_pump(fx);
     assert_int_equal(fx->n_request, 2);               /* a new transaction now */
+
+    /* The metrics' counts: four OPTIONS in (two of them again for the first
+     * transaction), one 200 sent (its resend is a retransmission). */
+    const sip_counts_t *c = sip_txn_layer_counts(fx->layer);
+    assert_int_equal(c->requests_in[SIP_METHOD_OPTIONS], 4);
+    assert_int_equal(c->requests_in[SIP_METHOD_INVITE], 0);
+    assert_int_equal(c->retransmits_in, 2);
+    assert_int_equal(c->responses_out[SIP_METHOD_OPTIONS][200 - SIP_CODE_MIN], 1);
+    assert_int_equal(c->retransmits_out, 1);
+    assert_int_equal(sip_method_index("OPTIONS"), SIP_METHOD_OPTIONS);
+    assert_int_equal(sip_method_index("options"), SIP_METHOD_OTHER);
+    assert_int_equal(sip_method_index("FOO"), SIP_METHOD_OTHER);
+    assert_int_equal(sip_method_index(NULL), SIP_METHOD_OTHER);
+    assert_string_equal(sip_method_name(SIP_METHOD_PUBLISH), "PUBLISH");
 }
 
 static void test_cancel_finds_invite(void **state)
@@ -611,12 +725,15 @@ static void test_rfc2543_request_matching(void **state)
 
 /* ---- client transactions ------------------------------------------------ */
 
+/* ICT nobody answers: Timer A resends the INVITE at T1, 2T1, 4T1 ... with
+ * no T2 cap (RFC 3261 17.1.1.2), Timer B times it out at 64*T1 exactly. */
 static void test_ict_timer_a_and_b(void **state)
 {
     fx_t *fx = *state;
     char buf[4096], hdr[512], want[64];
+    uint64_t at[16];
     int owner;
-    sip_txn_layer_set_t1(fx->layer, 4);
+    s_fake_clock(fx);
     sip_txn_t *t = s_start_client(fx, "INVITE", NULL, &owner);
     assert_int_equal(sip_txn_kind(t), SIP_TXN_ICT);
     assert_ptr_equal(sip_txn_owner(t), &owner);
@@ -626,11 +743,14 @@ static void test_ict_timer_a_and_b(void **state)
     snprintf(want, sizeof want, "127.0.0.1:%d", ntohs(fx->layer_addr.sin_port));
     assert_non_null(strstr(s_header(buf, "Via", hdr, sizeof hdr), want));
     assert_non_null(strstr(hdr, ";rport"));
-    s_run(fx, 64 * 4 + 30);
-    /* A at 4, 12, 28, 60, 124, 252 ms (no T2 cap for INVITE), B at 256 */
-    int n = s_drain(fx, "INVITE ");
-    assert_true(n >= 3 && n <= 7);
+    int n = s_advance_to(fx, 64 * RFC_T1 - 1, "INVITE ", at, 16);
+    s_expect_times("INVITE", at, n, (const uint64_t[]){ 500, 1500, 3500, 7500, 15500, 31500 },
+                   6);
+    assert_int_equal(fx->n_timeout, 0);               /* not a millisecond early */
+    n = s_advance_to(fx, 64 * RFC_T1, "INVITE ", at, 16);
+    assert_int_equal(n, 0);
     assert_int_equal(fx->n_timeout, 1);
+    assert_int_equal(fx->timeout_at, 32000);
     assert_ptr_equal(fx->timeout_txn, t);
     assert_int_equal(fx->n_terminated, 1);
     assert_ptr_equal(fx->terminated_txn, t);
@@ -642,7 +762,8 @@ static void test_ict_non2xx_is_acked(void **state)
 {
     fx_t *fx = *state;
     char inv[4096], buf[4096], hdr[512], branch[128];
-    sip_txn_layer_set_t1(fx->layer, 3);
+    uint64_t at[8];
+    s_fake_clock(fx);
     sip_txn_t *t = s_start_client(fx, "INVITE", "Route: <sip:proxy.example;lr>\r\n", NULL);
     assert_true(s_recv(fx, inv, sizeof inv, 0) > 0);
     snprintf(branch, sizeof branch, "%s", strstr(s_header(inv, "Via", hdr, sizeof hdr), "branch="));
@@ -653,8 +774,8 @@ static void test_ict_non2xx_is_acked(void **state)
     assert_int_equal(fx->status, 100);
     assert_ptr_equal(fx->response_txn, t);
     s_drain(fx, NULL);
-    s_run(fx, 4 * 3);
-    assert_int_equal(s_drain(fx, "INVITE "), 0);      /* Proceeding: no more Timer A */
+    int n = s_advance_to(fx, 5000, "INVITE ", at, 8);
+    assert_int_equal(n, 0);                           /* Proceeding: no more Timer A */
     s_respond_to(fx, inv, 486, "busytag");
     s_pump(fx);
     assert_int_equal(fx->n_response, 2);
@@ -673,8 +794,11 @@ static void test_ict_non2xx_is_acked(void **state)
     assert_int_equal(fx->n_response, 2);
     assert_true(s_recv(fx, buf, sizeof buf, 0) > 0);
     assert_int_equal(strncmp(buf, "ACK ", 4), 0);
-    s_run(fx, 64 * 3 + 30);                          /* Timer D */
+    s_advance_to(fx, 5000 + 32000 - 1, "ACK ", at, 8);
+    assert_int_equal(fx->n_terminated, 0);
+    s_advance_to(fx, 5000 + 32000, "ACK ", at, 8);    /* Timer D: 32 s on UDP */
     assert_int_equal(fx->n_terminated, 1);
+    assert_int_equal(fx->terminated_at, 37000);
     assert_int_equal(fx->n_timeout, 0);
 }
 
@@ -703,30 +827,40 @@ static void test_ict_2xx_ends_it(void **state)
     assert_int_equal(st.dropped, 1);
 }
 
+/* NICT: Timer E at T1, 2T1 ... capped at T2; a final response stops it and
+ * Timer K (T4) ends it; Timer F times out one nobody answers at 64*T1. */
 static void test_nict_timers(void **state)
 {
     fx_t *fx = *state;
     char req[4096];
-    sip_txn_layer_set_t1(fx->layer, 4);
+    uint64_t at[32];
+    s_fake_clock(fx);
     sip_txn_t *t = s_start_client(fx, "OPTIONS", NULL, NULL);
     assert_int_equal(sip_txn_kind(t), SIP_TXN_NICT);
     assert_true(s_recv(fx, req, sizeof req, 0) > 0);
-    s_run(fx, 50);                                    /* E at 4, 12, 28 (T2 = 32), 60 */
-    int n = s_drain(fx, "OPTIONS ");
-    assert_true(n >= 2 && n <= 4);
+    int n = s_advance_to(fx, 8000, "OPTIONS ", at, 32);
+    s_expect_times("OPTIONS", at, n, (const uint64_t[]){ 500, 1500, 3500, 7500 }, 4);
     s_respond_to(fx, req, 200, "t");
     s_pump(fx);
     assert_int_equal(fx->n_response, 1);
     s_respond_to(fx, req, 200, "t");
     s_pump(fx);
     assert_int_equal(fx->n_response, 1);              /* absorbed in Completed */
-    s_run(fx, 10 * 4 + 20);                           /* Timer K = T4 */
+    n = s_advance_to(fx, 8000 + 5000 - 1, "OPTIONS ", at, 32);
+    assert_int_equal(n, 0);
+    assert_int_equal(fx->n_terminated, 0);
+    s_advance_to(fx, 8000 + 5000, "OPTIONS ", at, 32);   /* Timer K = T4 */
     assert_int_equal(fx->n_terminated, 1);
-    assert_int_equal(s_drain(fx, "OPTIONS "), 0);
-    /* and Timer F on one nobody answers */
+    assert_int_equal(fx->terminated_at, 13000);
+    /* and Timer F on one nobody answers, started at 13000 */
     t = s_start_client(fx, "OPTIONS", NULL, NULL);
-    s_run(fx, 64 * 4 + 30);
+    assert_int_equal(s_drain(fx, "OPTIONS "), 1);
+    n = s_advance_to(fx, 13000 + 64 * RFC_T1, "OPTIONS ", at, 32);
+    s_expect_times("OPTIONS", at, n, (const uint64_t[]){ 13500, 14500, 16500, 20500, 24500,
+                                                          28500, 32500, 36500, 40500, 44500 },
+                   10);
     assert_int_equal(fx->n_timeout, 1);
+    assert_int_equal(fx->timeout_at, 13000 + 32000);
     assert_ptr_equal(fx->timeout_txn, t);
     assert_int_equal(fx->n_terminated, 2);
 }
@@ -735,7 +869,8 @@ static void test_client_cancel(void **state)
 {
     fx_t *fx = *state;
     char inv[4096], buf[4096], hdr[512], branch[128];
-    sip_txn_layer_set_t1(fx->layer, 3);
+    uint64_t at[8];
+    s_fake_clock(fx);
     sip_txn_t *t = s_start_client(fx, "INVITE", "Route: <sip:proxy.example;lr>\r\n", NULL);
     assert_true(s_recv(fx, inv, sizeof inv, 0) > 0);
     snprintf(branch, sizeof branch, "%s", strstr(s_header(inv, "Via", hdr, sizeof hdr), "branch="));
@@ -773,8 +908,9 @@ static void test_client_cancel(void **state)
     assert_int_equal(fx->status, 487);
     assert_int_equal(s_drain(fx, "ACK "), 1);
     assert_int_equal(sip_txn_cancel(t), -1);         /* too late now */
-    s_run(fx, 64 * 3 + 30);
+    s_advance_to(fx, 64 * RFC_T1, "INVITE ", at, 8);  /* Timer D (and the CANCEL's K) */
     assert_int_equal(fx->n_terminated, 1);            /* only the INVITE's is reported */
+    assert_int_equal(fx->terminated_at, 32000);
     assert_int_equal(s_stat_live(fx), 0);
 }
 
