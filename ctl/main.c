@@ -114,7 +114,7 @@ static int s_ask(ctl_t *self, const char *endpoint, const char *command)
 /* The command phrases Tab completes, word by word. */
 static const char *const s_phrases[] = {
     "core show channels verbose", "core show uptime", "core show processes",
-    "channel request hangup", "dialplan reload", "media show workers",
+    "channel request hangup", "dialplan reload", "dialplan show", "media show workers",
     "media drain", "sip show peers", "sip show peer", "sip show users", "sip show registry",
     "sip show channelstats", "sip reload", "help", "quit", "exit",
 };

@@ -234,6 +234,41 @@ static int s_drain(router_t *self, s_out_t *o, const char *id)
     return CLI_OK;
 }
 
+/* --- dialplan show ----------------------------------------------------------------- */
+
+/* `dialplan show [[exten@]context]`, split as Asterisk's handle_show_dialplan
+ * does: at the first '@', an empty part meaning "any". */
+static int s_dialplan_show(router_t *self, s_out_t *o, const char *arg)
+{
+    char spec[256];
+    const char *context = NULL, *exten = NULL;
+    if (arg) {
+        snprintf(spec, sizeof spec, "%s", arg);
+        char *at = strchr(spec, '@');
+        if (at) {
+            *at = '\0';
+            exten = *spec ? spec : NULL;
+            context = at + 1;
+        } else {
+            context = spec;
+        }
+        if (context && !*context)
+            context = NULL;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        s_printf(o, "Out of memory\n");
+        return CLI_FAILED;
+    }
+    int rc = dialplan_show(router_dialplan(self), context, exten, f);
+    fclose(f);
+    s_printf(o, "%s", text ? text : "");
+    free(text);
+    return rc < 0 ? CLI_FAILED : CLI_OK;
+}
+
 /* --- dispatch -------------------------------------------------------------------- */
 
 static const char *const s_help =
@@ -241,6 +276,7 @@ static const char *const s_help =
     "core show uptime                  how long the router has run, and its last reload\n"
     "core show processes               signaling, media and router processes on the bus\n"
     "channel request hangup <chan|all> hang up a call by channel name\n"
+    "dialplan show [[exten@]context]   the dialplan, or one context, or what exten dials there\n"
     "dialplan reload                   re-read extensions.conf\n"
     "sip show channelstats             RTP of each call's phones: packets, loss, jitter\n"
     "media show workers                media workers: state, calls, capacity, sessions\n"
@@ -291,6 +327,13 @@ int router_cli(router_t *self, const char *command, char **text)
             rc = CLI_FAILED;
         } else {
             s_printf(&o, "Dialplan reloaded.\n");
+        }
+    } else if (IS(0, "dialplan") && IS(1, "show")) {
+        if (n > 3) {
+            s_printf(&o, "Usage: dialplan show [[exten@]context]\n       Show dialplan\n");
+            rc = CLI_USAGE;
+        } else {
+            rc = s_dialplan_show(self, &o, n == 3 ? w[2] : NULL);
         }
     } else if (IS(0, "media") && IS(1, "show") && IS(2, "workers") && n == 3) {
         s_printf(&o, "%-24.24s %-9s %6s %9s %8s\n", "Worker", "State", "Calls", "Capacity",

@@ -2,6 +2,7 @@
 #define TD_LOG_SUBSYS TD_LOG_DIALPLAN   /* td_log() here: [logging] dialplan= */
 #include "td_str.h"
 #include "dialplan.h"
+#include "dialplan_int.h"
 #include "func.h"
 #include "vars.h"
 #include "arena.h"
@@ -23,53 +24,6 @@
 #define S_MAX_EXTEN 256
 
 typedef struct dialplan_context s_context_t;
-
-struct dialplan_ext {
-    const char *name;            /* as written, with any "/callerid" */
-    const char *key;             /* literal without '-', or the pattern's canonical key */
-    pattern_t *pattern;          /* NULL for a literal */
-    const char *cid;             /* caller ID to match: NULL none, the literal key, or */
-    pattern_t *cid_pattern;      /* a "_" pattern */
-    struct dialplan_ext *alt;    /* same name, other caller ID: those with one first */
-    dialplan_prio_t *prios;      /* sorted by priority once loaded */
-    size_t nprios, cap;
-    struct dialplan_ext *next;   /* every extension, for destroy */
-};
-
-struct dialplan_context {
-    const char *name;
-    strmap_t *literals;          /* key -> ext */
-    strmap_t *pattern_keys;      /* key -> ext (merges equal patterns) */
-    dialplan_ext_t **patterns;   /* in Asterisk's order once loaded */
-    size_t npatterns, pcap;
-    const char **include_names;
-    const char **include_files;
-    int *include_lines;
-    s_context_t **includes;      /* resolved; NULL where the context does not exist */
-    timing_t **include_when;     /* NULL: always; else only while the time matches */
-    size_t nincludes, icap;
-    /* while loading */
-    dialplan_ext_t *last_ext;
-    int last_prio;               /* pbx_config's lastpri: -2 none yet, -1 a hint */
-};
-
-struct dialplan {
-    int refs;                    /* the router and each call on this plan (dialplan_ref) */
-    arena_t arena;               /* every string and small struct of the dialplan */
-    strmap_t *contexts;          /* name -> context */
-    s_context_t **ctx_list;
-    size_t nctx, ctxcap;
-    strmap_t *globals;           /* name -> value */
-    dialplan_ext_t *extens;      /* all of them, for destroy */
-    int autofallthrough;         /* [general] autofallthrough */
-    int clearglobalvars;         /* [general] clearglobalvars */
-    int nwarnings;
-    /* while loading */
-    int failed;                  /* s_error was called: the load fails */
-    char *err;
-    size_t errlen;
-    FILE *out;                   /* --check: warnings go here, not to td_log */
-};
 
 static const char *s_app_names[DIALPLAN_APP_COUNT] = {
     [DIALPLAN_APP_ANSWER]      = "Answer",
@@ -503,8 +457,9 @@ static int s_parse_app(dialplan_t *self, char *text, const char *file, int line,
         app = DIALPLAN_APP_UNKNOWN;
     }
     prio->app = (dialplan_app_t)app;
-    prio->app_name = app == DIALPLAN_APP_UNKNOWN ? arena_strdup(&self->arena, name)
-                                                 : dialplan_app_name((dialplan_app_t)app);
+    /* As written (`dialplan show` prints it so, as Asterisk keeps the
+     * name pbx_config read); the interpreter goes by prio->app. */
+    prio->app_name = arena_strdup(&self->arena, name);
     if (!prio->app_name || !(prio->args = arena_strdup(&self->arena, args)))
         return s_error(self, file, line, "out of memory");
     return 0;

@@ -100,7 +100,7 @@ typedef enum {
 typedef struct {
     int priority;
     dialplan_app_t app;
-    const char *app_name;       /* as written ("Queue" for DIALPLAN_APP_UNKNOWN) */
+    const char *app_name;       /* as written ("dial", "Queue"), for display */
     const char *label;          /* NULL if none */
     const char *args;           /* as written, before ${} substitution */
     const char *file;
@@ -168,6 +168,17 @@ void dialplan_globals_foreach(const dialplan_t *self,
                               void (*fn)(void *arg, const char *name, const char *value),
                               void *arg);
 int dialplan_clearglobalvars(const dialplan_t *self);
+
+/* As Asterisk's `dialplan show [[exten@]context]` (pbx.c handle_show_dialplan,
+ * for a plan pbx_config loaded): the plan as text into out, each context
+ * ("[ Context 'name' created by 'pbx_config' ]"), its extensions and
+ * includes, then "-= N extensions (M priorities) in K contexts. =-".
+ * context NULL: every context (the one written last first, as Asterisk
+ * lists them); exten NULL: every extension, else those exten matches
+ * (ast_extension_match), in context and in the contexts it includes.
+ * 0, or -1 when the context or the extension does not exist (Asterisk's
+ * "There is no existence of ..." is written to out). */
+int dialplan_show(const dialplan_t *self, const char *context, const char *exten, FILE *out);
 
 /* "Dial", "Answer", ... */
 const char *dialplan_app_name(dialplan_app_t app);

@@ -834,6 +834,7 @@ void router_set_plan_path(router_t *self, const char *path)
 }
 
 const char *router_plan_path(router_t *self) { return self->plan_path; }
+const dialplan_t *router_dialplan(router_t *self) { return self->dialplan; }
 
 td_bus_t *router_bus(router_t *self) { return self->bus; }
 workers_t *router_workers(router_t *self) { return self->workers; }

@@ -77,6 +77,8 @@ long router_uptime_s(router_t *self);
 long router_reload_age_s(router_t *self);
 void router_set_plan_path(router_t *self, const char *path);
 const char *router_plan_path(router_t *self);
+/* The plan new calls start on. Borrowed until the next reload. */
+const dialplan_t *router_dialplan(router_t *self);
 /* A `tandemctl` command (cli.c): the reply's text, malloc'd, in *text;
  * returns the CliReply status. */
 int router_cli(router_t *self, const char *command, char **text);
