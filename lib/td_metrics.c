@@ -27,6 +27,8 @@ typedef struct {
     td_metrics_collect_fn *fn;
     void *arg;
     const char *fn_label[2];
+    /* or a histogram the owner keeps */
+    const td_histogram_t *histogram;
 } s_family_t;
 
 struct td_metrics_out {
@@ -122,6 +124,33 @@ int td_metrics_add_fn(td_metrics_t *self, td_metric_type_t type, const char *nam
     return 0;
 }
 
+void td_histogram_init(td_histogram_t *h, const double *bounds, size_t n)
+{
+    memset(h, 0, sizeof *h);
+    h->bounds = bounds;
+    h->n = n < TD_HISTOGRAM_MAX_BUCKETS ? n : TD_HISTOGRAM_MAX_BUCKETS;
+}
+
+void td_histogram_observe(td_histogram_t *h, double value)
+{
+    size_t i = 0;
+    while (i < h->n && value > h->bounds[i])
+        i++;
+    h->counts[i]++;
+    h->count++;
+    h->sum += value;
+}
+
+int td_metrics_add_histogram(td_metrics_t *self, const char *name, const char *help,
+                             const td_histogram_t *h)
+{
+    s_family_t *f = s_add(self, TD_METRIC_HISTOGRAM, name, help);
+    if (!f)
+        return -1;
+    f->histogram = h;
+    return 0;
+}
+
 /* ---- the text format ----------------------------------------------------- */
 
 /* text with '\\' and '\n' escaped, and '"' too inside a label value. */
@@ -173,6 +202,34 @@ void td_metrics_sample(td_metrics_out_t *out, const char *v0, const char *v1, do
         out->failed = 1;
 }
 
+/* A number in Go's float syntax (shortest exact form for the usual ones). */
+static int s_number(struct evbuffer *buf, double value)
+{
+    if (isnan(value))
+        return evbuffer_add_printf(buf, "NaN");
+    if (isinf(value))
+        return evbuffer_add_printf(buf, value > 0 ? "+Inf" : "-Inf");
+    if (value == floor(value) && fabs(value) < 9007199254740992.0)
+        return evbuffer_add_printf(buf, "%.0f", value);
+    return evbuffer_add_printf(buf, "%.15g", value);
+}
+
+static void s_write_histogram(struct evbuffer *buf, const s_family_t *f)
+{
+    const td_histogram_t *h = f->histogram;
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        cumulative += h->counts[i];
+        evbuffer_add_printf(buf, "%s_bucket{le=\"", f->name);
+        s_number(buf, h->bounds[i]);
+        evbuffer_add_printf(buf, "\"} %" PRIu64 "\n", cumulative);
+    }
+    evbuffer_add_printf(buf, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum ", f->name, h->count,
+                        f->name);
+    s_number(buf, h->sum);
+    evbuffer_add_printf(buf, "\n%s_count %" PRIu64 "\n", f->name, h->count);
+}
+
 static void s_write_u64(struct evbuffer *buf, const s_family_t *f)
 {
     size_t n0 = f->l0.name ? f->l0.n : 1, n1 = f->l1.name ? f->l1.n : 1;
@@ -198,8 +255,11 @@ int td_metrics_write(td_metrics_t *self, struct evbuffer *out)
         evbuffer_add_printf(out, "# HELP %s ", f->name);
         s_escaped(out, f->help ? f->help : "", 0);
         evbuffer_add_printf(out, "\n# TYPE %s %s\n", f->name,
-                            f->type == TD_METRIC_COUNTER ? "counter" : "gauge");
-        if (f->fn) {
+                            f->type == TD_METRIC_COUNTER ? "counter"
+                            : f->type == TD_METRIC_HISTOGRAM ? "histogram" : "gauge");
+        if (f->histogram) {
+            s_write_histogram(out, f);
+        } else if (f->fn) {
             o.family = f;
             f->fn(f->arg, &o);
         } else {

@@ -30,7 +30,7 @@ struct evbuffer;
 typedef struct td_metrics td_metrics_t;
 typedef struct td_metrics_out td_metrics_out_t;
 
-typedef enum { TD_METRIC_COUNTER, TD_METRIC_GAUGE } td_metric_type_t;
+typedef enum { TD_METRIC_COUNTER, TD_METRIC_GAUGE, TD_METRIC_HISTOGRAM } td_metric_type_t;
 
 #define TD_METRICS_MAX_FAMILIES 96
 
@@ -68,6 +68,31 @@ int td_metrics_add_fn(td_metrics_t *self, td_metric_type_t type, const char *nam
 /* One sample of the family being collected: its label values (escaped
  * here; NULL for a family without that label) and its value. */
 void td_metrics_sample(td_metrics_out_t *out, const char *v0, const char *v1, double value);
+
+/* A histogram its owner keeps (no labels): observations counted per
+ * bucket, as Prometheus' client libraries do. bounds are the buckets' upper
+ * bounds ("le"), ascending, borrowed for the histogram's life (a static
+ * array); counts[i] holds the observations <= bounds[i] and > bounds[i-1],
+ * counts[n] those above the last bound. td_histogram_observe() is a few
+ * compares and adds: no allocation. */
+#define TD_HISTOGRAM_MAX_BUCKETS 12
+typedef struct {
+    const double *bounds;
+    size_t n;
+    uint64_t counts[TD_HISTOGRAM_MAX_BUCKETS + 1];
+    uint64_t count;
+    double sum;
+} td_histogram_t;
+
+/* Empty, with n (<= TD_HISTOGRAM_MAX_BUCKETS) bounds. */
+void td_histogram_init(td_histogram_t *h, const double *bounds, size_t n);
+void td_histogram_observe(td_histogram_t *h, double value);
+
+/* A histogram family: name_bucket{le=...} (cumulative, then le="+Inf"),
+ * name_sum and name_count, read from *h (borrowed for the registry's life)
+ * at each scrape. 0, or -1 when full. */
+int td_metrics_add_histogram(td_metrics_t *self, const char *name, const char *help,
+                             const td_histogram_t *h);
 
 /* The standard process_* families from /proc/self: process_cpu_seconds_total,
  * process_resident_memory_bytes, process_virtual_memory_bytes,

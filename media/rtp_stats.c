@@ -246,3 +246,17 @@ double rtp_stats_mos(double loss_pct, double jitter_ms, double rtt_ms)
         return 4.5;
     return 1.0 + 0.035 * r + r * (r - 60.0) * (100.0 - r) * 7e-6;
 }
+
+double rtp_stats_side_mos(const rtp_stats_t *self)
+{
+    double loss = rtp_stats_loss_pct(self), jitter = rtp_stats_jitter_ms(self);
+    if (self->far_valid) {
+        double far = self->sent && self->far_lost > 0
+                   ? 100.0 * self->far_lost / (double)self->sent : 0.0;
+        if (far > loss)
+            loss = far;
+        if (rtp_stats_far_jitter_ms(self) > jitter)
+            jitter = rtp_stats_far_jitter_ms(self);
+    }
+    return rtp_stats_mos(loss, jitter, rtp_stats_rtt_ms(self));
+}

@@ -105,6 +105,11 @@ double rtp_stats_rtt_ms(const rtp_stats_t *self);
 /* The MOS estimate (1.0 .. 4.5) of G.711 with loss_pct % random loss, a
  * jitter of jitter_ms and a round trip of rtt_ms (0 unknown). */
 double rtp_stats_mos(double loss_pct, double jitter_ms, double rtt_ms);
+/* A side's MOS: the worse direction, the loss and jitter of what we
+ * receive from the phone or of what its RTCP says it receives from us (its
+ * cumulative loss over what we sent it, as Asterisk's txploss), with the
+ * round trip when known. */
+double rtp_stats_side_mos(const rtp_stats_t *self);
 /* The E-model's R factor for the same (tests, logs). */
 double rtp_stats_r(double loss_pct, double jitter_ms, double rtt_ms);
 

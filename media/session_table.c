@@ -18,7 +18,50 @@ struct session_table {
     uint32_t mask;             /* buckets - 1; a power of two minus one */
     uint32_t size;
     session_stats_t closed;    /* both sides of every session destroyed */
+    session_table_quality_t quality;  /* of the sessions destroyed (jitter_* unused) */
 };
+
+/* The buckets of the end-of-session histograms: MOS as ITU-T P.800's bands
+ * read it (4.3+ excellent/toll quality, 4.0 good, 3.6 fair, 3.1 poor, below
+ * 2.6 bad), and jitter around what a 20-60 ms jitter buffer absorbs. */
+static const double s_mos_bounds[] = { 1, 2, 2.6, 3.1, 3.6, 4, 4.3, 4.5 };
+static const double s_jitter_bounds[] = { 0.001, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1 };
+
+/* Quality counters of a session's sides added to sum; with closing, the
+ * session ends: its MOS and jitter go into the histograms, else (a live
+ * session) its sides' jitter into the live figures. */
+static void s_add_quality(session_table_quality_t *sum, const session_t *session, int closing)
+{
+    int carried = 0;
+    double mos = 4.5, jitter_s = 0.0;
+    for (int side = SESSION_A; side <= SESSION_B; side++) {
+        const rtp_stats_t *q = session_quality(session, (session_side_t)side);
+        uint64_t expected = rtp_stats_expected(q);
+        int64_t lost = rtp_stats_lost(q);
+        sum->expected += expected;
+        sum->lost += lost > 0 ? (uint64_t)lost : 0;
+        sum->rtcp_packets += q->rtcp_packets;
+        if (!expected)
+            continue;
+        carried = 1;
+        double j = rtp_stats_jitter_ms(q) / 1000.0;
+        double m = rtp_stats_side_mos(q);
+        if (m < mos)
+            mos = m;
+        if (j > jitter_s)
+            jitter_s = j;
+        if (!closing && q->jitter_started) {
+            sum->jitter_sides++;
+            sum->jitter_sum_s += j;
+            if (j > sum->jitter_max_s)
+                sum->jitter_max_s = j;
+        }
+    }
+    if (closing && carried) {
+        td_histogram_observe(&sum->mos, mos);
+        td_histogram_observe(&sum->jitter_s, jitter_s);
+    }
+}
 
 static void s_add(session_stats_t *sum, const session_t *session)
 {
@@ -39,6 +82,7 @@ static void s_add(session_stats_t *sum, const session_t *session)
 static void s_node_free(session_table_t *self, s_node_t *node)
 {
     s_add(&self->closed, node->session);
+    s_add_quality(&self->quality, node->session, 1);
     session_destroy(&node->session);
     free(node);
 }
@@ -56,6 +100,10 @@ session_table_t *session_table_new(void)
         return NULL;
     }
     self->mask = S_INITIAL_BUCKETS - 1;
+    td_histogram_init(&self->quality.mos, s_mos_bounds,
+                      sizeof s_mos_bounds / sizeof s_mos_bounds[0]);
+    td_histogram_init(&self->quality.jitter_s, s_jitter_bounds,
+                      sizeof s_jitter_bounds / sizeof s_jitter_bounds[0]);
     return self;
 }
 
@@ -157,6 +205,19 @@ void session_table_totals(const session_table_t *self, session_stats_t *out)
     for (uint32_t i = 0; i <= self->mask; i++)
         for (const s_node_t *node = self->buckets[i]; node; node = node->next)
             s_add(out, node->session);
+}
+
+void session_table_quality(const session_table_t *self, session_table_quality_t *out)
+{
+    *out = self->quality;
+    for (uint32_t i = 0; i <= self->mask; i++)
+        for (const s_node_t *node = self->buckets[i]; node; node = node->next)
+            s_add_quality(out, node->session, 0);
+}
+
+const session_table_quality_t *session_table_closed_quality(const session_table_t *self)
+{
+    return &self->quality;
 }
 
 uint32_t session_table_sweep(session_table_t *self, session_table_fn *fn, void *arg)

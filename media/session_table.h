@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include "session.h"
+#include "td_metrics.h"
 
 typedef struct session_table session_table_t;
 
@@ -26,6 +27,26 @@ uint32_t session_table_size(const session_table_t *self);
  * table has held: the ones it destroyed and the ones it holds now. For
  * metrics; walks the table. */
 void session_table_totals(const session_table_t *self, session_stats_t *out);
+
+/* Call quality (rtp_stats.h) for metrics. Counters cover every session the
+ * table has held (closed ones kept when it destroys them, live ones walked
+ * at each call); the jitter figures are of the live sessions' sides whose
+ * phone has sent audio; the histograms count the closed sessions that
+ * carried RTP, once each, at their end. Nothing is added per packet. */
+typedef struct {
+    uint64_t expected;          /* RTP packets expected by sequence numbers, both sides */
+    uint64_t lost;              /* expected - received, each side never below 0 */
+    uint64_t rtcp_packets;      /* RTCP compound packets received from the phones */
+    uint32_t jitter_sides;      /* live sides with a jitter */
+    double jitter_sum_s;        /* their RFC 3550 interarrival jitter added, seconds */
+    double jitter_max_s;        /* the largest of them */
+    td_histogram_t mos;         /* closed sessions: the worse side's MOS (1 .. 4.5) */
+    td_histogram_t jitter_s;    /* closed sessions: the larger side's jitter, seconds */
+} session_table_quality_t;
+void session_table_quality(const session_table_t *self, session_table_quality_t *out);
+/* The closed sessions' part alone (its histograms are the whole ones),
+ * borrowed for the table's life. */
+const session_table_quality_t *session_table_closed_quality(const session_table_t *self);
 
 /* Call fn on every session; where it returns non-zero the session is
  * removed (destroyed) after fn returns. fn must not touch the table.

@@ -48,9 +48,8 @@ static void s_on_media_echo(void *arg, const td_bus_hdr_t *hdr, const Tandem__Me
 
 /* One side's quality for the bus; remote is the buffer its address goes in
  * (INET_ADDRSTRLEN + 6). Packets are RTP only, received ones counted after
- * SRTP unprotect (those that failed it are not); bytes are every datagram. The MOS takes the worse direction: the loss and
- * jitter of what we receive from the phone, or of what it reports receiving
- * from us (its cumulative loss over what we sent it, as Asterisk's txploss). */
+ * SRTP unprotect (those that failed it are not); bytes are every datagram.
+ * The MOS takes the worse direction (rtp_stats_side_mos). */
 static void s_side_stats(const session_t *session, session_side_t side, Tandem__MediaSideStats *o,
                          char *remote)
 {
@@ -78,15 +77,7 @@ static void s_side_stats(const session_t *session, session_side_t side, Tandem__
     o->far_jitter_us = (uint32_t)(rtp_stats_far_jitter_ms(q) * 1000.0);
     o->rtt_us = (uint32_t)(rtp_stats_rtt_ms(q) * 1000.0);
     o->rtcp_packets = q->rtcp_packets;
-    double loss = rtp_stats_loss_pct(q), jitter = rtp_stats_jitter_ms(q);
-    if (q->far_valid) {
-        double far = q->sent && q->far_lost > 0 ? 100.0 * q->far_lost / (double)q->sent : 0.0;
-        if (far > loss)
-            loss = far;
-        if (rtp_stats_far_jitter_ms(q) > jitter)
-            jitter = rtp_stats_far_jitter_ms(q);
-    }
-    o->mos_x100 = (uint32_t)(rtp_stats_mos(loss, jitter, rtp_stats_rtt_ms(q)) * 100.0 + 0.5);
+    o->mos_x100 = (uint32_t)(rtp_stats_side_mos(q) * 100.0 + 0.5);
 }
 
 typedef struct {
@@ -330,6 +321,16 @@ uint32_t worker_session_count(const worker_t *self)
 void worker_rtp_totals(const worker_t *self, session_stats_t *out)
 {
     session_table_totals(self->sessions, out);
+}
+
+void worker_rtp_quality(const worker_t *self, session_table_quality_t *out)
+{
+    session_table_quality(self->sessions, out);
+}
+
+const session_table_quality_t *worker_rtp_closed_quality(const worker_t *self)
+{
+    return session_table_closed_quality(self->sessions);
 }
 
 void worker_port_pairs(const worker_t *self, uint32_t *in_use, uint32_t *all)

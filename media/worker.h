@@ -24,6 +24,7 @@
 
 #include "rtp_conf.h"
 #include "session.h"
+#include "session_table.h"
 #include "td_bus.h"
 #include "td_settings.h"
 
@@ -64,6 +65,11 @@ uint32_t worker_session_count(const worker_t *self);
  * sides added; session_table_totals), and its RTP port pairs in use and in
  * all (rtp.conf's range). */
 void worker_rtp_totals(const worker_t *self, session_stats_t *out);
+/* For metrics: call quality, loss and jitter (session_table_quality). */
+void worker_rtp_quality(const worker_t *self, session_table_quality_t *out);
+/* The closed sessions' quality (session_table_closed_quality), borrowed
+ * for the worker's life: the end-of-session histograms. */
+const session_table_quality_t *worker_rtp_closed_quality(const worker_t *self);
 void worker_port_pairs(const worker_t *self, uint32_t *in_use, uint32_t *all);
 uint32_t worker_capacity(const worker_t *self);
 /* Drain (SIGUSR1): tell the router (MediaDrain, every second) to give this

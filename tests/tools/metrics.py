@@ -5,7 +5,8 @@
                                      127.0.0.1), check
                                      the text format 0.0.4 (HELP and TYPE before
                                      each family's samples, counters end in
-                                     _total, well-formed samples) and save the
+                                     _total, histograms' _bucket{le}, _sum and
+                                     _count, well-formed samples) and save the
                                      samples as JSON in FILE; exit 1 if invalid
   metrics.py get FILE SERIES         print a sample's value (0 if absent);
                                      SERIES is name or name{a="x",b="y"} (label
@@ -68,7 +69,7 @@ def check(text):
             continue
         if line.startswith("# TYPE "):
             parts = line.split(" ")
-            if len(parts) != 4 or parts[3] not in ("counter", "gauge"):
+            if len(parts) != 4 or parts[3] not in ("counter", "gauge", "histogram"):
                 raise ValueError("line %d: bad TYPE line %r" % (n, line))
             if parts[2] not in helped:
                 raise ValueError("line %d: TYPE before HELP for %s" % (n, parts[2]))
@@ -80,12 +81,20 @@ def check(text):
         if not m:
             raise ValueError("line %d: bad sample %r" % (n, line))
         name = m.group(1)
+        for suffix in ("_bucket", "_sum", "_count"):
+            base = name[:-len(suffix)]
+            if name.endswith(suffix) and types.get(base) == "histogram":
+                name = base
+                break
         if name not in types:
             raise ValueError("line %d: sample of %s before its TYPE" % (n, name))
         if types[name] == "counter" and not name.endswith("_total"):
             raise ValueError("line %d: counter %s does not end in _total" % (n, name))
         value = float(m.group(3))   # NaN, +Inf parse too
-        k = key(name, dict(LABEL_ONE.findall(m.group(2) or "")))
+        labels = dict(LABEL_ONE.findall(m.group(2) or ""))
+        if types[name] == "histogram" and m.group(1).endswith("_bucket") and "le" not in labels:
+            raise ValueError("line %d: histogram bucket without le" % n)
+        k = key(m.group(1), labels)
         if k in samples:
             raise ValueError("line %d: %s twice" % (n, k))
         samples[k] = value

@@ -1,6 +1,6 @@
 /* Unit tests for td_metrics: the text format 0.0.4 of counters and gauges
  * with no, one and two labels, sparse families, label and help escaping,
- * values from functions, the process_* families, and the HTTP endpoints
+ * values from functions, histograms, the process_* families, and the HTTP endpoints
  * (/metrics, /healthz 200 and 503, 404) over a real socket. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -143,6 +143,45 @@ static void test_functions_and_escaping(void **state)
         "# TYPE tandem_plain gauge\n"
         "tandem_plain 7\n");
     assert_int_equal(c.calls, 1);
+    free(t);
+    td_metrics_destroy(&m);
+}
+
+/* A histogram: cumulative buckets in bound order, +Inf, sum and count;
+ * a value on a bound falls in that bound's bucket (le). */
+static void test_histogram(void **state)
+{
+    (void)state;
+    static const double bounds[] = { 0.005, 0.02, 1 };
+    td_metrics_t *m = td_metrics_new("media", "media-1");
+    td_histogram_t h;
+    td_histogram_init(&h, bounds, 3);
+    assert_int_equal(td_metrics_add_histogram(m, "tandem_wait_seconds", "W.", &h), 0);
+    char *t = s_text(m);
+    assert_string_equal(s_after_info(t),
+        "# HELP tandem_wait_seconds W.\n"
+        "# TYPE tandem_wait_seconds histogram\n"
+        "tandem_wait_seconds_bucket{le=\"0.005\"} 0\n"
+        "tandem_wait_seconds_bucket{le=\"0.02\"} 0\n"
+        "tandem_wait_seconds_bucket{le=\"1\"} 0\n"
+        "tandem_wait_seconds_bucket{le=\"+Inf\"} 0\n"
+        "tandem_wait_seconds_sum 0\n"
+        "tandem_wait_seconds_count 0\n");
+    free(t);
+    td_histogram_observe(&h, 0.001);
+    td_histogram_observe(&h, 0.02);
+    td_histogram_observe(&h, 0.5);
+    td_histogram_observe(&h, 2.5);
+    t = s_text(m);
+    assert_string_equal(s_after_info(t),
+        "# HELP tandem_wait_seconds W.\n"
+        "# TYPE tandem_wait_seconds histogram\n"
+        "tandem_wait_seconds_bucket{le=\"0.005\"} 1\n"
+        "tandem_wait_seconds_bucket{le=\"0.02\"} 2\n"
+        "tandem_wait_seconds_bucket{le=\"1\"} 3\n"
+        "tandem_wait_seconds_bucket{le=\"+Inf\"} 4\n"
+        "tandem_wait_seconds_sum 3.021\n"
+        "tandem_wait_seconds_count 4\n");
     free(t);
     td_metrics_destroy(&m);
 }
@@ -304,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_info),
         cmocka_unit_test(test_counters),
         cmocka_unit_test(test_functions_and_escaping),
+        cmocka_unit_test(test_histogram),
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_process),
         cmocka_unit_test(test_http),

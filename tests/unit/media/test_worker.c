@@ -15,7 +15,11 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include <stdlib.h>
+#include <event2/buffer.h>
+
 #include "g711.h"
+#include "media_metrics.h"
 #include "sdp.h"
 #include "sdes.h"
 #include "session.h"
@@ -1281,11 +1285,158 @@ static void test_rtp_timeout(void **state)
     close(a);
 }
 
+/* --- metrics: loss and jitter ----------------------------------------------- */
+
+/* The exposition of m, NUL-terminated (caller frees). */
+static char *s_exposition(td_metrics_t *m)
+{
+    struct evbuffer *b = evbuffer_new();
+    assert_non_null(b);
+    assert_int_equal(td_metrics_write(m, b), 0);
+    size_t n = evbuffer_get_length(b);
+    char *t = malloc(n + 1);
+    assert_non_null(t);
+    evbuffer_remove(b, t, n);
+    t[n] = '\0';
+    evbuffer_free(b);
+    return t;
+}
+
+/* The value of the sample whose line starts with series (name and labels). */
+static double s_sample(const char *text, const char *series)
+{
+    char want[160];
+    snprintf(want, sizeof want, "\n%s ", series);
+    const char *p = strstr(text, want);
+    if (!p)
+        fail_msg("no sample %s in\n%s", series, text);
+    return strtod(p + strlen(want), NULL);
+}
+
+/* A's packet seq with a timestamp 20 ms (160 units) per sequence number. */
+static size_t s_rtp_at(unsigned char *pkt, uint32_t ssrc, uint16_t seq)
+{
+    size_t len = s_rtp(pkt, ssrc, seq);
+    uint32_t ts = (uint32_t)seq * 160u;
+    pkt[4] = (unsigned char)(ts >> 24);
+    pkt[5] = (unsigned char)(ts >> 16);
+    pkt[6] = (unsigned char)(ts >> 8);
+    pkt[7] = (unsigned char)ts;
+    return len;
+}
+
+/* A call whose caller skips 2 of 20 packets (all sent at once, so each
+ * arrives 20 ms "early": a jitter of several ms), the callee sends 3 and
+ * one RTCP packet. The worker's /metrics: 23 expected, 2 lost, 1 RTCP,
+ * two live sides in the jitter gauges; a late packet (the loss shrinks by
+ * one, the jitter grows) does not make the counter go down; after the release the MOS and
+ * jitter histograms hold the session once, with a MOS below 4 (10 % loss),
+ * and the counters keep the closed session. */
+static void test_metrics_loss_and_jitter(void **state)
+{
+    fixture_t *fx = *state;
+    td_metrics_t *m = media_metrics_new(fx->worker, "media-1");
+    assert_non_null(m);
+    char *t = s_exposition(m);
+    assert_int_equal(s_sample(t, "tandem_media_rtp_expected_packets_total"), 0);
+    assert_int_equal(s_sample(t, "tandem_media_rtp_lost_packets_total"), 0);
+    assert_int_equal(s_sample(t, "tandem_media_rtp_jitter_sides"), 0);
+    assert_int_equal(s_sample(t, "tandem_media_mos_count"), 0);
+    assert_non_null(strstr(t, "# TYPE tandem_media_mos histogram\n"));
+    assert_non_null(strstr(t, "# TYPE tandem_media_rtp_lost_packets_total counter\n"));
+    free(t);
+
+    uint16_t a_port, b_port, pa, pb;
+    int a = s_udp(&a_port), b = s_udp(&b_port);
+    unsigned char pkt[200], got[2048];
+    char sdp[512];
+    s_open(fx, "call-q", a_port, &pa, &pb);
+    s_answer(fx, "call-q", 1, s_sdp(sdp, sizeof sdp, b_port, NULL));
+    for (uint16_t seq = 1; seq <= 20; seq++) {
+        if (seq == 5 || seq == 10)
+            continue;
+        size_t len = s_rtp_at(pkt, 0xA0A0A0A0, seq);
+        s_send(a, pa, pkt, len);
+        assert_int_equal(s_recv(fx, b, got, sizeof got, NULL), (ssize_t)len);
+    }
+    for (uint16_t seq = 1; seq <= 3; seq++) {
+        size_t len = s_rtp_at(pkt, 0xB0B0B0B0, seq);
+        s_send(b, pb, pkt, len);
+        assert_int_equal(s_recv(fx, a, got, sizeof got, NULL), (ssize_t)len);
+    }
+    const char rtcp[] = "\x81\xc9\x00\x07rtcp-report-from-b";
+    s_send(b, pb + 1, rtcp, sizeof rtcp);
+    for (int i = 0; i < 20 && session_quality(worker_session(fx->worker, "call-q"),
+                                              SESSION_B)->rtcp_packets == 0; i++) {
+        struct pollfd none = { .fd = -1 };
+        poll(&none, 0, 5);
+        event_base_loop(fx->base, EVLOOP_NONBLOCK);
+    }
+
+    t = s_exposition(m);
+    assert_int_equal(s_sample(t, "tandem_media_rtp_expected_packets_total"), 23);
+    assert_int_equal(s_sample(t, "tandem_media_rtp_lost_packets_total"), 2);
+    assert_int_equal(s_sample(t, "tandem_media_rtcp_packets_total"), 1);
+    assert_int_equal(s_sample(t, "tandem_media_rtp_jitter_sides"), 2);
+    double mean = s_sample(t, "tandem_media_rtp_jitter_seconds");
+    double max = s_sample(t, "tandem_media_rtp_jitter_max_seconds");
+    /* A: 17 steps of 20 ms toward RFC 3550's 1/16 average, about 13 ms;
+     * B: 2 steps, about 2.4 ms. */
+    assert_true(max > 0.008 && max < 0.02);
+    assert_true(mean > 0.004 && mean < max);
+    assert_int_equal(s_sample(t, "tandem_media_mos_count"), 0);
+    free(t);
+
+    /* A late packet fills a hole: the live loss is 1, the counter stays. */
+    size_t len = s_rtp_at(pkt, 0xA0A0A0A0, 10);
+    s_send(a, pa, pkt, len);
+    assert_int_equal(s_recv(fx, b, got, sizeof got, NULL), (ssize_t)len);
+    assert_int_equal(rtp_stats_lost(session_quality(worker_session(fx->worker, "call-q"),
+                                                    SESSION_A)), 1);
+    t = s_exposition(m);
+    assert_int_equal(s_sample(t, "tandem_media_rtp_lost_packets_total"), 2);
+    free(t);
+
+    s_release(fx, "call-q");
+    assert_int_equal(worker_session_count(fx->worker), 0);
+    t = s_exposition(m);
+    assert_int_equal(s_sample(t, "tandem_media_rtp_expected_packets_total"), 23);
+    assert_int_equal(s_sample(t, "tandem_media_rtp_lost_packets_total"), 2);
+    assert_int_equal(s_sample(t, "tandem_media_rtcp_packets_total"), 1);
+    assert_int_equal(s_sample(t, "tandem_media_rtp_jitter_sides"), 0);
+    assert_int_equal(s_sample(t, "tandem_media_rtp_jitter_seconds"), 0);
+    assert_int_equal(s_sample(t, "tandem_media_mos_count"), 1);
+    assert_int_equal(s_sample(t, "tandem_media_mos_bucket{le=\"1\"}"), 0);
+    assert_int_equal(s_sample(t, "tandem_media_mos_bucket{le=\"4\"}"), 1);
+    assert_int_equal(s_sample(t, "tandem_media_mos_bucket{le=\"+Inf\"}"), 1);
+    double mos = s_sample(t, "tandem_media_mos_sum");
+    assert_true(mos > 2.5 && mos < 4.0);
+    assert_int_equal(s_sample(t, "tandem_media_session_jitter_seconds_count"), 1);
+    assert_int_equal(s_sample(t, "tandem_media_session_jitter_seconds_bucket{le=\"0.005\"}"), 0);
+    /* The late packet came 200 ms (1600 units) late: A's jitter grew by ~11 ms. */
+    double jitter = s_sample(t, "tandem_media_session_jitter_seconds_sum");
+    assert_true(jitter > 0.015 && jitter < 0.03);
+    assert_int_equal(s_sample(t, "tandem_media_session_jitter_seconds_bucket{le=\"0.03\"}"), 1);
+    free(t);
+
+    /* A session that carried no RTP leaves the histograms alone. */
+    s_open(fx, "call-silent", a_port, &pa, &pb);
+    s_release(fx, "call-silent");
+    t = s_exposition(m);
+    assert_int_equal(s_sample(t, "tandem_media_mos_count"), 1);
+    free(t);
+
+    td_metrics_destroy(&m);
+    close(a);
+    close(b);
+}
+
 int main(void)
 {
     td_log_init("test", LOG_ERR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_call_relays_both_ways, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metrics_loss_and_jitter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtp_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adopt_moves_a_bridged_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adopt_bad_sdp, setup, teardown),
