@@ -9,6 +9,7 @@
 #include "call.h"
 #include "td_bus.h"
 #include "td_log.h"
+#include "td_strbuf.h"
 #include "workers.h"
 
 typedef struct s_ask s_ask_t;
@@ -21,8 +22,7 @@ struct s_ask {
     char peer[64];              /* tandemctl's identity */
     char waiting[32][64];       /* workers yet to answer (the first 32) */
     int nwaiting;
-    char *rows;                 /* the table so far */
-    size_t len, cap;
+    td_strbuf_t rows;           /* the table so far */
     int count;                  /* rows */
     struct event *timer;
 };
@@ -40,29 +40,7 @@ struct chanstats {
 #define S_FORMAT  "%-15.15s  %-11.11s  %-8.8s %-10.10u%-1.1s %-10.10u (%5.2f%%) %-6.4lf " \
                   "%-10.10u%-1.1s %-10.10u (%5.2f%%) %-6.4lf\n"
 
-static void s_add(s_ask_t *a, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if (a->len + (size_t)n + 1 > a->cap) {
-        size_t cap = a->cap ? a->cap : 2048;
-        while (a->len + (size_t)n + 1 > cap)
-            cap *= 2;
-        char *b = realloc(a->rows, cap);
-        if (!b)
-            return;
-        a->rows = b;
-        a->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(a->rows + a->len, a->cap - a->len, fmt, ap);
-    va_end(ap);
-    a->len += (size_t)n;
-}
+#define s_add(a, ...) td_strbuf_printf(&(a)->rows, __VA_ARGS__)
 
 chanstats_t *chanstats_new(struct event_base *base, router_t *router)
 {
@@ -78,7 +56,7 @@ static void s_ask_free(s_ask_t *a)
 {
     if (a->timer)
         event_free(a->timer);
-    free(a->rows);
+    free(a->rows.buf);
     free(a);
 }
 
@@ -151,14 +129,14 @@ static void s_reply(s_ask_t *a)
     s_add(a, "%d active SIP channel%s\n", a->count, a->count == 1 ? "" : "s");
     for (int i = 0; i < a->nwaiting; i++)
         s_add(a, "(media worker %s did not answer)\n", a->waiting[i]);
-    char *text = malloc(hl + a->len + 1);
+    char *text = malloc(hl + a->rows.len + 1);
     Tandem__CliReply r = TANDEM__CLI_REPLY__INIT;
     r.id = a->cli_id;
     r.status = text ? 0 : 2;
     if (text) {
         memcpy(text, head, hl);
-        memcpy(text + hl, a->rows ? a->rows : "", a->len);
-        text[hl + a->len] = '\0';
+        memcpy(text + hl, a->rows.buf ? a->rows.buf : "", a->rows.len);
+        text[hl + a->rows.len] = '\0';
     }
     r.text = text ? text : "out of memory\n";
     td_bus_send_cli_reply(router_bus(self->router), a->peer, "", 0, &r);

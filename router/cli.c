@@ -13,38 +13,13 @@
 #include "cdr_pgsql.h"
 #include "td_bus.h"
 #include "td_log.h"
+#include "td_strbuf.h"
 #include "workers.h"
 
 enum { CLI_OK = 0, CLI_USAGE = 1, CLI_FAILED = 2 };
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} s_out_t;
-
-static void s_printf(s_out_t *o, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if (o->len + (size_t)n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 1024;
-        while (o->len + (size_t)n + 1 > cap)
-            cap *= 2;
-        char *b = realloc(o->buf, cap);
-        if (!b)
-            return;
-        o->buf = b;
-        o->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-    va_end(ap);
-    o->len += (size_t)n;
-}
+typedef td_strbuf_t s_out_t;      /* the reply's text */
+#define s_printf td_strbuf_printf
 
 /* "1 week, 2 days, 3 hours, 4 minutes, 5 seconds", as Asterisk's
  * ast_cli_print_timestr_fromseconds. */

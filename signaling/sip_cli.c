@@ -10,34 +10,10 @@
 #include <strings.h>
 #include <time.h>
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} s_out_t;
+#include "td_strbuf.h"
 
-static void s_printf(s_out_t *o, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if (o->len + (size_t)n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 1024;
-        while (o->len + (size_t)n + 1 > cap)
-            cap *= 2;
-        char *b = realloc(o->buf, cap);
-        if (!b)
-            return;
-        o->buf = b;
-        o->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-    va_end(ap);
-    o->len += (size_t)n;
-}
+typedef td_strbuf_t s_out_t;      /* the reply's text */
+#define s_printf td_strbuf_printf
 
 static const char *s_yesno(int v)
 {
