@@ -38,7 +38,7 @@
 #define S_MAX_FRAMES 128                /* Gosub depth (Asterisk has none; memory does) */
 #define S_EXEC_DEPTH 8                  /* Exec/TryExec inside Exec/TryExec */
 
-int apps_instant(dialplan_app_t app)
+int call_app_instant(dialplan_app_t app)
 {
     switch (app) {
     case DIALPLAN_APP_NOOP: case DIALPLAN_APP_SET: case DIALPLAN_APP_MSET:
@@ -57,7 +57,7 @@ int apps_instant(dialplan_app_t app)
     }
 }
 
-void apps_free(call_t *self)
+void call_app_free(call_t *self)
 {
     while (self->frames) {
         call_frame_t *up = self->frames->up;
@@ -780,7 +780,7 @@ static void s_macro_drop_gosubs(call_t *self)
     }
 }
 
-int apps_macro_fell(call_t *self)
+int call_app_macro_fell(call_t *self)
 {
     if (!self->macros)
         return 0;
@@ -789,7 +789,7 @@ int apps_macro_fell(call_t *self)
     return 1;
 }
 
-void apps_macro_check(call_t *self)
+void call_app_macro_check(call_t *self)
 {
     call_macro_t *m = self->macros;
     if (!m)
@@ -806,7 +806,7 @@ void apps_macro_check(call_t *self)
     s_macro_leave(self, 0);
 }
 
-void apps_macro_unwind(call_t *self)
+void call_app_macro_unwind(call_t *self)
 {
     while (self->macros)
         s_macro_leave(self, -1);
@@ -897,7 +897,7 @@ static void s_app_log(call_t *self, char *args)
  * 503 before an answer: chan_sip answers the caller at once, so the timeout
  * only counts once answered). Asterisk plays the tone to an answered caller
  * meanwhile; Tandem waits in silence. */
-void apps_refuse(call_t *self, char *args, uint32_t cause)
+void call_app_refuse(call_t *self, char *args, uint32_t cause)
 {
     self->hangup_cause = cause;
     double s = *args ? strtod(args, NULL) : 0;
@@ -910,7 +910,7 @@ void apps_refuse(call_t *self, char *args, uint32_t cause)
     call_end(self, cause, 16);
 }
 
-void apps_on_timer(call_t *self)
+void call_app_on_timer(call_t *self)
 {
     if (self->ivr.mode == IVR_BUSY) {
         self->ivr.mode = IVR_NONE;
@@ -920,7 +920,7 @@ void apps_on_timer(call_t *self)
 
 /* --- dispatch ----------------------------------------------------------------------------- */
 
-void apps_exec(call_t *self, dialplan_app_t app, char *args)
+void call_app_exec(call_t *self, dialplan_app_t app, char *args)
 {
     switch (app) {
     case DIALPLAN_APP_SET:         s_app_set(self, args); break;
@@ -932,8 +932,8 @@ void apps_exec(call_t *self, dialplan_app_t app, char *args)
     case DIALPLAN_APP_RETURN:      s_app_return(self, args); break;
     case DIALPLAN_APP_VERBOSE:     s_app_verbose(self, args); break;
     case DIALPLAN_APP_LOG:         s_app_log(self, args); break;
-    case DIALPLAN_APP_BUSY:        apps_refuse(self, args, 17); break;
-    case DIALPLAN_APP_CONGESTION:  apps_refuse(self, args, 34); break;
+    case DIALPLAN_APP_BUSY:        call_app_refuse(self, args, 17); break;
+    case DIALPLAN_APP_CONGESTION:  call_app_refuse(self, args, 34); break;
     case DIALPLAN_APP_WHILE:       s_while(self, args, 0); break;
     case DIALPLAN_APP_ENDWHILE:    s_while(self, args, 1); break;
     case DIALPLAN_APP_EXITWHILE:   s_while(self, args, 2); break;
@@ -949,7 +949,7 @@ void apps_exec(call_t *self, dialplan_app_t app, char *args)
     case DIALPLAN_APP_MACROIF:     s_app_macroif(self, args); break;
     case DIALPLAN_APP_MACROEXIT:   s_app_macroexit(self); break;
     default:
-        ivr_exec(self, app, args);     /* the media applications */
+        call_ivr_exec(self, app, args);     /* the media applications */
         break;
     }
 }

@@ -82,7 +82,7 @@ void call_destroy(call_t **self_p)
         event_free(self->timer);
     if (self->reinvite_timer)
         event_free(self->reinvite_timer);
-    apps_free(self);
+    call_app_free(self);
     move_free(self);
     func_group_forget(self->chanvars);   /* GROUP() memberships end with the call */
     chanvars_destroy(&self->chanvars);
@@ -95,7 +95,7 @@ void call_destroy(call_t **self_p)
 
 const char *call_id(const call_t *self) { return self->id; }
 const char *call_sig_peer(const call_t *self) { return self->sig_peer; }
-worker_t *call_worker(const call_t *self) { return self->worker; }
+worker_ref_t *call_worker(const call_t *self) { return self->worker; }
 call_state_t call_state(const call_t *self) { return self->state; }
 
 void call_describe(const call_t *self, call_desc_t *out)
@@ -110,7 +110,7 @@ void call_describe(const call_t *self, call_desc_t *out)
     out->caller_num = self->caller_num;
     out->answered = self->answered && !self->leg0_gone;
     out->seconds = call_age_s(self);
-    out->worker = self->worker ? worker_identity(self->worker) : "";
+    out->worker = self->worker ? worker_ref_identity(self->worker) : "";
 }
 
 int call_has_channel(const call_t *self, const char *channel)
@@ -282,7 +282,7 @@ const char *call_var(call_t *self, const char *name, char *buf, size_t len)
     if (strcmp(name, "ANSWEREDTIME") == 0 && self->dial_answer.tv_sec)
         return s_seconds(&self->dial_answer, &self->dial_end, buf, len);
     if (strcmp(name, "DIALEDTIME") == 0 && self->dial_answer.tv_sec)
-        return s_seconds(&self->dial_start, &self->dial_end, buf, len);
+        return s_seconds(&self->call_dial_start, &self->dial_end, buf, len);
     return func_global(&env, name);
 }
 
@@ -321,7 +321,7 @@ int call_media_offer(call_t *self, dialplan_app_t then)
     m.codecs = self->codecs;
     m.n_codecs = self->ncodecs;
     m.comedia = self->comedia;
-    if (td_bus_send_media_offer(self->env->bus, worker_identity(self->worker), self->id, 0,
+    if (td_bus_send_media_offer(self->env->bus, worker_ref_identity(self->worker), self->id, 0,
                                 &m) < 0) {
         workers_release(self->env->workers, self->worker);
         self->worker = NULL;
@@ -353,13 +353,13 @@ void call_rtp_timeouts(call_t *self, int side)
     Tandem__MediaTimeouts m = TANDEM__MEDIA_TIMEOUTS__INIT;
     m.rtp_timeout = self->rtp_timeout[side];
     m.rtp_hold_timeout = self->rtp_hold_timeout[side];
-    td_bus_send_media_timeouts(self->env->bus, worker_identity(self->worker), self->id, leg, &m);
+    td_bus_send_media_timeouts(self->env->bus, worker_ref_identity(self->worker), self->id, leg, &m);
 }
 
 static void s_echo(call_t *self)
 {
     Tandem__MediaEcho m = TANDEM__MEDIA_ECHO__INIT;
-    td_bus_send_media_echo(self->env->bus, worker_identity(self->worker), self->id, 0, &m);
+    td_bus_send_media_echo(self->env->bus, worker_ref_identity(self->worker), self->id, 0, &m);
     self->state = CALL_ECHO;
 }
 
@@ -451,7 +451,7 @@ static void s_write_cdr(call_t *self)
 
 /* The h extension of the call's context, after the channel is gone, with
  * the call's variables (HANGUPCAUSE, DIALSTATUS...). Only applications that
- * need no channel run (apps_instant); the first other one ends the run, as
+ * need no channel run (call_app_instant); the first other one ends the run, as
  * does a Hangup. The CDR is already written, so h changes nothing in it (as
  * Asterisk with endbeforehexten=yes). */
 static void s_run_h(call_t *self)
@@ -497,7 +497,7 @@ void call_end(call_t *self, uint32_t cause, uint32_t legs_cause)
     if (self->worker) {
         if (!self->worker_lost) {
             Tandem__MediaRelease m = TANDEM__MEDIA_RELEASE__INIT;
-            td_bus_send_media_release(self->env->bus, worker_identity(self->worker), self->id, 0,
+            td_bus_send_media_release(self->env->bus, worker_ref_identity(self->worker), self->id, 0,
                                       &m);
         }
         workers_release(self->env->workers, self->worker);
@@ -507,7 +507,7 @@ void call_end(call_t *self, uint32_t cause, uint32_t legs_cause)
     if (self->dial_answer.tv_sec && !self->dial_end.tv_sec)
         gettimeofday(&self->dial_end, NULL);
     td_log(LOG_INFO, "Hungup '%s' (cause %u)", self->channel, cause);
-    apps_macro_unwind(self);
+    call_app_macro_unwind(self);
     s_write_cdr(self);
     s_run_h(self);
     self->state = CALL_DONE;
@@ -694,7 +694,7 @@ int call_goto(call_t *self, char *args)
 
 static void s_exec(call_t *self, dialplan_app_t app, char *args)
 {
-    if (self->in_h && !apps_instant(app)) {
+    if (self->in_h && !call_app_instant(app)) {
         td_log(LOG_INFO, "%s cannot run in the h extension: it ends here",
                dialplan_app_name(app));
         self->h_stop = 1;
@@ -719,12 +719,12 @@ static void s_exec(call_t *self, dialplan_app_t app, char *args)
         s_app_goto(self, args);
         break;
     case DIALPLAN_APP_DIAL:
-        dial_start(self, args);
+        call_dial_start(self, args);
         break;
     case DIALPLAN_APP_COUNT:
         break;
     default:
-        apps_exec(self, app, args);
+        call_app_exec(self, app, args);
         break;
     }
 }
@@ -751,9 +751,9 @@ static void s_fall_through(call_t *self)
     td_log(LOG_INFO, "Auto fallthrough, channel '%s' status is '%s'", self->channel, status);
     char ten[] = "10";
     if (strcasecmp(status, "BUSY") == 0)
-        apps_refuse(self, ten, 17);
+        call_app_refuse(self, ten, 17);
     else if (strcasecmp(status, "CONGESTION") == 0 || strcasecmp(status, "CHANUNAVAIL") == 0)
-        apps_refuse(self, ten, 34);
+        call_app_refuse(self, ten, 34);
     else
         call_end(self, self->hangup_cause ? self->hangup_cause : 16, 16);
 }
@@ -831,7 +831,7 @@ static void s_run(call_t *self)
         }
         const dialplan_prio_t *p = call_current(self);
         if (!p) {
-            if (apps_macro_fell(self))
+            if (call_app_macro_fell(self))
                 continue;      /* a macro ran out of priorities: back to its caller */
             s_fall_off(self);
             if (self->state == CALL_RUNNING && self->jumped && !self->in_h)
@@ -862,7 +862,7 @@ static void s_run(call_t *self)
         self->jumped = 0;
         s_exec(self, p->app, args);
         if (self->macros && self->state == CALL_RUNNING)
-            apps_macro_check(self);
+            call_app_macro_check(self);
         if (self->state == CALL_RUNNING && !self->jumped)
             self->priority++;
     }
@@ -895,12 +895,12 @@ static void s_on_timer(evutil_socket_t fd, short what, void *arg)
     switch (self->state) {
     case CALL_WAITING:
         if (self->ivr.mode == IVR_BUSY)
-            apps_on_timer(self);
+            call_app_on_timer(self);
         else
             call_next(self);
         break;
     case CALL_DIALING:
-        dial_on_timeout(self);
+        call_dial_on_timeout(self);
         break;
     case CALL_RUNNING:
         s_run(self);
@@ -909,12 +909,12 @@ static void s_on_timer(evutil_socket_t fd, short what, void *arg)
         if (self->fall_wait && !self->ivr.digits[0])
             s_fall_timeout(self);
         else
-            ivr_on_timer(self);
+            call_ivr_on_timer(self);
         break;
     case CALL_MOH:
     case CALL_PLAYING:
     case CALL_RECORDING:
-        ivr_on_timer(self);
+        call_ivr_on_timer(self);
         break;
     default:
         break;
@@ -934,7 +934,7 @@ void call_fire_timer(call_t *self)
  * signaling to drop it. */
 static leg_t *s_live_leg(call_t *self, uint32_t leg, const char *what)
 {
-    leg_t *l = leg ? dial_leg(self, leg) : NULL;
+    leg_t *l = leg ? call_dial_leg(self, leg) : NULL;
     if (!l) {
         td_log(LOG_DEBUG, "%s for leg %u, which is not live: hanging it up", what, leg);
         if (leg)
@@ -947,14 +947,14 @@ void call_on_progress(call_t *self, uint32_t leg, const Tandem__Progress *msg)
 {
     leg_t *l = s_live_leg(self, leg, "Progress");
     if (l)
-        dial_on_progress(self, l, msg);
+        call_dial_on_progress(self, l, msg);
 }
 
 void call_on_answer(call_t *self, uint32_t leg, const Tandem__Answer *msg)
 {
     leg_t *l = s_live_leg(self, leg, "Answer");
     if (l)
-        dial_on_answer(self, l, msg);
+        call_dial_on_answer(self, l, msg);
 }
 
 void call_on_hangup(call_t *self, uint32_t leg, const Tandem__Hangup *msg)
@@ -969,18 +969,18 @@ void call_on_hangup(call_t *self, uint32_t leg, const Tandem__Hangup *msg)
         call_end(self, msg->cause ? msg->cause : 16, 16);
         return;
     }
-    leg_t *l = dial_leg(self, leg);
+    leg_t *l = call_dial_leg(self, leg);
     if (!l) {
         td_log(LOG_DEBUG, "Hangup for leg %u, which is not live", leg);
         return;
     }
     l->not_called = msg->not_called;
-    dial_on_leg_hangup(self, l, msg->cause);
+    call_dial_on_leg_hangup(self, l, msg->cause);
 }
 
 static int s_from_worker(call_t *self, const char *peer, const char *what)
 {
-    if (self->worker && strcmp(worker_identity(self->worker), peer) == 0)
+    if (self->worker && strcmp(worker_ref_identity(self->worker), peer) == 0)
         return 1;
     td_log(LOG_DEBUG, "%s from %s, which does not serve this call: ignored", what, peer);
     return 0;
@@ -1003,7 +1003,7 @@ void call_on_media_offered(call_t *self, const char *peer, const Tandem__MediaOf
     self->state = CALL_RUNNING;
     switch (self->after_media) {
     case DIALPLAN_APP_DIAL:
-        dial_originate(self);
+        call_dial_originate(self);
         break;
     case DIALPLAN_APP_ECHO:
         call_answer_caller(self, self->sdp_caller);
@@ -1024,7 +1024,7 @@ void call_on_media_offered(call_t *self, const char *peer, const Tandem__MediaOf
 void call_on_media_answered(call_t *self, const char *peer, const Tandem__MediaAnswered *msg)
 {
     if (s_from_worker(self, peer, "MediaAnswered"))
-        dial_on_media_answered(self, msg);
+        call_dial_on_media_answered(self, msg);
 }
 
 void call_on_media_error(call_t *self, const char *peer, const Tandem__MediaError *msg)
@@ -1054,19 +1054,19 @@ void call_on_media_timeout(call_t *self, const char *peer, const Tandem__MediaTi
 void call_on_media_played(call_t *self, const char *peer, const Tandem__MediaPlayed *msg)
 {
     if (s_from_worker(self, peer, "MediaPlayed"))
-        ivr_on_played(self, msg);
+        call_ivr_on_played(self, msg);
 }
 
 void call_on_media_dtmf(call_t *self, const char *peer, const Tandem__MediaDtmf *msg)
 {
     if (s_from_worker(self, peer, "MediaDtmf"))
-        ivr_on_dtmf(self, msg);
+        call_ivr_on_dtmf(self, msg);
 }
 
 void call_on_media_recorded(call_t *self, const char *peer, const Tandem__MediaRecorded *msg)
 {
     if (s_from_worker(self, peer, "MediaRecorded"))
-        ivr_on_recorded(self, msg);
+        call_ivr_on_recorded(self, msg);
 }
 
 void call_on_peer_lost(call_t *self, int media)

@@ -151,7 +151,7 @@ int call_fire_reinvite_timer(call_t *self);
 
 const char *call_id(const call_t *self);
 const char *call_sig_peer(const call_t *self);
-worker_t *call_worker(const call_t *self);
+worker_ref_t *call_worker(const call_t *self);
 call_state_t call_state(const call_t *self);
 /* What `core show channels` shows of a call (borrowed strings, valid while
  * the call lives and nothing runs on it). */

@@ -94,7 +94,7 @@ struct call {
     size_t ncodecs;
     int comedia;                        /* ChannelNew's: the worker latches leg 0's RTP */
     /* media session (arena): answer for the caller, offer for outgoing legs */
-    worker_t *worker;
+    worker_ref_t *worker;
     const char *sdp_caller, *sdp_callee;
     dialplan_app_t after_media; /* what WAIT_MEDIA resumes */
     /* where in the dialplan */
@@ -152,7 +152,7 @@ struct call {
     unsigned move_wait;         /* bits (1 << side): re-INVITE answers awaited */
     int move_tries[2];          /* re-INVITEs sent per side (491: again, up to 5) */
     unsigned move_retry;        /* bits (1 << side): answered 491, sent again on move_timer */
-    worker_t *move_from;        /* a drain: the live worker the call leaves, released
+    worker_ref_t *move_from;        /* a drain: the live worker the call leaves, released
                                  * once both phones moved (NULL after a death) */
     unsigned move_done;         /* bits (1 << side): phones that accepted the move */
     int move_refused;           /* a drain move was refused: the call stays */
@@ -166,7 +166,7 @@ struct call {
     struct timeval start, answer_time;
     /* Dial's times for ${ANSWEREDTIME}/${DIALEDTIME} (dial.c sets them;
      * tv_sec 0 = not yet): Dial started, a leg answered, the bridge ended */
-    struct timeval dial_start, dial_answer, dial_end;
+    struct timeval call_dial_start, dial_answer, dial_end;
     /* the last exception (raise: the "e" extension), for EXCEPTION() */
     char exc_reason[32];        /* "" none yet */
     char exc_context[CALL_MAX_CONTEXT];
@@ -242,42 +242,42 @@ int move_on_media_error(call_t *self, const Tandem__MediaError *msg);
 void move_free(call_t *self);
 
 /* apps.c */
-void apps_exec(call_t *self, dialplan_app_t app, char *args);
-int apps_instant(dialplan_app_t app);               /* runs without waiting (allowed in h) */
-void apps_on_timer(call_t *self);                   /* Busy/Congestion's wait */
+void call_app_exec(call_t *self, dialplan_app_t app, char *args);
+int call_app_instant(dialplan_app_t app);               /* runs without waiting (allowed in h) */
+void call_app_on_timer(call_t *self);                   /* Busy/Congestion's wait */
 /* Busy(args)/Congestion(args): cause 17 or 34. */
-void apps_refuse(call_t *self, char *args, uint32_t cause);
-void apps_free(call_t *self);
+void call_app_refuse(call_t *self, char *args, uint32_t cause);
+void call_app_free(call_t *self);
 /* Macro (apps.c): the interpreter found no priority where the call is; if a
  * macro runs, it returns to its caller (1), else 0. */
-int apps_macro_fell(call_t *self);
+int call_app_macro_fell(call_t *self);
 /* After each application: MACRO_DEPTH is the innermost macro's again, and
  * a Goto out of the innermost macro's context (with no Gosub of the macro
  * open) leaves the macro, the call staying where the Goto sent it. */
-void apps_macro_check(call_t *self);
+void call_app_macro_check(call_t *self);
 /* The call ends: every macro ends, as each returns -1 (variables back, and
  * the position back when still in the macro's context: h runs there). */
-void apps_macro_unwind(call_t *self);
+void call_app_macro_unwind(call_t *self);
 
 /* ivr.c */
-void ivr_exec(call_t *self, dialplan_app_t app, char *args);
+void call_ivr_exec(call_t *self, dialplan_app_t app, char *args);
 /* 1: media reaches the caller; 0: a session is being made and the
  * application runs again (call_rerun); -1: the call ended. */
-int ivr_media(call_t *self, int answer);
-void ivr_progress(call_t *self, uint32_t code, const char *sdp);   /* to the caller */
-void ivr_on_played(call_t *self, const Tandem__MediaPlayed *msg);
-void ivr_on_dtmf(call_t *self, const Tandem__MediaDtmf *msg);
-void ivr_on_recorded(call_t *self, const Tandem__MediaRecorded *msg);
-void ivr_on_timer(call_t *self);
+int call_ivr_media(call_t *self, int answer);
+void call_ivr_progress(call_t *self, uint32_t code, const char *sdp);   /* to the caller */
+void call_ivr_on_played(call_t *self, const Tandem__MediaPlayed *msg);
+void call_ivr_on_dtmf(call_t *self, const Tandem__MediaDtmf *msg);
+void call_ivr_on_recorded(call_t *self, const Tandem__MediaRecorded *msg);
+void call_ivr_on_timer(call_t *self);
 
 /* dial.c */
-void dial_start(call_t *self, char *args);
-void dial_originate(call_t *self);                  /* the media session is ready */
-leg_t *dial_leg(call_t *self, uint32_t number);     /* a live leg, or NULL */
-void dial_on_progress(call_t *self, leg_t *leg, const Tandem__Progress *msg);
-void dial_on_answer(call_t *self, leg_t *leg, const Tandem__Answer *msg);
-void dial_on_leg_hangup(call_t *self, leg_t *leg, uint32_t cause);
-void dial_on_media_answered(call_t *self, const Tandem__MediaAnswered *msg);
-void dial_on_timeout(call_t *self);
+void call_dial_start(call_t *self, char *args);
+void call_dial_originate(call_t *self);                  /* the media session is ready */
+leg_t *call_dial_leg(call_t *self, uint32_t number);     /* a live leg, or NULL */
+void call_dial_on_progress(call_t *self, leg_t *leg, const Tandem__Progress *msg);
+void call_dial_on_answer(call_t *self, leg_t *leg, const Tandem__Answer *msg);
+void call_dial_on_leg_hangup(call_t *self, leg_t *leg, uint32_t cause);
+void call_dial_on_media_answered(call_t *self, const Tandem__MediaAnswered *msg);
+void call_dial_on_timeout(call_t *self);
 
 #endif

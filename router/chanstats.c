@@ -156,19 +156,19 @@ typedef struct {
     s_ask_t *ask;
 } s_send_t;
 
-static void s_ask_worker(void *arg, const worker_t *w)
+static void s_ask_worker(void *arg, const worker_ref_t *w)
 {
     s_send_t *s = arg;
-    if (!worker_alive(w))
+    if (!worker_ref_alive(w))
         return;
     Tandem__MediaStatsRequest m = TANDEM__MEDIA_STATS_REQUEST__INIT;
     m.id = s->ask->id;
-    if (td_bus_send_media_stats_request(router_bus(s->self->router), worker_identity(w), "", 0,
+    if (td_bus_send_media_stats_request(router_bus(s->self->router), worker_ref_identity(w), "", 0,
                                         &m) < 0)
         return;
     if (s->ask->nwaiting < 32)
         snprintf(s->ask->waiting[s->ask->nwaiting++], sizeof s->ask->waiting[0], "%s",
-                 worker_identity(w));
+                 worker_ref_identity(w));
 }
 
 void chanstats_ask(chanstats_t *self, const char *peer, uint32_t cli_id, const char *command)

@@ -167,19 +167,19 @@ static void s_load_one(void *arg, const char *identity, const char *role, int al
         ws->load = load;
 }
 
-static void s_worker_one(void *arg, const worker_t *w)
+static void s_worker_one(void *arg, const worker_ref_t *w)
 {
     s_workers_t *ws = arg;
-    const char *state = !worker_alive(w) ? "down" : worker_draining(w) ? "draining" : "up";
+    const char *state = !worker_ref_alive(w) ? "down" : worker_ref_draining(w) ? "draining" : "up";
     char cap[16], sessions[24] = "-";
-    snprintf(cap, sizeof cap, "%u", worker_capacity(w));
-    ws->identity = worker_identity(w);
+    snprintf(cap, sizeof cap, "%u", worker_ref_capacity(w));
+    ws->identity = worker_ref_identity(w);
     ws->load = -1;
     td_bus_peers_foreach(ws->bus, s_load_one, ws);
     if (ws->load >= 0)
         snprintf(sessions, sizeof sessions, "%ld", ws->load);
-    s_printf(ws->o, "%-24.24s %-9s %6u %9s %8s\n", worker_identity(w), state,
-             worker_assigned(w), worker_capacity(w) ? cap : "-", sessions);
+    s_printf(ws->o, "%-24.24s %-9s %6u %9s %8s\n", worker_ref_identity(w), state,
+             worker_ref_assigned(w), worker_ref_capacity(w) ? cap : "-", sessions);
 }
 
 static void s_process_one(void *arg, const char *identity, const char *role, int alive,
@@ -194,8 +194,8 @@ static void s_process_one(void *arg, const char *identity, const char *role, int
 
 static int s_drain(router_t *self, s_out_t *o, const char *id)
 {
-    worker_t *w = workers_find(router_workers(self), id);
-    if (!w || !worker_alive(w)) {
+    worker_ref_t *w = workers_find(router_workers(self), id);
+    if (!w || !worker_ref_alive(w)) {
         s_printf(o, "No live media worker '%s'\n", id);
         return CLI_FAILED;
     }
@@ -205,7 +205,7 @@ static int s_drain(router_t *self, s_out_t *o, const char *id)
         return CLI_FAILED;
     }
     s_printf(o, "Media worker %s drains: it takes no new calls, its %u call(s) move to other "
-             "workers, then it exits\n", id, worker_assigned(w));
+             "workers, then it exits\n", id, worker_ref_assigned(w));
     return CLI_OK;
 }
 

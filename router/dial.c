@@ -1,8 +1,8 @@
 /* dial - the Dial application, as Asterisk's app_dial runs it, over the bus
  * (proto/FLOW.md):
  *
- *   dial_start         parse targets; MediaOffer if the call has no session
- *   dial_originate     Originate one leg per target to the caller's signaling
+ *   call_dial_start         parse targets; MediaOffer if the call has no session
+ *   call_dial_originate     Originate one leg per target to the caller's signaling
  *   Progress (leg k)   first 180 and first 183 go to the caller; SDP (early
  *                      media) goes through the worker first (MediaAnswer)
  *   Answer (leg k)     first one wins: the others get Hangup(26), MediaAnswer
@@ -27,7 +27,7 @@ enum {
     S_CAUSE_CONGESTION = 34, S_CAUSE_SWITCH_CONGESTION = 42, S_CAUSE_NOT_IMPLEMENTED = 66,
 };
 
-leg_t *dial_leg(call_t *self, uint32_t number)
+leg_t *call_dial_leg(call_t *self, uint32_t number)
 {
     for (size_t i = 0; i < self->nlegs; i++)
         if (self->legs[i].number == number)
@@ -170,7 +170,7 @@ static void s_options(call_t *self, const char *opts)
 }
 
 /* Dial(SIP/a[/num][&SIP/b...][,timeout[,options]]) */
-void dial_start(call_t *self, char *args)
+void call_dial_start(call_t *self, char *args)
 {
     char *argv[3];
     int argc = vars_split_args(args, ',', argv, 3);
@@ -186,7 +186,7 @@ void dial_start(call_t *self, char *args)
             self->timeout_ms = s > 86400.0 ? 86400000u : (unsigned)(s * 1000 + 0.5);
     }
     s_options(self, argc >= 3 ? argv[2] : "");
-    gettimeofday(&self->dial_start, NULL);
+    gettimeofday(&self->call_dial_start, NULL);
     self->dial_answer = self->dial_end = (struct timeval) { 0, 0 };
     /* A fresh set of legs: those of an earlier Dial are all gone by now. */
     if (!self->legs) {
@@ -218,7 +218,7 @@ void dial_start(call_t *self, char *args)
         return;
     }
     if (self->sdp_callee) {
-        dial_originate(self);
+        call_dial_originate(self);
         return;
     }
     if (call_media_offer(self, DIALPLAN_APP_DIAL) < 0) {
@@ -229,7 +229,7 @@ void dial_start(call_t *self, char *args)
     }
 }
 
-void dial_originate(call_t *self)
+void call_dial_originate(call_t *self)
 {
     for (size_t i = 0; i < self->nlegs; i++) {
         leg_t *leg = &self->legs[i];
@@ -290,7 +290,7 @@ static int s_first_of_kind(call_t *self, uint32_t code)
     return first;
 }
 
-void dial_on_progress(call_t *self, leg_t *leg, const Tandem__Progress *msg)
+void call_dial_on_progress(call_t *self, leg_t *leg, const Tandem__Progress *msg)
 {
     if (self->state != CALL_DIALING || leg->state != LEG_RINGING)
         return;
@@ -307,7 +307,7 @@ void dial_on_progress(call_t *self, leg_t *leg, const Tandem__Progress *msg)
         Tandem__MediaAnswer m = TANDEM__MEDIA_ANSWER__INIT;
         m.sdp = msg->sdp;
         m.comedia = msg->comedia;
-        td_bus_send_media_answer(self->env->bus, worker_identity(self->worker), self->id,
+        td_bus_send_media_answer(self->env->bus, worker_ref_identity(self->worker), self->id,
                                  leg->number, &m);
         return;
     }
@@ -315,7 +315,7 @@ void dial_on_progress(call_t *self, leg_t *leg, const Tandem__Progress *msg)
         s_send_progress(self, code, "");
 }
 
-void dial_on_answer(call_t *self, leg_t *leg, const Tandem__Answer *msg)
+void call_dial_on_answer(call_t *self, leg_t *leg, const Tandem__Answer *msg)
 {
     if (leg->state == LEG_UP)
         return;        /* the winner again: nothing new */
@@ -341,11 +341,11 @@ void dial_on_answer(call_t *self, leg_t *leg, const Tandem__Answer *msg)
     Tandem__MediaAnswer m = TANDEM__MEDIA_ANSWER__INIT;
     m.sdp = msg->sdp;
     m.comedia = msg->comedia;
-    td_bus_send_media_answer(self->env->bus, worker_identity(self->worker), self->id,
+    td_bus_send_media_answer(self->env->bus, worker_ref_identity(self->worker), self->id,
                              leg->number, &m);
 }
 
-void dial_on_media_answered(call_t *self, const Tandem__MediaAnswered *msg)
+void call_dial_on_media_answered(call_t *self, const Tandem__MediaAnswered *msg)
 {
     /* The caller's answer is the worker's from MediaOffered, whatever codec
      * the callee chose (the worker transcodes); a worker that still rewrites
@@ -373,7 +373,7 @@ void dial_on_media_answered(call_t *self, const Tandem__MediaAnswered *msg)
     move_on_bridged(self);
 }
 
-void dial_on_leg_hangup(call_t *self, leg_t *leg, uint32_t cause)
+void call_dial_on_leg_hangup(call_t *self, leg_t *leg, uint32_t cause)
 {
     if (leg->state == LEG_UP) {
         /* The answered callee hung up: Dial ends and so does the call,
@@ -400,7 +400,7 @@ void dial_on_leg_hangup(call_t *self, leg_t *leg, uint32_t cause)
     }
 }
 
-void dial_on_timeout(call_t *self)
+void call_dial_on_timeout(call_t *self)
 {
     td_log(LOG_INFO, "Nobody picked up in %u ms", self->timeout_ms);
     for (size_t i = 0; i < self->nlegs; i++)

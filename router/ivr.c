@@ -46,7 +46,7 @@ static void s_fail(call_t *self)
 
 /* --- signalling ------------------------------------------------------------------------ */
 
-void ivr_progress(call_t *self, uint32_t code, const char *sdp)
+void call_ivr_progress(call_t *self, uint32_t code, const char *sdp)
 {
     if (self->sig_lost)
         return;
@@ -59,7 +59,7 @@ void ivr_progress(call_t *self, uint32_t code, const char *sdp)
 /* 1: media reaches the caller; 0: the session is being made and the
  * application will run again; -1: the call ended. answer: answer the caller
  * (else 183 with SDP, once). */
-int ivr_media(call_t *self, int answer)
+int call_ivr_media(call_t *self, int answer)
 {
     if (self->answered)
         return 1;
@@ -73,7 +73,7 @@ int ivr_media(call_t *self, int answer)
     if (answer) {
         call_answer_caller(self, self->sdp_caller);
     } else if (!self->ivr.early) {
-        ivr_progress(self, 183, self->sdp_caller);
+        call_ivr_progress(self, 183, self->sdp_caller);
         self->ivr.early = 1;
     }
     return 1;
@@ -86,7 +86,7 @@ static void s_stop_media(call_t *self)
     if (self->worker_lost || !self->worker)
         return;
     Tandem__MediaStop m = TANDEM__MEDIA_STOP__INIT;
-    td_bus_send_media_stop(self->env->bus, worker_identity(self->worker), self->id, 0, &m);
+    td_bus_send_media_stop(self->env->bus, worker_ref_identity(self->worker), self->id, 0, &m);
 }
 
 /* Stop the prompt (or music) the application plays, if any; its
@@ -111,7 +111,7 @@ static void s_play_files(call_t *self, char **files, size_t n, int moh, int loop
     m.id = ++self->ivr.next_id;
     self->ivr.play_id = m.id;
     self->ivr.playing = 1;
-    td_bus_send_media_play(self->env->bus, worker_identity(self->worker), self->id, 0, &m);
+    td_bus_send_media_play(self->env->bus, worker_ref_identity(self->worker), self->id, 0, &m);
 }
 
 /* "a&b&c" */
@@ -151,7 +151,7 @@ static void s_app_playback(call_t *self, char *args)
         chanvars_set(self->chanvars, "PLAYBACKSTATUS", "SUCCESS");
         return;
     }
-    if (ivr_media(self, !s_option(opts, "noanswer")) <= 0)
+    if (call_ivr_media(self, !s_option(opts, "noanswer")) <= 0)
         return;
     self->ivr.mode = IVR_PLAYBACK;
     self->ivr.set_status = 1;
@@ -161,7 +161,7 @@ static void s_app_playback(call_t *self, char *args)
 
 static void s_say(call_t *self, char **files, size_t n)
 {
-    if (ivr_media(self, 0) <= 0)
+    if (call_ivr_media(self, 0) <= 0)
         return;
     self->ivr.mode = IVR_PLAYBACK;
     self->ivr.set_status = 0;
@@ -360,7 +360,7 @@ static void s_app_background(call_t *self, char *args)
         return;
     }
     snprintf(self->ivr.context, sizeof self->ivr.context, "%s", ctx);
-    if (ivr_media(self, !noanswer) <= 0)
+    if (call_ivr_media(self, !noanswer) <= 0)
         return;
     self->ivr.mode = IVR_BACKGROUND;
     self->ivr.bg_keys = keys;
@@ -383,7 +383,7 @@ static void s_app_waitexten(call_t *self, char *args)
     }
     if (*opts && !moh)
         td_log(LOG_NOTICE, "WaitExten: options '%s' are not supported; ignored", opts);
-    if (ivr_media(self, 0) <= 0)
+    if (call_ivr_media(self, 0) <= 0)
         return;
     self->ivr.mode = IVR_WAITEXTEN;
     self->ivr.digits[0] = '\0';
@@ -434,7 +434,7 @@ static void s_app_read(call_t *self, char *args)
         chanvars_set(self->chanvars, "READSTATUS", "SKIPPED");
         return;
     }
-    if (ivr_media(self, !strchr(opts, 'n')) <= 0)
+    if (call_ivr_media(self, !strchr(opts, 'n')) <= 0)
         return;
     int max = atoi(argv[2]);
     self->ivr.maxdigits = max <= 0 || max > S_READ_MAX ? S_READ_MAX : max;
@@ -486,7 +486,7 @@ static void s_record_start(call_t *self)
     self->ivr.play_id = m.id;
     self->ivr.playing = 0;
     self->state = CALL_RECORDING;
-    td_bus_send_media_record(self->env->bus, worker_identity(self->worker), self->id, 0, &m);
+    td_bus_send_media_record(self->env->bus, worker_ref_identity(self->worker), self->id, 0, &m);
 }
 
 /* Record(filename.format[,silence[,maxduration[,options]]]): options s
@@ -515,7 +515,7 @@ static void s_app_record(call_t *self, char *args)
         chanvars_set(self->chanvars, "RECORD_STATUS", "SKIP");
         return;
     }
-    if (ivr_media(self, !strchr(opts, 'n')) <= 0)
+    if (call_ivr_media(self, !strchr(opts, 'n')) <= 0)
         return;
     snprintf(self->ivr.file, sizeof self->ivr.file, "%s", argv[0]);
     double silence = *argv[1] ? strtod(argv[1], NULL) : 0;
@@ -537,7 +537,7 @@ static void s_app_moh(call_t *self, char *args)
 {
     char *argv[2] = { "", "" };
     int n = vars_split_args(args, ',', argv, 2);
-    if (ivr_media(self, 0) <= 0)
+    if (call_ivr_media(self, 0) <= 0)
         return;
     double s = n > 1 && *argv[1] ? strtod(argv[1], NULL) : 0;
     self->ivr.mode = IVR_MOH;
@@ -587,7 +587,7 @@ static void s_app_readexten(call_t *self, char *args)
     if (strchr(opts, 'i'))
         td_log(LOG_NOTICE, "ReadExten: option i (indications) is not supported; playing '%s'",
                argv[1]);
-    if (ivr_media(self, !strchr(opts, 'n')) <= 0)
+    if (call_ivr_media(self, !strchr(opts, 'n')) <= 0)
         return;
     int t = *argv[4] ? atoi(argv[4]) : 0;
     self->ivr.first_ms = t > 0 && t < 86400 ? (unsigned)t * 1000 : s_response_ms(self);
@@ -703,7 +703,7 @@ static void s_collect_digit(call_t *self, char digit)
 
 /* --- events ----------------------------------------------------------------------------- */
 
-void ivr_on_played(call_t *self, const Tandem__MediaPlayed *msg)
+void call_ivr_on_played(call_t *self, const Tandem__MediaPlayed *msg)
 {
     if (!self->ivr.play_id || msg->id != self->ivr.play_id) {
         td_log(LOG_DEBUG, "MediaPlayed %u, not the one awaited (%u): ignored", msg->id,
@@ -745,7 +745,7 @@ void ivr_on_played(call_t *self, const Tandem__MediaPlayed *msg)
     }
 }
 
-void ivr_on_dtmf(call_t *self, const Tandem__MediaDtmf *msg)
+void call_ivr_on_dtmf(call_t *self, const Tandem__MediaDtmf *msg)
 {
     char digit = msg->digit && *msg->digit ? msg->digit[0] : '\0';
     if (!digit || self->state != CALL_COLLECTING) {
@@ -776,7 +776,7 @@ void ivr_on_dtmf(call_t *self, const Tandem__MediaDtmf *msg)
                 event_del(self->timer);
                 self->ivr.mode = IVR_NONE;
                 call_jump(self, self->ivr.context, one, 1);
-                apps_macro_check(self);
+                call_app_macro_check(self);
                 call_rerun(self);
                 break;
             }
@@ -786,7 +786,7 @@ void ivr_on_dtmf(call_t *self, const Tandem__MediaDtmf *msg)
              * (app_macro.c breaks out on a digit, back at the caller's
              * priority) and the pbx loop collects the extension in the
              * caller's context. */
-            apps_macro_unwind(self);
+            call_app_macro_unwind(self);
         }
         s_collect_digit(self, digit);
         break;
@@ -814,7 +814,7 @@ void ivr_on_dtmf(call_t *self, const Tandem__MediaDtmf *msg)
     }
 }
 
-void ivr_on_recorded(call_t *self, const Tandem__MediaRecorded *msg)
+void call_ivr_on_recorded(call_t *self, const Tandem__MediaRecorded *msg)
 {
     if (self->state != CALL_RECORDING || msg->id != self->ivr.play_id) {
         td_log(LOG_DEBUG, "MediaRecorded %u, not awaited: ignored", msg->id);
@@ -837,7 +837,7 @@ void ivr_on_recorded(call_t *self, const Tandem__MediaRecorded *msg)
     call_next(self);
 }
 
-void ivr_on_timer(call_t *self)
+void call_ivr_on_timer(call_t *self)
 {
     switch (self->ivr.mode) {
     case IVR_MOH:
@@ -886,15 +886,15 @@ void ivr_on_timer(call_t *self)
 
 /* --- dispatch ----------------------------------------------------------------------------- */
 
-void ivr_exec(call_t *self, dialplan_app_t app, char *args)
+void call_ivr_exec(call_t *self, dialplan_app_t app, char *args)
 {
     switch (app) {
     case DIALPLAN_APP_PROGRESS:
-        ivr_media(self, 0);
+        call_ivr_media(self, 0);
         break;
     case DIALPLAN_APP_RINGING:
         if (!self->answered)
-            ivr_progress(self, 180, "");
+            call_ivr_progress(self, 180, "");
         break;
     case DIALPLAN_APP_PLAYBACK:    s_app_playback(self, args); break;
     case DIALPLAN_APP_BACKGROUND:  s_app_background(self, args); break;

@@ -90,12 +90,12 @@ static int s_side_up(const call_t *self, int side)
 /* A drain move that cannot finish: back to the worker it never left. */
 static void s_undo(call_t *self)
 {
-    worker_t *to = self->worker;
-    if (!worker_alive(to) || self->sig_lost) {
+    worker_ref_t *to = self->worker;
+    if (!worker_ref_alive(to) || self->sig_lost) {
         ;
     } else {
         Tandem__MediaRelease m = TANDEM__MEDIA_RELEASE__INIT;
-        td_bus_send_media_release(self->env->bus, worker_identity(to), self->id, 0, &m);
+        td_bus_send_media_release(self->env->bus, worker_ref_identity(to), self->id, 0, &m);
     }
     workers_release(self->env->workers, to);
     self->worker = self->move_from;
@@ -104,7 +104,7 @@ static void s_undo(call_t *self)
     self->moving = 0;
     self->move_wait = 0;
     self->move_refused = 1;
-    td_log(LOG_NOTICE, "drain: '%s' stays on %s", self->channel, worker_identity(self->worker));
+    td_log(LOG_NOTICE, "drain: '%s' stays on %s", self->channel, worker_ref_identity(self->worker));
 }
 
 static void s_done_if_settled(call_t *self)
@@ -112,7 +112,7 @@ static void s_done_if_settled(call_t *self)
     if (self->moving && !self->move_wait && self->move_from) {
         /* A drain: the phones left the old worker; it lets the call go. */
         Tandem__MediaRelease m = TANDEM__MEDIA_RELEASE__INIT;
-        td_bus_send_media_release(self->env->bus, worker_identity(self->move_from), self->id, 0,
+        td_bus_send_media_release(self->env->bus, worker_ref_identity(self->move_from), self->id, 0,
                                   &m);
         self->move_from = NULL;
     }
@@ -122,7 +122,7 @@ static void s_done_if_settled(call_t *self)
         timersub(&now, &self->move_start, &d);
         self->moving = 0;
         td_log(LOG_NOTICE, "'%s' moved to media worker %s in %ld ms", self->channel,
-               worker_identity(self->worker), (long)(d.tv_sec * 1000 + d.tv_usec / 1000));
+               worker_ref_identity(self->worker), (long)(d.tv_sec * 1000 + d.tv_usec / 1000));
     }
 }
 
@@ -137,7 +137,7 @@ static void s_reinvite(call_t *self, int side)
     td_bus_send_reinvite(self->env->bus, self->sig_peer, self->id, leg, &m);
     self->move_wait |= 1u << side;
     self->move_tries[side]++;
-    td_log(LOG_INFO, "move: re-INVITE of leg %u to %s", leg, worker_identity(self->worker));
+    td_log(LOG_INFO, "move: re-INVITE of leg %u to %s", leg, worker_ref_identity(self->worker));
 }
 
 static void s_on_retry(evutil_socket_t fd, short what, void *arg)
@@ -181,14 +181,14 @@ static int s_adopt(call_t *self)
     self->move_tries[0] = self->move_tries[1] = 0;
     self->early_pending = 0;    /* the old worker's answers are not waited for */
     gettimeofday(&self->move_start, NULL);
-    return td_bus_send_media_adopt(self->env->bus, worker_identity(self->worker), self->id, 0,
+    return td_bus_send_media_adopt(self->env->bus, worker_ref_identity(self->worker), self->id, 0,
                                    &m);
 }
 
 void call_on_worker_lost(call_t *self)
 {
-    worker_t *old = self->worker;
-    worker_t *w = workers_choose(self->env->workers);
+    worker_ref_t *old = self->worker;
+    worker_ref_t *w = workers_choose(self->env->workers);
     if (!w) {
         call_on_peer_lost(self, 1);
         return;
@@ -206,11 +206,11 @@ void call_on_worker_lost(call_t *self)
         self->moving = 0;
         self->move_wait = 0;
         td_log(LOG_WARNING, "Media worker %s died while '%s' moved to it: it stays on %s",
-               worker_identity(old), self->channel, worker_identity(self->worker));
+               worker_ref_identity(old), self->channel, worker_ref_identity(self->worker));
         return;
     }
     td_log(LOG_WARNING, "Media worker %s of '%s' is gone: moving the call to %s",
-           worker_identity(old), self->channel, worker_identity(w));
+           worker_ref_identity(old), self->channel, worker_ref_identity(w));
     if (self->reinvite) {
         /* The relay in flight dies with the worker; the offerer may try again. */
         self->reinvite = 0;
@@ -256,14 +256,14 @@ int call_movable(const call_t *self)
 
 int call_move(call_t *self)
 {
-    worker_t *w = workers_choose(self->env->workers);
+    worker_ref_t *w = workers_choose(self->env->workers);
     if (!w)
         return -1;
     self->move_from = self->worker;
     workers_release(self->env->workers, self->worker);
     self->worker = w;
     td_log(LOG_INFO, "drain: moving '%s' from %s to %s", self->channel,
-           worker_identity(self->move_from), worker_identity(w));
+           worker_ref_identity(self->move_from), worker_ref_identity(w));
     if (s_adopt(self) < 0) {
         s_undo(self);
         return -1;
@@ -288,7 +288,7 @@ static void s_restart_ivr(call_t *self)
 
 void call_on_media_adopted(call_t *self, const char *peer, const Tandem__MediaAdopted *msg)
 {
-    if (!self->moving || !self->worker || strcmp(worker_identity(self->worker), peer) != 0) {
+    if (!self->moving || !self->worker || strcmp(worker_ref_identity(self->worker), peer) != 0) {
         td_log(LOG_DEBUG, "MediaAdopted from %s without a move: ignored", peer);
         return;
     }
@@ -320,7 +320,7 @@ void call_on_media_adopted(call_t *self, const char *peer, const Tandem__MediaAd
         /* The lost worker never confirmed the bridge: this one has it. */
         Tandem__MediaAnswered done = TANDEM__MEDIA_ANSWERED__INIT;
         done.sdp_caller = "";
-        dial_on_media_answered(self, &done);
+        call_dial_on_media_answered(self, &done);
     }
     for (int side = 0; side < 2; side++)
         if (s_side_up(self, side))
@@ -349,8 +349,8 @@ int move_on_media_error(call_t *self, const Tandem__MediaError *msg)
     if (!self->moving || !self->move_from || self->move_done)
         return 0;
     td_log(LOG_NOTICE, "drain: %s cannot take '%s' now (%s): it stays on %s for a while",
-           worker_identity(self->worker), self->channel, msg->reason ? msg->reason : "",
-           worker_identity(self->move_from));
+           worker_ref_identity(self->worker), self->channel, msg->reason ? msg->reason : "",
+           worker_ref_identity(self->move_from));
     s_undo(self);
     self->move_refused = 0;     /* the drain tries it again */
     return 1;
@@ -376,7 +376,7 @@ int move_on_reinvite_answer(call_t *self, uint32_t leg, const Tandem__ReinviteAn
         Tandem__MediaAnswer m = TANDEM__MEDIA_ANSWER__INIT;
         m.sdp = msg->sdp ? msg->sdp : "";
         m.adopt = 1;
-        td_bus_send_media_answer(self->env->bus, worker_identity(self->worker), self->id, leg,
+        td_bus_send_media_answer(self->env->bus, worker_ref_identity(self->worker), self->id, leg,
                                  &m);
         s_done_if_settled(self);
         return 1;

@@ -71,7 +71,7 @@ int call_fire_reinvite_timer(call_t *self)
         return armed;
     td_log_set_context(self->id);
     td_log(LOG_WARNING, "re-INVITE on leg %u: no answer from media worker %s in %d ms: 500",
-           self->reinvite_from, self->worker ? worker_identity(self->worker) : "?",
+           self->reinvite_from, self->worker ? worker_ref_identity(self->worker) : "?",
            REOFFER_WAIT_MS);
     self->reinvite = 0;
     s_answer(self, self->reinvite_from, 500, NULL);
@@ -97,7 +97,7 @@ static void s_wait_worker(call_t *self, int on)
 static int s_media_ok(const call_t *self, const char *peer)
 {
     return self->worker && !self->worker_lost && (!peer ||
-           strcmp(worker_identity(self->worker), peer) == 0);
+           strcmp(worker_ref_identity(self->worker), peer) == 0);
 }
 
 /* The offer of the re-INVITE in flight, for the sides' SDPs once it is done. */
@@ -129,7 +129,7 @@ void call_on_reinvite(call_t *self, uint32_t leg, const Tandem__Reinvite *msg)
         m.codecs = self->codecs;
         m.n_codecs = self->ncodecs;
     }
-    if (td_bus_send_media_reoffer(self->env->bus, worker_identity(self->worker), self->id, leg,
+    if (td_bus_send_media_reoffer(self->env->bus, worker_ref_identity(self->worker), self->id, leg,
                                   &m) < 0) {
         s_answer(self, leg, 500, NULL);
         return;
@@ -164,7 +164,7 @@ void call_on_media_reoffered(call_t *self, const char *peer, const Tandem__Media
         /* The other leg went meanwhile: the worker drops its pending offer. */
         Tandem__MediaReanswer m = TANDEM__MEDIA_REANSWER__INIT;
         m.status = 500;
-        td_bus_send_media_reanswer(self->env->bus, worker_identity(self->worker), self->id,
+        td_bus_send_media_reanswer(self->env->bus, worker_ref_identity(self->worker), self->id,
                                    from == 0 ? 1 : 0, &m);
         s_wait_worker(self, 1);
         return;                 /* MediaReanswered(500) answers the offerer */
@@ -201,7 +201,7 @@ void call_on_reinvite_answer(call_t *self, uint32_t leg, const Tandem__ReinviteA
     Tandem__MediaReanswer m = TANDEM__MEDIA_REANSWER__INIT;
     m.status = msg->status;
     m.sdp = msg->sdp ? msg->sdp : "";
-    td_bus_send_media_reanswer(self->env->bus, worker_identity(self->worker), self->id, leg, &m);
+    td_bus_send_media_reanswer(self->env->bus, worker_ref_identity(self->worker), self->id, leg, &m);
     s_wait_worker(self, 1);
 }
 

@@ -119,14 +119,14 @@ static void s_collect_one(void *arg, const char *key, void *value)
     s_collect_t *c = arg;
     call_t *call = value;
     if (c->draining) {
-        worker_t *w = call_worker(call);
-        if (!w || !worker_draining(w) || call_state(call) == CALL_DONE)
+        worker_ref_t *w = call_worker(call);
+        if (!w || !worker_ref_draining(w) || call_state(call) == CALL_DONE)
             return;
     }
     if (c->peer) {
         if (c->media) {
-            worker_t *w = call_worker(call);
-            if (!w || strcmp(worker_identity(w), c->peer) != 0)
+            worker_ref_t *w = call_worker(call);
+            if (!w || strcmp(worker_ref_identity(w), c->peer) != 0)
                 return;
         } else if (strcmp(call_sig_peer(call), c->peer) != 0) {
             return;
@@ -398,8 +398,8 @@ static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t
         }
         return;
     }
-    worker_t *known = workers_find(self->workers, peer);
-    int comeback = known && !worker_alive(known);
+    worker_ref_t *known = workers_find(self->workers, peer);
+    int comeback = known && !worker_ref_alive(known);
     if (!workers_up(self->workers, peer, capacity)) {
         td_log(LOG_ERR, "Media worker %s: out of memory", peer);
         return;
@@ -492,11 +492,11 @@ static void s_on_drain_tick(evutil_socket_t fd, short what, void *arg)
 static void s_on_media_drain(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaDrain *msg)
 {
     router_t *self = arg;
-    worker_t *w = workers_find(self->workers, hdr->peer);
+    worker_ref_t *w = workers_find(self->workers, hdr->peer);
     if (!w)
         return;
-    if (!worker_draining(w)) {
-        worker_set_draining(w);
+    if (!worker_ref_draining(w)) {
+        worker_ref_set_draining(w);
         td_log(LOG_NOTICE, "Media worker %s drains: moving its %u call(s) to other workers",
                hdr->peer, msg->sessions);
     }

@@ -42,13 +42,13 @@ typedef struct {
     int what;                   /* 0 up, 1 capacity, 2 calls */
 } s_worker_walk_t;
 
-static void s_each_worker(void *arg, const worker_t *w)
+static void s_each_worker(void *arg, const worker_ref_t *w)
 {
     s_worker_walk_t *walk = arg;
-    double v = walk->what == 0 ? (worker_alive(w) && !worker_draining(w) ? 1 : 0)
-             : walk->what == 1 ? (double)worker_capacity(w)
-             : (double)worker_assigned(w);
-    td_metrics_sample(walk->out, worker_identity(w), NULL, v);
+    double v = walk->what == 0 ? (worker_ref_alive(w) && !worker_ref_draining(w) ? 1 : 0)
+             : walk->what == 1 ? (double)worker_ref_capacity(w)
+             : (double)worker_ref_assigned(w);
+    td_metrics_sample(walk->out, worker_ref_identity(w), NULL, v);
 }
 
 static void s_workers(router_t *router, td_metrics_out_t *out, int what)

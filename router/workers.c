@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct worker {
+struct worker_ref {
     char identity[64];
     uint32_t capacity;     /* 0: no limit */
     uint32_t assigned;     /* calls given and not released */
@@ -15,7 +15,7 @@ struct worker {
 };
 
 struct workers {
-    worker_t **list;
+    worker_ref_t **list;
     size_t n, cap;
 };
 
@@ -36,7 +36,7 @@ void workers_destroy(workers_t **self_p)
     *self_p = NULL;
 }
 
-worker_t *workers_find(workers_t *self, const char *identity)
+worker_ref_t *workers_find(workers_t *self, const char *identity)
 {
     for (size_t i = 0; i < self->n; i++)
         if (strcmp(self->list[i]->identity, identity) == 0)
@@ -44,13 +44,13 @@ worker_t *workers_find(workers_t *self, const char *identity)
     return NULL;
 }
 
-worker_t *workers_up(workers_t *self, const char *identity, uint32_t capacity)
+worker_ref_t *workers_up(workers_t *self, const char *identity, uint32_t capacity)
 {
-    worker_t *w = workers_find(self, identity);
+    worker_ref_t *w = workers_find(self, identity);
     if (!w) {
         if (self->n == self->cap) {
             size_t cap = self->cap ? self->cap * 2 : 4;
-            worker_t **list = realloc(self->list, cap * sizeof *list);
+            worker_ref_t **list = realloc(self->list, cap * sizeof *list);
             if (!list)
                 return NULL;
             self->list = list;
@@ -68,19 +68,19 @@ worker_t *workers_up(workers_t *self, const char *identity, uint32_t capacity)
     return w;
 }
 
-worker_t *workers_down(workers_t *self, const char *identity)
+worker_ref_t *workers_down(workers_t *self, const char *identity)
 {
-    worker_t *w = workers_find(self, identity);
+    worker_ref_t *w = workers_find(self, identity);
     if (w)
         w->alive = 0;
     return w;
 }
 
-worker_t *workers_choose(workers_t *self)
+worker_ref_t *workers_choose(workers_t *self)
 {
-    worker_t *best = NULL;
+    worker_ref_t *best = NULL;
     for (size_t i = 0; i < self->n; i++) {
-        worker_t *w = self->list[i];
+        worker_ref_t *w = self->list[i];
         if (!w->alive || w->draining || (w->capacity && w->assigned >= w->capacity))
             continue;
         if (!best || w->assigned < best->assigned)
@@ -91,52 +91,52 @@ worker_t *workers_choose(workers_t *self)
     return best;
 }
 
-void workers_hold(workers_t *self, worker_t *w)
+void workers_hold(workers_t *self, worker_ref_t *w)
 {
     (void)self;
     if (w)
         w->assigned++;
 }
 
-void workers_release(workers_t *self, worker_t *w)
+void workers_release(workers_t *self, worker_ref_t *w)
 {
     (void)self;
     if (w && w->assigned)
         w->assigned--;
 }
 
-void workers_foreach(workers_t *self, void (*fn)(void *arg, const worker_t *w), void *arg)
+void workers_foreach(workers_t *self, void (*fn)(void *arg, const worker_ref_t *w), void *arg)
 {
     for (size_t i = 0; i < self->n; i++)
         fn(arg, self->list[i]);
 }
 
-uint32_t worker_capacity(const worker_t *w)
+uint32_t worker_ref_capacity(const worker_ref_t *w)
 {
     return w->capacity;
 }
 
-const char *worker_identity(const worker_t *w)
+const char *worker_ref_identity(const worker_ref_t *w)
 {
     return w->identity;
 }
 
-int worker_alive(const worker_t *w)
+int worker_ref_alive(const worker_ref_t *w)
 {
     return w->alive;
 }
 
-int worker_draining(const worker_t *w)
+int worker_ref_draining(const worker_ref_t *w)
 {
     return w->draining;
 }
 
-void worker_set_draining(worker_t *w)
+void worker_ref_set_draining(worker_ref_t *w)
 {
     w->draining = 1;
 }
 
-uint32_t worker_assigned(const worker_t *w)
+uint32_t worker_ref_assigned(const worker_ref_t *w)
 {
     return w->assigned;
 }

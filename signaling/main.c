@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <event2/event.h>
 
-#include "sip_call.h"
+#include "sip_legs.h"
 #include "sip_conf.h"
 #include "sip_core.h"
 #include "sip_metrics.h"
@@ -43,8 +43,8 @@ static void s_on_stop_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    sip_call_stats_t st;
-    sip_call_stats(sip_core_call(s_core), &st);
+    sip_legs_stats_t st;
+    sip_legs_stats(sip_core_legs(s_core), &st);
     if (st.legs == 0 || ++s_stop_ticks * 100 >= STOP_WAIT_MS) {
         if (st.legs)
             td_log(LOG_NOTICE, "stopping with %zu leg(s) not yet answered", (size_t)st.legs);

@@ -16,7 +16,7 @@
 
 #include "sdp.h"
 #include "sip_auth.h"
-#include "sip_call.h"
+#include "sip_legs.h"
 #include "sip_cli.h"
 #include "sip_extern.h"
 #include "sip_ident.h"
@@ -47,7 +47,7 @@ struct sip_core {
     td_bus_t *bus;
     sip_auth_t *auth;
     sip_registrar_t *registrar;
-    sip_call_t *call;
+    sip_legs_t *call;
     sip_outreg_t *outreg;          /* register => lines */
     sip_qualify_t *qualify;        /* qualify= keepalives */
     sip_options_t *options;        /* out-of-dialog OPTIONS waiting for the dialplan */
@@ -789,8 +789,8 @@ static void s_on_invite(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     /* capacity counts answered calls; calls being set up (ringing a callee
      * that may never answer) have their own bound, so they cannot lock out
      * every new call (issue 11) */
-    sip_call_stats_t st;
-    sip_call_stats(self->call, &st);
+    sip_legs_stats_t st;
+    sip_legs_stats(self->call, &st);
     if (st.calls_up >= self->opts.capacity) {
         sip_msg_reply(txn, 503, NULL, "at capacity", "Retry-After", "1");
         return;
@@ -808,7 +808,7 @@ static void s_on_invite(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     }
     if (!s_joint_codec(self, caller, body, len, txn) || !s_crypto_ok(caller, body, len, txn))
         return;
-    sip_call_incoming(self->call, txn, req, from, caller);
+    sip_legs_incoming(self->call, txn, req, from, caller);
 }
 
 /* ---- transaction-user callbacks ------------------------------------------- */
@@ -819,15 +819,15 @@ static void s_on_request(void *arg, sip_txn_t *txn, osip_message_t *req,
     sip_core_t *self = arg;
     const char *m = req->sip_method;
     if (!txn) {                             /* ACK for a 2xx */
-        sip_call_in_dialog(self->call, NULL, req);
+        sip_legs_in_dialog(self->call, NULL, req);
         return;
     }
     if (s_check(self, txn, req) != 0)
         return;
     if (s_is(m, "CANCEL"))
-        sip_call_cancel(self->call, txn, req);
+        sip_legs_cancel(self->call, txn, req);
     else if (sip_msg_to_tag(req))
-        sip_call_in_dialog(self->call, txn, req);
+        sip_legs_in_dialog(self->call, txn, req);
     else if (s_is(m, "INVITE"))
         s_on_invite(self, txn, req, from);
     else if (s_is(m, "REGISTER"))
@@ -844,7 +844,7 @@ static void s_on_request(void *arg, sip_txn_t *txn, osip_message_t *req,
     } else if (s_is(m, "BYE"))
         sip_msg_reply(txn, 481, NULL, "BYE outside a dialog", NULL, NULL);
     else if (s_is(m, "REFER"))
-        sip_call_refer_outside(self->call, txn);
+        sip_legs_refer_outside(self->call, txn);
     else if (s_is(m, "SUBSCRIBE") || s_is(m, "NOTIFY") || s_is(m, "PUBLISH")
              || s_is(m, "MESSAGE") || s_is(m, "INFO")
              || s_is(m, "UPDATE") || s_is(m, "PRACK"))
@@ -873,7 +873,7 @@ static void s_on_response(void *arg, sip_txn_t *txn, osip_message_t *resp)
     else if (s_qualify_txn(self, txn))
         sip_qualify_response(self->qualify, txn, resp);
     else
-        sip_call_response(self->call, txn, resp);
+        sip_legs_response(self->call, txn, resp);
 }
 
 static void s_on_timeout(void *arg, sip_txn_t *txn)
@@ -884,13 +884,13 @@ static void s_on_timeout(void *arg, sip_txn_t *txn)
     else if (s_qualify_txn(self, txn))
         sip_qualify_terminated(self->qualify, txn);
     else
-        sip_call_timeout(self->call, txn);
+        sip_legs_timeout(self->call, txn);
     td_log_set_context(NULL);               /* timers run outside any message */
 }
 
 static void s_on_ack_timeout(void *arg, sip_txn_t *txn)
 {
-    sip_call_ack_timeout(((sip_core_t *)arg)->call, txn);
+    sip_legs_ack_timeout(((sip_core_t *)arg)->call, txn);
     td_log_set_context(NULL);               /* timers run outside any message */
 }
 
@@ -904,7 +904,7 @@ static void s_on_terminated(void *arg, sip_txn_t *txn)
     else if (s_qualify_txn(self, txn))
         sip_qualify_terminated(self->qualify, txn);
     else
-        sip_call_terminated(self->call, txn);
+        sip_legs_terminated(self->call, txn);
     td_log_set_context(NULL);               /* timers run outside any message */
 }
 
@@ -922,21 +922,21 @@ static void s_on_exten_reply(void *arg, const td_bus_hdr_t *hdr, const Tandem__E
 static void s_on_originate(void *arg, const td_bus_hdr_t *hdr, const Tandem__Originate *msg)
 {
     BUS_ENTER(hdr);
-    sip_call_on_originate(((sip_core_t *)arg)->call, hdr, msg);
+    sip_legs_on_originate(((sip_core_t *)arg)->call, hdr, msg);
     BUS_LEAVE();
 }
 
 static void s_on_progress(void *arg, const td_bus_hdr_t *hdr, const Tandem__Progress *msg)
 {
     BUS_ENTER(hdr);
-    sip_call_on_progress(((sip_core_t *)arg)->call, hdr, msg);
+    sip_legs_on_progress(((sip_core_t *)arg)->call, hdr, msg);
     BUS_LEAVE();
 }
 
 static void s_on_reinvite(void *arg, const td_bus_hdr_t *hdr, const Tandem__Reinvite *msg)
 {
     BUS_ENTER(hdr);
-    sip_call_on_reinvite(((sip_core_t *)arg)->call, hdr, msg);
+    sip_legs_on_reinvite(((sip_core_t *)arg)->call, hdr, msg);
     BUS_LEAVE();
 }
 
@@ -944,7 +944,7 @@ static void s_on_reinvite_answer(void *arg, const td_bus_hdr_t *hdr,
                                  const Tandem__ReinviteAnswer *msg)
 {
     BUS_ENTER(hdr);
-    sip_call_on_reinvite_answer(((sip_core_t *)arg)->call, hdr, msg);
+    sip_legs_on_reinvite_answer(((sip_core_t *)arg)->call, hdr, msg);
     BUS_LEAVE();
 }
 
@@ -952,21 +952,21 @@ static void s_on_transfer_result(void *arg, const td_bus_hdr_t *hdr,
                                  const Tandem__TransferResult *msg)
 {
     BUS_ENTER(hdr);
-    sip_call_on_transfer_result(((sip_core_t *)arg)->call, hdr, msg);
+    sip_legs_on_transfer_result(((sip_core_t *)arg)->call, hdr, msg);
     BUS_LEAVE();
 }
 
 static void s_on_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__Answer *msg)
 {
     BUS_ENTER(hdr);
-    sip_call_on_answer(((sip_core_t *)arg)->call, hdr, msg);
+    sip_legs_on_answer(((sip_core_t *)arg)->call, hdr, msg);
     BUS_LEAVE();
 }
 
 static void s_on_hangup(void *arg, const td_bus_hdr_t *hdr, const Tandem__Hangup *msg)
 {
     BUS_ENTER(hdr);
-    sip_call_on_hangup(((sip_core_t *)arg)->call, hdr, msg);
+    sip_legs_on_hangup(((sip_core_t *)arg)->call, hdr, msg);
     BUS_LEAVE();
 }
 
@@ -978,7 +978,7 @@ static void s_on_hangup(void *arg, const td_bus_hdr_t *hdr, const Tandem__Hangup
         (void)msg; \
         BUS_ENTER(hdr); \
         if (hdr->call_id && *hdr->call_id) \
-            sip_call_on_other(((sip_core_t *)arg)->call, hdr); \
+            sip_legs_on_other(((sip_core_t *)arg)->call, hdr); \
         BUS_LEAVE(); \
     }
 S_OTHER(channel_new, ChannelNew)
@@ -1016,7 +1016,7 @@ static void s_on_peer_restart(void *arg, const char *peer, const char *role, uin
     if (strcmp(role, "router") != 0)
         return;
     self->router_down_since = 0;
-    size_t n = sip_call_router_restarted(self->call);
+    size_t n = sip_legs_router_restarted(self->call);
     td_log(LOG_WARNING, "%s restarted and knows none of our calls: %zu leg(s) ended", peer, n);
 }
 
@@ -1026,13 +1026,13 @@ void sip_core_tick(sip_core_t *self, long now)
 {
     if (self->router_down_since && now - self->router_down_since >= ROUTER_GRACE_S) {
         self->router_down_since = 0;        /* once per outage */
-        sip_call_router_down(self->call);
+        sip_legs_router_down(self->call);
     }
     size_t gone = sip_registrar_expire(self->registrar, now);
     if (gone)
         td_log(LOG_INFO, "%zu registration(s) expired", gone);
-    sip_call_stats_t cs;
-    sip_call_stats(self->call, &cs);
+    sip_legs_stats_t cs;
+    sip_legs_stats(self->call, &cs);
     td_bus_set_load(self->bus, (uint32_t)cs.calls);
     sip_txn_stats_t ts;
     sip_txn_layer_stats(self->layer, &ts);
@@ -1142,7 +1142,7 @@ int sip_core_reload(sip_core_t *self, char *why, size_t len)
     }
     sip_transport_set_preferred(sip_txn_layer_transport(self->layer), sip_listen_preferred,
                                 (void *)next);
-    sip_call_set_conf(self->call, next);
+    sip_legs_set_conf(self->call, next);
     size_t dropped = sip_registrar_prune(self->registrar, s_keep_aor, next);
     self->conf = next;
     sip_conf_destroy(&self->owned);
@@ -1264,12 +1264,12 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         sip_core_destroy(&self);
         return NULL;
     }
-    sip_call_env_t env = {
+    sip_legs_env_t env = {
         .base = base, .layer = self->layer, .bus = self->bus, .conf = conf,
         .registrar = self->registrar, .identity = self->identity,
         .local_addr = s_local_addr, .usable = s_usable, .sdp_for = s_sdp_for, .arg = self,
     };
-    self->call = sip_call_new(&env);
+    self->call = sip_legs_new(&env);
     sip_outreg_env_t renv = {
         .base = base, .layer = self->layer, .conf = conf, .local_addr = s_local_addr,
         .arg = self,
@@ -1304,7 +1304,7 @@ void sip_core_destroy(sip_core_t **self_p)
     if (self->sampler)
         event_free(self->sampler);
     sip_load_destroy(&self->load);
-    sip_call_destroy(&self->call);          /* legs first: they point at transactions */
+    sip_legs_destroy(&self->call);          /* legs first: they point at transactions */
     sip_outreg_destroy(&self->outreg);
     sip_qualify_destroy(&self->qualify);
     sip_options_destroy(&self->options);
@@ -1321,10 +1321,10 @@ void sip_core_destroy(sip_core_t **self_p)
 size_t sip_core_shutdown(sip_core_t *self)
 {
     self->stopping = 1;
-    return sip_call_shutdown(self->call);
+    return sip_legs_shutdown(self->call);
 }
 
-sip_call_t *sip_core_call(sip_core_t *self)
+sip_legs_t *sip_core_legs(sip_core_t *self)
 {
     return self->call;
 }

@@ -3,7 +3,7 @@
  * the call legs, and routes every request the layer hands up: checks that
  * apply to all requests (version, URI scheme, Max-Forwards, Require,
  * Content-Length, Content-Type), then REGISTER and OPTIONS here, INVITE after
- * identifying the caller, and dialog requests to sip_call. One housekeeping
+ * identifying the caller, and dialog requests to sip_legs. One housekeeping
  * tick a second expires registrations and reports load and counters. */
 #ifndef SIP_CORE_H
 #define SIP_CORE_H
@@ -43,7 +43,7 @@ void sip_core_tick(sip_core_t *self, long now);
  * is Registered (sent at once, not waited for). Returns how many. */
 size_t sip_core_unregister(sip_core_t *self);
 /* SIGTERM: refuse new calls (503 with Retry-After) and end every leg
- * properly (sip_call_shutdown). Returns the legs ended. */
+ * properly (sip_legs_shutdown). Returns the legs ended. */
 size_t sip_core_shutdown(sip_core_t *self);
 /* `sip reload` and SIGHUP: read opts.conf_path again and put it in force,
  * as chan_sip's reload: peers and users as the file now says (a changed
@@ -60,8 +60,8 @@ int sip_core_reload(sip_core_t *self, char *why, size_t len);
 /* The conf in force (borrowed until the next reload). */
 const sip_conf_t *sip_core_conf(sip_core_t *self);
 
-struct sip_call;
-struct sip_call *sip_core_call(sip_core_t *self);
+struct sip_legs;
+struct sip_legs *sip_core_legs(sip_core_t *self);
 
 
 /* Borrowed parts, for tests and stats. */

@@ -1,6 +1,6 @@
 /* sip_metrics - see sip_metrics.h. */
 #include "sip_metrics.h"
-#include "sip_call.h"
+#include "sip_legs.h"
 #include "sip_counts.h"
 #include "sip_registrar.h"
 #include "sip_txn.h"
@@ -46,22 +46,22 @@ static void s_bad(void *arg, td_metrics_out_t *out)
 
 static void s_legs(void *arg, td_metrics_out_t *out)
 {
-    sip_call_stats_t st;
-    sip_call_stats(sip_core_call(arg), &st);
+    sip_legs_stats_t st;
+    sip_legs_stats(sip_core_legs(arg), &st);
     td_metrics_sample(out, NULL, NULL, (double)st.legs);
 }
 
 static void s_calls(void *arg, td_metrics_out_t *out)
 {
-    sip_call_stats_t st;
-    sip_call_stats(sip_core_call(arg), &st);
+    sip_legs_stats_t st;
+    sip_legs_stats(sip_core_legs(arg), &st);
     td_metrics_sample(out, NULL, NULL, (double)st.calls);
 }
 
 static void s_calls_in(void *arg, td_metrics_out_t *out)
 {
-    sip_call_stats_t st;
-    sip_call_stats(sip_core_call(arg), &st);
+    sip_legs_stats_t st;
+    sip_legs_stats(sip_core_legs(arg), &st);
     td_metrics_sample(out, "in", NULL, (double)st.calls_in);
     td_metrics_sample(out, "out", NULL, (double)st.legs_out);
 }

@@ -1,6 +1,6 @@
 /* sip_refer - the parsing and building that call transfer needs (RFC 3515
  * REFER, RFC 3891 Replaces, RFC 3420 sipfrag NOTIFY), kept apart from the
- * leg state machine in sip_call.c, which calls these.
+ * leg state machine in sip_legs.c, which calls these.
  *
  * Parsers take what a phone sent and say what is wrong with it as the SIP
  * status to answer, the way chan_sip's get_refer_info does: no Refer-To

@@ -166,7 +166,7 @@ static void s_channel_new_in(fixture_t *f, const char *call, const char *context
     m.exten = (char *)exten;
     m.context = (char *)context;
     m.sdp = "SDP-A";
-    m.sip_call_id = "abc@127.0.0.1";
+    m.sip_legs_id = "abc@127.0.0.1";
     m.peer = "1001";
     m.source = "127.0.0.1:5062";
     uint32_t codecs[] = { 8, 0 };              /* allow=alaw,ulaw */
@@ -681,7 +681,7 @@ static void test_dial_answered_callee_hangs_up(void **state)
 {
     fixture_t *f = *state;
     s_dial_1002(f, "c1");
-    assert_int_equal(worker_assigned(workers_find(router_workers(f->router), "media-1")), 1);
+    assert_int_equal(worker_ref_assigned(workers_find(router_workers(f->router), "media-1")), 1);
 
     s_progress(f, "c1", 1, 180, "");
     const Tandem__Envelope *e = s_sent(f, "sig-1", PROGRESS, "c1", 0);
@@ -707,7 +707,7 @@ static void test_dial_answered_callee_hangs_up(void **state)
     s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
     s_nothing_more(f);
     assert_int_equal(router_call_count(f->router), 0);
-    assert_int_equal(worker_assigned(workers_find(router_workers(f->router), "media-1")), 0);
+    assert_int_equal(worker_ref_assigned(workers_find(router_workers(f->router), "media-1")), 0);
 
     const char *cdr = s_cdr_last(f);
     const char *head = "\"\",\"1001\",\"1002\",\"internal\",\"\"\"Alice\"\" <1001>\","
@@ -933,7 +933,7 @@ static void test_worker_down(void **state)
     s_hangup_sent(f, "c1", 0, 38);
     s_nothing_more(f);                          /* no MediaRelease to a dead worker */
     assert_int_equal(router_call_count(f->router), 0);
-    assert_int_equal(worker_assigned(workers_find(ws, "media-1")), 0);
+    assert_int_equal(worker_ref_assigned(workers_find(ws, "media-1")), 0);
 
     /* No live worker: Dial gives CHANUNAVAIL and the dialplan goes on. */
     s_channel_new(f, "c2", "1002");
@@ -1002,8 +1002,8 @@ static void test_worker_dies_bridged_call_moves(void **state)
     assert_string_equal(e->media_adopt->remote_b, "SDP-B");
     assert_false(e->media_adopt->echo);
     s_nothing_more(f);
-    assert_int_equal(worker_assigned(workers_find(ws, "media-1")), 0);
-    assert_int_equal(worker_assigned(workers_find(ws, "media-2")), 1);
+    assert_int_equal(worker_ref_assigned(workers_find(ws, "media-1")), 0);
+    assert_int_equal(worker_ref_assigned(workers_find(ws, "media-2")), 1);
 
     /* a phone's own re-INVITE meanwhile: 491, it tries again later */
     s_reinvite_in(f, "c1", 0, "HOLD");
@@ -1118,7 +1118,7 @@ static void test_drain(void **state)
     s_bridge_1002(f, "c1");
     td_bus_fake_peer_up(f->bus, "media-2", "media", 100);
     s_drain(f, "media-1");
-    assert_true(worker_draining(workers_find(ws, "media-1")));
+    assert_true(worker_ref_draining(workers_find(ws, "media-1")));
     s_nothing_more(f);
     event_base_loop(f->base, EVLOOP_ONCE);      /* the drain tick */
     const Tandem__Envelope *e = s_sent(f, "media-2", MEDIA_ADOPT, "c1", 0);
@@ -1133,7 +1133,7 @@ static void test_drain(void **state)
     s_sent(f, "media-2", MEDIA_ANSWER, "c1", 1);
     s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
     s_nothing_more(f);
-    assert_int_equal(worker_assigned(workers_find(ws, "media-1")), 0);
+    assert_int_equal(worker_ref_assigned(workers_find(ws, "media-1")), 0);
 
     /* a new call goes to media-2 */
     s_channel_new(f, "c2", "1002");
@@ -1161,8 +1161,8 @@ static void test_drain_refused(void **state)
     s_sent(f, "media-2", MEDIA_RELEASE, "c1", 0);   /* back to media-1 */
     s_nothing_more(f);
     assert_int_equal(s_state(f, "c1"), CALL_BRIDGED);
-    assert_int_equal(worker_assigned(workers_find(ws, "media-1")), 1);
-    assert_int_equal(worker_assigned(workers_find(ws, "media-2")), 0);
+    assert_int_equal(worker_ref_assigned(workers_find(ws, "media-1")), 1);
+    assert_int_equal(worker_ref_assigned(workers_find(ws, "media-2")), 0);
     s_hangup(f, "c1", 0, 16, 0);
     s_hangup_sent(f, "c1", 1, 16);
     s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
@@ -1639,7 +1639,7 @@ static void test_many_calls(void **state)
     }
     assert_int_equal(router_call_count(f->router), 0);
     assert_int_equal(s_cdr_lines(f), N);
-    assert_int_equal(worker_assigned(workers_find(router_workers(f->router), "media-1")), 0);
+    assert_int_equal(worker_ref_assigned(workers_find(router_workers(f->router), "media-1")), 0);
     event_base_loop(f->base, EVLOOP_NONBLOCK);
 }
 

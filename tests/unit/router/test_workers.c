@@ -14,19 +14,19 @@ static void test_choose(void **state)
     (void)state;
     workers_t *ws = workers_new();
     assert_null(workers_choose(ws));                       /* none yet */
-    worker_t *a = workers_up(ws, "media-1", 0);
-    worker_t *b = workers_up(ws, "media-2", 0);
+    worker_ref_t *a = workers_up(ws, "media-1", 0);
+    worker_ref_t *b = workers_up(ws, "media-2", 0);
     assert_ptr_equal(workers_choose(ws), a);               /* tie: the first */
     assert_ptr_equal(workers_choose(ws), b);
     assert_ptr_equal(workers_choose(ws), a);
-    assert_int_equal(worker_assigned(a), 2);
+    assert_int_equal(worker_ref_assigned(a), 2);
     workers_release(ws, a);
     workers_release(ws, a);
     assert_ptr_equal(workers_choose(ws), a);               /* a 0, b 1 -> a */
     assert_ptr_equal(workers_choose(ws), a);               /* a 1, b 1 -> the first */
     assert_ptr_equal(workers_choose(ws), b);               /* a 2, b 1 -> b */
-    assert_int_equal(worker_assigned(a), 2);
-    assert_int_equal(worker_assigned(b), 2);
+    assert_int_equal(worker_ref_assigned(a), 2);
+    assert_int_equal(worker_ref_assigned(b), 2);
     workers_destroy(&ws);
     assert_null(ws);
 }
@@ -35,18 +35,18 @@ static void test_down_and_back(void **state)
 {
     (void)state;
     workers_t *ws = workers_new();
-    worker_t *a = workers_up(ws, "media-1", 0);
-    worker_t *b = workers_up(ws, "media-2", 0);
+    worker_ref_t *a = workers_up(ws, "media-1", 0);
+    worker_ref_t *b = workers_up(ws, "media-2", 0);
     assert_ptr_equal(workers_down(ws, "media-1"), a);
-    assert_false(worker_alive(a));
+    assert_false(worker_ref_alive(a));
     assert_null(workers_down(ws, "media-9"));
     assert_ptr_equal(workers_choose(ws), b);
     assert_ptr_equal(workers_choose(ws), b);
     assert_ptr_equal(workers_up(ws, "media-1", 10), a);    /* the same record comes back */
-    assert_true(worker_alive(a));
+    assert_true(worker_ref_alive(a));
     assert_ptr_equal(workers_choose(ws), a);
     assert_ptr_equal(workers_find(ws, "media-2"), b);
-    assert_string_equal(worker_identity(b), "media-2");
+    assert_string_equal(worker_ref_identity(b), "media-2");
     workers_down(ws, "media-1");
     workers_down(ws, "media-2");
     assert_null(workers_choose(ws));
@@ -57,14 +57,14 @@ static void test_capacity(void **state)
 {
     (void)state;
     workers_t *ws = workers_new();
-    worker_t *a = workers_up(ws, "media-1", 1);
+    worker_ref_t *a = workers_up(ws, "media-1", 1);
     assert_ptr_equal(workers_choose(ws), a);
     assert_null(workers_choose(ws));                       /* full */
     workers_release(ws, a);
     assert_ptr_equal(workers_choose(ws), a);
     workers_release(ws, a);
     workers_release(ws, a);                                /* never below zero */
-    assert_int_equal(worker_assigned(a), 0);
+    assert_int_equal(worker_ref_assigned(a), 0);
     workers_destroy(&ws);
 }
 
@@ -74,24 +74,24 @@ static void test_draining(void **state)
 {
     (void)state;
     workers_t *ws = workers_new();
-    worker_t *a = workers_up(ws, "media-1", 0);
-    worker_t *b = workers_up(ws, "media-2", 0);
+    worker_ref_t *a = workers_up(ws, "media-1", 0);
+    worker_ref_t *b = workers_up(ws, "media-2", 0);
     assert_ptr_equal(workers_choose(ws), a);
     assert_ptr_equal(workers_choose(ws), b);
     assert_ptr_equal(workers_choose(ws), a);
-    worker_set_draining(a);
+    worker_ref_set_draining(a);
     assert_ptr_equal(workers_choose(ws), b);
     workers_release(ws, a);
     workers_release(ws, a);
     assert_ptr_equal(workers_choose(ws), b);                /* a 0, but draining */
     assert_ptr_equal(workers_up(ws, "media-1", 0), a);     /* its own Hello again */
-    assert_true(worker_draining(a));
+    assert_true(worker_ref_draining(a));
     workers_down(ws, "media-1");
     workers_up(ws, "media-1", 0);                          /* a new process */
-    assert_false(worker_draining(a));
+    assert_false(worker_ref_draining(a));
     assert_ptr_equal(workers_choose(ws), a);
     workers_hold(ws, a);
-    assert_int_equal(worker_assigned(a), 2);
+    assert_int_equal(worker_ref_assigned(a), 2);
     workers_destroy(&ws);
 }
 

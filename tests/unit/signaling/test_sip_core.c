@@ -20,7 +20,7 @@
 
 #include "sip_auth.h"
 #include "sip_conf.h"
-#include "sip_call.h"
+#include "sip_legs.h"
 #include "sip_core.h"
 #include "td_bus_fake.h"
 #include "td_log.h"
@@ -626,7 +626,7 @@ static void s_invite_authenticated(fx_t *fx, const char *call_id, char *bus_id, 
     assert_string_equal(cn->exten, "1002");
     assert_string_equal(cn->context, "internal");
     assert_string_equal(cn->sdp, s_sdp);
-    assert_string_equal(cn->sip_call_id, call_id);
+    assert_string_equal(cn->sip_legs_id, call_id);
     assert_string_equal(cn->peer, "1001");
     snprintf(bus_id, len, "%s", e->call_id);
 }
@@ -2036,8 +2036,8 @@ static void test_ringing_counted_apart(void **state)
     assert_int_equal(s_trunk_invite(fx, "ring-2", &first), 100);   /* capacity=1: ringing is apart */
     assert_int_equal(s_trunk_invite(fx, "ring-3", &first), 503);   /* max_ringing=2 */
     assert_int_equal(first, 100);
-    sip_call_stats_t st;
-    sip_call_stats(sip_core_call(fx->core), &st);
+    sip_legs_stats_t st;
+    sip_legs_stats(sip_core_legs(fx->core), &st);
     assert_int_equal(st.calls, 2);
     assert_int_equal(st.calls_up, 0);
 }
@@ -2064,8 +2064,8 @@ static void test_max_cps_sheds(void **state)
     assert_int_equal(s_trunk_invite(fx, "cps-2", &first), 503);
     assert_int_equal(first, 503);                            /* no 100: no transaction */
     assert_non_null(strstr(fx->last, "\r\nRetry-After: "));
-    sip_call_stats_t st;
-    sip_call_stats(sip_core_call(fx->core), &st);
+    sip_legs_stats_t st;
+    sip_legs_stats(sip_core_legs(fx->core), &st);
     assert_int_equal(st.calls, 1);
     sip_txn_stats_t ts;
     sip_txn_layer_stats(sip_core_layer(fx->core), &ts);

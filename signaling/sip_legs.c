@@ -1,4 +1,4 @@
-/* sip_call - see sip_call.h.
+/* sip_legs - see sip_legs.h.
  *
  * Leg states (one screen each way):
  *
@@ -13,7 +13,7 @@
  * did): after that nothing more about the leg goes on the bus. */
 #define TD_LOG_SUBSYS TD_LOG_SIP   /* td_log() here: [logging] sip= */
 #include "td_str.h"
-#include "sip_call.h"
+#include "sip_legs.h"
 
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -55,7 +55,7 @@ typedef struct s_inuse {
 #define MAX_AUTHTRIES 3
 
 struct sip_leg {
-    sip_call_t *call;
+    sip_legs_t *call;
     const char *bus_id;            /* the router's call id */
     uint32_t no;                   /* leg number: 0 = the caller */
     int outgoing;
@@ -127,8 +127,8 @@ struct sip_leg {
     s_inuse_t *inuse;              /* counted against its section's call-limit until it ends */
 };
 
-struct sip_call {
-    sip_call_env_t env;
+struct sip_legs {
+    sip_legs_env_t env;
     sip_leg_t **by_bus, **by_sip;
     size_t nbuckets;               /* power of two, both tables */
     sip_leg_t *reap_list;
@@ -136,7 +136,7 @@ struct sip_call {
     long start;                    /* process start time, in call ids */
     unsigned counter;              /* call ids */
     unsigned channels;             /* channel name suffixes */
-    sip_call_stats_t stats;
+    sip_legs_stats_t stats;
     s_inuse_t *inuse[INUSE_BUCKETS];
 };
 
@@ -152,7 +152,7 @@ static uint64_t s_sip_hash(const char *call_id, const char *tag)
     return td_str_hash_from(tag, td_str_hash(call_id) * 31);
 }
 
-static void s_grow(sip_call_t *self)
+static void s_grow(sip_legs_t *self)
 {
     size_t n = self->nbuckets * 2;
     sip_leg_t **bb = calloc(n, sizeof *bb), **sb = calloc(n, sizeof *sb);
@@ -184,7 +184,7 @@ static void s_grow(sip_call_t *self)
 
 static void s_link(sip_leg_t *leg)
 {
-    sip_call_t *self = leg->call;
+    sip_legs_t *self = leg->call;
     leg->bus_hash = s_bus_hash(leg->bus_id, leg->no);
     leg->sip_hash = s_sip_hash(leg->dlg.call_id, leg->dlg.local_tag);
     size_t b = leg->bus_hash & (self->nbuckets - 1), s = leg->sip_hash & (self->nbuckets - 1);
@@ -199,7 +199,7 @@ static void s_link(sip_leg_t *leg)
 
 static void s_unlink(sip_leg_t *leg)
 {
-    sip_call_t *self = leg->call;
+    sip_legs_t *self = leg->call;
     if (!leg->linked)
         return;
     sip_leg_t **pp = &self->by_bus[leg->bus_hash & (self->nbuckets - 1)];
@@ -216,7 +216,7 @@ static void s_unlink(sip_leg_t *leg)
     self->stats.legs--;
 }
 
-static sip_leg_t *s_find_bus(sip_call_t *self, const char *call_id, uint32_t no)
+static sip_leg_t *s_find_bus(sip_legs_t *self, const char *call_id, uint32_t no)
 {
     uint64_t h = s_bus_hash(call_id, no);
     for (sip_leg_t *l = self->by_bus[h & (self->nbuckets - 1)]; l; l = l->bus_next)
@@ -225,7 +225,7 @@ static sip_leg_t *s_find_bus(sip_call_t *self, const char *call_id, uint32_t no)
     return NULL;
 }
 
-static sip_leg_t *s_find_sip(sip_call_t *self, const char *call_id, const char *tag)
+static sip_leg_t *s_find_sip(sip_legs_t *self, const char *call_id, const char *tag)
 {
     if (!call_id || !tag)
         return NULL;
@@ -249,7 +249,7 @@ static int s_xfer_answered(sip_leg_t *leg, osip_message_t *resp);
 static void s_on_refer(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req);
 static int s_replaces(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *invite);
 
-static sip_leg_t *s_leg_new(sip_call_t *self, int outgoing)
+static sip_leg_t *s_leg_new(sip_legs_t *self, int outgoing)
 {
     sip_leg_t *leg = calloc(1, sizeof *leg);
     if (!leg)
@@ -308,7 +308,7 @@ static void s_maybe_reap(sip_leg_t *leg)
     if (leg->state != LEG_ENDED || leg->invite || leg->reinvite || leg->reinvite_in
         || leg->reinvite_out || leg->bye || leg->reaping)
         return;
-    sip_call_t *self = leg->call;
+    sip_legs_t *self = leg->call;
     s_unlink(leg);
     leg->reaping = 1;
     leg->reap_next = self->reap_list;
@@ -319,7 +319,7 @@ static void s_maybe_reap(sip_leg_t *leg)
 static void s_on_reap(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd; (void)what;
-    sip_call_t *self = arg;
+    sip_legs_t *self = arg;
     sip_leg_t *leg = self->reap_list;
     self->reap_list = NULL;
     while (leg) {
@@ -343,7 +343,7 @@ static void s_send_hangup(sip_leg_t *leg, unsigned cause, unsigned sip_code)
 
 /* ---- call-limit ------------------------------------------------------------- */
 
-static s_inuse_t *s_inuse_find(sip_call_t *self, const char *name, int make)
+static s_inuse_t *s_inuse_find(sip_legs_t *self, const char *name, int make)
 {
     s_inuse_t **head = &self->inuse[td_str_hash(name) & (INUSE_BUCKETS - 1)];
     for (s_inuse_t *e = *head; e; e = e->next)
@@ -363,7 +363,7 @@ static s_inuse_t *s_inuse_find(sip_call_t *self, const char *name, int make)
 /* chan_sip's update_call_counter(INC_CALL_LIMIT / INC_CALL_RINGING): a peer
  * with call-limit=N takes no (N+1)th call, in or out. 0 counted (or no limit),
  * -1 at the limit. */
-static int s_inuse_take(sip_call_t *self, sip_leg_t *leg, const sip_peer_t *peer)
+static int s_inuse_take(sip_legs_t *self, sip_leg_t *leg, const sip_peer_t *peer)
 {
     if (!peer || peer->call_limit <= 0)
         return 0;
@@ -389,7 +389,7 @@ static void s_inuse_give(sip_leg_t *leg)
     leg->inuse = NULL;
 }
 
-int sip_call_inuse(sip_call_t *self, const char *peer)
+int sip_legs_inuse(sip_legs_t *self, const char *peer)
 {
     const s_inuse_t *e = s_inuse_find(self, peer, 0);
     return e ? e->n : 0;
@@ -466,7 +466,7 @@ static void s_local(sip_leg_t *leg, struct sockaddr_in *out)
 /* Set sdp as m's body as the leg's peer must see it (externaddr, sip_extern). */
 static int s_set_sdp(sip_leg_t *leg, osip_message_t *m, const char *sdp)
 {
-    const sip_call_env_t *env = &leg->call->env;
+    const sip_legs_env_t *env = &leg->call->env;
     if (env->sdp_for && sdp && *sdp)
         sdp = env->sdp_for(env->arg, &leg->dlg.peer, sdp);
     return sip_msg_set_sdp(m, sdp);
@@ -485,14 +485,14 @@ static void s_context(sip_leg_t *leg)
 
 /* ---- the class ------------------------------------------------------------- */
 
-void sip_call_set_conf(sip_call_t *self, const sip_conf_t *conf)
+void sip_legs_set_conf(sip_legs_t *self, const sip_conf_t *conf)
 {
     self->env.conf = conf;
 }
 
-sip_call_t *sip_call_new(const sip_call_env_t *env)
+sip_legs_t *sip_legs_new(const sip_legs_env_t *env)
 {
-    sip_call_t *self = calloc(1, sizeof *self);
+    sip_legs_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->env = *env;
@@ -502,17 +502,17 @@ sip_call_t *sip_call_new(const sip_call_env_t *env)
     self->reaper = event_new(env->base, -1, 0, s_on_reap, self);
     self->start = (long)time(NULL);
     if (!self->by_bus || !self->by_sip || !self->reaper) {
-        sip_call_destroy(&self);
+        sip_legs_destroy(&self);
         return NULL;
     }
     return self;
 }
 
-void sip_call_destroy(sip_call_t **self_p)
+void sip_legs_destroy(sip_legs_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    sip_call_t *self = *self_p;
+    sip_legs_t *self = *self_p;
     for (size_t i = 0; self->by_bus && i < self->nbuckets; i++)
         while (self->by_bus[i]) {
             sip_leg_t *leg = self->by_bus[i];
@@ -534,7 +534,7 @@ void sip_call_destroy(sip_call_t **self_p)
     *self_p = NULL;
 }
 
-void sip_call_stats(const sip_call_t *self, sip_call_stats_t *out)
+void sip_legs_stats(const sip_legs_t *self, sip_legs_stats_t *out)
 {
     *out = self->stats;
 }
@@ -753,7 +753,7 @@ static void s_on_st(evutil_socket_t fd, short what, void *arg)
     td_log_set_context(NULL);
 }
 
-void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
+void sip_legs_incoming(sip_legs_t *self, sip_txn_t *txn, osip_message_t *invite,
                        const struct sockaddr_in *from, const sip_peer_t *peer)
 {
     const sip_general_t *g = sip_conf_general(self->env.conf);
@@ -860,7 +860,7 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
     m.exten = exten;
     m.context = (char *)(peer && peer->context[0] ? peer->context : g->context);
     m.sdp = sdp_copy ? sdp_copy : "";
-    m.sip_call_id = (char *)leg->dlg.call_id;
+    m.sip_legs_id = (char *)leg->dlg.call_id;
     m.peer = (char *)(peer ? peer->name : "");
     m.source = src;
     const sip_codec_order_t *allow = peer ? &peer->codec_order : &g->codec_order;
@@ -886,7 +886,7 @@ void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
 
 /* ---- router -> signaling ------------------------------------------------- */
 
-static void s_reply_unknown(sip_call_t *self, const td_bus_hdr_t *hdr, const char *what)
+static void s_reply_unknown(sip_legs_t *self, const td_bus_hdr_t *hdr, const char *what)
 {
     td_log(LOG_DEBUG, "%s for unknown leg %s/%u: answered with Hangup", what, hdr->call_id,
            hdr->leg);
@@ -917,7 +917,7 @@ static int s_respond_invite(sip_leg_t *leg, int status, const char *sdp)
     return sip_txn_respond(leg->invite, &r);
 }
 
-void sip_call_on_progress(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Progress *msg)
+void sip_legs_on_progress(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tandem__Progress *msg)
 {
     sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
     if (!leg) {
@@ -939,7 +939,7 @@ void sip_call_on_progress(sip_call_t *self, const td_bus_hdr_t *hdr, const Tande
         leg->state = LEG_EARLY;
 }
 
-void sip_call_on_answer(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Answer *msg)
+void sip_legs_on_answer(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tandem__Answer *msg)
 {
     sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
     if (!leg) {
@@ -967,7 +967,7 @@ void sip_call_on_answer(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem_
     td_log(LOG_INFO, "%s: answered", leg->channel);
 }
 
-void sip_call_on_hangup(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Hangup *msg)
+void sip_legs_on_hangup(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tandem__Hangup *msg)
 {
     sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
     if (!leg) {
@@ -1012,7 +1012,7 @@ void sip_call_on_hangup(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem_
     }
 }
 
-void sip_call_on_other(sip_call_t *self, const td_bus_hdr_t *hdr)
+void sip_legs_on_other(sip_legs_t *self, const td_bus_hdr_t *hdr)
 {
     if (!s_find_bus(self, hdr->call_id, hdr->leg))
         s_reply_unknown(self, hdr, "message");
@@ -1036,7 +1036,7 @@ static void s_end_setup(sip_leg_t *leg, const char *why, const char *retry, int 
     }
 }
 
-void sip_call_router_down(sip_call_t *self)
+void sip_legs_router_down(sip_legs_t *self)
 {
     size_t ended = 0;
     for (size_t i = 0; i < self->nbuckets; i++) {
@@ -1058,7 +1058,7 @@ void sip_call_router_down(sip_call_t *self)
 
 /* End every leg the way SIP ends it, and tell the router; why: the 503's
  * reason phrase, retry its Retry-After. */
-static size_t s_end_all(sip_call_t *self, const char *why, const char *retry)
+static size_t s_end_all(sip_legs_t *self, const char *why, const char *retry)
 {
     size_t ended = 0;
     for (size_t i = 0; i < self->nbuckets; i++) {
@@ -1090,12 +1090,12 @@ static size_t s_end_all(sip_call_t *self, const char *why, const char *retry)
     return ended;
 }
 
-size_t sip_call_shutdown(sip_call_t *self)
+size_t sip_legs_shutdown(sip_legs_t *self)
 {
     return s_end_all(self, "shutting down", "30");
 }
 
-size_t sip_call_router_restarted(sip_call_t *self)
+size_t sip_legs_router_restarted(sip_legs_t *self)
 {
     /* The new router may know a call placed since it came up: the Hangups
      * let it end those, and it ignores the others. */
@@ -1221,7 +1221,7 @@ static int s_answer_srtp(sip_leg_t *leg, char **sdp)
     return 0;
 }
 
-void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Originate *msg)
+void sip_legs_on_originate(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tandem__Originate *msg)
 {
     const sip_conf_t *conf = self->env.conf;
     const sip_peer_t *peer = sip_conf_peer(conf, msg->user);
@@ -1426,7 +1426,7 @@ static void s_on_ring_timeout(evutil_socket_t fd, short what, void *arg)
 static int s_invite_again(sip_leg_t *leg, sip_auth_remote_t *ch, const char *user,
                           const char *secret)
 {
-    sip_call_t *self = leg->call;
+    sip_legs_t *self = leg->call;
     uint32_t cseq = ++leg->dlg.local_cseq;
     leg->dlg.remote_tag = NULL;              /* chan_sip forgets their tag */
     osip_message_t *inv = sip_dialog_request(&leg->dlg, "INVITE", cseq);
@@ -1459,7 +1459,7 @@ static int s_invite_again(sip_leg_t *leg, sip_auth_remote_t *ch, const char *use
  * answered already). */
 static int s_invite_auth(sip_leg_t *leg, osip_message_t *resp)
 {
-    sip_call_t *self = leg->call;
+    sip_legs_t *self = leg->call;
     const sip_peer_t *peer = leg->peer ? sip_conf_peer(self->env.conf, leg->peer) : NULL;
     sip_auth_remote_t ch;
     if (!peer || leg->authtries >= MAX_AUTHTRIES || sip_auth_remote_read(resp, &ch) < 0) {
@@ -1501,7 +1501,7 @@ static int s_invite_422(sip_leg_t *leg, osip_message_t *resp)
 }
 
 /* A 2xx whose transaction is gone: ACK it again. */
-static void s_ack_stray(sip_call_t *self, osip_message_t *resp)
+static void s_ack_stray(sip_legs_t *self, osip_message_t *resp)
 {
     char cid[256];
     sip_leg_t *leg = s_find_sip(self, sip_msg_call_id(resp, cid, sizeof cid),
@@ -1550,7 +1550,7 @@ static void s_bye_response(sip_leg_t *leg, osip_message_t *resp)
     s_maybe_reap(leg);
 }
 
-void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
+void sip_legs_response(sip_legs_t *self, sip_txn_t *txn, osip_message_t *resp)
 {
     if (!txn) {
         s_ack_stray(self, resp);
@@ -1642,7 +1642,7 @@ void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp)
     s_end(leg, 1, cause, (unsigned)status);
 }
 
-void sip_call_timeout(sip_call_t *self, sip_txn_t *txn)
+void sip_legs_timeout(sip_legs_t *self, sip_txn_t *txn)
 {
     (void)self;
     sip_leg_t *leg = sip_txn_owner(txn);
@@ -1675,7 +1675,7 @@ void sip_call_timeout(sip_call_t *self, sip_txn_t *txn)
     s_end(leg, 1, leg->timed_out ? SIP_CAUSE_NO_ANSWER : SIP_CAUSE_NO_USER_RESPONSE, 408);
 }
 
-void sip_call_ack_timeout(sip_call_t *self, sip_txn_t *txn)
+void sip_legs_ack_timeout(sip_legs_t *self, sip_txn_t *txn)
 {
     (void)self;
     sip_leg_t *leg = sip_txn_owner(txn);
@@ -1699,7 +1699,7 @@ void sip_call_ack_timeout(sip_call_t *self, sip_txn_t *txn)
     s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 408);
 }
 
-void sip_call_terminated(sip_call_t *self, sip_txn_t *txn)
+void sip_legs_terminated(sip_legs_t *self, sip_txn_t *txn)
 {
     (void)self;
     sip_leg_t *leg = sip_txn_owner(txn);
@@ -1732,7 +1732,7 @@ void sip_call_terminated(sip_call_t *self, sip_txn_t *txn)
 
 /* ---- SIP requests on existing dialogs ------------------------------------ */
 
-void sip_call_cancel(sip_call_t *self, sip_txn_t *txn, osip_message_t *cancel)
+void sip_legs_cancel(sip_legs_t *self, sip_txn_t *txn, osip_message_t *cancel)
 {
     sip_txn_t *inv = sip_txn_find_invite(self->env.layer, cancel);
     char tag[SIP_MSG_TOKEN_LEN + 1];
@@ -1797,7 +1797,7 @@ static void s_ack_answer(sip_leg_t *leg, osip_message_t *ack)
     td_log(LOG_INFO, "%s: a new session in the ACK: to the router", leg->channel);
 }
 
-static void s_on_ack(sip_call_t *self, osip_message_t *ack)
+static void s_on_ack(sip_legs_t *self, osip_message_t *ack)
 {
     char cid[256];
     sip_leg_t *leg = s_find_sip(self, sip_msg_call_id(ack, cid, sizeof cid), sip_msg_to_tag(ack));
@@ -1949,7 +1949,7 @@ static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req, i
 }
 
 /* router -> signaling: the answer to the phone's pending re-INVITE. */
-void sip_call_on_reinvite_answer(sip_call_t *self, const td_bus_hdr_t *hdr,
+void sip_legs_on_reinvite_answer(sip_legs_t *self, const td_bus_hdr_t *hdr,
                                  const Tandem__ReinviteAnswer *msg)
 {
     sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
@@ -2087,7 +2087,7 @@ static void s_on_retry(evutil_socket_t fd, short what, void *arg)
 }
 
 /* router -> signaling: re-INVITE this leg with the worker's offer. */
-void sip_call_on_reinvite(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Reinvite *msg)
+void sip_legs_on_reinvite(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tandem__Reinvite *msg)
 {
     sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
     if (!leg) {
@@ -2204,7 +2204,7 @@ static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp)
     s_maybe_reap(leg);
 }
 
-void sip_call_in_dialog(sip_call_t *self, sip_txn_t *txn, osip_message_t *req)
+void sip_legs_in_dialog(sip_legs_t *self, sip_txn_t *txn, osip_message_t *req)
 {
     const char *method = req->sip_method;
     if (!txn) {
@@ -2286,7 +2286,7 @@ static void s_notify(sip_leg_t *leg, const char *status, int terminated)
         td_log(LOG_DEBUG, "%s: NOTIFY %s", leg->channel, status);
 }
 
-void sip_call_refer_outside(sip_call_t *self, sip_txn_t *txn)
+void sip_legs_refer_outside(sip_legs_t *self, sip_txn_t *txn)
 {
     (void)self;
     char tag[SIP_MSG_TOKEN_LEN + 1];
@@ -2303,7 +2303,7 @@ static void s_refer_attended(sip_leg_t *leg, const sip_replaces_t *rep);
 
 static void s_on_refer(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req)
 {
-    sip_call_t *self = leg->call;
+    sip_legs_t *self = leg->call;
     const sip_peer_t *peer = leg->peer ? sip_conf_peer(self->env.conf, leg->peer) : NULL;
     const sip_general_t *g = sip_conf_general(self->env.conf);
     if (leg->state != LEG_UP || leg->router_done) {
@@ -2377,7 +2377,7 @@ static void s_xfer_done(sip_leg_t *leg)
 /* The transferee's dialog becomes leg 0 of a new call in (context, exten). */
 static void s_xfer_start(sip_leg_t *leg, const char *exten, const char *context)
 {
-    sip_call_t *self = leg->call;
+    sip_legs_t *self = leg->call;
     char id[128], num[96], name[96], src[32], sdp[OFFER_MAX];
     const sip_peer_t *peer = leg->peer ? sip_conf_peer(self->env.conf, leg->peer) : NULL;
     s_unlink(leg);
@@ -2414,7 +2414,7 @@ static void s_xfer_start(sip_leg_t *leg, const char *exten, const char *context)
     m.exten = (char *)exten;
     m.context = (char *)context;
     m.sdp = sdp;
-    m.sip_call_id = (char *)leg->dlg.call_id;
+    m.sip_legs_id = (char *)leg->dlg.call_id;
     m.peer = (char *)(leg->peer ? leg->peer : "");
     m.source = src;
     uint32_t codecs[2];
@@ -2431,7 +2431,7 @@ static void s_xfer_start(sip_leg_t *leg, const char *exten, const char *context)
     }
 }
 
-void sip_call_on_transfer_result(sip_call_t *self, const td_bus_hdr_t *hdr,
+void sip_legs_on_transfer_result(sip_legs_t *self, const td_bus_hdr_t *hdr,
                                  const Tandem__TransferResult *msg)
 {
     sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
@@ -2534,7 +2534,7 @@ static int s_xfer_answered(sip_leg_t *leg, osip_message_t *resp)
 /* The dialog a Replaces names (RFC 3891 section 3: the to-tag is our local
  * tag, the from-tag the remote one; the remote tag is not checked on an
  * early dialog, whose forks may differ), or NULL. */
-static sip_leg_t *s_replaced(sip_call_t *self, const sip_replaces_t *rep)
+static sip_leg_t *s_replaced(sip_legs_t *self, const sip_replaces_t *rep)
 {
     sip_leg_t *l = s_find_sip(self, rep->call_id, rep->to_tag);
     if (!l || l->state == LEG_ENDED)
@@ -2585,7 +2585,7 @@ static sip_leg_t *s_other_leg(sip_leg_t *leg)
  * transferee, which has moved). */
 static void s_refer_attended(sip_leg_t *leg, const sip_replaces_t *rep)
 {
-    sip_call_t *self = leg->call;
+    sip_legs_t *self = leg->call;
     sip_leg_t *target = s_replaced(self, rep);
     if (target == leg) {
         /* get_refer_info: "Got an attempt to replace own Call-ID": 404 */
@@ -2623,7 +2623,7 @@ static void s_refer_attended(sip_leg_t *leg, const sip_replaces_t *rep)
  * place, its offer going to the router as a re-offer of that leg. */
 static int s_replaces(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *invite)
 {
-    sip_call_t *self = leg->call;
+    sip_legs_t *self = leg->call;
     sip_replaces_t rep;
     int rc = sip_refer_invite_replaces(invite, &rep);
     if (rc == 1)

@@ -1,4 +1,4 @@
-/* sip_call - the B2BUA: one leg per SIP dialog, tied to the router's call
+/* sip_legs - the B2BUA's table of legs: one leg per SIP dialog, tied to the router's call
  * by (call id, leg number). Leg 0 is the caller's INVITE (a UAS dialog);
  * legs 1..n are the INVITEs the router asks for with Originate (UAC
  * dialogs). This class turns SIP events on a leg into bus messages for the
@@ -13,8 +13,8 @@
  *
  * The signaling core authenticates and validates; everything it hands over
  * here is a well-formed request from an accepted caller. */
-#ifndef SIP_CALL_H
-#define SIP_CALL_H
+#ifndef SIP_LEGS_H
+#define SIP_LEGS_H
 
 #include <stddef.h>
 #include "sip_conf.h"
@@ -22,7 +22,7 @@
 #include "sip_txn.h"
 #include "td_bus.h"
 
-typedef struct sip_call sip_call_t;
+typedef struct sip_legs sip_legs_t;
 
 typedef struct {
     struct event_base *base;
@@ -41,68 +41,68 @@ typedef struct {
      * sdp itself or a copy valid until the next call; NULL: sdp as is. */
     const char *(*sdp_for)(void *arg, const struct sockaddr_in *to, const char *sdp);
     void *arg;
-} sip_call_env_t;
+} sip_legs_env_t;
 
 /* env is copied; the objects it points to must outlive the call table. */
-sip_call_t *sip_call_new(const sip_call_env_t *env);
+sip_legs_t *sip_legs_new(const sip_legs_env_t *env);
 /* sip reload: look peers up in conf from now on (legs keep peer names, not
  * pointers, so calls in progress carry on). */
-void sip_call_set_conf(sip_call_t *self, const sip_conf_t *conf);
+void sip_legs_set_conf(sip_legs_t *self, const sip_conf_t *conf);
 /* Frees every leg without sending anything. */
-void sip_call_destroy(sip_call_t **self_p);
+void sip_legs_destroy(sip_legs_t **self_p);
 
 /* ---- from SIP (the core's transaction-user callbacks) ---------------------- */
 
 /* A new INVITE from an accepted caller (peer NULL: a guest). Creates leg 0
  * and sends ChannelNew; or answers the INVITE itself on failure. */
-void sip_call_incoming(sip_call_t *self, sip_txn_t *txn, osip_message_t *invite,
+void sip_legs_incoming(sip_legs_t *self, sip_txn_t *txn, osip_message_t *invite,
                        const struct sockaddr_in *from, const sip_peer_t *peer);
 /* A request with a To-tag (BYE, re-INVITE, INFO, ...), or an ACK (txn NULL). */
-void sip_call_in_dialog(sip_call_t *self, sip_txn_t *txn, osip_message_t *req);
+void sip_legs_in_dialog(sip_legs_t *self, sip_txn_t *txn, osip_message_t *req);
 /* A CANCEL (the layer created txn for it and has not answered). */
-void sip_call_cancel(sip_call_t *self, sip_txn_t *txn, osip_message_t *cancel);
+void sip_legs_cancel(sip_legs_t *self, sip_txn_t *txn, osip_message_t *cancel);
 /* Client transaction events for the transactions this class started. */
-void sip_call_response(sip_call_t *self, sip_txn_t *txn, osip_message_t *resp);
-void sip_call_timeout(sip_call_t *self, sip_txn_t *txn);
-void sip_call_ack_timeout(sip_call_t *self, sip_txn_t *txn);
-void sip_call_terminated(sip_call_t *self, sip_txn_t *txn);
+void sip_legs_response(sip_legs_t *self, sip_txn_t *txn, osip_message_t *resp);
+void sip_legs_timeout(sip_legs_t *self, sip_txn_t *txn);
+void sip_legs_ack_timeout(sip_legs_t *self, sip_txn_t *txn);
+void sip_legs_terminated(sip_legs_t *self, sip_txn_t *txn);
 
 /* ---- from the router (bus handlers) --------------------------------------- */
 
-void sip_call_on_originate(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Originate *msg);
-void sip_call_on_progress(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Progress *msg);
-void sip_call_on_answer(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Answer *msg);
-void sip_call_on_hangup(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Hangup *msg);
+void sip_legs_on_originate(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tandem__Originate *msg);
+void sip_legs_on_progress(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tandem__Progress *msg);
+void sip_legs_on_answer(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tandem__Answer *msg);
+void sip_legs_on_hangup(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tandem__Hangup *msg);
 /* The router's in-dialog offers: re-INVITE this leg with msg->sdp (its
  * outcome goes back as ReinviteAnswer), and the answer to a phone's
  * re-INVITE that signaling passed on as Reinvite. */
-void sip_call_on_reinvite(sip_call_t *self, const td_bus_hdr_t *hdr, const Tandem__Reinvite *msg);
-void sip_call_on_reinvite_answer(sip_call_t *self, const td_bus_hdr_t *hdr,
+void sip_legs_on_reinvite(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tandem__Reinvite *msg);
+void sip_legs_on_reinvite_answer(sip_legs_t *self, const td_bus_hdr_t *hdr,
                                  const Tandem__ReinviteAnswer *msg);
 /* Transfer (REFER, sip_refer.h): the router's answer to a leg's Transfer. */
-void sip_call_on_transfer_result(sip_call_t *self, const td_bus_hdr_t *hdr,
+void sip_legs_on_transfer_result(sip_legs_t *self, const td_bus_hdr_t *hdr,
                                  const Tandem__TransferResult *msg);
 /* A REFER without a To-tag: no call to transfer (chan_sip: 603 Declined (No
  * dialog)). A REFER with an unknown To-tag gets 481 like any request. */
-void sip_call_refer_outside(sip_call_t *self, sip_txn_t *txn);
+void sip_legs_refer_outside(sip_legs_t *self, sip_txn_t *txn);
 /* Any other message for a call: answered with Hangup if the leg is unknown. */
-void sip_call_on_other(sip_call_t *self, const td_bus_hdr_t *hdr);
+void sip_legs_on_other(sip_legs_t *self, const td_bus_hdr_t *hdr);
 
 /* The router has been silent for a while: nothing will answer, bridge or
  * hang up calls that are still being set up, so end them (503 to callers,
  * CANCEL to callees). Calls already up keep their media; they end when a
  * phone hangs up. */
-void sip_call_router_down(sip_call_t *self);
+void sip_legs_router_down(sip_legs_t *self);
 /* Signaling is stopping (SIGTERM): end every leg the way SIP ends it - a
  * caller still ringing gets 503, a callee still ringing a CANCEL, a leg
  * that is up a BYE - and tell the router each leg is gone, so it ends its
  * calls and writes their CDRs. Returns how many legs it ended. */
-size_t sip_call_shutdown(sip_call_t *self);
+size_t sip_legs_shutdown(sip_legs_t *self);
 /* The router restarted (a new process, its boot changed): it knows none of
  * the calls, so nothing would bridge, move or end them. End every leg as
- * sip_call_shutdown does (BYE, CANCEL, 503), so each phone hears its call
+ * sip_legs_shutdown does (BYE, CANCEL, 503), so each phone hears its call
  * end instead of keeping a dialog nobody will close. Returns how many. */
-size_t sip_call_router_restarted(sip_call_t *self);
+size_t sip_legs_router_restarted(sip_legs_t *self);
 
 /* ---- counters ------------------------------------------------------------- */
 
@@ -112,10 +112,10 @@ typedef struct {
     size_t calls_up;       /* ... of them answered; calls - calls_up are being set up
                             * (ringing), which [signaling] capacity does not count */
     unsigned long calls_in, legs_out, hangups_in, hangups_out;
-} sip_call_stats_t;
+} sip_legs_stats_t;
 
-void sip_call_stats(const sip_call_t *self, sip_call_stats_t *out);
+void sip_legs_stats(const sip_legs_t *self, sip_legs_stats_t *out);
 /* Calls in and out of sip.conf section `peer` counted against its call-limit. */
-int sip_call_inuse(sip_call_t *self, const char *peer);
+int sip_legs_inuse(sip_legs_t *self, const char *peer);
 
 #endif
