@@ -89,12 +89,11 @@ int main(int argc, char **argv)
     if (!sigint || !sigterm || !sigusr1 || !sighup || event_add(sigint, NULL) < 0 ||
         event_add(sigterm, NULL) < 0 || event_add(sigusr1, NULL) < 0 ||
         event_add(sighup, NULL) < 0) {
+        td_log(LOG_ERR, "cannot watch SIGINT/SIGTERM/SIGUSR1/SIGHUP");
         if (sighup)
             event_free(sighup);
-        td_log(LOG_ERR, "cannot watch SIGINT/SIGTERM/SIGUSR1");
         if (sigusr1)
-            event_free(sighup);
-    event_free(sigusr1);
+            event_free(sigusr1);
         if (sigint)
             event_free(sigint);
         if (sigterm)
@@ -108,6 +107,7 @@ int main(int argc, char **argv)
 
     event_base_dispatch(base);
 
+    event_free(sighup);
     event_free(sigusr1);
     event_free(sigterm);
     event_free(sigint);
