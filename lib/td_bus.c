@@ -3,6 +3,7 @@
  * [envelope]. */
 #define TD_LOG_SUBSYS TD_LOG_BUS   /* td_log() here: [logging] bus= */
 #include "td_bus.h"
+#include "td_clock.h"
 #include "td_log.h"
 #include "td_str.h"
 
@@ -35,7 +36,9 @@ struct td_bus {
     td_bus_mode_t mode;
     void *zctx, *sock;
     struct event *ev_read;            /* ZMQ_FD, edge-triggered: always drain */
-    struct event *ev_tick;            /* heartbeat and dead-peer sweep */
+    td_clock_t *own_clock;            /* the loop's real clock */
+    td_clock_t *clock;                /* own_clock, or a test's fake (td_bus_set_clock) */
+    td_timer_t *tick;                 /* heartbeat and dead-peer sweep, every TD_BUS_HEARTBEAT_MS */
     char identity[64];
     char role[16];
     uint32_t capacity, load;
@@ -53,12 +56,15 @@ struct td_bus {
     td_bus_counts_t counts;           /* frames by case, for metrics */
 };
 
-static uint64_t s_now_ms(void)
+static uint64_t s_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
+
+/* Heartbeat time: the bus's clock (a test's fake one moves only when told). */
+#define s_now_ms() td_clock_now_ms(self->clock)
 
 /* --- arena allocator for protobuf-c unpack ------------------------------ */
 
@@ -330,11 +336,10 @@ static void s_on_readable(evutil_socket_t fd, short what, void *arg)
 
 /* --- heartbeat ------------------------------------------------------------ */
 
-static void s_on_tick(evutil_socket_t fd, short what, void *arg)
+static void s_on_tick(void *arg)
 {
-    (void)fd;
-    (void)what;
     td_bus_t *self = arg;
+    td_timer_start(self->tick, TD_BUS_HEARTBEAT_MS);
     uint64_t now = s_now_ms();
     if (self->mode == TD_BUS_CONNECT)
         s_send_hello(self, NULL);
@@ -368,13 +373,18 @@ td_bus_t *td_bus_new(struct event_base *base, td_bus_mode_t mode, const char *en
     }
     self->base = base;
     self->mode = mode;
+    self->own_clock = td_clock_new(base);
+    self->clock = self->own_clock;
+    if (!self->own_clock)
+        goto fail;
+    self->tick = td_timer_new(self->clock, s_on_tick, self);
     snprintf(self->identity, sizeof self->identity, "%s", identity);
     snprintf(self->role, sizeof self->role, "%s", role);
     self->capacity = capacity;
     while (!self->boot && getrandom(&self->boot, sizeof self->boot, 0) < 0 && errno == EINTR)
         ;
     if (!self->boot)
-        self->boot = s_now_ms() ^ ((uint64_t)getpid() << 32) ^ 1;
+        self->boot = s_wall_ms() ^ ((uint64_t)getpid() << 32) ^ 1;
     if (handlers)
         self->h = *handlers;
     self->arg = arg;
@@ -417,11 +427,9 @@ td_bus_t *td_bus_new(struct event_base *base, td_bus_mode_t mode, const char *en
     if (zmq_getsockopt(self->sock, ZMQ_FD, &fd, &len) != 0)
         goto fail;
     self->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, s_on_readable, self);
-    self->ev_tick = event_new(base, -1, EV_PERSIST, s_on_tick, self);
-    struct timeval hb = { TD_BUS_HEARTBEAT_MS / 1000, (TD_BUS_HEARTBEAT_MS % 1000) * 1000 };
-    if (!self->ev_read || !self->ev_tick || event_add(self->ev_read, NULL) != 0
-        || event_add(self->ev_tick, &hb) != 0)
+    if (!self->ev_read || !self->tick || event_add(self->ev_read, NULL) != 0)
         goto fail;
+    td_timer_start(self->tick, TD_BUS_HEARTBEAT_MS);
     if (mode == TD_BUS_CONNECT)
         s_send_hello(self, NULL);
     td_log(LOG_INFO, "bus: %s %s as %s", mode == TD_BUS_BIND ? "bound" : "connecting to",
@@ -437,8 +445,8 @@ void td_bus_destroy(td_bus_t **self_p)
     if (!self_p || !*self_p)
         return;
     td_bus_t *self = *self_p;
-    if (self->ev_tick)
-        event_free(self->ev_tick);
+    td_timer_destroy(&self->tick);
+    td_clock_destroy(&self->own_clock);
     if (self->ev_read)
         event_free(self->ev_read);
     if (self->sock) {
@@ -466,6 +474,22 @@ void td_bus_destroy(td_bus_t **self_p)
 const td_bus_counts_t *td_bus_counts(const td_bus_t *self)
 {
     return &self->counts;
+}
+
+void td_bus_set_clock(td_bus_t *self, td_clock_t *clock)
+{
+    td_clock_t *c = clock ? clock : self->own_clock;
+    td_timer_t *t = td_timer_new(c, s_on_tick, self);
+    if (!t)
+        return;
+    td_timer_destroy(&self->tick);
+    self->clock = c;
+    self->tick = t;
+    uint64_t now = s_now_ms();
+    for (int b = 0; b < S_PEER_BUCKETS; b++)           /* silence counts from now */
+        for (s_peer_t *p = self->peers[b]; p; p = p->next)
+            p->last_seen_ms = now;
+    td_timer_start(self->tick, TD_BUS_HEARTBEAT_MS);
 }
 
 void td_bus_set_load(td_bus_t *self, uint32_t load)

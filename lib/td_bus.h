@@ -101,6 +101,13 @@ void td_bus_destroy(td_bus_t **self_p);
 
 /* The load reported in the next Hello (calls in progress). */
 void td_bus_set_load(td_bus_t *self, uint32_t load);
+/* Run the heartbeat (a Hello every TD_BUS_HEARTBEAT_MS, a peer silent for
+ * more than TD_BUS_DEAD_MS declared down) on clock instead of the loop's
+ * real time: a test's fake clock (td_clock.h) then decides when each tick
+ * comes. NULL goes back to the real clock. Every known peer's silence
+ * counts from the switch. */
+struct td_clock;
+void td_bus_set_clock(td_bus_t *self, struct td_clock *clock);
 
 /* Is this peer alive? On a DEALER the only peer is the router (pass NULL). */
 int td_bus_peer_alive(td_bus_t *self, const char *peer);

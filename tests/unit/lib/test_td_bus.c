@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "td_bus.h"
+#include "td_clock.h"
 #include "td_log.h"
 
 typedef struct {
@@ -233,6 +234,56 @@ static void test_restart_is_noticed(void **state)
     td_bus_destroy(&router);
 }
 
+/* The heartbeat on fake clocks (td_bus_set_clock): a connecting peer says
+ * Hello every TD_BUS_HEARTBEAT_MS exactly, and the router declares it down
+ * on the first tick at which it has been silent for more than TD_BUS_DEAD_MS
+ * - not one tick earlier. Frames still travel over the real socket. */
+static void test_heartbeat_on_fake_clock(void **state)
+{
+    t_state_t *t = *state;
+    static const td_bus_handlers_t none = { 0 };
+    td_bus_t *router = td_bus_new(t->base, TD_BUS_BIND, t->endpoint, "router", "router", 0,
+                                  &s_handlers, t);
+    td_bus_t *w = td_bus_new(t->base, TD_BUS_CONNECT, t->endpoint, "media-1", "media", 5,
+                             &none, t);
+    assert_non_null(router);
+    assert_non_null(w);
+    s_run(t->base, 3000);                       /* the Hello sent at start */
+    if (t->up != 1)
+        fail_msg("the router never heard media-1's first Hello within 3 s");
+    td_clock_t *cr = td_clock_new_fake(), *cw = td_clock_new_fake();
+    td_bus_set_clock(router, cr);
+    td_bus_set_clock(w, cw);
+    const int hello = TANDEM__ENVELOPE__BODY_HELLO;
+    uint64_t sent0 = td_bus_counts(w)->tx[hello];
+
+    /* the peer: nothing before 250 ms, then one Hello per 250 ms */
+    assert_int_equal(td_clock_advance(cw, TD_BUS_HEARTBEAT_MS - 1), 0);
+    assert_int_equal(td_bus_counts(w)->tx[hello], sent0);
+    assert_int_equal(td_clock_advance(cw, 1), 1);
+    assert_int_equal(td_bus_counts(w)->tx[hello], sent0 + 1);
+    assert_int_equal(td_clock_advance(cw, 4 * TD_BUS_HEARTBEAT_MS), 4);
+    assert_int_equal(td_bus_counts(w)->tx[hello], sent0 + 5);
+    s_run(t->base, 100);                        /* they reach the router (its clock at 0) */
+
+    /* the router: silent since its 0 ms; ticks at 250..1000 leave it up
+     * (1000 ms is not more than TD_BUS_DEAD_MS), the one at 1250 does not */
+    assert_int_equal(td_clock_advance(cr, TD_BUS_DEAD_MS), TD_BUS_DEAD_MS / TD_BUS_HEARTBEAT_MS);
+    assert_int_equal(t->down, 0);
+    assert_true(td_bus_peer_alive(router, "media-1"));
+    assert_int_equal(td_clock_advance(cr, TD_BUS_HEARTBEAT_MS), 1);
+    assert_int_equal(t->down, 1);
+    assert_false(td_bus_peer_alive(router, "media-1"));
+
+    /* back on the real clocks before the fakes go */
+    td_bus_set_clock(w, NULL);
+    td_bus_set_clock(router, NULL);
+    td_clock_destroy(&cw);
+    td_clock_destroy(&cr);
+    td_bus_destroy(&w);
+    td_bus_destroy(&router);
+}
+
 static void test_bad_endpoint(void **state)
 {
     t_state_t *t = *state;
@@ -250,6 +301,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hello_and_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_is_noticed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heartbeat_on_fake_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_endpoint, setup, teardown),
     };
     return cmocka_run_group_tests_name("td_bus", tests, NULL, NULL);
