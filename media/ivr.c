@@ -14,6 +14,7 @@
 #include "g711.h"
 #include "session.h"
 #include "sound_cache.h"
+#include "td_clock.h"
 #include "td_log.h"
 #include "wav.h"
 
@@ -23,7 +24,9 @@ struct ivr_env {
     struct event_base *base;       /* borrowed */
     td_bus_t *bus;                 /* borrowed */
     sound_cache_t *cache;
-    struct event *clock;           /* 20 ms, added while `active` is not empty */
+    td_clock_t *own_clock;         /* the loop's real clock */
+    td_clock_t *clock;             /* own_clock, or a test's fake one (ivr_env_set_clock) */
+    td_timer_t *tick;              /* every 20 ms while `active` is not empty */
     ivr_t *active;                 /* sessions that play or record: a list */
     uint32_t active_count;
     char sounds_dir[512];
@@ -77,13 +80,12 @@ struct ivr {
     uint64_t silent_samples;       /* in a row */
 };
 
-static void s_on_clock(evutil_socket_t fd, short what, void *arg);
+static void s_on_clock(void *arg);
 
-static uint64_t s_now_ns(void)
+/* Pacing time, from the env's clock (a test's fake one moves only when told). */
+static uint64_t s_now_ns(const ivr_env_t *env)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    return td_clock_now_ms(env->clock) * 1000000ULL;
 }
 
 /* --- the shared part ------------------------------------------------------ */
@@ -101,8 +103,10 @@ ivr_env_t *ivr_env_new(struct event_base *base, td_bus_t *bus, const char *sound
     snprintf(self->recordings_dir, sizeof self->recordings_dir, "%s",
              recordings_dir ? recordings_dir : "");
     self->cache = sound_cache_new();
-    self->clock = event_new(base, -1, EV_PERSIST, s_on_clock, self);
-    if (!self->cache || !self->clock) {
+    self->own_clock = td_clock_new(base);
+    self->clock = self->own_clock;
+    self->tick = self->clock ? td_timer_new(self->clock, s_on_clock, self) : NULL;
+    if (!self->cache || !self->tick) {
         ivr_env_destroy(&self);
         return NULL;
     }
@@ -117,8 +121,8 @@ void ivr_env_destroy(ivr_env_t **self_p)
     ivr_env_t *self = *self_p;
     if (self->active_count)
         td_log(LOG_WARNING, "%u IVR sessions still active at exit", self->active_count);
-    if (self->clock)
-        event_free(self->clock);
+    td_timer_destroy(&self->tick);
+    td_clock_destroy(&self->own_clock);
     sound_cache_destroy(&self->cache);
     free(self);
     *self_p = NULL;
@@ -140,11 +144,8 @@ static void s_link(ivr_t *self)
         env->active->prev = self;
     env->active = self;
     self->linked = 1;
-    if (env->active_count++ == 0) {
-        struct timeval every = { 0, IVR_PACKET_NS / 1000 };
-        if (event_add(env->clock, &every) < 0)
-            td_log(LOG_ERR, "cannot start the 20 ms media clock");
-    }
+    if (env->active_count++ == 0)
+        td_timer_start(env->tick, IVR_PACKET_NS / 1000000);
 }
 
 static void s_unlink(ivr_t *self)
@@ -161,7 +162,7 @@ static void s_unlink(ivr_t *self)
     self->prev = self->next = NULL;
     self->linked = 0;
     if (--env->active_count == 0)
-        event_del(env->clock);
+        td_timer_stop(env->tick);
 }
 
 /* --- playback ------------------------------------------------------------- */
@@ -394,7 +395,7 @@ void ivr_play(ivr_t *self, uint32_t id, char *const *files, size_t n, int loop, 
                 td_log(LOG_ERR, "out of memory");
         }
     }
-    uint64_t now = s_now_ns();
+    uint64_t now = s_now_ns(self->env);
     /* The timestamp goes on from the last prompt by the time that has passed. */
     if (self->last_sent_ns) {
         uint64_t gap = (now - self->last_sent_ns) / IVR_PACKET_NS;
@@ -490,7 +491,7 @@ void ivr_record(ivr_t *self, uint32_t id, const char *path, uint32_t silence_ms,
     self->max_ms = max_ms;
     self->dtmf_ends = dtmf_ends;
     self->silent_samples = 0;
-    self->rec_start_ns = self->rec_last_rx_ns = s_now_ns();
+    self->rec_start_ns = self->rec_last_rx_ns = s_now_ns(self->env);
     char err[1200];
     if (!path[0]) {
         snprintf(err, sizeof err, "no file name");
@@ -560,7 +561,7 @@ ivr_t *ivr_new(ivr_env_t *env, session_t *session)
     snprintf(self->peer, sizeof self->peer, "router");
     uint32_t r[3];
     if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
-        uint64_t t = s_now_ns() ^ (uint64_t)(uintptr_t)self;
+        uint64_t t = s_now_ns(env) ^ (uint64_t)(uintptr_t)self;
         r[0] = (uint32_t)t;
         r[1] = (uint32_t)(t >> 32);
         r[2] = r[0] * 2654435761u;
@@ -665,7 +666,7 @@ void ivr_on_caller_rtp(ivr_t *self, const uint8_t *pkt, size_t len)
         return;
     }
     if (self->rec && (pt == G711_PT_PCMU || pt == G711_PT_PCMA)) {
-        self->rec_last_rx_ns = s_now_ns();
+        self->rec_last_rx_ns = s_now_ns(self->env);
         s_record_audio(self, pt, pkt + head, end - head);
     }
 }
@@ -674,7 +675,7 @@ void ivr_on_caller_rtp(ivr_t *self, const uint8_t *pkt, size_t len)
 
 void ivr_env_tick(ivr_env_t *self)
 {
-    uint64_t now = s_now_ns();
+    uint64_t now = s_now_ns(self);
     ivr_t *next;
     for (ivr_t *ivr = self->active; ivr; ivr = next) {
         next = ivr->next;                    /* ivr may leave the list below */
@@ -693,9 +694,24 @@ void ivr_env_tick(ivr_env_t *self)
     }
 }
 
-static void s_on_clock(evutil_socket_t fd, short what, void *arg)
+static void s_on_clock(void *arg)
 {
-    (void)fd;
-    (void)what;
-    ivr_env_tick(arg);
+    ivr_env_t *self = arg;
+    ivr_env_tick(self);
+    if (self->active_count)                 /* again in 20 ms (the due times are absolute) */
+        td_timer_start(self->tick, IVR_PACKET_NS / 1000000);
+}
+
+int ivr_env_set_clock(ivr_env_t *self, td_clock_t *clock)
+{
+    if (self->active_count)
+        return -1;
+    td_clock_t *c = clock ? clock : self->own_clock;
+    td_timer_t *t = td_timer_new(c, s_on_clock, self);
+    if (!t)
+        return -1;
+    td_timer_destroy(&self->tick);
+    self->clock = c;
+    self->tick = t;
+    return 0;
 }

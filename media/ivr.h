@@ -66,6 +66,12 @@ ivr_env_t *ivr_env_new(struct event_base *base, td_bus_t *bus, const char *sound
 void ivr_env_destroy(ivr_env_t **self_p);
 /* Sessions that play or record now. */
 uint32_t ivr_env_active(const ivr_env_t *self);
+/* Pace playback and time recordings on clock (td_clock.h) instead of the
+ * loop's real time: a test's fake clock then decides when each 20 ms tick
+ * comes. NULL goes back to the real clock. Only while nothing plays or
+ * records: 0, or -1. */
+struct td_clock;
+int ivr_env_set_clock(ivr_env_t *self, struct td_clock *clock);
 /* Run the clock's work now (tests may call it; the clock calls it too). */
 void ivr_env_tick(ivr_env_t *self);
 

@@ -313,6 +313,11 @@ td_bus_t *worker_bus(worker_t *self)
     return self->bus;
 }
 
+ivr_env_t *worker_ivr_env(worker_t *self)
+{
+    return self->ivr;
+}
+
 uint32_t worker_session_count(const worker_t *self)
 {
     return session_table_size(self->sessions);

@@ -58,6 +58,9 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
 void worker_destroy(worker_t **self_p);
 
 td_bus_t *worker_bus(worker_t *self);
+/* The prompts/keys/recordings part the sessions share (tests set its clock). */
+struct ivr_env;
+struct ivr_env *worker_ivr_env(worker_t *self);
 /* The housekeeping tick (every WORKER_TICK_S); public so tests can fire it. */
 void worker_tick(worker_t *self);
 uint32_t worker_session_count(const worker_t *self);

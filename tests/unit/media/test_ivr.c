@@ -18,9 +18,11 @@
 #include <sys/stat.h>
 
 #include "g711.h"
+#include "ivr.h"
 #include "sdp.h"
 #include "session.h"
 #include "td_bus_fake.h"
+#include "td_clock.h"
 #include "td_log.h"
 #include "wav.h"
 #include "worker.h"
@@ -229,6 +231,12 @@ typedef struct {
     uint64_t at_ms;
 } pkt_t;
 
+typedef struct {
+    int fd;
+    pkt_t p[400];
+    int n;
+} fx_take_t;
+
 /* Collect what the caller receives until the worker reports body_case (or
  * max_ms). Returns the number of packets. */
 static int s_collect(fixture_t *fx, pkt_t *pkts, int max, size_t from, int body_case, int max_ms)
@@ -343,6 +351,65 @@ static void test_play_paces_rtp_in_the_callers_law(void **state)
     assert_int_equal(s_seq(&more[0]), (uint16_t)(s_seq(&pkts[n - 1]) + 1));
     assert_true(s_u32(more[0].b + 4) - s_u32(pkts[n - 1].b + 4) >= 160);
     assert_int_equal(s_u32(more[0].b + 8), s_u32(pkts[0].b + 8));
+}
+
+/* What the caller has received by now (no time passes). */
+static int s_take(fx_take_t *t)
+{
+    int n = 0;
+    for (;;) {
+        uint8_t buf[512];
+        ssize_t len = recv(t->fd, buf, sizeof buf, 0);
+        if (len < 0)
+            return n;
+        if (t->n < (int)(sizeof t->p / sizeof t->p[0])) {
+            memcpy(t->p[t->n].b, buf, (size_t)len);
+            t->p[t->n].n = len;
+            t->n++;
+        }
+        n++;
+    }
+}
+
+/* Playback pacing on a fake clock (ivr_env_set_clock): the first packet at
+ * once, then exactly one per 20 ms tick, not one before; sequence numbers
+ * and timestamps (+160) consecutive; the end reported at the tick after the
+ * last packet, and the clock stops when nothing plays. */
+static void test_play_pacing_on_fake_clock(void **state)
+{
+    fixture_t *fx = *state;
+    td_clock_t *c = td_clock_new_fake();
+    ivr_env_t *env = worker_ivr_env(fx->worker);
+    assert_int_equal(ivr_env_set_clock(env, c), 0);
+    td_clock_advance(c, 1000);
+    s_open(fx, "0 101");
+    size_t from = td_bus_fake_count();
+    const char *files[] = { "tone" };
+    static fx_take_t t;
+    memset(&t, 0, sizeof t);
+    t.fd = fx->caller;
+    s_play(fx, 9, files, 1, 0, 0);
+    assert_int_equal(s_take(&t), 1);
+    assert_int_equal(td_clock_advance(c, 19), 0);
+    assert_int_equal(s_take(&t), 0);
+    assert_int_equal(td_clock_advance(c, 1), 1);
+    assert_int_equal(s_take(&t), 1);
+    int total = TONE_SAMPLES / 160;                    /* 5 */
+    assert_int_equal(td_clock_advance(c, (uint64_t)(total - 2) * 20), total - 2);
+    assert_int_equal(s_take(&t), total - 2);
+    assert_int_equal(t.n, total);
+    for (int i = 1; i < t.n; i++) {
+        assert_int_equal((uint16_t)(s_seq(&t.p[i]) - s_seq(&t.p[i - 1])), 1);
+        assert_int_equal(s_u32(t.p[i].b + 4) - s_u32(t.p[i - 1].b + 4), 160);
+        assert_int_equal(t.p[i].b[12], g711_ulaw_encode(s_tone[i * 160]));
+    }
+    assert_int_equal(s_count(from, TANDEM__ENVELOPE__BODY_MEDIA_PLAYED), 0);
+    assert_int_equal(td_clock_advance(c, 20), 1);      /* nothing left: Played */
+    assert_int_equal(s_count(from, TANDEM__ENVELOPE__BODY_MEDIA_PLAYED), 1);
+    assert_int_equal(ivr_env_active(env), 0);
+    assert_int_equal(td_clock_advance(c, 200), 0);     /* the clock stopped */
+    assert_int_equal(ivr_env_set_clock(env, NULL), 0);
+    td_clock_destroy(&c);
 }
 
 static void test_play_pcma_and_missing_files(void **state)
@@ -652,6 +719,7 @@ int main(void)
     td_log_init("test", LOG_ERR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_play_paces_rtp_in_the_callers_law, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_play_pacing_on_fake_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_play_pcma_and_missing_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_and_replace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_echo_is_held_back_while_playing, setup, teardown),
