@@ -1,6 +1,12 @@
 /* td_bus_fake - see td_bus_fake.h. Links in place of lib/td_bus.c. */
 #include "td_bus_fake.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +165,14 @@ const td_bus_fake_sent_t *td_bus_fake_last(int body_case)
         if ((int)s_sent[i - 1].env->body_case == body_case)
             return &s_sent[i - 1];
     return NULL;
+}
+
+const td_bus_fake_sent_t *td_bus_fake_expect(int body_case)
+{
+    const td_bus_fake_sent_t *sent = td_bus_fake_last(body_case);
+    if (!sent)
+        fail_msg("expected a %s on the bus, none was sent", td_bus_msg_name(body_case));
+    return sent;
 }
 
 void td_bus_fake_reset(void)

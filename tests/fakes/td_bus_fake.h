@@ -18,6 +18,10 @@ size_t td_bus_fake_count(void);
 const td_bus_fake_sent_t *td_bus_fake_get(size_t i);
 /* The most recent send whose body case is body_case, or NULL. */
 const td_bus_fake_sent_t *td_bus_fake_last(int body_case);
+/* As td_bus_fake_last, but a send that never came fails the test with a
+ * message naming the message ("expected a media_played on the bus, none was
+ * sent"), never a NULL dereference. */
+const td_bus_fake_sent_t *td_bus_fake_expect(int body_case);
 /* Forget every recorded send (and the peers td_bus_fake_add_peer listed). */
 void td_bus_fake_reset(void);
 

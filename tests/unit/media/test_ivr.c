@@ -426,7 +426,7 @@ static void test_play_pcma_and_missing_files(void **state)
     assert_int_equal(pkts[0].b[1] & 0x7F, 8);                     /* PCMA */
     assert_int_equal(pkts[0].b[12], g711_alaw_encode(s_tone[0]));
     const Tandem__MediaPlayed *played =
-        td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_PLAYED)->env->media_played;
+        td_bus_fake_expect(TANDEM__ENVELOPE__BODY_MEDIA_PLAYED)->env->media_played;
     assert_false(played->stopped);
     assert_string_equal(played->missing, "nope");                 /* the first one */
 
@@ -435,7 +435,7 @@ static void test_play_pcma_and_missing_files(void **state)
     const char *none[] = { "/nonexistent/x" };
     s_play(fx, 2, none, 1, 1, 0);                                  /* even looping */
     assert_int_equal(s_count(from, TANDEM__ENVELOPE__BODY_MEDIA_PLAYED), 1);
-    played = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_PLAYED)->env->media_played;
+    played = td_bus_fake_expect(TANDEM__ENVELOPE__BODY_MEDIA_PLAYED)->env->media_played;
     assert_int_equal(played->id, 2);
     assert_string_equal(played->missing, "/nonexistent/x");
     assert_int_equal(s_collect(fx, pkts, 16, 0, 0, 30), 0);
@@ -458,7 +458,7 @@ static void test_stop_and_replace(void **state)
     s_play(fx, 2, files, 1, 1, 0);
     assert_int_equal(s_count(from, TANDEM__ENVELOPE__BODY_MEDIA_PLAYED), 1);
     const Tandem__MediaPlayed *played =
-        td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_PLAYED)->env->media_played;
+        td_bus_fake_expect(TANDEM__ENVELOPE__BODY_MEDIA_PLAYED)->env->media_played;
     assert_int_equal(played->id, 1);
     assert_true(played->stopped);
     n = s_collect(fx, pkts, 64, 0, 0, 30);
@@ -467,7 +467,7 @@ static void test_stop_and_replace(void **state)
 
     s_stop(fx);
     assert_int_equal(s_count(from, TANDEM__ENVELOPE__BODY_MEDIA_PLAYED), 2);
-    played = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_PLAYED)->env->media_played;
+    played = td_bus_fake_expect(TANDEM__ENVELOPE__BODY_MEDIA_PLAYED)->env->media_played;
     assert_int_equal(played->id, 2);
     assert_true(played->stopped);
     assert_int_equal(worker_ivr_active(fx->worker), 0);
@@ -640,7 +640,7 @@ static void test_record_ends_on_silence(void **state)
     for (int p = 0; p < 55; p++, seq++)
         s_send_rtp(fx, 0, 0, seq, seq * 160u, quiet, 160);
     s_run(fx, 500, from, TANDEM__ENVELOPE__BODY_MEDIA_RECORDED);
-    rec = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_RECORDED)->env->media_recorded;
+    rec = td_bus_fake_expect(TANDEM__ENVELOPE__BODY_MEDIA_RECORDED)->env->media_recorded;
     assert_int_equal(rec->id, 4);
     assert_string_equal(rec->ended_by, "silence");
     assert_int_equal(rec->duration_ms, 100 + 1000);
@@ -670,7 +670,7 @@ static void test_record_ends_on_key_max_and_stop(void **state)
     s_run(fx, 100, from, TANDEM__ENVELOPE__BODY_MEDIA_RECORDED);
     s_run(fx, 20, 0, 0);
     const Tandem__MediaRecorded *rec =
-        td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_RECORDED)->env->media_recorded;
+        td_bus_fake_expect(TANDEM__ENVELOPE__BODY_MEDIA_RECORDED)->env->media_recorded;
     assert_string_equal(rec->ended_by, "dtmf");
     assert_string_equal(rec->digit, "#");
     assert_int_equal(rec->duration_ms, 400 - 250);                  /* as Asterisk: 250 ms cut */
@@ -686,7 +686,7 @@ static void test_record_ends_on_key_max_and_stop(void **state)
     for (uint16_t s = 10; s < 14; s++)
         s_send_rtp(fx, 8, 0, s, s * 160u, voice, 160);
     s_run(fx, 100, from, TANDEM__ENVELOPE__BODY_MEDIA_RECORDED);
-    rec = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_RECORDED)->env->media_recorded;
+    rec = td_bus_fake_expect(TANDEM__ENVELOPE__BODY_MEDIA_RECORDED)->env->media_recorded;
     assert_string_equal(rec->ended_by, "max");
     assert_int_equal(rec->duration_ms, 40);
 
@@ -695,20 +695,20 @@ static void test_record_ends_on_key_max_and_stop(void **state)
     from = td_bus_fake_count();
     s_record(fx, 3, "stopped.wav", 0, 0, 0);
     s_stop(fx);
-    rec = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_RECORDED)->env->media_recorded;
+    rec = td_bus_fake_expect(TANDEM__ENVELOPE__BODY_MEDIA_RECORDED)->env->media_recorded;
     assert_string_equal(rec->ended_by, "stopped");
     snprintf(want, sizeof want, "%s/rec/stopped.wav", fx->dir);
     assert_string_equal(rec->path, want);
     s_record(fx, 4, "mute", 50, 0, 0);
     s_run(fx, 1000, from + 1, TANDEM__ENVELOPE__BODY_MEDIA_RECORDED);
-    rec = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_RECORDED)->env->media_recorded;
+    rec = td_bus_fake_expect(TANDEM__ENVELOPE__BODY_MEDIA_RECORDED)->env->media_recorded;
     assert_int_equal(rec->id, 4);
     assert_string_equal(rec->ended_by, "silence");
 
     /* A file that cannot be created: a file stands where a directory should. */
     snprintf(path, sizeof path, "%s/sounds/tone.wav/x", fx->dir);
     s_record(fx, 5, path, 0, 0, 0);
-    rec = td_bus_fake_last(TANDEM__ENVELOPE__BODY_MEDIA_RECORDED)->env->media_recorded;
+    rec = td_bus_fake_expect(TANDEM__ENVELOPE__BODY_MEDIA_RECORDED)->env->media_recorded;
     assert_int_equal(rec->id, 5);
     assert_string_equal(rec->ended_by, "error");
     assert_int_equal(worker_ivr_active(fx->worker), 0);
