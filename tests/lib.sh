@@ -532,6 +532,44 @@ td_wait_log() {
     return 1
 }
 
+# td_ctl ARGS...: bin/tandemctl against this test's switch (TD_CONF's bus;
+# TD_CTL_BUS overrides the endpoint, TD_NS runs it in that network
+# namespace). At most 6 s.
+td_ctl() {
+    local cmd=(timeout -k 1 6 "$TD_ROOT/bin/tandemctl" -c "$TD_CONF")
+    [ -n "${TD_CTL_BUS:-}" ] && cmd+=(-b "$TD_CTL_BUS")
+    if [ -n "${TD_NS:-}" ]; then
+        ip netns exec "$TD_NS" "${cmd[@]}" "$@"
+    else
+        "${cmd[@]}" "$@"
+    fi
+}
+
+# td_wait_ctl COMMAND REGEX [SECONDS]: ask the running switch COMMAND through
+# tandemctl until a line of the answer matches REGEX (at most SECONDS,
+# default 5). 0 if one did. Tests read the switch's state this way, not
+# from log wording.
+td_wait_ctl() {
+    local cmd=$1 pat=$2 end=$((SECONDS + ${3:-5}))
+    while :; do
+        td_ctl -x "$cmd" 2>/dev/null | grep -Eq -- "$pat" && return 0
+        [ "$SECONDS" -ge "$end" ] && return 1
+        sleep 0.2
+    done
+}
+
+# td_wait_worker [NAME] [SECONDS]: the router lists media worker NAME (any
+# worker without one) as up (`media show workers`).
+td_wait_worker() {
+    td_wait_ctl 'media show workers' "^${1:-[^ ]+} +up " "${2:-5}"
+}
+
+# td_wait_peer NAME [SECONDS]: the router lists bus peer NAME (sig-1, ...)
+# as up (`core show processes`).
+td_wait_peer() {
+    td_wait_ctl 'core show processes' "^$1 +[a-z]+ +up" "${2:-5}"
+}
+
 # td_wait_gone PID [SECONDS]: wait (at most SECONDS, default 5) until PID has
 # exited. 0 if it has.
 td_wait_gone() {

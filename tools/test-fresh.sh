@@ -176,6 +176,10 @@ trap s_cleanup EXIT
 trap 'say "interrupted"; exit 130' INT TERM
 
 mkdir -p "$root" && tar -C "$root" --numeric-owner -xf "$base" || die "cannot unpack $base"
+# The base was packed from a mktemp -d directory (0700), and tar gives "/"
+# that mode: a user other than root (postgres, for tests/sip/cdr_pgsql)
+# could then reach nothing. A real machine's / is 0755.
+chmod 0755 "$root"
 cat > "$root/etc/apt/sources.list" <<EOF
 deb $mirror $suite main
 deb $mirror $suite-updates main
