@@ -111,6 +111,15 @@ void call_describe(const call_t *self, call_desc_t *out)
     out->answered = self->answered && !self->leg0_gone;
     out->seconds = call_age_s(self);
     out->worker = self->worker ? worker_ref_identity(self->worker) : "";
+    out->ndialing = 0;
+    for (size_t i = 0; i < self->nlegs && out->ndialing < 8; i++) {
+        const leg_t *l = &self->legs[i];
+        if (self->state == CALL_DONE || (l->state != LEG_NEW && l->state != LEG_RINGING)
+            || !l->channel[0])
+            continue;
+        out->dialing[out->ndialing] = l->channel;
+        out->dialing_state[out->ndialing++] = l->state == LEG_RINGING ? "Ringing" : "Down";
+    }
 }
 
 int call_has_channel(const call_t *self, const char *channel)

@@ -165,6 +165,10 @@ typedef struct {
     int answered;
     uint32_t seconds;           /* since it arrived */
     const char *worker;         /* media worker identity, or "" */
+    /* Dial's outgoing legs not answered yet: their channels, and "Ringing"
+     * (a 180/183 came) or "Down" (INVITE sent), as Asterisk's channel states. */
+    const char *dialing[8], *dialing_state[8];
+    size_t ndialing;
 } call_desc_t;
 void call_describe(const call_t *self, call_desc_t *out);
 /* Whether the call has this channel (the caller's, or a leg's). */

@@ -73,13 +73,21 @@ static void s_chan_one(void *arg, call_t *call)
             s_printf(c->o, "%-20.20s %-20.20s %-20.20s %-4.4s %-7.7s %-12.12s %-25.25s %-15.15s "
                      "%8.8s %-12.12s\n", d.callee, "(None)", "s", "1", "Up", "AppDial",
                      "(Outgoing Line)", "", dur, d.worker);
+        for (size_t i = 0; i < d.ndialing; i++)
+            s_printf(c->o, "%-20.20s %-20.20s %-20.20s %-4.4s %-7.7s %-12.12s %-25.25s %-15.15s "
+                     "%8.8s %-12.12s\n", d.dialing[i], "(None)", "s", "1", d.dialing_state[i],
+                     "AppDial", "(Outgoing Line)", "", dur, d.worker);
     } else {
         s_printf(c->o, "%-20.20s %-20.20s %-7.7s %-30.30s\n", d.channel, loc, state, app);
         if (*d.callee)
             s_printf(c->o, "%-20.20s %-20.20s %-7.7s %-30.30s\n", d.callee, "(None)", "Up",
                      "AppDial((Outgoing Line))");
+        /* Dial's outgoing channels while they ring, as Asterisk lists them */
+        for (size_t i = 0; i < d.ndialing; i++)
+            s_printf(c->o, "%-20.20s %-20.20s %-7.7s %-30.30s\n", d.dialing[i], "(None)",
+                     d.dialing_state[i], "AppDial((Outgoing Line))");
     }
-    c->channels += 1 + (*d.callee != '\0');
+    c->channels += 1 + (*d.callee != '\0') + d.ndialing;
     c->calls++;
 }
 
