@@ -33,6 +33,7 @@ struct worker {
     int drain_ticks;
     uint32_t router_losses;      /* times the router fell silent: sessions' epoch */
     uint32_t ticks_since_loss;   /* ticks since it last fell silent */
+    int cluster;                 /* [cluster]: a restarted router adopts the calls */
     struct event *tick;
     ivr_env_t *ivr;              /* prompts, keys, recordings: shared by the sessions */
     char sdp_a[WORKER_SDP_MAX];  /* reply buffers: no allocation per message */
@@ -1070,6 +1071,17 @@ static void s_on_peer_restart(void *arg, const char *peer, const char *role, uin
     (void)capacity;
     worker_t *self = arg;
     uint32_t n = session_table_size(self->sessions);
+    if (self->cluster && strcmp(role, "router") == 0) {
+        /* Cluster mode: the answered calls are in the store, and the router
+         * (this restart, or another) that ends one releases its session. As
+         * after a silence, a session idle WORKER_ORPHAN_IDLE_S closes. */
+        self->router_losses++;
+        self->ticks_since_loss = 0;
+        td_log(LOG_WARNING, "%s (%s) restarted: %u media sessions keep relaying (cluster mode: "
+               "their calls are adopted), and are closed if idle for %d s", peer, role, n,
+               WORKER_ORPHAN_IDLE_S);
+        return;
+    }
     td_log(LOG_WARNING, "%s (%s) restarted and knows none of our sessions: closing %u", peer,
            role, n);
     if (n) {

@@ -352,6 +352,8 @@ void call_answer_caller(call_t *self, const char *sdp)
     call_rtp_timeouts(self, 0);
     gettimeofday(&self->answer_time, NULL);
     call_journal(self);
+    if (self->state != CALL_CONNECTING && !self->saved)
+        call_save(self);        /* Dial's is written once bridged */
 }
 
 void call_rtp_timeouts(call_t *self, int side)
@@ -429,12 +431,54 @@ static void s_cdr_record(const call_t *self, cdr_record_t *out, char *clid, size
 
 void call_journal(call_t *self)
 {
-    if (!self->env->journal || self->in_h || self->cdr_done)
+    if (self->in_h || self->cdr_done)
         return;
-    char clid[256];
+    if (self->env->journal) {
+        char clid[256];
+        cdr_record_t r;
+        s_cdr_record(self, &r, clid, sizeof clid);
+        journal_update(self->env->journal, &r);
+    }
+    if (self->saved)
+        call_save(self);
+}
+
+static int s_save_key(const call_t *self, char *key)
+{
+    int n = snprintf(key, CALL_SAVE_KEY_MAX, "call:%s", self->id);
+    return n > 0 && n < CALL_SAVE_KEY_MAX ? 0 : -1;
+}
+
+void call_save(call_t *self)
+{
+    if (!self->env->store || !self->answered || self->leg0_gone || self->cdr_done ||
+        self->in_h || self->state == CALL_DONE)
+        return;
+    char key[CALL_SAVE_KEY_MAX];
+    if (s_save_key(self, key) < 0)
+        return;
+    enum { EXTRA = 5, N = EXTRA + JOURNAL_FIELDS };
+    char clid[256], start[48], answer[48], leg1[16] = "";
     cdr_record_t r;
     s_cdr_record(self, &r, clid, sizeof clid);
-    journal_update(self->env->journal, &r);
+    const char *names[N], *values[N];
+    const leg_t *w = self->winner && self->winner->state == LEG_UP ? self->winner : NULL;
+    if (w)
+        snprintf(leg1, sizeof leg1, "%u", w->number);
+    names[0] = CALL_SAVE_OWNER;  values[0] = self->env->identity ? self->env->identity : "";
+    names[1] = CALL_SAVE_SIG0;   values[1] = self->sig_peer;
+    /* Every leg goes through the caller's signaling node today (Originate
+     * goes to sig_peer). */
+    names[2] = CALL_SAVE_SIG1;   values[2] = w ? self->sig_peer : "";
+    names[3] = CALL_SAVE_LEG1;   values[3] = leg1;
+    names[4] = CALL_SAVE_WORKER;
+    values[4] = self->worker && !self->worker_lost ? worker_ref_identity(self->worker) : "";
+    journal_fields(&r, start, answer, values + EXTRA);
+    for (int i = 0; i < JOURNAL_FIELDS; i++)
+        names[EXTRA + i] = journal_field_names[i];
+    /* The TTL is a safety net only: the CDR line deletes the key. */
+    td_store_hset(self->env->store, key, 12 * 3600, N, names, values);
+    self->saved = 1;
 }
 
 /* The CDR line, then at once its end in the journal: a router killed
@@ -454,6 +498,10 @@ static void s_write_cdr(call_t *self)
             self->env->counts.cdr_failures++;
     }
     self->cdr_done = 1;
+    char key[CALL_SAVE_KEY_MAX];
+    if (self->saved && s_save_key(self, key) == 0)
+        td_store_del(self->env->store, key);
+    self->saved = 0;
     journal_end(self->env->journal, self->id);
     journal_flush(self->env->journal);
 }

@@ -34,6 +34,7 @@
 #include "dialplan.h"
 #include "journal.h"
 #include "td_bus.h"
+#include "td_store.h"
 #include "workers.h"
 
 typedef struct call call_t;
@@ -78,6 +79,11 @@ typedef struct {
     uint32_t channel_seq;       /* the "-0000002a" counter of outgoing channel names */
     struct chanvars *globals;   /* GLOBAL() writes, above [globals]; NULL: read-only */
     struct astdb *astdb;        /* DB(); NULL: no store */
+    /* Cluster mode: the shared store, where each answered call keeps the
+     * call:<id> hash another router (or this one restarted) needs to end it
+     * (adopt.h); identity: this router's, its "owner". NULL: single host. */
+    td_store_t *store;
+    const char *identity;
     /* The call is DONE: take it out of the table and destroy it later. */
     void (*on_done)(void *arg, call_t *call);
     void *arg;
@@ -91,6 +97,21 @@ call_t *call_new(call_env_t *env, const char *call_id, const char *sig_peer,
                  const dialplan_ext_t *ext);
 /* Free the call. Sends nothing: end it first (it is DONE, or see call_shutdown). */
 void call_destroy(call_t **self_p);
+
+/* Cluster mode (env->store): write the call's call:<id> hash now (what
+ * another router needs to end it: adopt.h), if it is answered and not over.
+ * Once written, every later change of its CDR fields rewrites it (one
+ * fire-and-forget HSET), and the CDR line deletes it. */
+void call_save(call_t *self);
+/* The call:<id> hash's fields besides journal_field_names (adopt.c reads
+ * them): owner, sig0, sig1 (each leg's signaling node), leg1 (the bridged
+ * callee's leg number, "" none), worker (the media worker, "" none). */
+#define CALL_SAVE_OWNER  "owner"
+#define CALL_SAVE_SIG0   "sig0"
+#define CALL_SAVE_SIG1   "sig1"
+#define CALL_SAVE_LEG1   "leg1"
+#define CALL_SAVE_WORKER "worker"
+#define CALL_SAVE_KEY_MAX 320   /* "call:" + the call id */
 
 /* Run priority 1. */
 void call_start(call_t *self);

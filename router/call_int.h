@@ -108,6 +108,7 @@ struct call {
     int trying, try_failed;     /* TryExec runs an application: its failure is not the end */
     int in_h;                   /* running the h extension after the end */
     int cdr_done;               /* CDR written: the journal has its end */
+    int saved;                  /* call:<id> is in the cluster store (call_save) */
     int h_stop;                 /* an application that cannot run in h: stop */
     chanvars_t *chanvars;       /* the channel's variables */
     /* apps.c: Gosub, IVR */

@@ -102,10 +102,16 @@ static int s_show_channels(router_t *self, s_out_t *o, int verbose)
         s_printf(o, "%-20.20s %-20.20s %-7.7s %-30.30s\n", "Channel", "Location", "State",
                  "Application(Data)");
     router_calls_foreach(self, s_chan_one, &c);
+    /* Calls adopted from the cluster store (adopt.h) are up too: counted, not listed. */
+    size_t adopted_channels = 0, adopted = router_adopted(self, &adopted_channels);
+    c.channels += (int)adopted_channels;
+    c.calls += (int)adopted;
     unsigned long done = router_calls_processed(self);
     s_printf(o, "%d active channel%s\n%d active call%s\n%lu call%s processed\n", c.channels,
              c.channels == 1 ? "" : "s", c.calls, c.calls == 1 ? "" : "s", done,
              done == 1 ? "" : "s");
+    if (adopted)
+        s_printf(o, "(%zu of the calls adopted from the cluster store, not listed)\n", adopted);
     return CLI_OK;
 }
 

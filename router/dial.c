@@ -369,6 +369,7 @@ void call_dial_on_media_answered(call_t *self, const Tandem__MediaAnswered *msg)
     call_set_dialstatus(self, "ANSWER");
     self->state = CALL_BRIDGED;
     td_log(LOG_INFO, "Channel %s joined bridge with %s", self->winner->channel, self->channel);
+    call_save(self);
     call_rtp_timeouts(self, 1);
     move_on_bridged(self);
 }
@@ -384,6 +385,7 @@ void call_dial_on_leg_hangup(call_t *self, leg_t *leg, uint32_t cause)
         td_log(LOG_INFO, "%s hung up (cause %u)", leg->channel, cause);
         if (self->dial_go_on && self->state == CALL_BRIDGED) {
             self->hangup_cause = cause;
+            call_save(self);    /* no callee any more */
             call_next(self);
             return;
         }

@@ -12,7 +12,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#define S_FIELDS 15     /* after the record type: see s_fields */
+#define S_FIELDS JOURNAL_FIELDS     /* after the record type */
 
 struct journal {
     struct event_base *base;
@@ -24,6 +24,11 @@ struct journal {
     size_t len, cap;
     struct event *flush;        /* fired once a loop pass while buf holds records */
     strmap_t *pending;          /* previous run's unended calls: id -> s_pending_t */
+};
+
+const char *const journal_field_names[JOURNAL_FIELDS] = {
+    "uniqueid", "start", "answer", "disposition", "accountcode", "src", "dst", "dcontext",
+    "clid", "channel", "dstchannel", "lastapp", "lastdata", "userfield", "amaflags",
 };
 
 typedef struct {
@@ -110,20 +115,27 @@ static void s_queued(journal_t *self)
         event_active(self->flush, EV_TIMEOUT, 0);
 }
 
+void journal_fields(const cdr_record_t *r, char start[48], char answer[48],
+                    const char *f[JOURNAL_FIELDS])
+{
+    snprintf(start, 48, "%lld.%06ld", (long long)r->start.tv_sec, (long)r->start.tv_usec);
+    snprintf(answer, 48, "%lld.%06ld", (long long)r->answer.tv_sec, (long)r->answer.tv_usec);
+    const char *v[JOURNAL_FIELDS] = {
+        r->uniqueid, start, answer, r->disposition, r->accountcode, r->src, r->dst,
+        r->dcontext, r->clid, r->channel, r->dstchannel, r->lastapp, r->lastdata,
+        r->userfield, r->amaflags,
+    };
+    for (int i = 0; i < JOURNAL_FIELDS; i++)
+        f[i] = v[i] ? v[i] : "";
+}
+
 void journal_update(journal_t *self, const cdr_record_t *r)
 {
     if (!self)
         return;
     char start[48], answer[48];
-    snprintf(start, sizeof start, "%lld.%06ld", (long long)r->start.tv_sec,
-             (long)r->start.tv_usec);
-    snprintf(answer, sizeof answer, "%lld.%06ld", (long long)r->answer.tv_sec,
-             (long)r->answer.tv_usec);
-    const char *f[S_FIELDS] = {
-        r->uniqueid, start, answer, r->disposition, r->accountcode, r->src, r->dst,
-        r->dcontext, r->clid, r->channel, r->dstchannel, r->lastapp, r->lastdata,
-        r->userfield, r->amaflags,
-    };
+    const char *f[S_FIELDS];
+    journal_fields(r, start, answer, f);
     size_t need = 2;
     for (int i = 0; i < S_FIELDS; i++)
         need += s_need(f[i]);
@@ -298,10 +310,21 @@ static struct timeval s_tv(const char *s)
     return tv;
 }
 
+void journal_record(const char *const f[JOURNAL_FIELDS], cdr_record_t *rec)
+{
+    *rec = (cdr_record_t) {
+        .uniqueid = f[0], .start = s_tv(f[1]), .answer = s_tv(f[2]), .disposition = f[3],
+        .accountcode = f[4], .src = f[5], .dst = f[6], .dcontext = f[7], .clid = f[8],
+        .channel = f[9], .dstchannel = f[10], .lastapp = f[11], .lastdata = f[12],
+        .userfield = f[13], .amaflags = f[14],
+    };
+}
+
 typedef struct {
     cdr_t *cdr;
     struct timeval now;
     size_t n;
+    int answered_elsewhere;
 } s_recover_t;
 
 static void s_recover_one(void *arg, const char *key, void *value)
@@ -309,14 +332,16 @@ static void s_recover_one(void *arg, const char *key, void *value)
     (void)key;
     s_recover_t *r = arg;
     s_pending_t *p = value;
-    cdr_record_t rec = {
-        .uniqueid = p->f[0], .start = s_tv(p->f[1]), .answer = s_tv(p->f[2]),
-        .disposition = p->f[3], .accountcode = p->f[4], .src = p->f[5], .dst = p->f[6],
-        .dcontext = p->f[7], .clid = p->f[8], .channel = p->f[9], .dstchannel = p->f[10],
-        .lastapp = p->f[11], .lastdata = p->f[12], .userfield = p->f[13], .amaflags = p->f[14],
-        .end = r->now,
-    };
+    cdr_record_t rec;
+    journal_record((const char *const *)p->f, &rec);
+    rec.end = r->now;
     td_log_set_context(p->f[0]);
+    if (r->answered_elsewhere && rec.answer.tv_sec) {
+        td_log(LOG_NOTICE, "'%s' was up when the router stopped: the cluster store has it, "
+               "its CDR is written by the router that adopts it", p->f[9]);
+        td_log_set_context(NULL);
+        return;
+    }
     td_log(LOG_NOTICE, "'%s' was live when the router stopped without hanging it up: its CDR "
            "(%s, ended now)", p->f[9], p->f[3]);
     td_log_set_context(NULL);
@@ -334,6 +359,12 @@ static void s_free_one(void *arg, const char *key, void *value)
 /* --- lifecycle ----------------------------------------------------------------- */
 
 journal_t *journal_new(struct event_base *base, const char *dir, cdr_t *cdr, size_t *recovered)
+{
+    return journal_open(base, dir, cdr, 0, recovered);
+}
+
+journal_t *journal_open(struct event_base *base, const char *dir, cdr_t *cdr,
+                        int answered_elsewhere, size_t *recovered)
 {
     if (recovered)
         *recovered = 0;
@@ -354,7 +385,7 @@ journal_t *journal_new(struct event_base *base, const char *dir, cdr_t *cdr, siz
     s_read(self);
     /* The CDRs first, then the journal is emptied: a crash in between
      * writes them again rather than never. */
-    s_recover_t r = { cdr, { 0, 0 }, 0 };
+    s_recover_t r = { cdr, { 0, 0 }, 0, answered_elsewhere };
     gettimeofday(&r.now, NULL);
     strmap_foreach(self->pending, s_recover_one, &r);
     strmap_foreach(self->pending, s_free_one, NULL);

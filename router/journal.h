@@ -27,6 +27,19 @@
 
 #define JOURNAL_MAX_BYTES (16u << 20)
 
+/* The CDR fields a record holds (cdr_record_t, end excepted), in this order:
+ * uniqueid start answer disposition accountcode src dst dcontext clid channel
+ * dstchannel lastapp lastdata userfield amaflags. The cluster store's call:<id>
+ * hash (call.c, adopt.c) keeps the same fields under these names. */
+#define JOURNAL_FIELDS 15
+extern const char *const journal_field_names[JOURNAL_FIELDS];
+/* rec's fields as text into out (borrowed from rec, times formatted into
+ * start and answer, "sec.usec"). */
+void journal_fields(const cdr_record_t *rec, char start[48], char answer[48],
+                    const char *out[JOURNAL_FIELDS]);
+/* The reverse: rec's fields point into f (end left zero). */
+void journal_record(const char *const f[JOURNAL_FIELDS], cdr_record_t *rec);
+
 typedef struct journal journal_t;
 
 /* Open <dir>/calls.journal, write a CDR line to cdr (if not NULL) for every
@@ -34,6 +47,11 @@ typedef struct journal journal_t;
  * not NULL), and start an empty journal. NULL on failure (logged). */
 journal_t *journal_new(struct event_base *base, const char *dir, cdr_t *cdr,
                        size_t *recovered);
+/* The same; answered_elsewhere: calls of the previous run that were answered
+ * get no CDR line here (cluster mode: the store has them, the router that
+ * adopts each one writes its line when it ends); the others do. */
+journal_t *journal_open(struct event_base *base, const char *dir, cdr_t *cdr,
+                        int answered_elsewhere, size_t *recovered);
 /* Write what is buffered and close. */
 void journal_destroy(journal_t **self_p);
 

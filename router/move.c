@@ -104,6 +104,8 @@ static void s_undo(call_t *self)
     self->moving = 0;
     self->move_wait = 0;
     self->move_refused = 1;
+    if (self->saved)
+        call_save(self);
     td_log(LOG_NOTICE, "drain: '%s' stays on %s", self->channel, worker_ref_identity(self->worker));
 }
 
@@ -326,6 +328,8 @@ void call_on_media_adopted(call_t *self, const char *peer, const Tandem__MediaAd
         if (s_side_up(self, side))
             call_rtp_timeouts(self, side);  /* the new worker counts from now */
     s_restart_ivr(self);
+    if (self->saved)
+        call_save(self);        /* the new worker */
     s_done_if_settled(self);
 }
 

@@ -1,5 +1,6 @@
 /* router - see router.h. */
 #include "router.h"
+#include "adopt.h"
 #include "astdb.h"
 #include "chanvars.h"
 #include "cli_relay.h"
@@ -29,6 +30,9 @@ struct router {
     quality_t *quality;         /* quality.csv; NULL if it cannot be opened */
     chanstats_t *chanstats;     /* `sip show channelstats` in flight */
     journal_t *journal;         /* NULL until router_open_journal */
+    td_store_t *store;          /* cluster mode (router_open_store); NULL: single host */
+    adopt_t *adopt;             /* cluster mode: calls other router processes answered */
+    char identity[64];
     td_bus_t *bus;
     cli_relay_t *relay;         /* `sip ...` commands, answered by signaling */
     strmap_t *calls;            /* call id (the call's own copy) -> call */
@@ -169,6 +173,16 @@ static void s_reply_unknown(router_t *self, const td_bus_hdr_t *hdr, const char 
     }
 }
 
+/* adopt_env_t.unknown: what a message for an unknown call gets. */
+static void s_unknown(void *arg, const td_bus_hdr_t *hdr, const char *what, int reply)
+{
+    if (reply)
+        s_reply_unknown(arg, hdr, what);
+    else
+        td_log(LOG_DEBUG, "%s from %s for unknown call (leg %u): ignored", what, hdr->peer,
+               hdr->leg);
+}
+
 static void s_reject(router_t *self, const td_bus_hdr_t *hdr, uint32_t cause)
 {
     Tandem__Hangup m = TANDEM__HANGUP__INIT;
@@ -214,46 +228,49 @@ static void s_on_channel_new(void *arg, const td_bus_hdr_t *hdr, const Tandem__C
     td_log_set_context(NULL);
 }
 
-/* Find the call for hdr, or answer the sender and return NULL. */
-static call_t *s_call_for(router_t *self, const td_bus_hdr_t *hdr, const char *what, int reply)
+/* Find the call for hdr, or answer the sender and return NULL. In cluster
+ * mode a call not run here may be one another router process answered: adopt
+ * asks the store, and answers for it (ev, cause: what the message means). */
+static call_t *s_call_for(router_t *self, const td_bus_hdr_t *hdr, const char *what, int reply,
+                          adopt_event_t ev, uint32_t cause)
 {
     call_t *call = *hdr->call_id ? strmap_get(self->calls, hdr->call_id) : NULL;
     if (!call) {
-        if (reply)
-            s_reply_unknown(self, hdr, what);
+        if (self->adopt && *hdr->call_id)
+            adopt_on_message(self->adopt, hdr, ev, cause, what, reply);
         else
-            td_log(LOG_DEBUG, "%s from %s for unknown call (leg %u): ignored", what, hdr->peer,
-                   hdr->leg);
+            s_unknown(self, hdr, what, reply);
     }
     return call;
 }
 
-#define S_DISPATCH(name, Type, what, reply, ...) \
+#define S_DISPATCH(name, Type, what, reply, ev, cause, ...) \
     static void s_on_##name(void *arg, const td_bus_hdr_t *hdr, const Tandem__##Type *msg) \
     { \
         router_t *self = arg; \
         td_log_set_context(hdr->call_id); \
-        call_t *call = s_call_for(self, hdr, what, reply); \
+        call_t *call = s_call_for(self, hdr, what, reply, ev, cause); \
         if (call) \
             call_on_##name(call, __VA_ARGS__, msg); \
         td_log_set_context(NULL); \
     }
 
-S_DISPATCH(progress, Progress, "Progress", 1, hdr->leg)
-S_DISPATCH(answer, Answer, "Answer", 1, hdr->leg)
-S_DISPATCH(hangup, Hangup, "Hangup", 0, hdr->leg)
-S_DISPATCH(media_offered, MediaOffered, "MediaOffered", 1, hdr->peer)
-S_DISPATCH(media_answered, MediaAnswered, "MediaAnswered", 1, hdr->peer)
-S_DISPATCH(media_error, MediaError, "MediaError", 0, hdr->peer)
-S_DISPATCH(media_played, MediaPlayed, "MediaPlayed", 1, hdr->peer)
-S_DISPATCH(media_dtmf, MediaDtmf, "MediaDtmf", 1, hdr->peer)
-S_DISPATCH(media_recorded, MediaRecorded, "MediaRecorded", 1, hdr->peer)
-S_DISPATCH(reinvite, Reinvite, "Reinvite", 1, hdr->leg)
-S_DISPATCH(reinvite_answer, ReinviteAnswer, "ReinviteAnswer", 1, hdr->leg)
-S_DISPATCH(media_reoffered, MediaReoffered, "MediaReoffered", 0, hdr->peer)
-S_DISPATCH(media_reanswered, MediaReanswered, "MediaReanswered", 0, hdr->peer)
-S_DISPATCH(media_adopted, MediaAdopted, "MediaAdopted", 1, hdr->peer)
-S_DISPATCH(media_timeout, MediaTimeout, "MediaTimeout", 1, hdr->peer)
+S_DISPATCH(progress, Progress, "Progress", 1, ADOPT_OTHER, 0, hdr->leg)
+S_DISPATCH(answer, Answer, "Answer", 1, ADOPT_OTHER, 0, hdr->leg)
+S_DISPATCH(hangup, Hangup, "Hangup", 0, ADOPT_HANGUP, msg->cause, hdr->leg)
+S_DISPATCH(media_offered, MediaOffered, "MediaOffered", 1, ADOPT_OTHER, 0, hdr->peer)
+S_DISPATCH(media_answered, MediaAnswered, "MediaAnswered", 1, ADOPT_OTHER, 0, hdr->peer)
+S_DISPATCH(media_error, MediaError, "MediaError", 0, ADOPT_MEDIA_END, msg->cause, hdr->peer)
+S_DISPATCH(media_played, MediaPlayed, "MediaPlayed", 1, ADOPT_OTHER, 0, hdr->peer)
+S_DISPATCH(media_dtmf, MediaDtmf, "MediaDtmf", 1, ADOPT_OTHER, 0, hdr->peer)
+S_DISPATCH(media_recorded, MediaRecorded, "MediaRecorded", 1, ADOPT_OTHER, 0, hdr->peer)
+S_DISPATCH(reinvite, Reinvite, "Reinvite", 1, msg->no_answer ? ADOPT_OTHER : ADOPT_REINVITE, 0,
+           hdr->leg)
+S_DISPATCH(reinvite_answer, ReinviteAnswer, "ReinviteAnswer", 1, ADOPT_OTHER, 0, hdr->leg)
+S_DISPATCH(media_reoffered, MediaReoffered, "MediaReoffered", 0, ADOPT_OTHER, 0, hdr->peer)
+S_DISPATCH(media_reanswered, MediaReanswered, "MediaReanswered", 0, ADOPT_OTHER, 0, hdr->peer)
+S_DISPATCH(media_adopted, MediaAdopted, "MediaAdopted", 1, ADOPT_OTHER, 0, hdr->peer)
+S_DISPATCH(media_timeout, MediaTimeout, "MediaTimeout", 1, ADOPT_MEDIA_END, 44, hdr->peer)
 
 /* --- peers that fall silent ------------------------------------------------------------ */
 
@@ -313,7 +330,7 @@ static void s_on_sig_grace(evutil_socket_t fd, short what, void *arg)
         event_add(self->sig_grace, &tv);
     }
 }
-S_DISPATCH(transfer, Transfer, "Transfer", 1, hdr->leg)
+S_DISPATCH(transfer, Transfer, "Transfer", 1, ADOPT_TRANSFER, 0, hdr->leg)
 
 /* A worker's call quality: at the end of a session for quality.csv, or the
  * answer to a `sip show channelstats`. */
@@ -576,6 +593,7 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         return NULL;
     }
     self->base = base;
+    snprintf(self->identity, sizeof self->identity, "%s", identity);
     self->dialplan = *dialplan_p;
     *dialplan_p = NULL;
     self->workers = workers_new();
@@ -645,12 +663,52 @@ int router_open_astdb(router_t *self, const char *path)
     return self->env.astdb ? 0 : -1;
 }
 
+static int s_live(void *arg, const char *call_id)
+{
+    router_t *self = arg;
+    return strmap_get(self->calls, call_id) != NULL;
+}
+
+int router_open_store(router_t *self, const td_store_conf_t *conf)
+{
+    if (self->store)
+        return 0;
+    self->store = td_store_new(self->base, conf, self->identity);
+    if (!self->store)
+        return -1;
+    adopt_env_t env = {
+        .base = self->base, .bus = self->bus, .store = self->store, .cdr = self->cdr,
+        .counts = &self->env.counts, .identity = self->identity, .unknown = s_unknown,
+        .live = s_live, .arg = self,
+    };
+    self->adopt = adopt_new(&env);
+    if (!self->adopt) {
+        td_store_destroy(&self->store);
+        return -1;
+    }
+    self->env.store = self->store;
+    self->env.identity = self->identity;
+    td_log(LOG_NOTICE, "Cluster mode: answered calls are kept in the store (call:<id>), and "
+           "calls another router process answered are adopted");
+    return 0;
+}
+
+td_store_t *router_store(router_t *self)
+{
+    return self->store;
+}
+
+size_t router_adopted(router_t *self, size_t *channels)
+{
+    return adopt_count(self->adopt, channels);
+}
+
 int router_open_journal(router_t *self, const char *cdrdir)
 {
     if (!self->cdr || self->journal)
         return self->journal ? 0 : -1;
     size_t n = 0;
-    self->journal = journal_new(self->base, cdrdir, self->cdr, &n);
+    self->journal = journal_open(self->base, cdrdir, self->cdr, self->store != NULL, &n);
     self->env.journal = self->journal;
     s_journal_trim(self);
     return self->journal ? 0 : -1;
@@ -707,6 +765,11 @@ void router_destroy(router_t **self_p)
         free(c.list);
     }
     s_on_reap(-1, 0, self);
+    /* The store's late answers find adopt closed; then adopt goes. */
+    adopt_close(self->adopt);
+    td_store_destroy(&self->store);
+    self->env.store = NULL;
+    adopt_destroy(&self->adopt);
     chanvars_destroy(&self->env.globals);
     astdb_close(&self->env.astdb);
     free(self->zombies);

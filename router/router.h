@@ -54,6 +54,17 @@ int router_cdr_options(router_t *self, const char *path);
 int router_cdr_pgsql(router_t *self, const char *conf_path, const char *spool_path);
 /* The PostgreSQL backend, or NULL. */
 struct cdr_pgsql *router_pgsql(router_t *self);
+/* Cluster mode ([cluster] in tandem.conf): connect to the shared store.
+ * Answered calls then keep their call:<id> hash there (call_save), and
+ * messages for calls this router does not run go to adopt (adopt.h): calls
+ * another router process (this identity's previous run included) answered
+ * are finished from the store. Call before router_open_journal (whose
+ * recovery leaves answered calls to adopt then). 0, or -1 (logged). */
+int router_open_store(router_t *self, const td_store_conf_t *conf);
+/* The store, or NULL (single host). */
+td_store_t *router_store(router_t *self);
+/* Calls adopted from the store and not ended yet, and their channels. */
+size_t router_adopted(router_t *self, size_t *channels);
 /* Open cdrdir/calls.journal (journal.h), after router_cdr_options: write a
  * CDR for each call the previous run left live (it was killed), then
  * journal this run's live calls. 0, or -1 without CDRs or on failure. */

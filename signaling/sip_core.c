@@ -1016,6 +1016,14 @@ static void s_on_peer_restart(void *arg, const char *peer, const char *role, uin
     if (strcmp(role, "router") != 0)
         return;
     self->router_down_since = 0;
+    if (self->opts.cluster) {
+        /* Its answered calls are in the store: the router that gets their
+         * next message adopts them. What it was setting up is lost. */
+        size_t n = sip_legs_router_lost(self->call, "the router restarted");
+        td_log(LOG_WARNING, "%s restarted: answered calls go on (adopted from the cluster "
+               "store); %zu leg(s) being set up ended", peer, n);
+        return;
+    }
     size_t n = sip_legs_router_restarted(self->call);
     td_log(LOG_WARNING, "%s restarted and knows none of our calls: %zu leg(s) ended", peer, n);
 }

@@ -25,6 +25,8 @@ typedef struct {
     uint32_t overload_lag_ms;  /* admission control (sip_load.h): 0 never sheds by load */
     uint32_t max_cps;          /* ... and a fixed limit of new calls a second (0: none) */
     const char *conf_path;     /* sip.conf, re-read by sip_core_reload (NULL: none) */
+    int cluster;               /* [cluster]: a router that restarts keeps the answered
+                                * calls (adopted from the store); see s_on_peer_restart */
 } sip_core_opts_t;
 
 /* Create the core on an already-bound, non-blocking UDP socket (not closed

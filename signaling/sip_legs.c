@@ -1036,7 +1036,9 @@ static void s_end_setup(sip_leg_t *leg, const char *why, const char *retry, int 
     }
 }
 
-void sip_legs_router_down(sip_legs_t *self)
+/* End every leg still being set up (503 with why to callers, CANCEL to
+ * callees), the router not told. Returns how many. */
+static size_t s_end_setups(sip_legs_t *self, const char *why)
 {
     size_t ended = 0;
     for (size_t i = 0; i < self->nbuckets; i++) {
@@ -1045,15 +1047,29 @@ void sip_legs_router_down(sip_legs_t *self)
             sip_leg_t *next = leg->bus_next;     /* s_end may unlink leg */
             if (leg->state == LEG_INVITING || leg->state == LEG_EARLY) {
                 s_context(leg);
-                s_end_setup(leg, NULL, "5", 0);
+                if (why)
+                    td_log(LOG_NOTICE, "%s leg %u still being set up: %s", leg->outgoing
+                           ? "CANCEL to the callee of" : "503 to the caller of", leg->no, why);
+                s_end_setup(leg, why, "5", 0);
                 ended++;
             }
             leg = next;
         }
     }
     td_log_set_context(NULL);
+    return ended;
+}
+
+void sip_legs_router_down(sip_legs_t *self)
+{
+    size_t ended = s_end_setups(self, NULL);
     if (ended)
         td_log(LOG_WARNING, "router down: %zu call leg(s) being set up were ended", ended);
+}
+
+size_t sip_legs_router_lost(sip_legs_t *self, const char *why)
+{
+    return s_end_setups(self, why);
 }
 
 /* End every leg the way SIP ends it, and tell the router; why: the 503's

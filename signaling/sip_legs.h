@@ -93,6 +93,12 @@ void sip_legs_on_other(sip_legs_t *self, const td_bus_hdr_t *hdr);
  * CANCEL to callees). Calls already up keep their media; they end when a
  * phone hangs up. */
 void sip_legs_router_down(sip_legs_t *self);
+/* Cluster mode: a router died or restarted. The answered calls it ran are
+ * adopted (a live router, or its restart, ends them from the store), so the
+ * legs that are up stay as they are; the legs still being set up end now (a
+ * caller gets 503 with why as its reason phrase, a callee a CANCEL; each is
+ * logged; the router is not told, it knows none of them). Returns how many. */
+size_t sip_legs_router_lost(sip_legs_t *self, const char *why);
 /* Signaling is stopping (SIGTERM): end every leg the way SIP ends it - a
  * caller still ringing gets 503, a callee still ringing a CANCEL, a leg
  * that is up a BYE - and tell the router each leg is gone, so it ends its
