@@ -1062,6 +1062,22 @@ static void s_on_media_forget(void *arg, const td_bus_hdr_t *hdr, const Tandem__
     }
 }
 
+/* session_table_sweep callback: a session no RTP ever reached (either side)
+ * belongs to a call still being set up. */
+static int s_unused(session_t *session, void *arg)
+{
+    (void)arg;
+    if (session_stats(session, SESSION_A)->rx_packets
+        || session_stats(session, SESSION_B)->rx_packets)
+        return 0;
+    td_log_set_context(session_call_id(session));
+    td_log(LOG_NOTICE, "closing the media session: no RTP yet, its call was being set up by "
+           "the router that restarted");
+    s_log_stats(session);
+    td_log_set_context(NULL);
+    return 1;
+}
+
 /* The router restarted (a new boot in its Hello): it knows none of the
  * sessions here and will never release them; signaling ends their calls
  * (BYE) on the same news. Close them all now rather than after
@@ -1077,9 +1093,13 @@ static void s_on_peer_restart(void *arg, const char *peer, const char *role, uin
          * after a silence, a session idle WORKER_ORPHAN_IDLE_S closes. */
         self->router_losses++;
         self->ticks_since_loss = 0;
+        uint32_t unused = session_table_sweep(self->sessions, s_unused, self);
+        if (unused)
+            td_bus_set_load(self->bus, session_table_size(self->sessions));
         td_log(LOG_WARNING, "%s (%s) restarted: %u media sessions keep relaying (cluster mode: "
-               "their calls are adopted), and are closed if idle for %d s", peer, role, n,
-               WORKER_ORPHAN_IDLE_S);
+               "their calls are adopted), and are closed if idle for %d s; %u that never "
+               "carried RTP (calls being set up, which signaling ends) closed", peer, role,
+               n - unused, WORKER_ORPHAN_IDLE_S, unused);
         return;
     }
     td_log(LOG_WARNING, "%s (%s) restarted and knows none of our sessions: closing %u", peer,
