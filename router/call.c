@@ -429,18 +429,21 @@ static void s_cdr_record(const call_t *self, cdr_record_t *out, char *clid, size
     *out = r;
 }
 
+void call_journal_rewrite(call_t *self)
+{
+    if (!self->env->journal || self->in_h || self->cdr_done)
+        return;
+    char clid[256];
+    cdr_record_t r;
+    s_cdr_record(self, &r, clid, sizeof clid);
+    journal_update(self->env->journal, &r);
+}
+
 void call_journal(call_t *self)
 {
-    if (self->in_h || self->cdr_done)
-        return;
-    if (self->env->journal) {
-        char clid[256];
-        cdr_record_t r;
-        s_cdr_record(self, &r, clid, sizeof clid);
-        journal_update(self->env->journal, &r);
-    }
+    call_journal_rewrite(self);
     if (self->saved)
-        call_save(self);
+        call_save(self);        /* the hash's CDR fields too */
 }
 
 static int s_save_key(const call_t *self, char *key)

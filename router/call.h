@@ -161,8 +161,12 @@ int call_move(call_t *self);
 /* End the call now with cause (the router is stopping). */
 void call_shutdown(call_t *self, uint32_t cause);
 /* Record the call's CDR fields as they stand in the journal (if any), so a
- * router that dies now still writes its CDR when it starts again. */
+ * router that dies now still writes its CDR when it starts again; a call
+ * whose call:<id> hash is in the cluster store (call_save) rewrites it too. */
 void call_journal(call_t *self);
+/* The journal record only (the router rewriting the journal), never the
+ * store's hash. */
+void call_journal_rewrite(call_t *self);
 
 /* Run the timer's callback now, as if it had expired (tests). */
 void call_fire_timer(call_t *self);

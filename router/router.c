@@ -71,7 +71,7 @@ static void s_journal_one(void *arg, const char *key, void *value)
 {
     (void)arg;
     (void)key;
-    call_journal(value);
+    call_journal_rewrite(value);
 }
 
 /* Keep the journal small: empty when no call is live, else rewritten with
