@@ -205,6 +205,7 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
     self->base = base;
     self->rtp = *rtp;
     self->capacity = settings->capacity;
+    self->cluster = settings->cluster.enabled;
 
     if (settings->media_address[0])
         snprintf(self->address, sizeof self->address, "%s", settings->media_address);

@@ -111,7 +111,10 @@ int main(int argc, char **argv)
     snprintf(spool, sizeof spool, "%s/cdr_pgsql.spool", s.cdrdir);
     router_cdr_pgsql(router, td_conf_path(pgconf, sizeof pgconf, s.confdir, "cdr_pgsql.conf"),
                      spool);
-    router_open_journal(router, s.cdrdir);
+    if (s.cluster.enabled && router_open_store(router, &s.cluster) < 0)
+        td_log(LOG_ERR, "Cluster mode: no store ([cluster] redis=%s:%u): answered calls are "
+               "not kept for another router", s.cluster.host, s.cluster.port);
+    router_open_journal(router, s.cdrdir);   /* after the store: it leaves answered calls to it */
     func_set_confdir(s.confdir);   /* SIPPEER() reads sip.conf there */
     td_metrics_t *metrics = NULL;
     if (router_metrics_start(base, router, &s, &metrics) < 0) {
