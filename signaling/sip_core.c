@@ -993,8 +993,11 @@ static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t
 {
     sip_core_t *self = arg;
     (void)peer; (void)capacity;
-    if (strcmp(role, "router") == 0)
+    if (strcmp(role, "router") == 0) {
         self->router_down_since = 0;
+        if (self->opts.cluster)
+            sip_legs_resend_hangups(self->call);
+    }
 }
 
 static void s_on_peer_down(void *arg, const char *peer, const char *role)
@@ -1020,6 +1023,7 @@ static void s_on_peer_restart(void *arg, const char *peer, const char *role, uin
         /* Its answered calls are in the store: the router that gets their
          * next message adopts them. What it was setting up is lost. */
         size_t n = sip_legs_router_lost(self->call, "the router restarted");
+        sip_legs_resend_hangups(self->call);
         td_log(LOG_WARNING, "%s restarted: answered calls go on (adopted from the cluster "
                "store); %zu leg(s) being set up ended", peer, n);
         return;
@@ -1276,6 +1280,7 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         .base = base, .layer = self->layer, .bus = self->bus, .conf = conf,
         .registrar = self->registrar, .identity = self->identity,
         .local_addr = s_local_addr, .usable = s_usable, .sdp_for = s_sdp_for, .arg = self,
+        .cluster = opts->cluster,
     };
     self->call = sip_legs_new(&env);
     sip_outreg_env_t renv = {

@@ -127,8 +127,16 @@ struct sip_leg {
     s_inuse_t *inuse;              /* counted against its section's call-limit until it ends */
 };
 
+/* A Hangup kept for the router (cluster mode). */
+typedef struct {
+    char bus_id[96];
+    uint32_t leg, cause, sip_code;
+} s_unsent_t;
+
 struct sip_legs {
     sip_legs_env_t env;
+    s_unsent_t *unsent;            /* a ring of SIP_LEGS_UNSENT_MAX, allocated on first use */
+    size_t unsent_head, nunsent;
     sip_leg_t **by_bus, **by_sip;
     size_t nbuckets;               /* power of two, both tables */
     sip_leg_t *reap_list;
@@ -329,6 +337,9 @@ static void s_on_reap(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static void s_keep_hangup(sip_legs_t *self, const char *bus_id, uint32_t no, unsigned cause,
+                          unsigned sip_code);
+
 static void s_send_hangup(sip_leg_t *leg, unsigned cause, unsigned sip_code)
 {
     if (leg->router_done)
@@ -338,7 +349,56 @@ static void s_send_hangup(sip_leg_t *leg, unsigned cause, unsigned sip_code)
     h.cause = cause;
     h.sip_code = sip_code;
     leg->call->stats.hangups_out++;
-    td_bus_send_hangup(leg->call->env.bus, NULL, leg->bus_id, leg->no, &h);
+    if (td_bus_send_hangup(leg->call->env.bus, NULL, leg->bus_id, leg->no, &h) < 0
+        && leg->call->env.cluster)
+        s_keep_hangup(leg->call, leg->bus_id, leg->no, cause, sip_code);
+}
+
+/* Cluster mode: no router heard the Hangup; keep it for the next one. */
+static void s_keep_hangup(sip_legs_t *self, const char *bus_id, uint32_t no, unsigned cause,
+                          unsigned sip_code)
+{
+    if (strlen(bus_id) >= sizeof self->unsent[0].bus_id)
+        return;
+    if (!self->unsent) {
+        self->unsent = calloc(SIP_LEGS_UNSENT_MAX, sizeof *self->unsent);
+        if (!self->unsent)
+            return;
+    }
+    if (self->nunsent == SIP_LEGS_UNSENT_MAX) {
+        td_log_limited(LOG_WARNING, 1, "%d Hangups kept for the router: the oldest dropped",
+                       SIP_LEGS_UNSENT_MAX);
+        self->unsent_head = (self->unsent_head + 1) % SIP_LEGS_UNSENT_MAX;
+        self->nunsent--;
+    }
+    s_unsent_t *u = &self->unsent[(self->unsent_head + self->nunsent++) % SIP_LEGS_UNSENT_MAX];
+    snprintf(u->bus_id, sizeof u->bus_id, "%s", bus_id);
+    u->leg = no;
+    u->cause = cause;
+    u->sip_code = sip_code;
+    td_log(LOG_NOTICE, "no router to tell leg %u is gone: kept until one is up", no);
+}
+
+size_t sip_legs_resend_hangups(sip_legs_t *self)
+{
+    size_t sent = 0;
+    while (self->nunsent) {
+        s_unsent_t *u = &self->unsent[self->unsent_head];
+        Tandem__Hangup h = TANDEM__HANGUP__INIT;
+        h.cause = u->cause;
+        h.sip_code = u->sip_code;
+        td_log_set_context(u->bus_id);
+        int rc = td_bus_send_hangup(self->env.bus, NULL, u->bus_id, u->leg, &h);
+        td_log_set_context(NULL);
+        if (rc < 0)
+            break;              /* kept for the next router up */
+        self->unsent_head = (self->unsent_head + 1) % SIP_LEGS_UNSENT_MAX;
+        self->nunsent--;
+        sent++;
+    }
+    if (sent)
+        td_log(LOG_NOTICE, "%zu Hangup(s) kept while no router was up sent now", sent);
+    return sent;
 }
 
 /* ---- call-limit ------------------------------------------------------------- */
@@ -524,6 +584,7 @@ void sip_legs_destroy(sip_legs_t **self_p)
         event_free(self->reaper);
     free(self->by_bus);
     free(self->by_sip);
+    free(self->unsent);
     for (size_t i = 0; i < INUSE_BUCKETS; i++)
         while (self->inuse[i]) {
             s_inuse_t *e = self->inuse[i];

@@ -41,6 +41,10 @@ typedef struct {
      * sdp itself or a copy valid until the next call; NULL: sdp as is. */
     const char *(*sdp_for)(void *arg, const struct sockaddr_in *to, const char *sdp);
     void *arg;
+    /* [cluster]: a Hangup that cannot reach the router (none is up) is kept
+     * and sent again once one is (sip_legs_resend_hangups): the router that
+     * adopts the call hangs up its other leg. */
+    int cluster;
 } sip_legs_env_t;
 
 /* env is copied; the objects it points to must outlive the call table. */
@@ -99,6 +103,11 @@ void sip_legs_router_down(sip_legs_t *self);
  * caller gets 503 with why as its reason phrase, a callee a CANCEL; each is
  * logged; the router is not told, it knows none of them). Returns how many. */
 size_t sip_legs_router_lost(sip_legs_t *self, const char *why);
+/* Cluster mode: a router is up (again): send the Hangups kept while none
+ * was (at most SIP_LEGS_UNSENT_MAX, the oldest dropped past it). Returns how
+ * many went. */
+#define SIP_LEGS_UNSENT_MAX 20000
+size_t sip_legs_resend_hangups(sip_legs_t *self);
 /* Signaling is stopping (SIGTERM): end every leg the way SIP ends it - a
  * caller still ringing gets 503, a callee still ringing a CANCEL, a leg
  * that is up a BYE - and tell the router each leg is gone, so it ends its
