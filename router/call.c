@@ -452,6 +452,11 @@ static int s_save_key(const call_t *self, char *key)
     return n > 0 && n < CALL_SAVE_KEY_MAX ? 0 : -1;
 }
 
+int call_saved(const call_t *self)
+{
+    return self->saved && !self->cdr_done && self->state != CALL_DONE;
+}
+
 void call_save(call_t *self)
 {
     if (!self->env->store || !self->answered || self->leg0_gone || self->cdr_done ||

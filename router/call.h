@@ -103,6 +103,8 @@ void call_destroy(call_t **self_p);
  * Once written, every later change of its CDR fields rewrites it (one
  * fire-and-forget HSET), and the CDR line deletes it. */
 void call_save(call_t *self);
+/* Its call:<id> hash is in the store and the call is not over. */
+int call_saved(const call_t *self);
 /* The call:<id> hash's fields besides journal_field_names (adopt.c reads
  * them): owner, sig0, sig1 (each leg's signaling node), leg1 (the bridged
  * callee's leg number, "" none), worker (the media worker, "" none). */

@@ -755,9 +755,26 @@ void router_destroy(router_t **self_p)
     router_t *self = *self_p;
     if (self->calls && self->bus) {
         s_collect_t c = s_collect(self, NULL, 0);
-        if (c.n)
-            td_log(LOG_NOTICE, "Stopping: hanging up %zu call(s)", c.n);
+        /* Cluster mode: an answered call whose hash is in the store is left
+         * up, as when the router dies: signaling and media keep it, and the
+         * router that gets its next message (this one restarted, or another)
+         * ends it and writes its CDR. */
+        size_t kept = 0;
+        for (size_t i = 0; self->store && i < c.n; i++) {
+            if (!call_saved(c.list[i]))
+                continue;
+            strmap_remove(self->calls, call_id(c.list[i]));
+            call_destroy(&c.list[i]);
+            kept++;
+        }
+        if (kept)
+            td_log(LOG_NOTICE, "Stopping: %zu answered call(s) left to the router that adopts "
+                   "them from the cluster store", kept);
+        if (c.n > kept)
+            td_log(LOG_NOTICE, "Stopping: hanging up %zu call(s)", c.n - kept);
         for (size_t i = 0; i < c.n; i++) {
+            if (!c.list[i])
+                continue;
             td_log_set_context(call_id(c.list[i]));
             call_shutdown(c.list[i], 16);
             td_log_set_context(NULL);

@@ -23,7 +23,9 @@ typedef struct router router_t;
  * the dialplan (nulls *dialplan_p), also on failure. NULL on failure (logged). */
 router_t *router_new(struct event_base *base, const char *endpoint, const char *identity,
                      dialplan_t **dialplan_p, const char *cdrdir);
-/* End every call still up (cause 16, CDRs written), then free everything. */
+/* End every call still up (cause 16, CDRs written), then free everything.
+ * In cluster mode answered calls whose hash is in the store are left up
+ * instead (not ended, no CDR here): the router that adopts them ends them. */
 void router_destroy(router_t **self_p);
 
 /* Load path as the new dialplan: new calls start on it, calls in flight
