@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #define S_HELD_MAX     8        /* messages held per call while the store answers */
 #define S_CAUSE_NORMAL 16
@@ -152,9 +153,13 @@ static void s_end(adopt_t *self, s_call_t *c, uint32_t from, uint32_t cause)
     char key[CALL_SAVE_KEY_MAX];
     snprintf(key, sizeof key, "call:%s", c->id);
     td_store_del(self->env.store, key);
-    td_log(LOG_NOTICE, "Adopted call '%s'%s%s ended (%s leg %u, cause %u): CDR written (%s)",
-           rec.channel, *rec.dstchannel ? " with " : "", rec.dstchannel,
-           from == UINT32_MAX ? "media of" : "hangup of", from == UINT32_MAX ? 0 : from, cause,
+    char why[32];
+    if (from == UINT32_MAX)
+        snprintf(why, sizeof why, "both legs hung up");
+    else
+        snprintf(why, sizeof why, "leg %u hung up", from);
+    td_log(LOG_NOTICE, "Adopted call '%s'%s%s ended (%s, cause %u): CDR written (%s)",
+           rec.channel, *rec.dstchannel ? " with " : "", rec.dstchannel, why, cause,
            rec.disposition);
     td_log_set_context(NULL);
     strmap_remove(self->calls, c->id);
@@ -431,6 +436,47 @@ void adopt_destroy(adopt_t **self_p)
         event_free(self->scan);
     free(self);
     *self_p = NULL;
+}
+
+typedef struct {
+    s_call_t **list;
+    size_t n, cap;
+    time_t before;
+} s_old_t;
+
+static void s_old_one(void *arg, const char *key, void *value)
+{
+    (void)key;
+    s_old_t *o = arg;
+    s_call_t *c = value;
+    if (strtoll(c->f[1], NULL, 10) >= (long long)o->before)
+        return;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 16;
+        s_call_t **l = realloc(o->list, cap * sizeof *l);
+        if (!l)
+            return;
+        o->list = l;
+        o->cap = cap;
+    }
+    o->list[o->n++] = c;
+}
+
+size_t adopt_expire(adopt_t *self, uint32_t seconds)
+{
+    if (!self || !seconds)
+        return 0;
+    s_old_t o = { NULL, 0, 0, time(NULL) - (time_t)seconds };
+    strmap_foreach(self->calls, s_old_one, &o);   /* collected: s_end changes the map */
+    for (size_t i = 0; i < o.n; i++) {
+        td_log_set_context(o.list[i]->id);
+        td_log(LOG_NOTICE, "Adopted call up for more than [router] max_call_duration (%u s): "
+               "hanging up", seconds);
+        td_log_set_context(NULL);
+        s_end(self, o.list[i], UINT32_MAX, S_CAUSE_NORMAL);
+    }
+    free(o.list);
+    return o.n;
 }
 
 typedef struct {

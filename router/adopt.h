@@ -72,6 +72,11 @@ void adopt_close(adopt_t *self);
 void adopt_on_message(adopt_t *self, const td_bus_hdr_t *hdr, adopt_event_t ev, uint32_t cause,
                       const char *what, int reply);
 
+/* The max_call_duration backstop for adopted calls: those that started
+ * more than seconds ago end (both legs hung up with cause 16, CDR line).
+ * Returns how many. */
+size_t adopt_expire(adopt_t *self, uint32_t seconds);
+
 /* Adopted calls not ended yet, and their channels (1 or 2 each). */
 size_t adopt_count(const adopt_t *self, size_t *channels);
 /* Messages held for a store answer (tests). */

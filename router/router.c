@@ -541,6 +541,7 @@ static void s_on_max_call(evutil_socket_t fd, short what, void *arg)
         td_log_set_context(NULL);
     }
     free(c.list);
+    adopt_expire(self->adopt, self->max_call_s);
 }
 
 void router_set_max_call(router_t *self, uint32_t seconds)

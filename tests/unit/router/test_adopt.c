@@ -305,6 +305,21 @@ static void test_scan_and_media_end(void **state)
     assert_int_equal(adopt_count(t->adopt, NULL), 0);
 }
 
+/* max_call_duration: an adopted call older than it ends (both legs, CDR). */
+static void test_expire(void **state)
+{
+    s_t *t = *state;
+    s_put_call(t, "c1", "router-a");        /* started 1700000000 */
+    s_adopt_new(t, "router-a");
+    assert_true(s_until(t, s_one_adopted));
+    assert_int_equal(adopt_expire(t->adopt, 0), 0);          /* no limit */
+    assert_int_equal(adopt_expire(t->adopt, 3600), 1);
+    assert_int_equal(td_bus_fake_count(), 3);
+    assert_int_equal(td_bus_fake_get(0)->env->hangup->cause, 16);
+    assert_int_equal(s_cdr_lines(t->dir), 1);
+    assert_int_equal(adopt_count(t->adopt, NULL), 0);
+}
+
 /* Messages that come while the store is asked wait, and go in order. */
 static void test_held_in_order(void **state)
 {
@@ -353,6 +368,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hangup_adopts, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_no_record, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_scan_and_media_end, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_expire, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_held_in_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_live_not_adopted, s_setup, s_teardown),
     };
