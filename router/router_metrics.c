@@ -29,6 +29,11 @@ static void s_started(void *arg, td_metrics_out_t *out)
     td_metrics_sample(out, NULL, NULL, (double)router_calls_processed(arg));
 }
 
+static void s_adopted(void *arg, td_metrics_out_t *out)
+{
+    td_metrics_sample(out, NULL, NULL, (double)router_adopted(arg, NULL));
+}
+
 static void s_reloads(void *arg, td_metrics_out_t *out)
 {
     uint64_t done, refused;
@@ -111,6 +116,9 @@ int router_metrics_start(struct event_base *base, router_t *router,
     rc |= td_metrics_add_fn(m, TD_METRIC_COUNTER, "tandem_calls_started_total",
                             "Calls taken into the dialplan since start.", NULL, NULL, s_started,
                             router);
+    rc |= td_metrics_add_fn(m, TD_METRIC_GAUGE, "tandem_calls_adopted",
+                            "Calls adopted from the cluster store (another router process "
+                            "answered them) and not ended yet.", NULL, NULL, s_adopted, router);
     rc |= td_metrics_add_u64(m, TD_METRIC_COUNTER, "tandem_calls_ended_total",
                              "Calls ended, by the CDR's disposition.", 0, &disp, NULL, c->ended);
     rc |= td_metrics_add_u64(m, TD_METRIC_COUNTER, "tandem_cdrs_written_total",
