@@ -1429,6 +1429,75 @@ static void test_router_restart(void **state)
     assert_int_equal(hangups, 2);
 }
 
+/* Cluster mode: a router restart keeps the answered call (no BYE, nothing
+ * on the bus for it) and ends the ringing one (503, the router not told).
+ * A BYE while no router can hear gets 200, its Hangup kept and sent once a
+ * router is up. */
+static const sip_core_opts_t s_cluster_opts = {
+    .identity = "sig-t", .endpoint = "inproc://none", .capacity = 10, .cluster = 1,
+};
+
+static int setup_cluster(void **state)
+{
+    s_setup_opts = &s_cluster_opts;
+    int rc = setup(state);
+    s_setup_opts = NULL;
+    return rc;
+}
+
+static void test_router_restart_cluster(void **state)
+{
+    fx_t *fx = *state;
+    char id[96], id2[96], tag[64];
+    s_invite_authenticated(fx, "cl-1", id, sizeof id);
+    Tandem__Envelope env;
+    Tandem__Answer an = TANDEM__ANSWER__INIT;
+    an.sdp = (char *)s_sdp;
+    s_env(&env, id, 0);
+    env.body_case = TANDEM__ENVELOPE__BODY_ANSWER;
+    env.answer = &an;
+    s_deliver(fx, &env);
+    assert_int_equal(s_next(fx, 1), 200);
+    snprintf(tag, sizeof tag, "%s", s_to_tag(fx));
+    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "cl-1", 2, tag, NULL, NULL);
+    int st;
+    while ((st = s_next(fx, 1)) == 200)
+        ;
+    assert_int_equal(st, -1);
+    s_invite_authenticated(fx, "cl-2", id2, sizeof id2);   /* still being set up */
+    td_bus_fake_reset();
+    td_bus_fake_peer_restart(fx->bus, "router", "router", 0);
+    s_pump(fx);
+    int got503 = 0, gotbye = 0;
+    for (int i = 0; i < 20; i++) {
+        st = s_next(fx, 1);
+        if (st < 0)
+            break;
+        got503 |= st == 503;
+        gotbye |= st == 0 && !strcmp(fx->msg->sip_method, "BYE");
+    }
+    assert_true(got503);
+    assert_false(gotbye);
+    assert_null(s_sent(TANDEM__ENVELOPE__BODY_HANGUP));
+    sip_legs_stats_t ls;
+    sip_legs_stats(sip_core_legs(fx->core), &ls);
+    assert_int_equal(ls.calls_up, 1);
+    /* no router: the BYE gets 200, the Hangup waits */
+    td_bus_fake_set_fail(1);
+    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "cl-1", 15, tag, NULL, NULL);
+    assert_int_equal(s_next_no488(fx), 200);
+    td_bus_fake_set_fail(0);
+    td_bus_fake_reset();
+    td_bus_fake_peer_up(fx->bus, "router", "router", 0);
+    s_pump(fx);
+    const Tandem__Envelope *h = s_sent(TANDEM__ENVELOPE__BODY_HANGUP);
+    assert_non_null(h);
+    assert_string_equal(h->call_id, id);
+    assert_int_equal(h->leg, 0);
+    assert_int_equal(h->hangup->cause, 16);
+    assert_int_equal(sip_legs_resend_hangups(sip_core_legs(fx->core)), 0);   /* sent once */
+}
+
 static void test_unknown_leg_on_bus(void **state)
 {
     fx_t *fx = *state;
@@ -2099,6 +2168,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_router_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_router_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_router_restart_cluster, setup_cluster, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_leg_on_bus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mutations_never_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_codecs, setup, teardown),
