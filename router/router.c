@@ -6,6 +6,7 @@
 #include "cdr.h"
 #include "cdr_pgsql.h"
 #include "chanstats.h"
+#include "dbsync.h"
 #include "quality.h"
 #include "journal.h"
 #include "strmap.h"
@@ -29,6 +30,8 @@ struct router {
     quality_t *quality;         /* quality.csv; NULL if it cannot be opened */
     chanstats_t *chanstats;     /* `sip show channelstats` in flight */
     journal_t *journal;         /* NULL until router_open_journal */
+    td_store_t *store;          /* cluster mode (router_open_cluster); NULL: single host */
+    dbsync_t *dbsync;           /* DB() and GLOBAL() shared through store */
     td_bus_t *bus;
     cli_relay_t *relay;         /* `sip ...` commands, answered by signaling */
     strmap_t *calls;            /* call id (the call's own copy) -> call */
@@ -645,6 +648,30 @@ int router_open_astdb(router_t *self, const char *path)
     return self->env.astdb ? 0 : -1;
 }
 
+int router_open_cluster(router_t *self, const td_store_conf_t *conf, const char *identity)
+{
+    if (self->store)
+        return 0;
+    astdb_close(&self->env.astdb);
+    self->env.astdb = astdb_open(NULL);          /* a cache of Redis's db:* */
+    self->store = self->env.astdb ? td_store_new(self->base, conf, identity) : NULL;
+    if (self->store)
+        self->dbsync = dbsync_new(self->store, self->env.astdb, &self->env.globals, identity);
+    if (!self->dbsync) {
+        td_store_destroy(&self->store);
+        return -1;
+    }
+    self->env.dbsync = self->dbsync;
+    td_log(LOG_NOTICE, "Cluster mode: DB() and GLOBAL() in Redis at %s:%u", conf->host,
+           conf->port);
+    return 0;
+}
+
+td_store_t *router_store(router_t *self)
+{
+    return self->store;
+}
+
 int router_open_journal(router_t *self, const char *cdrdir)
 {
     if (!self->cdr || self->journal)
@@ -707,6 +734,9 @@ void router_destroy(router_t **self_p)
         free(c.list);
     }
     s_on_reap(-1, 0, self);
+    self->env.dbsync = NULL;
+    td_store_destroy(&self->store);     /* before dbsync: its callbacks name it */
+    dbsync_destroy(&self->dbsync);
     chanvars_destroy(&self->env.globals);
     astdb_close(&self->env.astdb);
     free(self->zombies);

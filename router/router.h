@@ -15,6 +15,7 @@
 #include "call.h"
 #include "dialplan.h"
 #include "td_bus.h"
+#include "td_store.h"
 #include "workers.h"
 
 typedef struct router router_t;
@@ -35,6 +36,14 @@ int router_reload(router_t *self, const char *path);
 /* Open the DB() store at path (closing one already open); calls started
  * later read and write it. 0, or -1 (logged: DB() then reads empty). */
 int router_open_astdb(router_t *self, const char *path);
+/* Cluster mode ([cluster] of tandem.conf): connect to Redis (conf) and keep
+ * DB() and GLOBAL() there, read from memory and shared with the other
+ * routers (dbsync.h); replaces any DB() file opened before. identity names
+ * this router. 0, or -1 (logged). The store is the router's, shared by the
+ * other classes that keep state in Redis: router_store. */
+int router_open_cluster(router_t *self, const td_store_conf_t *conf, const char *identity);
+/* The Redis store of cluster mode, or NULL (single host). Borrowed. */
+td_store_t *router_store(router_t *self);
 /* The longest a call may last (seconds; 0: no limit): a backstop for calls
  * nothing else ends (a phone gone without BYE, no rtptimeout). Checked every
  * ROUTER_MAX_CALL_CHECK_S; such a call ends with cause 16 and its CDR. */
