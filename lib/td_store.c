@@ -76,8 +76,11 @@ struct td_store {
     size_t nbuckets, mapped;
     s_list_t pending, inflight;
     s_sub_t *subs;
-    td_store_up_fn *up_fn;
-    void *up_arg;
+    struct {
+        td_store_up_fn *fn;
+        void *arg;
+    } on_up[TD_STORE_MAX_ON_UP];
+    int n_on_up;
     td_store_counts_t counts;
 };
 
@@ -258,16 +261,27 @@ static void s_on_write(redisAsyncContext *ac, void *reply, void *priv)
     s_entry_free(e);
 }
 
-static void s_send(td_store_t *self, s_entry_t *e)
+/* Send e's commands; 0, or -1 when hiredis refused them (the context is
+ * going away): the caller keeps e pending. */
+static int s_send(td_store_t *self, s_entry_t *e)
 {
     size_t off = 0;
-    e->unanswered = e->nparts;
-    s_list_push(&self->inflight, e);
     for (int i = 0; i < e->nparts; i++) {
-        redisAsyncFormattedCommand(self->cmd, s_on_write, NULL, e->buf + off, e->parts[i]);
+        if (redisAsyncFormattedCommand(self->cmd, s_on_write, NULL, e->buf + off, e->parts[i])
+            != REDIS_OK) {
+            if (i == 0)
+                return -1;
+            /* hiredis refuses all or nothing in practice (its context flags
+             * do not change between two calls); count what went out */
+            e->nparts = i;
+            break;
+        }
         off += e->parts[i];
         self->counts.commands++;
     }
+    e->unanswered = e->nparts;
+    s_list_push(&self->inflight, e);
+    return 0;
 }
 
 /* Take a new entry for its key: sent now when up, else kept. */
@@ -282,10 +296,8 @@ static int s_write(td_store_t *self, s_entry_t *e)
         }                         /* in flight: freed when answered */
     }
     s_map_add(self, e);
-    if (self->state == S_UP) {
-        s_send(self, e);
+    if (self->state == S_UP && s_send(self, e) == 0)
         return 0;
-    }
     s_list_push(&self->pending, e);
     self->counts.kept++;
     while (self->pending.count > TD_STORE_MAX_PENDING) {
@@ -365,7 +377,10 @@ static void s_up(td_store_t *self)
     while (self->pending.head) {
         s_entry_t *e = self->pending.head;
         s_list_unlink(&self->pending, e);
-        s_send(self, e);
+        if (s_send(self, e) < 0) {            /* not expected: keep it for later */
+            s_list_push(&self->pending, e);
+            break;
+        }
     }
     if (self->down_logged)
         td_log(LOG_NOTICE, "store: Redis at %s:%u is back (%zu writes replayed)", self->conf.host,
@@ -375,8 +390,8 @@ static void s_up(td_store_t *self)
                self->conf.port, self->conf.db);
     self->down_logged = 0;
     self->ever_up = 1;
-    if (self->up_fn)
-        self->up_fn(self->up_arg);
+    for (int i = 0; i < self->n_on_up && self->state == S_UP; i++)
+        self->on_up[i].fn(self->on_up[i].arg);
 }
 
 /* AUTH's reply (if a password is set), then SELECT's: up on SELECT's OK. */
@@ -438,25 +453,36 @@ static void s_connect(td_store_t *self)
 
 /* ---- the subscriber connection ---- */
 
+/* hiredis keeps one callback per channel: every subscriber of the channel
+ * is called from here. */
 static void s_on_message(redisAsyncContext *ac, void *reply, void *priv)
 {
+    (void)priv;
     td_store_t *self = ac->data;
     redisReply *r = reply;
-    s_sub_t *s = priv;
     if (!r || !self || self->closing)
         return;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 3
-        && r->element[0]->type == REDIS_REPLY_STRING) {
-        if (!strcmp(r->element[0]->str, "message") && r->element[2]->type == REDIS_REPLY_STRING)
-            s->fn(s->arg, s_short(r->element[1]->str), r->element[2]->str, r->element[2]->len);
-        else if (!strcmp(r->element[0]->str, "subscribe"))
+        && r->element[0]->type == REDIS_REPLY_STRING
+        && r->element[1]->type == REDIS_REPLY_STRING) {
+        const char *ch = r->element[1]->str;
+        if (!strcmp(r->element[0]->str, "message") && r->element[2]->type == REDIS_REPLY_STRING) {
+            for (s_sub_t *s = self->subs; s; s = s->next)
+                if (!strcmp(s->channel, ch))
+                    s->fn(s->arg, s_short(ch), r->element[2]->str, r->element[2]->len);
+        } else if (!strcmp(r->element[0]->str, "subscribe"))
             self->counts.replies++;
     }
 }
 
+/* SUBSCRIBE s's channel unless an earlier subscriber's did. */
 static void s_sub_send(td_store_t *self, s_sub_t *s)
 {
-    redisAsyncCommand(self->sub, s_on_message, s, "SUBSCRIBE %s", s->channel);
+    for (s_sub_t *o = s->next; o; o = o->next)
+        if (!strcmp(o->channel, s->channel))
+            return;
+    redisAsyncCommand(self->sub, s_on_message, NULL, "SUBSCRIBE %b", s->channel,
+                      strlen(s->channel));
     self->counts.commands++;
 }
 
@@ -644,10 +670,14 @@ int td_store_up(const td_store_t *self)
     return self && self->state == S_UP;
 }
 
-void td_store_on_up(td_store_t *self, td_store_up_fn *fn, void *arg)
+int td_store_on_up(td_store_t *self, td_store_up_fn *fn, void *arg)
 {
-    self->up_fn = fn;
-    self->up_arg = arg;
+    if (self->n_on_up >= TD_STORE_MAX_ON_UP)
+        return -1;
+    self->on_up[self->n_on_up].fn = fn;
+    self->on_up[self->n_on_up].arg = arg;
+    self->n_on_up++;
+    return 0;
 }
 
 int td_store_set(td_store_t *self, const char *key, const void *value, size_t len, int ttl_s)

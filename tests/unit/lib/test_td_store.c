@@ -115,7 +115,7 @@ typedef struct {
     int hash_n;
     char hash[512];
     int scanned, scan_done, scan_ok;
-    int msgs;
+    int msgs, msgs2;
     char msg[256], msg_channel[64];
 } t_state_t;
 
@@ -189,6 +189,14 @@ static void s_on_msg(void *arg, const char *channel, const void *msg, size_t len
     t->msgs++;
     snprintf(t->msg_channel, sizeof t->msg_channel, "%s", channel);
     snprintf(t->msg, sizeof t->msg, "%.*s", (int)len, (const char *)msg);
+}
+
+static void s_on_msg2(void *arg, const char *channel, const void *msg, size_t len)
+{
+    (void)channel;
+    (void)msg;
+    (void)len;
+    ((t_state_t *)arg)->msgs2++;
 }
 
 /* Run the loop until *flag reaches want or ms pass; 0 when it did. */
@@ -340,6 +348,7 @@ static void test_publish_subscribe(void **state)
 {
     t_state_t *t = *state;
     assert_int_equal(td_store_subscribe(t->store, "chan", s_on_msg, t), 0);
+    assert_int_equal(td_store_subscribe(t->store, "chan", s_on_msg2, t), 0);   /* both hear */
     /* the subscriber connects and subscribes on its own; publish until heard */
     for (int i = 0; i < 50 && !t->msgs; i++) {
         td_store_publish(t->store, "chan", "hi", 2);
@@ -348,6 +357,7 @@ static void test_publish_subscribe(void **state)
     assert_true(t->msgs >= 1);
     assert_string_equal(t->msg_channel, "chan");
     assert_string_equal(t->msg, "hi");
+    assert_int_equal(t->msgs2, t->msgs);
     const td_store_counts_t *c = td_store_counts(t->store);
     assert_true(c->commands > 0 && c->replies > 0);
     assert_int_equal(c->outages, 0);
