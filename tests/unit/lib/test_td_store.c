@@ -25,75 +25,10 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
+#include "redis_server.h"
+
 #include "td_log.h"
 #include "td_store.h"
-
-static uint16_t g_port;
-static pid_t g_redis;
-static char g_dir[] = "/tmp/td-store-test-XXXXXX";
-
-static uint16_t s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0
-        || getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-        return 0;
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static int s_port_open(uint16_t port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
-static void s_sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-/* Start redis-server on g_port; 0 once it accepts connections. */
-static int s_redis_start(void)
-{
-    char port[16];
-    snprintf(port, sizeof port, "%u", g_port);
-    g_redis = fork();
-    if (g_redis == 0) {
-        freopen("/dev/null", "w", stdout);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", "--dir", g_dir, "--daemonize", "no", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 100; i++) {
-        int status;
-        if (waitpid(g_redis, &status, WNOHANG) == g_redis) {
-            g_redis = 0;
-            return -1;
-        }
-        if (s_port_open(g_port))
-            return 0;
-        s_sleep_ms(50);
-    }
-    return -1;
-}
-
-static void s_redis_kill(void)
-{
-    if (g_redis > 0) {
-        kill(g_redis, SIGCONT);
-        kill(g_redis, SIGKILL);
-        waitpid(g_redis, NULL, 0);
-    }
-    g_redis = 0;
-}
 
 /* A plain blocking client, to look at what the store wrote. */
 static redisReply *s_cli(const char *fmt, const char *arg)
@@ -458,16 +393,8 @@ static void test_never_up(void **state)
 int main(void)
 {
     td_log_init("test", LOG_ERR);
-    if (system("command -v redis-server >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "test_td_store: redis-server is not installed (apt-get install "
-                        "redis-server; `make test` installs it via tools/deps.sh)\n");
+    if (s_redis_setup("test_td_store") < 0)
         return 1;
-    }
-    if (!mkdtemp(g_dir) || !(g_port = s_free_port()) || s_redis_start() < 0) {
-        fprintf(stderr, "test_td_store: cannot start redis-server on port %u: %s\n", g_port,
-                strerror(errno));
-        return 1;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_set_get_del, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ttl, s_setup, s_teardown),
@@ -479,10 +406,7 @@ int main(void)
         cmocka_unit_test(test_never_up),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    s_redis_kill();
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    if (system(cmd) != 0)
-        rc = rc ? rc : 1;
+    if (s_redis_teardown() < 0 && !rc)
+        rc = 1;
     return rc;
 }
