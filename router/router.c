@@ -868,6 +868,7 @@ const dialplan_t *router_dialplan(router_t *self) { return self->dialplan; }
 
 td_bus_t *router_bus(router_t *self) { return self->bus; }
 workers_t *router_workers(router_t *self) { return self->workers; }
+astdb_t *router_astdb(router_t *self) { return self->env.astdb; }
 
 call_t *router_call(router_t *self, const char *id)
 {
