@@ -1060,3 +1060,8 @@ const td_store_counts_t *td_store_counts(const td_store_t *self)
 {
     return &self->counts;
 }
+
+size_t td_store_pending(const td_store_t *self)
+{
+    return self->pending.count + self->inflight.count;
+}

@@ -27,8 +27,12 @@
 
 #include "redis_server.h"
 
+#include <event2/buffer.h>
+
 #include "td_log.h"
+#include "td_metrics.h"
 #include "td_store.h"
+#include "td_store_metrics.h"
 
 /* A plain blocking client, to look at what the store wrote. */
 static redisReply *s_cli(const char *fmt, const char *arg)
@@ -370,6 +374,27 @@ static void test_outage_hung(void **state)
     assert_int_equal(td_store_counts(t->store)->outages, 1);
 }
 
+/* The families td_store_metrics adds, as scraped. */
+static void test_metrics(void **state)
+{
+    t_state_t *t = *state;
+    td_store_set(t->store, "t:m", "1", 1, 0);
+    s_get(t, "t:m");
+    td_metrics_t *m = td_metrics_new("test", "test");
+    assert_non_null(m);
+    assert_int_equal(td_store_metrics_add(m, t->store), 0);
+    struct evbuffer *buf = evbuffer_new();
+    assert_int_equal(td_metrics_write(m, buf), 0);
+    evbuffer_add(buf, "", 1);
+    const char *text = (const char *)evbuffer_pullup(buf, -1);
+    assert_non_null(strstr(text, "\ntandem_store_up 1\n"));
+    assert_non_null(strstr(text, "\ntandem_store_pending_writes 0\n"));
+    assert_non_null(strstr(text, "\ntandem_store_outages_total 0\n"));
+    assert_non_null(strstr(text, "# TYPE tandem_store_commands_total counter"));
+    evbuffer_free(buf);
+    td_metrics_destroy(&m);
+}
+
 /* No Redis at all: td_store_new still succeeds, nothing is up, writes are
  * kept and reads fail at once. */
 static void test_never_up(void **state)
@@ -403,6 +428,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_publish_subscribe, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_outage_killed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_outage_hung, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_metrics, s_setup, s_teardown),
         cmocka_unit_test(test_never_up),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
