@@ -32,15 +32,15 @@
 
 #define TD_STORE_PREFIX "tandem:"
 #define TD_STORE_STALL_S 3        /* ticks without an answer before an outage */
-#define TD_STORE_MAX_PARTS 64     /* commands one entry may pile up (hupdates) */
+#define TD_STORE_MAX_PARTS 256    /* commands one entry may pile up (kept hupdates) */
 
 typedef struct s_entry {
     char *key;                    /* the full key, prefix included */
     size_t hash;
-    char *buf;                    /* the formatted commands, back to back */
+    char *buf;                    /* the formatted commands, back to back, each
+                                   * after its length (a uint32_t, unaligned) */
     size_t len;
-    size_t parts[TD_STORE_MAX_PARTS]; /* length of each command in buf */
-    int nparts;
+    int nparts;                   /* commands in buf */
     int unanswered;               /* in flight: replies still to come */
     int mapped;                   /* the latest write of its key (in the map) */
     struct s_entry *hnext;        /* hash chain */
@@ -209,16 +209,18 @@ static int s_entry_add(s_entry_t *e, int argc, const char **argv, const size_t *
     int n = redisFormatCommandArgv(&cmd, argc, argv, lens);
     if (n < 0 || !cmd)
         return -1;
-    char *buf = realloc(e->buf, e->len + (size_t)n);
+    uint32_t n32 = (uint32_t)n;
+    char *buf = realloc(e->buf, e->len + sizeof n32 + (size_t)n);
     if (!buf) {
         redisFreeCommand(cmd);
         return -1;
     }
-    memcpy(buf + e->len, cmd, (size_t)n);
+    memcpy(buf + e->len, &n32, sizeof n32);
+    memcpy(buf + e->len + sizeof n32, cmd, (size_t)n);
     redisFreeCommand(cmd);
     e->buf = buf;
-    e->len += (size_t)n;
-    e->parts[e->nparts++] = (size_t)n;
+    e->len += sizeof n32 + (size_t)n;
+    e->nparts++;
     return 0;
 }
 
@@ -267,8 +269,10 @@ static int s_send(td_store_t *self, s_entry_t *e)
 {
     size_t off = 0;
     for (int i = 0; i < e->nparts; i++) {
-        if (redisAsyncFormattedCommand(self->cmd, s_on_write, NULL, e->buf + off, e->parts[i])
-            != REDIS_OK) {
+        uint32_t n;
+        memcpy(&n, e->buf + off, sizeof n);
+        off += sizeof n;
+        if (redisAsyncFormattedCommand(self->cmd, s_on_write, NULL, e->buf + off, n) != REDIS_OK) {
             if (i == 0)
                 return -1;
             /* hiredis refuses all or nothing in practice (its context flags
@@ -276,7 +280,7 @@ static int s_send(td_store_t *self, s_entry_t *e)
             e->nparts = i;
             break;
         }
-        off += e->parts[i];
+        off += n;
         self->counts.commands++;
     }
     e->unanswered = e->nparts;
@@ -767,7 +771,6 @@ int td_store_hupdate(td_store_t *self, const char *key, size_t n, const char *co
         }
         memcpy(e->buf, old->buf, old->len);
         e->len = old->len;
-        memcpy(e->parts, old->parts, sizeof e->parts);
         e->nparts = old->nparts;
     }
     if (s_add_hset(e, n, fields, values) < 0) {

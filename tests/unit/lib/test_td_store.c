@@ -411,6 +411,16 @@ static void test_never_up(void **state)
     assert_false(td_store_up(s));
     assert_int_equal(td_store_set(s, "k", "v", 1, 0), 0);
     assert_int_equal(td_store_counts(s)->kept, 1);
+    assert_int_equal(td_store_set(s, "k", "w", 1, 0), 0);   /* last wins: still one */
+    assert_int_equal(td_store_pending(s), 1);
+    /* bounded: past TD_STORE_MAX_PENDING keys the oldest go, counted */
+    char key[32];
+    for (int i = 0; i < TD_STORE_MAX_PENDING + 9; i++) {
+        snprintf(key, sizeof key, "b:%d", i);
+        td_store_set(s, key, "x", 1, 0);
+    }
+    assert_int_equal(td_store_pending(s), TD_STORE_MAX_PENDING);
+    assert_int_equal(td_store_counts(s)->dropped, 10);
     td_store_destroy(&s);
     event_base_free(base);
 }
