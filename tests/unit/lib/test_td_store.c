@@ -374,6 +374,46 @@ static void test_outage_hung(void **state)
     assert_int_equal(td_store_counts(t->store)->outages, 1);
 }
 
+/* password= (AUTH) and db= (SELECT): a wrong password never comes up; the
+ * right one does, and writes land in the database named. */
+static void test_auth_db(void **state)
+{
+    (void)state;
+    redisContext *c = redisConnect("127.0.0.1", g_port);
+    assert_non_null(c);
+    freeReplyObject(redisCommand(c, "CONFIG SET requirepass secret"));
+    t_state_t t = { .base = event_base_new() };
+    td_store_conf_t conf = { .enabled = 1, .port = g_port, .db = 3 };
+    snprintf(conf.host, sizeof conf.host, "127.0.0.1");
+    snprintf(conf.password, sizeof conf.password, "wrong");
+    td_store_t *s = td_store_new(t.base, &conf, "test");
+    td_store_on_up(s, s_on_up, &t);
+    s_run_for(&t, 1500);
+    assert_false(td_store_up(s));
+    assert_int_equal(t.ups, 0);
+    td_store_destroy(&s);
+    snprintf(conf.password, sizeof conf.password, "secret");
+    s = td_store_new(t.base, &conf, "test");
+    td_store_on_up(s, s_on_up, &t);
+    assert_int_equal(s_run_until(&t, &t.ups, 1, 3000), 0);
+    t.store = s;
+    td_store_set(s, "t:db3", "three", 5, 0);
+    s_get(&t, "t:db3");
+    assert_string_equal(t.value, "three");
+    td_store_destroy(&s);
+    redisReply *r = redisCommand(c, "AUTH secret");
+    freeReplyObject(r);
+    r = redisCommand(c, "SELECT 3");
+    freeReplyObject(r);
+    r = redisCommand(c, "GET tandem:t:db3");
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_string_equal(r->str, "three");
+    freeReplyObject(r);
+    freeReplyObject(redisCommand(c, "CONFIG SET requirepass %s", ""));
+    redisFree(c);
+    event_base_free(t.base);
+}
+
 /* The families td_store_metrics adds, as scraped. */
 static void test_metrics(void **state)
 {
@@ -439,6 +479,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outage_killed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_outage_hung, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_metrics, s_setup, s_teardown),
+        cmocka_unit_test(test_auth_db),
         cmocka_unit_test(test_never_up),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
