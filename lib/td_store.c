@@ -69,6 +69,8 @@ struct td_store {
     s_state_t state, sub_state;
     int cmd_ticks, sub_ticks;     /* ticks since the hand-shake or PING started */
     int ping_out;                 /* a PING is waiting for its reply */
+    int heard;                    /* a reply came since the last tick: Redis makes
+                                   * progress (a long replay delays the PING) */
     int ever_up, down_logged;
     int closing;
     struct event *tick;
@@ -81,6 +83,8 @@ struct td_store {
         void *arg;
     } on_up[TD_STORE_MAX_ON_UP];
     int n_on_up;
+    int up_pending;               /* up, on_up not called yet: waits for SUBSCRIBE */
+    int nchannels;                /* distinct channels subscribed to */
     td_store_counts_t counts;
 };
 
@@ -240,6 +244,7 @@ static void s_count_reply(td_store_t *self, redisReply *r)
     if (!r)
         return;
     self->counts.replies++;
+    self->heard = 1;
     if (r->type == REDIS_REPLY_ERROR) {
         self->counts.errors++;
         td_log(LOG_DEBUG, "store: Redis error: %s", r->str);
@@ -373,6 +378,16 @@ static void s_on_disconnect(const redisAsyncContext *ac, int status)
     s_cmd_down(self, status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "error"));
 }
 
+static void s_drop_sub(td_store_t *self);
+static void s_sub_connect(td_store_t *self);
+
+static void s_fire_up(td_store_t *self)
+{
+    self->up_pending = 0;
+    for (int i = 0; i < self->n_on_up && self->state == S_UP; i++)
+        self->on_up[i].fn(self->on_up[i].arg);
+}
+
 static void s_up(td_store_t *self)
 {
     size_t n = self->pending.count;
@@ -394,8 +409,17 @@ static void s_up(td_store_t *self)
                self->conf.port, self->conf.db);
     self->down_logged = 0;
     self->ever_up = 1;
-    for (int i = 0; i < self->n_on_up && self->state == S_UP; i++)
-        self->on_up[i].fn(self->on_up[i].arg);
+    if (!self->nchannels) {
+        s_fire_up(self);
+        return;
+    }
+    /* A node resyncs in on_up: first be subscribed again, so that no change
+     * published after its reload started can be missed. A subscriber that
+     * outlived the outage may have missed messages: start it afresh. */
+    self->up_pending = 1;
+    if (self->sub)
+        s_drop_sub(self);
+    s_sub_connect(self);
 }
 
 /* AUTH's reply (if a password is set), then SELECT's: up on SELECT's OK. */
@@ -474,8 +498,14 @@ static void s_on_message(redisAsyncContext *ac, void *reply, void *priv)
             for (s_sub_t *s = self->subs; s; s = s->next)
                 if (!strcmp(s->channel, ch))
                     s->fn(s->arg, s_short(ch), r->element[2]->str, r->element[2]->len);
-        } else if (!strcmp(r->element[0]->str, "subscribe"))
+        } else if (!strcmp(r->element[0]->str, "subscribe")) {
             self->counts.replies++;
+            /* element 2: how many channels this connection now has */
+            if (self->up_pending && self->state == S_UP
+                && r->element[2]->type == REDIS_REPLY_INTEGER
+                && r->element[2]->integer >= self->nchannels)
+                s_fire_up(self);
+        }
     }
 }
 
@@ -591,13 +621,17 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     td_store_t *self = arg;
+    int heard = self->heard;
+    self->heard = 0;
     if (!self->cmd)
         s_connect(self);
     else if (self->state == S_CONNECTING) {
         if (++self->cmd_ticks >= TD_STORE_STALL_S)
             s_drop_cmd(self, "no answer");
     } else if (self->ping_out) {
-        if (++self->cmd_ticks >= TD_STORE_STALL_S)
+        if (heard)
+            self->cmd_ticks = 0;
+        else if (++self->cmd_ticks >= TD_STORE_STALL_S)
             s_drop_cmd(self, "no answer for 3 s");
     } else {
         redisAsyncCommand(self->cmd, s_on_ping, NULL, "PING");
@@ -606,8 +640,10 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
         self->cmd_ticks = 0;
     }
     if (self->subs) {
-        if (!self->sub && self->state == S_UP)
+        if (!self->sub && self->state == S_UP) {
+            self->up_pending = 1;     /* messages may have been missed: resync */
             s_sub_connect(self);
+        }
         else if (self->sub && (self->state != S_UP
                                || (self->sub_state == S_CONNECTING
                                    && ++self->sub_ticks >= TD_STORE_STALL_S)))
@@ -1050,6 +1086,11 @@ int td_store_subscribe(td_store_t *self, const char *channel, td_store_msg_fn *f
     }
     s->fn = fn;
     s->arg = arg;
+    int known = 0;
+    for (s_sub_t *o = self->subs; o && !known; o = o->next)
+        known = !strcmp(o->channel, s->channel);
+    if (!known)
+        self->nchannels++;
     s->next = self->subs;
     self->subs = s;
     if (self->sub && self->sub_state == S_UP)

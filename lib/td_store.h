@@ -47,7 +47,10 @@ void td_store_destroy(td_store_t **self_p);
 int td_store_up(const td_store_t *self);
 
 /* Called each time the connection comes up (the first time, and after every
- * outage once the pending writes are replayed): a node resyncs here. Each
+ * outage once the pending writes are replayed, and once every channel of
+ * td_store_subscribe is subscribed again, so a resync started here misses no
+ * message; also when the subscriber connection alone was lost and is back):
+ * a node resyncs here. Each
  * call adds one more callback (up to TD_STORE_MAX_ON_UP, so several classes
  * of a process can share one store), run in the order added; -1 past that. */
 #define TD_STORE_MAX_ON_UP 8
