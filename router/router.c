@@ -40,6 +40,7 @@ struct router {
     uint32_t max_call_s;
     struct event *sig_grace;    /* ends the calls of a signaling silent for sig_grace_s */
     uint32_t sig_grace_s;
+    int sig_restores;           /* [cluster]: a restarted signaling keeps its answered calls */
     struct { char name[64]; time_t since; } sig_down[16];   /* silent signaling peers */
     unsigned long calls_processed;
     uint64_t reloads, reload_failures;   /* metrics */
@@ -462,6 +463,34 @@ void router_set_signaling_grace(router_t *self, uint32_t seconds)
     self->sig_grace_s = seconds;
 }
 
+void router_set_signaling_restores(router_t *self, int on)
+{
+    self->sig_restores = on ? 1 : 0;
+}
+
+/* A restarted signaling that restores its dialogs (cluster): like a stall
+ * that came back, its answered calls go on (their RTP never stopped, and
+ * its restored legs carry their BYEs and Hangups); calls still being set up
+ * end, since only confirmed dialogs are kept. */
+static void s_sig_restored(router_t *self, const char *peer, const char *role)
+{
+    s_sig_down_forget(self, peer);
+    s_collect_t c = s_collect(self, peer, 0);
+    size_t kept = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        if (call_answered(c.list[i])) {
+            kept++;
+            continue;
+        }
+        td_log_set_context(call_id(c.list[i]));
+        call_on_peer_lost(c.list[i], 0);
+        td_log_set_context(NULL);
+    }
+    td_log(LOG_WARNING, "Peer %s (%s) restarted: it restores its dialogs, its %zu answered "
+           "call(s) go on; %zu call(s) in set-up hung up", peer, role, kept, c.n - kept);
+    free(c.list);
+}
+
 /* A worker drains (SIGUSR1 on it): no new calls for it, and its calls move
  * to others at DRAIN_BATCH per DRAIN_EVERY_MS, each when it is movable (a
  * prompt or a ringing Dial is waited out). It exits once it has none. */
@@ -547,6 +576,10 @@ static void s_on_peer_restart(void *arg, const char *peer, const char *role, uin
     router_t *self = arg;
     if (s_is_ctl(role))
         return;
+    if (strcmp(role, "media") != 0 && self->sig_restores) {
+        s_sig_restored(self, peer, role);
+        return;
+    }
     if (strcmp(role, "media") != 0) {
         /* a new process knows nothing of the calls: they end now */
         s_sig_down_forget(self, peer);
