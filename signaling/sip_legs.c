@@ -1259,6 +1259,11 @@ int sip_legs_restore(sip_legs_t *self, const char *key, size_t n, const char *co
             leg->inuse = e;
         }
     }
+    /* New channels get names past the restored ones ("SIP/1001-0000002a"). */
+    const char *dash = strrchr(leg->channel, '-');
+    unsigned long suffix = dash ? strtoul(dash + 1, NULL, 16) : 0;
+    if (!outgoing && suffix > self->channels && suffix < 0xffffffffUL)
+        self->channels = (unsigned)suffix;
     sip_transport_remember(sip_txn_layer_transport(self->env.layer), leg->tp, &leg->dlg.peer);
     s_link(leg);
     if (!outgoing) {
