@@ -1599,6 +1599,39 @@ static void test_signaling_stall(void **state)
     assert_int_equal(s_cdr_lines(f), 2);
 }
 
+/* [cluster]: a signaling that restarts restores its dialogs from the store,
+ * so its answered call goes on (a later Hangup of one leg ends the other,
+ * one CDR line); its call in set-up ends at once. Without the cluster
+ * (router_set_signaling_restores 0) both end, as test_signaling_restart. */
+static void test_signaling_restart_restores(void **state)
+{
+    fixture_t *f = *state;
+    router_set_signaling_restores(f->router, 1);
+    s_bridge_1002(f, "c1");
+    s_channel_new(f, "c2", "1002");
+    s_sent(f, "media-1", MEDIA_OFFER, "c2", 0);
+    td_bus_fake_peer_restart(f->bus, "sig-1", "signaling", 1000);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c2", 0);
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 1);
+    s_hangup(f, "c1", 0, 16, 0);
+    s_hangup_sent(f, "c1", 1, 16);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 0);
+    assert_int_equal(s_cdr_lines(f), 2);
+}
+
+static void test_signaling_restart(void **state)
+{
+    fixture_t *f = *state;
+    s_bridge_1002(f, "c1");
+    td_bus_fake_peer_restart(f->bus, "sig-1", "signaling", 1000);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 0);
+}
+
 static void test_shutdown_ends_calls(void **state)
 {
     fixture_t *f = *state;
@@ -1685,6 +1718,8 @@ int main(void)
         T(test_duplicate_channel_new),
         T(test_signaling_down),
         T(test_signaling_stall),
+        T(test_signaling_restart_restores),
+        T(test_signaling_restart),
         T(test_cli),
         T(test_channelstats),
         T(test_shutdown_ends_calls),
