@@ -746,7 +746,8 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         }
     }
 
-    s_store_reg(self, peer->name, now);
+    if (star || n > 0)                            /* a query (no Contact) changes nothing */
+        s_store_reg(self, peer->name, now);
     osip_message_t *r = sip_txn_make_response(txn, 200, tag);
     if (!r)
         return;
