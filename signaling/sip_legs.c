@@ -389,6 +389,8 @@ static void s_store_put(sip_leg_t *leg)
     sip_state_hash_addf(&h, "rtpholdtimeout", "%u", leg->rtpholdtimeout);
     sip_state_hash_add(&h, "cid_num", leg->cid_num);
     sip_state_hash_add(&h, "cid_name", leg->cid_name);
+    sip_state_hash_addf(&h, "st_interval", "%d", leg->st_interval);
+    sip_state_hash_addf(&h, "st_flags", "%u", (leg->st_us ? 1u : 0u) | (leg->st_peer ? 2u : 0u));
     sip_dialog_save(&leg->dlg, &h);
     s_store_sdps(leg, &h);
     if (h.overflow) {
@@ -1242,6 +1244,11 @@ int sip_legs_restore(sip_legs_t *self, const char *key, size_t n, const char *co
         if (pt2 < 128)
             leg->allow.pt[leg->allow.n++] = (uint8_t)pt2;
     }
+    const char *sti = S_F("st_interval"), *stf = S_F("st_flags");
+    leg->st_interval = sti ? (int)strtol(sti, NULL, 10) : 0;
+    unsigned flags = stf ? (unsigned)strtoul(stf, NULL, 10) : 0;
+    leg->st_us = (flags & 1u) != 0;
+    leg->st_peer = (flags & 2u) != 0;
     const char *rt = S_F("rtptimeout"), *rht = S_F("rtpholdtimeout");
     leg->rtptimeout = rt ? (uint32_t)strtoul(rt, NULL, 10) : 0;
     leg->rtpholdtimeout = rht ? (uint32_t)strtoul(rht, NULL, 10) : 0;
@@ -1271,6 +1278,7 @@ int sip_legs_restore(sip_legs_t *self, const char *key, size_t n, const char *co
         self->stats.calls_up++;
         leg->counted_up = 1;
     }
+    s_st_arm(leg);                          /* the session timer counts from now */
     char where[32];
     td_log(LOG_INFO, "%s: dialog restored: call %s/%u, %s %s (%s), local CSeq %u", leg->channel,
            leg->bus_id, leg->no, outgoing ? "callee" : "caller",

@@ -55,8 +55,8 @@ void sip_legs_set_conf(sip_legs_t *self, const sip_conf_t *conf);
 /* A leg read back from the cluster store at start (dlg:<call id>:<leg>, the
  * hash s_store_put wrote): an established leg again, so a BYE from its phone
  * gets 200 and a Hangup to the router, and the router's Hangup sends a BYE
- * with the next CSeq along its route set. What it does not bring back: a
- * session timer (the phone's refreshes are answered; ours are not sent), a
+ * with the next CSeq along its route set; its session timer (RFC 4028)
+ * starts again from the restore. What it does not bring back: a
  * transaction in progress (a re-INVITE or REFER in flight at the crash), and
  * a TCP/TLS connection (a request to the phone opens a new one). 0, or -1
  * when the hash is unusable (the caller deletes it). */
