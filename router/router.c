@@ -316,6 +316,23 @@ static void s_on_sig_grace(evutil_socket_t fd, short what, void *arg)
 }
 S_DISPATCH(transfer, Transfer, "Transfer", 1, hdr->leg)
 
+/* A restarted signaling restored a leg of this call (cluster mode): nothing
+ * to do when the call is known; else it ended meanwhile, and the Hangup
+ * s_call_for answers with makes signaling send the phone its BYE. */
+static void s_on_dialog_restored(void *arg, const td_bus_hdr_t *hdr,
+                                 const Tandem__DialogRestored *msg)
+{
+    router_t *self = arg;
+    td_log_set_context(hdr->call_id);
+    if (s_call_for(self, hdr, "DialogRestored", 1))
+        td_log(LOG_DEBUG, "%s restored %s (leg %u): the call goes on", hdr->peer,
+               msg->channel && *msg->channel ? msg->channel : "a leg", hdr->leg);
+    else
+        td_log(LOG_NOTICE, "%s restored %s (leg %u) of a call that is over: hung up", hdr->peer,
+               msg->channel && *msg->channel ? msg->channel : "a leg", hdr->leg);
+    td_log_set_context(NULL);
+}
+
 /* A worker's call quality: at the end of a session for quality.csv, or the
  * answer to a `sip show channelstats`. */
 static void s_on_media_stats(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaStats *msg)
@@ -647,6 +664,7 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_cli_reply = s_on_cli_reply,
         .on_media_stats = s_on_media_stats,
         .on_peer_restart = s_on_peer_restart,
+        .on_dialog_restored = s_on_dialog_restored,
     };
     if (self->workers && self->calls && self->reaper && self->drain && self->sig_grace && self->cdr &&
         self->chanstats)

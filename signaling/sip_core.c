@@ -1134,9 +1134,13 @@ S_OTHER(media_answered, MediaAnswered)
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
 {
     sip_core_t *self = arg;
-    (void)peer; (void)capacity;
-    if (strcmp(role, "router") == 0)
-        self->router_down_since = 0;
+    (void)capacity;
+    if (strcmp(role, "router") != 0)
+        return;
+    self->router_down_since = 0;
+    size_t n = sip_legs_announce_restored(self->call);
+    if (n)
+        td_log(LOG_NOTICE, "%s is up: told it about %zu restored dialog(s)", peer, n);
 }
 
 static void s_on_peer_down(void *arg, const char *peer, const char *role)

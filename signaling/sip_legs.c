@@ -1288,6 +1288,24 @@ int sip_legs_restore(sip_legs_t *self, const char *key, size_t n, const char *co
 #undef S_F
 }
 
+size_t sip_legs_announce_restored(sip_legs_t *self)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->nbuckets; i++)
+        for (sip_leg_t *leg = self->by_bus[i]; leg; leg = leg->bus_next) {
+            if (!leg->restored)
+                continue;
+            leg->restored = 0;
+            if (leg->state != LEG_UP || leg->router_done)
+                continue;
+            Tandem__DialogRestored m = TANDEM__DIALOG_RESTORED__INIT;
+            m.channel = (char *)leg->channel;
+            td_bus_send_dialog_restored(self->env.bus, NULL, leg->bus_id, leg->no, &m);
+            n++;
+        }
+    return n;
+}
+
 /* ---- outgoing legs ------------------------------------------------------- */
 
 /* The Request-URI for a registered contact, with its user part replaced by

@@ -62,6 +62,10 @@ void sip_legs_set_conf(sip_legs_t *self, const sip_conf_t *conf);
  * when the hash is unusable (the caller deletes it). */
 int sip_legs_restore(sip_legs_t *self, const char *key, size_t n, const char *const *fields,
                      const char *const *values);
+/* Tell the router about every leg restored since the last call
+ * (DialogRestored), once it is up: it answers Hangup for a call it ended
+ * while we were away, and the leg's phone gets its BYE. Returns how many. */
+size_t sip_legs_announce_restored(sip_legs_t *self);
 /* Frees every leg without sending anything. */
 void sip_legs_destroy(sip_legs_t **self_p);
 

@@ -1614,6 +1614,19 @@ static void test_signaling_restart_restores(void **state)
     s_sent(f, "media-1", MEDIA_RELEASE, "c2", 0);
     s_nothing_more(f);
     assert_int_equal(router_call_count(f->router), 1);
+    /* it tells which dialogs it restored: the known call's need nothing, a
+     * leg of a call that is over gets a Hangup (its phone then a BYE) */
+    Tandem__DialogRestored m = TANDEM__DIALOG_RESTORED__INIT;
+    m.channel = "SIP/1001-00000001";
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(DIALOG_RESTORED);
+    env.dialog_restored = &m;
+    s_deliver(f, "sig-1", &env, "c1", 0);
+    s_deliver(f, "sig-1", &env, "c1", 1);
+    s_nothing_more(f);
+    s_deliver(f, "sig-1", &env, "gone", 1);
+    s_hangup_sent(f, "gone", 1, 41);
+    s_nothing_more(f);
     s_hangup(f, "c1", 0, 16, 0);
     s_hangup_sent(f, "c1", 1, 16);
     s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
