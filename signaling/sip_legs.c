@@ -1238,7 +1238,8 @@ int sip_legs_restore(sip_legs_t *self, const char *key, size_t n, const char *co
             : tp && strcmp(tp, "tls") == 0 ? SIP_TP_TLS : SIP_TP_UDP;
     leg->comedia = comedia && strcmp(comedia, "1") == 0;
     const char *a1 = S_F("allow"), *a2 = S_F("allow2");
-    unsigned pt1 = a1 ? (unsigned)strtoul(a1, NULL, 10) : 255, pt2 = a2 ? (unsigned)strtoul(a2, NULL, 10) : 255;
+    unsigned pt1 = a1 ? (unsigned)strtoul(a1, NULL, 10) : 255;
+    unsigned pt2 = a2 ? (unsigned)strtoul(a2, NULL, 10) : 255;
     if (pt1 < 128) {
         leg->allow.pt[leg->allow.n++] = (uint8_t)pt1;
         if (pt2 < 128)
