@@ -112,6 +112,7 @@ int main(int argc, char **argv)
         router_open_astdb(router, s.astdb);
     router_set_max_call(router, s.max_call_s);
     router_set_signaling_grace(router, s.sig_grace_s);
+    router_set_signaling_restores(router, s.cluster.enabled);
     router_set_plan_path(router, path);
     char cdrconf[1024];
     router_cdr_options(router, td_conf_path(cdrconf, sizeof cdrconf, s.confdir, "cdr.conf"));

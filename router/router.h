@@ -54,6 +54,11 @@ void router_set_max_call(router_t *self, uint32_t seconds);
  * flows. Calls still being set up end at once (cause 38); a signaling that
  * restarted (a new boot in its Hello) ends all of its calls at once. */
 void router_set_signaling_grace(router_t *self, uint32_t seconds);
+/* [cluster]: a signaling process that restarts restores its established
+ * dialogs from the store (signaling/sip_state.h), so its answered calls go
+ * on as after a stall (its calls still being set up end, as before). 0 (the
+ * default, a single host): a restarted signaling's calls all end. */
+void router_set_signaling_restores(router_t *self, int on);
 /* CDR options from cdr.conf at path (cdr_configure); 0 without CDRs. */
 int router_cdr_options(router_t *self, const char *path);
 /* CDRs also to PostgreSQL when cdr_pgsql.conf at conf_path has [global]
