@@ -79,6 +79,7 @@ typedef struct {
     uint32_t channel_seq;       /* the "-0000002a" counter of outgoing channel names */
     struct chanvars *globals;   /* GLOBAL() writes, above [globals]; NULL: read-only */
     struct astdb *astdb;        /* DB(); NULL: no store */
+    struct dbsync *dbsync;      /* cluster mode: GLOBAL() writes shared; NULL: not */
     /* Cluster mode: the shared store, where each answered call keeps the
      * call:<id> hash another router (or this one restarted) needs to end it
      * (adopt.h); identity: this router's, its "owner". NULL: single host. */

@@ -101,9 +101,18 @@ int main(int argc, char **argv)
         event_base_free(base);
         return 1;
     }
-    router_open_astdb(router, s.astdb);
+    if (s.cluster.enabled) {
+        if (router_open_cluster(router, &s.cluster, s.identity) < 0) {
+            router_destroy(&router);
+            td_log_detach();
+            event_base_free(base);
+            return 1;
+        }
+    } else
+        router_open_astdb(router, s.astdb);
     router_set_max_call(router, s.max_call_s);
     router_set_signaling_grace(router, s.sig_grace_s);
+    router_set_signaling_restores(router, s.cluster.enabled);
     router_set_plan_path(router, path);
     char cdrconf[1024];
     router_cdr_options(router, td_conf_path(cdrconf, sizeof cdrconf, s.confdir, "cdr.conf"));
@@ -111,9 +120,6 @@ int main(int argc, char **argv)
     snprintf(spool, sizeof spool, "%s/cdr_pgsql.spool", s.cdrdir);
     router_cdr_pgsql(router, td_conf_path(pgconf, sizeof pgconf, s.confdir, "cdr_pgsql.conf"),
                      spool);
-    if (s.cluster.enabled && router_open_store(router, &s.cluster) < 0)
-        td_log(LOG_ERR, "Cluster mode: no store ([cluster] redis=%s:%u): answered calls are "
-               "not kept for another router", s.cluster.host, s.cluster.port);
     router_open_journal(router, s.cdrdir);   /* after the store: it leaves answered calls to it */
     func_set_confdir(s.confdir);   /* SIPPEER() reads sip.conf there */
     td_metrics_t *metrics = NULL;

@@ -1433,8 +1433,11 @@ static void test_router_restart(void **state)
  * on the bus for it) and ends the ringing one (503, the router not told).
  * A BYE while no router can hear gets 200, its Hangup kept and sent once a
  * router is up. */
+static const td_store_conf_t s_cluster_conf = {   /* no Redis there: state stays in memory */
+    .enabled = 1, .host = "127.0.0.1", .port = 1,
+};
 static const sip_core_opts_t s_cluster_opts = {
-    .identity = "sig-t", .endpoint = "inproc://none", .capacity = 10, .cluster = 1,
+    .identity = "sig-t", .endpoint = "inproc://none", .capacity = 10, .cluster = &s_cluster_conf,
 };
 
 static int setup_cluster(void **state)
