@@ -1,5 +1,6 @@
 /* td_bus_fake - see td_bus_fake.h. Links in place of lib/td_bus.c. */
 #include "td_bus_fake.h"
+#include "td_hrw.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -56,14 +57,42 @@ void td_bus_set_load(td_bus_t *self, uint32_t load)
     self->load = load;
 }
 
+/* Several routers (td_bus_fake_set_routers). */
+static struct {
+    char identity[64];
+    int alive;
+} s_routers[8];
+static size_t s_nrouters;
+
 int td_bus_peer_alive(td_bus_t *self, const char *peer)
 {
-    (void)self; (void)peer;
+    (void)self;
+    for (size_t i = 0; peer && i < s_nrouters; i++)
+        if (!strcmp(s_routers[i].identity, peer))
+            return s_alive && s_routers[i].alive;
     return s_alive;
 }
 
-/* Several routers are the real bus's business: the fake knows none, so
+/* Several routers (td_bus_fake_set_routers): none by default, and then
  * callers fall back to "any router" (NULL), as with one router. */
+
+void td_bus_fake_set_routers(const char *const *ids, size_t n)
+{
+    s_nrouters = 0;
+    for (size_t i = 0; i < n && i < sizeof s_routers / sizeof s_routers[0]; i++) {
+        snprintf(s_routers[i].identity, sizeof s_routers[i].identity, "%s", ids[i]);
+        s_routers[i].alive = 1;
+        s_nrouters++;
+    }
+}
+
+void td_bus_fake_router_alive(const char *identity, int alive)
+{
+    for (size_t i = 0; i < s_nrouters; i++)
+        if (!strcmp(s_routers[i].identity, identity))
+            s_routers[i].alive = alive;
+}
+
 int td_bus_discover(td_bus_t *self, const char *spec)
 {
     (void)self; (void)spec;
@@ -72,19 +101,28 @@ int td_bus_discover(td_bus_t *self, const char *spec)
 
 size_t td_bus_routers(td_bus_t *self, const char **ids, size_t max)
 {
-    (void)self; (void)ids; (void)max;
-    return 0;
+    (void)self;
+    size_t n = 0;
+    for (size_t i = 0; i < s_nrouters && n < max; i++)
+        if (s_routers[i].alive)
+            ids[n++] = s_routers[i].identity;
+    return n;
 }
 
 const char *td_bus_pick_router(td_bus_t *self, const char *key)
 {
-    (void)self; (void)key;
-    return NULL;
+    const char *ids[8];
+    size_t n = td_bus_routers(self, ids, 8);
+    int k = td_hrw_pick(key ? key : "", ids, n);
+    return k < 0 ? NULL : ids[k];
 }
 
 const char *td_bus_peer_name(td_bus_t *self, const char *peer)
 {
-    (void)self; (void)peer;
+    (void)self;
+    for (size_t i = 0; peer && i < s_nrouters; i++)
+        if (!strcmp(s_routers[i].identity, peer))
+            return s_routers[i].identity;
     return NULL;
 }
 
