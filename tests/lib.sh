@@ -19,7 +19,7 @@
 #   +0 SIP (signaling, UDP)   +1 bus (TCP)      +2 UAS sipp (the `uas` peer)
 #   +3 UAC sipp               +4..+9 more sipp  +10..+19 RTP peers (phones)
 #   +20..+59 sipp media ports (-mp: sipp binds 4 from each, 10 slots, reused
-#   in turn)                                     +64..+127 rtp.conf range
+#   in turn)  +60 Redis (td_redis_start)         +64..+127 rtp.conf range
 
 TD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TD_TOOLS=$TD_ROOT/tests/tools
@@ -109,6 +109,7 @@ td_init() {
     TD_SIPP_PORT0=$((TD_BASE + 4))       # +4..+9: free for extra sipp
     TD_RTP_PEER0=$((TD_BASE + 10))       # +10..+19: rtp_peer.py ports
     TD_MP0=$((TD_BASE + 20))             # +20..+59: sipp -mp, 4 apart
+    TD_REDIS_PORT=$((TD_BASE + 60))      # td_redis_start
     TD_RTP_START=$((TD_BASE + 64))
     TD_RTP_END=$((TD_BASE + 127))
     TD_CONF=$TD_TMP/etc
@@ -120,8 +121,17 @@ td_init() {
 }
 
 s_interrupted() {
-    td_log "interrupted"
+    td_log "interrupted${TD_STEP:+ during: $TD_STEP}"
     exit 130
+}
+
+# td_step TEXT: say which step of the scenario runs now. td_fail and an
+# interrupt (the runner's timeout) name it, so a failure in a CI log says
+# where it happened.
+TD_STEP=
+td_step() {
+    TD_STEP=$*
+    td_log "step: $TD_STEP"
 }
 
 # td_cleanup: stop every recorded PID (TERM, then KILL after 2 s), drop the
@@ -135,6 +145,8 @@ td_cleanup() {
     # this clean-up.
     trap - EXIT
     trap '' INT TERM
+    # a Redis frozen by td_redis_stop would not hear the TERM
+    [ "${TD_REDIS_STATE:-}" = stopped ] && kill -CONT "$TD_REDIS_PID" 2>/dev/null
     for p in "${TD_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for i in $(seq 20); do
         local alive=0
@@ -415,13 +427,35 @@ td_show_logs() {
     done
 }
 
-# td_fail MESSAGE [SIPP NAMES...]: print evidence and exit 1.
+# td_show_state: the answers of the tandemctl commands in TD_FAIL_CTL (an
+# array the scenario sets, e.g. ('core show processes' 'media show workers')),
+# if the router in TD_TANDEM_PIDS still runs (tandemctl would wait 5 s for a
+# router that is gone).
+TD_FAIL_CTL=()
+td_show_state() {
+    local c
+    [ ${#TD_FAIL_CTL[@]} -eq 0 ] && return 0
+    if [ -z "${TD_TANDEM_PIDS[0]:-}" ] || ! kill -0 "${TD_TANDEM_PIDS[0]}" 2>/dev/null; then
+        echo "---- tandemctl: no router running, no state to ask"
+        return 0
+    fi
+    for c in "${TD_FAIL_CTL[@]}"; do
+        echo "---- tandemctl -x '$c'"
+        td_ctl -x "$c" 2>&1 | head -n 20
+    done
+}
+
+# td_fail MESSAGE [SIPP NAMES...]: print evidence and exit 1: the step
+# (td_step), the sipp runs named, the process logs' tails, then the state
+# (td_show_state), last, so that the tail of the output a runner keeps
+# shows it.
 td_fail() {
     local msg=$1; shift
-    echo "[$TD_NAME] FAIL: $msg"
+    echo "[$TD_NAME] FAIL: $msg${TD_STEP:+ (step: $TD_STEP)}"
     local n
     for n in "$@"; do td_show_sipp "$n"; done
     [ -d "$TD_LOGS" ] && td_show_logs
+    td_show_state
     exit 1
 }
 
@@ -506,6 +540,61 @@ td_need_prompt() {
 # ---- starting processes one by one, and echo calls ------------------------
 # For scenarios that start the processes in another order, run several
 # workers or restart one. Nothing above depends on these.
+
+# td_redis_start: a redis-server of this test's own on 127.0.0.1:$TD_REDIS_PORT
+# (no persistence, its folder and log under $TD_TMP/redis), recorded for the
+# clean-up; waits (5 s at most) until it answers PING. Call it after td_conf:
+# it appends [cluster] redis=127.0.0.1:$TD_REDIS_PORT to tandem.conf (not
+# again when restarting). Sets TD_REDIS_PID.
+td_redis_start() {
+    command -v redis-server >/dev/null || td_fail "redis-server is not installed (tools/deps.sh)"
+    mkdir -p "$TD_TMP/redis"
+    redis-server --port "$TD_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$TD_TMP/redis" --daemonize no </dev/null >>"$TD_LOGS/redis.log" 2>&1 &
+    TD_REDIS_PID=$!
+    TD_PIDS+=($TD_REDIS_PID)
+    TD_REDIS_STATE=up
+    local i
+    for i in $(seq 50); do
+        [ "$(redis-cli -p "$TD_REDIS_PORT" ping 2>/dev/null)" = PONG ] && break
+        kill -0 "$TD_REDIS_PID" 2>/dev/null || td_fail "redis-server exited (see $TD_LOGS/redis.log)"
+        sleep 0.1
+    done
+    [ "$(redis-cli -p "$TD_REDIS_PORT" ping 2>/dev/null)" = PONG ] \
+        || td_fail "redis-server did not answer on port $TD_REDIS_PORT within 5 s"
+    if [ -z "${TD_REDIS_CONF_DONE:-}" ]; then
+        printf '\n[cluster]\nredis=127.0.0.1:%s\n' "$TD_REDIS_PORT" >> "$TD_CONF/tandem.conf"
+        TD_REDIS_CONF_DONE=1
+    fi
+}
+
+# td_redis_stop [hang|kill]: take this test's Redis away: hang (default)
+# freezes it with SIGSTOP (connections stay open, nothing answers), kill
+# ends it (SIGKILL; its data is gone, no persistence). td_redis_cont brings it
+# back: SIGCONT, or a new redis-server on the same port.
+td_redis_stop() {
+    [ -n "${TD_REDIS_PID:-}" ] || td_fail "td_redis_stop before td_redis_start"
+    if [ "${1:-hang}" = kill ]; then
+        kill -KILL "$TD_REDIS_PID" 2>/dev/null
+        wait "$TD_REDIS_PID" 2>/dev/null
+        TD_REDIS_STATE=killed
+    else
+        kill -STOP "$TD_REDIS_PID"
+        TD_REDIS_STATE=stopped
+    fi
+}
+
+td_redis_cont() {
+    case "${TD_REDIS_STATE:-}" in
+    stopped) kill -CONT "$TD_REDIS_PID"; TD_REDIS_STATE=up ;;
+    killed) td_redis_start ;;
+    esac
+}
+
+# td_redis_cli ARGS...: redis-cli against this test's Redis (at most 5 s).
+td_redis_cli() {
+    timeout -k 1 5 redis-cli -p "$TD_REDIS_PORT" "$@"
+}
 
 # td_start_proc LOG PROC [ARGS...]: start bin/tandem-PROC -c $TD_CONF ARGS in
 # the background (in the network namespace TD_NS, if set), its output
@@ -595,8 +684,29 @@ td_echo_start() {
     td_rtp_peer "$name-rtp" "$rport" --target-file "$TD_TMP/$name.target" \
         --ssrc 0x600 --count "$count" --wait 10 --linger 0.5 \
         --pidfile "$TD_TMP/$name-rtp.pid"
+    # The call lasts PACKETS x 20 ms (+ 0.5 s) from the ACK: a phone still
+    # starting python when the 200 comes (a loaded machine) sends after the
+    # BYE. Call once it is up (its port bound); it then only reads the target.
+    s_udp_bound "${TD_BG[$name-rtp]}" "$rport" 5 ||
+        echo "[$TD_NAME] $name: the phone did not bind port $rport within 5 s"
     td_sipp_bg "$name" -sf "${TD_ECHO_UAC:-$TD_ROOT/tests/sip/echo/uac.xml}" -p "$sport" -m 1 -s 600 \
         -d $(( count * 20 + 500 )) -key rtpport "$rport" -key target "$TD_TMP/$name.target"
+}
+
+# s_udp_bound PID PORT SECONDS: wait until UDP PORT is bound in the network
+# namespace of process PID (the test's own port: PID's socket), read from
+# /proc/PID/net/udp: no probe socket that could take the port from it.
+# 1 if PID exits or time runs out.
+s_udp_bound() {
+    local pid=$1 hex n=$(( $3 * 20 )) i
+    hex=$(printf ':%04X' "$2")
+    for i in $(seq "$n"); do
+        awk -v h="$hex" 'NR > 1 && substr($2, length($2) - 4) == h { f = 1 } END { exit !f }' \
+            "/proc/$pid/net/udp" 2>/dev/null && return 0
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
 }
 
 # td_echo_finish NAME: wait for the call and its phone. 0 when sipp saw the

@@ -64,9 +64,14 @@ static struct {
 } s_routers[8];
 static size_t s_nrouters;
 
+static char s_dead[8][64];
+static int s_is_dead(const char *peer);
+
 int td_bus_peer_alive(td_bus_t *self, const char *peer)
 {
     (void)self;
+    if (s_is_dead(peer))
+        return 0;
     for (size_t i = 0; peer && i < s_nrouters; i++)
         if (!strcmp(s_routers[i].identity, peer))
             return s_alive && s_routers[i].alive;
@@ -247,6 +252,7 @@ void td_bus_fake_reset(void)
     s_sent = NULL;
     s_count = s_cap = 0;
     s_npeers = 0;
+    memset(s_dead, 0, sizeof s_dead);
 }
 
 void td_bus_fake_deliver(td_bus_t *bus, const char *peer, const Tandem__Envelope *env)
@@ -265,14 +271,39 @@ void td_bus_fake_deliver(td_bus_t *bus, const char *peer, const Tandem__Envelope
     }
 }
 
+/* Peers td_bus_fake_peer_down declared dead (until up or restart): the
+ * real bus answers td_bus_peer_alive(that name) with 0 meanwhile. */
+
+static void s_mark_dead(const char *peer, int dead)
+{
+    for (size_t i = 0; i < 8; i++)
+        if (!strcmp(s_dead[i], peer))
+            s_dead[i][0] = '\0';
+    for (size_t i = 0; dead && i < 8; i++)
+        if (!s_dead[i][0]) {
+            snprintf(s_dead[i], sizeof s_dead[i], "%s", peer);
+            break;
+        }
+}
+
+static int s_is_dead(const char *peer)
+{
+    for (size_t i = 0; peer && *peer && i < 8; i++)
+        if (!strcmp(s_dead[i], peer))
+            return 1;
+    return 0;
+}
+
 void td_bus_fake_peer_up(td_bus_t *bus, const char *peer, const char *role, uint32_t capacity)
 {
+    s_mark_dead(peer, 0);
     if (bus->h.on_peer_up)
         bus->h.on_peer_up(bus->arg, peer, role, capacity);
 }
 
 void td_bus_fake_peer_down(td_bus_t *bus, const char *peer, const char *role)
 {
+    s_mark_dead(peer, 1);
     if (bus->h.on_peer_down)
         bus->h.on_peer_down(bus->arg, peer, role);
 }
@@ -280,6 +311,7 @@ void td_bus_fake_peer_down(td_bus_t *bus, const char *peer, const char *role)
 void td_bus_fake_peer_restart(td_bus_t *bus, const char *peer, const char *role,
                               uint32_t capacity)
 {
+    s_mark_dead(peer, 0);
     if (bus->h.on_peer_restart) {
         bus->h.on_peer_restart(bus->arg, peer, role, capacity);
         return;

@@ -27,7 +27,8 @@ void td_bus_fake_reset(void);
 
 /* Deliver env (borrowed) to the bus's handlers as if `peer` had sent it. */
 void td_bus_fake_deliver(td_bus_t *bus, const char *peer, const Tandem__Envelope *env);
-/* Fire on_peer_up / on_peer_down. */
+/* Fire on_peer_up / on_peer_down; td_bus_peer_alive(peer) answers 0 from
+ * the down until the next up (or restart) of that peer. */
 void td_bus_fake_peer_up(td_bus_t *bus, const char *peer, const char *role, uint32_t capacity);
 void td_bus_fake_peer_down(td_bus_t *bus, const char *peer, const char *role);
 /* List a peer in td_bus_peers_foreach (until td_bus_fake_reset). */
