@@ -34,8 +34,8 @@ struct router {
     td_store_t *store;          /* cluster mode (router_open_cluster); NULL: single host */
     dbsync_t *dbsync;           /* DB() and GLOBAL() shared through store */
     adopt_t *adopt;             /* cluster mode: calls other router processes answered */
-    char identity[64];
     td_bus_t *bus;
+    char identity[64];          /* on the bus ([router] identity, -i): "router" by default */
     cli_relay_t *relay;         /* `sip ...` commands, answered by signaling */
     strmap_t *calls;            /* call id (the call's own copy) -> call */
     call_t **zombies;           /* ended, waiting for the reaper */
@@ -984,6 +984,7 @@ const char *router_plan_path(router_t *self) { return self->plan_path; }
 const dialplan_t *router_dialplan(router_t *self) { return self->dialplan; }
 
 td_bus_t *router_bus(router_t *self) { return self->bus; }
+const char *router_identity(router_t *self) { return self->identity; }
 workers_t *router_workers(router_t *self) { return self->workers; }
 astdb_t *router_astdb(router_t *self) { return self->env.astdb; }
 

@@ -1127,10 +1127,19 @@ S_OTHER(channel_new, ChannelNew)
 S_OTHER(media_offered, MediaOffered)
 S_OTHER(media_answered, MediaAnswered)
 
-/* The bus logs peers coming and going; the core only acts on the router.
+/* The bus logs peers coming and going; the core only acts on routers.
  * A router declared dead may only be slow (its Hellos queue behind a burst of
  * calls), so calls being set up are given ROUTER_GRACE_S before the tick
- * ends them; new calls get 503 meanwhile. */
+ * ends those it owned; new calls get 503 meanwhile if no router is left
+ * (else they go to the live ones: sip_legs picks each call's owner). */
+static void s_dead_router(void *arg, const char *identity, const char *role, int alive,
+                          uint32_t capacity, uint32_t load, uint64_t silent_ms)
+{
+    (void)identity; (void)capacity; (void)load; (void)silent_ms;
+    if (!alive && strcmp(role, "router") == 0)
+        *(int *)arg = 1;
+}
+
 /* [cluster] in tandem.conf: routers are adopted, not mourned (adopt.h). */
 static int s_cluster(const sip_core_t *self)
 {
@@ -1143,7 +1152,10 @@ static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t
     (void)capacity;
     if (strcmp(role, "router") != 0)
         return;
-    self->router_down_since = 0;
+    int dead = 0;
+    td_bus_peers_foreach(self->bus, s_dead_router, &dead);
+    if (!dead)
+        self->router_down_since = 0;
     if (s_cluster(self))
         sip_legs_resend_hangups(self->call);
     size_t n = sip_legs_announce_restored(self->call);
@@ -1154,14 +1166,17 @@ static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t
 static void s_on_peer_down(void *arg, const char *peer, const char *role)
 {
     sip_core_t *self = arg;
-    (void)peer;
     if (strcmp(role, "router") == 0) {
-        td_log(LOG_WARNING, "the router is down: new calls get 503 until it is back");
-        self->router_down_since = (long)time(NULL);
+        if (td_bus_peer_alive(self->bus, NULL))
+            td_log(LOG_WARNING, "router %s is down: new calls go to the live router(s)", peer);
+        else
+            td_log(LOG_WARNING, "the router is down: new calls get 503 until it is back");
+        if (!self->router_down_since)
+            self->router_down_since = (long)time(NULL);
     }
 }
 
-/* The router restarted (its Hello carries a new boot), faster than the bus
+/* A router restarted (its Hello carries a new boot), faster than the bus
  * notices silence or after: the new process knows none of our calls. */
 static void s_on_peer_restart(void *arg, const char *peer, const char *role, uint32_t capacity)
 {
@@ -1169,17 +1184,20 @@ static void s_on_peer_restart(void *arg, const char *peer, const char *role, uin
     (void)capacity;
     if (strcmp(role, "router") != 0)
         return;
-    self->router_down_since = 0;
+    int dead = 0;
+    td_bus_peers_foreach(self->bus, s_dead_router, &dead);
+    if (!dead)
+        self->router_down_since = 0;
     if (s_cluster(self)) {
         /* Its answered calls are in the store: the router that gets their
          * next message adopts them. What it was setting up is lost. */
-        size_t n = sip_legs_router_lost(self->call, "the router restarted");
+        size_t n = sip_legs_router_lost(self->call, peer, "the router restarted");
         sip_legs_resend_hangups(self->call);
         td_log(LOG_WARNING, "%s restarted: answered calls go on (adopted from the cluster "
                "store); %zu leg(s) being set up ended", peer, n);
         return;
     }
-    size_t n = sip_legs_router_restarted(self->call);
+    size_t n = sip_legs_router_restarted(self->call, peer);
     td_log(LOG_WARNING, "%s restarted and knows none of our calls: %zu leg(s) ended", peer, n);
 }
 
@@ -1351,7 +1369,6 @@ static int s_cli_lastms(void *arg, const sip_peer_t *peer)
 /* A `sip ...` command that the router relays from tandemctl. */
 static void s_on_cli_request(void *arg, const td_bus_hdr_t *hdr, const Tandem__CliRequest *msg)
 {
-    (void)hdr;
     sip_core_t *self = arg;
     sip_cli_env_t env = {
         .conf = self->conf, .registrar = self->registrar, .lastms = s_cli_lastms,
@@ -1362,7 +1379,7 @@ static void s_on_cli_request(void *arg, const td_bus_hdr_t *hdr, const Tandem__C
     r.id = msg->id;
     r.status = (uint32_t)sip_cli_run(&env, msg->command ? msg->command : "", &text);
     r.text = text ? text : "";
-    td_bus_send_cli_reply(self->bus, NULL, "", 0, &r);
+    td_bus_send_cli_reply(self->bus, hdr->peer, "", 0, &r);   /* the router that asked */
     free(text);
 }
 
@@ -1436,6 +1453,9 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
                               s_remap, self);
     self->bus = td_bus_new(base, TD_BUS_CONNECT, opts->endpoint, self->identity, "signaling",
                            self->opts.capacity, &bh, self);
+    if (self->bus && opts->discover && *opts->discover
+        && td_bus_discover(self->bus, opts->discover) != 0)
+        td_bus_destroy(&self->bus);
     self->tick = event_new(base, -1, EV_PERSIST, s_on_tick, self);
     sip_load_opts_t lo = { .lag_ms = self->opts.overload_lag_ms, .max_cps = self->opts.max_cps };
     self->load = sip_load_new(&lo, s_now_us(), s_cpu_us());
