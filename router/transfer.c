@@ -22,14 +22,15 @@
 static void s_result(call_t *self, uint32_t leg, uint32_t status, uint32_t transferee,
                      const char *exten, const char *context)
 {
-    if (self->sig_lost)
+    const char *peer = call_leg_peer(self, leg);
+    if (!peer)
         return;
     Tandem__TransferResult m = TANDEM__TRANSFER_RESULT__INIT;
     m.status = status;
     m.transferee = transferee;
     m.exten = (char *)(exten ? exten : "");
     m.context = (char *)(context ? context : "");
-    td_bus_send_transfer_result(self->env->bus, self->sig_peer, self->id, leg, &m);
+    td_bus_send_transfer_result(self->env->bus, peer, self->id, leg, &m);
 }
 
 /* chanvars_foreach: TRANSFER_CONTEXT set with "_" or "__" (inherited). */
