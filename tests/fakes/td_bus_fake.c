@@ -56,18 +56,21 @@ void td_bus_set_load(td_bus_t *self, uint32_t load)
     self->load = load;
 }
 
-int td_bus_peer_alive(td_bus_t *self, const char *peer)
-{
-    (void)self; (void)peer;
-    return s_alive;
-}
-
 /* The peers td_bus_fake_add_peer listed (none by default). */
 static struct {
     char identity[64], role[32];
     int alive;
 } s_peers[16];
 static size_t s_npeers;
+
+int td_bus_peer_alive(td_bus_t *self, const char *peer)
+{
+    (void)self;
+    for (size_t i = 0; peer && i < s_npeers; i++)
+        if (strcmp(s_peers[i].identity, peer) == 0)
+            return s_peers[i].alive;
+    return s_alive;
+}
 
 void td_bus_peers_foreach(td_bus_t *self, td_bus_peer_fn *fn, void *arg)
 {
