@@ -1637,6 +1637,33 @@ static void test_dial_node_fallback(void **state)
     s_nothing_more(f);
 }
 
+/* A blind transfer across nodes: the caller (sig-1) transfers the callee
+ * (sig-2): the result goes to both nodes, sig-2 starts the transferee's new
+ * call (it finds no REFER there), sig-1 releases the transferor. */
+static void test_transfer_across_nodes(void **state)
+{
+    fixture_t *f = *state;
+    td_bus_fake_peer_up(f->bus, "sig-2", "signaling", 1000);
+    s_location(f, "sig-2", "1002", 60, 1);
+    s_channel_new(f, "c1", "1002");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1", 0);
+    s_media_offered(f, "media-1", "c1");
+    s_sent(f, "sig-2", ORIGINATE, "c1", 1);
+    s_answer(f, "c1", 1, "SDP-B");
+    s_sent(f, "media-1", MEDIA_ANSWER, "c1", 1);
+    s_media_answered(f, "c1", 1, "");
+    s_sent(f, "sig-1", ANSWER, "c1", 0);
+    s_transfer_in(f, "c1", 0, "1004", "internal");
+    const Tandem__Envelope *e = s_sent(f, "sig-1", TRANSFER_RESULT, "c1", 0);
+    assert_int_equal(e->transfer_result->status, 200);
+    assert_int_equal(e->transfer_result->transferee, 1);
+    e = s_sent(f, "sig-2", TRANSFER_RESULT, "c1", 0);
+    assert_int_equal(e->transfer_result->transferee, 1);
+    assert_string_equal(e->transfer_result->exten, "1004");
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+}
+
 /* The callee's node dies while it rings: that leg fails (38), Dial goes on
  * (here: Wait, Hangup), nothing goes to the dead node; the caller's node hears. */
 static void test_callee_node_lost(void **state)
@@ -1787,6 +1814,7 @@ int main(void)
         T(test_dial_to_registered_node),
         T(test_dial_node_fallback),
         T(test_callee_node_lost),
+        T(test_transfer_across_nodes),
         T(test_signaling_down),
         T(test_signaling_stall),
         T(test_cli),
