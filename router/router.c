@@ -641,8 +641,8 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_peer_restart = s_on_peer_restart,
         .on_location = s_on_location,
     };
-    if (self->workers && self->calls && self->locations && self->reaper && self->drain && self->sig_grace && self->cdr &&
-        self->chanstats)
+    if (self->workers && self->calls && self->locations && self->reaper && self->drain &&
+        self->sig_grace && self->cdr && self->chanstats)
         self->bus = td_bus_new(base, TD_BUS_BIND, endpoint, identity, "router", 0, &h, self);
     if (self->bus)
         self->relay = cli_relay_new(base, self->bus);
