@@ -353,9 +353,26 @@ static int s_database(router_t *self, s_out_t *o, char **w, int n)
                                                    : "Database entry could not be removed.\n");
         return CLI_OK;
     }
+    if (IS(1, "deltree") && (n == 3 || n == 4)) {
+        /* "family keytree" or "family/keytree" */
+        char *family = w[2], *keytree = n == 4 ? w[3] : NULL, *slash = strchr(w[2], '/');
+        if (!keytree && slash) {
+            *slash = '\0';
+            keytree = slash + 1;
+        }
+        int k = astdb_deltree(db, family, keytree);
+        if (k < 0)
+            s_printf(o, "Database unavailable.\n");
+        else if (k == 0)
+            s_printf(o, "Database entries do not exist.\n");
+        else
+            s_printf(o, "%d database entries removed.\n", k);
+        return CLI_OK;
+    }
 #undef IS
     s_printf(o, "Usage: database show [family [keytree]] | database get <family> <key> |\n"
-                "       database put <family> <key> <value> | database del <family> <key>\n");
+                "       database put <family> <key> <value> | database del <family> <key> |\n"
+                "       database deltree <family> [keytree]\n");
     return CLI_USAGE;
 }
 
@@ -376,7 +393,7 @@ static const char *const s_help =
     "sip show peer <name>              one SIP peer's settings and registration (signaling)\n"
     "sip reload                        re-read sip.conf in every signaling process\n"
     "cdr show pgsql status             the PostgreSQL CDR backend: connection, backlog\n"
-    "database show [family [keytree]]  DB() values (get/put/del <family> <key> [value])\n"
+    "database show [family [keytree]]  DB() values (get/put/del <family> <key> [value], deltree)\n"
     "help                              this list\n";
 
 int router_cli(router_t *self, const char *command, char **text)

@@ -284,7 +284,17 @@ static void test_database(void **state)
              "1 results found.\n");
     s_expect(f, "database put cf", 1,
              "Usage: database show [family [keytree]] | database get <family> <key> |\n"
-             "       database put <family> <key> <value> | database del <family> <key>\n");
+             "       database put <family> <key> <value> | database del <family> <key> |\n"
+             "       database deltree <family> [keytree]\n");
+    s_expect(f, "database put cf a/b 1", 0, "Updated database successfully\n");
+    s_expect(f, "database put cf a/c 2", 0, "Updated database successfully\n");
+    s_expect(f, "database put cf ab 3", 0, "Updated database successfully\n");
+    s_expect(f, "database deltree cf a", 0, "2 database entries removed.\n");
+    s_expect(f, "database deltree cf/a", 0, "Database entries do not exist.\n");
+    s_expect(f, "database deltree cf", 0, "2 database entries removed.\n");   /* 1000, ab */
+    s_expect(f, "database show", 0,
+             "/cfwd/1                                           : y                        \n"
+             "1 results found.\n");
 }
 
 int main(void)
