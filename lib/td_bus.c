@@ -320,6 +320,12 @@ static void s_on_hello(td_bus_t *self, s_link_t *link, const char *from,
         if (link->peer != p && link->peer)
             td_log(LOG_NOTICE, "bus: %s now answers as %s (was %s)", link->endpoint,
                    p->identity, link->peer->identity);
+        if (p->link && p->link != link && p->link->peer == p && p->alive)
+            /* Two sockets, one router: it hands our identity from one
+             * connection to the other (ROUTER_HANDOVER) each time one
+             * reconnects. List each router once (endpoint= or discover=). */
+            td_log_limited(LOG_WARNING, 1, "bus: router %s answers at %s and at %s: list "
+                           "each router once", p->identity, p->link->endpoint, link->endpoint);
         link->peer = p;
         p->link = link;
     }

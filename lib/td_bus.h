@@ -70,7 +70,8 @@
     X(exten_reply,    ExtenReply,    EXTEN_REPLY) \
     X(media_stats_request, MediaStatsRequest, MEDIA_STATS_REQUEST) \
     X(media_stats,    MediaStats,    MEDIA_STATS) \
-    X(dialog_restored, DialogRestored, DIALOG_RESTORED)
+    X(dialog_restored, DialogRestored, DIALOG_RESTORED) \
+    X(location,       Location,      LOCATION)
 
 typedef struct td_bus td_bus_t;
 
@@ -171,7 +172,7 @@ const char *td_bus_msg_name(int body_case);
 /* Frames counted since start, for metrics (lib/td_bus_metrics.c): by
  * envelope case (Hello included), frames that could not be sent, frames that
  * could not be decoded. Borrowed for the bus's life. */
-#define TD_BUS_MAX_CASE 64
+#define TD_BUS_MAX_CASE 128
 typedef struct {
     uint64_t rx[TD_BUS_MAX_CASE], tx[TD_BUS_MAX_CASE];
     uint64_t tx_failed, rx_bad;

@@ -992,9 +992,10 @@ static void s_on_scan_key(redisAsyncContext *ac, void *reply, void *priv)
     int ok = r && r->type != REDIS_REPLY_ERROR;
     s_count_reply(sc->self, r);
     sc->outstanding--;
-    if (!ok)
-        sc->ok = 0;
-    /* a key gone between SCAN and its read is skipped */
+    if (!r)
+        sc->ok = 0;               /* the connection broke */
+    /* a key gone between SCAN and its read is skipped, and so is one of
+     * another type (an error reply: WRONGTYPE) */
     if (ok && !sc->self->closing) {
         if (sc->each_value && r->type == REDIS_REPLY_STRING)
             sc->each_value(sc->arg, 1, k->key, r->str, r->len);

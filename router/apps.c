@@ -51,6 +51,7 @@ int call_app_instant(dialplan_app_t app)
     case DIALPLAN_APP_EXEC: case DIALPLAN_APP_TRYEXEC: case DIALPLAN_APP_EXECIFTIME:
     case DIALPLAN_APP_RAISEEXCEPTION: case DIALPLAN_APP_MACRO:
     case DIALPLAN_APP_MACROEXCLUSIVE: case DIALPLAN_APP_MACROIF: case DIALPLAN_APP_MACROEXIT:
+    case DIALPLAN_APP_DBDELTREE:
         return 1;
     default:
         return 0;
@@ -891,6 +892,26 @@ static void s_app_log(call_t *self, char *args)
     td_log(prio, "%s", msg);
 }
 
+/* --- DBdeltree ---------------------------------------------------------------------- */
+
+/* DBdeltree(family[/keytree]), as apps/app_db.c: "family/" alone (an empty
+ * keytree) is the whole family; an empty argument is every key (as
+ * ast_db_deltree with no family). Never fails the call. */
+static void s_app_dbdeltree(call_t *self, char *args)
+{
+    char *family = args, *keytree = NULL, *slash = strchr(args, '/');
+    if (slash) {
+        *slash = '\0';
+        keytree = *(slash + 1) ? slash + 1 : NULL;
+    }
+    if (keytree)
+        td_log(LOG_INFO, "DBdeltree: family=%s, keytree=%s", family, keytree);
+    else
+        td_log(LOG_INFO, "DBdeltree: family=%s", family);
+    if (astdb_deltree(self->env->astdb, family, keytree) < 0)
+        td_log(LOG_INFO, "DBdeltree: Error deleting key from database.");
+}
+
 /* --- signalling ------------------------------------------------------------------------ */
 
 /* Busy([timeout]) and Congestion([timeout]): hang up with 17 or 34 (486 or
@@ -932,6 +953,7 @@ void call_app_exec(call_t *self, dialplan_app_t app, char *args)
     case DIALPLAN_APP_RETURN:      s_app_return(self, args); break;
     case DIALPLAN_APP_VERBOSE:     s_app_verbose(self, args); break;
     case DIALPLAN_APP_LOG:         s_app_log(self, args); break;
+    case DIALPLAN_APP_DBDELTREE:   s_app_dbdeltree(self, args); break;
     case DIALPLAN_APP_BUSY:        call_app_refuse(self, args, 17); break;
     case DIALPLAN_APP_CONGESTION:  call_app_refuse(self, args, 34); break;
     case DIALPLAN_APP_WHILE:       s_while(self, args, 0); break;

@@ -402,3 +402,59 @@ void astdb_foreach(const astdb_t *self, void (*fn)(void *arg, const char *key, c
     s_visit_t v = { fn, arg };
     strmap_foreach(self->map, s_on_entry, &v);
 }
+
+typedef struct {
+    const char *prefix;
+    size_t plen;
+    char **keys;
+    size_t n, cap;
+    int failed;
+} s_tree_t;
+
+static void s_tree_one(void *arg, const char *key, void *value)
+{
+    (void)value;
+    s_tree_t *t = arg;
+    if (t->failed || (t->plen && (strncmp(key, t->prefix, t->plen)
+                                  || (key[t->plen] && key[t->plen] != '/'))))
+        return;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 16;
+        char **k = realloc(t->keys, cap * sizeof *k);
+        if (!k) {
+            t->failed = 1;
+            return;
+        }
+        t->keys = k;
+        t->cap = cap;
+    }
+    if (!(t->keys[t->n] = strdup(key)))
+        t->failed = 1;
+    else
+        t->n++;
+}
+
+int astdb_deltree(astdb_t *self, const char *family, const char *keytree)
+{
+    if (!self)
+        return -1;
+    char prefix[1024] = "";
+    if (family && *family)
+        snprintf(prefix, sizeof prefix, keytree && *keytree ? "%s/%s" : "%s", family,
+                 keytree ? keytree : "");
+    s_tree_t t = { prefix, strlen(prefix), NULL, 0, 0, 0 };
+    strmap_foreach(self->map, s_tree_one, &t);
+    int n = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        /* one key at a time, as astdb_del: the log and the change hook */
+        char *slash = strchr(t.keys[i], '/');
+        if (slash) {
+            *slash = '\0';
+            if (astdb_del(self, t.keys[i], slash + 1) == 0)
+                n++;
+        }
+        free(t.keys[i]);
+    }
+    free(t.keys);
+    return t.failed ? -1 : n;
+}

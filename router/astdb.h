@@ -33,6 +33,10 @@ int astdb_put(astdb_t *self, const char *family, const char *key, const char *va
 /* Remove family/key. 0, or -1 if it did not exist. */
 int astdb_del(astdb_t *self, const char *family, const char *key);
 size_t astdb_count(const astdb_t *self);
+/* Delete family's keys (family NULL or "": every key), or only those under
+ * family/keytree: whole path components, as Asterisk's ast_db_deltree
+ * ("cf" is not "cfwd"). The number deleted (0: none), or -1 on ENOMEM. */
+int astdb_deltree(astdb_t *self, const char *family, const char *keytree);
 
 /* Called after every astdb_put and successful astdb_del with "family/key"
  * and the new value (NULL: deleted), borrowed until it returns: cluster

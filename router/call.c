@@ -310,13 +310,30 @@ void call_set_dialstatus(call_t *self, const char *status)
 
 /* --- bus helpers ------------------------------------------------------ */
 
+const char *call_leg_peer(const call_t *self, uint32_t leg)
+{
+    if (leg != 0)
+        for (size_t i = 0; i < self->nlegs; i++) {
+            const leg_t *l = &self->legs[i];
+            if (l->number != leg || l->state == LEG_NEW)
+                continue;
+            if (l->node_lost)
+                return NULL;
+            if (!l->node[0] || strcmp(l->node, self->sig_peer) == 0)
+                break;          /* the caller's node */
+            return l->node;
+        }
+    return self->sig_lost ? NULL : self->sig_peer;
+}
+
 static void s_send_hangup(call_t *self, uint32_t leg, uint32_t cause)
 {
-    if (self->sig_lost)
+    const char *peer = call_leg_peer(self, leg);
+    if (!peer)
         return;
     Tandem__Hangup m = TANDEM__HANGUP__INIT;
     m.cause = cause;
-    td_bus_send_hangup(self->env->bus, self->sig_peer, self->id, leg, &m);
+    td_bus_send_hangup(self->env->bus, peer, self->id, leg, &m);
 }
 
 int call_media_offer(call_t *self, dialplan_app_t then)
@@ -478,9 +495,9 @@ void call_save(call_t *self)
         snprintf(leg1, sizeof leg1, "%u", w->number);
     names[0] = CALL_SAVE_OWNER;  values[0] = self->env->identity ? self->env->identity : "";
     names[1] = CALL_SAVE_SIG0;   values[1] = self->sig_peer;
-    /* Every leg goes through the caller's signaling node today (Originate
-     * goes to sig_peer). */
-    names[2] = CALL_SAVE_SIG1;   values[2] = w ? self->sig_peer : "";
+    /* the callee's node: where its Originate went (multisig) */
+    names[2] = CALL_SAVE_SIG1;
+    values[2] = !w ? "" : w->node[0] ? w->node : self->sig_peer;
     names[3] = CALL_SAVE_LEG1;   values[3] = leg1;
     names[4] = CALL_SAVE_WORKER;
     values[4] = self->worker && !self->worker_lost ? worker_ref_identity(self->worker) : "";
@@ -1146,6 +1163,37 @@ void call_on_peer_lost(call_t *self, int media)
     td_log(LOG_WARNING, "%s peer of '%s' is gone: hanging up", media ? "Media" : "Signaling",
            self->channel);
     call_end(self, 38, 38);
+}
+
+int call_uses_sig(const call_t *self, const char *peer)
+{
+    if (strcmp(self->sig_peer, peer) == 0)
+        return 1;
+    for (size_t i = 0; i < self->nlegs; i++)
+        if ((self->legs[i].state == LEG_RINGING || self->legs[i].state == LEG_UP)
+            && strcmp(self->legs[i].node, peer) == 0)
+            return 1;
+    return 0;
+}
+
+void call_on_sig_lost(call_t *self, const char *peer)
+{
+    for (size_t i = 0; i < self->nlegs; i++)
+        if (strcmp(self->legs[i].node, peer) == 0 && self->legs[i].state != LEG_NEW)
+            self->legs[i].node_lost = 1;
+    if (strcmp(self->sig_peer, peer) == 0) {
+        call_on_peer_lost(self, 0);
+        return;
+    }
+    /* Only callees' legs were there. One at a time: a failed leg may end
+     * the Dial, and the dialplan may go on (even Dial again). */
+    for (size_t i = 0; i < self->nlegs && self->state != CALL_DONE; i++) {
+        leg_t *l = &self->legs[i];
+        if (!l->node_lost || (l->state != LEG_RINGING && l->state != LEG_UP))
+            continue;
+        td_log(LOG_WARNING, "Signaling peer %s of '%s' is gone: hanging up", peer, l->channel);
+        call_dial_on_leg_hangup(self, l, 38);     /* as if the callee hung up */
+    }
 }
 
 void call_on_sig_silent(call_t *self)

@@ -80,6 +80,8 @@ typedef struct {
     struct chanvars *globals;   /* GLOBAL() writes, above [globals]; NULL: read-only */
     struct astdb *astdb;        /* DB(); NULL: no store */
     struct dbsync *dbsync;      /* cluster mode: GLOBAL() writes shared; NULL: not */
+    struct location *locations; /* peer -> signaling node of its registration (location.h);
+                                 * NULL: outgoing legs go to the caller's node */
     /* Cluster mode: the shared store, where each answered call keeps the
      * call:<id> hash another router (or this one restarted) needs to end it
      * (adopt.h); identity: this router's, its "owner". NULL: single host. */
@@ -146,6 +148,15 @@ void call_on_transfer(call_t *self, uint32_t leg, const Tandem__Transfer *msg);
 /* The call's media worker (media = 1) or signaling peer (0) is dead: end the
  * call with cause 38 without sending anything more to that peer. */
 void call_on_peer_lost(call_t *self, int media);
+/* Signaling node peer is dead (or restarted and knows nothing): if it is
+ * the caller's, the call ends as on call_on_peer_lost; a ringing leg on it
+ * fails and a bridged callee on it hangs up, both with cause 38 (Dial goes
+ * on with the other legs, or as its g option says). Nothing more is sent to
+ * that node. */
+void call_on_sig_lost(call_t *self, const char *peer);
+/* Whether a leg of the call (the caller's, a ringing or bridged callee's)
+ * is on signaling node peer. */
+int call_uses_sig(const call_t *self, const char *peer);
 /* The call's media worker died and another is alive: move the call's media
  * there (MediaAdopt, then a re-INVITE of each phone). Without a live worker
  * the call ends as on call_on_peer_lost. */

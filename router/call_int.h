@@ -80,6 +80,9 @@ typedef struct {
     char user[64];              /* sip.conf section */
     char exten[64];             /* Request-URI user, "" = user */
     char channel[96];           /* "SIP/1002-0000002a" */
+    char node[64];              /* the signaling node it was sent to (Originate): the one
+                                 * holding the callee's registration, else the caller's */
+    unsigned node_lost : 1;     /* that node is dead: send it nothing more */
 } leg_t;
 
 struct call {
@@ -189,6 +192,10 @@ struct call {
 };
 
 /* call.c, for dial.c */
+/* The signaling node to send leg's messages to (leg 0: the caller's; an
+ * outgoing leg: the node its Originate went to), or NULL when that node is
+ * lost (send nothing). */
+const char *call_leg_peer(const call_t *self, uint32_t leg);
 void call_next(call_t *self);                       /* step to the next priority and run */
 void call_end(call_t *self, uint32_t cause, uint32_t legs_cause);
 int call_media_offer(call_t *self, dialplan_app_t then); /* 0: waiting; -1: no worker */

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "astdb.h"
 #include "call.h"
 #include "cdr_pgsql.h"
+#include "location.h"
 #include "td_bus.h"
 #include "td_log.h"
 #include "td_strbuf.h"
@@ -197,6 +199,25 @@ static void s_worker_one(void *arg, const worker_ref_t *w)
              worker_ref_assigned(w), worker_ref_capacity(w) ? cap : "-", sessions);
 }
 
+/* `sip show locations`: the router's table of which signaling node holds
+ * each peer's registration (location.h), as Dial uses it. */
+typedef struct {
+    s_out_t *o;
+    td_bus_t *bus;
+    time_t now;
+    size_t live;
+} s_locations_t;
+
+static void s_location_one(void *arg, const char *peer, const char *node, time_t expires_at)
+{
+    s_locations_t *l = arg;
+    if (expires_at <= l->now)
+        return;
+    l->live++;
+    s_printf(l->o, "%-24.24s %-24.24s %-5s %8ld\n", peer, node,
+             td_bus_peer_alive(l->bus, node) ? "up" : "down", (long)(expires_at - l->now));
+}
+
 static void s_process_one(void *arg, const char *identity, const char *role, int alive,
                           uint32_t capacity, uint32_t load, uint64_t silent_ms)
 {
@@ -338,9 +359,26 @@ static int s_database(router_t *self, s_out_t *o, char **w, int n)
                                                    : "Database entry could not be removed.\n");
         return CLI_OK;
     }
+    if (IS(1, "deltree") && (n == 3 || n == 4)) {
+        /* "family keytree" or "family/keytree" */
+        char *family = w[2], *keytree = n == 4 ? w[3] : NULL, *slash = strchr(w[2], '/');
+        if (!keytree && slash) {
+            *slash = '\0';
+            keytree = slash + 1;
+        }
+        int k = astdb_deltree(db, family, keytree);
+        if (k < 0)
+            s_printf(o, "Database unavailable.\n");
+        else if (k == 0)
+            s_printf(o, "Database entries do not exist.\n");
+        else
+            s_printf(o, "%d database entries removed.\n", k);
+        return CLI_OK;
+    }
 #undef IS
     s_printf(o, "Usage: database show [family [keytree]] | database get <family> <key> |\n"
-                "       database put <family> <key> <value> | database del <family> <key>\n");
+                "       database put <family> <key> <value> | database del <family> <key> |\n"
+                "       database deltree <family> [keytree]\n");
     return CLI_USAGE;
 }
 
@@ -354,13 +392,14 @@ static const char *const s_help =
     "dialplan show [[exten@]context]   the dialplan, or one context, or what exten dials there\n"
     "dialplan reload                   re-read extensions.conf\n"
     "sip show channelstats             RTP of each call's phones: packets, loss, jitter\n"
+    "sip show locations                which signaling node holds each registration\n"
     "media show workers                media workers: state, calls, capacity, sessions\n"
     "media drain <worker>              move a worker's calls elsewhere, then it exits\n"
     "sip show peers|users|registry     SIP peers, users, outbound registrations (signaling)\n"
     "sip show peer <name>              one SIP peer's settings and registration (signaling)\n"
     "sip reload                        re-read sip.conf in every signaling process\n"
     "cdr show pgsql status             the PostgreSQL CDR backend: connection, backlog\n"
-    "database show [family [keytree]]  DB() values (get/put/del <family> <key> [value])\n"
+    "database show [family [keytree]]  DB() values (get/put/del <family> <key> [value], deltree)\n"
     "help                              this list\n";
 
 int router_cli(router_t *self, const char *command, char **text)
@@ -413,6 +452,11 @@ int router_cli(router_t *self, const char *command, char **text)
         } else {
             rc = s_dialplan_show(self, &o, n == 3 ? w[2] : NULL);
         }
+    } else if (IS(0, "sip") && IS(1, "show") && IS(2, "locations") && n == 3) {
+        s_printf(&o, "%-24.24s %-24.24s %-5s %8s\n", "Peer", "Node", "State", "Expires");
+        s_locations_t l = { &o, router_bus(self), time(NULL), 0 };
+        location_foreach(router_locations(self), s_location_one, &l);
+        s_printf(&o, "%zu registration%s on the signaling nodes\n", l.live, l.live == 1 ? "" : "s");
     } else if (IS(0, "media") && IS(1, "show") && IS(2, "workers") && n == 3) {
         s_printf(&o, "%-24.24s %-9s %6s %9s %8s\n", "Worker", "State", "Calls", "Capacity",
                  "Sessions");

@@ -37,7 +37,8 @@ int cli_relay_wants(const char *command)
     char a[16] = "", b[16] = "", c[32] = "";
     if (sscanf(command, "%15s %15s %31s", a, b, c) < 1 || strcasecmp(a, "sip") != 0)
         return 0;
-    return !(strcasecmp(b, "show") == 0 && strcasecmp(c, "channelstats") == 0);
+    return !(strcasecmp(b, "show") == 0 && (strcasecmp(c, "channelstats") == 0
+                                            || strcasecmp(c, "locations") == 0));
 }
 
 /* Join the answers, send them to the ctl peer, forget the request. */

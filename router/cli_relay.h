@@ -23,7 +23,8 @@ void cli_relay_destroy(cli_relay_t **self_p);
 
 /* Whether the router passes this command line on (its first word is
  * "sip"; `sip show channelstats` is the router's own: the media counts are
- * there). */
+ * there; so is `sip show locations`: the router's table of which signaling
+ * node holds each registration). */
 int cli_relay_wants(const char *command);
 
 /* Pass command (from ctl peer `ctl` with request id `id`) to every live

@@ -25,6 +25,8 @@ struct dbsync {
     int scans;                   /* reload scans still running */
     int reload_again;            /* an R came during a reload */
     int wrote_while_down;        /* publish failed: ask the others to reload */
+    uint64_t changes;            /* local changes since the last on_up */
+    uint64_t ups;                /* on_up calls */
     strmap_t *loaded;            /* db reload: key -> s_kv_t (owned) */
     strmap_t *touched;           /* keys changed during a reload (owned keys) */
     dbsync_counts_t counts;
@@ -87,6 +89,7 @@ static void s_share(dbsync_t *self, const char *prefix, const char *name, const 
         return;
     memcpy(key, prefix, pl);
     memcpy(key + pl, name, nl + 1);
+    self->changes++;
     if (value)
         td_store_set(self->store, key, value, strlen(value), 0);
     else
@@ -275,10 +278,14 @@ static void s_reload(dbsync_t *self)
 static void s_on_up(void *arg)
 {
     dbsync_t *self = arg;
-    if (self->wrote_while_down) {
-        self->wrote_while_down = 0;
-        s_publish(self, 'R', NULL, NULL);   /* they missed our messages */
-    }
+    /* The others missed our messages if a publish failed, or may have if
+     * we changed anything since the last time up (a message sent into a
+     * connection that then hung is lost; the write itself was replayed). */
+    if (self->wrote_while_down || (self->ups && self->changes))
+        s_publish(self, 'R', NULL, NULL);
+    self->wrote_while_down = 0;
+    self->changes = 0;
+    self->ups++;
     s_reload(self);
 }
 

@@ -2,7 +2,8 @@
  * (proto/FLOW.md):
  *
  *   call_dial_start         parse targets; MediaOffer if the call has no session
- *   call_dial_originate     Originate one leg per target to the caller's signaling
+ *   call_dial_originate     Originate one leg per target to the signaling node the
+ *                           callee registered through (location.h), else the caller's
  *   Progress (leg k)   first 180 and first 183 go to the caller; SDP (early
  *                      media) goes through the worker first (MediaAnswer)
  *   Answer (leg k)     first one wins: the others get Hangup(26), MediaAnswer
@@ -12,6 +13,7 @@
  *   timer              NOANSWER: hang up the ringing legs, the dialplan goes on */
 #define TD_LOG_SUBSYS TD_LOG_DIALPLAN   /* td_log() here: [logging] dialplan= */
 #include "call_int.h"
+#include "location.h"
 #include "td_log.h"
 #include "vars.h"
 
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* Q.850 causes Dial looks at. */
 enum {
@@ -130,10 +133,11 @@ static int s_any_ringing(const call_t *self)
 
 static void s_hangup_leg(call_t *self, leg_t *leg, uint32_t cause)
 {
-    if (!self->sig_lost) {
+    const char *peer = call_leg_peer(self, leg->number);
+    if (peer) {
         Tandem__Hangup m = TANDEM__HANGUP__INIT;
         m.cause = cause;
-        td_bus_send_hangup(self->env->bus, self->sig_peer, self->id, leg->number, &m);
+        td_bus_send_hangup(self->env->bus, peer, self->id, leg->number, &m);
     }
     leg->state = LEG_GONE;
     leg->cause = cause;
@@ -229,6 +233,22 @@ void call_dial_start(call_t *self, char *args)
     }
 }
 
+/* The signaling node to place a leg for sip.conf section user: the node
+ * the callee registered through, if it is alive; else (a static host, no
+ * registration, the node dead) the caller's, as before several nodes. */
+static const char *s_node_for(call_t *self, const char *user)
+{
+    const char *node = self->env->locations
+                     ? location_node(self->env->locations, user, time(NULL)) : NULL;
+    if (node && strcmp(node, self->sig_peer) != 0) {
+        if (td_bus_peer_alive(self->env->bus, node))
+            return node;
+        td_log(LOG_NOTICE, "%s is registered through %s, which is down: calling it through %s",
+               user, node, self->sig_peer);
+    }
+    return self->sig_peer;
+}
+
 void call_dial_originate(call_t *self)
 {
     for (size_t i = 0; i < self->nlegs; i++) {
@@ -245,7 +265,8 @@ void call_dial_originate(call_t *self)
         m.sdp = (char *)self->sdp_callee;
         m.timeout_ms = self->timeout_ms;
         snprintf(self->dstchannel, sizeof self->dstchannel, "%s", leg->channel);
-        if (self->sig_lost || td_bus_send_originate(self->env->bus, self->sig_peer, self->id,
+        snprintf(leg->node, sizeof leg->node, "%s", s_node_for(self, leg->user));
+        if (self->sig_lost || td_bus_send_originate(self->env->bus, leg->node, self->id,
                                                     leg->number, &m) < 0) {
             leg->state = LEG_GONE;
             leg->cause = S_CAUSE_SUBSCRIBER_ABSENT;

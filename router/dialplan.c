@@ -71,6 +71,7 @@ static const char *s_app_names[DIALPLAN_APP_COUNT] = {
     [DIALPLAN_APP_SAYALPHA]    = "SayAlpha",
     [DIALPLAN_APP_SAYALPHACASE] = "SayAlphaCase",
     [DIALPLAN_APP_READEXTEN]   = "ReadExten",
+    [DIALPLAN_APP_DBDELTREE]   = "DBdeltree",
 };
 
 const char *dialplan_app_name(dialplan_app_t app)

@@ -91,6 +91,7 @@ typedef enum {
     DIALPLAN_APP_SAYALPHA,
     DIALPLAN_APP_SAYALPHACASE,
     DIALPLAN_APP_READEXTEN,
+    DIALPLAN_APP_DBDELTREE,
     DIALPLAN_APP_COUNT,
     /* An application Tandem does not have: it loads (with a warning) and a
      * call that reaches it ends there, as in Asterisk. */

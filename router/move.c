@@ -132,11 +132,12 @@ static void s_done_if_settled(call_t *self)
 static void s_reinvite(call_t *self, int side)
 {
     uint32_t leg = s_side_leg(self, side);
-    if (leg == UINT32_MAX || !self->sdp_sent[side] || self->sig_lost)
+    const char *peer = leg == UINT32_MAX ? NULL : call_leg_peer(self, leg);
+    if (!peer || !self->sdp_sent[side])
         return;
     Tandem__Reinvite m = TANDEM__REINVITE__INIT;
     m.sdp = self->sdp_sent[side];
-    td_bus_send_reinvite(self->env->bus, self->sig_peer, self->id, leg, &m);
+    td_bus_send_reinvite(self->env->bus, peer, self->id, leg, &m);
     self->move_wait |= 1u << side;
     self->move_tries[side]++;
     td_log(LOG_INFO, "move: re-INVITE of leg %u to %s", leg, worker_ref_identity(self->worker));
@@ -216,12 +217,12 @@ void call_on_worker_lost(call_t *self)
     if (self->reinvite) {
         /* The relay in flight dies with the worker; the offerer may try again. */
         self->reinvite = 0;
-        if (!self->sig_lost) {
+        const char *peer = call_leg_peer(self, self->reinvite_from);
+        if (peer) {
             Tandem__ReinviteAnswer a = TANDEM__REINVITE_ANSWER__INIT;
             a.status = 500;
             a.sdp = "";
-            td_bus_send_reinvite_answer(self->env->bus, self->sig_peer, self->id,
-                                        self->reinvite_from, &a);
+            td_bus_send_reinvite_answer(self->env->bus, peer, self->id, self->reinvite_from, &a);
         }
     }
     if (self->state == CALL_WAIT_MEDIA) {

@@ -47,12 +47,13 @@ static int s_leg_up(const call_t *self, uint32_t leg)
 
 static void s_answer(call_t *self, uint32_t leg, uint32_t status, const char *sdp)
 {
-    if (self->sig_lost)
+    const char *peer = call_leg_peer(self, leg);
+    if (!peer)
         return;
     Tandem__ReinviteAnswer m = TANDEM__REINVITE_ANSWER__INIT;
     m.status = status;
     m.sdp = (char *)(sdp ? sdp : "");
-    td_bus_send_reinvite_answer(self->env->bus, self->sig_peer, self->id, leg, &m);
+    td_bus_send_reinvite_answer(self->env->bus, peer, self->id, leg, &m);
 }
 
 static void s_on_reoffer_overdue(evutil_socket_t fd, short what, void *arg)
@@ -160,7 +161,8 @@ void call_on_media_reoffered(call_t *self, const char *peer, const Tandem__Media
         return;
     }
     uint32_t other = s_other(self, from);
-    if (other == UINT32_MAX || self->sig_lost) {
+    const char *to = other == UINT32_MAX ? NULL : call_leg_peer(self, other);
+    if (!to) {
         /* The other leg went meanwhile: the worker drops its pending offer. */
         Tandem__MediaReanswer m = TANDEM__MEDIA_REANSWER__INIT;
         m.status = 500;
@@ -171,7 +173,7 @@ void call_on_media_reoffered(call_t *self, const char *peer, const Tandem__Media
     }
     Tandem__Reinvite m = TANDEM__REINVITE__INIT;
     m.sdp = msg->sdp ? msg->sdp : "";
-    td_bus_send_reinvite(self->env->bus, self->sig_peer, self->id, other, &m);
+    td_bus_send_reinvite(self->env->bus, to, self->id, other, &m);
     call_sdp_heard(self, call_leg_side(self, from), self->ri_offer);
     s_keep_offer(self, m.sdp);
     self->reinvite_to = other;

@@ -10,6 +10,7 @@
 #include "dbsync.h"
 #include "quality.h"
 #include "journal.h"
+#include "location.h"
 #include "strmap.h"
 #include "td_log.h"
 
@@ -38,6 +39,7 @@ struct router {
     char identity[64];          /* on the bus ([router] identity, -i): "router" by default */
     cli_relay_t *relay;         /* `sip ...` commands, answered by signaling */
     strmap_t *calls;            /* call id (the call's own copy) -> call */
+    location_t *locations;      /* peer -> the signaling node it registered through */
     call_t **zombies;           /* ended, waiting for the reaper */
     size_t nzombies, zcap;
     struct event *reaper;
@@ -135,7 +137,7 @@ static void s_collect_one(void *arg, const char *key, void *value)
             worker_ref_t *w = call_worker(call);
             if (!w || strcmp(worker_ref_identity(w), c->peer) != 0)
                 return;
-        } else if (strcmp(call_sig_peer(call), c->peer) != 0) {
+        } else if (!call_uses_sig(call, c->peer)) {
             return;
         }
     }
@@ -298,7 +300,7 @@ static void s_end_sig_calls(router_t *self, const char *peer)
     s_collect_t c = s_collect(self, peer, 0);
     for (size_t i = 0; i < c.n; i++) {
         td_log_set_context(call_id(c.list[i]));
-        call_on_peer_lost(c.list[i], 0);
+        call_on_sig_lost(c.list[i], peer);
         td_log_set_context(NULL);
     }
     free(c.list);
@@ -357,6 +359,28 @@ static void s_on_dialog_restored(void *arg, const td_bus_hdr_t *hdr,
                what, hdr->leg);
     td_log_set_context(NULL);
 }
+
+/* A signaling node's registrations (location.h): changes as they happen,
+ * its whole list (reset first) when it hears this router come up. A node
+ * that dies keeps its entries until it sends its list again. */
+static void s_on_location(void *arg, const td_bus_hdr_t *hdr, const Tandem__Location *msg)
+{
+    router_t *self = arg;
+    time_t now = time(NULL);
+    if (msg->reset) {
+        size_t n = location_reset(self->locations, hdr->peer);
+        td_log(LOG_INFO, "Signaling %s sends its registrations (%zu known before)", hdr->peer, n);
+    }
+    for (size_t i = 0; i < msg->n_entries; i++) {
+        const Tandem__LocationEntry *e = msg->entries[i];
+        const char *node = e->node && *e->node ? e->node : hdr->peer;
+        td_log(LOG_DEBUG, "Location: %s %s %s (%u s)", e->peer, e->expires ? "at" : "gone from",
+               node, e->expires);
+        location_update(self->locations, e->peer, node, e->expires, now);
+    }
+}
+
+location_t *router_locations(router_t *self) { return self->locations; }
 
 /* A worker's call quality: at the end of a session for quality.csv, or the
  * answer to a `sip show channelstats`. */
@@ -494,7 +518,7 @@ static void s_on_peer_down(void *arg, const char *peer, const char *role)
             call_on_worker_lost(c.list[i]);
         else if (!self->sig_grace_s || s_sig_down_find(self, peer) < 0 ||
                  !call_answered(c.list[i]))
-            call_on_peer_lost(c.list[i], 0);
+            call_on_sig_lost(c.list[i], peer);
         td_log_set_context(NULL);
     }
     free(c.list);
@@ -657,6 +681,7 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
     *dialplan_p = NULL;
     self->workers = workers_new();
     self->calls = strmap_new(1024);
+    self->locations = location_new();
     self->started = time(NULL);
     self->reaper = event_new(base, -1, 0, s_on_reap, self);
     self->drain = evtimer_new(base, s_on_drain_tick, self);
@@ -692,9 +717,10 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_media_stats = s_on_media_stats,
         .on_peer_restart = s_on_peer_restart,
         .on_dialog_restored = s_on_dialog_restored,
+        .on_location = s_on_location,
     };
-    if (self->workers && self->calls && self->reaper && self->drain && self->sig_grace && self->cdr &&
-        self->chanstats)
+    if (self->workers && self->calls && self->locations && self->reaper && self->drain &&
+        self->sig_grace && self->cdr && self->chanstats)
         self->bus = td_bus_new(base, TD_BUS_BIND, endpoint, identity, "router", 0, &h, self);
     if (self->bus)
         self->relay = cli_relay_new(base, self->bus);
@@ -708,6 +734,7 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .dialplan = self->dialplan,
         .workers = self->workers,
         .cdr = self->cdr,
+        .locations = self->locations,
         .channel_seq = 0,
         .on_done = s_on_call_done,
         .arg = self,
@@ -869,6 +896,7 @@ void router_destroy(router_t **self_p)
     chanstats_destroy(&self->chanstats);
     td_bus_destroy(&self->bus);
     strmap_destroy(&self->calls);
+    location_destroy(&self->locations);
     if (self->cdr)
         cdr_set_backend(self->cdr, NULL, NULL);
     cdr_pgsql_destroy(&self->pgsql);     /* after the last CDR: it spools the rest */

@@ -88,6 +88,8 @@ const char *router_identity(router_t *self);
 workers_t *router_workers(router_t *self);
 /* The DB() store (the cache of Redis in cluster mode), or NULL. Borrowed. */
 struct astdb *router_astdb(router_t *self);
+/* peer -> signaling node of its registration (location.h); borrowed. */
+struct location *router_locations(router_t *self);
 /* The live call with this id, or NULL. Borrowed until it ends. */
 call_t *router_call(router_t *self, const char *call_id);
 size_t router_call_count(router_t *self);

@@ -22,14 +22,23 @@
 static void s_result(call_t *self, uint32_t leg, uint32_t status, uint32_t transferee,
                      const char *exten, const char *context)
 {
-    if (self->sig_lost)
+    const char *peer = call_leg_peer(self, leg);
+    /* Several signaling nodes: a transferee on another node than the
+     * transferor's gets the same result there, where signaling finds no
+     * REFER for it and starts the transferee's new call (as when the
+     * transferor hung up meanwhile, sip_legs_on_transfer_result). */
+    const char *other = status == 200 ? call_leg_peer(self, transferee) : NULL;
+    if (!peer && !other)
         return;
     Tandem__TransferResult m = TANDEM__TRANSFER_RESULT__INIT;
     m.status = status;
     m.transferee = transferee;
     m.exten = (char *)(exten ? exten : "");
     m.context = (char *)(context ? context : "");
-    td_bus_send_transfer_result(self->env->bus, self->sig_peer, self->id, leg, &m);
+    if (peer)
+        td_bus_send_transfer_result(self->env->bus, peer, self->id, leg, &m);
+    if (other && (!peer || strcmp(other, peer) != 0))
+        td_bus_send_transfer_result(self->env->bus, other, self->id, leg, &m);
 }
 
 /* chanvars_foreach: TRANSFER_CONTEXT set with "_" or "__" (inherited). */

@@ -22,6 +22,7 @@
 #include "sip_ident.h"
 #include "sip_listen.h"
 #include "sip_load.h"
+#include "sip_location.h"
 #include "sip_msg.h"
 #include "sip_outreg.h"
 #include "sip_options.h"
@@ -50,6 +51,7 @@ struct sip_core {
     sip_registrar_t *registrar;
     sip_state_t *state;            /* [cluster]: registrations and dialogs in the store;
                                     * NULL on a single host */
+    sip_location_t *location;      /* tells the routers which peers registered here */
     sip_legs_t *call;
     sip_outreg_t *outreg;          /* register => lines */
     sip_qualify_t *qualify;        /* qualify= keepalives */
@@ -748,6 +750,8 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
 
     if (star || n > 0)                            /* a query (no Contact) changes nothing */
         s_store_reg(self, peer->name, now);
+    if (self->location)
+        sip_location_changed(self->location, peer->name, now);
     osip_message_t *r = sip_txn_make_response(txn, 200, tag);
     if (!r)
         return;
@@ -1161,6 +1165,9 @@ static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t
     size_t n = sip_legs_announce_restored(self->call);
     if (n)
         td_log(LOG_NOTICE, "%s is up: told it about %zu restored dialog(s)", peer, n);
+    /* it may be new, or have lost our registrations: all of them again */
+    if (self->location)
+        sip_location_send_all(self->location, peer, (long)time(NULL));
 }
 
 static void s_on_peer_down(void *arg, const char *peer, const char *role)
@@ -1198,6 +1205,8 @@ static void s_on_peer_restart(void *arg, const char *peer, const char *role, uin
         return;
     }
     size_t n = sip_legs_router_restarted(self->call, peer);
+    if (self->location)
+        sip_location_send_all(self->location, peer, (long)time(NULL));
     td_log(LOG_WARNING, "%s restarted and knows none of our calls: %zu leg(s) ended", peer, n);
 }
 
@@ -1210,6 +1219,8 @@ void sip_core_tick(sip_core_t *self, long now)
         sip_legs_router_down(self->call);
     }
     size_t gone = sip_registrar_expire(self->registrar, now);
+    if (self->location)
+        sip_location_flush(self->location);     /* the peers that expired */
     if (gone)
         td_log(LOG_INFO, "%zu registration(s) expired", gone);
     sip_legs_stats_t cs;
@@ -1339,6 +1350,8 @@ int sip_core_reload(sip_core_t *self, char *why, size_t len)
     sip_legs_set_conf(self->call, next);
     s_keep_t keep = { self, next };
     size_t dropped = sip_registrar_prune(self->registrar, s_keep_aor, &keep);
+    if (self->location)
+        sip_location_flush(self->location);     /* the peers that went */
     self->conf = next;
     sip_conf_destroy(&self->owned);
     self->owned = next;
@@ -1491,8 +1504,10 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
     };
     self->qualify = sip_qualify_new(&qenv);
     self->options = sip_options_new(base, self->bus);
+    self->location = sip_location_new(self->bus, self->registrar, self->identity);
     struct timeval second = { 1, 0 };
-    if (!self->call || !self->outreg || !self->qualify || !self->options || event_add(self->tick, &second) != 0) {
+    if (!self->call || !self->outreg || !self->qualify || !self->options || !self->location
+        || event_add(self->tick, &second) != 0) {
         sip_core_destroy(&self);
         return NULL;
     }
@@ -1527,6 +1542,7 @@ void sip_core_destroy(sip_core_t **self_p)
     sip_outreg_destroy(&self->outreg);
     sip_qualify_destroy(&self->qualify);
     sip_options_destroy(&self->options);
+    sip_location_destroy(&self->location);
     td_bus_destroy(&self->bus);
     sip_txn_layer_destroy(&self->layer);
     sip_extern_destroy(&self->ext);

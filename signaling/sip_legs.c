@@ -2823,7 +2823,8 @@ void sip_legs_on_transfer_result(sip_legs_t *self, const td_bus_hdr_t *hdr,
         s_xfer_done(leg);
     }
     if (!t || t->state != LEG_UP) {
-        td_log(LOG_NOTICE, "%s: transferee leg %u is gone", leg->channel, msg->transferee);
+        /* (or on another signaling node, which the router told too) */
+        td_log(LOG_INFO, "%s: transferee leg %u is not here", leg->channel, msg->transferee);
         if (t)
             t->router_done = 1;
         return;

@@ -50,6 +50,8 @@ struct sip_registrar {
     size_t nbuckets;        /* power of two */
     size_t naors, nbindings;
     s_addrix_t ix[2];       /* S_EXACT: dest ip:port; S_IP: dest ip, any_port bindings */
+    sip_registrar_gone_fn *on_gone;     /* an AOR lost its last binding (expire, prune) */
+    void *gone_arg;
 };
 
 /* ---- the address indexes ------------------------------------------------------ */
@@ -416,10 +418,13 @@ size_t sip_registrar_expire(sip_registrar_t *self, long now)
                     s_drop(self, a, i);
                     dropped++;
                 }
-            if (a->n == 0)
+            if (a->n == 0) {
+                if (self->on_gone)
+                    self->on_gone(self->gone_arg, a->name);
                 s_reap(self, pp);
-            else
+            } else {
                 pp = &a->next;
+            }
         }
     }
     return dropped;
@@ -441,10 +446,40 @@ size_t sip_registrar_prune(sip_registrar_t *self, int (*keep)(void *arg, const c
                 s_drop(self, a, i);
                 dropped++;
             }
+            if (self->on_gone)
+                self->on_gone(self->gone_arg, a->name);
             s_reap(self, pp);
         }
     }
     return dropped;
+}
+
+void sip_registrar_set_on_gone(sip_registrar_t *self, sip_registrar_gone_fn *fn, void *arg)
+{
+    self->on_gone = fn;
+    self->gone_arg = arg;
+}
+
+long sip_registrar_expiry(sip_registrar_t *self, const char *aor, long now)
+{
+    if (!self || !aor)
+        return 0;
+    s_aor_t *a = *s_slot(self, aor, td_str_hash(aor));
+    long latest = 0;
+    for (size_t i = 0; a && i < a->n; i++)
+        if (a->b[i].pub.expires_at > now && a->b[i].pub.expires_at > latest)
+            latest = a->b[i].pub.expires_at;
+    return latest;
+}
+
+void sip_registrar_foreach(sip_registrar_t *self, long now, sip_registrar_aor_fn *fn, void *arg)
+{
+    for (size_t k = 0; self && k < self->nbuckets; k++)
+        for (s_aor_t *a = self->buckets[k]; a; a = a->next) {
+            long e = sip_registrar_expiry(self, a->name, now);
+            if (e)
+                fn(arg, a->name, e);
+        }
 }
 
 size_t sip_registrar_count(const sip_registrar_t *self)

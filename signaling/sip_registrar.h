@@ -90,6 +90,20 @@ size_t sip_registrar_at(sip_registrar_t *self, const struct sockaddr_in *src, in
 size_t sip_registrar_prune(sip_registrar_t *self, int (*keep)(void *arg, const char *aor),
                            void *arg);
 
+/* Called with an AOR's name just before it goes with its last binding, by
+ * sip_registrar_expire or sip_registrar_prune (not by update or remove_all:
+ * their caller knows). The name is borrowed for the call; the table must not
+ * be changed from it. NULL: nobody is told. */
+typedef void sip_registrar_gone_fn(void *arg, const char *aor);
+void sip_registrar_set_on_gone(sip_registrar_t *self, sip_registrar_gone_fn *fn, void *arg);
+
+/* The latest expiry (absolute, s) among aor's live bindings; 0: none. */
+long sip_registrar_expiry(sip_registrar_t *self, const char *aor, long now);
+/* Every AOR with a live binding, with its latest expiry, in no order. The
+ * table must not change meanwhile. */
+typedef void sip_registrar_aor_fn(void *arg, const char *aor, long expires_at);
+void sip_registrar_foreach(sip_registrar_t *self, long now, sip_registrar_aor_fn *fn, void *arg);
+
 /* Bindings and AORs in the table. */
 size_t sip_registrar_count(const sip_registrar_t *self);
 size_t sip_registrar_aors(const sip_registrar_t *self);

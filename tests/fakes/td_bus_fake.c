@@ -66,12 +66,16 @@ static size_t s_nrouters;
 
 static char s_dead[8][64];
 static int s_is_dead(const char *peer);
+static int s_listed_alive(const char *peer);
 
 int td_bus_peer_alive(td_bus_t *self, const char *peer)
 {
     (void)self;
     if (s_is_dead(peer))
         return 0;
+    int listed = s_listed_alive(peer);
+    if (listed >= 0)
+        return listed;
     for (size_t i = 0; peer && i < s_nrouters; i++)
         if (!strcmp(s_routers[i].identity, peer))
             return s_alive && s_routers[i].alive;
@@ -137,6 +141,15 @@ static struct {
     int alive;
 } s_peers[16];
 static size_t s_npeers;
+
+/* A peer td_bus_fake_add_peer listed: 1/0 its alive, -1 not listed. */
+static int s_listed_alive(const char *peer)
+{
+    for (size_t i = 0; peer && i < s_npeers; i++)
+        if (strcmp(s_peers[i].identity, peer) == 0)
+            return s_peers[i].alive;
+    return -1;
+}
 
 void td_bus_peers_foreach(td_bus_t *self, td_bus_peer_fn *fn, void *arg)
 {

@@ -31,7 +31,8 @@ void td_bus_fake_deliver(td_bus_t *bus, const char *peer, const Tandem__Envelope
  * the down until the next up (or restart) of that peer. */
 void td_bus_fake_peer_up(td_bus_t *bus, const char *peer, const char *role, uint32_t capacity);
 void td_bus_fake_peer_down(td_bus_t *bus, const char *peer, const char *role);
-/* List a peer in td_bus_peers_foreach (until td_bus_fake_reset). */
+/* List a peer in td_bus_peers_foreach (until td_bus_fake_reset); while
+ * listed, td_bus_peer_alive() answers its `alive` for it. */
 void td_bus_fake_add_peer(const char *identity, const char *role, int alive);
 /* Fire on_peer_restart (the peer's Hello came from a new process), or
  * on_peer_down then on_peer_up when the handler is NULL, as the bus does. */
@@ -44,7 +45,8 @@ void td_bus_fake_peer_restart(td_bus_t *bus, const char *peer, const char *role,
 void td_bus_fake_set_routers(const char *const *ids, size_t n);
 /* One of them is alive or dead (td_bus_peer_alive, td_bus_routers). */
 void td_bus_fake_router_alive(const char *identity, int alive);
-/* Make td_bus_peer_alive() answer `alive` for every peer (default 1). */
+/* Make td_bus_peer_alive() answer `alive` for every peer not listed by
+ * td_bus_fake_add_peer (default 1). */
 void td_bus_fake_set_alive(int alive);
 /* Play the router for out-of-dialog OPTIONS: an ExtenQuery sent is answered
  * at once with ExtenReply exists=`exists` (default 1: every extension

@@ -272,6 +272,7 @@ static void test_scan(void **state)
     const char *f[] = { "a", "b" }, *v[] = { "1", "2" };
     td_store_hset(t->store, "h:1", 0, 2, f, v);
     td_store_hset(t->store, "h:2", 0, 2, f, v);
+    td_store_hset(t->store, "s:hash", 0, 2, f, v);   /* another type: skipped */
     assert_int_equal(td_store_scan(t->store, "s:*", NULL, s_on_scan_value, s_on_scan_done, t), 0);
     assert_int_equal(s_run_until(t, &t->scan_done, 1, 5000), 0);
     assert_true(t->scan_ok);

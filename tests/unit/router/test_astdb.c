@@ -90,12 +90,62 @@ static void test_open_fails(void **state)
     assert_int_equal(astdb_del(NULL, "a", "b"), -1);
 }
 
+typedef struct {
+    int n;
+    char last[64];
+} t_changes_t;
+
+static void s_on_change(void *arg, const char *key, const char *value)
+{
+    t_changes_t *c = arg;
+    c->n++;
+    snprintf(c->last, sizeof c->last, "%s=%s", key, value ? value : "(deleted)");
+}
+
+/* In memory (no file), the change hook (put and del call it, apply does
+ * not), astdb_find, and deltree by whole path components. */
+static void test_memory_hook_deltree(void **state)
+{
+    (void)state;
+    astdb_t *db = astdb_open(NULL);
+    assert_non_null(db);
+    t_changes_t c = { 0 };
+    astdb_on_change(db, s_on_change, &c);
+    assert_int_equal(astdb_put(db, "cf", "1001", "x"), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.last, "cf/1001=x");
+    assert_string_equal(astdb_find(db, "cf/1001"), "x");
+    assert_int_equal(astdb_apply(db, "cf/1002", "y"), 0);        /* from elsewhere: silent */
+    assert_int_equal(c.n, 1);
+    assert_string_equal(astdb_get(db, "cf", "1002"), "y");
+    assert_int_equal(astdb_apply(db, "cf/1002", NULL), 0);
+    assert_null(astdb_find(db, "cf/1002"));
+    assert_int_equal(astdb_apply(db, "cf/1002", NULL), -1);
+    assert_int_equal(astdb_del(db, "cf", "1001"), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.last, "cf/1001=(deleted)");
+    astdb_put(db, "cf", "a/b", "1");
+    astdb_put(db, "cf", "a/c", "2");
+    astdb_put(db, "cf", "ab", "3");
+    astdb_put(db, "cfwd", "1", "4");
+    c.n = 0;
+    assert_int_equal(astdb_deltree(db, "cf", "a"), 2);
+    assert_int_equal(c.n, 2);                                   /* one change per key */
+    assert_int_equal(astdb_deltree(db, "cf", NULL), 1);         /* not cfwd */
+    assert_string_equal(astdb_get(db, "cfwd", "1"), "4");
+    assert_int_equal(astdb_deltree(db, "nosuch", NULL), 0);
+    assert_int_equal(astdb_deltree(db, "", NULL), 1);           /* everything */
+    assert_int_equal(astdb_count(db), 0);
+    astdb_close(&db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_get_del),
         cmocka_unit_test(test_crash_leftovers),
         cmocka_unit_test(test_open_fails),
+        cmocka_unit_test(test_memory_hook_deltree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

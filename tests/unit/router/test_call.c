@@ -1558,6 +1558,134 @@ static void test_duplicate_channel_new(void **state)
     assert_int_equal(router_call_count(f->router), 1);
 }
 
+/* --- several signaling nodes (location.h) ------------------------------------ */
+
+static void s_location(fixture_t *f, const char *from, const char *peer, uint32_t expires,
+                       int reset)
+{
+    Tandem__LocationEntry e = TANDEM__LOCATION_ENTRY__INIT;
+    e.peer = (char *)peer;
+    e.expires = expires;
+    Tandem__LocationEntry *list[] = { &e };
+    Tandem__Location m = TANDEM__LOCATION__INIT;
+    m.entries = list;
+    m.n_entries = peer ? 1 : 0;
+    m.reset = reset;
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(LOCATION);
+    env.location = &m;
+    s_deliver(f, from, &env, "", 0);
+}
+
+/* 1002 registered through sig-2; 1001 calls it through sig-1: the Originate
+ * and everything else of leg 1 go to sig-2, leg 0's to sig-1. */
+static void test_dial_to_registered_node(void **state)
+{
+    fixture_t *f = *state;
+    td_bus_fake_peer_up(f->bus, "sig-2", "signaling", 1000);
+    s_location(f, "sig-2", "1002", 60, 1);
+    s_nothing_more(f);
+    s_channel_new(f, "c1", "1002");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1", 0);
+    s_media_offered(f, "media-1", "c1");
+    const Tandem__Envelope *e = s_sent(f, "sig-2", ORIGINATE, "c1", 1);
+    assert_string_equal(e->originate->user, "1002");
+    s_nothing_more(f);
+    s_progress(f, "c1", 1, 180, "");           /* (the fake's sender is sig-1: no matter) */
+    s_sent(f, "sig-1", PROGRESS, "c1", 0);
+    s_answer(f, "c1", 1, "SDP-B");
+    s_sent(f, "media-1", MEDIA_ANSWER, "c1", 1);
+    s_media_answered(f, "c1", 1, "");
+    s_sent(f, "sig-1", ANSWER, "c1", 0);
+    s_nothing_more(f);
+    s_hangup(f, "c1", 0, 16, 0);               /* the caller's BYE */
+    s_sent(f, "sig-2", HANGUP, "c1", 1);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_int_equal(s_cdr_lines(f), 1);
+}
+
+/* The node holding the binding is dead, the binding expired, sig-2 took it
+ * back, or sig-2 sent its list without it: the caller's node, as with one. */
+static void test_dial_node_fallback(void **state)
+{
+    fixture_t *f = *state;
+    td_bus_fake_add_peer("sig-2", "signaling", 0);
+    s_location(f, "sig-2", "1002", 60, 0);
+    s_dial_1002(f, "c1");                       /* Originate to sig-1 */
+    s_hangup(f, "c1", 0, 16, 0);
+    s_hangup_sent(f, "c1", 1, 16);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+
+    td_bus_fake_reset();
+    f->seen = 0;
+    td_bus_fake_add_peer("sig-2", "signaling", 1);
+    s_location(f, "sig-2", "1002", 60, 0);
+    s_location(f, "sig-2", "1002", 0, 0);       /* unregistered */
+    s_dial_1002(f, "c2");
+    s_hangup(f, "c2", 0, 16, 0);
+    s_hangup_sent(f, "c2", 1, 16);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c2", 0);
+
+    s_location(f, "sig-2", "1002", 60, 0);
+    s_location(f, "sig-2", NULL, 0, 1);         /* its whole list: empty */
+    s_dial_1002(f, "c3");
+    s_hangup(f, "c3", 0, 16, 0);
+    s_hangup_sent(f, "c3", 1, 16);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c3", 0);
+    s_nothing_more(f);
+}
+
+/* A blind transfer across nodes: the caller (sig-1) transfers the callee
+ * (sig-2): the result goes to both nodes, sig-2 starts the transferee's new
+ * call (it finds no REFER there), sig-1 releases the transferor. */
+static void test_transfer_across_nodes(void **state)
+{
+    fixture_t *f = *state;
+    td_bus_fake_peer_up(f->bus, "sig-2", "signaling", 1000);
+    s_location(f, "sig-2", "1002", 60, 1);
+    s_channel_new(f, "c1", "1002");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1", 0);
+    s_media_offered(f, "media-1", "c1");
+    s_sent(f, "sig-2", ORIGINATE, "c1", 1);
+    s_answer(f, "c1", 1, "SDP-B");
+    s_sent(f, "media-1", MEDIA_ANSWER, "c1", 1);
+    s_media_answered(f, "c1", 1, "");
+    s_sent(f, "sig-1", ANSWER, "c1", 0);
+    s_transfer_in(f, "c1", 0, "1004", "internal");
+    const Tandem__Envelope *e = s_sent(f, "sig-1", TRANSFER_RESULT, "c1", 0);
+    assert_int_equal(e->transfer_result->status, 200);
+    assert_int_equal(e->transfer_result->transferee, 1);
+    e = s_sent(f, "sig-2", TRANSFER_RESULT, "c1", 0);
+    assert_int_equal(e->transfer_result->transferee, 1);
+    assert_string_equal(e->transfer_result->exten, "1004");
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+}
+
+/* The callee's node dies while it rings: that leg fails (38), Dial goes on
+ * (here: Wait, Hangup), nothing goes to the dead node; the caller's node hears. */
+static void test_callee_node_lost(void **state)
+{
+    fixture_t *f = *state;
+    td_bus_fake_peer_up(f->bus, "sig-2", "signaling", 1000);
+    s_location(f, "sig-2", "1002", 60, 1);
+    s_channel_new(f, "c1", "1002");
+    s_sent(f, "media-1", MEDIA_OFFER, "c1", 0);
+    s_media_offered(f, "media-1", "c1");
+    s_sent(f, "sig-2", ORIGINATE, "c1", 1);
+    td_bus_fake_peer_down(f->bus, "sig-2", "signaling");
+    s_nothing_more(f);                          /* the dialplan goes on: Wait(5) */
+    assert_int_equal(s_state(f, "c1"), CALL_WAITING);
+    assert_string_equal(s_var(f, "c1", "DIALSTATUS"), "CHANUNAVAIL");
+    s_fire(f, "c1");                            /* Hangup() */
+    s_sent(f, "sig-1", HANGUP, "c1", 0);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 0);
+}
+
 static void test_signaling_down(void **state)
 {
     fixture_t *f = *state;
@@ -1729,6 +1857,10 @@ int main(void)
         T(test_media_error),
         T(test_unknown_call),
         T(test_duplicate_channel_new),
+        T(test_dial_to_registered_node),
+        T(test_dial_node_fallback),
+        T(test_callee_node_lost),
+        T(test_transfer_across_nodes),
         T(test_signaling_down),
         T(test_signaling_stall),
         T(test_signaling_restart_restores),

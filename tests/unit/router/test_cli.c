@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "router.h"
+#include "location.h"
 #include "td_bus_fake.h"
 #include "td_log.h"
 #include "test_util.h"
@@ -169,6 +170,24 @@ static void s_expect(fixture_t *f, const char *command, int rc, const char *want
     free(text);
 }
 
+/* `sip show locations`: the router's peer -> signaling node table. */
+static void test_sip_show_locations(void **state)
+{
+    fixture_t *f = *state;
+    s_expect(f, "sip show locations", 0,
+             "Peer                     Node                     State  Expires\n"
+             "0 registrations on the signaling nodes\n");
+    assert_int_equal(location_update(router_locations(f->router), "1002", "sig-2", 60,
+                                     time(NULL)), 0);
+    td_bus_fake_add_peer("sig-2", "signaling", 0);
+    char *text = NULL;
+    assert_int_equal(router_cli(f->router, "sip show locations", &text), 0);
+    if (!strstr(text, "\n1002                     sig-2                    down        ")
+        || !strstr(text, "1 registration on the signaling nodes\n"))
+        fail_msg("got:\n%s", text);
+    free(text);
+}
+
 static void test_dialplan_show_all(void **state)
 {
     fixture_t *f = *state;
@@ -265,7 +284,17 @@ static void test_database(void **state)
              "1 results found.\n");
     s_expect(f, "database put cf", 1,
              "Usage: database show [family [keytree]] | database get <family> <key> |\n"
-             "       database put <family> <key> <value> | database del <family> <key>\n");
+             "       database put <family> <key> <value> | database del <family> <key> |\n"
+             "       database deltree <family> [keytree]\n");
+    s_expect(f, "database put cf a/b 1", 0, "Updated database successfully\n");
+    s_expect(f, "database put cf a/c 2", 0, "Updated database successfully\n");
+    s_expect(f, "database put cf ab 3", 0, "Updated database successfully\n");
+    s_expect(f, "database deltree cf a", 0, "2 database entries removed.\n");
+    s_expect(f, "database deltree cf/a", 0, "Database entries do not exist.\n");
+    s_expect(f, "database deltree cf", 0, "2 database entries removed.\n");   /* 1000, ab */
+    s_expect(f, "database show", 0,
+             "/cfwd/1                                           : y                        \n"
+             "1 results found.\n");
 }
 
 int main(void)
@@ -273,6 +302,7 @@ int main(void)
     td_log_init("test", getenv("VERBOSE") ? LOG_DEBUG : LOG_ERR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dialplan_show_all, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_sip_show_locations, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_dialplan_show_context, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_dialplan_show_exten, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_dialplan_show_usage, s_setup, s_teardown),

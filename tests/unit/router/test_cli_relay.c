@@ -65,6 +65,7 @@ static void test_wants(void **state)
     assert_true(cli_relay_wants("  SIP reload"));
     assert_true(cli_relay_wants("sip"));
     assert_false(cli_relay_wants("sip show channelstats"));     /* the router's own */
+    assert_false(cli_relay_wants("sip show locations"));        /* so is this */
     assert_false(cli_relay_wants("core show channels"));
     assert_false(cli_relay_wants("sipx show peers"));
     assert_false(cli_relay_wants(""));

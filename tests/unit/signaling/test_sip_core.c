@@ -498,6 +498,50 @@ static void test_register_star(void **state)
     assert_int_equal(sip_registrar_count(sip_core_registrar(fx->core)), 0);
 }
 
+/* The last Location sent: one entry for peer with about `expires` s left
+ * (0: gone), reset as said. */
+static void s_location_sent(const char *peer, uint32_t expires, int reset)
+{
+    const td_bus_fake_sent_t *s = td_bus_fake_expect(TANDEM__ENVELOPE__BODY_LOCATION);
+    const Tandem__Location *m = s->env->location;
+    assert_int_equal(m->reset, reset);
+    assert_int_equal(m->n_entries, peer ? 1 : 0);
+    if (!peer)
+        return;
+    assert_string_equal(m->entries[0]->peer, peer);
+    assert_string_equal(m->entries[0]->node, "sig-t");       /* the fixture's identity */
+    if (m->entries[0]->expires > expires || m->entries[0]->expires + 2 < expires)
+        fail_msg("Location of %s: %u s, expected about %u", peer, m->entries[0]->expires, expires);
+}
+
+/* Several signaling nodes: every REGISTER, expiry and router start tells
+ * the router (Location) which peers are registered through this node. */
+static void test_register_location(void **state)
+{
+    fx_t *fx = *state;
+    td_bus_fake_reset();
+    s_register(fx, "1001", "1001pass", "loc-1", "Expires: 300\r\n", 200);
+    s_location_sent("1001", 300, 0);
+    s_register(fx, "1002", "1002pass", "loc-2", "Expires: 120\r\n", 200);
+    s_location_sent("1002", 120, 0);
+    /* a router comes up (or restarts): the whole list, reset first */
+    size_t before = td_bus_fake_count();
+    td_bus_fake_peer_restart(fx->bus, "router", "router", 0);
+    assert_int_equal(td_bus_fake_count(), before + 1);
+    const Tandem__Location *m = td_bus_fake_expect(TANDEM__ENVELOPE__BODY_LOCATION)->env->location;
+    assert_true(m->reset);
+    assert_int_equal(m->n_entries, 2);
+    /* unregister: 0 */
+    s_register(fx, "1002", "1002pass", "loc-3", "Expires: 0\r\n", 200);
+    s_location_sent("1002", 0, 0);
+    /* expiry on the tick: 0 */
+    sip_core_tick(fx->core, (long)time(NULL) + 301);
+    s_location_sent("1001", 0, 0);
+    /* nothing left: the list is empty, still with reset */
+    td_bus_fake_peer_restart(fx->bus, "router", "router", 0);
+    s_location_sent(NULL, 0, 1);
+}
+
 /* The challenge in fx->msg: 401 with WWW-Authenticate, stale=true or not. */
 static void s_is_challenge(fx_t *fx, int stale)
 {
@@ -1437,7 +1481,11 @@ static void test_two_routers(void **state)
     td_bus_fake_reset();
     td_bus_fake_peer_restart(fx->bus, other, "router", 0);
     s_pump(fx);
-    assert_int_equal(td_bus_fake_count(), 0);
+    assert_null(td_bus_fake_last(TANDEM__ENVELOPE__BODY_HANGUP));
+    const td_bus_fake_sent_t *loc = td_bus_fake_last(TANDEM__ENVELOPE__BODY_LOCATION);
+    assert_non_null(loc);                           /* our registrations, to it alone */
+    assert_string_equal(loc->peer, other);
+    assert_int_equal(td_bus_fake_count(), 1);
 
     /* the owner is declared dead: the callee's answer goes to the other */
     td_bus_fake_router_alive(owner, 0);
@@ -2205,6 +2253,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_options_dialplan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register_star, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_register_location, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register_rejects_alike, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_nonce_and_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incoming_call_answer_bye, setup, teardown),

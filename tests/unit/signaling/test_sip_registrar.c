@@ -318,11 +318,57 @@ static void test_prune(void **state)
     sip_registrar_destroy(&r);
 }
 
+static void s_gone(void *arg, const char *aor)
+{
+    char *names = arg;
+    strcat(names, aor);
+    strcat(names, " ");
+}
+
+static void s_sum(void *arg, const char *aor, long expires_at)
+{
+    (void)aor;
+    *(long *)arg += expires_at;
+}
+
+/* What several signaling nodes need (sip_location.h): an AOR's latest
+ * expiry, every AOR with it, and word of each AOR that expires or is pruned
+ * (not of those an update or remove_all takes away). */
+static void test_expiry_foreach_gone(void **state)
+{
+    (void)state;
+    sip_registrar_t *r = sip_registrar_new();
+    char gone[128] = "";
+    sip_registrar_set_on_gone(r, s_gone, gone);
+    struct sockaddr_in a = s_addr("127.0.0.1", 5061);
+    sip_registrar_update(r, "1001", "sip:a@h", &a, 60, T0, "c", 1, 0);
+    sip_registrar_update(r, "1001", "sip:a2@h", &a, 90, T0, "c2", 1, 0);
+    sip_registrar_update(r, "1002", "sip:b@h", &a, 120, T0, "d", 1, 0);
+    sip_registrar_update(r, "1003", "sip:c@h", &a, 120, T0, "e", 1, 0);
+    assert_int_equal(sip_registrar_expiry(r, "1001", T0), T0 + 90);
+    assert_int_equal(sip_registrar_expiry(r, "1009", T0), 0);
+    long sum = 0;
+    sip_registrar_foreach(r, T0, s_sum, &sum);
+    assert_int_equal(sum, 3 * T0 + 90 + 120 + 120);
+    sip_registrar_update(r, "1003", "sip:c@h", &a, 0, T0, "e", 2, 0);   /* unregister */
+    sip_registrar_expire(r, T0 + 60);                                   /* one of two */
+    assert_string_equal(gone, "");
+    sip_registrar_expire(r, T0 + 90);
+    assert_string_equal(gone, "1001 ");
+    sip_registrar_prune(r, s_keep_100x, NULL);                           /* keeps 100x */
+    assert_string_equal(gone, "1001 ");
+    sip_registrar_expire(r, T0 + 200);
+    assert_string_equal(gone, "1001 1002 ");
+    sip_registrar_set_on_gone(r, NULL, NULL);
+    sip_registrar_destroy(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_add_refresh_lookup),
         cmocka_unit_test(test_prune),
+        cmocka_unit_test(test_expiry_foreach_gone),
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_path),
         cmocka_unit_test(test_expiry_on_tick),
