@@ -586,7 +586,8 @@ td_wait_gone() {
 # rtp_peer.py phone on RTP_PORT sends PACKETS (default 50, 20 ms apart) to
 # the address the 200's SDP names. Both run in the background (sipp logs
 # under NAME, the phone under NAME-rtp); td_echo_finish NAME collects them.
-# TD_ECHO_UAC=FILE uses another caller scenario (same keys: rtpport, target).
+# TD_ECHO_UAC=FILE uses another caller scenario (same keys: rtpport, target);
+# TD_ECHO_ARGS adds sipp arguments (e.g. "-au 1003 -ap 1003pass -key user 1003").
 declare -A TD_ECHO_COUNT
 td_echo_start() {
     local name=$1 sport=$2 rport=$3 count=${4:-50}
@@ -596,7 +597,8 @@ td_echo_start() {
         --ssrc 0x600 --count "$count" --wait 10 --linger 0.5 \
         --pidfile "$TD_TMP/$name-rtp.pid"
     td_sipp_bg "$name" -sf "${TD_ECHO_UAC:-$TD_ROOT/tests/sip/echo/uac.xml}" -p "$sport" -m 1 -s 600 \
-        -d $(( count * 20 + 500 )) -key rtpport "$rport" -key target "$TD_TMP/$name.target"
+        -d $(( count * 20 + 500 )) -key rtpport "$rport" -key target "$TD_TMP/$name.target" \
+        ${TD_ECHO_ARGS:-}
 }
 
 # td_echo_finish NAME: wait for the call and its phone. 0 when sipp saw the
