@@ -9,7 +9,7 @@ CFLAGS  += $(OPT) -g -std=gnu11 -Wall -Wextra -D_GNU_SOURCE \
            -Ilib -Ibuild/gen -Isignaling -Irouter -Imedia -Itests/fakes \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
            $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -losipparser2 -lm
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -losipparser2 -lhiredis -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 GEN      := build/gen/tandem.pb-c.c

@@ -29,12 +29,32 @@ static void s_usage(const char *process)
                     "  -a ADDR|auto    media address put in SDP (over tandem.conf's [media] address)\n"
                     "  -m ADDR:PORT|off  serve /metrics and /healthz there (port 0: any; over metrics=)\n"
                     "environment: TANDEM_IDENTITY, TANDEM_LOGLEVEL, TANDEM_BUS, TANDEM_SIP_BIND,\n"
-                    "TANDEM_MEDIA_ADDRESS, TANDEM_METRICS; a flag wins over its variable, a variable\n"
-                    "over the files\n",
+                    "TANDEM_MEDIA_ADDRESS, TANDEM_METRICS, TANDEM_REDIS (HOST:PORT, cluster mode);\n"
+                    "a flag wins over its variable, a variable over the files\n",
             process);
 }
 
 static int s_parse_metrics(td_settings_t *out, const char *text);
+
+/* host:port (a name or an IPv4 address; port 1-65535) into a store conf;
+ * -1 if malformed. */
+static int s_parse_redis(td_store_conf_t *out, const char *text)
+{
+    const char *colon = strrchr(text, ':');
+    size_t n = colon ? (size_t)(colon - text) : strlen(text);
+    long port = 6379;
+    if (n == 0 || n >= sizeof out->host || (colon && td_conf_int(colon + 1, 1, 65535, &port) < 0))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!(text[i] == '.' || text[i] == '-' || text[i] == '_'
+              || (text[i] >= '0' && text[i] <= '9') || (text[i] >= 'a' && text[i] <= 'z')
+              || (text[i] >= 'A' && text[i] <= 'Z')))
+            return -1;
+    memcpy(out->host, text, n);
+    out->host[n] = '\0';
+    out->port = (uint16_t)port;
+    return 0;
+}
 
 static int s_copy(char *dst, size_t len, const td_conf_var_t *v, const char *what)
 {
@@ -69,6 +89,8 @@ static int s_read_file(td_settings_t *out, const char *process)
         rc = -1;
     }
     for (td_conf_section_t *sec = td_conf_first(conf); sec && rc == 0; sec = sec->next) {
+        if (!strcmp(sec->name, "cluster"))
+            out->cluster.enabled = 1;
         for (td_conf_var_t *v = sec->vars; v && rc == 0; v = v->next) {
             const char *s = sec->name, *k = v->name;
             long n;
@@ -165,6 +187,21 @@ static int s_read_file(td_settings_t *out, const char *process)
                     rc = -1;
                 } else if (!strcmp(s, process))
                     *out = tmp;
+            } else if (!strcmp(s, "cluster") && !strcasecmp(k, "redis")) {
+                if (s_parse_redis(&out->cluster, v->value) < 0) {
+                    fprintf(stderr, "%s:%d: redis must be HOST:PORT (e.g. 127.0.0.1:6379)\n",
+                            v->file, v->line);
+                    rc = -1;
+                }
+            } else if (!strcmp(s, "cluster") && !strcasecmp(k, "password")) {
+                rc = s_copy(out->cluster.password, sizeof out->cluster.password, v, "password");
+            } else if (!strcmp(s, "cluster") && !strcasecmp(k, "db")) {
+                if (td_conf_int(v->value, 0, 1000, &n) < 0) {
+                    fprintf(stderr, "%s:%d: db must be a Redis database number from 0 to 1000\n",
+                            v->file, v->line);
+                    rc = -1;
+                } else
+                    out->cluster.db = (int)n;
             } else if ((!strcmp(s, "media") || !strcmp(s, "signaling") || !strcmp(s, "router"))
                        && !strcasecmp(k, "identity")) {
                 if (!strcmp(s, process))
@@ -285,6 +322,8 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
         out->sublevels[i] = -1;
     out->capacity = 2000;
     out->overload_lag_ms = 20;
+    snprintf(out->cluster.host, sizeof out->cluster.host, "127.0.0.1");
+    out->cluster.port = 6379;
     if (!strcmp(process, "router"))
         snprintf(out->identity, sizeof out->identity, "router");
     else
@@ -376,6 +415,14 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
             return -1;
         } else
             snprintf(out->media_address, sizeof out->media_address, "%s", v);
+    }
+    if ((v = s_pick(NULL, "TANDEM_REDIS", &from))) {
+        if (s_parse_redis(&out->cluster, v) < 0) {
+            fprintf(stderr, "tandem-%s: bad Redis address '%s' (TANDEM_REDIS): want HOST:PORT\n",
+                    process, v);
+            return -1;
+        }
+        out->cluster.enabled = 1;
     }
     if ((v = s_pick(opt_metrics, "TANDEM_METRICS", &from)) && s_parse_metrics(out, v) < 0) {
         fprintf(stderr, "tandem-%s: bad metrics address '%s' (%s): want IPv4:PORT (port 0: "

@@ -20,7 +20,10 @@
  * TANDEM_MEDIA_ADDRESS, TANDEM_METRICS, TANDEM_IDENTITY, TANDEM_LOGLEVEL. Precedence: flag,
  * then environment, then the files, then the defaults. An identity's "%h"
  * becomes the host name (so `-i media-%h` names each container apart), "%%"
- * a '%'. */
+ * a '%'.
+ *
+ * TANDEM_REDIS=host:port (no flag) names the cluster's Redis over [cluster]
+ * redis=, and turns cluster mode on even without a [cluster] section. */
 #ifndef TD_SETTINGS_H
 #define TD_SETTINGS_H
 
@@ -29,6 +32,7 @@
 #include <netinet/in.h>
 
 #include "td_log.h"
+#include "td_store.h"
 
 typedef struct {
     char confdir[512];
@@ -61,6 +65,8 @@ typedef struct {
                                * (the default when none names an address) */
     char metrics_addr[64];    /* IPv4 address to listen on */
     uint16_t metrics_port;    /* host order; 0 = any free port */
+    td_store_conf_t cluster;  /* [cluster] redis=host:port, password=, db= (or TANDEM_REDIS):
+                               * state in Redis (td_store.h); enabled = 0 without it */
 } td_settings_t;
 
 /* Parse argv and CONFDIR/tandem.conf for `process` ("signaling", "router",

@@ -19,7 +19,7 @@
 #   +0 SIP (signaling, UDP)   +1 bus (TCP)      +2 UAS sipp (the `uas` peer)
 #   +3 UAC sipp               +4..+9 more sipp  +10..+19 RTP peers (phones)
 #   +20..+59 sipp media ports (-mp: sipp binds 4 from each, 10 slots, reused
-#   in turn)                                     +64..+127 rtp.conf range
+#   in turn)  +60 Redis (td_redis_start)         +64..+127 rtp.conf range
 
 TD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TD_TOOLS=$TD_ROOT/tests/tools
@@ -109,6 +109,7 @@ td_init() {
     TD_SIPP_PORT0=$((TD_BASE + 4))       # +4..+9: free for extra sipp
     TD_RTP_PEER0=$((TD_BASE + 10))       # +10..+19: rtp_peer.py ports
     TD_MP0=$((TD_BASE + 20))             # +20..+59: sipp -mp, 4 apart
+    TD_REDIS_PORT=$((TD_BASE + 60))      # td_redis_start
     TD_RTP_START=$((TD_BASE + 64))
     TD_RTP_END=$((TD_BASE + 127))
     TD_CONF=$TD_TMP/etc
@@ -135,6 +136,8 @@ td_cleanup() {
     # this clean-up.
     trap - EXIT
     trap '' INT TERM
+    # a Redis frozen by td_redis_stop would not hear the TERM
+    [ "${TD_REDIS_STATE:-}" = stopped ] && kill -CONT "$TD_REDIS_PID" 2>/dev/null
     for p in "${TD_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for i in $(seq 20); do
         local alive=0
@@ -506,6 +509,61 @@ td_need_prompt() {
 # ---- starting processes one by one, and echo calls ------------------------
 # For scenarios that start the processes in another order, run several
 # workers or restart one. Nothing above depends on these.
+
+# td_redis_start: a redis-server of this test's own on 127.0.0.1:$TD_REDIS_PORT
+# (no persistence, its folder and log under $TD_TMP/redis), recorded for the
+# clean-up; waits (5 s at most) until it answers PING. Call it after td_conf:
+# it appends [cluster] redis=127.0.0.1:$TD_REDIS_PORT to tandem.conf (not
+# again when restarting). Sets TD_REDIS_PID.
+td_redis_start() {
+    command -v redis-server >/dev/null || td_fail "redis-server is not installed (tools/deps.sh)"
+    mkdir -p "$TD_TMP/redis"
+    redis-server --port "$TD_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$TD_TMP/redis" --daemonize no </dev/null >>"$TD_LOGS/redis.log" 2>&1 &
+    TD_REDIS_PID=$!
+    TD_PIDS+=($TD_REDIS_PID)
+    TD_REDIS_STATE=up
+    local i
+    for i in $(seq 50); do
+        [ "$(redis-cli -p "$TD_REDIS_PORT" ping 2>/dev/null)" = PONG ] && break
+        kill -0 "$TD_REDIS_PID" 2>/dev/null || td_fail "redis-server exited (see $TD_LOGS/redis.log)"
+        sleep 0.1
+    done
+    [ "$(redis-cli -p "$TD_REDIS_PORT" ping 2>/dev/null)" = PONG ] \
+        || td_fail "redis-server did not answer on port $TD_REDIS_PORT within 5 s"
+    if [ -z "${TD_REDIS_CONF_DONE:-}" ]; then
+        printf '\n[cluster]\nredis=127.0.0.1:%s\n' "$TD_REDIS_PORT" >> "$TD_CONF/tandem.conf"
+        TD_REDIS_CONF_DONE=1
+    fi
+}
+
+# td_redis_stop [hang|kill]: take this test's Redis away: hang (default)
+# freezes it with SIGSTOP (connections stay open, nothing answers), kill
+# ends it (SIGKILL; its data is gone, no persistence). td_redis_cont brings it
+# back: SIGCONT, or a new redis-server on the same port.
+td_redis_stop() {
+    [ -n "${TD_REDIS_PID:-}" ] || td_fail "td_redis_stop before td_redis_start"
+    if [ "${1:-hang}" = kill ]; then
+        kill -KILL "$TD_REDIS_PID" 2>/dev/null
+        wait "$TD_REDIS_PID" 2>/dev/null
+        TD_REDIS_STATE=killed
+    else
+        kill -STOP "$TD_REDIS_PID"
+        TD_REDIS_STATE=stopped
+    fi
+}
+
+td_redis_cont() {
+    case "${TD_REDIS_STATE:-}" in
+    stopped) kill -CONT "$TD_REDIS_PID"; TD_REDIS_STATE=up ;;
+    killed) td_redis_start ;;
+    esac
+}
+
+# td_redis_cli ARGS...: redis-cli against this test's Redis (at most 5 s).
+td_redis_cli() {
+    timeout -k 1 5 redis-cli -p "$TD_REDIS_PORT" "$@"
+}
 
 # td_start_proc LOG PROC [ARGS...]: start bin/tandem-PROC -c $TD_CONF ARGS in
 # the background (in the network namespace TD_NS, if set), its output

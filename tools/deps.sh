@@ -5,12 +5,15 @@ pkgs=(build-essential pkg-config libosip2-dev libevent-dev libzmq3-dev
       libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libsrtp2-dev libedit-dev sip-tester python3
       libssl-dev openssl stunnel4
       libpq-dev postgresql
+      libhiredis-dev redis-server
       iproute2 procps nftables
       baresip-core linphone-cli kamailio tcpdump
       asterisk-core-sounds-en-wav asterisk-core-sounds-en asterisk-moh-opsound-wav)
 # libedit-dev: tandemctl's prompt (line editing, history), BSD licensed.
 # libpq-dev: the router's CDRs to PostgreSQL (router/cdr_pgsql.c); postgresql
 # is the server tests/sip/cdr_pgsql starts (initdb, pg_ctl) as user postgres.
+# libhiredis-dev: the cluster's state in Redis (lib/td_store.c, hiredis's libevent
+# adapter); redis-server is the Redis the unit test and tests/sip/cluster_* start.
 # iproute2 (ip) and procps (pgrep) are used by the integration tests; a
 # standard install has them, a minimal root (make test-fresh) does not.
 # nftables (nft) makes the NAT of tests/sip/nat_phone and nat_extern.

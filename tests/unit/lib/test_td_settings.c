@@ -22,7 +22,7 @@ static char s_dir[128];
 
 static const char *const s_vars[] = { "TANDEM_IDENTITY", "TANDEM_LOGLEVEL", "TANDEM_BUS",
                                       "TANDEM_SIP_BIND", "TANDEM_MEDIA_ADDRESS", "TANDEM_METRICS",
-                                      NULL };
+                                      "TANDEM_REDIS", NULL };
 
 static void s_tandem_conf(const char *text)
 {
@@ -237,6 +237,47 @@ static void test_overload_settings(void **state)
     assert_int_equal(s_load(&s, "media", NULL, NULL, NULL, NULL), -1);
 }
 
+/* [cluster]: off without the section; redis=, password=, db=; TANDEM_REDIS
+ * over the file, turning cluster mode on by itself; bad values are
+ * file:line errors. */
+static void test_cluster(void **state)
+{
+    (void)state;
+    td_settings_t s;
+    s_tandem_conf("[general]\nloglevel=info\n");
+    assert_int_equal(s_load(&s, "router", NULL, NULL, NULL, NULL), 0);
+    assert_int_equal(s.cluster.enabled, 0);
+    assert_string_equal(s.cluster.host, "127.0.0.1");
+    assert_int_equal(s.cluster.port, 6379);
+    setenv("TANDEM_REDIS", "redis:6380", 1);
+    assert_int_equal(s_load(&s, "router", NULL, NULL, NULL, NULL), 0);
+    assert_int_equal(s.cluster.enabled, 1);
+    assert_string_equal(s.cluster.host, "redis");
+    assert_int_equal(s.cluster.port, 6380);
+    unsetenv("TANDEM_REDIS");
+    s_tandem_conf("[cluster]\nredis=10.0.0.5:7000\npassword=secret\ndb=3\n");
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), 0);
+    assert_int_equal(s.cluster.enabled, 1);
+    assert_string_equal(s.cluster.host, "10.0.0.5");
+    assert_int_equal(s.cluster.port, 7000);
+    assert_string_equal(s.cluster.password, "secret");
+    assert_int_equal(s.cluster.db, 3);
+    setenv("TANDEM_REDIS", "other:1", 1);
+    assert_int_equal(s_load(&s, "media", NULL, NULL, NULL, NULL), 0);
+    assert_string_equal(s.cluster.host, "other");
+    assert_int_equal(s.cluster.port, 1);
+    assert_string_equal(s.cluster.password, "secret");
+    setenv("TANDEM_REDIS", "bad:port", 1);
+    assert_int_equal(s_load(&s, "media", NULL, NULL, NULL, NULL), -1);
+    unsetenv("TANDEM_REDIS");
+    s_tandem_conf("[cluster]\nredis=host:99999\n");
+    assert_int_equal(s_load(&s, "router", NULL, NULL, NULL, NULL), -1);
+    s_tandem_conf("[cluster]\ndb=-1\n");
+    assert_int_equal(s_load(&s, "router", NULL, NULL, NULL, NULL), -1);
+    s_tandem_conf("[cluster]\nhost=x\n");
+    assert_int_equal(s_load(&s, "router", NULL, NULL, NULL, NULL), -1);
+}
+
 static void test_auto_address(void **state)
 {
     (void)state;
@@ -281,6 +322,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overload_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster, setup, teardown),
         cmocka_unit_test(test_auto_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,1032 @@
+/* td_store - see td_store.h.
+ *
+ * Two hiredis async contexts on the process's libevent loop: `cmd` for
+ * commands, `sub` for SUBSCRIBE (a subscribed connection takes no other
+ * command). One tick a second reconnects what is down and pings what is up;
+ * a PING (or the AUTH/SELECT hand-shake) unanswered for TD_STORE_STALL_S
+ * ticks counts as an outage too, so a Redis that hangs (SIGSTOP, a dead
+ * host whose TCP never resets) is noticed like one that went away.
+ *
+ * Writes: every write is an entry (its key and its formatted commands, one to
+ * five), found by key in a hash map and on one of two lists:
+ *   pending   not sent yet (Redis away), in the order of their last write;
+ *   inflight  sent, waiting for their replies (Redis answers in order, so the
+ *             head is the one the next write reply belongs to).
+ * The map holds only the latest entry of a key. A new write to a key drops
+ * its pending entry (last wins) or unmaps its in-flight one (which is freed
+ * when its replies come). A kept hupdate keeps what it does not overwrite: it
+ * starts from the pending entry's commands. When the connection breaks,
+ * in-flight entries go back to pending in the order sent, so a write Redis
+ * may not have applied is written again (every write here is idempotent:
+ * SET, DEL, a whole-hash MULTI/EXEC, HSET of given fields). */
+#include "td_store.h"
+#include "td_log.h"
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TD_STORE_PREFIX "tandem:"
+#define TD_STORE_STALL_S 3        /* ticks without an answer before an outage */
+#define TD_STORE_MAX_PARTS 64     /* commands one entry may pile up (hupdates) */
+
+typedef struct s_entry {
+    char *key;                    /* the full key, prefix included */
+    size_t hash;
+    char *buf;                    /* the formatted commands, back to back */
+    size_t len;
+    size_t parts[TD_STORE_MAX_PARTS]; /* length of each command in buf */
+    int nparts;
+    int unanswered;               /* in flight: replies still to come */
+    int mapped;                   /* the latest write of its key (in the map) */
+    struct s_entry *hnext;        /* hash chain */
+    struct s_entry *prev, *next;  /* pending or inflight list */
+} s_entry_t;
+
+typedef struct {
+    s_entry_t *head, *tail;
+    size_t count;
+} s_list_t;
+
+typedef struct s_sub {
+    char *channel;                /* prefixed */
+    td_store_msg_fn *fn;
+    void *arg;
+    struct s_sub *next;
+} s_sub_t;
+
+typedef enum { S_DOWN, S_CONNECTING, S_UP } s_state_t;
+
+struct td_store {
+    struct event_base *base;
+    td_store_conf_t conf;
+    char node[64];
+    redisAsyncContext *cmd, *sub;
+    s_state_t state, sub_state;
+    int cmd_ticks, sub_ticks;     /* ticks since the hand-shake or PING started */
+    int ping_out;                 /* a PING is waiting for its reply */
+    int ever_up, down_logged;
+    int closing;
+    struct event *tick;
+    s_entry_t **map;              /* buckets */
+    size_t nbuckets, mapped;
+    s_list_t pending, inflight;
+    s_sub_t *subs;
+    td_store_up_fn *up_fn;
+    void *up_arg;
+    td_store_counts_t counts;
+};
+
+/* ---- the key map (chained, power-of-two buckets, FNV-1a) ---- */
+
+static size_t s_hash(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static s_entry_t *s_map_find(td_store_t *self, const char *key, size_t h)
+{
+    for (s_entry_t *e = self->map[h & (self->nbuckets - 1)]; e; e = e->hnext)
+        if (e->hash == h && !strcmp(e->key, key))
+            return e;
+    return NULL;
+}
+
+static void s_map_grow(td_store_t *self)
+{
+    size_t n = self->nbuckets * 2;
+    s_entry_t **map = calloc(n, sizeof *map);
+    if (!map)
+        return;                   /* keep the old size: slower, still right */
+    for (size_t i = 0; i < self->nbuckets; i++)
+        for (s_entry_t *e = self->map[i], *next; e; e = next) {
+            next = e->hnext;
+            e->hnext = map[e->hash & (n - 1)];
+            map[e->hash & (n - 1)] = e;
+        }
+    free(self->map);
+    self->map = map;
+    self->nbuckets = n;
+}
+
+static void s_map_add(td_store_t *self, s_entry_t *e)
+{
+    if (self->mapped >= self->nbuckets)
+        s_map_grow(self);
+    s_entry_t **b = &self->map[e->hash & (self->nbuckets - 1)];
+    e->hnext = *b;
+    *b = e;
+    e->mapped = 1;
+    self->mapped++;
+}
+
+static void s_map_remove(td_store_t *self, s_entry_t *e)
+{
+    if (!e->mapped)
+        return;
+    for (s_entry_t **p = &self->map[e->hash & (self->nbuckets - 1)]; *p; p = &(*p)->hnext)
+        if (*p == e) {
+            *p = e->hnext;
+            break;
+        }
+    e->mapped = 0;
+    e->hnext = NULL;
+    self->mapped--;
+}
+
+/* ---- lists ---- */
+
+static void s_list_push(s_list_t *l, s_entry_t *e)
+{
+    e->next = NULL;
+    e->prev = l->tail;
+    if (l->tail)
+        l->tail->next = e;
+    else
+        l->head = e;
+    l->tail = e;
+    l->count++;
+}
+
+static void s_list_unlink(s_list_t *l, s_entry_t *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        l->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        l->tail = e->prev;
+    e->prev = e->next = NULL;
+    l->count--;
+}
+
+static void s_entry_free(s_entry_t *e)
+{
+    if (!e)
+        return;
+    free(e->key);
+    free(e->buf);
+    free(e);
+}
+
+/* ---- helpers ---- */
+
+static char *s_full(const char *key)
+{
+    size_t n = strlen(key);
+    char *s = malloc(sizeof TD_STORE_PREFIX + n);
+    if (!s)
+        return NULL;
+    memcpy(s, TD_STORE_PREFIX, sizeof TD_STORE_PREFIX - 1);
+    memcpy(s + sizeof TD_STORE_PREFIX - 1, key, n + 1);
+    return s;
+}
+
+static const char *s_short(const char *key)
+{
+    return strncmp(key, TD_STORE_PREFIX, sizeof TD_STORE_PREFIX - 1) ? key
+                                                                     : key + sizeof TD_STORE_PREFIX - 1;
+}
+
+/* Append one formatted command to e; -1 when out of memory or full. */
+static int s_entry_add(s_entry_t *e, int argc, const char **argv, const size_t *lens)
+{
+    if (e->nparts >= TD_STORE_MAX_PARTS)
+        return -1;
+    char *cmd = NULL;
+    int n = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    if (n < 0 || !cmd)
+        return -1;
+    char *buf = realloc(e->buf, e->len + (size_t)n);
+    if (!buf) {
+        redisFreeCommand(cmd);
+        return -1;
+    }
+    memcpy(buf + e->len, cmd, (size_t)n);
+    redisFreeCommand(cmd);
+    e->buf = buf;
+    e->len += (size_t)n;
+    e->parts[e->nparts++] = (size_t)n;
+    return 0;
+}
+
+static s_entry_t *s_entry_new(const char *key)
+{
+    s_entry_t *e = calloc(1, sizeof *e);
+    if (!e || !(e->key = s_full(key))) {
+        free(e);
+        return NULL;
+    }
+    e->hash = s_hash(e->key);
+    return e;
+}
+
+static void s_count_reply(td_store_t *self, redisReply *r)
+{
+    if (!r)
+        return;
+    self->counts.replies++;
+    if (r->type == REDIS_REPLY_ERROR) {
+        self->counts.errors++;
+        td_log(LOG_DEBUG, "store: Redis error: %s", r->str);
+    }
+}
+
+/* ---- sending writes ---- */
+
+static void s_on_write(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    td_store_t *self = ac->data;
+    if (!reply || !self)
+        return;                   /* disconnected: s_cmd_down requeues */
+    s_count_reply(self, reply);
+    s_entry_t *e = self->inflight.head;
+    if (!e || --e->unanswered > 0)
+        return;
+    s_list_unlink(&self->inflight, e);
+    s_map_remove(self, e);
+    s_entry_free(e);
+}
+
+static void s_send(td_store_t *self, s_entry_t *e)
+{
+    size_t off = 0;
+    e->unanswered = e->nparts;
+    s_list_push(&self->inflight, e);
+    for (int i = 0; i < e->nparts; i++) {
+        redisAsyncFormattedCommand(self->cmd, s_on_write, NULL, e->buf + off, e->parts[i]);
+        off += e->parts[i];
+        self->counts.commands++;
+    }
+}
+
+/* Take a new entry for its key: sent now when up, else kept. */
+static int s_write(td_store_t *self, s_entry_t *e)
+{
+    s_entry_t *old = s_map_find(self, e->key, e->hash);
+    if (old) {
+        s_map_remove(self, old);
+        if (!old->unanswered) {   /* pending: last wins */
+            s_list_unlink(&self->pending, old);
+            s_entry_free(old);
+        }                         /* in flight: freed when answered */
+    }
+    s_map_add(self, e);
+    if (self->state == S_UP) {
+        s_send(self, e);
+        return 0;
+    }
+    s_list_push(&self->pending, e);
+    self->counts.kept++;
+    while (self->pending.count > TD_STORE_MAX_PENDING) {
+        s_entry_t *drop = self->pending.head;
+        s_list_unlink(&self->pending, drop);
+        s_map_remove(self, drop);
+        s_entry_free(drop);
+        self->counts.dropped++;
+    }
+    return 0;
+}
+
+/* ---- connection state ---- */
+
+static void s_connect(td_store_t *self);
+static void s_sub_connect(td_store_t *self);
+
+static void s_log_down(td_store_t *self, const char *why)
+{
+    if (self->down_logged)
+        return;
+    self->down_logged = 1;
+    if (self->ever_up)
+        td_log(LOG_WARNING, "store: lost Redis at %s:%u (%s); keeping writes, retrying every second",
+               self->conf.host, self->conf.port, why);
+    else
+        td_log(LOG_WARNING, "store: cannot reach Redis at %s:%u (%s); keeping writes, retrying "
+               "every second", self->conf.host, self->conf.port, why);
+}
+
+/* The command connection is gone (or going): in-flight writes go back to
+ * pending, before what is there, in the order they were sent. One that a
+ * later write of its key superseded stays unmapped (so last-wins cannot drop
+ * it) and is replayed before that later write, which keeps the order. */
+static void s_cmd_down(td_store_t *self, const char *why)
+{
+    int was_up = self->state == S_UP;
+    self->cmd = NULL;
+    self->state = S_DOWN;
+    self->ping_out = 0;
+    s_list_t keep = { 0 };
+    while (self->inflight.head) {
+        s_entry_t *e = self->inflight.head;
+        s_list_unlink(&self->inflight, e);
+        e->unanswered = 0;
+        s_list_push(&keep, e);    /* superseded ones too: replayed in order */
+    }
+    if (keep.head) {              /* keep ++ pending */
+        if (self->pending.head) {
+            keep.tail->next = self->pending.head;
+            self->pending.head->prev = keep.tail;
+            keep.tail = self->pending.tail;
+        }
+        keep.count += self->pending.count;
+        self->pending = keep;
+    }
+    if (self->closing)
+        return;
+    if (was_up)
+        self->counts.outages++;
+    s_log_down(self, why);
+}
+
+static void s_on_disconnect(const redisAsyncContext *ac, int status)
+{
+    td_store_t *self = ac->data;
+    if (!self || self->cmd != ac)
+        return;
+    s_cmd_down(self, status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "error"));
+}
+
+static void s_up(td_store_t *self)
+{
+    size_t n = self->pending.count;
+    self->state = S_UP;
+    self->cmd_ticks = 0;
+    while (self->pending.head) {
+        s_entry_t *e = self->pending.head;
+        s_list_unlink(&self->pending, e);
+        s_send(self, e);
+    }
+    if (self->down_logged)
+        td_log(LOG_NOTICE, "store: Redis at %s:%u is back (%zu writes replayed)", self->conf.host,
+               self->conf.port, n);
+    else
+        td_log(LOG_INFO, "store: connected to Redis at %s:%u db %d", self->conf.host,
+               self->conf.port, self->conf.db);
+    self->down_logged = 0;
+    self->ever_up = 1;
+    if (self->up_fn)
+        self->up_fn(self->up_arg);
+}
+
+/* AUTH's reply (if a password is set), then SELECT's: up on SELECT's OK. */
+static void s_on_handshake(redisAsyncContext *ac, void *reply, void *priv)
+{
+    td_store_t *self = ac->data;
+    redisReply *r = reply;
+    if (!r || !self || self->cmd != ac)
+        return;
+    s_count_reply(self, r);
+    if (r->type == REDIS_REPLY_ERROR) {
+        if (!self->down_logged)
+            td_log(LOG_ERR, "store: Redis at %s:%u refused %s: %s", self->conf.host,
+                   self->conf.port, priv ? "AUTH" : "SELECT", r->str);
+        self->down_logged = 1;
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    if (!priv && self->state == S_CONNECTING)
+        s_up(self);
+}
+
+static void s_on_connect(const redisAsyncContext *cac, int status)
+{
+    redisAsyncContext *ac = (redisAsyncContext *)cac;
+    td_store_t *self = ac->data;
+    if (!self || self->cmd != ac)
+        return;
+    if (status != REDIS_OK) {     /* hiredis frees ac after this returns */
+        s_cmd_down(self, ac->errstr[0] ? ac->errstr : "connect failed");
+        return;
+    }
+    if (self->conf.password[0]) {
+        redisAsyncCommand(ac, s_on_handshake, (void *)1, "AUTH %s", self->conf.password);
+        self->counts.commands++;
+    }
+    redisAsyncCommand(ac, s_on_handshake, NULL, "SELECT %d", self->conf.db);
+    self->counts.commands++;
+}
+
+static void s_connect(td_store_t *self)
+{
+    redisAsyncContext *ac = redisAsyncConnect(self->conf.host, self->conf.port);
+    if (!ac)
+        return;
+    if (ac->err) {
+        s_log_down(self, ac->errstr);
+        redisAsyncFree(ac);
+        return;
+    }
+    ac->data = self;
+    self->cmd = ac;
+    self->state = S_CONNECTING;
+    self->cmd_ticks = 0;
+    redisLibeventAttach(ac, self->base);
+    redisAsyncSetConnectCallback(ac, s_on_connect);
+    redisAsyncSetDisconnectCallback(ac, s_on_disconnect);
+}
+
+/* ---- the subscriber connection ---- */
+
+static void s_on_message(redisAsyncContext *ac, void *reply, void *priv)
+{
+    td_store_t *self = ac->data;
+    redisReply *r = reply;
+    s_sub_t *s = priv;
+    if (!r || !self || self->closing)
+        return;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3
+        && r->element[0]->type == REDIS_REPLY_STRING) {
+        if (!strcmp(r->element[0]->str, "message") && r->element[2]->type == REDIS_REPLY_STRING)
+            s->fn(s->arg, s_short(r->element[1]->str), r->element[2]->str, r->element[2]->len);
+        else if (!strcmp(r->element[0]->str, "subscribe"))
+            self->counts.replies++;
+    }
+}
+
+static void s_sub_send(td_store_t *self, s_sub_t *s)
+{
+    redisAsyncCommand(self->sub, s_on_message, s, "SUBSCRIBE %s", s->channel);
+    self->counts.commands++;
+}
+
+static void s_on_sub_auth(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    td_store_t *self = ac->data;
+    redisReply *r = reply;
+    if (!r || !self || self->sub != ac)
+        return;
+    s_count_reply(self, r);
+    if (r->type == REDIS_REPLY_ERROR) {
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    self->sub_state = S_UP;
+    for (s_sub_t *s = self->subs; s; s = s->next)
+        s_sub_send(self, s);
+}
+
+static void s_on_sub_disconnect(const redisAsyncContext *ac, int status)
+{
+    (void)status;
+    td_store_t *self = ac->data;
+    if (!self || self->sub != ac)
+        return;
+    self->sub = NULL;
+    self->sub_state = S_DOWN;
+}
+
+static void s_on_sub_connect(const redisAsyncContext *cac, int status)
+{
+    redisAsyncContext *ac = (redisAsyncContext *)cac;
+    td_store_t *self = ac->data;
+    if (!self || self->sub != ac)
+        return;
+    if (status != REDIS_OK) {
+        self->sub = NULL;
+        self->sub_state = S_DOWN;
+        return;
+    }
+    if (self->conf.password[0]) {
+        redisAsyncCommand(ac, s_on_sub_auth, NULL, "AUTH %s", self->conf.password);
+        self->counts.commands++;
+        return;
+    }
+    self->sub_state = S_UP;
+    for (s_sub_t *s = self->subs; s; s = s->next)
+        s_sub_send(self, s);
+}
+
+static void s_sub_connect(td_store_t *self)
+{
+    redisAsyncContext *ac = redisAsyncConnect(self->conf.host, self->conf.port);
+    if (!ac)
+        return;
+    if (ac->err) {
+        redisAsyncFree(ac);
+        return;
+    }
+    ac->data = self;
+    self->sub = ac;
+    self->sub_state = S_CONNECTING;
+    self->sub_ticks = 0;
+    redisLibeventAttach(ac, self->base);
+    redisAsyncSetConnectCallback(ac, s_on_sub_connect);
+    redisAsyncSetDisconnectCallback(ac, s_on_sub_disconnect);
+}
+
+/* ---- the tick: reconnect, ping, notice a hung Redis ---- */
+
+static void s_on_ping(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    td_store_t *self = ac->data;
+    if (!reply || !self || self->cmd != ac)
+        return;
+    s_count_reply(self, reply);
+    self->ping_out = 0;
+    self->cmd_ticks = 0;
+}
+
+static void s_drop_cmd(td_store_t *self, const char *why)
+{
+    redisAsyncContext *ac = self->cmd;
+    s_cmd_down(self, why);        /* before the free: it runs the callbacks */
+    ac->data = NULL;
+    redisAsyncFree(ac);
+}
+
+static void s_drop_sub(td_store_t *self)
+{
+    redisAsyncContext *ac = self->sub;
+    self->sub = NULL;
+    self->sub_state = S_DOWN;
+    ac->data = NULL;
+    redisAsyncFree(ac);
+}
+
+static void s_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    td_store_t *self = arg;
+    if (!self->cmd)
+        s_connect(self);
+    else if (self->state == S_CONNECTING) {
+        if (++self->cmd_ticks >= TD_STORE_STALL_S)
+            s_drop_cmd(self, "no answer");
+    } else if (self->ping_out) {
+        if (++self->cmd_ticks >= TD_STORE_STALL_S)
+            s_drop_cmd(self, "no answer for 3 s");
+    } else {
+        redisAsyncCommand(self->cmd, s_on_ping, NULL, "PING");
+        self->counts.commands++;
+        self->ping_out = 1;
+        self->cmd_ticks = 0;
+    }
+    if (self->subs) {
+        if (!self->sub && self->state == S_UP)
+            s_sub_connect(self);
+        else if (self->sub && (self->state != S_UP
+                               || (self->sub_state == S_CONNECTING
+                                   && ++self->sub_ticks >= TD_STORE_STALL_S)))
+            s_drop_sub(self);     /* hung with cmd, or never answered */
+    }
+}
+
+/* ---- public ---- */
+
+td_store_t *td_store_new(struct event_base *base, const td_store_conf_t *conf, const char *node)
+{
+    if (!base || !conf || !conf->host[0] || !conf->port) {
+        td_log(LOG_ERR, "store: no Redis address");
+        return NULL;
+    }
+    td_store_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->base = base;
+    self->conf = *conf;
+    snprintf(self->node, sizeof self->node, "%s", node ? node : "");
+    self->nbuckets = 1024;
+    self->map = calloc(self->nbuckets, sizeof *self->map);
+    self->tick = event_new(base, -1, EV_PERSIST, s_on_tick, self);
+    if (!self->map || !self->tick) {
+        td_store_destroy(&self);
+        return NULL;
+    }
+    struct timeval sec = { 1, 0 };
+    event_add(self->tick, &sec);
+    s_connect(self);
+    return self;
+}
+
+void td_store_destroy(td_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    td_store_t *self = *self_p;
+    self->closing = 1;
+    if (self->tick)
+        event_free(self->tick);
+    if (self->sub)
+        s_drop_sub(self);
+    if (self->cmd)
+        s_drop_cmd(self, "closing");
+    while (self->pending.head) {
+        s_entry_t *e = self->pending.head;
+        s_list_unlink(&self->pending, e);
+        s_entry_free(e);
+    }
+    for (s_sub_t *s = self->subs, *next; s; s = next) {
+        next = s->next;
+        free(s->channel);
+        free(s);
+    }
+    free(self->map);
+    free(self);
+    *self_p = NULL;
+}
+
+int td_store_up(const td_store_t *self)
+{
+    return self && self->state == S_UP;
+}
+
+void td_store_on_up(td_store_t *self, td_store_up_fn *fn, void *arg)
+{
+    self->up_fn = fn;
+    self->up_arg = arg;
+}
+
+int td_store_set(td_store_t *self, const char *key, const void *value, size_t len, int ttl_s)
+{
+    s_entry_t *e = s_entry_new(key);
+    if (!e)
+        return -1;
+    char ttl[16];
+    snprintf(ttl, sizeof ttl, "%d", ttl_s);
+    const char *argv[] = { "SET", e->key, value, "EX", ttl };
+    size_t lens[] = { 3, strlen(e->key), len, 2, strlen(ttl) };
+    if (s_entry_add(e, ttl_s > 0 ? 5 : 3, argv, lens) < 0) {
+        s_entry_free(e);
+        return -1;
+    }
+    return s_write(self, e);
+}
+
+/* HSET key f1 v1 ... into e; -1 when out of memory. */
+static int s_add_hset(s_entry_t *e, size_t n, const char *const *fields, const char *const *values)
+{
+    const char **argv = malloc((2 + 2 * n) * sizeof *argv);
+    size_t *lens = malloc((2 + 2 * n) * sizeof *lens);
+    int rc = -1;
+    if (argv && lens) {
+        argv[0] = "HSET";
+        lens[0] = 4;
+        argv[1] = e->key;
+        lens[1] = strlen(e->key);
+        for (size_t i = 0; i < n; i++) {
+            argv[2 + 2 * i] = fields[i];
+            lens[2 + 2 * i] = strlen(fields[i]);
+            argv[3 + 2 * i] = values[i] ? values[i] : "";
+            lens[3 + 2 * i] = strlen(argv[3 + 2 * i]);
+        }
+        rc = s_entry_add(e, (int)(2 + 2 * n), argv, lens);
+    }
+    free(argv);
+    free(lens);
+    return rc;
+}
+
+int td_store_hset(td_store_t *self, const char *key, int ttl_s, size_t n,
+                  const char *const *fields, const char *const *values)
+{
+    s_entry_t *e = s_entry_new(key);
+    if (!e)
+        return -1;
+    const char *multi[] = { "MULTI" }, *exec[] = { "EXEC" };
+    const char *del[] = { "DEL", e->key };
+    size_t lmulti[] = { 5 }, lexec[] = { 4 }, ldel[] = { 3, strlen(e->key) };
+    char ttl[16];
+    snprintf(ttl, sizeof ttl, "%d", ttl_s);
+    const char *exp[] = { "EXPIRE", e->key, ttl };
+    size_t lexp[] = { 6, strlen(e->key), strlen(ttl) };
+    int rc = s_entry_add(e, 1, multi, lmulti);
+    if (!rc)
+        rc = s_entry_add(e, 2, del, ldel);
+    if (!rc && n)
+        rc = s_add_hset(e, n, fields, values);
+    if (!rc && ttl_s > 0)
+        rc = s_entry_add(e, 3, exp, lexp);
+    if (!rc)
+        rc = s_entry_add(e, 1, exec, lexec);
+    if (rc < 0) {
+        s_entry_free(e);
+        return -1;
+    }
+    return s_write(self, e);
+}
+
+int td_store_hupdate(td_store_t *self, const char *key, size_t n, const char *const *fields,
+                     const char *const *values)
+{
+    if (!n)
+        return 0;
+    s_entry_t *e = s_entry_new(key);
+    if (!e)
+        return -1;
+    /* Start from the key's earlier write if it is still kept, so
+     * replacing it loses none of the fields this update leaves alone. */
+    s_entry_t *old = s_map_find(self, e->key, e->hash);
+    if (old && !old->unanswered && old->nparts < TD_STORE_MAX_PARTS) {
+        if (!(e->buf = malloc(old->len))) {
+            s_entry_free(e);
+            return -1;
+        }
+        memcpy(e->buf, old->buf, old->len);
+        e->len = old->len;
+        memcpy(e->parts, old->parts, sizeof e->parts);
+        e->nparts = old->nparts;
+    }
+    if (s_add_hset(e, n, fields, values) < 0) {
+        s_entry_free(e);
+        return -1;
+    }
+    return s_write(self, e);
+}
+
+int td_store_del(td_store_t *self, const char *key)
+{
+    s_entry_t *e = s_entry_new(key);
+    if (!e)
+        return -1;
+    const char *argv[] = { "DEL", e->key };
+    size_t lens[] = { 3, strlen(e->key) };
+    if (s_entry_add(e, 2, argv, lens) < 0) {
+        s_entry_free(e);
+        return -1;
+    }
+    return s_write(self, e);
+}
+
+static void s_on_counted(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    td_store_t *self = ac->data;
+    if (self)
+        s_count_reply(self, reply);
+}
+
+int td_store_publish(td_store_t *self, const char *channel, const void *msg, size_t len)
+{
+    if (self->state != S_UP)
+        return -1;
+    char *ch = s_full(channel);
+    if (!ch)
+        return -1;
+    const char *argv[] = { "PUBLISH", ch, msg };
+    size_t lens[] = { 7, strlen(ch), len };
+    int rc = redisAsyncCommandArgv(self->cmd, s_on_counted, NULL, 3, argv, lens);
+    free(ch);
+    self->counts.commands++;
+    return rc == REDIS_OK ? 0 : -1;
+}
+
+/* ---- reads ---- */
+
+typedef struct {
+    td_store_t *self;
+    td_store_get_fn *get;
+    td_store_hash_fn *hash;
+    void *arg;
+    char key[];
+} s_read_t;
+
+/* Call a hash callback with the pairs of an HGETALL reply. */
+static void s_give_hash(td_store_hash_fn *fn, void *arg, const char *key, int ok,
+                        redisReply *r)
+{
+    size_t n = ok && r->type == REDIS_REPLY_ARRAY ? r->elements / 2 : 0;
+    const char *stack_f[16] = { 0 }, *stack_v[16] = { 0 };
+    const char **f = stack_f, **v = stack_v;
+    if (n > 16) {
+        f = malloc(n * sizeof *f);
+        v = malloc(n * sizeof *v);
+        if (!f || !v) {
+            free(f == stack_f ? NULL : f);
+            free(v == stack_v ? NULL : v);
+            fn(arg, 0, key, 0, NULL, NULL);
+            return;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        f[i] = r->element[2 * i]->str ? r->element[2 * i]->str : "";
+        v[i] = r->element[2 * i + 1]->str ? r->element[2 * i + 1]->str : "";
+    }
+    fn(arg, ok, key, n, f, v);
+    if (f != stack_f) {
+        free(f);
+        free(v);
+    }
+}
+
+static void s_on_read(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    s_read_t *rd = priv;
+    td_store_t *self = rd->self;
+    redisReply *r = reply;
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    s_count_reply(self, r);
+    if (!self->closing) {
+        if (rd->get) {
+            int has = ok && r->type == REDIS_REPLY_STRING;
+            rd->get(rd->arg, ok, rd->key, has ? r->str : NULL, has ? r->len : 0);
+        } else
+            s_give_hash(rd->hash, rd->arg, rd->key, ok, r);
+    }
+    free(rd);
+}
+
+static int s_read(td_store_t *self, const char *key, const char *verb, td_store_get_fn *get,
+                  td_store_hash_fn *hash, void *arg)
+{
+    if (self->state != S_UP) {
+        if (get)
+            get(arg, 0, key, NULL, 0);
+        else
+            hash(arg, 0, key, 0, NULL, NULL);
+        return 0;
+    }
+    size_t n = strlen(key);
+    s_read_t *rd = malloc(sizeof *rd + n + 1);
+    if (!rd)
+        return -1;
+    *rd = (s_read_t){ self, get, hash, arg };
+    memcpy(rd->key, key, n + 1);
+    char *full = s_full(key);
+    if (!full) {
+        free(rd);
+        return -1;
+    }
+    const char *argv[] = { verb, full };
+    size_t lens[] = { strlen(verb), strlen(full) };
+    int rc = redisAsyncCommandArgv(self->cmd, s_on_read, rd, 2, argv, lens);
+    free(full);
+    if (rc != REDIS_OK) {
+        free(rd);
+        return -1;
+    }
+    self->counts.commands++;
+    return 0;
+}
+
+int td_store_get(td_store_t *self, const char *key, td_store_get_fn *fn, void *arg)
+{
+    return s_read(self, key, "GET", fn, NULL, arg);
+}
+
+int td_store_hgetall(td_store_t *self, const char *key, td_store_hash_fn *fn, void *arg)
+{
+    return s_read(self, key, "HGETALL", NULL, fn, arg);
+}
+
+/* ---- scan ---- */
+
+typedef struct {
+    td_store_t *self;
+    char *match;                  /* prefixed pattern */
+    td_store_hash_fn *each_hash;
+    td_store_get_fn *each_value;
+    td_store_done_fn *done;
+    void *arg;
+    int outstanding;              /* commands sent, not answered */
+    int finished;                 /* the cursor came back to 0 */
+    int ok;
+} s_scan_t;
+
+typedef struct {
+    s_scan_t *scan;
+    char key[];                   /* without the prefix */
+} s_scan_key_t;
+
+static void s_scan_next(s_scan_t *sc, const char *cursor);
+
+static void s_scan_end(s_scan_t *sc)
+{
+    if (sc->outstanding > 0 || (sc->ok && !sc->finished))
+        return;
+    if (!sc->self->closing)
+        sc->done(sc->arg, sc->ok);
+    free(sc->match);
+    free(sc);
+}
+
+static void s_on_scan_key(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    s_scan_key_t *k = priv;
+    s_scan_t *sc = k->scan;
+    redisReply *r = reply;
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    s_count_reply(sc->self, r);
+    sc->outstanding--;
+    if (!ok)
+        sc->ok = 0;
+    /* a key gone between SCAN and its read is skipped */
+    if (ok && !sc->self->closing) {
+        if (sc->each_value && r->type == REDIS_REPLY_STRING)
+            sc->each_value(sc->arg, 1, k->key, r->str, r->len);
+        else if (sc->each_hash && r->type == REDIS_REPLY_ARRAY && r->elements)
+            s_give_hash(sc->each_hash, sc->arg, k->key, 1, r);
+    }
+    free(k);
+    s_scan_end(sc);
+}
+
+static void s_on_scan(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    s_scan_t *sc = priv;
+    td_store_t *self = sc->self;
+    redisReply *r = reply;
+    s_count_reply(self, r);
+    sc->outstanding--;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || self->state != S_UP
+        || self->closing) {
+        sc->ok = 0;
+        s_scan_end(sc);
+        return;
+    }
+    redisReply *keys = r->element[1];
+    for (size_t i = 0; i < keys->elements; i++) {
+        const char *full = keys->element[i]->str;
+        const char *key = s_short(full);
+        s_scan_key_t *k = malloc(sizeof *k + strlen(key) + 1);
+        if (!k) {
+            sc->ok = 0;
+            break;
+        }
+        k->scan = sc;
+        strcpy(k->key, key);
+        const char *verb = sc->each_value ? "GET" : "HGETALL";
+        const char *argv[] = { verb, full };
+        size_t lens[] = { strlen(verb), strlen(full) };
+        redisAsyncCommandArgv(self->cmd, s_on_scan_key, k, 2, argv, lens);
+        self->counts.commands++;
+        sc->outstanding++;
+    }
+    if (!strcmp(r->element[0]->str, "0") || !sc->ok)
+        sc->finished = 1;
+    else
+        s_scan_next(sc, r->element[0]->str);
+    s_scan_end(sc);
+}
+
+static void s_scan_next(s_scan_t *sc, const char *cursor)
+{
+    const char *argv[] = { "SCAN", cursor, "MATCH", sc->match, "COUNT", "1000" };
+    size_t lens[] = { 4, strlen(cursor), 5, strlen(sc->match), 5, 4 };
+    redisAsyncCommandArgv(sc->self->cmd, s_on_scan, sc, 6, argv, lens);
+    sc->self->counts.commands++;
+    sc->outstanding++;
+}
+
+int td_store_scan(td_store_t *self, const char *pattern, td_store_hash_fn *each_hash,
+                  td_store_get_fn *each_value, td_store_done_fn *done, void *arg)
+{
+    if (self->state != S_UP) {
+        done(arg, 0);
+        return 0;
+    }
+    s_scan_t *sc = calloc(1, sizeof *sc);
+    if (!sc || !(sc->match = s_full(pattern))) {
+        free(sc);
+        return -1;
+    }
+    sc->self = self;
+    sc->each_hash = each_hash;
+    sc->each_value = each_value;
+    sc->done = done;
+    sc->arg = arg;
+    sc->ok = 1;
+    s_scan_next(sc, "0");
+    return 0;
+}
+
+/* ---- subscribe, counters ---- */
+
+int td_store_subscribe(td_store_t *self, const char *channel, td_store_msg_fn *fn, void *arg)
+{
+    s_sub_t *s = calloc(1, sizeof *s);
+    if (!s || !(s->channel = s_full(channel))) {
+        free(s);
+        return -1;
+    }
+    s->fn = fn;
+    s->arg = arg;
+    s->next = self->subs;
+    self->subs = s;
+    if (self->sub && self->sub_state == S_UP)
+        s_sub_send(self, s);
+    else if (!self->sub && self->state == S_UP)
+        s_sub_connect(self);
+    return 0;
+}
+
+const td_store_counts_t *td_store_counts(const td_store_t *self)
+{
+    return &self->counts;
+}
