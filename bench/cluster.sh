@@ -25,10 +25,10 @@
 # commandstats, reset when the processes answer SIP; PING, the store's
 # liveness probe, counted apart), redis-server's CPU per 1,000 calls and its
 # used_memory. Then, on topology 1x1:
-#   registrations  BENCH_REGS phones (r0001...) REGISTER (401, 200 with auth)
-#                  at BENCH_REG_RATE/s: used_memory and key count before and
+#   registrations  BENCH_REGS phones (r0001..., no secret: 200 at once)
+#                  at BENCH_REG_RATE/s: used_memory_dataset and key count before and
 #                  after, MEMORY USAGE of the reg: keys (mean of 50)
-#   calls up       BENCH_UP_CALLS calls held up at once: used_memory and keys
+#   calls up       BENCH_UP_CALLS calls held up at once: used_memory_dataset and keys
 #                  (call:, dlg:) while all are up, MEMORY USAGE of each kind
 #
 # Bounded: every sipp has a timeout; a topology stops climbing after
@@ -47,7 +47,7 @@ export BENCH_RATES=${BENCH_RATES:-100 200 300 400 500 600 800 1000}
 export BENCH_STEP=${BENCH_STEP:-10}
 BENCH_LIB=1 . bench/calls.sh || exit 1
 
-topologies=${BENCH_TOPOLOGIES:-1x1 1x2 2x1 2x2}
+topologies=${BENCH_TOPOLOGIES-1x1 1x2 2x1 2x2}   # empty: the memory phase only
 budget=${BENCH_BUDGET:-240}
 use_redis=${BENCH_REDIS:-auto}
 regs=${BENCH_REGS:-1000}
@@ -94,13 +94,13 @@ if [ "$use_redis" = yes ]; then
     printf '\n[cluster]\nredis=127.0.0.1:%s\n' "$redis_port" >> "$conf/tandem.conf"
 fi
 
-# The phones of the registration phase: r0001... in sip.conf, and sipp's
-# injection file.
+# The phones of the registration phase: r0001... in sip.conf (no secret:
+# bench/register.xml says why), and sipp's injection file.
 {
     printf '\n[rphone](!)\ntype=friend\nhost=dynamic\ncontext=bench\ndisallow=all\nallow=ulaw\n'
-    for i in $(seq -f '%04g' 1 "$regs"); do printf '[r%s](rphone)\nsecret=r%spw\n' "$i" "$i"; done
+    for i in $(seq -f '%04g' 1 "$regs"); do printf '[r%s](rphone)\n' "$i"; done
 } >> "$conf/sip.conf"
-{ echo SEQUENTIAL; for i in $(seq -f '%04g' 1 "$regs"); do echo "r$i;r${i}pw"; done; } > "$tmp/phones.csv"
+{ echo SEQUENTIAL; for i in $(seq -f '%04g' 1 "$regs"); do echo "r$i;"; done; } > "$tmp/phones.csv"
 
 n_routers=1; n_sigs=1; skip_reason=
 # s_start_switch LABEL: n_routers routers, one worker, n_sigs signaling
@@ -177,8 +177,9 @@ for line in open(stats):
     if m:
         cmds[m.group(1)] = int(m.group(2))
 ping = cmds.pop("ping", 0)
-for k in ("config", "info"):
-    cmds.pop(k, None)
+for k in list(cmds):
+    if k.split("|")[0] in ("config", "info", "flushall"):
+        del cmds[k]
 total = sum(cmds.values())
 used = re.search(r"used_memory:(\d+)", open(mem).read())
 cpu_ms = 1000.0 * (c1 - c0) / tck
@@ -196,7 +197,9 @@ s_mem_usage() {
     rraw --scan --pattern "$1" | head -n 50 | while read -r k; do rraw MEMORY USAGE "$k"; done |
         awk '{ s += $1; n++ } END { if (n) printf "%.0f", s / n; else printf "-" }'
 }
-s_used() { rraw INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
+# s_used: used_memory_dataset (used_memory less Redis's own overhead:
+# client buffers, replication, ...), the data's share.
+s_used() { rraw INFO memory | sed -n 's/^used_memory_dataset:\([0-9]*\).*/\1/p'; }
 
 # ---- call rate per topology ------------------------------------------------------
 echo "bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -sr)"
@@ -226,10 +229,11 @@ if [ "$use_redis" = yes ]; then
         timeout -k 2 $((regs / reg_rate + 60)) sipp 127.0.0.1:"$sip" -sf bench/register.xml \
             -inf "$tmp/phones.csv" -i 127.0.0.1 -p "$reg_port" -nostdin -m "$regs" -r "$reg_rate" \
             -l "$reg_rate" -recv_timeout 8000 -trace_err -error_file "$tmp/reg.err" \
+            -trace_msg -message_file "$tmp/reg.msg" \
             </dev/null >"$tmp/reg.out" 2>&1; rrc=$?
         sleep 1
         u1=$(s_used); k1=$(rraw DBSIZE); nreg=$(s_keys 'tandem:reg:*')
-        say "registrations: sipp rc $rrc, $regs REGISTERs; keys $k0 -> $k1 (reg: $nreg); used_memory $u0 -> $u1 = $(( (u1 - u0) / (regs > 0 ? regs : 1) )) bytes per registration; MEMORY USAGE of a reg: key $(s_mem_usage 'tandem:reg:*') bytes"
+        say "registrations: sipp rc $rrc, $regs REGISTERs; keys $k0 -> $k1 (reg: $nreg); used_memory_dataset $u0 -> $u1 = $(( (u1 - u0) / (regs > 0 ? regs : 1) )) bytes per registration; MEMORY USAGE of a reg: key $(s_mem_usage 'tandem:reg:*') bytes"
         k=$(rraw --scan --pattern 'tandem:reg:*' | head -n 1)
         [ -n "$k" ] && say "  e.g. $k: $(rraw HGETALL "$k" | paste -sd ' ')"
         # calls held up at once
@@ -244,10 +248,10 @@ if [ "$use_redis" = yes ]; then
         sleep $((up_calls / 50 + 3))
         u3=$(s_used); k3=$(rraw DBSIZE)
         ncall=$(s_keys 'tandem:call:*'); ndlg=$(s_keys 'tandem:dlg:*')
-        say "calls up: $up_calls at once; keys $k2 -> $k3 (call: $ncall, dlg: $ndlg); used_memory $u2 -> $u3 = $(( (u3 - u2) / up_calls )) bytes per call; MEMORY USAGE of a call: key $(s_mem_usage 'tandem:call:*'), a dlg: key $(s_mem_usage 'tandem:dlg:*') bytes"
+        say "calls up: $up_calls at once; keys $k2 -> $k3 (call: $ncall, dlg: $ndlg); used_memory_dataset $u2 -> $u3 = $(( (u3 - u2) / up_calls )) bytes per call; MEMORY USAGE of a call: key $(s_mem_usage 'tandem:call:*'), a dlg: key $(s_mem_usage 'tandem:dlg:*') bytes"
         wait "$up_pid"; urc=$?; uac_pids=()
         sleep 1
-        say "calls up: sipp rc $urc; after they ended: keys $(rraw DBSIZE) (call: $(s_keys 'tandem:call:*'), dlg: $(s_keys 'tandem:dlg:*')), used_memory $(s_used)"
+        say "calls up: sipp rc $urc; after they ended: keys $(rraw DBSIZE) (call: $(s_keys 'tandem:call:*'), dlg: $(s_keys 'tandem:dlg:*')), used_memory_dataset $(s_used)"
         s_stop_all
     else
         s_stop_all
