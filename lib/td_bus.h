@@ -60,7 +60,8 @@
     X(exten_query,    ExtenQuery,    EXTEN_QUERY) \
     X(exten_reply,    ExtenReply,    EXTEN_REPLY) \
     X(media_stats_request, MediaStatsRequest, MEDIA_STATS_REQUEST) \
-    X(media_stats,    MediaStats,    MEDIA_STATS)
+    X(media_stats,    MediaStats,    MEDIA_STATS) \
+    X(dialog_restored, DialogRestored, DIALOG_RESTORED)
 
 typedef struct td_bus td_bus_t;
 

@@ -32,15 +32,15 @@
 
 #define TD_STORE_PREFIX "tandem:"
 #define TD_STORE_STALL_S 3        /* ticks without an answer before an outage */
-#define TD_STORE_MAX_PARTS 64     /* commands one entry may pile up (hupdates) */
+#define TD_STORE_MAX_PARTS 256    /* commands one entry may pile up (kept hupdates) */
 
 typedef struct s_entry {
     char *key;                    /* the full key, prefix included */
     size_t hash;
-    char *buf;                    /* the formatted commands, back to back */
+    char *buf;                    /* the formatted commands, back to back, each
+                                   * after its length (a uint32_t, unaligned) */
     size_t len;
-    size_t parts[TD_STORE_MAX_PARTS]; /* length of each command in buf */
-    int nparts;
+    int nparts;                   /* commands in buf */
     int unanswered;               /* in flight: replies still to come */
     int mapped;                   /* the latest write of its key (in the map) */
     struct s_entry *hnext;        /* hash chain */
@@ -69,6 +69,8 @@ struct td_store {
     s_state_t state, sub_state;
     int cmd_ticks, sub_ticks;     /* ticks since the hand-shake or PING started */
     int ping_out;                 /* a PING is waiting for its reply */
+    int heard;                    /* a reply came since the last tick: Redis makes
+                                   * progress (a long replay delays the PING) */
     int ever_up, down_logged;
     int closing;
     struct event *tick;
@@ -76,8 +78,13 @@ struct td_store {
     size_t nbuckets, mapped;
     s_list_t pending, inflight;
     s_sub_t *subs;
-    td_store_up_fn *up_fn;
-    void *up_arg;
+    struct {
+        td_store_up_fn *fn;
+        void *arg;
+    } on_up[TD_STORE_MAX_ON_UP];
+    int n_on_up;
+    int up_pending;               /* up, on_up not called yet: waits for SUBSCRIBE */
+    int nchannels;                /* distinct channels subscribed to */
     td_store_counts_t counts;
 };
 
@@ -206,16 +213,18 @@ static int s_entry_add(s_entry_t *e, int argc, const char **argv, const size_t *
     int n = redisFormatCommandArgv(&cmd, argc, argv, lens);
     if (n < 0 || !cmd)
         return -1;
-    char *buf = realloc(e->buf, e->len + (size_t)n);
+    uint32_t n32 = (uint32_t)n;
+    char *buf = realloc(e->buf, e->len + sizeof n32 + (size_t)n);
     if (!buf) {
         redisFreeCommand(cmd);
         return -1;
     }
-    memcpy(buf + e->len, cmd, (size_t)n);
+    memcpy(buf + e->len, &n32, sizeof n32);
+    memcpy(buf + e->len + sizeof n32, cmd, (size_t)n);
     redisFreeCommand(cmd);
     e->buf = buf;
-    e->len += (size_t)n;
-    e->parts[e->nparts++] = (size_t)n;
+    e->len += sizeof n32 + (size_t)n;
+    e->nparts++;
     return 0;
 }
 
@@ -235,6 +244,7 @@ static void s_count_reply(td_store_t *self, redisReply *r)
     if (!r)
         return;
     self->counts.replies++;
+    self->heard = 1;
     if (r->type == REDIS_REPLY_ERROR) {
         self->counts.errors++;
         td_log(LOG_DEBUG, "store: Redis error: %s", r->str);
@@ -258,16 +268,29 @@ static void s_on_write(redisAsyncContext *ac, void *reply, void *priv)
     s_entry_free(e);
 }
 
-static void s_send(td_store_t *self, s_entry_t *e)
+/* Send e's commands; 0, or -1 when hiredis refused them (the context is
+ * going away): the caller keeps e pending. */
+static int s_send(td_store_t *self, s_entry_t *e)
 {
     size_t off = 0;
-    e->unanswered = e->nparts;
-    s_list_push(&self->inflight, e);
     for (int i = 0; i < e->nparts; i++) {
-        redisAsyncFormattedCommand(self->cmd, s_on_write, NULL, e->buf + off, e->parts[i]);
-        off += e->parts[i];
+        uint32_t n;
+        memcpy(&n, e->buf + off, sizeof n);
+        off += sizeof n;
+        if (redisAsyncFormattedCommand(self->cmd, s_on_write, NULL, e->buf + off, n) != REDIS_OK) {
+            if (i == 0)
+                return -1;
+            /* hiredis refuses all or nothing in practice (its context flags
+             * do not change between two calls); count what went out */
+            e->nparts = i;
+            break;
+        }
+        off += n;
         self->counts.commands++;
     }
+    e->unanswered = e->nparts;
+    s_list_push(&self->inflight, e);
+    return 0;
 }
 
 /* Take a new entry for its key: sent now when up, else kept. */
@@ -282,10 +305,8 @@ static int s_write(td_store_t *self, s_entry_t *e)
         }                         /* in flight: freed when answered */
     }
     s_map_add(self, e);
-    if (self->state == S_UP) {
-        s_send(self, e);
+    if (self->state == S_UP && s_send(self, e) == 0)
         return 0;
-    }
     s_list_push(&self->pending, e);
     self->counts.kept++;
     while (self->pending.count > TD_STORE_MAX_PENDING) {
@@ -357,6 +378,16 @@ static void s_on_disconnect(const redisAsyncContext *ac, int status)
     s_cmd_down(self, status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "error"));
 }
 
+static void s_drop_sub(td_store_t *self);
+static void s_sub_connect(td_store_t *self);
+
+static void s_fire_up(td_store_t *self)
+{
+    self->up_pending = 0;
+    for (int i = 0; i < self->n_on_up && self->state == S_UP; i++)
+        self->on_up[i].fn(self->on_up[i].arg);
+}
+
 static void s_up(td_store_t *self)
 {
     size_t n = self->pending.count;
@@ -365,7 +396,10 @@ static void s_up(td_store_t *self)
     while (self->pending.head) {
         s_entry_t *e = self->pending.head;
         s_list_unlink(&self->pending, e);
-        s_send(self, e);
+        if (s_send(self, e) < 0) {            /* not expected: keep it for later */
+            s_list_push(&self->pending, e);
+            break;
+        }
     }
     if (self->down_logged)
         td_log(LOG_NOTICE, "store: Redis at %s:%u is back (%zu writes replayed)", self->conf.host,
@@ -375,8 +409,17 @@ static void s_up(td_store_t *self)
                self->conf.port, self->conf.db);
     self->down_logged = 0;
     self->ever_up = 1;
-    if (self->up_fn)
-        self->up_fn(self->up_arg);
+    if (!self->nchannels) {
+        s_fire_up(self);
+        return;
+    }
+    /* A node resyncs in on_up: first be subscribed again, so that no change
+     * published after its reload started can be missed. A subscriber that
+     * outlived the outage may have missed messages: start it afresh. */
+    self->up_pending = 1;
+    if (self->sub)
+        s_drop_sub(self);
+    s_sub_connect(self);
 }
 
 /* AUTH's reply (if a password is set), then SELECT's: up on SELECT's OK. */
@@ -438,25 +481,42 @@ static void s_connect(td_store_t *self)
 
 /* ---- the subscriber connection ---- */
 
+/* hiredis keeps one callback per channel: every subscriber of the channel
+ * is called from here. */
 static void s_on_message(redisAsyncContext *ac, void *reply, void *priv)
 {
+    (void)priv;
     td_store_t *self = ac->data;
     redisReply *r = reply;
-    s_sub_t *s = priv;
     if (!r || !self || self->closing)
         return;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 3
-        && r->element[0]->type == REDIS_REPLY_STRING) {
-        if (!strcmp(r->element[0]->str, "message") && r->element[2]->type == REDIS_REPLY_STRING)
-            s->fn(s->arg, s_short(r->element[1]->str), r->element[2]->str, r->element[2]->len);
-        else if (!strcmp(r->element[0]->str, "subscribe"))
+        && r->element[0]->type == REDIS_REPLY_STRING
+        && r->element[1]->type == REDIS_REPLY_STRING) {
+        const char *ch = r->element[1]->str;
+        if (!strcmp(r->element[0]->str, "message") && r->element[2]->type == REDIS_REPLY_STRING) {
+            for (s_sub_t *s = self->subs; s; s = s->next)
+                if (!strcmp(s->channel, ch))
+                    s->fn(s->arg, s_short(ch), r->element[2]->str, r->element[2]->len);
+        } else if (!strcmp(r->element[0]->str, "subscribe")) {
             self->counts.replies++;
+            /* element 2: how many channels this connection now has */
+            if (self->up_pending && self->state == S_UP
+                && r->element[2]->type == REDIS_REPLY_INTEGER
+                && r->element[2]->integer >= self->nchannels)
+                s_fire_up(self);
+        }
     }
 }
 
+/* SUBSCRIBE s's channel unless an earlier subscriber's did. */
 static void s_sub_send(td_store_t *self, s_sub_t *s)
 {
-    redisAsyncCommand(self->sub, s_on_message, s, "SUBSCRIBE %s", s->channel);
+    for (s_sub_t *o = s->next; o; o = o->next)
+        if (!strcmp(o->channel, s->channel))
+            return;
+    redisAsyncCommand(self->sub, s_on_message, NULL, "SUBSCRIBE %b", s->channel,
+                      strlen(s->channel));
     self->counts.commands++;
 }
 
@@ -561,13 +621,17 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     td_store_t *self = arg;
+    int heard = self->heard;
+    self->heard = 0;
     if (!self->cmd)
         s_connect(self);
     else if (self->state == S_CONNECTING) {
         if (++self->cmd_ticks >= TD_STORE_STALL_S)
             s_drop_cmd(self, "no answer");
     } else if (self->ping_out) {
-        if (++self->cmd_ticks >= TD_STORE_STALL_S)
+        if (heard)
+            self->cmd_ticks = 0;
+        else if (++self->cmd_ticks >= TD_STORE_STALL_S)
             s_drop_cmd(self, "no answer for 3 s");
     } else {
         redisAsyncCommand(self->cmd, s_on_ping, NULL, "PING");
@@ -576,8 +640,10 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
         self->cmd_ticks = 0;
     }
     if (self->subs) {
-        if (!self->sub && self->state == S_UP)
+        if (!self->sub && self->state == S_UP) {
+            self->up_pending = 1;     /* messages may have been missed: resync */
             s_sub_connect(self);
+        }
         else if (self->sub && (self->state != S_UP
                                || (self->sub_state == S_CONNECTING
                                    && ++self->sub_ticks >= TD_STORE_STALL_S)))
@@ -644,10 +710,14 @@ int td_store_up(const td_store_t *self)
     return self && self->state == S_UP;
 }
 
-void td_store_on_up(td_store_t *self, td_store_up_fn *fn, void *arg)
+int td_store_on_up(td_store_t *self, td_store_up_fn *fn, void *arg)
 {
-    self->up_fn = fn;
-    self->up_arg = arg;
+    if (self->n_on_up >= TD_STORE_MAX_ON_UP)
+        return -1;
+    self->on_up[self->n_on_up].fn = fn;
+    self->on_up[self->n_on_up].arg = arg;
+    self->n_on_up++;
+    return 0;
 }
 
 int td_store_set(td_store_t *self, const char *key, const void *value, size_t len, int ttl_s)
@@ -737,7 +807,6 @@ int td_store_hupdate(td_store_t *self, const char *key, size_t n, const char *co
         }
         memcpy(e->buf, old->buf, old->len);
         e->len = old->len;
-        memcpy(e->parts, old->parts, sizeof e->parts);
         e->nparts = old->nparts;
     }
     if (s_add_hset(e, n, fields, values) < 0) {
@@ -1017,6 +1086,11 @@ int td_store_subscribe(td_store_t *self, const char *channel, td_store_msg_fn *f
     }
     s->fn = fn;
     s->arg = arg;
+    int known = 0;
+    for (s_sub_t *o = self->subs; o && !known; o = o->next)
+        known = !strcmp(o->channel, s->channel);
+    if (!known)
+        self->nchannels++;
     s->next = self->subs;
     self->subs = s;
     if (self->sub && self->sub_state == S_UP)
@@ -1029,4 +1103,9 @@ int td_store_subscribe(td_store_t *self, const char *channel, td_store_msg_fn *f
 const td_store_counts_t *td_store_counts(const td_store_t *self)
 {
     return &self->counts;
+}
+
+size_t td_store_pending(const td_store_t *self)
+{
+    return self->pending.count + self->inflight.count;
 }

@@ -47,9 +47,15 @@ void td_store_destroy(td_store_t **self_p);
 int td_store_up(const td_store_t *self);
 
 /* Called each time the connection comes up (the first time, and after every
- * outage once the pending writes are replayed): a node resyncs here. */
+ * outage once the pending writes are replayed, and once every channel of
+ * td_store_subscribe is subscribed again, so a resync started here misses no
+ * message; also when the subscriber connection alone was lost and is back):
+ * a node resyncs here. Each
+ * call adds one more callback (up to TD_STORE_MAX_ON_UP, so several classes
+ * of a process can share one store), run in the order added; -1 past that. */
+#define TD_STORE_MAX_ON_UP 8
 typedef void td_store_up_fn(void *arg);
-void td_store_on_up(td_store_t *self, td_store_up_fn *fn, void *arg);
+int td_store_on_up(td_store_t *self, td_store_up_fn *fn, void *arg);
 
 /* ---- writes (fire and forget; kept while Redis is away) ---- */
 
@@ -96,5 +102,7 @@ typedef struct {
     uint64_t commands, replies, errors, kept, dropped, outages;
 } td_store_counts_t;
 const td_store_counts_t *td_store_counts(const td_store_t *self);
+/* Writes not yet confirmed: kept while away, plus sent and not answered. */
+size_t td_store_pending(const td_store_t *self);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "rtp_conf.h"
 #include "media_metrics.h"
+#include "sdes.h"
 #include "sound_dir.h"
 #include "td_log.h"
 #include "td_settings.h"
@@ -63,6 +64,10 @@ int main(int argc, char **argv)
                       "prompts", "sounds", "asterisk-core-sounds-en-wav asterisk-core-sounds-en");
     sound_dir_resolve(settings.moh_dir, sizeof settings.moh_dir, sound_dir_moh, 1,
                       "music on hold", "moh", "asterisk-moh-opsound-wav");
+
+    /* libsrtp's self-tests now, not in the first call's set-up (sdes.h).
+     * If it cannot start, plain calls still work; SRTP ones fail (logged). */
+    sdes_init();
 
     struct event_base *base = event_base_new();
     if (!base) {

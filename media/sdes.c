@@ -27,16 +27,23 @@ struct sdes {
 
 static int s_ready;                    /* srtp_init done (once per process) */
 
+int sdes_init(void)
+{
+    if (s_ready)
+        return 0;
+    srtp_err_status_t st = srtp_init();
+    if (st != srtp_err_status_ok) {
+        td_log(LOG_ERR, "libsrtp cannot start (error %d)", (int)st);
+        return -1;
+    }
+    s_ready = 1;
+    return 0;
+}
+
 sdes_t *sdes_new(void)
 {
-    if (!s_ready) {
-        srtp_err_status_t st = srtp_init();
-        if (st != srtp_err_status_ok) {
-            td_log(LOG_ERR, "libsrtp cannot start (error %d)", (int)st);
-            return NULL;
-        }
-        s_ready = 1;
-    }
+    if (sdes_init() < 0)
+        return NULL;
     sdes_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;

@@ -23,8 +23,17 @@
 
 typedef struct sdes sdes_t;
 
+/* Start libsrtp (srtp_init), once per process; later calls do nothing once
+ * it started. 0, or -1 (logged). Call it at start, before the event loop:
+ * srtp_init runs every cipher's self-test (Debian's libsrtp2 initialises and
+ * shuts down NSS for each one), some 30 ms of CPU that, left to the first
+ * call's sdes_new, would stall the worker's loop in the middle of that
+ * call's set-up, long enough under load to miss the bus heartbeat. */
+int sdes_init(void);
+
 /* A side's SRTP state with a fresh local key (getrandom). NULL on failure
- * (libsrtp cannot start, or no random bytes). Not active until sdes_start. */
+ * (libsrtp cannot start, or no random bytes). Not active until sdes_start.
+ * Starts libsrtp if sdes_init has not. */
 sdes_t *sdes_new(void);
 void sdes_destroy(sdes_t **self_p);
 

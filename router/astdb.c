@@ -21,7 +21,9 @@ typedef struct {
 struct astdb {
     char *path;
     strmap_t *map;               /* key -> s_entry_t */
-    FILE *log;                   /* open for appending */
+    FILE *log;                   /* open for appending; NULL: in memory only */
+    astdb_change_fn *on_change;
+    void *on_change_arg;
 };
 
 static char *s_key(const char *family, const char *key)
@@ -220,9 +222,15 @@ astdb_t *astdb_open(const char *path)
     astdb_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->path = strdup(path);
     self->map = strmap_new(64);
-    if (!self->path || !self->map) {
+    if (!self->map) {
+        astdb_close(&self);
+        return NULL;
+    }
+    if (!path)
+        return self;
+    self->path = strdup(path);
+    if (!self->path) {
         astdb_close(&self);
         return NULL;
     }
@@ -283,8 +291,16 @@ const char *astdb_get(const astdb_t *self, const char *family, const char *key)
     return e ? e->value : NULL;
 }
 
+const char *astdb_find(const astdb_t *self, const char *key)
+{
+    s_entry_t *e = self ? strmap_get(self->map, key) : NULL;
+    return e ? e->value : NULL;
+}
+
 static int s_append(astdb_t *self, char op, const char *key, const char *value)
 {
+    if (!self->log)
+        return 0;
     fputc(op, self->log);
     fputc(' ', self->log);
     s_escape(self->log, key);
@@ -312,7 +328,15 @@ int astdb_put(astdb_t *self, const char *family, const char *key, const char *va
         free(k);
         return -1;
     }
-    return s_set(self, k, value);
+    if (s_set(self, k, value) < 0)
+        return -1;
+    if (self->on_change) {
+        char *full = s_key(family, key);   /* k now belongs to the map */
+        if (full)
+            self->on_change(self->on_change_arg, full, value);
+        free(full);
+    }
+    return 0;
 }
 
 int astdb_del(astdb_t *self, const char *family, const char *key)
@@ -325,8 +349,33 @@ int astdb_del(astdb_t *self, const char *family, const char *key)
     int rc = s_unset(self, k);
     if (rc == 0)
         rc = s_append(self, 'D', k, NULL);
+    if (rc == 0 && self->on_change)
+        self->on_change(self->on_change_arg, k, NULL);
     free(k);
     return rc;
+}
+
+void astdb_on_change(astdb_t *self, astdb_change_fn *fn, void *arg)
+{
+    self->on_change = fn;
+    self->on_change_arg = arg;
+}
+
+int astdb_apply(astdb_t *self, const char *key, const char *value)
+{
+    if (!self)
+        return -1;
+    if (!value) {
+        if (s_unset(self, key) < 0)
+            return -1;
+        return s_append(self, 'D', key, NULL);
+    }
+    char *k = strdup(key);
+    if (!k || s_append(self, 'P', key, value) < 0) {
+        free(k);
+        return -1;
+    }
+    return s_set(self, k, value);
 }
 
 size_t astdb_count(const astdb_t *self)

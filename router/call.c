@@ -1,6 +1,7 @@
 /* call - see call.h. The interpreter, the applications other than Dial
  * (dial.c), variables, and the end of a call. */
 #include "call_int.h"
+#include "dbsync.h"
 #include "func.h"
 #include "td_log.h"
 #include "vars.h"
@@ -175,6 +176,8 @@ void call_func_env(call_t *self, func_env_t *env)
         .dialplan = self->env->dialplan ? self->env->dialplan : self->dialplan,
         .exten_plan = self->dialplan,
         .db = self->env->astdb,
+        .global_changed = self->env->dbsync ? dbsync_global_changed : NULL,
+        .global_arg = self->env->dbsync,
         .caller_num = &self->caller_num,
         .caller_name = &self->caller_name,
         .arena = &self->arena,

@@ -78,6 +78,7 @@ typedef struct {
     uint32_t channel_seq;       /* the "-0000002a" counter of outgoing channel names */
     struct chanvars *globals;   /* GLOBAL() writes, above [globals]; NULL: read-only */
     struct astdb *astdb;        /* DB(); NULL: no store */
+    struct dbsync *dbsync;      /* cluster mode: GLOBAL() writes shared; NULL: not */
     /* The call is DONE: take it out of the table and destroy it later. */
     void (*on_done)(void *arg, call_t *call);
     void *arg;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astdb.h"
 #include "call.h"
 #include "cdr_pgsql.h"
 #include "td_bus.h"
@@ -252,6 +253,91 @@ static int s_dialplan_show(router_t *self, s_out_t *o, const char *arg)
     return rc < 0 ? CLI_FAILED : CLI_OK;
 }
 
+/* --- database show|get|put|del (main/db.c's commands) ------------------------------ */
+
+typedef struct {
+    const char *prefix;           /* "family[/keytree]", or "" for all */
+    size_t plen;
+    char **keys;                  /* "family/key\0value" copies, for sorting */
+    size_t n, cap;
+} s_dbshow_t;
+
+static void s_db_one(void *arg, const char *key, const char *value)
+{
+    s_dbshow_t *d = arg;
+    /* as db.c's gettree: the prefix is whole path components */
+    if (d->plen && (strncmp(key, d->prefix, d->plen) || (key[d->plen] && key[d->plen] != '/')))
+        return;
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? 2 * d->cap : 64;
+        char **k = realloc(d->keys, cap * sizeof *k);
+        if (!k)
+            return;
+        d->keys = k;
+        d->cap = cap;
+    }
+    size_t kl = strlen(key), vl = strlen(value);
+    char *c = malloc(kl + vl + 2);
+    if (!c)
+        return;
+    memcpy(c, key, kl + 1);
+    memcpy(c + kl + 1, value, vl + 1);
+    d->keys[d->n++] = c;
+}
+
+static int s_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int s_database(router_t *self, s_out_t *o, char **w, int n)
+{
+    astdb_t *db = router_astdb(self);
+#define IS(i, word) (n > (i) && strcasecmp(w[i], word) == 0)
+    if (IS(1, "show") && n <= 4) {
+        char prefix[512] = "";
+        if (n == 4)
+            snprintf(prefix, sizeof prefix, "%s/%s", w[2], w[3]);
+        else if (n == 3)
+            snprintf(prefix, sizeof prefix, "%s", w[2]);
+        s_dbshow_t d = { prefix, strlen(prefix), NULL, 0, 0 };
+        astdb_foreach(db, s_db_one, &d);
+        if (d.n)
+            qsort(d.keys, d.n, sizeof *d.keys, s_cmp_str);
+        for (size_t i = 0; i < d.n; i++) {
+            char k[600];
+            snprintf(k, sizeof k, "/%s", d.keys[i]);
+            s_printf(o, "%-50s: %-25s\n", k, d.keys[i] + strlen(d.keys[i]) + 1);
+            free(d.keys[i]);
+        }
+        free(d.keys);
+        s_printf(o, "%zu results found.\n", d.n);
+        return CLI_OK;
+    }
+    if (IS(1, "get") && n == 4) {
+        const char *v = astdb_get(db, w[2], w[3]);
+        if (v)
+            s_printf(o, "Value: %s\n", v);
+        else
+            s_printf(o, "Database entry not found.\n");
+        return CLI_OK;
+    }
+    if (IS(1, "put") && n == 5) {
+        s_printf(o, astdb_put(db, w[2], w[3], w[4]) == 0 ? "Updated database successfully\n"
+                                                         : "Failed to update entry\n");
+        return CLI_OK;
+    }
+    if (IS(1, "del") && n == 4) {
+        s_printf(o, astdb_del(db, w[2], w[3]) == 0 ? "Database entry removed.\n"
+                                                   : "Database entry could not be removed.\n");
+        return CLI_OK;
+    }
+#undef IS
+    s_printf(o, "Usage: database show [family [keytree]] | database get <family> <key> |\n"
+                "       database put <family> <key> <value> | database del <family> <key>\n");
+    return CLI_USAGE;
+}
+
 /* --- dispatch -------------------------------------------------------------------- */
 
 static const char *const s_help =
@@ -268,6 +354,7 @@ static const char *const s_help =
     "sip show peer <name>              one SIP peer's settings and registration (signaling)\n"
     "sip reload                        re-read sip.conf in every signaling process\n"
     "cdr show pgsql status             the PostgreSQL CDR backend: connection, backlog\n"
+    "database show [family [keytree]]  DB() values (get/put/del <family> <key> [value])\n"
     "help                              this list\n";
 
 int router_cli(router_t *self, const char *command, char **text)
@@ -325,6 +412,8 @@ int router_cli(router_t *self, const char *command, char **text)
         workers_foreach(router_workers(self), s_worker_one, &ws);
     } else if (IS(0, "media") && IS(1, "drain") && n == 3) {
         rc = s_drain(self, &o, w[2]);
+    } else if (IS(0, "database") && n >= 2) {
+        rc = s_database(self, &o, w, n);
     } else if (IS(0, "cdr") && IS(1, "show") && IS(2, "pgsql") && IS(3, "status") && n == 4) {
         char buf[2048];
         if (router_pgsql(self))

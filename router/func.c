@@ -544,7 +544,12 @@ static int s_global_w(func_env_t *env, char *args, const char *value)
 {
     if (!env->globals)
         return -1;
-    return chanvars_put(env->globals, td_str_trim(args), value ? value : "");
+    const char *name = td_str_trim(args);
+    if (chanvars_put(env->globals, name, value ? value : "") < 0)
+        return -1;
+    if (env->global_changed)
+        env->global_changed(env->global_arg, name, value ? value : "");
+    return 0;
 }
 
 static int s_callerid_w(func_env_t *env, char *args, const char *value)

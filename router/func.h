@@ -36,6 +36,10 @@
 typedef struct {
     chanvars_t *vars;            /* the channel's variables */
     chanvars_t *globals;         /* runtime globals (GLOBAL() writes), process-wide */
+    /* Told of each GLOBAL() write once it is made (cluster mode shares it:
+     * dbsync_global_changed); NULL: nobody. */
+    void (*global_changed)(void *arg, const char *name, const char *value);
+    void *global_arg;
     /* [globals] of extensions.conf: the fallback when globals has no value.
      * dialplan (a dialplan_t) is the plan in force (calls in flight
      * included: a reload changes the globals they read). */

@@ -101,9 +101,18 @@ int main(int argc, char **argv)
         event_base_free(base);
         return 1;
     }
-    router_open_astdb(router, s.astdb);
+    if (s.cluster.enabled) {
+        if (router_open_cluster(router, &s.cluster, s.identity) < 0) {
+            router_destroy(&router);
+            td_log_detach();
+            event_base_free(base);
+            return 1;
+        }
+    } else
+        router_open_astdb(router, s.astdb);
     router_set_max_call(router, s.max_call_s);
     router_set_signaling_grace(router, s.sig_grace_s);
+    router_set_signaling_restores(router, s.cluster.enabled);
     router_set_plan_path(router, path);
     char cdrconf[1024];
     router_cdr_options(router, td_conf_path(cdrconf, sizeof cdrconf, s.confdir, "cdr.conf"));

@@ -6,6 +6,7 @@
 #include "cdr.h"
 #include "cdr_pgsql.h"
 #include "chanstats.h"
+#include "dbsync.h"
 #include "quality.h"
 #include "journal.h"
 #include "strmap.h"
@@ -29,6 +30,8 @@ struct router {
     quality_t *quality;         /* quality.csv; NULL if it cannot be opened */
     chanstats_t *chanstats;     /* `sip show channelstats` in flight */
     journal_t *journal;         /* NULL until router_open_journal */
+    td_store_t *store;          /* cluster mode (router_open_cluster); NULL: single host */
+    dbsync_t *dbsync;           /* DB() and GLOBAL() shared through store */
     td_bus_t *bus;
     cli_relay_t *relay;         /* `sip ...` commands, answered by signaling */
     strmap_t *calls;            /* call id (the call's own copy) -> call */
@@ -40,6 +43,7 @@ struct router {
     uint32_t max_call_s;
     struct event *sig_grace;    /* ends the calls of a signaling silent for sig_grace_s */
     uint32_t sig_grace_s;
+    int sig_restores;           /* [cluster]: a restarted signaling keeps its answered calls */
     struct { char name[64]; time_t since; } sig_down[16];   /* silent signaling peers */
     unsigned long calls_processed;
     uint64_t reloads, reload_failures;   /* metrics */
@@ -315,6 +319,23 @@ static void s_on_sig_grace(evutil_socket_t fd, short what, void *arg)
 }
 S_DISPATCH(transfer, Transfer, "Transfer", 1, hdr->leg)
 
+/* A restarted signaling restored a leg of this call (cluster mode): nothing
+ * to do when the call is known; else it ended meanwhile, and the Hangup
+ * s_call_for answers with makes signaling send the phone its BYE. */
+static void s_on_dialog_restored(void *arg, const td_bus_hdr_t *hdr,
+                                 const Tandem__DialogRestored *msg)
+{
+    router_t *self = arg;
+    td_log_set_context(hdr->call_id);
+    if (s_call_for(self, hdr, "DialogRestored", 1))
+        td_log(LOG_DEBUG, "%s restored %s (leg %u): the call goes on", hdr->peer,
+               msg->channel && *msg->channel ? msg->channel : "a leg", hdr->leg);
+    else
+        td_log(LOG_NOTICE, "%s restored %s (leg %u) of a call that is over: hung up", hdr->peer,
+               msg->channel && *msg->channel ? msg->channel : "a leg", hdr->leg);
+    td_log_set_context(NULL);
+}
+
 /* A worker's call quality: at the end of a session for quality.csv, or the
  * answer to a `sip show channelstats`. */
 static void s_on_media_stats(void *arg, const td_bus_hdr_t *hdr, const Tandem__MediaStats *msg)
@@ -462,6 +483,34 @@ void router_set_signaling_grace(router_t *self, uint32_t seconds)
     self->sig_grace_s = seconds;
 }
 
+void router_set_signaling_restores(router_t *self, int on)
+{
+    self->sig_restores = on ? 1 : 0;
+}
+
+/* A restarted signaling that restores its dialogs (cluster): like a stall
+ * that came back, its answered calls go on (their RTP never stopped, and
+ * its restored legs carry their BYEs and Hangups); calls still being set up
+ * end, since only confirmed dialogs are kept. */
+static void s_sig_restored(router_t *self, const char *peer, const char *role)
+{
+    s_sig_down_forget(self, peer);
+    s_collect_t c = s_collect(self, peer, 0);
+    size_t kept = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        if (call_answered(c.list[i])) {
+            kept++;
+            continue;
+        }
+        td_log_set_context(call_id(c.list[i]));
+        call_on_peer_lost(c.list[i], 0);
+        td_log_set_context(NULL);
+    }
+    td_log(LOG_WARNING, "Peer %s (%s) restarted: it restores its dialogs, its %zu answered "
+           "call(s) go on; %zu call(s) in set-up hung up", peer, role, kept, c.n - kept);
+    free(c.list);
+}
+
 /* A worker drains (SIGUSR1 on it): no new calls for it, and its calls move
  * to others at DRAIN_BATCH per DRAIN_EVERY_MS, each when it is movable (a
  * prompt or a ringing Dial is waited out). It exits once it has none. */
@@ -547,6 +596,10 @@ static void s_on_peer_restart(void *arg, const char *peer, const char *role, uin
     router_t *self = arg;
     if (s_is_ctl(role))
         return;
+    if (strcmp(role, "media") != 0 && self->sig_restores) {
+        s_sig_restored(self, peer, role);
+        return;
+    }
     if (strcmp(role, "media") != 0) {
         /* a new process knows nothing of the calls: they end now */
         s_sig_down_forget(self, peer);
@@ -614,6 +667,7 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         .on_cli_reply = s_on_cli_reply,
         .on_media_stats = s_on_media_stats,
         .on_peer_restart = s_on_peer_restart,
+        .on_dialog_restored = s_on_dialog_restored,
     };
     if (self->workers && self->calls && self->reaper && self->drain && self->sig_grace && self->cdr &&
         self->chanstats)
@@ -643,6 +697,30 @@ int router_open_astdb(router_t *self, const char *path)
     astdb_close(&self->env.astdb);
     self->env.astdb = astdb_open(path);
     return self->env.astdb ? 0 : -1;
+}
+
+int router_open_cluster(router_t *self, const td_store_conf_t *conf, const char *identity)
+{
+    if (self->store)
+        return 0;
+    astdb_close(&self->env.astdb);
+    self->env.astdb = astdb_open(NULL);          /* a cache of Redis's db:* */
+    self->store = self->env.astdb ? td_store_new(self->base, conf, identity) : NULL;
+    if (self->store)
+        self->dbsync = dbsync_new(self->store, self->env.astdb, &self->env.globals, identity);
+    if (!self->dbsync) {
+        td_store_destroy(&self->store);
+        return -1;
+    }
+    self->env.dbsync = self->dbsync;
+    td_log(LOG_NOTICE, "Cluster mode: DB() and GLOBAL() in Redis at %s:%u", conf->host,
+           conf->port);
+    return 0;
+}
+
+td_store_t *router_store(router_t *self)
+{
+    return self->store;
 }
 
 int router_open_journal(router_t *self, const char *cdrdir)
@@ -707,6 +785,9 @@ void router_destroy(router_t **self_p)
         free(c.list);
     }
     s_on_reap(-1, 0, self);
+    self->env.dbsync = NULL;
+    td_store_destroy(&self->store);     /* before dbsync: its callbacks name it */
+    dbsync_destroy(&self->dbsync);
     chanvars_destroy(&self->env.globals);
     astdb_close(&self->env.astdb);
     free(self->zombies);
@@ -838,6 +919,7 @@ const dialplan_t *router_dialplan(router_t *self) { return self->dialplan; }
 
 td_bus_t *router_bus(router_t *self) { return self->bus; }
 workers_t *router_workers(router_t *self) { return self->workers; }
+astdb_t *router_astdb(router_t *self) { return self->env.astdb; }
 
 call_t *router_call(router_t *self, const char *id)
 {

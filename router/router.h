@@ -15,6 +15,7 @@
 #include "call.h"
 #include "dialplan.h"
 #include "td_bus.h"
+#include "td_store.h"
 #include "workers.h"
 
 typedef struct router router_t;
@@ -35,6 +36,14 @@ int router_reload(router_t *self, const char *path);
 /* Open the DB() store at path (closing one already open); calls started
  * later read and write it. 0, or -1 (logged: DB() then reads empty). */
 int router_open_astdb(router_t *self, const char *path);
+/* Cluster mode ([cluster] of tandem.conf): connect to Redis (conf) and keep
+ * DB() and GLOBAL() there, read from memory and shared with the other
+ * routers (dbsync.h); replaces any DB() file opened before. identity names
+ * this router. 0, or -1 (logged). The store is the router's, shared by the
+ * other classes that keep state in Redis: router_store. */
+int router_open_cluster(router_t *self, const td_store_conf_t *conf, const char *identity);
+/* The Redis store of cluster mode, or NULL (single host). Borrowed. */
+td_store_t *router_store(router_t *self);
 /* The longest a call may last (seconds; 0: no limit): a backstop for calls
  * nothing else ends (a phone gone without BYE, no rtptimeout). Checked every
  * ROUTER_MAX_CALL_CHECK_S; such a call ends with cause 16 and its CDR. */
@@ -45,6 +54,11 @@ void router_set_max_call(router_t *self, uint32_t seconds);
  * flows. Calls still being set up end at once (cause 38); a signaling that
  * restarted (a new boot in its Hello) ends all of its calls at once. */
 void router_set_signaling_grace(router_t *self, uint32_t seconds);
+/* [cluster]: a signaling process that restarts restores its established
+ * dialogs from the store (signaling/sip_state.h), so its answered calls go
+ * on as after a stall (its calls still being set up end, as before). 0 (the
+ * default, a single host): a restarted signaling's calls all end. */
+void router_set_signaling_restores(router_t *self, int on);
 /* CDR options from cdr.conf at path (cdr_configure); 0 without CDRs. */
 int router_cdr_options(router_t *self, const char *path);
 /* CDRs also to PostgreSQL when cdr_pgsql.conf at conf_path has [global]
@@ -61,6 +75,8 @@ int router_open_journal(router_t *self, const char *cdrdir);
 
 td_bus_t *router_bus(router_t *self);
 workers_t *router_workers(router_t *self);
+/* The DB() store (the cache of Redis in cluster mode), or NULL. Borrowed. */
+struct astdb *router_astdb(router_t *self);
 /* The live call with this id, or NULL. Borrowed until it ends. */
 call_t *router_call(router_t *self, const char *call_id);
 size_t router_call_count(router_t *self);

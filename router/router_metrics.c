@@ -1,6 +1,7 @@
 /* router_metrics - see router_metrics.h. */
 #include "router_metrics.h"
 #include "td_bus_metrics.h"
+#include "td_store_metrics.h"
 #include "td_log.h"
 
 #include <stdio.h>
@@ -132,6 +133,8 @@ int router_metrics_start(struct event_base *base, router_t *router,
                             "Calls the router has placed on the media worker.", "worker", NULL,
                             s_worker_calls, router);
     rc |= td_bus_metrics_add(m, router_bus(router));
+    if (router_store(router))                  /* cluster mode */
+        rc |= td_store_metrics_add(m, router_store(router));
     rc |= td_metrics_add_process(m);
     if (rc || td_metrics_listen(m, base, settings->metrics_addr, settings->metrics_port,
                                 s_health, router) < 0) {

@@ -178,7 +178,7 @@ int main(int argc, char **argv)
     sip_core_opts_t opts = { .identity = s.identity, .endpoint = s.endpoint,
                              .capacity = s.capacity, .max_ringing = s.max_ringing,
                              .overload_lag_ms = s.overload_lag_ms, .max_cps = s.max_cps,
-                             .conf_path = path };
+                             .conf_path = path, .cluster = &s.cluster };
     core = sip_core_new(base, conf, fd, &opts);
     if (!core)
         goto out;

@@ -26,6 +26,7 @@
 #include "sip_outreg.h"
 #include "sip_options.h"
 #include "sip_qualify.h"
+#include "sip_state.h"
 #include "td_bus.h"
 #include "td_log.h"
 
@@ -47,6 +48,8 @@ struct sip_core {
     td_bus_t *bus;
     sip_auth_t *auth;
     sip_registrar_t *registrar;
+    sip_state_t *state;            /* [cluster]: registrations and dialogs in the store;
+                                    * NULL on a single host */
     sip_legs_t *call;
     sip_outreg_t *outreg;          /* register => lines */
     sip_qualify_t *qualify;        /* qualify= keepalives */
@@ -456,6 +459,136 @@ static int s_path(const osip_message_t *req, char *buf, size_t len)
     return 0;
 }
 
+/* ---- registrations in the cluster store (sip_state.h) ----------------------- */
+
+/* The fields of one binding in reg:<peer>: the binding calls go to first has
+ * them bare (contact, addr, ...), the others with ".1" .. ".3". */
+#define S_REG_NF 8
+#define S_REG_FIELDS(sfx) { "contact" sfx, "addr" sfx, "transport" sfx, "path" sfx, \
+                            "useragent" sfx, "expires_at" sfx, "call_id" sfx, "cseq" sfx }
+static const char *const s_reg_names[][S_REG_NF] = {
+    S_REG_FIELDS(""), S_REG_FIELDS(".1"), S_REG_FIELDS(".2"), S_REG_FIELDS(".3"),
+};
+_Static_assert(sizeof s_reg_names / sizeof s_reg_names[0] == SIP_REGISTRAR_MAX_CONTACTS,
+               "one row of reg: field names per binding");
+
+/* Write aor's live bindings to reg:<aor> (TTL: the longest remaining
+ * expiry), or delete the key when it has none. */
+static void s_store_reg(sip_core_t *self, const char *aor, long now)
+{
+    if (!self->state)
+        return;
+    td_store_t *store = sip_state_store(self->state);
+    char key[128];
+    if (snprintf(key, sizeof key, "reg:%s", aor) >= (int)sizeof key)
+        return;
+    const sip_binding_t *b[SIP_REGISTRAR_MAX_CONTACTS];
+    size_t nb = sip_registrar_bindings(self->registrar, aor, now, b, SIP_REGISTRAR_MAX_CONTACTS);
+    if (!nb) {
+        td_store_del(store, key);
+        return;
+    }
+    const sip_binding_t *first = sip_registrar_lookup(self->registrar, aor, now);
+    for (size_t i = 1; first && i < nb; i++)
+        if (b[i] == first) {
+            b[i] = b[0];
+            b[0] = first;
+        }
+    sip_state_hash_t h;
+    sip_state_hash_init(&h);
+    sip_state_hash_add(&h, "node", sip_state_node(self->state));
+    sip_state_hash_add(&h, "peer", aor);
+    long ttl = 0;
+    for (size_t i = 0; i < nb; i++) {
+        const char *const *f = s_reg_names[i];
+        char addr[32];
+        sip_state_hash_add(&h, f[0], b[i]->uri);
+        sip_state_hash_add(&h, f[1], sip_msg_addr(&b[i]->dest, addr, sizeof addr));
+        sip_state_hash_add(&h, f[2], sip_transport_param((sip_tp_t)b[i]->transport));
+        sip_state_hash_add(&h, f[3], b[i]->path);
+        sip_state_hash_add(&h, f[4], b[i]->useragent);
+        sip_state_hash_addf(&h, f[5], "%ld", b[i]->expires_at);
+        sip_state_hash_add(&h, f[6], b[i]->call_id);
+        sip_state_hash_addf(&h, f[7], "%u", b[i]->cseq);
+        if (b[i]->expires_at - now > ttl)
+            ttl = b[i]->expires_at - now;
+    }
+    if (h.overflow) {
+        td_log(LOG_WARNING, "%s: registration too large for the store: not kept", aor);
+        return;
+    }
+    td_store_hset(store, key, (int)(ttl > 0 ? ttl : 1), h.n, h.fields, h.values);
+}
+
+static sip_tp_t s_tp_named(const char *name)
+{
+    return name && strcmp(name, "tcp") == 0 ? SIP_TP_TCP
+         : name && strcmp(name, "tls") == 0 ? SIP_TP_TLS : SIP_TP_UDP;
+}
+
+/* A reg:<peer> of this node, read back at start: its live bindings go back
+ * in the table as they were (a UDP binding works as is; a TCP/TLS one keeps
+ * its transport, though its connection died with the old process: a call
+ * to it opens a new connection, which a phone behind NAT will not accept,
+ * until the phone reconnects and registers again). */
+static void s_restore_reg(void *arg, const char *key, size_t n, const char *const *fields,
+                          const char *const *values)
+{
+    sip_core_t *self = arg;
+    const char *aor = key + 4;
+    const sip_peer_t *peer = sip_conf_peer(self->conf, aor);
+    long now = (long)time(NULL);
+    if (!peer || !peer->dynamic) {
+        td_log(LOG_NOTICE, "stored registration of '%s', no dynamic peer in sip.conf: dropped",
+               aor);
+        td_store_del(sip_state_store(self->state), key);
+        return;
+    }
+    int restored = 0;
+    for (size_t i = SIP_REGISTRAR_MAX_CONTACTS; i-- > 0; ) {   /* the first one last: it wins */
+        const char *const *f = s_reg_names[i];
+        const char *uri = sip_state_field(n, fields, values, f[0]);
+        const char *exp = sip_state_field(n, fields, values, f[5]);
+        struct sockaddr_in dest;
+        if (!uri || !exp || sip_state_addr(sip_state_field(n, fields, values, f[1]), &dest) != 0)
+            continue;
+        long left = strtol(exp, NULL, 10) - now;
+        if (left <= 0)
+            continue;
+        const char *cid = sip_state_field(n, fields, values, f[6]);
+        const char *cseq = sip_state_field(n, fields, values, f[7]);
+        if (sip_registrar_update(self->registrar, aor, uri, &dest, (int)left, now, cid ? cid : "",
+                                 cseq ? (unsigned)strtoul(cseq, NULL, 10) : 0,
+                                 peer->insecure_port) != 0)
+            continue;
+        const char *path = sip_state_field(n, fields, values, f[3]);
+        if (path && *path)
+            sip_registrar_set_path(self->registrar, aor, uri, path);
+        sip_binding_t *b = sip_registrar_find(self->registrar, aor, uri);
+        sip_tp_t tp = s_tp_named(sip_state_field(n, fields, values, f[2]));
+        if (b) {
+            const char *ua = sip_state_field(n, fields, values, f[4]);
+            b->transport = (int)tp;
+            snprintf(b->useragent, sizeof b->useragent, "%s", ua ? ua : "");
+        }
+        sip_transport_remember(sip_txn_layer_transport(self->layer), tp, &dest);
+        td_log(LOG_INFO, "%s registration %s restored (%s, %ld s left)", aor, uri,
+               sip_transport_name(tp), left);
+        restored++;
+    }
+    if (restored)
+        sip_qualify_registered(self->qualify, peer);
+}
+
+/* A dlg:* of this node, read back at start: an established leg again. */
+static void s_restore_dlg(void *arg, const char *key, size_t n, const char *const *fields,
+                          const char *const *values)
+{
+    sip_core_t *self = arg;
+    if (sip_legs_restore(self->call, key, n, fields, values) != 0)
+        td_store_del(sip_state_store(self->state), key);
+}
+
 static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
                           const struct sockaddr_in *from)
 {
@@ -592,8 +725,15 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
                 sip_msg_reply(txn, 500, tag, "cannot store the binding", NULL, NULL);
                 return;
             }
-            if (rc == 0 && e)
+            if (rc == 0 && e) {
                 sip_registrar_set_path(self->registrar, peer->name, uri, path);
+                sip_binding_t *kept = sip_registrar_find(self->registrar, peer->name, uri);
+                const char *ua = sip_msg_header(req, "user-agent");
+                if (kept) {
+                    kept->transport = (int)tp;
+                    snprintf(kept->useragent, sizeof kept->useragent, "%s", ua ? ua : "");
+                }
+            }
             if (rc == 0 && e) {
                 td_log(LOG_INFO, "%s registered %s from %s for %ld s%s%s", peer->name, uri, src,
                        e, path[0] ? " through " : "", path);
@@ -606,6 +746,8 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         }
     }
 
+    if (star || n > 0)                            /* a query (no Contact) changes nothing */
+        s_store_reg(self, peer->name, now);
     osip_message_t *r = sip_txn_make_response(txn, 200, tag);
     if (!r)
         return;
@@ -992,9 +1134,13 @@ S_OTHER(media_answered, MediaAnswered)
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
 {
     sip_core_t *self = arg;
-    (void)peer; (void)capacity;
-    if (strcmp(role, "router") == 0)
-        self->router_down_since = 0;
+    (void)capacity;
+    if (strcmp(role, "router") != 0)
+        return;
+    self->router_down_since = 0;
+    size_t n = sip_legs_announce_restored(self->call);
+    if (n)
+        td_log(LOG_NOTICE, "%s is up: told it about %zu restored dialog(s)", peer, n);
 }
 
 static void s_on_peer_down(void *arg, const char *peer, const char *role)
@@ -1073,10 +1219,23 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
 
 /* ---- sip reload and the CLI ------------------------------------------------- */
 
+typedef struct {
+    sip_core_t *self;
+    const sip_conf_t *next;
+} s_keep_t;
+
 static int s_keep_aor(void *arg, const char *aor)
 {
-    const sip_peer_t *p = sip_conf_peer(arg, aor);
-    return p && p->dynamic;
+    s_keep_t *k = arg;
+    const sip_peer_t *p = sip_conf_peer(k->next, aor);
+    if (p && p->dynamic)
+        return 1;
+    if (k->self->state) {
+        char key[128];
+        if (snprintf(key, sizeof key, "reg:%s", aor) < (int)sizeof key)
+            td_store_del(sip_state_store(k->self->state), key);
+    }
+    return 0;
 }
 
 static int s_bind_differs(const struct sockaddr_in *a, const struct sockaddr_in *b)
@@ -1143,7 +1302,8 @@ int sip_core_reload(sip_core_t *self, char *why, size_t len)
     sip_transport_set_preferred(sip_txn_layer_transport(self->layer), sip_listen_preferred,
                                 (void *)next);
     sip_legs_set_conf(self->call, next);
-    size_t dropped = sip_registrar_prune(self->registrar, s_keep_aor, next);
+    s_keep_t keep = { self, next };
+    size_t dropped = sip_registrar_prune(self->registrar, s_keep_aor, &keep);
     self->conf = next;
     sip_conf_destroy(&self->owned);
     self->owned = next;
@@ -1215,6 +1375,17 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         return NULL;
     }
 
+    /* [cluster]: read back this node's registrations and dialogs before
+     * anything is watched (sip_state.h), so nothing is served half restored. */
+    if (opts->cluster && opts->cluster->enabled) {
+        self->state = sip_state_new(base, opts->cluster, self->identity);
+        if (!self->state) {
+            free(self);
+            return NULL;
+        }
+        sip_state_load(self->state, base, SIP_STATE_LOAD_MS);
+    }
+
     sip_txn_handlers_t th = {
         .on_request = s_on_request,
         .on_response = s_on_response,
@@ -1268,6 +1439,7 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         .base = base, .layer = self->layer, .bus = self->bus, .conf = conf,
         .registrar = self->registrar, .identity = self->identity,
         .local_addr = s_local_addr, .usable = s_usable, .sdp_for = s_sdp_for, .arg = self,
+        .store = self->state ? sip_state_store(self->state) : NULL,
     };
     self->call = sip_legs_new(&env);
     sip_outreg_env_t renv = {
@@ -1289,6 +1461,15 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
     if (self->opts.overload_lag_ms || self->opts.max_cps) {
         sip_txn_layer_set_admit(self->layer, s_admit, self);
         s_sample_arm(self, SAMPLE_IDLE_MS);
+    }
+    if (self->state) {
+        size_t regs = sip_state_each(self->state, "reg:", s_restore_reg, self);
+        size_t dlgs = sip_state_each(self->state, "dlg:", s_restore_dlg, self);
+        sip_state_forget(self->state);
+        if (regs || dlgs)
+            td_log(LOG_NOTICE, "restored from the cluster store: %zu registration(s) (%zu "
+                   "binding(s) live), %zu dialog(s)", regs, sip_registrar_count(self->registrar),
+                   dlgs);
     }
     sip_outreg_start(self->outreg);
     return self;
@@ -1312,6 +1493,7 @@ void sip_core_destroy(sip_core_t **self_p)
     sip_txn_layer_destroy(&self->layer);
     sip_extern_destroy(&self->ext);
     sip_registrar_destroy(&self->registrar);
+    sip_state_destroy(&self->state);        /* last: the legs and registrar wrote through it */
     sip_auth_destroy(&self->auth);
     sip_conf_destroy(&self->owned);
     free(self);

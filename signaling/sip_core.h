@@ -14,6 +14,7 @@
 #include "sip_outreg.h"
 #include "sip_registrar.h"
 #include "sip_txn.h"
+#include "td_store.h"
 
 typedef struct sip_core sip_core_t;
 
@@ -25,6 +26,8 @@ typedef struct {
     uint32_t overload_lag_ms;  /* admission control (sip_load.h): 0 never sheds by load */
     uint32_t max_cps;          /* ... and a fixed limit of new calls a second (0: none) */
     const char *conf_path;     /* sip.conf, re-read by sip_core_reload (NULL: none) */
+    const td_store_conf_t *cluster;   /* [cluster] of tandem.conf; NULL or not enabled: a
+                                       * single host, state in memory only (sip_state.h) */
 } sip_core_opts_t;
 
 /* Create the core on an already-bound, non-blocking UDP socket (not closed

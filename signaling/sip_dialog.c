@@ -415,3 +415,68 @@ out:
     sip_arena_release(&a);
     return ack;
 }
+
+/* ---- the cluster store (sip_state.h) -------------------------------------- */
+
+void sip_dialog_save_changes(const sip_dialog_t *d, sip_state_hash_t *h)
+{
+    sip_state_hash_add(h, "remote_target", d->remote_target);
+    sip_state_hash_addf(h, "local_cseq", "%u", d->local_cseq);
+    sip_state_hash_addf(h, "remote_cseq", "%u", d->remote_cseq);
+}
+
+void sip_dialog_save(const sip_dialog_t *d, sip_state_hash_t *h)
+{
+    char routes[2048], dest[32];
+    size_t used = 0;
+    routes[0] = '\0';
+    for (int i = 0; i < d->nroutes; i++) {
+        int w = snprintf(routes + used, sizeof routes - used, "%s%s", i ? "," : "", d->routes[i]);
+        if (w < 0 || (size_t)w >= sizeof routes - used) {
+            h->overflow = 1;
+            break;
+        }
+        used += (size_t)w;
+    }
+    sip_state_hash_add(h, "call_id", d->call_id);
+    sip_state_hash_add(h, "local_tag", d->local_tag);
+    sip_state_hash_add(h, "remote_tag", d->remote_tag);
+    sip_state_hash_add(h, "local_uri", d->local_uri);
+    sip_state_hash_add(h, "remote_uri", d->remote_uri);
+    sip_state_hash_add(h, "routes", routes);
+    sip_state_hash_addf(h, "invite_cseq", "%u", d->invite_cseq);
+    sip_state_hash_add(h, "dest", sip_msg_addr(&d->peer, dest, sizeof dest));
+    sip_state_hash_add(h, "pinned", d->pinned ? "1" : "0");
+    sip_dialog_save_changes(d, h);
+}
+
+int sip_dialog_load(sip_dialog_t *d, sip_arena_t *a, size_t n, const char *const *fields,
+                    const char *const *values)
+{
+#define S_F(name) sip_state_field(n, fields, values, name)
+    const char *call_id = S_F("call_id"), *ltag = S_F("local_tag"), *rtag = S_F("remote_tag");
+    const char *target = S_F("remote_target"), *dest = S_F("dest");
+    memset(d, 0, sizeof *d);
+    if (!call_id || !*call_id || !ltag || !*ltag || !rtag || !*rtag || !target || !*target
+        || sip_state_addr(dest, &d->peer) != 0)
+        return -1;
+    d->call_id = sip_arena_strdup(a, call_id);
+    d->local_tag = sip_arena_strdup(a, ltag);
+    d->remote_tag = sip_arena_strdup(a, rtag);
+    d->local_uri = sip_arena_strdup(a, S_F("local_uri"));
+    d->remote_uri = sip_arena_strdup(a, S_F("remote_uri"));
+    d->remote_target = sip_arena_strdup(a, target);
+    const char *lc = S_F("local_cseq"), *rc = S_F("remote_cseq"), *ic = S_F("invite_cseq");
+    d->local_cseq = lc ? (uint32_t)strtoul(lc, NULL, 10) : 0;
+    d->remote_cseq = rc ? (uint32_t)strtoul(rc, NULL, 10) : 0;
+    d->invite_cseq = ic ? (uint32_t)strtoul(ic, NULL, 10) : 0;
+    d->pinned = 1;                          /* the stored dest is where requests went */
+    const char *routes = S_F("routes");
+    if (!d->call_id || !d->local_tag || !d->remote_tag || !d->local_uri || !d->remote_uri
+        || !d->remote_target || (routes && *routes && sip_dialog_set_routes(d, a, routes) != 0))
+        return -1;
+    const char *pinned = S_F("pinned");
+    d->pinned = pinned && strcmp(pinned, "1") == 0;
+    return 0;
+#undef S_F
+}

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 #include "sip_txn.h"
+#include "sip_state.h"
 
 /* ---- arena: bump allocation; chunks are freed together ------------------ */
 
@@ -99,6 +100,18 @@ osip_message_t *sip_dialog_request(const sip_dialog_t *d, const char *method, ui
  * route set, else the Contact's host:port, and must be a numeric IPv4
  * address (else the function fails). Caller owns it. */
 osip_message_t *sip_dialog_ack_from_2xx(const osip_message_t *resp, struct sockaddr_in *to);
+
+/* The dialog as fields of a dlg:* hash in the cluster store (sip_state.h):
+ * call_id, local_tag, remote_tag, local_uri, remote_uri, remote_target,
+ * routes (comma-joined, in send order), local_cseq, remote_cseq,
+ * invite_cseq, dest (where requests go, ip:port), pinned. */
+void sip_dialog_save(const sip_dialog_t *d, sip_state_hash_t *h);
+/* The CSeqs and the remote target alone: what changes during a dialog. */
+void sip_dialog_save_changes(const sip_dialog_t *d, sip_state_hash_t *h);
+/* A confirmed dialog back from such a hash, its strings in the arena.
+ * 0, or -1 when a field it needs is missing or unreadable. */
+int sip_dialog_load(sip_dialog_t *d, sip_arena_t *a, size_t n, const char *const *fields,
+                    const char *const *values);
 
 /* The header value of h without its tag parameter, into the arena. */
 const char *sip_dialog_strip_tag(sip_arena_t *a, const osip_from_t *h);

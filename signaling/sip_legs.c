@@ -29,6 +29,7 @@
 #include "sip_dialog.h"
 #include "sip_msg.h"
 #include "sip_refer.h"
+#include "sip_state.h"
 #include "td_log.h"
 
 #define OFFER_MAX       8192           /* an offer cut for a callee (the worker's WORKER_SDP_MAX) */
@@ -125,6 +126,11 @@ struct sip_leg {
     const char *cid_num, *cid_name;    /* incoming: the caller ID of its ChannelNew */
     struct event *xfer_timer;      /* transferor: BYE if it does not hang up itself */
     s_inuse_t *inuse;              /* counted against its section's call-limit until it ends */
+    /* the cluster store (sip_state.h) */
+    unsigned stored : 1;           /* dlg:<bus_id>:<no> is written: delete it at the end */
+    unsigned restored : 1;         /* read back at start */
+    sip_tp_t tp;                   /* the transport its INVITE came in or went out on */
+    const char *router;            /* the router that owns the call ("" unknown) */
 };
 
 struct sip_legs {
@@ -341,6 +347,86 @@ static void s_send_hangup(sip_leg_t *leg, unsigned cause, unsigned sip_code)
     td_bus_send_hangup(leg->call->env.bus, NULL, leg->bus_id, leg->no, &h);
 }
 
+/* ---- the cluster store (sip_state.h) ------------------------------------------ */
+
+static int s_store_key(const sip_leg_t *leg, char *key, size_t len)
+{
+    int w = snprintf(key, len, "dlg:%s:%u", leg->bus_id, leg->no);
+    return w > 0 && (size_t)w < len ? 0 : -1;
+}
+
+/* The SDPs, which a re-INVITE without SDP from the phone needs (our last
+ * one) and a later ACK compares with (theirs); left out when too big. */
+static void s_store_sdps(const sip_leg_t *leg, sip_state_hash_t *h)
+{
+    sip_state_hash_add_opt(h, "last_sdp", leg->last_sdp);
+    sip_state_hash_add_opt(h, "remote_sdp", leg->remote_sdp);
+}
+
+/* Write the whole dlg: hash of a confirmed leg (one MULTI: DEL, HSET,
+ * EXPIRE). Its fields are what sip_legs_restore reads back. */
+static void s_store_put(sip_leg_t *leg)
+{
+    sip_legs_t *self = leg->call;
+    char key[300];
+    if (!self->env.store || !leg->bus_id || s_store_key(leg, key, sizeof key) != 0)
+        return;
+    sip_state_hash_t h;
+    sip_state_hash_init(&h);
+    sip_state_hash_add(&h, "node", self->env.identity);
+    sip_state_hash_add(&h, "router", leg->router);
+    sip_state_hash_add(&h, "call", leg->bus_id);
+    sip_state_hash_addf(&h, "leg", "%u", leg->no);
+    sip_state_hash_add(&h, "outgoing", leg->outgoing ? "1" : "0");
+    sip_state_hash_add(&h, "channel", leg->channel);
+    sip_state_hash_add(&h, "peer", leg->peer);
+    sip_state_hash_add(&h, "contact_user", leg->contact_user);
+    sip_state_hash_add(&h, "transport", sip_transport_param(leg->tp));
+    sip_state_hash_add(&h, "comedia", leg->comedia ? "1" : "0");
+    sip_state_hash_addf(&h, "allow", "%u", leg->allow.n > 0 ? leg->allow.pt[0] : 255u);
+    sip_state_hash_addf(&h, "allow2", "%u", leg->allow.n > 1 ? leg->allow.pt[1] : 255u);
+    sip_state_hash_addf(&h, "rtptimeout", "%u", leg->rtptimeout);
+    sip_state_hash_addf(&h, "rtpholdtimeout", "%u", leg->rtpholdtimeout);
+    sip_state_hash_add(&h, "cid_num", leg->cid_num);
+    sip_state_hash_add(&h, "cid_name", leg->cid_name);
+    sip_state_hash_addf(&h, "st_interval", "%d", leg->st_interval);
+    sip_state_hash_addf(&h, "st_flags", "%u", (leg->st_us ? 1u : 0u) | (leg->st_peer ? 2u : 0u));
+    sip_dialog_save(&leg->dlg, &h);
+    s_store_sdps(leg, &h);
+    if (h.overflow) {
+        td_log(LOG_WARNING, "%s: dialog too large for the cluster store: not kept", leg->channel);
+        return;
+    }
+    td_store_hset(self->env.store, key, SIP_STATE_DLG_TTL, h.n, h.fields, h.values);
+    leg->stored = 1;
+}
+
+/* A stored leg's CSeqs, remote target and SDPs changed (a re-INVITE either
+ * way, a target refresh): those fields only. Requests that change nothing
+ * (a BYE ends the leg anyway, INFO, OPTIONS) write nothing. */
+static void s_store_update(sip_leg_t *leg)
+{
+    char key[300];
+    if (!leg->stored || !leg->call->env.store || s_store_key(leg, key, sizeof key) != 0)
+        return;
+    sip_state_hash_t h;
+    sip_state_hash_init(&h);
+    sip_dialog_save_changes(&leg->dlg, &h);
+    s_store_sdps(leg, &h);
+    if (!h.overflow)
+        td_store_hupdate(leg->call->env.store, key, h.n, h.fields, h.values);
+}
+
+static void s_store_del(sip_leg_t *leg)
+{
+    char key[300];
+    if (!leg->stored)
+        return;
+    leg->stored = 0;
+    if (leg->call->env.store && s_store_key(leg, key, sizeof key) == 0)
+        td_store_del(leg->call->env.store, key);
+}
+
 /* ---- call-limit ------------------------------------------------------------- */
 
 static s_inuse_t *s_inuse_find(sip_legs_t *self, const char *name, int make)
@@ -397,9 +483,12 @@ int sip_legs_inuse(sip_legs_t *self, const char *peer)
 
 /* The dialog is over: tell the router (unless it already knows), stop the
  * timer, let go of transactions that no longer matter, and reap. */
+static void s_store_del(sip_leg_t *leg);
+
 static void s_end(sip_leg_t *leg, int tell_router, unsigned cause, unsigned sip_code)
 {
     s_inuse_give(leg);
+    s_store_del(leg);
     if (tell_router)
         s_send_hangup(leg, cause, sip_code);
     leg->router_done = 1;
@@ -964,6 +1053,9 @@ void sip_legs_on_answer(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tandem_
     leg->counted_up = 1;
     leg->call->stats.calls_up++;
     s_st_arm(leg);
+    leg->tp = sip_txn_transport(leg->invite);
+    leg->router = sip_arena_strdup(&leg->arena, hdr->peer);
+    s_store_put(leg);
     td_log(LOG_INFO, "%s: answered", leg->channel);
 }
 
@@ -1100,6 +1192,119 @@ size_t sip_legs_router_restarted(sip_legs_t *self)
     /* The new router may know a call placed since it came up: the Hangups
      * let it end those, and it ignores the others. */
     return s_end_all(self, "the router restarted", "5");
+}
+
+/* ---- restored legs (the cluster store) ---------------------------------- */
+
+int sip_legs_restore(sip_legs_t *self, const char *key, size_t n, const char *const *fields,
+                     const char *const *values)
+{
+#define S_F(name) sip_state_field(n, fields, values, name)
+    const char *bus_id = S_F("call"), *no = S_F("leg"), *out = S_F("outgoing");
+    if (!bus_id || !*bus_id || !no || !out) {
+        td_log(LOG_WARNING, "stored dialog %s: no call id or leg: dropped", key);
+        return -1;
+    }
+    uint32_t legno = (uint32_t)strtoul(no, NULL, 10);
+    if (s_find_bus(self, bus_id, legno))
+        return 0;
+    int outgoing = strcmp(out, "1") == 0;
+    sip_leg_t *leg = s_leg_new(self, outgoing);
+    if (!leg)
+        return -1;
+    if (sip_dialog_load(&leg->dlg, &leg->arena, n, fields, values) != 0) {
+        td_log(LOG_WARNING, "stored dialog %s: unusable: dropped", key);
+        s_leg_free(leg);
+        return -1;
+    }
+    leg->state = LEG_UP;
+    leg->restored = 1;
+    leg->stored = 1;
+    leg->bus_id = sip_arena_strdup(&leg->arena, bus_id);
+    leg->no = legno;
+    const char *peer = S_F("peer"), *chan = S_F("channel");
+    leg->channel = sip_arena_strdup(&leg->arena, chan && *chan ? chan : key);
+    leg->peer = peer && *peer ? sip_arena_strdup(&leg->arena, peer) : NULL;
+    leg->contact_user = sip_arena_strdup(&leg->arena, S_F("contact_user"));
+    leg->router = sip_arena_strdup(&leg->arena, S_F("router"));
+    const char *cn = S_F("cid_num"), *cm = S_F("cid_name");
+    leg->cid_num = cn && *cn ? sip_arena_strdup(&leg->arena, cn) : NULL;
+    leg->cid_name = cm && *cm ? sip_arena_strdup(&leg->arena, cm) : NULL;
+    const char *sdp = S_F("last_sdp"), *rsdp = S_F("remote_sdp");
+    leg->last_sdp = sdp && *sdp ? sip_arena_strdup(&leg->arena, sdp) : NULL;
+    leg->remote_sdp = rsdp && *rsdp ? sip_arena_strdup(&leg->arena, rsdp) : NULL;
+    const char *tp = S_F("transport"), *comedia = S_F("comedia");
+    leg->tp = tp && strcmp(tp, "tcp") == 0 ? SIP_TP_TCP
+            : tp && strcmp(tp, "tls") == 0 ? SIP_TP_TLS : SIP_TP_UDP;
+    leg->comedia = comedia && strcmp(comedia, "1") == 0;
+    const char *a1 = S_F("allow"), *a2 = S_F("allow2");
+    unsigned pt1 = a1 ? (unsigned)strtoul(a1, NULL, 10) : 255;
+    unsigned pt2 = a2 ? (unsigned)strtoul(a2, NULL, 10) : 255;
+    if (pt1 < 128) {
+        leg->allow.pt[leg->allow.n++] = (uint8_t)pt1;
+        if (pt2 < 128)
+            leg->allow.pt[leg->allow.n++] = (uint8_t)pt2;
+    }
+    const char *sti = S_F("st_interval"), *stf = S_F("st_flags");
+    leg->st_interval = sti ? (int)strtol(sti, NULL, 10) : 0;
+    unsigned flags = stf ? (unsigned)strtoul(stf, NULL, 10) : 0;
+    leg->st_us = (flags & 1u) != 0;
+    leg->st_peer = (flags & 2u) != 0;
+    const char *rt = S_F("rtptimeout"), *rht = S_F("rtpholdtimeout");
+    leg->rtptimeout = rt ? (uint32_t)strtoul(rt, NULL, 10) : 0;
+    leg->rtpholdtimeout = rht ? (uint32_t)strtoul(rht, NULL, 10) : 0;
+    if (!leg->bus_id || !leg->channel || !leg->contact_user || !leg->router) {
+        s_leg_free(leg);
+        return -1;
+    }
+    /* call-limit: the call counts again against its section (never refused:
+     * it is up already) */
+    const sip_peer_t *p = leg->peer ? sip_conf_peer(self->env.conf, leg->peer) : NULL;
+    if (p && p->call_limit > 0) {
+        s_inuse_t *e = s_inuse_find(self, p->name, 1);
+        if (e) {
+            e->n++;
+            leg->inuse = e;
+        }
+    }
+    /* New channels get names past the restored ones ("SIP/1001-0000002a"). */
+    const char *dash = strrchr(leg->channel, '-');
+    unsigned long suffix = dash ? strtoul(dash + 1, NULL, 16) : 0;
+    if (!outgoing && suffix > self->channels && suffix < 0xffffffffUL)
+        self->channels = (unsigned)suffix;
+    sip_transport_remember(sip_txn_layer_transport(self->env.layer), leg->tp, &leg->dlg.peer);
+    s_link(leg);
+    if (!outgoing) {
+        self->stats.calls++;
+        self->stats.calls_up++;
+        leg->counted_up = 1;
+    }
+    s_st_arm(leg);                          /* the session timer counts from now */
+    char where[32];
+    td_log(LOG_INFO, "%s: dialog restored: call %s/%u, %s %s (%s), local CSeq %u", leg->channel,
+           leg->bus_id, leg->no, outgoing ? "callee" : "caller",
+           sip_msg_addr(&leg->dlg.peer, where, sizeof where), sip_transport_name(leg->tp),
+           leg->dlg.local_cseq);
+    return 0;
+#undef S_F
+}
+
+size_t sip_legs_announce_restored(sip_legs_t *self)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->nbuckets; i++)
+        for (sip_leg_t *leg = self->by_bus[i]; leg; leg = leg->bus_next) {
+            if (!leg->restored)
+                continue;
+            leg->restored = 0;
+            if (leg->state != LEG_UP || leg->router_done)
+                continue;
+            Tandem__DialogRestored m = TANDEM__DIALOG_RESTORED__INIT;
+            m.channel = (char *)leg->channel;
+            td_bus_send_dialog_restored(self->env.bus, NULL, leg->bus_id, leg->no, &m);
+            n++;
+        }
+    return n;
 }
 
 /* ---- outgoing legs ------------------------------------------------------- */
@@ -1357,6 +1562,7 @@ void sip_legs_on_originate(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tand
     sip_msg_token(tag, sizeof tag);
     leg->bus_id = sip_arena_strdup(&leg->arena, hdr->call_id);
     leg->no = hdr->leg;
+    leg->router = sip_arena_strdup(&leg->arena, hdr->peer);
     leg->channel = sip_arena_strdup(&leg->arena, msg->channel && *msg->channel ? msg->channel
                                                                                : msg->user);
     leg->contact_user = sip_arena_strdup(&leg->arena, from_user);
@@ -1617,6 +1823,8 @@ void sip_legs_response(sip_legs_t *self, sip_txn_t *txn, osip_message_t *resp)
             return;
         }
         s_st_arm(leg);
+        leg->tp = sip_txn_transport(txn);
+        s_store_put(leg);
         td_log(LOG_INFO, "%s: answered", leg->channel);
         Tandem__Answer a = TANDEM__ANSWER__INIT;
         a.sdp = sdp ? sdp : "";
@@ -1913,7 +2121,11 @@ static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req, i
                       "Retry-After", "1");
         return;
     }
+    const char *target = leg->dlg.remote_target;
     sip_dialog_refresh(&leg->dlg, &leg->arena, req);
+    if (target != leg->dlg.remote_target && (!target || !leg->dlg.remote_target
+                                             || strcmp(target, leg->dlg.remote_target) != 0))
+        s_store_update(leg);                /* a new remote target */
     s_st_arm(leg);                          /* any re-INVITE or UPDATE refreshes the session */
     size_t sdp_len = 0;
     const char *body = sip_msg_body(req, &sdp_len);
@@ -1979,9 +2191,13 @@ void sip_legs_on_reinvite_answer(sip_legs_t *self, const td_bus_hdr_t *hdr,
         s_maybe_reap(leg);
         return;
     }
+    int put = 0;
     if (leg->replacing) {
         leg->replacing = 0;
         leg->state = LEG_UP;
+        leg->tp = sip_txn_transport(txn);
+        leg->router = sip_arena_strdup(&leg->arena, hdr->peer);
+        put = 1;
         td_log(LOG_INFO, "%s: answered (it replaces a dialog)", leg->channel);
     }
     struct sockaddr_in me;
@@ -2003,6 +2219,10 @@ void sip_legs_on_reinvite_answer(sip_legs_t *self, const td_bus_hdr_t *hdr,
         return;
     }
     leg->remote_sdp = leg->remote_offer;
+    if (put)
+        s_store_put(leg);
+    else
+        s_store_update(leg);
     td_log(LOG_INFO, "%s: %s answered", leg->channel, what);
     if (leg->in_update) {
         sip_txn_set_owner(txn, NULL);       /* a non-INVITE transaction: no ACK */
@@ -2072,6 +2292,7 @@ static int s_send_reinvite(sip_leg_t *leg, sip_auth_remote_t *ch)
     if (!leg->reinvite_out)
         return -1;
     leg->reinvite_out_cseq = leg->dlg.local_cseq;
+    s_store_update(leg);                    /* the local CSeq moved */
     td_log(LOG_INFO, "%s: re-INVITE sent", leg->channel);
     return 0;
 }
@@ -2166,6 +2387,7 @@ static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp)
         if (sdp) {
             leg->last_sdp = leg->reoffer;
             leg->remote_sdp = sdp;
+            s_store_update(leg);
             td_log(LOG_INFO, "%s: our re-INVITE answered", leg->channel);
             s_reinvite_result(leg, 200, sdp);
         } else {
@@ -2381,6 +2603,8 @@ static void s_xfer_start(sip_leg_t *leg, const char *exten, const char *context)
     char id[128], num[96], name[96], src[32], sdp[OFFER_MAX];
     const sip_peer_t *peer = leg->peer ? sip_conf_peer(self->env.conf, leg->peer) : NULL;
     s_unlink(leg);
+    int stored = leg->stored;
+    s_store_del(leg);                       /* kept again under its new call id */
     snprintf(id, sizeof id, "%s-%lx-%x", self->env.identity, self->start, ++self->counter);
     const char *old = leg->bus_id;
     leg->bus_id = sip_arena_strdup(&leg->arena, id);
@@ -2388,6 +2612,8 @@ static void s_xfer_start(sip_leg_t *leg, const char *exten, const char *context)
         leg->bus_id = old;
     leg->no = 0;
     s_link(leg);
+    if (stored)
+        s_store_put(leg);
     if (leg->cid_num) {                     /* the caller: its caller ID as it called */
         snprintf(num, sizeof num, "%s", leg->cid_num);
         snprintf(name, sizeof name, "%s", leg->cid_name ? leg->cid_name : "");

@@ -21,6 +21,7 @@
 #include "sip_registrar.h"
 #include "sip_txn.h"
 #include "td_bus.h"
+#include "td_store.h"
 
 typedef struct sip_legs sip_legs_t;
 
@@ -41,6 +42,9 @@ typedef struct {
      * sdp itself or a copy valid until the next call; NULL: sdp as is. */
     const char *(*sdp_for)(void *arg, const struct sockaddr_in *to, const char *sdp);
     void *arg;
+    /* [cluster] (sip_state.h): each confirmed leg's dialog is kept in
+     * dlg:<call id>:<leg> until it ends; NULL: single host, nothing kept. */
+    td_store_t *store;
 } sip_legs_env_t;
 
 /* env is copied; the objects it points to must outlive the call table. */
@@ -48,6 +52,20 @@ sip_legs_t *sip_legs_new(const sip_legs_env_t *env);
 /* sip reload: look peers up in conf from now on (legs keep peer names, not
  * pointers, so calls in progress carry on). */
 void sip_legs_set_conf(sip_legs_t *self, const sip_conf_t *conf);
+/* A leg read back from the cluster store at start (dlg:<call id>:<leg>, the
+ * hash s_store_put wrote): an established leg again, so a BYE from its phone
+ * gets 200 and a Hangup to the router, and the router's Hangup sends a BYE
+ * with the next CSeq along its route set; its session timer (RFC 4028)
+ * starts again from the restore. What it does not bring back: a
+ * transaction in progress (a re-INVITE or REFER in flight at the crash), and
+ * a TCP/TLS connection (a request to the phone opens a new one). 0, or -1
+ * when the hash is unusable (the caller deletes it). */
+int sip_legs_restore(sip_legs_t *self, const char *key, size_t n, const char *const *fields,
+                     const char *const *values);
+/* Tell the router about every leg restored since the last call
+ * (DialogRestored), once it is up: it answers Hangup for a call it ended
+ * while we were away, and the leg's phone gets its BYE. Returns how many. */
+size_t sip_legs_announce_restored(sip_legs_t *self);
 /* Frees every leg without sending anything. */
 void sip_legs_destroy(sip_legs_t **self_p);
 

@@ -233,6 +233,17 @@ static void s_reap(sip_registrar_t *self, s_aor_t **pp)
     }
 }
 
+sip_binding_t *sip_registrar_find(sip_registrar_t *self, const char *aor, const char *contact)
+{
+    if (!self || !aor || !contact)
+        return NULL;
+    s_aor_t *a = *s_slot(self, aor, td_str_hash(aor));
+    for (size_t i = 0; a && i < a->n; i++)
+        if (strcmp(a->b[i].pub.uri, contact) == 0)
+            return &a->b[i].pub;
+    return NULL;
+}
+
 int sip_registrar_set_path(sip_registrar_t *self, const char *aor, const char *contact,
                            const char *path)
 {

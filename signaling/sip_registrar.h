@@ -30,6 +30,9 @@ typedef struct {
     char path[512];                 /* RFC 3327 Path values in order, comma-joined name-addrs
                                        ("" none): the route set to reach the contact */
     unsigned cseq;
+    int transport;                  /* the sip_tp_t its REGISTER came over (0: UDP): a
+                                       TCP/TLS phone is reached on its own connection */
+    char useragent[128];            /* the REGISTER's User-Agent ("" none) */
 } sip_binding_t;
 
 typedef struct sip_registrar sip_registrar_t;
@@ -52,6 +55,11 @@ int sip_registrar_update(sip_registrar_t *self, const char *aor, const char *con
  * is too long (the binding then keeps no path). */
 int sip_registrar_set_path(sip_registrar_t *self, const char *aor, const char *contact,
                            const char *path);
+
+/* aor's binding for contact, to set what the table does not index
+ * (transport, useragent); NULL when there is none. Borrowed until the next
+ * update, remove or expire. */
+sip_binding_t *sip_registrar_find(sip_registrar_t *self, const char *aor, const char *contact);
 
 /* Remove every binding of aor (Contact: *). */
 void sip_registrar_remove_all(sip_registrar_t *self, const char *aor);

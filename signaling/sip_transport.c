@@ -771,6 +771,12 @@ sip_tp_t sip_transport_choose(sip_transport_t *self, const struct sockaddr_in *t
     return SIP_TP_UDP;
 }
 
+void sip_transport_remember(sip_transport_t *self, sip_tp_t tp, const struct sockaddr_in *a)
+{
+    if (self && a && tp != SIP_TP_UDP)
+        s_remember(self, tp, a);
+}
+
 void sip_transport_set_preferred(sip_transport_t *self, sip_transport_preferred_fn fn, void *arg)
 {
     if (self) {

@@ -90,6 +90,12 @@ int sip_transport_send(sip_transport_t *self, const char *buf, size_t len, sip_t
  * socket's type); else the preferred callback; else UDP. */
 sip_tp_t sip_transport_choose(sip_transport_t *self, const struct sockaddr_in *to);
 
+/* Remember that `a` uses stream transport tp, as a closed connection does
+ * (for the idle time): a registration or dialog restored after a restart
+ * (sip_state.h) keeps its transport though its connection died with the old
+ * process; a request to it opens a new connection. */
+void sip_transport_remember(sip_transport_t *self, sip_tp_t tp, const struct sockaddr_in *a);
+
 /* Our address toward `to` on transport tp, for Via and Contact: the bound
  * address, or on a 0.0.0.0 bind the kernel's source toward `to` (one cache
  * for every transport: 64 slots by destination IP, refreshed after a minute;

@@ -121,8 +121,17 @@ td_init() {
 }
 
 s_interrupted() {
-    td_log "interrupted"
+    td_log "interrupted${TD_STEP:+ during: $TD_STEP}"
     exit 130
+}
+
+# td_step TEXT: say which step of the scenario runs now. td_fail and an
+# interrupt (the runner's timeout) name it, so a failure in a CI log says
+# where it happened.
+TD_STEP=
+td_step() {
+    TD_STEP=$*
+    td_log "step: $TD_STEP"
 }
 
 # td_cleanup: stop every recorded PID (TERM, then KILL after 2 s), drop the
@@ -418,13 +427,35 @@ td_show_logs() {
     done
 }
 
-# td_fail MESSAGE [SIPP NAMES...]: print evidence and exit 1.
+# td_show_state: the answers of the tandemctl commands in TD_FAIL_CTL (an
+# array the scenario sets, e.g. ('core show processes' 'media show workers')),
+# if the router in TD_TANDEM_PIDS still runs (tandemctl would wait 5 s for a
+# router that is gone).
+TD_FAIL_CTL=()
+td_show_state() {
+    local c
+    [ ${#TD_FAIL_CTL[@]} -eq 0 ] && return 0
+    if [ -z "${TD_TANDEM_PIDS[0]:-}" ] || ! kill -0 "${TD_TANDEM_PIDS[0]}" 2>/dev/null; then
+        echo "---- tandemctl: no router running, no state to ask"
+        return 0
+    fi
+    for c in "${TD_FAIL_CTL[@]}"; do
+        echo "---- tandemctl -x '$c'"
+        td_ctl -x "$c" 2>&1 | head -n 20
+    done
+}
+
+# td_fail MESSAGE [SIPP NAMES...]: print evidence and exit 1: the step
+# (td_step), the sipp runs named, the process logs' tails, then the state
+# (td_show_state), last, so that the tail of the output a runner keeps
+# shows it.
 td_fail() {
     local msg=$1; shift
-    echo "[$TD_NAME] FAIL: $msg"
+    echo "[$TD_NAME] FAIL: $msg${TD_STEP:+ (step: $TD_STEP)}"
     local n
     for n in "$@"; do td_show_sipp "$n"; done
     [ -d "$TD_LOGS" ] && td_show_logs
+    td_show_state
     exit 1
 }
 
@@ -654,9 +685,30 @@ td_echo_start() {
     td_rtp_peer "$name-rtp" "$rport" --target-file "$TD_TMP/$name.target" \
         --ssrc 0x600 --count "$count" --wait 10 --linger 0.5 \
         --pidfile "$TD_TMP/$name-rtp.pid"
+    # The call lasts PACKETS x 20 ms (+ 0.5 s) from the ACK: a phone still
+    # starting python when the 200 comes (a loaded machine) sends after the
+    # BYE. Call once it is up (its port bound); it then only reads the target.
+    s_udp_bound "${TD_BG[$name-rtp]}" "$rport" 5 ||
+        echo "[$TD_NAME] $name: the phone did not bind port $rport within 5 s"
     td_sipp_bg "$name" -sf "${TD_ECHO_UAC:-$TD_ROOT/tests/sip/echo/uac.xml}" -p "$sport" -m 1 -s 600 \
         -d $(( count * 20 + 500 )) -key rtpport "$rport" -key target "$TD_TMP/$name.target" \
         ${TD_ECHO_ARGS:-}
+}
+
+# s_udp_bound PID PORT SECONDS: wait until UDP PORT is bound in the network
+# namespace of process PID (the test's own port: PID's socket), read from
+# /proc/PID/net/udp: no probe socket that could take the port from it.
+# 1 if PID exits or time runs out.
+s_udp_bound() {
+    local pid=$1 hex n=$(( $3 * 20 )) i
+    hex=$(printf ':%04X' "$2")
+    for i in $(seq "$n"); do
+        awk -v h="$hex" 'NR > 1 && substr($2, length($2) - 4) == h { f = 1 } END { exit !f }' \
+            "/proc/$pid/net/udp" 2>/dev/null && return 0
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
 }
 
 # td_echo_finish NAME: wait for the call and its phone. 0 when sipp saw the

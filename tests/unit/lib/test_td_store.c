@@ -25,75 +25,14 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
+#include "redis_server.h"
+
+#include <event2/buffer.h>
+
 #include "td_log.h"
+#include "td_metrics.h"
 #include "td_store.h"
-
-static uint16_t g_port;
-static pid_t g_redis;
-static char g_dir[] = "/tmp/td-store-test-XXXXXX";
-
-static uint16_t s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0
-        || getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-        return 0;
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static int s_port_open(uint16_t port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
-static void s_sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-/* Start redis-server on g_port; 0 once it accepts connections. */
-static int s_redis_start(void)
-{
-    char port[16];
-    snprintf(port, sizeof port, "%u", g_port);
-    g_redis = fork();
-    if (g_redis == 0) {
-        freopen("/dev/null", "w", stdout);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", "--dir", g_dir, "--daemonize", "no", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 100; i++) {
-        int status;
-        if (waitpid(g_redis, &status, WNOHANG) == g_redis) {
-            g_redis = 0;
-            return -1;
-        }
-        if (s_port_open(g_port))
-            return 0;
-        s_sleep_ms(50);
-    }
-    return -1;
-}
-
-static void s_redis_kill(void)
-{
-    if (g_redis > 0) {
-        kill(g_redis, SIGCONT);
-        kill(g_redis, SIGKILL);
-        waitpid(g_redis, NULL, 0);
-    }
-    g_redis = 0;
-}
+#include "td_store_metrics.h"
 
 /* A plain blocking client, to look at what the store wrote. */
 static redisReply *s_cli(const char *fmt, const char *arg)
@@ -115,7 +54,7 @@ typedef struct {
     int hash_n;
     char hash[512];
     int scanned, scan_done, scan_ok;
-    int msgs;
+    int msgs, msgs2;
     char msg[256], msg_channel[64];
 } t_state_t;
 
@@ -189,6 +128,14 @@ static void s_on_msg(void *arg, const char *channel, const void *msg, size_t len
     t->msgs++;
     snprintf(t->msg_channel, sizeof t->msg_channel, "%s", channel);
     snprintf(t->msg, sizeof t->msg, "%.*s", (int)len, (const char *)msg);
+}
+
+static void s_on_msg2(void *arg, const char *channel, const void *msg, size_t len)
+{
+    (void)channel;
+    (void)msg;
+    (void)len;
+    ((t_state_t *)arg)->msgs2++;
 }
 
 /* Run the loop until *flag reaches want or ms pass; 0 when it did. */
@@ -340,6 +287,7 @@ static void test_publish_subscribe(void **state)
 {
     t_state_t *t = *state;
     assert_int_equal(td_store_subscribe(t->store, "chan", s_on_msg, t), 0);
+    assert_int_equal(td_store_subscribe(t->store, "chan", s_on_msg2, t), 0);   /* both hear */
     /* the subscriber connects and subscribes on its own; publish until heard */
     for (int i = 0; i < 50 && !t->msgs; i++) {
         td_store_publish(t->store, "chan", "hi", 2);
@@ -348,6 +296,7 @@ static void test_publish_subscribe(void **state)
     assert_true(t->msgs >= 1);
     assert_string_equal(t->msg_channel, "chan");
     assert_string_equal(t->msg, "hi");
+    assert_int_equal(t->msgs2, t->msgs);
     const td_store_counts_t *c = td_store_counts(t->store);
     assert_true(c->commands > 0 && c->replies > 0);
     assert_int_equal(c->outages, 0);
@@ -425,6 +374,67 @@ static void test_outage_hung(void **state)
     assert_int_equal(td_store_counts(t->store)->outages, 1);
 }
 
+/* password= (AUTH) and db= (SELECT): a wrong password never comes up; the
+ * right one does, and writes land in the database named. */
+static void test_auth_db(void **state)
+{
+    (void)state;
+    redisContext *c = redisConnect("127.0.0.1", g_port);
+    assert_non_null(c);
+    freeReplyObject(redisCommand(c, "CONFIG SET requirepass secret"));
+    t_state_t t = { .base = event_base_new() };
+    td_store_conf_t conf = { .enabled = 1, .port = g_port, .db = 3 };
+    snprintf(conf.host, sizeof conf.host, "127.0.0.1");
+    snprintf(conf.password, sizeof conf.password, "wrong");
+    td_store_t *s = td_store_new(t.base, &conf, "test");
+    td_store_on_up(s, s_on_up, &t);
+    s_run_for(&t, 1500);
+    assert_false(td_store_up(s));
+    assert_int_equal(t.ups, 0);
+    td_store_destroy(&s);
+    snprintf(conf.password, sizeof conf.password, "secret");
+    s = td_store_new(t.base, &conf, "test");
+    td_store_on_up(s, s_on_up, &t);
+    assert_int_equal(s_run_until(&t, &t.ups, 1, 3000), 0);
+    t.store = s;
+    td_store_set(s, "t:db3", "three", 5, 0);
+    s_get(&t, "t:db3");
+    assert_string_equal(t.value, "three");
+    td_store_destroy(&s);
+    redisReply *r = redisCommand(c, "AUTH secret");
+    freeReplyObject(r);
+    r = redisCommand(c, "SELECT 3");
+    freeReplyObject(r);
+    r = redisCommand(c, "GET tandem:t:db3");
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_string_equal(r->str, "three");
+    freeReplyObject(r);
+    freeReplyObject(redisCommand(c, "CONFIG SET requirepass %s", ""));
+    redisFree(c);
+    event_base_free(t.base);
+}
+
+/* The families td_store_metrics adds, as scraped. */
+static void test_metrics(void **state)
+{
+    t_state_t *t = *state;
+    td_store_set(t->store, "t:m", "1", 1, 0);
+    s_get(t, "t:m");
+    td_metrics_t *m = td_metrics_new("test", "test");
+    assert_non_null(m);
+    assert_int_equal(td_store_metrics_add(m, t->store), 0);
+    struct evbuffer *buf = evbuffer_new();
+    assert_int_equal(td_metrics_write(m, buf), 0);
+    evbuffer_add(buf, "", 1);
+    const char *text = (const char *)evbuffer_pullup(buf, -1);
+    assert_non_null(strstr(text, "\ntandem_store_up 1\n"));
+    assert_non_null(strstr(text, "\ntandem_store_pending_writes 0\n"));
+    assert_non_null(strstr(text, "\ntandem_store_outages_total 0\n"));
+    assert_non_null(strstr(text, "# TYPE tandem_store_commands_total counter"));
+    evbuffer_free(buf);
+    td_metrics_destroy(&m);
+}
+
 /* No Redis at all: td_store_new still succeeds, nothing is up, writes are
  * kept and reads fail at once. */
 static void test_never_up(void **state)
@@ -441,6 +451,16 @@ static void test_never_up(void **state)
     assert_false(td_store_up(s));
     assert_int_equal(td_store_set(s, "k", "v", 1, 0), 0);
     assert_int_equal(td_store_counts(s)->kept, 1);
+    assert_int_equal(td_store_set(s, "k", "w", 1, 0), 0);   /* last wins: still one */
+    assert_int_equal(td_store_pending(s), 1);
+    /* bounded: past TD_STORE_MAX_PENDING keys the oldest go, counted */
+    char key[32];
+    for (int i = 0; i < TD_STORE_MAX_PENDING + 9; i++) {
+        snprintf(key, sizeof key, "b:%d", i);
+        td_store_set(s, key, "x", 1, 0);
+    }
+    assert_int_equal(td_store_pending(s), TD_STORE_MAX_PENDING);
+    assert_int_equal(td_store_counts(s)->dropped, 10);
     td_store_destroy(&s);
     event_base_free(base);
 }
@@ -448,16 +468,8 @@ static void test_never_up(void **state)
 int main(void)
 {
     td_log_init("test", LOG_ERR);
-    if (system("command -v redis-server >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "test_td_store: redis-server is not installed (apt-get install "
-                        "redis-server; `make test` installs it via tools/deps.sh)\n");
+    if (s_redis_setup("test_td_store") < 0)
         return 1;
-    }
-    if (!mkdtemp(g_dir) || !(g_port = s_free_port()) || s_redis_start() < 0) {
-        fprintf(stderr, "test_td_store: cannot start redis-server on port %u: %s\n", g_port,
-                strerror(errno));
-        return 1;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_set_get_del, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ttl, s_setup, s_teardown),
@@ -466,13 +478,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_publish_subscribe, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_outage_killed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_outage_hung, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_metrics, s_setup, s_teardown),
+        cmocka_unit_test(test_auth_db),
         cmocka_unit_test(test_never_up),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    s_redis_kill();
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    if (system(cmd) != 0)
-        rc = rc ? rc : 1;
+    if (s_redis_teardown() < 0 && !rc)
+        rc = 1;
     return rc;
 }

@@ -270,6 +270,18 @@ static size_t s_rtp(uint8_t *buf, uint16_t seq)
     return 12 + 160;
 }
 
+/* libsrtp starts once, at the worker's start (sdes_init): a second call does
+ * nothing, and sdes_new then has nothing left to start. */
+static void test_sdes_init_once(void **state)
+{
+    (void)state;
+    assert_int_equal(sdes_init(), 0);
+    assert_int_equal(sdes_init(), 0);
+    sdes_t *side = sdes_new();
+    assert_non_null(side);
+    sdes_destroy(&side);
+}
+
 static void test_sdes_round_trip(void **state)
 {
     (void)state;
@@ -358,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_offer_table),
         cmocka_unit_test(test_answer_status),
         cmocka_unit_test(test_rewrite_and_set),
+        cmocka_unit_test(test_sdes_init_once),
         cmocka_unit_test(test_sdes_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

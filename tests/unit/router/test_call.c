@@ -1599,6 +1599,52 @@ static void test_signaling_stall(void **state)
     assert_int_equal(s_cdr_lines(f), 2);
 }
 
+/* [cluster]: a signaling that restarts restores its dialogs from the store,
+ * so its answered call goes on (a later Hangup of one leg ends the other,
+ * one CDR line); its call in set-up ends at once. Without the cluster
+ * (router_set_signaling_restores 0) both end, as test_signaling_restart. */
+static void test_signaling_restart_restores(void **state)
+{
+    fixture_t *f = *state;
+    router_set_signaling_restores(f->router, 1);
+    s_bridge_1002(f, "c1");
+    s_channel_new(f, "c2", "1002");
+    s_sent(f, "media-1", MEDIA_OFFER, "c2", 0);
+    td_bus_fake_peer_restart(f->bus, "sig-1", "signaling", 1000);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c2", 0);
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 1);
+    /* it tells which dialogs it restored: the known call's need nothing, a
+     * leg of a call that is over gets a Hangup (its phone then a BYE) */
+    Tandem__DialogRestored m = TANDEM__DIALOG_RESTORED__INIT;
+    m.channel = "SIP/1001-00000001";
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.body_case = BODY(DIALOG_RESTORED);
+    env.dialog_restored = &m;
+    s_deliver(f, "sig-1", &env, "c1", 0);
+    s_deliver(f, "sig-1", &env, "c1", 1);
+    s_nothing_more(f);
+    s_deliver(f, "sig-1", &env, "gone", 1);
+    s_hangup_sent(f, "gone", 1, 41);
+    s_nothing_more(f);
+    s_hangup(f, "c1", 0, 16, 0);
+    s_hangup_sent(f, "c1", 1, 16);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 0);
+    assert_int_equal(s_cdr_lines(f), 2);
+}
+
+static void test_signaling_restart(void **state)
+{
+    fixture_t *f = *state;
+    s_bridge_1002(f, "c1");
+    td_bus_fake_peer_restart(f->bus, "sig-1", "signaling", 1000);
+    s_sent(f, "media-1", MEDIA_RELEASE, "c1", 0);
+    s_nothing_more(f);
+    assert_int_equal(router_call_count(f->router), 0);
+}
+
 static void test_shutdown_ends_calls(void **state)
 {
     fixture_t *f = *state;
@@ -1685,6 +1731,8 @@ int main(void)
         T(test_duplicate_channel_new),
         T(test_signaling_down),
         T(test_signaling_stall),
+        T(test_signaling_restart_restores),
+        T(test_signaling_restart),
         T(test_cli),
         T(test_channelstats),
         T(test_shutdown_ends_calls),

@@ -232,6 +232,42 @@ static void test_dialplan_show_reload(void **state)
              "-= 1 extension (1 priority) in 1 context. =-\n");
 }
 
+/* database show|get|put|del, as main/db.c prints them. */
+static void test_database(void **state)
+{
+    fixture_t *f = *state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/astdb", f->dir);
+    assert_int_equal(router_open_astdb(f->router, path), 0);
+    s_expect(f, "database show", 0, "0 results found.\n");
+    s_expect(f, "database put cf 1001 5551234", 0, "Updated database successfully\n");
+    s_expect(f, "database put cf 1000 x", 0, "Updated database successfully\n");
+    s_expect(f, "database put cfwd 1 y", 0, "Updated database successfully\n");
+    s_expect(f, "database get cf 1001", 0, "Value: 5551234\n");
+    s_expect(f, "database get cf 9", 0, "Database entry not found.\n");
+    s_expect(f, "database show", 0,
+             "/cf/1000                                          : x                        \n"
+             "/cf/1001                                          : 5551234                  \n"
+             "/cfwd/1                                           : y                        \n"
+             "3 results found.\n");
+    /* a family is a whole path component: cf is not cfwd */
+    s_expect(f, "database show cf", 0,
+             "/cf/1000                                          : x                        \n"
+             "/cf/1001                                          : 5551234                  \n"
+             "2 results found.\n");
+    s_expect(f, "database show cf 1001", 0,
+             "/cf/1001                                          : 5551234                  \n"
+             "1 results found.\n");
+    s_expect(f, "database del cf 1001", 0, "Database entry removed.\n");
+    s_expect(f, "database del cf 1001", 0, "Database entry could not be removed.\n");
+    s_expect(f, "database show cf", 0,
+             "/cf/1000                                          : x                        \n"
+             "1 results found.\n");
+    s_expect(f, "database put cf", 1,
+             "Usage: database show [family [keytree]] | database get <family> <key> |\n"
+             "       database put <family> <key> <value> | database del <family> <key>\n");
+}
+
 int main(void)
 {
     td_log_init("test", getenv("VERBOSE") ? LOG_DEBUG : LOG_ERR);
@@ -241,6 +277,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dialplan_show_exten, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_dialplan_show_usage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_dialplan_show_reload, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_database, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,6 +80,12 @@ static void test_path(void **state)
     assert_int_equal(sip_registrar_set_path(r, "1001", "sip:1001@127.0.0.1:5061", big), -1);
     assert_string_equal(b->path, "");                      /* too long: none kept */
     assert_int_equal(sip_registrar_set_path(r, "1001", "sip:1001@127.0.0.1:5061", NULL), 0);
+    /* find: the binding itself, for what the table does not index */
+    assert_ptr_equal(sip_registrar_find(r, "1001", "sip:1001@127.0.0.1:5061"), b);
+    assert_null(sip_registrar_find(r, "1001", "sip:1001@127.0.0.1:5099"));
+    assert_null(sip_registrar_find(r, "1002", "sip:1001@127.0.0.1:5061"));
+    assert_int_equal(b->transport, 0);
+    assert_string_equal(b->useragent, "");
     sip_registrar_destroy(&r);
 }
 
