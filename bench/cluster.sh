@@ -94,14 +94,6 @@ if [ "$use_redis" = yes ]; then
     printf '\n[cluster]\nredis=127.0.0.1:%s\n' "$redis_port" >> "$conf/tandem.conf"
 fi
 
-# The phones of the registration phase: r0001... in sip.conf (no secret:
-# bench/register.xml says why), and sipp's injection file.
-{
-    printf '\n[rphone](!)\ntype=friend\nhost=dynamic\ncontext=bench\ndisallow=all\nallow=ulaw\n'
-    for i in $(seq -f '%04g' 1 "$regs"); do printf '[r%s](rphone)\n' "$i"; done
-} >> "$conf/sip.conf"
-{ echo SEQUENTIAL; for i in $(seq -f '%04g' 1 "$regs"); do echo "r$i;"; done; } > "$tmp/phones.csv"
-
 n_routers=1; n_sigs=1; skip_reason=
 # s_start_switch LABEL: n_routers routers, one worker, n_sigs signaling
 # nodes, each answering SIP; children[] and cpu_names in the same order.
@@ -224,6 +216,14 @@ done
 # ---- Redis memory: registrations and calls up ---------------------------------------
 if [ "$use_redis" = yes ]; then
     n_routers=1; n_sigs=1; targets=("$sip")
+    # The phones: r0001... in sip.conf (no secret: bench/register.xml says
+    # why; added only now, the nodes log a notice for each), and sipp's
+    # injection file.
+    {
+        printf '\n[rphone](!)\ntype=friend\nhost=dynamic\ncontext=bench\ndisallow=all\nallow=ulaw\n'
+        for i in $(seq -f '%04g' 1 "$regs"); do printf '[r%s](rphone)\n' "$i"; done
+    } >> "$conf/sip.conf"
+    { echo SEQUENTIAL; for i in $(seq -f '%04g' 1 "$regs"); do echo "r$i;"; done; } > "$tmp/phones.csv"
     if s_start mem 60; then
         u0=$(s_used); k0=$(rraw DBSIZE)
         timeout -k 2 $((regs / reg_rate + 60)) sipp 127.0.0.1:"$sip" -sf bench/register.xml \
