@@ -1,25 +1,38 @@
 /* td_bus - see td_bus.h. The only file that includes zmq.h and packs or
  * unpacks protobuf. Frames: ROUTER side [identity][envelope], DEALER side
- * [envelope]. */
+ * [envelope]. A BIND bus has one socket (its ROUTER); a CONNECT bus has one
+ * DEALER per router endpoint (a link), each with its own ZMQ_FD event and
+ * drained on its own. */
 #define TD_LOG_SUBSYS TD_LOG_BUS   /* td_log() here: [logging] bus= */
 #include "td_bus.h"
 #include "td_clock.h"
+#include "td_hrw.h"
 #include "td_log.h"
 #include "td_str.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <event2/dns.h>
+#include <event2/util.h>
 
 #define S_PEER_BUCKETS   64
 #define S_ARENA_SIZE     (64 * 1024)
 #define S_DRAIN_BUDGET   512          /* frames per read callback before yielding */
 #define S_MAX_CASE       TD_BUS_MAX_CASE
 #define S_HWM            100000
+#define S_MAX_ROUTERS    64           /* td_bus_routers() lists at most this many */
+#define S_DEFAULT_ROUTER "router"     /* a router whose Hello names none (older build) */
+
+typedef struct s_link s_link_t;
 
 typedef struct s_peer {
     char identity[64];
@@ -28,14 +41,44 @@ typedef struct s_peer {
     uint64_t last_seen_ms;
     uint64_t boot;                    /* its Hello's boot: another one means a restart */
     int alive;
+    s_link_t *link;                   /* CONNECT: the socket its Hellos come on */
     struct s_peer *next;              /* hash chain */
 } s_peer_t;
+
+/* One socket: BIND's ROUTER, or CONNECT's DEALER to one router endpoint. */
+struct s_link {
+    td_bus_t *bus;
+    void *sock;
+    struct event *ev_read;            /* ZMQ_FD, edge-triggered: always drain */
+    char endpoint[256];
+    s_peer_t *peer;                   /* CONNECT: the router heard on it (its last Hello) */
+    unsigned discovered : 1;          /* from td_bus_discover(): dropped once its address is
+                                       * gone from DNS and its router is dead */
+    unsigned seen : 1;                /* in the last resolution */
+    s_link_t *next;
+};
+
+/* td_bus_discover(): NAME re-resolved every TD_BUS_DISCOVER_MS. A separate
+ * object because a lookup in flight may outlive the bus: its callback then
+ * frees it. */
+typedef struct {
+    td_bus_t *bus;                    /* NULL once the bus is gone */
+    struct event_base *base;
+    struct evdns_base *dns;
+    struct evdns_getaddrinfo_request *req;
+    struct event *timer;
+    int pending;
+    char host[200], port[8];
+    int failing;                      /* the last lookup failed (logged once) */
+} s_discover_t;
 
 struct td_bus {
     struct event_base *base;
     td_bus_mode_t mode;
-    void *zctx, *sock;
-    struct event *ev_read;            /* ZMQ_FD, edge-triggered: always drain */
+    void *zctx;
+    s_link_t *links;                  /* BIND: one; CONNECT: one per router endpoint */
+    size_t nlinks;
+    s_discover_t *discover;
     td_clock_t *own_clock;            /* the loop's real clock */
     td_clock_t *clock;                /* own_clock, or a test's fake (td_bus_set_clock) */
     td_timer_t *tick;                 /* heartbeat and dead-peer sweep, every TD_BUS_HEARTBEAT_MS */
@@ -45,7 +88,7 @@ struct td_bus {
     uint64_t boot;                    /* random, this process's start: in every Hello */
     td_bus_handlers_t h;
     void *arg;
-    s_peer_t *peers[S_PEER_BUCKETS];  /* BIND: every peer heard; CONNECT: the router */
+    s_peer_t *peers[S_PEER_BUCKETS];  /* BIND: every peer heard; CONNECT: the routers */
     uint8_t *tx;                      /* pack buffer, grows, never shrinks */
     size_t tx_cap;
     /* Unpacked messages live in this arena until the handler returns, so a
@@ -107,7 +150,7 @@ static s_peer_t *s_peer_get(td_bus_t *self, const char *identity)
     p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
-    snprintf(p->identity, sizeof p->identity, "%s", identity);
+    snprintf(p->identity, sizeof p->identity, "%.*s", (int)sizeof p->identity - 1, identity);
     unsigned b = (unsigned)(td_str_hash(identity) % S_PEER_BUCKETS);
     p->next = self->peers[b];
     self->peers[b] = p;
@@ -116,17 +159,42 @@ static s_peer_t *s_peer_get(td_bus_t *self, const char *identity)
 
 /* --- sending -------------------------------------------------------------- */
 
-static void s_kick_reader(td_bus_t *self)
+static void s_kick_reader(s_link_t *link)
 {
     /* ZMQ_FD is edge-triggered and a send may consume the edge that announced
      * incoming frames: look, and if frames wait, run the reader soon. */
     int events = 0;
     size_t len = sizeof events;
-    if (zmq_getsockopt(self->sock, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN))
-        event_active(self->ev_read, EV_READ, 0);
+    if (zmq_getsockopt(link->sock, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN))
+        event_active(link->ev_read, EV_READ, 0);
 }
 
-static int s_send(td_bus_t *self, const char *peer, const Tandem__Envelope *env)
+/* Is p a live router reached through its own link? */
+static int s_router_usable(const s_peer_t *p)
+{
+    return p && p->alive && p->link && p->link->peer == p;
+}
+
+/* CONNECT: the socket for `peer` (a router identity), or for any live router
+ * when peer is NULL: the first live one in endpoint order; with none alive,
+ * the first link (its DEALER queues nothing while disconnected, so the send
+ * fails fast as it always did). An unknown name with one link: that link
+ * (single-router callers may name it anything). NULL if nothing fits. */
+static s_link_t *s_link_for(td_bus_t *self, const char *peer)
+{
+    if (peer && *peer) {
+        s_peer_t *p = s_peer_find(self, peer);
+        if (p && p->link)
+            return p->link;
+        return self->nlinks == 1 ? self->links : NULL;
+    }
+    for (s_link_t *l = self->links; l; l = l->next)
+        if (s_router_usable(l->peer))
+            return l;
+    return self->links;
+}
+
+static int s_pack(td_bus_t *self, const Tandem__Envelope *env, size_t *size_out)
 {
     size_t size = protobuf_c_message_get_packed_size(&env->base);
     if (size > self->tx_cap) {
@@ -142,16 +210,23 @@ static int s_send(td_bus_t *self, const char *peer, const Tandem__Envelope *env)
         self->tx_cap = cap;
     }
     protobuf_c_message_pack(&env->base, self->tx);
+    *size_out = size;
+    return 0;
+}
+
+/* Send the packed frame (self->tx) on one link; counted and logged. */
+static int s_send_on(td_bus_t *self, s_link_t *link, const char *peer,
+                     const Tandem__Envelope *env, size_t size)
+{
     int rc = 0;
-    if (self->mode == TD_BUS_BIND) {
-        if (!peer || !*peer) {
-            td_log(LOG_ERR, "bus: %s send without a peer", td_bus_msg_name(env->body_case));
-            return -1;
-        }
-        if (zmq_send(self->sock, peer, strlen(peer), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
-            || zmq_send(self->sock, self->tx, size, ZMQ_DONTWAIT) < 0)
+    if (!link) {
+        errno = EHOSTUNREACH;
+        rc = -1;
+    } else if (self->mode == TD_BUS_BIND) {
+        if (zmq_send(link->sock, peer, strlen(peer), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+            || zmq_send(link->sock, self->tx, size, ZMQ_DONTWAIT) < 0)
             rc = -1;
-    } else if (zmq_send(self->sock, self->tx, size, ZMQ_DONTWAIT) < 0) {
+    } else if (zmq_send(link->sock, self->tx, size, ZMQ_DONTWAIT) < 0) {
         rc = -1;
     }
     if (rc < 0) {
@@ -159,29 +234,62 @@ static int s_send(td_bus_t *self, const char *peer, const Tandem__Envelope *env)
         if (env->body_case != TANDEM__ENVELOPE__BODY_HELLO)
             td_log_limited(LOG_WARNING, 5, "bus: cannot send %s to %s: %s",
                            td_bus_msg_name(env->body_case),
-                           peer && self->mode == TD_BUS_BIND ? peer : "router",
+                           peer && *peer ? peer : link && link->peer ? link->peer->identity
+                                                                     : "the router",
                            errno == EHOSTUNREACH ? "peer not connected"
                            : errno == EAGAIN ? "peer not connected or queue full"
                            : zmq_strerror(errno));
     } else if ((unsigned)env->body_case < S_MAX_CASE) {
         self->counts.tx[env->body_case]++;
     }
-    s_kick_reader(self);
+    if (link)
+        s_kick_reader(link);
     return rc;
 }
 
+static int s_send(td_bus_t *self, const char *peer, const Tandem__Envelope *env)
+{
+    if (self->mode == TD_BUS_BIND && (!peer || !*peer)) {
+        td_log(LOG_ERR, "bus: %s send without a peer", td_bus_msg_name(env->body_case));
+        return -1;
+    }
+    size_t size;
+    if (s_pack(self, env, &size) < 0)
+        return -1;
+    return s_send_on(self, self->mode == TD_BUS_BIND ? self->links : s_link_for(self, peer),
+                     peer, env, size);
+}
+
+static void s_hello_init(td_bus_t *self, Tandem__Hello *hello, Tandem__Envelope *env)
+{
+    tandem__hello__init(hello);
+    hello->role = self->role;
+    hello->capacity = self->capacity;
+    hello->load = self->load;
+    hello->pid = (uint32_t)getpid();
+    hello->boot = self->boot;
+    hello->identity = self->identity;
+    tandem__envelope__init(env);
+    env->body_case = TANDEM__ENVELOPE__BODY_HELLO;
+    env->hello = hello;
+}
+
+/* BIND: a Hello to one peer. CONNECT: a Hello on every link (every router
+ * hears us, and the load report reaches them all); peer is ignored. */
 static int s_send_hello(td_bus_t *self, const char *peer)
 {
-    Tandem__Hello hello = TANDEM__HELLO__INIT;
-    hello.role = self->role;
-    hello.capacity = self->capacity;
-    hello.load = self->load;
-    hello.pid = (uint32_t)getpid();
-    hello.boot = self->boot;
-    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
-    env.body_case = TANDEM__ENVELOPE__BODY_HELLO;
-    env.hello = &hello;
-    return s_send(self, peer, &env);
+    Tandem__Hello hello;
+    Tandem__Envelope env;
+    s_hello_init(self, &hello, &env);
+    if (self->mode == TD_BUS_BIND)
+        return s_send(self, peer, &env);
+    size_t size;
+    if (s_pack(self, &env, &size) < 0)
+        return -1;
+    int rc = 0;
+    for (s_link_t *l = self->links; l; l = l->next)
+        rc |= s_send_on(self, l, NULL, &env, size);
+    return rc;
 }
 
 #define TD_BUS_X_SEND_IMPL(name, Type, CASE) \
@@ -200,11 +308,21 @@ TD_BUS_MESSAGES(TD_BUS_X_SEND_IMPL)
 
 /* --- receiving ------------------------------------------------------------ */
 
-static void s_on_hello(td_bus_t *self, const char *from, const Tandem__Hello *hello)
+static void s_on_hello(td_bus_t *self, s_link_t *link, const char *from,
+                       const Tandem__Hello *hello)
 {
+    if (self->mode == TD_BUS_CONNECT)   /* a router: named by its Hello */
+        from = hello->identity && *hello->identity ? hello->identity : S_DEFAULT_ROUTER;
     s_peer_t *p = s_peer_get(self, from);
     if (!p)
         return;
+    if (self->mode == TD_BUS_CONNECT) {
+        if (link->peer != p && link->peer)
+            td_log(LOG_NOTICE, "bus: %s now answers as %s (was %s)", link->endpoint,
+                   p->identity, link->peer->identity);
+        link->peer = p;
+        p->link = link;
+    }
     p->last_seen_ms = s_now_ms();
     if (hello->boot && p->boot && hello->boot != p->boot) {
         /* A new process under that name (restarted, within TD_BUS_DEAD_MS
@@ -241,7 +359,8 @@ static void s_on_hello(td_bus_t *self, const char *from, const Tandem__Hello *he
     }
 }
 
-static void s_dispatch(td_bus_t *self, const char *from, const Tandem__Envelope *env)
+static void s_dispatch(td_bus_t *self, s_link_t *link, const char *from,
+                       const Tandem__Envelope *env)
 {
     td_bus_hdr_t hdr = { from, env->call_id ? env->call_id : "", env->leg };
     if ((unsigned)env->body_case < S_MAX_CASE)
@@ -254,7 +373,7 @@ static void s_dispatch(td_bus_t *self, const char *from, const Tandem__Envelope 
     }
     switch (env->body_case) {
     case TANDEM__ENVELOPE__BODY_HELLO:
-        s_on_hello(self, from, env->hello);
+        s_on_hello(self, link, from, env->hello);
         break;
 #define TD_BUS_X_DISPATCH(name, Type, CASE) \
     case TANDEM__ENVELOPE__BODY_##CASE: \
@@ -273,35 +392,39 @@ static void s_dispatch(td_bus_t *self, const char *from, const Tandem__Envelope 
     }
 }
 
-static void s_discard_rest(td_bus_t *self)
+static void s_discard_rest(void *sock)
 {
     int more = 0;
     size_t len = sizeof more;
-    while (zmq_getsockopt(self->sock, ZMQ_RCVMORE, &more, &len) == 0 && more) {
+    while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len) == 0 && more) {
         zmq_msg_t m;
         zmq_msg_init(&m);
-        zmq_msg_recv(&m, self->sock, ZMQ_DONTWAIT);
+        zmq_msg_recv(&m, sock, ZMQ_DONTWAIT);
         zmq_msg_close(&m);
     }
 }
 
 /* Receive and dispatch one frame set. Returns 0, or -1 when nothing waits. */
-static int s_recv_one(td_bus_t *self)
+static int s_recv_one(s_link_t *link)
 {
-    char from[256] = "router";
+    td_bus_t *self = link->bus;
+    char from[256];
     if (self->mode == TD_BUS_BIND) {
-        int n = zmq_recv(self->sock, from, sizeof from - 1, ZMQ_DONTWAIT);
+        int n = zmq_recv(link->sock, from, sizeof from - 1, ZMQ_DONTWAIT);
         if (n < 0)
             return -1;
         from[n < (int)sizeof from - 1 ? n : (int)sizeof from - 1] = '\0';
+    } else {
+        /* The router on this link: its identity from its last Hello. */
+        snprintf(from, sizeof from, "%s", link->peer ? link->peer->identity : S_DEFAULT_ROUTER);
     }
     zmq_msg_t msg;
     zmq_msg_init(&msg);
-    if (zmq_msg_recv(&msg, self->sock, ZMQ_DONTWAIT) < 0) {
+    if (zmq_msg_recv(&msg, link->sock, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&msg);
         return -1;
     }
-    s_discard_rest(self);
+    s_discard_rest(link->sock);
     self->arena_used = 0;
     Tandem__Envelope *env = tandem__envelope__unpack(&self->alloc, zmq_msg_size(&msg),
                                                      zmq_msg_data(&msg));
@@ -311,7 +434,7 @@ static int s_recv_one(td_bus_t *self)
         td_log_limited(LOG_WARNING, 5, "bus: undecodable frame from %s dropped", from);
         return 0;
     }
-    s_dispatch(self, from, env);
+    s_dispatch(self, link, from, env);
     tandem__envelope__free_unpacked(env, &self->alloc);
     self->arena_used = 0;
     return 0;
@@ -321,17 +444,17 @@ static void s_on_readable(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    td_bus_t *self = arg;
+    s_link_t *link = arg;
     for (int budget = S_DRAIN_BUDGET; budget > 0; budget--) {
         int events = 0;
         size_t len = sizeof events;
-        if (zmq_getsockopt(self->sock, ZMQ_EVENTS, &events, &len) != 0 || !(events & ZMQ_POLLIN))
+        if (zmq_getsockopt(link->sock, ZMQ_EVENTS, &events, &len) != 0 || !(events & ZMQ_POLLIN))
             return;
-        if (s_recv_one(self) < 0)
+        if (s_recv_one(link) < 0)
             return;
     }
     /* Budget spent with frames still waiting: come back after other events. */
-    event_active(self->ev_read, EV_READ, 0);
+    event_active(link->ev_read, EV_READ, 0);
 }
 
 /* --- heartbeat ------------------------------------------------------------ */
@@ -358,6 +481,239 @@ static void s_on_tick(void *arg)
             }
         }
     }
+}
+
+/* --- links ---------------------------------------------------------------- */
+
+static void s_link_free(s_link_t *link)
+{
+    if (link->ev_read)
+        event_free(link->ev_read);
+    if (link->sock) {
+        /* Give frames sent just before shutdown (final hangups) a moment
+         * to leave, without hanging on a peer that is gone. */
+        int linger = 200;
+        zmq_setsockopt(link->sock, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(link->sock);
+    }
+    free(link);
+}
+
+/* Open one socket: BIND's ROUTER on endpoint, or a DEALER to one router.
+ * Appended to the links (endpoint order is the order of "any router"). */
+static s_link_t *s_link_add(td_bus_t *self, const char *endpoint, int discovered)
+{
+    s_link_t *link = calloc(1, sizeof *link);
+    if (!link) {
+        td_log(LOG_ERR, "bus: out of memory");
+        return NULL;
+    }
+    link->bus = self;
+    link->discovered = discovered ? 1 : 0;
+    snprintf(link->endpoint, sizeof link->endpoint, "%s", endpoint);
+    link->sock = zmq_socket(self->zctx, self->mode == TD_BUS_BIND ? ZMQ_ROUTER : ZMQ_DEALER);
+    if (!link->sock)
+        goto fail;
+    int zero = 0, one = 1, hwm = S_HWM;
+    zmq_setsockopt(link->sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(link->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(link->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (self->mode == TD_BUS_BIND) {
+        zmq_setsockopt(link->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+        zmq_setsockopt(link->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+        if (zmq_bind(link->sock, endpoint) != 0) {
+            td_log(LOG_ERR, "bus: cannot bind %s: %s", endpoint, zmq_strerror(errno));
+            goto fail;
+        }
+    } else {
+        zmq_setsockopt(link->sock, ZMQ_ROUTING_ID, self->identity, strlen(self->identity));
+        /* Queue only on live connections, so sends fail fast while the
+         * router is away instead of piling up stale calls. */
+        zmq_setsockopt(link->sock, ZMQ_IMMEDIATE, &one, sizeof one);
+        int ivl = 100, ivl_max = 1000;
+        zmq_setsockopt(link->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+        zmq_setsockopt(link->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+        if (zmq_connect(link->sock, endpoint) != 0) {
+            td_log(LOG_ERR, "bus: cannot connect %s: %s", endpoint, zmq_strerror(errno));
+            goto fail;
+        }
+    }
+    int fd;
+    size_t len = sizeof fd;
+    if (zmq_getsockopt(link->sock, ZMQ_FD, &fd, &len) != 0)
+        goto fail;
+    link->ev_read = event_new(self->base, fd, EV_READ | EV_PERSIST, s_on_readable, link);
+    if (!link->ev_read || event_add(link->ev_read, NULL) != 0)
+        goto fail;
+    s_link_t **tail = &self->links;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = link;
+    self->nlinks++;
+    td_log(LOG_INFO, "bus: %s %s as %s", self->mode == TD_BUS_BIND ? "bound" : "connecting to",
+           endpoint, self->identity);
+    return link;
+fail:
+    s_link_free(link);
+    return NULL;
+}
+
+/* Close a link (its router's address left DNS and it is dead). */
+static void s_link_drop(td_bus_t *self, s_link_t *link)
+{
+    for (s_link_t **pp = &self->links; *pp; pp = &(*pp)->next) {
+        if (*pp == link) {
+            *pp = link->next;
+            self->nlinks--;
+            break;
+        }
+    }
+    for (int b = 0; b < S_PEER_BUCKETS; b++)
+        for (s_peer_t *p = self->peers[b]; p; p = p->next)
+            if (p->link == link)
+                p->link = NULL;
+    td_log(LOG_NOTICE, "bus: %s is gone from DNS and silent: disconnected", link->endpoint);
+    s_link_free(link);
+}
+
+static s_link_t *s_link_find(td_bus_t *self, const char *endpoint)
+{
+    for (s_link_t *l = self->links; l; l = l->next)
+        if (strcmp(l->endpoint, endpoint) == 0)
+            return l;
+    return NULL;
+}
+
+/* --- discovery ------------------------------------------------------------- */
+
+static void s_discover_free(s_discover_t *d)
+{
+    if (d->timer)
+        event_free(d->timer);
+    if (d->dns)
+        evdns_base_free(d->dns, 0);
+    free(d);
+}
+
+static void s_on_discover_freed(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    s_discover_free(arg);
+}
+
+static void s_on_resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+    s_discover_t *d = arg;
+    d->pending = 0;
+    d->req = NULL;
+    td_bus_t *self = d->bus;
+    if (!self) {                      /* the bus is gone: free us outside evdns's call */
+        if (res)
+            evutil_freeaddrinfo(res);
+        event_base_once(d->base, -1, EV_TIMEOUT, s_on_discover_freed, d, NULL);
+        return;
+    }
+    if (result != 0) {
+        if (!d->failing)
+            td_log(LOG_WARNING, "bus: cannot resolve %s (%s): trying every %d ms", d->host,
+                   evutil_gai_strerror(result), TD_BUS_DISCOVER_MS);
+        d->failing = 1;
+        return;                       /* keep every link: DNS may be down, not the routers */
+    }
+    if (d->failing)
+        td_log(LOG_NOTICE, "bus: %s resolves again", d->host);
+    d->failing = 0;
+    for (s_link_t *l = self->links; l; l = l->next)
+        l->seen = 0;
+    for (struct evutil_addrinfo *ai = res; ai; ai = ai->ai_next) {
+        if (ai->ai_family != AF_INET)
+            continue;
+        char ip[INET_ADDRSTRLEN], endpoint[256];
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ai->ai_addr;
+        if (!inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof ip))
+            continue;
+        snprintf(endpoint, sizeof endpoint, "tcp://%s:%s", ip, d->port);
+        s_link_t *l = s_link_find(self, endpoint);
+        if (!l) {
+            l = s_link_add(self, endpoint, 1);
+            if (l) {
+                td_log(LOG_NOTICE, "bus: %s has a new address, %s", d->host, endpoint);
+                Tandem__Hello hello;
+                Tandem__Envelope env;
+                size_t size;
+                s_hello_init(self, &hello, &env);
+                if (s_pack(self, &env, &size) == 0)
+                    s_send_on(self, l, NULL, &env, size);
+            }
+        }
+        if (l)
+            l->seen = 1;
+    }
+    evutil_freeaddrinfo(res);
+    for (s_link_t *l = self->links, *next; l; l = next) {
+        next = l->next;
+        if (l->discovered && !l->seen && !(l->peer && l->peer->alive && l->peer->link == l))
+            s_link_drop(self, l);
+    }
+}
+
+static void s_discover_run(s_discover_t *d)
+{
+    if (d->pending)
+        return;
+    struct evutil_addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_INET;        /* the bus speaks IPv4 (tcp://A.B.C.D:PORT) */
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    d->pending = 1;
+    struct evdns_getaddrinfo_request *req = evdns_getaddrinfo(d->dns, d->host, d->port, &hints,
+                                                              s_on_resolved, d);
+    if (d->pending)                   /* not answered at once (numeric, hosts file) */
+        d->req = req;
+}
+
+static void s_on_discover_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    s_discover_run(arg);
+}
+
+int td_bus_discover(td_bus_t *self, const char *spec)
+{
+    if (self->mode != TD_BUS_CONNECT || self->discover) {
+        td_log(LOG_ERR, "bus: discover is for a connecting process, once");
+        return -1;
+    }
+    const char *hp = spec && !strncmp(spec, "tcp://", 6) ? spec + 6 : NULL;
+    const char *colon = hp ? strrchr(hp, ':') : NULL;
+    long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+    if (!hp || !colon || colon == hp || (size_t)(colon - hp) >= sizeof self->discover->host
+        || port < 1 || port > 65535 || strspn(colon + 1, "0123456789") != strlen(colon + 1)) {
+        td_log(LOG_ERR, "bus: bad discover '%s': want tcp://NAME:PORT", spec ? spec : "");
+        return -1;
+    }
+    s_discover_t *d = calloc(1, sizeof *d);
+    if (!d)
+        return -1;
+    d->bus = self;
+    d->base = self->base;
+    memcpy(d->host, hp, (size_t)(colon - hp));
+    snprintf(d->port, sizeof d->port, "%ld", port);
+    d->dns = evdns_base_new(self->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+    d->timer = event_new(self->base, -1, EV_PERSIST, s_on_discover_tick, d);
+    struct timeval every = { TD_BUS_DISCOVER_MS / 1000, (TD_BUS_DISCOVER_MS % 1000) * 1000 };
+    if (!d->dns || !d->timer || event_add(d->timer, &every) != 0) {
+        td_log(LOG_ERR, "bus: cannot start discovery of %s", d->host);
+        s_discover_free(d);
+        return -1;
+    }
+    self->discover = d;
+    td_log(LOG_INFO, "bus: discovering routers at %s (every %d ms)", spec, TD_BUS_DISCOVER_MS);
+    s_discover_run(d);
+    return 0;
 }
 
 /* --- lifecycle ------------------------------------------------------------ */
@@ -393,47 +749,35 @@ td_bus_t *td_bus_new(struct event_base *base, td_bus_mode_t mode, const char *en
     self->alloc.allocator_data = self;
 
     self->zctx = zmq_ctx_new();
-    if (!self->zctx)
+    if (!self->zctx || !self->tick)
         goto fail;
-    self->sock = zmq_socket(self->zctx, mode == TD_BUS_BIND ? ZMQ_ROUTER : ZMQ_DEALER);
-    if (!self->sock)
-        goto fail;
-    int zero = 0, one = 1, hwm = S_HWM;
-    zmq_setsockopt(self->sock, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(self->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(self->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (mode == TD_BUS_BIND) {
-        zmq_setsockopt(self->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-        zmq_setsockopt(self->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
-        if (zmq_bind(self->sock, endpoint) != 0) {
-            td_log(LOG_ERR, "bus: cannot bind %s: %s", endpoint, zmq_strerror(errno));
+        if (!s_link_add(self, endpoint, 0))
             goto fail;
-        }
     } else {
-        zmq_setsockopt(self->sock, ZMQ_ROUTING_ID, identity, strlen(identity));
-        /* Queue only on live connections, so sends fail fast while the
-         * router is away instead of piling up stale calls. */
-        zmq_setsockopt(self->sock, ZMQ_IMMEDIATE, &one, sizeof one);
-        int ivl = 100, ivl_max = 1000;
-        zmq_setsockopt(self->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-        zmq_setsockopt(self->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
-        if (zmq_connect(self->sock, endpoint) != 0) {
-            td_log(LOG_ERR, "bus: cannot connect %s: %s", endpoint, zmq_strerror(errno));
-            goto fail;
+        /* A comma list: one DEALER per router. "" is allowed (td_bus_discover). */
+        const char *p = endpoint ? endpoint : "";
+        while (*p) {
+            size_t n = strcspn(p, ",");
+            char one[256];
+            if (n >= sizeof one) {
+                td_log(LOG_ERR, "bus: endpoint too long in '%s'", endpoint);
+                goto fail;
+            }
+            memcpy(one, p, n);
+            one[n] = '\0';
+            char *e = one + strspn(one, " \t");
+            e[strcspn(e, " \t")] = '\0';
+            if (*e && !s_link_find(self, e) && !s_link_add(self, e, 0))
+                goto fail;
+            p += n;
+            if (*p == ',')
+                p++;
         }
     }
-    int fd;
-    size_t len = sizeof fd;
-    if (zmq_getsockopt(self->sock, ZMQ_FD, &fd, &len) != 0)
-        goto fail;
-    self->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, s_on_readable, self);
-    if (!self->ev_read || !self->tick || event_add(self->ev_read, NULL) != 0)
-        goto fail;
     td_timer_start(self->tick, TD_BUS_HEARTBEAT_MS);
     if (mode == TD_BUS_CONNECT)
         s_send_hello(self, NULL);
-    td_log(LOG_INFO, "bus: %s %s as %s", mode == TD_BUS_BIND ? "bound" : "connecting to",
-           endpoint, identity);
     return self;
 fail:
     td_bus_destroy(&self);
@@ -445,16 +789,19 @@ void td_bus_destroy(td_bus_t **self_p)
     if (!self_p || !*self_p)
         return;
     td_bus_t *self = *self_p;
+    if (self->discover) {
+        s_discover_t *d = self->discover;
+        d->bus = NULL;
+        event_del(d->timer);
+        if (!d->pending)
+            s_discover_free(d);       /* else its lookup's callback frees it */
+    }
     td_timer_destroy(&self->tick);
     td_clock_destroy(&self->own_clock);
-    if (self->ev_read)
-        event_free(self->ev_read);
-    if (self->sock) {
-        /* Give frames sent just before shutdown (final hangups) a moment
-         * to leave, without hanging on a peer that is gone. */
-        int linger = 200;
-        zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_close(self->sock);
+    while (self->links) {
+        s_link_t *l = self->links;
+        self->links = l->next;
+        s_link_free(l);
     }
     if (self->zctx)
         zmq_ctx_term(self->zctx);
@@ -508,6 +855,45 @@ void td_bus_peers_foreach(td_bus_t *self, td_bus_peer_fn *fn, void *arg)
 
 int td_bus_peer_alive(td_bus_t *self, const char *peer)
 {
-    s_peer_t *p = s_peer_find(self, self->mode == TD_BUS_CONNECT || !peer ? "router" : peer);
+    if (self->mode == TD_BUS_CONNECT && !peer) {
+        for (s_link_t *l = self->links; l; l = l->next)
+            if (s_router_usable(l->peer))
+                return 1;
+        return 0;
+    }
+    s_peer_t *p = peer ? s_peer_find(self, peer) : NULL;
+    if (!p && self->mode == TD_BUS_CONNECT && self->nlinks == 1 && self->links->peer)
+        p = self->links->peer;        /* one router, whatever the caller calls it */
     return p && p->alive;
+}
+
+size_t td_bus_routers(td_bus_t *self, const char **ids, size_t max)
+{
+    size_t n = 0;
+    if (self->mode != TD_BUS_CONNECT)
+        return 0;
+    for (s_link_t *l = self->links; l && n < max; l = l->next) {
+        if (!s_router_usable(l->peer))
+            continue;
+        size_t i = 0;
+        while (i < n && ids[i] != l->peer->identity)    /* two links, one router */
+            i++;
+        if (i == n)
+            ids[n++] = l->peer->identity;
+    }
+    return n;
+}
+
+const char *td_bus_pick_router(td_bus_t *self, const char *key)
+{
+    const char *ids[S_MAX_ROUTERS];
+    size_t n = td_bus_routers(self, ids, S_MAX_ROUTERS);
+    int k = td_hrw_pick(key ? key : "", ids, n);
+    return k < 0 ? NULL : ids[k];
+}
+
+const char *td_bus_peer_name(td_bus_t *self, const char *peer)
+{
+    s_peer_t *p = peer ? s_peer_find(self, peer) : NULL;
+    return p ? p->identity : NULL;
 }

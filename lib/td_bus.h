@@ -8,6 +8,14 @@
  * a DEALER also knows whether the router is alive. Processes may start in any
  * order; ZeroMQ reconnects and the next Hello announces the peer again.
  *
+ * Several routers (shards): a connecting process opens one DEALER per router
+ * endpoint (a comma list, and/or td_bus_discover()) and learns each router's
+ * identity from its Hello. Hellos (with the load) go to every router; each
+ * router is a peer of its own, with its own up/down/restart. A send names
+ * the router (its identity) or NULL for any live one; td_bus_pick_router()
+ * gives a call's owner by rendezvous hashing (td_hrw.h). With one router
+ * everything works as with a single DEALER.
+ *
  * Business code sends typed messages with td_bus_send_<name>() and receives
  * them in typed handlers. A handler's message is borrowed until it returns. */
 #ifndef TD_BUS_H
@@ -19,6 +27,7 @@
 
 #define TD_BUS_HEARTBEAT_MS 250
 #define TD_BUS_DEAD_MS      1000
+#define TD_BUS_DISCOVER_MS  2000
 
 /* X(name, Type, CASE): one line per business message in the Envelope.
  * Hello is not here: the bus handles it. */
@@ -67,7 +76,8 @@ typedef struct td_bus td_bus_t;
 
 /* Who sent a message, and for which call. Borrowed until the handler returns. */
 typedef struct {
-    const char *peer;      /* sender's identity ("sig-1", "media-2", "router") */
+    const char *peer;      /* sender's identity ("sig-1", "media-2", "router"; on CONNECT
+                            * the router's, from its Hello) */
     const char *call_id;   /* "" when none */
     uint32_t leg;
 } td_bus_hdr_t;
@@ -91,7 +101,9 @@ typedef struct {
 typedef enum { TD_BUS_BIND, TD_BUS_CONNECT } td_bus_mode_t;
 
 /* Create the bus. BIND: a ROUTER bound to endpoint (the router process);
- * CONNECT: a DEALER with this identity connected to endpoint. role and
+ * CONNECT: a DEALER with this identity connected to each router endpoint of
+ * a comma list ("tcp://10.0.0.1:5570,tcp://10.0.0.2:5570"; "" for none yet,
+ * then td_bus_discover()). role and
  * capacity go into every Hello. handlers is copied; NULL members ignore that
  * message (it is counted and logged at debug). Returns NULL on failure
  * (logged). */
@@ -110,18 +122,43 @@ void td_bus_set_load(td_bus_t *self, uint32_t load);
 struct td_clock;
 void td_bus_set_clock(td_bus_t *self, struct td_clock *clock);
 
-/* Is this peer alive? On a DEALER the only peer is the router (pass NULL). */
+/* CONNECT: find routers by DNS as well: spec is tcp://NAME:PORT; NAME's A
+ * records are resolved now and every TD_BUS_DISCOVER_MS (libevent's evdns:
+ * the loop never blocks), each new address gets a DEALER, and a discovered
+ * address gone from the answer is closed once its router is dead (a router
+ * still alive stays until it falls silent). A failed lookup changes
+ * nothing. Returns 0, or -1 (bad spec, logged). */
+int td_bus_discover(td_bus_t *self, const char *spec);
+
+/* Is this peer alive? BIND: that process. CONNECT: that router, or (NULL)
+ * any router; with one router, any name asks about it. */
 int td_bus_peer_alive(td_bus_t *self, const char *peer);
 
-/* Every peer heard (BIND: each process; CONNECT: the router), alive or not,
+/* CONNECT: the live routers' identities into ids[0..max-1], in endpoint
+ * order; returns how many. The strings are the bus's own, valid until
+ * td_bus_destroy (a router once heard is never forgotten), so callers may
+ * keep the pointers (a call's owner) and compare them. BIND: 0. */
+size_t td_bus_routers(td_bus_t *self, const char **ids, size_t max);
+/* CONNECT: the owner of key (a call id) among the live routers, by
+ * rendezvous hashing (td_hrw_pick over td_bus_routers): every process
+ * picks the same one from the same set. NULL when no router is alive. The
+ * string is valid until td_bus_destroy. */
+const char *td_bus_pick_router(td_bus_t *self, const char *key);
+/* The bus's own copy of a peer's identity (e.g. hdr->peer, to keep as a
+ * call's router), valid until td_bus_destroy; NULL if never heard. */
+const char *td_bus_peer_name(td_bus_t *self, const char *peer);
+
+/* Every peer heard (BIND: each process; CONNECT: the routers), alive or not,
  * in no particular order. */
 typedef void td_bus_peer_fn(void *arg, const char *identity, const char *role, int alive,
                             uint32_t capacity, uint32_t load, uint64_t silent_ms);
 void td_bus_peers_foreach(td_bus_t *self, td_bus_peer_fn *fn, void *arg);
 
-/* Typed sends. peer: the identity to send to on the ROUTER side; ignored
- * (may be NULL) on a DEALER. The message is borrowed. Return 0, or -1 if the
- * frame could not be queued (unknown/dead peer, full queue): logged once. */
+/* Typed sends. peer: BIND, the identity to send to; CONNECT, the router
+ * (its identity; NULL: any live router, the first in endpoint order; an
+ * unknown name with a single endpoint: that one). The message is borrowed.
+ * Return 0, or -1 if the frame could not be queued (unknown/dead peer,
+ * full queue): logged once. */
 #define TD_BUS_X_SEND(name, Type, CASE) \
     int td_bus_send_##name(td_bus_t *self, const char *peer, const char *call_id, \
                            uint32_t leg, const Tandem__##Type *msg);

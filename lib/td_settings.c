@@ -24,13 +24,14 @@ static void s_usage(const char *process)
                     "  -c CONFDIR      folder with sip.conf, extensions.conf, rtp.conf, tandem.conf (default etc)\n"
                     "  -i IDENTITY     this process's name on the bus (default from tandem.conf; %%h = host name)\n"
                     "  -l LEVEL        error, warning, notice, info or debug\n"
-                    "  -b ENDPOINT     the bus, e.g. tcp://router:5570 (over tandem.conf's [bus] endpoint)\n"
+                    "  -b ENDPOINT     the bus, e.g. tcp://router:5570 (over tandem.conf's [bus] endpoint);\n"
+                    "                  signaling and media: a comma list of routers; a router binds the first\n"
                     "  -s ADDR[:PORT]  SIP over UDP binds here (over sip.conf's udpbindaddr/bindaddr)\n"
                     "  -a ADDR|auto    media address put in SDP (over tandem.conf's [media] address)\n"
                     "  -m ADDR:PORT|off  serve /metrics and /healthz there (port 0: any; over metrics=)\n"
                     "environment: TANDEM_IDENTITY, TANDEM_LOGLEVEL, TANDEM_BUS, TANDEM_SIP_BIND,\n"
-                    "TANDEM_MEDIA_ADDRESS, TANDEM_METRICS, TANDEM_REDIS (HOST:PORT, cluster mode);\n"
-                    "a flag wins over its variable, a variable over the files\n",
+                    "TANDEM_MEDIA_ADDRESS, TANDEM_METRICS, TANDEM_DISCOVER, TANDEM_REDIS (HOST:PORT,\n"
+                    "cluster mode); a flag wins over its variable, a variable over the files\n",
             process);
 }
 
@@ -126,6 +127,14 @@ static int s_read_file(td_settings_t *out, const char *process)
                     rc = s_copy(out->logfile, sizeof out->logfile, v, "logfile");
             } else if (!strcmp(s, "bus") && !strcasecmp(k, "endpoint")) {
                 rc = s_copy(out->endpoint, sizeof out->endpoint, v, "endpoint");
+                out->has_endpoint = 1;
+            } else if (!strcmp(s, "bus") && !strcasecmp(k, "discover")) {
+                if (strncmp(v->value, "tcp://", 6) != 0 || !strchr(v->value + 6, ':')) {
+                    fprintf(stderr, "%s:%d: discover must be tcp://NAME:PORT\n", v->file,
+                            v->line);
+                    rc = -1;
+                } else
+                    rc = s_copy(out->discover, sizeof out->discover, v, "discover");
             } else if (!strcmp(s, "router") && !strcasecmp(k, "cdrdir")) {
                 rc = s_copy(out->cdrdir, sizeof out->cdrdir, v, "cdrdir");
             } else if (!strcmp(s, "media") && !strcasecmp(k, "sounds")) {
@@ -396,6 +405,23 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
             return -1;
         }
         snprintf(out->endpoint, sizeof out->endpoint, "%s", v);
+        out->has_endpoint = 1;
+    }
+    if ((v = s_pick(NULL, "TANDEM_DISCOVER", &from))) {
+        if (strlen(v) >= sizeof out->discover
+            || (*v && (strncmp(v, "tcp://", 6) != 0 || !strchr(v + 6, ':')))) {
+            fprintf(stderr, "tandem-%s: bad discover '%s' (%s): want tcp://NAME:PORT\n",
+                    process, v, from);
+            return -1;
+        }
+        snprintf(out->discover, sizeof out->discover, "%s", v);
+    }
+    if (!strcmp(process, "router") || !strcmp(process, "ctl")) {
+        /* One router: a router binds the first endpoint of the list (its
+         * own, or -b), and tandemctl talks to that one (or -b's). */
+        out->endpoint[strcspn(out->endpoint, ",")] = '\0';
+    } else if (out->discover[0] && !out->has_endpoint) {
+        out->endpoint[0] = '\0';     /* routers found by DNS only, not the default */
     }
     if ((v = s_pick(opt_sip, "TANDEM_SIP_BIND", &from))) {
         if (s_parse_hostport(v, &out->sip_bind_addr, &out->sip_bind_port) < 0) {
@@ -486,8 +512,9 @@ char *td_settings_local_ip(char *buf, size_t len, const char *toward)
     if (h && strncmp(toward, "tcp", 3) == 0) {
         char host[256];
         h += 3;
-        const char *colon = strrchr(h, ':');
-        size_t n = colon ? (size_t)(colon - h) : strlen(h);
+        size_t end = strcspn(h, ",");        /* a list of routers: the first */
+        const char *colon = memrchr(h, ':', end);
+        size_t n = colon ? (size_t)(colon - h) : end;
         if (n > 0 && n < sizeof host && strcmp(h, "*") != 0) {
             memcpy(host, h, n);
             host[n] = '\0';

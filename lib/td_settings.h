@@ -9,7 +9,8 @@
  *
  * What a container (or any host other than the one the files were written
  * for) needs beyond the operator's files, so the files stay unchanged:
- *   -b ENDPOINT       the bus endpoint ([bus] endpoint)
+ *   -b ENDPOINT       the bus endpoint ([bus] endpoint; signaling and media:
+ *                     a comma list of routers; a router binds the first)
  *   -s ADDR[:PORT]    signaling's SIP bind, over sip.conf's udpbindaddr /
  *                     bindaddr / bindport (no PORT: keep sip.conf's port)
  *   -a ADDR|auto      media's address in SDP ([media] address); auto = as if
@@ -17,7 +18,8 @@
  *   -m ADDR:PORT|off  where this process serves /metrics and /healthz
  *                     ([<process>] metrics; port 0: any free one; off: none)
  * Each has an environment variable, TANDEM_BUS, TANDEM_SIP_BIND,
- * TANDEM_MEDIA_ADDRESS, TANDEM_METRICS, TANDEM_IDENTITY, TANDEM_LOGLEVEL. Precedence: flag,
+ * TANDEM_MEDIA_ADDRESS, TANDEM_METRICS, TANDEM_IDENTITY, TANDEM_LOGLEVEL
+ * (and TANDEM_DISCOVER for [bus] discover). Precedence: flag,
  * then environment, then the files, then the defaults. An identity's "%h"
  * becomes the host name (so `-i media-%h` names each container apart), "%%"
  * a '%'.
@@ -37,7 +39,11 @@
 typedef struct {
     char confdir[512];
     char identity[64];        /* this process's bus identity */
-    char endpoint[256];       /* [bus] endpoint: tcp://127.0.0.1:5570 */
+    char endpoint[512];       /* [bus] endpoint: tcp://127.0.0.1:5570; signaling and media:
+                               * a comma list of routers (a router and tandemctl keep the
+                               * first); "" when only discover= names them */
+    int has_endpoint;         /* endpoint given ([bus] endpoint, -b, TANDEM_BUS) */
+    char discover[256];       /* [bus] discover: tcp://NAME:PORT, routers by DNS ("" none) */
     int loglevel;             /* LOG_*: [general] loglevel, [logging] level, -l */
     int sublevels[TD_LOG_SUBSYS_COUNT]; /* [logging] sip=debug ...; -1 = loglevel */
     char logfile[512];        /* [general] logfile, or the process's section's: "" = stderr,

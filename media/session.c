@@ -57,6 +57,7 @@ struct session {
     uint64_t idle_rx;          /* rx packets at the last idle check */
     uint32_t idle_checks;      /* checks in a row without a packet */
     uint32_t epoch;            /* the owner's stamp */
+    const char *router;        /* the call's router (borrowed from the bus), or NULL */
     ivr_t *ivr;                /* owned; NULL until the owner attaches one */
     session_reoffer_t reoffer;
 };
@@ -418,6 +419,16 @@ uint32_t session_idle_check(session_t *self)
 void session_set_epoch(session_t *self, uint32_t epoch)
 {
     self->epoch = epoch;
+}
+
+void session_set_router(session_t *self, const char *router)
+{
+    self->router = router;
+}
+
+const char *session_router(const session_t *self)
+{
+    return self->router;
 }
 
 uint32_t session_epoch(const session_t *self)

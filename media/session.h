@@ -171,5 +171,10 @@ void session_set_rtp_timeout(session_t *self, session_side_t side, uint32_t time
 int session_rtp_timed_out(session_t *self, uint32_t now_s, uint32_t *silent_s);
 void session_set_epoch(session_t *self, uint32_t epoch);
 uint32_t session_epoch(const session_t *self);
+/* The router that owns the session's call (the last one that spoke about
+ * it): where the worker's own reports about it go. Borrowed: the bus's
+ * string, valid for the bus's life (td_bus_peer_name). NULL: not known. */
+void session_set_router(session_t *self, const char *router);
+const char *session_router(const session_t *self);
 
 #endif

@@ -208,7 +208,8 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
     if (settings->media_address[0])
         snprintf(self->address, sizeof self->address, "%s", settings->media_address);
     else
-        td_settings_local_ip(self->address, sizeof self->address, settings->endpoint);
+        td_settings_local_ip(self->address, sizeof self->address,
+                             settings->endpoint[0] ? settings->endpoint : settings->discover);
     if (inet_pton(AF_INET, self->address, &self->bind_addr) != 1) {
         td_log(LOG_ERR, "media address '%s' is not an IPv4 address", self->address);
         goto fail;
@@ -262,6 +263,8 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
                            "media", self->capacity, &handlers, self);
     if (!self->bus)
         goto fail;
+    if (settings->discover[0] && td_bus_discover(self->bus, settings->discover) != 0)
+        goto fail;
     td_bus_set_load(self->bus, 0);
     self->ivr = ivr_env_new(base, self->bus, settings->sounds_dir, settings->moh_dir,
                             settings->recordings_dir);
@@ -280,7 +283,7 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
     }
     td_log(LOG_NOTICE, "%s: media address %s, RTP ports %u-%u, capacity %u calls, router %s",
            settings->identity, self->address, rtp->start, rtp->end, self->capacity,
-           settings->endpoint);
+           settings->endpoint[0] ? settings->endpoint : settings->discover);
     return self;
 fail:
     worker_destroy(&self);
@@ -434,6 +437,28 @@ static size_t s_codecs(const uint32_t *codecs, size_t n, uint8_t *out)
     return k;
 }
 
+/* A router spoke about the session: stamp the epoch (orphan checks), and
+ * that router owns its call from now on. */
+static void s_touched(worker_t *self, session_t *session, const td_bus_hdr_t *hdr)
+{
+    session_set_epoch(session, self->router_losses);
+    const char *router = td_bus_peer_name(self->bus, hdr->peer);
+    if (router)
+        session_set_router(session, router);
+}
+
+/* Where the worker's own report about a session goes: its router while that
+ * one is alive, else the live router that owns the call id by rendezvous
+ * hashing (the one signaling moved the call to), else any (NULL). */
+static const char *s_router_of(worker_t *self, const session_t *session)
+{
+    const char *router = session_router(session);
+    if (router && td_bus_peer_alive(self->bus, router))
+        return router;
+    const char *owner = td_bus_pick_router(self->bus, session_call_id(session));
+    return owner ? owner : router;
+}
+
 /* The call's session, opened if it has none (*created says which). NULL
  * after a MediaError (over capacity, no ports, no memory). */
 static session_t *s_session_get(worker_t *self, const td_bus_hdr_t *hdr, int *created)
@@ -542,7 +567,7 @@ static void s_handle_offer(worker_t *self, const td_bus_hdr_t *hdr, const char *
     if (sdp_origin(self->sdp_a, strlen(self->sdp_a), session_origin(session, SESSION_A)) < 0)
         strcpy(session_origin(session, SESSION_A)->user, "-");
     sdp_origin(self->sdp_b, strlen(self->sdp_b), session_origin(session, SESSION_B));
-    session_set_epoch(session, self->router_losses);
+    s_touched(self, session, hdr);
     s_ivr_attach(self, session, keep[0], media.dtmf_pt, hdr->peer);
     td_log(LOG_DEBUG, "media %s: caller side port %u (%s, events on %d%s), callee side port %u",
            created ? "opened" : "offered again", session_port(session, SESSION_A),
@@ -594,7 +619,7 @@ static void s_on_media_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__
                 "bad SDP answer: neither PCMU nor PCMA, which were offered");
     } else if (msg->adopt) {
         s_apply(session, side, &media, media.g711_pt, (media.dir & SDP_DIR_RECV) != 0, 1);
-        session_set_epoch(session, self->router_losses);
+        s_touched(self, session, hdr);
         td_log(LOG_DEBUG, "moved: side %c answered with %s, port %u, %s%s", 'A' + side,
                media.g711_pt == 8 ? "PCMA" : "PCMU", media.port, sdp_dir_name(media.dir),
                session_srtp(session, side) ? ", SRTP" : "");
@@ -608,7 +633,7 @@ static void s_on_media_answer(void *arg, const td_bus_hdr_t *hdr, const Tandem__
             session_set_codec(session, SESSION_B, media.g711_pt,
                               media.dtmf_offered ? media.dtmf_pt : -1);
         session_set_mode(session, SESSION_RELAY);
-        session_set_epoch(session, self->router_losses);
+        s_touched(self, session, hdr);
         td_log(LOG_DEBUG, "media bridged: leg %u answered with %s, events on %d%s%s", hdr->leg,
                media.g711_pt == 8 ? "PCMA" : "PCMU", media.dtmf_offered ? media.dtmf_pt : -1,
                media.crypto_ok ? ", SRTP" : "",
@@ -709,7 +734,7 @@ static void s_on_media_reoffer(void *arg, const td_bus_hdr_t *hdr, const Tandem_
         s_reoffered(self, hdr, 488, NULL, 0);
         goto done;
     }
-    session_set_epoch(session, self->router_losses);
+    s_touched(self, session, hdr);
     /* The router says so (Echo, IVR, a Dial that went on without the callee),
      * or nobody ever answered on B: the offerer is alone. */
     int one_leg = msg->alone || session_mode(session) != SESSION_RELAY
@@ -887,7 +912,7 @@ static void s_on_media_adopt(void *arg, const td_bus_hdr_t *hdr, const Tandem__M
     session_set_mode(session, msg->echo ? SESSION_ECHO : SESSION_RELAY);
     session_set_symmetric(session, SESSION_A, msg->comedia_a);
     session_set_symmetric(session, SESSION_B, msg->comedia_b);
-    session_set_epoch(session, self->router_losses);
+    s_touched(self, session, hdr);
     int law = session_codec(session, SESSION_A), dtmf = session_dtmf_pt(session, SESSION_A);
     s_ivr_attach(self, session, law >= 0 ? law : 0, dtmf >= 0 ? dtmf : SDP_DTMF_PT_DEFAULT,
                  hdr->peer);
@@ -912,7 +937,7 @@ static void s_on_media_echo(void *arg, const td_bus_hdr_t *hdr, const Tandem__Me
         s_error(self, hdr, WORKER_CAUSE_TEMPORARY, "no media session for this call");
     } else {
         session_set_mode(session, SESSION_ECHO);
-        session_set_epoch(session, self->router_losses);
+        s_touched(self, session, hdr);
         td_log(LOG_DEBUG, "media echo on port %u", session_port(session, SESSION_A));
     }
     td_log_set_context(NULL);
@@ -943,7 +968,7 @@ static ivr_t *s_ivr_for(worker_t *self, const td_bus_hdr_t *hdr)
         s_error(self, hdr, WORKER_CAUSE_TEMPORARY, "no media session for this call");
         return NULL;
     }
-    session_set_epoch(session, self->router_losses);
+    s_touched(self, session, hdr);
     ivr_set_peer(session_ivr(session), hdr->peer);
     return session_ivr(session);
 }
@@ -1014,7 +1039,8 @@ static int s_orphaned(session_t *session, void *arg)
     Tandem__MediaError msg = TANDEM__MEDIA_ERROR__INIT;
     msg.cause = WORKER_CAUSE_TEMPORARY;
     msg.reason = "media session closed: idle after the router was lost";
-    td_bus_send_media_error(self->bus, "router", session_call_id(session), 0, &msg);
+    td_bus_send_media_error(self->bus, s_router_of(self, session), session_call_id(session), 0,
+                            &msg);
     td_log_set_context(NULL);
     return 1;
 }
@@ -1061,21 +1087,32 @@ static void s_on_media_forget(void *arg, const td_bus_hdr_t *hdr, const Tandem__
     }
 }
 
-/* The router restarted (a new boot in its Hello): it knows none of the
- * sessions here and will never release them; signaling ends their calls
- * (BYE) on the same news. Close them all now rather than after
- * WORKER_ORPHAN_IDLE_S of silence, so their ports are free at once. */
+/* A router restarted (a new boot in its Hello): it knows none of the
+ * sessions of its calls and will never release them; signaling ends those
+ * calls (BYE) on the same news. Close them now rather than after
+ * WORKER_ORPHAN_IDLE_S of silence, so their ports are free at once. With
+ * several routers, the other routers' sessions stay. */
+static int s_forget_router(session_t *session, void *arg)
+{
+    const char *router = arg;
+    const char *owner = session_router(session);
+    if (owner && strcmp(owner, router) != 0)
+        return 0;
+    return s_forget_one(session, NULL);
+}
+
 static void s_on_peer_restart(void *arg, const char *peer, const char *role, uint32_t capacity)
 {
     (void)capacity;
     worker_t *self = arg;
-    uint32_t n = session_table_size(self->sessions);
-    td_log(LOG_WARNING, "%s (%s) restarted and knows none of our sessions: closing %u", peer,
+    uint32_t before = session_table_size(self->sessions);
+    if (before)
+        session_table_sweep(self->sessions, s_forget_router, (void *)peer);
+    uint32_t n = before - session_table_size(self->sessions);
+    td_log(LOG_WARNING, "%s (%s) restarted and knows none of its sessions: closed %u", peer,
            role, n);
-    if (n) {
-        session_table_sweep(self->sessions, s_forget_one, self);
+    if (n)
         td_bus_set_load(self->bus, session_table_size(self->sessions));
-    }
 }
 
 /* ---- rtptimeout ------------------------------------------------------------ */
@@ -1101,7 +1138,7 @@ static int s_rtp_silent(session_t *session, void *arg)
         td_log(LOG_NOTICE, "no RTP from side %c for %u s", 'A' + side, silent);
         Tandem__MediaTimeout m = TANDEM__MEDIA_TIMEOUT__INIT;
         m.seconds = silent;
-        td_bus_send_media_timeout(self->bus, "router", session_call_id(session),
+        td_bus_send_media_timeout(self->bus, s_router_of(self, session), session_call_id(session),
                                   (uint32_t)side, &m);
         td_log_set_context(NULL);
     }
@@ -1133,7 +1170,12 @@ static void s_on_drain(evutil_socket_t fd, short what, void *arg)
     self->drain_ticks++;
     Tandem__MediaDrain m = TANDEM__MEDIA_DRAIN__INIT;
     m.sessions = left;
-    td_bus_send_media_drain(self->bus, "router", "", 0, &m);
+    const char *routers[16];           /* every router moves its own calls away */
+    size_t n = td_bus_routers(self->bus, routers, 16);
+    if (n == 0)
+        td_bus_send_media_drain(self->bus, NULL, "", 0, &m);
+    for (size_t i = 0; i < n; i++)
+        td_bus_send_media_drain(self->bus, routers[i], "", 0, &m);
     td_log(LOG_INFO, "draining: %u media session(s) left", left);
 }
 

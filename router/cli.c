@@ -386,7 +386,9 @@ int router_cli(router_t *self, const char *command, char **text)
     } else if (IS(0, "core") && IS(1, "show") && IS(2, "processes") && n == 3) {
         s_printf(&o, "%-24.24s %-10s %-5s %6s %9s %11s\n", "Process", "Role", "State", "Load",
                  "Capacity", "Last heard");
-        s_printf(&o, "%-24.24s %-10s %-5s %6zu %9s %8d ms\n", "router (this one)", "router", "up",
+        char me[96];
+        snprintf(me, sizeof me, "%s (this one)", router_identity(self));
+        s_printf(&o, "%-24.24s %-10s %-5s %6zu %9s %8d ms\n", me, "router", "up",
                  router_call_count(self), "-", 0);
         td_bus_peers_foreach(router_bus(self), s_process_one, &o);
     } else if (IS(0, "channel") && IS(1, "request") && IS(2, "hangup") && n == 4) {

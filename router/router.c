@@ -33,6 +33,7 @@ struct router {
     td_store_t *store;          /* cluster mode (router_open_cluster); NULL: single host */
     dbsync_t *dbsync;           /* DB() and GLOBAL() shared through store */
     td_bus_t *bus;
+    char identity[64];          /* on the bus ([router] identity, -i): "router" by default */
     cli_relay_t *relay;         /* `sip ...` commands, answered by signaling */
     strmap_t *calls;            /* call id (the call's own copy) -> call */
     call_t **zombies;           /* ended, waiting for the reaper */
@@ -629,6 +630,7 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
         return NULL;
     }
     self->base = base;
+    snprintf(self->identity, sizeof self->identity, "%s", identity);
     self->dialplan = *dialplan_p;
     *dialplan_p = NULL;
     self->workers = workers_new();
@@ -918,6 +920,7 @@ const char *router_plan_path(router_t *self) { return self->plan_path; }
 const dialplan_t *router_dialplan(router_t *self) { return self->dialplan; }
 
 td_bus_t *router_bus(router_t *self) { return self->bus; }
+const char *router_identity(router_t *self) { return self->identity; }
 workers_t *router_workers(router_t *self) { return self->workers; }
 astdb_t *router_astdb(router_t *self) { return self->env.astdb; }
 

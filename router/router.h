@@ -74,6 +74,8 @@ struct cdr_pgsql *router_pgsql(router_t *self);
 int router_open_journal(router_t *self, const char *cdrdir);
 
 td_bus_t *router_bus(router_t *self);
+/* This router's identity on the bus (several routers: each its own). */
+const char *router_identity(router_t *self);
 workers_t *router_workers(router_t *self);
 /* The DB() store (the cache of Redis in cluster mode), or NULL. Borrowed. */
 struct astdb *router_astdb(router_t *self);

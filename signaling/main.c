@@ -176,6 +176,7 @@ int main(int argc, char **argv)
     }
     td_log_attach(base);
     sip_core_opts_t opts = { .identity = s.identity, .endpoint = s.endpoint,
+                             .discover = s.discover,
                              .capacity = s.capacity, .max_ringing = s.max_ringing,
                              .overload_lag_ms = s.overload_lag_ms, .max_cps = s.max_cps,
                              .conf_path = path, .cluster = &s.cluster };

@@ -1127,17 +1127,29 @@ S_OTHER(channel_new, ChannelNew)
 S_OTHER(media_offered, MediaOffered)
 S_OTHER(media_answered, MediaAnswered)
 
-/* The bus logs peers coming and going; the core only acts on the router.
+/* The bus logs peers coming and going; the core only acts on routers.
  * A router declared dead may only be slow (its Hellos queue behind a burst of
  * calls), so calls being set up are given ROUTER_GRACE_S before the tick
- * ends them; new calls get 503 meanwhile. */
+ * ends those it owned; new calls get 503 meanwhile if no router is left
+ * (else they go to the live ones: sip_legs picks each call's owner). */
+static void s_dead_router(void *arg, const char *identity, const char *role, int alive,
+                          uint32_t capacity, uint32_t load, uint64_t silent_ms)
+{
+    (void)identity; (void)capacity; (void)load; (void)silent_ms;
+    if (!alive && strcmp(role, "router") == 0)
+        *(int *)arg = 1;
+}
+
 static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t capacity)
 {
     sip_core_t *self = arg;
     (void)capacity;
     if (strcmp(role, "router") != 0)
         return;
-    self->router_down_since = 0;
+    int dead = 0;
+    td_bus_peers_foreach(self->bus, s_dead_router, &dead);
+    if (!dead)
+        self->router_down_since = 0;
     size_t n = sip_legs_announce_restored(self->call);
     if (n)
         td_log(LOG_NOTICE, "%s is up: told it about %zu restored dialog(s)", peer, n);
@@ -1146,14 +1158,17 @@ static void s_on_peer_up(void *arg, const char *peer, const char *role, uint32_t
 static void s_on_peer_down(void *arg, const char *peer, const char *role)
 {
     sip_core_t *self = arg;
-    (void)peer;
     if (strcmp(role, "router") == 0) {
-        td_log(LOG_WARNING, "the router is down: new calls get 503 until it is back");
-        self->router_down_since = (long)time(NULL);
+        if (td_bus_peer_alive(self->bus, NULL))
+            td_log(LOG_WARNING, "router %s is down: new calls go to the live router(s)", peer);
+        else
+            td_log(LOG_WARNING, "the router is down: new calls get 503 until it is back");
+        if (!self->router_down_since)
+            self->router_down_since = (long)time(NULL);
     }
 }
 
-/* The router restarted (its Hello carries a new boot), faster than the bus
+/* A router restarted (its Hello carries a new boot), faster than the bus
  * notices silence or after: the new process knows none of our calls. */
 static void s_on_peer_restart(void *arg, const char *peer, const char *role, uint32_t capacity)
 {
@@ -1161,8 +1176,11 @@ static void s_on_peer_restart(void *arg, const char *peer, const char *role, uin
     (void)capacity;
     if (strcmp(role, "router") != 0)
         return;
-    self->router_down_since = 0;
-    size_t n = sip_legs_router_restarted(self->call);
+    int dead = 0;
+    td_bus_peers_foreach(self->bus, s_dead_router, &dead);
+    if (!dead)
+        self->router_down_since = 0;
+    size_t n = sip_legs_router_restarted(self->call, peer);
     td_log(LOG_WARNING, "%s restarted and knows none of our calls: %zu leg(s) ended", peer, n);
 }
 
@@ -1334,7 +1352,6 @@ static int s_cli_lastms(void *arg, const sip_peer_t *peer)
 /* A `sip ...` command that the router relays from tandemctl. */
 static void s_on_cli_request(void *arg, const td_bus_hdr_t *hdr, const Tandem__CliRequest *msg)
 {
-    (void)hdr;
     sip_core_t *self = arg;
     sip_cli_env_t env = {
         .conf = self->conf, .registrar = self->registrar, .lastms = s_cli_lastms,
@@ -1345,7 +1362,7 @@ static void s_on_cli_request(void *arg, const td_bus_hdr_t *hdr, const Tandem__C
     r.id = msg->id;
     r.status = (uint32_t)sip_cli_run(&env, msg->command ? msg->command : "", &text);
     r.text = text ? text : "";
-    td_bus_send_cli_reply(self->bus, NULL, "", 0, &r);
+    td_bus_send_cli_reply(self->bus, hdr->peer, "", 0, &r);   /* the router that asked */
     free(text);
 }
 
@@ -1419,6 +1436,9 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
                               s_remap, self);
     self->bus = td_bus_new(base, TD_BUS_CONNECT, opts->endpoint, self->identity, "signaling",
                            self->opts.capacity, &bh, self);
+    if (self->bus && opts->discover && *opts->discover
+        && td_bus_discover(self->bus, opts->discover) != 0)
+        td_bus_destroy(&self->bus);
     self->tick = event_new(base, -1, EV_PERSIST, s_on_tick, self);
     sip_load_opts_t lo = { .lag_ms = self->opts.overload_lag_ms, .max_cps = self->opts.max_cps };
     self->load = sip_load_new(&lo, s_now_us(), s_cpu_us());

@@ -20,7 +20,8 @@ typedef struct sip_core sip_core_t;
 
 typedef struct {
     const char *identity;      /* bus identity ("sig-1"); call ids start with it */
-    const char *endpoint;      /* the router's bus endpoint */
+    const char *endpoint;      /* the routers' bus endpoints: a comma list ("" none) */
+    const char *discover;      /* tcp://NAME:PORT: routers found by DNS too (NULL, "": none) */
     uint32_t capacity;         /* answered calls before new INVITEs get 503 */
     uint32_t max_ringing;      /* calls being set up before new INVITEs get 503 (0: 2 x capacity) */
     uint32_t overload_lag_ms;  /* admission control (sip_load.h): 0 never sheds by load */

@@ -58,6 +58,9 @@ typedef struct s_inuse {
 struct sip_leg {
     sip_legs_t *call;
     const char *bus_id;            /* the router's call id */
+    const char *router;            /* the router that owns the call (the bus's string, valid
+                                    * for its life; td_bus.h): every bus message of this leg
+                                    * goes there; NULL until known (s_router) */
     uint32_t no;                   /* leg number: 0 = the caller */
     int outgoing;
     leg_state_t state;
@@ -130,7 +133,6 @@ struct sip_leg {
     unsigned stored : 1;           /* dlg:<bus_id>:<no> is written: delete it at the end */
     unsigned restored : 1;         /* read back at start */
     sip_tp_t tp;                   /* the transport its INVITE came in or went out on */
-    const char *router;            /* the router that owns the call ("" unknown) */
 };
 
 struct sip_legs {
@@ -229,6 +231,50 @@ static sip_leg_t *s_find_bus(sip_legs_t *self, const char *call_id, uint32_t no)
         if (l->bus_hash == h && l->no == no && strcmp(l->bus_id, call_id) == 0)
             return l;
     return NULL;
+}
+
+/* Router `peer` owns the leg's call from now on: the bus's copy of its
+ * name, or one in the leg's arena if the bus does not know it (no
+ * allocation when the owner does not change). */
+static void s_set_router(sip_leg_t *leg, const char *peer)
+{
+    if (!peer || !*peer || (leg->router && strcmp(leg->router, peer) == 0))
+        return;
+    const char *name = td_bus_peer_name(leg->call->env.bus, peer);
+    if (!name)
+        name = sip_arena_strdup(&leg->arena, peer);
+    if (name)
+        leg->router = name;
+}
+
+/* The leg a router's message is about; that router owns its call from now
+ * on (an adopting router speaks for a call it took over). */
+static sip_leg_t *s_find_hdr(sip_legs_t *self, const td_bus_hdr_t *hdr)
+{
+    sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
+    if (leg)
+        s_set_router(leg, hdr->peer);
+    return leg;
+}
+
+/* Where this leg's bus messages go: the router that owns its call. A new
+ * call's owner, and the owner again once the old one is declared dead, is
+ * the live router that rendezvous hashing picks for the call id
+ * (td_bus_pick_router): every signaling node picks the same, and with one
+ * router it is that one. With none alive the old owner stays (the send
+ * fails as it always did). */
+static const char *s_router(sip_leg_t *leg)
+{
+    td_bus_t *bus = leg->call->env.bus;
+    if (leg->router && td_bus_peer_alive(bus, leg->router))
+        return leg->router;
+    const char *owner = td_bus_pick_router(bus, leg->bus_id);
+    if (owner && leg->router && strcmp(owner, leg->router) != 0)
+        td_log(LOG_NOTICE, "%s: router %s is down: the call goes to %s",
+               leg->channel ? leg->channel : leg->bus_id, leg->router, owner);
+    if (owner)
+        leg->router = owner;
+    return leg->router;
 }
 
 static sip_leg_t *s_find_sip(sip_legs_t *self, const char *call_id, const char *tag)
@@ -344,7 +390,7 @@ static void s_send_hangup(sip_leg_t *leg, unsigned cause, unsigned sip_code)
     h.cause = cause;
     h.sip_code = sip_code;
     leg->call->stats.hangups_out++;
-    td_bus_send_hangup(leg->call->env.bus, NULL, leg->bus_id, leg->no, &h);
+    td_bus_send_hangup(leg->call->env.bus, s_router(leg), leg->bus_id, leg->no, &h);
 }
 
 /* ---- the cluster store (sip_state.h) ------------------------------------------ */
@@ -374,7 +420,7 @@ static void s_store_put(sip_leg_t *leg)
     sip_state_hash_t h;
     sip_state_hash_init(&h);
     sip_state_hash_add(&h, "node", self->env.identity);
-    sip_state_hash_add(&h, "router", leg->router);
+    sip_state_hash_add(&h, "router", leg->router ? leg->router : "");
     sip_state_hash_add(&h, "call", leg->bus_id);
     sip_state_hash_addf(&h, "leg", "%u", leg->no);
     sip_state_hash_add(&h, "outgoing", leg->outgoing ? "1" : "0");
@@ -966,7 +1012,7 @@ void sip_legs_incoming(sip_legs_t *self, sip_txn_t *txn, osip_message_t *invite,
         return;                             /* RFC 3891: it takes over a dialog instead */
     td_log(LOG_INFO, "%s: call %s from %s <%s> (%s) to %s@%s", leg->channel, leg->bus_id,
            name, num, src, exten, m.context);
-    if (td_bus_send_channel_new(self->env.bus, NULL, leg->bus_id, 0, &m) != 0) {
+    if (td_bus_send_channel_new(self->env.bus, s_router(leg), leg->bus_id, 0, &m) != 0) {
         sip_msg_reply(txn, 503, leg->dlg.local_tag, "the router cannot be reached", NULL, NULL);
         leg->router_done = 1;
         s_end(leg, 0, 0, 0);
@@ -981,7 +1027,7 @@ static void s_reply_unknown(sip_legs_t *self, const td_bus_hdr_t *hdr, const cha
            hdr->leg);
     Tandem__Hangup h = TANDEM__HANGUP__INIT;
     h.cause = SIP_CAUSE_NORMAL_CLEARING;
-    td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &h);
+    td_bus_send_hangup(self->env.bus, hdr->peer, hdr->call_id, hdr->leg, &h);
 }
 
 /* Send a 1xx/2xx with our Contact (and SDP) on an incoming leg's INVITE. */
@@ -1008,7 +1054,7 @@ static int s_respond_invite(sip_leg_t *leg, int status, const char *sdp)
 
 void sip_legs_on_progress(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tandem__Progress *msg)
 {
-    sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
+    sip_leg_t *leg = s_find_hdr(self, hdr);
     if (!leg) {
         s_reply_unknown(self, hdr, "Progress");
         return;
@@ -1030,7 +1076,7 @@ void sip_legs_on_progress(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tande
 
 void sip_legs_on_answer(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tandem__Answer *msg)
 {
-    sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
+    sip_leg_t *leg = s_find_hdr(self, hdr);
     if (!leg) {
         s_reply_unknown(self, hdr, "Answer");
         return;
@@ -1054,14 +1100,13 @@ void sip_legs_on_answer(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tandem_
     leg->call->stats.calls_up++;
     s_st_arm(leg);
     leg->tp = sip_txn_transport(leg->invite);
-    leg->router = sip_arena_strdup(&leg->arena, hdr->peer);
-    s_store_put(leg);
+    s_store_put(leg);                       /* leg->router: s_find_hdr */
     td_log(LOG_INFO, "%s: answered", leg->channel);
 }
 
 void sip_legs_on_hangup(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tandem__Hangup *msg)
 {
-    sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
+    sip_leg_t *leg = s_find_hdr(self, hdr);
     if (!leg) {
         td_log(LOG_DEBUG, "Hangup for unknown leg %s/%u", hdr->call_id, hdr->leg);
         return;
@@ -1135,7 +1180,8 @@ void sip_legs_router_down(sip_legs_t *self)
         sip_leg_t *leg = self->by_bus[i];
         while (leg) {
             sip_leg_t *next = leg->bus_next;     /* s_end may unlink leg */
-            if (leg->state == LEG_INVITING || leg->state == LEG_EARLY) {
+            if ((leg->state == LEG_INVITING || leg->state == LEG_EARLY)
+                && (!leg->router || !td_bus_peer_alive(self->env.bus, leg->router))) {
                 s_context(leg);
                 s_end_setup(leg, NULL, "5", 0);
                 ended++;
@@ -1148,15 +1194,20 @@ void sip_legs_router_down(sip_legs_t *self)
         td_log(LOG_WARNING, "router down: %zu call leg(s) being set up were ended", ended);
 }
 
-/* End every leg the way SIP ends it, and tell the router; why: the 503's
- * reason phrase, retry its Retry-After. */
-static size_t s_end_all(sip_legs_t *self, const char *why, const char *retry)
+/* End every leg the way SIP ends it (only router's, unless NULL), and tell
+ * the router; why: the 503's reason phrase, retry its Retry-After. */
+static size_t s_end_all(sip_legs_t *self, const char *router, const char *why,
+                        const char *retry)
 {
     size_t ended = 0;
     for (size_t i = 0; i < self->nbuckets; i++) {
         sip_leg_t *leg = self->by_bus[i];
         while (leg) {
             sip_leg_t *next = leg->bus_next;     /* s_end may unlink leg */
+            if (router && leg->router && strcmp(leg->router, router) != 0) {
+                leg = next;                      /* another router's call */
+                continue;
+            }
             s_context(leg);
             switch (leg->state) {
             case LEG_INVITING:
@@ -1184,14 +1235,14 @@ static size_t s_end_all(sip_legs_t *self, const char *why, const char *retry)
 
 size_t sip_legs_shutdown(sip_legs_t *self)
 {
-    return s_end_all(self, "shutting down", "30");
+    return s_end_all(self, NULL, "shutting down", "30");
 }
 
-size_t sip_legs_router_restarted(sip_legs_t *self)
+size_t sip_legs_router_restarted(sip_legs_t *self, const char *router)
 {
     /* The new router may know a call placed since it came up: the Hangups
      * let it end those, and it ignores the others. */
-    return s_end_all(self, "the router restarted", "5");
+    return s_end_all(self, router, "the router restarted", "5");
 }
 
 /* ---- restored legs (the cluster store) ---------------------------------- */
@@ -1301,7 +1352,7 @@ size_t sip_legs_announce_restored(sip_legs_t *self)
                 continue;
             Tandem__DialogRestored m = TANDEM__DIALOG_RESTORED__INIT;
             m.channel = (char *)leg->channel;
-            td_bus_send_dialog_restored(self->env.bus, NULL, leg->bus_id, leg->no, &m);
+            td_bus_send_dialog_restored(self->env.bus, s_router(leg), leg->bus_id, leg->no, &m);
             n++;
         }
     return n;
@@ -1445,20 +1496,20 @@ void sip_legs_on_originate(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tand
     if (number && !s_valid_user(number)) {
         td_log(LOG_NOTICE, "%s: bad number '%s' to dial", msg->channel, number);
         fail.cause = SIP_CAUSE_INVALID_NUMBER_FORMAT;
-        td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+        td_bus_send_hangup(self->env.bus, hdr->peer, hdr->call_id, hdr->leg, &fail);
         return;
     }
     if (!peer || peer->type == SIP_PEER_USER) {
         td_log(LOG_NOTICE, "%s: no peer '%s' to call in sip.conf", msg->channel, msg->user);
         fail.cause = SIP_CAUSE_SUBSCRIBER_ABSENT;
-        td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+        td_bus_send_hangup(self->env.bus, hdr->peer, hdr->call_id, hdr->leg, &fail);
         return;
     }
     if (self->env.usable && !self->env.usable(self->env.arg, peer)) {
         /* chan_sip: create_addr fails, "target device not registered" */
         td_log(LOG_INFO, "%s: %s is not reachable (qualify)", msg->channel, peer->name);
         fail.cause = SIP_CAUSE_SUBSCRIBER_ABSENT;
-        td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+        td_bus_send_hangup(self->env.bus, hdr->peer, hdr->call_id, hdr->leg, &fail);
         return;
     }
     if (peer->dynamic) {
@@ -1467,14 +1518,14 @@ void sip_legs_on_originate(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tand
         if (!b) {
             td_log(LOG_INFO, "%s: %s is not registered", msg->channel, peer->name);
             fail.cause = SIP_CAUSE_SUBSCRIBER_ABSENT;
-            td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+            td_bus_send_hangup(self->env.bus, hdr->peer, hdr->call_id, hdr->leg, &fail);
             return;
         }
         if (s_contact_target(b->uri, number, target, sizeof target) != 0) {
             td_log(LOG_WARNING, "%s: unusable contact '%s' for %s", msg->channel, b->uri,
                    peer->name);
             fail.cause = SIP_CAUSE_SUBSCRIBER_ABSENT;
-            td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+            td_bus_send_hangup(self->env.bus, hdr->peer, hdr->call_id, hdr->leg, &fail);
             return;
         }
         to = b->dest;
@@ -1525,23 +1576,24 @@ void sip_legs_on_originate(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tand
         td_log(LOG_NOTICE, "%s: %s allows neither ulaw nor alaw: no codec to offer",
                msg->channel, peer->name);
         fail.cause = SIP_CAUSE_BEARERCAPABILITY_NOTAVAIL;
-        td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+        td_bus_send_hangup(self->env.bus, hdr->peer, hdr->call_id, hdr->leg, &fail);
         return;
     }
 
     sip_leg_t *leg = s_leg_new(self, 1);
     if (!leg) {
         fail.cause = SIP_CAUSE_FAILURE;
-        td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+        td_bus_send_hangup(self->env.bus, hdr->peer, hdr->call_id, hdr->leg, &fail);
         return;
     }
+    s_set_router(leg, hdr->peer);           /* the call's owner: the Originate's sender */
     if (s_inuse_take(self, leg, peer) < 0) {
         /* sip_call: update_call_counter(INC_CALL_RINGING) fails, cause
          * USER_BUSY, and ast_call fails: Dial never rang it */
         s_leg_free(leg);
         fail.cause = SIP_CAUSE_USER_BUSY;
         fail.not_called = 1;
-        td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+        td_bus_send_hangup(self->env.bus, hdr->peer, hdr->call_id, hdr->leg, &fail);
         return;
     }
     self->env.local_addr(self->env.arg, &to, &me);
@@ -1562,7 +1614,6 @@ void sip_legs_on_originate(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tand
     sip_msg_token(tag, sizeof tag);
     leg->bus_id = sip_arena_strdup(&leg->arena, hdr->call_id);
     leg->no = hdr->leg;
-    leg->router = sip_arena_strdup(&leg->arena, hdr->peer);
     leg->channel = sip_arena_strdup(&leg->arena, msg->channel && *msg->channel ? msg->channel
                                                                                : msg->user);
     leg->contact_user = sip_arena_strdup(&leg->arena, from_user);
@@ -1580,7 +1631,7 @@ void sip_legs_on_originate(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tand
         td_log(LOG_WARNING, "%s: cannot build the INVITE to %s", msg->channel, target);
         s_leg_free(leg);
         fail.cause = SIP_CAUSE_FAILURE;
-        td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+        td_bus_send_hangup(self->env.bus, hdr->peer, hdr->call_id, hdr->leg, &fail);
         return;
     }
     leg->dlg.peer = to;                   /* the Path's first hop; outboundproxy= still wins */
@@ -1597,7 +1648,7 @@ void sip_legs_on_originate(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tand
         td_log(LOG_WARNING, "%s: cannot send the INVITE to %s", msg->channel, target);
         s_leg_free(leg);
         fail.cause = SIP_CAUSE_FAILURE;
-        td_bus_send_hangup(self->env.bus, NULL, hdr->call_id, hdr->leg, &fail);
+        td_bus_send_hangup(self->env.bus, hdr->peer, hdr->call_id, hdr->leg, &fail);
         return;
     }
     s_link(leg);
@@ -1790,7 +1841,7 @@ void sip_legs_response(sip_legs_t *self, sip_txn_t *txn, osip_message_t *resp)
             p.code = (uint32_t)status;
             p.sdp = sdp ? sdp : "";
             p.comedia = leg->comedia;
-            td_bus_send_progress(self->env.bus, NULL, leg->bus_id, leg->no, &p);
+            td_bus_send_progress(self->env.bus, s_router(leg), leg->bus_id, leg->no, &p);
         }
         return;
     }
@@ -1831,7 +1882,7 @@ void sip_legs_response(sip_legs_t *self, sip_txn_t *txn, osip_message_t *resp)
         a.rtp_timeout = leg->rtptimeout;
         a.rtp_hold_timeout = leg->rtpholdtimeout;
         a.comedia = leg->comedia;
-        td_bus_send_answer(self->env.bus, NULL, leg->bus_id, leg->no, &a);
+        td_bus_send_answer(self->env.bus, s_router(leg), leg->bus_id, leg->no, &a);
         return;
     }
     unsigned cause = leg->timed_out ? SIP_CAUSE_NO_ANSWER : sip_cause_from_status(status);
@@ -1981,7 +2032,7 @@ static void s_reinvite_to_router(sip_leg_t *leg, const char *sdp, int no_answer)
     m.codecs = codecs;
     m.n_codecs = leg->allow.n < 2 ? leg->allow.n : 2;
     m.no_answer = no_answer ? 1 : 0;
-    td_bus_send_reinvite(leg->call->env.bus, NULL, leg->bus_id, leg->no, &m);
+    td_bus_send_reinvite(leg->call->env.bus, s_router(leg), leg->bus_id, leg->no, &m);
 }
 
 /* The ACK to our 200 for a re-INVITE without SDP carries the phone's
@@ -2164,7 +2215,7 @@ static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req, i
 void sip_legs_on_reinvite_answer(sip_legs_t *self, const td_bus_hdr_t *hdr,
                                  const Tandem__ReinviteAnswer *msg)
 {
-    sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
+    sip_leg_t *leg = s_find_hdr(self, hdr);
     if (!leg) {
         s_reply_unknown(self, hdr, "ReinviteAnswer");
         return;
@@ -2196,7 +2247,7 @@ void sip_legs_on_reinvite_answer(sip_legs_t *self, const td_bus_hdr_t *hdr,
         leg->replacing = 0;
         leg->state = LEG_UP;
         leg->tp = sip_txn_transport(txn);
-        leg->router = sip_arena_strdup(&leg->arena, hdr->peer);
+        s_set_router(leg, hdr->peer);
         put = 1;
         td_log(LOG_INFO, "%s: answered (it replaces a dialog)", leg->channel);
     }
@@ -2241,7 +2292,7 @@ static void s_reinvite_result(sip_leg_t *leg, unsigned status, const char *sdp)
     Tandem__ReinviteAnswer a = TANDEM__REINVITE_ANSWER__INIT;
     a.status = status;
     a.sdp = (char *)(sdp ? sdp : "");
-    td_bus_send_reinvite_answer(leg->call->env.bus, NULL, leg->bus_id, leg->no, &a);
+    td_bus_send_reinvite_answer(leg->call->env.bus, s_router(leg), leg->bus_id, leg->no, &a);
     if (leg->xfer_sdp && !leg->reinvite_out) {     /* a transferee's new session waited */
         const char *next = leg->xfer_sdp;
         leg->xfer_sdp = NULL;
@@ -2310,7 +2361,7 @@ static void s_on_retry(evutil_socket_t fd, short what, void *arg)
 /* router -> signaling: re-INVITE this leg with the worker's offer. */
 void sip_legs_on_reinvite(sip_legs_t *self, const td_bus_hdr_t *hdr, const Tandem__Reinvite *msg)
 {
-    sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
+    sip_leg_t *leg = s_find_hdr(self, hdr);
     if (!leg) {
         s_reply_unknown(self, hdr, "Reinvite");
         return;
@@ -2565,7 +2616,7 @@ static void s_on_refer(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req)
     m.context = (char *)(peer && peer->context[0] ? peer->context : g->context);
     m.referred_by = r.referred_by;
     td_log(LOG_INFO, "%s: REFER to %s@%s: to the router", leg->channel, r.exten, r.domain);
-    td_bus_send_transfer(self->env.bus, NULL, leg->bus_id, leg->no, &m);
+    td_bus_send_transfer(self->env.bus, s_router(leg), leg->bus_id, leg->no, &m);
 }
 
 static void s_on_xfer_timer(evutil_socket_t fd, short what, void *arg)
@@ -2611,6 +2662,7 @@ static void s_xfer_start(sip_leg_t *leg, const char *exten, const char *context)
     if (!leg->bus_id)
         leg->bus_id = old;
     leg->no = 0;
+    leg->router = NULL;                     /* a new call: its own owner (s_router) */
     s_link(leg);
     if (stored)
         s_store_put(leg);
@@ -2651,7 +2703,7 @@ static void s_xfer_start(sip_leg_t *leg, const char *exten, const char *context)
     m.n_codecs = nc;
     td_log(LOG_INFO, "%s: transferred: call %s to %s@%s", leg->channel, leg->bus_id, exten,
            context);
-    if (td_bus_send_channel_new(self->env.bus, NULL, leg->bus_id, 0, &m) != 0) {
+    if (td_bus_send_channel_new(self->env.bus, s_router(leg), leg->bus_id, 0, &m) != 0) {
         s_send_bye(leg);
         s_end(leg, 0, 0, 0);
     }
@@ -2660,7 +2712,7 @@ static void s_xfer_start(sip_leg_t *leg, const char *exten, const char *context)
 void sip_legs_on_transfer_result(sip_legs_t *self, const td_bus_hdr_t *hdr,
                                  const Tandem__TransferResult *msg)
 {
-    sip_leg_t *leg = s_find_bus(self, hdr->call_id, hdr->leg);
+    sip_leg_t *leg = s_find_hdr(self, hdr);
     if (!leg || !leg->refer_pending) {
         /* The transferor hung up meanwhile: the router has let go of the
          * call all the same, and the transferee still goes on. */

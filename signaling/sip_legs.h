@@ -106,21 +106,23 @@ void sip_legs_refer_outside(sip_legs_t *self, sip_txn_t *txn);
 /* Any other message for a call: answered with Hangup if the leg is unknown. */
 void sip_legs_on_other(sip_legs_t *self, const td_bus_hdr_t *hdr);
 
-/* The router has been silent for a while: nothing will answer, bridge or
- * hang up calls that are still being set up, so end them (503 to callers,
- * CANCEL to callees). Calls already up keep their media; they end when a
- * phone hangs up. */
+/* A router has been silent for a while: nothing will answer, bridge or
+ * hang up the calls it owns that are still being set up, so end them (503
+ * to callers, CANCEL to callees): the legs whose router is not alive (with
+ * one router, every leg being set up). Calls already up keep their media;
+ * they end when a phone hangs up. */
 void sip_legs_router_down(sip_legs_t *self);
 /* Signaling is stopping (SIGTERM): end every leg the way SIP ends it - a
  * caller still ringing gets 503, a callee still ringing a CANCEL, a leg
  * that is up a BYE - and tell the router each leg is gone, so it ends its
  * calls and writes their CDRs. Returns how many legs it ended. */
 size_t sip_legs_shutdown(sip_legs_t *self);
-/* The router restarted (a new process, its boot changed): it knows none of
- * the calls, so nothing would bridge, move or end them. End every leg as
+/* Router `router` restarted (a new process, its boot changed): it knows
+ * none of its calls, so nothing would bridge, move or end them. End every
+ * leg it owns (with one router: every leg; NULL: every leg) as
  * sip_legs_shutdown does (BYE, CANCEL, 503), so each phone hears its call
  * end instead of keeping a dialog nobody will close. Returns how many. */
-size_t sip_legs_router_restarted(sip_legs_t *self);
+size_t sip_legs_router_restarted(sip_legs_t *self, const char *router);
 
 /* ---- counters ------------------------------------------------------------- */
 

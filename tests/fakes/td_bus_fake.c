@@ -1,5 +1,6 @@
 /* td_bus_fake - see td_bus_fake.h. Links in place of lib/td_bus.c. */
 #include "td_bus_fake.h"
+#include "td_hrw.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -56,10 +57,78 @@ void td_bus_set_load(td_bus_t *self, uint32_t load)
     self->load = load;
 }
 
+/* Several routers (td_bus_fake_set_routers). */
+static struct {
+    char identity[64];
+    int alive;
+} s_routers[8];
+static size_t s_nrouters;
+
+static char s_dead[8][64];
+static int s_is_dead(const char *peer);
+
 int td_bus_peer_alive(td_bus_t *self, const char *peer)
 {
-    (void)self; (void)peer;
+    (void)self;
+    if (s_is_dead(peer))
+        return 0;
+    for (size_t i = 0; peer && i < s_nrouters; i++)
+        if (!strcmp(s_routers[i].identity, peer))
+            return s_alive && s_routers[i].alive;
     return s_alive;
+}
+
+/* Several routers (td_bus_fake_set_routers): none by default, and then
+ * callers fall back to "any router" (NULL), as with one router. */
+
+void td_bus_fake_set_routers(const char *const *ids, size_t n)
+{
+    s_nrouters = 0;
+    for (size_t i = 0; i < n && i < sizeof s_routers / sizeof s_routers[0]; i++) {
+        snprintf(s_routers[i].identity, sizeof s_routers[i].identity, "%s", ids[i]);
+        s_routers[i].alive = 1;
+        s_nrouters++;
+    }
+}
+
+void td_bus_fake_router_alive(const char *identity, int alive)
+{
+    for (size_t i = 0; i < s_nrouters; i++)
+        if (!strcmp(s_routers[i].identity, identity))
+            s_routers[i].alive = alive;
+}
+
+int td_bus_discover(td_bus_t *self, const char *spec)
+{
+    (void)self; (void)spec;
+    return 0;
+}
+
+size_t td_bus_routers(td_bus_t *self, const char **ids, size_t max)
+{
+    (void)self;
+    size_t n = 0;
+    for (size_t i = 0; i < s_nrouters && n < max; i++)
+        if (s_routers[i].alive)
+            ids[n++] = s_routers[i].identity;
+    return n;
+}
+
+const char *td_bus_pick_router(td_bus_t *self, const char *key)
+{
+    const char *ids[8];
+    size_t n = td_bus_routers(self, ids, 8);
+    int k = td_hrw_pick(key ? key : "", ids, n);
+    return k < 0 ? NULL : ids[k];
+}
+
+const char *td_bus_peer_name(td_bus_t *self, const char *peer)
+{
+    (void)self;
+    for (size_t i = 0; peer && i < s_nrouters; i++)
+        if (!strcmp(s_routers[i].identity, peer))
+            return s_routers[i].identity;
+    return NULL;
 }
 
 /* The peers td_bus_fake_add_peer listed (none by default). */
@@ -183,6 +252,7 @@ void td_bus_fake_reset(void)
     s_sent = NULL;
     s_count = s_cap = 0;
     s_npeers = 0;
+    memset(s_dead, 0, sizeof s_dead);
 }
 
 void td_bus_fake_deliver(td_bus_t *bus, const char *peer, const Tandem__Envelope *env)
@@ -201,14 +271,39 @@ void td_bus_fake_deliver(td_bus_t *bus, const char *peer, const Tandem__Envelope
     }
 }
 
+/* Peers td_bus_fake_peer_down declared dead (until up or restart): the
+ * real bus answers td_bus_peer_alive(that name) with 0 meanwhile. */
+
+static void s_mark_dead(const char *peer, int dead)
+{
+    for (size_t i = 0; i < 8; i++)
+        if (!strcmp(s_dead[i], peer))
+            s_dead[i][0] = '\0';
+    for (size_t i = 0; dead && i < 8; i++)
+        if (!s_dead[i][0]) {
+            snprintf(s_dead[i], sizeof s_dead[i], "%s", peer);
+            break;
+        }
+}
+
+static int s_is_dead(const char *peer)
+{
+    for (size_t i = 0; peer && *peer && i < 8; i++)
+        if (!strcmp(s_dead[i], peer))
+            return 1;
+    return 0;
+}
+
 void td_bus_fake_peer_up(td_bus_t *bus, const char *peer, const char *role, uint32_t capacity)
 {
+    s_mark_dead(peer, 0);
     if (bus->h.on_peer_up)
         bus->h.on_peer_up(bus->arg, peer, role, capacity);
 }
 
 void td_bus_fake_peer_down(td_bus_t *bus, const char *peer, const char *role)
 {
+    s_mark_dead(peer, 1);
     if (bus->h.on_peer_down)
         bus->h.on_peer_down(bus->arg, peer, role);
 }
@@ -216,6 +311,7 @@ void td_bus_fake_peer_down(td_bus_t *bus, const char *peer, const char *role)
 void td_bus_fake_peer_restart(td_bus_t *bus, const char *peer, const char *role,
                               uint32_t capacity)
 {
+    s_mark_dead(peer, 0);
     if (bus->h.on_peer_restart) {
         bus->h.on_peer_restart(bus->arg, peer, role, capacity);
         return;

@@ -27,7 +27,8 @@ void td_bus_fake_reset(void);
 
 /* Deliver env (borrowed) to the bus's handlers as if `peer` had sent it. */
 void td_bus_fake_deliver(td_bus_t *bus, const char *peer, const Tandem__Envelope *env);
-/* Fire on_peer_up / on_peer_down. */
+/* Fire on_peer_up / on_peer_down; td_bus_peer_alive(peer) answers 0 from
+ * the down until the next up (or restart) of that peer. */
 void td_bus_fake_peer_up(td_bus_t *bus, const char *peer, const char *role, uint32_t capacity);
 void td_bus_fake_peer_down(td_bus_t *bus, const char *peer, const char *role);
 /* List a peer in td_bus_peers_foreach (until td_bus_fake_reset). */
@@ -36,6 +37,13 @@ void td_bus_fake_add_peer(const char *identity, const char *role, int alive);
  * on_peer_down then on_peer_up when the handler is NULL, as the bus does. */
 void td_bus_fake_peer_restart(td_bus_t *bus, const char *peer, const char *role,
                               uint32_t capacity);
+/* Several routers: ids (copied) are the routers td_bus_routers() lists,
+ * all alive; td_bus_pick_router() picks among the live ones with td_hrw,
+ * td_bus_peer_name() knows them. n = 0: none (the default: callers send to
+ * NULL, "any router"). Not undone by td_bus_fake_reset. */
+void td_bus_fake_set_routers(const char *const *ids, size_t n);
+/* One of them is alive or dead (td_bus_peer_alive, td_bus_routers). */
+void td_bus_fake_router_alive(const char *identity, int alive);
 /* Make td_bus_peer_alive() answer `alive` for every peer (default 1). */
 void td_bus_fake_set_alive(int alive);
 /* Play the router for out-of-dialog OPTIONS: an ExtenQuery sent is answered

@@ -1,6 +1,8 @@
 /* Unit tests for td_bus over a real ZeroMQ ipc endpoint: hello and peer
  * liveness, typed messages both ways, bursts drained in full (the ZMQ_FD
- * edge-trigger rule), sends to unknown peers refused, dead peers noticed. */
+ * edge-trigger rule), sends to unknown peers refused, dead peers noticed;
+ * a connecting process with two routers (by name, any, each one's down and
+ * return) and with discovery. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 
 #include "td_bus.h"
 #include "td_clock.h"
+#include "td_hrw.h"
 #include "td_log.h"
 
 typedef struct {
@@ -284,6 +287,152 @@ static void test_heartbeat_on_fake_clock(void **state)
     td_bus_destroy(&router);
 }
 
+/* Several routers (shards): a connecting process opens one DEALER per
+ * endpoint of a comma list, learns each router's identity from its Hello,
+ * sends to one by name or to any, hears each one's up and down, and keeps
+ * draining every socket. */
+static void test_two_routers(void **state)
+{
+    t_state_t *t = *state, r2, d;
+    memset(&r2, 0, sizeof r2);
+    memset(&d, 0, sizeof d);
+    r2.base = d.base = t->base;
+    char ep2[160], list[400];
+    snprintf(ep2, sizeof ep2, "%s.2", t->endpoint);
+    snprintf(list, sizeof list, "%s, %s", t->endpoint, ep2);
+    td_bus_t *ra = td_bus_new(t->base, TD_BUS_BIND, t->endpoint, "router-a", "router", 0,
+                              &s_handlers, t);
+    td_bus_t *rb = td_bus_new(t->base, TD_BUS_BIND, ep2, "router-b", "router", 0,
+                              &s_handlers, &r2);
+    td_bus_t *sig = td_bus_new(t->base, TD_BUS_CONNECT, list, "sig-1", "signaling", 10,
+                               &s_handlers, &d);
+    assert_non_null(ra);
+    assert_non_null(rb);
+    assert_non_null(sig);
+    for (int i = 0; i < 20 && d.up < 2; i++)
+        s_run(t->base, 250);
+    assert_int_equal(d.up, 2);
+    assert_int_equal(t->up, 1);
+    assert_int_equal(r2.up, 1);
+    assert_true(td_bus_peer_alive(sig, NULL));
+    assert_true(td_bus_peer_alive(sig, "router-a"));
+    assert_true(td_bus_peer_alive(sig, "router-b"));
+    assert_false(td_bus_peer_alive(sig, "router-c"));
+    const char *ids[4];
+    assert_int_equal(td_bus_routers(sig, ids, 4), 2);
+    assert_string_equal(ids[0], "router-a");        /* endpoint order */
+    assert_string_equal(ids[1], "router-b");
+    assert_ptr_equal(td_bus_peer_name(sig, "router-b"), ids[1]);
+    assert_null(td_bus_peer_name(sig, "router-c"));
+
+    /* the owner of a call: the same as td_hrw's pick, and both get some */
+    int owned_b = 0;
+    for (int i = 0; i < 100; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "sig-1-42-%d", i);
+        const char *o = td_bus_pick_router(sig, key);
+        assert_ptr_equal(o, ids[td_hrw_pick(key, ids, 2)]);
+        owned_b += o == ids[1];
+    }
+    assert_true(owned_b > 20 && owned_b < 80);
+
+    /* by name; NULL goes to the first live one */
+    Tandem__ChannelNew cn = TANDEM__CHANNEL_NEW__INIT;
+    cn.exten = "1002";
+    assert_int_equal(td_bus_send_channel_new(sig, "router-b", "c-1", 0, &cn), 0);
+    r2.stop_at = 1;
+    s_run(t->base, 3000);
+    assert_int_equal(r2.channel_new, 1);
+    assert_int_equal(t->channel_new, 0);
+    assert_string_equal(r2.last_peer, "sig-1");
+    assert_int_equal(td_bus_send_channel_new(sig, NULL, "c-2", 0, &cn), 0);
+    t->stop_at = 1;
+    s_run(t->base, 3000);
+    assert_int_equal(t->channel_new, 1);
+    assert_int_equal(td_bus_send_channel_new(sig, "router-c", "c-3", 0, &cn), -1);
+
+    /* the dealer hears each router under its own name */
+    Tandem__Hangup h = TANDEM__HANGUP__INIT;
+    h.cause = 16;
+    assert_int_equal(td_bus_send_hangup(rb, "sig-1", "c-1", 0, &h), 0);
+    d.stop_at = 1;
+    s_run(t->base, 3000);
+    assert_int_equal(d.hangup, 1);
+    assert_string_equal(d.last_peer, "router-b");
+
+    /* bursts from both routers at once: every socket drained in full */
+    enum { BURST = 3000 };
+    for (int i = 0; i < BURST; i++) {
+        assert_int_equal(td_bus_send_hangup(ra, "sig-1", "burst", 0, &h), 0);
+        assert_int_equal(td_bus_send_hangup(rb, "sig-1", "burst", 0, &h), 0);
+    }
+    d.hangup = 0;
+    d.stop_at = 2 * BURST;
+    s_run(t->base, 10000);
+    assert_int_equal(d.hangup, 2 * BURST);
+
+    /* router-b goes: down for it alone; every call is router-a's now */
+    int up_before = d.up;
+    td_bus_destroy(&rb);
+    for (int i = 0; i < 12 && !d.down; i++)
+        s_run(t->base, 250);
+    assert_int_equal(d.down, 1);
+    assert_true(td_bus_peer_alive(sig, NULL));
+    assert_false(td_bus_peer_alive(sig, "router-b"));
+    assert_int_equal(td_bus_routers(sig, ids, 4), 1);
+    assert_string_equal(td_bus_pick_router(sig, "sig-1-42-7"), "router-a");
+
+    /* it comes back (a new process): up again, and owns its share again */
+    memset(&r2, 0, sizeof r2);
+    r2.base = t->base;
+    rb = td_bus_new(t->base, TD_BUS_BIND, ep2, "router-b", "router", 0, &s_handlers, &r2);
+    assert_non_null(rb);
+    for (int i = 0; i < 20 && d.up == up_before; i++)
+        s_run(t->base, 250);
+    assert_int_equal(d.up, up_before + 1);
+    assert_int_equal(td_bus_routers(sig, ids, 4), 2);
+
+    td_bus_destroy(&sig);
+    td_bus_destroy(&ra);
+    td_bus_destroy(&rb);
+    unlink(ep2 + strlen("ipc://"));
+}
+
+/* discover=tcp://NAME:PORT: NAME resolved (here through the hosts file,
+ * at once) and each address connected. */
+static void test_discover(void **state)
+{
+    t_state_t *t = *state, d;
+    memset(&d, 0, sizeof d);
+    d.base = t->base;
+    td_bus_t *r = NULL;
+    char ep[64], spec[64];
+    for (int port = 25570 + getpid() % 2000; !r && port < 65000; port += 7) {
+        snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
+        td_log_set_level(TD_LOG_BUS, LOG_EMERG);
+        r = td_bus_new(t->base, TD_BUS_BIND, ep, "router-d", "router", 0, &s_handlers, t);
+        td_log_set_level(TD_LOG_BUS, LOG_INFO);
+        snprintf(spec, sizeof spec, "tcp://localhost:%d", port);
+    }
+    assert_non_null(r);
+    td_bus_t *sig = td_bus_new(t->base, TD_BUS_CONNECT, "", "sig-1", "signaling", 1,
+                               &s_handlers, &d);
+    assert_non_null(sig);
+    assert_false(td_bus_peer_alive(sig, NULL));
+    td_log_set_level(TD_LOG_BUS, LOG_EMERG);
+    assert_int_equal(td_bus_discover(sig, "localhost:1"), -1);
+    assert_int_equal(td_bus_discover(sig, "tcp://localhost:x"), -1);
+    td_log_set_level(TD_LOG_BUS, LOG_INFO);
+    assert_int_equal(td_bus_discover(sig, spec), 0);
+    for (int i = 0; i < 20 && !d.up; i++)
+        s_run(t->base, 250);
+    assert_int_equal(d.up, 1);
+    assert_string_equal(d.up_peer, "router-d");
+    assert_true(td_bus_peer_alive(sig, "router-d"));
+    td_bus_destroy(&sig);
+    td_bus_destroy(&r);
+}
+
 static void test_bad_endpoint(void **state)
 {
     t_state_t *t = *state;
@@ -302,6 +451,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hello_and_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_is_noticed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heartbeat_on_fake_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_routers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_discover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_endpoint, setup, teardown),
     };
     return cmocka_run_group_tests_name("td_bus", tests, NULL, NULL);

@@ -22,7 +22,7 @@ static char s_dir[128];
 
 static const char *const s_vars[] = { "TANDEM_IDENTITY", "TANDEM_LOGLEVEL", "TANDEM_BUS",
                                       "TANDEM_SIP_BIND", "TANDEM_MEDIA_ADDRESS", "TANDEM_METRICS",
-                                      "TANDEM_REDIS", NULL };
+                                      "TANDEM_REDIS", "TANDEM_DISCOVER", NULL };
 
 static void s_tandem_conf(const char *text)
 {
@@ -278,6 +278,44 @@ static void test_cluster(void **state)
     assert_int_equal(s_load(&s, "router", NULL, NULL, NULL, NULL), -1);
 }
 
+/* Several routers: a comma list for signaling and media, of which a router
+ * binds (and tandemctl asks) the first; discover= alone drops the default
+ * endpoint; the router's identity from [router] identity or -i. */
+static void test_routers(void **state)
+{
+    (void)state;
+    td_settings_t s;
+    s_tandem_conf("[bus]\nendpoint=tcp://10.0.0.1:5570,tcp://10.0.0.2:5570\n"
+                  "[router]\nidentity=router-1\n");
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), 0);
+    assert_string_equal(s.endpoint, "tcp://10.0.0.1:5570,tcp://10.0.0.2:5570");
+    assert_string_equal(s.discover, "");
+    assert_int_equal(s_load(&s, "router", NULL, NULL, NULL, NULL), 0);
+    assert_string_equal(s.endpoint, "tcp://10.0.0.1:5570");
+    assert_string_equal(s.identity, "router-1");
+    assert_int_equal(s_load(&s, "router", "-b", "tcp://10.0.0.2:5570", "-i", "router-2"), 0);
+    assert_string_equal(s.endpoint, "tcp://10.0.0.2:5570");
+    assert_string_equal(s.identity, "router-2");
+    assert_int_equal(s_load(&s, "ctl", NULL, NULL, NULL, NULL), 0);
+    assert_string_equal(s.endpoint, "tcp://10.0.0.1:5570");
+
+    s_tandem_conf("[bus]\ndiscover=tcp://router:5570\n");
+    assert_int_equal(s_load(&s, "media", NULL, NULL, NULL, NULL), 0);
+    assert_string_equal(s.discover, "tcp://router:5570");
+    assert_string_equal(s.endpoint, "");            /* routers by DNS only */
+    assert_int_equal(s_load(&s, "router", NULL, NULL, NULL, NULL), 0);
+    assert_string_equal(s.endpoint, "tcp://127.0.0.1:5570");
+    assert_string_equal(s.identity, "router");
+    setenv("TANDEM_DISCOVER", "tcp://tandem-router:5570", 1);
+    assert_int_equal(s_load(&s, "signaling", "-b", "tcp://10.0.0.9:5570", NULL, NULL), 0);
+    assert_string_equal(s.discover, "tcp://tandem-router:5570");
+    assert_string_equal(s.endpoint, "tcp://10.0.0.9:5570");
+    unsetenv("TANDEM_DISCOVER");
+
+    s_tandem_conf("[bus]\ndiscover=router:5570\n");
+    assert_int_equal(s_load(&s, "media", NULL, NULL, NULL, NULL), -1);
+}
+
 static void test_auto_address(void **state)
 {
     (void)state;
@@ -323,6 +361,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overload_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_routers, setup, teardown),
         cmocka_unit_test(test_auto_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

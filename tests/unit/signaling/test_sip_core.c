@@ -23,6 +23,7 @@
 #include "sip_legs.h"
 #include "sip_core.h"
 #include "td_bus_fake.h"
+#include "td_hrw.h"
 #include "td_log.h"
 
 typedef struct {
@@ -1396,6 +1397,59 @@ static void test_router_down(void **state)
     assert_int_equal(td_bus_fake_count(), 0);        /* nobody to tell */
 }
 
+/* Several routers: a new call goes to the rendezvous owner of its call id
+ * among the live routers; an outgoing leg's messages go to the router that
+ * sent its Originate; once that router is declared dead, the call's next
+ * message goes to the owner picked again over the live ones; a restart of
+ * the other router leaves the call alone. */
+static void test_two_routers(void **state)
+{
+    fx_t *fx = *state;
+    const char *ids[] = { "router-1", "router-2" };
+    td_bus_fake_set_routers(ids, 2);
+    char id[96];
+    s_invite_authenticated(fx, "two-1", id, sizeof id);
+    const char *owner = ids[td_hrw_pick(id, ids, 2)], *other = owner == ids[0] ? ids[1] : ids[0];
+    assert_string_equal(td_bus_fake_last(TANDEM__ENVELOPE__BODY_CHANNEL_NEW)->peer, owner);
+    s_register(fx, "1002", "1002pass", "two-reg", "Expires: 300\r\n", 200);
+
+    /* the owner asks for the callee: its progress goes back to the owner */
+    Tandem__Envelope env;
+    Tandem__Originate o = TANDEM__ORIGINATE__INIT;
+    o.channel = "SIP/1002-00000001";
+    o.user = "1002";
+    o.number = "";
+    o.caller_num = "1001";
+    o.caller_name = "Alice";
+    o.sdp = (char *)s_sdp;
+    s_env(&env, id, 1);
+    env.body_case = TANDEM__ENVELOPE__BODY_ORIGINATE;
+    env.originate = &o;
+    td_bus_fake_deliver(fx->bus, owner, &env);
+    s_pump(fx);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "INVITE");
+    td_bus_fake_reset();
+    s_respond(fx, 180, "twotag", NULL);
+    assert_string_equal(td_bus_fake_expect(TANDEM__ENVELOPE__BODY_PROGRESS)->peer, owner);
+
+    /* the other router restarts: not our call's business */
+    td_bus_fake_reset();
+    td_bus_fake_peer_restart(fx->bus, other, "router", 0);
+    s_pump(fx);
+    assert_int_equal(td_bus_fake_count(), 0);
+
+    /* the owner is declared dead: the callee's answer goes to the other */
+    td_bus_fake_router_alive(owner, 0);
+    td_bus_fake_peer_down(fx->bus, owner, "router");
+    td_bus_fake_reset();
+    s_respond(fx, 486, "twotag", NULL);
+    const td_bus_fake_sent_t *h = td_bus_fake_expect(TANDEM__ENVELOPE__BODY_HANGUP);
+    assert_string_equal(h->peer, other);
+    assert_int_equal(h->env->leg, 1);
+    td_bus_fake_set_routers(NULL, 0);
+}
+
 /* The router restarted (a new boot in its Hello): it knows none of the
  * calls, so at once - no grace - the ringing caller gets 503, its callee a
  * CANCEL, and the new router hears a Hangup for each leg (it ends any call
@@ -2099,6 +2153,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_router_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_router_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_routers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_leg_on_bus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mutations_never_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_codecs, setup, teardown),
