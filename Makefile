@@ -18,7 +18,7 @@ LIB_SRCS := $(wildcard lib/*.c) $(GEN)
 PROGS    := signaling router media
 BINS     := $(PROGS:%=bin/tandem-%)
 
-.PHONY: all deps run test test-fresh unit integration bench bench-media bench-failover bench-hold clean check images
+.PHONY: all deps run test test-fresh unit integration bench bench-media bench-failover bench-hold bench-cluster clean check images
 all: $(BINS) bin/tandemctl
 
 deps:
@@ -147,6 +147,13 @@ bench-failover: deps
 bench-hold: deps
 	@$(MAKE) -j$(JOBS) --no-print-directory all
 	@bash bench/hold.sh
+
+# Issue 10: call rate with 1 and 2 routers and 1 and 2 signaling nodes, and
+# the shared store's cost (Redis commands, CPU, memory per registration and
+# per call). Not in `make test`.
+bench-cluster: deps
+	@$(MAKE) -j$(JOBS) --no-print-directory all
+	@bash bench/cluster.sh
 
 clean:
 	rm -rf build bin

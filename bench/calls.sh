@@ -26,6 +26,12 @@
 # BENCH_STEP (20), BENCH_HOLD (60), BENCH_CALL_MS (1000),
 # BENCH_LOGLEVEL (notice: Asterisk's verbose 0; info logs every step),
 # BENCH_KEEP=1 keeps the work directory.
+#
+# Sourced by another bench (bench/cluster.sh) with BENCH_LIB=1, it sets up
+# the same (ports, config in $conf, clean-up) and returns before its ladder;
+# that bench may then redefine s_start_switch (which processes run, their
+# PIDs in children[] and their names in cpu_names), set targets[] (one UAC
+# per signaling address, the rate split evenly) and call s_step.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
@@ -49,7 +55,8 @@ done
 command -v sipp >/dev/null || { echo "bench: sipp missing (apt-get install sip-tester)" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/tandem-bench.XXXXXX)
-switch_pid=; uas_pid=; uac_pid=; children=(); tunnel_pids=()
+switch_pid=; uas_pid=; uac_pids=(); children=(); tunnel_pids=()
+cpu_names=router/media/signaling
 cleanup() {
     local p
     trap - EXIT INT TERM
@@ -170,25 +177,30 @@ s_cpu() {
 
 s_stop_all() {
     local p i
-    for p in $uac_pid $uas_pid; do kill -TERM "$p" 2>/dev/null; done
-    [ -n "$switch_pid" ] && kill -TERM "$switch_pid" 2>/dev/null
+    for p in "${uac_pids[@]}" $uas_pid; do kill -TERM "$p" 2>/dev/null; done
+    if [ -n "$switch_pid" ]; then
+        kill -TERM "$switch_pid" 2>/dev/null
+    else
+        for p in "${children[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    fi
     for i in $(seq 50); do
         local alive=0
-        for p in $switch_pid "${children[@]}" $uac_pid $uas_pid; do
+        for p in $switch_pid "${children[@]}" "${uac_pids[@]}" $uas_pid; do
             kill -0 "$p" 2>/dev/null && alive=1
         done
         [ $alive = 0 ] && break
         sleep 0.1
     done
-    for p in $switch_pid "${children[@]}" $uac_pid $uas_pid; do kill -KILL "$p" 2>/dev/null; done
+    for p in $switch_pid "${children[@]}" "${uac_pids[@]}" $uas_pid; do kill -KILL "$p" 2>/dev/null; done
     for p in "${tunnel_pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    for p in $switch_pid $uac_pid $uas_pid; do wait "$p" 2>/dev/null; done
-    switch_pid=; uas_pid=; uac_pid=; children=(); tunnel_pids=()
+    for p in $switch_pid "${children[@]}" "${uac_pids[@]}" $uas_pid; do wait "$p" 2>/dev/null; done
+    switch_pid=; uas_pid=; uac_pids=(); children=(); tunnel_pids=()
 }
 
-# s_start LABEL SECONDS: the three processes (via tools/run.sh) and the UAS.
-s_start() {
-    local label=$1 secs=$2
+# s_start_switch LABEL: the three processes (via tools/run.sh), answering
+# SIP; sets switch_pid and children[] (their PIDs, in cpu_names' order).
+s_start_switch() {
+    local label=$1
     bash tools/run.sh "$conf" </dev/null >"$tmp/switch-$label.log" 2>&1 &
     switch_pid=$!
     if ! python3 tests/tools/sip_ping.py --port "$sip" --wait 10 >/dev/null; then
@@ -199,6 +211,12 @@ s_start() {
     # run.sh's children (router, media, signaling), to stop them by PID even
     # if run.sh itself were gone.
     mapfile -t children < <(pgrep -P "$switch_pid")
+}
+
+# s_start LABEL SECONDS: the switch (s_start_switch) and the UAS.
+s_start() {
+    local label=$1 secs=$2
+    s_start_switch "$label" || return 1
     if [ "$transport" = tls ]; then
         "$stunnel" "$tmp/stunnel.conf" </dev/null >"$tmp/stunnel-$label.log" 2>&1 &
         tunnel_pids=($!)
@@ -215,23 +233,37 @@ s_start() {
 }
 
 # s_step LABEL RATE SECONDS: one measured run. Prints a result line and
-# returns 0 when every call succeeded at the asked rate.
+# returns 0 when every call succeeded at the asked rate. With several
+# targets[] (signaling addresses), one UAC per target takes an even share
+# of the rate and of the calls (bench/cluster.sh); the line sums them.
+# s_step_hook, if defined, runs after the calls and before the processes
+# stop (bench/cluster.sh reads Redis there).
 s_step() {
     local label=$1 rate=$2 secs=$3
-    local calls=$((rate * secs)) rc cpu0 cpu1 t0 t1 host0 host1
+    local calls=$((rate * secs)) rc=0 r cpu0 cpu1 t0 t1 host0 host1 n=${#targets[@]} i p csvs=""
+    local share=$((rate / n)) mine
     s_start "$label" "$secs" || { s_stop_all; return 1; }
     cpu0=$(s_cpu "${children[@]}"); t0=$(date +%s.%N); host0=$(s_host_busy)
-    timeout -k 2 $((secs * 2 + 60)) sipp 127.0.0.1:"$target" -sf bench/uac.xml -t "$tflag" \
-        -i 127.0.0.1 -p "$uac" -mp $((TD_BASE + 24)) -nostdin \
-        -s 5550000 -r "$rate" -rp 1000 -m "$calls" -l $((rate * 10)) \
-        -d "$call_ms" -recv_timeout 8000 \
-        -max_recv_loops 10000 -max_sched_loops 10000 \
-        -trace_stat -stf "$tmp/uac-$label.csv" -fd 1 \
-        -trace_err -error_file "$tmp/uac-$label.err" \
-        </dev/null >"$tmp/uac-$label.out" 2>&1 &
-    uac_pid=$!
-    wait $uac_pid; rc=$?
-    uac_pid=
+    uac_pids=()
+    for i in "${!targets[@]}"; do
+        mine=$share
+        [ "$i" = $((n - 1)) ] && mine=$((rate - share * (n - 1)))   # the rest
+        timeout -k 2 $((secs * 2 + 60)) sipp 127.0.0.1:"${targets[$i]}" -sf bench/uac.xml -t "$tflag" \
+            -i 127.0.0.1 -p "${uac_ports[$i]}" -mp $((TD_BASE + 24 + 4 * i)) -nostdin \
+            -s 5550000 -r "$mine" -rp 1000 -m $((mine * secs)) -l $((mine * 10)) \
+            -d "$call_ms" -recv_timeout 8000 \
+            -max_recv_loops 10000 -max_sched_loops 10000 \
+            -trace_stat -stf "$tmp/uac-$label-$i.csv" -fd 1 \
+            -trace_err -error_file "$tmp/uac-$label-$i.err" \
+            </dev/null >"$tmp/uac-$label-$i.out" 2>&1 &
+        uac_pids+=($!)
+        csvs+="$tmp/uac-$label-$i.csv,"
+    done
+    for p in "${uac_pids[@]}"; do
+        wait "$p"; r=$?
+        [ $rc = 0 ] && rc=$r
+    done
+    uac_pids=()
     t1=$(date +%s.%N)
     cpu1=$(s_cpu "${children[@]}"); host1=$(s_host_busy)
     sleep 1                      # the UAS writes its last stats line
@@ -239,11 +271,14 @@ s_step() {
     for p in "${children[@]}"; do    # peak resident memory, MiB
         rss+="$(awk '/^VmHWM/ { printf "%d", $2 / 1024 }' /proc/"$p"/status 2>/dev/null || echo "?")/"
     done
+    declare -F s_step_hook >/dev/null && s_step_hook "$label" "$calls"
     s_stop_all
-    python3 - "$tmp/uac-$label.csv" "$tmp/uas-$label.csv" "$rate" "$secs" "$rc" \
-        "$cpu0" "$cpu1" "$t0" "$t1" "$(getconf CLK_TCK)" "$label" "$host0" "$host1" "${rss%/}" <<'PY'
+    python3 - "${csvs%,}" "$tmp/uas-$label.csv" "$rate" "$secs" "$rc" \
+        "$cpu0" "$cpu1" "$t0" "$t1" "$(getconf CLK_TCK)" "$label" "$host0" "$host1" "${rss%/}" \
+        "$cpu_names" <<'PY'
 import sys
-uac, uas, rate, secs, rc = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+uacs, uas, rate, secs, rc = sys.argv[1].split(","), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+names = sys.argv[15]
 cpu0 = [int(x) for x in sys.argv[6].split()]
 cpu1 = [int(x) for x in sys.argv[7].split()]
 wall = float(sys.argv[9]) - float(sys.argv[8])
@@ -264,30 +299,44 @@ def rows(path):
 def epoch(v):
     return float(v.split("\t")[-1])
 
-r = rows(uac)
 s = rows(uas)
-last = r[-1] if r else {}
 num = lambda d, k: int(float(d.get(k, "0") or 0))
-ok_calls, failed = num(last, "SuccessfulCall(C)"), num(last, "FailedCall(C)")
-retrans, created = num(last, "Retransmissions(C)"), num(last, "TotalCallCreated")
+ok_calls = failed = retrans = created = 0
+t_created = 0.0
+for uac in uacs:
+    r = rows(uac)
+    last = r[-1] if r else {}
+    ok_calls += num(last, "SuccessfulCall(C)")
+    failed += num(last, "FailedCall(C)")
+    retrans += num(last, "Retransmissions(C)")
+    created += num(last, "TotalCallCreated")
+    # when this UAC's last call was created: the first stats line (1 s
+    # apart) with all of its share; the slowest UAC sets the rate kept
+    t = None
+    want = num(last, "TotalCallCreated")
+    for d in r:
+        if want > 0 and num(d, "TotalCallCreated") >= want:
+            t = epoch(d["CurrentTime"]) - epoch(d["StartTime"])
+            break
+    t_created = None if t is None or t_created is None else max(t_created, t)
+if created < calls:
+    t_created = None
 uas_failed = num(s[-1], "FailedCall(C)") if s else -1
-# when the last call was created: the first stats line (1 s apart) with all
-t_created = None
-for d in r:
-    if num(d, "TotalCallCreated") >= calls:
-        t_created = epoch(d["CurrentTime"]) - epoch(d["StartTime"])
-        break
 achieved = calls / t_created if t_created else (created / wall if wall else 0)
 cpu = ["%3.0f%%" % (100.0 * (b - a) / tck / wall) for a, b in zip(cpu0, cpu1)] if wall else []
 verdict = (rc == 0 and failed == 0 and ok_calls == calls and uas_failed == 0
            and achieved >= 0.9 * rate)
 print("%-10s %5d/s %4ds  calls %6d  ok %6d  failed %5d  uas-failed %4d  retrans %6d  "
-      "kept %6.0f/s  cpu router/media/signaling %s  peak MiB %s  host busy %3.0f%%  sipp rc %d  %s"
+      "kept %6.0f/s  cpu %s %s  peak MiB %s  host busy %3.0f%%  sipp rc %d  %s"
       % (label, rate, secs, calls, ok_calls, failed, uas_failed, retrans, achieved,
-         "/".join(cpu) or "?", rss, host, rc, "PASS" if verdict else "FAIL"))
+         names, "/".join(cpu) or "?", rss, host, rc, "PASS" if verdict else "FAIL"))
 sys.exit(0 if verdict else 1)
 PY
 }
+
+targets=("$target")
+uac_ports=("$uac" $((TD_BASE + 7)) $((TD_BASE + 8)) $((TD_BASE + 9)))
+[ "${BENCH_LIB:-0}" = 1 ] && return 0
 
 echo "bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -sr)"
 echo "bench: $(sipp -v 2>&1 | grep -m1 -o 'SIPp v[^ ]*' | sed 's/\.$//'), sipp on the same cores as Tandem"

@@ -376,6 +376,7 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
         return -1;
 
     const char *from, *v;
+    int bus_over = 0, discover_env = 0;   /* TANDEM_BUS / -b given; TANDEM_DISCOVER given */
     if ((v = s_pick(opt_identity, "TANDEM_IDENTITY", &from))) {
         if (!*v || strlen(v) >= sizeof out->identity) {
             fprintf(stderr, "tandem-%s: bad identity '%s' (%s)\n", process, v, from);
@@ -406,8 +407,10 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
         }
         snprintf(out->endpoint, sizeof out->endpoint, "%s", v);
         out->has_endpoint = 1;
+        bus_over = 1;
     }
     if ((v = s_pick(NULL, "TANDEM_DISCOVER", &from))) {
+        discover_env = 1;
         if (strlen(v) >= sizeof out->discover
             || (*v && (strncmp(v, "tcp://", 6) != 0 || !strchr(v + 6, ':')))) {
             fprintf(stderr, "tandem-%s: bad discover '%s' (%s): want tcp://NAME:PORT\n",
@@ -420,8 +423,10 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
         /* One router: a router binds the first endpoint of the list (its
          * own, or -b), and tandemctl talks to that one (or -b's). */
         out->endpoint[strcspn(out->endpoint, ",")] = '\0';
-    } else if (out->discover[0] && !out->has_endpoint) {
-        out->endpoint[0] = '\0';     /* routers found by DNS only, not the default */
+    } else if (out->discover[0] && (!out->has_endpoint || (discover_env && !bus_over))) {
+        /* routers found by DNS only: not the default endpoint, nor the
+         * file's when TANDEM_DISCOVER (over the files) names them */
+        out->endpoint[0] = '\0';
     }
     if ((v = s_pick(opt_sip, "TANDEM_SIP_BIND", &from))) {
         if (s_parse_hostport(v, &out->sip_bind_addr, &out->sip_bind_port) < 0) {

@@ -675,7 +675,8 @@ td_wait_gone() {
 # rtp_peer.py phone on RTP_PORT sends PACKETS (default 50, 20 ms apart) to
 # the address the 200's SDP names. Both run in the background (sipp logs
 # under NAME, the phone under NAME-rtp); td_echo_finish NAME collects them.
-# TD_ECHO_UAC=FILE uses another caller scenario (same keys: rtpport, target).
+# TD_ECHO_UAC=FILE uses another caller scenario (same keys: rtpport, target);
+# TD_ECHO_ARGS adds sipp arguments (e.g. "-au 1003 -ap 1003pass -key user 1003").
 declare -A TD_ECHO_COUNT
 td_echo_start() {
     local name=$1 sport=$2 rport=$3 count=${4:-50}
@@ -690,7 +691,8 @@ td_echo_start() {
     s_udp_bound "${TD_BG[$name-rtp]}" "$rport" 5 ||
         echo "[$TD_NAME] $name: the phone did not bind port $rport within 5 s"
     td_sipp_bg "$name" -sf "${TD_ECHO_UAC:-$TD_ROOT/tests/sip/echo/uac.xml}" -p "$sport" -m 1 -s 600 \
-        -d $(( count * 20 + 500 )) -key rtpport "$rport" -key target "$TD_TMP/$name.target"
+        -d $(( count * 20 + 500 )) -key rtpport "$rport" -key target "$TD_TMP/$name.target" \
+        ${TD_ECHO_ARGS:-}
 }
 
 # s_udp_bound PID PORT SECONDS: wait until UDP PORT is bound in the network

@@ -21,7 +21,9 @@ pkgs=(build-essential pkg-config libosip2-dev libevent-dev libzmq3-dev
 # stunnel4 puts TLS under the tests' phones (Debian's sipp has no TLS).
 # (tests/sip/multihost also uses nsenter, from util-linux, which is Essential.)
 # baresip-core, linphone-cli (linphone-daemon), kamailio and tcpdump are the
-# real phones, the front proxy and the capture of tests/sip/softphones.
+# real phones, the front proxy and the capture of tests/sip/softphones;
+# kamailio is also the SIP load balancer of tests/sip/kamailio_dispatcher
+# (deploy/kamailio/).
 # asterisk-core-sounds-en-wav puts the prompts in sounds/en_US_f_Allison;
 # asterisk-core-sounds-en (a Recommends, skipped with --no-install-recommends)
 # makes the sounds/en link to it. tandem-media finds either (media/sound_dir.h).

@@ -5,6 +5,9 @@
 #                           with `docker import` (built once, kept by its tag;
 #                           the tarball is tools/test-fresh.sh's cached base)
 #   tandem:latest           deploy/Dockerfile: build stage + runtime stage
+#   tandem-kamailio:latest  deploy/kamailio/Dockerfile: Kamailio with
+#                           deploy/kamailio/kamailio.cfg, the SIP front of a
+#                           compose stack with several signaling nodes
 #
 # No registry is used: nothing is pulled, the Dockerfile builds FROM the base
 # image made here. If the Docker daemon is not running (and we are root), it
@@ -12,11 +15,13 @@
 #
 #   TD_IMAGE  runtime image tag (tandem:latest)
 #   TD_BASE   base image tag (tandem/debian:bookworm)
+#   TD_FRONT_IMAGE  the front's tag (tandem-kamailio:latest)
 #   TD_FRESH_CACHE  where the debootstrap tarball is kept (/var/cache/tandem)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 image=${TD_IMAGE:-tandem:latest}
 base=${TD_BASE:-tandem/debian:bookworm}
+front=${TD_FRONT_IMAGE:-tandem-kamailio:latest}
 cache=${TD_FRESH_CACHE:-/var/cache/tandem}
 
 say() { echo "images: $*"; }
@@ -64,3 +69,6 @@ fi
 say "building $image"
 docker build --build-arg BASE="$base" -f "$src/deploy/Dockerfile" -t "$image" "$src"
 say "$image: $(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}')"
+say "building $front"
+docker build --build-arg BASE="$base" -f "$src/deploy/kamailio/Dockerfile" -t "$front" "$src"
+say "$front: $(docker image inspect -f '{{.Size}}' "$front" | awk '{printf "%.0f MB", $1/1e6}')"

@@ -310,6 +310,11 @@ static void test_routers(void **state)
     assert_int_equal(s_load(&s, "signaling", "-b", "tcp://10.0.0.9:5570", NULL, NULL), 0);
     assert_string_equal(s.discover, "tcp://tandem-router:5570");
     assert_string_equal(s.endpoint, "tcp://10.0.0.9:5570");
+    /* TANDEM_DISCOVER alone is over the file's endpoint, as env is over files */
+    s_tandem_conf("[bus]\nendpoint=tcp://127.0.0.1:5570\n");
+    assert_int_equal(s_load(&s, "media", NULL, NULL, NULL, NULL), 0);
+    assert_string_equal(s.discover, "tcp://tandem-router:5570");
+    assert_string_equal(s.endpoint, "");
     unsetenv("TANDEM_DISCOVER");
 
     s_tandem_conf("[bus]\ndiscover=router:5570\n");
