@@ -952,6 +952,56 @@ int td_store_hgetall(td_store_t *self, const char *key, td_store_hash_fn *fn, vo
     return s_read(self, key, "HGETALL", NULL, fn, arg);
 }
 
+typedef struct {
+    td_store_t *self;
+    td_store_lost_fn *fn;
+    void *arg;
+    char mark[];
+} s_lost_t;
+
+static void s_on_mark(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    s_lost_t *l = priv;
+    redisReply *r = reply;
+    s_count_reply(l->self, r);
+    /* nil: not there, lost (or never written); no reply: away again, the
+     * next on_up asks again */
+    if (r && r->type != REDIS_REPLY_ERROR && !l->self->closing) {
+        int lost = r->type == REDIS_REPLY_NIL;
+        if (lost)
+            td_store_set(l->self, l->mark, "1", 1, 0);
+        l->fn(l->arg, lost);
+    }
+    free(l);
+}
+
+int td_store_if_lost(td_store_t *self, const char *mark, td_store_lost_fn *fn, void *arg)
+{
+    if (self->state != S_UP)
+        return 0;                 /* the next on_up asks */
+    size_t n = strlen(mark);
+    s_lost_t *l = malloc(sizeof *l + n + 1);
+    char *full = s_full(mark);
+    if (!l || !full) {
+        free(l);
+        free(full);
+        return -1;
+    }
+    *l = (s_lost_t){ self, fn, arg };
+    memcpy(l->mark, mark, n + 1);
+    const char *argv[] = { "GET", full };
+    size_t lens[] = { 3, strlen(full) };
+    int rc = redisAsyncCommandArgv(self->cmd, s_on_mark, l, 2, argv, lens);
+    free(full);
+    if (rc != REDIS_OK) {
+        free(l);
+        return -1;
+    }
+    self->counts.commands++;
+    return 0;
+}
+
 /* ---- scan ---- */
 
 typedef struct {

@@ -57,6 +57,17 @@ int td_store_up(const td_store_t *self);
 typedef void td_store_up_fn(void *arg);
 int td_store_on_up(td_store_t *self, td_store_up_fn *fn, void *arg);
 
+/* For an on_up callback: did this Redis lose what we wrote before? mark is
+ * a key only this node writes ("mark:sig:<identity>"), set here. fn(arg,
+ * lost) runs once Redis answers: lost = 1 when it did not have the mark (the
+ * first time, or a Redis that restarted empty: no persistence, a new
+ * replica), and the node writes its live state again; 0 when it only hung
+ * or came back with its data. Nothing runs when Redis goes away before it
+ * answers (the next on_up asks again). The writes kept while Redis was
+ * away are replayed before this check either way. */
+typedef void td_store_lost_fn(void *arg, int lost);
+int td_store_if_lost(td_store_t *self, const char *mark, td_store_lost_fn *fn, void *arg);
+
 /* ---- writes (fire and forget; kept while Redis is away) ---- */
 
 /* key = value (binary safe, len bytes); ttl_s > 0: expires after ttl_s s. */

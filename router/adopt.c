@@ -479,6 +479,38 @@ size_t adopt_expire(adopt_t *self, uint32_t seconds)
     return o.n;
 }
 
+static void s_store_one(void *arg, const char *key, void *value)
+{
+    (void)key;
+    adopt_t *self = arg;
+    const s_call_t *c = value;
+    enum { EXTRA = 5, N = EXTRA + JOURNAL_FIELDS };
+    const char *names[N], *values[N];
+    char leg1[16] = "", k[CALL_SAVE_KEY_MAX];
+    if (c->leg1)
+        snprintf(leg1, sizeof leg1, "%u", c->leg1);
+    names[0] = CALL_SAVE_OWNER;  values[0] = self->env.identity;
+    names[1] = CALL_SAVE_SIG0;   values[1] = c->sig[0];
+    names[2] = CALL_SAVE_SIG1;   values[2] = c->sig[1];
+    names[3] = CALL_SAVE_LEG1;   values[3] = leg1;
+    names[4] = CALL_SAVE_WORKER; values[4] = c->worker;
+    for (int i = 0; i < JOURNAL_FIELDS; i++) {
+        names[EXTRA + i] = journal_field_names[i];
+        values[EXTRA + i] = c->f[i];
+    }
+    int kl = snprintf(k, sizeof k, "call:%s", c->id);
+    if (kl > 0 && kl < (int)sizeof k)
+        td_store_hset(self->env.store, k, 12 * 3600, N, names, values);
+}
+
+size_t adopt_store_all(adopt_t *self)
+{
+    if (!self || !self->env.store)
+        return 0;
+    strmap_foreach(self->calls, s_store_one, self);
+    return strmap_size(self->calls);
+}
+
 typedef struct {
     size_t calls, channels;
 } s_count_t;

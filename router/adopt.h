@@ -77,6 +77,10 @@ void adopt_on_message(adopt_t *self, const td_bus_hdr_t *hdr, adopt_event_t ev, 
  * Returns how many. */
 size_t adopt_expire(adopt_t *self, uint32_t seconds);
 
+/* Write every adopted call's call:<id> again, this router its owner (the
+ * store lost it: a Redis that restarted empty). Returns how many. */
+size_t adopt_store_all(adopt_t *self);
+
 /* Adopted calls not ended yet, and their channels (1 or 2 each). */
 size_t adopt_count(const adopt_t *self, size_t *channels);
 /* Messages held for a store answer (tests). */

@@ -22,6 +22,7 @@ struct dbsync {
     astdb_t *db;
     chanvars_t **globals;
     char origin[96];             /* identity/pid.random: unique per process */
+    char mark[128];              /* mark:db:<identity>: Redis did not lose our writes */
     int scans;                   /* reload scans still running */
     int reload_again;            /* an R came during a reload */
     int wrote_while_down;        /* publish failed: ask the others to reload */
@@ -275,9 +276,41 @@ static void s_reload(dbsync_t *self)
     td_store_scan(self->store, "global:*", NULL, s_on_global_value, s_on_global_done, self);
 }
 
-static void s_on_up(void *arg)
+static void s_push_db(void *arg, const char *key, const char *value)
 {
     dbsync_t *self = arg;
+    char k[8 + 256];
+    if (snprintf(k, sizeof k, "db:%s", key) < (int)sizeof k)
+        td_store_set(self->store, k, value, strlen(value), 0);
+    self->counts.pushed++;
+}
+
+static void s_push_global(void *arg, const char *name, const char *value)
+{
+    dbsync_t *self = arg;
+    char k[16 + 256];
+    if (snprintf(k, sizeof k, "global:%s", name) < (int)sizeof k)
+        td_store_set(self->store, k, value ? value : "", value ? strlen(value) : 0, 0);
+    self->counts.pushed++;
+}
+
+/* Redis answered whether it still has our mark (s_on_up). */
+static void s_on_checked(void *arg, int lost)
+{
+    dbsync_t *self = arg;
+    if (lost) {
+        /* A Redis that restarted empty: our cache is what is left of the
+         * shared DB; it goes back in before the reload, which would else
+         * empty the cache as well (a fresh Redis: the cache is empty). */
+        uint64_t before = self->counts.pushed;
+        astdb_foreach(self->db, s_push_db, self);
+        if (*self->globals)
+            chanvars_foreach(*self->globals, s_push_global, self);
+        if (self->counts.pushed > before)
+            td_log(LOG_NOTICE, "dbsync: Redis lost the shared DB: %llu DB key(s) and global(s) "
+                   "written back from this router's cache",
+                   (unsigned long long)(self->counts.pushed - before));
+    }
     /* The others missed our messages if a publish failed, or may have if
      * we changed anything since the last time up (a message sent into a
      * connection that then hung is lost; the write itself was replayed). */
@@ -287,6 +320,12 @@ static void s_on_up(void *arg)
     self->changes = 0;
     self->ups++;
     s_reload(self);
+}
+
+static void s_on_up(void *arg)
+{
+    dbsync_t *self = arg;
+    td_store_if_lost(self->store, self->mark, s_on_checked, self);
 }
 
 /* ---- messages ---- */
@@ -347,6 +386,7 @@ dbsync_t *dbsync_new(td_store_t *store, astdb_t *db, chanvars_t **globals, const
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(self->origin, sizeof self->origin, "%s/%ld.%ld", identity, (long)getpid(),
              (long)(ts.tv_nsec ^ (ts.tv_sec << 8)) & 0xffffff);
+    snprintf(self->mark, sizeof self->mark, "mark:db:%s", identity);
     for (char *p = self->origin; *p; p++)
         if (*p == ' ' || *p == '\n')
             *p = '_';

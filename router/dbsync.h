@@ -38,10 +38,11 @@ void dbsync_destroy(dbsync_t **self_p);
  * The signature of func_env_t's global_changed hook (arg: the dbsync). */
 void dbsync_global_changed(void *self, const char *name, const char *value);
 
-/* Keys loaded by the last reload, messages applied, messages sent. */
+/* Keys loaded by the last reload, messages applied, messages sent, keys
+ * written back to a Redis that lost them. */
 typedef struct {
     size_t loaded_db, loaded_globals;
-    uint64_t applied, published, reloads;
+    uint64_t applied, published, reloads, pushed;
 } dbsync_counts_t;
 const dbsync_counts_t *dbsync_counts(const dbsync_t *self);
 

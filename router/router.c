@@ -756,6 +756,40 @@ static int s_live(void *arg, const char *call_id)
     return strmap_get(self->calls, call_id) != NULL;
 }
 
+static void s_save_one(void *arg, const char *key, void *value)
+{
+    (void)key;
+    size_t *n = arg;
+    call_t *c = value;
+    if (call_saved(c)) {
+        call_save(c);
+        (*n)++;
+    }
+}
+
+/* The store answered whether it lost our keys (s_on_store_up): a Redis that
+ * restarted empty gets every answered call's call:<id> again, adopted ones
+ * included; the writes kept during the outage were replayed before. */
+static void s_store_resync(void *arg, int lost)
+{
+    router_t *self = arg;
+    if (!lost || !self->store)
+        return;
+    size_t n = 0;
+    strmap_foreach(self->calls, s_save_one, &n);
+    size_t adopted = adopt_store_all(self->adopt);
+    td_log(LOG_NOTICE, "cluster store: Redis lost this router's keys: %zu call(s) written again "
+           "(%zu adopted)", n + adopted, adopted);
+}
+
+static void s_on_store_up(void *arg)
+{
+    router_t *self = arg;
+    char mark[96];
+    snprintf(mark, sizeof mark, "mark:router:%s", self->identity);
+    td_store_if_lost(self->store, mark, s_store_resync, self);
+}
+
 int router_open_cluster(router_t *self, const td_store_conf_t *conf, const char *identity)
 {
     if (self->store)
@@ -777,6 +811,7 @@ int router_open_cluster(router_t *self, const td_store_conf_t *conf, const char 
         dbsync_destroy(&self->dbsync);
         return -1;
     }
+    td_store_on_up(self->store, s_on_store_up, self);
     self->env.dbsync = self->dbsync;
     self->env.store = self->store;
     self->env.identity = self->identity;

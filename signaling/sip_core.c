@@ -582,6 +582,44 @@ static void s_restore_reg(void *arg, const char *key, size_t n, const char *cons
         sip_qualify_registered(self->qualify, peer);
 }
 
+typedef struct {
+    sip_core_t *self;
+    long now;
+    size_t n;
+} s_resync_t;
+
+static void s_resync_reg(void *arg, const char *aor, long expires_at)
+{
+    (void)expires_at;
+    s_resync_t *r = arg;
+    s_store_reg(r->self, aor, r->now);
+    r->n++;
+}
+
+/* The store is back after an outage and the writes kept meanwhile were
+ * replayed; but a Redis that restarted empty (no persistence) lost every
+ * key written before: then this node's registrations and dialogs go in
+ * again, each registration with the time it has left as its TTL. */
+static void s_store_resync(void *arg, int lost)
+{
+    sip_core_t *self = arg;
+    if (!lost)
+        return;
+    s_resync_t r = { self, (long)time(NULL), 0 };
+    sip_registrar_foreach(self->registrar, r.now, s_resync_reg, &r);
+    size_t dlgs = sip_legs_store_all(self->call);
+    td_log(LOG_NOTICE, "cluster store: Redis lost this node's keys: %zu registration(s) and "
+           "%zu dialog(s) written again", r.n, dlgs);
+}
+
+static void s_on_store_up(void *arg)
+{
+    sip_core_t *self = arg;
+    char mark[96];
+    snprintf(mark, sizeof mark, "mark:sig:%s", sip_state_node(self->state));
+    td_store_if_lost(sip_state_store(self->state), mark, s_store_resync, self);
+}
+
 /* A dlg:* of this node, read back at start: an established leg again. */
 static void s_restore_dlg(void *arg, const char *key, size_t n, const char *const *fields,
                           const char *const *values)
@@ -1519,6 +1557,8 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         size_t regs = sip_state_each(self->state, "reg:", s_restore_reg, self);
         size_t dlgs = sip_state_each(self->state, "dlg:", s_restore_dlg, self);
         sip_state_forget(self->state);
+        td_store_on_up(sip_state_store(self->state), s_on_store_up, self);
+        s_on_store_up(self);       /* up already: the mark goes in (nothing when away) */
         if (regs || dlgs)
             td_log(LOG_NOTICE, "restored from the cluster store: %zu registration(s) (%zu "
                    "binding(s) live), %zu dialog(s)", regs, sip_registrar_count(self->registrar),

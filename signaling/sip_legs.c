@@ -1440,6 +1440,20 @@ size_t sip_legs_announce_restored(sip_legs_t *self)
     return n;
 }
 
+size_t sip_legs_store_all(sip_legs_t *self)
+{
+    size_t n = 0;
+    if (!self->env.store)
+        return 0;
+    for (size_t i = 0; i < self->nbuckets; i++)
+        for (sip_leg_t *leg = self->by_bus[i]; leg; leg = leg->bus_next)
+            if (leg->stored && leg->state == LEG_UP) {
+                s_store_put(leg);
+                n++;
+            }
+    return n;
+}
+
 /* ---- outgoing legs ------------------------------------------------------- */
 
 /* The Request-URI for a registered contact, with its user part replaced by

@@ -70,6 +70,10 @@ int sip_legs_restore(sip_legs_t *self, const char *key, size_t n, const char *co
  * (DialogRestored), once it is up: it answers Hangup for a call it ended
  * while we were away, and the leg's phone gets its BYE. Returns how many. */
 size_t sip_legs_announce_restored(sip_legs_t *self);
+/* Write the dlg: hash of every established leg again (the cluster store
+ * came back after an outage: a Redis that restarted empty lost them).
+ * Returns how many. */
+size_t sip_legs_store_all(sip_legs_t *self);
 /* Frees every leg without sending anything. */
 void sip_legs_destroy(sip_legs_t **self_p);
 

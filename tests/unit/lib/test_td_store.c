@@ -353,6 +353,42 @@ static void test_outage_killed(void **state)
     assert_string_equal(t->msg, "again");
 }
 
+static int s_lost_n, s_lost_last;
+
+static void s_on_lost(void *arg, int lost)
+{
+    (void)arg;
+    s_lost_n++;
+    s_lost_last = lost;
+}
+
+/* td_store_if_lost: the mark is missing the first time (set then), there
+ * the next, and missing again once a Redis restarted empty. */
+static void test_if_lost(void **state)
+{
+    t_state_t *t = *state;
+    s_lost_n = 0;
+    assert_int_equal(td_store_if_lost(t->store, "mark:t", s_on_lost, t), 0);
+    assert_int_equal(s_run_until(t, &s_lost_n, 1, 3000), 0);
+    assert_int_equal(s_lost_last, 1);
+    assert_int_equal(td_store_if_lost(t->store, "mark:t", s_on_lost, t), 0);
+    assert_int_equal(s_run_until(t, &s_lost_n, 2, 3000), 0);
+    assert_int_equal(s_lost_last, 0);
+    s_redis_kill();
+    for (int i = 0; i < 100 && td_store_up(t->store); i++)
+        s_run_for(t, 20);
+    assert_false(td_store_up(t->store));
+    assert_int_equal(td_store_if_lost(t->store, "mark:t", s_on_lost, t), 0);
+    s_run_for(t, 100);
+    assert_int_equal(s_lost_n, 2);               /* away: nothing runs */
+    assert_int_equal(s_redis_start(), 0);
+    int ups = t->ups;
+    assert_int_equal(s_run_until(t, &t->ups, ups + 1, 5000), 0);
+    assert_int_equal(td_store_if_lost(t->store, "mark:t", s_on_lost, t), 0);
+    assert_int_equal(s_run_until(t, &s_lost_n, 3, 3000), 0);
+    assert_int_equal(s_lost_last, 1);             /* the new Redis is empty */
+}
+
 /* Redis hung (SIGSTOP): the connection stays open but nothing answers; the
  * store declares the outage after a few seconds, and what was written
  * meanwhile (sent into the dead socket) is written again after SIGCONT. */
@@ -478,6 +514,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scan, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_publish_subscribe, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_outage_killed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_if_lost, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_outage_hung, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_metrics, s_setup, s_teardown),
         cmocka_unit_test(test_auth_db),
