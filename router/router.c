@@ -778,8 +778,8 @@ static void s_store_resync(void *arg, int lost)
     size_t n = 0;
     strmap_foreach(self->calls, s_save_one, &n);
     size_t adopted = adopt_store_all(self->adopt);
-    td_log(LOG_NOTICE, "cluster store: Redis lost this router's keys: %zu call(s) written again "
-           "(%zu adopted)", n + adopted, adopted);
+    td_log(n || adopted ? LOG_NOTICE : LOG_DEBUG, "cluster store: Redis did not have this "
+           "router's keys: %zu call(s) written again (%zu adopted)", n + adopted, adopted);
 }
 
 static void s_on_store_up(void *arg)

@@ -608,8 +608,8 @@ static void s_store_resync(void *arg, int lost)
     s_resync_t r = { self, (long)time(NULL), 0 };
     sip_registrar_foreach(self->registrar, r.now, s_resync_reg, &r);
     size_t dlgs = sip_legs_store_all(self->call);
-    td_log(LOG_NOTICE, "cluster store: Redis lost this node's keys: %zu registration(s) and "
-           "%zu dialog(s) written again", r.n, dlgs);
+    td_log(r.n || dlgs ? LOG_NOTICE : LOG_DEBUG, "cluster store: Redis did not have this node's "
+           "keys: %zu registration(s) and %zu dialog(s) written again", r.n, dlgs);
 }
 
 static void s_on_store_up(void *arg)
