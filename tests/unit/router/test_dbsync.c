@@ -191,6 +191,43 @@ static void test_hung_redis(void **state)
     s_router_destroy(&b);
 }
 
+/* A Redis killed and started again empty (no persistence): the routers'
+ * caches are what is left of the shared DB; they write it back instead of
+ * emptying themselves on the reload, and a change made while it was away
+ * is there too. */
+static void test_redis_restarted_empty(void **state)
+{
+    (void)state;
+    t_router_t a, b;
+    s_router_new(&a, "router-a");
+    s_router_new(&b, "router-b");
+    s_wait_ready(&a, &b);
+    astdb_put(a.db, "fam", "kept", "1");
+    assert_int_equal(s_wait_db(&b, "fam/kept", "1"), 0);
+
+    s_redis_kill();
+    for (int i = 0; i < 300 && (td_store_up(a.store) || td_store_up(b.store)); i++)
+        s_run_ms(20);
+    assert_false(td_store_up(a.store));
+    assert_int_equal(astdb_put(b.db, "fam", "during", "2"), 0);
+    assert_int_equal(s_redis_start(), 0);
+
+    uint64_t pushed = dbsync_counts(a.sync)->pushed;
+    for (int i = 0; i < 250 && dbsync_counts(a.sync)->pushed == pushed; i++)
+        s_run_ms(20);
+    assert_true(dbsync_counts(a.sync)->pushed > pushed);
+    assert_int_equal(s_wait_db(&a, "fam/during", "2"), 0);
+    s_run_ms(300);
+    assert_string_equal(astdb_find(a.db, "fam/kept"), "1");
+    assert_string_equal(astdb_find(b.db, "fam/kept"), "1");
+    char *v = s_redis_get("tandem:db:fam/kept");
+    assert_string_equal(v, "1");
+    free(v);
+
+    s_router_destroy(&a);
+    s_router_destroy(&b);
+}
+
 int main(void)
 {
     td_log_init("test", LOG_ERR);
@@ -200,6 +237,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_share),
         cmocka_unit_test(test_hung_redis),
+        cmocka_unit_test(test_redis_restarted_empty),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     event_base_free(g_base);
