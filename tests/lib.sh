@@ -93,6 +93,36 @@ td_more_ports() {
     TD_LOCK=$lock
 }
 
+# td_wide_ports N: claim N more adjacent free blocks of 128 ports (an RTP range
+# wider than one block: a bridged call takes 4 ports); sets TD_WIDE_BASE (the
+# range is TD_WIDE_BASE .. TD_WIDE_BASE + N*128 - 1). Released by td_cleanup.
+td_wide_ports() {
+    local n=$1 base=$TD_BASE lock=$TD_LOCK tries k b got ok
+    for tries in $(seq 20); do
+        s_claim_ports || break
+        got=("$TD_LOCK")
+        ok=1
+        for k in $(seq 1 $((n - 1))); do
+            b=$((TD_BASE + k * 128))
+            [ $b -lt 32032 ] && mkdir "$TD_LOCKS/$b" 2>/dev/null || { ok=0; break; }
+            echo $$ > "$TD_LOCKS/$b/pid"
+            got+=("$TD_LOCKS/$b")
+            td_ports_free $(seq "$b" $((b + 127))) || { ok=0; break; }
+        done
+        if [ $ok = 1 ]; then
+            TD_WIDE_BASE=$TD_BASE
+            TD_EXTRA_LOCKS+=("${got[@]}")
+            TD_BASE=$base
+            TD_LOCK=$lock
+            return 0
+        fi
+        rm -rf "${got[@]}"
+    done
+    TD_BASE=$base
+    TD_LOCK=$lock
+    td_fail "no $n adjacent free port blocks"
+}
+
 # td_init NAME: temp dir, ports, trap. Exits 1 when it cannot.
 td_init() {
     TD_NAME=${1:-$(basename "$(pwd)")}

@@ -9,6 +9,7 @@ each side's RTP comes from and when.
             [--callee 1002] [--ready FILE] [--stop FILE] [--mark FILE]
             [--refuse K] [--max-time 60] [--linger 2] [--out FILE]
             [--mute ROLE:SECS] [--drop ROLE:N] [--rtcp ROLE]
+            [--ptime MS] [--alternate] [--part FILE] [--window SECS]
 
 --exten 1002 calls the callee (registered first, with digest); an exten the
 callee does not answer (600, Echo) makes one-sided calls. Once every call is
@@ -19,6 +20,13 @@ caller hangs up every call that is still up (BYE) and the tool stops
 --drop ROLE:N: that phone skips every Nth RTP packet (a known loss the
 switch should count); --rtcp ROLE: that phone sends an RTCP RR each second
 about the RTP it receives (summary: sent, dropped, rx_lost, rx_jitter_ms).
+--ptime MS: one RTP packet each MS ms (20; a larger one keeps many calls
+light). --alternate: odd-numbered calls are hung up by the callee (BYE from
+its side of the dialog), even ones by the caller. --part FILE: when it
+appears, the calls numbered below the number it holds are hung up (once);
+the rest go on until --stop. --window SECS (with --mark): each side counts
+the RTP it receives from the mark's appearance until SECS later
+("window_rx" in the summary).
 --mark FILE holds an epoch time (the moment a worker was killed): the
 summary then says, per side, when the first packet from a new source
 address came after it.
@@ -80,8 +88,10 @@ def sdp_target(body):
 class Side:
     """One end of one call: a dialog, an RTP socket, what it received."""
 
-    def __init__(self, name):
+    def __init__(self, name, ptime=0.02):
         self.name = name
+        self.ptime = ptime
+        self.gap = max(0.1, 2 * ptime)   # a silence worth logging
         self.rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.rtp.bind(("127.0.0.1", 0))
         self.rtp.setblocking(False)
@@ -114,6 +124,8 @@ class Side:
         self.rx_jitter = 0.0
         self.rr_prior = (0, 0)       # expected, received at the last RR
         self.rr_sent = 0
+        self.rx_mark = None          # rx when the --mark file appeared
+        self.rx_window = None        # rx --window seconds later
 
     def sdp(self):
         return ("v=0\r\no=phone 42 %d IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
@@ -128,7 +140,7 @@ class Side:
         pkt = struct.pack("!BBHII", 0x80, 0, self.seq & 0xFFFF, self.ts & 0xFFFFFFFF,
                           self.ssrc) + b"\xff" * 160
         self.seq += 1
-        self.ts += 160
+        self.ts += int(8000 * self.ptime)
         if self.drop_every and self.seq % self.drop_every == 0:
             self.dropped += 1        # lost on the way: the switch sees a gap
             return
@@ -190,7 +202,7 @@ class Side:
             if len(data) < 12:
                 continue
             self.count_rx(data, now)
-            if self.last_rx is not None and now - self.last_rx > 0.1:
+            if self.last_rx is not None and now - self.last_rx > self.gap:
                 self.gaps.append([self.last_rx, now, self.rx])
             self.last_rx = now
             self.rx += 1
@@ -288,7 +300,7 @@ class Phones:
     # --- calls ------------------------------------------------------------
 
     def place(self, k):
-        call = {"k": k, "caller": Side("caller"), "callee": None, "status": 0,
+        call = {"k": k, "caller": Side("caller", self.a.ptime / 1000.0), "callee": None, "status": 0,
                 "ended_by": None, "callid": "phones-%d-%s" % (k, rand(10)),
                 "ftag": "c" + rand(), "cseq": 1, "to": None, "auth": ""}
         call["ruri"] = "sip:%s@127.0.0.1:%d" % (self.a.exten, self.a.port)
@@ -317,6 +329,9 @@ class Phones:
         call, role = got
         method = hdr(msg, "cseq").split()[-1]
         st = msg["status"]
+        if role == "callee" and method == "BYE" and st >= 200:
+            call["bye_answered"] = st           # the callee hung up (--alternate)
+            return
         if role != "caller" or st < 200:
             return
         if method == "INVITE":
@@ -366,7 +381,7 @@ class Phones:
             if call is None:
                 self.reply(msg, 486, "Busy Here")
                 return
-            side = Side("callee")
+            side = Side("callee", self.a.ptime / 1000.0)
             self.arm_quality(side)
             side.tag = "e" + rand()
             side.refuse = call["k"] == self.a.refuse
@@ -433,6 +448,9 @@ class Phones:
                 side.mute_at = time.time() + float(secs)
 
     def hangup(self, call):
+        if self.a.alternate and call["k"] % 2 == 1:
+            self.hangup_callee(call)
+            return
         if not call["caller"].up:
             return
         call["cseq"] += 1
@@ -440,6 +458,21 @@ class Phones:
         self.request("BYE", call["contact"], call["callid"], call["cseq"], frm, call["to"])
         call["caller"].up = False
         call["ended_by"] = call["ended_by"] or "caller"
+
+    def hangup_callee(self, call):
+        """The callee's BYE, in the dialog the switch's INVITE made."""
+        side = call["callee"]
+        if not side or not side.up:
+            return
+        inv = side.invite
+        m = re.search(r"<([^>]+)>", hdr(inv, "contact"))
+        ruri = m.group(1) if m else "sip:127.0.0.1:%d" % self.a.port
+        to = hdr(inv, "to")
+        if "tag=" not in to:
+            to += ";tag=" + side.tag
+        self.request("BYE", ruri, hdr(inv, "call-id"), 1, to, hdr(inv, "from"))
+        side.up = False
+        call["ended_by"] = call["ended_by"] or "callee"
 
     def run(self):
         a = self.a
@@ -451,6 +484,9 @@ class Phones:
         next_rtp = time.time()
         ready = False
         stopping = None
+        parted = False
+        window_end = None
+        window_done = False
         while time.time() - start < a.max_time:
             now = time.time()
             if placed < a.calls and (placed == 0 or self.calls[-1]["status"] != 0 or
@@ -466,6 +502,28 @@ class Phones:
             if any(c["status"] >= 300 for c in self.calls) and a.ready and not ready:
                 ready = True
                 open(a.ready, "w").write("failed\n")
+            if not parted and a.part and os.path.exists(a.part):
+                try:
+                    upto = int(open(a.part).read().split()[0])
+                except (IndexError, ValueError):
+                    upto = None
+                if upto is not None:
+                    parted = True
+                    for c in self.calls:
+                        if c["k"] < upto:
+                            self.hangup(c)
+            if a.mark and a.window and window_end is None and os.path.exists(a.mark):
+                window_end = now + a.window
+                for c in self.calls:
+                    for role in ("caller", "callee"):
+                        if c[role]:
+                            c[role].rx_mark = c[role].rx
+            if window_end is not None and not window_done and now >= window_end:
+                window_done = True
+                for c in self.calls:
+                    for role in ("caller", "callee"):
+                        if c[role]:
+                            c[role].rx_window = c[role].rx
             if stopping is None and a.stop and os.path.exists(a.stop):
                 stopping = now
                 for c in self.calls:
@@ -485,15 +543,17 @@ class Phones:
                         if c[role]:
                             c[role].send_rtp()
                             c[role].send_rr(now)
-                next_rtp += 0.02
+                next_rtp += a.ptime / 1000.0
                 if next_rtp < now:
-                    next_rtp = now + 0.02
-            socks = [self.sip] + [c[r].rtp for c in self.calls for r in ("caller", "callee")
-                                  if c[r]]
-            rd, _, _ = select.select(socks, [], [], max(0.0, min(0.02, next_rtp - time.time())))
+                    next_rtp = now + a.ptime / 1000.0
+            sides = {c[r].rtp: c[r] for c in self.calls for r in ("caller", "callee") if c[r]}
+            rd, _, _ = select.select([self.sip] + list(sides), [], [],
+                                     max(0.0, min(0.02, next_rtp - time.time())))
             now = time.time()
             for s in rd:
-                if s is self.sip:
+                if s in sides:
+                    sides[s].read_rtp(now)
+                elif s is self.sip:
                     data, src = self.sip.recvfrom(65535)
                     try:
                         msg = parse(data)
@@ -503,10 +563,6 @@ class Phones:
                         self.on_response(msg)
                     else:
                         self.on_request(msg, src)
-            for c in self.calls:
-                for role in ("caller", "callee"):
-                    if c[role]:
-                        c[role].read_rtp(now)
         return 0
 
     def summary(self):
@@ -532,6 +588,9 @@ class Phones:
                                                 if s.rx_ssrc is not None else 0),
                                     "rx_jitter_ms": round(s.rx_jitter / 8.0, 2),
                                     "rr_sent": s.rr_sent,
+                                    "window_rx": (s.rx_window - s.rx_mark
+                                                  if s.rx_window is not None
+                                                  and s.rx_mark is not None else None),
                                     "gaps": [[round(x, 3) for x in g] for g in s.gaps],
                                     "remote": "%s:%d" % s.remote if s.remote else None}
                 if mark is not None:
@@ -578,6 +637,16 @@ def main():
                          "(loss and jitter of what it receives) to the port above the RTP one")
     ap.add_argument("--answer-delay", type=float, default=0.0,
                     help="the callee rings (180) this long before it answers")
+    ap.add_argument("--ptime", type=float, default=20.0,
+                    help="milliseconds between two RTP packets of a phone (20)")
+    ap.add_argument("--alternate", action="store_true",
+                    help="odd-numbered calls are hung up by the callee, even ones by the caller")
+    ap.add_argument("--part",
+                    help="FILE: when it appears, the calls numbered below the number it holds "
+                         "are hung up (once)")
+    ap.add_argument("--window", type=float, default=0.0,
+                    help="SECONDS (with --mark): each side counts the RTP it receives from "
+                         "the mark file's appearance until SECONDS later (window_rx)")
     ap.add_argument("--max-time", type=float, default=60.0)
     ap.add_argument("--linger", type=float, default=2.0,
                     help="seconds the tool still answers (BYEs, re-INVITEs) after --stop")

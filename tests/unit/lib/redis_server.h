@@ -1,6 +1,6 @@
 /* A redis-server of a unit test's own: forked on a free loopback port, no
- * persistence, its folder under /tmp (header-only: test_td_store.c and
- * test_dbsync.c include it). */
+ * persistence, its folder under /tmp (header-only: test_td_store.c, test_dbsync.c,
+ * test_adopt.c and test_sip_state.c include it). */
 #ifndef TEST_REDIS_SERVER_H
 #define TEST_REDIS_SERVER_H
 

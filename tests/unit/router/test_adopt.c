@@ -26,46 +26,7 @@
 #include "td_bus_fake.h"
 #include "td_log.h"
 #include "test_util.h"
-
-static uint16_t g_port;
-static pid_t g_redis;
-static char g_rdir[64];
-
-static uint16_t s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0
-        || getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-        return 0;
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static int s_redis_start(void)
-{
-    char port[16];
-    snprintf(port, sizeof port, "%u", g_port);
-    g_redis = fork();
-    if (g_redis == 0) {
-        if (!freopen("/dev/null", "w", stdout))
-            _exit(127);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", "--dir", g_rdir, "--daemonize", "no", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 100; i++) {
-        redisContext *c = redisConnect("127.0.0.1", g_port);
-        int ok = c && !c->err;
-        redisFree(c);
-        if (ok)
-            return 0;
-        struct timespec ts = { 0, 50000000L };
-        nanosleep(&ts, NULL);
-    }
-    return -1;
-}
+#include "../lib/redis_server.h"
 
 /* A plain blocking client: the test's own look at Redis. */
 static long long s_cli_int(const char *fmt, const char *arg)
@@ -355,15 +316,8 @@ static void test_live_not_adopted(void **state)
 int main(void)
 {
     td_log_init("test", LOG_ERR);
-    if (system("command -v redis-server >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "test_adopt: redis-server is not installed (tools/deps.sh)\n");
+    if (s_redis_setup("test_adopt") < 0)
         return 1;
-    }
-    test_tmpdir(g_rdir, sizeof g_rdir);
-    if (!(g_port = s_free_port()) || s_redis_start() < 0) {
-        fprintf(stderr, "test_adopt: cannot start redis-server on port %u\n", g_port);
-        return 1;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hangup_adopts, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_no_record, s_setup, s_teardown),
@@ -373,10 +327,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_live_not_adopted, s_setup, s_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    if (g_redis > 0) {
-        kill(g_redis, SIGKILL);
-        waitpid(g_redis, NULL, 0);
-    }
-    test_rmdir(g_rdir);
+    if (s_redis_teardown() < 0)
+        rc = rc ? rc : 1;
     return rc;
 }

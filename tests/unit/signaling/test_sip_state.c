@@ -26,46 +26,7 @@
 
 #include "sip_state.h"
 #include "td_log.h"
-
-static uint16_t g_port;
-static pid_t g_redis;
-static char g_dir[] = "/tmp/sip-state-test-XXXXXX";
-
-static uint16_t s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0
-        || getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-        return 0;
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static int s_redis_start(void)
-{
-    char port[16];
-    snprintf(port, sizeof port, "%u", g_port);
-    g_redis = fork();
-    if (g_redis == 0) {
-        if (!freopen("/dev/null", "w", stdout))
-            _exit(127);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", "--dir", g_dir, "--daemonize", "no", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 100; i++) {
-        redisContext *c = redisConnect("127.0.0.1", g_port);
-        int ok = c && !c->err;
-        redisFree(c);
-        if (ok)
-            return 0;
-        struct timespec ts = { 0, 50000000L };
-        nanosleep(&ts, NULL);
-    }
-    return -1;
-}
+#include "../lib/redis_server.h"
 
 static void s_cmd(const char *cmd)
 {
@@ -171,28 +132,15 @@ static void test_load_no_store(void **state)
 int main(void)
 {
     td_log_init("test", LOG_CRIT);
-    if (system("command -v redis-server >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "test_sip_state: redis-server is not installed (tools/deps.sh)\n");
+    if (s_redis_setup("test_sip_state") < 0)
         return 1;
-    }
-    if (!mkdtemp(g_dir) || !(g_port = s_free_port()) || s_redis_start() < 0) {
-        fprintf(stderr, "test_sip_state: cannot start redis-server on port %u: %s\n", g_port,
-                strerror(errno));
-        return 1;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash),
         cmocka_unit_test(test_load),
         cmocka_unit_test(test_load_no_store),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    if (g_redis > 0) {
-        kill(g_redis, SIGKILL);
-        waitpid(g_redis, NULL, 0);
-    }
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    if (system(cmd) != 0)
+    if (s_redis_teardown() < 0)
         rc = rc ? rc : 1;
     return rc;
 }
