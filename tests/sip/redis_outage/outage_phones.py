@@ -18,7 +18,6 @@ The JSON summary (--out): {"registered": [...], "calls": [{"k", "caller",
 "callee", "status", "bye_from", "bye_status", "other_got_bye", "rx":
 {"caller", "callee"}, "gaps": {...}}], "t_go1", "t_go2"}."""
 import argparse
-import re
 import json
 import os
 import select
@@ -28,8 +27,8 @@ import time
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "../../tools"))
 sys.path.insert(0, os.path.join(here, "../signaling_restore"))
-from phones import Side, hdr, parse, rand, sdp_target  # noqa: E402
-from phones20 import Phone, Call  # noqa: E402
+from phones import parse, rand  # noqa: E402
+from phones20 import Phone, Call, answer_request, answer_response  # noqa: E402
 
 
 def main():
@@ -79,89 +78,10 @@ def main():
         c.send_bye()
 
     def on_response(phone, msg):
-        cid = hdr(msg, "call-id")
-        st = msg["status"]
-        method = hdr(msg, "cseq").split()[-1]
-        if cid == phone.reg_callid:
-            if st in (401, 407):
-                phone.register(phone.auth(msg, "REGISTER", "sip:%s:%d" % switch))
-            elif st == 200:
-                phone.registered = True
-                phone.reg_at = time.time()
-            return
-        got = by_callid.get(cid)
-        if not got or st < 200:
-            return
-        call, role = got
-        if method == "BYE":
-            if call.bye_status is None:
-                call.bye_status = st
-            return
-        if method != "INVITE" or role != "caller":
-            return
-        if st in (401, 407) and not call.auth:
-            call.caller.request("ACK", call.ruri, call.callid, call.cseq, call.frm(),
-                                hdr(msg, "to"), branch=call.branch)
-            call.auth = phone.auth(msg, "INVITE", call.ruri)
-            call.cseq += 1
-            call.invite()
-            return
-        m = re.search(r"<([^>]+)>", hdr(msg, "contact"))
-        call.contact = m.group(1) if m else call.ruri
-        call.to = hdr(msg, "to")
-        if st >= 300:
-            call.caller.request("ACK", call.ruri, call.callid, call.cseq, call.frm(),
-                                call.to, branch=call.branch)
-            call.status = call.status or st
-            return
-        call.caller.request("ACK", call.contact, call.callid, call.cseq, call.frm(), call.to)
-        if call.status == 0:
-            call.status = st
-            call.caller_side.remote = sdp_target(msg["body"])
-            call.caller_side.up = True
+        answer_response(phone, msg, by_callid, switch)
 
     def on_request(phone, msg):
-        method = msg["method"]
-        cid = hdr(msg, "call-id")
-        got = by_callid.get(cid)
-        if method == "ACK":
-            return
-        if method == "INVITE" and not got:
-            pending = [c for c in calls if c.callee is phone and c.callee_invite is None
-                       and c.status == 0]
-            if not pending:
-                phone.reply(msg, 486, "Busy Here")
-                return
-            call = pending[0]
-            call.callee_side = Side("callee")
-            call.callee_tag = "e" + rand()
-            call.callee_invite = msg
-            call.callee_callid = cid
-            by_callid[cid] = (call, "callee")
-            call.callee_side.remote = sdp_target(msg["body"])
-            call.callee_side.up = True
-            phone.reply(msg, 200, "OK", call.callee_tag, call.callee_side.sdp())
-            return
-        if not got:
-            phone.reply(msg, 200 if method == "OPTIONS" else 481,
-                        "OK" if method == "OPTIONS" else "Call/Transaction Does Not Exist")
-            return
-        call, role = got
-        side = call.caller_side if role == "caller" else call.callee_side
-        tag = call.callee_tag if role == "callee" else None
-        if method == "INVITE":
-            if msg["body"]:
-                side.remote = sdp_target(msg["body"])
-            side.version += 1
-            phone.reply(msg, 200, "OK", tag, side.sdp())
-        elif method == "BYE":
-            phone.reply(msg, 200, "OK", tag)
-            side.up = False
-            side.bye = True
-            if call.bye_from and call.bye_from != role:
-                call.other_got_bye = True
-        else:
-            phone.reply(msg, 200, "OK", tag)
+        answer_request(phone, msg, by_callid, calls)
 
     def answered(ks):
         return all(c.status == 200 and c.callee_side for c in calls if c.k in ks) and \

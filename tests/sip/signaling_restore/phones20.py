@@ -148,6 +148,100 @@ class Call:
         return [s for s in (self.caller_side, self.callee_side) if s]
 
 
+
+def answer_response(phone, msg, by_callid, switch):
+    """A phone's response handling shared by the scenario drivers: REGISTER
+    challenges and 200s (phone.registered, phone.reg_at), BYE statuses, and the
+    caller's INVITE answers (digest retry, ACK, the caller's RTP target)."""
+    cid = hdr(msg, "call-id")
+    st = msg["status"]
+    method = hdr(msg, "cseq").split()[-1]
+    if cid == phone.reg_callid:
+        if st in (401, 407):
+            phone.register(phone.auth(msg, "REGISTER", "sip:%s:%d" % switch))
+        elif st == 200:
+            phone.registered = True
+            phone.reg_at = time.time()
+        return
+    got = by_callid.get(cid)
+    if not got or st < 200:
+        return
+    call, role = got
+    if method == "BYE":
+        if call.bye_status is None:
+            call.bye_status = st
+        return
+    if method != "INVITE" or role != "caller":
+        return
+    if st in (401, 407) and not call.auth:
+        call.caller.request("ACK", call.ruri, call.callid, call.cseq, call.frm(),
+                            hdr(msg, "to"), branch=call.branch)
+        call.auth = phone.auth(msg, "INVITE", call.ruri)
+        call.cseq += 1
+        call.invite()
+        return
+    m = re.search(r"<([^>]+)>", hdr(msg, "contact"))
+    call.contact = m.group(1) if m else call.ruri
+    call.to = hdr(msg, "to")
+    if st >= 300:
+        call.caller.request("ACK", call.ruri, call.callid, call.cseq, call.frm(),
+                            call.to, branch=call.branch)
+        call.status = call.status or st
+        return
+    call.caller.request("ACK", call.contact, call.callid, call.cseq, call.frm(), call.to)
+    if call.status == 0:
+        call.status = st
+        call.caller_side.remote = sdp_target(msg["body"])
+        call.caller_side.up = True
+
+
+def answer_request(phone, msg, by_callid, calls):
+    """A phone's request handling: an INVITE for one of `calls` still waiting
+    for its callee is answered with SDP (486 otherwise); re-INVITEs keep the
+    session; a BYE ends the side (side.bye, call.other_got_bye)."""
+    method = msg["method"]
+    cid = hdr(msg, "call-id")
+    got = by_callid.get(cid)
+    if method == "ACK":
+        return
+    if method == "INVITE" and not got:
+        pending = [c for c in calls if c.callee is phone and c.callee_invite is None
+                   and c.status == 0]
+        if not pending:
+            phone.reply(msg, 486, "Busy Here")
+            return
+        call = pending[0]
+        call.callee_side = Side("callee")
+        call.callee_tag = "e" + rand()
+        call.callee_invite = msg
+        call.callee_callid = cid
+        by_callid[cid] = (call, "callee")
+        call.callee_side.remote = sdp_target(msg["body"])
+        call.callee_side.up = True
+        phone.reply(msg, 200, "OK", call.callee_tag, call.callee_side.sdp())
+        return
+    if not got:
+        phone.reply(msg, 200 if method == "OPTIONS" else 481,
+                    "OK" if method == "OPTIONS" else "Call/Transaction Does Not Exist")
+        return
+    call, role = got
+    side = call.caller_side if role == "caller" else call.callee_side
+    tag = call.callee_tag if role == "callee" else None
+    if method == "INVITE":               # re-INVITE: same session
+        if msg["body"]:
+            side.remote = sdp_target(msg["body"])
+        side.version += 1
+        phone.reply(msg, 200, "OK", tag, side.sdp())
+    elif method == "BYE":
+        phone.reply(msg, 200, "OK", tag)
+        side.up = False
+        side.bye = True
+        if call.bye_from and call.bye_from != role:
+            call.other_got_bye = True
+    else:
+        phone.reply(msg, 200, "OK", tag)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
@@ -180,88 +274,10 @@ def main():
         return out
 
     def on_response(phone, msg):
-        nonlocal new_call
-        cid = hdr(msg, "call-id")
-        st = msg["status"]
-        method = hdr(msg, "cseq").split()[-1]
-        if cid == phone.reg_callid:
-            if st in (401, 407):
-                phone.register(phone.auth(msg, "REGISTER", "sip:%s:%d" % switch))
-            elif st == 200:
-                phone.registered = True
-            return
-        got = by_callid.get(cid)
-        if not got or st < 200:
-            return
-        call, role = got
-        if method == "BYE":
-            if call.bye_status is None:
-                call.bye_status = st
-            return
-        if method != "INVITE" or role != "caller":
-            return
-        if st in (401, 407) and not call.auth:
-            call.caller.request("ACK", call.ruri, call.callid, call.cseq, call.frm(),
-                                hdr(msg, "to"), branch=call.branch)
-            call.auth = phone.auth(msg, "INVITE", call.ruri)
-            call.cseq += 1
-            call.invite()
-            return
-        m = re.search(r"<([^>]+)>", hdr(msg, "contact"))
-        call.contact = m.group(1) if m else call.ruri
-        call.to = hdr(msg, "to")
-        if st >= 300:
-            call.caller.request("ACK", call.ruri, call.callid, call.cseq, call.frm(),
-                                call.to, branch=call.branch)
-            call.status = call.status or st
-            return
-        call.caller.request("ACK", call.contact, call.callid, call.cseq, call.frm(), call.to)
-        if call.status == 0:
-            call.status = st
-            call.caller_side.remote = sdp_target(msg["body"])
-            call.caller_side.up = True
+        answer_response(phone, msg, by_callid, switch)
 
     def on_request(phone, msg):
-        method = msg["method"]
-        cid = hdr(msg, "call-id")
-        got = by_callid.get(cid)
-        if method == "ACK":
-            return
-        if method == "INVITE" and not got:
-            pending = [c for c in calls + ([new_call] if new_call else [])
-                       if c.callee is phone and c.callee_invite is None and c.status == 0]
-            if not pending:
-                phone.reply(msg, 486, "Busy Here")
-                return
-            call = pending[0]
-            call.callee_side = Side("callee")
-            call.callee_tag = "e" + rand()
-            call.callee_invite = msg
-            call.callee_callid = cid
-            by_callid[cid] = (call, "callee")
-            call.callee_side.remote = sdp_target(msg["body"])
-            call.callee_side.up = True
-            phone.reply(msg, 200, "OK", call.callee_tag, call.callee_side.sdp())
-            return
-        if not got:
-            phone.reply(msg, 200 if method == "OPTIONS" else 481,
-                        "OK" if method == "OPTIONS" else "Call/Transaction Does Not Exist")
-            return
-        call, role = got
-        side = call.caller_side if role == "caller" else call.callee_side
-        tag = call.callee_tag if role == "callee" else None
-        if method == "INVITE":               # re-INVITE: same session
-            if msg["body"]:
-                side.remote = sdp_target(msg["body"])
-            side.version += 1
-            phone.reply(msg, 200, "OK", tag, side.sdp())
-        elif method == "BYE":
-            phone.reply(msg, 200, "OK", tag)
-            side.up = False
-            if call.bye_from and call.bye_from != role:
-                call.other_got_bye = True
-        else:
-            phone.reply(msg, 200, "OK", tag)
+        answer_request(phone, msg, by_callid, calls + ([new_call] if new_call else []))
 
     while time.time() - start < a.max_time:
         now = time.time()
