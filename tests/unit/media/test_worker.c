@@ -53,7 +53,9 @@ static int setup(void **state)
     snprintf(settings.endpoint, sizeof settings.endpoint, "inproc://test");
     snprintf(settings.media_address, sizeof settings.media_address, "127.0.0.1");
     settings.capacity = 100;
-    rtp_conf_t rtp = { fx.rtp_start, (uint16_t)(fx.rtp_start + 2 * PAIRS - 1) };
+    /* strictrtp=no: these tests send from wherever they like; the strict
+     * ones set it on themselves (test_strict_*) */
+    rtp_conf_t rtp = { fx.rtp_start, (uint16_t)(fx.rtp_start + 2 * PAIRS - 1), RTP_STRICT_NO, 0 };
     fx.worker = worker_new(fx.base, &settings, &rtp);
     if (!fx.base || !fx.worker)
         return -1;
