@@ -134,12 +134,13 @@ rtp_strict_verdict_t rtp_strict_rtp(rtp_strict_t *self, const struct sockaddr_in
     if (!rtp)
         return RTP_STRICT_DROP;        /* not RTP, and not from the source */
 
-    if (self->state == RTP_STRICT_LEARN) {
-        /* the SDP's address is preferred: taken from its first packet */
-        if (self->has_target && s_same(src, &self->target)) {
-            s_take(self, src, ssrc, seq);
-            return RTP_STRICT_NEW;
-        }
+    /* the SDP's address is preferred while learning: taken from its first
+     * packet (a re-INVITE's new address, at once) */
+    if (self->state == RTP_STRICT_LEARN && self->has_target && s_same(src, &self->target)) {
+        s_take(self, src, ssrc, seq);
+        return RTP_STRICT_NEW;
+    }
+    if (self->state == RTP_STRICT_LEARN && !self->has_source) {
         if (self->has_proposed && s_same(src, &self->proposed)) {
             if (s_run_update(self, seq, now_ms) <= 0) {
                 s_take(self, src, ssrc, seq);
@@ -154,9 +155,14 @@ rtp_strict_verdict_t rtp_strict_rtp(rtp_strict_t *self, const struct sockaddr_in
         return RTP_STRICT_DROP;
     }
 
-    /* CLOSED: NAT rebinding of the phone itself (rtp_strict.h): the locked
-     * SSRC, a sequence number just ahead of the locked stream's, then a
-     * probation run with the locked source silent. */
+    /* A source is known (locked, or learned in this window): only NAT
+     * rebinding of the phone itself (rtp_strict.h): the locked SSRC, a
+     * sequence number just ahead of the locked stream's, then a probation
+     * run with the locked source silent. Asterisk, while learning, lets any
+     * stream that qualifies replace a source gone silent; a phone with
+     * silence suppression (or between a caller's last packet and its
+     * re-INVITE) goes silent, and that let a sprayer in (tests/sip/rtp_strict):
+     * not here. */
     if (!self->has_ssrc || ssrc != self->ssrc)
         return RTP_STRICT_DROP;
     /* the candidate's run goes on only in sequence: a jump must be just

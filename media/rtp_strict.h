@@ -8,16 +8,21 @@
  *   LEARN   after the session opens, and whenever its SDP names an address
  *           other than the locked source (a re-INVITE, a new offer;
  *           Asterisk's ast_rtp_remote_address_set). Packets from the SDP's
- *           address are taken at once (Asterisk's "requested target"); any
- *           other source must send a run of `probation` packets in sequence
- *           (with strictrtp=yes, spread over at least (probation-1)*9-5 ms,
- *           Asterisk's flood check; seqno checks the sequence only) while
- *           nothing comes from the source already learned. What does not
- *           qualify is dropped. The window closes on the first packet more
- *           than RTP_STRICT_LEARN_MS after it opened, once a source is known.
+ *           address are taken at once (Asterisk's "requested target"). While
+ *           no source is known, any other source may qualify with a run of
+ *           `probation` packets in sequence (with strictrtp=yes spread over
+ *           at least (probation-1)*9-5 ms, Asterisk's flood check; seqno
+ *           checks the sequence only); competing streams break each other's
+ *           runs. Once a source is known, only the SDP's address or the
+ *           rebinding rule below replace it (Asterisk also lets any stream
+ *           that qualifies replace a source gone silent in the window: a
+ *           phone with silence suppression let a sprayer in that way). What
+ *           does not qualify is dropped. The window closes on the first
+ *           packet more than RTP_STRICT_LEARN_MS after it opened, once a
+ *           source is known.
  *   CLOSED  only the learned source is accepted, except NAT rebinding (below).
  *
- * NAT rebinding after the lock (the issue's rule, not Asterisk's: Asterisk 20
+ * NAT rebinding once a source is known (the issue's rule, not Asterisk's: Asterisk 20
  * drops every other source once CLOSED, "an attacker could manage to get an
  * RTCP packet redirected to them which can contain the SSRC"; rtpengine's
  * endpoint learning likewise follows a new address only on its heuristics /

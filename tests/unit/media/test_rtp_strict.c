@@ -90,6 +90,30 @@ static void test_target_then_lock(void **state)
     assert_int_equal(s_send(&st, &phone, 0x1111, ++seq, t + 500), RTP_STRICT_ACCEPT);
 }
 
+/* The learned source goes silent inside the window (silence suppression,
+ * a caller about to re-INVITE): a stranger's well-paced run does not take
+ * its place (Asterisk's would), the SDP's address still does. */
+static void test_silent_source_in_window(void **state)
+{
+    (void)state;
+    rtp_strict_t st;
+    struct sockaddr_in phone = s_addr("127.0.0.1", 4000), evil = s_addr("127.0.0.5", 4000),
+                       moved = s_addr("127.0.0.2", 4004);
+    rtp_strict_init(&st, RTP_STRICT_YES, 4, 0);
+    rtp_strict_target(&st, &phone, 0);
+    assert_int_equal(s_send(&st, &phone, 0x1111, 1, 10), RTP_STRICT_NEW);
+    assert_int_equal(s_send(&st, &phone, 0x1111, 2, 30), RTP_STRICT_ACCEPT);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(s_send(&st, &evil, 0xbad, (uint16_t)(7000 + i), 100 + 20 * (uint64_t)i),
+                         RTP_STRICT_DROP);
+    assert_int_equal(st.state, RTP_STRICT_LEARN);
+    rtp_strict_target(&st, &moved, 2200);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(s_send(&st, &evil, 0xbad, (uint16_t)(8000 + i), 2200 + 20 * (uint64_t)i),
+                         RTP_STRICT_DROP);
+    assert_int_equal(s_send(&st, &moved, 0x1112, 1, 2500), RTP_STRICT_NEW);
+}
+
 /* A phone behind NAT (source not its SDP's): learned after a probation run
  * paced like audio; a flood of the same run is not enough (strictrtp=yes). */
 static void test_learning_needs_a_paced_run(void **state)
@@ -242,6 +266,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_accepts_all),
         cmocka_unit_test(test_target_then_lock),
+        cmocka_unit_test(test_silent_source_in_window),
         cmocka_unit_test(test_learning_needs_a_paced_run),
         cmocka_unit_test(test_seqno_mode),
         cmocka_unit_test(test_rebinding_same_ssrc),
