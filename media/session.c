@@ -463,7 +463,9 @@ void session_set_symmetric(session_t *self, session_side_t side, int on)
  * is. Without comedia the SDP's address stays, as res_rtp_asterisk sends to
  * the SDP address unless chan_sip set AST_RTP_PROPERTY_NAT (nat=comedia,
  * or auto_comedia behind NAT: do_setnat); strictrtp's source learning only
- * filters what it accepts, it never moves where it sends. */
+ * filters what it accepts, it never moves where it sends. Only packets that
+ * strict RTP accepted (rtp_strict.h) get here, so comedia follows the
+ * learned source, never a stranger. */
 static void s_latch(s_sock_t *sock, const struct sockaddr_in *src)
 {
     if (sock->known && sock->remote.sin_addr.s_addr == src->sin_addr.s_addr &&
