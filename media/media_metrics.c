@@ -74,7 +74,9 @@ static const char *s_health(void *arg)
     X(transcoded, "tandem_rtp_transcoded_packets_total", \
       "Packets rewritten for the other side's codec.") \
     X(srtp_failed, "tandem_srtp_failures_total", \
-      "SRTP packets that failed authentication or the replay check.")
+      "SRTP packets that failed authentication or the replay check.") \
+    X(strict_dropped, "tandem_rtp_strict_dropped_total", \
+      "RTP/RTCP packets dropped because they came from a source other than the learned one (strictrtp).")
 
 enum {
 #define S_X_ENUM(field, name, help) S_RTP_##field,

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 struct port_pool {
@@ -14,7 +16,38 @@ struct port_pool {
     uint32_t head;
     uint32_t count;       /* free pairs in the ring */
     uint8_t *taken;       /* taken[i]: pair i is out of the ring */
+    uint64_t rng;         /* xorshift64* state; never 0 */
 };
+
+/* The next number of the pool's generator (xorshift64*: not a CSPRNG, but
+ * seeded from the kernel's and only ever seen through the port it picks). */
+static uint64_t s_next(port_pool_t *self)
+{
+    uint64_t x = self->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    self->rng = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* A number in [0, n), n >= 1 (multiply-shift: no modulo bias worth the name
+ * for n < 2^32). */
+static uint32_t s_below(port_pool_t *self, uint32_t n)
+{
+    return (uint32_t)(((s_next(self) >> 32) * (uint64_t)n) >> 32);
+}
+
+static void s_seed(port_pool_t *self)
+{
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
+        struct timespec ts;    /* no entropy yet (early boot): still differs per run */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        seed = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40);
+    }
+    self->rng = seed ? seed : 0x9E3779B97F4A7C15ULL;
+}
 
 port_pool_t *port_pool_new(uint16_t start, uint16_t end)
 {
@@ -32,8 +65,14 @@ port_pool_t *port_pool_new(uint16_t start, uint16_t end)
         port_pool_destroy(&self);
         return NULL;
     }
-    for (uint32_t i = 0; i < self->size; i++)
-        self->ring[i] = (uint16_t)(first + 2 * i);
+    s_seed(self);
+    /* Fisher-Yates: the first calls' ports are no guess either */
+    for (uint32_t i = 0; i < self->size; i++) {
+        uint32_t j = s_below(self, i + 1);
+        if (j != i)
+            self->ring[i] = self->ring[j];
+        self->ring[j] = (uint16_t)(first + 2 * i);
+    }
     self->head = 0;
     self->count = self->size;
     return self;
@@ -60,15 +99,28 @@ uint32_t port_pool_free_count(const port_pool_t *self)
     return self->count;
 }
 
-uint16_t port_pool_take(port_pool_t *self)
+/* Take the pair at the head, after swapping into the head a random one of
+ * the older half of the free pairs when `random`. */
+static uint16_t s_take(port_pool_t *self, int random)
 {
     if (self->count == 0)
         return 0;
+    if (random) {
+        uint32_t pick = (self->head + s_below(self, (self->count + 1) / 2)) % self->size;
+        uint16_t swap = self->ring[pick];
+        self->ring[pick] = self->ring[self->head];
+        self->ring[self->head] = swap;
+    }
     uint16_t port = self->ring[self->head];
     self->head = (self->head + 1) % self->size;
     self->count--;
     self->taken[(port - self->first) / 2] = 1;
     return port;
+}
+
+uint16_t port_pool_take(port_pool_t *self)
+{
+    return s_take(self, 1);
 }
 
 int port_pool_put(port_pool_t *self, uint16_t rtp_port)
@@ -106,9 +158,11 @@ static int s_bind(const struct in_addr *addr, uint16_t port)
 int port_pool_open(port_pool_t *self, const struct in_addr *addr, int fds[2])
 {
     fds[0] = fds[1] = -1;
-    /* Each free pair at most once: a pair that fails goes to the tail. */
-    for (uint32_t tries = self->count; tries > 0; tries--) {
-        uint16_t port = port_pool_take(self);
+    /* A random pair first; if it cannot be bound, the others in ring order,
+     * each at most once: a pair that fails goes to the tail. */
+    uint32_t free_pairs = self->count;
+    for (uint32_t i = 0; i < free_pairs; i++) {
+        uint16_t port = s_take(self, i == 0);
         int rtp = s_bind(addr, port);
         if (rtp >= 0) {
             int rtcp = s_bind(addr, (uint16_t)(port + 1));

@@ -16,6 +16,8 @@ int rtp_conf_load(rtp_conf_t *out, const char *confdir, char *err, size_t errlen
     td_conf_path(path, sizeof path, confdir, "rtp.conf");
     out->start = RTP_CONF_DEFAULT_START;
     out->end = RTP_CONF_DEFAULT_END;
+    out->strictrtp = RTP_STRICT_YES;
+    out->probation = RTP_STRICT_PROBATION_DEFAULT;
     if (access(path, F_OK) < 0 && errno == ENOENT) {
         td_log(LOG_NOTICE, "%s not found: RTP ports %u-%u", path, out->start, out->end);
         return 0;
@@ -44,6 +46,21 @@ int rtp_conf_load(rtp_conf_t *out, const char *confdir, char *err, size_t errlen
                 out->end = (uint16_t)value;
                 end_var = v;
             }
+        } else if (strcasecmp(v->name, "strictrtp") == 0) {
+            out->strictrtp = rtp_strict_mode_parse(v->value);
+            if (out->strictrtp == RTP_STRICT_NO && td_conf_bool(v->value) != 0)
+                td_log(LOG_WARNING, "%s:%d: strictrtp=%s is neither yes, seqno nor no: "
+                       "taken as no (as Asterisk does)", v->file, v->line, v->value);
+        } else if (strcasecmp(v->name, "probation") == 0) {
+            /* Asterisk warns and keeps its default; a config error here,
+             * as every other bad value in Tandem's files */
+            if (td_conf_int(v->value, 2, 1000, &value) < 0) {
+                snprintf(err, errlen, "%s:%d: probation must be a number of packets "
+                         "(2-1000), not '%s'", v->file, v->line, v->value);
+                rc = -1;
+                break;
+            }
+            out->probation = (unsigned)value;
         } else {
             td_log(LOG_NOTICE, "%s:%d: %s is not used by tandem-media; ignored",
                    v->file, v->line, v->name);

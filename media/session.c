@@ -37,6 +37,7 @@ typedef struct {
     int fds[2];                /* RTP, RTCP; owned */
     sdes_t *srtp;              /* owned; NULL until the side needs a key */
     s_sock_t sock[2];
+    rtp_strict_t strict;       /* where its RTP may come from (rtp_strict.h) */
     session_stats_t stats;
     rtp_stats_t quality;       /* loss, jitter, RTCP reports of this side's phone */
     /* rtptimeout (session_rtp_timed_out): seconds, 0 none */
@@ -114,6 +115,13 @@ static void s_rewrite(s_side_t *from, const s_side_t *to, size_t len)
 
 static void s_on_readable(evutil_socket_t fd, short what, void *arg);
 
+static uint64_t s_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static const char *s_addr_str(char *buf, size_t len, const struct sockaddr_in *sin)
 {
     char ip[INET_ADDRSTRLEN];
@@ -135,6 +143,7 @@ session_t *session_new(struct event_base *base, port_pool_t *pool,
         self->side[s].fds[0] = self->side[s].fds[1] = -1;
         self->side[s].codec = self->side[s].dtmf_pt = -1;
         rtp_stats_init(&self->side[s].quality);
+        rtp_strict_init(&self->side[s].strict, RTP_STRICT_NO, 0, 0);
     }
     self->call_id = strdup(call_id);
     if (!self->call_id)
@@ -164,6 +173,13 @@ session_t *session_new(struct event_base *base, port_pool_t *pool,
 fail:
     session_destroy(&self);
     return NULL;
+}
+
+void session_set_strict(session_t *self, rtp_strict_mode_t mode, unsigned probation)
+{
+    uint64_t now_ms = s_now_ns() / 1000000u;
+    for (int s = 0; s < 2; s++)
+        rtp_strict_init(&self->side[s].strict, mode, probation, now_ms);
 }
 
 void session_destroy(session_t **self_p)
@@ -213,6 +229,7 @@ void session_set_remote(session_t *self, session_side_t side, const sdp_media_t 
     rtp->remote.sin_port = htons(media->port);
     rtp->known = 1;
     rtp->latched = 0;
+    rtp_strict_target(&self->side[side].strict, &rtp->remote, s_now_ns() / 1000000u);
     if (media->rtcp_port) {
         memset(&rtcp->remote, 0, sizeof rtcp->remote);
         rtcp->remote.sin_family = AF_INET;
@@ -446,7 +463,9 @@ void session_set_symmetric(session_t *self, session_side_t side, int on)
  * is. Without comedia the SDP's address stays, as res_rtp_asterisk sends to
  * the SDP address unless chan_sip set AST_RTP_PROPERTY_NAT (nat=comedia,
  * or auto_comedia behind NAT: do_setnat); strictrtp's source learning only
- * filters what it accepts, it never moves where it sends. */
+ * filters what it accepts, it never moves where it sends. Only packets that
+ * strict RTP accepted (rtp_strict.h) get here, so comedia follows the
+ * learned source, never a stranger. */
 static void s_latch(s_sock_t *sock, const struct sockaddr_in *src)
 {
     if (sock->known && sock->remote.sin_addr.s_addr == src->sin_addr.s_addr &&
@@ -507,13 +526,10 @@ static void s_send(session_t *self, s_side_t *from, s_sock_t *out, size_t len)
 /* Quality counts of a packet received (and unprotected) on in: loss and
  * jitter of RTP, the reports in RTCP. The far end reports on the stream we
  * send it: the other side's (its own when echoed). */
-static void s_quality(session_t *self, const s_sock_t *in, size_t len)
+static void s_quality(session_t *self, const s_sock_t *in, size_t len, uint64_t now_ns)
 {
     s_side_t *side = &self->side[in->side];
     s_side_t *other = self->mode == SESSION_ECHO ? side : &self->side[!in->side];
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     if (!in->rtcp) {
         int events = side->dtmf_pt >= 0 ? side->dtmf_pt : SDP_DTMF_PT_DEFAULT;
         rtp_stats_rtp(&side->quality, s_buf, len, now_ns,
@@ -562,8 +578,28 @@ static void s_on_readable(evutil_socket_t fd, short what, void *arg)
             }
             n = (ssize_t)plain;
         }
-        s_quality(self, in, (size_t)n);
-        s_latch(in, &src);
+        uint64_t now_ns = s_now_ns();
+        rtp_strict_verdict_t v = in->rtcp
+            ? rtp_strict_rtcp(&side->strict, &src, in->known ? &in->remote : NULL, s_buf,
+                              (size_t)n)
+            : rtp_strict_rtp(&side->strict, &src, s_buf, (size_t)n, now_ns / 1000000u);
+        if (v == RTP_STRICT_DROP) {
+            side->stats.dropped++;
+            side->stats.strict_dropped++;
+            char from[32];
+            td_logs_limited(TD_LOG_RTP, LOG_NOTICE, 2, "%s: side %c %s from %s dropped: "
+                           "not the learned source (strictrtp)", self->call_id, 'A' + in->side,
+                           in->rtcp ? "RTCP" : "RTP", s_addr_str(from, sizeof from, &src));
+            continue;
+        }
+        if (v == RTP_STRICT_NEW) {
+            char from[32];
+            td_logs_limited(TD_LOG_RTP, LOG_INFO, 10, "%s: side %c RTP source learned: %s",
+                           self->call_id, 'A' + in->side, s_addr_str(from, sizeof from, &src));
+        }
+        s_quality(self, in, (size_t)n, now_ns);
+        if (v != RTP_STRICT_PASS)
+            s_latch(in, &src);
         if (self->ivr && in->side == SESSION_A && !in->rtcp)
             ivr_on_caller_rtp(self->ivr, s_buf, (size_t)n);
 

@@ -31,6 +31,14 @@
  * on either. A packet that fails authentication or is a replay is dropped
  * and counted (srtp_failed) and does not move the latched address.
  *
+ * Strict RTP (rtp.conf strictrtp=, probation=; rtp_strict.h): each side
+ * learns the source of its RTP after the session opens and whenever its SDP
+ * names a new address, then locks onto it; packets from other sources are
+ * dropped and counted (strict_dropped) before anything else looks at them,
+ * so they neither reach the other side nor move a latched address. Its RTCP
+ * is taken only with the learned stream's SSRC. Symmetric RTP (comedia)
+ * then latches onto the learned source only.
+ *
  * The hot path allocates nothing: one receive buffer per process, a bounded
  * number of datagrams per readable callback. */
 #ifndef SESSION_H
@@ -43,6 +51,7 @@
 
 #include "port_pool.h"
 #include "rtp_stats.h"
+#include "rtp_strict.h"
 #include "sdp.h"
 
 typedef struct session session_t;
@@ -62,6 +71,8 @@ typedef struct {
     uint64_t transcoded;             /* received here, rewritten for the other side */
     uint64_t srtp_failed;            /* received here, failed SRTP authentication or
                                       * replay check (also counted in dropped) */
+    uint64_t strict_dropped;         /* received here from a source other than the
+                                      * learned one (strict RTP; also in dropped) */
 } session_stats_t;
 
 /* Open a session for call_id (copied): two port pairs from pool bound to
@@ -69,6 +80,10 @@ typedef struct {
  * (-ENOSPC: no free port pair). The pool must outlive the session. */
 session_t *session_new(struct event_base *base, port_pool_t *pool,
                        const struct in_addr *bind_addr, const char *call_id, int *err);
+/* Strict RTP for both sides (rtp.conf; RTP_STRICT_NO, the default of a new
+ * session, accepts every source): learning starts now. Call it right after
+ * session_new, before any SDP. */
+void session_set_strict(session_t *self, rtp_strict_mode_t mode, unsigned probation);
 /* Close the sockets and give the ports back. */
 void session_destroy(session_t **self_p);
 

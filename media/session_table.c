@@ -75,6 +75,7 @@ static void s_add(session_stats_t *sum, const session_t *session)
         sum->relatches += st->relatches;
         sum->transcoded += st->transcoded;
         sum->srtp_failed += st->srtp_failed;
+        sum->strict_dropped += st->strict_dropped;
     }
 }
 

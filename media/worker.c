@@ -283,8 +283,9 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
         td_log(LOG_ERR, "cannot start the housekeeping timer");
         goto fail;
     }
-    td_log(LOG_NOTICE, "%s: media address %s, RTP ports %u-%u, capacity %u calls, router %s",
-           settings->identity, self->address, rtp->start, rtp->end, self->capacity,
+    td_log(LOG_NOTICE, "%s: media address %s, RTP ports %u-%u, strictrtp=%s, capacity %u calls, "
+           "router %s", settings->identity, self->address, rtp->start, rtp->end,
+           rtp_strict_mode_name(rtp->strictrtp), self->capacity,
            settings->endpoint[0] ? settings->endpoint : settings->discover);
     return self;
 fail:
@@ -379,7 +380,7 @@ static void s_log_stats(const session_t *session)
     const session_stats_t *b = session_stats(session, SESSION_B);
     td_log(LOG_INFO, "media released: A (port %u) rx %llu pkts %llu bytes, tx %llu pkts, dropped %llu; "
            "B (port %u) rx %llu pkts %llu bytes, tx %llu pkts, dropped %llu; re-latches %llu, "
-           "transcoded %llu, srtp failed %llu",
+           "transcoded %llu, srtp failed %llu, strict dropped %llu",
            session_port(session, SESSION_A),
            (unsigned long long)a->rx_packets, (unsigned long long)a->rx_bytes,
            (unsigned long long)a->tx_packets, (unsigned long long)a->dropped,
@@ -388,7 +389,8 @@ static void s_log_stats(const session_t *session)
            (unsigned long long)b->tx_packets, (unsigned long long)b->dropped,
            (unsigned long long)(a->relatches + b->relatches),
            (unsigned long long)(a->transcoded + b->transcoded),
-           (unsigned long long)(a->srtp_failed + b->srtp_failed));
+           (unsigned long long)(a->srtp_failed + b->srtp_failed),
+           (unsigned long long)(a->strict_dropped + b->strict_dropped));
     const rtp_stats_t *qa = session_quality(session, SESSION_A);
     const rtp_stats_t *qb = session_quality(session, SESSION_B);
     td_log(LOG_INFO, "media quality: A lost %lld (%.2f %%), jitter %.2f ms, its RTCP says lost "
@@ -485,6 +487,7 @@ static session_t *s_session_get(worker_t *self, const td_bus_hdr_t *hdr, int *cr
         s_error(self, hdr, WORKER_CAUSE_NO_CIRCUIT, self->err);
         return NULL;
     }
+    session_set_strict(fresh, self->rtp.strictrtp, self->rtp.probation);
     session = fresh;
     if (session_table_insert(self->sessions, &fresh) < 0) {
         session_destroy(&fresh);

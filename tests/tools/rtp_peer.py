@@ -21,6 +21,11 @@ SSRC other than ours (prompts the media worker plays), e.g.
 (seq must go up by 1 and the timestamp by 160 between consecutive packets
 of one SSRC; rate_pps is (packets - 1) / span).
 
+With --rebind-at N, packets N and later leave from a second socket on
+another port of the same address (a NAT that rebinds the phone: same SSRC,
+sequence numbers going on); the first socket still receives. The report
+then has "rebound_from": that port.
+
 With --dtmf DIGITS, RFC 4733 telephone-events (payload type --dtmf-pt)
 replace the audio from --dtmf-at seconds on: per key, 4 packets of the
 event growing, then 3 end packets (same timestamp), then 3 packets of audio
@@ -80,6 +85,8 @@ def main():
                     help="read --target-file again every 10 packets "
                          "and send to its new target (media moved by a re-INVITE); "
                          "the report lists every target in \"targets\"")
+    ap.add_argument("--rebind-at", type=int, default=-1,
+                    help="send packets from this index on from another port (NAT rebinding)")
     ap.add_argument("--foreign-stats", action="store_true",
                     help="report on packets with an SSRC other than ours")
     a = ap.parse_args()
@@ -174,6 +181,7 @@ def main():
         report["targets"] = [report["target"]]
         # 2. send, receiving in between
         t_start = time.time()
+        out = s
         seq0 = 1000
         pattern = bytes.fromhex(a.payload) or b"\xff"
         payload = (pattern * (160 // len(pattern) + 1))[:160]
@@ -201,11 +209,15 @@ def main():
                 if t and t != target:
                     target = t
                     report["targets"].append("%s:%d" % target)
+            if i == a.rebind_at:
+                out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                out.bind((a.bind, 0))
+                report["rebound_from"] = out.getsockname()[1]
             seq = (seq0 + i) & 0xffff
             marker, pt, ts, body = events.get(i, (False, a.pt, 160 * i, payload))
             hdr = struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq, ts, a.ssrc)
             try:
-                s.sendto(hdr + body, target)
+                out.sendto(hdr + body, target)
                 sent_seqs.add(seq)
                 report["sent"] += 1
             except OSError as e:

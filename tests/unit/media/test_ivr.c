@@ -98,7 +98,7 @@ static int setup(void **state)
     snprintf(settings.recordings_dir, sizeof settings.recordings_dir, "%s/rec", fx.dir);
     settings.capacity = 100;
     uint16_t start = (uint16_t)(26016 + (getpid() % 300) * 32);
-    rtp_conf_t rtp = { start, (uint16_t)(start + 2 * PAIRS - 1) };
+    rtp_conf_t rtp = { start, (uint16_t)(start + 2 * PAIRS - 1), RTP_STRICT_NO, 0 };
     fx.worker = worker_new(fx.base, &settings, &rtp);
     if (!fx.base || !fx.worker)
         return -1;

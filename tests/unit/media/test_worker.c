@@ -41,6 +41,9 @@ static uint16_t s_range_start(void)
     return (uint16_t)(21016 + (getpid() % 300) * 32);
 }
 
+/* strictrtp for the next worker (setup): no, but for test_strict_* */
+static rtp_strict_mode_t s_strict = RTP_STRICT_NO;
+
 static int setup(void **state)
 {
     static fixture_t fx;
@@ -53,12 +56,22 @@ static int setup(void **state)
     snprintf(settings.endpoint, sizeof settings.endpoint, "inproc://test");
     snprintf(settings.media_address, sizeof settings.media_address, "127.0.0.1");
     settings.capacity = 100;
-    rtp_conf_t rtp = { fx.rtp_start, (uint16_t)(fx.rtp_start + 2 * PAIRS - 1) };
+    /* strictrtp=no: these tests send from wherever they like; the strict
+     * ones set it on themselves (test_strict_*) */
+    rtp_conf_t rtp = { fx.rtp_start, (uint16_t)(fx.rtp_start + 2 * PAIRS - 1), s_strict, 0 };
     fx.worker = worker_new(fx.base, &settings, &rtp);
     if (!fx.base || !fx.worker)
         return -1;
     *state = &fx;
     return 0;
+}
+
+static int setup_strict(void **state)
+{
+    s_strict = RTP_STRICT_YES;
+    int rc = setup(state);
+    s_strict = RTP_STRICT_NO;
+    return rc;
 }
 
 static int teardown(void **state)
@@ -1431,6 +1444,61 @@ static void test_metrics_loss_and_jitter(void **state)
     close(b);
 }
 
+/* strictrtp=yes (RTP Bleed): each side takes its SDP's source at once; a
+ * stranger spraying a side's ports (RTP and RTCP) reaches nobody, is
+ * counted, and moves no latched address, while the phones' own media goes
+ * on both ways. */
+static void test_strict_drops_strangers(void **state)
+{
+    fixture_t *fx = *state;
+    uint16_t a_port, b_port, evil_port, pa, pb, from;
+    int a = s_udp(&a_port), b = s_udp(&b_port), evil = s_udp(&evil_port);
+    unsigned char pkt[200], bad[200], got[2048];
+    char sdp[512];
+
+    s_comedia = 1;                   /* the latch must not follow the stranger */
+    s_open(fx, "call-strict", a_port, &pa, &pb);
+    s_answer(fx, "call-strict", 1, s_sdp(sdp, sizeof sdp, b_port, NULL));
+    s_comedia = 0;
+    session_t *session = worker_session(fx->worker, "call-strict");
+    const session_stats_t *sa = session_stats(session, SESSION_A);
+    const session_stats_t *sb = session_stats(session, SESSION_B);
+
+    for (uint16_t seq = 1; seq <= 20; seq++) {
+        size_t len = s_rtp(pkt, 0x1111, seq);
+        s_send(a, pa, pkt, len);
+        assert_int_equal(s_recv(fx, b, got, sizeof got, &from), (ssize_t)len);
+        assert_int_equal(got[11], 0x11);
+        len = s_rtp(pkt, 0x2222, (uint16_t)(100 + seq));
+        s_send(b, pb, pkt, len);
+        assert_int_equal(s_recv(fx, a, got, sizeof got, NULL), (ssize_t)len);
+        /* the stranger: a run in sequence, at both ports, RTP and RTCP */
+        for (int k = 0; k < 2; k++) {
+            size_t blen = s_rtp(bad, 0xbad, (uint16_t)(1000 + 2 * seq + k));
+            s_send(evil, pa, bad, blen);
+            s_send(evil, pb, bad, blen);
+        }
+        s_send(evil, pa + 1, "\x80\xc9\x00\x01\x00\x00\x0b\xad", 8);
+    }
+    s_expect_silence(fx, b);
+    s_expect_silence(fx, a);
+    assert_int_equal(sa->strict_dropped, 60);
+    assert_int_equal(sb->strict_dropped, 40);
+    assert_int_equal(sa->relatches, 0);
+    /* B -> A still goes to A's SDP address, not to the stranger */
+    size_t len = s_rtp(pkt, 0x2222, 200);
+    s_send(b, pb, pkt, len);
+    assert_int_equal(s_recv(fx, a, got, sizeof got, NULL), (ssize_t)len);
+    s_expect_silence(fx, evil);
+    session_stats_t total;
+    worker_rtp_totals(fx->worker, &total);
+    assert_int_equal(total.strict_dropped, 100);
+    s_release(fx, "call-strict");
+    close(a);
+    close(b);
+    close(evil);
+}
+
 int main(void)
 {
     td_log_init("test", LOG_ERR);
@@ -1454,6 +1522,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reoffer_echo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_srtp_caller_plain_callee, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_caller_srtp_callee, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strict_drops_strangers, setup_strict, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
