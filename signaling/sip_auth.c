@@ -513,10 +513,12 @@ static int s_part_equal(const char *a, size_t an, const char *b, int nocase)
 }
 
 /* Whether the digest uri names the Request-URI (RFC 2617 3.2.2.5): the same
- * scheme, user, host and port (an absent port is the scheme's default, as
- * phones write either); parameters and headers aside, as they do not change
- * whom the request is for. A non-SIP scheme must match character for
- * character. No allocation. */
+ * scheme and the same user part, %XX escapes decoded. The user part is the
+ * number dialled (what Tandem routes on, and what a replay would change);
+ * the host and port are left out because a proxy in front of us (Kamailio's
+ * dispatcher, an SBC) rewrites them on the way, so the phone's digest uri
+ * names the proxy. Parameters and headers aside. A non-SIP scheme must
+ * match character for character. No allocation on the SIP path. */
 static int s_uri_matches(const char *duri, const osip_uri_t *ru)
 {
     if (!ru || !duri || !*duri)
@@ -526,8 +528,7 @@ static int s_uri_matches(const char *duri, const osip_uri_t *ru)
     if (!colon || (size_t)(colon - duri) != strlen(scheme)
         || strncasecmp(duri, scheme, strlen(scheme)) != 0)
         return 0;
-    int sips = strcasecmp(scheme, "sips") == 0;
-    if (!sips && strcasecmp(scheme, "sip") != 0) {
+    if (strcasecmp(scheme, "sips") != 0 && strcasecmp(scheme, "sip") != 0) {
         char *text = NULL;
         int same = osip_uri_to_str(ru, &text) == 0 && text && strcmp(text, duri) == 0;
         osip_free(text);
@@ -535,55 +536,13 @@ static int s_uri_matches(const char *duri, const osip_uri_t *ru)
     }
     const char *p = colon + 1, *end = p + strcspn(p, "?");
     const char *at = memchr(p, '@', (size_t)(end - p));
-    const char *user = "", *host = p;
     size_t ulen = 0;
     if (at) {
-        user = p;
         ulen = strcspn(p, ":@");                 /* the password, if any, aside */
-        if (user + ulen > at)
-            ulen = (size_t)(at - user);
-        host = at + 1;
+        if (p + ulen > at)
+            ulen = (size_t)(at - p);
     }
-    if (!s_part_equal(user, ulen, ru->username ? ru->username : "", 0))
-        return 0;
-    const char *hend = host + strcspn(host, ";?");
-    const char *port = NULL;
-    size_t hlen;
-    if (*host == '[') {                          /* IPv6 reference */
-        const char *close = memchr(host, ']', (size_t)(hend - host));
-        if (!close)
-            return 0;
-        hlen = (size_t)(close - host - 1);
-        host++;
-        if (close + 1 < hend && close[1] == ':')
-            port = close + 2;
-    } else {
-        const char *c = memchr(host, ':', (size_t)(hend - host));
-        hlen = c ? (size_t)(c - host) : (size_t)(hend - host);
-        if (c)
-            port = c + 1;
-    }
-    const char *rhost = ru->host ? ru->host : "";
-    size_t rhlen = strlen(rhost);
-    if (rhlen >= 2 && rhost[0] == '[' && rhost[rhlen - 1] == ']') {
-        char h6[128];
-        snprintf(h6, sizeof h6, "%.*s", (int)(rhlen - 2), rhost + 1);
-        if (!s_part_equal(host, hlen, h6, 1))
-            return 0;
-    } else if (!s_part_equal(host, hlen, rhost, 1))
-        return 0;
-    long dport = sips ? 5061 : 5060, want = dport, got = dport;
-    if (port && port < hend) {
-        got = 0;
-        for (const char *q = port; q < hend; q++) {
-            if (*q < '0' || *q > '9' || got > 65535)
-                return 0;
-            got = got * 10 + (*q - '0');
-        }
-    }
-    if (ru->port && *ru->port)
-        want = strtol(ru->port, NULL, 10);
-    return got == want;
+    return s_part_equal(p, ulen, ru->username ? ru->username : "", 0);
 }
 
 sip_auth_result_t sip_auth_verify(sip_auth_t *self, osip_authorization_t *cred,

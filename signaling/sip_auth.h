@@ -129,7 +129,8 @@ osip_authorization_t *sip_auth_credentials(const sip_auth_t *self, osip_message_
  * NULL or "": unknown user or no such HA1, which fails exactly like a wrong
  * password, after the same work: chan_sip's bogus peer). An algorithm the
  * nonce was not offered with fails too, and so does a digest uri that does
- * not name req_uri (scheme, user, host and port; parameters aside). The
+ * not name req_uri's scheme and user (the number; host and port aside, as
+ * proxies rewrite them). The
  * answer follows chan_sip's check_auth: a nonce that is not current
  * (expired, evicted, not ours, minted for another address, or already used:
  * a replay) gives STALE or NONCE (challenge again), a current one OK or

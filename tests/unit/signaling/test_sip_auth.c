@@ -536,7 +536,7 @@ static osip_uri_t *s_uri(const char *text)
 /* RFC 2617 3.2.2.5: the digest uri must name the Request-URI. A sniffed
  * answer for one number sent to another is wrong whatever its hash: 403 on
  * the current nonce, a new challenge (not stale) on a used one. Parameters,
- * an explicit default port, escapes and the host's case do not matter. */
+ * escapes, host and port (rewritten by proxies) do not matter. */
 static void test_uri_mismatch(void **state)
 {
     (void)state;
@@ -565,13 +565,15 @@ static void test_uri_mismatch(void **state)
         { "sip:2000@TANDEM.example;user=phone", "sip:2000@tandem.example;transport=udp", 1 },
         { "sip:%32000@tandem.example", "sip:2000@tandem.example", 1 },
         { "sip:2000@tandem.example", "sip:2000:pw@tandem.example:5060?x=y", 1 },
+        /* a proxy in front rewrote the host and port: the number is the same */
+        { "sip:2000@10.0.0.5:5070", "sip:2000@proxy.example", 1 },
         { "sip:2000@[::1]:5070", "sip:2000@[::1]:5070", 1 },
-        { "sip:2000@tandem.example:5070", "sip:2000@tandem.example", 0 },
         { "sip:2000@tandem.example", "sips:2000@tandem.example", 0 },
         { "sip:2000@tandem.example", "sip:20000@tandem.example", 0 },
+        { "sip:2000@tandem.example", "sip:200@tandem.example", 0 },
         { "sip:2000@tandem.example", "sip:tandem.example", 0 },
-        { "sip:2000@tandem.example", "sip:2000@other.example", 0 },
-        { "sip:2000@[::1]:5070", "sip:2000@[::2]:5070", 0 },
+        { "sip:tandem.example", "sip:2000@tandem.example", 0 },
+        { "sip:2000@tandem.example", "tel:2000", 0 },
     };
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
         osip_uri_t *ru = s_uri(forms[i].ruri);
