@@ -13,6 +13,11 @@
        401 stale=true; then from the phone's own address: 200, ACK, BYE.
     Prints one line per step; exit 1 on the first unexpected answer.
 
+  auth_probe.py expire --port SWITCH --user 1001 --password 1001pass --sleep S
+    A REGISTER challenged, answered rightly after S seconds (past the
+    switch's nonce_lifetime): 401 stale=true; the new challenge answered at
+    once: 200.
+
   auth_probe.py compare --port SWITCH --known 1001 --unknown 7777 \\
       --method REGISTER|INVITE|SUBSCRIBE|OPTIONS [--exten 600] [--local-port N]
     The same request from a known user and from an unknown one: without
@@ -215,6 +220,27 @@ def do_replay(a):
     return 0
 
 
+def do_expire(a):
+    ph = Phone(a, port=a.local_port)
+    ruri = "sip:127.0.0.1:%d" % a.port
+    cid, ftag = rnd() + "@probe", rnd(32)
+    code, text, _ = ph.request("REGISTER", ruri, a.user, cid, ftag)
+    if code != 401:
+        fail("expire: the first REGISTER got %d" % code)
+    time.sleep(a.sleep)
+    auth = answer(challenge_of(text), a.user, a.password, "REGISTER", ruri)
+    code, text, _ = ph.request("REGISTER", ruri, a.user, cid, ftag, auth=auth)
+    print("after %.0f s: %d%s" % (a.sleep, code, " stale=true" if is_stale(text) else ""))
+    if code != 401 or not is_stale(text):
+        fail("an expired nonce answered rightly got %d, not 401 stale=true" % code)
+    auth = answer(challenge_of(text), a.user, a.password, "REGISTER", ruri)
+    code, text, _ = ph.request("REGISTER", ruri, a.user, cid, ftag, auth=auth)
+    print("the new challenge answered: %d" % code)
+    if code != 200:
+        fail("the stale challenge answered got %d" % code)
+    return 0
+
+
 def mask(text, user):
     head = text.split("\r\n\r\n", 1)[0]
     out = []
@@ -269,7 +295,8 @@ def do_compare(a):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["replay", "compare"])
+    ap.add_argument("what", choices=["replay", "compare", "expire"])
+    ap.add_argument("--sleep", type=float, default=3.0)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--local-port", type=int, default=0)
     ap.add_argument("--rtp-port", type=int, default=9)
@@ -284,7 +311,7 @@ def main():
     ap.add_argument("--wait", type=float, default=5.0)
     a = ap.parse_args()
     try:
-        return do_replay(a) if a.what == "replay" else do_compare(a)
+        return {"replay": do_replay, "compare": do_compare, "expire": do_expire}[a.what](a)
     except socket.timeout:
         fail("no answer within %.0f s" % a.wait)
 
