@@ -495,20 +495,13 @@ static int s_unescaped(const char *p, size_t n, size_t *i)
     return (unsigned char)p[(*i)++];
 }
 
-/* a[0..an) and b (a C string) equal once %XX escapes are decoded; nocase:
- * ASCII letters compare without case (host names). */
-static int s_part_equal(const char *a, size_t an, const char *b, int nocase)
+/* a[0..an) and b (a C string) equal once %XX escapes are decoded. */
+static int s_part_equal(const char *a, size_t an, const char *b)
 {
     size_t i = 0, j = 0, bn = b ? strlen(b) : 0;
-    while (i < an && j < bn) {
-        int x = s_unescaped(a, an, &i), y = s_unescaped(b, bn, &j);
-        if (nocase) {
-            x = (x >= 'A' && x <= 'Z') ? x - 'A' + 'a' : x;
-            y = (y >= 'A' && y <= 'Z') ? y - 'A' + 'a' : y;
-        }
-        if (x != y)
+    while (i < an && j < bn)
+        if (s_unescaped(a, an, &i) != s_unescaped(b, bn, &j))
             return 0;
-    }
     return i == an && j == bn;
 }
 
@@ -542,7 +535,7 @@ static int s_uri_matches(const char *duri, const osip_uri_t *ru)
         if (p + ulen > at)
             ulen = (size_t)(at - p);
     }
-    return s_part_equal(p, ulen, ru->username ? ru->username : "", 0);
+    return s_part_equal(p, ulen, ru->username ? ru->username : "");
 }
 
 sip_auth_result_t sip_auth_verify(sip_auth_t *self, osip_authorization_t *cred,

@@ -16,8 +16,8 @@
  * one, memory never grows). A nonce is good for `nonce_lifetime` seconds
  * (tandem.conf [security], 30 by default) and for one request, or with
  * qop=auth for one request per increasing nc (RFC 7616 3.4.5): a replayed
- * Authorization is not current. The digest uri must name the Request-URI
- * (RFC 2617 3.2.2.5), or the answer is wrong whatever its hash. The right
+ * Authorization is not current. The digest uri must name the Request-URI's
+ * number (RFC 2617 3.2.2.5), or the answer is wrong whatever its hash. The right
  * answer to a nonce that is not current (expired, used up, evicted, not ours
  * or from another address) is "stale" (the client retries with a fresh one
  * without asking its user), a wrong one gets a new challenge, as chan_sip
