@@ -108,7 +108,8 @@ void sip_auth_nonce(sip_auth_t *self, const struct sockaddr_in *from, long now,
 /* Add a challenge to the response (a 401): one WWW-Authenticate per
  * algorithm of algs (a 0-terminated preference list; NULL or empty: MD5
  * only), in that order (RFC 8760 2.4), all with realm, the same fresh
- * nonce, qop="auth", and stale=true when asked. Never Proxy-Authenticate:
+ * nonce (minted for the address of `from`, the request's source),
+ * qop="auth", and stale=true when asked. Never Proxy-Authenticate:
  * chan_sip 20's check_auth "Always auth[s] with WWW-auth since we're NOT a
  * proxy", for every method. Returns 0 or -1. */
 int sip_auth_challenge(sip_auth_t *self, osip_message_t *resp, const struct sockaddr_in *from,
