@@ -211,6 +211,13 @@ static int s_read_file(td_settings_t *out, const char *process)
                     rc = -1;
                 } else
                     out->cluster.db = (int)n;
+            } else if (!strcmp(s, "security") && !strcasecmp(k, "nonce_lifetime")) {
+                if (td_conf_int(v->value, 1, 3600, &n) < 0) {
+                    fprintf(stderr, "%s:%d: nonce_lifetime must be a number of seconds "
+                            "from 1 to 3600\n", v->file, v->line);
+                    rc = -1;
+                } else
+                    out->nonce_lifetime_s = (uint32_t)n;
             } else if ((!strcmp(s, "media") || !strcmp(s, "signaling") || !strcmp(s, "router"))
                        && !strcasecmp(k, "identity")) {
                 if (!strcmp(s, process))
@@ -326,6 +333,7 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
     snprintf(out->astdb, sizeof out->astdb, "var/astdb");
     out->max_call_s = 43200;
     out->sig_grace_s = 30;
+    out->nonce_lifetime_s = 30;
     out->loglevel = LOG_INFO;
     for (int i = 0; i < TD_LOG_SUBSYS_COUNT; i++)
         out->sublevels[i] = -1;

@@ -73,6 +73,8 @@ typedef struct {
     uint16_t metrics_port;    /* host order; 0 = any free port */
     td_store_conf_t cluster;  /* [cluster] redis=host:port, password=, db= (or TANDEM_REDIS):
                                * state in Redis (td_store.h); enabled = 0 without it */
+    uint32_t nonce_lifetime_s; /* [security] nonce_lifetime: seconds a digest nonce stays
+                                * current (30) */
 } td_settings_t;
 
 /* Parse argv and CONFDIR/tandem.conf for `process` ("signaling", "router",

@@ -179,6 +179,7 @@ int main(int argc, char **argv)
                              .discover = s.discover,
                              .capacity = s.capacity, .max_ringing = s.max_ringing,
                              .overload_lag_ms = s.overload_lag_ms, .max_cps = s.max_cps,
+                             .nonce_lifetime = s.nonce_lifetime_s,
                              .conf_path = path, .cluster = &s.cluster };
     core = sip_core_new(base, conf, fd, &opts);
     if (!core)

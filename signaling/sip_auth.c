@@ -25,7 +25,14 @@ typedef struct {
 
 struct sip_auth {
     char realm[128];
-    char secret[33];           /* 16 random bytes as hex */
+    unsigned char ipad[64];    /* HMAC-SHA-256 key blocks of the per-process secret */
+    unsigned char opad[64];
+    char fake_md5[33];         /* HA1s checked for an unknown user, so that its answer */
+    char fake_sha256[65];      /* costs the same work as a known user's (never match) */
+    unsigned lifetime;         /* seconds a nonce is current */
+    const char *why;           /* the reason of the last verify (static text) */
+    sip_auth_failure_fn on_failure;
+    void *on_failure_arg;
     uint64_t next;             /* the serial of the next nonce; slot = serial % SIP_AUTH_NONCES */
     s_slot_t slots[SIP_AUTH_NONCES];
 };
@@ -168,11 +175,6 @@ static void s_hash_join(sip_auth_alg_t alg, char *out, const char *const *parts)
     s_hex(digest, 16, out);
 }
 
-static void s_md5_join(char out[33], const char *const *parts)
-{
-    s_hash_join(SIP_AUTH_MD5, out, parts);
-}
-
 static size_t s_hexlen(sip_auth_alg_t alg)
 {
     return alg == SIP_AUTH_SHA256 ? 64 : 32;
@@ -202,24 +204,72 @@ static int s_equal(const char *a, const char *b, size_t n)
     return diff == 0;
 }
 
+/* n random bytes; without an entropy source still unique per run, if
+ * guessable. */
+static void s_random(unsigned char *out, size_t n)
+{
+    if (getrandom(out, n, 0) == (ssize_t)n)
+        return;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    uint64_t x = (uint64_t)tv.tv_sec * 1000003u ^ (uint64_t)tv.tv_usec ^ (uint64_t)getpid() << 32;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;                            /* xorshift64 */
+        x ^= x >> 7;
+        x ^= x << 17;
+        out[i] = (unsigned char)x;
+    }
+}
+
 sip_auth_t *sip_auth_new(const char *realm)
 {
     sip_auth_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     snprintf(self->realm, sizeof self->realm, "%s", realm ? realm : "tandem");
-    unsigned char seed[16];
-    if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
-        /* No entropy source: still unique per run, if guessable. */
-        struct timeval tv;
-        gettimeofday(&tv, NULL);
-        unsigned long v[2] = { (unsigned long)tv.tv_sec ^ (unsigned long)getpid(),
-                               (unsigned long)tv.tv_usec };
-        memcpy(seed, v, sizeof seed < sizeof v ? sizeof seed : sizeof v);
+    unsigned char key[32], fake[32];
+    s_random(key, sizeof key);
+    for (size_t i = 0; i < 64; i++) {
+        unsigned char k = i < sizeof key ? key[i] : 0;
+        self->ipad[i] = k ^ 0x36;
+        self->opad[i] = k ^ 0x5c;
     }
-    s_hex(seed, sizeof seed, self->secret);
+    s_random(fake, sizeof fake);
+    s_hex(fake, 16, self->fake_md5);
+    s_hex(fake, 32, self->fake_sha256);
+    self->lifetime = SIP_AUTH_NONCE_TTL;
+    self->why = "";
     self->next = 1;
     return self;
+}
+
+void sip_auth_set_lifetime(sip_auth_t *self, unsigned seconds)
+{
+    self->lifetime = seconds ? seconds : SIP_AUTH_NONCE_TTL;
+}
+
+unsigned sip_auth_lifetime(const sip_auth_t *self)
+{
+    return self->lifetime;
+}
+
+void sip_auth_set_on_failure(sip_auth_t *self, sip_auth_failure_fn fn, void *arg)
+{
+    self->on_failure = fn;
+    self->on_failure_arg = arg;
+}
+
+void sip_auth_on_failure(sip_auth_t *self, const struct sockaddr_in *from, const char *user,
+                         const char *method, const char *why)
+{
+    if (self->on_failure)
+        self->on_failure(self->on_failure_arg, from, user ? user : "", method ? method : "",
+                         why ? why : "");
+}
+
+const char *sip_auth_why(const sip_auth_t *self)
+{
+    return self->why;
 }
 
 void sip_auth_destroy(sip_auth_t **self_p)
@@ -270,13 +320,30 @@ void sip_auth_response(const char *ha1, const char *nonce, const char *nc,
     sip_auth_response_alg(SIP_AUTH_MD5, ha1, nonce, nc, cnonce, qop, method, uri, out);
 }
 
-static void s_nonce_mac(const sip_auth_t *self, const char *serial, char out[33])
+/* HMAC-SHA-256(secret, serial ":" source address) cut to 128 bits, as 32
+ * hex digits. The port is left out on purpose (sip_auth.h). */
+static void s_nonce_mac(const sip_auth_t *self, const char *serial,
+                        const struct sockaddr_in *from, char out[33])
 {
-    const char *parts[] = { serial, self->secret, NULL };
-    s_md5_join(out, parts);
+    unsigned char addr[4] = { 0, 0, 0, 0 }, inner[32], outer[32];
+    if (from)
+        memcpy(addr, &from->sin_addr.s_addr, sizeof addr);
+    s_sha256_t c;
+    s_sha256_init(&c);
+    s_sha256_update(&c, self->ipad, sizeof self->ipad);
+    s_sha256_update(&c, (const unsigned char *)serial, strlen(serial));
+    s_sha256_update(&c, (const unsigned char *)":", 1);
+    s_sha256_update(&c, addr, sizeof addr);
+    s_sha256_final(&c, inner);
+    s_sha256_init(&c);
+    s_sha256_update(&c, self->opad, sizeof self->opad);
+    s_sha256_update(&c, inner, sizeof inner);
+    s_sha256_final(&c, outer);
+    s_hex(outer, 16, out);
 }
 
-void sip_auth_nonce(sip_auth_t *self, long now, unsigned offered, char *buf, size_t len)
+void sip_auth_nonce(sip_auth_t *self, const struct sockaddr_in *from, long now,
+                    unsigned offered, char *buf, size_t len)
 {
     char serial[17], mac[33];
     uint64_t n = self->next++;
@@ -288,15 +355,19 @@ void sip_auth_nonce(sip_auth_t *self, long now, unsigned offered, char *buf, siz
     s->nc = 0;
     s->offered = offered ? offered : SIP_AUTH_MD5;
     snprintf(serial, sizeof serial, "%016llx", (unsigned long long)n);
-    s_nonce_mac(self, serial, mac);
+    s_nonce_mac(self, serial, from, mac);
     snprintf(buf, len, "%s%s", serial, mac);
 }
 
-/* The slot of a nonce we minted and still hold, or NULL (forged, malformed,
- * another process's, or evicted by newer ones). *expired: older than the TTL. */
-static s_slot_t *s_nonce_find(sip_auth_t *self, const char *nonce, long now, int *expired)
+/* The slot of a nonce we minted for this source address and still hold, or
+ * NULL with *why set (forged, malformed, another process's or address's, or
+ * evicted by newer ones). *expired: older than the lifetime. */
+static s_slot_t *s_nonce_find(sip_auth_t *self, const char *nonce,
+                              const struct sockaddr_in *from, long now, int *expired,
+                              const char **why)
 {
     *expired = 0;
+    *why = "not a nonce of ours";
     if (strlen(nonce) != SIP_AUTH_NONCE_LEN)
         return NULL;
     char serial[17], mac[33];
@@ -305,19 +376,25 @@ static s_slot_t *s_nonce_find(sip_auth_t *self, const char *nonce, long now, int
     for (int i = 0; i < 16; i++)
         if (!strchr("0123456789abcdef", serial[i]))
             return NULL;
-    s_nonce_mac(self, serial, mac);
-    if (!s_equal(mac, nonce + 16, 32))
+    s_nonce_mac(self, serial, from, mac);
+    if (!s_equal(mac, nonce + 16, 32)) {
+        *why = "nonce not ours or minted for another address";
         return NULL;
+    }
     uint64_t n = strtoull(serial, NULL, 16);
     s_slot_t *s = &self->slots[n % SIP_AUTH_NONCES];
-    if (!n || s->serial != n)
+    if (!n || s->serial != n) {
+        *why = "nonce evicted by newer ones";
         return NULL;
-    *expired = now - s->minted > SIP_AUTH_NONCE_TTL || now < s->minted;
+    }
+    *expired = now - s->minted > (long)self->lifetime || now < s->minted;
+    if (*expired)
+        *why = "nonce expired";
     return s;
 }
 
-int sip_auth_challenge(sip_auth_t *self, osip_message_t *resp, int stale, long now,
-                       const unsigned char *algs)
+int sip_auth_challenge(sip_auth_t *self, osip_message_t *resp, const struct sockaddr_in *from,
+                       int stale, long now, const unsigned char *algs)
 {
     static const unsigned char md5_only[] = { SIP_AUTH_MD5, 0 };
     if (!algs || !algs[0])
@@ -326,7 +403,7 @@ int sip_auth_challenge(sip_auth_t *self, osip_message_t *resp, int stale, long n
     for (size_t i = 0; algs[i]; i++)
         offered |= algs[i];
     char nonce[SIP_AUTH_NONCE_LEN + 1], value[512];
-    sip_auth_nonce(self, now, offered, nonce, sizeof nonce);
+    sip_auth_nonce(self, from, now, offered, nonce, sizeof nonce);
     /* One nonce for every algorithm offered: it is one challenge the phone
      * answers once, with the algorithm it picks (RFC 8760 2.4: one header
      * per algorithm, the preferred first). */
@@ -394,13 +471,84 @@ static uint32_t s_nc(const char *nc)
     return (uint32_t)strtoul(nc, NULL, 16);
 }
 
+/* The value of hex digit c, or -1. */
+static int s_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The next character of a URI part, %XX decoded (RFC 3261 19.1.4: escaped
+ * and unescaped characters compare alike); *i moves past it. */
+static int s_unescaped(const char *p, size_t n, size_t *i)
+{
+    if (p[*i] == '%' && *i + 2 < n && s_hexval(p[*i + 1]) >= 0 && s_hexval(p[*i + 2]) >= 0) {
+        int v = s_hexval(p[*i + 1]) * 16 + s_hexval(p[*i + 2]);
+        *i += 3;
+        return v;
+    }
+    return (unsigned char)p[(*i)++];
+}
+
+/* a[0..an) and b (a C string) equal once %XX escapes are decoded. */
+static int s_part_equal(const char *a, size_t an, const char *b)
+{
+    size_t i = 0, j = 0, bn = b ? strlen(b) : 0;
+    while (i < an && j < bn)
+        if (s_unescaped(a, an, &i) != s_unescaped(b, bn, &j))
+            return 0;
+    return i == an && j == bn;
+}
+
+/* Whether the digest uri names the Request-URI (RFC 2617 3.2.2.5): the same
+ * scheme and the same user part, %XX escapes decoded. The user part is the
+ * number dialled (what Tandem routes on, and what a replay would change);
+ * the host and port are left out because a proxy in front of us (Kamailio's
+ * dispatcher, an SBC) rewrites them on the way, so the phone's digest uri
+ * names the proxy. Parameters and headers aside. A non-SIP scheme must
+ * match character for character. No allocation on the SIP path. */
+static int s_uri_matches(const char *duri, const osip_uri_t *ru)
+{
+    if (!ru || !duri || !*duri)
+        return 0;
+    const char *colon = strchr(duri, ':');
+    const char *scheme = ru->scheme ? ru->scheme : "sip";
+    if (!colon || (size_t)(colon - duri) != strlen(scheme)
+        || strncasecmp(duri, scheme, strlen(scheme)) != 0)
+        return 0;
+    if (strcasecmp(scheme, "sips") != 0 && strcasecmp(scheme, "sip") != 0) {
+        char *text = NULL;
+        int same = osip_uri_to_str(ru, &text) == 0 && text && strcmp(text, duri) == 0;
+        osip_free(text);
+        return same;
+    }
+    const char *p = colon + 1, *end = p + strcspn(p, "?");
+    const char *at = memchr(p, '@', (size_t)(end - p));
+    size_t ulen = 0;
+    if (at) {
+        ulen = strcspn(p, ":@");                 /* the password, if any, aside */
+        if (p + ulen > at)
+            ulen = (size_t)(at - p);
+    }
+    return s_part_equal(p, ulen, ru->username ? ru->username : "");
+}
+
 sip_auth_result_t sip_auth_verify(sip_auth_t *self, osip_authorization_t *cred,
+                                  const osip_uri_t *req_uri, const struct sockaddr_in *from,
                                   const char *method, const char *ha1_md5,
                                   const char *ha1_sha256, long now)
 {
-    if (!cred)
+    if (!cred) {
+        self->why = "no credentials";
         return SIP_AUTH_MISSING;
+    }
     char realm[160], nonce[80], uri[512], response[80], qop[16], nc[16], cnonce[128], alg[16];
+    char user[96];
     sip_auth_unquote(cred->realm, realm, sizeof realm);
     sip_auth_unquote(cred->nonce, nonce, sizeof nonce);
     sip_auth_unquote(cred->uri, uri, sizeof uri);
@@ -409,47 +557,77 @@ sip_auth_result_t sip_auth_verify(sip_auth_t *self, osip_authorization_t *cred,
     sip_auth_unquote(cred->nonce_count, nc, sizeof nc);
     sip_auth_unquote(cred->cnonce, cnonce, sizeof cnonce);
     sip_auth_unquote(cred->algorithm, alg, sizeof alg);
+    sip_auth_unquote(cred->username, user, sizeof user);
 
     /* chan_sip's check_auth looks at the nonce first: one that is not the
      * current challenge's gets a new challenge (stale=true if the answer
      * was right), and only a wrong answer to the current one is a failure.
-     * Here "current" is: minted by this process, still in the table,
-     * younger than the TTL, and not used up (RFC 7616 3.4.5: a nonce
-     * answers one request, or with qop=auth one per increasing nc). */
+     * Here "current" is: minted by this process for this source address,
+     * still in the table, younger than the lifetime, and not used up (RFC
+     * 7616 3.4.5: a nonce answers one request, or with qop=auth one per
+     * increasing nc). */
     int expired = 0;
-    s_slot_t *slot = s_nonce_find(self, nonce, now, &expired);
+    const char *nonce_why = "";
+    s_slot_t *slot = s_nonce_find(self, nonce, from, now, &expired, &nonce_why);
     sip_auth_alg_t a = sip_auth_alg_parse(alg);
     if (slot && !(slot->offered & a))
         a = 0;                                   /* an algorithm this nonce was not offered with */
     const char *ha1 = a == SIP_AUTH_SHA256 ? ha1_sha256 : ha1_md5;
+    /* An unknown user (chan_sip's bogus peer) is checked against a random
+     * HA1 that never matches: the same hashing, so the same time. */
+    int known = ha1 && *ha1;
+    if (!known)
+        ha1 = a == SIP_AUTH_SHA256 ? self->fake_sha256 : self->fake_md5;
     uint32_t ncv = *qop ? s_nc(nc) : 0;
-    int right = a && ha1 && *ha1 && method && strcmp(realm, self->realm) == 0 && *uri
-                && strlen(response) == s_hexlen(a)
-                && (!*qop || (strcasecmp(qop, "auth") == 0 && ncv && *cnonce));
-    if (right) {
+    int fields = a && method && strcmp(realm, self->realm) == 0 && *uri
+                 && strlen(response) == s_hexlen(a)
+                 && (!*qop || (strcasecmp(qop, "auth") == 0 && ncv && *cnonce));
+    /* RFC 2617 3.2.2.5: the digest uri must be the Request-URI, or a
+     * sniffed Authorization places a request anywhere (the hash covers the
+     * digest uri only). chan_sip 20 does not compare them: its check_auth
+     * hashes S_OR(the digest uri, the Request-URI) and nothing more. We
+     * compare, and answer a mismatch as chan_sip answers any wrong
+     * response: 403 to the current nonce, else a new challenge. */
+    int uri_ok = s_uri_matches(uri, req_uri);
+    int right = 0;
+    {
+        sip_auth_alg_t h = a ? a : SIP_AUTH_MD5;
         char expect[65], got[65];
-        size_t n = s_hexlen(a);
-        sip_auth_response_alg(a, ha1, nonce, nc, cnonce, qop, method, uri, expect);
+        size_t n = s_hexlen(h), rn = strlen(response);
+        sip_auth_response_alg(h, ha1, nonce, nc, cnonce, qop, method ? method : "", uri, expect);
         for (size_t i = 0; i < n; i++) {         /* hex digits may arrive in upper case */
-            char c = response[i];
+            char c = i < rn ? response[i] : '\0';
             got[i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
         }
         got[n] = '\0';
-        right = s_equal(expect, got, n);
+        right = s_equal(expect, got, n) && fields && known && uri_ok;
     }
+    const char *wrong = !known ? "unknown user" : !uri_ok && fields
+                        ? "digest uri is not the Request-URI" : "wrong response";
     int current = slot && !expired;
     if (current) {
         /* a replay: the nonce already answered a request without qop, or
          * this nc is not above the last one accepted */
         int replay = slot->nc == NC_SPENT || (*qop ? ncv <= slot->nc : slot->nc != 0);
-        if (replay)
+        if (replay) {
             current = 0;
+            nonce_why = slot->nc == NC_SPENT ? "nonce already used (no qop: one request)"
+                                             : "nc not above the last one (a replay)";
+        }
     }
-    if (!current)
+    if (!current) {
+        self->why = right ? nonce_why : wrong;
+        if (!right)
+            sip_auth_on_failure(self, from, user, method, wrong);
         return right ? SIP_AUTH_STALE : SIP_AUTH_NONCE;
-    if (!right)
+    }
+    if (!right) {
+        self->why = wrong;
+        sip_auth_on_failure(self, from, user, method, wrong);
         return SIP_AUTH_FAILED;
+    }
     slot->nc = *qop ? ncv : NC_SPENT;
+    self->why = "ok";
     return SIP_AUTH_OK;
 }
 

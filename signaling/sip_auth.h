@@ -1,24 +1,36 @@
 /* sip_auth - HTTP digest for SIP (RFC 2617 with qop=auth, RFC 3261 22.4),
  * with SHA-256 beside MD5 (RFC 7616, RFC 8760).
  *
- * Nonces are "<serial, 16 hex><MD5(serial:secret), 32 hex>", where the
- * secret is random per process, and each is kept in a fixed table of
- * SIP_AUTH_NONCES slots (slot = serial % SIP_AUTH_NONCES: O(1) lookup, the
- * oldest nonce gives way to a new one, memory never grows). A nonce is good
- * for SIP_AUTH_NONCE_TTL seconds and for one request, or with qop=auth for
- * one request per increasing nc (RFC 7616 3.4.5): a replayed Authorization
- * is not current. The right answer to a nonce that is not current (expired,
- * used up, evicted, or not ours) is "stale" (the client retries with a
- * fresh one without asking its user), a wrong one gets a new challenge, as
- * chan_sip answers a nonce that is not its current one. */
+ * Nonces are "<serial, 16 hex><MAC, 32 hex>": MAC is HMAC-SHA-256 (RFC 2104),
+ * keyed with a secret drawn at random per process, over the serial and the
+ * source address the challenge went to, cut to 128 bits. So a nonce is good
+ * only from the address it was sent to and only in the process that minted
+ * it. The address, not address:port: a phone behind NAT may answer from
+ * another port (a NAT rebinding between challenge and answer, a new TCP
+ * connection, a second socket), and the attack this closes is a replay from
+ * elsewhere on the path; a replay from behind the same NAT is left to the
+ * one-time use below.
+ *
+ * Each nonce is kept in a fixed table of SIP_AUTH_NONCES slots (slot =
+ * serial % SIP_AUTH_NONCES: O(1) lookup, the oldest nonce gives way to a new
+ * one, memory never grows). A nonce is good for `nonce_lifetime` seconds
+ * (tandem.conf [security], 30 by default) and for one request, or with
+ * qop=auth for one request per increasing nc (RFC 7616 3.4.5): a replayed
+ * Authorization is not current. The digest uri must name the Request-URI's
+ * number (RFC 2617 3.2.2.5), or the answer is wrong whatever its hash. The right
+ * answer to a nonce that is not current (expired, used up, evicted, not ours
+ * or from another address) is "stale" (the client retries with a fresh one
+ * without asking its user), a wrong one gets a new challenge, as chan_sip
+ * answers a nonce that is not its current one. */
 #ifndef SIP_AUTH_H
 #define SIP_AUTH_H
 
 #include <stddef.h>
 #include <sys/time.h>
+#include <netinet/in.h>
 #include <osipparser2/osip_message.h>
 
-#define SIP_AUTH_NONCE_TTL 30           /* seconds a challenge waits for its answer */
+#define SIP_AUTH_NONCE_TTL 30           /* default seconds a challenge waits for its answer */
 #define SIP_AUTH_NONCE_LEN 48           /* hex characters, without the NUL */
 #define SIP_AUTH_NONCES 4096            /* nonces outstanding at once (about 100 kB) */
 
@@ -49,6 +61,25 @@ typedef enum {
 sip_auth_t *sip_auth_new(const char *realm);
 void sip_auth_destroy(sip_auth_t **self_p);
 const char *sip_auth_realm(const sip_auth_t *self);
+/* Seconds a nonce stays current (tandem.conf [security] nonce_lifetime=;
+ * 0: SIP_AUTH_NONCE_TTL). */
+void sip_auth_set_lifetime(sip_auth_t *self, unsigned seconds);
+unsigned sip_auth_lifetime(const sip_auth_t *self);
+
+/* The hook for counting failed authentications per source (the ban part):
+ * called for every wrong answer sip_auth_verify sees (SIP_AUTH_FAILED and
+ * SIP_AUTH_NONCE: a wrong answer to a stale nonce counts too, or a password
+ * guesser would use stale nonces, whose stale=true flag tells a right guess
+ * from a wrong one, and never be counted), and by sip_core through
+ * sip_auth_on_failure for refusals decided before any digest check. user is
+ * the digest user name ("" when none), why a short reason; both valid during
+ * the call. */
+typedef void (*sip_auth_failure_fn)(void *arg, const struct sockaddr_in *from,
+                                    const char *user, const char *method, const char *why);
+void sip_auth_set_on_failure(sip_auth_t *self, sip_auth_failure_fn fn, void *arg);
+/* Report one failed authentication to the hook (nothing if none is set). */
+void sip_auth_on_failure(sip_auth_t *self, const struct sockaddr_in *from, const char *user,
+                         const char *method, const char *why);
 
 /* HA1 = MD5(user:realm:password), 32 lowercase hex digits. */
 void sip_auth_ha1(const char *user, const char *realm, const char *password, char out[33]);
@@ -67,19 +98,22 @@ void sip_auth_response_alg(sip_auth_alg_t alg, const char *ha1, const char *nonc
                            const char *nc, const char *cnonce, const char *qop,
                            const char *method, const char *uri, char *out);
 
-/* A nonce minted at `now` (seconds), to be answered with one of the
- * algorithms in `offered` (SIP_AUTH_* bits; 0: MD5), into buf (at least
- * SIP_AUTH_NONCE_LEN+1). It takes the table's oldest slot. */
-void sip_auth_nonce(sip_auth_t *self, long now, unsigned offered, char *buf, size_t len);
+/* A nonce minted at `now` (seconds) for the source address of `from` (NULL:
+ * 0.0.0.0), to be answered with one of the algorithms in `offered`
+ * (SIP_AUTH_* bits; 0: MD5), into buf (at least SIP_AUTH_NONCE_LEN+1). It
+ * takes the table's oldest slot. */
+void sip_auth_nonce(sip_auth_t *self, const struct sockaddr_in *from, long now,
+                    unsigned offered, char *buf, size_t len);
 
 /* Add a challenge to the response (a 401): one WWW-Authenticate per
  * algorithm of algs (a 0-terminated preference list; NULL or empty: MD5
  * only), in that order (RFC 8760 2.4), all with realm, the same fresh
- * nonce, qop="auth", and stale=true when asked. Never Proxy-Authenticate:
+ * nonce (minted for the address of `from`, the request's source),
+ * qop="auth", and stale=true when asked. Never Proxy-Authenticate:
  * chan_sip 20's check_auth "Always auth[s] with WWW-auth since we're NOT a
  * proxy", for every method. Returns 0 or -1. */
-int sip_auth_challenge(sip_auth_t *self, osip_message_t *resp, int stale, long now,
-                       const unsigned char *algs);
+int sip_auth_challenge(sip_auth_t *self, osip_message_t *resp, const struct sockaddr_in *from,
+                       int stale, long now, const unsigned char *algs);
 
 /* The credentials in req for our realm, or NULL: Authorization first, then
  * Proxy-Authorization. (chan_sip reads only the header it asked for,
@@ -91,17 +125,26 @@ int sip_auth_challenge(sip_auth_t *self, osip_message_t *resp, int stale, long n
 osip_authorization_t *sip_auth_credentials(const sip_auth_t *self, osip_message_t *req,
                                            char *user, size_t len);
 
-/* Check credentials for `method` against the HA1 of the algorithm they use
- * (ha1_md5 or ha1_sha256; NULL or "": unknown user or no such HA1, which
- * fails exactly like a wrong password: chan_sip's bogus peer). An algorithm
- * the nonce was not offered with fails too. The answer follows chan_sip's
- * check_auth: a nonce that is not current (expired, evicted, not ours, or
- * already used: a replay) gives STALE or NONCE (challenge again), a current
- * one OK or FAILED (403). OK uses the nonce up (or its nc with qop=auth).
- * cred NULL gives SIP_AUTH_MISSING. */
+/* Check credentials of a request (`method` to Request-URI `req_uri`, from
+ * `from`) against the HA1 of the algorithm they use (ha1_md5 or ha1_sha256;
+ * NULL or "": unknown user or no such HA1, which fails exactly like a wrong
+ * password, after the same work: chan_sip's bogus peer). An algorithm the
+ * nonce was not offered with fails too, and so does a digest uri that does
+ * not name req_uri's scheme and user (the number; host and port aside, as
+ * proxies rewrite them). The
+ * answer follows chan_sip's check_auth: a nonce that is not current
+ * (expired, evicted, not ours, minted for another address, or already used:
+ * a replay) gives STALE or NONCE (challenge again), a current one OK or
+ * FAILED (403). OK uses the nonce up (or its nc with qop=auth). cred NULL
+ * gives SIP_AUTH_MISSING. A wrong answer is reported to the failure hook. */
 sip_auth_result_t sip_auth_verify(sip_auth_t *self, osip_authorization_t *cred,
+                                  const osip_uri_t *req_uri, const struct sockaddr_in *from,
                                   const char *method, const char *ha1_md5,
                                   const char *ha1_sha256, long now);
+/* Why the last sip_auth_verify answered as it did, for the log ("ok",
+ * "wrong response", "digest uri is not the Request-URI", "nonce expired",
+ * ...). Static text. */
+const char *sip_auth_why(const sip_auth_t *self);
 
 /* ---- the client side: answering a server's challenge -------------------- */
 

@@ -390,8 +390,8 @@ static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
 
 /* 401 Unauthorized with WWW-Authenticate, for every method: chan_sip
  * challenges INVITE as it does REGISTER, never with 407 (check_auth). */
-static void s_challenge(sip_core_t *self, sip_txn_t *txn, const sip_peer_t *peer, int stale,
-                        const char *why)
+static void s_challenge(sip_core_t *self, sip_txn_t *txn, const struct sockaddr_in *from,
+                        const sip_peer_t *peer, int stale, const char *why)
 {
     /* auth_algorithms_uas, less SHA-256 for a peer that has only an
      * md5secret (no SHA-256 HA1 to check an answer against) */
@@ -408,20 +408,45 @@ static void s_challenge(sip_core_t *self, sip_txn_t *txn, const sip_peer_t *peer
     osip_message_t *r = sip_txn_make_response(txn, 401, sip_msg_token(tag, sizeof tag));
     if (!r)
         return;
-    sip_auth_challenge(self->auth, r, stale, (long)time(NULL), algs);
+    sip_auth_challenge(self->auth, r, from, stale, (long)time(NULL), algs);
     td_logs_limited(TD_LOG_SIP, LOG_DEBUG, 10, "401: %s", why);
     sip_txn_respond(txn, &r);
+}
+
+/* Every failed authentication ends here, with its source: wrong answers
+ * from sip_auth_verify (unknown user, wrong password, digest uri not the
+ * Request-URI, a wrong answer to a stale nonce) and the refusals decided
+ * before any digest check (sip_auth_on_failure). The hook point for
+ * counting failures per source (the ban part of issue 12); never per user,
+ * which would lock a real phone out. */
+static void s_on_auth_failure(void *arg, const struct sockaddr_in *from, const char *user,
+                              const char *method, const char *why)
+{
+    (void)arg;
+    char src[32];
+    sip_msg_addr(from, src, sizeof src);
+    td_logs_limited(TD_LOG_SIP, LOG_DEBUG, 10, "auth failed: %s for '%s' from %s: %s", method,
+                    user, src, why);
+}
+
+/* A new sip_auth's settings: the nonce lifetime and the failure hook. */
+static void s_auth_setup(sip_core_t *self, sip_auth_t *auth)
+{
+    if (!auth)
+        return;
+    sip_auth_set_lifetime(auth, self->opts.nonce_lifetime);
+    sip_auth_set_on_failure(auth, s_on_auth_failure, self);
 }
 
 /* The answer to credentials that did not pass: a new challenge while the
  * nonce is not current (stale=true when the answer itself was right), else
  * 403 Forbidden, as chan_sip's check_auth and send_check_user_failure_response
  * (or register_verify's AUTH_SECRET_FAILED) answer. */
-static void s_auth_failed(sip_core_t *self, sip_txn_t *txn, const sip_peer_t *peer,
-                          sip_auth_result_t res, const char *why)
+static void s_auth_failed(sip_core_t *self, sip_txn_t *txn, const struct sockaddr_in *from,
+                          const sip_peer_t *peer, sip_auth_result_t res, const char *why)
 {
     if (res == SIP_AUTH_STALE || res == SIP_AUTH_NONCE) {
-        s_challenge(self, txn, peer, res == SIP_AUTH_STALE, why);
+        s_challenge(self, txn, from, peer, res == SIP_AUTH_STALE, why);
         return;
     }
     td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 10, "403: %s", why);
@@ -661,6 +686,8 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     }
     if (refuse && !g->alwaysauthreject) {
         snprintf(why, sizeof why, "REGISTER of '%s' by '%s' from %s: %s", aor, user, src, refuse);
+        if (cred)
+            sip_auth_on_failure(self->auth, from, user, "REGISTER", refuse);
         sip_msg_reply(txn, refusal, tag, why, NULL, NULL);
         return;
     }
@@ -670,19 +697,16 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
          * password does: a challenge, then 403 to any credentials that
          * answer it (a NULL HA1 never verifies). */
         if (!cred) {
-            s_challenge(self, txn, refuse ? NULL : peer, 0, "REGISTER without credentials");
+            s_challenge(self, txn, from, refuse ? NULL : peer, 0, "REGISTER without credentials");
             return;
         }
-        sip_auth_result_t res = sip_auth_verify(self->auth, cred, "REGISTER",
+        sip_auth_result_t res = sip_auth_verify(self->auth, cred, req->req_uri, from, "REGISTER",
                                                 refuse ? NULL : peer->ha1,
                                                 refuse ? NULL : peer->ha1_sha256, now);
         if (res != SIP_AUTH_OK) {
-            snprintf(why, sizeof why, "REGISTER of '%s' by '%s' from %s: %s", aor, user, src,
-                     refuse                   ? refuse
-                     : res == SIP_AUTH_STALE  ? "stale nonce (expired, used or replayed)"
-                     : res == SIP_AUTH_NONCE  ? "not the current nonce"
-                                              : "wrong password");
-            s_auth_failed(self, txn, refuse ? NULL : peer, res, why);
+            snprintf(why, sizeof why, "REGISTER of '%s' by '%s' from %s: %s%s%s", aor, user, src,
+                     refuse ? refuse : "", refuse ? ", " : "", sip_auth_why(self->auth));
+            s_auth_failed(self, txn, from, refuse ? NULL : peer, res, why);
             return;
         }
     }
@@ -851,6 +875,7 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         }
         if (!g->alwaysauthreject) {
             snprintf(why, sizeof why, "'%s' from %s matches no peer and allowguest=no", name, src);
+            sip_auth_on_failure(self->auth, from, name, m, "no such peer and allowguest=no");
             sip_msg_reply(txn, 403, NULL, why, NULL, NULL);
             return 0;
         }
@@ -873,32 +898,36 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         snprintf(why, sizeof why, "%s from '%s' at %s: %s%s%s, challenged", m, name, src,
                  p ? "peer " : "no peer (alwaysauthreject)", p ? p->name : "",
                  p ? (how == SIP_IDENT_NAME ? " by name" : " by address") : "");
-        s_challenge(self, txn, p, 0, why);
+        s_challenge(self, txn, from, p, 0, why);
         return 0;
     }
     /* check_auth: the digest user must be the device's section name (not
      * its defaultuser), else AUTH_USERNAME_MISMATCH, which
      * send_check_user_failure_response answers with 403 at once, whatever
-     * the nonce. The bogus peer skips this check. */
-    if (p && strcmp(user, p->name) != 0) {
+     * the nonce. The bogus peer skips this check, so in chan_sip a stale
+     * nonce with a mismatched user name tells a known From user (403) from
+     * an unknown one (a new challenge). With alwaysauthreject we close that:
+     * a mismatch is checked as a wrong password (an HA1 that never
+     * matches), after the nonce, exactly as the bogus peer is. */
+    int mismatch = p && strcmp(user, p->name) != 0;
+    if (mismatch && !g->alwaysauthreject) {
         snprintf(why, sizeof why, "%s from %s: peer %s, but the digest user is '%s' "
                  "(username mismatch)", m, src, p->name, user);
+        sip_auth_on_failure(self->auth, from, user, m, "username mismatch");
         td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 10, "403: %s", why);
         sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
         return 0;
     }
-    sip_auth_result_t res = sip_auth_verify(self->auth, cred, m, p ? p->ha1 : NULL,
-                                            p ? p->ha1_sha256 : NULL, now);
+    sip_auth_result_t res = sip_auth_verify(self->auth, cred, req->req_uri, from, m,
+                                            p && !mismatch ? p->ha1 : NULL,
+                                            p && !mismatch ? p->ha1_sha256 : NULL, now);
     if (res == SIP_AUTH_OK) {
         *caller = p;
         return 1;
     }
-    snprintf(why, sizeof why, "%s by '%s' from %s: %s", m, user, src,
-             res == SIP_AUTH_STALE  ? "stale nonce (expired, used or replayed)"
-             : res == SIP_AUTH_NONCE ? "not the current nonce"
-             : p                     ? "wrong password"
-                                     : "unknown user");
-    s_auth_failed(self, txn, p, res, why);
+    snprintf(why, sizeof why, "%s by '%s' from %s: %s%s", m, user, src,
+             mismatch ? "username mismatch, " : "", sip_auth_why(self->auth));
+    s_auth_failed(self, txn, from, p, res, why);
     return 0;
 }
 
@@ -1344,6 +1373,7 @@ int sip_core_reload(sip_core_t *self, char *why, size_t len)
     /* The new parts first: if one cannot be made, nothing changed. */
     int realm_changed = strcmp(was->realm, g->realm) != 0;
     sip_auth_t *auth = realm_changed ? sip_auth_new(g->realm) : NULL;
+    s_auth_setup(self, auth);
     sip_extern_t *ext = sip_extern_new(g);
     sip_outreg_env_t renv = {
         .base = self->base, .layer = self->layer, .conf = next, .local_addr = s_local_addr,
@@ -1496,6 +1526,7 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         .on_peer_restart = s_on_peer_restart,
     };
     self->auth = sip_auth_new(sip_conf_general(conf)->realm);
+    s_auth_setup(self, self->auth);
     self->registrar = sip_registrar_new();
     self->layer = sip_txn_layer_new(base, fd, &th, self);
     self->ext = sip_extern_new(sip_conf_general(conf));

@@ -237,6 +237,23 @@ static void test_overload_settings(void **state)
     assert_int_equal(s_load(&s, "media", NULL, NULL, NULL, NULL), -1);
 }
 
+/* [security] nonce_lifetime: 30 by default, 1 to 3600 seconds. */
+static void test_nonce_lifetime(void **state)
+{
+    (void)state;
+    td_settings_t s;
+    s_tandem_conf("[general]\nloglevel=info\n");
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), 0);
+    assert_int_equal(s.nonce_lifetime_s, 30);
+    s_tandem_conf("[security]\nnonce_lifetime=10\n");
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), 0);
+    assert_int_equal(s.nonce_lifetime_s, 10);
+    s_tandem_conf("[security]\nnonce_lifetime=0\n");
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), -1);
+    s_tandem_conf("[security]\nnonce_lifetime=forever\n");
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), -1);
+}
+
 /* [cluster]: off without the section; redis=, password=, db=; TANDEM_REDIS
  * over the file, turning cluster mode on by itself; bad values are
  * file:line errors. */
@@ -364,6 +381,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_identity_host_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overload_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nonce_lifetime, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster, setup, teardown),
         cmocka_unit_test_setup_teardown(test_routers, setup, teardown),

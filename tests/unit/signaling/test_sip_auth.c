@@ -8,15 +8,29 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include "sip_auth.h"
 #include <osipparser2/osip_parser.h>
 
 #define NOW 1700000000L
 
+/* The Request-URI the credentials of s_cred name, and the phone's address. */
+static osip_uri_t *RURI;
+static struct sockaddr_in SRC;
+
 static int setup(void **state)
 {
     (void)state;
     parser_init();
+    if (!RURI) {
+        osip_uri_init(&RURI);
+        osip_uri_parse(RURI, "sip:tandem.example");
+    }
+    memset(&SRC, 0, sizeof SRC);
+    SRC.sin_family = AF_INET;
+    SRC.sin_port = htons(5062);
+    SRC.sin_addr.s_addr = htonl(0x7f000001);
     return 0;
 }
 
@@ -73,6 +87,9 @@ static void test_rfc7616_example(void **state)
     assert_int_equal(sip_auth_alg_parse("MD5-sess"), 0);
 }
 
+/* The digest uri s_cred_alg writes (tests change it, then put it back). */
+static const char *CRED_URI = "sip:tandem.example";
+
 /* Build an Authorization header the way a phone would, then verify it.
  * nc NULL: the RFC 2069 form (no qop). */
 static osip_authorization_t *s_cred_alg(sip_auth_alg_t alg, const char *user, const char *pass,
@@ -80,7 +97,7 @@ static osip_authorization_t *s_cred_alg(sip_auth_alg_t alg, const char *user, co
                                         const char *method, const char *nc, int quote_qop)
 {
     char ha1[65], resp[65], text[1024];
-    const char *uri = "sip:tandem.example";
+    const char *uri = CRED_URI;
     sip_auth_ha1_alg(alg, user, realm, pass, ha1);
     sip_auth_response_alg(alg, ha1, nonce, nc, "0a4f113b", nc ? "auth" : NULL, method, uri,
                           resp);
@@ -120,43 +137,43 @@ static void test_verify(void **state)
     sip_auth_ha1("1001", "tandem", "1001pass", ha1);
     sip_auth_ha1_alg(SIP_AUTH_SHA256, "1001", "tandem", "1001pass", ha1s);
 
-    sip_auth_nonce(auth, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
+    sip_auth_nonce(auth, &SRC, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
     assert_int_equal(strlen(nonce), SIP_AUTH_NONCE_LEN);
     osip_authorization_t *a = s_cred(auth, "1001", "1001pass", "tandem", nonce, "REGISTER", 0);
     /* the method is part of the digest */
-    assert_int_equal(sip_auth_verify(auth, a, "INVITE", ha1, ha1s, NOW + 5), SIP_AUTH_FAILED);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "INVITE", ha1, ha1s, NOW + 5), SIP_AUTH_FAILED);
     /* an unknown user fails exactly like a wrong password */
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", NULL, NULL, NOW + 5), SIP_AUTH_FAILED);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", NULL, NULL,
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", NULL, NULL, NOW + 5), SIP_AUTH_FAILED);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", NULL, NULL,
                                      NOW + SIP_AUTH_NONCE_TTL + 1), SIP_AUTH_NONCE);
     /* right answer to an old nonce: stale */
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s,
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, ha1s,
                                      NOW + SIP_AUTH_NONCE_TTL + 1), SIP_AUTH_STALE);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW + SIP_AUTH_NONCE_TTL),
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, ha1s, NOW + SIP_AUTH_NONCE_TTL),
                      SIP_AUTH_OK);
     osip_authorization_free(a);
 
     /* quoted qop, as some phones send it */
-    sip_auth_nonce(auth, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
+    sip_auth_nonce(auth, &SRC, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
     a = s_cred(auth, "1001", "1001pass", "tandem", nonce, "REGISTER", 1);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_OK);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_OK);
     osip_authorization_free(a);
 
     /* wrong password */
-    sip_auth_nonce(auth, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
+    sip_auth_nonce(auth, &SRC, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
     a = s_cred(auth, "1001", "wrong", "tandem", nonce, "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_FAILED);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_FAILED);
     /* a wrong password with an old nonce is not "stale", but chan_sip's
      * check_auth gives "one more try with a new challenge" to any answer
      * to a nonce that is not its current one */
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW + 100), SIP_AUTH_NONCE);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, ha1s, NOW + 100), SIP_AUTH_NONCE);
     osip_authorization_free(a);
 
     /* wrong realm */
     char ha1_other[33];
     sip_auth_ha1("1001", "asterisk", "1001pass", ha1_other);
     a = s_cred(auth, "1001", "1001pass", "asterisk", nonce, "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1_other, NULL, NOW), SIP_AUTH_FAILED);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1_other, NULL, NOW), SIP_AUTH_FAILED);
     osip_authorization_free(a);
 
     /* a tampered nonce: another serial with the old MAC */
@@ -164,28 +181,28 @@ static void test_verify(void **state)
     memcpy(forged, nonce, sizeof forged);
     forged[15] = forged[15] == 'f' ? 'e' : 'f';
     a = s_cred(auth, "1001", "1001pass", "tandem", forged, "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_STALE);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_STALE);
     osip_authorization_free(a);
     a = s_cred(auth, "1001", "wrong", "tandem", forged, "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_NONCE);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_NONCE);
     osip_authorization_free(a);
     /* a nonce from someone else entirely (RFC 2617's) */
     a = s_cred(auth, "1001", "1001pass", "tandem", "dcd98b7102dd2f0e8b11d0f600bfb0c093",
                "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_STALE);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_STALE);
     osip_authorization_free(a);
 
     /* another process's nonce (another secret) */
     sip_auth_t *other = sip_auth_new("tandem");
     char theirs[SIP_AUTH_NONCE_LEN + 1];
-    sip_auth_nonce(other, NOW, SIP_AUTH_MD5, theirs, sizeof theirs);
+    sip_auth_nonce(other, &SRC, NOW, SIP_AUTH_MD5, theirs, sizeof theirs);
     a = s_cred(auth, "1001", "1001pass", "tandem", theirs, "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_STALE);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", NULL, NULL, NOW), SIP_AUTH_NONCE);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_STALE);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", NULL, NULL, NOW), SIP_AUTH_NONCE);
     osip_authorization_free(a);
     sip_auth_destroy(&other);
 
-    assert_int_equal(sip_auth_verify(auth, NULL, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_MISSING);
+    assert_int_equal(sip_auth_verify(auth, NULL, RURI, &SRC, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_MISSING);
     sip_auth_destroy(&auth);
     assert_null(auth);
 }
@@ -200,26 +217,26 @@ static void test_verify_sha256(void **state)
     sip_auth_ha1("1001", "tandem", "1001pass", ha1);
     sip_auth_ha1_alg(SIP_AUTH_SHA256, "1001", "tandem", "1001pass", ha1s);
     for (int alg = SIP_AUTH_MD5; alg <= SIP_AUTH_SHA256; alg++) {
-        sip_auth_nonce(auth, NOW, SIP_AUTH_MD5 | SIP_AUTH_SHA256, nonce, sizeof nonce);
+        sip_auth_nonce(auth, &SRC, NOW, SIP_AUTH_MD5 | SIP_AUTH_SHA256, nonce, sizeof nonce);
         osip_authorization_t *a = s_cred_alg(alg, "1001", "1001pass", "tandem", nonce,
                                              "REGISTER", "00000001", 0);
-        assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_OK);
+        assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_OK);
         osip_authorization_free(a);
     }
     /* SHA-256 was not offered with this nonce */
-    sip_auth_nonce(auth, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
+    sip_auth_nonce(auth, &SRC, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
     osip_authorization_t *a = s_cred_alg(SIP_AUTH_SHA256, "1001", "1001pass", "tandem", nonce,
                                          "REGISTER", "00000001", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_FAILED);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_FAILED);
     osip_authorization_free(a);
     /* offered, but the peer has only an MD5 HA1 */
-    sip_auth_nonce(auth, NOW, SIP_AUTH_MD5 | SIP_AUTH_SHA256, nonce, sizeof nonce);
+    sip_auth_nonce(auth, &SRC, NOW, SIP_AUTH_MD5 | SIP_AUTH_SHA256, nonce, sizeof nonce);
     a = s_cred_alg(SIP_AUTH_SHA256, "1001", "1001pass", "tandem", nonce, "REGISTER", "00000001",
                    0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, "", NOW), SIP_AUTH_FAILED);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, "", NOW), SIP_AUTH_FAILED);
     /* an MD5 HA1 does not answer a SHA-256 response */
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1, NOW), SIP_AUTH_FAILED);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_OK);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, ha1, NOW), SIP_AUTH_FAILED);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_OK);
     osip_authorization_free(a);
     sip_auth_destroy(&auth);
 }
@@ -236,19 +253,19 @@ static void test_replay(void **state)
     sip_auth_ha1_alg(SIP_AUTH_SHA256, "1001", "tandem", "1001pass", ha1s);
 
     /* no qop */
-    sip_auth_nonce(auth, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
+    sip_auth_nonce(auth, &SRC, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
     osip_authorization_t *a = s_cred_alg(SIP_AUTH_MD5, "1001", "1001pass", "tandem", nonce,
                                          "REGISTER", NULL, 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_OK);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW + 1), SIP_AUTH_STALE);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_OK);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, ha1s, NOW + 1), SIP_AUTH_STALE);
     osip_authorization_free(a);
     /* ... nor with qop after that */
     a = s_cred_alg(SIP_AUTH_MD5, "1001", "1001pass", "tandem", nonce, "REGISTER", "00000002", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, ha1s, NOW + 1), SIP_AUTH_STALE);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, ha1s, NOW + 1), SIP_AUTH_STALE);
     osip_authorization_free(a);
 
     /* qop=auth: nc 1, 2, then 2 again (replay), 1 (older), 5 (a gap is fine) */
-    sip_auth_nonce(auth, NOW, SIP_AUTH_MD5 | SIP_AUTH_SHA256, nonce, sizeof nonce);
+    sip_auth_nonce(auth, &SRC, NOW, SIP_AUTH_MD5 | SIP_AUTH_SHA256, nonce, sizeof nonce);
     static const struct { const char *nc; int want; } steps[] = {
         { "00000001", SIP_AUTH_OK }, { "00000002", SIP_AUTH_OK }, { "00000002", SIP_AUTH_STALE },
         { "00000001", SIP_AUTH_STALE }, { "00000005", SIP_AUTH_OK }, { "00000005", SIP_AUTH_STALE },
@@ -256,22 +273,22 @@ static void test_replay(void **state)
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         a = s_cred_alg(SIP_AUTH_SHA256, "1001", "1001pass", "tandem", nonce, "INVITE",
                        steps[i].nc, 0);
-        assert_int_equal(sip_auth_verify(auth, a, "INVITE", ha1, ha1s, NOW + 2), steps[i].want);
+        assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "INVITE", ha1, ha1s, NOW + 2), steps[i].want);
         osip_authorization_free(a);
     }
     /* a wrong password on a used nc: a new challenge, not 403 */
     a = s_cred_alg(SIP_AUTH_SHA256, "1001", "nope", "tandem", nonce, "INVITE", "00000005", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "INVITE", ha1, ha1s, NOW + 2), SIP_AUTH_NONCE);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "INVITE", ha1, ha1s, NOW + 2), SIP_AUTH_NONCE);
     osip_authorization_free(a);
     /* a malformed nc is never right (and never above the last one) */
     a = s_cred_alg(SIP_AUTH_SHA256, "1001", "1001pass", "tandem", nonce, "INVITE", "6", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "INVITE", ha1, ha1s, NOW + 2), SIP_AUTH_NONCE);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "INVITE", ha1, ha1s, NOW + 2), SIP_AUTH_NONCE);
     osip_authorization_free(a);
     /* and the next nc, once the nonce has expired: stale */
     a = s_cred_alg(SIP_AUTH_SHA256, "1001", "1001pass", "tandem", nonce, "INVITE", "00000006", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "INVITE", ha1, ha1s, NOW + SIP_AUTH_NONCE_TTL + 1),
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "INVITE", ha1, ha1s, NOW + SIP_AUTH_NONCE_TTL + 1),
                      SIP_AUTH_STALE);
-    assert_int_equal(sip_auth_verify(auth, a, "INVITE", ha1, ha1s, NOW + 3), SIP_AUTH_OK);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "INVITE", ha1, ha1s, NOW + 3), SIP_AUTH_OK);
     osip_authorization_free(a);
     sip_auth_destroy(&auth);
 }
@@ -285,20 +302,20 @@ static void test_table_bound(void **state)
     char first[SIP_AUTH_NONCE_LEN + 1], mid[SIP_AUTH_NONCE_LEN + 1], n[SIP_AUTH_NONCE_LEN + 1];
     char ha1[33];
     sip_auth_ha1("1001", "tandem", "1001pass", ha1);
-    sip_auth_nonce(auth, NOW, SIP_AUTH_MD5, first, sizeof first);
+    sip_auth_nonce(auth, &SRC, NOW, SIP_AUTH_MD5, first, sizeof first);
     for (int i = 0; i < SIP_AUTH_NONCES; i++) {
-        sip_auth_nonce(auth, NOW, SIP_AUTH_MD5, n, sizeof n);
+        sip_auth_nonce(auth, &SRC, NOW, SIP_AUTH_MD5, n, sizeof n);
         if (i == SIP_AUTH_NONCES / 2)
             memcpy(mid, n, sizeof mid);
     }
     osip_authorization_t *a = s_cred(auth, "1001", "1001pass", "tandem", first, "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NULL, NOW), SIP_AUTH_STALE);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, NULL, NOW), SIP_AUTH_STALE);
     osip_authorization_free(a);
     a = s_cred(auth, "1001", "1001pass", "tandem", mid, "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NULL, NOW), SIP_AUTH_OK);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, NULL, NOW), SIP_AUTH_OK);
     osip_authorization_free(a);
     a = s_cred(auth, "1001", "1001pass", "tandem", n, "REGISTER", 0);
-    assert_int_equal(sip_auth_verify(auth, a, "REGISTER", ha1, NULL, NOW), SIP_AUTH_OK);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, NULL, NOW), SIP_AUTH_OK);
     osip_authorization_free(a);
     sip_auth_destroy(&auth);
 }
@@ -309,8 +326,8 @@ static void test_challenge_and_credentials(void **state)
     sip_auth_t *auth = sip_auth_new("tandem");
     osip_message_t *m = NULL;
     assert_int_equal(osip_message_init(&m), 0);
-    assert_int_equal(sip_auth_challenge(auth, m, 1, NOW, NULL), 0);
-    assert_int_equal(sip_auth_challenge(auth, m, 0, NOW, NULL), 0);
+    assert_int_equal(sip_auth_challenge(auth, m, &SRC, 1, NOW, NULL), 0);
+    assert_int_equal(sip_auth_challenge(auth, m, &SRC, 0, NOW, NULL), 0);
     osip_www_authenticate_t *w = NULL;
     assert_int_equal(osip_message_get_www_authenticate(m, 0, &w), 0);
     char buf[128];
@@ -406,7 +423,7 @@ static void test_remote_round_trip(void **state)
     sip_auth_t *auth = sip_auth_new("tandem");
     osip_message_t *c = NULL, *req = NULL;
     assert_int_equal(osip_message_init(&c), 0);
-    assert_int_equal(sip_auth_challenge(auth, c, 0, NOW, NULL), 0);
+    assert_int_equal(sip_auth_challenge(auth, c, &SRC, 0, NOW, NULL), 0);
     /* move the challenge to Proxy-Authenticate as a proxy would send it */
     char *w = NULL;
     osip_www_authenticate_t *wa = osip_list_get(&c->www_authenticates, 0);
@@ -431,7 +448,7 @@ static void test_remote_round_trip(void **state)
         assert_non_null(cred);
         assert_string_equal(user, "1001");
         sip_auth_ha1("1001", "tandem", "pw", ha1);
-        assert_int_equal(sip_auth_verify(auth, cred, "REGISTER", ha1, NULL, NOW),
+        assert_int_equal(sip_auth_verify(auth, cred, req->req_uri, &SRC, "REGISTER", ha1, NULL, NOW),
                          wrong ? SIP_AUTH_FAILED : SIP_AUTH_OK);
         osip_message_free(req);
     }
@@ -448,7 +465,7 @@ static void test_challenge_two_algorithms(void **state)
     sip_auth_t *auth = sip_auth_new("tandem");
     osip_message_t *c = NULL, *req = NULL;
     assert_int_equal(osip_message_init(&c), 0);
-    assert_int_equal(sip_auth_challenge(auth, c, 0, NOW, ALGS_BOTH), 0);
+    assert_int_equal(sip_auth_challenge(auth, c, &SRC, 0, NOW, ALGS_BOTH), 0);
     osip_message_set_status_code(c, 401);
     assert_int_equal(osip_list_size(&c->www_authenticates), 2);
     osip_www_authenticate_t *w0 = osip_list_get(&c->www_authenticates, 0);
@@ -473,8 +490,8 @@ static void test_challenge_two_algorithms(void **state)
     assert_non_null(cred);
     assert_string_equal(cred->algorithm, "SHA-256");
     assert_int_equal(strlen(cred->response), 66);           /* 64 hex digits, quoted */
-    assert_int_equal(sip_auth_verify(auth, cred, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_OK);
-    assert_int_equal(sip_auth_verify(auth, cred, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_STALE);
+    assert_int_equal(sip_auth_verify(auth, cred, req->req_uri, &SRC, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_OK);
+    assert_int_equal(sip_auth_verify(auth, cred, req->req_uri, &SRC, "REGISTER", ha1, ha1s, NOW), SIP_AUTH_STALE);
     osip_message_free(req);
     osip_message_free(c);
     sip_auth_destroy(&auth);
@@ -508,6 +525,222 @@ static void test_remote_sha256(void **state)
     osip_message_free(m);
 }
 
+static osip_uri_t *s_uri(const char *text)
+{
+    osip_uri_t *u = NULL;
+    assert_int_equal(osip_uri_init(&u), 0);
+    assert_int_equal(osip_uri_parse(u, text), 0);
+    return u;
+}
+
+/* RFC 2617 3.2.2.5: the digest uri must name the Request-URI. A sniffed
+ * answer for one number sent to another is wrong whatever its hash: 403 on
+ * the current nonce, a new challenge (not stale) on a used one. Parameters,
+ * escapes, host and port (rewritten by proxies) do not matter. */
+static void test_uri_mismatch(void **state)
+{
+    (void)state;
+    sip_auth_t *auth = sip_auth_new("tandem");
+    char nonce[SIP_AUTH_NONCE_LEN + 1], ha1[33];
+    sip_auth_ha1("1001", "tandem", "1001pass", ha1);
+    CRED_URI = "sip:2000@tandem.example";
+    osip_uri_t *to2000 = s_uri("sip:2000@tandem.example");
+    osip_uri_t *to900 = s_uri("sip:900123456@tandem.example");
+    /* the current nonce, answered for 2000, sent to 900...: 403 */
+    sip_auth_nonce(auth, &SRC, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
+    osip_authorization_t *a = s_cred(auth, "1001", "1001pass", "tandem", nonce, "INVITE", 0);
+    assert_int_equal(sip_auth_verify(auth, a, to900, &SRC, "INVITE", ha1, NULL, NOW),
+                     SIP_AUTH_FAILED);
+    assert_string_equal(sip_auth_why(auth), "digest uri is not the Request-URI");
+    /* the phone's own request still passes, then its replay elsewhere is
+     * neither OK nor stale (stale=true would invite a silent retry) */
+    assert_int_equal(sip_auth_verify(auth, a, to2000, &SRC, "INVITE", ha1, NULL, NOW),
+                     SIP_AUTH_OK);
+    assert_int_equal(sip_auth_verify(auth, a, to900, &SRC, "INVITE", ha1, NULL, NOW),
+                     SIP_AUTH_NONCE);
+    osip_authorization_free(a);
+    /* the same number written differently still matches */
+    static const struct { const char *ruri, *duri; int ok; } forms[] = {
+        { "sip:2000@tandem.example:5060", "sip:2000@tandem.example", 1 },
+        { "sip:2000@TANDEM.example;user=phone", "sip:2000@tandem.example;transport=udp", 1 },
+        { "sip:%32000@tandem.example", "sip:2000@tandem.example", 1 },
+        { "sip:2000@tandem.example", "sip:2000:pw@tandem.example:5060?x=y", 1 },
+        /* a proxy in front rewrote the host and port: the number is the same */
+        { "sip:2000@10.0.0.5:5070", "sip:2000@proxy.example", 1 },
+        { "sip:2000@[::1]:5070", "sip:2000@[::1]:5070", 1 },
+        { "sip:2000@tandem.example", "sips:2000@tandem.example", 0 },
+        { "sip:2000@tandem.example", "sip:20000@tandem.example", 0 },
+        { "sip:2000@tandem.example", "sip:200@tandem.example", 0 },
+        { "sip:2000@tandem.example", "sip:tandem.example", 0 },
+        { "sip:tandem.example", "sip:2000@tandem.example", 0 },
+        { "sip:2000@tandem.example", "tel:2000", 0 },
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        osip_uri_t *ru = s_uri(forms[i].ruri);
+        CRED_URI = forms[i].duri;
+        sip_auth_nonce(auth, &SRC, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
+        a = s_cred(auth, "1001", "1001pass", "tandem", nonce, "INVITE", 0);
+        assert_int_equal(sip_auth_verify(auth, a, ru, &SRC, "INVITE", ha1, NULL, NOW),
+                         forms[i].ok ? SIP_AUTH_OK : SIP_AUTH_FAILED);
+        osip_authorization_free(a);
+        osip_uri_free(ru);
+    }
+    CRED_URI = "sip:tandem.example";
+    osip_uri_free(to2000);
+    osip_uri_free(to900);
+    sip_auth_destroy(&auth);
+}
+
+/* A nonce is bound to the address it was sent to (not the port: NAT). */
+static void test_wrong_source(void **state)
+{
+    (void)state;
+    sip_auth_t *auth = sip_auth_new("tandem");
+    char nonce[SIP_AUTH_NONCE_LEN + 1], ha1[33];
+    sip_auth_ha1("1001", "tandem", "1001pass", ha1);
+    struct sockaddr_in other = SRC, moved = SRC;
+    other.sin_addr.s_addr = htonl(0x7f000002);
+    moved.sin_port = htons(40000);
+    sip_auth_nonce(auth, &SRC, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
+    osip_authorization_t *a = s_cred(auth, "1001", "1001pass", "tandem", nonce, "REGISTER", 0);
+    /* from elsewhere: not current; a right answer is stale, a wrong one a
+     * new challenge, and the nonce is still good for its own phone */
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &other, "REGISTER", ha1, NULL, NOW),
+                     SIP_AUTH_STALE);
+    assert_string_equal(sip_auth_why(auth), "nonce not ours or minted for another address");
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &other, "REGISTER", NULL, NULL, NOW),
+                     SIP_AUTH_NONCE);
+    /* from the same address through another NAT port: fine */
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &moved, "REGISTER", ha1, NULL, NOW),
+                     SIP_AUTH_OK);
+    osip_authorization_free(a);
+    sip_auth_destroy(&auth);
+}
+
+/* qop=auth: each nc once and rising; no qop: the nonce answers one request. */
+static void test_nc_and_one_time(void **state)
+{
+    (void)state;
+    sip_auth_t *auth = sip_auth_new("tandem");
+    char nonce[SIP_AUTH_NONCE_LEN + 1], ha1[33];
+    sip_auth_ha1("1001", "tandem", "1001pass", ha1);
+    sip_auth_nonce(auth, &SRC, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
+    static const struct { const char *nc; sip_auth_result_t want; } steps[] = {
+        { "00000001", SIP_AUTH_OK }, { "00000001", SIP_AUTH_STALE },
+        { "00000003", SIP_AUTH_OK }, { "00000002", SIP_AUTH_STALE },
+        { "00000003", SIP_AUTH_STALE }, { "00000004", SIP_AUTH_OK },
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        osip_authorization_t *a = s_cred_alg(SIP_AUTH_MD5, "1001", "1001pass", "tandem", nonce,
+                                             "INVITE", steps[i].nc, 0);
+        assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "INVITE", ha1, NULL, NOW + 1),
+                         steps[i].want);
+        osip_authorization_free(a);
+    }
+    assert_string_equal(sip_auth_why(auth), "ok");
+    osip_authorization_t *a = s_cred_alg(SIP_AUTH_MD5, "1001", "1001pass", "tandem", nonce,
+                                         "INVITE", "00000004", 0);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "INVITE", ha1, NULL, NOW + 1),
+                     SIP_AUTH_STALE);
+    assert_string_equal(sip_auth_why(auth), "nc not above the last one (a replay)");
+    osip_authorization_free(a);
+    /* no qop */
+    sip_auth_nonce(auth, &SRC, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
+    a = s_cred_alg(SIP_AUTH_MD5, "1001", "1001pass", "tandem", nonce, "INVITE", NULL, 0);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "INVITE", ha1, NULL, NOW), SIP_AUTH_OK);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "INVITE", ha1, NULL, NOW),
+                     SIP_AUTH_STALE);
+    assert_string_equal(sip_auth_why(auth), "nonce already used (no qop: one request)");
+    osip_authorization_free(a);
+    /* and a qop answer cannot revive a nonce used without qop */
+    a = s_cred_alg(SIP_AUTH_MD5, "1001", "1001pass", "tandem", nonce, "INVITE", "00000009", 0);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "INVITE", ha1, NULL, NOW),
+                     SIP_AUTH_STALE);
+    osip_authorization_free(a);
+    sip_auth_destroy(&auth);
+}
+
+/* nonce_lifetime: a right answer after it is stale (stale=true), a wrong
+ * one a plain new challenge; the lifetime is configurable. */
+static void test_stale_lifetime(void **state)
+{
+    (void)state;
+    sip_auth_t *auth = sip_auth_new("tandem");
+    assert_int_equal(sip_auth_lifetime(auth), SIP_AUTH_NONCE_TTL);
+    sip_auth_set_lifetime(auth, 5);
+    assert_int_equal(sip_auth_lifetime(auth), 5);
+    char nonce[SIP_AUTH_NONCE_LEN + 1], ha1[33];
+    sip_auth_ha1("1001", "tandem", "1001pass", ha1);
+    sip_auth_nonce(auth, &SRC, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
+    osip_authorization_t *a = s_cred(auth, "1001", "1001pass", "tandem", nonce, "REGISTER", 0);
+    osip_authorization_t *w = s_cred(auth, "1001", "wrong", "tandem", nonce, "REGISTER", 0);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, NULL, NOW + 6),
+                     SIP_AUTH_STALE);
+    assert_string_equal(sip_auth_why(auth), "nonce expired");
+    assert_int_equal(sip_auth_verify(auth, w, RURI, &SRC, "REGISTER", ha1, NULL, NOW + 6),
+                     SIP_AUTH_NONCE);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, NULL, NOW + 5),
+                     SIP_AUTH_OK);
+    osip_authorization_free(a);
+    osip_authorization_free(w);
+    sip_auth_set_lifetime(auth, 0);
+    assert_int_equal(sip_auth_lifetime(auth), SIP_AUTH_NONCE_TTL);
+    sip_auth_destroy(&auth);
+}
+
+/* The failure hook sees every wrong answer (the ban part counts them), with
+ * the source and user, and no right one. */
+typedef struct {
+    int n;
+    char user[32], why[64];
+    in_addr_t addr;
+} s_failures_t;
+
+static void s_on_failure(void *arg, const struct sockaddr_in *from, const char *user,
+                         const char *method, const char *why)
+{
+    s_failures_t *f = arg;
+    f->n++;
+    snprintf(f->user, sizeof f->user, "%s", user);
+    snprintf(f->why, sizeof f->why, "%s", why);
+    f->addr = from ? from->sin_addr.s_addr : 0;
+    assert_string_equal(method, "REGISTER");
+}
+
+static void test_failure_hook(void **state)
+{
+    (void)state;
+    sip_auth_t *auth = sip_auth_new("tandem");
+    s_failures_t f = { 0 };
+    sip_auth_set_on_failure(auth, s_on_failure, &f);
+    char nonce[SIP_AUTH_NONCE_LEN + 1], ha1[33];
+    sip_auth_ha1("1001", "tandem", "1001pass", ha1);
+    sip_auth_nonce(auth, &SRC, NOW, SIP_AUTH_MD5, nonce, sizeof nonce);
+    osip_authorization_t *a = s_cred(auth, "7777", "x", "tandem", nonce, "REGISTER", 0);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", NULL, NULL, NOW),
+                     SIP_AUTH_FAILED);
+    assert_int_equal(f.n, 1);
+    assert_string_equal(f.user, "7777");
+    assert_string_equal(f.why, "unknown user");
+    assert_int_equal(f.addr, SRC.sin_addr.s_addr);
+    /* a wrong guess on a stale nonce counts too */
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", NULL, NULL, NOW + 100),
+                     SIP_AUTH_NONCE);
+    assert_int_equal(f.n, 2);
+    osip_authorization_free(a);
+    /* a right answer, even to a stale nonce, does not */
+    a = s_cred(auth, "1001", "1001pass", "tandem", nonce, "REGISTER", 0);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, NULL, NOW + 100),
+                     SIP_AUTH_STALE);
+    assert_int_equal(sip_auth_verify(auth, a, RURI, &SRC, "REGISTER", ha1, NULL, NOW),
+                     SIP_AUTH_OK);
+    assert_int_equal(f.n, 2);
+    osip_authorization_free(a);
+    sip_auth_on_failure(auth, &SRC, "1001", "REGISTER", "username mismatch");
+    assert_int_equal(f.n, 3);
+    sip_auth_destroy(&auth);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -517,6 +750,11 @@ int main(void)
         cmocka_unit_test(test_verify),
         cmocka_unit_test(test_verify_sha256),
         cmocka_unit_test(test_replay),
+        cmocka_unit_test(test_uri_mismatch),
+        cmocka_unit_test(test_wrong_source),
+        cmocka_unit_test(test_nc_and_one_time),
+        cmocka_unit_test(test_stale_lifetime),
+        cmocka_unit_test(test_failure_hook),
         cmocka_unit_test(test_table_bound),
         cmocka_unit_test(test_challenge_two_algorithms),
         cmocka_unit_test(test_remote_sha256),

@@ -643,6 +643,46 @@ static void test_auth_nonce_and_header(void **state)
     assert_int_equal(s_next_for(fx, 2), 200);
 }
 
+/* A digest answer for one number sent to another (RFC 2617 3.2.2.5): 403 on
+ * the current nonce, and no call reaches the router. With alwaysauthreject a
+ * mismatched digest user on a nonce that is not current is challenged again,
+ * as an unknown From user is (chan_sip answers 403 at once, which tells the
+ * prober the From user exists). */
+static void test_auth_uri_and_mismatch(void **state)
+{
+    fx_t *fx = *state;
+    char cred[512];
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "au-1", 1, NULL, NULL, s_sdp);
+    assert_int_equal(s_next(fx, 1), 401);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "au-1");
+    s_credentials(fx, "Authorization", "1001", "1001pass", "INVITE", "sip:1002@127.0.0.1",
+                  cred, sizeof cred);
+    td_bus_fake_reset();
+    s_request(fx, "INVITE", "sip:900123@127.0.0.1", "1001", "au-1", 2, NULL, cred, s_sdp);
+    assert_int_equal(s_next_for(fx, 2), 403);
+    s_ack_final(fx, "sip:900123@127.0.0.1", "1001", "au-1");
+    assert_null(s_sent(TANDEM__ENVELOPE__BODY_CHANNEL_NEW));
+    /* a foreign nonce, digest user 1002: From 1001 (known) and From 9999
+     * (unknown) both get a new challenge, not stale */
+    const char *nonce = "dcd98b7102dd2f0e8b11d0f600bfb0c093", *uri = "sip:600@127.0.0.1";
+    char ha1[33], resp[33];
+    sip_auth_ha1("1002", "tandem", "1002pass", ha1);
+    sip_auth_response(ha1, nonce, "00000001", "abcdef", "auth", "INVITE", uri, resp);
+    snprintf(cred, sizeof cred, "Authorization: Digest username=\"1002\", realm=\"tandem\", "
+             "nonce=\"%s\", uri=\"%s\", response=\"%s\", algorithm=MD5, qop=auth, "
+             "nc=00000001, cnonce=\"abcdef\"\r\n", nonce, uri, resp);
+    static const char *const froms[] = { "1001", "9999" };
+    for (int i = 0; i < 2; i++) {
+        char cid[16];
+        snprintf(cid, sizeof cid, "au-m%d", i);
+        s_request(fx, "INVITE", uri, froms[i], cid, 1, NULL, cred, s_sdp);
+        assert_int_equal(s_next(fx, 1), 401);
+        s_is_challenge(fx, 0);
+        s_ack_final(fx, uri, froms[i], cid);
+    }
+    assert_null(s_sent(TANDEM__ENVELOPE__BODY_CHANNEL_NEW));
+}
+
 /* Caller 1001 places a call; returns with leg 0 known to the router. */
 static void s_invite_authenticated(fx_t *fx, const char *call_id, char *bus_id, size_t len)
 {
@@ -2256,6 +2296,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_register_location, setup, teardown),
         cmocka_unit_test_setup_teardown(test_register_rejects_alike, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_nonce_and_header, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_uri_and_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incoming_call_answer_bye, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incoming_router_hangs_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incoming_record_route, setup, teardown),
