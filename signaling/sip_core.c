@@ -302,6 +302,12 @@ static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
         sip_msg_reply(txn, 400, NULL, "From or To without a URI", NULL, NULL);
         return -1;
     }
+    const char *ctl = sip_msg_control_chars(req);  /* issue 12: see sip_msg.h */
+    if (ctl) {
+        snprintf(buf, sizeof buf, "control character in the %s", ctl);
+        sip_msg_reply(txn, 400, NULL, buf, NULL, NULL);
+        return -1;
+    }
     if (s_is(m, "CANCEL"))
         return 0;
     const char *mf = sip_msg_header(req, "max-forwards");

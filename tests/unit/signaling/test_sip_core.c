@@ -1101,6 +1101,37 @@ static void test_bad_requests(void **state)
     s_send_raw(fx, text);
     assert_int_equal(s_next(fx, 1), 400);           /* INVITE without Contact */
     s_ack_raw(fx, "z9hG4bKnc", "bad-12");
+    /* issue 12: a percent-encoded control character in a user part (a forged
+     * log line after "%0a") is refused at the edge */
+    snprintf(text, sizeof text,
+             "INVITE sip:1002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKlf\r\n"
+             "From: <sip:1001%%0a2026-01-01 NOTICE forged@127.0.0.1>;tag=a\r\n"
+             "To: <sip:1002@127.0.0.1>\r\nCall-ID: bad-14\r\nCSeq: 1 INVITE\r\n"
+             "Contact: <sip:1001@127.0.0.1>\r\nContent-Length: 0\r\n\r\n", port);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 400);
+    s_ack_raw(fx, "z9hG4bKlf", "bad-14");
+    snprintf(text, sizeof text,
+             "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKlr\r\n"
+             "From: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:1001%%1b[2J@127.0.0.1>\r\n"
+             "Call-ID: bad-15\r\nCSeq: 1 REGISTER\r\n"
+             "Contact: <sip:1001@127.0.0.1>\r\nContent-Length: 0\r\n\r\n", port);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 400);
+    snprintf(text, sizeof text,
+             "OPTIONS sip:%%0d%%0a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKlo\r\n"
+             "From: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:127.0.0.1>\r\n"
+             "Call-ID: bad-16\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", port);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 400);
+    snprintf(text, sizeof text,
+             "INVITE sip:1002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKlc\r\n"
+             "From: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:1002@127.0.0.1>\r\n"
+             "Call-ID: bad-17\r\nCSeq: 1 INVITE\r\n"
+             "Contact: \"a\\\x1b[31m\" <sip:1001@127.0.0.1>\r\nContent-Length: 0\r\n\r\n", port);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 400);           /* an escape in a display name */
+    s_ack_raw(fx, "z9hG4bKlc", "bad-17");
     /* after all that, a normal OPTIONS still works */
     s_request(fx, "OPTIONS", "sip:127.0.0.1", "x", "bad-13", 1, NULL, NULL, NULL);
     assert_int_equal(s_next(fx, 1), 200);
