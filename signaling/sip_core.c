@@ -337,6 +337,15 @@ static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
         sip_msg_reply(txn, 400, NULL, "a body without Content-Type", NULL, NULL);
         return -1;
     }
+    if (body) {                             /* issue 12: [security] max_sdp */
+        char what[64], src[32];
+        snprintf(what, sizeof what, "%s from %s", m,
+                 sip_msg_addr(sip_txn_peer(txn), src, sizeof src));
+        if (sip_legs_sdp_capped(self->call, body_len, what)) {
+            sip_msg_reply(txn, 413, NULL, "body over max_sdp", NULL, NULL);
+            return -1;
+        }
+    }
     if (s_required(req, buf, sizeof buf)) {
         char why[300];
         snprintf(why, sizeof why, "Require: %s", buf);
@@ -1459,6 +1468,8 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         self->opts.capacity = 2000;
     if (!self->opts.max_ringing)
         self->opts.max_ringing = 2 * self->opts.capacity;
+    if (!self->opts.max_sdp)
+        self->opts.max_sdp = 16384;
     socklen_t bl = sizeof self->bound;
     if (getsockname(fd, (struct sockaddr *)&self->bound, &bl) != 0) {
         td_log(LOG_ERR, "sip_core: getsockname: not a bound socket");
@@ -1535,6 +1546,7 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         .local_addr = s_local_addr, .usable = s_usable, .sdp_for = s_sdp_for, .arg = self,
         .store = self->state ? sip_state_store(self->state) : NULL,
         .cluster = opts->cluster && opts->cluster->enabled,
+        .max_sdp = self->opts.max_sdp,
     };
     self->call = sip_legs_new(&env);
     sip_outreg_env_t renv = {
@@ -1555,6 +1567,7 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         sip_core_destroy(&self);
         return NULL;
     }
+    sip_txn_layer_set_max(self->layer, self->opts.max_transactions);
     if (self->opts.overload_lag_ms || self->opts.max_cps) {
         sip_txn_layer_set_admit(self->layer, s_admit, self);
         s_sample_arm(self, SAMPLE_IDLE_MS);

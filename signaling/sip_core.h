@@ -26,6 +26,9 @@ typedef struct {
     uint32_t max_ringing;      /* calls being set up before new INVITEs get 503 (0: 2 x capacity) */
     uint32_t overload_lag_ms;  /* admission control (sip_load.h): 0 never sheds by load */
     uint32_t max_cps;          /* ... and a fixed limit of new calls a second (0: none) */
+    uint32_t max_sdp;          /* [security]: bytes of SDP taken (0: 16384); a request
+                                * with a longer body gets 413 */
+    uint32_t max_transactions; /* [security]: live transactions before 503 (0: no cap) */
     const char *conf_path;     /* sip.conf, re-read by sip_core_reload (NULL: none) */
     const td_store_conf_t *cluster;   /* [cluster] of tandem.conf; NULL or not enabled: a
                                        * single host, state in memory only (sip_state.h);

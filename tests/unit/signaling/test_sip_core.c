@@ -2277,6 +2277,42 @@ static void test_max_cps_sheds(void **state)
     assert_int_equal(ts.shed, 1);
 }
 
+/* [security] max_sdp (issue 12): a longer body gets 413 and is counted. */
+static const sip_core_opts_t s_sdp_opts = {
+    .identity = "sig-t", .endpoint = "inproc://none", .capacity = 10, .max_sdp = 1024,
+};
+
+static int setup_sdp(void **state)
+{
+    s_setup_opts = &s_sdp_opts;
+    int rc = setup(state);
+    s_setup_opts = NULL;
+    return rc;
+}
+
+static void test_max_sdp(void **state)
+{
+    fx_t *fx = *state;
+    char body[1200], text[4096];
+    int port = ntohs(fx->ph.sin_port);
+    memset(body, 'a', sizeof body - 1);
+    body[sizeof body - 1] = '\0';
+    memcpy(body, "v=0\r\n", 5);
+    snprintf(text, sizeof text,
+             "INVITE sip:1002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKsdp\r\n"
+             "From: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:1002@127.0.0.1>\r\n"
+             "Call-ID: sdp-1\r\nCSeq: 1 INVITE\r\nContact: <sip:1001@127.0.0.1>\r\n"
+             "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s", port,
+             strlen(body), body);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 413);
+    s_ack_raw(fx, "z9hG4bKsdp", "sdp-1");
+    sip_legs_stats_t st;
+    sip_legs_stats(sip_core_legs(fx->core), &st);
+    assert_int_equal(st.sdp_capped, 1);
+    assert_int_equal(st.calls, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2313,6 +2349,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_timer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ringing_counted_apart, setup_ringing, teardown),
         cmocka_unit_test_setup_teardown(test_max_cps_sheds, setup_cps, teardown),
+        cmocka_unit_test_setup_teardown(test_max_sdp, setup_sdp, teardown),
     };
     return cmocka_run_group_tests_name("sip_core", tests, NULL, NULL);
 }
