@@ -343,7 +343,7 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
     out->capacity = 2000;
     out->overload_lag_ms = 20;
     out->max_sdp = 16384;
-    out->max_transactions = 50000;
+    out->max_transactions = 200000;
     snprintf(out->cluster.host, sizeof out->cluster.host, "127.0.0.1");
     out->cluster.port = 6379;
     if (!strcmp(process, "router"))

@@ -67,7 +67,7 @@ typedef struct {
     uint32_t max_sdp;         /* [security] max_sdp: bytes of an SDP (a request's body,
                                * a response's) signaling takes (16384; issue 12) */
     uint32_t max_transactions; /* [security] max_transactions: live SIP transactions
-                                * before new requests get 503 (50000; 0: no cap) */
+                                * before new requests get 503 (200000; 0: no cap) */
     int has_sip_bind;         /* -s / TANDEM_SIP_BIND given: override sip.conf */
     struct in_addr sip_bind_addr;
     uint16_t sip_bind_port;   /* host order; 0 = keep sip.conf's port */
