@@ -2313,6 +2313,39 @@ static void test_max_sdp(void **state)
     assert_int_equal(st.calls, 0);
 }
 
+/* A callee looping 183s: each early SDP goes on to the router (and is not
+ * kept); one over max_sdp goes on as a Progress without SDP, counted. */
+static void test_early_sdp_loop(void **state)
+{
+    fx_t *fx = *state;
+    s_register(fx, "1002", "1002pass", "e-reg", "Expires: 300\r\n", 200);
+    td_bus_fake_reset();
+    s_originate(fx, "c-early", 1, 0);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "INVITE");
+    for (int i = 0; i < 50; i++) {
+        td_bus_fake_reset();
+        s_respond(fx, 183, "calleetag", s_sdp);
+        const Tandem__Envelope *h = s_sent(TANDEM__ENVELOPE__BODY_PROGRESS);
+        assert_non_null(h);
+        assert_int_equal(h->progress->code, 183);
+        assert_string_equal(h->progress->sdp, s_sdp);
+    }
+    char big[1200];
+    snprintf(big, sizeof big, "%s", s_sdp);
+    size_t n = strlen(big);
+    while (n < sizeof big - 20)
+        n += (size_t)snprintf(big + n, sizeof big - n, "a=x-pad:%04zu\r\n", n);
+    td_bus_fake_reset();
+    s_respond(fx, 183, "calleetag", big);
+    const Tandem__Envelope *h = s_sent(TANDEM__ENVELOPE__BODY_PROGRESS);
+    assert_non_null(h);
+    assert_string_equal(h->progress->sdp, "");
+    sip_legs_stats_t st;
+    sip_legs_stats(sip_core_legs(fx->core), &st);
+    assert_int_equal(st.sdp_capped, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2350,6 +2383,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ringing_counted_apart, setup_ringing, teardown),
         cmocka_unit_test_setup_teardown(test_max_cps_sheds, setup_cps, teardown),
         cmocka_unit_test_setup_teardown(test_max_sdp, setup_sdp, teardown),
+        cmocka_unit_test_setup_teardown(test_early_sdp_loop, setup_sdp, teardown),
     };
     return cmocka_run_group_tests_name("sip_core", tests, NULL, NULL);
 }
