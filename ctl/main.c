@@ -51,13 +51,26 @@ static void s_on_up(void *arg, const char *peer, const char *role, uint32_t capa
     }
 }
 
+/* The router's text to the terminal, a control character but newline and
+ * tab written as \xNN: a User-Agent or caller name a remote party chose
+ * cannot send escape sequences to the operator's terminal (issue 12). */
+static void s_print(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
+            printf("\\x%02x", *p);
+        else
+            putchar(*p);
+    }
+}
+
 static void s_on_reply(void *arg, const td_bus_hdr_t *hdr, const Tandem__CliReply *msg)
 {
     (void)hdr;
     ctl_t *self = arg;
     if (msg->id != self->id)
         return;                 /* the answer to a request we gave up on */
-    fputs(msg->text ? msg->text : "", stdout);
+    s_print(msg->text ? msg->text : "");
     fflush(stdout);
     self->answered = 1;
     self->status = msg->status;

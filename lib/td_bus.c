@@ -134,6 +134,24 @@ static void s_arena_free(void *data, void *ptr)
 
 /* --- peers ---------------------------------------------------------------- */
 
+/* Issue 12: an identity must fit a peer's identity[] whole (a longer one,
+ * cut, would never be found again: a new peer at every frame) and be
+ * printable; anything else is refused, counted in rx_bad, logged at most
+ * once a minute. 1 if it is refused. */
+static int s_identity_refused(td_bus_t *self, const char *identity, size_t n)
+{
+    int bad = n == 0 || n >= sizeof ((s_peer_t *)0)->identity;
+    for (size_t i = 0; i < n && !bad; i++)
+        bad = (unsigned char)identity[i] < 0x21 || (unsigned char)identity[i] > 0x7e;
+    if (!bad)
+        return 0;
+    self->counts.rx_bad++;
+    td_log_every(LOG_WARNING, 60, "bus: a peer identity of %zu bytes (at most %zu printable) "
+                 "refused (%llu bad frames so far)", n, sizeof ((s_peer_t *)0)->identity - 1,
+                 (unsigned long long)self->counts.rx_bad);
+    return 1;
+}
+
 static s_peer_t *s_peer_find(td_bus_t *self, const char *identity)
 {
     for (s_peer_t *p = self->peers[(unsigned)(td_str_hash(identity) % S_PEER_BUCKETS)]; p; p = p->next)
@@ -313,6 +331,8 @@ static void s_on_hello(td_bus_t *self, s_link_t *link, const char *from,
 {
     if (self->mode == TD_BUS_CONNECT)   /* a router: named by its Hello */
         from = hello->identity && *hello->identity ? hello->identity : S_DEFAULT_ROUTER;
+    if (s_identity_refused(self, from, strlen(from)))
+        return;
     s_peer_t *p = s_peer_get(self, from);
     if (!p)
         return;
@@ -420,6 +440,10 @@ static int s_recv_one(s_link_t *link)
         if (n < 0)
             return -1;
         from[n < (int)sizeof from - 1 ? n : (int)sizeof from - 1] = '\0';
+        if (s_identity_refused(self, from, (size_t)n)) {
+            s_discard_rest(link->sock);
+            return 0;
+        }
     } else {
         /* The router on this link: its identity from its last Hello. */
         snprintf(from, sizeof from, "%s", link->peer ? link->peer->identity : S_DEFAULT_ROUTER);

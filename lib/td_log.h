@@ -136,6 +136,21 @@ size_t td_log_escape(char *out, size_t len, const char *in, size_t n);
 #define td_log_limited(level, per_second, ...) \
     td_logs_limited(TD_LOG_SUBSYS, (level), (per_second), __VA_ARGS__)
 
+/* At most one line every `interval` seconds from one call site: for a cap
+ * that remote input hits (the message says how many times so far). */
+#define td_logs_every(subsys, level, interval, ...) do { \
+        static long td_ev_next_; \
+        if ((level) <= td_log_levels[(subsys)]) { \
+            long td_ev_now_ = td_log_now_sec(); \
+            if (td_ev_now_ >= td_ev_next_) { \
+                td_ev_next_ = td_ev_now_ + (interval); \
+                td_log_write((level), __VA_ARGS__); \
+            } \
+        } } while (0)
+
+#define td_log_every(level, interval, ...) \
+    td_logs_every(TD_LOG_SUBSYS, (level), (interval), __VA_ARGS__)
+
 long td_log_now_sec(void);
 
 #endif

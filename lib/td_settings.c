@@ -187,6 +187,17 @@ static int s_read_file(td_settings_t *out, const char *process)
                     out->max_cps = (uint32_t)n;
                 else
                     out->max_ringing = (uint32_t)n;
+            } else if (!strcmp(s, "security") && (!strcasecmp(k, "max_sdp")
+                                                  || !strcasecmp(k, "max_transactions"))) {
+                int sdp = !strcasecmp(k, "max_sdp");
+                if (td_conf_int(v->value, sdp ? 1024 : 0, sdp ? 1048576 : 10000000, &n) < 0) {
+                    fprintf(stderr, "%s:%d: %s must be a number from %s\n", v->file, v->line,
+                            k, sdp ? "1024 to 1048576 (bytes)" : "0 (no cap) to 10000000");
+                    rc = -1;
+                } else if (sdp)
+                    out->max_sdp = (uint32_t)n;
+                else
+                    out->max_transactions = (uint32_t)n;
             } else if ((!strcmp(s, "media") || !strcmp(s, "signaling") || !strcmp(s, "router"))
                        && !strcasecmp(k, "metrics")) {
                 td_settings_t tmp = *out;
@@ -339,6 +350,8 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
         out->sublevels[i] = -1;
     out->capacity = 2000;
     out->overload_lag_ms = 20;
+    out->max_sdp = 16384;
+    out->max_transactions = 200000;
     snprintf(out->cluster.host, sizeof out->cluster.host, "127.0.0.1");
     out->cluster.port = 6379;
     if (!strcmp(process, "router"))

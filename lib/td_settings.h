@@ -64,6 +64,10 @@ typedef struct {
     uint32_t max_cps;         /* [signaling] max_cps: new calls a second at most (0: none) */
     uint32_t max_ringing;     /* [signaling] max_ringing: calls being set up at most
                                * (0: 2 x capacity); capacity counts answered calls */
+    uint32_t max_sdp;         /* [security] max_sdp: bytes of an SDP (a request's body,
+                               * a response's) signaling takes (16384; issue 12) */
+    uint32_t max_transactions; /* [security] max_transactions: live SIP transactions
+                                * before new requests get 503 (200000; 0: no cap) */
     int has_sip_bind;         /* -s / TANDEM_SIP_BIND given: override sip.conf */
     struct in_addr sip_bind_addr;
     uint16_t sip_bind_port;   /* host order; 0 = keep sip.conf's port */

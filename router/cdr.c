@@ -82,13 +82,34 @@ static void s_char(s_line_t *l, char c)
     l->n++;
 }
 
+size_t cdr_csv_char(char c, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char u = (unsigned char)c;
+    if (u >= 0x20 && u != 0x7f) {
+        out[0] = c;
+        return 1;
+    }
+    out[0] = '\\';
+    out[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : 0;
+    if (out[1])
+        return 2;
+    out[1] = 'x';
+    out[2] = hex[u >> 4];
+    out[3] = hex[u & 15];
+    return 4;
+}
+
 static void s_quoted(s_line_t *l, const char *s, int comma)
 {
     s_char(l, '"');
     for (; s && *s; s++) {
+        char esc[5];
+        size_t n = cdr_csv_char(*s, esc);
         if (*s == '"')
             s_char(l, '"');
-        s_char(l, *s);
+        for (size_t i = 0; i < n; i++)
+            s_char(l, esc[i]);
     }
     s_char(l, '"');
     if (comma)

@@ -5,7 +5,11 @@
  *   "disposition","amaflags"[,"uniqueid"][,"userfield"]
  * (the last two when cdr.conf's [csv] says loguniqueid / loguserfield,
  * as cdr_csv.c; Debian's stock cdr.conf turns both on, the code's default
- * is off). Strings are quoted with inner quotes doubled; times are local
+ * is off). Strings are quoted with inner quotes doubled (cdr_csv's
+ * append_string does only that, so a newline in CALLERID(num) splits its
+ * line); here a control character (below 0x20, or 0x7f) is also written as
+ * \n, \r, \t or \xNN, as td_log writes it, so one call is always one line
+ * whatever a remote party put in a field (issue 12). Times are local
  * "YYYY-MM-DD HH:MM:SS" ("" when not answered); durations are whole seconds.
  * The file stays open and each line is flushed as it is written. */
 #ifndef CDR_H
@@ -58,6 +62,10 @@ size_t cdr_format_columns(const cdr_record_t *rec, int uniqueid, int userfield, 
  * not answered) in whole seconds, rounded, as Master.csv writes them. */
 long cdr_duration(const cdr_record_t *rec);
 long cdr_billsec(const cdr_record_t *rec);
+
+/* How a CSV string column writes byte c: into out (room for 5), its
+ * length (1 for any byte but a control character). */
+size_t cdr_csv_char(char c, char *out);
 
 /* Caller ID as Asterisk merges it: "\"name\" <num>", name, num or "". */
 char *cdr_clid(const char *name, const char *num, char *buf, size_t len);

@@ -1,5 +1,6 @@
 /* quality - see quality.h. */
 #include "quality.h"
+#include "cdr.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -70,17 +71,20 @@ static void s_add(s_line_t *l, const char *fmt, ...)
         l->used += (size_t)n;
 }
 
-/* A string column, quoted as cdr_csv does (inner quotes doubled). */
+/* A string column, quoted as Master.csv's (cdr.h: inner quotes doubled,
+ * control characters escaped, so a line never splits). */
 static void s_quoted(s_line_t *l, const char *v)
 {
     v = v ? v : "";
-    if (!strchr(v, '"')) {
-        s_add(l, "\"%s\",", v);
-        return;
-    }
     s_add(l, "\"");
-    for (const char *p = v; *p; p++)
-        s_add(l, *p == '"' ? "\"\"" : "%c", *p);
+    for (const char *p = v; *p; p++) {
+        char esc[5];
+        size_t n = cdr_csv_char(*p, esc);
+        if (*p == '"')
+            s_add(l, "\"\"");
+        else
+            s_add(l, "%.*s", (int)n, esc);
+    }
     s_add(l, "\",");
 }
 

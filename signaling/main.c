@@ -180,6 +180,7 @@ int main(int argc, char **argv)
                              .capacity = s.capacity, .max_ringing = s.max_ringing,
                              .overload_lag_ms = s.overload_lag_ms, .max_cps = s.max_cps,
                              .nonce_lifetime = s.nonce_lifetime_s,
+                             .max_sdp = s.max_sdp, .max_transactions = s.max_transactions,
                              .conf_path = path, .cluster = &s.cluster };
     core = sip_core_new(base, conf, fd, &opts);
     if (!core)

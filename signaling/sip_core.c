@@ -302,6 +302,12 @@ static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
         sip_msg_reply(txn, 400, NULL, "From or To without a URI", NULL, NULL);
         return -1;
     }
+    const char *ctl = sip_msg_control_chars(req);  /* issue 12: see sip_msg.h */
+    if (ctl) {
+        snprintf(buf, sizeof buf, "control character in the %s", ctl);
+        sip_msg_reply(txn, 400, NULL, buf, NULL, NULL);
+        return -1;
+    }
     if (s_is(m, "CANCEL"))
         return 0;
     const char *mf = sip_msg_header(req, "max-forwards");
@@ -330,6 +336,15 @@ static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
     if (cl && atol(cl) > 0 && !body) {
         sip_msg_reply(txn, 400, NULL, "a body without Content-Type", NULL, NULL);
         return -1;
+    }
+    if (body) {                             /* issue 12: [security] max_sdp */
+        char what[64], src[32];
+        snprintf(what, sizeof what, "%s from %s", m,
+                 sip_msg_addr(sip_txn_peer(txn), src, sizeof src));
+        if (sip_legs_sdp_capped(self->call, body_len, what)) {
+            sip_msg_reply(txn, 413, NULL, "body over max_sdp", NULL, NULL);
+            return -1;
+        }
     }
     if (s_required(req, buf, sizeof buf)) {
         char why[300];
@@ -1483,6 +1498,8 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         self->opts.capacity = 2000;
     if (!self->opts.max_ringing)
         self->opts.max_ringing = 2 * self->opts.capacity;
+    if (!self->opts.max_sdp)
+        self->opts.max_sdp = 16384;
     socklen_t bl = sizeof self->bound;
     if (getsockname(fd, (struct sockaddr *)&self->bound, &bl) != 0) {
         td_log(LOG_ERR, "sip_core: getsockname: not a bound socket");
@@ -1560,6 +1577,7 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         .local_addr = s_local_addr, .usable = s_usable, .sdp_for = s_sdp_for, .arg = self,
         .store = self->state ? sip_state_store(self->state) : NULL,
         .cluster = opts->cluster && opts->cluster->enabled,
+        .max_sdp = self->opts.max_sdp,
     };
     self->call = sip_legs_new(&env);
     sip_outreg_env_t renv = {
@@ -1580,6 +1598,7 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         sip_core_destroy(&self);
         return NULL;
     }
+    sip_txn_layer_set_max(self->layer, self->opts.max_transactions);
     if (self->opts.overload_lag_ms || self->opts.max_cps) {
         sip_txn_layer_set_admit(self->layer, s_admit, self);
         s_sample_arm(self, SAMPLE_IDLE_MS);

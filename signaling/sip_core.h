@@ -28,6 +28,9 @@ typedef struct {
     uint32_t max_cps;          /* ... and a fixed limit of new calls a second (0: none) */
     uint32_t nonce_lifetime;   /* seconds a digest nonce stays current ([security]
                                 * nonce_lifetime; 0: SIP_AUTH_NONCE_TTL, 30) */
+    uint32_t max_sdp;          /* [security]: bytes of SDP taken (0: 16384); a request
+                                * with a longer body gets 413 */
+    uint32_t max_transactions; /* [security]: live transactions before 503 (0: no cap) */
     const char *conf_path;     /* sip.conf, re-read by sip_core_reload (NULL: none) */
     const td_store_conf_t *cluster;   /* [cluster] of tandem.conf; NULL or not enabled: a
                                        * single host, state in memory only (sip_state.h);

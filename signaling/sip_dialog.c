@@ -103,13 +103,25 @@ const char *sip_dialog_strip_tag(sip_arena_t *a, const osip_from_t *h)
     return s_keep(a, text);
 }
 
-static const char *s_contact_uri(sip_arena_t *a, const osip_message_t *m)
+/* m's Contact URI in the arena, or NULL; `same` (NULL: none) when it is
+ * that text already, so a peer repeating itself (a 183 every second, a
+ * re-INVITE) does not grow the arena (issue 12). */
+static const char *s_contact_uri_same(sip_arena_t *a, const osip_message_t *m, const char *same)
 {
     osip_contact_t *c = osip_list_get(&m->contacts, 0);
     char *text = NULL;
     if (!c || !c->url || osip_uri_to_str(c->url, &text) != 0)
         return NULL;
+    if (same && text && strcmp(same, text) == 0) {
+        osip_free(text);
+        return same;
+    }
     return s_keep(a, text);
+}
+
+static const char *s_contact_uri(sip_arena_t *a, const osip_message_t *m)
+{
+    return s_contact_uri_same(a, m, NULL);
 }
 
 /* The URI of a route value (a name-addr), parsed; the caller frees it with
@@ -245,12 +257,20 @@ int sip_dialog_set_routes(sip_dialog_t *d, sip_arena_t *a, const char *list)
 static int s_routes(sip_dialog_t *d, sip_arena_t *a, const osip_message_t *m, int reverse)
 {
     int n = osip_list_size(&m->record_routes);
+    int had_n = d->nroutes;
     d->nroutes = 0;
     for (int i = 0; i < n && d->nroutes < SIP_DIALOG_MAX_ROUTES; i++) {
         osip_record_route_t *rr = osip_list_get(&m->record_routes, reverse ? n - 1 - i : i);
         char *text = NULL;
         if (!rr || osip_record_route_to_str(rr, &text) != 0)
             return -1;
+        /* the same route as before at this place: keep the copy we have */
+        const char *had = i < SIP_DIALOG_MAX_ROUTES ? d->routes[i] : NULL;
+        if (had && text && i < had_n && strcmp(had, text) == 0) {
+            osip_free(text);
+            d->routes[d->nroutes++] = had;
+            continue;
+        }
         const char *kept = s_keep(a, text);
         if (!kept)
             return -1;
@@ -310,7 +330,7 @@ int sip_dialog_update_uac(sip_dialog_t *d, sip_arena_t *a, const osip_message_t 
         return 0;
     if (!d->remote_tag || strcmp(d->remote_tag, rtag) != 0)
         d->remote_tag = sip_arena_strdup(a, rtag);
-    const char *target = s_contact_uri(a, resp);
+    const char *target = s_contact_uri_same(a, resp, d->remote_target);
     if (target)
         d->remote_target = target;
     if (osip_list_size(&resp->record_routes) > 0 || resp->status_code >= 200)
@@ -320,8 +340,8 @@ int sip_dialog_update_uac(sip_dialog_t *d, sip_arena_t *a, const osip_message_t 
 
 int sip_dialog_refresh(sip_dialog_t *d, sip_arena_t *a, const osip_message_t *req)
 {
-    const char *target = s_contact_uri(a, req);
-    if (target && strcmp(target, d->remote_target) != 0)
+    const char *target = s_contact_uri_same(a, req, d->remote_target);
+    if (target)
         d->remote_target = target;
     uint32_t cseq = s_cseq(req);
     if (cseq > d->remote_cseq)

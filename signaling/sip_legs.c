@@ -738,6 +738,36 @@ void sip_legs_stats(const sip_legs_t *self, sip_legs_stats_t *out)
     *out = self->stats;
 }
 
+int sip_legs_sdp_capped(sip_legs_t *self, size_t len, const char *what)
+{
+    size_t max = self->env.max_sdp ? self->env.max_sdp : 16384;
+    if (len <= max)
+        return 0;
+    self->stats.sdp_capped++;
+    td_log_every(LOG_WARNING, 60, "an SDP of %zu bytes (max_sdp=%zu) in %s: not taken (%lu "
+                 "so far)", len, max, what, self->stats.sdp_capped);
+    return 1;
+}
+
+/* m's body, or NULL (len 0) when it has none or it is over max_sdp. */
+static const char *s_body(sip_leg_t *leg, const osip_message_t *m, size_t *len)
+{
+    const char *body = sip_msg_body(m, len);
+    char what[160];
+    if (body && *len > (leg->call->env.max_sdp ? leg->call->env.max_sdp : 16384)) {
+        if (m->status_code)
+            snprintf(what, sizeof what, "a %d on %s", m->status_code,
+                     leg->channel ? leg->channel : "?");
+        else
+            snprintf(what, sizeof what, "an %s on %s", m->sip_method ? m->sip_method : "?",
+                     leg->channel ? leg->channel : "?");
+        sip_legs_sdp_capped(leg->call, *len, what);
+        *len = 0;
+        return NULL;
+    }
+    return body;
+}
+
 /* ---- incoming calls -------------------------------------------------------- */
 
 /* A display name or user without the characters that would break a quoted
@@ -1566,9 +1596,10 @@ static int s_answer_srtp(sip_leg_t *leg, char **sdp)
     if (!offered && m.ncrypto) {
         td_log(LOG_NOTICE, "%s: Ignoring unexpected crypto attribute in SDP answer", leg->channel);
         size_t len = strlen(*sdp);
-        char *plain = sip_arena_strndup(&leg->arena, *sdp, len);   /* room: it only shrinks */
+        char *plain = malloc(len + 1);  /* then back in place: it only shrinks */
         if (plain && sdp_set_crypto(*sdp, len, 0, NULL, plain, len + 1) >= 0)
-            *sdp = plain;
+            memcpy(*sdp, plain, strlen(plain) + 1);
+        free(plain);
     }
     return 0;
 }
@@ -1921,26 +1952,31 @@ void sip_legs_response(sip_legs_t *self, sip_txn_t *txn, osip_message_t *resp)
     if (!leg || txn != leg->invite)
         return;
     int status = resp->status_code;
+    if (status == 100)
+        return;
     size_t sdp_len = 0;
-    const char *body = sip_msg_body(resp, &sdp_len);
-    char *sdp = body ? sip_arena_strndup(&leg->arena, body, sdp_len) : NULL;
+    const char *body = s_body(leg, resp, &sdp_len);
     if (status < 200) {
-        if (status == 100)
-            return;
         sip_dialog_update_uac(&leg->dlg, &leg->arena, resp);
         if (leg->state == LEG_INVITING)
             leg->state = LEG_EARLY;
         if (!leg->router_done && leg->state == LEG_EARLY) {
+            /* an early SDP goes on to the router and is not kept: a callee
+             * looping 183s costs nothing that lasts (issue 12) */
+            char *sdp = body ? strndup(body, sdp_len) : NULL;
+            char *early = sdp;
             Tandem__Progress p = TANDEM__PROGRESS__INIT;
-            if (s_answer_srtp(leg, &sdp) < 0)
-                sdp = NULL;            /* early media the worker could not use */
+            if (s_answer_srtp(leg, &early) < 0)
+                early = NULL;          /* early media the worker could not use */
             p.code = (uint32_t)status;
-            p.sdp = sdp ? sdp : "";
+            p.sdp = early ? early : "";
             p.comedia = leg->comedia;
             td_bus_send_progress(self->env.bus, s_router(leg), leg->bus_id, leg->no, &p);
+            free(sdp);
         }
         return;
     }
+    char *sdp = body ? sip_arena_strndup(&leg->arena, body, sdp_len) : NULL;
     s_detach(&leg->invite);
     if (status < 300) {
         sip_dialog_update_uac(&leg->dlg, &leg->arena, resp);
@@ -2138,7 +2174,7 @@ static void s_reinvite_to_router(sip_leg_t *leg, const char *sdp, int no_answer)
 static void s_ack_answer(sip_leg_t *leg, osip_message_t *ack)
 {
     size_t len = 0;
-    const char *body = sip_msg_body(ack, &len);
+    const char *body = s_body(leg, ack, &len);
     if (!body || !len || leg->router_done || leg->state != LEG_UP)
         return;
     if (leg->remote_sdp && strlen(leg->remote_sdp) == len
@@ -2529,7 +2565,7 @@ static void s_reinvite_response(sip_leg_t *leg, osip_message_t *resp)
         leg->ack_cseq = leg->reinvite_out_cseq;
         s_send_ack(leg, leg->ack_cseq);
         size_t sdp_len = 0;
-        const char *body = sip_msg_body(resp, &sdp_len);
+        const char *body = s_body(leg, resp, &sdp_len);
         char *sdp = body ? sip_arena_strndup(&leg->arena, body, sdp_len) : NULL;
         if (sdp) {
             leg->last_sdp = leg->reoffer;
@@ -2884,7 +2920,7 @@ static int s_xfer_answered(sip_leg_t *leg, osip_message_t *resp)
         leg->ack_cseq = leg->reinvite_out_cseq;
         s_send_ack(leg, leg->ack_cseq);
         size_t len = 0;
-        const char *body = sip_msg_body(resp, &len);
+        const char *body = s_body(leg, resp, &len);
         char *sdp = body ? sip_arena_strndup(&leg->arena, body, len) : NULL;
         leg->last_sdp = leg->reoffer;
         if (sdp)

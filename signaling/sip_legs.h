@@ -49,6 +49,11 @@ typedef struct {
      * and sent again once one is (sip_legs_resend_hangups): the router that
      * adopts the call hangs up its other leg. */
     int cluster;
+    /* [security] max_sdp: an SDP longer than this in a response or an ACK is
+     * taken as no SDP at all (counted, logged once a minute); 0: 16384.
+     * Early SDPs (1xx) are passed on and never kept, so a callee looping
+     * 183s does not grow the leg (issue 12). */
+    uint32_t max_sdp;
 } sip_legs_env_t;
 
 /* env is copied; the objects it points to must outlive the call table. */
@@ -151,9 +156,13 @@ typedef struct {
     size_t calls_up;       /* ... of them answered; calls - calls_up are being set up
                             * (ringing), which [signaling] capacity does not count */
     unsigned long calls_in, legs_out, hangups_in, hangups_out;
+    unsigned long sdp_capped;   /* SDPs over max_sdp, refused or ignored */
 } sip_legs_stats_t;
 
 void sip_legs_stats(const sip_legs_t *self, sip_legs_stats_t *out);
+/* 1 when a body of len bytes is over max_sdp: counted in stats.sdp_capped
+ * and logged at most once a minute (what: "INVITE from 1.2.3.4"); else 0. */
+int sip_legs_sdp_capped(sip_legs_t *self, size_t len, const char *what);
 /* Calls in and out of sip.conf section `peer` counted against its call-limit. */
 int sip_legs_inuse(sip_legs_t *self, const char *peer);
 

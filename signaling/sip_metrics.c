@@ -66,6 +66,16 @@ static void s_calls_in(void *arg, td_metrics_out_t *out)
     td_metrics_sample(out, "out", NULL, (double)st.legs_out);
 }
 
+static void s_capped(void *arg, td_metrics_out_t *out)
+{
+    sip_txn_stats_t ts;
+    sip_legs_stats_t ls;
+    sip_txn_layer_stats(sip_core_layer(arg), &ts);
+    sip_legs_stats(sip_core_legs(arg), &ls);
+    td_metrics_sample(out, "transactions", NULL, (double)ts.capped);
+    td_metrics_sample(out, "sdp", NULL, (double)ls.sdp_capped);
+}
+
 static void s_registrations(void *arg, td_metrics_out_t *out)
 {
     td_metrics_sample(out, NULL, NULL, (double)sip_registrar_count(sip_core_registrar(arg)));
@@ -136,6 +146,10 @@ int sip_metrics_start(struct event_base *base, sip_core_t *core, const td_settin
     rc |= td_metrics_add_fn(m, TD_METRIC_COUNTER, "tandem_sip_legs_started_total",
                             "Call legs started: in (a phone's INVITE), out (an INVITE to a "
                             "callee).", "direction", NULL, s_calls_in, core);
+    rc |= td_metrics_add_fn(m, TD_METRIC_COUNTER, "tandem_sip_capped_total",
+                            "Remote input refused at a memory cap ([security] in tandem.conf): "
+                            "transactions (max_transactions, 503), sdp (max_sdp).", "cap", NULL,
+                            s_capped, core);
     rc |= td_metrics_add_fn(m, TD_METRIC_GAUGE, "tandem_sip_registrations",
                             "Registered contacts (bindings) in the registrar.", NULL, NULL,
                             s_registrations, core);

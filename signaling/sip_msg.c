@@ -34,6 +34,52 @@ const char *sip_msg_param(osip_list_t *params, const char *name)
     return p->gvalue ? p->gvalue : "";
 }
 
+/* 1 when s holds a byte below 0x20 (a tab aside when tab is 1) or 0x7f. */
+static int s_has_control(const char *s, int tab)
+{
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c < 0x20 && !(tab && c == '\t')) || c == 0x7f)
+            return 1;
+    }
+    return 0;
+}
+
+static const char *s_uri_control(const osip_uri_t *u, const char *user, const char *password)
+{
+    if (!u)
+        return NULL;
+    if (s_has_control(u->username, 0))
+        return user;
+    if (s_has_control(u->password, 0))
+        return password;
+    return NULL;
+}
+
+static const char *s_addr_control(const osip_from_t *h, const char *user, const char *password,
+                                  const char *name)
+{
+    if (!h)
+        return NULL;
+    const char *why = s_uri_control(h->url, user, password);
+    if (!why && s_has_control(h->displayname, 1))
+        why = name;
+    return why;
+}
+
+const char *sip_msg_control_chars(const osip_message_t *req)
+{
+    const char *why = s_uri_control(req->req_uri, "Request-URI user", "Request-URI password");
+    if (!why)
+        why = s_addr_control(req->from, "From user", "From password", "From display name");
+    if (!why)
+        why = s_addr_control(req->to, "To user", "To password", "To display name");
+    for (int i = 0; !why && i < osip_list_size(&req->contacts); i++)
+        why = s_addr_control(osip_list_get(&req->contacts, i), "Contact user",
+                             "Contact password", "Contact display name");
+    return why;
+}
+
 const char *sip_msg_from_tag(const osip_message_t *m)
 {
     return m && m->from ? sip_msg_param(&m->from->gen_params, "tag") : NULL;

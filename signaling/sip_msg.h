@@ -50,6 +50,18 @@ int sip_msg_target(const osip_message_t *req, const osip_uri_t *contact,
  * none): the sender is behind NAT (chan_sip's check_via/check_for_nat). */
 int sip_msg_behind_nat(const osip_message_t *req, const struct sockaddr_in *from);
 
+/* Control characters at the SIP edge (issue 12): libosip2 percent-decodes
+ * a URI's user and password, so "sip:1001%0a2026-...@host" reaches us with a
+ * raw newline that would end up in CALLERID(num), the extension, CDRs and
+ * log lines (which fail2ban reads). The name of the first of req's
+ * Request-URI, From, To and Contact whose user or password holds a byte
+ * below 0x20 or 0x7f (or whose display name does, a tab aside), e.g.
+ * "From user"; NULL when none does. The caller refuses the request (400).
+ * Asterisk (chan_sip, pedanticsipchecking=yes) decodes the same parts with
+ * ast_uri_decode and takes whatever comes out; we refuse instead, as no
+ * phone has a number or name with a control character in it. */
+const char *sip_msg_control_chars(const osip_message_t *req);
+
 /* Send `status` on txn with to_tag (NULL: a fresh one when the request's
  * To has none, as every response but 100 needs), logging why at LOG_INFO
  * when the status is 300 or more (why NULL: not logged). An extra header can

@@ -117,6 +117,7 @@ struct sip_txn_layer {
     int (*admit)(void *arg);                 /* admission control, or NULL */
     void *admit_arg;
     int admitted;                            /* this datagram was admitted before parsing */
+    size_t max_txn;                          /* [security] max_transactions (0: none) */
     char tx[MAX_DATAGRAM + 256];
     char fix[MAX_DATAGRAM + 1];             /* a datagram mended for the parser */
 };
@@ -1083,6 +1084,28 @@ static void s_reply_stateless(sip_txn_layer_t *self, osip_message_t *req, int st
     }
 }
 
+/* The table is full (max_transactions): a stateless 503 with Retry-After,
+ * tagged as a shed INVITE's so its ACK is dropped; counted, and logged at
+ * most once a minute. */
+static void s_refuse_full(sip_txn_layer_t *self, osip_message_t *req, const sip_tp_dest_t *src)
+{
+    char tag[24];
+    sip_tp_dest_t peer = *src;
+    self->stats.capped++;
+    td_logs_every(TD_LOG_TXN, LOG_WARNING, 60, "sip_txn: %zu transactions, the most "
+                  "max_transactions allows: new requests answered 503 (%lu so far; last %s "
+                  "from %s)", self->count, self->stats.capped, req->sip_method,
+                  inet_ntoa(src->addr.sin_addr));
+    s_fix_via(req, &src->addr, &peer.addr, self->force_rport);
+    osip_message_t *r = s_build_response(req, 503, "Service Unavailable",
+                                         s_shed_tag(tag, sizeof tag));
+    if (r) {
+        osip_message_set_header(r, "Retry-After", "5");
+        s_send_msg(self, r, &peer, NULL, NULL);
+        osip_message_free(r);
+    }
+}
+
 static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const sip_tp_dest_t *src,
                         const char *text, size_t len)
 {
@@ -1153,6 +1176,11 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const sip_tp
             osip_message_free(msg);
             return 0;
         }
+    }
+    if (self->max_txn && self->count >= self->max_txn) {
+        s_refuse_full(self, msg, src);       /* issue 12: see sip_txn_layer_set_max */
+        osip_message_free(msg);
+        return 0;
     }
     sip_tp_dest_t peer = *src;               /* a stream response goes back on its connection */
     s_fix_via(msg, from, &peer.addr, self->force_rport);
@@ -1478,6 +1506,12 @@ int sip_txn_layer_send(sip_txn_layer_t *self, osip_message_t *msg, const struct 
     if (MSG_IS_REQUEST(msg))
         s_fill_via(self, msg, &d);
     return s_send_msg(self, msg, &d, NULL, NULL);
+}
+
+void sip_txn_layer_set_max(sip_txn_layer_t *self, size_t max)
+{
+    if (self)
+        self->max_txn = max;
 }
 
 void sip_txn_layer_set_admit(sip_txn_layer_t *self, int (*admit)(void *arg), void *arg)

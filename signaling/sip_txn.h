@@ -121,6 +121,7 @@ typedef struct {
     unsigned long rx, tx, dropped, bad_requests, retransmits, live;
     unsigned long shed;        /* new INVITEs answered 503 by admission control */
     unsigned long shed_acks;   /* ACKs to those 503s, dropped */
+    unsigned long capped;      /* new requests answered 503: max_transactions reached */
 } sip_txn_stats_t;
 void sip_txn_layer_stats(sip_txn_layer_t *self, sip_txn_stats_t *out);
 /* Messages by method and code (sip_counts.h), for metrics; borrowed for the
@@ -135,6 +136,13 @@ const sip_counts_t *sip_txn_layer_counts(const sip_txn_layer_t *self);
  * decided before it is parsed at all; any other after parsing. The ACK to
  * such a 503 is recognised by its To tag and dropped. NULL: no control. */
 void sip_txn_layer_set_admit(sip_txn_layer_t *self, int (*admit)(void *arg), void *arg);
+/* A cap on live transactions (tandem.conf [security] max_transactions=; 0:
+ * none), so a flood of distinct branches cannot grow memory without bound
+ * (issue 12): at the cap a new request gets a stateless 503 with
+ * Retry-After: 5 (its ACK is dropped, as a shed INVITE's), is counted in
+ * stats.capped and logged at most once a minute; retransmissions of live
+ * transactions and responses go on as ever. */
+void sip_txn_layer_set_max(sip_txn_layer_t *self, size_t max);
 
 /* Server side: send a response on txn (provisional or final), taking
  * ownership. It is retransmitted as RFC 3261 says: a non-2xx final on IST

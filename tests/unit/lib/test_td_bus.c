@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zmq.h>
+#include "tandem.pb-c.h"
 #include "td_bus.h"
 #include "td_clock.h"
 #include "td_hrw.h"
@@ -444,6 +446,53 @@ static void test_bad_endpoint(void **state)
     td_log_set_level(TD_LOG_BUS, LOG_INFO);
 }
 
+/* Issue 12: a peer whose identity does not fit (or is not printable) is
+ * refused and counted, not added as a new peer at every frame. */
+static void s_raw_hello(void *ctx, const char *endpoint, const char *identity, size_t n)
+{
+    void *sock = zmq_socket(ctx, ZMQ_DEALER);
+    assert_non_null(sock);
+    assert_int_equal(zmq_setsockopt(sock, ZMQ_ROUTING_ID, identity, n), 0);
+    int linger = 2000;                  /* the frame leaves after zmq_close */
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    assert_int_equal(zmq_connect(sock, endpoint), 0);
+    Tandem__Hello hello = TANDEM__HELLO__INIT;
+    hello.role = "signaling";
+    hello.capacity = 1;
+    Tandem__Envelope env = TANDEM__ENVELOPE__INIT;
+    env.call_id = "";
+    env.body_case = TANDEM__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    uint8_t buf[256];
+    size_t len = tandem__envelope__pack(&env, buf);
+    assert_true(zmq_send(sock, buf, len, 0) == (int)len);
+    zmq_close(sock);
+}
+
+static void test_long_identity_refused(void **state)
+{
+    t_state_t *t = *state;
+    td_bus_t *router = td_bus_new(t->base, TD_BUS_BIND, t->endpoint, "router", "router", 0,
+                                  &s_handlers, t);
+    assert_non_null(router);
+    void *ctx = zmq_ctx_new();
+    char longid[200];
+    memset(longid, 'x', sizeof longid);
+    s_raw_hello(ctx, t->endpoint, longid, sizeof longid);
+    s_raw_hello(ctx, t->endpoint, "bad\nid", 6);
+    for (int i = 0; i < 50 && td_bus_counts(router)->rx_bad < 2; i++)
+        s_run(t->base, 100);
+    assert_int_equal(t->up, 0);
+    assert_int_equal(td_bus_counts(router)->rx_bad, 2);
+    s_raw_hello(ctx, t->endpoint, "sig-9", 5);       /* a fitting one is taken */
+    for (int i = 0; i < 50 && !t->up; i++)
+        s_run(t->base, 100);
+    assert_int_equal(t->up, 1);
+    assert_string_equal(t->up_peer, "sig-9");
+    zmq_ctx_term(ctx);
+    td_bus_destroy(&router);
+}
+
 int main(void)
 {
     td_log_init("test", LOG_WARNING);
@@ -454,6 +503,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_routers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_discover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_endpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_identity_refused, setup, teardown),
     };
     return cmocka_run_group_tests_name("td_bus", tests, NULL, NULL);
 }

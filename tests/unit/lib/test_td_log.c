@@ -110,6 +110,17 @@ static void test_no_forged_line(void **state)
     assert_non_null(strstr(s_out, " test NOTICE "));
 }
 
+/* td_log_every: a cap hit in a loop is one line per interval. */
+static void test_every(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 100; i++)
+        td_log_every(LOG_WARNING, 60, "cap reached (%d so far)", i + 1);
+    s_read_pipe();
+    assert_int_equal(s_count(s_out, '\n'), 1);
+    assert_non_null(strstr(s_out, "cap reached (1 so far)"));
+}
+
 static int s_evaluated;
 static int s_arg(void)
 {
@@ -336,6 +347,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escape_table),
+        cmocka_unit_test_setup_teardown(test_every, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_forged_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subsystem_levels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),

@@ -254,6 +254,25 @@ static void test_nonce_lifetime(void **state)
     assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), -1);
 }
 
+/* [security] max_sdp, max_transactions (issue 12). */
+static void test_security_caps(void **state)
+{
+    (void)state;
+    td_settings_t s;
+    s_tandem_conf("[general]\nloglevel=info\n");
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), 0);
+    assert_int_equal(s.max_sdp, 16384);
+    assert_int_equal(s.max_transactions, 200000);
+    s_tandem_conf("[security]\nmax_sdp=4096\nmax_transactions=0\n");
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), 0);
+    assert_int_equal(s.max_sdp, 4096);
+    assert_int_equal(s.max_transactions, 0);
+    s_tandem_conf("[security]\nmax_sdp=10\n");             /* below 1024 */
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), -1);
+    s_tandem_conf("[security]\nmax_transactions=many\n");
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), -1);
+}
+
 /* [cluster]: off without the section; redis=, password=, db=; TANDEM_REDIS
  * over the file, turning cluster mode on by itself; bad values are
  * file:line errors. */
@@ -384,6 +403,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nonce_lifetime, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_security_caps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_routers, setup, teardown),
         cmocka_unit_test(test_auto_address),
     };

@@ -63,6 +63,33 @@ static void test_format_unanswered(void **state)
     assert_int_equal(strlen(small), 9);
 }
 
+/* Issue 12: whatever a remote party puts in a field (a "%0a" in a From
+ * user, an escape in a display name), a call stays one line. */
+static void test_format_control_chars(void **state)
+{
+    (void)state;
+    char clid[128], line[1024];
+    cdr_record_t r = {
+        .accountcode = "", .src = "1001\n2024-03-07 NOTICE forged", .dst = "1002",
+        .dcontext = "internal", .clid = cdr_clid("A\x1b[2J\"x\"", "1001\r\n", clid, sizeof clid),
+        .channel = "SIP/x-1", .dstchannel = "", .lastapp = "Hangup", .lastdata = "a\tb\x7f",
+        .start = s_at(23, 59, 59, 0), .end = s_at(23, 59, 59, 400000),
+        .disposition = "BUSY", .amaflags = "DOCUMENTATION",
+    };
+    size_t n = cdr_format(&r, line, sizeof line);
+    assert_int_equal(n, strlen(line));
+    assert_ptr_equal(strchr(line, '\n'), line + n - 1);      /* one line */
+    assert_null(strchr(line, '\r'));
+    assert_null(strchr(line, '\x1b'));
+    assert_non_null(strstr(line, "\"1001\\n2024-03-07 NOTICE forged\","));
+    assert_non_null(strstr(line, "\"\"\"A\\x1b[2J\"\"x\"\"\"\" <1001\\r\\n>\","));
+    assert_non_null(strstr(line, "\"a\\tb\\x7f\""));
+    /* UTF-8 stays as it is */
+    r.src = "M\xc3\xbcller";
+    cdr_format(&r, line, sizeof line);
+    assert_non_null(strstr(line, "\"M\xc3\xbcller\""));
+}
+
 static void test_clid(void **state)
 {
     (void)state;
@@ -159,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_format_answered),
         cmocka_unit_test(test_format_unanswered),
         cmocka_unit_test(test_clid),
+        cmocka_unit_test(test_format_control_chars),
         cmocka_unit_test(test_write_appends),
         cmocka_unit_test(test_extra_columns),
     };

@@ -76,6 +76,11 @@ static void test_line(void **state)
     s.call_id = "a\"b";
     quality_format("w", 0, &s, line, sizeof line);
     assert_true(strncmp(line, "\"a\"\"b\",\"a\"\"b\",", 14) == 0);
+    /* control characters escaped (issue 12): one line */
+    s.call_id = "a\nb\x1b";
+    size_t qn = quality_format("w", 0, &s, line, sizeof line);
+    assert_ptr_equal(strchr(line, '\n'), line + qn - 1);
+    assert_true(strncmp(line, "\"a\\nb\\x1b\",", 11) == 0);
 }
 
 static void test_file(void **state)

@@ -1141,6 +1141,37 @@ static void test_bad_requests(void **state)
     s_send_raw(fx, text);
     assert_int_equal(s_next(fx, 1), 400);           /* INVITE without Contact */
     s_ack_raw(fx, "z9hG4bKnc", "bad-12");
+    /* issue 12: a percent-encoded control character in a user part (a forged
+     * log line after "%0a") is refused at the edge */
+    snprintf(text, sizeof text,
+             "INVITE sip:1002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKlf\r\n"
+             "From: <sip:1001%%0a2026-01-01 NOTICE forged@127.0.0.1>;tag=a\r\n"
+             "To: <sip:1002@127.0.0.1>\r\nCall-ID: bad-14\r\nCSeq: 1 INVITE\r\n"
+             "Contact: <sip:1001@127.0.0.1>\r\nContent-Length: 0\r\n\r\n", port);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 400);
+    s_ack_raw(fx, "z9hG4bKlf", "bad-14");
+    snprintf(text, sizeof text,
+             "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKlr\r\n"
+             "From: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:1001%%1b[2J@127.0.0.1>\r\n"
+             "Call-ID: bad-15\r\nCSeq: 1 REGISTER\r\n"
+             "Contact: <sip:1001@127.0.0.1>\r\nContent-Length: 0\r\n\r\n", port);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 400);
+    snprintf(text, sizeof text,
+             "OPTIONS sip:%%0d%%0a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKlo\r\n"
+             "From: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:127.0.0.1>\r\n"
+             "Call-ID: bad-16\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", port);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 400);
+    snprintf(text, sizeof text,
+             "INVITE sip:1002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKlc\r\n"
+             "From: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:1002@127.0.0.1>\r\n"
+             "Call-ID: bad-17\r\nCSeq: 1 INVITE\r\n"
+             "Contact: \"a\\\x1b[31m\" <sip:1001@127.0.0.1>\r\nContent-Length: 0\r\n\r\n", port);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 400);           /* an escape in a display name */
+    s_ack_raw(fx, "z9hG4bKlc", "bad-17");
     /* after all that, a normal OPTIONS still works */
     s_request(fx, "OPTIONS", "sip:127.0.0.1", "x", "bad-13", 1, NULL, NULL, NULL);
     assert_int_equal(s_next(fx, 1), 200);
@@ -2286,6 +2317,75 @@ static void test_max_cps_sheds(void **state)
     assert_int_equal(ts.shed, 1);
 }
 
+/* [security] max_sdp (issue 12): a longer body gets 413 and is counted. */
+static const sip_core_opts_t s_sdp_opts = {
+    .identity = "sig-t", .endpoint = "inproc://none", .capacity = 10, .max_sdp = 1024,
+};
+
+static int setup_sdp(void **state)
+{
+    s_setup_opts = &s_sdp_opts;
+    int rc = setup(state);
+    s_setup_opts = NULL;
+    return rc;
+}
+
+static void test_max_sdp(void **state)
+{
+    fx_t *fx = *state;
+    char body[1200], text[4096];
+    int port = ntohs(fx->ph.sin_port);
+    memset(body, 'a', sizeof body - 1);
+    body[sizeof body - 1] = '\0';
+    memcpy(body, "v=0\r\n", 5);
+    snprintf(text, sizeof text,
+             "INVITE sip:1002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKsdp\r\n"
+             "From: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:1002@127.0.0.1>\r\n"
+             "Call-ID: sdp-1\r\nCSeq: 1 INVITE\r\nContact: <sip:1001@127.0.0.1>\r\n"
+             "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s", port,
+             strlen(body), body);
+    s_send_raw(fx, text);
+    assert_int_equal(s_next(fx, 1), 413);
+    s_ack_raw(fx, "z9hG4bKsdp", "sdp-1");
+    sip_legs_stats_t st;
+    sip_legs_stats(sip_core_legs(fx->core), &st);
+    assert_int_equal(st.sdp_capped, 1);
+    assert_int_equal(st.calls, 0);
+}
+
+/* A callee looping 183s: each early SDP goes on to the router (and is not
+ * kept); one over max_sdp goes on as a Progress without SDP, counted. */
+static void test_early_sdp_loop(void **state)
+{
+    fx_t *fx = *state;
+    s_register(fx, "1002", "1002pass", "e-reg", "Expires: 300\r\n", 200);
+    td_bus_fake_reset();
+    s_originate(fx, "c-early", 1, 0);
+    assert_int_equal(s_next(fx, 1), 0);
+    assert_string_equal(fx->msg->sip_method, "INVITE");
+    for (int i = 0; i < 50; i++) {
+        td_bus_fake_reset();
+        s_respond(fx, 183, "calleetag", s_sdp);
+        const Tandem__Envelope *h = s_sent(TANDEM__ENVELOPE__BODY_PROGRESS);
+        assert_non_null(h);
+        assert_int_equal(h->progress->code, 183);
+        assert_string_equal(h->progress->sdp, s_sdp);
+    }
+    char big[1200];
+    snprintf(big, sizeof big, "%s", s_sdp);
+    size_t n = strlen(big);
+    while (n < sizeof big - 20)
+        n += (size_t)snprintf(big + n, sizeof big - n, "a=x-pad:%04zu\r\n", n);
+    td_bus_fake_reset();
+    s_respond(fx, 183, "calleetag", big);
+    const Tandem__Envelope *h = s_sent(TANDEM__ENVELOPE__BODY_PROGRESS);
+    assert_non_null(h);
+    assert_string_equal(h->progress->sdp, "");
+    sip_legs_stats_t st;
+    sip_legs_stats(sip_core_legs(fx->core), &st);
+    assert_int_equal(st.sdp_capped, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2323,6 +2423,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_timer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ringing_counted_apart, setup_ringing, teardown),
         cmocka_unit_test_setup_teardown(test_max_cps_sheds, setup_cps, teardown),
+        cmocka_unit_test_setup_teardown(test_max_sdp, setup_sdp, teardown),
+        cmocka_unit_test_setup_teardown(test_early_sdp_loop, setup_sdp, teardown),
     };
     return cmocka_run_group_tests_name("sip_core", tests, NULL, NULL);
 }

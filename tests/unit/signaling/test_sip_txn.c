@@ -1382,6 +1382,56 @@ static void test_admit_sheds_after_parsing(void **state)
     assert_int_equal(st.shed_acks, 1);
 }
 
+/* Issue 12: past max_transactions a new request gets a stateless 503 with
+ * Retry-After (its ACK dropped), counted; live transactions go on, and a
+ * slot freed lets the next one in. */
+static void test_max_transactions(void **state)
+{
+    fx_t *fx = *state;
+    char buf[4096], hdr[256], tag[64], branch[32], cid[32];
+    sip_txn_layer_set_max(fx->layer, 3);
+    for (int i = 0; i < 3; i++) {
+        snprintf(branch, sizeof branch, "z9hG4bKcap%d", i);
+        snprintf(cid, sizeof cid, "cap%d", i);
+        s_request(fx, "OPTIONS", branch, cid, 1, NULL, NULL);
+    }
+    s_pump(fx);
+    assert_int_equal(fx->n_request, 3);
+    assert_int_equal(s_stat_live(fx), 3);
+    s_request(fx, "OPTIONS", "z9hG4bKcapx", "capx", 1, NULL, NULL);
+    s_request(fx, "INVITE", "z9hG4bKcapi", "capi", 1, NULL, NULL);
+    s_pump(fx);
+    assert_int_equal(fx->n_request, 3);              /* the TU never hears of them */
+    assert_int_equal(s_stat_live(fx), 3);
+    assert_true(s_recv(fx, buf, sizeof buf, 0) > 0);
+    assert_int_equal(s_status(buf), 503);
+    assert_string_equal(s_header(buf, "Retry-After", hdr, sizeof hdr), "5");
+    assert_true(s_recv(fx, buf, sizeof buf, 0) > 0);
+    assert_int_equal(s_status(buf), 503);            /* the INVITE: no 100 first */
+    assert_string_equal(s_header(buf, "Call-ID", hdr, sizeof hdr), "capi");
+    const char *t = strstr(s_header(buf, "To", hdr, sizeof hdr), ";tag=");
+    assert_non_null(t);
+    snprintf(tag, sizeof tag, "%s", t + 5);
+    s_request(fx, "ACK", "z9hG4bKcapi", "capi", 1, tag, NULL);
+    s_pump(fx);
+    assert_int_equal(fx->n_request, 3);              /* its ACK dropped */
+    sip_txn_stats_t st;
+    sip_txn_layer_stats(fx->layer, &st);
+    assert_int_equal(st.capped, 2);
+    /* a retransmission of a live one is still absorbed by it */
+    assert_int_equal(sip_txn_reply(fx->txn, 200, "t"), 0);
+    assert_true(s_recv(fx, buf, sizeof buf, 0) > 0);
+    s_request(fx, "OPTIONS", "z9hG4bKcap2", "cap2", 1, NULL, NULL);
+    s_pump(fx);
+    assert_true(s_recv(fx, buf, sizeof buf, 0) > 0);
+    assert_int_equal(s_status(buf), 200);
+    /* no cap: taken */
+    sip_txn_layer_set_max(fx->layer, 0);
+    s_request(fx, "OPTIONS", "z9hG4bKcapy", "capy", 1, NULL, NULL);
+    s_pump(fx);
+    assert_int_equal(fx->n_request, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1411,6 +1461,7 @@ int main(void)
         T(test_admit_sheds_new_invite_stateless),
         T(test_admit_keeps_retransmissions),
         T(test_admit_sheds_after_parsing),
+        T(test_max_transactions),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
