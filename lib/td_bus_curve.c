@@ -260,6 +260,18 @@ int td_bus_keys_check(td_bus_keys_t *keys, const char *process, char *err, size_
         return -1;
     }
     memcpy(keys->public_key, derived, sizeof derived);
+    if (!router && !keys->server[0] && process && !strcmp(process, "ctl"))
+        /* tandemctl on a router's host, with the router's keypair: the
+         * router admits its own key for tandemctl's names (below) */
+        memcpy(keys->server, keys->public_key, sizeof keys->server);
+    if (router && keys->nclients) {
+        int listed = 0;
+        for (size_t i = 0; i < keys->nclients && !listed; i++)
+            listed = !strcmp(keys->clients[i].key, keys->public_key)
+                     && td_bus_keys_allows(keys->clients[i].name, "ctl-1");
+        if (!listed && s_add_client(keys, "ctl-*", 5, keys->public_key, err, errlen) < 0)
+            return -1;
+    }
     if (router && !keys->nclients) {
         snprintf(err, errlen, "[bus] a router with curve_secret= needs curve_clients= (the "
                               "keys it admits, each with its bus name)");
@@ -282,10 +294,14 @@ int td_bus_keygen(void *out_file)
 {
     FILE *out = out_file;
     char pub[TD_BUS_KEY_LEN + 1], sec[TD_BUS_KEY_LEN + 1];
-    if (!zmq_has("curve") || zmq_curve_keypair(pub, sec) != 0) {
-        fprintf(stderr, "this libzmq has no CURVE support (build it with libsodium)\n");
-        return -1;
-    }
+    /* tandem.conf reads "key=>value" as Asterisk's "key => value": a key
+     * beginning with '>' would lose it there. Draw again (1 in 85). */
+    do {
+        if (!zmq_has("curve") || zmq_curve_keypair(pub, sec) != 0) {
+            fprintf(stderr, "this libzmq has no CURVE support (build it with libsodium)\n");
+            return -1;
+        }
+    } while (pub[0] == '>' || sec[0] == '>');
     fprintf(out, "; a bus keypair (tandemctl keygen): keep curve_secret private. Put both\n"
                  "; lines in this process's tandem.conf [bus] (or a curve_keyfile=); give\n"
                  "; curve_public to the routers: curve_clients (NAME KEY), or, for a router's\n"

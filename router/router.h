@@ -24,6 +24,10 @@ typedef struct router router_t;
  * the dialplan (nulls *dialplan_p), also on failure. NULL on failure (logged). */
 router_t *router_new(struct event_base *base, const char *endpoint, const char *identity,
                      dialplan_t **dialplan_p, const char *cdrdir);
+/* The same with the bus's CURVE keys (td_bus_new_keyed; NULL: none). */
+router_t *router_new_keyed(struct event_base *base, const char *endpoint, const char *identity,
+                           dialplan_t **dialplan_p, const char *cdrdir,
+                           const td_bus_keys_t *bus_keys);
 /* End every call still up (cause 16, CDRs written), then free everything.
  * In cluster mode answered calls whose hash is in the store are left up
  * instead (not ended, no CDR here): the router that adopts them ends them. */
