@@ -132,7 +132,13 @@ static int s_clients_file(td_bus_keys_t *keys, const char *path, char *err, size
     int lineno = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof line, f)) {
         lineno++;
-        line[strcspn(line, "#;")] = '\0';     /* neither is a Z85 character */
+        /* a comment: '#' or ';' at the start or after a blank ('#' is a Z85
+         * character, a blank is not) */
+        for (char *c = line; *c; c++)
+            if ((*c == '#' || *c == ';') && (c == line || c[-1] == ' ' || c[-1] == '\t')) {
+                *c = '\0';
+                break;
+            }
         s_trim(line);
         if (!*line)
             continue;
