@@ -93,6 +93,7 @@ int main(int argc, char **argv)
         return 1;
     }
     td_log_attach(base);
+    router_set_media_dirs(s.sounds_dir, s.recordings_dir);
     router_t *router = router_new_keyed(base, s.endpoint, s.identity, &dialplan, s.cdrdir,
                                        &s.bus_keys);
     if (!router) {

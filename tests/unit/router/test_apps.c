@@ -734,6 +734,8 @@ static void test_read_app(void **state)
 static void test_record(void **state)
 {
     fixture_t *f = *state;
+    /* an absolute name must lie in [media] recordings= (td_path.h) */
+    router_set_media_dirs("", "/tmp");
     static const struct { const char *by, *status; } rows[] = {
         { "silence", "SILENCE" }, { "dtmf", "DTMF" }, { "max", "TIMEOUT" }, { "error", "ERROR" },
     };
