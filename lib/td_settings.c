@@ -31,7 +31,9 @@ static void s_usage(const char *process)
                     "  -m ADDR:PORT|off  serve /metrics and /healthz there (port 0: any; over metrics=)\n"
                     "environment: TANDEM_IDENTITY, TANDEM_LOGLEVEL, TANDEM_BUS, TANDEM_SIP_BIND,\n"
                     "TANDEM_MEDIA_ADDRESS, TANDEM_METRICS, TANDEM_DISCOVER, TANDEM_REDIS (HOST:PORT,\n"
-                    "cluster mode); a flag wins over its variable, a variable over the files\n",
+                    "cluster mode), TANDEM_BUS_KEYFILE (the bus's CURVE keypair file),\n"
+                    "TANDEM_BUS_INSECURE (yes: a plain bus beyond loopback); a flag wins over its\n"
+                    "variable, a variable over the files\n",
             process);
 }
 
