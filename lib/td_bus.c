@@ -1,6 +1,6 @@
 /* td_bus - see td_bus.h. With td_bus_curve.c (keys, ZAP), the only file
- * that includes zmq.h, and the only one that packs or unpacks protobuf. Frames: ROUTER side [identity][envelope], DEALER side
- * [envelope]. A BIND bus has one socket (its ROUTER); a CONNECT bus has one
+ * that includes zmq.h, and the only one that packs or unpacks protobuf.
+ * Frames: ROUTER side [routing id][envelope], DEALER side [envelope]. A BIND bus has one socket (its ROUTER); a CONNECT bus has one
  * DEALER per router endpoint (a link), each with its own ZMQ_FD event and
  * drained on its own. */
 #define TD_LOG_SUBSYS TD_LOG_BUS   /* td_log() here: [logging] bus= */
@@ -213,8 +213,9 @@ static const char *s_curve_rid(td_bus_t *self, const char *peer)
 
 /* BIND with CURVE: a frame from routing id rid (its DEALER's "NAME/BOOT")
  * with msg's User-Id (the name pattern ZAP gave its key). The sender's name
- * goes into from; -1 when its key may not use that name (refused, logged).
- * hello: the frame is a Hello naming hello_id, which must be that name. */
+ * goes into from; -1 when its key may not use that name, or the frame is a
+ * Hello naming another identity (refused, counted, logged). An admitted
+ * Hello makes its connection the one sends to that name go to. */
 static int s_curve_admit(td_bus_t *self, const char *rid, zmq_msg_t *msg, char *from,
                          size_t fromlen, const Tandem__Envelope *env)
 {
