@@ -223,12 +223,21 @@ static char *s_read_line(int tty)
 static void s_usage(void)
 {
     fprintf(stderr, "usage: tandemctl [-c CONFDIR] [-b ENDPOINT] [-x COMMAND]\n"
+                    "       tandemctl keygen   print a new bus keypair (CURVE) as tandem.conf lines\n"
                     "  -x COMMAND  run one command (e.g. 'core show channels') and exit;\n"
                     "              without -x, read commands from a prompt ('help', 'quit')\n");
 }
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "keygen")) {
+        /* a bus keypair, as tandem.conf lines (td_bus_curve.h); no bus needed */
+        if (argc != 2) {
+            s_usage();
+            return 1;
+        }
+        return td_bus_keygen(stdout) == 0 ? 0 : 1;
+    }
     const char *command = NULL;
     char *pass[16];
     int npass = 0;
@@ -256,8 +265,8 @@ int main(int argc, char **argv)
     self.base = event_base_new();
     td_bus_handlers_t h = { .on_peer_up = s_on_up, .on_cli_reply = s_on_reply };
     if (self.base)
-        self.bus = td_bus_new(self.base, TD_BUS_CONNECT, s.endpoint, identity, "ctl", 0, &h,
-                              &self);
+        self.bus = td_bus_new_keyed(self.base, TD_BUS_CONNECT, s.endpoint, identity, "ctl", 0,
+                                    &h, &self, &s.bus_keys);
     if (!self.bus) {
         fprintf(stderr, "tandemctl: cannot open the bus to %s\n", s.endpoint);
         if (self.base)

@@ -1,10 +1,11 @@
-/* td_bus - see td_bus.h. The only file that includes zmq.h and packs or
- * unpacks protobuf. Frames: ROUTER side [identity][envelope], DEALER side
- * [envelope]. A BIND bus has one socket (its ROUTER); a CONNECT bus has one
+/* td_bus - see td_bus.h. With td_bus_curve.c (keys, ZAP), the only file
+ * that includes zmq.h, and the only one that packs or unpacks protobuf.
+ * Frames: ROUTER side [routing id][envelope], DEALER side [envelope]. A BIND bus has one socket (its ROUTER); a CONNECT bus has one
  * DEALER per router endpoint (a link), each with its own ZMQ_FD event and
  * drained on its own. */
 #define TD_LOG_SUBSYS TD_LOG_BUS   /* td_log() here: [logging] bus= */
 #include "td_bus.h"
+#include "td_bus_curve.h"
 #include "td_clock.h"
 #include "td_hrw.h"
 #include "td_log.h"
@@ -41,6 +42,8 @@ typedef struct s_peer {
     uint64_t last_seen_ms;
     uint64_t boot;                    /* its Hello's boot: another one means a restart */
     int alive;
+    char rid[96];                     /* BIND with CURVE: its connection's routing id
+                                       * ("sig-1/<boot>"), from its last admitted Hello */
     s_link_t *link;                   /* CONNECT: the socket its Hellos come on */
     struct s_peer *next;              /* hash chain */
 } s_peer_t;
@@ -97,6 +100,8 @@ struct td_bus {
     size_t arena_used;
     ProtobufCAllocator alloc;
     td_bus_counts_t counts;           /* frames by case, for metrics */
+    td_bus_keys_t *keys;              /* CURVE keys (td_bus_new_keyed), NULL: a plain bus */
+    td_bus_zap_t *zap;                /* BIND with CURVE: admits the known client keys */
 };
 
 static uint64_t s_wall_ms(void)
@@ -212,6 +217,48 @@ static s_link_t *s_link_for(td_bus_t *self, const char *peer)
     return self->links;
 }
 
+/* --- CURVE: who may use which name ---------------------------------------- */
+
+/* BIND: the routing id to send to peer: its name on a plain bus; with CURVE
+ * the connection its last admitted Hello came on (NULL: none yet). */
+static const char *s_curve_rid(td_bus_t *self, const char *peer)
+{
+    if (!self->zap)
+        return peer;
+    s_peer_t *p = s_peer_find(self, peer);
+    return p && p->rid[0] ? p->rid : NULL;
+}
+
+/* BIND with CURVE: a frame from routing id rid (its DEALER's "NAME/BOOT")
+ * with msg's User-Id (the name pattern ZAP gave its key). The sender's name
+ * goes into from; -1 when its key may not use that name, or the frame is a
+ * Hello naming another identity (refused, counted, logged). An admitted
+ * Hello makes its connection the one sends to that name go to. */
+static int s_curve_admit(td_bus_t *self, const char *rid, zmq_msg_t *msg, char *from,
+                         size_t fromlen, const Tandem__Envelope *env)
+{
+    snprintf(from, fromlen, "%.*s", (int)strcspn(rid, "/"), rid);
+    s_peer_t *p = s_peer_find(self, from);
+    int hello = env->body_case == TANDEM__ENVELOPE__BODY_HELLO;
+    if (p && !strcmp(p->rid, rid) && !hello)
+        return 0;                     /* the connection admitted at its Hello */
+    const char *allowed = zmq_msg_gets(msg, "User-Id");
+    const char *claimed = hello && env->hello->identity && *env->hello->identity
+                          ? env->hello->identity : from;
+    if (!allowed || !td_bus_keys_allows(allowed, from) || strcmp(claimed, from) != 0) {
+        const char *addr = zmq_msg_gets(msg, "Peer-Address");
+        td_log_limited(LOG_WARNING, 1, "bus: refused %s from %s: its key may use the name "
+                       "'%s' only ([bus] curve_clients)%s", td_bus_msg_name(env->body_case),
+                       addr ? addr : "?", allowed ? allowed : "(none)",
+                       strcmp(claimed, from) ? ", and its Hello names another" : "");
+        self->counts.rx_bad++;
+        return -1;
+    }
+    if (hello && (p = s_peer_get(self, from)) != NULL)
+        snprintf(p->rid, sizeof p->rid, "%.95s", rid);   /* sends go to this connection now */
+    return 0;
+}
+
 static int s_pack(td_bus_t *self, const Tandem__Envelope *env, size_t *size_out)
 {
     size_t size = protobuf_c_message_get_packed_size(&env->base);
@@ -241,7 +288,11 @@ static int s_send_on(td_bus_t *self, s_link_t *link, const char *peer,
         errno = EHOSTUNREACH;
         rc = -1;
     } else if (self->mode == TD_BUS_BIND) {
-        if (zmq_send(link->sock, peer, strlen(peer), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+        const char *rid = s_curve_rid(self, peer);
+        if (!rid) {
+            errno = EHOSTUNREACH;
+            rc = -1;
+        } else if (zmq_send(link->sock, rid, strlen(rid), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
             || zmq_send(link->sock, self->tx, size, ZMQ_DONTWAIT) < 0)
             rc = -1;
     } else if (zmq_send(link->sock, self->tx, size, ZMQ_DONTWAIT) < 0) {
@@ -458,12 +509,23 @@ static int s_recv_one(s_link_t *link)
     self->arena_used = 0;
     Tandem__Envelope *env = tandem__envelope__unpack(&self->alloc, zmq_msg_size(&msg),
                                                      zmq_msg_data(&msg));
-    zmq_msg_close(&msg);
     if (!env) {
+        zmq_msg_close(&msg);
         self->counts.rx_bad++;
         td_log_limited(LOG_WARNING, 5, "bus: undecodable frame from %s dropped", from);
         return 0;
     }
+    char rid[sizeof from];
+    if (self->zap) {                  /* CURVE: the name its key may use, not just its rid */
+        snprintf(rid, sizeof rid, "%s", from);
+        if (s_curve_admit(self, rid, &msg, from, sizeof from, env) < 0) {
+            zmq_msg_close(&msg);
+            tandem__envelope__free_unpacked(env, &self->alloc);
+            self->arena_used = 0;
+            return 0;
+        }
+    }
+    zmq_msg_close(&msg);
     s_dispatch(self, link, from, env);
     tandem__envelope__free_unpacked(env, &self->alloc);
     self->arena_used = 0;
@@ -548,6 +610,8 @@ static s_link_t *s_link_add(td_bus_t *self, const char *endpoint, int discovered
     zmq_setsockopt(link->sock, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(link->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(link->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (td_bus_curve_apply(link->sock, self->mode == TD_BUS_BIND, self->keys) < 0)
+        goto fail;
     if (self->mode == TD_BUS_BIND) {
         zmq_setsockopt(link->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
         zmq_setsockopt(link->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
@@ -556,7 +620,16 @@ static s_link_t *s_link_add(td_bus_t *self, const char *endpoint, int discovered
             goto fail;
         }
     } else {
-        zmq_setsockopt(link->sock, ZMQ_ROUTING_ID, self->identity, strlen(self->identity));
+        /* With CURVE the routing id is NAME/BOOT: another key's connection
+         * cannot take ours over (ROUTER_HANDOVER) without knowing BOOT,
+         * which travels encrypted; the router reads NAME from it. */
+        char rid[96];
+        if (td_bus_curve_on(self->keys))
+            snprintf(rid, sizeof rid, "%s/%016llx", self->identity, (unsigned long long)self->boot);
+        else
+            snprintf(rid, sizeof rid, "%s", self->identity);
+        zmq_setsockopt(link->sock, ZMQ_ROUTING_ID, rid, strlen(rid));
+        td_bus_connect_check(self->keys, endpoint);
         /* Queue only on live connections, so sends fail fast while the
          * router is away instead of piling up stale calls. */
         zmq_setsockopt(link->sock, ZMQ_IMMEDIATE, &one, sizeof one);
@@ -752,10 +825,26 @@ td_bus_t *td_bus_new(struct event_base *base, td_bus_mode_t mode, const char *en
                      const char *identity, const char *role, uint32_t capacity,
                      const td_bus_handlers_t *handlers, void *arg)
 {
+    return td_bus_new_keyed(base, mode, endpoint, identity, role, capacity, handlers, arg, NULL);
+}
+
+td_bus_t *td_bus_new_keyed(struct event_base *base, td_bus_mode_t mode, const char *endpoint,
+                           const char *identity, const char *role, uint32_t capacity,
+                           const td_bus_handlers_t *handlers, void *arg,
+                           const td_bus_keys_t *keys)
+{
     td_bus_t *self = calloc(1, sizeof *self);
     if (!self) {
         td_log(LOG_ERR, "bus: out of memory");
         return NULL;
+    }
+    if (keys && (keys->secret[0] || keys->insecure)) {
+        self->keys = malloc(sizeof *self->keys);
+        if (!self->keys) {
+            free(self);
+            return NULL;
+        }
+        *self->keys = *keys;
     }
     self->base = base;
     self->mode = mode;
@@ -782,7 +871,12 @@ td_bus_t *td_bus_new(struct event_base *base, td_bus_mode_t mode, const char *en
     if (!self->zctx || !self->tick)
         goto fail;
     if (mode == TD_BUS_BIND) {
-        if (!s_link_add(self, endpoint, 0))
+        char bind_ep[256];
+        if (td_bus_curve_on(self->keys)
+            && !(self->zap = td_bus_zap_new(base, self->zctx, self->keys)))
+            goto fail;                /* before the bind: no handshake without it */
+        if (!td_bus_bind_endpoint(self->keys, endpoint, bind_ep, sizeof bind_ep)
+            || !s_link_add(self, bind_ep, 0))
             goto fail;
     } else {
         /* A comma list: one DEALER per router. "" is allowed (td_bus_discover). */
@@ -833,8 +927,10 @@ void td_bus_destroy(td_bus_t **self_p)
         self->links = l->next;
         s_link_free(l);
     }
+    td_bus_zap_destroy(&self->zap);
     if (self->zctx)
         zmq_ctx_term(self->zctx);
+    free(self->keys);
     for (int b = 0; b < S_PEER_BUCKETS; b++) {
         s_peer_t *p = self->peers[b];
         while (p) {

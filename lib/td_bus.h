@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <event2/event.h>
 #include "tandem.pb-c.h"
+#include "td_bus_curve.h"
 
 #define TD_BUS_HEARTBEAT_MS 250
 #define TD_BUS_DEAD_MS      1000
@@ -111,6 +112,14 @@ typedef enum { TD_BUS_BIND, TD_BUS_CONNECT } td_bus_mode_t;
 td_bus_t *td_bus_new(struct event_base *base, td_bus_mode_t mode, const char *endpoint,
                      const char *identity, const char *role, uint32_t capacity,
                      const td_bus_handlers_t *handlers, void *arg);
+/* The same with CURVE keys (td_bus_curve.h; copied): BIND serves them as a
+ * CURVE server and admits only keys->clients, each under its own name;
+ * CONNECT authenticates to the routers' keys->server. NULL or no secret: a
+ * plain bus, which a router binds on loopback only unless keys->insecure. */
+td_bus_t *td_bus_new_keyed(struct event_base *base, td_bus_mode_t mode, const char *endpoint,
+                           const char *identity, const char *role, uint32_t capacity,
+                           const td_bus_handlers_t *handlers, void *arg,
+                           const td_bus_keys_t *keys);
 void td_bus_destroy(td_bus_t **self_p);
 
 /* The load reported in the next Hello (calls in progress). */

@@ -31,7 +31,9 @@ static void s_usage(const char *process)
                     "  -m ADDR:PORT|off  serve /metrics and /healthz there (port 0: any; over metrics=)\n"
                     "environment: TANDEM_IDENTITY, TANDEM_LOGLEVEL, TANDEM_BUS, TANDEM_SIP_BIND,\n"
                     "TANDEM_MEDIA_ADDRESS, TANDEM_METRICS, TANDEM_DISCOVER, TANDEM_REDIS (HOST:PORT,\n"
-                    "cluster mode); a flag wins over its variable, a variable over the files\n",
+                    "cluster mode), TANDEM_BUS_KEYFILE (the bus's CURVE keypair file),\n"
+                    "TANDEM_BUS_INSECURE (yes: a plain bus beyond loopback); a flag wins over its\n"
+                    "variable, a variable over the files\n",
             process);
 }
 
@@ -83,6 +85,9 @@ static int s_read_file(td_settings_t *out, const char *process)
         return -1;
     }
     int rc = 0, own_logfile = 0;
+    td_bus_keys_t *own = calloc(1, sizeof *own);   /* the process section's keypair */
+    if (!own)
+        return -1;
     /* tandem.conf is Tandem's own file: what config.c would only warn
      * about is an error here, as an unknown setting is. */
     for (const td_conf_warning_t *w = td_conf_warnings(conf); w; w = w->next) {
@@ -125,6 +130,24 @@ static int s_read_file(td_settings_t *out, const char *process)
                     own_logfile = 1;
                 } else if (!strcmp(s, "general") && !own_logfile)
                     rc = s_copy(out->logfile, sizeof out->logfile, v, "logfile");
+            } else if ((!strcmp(s, "bus") && !strncasecmp(k, "curve_", 6))
+                       || (!strcmp(s, "bus") && !strcasecmp(k, "insecure"))
+                       || ((!strcmp(s, "media") || !strcmp(s, "signaling")
+                            || !strcmp(s, "router") || !strcmp(s, "ctl"))
+                           && (!strcasecmp(k, "curve_secret") || !strcasecmp(k, "curve_public")
+                               || !strcasecmp(k, "curve_keyfile")))) {
+                /* a process's own section wins over [bus], in any order */
+                char err[700];
+                td_bus_keys_t *into = strcmp(s, "bus") ? own : &out->bus_keys;
+                int r = 0;
+                if (!strcmp(s, "bus") || !strcmp(s, process))
+                    r = td_bus_keys_set(into, out->confdir, k, v->value, err, sizeof err);
+                if (r < 0 || (r == 0 && !strcmp(s, "bus"))) {
+                    if (r == 0)
+                        snprintf(err, sizeof err, "unknown setting '%s' in [bus]", k);
+                    fprintf(stderr, "%s:%d: %s\n", v->file, v->line, err);
+                    rc = -1;
+                }
             } else if (!strcmp(s, "bus") && !strcasecmp(k, "endpoint")) {
                 rc = s_copy(out->endpoint, sizeof out->endpoint, v, "endpoint");
                 out->has_endpoint = 1;
@@ -240,6 +263,11 @@ static int s_read_file(td_settings_t *out, const char *process)
         }
     }
     td_conf_destroy(&conf);
+    if (own->secret[0]) {
+        memcpy(out->bus_keys.secret, own->secret, sizeof own->secret);
+        memcpy(out->bus_keys.public_key, own->public_key, sizeof own->public_key);
+    }
+    free(own);
     return rc;
 }
 
@@ -479,6 +507,18 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
     if ((v = s_pick(opt_metrics, "TANDEM_METRICS", &from)) && s_parse_metrics(out, v) < 0) {
         fprintf(stderr, "tandem-%s: bad metrics address '%s' (%s): want IPv4:PORT (port 0: "
                 "any free one) or off\n", process, v, from);
+        return -1;
+    }
+    char err[700];
+    if (((v = s_pick(NULL, "TANDEM_BUS_KEYFILE", &from)) && *v
+         && td_bus_keys_set(&out->bus_keys, out->confdir, "curve_keyfile", v, err, sizeof err) < 0)
+        || ((v = s_pick(NULL, "TANDEM_BUS_INSECURE", &from)) && *v
+            && td_bus_keys_set(&out->bus_keys, NULL, "insecure", v, err, sizeof err) < 0)) {
+        fprintf(stderr, "tandem-%s: %s (%s)\n", process, err, from);
+        return -1;
+    }
+    if (td_bus_keys_check(&out->bus_keys, process, err, sizeof err) < 0) {
+        fprintf(stderr, "tandem-%s: %s\n", process, err);
         return -1;
     }
     return 0;

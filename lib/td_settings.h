@@ -24,6 +24,9 @@
  * becomes the host name (so `-i media-%h` names each container apart), "%%"
  * a '%'.
  *
+ * TANDEM_BUS_KEYFILE=PATH names this process's bus keypair file ([bus]
+ * curve_keyfile=), TANDEM_BUS_INSECURE=yes|no is [bus] insecure=.
+ *
  * TANDEM_REDIS=host:port (no flag) names the cluster's Redis over [cluster]
  * redis=, and turns cluster mode on even without a [cluster] section. */
 #ifndef TD_SETTINGS_H
@@ -33,6 +36,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include "td_bus_curve.h"
 #include "td_log.h"
 #include "td_store.h"
 
@@ -44,6 +48,9 @@ typedef struct {
                                * first); "" when only discover= names them */
     int has_endpoint;         /* endpoint given ([bus] endpoint, -b, TANDEM_BUS) */
     char discover[256];       /* [bus] discover: tcp://NAME:PORT, routers by DNS ("" none) */
+    td_bus_keys_t bus_keys;   /* [bus] curve_* and insecure= (td_bus_curve.h); a process's
+                               * own section may hold its curve_secret/_public/_keyfile;
+                               * TANDEM_BUS_KEYFILE, TANDEM_BUS_INSECURE over the files */
     int loglevel;             /* LOG_*: [general] loglevel, [logging] level, -l */
     int sublevels[TD_LOG_SUBSYS_COUNT]; /* [logging] sip=debug ...; -1 = loglevel */
     char logfile[512];        /* [general] logfile, or the process's section's: "" = stderr,

@@ -1,6 +1,7 @@
 /* ivr - prompts, keys and recordings on the caller's side; see ivr.h. */
 #define TD_LOG_SUBSYS TD_LOG_MEDIA   /* td_log() here: [logging] media= */
 #include "ivr.h"
+#include "td_path.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -344,7 +345,8 @@ static void s_moh_files(ivr_t *self, const char *klass, size_t *cap)
     char dir[1024];
     struct stat st;
     snprintf(dir, sizeof dir, "%s/%s", self->env->moh_dir, klass ? klass : "");
-    if (!klass || !klass[0] || strchr(klass, '/') || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+    if (!klass || !klass[0] || klass[0] == '.' || strchr(klass, '/') || stat(dir, &st) < 0
+        || !S_ISDIR(st.st_mode))          /* ".." and "a/b": the top directory */
         snprintf(dir, sizeof dir, "%s", self->env->moh_dir);
     struct dirent **list;
     int n = scandir(dir, &list, s_is_wav, alphasort);
@@ -384,8 +386,19 @@ void ivr_play(ivr_t *self, uint32_t id, char *const *files, size_t n, int loop, 
     if (moh) {
         s_moh_files(self, n ? files[0] : NULL, &cap);
     } else {
+        /* A prompt: under sounds=, or a recording (recordings=); nothing
+         * else, whoever sent the MediaPlay (td_path.h). */
+        const char *dirs[2] = { self->env->sounds_dir, self->env->recordings_dir };
         for (size_t i = 0; i < n; i++) {
-            char path[1100];
+            char path[1100], why[200];
+            if (td_path_confined(files[i], dirs, 2, why, sizeof why) < 0) {
+                td_log_limited(LOG_WARNING, 5, "%s: playback of '%s' refused: %s (sounds=, "
+                               "recordings= in tandem.conf [media])",
+                               session_call_id(self->session), files[i], why);
+                if (!self->missing[0])
+                    snprintf(self->missing, sizeof self->missing, "%s", files[i]);
+                continue;
+            }
             const char *ext = s_has_suffix(files[i], ".wav") ? "" : ".wav";
             if (files[i][0] == '/')
                 snprintf(path, sizeof path, "%s%s", files[i], ext);
@@ -492,9 +505,15 @@ void ivr_record(ivr_t *self, uint32_t id, const char *path, uint32_t silence_ms,
     self->dtmf_ends = dtmf_ends;
     self->silent_samples = 0;
     self->rec_start_ns = self->rec_last_rx_ns = s_now_ns(self->env);
-    char err[1200];
+    char err[1200], why[200];
+    const char *dirs[1] = { self->env->recordings_dir };
     if (!path[0]) {
         snprintf(err, sizeof err, "no file name");
+    } else if (td_path_confined(path, dirs, 1, why, sizeof why) < 0) {
+        /* whoever sent the MediaRecord: only under recordings= (td_path.h) */
+        snprintf(err, sizeof err, "'%s' refused: %s (recordings= in tandem.conf [media])",
+                 path, why);
+        snprintf(self->rec_path, sizeof self->rec_path, "%s", path);
     } else if (s_make_dirs(self->rec_path) < 0) {
         snprintf(err, sizeof err, "cannot create the directory of %s: %s", self->rec_path,
                  strerror(errno));

@@ -261,8 +261,8 @@ worker_t *worker_new(struct event_base *base, const td_settings_t *settings,
         .on_peer_down = s_on_peer_down,
         .on_peer_restart = s_on_peer_restart,
     };
-    self->bus = td_bus_new(base, TD_BUS_CONNECT, settings->endpoint, settings->identity,
-                           "media", self->capacity, &handlers, self);
+    self->bus = td_bus_new_keyed(base, TD_BUS_CONNECT, settings->endpoint, settings->identity,
+                                 "media", self->capacity, &handlers, self, &settings->bus_keys);
     if (!self->bus)
         goto fail;
     if (settings->discover[0] && td_bus_discover(self->bus, settings->discover) != 0)

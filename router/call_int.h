@@ -68,6 +68,7 @@ typedef struct {
     char bg_keys;               /* Background's m: only a one-key extension stops
                                  * the prompt; p: no key does; 0: any key */
     char file[256];             /* Read's prompt ("a&b"), Record's file (no format) */
+    int refused;                /* a file name of this playback refused (td_path.h) */
     unsigned silence_ms, max_ms;
 } ivr_t;
 

@@ -14,6 +14,7 @@
 #define TD_LOG_SUBSYS TD_LOG_DIALPLAN   /* td_log() here: [logging] dialplan= */
 #include "call_int.h"
 #include "td_log.h"
+#include "td_path.h"
 #include "td_str.h"
 #include "vars.h"
 
@@ -114,15 +115,47 @@ static void s_play_files(call_t *self, char **files, size_t n, int moh, int loop
     td_bus_send_media_play(self->env->bus, worker_ref_identity(self->worker), self->id, 0, &m);
 }
 
+/* The media worker's directories, as far as this router knows them
+ * (router_set_media_dirs): file names are checked here too, so the
+ * dialplan's author gets the warning. */
+static char s_sounds_dir[512], s_recordings_dir[512];
+
+void router_set_media_dirs(const char *sounds, const char *recordings)
+{
+    snprintf(s_sounds_dir, sizeof s_sounds_dir, "%s", sounds ? sounds : "");
+    snprintf(s_recordings_dir, sizeof s_recordings_dir, "%s", recordings ? recordings : "");
+}
+
+/* 0 if the media worker may use name (record: to write), else -1 with a
+ * dialplan warning. Unlike Asterisk (main/file.c takes an absolute name as
+ * it is), an absolute name must lie in sounds= or recordings= (record:
+ * recordings= only) and ".." is refused: the worker enforces the same. */
+static int s_name_ok(const char *app, const char *name, int record)
+{
+    const char *dirs[2] = { s_recordings_dir, s_sounds_dir };
+    char why[200];
+    if (td_path_confined(name, dirs, record ? 1 : 2, why, sizeof why) == 0)
+        return 0;
+    td_log(LOG_WARNING, "%s: file name '%s' refused: %s (tandem.conf [media] %s)", app, name,
+           why, record ? "recordings=" : "sounds=, recordings=");
+    return -1;
+}
+
 /* "a&b&c" */
 static void s_play(call_t *self, char *list)
 {
     char *files[S_MAX_FILES];
     size_t n = 0;
     char *save = NULL;
+    self->ivr.refused = 0;
     for (char *f = strtok_r(list, "&", &save); f && n < S_MAX_FILES; f = strtok_r(NULL, "&", &save))
-        if (*(f = td_str_trim(f)))
-            files[n++] = f;
+        if (*(f = td_str_trim(f))) {
+            if (s_name_ok(self->ivr.mode == IVR_BACKGROUND ? "Background"
+                          : self->ivr.mode == IVR_READ ? "Read" : "Playback", f, 0) < 0)
+                self->ivr.refused = 1;        /* played as missing: *STATUS=FAILED */
+            else
+                files[n++] = f;
+        }
     s_play_files(self, files, n, 0, 0);
 }
 
@@ -510,6 +543,10 @@ static void s_app_record(call_t *self, char *args)
         chanvars_set(self->chanvars, "RECORD_STATUS", "ERROR");
         return;
     }
+    if (s_name_ok("Record", argv[0], 1) < 0) {
+        chanvars_set(self->chanvars, "RECORD_STATUS", "ERROR");
+        return;
+    }
     const char *opts = argv[3];
     if (!self->answered && strchr(opts, 's')) {
         chanvars_set(self->chanvars, "RECORD_STATUS", "SKIP");
@@ -712,7 +749,8 @@ void call_ivr_on_played(call_t *self, const Tandem__MediaPlayed *msg)
     }
     self->ivr.play_id = 0;
     self->ivr.playing = 0;
-    int failed = msg->missing && *msg->missing;
+    int failed = (msg->missing && *msg->missing) || self->ivr.refused;
+    self->ivr.refused = 0;
     if (failed)
         td_log(LOG_WARNING, "Playback failed on %s for %s", self->channel, msg->missing);
     switch (self->ivr.mode) {

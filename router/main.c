@@ -93,7 +93,9 @@ int main(int argc, char **argv)
         return 1;
     }
     td_log_attach(base);
-    router_t *router = router_new(base, s.endpoint, s.identity, &dialplan, s.cdrdir);
+    router_set_media_dirs(s.sounds_dir, s.recordings_dir);
+    router_t *router = router_new_keyed(base, s.endpoint, s.identity, &dialplan, s.cdrdir,
+                                       &s.bus_keys);
     if (!router) {
         fprintf(stderr, "tandem-router: cannot start (bus %s, cdr %s); see the log above\n",
                 s.endpoint, s.cdrdir);

@@ -670,6 +670,13 @@ static void s_on_peer_restart(void *arg, const char *peer, const char *role, uin
 router_t *router_new(struct event_base *base, const char *endpoint, const char *identity,
                      dialplan_t **dialplan_p, const char *cdrdir)
 {
+    return router_new_keyed(base, endpoint, identity, dialplan_p, cdrdir, NULL);
+}
+
+router_t *router_new_keyed(struct event_base *base, const char *endpoint, const char *identity,
+                           dialplan_t **dialplan_p, const char *cdrdir,
+                           const td_bus_keys_t *bus_keys)
+{
     router_t *self = calloc(1, sizeof *self);
     if (!self) {
         dialplan_destroy(dialplan_p);
@@ -721,7 +728,8 @@ router_t *router_new(struct event_base *base, const char *endpoint, const char *
     };
     if (self->workers && self->calls && self->locations && self->reaper && self->drain &&
         self->sig_grace && self->cdr && self->chanstats)
-        self->bus = td_bus_new(base, TD_BUS_BIND, endpoint, identity, "router", 0, &h, self);
+        self->bus = td_bus_new_keyed(base, TD_BUS_BIND, endpoint, identity, "router", 0, &h,
+                                     self, bus_keys);
     if (self->bus)
         self->relay = cli_relay_new(base, self->bus);
     if (!self->bus || !self->relay) {

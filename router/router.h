@@ -24,6 +24,16 @@ typedef struct router router_t;
  * the dialplan (nulls *dialplan_p), also on failure. NULL on failure (logged). */
 router_t *router_new(struct event_base *base, const char *endpoint, const char *identity,
                      dialplan_t **dialplan_p, const char *cdrdir);
+/* The same with the bus's CURVE keys (td_bus_new_keyed; NULL: none). */
+router_t *router_new_keyed(struct event_base *base, const char *endpoint, const char *identity,
+                           dialplan_t **dialplan_p, const char *cdrdir,
+                           const td_bus_keys_t *bus_keys);
+/* The media worker's directories as this router's tandem.conf names them
+ * ([media] sounds=, recordings=; "" unknown): Playback and Record refuse a
+ * file name with ".." and an absolute one outside them, with a warning, as
+ * the worker would (td_path.h). Copied; for the whole process. */
+void router_set_media_dirs(const char *sounds, const char *recordings);
+
 /* End every call still up (cause 16, CDRs written), then free everything.
  * In cluster mode answered calls whose hash is in the store are left up
  * instead (not ended, no CDR here): the router that adopts them ends them. */

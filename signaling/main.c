@@ -177,6 +177,7 @@ int main(int argc, char **argv)
     td_log_attach(base);
     sip_core_opts_t opts = { .identity = s.identity, .endpoint = s.endpoint,
                              .discover = s.discover,
+                             .bus_keys = &s.bus_keys,
                              .capacity = s.capacity, .max_ringing = s.max_ringing,
                              .overload_lag_ms = s.overload_lag_ms, .max_cps = s.max_cps,
                              .nonce_lifetime = s.nonce_lifetime_s,

@@ -1550,8 +1550,8 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
     if (self->layer && self->ext)
         sip_txn_layer_set_nat(self->layer, sip_conf_general(conf)->nat == SIP_NAT_FORCE,
                               s_remap, self);
-    self->bus = td_bus_new(base, TD_BUS_CONNECT, opts->endpoint, self->identity, "signaling",
-                           self->opts.capacity, &bh, self);
+    self->bus = td_bus_new_keyed(base, TD_BUS_CONNECT, opts->endpoint, self->identity,
+                                 "signaling", self->opts.capacity, &bh, self, opts->bus_keys);
     if (self->bus && opts->discover && *opts->discover
         && td_bus_discover(self->bus, opts->discover) != 0)
         td_bus_destroy(&self->bus);

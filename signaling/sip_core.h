@@ -14,6 +14,7 @@
 #include "sip_outreg.h"
 #include "sip_registrar.h"
 #include "sip_txn.h"
+#include "td_bus_curve.h"
 #include "td_store.h"
 
 typedef struct sip_core sip_core_t;
@@ -22,6 +23,7 @@ typedef struct {
     const char *identity;      /* bus identity ("sig-1"); call ids start with it */
     const char *endpoint;      /* the routers' bus endpoints: a comma list ("" none) */
     const char *discover;      /* tcp://NAME:PORT: routers found by DNS too (NULL, "": none) */
+    const td_bus_keys_t *bus_keys;   /* the bus's CURVE keys (NULL: none; td_bus_curve.h) */
     uint32_t capacity;         /* answered calls before new INVITEs get 503 */
     uint32_t max_ringing;      /* calls being set up before new INVITEs get 503 (0: 2 x capacity) */
     uint32_t overload_lag_ms;  /* admission control (sip_load.h): 0 never sheds by load */

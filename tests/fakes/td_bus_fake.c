@@ -39,6 +39,15 @@ td_bus_t *td_bus_new(struct event_base *base, td_bus_mode_t mode, const char *en
     return self;
 }
 
+td_bus_t *td_bus_new_keyed(struct event_base *base, td_bus_mode_t mode, const char *endpoint,
+                           const char *identity, const char *role, uint32_t capacity,
+                           const td_bus_handlers_t *handlers, void *arg,
+                           const td_bus_keys_t *keys)
+{
+    (void)keys;
+    return td_bus_new(base, mode, endpoint, identity, role, capacity, handlers, arg);
+}
+
 void td_bus_destroy(td_bus_t **self_p)
 {
     if (!self_p || !*self_p)

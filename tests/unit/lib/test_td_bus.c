@@ -11,9 +11,11 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <zmq.h>
+
 #include "tandem.pb-c.h"
 #include "td_bus.h"
 #include "td_clock.h"
@@ -435,6 +437,200 @@ static void test_discover(void **state)
     td_bus_destroy(&r);
 }
 
+/* --- CURVE ----------------------------------------------------------------- */
+
+typedef struct {
+    char pub[41], sec[41];
+} t_pair_t;
+
+static void s_pair(t_pair_t *k)
+{
+    assert_int_equal(zmq_curve_keypair(k->pub, k->sec), 0);
+}
+
+/* A connecting process's keys: its pair, the server's public key. */
+static td_bus_keys_t *s_client_keys(const t_pair_t *own, const char *server)
+{
+    static td_bus_keys_t keys[4];
+    static int next;
+    td_bus_keys_t *k = &keys[next++ % 4];
+    memset(k, 0, sizeof *k);
+    char err[200];
+    assert_int_equal(td_bus_keys_set(k, NULL, "curve_secret", own->sec, err, sizeof err), 1);
+    assert_int_equal(td_bus_keys_set(k, NULL, "curve_server", server, err, sizeof err), 1);
+    assert_int_equal(td_bus_keys_check(k, "signaling", err, sizeof err), 0);
+    assert_string_equal(k->public_key, own->pub);
+    return k;
+}
+
+/* A router with keys: a peer with a listed key says Hello under its name
+ * and talks both ways; an unknown key, a wrong server key and a plain peer
+ * are refused (no Hello heard); a listed key under another node's name
+ * (media's key as sig-1) is refused and does not take sig-1's traffic. */
+static void test_curve(void **state)
+{
+    t_state_t *t = *state, d, e;
+    if (!zmq_has("curve")) {
+        skip();
+        return;
+    }
+    memset(&d, 0, sizeof d);
+    memset(&e, 0, sizeof e);
+    d.base = e.base = t->base;
+    t_pair_t rk, sk, mk, xk;
+    s_pair(&rk);
+    s_pair(&sk);
+    s_pair(&mk);
+    s_pair(&xk);
+    static td_bus_keys_t rkeys;
+    memset(&rkeys, 0, sizeof rkeys);
+    char err[300], list[300];
+    snprintf(list, sizeof list, "sig-1:%s, media-*:%s", sk.pub, mk.pub);
+    assert_int_equal(td_bus_keys_set(&rkeys, NULL, "curve_secret", rk.sec, err, sizeof err), 1);
+    assert_int_equal(td_bus_keys_set(&rkeys, NULL, "curve_clients", list, err, sizeof err), 1);
+    assert_int_equal(rkeys.nclients, 2);
+    assert_string_equal(rkeys.clients[1].name, "media-*");
+    assert_int_equal(td_bus_keys_check(&rkeys, "router", err, sizeof err), 0);
+    assert_int_equal(rkeys.nclients, 3);        /* its own key, for tandemctl (ctl-*) */
+
+    td_bus_t *router = td_bus_new_keyed(t->base, TD_BUS_BIND, t->endpoint, "router", "router",
+                                        0, &s_handlers, t, &rkeys);
+    assert_non_null(router);
+    td_bus_t *sig = td_bus_new_keyed(t->base, TD_BUS_CONNECT, t->endpoint, "sig-1", "signaling",
+                                     7, &s_handlers, &d, s_client_keys(&sk, rk.pub));
+    assert_non_null(sig);
+    s_run(t->base, 3000);
+    assert_int_equal(t->up, 1);
+    assert_string_equal(t->up_peer, "sig-1");
+    if (!d.up)
+        s_run(t->base, 3000);
+    assert_int_equal(d.up, 1);
+    Tandem__ChannelNew cn = TANDEM__CHANNEL_NEW__INIT;
+    cn.exten = "1002";
+    assert_int_equal(td_bus_send_channel_new(sig, NULL, "c-1", 0, &cn), 0);
+    t->stop_at = 1;
+    s_run(t->base, 3000);
+    assert_int_equal(t->channel_new, 1);
+    assert_string_equal(t->last_peer, "sig-1");
+
+    /* refused: an unknown key, the right key against a wrong server key, a
+     * plain peer, and media's key claiming sig-1 */
+    td_log_set_level(TD_LOG_BUS, LOG_EMERG);
+    td_bus_t *unknown = td_bus_new_keyed(t->base, TD_BUS_CONNECT, t->endpoint, "sig-2",
+                                         "signaling", 1, &s_handlers, &e,
+                                         s_client_keys(&xk, rk.pub));
+    td_bus_t *wrong = td_bus_new_keyed(t->base, TD_BUS_CONNECT, t->endpoint, "sig-3",
+                                       "signaling", 1, &s_handlers, &e,
+                                       s_client_keys(&sk, xk.pub));
+    td_bus_t *plain = td_bus_new(t->base, TD_BUS_CONNECT, t->endpoint, "sig-4", "signaling", 1,
+                                 &s_handlers, &e);
+    td_bus_t *thief = td_bus_new_keyed(t->base, TD_BUS_CONNECT, t->endpoint, "sig-1",
+                                       "signaling", 1, &s_handlers, &e,
+                                       s_client_keys(&mk, rk.pub));
+    assert_non_null(unknown);
+    assert_non_null(wrong);
+    assert_non_null(plain);
+    assert_non_null(thief);
+    uint64_t bad0 = td_bus_counts(router)->rx_bad;
+    t->up = 0;
+    for (int i = 0; i < 6; i++)
+        s_run(t->base, 250);
+    assert_int_equal(t->up, 0);                 /* none of them said Hello to the router */
+    assert_int_equal(t->restart, 0);
+    assert_int_equal(e.up, 0);                  /* and none heard the router */
+    assert_false(td_bus_peer_alive(router, "sig-2"));
+    assert_false(td_bus_peer_alive(router, "sig-3"));
+    assert_false(td_bus_peer_alive(router, "sig-4"));
+    assert_true(td_bus_counts(router)->rx_bad > bad0);   /* the thief's Hellos, refused */
+    /* sig-1's traffic still goes to sig-1 */
+    Tandem__Hangup h = TANDEM__HANGUP__INIT;
+    h.cause = 16;
+    d.hangup = 0;
+    assert_int_equal(td_bus_send_hangup(router, "sig-1", "c-1", 0, &h), 0);
+    d.stop_at = 1;
+    s_run(t->base, 3000);
+    assert_int_equal(d.hangup, 1);
+    assert_int_equal(e.hangup, 0);
+    td_log_set_level(TD_LOG_BUS, LOG_INFO);
+    td_bus_destroy(&thief);
+    td_bus_destroy(&plain);
+    td_bus_destroy(&wrong);
+    td_bus_destroy(&unknown);
+    td_bus_destroy(&sig);
+    td_bus_destroy(&router);
+}
+
+/* Without keys a router binds loopback only: a wildcard becomes
+ * 127.0.0.1, another address is refused, unless insecure=yes; with keys
+ * or a local endpoint, as given. Key settings: errors are values. */
+static void test_curve_settings(void **state)
+{
+    (void)state;
+    char out[256], err[300];
+    td_log_set_level(TD_LOG_BUS, LOG_EMERG);
+    assert_string_equal(td_bus_bind_endpoint(NULL, "tcp://*:5570", out, sizeof out),
+                        "tcp://127.0.0.1:5570");
+    assert_string_equal(td_bus_bind_endpoint(NULL, "tcp://0.0.0.0:5570", out, sizeof out),
+                        "tcp://127.0.0.1:5570");
+    assert_null(td_bus_bind_endpoint(NULL, "tcp://10.1.2.3:5570", out, sizeof out));
+    assert_string_equal(td_bus_bind_endpoint(NULL, "tcp://127.0.0.2:5570", out, sizeof out),
+                        "tcp://127.0.0.2:5570");
+    assert_string_equal(td_bus_bind_endpoint(NULL, "ipc:///tmp/x", out, sizeof out),
+                        "ipc:///tmp/x");
+    static td_bus_keys_t k;
+    memset(&k, 0, sizeof k);
+    assert_int_equal(td_bus_keys_set(&k, NULL, "insecure", "yes", err, sizeof err), 1);
+    assert_string_equal(td_bus_bind_endpoint(&k, "tcp://*:5570", out, sizeof out),
+                        "tcp://*:5570");
+    assert_string_equal(td_bus_bind_endpoint(&k, "tcp://10.1.2.3:5570", out, sizeof out),
+                        "tcp://10.1.2.3:5570");
+    td_log_set_level(TD_LOG_BUS, LOG_INFO);
+    assert_int_equal(td_bus_keys_set(&k, NULL, "insecure", "maybe", err, sizeof err), -1);
+    assert_int_equal(td_bus_keys_set(&k, NULL, "endpoint", "x", err, sizeof err), 0);
+    assert_int_equal(td_bus_keys_set(&k, NULL, "curve_secret", "short", err, sizeof err), -1);
+    assert_int_equal(td_bus_keys_set(&k, "/nonexistent", "curve_clients", "clients.txt", err,
+                                     sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent/clients.txt"));
+    if (!zmq_has("curve"))
+        return;
+    /* a keyfile and a clients file, as tandemctl keygen prints them */
+    t_pair_t a, b;
+    s_pair(&a);
+    s_pair(&b);
+    char dir[] = "/tmp/td_bus_keys.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[300];
+    snprintf(path, sizeof path, "%s/key", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "; comment\ncurve_secret=%s\ncurve_public=%s\n", a.sec, a.pub);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/clients", dir);
+    f = fopen(path, "w");
+    fprintf(f, "# who may connect\nsig-1 %s\nmedia-* %s   ; the workers\n", a.pub, b.pub);
+    fclose(f);
+    memset(&k, 0, sizeof k);
+    assert_int_equal(td_bus_keys_set(&k, dir, "curve_keyfile", "key", err, sizeof err), 1);
+    assert_string_equal(k.secret, a.sec);
+    if (td_bus_keys_set(&k, dir, "curve_clients", "clients", err, sizeof err) != 1) fail_msg("%s", err);
+    assert_int_equal(k.nclients, 2);
+    assert_string_equal(k.clients[1].key, b.pub);
+    assert_true(td_bus_keys_allows(k.clients[1].name, "media-7"));
+    assert_false(td_bus_keys_allows(k.clients[1].name, "sig-1"));
+    assert_int_equal(td_bus_keys_check(&k, "router", err, sizeof err), 0);
+    /* a connecting process needs the server key; a mismatched pair is refused */
+    memset(&k, 0, sizeof k);
+    td_bus_keys_set(&k, NULL, "curve_secret", a.sec, err, sizeof err);
+    assert_int_equal(td_bus_keys_check(&k, "media", err, sizeof err), -1);
+    td_bus_keys_set(&k, NULL, "curve_server", b.pub, err, sizeof err);
+    td_bus_keys_set(&k, NULL, "curve_public", b.pub, err, sizeof err);
+    assert_int_equal(td_bus_keys_check(&k, "media", err, sizeof err), -1);
+    assert_non_null(strstr(err, "does not belong"));
+    unlink(path);
+    snprintf(path, sizeof path, "%s/key", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_bad_endpoint(void **state)
 {
     t_state_t *t = *state;
@@ -504,6 +700,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_discover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_endpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_identity_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_curve, setup, teardown),
+        cmocka_unit_test(test_curve_settings),
     };
     return cmocka_run_group_tests_name("td_bus", tests, NULL, NULL);
 }

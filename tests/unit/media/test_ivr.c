@@ -442,6 +442,51 @@ static void test_play_pcma_and_missing_files(void **state)
     assert_int_equal(worker_ivr_active(fx->worker), 0);
 }
 
+/* Names off the bus stay in their directories (td_path.h): a MediaPlay of
+ * "../x" or an absolute name elsewhere plays nothing and reports it missing,
+ * one inside sounds= plays; a MediaRecord outside recordings= writes
+ * nothing and reports an error. */
+static void test_paths_confined(void **state)
+{
+    fixture_t *fx = *state;
+    s_open(fx, "0 101");
+    size_t from = td_bus_fake_count();
+    char inside[300];
+    snprintf(inside, sizeof inside, "%s/sounds/tone", fx->dir);
+    const char *files[] = { "../sounds/tone", "/etc/passwd", inside };
+    s_play(fx, 1, files, 3, 0, 0);
+    pkt_t pkts[16];
+    int n = s_collect(fx, pkts, 16, from, TANDEM__ENVELOPE__BODY_MEDIA_PLAYED, 2000);
+    n += s_collect(fx, pkts + n, 16 - n, 0, 0, 20);
+    assert_int_equal(n, TONE_SAMPLES / 160);                      /* only the one inside */
+    const Tandem__MediaPlayed *played =
+        td_bus_fake_expect(TANDEM__ENVELOPE__BODY_MEDIA_PLAYED)->env->media_played;
+    assert_string_equal(played->missing, "../sounds/tone");
+
+    char evil[300];
+    snprintf(evil, sizeof evil, "%s/evil", fx->dir);
+    const char *bad[] = { evil, "../evil", "box/../../evil" };
+    for (int i = 0; i < 3; i++) {
+        from = td_bus_fake_count();
+        s_record(fx, 10 + (uint32_t)i, bad[i], 100, 0, 1);
+        assert_int_equal(s_count(from, TANDEM__ENVELOPE__BODY_MEDIA_RECORDED), 1);
+        const Tandem__MediaRecorded *rec =
+            td_bus_fake_expect(TANDEM__ENVELOPE__BODY_MEDIA_RECORDED)->env->media_recorded;
+        assert_string_equal(rec->ended_by, "error");
+        assert_int_equal(worker_ivr_active(fx->worker), 0);
+    }
+    char path[320];
+    snprintf(path, sizeof path, "%s/evil.wav", fx->dir);
+    assert_int_equal(access(path, F_OK), -1);
+    /* an absolute name inside recordings= is fine */
+    snprintf(path, sizeof path, "%s/rec/ok", fx->dir);
+    from = td_bus_fake_count();
+    s_record(fx, 20, path, 100, 0, 1);
+    assert_int_equal(s_count(from, TANDEM__ENVELOPE__BODY_MEDIA_RECORDED), 0);
+    assert_int_equal(worker_ivr_active(fx->worker), 1);
+    s_stop(fx);
+}
+
 static void test_stop_and_replace(void **state)
 {
     fixture_t *fx = *state;
@@ -661,7 +706,7 @@ static void test_record_ends_on_key_max_and_stop(void **state)
     /* A key ends it: reported in MediaRecorded, not as MediaDtmf. */
     size_t from = td_bus_fake_count();
     char path[256];
-    snprintf(path, sizeof path, "%s/abs-msg", fx->dir);
+    snprintf(path, sizeof path, "%s/rec/abs-msg", fx->dir);
     s_record(fx, 1, path, 0, 0, 1);
     for (uint16_t s = 1; s <= 20; s++)                              /* 400 ms */
         s_send_rtp(fx, 8, s == 1, s, s * 160u, voice, 160);
@@ -726,6 +771,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_music_on_hold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dtmf_reported_once_per_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_ends_on_silence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paths_confined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_ends_on_key_max_and_stop, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,6 +48,9 @@ static const char *s_conf =
     " same => n,Wait(1)\n"
     "exten => 501,1,Playback(x,noanswer)\n"
     " same => n,Wait(1)\n"
+    "exten => 502,1,Playback(ok&../../etc/passwd&/etc/shadow)\n"
+    " same => n,Record(/etc/cron.d/x.wav)\n"
+    " same => n,Wait(1)\n"
     "exten => 600,1,Read(PIN,enter-pin,4,,2,3)\n"
     " same => n,Wait(1)\n"
     "exten => 610,1,Record(/tmp/msg.wav,3,20)\n"
@@ -459,6 +462,19 @@ static void test_playback(void **state)
     s_played(f, "c2", id, "x");
     assert_string_equal(s_var(f, "c2", "PLAYBACKSTATUS"), "FAILED");
     s_nothing_more(f);
+
+    /* Names escaping sounds=/recordings= never reach the worker (td_path.h):
+     * the rest plays, the status says FAILED; Record outside recordings=
+     * is an ERROR at once. */
+    router_set_media_dirs("/usr/share/asterisk/sounds/en", "/tmp");
+    s_call(f, "c3", "internal", "502", "1001");
+    s_answered(f, "c3");
+    id = s_play_sent(f, "c3", "ok");
+    s_played(f, "c3", id, "");
+    assert_string_equal(s_var(f, "c3", "PLAYBACKSTATUS"), "FAILED");
+    assert_string_equal(s_var(f, "c3", "RECORD_STATUS"), "ERROR");
+    assert_int_equal(s_state(f, "c3"), CALL_WAITING);
+    s_nothing_more(f);
 }
 
 /* Background then WaitExten in [menu]: each row is the keys pressed during
@@ -734,6 +750,8 @@ static void test_read_app(void **state)
 static void test_record(void **state)
 {
     fixture_t *f = *state;
+    /* an absolute name must lie in [media] recordings= (td_path.h) */
+    router_set_media_dirs("", "/tmp");
     static const struct { const char *by, *status; } rows[] = {
         { "silence", "SILENCE" }, { "dtmf", "DTMF" }, { "max", "TIMEOUT" }, { "error", "ERROR" },
     };
