@@ -379,7 +379,7 @@ s_sipp_cmd() {
     s_ns_prefix
     SIPP_CMD=("${TD_NS_PRE[@]}" timeout -k 2 "$TD_SIPP_TIMEOUT" sipp "${TD_SIP_HOST:-127.0.0.1}:$TD_SIP_PORT"
         -i "${TD_SIPP_IP:-127.0.0.1}" -nostdin -mp "$mp"
-        -timeout 20s -timeout_error -recv_timeout 10000 -max_recv_loops 1000
+        -timeout $((20 * TD_SLOW))s -timeout_error -recv_timeout $((10000 * TD_SLOW)) -max_recv_loops 1000
         -trace_err -error_file "$TD_LOGS/$name.err"
         -trace_msg -message_file "$TD_LOGS/$name.msg"
         -trace_logs -log_file "$TD_LOGS/$name.logs"
