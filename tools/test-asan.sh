@@ -17,6 +17,10 @@
 #    td_cleanup's KILL after 2 s) gets no leak check: none is possible.
 #  - Known leaks of libraries (not ours) are in tests/asan/lsan.supp, each
 #    entry with its reason.
+#  - Allocation stacks use the fast frame-pointer unwinder: through a
+#    library built without frame pointers (libosip2's osip_strdup) a frame
+#    can be skipped. To chase a report, add fast_unwind_on_malloc=0 to
+#    ASAN_OPTIONS (much slower).
 #  - TD_SLOW (default 3 here) scales the scenarios' waits that only bound
 #    how long a step may take (the runner's cap, sipp's cap, startup waits):
 #    ASan makes every process 2-3x slower.
