@@ -18,7 +18,7 @@ LIB_SRCS := $(wildcard lib/*.c) $(GEN)
 PROGS    := signaling router media
 BINS     := $(PROGS:%=bin/tandem-%)
 
-.PHONY: all deps run test test-fresh unit integration bench bench-media bench-failover bench-hold bench-cluster clean check images
+.PHONY: all deps run test test-fresh test-asan unit integration bench bench-media bench-failover bench-hold bench-cluster clean check images
 all: $(BINS) bin/tandemctl
 
 deps:
@@ -95,6 +95,29 @@ integration: $(BINS) $(TOOL_BINS)
 	@bash tests/run-integration.sh
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+# The integration suite against the three processes and tandemctl built with
+# ASan/UBSan (linked from the unit tests' build/asan/ objects into
+# build/asan-bin/; tests/lib.sh runs the binaries in TD_BIN). Not in `make
+# test` (it takes about twice as long as the whole normal suite): run before
+# a release. tools/test-asan.sh sets the sanitizers' options (reports to
+# build/asan-logs/, leak check at a normal exit, tests/asan/lsan.supp) and
+# fails if any report was written. ASAN_SCENARIOS="a b" runs only those.
+ASAN_BIN := build/asan-bin
+define asan_prog_rule
+$(ASAN_BIN)/tandem-$(1): $$(patsubst %.c,build/asan/%.o,$$(wildcard $(1)/*.c) $$(SHARED_$(1))) $$(SAN_LIB)
+	@mkdir -p $(ASAN_BIN)
+	$$(CC) $$(CFLAGS) $$(SAN) -o $$@ $$^ $$(LDLIBS) $$(LDLIBS_$(1))
+endef
+$(foreach p,$(PROGS),$(eval $(call asan_prog_rule,$(p))))
+$(ASAN_BIN)/tandemctl: $(patsubst %.c,build/asan/%.o,$(wildcard ctl/*.c)) $(SAN_LIB)
+	@mkdir -p $(ASAN_BIN)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) $(LDLIBS_ctl)
+ASAN_BINS := $(PROGS:%=$(ASAN_BIN)/tandem-%) $(ASAN_BIN)/tandemctl
+
+test-asan: deps
+	@$(MAKE) -j$(JOBS) --no-print-directory $(ASAN_BINS) $(TOOL_BINS)
+	@bash tools/test-asan.sh $(ASAN_SCENARIOS)
 
 test: deps
 	@$(MAKE) -j$(JOBS) --no-print-directory all

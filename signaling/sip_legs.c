@@ -991,7 +991,9 @@ void sip_legs_incoming(sip_legs_t *self, sip_txn_t *txn, osip_message_t *invite,
         char tag0[SIP_MSG_TOKEN_LEN + 1];
         osip_message_t *r = sip_txn_make_response(txn, 480, sip_msg_token(tag0, sizeof tag0));
         if (r) {
-            osip_message_set_reason_phrase(r, osip_strdup("Temporarily Unavailable (Call limit)"));
+            /* osip_message_set_reason_phrase does not free the standard one */
+            osip_free(r->reason_phrase);
+            r->reason_phrase = osip_strdup("Temporarily Unavailable (Call limit)");
             sip_txn_respond(txn, &r);
         }
         return;

@@ -23,13 +23,24 @@
 
 TD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TD_TOOLS=$TD_ROOT/tests/tools
+# TD_BIN: where the scenarios find tandem-router/-media/-signaling and
+# tandemctl (default bin/; `make test-asan` points it at build/asan-bin/). A
+# relative path is taken from the top of the tree.
+TD_BIN=${TD_BIN:-$TD_ROOT/bin}
+case $TD_BIN in /*) ;; *) TD_BIN=$TD_ROOT/$TD_BIN ;; esac
+export TD_BIN
+# TD_SLOW: a whole factor (default 1) for the waits that only bound how long
+# a step may take (startup, sipp's hard cap, td_wait_*): binaries built with
+# ASan run 2-3x slower (`make test-asan` sets 3). Never used to shorten one.
+TD_SLOW=${TD_SLOW:-1}
+td_slow() { echo $(( $1 * TD_SLOW )); }
 TD_LOCKS=/tmp/tandem-test-ports
 TD_PIDS=()            # every background process we started
 TD_TANDEM_PIDS=()     # router media signaling, in that order
 TD_NAME=test
 TD_TMP=
 TD_LOCK=
-TD_SIPP_TIMEOUT=${TD_SIPP_TIMEOUT:-30}   # hard cap (s) on any one sipp run
+TD_SIPP_TIMEOUT=${TD_SIPP_TIMEOUT:-$((30 * TD_SLOW))}   # hard cap (s) on any one sipp run
 
 td_log() { echo "[$TD_NAME] $*"; }
 
@@ -178,7 +189,7 @@ td_cleanup() {
     # a Redis frozen by td_redis_stop would not hear the TERM
     [ "${TD_REDIS_STATE:-}" = stopped ] && kill -CONT "$TD_REDIS_PID" 2>/dev/null
     for p in "${TD_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for i in $(seq 20); do
+    for i in $(seq $((20 * TD_SLOW))); do
         local alive=0
         for p in "${TD_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
         [ $alive -eq 0 ] && break
@@ -307,15 +318,15 @@ EOF
 td_start() {
     local p
     for p in router media signaling; do
-        [ -x "$TD_ROOT/bin/tandem-$p" ] || td_fail "bin/tandem-$p is not built (make all)"
+        [ -x "$TD_BIN/tandem-$p" ] || td_fail "$TD_BIN/tandem-$p is not built (make all)"
     done
     TD_TANDEM_PIDS=()
     for p in router media signaling; do
-        "$TD_ROOT/bin/tandem-$p" -c "$TD_CONF" </dev/null >>"$TD_LOGS/$p.log" 2>&1 &
+        "$TD_BIN/tandem-$p" -c "$TD_CONF" </dev/null >>"$TD_LOGS/$p.log" 2>&1 &
         TD_PIDS+=($!)
         TD_TANDEM_PIDS+=($!)
     done
-    if ! python3 "$TD_TOOLS/sip_ping.py" --port "$TD_SIP_PORT" --wait 10 >"$TD_LOGS/ping.log" 2>&1; then
+    if ! python3 "$TD_TOOLS/sip_ping.py" --port "$TD_SIP_PORT" --wait "$(td_slow 10)" >"$TD_LOGS/ping.log" 2>&1; then
         td_fail "signaling did not answer OPTIONS with 200 on 127.0.0.1:$TD_SIP_PORT within 10 s (last: $(tail -1 "$TD_LOGS/ping.log"))"
     fi
     # Media says hello every 500 ms: let the router hear it before a call.
@@ -329,7 +340,7 @@ td_stop() {
     local p i names=(router media signaling) n=0
     for p in "${TD_TANDEM_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for p in "${TD_TANDEM_PIDS[@]}"; do
-        for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        for i in $(seq $((50 * TD_SLOW))); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         if kill -0 "$p" 2>/dev/null; then
             td_log "warning: tandem-${names[$n]} ignored SIGTERM for 5 s; killing it"
             kill -KILL "$p" 2>/dev/null
@@ -381,7 +392,7 @@ s_sipp_cmd() {
         && extra=(-auth_uri "$service@${TD_SIP_HOST:-127.0.0.1}:$TD_SIP_PORT")
     SIPP_CMD=("${TD_NS_PRE[@]}" timeout -k 2 "$TD_SIPP_TIMEOUT" sipp "${TD_SIP_HOST:-127.0.0.1}:$TD_SIP_PORT"
         -i "${TD_SIPP_IP:-127.0.0.1}" -nostdin -mp "$mp"
-        -timeout 20s -timeout_error -recv_timeout 10000 -max_recv_loops 1000
+        -timeout $((20 * TD_SLOW))s -timeout_error -recv_timeout $((10000 * TD_SLOW)) -max_recv_loops 1000
         -trace_err -error_file "$TD_LOGS/$name.err"
         -trace_msg -message_file "$TD_LOGS/$name.msg"
         -trace_logs -log_file "$TD_LOGS/$name.logs"
@@ -433,7 +444,7 @@ td_wait() {
 # is not a terminal, so the port is the sign.)
 td_wait_ready() {
     local name=$1 port=$2 i
-    for i in $(seq 50); do
+    for i in $(seq $((50 * TD_SLOW))); do
         td_ports_free "$port" || return 0
         kill -0 "${TD_BG[$name]}" 2>/dev/null || return 1
         sleep 0.1
@@ -518,7 +529,7 @@ td_pass() {
 
 # td_wait_file PATH SECONDS: wait until PATH exists and is not empty.
 td_wait_file() {
-    local f=$1 n=$(( ${2:-5} * 10 )) i
+    local f=$1 n=$(( ${2:-5} * 10 * TD_SLOW )) i
     for i in $(seq $n); do
         [ -s "$f" ] && return 0
         sleep 0.1
@@ -529,7 +540,7 @@ td_wait_file() {
 # td_expect_cdr PATTERN [SECONDS]: wait for a Master.csv line matching PATTERN
 # (an extended regex) in the router's cdrdir.
 td_expect_cdr() {
-    local pat=$1 n=$(( ${2:-5} * 10 )) i
+    local pat=$1 n=$(( ${2:-5} * 10 * TD_SLOW )) i
     for i in $(seq $n); do
         grep -Eq -- "$pat" "$TD_CDR/Master.csv" 2>/dev/null && return 0
         sleep 0.1
@@ -646,9 +657,9 @@ td_redis_cli() {
 # watch): set that to (router media signaling) yourself.
 td_start_proc() {
     local log=$1 proc=$2; shift 2
-    [ -x "$TD_ROOT/bin/tandem-$proc" ] || td_fail "bin/tandem-$proc is not built (make all)"
+    [ -x "$TD_BIN/tandem-$proc" ] || td_fail "$TD_BIN/tandem-$proc is not built (make all)"
     s_ns_prefix
-    "${TD_NS_PRE[@]}" "$TD_ROOT/bin/tandem-$proc" -c "$TD_CONF" "$@" </dev/null >>"$TD_LOGS/$log.log" 2>&1 &
+    "${TD_NS_PRE[@]}" "$TD_BIN/tandem-$proc" -c "$TD_CONF" "$@" </dev/null >>"$TD_LOGS/$log.log" 2>&1 &
     TD_PROC_PID=$!
     TD_PIDS+=($TD_PROC_PID)
 }
@@ -656,7 +667,7 @@ td_start_proc() {
 # td_wait_log LOG ERE [SECONDS]: wait (at most SECONDS, default 5) until a
 # line of $TD_LOGS/LOG.log matches the extended regex ERE.
 td_wait_log() {
-    local f=$TD_LOGS/$1.log pat=$2 n=$(( ${3:-5} * 10 )) i
+    local f=$TD_LOGS/$1.log pat=$2 n=$(( ${3:-5} * 10 * TD_SLOW )) i
     for i in $(seq "$n"); do
         grep -Eq -- "$pat" "$f" 2>/dev/null && return 0
         sleep 0.1
@@ -668,7 +679,7 @@ td_wait_log() {
 # TD_CTL_BUS overrides the endpoint, TD_NS runs it in that network
 # namespace). At most 6 s.
 td_ctl() {
-    local cmd=(timeout -k 1 6 "$TD_ROOT/bin/tandemctl" -c "$TD_CONF")
+    local cmd=(timeout -k 1 "$(td_slow 6)" "$TD_BIN/tandemctl" -c "$TD_CONF")
     [ -n "${TD_CTL_BUS:-}" ] && cmd+=(-b "$TD_CTL_BUS")
     if [ -n "${TD_NS:-}" ]; then
         ip netns exec "$TD_NS" "${cmd[@]}" "$@"
@@ -682,7 +693,7 @@ td_ctl() {
 # default 5). 0 if one did. Tests read the switch's state this way, not
 # from log wording.
 td_wait_ctl() {
-    local cmd=$1 pat=$2 end=$((SECONDS + ${3:-5}))
+    local cmd=$1 pat=$2 end=$((SECONDS + ${3:-5} * TD_SLOW))
     while :; do
         td_ctl -x "$cmd" 2>/dev/null | grep -Eq -- "$pat" && return 0
         [ "$SECONDS" -ge "$end" ] && return 1
@@ -705,7 +716,7 @@ td_wait_peer() {
 # td_wait_gone PID [SECONDS]: wait (at most SECONDS, default 5) until PID has
 # exited. 0 if it has.
 td_wait_gone() {
-    local pid=$1 n=$(( ${2:-5} * 10 )) i
+    local pid=$1 n=$(( ${2:-5} * 10 * TD_SLOW )) i
     for i in $(seq "$n"); do
         kill -0 "$pid" 2>/dev/null || return 0
         sleep 0.1

@@ -11,6 +11,7 @@ set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
 limit=${TD_SCENARIO_TIMEOUT:-60}
+slow=${TD_SLOW:-1}      # tests/lib.sh: ASan binaries are slower (make test-asan)
 pass=0; fail=0; skip=0; failed=()
 if [ $# -gt 0 ]; then
     runs=(); for n in "$@"; do runs+=("tests/sip/$n/run"); done
@@ -27,6 +28,7 @@ for run in "${runs[@]}"; do
     [ -f "$(dirname "$run")/timeout" ] && cap=$(cat "$(dirname "$run")/timeout")
     # A stuck scenario gets TERM (its EXIT trap stops what it started by
     # PID), then KILL 5 s later.
+    cap=$((cap * slow))
     timeout -k 5 "$cap" bash "$run" >"$out" 2>&1
     rc=$?
     dt=$((SECONDS - t0))

@@ -17,9 +17,11 @@ stop() {
 }
 trap 'stop 0' INT TERM
 trap 'stop 1' EXIT
-bin/tandem-router -c "$conf" & pids+=($!)
-bin/tandem-media -c "$conf" & pids+=($!)
-bin/tandem-signaling -c "$conf" & pids+=($!)
+# TD_BIN: another directory of binaries (tests/lib.sh; make test-asan)
+bin=${TD_BIN:-bin}
+"$bin/tandem-router" -c "$conf" & pids+=($!)
+"$bin/tandem-media" -c "$conf" & pids+=($!)
+"$bin/tandem-signaling" -c "$conf" & pids+=($!)
 # If any process exits on its own (a config error, say), stop the others.
 wait -n
 echo "run: a process exited; stopping the others" >&2

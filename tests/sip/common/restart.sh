@@ -15,7 +15,7 @@ RS_TOTAL=0            # calls of every rs_calls: one CDR line each
 RS_RINGING=0          # of which never answered (set by the scenario; counted in RS_TOTAL)
 RS_NAMES=(router media signaling)
 
-rs_ctl() { "$TD_ROOT/bin/tandemctl" -c "$TD_CONF" "$@"; }
+rs_ctl() { "$TD_BIN/tandemctl" -c "$TD_CONF" "$@"; }
 
 rs_fail() {
     [ -s "$TD_TMP/calls.json" ] && { echo "---- phones summary"; head -c 4000 "$TD_TMP/calls.json"; }
@@ -28,7 +28,7 @@ rs_fail() {
 }
 
 rs_start() {
-    [ -x "$TD_ROOT/bin/tandemctl" ] || td_fail "bin/tandemctl is not built (make all)"
+    [ -x "$TD_BIN/tandemctl" ] || td_fail "$TD_BIN/tandemctl is not built (make all)"
     td_start
 }
 

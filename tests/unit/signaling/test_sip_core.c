@@ -2386,6 +2386,39 @@ static void test_early_sdp_loop(void **state)
     assert_int_equal(st.sdp_capped, 1);
 }
 
+/* call-limit=: the call over the limit gets 480 "Temporarily Unavailable
+ * (Call limit)" (chan_sip). The reason replaces the standard one, which must
+ * be freed: ASan's leak check of this binary is the assertion (make
+ * test-asan found it leaking). */
+static const char *s_limit_conf_text =
+    "[general]\n"
+    "realm=tandem\n"
+    "context=guests\n"
+    "allowguest=no\n"
+    "[trunk]\n"
+    "type=peer\n"
+    "host=127.0.0.2\n"
+    "insecure=port,invite\n"
+    "context=from-trunk\n"
+    "call-limit=1\n";
+
+static int setup_limit(void **state)
+{
+    s_setup_text = s_limit_conf_text;
+    int rc = setup(state);
+    s_setup_text = NULL;
+    return rc;
+}
+
+static void test_call_limit_reason(void **state)
+{
+    fx_t *fx = *state;
+    int first;
+    assert_int_equal(s_trunk_invite(fx, "limit-1", &first), 100);
+    assert_int_equal(s_trunk_invite(fx, "limit-2", &first), 480);
+    assert_non_null(strstr(fx->last, "SIP/2.0 480 Temporarily Unavailable (Call limit)\r\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2425,6 +2458,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_max_cps_sheds, setup_cps, teardown),
         cmocka_unit_test_setup_teardown(test_max_sdp, setup_sdp, teardown),
         cmocka_unit_test_setup_teardown(test_early_sdp_loop, setup_sdp, teardown),
+        cmocka_unit_test_setup_teardown(test_call_limit_reason, setup_limit, teardown),
     };
     return cmocka_run_group_tests_name("sip_core", tests, NULL, NULL);
 }
