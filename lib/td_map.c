@@ -81,6 +81,29 @@ void td_map_insert(td_map_t *self, td_map_node_t *node, uint64_t hash)
     self->count++;
 }
 
+void td_map_append(td_map_t *self, td_map_node_t *node, uint64_t hash)
+{
+    if (self->count >= self->mask + 1)
+        s_grow(self);
+    node->hash = hash;
+    node->next = NULL;
+    td_map_node_t **pp = &self->buckets[hash & self->mask];
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = node;
+    self->count++;
+}
+
+void td_map_moved(td_map_t *self, const td_map_node_t *old, td_map_node_t *new_node)
+{
+    for (td_map_node_t **pp = &self->buckets[new_node->hash & self->mask]; *pp;
+         pp = &(*pp)->next)
+        if (*pp == old) {
+            *pp = new_node;
+            return;
+        }
+}
+
 void td_map_remove(td_map_t *self, td_map_node_t *node)
 {
     for (td_map_node_t **pp = &self->buckets[node->hash & self->mask]; *pp; pp = &(*pp)->next)

@@ -49,6 +49,13 @@ td_map_node_t *td_map_find_next(const td_map_t *self, const td_map_node_t *node,
                                 const void *key);
 /* Insert node under hash (no check for an existing key). Never fails. */
 void td_map_insert(td_map_t *self, td_map_node_t *node, uint64_t hash);
+/* Insert node at the end of its chain instead (O(chain), short with a
+ * seeded hash), so that td_map_find gives the oldest of one key first:
+ * for tables walked in arrival order, as chan_sip's ao2 containers are. */
+void td_map_append(td_map_t *self, td_map_node_t *node, uint64_t hash);
+/* The node at old was copied (struct assignment) to new: put new in its
+ * place in the chain. old's memory is not touched. */
+void td_map_moved(td_map_t *self, const td_map_node_t *old, td_map_node_t *new_node);
 /* Remove node, which must be in the map (O(chain)). */
 void td_map_remove(td_map_t *self, td_map_node_t *node);
 /* Remove and return the first node with hash and key, or NULL. */

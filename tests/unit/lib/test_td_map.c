@@ -111,6 +111,40 @@ static void test_duplicates(void **state)
     td_map_fini(&m);
 }
 
+static void test_append_and_move(void **state)
+{
+    (void)state;
+    td_map_t m;
+    assert_int_equal(td_map_init(&m, 0, s_eq), 0);
+    static s_item_t same[4], other[100];
+    for (int i = 0; i < 3; i++) {
+        strcpy(same[i].key, "same");
+        same[i].value = i;
+        td_map_append(&m, &same[i].node, td_hash_str("same"));
+    }
+    for (int i = 0; i < 100; i++) {            /* grows: order kept */
+        snprintf(other[i].key, sizeof other[i].key, "o%d", i);
+        td_map_append(&m, &other[i].node, td_hash_str(other[i].key));
+    }
+    /* same[1] moves to same[3] (a struct copy, as an array compacts) */
+    same[3] = same[1];
+    td_map_moved(&m, &same[1].node, &same[3].node);
+    memset(&same[1], 0, sizeof same[1]);
+    const int want[] = { 0, 1, 2 };
+    td_map_node_t *n = td_map_find(&m, td_hash_str("same"), "same");
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(n);
+        assert_int_equal(TD_MAP_ENTRY(n, s_item_t, node)->value, want[i]);   /* oldest first */
+        n = td_map_find_next(&m, n, "same");
+    }
+    assert_null(n);
+    td_map_remove(&m, &same[3].node);
+    assert_int_equal(td_map_size(&m), 102);
+    for (int i = 0; i < 100; i++)
+        assert_ptr_equal(s_find(&m, other[i].key), &other[i]);
+    td_map_fini(&m);
+}
+
 /* FNV-1a, 64 bits: the hash every table used before td_hash. */
 static uint64_t s_fnv(const char *s)
 {
@@ -194,6 +228,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),
         cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_append_and_move),
         cmocka_unit_test(test_flood_strings),
         cmocka_unit_test(test_flood_addresses),
     };
