@@ -108,8 +108,7 @@ void td_map_remove(td_map_t *self, td_map_node_t *node)
 {
     for (td_map_node_t **pp = &self->buckets[node->hash & self->mask]; *pp; pp = &(*pp)->next)
         if (*pp == node) {
-            *pp = node->next;
-            node->next = NULL;
+            *pp = node->next;           /* node->next stays: see td_map_next */
             self->count--;
             return;
         }
@@ -123,7 +122,6 @@ td_map_node_t *td_map_take(td_map_t *self, uint64_t hash, const void *key)
         td_map_node_t *n = *pp;
         if (n->hash == hash && self->eq(n, key)) {
             *pp = n->next;
-            n->next = NULL;
             self->count--;
             return n;
         }

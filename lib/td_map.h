@@ -63,8 +63,11 @@ td_map_node_t *td_map_take(td_map_t *self, uint64_t hash, const void *key);
 size_t td_map_size(const td_map_t *self);
 
 /* Iteration in bucket order: for (n = td_map_first(m, &i); n; n = td_map_next(m, n, &i)).
- * Removing the current node is allowed if its successor was fetched first;
- * inserting during a walk is not. */
+ * Removing nodes during a walk is allowed: a removed node keeps its next
+ * pointer, so the walk goes on from the current node even after it (or a
+ * node after it, which the walk then still visits) left the map, as the
+ * hand-rolled chains it replaces did. Inserting during a walk is not
+ * allowed (the table may grow). */
 td_map_node_t *td_map_first(const td_map_t *self, size_t *cursor);
 td_map_node_t *td_map_next(const td_map_t *self, const td_map_node_t *node, size_t *cursor);
 
