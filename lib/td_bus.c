@@ -7,6 +7,7 @@
 #include "td_bus.h"
 #include "td_bus_curve.h"
 #include "td_clock.h"
+#include "td_hash.h"
 #include "td_hrw.h"
 #include "td_log.h"
 #include "td_str.h"
@@ -159,7 +160,7 @@ static int s_identity_refused(td_bus_t *self, const char *identity, size_t n)
 
 static s_peer_t *s_peer_find(td_bus_t *self, const char *identity)
 {
-    for (s_peer_t *p = self->peers[(unsigned)(td_str_hash(identity) % S_PEER_BUCKETS)]; p; p = p->next)
+    for (s_peer_t *p = self->peers[(unsigned)(td_hash_str(identity) % S_PEER_BUCKETS)]; p; p = p->next)
         if (strcmp(p->identity, identity) == 0)
             return p;
     return NULL;
@@ -174,7 +175,7 @@ static s_peer_t *s_peer_get(td_bus_t *self, const char *identity)
     if (!p)
         return NULL;
     snprintf(p->identity, sizeof p->identity, "%.*s", (int)sizeof p->identity - 1, identity);
-    unsigned b = (unsigned)(td_str_hash(identity) % S_PEER_BUCKETS);
+    unsigned b = (unsigned)(td_hash_str(identity) % S_PEER_BUCKETS);
     p->next = self->peers[b];
     self->peers[b] = p;
     return p;

@@ -20,6 +20,8 @@
  * may not have applied is written again (every write here is idempotent:
  * SET, DEL, a whole-hash MULTI/EXEC, HSET of given fields). */
 #include "td_store.h"
+#include "td_hash.h"
+#include "td_map.h"
 #include "td_log.h"
 
 #include <hiredis/hiredis.h>
@@ -36,14 +38,14 @@
 
 typedef struct s_entry {
     char *key;                    /* the full key, prefix included */
-    size_t hash;
+    uint64_t hash;                /* td_hash_str(key) */
     char *buf;                    /* the formatted commands, back to back, each
                                    * after its length (a uint32_t, unaligned) */
     size_t len;
     int nparts;                   /* commands in buf */
     int unanswered;               /* in flight: replies still to come */
     int mapped;                   /* the latest write of its key (in the map) */
-    struct s_entry *hnext;        /* hash chain */
+    td_map_node_t node;           /* in the map while mapped */
     struct s_entry *prev, *next;  /* pending or inflight list */
 } s_entry_t;
 
@@ -74,8 +76,8 @@ struct td_store {
     int ever_up, down_logged;
     int closing;
     struct event *tick;
-    s_entry_t **map;              /* buckets */
-    size_t nbuckets, mapped;
+    td_map_t map;                 /* s_entry_t by key: the latest write of each */
+    size_t mapped;
     s_list_t pending, inflight;
     s_sub_t *subs;
     struct {
@@ -88,48 +90,22 @@ struct td_store {
     td_store_counts_t counts;
 };
 
-/* ---- the key map (chained, power-of-two buckets, FNV-1a) ---- */
+/* ---- the key map (td_map, seeded td_hash) ---- */
 
-static size_t s_hash(const char *s)
+static int s_map_eq(const td_map_node_t *n, const void *key)
 {
-    size_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return strcmp(TD_MAP_ENTRY(n, s_entry_t, node)->key, key) == 0;
 }
 
-static s_entry_t *s_map_find(td_store_t *self, const char *key, size_t h)
+static s_entry_t *s_map_find(td_store_t *self, const char *key, uint64_t h)
 {
-    for (s_entry_t *e = self->map[h & (self->nbuckets - 1)]; e; e = e->hnext)
-        if (e->hash == h && !strcmp(e->key, key))
-            return e;
-    return NULL;
-}
-
-static void s_map_grow(td_store_t *self)
-{
-    size_t n = self->nbuckets * 2;
-    s_entry_t **map = calloc(n, sizeof *map);
-    if (!map)
-        return;                   /* keep the old size: slower, still right */
-    for (size_t i = 0; i < self->nbuckets; i++)
-        for (s_entry_t *e = self->map[i], *next; e; e = next) {
-            next = e->hnext;
-            e->hnext = map[e->hash & (n - 1)];
-            map[e->hash & (n - 1)] = e;
-        }
-    free(self->map);
-    self->map = map;
-    self->nbuckets = n;
+    td_map_node_t *n = td_map_find(&self->map, h, key);
+    return n ? TD_MAP_ENTRY(n, s_entry_t, node) : NULL;
 }
 
 static void s_map_add(td_store_t *self, s_entry_t *e)
 {
-    if (self->mapped >= self->nbuckets)
-        s_map_grow(self);
-    s_entry_t **b = &self->map[e->hash & (self->nbuckets - 1)];
-    e->hnext = *b;
-    *b = e;
+    td_map_insert(&self->map, &e->node, e->hash);
     e->mapped = 1;
     self->mapped++;
 }
@@ -138,13 +114,8 @@ static void s_map_remove(td_store_t *self, s_entry_t *e)
 {
     if (!e->mapped)
         return;
-    for (s_entry_t **p = &self->map[e->hash & (self->nbuckets - 1)]; *p; p = &(*p)->hnext)
-        if (*p == e) {
-            *p = e->hnext;
-            break;
-        }
+    td_map_remove(&self->map, &e->node);
     e->mapped = 0;
-    e->hnext = NULL;
     self->mapped--;
 }
 
@@ -235,7 +206,7 @@ static s_entry_t *s_entry_new(const char *key)
         free(e);
         return NULL;
     }
-    e->hash = s_hash(e->key);
+    e->hash = td_hash_str(e->key);
     return e;
 }
 
@@ -665,10 +636,9 @@ td_store_t *td_store_new(struct event_base *base, const td_store_conf_t *conf, c
     self->base = base;
     self->conf = *conf;
     snprintf(self->node, sizeof self->node, "%s", node ? node : "");
-    self->nbuckets = 1024;
-    self->map = calloc(self->nbuckets, sizeof *self->map);
+    int map_ok = td_map_init(&self->map, 1024, s_map_eq) == 0;
     self->tick = event_new(base, -1, EV_PERSIST, s_on_tick, self);
-    if (!self->map || !self->tick) {
+    if (!map_ok || !self->tick) {
         td_store_destroy(&self);
         return NULL;
     }
@@ -700,7 +670,7 @@ void td_store_destroy(td_store_t **self_p)
         free(s->channel);
         free(s);
     }
-    free(self->map);
+    td_map_fini(&self->map);
     free(self);
     *self_p = NULL;
 }

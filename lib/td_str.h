@@ -4,21 +4,14 @@
 
 #include <stdint.h>
 
-#define TD_STR_HASH_SEED 14695981039346656037ULL
+#include "td_hash.h"
 
-/* FNV-1a, 64 bits, continuing from h (start with TD_STR_HASH_SEED). */
-static inline uint64_t td_str_hash_from(const char *s, uint64_t h)
-{
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
+/* The seeded td_hash_str (see td_hash.h): the unseeded FNV-1a that was here
+ * let a remote party fill one chain of any table. An unseeded hash for
+ * values that must agree across processes is td_hrw's, not this. */
 static inline uint64_t td_str_hash(const char *s)
 {
-    return td_str_hash_from(s, TD_STR_HASH_SEED);
+    return td_hash_str(s);
 }
 
 /* Strip leading and trailing white space in place; returns the new start. */

@@ -13,6 +13,7 @@
 #include "media_metrics.h"
 #include "sdes.h"
 #include "sound_dir.h"
+#include "td_hash.h"
 #include "td_log.h"
 #include "td_settings.h"
 #include "worker.h"
@@ -69,6 +70,7 @@ int main(int argc, char **argv)
      * If it cannot start, plain calls still work; SRTP ones fail (logged). */
     sdes_init();
 
+    td_hash_init();            /* every table's hash seed, from getrandom, once */
     struct event_base *base = event_base_new();
     if (!base) {
         td_log(LOG_ERR, "cannot create the event loop");

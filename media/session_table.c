@@ -1,7 +1,8 @@
 /* session_table - sessions by call id; see session_table.h.
- * Separate chaining; the bucket array doubles when the table holds more
- * sessions than buckets. */
-#include "td_str.h"
+ * A td_map (seeded hash, chained, doubling) of one small node per session
+ * (session_t is opaque here, so the node holds it rather than embedding). */
+#include "td_hash.h"
+#include "td_map.h"
 #include "session_table.h"
 
 #include <stdlib.h>
@@ -9,13 +10,11 @@
 
 typedef struct s_node {
     session_t *session;        /* owned */
-    uint32_t hash;
-    struct s_node *next;
+    td_map_node_t link;        /* in map */
 } s_node_t;
 
 struct session_table {
-    s_node_t **buckets;
-    uint32_t mask;             /* buckets - 1; a power of two minus one */
+    td_map_t map;              /* s_node_t by call id */
     uint32_t size;
     session_stats_t closed;    /* both sides of every session destroyed */
     session_table_quality_t quality;  /* of the sessions destroyed (jitter_* unused) */
@@ -90,17 +89,22 @@ static void s_node_free(session_table_t *self, s_node_t *node)
 
 #define S_INITIAL_BUCKETS 64
 
+static int s_eq(const td_map_node_t *n, const void *key)
+{
+    return strcmp(session_call_id(TD_MAP_ENTRY(n, s_node_t, link)->session), key) == 0;
+}
+
+#define S_NODE(n) TD_MAP_ENTRY(n, s_node_t, link)
+
 session_table_t *session_table_new(void)
 {
     session_table_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->buckets = calloc(S_INITIAL_BUCKETS, sizeof *self->buckets);
-    if (!self->buckets) {
+    if (td_map_init(&self->map, S_INITIAL_BUCKETS, s_eq) < 0) {
         free(self);
         return NULL;
     }
-    self->mask = S_INITIAL_BUCKETS - 1;
     td_histogram_init(&self->quality.mos, s_mos_bounds,
                       sizeof s_mos_bounds / sizeof s_mos_bounds[0]);
     td_histogram_init(&self->quality.jitter_s, s_jitter_bounds,
@@ -113,84 +117,46 @@ void session_table_destroy(session_table_t **self_p)
     if (!self_p || !*self_p)
         return;
     session_table_t *self = *self_p;
-    for (uint32_t i = 0; i <= self->mask; i++) {
-        s_node_t *node = self->buckets[i];
-        while (node) {
-            s_node_t *next = node->next;
-            session_destroy(&node->session);
-            free(node);
-            node = next;
-        }
+    size_t cur;
+    for (td_map_node_t *n = td_map_first(&self->map, &cur), *next; n; n = next) {
+        next = td_map_next(&self->map, n, &cur);
+        s_node_t *node = S_NODE(n);
+        session_destroy(&node->session);
+        free(node);
     }
-    free(self->buckets);
+    td_map_fini(&self->map);
     free(self);
     *self_p = NULL;
-}
-
-static s_node_t **s_slot(session_table_t *self, const char *call_id, uint32_t hash)
-{
-    s_node_t **slot = &self->buckets[hash & self->mask];
-    while (*slot && ((*slot)->hash != hash ||
-                     strcmp(session_call_id((*slot)->session), call_id) != 0))
-        slot = &(*slot)->next;
-    return slot;
-}
-
-/* Double the buckets; on failure keep the old ones (chains just get longer). */
-static void s_grow(session_table_t *self)
-{
-    uint32_t buckets = (self->mask + 1) * 2;
-    s_node_t **grown = calloc(buckets, sizeof *grown);
-    if (!grown)
-        return;
-    for (uint32_t i = 0; i <= self->mask; i++) {
-        s_node_t *node = self->buckets[i];
-        while (node) {
-            s_node_t *next = node->next;
-            node->next = grown[node->hash & (buckets - 1)];
-            grown[node->hash & (buckets - 1)] = node;
-            node = next;
-        }
-    }
-    free(self->buckets);
-    self->buckets = grown;
-    self->mask = buckets - 1;
 }
 
 int session_table_insert(session_table_t *self, session_t **session_p)
 {
     const char *call_id = session_call_id(*session_p);
-    uint32_t hash = (uint32_t)td_str_hash(call_id);
-    s_node_t **slot = s_slot(self, call_id, hash);
-    if (*slot)
+    uint64_t hash = td_hash_str(call_id);
+    if (td_map_find(&self->map, hash, call_id))
         return -1;
     s_node_t *node = malloc(sizeof *node);
     if (!node)
         return -1;
     node->session = *session_p;
-    node->hash = hash;
-    node->next = NULL;
-    *slot = node;
+    td_map_insert(&self->map, &node->link, hash);
     *session_p = NULL;
-    if (++self->size > self->mask + 1)
-        s_grow(self);
+    self->size++;
     return 0;
 }
 
 session_t *session_table_find(session_table_t *self, const char *call_id)
 {
-    s_node_t *node = *s_slot(self, call_id, (uint32_t)td_str_hash(call_id));
-    return node ? node->session : NULL;
+    td_map_node_t *n = td_map_find(&self->map, td_hash_str(call_id), call_id);
+    return n ? S_NODE(n)->session : NULL;
 }
 
 int session_table_remove(session_table_t *self, const char *call_id)
 {
-    s_node_t **slot = s_slot(self, call_id, (uint32_t)td_str_hash(call_id));
-    s_node_t *node = *slot;
-    if (!node)
+    td_map_node_t *n = td_map_take(&self->map, td_hash_str(call_id), call_id);
+    if (!n)
         return -1;
-    *slot = node->next;
-    s_node_free(self, node);
+    s_node_free(self, S_NODE(n));
     self->size--;
     return 0;
 }
@@ -203,17 +169,19 @@ uint32_t session_table_size(const session_table_t *self)
 void session_table_totals(const session_table_t *self, session_stats_t *out)
 {
     *out = self->closed;
-    for (uint32_t i = 0; i <= self->mask; i++)
-        for (const s_node_t *node = self->buckets[i]; node; node = node->next)
-            s_add(out, node->session);
+    size_t cur;
+    for (const td_map_node_t *n = td_map_first(&self->map, &cur); n;
+         n = td_map_next(&self->map, n, &cur))
+        s_add(out, S_NODE(n)->session);
 }
 
 void session_table_quality(const session_table_t *self, session_table_quality_t *out)
 {
     *out = self->quality;
-    for (uint32_t i = 0; i <= self->mask; i++)
-        for (const s_node_t *node = self->buckets[i]; node; node = node->next)
-            s_add_quality(out, node->session, 0);
+    size_t cur;
+    for (const td_map_node_t *n = td_map_first(&self->map, &cur); n;
+         n = td_map_next(&self->map, n, &cur))
+        s_add_quality(out, S_NODE(n)->session, 0);
 }
 
 const session_table_quality_t *session_table_closed_quality(const session_table_t *self)
@@ -224,18 +192,15 @@ const session_table_quality_t *session_table_closed_quality(const session_table_
 uint32_t session_table_sweep(session_table_t *self, session_table_fn *fn, void *arg)
 {
     uint32_t removed = 0;
-    for (uint32_t i = 0; i <= self->mask; i++) {
-        s_node_t **slot = &self->buckets[i];
-        while (*slot) {
-            s_node_t *node = *slot;
-            if (fn(node->session, arg)) {
-                *slot = node->next;
-                s_node_free(self, node);
-                self->size--;
-                removed++;
-            } else {
-                slot = &node->next;
-            }
+    size_t cur;
+    for (td_map_node_t *n = td_map_first(&self->map, &cur), *next; n; n = next) {
+        next = td_map_next(&self->map, n, &cur);
+        s_node_t *node = S_NODE(n);
+        if (fn(node->session, arg)) {
+            td_map_remove(&self->map, n);
+            s_node_free(self, node);
+            self->size--;
+            removed++;
         }
     }
     return removed;

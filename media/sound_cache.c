@@ -5,28 +5,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "td_hash.h"
 #include "td_log.h"
-#include "td_str.h"
+#include "td_map.h"
 #include "wav.h"
 
-#define BUCKETS 1024               /* a power of two; chains stay short for any IVR */
-
 typedef struct entry {
-    struct entry *next;
+    td_map_node_t node;            /* in by_path */
     char *path;
     int16_t *samples;
     size_t count;
 } entry_t;
 
 struct sound_cache {
-    entry_t *bucket[BUCKETS];
+    td_map_t by_path;              /* entry_t by path */
     size_t files;
     size_t bytes;
 };
 
+static int s_eq(const td_map_node_t *n, const void *key)
+{
+    return strcmp(TD_MAP_ENTRY(n, entry_t, node)->path, key) == 0;
+}
+
 sound_cache_t *sound_cache_new(void)
 {
-    return calloc(1, sizeof(sound_cache_t));
+    sound_cache_t *self = calloc(1, sizeof *self);
+    if (self && td_map_init(&self->by_path, 64, s_eq) < 0) {
+        free(self);
+        return NULL;
+    }
+    return self;
 }
 
 void sound_cache_destroy(sound_cache_t **self_p)
@@ -34,16 +43,15 @@ void sound_cache_destroy(sound_cache_t **self_p)
     if (!self_p || !*self_p)
         return;
     sound_cache_t *self = *self_p;
-    for (size_t i = 0; i < BUCKETS; i++) {
-        entry_t *e = self->bucket[i];
-        while (e) {
-            entry_t *next = e->next;
-            free(e->samples);
-            free(e->path);
-            free(e);
-            e = next;
-        }
+    size_t cur;
+    for (td_map_node_t *n = td_map_first(&self->by_path, &cur), *next; n; n = next) {
+        next = td_map_next(&self->by_path, n, &cur);
+        entry_t *e = TD_MAP_ENTRY(n, entry_t, node);
+        free(e->samples);
+        free(e->path);
+        free(e);
     }
+    td_map_fini(&self->by_path);
     free(self);
     *self_p = NULL;
 }
@@ -51,13 +59,13 @@ void sound_cache_destroy(sound_cache_t **self_p)
 int sound_cache_get(sound_cache_t *self, const char *path, const int16_t **samples,
                     size_t *count, char *err, size_t errlen)
 {
-    size_t b = (size_t)td_str_hash(path) & (BUCKETS - 1);
-    for (entry_t *e = self->bucket[b]; e; e = e->next) {
-        if (!strcmp(e->path, path)) {
-            *samples = e->samples;
-            *count = e->count;
-            return 0;
-        }
+    uint64_t h = td_hash_str(path);
+    td_map_node_t *n = td_map_find(&self->by_path, h, path);
+    if (n) {
+        const entry_t *e = TD_MAP_ENTRY(n, entry_t, node);
+        *samples = e->samples;
+        *count = e->count;
+        return 0;
     }
     entry_t *e = calloc(1, sizeof *e);
     if (!e || !(e->path = strdup(path))) {
@@ -70,8 +78,7 @@ int sound_cache_get(sound_cache_t *self, const char *path, const int16_t **sampl
         free(e);
         return -1;
     }
-    e->next = self->bucket[b];
-    self->bucket[b] = e;
+    td_map_insert(&self->by_path, &e->node, h);
     self->files++;
     self->bytes += e->count * sizeof(int16_t);
     td_log(LOG_INFO, "sound %s loaded: %.2f s; cache holds %zu files, %zu KiB", path,

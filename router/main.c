@@ -18,6 +18,7 @@
 #include "router.h"
 #include "router_metrics.h"
 #include "td_conf.h"
+#include "td_hash.h"
 #include "td_log.h"
 #include "td_settings.h"
 
@@ -86,6 +87,7 @@ int main(int argc, char **argv)
     if (dialplan_warnings(dialplan))
         td_log(LOG_WARNING, "%s loaded with %d warning(s) (above; tandem-router --check "
                "lists them)", path, dialplan_warnings(dialplan));
+    td_hash_init();            /* every table's hash seed, from getrandom, once */
     struct event_base *base = event_base_new();
     if (!base) {
         fprintf(stderr, "tandem-router: cannot create the event loop\n");

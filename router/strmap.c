@@ -1,41 +1,55 @@
-/* strmap - see strmap.h. */
-#include "td_str.h"
+/* strmap - see strmap.h. A td_map (seeded td_hash, chained) of small nodes
+ * that the map owns: they come from chunks that double in size and return
+ * to a free list on removal, so a put allocates only when the map holds
+ * more entries than ever before. */
+#include "td_hash.h"
+#include "td_map.h"
 #include "strmap.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    const char *key;       /* NULL: empty slot */
+typedef struct s_node {
+    td_map_node_t link;
+    const char *key;
     void *value;
-    uint32_t hash;
-} s_slot_t;
+    struct s_node *free_next;      /* on the free list */
+} s_node_t;
+
+typedef struct s_chunk {
+    struct s_chunk *next;
+    size_t n;
+    s_node_t nodes[];
+} s_chunk_t;
 
 struct strmap {
-    s_slot_t *slots;
-    size_t mask;           /* capacity - 1; capacity is a power of two */
-    size_t count;
+    td_map_t map;
+    s_chunk_t *chunks;
+    s_node_t *free;
+    size_t capacity;               /* nodes in all chunks */
 };
+
+#define S_NODE(n) TD_MAP_ENTRY(n, s_node_t, link)
 
 uint32_t strmap_hash(const char *s)
 {
-    return (uint32_t)td_str_hash(s);
+    return (uint32_t)td_hash_str(s);
+}
+
+static int s_eq(const td_map_node_t *n, const void *key)
+{
+    return strcmp(S_NODE(n)->key, key) == 0;
 }
 
 strmap_t *strmap_new(size_t size_hint)
 {
-    size_t cap = 16;
-    while (cap < size_hint * 2)
-        cap *= 2;
     strmap_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->slots = calloc(cap, sizeof *self->slots);
-    if (!self->slots) {
+    if (td_map_init(&self->map, size_hint, s_eq) < 0) {
         free(self);
         return NULL;
     }
-    self->mask = cap - 1;
     return self;
 }
 
@@ -43,99 +57,83 @@ void strmap_destroy(strmap_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    free((*self_p)->slots);
-    free(*self_p);
+    strmap_t *self = *self_p;
+    for (s_chunk_t *c = self->chunks, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    td_map_fini(&self->map);
+    free(self);
     *self_p = NULL;
 }
 
-/* The slot holding key, or the empty slot where it would go. */
-static size_t s_find(const strmap_t *self, const char *key, uint32_t hash)
+static s_node_t *s_node_get(strmap_t *self)
 {
-    size_t i = hash & self->mask;
-    while (self->slots[i].key) {
-        if (self->slots[i].hash == hash && strcmp(self->slots[i].key, key) == 0)
-            return i;
-        i = (i + 1) & self->mask;
+    if (!self->free) {
+        size_t n = self->capacity ? self->capacity : 16;
+        s_chunk_t *c = malloc(sizeof *c + n * sizeof c->nodes[0]);
+        if (!c)
+            return NULL;
+        c->n = n;
+        c->next = self->chunks;
+        self->chunks = c;
+        self->capacity += n;
+        for (size_t i = n; i-- > 0; ) {
+            c->nodes[i].free_next = self->free;
+            self->free = &c->nodes[i];
+        }
     }
-    return i;
-}
-
-static int s_grow(strmap_t *self)
-{
-    size_t cap = (self->mask + 1) * 2;
-    s_slot_t *slots = calloc(cap, sizeof *slots);
-    if (!slots)
-        return -1;
-    for (size_t i = 0; i <= self->mask; i++) {
-        if (!self->slots[i].key)
-            continue;
-        size_t j = self->slots[i].hash & (cap - 1);
-        while (slots[j].key)
-            j = (j + 1) & (cap - 1);
-        slots[j] = self->slots[i];
-    }
-    free(self->slots);
-    self->slots = slots;
-    self->mask = cap - 1;
-    return 0;
+    s_node_t *node = self->free;
+    self->free = node->free_next;
+    return node;
 }
 
 void *strmap_get(const strmap_t *self, const char *key)
 {
-    size_t i = s_find(self, key, strmap_hash(key));
-    return self->slots[i].key ? self->slots[i].value : NULL;
+    td_map_node_t *n = td_map_find(&self->map, td_hash_str(key), key);
+    return n ? S_NODE(n)->value : NULL;
 }
 
 int strmap_put(strmap_t *self, const char *key, void *value)
 {
-    if ((self->count + 1) * 2 > self->mask + 1 && s_grow(self) < 0)
-        return -1;
-    uint32_t hash = strmap_hash(key);
-    size_t i = s_find(self, key, hash);
-    if (!self->slots[i].key) {
-        self->slots[i].key = key;
-        self->slots[i].hash = hash;
-        self->count++;
+    uint64_t h = td_hash_str(key);
+    td_map_node_t *n = td_map_find(&self->map, h, key);
+    if (n) {
+        S_NODE(n)->value = value;
+        return 0;
     }
-    self->slots[i].value = value;
+    s_node_t *node = s_node_get(self);
+    if (!node)
+        return -1;
+    node->key = key;
+    node->value = value;
+    td_map_insert(&self->map, &node->link, h);
     return 0;
 }
 
 void *strmap_remove(strmap_t *self, const char *key)
 {
-    size_t i = s_find(self, key, strmap_hash(key));
-    if (!self->slots[i].key)
+    td_map_node_t *n = td_map_take(&self->map, td_hash_str(key), key);
+    if (!n)
         return NULL;
-    void *value = self->slots[i].value;
-    /* Backward-shift deletion: move later entries of the same probe run
-     * into the hole when their home slot does not lie between hole and them. */
-    size_t hole = i, j = i;
-    for (;;) {
-        j = (j + 1) & self->mask;
-        if (!self->slots[j].key)
-            break;
-        size_t home = self->slots[j].hash & self->mask;
-        int between = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
-        if (!between) {
-            self->slots[hole] = self->slots[j];
-            hole = j;
-        }
-    }
-    self->slots[hole].key = NULL;
-    self->slots[hole].value = NULL;
-    self->count--;
+    s_node_t *node = S_NODE(n);
+    void *value = node->value;
+    node->key = NULL;
+    node->value = NULL;
+    node->free_next = self->free;
+    self->free = node;
     return value;
 }
 
 size_t strmap_size(const strmap_t *self)
 {
-    return self->count;
+    return td_map_size(&self->map);
 }
 
 void strmap_foreach(const strmap_t *self, void (*fn)(void *arg, const char *key, void *value),
                     void *arg)
 {
-    for (size_t i = 0; i <= self->mask; i++)
-        if (self->slots[i].key)
-            fn(arg, self->slots[i].key, self->slots[i].value);
+    size_t cur;
+    for (td_map_node_t *n = td_map_first(&self->map, &cur); n; n = td_map_next(&self->map, n, &cur))
+        fn(arg, S_NODE(n)->key, S_NODE(n)->value);
 }

@@ -1,10 +1,11 @@
-/* strmap - a string-keyed hash table (open addressing, linear probing).
+/* strmap - a string-keyed hash table over td_map (seeded td_hash, chained).
  *
  * Keys are borrowed: the caller keeps each key alive while its entry is in
  * the map (the router's keys live in the call's or the dialplan's memory).
- * Values are borrowed too; the map owns nothing but its slot array. Lookups
- * and inserts are O(1) on average; the table doubles at 50% load and removal
- * shifts entries back, so no tombstones pile up under churn. */
+ * Values are borrowed too; the map owns its buckets and its entry nodes,
+ * which are reused after a removal (no allocation per put once the map has
+ * been that large). Lookups and inserts are O(1) on average, whatever keys
+ * a caller chooses. */
 #ifndef STRMAP_H
 #define STRMAP_H
 
@@ -28,7 +29,7 @@ size_t strmap_size(const strmap_t *self);
 void strmap_foreach(const strmap_t *self, void (*fn)(void *arg, const char *key, void *value),
                     void *arg);
 
-/* FNV-1a, exported for callers that hash strings the same way. */
+/* The seeded td_hash_str, truncated: differs per process and run. */
 uint32_t strmap_hash(const char *s);
 
 #endif

@@ -26,6 +26,7 @@
 #include "sip_core.h"
 #include "sip_metrics.h"
 #include "td_conf.h"
+#include "td_hash.h"
 #include "td_log.h"
 #include "td_settings.h"
 
@@ -169,6 +170,7 @@ int main(int argc, char **argv)
     int fd = s_bind(&bind_to);
     if (fd < 0)
         goto out;
+    td_hash_init();            /* every table's hash seed, from getrandom, once */
     base = event_base_new();
     if (!base) {
         fprintf(stderr, "tandem-signaling: cannot create the event loop\n");

@@ -1,4 +1,6 @@
 /* sip_conf - see sip_conf.h. */
+#include "td_hash.h"
+#include "td_map.h"
 #include "td_str.h"
 #include "sip_conf.h"
 
@@ -71,13 +73,14 @@ static const char *const s_other_codecs[] = {
 
 typedef struct s_node {
     const sip_peer_t *peer;
-    struct s_node *next;
+    td_map_node_t link;     /* in its index's map */
 } s_node_t;
 
+/* A td_map over a pool of one node per peer (the pool is allocated once at
+ * load, so building the index allocates nothing per peer). */
 typedef struct {
-    s_node_t **buckets;
-    size_t n;               /* power of two */
-    s_node_t *pool;         /* one node per peer */
+    td_map_t map;
+    s_node_t *pool;
 } s_index_t;
 
 struct sip_conf {
@@ -1095,28 +1098,45 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
 
 /* ---- indexes -------------------------------------------------------------- */
 
-static int s_index_init(s_index_t *ix, size_t count)
+static int s_index_init(s_index_t *ix, size_t count, td_map_eq_fn eq)
 {
-    ix->n = 16;
-    while (ix->n < count * 2)
-        ix->n *= 2;
-    ix->buckets = calloc(ix->n, sizeof *ix->buckets);
     ix->pool = calloc(count ? count : 1, sizeof *ix->pool);
-    return ix->buckets && ix->pool ? 0 : -1;
+    return td_map_init(&ix->map, count, eq) == 0 && ix->pool ? 0 : -1;
 }
 
+/* Pushed on the front of its chain: see s_build_indexes for the order. */
 static void s_index_add(s_index_t *ix, size_t slot, uint64_t h, const sip_peer_t *p)
 {
     s_node_t *node = &ix->pool[slot];
     node->peer = p;
-    node->next = ix->buckets[h & (ix->n - 1)];
-    ix->buckets[h & (ix->n - 1)] = node;
+    td_map_insert(&ix->map, &node->link, h);
 }
 
 static void s_index_free(s_index_t *ix)
 {
-    free(ix->buckets);
+    td_map_fini(&ix->map);
     free(ix->pool);
+}
+
+static const sip_peer_t *s_peer_of(const td_map_node_t *n)
+{
+    return n ? TD_MAP_ENTRY(n, s_node_t, link)->peer : NULL;
+}
+
+static int s_name_eq(const td_map_node_t *n, const void *key)
+{
+    return strcmp(s_peer_of(n)->name, key) == 0;
+}
+
+static int s_addr_eq(const td_map_node_t *n, const void *key)
+{
+    const struct sockaddr_in *a = &s_peer_of(n)->addr, *k = key;
+    return a->sin_addr.s_addr == k->sin_addr.s_addr && a->sin_port == k->sin_port;
+}
+
+static int s_ip_eq(const td_map_node_t *n, const void *key)
+{
+    return s_peer_of(n)->addr.sin_addr.s_addr == ((const struct sockaddr_in *)key)->sin_addr.s_addr;
 }
 
 static const char *s_keep_file(sip_conf_t *self, const char *file)
@@ -1132,12 +1152,16 @@ static const char *s_keep_file(sip_conf_t *self, const char *file)
     return f[self->nfiles] ? f[self->nfiles++] : "sip.conf";
 }
 
+/* The seeded td_hash of the whole address (and port): a /16 of sources
+ * spreads over the table (the old multiplicative key did not). */
 static uint64_t s_addr_key(const struct sockaddr_in *a, int with_port)
 {
-    uint64_t k = a->sin_addr.s_addr;
+    td_hash_t h;
+    td_hash_begin(&h);
+    td_hash_add(&h, &a->sin_addr.s_addr, sizeof a->sin_addr.s_addr);
     if (with_port)
-        k = (k << 16) | a->sin_port;
-    return (k * 0x9e3779b97f4a7c15ull) >> 20;
+        td_hash_add(&h, &a->sin_port, sizeof a->sin_port);
+    return td_hash_end(&h);
 }
 
 /* chan_sip links a peer into peers_by_ip when it is a type=peer or friend
@@ -1151,9 +1175,10 @@ static int s_static_addr(const sip_peer_t *p)
 
 static int s_build_indexes(sip_conf_t *self)
 {
-    if (s_index_init(&self->by_name, self->npeers) < 0
-        || s_index_init(&self->by_addr, self->npeers) < 0 || s_index_init(&self->by_ip, self->npeers) < 0
-        || s_index_init(&self->by_stream_ip, self->npeers) < 0)
+    if (s_index_init(&self->by_name, self->npeers, s_name_eq) < 0
+        || s_index_init(&self->by_addr, self->npeers, s_addr_eq) < 0
+        || s_index_init(&self->by_ip, self->npeers, s_ip_eq) < 0
+        || s_index_init(&self->by_stream_ip, self->npeers, s_ip_eq) < 0)
         return -1;
     for (size_t i = 0; i < self->npeers; i++) {
         sip_peer_t *p = &self->peers[i];
@@ -1164,7 +1189,7 @@ static int s_build_indexes(sip_conf_t *self)
         if (dup)
             return s_fail(self, p->file, p->line, "[%s] is defined twice (first at %s:%d)",
                           p->name, dup->file, dup->line);
-        s_index_add(&self->by_name, i, td_str_hash(p->name), p);
+        s_index_add(&self->by_name, i, td_hash_str(p->name), p);
     }
     /* backwards, so that pushing on the chain heads leaves them in file order */
     size_t naddr = 0, nip = 0, nstream = 0;
@@ -1325,47 +1350,35 @@ const sip_peer_t *sip_conf_peer_at(const sip_conf_t *self, size_t i)
 
 const sip_peer_t *sip_conf_peer(const sip_conf_t *self, const char *name)
 {
-    if (!name || !self->by_name.buckets)
+    if (!name || !self->by_name.map.buckets)
         return NULL;
-    for (s_node_t *n = self->by_name.buckets[td_str_hash(name) & (self->by_name.n - 1)]; n; n = n->next)
-        if (strcmp(n->peer->name, name) == 0)
-            return n->peer;
-    return NULL;
+    return s_peer_of(td_map_find(&self->by_name.map, td_hash_str(name), name));
 }
 
 const sip_peer_t *sip_conf_peer_by_addr(const sip_conf_t *self, const struct sockaddr_in *src)
 {
-    if (!src || !self->by_addr.buckets)
+    if (!src || !self->by_addr.map.buckets)
         return NULL;
-    for (s_node_t *n = self->by_addr.buckets[s_addr_key(src, 1) & (self->by_addr.n - 1)]; n;
-         n = n->next)
-        if (n->peer->addr.sin_addr.s_addr == src->sin_addr.s_addr
-            && n->peer->addr.sin_port == src->sin_port)
-            return n->peer;
-    return NULL;
+    return s_peer_of(td_map_find(&self->by_addr.map, s_addr_key(src, 1), src));
 }
 
 const sip_peer_t *sip_conf_peer_by_ip(const sip_conf_t *self, const struct sockaddr_in *src)
 {
-    if (!src || !self->by_ip.buckets)
+    if (!src || !self->by_ip.map.buckets)
         return NULL;
-    for (s_node_t *n = self->by_ip.buckets[s_addr_key(src, 0) & (self->by_ip.n - 1)]; n;
-         n = n->next)
-        if (n->peer->addr.sin_addr.s_addr == src->sin_addr.s_addr)
-            return n->peer;
-    return NULL;
+    return s_peer_of(td_map_find(&self->by_ip.map, s_addr_key(src, 0), src));
 }
 
 const sip_peer_t *sip_conf_peer_by_stream_ip(const sip_conf_t *self, const struct sockaddr_in *src,
                                              unsigned transport)
 {
-    if (!src || !self->by_stream_ip.buckets)
+    if (!src || !self->by_stream_ip.map.buckets)
         return NULL;
-    for (s_node_t *n = self->by_stream_ip.buckets[s_addr_key(src, 0) & (self->by_stream_ip.n - 1)];
-         n; n = n->next)
-        if (n->peer->addr.sin_addr.s_addr == src->sin_addr.s_addr
-            && (n->peer->transports & transport))
-            return n->peer;
+    const td_map_t *m = &self->by_stream_ip.map;
+    for (const td_map_node_t *n = td_map_find(m, s_addr_key(src, 0), src); n;
+         n = td_map_find_next(m, n, src))
+        if (s_peer_of(n)->transports & transport)
+            return s_peer_of(n);
     return NULL;
 }
 

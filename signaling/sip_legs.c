@@ -12,6 +12,8 @@
  * `router_done` says the router has let go of the leg (it sent Hangup, or we
  * did): after that nothing more about the leg goes on the bus. */
 #define TD_LOG_SUBSYS TD_LOG_SIP   /* td_log() here: [logging] sip= */
+#include "td_hash.h"
+#include "td_map.h"
 #include "td_str.h"
 #include "sip_legs.h"
 
@@ -46,11 +48,10 @@ typedef struct sip_leg sip_leg_t;
  * peer->inuse). One entry per section that has a limit, made the first time
  * it is counted and kept (by name, so a sip.conf reload keeps the counts). */
 typedef struct s_inuse {
-    struct s_inuse *next;
+    td_map_node_t node;            /* in inuse, by name */
     int n;
     char name[80];
 } s_inuse_t;
-#define INUSE_BUCKETS 256
 
 /* chan_sip's MAX_AUTHTRIES: challenges answered on one dialog's requests in a row. */
 #define MAX_AUTHTRIES 3
@@ -111,8 +112,8 @@ struct sip_leg {
     sip_txn_t *bye;                /* our BYE, until its final response (a trunk may
                                     * challenge it) */
     struct event *timer;           /* outgoing: ring timeout */
-    uint64_t bus_hash, sip_hash;
-    sip_leg_t *bus_next, *sip_next, *reap_next;
+    td_map_node_t bus_node, sip_node;   /* in by_bus, by_sip (while linked) */
+    sip_leg_t *reap_next;
     sip_arena_t arena;
     char space[LEG_SPACE];
     /* transfer (REFER; the end of this file, sip_refer.c) */
@@ -145,72 +146,68 @@ struct sip_legs {
     sip_legs_env_t env;
     s_unsent_t *unsent;            /* a ring of SIP_LEGS_UNSENT_MAX, allocated on first use */
     size_t unsent_head, nunsent;
-    sip_leg_t **by_bus, **by_sip;
-    size_t nbuckets;               /* power of two, both tables */
+    td_map_t by_bus;               /* sip_leg_t by (bus call id, leg number) */
+    td_map_t by_sip;               /* sip_leg_t by (Call-ID, local tag) */
     sip_leg_t *reap_list;
     struct event *reaper;
     long start;                    /* process start time, in call ids */
     unsigned counter;              /* call ids */
     unsigned channels;             /* channel name suffixes */
     sip_legs_stats_t stats;
-    s_inuse_t *inuse[INUSE_BUCKETS];
+    td_map_t inuse;                /* s_inuse_t by section name */
 };
 
 /* ---- tables ---------------------------------------------------------------- */
 
+typedef struct {
+    const char *call_id;
+    uint32_t no;
+} s_bus_key_t;
+
+typedef struct {
+    const char *call_id, *tag;
+} s_sip_key_t;
+
 static uint64_t s_bus_hash(const char *call_id, uint32_t leg)
 {
-    return td_str_hash(call_id) ^ ((uint64_t)leg * 0x9e3779b97f4a7c15ULL);
+    td_hash_t h;
+    td_hash_begin(&h);
+    td_hash_add(&h, &leg, sizeof leg);
+    td_hash_add_str(&h, call_id);
+    return td_hash_end(&h);
 }
 
 static uint64_t s_sip_hash(const char *call_id, const char *tag)
 {
-    return td_str_hash_from(tag, td_str_hash(call_id) * 31);
+    td_hash_t h;
+    td_hash_begin(&h);
+    td_hash_add_str(&h, call_id);
+    td_hash_add(&h, "", 1);                /* the NUL between them */
+    td_hash_add_str(&h, tag);
+    return td_hash_end(&h);
 }
 
-static void s_grow(sip_legs_t *self)
+static int s_bus_eq(const td_map_node_t *n, const void *key)
 {
-    size_t n = self->nbuckets * 2;
-    sip_leg_t **bb = calloc(n, sizeof *bb), **sb = calloc(n, sizeof *sb);
-    if (!bb || !sb) {
-        free(bb);
-        free(sb);
-        return;                            /* longer chains, still correct */
-    }
-    for (size_t i = 0; i < self->nbuckets; i++) {
-        while (self->by_bus[i]) {
-            sip_leg_t *l = self->by_bus[i];
-            self->by_bus[i] = l->bus_next;
-            l->bus_next = bb[l->bus_hash & (n - 1)];
-            bb[l->bus_hash & (n - 1)] = l;
-        }
-        while (self->by_sip[i]) {
-            sip_leg_t *l = self->by_sip[i];
-            self->by_sip[i] = l->sip_next;
-            l->sip_next = sb[l->sip_hash & (n - 1)];
-            sb[l->sip_hash & (n - 1)] = l;
-        }
-    }
-    free(self->by_bus);
-    free(self->by_sip);
-    self->by_bus = bb;
-    self->by_sip = sb;
-    self->nbuckets = n;
+    const sip_leg_t *l = TD_MAP_ENTRY(n, sip_leg_t, bus_node);
+    const s_bus_key_t *k = key;
+    return l->no == k->no && strcmp(l->bus_id, k->call_id) == 0;
+}
+
+static int s_sip_eq(const td_map_node_t *n, const void *key)
+{
+    const sip_leg_t *l = TD_MAP_ENTRY(n, sip_leg_t, sip_node);
+    const s_sip_key_t *k = key;
+    return strcmp(l->dlg.local_tag, k->tag) == 0 && strcmp(l->dlg.call_id, k->call_id) == 0;
 }
 
 static void s_link(sip_leg_t *leg)
 {
     sip_legs_t *self = leg->call;
-    leg->bus_hash = s_bus_hash(leg->bus_id, leg->no);
-    leg->sip_hash = s_sip_hash(leg->dlg.call_id, leg->dlg.local_tag);
-    size_t b = leg->bus_hash & (self->nbuckets - 1), s = leg->sip_hash & (self->nbuckets - 1);
-    leg->bus_next = self->by_bus[b];
-    self->by_bus[b] = leg;
-    leg->sip_next = self->by_sip[s];
-    self->by_sip[s] = leg;
+    td_map_insert(&self->by_bus, &leg->bus_node, s_bus_hash(leg->bus_id, leg->no));
+    td_map_insert(&self->by_sip, &leg->sip_node, s_sip_hash(leg->dlg.call_id, leg->dlg.local_tag));
     leg->linked = 1;
-    if (++self->stats.legs > self->nbuckets)
-        s_grow(self);
+    ++self->stats.legs;
 }
 
 static void s_unlink(sip_leg_t *leg)
@@ -218,27 +215,17 @@ static void s_unlink(sip_leg_t *leg)
     sip_legs_t *self = leg->call;
     if (!leg->linked)
         return;
-    sip_leg_t **pp = &self->by_bus[leg->bus_hash & (self->nbuckets - 1)];
-    while (*pp && *pp != leg)
-        pp = &(*pp)->bus_next;
-    if (*pp)
-        *pp = leg->bus_next;
-    pp = &self->by_sip[leg->sip_hash & (self->nbuckets - 1)];
-    while (*pp && *pp != leg)
-        pp = &(*pp)->sip_next;
-    if (*pp)
-        *pp = leg->sip_next;
+    td_map_remove(&self->by_bus, &leg->bus_node);
+    td_map_remove(&self->by_sip, &leg->sip_node);
     leg->linked = 0;
     self->stats.legs--;
 }
 
 static sip_leg_t *s_find_bus(sip_legs_t *self, const char *call_id, uint32_t no)
 {
-    uint64_t h = s_bus_hash(call_id, no);
-    for (sip_leg_t *l = self->by_bus[h & (self->nbuckets - 1)]; l; l = l->bus_next)
-        if (l->bus_hash == h && l->no == no && strcmp(l->bus_id, call_id) == 0)
-            return l;
-    return NULL;
+    s_bus_key_t k = { call_id, no };
+    td_map_node_t *n = td_map_find(&self->by_bus, s_bus_hash(call_id, no), &k);
+    return n ? TD_MAP_ENTRY(n, sip_leg_t, bus_node) : NULL;
 }
 
 /* Router `peer` owns the leg's call from now on: the bus's copy of its
@@ -289,12 +276,9 @@ static sip_leg_t *s_find_sip(sip_legs_t *self, const char *call_id, const char *
 {
     if (!call_id || !tag)
         return NULL;
-    uint64_t h = s_sip_hash(call_id, tag);
-    for (sip_leg_t *l = self->by_sip[h & (self->nbuckets - 1)]; l; l = l->sip_next)
-        if (l->sip_hash == h && strcmp(l->dlg.local_tag, tag) == 0
-            && strcmp(l->dlg.call_id, call_id) == 0)
-            return l;
-    return NULL;
+    s_sip_key_t k = { call_id, tag };
+    td_map_node_t *n = td_map_find(&self->by_sip, s_sip_hash(call_id, tag), &k);
+    return n ? TD_MAP_ENTRY(n, sip_leg_t, sip_node) : NULL;
 }
 
 /* ---- leg life cycle -------------------------------------------------------- */
@@ -538,20 +522,24 @@ static void s_store_del(sip_leg_t *leg)
 
 /* ---- call-limit ------------------------------------------------------------- */
 
+static int s_inuse_eq(const td_map_node_t *n, const void *key)
+{
+    return strcmp(TD_MAP_ENTRY(n, s_inuse_t, node)->name, key) == 0;
+}
+
 static s_inuse_t *s_inuse_find(sip_legs_t *self, const char *name, int make)
 {
-    s_inuse_t **head = &self->inuse[td_str_hash(name) & (INUSE_BUCKETS - 1)];
-    for (s_inuse_t *e = *head; e; e = e->next)
-        if (strcmp(e->name, name) == 0)
-            return e;
+    uint64_t h = td_hash_str(name);
+    td_map_node_t *n = td_map_find(&self->inuse, h, name);
+    if (n)
+        return TD_MAP_ENTRY(n, s_inuse_t, node);
     if (!make)
         return NULL;
     s_inuse_t *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
     snprintf(e->name, sizeof e->name, "%s", name);
-    e->next = *head;
-    *head = e;
+    td_map_insert(&self->inuse, &e->node, h);
     return e;
 }
 
@@ -694,12 +682,12 @@ sip_legs_t *sip_legs_new(const sip_legs_env_t *env)
     if (!self)
         return NULL;
     self->env = *env;
-    self->nbuckets = 1024;
-    self->by_bus = calloc(self->nbuckets, sizeof *self->by_bus);
-    self->by_sip = calloc(self->nbuckets, sizeof *self->by_sip);
+    int maps_ok = td_map_init(&self->by_bus, 1024, s_bus_eq) == 0;
+    maps_ok &= td_map_init(&self->by_sip, 1024, s_sip_eq) == 0;
+    maps_ok &= td_map_init(&self->inuse, 64, s_inuse_eq) == 0;
     self->reaper = event_new(env->base, -1, 0, s_on_reap, self);
     self->start = (long)time(NULL);
-    if (!self->by_bus || !self->by_sip || !self->reaper) {
+    if (!maps_ok || !self->reaper) {
         sip_legs_destroy(&self);
         return NULL;
     }
@@ -711,24 +699,24 @@ void sip_legs_destroy(sip_legs_t **self_p)
     if (!self_p || !*self_p)
         return;
     sip_legs_t *self = *self_p;
-    for (size_t i = 0; self->by_bus && i < self->nbuckets; i++)
-        while (self->by_bus[i]) {
-            sip_leg_t *leg = self->by_bus[i];
-            s_unlink(leg);
-            s_leg_free(leg);
-        }
+    size_t cur;
+    for (td_map_node_t *n = td_map_first(&self->by_bus, &cur), *next; n; n = next) {
+        next = td_map_next(&self->by_bus, n, &cur);
+        sip_leg_t *leg = TD_MAP_ENTRY(n, sip_leg_t, bus_node);
+        s_unlink(leg);
+        s_leg_free(leg);
+    }
     s_on_reap(-1, 0, self);
     if (self->reaper)
         event_free(self->reaper);
-    free(self->by_bus);
-    free(self->by_sip);
+    td_map_fini(&self->by_bus);
+    td_map_fini(&self->by_sip);
     free(self->unsent);
-    for (size_t i = 0; i < INUSE_BUCKETS; i++)
-        while (self->inuse[i]) {
-            s_inuse_t *e = self->inuse[i];
-            self->inuse[i] = e->next;
-            free(e);
-        }
+    for (td_map_node_t *n = td_map_first(&self->inuse, &cur), *next; n; n = next) {
+        next = td_map_next(&self->inuse, n, &cur);
+        free(TD_MAP_ENTRY(n, s_inuse_t, node));
+    }
+    td_map_fini(&self->inuse);
     free(self);
     *self_p = NULL;
 }
@@ -1274,22 +1262,20 @@ static void s_end_setup(sip_leg_t *leg, const char *why, const char *retry, int 
 static size_t s_end_setups(sip_legs_t *self, const char *router, const char *why)
 {
     size_t ended = 0;
-    for (size_t i = 0; i < self->nbuckets; i++) {
-        sip_leg_t *leg = self->by_bus[i];
-        while (leg) {
-            sip_leg_t *next = leg->bus_next;     /* s_end may unlink leg */
-            /* router: that router's calls (it restarted); NULL: the dead routers' */
-            int its = router ? !leg->router || strcmp(leg->router, router) == 0
-                             : !leg->router || !td_bus_peer_alive(self->env.bus, leg->router);
-            if ((leg->state == LEG_INVITING || leg->state == LEG_EARLY) && its) {
-                s_context(leg);
-                if (why)
-                    td_log(LOG_NOTICE, "%s leg %u still being set up: %s", leg->outgoing
-                           ? "CANCEL to the callee of" : "503 to the caller of", leg->no, why);
-                s_end_setup(leg, why, "5", 0);
-                ended++;
-            }
-            leg = next;
+    size_t cur;
+    for (td_map_node_t *n = td_map_first(&self->by_bus, &cur), *next; n; n = next) {
+        next = td_map_next(&self->by_bus, n, &cur);      /* s_end may unlink leg */
+        sip_leg_t *leg = TD_MAP_ENTRY(n, sip_leg_t, bus_node);
+        /* router: that router's calls (it restarted); NULL: the dead routers' */
+        int its = router ? !leg->router || strcmp(leg->router, router) == 0
+                         : !leg->router || !td_bus_peer_alive(self->env.bus, leg->router);
+        if ((leg->state == LEG_INVITING || leg->state == LEG_EARLY) && its) {
+            s_context(leg);
+            if (why)
+                td_log(LOG_NOTICE, "%s leg %u still being set up: %s", leg->outgoing
+                       ? "CANCEL to the callee of" : "503 to the caller of", leg->no, why);
+            s_end_setup(leg, why, "5", 0);
+            ended++;
         }
     }
     td_log_set_context(NULL);
@@ -1314,33 +1300,31 @@ static size_t s_end_all(sip_legs_t *self, const char *router, const char *why,
                         const char *retry)
 {
     size_t ended = 0;
-    for (size_t i = 0; i < self->nbuckets; i++) {
-        sip_leg_t *leg = self->by_bus[i];
-        while (leg) {
-            sip_leg_t *next = leg->bus_next;     /* s_end may unlink leg */
-            if (router && leg->router && strcmp(leg->router, router) != 0) {
-                leg = next;                      /* another router's call */
-                continue;
-            }
-            s_context(leg);
-            switch (leg->state) {
-            case LEG_INVITING:
-            case LEG_EARLY:
-                s_end_setup(leg, why, retry, 1);
-                ended++;
-                break;
-            case LEG_UP:
-                if (!leg->outgoing && leg->need_ack)
-                    leg->bye_after_ack = 1;      /* RFC 3261 15: after its ACK */
-                else
-                    s_send_bye(leg);
-                s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 0);
-                ended++;
-                break;
-            default:
-                break;
-            }
-            leg = next;
+    size_t cur;
+    for (td_map_node_t *n = td_map_first(&self->by_bus, &cur), *next; n; n = next) {
+        next = td_map_next(&self->by_bus, n, &cur);      /* s_end may unlink leg */
+        sip_leg_t *leg = TD_MAP_ENTRY(n, sip_leg_t, bus_node);
+        if (router && leg->router && strcmp(leg->router, router) != 0) {
+            continue;                            /* another router's call */
+            continue;
+        }
+        s_context(leg);
+        switch (leg->state) {
+        case LEG_INVITING:
+        case LEG_EARLY:
+            s_end_setup(leg, why, retry, 1);
+            ended++;
+            break;
+        case LEG_UP:
+            if (!leg->outgoing && leg->need_ack)
+                leg->bye_after_ack = 1;      /* RFC 3261 15: after its ACK */
+            else
+                s_send_bye(leg);
+            s_end(leg, 1, SIP_CAUSE_NORMAL_CLEARING, 0);
+            ended++;
+            break;
+        default:
+            break;
         }
     }
     td_log_set_context(NULL);
@@ -1457,18 +1441,20 @@ int sip_legs_restore(sip_legs_t *self, const char *key, size_t n, const char *co
 size_t sip_legs_announce_restored(sip_legs_t *self)
 {
     size_t n = 0;
-    for (size_t i = 0; i < self->nbuckets; i++)
-        for (sip_leg_t *leg = self->by_bus[i]; leg; leg = leg->bus_next) {
-            if (!leg->restored)
-                continue;
-            leg->restored = 0;
-            if (leg->state != LEG_UP || leg->router_done)
-                continue;
-            Tandem__DialogRestored m = TANDEM__DIALOG_RESTORED__INIT;
-            m.channel = (char *)leg->channel;
-            td_bus_send_dialog_restored(self->env.bus, s_router(leg), leg->bus_id, leg->no, &m);
-            n++;
-        }
+    size_t cur;
+    for (td_map_node_t *nd = td_map_first(&self->by_bus, &cur); nd;
+         nd = td_map_next(&self->by_bus, nd, &cur)) {
+        sip_leg_t *leg = TD_MAP_ENTRY(nd, sip_leg_t, bus_node);
+        if (!leg->restored)
+            continue;
+        leg->restored = 0;
+        if (leg->state != LEG_UP || leg->router_done)
+            continue;
+        Tandem__DialogRestored m = TANDEM__DIALOG_RESTORED__INIT;
+        m.channel = (char *)leg->channel;
+        td_bus_send_dialog_restored(self->env.bus, s_router(leg), leg->bus_id, leg->no, &m);
+        n++;
+    }
     return n;
 }
 
@@ -1477,12 +1463,15 @@ size_t sip_legs_store_all(sip_legs_t *self)
     size_t n = 0;
     if (!self->env.store)
         return 0;
-    for (size_t i = 0; i < self->nbuckets; i++)
-        for (sip_leg_t *leg = self->by_bus[i]; leg; leg = leg->bus_next)
-            if (leg->stored && leg->state == LEG_UP) {
-                s_store_put(leg);
-                n++;
-            }
+    size_t cur;
+    for (td_map_node_t *nd = td_map_first(&self->by_bus, &cur); nd;
+         nd = td_map_next(&self->by_bus, nd, &cur)) {
+        sip_leg_t *leg = TD_MAP_ENTRY(nd, sip_leg_t, bus_node);
+        if (leg->stored && leg->state == LEG_UP) {
+            s_store_put(leg);
+            n++;
+        }
+    }
     return n;
 }
 

@@ -1,5 +1,6 @@
 /* sip_registrar - see sip_registrar.h. */
-#include "td_str.h"
+#include "td_hash.h"
+#include "td_map.h"
 #include "sip_registrar.h"
 
 #include <stdint.h>
@@ -8,23 +9,16 @@
 
 struct s_aor;
 
-/* A link in one of the two address indexes. pprev points at the previous
- * link's next (or the chain head), so a binding unlinks itself in O(1). */
-typedef struct s_link {
-    struct s_bind *next;
-    struct s_bind **pprev;
-} s_link_t;
-
 typedef struct s_bind {
     sip_binding_t pub;              /* first: what sip_registrar_bindings hands out */
     struct s_aor *aor;              /* the owner; AORs never move */
     int any_port;                   /* also indexed by IP alone (insecure=port) */
-    s_link_t link[2];               /* S_EXACT, S_IP */
+    td_map_node_t link[2];          /* in ix[S_EXACT], ix[S_IP] */
+    unsigned char linked[2];        /* ...when set */
 } s_bind_t;
 
 typedef struct s_aor {
-    struct s_aor *next;
-    uint64_t hash;
+    td_map_node_t node;             /* in aors, by name */
     size_t n;
     s_bind_t b[SIP_REGISTRAR_MAX_CONTACTS];
     char name[];
@@ -32,24 +26,14 @@ typedef struct s_aor {
 
 enum { S_EXACT, S_IP };
 
-/* A chain keeps its tail so that a REGISTER appends in O(1): the order of a
- * chain is the order chan_sip's ao2 container walks (link at the end). */
-typedef struct {
-    s_bind_t *head;
-    s_bind_t **tailp;
-} s_chain_t;
-
-typedef struct {
-    s_chain_t *chains;
-    size_t n;                       /* power of two */
-    size_t count;                   /* bindings linked in (what sizes it) */
-} s_addrix_t;
-
+/* Both address indexes append (td_map_append), so the bindings of one
+ * address are walked in the order chan_sip's ao2 container walks (link at
+ * the end). Keys are the seeded td_hash of the address (and port), so a
+ * /16 of registering phones does not share a chain. */
 struct sip_registrar {
-    s_aor_t **buckets;
-    size_t nbuckets;        /* power of two */
+    td_map_t aors;          /* s_aor_t by name */
     size_t naors, nbindings;
-    s_addrix_t ix[2];       /* S_EXACT: dest ip:port; S_IP: dest ip, any_port bindings */
+    td_map_t ix[2];         /* S_EXACT: dest ip:port; S_IP: dest ip, any_port bindings */
     sip_registrar_gone_fn *on_gone;     /* an AOR lost its last binding (expire, prune) */
     void *gone_arg;
 };
@@ -58,53 +42,49 @@ struct sip_registrar {
 
 static uint64_t s_key(const struct sockaddr_in *a, int which)
 {
-    uint64_t k = a->sin_addr.s_addr;
+    td_hash_t h;
+    td_hash_begin(&h);
+    td_hash_add(&h, &a->sin_addr.s_addr, sizeof a->sin_addr.s_addr);
     if (which == S_EXACT)
-        k = (k << 16) | a->sin_port;
-    return k * 0x9e3779b97f4a7c15ull;
+        td_hash_add(&h, &a->sin_port, sizeof a->sin_port);
+    return td_hash_end(&h);
 }
 
-static int s_ix_init(s_addrix_t *ix, size_t n)
+static s_bind_t *s_bind_of(const td_map_node_t *n, int which)
 {
-    ix->chains = calloc(n, sizeof *ix->chains);
-    if (!ix->chains)
-        return -1;
-    ix->n = n;
-    ix->count = 0;
-    for (size_t i = 0; i < n; i++)
-        ix->chains[i].tailp = &ix->chains[i].head;
-    return 0;
+    return which == S_EXACT ? TD_MAP_ENTRY(n, s_bind_t, link[S_EXACT])
+                            : TD_MAP_ENTRY(n, s_bind_t, link[S_IP]);
 }
 
-static s_chain_t *s_chain(s_addrix_t *ix, const s_bind_t *b, int which)
+static int s_exact_eq(const td_map_node_t *n, const void *key)
 {
-    return &ix->chains[(s_key(&b->pub.dest, which) >> 20) & (ix->n - 1)];
+    const struct sockaddr_in *d = &s_bind_of(n, S_EXACT)->pub.dest, *k = key;
+    return d->sin_addr.s_addr == k->sin_addr.s_addr && d->sin_port == k->sin_port;
+}
+
+static int s_ip_eq(const td_map_node_t *n, const void *key)
+{
+    const struct sockaddr_in *d = &s_bind_of(n, S_IP)->pub.dest, *k = key;
+    return d->sin_addr.s_addr == k->sin_addr.s_addr;
+}
+
+static int s_aor_eq(const td_map_node_t *n, const void *key)
+{
+    return strcmp(TD_MAP_ENTRY(n, s_aor_t, node)->name, key) == 0;
 }
 
 static void s_ix_append(sip_registrar_t *self, s_bind_t *b, int which)
 {
-    s_chain_t *c = s_chain(&self->ix[which], b, which);
-    s_link_t *l = &b->link[which];
-    l->next = NULL;
-    l->pprev = c->tailp;
-    *c->tailp = b;
-    c->tailp = &l->next;
-    self->ix[which].count++;
+    td_map_append(&self->ix[which], &b->link[which], s_key(&b->pub.dest, which));
+    b->linked[which] = 1;
 }
 
 static void s_ix_remove(sip_registrar_t *self, s_bind_t *b, int which)
 {
-    s_link_t *l = &b->link[which];
-    if (!l->pprev)
+    if (!b->linked[which])
         return;
-    self->ix[which].count--;
-    *l->pprev = l->next;
-    if (l->next)
-        l->next->link[which].pprev = l->pprev;
-    else
-        s_chain(&self->ix[which], b, which)->tailp = l->pprev;
-    l->next = NULL;
-    l->pprev = NULL;
+    td_map_remove(&self->ix[which], &b->link[which]);
+    b->linked[which] = 0;
 }
 
 /* Put b in the indexes it belongs to, at the end of its chains. */
@@ -121,36 +101,12 @@ static void s_unindex(sip_registrar_t *self, s_bind_t *b)
     s_ix_remove(self, b, S_IP);
 }
 
-/* The binding at *from moved (struct copy) to *to: repoint its neighbours. */
-static void s_relocate(sip_registrar_t *self, s_bind_t *to)
+/* The binding at *from moved (struct copy) to *to: repoint its chains. */
+static void s_relocate(sip_registrar_t *self, const s_bind_t *from, s_bind_t *to)
 {
-    for (int w = S_EXACT; w <= S_IP; w++) {
-        s_link_t *l = &to->link[w];
-        if (!l->pprev)
-            continue;
-        *l->pprev = to;
-        if (l->next)
-            l->next->link[w].pprev = &l->next;
-        else
-            s_chain(&self->ix[w], to, w)->tailp = &l->next;
-    }
-}
-
-/* Double an index once it holds twice as many bindings as chains; the order
- * within a chain is kept (it is walked head to tail). */
-static void s_ix_grow(sip_registrar_t *self, int which)
-{
-    s_addrix_t old = self->ix[which];
-    if (s_ix_init(&self->ix[which], old.n * 2) < 0) {
-        self->ix[which] = old;              /* longer chains, still correct */
-        return;
-    }
-    for (size_t i = 0; i < old.n; i++)
-        for (s_bind_t *b = old.chains[i].head, *next; b; b = next) {
-            next = b->link[which].next;
-            s_ix_append(self, b, which);
-        }
-    free(old.chains);
+    for (int w = S_EXACT; w <= S_IP; w++)
+        if (to->linked[w])
+            td_map_moved(&self->ix[w], &from->link[w], &to->link[w]);
 }
 
 /* ---- the AOR table ------------------------------------------------------------ */
@@ -160,10 +116,9 @@ sip_registrar_t *sip_registrar_new(void)
     sip_registrar_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->nbuckets = 1024;
-    self->buckets = calloc(self->nbuckets, sizeof *self->buckets);
-    if (!self->buckets || s_ix_init(&self->ix[S_EXACT], 1024) < 0
-        || s_ix_init(&self->ix[S_IP], 64) < 0) {
+    if (td_map_init(&self->aors, 1024, s_aor_eq) < 0
+        || td_map_init(&self->ix[S_EXACT], 1024, s_exact_eq) < 0
+        || td_map_init(&self->ix[S_IP], 64, s_ip_eq) < 0) {
         sip_registrar_destroy(&self);
         return NULL;
     }
@@ -175,43 +130,22 @@ void sip_registrar_destroy(sip_registrar_t **self_p)
     if (!self_p || !*self_p)
         return;
     sip_registrar_t *self = *self_p;
-    for (size_t i = 0; self->buckets && i < self->nbuckets; i++)
-        while (self->buckets[i]) {
-            s_aor_t *a = self->buckets[i];
-            self->buckets[i] = a->next;
-            free(a);
-        }
-    free(self->buckets);
-    free(self->ix[S_EXACT].chains);
-    free(self->ix[S_IP].chains);
+    size_t cur;
+    for (td_map_node_t *n = td_map_first(&self->aors, &cur), *next; n; n = next) {
+        next = td_map_next(&self->aors, n, &cur);
+        free(TD_MAP_ENTRY(n, s_aor_t, node));
+    }
+    td_map_fini(&self->aors);
+    td_map_fini(&self->ix[S_EXACT]);
+    td_map_fini(&self->ix[S_IP]);
     free(self);
     *self_p = NULL;
 }
 
-static s_aor_t **s_slot(sip_registrar_t *self, const char *aor, uint64_t h)
+static s_aor_t *s_find(sip_registrar_t *self, const char *aor)
 {
-    s_aor_t **pp = &self->buckets[h & (self->nbuckets - 1)];
-    while (*pp && !((*pp)->hash == h && strcmp((*pp)->name, aor) == 0))
-        pp = &(*pp)->next;
-    return pp;
-}
-
-static void s_grow(sip_registrar_t *self)
-{
-    size_t n = self->nbuckets * 2;
-    s_aor_t **b = calloc(n, sizeof *b);
-    if (!b)
-        return;                             /* longer chains, still correct */
-    for (size_t i = 0; i < self->nbuckets; i++)
-        while (self->buckets[i]) {
-            s_aor_t *a = self->buckets[i];
-            self->buckets[i] = a->next;
-            a->next = b[a->hash & (n - 1)];
-            b[a->hash & (n - 1)] = a;
-        }
-    free(self->buckets);
-    self->buckets = b;
-    self->nbuckets = n;
+    td_map_node_t *n = td_map_find(&self->aors, td_hash_str(aor), aor);
+    return n ? TD_MAP_ENTRY(n, s_aor_t, node) : NULL;
 }
 
 static void s_drop(sip_registrar_t *self, s_aor_t *a, size_t i)
@@ -219,17 +153,16 @@ static void s_drop(sip_registrar_t *self, s_aor_t *a, size_t i)
     s_unindex(self, &a->b[i]);
     if (i != --a->n) {
         a->b[i] = a->b[a->n];
-        s_relocate(self, &a->b[i]);
+        s_relocate(self, &a->b[a->n], &a->b[i]);
     }
     self->nbindings--;
 }
 
-/* Unlink and free the AOR at *pp if it has no binding left. */
-static void s_reap(sip_registrar_t *self, s_aor_t **pp)
+/* Unlink and free the AOR a if it has no binding left. */
+static void s_reap(sip_registrar_t *self, s_aor_t *a)
 {
-    s_aor_t *a = *pp;
     if (a && a->n == 0) {
-        *pp = a->next;
+        td_map_remove(&self->aors, &a->node);
         free(a);
         self->naors--;
     }
@@ -239,7 +172,7 @@ sip_binding_t *sip_registrar_find(sip_registrar_t *self, const char *aor, const 
 {
     if (!self || !aor || !contact)
         return NULL;
-    s_aor_t *a = *s_slot(self, aor, td_str_hash(aor));
+    s_aor_t *a = s_find(self, aor);
     for (size_t i = 0; a && i < a->n; i++)
         if (strcmp(a->b[i].pub.uri, contact) == 0)
             return &a->b[i].pub;
@@ -251,7 +184,7 @@ int sip_registrar_set_path(sip_registrar_t *self, const char *aor, const char *c
 {
     if (!self || !aor || !contact)
         return -1;
-    s_aor_t *a = *s_slot(self, aor, td_str_hash(aor));
+    s_aor_t *a = s_find(self, aor);
     for (size_t i = 0; a && i < a->n; i++) {
         sip_binding_t *b = &a->b[i].pub;
         if (strcmp(b->uri, contact) != 0)
@@ -275,8 +208,7 @@ int sip_registrar_update(sip_registrar_t *self, const char *aor, const char *con
         return -1;
     if (!call_id)
         call_id = "";
-    uint64_t h = td_str_hash(aor);
-    s_aor_t **pp = s_slot(self, aor, h), *a = *pp;
+    s_aor_t *a = s_find(self, aor);
     size_t i = 0;
     if (a)
         for (i = 0; i < a->n && strcmp(a->b[i].pub.uri, contact) != 0; i++)
@@ -286,7 +218,7 @@ int sip_registrar_update(sip_registrar_t *self, const char *aor, const char *con
     if (expires <= 0) {
         if (a && i < a->n) {
             s_drop(self, a, i);
-            s_reap(self, pp);
+            s_reap(self, a);
         }
         return 0;
     }
@@ -296,9 +228,7 @@ int sip_registrar_update(sip_registrar_t *self, const char *aor, const char *con
         if (!a)
             return -1;
         memcpy(a->name, aor, len + 1);
-        a->hash = h;
-        a->next = self->buckets[h & (self->nbuckets - 1)];
-        self->buckets[h & (self->nbuckets - 1)] = a;
+        td_map_insert(&self->aors, &a->node, td_hash_str(a->name));
         self->naors++;
         i = 0;
     }
@@ -335,11 +265,6 @@ int sip_registrar_update(sip_registrar_t *self, const char *aor, const char *con
     memcpy(b->call_id, call_id, cl);
     b->call_id[cl] = '\0';
     b->cseq = cseq;
-    if (self->naors > self->nbuckets * 2)
-        s_grow(self);
-    for (int w = S_EXACT; w <= S_IP; w++)
-        if (self->ix[w].count > self->ix[w].n * 2)
-            s_ix_grow(self, w);
     return 0;
 }
 
@@ -347,14 +272,14 @@ void sip_registrar_remove_all(sip_registrar_t *self, const char *aor)
 {
     if (!self || !aor)
         return;
-    s_aor_t **pp = s_slot(self, aor, td_str_hash(aor));
-    if (!*pp)
+    s_aor_t *a = s_find(self, aor);
+    if (!a)
         return;
-    for (size_t i = 0; i < (*pp)->n; i++)
-        s_unindex(self, &(*pp)->b[i]);
-    self->nbindings -= (*pp)->n;
-    (*pp)->n = 0;
-    s_reap(self, pp);
+    for (size_t i = 0; i < a->n; i++)
+        s_unindex(self, &a->b[i]);
+    self->nbindings -= a->n;
+    a->n = 0;
+    s_reap(self, a);
 }
 
 size_t sip_registrar_bindings(sip_registrar_t *self, const char *aor, long now,
@@ -362,7 +287,7 @@ size_t sip_registrar_bindings(sip_registrar_t *self, const char *aor, long now,
 {
     if (!self || !aor)
         return 0;
-    s_aor_t *a = *s_slot(self, aor, td_str_hash(aor));
+    s_aor_t *a = s_find(self, aor);
     size_t n = 0;
     for (size_t i = 0; a && i < a->n && n < max; i++)
         if (a->b[i].pub.expires_at > now)
@@ -374,7 +299,7 @@ const sip_binding_t *sip_registrar_lookup(sip_registrar_t *self, const char *aor
 {
     if (!self || !aor)
         return NULL;
-    s_aor_t *a = *s_slot(self, aor, td_str_hash(aor));
+    s_aor_t *a = s_find(self, aor);
     const sip_binding_t *best = NULL;
     for (size_t i = 0; a && i < a->n; i++)
         if (a->b[i].pub.expires_at > now && (!best || a->b[i].pub.updated_at >= best->updated_at))
@@ -388,14 +313,12 @@ size_t sip_registrar_at(sip_registrar_t *self, const struct sockaddr_in *src, in
     if (!self || !src || !max)
         return 0;
     int w = ip_only ? S_IP : S_EXACT;
-    s_bind_t probe;
-    probe.pub.dest = *src;
+    td_map_t *ix = &self->ix[w];
     size_t n = 0;
-    for (s_bind_t *b = s_chain(&self->ix[w], &probe, w)->head; b && n < max;
-         b = b->link[w].next) {
-        const struct sockaddr_in *d = &b->pub.dest;
-        if (d->sin_addr.s_addr != src->sin_addr.s_addr || b->pub.expires_at <= now
-            || (!ip_only && d->sin_port != src->sin_port))
+    for (td_map_node_t *nd = td_map_find(ix, s_key(src, w), src); nd && n < max;
+         nd = td_map_find_next(ix, nd, src)) {
+        const s_bind_t *b = s_bind_of(nd, w);
+        if (b->pub.expires_at <= now)
             continue;
         size_t k = 0;
         while (k < n && out[k] != b->aor->name)     /* one AOR, several contacts there */
@@ -409,22 +332,21 @@ size_t sip_registrar_at(sip_registrar_t *self, const struct sockaddr_in *src, in
 size_t sip_registrar_expire(sip_registrar_t *self, long now)
 {
     size_t dropped = 0;
-    for (size_t k = 0; self && k < self->nbuckets; k++) {
-        s_aor_t **pp = &self->buckets[k];
-        while (*pp) {
-            s_aor_t *a = *pp;
-            for (size_t i = a->n; i-- > 0; )
-                if (a->b[i].pub.expires_at <= now) {
-                    s_drop(self, a, i);
-                    dropped++;
-                }
-            if (a->n == 0) {
-                if (self->on_gone)
-                    self->on_gone(self->gone_arg, a->name);
-                s_reap(self, pp);
-            } else {
-                pp = &a->next;
+    if (!self)
+        return 0;
+    size_t cur;
+    for (td_map_node_t *nd = td_map_first(&self->aors, &cur), *next; nd; nd = next) {
+        next = td_map_next(&self->aors, nd, &cur);
+        s_aor_t *a = TD_MAP_ENTRY(nd, s_aor_t, node);
+        for (size_t i = a->n; i-- > 0; )
+            if (a->b[i].pub.expires_at <= now) {
+                s_drop(self, a, i);
+                dropped++;
             }
+        if (a->n == 0) {
+            if (self->on_gone)
+                self->on_gone(self->gone_arg, a->name);
+            s_reap(self, a);
         }
     }
     return dropped;
@@ -434,22 +356,21 @@ size_t sip_registrar_prune(sip_registrar_t *self, int (*keep)(void *arg, const c
                            void *arg)
 {
     size_t dropped = 0;
-    for (size_t k = 0; self && k < self->nbuckets; k++) {
-        s_aor_t **pp = &self->buckets[k];
-        while (*pp) {
-            s_aor_t *a = *pp;
-            if (keep(arg, a->name)) {
-                pp = &a->next;
-                continue;
-            }
-            for (size_t i = a->n; i-- > 0; ) {
-                s_drop(self, a, i);
-                dropped++;
-            }
-            if (self->on_gone)
-                self->on_gone(self->gone_arg, a->name);
-            s_reap(self, pp);
+    if (!self)
+        return 0;
+    size_t cur;
+    for (td_map_node_t *nd = td_map_first(&self->aors, &cur), *next; nd; nd = next) {
+        next = td_map_next(&self->aors, nd, &cur);
+        s_aor_t *a = TD_MAP_ENTRY(nd, s_aor_t, node);
+        if (keep(arg, a->name))
+            continue;
+        for (size_t i = a->n; i-- > 0; ) {
+            s_drop(self, a, i);
+            dropped++;
         }
+        if (self->on_gone)
+            self->on_gone(self->gone_arg, a->name);
+        s_reap(self, a);
     }
     return dropped;
 }
@@ -464,7 +385,7 @@ long sip_registrar_expiry(sip_registrar_t *self, const char *aor, long now)
 {
     if (!self || !aor)
         return 0;
-    s_aor_t *a = *s_slot(self, aor, td_str_hash(aor));
+    s_aor_t *a = s_find(self, aor);
     long latest = 0;
     for (size_t i = 0; a && i < a->n; i++)
         if (a->b[i].pub.expires_at > now && a->b[i].pub.expires_at > latest)
@@ -474,12 +395,16 @@ long sip_registrar_expiry(sip_registrar_t *self, const char *aor, long now)
 
 void sip_registrar_foreach(sip_registrar_t *self, long now, sip_registrar_aor_fn *fn, void *arg)
 {
-    for (size_t k = 0; self && k < self->nbuckets; k++)
-        for (s_aor_t *a = self->buckets[k]; a; a = a->next) {
-            long e = sip_registrar_expiry(self, a->name, now);
-            if (e)
-                fn(arg, a->name, e);
-        }
+    if (!self)
+        return;
+    size_t cur;
+    for (td_map_node_t *nd = td_map_first(&self->aors, &cur); nd;
+         nd = td_map_next(&self->aors, nd, &cur)) {
+        const s_aor_t *a = TD_MAP_ENTRY(nd, s_aor_t, node);
+        long e = sip_registrar_expiry(self, a->name, now);
+        if (e)
+            fn(arg, a->name, e);
+    }
 }
 
 size_t sip_registrar_count(const sip_registrar_t *self)

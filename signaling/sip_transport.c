@@ -9,6 +9,8 @@
  * Connections are closed by marking them and leaving the tables at once;
  * one reaper event frees them after the callback that closed them returns. */
 #define TD_LOG_SUBSYS TD_LOG_SIP   /* td_log() here: [logging] sip= */
+#include "td_hash.h"
+#include "td_map.h"
 #include "sip_transport.h"
 #include "sip_raw.h"
 
@@ -36,13 +38,13 @@
 #define READ_BURST     64
 #define SRC_CACHE      64           /* destination IP -> our source address, direct mapped */
 #define SRC_TTL_S      60           /* a cached source is looked up again after this long */
-#define CONN_BUCKETS   4096         /* per table; chains past that */
 #define STICKY_SLOTS   4096         /* address -> the stream transport it last used */
 
 typedef struct conn conn_t;
 struct conn {
     sip_transport_t *owner;
-    conn_t *next_id, *next_addr, *next_dead;
+    td_map_node_t by_id, by_addr;   /* in the owner's tables until closing */
+    conn_t *next_dead;
     uint32_t id;
     sip_tp_t tp;
     struct sockaddr_in peer;
@@ -66,7 +68,7 @@ struct sip_transport {
     struct sockaddr_in local[3];    /* per transport: bound address; port 0 = no listener */
     struct evconnlistener *listener[3];
     SSL_CTX *tls_server, *tls_client;
-    conn_t *by_id[CONN_BUCKETS], *by_addr[CONN_BUCKETS];
+    td_map_t by_id, by_addr;        /* conn_t by id, by (transport, peer address) */
     conn_t *dead;
     struct event *reaper;
     uint32_t next_id;
@@ -339,12 +341,35 @@ sip_frame_t sip_transport_frame(const char *buf, size_t len, size_t max, size_t 
 
 /* ---- connections ------------------------------------------------------------ */
 
-static size_t s_addr_slot(sip_tp_t tp, const struct sockaddr_in *a)
+/* The seeded td_hash of transport, address and port: connections from one
+ * /16 (or one address's many ports) spread over the table. */
+static uint64_t s_addr_slot(sip_tp_t tp, const struct sockaddr_in *a)
 {
-    uint32_t h = ntohl(a->sin_addr.s_addr) * 2654435761u;
-    h ^= (uint32_t)ntohs(a->sin_port) * 40503u + (uint32_t)tp * 97u;
-    h ^= h >> 15;
-    return h & (CONN_BUCKETS - 1);
+    td_hash_t h;
+    uint8_t t = (uint8_t)tp;
+    td_hash_begin(&h);
+    td_hash_add(&h, &t, 1);
+    td_hash_add(&h, &a->sin_addr.s_addr, sizeof a->sin_addr.s_addr);
+    td_hash_add(&h, &a->sin_port, sizeof a->sin_port);
+    return td_hash_end(&h);
+}
+
+typedef struct {
+    sip_tp_t tp;
+    const struct sockaddr_in *addr;
+} s_addr_key_t;
+
+static int s_id_eq(const td_map_node_t *n, const void *key)
+{
+    return TD_MAP_ENTRY(n, conn_t, by_id)->id == *(const uint32_t *)key;
+}
+
+static int s_addr_eq(const td_map_node_t *n, const void *key)
+{
+    const conn_t *c = TD_MAP_ENTRY(n, conn_t, by_addr);
+    const s_addr_key_t *k = key;
+    return c->tp == k->tp && c->peer.sin_addr.s_addr == k->addr->sin_addr.s_addr
+           && c->peer.sin_port == k->addr->sin_port;
 }
 
 /* An address that spoke TCP or TLS keeps that transport after its
@@ -371,34 +396,24 @@ static sip_tp_t s_remembered(sip_transport_t *self, const struct sockaddr_in *a)
 
 static conn_t *s_conn_by_id(sip_transport_t *self, uint32_t id)
 {
-    for (conn_t *c = self->by_id[id & (CONN_BUCKETS - 1)]; c; c = c->next_id)
-        if (c->id == id)
-            return c;
-    return NULL;
+    td_map_node_t *n = td_map_find(&self->by_id, td_hash_bytes(&id, sizeof id), &id);
+    return n ? TD_MAP_ENTRY(n, conn_t, by_id) : NULL;
 }
 
 static conn_t *s_conn_by_addr(sip_transport_t *self, sip_tp_t tp, const struct sockaddr_in *a)
 {
-    for (conn_t *c = self->by_addr[s_addr_slot(tp, a)]; c; c = c->next_addr)
-        if (c->tp == tp && c->peer.sin_addr.s_addr == a->sin_addr.s_addr
-            && c->peer.sin_port == a->sin_port && !c->flushing)
-            return c;
+    s_addr_key_t k = { tp, a };
+    for (td_map_node_t *n = td_map_find(&self->by_addr, s_addr_slot(tp, a), &k); n;
+         n = td_map_find_next(&self->by_addr, n, &k))
+        if (!TD_MAP_ENTRY(n, conn_t, by_addr)->flushing)
+            return TD_MAP_ENTRY(n, conn_t, by_addr);
     return NULL;
 }
 
 static void s_conn_unlink(sip_transport_t *self, conn_t *c)
 {
-    conn_t **pp;
-    for (pp = &self->by_id[c->id & (CONN_BUCKETS - 1)]; *pp; pp = &(*pp)->next_id)
-        if (*pp == c) {
-            *pp = c->next_id;
-            break;
-        }
-    for (pp = &self->by_addr[s_addr_slot(c->tp, &c->peer)]; *pp; pp = &(*pp)->next_addr)
-        if (*pp == c) {
-            *pp = c->next_addr;
-            break;
-        }
+    td_map_remove(&self->by_id, &c->by_id);
+    td_map_remove(&self->by_addr, &c->by_addr);
 }
 
 /* Out of the tables now, freed by the reaper; the TU hears of it once. */
@@ -574,11 +589,8 @@ static conn_t *s_conn_add(sip_transport_t *self, sip_tp_t tp, struct bufferevent
     c->peer = *peer;
     c->bev = bev;
     c->outgoing = outgoing;
-    size_t a = s_addr_slot(tp, peer);
-    c->next_addr = self->by_addr[a];
-    self->by_addr[a] = c;
-    c->next_id = self->by_id[c->id & (CONN_BUCKETS - 1)];
-    self->by_id[c->id & (CONN_BUCKETS - 1)] = c;
+    td_map_insert(&self->by_addr, &c->by_addr, s_addr_slot(tp, peer));
+    td_map_insert(&self->by_id, &c->by_id, td_hash_bytes(&c->id, sizeof c->id));
     self->stats.conns++;
     s_remember(self, tp, peer);
     bufferevent_setcb(bev, s_on_conn_read, s_on_conn_write, s_on_conn_event, c);
@@ -757,10 +769,9 @@ sip_tp_t sip_transport_choose(sip_transport_t *self, const struct sockaddr_in *t
     /* A phone that registered over TCP or TLS: its connection's address is
      * where its calls go (nat=force_rport, and with auto when the Contact
      * matches), so an open connection there decides. */
-    for (conn_t *c = self->by_addr[s_addr_slot(SIP_TP_TLS, to)]; c; c = c->next_addr)
-        if (c->tp == SIP_TP_TLS && c->peer.sin_addr.s_addr == to->sin_addr.s_addr
-            && c->peer.sin_port == to->sin_port)
-            return SIP_TP_TLS;
+    s_addr_key_t tls = { SIP_TP_TLS, to };
+    if (td_map_find(&self->by_addr, s_addr_slot(SIP_TP_TLS, to), &tls))
+        return SIP_TP_TLS;
     if (s_conn_by_addr(self, SIP_TP_TCP, to))
         return SIP_TP_TCP;
     sip_tp_t tp = s_remembered(self, to);
@@ -832,7 +843,9 @@ sip_transport_t *sip_transport_new(struct event_base *base, int udp_fd,
     self->stamped = setsockopt(udp_fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) == 0;
     self->udp_ev = event_new(base, udp_fd, EV_READ | EV_PERSIST, s_on_udp_readable, self);
     self->reaper = event_new(base, -1, 0, s_on_reap, self);
-    if (!self->reaper || getsockname(udp_fd, (struct sockaddr *)&self->local[SIP_TP_UDP], &sl) != 0
+    int maps_ok = td_map_init(&self->by_id, 64, s_id_eq) == 0;
+    maps_ok &= td_map_init(&self->by_addr, 64, s_addr_eq) == 0;
+    if (!maps_ok || !self->reaper || getsockname(udp_fd, (struct sockaddr *)&self->local[SIP_TP_UDP], &sl) != 0
         || self->local[SIP_TP_UDP].sin_family != AF_INET || !self->udp_ev
         || event_add(self->udp_ev, NULL) != 0) {
         td_log(LOG_ERR, "sip_transport: cannot set up UDP on fd %d", udp_fd);
@@ -850,12 +863,12 @@ void sip_transport_destroy(sip_transport_t **self_p)
     for (int tp = SIP_TP_TCP; tp <= SIP_TP_TLS; tp++)
         if (self->listener[tp])
             evconnlistener_free(self->listener[tp]);
-    for (size_t i = 0; i < CONN_BUCKETS; i++)
-        while (self->by_id[i]) {
-            conn_t *c = self->by_id[i];
-            self->by_id[i] = c->next_id;
-            s_conn_free(c);
-        }
+    size_t cur;
+    for (td_map_node_t *n = td_map_first(&self->by_id, &cur), *next; n; n = next) {
+        next = td_map_next(&self->by_id, n, &cur);
+        td_map_remove(&self->by_id, n);
+        s_conn_free(TD_MAP_ENTRY(n, conn_t, by_id));
+    }
     s_on_reap(-1, 0, self);
     if (self->reaper)
         event_free(self->reaper);
@@ -865,6 +878,8 @@ void sip_transport_destroy(sip_transport_t **self_p)
         SSL_CTX_free(self->tls_server);
     if (self->tls_client)
         SSL_CTX_free(self->tls_client);
+    td_map_fini(&self->by_id);
+    td_map_fini(&self->by_addr);
     free(self);
     *self_p = NULL;
 }

@@ -1,6 +1,6 @@
 /* sip_txn - RFC 3261 section 17 transactions over sip_transport (UDP, TCP, TLS); see sip_txn.h.
  *
- * Each transaction is one struct in a chained hash table (FNV-1a over a
+ * Each transaction is one struct in a td_map (seeded td_hash over a
  * text key), with two libevent timers made once in s_txn_new: `retx` for the
  * doubling retransmission intervals (A, E, G, 2xx) and `life` for the fixed
  * ones (B, D, F, H, I, J, K, 64*T1 wait for the 2xx ACK), which use a common
@@ -31,6 +31,8 @@
  * - the layer may not be destroyed from inside one of its own callbacks. */
 #define TD_LOG_SUBSYS TD_LOG_TXN   /* td_log() here: [logging] txn= */
 #include "td_clock.h"
+#include "td_hash.h"
+#include "td_map.h"
 #include "td_str.h"
 #include "sip_txn.h"
 #include "sip_raw.h"
@@ -78,8 +80,8 @@ typedef enum {
 
 struct sip_txn {
     sip_txn_layer_t *layer;
-    sip_txn_t *next;            /* hash chain, or the dead list once terminated */
-    uint64_t hash;
+    td_map_node_t node;         /* in layer->table */
+    sip_txn_t *next;            /* the dead list once terminated */
     sip_txn_kind_t kind;
     txn_state_t state;
     int last_status;
@@ -106,8 +108,8 @@ struct sip_txn_layer {
     sip_txn_handlers_t h;
     void *arg;
     int t1, t2, t4;
-    sip_txn_t **buckets;
-    size_t nbuckets, count;
+    td_map_t table;                          /* sip_txn_t by key */
+    size_t count;                            /* td_map_size(&table) */
     sip_txn_t *dead;
     sip_txn_stats_t stats;
     sip_counts_t counts;                     /* by method and code, for metrics */
@@ -234,55 +236,27 @@ static int s_is_digits(const char *s)
 
 /* ---- hash table --------------------------------------------------------- */
 
-static sip_txn_t *s_table_find(sip_txn_layer_t *self, const char *key)
+static int s_table_eq(const td_map_node_t *node, const void *key)
 {
-    uint64_t h = td_str_hash(key);
-    for (sip_txn_t *t = self->buckets[h & (self->nbuckets - 1)]; t; t = t->next)
-        if (t->hash == h && strcmp(t->key, key) == 0)
-            return t;
-    return NULL;
+    return strcmp(TD_MAP_ENTRY(node, sip_txn_t, node)->key, key) == 0;
 }
 
-static void s_table_grow(sip_txn_layer_t *self)
+static sip_txn_t *s_table_find(sip_txn_layer_t *self, const char *key)
 {
-    size_t n = self->nbuckets * 2;
-    sip_txn_t **b = calloc(n, sizeof *b);
-    if (!b)
-        return;                 /* keep the old table: slower, still correct */
-    for (size_t i = 0; i < self->nbuckets; i++) {
-        sip_txn_t *t = self->buckets[i];
-        while (t) {
-            sip_txn_t *next = t->next;
-            t->next = b[t->hash & (n - 1)];
-            b[t->hash & (n - 1)] = t;
-            t = next;
-        }
-    }
-    free(self->buckets);
-    self->buckets = b;
-    self->nbuckets = n;
+    td_map_node_t *n = td_map_find(&self->table, td_hash_str(key), key);
+    return n ? TD_MAP_ENTRY(n, sip_txn_t, node) : NULL;
 }
 
 static void s_table_insert(sip_txn_layer_t *self, sip_txn_t *t)
 {
-    if (self->count >= self->nbuckets)
-        s_table_grow(self);
-    sip_txn_t **head = &self->buckets[t->hash & (self->nbuckets - 1)];
-    t->next = *head;
-    *head = t;
+    td_map_insert(&self->table, &t->node, td_hash_str(t->key));
     self->count++;
 }
 
 static void s_table_remove(sip_txn_layer_t *self, sip_txn_t *t)
 {
-    sip_txn_t **pp = &self->buckets[t->hash & (self->nbuckets - 1)];
-    for (; *pp; pp = &(*pp)->next)
-        if (*pp == t) {
-            *pp = t->next;
-            t->next = NULL;
-            self->count--;
-            return;
-        }
+    td_map_remove(&self->table, &t->node);
+    self->count--;
 }
 
 /* ---- keys (RFC 3261 17.1.3 and 17.2.3) ---------------------------------- */
@@ -313,15 +287,8 @@ static int s_has_uri_headers(const osip_message_t *msg)
     return 0;
 }
 
-/* FNV-1a (td_str_hash_from) over [p, p + n), lowercased if `lower`. */
-static uint64_t s_hash_span(const char *p, size_t n, int lower, uint64_t h)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= lower ? (unsigned char)tolower((unsigned char)p[i]) : (unsigned char)p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
+/* The key's digest of its variable-length parts is the seeded td_hash, so
+ * that no one can craft two requests (of two calls) with one digest. */
 
 /* The key of a request with an RFC 3261 branch, from its parts (spans, so
  * that sip_raw_head's can be used before any parsing): see s_server_key. */
@@ -330,15 +297,18 @@ static int s_key_cookie(const char *host, size_t host_n, const char *port, size_
                         const char *branch, size_t branch_n, const char *method,
                         char *buf, size_t len)
 {
-    uint64_t h = s_hash_span(host, host_n, 1, TD_STR_HASH_SEED);
-    h = td_str_hash_from("|", h);
-    h = s_hash_span(cid, cid_n, 0, h);
-    h = td_str_hash_from("@", h);
-    h = s_hash_span(cid_host, cid_host_n, 0, h);
-    h = td_str_hash_from("|", h);
-    h = s_hash_span(branch, branch_n, 0, h);
-    h = td_str_hash_from("|", h);
-    h = td_str_hash_from(method, h);        /* the key shows at most 32 of its characters */
+    td_hash_t hs;
+    td_hash_begin(&hs);
+    td_hash_add_lower(&hs, host, host_n);
+    td_hash_add(&hs, "|", 1);
+    td_hash_add(&hs, cid, cid_n);
+    td_hash_add(&hs, "@", 1);
+    td_hash_add(&hs, cid_host, cid_host_n);
+    td_hash_add(&hs, "|", 1);
+    td_hash_add(&hs, branch, branch_n);
+    td_hash_add(&hs, "|", 1);
+    td_hash_add_str(&hs, method);           /* the key shows at most 32 of its characters */
+    uint64_t h = td_hash_end(&hs);
     char lhost[65];
     size_t n = host_n < sizeof lhost - 1 ? host_n : sizeof lhost - 1;
     for (size_t i = 0; i < n; i++)
@@ -374,23 +344,26 @@ static int s_server_key(const osip_message_t *req, const char *method, char *buf
         return -1;
     /* The sent-by host, compared case-blind: hashed whole (however long),
      * its first 64 characters shown in the key. */
-    uint64_t h = s_hash_span(via->host, strlen(via->host), 1, TD_STR_HASH_SEED);
+    td_hash_t hs;
+    td_hash_begin(&hs);
+    td_hash_add_lower(&hs, via->host, strlen(via->host));
     char host[65];
     snprintf(host, sizeof host, "%s", via->host);
     for (char *p = host; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     const char *port = via->port ? via->port : "5060";
-    h = td_str_hash_from("|", h);
-    h = td_str_hash_from(cid, h);
-    h = td_str_hash_from("@", h);
-    h = td_str_hash_from(cid_host, h);
+    td_hash_add(&hs, "|", 1);
+    td_hash_add_str(&hs, cid);
+    td_hash_add(&hs, "@", 1);
+    td_hash_add_str(&hs, cid_host);
     const char *from_tag = s_param(&req->from->gen_params, "tag");
-    h = td_str_hash_from("|", h);
-    h = td_str_hash_from(req->cseq->number ? req->cseq->number : "", h);
-    h = td_str_hash_from("|", h);
-    h = td_str_hash_from(from_tag ? from_tag : "", h);
-    h = td_str_hash_from("|", h);
-    h = td_str_hash_from(method, h);
+    td_hash_add(&hs, "|", 1);
+    td_hash_add_str(&hs, req->cseq->number);
+    td_hash_add(&hs, "|", 1);
+    td_hash_add_str(&hs, from_tag);
+    td_hash_add(&hs, "|", 1);
+    td_hash_add_str(&hs, method);
+    uint64_t h = td_hash_end(&hs);
     int n = snprintf(buf, len, "L|%016llx|%s:%.16s|%.32s", (unsigned long long)h,
                      host, port, method);
     return (n < 0 || (size_t)n >= len) ? -1 : 0;
@@ -683,7 +656,6 @@ static sip_txn_t *s_txn_new(sip_txn_layer_t *self, sip_txn_kind_t kind, const ch
     t->owner = owner;
     t->retx_ms = self->t1;
     memcpy(t->key, key, klen + 1);
-    t->hash = td_str_hash(key);
     t->retx = td_timer_new(self->clock, s_on_retx, t);
     t->life = td_timer_new(self->clock, s_on_life, t);
     if (!t->retx || !t->life) {
@@ -1390,14 +1362,17 @@ static void s_on_transport_input(void *arg, const char *buf, size_t len, const s
 static void s_on_conn_closed(void *arg, uint32_t conn)
 {
     sip_txn_layer_t *self = arg;
-    for (size_t i = 0; i < self->nbuckets; i++)
-        for (sip_txn_t *t = self->buckets[i]; t; t = t->next)
-            if (t->dest.conn == conn && (t->kind == SIP_TXN_ICT || t->kind == SIP_TXN_NICT)
+    size_t cur;
+    for (td_map_node_t *n = td_map_first(&self->table, &cur); n;
+         n = td_map_next(&self->table, n, &cur)) {
+        sip_txn_t *t = TD_MAP_ENTRY(n, sip_txn_t, node);
+        if (t->dest.conn == conn && (t->kind == SIP_TXN_ICT || t->kind == SIP_TXN_NICT)
                 && (t->state == ST_CALLING || t->state == ST_TRYING
                     || t->state == ST_PROCEEDING)) {
                 td_timer_stop(t->retx);
                 s_set_timer(t->life, 0);            /* on the next turn of the loop */
             }
+    }
 }
 
 /* ---- the layer ---------------------------------------------------------- */
@@ -1432,15 +1407,14 @@ sip_txn_layer_t *sip_txn_layer_new(struct event_base *base, int fd,
     if (handlers)
         self->h = *handlers;
     self->arg = arg;
-    self->nbuckets = 1024;
-    self->buckets = calloc(self->nbuckets, sizeof *self->buckets);
+    int table_ok = td_map_init(&self->table, 1024, s_table_eq) == 0;
     self->reaper = event_new(base, -1, 0, s_on_reap, self);
     self->clock = self->own_clock = td_clock_new(base);
     sip_transport_handlers_t th = {
         .on_input = s_on_transport_input, .on_conn_closed = s_on_conn_closed,
     };
     self->tp = sip_transport_new(base, fd, &th, self);
-    if (!self->buckets || !self->reaper || !self->clock || !self->tp) {
+    if (!table_ok || !self->reaper || !self->clock || !self->tp) {
         td_log(LOG_ERR, "sip_txn: cannot set up the transaction layer on fd %d", fd);
         sip_txn_layer_destroy(&self);
         return NULL;
@@ -1454,12 +1428,12 @@ void sip_txn_layer_destroy(sip_txn_layer_t **self_p)
     if (!self_p || !*self_p)
         return;
     sip_txn_layer_t *self = *self_p;
-    for (size_t i = 0; self->buckets && i < self->nbuckets; i++)
-        while (self->buckets[i]) {
-            sip_txn_t *t = self->buckets[i];
-            self->buckets[i] = t->next;
-            s_txn_free(t);
-        }
+    size_t cur;
+    for (td_map_node_t *n = td_map_first(&self->table, &cur), *next; n; n = next) {
+        next = td_map_next(&self->table, n, &cur);
+        td_map_remove(&self->table, n);
+        s_txn_free(TD_MAP_ENTRY(n, sip_txn_t, node));
+    }
     while (self->dead) {
         sip_txn_t *t = self->dead;
         self->dead = t->next;
@@ -1469,7 +1443,7 @@ void sip_txn_layer_destroy(sip_txn_layer_t **self_p)
         event_free(self->reaper);
     sip_transport_destroy(&self->tp);
     td_clock_destroy(&self->own_clock);
-    free(self->buckets);
+    td_map_fini(&self->table);
     free(self);
     *self_p = NULL;
 }

@@ -677,7 +677,10 @@ static void test_in_a_call(void **state)
     char master[200];
     snprintf(master, sizeof master, "%s/Master.csv", cdr);
     test_read(master, csv, sizeof csv);
-    assert_true(strncmp(csv, "\"acme\",\"555\",\"100\",\"internal\"", 27) == 0);
+    /* the router hangs its calls up in its table's order, which the seeded
+     * hash makes differ per run: c1's line is the one that starts so */
+    const char *line = strstr(csv, "\"acme\",\"555\",\"100\",\"internal\"");
+    assert_true(line && (line == csv || line[-1] == '\n'));
     snprintf(want, sizeof want, ",\"DOCUMENTATION\",\"%s\",\"vip \"\"one\"\"\"\n", uid);
     if (!strstr(csv, want))
         fail_msg("Master.csv: %s (want ...%s)", csv, want);
