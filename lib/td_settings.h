@@ -73,6 +73,15 @@ typedef struct {
     uint16_t metrics_port;    /* host order; 0 = any free port */
     td_store_conf_t cluster;  /* [cluster] redis=host:port, password=, db= (or TANDEM_REDIS):
                                * state in Redis (td_store.h); enabled = 0 without it */
+    /* [security] bans and scanners (signaling/sip_ban.h) */
+    uint32_t ban_threshold;   /* failed authentications from one source that ban it (20;
+                               * 0: never ban) */
+    uint32_t ban_window_s;    /* ... within this many seconds (60) */
+    uint32_t ban_time_s;      /* seconds a ban lasts (600) */
+    int ban_drop;             /* ban_action=drop (1) | reject (0: 403) */
+    char ban_exempt[512];     /* addresses never banned: CIDR list ("") */
+    int drop_scanners;        /* drop requests with a scanner's User-Agent (1) */
+    char scanner_useragents[1024]; /* their User-Agent substrings ("": sip_ban.h's list) */
 } td_settings_t;
 
 /* Parse argv and CONFDIR/tandem.conf for `process` ("signaling", "router",

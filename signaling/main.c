@@ -175,11 +175,15 @@ int main(int argc, char **argv)
         goto out;
     }
     td_log_attach(base);
+    sip_ban_opts_t ban = { .threshold = s.ban_threshold, .window_s = s.ban_window_s,
+                           .ban_s = s.ban_time_s, .drop = s.ban_drop, .exempt = s.ban_exempt,
+                           .drop_scanners = s.drop_scanners,
+                           .scanners = s.scanner_useragents[0] ? s.scanner_useragents : NULL };
     sip_core_opts_t opts = { .identity = s.identity, .endpoint = s.endpoint,
                              .discover = s.discover,
                              .capacity = s.capacity, .max_ringing = s.max_ringing,
                              .overload_lag_ms = s.overload_lag_ms, .max_cps = s.max_cps,
-                             .conf_path = path, .cluster = &s.cluster };
+                             .conf_path = path, .cluster = &s.cluster, .ban = &ban };
     core = sip_core_new(base, conf, fd, &opts);
     if (!core)
         goto out;
