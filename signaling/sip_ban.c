@@ -209,7 +209,9 @@ int sip_ban_fail(sip_ban_t *self, uint32_t addr, long now)
     self->st.bans++;
     self->st.banned_now++;
     char ip[INET_ADDRSTRLEN];
-    /* fail2ban's asterisk filter reads "Host <HOST> failed to authenticate" */
+    /* fail2ban's asterisk filter reads "Host <HOST> failed to authenticate"; a
+     * remote party's Call-ID in the context could hide it (sip_ban.h) */
+    td_log_set_context(NULL);
     td_log(LOG_NOTICE, "sip_ban: Host %s failed to authenticate %u times in %ld s: banned for "
            "%u s (ban_action=%s)", s_ip(addr, ip), e->failures, now - e->since,
            self->opts.ban_s, self->opts.drop ? "drop" : "reject");
@@ -317,8 +319,8 @@ void sip_ban_auth_failed(sip_ban_t *self, const osip_message_t *req,
                         "for '%s:%u' (callid: %s) - %s", s_tame(m, who + 200, 100),
                         s_uri(req ? req->from : NULL, who, 200), ip, ntohs(from->sin_port),
                         s_tame(cid, id, sizeof id), reason);
-    td_log_set_context(cid);
     sip_ban_fail(self, from->sin_addr.s_addr, (long)time(NULL));
+    td_log_set_context(cid);
 }
 
 int sip_ban_screen_source(sip_ban_t *self, const struct sockaddr_in *from, long now)
@@ -345,6 +347,7 @@ int sip_ban_screen_request(sip_ban_t *self, const sip_acl_t *acl, const osip_mes
     if (ua && sip_ban_scanner(self, ua)) {
         char ip[INET_ADDRSTRLEN], tame[128];
         self->st.scanners++;
+        td_log_set_context(NULL);       /* the layer sets it again for the next message */
         td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 5, "sip_ban: %s from %s dropped: User-Agent "
                         "'%s' is a scanner's", req->sip_method, s_ip(from->sin_addr.s_addr, ip),
                         s_tame(ua, tame, sizeof tame));

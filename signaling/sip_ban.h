@@ -64,8 +64,9 @@ int sip_ban_banned(sip_ban_t *self, uint32_t addr, long now);
 int sip_ban_drops(const sip_ban_t *self);
 
 /* One failed authentication (or ACL refusal, or scanner request) from addr:
- * returns 1 if this one banned it (and logged so), else 0. An exempt
- * address is never counted. */
+ * returns 1 if this one banned it (and logged so, with the log context
+ * cleared: td_log_set_context(NULL)), else 0. An exempt address is never
+ * counted. */
 int sip_ban_fail(sip_ban_t *self, uint32_t addr, long now);
 
 /* Whether User-Agent ua is a known scanner's and drop_scanners is on. */
