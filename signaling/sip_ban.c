@@ -296,9 +296,9 @@ static const char *s_uri(const osip_from_t *h, char *buf, size_t len)
 {
     char raw[256];
     const osip_uri_t *u = h ? h->url : NULL;
-    snprintf(raw, sizeof raw, "<%s:%s%s%s>", u && u->scheme ? u->scheme : "sip",
+    snprintf(raw, sizeof raw, "<%s:%s%s%s%s%s>", u && u->scheme ? u->scheme : "sip",
              u && u->username ? u->username : "", u && u->username ? "@" : "",
-             u && u->host ? u->host : "");
+             u && u->host ? u->host : "", u && u->port ? ":" : "", u && u->port ? u->port : "");
     return s_tame(raw, buf, len);
 }
 

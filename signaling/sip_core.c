@@ -633,7 +633,8 @@ static void s_restore_dlg(void *arg, const char *key, size_t n, const char *cons
 /* ---- bans, scanners, ACLs (sip_ban.h, sip_acl.h) -------------------------- */
 
 /* A failed authentication (a 403 or 404 to it, an ACL refusal): logged as
- * Asterisk logs it (fail2ban reads it) and counted against the source. */
+ * Asterisk logs it (fail2ban reads it) and counted against the source.
+ * Call it before answering: a final answer may free req. */
 static void s_ban_failure(sip_core_t *self, osip_message_t *req, const struct sockaddr_in *from,
                           const char *reason)
 {
@@ -701,8 +702,8 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     }
     if (refuse && !g->alwaysauthreject) {
         snprintf(why, sizeof why, "REGISTER of '%s' by '%s' from %s: %s", aor, user, src, refuse);
+        s_ban_failure(self, req, from, failed);     /* before the answer: it frees req */
         sip_msg_reply(txn, refusal, tag, why, NULL, NULL);
-        s_ban_failure(self, req, from, failed);
         return;
     }
     if (refuse || peer->has_secret) {
@@ -723,9 +724,9 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
                      : res == SIP_AUTH_STALE  ? "stale nonce (expired, used or replayed)"
                      : res == SIP_AUTH_NONCE  ? "not the current nonce"
                                               : "wrong password");
-            s_auth_failed(self, txn, refuse ? NULL : peer, res, why);
-            if (res == SIP_AUTH_FAILED)
+            if (res == SIP_AUTH_FAILED)     /* before the answer: it frees req */
                 s_ban_failure(self, req, from, failed);
+            s_auth_failed(self, txn, refuse ? NULL : peer, res, why);
             return;
         }
     }
@@ -738,8 +739,8 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     if (!(peer->transports & bit)) {
         snprintf(why, sizeof why, "REGISTER of '%s' from %s: %s is not in its transport=",
                  aor, src, sip_transport_name(tp));
-        sip_msg_reply(txn, 403, tag, why, NULL, NULL);
         s_ban_failure(self, req, from, "Device not configured to use this transport type");
+        sip_msg_reply(txn, 403, tag, why, NULL, NULL);
         return;
     }
 
@@ -895,8 +896,8 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         }
         if (!g->alwaysauthreject) {
             snprintf(why, sizeof why, "'%s' from %s matches no peer and allowguest=no", name, src);
-            sip_msg_reply(txn, 403, NULL, why, NULL, NULL);
             s_ban_failure(self, req, from, "No matching endpoint found");
+            sip_msg_reply(txn, 403, NULL, why, NULL, NULL);
             return 0;
         }
         /* chan_sip's bogus peer: an unknown caller is challenged exactly
@@ -909,8 +910,8 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         snprintf(why, sizeof why, "%s from '%s' at %s: peer %s, but its ACL denies the address",
                  m, name, src, p->name);
         td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 10, "403: %s", why);
-        sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
         s_ban_failure(self, req, from, "Not match Endpoint ACL");
+        sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
         return 0;
     } else if (p->insecure_invite || !p->has_secret) {
         /* check_peer_ok: insecure=invite "pretend[s] there is no required
@@ -939,8 +940,8 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         snprintf(why, sizeof why, "%s from %s: peer %s, but the digest user is '%s' "
                  "(username mismatch)", m, src, p->name, user);
         td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 10, "403: %s", why);
-        sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
         s_ban_failure(self, req, from, "Failed to authenticate");
+        sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
         return 0;
     }
     sip_auth_result_t res = sip_auth_verify(self->auth, cred, m, p ? p->ha1 : NULL,
@@ -954,9 +955,9 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
              : res == SIP_AUTH_NONCE ? "not the current nonce"
              : p                     ? "wrong password"
                                      : "unknown user");
-    s_auth_failed(self, txn, p, res, why);
-    if (res == SIP_AUTH_FAILED)
+    if (res == SIP_AUTH_FAILED)             /* before the answer: it frees req */
         s_ban_failure(self, req, from, "Failed to authenticate");
+    s_auth_failed(self, txn, p, res, why);
     return 0;
 }
 
