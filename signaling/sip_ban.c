@@ -178,11 +178,44 @@ static s_entry_t *s_evict(sip_ban_t *self, s_entry_t *b)
     return pick;
 }
 
+static void s_ban(sip_ban_t *self, s_entry_t *e, long now, const char *why);
+static s_entry_t *s_entry(sip_ban_t *self, uint32_t addr, long now);
+
 int sip_ban_fail(sip_ban_t *self, uint32_t addr, long now)
 {
     if (sip_acl_rules_match(self->exempt, self->nexempt, addr))
         return 0;
     self->st.failures++;
+    s_entry_t *e = s_entry(self, addr, now);
+    if (e->until)                            /* already banned (reject mode) */
+        return 0;
+    if (now - e->since >= (long)self->opts.window_s) {
+        e->since = now;
+        e->failures = 0;
+    }
+    e->failures++;
+    if (!self->opts.threshold || e->failures < self->opts.threshold)
+        return 0;
+    s_ban(self, e, now, NULL);
+    return 1;
+}
+
+int sip_ban_now(sip_ban_t *self, uint32_t addr, long now, const char *why)
+{
+    if (sip_acl_rules_match(self->exempt, self->nexempt, addr) || !self->opts.threshold)
+        return 0;
+    self->st.failures++;
+    s_entry_t *e = s_entry(self, addr, now);
+    e->failures++;
+    if (e->until)
+        return 0;
+    s_ban(self, e, now, why);
+    return 1;
+}
+
+/* addr's entry, made (in a free way of its bucket, or by eviction) if new. */
+static s_entry_t *s_entry(sip_ban_t *self, uint32_t addr, long now)
+{
     s_entry_t *e = s_find(self, addr);
     if (!e) {
         s_entry_t *b = s_bucket(self, addr);
@@ -195,15 +228,12 @@ int sip_ban_fail(sip_ban_t *self, uint32_t addr, long now)
         self->st.tracked++;
     }
     e->last = now;
-    if (e->until)                            /* already banned (reject mode) */
-        return 0;
-    if (now - e->since >= (long)self->opts.window_s) {
-        e->since = now;
-        e->failures = 0;
-    }
-    e->failures++;
-    if (!self->opts.threshold || e->failures < self->opts.threshold)
-        return 0;
+    return e;
+}
+
+/* Ban e from now, and say so (why NULL: the failures counted). */
+static void s_ban(sip_ban_t *self, s_entry_t *e, long now, const char *why)
+{
     e->until = now + (long)self->opts.ban_s;
     e->banned_at = now;
     self->st.bans++;
@@ -212,10 +242,14 @@ int sip_ban_fail(sip_ban_t *self, uint32_t addr, long now)
     /* fail2ban's asterisk filter reads "Host <HOST> failed to authenticate"; a
      * remote party's Call-ID in the context could hide it (sip_ban.h) */
     td_log_set_context(NULL);
-    td_log(LOG_NOTICE, "sip_ban: Host %s failed to authenticate %u times in %ld s: banned for "
-           "%u s (ban_action=%s)", s_ip(addr, ip), e->failures, now - e->since,
-           self->opts.ban_s, self->opts.drop ? "drop" : "reject");
-    return 1;
+    if (why)
+        td_log(LOG_NOTICE, "sip_ban: Host %s failed to authenticate: %s: banned for %u s "
+               "(ban_action=%s)", s_ip(e->addr, ip), why, self->opts.ban_s,
+               self->opts.drop ? "drop" : "reject");
+    else
+        td_log(LOG_NOTICE, "sip_ban: Host %s failed to authenticate %u times in %ld s: banned "
+               "for %u s (ban_action=%s)", s_ip(e->addr, ip), e->failures, now - e->since,
+               self->opts.ban_s, self->opts.drop ? "drop" : "reject");
 }
 
 int sip_ban_scanner(const sip_ban_t *self, const char *ua)
@@ -351,7 +385,9 @@ int sip_ban_screen_request(sip_ban_t *self, const sip_acl_t *acl, const osip_mes
         td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 5, "sip_ban: %s from %s dropped: User-Agent "
                         "'%s' is a scanner's", req->sip_method, s_ip(from->sin_addr.s_addr, ip),
                         s_tame(ua, tame, sizeof tame));
-        sip_ban_fail(self, from->sin_addr.s_addr, now);
+        char why[160];
+        snprintf(why, sizeof why, "a scanner (User-Agent '%s')", tame);
+        sip_ban_now(self, from->sin_addr.s_addr, now, why);
         return -1;
     }
     const char *part = NULL;

@@ -4,8 +4,8 @@
  * is what fail2ban's asterisk jail does, inside the process: a source with
  * `threshold` failures within `window` seconds is banned for `ban_time`
  * seconds. A failure is a 403 to credentials (wrong password, unknown user
- * under alwaysauthreject), an ACL refusal, or a request from a known
- * scanner. Counting is per source address, never per user: locking a user
+ * under alwaysauthreject) or an ACL refusal; a request from a known
+ * scanner bans its source at once. Counting is per source address, never per user: locking a user
  * out everywhere would hand an attacker a denial of service against the
  * user's real phone.
  *
@@ -69,6 +69,12 @@ int sip_ban_drops(const sip_ban_t *self);
  * counted. */
 int sip_ban_fail(sip_ban_t *self, uint32_t addr, long now);
 
+/* Ban addr at once (a known scanner: its first request is proof enough,
+ * and svwar sends no second one to a switch that does not answer), logged
+ * as "Host ADDR failed to authenticate: WHY: banned for N s". 1 if banned
+ * now; 0 if exempt, already banned, or ban_threshold=0. */
+int sip_ban_now(sip_ban_t *self, uint32_t addr, long now, const char *why);
+
 /* Whether User-Agent ua is a known scanner's and drop_scanners is on. */
 int sip_ban_scanner(const sip_ban_t *self, const char *ua);
 
@@ -88,8 +94,8 @@ void sip_ban_auth_failed(sip_ban_t *self, const osip_message_t *req,
 
 /* The screens of sip_txn_screen_t. source: 1 drops a datagram from a
  * banned source under ban_action=drop. request (a new request): a banned
- * source gets -1 (drop) or 403 (reject); a scanner's User-Agent -1, counted
- * as a failure; an address the [general] ACL acl denies (NULL: none) 403,
+ * source gets -1 (drop) or 403 (reject); a scanner's User-Agent -1, and its
+ * source is banned (sip_ban_now); an address the [general] ACL acl denies (NULL: none) 403,
  * counted as a failure; else 0. */
 int sip_ban_screen_source(sip_ban_t *self, const struct sockaddr_in *from, long now);
 int sip_ban_screen_request(sip_ban_t *self, const sip_acl_t *acl, const osip_message_t *req,

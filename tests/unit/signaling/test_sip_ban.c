@@ -190,7 +190,11 @@ static void test_screen_and_log(void **state)
     osip_message_t *phone = s_msg(text);
     long now = (long)time(NULL);
     assert_int_equal(sip_ban_screen_request(b, NULL, phone, &from, now), 0);
-    assert_int_equal(sip_ban_screen_request(b, NULL, scan, &from, now), -1);
+    struct sockaddr_in scanner = from;
+    scanner.sin_addr.s_addr = s_ip("127.0.0.5");
+    assert_int_equal(sip_ban_screen_request(b, NULL, scan, &scanner, now), -1);
+    assert_int_equal(sip_ban_screen_source(b, &scanner, now), 1);    /* banned at once */
+    sip_ban_auth_failed(b, phone, &from, "Wrong password");
     sip_ban_auth_failed(b, phone, &from, "Wrong password");
     assert_int_equal(sip_ban_screen_source(b, &from, now), 0);
     sip_ban_auth_failed(b, phone, &from, "Wrong password");     /* the third: banned */
@@ -206,7 +210,8 @@ static void test_screen_and_log(void **state)
     sip_ban_stats_t st;
     sip_ban_stats(b, &st);
     assert_int_equal(st.scanners, 1);
-    assert_int_equal(st.failures, 4);
+    assert_int_equal(st.failures, 5);
+    assert_int_equal(st.bans, 2);
     td_log_flush();
     char log[8192] = "";
     FILE *f = fopen(path, "r");
@@ -219,6 +224,8 @@ static void test_screen_and_log(void **state)
     assert_non_null(strstr(log, "NOTICE sip_ban: Registration from '<sip:100?x@127.0.0.1>' "
                                 "failed for '127.0.0.2:5062' - Wrong password\n"));
     assert_non_null(strstr(log, "sip_ban: Host 127.0.0.2 failed to authenticate 3 times"));
+    assert_non_null(strstr(log, "sip_ban: Host 127.0.0.5 failed to authenticate: a scanner "
+                                "(User-Agent 'friendly-scanner'): banned for 600 s"));
     assert_non_null(strstr(log, "failed for '127.0.0.3:5062' - Device does not match ACL"));
     assert_null(strstr(log, "[a:b"));
     osip_message_free(scan);
