@@ -44,9 +44,10 @@ typedef struct {
                                 * case-insensitive (NULL: SIP_BAN_SCANNERS) */
 } sip_ban_opts_t;
 
+/* Scanners only: not sipsak (a monitoring tool) nor softphones some lists
+ * carry (CSipSimple). */
 #define SIP_BAN_SCANNERS "friendly-scanner,sipvicious,sipcli,VaxSIPUserAgent,sip-scan," \
-                         "sipsak,sundayddr,iWar,CSipSimple,SIVuS,Gulp,sipv,smap,pplsip," \
-                         "Ozeki,Cisco-SIPGateway/IOS-12.x"
+                         "sundayddr,iWar,SIVuS,pplsip"
 
 /* The defaults above into out (exempt "", scanners NULL). */
 void sip_ban_opts_default(sip_ban_opts_t *out);
