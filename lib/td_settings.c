@@ -59,6 +59,27 @@ static int s_parse_redis(td_store_conf_t *out, const char *text)
     return 0;
 }
 
+/* "ADDR[/BITS|/MASK],..." of IPv4 addresses (sip_acl's rules): 0 or -1. */
+static int s_cidr_list_ok(const char *value)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", value);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+        char *slash = strchr(t, '/');
+        if (slash)
+            *slash++ = '\0';
+        struct in_addr a;
+        if (inet_pton(AF_INET, t, &a) != 1)
+            return -1;
+        if (slash && !(strchr(slash, '.') ? inet_pton(AF_INET, slash, &a) == 1
+                       : (*slash && strspn(slash, "0123456789") == strlen(slash)
+                          && atoi(slash) <= 32)))
+            return -1;
+    }
+    return 0;
+}
+
 static int s_copy(char *dst, size_t len, const td_conf_var_t *v, const char *what)
 {
     if (strlen(v->value) >= len) {
@@ -256,6 +277,45 @@ static int s_read_file(td_settings_t *out, const char *process)
                        && !strcasecmp(k, "identity")) {
                 if (!strcmp(s, process))
                     rc = s_copy(out->identity, sizeof out->identity, v, "identity");
+            } else if (!strcmp(s, "security") && (!strcasecmp(k, "ban_threshold")
+                                                  || !strcasecmp(k, "ban_window")
+                                                  || !strcasecmp(k, "ban_time"))) {
+                if (td_conf_int(v->value, !strcasecmp(k, "ban_threshold") ? 0 : 1,
+                                86400 * 365, &n) < 0) {
+                    fprintf(stderr, "%s:%d: %s must be a number from %d to 31536000\n",
+                            v->file, v->line, k, !strcasecmp(k, "ban_threshold") ? 0 : 1);
+                    rc = -1;
+                } else if (!strcasecmp(k, "ban_threshold"))
+                    out->ban_threshold = (uint32_t)n;
+                else if (!strcasecmp(k, "ban_window"))
+                    out->ban_window_s = (uint32_t)n;
+                else
+                    out->ban_time_s = (uint32_t)n;
+            } else if (!strcmp(s, "security") && !strcasecmp(k, "ban_action")) {
+                if (strcasecmp(v->value, "drop") && strcasecmp(v->value, "reject")) {
+                    fprintf(stderr, "%s:%d: ban_action must be drop or reject\n", v->file,
+                            v->line);
+                    rc = -1;
+                } else
+                    out->ban_drop = !strcasecmp(v->value, "drop");
+            } else if (!strcmp(s, "security") && !strcasecmp(k, "ban_exempt")) {
+                if (s_cidr_list_ok(v->value) < 0) {
+                    fprintf(stderr, "%s:%d: ban_exempt must be a comma list of IPv4 "
+                            "ADDR[/BITS|/MASK]\n", v->file, v->line);
+                    rc = -1;
+                } else
+                    rc = s_copy(out->ban_exempt, sizeof out->ban_exempt, v, "ban_exempt");
+            } else if (!strcmp(s, "security") && !strcasecmp(k, "drop_scanners")) {
+                int yes = td_conf_bool(v->value);
+                if (yes < 0) {
+                    fprintf(stderr, "%s:%d: drop_scanners must be yes or no\n", v->file,
+                            v->line);
+                    rc = -1;
+                } else
+                    out->drop_scanners = yes;
+            } else if (!strcmp(s, "security") && !strcasecmp(k, "scanner_useragents")) {
+                rc = s_copy(out->scanner_useragents, sizeof out->scanner_useragents, v,
+                            "scanner_useragents");
             } else {
                 fprintf(stderr, "%s:%d: unknown setting '%s' in [%s]\n", v->file, v->line, k, s);
                 rc = -1;
@@ -380,6 +440,11 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
     out->overload_lag_ms = 20;
     out->max_sdp = 16384;
     out->max_transactions = 200000;
+    out->ban_threshold = 20;
+    out->ban_window_s = 60;
+    out->ban_time_s = 600;
+    out->ban_drop = 1;
+    out->drop_scanners = 1;
     snprintf(out->cluster.host, sizeof out->cluster.host, "127.0.0.1");
     out->cluster.port = 6379;
     if (!strcmp(process, "router"))

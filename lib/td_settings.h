@@ -86,6 +86,15 @@ typedef struct {
                                * state in Redis (td_store.h); enabled = 0 without it */
     uint32_t nonce_lifetime_s; /* [security] nonce_lifetime: seconds a digest nonce stays
                                 * current (30) */
+    /* [security] bans and scanners (signaling/sip_ban.h) */
+    uint32_t ban_threshold;   /* failed authentications from one source that ban it (20;
+                               * 0: never ban) */
+    uint32_t ban_window_s;    /* ... within this many seconds (60) */
+    uint32_t ban_time_s;      /* seconds a ban lasts (600) */
+    int ban_drop;             /* ban_action=drop (1) | reject (0: 403) */
+    char ban_exempt[512];     /* addresses never banned: CIDR list ("") */
+    int drop_scanners;        /* drop requests with a scanner's User-Agent (1) */
+    char scanner_useragents[1024]; /* their User-Agent substrings ("": sip_ban.h's list) */
 } td_settings_t;
 
 /* Parse argv and CONFDIR/tandem.conf for `process` ("signaling", "router",

@@ -177,6 +177,10 @@ int main(int argc, char **argv)
         goto out;
     }
     td_log_attach(base);
+    sip_ban_opts_t ban = { .threshold = s.ban_threshold, .window_s = s.ban_window_s,
+                           .ban_s = s.ban_time_s, .drop = s.ban_drop, .exempt = s.ban_exempt,
+                           .drop_scanners = s.drop_scanners,
+                           .scanners = s.scanner_useragents[0] ? s.scanner_useragents : NULL };
     sip_core_opts_t opts = { .identity = s.identity, .endpoint = s.endpoint,
                              .discover = s.discover,
                              .bus_keys = &s.bus_keys,
@@ -184,7 +188,7 @@ int main(int argc, char **argv)
                              .overload_lag_ms = s.overload_lag_ms, .max_cps = s.max_cps,
                              .nonce_lifetime = s.nonce_lifetime_s,
                              .max_sdp = s.max_sdp, .max_transactions = s.max_transactions,
-                             .conf_path = path, .cluster = &s.cluster };
+                             .conf_path = path, .cluster = &s.cluster, .ban = &ban };
     core = sip_core_new(base, conf, fd, &opts);
     if (!core)
         goto out;

@@ -1,5 +1,6 @@
 /* sip_cli - see sip_cli.h. */
 #include "sip_cli.h"
+#include "sip_ban.h"
 
 #include <arpa/inet.h>
 #include <regex.h>
@@ -326,6 +327,20 @@ static int s_show_registry(const sip_cli_env_t *env, s_out_t *o)
     return SIP_CLI_OK;
 }
 
+/* --- sip show bans ---------------------------------------------------------------- */
+
+static int s_show_bans(const sip_cli_env_t *env, s_out_t *o)
+{
+    char list[4096];
+    size_t n = sip_ban_list(env->ban, env->now, list, sizeof list);
+    sip_ban_stats_t st;
+    sip_ban_stats(env->ban, &st);
+    s_printf(o, "%s%zu banned source(s); %lu failed authentication(s), %lu ban(s), %lu "
+             "request(s) refused while banned, %lu from scanners, %lu evicted\n", list, n,
+             st.failures, st.bans, st.dropped, st.scanners, st.evicted);
+    return SIP_CLI_OK;
+}
+
 /* --- dispatch ------------------------------------------------------------------- */
 
 static const char *const s_help =
@@ -333,7 +348,9 @@ static const char *const s_help =
     "sip show peer <name>              one peer's settings and registration\n"
     "sip show users [like <re>]        users and friends: secret, context\n"
     "sip show registry                 outbound registrations (register =>) and state\n"
-    "sip reload                        re-read sip.conf (calls in progress stay)\n";
+    "sip reload                        re-read sip.conf (calls in progress stay)\n"
+    "sip show bans                     sources banned for failed authentications\n"
+    "sip unban <address>|all           lift a ban (and forget the source's failures)\n";
 
 int sip_cli_run(const sip_cli_env_t *env, const char *command, char **text)
 {
@@ -361,6 +378,16 @@ int sip_cli_run(const sip_cli_env_t *env, const char *command, char **text)
             rc = SIP_CLI_FAILED;
         } else {
             s_printf(&o, "%s\n", why);
+        }
+    } else if (IS(0, "sip") && IS(1, "show") && IS(2, "bans") && n == 3 && env->ban) {
+        rc = s_show_bans(env, &o);
+    } else if (IS(0, "sip") && IS(1, "unban") && n == 3 && env->ban) {
+        struct in_addr a = { 0 };
+        if (strcasecmp(w[2], "all") && inet_pton(AF_INET, w[2], &a) != 1) {
+            rc = SIP_CLI_USAGE;
+        } else {
+            size_t k = sip_ban_clear(env->ban, a.s_addr);
+            s_printf(&o, "%zu ban(s) lifted\n", k);
         }
     } else if (IS(0, "sip") && (n == 1 || IS(1, "help"))) {
         s_printf(&o, "%s", s_help);

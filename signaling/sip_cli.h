@@ -30,6 +30,7 @@ typedef struct {
      * reason ("file:line: reason") in why. NULL: the command fails. env's
      * pointers are stale after a reload that succeeded. */
     int (*reload)(void *arg, char *why, size_t len);
+    struct sip_ban *ban;            /* `sip show bans`, `sip unban`; NULL: none */
     void *arg;
 } sip_cli_env_t;
 

@@ -3,6 +3,7 @@
 #include "td_map.h"
 #include "td_str.h"
 #include "sip_conf.h"
+#include "sip_acl.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -99,7 +100,12 @@ struct sip_conf {
     char *err;
     size_t errlen;
     int warnings;           /* values loaded past with a fallback */
+    sip_acl_t *named;       /* acl.conf beside sip.conf (sip_acl.h) */
+    sip_acl_t **acls;       /* every permit/deny/acl list peers and [general] point at */
+    size_t nacls;
 };
+
+
 
 static int s_fail(sip_conf_t *self, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -111,6 +117,29 @@ static int s_fail(sip_conf_t *self, const char *file, int line, const char *fmt,
     td_conf_verror(self->err, self->errlen, file, line, fmt, ap);
     va_end(ap);
     return -1;
+}
+
+/* A permit=/deny=/acl= line into *slot (a new ACL on the first line). */
+static int s_acl_line(sip_conf_t *self, const td_conf_var_t *v, const struct sip_acl **slot)
+{
+    if (!*slot) {
+        sip_acl_t **more = realloc(self->acls, (self->nacls + 1) * sizeof *more);
+        if (!more)
+            return s_fail(self, v->file, v->line, "out of memory");
+        self->acls = more;
+        if (!(self->acls[self->nacls] = sip_acl_new()))
+            return s_fail(self, v->file, v->line, "out of memory");
+        *slot = self->acls[self->nacls++];
+    }
+    char why[160];
+    int missing = 0;
+    if (sip_acl_append((sip_acl_t *)*slot, v->name, v->value, self->named, &missing, why,
+                       sizeof why) != 0)
+        return s_fail(self, v->file, v->line, "%s: %s", v->name, why);
+    if (missing && !v->inherited)   /* named_acl.c: "... will automatically fail if applied" */
+        td_log(LOG_WARNING, "%s:%d: ACL '%s' does not exist (acl.conf): it denies every address",
+               v->file, v->line, v->value);
+    return 0;
 }
 
 /* A value chan_sip loads past: it warns (or says nothing) and goes on with a
@@ -797,10 +826,9 @@ static int s_general(sip_conf_t *self, td_conf_section_t *sec)
             rc = s_int(self, v, 1, 86400, &g->externrefresh);
         else if (!strcasecmp(k, "localnet"))
             rc = s_localnet(self, v);
-        else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl")) {
-            if (!v->inherited)
-                td_log(LOG_WARNING, "%s:%d: '%s' is not enforced yet", v->file, v->line, k);
-        } else if (s_stream_key(self, v, g, &rc))
+        else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl"))
+            rc = s_acl_line(self, v, &g->acl);
+        else if (s_stream_key(self, v, g, &rc))
             ;
         else if (!s_ignored_key(self, v))
             s_unknown_key(self, v, sec->name);
@@ -1034,10 +1062,9 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
             ;                                        /* accepted: media is always anchored */
         else if (!strcasecmp(k, "transport"))
             rc = s_transports(v, g, 1, &p->transports, &p->transport);
-        else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl")) {
-            if (!v->inherited)
-                td_log(LOG_WARNING, "%s:%d: '%s' is not enforced yet", v->file, v->line, k);
-        } else if (!s_ignored_key(self, v))
+        else if (!strcasecmp(k, "permit") || !strcasecmp(k, "deny") || !strcasecmp(k, "acl"))
+            rc = s_acl_line(self, v, &p->acl);
+        else if (!s_ignored_key(self, v))
             s_unknown_key(self, v, sec->name);
         if (rc < 0)
             return -1;
@@ -1255,8 +1282,18 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
     g->transports = g->transport = SIP_TRANSPORT_UDP;
     g->tcpauthtimeout = 30;                 /* DEFAULT_AUTHTIMEOUT */
 
+    /* acl.conf beside sip.conf: the named ACLs acl= lines use */
+    char aclpath[1024];
+    const char *slash = strrchr(path, '/');
+    snprintf(aclpath, sizeof aclpath, "%.*s%sacl.conf", slash ? (int)(slash - path) : 0, path,
+             slash ? "/" : "");
+    if (sip_acl_named_load(aclpath, &self->named, self->err, self->errlen) != 0) {
+        free(self);
+        return NULL;
+    }
     td_conf_t *conf = td_conf_load(path, self->err, self->errlen);
     if (!conf) {
+        sip_acl_destroy(&self->named);
         free(self);
         return NULL;
     }
@@ -1329,6 +1366,10 @@ void sip_conf_destroy(sip_conf_t **self_p)
     free(self->files);
     free(self->regs);
     free(self->peers);
+    for (size_t i = 0; i < self->nacls; i++)
+        sip_acl_destroy(&self->acls[i]);
+    free(self->acls);
+    sip_acl_destroy(&self->named);
     free(self);
     *self_p = NULL;
 }

@@ -100,6 +100,8 @@ typedef struct sip_peer {
     struct sockaddr_in proxy;   /* outboundproxy host:port (5060), resolved at load */
     unsigned transports;        /* transport=udp,tcp,tls: SIP_TRANSPORT_* the peer may use */
     unsigned transport;         /* the first one listed: what requests to it go over */
+    const struct sip_acl *acl;  /* permit=/deny=/acl= (sip_acl.h); NULL: none. Owned by
+                                 * sip_conf_t */
     const char *file;           /* where the section starts; owned by sip_conf_t */
     int line;
 } sip_peer_t;
@@ -164,6 +166,11 @@ typedef struct {
     char tlscipher[256];        /* OpenSSL cipher list; "" for its default */
     int tlsverifyclient;        /* 0: ask TLS clients for no certificate */
     int tlsdontverifyserver;    /* 0: check the certificate of servers we connect to */
+    const struct sip_acl *acl;  /* [general] permit=/deny=/acl=: chan_sip reads none of these
+                                 * in [general] (only contactpermit etc., which stay
+                                 * ignored); Tandem applies them to every new request from
+                                 * any source (403), so a line the operator wrote is never
+                                 * silently ignored. NULL: none. Owned by sip_conf_t */
 } sip_general_t;
 
 /* One `register =>` line of [general] (chan_sip's sip_register):

@@ -66,6 +66,7 @@ struct sip_core {
     struct event *sampler;         /* its samples: a timer whose lateness is the loop's lag */
     uint64_t sample_due_us;
     unsigned long txn_peak;        /* live transactions' peak since the last malloc_trim */
+    sip_ban_t *ban;                /* failed authentications per source, bans, scanners */
 };
 
 /* ---- load and admission control (sip_load.h) --------------------------- */
@@ -669,6 +670,34 @@ static void s_restore_dlg(void *arg, const char *key, size_t n, const char *cons
         td_store_del(sip_state_store(self->state), key);
 }
 
+/* ---- bans, scanners, ACLs (sip_ban.h, sip_acl.h) -------------------------- */
+
+/* A failed authentication (a 403 or 404 to it, an ACL refusal): logged as
+ * Asterisk logs it (fail2ban reads it) and counted against the source.
+ * Call it before answering: a final answer may free req. */
+static void s_ban_failure(sip_core_t *self, osip_message_t *req, const struct sockaddr_in *from,
+                          const char *reason)
+{
+    sip_ban_auth_failed(self->ban, req, from, reason);
+}
+
+static int s_screen_source(void *arg, const struct sockaddr_in *from)
+{
+    return sip_ban_screen_source(((sip_core_t *)arg)->ban, from, (long)time(NULL));
+}
+
+static int s_screen_request(void *arg, osip_message_t *req, const struct sockaddr_in *from)
+{
+    sip_core_t *self = arg;
+    return sip_ban_screen_request(self->ban, sip_conf_general(self->conf)->acl, req, from,
+                                  (long)time(NULL));
+}
+
+sip_ban_t *sip_core_ban(sip_core_t *self)
+{
+    return self->ban;
+}
+
 static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
                           const struct sockaddr_in *from)
 {
@@ -688,21 +717,34 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         sip_txn_force_rport(txn, from);
     osip_authorization_t *cred = sip_auth_credentials(self->auth, req, user, sizeof user);
     const char *refuse = NULL;   /* why register_verify refuses before any password check */
+    const char *failed = "Wrong password";   /* chan_sip's reason in its NOTICE line */
     int refusal = 0;
     if (!peer) {
         refuse = "no such peer";
         refusal = 404;                                /* AUTH_NOT_FOUND: "404 Not found" */
+        failed = g->alwaysauthreject ? "Wrong password" : "No matching peer found";
+    } else if (!sip_acl_allows(peer->acl, from->sin_addr, NULL)) {
+        /* register_verify applies the peer's permit/deny/acl first:
+         * AUTH_ACL_FAILED, answered "404 Not found" (not 403: chan_sip's
+         * switch sends 403 only for AUTH_PEER_NOT_DYNAMIC), or with
+         * alwaysauthreject the fake challenge and then 403. */
+        refuse = "Device does not match ACL";
+        refusal = 404;
+        failed = refuse;
     } else if (!peer->dynamic) {
         refuse = "not host=dynamic";
         refusal = 403;                                /* AUTH_PEER_NOT_DYNAMIC */
+        failed = "Peer is not supposed to register";
     } else if (peer->has_secret && cred && strcmp(user, peer->name) != 0) {
         refuse = "the digest user is not the peer's name";
         refusal = 404;                                /* AUTH_USERNAME_MISMATCH */
+        failed = "Username/auth name mismatch";
     }
     if (refuse && !g->alwaysauthreject) {
         snprintf(why, sizeof why, "REGISTER of '%s' by '%s' from %s: %s", aor, user, src, refuse);
         if (cred)
             sip_auth_on_failure(self->auth, from, user, "REGISTER", refuse);
+        s_ban_failure(self, req, from, failed);     /* before the answer: it frees req */
         sip_msg_reply(txn, refusal, tag, why, NULL, NULL);
         return;
     }
@@ -721,6 +763,8 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         if (res != SIP_AUTH_OK) {
             snprintf(why, sizeof why, "REGISTER of '%s' by '%s' from %s: %s%s%s", aor, user, src,
                      refuse ? refuse : "", refuse ? ", " : "", sip_auth_why(self->auth));
+            if (res == SIP_AUTH_FAILED || res == SIP_AUTH_NONCE)  /* before the answer: it frees req */
+                s_ban_failure(self, req, from, failed);
             s_auth_failed(self, txn, from, refuse ? NULL : peer, res, why);
             return;
         }
@@ -734,6 +778,7 @@ static void s_on_register(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     if (!(peer->transports & bit)) {
         snprintf(why, sizeof why, "REGISTER of '%s' from %s: %s is not in its transport=",
                  aor, src, sip_transport_name(tp));
+        s_ban_failure(self, req, from, "Device not configured to use this transport type");
         sip_msg_reply(txn, 403, tag, why, NULL, NULL);
         return;
     }
@@ -891,12 +936,23 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
         if (!g->alwaysauthreject) {
             snprintf(why, sizeof why, "'%s' from %s matches no peer and allowguest=no", name, src);
             sip_auth_on_failure(self->auth, from, name, m, "no such peer and allowguest=no");
+            s_ban_failure(self, req, from, "No matching endpoint found");
             sip_msg_reply(txn, 403, NULL, why, NULL, NULL);
             return 0;
         }
         /* chan_sip's bogus peer: an unknown caller is challenged exactly
          * like a known one, so the answer does not tell which users exist;
          * whatever credentials come back get 403. */
+    } else if (!sip_acl_allows(p->acl, from->sin_addr, NULL)) {
+        /* check_peer_ok applies the peer's ACL before anything else:
+         * AUTH_ACL_FAILED, which send_check_user_failure_response answers
+         * with 403 at once (alwaysauthreject or not). */
+        snprintf(why, sizeof why, "%s from '%s' at %s: peer %s, but its ACL denies the address",
+                 m, name, src, p->name);
+        td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 10, "403: %s", why);
+        s_ban_failure(self, req, from, "Not match Endpoint ACL");
+        sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
+        return 0;
     } else if (p->insecure_invite || !p->has_secret) {
         /* check_peer_ok: insecure=invite "pretend[s] there is no required
          * authentication" for every method it identifies (here OPTIONS too),
@@ -930,6 +986,7 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
                  "(username mismatch)", m, src, p->name, user);
         sip_auth_on_failure(self->auth, from, user, m, "username mismatch");
         td_logs_limited(TD_LOG_SIP, LOG_NOTICE, 10, "403: %s", why);
+        s_ban_failure(self, req, from, "Failed to authenticate");
         sip_msg_reply(txn, 403, NULL, NULL, NULL, NULL);
         return 0;
     }
@@ -942,6 +999,8 @@ static int s_identify(sip_core_t *self, sip_txn_t *txn, osip_message_t *req,
     }
     snprintf(why, sizeof why, "%s by '%s' from %s: %s%s", m, user, src,
              mismatch ? "username mismatch, " : "", sip_auth_why(self->auth));
+    if (res == SIP_AUTH_FAILED || res == SIP_AUTH_NONCE)  /* before the answer: it frees req */
+        s_ban_failure(self, req, from, "Failed to authenticate");
     s_auth_failed(self, txn, from, p, res, why);
     return 0;
 }
@@ -1300,6 +1359,7 @@ void sip_core_tick(sip_core_t *self, long now)
         self->router_down_since = 0;        /* once per outage */
         sip_legs_router_down(self->call);
     }
+    sip_ban_sweep(self->ban, now);
     size_t gone = sip_registrar_expire(self->registrar, now);
     if (self->location)
         sip_location_flush(self->location);     /* the peers that expired */
@@ -1469,6 +1529,7 @@ static void s_on_cli_request(void *arg, const td_bus_hdr_t *hdr, const Tandem__C
     sip_cli_env_t env = {
         .conf = self->conf, .registrar = self->registrar, .lastms = s_cli_lastms,
         .outreg = self->outreg, .now = (long)time(NULL), .reload = s_cli_reload, .arg = self,
+        .ban = self->ban,
     };
     char *text = NULL;
     Tandem__CliReply r = TANDEM__CLI_REPLY__INIT;
@@ -1544,6 +1605,12 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
     };
     self->auth = sip_auth_new(sip_conf_general(conf)->realm);
     s_auth_setup(self, self->auth);
+    sip_ban_opts_t bo;
+    sip_ban_opts_default(&bo);
+    char ban_err[200];
+    self->ban = sip_ban_new(opts->ban ? opts->ban : &bo, ban_err, sizeof ban_err);
+    if (!self->ban)
+        td_log(LOG_ERR, "sip_core: [security] %s", ban_err);
     self->registrar = sip_registrar_new();
     self->layer = sip_txn_layer_new(base, fd, &th, self);
     self->ext = sip_extern_new(sip_conf_general(conf));
@@ -1565,7 +1632,7 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         return NULL;
     }
     if (!self->auth || !self->registrar || !self->layer || !self->ext || !self->bus || !self->tick
-        || !self->load || !self->sampler) {
+        || !self->load || !self->sampler || !self->ban) {
         td_log(LOG_ERR, "sip_core: cannot start (%s)", !self->layer ? "transaction layer"
                         : !self->bus ? "bus" : "out of memory");
         sip_core_destroy(&self);
@@ -1599,6 +1666,8 @@ sip_core_t *sip_core_new(struct event_base *base, const sip_conf_t *conf, int fd
         return NULL;
     }
     sip_txn_layer_set_max(self->layer, self->opts.max_transactions);
+    sip_txn_screen_t screen = { s_screen_source, s_screen_request };
+    sip_txn_layer_set_screen(self->layer, &screen, self);
     if (self->opts.overload_lag_ms || self->opts.max_cps) {
         sip_txn_layer_set_admit(self->layer, s_admit, self);
         s_sample_arm(self, SAMPLE_IDLE_MS);
@@ -1628,6 +1697,7 @@ void sip_core_destroy(sip_core_t **self_p)
     if (self->sampler)
         event_free(self->sampler);
     sip_load_destroy(&self->load);
+    sip_ban_destroy(&self->ban);
     sip_legs_destroy(&self->call);          /* legs first: they point at transactions */
     sip_outreg_destroy(&self->outreg);
     sip_qualify_destroy(&self->qualify);

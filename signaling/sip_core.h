@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include "sip_conf.h"
 #include "sip_outreg.h"
+#include "sip_ban.h"
 #include "sip_registrar.h"
 #include "sip_txn.h"
 #include "td_bus_curve.h"
@@ -38,6 +39,8 @@ typedef struct {
                                        * single host, state in memory only (sip_state.h);
                                        * enabled: a router that restarts keeps the answered
                                        * calls (adopted from the store), s_on_peer_restart */
+    const sip_ban_opts_t *ban;        /* tandem.conf [security] bans and scanners (sip_ban.h);
+                                       * NULL: the defaults */
 } sip_core_opts_t;
 
 /* Create the core on an already-bound, non-blocking UDP socket (not closed
@@ -72,6 +75,9 @@ size_t sip_core_shutdown(sip_core_t *self);
 int sip_core_reload(sip_core_t *self, char *why, size_t len);
 /* The conf in force (borrowed until the next reload). */
 const sip_conf_t *sip_core_conf(sip_core_t *self);
+
+/* Bans and scanners (sip_ban.h), borrowed for the core's life. */
+sip_ban_t *sip_core_ban(sip_core_t *self);
 
 struct sip_legs;
 struct sip_legs *sip_core_legs(sip_core_t *self);

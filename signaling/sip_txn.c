@@ -120,6 +120,8 @@ struct sip_txn_layer {
     void *admit_arg;
     int admitted;                            /* this datagram was admitted before parsing */
     size_t max_txn;                          /* [security] max_transactions (0: none) */
+    sip_txn_screen_t screen;                 /* bans and scanners (sip_ban.h), or zeros */
+    void *screen_arg;
     char tx[MAX_DATAGRAM + 256];
     char fix[MAX_DATAGRAM + 1];             /* a datagram mended for the parser */
 };
@@ -1128,6 +1130,16 @@ static int s_on_request(sip_txn_layer_t *self, osip_message_t *msg, const sip_tp
         osip_message_free(msg);
         return 0;
     }
+    if (self->screen.request) {                         /* bans, scanners */
+        int verdict = self->screen.request(self->screen_arg, msg, from);
+        if (verdict == 403) {
+            s_reply_stateless(self, msg, 403, "Forbidden", src);
+            osip_message_free(msg);
+            return 0;
+        }
+        if (verdict != 0)
+            goto drop;
+    }
     int invite = strcmp(msg->sip_method, "INVITE") == 0;
     if (invite && self->admit && !self->admitted && msg->to
         && !s_param(&msg->to->gen_params, "tag")) {
@@ -1304,6 +1316,10 @@ static int s_input(sip_txn_layer_t *self, const char *buf, size_t len, const sip
     if (i == len)
         return 0;                            /* CRLF keep-alive (RFC 5626) */
 
+    if (self->screen.source && self->screen.source(self->screen_arg, &from->addr)) {
+        self->stats.dropped++;               /* a banned source: not even parsed */
+        return 0;
+    }
     self->admitted = 0;
     if (self->admit && s_admit_raw(self, buf, len, from) == 0)
         return 0;                            /* shed, or the ACK to a shed INVITE's 503 */
@@ -1494,6 +1510,17 @@ void sip_txn_layer_set_admit(sip_txn_layer_t *self, int (*admit)(void *arg), voi
         return;
     self->admit = admit;
     self->admit_arg = arg;
+}
+
+void sip_txn_layer_set_screen(sip_txn_layer_t *self, const sip_txn_screen_t *screen, void *arg)
+{
+    if (!self)
+        return;
+    if (screen)
+        self->screen = *screen;
+    else
+        memset(&self->screen, 0, sizeof self->screen);
+    self->screen_arg = arg;
 }
 
 sip_transport_t *sip_txn_layer_transport(sip_txn_layer_t *self)

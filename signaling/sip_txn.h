@@ -144,6 +144,18 @@ void sip_txn_layer_set_admit(sip_txn_layer_t *self, int (*admit)(void *arg), voi
  * transactions and responses go on as ever. */
 void sip_txn_layer_set_max(sip_txn_layer_t *self, size_t max);
 
+/* Screening (sip_ban.h, sip_core.c's s_screen_*): `source` is asked about
+ * every datagram before it is parsed, and returns 1 to drop it unread (a
+ * banned source under ban_action=drop; counted in dropped); `request` about
+ * every new request but ACK (one no transaction absorbs) before a
+ * transaction is made for it: 0 lets it in, 403 answers it statelessly
+ * ("403 Forbidden"), -1 drops it. Either may be NULL. */
+typedef struct {
+    int (*source)(void *arg, const struct sockaddr_in *from);
+    int (*request)(void *arg, osip_message_t *req, const struct sockaddr_in *from);
+} sip_txn_screen_t;
+void sip_txn_layer_set_screen(sip_txn_layer_t *self, const sip_txn_screen_t *screen, void *arg);
+
 /* Server side: send a response on txn (provisional or final), taking
  * ownership. It is retransmitted as RFC 3261 says: a non-2xx final on IST
  * until ACK (Timer G/H); a 2xx on IST every T1..T2 until sip_txn_acked()

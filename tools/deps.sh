@@ -8,7 +8,8 @@ pkgs=(build-essential pkg-config libosip2-dev libevent-dev libzmq3-dev
       libhiredis-dev redis-server
       iproute2 procps nftables
       baresip-core linphone-cli kamailio tcpdump
-      asterisk-core-sounds-en-wav asterisk-core-sounds-en asterisk-moh-opsound-wav)
+      asterisk-core-sounds-en-wav asterisk-core-sounds-en asterisk-moh-opsound-wav
+      sipvicious fail2ban)
 # libedit-dev: tandemctl's prompt (line editing, history), BSD licensed.
 # libpq-dev: the router's CDRs to PostgreSQL (router/cdr_pgsql.c); postgresql
 # is the server tests/sip/cdr_pgsql starts (initdb, pg_ctl) as user postgres.
@@ -24,6 +25,10 @@ pkgs=(build-essential pkg-config libosip2-dev libevent-dev libzmq3-dev
 # real phones, the front proxy and the capture of tests/sip/softphones;
 # kamailio is also the SIP load balancer of tests/sip/kamailio_dispatcher
 # (deploy/kamailio/).
+# sipvicious (svwar, svcrack) attacks the switch in tests/sip/sipvicious;
+# fail2ban's fail2ban-regex checks that tests/sip/ban's log lines are read
+# by etc/fail2ban/filter.d/tandem.conf (nothing starts the fail2ban service
+# under a test).
 # asterisk-core-sounds-en-wav puts the prompts in sounds/en_US_f_Allison;
 # asterisk-core-sounds-en (a Recommends, skipped with --no-install-recommends)
 # makes the sounds/en link to it. tandem-media finds either (media/sound_dir.h).

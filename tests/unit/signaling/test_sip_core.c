@@ -1759,7 +1759,10 @@ static void test_mutations_never_crash(void **state)
     /* (the layer's 400s echo mangled header lines: drained unparsed) */
     while (recv(fx->phone, buf, sizeof buf, 0) > 0)
         ;
-    /* a normal request still works afterwards */
+    /* a normal request still works afterwards (once the failed
+     * authentications the mutants made are forgiven: they ban the phone's
+     * address, as they should) */
+    sip_ban_clear(sip_core_ban(fx->core), 0);
     s_request(fx, "OPTIONS", "sip:127.0.0.1", "x", "after-mut", 1, NULL, NULL, NULL);
     int st;
     while ((st = s_next(fx, 1)) >= 0 && st != 200)
