@@ -8,7 +8,8 @@ pkgs=(build-essential pkg-config libosip2-dev libevent-dev libzmq3-dev
       libhiredis-dev redis-server
       iproute2 procps nftables
       baresip-core linphone-cli kamailio tcpdump
-      asterisk-core-sounds-en-wav asterisk-core-sounds-en asterisk-moh-opsound-wav)
+      asterisk-core-sounds-en-wav asterisk-core-sounds-en asterisk-moh-opsound-wav
+      clang-14 libclang-rt-14-dev)
 # libedit-dev: tandemctl's prompt (line editing, history), BSD licensed.
 # libpq-dev: the router's CDRs to PostgreSQL (router/cdr_pgsql.c); postgresql
 # is the server tests/sip/cdr_pgsql starts (initdb, pg_ctl) as user postgres.
@@ -27,6 +28,8 @@ pkgs=(build-essential pkg-config libosip2-dev libevent-dev libzmq3-dev
 # asterisk-core-sounds-en-wav puts the prompts in sounds/en_US_f_Allison;
 # asterisk-core-sounds-en (a Recommends, skipped with --no-install-recommends)
 # makes the sounds/en link to it. tandem-media finds either (media/sound_dir.h).
+# clang-14 and libclang-rt-14-dev (libFuzzer's runtime, libclang_rt.fuzzer):
+# the fuzz harnesses of tests/fuzz (make fuzz; a short pass in make test).
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
