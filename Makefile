@@ -94,7 +94,7 @@ unit: $(UNIT_BINS)
 # runs fuzz-ci: FUZZ_CI_TIME seconds each.
 FUZZ_CC      ?= clang-14
 FUZZ_TIME    ?= 60
-FUZZ_CI_TIME ?= 8
+FUZZ_CI_TIME ?= 6
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := $(filter-out -O2,$(CFLAGS)) -O1 -Wno-unused-command-line-argument \
                 -DTD_FUZZ $(FUZZ_SAN) -fsanitize=fuzzer-no-link
