@@ -314,6 +314,17 @@ static void test_string_table(void **state)
         { "${MATH(6XOR3,i)}", "5" },
         { "${MATH(1<<4,i)}", "16" },
         { "${MATH(256>>4,i)}", "16" },
+        /* Found by tests/fuzz/router_expr: numbers past int's range and shift
+         * counts past 31 (undefined behaviour before), as x86 runs Asterisk's
+         * casts and shifts. */
+        { "${MATH(1099999999999999999999999999999999999/0,i)}", "0" },
+        { "${MATH(1e30%7,i)}", "-2" },
+        { "${MATH(-2147483648%-1,i)}", "0" },
+        { "${MATH(1e30*10,i)}", "-2147483648" },
+        { "${MATH(1<<33,i)}", "2" },
+        { "${MATH(-8>>33,i)}", "-4" },
+        { "${MATH(1<<-1,i)}", "-2147483648" },
+        { "${MATH(1e300*1e300,h)}", "0" },
         { "${MATH(3*4,x)}", "" },
         { "${MATH(255)}", "" },
         { "${MATH()}", "" },
