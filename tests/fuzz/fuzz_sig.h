@@ -31,6 +31,8 @@ typedef struct {
     td_bus_t *bus;
     sip_transport_t *tp;
     long now;
+    char call_id[128];          /* the live call's bus id (fuzz_sig_call), "" none */
+    unsigned calls;
 } fuzz_sig_t;
 
 static const char *const fuzz_sig_conf =
@@ -133,6 +135,32 @@ static void fuzz_sig_pump(fuzz_sig_t *fx)
         sip_core_tick(fx->core, fx->now++);
     td_bus_fake_reset();
     td_log_flush();
+}
+
+/* A call in from the trunk (127.0.0.1: no challenge) with an SDP offer;
+ * its bus id (the ChannelNew's call_id) goes in fx->call_id ("" if the core
+ * made none). */
+static void fuzz_sig_call(fuzz_sig_t *fx)
+{
+    static const char sdp[] = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+                              "t=0 0\r\nm=audio 4000 RTP/AVP 0 8 101\r\n"
+                              "a=rtpmap:101 telephone-event/8000\r\n";
+    char msg[1024];
+    unsigned n = ++fx->calls;
+    int len = snprintf(msg, sizeof msg,
+        "INVITE sip:5551234@127.0.0.1 SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-fz-%u;rport\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:carrier@127.0.0.1>;tag=fz%u\r\n"
+        "To: <sip:5551234@127.0.0.1>\r\nCall-ID: fz-call-%u\r\nCSeq: 1 INVITE\r\n"
+        "Contact: <sip:carrier@127.0.0.1:%u>\r\nContent-Type: application/sdp\r\n"
+        "Content-Length: %zu\r\n\r\n%s",
+        ntohs(fx->ph.sin_port), n, n, n, ntohs(fx->ph.sin_port), sizeof sdp - 1, sdp);
+    td_bus_fake_reset();
+    sip_transport_input_udp(fx->tp, msg, (size_t)len, &fx->ph);
+    event_base_loop(fx->base, EVLOOP_NONBLOCK);
+    const td_bus_fake_sent_t *s = td_bus_fake_last(TANDEM__ENVELOPE__BODY_CHANNEL_NEW);
+    snprintf(fx->call_id, sizeof fx->call_id, "%s",
+             s && s->env->call_id ? s->env->call_id : "");
 }
 
 static void fuzz_sig_cleanup(void)
