@@ -103,7 +103,7 @@ FUZZ_NAMES   := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
 FUZZ_BINS    := $(FUZZ_NAMES:%=build/fuzz/%)
 FUZZ_LIB     := $(patsubst %.c,build/fuzzobj/%.o,$(filter-out lib/td_bus.c,$(LIB_SRCS)) $(FAKE_SRCS))
 
-build/fuzzobj/%.o: %.c $(GEN_H) $(wildcard lib/*.h signaling/*.h router/*.h media/*.h tests/fakes/*.h)
+build/fuzzobj/%.o: %.c $(GEN_H) $(wildcard lib/*.h signaling/*.h router/*.h media/*.h tests/fakes/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 

@@ -140,7 +140,7 @@ static void fuzz_sig_pump(fuzz_sig_t *fx)
 /* A call in from the trunk (127.0.0.1: no challenge) with an SDP offer;
  * its bus id (the ChannelNew's call_id) goes in fx->call_id ("" if the core
  * made none). */
-static void fuzz_sig_call(fuzz_sig_t *fx)
+static inline void fuzz_sig_call(fuzz_sig_t *fx)
 {
     static const char sdp[] = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
                               "t=0 0\r\nm=audio 4000 RTP/AVP 0 8 101\r\n"
