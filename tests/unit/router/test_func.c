@@ -325,6 +325,10 @@ static void test_string_table(void **state)
         { "${MATH(-8>>33,i)}", "-4" },
         { "${MATH(1<<-1,i)}", "-2147483648" },
         { "${MATH(1e300*1e300,h)}", "0" },
+        /* MIN/MAX of numbers past int's range (router_expr found it) */
+        { "${MIN(37777777777,7)}", "7" },
+        { "${MAX(37777777777,7)}", "37777777777.000000" },
+        { "${MAX(-2147483648)}", "-2147483648" },
         { "${MATH(3*4,x)}", "" },
         { "${MATH(255)}", "" },
         { "${MATH()}", "" },
@@ -387,6 +391,7 @@ static void test_more_table(void **state)
 {
     fixture_t *f = *state;
     chanvars_set(f->vars, "CNT", "41");
+    chanvars_set(f->vars, "TOP", "2147483647");
     chanvars_set(f->vars, "BAD", "4x");
     chanvars_set(f->vars, "REF", "${FOO}!");
     chanvars_set(f->vars, "L2", "a,bb,a,c,a");
@@ -412,6 +417,7 @@ static void test_more_table(void **state)
         { "${PASSTHRU(a,b)}", "a,b" },
         { "${INC(CNT)}|${CNT}|${DEC(CNT)}|${CNT}", "42|42|41|41" },
         { "${INC(BAD)}|${INC(UNSET)}|${INC(TRUNK)}", "||" },
+        { "${INC(TOP)}|${TOP}", "-2147483648|-2147483648" },   /* wraps, as x86 */
         { "${MIN(3,2.5)}|${MAX(3,2.5)}|${MIN(,7)}|${MAX(4)}|${MIN()}", "2.500000|3|7|4|" },
         { "${ABS(-4)}|${ABS(-1.5)}|${ABS(x)}", "4|1.500000|" },
         { "${SORT(a:3,b:1,c:2.5,junk)}", "b,c,a" },
@@ -518,6 +524,9 @@ static void test_channel_table(void **state)
     assert_int_equal(func_write(env, "CDR(MyVar)", "mine"), 0);
     assert_int_equal(func_write(env, "CDR(src)", "x"), 0);          /* read-only: logged */
     assert_int_equal(func_write(env, "TIMEOUT(digit)", "2.5"), 0);
+    /* not a fraction after the seconds: ignored (was undefined behaviour) */
+    assert_int_equal(func_write(env, "TIMEOUT(response)", "3.5e300"), 0);
+    assert_int_equal(env->timeout_ms[FUNC_TIMEOUT_RESPONSE], 3000);
     assert_int_equal(func_write(env, "TIMEOUT(response)", "-1"), 0);
     assert_string_equal(user, "vip");
     assert_string_equal(acct, "acme");
