@@ -334,6 +334,10 @@ static void test_string_table(void **state)
         { "${MATH()}", "" },
         { "${STRFTIME(1700000000,UTC,%Y-%m-%d %H:%M:%S)}", "2023-11-14 22:13:20" },
         { "${STRFTIME(1700000000.5,UTC,%S.%q)}", "20.500" },
+        /* found by fuzz/router_expr: past time_t's range is now, past
+         * localtime's years nothing (undefined behaviour before) */
+        { "${LEN(${STRFTIME(17000000000000100000.5,UTC,%Y)})}", "4" },
+        { "${STRFTIME(100000000000000000,UTC,%Y)}", "" },
         { "${STRFTIME(1700000000.25,UTC,%S.%1q|%2q|%6q)}", "20.2|25|250000" },
         { "${STRFTIME(1700000000,Europe/Paris,%H:%M %Z)}", "23:13 CET" },
         { "${STRFTIME(1700000000,UTC,)}", "" },
