@@ -122,7 +122,7 @@ fuzz: fuzz-build
 	@bash tools/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_NAMES)
 
 fuzz-ci: fuzz-build
-	@bash tools/run-fuzz.sh $(FUZZ_CI_TIME) $(FUZZ_NAMES)
+	@FUZZ_SEED=1 bash tools/run-fuzz.sh $(FUZZ_CI_TIME) $(FUZZ_NAMES)
 
 # Test tools in C (tests/tools/*.c): one binary each, for the integration
 # tests. srtp_peer plays a phone's SRTP side (libsrtp2).

@@ -5,7 +5,9 @@
 # goes to build/fuzz/corpus/<name>/ (kept between runs), a crash to
 # build/fuzz/crash-<name>-*. tests/fuzz/<name>.dict is used when present.
 # Prints one line per harness (runs, coverage) and fails if any crashed.
-# FUZZ_NICE=N runs them under nice -n N (offline runs on a shared machine).
+# FUZZ_NICE=N runs them under nice -n N (offline runs on a shared machine);
+# FUZZ_SEED=N fixes libFuzzer's random seed (the CI pass: the same
+# mutations each run, as far as the time allows).
 set -uo pipefail
 secs=$1; shift
 cd "$(dirname "$0")/.."
@@ -26,6 +28,7 @@ for name in "$@"; do
     args=(-max_total_time="$secs" -max_len=$maxlen -timeout=10 -rss_limit_mb=2048
           -print_final_stats=1 -artifact_prefix="build/fuzz/crash-$name-")
     [ -f "tests/fuzz/$name.dict" ] && args+=(-dict="tests/fuzz/$name.dict")
+    [ -n "${FUZZ_SEED:-}" ] && args+=(-seed="$FUZZ_SEED")
     nice=()
     [ -n "${FUZZ_NICE:-}" ] && nice=(nice -n "$FUZZ_NICE")
     "${nice[@]}" "$bin" "${args[@]}" "$out" "tests/fuzz/corpus/$name" >"$log" 2>&1
