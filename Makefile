@@ -18,7 +18,7 @@ LIB_SRCS := $(wildcard lib/*.c) $(GEN)
 PROGS    := signaling router media
 BINS     := $(PROGS:%=bin/tandem-%)
 
-.PHONY: all deps run test test-fresh test-asan unit integration bench bench-media bench-failover bench-hold bench-cluster clean check images
+.PHONY: all deps run test test-fresh test-asan unit integration fuzz fuzz-build fuzz-ci bench bench-media bench-failover bench-hold bench-cluster clean check images
 all: $(BINS) bin/tandemctl
 
 deps:
@@ -84,6 +84,46 @@ $(foreach p,$(PROGS),$(eval $(call unit_rule,$(p))))
 unit: $(UNIT_BINS)
 	@bash tools/run-unit.sh $(UNIT_BINS)
 
+# Fuzzing (libFuzzer, clang from Debian: clang-14, libclang-rt-14-dev). One
+# harness per tests/fuzz/<process>_<name>.c (LLVMFuzzerTestOneInput), linked
+# with the objects of <process> (without main.c), lib/ without the real bus,
+# and the bus fake, all compiled once by clang with coverage and ASan/UBSan
+# (build/fuzzobj/). Seeds: tests/fuzz/corpus/<harness>/; what a run finds is
+# kept in build/fuzz/corpus/<harness>/, a crash in build/fuzz/crash-<harness>-*
+# and fails the target. `make fuzz` runs each FUZZ_TIME seconds; `make test`
+# runs fuzz-ci: FUZZ_CI_TIME seconds each.
+FUZZ_CC      ?= clang-14
+FUZZ_TIME    ?= 60
+FUZZ_CI_TIME ?= 6
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := $(filter-out -O2,$(CFLAGS)) -O1 -Wno-unused-command-line-argument \
+                -DTD_FUZZ $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_SRCS    := $(wildcard tests/fuzz/*_*.c)
+FUZZ_NAMES   := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
+FUZZ_BINS    := $(FUZZ_NAMES:%=build/fuzz/%)
+FUZZ_LIB     := $(patsubst %.c,build/fuzzobj/%.o,$(filter-out lib/td_bus.c,$(LIB_SRCS)) $(FAKE_SRCS))
+
+build/fuzzobj/%.o: %.c $(GEN_H) $(wildcard lib/*.h signaling/*.h router/*.h media/*.h tests/fakes/*.h tests/fuzz/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+define fuzz_rule
+FUZZ_$(1) := $$(patsubst %.c,build/fuzzobj/%.o,$$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)) $$(SHARED_$(1)))
+build/fuzz/$(1)_%: build/fuzzobj/tests/fuzz/$(1)_%.o $$(FUZZ_$(1)) $$(FUZZ_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(FUZZ_CC) $$(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$^ $$(LDLIBS) $$(LDLIBS_$(1)) -lcmocka
+endef
+$(foreach p,$(PROGS),$(eval $(call fuzz_rule,$(p))))
+.PRECIOUS: build/fuzzobj/%.o
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@bash tools/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_NAMES)
+
+fuzz-ci: fuzz-build
+	@FUZZ_SEED=1 bash tools/run-fuzz.sh $(FUZZ_CI_TIME) $(FUZZ_NAMES)
+
 # Test tools in C (tests/tools/*.c): one binary each, for the integration
 # tests. srtp_peer plays a phone's SRTP side (libsrtp2).
 TOOL_BINS := $(patsubst tests/tools/%.c,build/tools/%,$(wildcard tests/tools/*.c))
@@ -122,6 +162,7 @@ test-asan: deps
 test: deps
 	@$(MAKE) -j$(JOBS) --no-print-directory all
 	@$(MAKE) -j$(JOBS) --no-print-directory unit
+	@$(MAKE) -j$(JOBS) --no-print-directory fuzz-ci
 	@$(MAKE) --no-print-directory integration
 
 # make test from a clean clone of HEAD in a fresh Debian bookworm root

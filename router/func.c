@@ -102,7 +102,9 @@ int func_encoded_char(const char *s, char *c, size_t *used)
     case '0':
         for (size_t i = 2; s[i] && strchr("01234567", s[i]); i++) {
             (*used)++;
-            *c = (char)((*c << 3) + (s[i] - '0'));
+            /* as unsigned: the low 8 bits Asterisk's char arithmetic gives on
+             * x86, without shifting a negative value (found by fuzz/router_expr) */
+            *c = (char)(((unsigned)(unsigned char)*c << 3) + (unsigned)(s[i] - '0'));
         }
         break;
     default:

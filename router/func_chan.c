@@ -307,7 +307,7 @@ int func_chan_timeout_w(func_env_t *env, char *args, const char *value)
     unsigned long ms = 0;
     if (n >= 1 && sec >= 0) {
         ms = (unsigned long)sec * 1000;
-        if (n == 2)
+        if (n == 2 && frac >= 0 && frac < 1e9)   /* "5.5e300": not a fraction, ignored */
             ms += (unsigned long)(long)(frac * 1000000) / 1000;
     }
     if (ms > UINT_MAX)

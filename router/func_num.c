@@ -4,15 +4,18 @@
 #include "func_int.h"
 #include "td_log.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* "%d" when the value is whole, else "%f" (acf_min_exec and friends). */
+/* "%d" when the value is whole, else "%f" (acf_min_exec and friends).
+ * Asterisk tests (int)v == v, undefined past int's range; x86 makes
+ * (int)v INT_MIN there, never equal: "%f". So here, without the cast. */
 static const char *s_number(double v, char *buf, size_t len)
 {
-    if ((int)v == v)
+    if (v >= (double)INT_MIN && v <= (double)INT_MAX && (int)v == v)
         snprintf(buf, len, "%d", (int)v);
     else
         snprintf(buf, len, "%f", v);
@@ -50,7 +53,7 @@ static const char *s_crement(func_env_t *env, const char *fn, int by, char *args
         td_log(LOG_NOTICE, "The content of ${%s} is not a numeric value - bailing out!", args);
         return NULL;
     }
-    snprintf(buf, len, "%d", n + by);
+    snprintf(buf, len, "%d", (int)((unsigned)n + (unsigned)by));   /* wraps, as x86 */
     func_set(env, args, buf);
     return buf;
 }

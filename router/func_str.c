@@ -8,6 +8,7 @@
 #include "vars.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,6 +384,19 @@ const char *func_str_sprintf(func_env_t *env, char *args, char *buf, size_t len)
 
 /* --- MATH --------------------------------------------------------------- */
 
+/* Asterisk's func_math converts its doubles with C casts, undefined when
+ * the value does not fit; this is what x86 gives for them (the "integer
+ * indefinite" value: INT_MIN, LLONG_MIN), without the undefined behaviour. */
+static int s_math_int(double d)
+{
+    return d > (double)INT_MIN - 1.0 && d < (double)INT_MAX + 1.0 ? (int)d : INT_MIN;
+}
+
+static long long s_math_ll(double d)
+{
+    return d >= -0x1p63 && d < 0x1p63 ? (long long)d : LLONG_MIN;
+}
+
 enum { M_ADD, M_DIV, M_MUL, M_SUB, M_MOD, M_POW, M_SHL, M_SHR, M_AND, M_XOR, M_OR,
        M_GT, M_LT, M_GE, M_LE, M_EQ };
 
@@ -486,16 +500,19 @@ const char *func_str_math(func_env_t *env, char *args, char *buf, size_t len)
     }
     if (neg)
         a = -a;
-    int ia = (int)a, ib = (int)b;
+    int ia = s_math_int(a), ib = s_math_int(b);
     switch (action) {
     case M_ADD: r = a + b; break;
     case M_DIV: r = b <= 0 ? 0 : a / b; break;   /* sic: any divisor <= 0 gives 0 */
     case M_MUL: r = a * b; break;
     case M_SUB: r = a - b; break;
-    case M_MOD: r = ib == 0 ? 0 : ia % ib; break;
+    /* INT_MIN % -1 traps on x86 (SIGFPE, in Asterisk too): it is 0. */
+    case M_MOD: r = ib == 0 || ib == -1 ? 0 : ia % ib; break;
     case M_POW: r = pow(a, b); break;
-    case M_SHL: r = (double)(ia << ib); break;
-    case M_SHR: r = ia >> ib; break;
+    /* Shifts as x86 makes them of Asterisk's int << int: the count taken
+     * modulo 32, the bits shifted out of an unsigned word. */
+    case M_SHL: r = (double)(int)((unsigned)ia << (ib & 31)); break;
+    case M_SHR: r = ia >> (ib & 31); break;
     case M_AND: r = ia & ib; break;
     case M_XOR: r = ia ^ ib; break;
     case M_OR:  r = ia | ib; break;
@@ -512,11 +529,11 @@ const char *func_str_math(func_env_t *env, char *args, char *buf, size_t len)
     if (type == 'f')
         snprintf(buf, len, "%f", r);
     else if (type == 'i')
-        snprintf(buf, len, "%i", (int)r);
+        snprintf(buf, len, "%i", s_math_int(r));
     else if (type == 'h')
-        snprintf(buf, len, "%x", (unsigned int)(long long)r);
+        snprintf(buf, len, "%x", (unsigned int)s_math_ll(r));
     else
-        snprintf(buf, len, "%c", (unsigned char)(int)r);
+        snprintf(buf, len, "%c", (unsigned char)s_math_int(r));
     return buf;
 }
 

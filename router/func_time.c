@@ -51,7 +51,10 @@ const char *func_time_strftime(func_env_t *env, char *args, char *buf, size_t le
     struct timeval when;
     gettimeofday(&when, NULL);
     long double t;
-    if (argv[0] && *argv[0] && sscanf(argv[0], "%30Lf", &t) == 1) {
+    /* An epoch past time_t's range (a cast undefined in Asterisk's
+     * ast_get_timeval too) counts as unreadable: now. */
+    if (argv[0] && *argv[0] && sscanf(argv[0], "%30Lf", &t) == 1 && t > -0x1p62L
+        && t < 0x1p62L) {
         when.tv_sec = (time_t)t;
         when.tv_usec = (suseconds_t)((t - (long double)when.tv_sec) * 1000000.0L);
     }
@@ -59,7 +62,12 @@ const char *func_time_strftime(func_env_t *env, char *args, char *buf, size_t le
     timing_zone_t z;
     timing_zone_enter(&z, argv[1]);
     struct tm tm;
-    localtime_r(&when.tv_sec, &tm);
+    if (!localtime_r(&when.tv_sec, &tm)) {  /* a year past int's range */
+        td_log(LOG_WARNING, "STRFTIME(): epoch %ld is out of range", (long)when.tv_sec);
+        timing_zone_leave(&z);
+        buf[0] = '\0';
+        return buf;
+    }
     if (s_strftime(buf, len, fmt, &tm, (long)when.tv_usec) == 0)
         td_log(LOG_WARNING, "C function strftime() output nothing?!!");
     timing_zone_leave(&z);

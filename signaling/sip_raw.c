@@ -59,8 +59,72 @@ static int s_has_tag(const char *p, size_t n)
     return 0;
 }
 
+/* Past the end of the line ending at p (CRLF, CR or LF: libosip2's
+ * __osip_find_next_crlf takes each as a line end). */
+static const char *s_next_line(const char *p, const char *end)
+{
+    if (p < end && *p == '\r')
+        p++;
+    else if (p < end && *p == '\n')
+        return p + 1;
+    if (p < end && *p == '\n')
+        p++;
+    return p;
+}
+
+static const char *s_eol(const char *p, const char *end)
+{
+    while (p < end && *p != '\r' && *p != '\n')
+        p++;
+    return p;
+}
+
+/* An empty line at p ends a block of lines, unless the line after it
+ * starts with a blank: libosip2 first joins every line end followed by a
+ * blank to the line before (osip_util_replace_all_lws). */
+static int s_block_ends(const char *p, const char *end)
+{
+    const char *next = s_next_line(p, end);
+    return next >= end || (*next != ' ' && *next != '\t');
+}
+
+int sip_raw_mime_dup_type(const char *buf, size_t len)
+{
+    const char *end = buf + len, *line = buf;
+    int multipart = 0;
+    while (line < end) {                    /* the header block */
+        const char *eol = s_eol(line, end);
+        if (eol == line && s_block_ends(line, end))
+            break;
+        for (const char *p = line; !multipart && p + 9 <= eol; p++)
+            multipart = strncasecmp(p, "multipart", 9) == 0;
+        line = s_next_line(eol, end);
+    }
+    if (!multipart || line >= end)
+        return 0;
+    int types = 0;
+    for (line = s_next_line(line, end); line < end;) {
+        const char *eol = s_eol(line, end);
+        if (eol == line) {
+            if (s_block_ends(line, end))
+                types = 0;
+        } else {
+            const char *p = line;
+            while (p < eol && (*p == ' ' || *p == '\t'))
+                p++;
+            /* libosip2 takes any header name that starts so (strncasecmp of 12) */
+            if (eol - p >= 12 && strncasecmp(p, "content-type", 12) == 0 && ++types > 1)
+                return 1;
+        }
+        line = s_next_line(eol, end);
+    }
+    return 0;
+}
+
 const char *sip_raw_mend(const char *buf, size_t len, char *fix)
 {
+    if (sip_raw_mime_dup_type(buf, len))
+        return NULL;                        /* libosip2 would leak: refused (400) */
     if (!memchr(buf, '\0', len))
         return buf;                         /* nearly every datagram: one fast scan */
     const char *end = memmem(buf, len, "\r\n\r\n", 4);

@@ -17,6 +17,17 @@
  * RFC 3261 allows one in the headers, RFC 4475 3.1.1.2) turned into a
  * space; NULL when a NUL stands anywhere else in the headers. */
 const char *sip_raw_mend(const char *buf, size_t len, char *fix);
+/* ... also NULL (refused as unparsable: 400) when sip_raw_mime_dup_type
+ * says so. */
+
+/* 1 when [buf, len) has a multipart body one of whose parts could carry
+ * two Content-Type lines: libosip2 (5.3, osip_body_set_contenttype) keeps
+ * the last and leaks the others, a few bytes a datagram that anyone can
+ * send (found by tests/fuzz/signaling_sip). Conservative: any run of
+ * lines in the body with two lines that start (after blanks) with
+ * "content-type", whatever the case, as libosip2 matches a part's header
+ * name. Tandem takes no multipart body (an INVITE's gets 415). 0 if not. */
+int sip_raw_mime_dup_type(const char *buf, size_t len);
 
 /* 1 when a From, To or Contact line holds a URI with headers ('?') that is
  * not enclosed in <>, which RFC 3261 20 forbids (RFC 4475 3.1.2.13); 0 if

@@ -9,7 +9,7 @@ pkgs=(build-essential pkg-config libosip2-dev libevent-dev libzmq3-dev
       iproute2 procps nftables
       baresip-core linphone-cli kamailio tcpdump
       asterisk-core-sounds-en-wav asterisk-core-sounds-en asterisk-moh-opsound-wav
-      sipvicious fail2ban)
+      sipvicious fail2ban clang-14 libclang-rt-14-dev)
 # libedit-dev: tandemctl's prompt (line editing, history), BSD licensed.
 # libpq-dev: the router's CDRs to PostgreSQL (router/cdr_pgsql.c); postgresql
 # is the server tests/sip/cdr_pgsql starts (initdb, pg_ctl) as user postgres.
@@ -32,6 +32,8 @@ pkgs=(build-essential pkg-config libosip2-dev libevent-dev libzmq3-dev
 # asterisk-core-sounds-en-wav puts the prompts in sounds/en_US_f_Allison;
 # asterisk-core-sounds-en (a Recommends, skipped with --no-install-recommends)
 # makes the sounds/en link to it. tandem-media finds either (media/sound_dir.h).
+# clang-14 and libclang-rt-14-dev (libFuzzer's runtime, libclang_rt.fuzzer):
+# the fuzz harnesses of tests/fuzz (make fuzz; a short pass in make test).
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -43,5 +45,15 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# The packages' own services (fail2ban, redis-server, postgresql, kamailio)
+# are not started by the install: the tests start what they need on their own
+# ports, and a fail2ban nobody configured has no business banning hosts.
+# policy-rc.d (read by invoke-rc.d and deb-systemd-invoke) says so, and is
+# removed again unless it was there before.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

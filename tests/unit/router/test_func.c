@@ -13,6 +13,7 @@
 #include "router.h"
 #include "td_bus_fake.h"
 #include "test_util.h"
+#include "func_int.h"
 #include "vars.h"
 
 typedef struct {
@@ -89,6 +90,23 @@ static void s_check(fixture_t *f, size_t row, const char *in, const char *want)
     vars_substitute(in, out, sizeof out, s_lookup, f);
     if (strcmp(out, want) != 0)
         fail_msg("row %zu: '%s' -> '%s', expected '%s'", row, in, out, want);
+}
+
+/* \0 octal escapes past a byte: the low 8 bits, as Asterisk on x86 (a
+ * negative value was shifted before: undefined; fuzz/router_expr). */
+static void test_encoded_octal(void **state)
+{
+    (void)state;
+    char c;
+    size_t used;
+    assert_int_equal(func_encoded_char("\\0101", &c, &used), 0);
+    assert_int_equal(c, 'A');
+    assert_int_equal(used, 5);
+    assert_int_equal(func_encoded_char("\\07777", &c, &used), 0);
+    assert_int_equal((unsigned char)c, 0xFF);
+    assert_int_equal(used, 6);
+    assert_int_equal(func_encoded_char("\\034444444444444", &c, &used), 0);
+    assert_int_equal((unsigned char)c, 0x24);
 }
 
 static void test_read_table(void **state)
@@ -314,11 +332,30 @@ static void test_string_table(void **state)
         { "${MATH(6XOR3,i)}", "5" },
         { "${MATH(1<<4,i)}", "16" },
         { "${MATH(256>>4,i)}", "16" },
+        /* Found by tests/fuzz/router_expr: numbers past int's range and shift
+         * counts past 31 (undefined behaviour before), as x86 runs Asterisk's
+         * casts and shifts. */
+        { "${MATH(1099999999999999999999999999999999999/0,i)}", "0" },
+        { "${MATH(1e30%7,i)}", "-2" },
+        { "${MATH(-2147483648%-1,i)}", "0" },
+        { "${MATH(1e30*10,i)}", "-2147483648" },
+        { "${MATH(1<<33,i)}", "2" },
+        { "${MATH(-8>>33,i)}", "-4" },
+        { "${MATH(1<<-1,i)}", "-2147483648" },
+        { "${MATH(1e300*1e300,h)}", "0" },
+        /* MIN/MAX of numbers past int's range (router_expr found it) */
+        { "${MIN(37777777777,7)}", "7" },
+        { "${MAX(37777777777,7)}", "37777777777.000000" },
+        { "${MAX(-2147483648)}", "-2147483648" },
         { "${MATH(3*4,x)}", "" },
         { "${MATH(255)}", "" },
         { "${MATH()}", "" },
         { "${STRFTIME(1700000000,UTC,%Y-%m-%d %H:%M:%S)}", "2023-11-14 22:13:20" },
         { "${STRFTIME(1700000000.5,UTC,%S.%q)}", "20.500" },
+        /* found by fuzz/router_expr: past time_t's range is now, past
+         * localtime's years nothing (undefined behaviour before) */
+        { "${LEN(${STRFTIME(17000000000000100000.5,UTC,%Y)})}", "4" },
+        { "${STRFTIME(100000000000000000,UTC,%Y)}", "" },
         { "${STRFTIME(1700000000.25,UTC,%S.%1q|%2q|%6q)}", "20.2|25|250000" },
         { "${STRFTIME(1700000000,Europe/Paris,%H:%M %Z)}", "23:13 CET" },
         { "${STRFTIME(1700000000,UTC,)}", "" },
@@ -376,6 +413,7 @@ static void test_more_table(void **state)
 {
     fixture_t *f = *state;
     chanvars_set(f->vars, "CNT", "41");
+    chanvars_set(f->vars, "TOP", "2147483647");
     chanvars_set(f->vars, "BAD", "4x");
     chanvars_set(f->vars, "REF", "${FOO}!");
     chanvars_set(f->vars, "L2", "a,bb,a,c,a");
@@ -401,6 +439,7 @@ static void test_more_table(void **state)
         { "${PASSTHRU(a,b)}", "a,b" },
         { "${INC(CNT)}|${CNT}|${DEC(CNT)}|${CNT}", "42|42|41|41" },
         { "${INC(BAD)}|${INC(UNSET)}|${INC(TRUNK)}", "||" },
+        { "${INC(TOP)}|${TOP}", "-2147483648|-2147483648" },   /* wraps, as x86 */
         { "${MIN(3,2.5)}|${MAX(3,2.5)}|${MIN(,7)}|${MAX(4)}|${MIN()}", "2.500000|3|7|4|" },
         { "${ABS(-4)}|${ABS(-1.5)}|${ABS(x)}", "4|1.500000|" },
         { "${SORT(a:3,b:1,c:2.5,junk)}", "b,c,a" },
@@ -507,6 +546,9 @@ static void test_channel_table(void **state)
     assert_int_equal(func_write(env, "CDR(MyVar)", "mine"), 0);
     assert_int_equal(func_write(env, "CDR(src)", "x"), 0);          /* read-only: logged */
     assert_int_equal(func_write(env, "TIMEOUT(digit)", "2.5"), 0);
+    /* not a fraction after the seconds: ignored (was undefined behaviour) */
+    assert_int_equal(func_write(env, "TIMEOUT(response)", "3.5e300"), 0);
+    assert_int_equal(env->timeout_ms[FUNC_TIMEOUT_RESPONSE], 3000);
     assert_int_equal(func_write(env, "TIMEOUT(response)", "-1"), 0);
     assert_string_equal(user, "vip");
     assert_string_equal(acct, "acme");
@@ -747,6 +789,7 @@ static void test_reload_globals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_encoded_octal),
         cmocka_unit_test_setup_teardown(test_read_table, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_rand_range, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_write_table, s_setup, s_teardown),

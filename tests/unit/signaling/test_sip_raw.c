@@ -33,6 +33,38 @@ static void test_mend(void **state)
     assert_null(sip_raw_mend(closed, sizeof closed - 1, fix));    /* outside the quotes */
 }
 
+/* Found by tests/fuzz/signaling_sip: a MIME part with two Content-Type
+ * lines made libosip2 leak the first; such a datagram is refused before
+ * the parser sees it. One Content-Type per part is fine. */
+static void test_mime_dup_type(void **state)
+{
+    (void)state;
+    char fix[1024];
+#define MP_HEAD "MESSAGE sip:a@b SIP/2.0\r\n" HDRS "To: <sip:a@b>\r\n" \
+                "Content-Type: multipart/mixed;boundary=xx\r\n"
+    static const char two[] = MP_HEAD "\r\n--xx\r\nContent-Type: text/plain\r\n"
+        "content-TYPE: text/html\r\n\r\nHello\r\n--xx--\r\n";
+    assert_int_equal(sip_raw_mime_dup_type(two, sizeof two - 1), 1);
+    assert_null(sip_raw_mend(two, sizeof two - 1, fix));
+    /* lone CR line ends, blanks before the name, a name that only starts so */
+    static const char cr[] = MP_HEAD "\r\n--xx\rContent-Type: a/b\r Content-Typex: c/d\r\r"
+        "x\r--xx--\r";
+    assert_int_equal(sip_raw_mime_dup_type(cr, sizeof cr - 1), 1);
+    /* an empty line that libosip2 folds into the next does not end the part */
+    static const char folded[] = MP_HEAD "\r\n--xx\r\nContent-Type: a/b\r\n\r\n"
+        " Content-Type: c/d\r\n\r\nx\r\n--xx--\r\n";
+    assert_int_equal(sip_raw_mime_dup_type(folded, sizeof folded - 1), 1);
+    static const char good[] = MP_HEAD "\r\n--xx\r\nContent-Type: application/sdp\r\n\r\n"
+        "v=0\r\n--xx\r\nContent-Type: application/isup\r\n\r\nabc\r\n--xx--\r\n";
+    assert_int_equal(sip_raw_mime_dup_type(good, sizeof good - 1), 0);
+    assert_ptr_equal(sip_raw_mend(good, sizeof good - 1, fix), good);
+    /* not multipart: two such lines in an SDP body are the body's business */
+    static const char sdp[] = "INVITE sip:a@b SIP/2.0\r\n" HDRS "Content-Type: application/sdp"
+        "\r\n\r\nContent-Type: x\r\nContent-Type: y\r\n";
+    assert_int_equal(sip_raw_mime_dup_type(sdp, sizeof sdp - 1), 0);
+#undef MP_HEAD
+}
+
 static void test_bare_uri_headers(void **state)
 {
     (void)state;
@@ -175,6 +207,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mend),
+        cmocka_unit_test(test_mime_dup_type),
         cmocka_unit_test(test_bare_uri_headers),
         cmocka_unit_test(test_answer),
         cmocka_unit_test(test_head),
