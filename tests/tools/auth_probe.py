@@ -34,6 +34,8 @@ import socket
 import sys
 import time
 
+from sip_digest import parse_challenge  # noqa: E402  (the same directory)
+
 
 def md5(text):
     return hashlib.md5(text.encode()).hexdigest()
@@ -47,14 +49,6 @@ def headers(text, name):
     head = text.split("\r\n\r\n", 1)[0]
     return [line.partition(":")[2].strip() for line in head.split("\r\n")[1:]
             if line.partition(":")[0].strip().lower() == name]
-
-
-def parse_challenge(value):
-    value = re.sub(r"^\s*Digest\s+", "", value, flags=re.I)
-    out = {}
-    for m in re.finditer(r'([A-Za-z-]+)\s*=\s*("([^"]*)"|[^,\s]+)', value):
-        out[m.group(1).lower()] = m.group(3) if m.group(3) is not None else m.group(2)
-    return out
 
 
 SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
