@@ -505,12 +505,17 @@ static int s_part_equal(const char *a, size_t an, const char *b)
     return i == an && j == bn;
 }
 
-/* Whether the digest uri names the Request-URI (RFC 2617 3.2.2.5): the same
- * scheme and the same user part, %XX escapes decoded. The user part is the
- * number dialled (what Tandem routes on, and what a replay would change);
- * the host and port are left out because a proxy in front of us (Kamailio's
- * dispatcher, an SBC) rewrites them on the way, so the phone's digest uri
- * names the proxy. Parameters and headers aside. A non-SIP scheme must
+/* Whether the digest uri may stand for the Request-URI (RFC 2617 3.2.2.5):
+ * the same scheme and, where both name a user, the same user part, %XX
+ * escapes decoded. The user part is the number dialled (what Tandem routes
+ * on, and what a replay would change); the host and port are left out
+ * because a proxy in front of us (Kamailio's dispatcher, an SBC) rewrites
+ * them on the way, so the phone's digest uri names the proxy. A digest uri
+ * with no user part names the server, not a number: sipp's [authentication]
+ * sends "sip:SERVER_IP:PORT" unless told otherwise, and Asterisk accepts it
+ * (it compares nothing), so we do too; such an answer cannot be turned to
+ * another number anyway, since its nonce serves one source and its nc
+ * cannot be replayed. Parameters and headers aside. A non-SIP scheme must
  * match character for character. No allocation on the SIP path. */
 static int s_uri_matches(const char *duri, const osip_uri_t *ru)
 {
@@ -529,13 +534,12 @@ static int s_uri_matches(const char *duri, const osip_uri_t *ru)
     }
     const char *p = colon + 1, *end = p + strcspn(p, "?");
     const char *at = memchr(p, '@', (size_t)(end - p));
-    size_t ulen = 0;
-    if (at) {
-        ulen = strcspn(p, ":@");                 /* the password, if any, aside */
-        if (p + ulen > at)
-            ulen = (size_t)(at - p);
-    }
-    return s_part_equal(p, ulen, ru->username ? ru->username : "");
+    if (!at || !ru->username || !*ru->username)
+        return 1;                                /* one side names no user */
+    size_t ulen = strcspn(p, ":@");              /* the password, if any, aside */
+    if (p + ulen > at)
+        ulen = (size_t)(at - p);
+    return s_part_equal(p, ulen, ru->username);
 }
 
 sip_auth_result_t sip_auth_verify(sip_auth_t *self, osip_authorization_t *cred,

@@ -109,12 +109,15 @@ int sip_raw_mime_dup_type(const char *buf, size_t len)
             if (s_block_ends(line, end))
                 types = 0;
         } else {
-            const char *p = line;
-            while (p < eol && (*p == ' ' || *p == '\t'))
-                p++;
-            /* libosip2 takes any header name that starts so (strncasecmp of 12) */
-            if (eol - p >= 12 && strncasecmp(p, "content-type", 12) == 0 && ++types > 1)
-                return 1;
+            /* libosip2 takes any header name that starts so (strncasecmp of
+             * 12), and a part's headers may start on the boundary's own line
+             * after blanks ("--xx Content-Type: ..."): any occurrence in a
+             * line counts, which may refuse a rare well-formed message whose
+             * part text names the header twice, never let a leak through */
+            for (const char *p = line; p + 12 <= eol; p++)
+                if ((*p == 'c' || *p == 'C') && strncasecmp(p, "content-type", 12) == 0
+                    && ++types > 1)
+                    return 1;
         }
         line = s_next_line(eol, end);
     }

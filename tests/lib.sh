@@ -377,26 +377,13 @@ s_sipp_cmd() {
     TD_MP_NEXT=$((TD_MP_NEXT + 4))
     [ $TD_MP_NEXT -ge $((TD_MP0 + 40)) ] && TD_MP_NEXT=$TD_MP0
     s_ns_prefix
-    # sipp's [authentication] puts uri="sip:REMOTE_IP:REMOTE_PORT" in its
-    # digest unless -auth_uri says otherwise, where a phone puts the
-    # Request-URI; signaling checks that they name the same number (RFC 2617
-    # 3.2.2.5). So a scenario dialling -s SERVICE answers for SERVICE.
-    local a service="" auth_uri=0 prev=""
-    for a in "$@"; do
-        [ "$prev" = -s ] && service=$a
-        [ "$a" = -auth_uri ] && auth_uri=1
-        prev=$a
-    done
-    local extra=()
-    [ -n "$service" ] && [ $auth_uri = 0 ] \
-        && extra=(-auth_uri "$service@${TD_SIP_HOST:-127.0.0.1}:$TD_SIP_PORT")
     SIPP_CMD=("${TD_NS_PRE[@]}" timeout -k 2 "$TD_SIPP_TIMEOUT" sipp "${TD_SIP_HOST:-127.0.0.1}:$TD_SIP_PORT"
         -i "${TD_SIPP_IP:-127.0.0.1}" -nostdin -mp "$mp"
         -timeout $((20 * TD_SLOW))s -timeout_error -recv_timeout $((10000 * TD_SLOW)) -max_recv_loops 1000
         -trace_err -error_file "$TD_LOGS/$name.err"
         -trace_msg -message_file "$TD_LOGS/$name.msg"
         -trace_logs -log_file "$TD_LOGS/$name.logs"
-        "${extra[@]}" "$@")
+        "$@")
 }
 
 # td_sipp NAME ARGS...: run sipp and wait for it; its exit code goes to

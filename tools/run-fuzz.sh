@@ -38,7 +38,12 @@ for name in "$@"; do
     echo "fuzz: $name: ${runs:-?} runs, ${last:-no coverage line}, rc $rc"
     if [ $rc -ne 0 ]; then
         fail=$((fail+1)); failed+=("$name")
-        grep -E 'ERROR|SUMMARY|runtime error|artifact' "$log" | head -5
+        # the whole report (the stack of each allocation or fault), so that
+        # a failure seen only in CI can be found from its log
+        sed -n '/^==[0-9]*==ERROR\|runtime error/,/^SUMMARY/p' "$log" | head -80
+        grep -E 'artifact|Test unit written' "$log" | head -3
+        f=$(grep -o 'Test unit written to [^ ]*' "$log" | head -1 | cut -d' ' -f5)
+        [ -n "$f" ] && [ -f "$f" ] && { echo "the input (base64):"; base64 -w 100 "$f" | head -60; }
     fi
 done
 [ $fail -eq 0 ] || { echo "fuzz: failed: ${failed[*]} (logs: build/fuzz/<name>.log)"; exit 1; }

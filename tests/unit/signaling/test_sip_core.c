@@ -683,6 +683,28 @@ static void test_auth_uri_and_mismatch(void **state)
     assert_null(s_sent(TANDEM__ENVELOPE__BODY_CHANNEL_NEW));
 }
 
+/* A digest uri naming the server only (sipp's default: "sip:IP:PORT") is
+ * accepted, as Asterisk accepts it: the call reaches the router. */
+static void test_auth_uri_host_only(void **state)
+{
+    fx_t *fx = *state;
+    char cred[512];
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "ah-1", 1, NULL, NULL, s_sdp);
+    assert_int_equal(s_next(fx, 1), 401);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "ah-1");
+    s_credentials(fx, "Authorization", "1001", "1001pass", "INVITE", "sip:127.0.0.1:5060",
+                  cred, sizeof cred);
+    td_bus_fake_reset();
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "ah-1", 2, NULL, cred, s_sdp);
+    int st;
+    while ((st = s_next(fx, 0)) == 401)
+        ;                   /* retransmitted before our ACK landed, on a busy machine */
+    assert_int_equal(st, 100);
+    const Tandem__Envelope *e = s_sent(TANDEM__ENVELOPE__BODY_CHANNEL_NEW);
+    assert_non_null(e);
+    assert_string_equal(e->channel_new->exten, "1002");
+}
+
 /* Caller 1001 places a call; returns with leg 0 known to the router. */
 static void s_invite_authenticated(fx_t *fx, const char *call_id, char *bus_id, size_t len)
 {
@@ -2433,6 +2455,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_register_rejects_alike, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_nonce_and_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_uri_and_mismatch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_uri_host_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incoming_call_answer_bye, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incoming_router_hangs_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incoming_record_route, setup, teardown),
