@@ -306,6 +306,11 @@ static int s_check(sip_core_t *self, sip_txn_t *txn, osip_message_t *req)
     const char *ctl = sip_msg_control_chars(req);  /* issue 12: see sip_msg.h */
     if (ctl) {
         snprintf(buf, sizeof buf, "control character in the %s", ctl);
+        /* what was refused, for whoever debugs a phone: td_log escapes the
+         * control characters, so this line forges nothing either */
+        td_log(LOG_DEBUG, "%s refused with 400: %s (From user '%s', To user '%s')", m, buf,
+               req->from->url->username ? req->from->url->username : "",
+               req->to->url->username ? req->to->url->username : "");
         sip_msg_reply(txn, 400, NULL, buf, NULL, NULL);
         return -1;
     }
