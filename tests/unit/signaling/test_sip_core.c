@@ -648,16 +648,23 @@ static void test_auth_nonce_and_header(void **state)
  * mismatched digest user on a nonce that is not current is challenged again,
  * as an unknown From user is (chan_sip answers 403 at once, which tells the
  * prober the From user exists). */
+/* 1001's INVITE to 1002 (call_id) is challenged (401, ACKed); cred gets
+ * the answer to that challenge with digest uri duri. */
+static void s_challenged(fx_t *fx, const char *call_id, const char *duri, char *cred,
+                         size_t len)
+{
+    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", call_id, 1, NULL, NULL, s_sdp);
+    assert_int_equal(s_next(fx, 1), 401);
+    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", call_id);
+    s_credentials(fx, "Authorization", "1001", "1001pass", "INVITE", duri, cred, len);
+    td_bus_fake_reset();
+}
+
 static void test_auth_uri_and_mismatch(void **state)
 {
     fx_t *fx = *state;
     char cred[512];
-    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "au-1", 1, NULL, NULL, s_sdp);
-    assert_int_equal(s_next(fx, 1), 401);
-    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "au-1");
-    s_credentials(fx, "Authorization", "1001", "1001pass", "INVITE", "sip:1002@127.0.0.1",
-                  cred, sizeof cred);
-    td_bus_fake_reset();
+    s_challenged(fx, "au-1", "sip:1002@127.0.0.1", cred, sizeof cred);
     s_request(fx, "INVITE", "sip:900123@127.0.0.1", "1001", "au-1", 2, NULL, cred, s_sdp);
     assert_int_equal(s_next_for(fx, 2), 403);
     s_ack_final(fx, "sip:900123@127.0.0.1", "1001", "au-1");
@@ -689,12 +696,7 @@ static void test_auth_uri_host_only(void **state)
 {
     fx_t *fx = *state;
     char cred[512];
-    s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "ah-1", 1, NULL, NULL, s_sdp);
-    assert_int_equal(s_next(fx, 1), 401);
-    s_ack_final(fx, "sip:1002@127.0.0.1", "1001", "ah-1");
-    s_credentials(fx, "Authorization", "1001", "1001pass", "INVITE", "sip:127.0.0.1:5060",
-                  cred, sizeof cred);
-    td_bus_fake_reset();
+    s_challenged(fx, "ah-1", "sip:127.0.0.1:5060", cred, sizeof cred);
     s_request(fx, "INVITE", "sip:1002@127.0.0.1", "1001", "ah-1", 2, NULL, cred, s_sdp);
     int st;
     while ((st = s_next(fx, 0)) == 401)
