@@ -329,7 +329,11 @@ size_t sip_registrar_at(sip_registrar_t *self, const struct sockaddr_in *src, in
     return n;
 }
 
-size_t sip_registrar_expire(sip_registrar_t *self, long now)
+/* One walk over the AORs for both: without keep, the bindings expired at
+ * now go; with it, every binding of an AOR that keep refuses. An AOR left
+ * with none is reported gone and freed. */
+static size_t s_sweep(sip_registrar_t *self, long now,
+                      int (*keep)(void *arg, const char *aor), void *arg)
 {
     size_t dropped = 0;
     if (!self)
@@ -338,8 +342,11 @@ size_t sip_registrar_expire(sip_registrar_t *self, long now)
     for (td_map_node_t *nd = td_map_first(&self->aors, &cur), *next; nd; nd = next) {
         next = td_map_next(&self->aors, nd, &cur);
         s_aor_t *a = TD_MAP_ENTRY(nd, s_aor_t, node);
+        int all = keep && !keep(arg, a->name);
+        if (keep && !all)
+            continue;
         for (size_t i = a->n; i-- > 0; )
-            if (a->b[i].pub.expires_at <= now) {
+            if (all || a->b[i].pub.expires_at <= now) {
                 s_drop(self, a, i);
                 dropped++;
             }
@@ -352,27 +359,15 @@ size_t sip_registrar_expire(sip_registrar_t *self, long now)
     return dropped;
 }
 
+size_t sip_registrar_expire(sip_registrar_t *self, long now)
+{
+    return s_sweep(self, now, NULL, NULL);
+}
+
 size_t sip_registrar_prune(sip_registrar_t *self, int (*keep)(void *arg, const char *aor),
                            void *arg)
 {
-    size_t dropped = 0;
-    if (!self)
-        return 0;
-    size_t cur;
-    for (td_map_node_t *nd = td_map_first(&self->aors, &cur), *next; nd; nd = next) {
-        next = td_map_next(&self->aors, nd, &cur);
-        s_aor_t *a = TD_MAP_ENTRY(nd, s_aor_t, node);
-        if (keep(arg, a->name))
-            continue;
-        for (size_t i = a->n; i-- > 0; ) {
-            s_drop(self, a, i);
-            dropped++;
-        }
-        if (self->on_gone)
-            self->on_gone(self->gone_arg, a->name);
-        s_reap(self, a);
-    }
-    return dropped;
+    return s_sweep(self, 0, keep, arg);
 }
 
 void sip_registrar_set_on_gone(sip_registrar_t *self, sip_registrar_gone_fn *fn, void *arg)
