@@ -124,17 +124,28 @@ rs_check_clean() {
 # rs_expect PYTHON-EXPR-PER-CALL WHAT: every call of the summary (c, with
 # c["sides"]["caller"|"callee"]) satisfies the expression.
 rs_expect() {
-    python3 - "$TD_TMP/calls.json" "$1" "$2" <<'PY' || rs_fail "$2"
+    local out
+    out=$(python3 - "$TD_TMP/calls.json" "$1" "$2" <<'PY'
+
 import json, sys
 calls = json.load(open(sys.argv[1]))["calls"]
 expr, what = sys.argv[2], sys.argv[3]
 bad = [c for c in calls if not eval(expr, {"c": c, "caller": c["sides"].get("caller") or {},
                                             "callee": c["sides"].get("callee") or {}})]
 for c in bad:
-    print("  call %d: ended_by %s, bye_answered %s, BYE to caller %s, to callee %s" % (
+    print("  call %d: ended_by %s, bye_answered %s, BYE to caller %s, to callee %s, "
+          "re-INVITEs/new packets %s" % (
         c["k"], c["ended_by"], c.get("bye_answered"), c["sides"].get("caller", {}).get("bye"),
-        c["sides"].get("callee", {}).get("bye")))
+        c["sides"].get("callee", {}).get("bye"),
+        ", ".join("%s %s/%s" % (n, s.get("reinvites"), s.get("new_packets"))
+                  for n, s in c["sides"].items())))
 print("%d of %d calls: %s" % (len(calls) - len(bad), len(calls), "ok" if not bad else "NOT " + what))
 sys.exit(1 if bad else 0)
 PY
+    )
+    local rc=$?
+    echo "$out"
+    # the calls that failed go in the failure's own line: the runner shows
+    # that line and the logs' tail, not everything the scenario printed
+    [ $rc -eq 0 ] || rs_fail "$2 ($(grep '^  call' <<<"$out" | head -n 3 | sed 's/^ *//' | tr '\n' ';'))"
 }
