@@ -596,8 +596,11 @@ class Phones:
                 if mark is not None:
                     # The silence the kill caused: the first gap that ends after
                     # it (the new worker may reuse the dead one's port numbers,
-                    # so a new source address is not required).
-                    gap = next((g for g in s.gaps if g[1] >= mark and g[0] <= mark + 0.05),
+                    # so a new source address is not required). The mark is
+                    # written just before the SIGKILL; on a loaded host the
+                    # kill may land some tens of ms later, and packets flow
+                    # until then: the gap may start up to 250 ms after it.
+                    gap = next((g for g in s.gaps if g[1] >= mark and g[0] <= mark + 0.25),
                                None)
                     if gap:
                         d = gap[1] - mark
