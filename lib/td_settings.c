@@ -444,6 +444,11 @@ int td_settings_load(td_settings_t *out, const char *process, int argc, char **a
     out->ban_window_s = 60;
     out->ban_time_s = 600;
     out->ban_drop = 1;
+    /* this host never bans itself, as fail2ban's ignoreip (127.0.0.1/8):
+     * no one outside can send from loopback, and local tools, monitors and
+     * test suites sharing 127.0.0.1 with a phone's wrong password would
+     * otherwise lose the switch for ban_time. `ban_exempt=` clears it. */
+    snprintf(out->ban_exempt, sizeof out->ban_exempt, "127.0.0.0/8");
     out->drop_scanners = 1;
     snprintf(out->cluster.host, sizeof out->cluster.host, "127.0.0.1");
     out->cluster.port = 6379;

@@ -92,7 +92,7 @@ typedef struct {
     uint32_t ban_window_s;    /* ... within this many seconds (60) */
     uint32_t ban_time_s;      /* seconds a ban lasts (600) */
     int ban_drop;             /* ban_action=drop (1) | reject (0: 403) */
-    char ban_exempt[512];     /* addresses never banned: CIDR list ("") */
+    char ban_exempt[512];     /* addresses never banned: CIDR list ("127.0.0.0/8") */
     int drop_scanners;        /* drop requests with a scanner's User-Agent (1) */
     char scanner_useragents[1024]; /* their User-Agent substrings ("": sip_ban.h's list) */
 } td_settings_t;

@@ -273,6 +273,25 @@ static void test_security_caps(void **state)
     assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), -1);
 }
 
+/* [security] ban_exempt: loopback by default (fail2ban's ignoreip); an
+ * empty value clears it, a list replaces it, a bad entry is an error. */
+static void test_ban_exempt(void **state)
+{
+    (void)state;
+    td_settings_t s;
+    s_tandem_conf("[general]\nloglevel=info\n");
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), 0);
+    assert_string_equal(s.ban_exempt, "127.0.0.0/8");
+    s_tandem_conf("[security]\nban_exempt=\n");
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), 0);
+    assert_string_equal(s.ban_exempt, "");
+    s_tandem_conf("[security]\nban_exempt=10.0.0.0/8,192.0.2.7\n");
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), 0);
+    assert_string_equal(s.ban_exempt, "10.0.0.0/8,192.0.2.7");
+    s_tandem_conf("[security]\nban_exempt=office\n");
+    assert_int_equal(s_load(&s, "signaling", NULL, NULL, NULL, NULL), -1);
+}
+
 /* [cluster]: off without the section; redis=, password=, db=; TANDEM_REDIS
  * over the file, turning cluster mode on by itself; bad values are
  * file:line errors. */
@@ -404,6 +423,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster, setup, teardown),
         cmocka_unit_test_setup_teardown(test_security_caps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ban_exempt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_routers, setup, teardown),
         cmocka_unit_test(test_auto_address),
     };
