@@ -942,7 +942,7 @@ static const dialplan_ext_t *s_search(const s_context_t *ctx, const char *exten,
     if (depth + 1 >= S_MAX_INCLUDE_DEPTH)
         return NULL;
     seen[depth] = ctx;
-    for (size_t i = 0; i < ctx->nincludes; i++) {
+    for (size_t i = 0; ctx->includes && i < ctx->nincludes; i++) {   /* NULL while loading */
         if (!ctx->includes[i] || (ctx->include_when[i] && !timing_check(ctx->include_when[i], now)))
             continue;
         ext = s_search(ctx->includes[i], exten, norm, cid, mode, want, now, seen, depth + 1);

@@ -5,6 +5,7 @@
 #include "arena.h"
 #include "expr.h"
 #include "td_log.h"
+#include "td_regex.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -306,7 +307,7 @@ static s_val_t s_regex(s_parser_t *ps, s_tok_t op, s_val_t a, s_val_t b)
         return s_str(ps, c, al + bl);
     }
     regex_t re;
-    int rc = regcomp(&re, b.s, REG_EXTENDED);
+    int rc = td_regcomp(&re, b.s, REG_EXTENDED);   /* bounded: td_regex.h */
     if (rc) {
         char err[256];
         regerror(rc, &re, err, sizeof err);

@@ -4,6 +4,7 @@
 #include "expr.h"
 #include "func_int.h"
 #include "td_log.h"
+#include "td_regex.h"
 #include "td_str.h"
 
 #include <ctype.h>
@@ -357,7 +358,7 @@ static const char *s_regex(func_env_t *env, char *args, char *buf, size_t len)
     if (*str == ' ' || *str == '\t')
         str++;
     regex_t re;
-    int rc = regcomp(&re, argv[1], REG_EXTENDED | REG_NOSUB);
+    int rc = td_regcomp(&re, argv[1], REG_EXTENDED | REG_NOSUB);
     if (rc) {
         char err[128];
         regerror(rc, &re, err, sizeof err);

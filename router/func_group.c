@@ -7,6 +7,7 @@
 #define TD_LOG_SUBSYS TD_LOG_DIALPLAN   /* td_log() here: [logging] dialplan= */
 #include "func_int.h"
 #include "td_log.h"
+#include "td_regex.h"
 
 #include <regex.h>
 #include <stdio.h>
@@ -159,9 +160,9 @@ const char *func_group_match_count(func_env_t *env, char *args, char *buf, size_
     regex_t rg, rc;
     if (!*group) {
         td_log(LOG_NOTICE, "groupmatch empty");
-    } else if (regcomp(&rg, group, REG_EXTENDED | REG_NOSUB)) {
+    } else if (td_regcomp(&rg, group, REG_EXTENDED | REG_NOSUB)) {
         td_log(LOG_ERR, "Regex compile failed on: %s", group);
-    } else if (*category && regcomp(&rc, category, REG_EXTENDED | REG_NOSUB)) {
+    } else if (*category && td_regcomp(&rc, category, REG_EXTENDED | REG_NOSUB)) {
         td_log(LOG_ERR, "Regex compile failed on: %s", category);
         regfree(&rg);
     } else {

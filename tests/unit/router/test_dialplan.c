@@ -454,6 +454,30 @@ static void test_globals_substituted(void **state)
     test_rmdir(dir);
 }
 
+/* A function in an include's name runs while the plan is still loading:
+ * DIALPLAN_EXISTS there searches a context whose includes are not yet
+ * resolved (found by fuzz/router_dialplan: a NULL array indexed). It
+ * answers from what is loaded so far, and the load goes on. */
+static void test_exists_while_loading(void **state)
+{
+    (void)state;
+    char dir[64], path[128], err[256];
+    test_tmpdir(dir, sizeof dir);
+    test_write(dir, "extensions.conf",
+               "[test]\nexten => 100,1,NoOp()\ninclude => other\n"
+               "include => x${DIALPLAN_EXISTS(test,200,1)}\n"
+               "[other]\nexten => 200,1,NoOp()\n"
+               "[x0]\nexten => 300,1,NoOp()\n",
+               path, sizeof path);
+    dialplan_t *dp = dialplan_load(path, err, sizeof err);
+    if (!dp)
+        fail_msg("%s", err);
+    assert_non_null(dialplan_find_prio(dp, "test", "300", NULL, 1, NULL));   /* x0 */
+    assert_non_null(dialplan_find_prio(dp, "test", "200", NULL, 1, NULL));
+    dialplan_destroy(&dp);
+    test_rmdir(dir);
+}
+
 int main(void)
 {
     td_log_init("test", getenv("VERBOSE") ? LOG_DEBUG : LOG_ERR);
@@ -470,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_include_file),
         cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_globals_substituted),
+        cmocka_unit_test(test_exists_while_loading),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
