@@ -226,7 +226,9 @@ exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     bash -c 'echo "test-fresh: apt-get install make (what a user installs by hand before make test)"
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
             --no-install-recommends make >/dev/null || exit 1
-        cd /root/tandem && exec make test'
+        # the fuzz pass here only proves clang and its runtime install and
+        # build the harnesses: the host`s make test fuzzes 6 s each already
+        cd /root/tandem && exec make test FUZZ_CI_TIME=1'
 EOF
 )
 unshare --mount --uts --ipc --propagation private -- \
