@@ -227,7 +227,7 @@ exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
             --no-install-recommends make >/dev/null || exit 1
         # the fuzz pass here only proves clang and its runtime install and
-        # build the harnesses: the host`s make test fuzzes 6 s each already
+        # build the harnesses: make test on the host fuzzes 6 s each already
         cd /root/tandem && exec make test FUZZ_CI_TIME=1'
 EOF
 )
