@@ -92,6 +92,10 @@ int sip_raw_mime_dup_type(const char *buf, size_t len)
 {
     const char *end = buf + len, *line = buf;
     int multipart = 0;
+    /* libosip2 skips line ends and blanks before the start line (RFC 3261
+     * 7.5): an empty first line must not end the header block here */
+    while (line < end && (*line == '\r' || *line == '\n' || *line == ' ' || *line == '\t'))
+        line++;
     while (line < end) {                    /* the header block */
         const char *eol = s_eol(line, end);
         if (eol == line && s_block_ends(line, end))
