@@ -38,7 +38,8 @@ typedef struct {
     unsigned window_s;         /* ban_window: seconds they must fall within (60) */
     unsigned ban_s;            /* ban_time: seconds a ban lasts (600) */
     int drop;                  /* ban_action=drop (1, the default) or reject (0: 403) */
-    const char *exempt;        /* ban_exempt: CIDR list never banned ("" none) */
+    const char *exempt;        /* ban_exempt: CIDR list never banned ("" none; the processes
+                                * pass tandem.conf's, 127.0.0.0/8 by default: td_settings) */
     int drop_scanners;         /* drop_scanners (1) */
     const char *scanners;      /* scanner_useragents: comma list of User-Agent substrings,
                                 * case-insensitive (NULL: SIP_BAN_SCANNERS) */
