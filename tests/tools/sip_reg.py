@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""REGISTERs (or OPTIONS) from a chosen 127.0.0.x source, answering the
-digest challenge (MD5, qop=auth) with a given password, for the ban and ACL
-scenarios (sipp cannot pick its source address per run as simply).
+"""REGISTERs (or OPTIONS, or INVITEs) from a chosen 127.0.0.x source,
+answering the digest challenge (MD5, qop=auth) with a given password, for
+the ban and ACL scenarios (sipp cannot pick its source address per run as
+simply).
 
   sip_reg.py --port SWITCH_PORT --addr 127.0.0.2 --user 1001 --password P \\
-      [--count N] [--wait S] [--ua UA] [register|options]
+      [--count N] [--wait S] [--ua UA] [--to EXTEN] [register|options|invite]
 
-Each attempt is a new Call-ID: REGISTER, and if the answer is 401 the same
-REGISTER again with credentials; OPTIONS is sent once. One line per attempt,
+Each attempt is a new Call-ID: REGISTER (or INVITE to EXTEN, with an SDP
+offer), and if the answer is 401 the same request again with credentials;
+OPTIONS is sent once. Every final answer to an INVITE is acknowledged (ACK;
+a 2xx is then ended with BYE). One line per attempt,
 "ATTEMPT: STATUS" (the final status, or "timeout" when nothing came back
 within --wait seconds), then "summary: STATUS xN ..." in order of first
 appearance. Exit status 0 (the caller checks the lines)."""
@@ -25,7 +28,7 @@ def md5(text):
 def challenge(resp):
     for line in resp.split("\r\n\r\n", 1)[0].split("\r\n")[1:]:
         k, _, v = line.partition(":")
-        if k.strip().lower() == "www-authenticate" and "digest" in v.lower():
+        if k.strip().lower() in ("www-authenticate", "proxy-authenticate") and "digest" in v.lower():
             out = {}
             for m in re.finditer(r'([A-Za-z-]+)\s*=\s*("([^"]*)"|[^,\s]+)', v):
                 out[m.group(1).lower()] = m.group(3) if m.group(3) is not None else m.group(2)
@@ -42,7 +45,9 @@ def main():
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--wait", type=float, default=2.0)
     ap.add_argument("--ua", default="Tandem-test")
-    ap.add_argument("method", nargs="?", default="register", choices=["register", "options"])
+    ap.add_argument("--to", default="", help="the INVITE's number (default: --user)")
+    ap.add_argument("method", nargs="?", default="register",
+                    choices=["register", "options", "invite"])
     a = ap.parse_args()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((a.addr, 0))
@@ -51,26 +56,41 @@ def main():
     dest = ("127.0.0.1", a.port)
     counts = {}
 
-    def send(method, callid, tag, cseq, branch, auth=None):
-        uri = "sip:127.0.0.1:%d" % a.port
-        to = "<sip:%s@127.0.0.1:%d>" % (a.user, a.port)
+    def request_uri(method):
+        if method == "REGISTER" or method == "OPTIONS":
+            return "sip:127.0.0.1:%d" % a.port
+        return "sip:%s@127.0.0.1:%d" % (a.to or a.user, a.port)
+
+    def send(method, callid, tag, cseq, branch, auth=None, to_tag=None):
+        uri = request_uri(method)
+        me = "<sip:%s@127.0.0.1:%d>" % (a.user, a.port)
+        to = me if method in ("REGISTER", "OPTIONS") else "<%s>" % uri
         lines = [
             "%s %s SIP/2.0" % (method, uri),
             "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport" % (a.addr, lport, branch),
             "Max-Forwards: 70",
-            "From: %s;tag=%s" % (to, tag),
-            "To: %s" % to,
+            "From: %s;tag=%s" % (me, tag),
+            "To: %s%s" % (to, ";tag=" + to_tag if to_tag else ""),
             "Call-ID: %s" % callid,
-            "CSeq: %d %s" % (cseq, method),
+            "CSeq: %d %s" % (cseq, "INVITE" if method == "ACK" else method),
             "Contact: <sip:%s@%s:%d>" % (a.user, a.addr, lport),
             "User-Agent: %s" % a.ua,
         ]
         if method == "REGISTER":
             lines.append("Expires: 60")
         if auth:
-            lines.append("Authorization: " + auth)
-        lines += ["Content-Length: 0", "", ""]
+            lines.append(("Proxy-Authorization: " if auth.startswith("407 ") else
+                          "Authorization: ") + auth.split(" ", 1)[1])
+        body = ""
+        if method == "INVITE":
+            body = ("v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+                    "m=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+                    % (a.addr, a.addr, lport + 2))
+            lines.append("Content-Type: application/sdp")
+        lines += ["Content-Length: %d" % len(body), "", body]
         sock.sendto("\r\n".join(lines).encode(), dest)
+        if method == "ACK":
+            return None, None
         while True:
             try:
                 data, _ = sock.recvfrom(65535)
@@ -82,18 +102,25 @@ def main():
                 continue
             code = int(m.group(1))
             if code >= 200:
+                if method == "INVITE":   # the ACK of a final answer
+                    tt = re.search(r"\r\nTo:[^\r]*;tag=([^;\r\s]+)", text, re.I)
+                    ack_branch = branch if code >= 300 else "%x" % random.getrandbits(48)
+                    send("ACK", callid, tag, cseq, ack_branch, to_tag=tt and tt.group(1))
+                    if code < 300:
+                        send("BYE", callid, tag, cseq + 1, "%x" % random.getrandbits(48),
+                             to_tag=tt and tt.group(1))
                 return code, text
 
     for i in range(a.count):
         callid = "%x@%s" % (random.getrandbits(64), a.addr)
         tag = "%x" % random.getrandbits(32)
-        method = "OPTIONS" if a.method == "options" else "REGISTER"
+        method = a.method.upper()
         code, text = send(method, callid, tag, 1, "%x" % random.getrandbits(48))
-        if code == 401 and method == "REGISTER":
+        if code in (401, 407) and method != "OPTIONS":
             ch = challenge(text) or {}
-            uri = "sip:127.0.0.1:%d" % a.port
+            uri = request_uri(method)
             ha1 = md5("%s:%s:%s" % (a.user, ch.get("realm", ""), a.password))
-            ha2 = md5("REGISTER:%s" % uri)
+            ha2 = md5("%s:%s" % (method, uri))
             nonce = ch.get("nonce", "")
             if "auth" in ch.get("qop", ""):
                 cnonce = "%x" % random.getrandbits(32)
@@ -106,7 +133,8 @@ def main():
                 auth = ('Digest username="%s", realm="%s", nonce="%s", uri="%s", '
                         'response="%s", algorithm=MD5' % (a.user, ch.get("realm", ""), nonce,
                                                           uri, resp))
-            code, text = send(method, callid, tag, 2, "%x" % random.getrandbits(48), auth)
+            code, text = send(method, callid, tag, 2, "%x" % random.getrandbits(48),
+                              "%d %s" % (code, auth))
         status = str(code) if code else "timeout"
         print("%d: %s" % (i + 1, status), flush=True)
         counts[status] = counts.get(status, 0) + 1
