@@ -942,49 +942,94 @@ static int s_callerid(sip_conf_t *self, const td_conf_var_t *v, sip_peer_t *p)
     return 0;
 }
 
-/* One section into *p. Templates are checked the same way (their errors
- * point at the template), but not required to say type=. Returns 0, -1 on
- * error, 1 if the section is skipped (no type). */
-static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
+/* The type= lines of a section, as chan_sip reads them: reload_config
+ * checks the first (missing: "Section lacks type", unknown: "Unknown type";
+ * either way the section is skipped before build_peer), and build_peer ORs
+ * every one in (type=peer then type=user is a friend). Returns the
+ * SIP_TYPE-like mask (1 user, 2 peer), 0 when the section is skipped. */
+static int s_type_mask(sip_conf_t *self, const td_conf_section_t *sec, int *fatal)
+{
+    int mask = 0;
+    const td_conf_var_t *first = NULL;
+    *fatal = 0;
+    for (const td_conf_var_t *v = sec->vars; v; v = v->next) {
+        if (strcasecmp(v->name, "type") != 0)
+            continue;
+        int bits = !strcasecmp(v->value, "friend") ? 3 : !strcasecmp(v->value, "user") ? 1
+                 : !strcasecmp(v->value, "peer") ? 2 : 0;
+        if (!first) {
+            first = v;
+            if (!bits) {
+                if (s_bad(self, v, "type must be friend, user or peer, not '%s': [%s] skipped",
+                          v->value, sec->name) < 0)
+                    *fatal = 1;
+                return 0;
+            }
+        } else if (!bits && s_bad(self, v, "type must be friend, user or peer, not '%s': "
+                                  "this line is ignored", v->value) < 0) {
+            *fatal = 1;
+            return 0;
+        }
+        mask |= bits;
+    }
+    if (!first && !sec->is_template)
+        td_log(LOG_WARNING, "%s:%d: section [%s] lacks type=, skipped",
+               sec->file, sec->line, sec->name);
+    return mask;
+}
+
+/* One peer section onto p. Templates are checked the same way (their
+ * errors point at the template), but not required to say type=. merge: p is the peer an earlier section of the
+ * same name built, and this one is applied on top of it, as chan_sip's
+ * build_peer does when it finds the peer unmarked in the same load
+ * (firstpass = 0): no defaults, type ORed in, ACL and codec lines added to
+ * what is there, transports started over (build_peer clears them each
+ * time); what the section does not name stays. Returns 0 (built), 1 (the
+ * section is skipped: p untouched) or 2 (p is to be removed: its host
+ * cannot be resolved, build_peer's "removing peer"); -1 on a fatal error. */
+static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p, int merge)
 {
     const sip_general_t *g = &self->general;
-    memset(p, 0, sizeof *p);
-    if (strlen(sec->name) >= sizeof p->name)
-        return s_fail(self, sec->file, sec->line, "section name [%s] is too long", sec->name);
-    strcpy(p->name, sec->name);
-    p->codecs = g->codecs;
-    p->codec_order = g->codec_order;
-    p->nat = g->nat;
-    p->rtptimeout = g->rtptimeout;
-    p->rtpholdtimeout = g->rtpholdtimeout;
-    p->comedia = g->comedia;
-    p->supportpath = g->supportpath;
-    p->srtp_taglen = 80;
-    p->allowtransfer = g->allowtransfer;
-    p->dynamic = 1;
-    p->qualifyfreq = g->qualifyfreq;
-    p->maxms = g->qualify;                  /* chan_sip's default_qualify */
-    p->transports = g->transports;
-    p->transport = g->transport;
-    p->file = sec->file;
-    p->line = sec->line;
-    const td_conf_var_t *type = NULL, *secret = NULL, *md5secret = NULL, *host = NULL,
-                        *port = NULL, *defaultuser = NULL;
-    int bad_type = 0, md5secret_bad = 0;
+    int fatal;
+    int mask = s_type_mask(self, sec, &fatal);
+    if (fatal)
+        return -1;
+    if (!mask && !sec->is_template)
+        return 1;
+    if (merge) {
+        p->transports = g->transports;
+        p->transport = g->transport;
+    } else {
+        memset(p, 0, sizeof *p);
+        if (strlen(sec->name) >= sizeof p->name)
+            return s_fail(self, sec->file, sec->line, "section name [%s] is too long", sec->name);
+        strcpy(p->name, sec->name);
+        p->codecs = g->codecs;
+        p->codec_order = g->codec_order;
+        p->nat = g->nat;
+        p->rtptimeout = g->rtptimeout;
+        p->rtpholdtimeout = g->rtpholdtimeout;
+        p->comedia = g->comedia;
+        p->supportpath = g->supportpath;
+        p->srtp_taglen = 80;
+        p->allowtransfer = g->allowtransfer;
+        p->dynamic = 1;
+        p->qualifyfreq = g->qualifyfreq;
+        p->maxms = g->qualify;                  /* chan_sip's default_qualify */
+        p->transports = g->transports;
+        p->transport = g->transport;
+        p->file = sec->file;
+        p->line = sec->line;
+    }
+    const td_conf_var_t *secret = NULL, *md5secret = NULL, *host = NULL, *port = NULL,
+                        *defaultuser = NULL;
+    int md5secret_bad = 0;
     for (td_conf_var_t *v = sec->vars; v; v = v->next) {
         const char *k = v->name;
         int rc = 0, dummy;
-        if (!strcasecmp(k, "type")) {
-            type = v;
-            if (strcasecmp(v->value, "friend") && strcasecmp(v->value, "user")
-                && strcasecmp(v->value, "peer")) {
-                /* reload_config: "Unknown type", and the section is skipped */
-                if (s_bad(self, v, "type must be friend, user or peer, not '%s': [%s] skipped",
-                          v->value, sec->name) < 0)
-                    return -1;
-                bad_type = 1;
-            }
-        } else if (!strcasecmp(k, "secret")) {
+        if (!strcasecmp(k, "type"))
+            ;                                   /* s_type_mask */
+        else if (!strcasecmp(k, "secret")) {
             secret = v;
             rc = s_copy(self, p->secret, sizeof p->secret, v);
         } else if (!strcasecmp(k, "remotesecret"))
@@ -1069,16 +1114,11 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
         if (rc < 0)
             return -1;
     }
-    if (bad_type)
-        return 1;
-    if (!type) {
-        if (!sec->is_template)
-            td_log(LOG_WARNING, "%s:%d: section [%s] lacks type=, skipped",
-                   sec->file, sec->line, sec->name);
-        return 1;
-    }
-    p->type = !strcasecmp(type->value, "user") ? SIP_PEER_USER
-            : !strcasecmp(type->value, "peer") ? SIP_PEER_PEER : SIP_PEER_FRIEND;
+    if (!mask)
+        return 1;                               /* a template without type= */
+    if (merge)
+        mask |= p->type == SIP_PEER_USER ? 1 : p->type == SIP_PEER_PEER ? 2 : 3;
+    p->type = mask == 1 ? SIP_PEER_USER : mask == 2 ? SIP_PEER_PEER : SIP_PEER_FRIEND;
     if (defaultuser && s_copy(self, p->defaultuser, sizeof p->defaultuser, defaultuser) < 0)
         return -1;
     if (md5secret && md5secret_bad) {
@@ -1098,22 +1138,24 @@ static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p)
         p->has_secret = 1;
     }
     p->addr.sin_family = AF_INET;
-    p->addr.sin_port = htons(5060);
-    if (port)
-        p->addr.sin_port = htons((uint16_t)atoi(port->value));
+    if (!merge || port || host)                 /* build_peer's port: this section's, or 5060 */
+        p->addr.sin_port = htons(port ? (uint16_t)atoi(port->value) : 5060);
     if (host && strcasecmp(host->value, "dynamic") != 0) {
         if (s_copy(self, p->host, sizeof p->host, host) < 0)
             return -1;
         if (s_resolve(p->host, &p->addr.sin_addr) < 0) {
             /* build_peer: "srvlookup failed for host: %s, on peer %s, removing peer" */
-            if (s_bad(self, host, "host: cannot resolve '%s' to an IPv4 address: [%s] skipped",
-                      p->host, sec->name) < 0)
+            if (s_bad(self, host, "host: cannot resolve '%s' to an IPv4 address: [%s] %s",
+                      p->host, sec->name, merge ? "removed" : "skipped") < 0)
                 return -1;
-            return 1;
+            return merge ? 2 : 1;
         }
         p->dynamic = 0;
-    } else
+    } else if (host || !merge) {
         strcpy(p->host, "dynamic");
+        p->dynamic = 1;
+        p->addr.sin_addr.s_addr = 0;
+    }
     if (!p->codecs && !sec->is_template)
         td_log(LOG_WARNING, "%s:%d: [%s] allows neither ulaw nor alaw", sec->file, sec->line,
                sec->name);
@@ -1208,14 +1250,7 @@ static int s_build_indexes(sip_conf_t *self)
         || s_index_init(&self->by_stream_ip, self->npeers, s_ip_eq) < 0)
         return -1;
     for (size_t i = 0; i < self->npeers; i++) {
-        sip_peer_t *p = &self->peers[i];
-        const sip_peer_t *dup = sip_conf_peer(self, p->name);
-        if (dup && strcmp(dup->file, p->file) == 0)
-            return s_fail(self, p->file, p->line, "[%s] is defined twice (first at line %d)",
-                          p->name, dup->line);
-        if (dup)
-            return s_fail(self, p->file, p->line, "[%s] is defined twice (first at %s:%d)",
-                          p->name, dup->file, dup->line);
+        sip_peer_t *p = &self->peers[i];     /* one per name: sip_conf_load merges */
         s_index_add(&self->by_name, i, td_hash_str(p->name), p);
     }
     /* backwards, so that pushing on the chain heads leaves them in file order */
@@ -1299,13 +1334,16 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
     }
     td_conf_log_warnings(conf);
     size_t nsec = 0;
+    s_index_t built = { 0 };        /* the peers built so far, by name */
+    unsigned char *gone = NULL;     /* per peer: removed by a later section */
     td_conf_section_t *gen = td_conf_section(conf, "general");
     if (gen && s_general(self, gen) < 0)
         goto fail;
     for (td_conf_section_t *sec = td_conf_first(conf); sec; sec = sec->next)
         nsec++;
     self->peers = calloc(nsec ? nsec : 1, sizeof *self->peers);
-    if (!self->peers) {
+    gone = calloc(nsec ? nsec : 1, 1);
+    if (!self->peers || !gone || s_index_init(&built, nsec, s_name_eq) < 0) {
         snprintf(self->err, self->errlen, "%s: out of memory", path);
         goto fail;
     }
@@ -1327,25 +1365,54 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
                    sec->file, sec->line);
             continue;
         }
+        /* A name already built: chan_sip's build_peer finds that peer and
+         * applies this section on top (s_peer's merge). */
+        td_map_node_t *seen = sec->is_template ? NULL
+                            : td_map_find(&built.map, td_hash_str(sec->name), sec->name);
+        if (seen) {
+            sip_peer_t *p = (sip_peer_t *)s_peer_of(seen);
+            td_log(LOG_NOTICE, "%s:%d: [%s] again (first at %s:%d): its lines are added to "
+                   "the peer's, as chan_sip does", sec->file, sec->line, sec->name, p->file,
+                   p->line);
+            int rc = s_peer(self, sec, p, 1);
+            if (rc < 0)
+                goto fail;
+            if (rc == 2) {
+                gone[p - self->peers] = 1;
+                td_map_remove(&built.map, seen);
+            }
+            continue;
+        }
         sip_peer_t *p = &self->peers[self->npeers];
-        int rc = s_peer(self, sec, p);
+        int rc = s_peer(self, sec, p, 0);
         if (rc < 0)
             goto fail;
         if (rc == 0 && !sec->is_template) {
             p->file = s_keep_file(self, sec->file);
+            s_index_add(&built, self->npeers, td_hash_str(p->name), p);
             self->npeers++;
         }
     }
+    /* drop the peers a later section removed (their slots move up) */
+    size_t kept = 0;
+    for (size_t i = 0; i < self->npeers; i++)
+        if (!gone[i])
+            self->peers[kept++] = self->peers[i];
+    self->npeers = kept;
     if (s_build_indexes(self) < 0) {
         if (!*self->err)
             snprintf(self->err, self->errlen, "%s: out of memory", path);
         goto fail;
     }
+    s_index_free(&built);
+    free(gone);
     td_conf_destroy(&conf);
     self->err = NULL;
     self->errlen = 0;
     return self;
 fail:
+    s_index_free(&built);
+    free(gone);
     td_conf_destroy(&conf);
     self->err = NULL;
     sip_conf_destroy(&self);

@@ -203,8 +203,10 @@ typedef struct sip_conf sip_conf_t;
  * nat or insecure word, qualify, localnet, externaddr, a too long value, an
  * unresolvable host= that drops its peer, an unknown type= that drops its
  * section) is logged as "file:line: reason: fallback" and the load goes on.
- * What chan_sip cannot load past either (a template not defined, a bind
- * address that does not parse, a section defined twice) fails the load. */
+ * A section name given twice is one peer: the second section is applied
+ * on top of the first, as chan_sip's build_peer does. What chan_sip cannot
+ * load past either (a template not defined, a bind address that does not
+ * parse) fails the load. */
 sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen);
 /* How many values were loaded past with a fallback (tandem-signaling --check). */
 int sip_conf_warnings(const sip_conf_t *self);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sip_acl.h"
 #include "sip_auth.h"
 #include "sip_conf.h"
 #include "td_log.h"
@@ -89,7 +90,6 @@ static void test_error_table(void **state)
         { "[general]\nminexpiry=100\nmaxexpiry=50\n", "sip.conf:1: minexpiry (100) is greater than maxexpiry (50)" },
         { "[general]\n[general]\n", "sip.conf:2: [general] appears twice" },
         /* peers */
-        { "[1001]\ntype=friend\n[1001]\ntype=friend\n", "sip.conf:3: [1001] is defined twice (first at line 1)" },
         { "[1001](nosuch)\ntype=friend\n", "sip.conf:1: template [nosuch] is not defined before [1001]" },
         { "[1001\n", "sip.conf:1: missing ']' in section header" },
     };
@@ -406,6 +406,89 @@ static void test_peers_and_templates(void **state)
     inet_pton(AF_INET, "127.0.0.3", &src.sin_addr);
     assert_null(sip_conf_peer_by_addr(c, &src));
     assert_null(sip_conf_peer_by_ip(c, &src));
+    sip_conf_destroy(&c);
+}
+
+/* A section name given twice: chan_sip's build_peer finds the peer the first
+ * built in this load (unmarked: firstpass = 0) and applies the second on
+ * top, without defaults: what the second names wins, the rest stays, ACL
+ * lines add up, type= lines are ORed, transports start over. A second
+ * without type= is skipped (reload_config: "Section lacks type"); one
+ * whose host cannot be resolved removes the peer (build_peer's "removing
+ * peer"), and a third section builds it afresh. */
+static void test_section_twice(void **state)
+{
+    (void)state;
+    char err[512], log[4096];
+    sip_conf_t *c = s_load_logged(
+        "[general]\n"
+        "tcpenable=yes\n"
+        "transport=udp,tcp\n"
+        "[1001]\n"
+        "type=friend\n"
+        "secret=first\n"
+        "context=phones\n"
+        "callerid=\"Alice\" <1001>\n"
+        "deny=0.0.0.0/0\n"
+        "transport=tcp\n"
+        "[trunk]\n"
+        "type=peer\n"
+        "host=127.0.0.2\n"
+        "port=5070\n"
+        "[1001]\n"
+        "type=friend\n"
+        "secret=second\n"
+        "permit=127.0.0.1/32\n"
+        "[trunk]\n"                       /* no type=: skipped */
+        "host=127.0.0.3\n"
+        "[typed]\n"
+        "type=peer\n"
+        "host=127.0.0.4\n"
+        "[typed]\n"
+        "type=user\n"                     /* peer | user: a friend */
+        "[gone]\n"
+        "type=friend\n"
+        "secret=x\n"
+        "[gone]\n"
+        "type=friend\n"
+        "host=no-such-host.invalid\n"
+        "[1002]\n"
+        "type=friend\n"
+        "[1002]\n"
+        "type=peer\n"
+        "host=127.0.0.5\n",
+        err, sizeof err, log, sizeof log);
+    if (!c)
+        print_message("error: %s\n", err);
+    assert_non_null(c);
+    assert_int_equal(sip_conf_peer_count(c), 4);     /* 1001, trunk, typed, 1002 */
+    const sip_peer_t *p = sip_conf_peer(c, "1001");
+    assert_non_null(p);
+    char ha1[65];
+    sip_auth_ha1("1001", "tandem", "second", ha1);
+    assert_string_equal(p->ha1, ha1);                /* the second's secret */
+    assert_string_equal(p->context, "phones");       /* the first's, not [general]'s */
+    assert_string_equal(p->cid_num, "1001");
+    assert_int_equal(p->line, 4);
+    struct in_addr a;
+    inet_pton(AF_INET, "127.0.0.1", &a);
+    assert_true(sip_acl_allows(p->acl, a, NULL));    /* deny all, then permit */
+    inet_pton(AF_INET, "127.0.0.9", &a);
+    assert_false(sip_acl_allows(p->acl, a, NULL));
+    assert_int_equal(p->transports, SIP_TRANSPORT_UDP | SIP_TRANSPORT_TCP);   /* [general]'s */
+    p = sip_conf_peer(c, "trunk");
+    assert_non_null(p);
+    assert_string_equal(inet_ntoa(p->addr.sin_addr), "127.0.0.2");
+    assert_int_equal(ntohs(p->addr.sin_port), 5070);
+    assert_int_equal(sip_conf_peer(c, "typed")->type, SIP_PEER_FRIEND);
+    assert_null(sip_conf_peer(c, "gone"));
+    p = sip_conf_peer(c, "1002");
+    assert_int_equal(p->type, SIP_PEER_FRIEND);
+    assert_int_equal(p->dynamic, 0);
+    assert_string_equal(inet_ntoa(p->addr.sin_addr), "127.0.0.5");
+    assert_ptr_equal(sip_conf_peer_by_addr(c, &p->addr), p);
+    assert_non_null(strstr(log, "sip.conf:19: section [trunk] lacks type=, skipped"));
+    assert_non_null(strstr(log, "cannot resolve 'no-such-host.invalid' to an IPv4 address: [gone] removed"));
     sip_conf_destroy(&c);
 }
 
@@ -726,6 +809,7 @@ int main(void)
         cmocka_unit_test(test_auth_algorithms),
         cmocka_unit_test(test_bind_forms),
         cmocka_unit_test(test_peers_and_templates),
+        cmocka_unit_test(test_section_twice),
         cmocka_unit_test(test_codec_order),
         cmocka_unit_test(test_insecure_forms),
         cmocka_unit_test(test_shipped_config),
