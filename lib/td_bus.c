@@ -93,6 +93,7 @@ struct td_bus {
     td_bus_handlers_t h;
     void *arg;
     s_peer_t *peers[S_PEER_BUCKETS];  /* BIND: every peer heard; CONNECT: the routers */
+    size_t npeers;                    /* in peers[], at most TD_BUS_PEER_MAX */
     uint8_t *tx;                      /* pack buffer, grows, never shrinks */
     size_t tx_cap;
     /* Unpacked messages live in this arena until the handler returns, so a
@@ -166,11 +167,43 @@ static s_peer_t *s_peer_find(td_bus_t *self, const char *identity)
     return NULL;
 }
 
+/* A bound bus at TD_BUS_PEER_MAX: forget the peer down longest (its down
+ * was reported when it fell silent; if it comes back it is a new peer).
+ * Only a bound bus: there no link points at a peer (link->peer is a
+ * connecting bus's). A scan of the table, only when it is full. 0 if one
+ * was forgotten. */
+static int s_peer_forget_oldest_down(td_bus_t *self)
+{
+    if (self->mode != TD_BUS_BIND)
+        return -1;
+    s_peer_t **oldest = NULL;
+    for (int b = 0; b < S_PEER_BUCKETS; b++)
+        for (s_peer_t **pp = &self->peers[b]; *pp; pp = &(*pp)->next)
+            if (!(*pp)->alive && (!oldest || (*pp)->last_seen_ms < (*oldest)->last_seen_ms))
+                oldest = pp;
+    if (!oldest)
+        return -1;
+    s_peer_t *p = *oldest;
+    *oldest = p->next;
+    td_log(LOG_INFO, "bus: %s (%s), down, forgotten to make room for a new peer",
+           p->identity, p->role);
+    free(p);
+    self->npeers--;
+    return 0;
+}
+
 static s_peer_t *s_peer_get(td_bus_t *self, const char *identity)
 {
     s_peer_t *p = s_peer_find(self, identity);
     if (p)
         return p;
+    if (self->npeers >= TD_BUS_PEER_MAX && s_peer_forget_oldest_down(self) < 0) {
+        self->counts.peers_refused++;
+        td_log_every(LOG_WARNING, 60, "bus: %d peers alive, the most kept: a Hello from %s "
+                     "refused (%llu so far)", TD_BUS_PEER_MAX, identity,
+                     (unsigned long long)self->counts.peers_refused);
+        return NULL;
+    }
     p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
@@ -178,6 +211,7 @@ static s_peer_t *s_peer_get(td_bus_t *self, const char *identity)
     unsigned b = (unsigned)(td_hash_str(identity) % S_PEER_BUCKETS);
     p->next = self->peers[b];
     self->peers[b] = p;
+    self->npeers++;
     return p;
 }
 

@@ -28,6 +28,10 @@
 
 #define TD_BUS_HEARTBEAT_MS 250
 #define TD_BUS_DEAD_MS      1000
+/* Peers a bus remembers (a cluster has a few dozen processes; each restart
+ * is a new identity). Past it, a bound bus forgets the peer down longest to
+ * make room, and refuses a new peer's Hello while all are alive. */
+#define TD_BUS_PEER_MAX     1024
 #define TD_BUS_DISCOVER_MS  2000
 
 /* X(name, Type, CASE): one line per business message in the Envelope.
@@ -180,11 +184,12 @@ const char *td_bus_msg_name(int body_case);
 
 /* Frames counted since start, for metrics (lib/td_bus_metrics.c): by
  * envelope case (Hello included), frames that could not be sent, frames that
- * could not be decoded. Borrowed for the bus's life. */
+ * could not be decoded, Hellos of new peers refused because TD_BUS_PEER_MAX
+ * peers were alive. Borrowed for the bus's life. */
 #define TD_BUS_MAX_CASE 128
 typedef struct {
     uint64_t rx[TD_BUS_MAX_CASE], tx[TD_BUS_MAX_CASE];
-    uint64_t tx_failed, rx_bad;
+    uint64_t tx_failed, rx_bad, peers_refused;
 } td_bus_counts_t;
 const td_bus_counts_t *td_bus_counts(const td_bus_t *self);
 

@@ -34,6 +34,11 @@ static void s_bad(void *arg, td_metrics_out_t *out)
     td_metrics_sample(out, NULL, NULL, (double)td_bus_counts(arg)->rx_bad);
 }
 
+static void s_refused(void *arg, td_metrics_out_t *out)
+{
+    td_metrics_sample(out, NULL, NULL, (double)td_bus_counts(arg)->peers_refused);
+}
+
 static void s_each_up(void *arg, const char *identity, const char *role, int alive,
                       uint32_t capacity, uint32_t load, uint64_t silent_ms)
 {
@@ -73,6 +78,9 @@ int td_bus_metrics_add(td_metrics_t *m, td_bus_t *bus)
     rc |= td_metrics_add_fn(m, TD_METRIC_COUNTER, "tandem_bus_frames_undecodable_total",
                             "Bus frames dropped because they did not decode.", NULL, NULL, s_bad,
                             bus);
+    rc |= td_metrics_add_fn(m, TD_METRIC_COUNTER, "tandem_bus_peers_refused_total",
+                            "Hellos of new bus peers refused: 1024 peers were alive.", NULL,
+                            NULL, s_refused, bus);
     rc |= td_metrics_add_fn(m, TD_METRIC_GAUGE, "tandem_bus_peer_up",
                             "1 if the bus peer is alive (heard within the dead time), else 0.",
                             "peer", "role", s_up, bus);

@@ -689,6 +689,59 @@ static void test_long_identity_refused(void **state)
     td_bus_destroy(&router);
 }
 
+/* Issue 12: the peer table is capped at TD_BUS_PEER_MAX. While every peer
+ * is alive a new one's Hello is refused (counted); once they are down (on
+ * the router's fake clock), a new one takes the place of the one down
+ * longest, and a known peer is still known. */
+static void test_peer_cap(void **state)
+{
+    t_state_t *t = *state;
+    td_bus_t *router = td_bus_new(t->base, TD_BUS_BIND, t->endpoint, "router", "router", 0,
+                                  &s_handlers, t);
+    assert_non_null(router);
+    td_clock_t *cr = td_clock_new_fake();
+    td_bus_set_clock(router, cr);               /* nobody falls silent until told */
+    td_log_set_level(TD_LOG_BUS, LOG_ERR);      /* 2,000 up and down lines */
+    void *ctx = zmq_ctx_new();
+    char id[32];
+    for (int i = 0; i < TD_BUS_PEER_MAX; i++) {
+        snprintf(id, sizeof id, "sig-%d", i);
+        s_raw_hello(ctx, t->endpoint, id, strlen(id));
+        if (i % 64 == 63)                       /* keep the sockets' backlog short */
+            for (int k = 0; k < 100 && t->up <= i; k++)
+                s_run(t->base, 50);
+    }
+    for (int k = 0; k < 200 && t->up < TD_BUS_PEER_MAX; k++)
+        s_run(t->base, 50);
+    assert_int_equal(t->up, TD_BUS_PEER_MAX);
+    s_raw_hello(ctx, t->endpoint, "sig-late", 8);
+    for (int k = 0; k < 40 && td_bus_counts(router)->peers_refused == 0; k++)
+        s_run(t->base, 50);
+    assert_int_equal(td_bus_counts(router)->peers_refused, 1);
+    assert_int_equal(t->up, TD_BUS_PEER_MAX);
+    assert_false(td_bus_peer_alive(router, "sig-late"));
+
+    /* all silent past the dead time: each is reported down once */
+    td_clock_advance(cr, TD_BUS_DEAD_MS + TD_BUS_HEARTBEAT_MS);
+    assert_int_equal(t->down, TD_BUS_PEER_MAX);
+    s_raw_hello(ctx, t->endpoint, "sig-late", 8);
+    for (int k = 0; k < 40 && t->up == TD_BUS_PEER_MAX; k++)
+        s_run(t->base, 50);
+    assert_int_equal(t->up, TD_BUS_PEER_MAX + 1);
+    assert_true(td_bus_peer_alive(router, "sig-late"));
+    assert_int_equal(td_bus_counts(router)->peers_refused, 1);
+    s_raw_hello(ctx, t->endpoint, "sig-5", 5);  /* a known one, back: up again */
+    for (int k = 0; k < 40 && !td_bus_peer_alive(router, "sig-5"); k++)
+        s_run(t->base, 50);
+    assert_true(td_bus_peer_alive(router, "sig-5"));
+    assert_int_equal(td_bus_counts(router)->peers_refused, 1);
+    td_log_set_level(TD_LOG_BUS, LOG_INFO);
+    zmq_ctx_term(ctx);
+    td_bus_set_clock(router, NULL);
+    td_clock_destroy(&cr);
+    td_bus_destroy(&router);
+}
+
 int main(void)
 {
     td_log_init("test", LOG_WARNING);
@@ -700,6 +753,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_discover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_endpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_identity_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peer_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_curve, setup, teardown),
         cmocka_unit_test(test_curve_settings),
     };
