@@ -28,9 +28,10 @@
 
 #define TD_BUS_HEARTBEAT_MS 250
 #define TD_BUS_DEAD_MS      1000
-/* Peers a bus remembers (a cluster has a few dozen processes; each restart
- * is a new identity). Past it, a bound bus forgets the peer down longest to
- * make room, and refuses a new peer's Hello while all are alive. */
+/* Peers a bus remembers (a cluster has a few dozen processes; a flood of
+ * made-up identities must not grow the table). Past it, a bound bus
+ * forgets the peer down longest to make room, and refuses a new peer's
+ * Hello while all are alive. */
 #define TD_BUS_PEER_MAX     1024
 #define TD_BUS_DISCOVER_MS  2000
 
