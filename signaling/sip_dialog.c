@@ -27,6 +27,7 @@ void sip_arena_init(sip_arena_t *a, char *space, size_t size)
     a->cur = space;
     a->end = space ? space + size : NULL;
     a->chunks = NULL;
+    a->heap = 0;
 }
 
 static char *s_alloc(sip_arena_t *a, size_t n)
@@ -38,6 +39,7 @@ static char *s_alloc(sip_arena_t *a, size_t n)
             return NULL;
         c->next = a->chunks;
         a->chunks = c;
+        a->heap += size;
         a->cur = c->data;
         a->end = c->data + size;
     }
@@ -70,6 +72,7 @@ void sip_arena_release(sip_arena_t *a)
         free(c);
     }
     a->cur = a->end = NULL;
+    a->heap = 0;
 }
 
 /* ---- helpers -------------------------------------------------------------- */

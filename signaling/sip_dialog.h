@@ -20,6 +20,7 @@ typedef struct sip_arena_chunk sip_arena_chunk_t;
 typedef struct {
     char *cur, *end;               /* free space in the current chunk */
     sip_arena_chunk_t *chunks;     /* overflow chunks, newest first */
+    size_t heap;                   /* bytes of the overflow chunks */
 } sip_arena_t;
 
 /* Start an arena on caller-provided space (may be NULL/0: all heap). */

@@ -2158,6 +2158,20 @@ static void s_reinvite_to_router(sip_leg_t *leg, const char *sdp, int no_answer)
     td_bus_send_reinvite(leg->call->env.bus, s_router(leg), leg->bus_id, leg->no, &m);
 }
 
+/* Issue 12: 1 (counted, logged at most once a minute) when the leg has
+ * kept SIP_LEG_HEAP_MAX of the phone's session data: a new offer is not
+ * taken. */
+static int s_heap_used_up(sip_leg_t *leg, const char *what)
+{
+    if (leg->arena.heap < SIP_LEG_HEAP_MAX)
+        return 0;
+    leg->call->stats.session_capped++;
+    td_log_every(LOG_WARNING, 60, "%s: a %s after %zu bytes of this call's session data (the "
+                 "most kept is %d): refused, the session stays (%lu so far)", leg->channel, what,
+                 leg->arena.heap, SIP_LEG_HEAP_MAX, leg->call->stats.session_capped);
+    return 1;
+}
+
 /* The ACK to our 200 for a re-INVITE without SDP carries the phone's
  * answer to the session we offered (the one we last sent). Unchanged, it
  * needs nothing; changed (a new port, hold), it goes to the router as an
@@ -2170,6 +2184,8 @@ static void s_ack_answer(sip_leg_t *leg, osip_message_t *ack)
         return;
     if (leg->remote_sdp && strlen(leg->remote_sdp) == len
         && memcmp(leg->remote_sdp, body, len) == 0)
+        return;
+    if (s_heap_used_up(leg, "new session in an ACK"))
         return;
     char *sdp = sip_arena_strndup(&leg->arena, body, len);
     if (!sdp)
@@ -2293,6 +2309,11 @@ static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req, i
     if (leg->reinvite_in) {
         sip_msg_reply(txn, 500, leg->dlg.local_tag, "a previous INVITE is in progress",
                       "Retry-After", "1");
+        return;
+    }
+    if (s_heap_used_up(leg, update ? "UPDATE" : "re-INVITE")) {
+        sip_msg_reply(txn, 500, leg->dlg.local_tag, "this call's session memory is used up",
+                      NULL, NULL);
         return;
     }
     const char *target = leg->dlg.remote_target;

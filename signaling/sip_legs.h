@@ -157,7 +157,15 @@ typedef struct {
                             * (ringing), which [signaling] capacity does not count */
     unsigned long calls_in, legs_out, hangups_in, hangups_out;
     unsigned long sdp_capped;   /* SDPs over max_sdp, refused or ignored */
+    unsigned long session_capped; /* offers refused: the call's leg kept SIP_LEG_HEAP_MAX */
 } sip_legs_stats_t;
+
+/* What one leg may keep of what its phone sends in the dialog (each new
+ * SDP, Contact, route): a call's re-INVITEs and UPDATEs are each kept until
+ * it ends, so past this a new one is refused (500; RFC 3261 14.1: the
+ * session stays as it was). A call refreshed every 15 minutes keeps about
+ * 100 KiB a day. */
+#define SIP_LEG_HEAP_MAX (1024 * 1024)
 
 void sip_legs_stats(const sip_legs_t *self, sip_legs_stats_t *out);
 /* 1 when a body of len bytes is over max_sdp: counted in stats.sdp_capped

@@ -74,6 +74,7 @@ static void s_capped(void *arg, td_metrics_out_t *out)
     sip_legs_stats(sip_core_legs(arg), &ls);
     td_metrics_sample(out, "transactions", NULL, (double)ts.capped);
     td_metrics_sample(out, "sdp", NULL, (double)ls.sdp_capped);
+    td_metrics_sample(out, "session", NULL, (double)ls.session_capped);
 }
 
 static void s_registrations(void *arg, td_metrics_out_t *out)
@@ -148,7 +149,8 @@ int sip_metrics_start(struct event_base *base, sip_core_t *core, const td_settin
                             "callee).", "direction", NULL, s_calls_in, core);
     rc |= td_metrics_add_fn(m, TD_METRIC_COUNTER, "tandem_sip_capped_total",
                             "Remote input refused at a memory cap ([security] in tandem.conf): "
-                            "transactions (max_transactions, 503), sdp (max_sdp).", "cap", NULL,
+                            "transactions (max_transactions, 503), sdp (max_sdp), session (a call's "
+                            "session data past 1 MiB, 500).", "cap", NULL,
                             s_capped, core);
     rc |= td_metrics_add_fn(m, TD_METRIC_GAUGE, "tandem_sip_registrations",
                             "Registered contacts (bindings) in the registrar.", NULL, NULL,

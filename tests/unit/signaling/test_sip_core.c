@@ -756,6 +756,64 @@ static int s_next_no488(fx_t *fx)
     return st;
 }
 
+/* Issue 12: a leg keeps what its phone sends in the dialog until the call
+ * ends, so a phone re-offering large SDPs in a loop is refused (500, the
+ * session unchanged) once SIP_LEG_HEAP_MAX is kept, not let to grow the
+ * process; the call itself goes on (a BYE still ends it). */
+static void test_session_memory_capped(void **state)
+{
+    fx_t *fx = *state;
+    char id[96], tag[64];
+    s_invite_authenticated(fx, "call-big", id, sizeof id);
+    Tandem__Envelope env;
+    Tandem__Answer an = TANDEM__ANSWER__INIT;
+    an.sdp = (char *)s_sdp;
+    s_env(&env, id, 0);
+    env.body_case = TANDEM__ENVELOPE__BODY_ANSWER;
+    env.answer = &an;
+    s_deliver(fx, &env);
+    assert_int_equal(s_next(fx, 1), 200);
+    snprintf(tag, sizeof tag, "%s", s_to_tag(fx));
+    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "call-big", 2, tag, NULL, NULL);
+    while (s_next(fx, 1) == 200)
+        ;
+    /* a 6 KB offer (the fixture writes requests of up to 8 KB) */
+    static char big[6 * 1024];
+    size_t n = (size_t)snprintf(big, sizeof big, "%s", s_sdp);
+    while (n + 40 < sizeof big)
+        n += (size_t)snprintf(big + n, sizeof big - n, "a=x-pad:%030zu\r\n", n);
+    Tandem__ReinviteAnswer ra = TANDEM__REINVITE_ANSWER__INIT;
+    ra.status = 200;
+    ra.sdp = (char *)s_sdp;
+    int taken = 0, st = 0;
+    for (int cseq = 3; cseq < 3 + 300; cseq++) {
+        td_bus_fake_reset();
+        s_request(fx, "UPDATE", "sip:1002@127.0.0.1", "1001", "call-big", cseq, tag, NULL, big);
+        if (!s_sent(TANDEM__ENVELOPE__BODY_REINVITE)) {
+            st = s_next_no488(fx);
+            break;
+        }
+        s_env(&env, id, 0);
+        env.body_case = TANDEM__ENVELOPE__BODY_REINVITE_ANSWER;
+        env.reinvite_answer = &ra;
+        s_deliver(fx, &env);
+        assert_int_equal(s_next_no488(fx), 200);
+        taken++;
+    }
+    assert_int_equal(st, 500);
+    /* 1 MiB of 6 KB offers and the answers kept with them (a 1 KB chunk
+     * each at most), give or take the leg's own strings */
+    assert_in_range(taken, SIP_LEG_HEAP_MAX / (sizeof big + 1024) - 4,
+                    SIP_LEG_HEAP_MAX / sizeof big + 1);
+    sip_legs_stats_t ls;
+    sip_legs_stats(sip_core_legs(fx->core), &ls);
+    assert_int_equal(ls.session_capped, 1);
+    assert_null(s_sent(TANDEM__ENVELOPE__BODY_HANGUP));
+    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-big", 400, tag, NULL, NULL);
+    assert_int_equal(s_next_no488(fx), 200);
+    assert_non_null(s_sent(TANDEM__ENVELOPE__BODY_HANGUP));
+}
+
 static void test_incoming_call_answer_bye(void **state)
 {
     fx_t *fx = *state;
@@ -2459,6 +2517,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auth_uri_and_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_uri_host_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incoming_call_answer_bye, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_memory_capped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incoming_router_hangs_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incoming_record_route, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
