@@ -2339,7 +2339,12 @@ static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req, i
             s_reinvite_no_sdp(leg, txn);
         return;
     }
-    char *sdp = leg->router_done ? NULL : sip_arena_strndup(&leg->arena, body, sdp_len);
+    /* A session refresh repeats the phone's last SDP (RFC 4028): its copy
+     * serves again, so refreshes do not add to what the call keeps. */
+    const char *sdp = leg->router_done ? NULL
+                    : leg->remote_sdp && strlen(leg->remote_sdp) == sdp_len
+                      && memcmp(leg->remote_sdp, body, sdp_len) == 0 ? leg->remote_sdp
+                    : sip_arena_strndup(&leg->arena, body, sdp_len);
     if (!sdp) {
         sip_msg_reply(txn, leg->router_done ? 488 : 500, leg->dlg.local_tag, NULL, NULL, NULL);
         return;
@@ -2406,7 +2411,8 @@ void sip_legs_on_reinvite_answer(sip_legs_t *self, const td_bus_hdr_t *hdr,
     osip_message_set_header(r, "Allow", SIP_MSG_ALLOW);
     s_st_headers(leg, r);
     s_set_sdp(leg, r, msg->sdp);
-    const char *kept = sip_arena_strdup(&leg->arena, msg->sdp);
+    const char *kept = leg->last_sdp && msg->sdp && strcmp(leg->last_sdp, msg->sdp) == 0
+                     ? leg->last_sdp : sip_arena_strdup(&leg->arena, msg->sdp);
     if (kept)
         leg->last_sdp = kept;
     if (sip_txn_respond(txn, &r) != 0) {

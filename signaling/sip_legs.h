@@ -163,8 +163,8 @@ typedef struct {
 /* What one leg may keep of what its phone sends in the dialog (each new
  * SDP, Contact, route): a call's re-INVITEs and UPDATEs are each kept until
  * it ends, so past this a new one is refused (500; RFC 3261 14.1: the
- * session stays as it was). A call refreshed every 15 minutes keeps about
- * 100 KiB a day. */
+ * session stays as it was). A refresh repeating the last SDP keeps nothing
+ * more. */
 #define SIP_LEG_HEAP_MAX (1024 * 1024)
 
 void sip_legs_stats(const sip_legs_t *self, sip_legs_stats_t *out);

@@ -759,7 +759,8 @@ static int s_next_no488(fx_t *fx)
 /* Issue 12: a leg keeps what its phone sends in the dialog until the call
  * ends, so a phone re-offering large SDPs in a loop is refused (500, the
  * session unchanged) once SIP_LEG_HEAP_MAX is kept, not let to grow the
- * process; the call itself goes on (a BYE still ends it). */
+ * process; the call itself goes on (a BYE still ends it). Refreshes that
+ * repeat the last offer keep nothing more and are never refused. */
 static void test_session_memory_capped(void **state)
 {
     fx_t *fx = *state;
@@ -785,8 +786,26 @@ static void test_session_memory_capped(void **state)
     Tandem__ReinviteAnswer ra = TANDEM__REINVITE_ANSWER__INIT;
     ra.status = 200;
     ra.sdp = (char *)s_sdp;
+    /* refreshes that repeat the same offer (RFC 4028) keep nothing more:
+     * three times the cap's worth of them all go through */
     int taken = 0, st = 0;
-    for (int cseq = 3; cseq < 3 + 300; cseq++) {
+    int cseq = 3;
+    for (; cseq < 3 + 3 * SIP_LEG_HEAP_MAX / (int)sizeof big; cseq++) {
+        td_bus_fake_reset();
+        s_request(fx, "UPDATE", "sip:1002@127.0.0.1", "1001", "call-big", cseq, tag, NULL, big);
+        assert_non_null(s_sent(TANDEM__ENVELOPE__BODY_REINVITE));
+        s_env(&env, id, 0);
+        env.body_case = TANDEM__ENVELOPE__BODY_REINVITE_ANSWER;
+        env.reinvite_answer = &ra;
+        s_deliver(fx, &env);
+        assert_int_equal(s_next_no488(fx), 200);
+    }
+    /* new offers each time (the o= version would change): capped */
+    size_t mark = strlen(s_sdp) + strlen("a=x-pad:");
+    for (int end = cseq + 300; cseq < end; cseq++) {
+        char v[12];
+        snprintf(v, sizeof v, "%010d", cseq);
+        memcpy(big + mark, v, 10);
         td_bus_fake_reset();
         s_request(fx, "UPDATE", "sip:1002@127.0.0.1", "1001", "call-big", cseq, tag, NULL, big);
         if (!s_sent(TANDEM__ENVELOPE__BODY_REINVITE)) {
@@ -809,7 +828,7 @@ static void test_session_memory_capped(void **state)
     sip_legs_stats(sip_core_legs(fx->core), &ls);
     assert_int_equal(ls.session_capped, 1);
     assert_null(s_sent(TANDEM__ENVELOPE__BODY_HANGUP));
-    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-big", 400, tag, NULL, NULL);
+    s_request(fx, "BYE", "sip:1002@127.0.0.1", "1001", "call-big", cseq + 1, tag, NULL, NULL);
     assert_int_equal(s_next_no488(fx), 200);
     assert_non_null(s_sent(TANDEM__ENVELOPE__BODY_HANGUP));
 }
