@@ -265,6 +265,40 @@ int func_str_unshift_w(func_env_t *env, char *args, const char *value)
 
 /* --- SPRINTF ------------------------------------------------------------ */
 
+/* A width or precision past what buf can show changes nothing visible
+ * (snprintf truncates at the buffer's end), but glibc still produces every
+ * character: over two billion for %2120102010d, seconds of the router's
+ * loop. Both are clamped to cap (the space left plus room for the value),
+ * which leaves the visible text the same. spec: "%" flags width .precision
+ * conversion. */
+static void s_clamp_spec(char *spec, size_t size, unsigned long long cap)
+{
+    char out[96];
+    size_t o = 0;
+    const char *p = spec;
+    out[o++] = *p++;                            /* '%' */
+    while (*p && strchr("#0- +'I", *p) && o + 1 < sizeof out)
+        out[o++] = *p++;
+    for (int part = 0; part < 2; part++) {
+        if (part == 1) {
+            if (*p != '.')
+                break;
+            out[o++] = *p++;
+        }
+        unsigned long long v = 0;
+        const char *digits = p;
+        while (isdigit((unsigned char)*p)) {
+            if (v <= cap)
+                v = v * 10 + (unsigned)(*p - '0');
+            p++;
+        }
+        if (p > digits)
+            o += (size_t)snprintf(out + o, sizeof out - o, "%llu", v > cap ? cap : v);
+    }
+    snprintf(out + o, sizeof out - o, "%s", p);
+    snprintf(spec, size, "%s", out);
+}
+
 /* SPRINTF(format,arg1,...): printf's conversions d i o u x X c (the
  * argument read as an int), e E f F g G a A (a double) and s. Anything else,
  * a missing or non-numeric argument fail the whole read. */
@@ -325,6 +359,7 @@ const char *func_str_sprintf(func_env_t *env, char *args, char *buf, size_t len)
                     spec[k++] = *p;
             spec[k++] = c;
             spec[k] = '\0';
+            s_clamp_spec(spec, sizeof spec, (unsigned long long)(len - n) + 512);
             if (strchr("diouxXc", c)) {
                 int v;
                 if (!*arg) {

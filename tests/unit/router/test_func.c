@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "func.h"
+#include "func_int.h"
 #include "router.h"
 #include "td_bus_fake.h"
 #include "test_util.h"
@@ -107,6 +108,33 @@ static void test_encoded_octal(void **state)
     assert_int_equal(used, 6);
     assert_int_equal(func_encoded_char("\\034444444444444", &c, &used), 0);
     assert_int_equal((unsigned char)c, 0x24);
+}
+
+/* SPRINTF with a width or precision far past the buffer (fuzz/router_expr:
+ * %2120102010d kept glibc busy producing two billion spaces): clamped, the
+ * visible text is what glibc writes for any width past the space, here 600
+ * for a 32-byte buffer. */
+static void test_sprintf_huge_width(void **state)
+{
+    fixture_t *f = *state;
+    static const char *fmts[] = { "%*d", "%-*d", "%0*d", "%.*d", "%.*f", "%*s", "%-5.*e",
+                                  "%+#0*x", "ab%*d" };
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        char huge[64], args[96], buf[32], want[32];
+        const char *star = strchr(fmts[i], '*');
+        snprintf(huge, sizeof huge, "%.*s2120102010%s", (int)(star - fmts[i]), fmts[i], star + 1);
+        snprintf(args, sizeof args, "%s,42", huge);
+        const char *got = func_str_sprintf(&f->env, args, buf, sizeof buf);
+        assert_non_null(got);
+        if (strchr(fmts[i], 'f') || strchr(fmts[i], 'e'))
+            snprintf(want, sizeof want, fmts[i], 600, 42.0);
+        else if (strchr(fmts[i], 's'))
+            snprintf(want, sizeof want, fmts[i], 600, "42");
+        else
+            snprintf(want, sizeof want, fmts[i], 600, 42);
+        if (strcmp(got, want) != 0)
+            fail_msg("%s: '%s', expected '%s'", huge, got, want);
+    }
 }
 
 static void test_read_table(void **state)
@@ -793,6 +821,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_table, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_rand_range, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_write_table, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_sprintf_huge_width, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_string_table, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_channel_table, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_more_table, s_setup, s_teardown),
