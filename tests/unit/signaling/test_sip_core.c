@@ -756,6 +756,33 @@ static int s_next_no488(fx_t *fx)
     return st;
 }
 
+static void s_answer_leg0(fx_t *fx, const char *id)
+{
+    Tandem__Envelope env;
+    Tandem__Answer an = TANDEM__ANSWER__INIT;
+    an.sdp = (char *)s_sdp;
+    s_env(&env, id, 0);
+    env.body_case = TANDEM__ENVELOPE__BODY_ANSWER;
+    env.answer = &an;
+    s_deliver(fx, &env);
+}
+
+/* An authenticated call from 1001, answered by the router and ACKed: its
+ * bus id in id, our To tag in tag. */
+static void s_call_up(fx_t *fx, const char *call_id, char *id, size_t idlen, char *tag,
+                      size_t taglen)
+{
+    s_invite_authenticated(fx, call_id, id, idlen);
+    s_answer_leg0(fx, id);
+    assert_int_equal(s_next(fx, 1), 200);
+    snprintf(tag, taglen, "%s", s_to_tag(fx));
+    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", call_id, 2, tag, NULL, NULL);
+    int st;
+    while ((st = s_next(fx, 1)) == 200)
+        ;                                           /* retransmitted before our ACK landed */
+    assert_int_equal(st, -1);
+}
+
 /* Issue 12: a leg keeps what its phone sends in the dialog until the call
  * ends, so a phone re-offering large SDPs in a loop is refused (500, the
  * session unchanged) once SIP_LEG_HEAP_MAX is kept, not let to grow the
@@ -765,19 +792,8 @@ static void test_session_memory_capped(void **state)
 {
     fx_t *fx = *state;
     char id[96], tag[64];
-    s_invite_authenticated(fx, "call-big", id, sizeof id);
+    s_call_up(fx, "call-big", id, sizeof id, tag, sizeof tag);
     Tandem__Envelope env;
-    Tandem__Answer an = TANDEM__ANSWER__INIT;
-    an.sdp = (char *)s_sdp;
-    s_env(&env, id, 0);
-    env.body_case = TANDEM__ENVELOPE__BODY_ANSWER;
-    env.answer = &an;
-    s_deliver(fx, &env);
-    assert_int_equal(s_next(fx, 1), 200);
-    snprintf(tag, sizeof tag, "%s", s_to_tag(fx));
-    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "call-big", 2, tag, NULL, NULL);
-    while (s_next(fx, 1) == 200)
-        ;
     /* a 6 KB offer (the fixture writes requests of up to 8 KB) */
     static char big[6 * 1024];
     size_t n = (size_t)snprintf(big, sizeof big, "%s", s_sdp);
@@ -993,13 +1009,8 @@ static void test_incoming_record_route(void **state)
     char id[96];
     snprintf(id, sizeof id, "%s", e->call_id);
 
+    s_answer_leg0(fx, id);
     Tandem__Envelope env;
-    Tandem__Answer an = TANDEM__ANSWER__INIT;
-    an.sdp = (char *)s_sdp;
-    s_env(&env, id, 0);
-    env.body_case = TANDEM__ENVELOPE__BODY_ANSWER;
-    env.answer = &an;
-    s_deliver(fx, &env);
     int st;
     while ((st = s_next(fx, 1)) == 401)
         ;
@@ -1726,28 +1737,14 @@ static void test_router_restart_cluster(void **state)
 {
     fx_t *fx = *state;
     char id[96], id2[96], tag[64];
-    s_invite_authenticated(fx, "cl-1", id, sizeof id);
-    Tandem__Envelope env;
-    Tandem__Answer an = TANDEM__ANSWER__INIT;
-    an.sdp = (char *)s_sdp;
-    s_env(&env, id, 0);
-    env.body_case = TANDEM__ENVELOPE__BODY_ANSWER;
-    env.answer = &an;
-    s_deliver(fx, &env);
-    assert_int_equal(s_next(fx, 1), 200);
-    snprintf(tag, sizeof tag, "%s", s_to_tag(fx));
-    s_request(fx, "ACK", "sip:1002@127.0.0.1", "1001", "cl-1", 2, tag, NULL, NULL);
-    int st;
-    while ((st = s_next(fx, 1)) == 200)
-        ;
-    assert_int_equal(st, -1);
+    s_call_up(fx, "cl-1", id, sizeof id, tag, sizeof tag);
     s_invite_authenticated(fx, "cl-2", id2, sizeof id2);   /* still being set up */
     td_bus_fake_reset();
     td_bus_fake_peer_restart(fx->bus, "router", "router", 0);
     s_pump(fx);
     int got503 = 0, gotbye = 0;
     for (int i = 0; i < 20; i++) {
-        st = s_next(fx, 1);
+        int st = s_next(fx, 1);
         if (st < 0)
             break;
         got503 |= st == 503;
@@ -2251,16 +2248,6 @@ static int s_invite_with(fx_t *fx, const char *call_id, const char *headers, cha
     return e ? 0 : st;
 }
 
-static void s_answer_leg0(fx_t *fx, const char *id)
-{
-    Tandem__Envelope env;
-    Tandem__Answer an = TANDEM__ANSWER__INIT;
-    an.sdp = (char *)s_sdp;
-    s_env(&env, id, 0);
-    env.body_case = TANDEM__ENVELOPE__BODY_ANSWER;
-    env.answer = &an;
-    s_deliver(fx, &env);
-}
 
 /* RFC 4028 as chan_sip's session-timers=accept: Session-Expires below our
  * Min-SE gets 422 with Min-SE; accepted, the 200 says Require: timer and
