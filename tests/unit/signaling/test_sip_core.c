@@ -1095,7 +1095,10 @@ static void test_cancel(void **state)
              "From: <sip:1001@127.0.0.1>;tag=x\r\nTo: <sip:1002@127.0.0.1>\r\n"
              "Call-ID: can-2\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n", port);
     s_send_raw(fx, text);
-    assert_int_equal(s_next(fx, 1), 481);
+    int st;
+    while ((st = s_next(fx, 1)) == 487)
+        ;                       /* the INVITE's 487, never ACKed here, resent (T1 is 5 ms) */
+    assert_int_equal(st, 481);
 }
 
 static void test_invite_identification(void **state)
