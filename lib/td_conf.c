@@ -215,8 +215,8 @@ static int s_parse_header(td_conf_t *self, char *text, const char *file, int lin
         }
     }
     if (append) {
-        td_conf_section_t *found = NULL;
-        for (td_conf_section_t *s = self->first; s; s = s->next)
+        td_conf_section_t *found = NULL;   /* the first of that name, as config.c */
+        for (td_conf_section_t *s = self->first; s && !found; s = s->next)
             if (strcmp(s->name, name) == 0)
                 found = s;
         if (!found)
@@ -227,8 +227,8 @@ static int s_parse_header(td_conf_t *self, char *text, const char *file, int lin
     /* Resolve templates before the new section exists, so [a](a) is an error. */
     td_conf_section_t *resolved[32];
     for (int i = 0; i < ntmpl; i++) {
-        resolved[i] = NULL;
-        for (td_conf_section_t *s = self->first; s; s = s->next)
+        resolved[i] = NULL;                 /* the first of that name, as config.c */
+        for (td_conf_section_t *s = self->first; s && !resolved[i]; s = s->next)
             if (strcmp(s->name, tmpls[i]) == 0)
                 resolved[i] = s;
         if (!resolved[i])

@@ -5,8 +5,10 @@
  *   [section]            [name](!)  a template      [name](tmpl1,tmpl2)  inherits
  *   key = value          key => value   (the arrow is recorded: td_conf_var_t.arrow)
  *   #include "file"      #include file   (relative to the including file's folder)
+ *   [name](+)            adds to the section of that name
  * A section that names templates starts with copies of the templates' variables
- * (in template order), then its own. Every variable keeps the file and line it
+ * (in template order), then its own. A name given to several sections stays
+ * several sections; a template or a (+) names the first of them. Every variable keeps the file and line it
  * was written on, so callers can report "file:line: reason".
  * Nothing here knows what a key means: sip.conf, extensions.conf, rtp.conf and
  * tandem.conf readers walk the sections and validate. */

@@ -1351,8 +1351,14 @@ sip_conf_t *sip_conf_load(const char *path, char *err, size_t errlen)
         if (sec == gen)
             continue;
         if (!strcmp(sec->name, "general")) {
-            s_fail(self, sec->file, sec->line, "[general] appears twice");
-            goto fail;
+            /* chan_sip reads [general] with ast_variable_browse(cfg,
+             * "general"): the first section of that name; its peer loop
+             * skips every section named general. */
+            self->warnings++;
+            td_log(LOG_WARNING, "%s:%d: [general] again (first at %s:%d): ignored, as chan_sip "
+                   "reads only the first (append to it with [general](+))", sec->file,
+                   sec->line, gen->file, gen->line);
+            continue;
         }
         if (!*sec->name) {
             for (td_conf_var_t *v = sec->vars; v; v = v->next)

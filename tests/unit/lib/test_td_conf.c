@@ -110,6 +110,30 @@ static void test_templates(void **state)
     td_conf_destroy(&conf);
 }
 
+/* A name used by two sections: a template or a (+) names the first of
+ * them, as Asterisk's config.c (category_get_sep walks from the root). */
+static void test_same_name_first(void **state)
+{
+    (void)state;
+    s_write("same.conf",
+            "[phone]\n"
+            "context=first\n"
+            "[phone]\n"
+            "context=second\n"
+            "[1001](phone)\n"
+            "[phone](+)\n"
+            "nat=yes\n");
+    char err[256];
+    td_conf_t *conf = s_load("same.conf", err, sizeof err);
+    assert_non_null(conf);
+    td_conf_section_t *first = td_conf_section(conf, "phone");
+    assert_string_equal(td_conf_get(first, "context"), "first");
+    assert_string_equal(td_conf_get(first, "nat"), "yes");            /* (+): the first */
+    assert_null(td_conf_get(first->next, "nat"));
+    assert_string_equal(td_conf_get(td_conf_section(conf, "1001"), "context"), "first");
+    td_conf_destroy(&conf);
+}
+
 static void test_include(void **state)
 {
     (void)state;
@@ -267,6 +291,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sections_and_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_templates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_name_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_include, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_comments, setup, teardown),

@@ -88,7 +88,6 @@ static void test_error_table(void **state)
         { "[general]\nauth_algorithms_uas=SHA-256,MD5-sess\n", "sip.conf:2: auth_algorithms_uas: 'MD5-sess' is not MD5 or SHA-256" },
         { "[general]\nauth_algorithms_uas= , \n", "sip.conf:2: auth_algorithms_uas is empty" },
         { "[general]\nminexpiry=100\nmaxexpiry=50\n", "sip.conf:1: minexpiry (100) is greater than maxexpiry (50)" },
-        { "[general]\n[general]\n", "sip.conf:2: [general] appears twice" },
         /* peers */
         { "[1001](nosuch)\ntype=friend\n", "sip.conf:1: template [nosuch] is not defined before [1001]" },
         { "[1001\n", "sip.conf:1: missing ']' in section header" },
@@ -143,6 +142,7 @@ static void test_warning_table(void **state)
         { "[1001]\ntype=friend\nqualify=sometimes\n", "sip.conf:3: qualify must be yes, no or a number of milliseconds, not 'sometimes': taken as no" },
         { "[1001]\ntype=friend\nencryption=maybe\n", "sip.conf:3: encryption must be yes or no, not 'maybe': taken as no" },
         { "[t](!)\ntype=wizard\n[1001](t)\n", "sip.conf:2: type must be friend, user or peer, not 'wizard': [t] skipped" },
+        { "[general]\nrealm=one\n[general]\nrealm=two\n", "sip.conf:3: [general] again (first at " },
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         char err[512], want[512], log[4096];
@@ -415,7 +415,8 @@ static void test_peers_and_templates(void **state)
  * lines add up, type= lines are ORed, transports start over. A second
  * without type= is skipped (reload_config: "Section lacks type"); one
  * whose host cannot be resolved removes the peer (build_peer's "removing
- * peer"), and a third section builds it afresh. */
+ * peer"), and a third section builds it afresh. A second [general] is
+ * ignored (chan_sip reads the first). */
 static void test_section_twice(void **state)
 {
     (void)state;
@@ -456,12 +457,15 @@ static void test_section_twice(void **state)
         "type=friend\n"
         "[1002]\n"
         "type=peer\n"
-        "host=127.0.0.5\n",
+        "host=127.0.0.5\n"
+        "[general]\n"                     /* chan_sip reads only the first */
+        "realm=other\n",
         err, sizeof err, log, sizeof log);
     if (!c)
         print_message("error: %s\n", err);
     assert_non_null(c);
     assert_int_equal(sip_conf_peer_count(c), 4);     /* 1001, trunk, typed, 1002 */
+    assert_string_equal(sip_conf_general(c)->realm, "tandem");
     const sip_peer_t *p = sip_conf_peer(c, "1001");
     assert_non_null(p);
     char ha1[65];
