@@ -39,12 +39,14 @@ static const char *s_bracket(const char *p)
 
 /* How many copies of the atom before it the repetition at *pp makes (and
  * past it), or 0 if *pp is not a repetition. {m,n} copies max(m, n) times
- * and one more for the optional part; + copies twice (a+ is aa*). */
-static size_t s_repeat(const char **pp)
+ * and one more for the optional part; + copies twice (a+ is aa*).
+ * *optional: the repetition may match nothing (*, ?, {0,n}). */
+static size_t s_repeat(const char **pp, int *optional)
 {
     const char *p = *pp;
     if (*p == '*' || *p == '?' || *p == '+') {
         *pp = p + 1;
+        *optional = *p != '+';
         return 2;
     }
     if (*p != '{' || !isdigit((unsigned char)p[1]))
@@ -60,63 +62,120 @@ static size_t s_repeat(const char **pp)
     if (*end != '}')
         return 0;
     *pp = end + 1;
+    *optional = m == 0;
     unsigned long most = (m > n ? m : n) + 1;
     return most > S_LIMIT ? S_LIMIT : (size_t)most;
 }
 
+/* One group level of the scan (the whole pattern is level 0). The last atom
+ * or group is kept apart from the alternative before it, so a repetition
+ * can change what it is. */
+typedef struct {
+    size_t total;               /* nodes of the group so far */
+    size_t last;                /* nodes of the last atom or group; 0: none */
+    int last_empty;             /* the last can match the empty string */
+    int last_loops;             /* repetitions of empty-matching operands nested in it */
+    int before_empty;           /* the alternative before the last can match empty */
+    int any_empty;              /* a finished alternative can */
+    int loops;                  /* the most last_loops in the group so far */
+} s_level_t;
+
+static void s_fold_last(s_level_t *l)
+{
+    l->before_empty = l->before_empty && (!l->last || l->last_empty);
+}
+
+static void s_end_alternative(s_level_t *l)
+{
+    s_fold_last(l);
+    l->any_empty |= l->before_empty;
+    if (l->last_loops > l->loops)
+        l->loops = l->last_loops;
+    l->before_empty = 1;
+    l->last = 0;
+    l->last_empty = l->last_loops = 0;
+}
+
 size_t td_regex_cost(const char *pattern)
 {
-    size_t saved[S_DEPTH];
+    s_level_t levels[S_DEPTH + 1];
     int depth = 0;
-    size_t total = 0, last = 0;     /* this group so far; the last atom or group */
+    s_level_t *l = &levels[0];
+    *l = (s_level_t){ .before_empty = 1 };
+    size_t empty_loop_nodes = 0;
     const char *p = pattern;
     while (p && *p) {
-        size_t copies = s_repeat(&p);
+        int optional = 0;
+        size_t copies = s_repeat(&p, &optional);
         if (copies) {
-            total = s_add(total, s_mul(last ? last : 1, copies - 1));
-            last = s_mul(last ? last : 1, copies);
+            if (!l->last) {                     /* nothing before: a literal to regcomp */
+                l->last = 1;
+                l->last_empty = l->last_loops = 0;
+            }
+            l->total = s_add(l->total, s_mul(l->last, copies - 1));
+            l->last = s_mul(l->last, copies);
+            if (l->last_empty) {
+                /* A loop over something that can match nothing: glibc's
+                 * epsilon closures grow with the square of its copies, and
+                 * again with each such loop inside it. */
+                empty_loop_nodes = s_add(empty_loop_nodes, l->last);
+                if (++l->last_loops > TD_REGEX_MAX_EMPTY_LOOPS
+                    || empty_loop_nodes > TD_REGEX_MAX_EMPTY_LOOP_NODES)
+                    return S_LIMIT;
+            }
+            l->last_empty |= optional;
             continue;
         }
+        int zero_width = 0;                     /* '^' and '$' match no character */
         switch (*p) {
         case '(':
             if (depth == S_DEPTH)
                 return S_LIMIT;
-            saved[depth++] = total;
-            total = last = 0;
+            s_fold_last(l);
+            l->last = 0;
+            l = &levels[++depth];
+            *l = (s_level_t){ .before_empty = 1 };
             p++;
-            break;
+            continue;
         case ')':
             if (depth > 0) {
-                size_t group = total ? total : 1;
-                total = s_add(saved[--depth], group);
-                last = group;
+                s_end_alternative(l);
+                size_t group = s_add(l->total, 2);     /* and its open and close */
+                int empty = l->any_empty, loops = l->loops;
+                l = &levels[--depth];
+                l->total = s_add(l->total, group);
+                l->last = group;
+                l->last_empty = empty;
+                l->last_loops = loops;
             }
             p++;
-            break;
+            continue;
         case '|':
-            last = 0;
+            s_end_alternative(l);
+            l->total = s_add(l->total, 1);      /* the alternation itself */
             p++;
-            break;
+            continue;
         case '[':
             p = s_bracket(p);
-            total = s_add(total, 1);
-            last = 1;
             break;
         case '\\':
             p += p[1] ? 2 : 1;
-            total = s_add(total, 1);
-            last = 1;
             break;
         default:
+            zero_width = *p == '^' || *p == '$';
             p++;
-            total = s_add(total, 1);
-            last = 1;
         }
-        if (total >= S_LIMIT)
+        s_fold_last(l);                         /* one atom */
+        l->total = s_add(l->total, 1);
+        l->last = 1;
+        l->last_empty = zero_width;
+        l->last_loops = 0;
+        if (l->total >= S_LIMIT)
             return S_LIMIT;
     }
+    size_t total = l->total;
     while (depth > 0)                           /* an unclosed '(': regcomp refuses it */
-        total = s_add(saved[--depth], total);
+        total = s_add(levels[--depth].total, total);
     return total;
 }
 

@@ -16,6 +16,8 @@ static void test_ordinary(void **state)
     static const char *const ok[] = {
         "^([0-9]{3})-([0-9]{4})$", "^(\\+?1)?([2-9][0-9]{9})$", "[[:digit:]]+", "a|b|c",
         "^[^]x]*$", "(a{255})", "[0-9]{1,15}", "^_?([a-z]+)@(.*)", "",
+        "([0-9]*){10}", "((a|b)?c)*", "(\\+?1)?(x|)", "((a*)*)*", "^(0|00|\\+)?(44)?([0-9]+)$",
+        "(x|){1,100}", "(^|,)([0-9]+)($|,)", "(a?b?)+",
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         regex_t re;
@@ -41,6 +43,11 @@ static void test_explosive(void **state)
     memset(plus + 1, '+', 120);
     static const char *const bad[] = {
         "((a{255}){255}){255}", "(a{1000}){1000}", "((((((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+",
+        /* loops over what can match nothing (fuzz/router_expr: 1 to 13 s
+         * of regcomp each, natively) */
+        "v+++++++()++++++++++", "((((((((((a|)+)+)+)+)+)+)+)+)+)+", "(a|){5000}",
+        "(|a|b|c|d|e|f|g|h|i|j){1,200}", "(a|)++++", "((((a?)*)+)*)+", "(^)++++",
+        "(x|){1,400}(y|){1,400}", "(()){1000}",
     };
     regex_t re;
     assert_int_equal(td_regex_cost(plus), TD_REGEX_MAX_NODES + 1);
