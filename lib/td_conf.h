@@ -8,8 +8,9 @@
  *   [name](+)            adds to the section of that name
  * A section that names templates starts with copies of the templates' variables
  * (in template order), then its own. A name given to several sections stays
- * several sections; a template or a (+) names the first of them. Every variable keeps the file and line it
- * was written on, so callers can report "file:line: reason".
+ * several sections; a template or a (+) names the first of them. Every
+ * variable keeps the file and line it was written on, so callers can report
+ * "file:line: reason".
  * Nothing here knows what a key means: sip.conf, extensions.conf, rtp.conf and
  * tandem.conf readers walk the sections and validate. */
 #ifndef TD_CONF_H

@@ -947,29 +947,24 @@ static int s_callerid(sip_conf_t *self, const td_conf_var_t *v, sip_peer_t *p)
  * either way the section is skipped before build_peer), and build_peer ORs
  * every one in (type=peer then type=user is a friend). Returns the
  * SIP_TYPE-like mask (1 user, 2 peer), 0 when the section is skipped. */
-static int s_type_mask(sip_conf_t *self, const td_conf_section_t *sec, int *fatal)
+static int s_type_mask(sip_conf_t *self, const td_conf_section_t *sec)
 {
     int mask = 0;
     const td_conf_var_t *first = NULL;
-    *fatal = 0;
     for (const td_conf_var_t *v = sec->vars; v; v = v->next) {
         if (strcasecmp(v->name, "type") != 0)
             continue;
         int bits = !strcasecmp(v->value, "friend") ? 3 : !strcasecmp(v->value, "user") ? 1
                  : !strcasecmp(v->value, "peer") ? 2 : 0;
-        if (!first) {
-            first = v;
-            if (!bits) {
-                if (s_bad(self, v, "type must be friend, user or peer, not '%s': [%s] skipped",
-                          v->value, sec->name) < 0)
-                    *fatal = 1;
-                return 0;
-            }
-        } else if (!bits && s_bad(self, v, "type must be friend, user or peer, not '%s': "
-                                  "this line is ignored", v->value) < 0) {
-            *fatal = 1;
+        if (!first && !bits) {
+            s_bad(self, v, "type must be friend, user or peer, not '%s': [%s] skipped",
+                  v->value, sec->name);
             return 0;
         }
+        if (!bits)
+            s_bad(self, v, "type must be friend, user or peer, not '%s': this line is ignored",
+                  v->value);
+        first = v;
         mask |= bits;
     }
     if (!first && !sec->is_template)
@@ -979,21 +974,19 @@ static int s_type_mask(sip_conf_t *self, const td_conf_section_t *sec, int *fata
 }
 
 /* One peer section onto p. Templates are checked the same way (their
- * errors point at the template), but not required to say type=. merge: p is the peer an earlier section of the
- * same name built, and this one is applied on top of it, as chan_sip's
- * build_peer does when it finds the peer unmarked in the same load
- * (firstpass = 0): no defaults, type ORed in, ACL and codec lines added to
- * what is there, transports started over (build_peer clears them each
- * time); what the section does not name stays. Returns 0 (built), 1 (the
+ * errors point at the template), but not required to say type=. merge: p
+ * is the peer an earlier section of the same name built, and this one is
+ * applied on top of it, as chan_sip's build_peer does when it finds the
+ * peer unmarked in the same load (firstpass = 0): no defaults, type ORed
+ * in, ACL and codec lines added to what is there, transports started over
+ * (build_peer clears them each time); what the section does not name
+ * stays. Returns 0 (built), 1 (the
  * section is skipped: p untouched) or 2 (p is to be removed: its host
  * cannot be resolved, build_peer's "removing peer"); -1 on a fatal error. */
 static int s_peer(sip_conf_t *self, td_conf_section_t *sec, sip_peer_t *p, int merge)
 {
     const sip_general_t *g = &self->general;
-    int fatal;
-    int mask = s_type_mask(self, sec, &fatal);
-    if (fatal)
-        return -1;
+    int mask = s_type_mask(self, sec);
     if (!mask && !sec->is_template)
         return 1;
     if (merge) {

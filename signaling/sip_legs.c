@@ -2158,6 +2158,13 @@ static void s_reinvite_to_router(sip_leg_t *leg, const char *sdp, int no_answer)
     td_bus_send_reinvite(leg->call->env.bus, s_router(leg), leg->bus_id, leg->no, &m);
 }
 
+/* Is body (len bytes) the phone's last SDP on this leg, byte for byte? */
+static int s_same_as_remote(const sip_leg_t *leg, const char *body, size_t len)
+{
+    return leg->remote_sdp && strlen(leg->remote_sdp) == len
+        && memcmp(leg->remote_sdp, body, len) == 0;
+}
+
 /* Issue 12: 1 (counted, logged at most once a minute) when the leg has
  * kept SIP_LEG_HEAP_MAX of the phone's session data: a new offer is not
  * taken. */
@@ -2182,8 +2189,7 @@ static void s_ack_answer(sip_leg_t *leg, osip_message_t *ack)
     const char *body = s_body(leg, ack, &len);
     if (!body || !len || leg->router_done || leg->state != LEG_UP)
         return;
-    if (leg->remote_sdp && strlen(leg->remote_sdp) == len
-        && memcmp(leg->remote_sdp, body, len) == 0)
+    if (s_same_as_remote(leg, body, len))
         return;
     if (s_heap_used_up(leg, "new session in an ACK"))
         return;
@@ -2342,8 +2348,7 @@ static void s_on_reinvite(sip_leg_t *leg, sip_txn_t *txn, osip_message_t *req, i
     /* A session refresh repeats the phone's last SDP (RFC 4028): its copy
      * serves again, so refreshes do not add to what the call keeps. */
     const char *sdp = leg->router_done ? NULL
-                    : leg->remote_sdp && strlen(leg->remote_sdp) == sdp_len
-                      && memcmp(leg->remote_sdp, body, sdp_len) == 0 ? leg->remote_sdp
+                    : s_same_as_remote(leg, body, sdp_len) ? leg->remote_sdp
                     : sip_arena_strndup(&leg->arena, body, sdp_len);
     if (!sdp) {
         sip_msg_reply(txn, leg->router_done ? 488 : 500, leg->dlg.local_tag, NULL, NULL, NULL);
